@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh Debian 12 machine:
+#   make run   install missing packages, build, run mgd on the examples
+#   make test  install missing packages, build with sanitizers, run every test
+# Build trees live under build/: build/release for running, build/test for
+# the sanitizer build that the tests use.
+
+JOBS ?= $(shell nproc)
+RELEASE := build/release
+TESTDIR := build/test
+
+.PHONY: all deps build run test bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(RELEASE)/CMakeCache.txt: | deps
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DMGD_TESTS=OFF >/dev/null
+
+$(TESTDIR)/CMakeCache.txt: | deps
+	@cmake -S . -B $(TESTDIR) -DCMAKE_BUILD_TYPE=Debug -DMGD_SANITIZE=ON >/dev/null
+
+build: deps $(RELEASE)/CMakeCache.txt
+	@cmake --build $(RELEASE) -j $(JOBS)
+
+# Until the daemon exists, the main job is resolving the examples.
+run: build
+	@scripts/run-examples.sh $(RELEASE)/daemon/mgd
+
+test: deps $(TESTDIR)/CMakeCache.txt
+	@cmake --build $(TESTDIR) -j $(JOBS)
+	@cd $(TESTDIR) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@cmake --build $(RELEASE) -j $(JOBS) --target benchmarks
+	@$(RELEASE)/bench/resolve/bench-resolve
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

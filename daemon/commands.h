@@ -1,0 +1,12 @@
+/*
+ * commands.h - the subcommands of the mgd binary.
+ *
+ * Each takes the arguments after its name and returns the process exit
+ * status: 0 success, 1 the work failed, 2 usage error (cli.md).
+ */
+#ifndef MG_DAEMON_COMMANDS_H
+#define MG_DAEMON_COMMANDS_H
+
+int mg_cmd_describe(int argc, char **argv);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * mgd - the unikernel build service: one binary for the daemon and the
+ * local commands (../shared/spec/cli.md). This file only dispatches.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/commands.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mgd COMMAND [ARGS]\n"
+            "\n"
+            "commands:\n"
+            "  describe CONFIG   resolve a config document and print the device graph\n"
+            "\n"
+            "Run 'mgd COMMAND --help' for a command's options.\n"
+            "serve, build, run, token and cache are not part of this version yet.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("mgd %s\n", MGD_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "describe")) return mg_cmd_describe(argc - 2, argv + 2);
+    static const char *const planned[] = {"serve", "build", "run", "token", "cache", NULL};
+    for (const char *const *p = planned; *p; p++)
+        if (!strcmp(cmd, *p)) {
+            fprintf(stderr, "mgd: '%s' is not supported by this version of mgd yet\n", cmd);
+            return 2;
+        }
+    fprintf(stderr, "mgd: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

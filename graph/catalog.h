@@ -1,0 +1,131 @@
+/*
+ * catalog.h - the device catalog: what a config document can name.
+ *
+ * The catalog is data. Each runtime component declares its entries in a
+ * `catalog.json` next to its code under runtime/, and the build embeds all
+ * of them into mgd (see builtin_catalog.h). A catalog file is
+ *
+ *   { "targets": ["unix", ...],            (optional: the known targets)
+ *     "arches": ["x86_64", ...],           (optional: the known arches)
+ *     "libraries": [ { "name": "mg-console", "version": "1.0.0",
+ *                      "targets": ["unix"] } ],   (libraries this component provides)
+ *     "devices": [ ENTRY, ... ] }
+ *
+ * and an ENTRY is either concrete (it has runtime code):
+ *
+ *   { "name": "console", "type": "console", "doc": "...",
+ *     "params": [ { "name": "name", "type": "string", "default": "console",
+ *                   "doc": "..." } ],
+ *     "keys": { "logs": KEY_DECLARATION },    (keys this entry adds)
+ *     "libraries": [ { "name": "mg-console", "min": "1.0" } ],
+ *     "targets": ["unix"],                    (targets whose runtime implements it)
+ *     "fallback": EXPR,                       (optional: what it becomes elsewhere)
+ *     "connect": "mg_console_connect", "header": "mg/console.h",
+ *     "sources": ["console.c"] }
+ *
+ * or an expansion (the generic_* and default_* entries), which becomes
+ * another expression once its parameters are bound:
+ *
+ *   { "name": "generic_kv_ro", "type": "kv_ro", "params": [...], "keys": {...},
+ *     "let": { "eth": EXPR, ... },            (optional shared sub-instances)
+ *     "expand": EXPR }
+ *
+ * EXPR is the impl expression language of config documents, where
+ * {"param": "p"} stands for a parameter or a `let` binding of the entry.
+ * A param's "type" is a module type (an impl argument) or a key type
+ * (bool, int, string, ipv4, ipv4_prefix: a scalar); a scalar default may
+ * be {"key": "k"} to bind it to a key. Connect functions follow
+ * docs/generated-code.md.
+ */
+#ifndef MG_GRAPH_CATALOG_H
+#define MG_GRAPH_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "graph/arena.h"
+#include "graph/errors.h"
+#include "graph/expr.h"
+#include "graph/types.h"
+#include "graph/version.h"
+
+typedef struct mg_catalog_param {
+    const char *name;
+    const char *doc;
+    bool is_impl;
+    mg_base_type impl_type; /* is_impl */
+    mg_key_type scalar_type; /* !is_impl */
+    const cJSON *default_json; /* NULL: required */
+    mg_call_arg dflt;          /* parsed default (MG_ARG_SCALAR or MG_ARG_KEY) */
+} mg_catalog_param;
+
+typedef struct mg_catalog_entry {
+    const char *name;
+    const char *doc;
+    const char *file; /* the catalog file that declared it */
+    mg_base_type type;
+    mg_catalog_param *params;
+    size_t n_params;
+    mg_key_decl *keys;
+    size_t n_keys;
+    mg_library_req *libraries;
+    size_t n_libraries;
+    /* concrete entries */
+    bool concrete;
+    const char **targets;
+    size_t n_targets;
+    mg_expr *fallback;
+    const char *connect, *header;
+    const char **sources;
+    size_t n_sources;
+    /* expansions */
+    const char **let_names;
+    mg_expr **let_exprs;
+    size_t n_lets;
+    mg_expr *expand;
+} mg_catalog_entry;
+
+typedef struct mg_catalog_library {
+    const char *name;
+    const char *version_text;
+    mg_version version;
+    const char **targets;
+    size_t n_targets;
+} mg_catalog_library;
+
+typedef struct mg_catalog {
+    mg_arena arena;
+    mg_type_table types;
+    mg_catalog_entry *entries; /* sorted by name */
+    size_t n_entries;
+    mg_catalog_library *libraries;
+    size_t n_libraries;
+    const char **targets;
+    size_t n_targets;
+    const char **arches;
+    size_t n_arches;
+    cJSON **docs; /* parsed files, kept alive for the expressions that point into them */
+    size_t n_docs;
+} mg_catalog;
+
+typedef struct mg_catalog_file {
+    const char *path; /* for messages */
+    const char *text;
+    size_t len;
+} mg_catalog_file;
+
+/*
+ * Loads and checks a catalog from its files: schema, unique names, types,
+ * parameters, expansions (well-typed, no cycles between entries), targets.
+ * Returns NULL and fills `errs` (paths are "FILE#/pointer") on any problem.
+ */
+mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_errors *errs);
+void mg_catalog_free(mg_catalog *cat);
+
+const mg_catalog_entry *mg_catalog_find(const mg_catalog *cat, const char *name);
+const mg_catalog_param *mg_catalog_entry_param(const mg_catalog_entry *e, const char *name);
+bool mg_catalog_entry_supports(const mg_catalog_entry *e, const char *target);
+bool mg_catalog_has_target(const mg_catalog *cat, const char *target);
+bool mg_catalog_has_arch(const mg_catalog *cat, const char *arch);
+
+#endif

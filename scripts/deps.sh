@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mgd needs to build, test and run.
+# Idempotent and quiet when everything is present. As root it installs what
+# is missing with apt-get; otherwise it prints the exact command to run.
+set -euo pipefail
+
+packages=(
+  build-essential   # gcc, make: the compiler for mgd and for the images
+  cmake
+  pkg-config
+  libcjson-dev      # JSON documents (graph/, daemon/)
+  libcriterion-dev  # unit tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+if [ "$(id -u)" -ne 0 ]; then
+  echo "mgd needs these Debian packages: ${missing[*]}" >&2
+  echo "run: sudo apt-get update && sudo ${cmd[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+"${cmd[@]}" -qq >/dev/null
