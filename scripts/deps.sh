@@ -10,6 +10,7 @@ packages=(
   pkg-config
   libcjson-dev      # JSON documents (graph/, daemon/)
   libcriterion-dev  # unit tests
+  python3           # test scripts check JSON output with it
 )
 
 missing=()
