@@ -14,7 +14,9 @@
 
 static int cmp_entry(const void *a, const void *b)
 {
-    return strcmp(((const mg_catalog_entry *)a)->name, ((const mg_catalog_entry *)b)->name);
+    const mg_catalog_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
 static void add_unique(mg_arena *arena, const char ***list, size_t *n, const char *s)
@@ -121,6 +123,7 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
     }
     bool ok = mg_check_members(ctx, j, path, fields);
     e->file = file;
+    e->path = path;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
     const cJSON *doc = cJSON_GetObjectItemCaseSensitive(j, "doc");
@@ -319,7 +322,7 @@ static bool parse_file(mg_expr_ctx *ctx, mg_catalog *cat, const mg_catalog_file 
         }
         size_t i = 0;
         for (const cJSON *c = devs->child; c; c = c->next, i++) {
-            mg_catalog_entry e = {0};
+            mg_catalog_entry e = {.order = *n_entries};
             if (!parse_entry(ctx, cat, f->path, c, mg_pointer_index(ctx->arena, dp, i), &e)) {
                 ok = false;
                 continue;
@@ -369,13 +372,13 @@ mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_err
     cat->n_entries = n_entries;
     for (size_t i = 1; i < n_entries; i++)
         if (!strcmp(entries[i].name, entries[i - 1].name))
-            mg_errors_add(errs, MG_ERR_DUPLICATE_NAME, entries[i].file,
-                          "catalog entry %s is declared twice (also in %s)", entries[i].name,
-                          entries[i - 1].file);
+            mg_errors_add(errs, MG_ERR_DUPLICATE_NAME, entries[i].path,
+                          "catalog entry %s is declared twice (also at %s)", entries[i].name,
+                          entries[i - 1].path);
     for (size_t i = 0; i < n_entries; i++)
         for (size_t t = 0; t < entries[i].n_targets; t++)
             if (!mg_catalog_has_target(cat, entries[i].targets[t]))
-                mg_errors_add(errs, MG_ERR_SCHEMA, entries[i].file,
+                mg_errors_add(errs, MG_ERR_SCHEMA, entries[i].path,
                               "entry %s claims unknown target %s", entries[i].name,
                               entries[i].targets[t]);
     if (errs->len == before) mg_check_catalog(cat, errs);

@@ -63,6 +63,8 @@ typedef struct mg_catalog_entry {
     const char *name;
     const char *doc;
     const char *file; /* the catalog file that declared it */
+    const char *path; /* "FILE#/devices/N": where, for messages */
+    size_t order;     /* position across all files, for stable sorting */
     mg_base_type type;
     mg_catalog_param *params;
     size_t n_params;

@@ -154,6 +154,9 @@ typedef struct rs {
     size_t check_depth;
     mg_path_check_fn check_path;
     void *check_path_ctx;
+    strmap symbols; /* user code symbol -> the first user code expression with it */
+    const mg_expr **code_exprs;
+    size_t n_code_exprs;
     /* evaluation */
     const char *target, *arch;
     value *const_memo; /* catalog constants named by string, by index */
@@ -436,6 +439,27 @@ static mg_type check_user_code(rs *r, mg_expr *e)
                       type_str(r, &c->type));
         return TERROR;
     }
+    for (size_t i = 0; i < c->type.n_params; i++)
+        if (c->type.params[i] == 0 /* job */) {
+            mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, tp,
+                          "a job cannot be a parameter of user code");
+            return TERROR;
+        }
+    /* One C symbol has one prototype in main.c. */
+    size_t first;
+    if (c->symbol && strmap_get(&r->symbols, c->symbol, &first)) {
+        const mg_user_code *o = r->code_exprs[first]->code;
+        if (!mg_type_compatible(&o->type, &c->type) || o->type.n_params != c->type.n_params)
+            mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, tp,
+                          "C function %s is also used with type %s at %s", c->symbol,
+                          type_str(r, &o->type), r->code_exprs[first]->path);
+    } else if (c->symbol) {
+        r->code_exprs = mg_arena_grow(r->arena, r->code_exprs,
+                                      r->n_code_exprs * sizeof *r->code_exprs,
+                                      (r->n_code_exprs + 1) * sizeof *r->code_exprs);
+        r->code_exprs[r->n_code_exprs] = e;
+        strmap_put(&r->symbols, c->symbol, r->n_code_exprs++);
+    }
     for (size_t i = 0; i < c->n_runtime_keys; i++) {
         const char *kp =
             mg_pointer_index(r->arena, mg_pointer_member(r->arena, e->path, "runtime_keys"), i);
@@ -717,7 +741,7 @@ static bool visit_entry(const mg_catalog *cat, size_t i, int *state, mg_errors *
 {
     if (state[i] == 2) return true;
     if (state[i] == 1) {
-        mg_errors_add(errs, MG_ERR_CYCLE, cat->entries[i].file,
+        mg_errors_add(errs, MG_ERR_CYCLE, cat->entries[i].path,
                       "catalog entry %s expands into itself", cat->entries[i].name);
         return false;
     }
@@ -773,7 +797,7 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
             key_info *ki = find_key(&r, d->name);
             if (!ki) key_from_decl(add_key(&r, d->name), d);
             else if (!ki->decl || !same_decl(ki->decl, d))
-                mg_errors_add(errs, MG_ERR_DUPLICATE_NAME, cat->entries[i].file,
+                mg_errors_add(errs, MG_ERR_DUPLICATE_NAME, cat->entries[i].path,
                               "key %s of entry %s differs from its other declaration", d->name,
                               cat->entries[i].name);
         }
@@ -784,7 +808,7 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
             key_info *k;
             if (e->params[p].default_json && d->kind == MG_ARG_KEY &&
                 (!(k = find_key(&r, d->ref)) || !scalar_types_fit(k->type, e->params[p].scalar_type)))
-                mg_errors_add(errs, MG_ERR_UNKNOWN_KEY, e->file,
+                mg_errors_add(errs, MG_ERR_UNKNOWN_KEY, e->path,
                               "default of param %s of %s names key %s, which no entry declares "
                               "with that type",
                               e->params[p].name, e->name, d->ref);
@@ -985,6 +1009,7 @@ static void rs_init(rs *r, const mg_catalog *cat, mg_arena *arena, mg_errors *er
 
 static void rs_free(rs *r)
 {
+    strmap_free(&r->symbols);
     strmap_free(&r->device_index);
     strmap_free(&r->key_index);
 }
@@ -1092,7 +1117,6 @@ static bool scalar_arg(rs *r, entry_env *env, const mg_call_arg *a, mg_key_type 
 static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
                         const mg_call_arg *args, size_t n_args, const char *from)
 {
-    r->entry_used[entry_index(r, ce)] = true;
     entry_env env = {.entry = ce, .from = from};
     env.params = mg_arena_alloc(r->arena, (ce->n_params + 1) * sizeof *env.params);
     env.scalars = mg_arena_alloc(r->arena, (ce->n_params + 1) * sizeof *env.scalars);
@@ -1113,11 +1137,17 @@ static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
         if (!scalar_arg(r, a == &cp->dflt ? NULL : caller, a, cp->scalar_type, &env.scalars[p]))
             ok = false;
     }
-    for (size_t k = 0; k < ce->n_keys; k++) {
-        key_info *ki = find_key(r, ce->keys[k].name);
-        if (ki && ki->stage == MG_STAGE_RUNTIME) ki->in_graph = true;
-    }
     if (!ok) return VERROR;
+    bool fallback = ce->concrete && !mg_catalog_entry_supports(ce, r->target) && ce->fallback;
+    if (!fallback) {
+        /* The entry is part of the image (a fallen-back entry is not): its
+         * libraries and runtime keys are the image's. */
+        r->entry_used[entry_index(r, ce)] = true;
+        for (size_t k = 0; k < ce->n_keys; k++) {
+            key_info *ki = find_key(r, ce->keys[k].name);
+            if (ki && ki->stage == MG_STAGE_RUNTIME) ki->in_graph = true;
+        }
+    }
     if (ce->expand) {
         env.lets = mg_arena_alloc(r->arena, (ce->n_lets + 1) * sizeof *env.lets);
         env.let_state = mg_arena_alloc(r->arena, (ce->n_lets + 1) * sizeof *env.let_state);
