@@ -5,7 +5,8 @@
  * Resolves a config document with the built-in catalog and prints the
  * resolution (config.md's describe format) or its DOT drawing. On errors
  * prints {"errors": [...]} on stdout and one line per error on stderr, and
- * exits 1. --generate also writes the generated C files into DIR.
+ * exits 1. --generate also writes the generated C files into DIR (made if
+ * missing; its parent must exist).
  */
 #define _GNU_SOURCE /* realpath's PATH_MAX buffers, O_CLOEXEC */
 #include <errno.h>
@@ -88,6 +89,7 @@ static const char *check_path(void *vctx, const char *path, char *buf, size_t si
         return buf;
     }
     size_t n = strlen(ctx->root);
+    if (n == 1) return NULL; /* the root is "/": nothing can leave it */
     if (strncmp(real, ctx->root, n) || (real[n] != '/' && real[n] != 0)) {
         snprintf(buf, size, "leads outside the project (to %s)", real);
         return buf;
@@ -186,7 +188,8 @@ int mg_cmd_describe(int argc, char **argv)
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", config);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0;
+    if (slash == dir) dir[1] = 0; /* "/x.json": the root directory */
+    else if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
     if (realpath(dir, pctx.root)) {
         opts.check_path = check_path;
@@ -214,7 +217,10 @@ int mg_cmd_describe(int argc, char **argv)
         fputs(out, stdout);
         free(out);
         status = 0;
-        if (generate) {
+        if (generate && mkdir(generate, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "mgd describe: cannot create %s: %s\n", generate, strerror(errno));
+            status = 1;
+        } else if (generate) {
             char *files[MG_CODEGEN_N_FILES] = {mg_codegen_main_c(g), mg_codegen_keys_h(g)};
             for (int i = 0; i < MG_CODEGEN_N_FILES; i++) {
                 if (status == 0 && write_text(generate, mg_codegen_files[i], files[i]) != 0) {

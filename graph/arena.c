@@ -92,6 +92,18 @@ char *mg_arena_vprintf(mg_arena *a, const char *fmt, va_list ap)
     return p;
 }
 
+char *mg_arena_vprintf_heap(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) abort();
+    char *p = mg_xmalloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    return p;
+}
+
 char *mg_arena_printf(mg_arena *a, const char *fmt, ...)
 {
     va_list ap;

@@ -147,6 +147,10 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
             return false;
         }
         size_t n = (size_t)cJSON_GetArraySize(params), i = 0;
+        if (n > MG_CATALOG_MAX_PARAMS) {
+            mg_errors_add(ctx->errs, MG_ERR_SCHEMA, pp, "at most %d params", MG_CATALOG_MAX_PARAMS);
+            return false;
+        }
         e->params = mg_arena_alloc(ctx->arena, (n ? n : 1) * sizeof *e->params);
         for (const cJSON *c = params->child; c; c = c->next, i++) {
             if (!parse_param(ctx, cat, c, mg_pointer_index(ctx->arena, pp, i), &e->params[i]))

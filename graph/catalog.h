@@ -49,6 +49,9 @@
 #include "graph/types.h"
 #include "graph/version.h"
 
+/* Connect functions take their params as C arguments: keep them few. */
+#define MG_CATALOG_MAX_PARAMS 32
+
 typedef struct mg_catalog_param {
     const char *name;
     const char *doc;

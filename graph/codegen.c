@@ -24,12 +24,12 @@ static const char *c_scalar_type(mg_key_type t)
 static const char *kind_enum(mg_key_type t)
 {
     switch (t) {
-    case MG_KEY_BOOL: return "MG_KEY_KIND_BOOL";
-    case MG_KEY_INT: return "MG_KEY_KIND_INT";
-    case MG_KEY_ENUM: return "MG_KEY_KIND_ENUM";
-    case MG_KEY_IPV4: return "MG_KEY_KIND_IPV4";
-    case MG_KEY_IPV4_PREFIX: return "MG_KEY_KIND_IPV4_PREFIX";
-    default: return "MG_KEY_KIND_STRING";
+    case MG_KEY_BOOL: return "MG__KIND_BOOL";
+    case MG_KEY_INT: return "MG__KIND_INT";
+    case MG_KEY_ENUM: return "MG__KIND_ENUM";
+    case MG_KEY_IPV4: return "MG__KIND_IPV4";
+    case MG_KEY_IPV4_PREFIX: return "MG__KIND_IPV4_PREFIX";
+    default: return "MG__KIND_STRING";
     }
 }
 
@@ -40,8 +40,10 @@ static void c_str(mg_strbuf *b, const char *s)
     mg_strbuf_append(b, "\"");
 }
 
-/* A configure-time value as a C expression of its scalar type. */
-static void c_value(mg_strbuf *b, const mg_key_value *v)
+/* A configure-time value as a C expression of its scalar type; in a
+ * static initializer a struct is a plain brace list (ISO C has no
+ * constant compound literals). */
+static void c_value(mg_strbuf *b, const mg_key_value *v, bool static_init)
 {
     switch (v->type) {
     case MG_KEY_BOOL: mg_strbuf_append(b, v->b ? "true" : "false"); break;
@@ -51,8 +53,8 @@ static void c_value(mg_strbuf *b, const mg_key_value *v)
         break;
     case MG_KEY_IPV4: mg_strbuf_printf(b, "UINT32_C(0x%08" PRIx32 ")", v->ipv4); break;
     case MG_KEY_IPV4_PREFIX:
-        mg_strbuf_printf(b, "(mg_ipv4_prefix){UINT32_C(0x%08" PRIx32 "), %u}", v->ipv4,
-                         (unsigned)v->prefix_len);
+        mg_strbuf_printf(b, "%s{UINT32_C(0x%08" PRIx32 "), %u}",
+                         static_init ? "" : "(mg_ipv4_prefix)", v->ipv4, (unsigned)v->prefix_len);
         break;
     default: c_str(b, v->text);
     }
@@ -63,6 +65,7 @@ static void c_comment(mg_strbuf *b, const char *s)
 {
     for (; *s; s++) {
         if (s[0] == '*' && s[1] == '/') mg_strbuf_append(b, "* ");
+        else if (s[0] == '/' && s[1] == '*') mg_strbuf_append(b, "/ ");
         else if (*s == '\n' || *s == '\r') mg_strbuf_append(b, " ");
         else mg_strbuf_appendn(b, s, 1);
     }
@@ -124,7 +127,7 @@ char *mg_codegen_keys_h(const mg_graph *g)
  * because the same main.c is compiled for unix and the freestanding
  * targets. */
 static const char parser_code[] =
-    "static bool mg_parse_int(const char *s, int64_t *out)\n"
+    "static bool mg__parse_int(const char *s, int64_t *out)\n"
     "{\n"
     "    bool neg = *s == '-';\n"
     "    uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;\n"
@@ -139,7 +142,7 @@ static const char parser_code[] =
     "    return true;\n"
     "}\n"
     "\n"
-    "static bool mg_parse_ipv4(const char **sp, uint32_t *out)\n"
+    "static bool mg__parse_ipv4(const char **sp, uint32_t *out)\n"
     "{\n"
     "    const char *s = *sp;\n"
     "    uint32_t a = 0;\n"
@@ -158,33 +161,33 @@ static const char parser_code[] =
     "    return true;\n"
     "}\n"
     "\n"
-    "static bool mg_key_set(struct mg_key_spec *k, const char *v)\n"
+    "static bool mg__key_set(struct mg__key_spec *k, const char *v)\n"
     "{\n"
     "    switch (k->kind) {\n"
-    "    case MG_KEY_KIND_BOOL:\n"
+    "    case MG__KIND_BOOL:\n"
     "        if (!strcmp(v, \"true\")) *(bool *)k->slot = true;\n"
     "        else if (!strcmp(v, \"false\")) *(bool *)k->slot = false;\n"
     "        else return false;\n"
     "        return true;\n"
-    "    case MG_KEY_KIND_INT:\n"
-    "        return mg_parse_int(v, (int64_t *)k->slot);\n"
-    "    case MG_KEY_KIND_STRING:\n"
+    "    case MG__KIND_INT:\n"
+    "        return mg__parse_int(v, (int64_t *)k->slot);\n"
+    "    case MG__KIND_STRING:\n"
     "        *(const char **)k->slot = v;\n"
     "        return true;\n"
-    "    case MG_KEY_KIND_ENUM:\n"
+    "    case MG__KIND_ENUM:\n"
     "        for (const char *const *e = k->values; *e; e++)\n"
     "            if (!strcmp(*e, v)) {\n"
     "                *(const char **)k->slot = *e;\n"
     "                return true;\n"
     "            }\n"
     "        return false;\n"
-    "    case MG_KEY_KIND_IPV4:\n"
-    "        return mg_parse_ipv4(&v, (uint32_t *)k->slot) && !*v;\n"
-    "    case MG_KEY_KIND_IPV4_PREFIX: {\n"
+    "    case MG__KIND_IPV4:\n"
+    "        return mg__parse_ipv4(&v, (uint32_t *)k->slot) && !*v;\n"
+    "    case MG__KIND_IPV4_PREFIX: {\n"
     "        mg_ipv4_prefix p;\n"
     "        int64_t len;\n"
-    "        if (!mg_parse_ipv4(&v, &p.address) || *v++ != '/' || !mg_parse_int(v, &len) ||\n"
-    "            len < 0 || len > 32 || *v == '-')\n"
+    "        if (!mg__parse_ipv4(&v, &p.address) || *v++ != '/' || *v == '-' ||\n"
+    "            (v[0] == '0' && v[1]) || !mg__parse_int(v, &len) || len > 32)\n"
     "            return false;\n"
     "        p.length = (uint8_t)len;\n"
     "        *(mg_ipv4_prefix *)k->slot = p;\n"
@@ -194,11 +197,11 @@ static const char parser_code[] =
     "    return false;\n"
     "}\n"
     "\n"
-    "static void mg_usage(void)\n"
+    "static void mg__usage(void)\n"
     "{\n"
-    "    mg_printf(\"%s: a unikernel built by mgd for %s\\n\\nRuntime keys:\\n\", MG_IMAGE_NAME,\n"
-    "              MG_IMAGE_TARGET);\n"
-    "    for (struct mg_key_spec *k = mg_key_specs; k->name; k++) {\n"
+    "    mg_printf(\"%s: a unikernel built by mgd for %s\\n\\nRuntime keys:\\n\", MG__IMAGE_NAME,\n"
+    "              MG__IMAGE_TARGET);\n"
+    "    for (struct mg__key_spec *k = mg__key_specs; k->name; k++) {\n"
     "        mg_printf(\"  --%s=%s\\n      %s\", k->name, k->metavar, k->doc);\n"
     "        if (k->default_text) mg_printf(\" (default: %s)\\n\", k->default_text);\n"
     "        else mg_printf(\" (required)\\n\");\n"
@@ -208,25 +211,25 @@ static const char parser_code[] =
     "\n"
     "/* Returns -1 to go on booting, or the exit status (0 after --help, 2 after\n"
     " * a usage error). Accepts --name=value and --name value. */\n"
-    "static int mg_parse_keys(int argc, char **argv)\n"
+    "static int mg__parse_keys(int argc, char **argv)\n"
     "{\n"
     "    for (int i = 1; i < argc; i++) {\n"
     "        const char *arg = argv[i];\n"
     "        if (!strcmp(arg, \"--help\") || !strcmp(arg, \"-h\")) {\n"
-    "            mg_usage();\n"
+    "            mg__usage();\n"
     "            return 0;\n"
     "        }\n"
     "        if (arg[0] != '-' || arg[1] != '-' || !arg[2]) {\n"
     "            mg_printf(\"%s: unexpected argument '%s'; --help lists the keys\\n\",\n"
-    "                      MG_IMAGE_NAME, arg);\n"
+    "                      MG__IMAGE_NAME, arg);\n"
     "            return 2;\n"
     "        }\n"
     "        const char *name = arg + 2, *eq = strchr(name, '='), *value;\n"
     "        size_t len = eq ? (size_t)(eq - name) : strlen(name);\n"
-    "        struct mg_key_spec *k = mg_key_specs;\n"
+    "        struct mg__key_spec *k = mg__key_specs;\n"
     "        while (k->name && (strlen(k->name) != len || strncmp(k->name, name, len))) k++;\n"
     "        if (!k->name) {\n"
-    "            mg_printf(\"%s: unknown key --%.*s; --help lists the keys\\n\", MG_IMAGE_NAME,\n"
+    "            mg_printf(\"%s: unknown key --%.*s; --help lists the keys\\n\", MG__IMAGE_NAME,\n"
     "                      (int)len, name);\n"
     "            return 2;\n"
     "        }\n"
@@ -235,27 +238,27 @@ static const char parser_code[] =
     "        } else if (i + 1 < argc) {\n"
     "            value = argv[++i];\n"
     "        } else {\n"
-    "            mg_printf(\"%s: --%s needs a value (%s)\\n\", MG_IMAGE_NAME, k->name, k->metavar);\n"
+    "            mg_printf(\"%s: --%s needs a value (%s)\\n\", MG__IMAGE_NAME, k->name, k->metavar);\n"
     "            return 2;\n"
     "        }\n"
-    "        if (!mg_key_set(k, value)) {\n"
-    "            mg_printf(\"%s: bad value '%s' for --%s: expected %s\\n\", MG_IMAGE_NAME, value,\n"
+    "        if (!mg__key_set(k, value)) {\n"
+    "            mg_printf(\"%s: bad value '%s' for --%s: expected %s\\n\", MG__IMAGE_NAME, value,\n"
     "                      k->name, k->metavar);\n"
     "            return 2;\n"
     "        }\n"
     "        k->seen = true;\n"
     "    }\n"
-    "    for (struct mg_key_spec *k = mg_key_specs; k->name; k++)\n"
+    "    for (struct mg__key_spec *k = mg__key_specs; k->name; k++)\n"
     "        if (!k->default_text && !k->seen) {\n"
-    "            mg_printf(\"%s: --%s is required (%s)\\n\", MG_IMAGE_NAME, k->name, k->doc);\n"
+    "            mg_printf(\"%s: --%s is required (%s)\\n\", MG__IMAGE_NAME, k->name, k->doc);\n"
     "            return 2;\n"
     "        }\n"
     "    return -1;\n"
     "}\n"
     "\n"
-    "static int mg_connect_failed(const char *id, const char *impl, const char *from, int rc)\n"
+    "static int mg__connect_failed(const char *id, const char *impl, const char *from, int rc)\n"
     "{\n"
-    "    mg_printf(\"%s: cannot connect device %s (%s, from %s): %s\\n\", MG_IMAGE_NAME, id, impl,\n"
+    "    mg_printf(\"%s: cannot connect device %s (%s, from %s): %s\\n\", MG__IMAGE_NAME, id, impl,\n"
     "              from, mg_strerror(rc));\n"
     "    return 1;\n"
     "}\n";
@@ -287,6 +290,56 @@ static void handle_type(mg_strbuf *b, const char *type)
     mg_strbuf_printf(b, "mg_%s", type);
 }
 
+/* The C variable of a device: a prefix user symbols cannot have. */
+static void dev_var(mg_strbuf *b, const char *id)
+{
+    mg_strbuf_printf(b, "mg__dev_%s", id);
+}
+
+/* Connects one catalog instance: declare its handle, call the entry's
+ * connect function with deps and scalars in param order, stop on failure. */
+static void emit_connect(mg_strbuf *b, const mg_graph *g, const mg_graph_node *n)
+{
+    const mg_catalog_entry *e = n->entry;
+    bool is_job = !strcmp(n->type, "job");
+    mg_strbuf_printf(b, "\n    /* %s: %s, from ", n->id, n->impl);
+    c_comment(b, n->from);
+    mg_strbuf_append(b, " */\n");
+    if (!is_job) {
+        mg_strbuf_append(b, "    ");
+        handle_type(b, n->type);
+        mg_strbuf_append(b, " *");
+        dev_var(b, n->id);
+        mg_strbuf_append(b, " = NULL;\n");
+    }
+    mg_strbuf_printf(b, "    mg__rc = %s(", e->connect);
+    bool first = true;
+    if (!is_job) {
+        mg_strbuf_append(b, "&");
+        dev_var(b, n->id);
+        first = false;
+    }
+    size_t d = 0, a = 0;
+    for (size_t p = 0; p < e->n_params; p++) {
+        if (!first) mg_strbuf_append(b, ", ");
+        first = false;
+        if (e->params[p].is_impl) {
+            dev_var(b, g->nodes[n->deps[d++]].id);
+        } else {
+            const mg_graph_arg *ga = &n->args[a++];
+            if (ga->runtime_key) mg_strbuf_printf(b, "mg__kv_%s", ga->key);
+            else c_value(b, &ga->value, false);
+        }
+    }
+    mg_strbuf_append(b, ");\n    if (mg__rc != 0) return mg__connect_failed(");
+    c_str(b, n->id);
+    mg_strbuf_append(b, ", ");
+    c_str(b, n->impl);
+    mg_strbuf_append(b, ", ");
+    c_str(b, n->from);
+    mg_strbuf_append(b, ", mg__rc);\n");
+}
+
 char *mg_codegen_main_c(const mg_graph *g)
 {
     mg_strbuf b = {0};
@@ -314,9 +367,9 @@ char *mg_codegen_main_c(const mg_graph *g)
         if (!seen) mg_strbuf_printf(&b, "#include \"%s\"\n", e->header);
     }
     mg_strbuf_append(&b, "#include \"mg_keys.h\"\n\n");
-    mg_strbuf_append(&b, "#define MG_IMAGE_NAME ");
+    mg_strbuf_append(&b, "#define MG__IMAGE_NAME ");
     c_str(&b, g->name);
-    mg_strbuf_append(&b, "\n#define MG_IMAGE_TARGET ");
+    mg_strbuf_append(&b, "\n#define MG__IMAGE_TARGET ");
     c_str(&b, g->target);
     mg_strbuf_append(&b, "\n\n");
 
@@ -346,11 +399,11 @@ char *mg_codegen_main_c(const mg_graph *g)
     mg_strbuf_append(&b, "/* Runtime keys: their values, set from the command line at boot. */\n");
     for (size_t i = 0; i < g->n_runtime_keys; i++) {
         const mg_graph_key *k = &g->runtime_keys[i];
-        mg_strbuf_printf(&b, "static %s%smg_key_value_%s", c_scalar_type(k->type),
+        mg_strbuf_printf(&b, "static %s%smg__kv_%s", c_scalar_type(k->type),
                          k->type == MG_KEY_STRING || k->type == MG_KEY_ENUM ? "" : " ", k->name);
         if (k->has_value) {
             mg_strbuf_append(&b, " = ");
-            c_value(&b, &k->value);
+            c_value(&b, &k->value, true);
         }
         mg_strbuf_append(&b, ";\n");
     }
@@ -359,13 +412,13 @@ char *mg_codegen_main_c(const mg_graph *g)
         if (!key_read_by_code(g, k->name)) continue;
         mg_strbuf_append(&b, "\n");
         accessor_decl(&b, k);
-        mg_strbuf_printf(&b, "\n{\n    return mg_key_value_%s;\n}\n", k->name);
+        mg_strbuf_printf(&b, "\n{\n    return mg__kv_%s;\n}\n", k->name);
     }
     mg_strbuf_append(&b,
-                     "\nenum mg_key_kind {\n    MG_KEY_KIND_BOOL,\n    MG_KEY_KIND_INT,\n"
-                     "    MG_KEY_KIND_STRING,\n    MG_KEY_KIND_ENUM,\n    MG_KEY_KIND_IPV4,\n"
-                     "    MG_KEY_KIND_IPV4_PREFIX,\n};\n\n"
-                     "struct mg_key_spec {\n    const char *name;\n    enum mg_key_kind kind;\n"
+                     "\nenum mg__key_kind {\n    MG__KIND_BOOL,\n    MG__KIND_INT,\n"
+                     "    MG__KIND_STRING,\n    MG__KIND_ENUM,\n    MG__KIND_IPV4,\n"
+                     "    MG__KIND_IPV4_PREFIX,\n};\n\n"
+                     "struct mg__key_spec {\n    const char *name;\n    enum mg__key_kind kind;\n"
                      "    const char *metavar;\n    const char *doc;\n"
                      "    const char *default_text; /* NULL: required */\n"
                      "    const char *const *values; /* enum */\n    void *slot;\n"
@@ -373,14 +426,14 @@ char *mg_codegen_main_c(const mg_graph *g)
     for (size_t i = 0; i < g->n_runtime_keys; i++) {
         const mg_graph_key *k = &g->runtime_keys[i];
         if (k->type != MG_KEY_ENUM) continue;
-        mg_strbuf_printf(&b, "static const char *const mg_key_values_%s[] = {", k->name);
+        mg_strbuf_printf(&b, "static const char *const mg__values_%s[] = {", k->name);
         for (size_t v = 0; v < k->n_values; v++) {
             c_str(&b, k->values[v]);
             mg_strbuf_append(&b, ", ");
         }
         mg_strbuf_append(&b, "NULL};\n");
     }
-    mg_strbuf_append(&b, "static struct mg_key_spec mg_key_specs[] = {\n");
+    mg_strbuf_append(&b, "static struct mg__key_spec mg__key_specs[] = {\n");
     for (size_t i = 0; i < g->n_runtime_keys; i++) {
         const mg_graph_key *k = &g->runtime_keys[i];
         mg_strbuf_append(&b, "    {");
@@ -392,71 +445,39 @@ char *mg_codegen_main_c(const mg_graph *g)
         mg_strbuf_append(&b, ", ");
         if (k->has_value) c_str(&b, k->value.text);
         else mg_strbuf_append(&b, "NULL");
-        if (k->type == MG_KEY_ENUM) mg_strbuf_printf(&b, ", mg_key_values_%s", k->name);
+        if (k->type == MG_KEY_ENUM) mg_strbuf_printf(&b, ", mg__values_%s", k->name);
         else mg_strbuf_append(&b, ", NULL");
-        mg_strbuf_printf(&b, ", &mg_key_value_%s, false},\n", k->name);
+        mg_strbuf_printf(&b, ", &mg__kv_%s, false},\n", k->name);
     }
-    mg_strbuf_append(&b, "    {NULL, MG_KEY_KIND_STRING, NULL, NULL, NULL, NULL, NULL, false},\n};\n\n");
+    mg_strbuf_append(&b, "    {NULL, MG__KIND_STRING, NULL, NULL, NULL, NULL, NULL, false},\n};\n\n");
     mg_strbuf_append(&b, parser_code);
 
     /* main: connect in order, start the jobs, run the event loop */
-    mg_strbuf_append(&b, "\nint main(int argc, char **argv)\n{\n"
-                         "    int rc = mg_parse_keys(argc, argv);\n"
-                         "    if (rc >= 0) return rc;\n"
-                         "    (void)mg_connect_failed;\n");
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        const mg_graph_node *n = &g->nodes[i];
-        if (n->code) continue; /* user code runs as a job below */
-        const mg_catalog_entry *e = n->entry;
-        bool is_job = !strcmp(n->type, "job");
-        mg_strbuf_printf(&b, "\n    /* %s: %s, from ", n->id, n->impl);
-        c_comment(&b, n->from);
-        mg_strbuf_append(&b, " */\n");
-        if (!is_job) {
-            mg_strbuf_append(&b, "    ");
-            handle_type(&b, n->type);
-            mg_strbuf_printf(&b, " *%s = NULL;\n", n->id);
-        }
-        mg_strbuf_printf(&b, "    rc = %s(", e->connect);
-        bool first = true;
-        if (!is_job) {
-            mg_strbuf_printf(&b, "&%s", n->id);
-            first = false;
-        }
-        size_t d = 0, a = 0;
-        for (size_t p = 0; p < e->n_params; p++) {
-            if (!first) mg_strbuf_append(&b, ", ");
-            first = false;
-            if (e->params[p].is_impl) {
-                mg_strbuf_append(&b, g->nodes[n->deps[d++]].id);
-            } else {
-                const mg_graph_arg *ga = &n->args[a++];
-                if (ga->runtime_key) mg_strbuf_printf(&b, "mg_key_value_%s", ga->key);
-                else c_value(&b, &ga->value);
-            }
-        }
-        mg_strbuf_append(&b, ");\n    if (rc != 0) return mg_connect_failed(");
-        c_str(&b, n->id);
-        mg_strbuf_append(&b, ", ");
-        c_str(&b, n->impl);
-        mg_strbuf_append(&b, ", ");
-        c_str(&b, n->from);
-        mg_strbuf_append(&b, ", rc);\n");
-    }
+    mg_strbuf_append(&b, "\nint main(int mg__argc, char **mg__argv)\n{\n"
+                         "    int mg__rc = mg__parse_keys(mg__argc, mg__argv);\n"
+                         "    if (mg__rc >= 0) return mg__rc;\n"
+                         "    (void)mg__connect_failed;\n");
+    bool *listed = mg_arena_alloc(&tmp, g->n_nodes + 1);
+    for (size_t j = 0; j < g->n_jobs; j++) listed[g->jobs[j]] = true;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        /* user code and listed catalog jobs start below, in jobs order */
+        if (!g->nodes[i].code && !listed[i]) emit_connect(&b, g, &g->nodes[i]);
     mg_strbuf_append(&b, "\n    /* Jobs, in the order of the config's \"jobs\". */\n");
     for (size_t j = 0; j < g->n_jobs; j++) {
         const mg_graph_node *n = &g->nodes[g->jobs[j]];
         if (!n->code) {
-            mg_strbuf_printf(&b, "    /* %s (%s) started when connected */\n", n->id, n->impl);
+            emit_connect(&b, g, n); /* a catalog job starts when connected */
             continue;
         }
-        mg_strbuf_printf(&b, "    rc = %s(", n->code->symbol);
-        for (size_t d = 0; d < n->n_deps; d++)
-            mg_strbuf_printf(&b, "%s%s", d ? ", " : "", g->nodes[n->deps[d]].id);
-        mg_strbuf_append(&b, ");\n    if (rc != 0) {\n");
+        mg_strbuf_printf(&b, "    mg__rc = %s(", n->code->symbol);
+        for (size_t d = 0; d < n->n_deps; d++) {
+            if (d) mg_strbuf_append(&b, ", ");
+            dev_var(&b, g->nodes[n->deps[d]].id);
+        }
+        mg_strbuf_append(&b, ");\n    if (mg__rc != 0) {\n");
         mg_strbuf_printf(&b,
                          "        mg_printf(\"%%s: job %s (%s) failed with status %%d\\n\", "
-                         "MG_IMAGE_NAME, rc);\n        return 1;\n    }\n",
+                         "MG__IMAGE_NAME, mg__rc);\n        return 1;\n    }\n",
                          n->id, n->code->symbol);
     }
     mg_strbuf_append(&b, "\n    return mg_run();\n}\n");

@@ -5,12 +5,28 @@
 #include <string.h>
 
 #include "graph/codegen.h"
+#include "graph/json.h"
 #include "graph/strbuf.h"
 
+/* A JSON string. Text from the command line (--key, --target) was never
+ * checked as UTF-8, so invalid bytes become U+FFFD: the output is always
+ * valid JSON. */
 static void json_str(mg_strbuf *b, const char *s)
 {
     mg_strbuf_append(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t left = strlen(s);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, left--) {
+        if (*p >= 0x80) {
+            size_t n = mg_utf8_len(p, left);
+            if (n) {
+                mg_strbuf_appendn(b, (const char *)p, n);
+                p += n - 1;
+                left -= n - 1;
+            } else {
+                mg_strbuf_append(b, "\xef\xbf\xbd");
+            }
+            continue;
+        }
         switch (*p) {
         case '"': mg_strbuf_append(b, "\\\""); break;
         case '\\': mg_strbuf_append(b, "\\\\"); break;

@@ -39,21 +39,32 @@ const char *mg_error_code_name(mg_error_code code)
 
 void mg_errors_add(mg_errors *errs, mg_error_code code, const char *path, const char *fmt, ...)
 {
-    char msg[1024];
+    if (errs->len > MG_ERRORS_MAX) return; /* the "too many" note is already there */
+    if (!path) path = "";
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = mg_arena_vprintf_heap(fmt, ap);
     va_end(ap);
-    if (!path) path = "";
     for (size_t i = 0; i < errs->len; i++) {
         const mg_error *e = &errs->items[i];
-        if (e->code == code && !strcmp(e->path, path) && !strcmp(e->message, msg)) return;
+        if (e->code == code && !strcmp(e->path, path) && !strcmp(e->message, msg)) {
+            free(msg);
+            return;
+        }
     }
     if (errs->len == errs->cap) {
         errs->cap = errs->cap ? errs->cap * 2 : 8;
         errs->items = mg_xrealloc(errs->items, errs->cap * sizeof *errs->items);
     }
-    errs->items[errs->len++] = (mg_error){code, mg_xstrdup(path), mg_xstrdup(msg)};
+    if (errs->len == MG_ERRORS_MAX) {
+        /* A document that is wrong in thousands of places gets the first
+         * ones and a note, not a report that costs more than it helps. */
+        free(msg);
+        msg = mg_xstrdup("more errors were found; fix these first");
+        code = MG_ERR_LIMIT;
+        path = "";
+    }
+    errs->items[errs->len++] = (mg_error){code, mg_xstrdup(path), msg};
 }
 
 size_t mg_errors_count(const mg_errors *errs, mg_error_code code)

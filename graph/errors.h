@@ -9,6 +9,7 @@
  *
  * Adding the same (code, path, message) twice records it once, so stages
  * that meet one problem from several directions do not repeat themselves.
+ * Messages are not truncated (a cut could split a UTF-8 sequence).
  */
 #ifndef MG_GRAPH_ERRORS_H
 #define MG_GRAPH_ERRORS_H
@@ -52,6 +53,9 @@ typedef struct mg_errors {
     size_t len;
     size_t cap;
 } mg_errors;
+
+/* At most this many errors are kept; one more, a `limit` error, says so. */
+#define MG_ERRORS_MAX 200
 
 /* The spec's name of a code ("type_mismatch"). */
 const char *mg_error_code_name(mg_error_code code);

@@ -167,13 +167,36 @@ static bool string_array(mg_expr_ctx *ctx, const cJSON *json, const char *path, 
     return ok;
 }
 
-static bool valid_c_symbol(const char *s)
+/* Names the generated main.c cannot use for a user function: C keywords,
+ * what the headers it includes declare, and reserved spellings. The
+ * generated code's own names all start with mg_/mg__/MG_, which user
+ * symbols cannot. */
+static const char *const reserved_symbols[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
+    "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "NULL", "main",
+    "offsetof", "memchr", "memcmp", "memcpy", "memmove", "memset", "strcat", "strchr", "strcmp",
+    "strcoll", "strcpy", "strcspn", "strerror", "strlen", "strncat", "strncmp", "strncpy",
+    "strpbrk", "strrchr", "strspn", "strstr", "strtok", "strxfrm", "strdup", "strndup",
+    "strnlen", NULL};
+
+/* NULL when `s` can name a user C function, else why not. */
+static const char *bad_c_symbol(const char *s)
 {
-    if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+    if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return "is not a C identifier";
     size_t n = 0;
-    for (; *s; s++, n++)
-        if (!(isalnum((unsigned char)*s) || *s == '_') || n > 127) return false;
-    return true;
+    for (const char *p = s; *p; p++, n++)
+        if (!(isalnum((unsigned char)*p) || *p == '_') || n > 127)
+            return "is not a C identifier (letters, digits and _, at most 128)";
+    if (s[0] == '_') return "starts with _ (reserved for the C implementation)";
+    if ((s[0] == 'm' || s[0] == 'M') && (s[1] == 'g' || s[1] == 'G') && s[2] == '_')
+        return "starts with mg_ (reserved for mgd's runtime and generated code)";
+    if (n >= 2 && !strcmp(s + n - 2, "_t")) return "ends in _t (reserved for types)";
+    if (!strncmp(s, "INT", 3) || !strncmp(s, "UINT", 4)) return "looks like a stdint.h macro";
+    for (const char *const *r = reserved_symbols; *r; r++)
+        if (!strcmp(s, *r)) return "is a C keyword or a name the generated main.c uses";
+    return NULL;
 }
 
 bool mg_library_reqs_parse(mg_expr_ctx *ctx, const cJSON *json, const char *path,
@@ -276,13 +299,17 @@ bool mg_key_decl_parse(mg_expr_ctx *ctx, const char *name, const cJSON *json, co
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA, vp, "an enum key needs at least one value");
             return false;
         }
-        for (size_t i = 0; i < out->n_values; i++)
-            for (size_t j = 0; j < i; j++)
-                if (!strcmp(out->values[i], out->values[j])) {
-                    mg_errors_add(ctx->errs, MG_ERR_SCHEMA, mg_pointer_index(ctx->arena, vp, i),
-                                  "value \"%s\" is listed twice", out->values[i]);
-                    ok = false;
-                }
+        /* sorted copy: repeated values are neighbours */
+        const char **sorted = mg_xmalloc(out->n_values * sizeof *sorted);
+        memcpy(sorted, out->values, out->n_values * sizeof *sorted);
+        qsort(sorted, out->n_values, sizeof *sorted, cmp_str_ptr);
+        for (size_t i = 1; i < out->n_values; i++)
+            if (!strcmp(sorted[i], sorted[i - 1]) && (i < 2 || strcmp(sorted[i], sorted[i - 2]))) {
+                mg_errors_add(ctx->errs, MG_ERR_SCHEMA, vp, "value \"%s\" is listed twice",
+                              sorted[i]);
+                ok = false;
+            }
+        free(sorted);
     } else if (values) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, mg_pointer_member(ctx->arena, path, "values"),
                       "only enum keys have \"values\"");
@@ -504,14 +531,34 @@ static mg_expr *parse_match(mg_expr_ctx *ctx, const cJSON *json, const char *pat
     return ok ? e : bad(ctx, path);
 }
 
-/* -D, -U, -O, -g, -std=, -W (not -Wl, -Wa, -Wp), -f (not -fplugin). */
+/* Flags that change the code compiled, never what the compiler reads or
+ * writes: -D, -U, -O, -g, -std=, warnings (not -Wl, -Wa, -Wp, which pass
+ * options on), and -f options without a value (so no -fplugin=, no
+ * -fprofile-use=DIR, no -ffile-prefix-map=, which would also break
+ * reproducible builds), except a few harmless valued ones. */
 static bool allowed_cflag(const char *f)
 {
+    static const char *const f_with_value[] = {"-fvisibility=", "-fstack-protector",
+                                               "-fmax-errors=", "-fdiagnostics-color=", NULL};
+    static const char *const f_denied[] = {"-fplugin", "-fprofile", "-fsanitize", "-fdump",
+                                           "-fcrash", "-fmodules", "-fcoverage", "-fauto-profile",
+                                           "-finstrument", "-fcallgraph", "-fsave", "-frecord",
+                                           "-fdebug", "-ffile", "-fmacro", "-flto", NULL};
     if (f[0] != '-' || !f[1]) return false;
-    if (strchr("DUOg", f[1])) return true;
+    if (f[1] == 'D' || f[1] == 'U') return f[2] != 0;
+    if (f[1] == 'O') return !f[2] || (!f[3] && strchr("0123sgz", f[2])) || !strcmp(f, "-Ofast");
+    if (f[1] == 'g') /* not -gsplit-dwarf and the like, which write files */
+        return !strcmp(f, "-g") || !strcmp(f, "-ggdb") ||
+               ((!strncmp(f, "-g", 2) || !strncmp(f, "-ggdb", 5)) && strchr("0123", f[strlen(f) - 1]) &&
+                (strlen(f) == 3 || strlen(f) == 6));
     if (!strncmp(f, "-std=", 5)) return true;
     if (f[1] == 'W') return strncmp(f, "-Wl,", 4) && strncmp(f, "-Wa,", 4) && strncmp(f, "-Wp,", 4);
-    if (f[1] == 'f') return strncmp(f, "-fplugin", 8) != 0;
+    if (f[1] != 'f') return false;
+    for (const char *const *d = f_denied; *d; d++)
+        if (!strncmp(f, *d, strlen(*d))) return false;
+    if (!strchr(f, '=')) return true;
+    for (const char *const *v = f_with_value; *v; v++)
+        if (!strncmp(f, *v, strlen(*v))) return true;
     return false;
 }
 
@@ -528,24 +575,23 @@ static mg_expr *parse_main(mg_expr_ctx *ctx, const cJSON *json, const char *path
     mg_user_code *code = mg_arena_alloc(ctx->arena, sizeof *code);
     const cJSON *sym = cJSON_GetObjectItemCaseSensitive(json, "main");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(json, "type");
-    if (!cJSON_IsString(sym) || !valid_c_symbol(sym->valuestring) ||
-        !strcmp(sym->valuestring, "main") || !strncmp(sym->valuestring, "mg_", 3)) {
+    const char *why = cJSON_IsString(sym) ? bad_c_symbol(sym->valuestring) : "is not a string";
+    if (why) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, mg_pointer_member(ctx->arena, path, "main"),
-                      "\"main\" must name a C function (an identifier other than main, not "
-                      "starting with mg_)");
+                      "\"main\" names the C function to call, and this %s", why);
         ok = false;
     } else {
         code->symbol = sym->valuestring;
     }
     const char *tp = mg_pointer_member(ctx->arena, path, "type");
-    char why[256];
+    char tywhy[256];
     if (!cJSON_IsString(type)) {
         if (!type) mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "user code needs a \"type\"");
         else schema_type(ctx, tp, type, "a type like \"console -> job\"");
         ok = false;
-    } else if (!mg_type_parse(ctx->types, ctx->arena, type->valuestring, &code->type, why,
-                              sizeof why)) {
-        mg_errors_add(ctx->errs, MG_ERR_UNKNOWN_TYPE, tp, "%s", why);
+    } else if (!mg_type_parse(ctx->types, ctx->arena, type->valuestring, &code->type, tywhy,
+                              sizeof tywhy)) {
+        mg_errors_add(ctx->errs, MG_ERR_UNKNOWN_TYPE, tp, "%s", tywhy);
         ok = false;
     } else {
         code->type_text = type->valuestring;
@@ -570,7 +616,7 @@ static mg_expr *parse_main(mg_expr_ctx *ctx, const cJSON *json, const char *path
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA,
                           mg_pointer_index(ctx->arena, mg_pointer_member(ctx->arena, path, "cflags"), i),
                           "compiler flag \"%s\" is not allowed (allowed: -D, -U, -O, -g, -std=, "
-                          "-W, -f)",
+                          "-W and -f flags that do not name files; see docs/resolver.md)",
                           code->cflags[i]);
             ok = false;
         }

@@ -19,7 +19,7 @@ static void position(const char *bytes, size_t off, size_t *line, size_t *col)
 }
 
 /* Length of the UTF-8 sequence at p (well-formed per RFC 3629), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
+size_t mg_utf8_len(const unsigned char *p, size_t avail)
 {
     if (p[0] < 0x80) return 1;
     size_t n;
@@ -52,7 +52,7 @@ static bool prescan(const char *bytes, size_t len, int max_depth, const char *pa
                           "NUL byte at line %zu, column %zu: not JSON text", line, col);
             return false;
         }
-        size_t n = utf8_len(b + i, len - i);
+        size_t n = mg_utf8_len(b + i, len - i);
         if (!n) {
             position(bytes, i, &line, &col);
             mg_errors_add(errs, MG_ERR_PARSE_ERROR, path,

@@ -16,68 +16,7 @@
 #include "graph/check.h"
 #include "graph/codegen.h"
 #include "graph/json.h"
-
-/* ---- a small string -> index map (open addressing) ---------------------- */
-
-typedef struct strmap {
-    const char **keys;
-    size_t *vals;
-    size_t cap, len;
-} strmap;
-
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
-static void strmap_put(strmap *m, const char *key, size_t val);
-
-static void strmap_grow(strmap *m)
-{
-    strmap old = *m;
-    m->cap = old.cap ? old.cap * 2 : 64;
-    m->len = 0;
-    m->keys = calloc(m->cap, sizeof *m->keys);
-    m->vals = calloc(m->cap, sizeof *m->vals);
-    if (!m->keys || !m->vals) abort();
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.keys[i]) strmap_put(m, old.keys[i], old.vals[i]);
-    free(old.keys);
-    free(old.vals);
-}
-
-static void strmap_put(strmap *m, const char *key, size_t val)
-{
-    if ((m->len + 1) * 2 > m->cap) strmap_grow(m);
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key)) i = (i + 1) & (m->cap - 1);
-    if (!m->keys[i]) m->len++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-}
-
-static bool strmap_get(const strmap *m, const char *key, size_t *val)
-{
-    if (!m->cap) return false;
-    size_t i = hash_str(key) & (m->cap - 1);
-    while (m->keys[i]) {
-        if (!strcmp(m->keys[i], key)) {
-            *val = m->vals[i];
-            return true;
-        }
-        i = (i + 1) & (m->cap - 1);
-    }
-    return false;
-}
-
-static void strmap_free(strmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-    *m = (strmap){0};
-}
+#include "graph/strmap.h"
 
 /* ---- resolver state ------------------------------------------------------ */
 
@@ -118,6 +57,7 @@ typedef struct key_info {
     bool has_value;
     mg_key_value value;
     bool in_graph; /* runtime keys: belongs to the image */
+    bool broken;   /* its declaration had errors (reported): uses stay quiet */
 } key_info;
 
 /* Scope of an expression inside a catalog entry: its bound params and
@@ -129,6 +69,7 @@ typedef struct entry_env {
     value *lets;
     int *let_state;
     const char *from;
+    const char *where; /* JSON pointer of the use in the document, for errors */
 } entry_env;
 
 typedef struct rs {
@@ -139,10 +80,10 @@ typedef struct rs {
     /* document */
     doc_device *devices;
     size_t n_devices;
-    strmap device_index;
+    mg_strmap device_index;
     key_info *keys;
-    size_t n_keys;
-    strmap key_index;
+    size_t n_keys, cap_keys;
+    mg_strmap key_index;
     mg_expr **jobs;
     size_t n_jobs;
     mg_expr *reporter;
@@ -154,9 +95,9 @@ typedef struct rs {
     size_t check_depth;
     mg_path_check_fn check_path;
     void *check_path_ctx;
-    strmap symbols; /* user code symbol -> the first user code expression with it */
+    mg_strmap symbols; /* user code symbol -> the first user code expression with it */
     const mg_expr **code_exprs;
-    size_t n_code_exprs;
+    size_t n_code_exprs, cap_code_exprs;
     /* evaluation */
     const char *target, *arch;
     value *const_memo; /* catalog constants named by string, by index */
@@ -182,16 +123,20 @@ static const char *type_str(rs *r, const mg_type *t)
 static key_info *find_key(rs *r, const char *name)
 {
     size_t i;
-    return strmap_get(&r->key_index, name, &i) ? &r->keys[i] : NULL;
+    return mg_strmap_get(&r->key_index, name, &i) ? &r->keys[i] : NULL;
 }
 
 static key_info *add_key(rs *r, const char *name)
 {
-    r->keys = mg_arena_grow(r->arena, r->keys, r->n_keys * sizeof *r->keys,
-                            (r->n_keys + 1) * sizeof *r->keys);
+    if (r->n_keys == r->cap_keys) {
+        size_t cap = r->cap_keys ? r->cap_keys * 2 : 16;
+        r->keys = mg_arena_grow(r->arena, r->keys, r->n_keys * sizeof *r->keys,
+                                cap * sizeof *r->keys);
+        r->cap_keys = cap;
+    }
     key_info *k = &r->keys[r->n_keys];
     k->name = name;
-    strmap_put(&r->key_index, name, r->n_keys++);
+    mg_strmap_put(&r->key_index, name, r->n_keys++);
     return k;
 }
 
@@ -333,18 +278,23 @@ static void mention_expr(rs *r, const mg_expr *e)
     size_t dummy;
     switch (e->kind) {
     case MG_EXPR_NAME:
-        if (!strmap_get(&r->device_index, e->name, &dummy) &&
+        if (!mg_strmap_get(&r->device_index, e->name, &dummy) &&
             (ce = mg_catalog_find(r->cat, e->name)))
             mention_entry(r, ce);
         break;
     case MG_EXPR_CALL:
-        if ((ce = mg_catalog_find(r->cat, e->name))) mention_entry(r, ce);
+        if (!(ce = mg_catalog_find(r->cat, e->name))) break;
+        mention_entry(r, ce);
         for (size_t i = 0; i < e->n_args; i++) {
-            if (e->args[i].kind == MG_ARG_EXPR) mention_expr(r, e->args[i].expr);
-            else if (e->args[i].kind == MG_ARG_SCALAR && cJSON_IsString(e->args[i].json) &&
-                     !strmap_get(&r->device_index, e->args[i].json->valuestring, &dummy) &&
-                     (ce = mg_catalog_find(r->cat, e->args[i].json->valuestring)))
-                mention_entry(r, ce);
+            const mg_call_arg *a = &e->args[i];
+            const mg_catalog_param *p = mg_catalog_entry_param(ce, a->name);
+            const mg_catalog_entry *named;
+            if (a->kind == MG_ARG_EXPR) mention_expr(r, a->expr);
+            /* a string names a device only where the param takes one */
+            else if (a->kind == MG_ARG_SCALAR && p && p->is_impl && cJSON_IsString(a->json) &&
+                     !mg_strmap_get(&r->device_index, a->json->valuestring, &dummy) &&
+                     (named = mg_catalog_find(r->cat, a->json->valuestring)))
+                mention_entry(r, named);
         }
         break;
     case MG_EXPR_APPLY:
@@ -371,6 +321,7 @@ static key_info *choice_key(rs *r, const char *name, const char *path)
         mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, path, "no key named %s is declared", name);
         return NULL;
     }
+    if (k->broken) return NULL;
     if (k->stage != MG_STAGE_CONFIGURE) {
         mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, path,
                       "%s is a runtime key; only configure keys can choose devices", name);
@@ -379,25 +330,36 @@ static key_info *choice_key(rs *r, const char *name, const char *path)
     return k;
 }
 
-/* Reads a match case or `equals` value, written as text or JSON. */
-static bool key_value_of(rs *r, const key_info *k, const cJSON *json, const char *text,
-                         mg_key_value *out, const char *path)
+static void bad_choice_value(rs *r, const key_info *k, const char *path, const char *why)
+{
+    mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, path, "not a value of key %s (%s): %s", k->name,
+                  mg_key_type_name(k->type), why);
+}
+
+/* An `equals` value, written as JSON. */
+static bool key_value_of_json(rs *r, const key_info *k, const cJSON *json, mg_key_value *out,
+                              const char *path)
 {
     char why[256];
-    bool ok;
-    if (json) {
-        ok = mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, json, out, why,
-                                    sizeof why);
-    } else {
-        size_t size = strlen(text) + 64;
-        char *canon = mg_arena_alloc(r->arena, size);
-        ok = mg_key_value_from_text(k->type, k->values, k->n_values, text, out, canon, size, why,
-                                    sizeof why);
-    }
-    if (!ok)
-        mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, path, "not a value of key %s (%s): %s",
-                      k->name, mg_key_type_name(k->type), why);
-    return ok;
+    if (mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, json, out, why,
+                               sizeof why))
+        return true;
+    bad_choice_value(r, k, path, why);
+    return false;
+}
+
+/* A match case, written as the text of an object member name. */
+static bool key_value_of_text(rs *r, const key_info *k, const char *text, mg_key_value *out,
+                              const char *path)
+{
+    char why[256];
+    size_t size = strlen(text) + 64;
+    char *canon = mg_arena_alloc(r->arena, size);
+    if (mg_key_value_from_text(k->type, k->values, k->n_values, text, out, canon, size, why,
+                               sizeof why))
+        return true;
+    bad_choice_value(r, k, path, why);
+    return false;
 }
 
 static void check_source_path(rs *r, const char *p, const char *path)
@@ -415,6 +377,7 @@ static void check_source_path(rs *r, const char *p, const char *path)
             size_t len = end ? (size_t)(end - seg) : strlen(seg);
             if (len == 0) why = "has an empty component";
             else if (len == 2 && !strncmp(seg, "..", 2)) why = "leaves the source root (..)";
+            else if (seg[0] == '-') why = "has a component starting with - (read as an option)";
             seg = end ? end + 1 : NULL;
         }
     }
@@ -447,23 +410,28 @@ static mg_type check_user_code(rs *r, mg_expr *e)
         }
     /* One C symbol has one prototype in main.c. */
     size_t first;
-    if (c->symbol && strmap_get(&r->symbols, c->symbol, &first)) {
+    if (c->symbol && mg_strmap_get(&r->symbols, c->symbol, &first)) {
         const mg_user_code *o = r->code_exprs[first]->code;
         if (!mg_type_compatible(&o->type, &c->type) || o->type.n_params != c->type.n_params)
             mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, tp,
                           "C function %s is also used with type %s at %s", c->symbol,
                           type_str(r, &o->type), r->code_exprs[first]->path);
     } else if (c->symbol) {
-        r->code_exprs = mg_arena_grow(r->arena, r->code_exprs,
-                                      r->n_code_exprs * sizeof *r->code_exprs,
-                                      (r->n_code_exprs + 1) * sizeof *r->code_exprs);
+        if (r->n_code_exprs == r->cap_code_exprs) {
+            size_t cap = r->cap_code_exprs ? r->cap_code_exprs * 2 : 16;
+            r->code_exprs = mg_arena_grow(r->arena, r->code_exprs,
+                                          r->n_code_exprs * sizeof *r->code_exprs,
+                                          cap * sizeof *r->code_exprs);
+            r->cap_code_exprs = cap;
+        }
         r->code_exprs[r->n_code_exprs] = e;
-        strmap_put(&r->symbols, c->symbol, r->n_code_exprs++);
+        mg_strmap_put(&r->symbols, c->symbol, r->n_code_exprs++);
     }
     for (size_t i = 0; i < c->n_runtime_keys; i++) {
         const char *kp =
             mg_pointer_index(r->arena, mg_pointer_member(r->arena, e->path, "runtime_keys"), i);
         key_info *k = find_key(r, c->runtime_keys[i]);
+        if (k && k->broken) continue;
         if (!k)
             mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, kp, "no key named %s is declared",
                           c->runtime_keys[i]);
@@ -493,7 +461,7 @@ static bool scalar_types_fit(mg_key_type key, mg_key_type param)
 static const char *origin_of(rs *r, const mg_expr *e)
 {
     size_t i;
-    if (e->kind == MG_EXPR_NAME && strmap_get(&r->device_index, e->name, &i))
+    if (e->kind == MG_EXPR_NAME && mg_strmap_get(&r->device_index, e->name, &i))
         return mg_arena_printf(r->arena, " (from %s)", r->devices[i].path);
     return "";
 }
@@ -506,7 +474,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
                       "no catalog constructor named %s (see GET /devices)", e->name);
         return TERROR;
     }
-    bool given[64] = {0};
+    bool given[MG_CATALOG_MAX_PARAMS] = {0};
     for (size_t i = 0; i < e->n_args; i++) {
         mg_call_arg *a = &e->args[i];
         const mg_catalog_param *p = mg_catalog_entry_param(ce, a->name);
@@ -521,7 +489,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
             continue;
         }
         size_t pi = (size_t)(p - ce->params);
-        if (pi < 64) given[pi] = true;
+        given[pi] = true;
         if (p->is_impl) {
             mg_type want = mg_type_base(p->impl_type);
             if (a->kind == MG_ARG_SCALAR && cJSON_IsString(a->json)) {
@@ -566,6 +534,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
             break;
         case MG_ARG_KEY: {
             key_info *k = find_key(r, a->ref);
+            if (k && k->broken) break;
             if (!k)
                 mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, a->path, "no key named %s is declared",
                               a->ref);
@@ -593,7 +562,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
     }
     char missing[256] = "";
     size_t off = 0, n_missing = 0;
-    for (size_t k = 0; k < ce->n_params && k < 64; k++)
+    for (size_t k = 0; k < ce->n_params; k++)
         if (!given[k] && !ce->params[k].default_json && off < sizeof missing) {
             off += (size_t)snprintf(missing + off, sizeof missing - off, "%s%s",
                                     n_missing++ ? ", " : "", ce->params[k].name);
@@ -607,7 +576,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
 static mg_type check_name(rs *r, check_scope *sc, mg_expr *e)
 {
     size_t i;
-    if (!sc->entry && strmap_get(&r->device_index, e->name, &i)) return check_device(r, i);
+    if (!sc->entry && mg_strmap_get(&r->device_index, e->name, &i)) return check_device(r, i);
     const mg_catalog_entry *ce = mg_catalog_find(r->cat, e->name);
     if (!ce) {
         mg_errors_add(r->errs, MG_ERR_UNKNOWN_NAME, e->path,
@@ -659,14 +628,15 @@ static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
         return mg_type_drop(&f, e->n_to);
     }
     case MG_EXPR_IF: {
-        key_info *k = choice_key(r, e->key, mg_pointer_member(r->arena, e->path, "if"));
+        const char *ip = mg_pointer_member(r->arena, e->path, "if");
+        key_info *k = choice_key(r, e->key, e->equals ? mg_pointer_member(r->arena, ip, "key") : ip);
         if (k && !e->equals && k->type != MG_KEY_BOOL)
             mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, mg_pointer_member(r->arena, e->path, "if"),
                           "key %s is a %s key; use {\"key\": \"%s\", \"equals\": value}", k->name,
                           mg_key_type_name(k->type), k->name);
         if (k && e->equals) {
             mg_key_value v;
-            key_value_of(r, k, e->equals, NULL, &v,
+            key_value_of_json(r, k, e->equals, &v,
                          mg_pointer_member(r->arena,
                                            mg_pointer_member(r->arena, e->path, "if"), "equals"));
         }
@@ -681,9 +651,22 @@ static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
         key_info *k = choice_key(r, e->key, mg_pointer_member(r->arena, e->path, "match"));
         mg_key_value *vals = mg_arena_alloc(r->arena, (e->n_cases + 1) * sizeof *vals);
         bool all_ok = k != NULL;
-        for (size_t i = 0; k && i < e->n_cases; i++)
-            if (!key_value_of(r, k, NULL, e->cases[i].value, &vals[i], e->cases[i].path))
+        mg_strmap seen = {0};
+        for (size_t i = 0; k && i < e->n_cases; i++) {
+            size_t first;
+            if (!key_value_of_text(r, k, e->cases[i].value, &vals[i], e->cases[i].path)) {
                 all_ok = false;
+            } else if (mg_strmap_get(&seen, vals[i].text, &first)) {
+                /* "1" and "01" are one int: the second case could never match */
+                mg_errors_add(r->errs, MG_ERR_SCHEMA, e->cases[i].path,
+                              "this case is the same value as case \"%s\"",
+                              e->cases[first].value);
+                all_ok = false;
+            } else {
+                mg_strmap_put(&seen, vals[i].text, i);
+            }
+        }
+        mg_strmap_free(&seen);
         if (k && all_ok && !e->default_expr) {
             /* exhaustive only over finite key types */
             size_t n_all = k->type == MG_KEY_BOOL ? 2 : k->type == MG_KEY_ENUM ? k->n_values : 0;
@@ -834,7 +817,7 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
     for (size_t i = 0; i < cat->n_entries && errs->len == before; i++)
         visit_entry(cat, i, state, errs);
     free(state);
-    strmap_free(&r.key_index);
+    mg_strmap_free(&r.key_index);
     return errs->len == before;
 }
 
@@ -884,20 +867,30 @@ static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits
                               "key names match [a-z][a-z0-9_]{0,62} and \"help\" is reserved");
                 continue;
             }
-            if (find_key(r, c->string)) {
+            key_info *known = find_key(r, c->string);
+            if (known && !known->decl) {
                 mg_errors_add(r->errs, MG_ERR_DUPLICATE_NAME, kp,
                               "%s is a built-in key and cannot be declared", c->string);
                 continue;
             }
+            if (known) continue; /* a repeated member, reported as schema */
             mg_key_decl *d = mg_arena_alloc(r->arena, sizeof *d);
-            if (!mg_key_decl_parse(ctx, c->string, c, kp, d)) continue;
+            if (!mg_key_decl_parse(ctx, c->string, c, kp, d)) {
+                key_info *k = add_key(r, c->string);
+                key_from_decl(k, d);
+                k->broken = true;
+                continue;
+            }
             for (size_t t = 0; d->dflt.kind == MG_DEFAULT_BY_TARGET && t < d->dflt.n_targets; t++)
                 if (strcmp(d->dflt.targets[t], "*") &&
                     !mg_catalog_has_target(r->cat, d->dflt.targets[t]))
                     mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE,
-                                  mg_pointer_member(r->arena,
-                                                    mg_pointer_member(r->arena, kp, "default"),
-                                                    "by_target"),
+                                  mg_pointer_member(
+                                      r->arena,
+                                      mg_pointer_member(r->arena,
+                                                        mg_pointer_member(r->arena, kp, "default"),
+                                                        "by_target"),
+                                      d->dflt.targets[t]),
                                   "unknown target %s in by_target of key %s",
                                   d->dflt.targets[t], c->string);
             key_from_decl(add_key(r, c->string), d);
@@ -919,23 +912,21 @@ static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits
         for (const cJSON *c = devs->child; c; c = c->next) {
             const char *dp = mg_pointer_member(r->arena, "/devices", c->string);
             size_t dummy;
-            if (!mg_valid_name(c->string, false)) {
+            /* a bad name is reported, but the device is still declared
+             * so that its uses are not reported again */
+            if (!mg_valid_name(c->string, false))
                 mg_errors_add(r->errs, MG_ERR_SCHEMA, dp,
                               "device names match [a-z][a-z0-9_]{0,62}");
-                continue;
-            }
-            if (mg_catalog_find(r->cat, c->string)) {
+            else if (mg_catalog_find(r->cat, c->string))
                 mg_errors_add(r->errs, MG_ERR_DUPLICATE_NAME, dp,
                               "%s is the name of a catalog entry; choose another name",
                               c->string);
-                continue;
-            }
-            if (strmap_get(&r->device_index, c->string, &dummy)) continue; /* reported above */
+            if (mg_strmap_get(&r->device_index, c->string, &dummy)) continue; /* reported above */
             doc_device *d = &r->devices[r->n_devices];
             d->name = c->string;
             d->path = dp;
             d->expr = mg_expr_parse(ctx, c, dp);
-            strmap_put(&r->device_index, d->name, r->n_devices++);
+            mg_strmap_put(&r->device_index, d->name, r->n_devices++);
         }
     }
 
@@ -1009,9 +1000,9 @@ static void rs_init(rs *r, const mg_catalog *cat, mg_arena *arena, mg_errors *er
 
 static void rs_free(rs *r)
 {
-    strmap_free(&r->symbols);
-    strmap_free(&r->device_index);
-    strmap_free(&r->key_index);
+    mg_strmap_free(&r->symbols);
+    mg_strmap_free(&r->device_index);
+    mg_strmap_free(&r->key_index);
 }
 
 bool mg_config_check(const mg_catalog *cat, const char *bytes, size_t len, const mg_limits *limits,
@@ -1056,6 +1047,16 @@ static size_t new_node(rs *r, const char *impl, const char *type, const char *fr
     n->n_args = n_args;
     n->id = mg_arena_printf(r->arena, "%s%zu", impl, r->n_nodes);
     return r->n_nodes++;
+}
+
+/* Instances are bounded too: `apply` and catalog expansions make nodes
+ * that the document's device count does not see. */
+static bool room_for_node(rs *r)
+{
+    if (r->n_nodes < r->max_nodes) return true;
+    mg_errors_add(r->errs, MG_ERR_LIMIT, "",
+                  "the graph has more than %zu instances (4 per allowed device)", r->max_nodes);
+    return false;
 }
 
 static value eval_expr(rs *r, entry_env *env, const mg_expr *e);
@@ -1114,10 +1115,15 @@ static bool scalar_arg(rs *r, entry_env *env, const mg_call_arg *a, mg_key_type 
     }
 }
 
+/* Instantiates a catalog entry: binds its params, then expands it, falls
+ * back, or makes the node. `from` is what the node will say it came from;
+ * `where` is the document position errors point at (the two differ for
+ * catalog constants, whose `from` is their name). */
 static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
-                        const mg_call_arg *args, size_t n_args, const char *from)
+                        const mg_call_arg *args, size_t n_args, const char *from,
+                        const char *where)
 {
-    entry_env env = {.entry = ce, .from = from};
+    entry_env env = {.entry = ce, .from = from, .where = where};
     env.params = mg_arena_alloc(r->arena, (ce->n_params + 1) * sizeof *env.params);
     env.scalars = mg_arena_alloc(r->arena, (ce->n_params + 1) * sizeof *env.scalars);
     bool ok = true;
@@ -1137,8 +1143,23 @@ static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
         if (!scalar_arg(r, a == &cp->dflt ? NULL : caller, a, cp->scalar_type, &env.scalars[p]))
             ok = false;
     }
+    bool supported = !ce->concrete || mg_catalog_entry_supports(ce, r->target);
+    if (!supported && !ce->fallback) {
+        /* reported even when a dependency failed too: every device the
+         * target lacks is named at once */
+        char list[256] = "";
+        size_t off = 0;
+        for (size_t t = 0; t < ce->n_targets && off < sizeof list; t++)
+            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", t ? ", " : "",
+                                    ce->targets[t]);
+        mg_errors_add(r->errs, MG_ERR_UNSUPPORTED_TARGET, where,
+                      "device %s (from %s) is not available on target %s; targets that "
+                      "implement it: %s",
+                      ce->name, from, r->target, ce->n_targets ? list : "none yet");
+        return VERROR;
+    }
     if (!ok) return VERROR;
-    bool fallback = ce->concrete && !mg_catalog_entry_supports(ce, r->target) && ce->fallback;
+    bool fallback = !supported;
     if (!fallback) {
         /* The entry is part of the image (a fallen-back entry is not): its
          * libraries and runtime keys are the image's. */
@@ -1153,27 +1174,16 @@ static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
         env.let_state = mg_arena_alloc(r->arena, (ce->n_lets + 1) * sizeof *env.let_state);
         return eval_expr(r, &env, ce->expand);
     }
-    if (!mg_catalog_entry_supports(ce, r->target)) {
-        if (ce->fallback) return eval_expr(r, &env, ce->fallback);
-        char list[256] = "";
-        size_t off = 0;
-        for (size_t t = 0; t < ce->n_targets && off < sizeof list; t++)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", t ? ", " : "",
-                                    ce->targets[t]);
-        mg_errors_add(r->errs, MG_ERR_UNSUPPORTED_TARGET, from[0] == '/' ? from : "",
-                      "device %s (from %s) is not available on target %s; targets that "
-                      "implement it: %s",
-                      ce->name, from, r->target, ce->n_targets ? list : "none yet");
-        return VERROR;
-    }
-    size_t deps[64], n_deps = 0, n_scalars = 0;
+    if (fallback) return eval_expr(r, &env, ce->fallback);
+    size_t deps[MG_CATALOG_MAX_PARAMS], n_deps = 0, n_scalars = 0;
     for (size_t p = 0; p < ce->n_params; p++) {
         if (ce->params[p].is_impl) {
-            if (n_deps < 64) deps[n_deps++] = env.params[p].node;
+            deps[n_deps++] = env.params[p].node;
         } else {
             n_scalars++;
         }
     }
+    if (!room_for_node(r)) return VERROR;
     mg_graph_arg *gargs = mg_arena_alloc(r->arena, (n_scalars + 1) * sizeof *gargs);
     size_t g = 0;
     for (size_t p = 0; p < ce->n_params; p++)
@@ -1192,6 +1202,13 @@ static const mg_key_value *choice_value(rs *r, const char *key)
 static value make_user_node(rs *r, const mg_user_code *code, const size_t *args, size_t n,
                             const char *from)
 {
+    if (!room_for_node(r)) return VERROR;
+    /* keys the code reads are in the image even when the catalog entry that
+     * declares them is not (a `logs` read without a reporter) */
+    for (size_t k = 0; k < code->n_runtime_keys; k++) {
+        key_info *ki = find_key(r, code->runtime_keys[k]);
+        if (ki) ki->in_graph = true;
+    }
     size_t id = new_node(r, "main", "job", from, NULL, code, args, n, NULL, 0);
     return node_value(id);
 }
@@ -1203,14 +1220,14 @@ static value eval_expr(rs *r, entry_env *env, const mg_expr *e)
     case MG_EXPR_BAD: return VERROR;
     case MG_EXPR_NAME: {
         size_t i;
-        if (!env && strmap_get(&r->device_index, e->name, &i)) return eval_device(r, i);
+        if (!env && mg_strmap_get(&r->device_index, e->name, &i)) return eval_device(r, i);
         const mg_catalog_entry *ce = mg_catalog_find(r->cat, e->name);
         if (!ce) return VERROR;
         i = entry_index(r, ce);
         if (r->const_state[i] == 2) return r->const_memo[i];
         if (r->const_state[i] == 1) return VERROR;
         r->const_state[i] = 1;
-        r->const_memo[i] = eval_entry(r, ce, NULL, NULL, 0, ce->name);
+        r->const_memo[i] = eval_entry(r, ce, NULL, NULL, 0, ce->name, env ? env->where : e->path);
         r->const_state[i] = 2;
         return r->const_memo[i];
     }
@@ -1231,7 +1248,8 @@ static value eval_expr(rs *r, entry_env *env, const mg_expr *e)
     }
     case MG_EXPR_CALL: {
         const mg_catalog_entry *ce = mg_catalog_find(r->cat, e->name);
-        return ce ? eval_entry(r, ce, env, e->args, e->n_args, from) : VERROR;
+        return ce ? eval_entry(r, ce, env, e->args, e->n_args, from, env ? env->where : e->path)
+                  : VERROR;
     }
     case MG_EXPR_MAIN:
         if (!e->code->type.n_params) return make_user_node(r, e->code, NULL, 0, from);
@@ -1494,6 +1512,7 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
     size_t before = errs->len;
     mg_limits lim = effective_limits(&o.limits);
     cJSON *root = NULL;
+    r.max_nodes = 4 * lim.max_devices;
     r.target = o.target ? o.target : "unix";
     r.arch = o.arch ? o.arch : "x86_64";
     if (!mg_catalog_has_target(cat, r.target))
@@ -1507,14 +1526,18 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
         r.const_state = mg_arena_alloc(r.arena, (cat->n_entries + 1) * sizeof *r.const_state);
         r.entry_used = mg_arena_alloc(r.arena, cat->n_entries + 1);
         eval_expr(&r, NULL, r.reporter);
-        size_t *jobs = mg_arena_alloc(r.arena, (r.n_jobs + 1) * sizeof *jobs);
+        size_t *jobs = mg_arena_alloc(r.arena, (r.n_jobs + 1) * sizeof *jobs), n = 0;
         for (size_t i = 0; i < r.n_jobs; i++) {
             value v = eval_expr(&r, NULL, r.jobs[i]);
-            if (v.kind != VAL_NODE) continue;
-            bool dup = false;
-            for (size_t j = 0; j < g->n_jobs; j++) dup |= jobs[j] == v.node;
-            if (!dup) jobs[g->n_jobs++] = v.node;
+            if (v.kind == VAL_NODE) jobs[n++] = v.node;
         }
+        /* an instance listed twice starts once */
+        bool *listed = mg_arena_alloc(r.arena, r.n_nodes + 1);
+        for (size_t i = 0; i < n; i++)
+            if (!listed[jobs[i]]) {
+                listed[jobs[i]] = true;
+                jobs[g->n_jobs++] = jobs[i];
+            }
         g->jobs = jobs;
         if (errs->len == before) merge_libraries(&r, g);
     }
@@ -1526,13 +1549,13 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
         g->n_nodes = r.n_nodes;
         fill_keys(&r, g);
         g->sources = mg_arena_alloc(&g->arena, 8 * sizeof *g->sources);
-        size_t cap = 8;
+        size_t cap = 8, dummy;
+        mg_strmap seen = {0};
         for (size_t i = 0; i < g->n_nodes; i++) {
             const mg_user_code *c = g->nodes[i].code;
             for (size_t s = 0; c && s < c->n_sources; s++) {
-                bool seen = false;
-                for (size_t k = 0; k < g->n_sources; k++) seen |= !strcmp(g->sources[k], c->sources[s]);
-                if (seen) continue;
+                if (mg_strmap_get(&seen, c->sources[s], &dummy)) continue;
+                mg_strmap_put(&seen, c->sources[s], 0);
                 if (g->n_sources == cap) {
                     g->sources = mg_arena_grow(&g->arena, g->sources, cap * sizeof *g->sources,
                                                2 * cap * sizeof *g->sources);
@@ -1541,6 +1564,7 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
                 g->sources[g->n_sources++] = c->sources[s];
             }
         }
+        mg_strmap_free(&seen);
         /* The graph points into the JSON tree (names, strings): keep it
          * alive by copying it into the arena's lifetime. */
         g->root = root;

@@ -8,7 +8,7 @@
 #include "mg_keys.h"
 
 int f(mg_console *c, mg_kv_ro *kv, mg_block *b);
-int g(mg_console *c);
+int rc(mg_console *c);
 
 int f(mg_console *c, mg_kv_ro *kv, mg_block *b)
 {
@@ -24,12 +24,13 @@ int f(mg_console *c, mg_kv_ro *kv, mg_block *b)
               mode);
     mg_printf("f: addr=%08" PRIx32 " net=%08" PRIx32 "/%u tag=%s\n", addr, net.address,
               (unsigned)net.length, mg_key_tag());
+    mg_printf("f: specs=%s set=%" PRId64 "\n", mg_key_specs(), mg_key_set());
     const char *fail = getenv("MG_FAKE_JOB_FAIL");
     return fail ? atoi(fail) : 0;
 }
 
-int g(mg_console *c)
+int rc(mg_console *c)
 {
-    mg_printf("g: started %s\n", c ? "with console" : "MISSING");
+    mg_printf("rc: started %s\n", c ? "with console" : "MISSING");
     return 0;
 }
