@@ -70,6 +70,14 @@ run "$work/o" "$work/e" "$mgd" describe "$examples/kv_ro/config.json" --key kv_r
 run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --target spt
 [ "$status" = 1 ] && grep -q '"code": "unsupported_target"' "$work/o" && ok "spt unsupported" ||
     bad "spt unsupported" "$(cat "$work/o")"
+# every device the target lacks is named, each at the place it is used
+# (a catalog constant at its use, a device that depends on another one too)
+nested=$(dirname "$0")/../codegen/nested/config.json
+run "$work/o" "$work/e" "$mgd" describe "$nested" --target spt
+n=$(grep -c '"code": "unsupported_target"' "$work/o" || true)
+[ "$status" = 1 ] && [ "$n" = 5 ] && grep -q '"path": "/jobs/0/to/0"' "$work/o" &&
+    grep -q '"path": "/devices/data"' "$work/o" && grep -q '"path": "/devices/disk/then"' "$work/o" &&
+    ok "spt: every missing device" || bad "spt: every missing device" "$(cat "$work/o")"
 run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --target vax
 [ "$status" = 1 ] && grep -q '"path": "target"' "$work/o" && ok "unknown target" ||
     bad "unknown target" "$(cat "$work/o")"
@@ -90,6 +98,12 @@ JSON
 run "$work/o" "$work/e" "$mgd" describe "$work/proj/config.json"
 [ "$status" = 1 ] && grep -q '"code": "bad_path", "path": "/devices/m/sources/0"' "$work/o" &&
     ! grep -q 'sources/1' "$work/o" && ok "symlink leaving root" || bad "symlink leaving root" "$(cat "$work/o")"
+
+# --generate makes its directory
+run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --generate "$work/gen"
+[ "$status" = 0 ] && [ -s "$work/gen/main.c" ] && [ -s "$work/gen/mg_keys.h" ] &&
+    grep -q 'mg_key_hello(void)' "$work/gen/mg_keys.h" && ok "--generate" ||
+    bad "--generate" "exit $status" "$(cat "$work/e")"
 
 # usage errors exit 2; --help exits 0
 run "$work/o" "$work/e" "$mgd" describe
