@@ -143,10 +143,14 @@ int mg_cmd_describe(int argc, char **argv)
             free(keys);
             return 2;
         }
-        if (!strcmp(a, "--target")) opts.target = argv[++i];
-        else if (!strcmp(a, "--arch")) opts.arch = argv[++i];
-        else if (!strcmp(a, "--format")) format = argv[++i];
-        else if (!strcmp(a, "--generate")) generate = argv[++i];
+        if (!strcmp(a, "--target"))
+            opts.target = argv[++i];
+        else if (!strcmp(a, "--arch"))
+            opts.arch = argv[++i];
+        else if (!strcmp(a, "--format"))
+            format = argv[++i];
+        else if (!strcmp(a, "--generate"))
+            generate = argv[++i];
         else if (!strcmp(a, "--key")) {
             char *kv = argv[++i], *eq = strchr(kv, '=');
             if (!eq || eq == kv) {
@@ -188,9 +192,12 @@ int mg_cmd_describe(int argc, char **argv)
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", config);
     char *slash = strrchr(dir, '/');
-    if (slash == dir) dir[1] = 0; /* "/x.json": the root directory */
-    else if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash == dir)
+        dir[1] = 0; /* "/x.json": the root directory */
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     if (realpath(dir, pctx.root)) {
         opts.check_path = check_path;
         opts.check_path_ctx = &pctx;

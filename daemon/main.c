@@ -9,14 +9,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mgd COMMAND [ARGS]\n"
-            "\n"
-            "commands:\n"
-            "  describe CONFIG   resolve a config document and print the device graph\n"
-            "\n"
-            "Run 'mgd COMMAND --help' for a command's options.\n"
-            "serve, build, run, token and cache are not part of this version yet.\n");
+    fprintf(f, "usage: mgd COMMAND [ARGS]\n"
+               "\n"
+               "commands:\n"
+               "  describe CONFIG   resolve a config document and print the device graph\n"
+               "\n"
+               "Run 'mgd COMMAND --help' for a command's options.\n"
+               "serve, build, run, token and cache are not part of this version yet.\n");
 }
 
 int main(int argc, char **argv)

@@ -78,8 +78,9 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
         p->is_impl = true;
         p->impl_type = mg_type_table_find(&cat->types, type->valuestring);
         if (p->impl_type == MG_TYPE_ERROR) {
-            mg_errors_add(ctx->errs, MG_ERR_UNKNOWN_TYPE, mg_pointer_member(ctx->arena, path, "type"),
-                          "unknown type \"%s\"", type->valuestring);
+            mg_errors_add(ctx->errs, MG_ERR_UNKNOWN_TYPE,
+                          mg_pointer_member(ctx->arena, path, "type"), "unknown type \"%s\"",
+                          type->valuestring);
             return false;
         }
     }
@@ -99,8 +100,8 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
         } else {
             char why[256];
             p->dflt.kind = MG_ARG_SCALAR;
-            if (!mg_key_value_from_json(ctx->arena, p->scalar_type, NULL, 0, k, &p->dflt.value,
-                                        why, sizeof why)) {
+            if (!mg_key_value_from_json(ctx->arena, p->scalar_type, NULL, 0, k, &p->dflt.value, why,
+                                        sizeof why)) {
                 mg_errors_add(ctx->errs, MG_ERR_TYPE_MISMATCH, dp, "default of %s: %s", p->name,
                               why);
                 return false;
@@ -114,9 +115,9 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
 static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, const cJSON *j,
                         const char *path, mg_catalog_entry *e)
 {
-    static const char *const fields[] = {"name",    "type",     "doc",     "params",  "keys",
+    static const char *const fields[] = {"name",      "type",    "doc",      "params",  "keys",
                                          "libraries", "targets", "fallback", "connect", "header",
-                                         "sources", "let",      "expand",  NULL};
+                                         "sources",   "let",     "expand",   NULL};
     if (!cJSON_IsObject(j)) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "an entry is an object");
         return false;
@@ -133,8 +134,8 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
     }
     e->name = name->valuestring;
     e->doc = cJSON_IsString(doc) ? doc->valuestring : "";
-    e->type = cJSON_IsString(type) ? mg_type_table_find(&cat->types, type->valuestring)
-                                   : MG_TYPE_ERROR;
+    e->type =
+        cJSON_IsString(type) ? mg_type_table_find(&cat->types, type->valuestring) : MG_TYPE_ERROR;
     if (e->type == MG_TYPE_ERROR) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "entry %s needs a \"type\"", e->name);
         return false;
@@ -221,19 +222,22 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
         if (!targets || !names_array(ctx, targets, mg_pointer_member(ctx->arena, path, "targets"),
                                      &e->targets, &e->n_targets)) {
             if (!targets)
-                mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path,
-                              "concrete entry %s needs \"targets\"", e->name);
+                mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "concrete entry %s needs \"targets\"",
+                              e->name);
             return false;
         }
         if (sources) {
             size_t i = 0;
-            if (!cJSON_IsArray(sources)) ok = false;
+            if (!cJSON_IsArray(sources))
+                ok = false;
             else
                 for (const cJSON *c = sources->child; c; c = c->next, i++)
                     if (cJSON_IsString(c))
                         add_unique(ctx->arena, &e->sources, &e->n_sources, c->valuestring);
         }
-        if (fallback) e->fallback = mg_expr_parse(ctx, fallback, mg_pointer_member(ctx->arena, path, "fallback"));
+        if (fallback)
+            e->fallback =
+                mg_expr_parse(ctx, fallback, mg_pointer_member(ctx->arena, path, "fallback"));
         if (cJSON_GetObjectItemCaseSensitive(j, "let")) {
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "\"let\" belongs to expansions");
             ok = false;
@@ -311,8 +315,7 @@ static bool parse_file(mg_expr_ctx *ctx, mg_catalog *cat, const mg_catalog_file 
             }
             l.name = name->valuestring;
             l.version_text = ver->valuestring;
-            cat->libraries = mg_arena_grow(&cat->arena, cat->libraries,
-                                           cat->n_libraries * sizeof l,
+            cat->libraries = mg_arena_grow(&cat->arena, cat->libraries, cat->n_libraries * sizeof l,
                                            (cat->n_libraries + 1) * sizeof l);
             cat->libraries[cat->n_libraries++] = l;
         }
@@ -345,7 +348,8 @@ mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_err
     *cat = (mg_catalog){0};
     mg_type_table_init(&cat->types);
     cat->docs = mg_xmalloc((n_files ? n_files : 1) * sizeof *cat->docs);
-    mg_expr_ctx ctx = {.arena = &cat->arena, .errs = errs, .types = &cat->types, .in_catalog = true};
+    mg_expr_ctx ctx = {
+        .arena = &cat->arena, .errs = errs, .types = &cat->types, .in_catalog = true};
     size_t before = errs->len;
     mg_catalog_entry *entries = NULL;
     size_t n_entries = 0;
@@ -353,8 +357,8 @@ mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_err
      * entry, so entries may use types declared in other files. */
     cJSON **roots = mg_xmalloc((n_files ? n_files : 1) * sizeof *roots);
     for (size_t i = 0; i < n_files; i++) {
-        roots[i] = mg_json_parse(files[i].text, files[i].len, CATALOG_MAX_BYTES,
-                                 CATALOG_MAX_DEPTH, files[i].path, errs);
+        roots[i] = mg_json_parse(files[i].text, files[i].len, CATALOG_MAX_BYTES, CATALOG_MAX_DEPTH,
+                                 files[i].path, errs);
         if (!roots[i]) continue;
         cat->docs[cat->n_docs++] = roots[i];
         const cJSON *devs = cJSON_GetObjectItemCaseSensitive(roots[i], "devices");
@@ -410,8 +414,10 @@ const mg_catalog_entry *mg_catalog_find(const mg_catalog *cat, const char *name)
         size_t mid = (lo + hi) / 2;
         int c = strcmp(name, cat->entries[mid].name);
         if (!c) return &cat->entries[mid];
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return NULL;
 }

@@ -56,8 +56,8 @@ typedef struct mg_catalog_param {
     const char *name;
     const char *doc;
     bool is_impl;
-    mg_base_type impl_type; /* is_impl */
-    mg_key_type scalar_type; /* !is_impl */
+    mg_base_type impl_type;    /* is_impl */
+    mg_key_type scalar_type;   /* !is_impl */
     const cJSON *default_json; /* NULL: required */
     mg_call_arg dflt;          /* parsed default (MG_ARG_SCALAR or MG_ARG_KEY) */
 } mg_catalog_param;

@@ -13,23 +13,34 @@ const char *const mg_codegen_files[MG_CODEGEN_N_FILES] = {"main.c", "mg_keys.h"}
 static const char *c_scalar_type(mg_key_type t)
 {
     switch (t) {
-    case MG_KEY_BOOL: return "bool";
-    case MG_KEY_INT: return "int64_t";
-    case MG_KEY_IPV4: return "uint32_t";
-    case MG_KEY_IPV4_PREFIX: return "mg_ipv4_prefix";
-    default: return "const char *";
+    case MG_KEY_BOOL:
+        return "bool";
+    case MG_KEY_INT:
+        return "int64_t";
+    case MG_KEY_IPV4:
+        return "uint32_t";
+    case MG_KEY_IPV4_PREFIX:
+        return "mg_ipv4_prefix";
+    default:
+        return "const char *";
     }
 }
 
 static const char *kind_enum(mg_key_type t)
 {
     switch (t) {
-    case MG_KEY_BOOL: return "MG__KIND_BOOL";
-    case MG_KEY_INT: return "MG__KIND_INT";
-    case MG_KEY_ENUM: return "MG__KIND_ENUM";
-    case MG_KEY_IPV4: return "MG__KIND_IPV4";
-    case MG_KEY_IPV4_PREFIX: return "MG__KIND_IPV4_PREFIX";
-    default: return "MG__KIND_STRING";
+    case MG_KEY_BOOL:
+        return "MG__KIND_BOOL";
+    case MG_KEY_INT:
+        return "MG__KIND_INT";
+    case MG_KEY_ENUM:
+        return "MG__KIND_ENUM";
+    case MG_KEY_IPV4:
+        return "MG__KIND_IPV4";
+    case MG_KEY_IPV4_PREFIX:
+        return "MG__KIND_IPV4_PREFIX";
+    default:
+        return "MG__KIND_STRING";
     }
 }
 
@@ -46,17 +57,24 @@ static void c_str(mg_strbuf *b, const char *s)
 static void c_value(mg_strbuf *b, const mg_key_value *v, bool static_init)
 {
     switch (v->type) {
-    case MG_KEY_BOOL: mg_strbuf_append(b, v->b ? "true" : "false"); break;
-    case MG_KEY_INT:
-        if (v->i == INT64_MIN) mg_strbuf_append(b, "INT64_MIN");
-        else mg_strbuf_printf(b, "INT64_C(%" PRId64 ")", v->i);
+    case MG_KEY_BOOL:
+        mg_strbuf_append(b, v->b ? "true" : "false");
         break;
-    case MG_KEY_IPV4: mg_strbuf_printf(b, "UINT32_C(0x%08" PRIx32 ")", v->ipv4); break;
+    case MG_KEY_INT:
+        if (v->i == INT64_MIN)
+            mg_strbuf_append(b, "INT64_MIN");
+        else
+            mg_strbuf_printf(b, "INT64_C(%" PRId64 ")", v->i);
+        break;
+    case MG_KEY_IPV4:
+        mg_strbuf_printf(b, "UINT32_C(0x%08" PRIx32 ")", v->ipv4);
+        break;
     case MG_KEY_IPV4_PREFIX:
         mg_strbuf_printf(b, "%s{UINT32_C(0x%08" PRIx32 "), %u}",
                          static_init ? "" : "(mg_ipv4_prefix)", v->ipv4, (unsigned)v->prefix_len);
         break;
-    default: c_str(b, v->text);
+    default:
+        c_str(b, v->text);
     }
 }
 
@@ -64,10 +82,14 @@ static void c_value(mg_strbuf *b, const mg_key_value *v, bool static_init)
 static void c_comment(mg_strbuf *b, const char *s)
 {
     for (; *s; s++) {
-        if (s[0] == '*' && s[1] == '/') mg_strbuf_append(b, "* ");
-        else if (s[0] == '/' && s[1] == '*') mg_strbuf_append(b, "/ ");
-        else if (*s == '\n' || *s == '\r') mg_strbuf_append(b, " ");
-        else mg_strbuf_appendn(b, s, 1);
+        if (s[0] == '*' && s[1] == '/')
+            mg_strbuf_append(b, "* ");
+        else if (s[0] == '/' && s[1] == '*')
+            mg_strbuf_append(b, "/ ");
+        else if (*s == '\n' || *s == '\r')
+            mg_strbuf_append(b, " ");
+        else
+            mg_strbuf_appendn(b, s, 1);
     }
 }
 
@@ -148,7 +170,8 @@ static const char parser_code[] =
     "    uint32_t a = 0;\n"
     "    for (int part = 0; part < 4; part++) {\n"
     "        if (part && *s++ != '.') return false;\n"
-    "        if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9')) return false;\n"
+    "        if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9')) return "
+    "false;\n"
     "        unsigned v = 0;\n"
     "        while (*s >= '0' && *s <= '9') {\n"
     "            v = v * 10 + (unsigned)(*s++ - '0');\n"
@@ -238,11 +261,13 @@ static const char parser_code[] =
     "        } else if (i + 1 < argc) {\n"
     "            value = argv[++i];\n"
     "        } else {\n"
-    "            mg_printf(\"%s: --%s needs a value (%s)\\n\", MG__IMAGE_NAME, k->name, k->metavar);\n"
+    "            mg_printf(\"%s: --%s needs a value (%s)\\n\", MG__IMAGE_NAME, k->name, "
+    "k->metavar);\n"
     "            return 2;\n"
     "        }\n"
     "        if (!mg__key_set(k, value)) {\n"
-    "            mg_printf(\"%s: bad value '%s' for --%s: expected %s\\n\", MG__IMAGE_NAME, value,\n"
+    "            mg_printf(\"%s: bad value '%s' for --%s: expected %s\\n\", MG__IMAGE_NAME, "
+    "value,\n"
     "                      k->name, k->metavar);\n"
     "            return 2;\n"
     "        }\n"
@@ -258,7 +283,8 @@ static const char parser_code[] =
     "\n"
     "static int mg__connect_failed(const char *id, const char *impl, const char *from, int rc)\n"
     "{\n"
-    "    mg_printf(\"%s: cannot connect device %s (%s, from %s): %s\\n\", MG__IMAGE_NAME, id, impl,\n"
+    "    mg_printf(\"%s: cannot connect device %s (%s, from %s): %s\\n\", MG__IMAGE_NAME, id, "
+    "impl,\n"
     "              from, mg_strerror(rc));\n"
     "    return 1;\n"
     "}\n";
@@ -276,11 +302,16 @@ static const char *metavar(const mg_graph_key *k, mg_arena *a)
         return s;
     }
     switch (k->type) {
-    case MG_KEY_BOOL: return "true|false";
-    case MG_KEY_INT: return "INT";
-    case MG_KEY_IPV4: return "A.B.C.D";
-    case MG_KEY_IPV4_PREFIX: return "A.B.C.D/N";
-    default: return "STRING";
+    case MG_KEY_BOOL:
+        return "true|false";
+    case MG_KEY_INT:
+        return "INT";
+    case MG_KEY_IPV4:
+        return "A.B.C.D";
+    case MG_KEY_IPV4_PREFIX:
+        return "A.B.C.D/N";
+    default:
+        return "STRING";
     }
 }
 
@@ -327,8 +358,10 @@ static void emit_connect(mg_strbuf *b, const mg_graph *g, const mg_graph_node *n
             dev_var(b, g->nodes[n->deps[d++]].id);
         } else {
             const mg_graph_arg *ga = &n->args[a++];
-            if (ga->runtime_key) mg_strbuf_printf(b, "mg__kv_%s", ga->key);
-            else c_value(b, &ga->value, false);
+            if (ga->runtime_key)
+                mg_strbuf_printf(b, "mg__kv_%s", ga->key);
+            else
+                c_value(b, &ga->value, false);
         }
     }
     mg_strbuf_append(b, ");\n    if (mg__rc != 0) return mg__connect_failed(");
@@ -443,13 +476,18 @@ char *mg_codegen_main_c(const mg_graph *g)
         mg_strbuf_append(&b, ", ");
         c_str(&b, k->doc ? k->doc : "");
         mg_strbuf_append(&b, ", ");
-        if (k->has_value) c_str(&b, k->value.text);
-        else mg_strbuf_append(&b, "NULL");
-        if (k->type == MG_KEY_ENUM) mg_strbuf_printf(&b, ", mg__values_%s", k->name);
-        else mg_strbuf_append(&b, ", NULL");
+        if (k->has_value)
+            c_str(&b, k->value.text);
+        else
+            mg_strbuf_append(&b, "NULL");
+        if (k->type == MG_KEY_ENUM)
+            mg_strbuf_printf(&b, ", mg__values_%s", k->name);
+        else
+            mg_strbuf_append(&b, ", NULL");
         mg_strbuf_printf(&b, ", &mg__kv_%s, false},\n", k->name);
     }
-    mg_strbuf_append(&b, "    {NULL, MG__KIND_STRING, NULL, NULL, NULL, NULL, NULL, false},\n};\n\n");
+    mg_strbuf_append(&b,
+                     "    {NULL, MG__KIND_STRING, NULL, NULL, NULL, NULL, NULL, false},\n};\n\n");
     mg_strbuf_append(&b, parser_code);
 
     /* main: connect in order, start the jobs, run the event loop */

@@ -28,14 +28,26 @@ static void json_str(mg_strbuf *b, const char *s)
             continue;
         }
         switch (*p) {
-        case '"': mg_strbuf_append(b, "\\\""); break;
-        case '\\': mg_strbuf_append(b, "\\\\"); break;
-        case '\n': mg_strbuf_append(b, "\\n"); break;
-        case '\r': mg_strbuf_append(b, "\\r"); break;
-        case '\t': mg_strbuf_append(b, "\\t"); break;
+        case '"':
+            mg_strbuf_append(b, "\\\"");
+            break;
+        case '\\':
+            mg_strbuf_append(b, "\\\\");
+            break;
+        case '\n':
+            mg_strbuf_append(b, "\\n");
+            break;
+        case '\r':
+            mg_strbuf_append(b, "\\r");
+            break;
+        case '\t':
+            mg_strbuf_append(b, "\\t");
+            break;
         default:
-            if (*p < 0x20) mg_strbuf_printf(b, "\\u%04x", *p);
-            else mg_strbuf_appendn(b, (const char *)p, 1);
+            if (*p < 0x20)
+                mg_strbuf_printf(b, "\\u%04x", *p);
+            else
+                mg_strbuf_appendn(b, (const char *)p, 1);
         }
     }
     mg_strbuf_append(b, "\"");
@@ -44,9 +56,12 @@ static void json_str(mg_strbuf *b, const char *s)
 /* A key value as JSON: bools and ints bare, everything else a string. */
 static void json_value(mg_strbuf *b, const mg_key_value *v)
 {
-    if (v->type == MG_KEY_BOOL) mg_strbuf_append(b, v->b ? "true" : "false");
-    else if (v->type == MG_KEY_INT) mg_strbuf_printf(b, "%" PRId64, v->i);
-    else json_str(b, v->text);
+    if (v->type == MG_KEY_BOOL)
+        mg_strbuf_append(b, v->b ? "true" : "false");
+    else if (v->type == MG_KEY_INT)
+        mg_strbuf_printf(b, "%" PRId64, v->i);
+    else
+        json_str(b, v->text);
 }
 
 static void json_runtime_key(mg_strbuf *b, const mg_graph_key *k)

@@ -15,9 +15,12 @@ const char *mg_pointer_member(mg_arena *arena, const char *base, const char *nam
     char *o = out + blen;
     *o++ = '/';
     for (const char *p = name; *p; p++) {
-        if (*p == '~') *o++ = '~', *o++ = '0';
-        else if (*p == '/') *o++ = '~', *o++ = '1';
-        else *o++ = *p;
+        if (*p == '~')
+            *o++ = '~', *o++ = '0';
+        else if (*p == '/')
+            *o++ = '~', *o++ = '1';
+        else
+            *o++ = *p;
     }
     *o = 0;
     return out;
@@ -172,14 +175,15 @@ static bool string_array(mg_expr_ctx *ctx, const cJSON *json, const char *path, 
  * generated code's own names all start with mg_/mg__/MG_, which user
  * symbols cannot. */
 static const char *const reserved_symbols[] = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "NULL", "main",
-    "offsetof", "memchr", "memcmp", "memcpy", "memmove", "memset", "strcat", "strchr", "strcmp",
-    "strcoll", "strcpy", "strcspn", "strerror", "strlen", "strncat", "strncmp", "strncpy",
-    "strpbrk", "strrchr", "strspn", "strstr", "strtok", "strxfrm", "strdup", "strndup",
-    "strnlen", NULL};
+    "auto",     "break",   "case",    "char",     "const",    "continue", "default",  "do",
+    "double",   "else",    "enum",    "extern",   "float",    "for",      "goto",     "if",
+    "inline",   "int",     "long",    "register", "restrict", "return",   "short",    "signed",
+    "sizeof",   "static",  "struct",  "switch",   "typedef",  "union",    "unsigned", "void",
+    "volatile", "while",   "bool",    "true",     "false",    "NULL",     "main",     "offsetof",
+    "memchr",   "memcmp",  "memcpy",  "memmove",  "memset",   "strcat",   "strchr",   "strcmp",
+    "strcoll",  "strcpy",  "strcspn", "strerror", "strlen",   "strncat",  "strncmp",  "strncpy",
+    "strpbrk",  "strrchr", "strspn",  "strstr",   "strtok",   "strxfrm",  "strdup",   "strndup",
+    "strnlen",  NULL};
 
 /* NULL when `s` can name a user C function, else why not. */
 static const char *bad_c_symbol(const char *s)
@@ -236,15 +240,16 @@ bool mg_library_reqs_parse(mg_expr_ctx *ctx, const cJSON *json, const char *path
             if (!v) continue;
             mg_version *ver = b ? &r.max : &r.min;
             if (!cJSON_IsString(v) || !mg_version_parse(v->valuestring, ver)) {
-                mg_errors_add(ctx->errs, MG_ERR_SCHEMA,
-                              mg_pointer_member(ctx->arena, p, bound_names[b]),
-                              "\"%s\" must be a dotted numeric version like \"1.2\"",
-                              bound_names[b]);
+                mg_errors_add(
+                    ctx->errs, MG_ERR_SCHEMA, mg_pointer_member(ctx->arena, p, bound_names[b]),
+                    "\"%s\" must be a dotted numeric version like \"1.2\"", bound_names[b]);
                 ok = false;
                 continue;
             }
-            if (b) r.max_text = v->valuestring;
-            else r.min_text = v->valuestring;
+            if (b)
+                r.max_text = v->valuestring;
+            else
+                r.min_text = v->valuestring;
         }
         reqs[(*n_out)++] = r;
     }
@@ -318,12 +323,13 @@ bool mg_key_decl_parse(mg_expr_ctx *ctx, const char *name, const cJSON *json, co
     if (!dflt) return ok;
     const char *dp = mg_pointer_member(ctx->arena, path, "default");
     char why[256];
-    const cJSON *by = cJSON_IsObject(dflt) ? cJSON_GetObjectItemCaseSensitive(dflt, "by_target")
-                                           : NULL;
+    const cJSON *by =
+        cJSON_IsObject(dflt) ? cJSON_GetObjectItemCaseSensitive(dflt, "by_target") : NULL;
     if (cJSON_IsObject(dflt)) {
         static const char *const dfields[] = {"by_target", NULL};
         if (!mg_check_members(ctx, dflt, dp, dfields) || !cJSON_IsObject(by)) {
-            if (!by) schema_type(ctx, dp, dflt, "a value or {\"by_target\": {...}}");
+            if (!by)
+                schema_type(ctx, dp, dflt, "a value or {\"by_target\": {...}}");
             else if (!cJSON_IsObject(by))
                 schema_type(ctx, mg_pointer_member(ctx->arena, dp, "by_target"), by, "an object");
             return false;
@@ -439,8 +445,10 @@ static mg_expr *parse_apply(mg_expr_ctx *ctx, const cJSON *json, const char *pat
     e->fn = mg_expr_parse(ctx, cJSON_GetObjectItemCaseSensitive(json, "apply"),
                           mg_pointer_member(ctx->arena, path, "apply"));
     if (!cJSON_IsArray(to) || !to->child) {
-        if (!to) mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "\"apply\" needs \"to\"");
-        else schema_type(ctx, tp, to, "a non-empty array of impl expressions");
+        if (!to)
+            mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "\"apply\" needs \"to\"");
+        else
+            schema_type(ctx, tp, to, "a non-empty array of impl expressions");
         return bad(ctx, path);
     }
     size_t n = (size_t)cJSON_GetArraySize(to), i = 0;
@@ -506,8 +514,10 @@ static mg_expr *parse_match(mg_expr_ctx *ctx, const cJSON *json, const char *pat
     }
     const char *csp = mg_pointer_member(ctx->arena, path, "cases");
     if (!cJSON_IsObject(cases)) {
-        if (!cases) mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "\"match\" needs \"cases\"");
-        else schema_type(ctx, csp, cases, "an object from key values to impl expressions");
+        if (!cases)
+            mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "\"match\" needs \"cases\"");
+        else
+            schema_type(ctx, csp, cases, "an object from key values to impl expressions");
         return bad(ctx, path);
     }
     if (!mg_check_members(ctx, cases, csp, NULL)) ok = false;
@@ -540,17 +550,17 @@ static bool allowed_cflag(const char *f)
 {
     static const char *const f_with_value[] = {"-fvisibility=", "-fstack-protector",
                                                "-fmax-errors=", "-fdiagnostics-color=", NULL};
-    static const char *const f_denied[] = {"-fplugin", "-fprofile", "-fsanitize", "-fdump",
-                                           "-fcrash", "-fmodules", "-fcoverage", "-fauto-profile",
-                                           "-finstrument", "-fcallgraph", "-fsave", "-frecord",
-                                           "-fdebug", "-ffile", "-fmacro", "-flto", NULL};
+    static const char *const f_denied[] = {
+        "-fplugin",   "-fprofile",      "-fsanitize",   "-fdump",      "-fcrash", "-fmodules",
+        "-fcoverage", "-fauto-profile", "-finstrument", "-fcallgraph", "-fsave",  "-frecord",
+        "-fdebug",    "-ffile",         "-fmacro",      "-flto",       NULL};
     if (f[0] != '-' || !f[1]) return false;
     if (f[1] == 'D' || f[1] == 'U') return f[2] != 0;
     if (f[1] == 'O') return !f[2] || (!f[3] && strchr("0123sgz", f[2])) || !strcmp(f, "-Ofast");
     if (f[1] == 'g') /* not -gsplit-dwarf and the like, which write files */
         return !strcmp(f, "-g") || !strcmp(f, "-ggdb") ||
-               ((!strncmp(f, "-g", 2) || !strncmp(f, "-ggdb", 5)) && strchr("0123", f[strlen(f) - 1]) &&
-                (strlen(f) == 3 || strlen(f) == 6));
+               ((!strncmp(f, "-g", 2) || !strncmp(f, "-ggdb", 5)) &&
+                strchr("0123", f[strlen(f) - 1]) && (strlen(f) == 3 || strlen(f) == 6));
     if (!strncmp(f, "-std=", 5)) return true;
     if (f[1] == 'W') return strncmp(f, "-Wl,", 4) && strncmp(f, "-Wa,", 4) && strncmp(f, "-Wp,", 4);
     if (f[1] != 'f') return false;
@@ -586,8 +596,10 @@ static mg_expr *parse_main(mg_expr_ctx *ctx, const cJSON *json, const char *path
     const char *tp = mg_pointer_member(ctx->arena, path, "type");
     char tywhy[256];
     if (!cJSON_IsString(type)) {
-        if (!type) mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "user code needs a \"type\"");
-        else schema_type(ctx, tp, type, "a type like \"console -> job\"");
+        if (!type)
+            mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "user code needs a \"type\"");
+        else
+            schema_type(ctx, tp, type, "a type like \"console -> job\"");
         ok = false;
     } else if (!mg_type_parse(ctx->types, ctx->arena, type->valuestring, &code->type, tywhy,
                               sizeof tywhy)) {
@@ -613,11 +625,12 @@ static mg_expr *parse_main(mg_expr_ctx *ctx, const cJSON *json, const char *path
             ok = false;
     for (size_t i = 0; i < code->n_cflags; i++)
         if (!allowed_cflag(code->cflags[i])) {
-            mg_errors_add(ctx->errs, MG_ERR_SCHEMA,
-                          mg_pointer_index(ctx->arena, mg_pointer_member(ctx->arena, path, "cflags"), i),
-                          "compiler flag \"%s\" is not allowed (allowed: -D, -U, -O, -g, -std=, "
-                          "-W and -f flags that do not name files; see docs/resolver.md)",
-                          code->cflags[i]);
+            mg_errors_add(
+                ctx->errs, MG_ERR_SCHEMA,
+                mg_pointer_index(ctx->arena, mg_pointer_member(ctx->arena, path, "cflags"), i),
+                "compiler flag \"%s\" is not allowed (allowed: -D, -U, -O, -g, -std=, "
+                "-W and -f flags that do not name files; see docs/resolver.md)",
+                code->cflags[i]);
             ok = false;
         }
     if (!mg_library_reqs_parse(ctx, cJSON_GetObjectItemCaseSensitive(json, "libraries"),

@@ -25,7 +25,7 @@
 /* A key's default: none, one value, or a value per target ("*" = fallback). */
 typedef struct mg_key_default {
     enum { MG_DEFAULT_NONE, MG_DEFAULT_VALUE, MG_DEFAULT_BY_TARGET } kind;
-    mg_key_value value; /* MG_DEFAULT_VALUE */
+    mg_key_value value;   /* MG_DEFAULT_VALUE */
     const char **targets; /* MG_DEFAULT_BY_TARGET: target names or "*" */
     mg_key_value *values;
     size_t n_targets;
@@ -58,9 +58,9 @@ typedef struct mg_call_arg {
     const char *path;
     const cJSON *json; /* the argument as written, typed against the param later */
     enum { MG_ARG_EXPR, MG_ARG_SCALAR, MG_ARG_KEY, MG_ARG_PARAM } kind;
-    mg_expr *expr;     /* MG_ARG_EXPR: filled once the param is known to be impl-typed */
-    const char *ref;   /* MG_ARG_KEY: key name; MG_ARG_PARAM: param name */
-    bool has_value;     /* MG_ARG_SCALAR: set once checked against a scalar param */
+    mg_expr *expr;   /* MG_ARG_EXPR: filled once the param is known to be impl-typed */
+    const char *ref; /* MG_ARG_KEY: key name; MG_ARG_PARAM: param name */
+    bool has_value;  /* MG_ARG_SCALAR: set once checked against a scalar param */
     mg_key_value value;
 } mg_call_arg;
 
@@ -100,7 +100,7 @@ struct mg_expr {
     mg_expr *fn; /* APPLY */
     mg_expr **to;
     size_t n_to;
-    const char *key; /* IF, MATCH */
+    const char *key;     /* IF, MATCH */
     const cJSON *equals; /* IF with {"key", "equals"}; NULL for a bool key */
     mg_expr *then_expr, *else_expr;
     mg_match_case *cases;
@@ -113,7 +113,7 @@ typedef struct mg_expr_ctx {
     mg_arena *arena;
     mg_errors *errs;
     const mg_type_table *types;
-    bool in_catalog; /* allow {"param"}, forbid user code */
+    bool in_catalog;       /* allow {"param"}, forbid user code */
     size_t inline_devices; /* count of constructor calls and user code seen */
 } mg_expr_ctx;
 

@@ -24,10 +24,14 @@ size_t mg_utf8_len(const unsigned char *p, size_t avail)
     if (p[0] < 0x80) return 1;
     size_t n;
     uint32_t min, c;
-    if ((p[0] & 0xE0) == 0xC0) n = 2, min = 0x80, c = p[0] & 0x1F;
-    else if ((p[0] & 0xF0) == 0xE0) n = 3, min = 0x800, c = p[0] & 0x0F;
-    else if ((p[0] & 0xF8) == 0xF0) n = 4, min = 0x10000, c = p[0] & 0x07;
-    else return 0;
+    if ((p[0] & 0xE0) == 0xC0)
+        n = 2, min = 0x80, c = p[0] & 0x1F;
+    else if ((p[0] & 0xF0) == 0xE0)
+        n = 3, min = 0x800, c = p[0] & 0x0F;
+    else if ((p[0] & 0xF8) == 0xF0)
+        n = 4, min = 0x10000, c = p[0] & 0x07;
+    else
+        return 0;
     if (n > avail) return 0;
     for (size_t i = 1; i < n; i++) {
         if ((p[i] & 0xC0) != 0x80) return 0;
@@ -55,8 +59,8 @@ static bool prescan(const char *bytes, size_t len, int max_depth, const char *pa
         size_t n = mg_utf8_len(b + i, len - i);
         if (!n) {
             position(bytes, i, &line, &col);
-            mg_errors_add(errs, MG_ERR_PARSE_ERROR, path,
-                          "invalid UTF-8 at line %zu, column %zu", line, col);
+            mg_errors_add(errs, MG_ERR_PARSE_ERROR, path, "invalid UTF-8 at line %zu, column %zu",
+                          line, col);
             return false;
         }
         if (in_string) {

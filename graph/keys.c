@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const char *const type_names[] = {
-    [MG_KEY_BOOL] = "bool",           [MG_KEY_INT] = "int",   [MG_KEY_STRING] = "string",
-    [MG_KEY_ENUM] = "enum",           [MG_KEY_IPV4] = "ipv4", [MG_KEY_IPV4_PREFIX] = "ipv4_prefix",
+    [MG_KEY_BOOL] = "bool", [MG_KEY_INT] = "int",   [MG_KEY_STRING] = "string",
+    [MG_KEY_ENUM] = "enum", [MG_KEY_IPV4] = "ipv4", [MG_KEY_IPV4_PREFIX] = "ipv4_prefix",
 };
 
 const char *mg_key_type_name(mg_key_type type)
@@ -66,7 +66,8 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
     const char *end;
     switch (type) {
     case MG_KEY_BOOL:
-        if (!strcmp(text, "true")) out->b = true;
+        if (!strcmp(text, "true"))
+            out->b = true;
         else if (strcmp(text, "false")) {
             snprintf(why, why_size, "expected true or false, got \"%s\"", text);
             return false;
@@ -114,7 +115,8 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
         if (ok) {
             p = end + 1;
             ok = *p >= '0' && *p <= '9' && !(p[0] == '0' && p[1]);
-            while (ok && *p >= '0' && *p <= '9' && len <= 32) len = len * 10 + (unsigned)(*p++ - '0');
+            while (ok && *p >= '0' && *p <= '9' && len <= 32)
+                len = len * 10 + (unsigned)(*p++ - '0');
             ok = ok && !*p && len <= 32;
         }
         if (!ok) {
@@ -135,10 +137,15 @@ bool mg_key_value_equal(const mg_key_value *a, const mg_key_value *b)
 {
     if (a->type != b->type) return false;
     switch (a->type) {
-    case MG_KEY_BOOL: return a->b == b->b;
-    case MG_KEY_INT: return a->i == b->i;
-    case MG_KEY_IPV4: return a->ipv4 == b->ipv4;
-    case MG_KEY_IPV4_PREFIX: return a->ipv4 == b->ipv4 && a->prefix_len == b->prefix_len;
-    default: return !strcmp(a->text, b->text);
+    case MG_KEY_BOOL:
+        return a->b == b->b;
+    case MG_KEY_INT:
+        return a->i == b->i;
+    case MG_KEY_IPV4:
+        return a->ipv4 == b->ipv4;
+    case MG_KEY_IPV4_PREFIX:
+        return a->ipv4 == b->ipv4 && a->prefix_len == b->prefix_len;
+    default:
+        return !strcmp(a->text, b->text);
     }
 }

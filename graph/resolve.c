@@ -28,9 +28,9 @@ typedef enum { VAL_ERROR, VAL_NODE, VAL_FUNCTOR } val_kind;
  * more arguments. */
 typedef struct value {
     val_kind kind;
-    size_t node;               /* VAL_NODE */
-    const mg_user_code *code;  /* VAL_FUNCTOR */
-    const size_t *args;        /* VAL_FUNCTOR: nodes applied so far */
+    size_t node;              /* VAL_NODE */
+    const mg_user_code *code; /* VAL_FUNCTOR */
+    const size_t *args;       /* VAL_FUNCTOR: nodes applied so far */
     size_t n_args;
 } value;
 
@@ -64,8 +64,8 @@ typedef struct key_info {
  * lets, with the `from` of the call site for the nodes it makes. */
 typedef struct entry_env {
     const mg_catalog_entry *entry;
-    value *params;          /* impl params, by param index */
-    mg_graph_arg *scalars;  /* scalar params, by param index */
+    value *params;         /* impl params, by param index */
+    mg_graph_arg *scalars; /* scalar params, by param index */
     value *lets;
     int *let_state;
     const char *from;
@@ -130,8 +130,8 @@ static key_info *add_key(rs *r, const char *name)
 {
     if (r->n_keys == r->cap_keys) {
         size_t cap = r->cap_keys ? r->cap_keys * 2 : 16;
-        r->keys = mg_arena_grow(r->arena, r->keys, r->n_keys * sizeof *r->keys,
-                                cap * sizeof *r->keys);
+        r->keys =
+            mg_arena_grow(r->arena, r->keys, r->n_keys * sizeof *r->keys, cap * sizeof *r->keys);
         r->cap_keys = cap;
     }
     key_info *k = &r->keys[r->n_keys];
@@ -258,13 +258,13 @@ static void mention_entry(rs *r, const mg_catalog_entry *e)
     for (size_t k = 0; k < e->n_keys; k++) {
         const mg_key_decl *d = &e->keys[k];
         key_info *ki = find_key(r, d->name);
-        if (!ki) key_from_decl(add_key(r, d->name), d);
+        if (!ki)
+            key_from_decl(add_key(r, d->name), d);
         else if (ki->decl && !ki->decl->origin && !same_decl(ki->decl, d))
             mg_errors_add(r->errs, MG_ERR_DUPLICATE_NAME, ki->decl->path,
                           "key %s is declared by catalog entry %s as a %s %s key; a declaration "
                           "of the same name must have the same stage and type",
-                          d->name, e->name, mg_key_stage_name(d->stage),
-                          mg_key_type_name(d->type));
+                          d->name, e->name, mg_key_stage_name(d->stage), mg_key_type_name(d->type));
     }
     mention_expr(r, e->expand);
     mention_expr(r, e->fallback);
@@ -309,7 +309,8 @@ static void mention_expr(rs *r, const mg_expr *e)
         for (size_t i = 0; i < e->n_cases; i++) mention_expr(r, e->cases[i].expr);
         mention_expr(r, e->default_expr);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -365,19 +366,26 @@ static bool key_value_of_text(rs *r, const key_info *k, const char *text, mg_key
 static void check_source_path(rs *r, const char *p, const char *path)
 {
     const char *why = NULL;
-    if (!*p) why = "is empty";
-    else if (p[0] == '/') why = "is absolute";
+    if (!*p)
+        why = "is empty";
+    else if (p[0] == '/')
+        why = "is absolute";
     else {
         for (const char *c = p; *c && !why; c++) {
-            if ((unsigned char)*c < 0x20 || *c == 0x7f) why = "contains a control character";
-            else if (*c == '\\') why = "contains a backslash";
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                why = "contains a control character";
+            else if (*c == '\\')
+                why = "contains a backslash";
         }
         for (const char *seg = p; !why && seg;) {
             const char *end = strchr(seg, '/');
             size_t len = end ? (size_t)(end - seg) : strlen(seg);
-            if (len == 0) why = "has an empty component";
-            else if (len == 2 && !strncmp(seg, "..", 2)) why = "leaves the source root (..)";
-            else if (seg[0] == '-') why = "has a component starting with - (read as an option)";
+            if (len == 0)
+                why = "has an empty component";
+            else if (len == 2 && !strncmp(seg, "..", 2))
+                why = "leaves the source root (..)";
+            else if (seg[0] == '-')
+                why = "has a component starting with - (read as an option)";
             seg = end ? end + 1 : NULL;
         }
     }
@@ -419,9 +427,9 @@ static mg_type check_user_code(rs *r, mg_expr *e)
     } else if (c->symbol) {
         if (r->n_code_exprs == r->cap_code_exprs) {
             size_t cap = r->cap_code_exprs ? r->cap_code_exprs * 2 : 16;
-            r->code_exprs = mg_arena_grow(r->arena, r->code_exprs,
-                                          r->n_code_exprs * sizeof *r->code_exprs,
-                                          cap * sizeof *r->code_exprs);
+            r->code_exprs =
+                mg_arena_grow(r->arena, r->code_exprs, r->n_code_exprs * sizeof *r->code_exprs,
+                              cap * sizeof *r->code_exprs);
             r->cap_code_exprs = cap;
         }
         r->code_exprs[r->n_code_exprs] = e;
@@ -470,7 +478,8 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
 {
     const mg_catalog_entry *ce = mg_catalog_find(r->cat, e->name);
     if (!ce) {
-        mg_errors_add(r->errs, MG_ERR_UNKNOWN_DEVICE, mg_pointer_member(r->arena, e->path, "device"),
+        mg_errors_add(r->errs, MG_ERR_UNKNOWN_DEVICE,
+                      mg_pointer_member(r->arena, e->path, "device"),
                       "no catalog constructor named %s (see GET /devices)", e->name);
         return TERROR;
     }
@@ -555,8 +564,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
         }
         case MG_ARG_EXPR:
             mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, a->path,
-                          "param %s of %s expects a %s value, not a device", a->name, ce->name,
-                          tn);
+                          "param %s of %s expects a %s value, not a device", a->name, ce->name, tn);
             break;
         }
     }
@@ -579,8 +587,8 @@ static mg_type check_name(rs *r, check_scope *sc, mg_expr *e)
     if (!sc->entry && mg_strmap_get(&r->device_index, e->name, &i)) return check_device(r, i);
     const mg_catalog_entry *ce = mg_catalog_find(r->cat, e->name);
     if (!ce) {
-        mg_errors_add(r->errs, MG_ERR_UNKNOWN_NAME, e->path,
-                      "no device or catalog entry named %s", e->name);
+        mg_errors_add(r->errs, MG_ERR_UNKNOWN_NAME, e->path, "no device or catalog entry named %s",
+                      e->name);
         return TERROR;
     }
     for (size_t k = 0; k < ce->n_params; k++)
@@ -596,11 +604,16 @@ static mg_type check_name(rs *r, check_scope *sc, mg_expr *e)
 static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
 {
     switch (e->kind) {
-    case MG_EXPR_BAD: return TERROR;
-    case MG_EXPR_NAME: return check_name(r, sc, e);
-    case MG_EXPR_PARAM: return check_param_ref(r, sc, e->name, e->path);
-    case MG_EXPR_CALL: return check_call(r, sc, e);
-    case MG_EXPR_MAIN: return check_user_code(r, e);
+    case MG_EXPR_BAD:
+        return TERROR;
+    case MG_EXPR_NAME:
+        return check_name(r, sc, e);
+    case MG_EXPR_PARAM:
+        return check_param_ref(r, sc, e->name, e->path);
+    case MG_EXPR_CALL:
+        return check_call(r, sc, e);
+    case MG_EXPR_MAIN:
+        return check_user_code(r, e);
     case MG_EXPR_APPLY: {
         mg_type f = check_expr(r, sc, e->fn);
         mg_type *args = mg_arena_alloc(r->arena, e->n_to * sizeof *args);
@@ -629,16 +642,17 @@ static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
     }
     case MG_EXPR_IF: {
         const char *ip = mg_pointer_member(r->arena, e->path, "if");
-        key_info *k = choice_key(r, e->key, e->equals ? mg_pointer_member(r->arena, ip, "key") : ip);
+        key_info *k =
+            choice_key(r, e->key, e->equals ? mg_pointer_member(r->arena, ip, "key") : ip);
         if (k && !e->equals && k->type != MG_KEY_BOOL)
             mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, mg_pointer_member(r->arena, e->path, "if"),
                           "key %s is a %s key; use {\"key\": \"%s\", \"equals\": value}", k->name,
                           mg_key_type_name(k->type), k->name);
         if (k && e->equals) {
             mg_key_value v;
-            key_value_of_json(r, k, e->equals, &v,
-                         mg_pointer_member(r->arena,
-                                           mg_pointer_member(r->arena, e->path, "if"), "equals"));
+            key_value_of_json(
+                r, k, e->equals, &v,
+                mg_pointer_member(r->arena, mg_pointer_member(r->arena, e->path, "if"), "equals"));
         }
         mg_type a = check_expr(r, sc, e->then_expr), b = check_expr(r, sc, e->else_expr);
         if (!mg_type_compatible(&a, &b))
@@ -659,8 +673,7 @@ static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
             } else if (mg_strmap_get(&seen, vals[i].text, &first)) {
                 /* "1" and "01" are one int: the second case could never match */
                 mg_errors_add(r->errs, MG_ERR_SCHEMA, e->cases[i].path,
-                              "this case is the same value as case \"%s\"",
-                              e->cases[first].value);
+                              "this case is the same value as case \"%s\"", e->cases[first].value);
                 all_ok = false;
             } else {
                 mg_strmap_put(&seen, vals[i].text, i);
@@ -685,8 +698,8 @@ static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
             }
             if (!n_all)
                 mg_errors_add(r->errs, MG_ERR_NON_EXHAUSTIVE, e->path,
-                              "a match on %s key %s needs a \"default\"",
-                              mg_key_type_name(k->type), k->name);
+                              "a match on %s key %s needs a \"default\"", mg_key_type_name(k->type),
+                              k->name);
             else if (n_missing)
                 mg_errors_add(r->errs, MG_ERR_NON_EXHAUSTIVE, e->path,
                               "match on %s misses %s; add cases or a \"default\"", k->name,
@@ -763,7 +776,8 @@ static bool entry_refs_cycle(const mg_catalog *cat, size_t i, int *state, const 
         for (size_t c = 0; c < e->n_cases; c++)
             if (!entry_refs_cycle(cat, i, state, e->cases[c].expr, errs)) return false;
         return entry_refs_cycle(cat, i, state, e->default_expr, errs);
-    default: return true;
+    default:
+        return true;
     }
 }
 
@@ -778,7 +792,8 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
         for (size_t k = 0; k < cat->entries[i].n_keys; k++) {
             const mg_key_decl *d = &cat->entries[i].keys[k];
             key_info *ki = find_key(&r, d->name);
-            if (!ki) key_from_decl(add_key(&r, d->name), d);
+            if (!ki)
+                key_from_decl(add_key(&r, d->name), d);
             else if (!ki->decl || !same_decl(ki->decl, d))
                 mg_errors_add(errs, MG_ERR_DUPLICATE_NAME, cat->entries[i].path,
                               "key %s of entry %s differs from its other declaration", d->name,
@@ -790,7 +805,8 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
             mg_call_arg *d = &e->params[p].dflt;
             key_info *k;
             if (e->params[p].default_json && d->kind == MG_ARG_KEY &&
-                (!(k = find_key(&r, d->ref)) || !scalar_types_fit(k->type, e->params[p].scalar_type)))
+                (!(k = find_key(&r, d->ref)) ||
+                 !scalar_types_fit(k->type, e->params[p].scalar_type)))
                 mg_errors_add(errs, MG_ERR_UNKNOWN_KEY, e->path,
                               "default of param %s of %s names key %s, which no entry declares "
                               "with that type",
@@ -807,9 +823,8 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
         if (x) {
             mg_type got = check_expr(&r, &sc, x);
             if (mg_type_is_error(&got) || !mg_type_compatible(&got, &want))
-                mg_errors_add(errs, MG_ERR_TYPE_MISMATCH, x->path,
-                              "entry %s (%s) expands to %s", e->name, type_str(&r, &want),
-                              type_str(&r, &got));
+                mg_errors_add(errs, MG_ERR_TYPE_MISMATCH, x->path, "entry %s (%s) expands to %s",
+                              e->name, type_str(&r, &want), type_str(&r, &got));
         }
     }
     int *state = calloc(cat->n_entries + 1, sizeof *state);
@@ -826,7 +841,7 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
 static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits *lim,
                            cJSON **root_out)
 {
-    static const char *const fields[] = {"mgd",  "name", "keys",     "devices",
+    static const char *const fields[] = {"mgd",  "name",      "keys",     "devices",
                                          "jobs", "libraries", "reporter", NULL};
     cJSON *root = mg_json_parse(bytes, len, lim->max_bytes, lim->max_depth, "", r->errs);
     *root_out = root;
@@ -884,15 +899,14 @@ static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits
             for (size_t t = 0; d->dflt.kind == MG_DEFAULT_BY_TARGET && t < d->dflt.n_targets; t++)
                 if (strcmp(d->dflt.targets[t], "*") &&
                     !mg_catalog_has_target(r->cat, d->dflt.targets[t]))
-                    mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE,
-                                  mg_pointer_member(
-                                      r->arena,
-                                      mg_pointer_member(r->arena,
-                                                        mg_pointer_member(r->arena, kp, "default"),
-                                                        "by_target"),
-                                      d->dflt.targets[t]),
-                                  "unknown target %s in by_target of key %s",
-                                  d->dflt.targets[t], c->string);
+                    mg_errors_add(
+                        r->errs, MG_ERR_BAD_KEY_VALUE,
+                        mg_pointer_member(
+                            r->arena,
+                            mg_pointer_member(r->arena, mg_pointer_member(r->arena, kp, "default"),
+                                              "by_target"),
+                            d->dflt.targets[t]),
+                        "unknown target %s in by_target of key %s", d->dflt.targets[t], c->string);
             key_from_decl(add_key(r, c->string), d);
         }
     }
@@ -904,8 +918,8 @@ static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits
         mg_check_members(ctx, devs, "/devices", NULL);
         size_t n = (size_t)cJSON_GetArraySize(devs);
         if (n > lim->max_devices) {
-            mg_errors_add(r->errs, MG_ERR_LIMIT, "/devices",
-                          "%zu devices; the limit is %zu", n, lim->max_devices);
+            mg_errors_add(r->errs, MG_ERR_LIMIT, "/devices", "%zu devices; the limit is %zu", n,
+                          lim->max_devices);
             return false;
         }
         r->devices = mg_arena_alloc(r->arena, (n ? n : 1) * sizeof *r->devices);
@@ -919,8 +933,7 @@ static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits
                               "device names match [a-z][a-z0-9_]{0,62}");
             else if (mg_catalog_find(r->cat, c->string))
                 mg_errors_add(r->errs, MG_ERR_DUPLICATE_NAME, dp,
-                              "%s is the name of a catalog entry; choose another name",
-                              c->string);
+                              "%s is the name of a catalog entry; choose another name", c->string);
             if (mg_strmap_get(&r->device_index, c->string, &dummy)) continue; /* reported above */
             doc_device *d = &r->devices[r->n_devices];
             d->name = c->string;
@@ -941,7 +954,8 @@ static bool parse_document(rs *r, const char *bytes, size_t len, const mg_limits
             r->jobs[r->n_jobs++] = mg_expr_parse(ctx, c, mg_pointer_index(r->arena, "/jobs", i));
     }
     const cJSON *rep = cJSON_GetObjectItemCaseSensitive(root, "reporter");
-    if (rep) r->reporter = mg_expr_parse(ctx, rep, "/reporter");
+    if (rep)
+        r->reporter = mg_expr_parse(ctx, rep, "/reporter");
     else {
         r->reporter = mg_arena_alloc(r->arena, sizeof *r->reporter);
         r->reporter->kind = MG_EXPR_NAME;
@@ -1111,7 +1125,8 @@ static bool scalar_arg(rs *r, entry_env *env, const mg_call_arg *a, mg_key_type 
         if (!out->runtime_key) out->value.type = type;
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -1120,8 +1135,7 @@ static bool scalar_arg(rs *r, entry_env *env, const mg_call_arg *a, mg_key_type 
  * `where` is the document position errors point at (the two differ for
  * catalog constants, whose `from` is their name). */
 static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
-                        const mg_call_arg *args, size_t n_args, const char *from,
-                        const char *where)
+                        const mg_call_arg *args, size_t n_args, const char *from, const char *where)
 {
     entry_env env = {.entry = ce, .from = from, .where = where};
     env.params = mg_arena_alloc(r->arena, (ce->n_params + 1) * sizeof *env.params);
@@ -1217,7 +1231,8 @@ static value eval_expr(rs *r, entry_env *env, const mg_expr *e)
 {
     const char *from = env ? env->from : e->path;
     switch (e->kind) {
-    case MG_EXPR_BAD: return VERROR;
+    case MG_EXPR_BAD:
+        return VERROR;
     case MG_EXPR_NAME: {
         size_t i;
         if (!env && mg_strmap_get(&r->device_index, e->name, &i)) return eval_device(r, i);
@@ -1277,8 +1292,8 @@ static value eval_expr(rs *r, entry_env *env, const mg_expr *e)
             key_info *k = find_key(r, e->key);
             mg_key_value want;
             char why[256];
-            if (!mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, e->equals,
-                                        &want, why, sizeof why))
+            if (!mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, e->equals, &want,
+                                        why, sizeof why))
                 return VERROR;
             yes = mg_key_value_equal(v, &want);
         } else {
@@ -1323,14 +1338,13 @@ static void settle_keys(rs *r, const mg_resolve_options *o)
             continue;
         }
         if (!k) {
-            mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, name,
-                          "the config declares no key %s", name);
+            mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, name, "the config declares no key %s", name);
             continue;
         }
         if (k->stage == MG_STAGE_RUNTIME) {
             mg_errors_add(r->errs, MG_ERR_UNKNOWN_KEY, name,
-                          "%s is a runtime key: give it to the image at boot (--%s=%s)", name,
-                          name, text);
+                          "%s is a runtime key: give it to the image at boot (--%s=%s)", name, name,
+                          text);
             continue;
         }
         size_t idx = (size_t)(k - r->keys);
@@ -1389,9 +1403,12 @@ static void describe_req(char *buf, size_t size, const mg_library_req *q)
 {
     if (q->min_text && q->max_text)
         snprintf(buf, size, ">= %s, < %s (%s)", q->min_text, q->max_text, q->origin);
-    else if (q->min_text) snprintf(buf, size, ">= %s (%s)", q->min_text, q->origin);
-    else if (q->max_text) snprintf(buf, size, "< %s (%s)", q->max_text, q->origin);
-    else snprintf(buf, size, "any version (%s)", q->origin);
+    else if (q->min_text)
+        snprintf(buf, size, ">= %s (%s)", q->min_text, q->origin);
+    else if (q->max_text)
+        snprintf(buf, size, "< %s (%s)", q->max_text, q->origin);
+    else
+        snprintf(buf, size, "any version (%s)", q->origin);
 }
 
 static void merge_libraries(rs *r, mg_graph *g)
@@ -1442,7 +1459,8 @@ static void merge_libraries(rs *r, mg_graph *g)
         for (size_t l = 0; l < r->cat->n_libraries; l++) {
             const mg_catalog_library *cl = &r->cat->libraries[l];
             bool on_target = false;
-            for (size_t t = 0; t < cl->n_targets; t++) on_target |= !strcmp(cl->targets[t], r->target);
+            for (size_t t = 0; t < cl->n_targets; t++)
+                on_target |= !strcmp(cl->targets[t], r->target);
             if (strcmp(cl->name, name) || !on_target) continue;
             if (off < sizeof avail)
                 off += (size_t)snprintf(avail + off, sizeof avail - off, "%s%s", off ? ", " : "",
@@ -1452,11 +1470,11 @@ static void merge_libraries(rs *r, mg_graph *g)
             if (!best || mg_version_compare(&cl->version, &best->version) > 0) best = cl;
         }
         if (best) {
-            g->libraries[g->n_libraries++] =
-                (mg_graph_library){best->name, best->version_text};
+            g->libraries[g->n_libraries++] = (mg_graph_library){best->name, best->version_text};
         } else {
             char msg[900];
-            size_t mo = (size_t)snprintf(msg, sizeof msg, "no version of %s satisfies every requirement: ", name);
+            size_t mo = (size_t)snprintf(msg, sizeof msg,
+                                         "no version of %s satisfies every requirement: ", name);
             const char *path = "";
             for (size_t k = i; k < j && mo < sizeof msg; k++) {
                 char one[300];
@@ -1481,7 +1499,7 @@ static int cmp_graph_key(const void *a, const void *b)
 
 static mg_graph_key graph_key(const key_info *k)
 {
-    return (mg_graph_key){k->name, k->stage,    k->type,      k->doc,
+    return (mg_graph_key){k->name,   k->stage,    k->type,      k->doc,
                           k->values, k->n_values, k->has_value, k->value};
 }
 
@@ -1491,8 +1509,10 @@ static void fill_keys(rs *r, mg_graph *g)
     g->runtime_keys = mg_arena_alloc(&g->arena, (r->n_keys + 1) * sizeof *g->runtime_keys);
     for (size_t i = 0; i < r->n_keys; i++) {
         key_info *k = &r->keys[i];
-        if (k->stage == MG_STAGE_CONFIGURE) g->keys[g->n_keys++] = graph_key(k);
-        else if (!k->decl->origin || k->in_graph) g->runtime_keys[g->n_runtime_keys++] = graph_key(k);
+        if (k->stage == MG_STAGE_CONFIGURE)
+            g->keys[g->n_keys++] = graph_key(k);
+        else if (!k->decl->origin || k->in_graph)
+            g->runtime_keys[g->n_runtime_keys++] = graph_key(k);
     }
     /* target and arch were added first; sort the rest */
     qsort(g->keys + 2, g->n_keys - 2, sizeof *g->keys, cmp_graph_key);

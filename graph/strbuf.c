@@ -46,14 +46,23 @@ void mg_strbuf_append_c_escaped(mg_strbuf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': mg_strbuf_append(b, "\\\""); break;
-        case '\\': mg_strbuf_append(b, "\\\\"); break;
-        case '\n': mg_strbuf_append(b, "\\n"); break;
-        case '\t': mg_strbuf_append(b, "\\t"); break;
-        case '?': mg_strbuf_append(b, "\\?"); break; /* no trigraphs */
+        case '"':
+            mg_strbuf_append(b, "\\\"");
+            break;
+        case '\\':
+            mg_strbuf_append(b, "\\\\");
+            break;
+        case '\n':
+            mg_strbuf_append(b, "\\n");
+            break;
+        case '\t':
+            mg_strbuf_append(b, "\\t");
+            break;
+        case '?':
+            mg_strbuf_append(b, "\\?");
+            break; /* no trigraphs */
         default:
-            if (*p < 0x20 || *p >= 0x7f)
-                /* octal escapes stop after three digits, unlike \x */
+            if (*p < 0x20 || *p >= 0x7f) /* octal escapes stop after three digits, unlike \x */
                 mg_strbuf_printf(b, "\\%03o", *p);
             else
                 mg_strbuf_appendn(b, (const char *)p, 1);

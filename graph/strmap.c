@@ -56,4 +56,3 @@ void mg_strmap_free(mg_strmap *m)
     free(m->vals);
     *m = (mg_strmap){0};
 }
-

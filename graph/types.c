@@ -7,9 +7,9 @@
 
 /* The spec's v1 module types; `job` is index 0. */
 static const char *const v1_types[] = {
-    "job",  "console", "time",  "pclock", "mclock", "random", "block",     "kv_ro",    "kv_rw",
-    "network", "ethernet", "arpv4", "ipv4", "ipv6", "udp",    "tcp",       "stackv4v6", "http",
-    "reporter",
+    "job",   "console", "time",      "pclock",   "mclock",   "random", "block",
+    "kv_ro", "kv_rw",   "network",   "ethernet", "arpv4",    "ipv4",   "ipv6",
+    "udp",   "tcp",     "stackv4v6", "http",     "reporter",
 };
 
 void mg_type_table_init(mg_type_table *t)

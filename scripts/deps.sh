@@ -11,6 +11,8 @@ packages=(
   libcjson-dev      # JSON documents (graph/, daemon/)
   libcriterion-dev  # unit tests
   python3           # test scripts check JSON output with it
+  clang-format      # the style check (tests/format.sh, make format)
+  git               # the style check lists the tracked sources
 )
 
 missing=()

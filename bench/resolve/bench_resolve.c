@@ -148,8 +148,7 @@ static bool run_measures(measure *m, size_t n_m, const bench_input *in, int runs
         }
     }
     if (ok)
-        for (size_t i = 0; i < n_m; i++)
-            summarize(&m[i], t + i * (size_t)runs, runs);
+        for (size_t i = 0; i < n_m; i++) summarize(&m[i], t + i * (size_t)runs, runs);
     free(t);
     return ok;
 }

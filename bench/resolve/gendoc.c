@@ -185,8 +185,7 @@ static int json_depth(const char *s)
 /* Everything but the service groups and the padding jobs. */
 static void fixed_part(gen *g, size_t tree_depth)
 {
-    for (size_t l = 0; l < tree_depth; l++)
-        declare_key(g, l);
+    for (size_t l = 0; l < tree_depth; l++) declare_key(g, l);
 
     named(g, "app");
     user_code(g, &g->devices, "app_main", "console -> block -> job");
@@ -276,10 +275,8 @@ void bench_doc_generate(size_t devices, size_t tree_depth, bench_doc *out)
     gen_init(&g, out);
     fixed_part(&g, tree_depth);
     size_t n = 0;
-    while (count(out) + SERVICE_COST <= devices)
-        service_group(&g, n++);
-    for (size_t i = 0; count(out) < devices; i++)
-        padding_job(&g, i);
+    while (count(out) + SERVICE_COST <= devices) service_group(&g, n++);
+    for (size_t i = 0; count(out) < devices; i++) padding_job(&g, i);
 
     mg_strbuf doc = {0};
     mg_strbuf_append(&doc, "{\n  \"mgd\": 1,\n  \"name\": \"bench\",\n  \"keys\": {");

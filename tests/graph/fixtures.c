@@ -226,8 +226,7 @@ mg_catalog_file fx_catalog_file(size_t i)
 void fx_init(void)
 {
     mg_catalog_file files[N_CAT_FILES];
-    for (size_t i = 0; i < N_CAT_FILES; i++)
-        files[i] = fx_catalog_file(i);
+    for (size_t i = 0; i < N_CAT_FILES; i++) files[i] = fx_catalog_file(i);
     mg_errors errs = {0};
     fx_cat = mg_catalog_load(files, N_CAT_FILES, &errs);
     char *text = errs.len ? mg_errors_text(&errs) : NULL;
@@ -249,8 +248,7 @@ void fx_fini(void)
     free(runs);
     runs = NULL;
     n_runs = cap_runs = 0;
-    for (size_t i = 0; i < n_kept; i++)
-        free(kept[i]);
+    for (size_t i = 0; i < n_kept; i++) free(kept[i]);
     free(kept);
     kept = NULL;
     n_kept = cap_kept = 0;
@@ -270,8 +268,7 @@ mg_resolve_options fx_options(const char *target, const char *const *keys)
     mg_resolve_options o = {0};
     o.target = target;
     size_t n = 0;
-    while (keys && keys[n])
-        n++;
+    while (keys && keys[n]) n++;
     if (n) {
         mg_key_setting *ks = fx_keep(calloc(n, sizeof *ks));
         if (!ks) abort();
@@ -522,7 +519,6 @@ void fx_check_graph_at(const mg_graph *g, const char *file, int line)
 size_t fx_count_substr(const char *s, const char *needle)
 {
     size_t n = 0, l = strlen(needle);
-    for (const char *p = strstr(s, needle); p; p = strstr(p + l, needle))
-        n++;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + l, needle)) n++;
     return n;
 }

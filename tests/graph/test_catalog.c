@@ -98,8 +98,7 @@ Test(catalog, duplicate_entry_across_files_is_an_error)
                               "  'params': [], 'targets': ['unix'], 'connect': 'x_connect',\n"
                               "  'header': 'x.h', 'sources': ['x.c'] } ] }");
     mg_catalog_file files[5];
-    for (size_t i = 0; i < 4; i++)
-        files[i] = fx_catalog_file(i);
+    for (size_t i = 0; i < 4; i++) files[i] = fx_catalog_file(i);
     files[4] = (mg_catalog_file){"test/dup.json", dup, strlen(dup)};
     mg_errors errs = {0};
     mg_catalog *cat = mg_catalog_load(files, 5, &errs);

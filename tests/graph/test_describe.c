@@ -242,11 +242,9 @@ Test(describe, output_is_stable)
 /* Strips blanks and one pair of quotes. */
 static char *dot_token(char *s)
 {
-    while (*s == ' ' || *s == '\t')
-        s++;
+    while (*s == ' ' || *s == '\t') s++;
     char *end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == ';'))
-        *--end = '\0';
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == ';')) *--end = '\0';
     if (*s == '"' && end > s + 1 && end[-1] == '"') {
         end[-1] = '\0';
         s++;
@@ -260,8 +258,7 @@ Test(describe, dot_has_one_edge_per_dep)
     char *dot = fx_keep(mg_describe_dot(g));
     cr_assert_not_null(dot);
     size_t n_deps = 0;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        n_deps += g->nodes[i].n_deps;
+    for (size_t i = 0; i < g->n_nodes; i++) n_deps += g->nodes[i].n_deps;
     cr_assert_gt(n_deps, 5);
     cr_assert_eq(fx_count_substr(dot, "->"), n_deps, "expected %zu edges in:\n%s", n_deps, dot);
 

@@ -14,12 +14,10 @@ static char *nested_doc(int depth)
     char *s = fx_keep(malloc(cap));
     strcpy(s, "{\"mgd\": 1, \"name\": \"t\", \"jobs\": [");
     size_t l = strlen(s);
-    for (int i = 0; i < depth; i++)
-        s[l++] = '[';
+    for (int i = 0; i < depth; i++) s[l++] = '[';
     strcpy(s + l, "\"noop\"");
     l += 6;
-    for (int i = 0; i < depth; i++)
-        s[l++] = ']';
+    for (int i = 0; i < depth; i++) s[l++] = ']';
     strcpy(s + l, "]}");
     return s;
 }

@@ -52,8 +52,8 @@ Test(regressions, long_messages_stay_whole_and_valid_utf8)
 {
     char name[2048] = "a";
     for (size_t i = 0; i < 700; i++) strcat(name, "\xc3\xa9");
-    mg_errors *errs = FAIL(fx_resolve(fx_jsonf("{'mgd': 1, 'name': 'u', 'jobs': ['%s']}", name),
-                                      NULL, NO_KEYS));
+    mg_errors *errs =
+        FAIL(fx_resolve(fx_jsonf("{'mgd': 1, 'name': 'u', 'jobs': ['%s']}", name), NULL, NO_KEYS));
     const mg_error *e = EXPECT_ERROR(errs, MG_ERR_UNKNOWN_NAME, "/jobs/0");
     cr_assert(strstr(e->message, name), "the message lost part of the name");
     char *json = fx_keep(mg_errors_json(errs));
@@ -69,10 +69,11 @@ Test(regressions, long_messages_stay_whole_and_valid_utf8)
  * entry of that name, adding its keys to the output. */
 Test(regressions, scalar_string_arg_is_not_a_mention)
 {
-    mg_graph *g = RESOLVE_OK("{'mgd': 1, 'name': 's',\n"
-                             " 'devices': {'d': {'device': 'crunch', 'args': {'dir': 'generic_kv_ro'}}},\n"
-                             " 'jobs': [{'apply': {'main': 'f', 'type': 'kv_ro -> job'}, 'to': ['d']}]}",
-                             NULL, NO_KEYS);
+    mg_graph *g =
+        RESOLVE_OK("{'mgd': 1, 'name': 's',\n"
+                   " 'devices': {'d': {'device': 'crunch', 'args': {'dir': 'generic_kv_ro'}}},\n"
+                   " 'jobs': [{'apply': {'main': 'f', 'type': 'kv_ro -> job'}, 'to': ['d']}]}",
+                   NULL, NO_KEYS);
     cr_assert_null(fx_key(g, "kv_ro"), "kv_ro came from a string that is a directory name");
 }
 
@@ -134,7 +135,8 @@ Test(regressions, broken_declarations_do_not_cascade)
 Test(regressions, repeated_match_case_value)
 {
     mg_errors *errs = RESOLVE_FAIL(
-        "{'mgd': 1, 'name': 'm', 'keys': {'n': {'stage': 'configure', 'type': 'int', 'default': 1}},\n"
+        "{'mgd': 1, 'name': 'm', 'keys': {'n': {'stage': 'configure', 'type': 'int', 'default': "
+        "1}},\n"
         " 'jobs': [{'match': 'n', 'cases': {'1': 'noop', '01': 'noop'}, 'default': 'noop'}]}",
         NULL, NO_KEYS);
     EXPECT_ERROR(errs, MG_ERR_SCHEMA, "/jobs/0/cases/01");
@@ -156,8 +158,8 @@ Test(regressions, precise_pointers_for_keys)
 /* User symbols that broke the generated main.c are refused up front. */
 Test(regressions, user_symbols_that_main_c_cannot_declare)
 {
-    static const char *const bad[] = {"strcmp", "int", "_start", "size_t", "MG_X", "mg_y", "bool",
-                                      "INT64_C", "9lives"};
+    static const char *const bad[] = {"strcmp", "int",  "_start",  "size_t", "MG_X",
+                                      "mg_y",   "bool", "INT64_C", "9lives"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mg_errors *errs = RESOLVE_FAIL(
             fx_jsonf("{'mgd': 1, 'name': 's', 'devices': {'m': {'main': '%s', 'type': 'job'}},"
@@ -174,10 +176,17 @@ Test(regressions, user_symbols_that_main_c_cannot_declare)
 /* Flags that make the compiler read or write files were allowed. */
 Test(regressions, cflags_that_touch_files_are_refused)
 {
-    static const char *const bad[] = {"-fplugin=x.so", "-fprofile-use=d", "-gsplit-dwarf",
-                                      "-ffile-prefix-map=a=b", "-Wl,-T,x", "-o", "-D", "-O9"};
-    static const char *const good[] = {"-O2", "-Os", "-g3", "-DX=1", "-UY", "-fPIC",
-                                       "-fno-common", "-fvisibility=hidden", "-Wall", "-std=c11"};
+    static const char *const bad[] = {"-fplugin=x.so",
+                                      "-fprofile-use=d",
+                                      "-gsplit-dwarf",
+                                      "-ffile-prefix-map=a=b",
+                                      "-Wl,-T,x",
+                                      "-o",
+                                      "-D",
+                                      "-O9"};
+    static const char *const good[] = {"-O2",   "-Os",     "-g3",         "-DX=1",
+                                       "-UY",   "-fPIC",   "-fno-common", "-fvisibility=hidden",
+                                       "-Wall", "-std=c11"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mg_errors *errs = RESOLVE_FAIL(
             fx_jsonf("{'mgd': 1, 'name': 'c', 'devices': {'m': {'main': 'f', 'type': 'job',"
@@ -196,10 +205,10 @@ Test(regressions, cflags_that_touch_files_are_refused)
 /* A source named like an option would reach the compiler as one. */
 Test(regressions, source_path_starting_with_dash)
 {
-    mg_errors *errs = RESOLVE_FAIL(
-        "{'mgd': 1, 'name': 'd', 'devices': {'m': {'main': 'f', 'type': 'job',"
-        " 'sources': ['ok.c', 'sub/-fplugin=x.c']}}, 'jobs': ['m']}",
-        NULL, NO_KEYS);
+    mg_errors *errs =
+        RESOLVE_FAIL("{'mgd': 1, 'name': 'd', 'devices': {'m': {'main': 'f', 'type': 'job',"
+                     " 'sources': ['ok.c', 'sub/-fplugin=x.c']}}, 'jobs': ['m']}",
+                     NULL, NO_KEYS);
     EXPECT_ERROR(errs, MG_ERR_BAD_PATH, "/devices/m/sources/1");
     cr_assert_eq(errs->len, 1, "%s", fx_errs_text(errs));
 }

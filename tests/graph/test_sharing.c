@@ -291,8 +291,7 @@ Test(sharing, sources_first_seen_without_repeats)
         NULL, NO_KEYS);
     static const char *const want[] = {"src/a.c", "src/common.c", "src/b.c"};
     cr_assert_eq(g->n_sources, 3, "got %zu sources", g->n_sources);
-    for (size_t i = 0; i < 3; i++)
-        cr_assert_str_eq(g->sources[i], want[i]);
+    for (size_t i = 0; i < 3; i++) cr_assert_str_eq(g->sources[i], want[i]);
 }
 
 Test(sharing, result_fields)
