@@ -21,7 +21,7 @@
  *     "targets": ["unix"],                    (targets whose runtime implements it)
  *     "fallback": EXPR,                       (optional: what it becomes elsewhere)
  *     "connect": "mg_console_connect", "header": "mg/console.h",
- *     "sources": ["console.c"] }
+ *     "sources": ["console.c"] }              (relative to the catalog file's folder)
  *
  * or an expansion (the generic_* and default_* entries), which becomes
  * another expression once its parameters are bound:

@@ -30,7 +30,7 @@ for cfg in "$examples"/*/config.json; do
 done
 
 # kv_ro picks crunch by default, direct_kv_ro with the key, and falls back
-# to crunch where direct is not implemented (today: nowhere but unix).
+# to crunch on targets without host directories (every target but unix).
 run "$work/o" "$work/e" "$mgd" describe "$examples/kv_ro/config.json"
 grep -q '"impl": "crunch"' "$work/o" && ok "kv_ro default crunch" || bad "kv_ro default crunch" "$(cat "$work/o")"
 run "$work/o" "$work/e" "$mgd" describe "$examples/kv_ro/config.json" --key kv_ro=direct
