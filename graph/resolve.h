@@ -14,6 +14,12 @@
  *     order, target support and library versions checked.
  *
  * Every recoverable error is reported with its code and JSON pointer.
+ *
+ * A graph points into the catalog it was resolved with (node->entry), so it
+ * must not outlive it. The catalog is only read, so one catalog can serve
+ * resolutions on several threads at once. Evaluation recurses along chains
+ * of named devices (at most the device limit deep): give threads that
+ * resolve the default 8 MiB stack, or at least 2 MiB.
  */
 #ifndef MG_GRAPH_RESOLVE_H
 #define MG_GRAPH_RESOLVE_H
