@@ -41,6 +41,7 @@ typedef struct doc_device {
     mg_expr *expr;
     int check_state; /* 0 new, 1 on the stack, 2 done */
     bool on_cycle;
+    size_t height; /* longest chain of named devices from here, itself included */
     mg_type type;
     int eval_state;
     value val;
@@ -93,6 +94,8 @@ typedef struct rs {
     bool *entry_mentioned; /* by catalog index: the document mentions it */
     size_t *check_stack;
     size_t check_depth;
+    size_t child_height; /* while checking a device: the highest device it names */
+    bool chain_reported;
     mg_path_check_fn check_path;
     void *check_path_ctx;
     mg_strmap symbols; /* user code symbol -> the first user code expression with it */
@@ -189,7 +192,10 @@ static const mg_type TERROR = {NULL, 0, MG_TYPE_ERROR};
 static mg_type check_device(rs *r, size_t i)
 {
     doc_device *d = &r->devices[i];
-    if (d->check_state == 2) return d->type;
+    if (d->check_state == 2) {
+        if (d->height > r->child_height) r->child_height = d->height;
+        return d->type;
+    }
     if (d->check_state == 1) {
         /* a cycle: the stack from d up to here */
         size_t start = r->check_depth;
@@ -208,10 +214,22 @@ static mg_type check_device(rs *r, size_t i)
     d->check_state = 1;
     r->check_stack[r->check_depth++] = i;
     check_scope sc = {0};
+    size_t outer = r->child_height;
+    r->child_height = 0;
     mg_type t = check_expr(r, &sc, d->expr);
     r->check_depth--;
     d->type = d->on_cycle ? TERROR : t;
     d->check_state = 2;
+    /* Evaluation recurses along chains of names (a uses b uses c ...): a
+     * bound on their length keeps the stack it needs small and known. */
+    d->height = r->child_height + 1;
+    if (d->height > MG_MAX_DEVICE_CHAIN && !r->chain_reported) {
+        mg_errors_add(r->errs, MG_ERR_LIMIT, d->path,
+                      "devices refer to each other more than %d deep", MG_MAX_DEVICE_CHAIN);
+        r->chain_reported = true;
+    }
+    if (d->height > outer) outer = d->height;
+    r->child_height = outer;
     return d->type;
 }
 

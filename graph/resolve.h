@@ -17,9 +17,9 @@
  *
  * A graph points into the catalog it was resolved with (node->entry), so it
  * must not outlive it. The catalog is only read, so one catalog can serve
- * resolutions on several threads at once. Evaluation recurses along chains
- * of named devices (at most the device limit deep): give threads that
- * resolve the default 8 MiB stack, or at least 2 MiB.
+ * resolutions on several threads at once. Checking and evaluation recurse
+ * along chains of named devices, at most MG_MAX_DEVICE_CHAIN deep: 1 MiB
+ * of stack is plenty for an optimised build, 4 MiB for a sanitizer build.
  */
 #ifndef MG_GRAPH_RESOLVE_H
 #define MG_GRAPH_RESOLVE_H
@@ -41,6 +41,8 @@ typedef struct mg_limits {
 #define MG_LIMITS_DEFAULT_BYTES (1u << 20)
 #define MG_LIMITS_DEFAULT_DEPTH 64
 #define MG_LIMITS_DEFAULT_DEVICES 1000
+/* How deep named devices may refer to one another (a -> b -> c ...). */
+#define MG_MAX_DEVICE_CHAIN 128
 
 /* A configure key value given with the build (`--key k=v`). */
 typedef struct mg_key_setting {

@@ -212,3 +212,36 @@ Test(regressions, source_path_starting_with_dash)
     EXPECT_ERROR(errs, MG_ERR_BAD_PATH, "/devices/m/sources/1");
     cr_assert_eq(errs->len, 1, "%s", fx_errs_text(errs));
 }
+
+/* Evaluation recursed once per named device along a chain: 1000 devices,
+ * each naming the previous one, overflowed a 2 MiB stack under ASan.
+ * Chains are now limited; checking memoised devices in document order had
+ * hidden the depth. */
+Test(regressions, long_chains_of_names_are_limited)
+{
+    size_t cap = 200 * 96 + 512, off = 0;
+    char *doc = fx_keep(malloc(cap));
+    off += (size_t)snprintf(doc + off, cap - off,
+                            "{\"mgd\": 1, \"name\": \"c\", \"devices\": {\"d0\": "
+                            "\"default_console\"");
+    for (int i = 1; i < 200; i++)
+        off += (size_t)snprintf(doc + off, cap - off, ", \"d%d\": \"d%d\"", i, i - 1);
+    off += (size_t)snprintf(doc + off, cap - off,
+                            "}, \"jobs\": [{\"apply\": {\"main\": \"f\", \"type\": \"console -> "
+                            "job\"}, \"to\": [\"d199\"]}]}");
+    mg_resolve_options o = fx_options(NULL, NO_KEYS);
+    mg_errors *errs = FAIL(fx_resolve_raw(doc, off, &o));
+    EXPECT_ERROR(errs, MG_ERR_LIMIT, "/devices/d128");
+    cr_assert_eq(errs->len, 1, "%s", fx_errs_text(errs));
+    /* exactly at the limit is fine */
+    off = (size_t)snprintf(doc, cap,
+                           "{\"mgd\": 1, \"name\": \"c\", \"devices\": {\"d0\": "
+                           "\"default_console\"");
+    for (int i = 1; i < MG_MAX_DEVICE_CHAIN; i++)
+        off += (size_t)snprintf(doc + off, cap - off, ", \"d%d\": \"d%d\"", i, i - 1);
+    off += (size_t)snprintf(doc + off, cap - off,
+                            "}, \"jobs\": [{\"apply\": {\"main\": \"f\", \"type\": \"console -> "
+                            "job\"}, \"to\": [\"d%d\"]}]}",
+                            MG_MAX_DEVICE_CHAIN - 1);
+    OK(fx_resolve_raw(doc, off, &o));
+}
