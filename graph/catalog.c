@@ -271,7 +271,6 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
             }
         }
     }
-    (void)file;
     return ok;
 }
 
