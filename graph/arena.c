@@ -92,7 +92,7 @@ char *mg_arena_vprintf(mg_arena *a, const char *fmt, va_list ap)
     return p;
 }
 
-char *mg_arena_vprintf_heap(const char *fmt, va_list ap)
+char *mg_xvasprintf(const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
@@ -111,6 +111,21 @@ char *mg_arena_printf(mg_arena *a, const char *fmt, ...)
     char *p = mg_arena_vprintf(a, fmt, ap);
     va_end(ap);
     return p;
+}
+
+char *mg_arena_join(mg_arena *a, const char *const *items, size_t n, const char *sep)
+{
+    size_t len = 0, slen = strlen(sep);
+    for (size_t i = 0; i < n; i++) len += strlen(items[i]) + (i ? slen : 0);
+    char *out = mg_arena_alloc(a, len + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (i) o = memcpy(o, sep, slen), o += slen;
+        size_t k = strlen(items[i]);
+        memcpy(o, items[i], k);
+        o += k;
+    }
+    *o = 0;
+    return out;
 }
 
 void mg_arena_free(mg_arena *a)

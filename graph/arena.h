@@ -28,11 +28,13 @@ char *mg_arena_printf(mg_arena *a, const char *fmt, ...) __attribute__((format(p
 char *mg_arena_vprintf(mg_arena *a, const char *fmt, va_list ap);
 void mg_arena_free(mg_arena *a);
 
-/* vprintf into a new heap string (the caller frees it). */
-char *mg_arena_vprintf_heap(const char *fmt, va_list ap);
+/* Joins `n` strings with `sep` (", ") into one arena string. */
+char *mg_arena_join(mg_arena *a, const char *const *items, size_t n, const char *sep);
 
 /* malloc/realloc that abort on failure, for the few heap objects outside arenas. */
 void *mg_xmalloc(size_t size);
+/* vprintf into a new heap string (the caller frees it). */
+char *mg_xvasprintf(const char *fmt, va_list ap);
 void *mg_xrealloc(void *p, size_t size);
 char *mg_xstrdup(const char *s);
 

@@ -43,7 +43,7 @@ void mg_errors_add(mg_errors *errs, mg_error_code code, const char *path, const 
     if (!path) path = "";
     va_list ap;
     va_start(ap, fmt);
-    char *msg = mg_arena_vprintf_heap(fmt, ap);
+    char *msg = mg_xvasprintf(fmt, ap);
     va_end(ap);
     for (size_t i = 0; i < errs->len; i++) {
         const mg_error *e = &errs->items[i];

@@ -60,13 +60,11 @@ bool mg_check_members(mg_expr_ctx *ctx, const cJSON *obj, const char *path,
         for (const char *const *a = allowed; *a; a++)
             if (!strcmp(*a, c->string)) known = true;
         if (!known) {
-            char list[256] = "";
-            size_t off = 0;
-            for (const char *const *a = allowed; *a && off < sizeof list; a++)
-                off += (size_t)snprintf(list + off, sizeof list - off, "%s%s",
-                                        a == allowed ? "" : ", ", *a);
+            size_t n_allowed = 0;
+            while (allowed[n_allowed]) n_allowed++;
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA, mg_pointer_member(ctx->arena, path, c->string),
-                          "unknown field \"%s\" (expected one of: %s)", c->string, list);
+                          "unknown field \"%s\" (expected one of: %s)", c->string,
+                          mg_arena_join(ctx->arena, allowed, n_allowed, ", "));
             ok = false;
         }
     }

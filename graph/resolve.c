@@ -498,7 +498,7 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
     if (!ce) {
         mg_errors_add(r->errs, MG_ERR_UNKNOWN_DEVICE,
                       mg_pointer_member(r->arena, e->path, "device"),
-                      "no catalog constructor named %s (see GET /devices)", e->name);
+                      "no catalog constructor named %s (see docs/catalog.md)", e->name);
         return TERROR;
     }
     bool given[MG_CATALOG_MAX_PARAMS] = {0};
@@ -506,13 +506,12 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
         mg_call_arg *a = &e->args[i];
         const mg_catalog_param *p = mg_catalog_entry_param(ce, a->name);
         if (!p) {
-            char list[256] = "";
-            size_t off = 0;
-            for (size_t k = 0; k < ce->n_params && off < sizeof list; k++)
-                off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", k ? ", " : "",
-                                        ce->params[k].name);
+            const char *names[MG_CATALOG_MAX_PARAMS];
+            for (size_t k = 0; k < ce->n_params; k++) names[k] = ce->params[k].name;
             mg_errors_add(r->errs, MG_ERR_UNKNOWN_PARAM, a->path, "%s has no param %s (params: %s)",
-                          ce->name, a->name, ce->n_params ? list : "none");
+                          ce->name, a->name,
+                          ce->n_params ? mg_arena_join(r->arena, names, ce->n_params, ", ")
+                                       : "none");
             continue;
         }
         size_t pi = (size_t)(p - ce->params);
@@ -586,16 +585,14 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
             break;
         }
     }
-    char missing[256] = "";
-    size_t off = 0, n_missing = 0;
+    const char *missing[MG_CATALOG_MAX_PARAMS];
+    size_t n_missing = 0;
     for (size_t k = 0; k < ce->n_params; k++)
-        if (!given[k] && !ce->params[k].default_json && off < sizeof missing) {
-            off += (size_t)snprintf(missing + off, sizeof missing - off, "%s%s",
-                                    n_missing++ ? ", " : "", ce->params[k].name);
-        }
+        if (!given[k] && !ce->params[k].default_json) missing[n_missing++] = ce->params[k].name;
     if (n_missing)
         mg_errors_add(r->errs, MG_ERR_MISSING_PARAM, e->path, "%s needs %s %s", ce->name,
-                      n_missing > 1 ? "params" : "param", missing);
+                      n_missing > 1 ? "params" : "param",
+                      mg_arena_join(r->arena, missing, n_missing, ", "));
     return mg_type_base(ce->type);
 }
 
@@ -1179,11 +1176,7 @@ static value eval_entry(rs *r, const mg_catalog_entry *ce, entry_env *caller,
     if (!supported && !ce->fallback) {
         /* reported even when a dependency failed too: every device the
          * target lacks is named at once */
-        char list[256] = "";
-        size_t off = 0;
-        for (size_t t = 0; t < ce->n_targets && off < sizeof list; t++)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", t ? ", " : "",
-                                    ce->targets[t]);
+        const char *list = mg_arena_join(r->arena, ce->targets, ce->n_targets, ", ");
         mg_errors_add(r->errs, MG_ERR_UNSUPPORTED_TARGET, where,
                       "device %s (from %s) is not available on target %s; targets that "
                       "implement it: %s",
