@@ -104,6 +104,15 @@ char *mg_xvasprintf(const char *fmt, va_list ap)
     return p;
 }
 
+char *mg_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = mg_xvasprintf(fmt, ap);
+    va_end(ap);
+    return p;
+}
+
 char *mg_arena_printf(mg_arena *a, const char *fmt, ...)
 {
     va_list ap;

@@ -35,6 +35,7 @@ char *mg_arena_join(mg_arena *a, const char *const *items, size_t n, const char 
 void *mg_xmalloc(size_t size);
 /* vprintf into a new heap string (the caller frees it). */
 char *mg_xvasprintf(const char *fmt, va_list ap);
+char *mg_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *mg_xrealloc(void *p, size_t size);
 char *mg_xstrdup(const char *s);
 

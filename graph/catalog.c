@@ -115,9 +115,9 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
 static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, const cJSON *j,
                         const char *path, mg_catalog_entry *e)
 {
-    static const char *const fields[] = {"name",      "type",    "doc",      "params",  "keys",
-                                         "libraries", "targets", "fallback", "connect", "header",
-                                         "sources",   "let",     "expand",   NULL};
+    static const char *const fields[] = {
+        "name",    "type",   "doc",     "params", "keys",   "libraries", "targets", "fallback",
+        "connect", "header", "sources", "let",    "expand", "embed",     "attach",  NULL};
     if (!cJSON_IsObject(j)) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "an entry is an object");
         return false;
@@ -238,6 +238,42 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
         if (fallback)
             e->fallback =
                 mg_expr_parse(ctx, fallback, mg_pointer_member(ctx->arena, path, "fallback"));
+        const cJSON *embed = cJSON_GetObjectItemCaseSensitive(j, "embed");
+        if (embed) {
+            const mg_catalog_param *p = NULL;
+            for (size_t i = 0; cJSON_IsString(embed) && i < e->n_params; i++)
+                if (!strcmp(e->params[i].name, embed->valuestring)) p = &e->params[i];
+            if (!p || p->is_impl || p->scalar_type != MG_KEY_STRING) {
+                mg_errors_add(ctx->errs, MG_ERR_SCHEMA,
+                              mg_pointer_member(ctx->arena, path, "embed"),
+                              "\"embed\" of %s must name one of its string params", e->name);
+                ok = false;
+            } else
+                e->embed = p->name;
+        }
+        const cJSON *attach = cJSON_GetObjectItemCaseSensitive(j, "attach");
+        if (attach) {
+            const char *ap = mg_pointer_member(ctx->arena, path, "attach");
+            const cJSON *kind = cJSON_GetObjectItemCaseSensitive(attach, "kind");
+            const cJSON *param = cJSON_GetObjectItemCaseSensitive(attach, "param");
+            static const char *const attach_fields[] = {"kind", "param", NULL};
+            const mg_catalog_param *p = NULL;
+            for (size_t i = 0; cJSON_IsString(param) && i < e->n_params; i++)
+                if (!strcmp(e->params[i].name, param->valuestring)) p = &e->params[i];
+            if (!cJSON_IsObject(attach) || !mg_check_members(ctx, attach, ap, attach_fields) ||
+                !cJSON_IsString(kind) ||
+                (strcmp(kind->valuestring, "block") && strcmp(kind->valuestring, "net")) || !p ||
+                p->is_impl || p->scalar_type != MG_KEY_STRING) {
+                mg_errors_add(ctx->errs, MG_ERR_SCHEMA, ap,
+                              "\"attach\" of %s is {\"kind\": \"block\" or \"net\", "
+                              "\"param\": one of its string params}",
+                              e->name);
+                ok = false;
+            } else {
+                e->attach_kind = kind->valuestring;
+                e->attach_param = p->name;
+            }
+        }
         if (cJSON_GetObjectItemCaseSensitive(j, "let")) {
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "\"let\" belongs to expansions");
             ok = false;
@@ -246,11 +282,14 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
         if (cJSON_GetObjectItemCaseSensitive(j, "targets") ||
             cJSON_GetObjectItemCaseSensitive(j, "header") ||
             cJSON_GetObjectItemCaseSensitive(j, "sources") ||
-            cJSON_GetObjectItemCaseSensitive(j, "fallback")) {
-            mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path,
-                          "expansion %s cannot have targets, header, sources or fallback: its "
-                          "concrete entries do",
-                          e->name);
+            cJSON_GetObjectItemCaseSensitive(j, "fallback") ||
+            cJSON_GetObjectItemCaseSensitive(j, "embed") ||
+            cJSON_GetObjectItemCaseSensitive(j, "attach")) {
+            mg_errors_add(
+                ctx->errs, MG_ERR_SCHEMA, path,
+                "expansion %s cannot have targets, header, sources, fallback, embed or attach: its "
+                "concrete entries do",
+                e->name);
             ok = false;
         }
         e->expand = mg_expr_parse(ctx, expand, mg_pointer_member(ctx->arena, path, "expand"));

@@ -21,7 +21,12 @@
  *     "targets": ["unix"],                    (targets whose runtime implements it)
  *     "fallback": EXPR,                       (optional: what it becomes elsewhere)
  *     "connect": "mg_console_connect", "header": "mg/console.h",
- *     "sources": ["console.c"] }              (relative to the catalog file's folder)
+ *     "sources": ["console.c"],               (relative to the catalog file's folder)
+ *     "embed": "dir",                         (optional: a string param naming a
+ *                                              project directory the build embeds)
+ *     "attach": { "kind": "block", "param": "name" } }
+ *                                             (optional: the platform device it
+ *                                              acquires, listed in the image's note)
  *
  * or an expansion (the generic_* and default_* entries), which becomes
  * another expression once its parameters are bound:
@@ -83,6 +88,13 @@ typedef struct mg_catalog_entry {
     const char *connect, *header;
     const char **sources;
     size_t n_sources;
+    /* The string param whose value names a directory of the project that the
+     * build embeds into the image (crunch), or NULL. */
+    const char *embed;
+    /* The platform device the entry acquires at connect ("block" or "net")
+     * and the string param that names it, or NULL: images list these in
+     * their manifest. */
+    const char *attach_kind, *attach_param;
     /* expansions */
     const char **let_names;
     mg_expr **let_exprs;
