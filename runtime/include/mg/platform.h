@@ -1,0 +1,77 @@
+/*
+ * platform.h - the one interface between device libraries and a target.
+ *
+ * Modelled on Solo5's solo5.h: a handful of calls, no callbacks, one
+ * blocking point (mg_platform_yield). Device libraries are written once
+ * against this header; each target (runtime/platform/<target>/) implements
+ * it: `unix` on the host's C library, later `spt` and `virtio` without one.
+ *
+ * Conventions: times are nanoseconds; functions that can fail return an
+ * MG_* status from mg/mg.h; handles are small integers below
+ * MG_PLATFORM_MAX_HANDLES so that a set of them fits in one mg_handle_set.
+ * Nothing here is thread-safe: the runtime is single-threaded.
+ */
+#ifndef MG_PLATFORM_H
+#define MG_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mg/mg.h"
+
+#define MG_PLATFORM_MAX_HANDLES 64
+
+typedef uint64_t mg_handle;     /* a block or network device */
+typedef uint64_t mg_handle_set; /* bit h set: handle h */
+
+/* What the platform knows at boot. On unix the command line reaches main()
+ * as argc/argv and the heap is malloc's, so these stay empty there. */
+struct mg_start_info {
+    const char *cmdline;
+    uintptr_t heap_start;
+    size_t heap_size;
+};
+
+/* Writes bytes to the console (unix: standard output), all of them. */
+void mg_platform_console_write(const char *buf, size_t size);
+
+/* Monotonic time since an arbitrary point; never goes backwards. */
+uint64_t mg_platform_clock_monotonic(void);
+
+/* Wall-clock time since the Unix epoch; can jump. */
+uint64_t mg_platform_clock_wall(void);
+
+/* The only blocking call: waits until the monotonic clock reaches
+ * `deadline` or one of the acquired network handles has data, whichever
+ * comes first, and stores the ready handles in *ready_set (0 on timeout). */
+void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set);
+
+/* Fills `buf` with `size` bytes from the platform's entropy source (unix:
+ * getrandom). Returns MG_OK or MG_EIO. */
+int mg_platform_entropy(void *buf, size_t size);
+
+/* Block devices. `name` is the device's name in the config; on unix it is
+ * the host file named by the environment variable MG_BLOCK_<name> if set
+ * (`mgd run --block NAME=FILE` sets it), else the file `name` relative to
+ * the working directory. Offsets and sizes are multiples of block_size;
+ * a transfer past the capacity is MG_ERANGE. Reads and writes complete
+ * before returning (as in Solo5). */
+struct mg_block_info {
+    uint64_t capacity;   /* bytes */
+    uint64_t block_size; /* bytes; 512 */
+};
+int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info);
+int mg_platform_block_read(mg_handle handle, uint64_t offset, void *buf, size_t size);
+int mg_platform_block_write(mg_handle handle, uint64_t offset, const void *buf, size_t size);
+
+/* Network devices are not part of this version: they come with the
+ * network stack. */
+
+/* Ends the image with `status`. */
+_Noreturn void mg_platform_exit(int status);
+
+/* Ends the image after printing "abort: MSG" on the console; unix: the
+ * process dies of SIGABRT. */
+_Noreturn void mg_platform_abort(const char *msg);
+
+#endif
