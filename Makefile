@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh Debian 12 machine:
-#   make run   install missing packages, build, run mgd on the examples
+#   make run   install missing packages, build, build and run the examples
 #   make test  install missing packages, build with sanitizers, run every test
 # Build trees live under build/: build/release for running, build/test for
 # the sanitizer build that the tests use.
@@ -24,7 +24,7 @@ $(TESTDIR)/CMakeCache.txt: | deps
 build: deps $(RELEASE)/CMakeCache.txt
 	@cmake --build $(RELEASE) -j $(JOBS)
 
-# Until the daemon exists, the main job is resolving the examples.
+# Until the daemon exists, run builds every example and runs it.
 run: build
 	@scripts/run-examples.sh $(RELEASE)/daemon/mgd
 
@@ -35,6 +35,7 @@ test: deps $(TESTDIR)/CMakeCache.txt
 bench: build
 	@cmake --build $(RELEASE) -j $(JOBS) --target benchmarks
 	@$(RELEASE)/bench/resolve/bench-resolve
+	@bench/build/bench_build.py $(RELEASE)/daemon/mgd examples
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

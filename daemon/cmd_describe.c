@@ -8,22 +8,20 @@
  * exits 1. --generate also writes the generated C files into DIR (made if
  * missing; its parent must exist).
  */
-#define _GNU_SOURCE /* realpath's PATH_MAX buffers, O_CLOEXEC */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
+#include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "graph/builtin_catalog.h"
 #include "graph/codegen.h"
 #include "graph/describe.h"
 #include "graph/resolve.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/target.h"
 
 static void usage(FILE *f)
 {
@@ -36,96 +34,18 @@ static void usage(FILE *f)
                "Exit status: 0 resolved, 1 the config has errors, 2 usage error.\n");
 }
 
-/* Reads a whole file, at most `max` + 1 bytes (so the resolver can report
- * the size limit). */
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        if (n == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        if (r == 0 || (n += (size_t)r) > max) break;
-    }
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    *len = n;
-    return buf;
-}
-
-/* Rejects source paths that are symlinks leaving the project root. A path
- * that does not exist is fine here: the build reports missing files. */
-typedef struct {
-    char root[PATH_MAX];
-} path_ctx;
-
-static const char *check_path(void *vctx, const char *path, char *buf, size_t size)
-{
-    path_ctx *ctx = vctx;
-    char full[PATH_MAX * 2], real[PATH_MAX];
-    snprintf(full, sizeof full, "%s/%s", ctx->root, path);
-    struct stat st;
-    if (lstat(full, &st) != 0) return NULL;
-    if (!realpath(full, real)) {
-        snprintf(buf, size, "cannot be resolved: %s", strerror(errno));
-        return buf;
-    }
-    size_t n = strlen(ctx->root);
-    if (n == 1) return NULL; /* the root is "/": nothing can leave it */
-    if (strncmp(real, ctx->root, n) || (real[n] != '/' && real[n] != 0)) {
-        snprintf(buf, size, "leads outside the project (to %s)", real);
-        return buf;
-    }
-    return NULL;
-}
-
-static const char *host_arch(void)
-{
-    static struct utsname u;
-    if (uname(&u) != 0) return "x86_64";
-    if (!strcmp(u.machine, "arm64")) return "aarch64";
-    return u.machine;
-}
-
 static int write_text(const char *dir, const char *name, const char *text)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    size_t len = strlen(text);
-    bool ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    char *path = mg_path_join(dir, name);
+    int r = mg_file_write_atomic(path, text, strlen(text), 0644);
+    free(path);
+    return r;
 }
 
 int mg_cmd_describe(int argc, char **argv)
 {
     const char *config = NULL, *format = "json", *generate = NULL;
-    mg_resolve_options opts = {.target = "unix", .arch = host_arch()};
+    mg_resolve_options opts = {.target = "unix", .arch = mg_host_arch()};
     mg_key_setting *keys = calloc((size_t)argc + 1, sizeof *keys);
     if (!keys) return 1;
     for (int i = 0; i < argc; i++) {
@@ -152,14 +72,11 @@ int mg_cmd_describe(int argc, char **argv)
         else if (!strcmp(a, "--generate"))
             generate = argv[++i];
         else if (!strcmp(a, "--key")) {
-            char *kv = argv[++i], *eq = strchr(kv, '=');
-            if (!eq || eq == kv) {
-                fprintf(stderr, "mgd describe: --key takes NAME=VALUE, got '%s'\n", kv);
+            if (!mg_cli_parse_key(argv[++i], &keys[opts.n_keys++])) {
+                fprintf(stderr, "mgd describe: --key takes NAME=VALUE, got '%s'\n", argv[i]);
                 free(keys);
                 return 2;
             }
-            *eq = 0;
-            keys[opts.n_keys++] = (mg_key_setting){kv, eq + 1};
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "mgd describe: unknown option '%s'\n", a);
             usage(stderr);
@@ -181,45 +98,12 @@ int mg_cmd_describe(int argc, char **argv)
         return 2;
     }
 
-    size_t len;
-    char *bytes = read_file(config, MG_LIMITS_DEFAULT_BYTES, &len);
-    if (!bytes) {
-        fprintf(stderr, "mgd describe: cannot read %s: %s\n", config, strerror(errno));
-        free(keys);
-        return 1;
-    }
-    path_ctx pctx;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", config);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0; /* "/x.json": the root directory */
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (realpath(dir, pctx.root)) {
-        opts.check_path = check_path;
-        opts.check_path_ctx = &pctx;
-    }
-
+    char *dir = mg_path_dirname(config);
+    mg_catalog *cat;
+    mg_graph *g = mg_cli_resolve("mgd describe", config, dir, &opts, true, &cat);
+    free(dir);
     int status = 1;
-    mg_errors errs = {0};
-    mg_catalog *cat = mg_builtin_catalog_load(&errs);
-    if (!cat) {
-        char *text = mg_errors_text(&errs);
-        fprintf(stderr, "mgd describe: the built-in catalog is broken (a bug):\n%s", text);
-        free(text);
-        goto out;
-    }
-    mg_graph *g = mg_resolve(cat, bytes, len, &opts, &errs);
-    if (!g) {
-        char *json = mg_errors_json(&errs), *text = mg_errors_text(&errs);
-        fputs(json, stdout);
-        fprintf(stderr, "%s: %zu error%s:\n%s", config, errs.len, errs.len == 1 ? "" : "s", text);
-        free(json);
-        free(text);
-    } else {
+    if (g) {
         char *out = !strcmp(format, "dot") ? mg_describe_dot(g) : mg_describe_json(g);
         fputs(out, stdout);
         free(out);
@@ -241,9 +125,6 @@ int mg_cmd_describe(int argc, char **argv)
         mg_graph_free(g);
     }
     mg_catalog_free(cat);
-out:
-    mg_errors_free(&errs);
-    free(bytes);
     free(keys);
     return status;
 }

@@ -8,5 +8,8 @@
 #define MG_DAEMON_COMMANDS_H
 
 int mg_cmd_describe(int argc, char **argv);
+int mg_cmd_build(int argc, char **argv);
+int mg_cmd_run(int argc, char **argv);
+int mg_cmd_cache(int argc, char **argv);
 
 #endif

@@ -13,9 +13,12 @@ static void usage(FILE *f)
                "\n"
                "commands:\n"
                "  describe CONFIG   resolve a config document and print the device graph\n"
+               "  build DIR         build the unikernel of a directory\n"
+               "  run IMAGE         run an image the way its target needs\n"
+               "  cache stats|gc    figures and eviction of the build cache\n"
                "\n"
                "Run 'mgd COMMAND --help' for a command's options.\n"
-               "serve, build, run, token and cache are not part of this version yet.\n");
+               "serve and token are not part of this version yet.\n");
 }
 
 int main(int argc, char **argv)
@@ -34,7 +37,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "describe")) return mg_cmd_describe(argc - 2, argv + 2);
-    static const char *const planned[] = {"serve", "build", "run", "token", "cache", NULL};
+    if (!strcmp(cmd, "build")) return mg_cmd_build(argc - 2, argv + 2);
+    if (!strcmp(cmd, "run")) return mg_cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "cache")) return mg_cmd_cache(argc - 2, argv + 2);
+    static const char *const planned[] = {"serve", "token", NULL};
     for (const char *const *p = planned; *p; p++)
         if (!strcmp(cmd, *p)) {
             fprintf(stderr, "mgd: '%s' is not supported by this version of mgd yet\n", cmd);

@@ -114,9 +114,12 @@ run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --key nova
 [ "$status" = 2 ] && ok "bad --key: usage" || bad "bad --key" "exit $status"
 run "$work/o" "$work/e" "$mgd" describe --help
 [ "$status" = 0 ] && grep -q 'usage: mgd describe' "$work/o" && ok "--help" || bad "--help" "exit $status"
+run "$work/o" "$work/e" "$mgd" serve
+[ "$status" = 2 ] && grep -q 'not supported by this version' "$work/e" && ok "serve not yet" ||
+    bad "serve not yet" "exit $status" "$(cat "$work/e")"
 run "$work/o" "$work/e" "$mgd" build
-[ "$status" = 2 ] && grep -q 'not supported by this version' "$work/e" && ok "build not yet" ||
-    bad "build not yet" "exit $status" "$(cat "$work/e")"
+[ "$status" = 2 ] && grep -q 'usage: mgd build' "$work/e" && ok "build without DIR is a usage error" ||
+    bad "build without DIR is a usage error" "exit $status" "$(cat "$work/e")"
 run "$work/o" "$work/e" "$mgd" describe "$work/missing.json"
 [ "$status" = 1 ] && grep -q 'cannot read' "$work/e" && ok "missing file" || bad "missing file" "exit $status"
 

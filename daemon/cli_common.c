@@ -1,0 +1,104 @@
+#include "daemon/cli_common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "graph/arena.h"
+#include "graph/builtin_catalog.h"
+#include "graph/describe.h"
+#include "toolchain/fsutil.h"
+
+const char *mg_cli_check_path(void *vctx, const char *path, char *buf, size_t size)
+{
+    mg_cli_project *ctx = vctx;
+    char full[PATH_MAX * 2], real[PATH_MAX];
+    snprintf(full, sizeof full, "%s/%s", ctx->root, path);
+    struct stat st;
+    if (lstat(full, &st) != 0) return NULL; /* missing: the build says so */
+    if (!realpath(full, real)) {
+        snprintf(buf, size, "cannot be resolved: %s", strerror(errno));
+        return buf;
+    }
+    size_t n = strlen(ctx->root);
+    if (n == 1) return NULL; /* the root is "/": nothing can leave it */
+    if (strncmp(real, ctx->root, n) || (real[n] != '/' && real[n] != 0)) {
+        snprintf(buf, size, "leads outside the project (to %s)", real);
+        return buf;
+    }
+    return NULL;
+}
+
+bool mg_cli_parse_key(char *arg, mg_key_setting *out)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) return false;
+    *eq = 0;
+    *out = (mg_key_setting){arg, eq + 1};
+    return true;
+}
+
+mg_graph *mg_cli_resolve(const char *prog, const char *config, const char *project_dir,
+                         mg_resolve_options *opts, bool json_errors, mg_catalog **cat)
+{
+    size_t len;
+    *cat = NULL;
+    char *bytes = mg_file_read(config, MG_LIMITS_DEFAULT_BYTES, &len);
+    if (!bytes) {
+        fprintf(stderr, "%s: cannot read %s: %s\n", prog, config, strerror(errno));
+        return NULL;
+    }
+    mg_cli_project proj;
+    if (realpath(project_dir, proj.root)) {
+        opts->check_path = mg_cli_check_path;
+        opts->check_path_ctx = &proj;
+    }
+    mg_errors errs = {0};
+    mg_graph *g = NULL;
+    *cat = mg_builtin_catalog_load(&errs);
+    if (!*cat) {
+        char *text = mg_errors_text(&errs);
+        fprintf(stderr, "%s: the built-in catalog is broken (a bug):\n%s", prog, text);
+        free(text);
+    } else if (!(g = mg_resolve(*cat, bytes, len, opts, &errs))) {
+        char *json = mg_errors_json(&errs), *text = mg_errors_text(&errs);
+        if (json_errors) fputs(json, stdout);
+        fprintf(stderr, "%s: %zu error%s:\n%s", config, errs.len, errs.len == 1 ? "" : "s", text);
+        free(json);
+        free(text);
+    }
+    mg_errors_free(&errs);
+    free(bytes);
+    opts->check_path = NULL; /* it pointed at this frame */
+    opts->check_path_ctx = NULL;
+    return g;
+}
+
+char *mg_cli_default_cache(void)
+{
+    const char *v = getenv("MGD_CACHE");
+    if (v && *v) return mg_xstrdup(v);
+    v = getenv("XDG_CACHE_HOME");
+    if (v && *v == '/') return mg_xasprintf("%s/mgd", v);
+    v = getenv("HOME");
+    if (v && *v == '/') return mg_xasprintf("%s/.cache/mgd", v);
+    return mg_xstrdup(".mgd-cache");
+}
+
+void mg_cli_format_size(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+    else
+        snprintf(buf, size, "%.1f %s", v, units[u]);
+}

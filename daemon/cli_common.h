@@ -1,0 +1,41 @@
+/*
+ * cli_common.h - what mgd's local commands share: loading and resolving a
+ * config document the way describe and build both do, option helpers, and
+ * the default cache location.
+ */
+#ifndef MG_DAEMON_CLI_COMMON_H
+#define MG_DAEMON_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/catalog.h"
+#include "graph/errors.h"
+#include "graph/resolve.h"
+
+/* Rejects source paths that are symlinks leaving `root` (the callback of
+ * mg_resolve_options.check_path). */
+typedef struct mg_cli_project {
+    char root[4096];
+} mg_cli_project;
+const char *mg_cli_check_path(void *ctx, const char *path, char *buf, size_t size);
+
+/* Parses "NAME=VALUE" of --key into a setting (modifies `arg`). */
+bool mg_cli_parse_key(char *arg, mg_key_setting *out);
+
+/* Reads and resolves a config document whose sources live under
+ * `project_dir`. On errors prints them (JSON on stdout when `json_errors`,
+ * a readable list on stderr) and returns NULL. `*cat` receives the loaded
+ * catalog (freed by the caller, also on failure). */
+mg_graph *mg_cli_resolve(const char *prog, const char *config, const char *project_dir,
+                         mg_resolve_options *opts, bool json_errors, mg_catalog **cat);
+
+/* The cache directory: $MGD_CACHE, else $XDG_CACHE_HOME/mgd, else
+ * $HOME/.cache/mgd, else ./.mgd-cache. malloc'd. */
+char *mg_cli_default_cache(void);
+
+/* "12.3 MiB" */
+void mg_cli_format_size(uint64_t bytes, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...
+ *               [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]
+ *
+ * Resolves DIR/config.json (or --config) and builds the image with the same
+ * planner and cache as the daemon (toolchain/build.h). Prints
+ * "<sha256>  <path>" on stdout (the format of sha256sum, so `sha256sum -c`
+ * can check it) and a one-line summary on stderr; --verbose streams the
+ * build log to stderr, and a failed build prints its log.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cli_common.h"
+#include "daemon/commands.h"
+#include "graph/arena.h"
+#include "graph/strbuf.h"
+#include "toolchain/build.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/target.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...\n"
+               "                 [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]\n"
+               "\n"
+               "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
+               "(default unix) and arch (default the host's), and prints \"SHA256  PATH\".\n"
+               "  -o OUT        where to write the image (default DIR/dist/NAME[.target])\n"
+               "  --cache DIR   the action cache (default $MGD_CACHE, else ~/.cache/mgd)\n"
+               "  --force       run every action again, bypassing the cache; the image must\n"
+               "                come out bit-identical\n"
+               "  --jobs N      processes at once (default: the number of cores)\n"
+               "  --verbose     print the build log (commands and their output)\n"
+               "Exit status: 0 built, 1 the config has errors or the build failed, 2 usage.\n");
+}
+
+typedef struct {
+    bool echo;
+    mg_strbuf text;
+} log_sink;
+
+static void on_log(void *ctx, const char *text, size_t len)
+{
+    log_sink *s = ctx;
+    if (s->echo)
+        fwrite(text, 1, len, stderr);
+    else
+        mg_strbuf_appendn(&s->text, text, len);
+}
+
+int mg_cmd_build(int argc, char **argv)
+{
+    const char *dir = NULL, *config = NULL, *out = NULL, *cache_dir = NULL;
+    mg_resolve_options opts = {.target = "unix", .arch = mg_host_arch()};
+    mg_build_options bo = {0};
+    bool verbose = false;
+    mg_key_setting *keys = calloc((size_t)argc + 1, sizeof *keys);
+    if (!keys) return 1;
+    int status = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            free(keys);
+            return 0;
+        }
+        bool takes = !strcmp(a, "--config") || !strcmp(a, "--target") || !strcmp(a, "--arch") ||
+                     !strcmp(a, "--key") || !strcmp(a, "-o") || !strcmp(a, "--cache") ||
+                     !strcmp(a, "--jobs");
+        if (takes && !val) {
+            fprintf(stderr, "mgd build: %s needs a value\n", a);
+            goto out;
+        }
+        if (!strcmp(a, "--config"))
+            config = argv[++i];
+        else if (!strcmp(a, "--target"))
+            opts.target = argv[++i];
+        else if (!strcmp(a, "--arch"))
+            opts.arch = argv[++i];
+        else if (!strcmp(a, "-o"))
+            out = argv[++i];
+        else if (!strcmp(a, "--cache"))
+            cache_dir = argv[++i];
+        else if (!strcmp(a, "--force"))
+            bo.force = true;
+        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
+            verbose = true;
+        else if (!strcmp(a, "--jobs")) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "mgd build: --jobs takes a number from 1 to 1024\n");
+                goto out;
+            }
+            bo.jobs = (unsigned)n;
+        } else if (!strcmp(a, "--key")) {
+            if (!mg_cli_parse_key(argv[++i], &keys[opts.n_keys++])) {
+                fprintf(stderr, "mgd build: --key takes NAME=VALUE, got '%s'\n", argv[i]);
+                goto out;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "mgd build: unknown option '%s'\n", a);
+            usage(stderr);
+            goto out;
+        } else if (!dir)
+            dir = a;
+        else {
+            fprintf(stderr, "mgd build: one DIR only ('%s')\n", a);
+            goto out;
+        }
+    }
+    if (!dir) {
+        usage(stderr);
+        goto out;
+    }
+    opts.keys = keys;
+    status = 1;
+
+    char *config_path = config ? mg_xstrdup(config) : mg_path_join(dir, "config.json");
+    mg_catalog *cat = NULL;
+    mg_targets *targets = NULL;
+    mg_cache *cache = NULL;
+    mg_graph *g = mg_cli_resolve("mgd build", config_path, dir, &opts, false, &cat);
+    char err[1024];
+    char *cache_path = cache_dir ? mg_xstrdup(cache_dir) : mg_cli_default_cache();
+    char *image = NULL;
+    if (!g) goto done;
+    if (!(targets = mg_targets_load(err, sizeof err))) {
+        fprintf(stderr, "mgd build: %s\n", err);
+        goto done;
+    }
+    if (!(cache = mg_cache_open(cache_path, err, sizeof err))) {
+        fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, err);
+        goto done;
+    }
+    const mg_target *t = mg_targets_find(targets, g->target);
+    image = out ? mg_xstrdup(out)
+                : mg_xasprintf("%s/dist/%s%s", dir, g->name, t ? t->image_suffix : "");
+    log_sink sink = {.echo = verbose};
+    bo.project_dir = dir;
+    bo.graph = g;
+    bo.catalog = cat;
+    bo.targets = targets;
+    bo.cache = cache;
+    bo.output = image;
+    bo.log = on_log;
+    bo.log_ctx = &sink;
+    mg_build *b = mg_build_new(&bo);
+    mg_build_result res;
+    int r = mg_build_run(b, &res);
+    mg_build_free(b);
+    if (r == 0) {
+        printf("%s  %s\n", res.sha256, image);
+        fprintf(stderr, "mgd build: %s for %s/%s: %u actions, %u cached, %u run, %.2f s\n", g->name,
+                g->target, g->arch, res.actions, res.hits, res.misses,
+                (double)res.duration_ms / 1000);
+        status = 0;
+    } else {
+        if (!verbose && sink.text.len) fwrite(sink.text.data, 1, sink.text.len, stderr);
+        fprintf(stderr, "mgd build: failed: %s\n", res.error);
+    }
+    mg_strbuf_free(&sink.text);
+done:
+    free(image);
+    free(cache_path);
+    free(config_path);
+    mg_cache_close(cache);
+    mg_targets_free(targets);
+    mg_graph_free(g);
+    mg_catalog_free(cat);
+out:
+    free(keys);
+    return status;
+}

@@ -1,0 +1,150 @@
+/*
+ * mgd cache stats [--cache DIR] [--json]
+ * mgd cache gc --max-size SIZE [--cache DIR]
+ *
+ * Figures of the action cache (what it holds, hits and misses since it was
+ * created, the time hits saved) and eviction, least recently used first.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cli_common.h"
+#include "daemon/commands.h"
+#include "graph/arena.h"
+#include "toolchain/cache.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/runtime_src.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mgd cache stats [--cache DIR] [--json]\n"
+               "       mgd cache gc --max-size SIZE [--cache DIR]\n"
+               "\n"
+               "stats  what the cache holds and how well it works\n"
+               "gc     evicts the least recently used entries until the cache fits SIZE\n"
+               "       (bytes, or with a unit: 500M, 2G)\n"
+               "The cache is $MGD_CACHE, else ~/.cache/mgd, unless --cache says.\n");
+}
+
+static int stats(mg_cache *c, bool json)
+{
+    mg_cache_stats s;
+    char err[512], size[32];
+    if (mg_cache_stats_get(c, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "mgd cache stats: %s\n", err);
+        return 1;
+    }
+    uint64_t lookups = s.hits + s.misses;
+    double rate = lookups ? 100.0 * (double)s.hits / (double)lookups : 0;
+    if (json) {
+        printf("{\"path\": \"%s\", \"records\": %llu, \"blobs\": %llu, \"bytes\": %llu, "
+               "\"hits\": %llu, \"misses\": %llu, \"corrupt\": %llu, \"saved_ms\": %llu, "
+               "\"executed_ms\": %llu}\n",
+               mg_cache_path(c), (unsigned long long)s.records, (unsigned long long)s.blobs,
+               (unsigned long long)s.bytes, (unsigned long long)s.hits,
+               (unsigned long long)s.misses, (unsigned long long)s.corrupt,
+               (unsigned long long)s.saved_ms, (unsigned long long)s.executed_ms);
+        return 0;
+    }
+    mg_cli_format_size(s.bytes, size, sizeof size);
+    printf("cache       %s\n", mg_cache_path(c));
+    printf("size        %s (%llu records, %llu blobs)\n", size, (unsigned long long)s.records,
+           (unsigned long long)s.blobs);
+    printf("hits        %llu (%.1f%% of %llu lookups)\n", (unsigned long long)s.hits, rate,
+           (unsigned long long)lookups);
+    printf("misses      %llu\n", (unsigned long long)s.misses);
+    printf("corrupt     %llu (detected, removed and rebuilt)\n", (unsigned long long)s.corrupt);
+    printf("time saved  %.1f s (by hits)\n", (double)s.saved_ms / 1000);
+    printf("time spent  %.1f s (running actions)\n", (double)s.executed_ms / 1000);
+    return 0;
+}
+
+/* The runtime's sources are written into the cache once per runtime
+ * version (toolchain/runtime_src.h); trees of other versions are left
+ * over from older mgd binaries. Returns how many were removed. */
+static unsigned remove_old_runtimes(mg_cache *c)
+{
+    char *dir = mg_path_join(mg_cache_path(c), "runtime");
+    DIR *d = opendir(dir);
+    unsigned n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !strcmp(e->d_name, mg_runtime_version())) continue;
+        char *p = mg_path_join(dir, e->d_name);
+        if (mg_rm_rf(p) == 0) n++;
+        free(p);
+    }
+    if (d) closedir(d);
+    free(dir);
+    return n;
+}
+
+int mg_cmd_cache(int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : NULL, *dir = NULL, *max = NULL;
+    bool json = false;
+    if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+        usage(sub ? stdout : stderr);
+        return sub ? 0 : 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if ((!strcmp(a, "--cache") || !strcmp(a, "--max-size")) && i + 1 < argc) {
+            if (a[2] == 'c')
+                dir = argv[++i];
+            else
+                max = argv[++i];
+        } else if (!strcmp(a, "--json"))
+            json = true;
+        else {
+            fprintf(stderr, "mgd cache: unexpected '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    bool is_stats = !strcmp(sub, "stats"), is_gc = !strcmp(sub, "gc");
+    uint64_t max_bytes = 0;
+    if (!is_stats && !is_gc) {
+        fprintf(stderr, "mgd cache: unknown command '%s' (stats or gc)\n", sub);
+        return 2;
+    }
+    if (is_gc && (!max || mg_size_parse(max, &max_bytes) != 0)) {
+        fprintf(stderr, "mgd cache gc: --max-size takes a size such as 500M or 2G%s%s\n",
+                max ? ", not " : "", max ? max : "");
+        return 2;
+    }
+    char *path = dir ? mg_xstrdup(dir) : mg_cli_default_cache(), err[512];
+    mg_cache *c = mg_cache_open(path, err, sizeof err);
+    free(path);
+    if (!c) {
+        fprintf(stderr, "mgd cache: %s\n", err);
+        return 1;
+    }
+    int status = 0;
+    if (is_stats)
+        status = stats(c, json);
+    else {
+        mg_cache_gc_result r;
+        char before[32], after[32];
+        if (mg_cache_gc(c, max_bytes, &r, err, sizeof err) != 0) {
+            fprintf(stderr, "mgd cache gc: %s\n", err);
+            status = 1;
+        } else {
+            mg_cli_format_size(r.bytes_before, before, sizeof before);
+            mg_cli_format_size(r.bytes_after, after, sizeof after);
+            unsigned runtimes = remove_old_runtimes(c);
+            printf("removed %llu records and %llu blobs: %s -> %s\n",
+                   (unsigned long long)r.records_removed, (unsigned long long)r.blobs_removed,
+                   before, after);
+            if (runtimes)
+                printf("removed the sources of %u older runtime version%s\n", runtimes,
+                       runtimes == 1 ? "" : "s");
+        }
+    }
+    mg_cache_close(c);
+    return status;
+}

@@ -1,0 +1,160 @@
+/*
+ * mgd run IMAGE [--block NAME=FILE]... [--net NAME=TAP]... [-- ARGS]
+ *
+ * Reads the image's note (toolchain/image.h) and starts it the way its
+ * target needs, so nobody has to remember how: a unix image is executed
+ * directly (or under qemu-user for another arch), with each --block
+ * passed as the environment variable MG_BLOCK_<NAME> that the unix
+ * platform reads. mgd is replaced by the image (exec), so the exit status
+ * is the image's own. Devices are checked against the image's manifest:
+ * a --block it does not declare is a usage error.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/commands.h"
+#include "graph/arena.h"
+#include "toolchain/image.h"
+#include "toolchain/target.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mgd run IMAGE [--block NAME=FILE]... [--net NAME=TAP]... [-- ARGS]\n"
+               "\n"
+               "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
+               "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
+               "device NAME. The exit status is the image's.\n");
+}
+
+static bool has_device(const mg_image_info *info, const char *kind, const char *name)
+{
+    for (size_t i = 0; i < info->n_devices; i++)
+        if (!strcmp(info->devices[i].kind, kind) && !strcmp(info->devices[i].name, name))
+            return true;
+    return false;
+}
+
+int mg_cmd_run(int argc, char **argv)
+{
+    const char *image = NULL;
+    int first_arg = argc;
+    char **blocks = calloc((size_t)argc + 1, sizeof *blocks);
+    size_t n_blocks = 0;
+    bool net = false;
+    int status = 2;
+    if (!blocks) return 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            first_arg = i + 1;
+            break;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            free(blocks);
+            return 0;
+        }
+        if (!strcmp(a, "--block") || !strcmp(a, "--net")) {
+            if (i + 1 >= argc || !strchr(argv[i + 1], '=') || argv[i + 1][0] == '=') {
+                fprintf(stderr, "mgd run: %s takes NAME=%s\n", a, a[2] == 'b' ? "FILE" : "TAP");
+                goto out;
+            }
+            if (a[2] == 'b')
+                blocks[n_blocks++] = argv[++i];
+            else {
+                net = true;
+                i++;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "mgd run: unknown option '%s' (arguments for the image go after --)\n",
+                    a);
+            goto out;
+        } else if (!image)
+            image = a;
+        else {
+            fprintf(stderr, "mgd run: one IMAGE only ('%s'); arguments for it go after --\n", a);
+            goto out;
+        }
+    }
+    if (!image) {
+        usage(stderr);
+        goto out;
+    }
+    mg_image_info info;
+    char err[1024];
+    status = 1;
+    if (mg_image_read_info(image, &info, err, sizeof err) != 0) {
+        fprintf(stderr, "mgd run: %s\n", err);
+        goto out;
+    }
+    mg_targets *targets = mg_targets_load(err, sizeof err);
+    const mg_target *t = targets ? mg_targets_find(targets, info.target) : NULL;
+    const mg_target_arch *arch = t ? mg_target_find_arch(t, info.arch) : NULL;
+    char real[PATH_MAX];
+    if (!targets)
+        fprintf(stderr, "mgd run: %s\n", err);
+    else if (strcmp(info.target, "unix"))
+        fprintf(stderr,
+                "mgd run: %s is a %s image; running %s images is not supported by this "
+                "version of mgd yet\n",
+                image, info.target, info.target);
+    else if (!arch)
+        fprintf(stderr, "mgd run: %s is built for the arch %s, which this mgd does not know\n",
+                image, info.arch);
+    else if (net)
+        fprintf(stderr, "mgd run: network devices are not supported by this version of mgd yet\n");
+    else if (!realpath(image, real))
+        fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
+    else {
+        status = 2;
+        for (size_t i = 0; i < n_blocks; i++) {
+            char *eq = strchr(blocks[i], '=');
+            *eq = 0;
+            if (!has_device(&info, "block", blocks[i])) {
+                fprintf(stderr, "mgd run: %s has no block device named %s\n", image, blocks[i]);
+                goto free_info;
+            }
+            if (access(eq + 1, R_OK) != 0) {
+                fprintf(stderr, "mgd run: --block %s=%s: %s\n", blocks[i], eq + 1, strerror(errno));
+                status = 1;
+                goto free_info;
+            }
+            char file[PATH_MAX];
+            char *var = mg_xasprintf("MG_BLOCK_%s", blocks[i]);
+            setenv(var, realpath(eq + 1, file) ? file : eq + 1, 1);
+            free(var);
+        }
+        bool native = arch->n_run == 0;
+        if (native && strcmp(info.arch, mg_host_arch())) {
+            fprintf(stderr, "mgd run: %s is built for %s and this host is %s\n", image, info.arch,
+                    mg_host_arch());
+            status = 1;
+            goto free_info;
+        }
+        size_t n = arch->n_run + 1 + (size_t)(argc - first_arg);
+        char **args = calloc(n + 1, sizeof *args);
+        if (!args) goto free_info;
+        size_t k = 0;
+        for (size_t i = 0; i < arch->n_run; i++) args[k++] = (char *)arch->run[i];
+        args[k++] = real;
+        for (int i = first_arg; i < argc; i++) args[k++] = argv[i];
+        fflush(NULL);
+        if (native)
+            execv(real, args);
+        else
+            execvp(args[0], args);
+        fprintf(stderr, "mgd run: cannot start %s: %s\n", args[0], strerror(errno));
+        free(args);
+        status = 1;
+    }
+free_info:
+    mg_targets_free(targets);
+    mg_image_info_free(&info);
+out:
+    free(blocks);
+    return status;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The action cache as a user meets it through `mgd build`:
+#   - a no-op rebuild runs nothing;
+#   - changing one source recompiles exactly that file (then link, strip);
+#   - changing a header recompiles exactly the files that include it;
+#   - a corrupt blob or a truncated entry is detected, removed and rebuilt,
+#     and the image is still right;
+#   - --force (no cache) gives the same sha256;
+#   - mgd cache stats/gc report and evict.
+# usage: cache.sh MGD
+set -uo pipefail
+mgd=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$here/proj" "$work/proj"
+export MGD_CACHE="$work/cache"
+fails=0
+check() { # NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+# build LOGFILE [args]: builds, keeps the verbose log, prints the sha256
+build() {
+  local log=$1; shift
+  "$mgd" build "$work/proj" -o "$work/img" --verbose "$@" 2>"$log" | cut -d' ' -f1
+}
+ran() { grep -c ': ran in' "$1"; }
+ran_compiles() { grep ': ran in' "$1" | grep -o 'compile [^:]*' | sort | tr '\n' ' '; }
+
+sha1=$(build "$work/l1")
+check "cold build succeeds" test -n "$sha1"
+check "the image runs" bash -c "'$work/img' | grep -qx 'cache test: one'"
+check "cold build ran every action" test "$(ran "$work/l1")" -ge 10
+
+sha2=$(build "$work/l2")
+check "no-op rebuild runs nothing" test "$(ran "$work/l2")" -eq 0
+check "no-op rebuild gives the same image" test "$sha1" = "$sha2"
+
+sed -i 's/"one"/"two"/' "$work/proj/other.c"
+build "$work/l3" >/dev/null
+check "one changed source: exactly one compile" test "$(ran_compiles "$work/l3")" = "compile other.c "
+check "one changed source: then link and strip" test "$(ran "$work/l3")" -eq 3
+check "the change is in the image" bash -c "'$work/img' | grep -qx 'cache test: two'"
+
+sed -i 's/"cache test"/"cache TEST"/' "$work/proj/greet.h"
+build "$work/l4" >/dev/null
+check "header change: only its includer recompiles" test "$(ran_compiles "$work/l4")" = "compile unikernel.c "
+check "header change is in the image" bash -c "'$work/img' | grep -qx 'cache TEST: two'"
+
+echo '/* a comment */' >>"$work/proj/other.h"
+build "$work/l5" >/dev/null
+check "shared header: both includers recompile" test "$(ran_compiles "$work/l5")" = "compile other.c compile unikernel.c "
+
+# an unrelated new file in the project changes nothing
+echo 'int unused;' >"$work/proj/unused.c"
+build "$work/l6" >/dev/null
+check "unrelated file: nothing runs" test "$(ran "$work/l6")" -eq 0
+
+# corrupt the image's blob: detected, removed, strip runs again
+good=$(sha256sum "$work/img" | cut -d' ' -f1)
+blob="$MGD_CACHE/blobs/${good:0:2}/$good"
+check "image blob is in the cache" test -f "$blob"
+chmod u+w "$blob"; printf 'XX' | dd of="$blob" bs=1 seek=200 conv=notrunc 2>/dev/null
+sha7=$(build "$work/l7")
+check "corrupt blob detected" grep -q 'is corrupt; running it again' "$work/l7"
+check "corrupt blob: image rebuilt identical" test "$sha7" = "$good"
+check "corrupt blob: image file right" test "$(sha256sum "$work/img" | cut -d' ' -f1)" = "$good"
+
+# truncate every record: each is detected and rebuilt, never used
+for r in "$MGD_CACHE"/records/*/*; do chmod u+w "$r"; truncate -s 40 "$r"; done
+sha8=$(build "$work/l8")
+check "truncated entries: everything reruns" test "$(ran "$work/l8")" -eq "$(ran "$work/l1")"
+check "truncated entries: same image" test "$sha8" = "$good"
+build "$work/l9" >/dev/null
+check "after repair: cached again" test "$(ran "$work/l9")" -eq 0
+
+sha10=$(build "$work/l10" --force)
+check "--force runs everything" test "$(ran "$work/l10")" -eq "$(ran "$work/l1")"
+check "--force gives the same sha256 (reproducible)" test "$sha10" = "$good"
+
+# a failing compile: exit 1 and the compiler's message
+echo 'this is not C' >>"$work/proj/other.c"
+"$mgd" build "$work/proj" -o "$work/img2" >"$work/o11" 2>"$work/l11"; rc=$?
+check "compile error exits 1" test "$rc" -eq 1
+check "compile error shows the compiler's message" grep -q 'other.c.*error' "$work/l11"
+check "compile error names the action" grep -q 'failed: compile other.c failed' "$work/l11"
+check "compile error writes no image" test ! -e "$work/img2"
+
+"$mgd" cache stats >"$work/stats"
+check "cache stats shows hits" grep -Eq '^hits +[1-9]' "$work/stats"
+check "cache stats shows corrupt entries" grep -Eq '^corrupt +[1-9]' "$work/stats"
+"$mgd" cache gc --max-size 1k >"$work/gc"
+check "gc evicts" grep -q 'removed [1-9]' "$work/gc"
+"$mgd" cache stats --json >"$work/stats2"
+check "gc leaves the cache under the limit" python3 -c "import json,sys; d=json.load(open('$work/stats2')); sys.exit(0 if d['bytes'] <= 1024 else 1)"
+"$mgd" cache gc --max-size lots >/dev/null 2>&1; rc=$?
+check "gc with a bad size is a usage error" test "$rc" -eq 2
+
+echo "$fails failed"
+exit $((fails > 0))

@@ -1,0 +1,6 @@
+#include "other.h"
+
+const char *other_word(void)
+{
+    return "one";
+}

@@ -1,0 +1,2 @@
+/* Shared by both sources. */
+const char *other_word(void);

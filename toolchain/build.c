@@ -1,0 +1,1197 @@
+#include "toolchain/build.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "graph/arena.h"
+#include "graph/codegen.h"
+#include "graph/strbuf.h"
+#include "toolchain/crunch.h"
+#include "toolchain/exec.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/image.h"
+#include "toolchain/runtime_src.h"
+
+/* Bumped when the meaning of a key or the format of entries changes. */
+#define KEY_DOMAIN "mgd action v1"
+
+typedef enum { ACT_COMPILE, ACT_ARCHIVE, ACT_LINK, ACT_STRIP } act_kind;
+static const char *const kind_names[] = {"compile", "archive", "link", "strip"};
+
+typedef enum { ST_WAITING, ST_RUNNING, ST_DONE } act_state;
+
+/* A file the build reads or writes. */
+typedef struct {
+    char *path;    /* absolute */
+    char *canon;   /* with the build's roots replaced by placeholders */
+    long producer; /* action index, or -1 for a source */
+    bool known;    /* sha is set */
+    bool present;  /* the file is in place (a hit restores outputs only when needed) */
+    char sha[MG_SHA256_HEX_SIZE];
+} bfile;
+
+typedef struct {
+    act_kind kind;
+    char *label;
+    char **argv;
+    size_t argc;
+    size_t *inputs, n_inputs;
+    size_t *outputs, n_outputs;
+    char *depfile; /* compile: gcc -MD writes it */
+    unsigned mode; /* of the outputs */
+    act_state state;
+    bool rerun;                    /* its cached output turned out corrupt or missing: run it */
+    char key1[MG_SHA256_HEX_SIZE]; /* over argv and declared inputs */
+    char key[MG_SHA256_HEX_SIZE];  /* key1 + the headers read */
+    uint64_t exec_id;
+} action;
+
+struct mg_build {
+    mg_build_options o;
+    mg_arena arena;
+    atomic_bool cancelled;
+    mg_executor *ex;
+    const mg_target *target;
+    const mg_target_arch *arch;
+    char *toolid;
+    char *scratch, *rt_root, *src_root;
+    char *cc, *ar, *strip;
+    bfile *files;
+    size_t n_files, cap_files;
+    action *acts;
+    size_t n_acts, cap_acts;
+    /* header hashes of this build: canonical path -> sha ("" when missing) */
+    char **hpaths, **hshas;
+    size_t n_h, cap_h;
+    struct timespec start;
+    mg_build_result *res;
+    uint64_t executed_ms, corrupt;
+};
+
+static uint64_t ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000 +
+           (uint64_t)((t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+static void logf_(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(mg_build *b, const char *fmt, ...)
+{
+    if (!b->o.log) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = mg_xvasprintf(fmt, ap);
+    va_end(ap);
+    b->o.log(b->o.log_ctx, text, strlen(text));
+    free(text);
+}
+
+static void log_step(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_step(mg_build *b, const char *fmt, ...)
+{
+    if (!b->o.log) return;
+    uint64_t ms = ms_since(&b->start);
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = mg_xvasprintf(fmt, ap);
+    va_end(ap);
+    logf_(b, "[%4llu.%03llu] %s\n", (unsigned long long)(ms / 1000),
+          (unsigned long long)(ms % 1000), text);
+    free(text);
+}
+
+static int fail(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(mg_build *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->res->error, sizeof b->res->error, fmt, ap);
+    va_end(ap);
+    log_step(b, "error: %s", b->res->error);
+    return -1;
+}
+
+/* --- paths ------------------------------------------------------------- */
+
+/* Replaces the build's own roots (scratch, runtime tree, project) by
+ * placeholders, so keys do not depend on where things happen to live.
+ * The longest matching root wins (the cache may sit inside the project). */
+static char *canon(mg_build *b, const char *path)
+{
+    const char *roots[3] = {b->scratch, b->rt_root, b->src_root};
+    const char *names[3] = {"$WORK", "$RUNTIME", "$SRC"};
+    size_t best = 0;
+    int which = -1;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(roots[i]);
+        if (n > best && !strncmp(path, roots[i], n) &&
+            (path[n] == '/' || path[n] == 0 || path[n] == '=' || path[n] == ' ')) {
+            best = n;
+            which = i;
+        }
+    }
+    if (which < 0) return mg_arena_strdup(&b->arena, path);
+    return mg_arena_printf(&b->arena, "%s%s", names[which], path + best);
+}
+
+/* A canonical argument: options like -I/x or -ffile-prefix-map=/x=. carry
+ * paths after a prefix. */
+static char *canon_arg(mg_build *b, const char *arg)
+{
+    if (arg[0] == '/') return canon(b, arg);
+    const char *slash = strchr(arg, '/');
+    if (arg[0] == '-' && slash) {
+        char *rest = canon(b, slash);
+        return mg_arena_printf(&b->arena, "%.*s%s", (int)(slash - arg), arg, rest);
+    }
+    return mg_arena_strdup(&b->arena, arg);
+}
+
+static size_t file_add(mg_build *b, const char *path, long producer)
+{
+    for (size_t i = 0; i < b->n_files; i++)
+        if (!strcmp(b->files[i].path, path)) return i;
+    if (b->n_files == b->cap_files)
+        b->files = mg_xrealloc(b->files, (b->cap_files = b->cap_files * 2 + 32) * sizeof *b->files);
+    bfile *f = &b->files[b->n_files];
+    memset(f, 0, sizeof *f);
+    f->path = mg_arena_strdup(&b->arena, path);
+    f->canon = canon(b, path);
+    f->producer = producer;
+    return b->n_files++;
+}
+
+static action *act_new(mg_build *b, act_kind kind, const char *label)
+{
+    if (b->n_acts == b->cap_acts)
+        b->acts = mg_xrealloc(b->acts, (b->cap_acts = b->cap_acts * 2 + 32) * sizeof *b->acts);
+    action *a = &b->acts[b->n_acts++];
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    a->label = mg_arena_strdup(&b->arena, label);
+    a->mode = 0644;
+    return a;
+}
+
+static void act_arg(mg_build *b, action *a, const char *arg)
+{
+    a->argv = mg_xrealloc(a->argv, (a->argc + 2) * sizeof *a->argv);
+    a->argv[a->argc++] = mg_arena_strdup(&b->arena, arg);
+    a->argv[a->argc] = NULL;
+}
+
+static void act_args(mg_build *b, action *a, const char *const *args, size_t n)
+{
+    for (size_t i = 0; i < n; i++) act_arg(b, a, args[i]);
+}
+
+static void act_input(mg_build *b, action *a, const char *path)
+{
+    size_t f = file_add(b, path, -1);
+    a->inputs = mg_xrealloc(a->inputs, (a->n_inputs + 1) * sizeof *a->inputs);
+    a->inputs[a->n_inputs++] = f;
+}
+
+static void act_output(mg_build *b, action *a, const char *path)
+{
+    size_t f = file_add(b, path, (long)(a - b->acts));
+    b->files[f].producer = (long)(a - b->acts);
+    a->outputs = mg_xrealloc(a->outputs, (a->n_outputs + 1) * sizeof *a->outputs);
+    a->outputs[a->n_outputs++] = f;
+}
+
+/* --- hashing ------------------------------------------------------------ */
+
+/* The sha256 of a header by canonical path, hashed once per build. */
+static const char *header_sha(mg_build *b, const char *canon_path)
+{
+    for (size_t i = 0; i < b->n_h; i++)
+        if (!strcmp(b->hpaths[i], canon_path)) return b->hshas[i];
+    char *real;
+    if (!strncmp(canon_path, "$WORK/", 6))
+        real = mg_path_join(b->scratch, canon_path + 6);
+    else if (!strncmp(canon_path, "$RUNTIME/", 9))
+        real = mg_path_join(b->rt_root, canon_path + 9);
+    else if (!strncmp(canon_path, "$SRC/", 5))
+        real = mg_path_join(b->src_root, canon_path + 5);
+    else
+        real = mg_xstrdup(canon_path);
+    char sha[MG_SHA256_HEX_SIZE] = "";
+    if (mg_sha256_file_hex(real, sha, NULL) != 0) sha[0] = 0;
+    free(real);
+    if (b->n_h == b->cap_h) {
+        b->cap_h = b->cap_h * 2 + 64;
+        b->hpaths = mg_xrealloc(b->hpaths, b->cap_h * sizeof *b->hpaths);
+        b->hshas = mg_xrealloc(b->hshas, b->cap_h * sizeof *b->hshas);
+    }
+    b->hpaths[b->n_h] = mg_arena_strdup(&b->arena, canon_path);
+    b->hshas[b->n_h] = mg_arena_strdup(&b->arena, sha);
+    return b->hshas[b->n_h++];
+}
+
+static void sha_str(mg_sha256 *s, const char *str)
+{
+    mg_sha256_update(s, str, strlen(str) + 1);
+}
+
+static void sha_done(mg_sha256 *s, char out[MG_SHA256_HEX_SIZE])
+{
+    unsigned char d[MG_SHA256_SIZE];
+    mg_sha256_final(s, d);
+    mg_sha256_hex(d, out);
+}
+
+static void compute_key1(mg_build *b, action *a)
+{
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    sha_str(&s, KEY_DOMAIN);
+    sha_str(&s, b->toolid);
+    sha_str(&s, kind_names[a->kind]);
+    for (size_t i = 0; i < a->argc; i++) sha_str(&s, canon_arg(b, a->argv[i]));
+    sha_str(&s, "inputs");
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        sha_str(&s, b->files[a->inputs[i]].canon);
+        sha_str(&s, b->files[a->inputs[i]].sha);
+    }
+    sha_done(&s, a->key1);
+}
+
+static void manifest_key(const char *key1, char out[MG_SHA256_HEX_SIZE])
+{
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    sha_str(&s, "manifest");
+    sha_str(&s, key1);
+    sha_done(&s, out);
+}
+
+/* The full key: key1 and the (path, sha) of every header listed. */
+static void compute_key(const char *key1, char **paths, char **shas, size_t n,
+                        char out[MG_SHA256_HEX_SIZE])
+{
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    sha_str(&s, "entry");
+    sha_str(&s, key1);
+    for (size_t i = 0; i < n; i++) {
+        sha_str(&s, paths[i]);
+        sha_str(&s, shas[i]);
+    }
+    sha_done(&s, out);
+}
+
+/* --- manifests: the headers a compile read --------------------------------- */
+
+/* Looks up the manifest of a compile and checks its headers against the
+ * files now. On success sets a->key and returns true. */
+static bool manifest_lookup(mg_build *b, action *a)
+{
+    char mkey[MG_SHA256_HEX_SIZE];
+    manifest_key(a->key1, mkey);
+    char *data;
+    size_t len;
+    if (mg_cache_record_get(b->o.cache, mkey, &data, &len) != MG_CACHE_OK) return false;
+    cJSON *j = cJSON_ParseWithLength(data, len);
+    free(data);
+    const cJSON *headers = cJSON_GetObjectItemCaseSensitive(j, "headers");
+    bool ok = cJSON_IsArray(headers);
+    size_t n = ok ? (size_t)cJSON_GetArraySize(headers) : 0, k = 0;
+    char **paths = mg_xmalloc((n + 1) * sizeof *paths), **shas = mg_xmalloc((n + 1) * sizeof *shas);
+    for (const cJSON *h = ok ? headers->child : NULL; ok && h; h = h->next, k++) {
+        const cJSON *p = cJSON_GetArrayItem(h, 0), *sh = cJSON_GetArrayItem(h, 1);
+        if (!cJSON_IsString(p) || !cJSON_IsString(sh)) {
+            ok = false;
+            break;
+        }
+        const char *now = header_sha(b, p->valuestring);
+        if (strcmp(now, sh->valuestring)) ok = false; /* changed or gone */
+        paths[k] = p->valuestring;
+        shas[k] = sh->valuestring;
+    }
+    if (ok) compute_key(a->key1, paths, shas, n, a->key);
+    free(paths);
+    free(shas);
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* Reads gcc's depfile: "obj: src h1 h2 \<newline> h3", spaces in names
+ * escaped with a backslash. Returns the headers' absolute paths (the
+ * declared inputs left out), sorted, without repeats. */
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static char **read_depfile(mg_build *b, action *a, size_t *n)
+{
+    size_t len;
+    char *text = mg_file_read(a->depfile, 64u << 20, &len);
+    *n = 0;
+    if (!text) return NULL;
+    char **out = NULL;
+    size_t cap = 0;
+    const char *p = strchr(text, ':');
+    mg_strbuf tok = {0};
+    for (p = p ? p + 1 : text + len;; p++) {
+        bool end = !*p;
+        if (*p == '\\' && p[1] == '\n') {
+            p++;
+            continue;
+        }
+        if (*p == '\\' && p[1] == ' ') {
+            mg_strbuf_appendn(&tok, " ", 1);
+            p++;
+            continue;
+        }
+        if (end || *p == ' ' || *p == '\n' || *p == '\t') {
+            if (tok.len) {
+                char *path =
+                    tok.data[0] == '/' ? mg_xstrdup(tok.data) : mg_path_join(b->scratch, tok.data);
+                char real[PATH_MAX];
+                if (realpath(path, real)) {
+                    free(path);
+                    path = mg_xstrdup(real);
+                }
+                bool declared = false;
+                for (size_t i = 0; i < a->n_inputs; i++)
+                    if (!strcmp(b->files[a->inputs[i]].path, path)) declared = true;
+                if (!declared) {
+                    if (*n + 1 >= cap) out = mg_xrealloc(out, (cap = cap * 2 + 32) * sizeof *out);
+                    out[(*n)++] = path;
+                } else
+                    free(path);
+                tok.len = 0;
+                tok.data[0] = 0;
+            }
+            if (end) break;
+            continue;
+        }
+        mg_strbuf_appendn(&tok, p, 1);
+    }
+    mg_strbuf_free(&tok);
+    free(text);
+    if (!out) return NULL;
+    qsort(out, *n, sizeof *out, cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (k && !strcmp(out[k - 1], out[i]))
+            free(out[i]);
+        else
+            out[k++] = out[i];
+    }
+    *n = k;
+    return out;
+}
+
+/* After a compile ran: records the headers it read and derives its key. */
+static void manifest_store(mg_build *b, action *a)
+{
+    size_t n;
+    char **headers = read_depfile(b, a, &n);
+    char **paths = mg_xmalloc((n + 1) * sizeof *paths), **shas = mg_xmalloc((n + 1) * sizeof *shas);
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "headers");
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = canon(b, headers[i]);
+        shas[i] = (char *)header_sha(b, paths[i]);
+        cJSON *pair = cJSON_CreateArray();
+        cJSON_AddItemToArray(pair, cJSON_CreateString(paths[i]));
+        cJSON_AddItemToArray(pair, cJSON_CreateString(shas[i]));
+        cJSON_AddItemToArray(arr, pair);
+        free(headers[i]);
+    }
+    free(headers);
+    compute_key(a->key1, paths, shas, n, a->key);
+    char *text = cJSON_PrintUnformatted(j);
+    char mkey[MG_SHA256_HEX_SIZE], err[256];
+    manifest_key(a->key1, mkey);
+    if (mg_cache_record_put(b->o.cache, mkey, text, strlen(text), NULL, 0, err, sizeof err) != 0)
+        log_step(b, "warning: cannot store a manifest in the cache: %s", err);
+    free(text);
+    cJSON_Delete(j);
+    free(paths);
+    free(shas);
+}
+
+/* --- cache entries --------------------------------------------------------- */
+
+/* Reads an action's entry: the sha256 of each output. The outputs are
+ * restored from their blobs only when something needs them (ensure_present),
+ * so a build whose archive is cached never copies the runtime's objects.
+ * A missing or corrupt entry is a miss. */
+static bool entry_restore(mg_build *b, action *a)
+{
+    char *data;
+    size_t len;
+    mg_cache_status st = mg_cache_record_get(b->o.cache, a->key, &data, &len);
+    if (st == MG_CACHE_CORRUPT) log_step(b, "%s: cache entry corrupt, rebuilding", a->label);
+    if (st != MG_CACHE_OK) return false;
+    cJSON *j = cJSON_ParseWithLength(data, len);
+    free(data);
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(j, "outputs");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "ms");
+    bool ok =
+        cJSON_IsArray(outs) && cJSON_GetArraySize(outs) == (int)a->n_outputs && cJSON_IsNumber(ms);
+    size_t i = 0;
+    for (const cJSON *o = ok ? outs->child : NULL; ok && o; o = o->next, i++) {
+        bfile *f = &b->files[a->outputs[i]];
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "path");
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256");
+        if (!cJSON_IsString(p) || !cJSON_IsString(sha) || strcmp(p->valuestring, f->canon) ||
+            strlen(sha->valuestring) != MG_SHA256_HEX_SIZE - 1) {
+            ok = false;
+            break;
+        }
+        memcpy(f->sha, sha->valuestring, MG_SHA256_HEX_SIZE);
+    }
+    if (ok) b->res->saved_ms += (uint64_t)ms->valuedouble;
+    cJSON_Delete(j);
+    return ok;
+}
+
+static bool entry_store(mg_build *b, action *a, const char *output, uint64_t ms)
+{
+    cJSON *j = cJSON_CreateObject(), *outs = cJSON_AddArrayToObject(j, "outputs");
+    const char **blobs = mg_xmalloc((a->n_outputs + 1) * sizeof *blobs);
+    bool ok = true;
+    char err[512];
+    for (size_t i = 0; ok && i < a->n_outputs; i++) {
+        bfile *f = &b->files[a->outputs[i]];
+        uint64_t size;
+        if (mg_cache_blob_put(b->o.cache, f->path, f->sha, &size, err, sizeof err) != 0) {
+            fail(b, "%s: cannot store %s in the cache: %s", a->label, f->path, err);
+            ok = false;
+            break;
+        }
+        blobs[i] = f->sha;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "path", f->canon);
+        cJSON_AddStringToObject(o, "sha256", f->sha);
+        cJSON_AddItemToArray(outs, o);
+    }
+    cJSON_AddNumberToObject(j, "ms", (double)ms);
+    cJSON_AddStringToObject(j, "output", output ? output : "");
+    if (ok) {
+        char *text = cJSON_PrintUnformatted(j);
+        if (mg_cache_record_put(b->o.cache, a->key, text, strlen(text), blobs, a->n_outputs, err,
+                                sizeof err) != 0)
+            log_step(b, "warning: cannot store a cache entry: %s", err);
+        free(text);
+    }
+    free(blobs);
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* --- the toolchain's identity --------------------------------------------- */
+
+static char *run_capture(const char *const *argv, char *err, size_t errsize)
+{
+    mg_exec_spec spec = {.argv = argv, .timeout_ms = 30000};
+    mg_exec_result r;
+    if (mg_exec_run(&spec, &r) != 0 || r.spawn_error || r.exit_status != 0 || r.term_signal) {
+        snprintf(err, errsize, "%s failed: %s", argv[0],
+                 r.output && r.output_len ? r.output : "no output");
+        mg_exec_result_free(&r);
+        return NULL;
+    }
+    char *out = mg_xstrdup(r.output ? r.output : "");
+    mg_exec_result_free(&r);
+    return out;
+}
+
+char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arch *a, char *err,
+                            size_t errsize)
+{
+    static const char *const tools[] = {"gcc", "ar", "strip"};
+    char *paths[3] = {0};
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    sha_str(&s, "toolchain identity memo v1");
+    bool ok = true;
+    for (int i = 0; i < 3 && ok; i++) {
+        char *name = mg_xasprintf("%s%s", a->prefix, tools[i]);
+        char *found = mg_find_program(name);
+        char real[PATH_MAX];
+        struct stat st;
+        if (!found || !realpath(found, real) || stat(real, &st) != 0) {
+            snprintf(err, errsize, "%s not found on PATH (install the Debian package %s)", name,
+                     i == 0 ? a->package : "binutils");
+            ok = false;
+        } else {
+            paths[i] = found;
+            found = NULL;
+            char line[PATH_MAX + 128];
+            snprintf(line, sizeof line, "%s %lld %lld.%09ld %llu", real, (long long)st.st_size,
+                     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                     (unsigned long long)st.st_ino);
+            sha_str(&s, line);
+        }
+        free(found);
+        free(name);
+    }
+    char memo[MG_SHA256_HEX_SIZE];
+    sha_done(&s, memo);
+    char *id = NULL, *data;
+    size_t len;
+    if (ok && mg_cache_record_get(c, memo, &data, &len) == MG_CACHE_OK) {
+        if (len == MG_SHA256_HEX_SIZE - 1)
+            id = data;
+        else
+            free(data);
+    }
+    if (ok && !id) {
+        const char *const v1[] = {paths[0], "--version", NULL};
+        const char *const v2[] = {paths[0], "-dumpmachine", NULL};
+        const char *const v3[] = {paths[1], "--version", NULL};
+        const char *const v4[] = {paths[2], "--version", NULL};
+        const char *const *cmds[] = {v1, v2, v3, v4};
+        mg_sha256_init(&s);
+        sha_str(&s, "toolchain identity v1");
+        for (size_t i = 0; ok && i < 4; i++) {
+            char *out = run_capture(cmds[i], err, errsize);
+            if (!out)
+                ok = false;
+            else
+                sha_str(&s, out);
+            free(out);
+        }
+        if (ok) {
+            id = mg_xmalloc(MG_SHA256_HEX_SIZE);
+            sha_done(&s, id);
+            char perr[256];
+            mg_cache_record_put(c, memo, id, MG_SHA256_HEX_SIZE - 1, NULL, 0, perr, sizeof perr);
+        }
+    }
+    for (int i = 0; i < 3; i++) free(paths[i]);
+    return ok ? id : NULL;
+}
+
+/* --- planning ------------------------------------------------------------- */
+
+static void add_compile(mg_build *b, const char *src, const char *obj, const char *const *extra,
+                        size_t n_extra, const char *label)
+{
+    action *a = act_new(b, ACT_COMPILE, label);
+    const mg_target *t = b->target;
+    act_arg(b, a, b->cc);
+    act_args(b, a, t->cflags, t->n_cflags);
+    act_args(b, a, extra, n_extra);
+    /* build paths out of the objects: __FILE__ and debug info say ./x.c */
+    const char *roots[3] = {b->scratch, b->rt_root, b->src_root};
+    for (int i = 0; i < 3; i++) {
+        char *map = mg_xasprintf("-ffile-prefix-map=%s=.", roots[i]);
+        act_arg(b, a, map);
+        free(map);
+    }
+    char *inc = mg_xasprintf("-I%s/gen", b->scratch);
+    act_arg(b, a, inc);
+    free(inc);
+    inc = mg_xasprintf("-I%s/runtime/include", b->rt_root);
+    act_arg(b, a, inc);
+    free(inc);
+    a->depfile = mg_arena_printf(&b->arena, "%s.d", obj);
+    const char *tail[] = {"-MD", "-MF", a->depfile, "-c", src, "-o", obj};
+    act_args(b, a, tail, 7);
+    act_input(b, a, src);
+    act_output(b, a, obj);
+}
+
+static int mkdirs_for(mg_build *b, const char *path)
+{
+    char *d = mg_path_dirname(path);
+    int r = mg_mkdir_p(d);
+    if (r != 0) fail(b, "cannot create %s: %s", d, strerror(errno));
+    free(d);
+    return r;
+}
+
+static int write_gen(mg_build *b, const char *name, const char *text)
+{
+    char *path = mg_xasprintf("%s/gen/%s", b->scratch, name);
+    int r = mg_file_write_atomic(path, text, strlen(text), 0644);
+    if (r != 0) fail(b, "cannot write %s: %s", path, strerror(errno));
+    free(path);
+    return r;
+}
+
+/* The image's note: name, target, ABI and the platform devices used. */
+static char *note_source(mg_build *b)
+{
+    const mg_graph *g = b->o.graph;
+    mg_image_info info = {.name = (char *)g->name,
+                          .target = (char *)g->target,
+                          .arch = (char *)g->arch,
+                          .abi = b->target->abi};
+    mg_image_device *devs = mg_xmalloc((g->n_nodes + 1) * sizeof *devs);
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const mg_graph_node *n = &g->nodes[i];
+        if (!n->entry || !n->entry->attach_kind) continue;
+        for (size_t k = 0; k < n->n_args; k++) {
+            const mg_graph_arg *arg = &n->args[k];
+            if (strcmp(arg->name, n->entry->attach_param) || arg->runtime_key) continue;
+            const char *name = arg->value.text;
+            if (strpbrk(name, "\n\r") || !*name) {
+                fail(b, "device %s: the %s name \"%s\" is empty or has a line break", n->id,
+                     n->entry->attach_kind, name);
+                free(devs);
+                return NULL;
+            }
+            bool dup = false;
+            for (size_t d = 0; d < info.n_devices; d++)
+                if (!strcmp(devs[d].name, name) && !strcmp(devs[d].kind, n->entry->attach_kind))
+                    dup = true;
+            if (!dup)
+                devs[info.n_devices++] =
+                    (mg_image_device){(char *)n->entry->attach_kind, (char *)name};
+        }
+    }
+    info.devices = devs;
+    char *text = mg_image_note_c(&info);
+    free(devs);
+    return text;
+}
+
+static int plan(mg_build *b)
+{
+    const mg_graph *g = b->o.graph;
+    char err[1024];
+
+    /* generated sources */
+    char *gen = mg_path_join(b->scratch, "gen");
+    if (mg_mkdir_p(gen) != 0) {
+        free(gen);
+        return fail(b, "cannot create the build directory: %s", strerror(errno));
+    }
+    free(gen);
+    char *main_c = mg_codegen_main_c(g), *keys_h = mg_codegen_keys_h(g), *note = note_source(b);
+    int r = note ? 0 : -1;
+    if (r == 0) r = write_gen(b, "main.c", main_c);
+    if (r == 0) r = write_gen(b, "mg_keys.h", keys_h);
+    if (r == 0) r = write_gen(b, "mg_note.c", note);
+    free(main_c);
+    free(keys_h);
+    free(note);
+    if (r != 0) return -1;
+
+    /* crunch: every directory embedded by some node, once */
+    const char **dirs = mg_xmalloc((g->n_nodes + 1) * sizeof *dirs);
+    size_t n_dirs = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const mg_graph_node *n = &g->nodes[i];
+        if (!n->entry || !n->entry->embed) continue;
+        for (size_t k = 0; k < n->n_args; k++) {
+            if (strcmp(n->args[k].name, n->entry->embed) || n->args[k].runtime_key) continue;
+            bool seen = false;
+            for (size_t d = 0; d < n_dirs; d++)
+                if (!strcmp(dirs[d], n->args[k].value.text)) seen = true;
+            if (!seen) dirs[n_dirs++] = n->args[k].value.text;
+        }
+    }
+    if (n_dirs) {
+        mg_crunch_summary sum;
+        char *text = mg_crunch_generate(b->src_root, dirs, n_dirs, &sum, err, sizeof err);
+        if (!text) {
+            free(dirs);
+            return fail(b, "crunch: %s", err);
+        }
+        char *all = mg_arena_join(&b->arena, dirs, n_dirs, ", ");
+        log_step(b, "crunch %s: %zu files, %llu bytes", all, sum.files,
+                 (unsigned long long)sum.bytes);
+        r = write_gen(b, "mg_crunch.c", text);
+        free(text);
+        if (r != 0) {
+            free(dirs);
+            return -1;
+        }
+    }
+    free(dirs);
+
+    /* the runtime, archived */
+    size_t n_rt;
+    const char **rt = mg_runtime_sources(b->o.catalog, b->target, &n_rt, err, sizeof err);
+    if (!rt) return fail(b, "%s", err);
+    action *archive_tmp = NULL;
+    size_t first_rt = b->n_acts;
+    for (size_t i = 0; i < n_rt; i++) {
+        char *src = mg_path_join(b->rt_root, rt[i]);
+        /* ar keeps members by base name: make them unique (runtime/a/x.c and
+         * runtime/b/x.c would replace each other) */
+        char *flat = mg_xasprintf("%.*s", (int)strlen(rt[i]) - 2, rt[i] + strlen("runtime/"));
+        for (char *c = flat; *c; c++)
+            if (*c == '/') *c = '-';
+        char *obj = mg_xasprintf("%s/obj/runtime/%s.o", b->scratch, flat);
+        free(flat);
+        char *label = mg_xasprintf("compile %s", rt[i]);
+        if (mkdirs_for(b, obj) != 0) r = -1;
+        add_compile(b, src, obj, NULL, 0, label);
+        free(src);
+        free(obj);
+        free(label);
+    }
+    free(rt);
+    if (r != 0) return -1;
+    size_t last_rt = b->n_acts;
+    char *lib = mg_path_join(b->scratch, "obj/libmgrt.a");
+    archive_tmp = act_new(b, ACT_ARCHIVE, "archive libmgrt.a");
+    act_arg(b, archive_tmp, b->ar);
+    act_arg(b, archive_tmp, "rcsD");
+    act_arg(b, archive_tmp, lib);
+    for (size_t i = first_rt; i < last_rt; i++) {
+        const char *obj = b->files[b->acts[i].outputs[0]].path;
+        act_arg(b, archive_tmp, obj);
+        act_input(b, archive_tmp, obj);
+    }
+    act_output(b, archive_tmp, lib);
+
+    /* the image's own sources: generated, then the user's */
+    char **objs = NULL;
+    size_t n_objs = 0;
+    static const char *const gens[] = {"main.c", "mg_note.c", "mg_crunch.c"};
+    for (size_t i = 0; i < 3; i++) {
+        if (i == 2 && !n_dirs) break;
+        char *src = mg_xasprintf("%s/gen/%s", b->scratch, gens[i]);
+        char *obj = mg_xasprintf("%s/obj/gen/%s.o", b->scratch, gens[i]);
+        char *label = mg_xasprintf("compile %s (generated)", gens[i]);
+        if (mkdirs_for(b, obj) != 0) r = -1;
+        add_compile(b, src, obj, NULL, 0, label);
+        objs = mg_xrealloc(objs, (n_objs + 1) * sizeof *objs);
+        objs[n_objs++] = obj;
+        free(src);
+        free(label);
+    }
+    for (size_t i = 0; r == 0 && i < g->n_nodes; i++) {
+        const mg_user_code *c = g->nodes[i].code;
+        if (!c) continue;
+        const char **extra = mg_xmalloc((c->n_cflags + c->n_include_dirs + 1) * sizeof *extra);
+        size_t n_extra = 0;
+        for (size_t k = 0; k < c->n_include_dirs; k++)
+            extra[n_extra++] =
+                mg_arena_printf(&b->arena, "-I%s/%s", b->src_root, c->include_dirs[k]);
+        for (size_t k = 0; k < c->n_cflags; k++) extra[n_extra++] = c->cflags[k];
+        for (size_t k = 0; k < c->n_sources; k++) {
+            char *obj = mg_xasprintf("%s/obj/src/%s.o", b->scratch, c->sources[k]);
+            bool seen = false; /* a source shared by two user codes is compiled once */
+            for (size_t o = 0; o < n_objs; o++)
+                if (!strcmp(objs[o], obj)) seen = true;
+            if (seen) {
+                free(obj);
+                continue;
+            }
+            char *src = mg_path_join(b->src_root, c->sources[k]);
+            struct stat st;
+            if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
+                r = fail(b, "source %s: %s", c->sources[k],
+                         errno == ENOENT ? "no such file in the project"
+                                         : "not a regular file or unreadable");
+            char *label = mg_xasprintf("compile %s", c->sources[k]);
+            if (r == 0 && mkdirs_for(b, obj) != 0) r = -1;
+            if (r == 0) add_compile(b, src, obj, extra, n_extra, label);
+            objs = mg_xrealloc(objs, (n_objs + 1) * sizeof *objs);
+            objs[n_objs++] = obj;
+            free(src);
+            free(label);
+        }
+        free(extra);
+    }
+
+    /* link, strip */
+    char *unstripped = mg_path_join(b->scratch, "out/image.elf");
+    char *image = mg_xasprintf("%s/out/%s", b->scratch, b->res->image_name);
+    if (r == 0) r = mkdirs_for(b, image);
+    if (r == 0) {
+        action *link = act_new(b, ACT_LINK, "link");
+        act_arg(b, link, b->cc);
+        act_args(b, link, b->target->ldflags, b->target->n_ldflags);
+        /* the note is referenced by nothing: keep it through --gc-sections */
+        act_arg(b, link, "-Wl,--undefined=mg__image_note");
+        act_arg(b, link, "-o");
+        act_arg(b, link, unstripped);
+        for (size_t i = 0; i < n_objs; i++) {
+            act_arg(b, link, objs[i]);
+            act_input(b, link, objs[i]);
+        }
+        act_arg(b, link, lib);
+        act_input(b, link, lib);
+        act_args(b, link, b->target->libs, b->target->n_libs);
+        act_output(b, link, unstripped);
+        link->mode = 0755;
+
+        action *st = act_new(b, ACT_STRIP, "strip");
+        act_arg(b, st, b->strip);
+        act_args(b, st, b->target->strip, b->target->n_strip);
+        act_arg(b, st, "-o");
+        act_arg(b, st, image);
+        act_arg(b, st, unstripped);
+        act_input(b, st, unstripped);
+        act_output(b, st, image);
+        st->mode = 0755;
+    }
+    for (size_t i = 0; i < n_objs; i++) free(objs[i]);
+    free(objs);
+    free(unstripped);
+    free(image);
+    free(lib);
+    return r;
+}
+
+/* --- running -------------------------------------------------------------- */
+
+/* Whether every input made by another action is there. */
+static bool inputs_ready(mg_build *b, const action *a)
+{
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        const bfile *f = &b->files[a->inputs[i]];
+        if (f->producer >= 0 && !f->known) return false;
+    }
+    return true;
+}
+
+/* Hashes the action's source inputs (files nobody in the build produces). */
+static int hash_sources(mg_build *b, action *a)
+{
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        bfile *f = &b->files[a->inputs[i]];
+        if (f->known) continue;
+        int e = mg_sha256_file_hex(f->path, f->sha, NULL);
+        if (e != 0) return fail(b, "%s: cannot read %s: %s", a->label, f->path, strerror(e));
+        f->known = true;
+    }
+    return 0;
+}
+
+static void mark_done(mg_build *b, action *a, bool present)
+{
+    a->state = ST_DONE;
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        b->files[a->outputs[i]].known = true;
+        b->files[a->outputs[i]].present = present;
+    }
+}
+
+/* Puts a file made by an action in place, from its blob. When the blob is
+ * corrupt or gone, the action that made it is sent back to run again. */
+static bool ensure_present(mg_build *b, size_t fi)
+{
+    bfile *f = &b->files[fi];
+    if (f->present || f->producer < 0) return true;
+    action *p = &b->acts[f->producer];
+    char err[512];
+    mg_cache_status st = mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, err, sizeof err);
+    if (st == MG_CACHE_OK) {
+        f->present = true;
+        return true;
+    }
+    if (st == MG_CACHE_CORRUPT) b->corrupt++;
+    log_step(b, "%s: cached output %s is %s; running it again", p->label, f->canon,
+             st == MG_CACHE_CORRUPT ? "corrupt" : "missing");
+    p->state = ST_WAITING;
+    p->rerun = true;
+    b->res->hits--;
+    for (size_t i = 0; i < p->n_outputs; i++) b->files[p->outputs[i]].known = false;
+    return false;
+}
+
+static void start(mg_build *b, action *a)
+{
+    for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
+    static const char *const env[] = {"LC_ALL=C", "SOURCE_DATE_EPOCH=0", NULL};
+    mg_exec_spec spec = {.argv = (const char *const *)a->argv,
+                         .cwd = b->scratch,
+                         .env = env,
+                         .timeout_ms = b->o.action_timeout_ms ? b->o.action_timeout_ms
+                                                              : MG_BUILD_DEFAULT_TIMEOUT_MS};
+    a->exec_id = mg_executor_start(b->ex, &spec);
+    a->state = ST_RUNNING;
+}
+
+static void log_command(mg_build *b, const action *a)
+{
+    if (!b->o.log) return;
+    mg_strbuf s = {0};
+    mg_strbuf_append(&s, "$");
+    for (size_t i = 0; i < a->argc; i++) {
+        mg_strbuf_append(&s, " ");
+        mg_strbuf_append(&s, a->argv[i]);
+    }
+    mg_strbuf_append(&s, "\n");
+    b->o.log(b->o.log_ctx, s.data, s.len);
+    mg_strbuf_free(&s);
+}
+
+/* One finished process: its outputs into the cache, or the build fails. */
+static int finish(mg_build *b, const mg_exec_result *r)
+{
+    action *a = NULL;
+    for (size_t i = 0; i < b->n_acts; i++)
+        if (b->acts[i].state == ST_RUNNING && b->acts[i].exec_id == r->id) a = &b->acts[i];
+    if (!a) return 0;
+    b->res->misses++;
+    b->executed_ms += r->duration_ms;
+    log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
+    log_command(b, a);
+    if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
+    if (r->cancelled || atomic_load(&b->cancelled)) {
+        b->res->cancelled = true;
+        return fail(b, "cancelled");
+    }
+    if (r->spawn_error)
+        return fail(b, "%s: cannot run %s: %s", a->label, a->argv[0], strerror(r->spawn_error));
+    if (r->timed_out)
+        return fail(b, "%s: timed out after %llu s", a->label,
+                    (unsigned long long)((b->o.action_timeout_ms ? b->o.action_timeout_ms
+                                                                 : MG_BUILD_DEFAULT_TIMEOUT_MS) /
+                                         1000));
+    if (r->term_signal) return fail(b, "%s: killed by signal %d", a->label, r->term_signal);
+    if (r->exit_status != 0) {
+        /* the first line of the tool's message says most */
+        const char *out = r->output ? r->output : "";
+        const char *nl = strchr(out, '\n');
+        int n = nl ? (int)(nl - out) : (int)strlen(out);
+        if (n > 400) n = 400;
+        return fail(b, "%s failed (exit status %d)%s%.*s", a->label, r->exit_status, n ? ": " : "",
+                    n, out);
+    }
+    if (a->kind == ACT_COMPILE)
+        manifest_store(b, a);
+    else
+        memcpy(a->key, a->key1, sizeof a->key);
+    if (!entry_store(b, a, r->output, r->duration_ms)) return -1;
+    mark_done(b, a, true);
+    return 0;
+}
+
+static unsigned default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static size_t count_done(const mg_build *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_acts; i++) n += b->acts[i].state == ST_DONE;
+    return n;
+}
+
+static int run_actions(mg_build *b)
+{
+    unsigned jobs = b->o.jobs ? b->o.jobs : default_jobs();
+    int status = 0;
+    b->res->actions = (unsigned)b->n_acts;
+    while (count_done(b) < b->n_acts) {
+        bool progress = false;
+        for (size_t i = 0; status == 0 && i < b->n_acts; i++) {
+            action *a = &b->acts[i];
+            if (a->state != ST_WAITING || !inputs_ready(b, a)) continue;
+            if (atomic_load(&b->cancelled)) {
+                b->res->cancelled = true;
+                status = fail(b, "cancelled");
+                break;
+            }
+            if (mg_executor_running(b->ex) >= jobs) break;
+            if (hash_sources(b, a) != 0) {
+                status = -1;
+                break;
+            }
+            compute_key1(b, a);
+            bool hit = false;
+            if (!b->o.force && !a->rerun) {
+                if (a->kind == ACT_COMPILE)
+                    hit = manifest_lookup(b, a);
+                else {
+                    memcpy(a->key, a->key1, sizeof a->key);
+                    hit = true;
+                }
+                hit = hit && entry_restore(b, a);
+            }
+            progress = true;
+            if (hit) {
+                b->res->hits++;
+                log_step(b, "%s: cached", a->label);
+                mark_done(b, a, false);
+                continue;
+            }
+            bool inputs_there = true;
+            for (size_t k = 0; k < a->n_inputs; k++)
+                if (!ensure_present(b, a->inputs[k])) inputs_there = false;
+            if (inputs_there) start(b, a);
+        }
+        if (status != 0) break;
+        if (mg_executor_running(b->ex) == 0) {
+            if (!progress) break;
+            continue;
+        }
+        mg_exec_result r;
+        if (mg_executor_wait(b->ex, &r) != 0) break;
+        status = finish(b, &r);
+        mg_exec_result_free(&r);
+        if (status != 0) break;
+    }
+    /* after a failure the others' results no longer matter */
+    if (status != 0) mg_executor_cancel(b->ex);
+    while (mg_executor_running(b->ex) > 0) {
+        mg_exec_result r;
+        if (mg_executor_wait(b->ex, &r) != 0) break;
+        mg_exec_result_free(&r);
+    }
+    if (status == 0 && count_done(b) < b->n_acts)
+        status = fail(b, "internal error: actions left unrun");
+    return status;
+}
+
+/* --- the build ------------------------------------------------------------ */
+
+mg_build *mg_build_new(const mg_build_options *opts)
+{
+    mg_build *b = calloc(1, sizeof *b);
+    if (!b) abort();
+    b->o = *opts;
+    atomic_init(&b->cancelled, false);
+    b->ex = mg_executor_new();
+    if (!b->ex) abort();
+    return b;
+}
+
+void mg_build_cancel(mg_build *b)
+{
+    atomic_store(&b->cancelled, true);
+    mg_executor_cancel(b->ex);
+}
+
+void mg_build_free(mg_build *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->n_acts; i++) {
+        free(b->acts[i].argv);
+        free(b->acts[i].inputs);
+        free(b->acts[i].outputs);
+    }
+    free(b->acts);
+    free(b->files);
+    free(b->hpaths);
+    free(b->hshas);
+    free(b->toolid);
+    free(b->cc);
+    free(b->ar);
+    free(b->strip);
+    free(b->rt_root);
+    free(b->src_root);
+    if (b->scratch) {
+        mg_rm_rf(b->scratch);
+        free(b->scratch);
+    }
+    mg_executor_free(b->ex);
+    mg_arena_free(&b->arena);
+    free(b);
+}
+
+static int copy_out(mg_build *b, const char *from, const char *to)
+{
+    size_t len;
+    char *data = mg_file_read(from, SIZE_MAX - 1, &len);
+    if (!data) return fail(b, "cannot read %s: %s", from, strerror(errno));
+    char *dir = mg_path_dirname(to);
+    int r = mg_mkdir_p(dir);
+    if (r == 0) r = mg_file_write_atomic(to, data, len, 0755);
+    if (r != 0) fail(b, "cannot write the image to %s: %s", to, strerror(errno));
+    free(dir);
+    free(data);
+    return r;
+}
+
+int mg_build_run(mg_build *b, mg_build_result *res)
+{
+    memset(res, 0, sizeof *res);
+    b->res = res;
+    clock_gettime(CLOCK_MONOTONIC, &b->start);
+    const mg_graph *g = b->o.graph;
+    char err[1024];
+    int r = -1;
+
+    b->target = mg_targets_find(b->o.targets, g->target);
+    b->arch = b->target ? mg_target_find_arch(b->target, g->arch) : NULL;
+    bool can_run;
+    if (!b->target)
+        fail(b, "unsupported target %s: this mgd cannot build it yet", g->target);
+    else if (!b->arch)
+        fail(b, "unsupported arch %s for target %s", g->arch, g->target);
+    else if (!mg_target_available(b->target, b->arch, &can_run, err, sizeof err))
+        fail(b, "target not available on this host: %s", err);
+    else
+        r = 0;
+    if (r != 0) goto out;
+    snprintf(res->image_name, sizeof res->image_name, "%s%s", g->name, b->target->image_suffix);
+    log_step(b, "build %s for %s/%s (runtime %.12s)", g->name, g->target, g->arch,
+             mg_runtime_version());
+
+    char real[PATH_MAX];
+    if (!realpath(b->o.project_dir, real)) {
+        r = fail(b, "cannot open the project directory %s: %s", b->o.project_dir, strerror(errno));
+        goto out;
+    }
+    b->src_root = mg_xstrdup(real);
+    b->toolid = mg_toolchain_identity(b->o.cache, b->target, b->arch, err, sizeof err);
+    if (!b->toolid) {
+        r = fail(b, "toolchain: %s", err);
+        goto out;
+    }
+    b->rt_root = mg_runtime_materialize(b->o.cache, err, sizeof err);
+    if (!b->rt_root) {
+        r = fail(b, "runtime: %s", err);
+        goto out;
+    }
+    b->scratch = mg_cache_mkdtemp(b->o.cache, "build-", err, sizeof err);
+    if (!b->scratch) {
+        r = fail(b, "cannot create a build directory: %s", err);
+        goto out;
+    }
+    char *tools[3];
+    static const char *const names[] = {"gcc", "ar", "strip"};
+    for (int i = 0; i < 3; i++) {
+        char *name = mg_xasprintf("%s%s", b->arch->prefix, names[i]);
+        tools[i] = mg_find_program(name);
+        if (!tools[i])
+            tools[i] = name;
+        else
+            free(name);
+    }
+    b->cc = tools[0];
+    b->ar = tools[1];
+    b->strip = tools[2];
+
+    r = plan(b);
+    if (r == 0) r = run_actions(b);
+    size_t img_index = r == 0 ? b->acts[b->n_acts - 1].outputs[0] : 0;
+    /* the image itself must be there; a bad blob reruns the strip */
+    for (int tries = 0; r == 0 && !ensure_present(b, img_index) && tries < 3; tries++)
+        r = run_actions(b);
+    if (r == 0 && !b->files[img_index].present) r = fail(b, "the image cannot be restored");
+    mg_cache_count(b->o.cache, res->hits, res->misses, b->corrupt, res->saved_ms, b->executed_ms);
+    if (r == 0) {
+        const bfile *img = &b->files[img_index];
+        struct stat st;
+        memcpy(res->sha256, img->sha, sizeof res->sha256);
+        if (stat(img->path, &st) == 0) res->image_size = (uint64_t)st.st_size;
+        if (b->o.output) r = copy_out(b, img->path, b->o.output);
+    }
+    if (r == 0)
+        log_step(b, "image %s: %llu bytes, sha256 %s; %u actions, %u cached", res->image_name,
+                 (unsigned long long)res->image_size, res->sha256, res->actions, res->hits);
+out:
+    res->ok = r == 0;
+    res->duration_ms = ms_since(&b->start);
+    return r;
+}

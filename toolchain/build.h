@@ -1,0 +1,94 @@
+/*
+ * build.h - one build: a resolved graph to a bootable image, through the
+ * action cache.
+ *
+ * The build plans its actions with explicit inputs and outputs:
+ *   crunch    each directory a catalog entry embeds -> gen/mg_crunch.c (in mgd)
+ *   compile   each runtime source (core, the target's platform, the sources
+ *             of every catalog entry claiming the target) and each generated
+ *             and user source -> an object, with gcc -MD for the headers
+ *   archive   the runtime's objects -> libmgrt.a (ar D: no dates or owners)
+ *   link      objects + libmgrt.a -> the unstripped image
+ *   strip     -> the image; then its sha256 (in mgd)
+ * and runs them in dependency order, up to `jobs` processes at once (argv
+ * arrays, never a shell, each with a timeout).
+ *
+ * Every process action goes through the cache. Its key covers the toolchain
+ * identity (tool versions), the action's argv with the build's own paths
+ * replaced by placeholders, and the sha256 of every input; for a compile,
+ * the headers it read last time (its manifest, as ccache's direct mode) are
+ * checked too, so touching a header recompiles exactly the files that
+ * include it. A hit restores the outputs from verified blobs; a corrupt or
+ * missing blob makes it a miss, never a wrong output. `force` skips the
+ * lookups (results are still stored), which is how reproducibility is
+ * checked: a forced build must give the same sha256.
+ *
+ * Reproducible by construction: paths are mapped out with
+ * -ffile-prefix-map, archives are deterministic, link order is stable,
+ * SOURCE_DATE_EPOCH is pinned, nothing reads the clock.
+ *
+ * A build may be cancelled from another thread (mg_build_cancel); its
+ * processes are killed. The log is plain text: a line per action with its
+ * time offset, then, for actions that ran, the command and its output.
+ */
+#ifndef MG_TOOLCHAIN_BUILD_H
+#define MG_TOOLCHAIN_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/catalog.h"
+#include "graph/resolve.h"
+#include "toolchain/cache.h"
+#include "toolchain/sha256.h"
+#include "toolchain/target.h"
+
+#define MG_BUILD_DEFAULT_TIMEOUT_MS (300u * 1000u)
+
+/* Receives the build log as it is written (text, not NUL-terminated). */
+typedef void (*mg_build_log_fn)(void *ctx, const char *text, size_t len);
+
+typedef struct mg_build_options {
+    const char *project_dir; /* the user's sources and embedded directories */
+    const mg_graph *graph;   /* resolved for the target and arch to build */
+    const mg_catalog *catalog;
+    const mg_targets *targets;
+    mg_cache *cache;
+    const char *output;         /* where to write the image (atomically); NULL: nowhere */
+    unsigned jobs;              /* processes at once; 0: the number of cores */
+    bool force;                 /* bypass cache lookups */
+    uint64_t action_timeout_ms; /* 0: MG_BUILD_DEFAULT_TIMEOUT_MS */
+    mg_build_log_fn log;        /* may be NULL */
+    void *log_ctx;
+} mg_build_options;
+
+typedef struct mg_build_result {
+    bool ok;
+    bool cancelled;
+    char error[2048]; /* what failed, when !ok: one line a user can act on */
+    char sha256[MG_SHA256_HEX_SIZE];
+    uint64_t image_size;
+    char image_name[256]; /* "hello" (+ the target's suffix) */
+    unsigned actions;     /* cacheable actions */
+    unsigned hits, misses;
+    uint64_t saved_ms;    /* the recorded run time of the actions served from the cache */
+    uint64_t duration_ms; /* wall time of the build */
+} mg_build_result;
+
+typedef struct mg_build mg_build;
+
+mg_build *mg_build_new(const mg_build_options *opts);
+/* Runs the build; fills `res`. 0 when the image was built, else -1. */
+int mg_build_run(mg_build *b, mg_build_result *res);
+/* Thread-safe: stops the build as soon as possible, killing its processes. */
+void mg_build_cancel(mg_build *b);
+void mg_build_free(mg_build *b);
+
+/* The identity of a target's tools for an arch (sha256 of their versions),
+ * memoised in the cache by the tools' paths, sizes and times. NULL with a
+ * message when a tool is missing or fails. The result is malloc'd. */
+char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arch *a, char *err,
+                            size_t errsize);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * cache.h - the content-addressed store of the action cache, under one
+ * directory.
+ *
+ * It holds two kinds of things:
+ *   - blobs: file contents, named by the SHA-256 of their bytes;
+ *   - records: small byte strings (action entries, header manifests) under a
+ *     64-hex-digit key chosen by the caller, each naming the blobs it keeps
+ *     alive.
+ *
+ * Layout of the directory:
+ *   blobs/ab/<sha256>    a blob (ab: the first two hex digits of its name)
+ *   records/ab/<key>     a record, in the format below
+ *   tmp/                 files being written, and mg_cache_mkdtemp() dirs
+ *   stats                the persistent counters, text "name value" lines
+ *   stats.lock           flock()ed while the counters are updated
+ *   gc.lock              flock()ed: shared by writers, exclusive by gc
+ *
+ * A record file is a header line, the blobs it references, then the payload:
+ *   "mgd-record 1 <sha256 of everything after this line> <n_blobs> <len>\n"
+ *   n_blobs lines "<sha256>\n"
+ *   len bytes of payload
+ * so gc finds the references without the caller's help, and any change,
+ * truncation or extension of a record is detected.
+ *
+ * Guarantees:
+ *   - Everything is written to a temporary file in tmp/ and renamed into
+ *     place, so a crash of the writing process never leaves a half entry
+ *     under its name. (Files are not fsync()ed: after a power loss an entry
+ *     may be torn, which verification catches.)
+ *   - Everything read is verified: a blob's content must hash to its name,
+ *     a record must match its checksum and length. What fails verification
+ *     is removed and reported MG_CACHE_CORRUPT, never used; putting it again
+ *     later works. (The counters are the caller's: report corrupt entries
+ *     with mg_cache_count.)
+ *   - Safe for several threads sharing one mg_cache and several processes
+ *     sharing one directory. Concurrent puts of the same name are harmless:
+ *     the content is the same (blobs) or either whole record wins.
+ *   - Reads update the entry's mtime, so gc evicts the least recently used
+ *     records first.
+ *   - mg_cache_record_put() fails when a blob it references is not in the
+ *     store, and gc is excluded while it runs, so a stored record never
+ *     names a blob that gc has already decided to remove. A caller that
+ *     races gc between putting blobs and the record gets an error, not a
+ *     dangling record.
+ *
+ * Names passed in (sha, key) must be 64 lowercase hex digits; anything else
+ * is an error (they become paths).
+ *
+ * Functions taking `err` write a message a user can act on there when they
+ * fail (err may be NULL).
+ */
+#ifndef MG_TOOLCHAIN_CACHE_H
+#define MG_TOOLCHAIN_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "toolchain/sha256.h"
+
+typedef struct mg_cache mg_cache;
+
+typedef enum {
+    MG_CACHE_OK = 0,
+    MG_CACHE_MISSING, /* not in the store */
+    MG_CACHE_CORRUPT, /* was in the store but failed verification: now removed */
+    MG_CACHE_ERROR,   /* could not be read or written (I/O, permissions, bad name) */
+} mg_cache_status;
+
+/* Opens (creating it and its parents as needed) the cache at `dir`.
+ * NULL with a message in `err` when it cannot be created or written. */
+mg_cache *mg_cache_open(const char *dir, char *err, size_t errsize);
+void mg_cache_close(mg_cache *c);
+/* The absolute path of the cache directory. */
+const char *mg_cache_path(const mg_cache *c);
+
+/* A fresh private (0700) directory under tmp/, so on the cache's file
+ * system and renames from it into the store are atomic: a malloc'd
+ * absolute path, or NULL with a message. The caller removes it when done;
+ * gc removes those left behind for more than an hour. */
+char *mg_cache_mkdtemp(mg_cache *c, const char *prefix, char *err, size_t errsize);
+
+/* Stores a copy of a file's content; writes its sha256 (and size when
+ * size_out is not NULL). 0, or -1 with a message. */
+int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_SIZE],
+                      uint64_t *size_out, char *err, size_t errsize);
+int mg_cache_blob_put_bytes(mg_cache *c, const void *data, size_t len,
+                            char sha_out[MG_SHA256_HEX_SIZE], char *err, size_t errsize);
+/* Copies blob `sha` to `dest` with permissions `mode` (exactly, not masked
+ * by umask), verifying the hash while copying. `dest` appears atomically
+ * (a temporary file next to it is renamed) and only when the content is
+ * right; an existing file there is replaced. */
+mg_cache_status mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned mode,
+                                  char *err, size_t errsize);
+/* Whether blob `sha` is stored (not verified; updates its mtime). */
+mg_cache_status mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size);
+
+/* Reads record `key`: *data is malloc'd with an extra NUL after *len bytes
+ * (the caller frees it). On any status but OK, *data is NULL. */
+mg_cache_status mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len);
+/* Stores (or replaces) record `key`. `blobs` are the sha256s the record keeps
+ * alive through gc; each must already be stored. 0, or -1 with a message. */
+int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t len,
+                        const char *const *blobs, size_t n_blobs, char *err, size_t errsize);
+
+typedef struct mg_cache_stats {
+    uint64_t hits, misses, corrupt; /* persistent counters (since the cache was created) */
+    uint64_t saved_ms, executed_ms; /* time saved by hits; time spent running actions */
+    uint64_t records, blobs, bytes; /* what is stored now (bytes: blobs + records on disk) */
+} mg_cache_stats;
+
+/* Adds to the persistent counters (read-modify-write of `stats` under an
+ * flock and a mutex, so increments from threads and processes all count).
+ * Best effort: a failure to update counters is not worth failing a build. */
+void mg_cache_count(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t corrupt,
+                    uint64_t saved_ms, uint64_t executed_ms);
+/* The counters, and what is stored now (a scan of the directory). */
+int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, char *err, size_t errsize);
+
+typedef struct mg_cache_gc_result {
+    uint64_t records_removed, blobs_removed, bytes_before, bytes_after;
+} mg_cache_gc_result;
+
+/* Keeps the most recently used records, with the blobs they reference,
+ * while their total size fits `max_bytes` (strictly in order of use: the
+ * first record that does not fit and every older one are removed); removes
+ * every other record, every blob no kept record references, corrupt
+ * records, and files and dirs under tmp/ older than one hour. Sizes are
+ * file sizes (st_size). Excludes writers of this cache while it runs.
+ * `res` may be NULL. 0, or -1 with a message. */
+int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, char *err,
+                size_t errsize);
+
+/* Parses a size: digits with an optional binary unit K, M, G or T (any
+ * case), optionally followed by "B" or "iB": "500M", "2G", "1024", "10k",
+ * "10KiB", "64b". 0 and the size, or -1 on anything else or on overflow. */
+int mg_size_parse(const char *text, uint64_t *out);
+
+#endif

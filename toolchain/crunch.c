@@ -1,0 +1,244 @@
+#include "toolchain/crunch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "graph/arena.h"
+#include "graph/strbuf.h"
+
+typedef struct {
+    char *rel; /* relative to the crunched directory */
+    int dirfd; /* not owned */
+} file_ref;
+
+typedef struct {
+    char **paths; /* relative to the crunched directory */
+    size_t n, cap;
+    uint64_t bytes;
+    char *err;
+    size_t errsize;
+    const char *dir; /* for messages */
+} walk;
+
+static bool walk_dir(walk *w, int fd, const char *prefix)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        snprintf(w->err, w->errsize, "cannot read %s/%s: %s", w->dir, prefix, strerror(errno));
+        close(fd);
+        return false;
+    }
+    bool ok = true;
+    for (struct dirent *e; ok && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *rel = *prefix ? mg_xasprintf("%s/%s", prefix, e->d_name) : mg_xstrdup(e->d_name);
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            snprintf(w->err, w->errsize, "cannot stat %s/%s: %s", w->dir, rel, strerror(errno));
+            ok = false;
+        } else if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) {
+                snprintf(w->err, w->errsize, "cannot open %s/%s: %s", w->dir, rel, strerror(errno));
+                ok = false;
+            } else
+                ok = walk_dir(w, sub, rel);
+        } else if (S_ISREG(st.st_mode)) {
+            if (w->n >= MG_CRUNCH_MAX_FILES ||
+                (w->bytes += (uint64_t)st.st_size) > MG_CRUNCH_MAX_BYTES) {
+                snprintf(w->err, w->errsize,
+                         "%s is too large to embed (limits: %u files, %u MiB in all)", w->dir,
+                         MG_CRUNCH_MAX_FILES, MG_CRUNCH_MAX_BYTES >> 20);
+                ok = false;
+            } else {
+                if (w->n == w->cap)
+                    w->paths = mg_xrealloc(w->paths, (w->cap = w->cap * 2 + 16) * sizeof *w->paths);
+                w->paths[w->n++] = rel;
+                rel = NULL;
+            }
+        } else {
+            snprintf(w->err, w->errsize, "%s/%s is %s: crunch embeds regular files only", w->dir,
+                     rel, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+            ok = false;
+        }
+        free(rel);
+    }
+    closedir(d);
+    return ok;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Bytes as the body of a C string literal: printable ASCII as is, the rest
+ * as three-digit octal escapes (never ambiguous with a following digit). */
+static void append_literal(mg_strbuf *b, const unsigned char *p, size_t n)
+{
+    char esc[5];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '?')
+            mg_strbuf_appendn(b, (const char *)&c, 1);
+        else {
+            snprintf(esc, sizeof esc, "\\%03o", c);
+            mg_strbuf_appendn(b, esc, 4);
+        }
+        if (i % 64 == 63 && i + 1 < n) mg_strbuf_append(b, "\"\n    \"");
+    }
+}
+
+static bool valid_dir(const char *dir, char *err, size_t errsize)
+{
+    const char *why = NULL;
+    if (!*dir)
+        why = "is empty";
+    else if (dir[0] == '/')
+        why = "is absolute";
+    for (const char *seg = dir; !why && seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 0 && end)
+            why = "has an empty component";
+        else if ((len == 2 && !strncmp(seg, "..", 2)))
+            why = "leaves the project (..)";
+        seg = end ? end + 1 : NULL;
+    }
+    if (why) snprintf(err, errsize, "the directory \"%s\" to embed %s", dir, why);
+    return !why;
+}
+
+/* Opens root/dir component by component without following links. */
+static int open_beneath(const char *root, const char *dir, char *err, size_t errsize)
+{
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsize, "cannot open %s: %s", root, strerror(errno));
+        return -1;
+    }
+    char *copy = mg_xstrdup(dir);
+    for (char *save = NULL, *seg = strtok_r(copy, "/", &save); seg;
+         seg = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(seg, ".")) continue;
+        int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        close(fd);
+        if (next < 0) {
+            snprintf(err, errsize, "cannot open the directory %s to embed: %s", dir,
+                     saved == ELOOP || saved == ENOTDIR ? "not a directory (or a symbolic link)"
+                                                        : strerror(saved));
+            free(copy);
+            return -1;
+        }
+        fd = next;
+    }
+    free(copy);
+    return fd;
+}
+
+static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size, char *err,
+                     size_t errsize, const char *dir)
+{
+    int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsize, "cannot read %s/%s: %s", dir, rel, strerror(errno));
+        return false;
+    }
+    unsigned char buf[65536];
+    *size = 0;
+    bool ok = true;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(err, errsize, "cannot read %s/%s: %s", dir, rel, strerror(errno));
+            ok = false;
+        }
+        if (r <= 0) break;
+        /* the file may grow while we read: the limit holds on what we read */
+        if ((*size += (uint64_t)r) > MG_CRUNCH_MAX_BYTES) {
+            snprintf(err, errsize, "%s/%s grew past the embedding limit while read", dir, rel);
+            ok = false;
+            break;
+        }
+        append_literal(out, buf, (size_t)r);
+        if ((size_t)r == sizeof buf) mg_strbuf_append(out, "\"\n    \"");
+    }
+    close(fd);
+    return ok;
+}
+
+char *mg_crunch_generate(const char *root, const char *const *dirs, size_t n_dirs,
+                         mg_crunch_summary *summary, char *err, size_t errsize)
+{
+    mg_strbuf b = {0};
+    summary->files = 0;
+    summary->bytes = 0;
+    mg_strbuf_append(&b, "/* Generated by mgd (crunch): files embedded into the image. */\n"
+                         "#include <stddef.h>\n#include <stdint.h>\n\n#include \"mg/crunch.h\"\n");
+    mg_strbuf tables = {0};
+    bool ok = true;
+    for (size_t t = 0; ok && t < n_dirs; t++) {
+        ok = valid_dir(dirs[t], err, errsize);
+        int fd = ok ? open_beneath(root, dirs[t], err, errsize) : -1;
+        if (fd < 0) {
+            ok = false;
+            break;
+        }
+        int keep = dup(fd); /* walk_dir's fdopendir takes fd */
+        walk w = {.err = err, .errsize = errsize, .dir = dirs[t]};
+        ok = keep >= 0 && walk_dir(&w, fd, "");
+        if (keep < 0) snprintf(err, errsize, "dup: %s", strerror(errno));
+        qsort(w.paths, w.n, sizeof *w.paths, cmp_path);
+        for (size_t i = 0; ok && i < w.n; i++) {
+            mg_strbuf_printf(&b, "\nstatic const unsigned char mg__crunch_%zu_%zu[] =\n    \"", t,
+                             i);
+            uint64_t size;
+            ok = read_all(keep, w.paths[i], &b, &size, err, errsize, dirs[t]);
+            mg_strbuf_printf(&b, "\";\n#define MG__CRUNCH_%zu_%zu_SIZE UINT64_C(%llu)\n", t, i,
+                             (unsigned long long)size);
+            summary->bytes += size;
+            if (summary->bytes > MG_CRUNCH_MAX_BYTES) {
+                snprintf(err, errsize, "the embedded directories exceed %u MiB",
+                         MG_CRUNCH_MAX_BYTES >> 20);
+                ok = false;
+            }
+        }
+        if (ok) {
+            summary->files += w.n;
+            mg_strbuf_printf(&b, "\nstatic const struct mg_crunch_file mg__crunch_%zu[%zu] = {\n",
+                             t, w.n ? w.n : 1);
+            for (size_t i = 0; i < w.n; i++) {
+                mg_strbuf_append(&b, "    {\"");
+                append_literal(&b, (const unsigned char *)w.paths[i], strlen(w.paths[i]));
+                mg_strbuf_printf(&b, "\", MG__CRUNCH_%zu_%zu_SIZE, mg__crunch_%zu_%zu},\n", t, i, t,
+                                 i);
+            }
+            mg_strbuf_append(&b, "};\n");
+            mg_strbuf_append(&tables, "    {\"");
+            append_literal(&tables, (const unsigned char *)dirs[t], strlen(dirs[t]));
+            mg_strbuf_printf(&tables, "\", mg__crunch_%zu, %zu},\n", t, w.n);
+        }
+        if (keep >= 0) close(keep);
+        for (size_t i = 0; i < w.n; i++) free(w.paths[i]);
+        free(w.paths);
+    }
+    if (!ok) {
+        mg_strbuf_free(&b);
+        mg_strbuf_free(&tables);
+        return NULL;
+    }
+    mg_strbuf_printf(&b, "\nconst struct mg_crunch_tree mg_crunch_trees[%zu] = {\n%s};\n",
+                     n_dirs ? n_dirs : 1, tables.data ? tables.data : "");
+    mg_strbuf_printf(&b, "const size_t mg_crunch_n_trees = %zu;\n", n_dirs);
+    mg_strbuf_free(&tables);
+    return mg_strbuf_take(&b);
+}

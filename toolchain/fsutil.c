@@ -1,0 +1,146 @@
+#include "toolchain/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "graph/arena.h"
+
+char *mg_file_read(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t cap = 16384, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            char *nb = realloc(buf, (cap *= 2) + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            buf = nb;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int saved = errno;
+            free(buf);
+            buf = NULL;
+            errno = saved;
+            break;
+        }
+        if (r == 0 || (n += (size_t)r) > max) break;
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (buf) buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int mg_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char *tmp = mg_xasprintf("%s.tmp-%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w;
+        left -= (size_t)w;
+    }
+    int saved = errno;
+    /* fchmod: the umask must not decide whether an image is executable */
+    bool ok = left == 0 && fchmod(fd, (mode_t)mode) == 0;
+    if (!ok) saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) unlink(tmp);
+    free(tmp);
+    errno = saved;
+    return ok ? 0 : -1;
+}
+
+int mg_mkdir_p(const char *path)
+{
+    char *p = mg_xasprintf("%s", path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int r = mkdir(p, 0755);
+    int saved = errno;
+    struct stat st;
+    if (r != 0 && saved == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode)) r = 0;
+    free(p);
+    errno = saved;
+    return r == 0 ? 0 : -1;
+}
+
+static int rm_at(int parent, const char *name)
+{
+    struct stat st;
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode)) return unlinkat(parent, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    int status = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (rm_at(dirfd(d), e->d_name) != 0) status = -1;
+    }
+    closedir(d);
+    if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT) status = -1;
+    return status;
+}
+
+int mg_rm_rf(const char *path)
+{
+    return rm_at(AT_FDCWD, path);
+}
+
+char *mg_path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    return mg_xasprintf("%s%s%s", a, n && a[n - 1] == '/' ? "" : "/", b);
+}
+
+char *mg_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return mg_xasprintf(".");
+    if (slash == path) return mg_xasprintf("/");
+    return mg_xasprintf("%.*s", (int)(slash - path), path);
+}

@@ -1,0 +1,187 @@
+#include "toolchain/runtime_src.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "graph/arena.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/sha256.h"
+
+typedef struct {
+    const char *path;
+    const char *data;
+    size_t len;
+} mg_embedded_file;
+
+/* Defined by the file cmake/embed.cmake generates from runtime/. */
+extern const mg_embedded_file mg_runtime_files[];
+extern const size_t mg_runtime_files_count;
+
+static char version[MG_SHA256_HEX_SIZE];
+static pthread_once_t version_once = PTHREAD_ONCE_INIT;
+
+static void compute_version(void)
+{
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    for (size_t i = 0; i < mg_runtime_files_count; i++) {
+        const mg_embedded_file *f = &mg_runtime_files[i];
+        char len[32];
+        int n = snprintf(len, sizeof len, "%zu", f->len);
+        mg_sha256_update(&s, f->path, strlen(f->path) + 1);
+        mg_sha256_update(&s, len, (size_t)n + 1);
+        mg_sha256_update(&s, f->data, f->len);
+    }
+    unsigned char d[MG_SHA256_SIZE];
+    mg_sha256_final(&s, d);
+    mg_sha256_hex(d, version);
+}
+
+const char *mg_runtime_version(void)
+{
+    pthread_once(&version_once, compute_version);
+    return version;
+}
+
+int mg_runtime_has_file(const char *path)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++)
+        if (!strcmp(mg_runtime_files[i].path, path)) return 1;
+    return 0;
+}
+
+char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize)
+{
+    char *dir = mg_xasprintf("%s/runtime/%s", mg_cache_path(c), mg_runtime_version());
+    char *stamp = mg_path_join(dir, ".complete");
+    struct stat st;
+    if (stat(stamp, &st) == 0) {
+        free(stamp);
+        return dir;
+    }
+    free(stamp);
+    char *parent = mg_path_dirname(dir);
+    if (mg_mkdir_p(parent) != 0) {
+        snprintf(err, errsize, "cannot create %s: %s", parent, strerror(errno));
+        free(parent);
+        free(dir);
+        return NULL;
+    }
+    free(parent);
+    char *tmp = mg_cache_mkdtemp(c, "runtime-", err, errsize);
+    if (!tmp) {
+        free(dir);
+        return NULL;
+    }
+    for (size_t i = 0; i < mg_runtime_files_count; i++) {
+        const mg_embedded_file *f = &mg_runtime_files[i];
+        char *path = mg_path_join(tmp, f->path);
+        char *d = mg_path_dirname(path);
+        int r = mg_mkdir_p(d);
+        if (r == 0) r = mg_file_write_atomic(path, f->data, f->len, 0444);
+        if (r != 0) snprintf(err, errsize, "cannot write %s: %s", path, strerror(errno));
+        free(d);
+        free(path);
+        if (r != 0) {
+            mg_rm_rf(tmp);
+            free(tmp);
+            free(dir);
+            return NULL;
+        }
+    }
+    char *tstamp = mg_path_join(tmp, ".complete");
+    int r = mg_file_write_atomic(tstamp, mg_runtime_version(), MG_SHA256_HEX_SIZE - 1, 0444);
+    free(tstamp);
+    if (r == 0 && rename(tmp, dir) != 0) {
+        /* Another build wrote the same tree first: theirs is as good. */
+        if (errno != EEXIST && errno != ENOTEMPTY) {
+            snprintf(err, errsize, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+            r = -1;
+        }
+        mg_rm_rf(tmp);
+    } else if (r != 0) {
+        snprintf(err, errsize, "cannot write into %s: %s", tmp, strerror(errno));
+        mg_rm_rf(tmp);
+    }
+    free(tmp);
+    if (r != 0) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool add_source(const char ***list, size_t *n, size_t *cap, const char *path)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++) {
+        if (strcmp(mg_runtime_files[i].path, path)) continue;
+        for (size_t k = 0; k < *n; k++)
+            if ((*list)[k] == mg_runtime_files[i].path) return true;
+        if (*n + 2 > *cap) *list = mg_xrealloc(*list, (*cap = *cap * 2 + 8) * sizeof **list);
+        (*list)[(*n)++] = mg_runtime_files[i].path;
+        return true;
+    }
+    return false;
+}
+
+static bool has_prefix_c(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    const char *rest = path + n;
+    return !strncmp(path, dir, n) && !strchr(rest, '/') && strlen(rest) > 2 &&
+           !strcmp(rest + strlen(rest) - 2, ".c");
+}
+
+const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, char *err,
+                                size_t errsize)
+{
+    const char **list = NULL;
+    size_t cap = 0;
+    *n = 0;
+    char *platform = mg_xasprintf("runtime/platform/%s/", t->platform);
+    for (size_t i = 0; i < mg_runtime_files_count; i++) {
+        const char *p = mg_runtime_files[i].path;
+        if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, platform))
+            add_source(&list, n, &cap, p);
+    }
+    free(platform);
+    for (size_t i = 0; i < cat->n_entries; i++) {
+        const mg_catalog_entry *e = &cat->entries[i];
+        bool claims = false;
+        for (size_t k = 0; k < e->n_targets; k++)
+            if (!strcmp(e->targets[k], t->name)) claims = true;
+        if (!e->concrete || !claims) continue;
+        char *dir = mg_path_dirname(e->file);
+        for (size_t k = 0; k < e->n_sources; k++) {
+            char *p = mg_path_join(dir, e->sources[k]);
+            bool found = add_source(&list, n, &cap, p);
+            if (!found)
+                snprintf(err, errsize,
+                         "catalog entry %s lists the source %s, which this mgd does not carry "
+                         "(a bug in mgd)",
+                         e->name, p);
+            free(p);
+            if (!found) {
+                free(dir);
+                free(list);
+                return NULL;
+            }
+        }
+        free(dir);
+    }
+    if (!list) list = mg_xmalloc(sizeof *list);
+    qsort(list, *n, sizeof *list, cmp_str);
+    list[*n] = NULL;
+    return list;
+}

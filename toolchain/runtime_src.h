@@ -1,0 +1,42 @@
+/*
+ * runtime_src.h - the runtime's C sources as mgd carries them.
+ *
+ * The build embeds every file under runtime/ into mgd, so a mgd binary can
+ * compile its runtime for any target without a source checkout, and what
+ * it compiles is exactly what it was built with. The runtime version is
+ * the sha256 of those files (names and contents): it is part of every
+ * cache key and of the daemon's input hash.
+ *
+ * To compile them, the files are written once into the cache under
+ * runtime/<version>/ (in a temporary directory renamed into place, so a
+ * crash never leaves a partial tree), and shared by every build.
+ */
+#ifndef MG_TOOLCHAIN_RUNTIME_SRC_H
+#define MG_TOOLCHAIN_RUNTIME_SRC_H
+
+#include <stddef.h>
+
+#include "graph/catalog.h"
+#include "toolchain/cache.h"
+#include "toolchain/target.h"
+
+/* The runtime version: 64 hex digits, computed once. */
+const char *mg_runtime_version(void);
+
+/* Makes sure the runtime's sources are in the cache; returns the malloc'd
+ * path of the tree (containing runtime/...), or NULL with a message. */
+char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize);
+
+/* The runtime sources to compile for a target, relative to the tree
+ * (e.g. "runtime/console/console.c"), sorted and without repeats: the
+ * core, the target's platform layer, and the sources of every catalog
+ * entry that claims the target. Returns a malloc'd NULL-terminated array
+ * whose strings live in the embedded data (free only the array), or NULL
+ * with a message when an entry lists a file mgd does not carry. */
+const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, char *err,
+                                size_t errsize);
+
+/* Whether the embedded runtime has the file (relative to the tree). */
+int mg_runtime_has_file(const char *path);
+
+#endif

@@ -1,0 +1,196 @@
+#include "toolchain/target.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "graph/arena.h"
+
+typedef struct {
+    const char *path;
+    const char *data;
+    size_t len;
+} mg_embedded_file;
+
+/* Defined by the file cmake/embed.cmake generates from toolchain/targets/. */
+extern const mg_embedded_file mg_target_files[];
+extern const size_t mg_target_files_count;
+
+struct mg_targets {
+    mg_arena arena;
+    mg_target *items;
+    size_t n;
+};
+
+static const char *str_field(mg_arena *a, const cJSON *o, const char *name, bool required, bool *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!v && !required) return NULL;
+    if (!cJSON_IsString(v)) {
+        *ok = false;
+        return NULL;
+    }
+    return mg_arena_strdup(a, v->valuestring);
+}
+
+static const char **str_array(mg_arena *a, const cJSON *o, const char *name, size_t *n, bool *ok)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    *n = 0;
+    if (!v) return NULL;
+    if (!cJSON_IsArray(v)) {
+        *ok = false;
+        return NULL;
+    }
+    size_t count = (size_t)cJSON_GetArraySize(v);
+    const char **out = mg_arena_alloc(a, (count + 1) * sizeof *out);
+    for (const cJSON *c = v->child; c; c = c->next) {
+        if (!cJSON_IsString(c)) {
+            *ok = false;
+            return NULL;
+        }
+        out[(*n)++] = mg_arena_strdup(a, c->valuestring);
+    }
+    out[*n] = NULL;
+    return out;
+}
+
+static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
+{
+    bool ok = cJSON_IsObject(j);
+    if (!ok) return false;
+    t->name = str_field(a, j, "name", true, &ok);
+    t->doc = str_field(a, j, "doc", true, &ok);
+    t->platform = str_field(a, j, "platform", true, &ok);
+    t->image_suffix = str_field(a, j, "image_suffix", true, &ok);
+    const cJSON *abi = cJSON_GetObjectItemCaseSensitive(j, "abi");
+    if (!cJSON_IsNumber(abi) || abi->valueint < 1) return false;
+    t->abi = abi->valueint;
+    t->cflags = str_array(a, j, "cflags", &t->n_cflags, &ok);
+    t->ldflags = str_array(a, j, "ldflags", &t->n_ldflags, &ok);
+    t->libs = str_array(a, j, "libs", &t->n_libs, &ok);
+    t->strip = str_array(a, j, "strip", &t->n_strip, &ok);
+    const cJSON *arches = cJSON_GetObjectItemCaseSensitive(j, "arches");
+    if (!ok || !cJSON_IsObject(arches)) return false;
+    t->n_arches = (size_t)cJSON_GetArraySize(arches);
+    t->arches = mg_arena_alloc(a, (t->n_arches ? t->n_arches : 1) * sizeof *t->arches);
+    size_t i = 0;
+    for (const cJSON *c = arches->child; c; c = c->next, i++) {
+        mg_target_arch *ar = &t->arches[i];
+        ar->name = mg_arena_strdup(a, c->string);
+        ar->prefix = str_field(a, c, "prefix", true, &ok);
+        ar->package = str_field(a, c, "package", true, &ok);
+        ar->run = str_array(a, c, "run", &ar->n_run, &ok);
+        ar->run_package = str_field(a, c, "run_package", false, &ok);
+    }
+    return ok;
+}
+
+mg_targets *mg_targets_load(char *err, size_t errsize)
+{
+    mg_targets *t = calloc(1, sizeof *t);
+    if (!t) abort();
+    t->n = mg_target_files_count;
+    t->items = mg_arena_alloc(&t->arena, (t->n ? t->n : 1) * sizeof *t->items);
+    for (size_t i = 0; i < t->n; i++) {
+        const mg_embedded_file *f = &mg_target_files[i];
+        cJSON *j = cJSON_ParseWithLength(f->data, f->len);
+        bool ok = j && parse_target(&t->arena, j, &t->items[i]);
+        cJSON_Delete(j);
+        if (!ok) {
+            snprintf(err, errsize, "the built-in target description %s is broken (a bug in mgd)",
+                     f->path);
+            mg_targets_free(t);
+            return NULL;
+        }
+    }
+    return t;
+}
+
+void mg_targets_free(mg_targets *t)
+{
+    if (!t) return;
+    mg_arena_free(&t->arena);
+    free(t);
+}
+
+size_t mg_targets_count(const mg_targets *t)
+{
+    return t->n;
+}
+
+const mg_target *mg_targets_get(const mg_targets *t, size_t i)
+{
+    return i < t->n ? &t->items[i] : NULL;
+}
+
+const mg_target *mg_targets_find(const mg_targets *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->items[i].name, name)) return &t->items[i];
+    return NULL;
+}
+
+const mg_target_arch *mg_target_find_arch(const mg_target *t, const char *arch)
+{
+    for (size_t i = 0; i < t->n_arches; i++)
+        if (!strcmp(t->arches[i].name, arch)) return &t->arches[i];
+    return NULL;
+}
+
+const char *mg_host_arch(void)
+{
+    static struct utsname u;
+    static const char *arch;
+    if (arch) return arch;
+    if (uname(&u) != 0) return "x86_64";
+    arch = !strcmp(u.machine, "arm64") ? "aarch64" : u.machine;
+    return arch;
+}
+
+char *mg_find_program(const char *prog)
+{
+    if (strchr(prog, '/')) return access(prog, X_OK) == 0 ? mg_xstrdup(prog) : NULL;
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char *full = mg_xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", prog);
+        if (access(full, X_OK) == 0) return full;
+        free(full);
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, char *why,
+                         size_t whysize)
+{
+    static const char *const tools[] = {"gcc", "ar", "strip"};
+    *can_run = false;
+    for (size_t i = 0; i < sizeof tools / sizeof *tools; i++) {
+        char *name = mg_xasprintf("%s%s", a->prefix, tools[i]);
+        char *found = mg_find_program(name);
+        if (!found) {
+            snprintf(why, whysize, "%s/%s: %s not found (install the Debian package %s)", t->name,
+                     a->name, name, i == 0 ? a->package : "binutils");
+            free(name);
+            return false;
+        }
+        free(found);
+        free(name);
+    }
+    if (a->n_run == 0)
+        *can_run = !strcmp(a->name, mg_host_arch());
+    else {
+        char *found = mg_find_program(a->run[0]);
+        *can_run = found != NULL;
+        free(found);
+    }
+    if (why && whysize) why[0] = 0;
+    return true;
+}
