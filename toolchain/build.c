@@ -75,6 +75,8 @@ struct mg_build {
     struct timespec start;
     mg_build_result *res;
     uint64_t executed_ms, corrupt;
+    cJSON *memo; /* path -> ["dev:ino:size:mtime:ctime", sha256] */
+    bool memo_dirty;
 };
 
 static uint64_t ms_since(const struct timespec *t0)
@@ -213,6 +215,84 @@ static void act_output(mg_build *b, action *a, const char *path)
 
 /* --- hashing ------------------------------------------------------------ */
 
+/* The stat memo: the sha256 of files whose identity (device, inode, size,
+ * modification and change times) has not changed since they were hashed,
+ * kept in the cache across builds, as ccache does, so a no-op build does
+ * not read every header again. A file changed within the last two seconds
+ * is not memoised: its time may not tell the next change apart. */
+#define MEMO_KEY_TEXT "mgd stat memo v1"
+#define MEMO_MAX_FILES 20000
+
+static void memo_key(char out[MG_SHA256_HEX_SIZE])
+{
+    mg_sha256_bytes_hex(MEMO_KEY_TEXT, strlen(MEMO_KEY_TEXT), out);
+}
+
+static void memo_load(mg_build *b)
+{
+    char key[MG_SHA256_HEX_SIZE], *data;
+    size_t len;
+    memo_key(key);
+    if (mg_cache_record_get(b->o.cache, key, &data, &len) == MG_CACHE_OK) {
+        b->memo = cJSON_ParseWithLength(data, len);
+        free(data);
+    }
+    if (!cJSON_IsObject(b->memo)) {
+        cJSON_Delete(b->memo);
+        b->memo = cJSON_CreateObject();
+    }
+}
+
+static void memo_save(mg_build *b)
+{
+    if (!b->memo || !b->memo_dirty || cJSON_GetArraySize(b->memo) > MEMO_MAX_FILES) return;
+    char key[MG_SHA256_HEX_SIZE], err[256];
+    memo_key(key);
+    char *text = cJSON_PrintUnformatted(b->memo);
+    if (text) mg_cache_record_put(b->o.cache, key, text, strlen(text), NULL, 0, err, sizeof err);
+    free(text);
+}
+
+static int64_t ns_of(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* The sha256 of a file, through the memo. 0 or an errno value. */
+static int file_sha(mg_build *b, const char *path, char out[MG_SHA256_HEX_SIZE])
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return errno;
+    /* a string: JSON numbers (doubles) cannot hold nanosecond times exactly */
+    char id[128];
+    snprintf(id, sizeof id, "%llu:%llu:%lld:%lld:%lld", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino, (long long)st.st_size, (long long)ns_of(&st.st_mtim),
+             (long long)ns_of(&st.st_ctim));
+    cJSON *m = b->memo ? cJSON_GetObjectItemCaseSensitive(b->memo, path) : NULL;
+    const cJSON *mid = cJSON_GetArrayItem(m, 0), *msha = cJSON_GetArrayItem(m, 1);
+    if (cJSON_IsString(mid) && cJSON_IsString(msha) && !strcmp(mid->valuestring, id) &&
+        mg_sha256_is_hex(msha->valuestring)) {
+        memcpy(out, msha->valuestring, MG_SHA256_HEX_SIZE);
+        return 0;
+    }
+    int e = mg_sha256_file_hex(path, out, NULL);
+    if (e != 0 || !b->memo) return e;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (ns_of(&now) - ns_of(&st.st_mtim) < 2000000000 ||
+        ns_of(&now) - ns_of(&st.st_ctim) < 2000000000)
+        return 0;
+    cJSON *entry = cJSON_CreateArray();
+    cJSON_AddItemToArray(entry, cJSON_CreateString(id));
+    cJSON_AddItemToArray(entry, cJSON_CreateString(out));
+    if (m)
+        cJSON_ReplaceItemInObjectCaseSensitive(b->memo, path, entry);
+    else
+        cJSON_AddItemToObject(b->memo, path, entry);
+    b->memo_dirty = true;
+    return 0;
+}
+
 /* The sha256 of a header by canonical path, hashed once per build. */
 static const char *header_sha(mg_build *b, const char *canon_path)
 {
@@ -228,7 +308,7 @@ static const char *header_sha(mg_build *b, const char *canon_path)
     else
         real = mg_xstrdup(canon_path);
     char sha[MG_SHA256_HEX_SIZE] = "";
-    if (mg_sha256_file_hex(real, sha, NULL) != 0) sha[0] = 0;
+    if (file_sha(b, real, sha) != 0) sha[0] = 0;
     free(real);
     if (b->n_h == b->cap_h) {
         b->cap_h = b->cap_h * 2 + 64;
@@ -865,7 +945,7 @@ static int hash_sources(mg_build *b, action *a)
     for (size_t i = 0; i < a->n_inputs; i++) {
         bfile *f = &b->files[a->inputs[i]];
         if (f->known) continue;
-        int e = mg_sha256_file_hex(f->path, f->sha, NULL);
+        int e = file_sha(b, f->path, f->sha);
         if (e != 0) return fail(b, "%s: cannot read %s: %s", a->label, f->path, strerror(e));
         f->known = true;
     }
@@ -1094,6 +1174,7 @@ void mg_build_free(mg_build *b)
         free(b->scratch);
     }
     mg_executor_free(b->ex);
+    cJSON_Delete(b->memo);
     mg_arena_free(&b->arena);
     free(b);
 }
@@ -1172,6 +1253,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     b->ar = tools[1];
     b->strip = tools[2];
 
+    memo_load(b);
     r = plan(b);
     if (r == 0) r = run_actions(b);
     size_t img_index = r == 0 ? b->acts[b->n_acts - 1].outputs[0] : 0;
@@ -1180,6 +1262,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         r = run_actions(b);
     if (r == 0 && !b->files[img_index].present) r = fail(b, "the image cannot be restored");
     mg_cache_count(b->o.cache, res->hits, res->misses, b->corrupt, res->saved_ms, b->executed_ms);
+    memo_save(b);
     if (r == 0) {
         const bfile *img = &b->files[img_index];
         struct stat st;
