@@ -54,7 +54,8 @@ typedef struct mg_ipv4_prefix {
 } mg_ipv4_prefix;
 
 /* Formats like printf and writes the result to the platform console.
- * Returns the number of bytes written, or a negative value on error. */
+ * Returns the length of the formatted text, or a negative value when it
+ * cannot be formatted. (The console itself reports no errors.) */
 int mg_printf(const char *fmt, ...) MG_PRINTF_LIKE(1, 2);
 int mg_vprintf(const char *fmt, va_list ap) MG_PRINTF_LIKE(1, 0);
 

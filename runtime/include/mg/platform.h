@@ -25,7 +25,8 @@ typedef uint64_t mg_handle;     /* a block or network device */
 typedef uint64_t mg_handle_set; /* bit h set: handle h */
 
 /* What the platform knows at boot. On unix the command line reaches main()
- * as argc/argv and the heap is malloc's, so these stay empty there. */
+ * as argc/argv and the heap is malloc's, so nothing uses this yet: the
+ * freestanding targets will hand it from their boot code to the runtime. */
 struct mg_start_info {
     const char *cmdline;
     uintptr_t heap_start;

@@ -2,7 +2,7 @@
  * unix_block.c - block devices of mg/platform.h as host files.
  *
  * A device NAME is the file named by the environment variable
- * MG_BLOCK_<NAME> when set (`mgd run --block NAME=FILE` sets it), else the
+ * MG_BLOCK_<name> (the name as written) when set (`mgd run --block NAME=FILE` sets it), else the
  * file NAME relative to the working directory. It is opened read-write,
  * or read-only when the host refuses writing (writes then fail with
  * MG_EACCES). The capacity is the file's size rounded down to whole
@@ -64,9 +64,13 @@ int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_blo
     while (h < MG_PLATFORM_MAX_HANDLES && mg_unix_blocks[h].used) h++;
     if (h == MG_PLATFORM_MAX_HANDLES) return MG_ENOSPC;
 
-    char var[256];
-    int n = snprintf(var, sizeof var, "MG_BLOCK_%s", name);
-    const char *path = n > 0 && (size_t)n < sizeof var ? getenv(var) : NULL;
+    /* the variable is MG_BLOCK_ followed by the name exactly as written */
+    size_t len = strlen("MG_BLOCK_") + strlen(name) + 1;
+    char *var = malloc(len);
+    if (!var) return MG_ENOMEM;
+    snprintf(var, len, "MG_BLOCK_%s", name);
+    const char *path = getenv(var);
+    free(var);
     if (!path || !*path) path = name;
 
     bool read_only = false;
