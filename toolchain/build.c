@@ -258,16 +258,22 @@ static int64_t ns_of(const struct timespec *t)
     return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
+/* A file's identity as text: device, inode, size, modification and change
+ * times. (A string: JSON numbers, doubles, cannot hold nanoseconds.) */
+static void stat_id(const struct stat *st, char *out, size_t size)
+{
+    snprintf(out, size, "%llu:%llu:%lld:%lld:%lld", (unsigned long long)st->st_dev,
+             (unsigned long long)st->st_ino, (long long)st->st_size, (long long)ns_of(&st->st_mtim),
+             (long long)ns_of(&st->st_ctim));
+}
+
 /* The sha256 of a file, through the memo. 0 or an errno value. */
 static int file_sha(mg_build *b, const char *path, char out[MG_SHA256_HEX_SIZE])
 {
     struct stat st;
     if (stat(path, &st) != 0) return errno;
-    /* a string: JSON numbers (doubles) cannot hold nanosecond times exactly */
     char id[128];
-    snprintf(id, sizeof id, "%llu:%llu:%lld:%lld:%lld", (unsigned long long)st.st_dev,
-             (unsigned long long)st.st_ino, (long long)st.st_size, (long long)ns_of(&st.st_mtim),
-             (long long)ns_of(&st.st_ctim));
+    stat_id(&st, id, sizeof id);
     cJSON *m = b->memo ? cJSON_GetObjectItemCaseSensitive(b->memo, path) : NULL;
     const cJSON *mid = cJSON_GetArrayItem(m, 0), *msha = cJSON_GetArrayItem(m, 1);
     if (cJSON_IsString(mid) && cJSON_IsString(msha) && !strcmp(mid->valuestring, id) &&
@@ -592,6 +598,31 @@ static char *run_capture(const char *const *argv, char *err, size_t errsize)
     return out;
 }
 
+/* The files of the C library and the compiler's runtime that every link
+ * reads: a libc6-dev upgrade changes them without changing the tools. */
+static const char *const link_files[] = {"libc.so.6", "libc_nonshared.a", "Scrt1.o",
+                                         "crti.o",    "crtn.o",           "crtbeginS.o",
+                                         "crtendS.o", "libgcc.a",         "libgcc_s.so.1"};
+
+/* A memo is valid while every file it lists has the same identity. */
+static bool identity_memo_valid(const char *text, size_t len, char id[MG_SHA256_HEX_SIZE])
+{
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(j, "id");
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
+    bool ok = cJSON_IsString(jid) && mg_sha256_is_hex(jid->valuestring) && cJSON_IsArray(files);
+    for (const cJSON *f = ok ? files->child : NULL; ok && f; f = f->next) {
+        const cJSON *p = cJSON_GetArrayItem(f, 0), *want = cJSON_GetArrayItem(f, 1);
+        struct stat st;
+        char now[128];
+        ok = cJSON_IsString(p) && cJSON_IsString(want) && stat(p->valuestring, &st) == 0 &&
+             (stat_id(&st, now, sizeof now), !strcmp(now, want->valuestring));
+    }
+    if (ok) memcpy(id, jid->valuestring, MG_SHA256_HEX_SIZE);
+    cJSON_Delete(j);
+    return ok;
+}
+
 char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arch *a, char *err,
                             size_t errsize)
 {
@@ -599,7 +630,7 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arc
     char *paths[3] = {0};
     mg_sha256 s;
     mg_sha256_init(&s);
-    sha_str(&s, "toolchain identity memo v1");
+    sha_str(&s, "toolchain identity memo v2");
     bool ok = true;
     for (int i = 0; i < 3 && ok; i++) {
         char *name = mg_xasprintf("%s%s", a->prefix, tools[i]);
@@ -613,11 +644,10 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arc
         } else {
             paths[i] = found;
             found = NULL;
-            char line[PATH_MAX + 128];
-            snprintf(line, sizeof line, "%s %lld %lld.%09ld %llu", real, (long long)st.st_size,
-                     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-                     (unsigned long long)st.st_ino);
-            sha_str(&s, line);
+            char id[128];
+            stat_id(&st, id, sizeof id);
+            sha_str(&s, real);
+            sha_str(&s, id);
         }
         free(found);
         free(name);
@@ -627,19 +657,22 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arc
     char *id = NULL, *data;
     size_t len;
     if (ok && mg_cache_record_get(c, memo, &data, &len) == MG_CACHE_OK) {
-        if (len == MG_SHA256_HEX_SIZE - 1)
-            id = data;
-        else
-            free(data);
+        id = mg_xmalloc(MG_SHA256_HEX_SIZE);
+        if (!identity_memo_valid(data, len, id)) {
+            free(id);
+            id = NULL;
+        }
+        free(data);
     }
     if (ok && !id) {
+        /* the tools' own words about their versions ... */
         const char *const v1[] = {paths[0], "--version", NULL};
         const char *const v2[] = {paths[0], "-dumpmachine", NULL};
         const char *const v3[] = {paths[1], "--version", NULL};
         const char *const v4[] = {paths[2], "--version", NULL};
         const char *const *cmds[] = {v1, v2, v3, v4};
         mg_sha256_init(&s);
-        sha_str(&s, "toolchain identity v1");
+        sha_str(&s, "toolchain identity v2");
         for (size_t i = 0; ok && i < 4; i++) {
             char *out = run_capture(cmds[i], err, errsize);
             if (!out)
@@ -648,12 +681,43 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arc
                 sha_str(&s, out);
             free(out);
         }
+        /* ... and the content of the files every link reads */
+        cJSON *memo_json = cJSON_CreateObject(),
+              *files = cJSON_AddArrayToObject(memo_json, "files");
+        for (size_t i = 0; ok && i < sizeof link_files / sizeof *link_files; i++) {
+            char *arg = mg_xasprintf("-print-file-name=%s", link_files[i]);
+            const char *const argv[] = {paths[0], arg, NULL};
+            char *out = run_capture(argv, err, errsize);
+            free(arg);
+            if (!out) {
+                ok = false;
+                break;
+            }
+            out[strcspn(out, "\n")] = 0;
+            char real[PATH_MAX], sha[MG_SHA256_HEX_SIZE], sid[128];
+            struct stat st;
+            /* gcc prints the bare name for a file it does not have */
+            if (out[0] == '/' && realpath(out, real) && stat(real, &st) == 0 &&
+                mg_sha256_file_hex(real, sha, NULL) == 0) {
+                stat_id(&st, sid, sizeof sid);
+                sha_str(&s, link_files[i]);
+                sha_str(&s, sha);
+                cJSON *f = cJSON_CreateArray();
+                cJSON_AddItemToArray(f, cJSON_CreateString(real));
+                cJSON_AddItemToArray(f, cJSON_CreateString(sid));
+                cJSON_AddItemToArray(files, f);
+            }
+            free(out);
+        }
         if (ok) {
             id = mg_xmalloc(MG_SHA256_HEX_SIZE);
             sha_done(&s, id);
-            char perr[256];
-            mg_cache_record_put(c, memo, id, MG_SHA256_HEX_SIZE - 1, NULL, 0, perr, sizeof perr);
+            cJSON_AddStringToObject(memo_json, "id", id);
+            char *text = cJSON_PrintUnformatted(memo_json), perr[256];
+            mg_cache_record_put(c, memo, text, strlen(text), NULL, 0, perr, sizeof perr);
+            free(text);
         }
+        cJSON_Delete(memo_json);
     }
     for (int i = 0; i < 3; i++) free(paths[i]);
     return ok ? id : NULL;

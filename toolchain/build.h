@@ -85,9 +85,13 @@ int mg_build_run(mg_build *b, mg_build_result *res);
 void mg_build_cancel(mg_build *b);
 void mg_build_free(mg_build *b);
 
-/* The identity of a target's tools for an arch (sha256 of their versions),
- * memoised in the cache by the tools' paths, sizes and times. NULL with a
- * message when a tool is missing or fails. The result is malloc'd. */
+/* The identity of a target's tools for an arch: the sha256 of their
+ * version output and of the content of the C library and compiler runtime
+ * files every link reads (libc.so.6, crt*.o, libgcc.a, ... as gcc
+ * -print-file-name finds them). Memoised in the cache while the tools and
+ * those files keep their identity (inode, size, times), so a build runs no
+ * process for it. NULL with a message when a tool is missing or fails.
+ * The result is malloc'd. */
 char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arch *a, char *err,
                             size_t errsize);
 
