@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
@@ -138,6 +139,15 @@ int mg_cmd_build(int argc, char **argv)
         goto done;
     }
     const mg_target *t = mg_targets_find(targets, g->target);
+    if (!out) {
+        /* the project chooses what dist/ is: not a link leading elsewhere */
+        char *dist = mg_path_join(dir, "dist");
+        struct stat st;
+        bool link = lstat(dist, &st) == 0 && !S_ISDIR(st.st_mode);
+        if (link) fprintf(stderr, "mgd build: %s is not a directory; use -o OUT\n", dist);
+        free(dist);
+        if (link) goto done;
+    }
     image = out ? mg_xstrdup(out)
                 : mg_xasprintf("%s/dist/%s%s", dir, g->name, t ? t->image_suffix : "");
     log_sink sink = {.echo = verbose};

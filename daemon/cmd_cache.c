@@ -5,10 +5,13 @@
  * Figures of the action cache (what it holds, hits and misses since it was
  * created, the time hits saved) and eviction, least recently used first.
  */
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
@@ -39,13 +42,17 @@ static int stats(mg_cache *c, bool json)
     uint64_t lookups = s.hits + s.misses;
     double rate = lookups ? 100.0 * (double)s.hits / (double)lookups : 0;
     if (json) {
-        printf("{\"path\": \"%s\", \"records\": %llu, \"blobs\": %llu, \"bytes\": %llu, "
+        cJSON *item = cJSON_CreateString(mg_cache_path(c));
+        char *path = cJSON_PrintUnformatted(item);
+        cJSON_Delete(item);
+        printf("{\"path\": %s, \"records\": %llu, \"blobs\": %llu, \"bytes\": %llu, "
                "\"hits\": %llu, \"misses\": %llu, \"corrupt\": %llu, \"saved_ms\": %llu, "
                "\"executed_ms\": %llu}\n",
-               mg_cache_path(c), (unsigned long long)s.records, (unsigned long long)s.blobs,
+               path, (unsigned long long)s.records, (unsigned long long)s.blobs,
                (unsigned long long)s.bytes, (unsigned long long)s.hits,
                (unsigned long long)s.misses, (unsigned long long)s.corrupt,
                (unsigned long long)s.saved_ms, (unsigned long long)s.executed_ms);
+        free(path);
         return 0;
     }
     mg_cli_format_size(s.bytes, size, sizeof size);
@@ -62,8 +69,10 @@ static int stats(mg_cache *c, bool json)
 }
 
 /* The runtime's sources are written into the cache once per runtime
- * version (toolchain/runtime_src.h); trees of other versions are left
- * over from older mgd binaries. Returns how many were removed. */
+ * version (toolchain/runtime_src.h); trees of other versions come from
+ * other mgd binaries, older or newer. A tree not used for a day (its
+ * stamp's time, refreshed by every build) is removed; one another mgd
+ * uses now is kept. Returns how many were removed. */
 static unsigned remove_old_runtimes(mg_cache *c)
 {
     char *dir = mg_path_join(mg_cache_path(c), "runtime");
@@ -71,8 +80,11 @@ static unsigned remove_old_runtimes(mg_cache *c)
     unsigned n = 0;
     for (struct dirent *e; d && (e = readdir(d));) {
         if (e->d_name[0] == '.' || !strcmp(e->d_name, mg_runtime_version())) continue;
-        char *p = mg_path_join(dir, e->d_name);
-        if (mg_rm_rf(p) == 0) n++;
+        char *p = mg_path_join(dir, e->d_name), *stamp = mg_path_join(p, ".complete");
+        struct stat st;
+        bool stale = stat(stamp, &st) != 0 || time(NULL) - st.st_mtime > 24 * 3600;
+        if (stale && mg_rm_rf(p) == 0) n++;
+        free(stamp);
         free(p);
     }
     if (d) closedir(d);

@@ -128,7 +128,8 @@ int mg_cmd_run(int argc, char **argv)
             setenv(var, realpath(eq + 1, file) ? file : eq + 1, 1);
             free(var);
         }
-        bool native = arch->n_run == 0;
+        /* the host's own arch runs directly; another needs its runner */
+        bool native = arch->n_run == 0 || !strcmp(info.arch, mg_host_arch());
         if (native && strcmp(info.arch, mg_host_arch())) {
             fprintf(stderr, "mgd run: %s is built for %s and this host is %s\n", image, info.arch,
                     mg_host_arch());

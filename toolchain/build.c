@@ -151,11 +151,15 @@ static char *canon(mg_build *b, const char *path)
  * paths after a prefix. */
 static char *canon_arg(mg_build *b, const char *arg)
 {
+    /* Only the forms mgd itself writes: absolute paths, -I/... and the
+     * prefix maps. Anything else (a user's -DDIR=/x) goes into the key as
+     * it is, since its bytes may end up in the object. */
     if (arg[0] == '/') return canon(b, arg);
-    const char *slash = strchr(arg, '/');
-    if (arg[0] == '-' && slash) {
-        char *rest = canon(b, slash);
-        return mg_arena_printf(&b->arena, "%.*s%s", (int)(slash - arg), arg, rest);
+    static const char *const prefixes[] = {"-I/", "-ffile-prefix-map=/"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(prefixes[i]) - 1;
+        if (!strncmp(arg, prefixes[i], n + 1))
+            return mg_arena_printf(&b->arena, "%.*s%s", (int)n, arg, canon(b, arg + n));
     }
     return mg_arena_strdup(&b->arena, arg);
 }
@@ -237,7 +241,8 @@ static void memo_load(mg_build *b)
         b->memo = cJSON_ParseWithLength(data, len);
         free(data);
     }
-    if (!cJSON_IsObject(b->memo)) {
+    /* past the limit, start afresh rather than carry stale paths forever */
+    if (!cJSON_IsObject(b->memo) || cJSON_GetArraySize(b->memo) > MEMO_MAX_FILES) {
         cJSON_Delete(b->memo);
         b->memo = cJSON_CreateObject();
     }
@@ -282,7 +287,9 @@ static int file_sha(mg_build *b, const char *path, char out[MG_SHA256_HEX_SIZE])
         return 0;
     }
     int e = mg_sha256_file_hex(path, out, NULL);
-    if (e != 0 || !b->memo) return e;
+    /* the build's own files are new each time: not worth remembering */
+    if (e != 0 || !b->memo || (b->scratch && !strncmp(path, b->scratch, strlen(b->scratch))))
+        return e;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (ns_of(&now) - ns_of(&st.st_mtim) < 2000000000 ||
@@ -402,7 +409,7 @@ static bool manifest_lookup(mg_build *b, action *a)
             break;
         }
         const char *now = header_sha(b, p->valuestring);
-        if (strcmp(now, sh->valuestring)) ok = false; /* changed or gone */
+        if (!now[0] || strcmp(now, sh->valuestring)) ok = false; /* changed or gone */
         paths[k] = p->valuestring;
         shas[k] = sh->valuestring;
     }
@@ -429,7 +436,9 @@ static char **read_depfile(mg_build *b, action *a, size_t *n)
     if (!text) return NULL;
     char **out = NULL;
     size_t cap = 0;
-    const char *p = strchr(text, ':');
+    /* "target: deps": the target is our object path, which may hold ':' */
+    const char *p = strstr(text, ": ");
+    if (!p) p = strstr(text, ":\n");
     mg_strbuf tok = {0};
     for (p = p ? p + 1 : text + len;; p++) {
         bool end = !*p;
@@ -437,8 +446,14 @@ static char **read_depfile(mg_build *b, action *a, size_t *n)
             p++;
             continue;
         }
-        if (*p == '\\' && p[1] == ' ') {
-            mg_strbuf_appendn(&tok, " ", 1);
+        /* gcc escapes ' ' and '#' with a backslash and '$' as "$$" */
+        if (*p == '\\' && (p[1] == ' ' || p[1] == '#')) {
+            mg_strbuf_appendn(&tok, p + 1, 1);
+            p++;
+            continue;
+        }
+        if (*p == '$' && p[1] == '$') {
+            mg_strbuf_appendn(&tok, "$", 1);
             p++;
             continue;
         }
@@ -482,16 +497,27 @@ static char **read_depfile(mg_build *b, action *a, size_t *n)
     return out;
 }
 
-/* After a compile ran: records the headers it read and derives its key. */
-static void manifest_store(mg_build *b, action *a)
+/* After a compile ran: records the headers it read and derives its key.
+ * Returns false when a header cannot be hashed (or the depfile read): the
+ * result is then not cached, since a later change could go unseen. */
+static bool manifest_store(mg_build *b, action *a)
 {
     size_t n;
+    if (access(a->depfile, R_OK) != 0) {
+        log_step(b, "%s: no dependency file; not caching it", a->label);
+        return false;
+    }
     char **headers = read_depfile(b, a, &n);
+    bool ok = true;
     char **paths = mg_xmalloc((n + 1) * sizeof *paths), **shas = mg_xmalloc((n + 1) * sizeof *shas);
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "headers");
     for (size_t i = 0; i < n; i++) {
         paths[i] = canon(b, headers[i]);
         shas[i] = (char *)header_sha(b, paths[i]);
+        if (!shas[i][0] && ok) {
+            log_step(b, "%s: cannot hash the header %s; not caching it", a->label, headers[i]);
+            ok = false;
+        }
         cJSON *pair = cJSON_CreateArray();
         cJSON_AddItemToArray(pair, cJSON_CreateString(paths[i]));
         cJSON_AddItemToArray(pair, cJSON_CreateString(shas[i]));
@@ -500,15 +526,17 @@ static void manifest_store(mg_build *b, action *a)
     }
     free(headers);
     compute_key(a->key1, paths, shas, n, a->key);
-    char *text = cJSON_PrintUnformatted(j);
+    char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
     char mkey[MG_SHA256_HEX_SIZE], err[256];
     manifest_key(a->key1, mkey);
-    if (mg_cache_record_put(b->o.cache, mkey, text, strlen(text), NULL, 0, err, sizeof err) != 0)
+    if (ok &&
+        mg_cache_record_put(b->o.cache, mkey, text, strlen(text), NULL, 0, err, sizeof err) != 0)
         log_step(b, "warning: cannot store a manifest in the cache: %s", err);
     free(text);
     cJSON_Delete(j);
     free(paths);
     free(shas);
+    return ok;
 }
 
 /* --- cache entries --------------------------------------------------------- */
@@ -1040,7 +1068,9 @@ static bool ensure_present(mg_build *b, size_t fi)
     }
     if (st == MG_CACHE_CORRUPT) b->corrupt++;
     log_step(b, "%s: cached output %s is %s; running it again", p->label, f->canon,
-             st == MG_CACHE_CORRUPT ? "corrupt" : "missing");
+             st == MG_CACHE_CORRUPT   ? "corrupt"
+             : st == MG_CACHE_MISSING ? "missing"
+                                      : err);
     p->state = ST_WAITING;
     p->rerun = true;
     b->res->hits--;
@@ -1100,19 +1130,34 @@ static int finish(mg_build *b, const mg_exec_result *r)
                                          1000));
     if (r->term_signal) return fail(b, "%s: killed by signal %d", a->label, r->term_signal);
     if (r->exit_status != 0) {
-        /* the first line of the tool's message says most */
+        /* the first line with "error" says most; else the first line */
         const char *out = r->output ? r->output : "";
+        const char *e = strstr(out, "error:");
+        if (!e) e = strstr(out, "Error");
+        if (e) {
+            while (e > out && e[-1] != '\n') e--;
+            out = e;
+        }
         const char *nl = strchr(out, '\n');
         int n = nl ? (int)(nl - out) : (int)strlen(out);
         if (n > 400) n = 400;
         return fail(b, "%s failed (exit status %d)%s%.*s", a->label, r->exit_status, n ? ": " : "",
                     n, out);
     }
+    bool cacheable = true;
     if (a->kind == ACT_COMPILE)
-        manifest_store(b, a);
+        cacheable = manifest_store(b, a);
     else
         memcpy(a->key, a->key1, sizeof a->key);
-    if (!entry_store(b, a, r->output, r->duration_ms)) return -1;
+    if (cacheable && !entry_store(b, a, r->output, r->duration_ms)) return -1;
+    if (!cacheable) {
+        /* still needed downstream: hash the outputs where they are */
+        for (size_t i = 0; i < a->n_outputs; i++) {
+            bfile *f = &b->files[a->outputs[i]];
+            int e = mg_sha256_file_hex(f->path, f->sha, NULL);
+            if (e != 0) return fail(b, "%s: cannot read %s: %s", a->label, f->path, strerror(e));
+        }
+    }
     mark_done(b, a, true);
     return 0;
 }

@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "graph/arena.h"
@@ -24,7 +26,9 @@ typedef struct {
     uint64_t bytes;
     char *err;
     size_t errsize;
-    const char *dir; /* for messages */
+    const char *dir;     /* for messages */
+    size_t files_before; /* in the directories already walked */
+    int depth;
 } walk;
 
 static bool walk_dir(walk *w, int fd, const char *prefix)
@@ -44,14 +48,24 @@ static bool walk_dir(walk *w, int fd, const char *prefix)
             snprintf(w->err, w->errsize, "cannot stat %s/%s: %s", w->dir, rel, strerror(errno));
             ok = false;
         } else if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0) {
+            int sub = -1;
+            if (w->depth >= MG_CRUNCH_MAX_DEPTH)
+                snprintf(w->err, w->errsize, "%s is nested deeper than %d directories", w->dir,
+                         MG_CRUNCH_MAX_DEPTH);
+            else
+                sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0 && w->depth >= MG_CRUNCH_MAX_DEPTH)
+                ok = false;
+            else if (sub < 0) {
                 snprintf(w->err, w->errsize, "cannot open %s/%s: %s", w->dir, rel, strerror(errno));
                 ok = false;
-            } else
+            } else {
+                w->depth++;
                 ok = walk_dir(w, sub, rel);
+                w->depth--;
+            }
         } else if (S_ISREG(st.st_mode)) {
-            if (w->n >= MG_CRUNCH_MAX_FILES ||
+            if (w->files_before + w->n >= MG_CRUNCH_MAX_FILES ||
                 (w->bytes += (uint64_t)st.st_size) > MG_CRUNCH_MAX_BYTES) {
                 snprintf(w->err, w->errsize,
                          "%s is too large to embed (limits: %u files, %u MiB in all)", w->dir,
@@ -147,9 +161,18 @@ static int open_beneath(const char *root, const char *dir, char *err, size_t err
 static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size, char *err,
                      size_t errsize, const char *dir)
 {
-    int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errsize, "cannot read %s/%s: %s", dir, rel, strerror(errno));
+    /* beneath the tree, no link on the way (a directory swapped for a link
+     * since the walk), and O_NONBLOCK: a file swapped for a fifo must not
+     * hang. openat2 when the kernel has it (5.6+). */
+    struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+    int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS) fd = openat(dirfd, rel, (int)how.flags);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errsize, "cannot read %s/%s: %s", dir, rel,
+                 fd < 0 ? strerror(errno) : "no longer a regular file");
+        if (fd >= 0) close(fd);
         return false;
     }
     unsigned char buf[65536];
@@ -194,7 +217,7 @@ char *mg_crunch_generate(const char *root, const char *const *dirs, size_t n_dir
             break;
         }
         int keep = dup(fd); /* walk_dir's fdopendir takes fd */
-        walk w = {.err = err, .errsize = errsize, .dir = dirs[t]};
+        walk w = {.err = err, .errsize = errsize, .dir = dirs[t], .files_before = summary->files};
         ok = keep >= 0 && walk_dir(&w, fd, "");
         if (keep < 0) snprintf(err, errsize, "dup: %s", strerror(errno));
         qsort(w.paths, w.n, sizeof *w.paths, cmp_path);

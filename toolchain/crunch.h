@@ -11,7 +11,11 @@
  *
  * The walk never leaves the project: the directory must be a relative
  * path without "..", and a symbolic link, device or fifo inside it is an
- * error (crunch embeds regular files only), as is a tree over the limit.
+ * error (crunch embeds regular files only), as is a tree over the limits.
+ * Files are opened beneath the directory without following any link
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and without blocking, so
+ * a tree changed under the walk gives an error, never a read outside it or
+ * a hang.
  */
 #ifndef MG_TOOLCHAIN_CRUNCH_H
 #define MG_TOOLCHAIN_CRUNCH_H
@@ -20,7 +24,8 @@
 #include <stdint.h>
 
 #define MG_CRUNCH_MAX_BYTES (256u << 20) /* all trees of one image together */
-#define MG_CRUNCH_MAX_FILES 100000
+#define MG_CRUNCH_MAX_FILES 100000       /* all trees of one image together */
+#define MG_CRUNCH_MAX_DEPTH 64           /* directories inside a tree */
 
 typedef struct mg_crunch_summary {
     size_t files;

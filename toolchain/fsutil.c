@@ -50,8 +50,10 @@ char *mg_file_read(const char *path, size_t max, size_t *len)
 
 int mg_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-    char *tmp = mg_xasprintf("%s.tmp-%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    /* a fresh name (O_EXCL: never through a planted link, never shared by
+     * two threads writing the same path) */
+    char *tmp = mg_xasprintf("%s.tmp-XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         free(tmp);
         return -1;

@@ -1,8 +1,9 @@
 /*
  * fsutil.h - small file-system helpers shared by the toolchain and mgd's
  * commands: whole-file reads with a size cap, atomic writes (temporary file
- * in the same directory, then rename, so readers never see half a file),
- * mkdir -p and rm -rf that never follow symbolic links.
+ * in the same directory with a fresh name, then rename, so readers never
+ * see half a file and concurrent writers never mix), mkdir -p, and rm -rf
+ * that never follows symbolic links.
  * All return 0 on success or -1 with errno set, unless said otherwise.
  */
 #ifndef MG_TOOLCHAIN_FSUTIL_H

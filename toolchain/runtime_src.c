@@ -1,6 +1,7 @@
 #include "toolchain/runtime_src.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,6 +63,8 @@ char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize)
     char *stamp = mg_path_join(dir, ".complete");
     struct stat st;
     if (stat(stamp, &st) == 0) {
+        /* the stamp's time says when it was last used: gc keeps recent trees */
+        utimensat(AT_FDCWD, stamp, NULL, 0);
         free(stamp);
         return dir;
     }

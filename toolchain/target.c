@@ -159,9 +159,13 @@ char *mg_find_program(const char *prog)
     for (const char *p = path; p;) {
         const char *end = strchr(p, ':');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        char *full = mg_xasprintf("%.*s/%s", (int)(n ? n : 1), n ? p : ".", prog);
-        if (access(full, X_OK) == 0) return full;
-        free(full);
+        /* an empty or relative entry would mean the build's working
+         * directory, which is the project's: never look there */
+        if (n && p[0] == '/') {
+            char *full = mg_xasprintf("%.*s/%s", (int)n, p, prog);
+            if (access(full, X_OK) == 0) return full;
+            free(full);
+        }
         p = end ? end + 1 : NULL;
     }
     return NULL;

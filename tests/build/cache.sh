@@ -85,7 +85,41 @@ echo 'this is not C' >>"$work/proj/other.c"
 check "compile error exits 1" test "$rc" -eq 1
 check "compile error shows the compiler's message" grep -q 'other.c.*error' "$work/l11"
 check "compile error names the action" grep -q 'failed: compile other.c failed' "$work/l11"
+check "... and gives the compiler's error line" grep -q 'failed: compile other.c failed.*error' "$work/l11"
 check "compile error writes no image" test ! -e "$work/img2"
+
+# regressions from review: a project path with '$' and a header with '#'
+# (gcc's depfile escapes them) must still be tracked
+odd="$work/pro\$j #x"
+cp -r "$here/proj" "$odd"
+printf '#define WORD "odd"\n' >"$odd/we#ird.h"
+sed -i 's/#include "greet.h"/#include "greet.h"\n#include "we#ird.h"/; s/GREETING, other_word()/WORD, other_word()/' "$odd/unikernel.c"
+"$mgd" build "$odd" -o "$work/odd" >/dev/null 2>&1
+check "odd paths: builds" bash -c "'$work/odd' | grep -qx 'odd: one'"
+sleep 0.01; printf '#define WORD "even"\n' >"$odd/we#ird.h"
+"$mgd" build "$odd" -o "$work/odd" -v >/dev/null 2>"$work/l12"
+check "odd paths: a change to we#ird.h recompiles" bash -c "'$work/odd' | grep -qx 'even: one'"
+
+# a user's -D value holding the project's path is not a path to map away
+for p in a b; do
+  mkdir -p "$work/$p" && cp -r "$here/proj" "$work/$p/proj"
+  python3 - "$work/$p/proj/config.json" "$work/$p/proj" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["devices"]["main"]["cflags"] = ['-DGREETING_DIR="%s"' % sys.argv[2]]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+  sed -i 's/#define GREETING "cache test"/#define GREETING GREETING_DIR/' "$work/$p/proj/greet.h"
+  "$mgd" build "$work/$p/proj" -o "$work/$p/img" >/dev/null 2>&1
+done
+check "-D with the project path: each checkout gets its own" \
+  bash -c "'$work/b/img' | grep -q '$work/b/proj'"
+
+# dist/ must not be a link leading elsewhere
+mkdir -p "$work/victim" "$work/linked" && cp -r "$here/proj/." "$work/linked/"
+ln -s "$work/victim" "$work/linked/dist"
+"$mgd" build "$work/linked" >/dev/null 2>"$work/l13"; rc=$?
+check "a dist/ link is refused" bash -c "test $rc -eq 1 && test -z \"\$(ls '$work/victim')\""
 
 "$mgd" cache stats >"$work/stats"
 check "cache stats shows hits" grep -Eq '^hits +[1-9]' "$work/stats"

@@ -79,6 +79,17 @@ check "crunch and direct are different images" bash -c "! cmp -s '$work/kv_crunc
 check "kv_ro (direct) without its directory fails to connect (1)" test "$rc" -eq 1
 check "... naming the device" grep -q 'cannot connect device' "$work/k3"
 
+# crunch refuses a tree nested deeper than 64 directories, and links
+cp -r "$examples/kv_ro" "$work/kv_deep"
+deep="$work/kv_deep/data"; for i in $(seq 70); do deep="$deep/d"; done
+mkdir -p "$deep" && echo x >"$deep/f.txt"
+"$mgd" build "$work/kv_deep" -o "$work/kv_deep.img" >/dev/null 2>"$work/kd"; rc=$?
+check "crunch: a tree 70 directories deep is refused" bash -c "test $rc -eq 1 && grep -q 'nested deeper than 64' '$work/kd'"
+cp -r "$examples/kv_ro" "$work/kv_link"
+ln -s /etc/passwd "$work/kv_link/data/passwd"
+"$mgd" build "$work/kv_link" -o "$work/kv_link.img" >/dev/null 2>"$work/kl"; rc=$?
+check "crunch: a symbolic link is refused" bash -c "test $rc -eq 1 && grep -q 'symbolic link' '$work/kl'"
+
 # block, with its disk attached by mgd run
 build block "$work/block"
 truncate -s 1M "$work/disk.img"

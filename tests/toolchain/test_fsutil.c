@@ -1,0 +1,105 @@
+/*
+ * toolchain/fsutil.h: atomic writes stay atomic with several writers (a
+ * review found two threads sharing one temporary name), never write
+ * through a link planted where the temporary file goes, and rm -rf does not
+ * follow links.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "toolchain/fsutil.h"
+
+static char dir[64];
+static char target[128];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/mgd-fsutil-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    snprintf(target, sizeof target, "%s/out", dir);
+}
+
+static void teardown(void)
+{
+    mg_rm_rf(dir);
+}
+
+TestSuite(fsutil, .init = setup, .fini = teardown);
+
+#define WRITES 300
+#define SIZE 8192
+
+static void *writer(void *arg)
+{
+    char fill = (char)(intptr_t)arg;
+    char *buf = malloc(SIZE);
+    memset(buf, fill, SIZE);
+    intptr_t failures = 0;
+    for (int i = 0; i < WRITES; i++)
+        if (mg_file_write_atomic(target, buf, SIZE, 0644) != 0) failures++;
+    free(buf);
+    return (void *)failures;
+}
+
+Test(fsutil, concurrent_writers_never_fail_or_mix)
+{
+    pthread_t t[4];
+    for (intptr_t i = 0; i < 4; i++) pthread_create(&t[i], NULL, writer, (void *)('a' + i));
+    for (int i = 0; i < 4; i++) {
+        void *failures;
+        pthread_join(t[i], &failures);
+        cr_expect_eq((intptr_t)failures, 0, "writer %d had failed writes", i);
+    }
+    size_t len;
+    char *data = mg_file_read(target, SIZE * 2, &len);
+    cr_assert(data);
+    cr_assert_eq(len, SIZE);
+    for (size_t i = 1; i < len; i++) cr_assert_eq(data[i], data[0], "mixed content at %zu", i);
+    free(data);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", dir);
+    cr_assert_eq(system(cmd), 0, "temporary files were left behind");
+}
+
+Test(fsutil, no_write_through_a_planted_link)
+{
+    char victim[128], link[160];
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    cr_assert_eq(mg_file_write_atomic(victim, "precious", 8, 0600), 0);
+    /* the old fixed temporary name was OUT.tmp-PID */
+    snprintf(link, sizeof link, "%s.tmp-%ld", target, (long)getpid());
+    cr_assert_eq(symlink(victim, link), 0);
+    cr_assert_eq(mg_file_write_atomic(target, "image", 5, 0755), 0);
+    size_t len;
+    char *v = mg_file_read(victim, 100, &len);
+    cr_assert(v);
+    cr_assert_str_eq(v, "precious");
+    free(v);
+    struct stat st;
+    cr_assert_eq(stat(target, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0755);
+}
+
+Test(fsutil, rm_rf_does_not_follow_links)
+{
+    char keep[128], tree[128], inner[160], link[200];
+    snprintf(keep, sizeof keep, "%s/keep", dir);
+    snprintf(tree, sizeof tree, "%s/tree", dir);
+    snprintf(inner, sizeof inner, "%s/tree/sub", dir);
+    snprintf(link, sizeof link, "%s/tree/sub/link", dir);
+    cr_assert_eq(mg_mkdir_p(keep), 0);
+    char file[160];
+    snprintf(file, sizeof file, "%s/file", keep);
+    cr_assert_eq(mg_file_write_atomic(file, "x", 1, 0644), 0);
+    cr_assert_eq(mg_mkdir_p(inner), 0);
+    cr_assert_eq(symlink(keep, link), 0);
+    cr_assert_eq(mg_rm_rf(tree), 0);
+    struct stat st;
+    cr_assert_neq(lstat(tree, &st), 0);
+    cr_assert_eq(stat(file, &st), 0, "rm -rf followed the link");
+}
