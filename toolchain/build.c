@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -667,7 +668,7 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arc
         struct stat st;
         if (!found || !realpath(found, real) || stat(real, &st) != 0) {
             snprintf(err, errsize, "%s not found on PATH (install the Debian package %s)", name,
-                     i == 0 ? a->package : "binutils");
+                     i == 0 ? a->package : a->binutils_package);
             ok = false;
         } else {
             paths[i] = found;
@@ -1225,6 +1226,8 @@ static int run_actions(mg_build *b)
         }
         mg_exec_result r;
         if (mg_executor_wait(b->ex, &r) != 0) break;
+        /* a live build's scratch is recent: gc removes those idle an hour */
+        utimensat(AT_FDCWD, b->scratch, NULL, 0);
         status = finish(b, &r);
         mg_exec_result_free(&r);
         if (status != 0) break;

@@ -83,6 +83,7 @@ static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
         ar->name = mg_arena_strdup(a, c->string);
         ar->prefix = str_field(a, c, "prefix", true, &ok);
         ar->package = str_field(a, c, "package", true, &ok);
+        ar->binutils_package = str_field(a, c, "binutils_package", true, &ok);
         ar->run = str_array(a, c, "run", &ar->n_run, &ok);
         ar->run_package = str_field(a, c, "run_package", false, &ok);
     }
@@ -181,7 +182,7 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
         char *found = mg_find_program(name);
         if (!found) {
             snprintf(why, whysize, "%s/%s: %s not found (install the Debian package %s)", t->name,
-                     a->name, name, i == 0 ? a->package : "binutils");
+                     a->name, name, i == 0 ? a->package : a->binutils_package);
             free(name);
             return false;
         }

@@ -19,10 +19,11 @@
 #include <stddef.h>
 
 typedef struct mg_target_arch {
-    const char *name;    /* "x86_64" */
-    const char *prefix;  /* "x86_64-linux-gnu-" */
-    const char *package; /* Debian package of the compiler */
-    const char **run;    /* runner argv before the image; none for the host */
+    const char *name;             /* "x86_64" */
+    const char *prefix;           /* "x86_64-linux-gnu-" */
+    const char *package;          /* Debian package of the compiler */
+    const char *binutils_package; /* ... of ar and strip */
+    const char **run;             /* runner argv before the image; none for the host */
     size_t n_run;
     const char *run_package; /* Debian package of the runner, or NULL */
 } mg_target_arch;

@@ -56,7 +56,8 @@ static char *identity(mg_cache *c)
 {
     char prefix[300], err[512];
     snprintf(prefix, sizeof prefix, "%s/fake-", dir);
-    mg_target_arch arch = {.name = "x86_64", .prefix = prefix, .package = "gcc"};
+    mg_target_arch arch = {
+        .name = "x86_64", .prefix = prefix, .package = "gcc", .binutils_package = "binutils"};
     mg_target t = {.name = "unix"};
     char *id = mg_toolchain_identity(c, &t, &arch, err, sizeof err);
     cr_assert(id, "identity failed: %s", err);
@@ -135,7 +136,8 @@ Test(identity, missing_tool_is_a_clear_error)
     cr_assert(c, "%s", err);
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s/absent-", dir);
-    mg_target_arch arch = {.name = "aarch64", .prefix = prefix, .package = "gcc-absent"};
+    mg_target_arch arch = {
+        .name = "aarch64", .prefix = prefix, .package = "gcc-absent", .binutils_package = "bu"};
     mg_target t = {.name = "unix"};
     char *id = mg_toolchain_identity(c, &t, &arch, err, sizeof err);
     cr_assert_null(id);
