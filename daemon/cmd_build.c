@@ -170,7 +170,8 @@ int mg_cmd_build(int argc, char **argv)
                 (double)res.duration_ms / 1000);
         status = 0;
     } else {
-        if (!verbose && sink.text.len) fwrite(sink.text.data, 1, sink.text.len, stderr);
+        /* the log helps when something ran; otherwise the error says it all */
+        if (!verbose && res.misses > 0) fwrite(sink.text.data, 1, sink.text.len, stderr);
         fprintf(stderr, "mgd build: failed: %s\n", res.error);
     }
     mg_strbuf_free(&sink.text);
