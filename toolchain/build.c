@@ -652,8 +652,7 @@ static bool identity_memo_valid(const char *text, size_t len, char id[MG_SHA256_
     return ok;
 }
 
-char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arch *a, char *err,
-                            size_t errsize)
+char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, size_t errsize)
 {
     static const char *const tools[] = {"gcc", "ar", "strip"};
     char *paths[3] = {0};
@@ -1336,7 +1335,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         goto out;
     }
     b->src_root = mg_xstrdup(real);
-    b->toolid = mg_toolchain_identity(b->o.cache, b->target, b->arch, err, sizeof err);
+    b->toolid = mg_toolchain_identity(b->o.cache, b->arch, err, sizeof err);
     if (!b->toolid) {
         r = fail(b, "toolchain: %s", err);
         goto out;

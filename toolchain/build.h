@@ -92,7 +92,6 @@ void mg_build_free(mg_build *b);
  * those files keep their identity (inode, size, times), so a build runs no
  * process for it. NULL with a message when a tool is missing or fails.
  * The result is malloc'd. */
-char *mg_toolchain_identity(mg_cache *c, const mg_target *t, const mg_target_arch *a, char *err,
-                            size_t errsize);
+char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, size_t errsize);
 
 #endif

@@ -276,6 +276,22 @@ static int install_blob(mg_cache *c, const char *tmp, const char *sha, uint64_t 
     return 0;
 }
 
+/* install_blob under a shared gc.lock, so gc cannot remove the blob
+ * between its install and the record that will name it. */
+static int install_blob_locked(mg_cache *c, const char *tmp, const char *sha, uint64_t size,
+                               char *err, size_t errsize)
+{
+    int lock = lock_file(c, "gc.lock", LOCK_SH);
+    if (lock < 0) {
+        set_err(err, errsize, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    int rc = install_blob(c, tmp, sha, size, err, errsize);
+    close(lock);
+    return rc;
+}
+
 int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_SIZE],
                       uint64_t *size_out, char *err, size_t errsize)
 {
@@ -314,15 +330,7 @@ int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_
     char sha[MG_SHA256_HEX_SIZE];
     mg_sha256_hex(digest, sha);
 
-    int lock = lock_file(c, "gc.lock", LOCK_SH);
-    if (lock < 0) {
-        set_err(err, errsize, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    rc = install_blob(c, tmp, sha, size, err, errsize);
-    close(lock);
-    if (rc != 0) return -1;
+    if (install_blob_locked(c, tmp, sha, size, err, errsize) != 0) return -1;
     memcpy(sha_out, sha, MG_SHA256_HEX_SIZE);
     if (size_out) *size_out = size;
     return 0;
@@ -349,15 +357,7 @@ int mg_cache_blob_put_bytes(mg_cache *c, const void *data, size_t len,
         unlink(tmp);
         return -1;
     }
-    int lock = lock_file(c, "gc.lock", LOCK_SH);
-    if (lock < 0) {
-        set_err(err, errsize, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    rc = install_blob(c, tmp, sha, len, err, errsize);
-    close(lock);
-    if (rc != 0) return -1;
+    if (install_blob_locked(c, tmp, sha, len, err, errsize) != 0) return -1;
     memcpy(sha_out, sha, MG_SHA256_HEX_SIZE);
     return 0;
 }

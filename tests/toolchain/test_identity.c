@@ -58,10 +58,18 @@ static char *identity(mg_cache *c)
     snprintf(prefix, sizeof prefix, "%s/fake-", dir);
     mg_target_arch arch = {
         .name = "x86_64", .prefix = prefix, .package = "gcc", .binutils_package = "binutils"};
-    mg_target t = {.name = "unix"};
-    char *id = mg_toolchain_identity(c, &t, &arch, err, sizeof err);
+    char *id = mg_toolchain_identity(c, &arch, err, sizeof err);
     cr_assert(id, "identity failed: %s", err);
     return id;
+}
+
+static mg_cache *open_cache(void)
+{
+    char cdir[300], err[256];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    mg_cache *c = mg_cache_open(cdir, err, sizeof err);
+    cr_assert(c, "%s", err);
+    return c;
 }
 
 static void setup(void)
@@ -83,10 +91,7 @@ TestSuite(identity, .init = setup, .fini = teardown);
 
 Test(identity, stable_and_memoised)
 {
-    char cdir[300], err[256];
-    snprintf(cdir, sizeof cdir, "%s/cache", dir);
-    mg_cache *c = mg_cache_open(cdir, err, sizeof err);
-    cr_assert(c, "%s", err);
+    mg_cache *c = open_cache();
     char *a = identity(c);
     size_t after_first = runs();
     cr_assert_gt(after_first, 0);
@@ -100,10 +105,7 @@ Test(identity, stable_and_memoised)
 
 Test(identity, changes_with_libc_content)
 {
-    char cdir[300], err[256];
-    snprintf(cdir, sizeof cdir, "%s/cache", dir);
-    mg_cache *c = mg_cache_open(cdir, err, sizeof err);
-    cr_assert(c, "%s", err);
+    mg_cache *c = open_cache();
     char *a = identity(c);
     write_file("libc.so.6", "libc version two, longer", 0644);
     char *b = identity(c);
@@ -115,10 +117,7 @@ Test(identity, changes_with_libc_content)
 
 Test(identity, changes_with_tool_version)
 {
-    char cdir[300], err[256];
-    snprintf(cdir, sizeof cdir, "%s/cache", dir);
-    mg_cache *c = mg_cache_open(cdir, err, sizeof err);
-    cr_assert(c, "%s", err);
+    mg_cache *c = open_cache();
     char *a = identity(c);
     write_gcc("fake gcc 13.1, a longer version line");
     char *b = identity(c);
@@ -130,16 +129,13 @@ Test(identity, changes_with_tool_version)
 
 Test(identity, missing_tool_is_a_clear_error)
 {
-    char cdir[300], err[512];
-    snprintf(cdir, sizeof cdir, "%s/cache", dir);
-    mg_cache *c = mg_cache_open(cdir, err, sizeof err);
-    cr_assert(c, "%s", err);
+    mg_cache *c = open_cache();
+    char err[512];
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s/absent-", dir);
     mg_target_arch arch = {
         .name = "aarch64", .prefix = prefix, .package = "gcc-absent", .binutils_package = "bu"};
-    mg_target t = {.name = "unix"};
-    char *id = mg_toolchain_identity(c, &t, &arch, err, sizeof err);
+    char *id = mg_toolchain_identity(c, &arch, err, sizeof err);
     cr_assert_null(id);
     cr_assert(strstr(err, "gcc-absent"), "the message names the package: %s", err);
     mg_cache_close(c);
