@@ -557,8 +557,8 @@ static bool allowed_cflag(const char *f)
     if (f[1] == 'O') return !f[2] || (!f[3] && strchr("0123sgz", f[2])) || !strcmp(f, "-Ofast");
     if (f[1] == 'g') /* not -gsplit-dwarf and the like, which write files */
         return !strcmp(f, "-g") || !strcmp(f, "-ggdb") ||
-               ((!strncmp(f, "-g", 2) || !strncmp(f, "-ggdb", 5)) &&
-                strchr("0123", f[strlen(f) - 1]) && (strlen(f) == 3 || strlen(f) == 6));
+               (strlen(f) == 3 && f[2] && strchr("0123", f[2])) ||
+               (strlen(f) == 6 && !strncmp(f, "-ggdb", 5) && f[5] && strchr("0123", f[5]));
     if (!strncmp(f, "-std=", 5)) return true;
     if (f[1] == 'W') return strncmp(f, "-Wl,", 4) && strncmp(f, "-Wa,", 4) && strncmp(f, "-Wp,", 4);
     if (f[1] != 'f') return false;

@@ -183,10 +183,13 @@ Test(regressions, cflags_that_touch_files_are_refused)
                                       "-Wl,-T,x",
                                       "-o",
                                       "-D",
-                                      "-O9"};
-    static const char *const good[] = {"-O2",   "-Os",     "-g3",         "-DX=1",
-                                       "-UY",   "-fPIC",   "-fno-common", "-fvisibility=hidden",
-                                       "-Wall", "-std=c11"};
+                                      "-O9",
+                                      "-gabc1", /* looked like -ggdb1 by its length once */
+                                      "-gx"};
+    static const char *const good[] = {"-O2",    "-Os",         "-g3",
+                                       "-ggdb1", "-DX=1",       "-UY",
+                                       "-fPIC",  "-fno-common", "-fvisibility=hidden",
+                                       "-Wall",  "-std=c11"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         mg_errors *errs = RESOLVE_FAIL(
             fx_jsonf("{'mgd': 1, 'name': 'c', 'devices': {'m': {'main': 'f', 'type': 'job',"
