@@ -51,6 +51,8 @@ typedef struct {
     unsigned mode; /* of the outputs */
     act_state state;
     bool rerun;                    /* its cached output turned out corrupt or missing: run it */
+    bool in_flight;                /* holds key1's single flight in the cache */
+    bool deferred;                 /* another build runs the same action: wait for it */
     char key1[MG_SHA256_HEX_SIZE]; /* over argv and declared inputs */
     char key[MG_SHA256_HEX_SIZE];  /* key1 + the headers read */
     uint64_t exec_id;
@@ -109,8 +111,11 @@ static void log_step(mg_build *b, const char *fmt, ...)
     va_start(ap, fmt);
     char *text = mg_xvasprintf(fmt, ap);
     va_end(ap);
-    logf_(b, "[%4llu.%03llu] %s\n", (unsigned long long)(ms / 1000),
-          (unsigned long long)(ms % 1000), text);
+    if (b->o.log_untimed)
+        logf_(b, "%s\n", text);
+    else
+        logf_(b, "[%4llu.%03llu] %s\n", (unsigned long long)(ms / 1000),
+              (unsigned long long)(ms % 1000), text);
     free(text);
 }
 
@@ -1047,6 +1052,11 @@ static int hash_sources(mg_build *b, action *a)
 static void mark_done(mg_build *b, action *a, bool present)
 {
     a->state = ST_DONE;
+    if (a->in_flight) {
+        /* stored: builds waiting for it now hit the cache */
+        mg_cache_flight_end(b->o.cache, a->key1);
+        a->in_flight = false;
+    }
     for (size_t i = 0; i < a->n_outputs; i++) {
         b->files[a->outputs[i]].known = true;
         b->files[a->outputs[i]].present = present;
@@ -1114,6 +1124,7 @@ static int finish(mg_build *b, const mg_exec_result *r)
     if (!a) return 0;
     b->res->misses++;
     b->executed_ms += r->duration_ms;
+    if (b->o.on_action) b->o.on_action(b->o.log_ctx, a->label, r->duration_ms);
     log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
     log_command(b, a);
     if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
@@ -1213,13 +1224,30 @@ static int run_actions(mg_build *b)
                 mark_done(b, a, false);
                 continue;
             }
+            /* the same action running in another build of this process
+             * will be in the cache in a moment: wait rather than redo it */
+            if (!b->o.force && !a->in_flight) {
+                if (!mg_cache_flight_begin(b->o.cache, a->key1)) {
+                    a->deferred = true;
+                    continue;
+                }
+                a->in_flight = true;
+            }
+            a->deferred = false;
             bool inputs_there = true;
             for (size_t k = 0; k < a->n_inputs; k++)
                 if (!ensure_present(b, a->inputs[k])) inputs_there = false;
             if (inputs_there) start(b, a);
         }
         if (status != 0) break;
+        bool waiting = false;
+        for (size_t i = 0; i < b->n_acts; i++)
+            waiting = waiting || (b->acts[i].state == ST_WAITING && b->acts[i].deferred);
         if (mg_executor_running(b->ex) == 0) {
+            if (waiting) {
+                mg_cache_flight_wait(b->o.cache, 200);
+                continue;
+            }
             if (!progress) break;
             continue;
         }
@@ -1238,6 +1266,11 @@ static int run_actions(mg_build *b)
         if (mg_executor_wait(b->ex, &r) != 0) break;
         mg_exec_result_free(&r);
     }
+    for (size_t i = 0; i < b->n_acts; i++)
+        if (b->acts[i].in_flight) {
+            mg_cache_flight_end(b->o.cache, b->acts[i].key1);
+            b->acts[i].in_flight = false;
+        }
     if (status == 0 && count_done(b) < b->n_acts)
         status = fail(b, "internal error: actions left unrun");
     return status;

@@ -49,6 +49,10 @@
 /* Receives the build log as it is written (text, not NUL-terminated). */
 typedef void (*mg_build_log_fn)(void *ctx, const char *text, size_t len);
 
+/* Told of every action that ran a process (not of cache hits): its label
+ * ("compile core/loop.c") and how long it took. */
+typedef void (*mg_build_action_fn)(void *ctx, const char *label, uint64_t duration_ms);
+
 typedef struct mg_build_options {
     const char *project_dir; /* the user's sources and embedded directories */
     const mg_graph *graph;   /* resolved for the target and arch to build */
@@ -61,6 +65,9 @@ typedef struct mg_build_options {
     uint64_t action_timeout_ms; /* 0: MG_BUILD_DEFAULT_TIMEOUT_MS */
     mg_build_log_fn log;        /* may be NULL */
     void *log_ctx;
+    mg_build_action_fn on_action; /* may be NULL; called with log_ctx */
+    bool log_untimed;             /* the log callback stamps every line with its own time:
+                                     step lines come without the build's time offset */
 } mg_build_options;
 
 typedef struct mg_build_result {

@@ -40,6 +40,12 @@ struct mg_cache {
      * across file descriptions, but the mutex keeps threads of one process
      * from queueing on the kernel lock and documents the intent. */
     pthread_mutex_t stats_mu;
+    /* Actions being run by builds of this process (single flight): keys,
+     * and a condition signalled when one ends. */
+    pthread_mutex_t flight_mu;
+    pthread_cond_t flight_cv;
+    char (*flights)[MG_SHA256_HEX_SIZE];
+    size_t n_flights, cap_flights;
 };
 
 static void set_err(char *err, size_t errsize, const char *fmt, ...)
@@ -177,6 +183,8 @@ mg_cache *mg_cache_open(const char *dir, char *err, size_t errsize)
     }
     c->dir = abs;
     pthread_mutex_init(&c->stats_mu, NULL);
+    pthread_mutex_init(&c->flight_mu, NULL);
+    pthread_cond_init(&c->flight_cv, NULL);
     return c;
 }
 
@@ -184,6 +192,9 @@ void mg_cache_close(mg_cache *c)
 {
     if (!c) return;
     pthread_mutex_destroy(&c->stats_mu);
+    pthread_mutex_destroy(&c->flight_mu);
+    pthread_cond_destroy(&c->flight_cv);
+    free(c->flights);
     free(c->dir);
     free(c);
 }
@@ -448,6 +459,65 @@ mg_cache_status mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size)
     return MG_CACHE_OK;
 }
 
+bool mg_cache_flight_begin(mg_cache *c, const char *key)
+{
+    bool mine = true;
+    pthread_mutex_lock(&c->flight_mu);
+    for (size_t i = 0; i < c->n_flights && mine; i++)
+        if (!strcmp(c->flights[i], key)) mine = false;
+    if (mine) {
+        if (c->n_flights == c->cap_flights) {
+            size_t cap = c->cap_flights ? c->cap_flights * 2 : 16;
+            void *p = realloc(c->flights, cap * sizeof *c->flights);
+            if (!p) {
+                /* no memory to track it: run it, at worst twice */
+                pthread_mutex_unlock(&c->flight_mu);
+                return true;
+            }
+            c->flights = p;
+            c->cap_flights = cap;
+        }
+        snprintf(c->flights[c->n_flights++], MG_SHA256_HEX_SIZE, "%s", key);
+    }
+    pthread_mutex_unlock(&c->flight_mu);
+    return mine;
+}
+
+void mg_cache_flight_end(mg_cache *c, const char *key)
+{
+    pthread_mutex_lock(&c->flight_mu);
+    for (size_t i = 0; i < c->n_flights; i++)
+        if (!strcmp(c->flights[i], key)) {
+            memcpy(c->flights[i], c->flights[--c->n_flights], MG_SHA256_HEX_SIZE);
+            break;
+        }
+    pthread_cond_broadcast(&c->flight_cv);
+    pthread_mutex_unlock(&c->flight_mu);
+}
+
+void mg_cache_flight_wait(mg_cache *c, unsigned timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&c->flight_mu);
+    pthread_cond_timedwait(&c->flight_cv, &c->flight_mu, &until);
+    pthread_mutex_unlock(&c->flight_mu);
+}
+
+char *mg_cache_blob_path(const mg_cache *c, const char *sha)
+{
+    if (!mg_sha256_is_hex(sha)) return NULL;
+    char path[PATH_MAX];
+    entry_path(c, path, "blobs", sha);
+    return strdup(path);
+}
+
 /* --------------------------------------------------------------- records */
 
 /* A record read into memory and checked against its header. */
@@ -559,6 +629,14 @@ static mg_cache_status record_read(int fd, record *r)
         return MG_CACHE_CORRUPT;
     }
     return MG_CACHE_OK;
+}
+
+int mg_cache_record_remove(mg_cache *c, const char *key)
+{
+    if (!mg_sha256_is_hex(key)) return -1;
+    char path[PATH_MAX];
+    entry_path(c, path, "records", key);
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 mg_cache_status mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len)

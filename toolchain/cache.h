@@ -53,6 +53,7 @@
 #ifndef MG_TOOLCHAIN_CACHE_H
 #define MG_TOOLCHAIN_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,26 @@ mg_cache_status mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest
                                   char *err, size_t errsize);
 /* Whether blob `sha` is stored (not verified; updates its mtime). */
 mg_cache_status mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size);
+
+/* Single flight within a process: builds sharing this mg_cache (the
+ * daemon's workers) ask before running a missed action. true: the caller
+ * now runs action `key` and calls mg_cache_flight_end when its outputs are
+ * stored (or it failed); false: another build is running it right now, so
+ * the caller should wait (mg_cache_flight_wait) and look the cache up
+ * again instead of doing the same work twice. */
+bool mg_cache_flight_begin(mg_cache *c, const char *key);
+void mg_cache_flight_end(mg_cache *c, const char *key);
+/* Waits until some flight ends, at most timeout_ms. */
+void mg_cache_flight_wait(mg_cache *c, unsigned timeout_ms);
+
+/* The path where blob `sha` lives (malloc'd), for serving it without a
+ * copy; NULL for a bad name. The file may be missing. Readers must not
+ * write to it. */
+char *mg_cache_blob_path(const mg_cache *c, const char *sha);
+
+/* Removes record `key` (missing is fine); the blobs only it referenced go
+ * at the next gc. 0, or -1. */
+int mg_cache_record_remove(mg_cache *c, const char *key);
 
 /* Reads record `key`: *data is malloc'd with an extra NUL after *len bytes
  * (the caller frees it). On any status but OK, *data is NULL. */
