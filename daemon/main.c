@@ -16,9 +16,10 @@ static void usage(FILE *f)
                "  build DIR         build the unikernel of a directory\n"
                "  run IMAGE         run an image the way its target needs\n"
                "  cache stats|gc    figures and eviction of the build cache\n"
+               "  serve             the build daemon and its REST API\n"
+               "  token             manage API tokens offline\n"
                "\n"
-               "Run 'mgd COMMAND --help' for a command's options.\n"
-               "serve and token are not part of this version yet.\n");
+               "Run 'mgd COMMAND --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -40,12 +41,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "build")) return mg_cmd_build(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return mg_cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "cache")) return mg_cmd_cache(argc - 2, argv + 2);
-    static const char *const planned[] = {"serve", "token", NULL};
-    for (const char *const *p = planned; *p; p++)
-        if (!strcmp(cmd, *p)) {
-            fprintf(stderr, "mgd: '%s' is not supported by this version of mgd yet\n", cmd);
-            return 2;
-        }
+    if (!strcmp(cmd, "serve")) return mg_cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "token")) return mg_cmd_token(argc - 2, argv + 2);
     fprintf(stderr, "mgd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

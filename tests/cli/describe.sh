@@ -114,9 +114,17 @@ run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --key nova
 [ "$status" = 2 ] && ok "bad --key: usage" || bad "bad --key" "exit $status"
 run "$work/o" "$work/e" "$mgd" describe --help
 [ "$status" = 0 ] && grep -q 'usage: mgd describe' "$work/o" && ok "--help" || bad "--help" "exit $status"
-run "$work/o" "$work/e" "$mgd" serve
-[ "$status" = 2 ] && grep -q 'not supported by this version' "$work/e" && ok "serve not yet" ||
-    bad "serve not yet" "exit $status" "$(cat "$work/e")"
+run "$work/o" "$work/e" "$mgd" serve --listen nowhere --data "$work/var"
+[ "$status" = 2 ] && grep -q 'listen takes HOST:PORT' "$work/e" && ok "serve: bad --listen is a usage error" ||
+    bad "serve: bad --listen" "exit $status" "$(cat "$work/e")"
+run "$work/o" "$work/e" "$mgd" serve --workers 0 --data "$work/var"
+[ "$status" = 2 ] && ok "serve: --workers 0 is a usage error" || bad "serve --workers 0" "exit $status"
+run "$work/o" "$work/e" "$mgd" token create --data "$work/var"
+[ "$status" = 2 ] && grep -q 'scope' "$work/e" && ok "token create without --scope" ||
+    bad "token create without --scope" "exit $status" "$(cat "$work/e")"
+run "$work/o" "$work/e" "$mgd" token list --data "$work/nodata"
+[ "$status" = 1 ] && grep -q 'no database' "$work/e" && ok "token list without a database" ||
+    bad "token list without a database" "exit $status" "$(cat "$work/e")"
 run "$work/o" "$work/e" "$mgd" build
 [ "$status" = 2 ] && grep -q 'usage: mgd build' "$work/e" && ok "build without DIR is a usage error" ||
     bad "build without DIR is a usage error" "exit $status" "$(cat "$work/e")"

@@ -1,0 +1,79 @@
+/*
+ * buf.h - response text: a growable byte buffer and a JSON writer on top.
+ *
+ * Handlers build every body into one buffer that is handed to
+ * libmicrohttpd without a copy, so a response costs a few reallocations,
+ * not one allocation per JSON node as a cJSON tree would.
+ *
+ * Allocation failures are sticky instead of fatal: once a growth fails the
+ * buffer stops growing, `failed` is set, and mg_buf_take() returns NULL, so
+ * a handler checks once at the end and answers 500 instead of crashing.
+ *
+ * The JSON writer always produces valid JSON: strings are escaped, and
+ * bytes that are not valid UTF-8 become U+FFFD (messages may quote what a
+ * client sent). Nesting is tracked up to MG_JW_MAX_DEPTH; deeper writes
+ * mark the buffer failed.
+ */
+#ifndef MG_API_BUF_H
+#define MG_API_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mg_buf {
+    char *data; /* NUL-terminated when not NULL */
+    size_t len, cap;
+    bool failed;
+} mg_buf;
+
+/* Makes room for `extra` more bytes (and a NUL); false after a failure. */
+bool mg_buf_reserve(mg_buf *b, size_t extra);
+void mg_buf_add(mg_buf *b, const void *data, size_t len);
+void mg_buf_adds(mg_buf *b, const char *s);
+void mg_buf_addc(mg_buf *b, char c);
+void mg_buf_printf(mg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends `s` with %XX escapes for everything but unreserved characters
+ * (RFC 3986: letters, digits, - . _ ~): a path segment or query part. */
+void mg_buf_add_urlenc(mg_buf *b, const char *s);
+/* Empties the buffer, keeping its memory (and clearing `failed`). */
+void mg_buf_clear(mg_buf *b);
+/* The text (the caller frees it) and its length; NULL when anything failed.
+ * The buffer is left empty either way. */
+char *mg_buf_take(mg_buf *b, size_t *len);
+void mg_buf_free(mg_buf *b);
+
+/* Appends `s` (n bytes) as a JSON string literal with its quotes. */
+void mg_buf_json_string(mg_buf *b, const char *s, size_t n);
+
+#define MG_JW_MAX_DEPTH 32
+
+typedef struct mg_jw {
+    mg_buf *b;
+    int depth;
+    bool after_key;                 /* a key was written: the value needs no comma */
+    bool has_item[MG_JW_MAX_DEPTH]; /* per level: whether a comma comes first */
+} mg_jw;
+
+void mg_jw_init(mg_jw *w, mg_buf *b);
+void mg_jw_object(mg_jw *w);
+void mg_jw_object_end(mg_jw *w);
+void mg_jw_array(mg_jw *w);
+void mg_jw_array_end(mg_jw *w);
+/* A member name inside an object; the next call writes its value. */
+void mg_jw_key(mg_jw *w, const char *key);
+void mg_jw_string(mg_jw *w, const char *s); /* NULL writes null */
+void mg_jw_stringn(mg_jw *w, const char *s, size_t n);
+void mg_jw_int(mg_jw *w, int64_t v);
+void mg_jw_uint(mg_jw *w, uint64_t v);
+void mg_jw_bool(mg_jw *w, bool v);
+void mg_jw_null(mg_jw *w);
+/* A value that is already JSON text (trusted: written by mgd itself);
+ * NULL or "" writes `fallback` ("null", "{}") instead. */
+void mg_jw_raw(mg_jw *w, const char *json, const char *fallback);
+/* Shorthands for "key": value. */
+void mg_jw_kstring(mg_jw *w, const char *key, const char *s);
+void mg_jw_kint(mg_jw *w, const char *key, int64_t v);
+void mg_jw_kbool(mg_jw *w, const char *key, bool v);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * h_misc.c - the small endpoints: the home page, /health, /metrics,
+ * /targets, /devices, /schema/config.json, /hash and the tokens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "daemon/tokens.h"
+#include "toolchain/sha256.h"
+
+/* The embedded JSON Schema (graph/config.schema.json, cmake/embed.cmake). */
+typedef struct {
+    const char *path;
+    const char *data;
+    size_t len;
+} mg_embedded_file;
+extern const mg_embedded_file mg_config_schema_files[];
+extern const size_t mg_config_schema_files_count;
+
+static const char home_page[] =
+    "<!DOCTYPE html>\n"
+    "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgd</title></head>\n"
+    "<body>\n"
+    "<h1>mgd</h1>\n"
+    "<p>A build service for unikernels. The dashboard comes later; meanwhile the REST API "
+    "answers under this address (every endpoint but <a href=\"/health\">/health</a> needs "
+    "<code>Authorization: Bearer &lt;token&gt;</code>).</p>\n"
+    "<ul>\n"
+    "<li><a href=\"/health\">/health</a></li>\n"
+    "<li><a href=\"/projects\">/projects</a>, <a href=\"/builds\">/builds</a></li>\n"
+    "<li><a href=\"/targets\">/targets</a>, <a href=\"/devices\">/devices</a>, "
+    "<a href=\"/schema/config.json\">/schema/config.json</a></li>\n"
+    "<li><a href=\"/metrics\">/metrics</a></li>\n"
+    "</ul>\n"
+    "</body></html>\n";
+
+void mg_h_root(mg_req *r)
+{
+    mg_reply_text(r, 200, "text/html; charset=utf-8", home_page, sizeof home_page - 1);
+}
+
+void mg_h_ui(mg_req *r)
+{
+    mg_reply_error(r, 404, "the dashboard is not part of this mgd yet");
+}
+
+void mg_h_health(mg_req *r)
+{
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_jw_object(&w);
+    mg_jw_kstring(&w, "status", "ok");
+    mg_jw_kstring(&w, "version", r->api->o.version);
+    mg_jw_object_end(&w);
+    mg_reply_json(r, 200);
+}
+
+void mg_h_metrics(mg_req *r)
+{
+    mg_metrics_render(r->api, &r->out);
+    mg_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void mg_h_targets(mg_req *r)
+{
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_view_targets(&w, r->api->o.targets);
+    mg_reply_json(r, 200);
+}
+
+void mg_h_devices(mg_req *r)
+{
+    mg_reply_text(r, 200, "application/json", r->api->devices_json, r->api->devices_len);
+}
+
+void mg_h_schema(mg_req *r)
+{
+    if (mg_config_schema_files_count < 1) {
+        mg_reply_error(r, 500, "this mgd was built without the config schema");
+        return;
+    }
+    const mg_embedded_file *f = &mg_config_schema_files[0];
+    mg_reply_text(r, 200, "application/schema+json", f->data, f->len);
+}
+
+void mg_h_hash(mg_req *r)
+{
+    const char *sha = mg_query_get(&r->query, "sha256");
+    if (!sha || !mg_sha256_is_hex(sha)) {
+        mg_reply_error(r, 400, "sha256 must be 64 lowercase hex digits");
+        return;
+    }
+    mg_page p;
+    if (!mg_req_page(r, &p)) return;
+    mg_build_filter f = {.image_sha256 = sha};
+    mg_build_row *rows = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    char err[256] = "";
+    int rc = mg_store_build_list(r->api->o.store, &f, mg_page_offset(&p), p.per_page, &rows, &n,
+                                 &total, err, sizeof err);
+    if (rc != 0) {
+        mg_reply_store(r, rc, "builds", err);
+        return;
+    }
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_jw_array(&w);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) ok = mg_write_build(r, &w, &rows[i]);
+    mg_jw_array_end(&w);
+    mg_build_rows_free(rows, n);
+    if (!ok) return;
+    mg_reply_list_headers(r, &p, total);
+    mg_reply_json(r, 200);
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static const mg_field token_fields[] = {
+    {"scope", MG_JT_STRING, true},
+    {"name", MG_JT_STRING | MG_JT_NULL, false},
+};
+
+void mg_h_tokens_create(mg_req *r)
+{
+    cJSON *body;
+    if (!mg_req_json(r, token_fields, 2, true, &body)) return;
+    const char *scope_name = cJSON_GetObjectItemCaseSensitive(body, "scope")->valuestring;
+    const cJSON *name_j = cJSON_GetObjectItemCaseSensitive(body, "name");
+    const char *name = cJSON_IsString(name_j) ? name_j->valuestring : NULL;
+    mg_scope scope = mg_scope_parse(scope_name);
+    if (scope == MG_SCOPE_NONE) {
+        mg_reply_error(r, 400, "field \"scope\" must be \"read\", \"write\" or \"admin\"");
+        goto out;
+    }
+    if (name && strlen(name) > 200) {
+        mg_reply_error(r, 400, "field \"name\" is longer than 200 bytes");
+        goto out;
+    }
+    for (const char *c = name; c && *c; c++)
+        if ((unsigned char)*c < 0x20) {
+            mg_reply_error(r, 400, "field \"name\" contains a control character");
+            goto out;
+        }
+    char token[MG_TOKEN_TEXT_SIZE], hash[65], err[256] = "";
+    if (mg_token_new(token) != 0) {
+        mg_reply_error(r, 503, "the system has no randomness to make a token now");
+        goto out;
+    }
+    mg_token_hash(token, hash);
+    int64_t id = mg_store_token_create(r->api->o.store, name, scope, hash, err, sizeof err);
+    if (id <= 0) {
+        memset(token, 0, sizeof token);
+        mg_reply_store(r, (int)id, "token", err);
+        goto out;
+    }
+    /* created_at as stored: read the row back */
+    int64_t created = mg_store_now_ms();
+    mg_token_row *rows = NULL;
+    size_t n = 0;
+    if (mg_store_token_list(r->api->o.store, &rows, &n, err, sizeof err) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].id == id) created = rows[i].created_at;
+    mg_token_rows_free(rows, n);
+    mg_token_row t = {.id = id, .name = (char *)name, .scope = scope, .created_at = created};
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_jw_object(&w);
+    mg_jw_kint(&w, "id", t.id);
+    mg_jw_kstring(&w, "name", t.name);
+    mg_jw_kstring(&w, "scope", mg_scope_name(t.scope));
+    char when[32];
+    mg_format_time(t.created_at, when);
+    mg_jw_kstring(&w, "created_at", when);
+    mg_jw_kstring(&w, "token", token);
+    mg_jw_object_end(&w);
+    memset(token, 0, sizeof token);
+    mg_reply_json(r, 201);
+out:
+    cJSON_Delete(body);
+}
+
+void mg_h_tokens_list(mg_req *r)
+{
+    mg_page p;
+    if (!mg_req_page(r, &p)) return;
+    mg_token_row *rows = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    int rc = mg_store_token_list(r->api->o.store, &rows, &n, err, sizeof err);
+    if (rc != 0) {
+        mg_reply_store(r, rc, "tokens", err);
+        return;
+    }
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_jw_array(&w);
+    int64_t off = mg_page_offset(&p);
+    for (int64_t i = off; i < (int64_t)n && i < off + p.per_page; i++) mg_view_token(&w, &rows[i]);
+    mg_jw_array_end(&w);
+    mg_token_rows_free(rows, n);
+    mg_reply_list_headers(r, &p, (int64_t)n);
+    mg_reply_json(r, 200);
+}
+
+void mg_h_tokens_delete(mg_req *r)
+{
+    int64_t id;
+    char err[256] = "";
+    if (!mg_parse_id(mg_req_param(r, 0), &id)) {
+        mg_reply_error(r, 404, "no token %.40s", mg_req_param(r, 0));
+        return;
+    }
+    int rc = mg_store_token_revoke(r->api->o.store, id, err, sizeof err);
+    if (rc != 0) {
+        if (rc == MG_STORE_NOTFOUND)
+            mg_reply_error(r, 404, "no token %lld", (long long)id);
+        else
+            mg_reply_store(r, rc, "token", err);
+        return;
+    }
+    mg_reply(r, 204, NULL);
+}

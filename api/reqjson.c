@@ -1,0 +1,319 @@
+/*
+ * reqjson.c - request body checks, build keys, canonical inline sources.
+ */
+#include "api/reqjson.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "toolchain/sha256.h"
+
+bool mg_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp, min;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 2;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 3;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 4;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i < n) return false;
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += n;
+    }
+    return true;
+}
+
+/* Whether the JSON text escapes a NUL ("\u0000"), which C strings cannot
+ * hold: cJSON would cut the string there and a path "a\u0000b" would
+ * silently become "a". Outside strings a backslash is a syntax error
+ * anyway, so escapes are found without tracking strings. */
+static bool has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 5 < len && !memcmp(s + i + 2, "0000", 4)) return true;
+        i++; /* skip the escaped character */
+    }
+    return false;
+}
+
+int mg_json_parse_body(const char *body, size_t len, cJSON **out, char *err, size_t errsize)
+{
+    *out = NULL;
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
+        i++;
+    if (i == len) return 0;
+    if (memchr(body, 0, len)) {
+        snprintf(err, errsize, "the body contains a NUL byte");
+        return -1;
+    }
+    if (!mg_utf8_valid(body, len)) {
+        snprintf(err, errsize, "the body is not valid UTF-8");
+        return -1;
+    }
+    if (has_nul_escape(body, len)) {
+        snprintf(err, errsize, "strings in the body must not contain NUL (\\u0000)");
+        return -1;
+    }
+    const char *end = NULL;
+    /* The body is NUL-terminated past len: with require_null_terminated,
+     * cJSON refuses anything but whitespace after the value. */
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
+    if (!j) {
+        size_t at = end && end >= body ? (size_t)(end - body) : 0;
+        snprintf(err, errsize, "the body is not valid JSON (near byte %zu)", at);
+        return -1;
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        snprintf(err, errsize, "the body must be a JSON object");
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+static bool is_integer(const cJSON *v)
+{
+    double d = v->valuedouble;
+    return isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0;
+}
+
+static unsigned type_of(const cJSON *v)
+{
+    if (cJSON_IsString(v)) return MG_JT_STRING;
+    if (cJSON_IsNumber(v)) return is_integer(v) ? MG_JT_INTEGER | MG_JT_NUMBER : MG_JT_NUMBER;
+    if (cJSON_IsBool(v)) return MG_JT_BOOL;
+    if (cJSON_IsObject(v)) return MG_JT_OBJECT;
+    if (cJSON_IsArray(v)) return MG_JT_ARRAY;
+    if (cJSON_IsNull(v)) return MG_JT_NULL;
+    return 0;
+}
+
+void mg_json_types_text(unsigned types, char *buf, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {MG_JT_STRING, "a string"}, {MG_JT_INTEGER, "an integer"}, {MG_JT_NUMBER, "a number"},
+        {MG_JT_BOOL, "a boolean"},  {MG_JT_OBJECT, "an object"},   {MG_JT_ARRAY, "an array"},
+        {MG_JT_NULL, "null"},
+    };
+    size_t n = 0, count = 0, total = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (types & names[i].bit) total++;
+    if (size) buf[0] = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!(types & names[i].bit)) continue;
+        count++;
+        const char *sep = count == 1 ? "" : count == total ? " or " : ", ";
+        int w = snprintf(buf + n, size - n, "%s%s", sep, names[i].name);
+        if (w < 0 || (size_t)w >= size - n) return;
+        n += (size_t)w;
+    }
+}
+
+int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, const char *where,
+                         char *err, size_t errsize)
+{
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        const char *name = m->string ? m->string : "";
+        const mg_field *f = NULL;
+        for (size_t i = 0; i < n && !f; i++)
+            if (!strcmp(fields[i].name, name)) f = &fields[i];
+        if (!f) {
+            snprintf(err, errsize, "unknown field \"%s%s\"", where, name);
+            return -1;
+        }
+        for (const cJSON *o = obj->child; o != m; o = o->next)
+            if (o->string && !strcmp(o->string, name)) {
+                snprintf(err, errsize, "field \"%s%s\" is given twice", where, name);
+                return -1;
+            }
+        if (!(type_of(m) & f->types)) {
+            char t[96];
+            mg_json_types_text(f->types, t, sizeof t);
+            snprintf(err, errsize, "field \"%s%s\" must be %s", where, name, t);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].required && !cJSON_GetObjectItemCaseSensitive(obj, fields[i].name)) {
+            snprintf(err, errsize, "field \"%s%s\" is required", where, fields[i].name);
+            return -1;
+        }
+    return 0;
+}
+
+void mg_keys_free(mg_keys *k)
+{
+    free(k->items);
+    free(k->text);
+    *k = (mg_keys){0};
+}
+
+/* Lays out n name/value pairs: one allocation for the settings and one for
+ * the text they point into. */
+static int keys_alloc(mg_keys *out, size_t n, size_t text_bytes)
+{
+    *out = (mg_keys){0};
+    out->items = calloc(n ? n : 1, sizeof *out->items);
+    out->text = malloc(text_bytes ? text_bytes : 1);
+    if (!out->items || !out->text) {
+        mg_keys_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+static void number_text(double d, char *buf, size_t size)
+{
+    if (d == floor(d) && fabs(d) < 9.2e18)
+        snprintf(buf, size, "%" PRId64, (int64_t)d);
+    else
+        snprintf(buf, size, "%.17g", d);
+}
+
+int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
+{
+    size_t n = 0, bytes = 0;
+    char num[40];
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        const char *name = m->string ? m->string : "";
+        if (!*name) {
+            snprintf(err, errsize, "keys: a key name is empty");
+            return -1;
+        }
+        for (const cJSON *o = obj->child; o != m; o = o->next)
+            if (o->string && !strcmp(o->string, name)) {
+                snprintf(err, errsize, "keys: \"%s\" is given twice", name);
+                return -1;
+            }
+        size_t vlen;
+        if (cJSON_IsString(m)) {
+            vlen = strlen(m->valuestring);
+        } else if (cJSON_IsNumber(m)) {
+            if (!isfinite(m->valuedouble)) {
+                snprintf(err, errsize, "keys: \"%s\" is not a finite number", name);
+                return -1;
+            }
+            number_text(m->valuedouble, num, sizeof num);
+            vlen = strlen(num);
+        } else if (cJSON_IsBool(m)) {
+            vlen = 5;
+        } else {
+            snprintf(err, errsize, "keys: \"%s\" must be a string, a number or a boolean", name);
+            return -1;
+        }
+        n++;
+        bytes += vlen + 1;
+    }
+    if (keys_alloc(out, n, bytes) != 0) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    size_t used = 0;
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        const char *v;
+        if (cJSON_IsString(m))
+            v = m->valuestring;
+        else if (cJSON_IsNumber(m)) {
+            number_text(m->valuedouble, num, sizeof num);
+            v = num;
+        } else
+            v = cJSON_IsTrue(m) ? "true" : "false";
+        size_t l = strlen(v);
+        memcpy(out->text + used, v, l + 1);
+        out->items[out->n++] = (mg_key_setting){m->string, out->text + used};
+        used += l + 1;
+    }
+    return 0;
+}
+
+int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *err, size_t errsize)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        if (!eq || eq == pairs[i]) {
+            snprintf(err, errsize, "key must be NAME=VALUE, not \"%s\"", pairs[i]);
+            return -1;
+        }
+        bytes += strlen(pairs[i]) + 1;
+    }
+    if (keys_alloc(out, n, bytes) != 0) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(pairs[i]);
+        char *t = out->text + used;
+        memcpy(t, pairs[i], l + 1);
+        char *eq = strchr(t, '=');
+        *eq = 0;
+        out->items[out->n++] = (mg_key_setting){t, eq + 1};
+        used += l + 1;
+    }
+    return 0;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return strcmp(x->string ? x->string : "", y->string ? y->string : "");
+}
+
+int mg_sources_canonical(cJSON *sources, char **json, char sha256[65], int64_t *files,
+                         int64_t *bytes)
+{
+    size_t n = 0;
+    int64_t total = 0;
+    for (cJSON *m = sources->child; m; m = m->next) {
+        n++;
+        if (cJSON_IsString(m)) total += (int64_t)strlen(m->valuestring);
+    }
+    cJSON **items = malloc((n ? n : 1) * sizeof *items);
+    if (!items) return -1;
+    size_t i = 0;
+    /* Detach every member and put them back in order: AddItemToArray keeps
+     * each member's name, so the object is reordered without copies. */
+    while (sources->child) items[i++] = cJSON_DetachItemViaPointer(sources, sources->child);
+    qsort(items, n, sizeof *items, cmp_member);
+    for (i = 0; i < n; i++) cJSON_AddItemToArray(sources, items[i]);
+    free(items);
+    char *text = cJSON_PrintUnformatted(sources);
+    if (!text) return -1;
+    mg_sha256_bytes_hex(text, strlen(text), sha256);
+    *json = text;
+    *files = (int64_t)n;
+    *bytes = total;
+    return 0;
+}

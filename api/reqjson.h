@@ -1,0 +1,83 @@
+/*
+ * reqjson.h - checking JSON request bodies, and the canonical forms the
+ * store keeps.
+ *
+ * Request objects are checked against a list of fields before anything
+ * reads them: an unknown member, a member given twice, a missing required
+ * member or one of the wrong JSON type is a 400 whose message names the
+ * field (and the type it must have), so a client can fix its request from
+ * the message alone. After the check, handlers read members without
+ * further type tests.
+ *
+ * Build keys ("keys": {"name": value}) accept strings, numbers and bools
+ * and become the text form of `--key name=value`.
+ *
+ * Inline sources are kept canonically: the object with its members sorted
+ * by path (strcmp order), printed by cJSON_PrintUnformatted; the tree's
+ * sha256 is that of exactly these bytes, which is also the name of the
+ * snapshot blob the queue stores.
+ */
+#ifndef MG_API_REQJSON_H
+#define MG_API_REQJSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "graph/resolve.h"
+
+/* JSON types a field may have (bits). */
+enum {
+    MG_JT_STRING = 1 << 0,
+    MG_JT_INTEGER = 1 << 1, /* a number with an integral value */
+    MG_JT_NUMBER = 1 << 2,
+    MG_JT_BOOL = 1 << 3,
+    MG_JT_OBJECT = 1 << 4,
+    MG_JT_ARRAY = 1 << 5,
+    MG_JT_NULL = 1 << 6,
+};
+
+typedef struct mg_field {
+    const char *name;
+    unsigned types;
+    bool required;
+} mg_field;
+
+/* Whether the bytes are valid UTF-8 (no overlongs, surrogates, or code
+ * points past U+10FFFF). */
+bool mg_utf8_valid(const char *s, size_t len);
+
+/* Parses a request body that must be a JSON object. An empty body (only
+ * whitespace) gives *out = NULL and 0. -1 with a message for bad JSON,
+ * invalid UTF-8, a NUL byte or an escaped one (\u0000), or a value that
+ * is not an object. The body must have a NUL byte after its `len` bytes. */
+int mg_json_parse_body(const char *body, size_t len, cJSON **out, char *err, size_t errsize);
+
+/* Checks `obj` (an object) against the fields. `where` prefixes field
+ * names in messages ("repo." for a nested object; "" at the top). */
+int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, const char *where,
+                         char *err, size_t errsize);
+
+/* "string", "integer", "string or null", ... */
+void mg_json_types_text(unsigned types, char *buf, size_t size);
+
+/* Build keys from a JSON object of strings, numbers and bools. */
+typedef struct mg_keys {
+    mg_key_setting *items;
+    size_t n;
+    char *text; /* the values' text, NUL-separated */
+} mg_keys;
+
+int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize);
+/* From "NAME=VALUE" texts (the graph endpoint's repeated key= parameters). */
+int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *err, size_t errsize);
+void mg_keys_free(mg_keys *k);
+
+/* The canonical form of an inline tree (members are reordered in place).
+ * *json is malloc'd; -1 when out of memory. */
+int mg_sources_canonical(cJSON *sources, char **json, char sha256[65], int64_t *files,
+                         int64_t *bytes);
+
+#endif

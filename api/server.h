@@ -1,0 +1,64 @@
+/*
+ * server.h - the HTTP API of `mgd serve` (../shared/spec/api.md and the
+ * lead's contract, documented for users in docs/api.md).
+ *
+ * mg_api_start() listens on host:port and serves requests on a pool of
+ * libmicrohttpd threads until mg_api_stop(). Each request is routed,
+ * authenticated (Bearer token -> sha256 -> the store), its body collected
+ * up to max_body, then handled on the pool thread: handlers talk to the
+ * store, the queue and the resolver directly, so every pool thread holds
+ * its own SQLite connection (store.h) and nothing in a request waits for
+ * another request.
+ *
+ * Long-lived responses never hold a pool thread: build logs streamed as
+ * server-sent events suspend their connection while there is nothing to
+ * send and are resumed by one watcher thread (sse.c); images and logs are
+ * sent from file descriptors (sendfile).
+ *
+ * The engine (store, queue, cache, catalog, targets) must outlive the API:
+ * stop the API first. The process should ignore SIGPIPE (mg_api_start
+ * does so when the disposition is still the default).
+ */
+#ifndef MG_API_SERVER_H
+#define MG_API_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/queue.h"
+#include "daemon/store.h"
+#include "graph/catalog.h"
+#include "graph/resolve.h"
+#include "toolchain/cache.h"
+#include "toolchain/target.h"
+
+typedef struct mg_api_options {
+    const char *host; /* numeric IPv4 or IPv6 address, or "localhost"; NULL: 127.0.0.1 */
+    uint16_t port;    /* 0: any free port (mg_api_port() says which) */
+    mg_store *store;
+    mg_queue *queue;
+    mg_cache *cache; /* the daemon's cache (images are blobs in it); may be NULL */
+    const mg_catalog *catalog;
+    const mg_targets *targets;
+    size_t max_body;             /* largest request body; 0: 4 MiB */
+    size_t max_sources;          /* largest inline source tree (content bytes); 0: 1 MiB */
+    int64_t max_queued;          /* queued builds before 429; 0: 1000 */
+    mg_limits config_limits;     /* limits of config documents; zero fields: the defaults */
+    unsigned threads;            /* libmicrohttpd pool threads; 0: 2 x cores */
+    unsigned max_connections;    /* 0: libmicrohttpd's default */
+    unsigned per_ip_connections; /* 0: no limit per client address */
+    unsigned timeout_s;          /* idle connections are closed after this; 0: 60 s */
+    const char *version;         /* shown by GET /health; NULL: MGD_VERSION */
+} mg_api_options;
+
+typedef struct mg_api mg_api;
+
+/* Starts serving. NULL with a message (e.g. "cannot listen on
+ * 127.0.0.1:8080: Address already in use"). */
+mg_api *mg_api_start(const mg_api_options *o, char *err, size_t errsize);
+/* The port actually listened on. */
+uint16_t mg_api_port(const mg_api *a);
+/* Ends streams, closes connections, stops the threads, frees. NULL is fine. */
+void mg_api_stop(mg_api *a);
+
+#endif

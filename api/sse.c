@@ -1,0 +1,323 @@
+/*
+ * sse.c - build logs streamed as server-sent events.
+ *
+ * Each complete log line becomes `id: <byte offset after the line>` and
+ * `data: <line>`; when the build has ended and everything is sent, an
+ * `event: end` with {"status": ...} closes the stream. A comment every
+ * 15 s keeps proxies and clients from timing the stream out.
+ *
+ * Why suspend/resume and not a waiting reader: libmicrohttpd runs many
+ * connections on each pool thread (epoll), so a content reader that
+ * blocks, even for 200 ms slices, stalls every other connection of its
+ * thread for as long; with a few streams open, a pool of 4 threads would
+ * answer other requests at a few per second. Instead, a reader that finds
+ * nothing to send suspends its connection (MHD_suspend_connection from the
+ * content reader is allowed in 0.9.75) and returns 0; one watcher thread
+ * looks at the suspended streams every 100 ms (a stat of the log, the
+ * build's status from the store every 500 ms, the keep-alive clock) and
+ * resumes those with something to say. A suspended connection costs no
+ * thread and no poll. Measured on 2 cores (docs/api.md, "Performance"):
+ * GET /builds/:id keeps its throughput with 50 streams open.
+ *
+ * Ordering: a reader suspends first and then registers, both under the
+ * hub's lock, so the watcher only ever resumes suspended connections; at
+ * stop the watcher resumes every stream and readers see `stopping` and
+ * end, so no connection is suspended when MHD_stop_daemon runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/internal.h"
+
+#define KEEPALIVE_MS 15000
+#define WATCH_MS 100
+#define STATUS_EVERY_MS 500
+#define READ_CHUNK (64 * 1024)
+#define BLOCK_SIZE (16 * 1024)
+
+typedef struct mg_sse mg_sse;
+
+struct mg_sse_hub {
+    mg_api *api;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;
+    mg_sse *waiting; /* suspended streams */
+};
+
+struct mg_sse {
+    mg_sse_hub *hub;
+    struct MHD_Connection *conn;
+    int64_t id;
+    int64_t offset; /* log bytes sent as lines */
+    int64_t seen;   /* log size at the last read */
+    char *path;
+    int fd;
+    char *chunk; /* READ_CHUNK bytes of log, allocated on first read */
+    mg_buf out;  /* events not yet handed to libmicrohttpd */
+    size_t out_pos;
+    uint64_t last_send_ms, last_status_ms;
+    bool ended; /* the end event is in `out` */
+    mg_sse *next;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int64_t file_size(mg_sse *s)
+{
+    struct stat st;
+    if (s->fd >= 0) return fstat(s->fd, &st) == 0 ? (int64_t)st.st_size : 0;
+    return s->path && stat(s->path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* The build's status: true when it has ended (or is gone). */
+static bool build_ended(mg_api *a, int64_t id, mg_build_status *st)
+{
+    mg_build_row b;
+    char err[128];
+    int rc = mg_store_build_get(a->o.store, id, false, &b, err, sizeof err);
+    if (rc == MG_STORE_NOTFOUND) {
+        *st = MG_BUILD_CANCELLED;
+        return true;
+    }
+    if (rc != 0) return false; /* try again later */
+    *st = b.status;
+    bool ended = mg_build_status_terminal(b.status);
+    mg_build_row_free(&b);
+    return ended;
+}
+
+static void add_line(mg_sse *s, const char *line, size_t n, int64_t end_offset)
+{
+    mg_buf_printf(&s->out, "id: %lld\ndata: ", (long long)end_offset);
+    /* A CR would end the SSE line early: drop a final one (CRLF logs),
+     * turn others into spaces. */
+    if (n && line[n - 1] == '\r') n--;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++)
+        if (line[i] == '\r') {
+            mg_buf_add(&s->out, line + start, i - start);
+            mg_buf_addc(&s->out, ' ');
+            start = i + 1;
+        }
+    mg_buf_add(&s->out, line + start, n - start);
+    mg_buf_adds(&s->out, "\n\n");
+}
+
+/* Turns new complete lines of the log into events; with `final` (the
+ * build has ended), a last line without its newline too. True when it
+ * added any. */
+static bool read_lines(mg_sse *s, bool final)
+{
+    if (s->fd < 0) {
+        if (!s->path) return false;
+        s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+        if (s->fd < 0) return false;
+    }
+    if (!s->chunk && !(s->chunk = malloc(READ_CHUNK))) {
+        s->out.failed = true;
+        return false;
+    }
+    char *chunk = s->chunk;
+    bool any = false;
+    /* a few chunks per call, so one busy log does not hog the thread */
+    for (int rounds = 0; rounds < 4; rounds++) {
+        ssize_t n = pread(s->fd, chunk, READ_CHUNK, (off_t)s->offset);
+        if (n <= 0) break;
+        if (s->offset + n > s->seen) s->seen = s->offset + n;
+        size_t used = 0;
+        for (size_t i = 0; i < (size_t)n; i++)
+            if (chunk[i] == '\n') {
+                add_line(s, chunk + used, i - used, s->offset + (int64_t)i + 1);
+                used = i + 1;
+            }
+        /* a line longer than a chunk goes out in chunk-sized pieces; the
+         * end of a finished log goes out without its newline */
+        if ((used == 0 && (size_t)n == READ_CHUNK) || (final && (size_t)n < READ_CHUNK)) {
+            if (used < (size_t)n) add_line(s, chunk + used, (size_t)n - used, s->offset + n);
+            used = (size_t)n;
+        }
+        if (used == 0) break;
+        s->offset += (int64_t)used;
+        any = true;
+        if ((size_t)n < READ_CHUNK) break;
+    }
+    return any;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    mg_sse *s = cls;
+    mg_sse_hub *h = s->hub;
+    (void)pos;
+    for (;;) {
+        if (s->out_pos < s->out.len) {
+            size_t n = s->out.len - s->out_pos;
+            if (n > max) n = max;
+            memcpy(buf, s->out.data + s->out_pos, n);
+            s->out_pos += n;
+            if (s->out_pos == s->out.len) {
+                mg_buf_clear(&s->out);
+                s->out_pos = 0;
+            }
+            s->last_send_ms = now_ms();
+            return (ssize_t)n;
+        }
+        if (s->out.failed) return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (s->ended) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (read_lines(s, false)) continue;
+        mg_build_status st;
+        if (build_ended(h->api, s->id, &st)) {
+            /* what the build wrote before it ended, then the end */
+            while (read_lines(s, true)) {
+            }
+            mg_buf_printf(&s->out, "event: end\ndata: {\"status\":\"%s\"}\n\n",
+                          mg_build_status_name(st));
+            s->ended = true;
+            continue;
+        }
+        if (now_ms() - s->last_send_ms >= KEEPALIVE_MS) {
+            mg_buf_adds(&s->out, ": keep-alive\n\n");
+            continue;
+        }
+        pthread_mutex_lock(&h->lock);
+        if (h->stopping) {
+            pthread_mutex_unlock(&h->lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        MHD_suspend_connection(s->conn);
+        s->last_status_ms = now_ms();
+        s->next = h->waiting;
+        h->waiting = s;
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+    }
+}
+
+static void free_stream(void *cls)
+{
+    mg_sse *s = cls;
+    if (s->fd >= 0) close(s->fd);
+    free(s->chunk);
+    free(s->path);
+    mg_buf_free(&s->out);
+    free(s);
+}
+
+struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int64_t id,
+                                     int64_t offset)
+{
+    mg_sse *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->hub = a->sse;
+    s->conn = conn;
+    s->id = id;
+    s->offset = offset;
+    s->seen = offset;
+    s->fd = -1;
+    s->path = mg_queue_log_path(a->o.queue, id);
+    s->last_send_ms = now_ms();
+    /* a first comment gets the headers and the stream going at once */
+    mg_buf_printf(&s->out, ": log of build %lld from byte %lld\n\n", (long long)id,
+                  (long long)offset);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BLOCK_SIZE, reader, s, free_stream);
+    if (!r) free_stream(s);
+    return r;
+}
+
+static void *watch(void *arg)
+{
+    mg_sse_hub *h = arg;
+    mg_api *a = h->api;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        uint64_t now = now_ms();
+        for (mg_sse **pp = &h->waiting; *pp;) {
+            mg_sse *s = *pp;
+            bool wake = file_size(s) > s->seen || now - s->last_send_ms >= KEEPALIVE_MS;
+            if (!wake && now - s->last_status_ms >= STATUS_EVERY_MS) {
+                mg_build_status st;
+                s->last_status_ms = now;
+                wake = build_ended(a, s->id, &st);
+            }
+            if (wake) {
+                *pp = s->next;
+                s->next = NULL;
+                MHD_resume_connection(s->conn);
+            } else {
+                pp = &s->next;
+            }
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WATCH_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->cond, &h->lock, &until);
+    }
+    for (mg_sse *s = h->waiting, *next; s; s = next) {
+        next = s->next;
+        s->next = NULL;
+        MHD_resume_connection(s->conn);
+    }
+    h->waiting = NULL;
+    pthread_mutex_unlock(&h->lock);
+    mg_store_thread_done(a->o.store);
+    return NULL;
+}
+
+mg_sse_hub *mg_sse_hub_start(mg_api *a, char *err, size_t errsize)
+{
+    mg_sse_hub *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    h->api = a;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    int e = pthread_create(&h->thread, NULL, watch, h);
+    if (e) {
+        snprintf(err, errsize, "cannot start the log stream thread: %s", strerror(e));
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->cond);
+        free(h);
+        return NULL;
+    }
+    a->sse = h;
+    return h;
+}
+
+void mg_sse_hub_stop(mg_sse_hub *h)
+{
+    if (!h) return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    pthread_cond_signal(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+}
+
+void mg_sse_hub_free(mg_sse_hub *h)
+{
+    if (!h) return;
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
+    free(h);
+}

@@ -1,0 +1,232 @@
+/*
+ * views.c - the JSON objects of the API, one function per object, written
+ * straight into the response buffer in the contract's field order.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "graph/errors.h"
+
+const char *mg_error_code_for(unsigned status)
+{
+    switch (status) {
+    case 400:
+        return "bad_request";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "payload_too_large";
+    case 415:
+        return "unsupported_media_type";
+    case 416:
+        return "range_not_satisfiable";
+    case 422:
+        return "config_invalid";
+    case 429:
+        return "too_many_requests";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal" : "bad_request";
+    }
+}
+
+void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_errors *details)
+{
+    mg_jw w;
+    mg_jw_init(&w, b);
+    mg_jw_object(&w);
+    mg_jw_key(&w, "error");
+    mg_jw_object(&w);
+    mg_jw_kstring(&w, "code", mg_error_code_for(status));
+    mg_jw_kstring(&w, "message", message);
+    mg_jw_key(&w, "details");
+    mg_jw_array(&w);
+    for (size_t i = 0; details && i < details->len; i++) {
+        const mg_error *e = &details->items[i];
+        mg_jw_object(&w);
+        mg_jw_kstring(&w, "code", mg_error_code_name(e->code));
+        mg_jw_kstring(&w, "path", e->path);
+        mg_jw_kstring(&w, "message", e->message);
+        mg_jw_object_end(&w);
+    }
+    mg_jw_array_end(&w);
+    mg_jw_object_end(&w);
+    mg_jw_object_end(&w);
+}
+
+/* A time, or null for "not yet" (0). */
+static void ktime(mg_jw *w, const char *key, int64_t unix_ms)
+{
+    mg_jw_key(w, key);
+    if (unix_ms <= 0) {
+        mg_jw_null(w);
+        return;
+    }
+    char t[32];
+    mg_format_time(unix_ms, t);
+    mg_jw_string(w, t);
+}
+
+/* An id, or null for "none" (0). */
+static void kid(mg_jw *w, const char *key, int64_t id)
+{
+    mg_jw_key(w, key);
+    if (id > 0)
+        mg_jw_int(w, id);
+    else
+        mg_jw_null(w);
+}
+
+void mg_view_project_fields(mg_jw *w, const mg_project *p)
+{
+    mg_jw_kint(w, "id", p->id);
+    mg_jw_kstring(w, "name", p->name);
+    mg_jw_key(w, "repo");
+    if (p->repo_url) {
+        mg_jw_object(w);
+        mg_jw_kstring(w, "url", p->repo_url);
+        mg_jw_kstring(w, "ref", p->repo_ref);
+        mg_jw_object_end(w);
+    } else {
+        mg_jw_null(w);
+    }
+    mg_jw_key(w, "sources");
+    if (p->sources_sha256) {
+        mg_jw_object(w);
+        mg_jw_kint(w, "files", p->sources_files);
+        mg_jw_kint(w, "bytes", p->sources_bytes);
+        mg_jw_kstring(w, "sha256", p->sources_sha256);
+        mg_jw_object_end(w);
+    } else {
+        mg_jw_null(w);
+    }
+    mg_jw_kint(w, "config_version", p->config_version);
+    ktime(w, "created_at", p->created_at);
+    ktime(w, "updated_at", p->updated_at);
+}
+
+void mg_view_project(mg_jw *w, const mg_project *p)
+{
+    mg_jw_object(w);
+    mg_view_project_fields(w, p);
+    mg_jw_object_end(w);
+}
+
+static void id_list(mg_jw *w, const char *key, const int64_t *ids, size_t n)
+{
+    mg_jw_key(w, key);
+    mg_jw_array(w);
+    for (size_t i = 0; i < n; i++) mg_jw_int(w, ids[i]);
+    mg_jw_array_end(w);
+}
+
+void mg_view_build(mg_jw *w, const mg_build_row *b, const int64_t *same, size_t n_same,
+                   const int64_t *differ, size_t n_differ)
+{
+    mg_jw_object(w);
+    mg_jw_kint(w, "id", b->id);
+    mg_jw_key(w, "project");
+    mg_jw_object(w);
+    mg_jw_kint(w, "id", b->project_id);
+    mg_jw_kstring(w, "name", b->project_name);
+    mg_jw_object_end(w);
+    mg_jw_kstring(w, "status", mg_build_status_name(b->status));
+    mg_jw_kstring(w, "target", b->target);
+    mg_jw_kstring(w, "arch", b->arch);
+    mg_jw_key(w, "keys");
+    mg_jw_raw(w, b->keys, "{}");
+    mg_jw_kint(w, "config_version", b->config_version);
+    mg_jw_kstring(w, "ref", b->ref);
+    mg_jw_kstring(w, "commit", b->commit);
+    mg_jw_kstring(w, "sources_sha256", b->sources_sha256);
+    mg_jw_kstring(w, "input_hash", b->input_hash);
+    mg_jw_kbool(w, "force", b->force);
+    kid(w, "rebuild_of", b->rebuild_of);
+    kid(w, "reused_from", b->reused_from);
+    ktime(w, "created_at", b->created_at);
+    ktime(w, "started_at", b->started_at);
+    ktime(w, "finished_at", b->finished_at);
+    mg_jw_key(w, "duration_ms");
+    if (b->duration_ms >= 0 && mg_build_status_terminal(b->status))
+        mg_jw_int(w, b->duration_ms);
+    else
+        mg_jw_null(w);
+    mg_jw_key(w, "cache");
+    mg_jw_object(w);
+    mg_jw_kint(w, "actions", b->actions);
+    mg_jw_kint(w, "hits", b->hits);
+    mg_jw_kint(w, "misses", b->misses);
+    mg_jw_object_end(w);
+    mg_jw_key(w, "image");
+    if (b->image_sha256) {
+        mg_jw_object(w);
+        mg_jw_kstring(w, "name", b->image_name);
+        mg_jw_kint(w, "size", b->image_size);
+        mg_jw_kstring(w, "sha256", b->image_sha256);
+        mg_jw_object_end(w);
+    } else {
+        mg_jw_null(w);
+    }
+    mg_jw_kstring(w, "error", b->error);
+    id_list(w, "reproduced_by", same, n_same);
+    id_list(w, "differs_from", differ, n_differ);
+    mg_jw_kint(w, "log_size", b->log_size);
+    mg_jw_object_end(w);
+}
+
+void mg_view_token(mg_jw *w, const mg_token_row *t)
+{
+    mg_jw_object(w);
+    mg_jw_kint(w, "id", t->id);
+    mg_jw_kstring(w, "name", t->name);
+    mg_jw_kstring(w, "scope", mg_scope_name(t->scope));
+    ktime(w, "created_at", t->created_at);
+    ktime(w, "last_used_at", t->last_used_at);
+    mg_jw_object_end(w);
+}
+
+void mg_view_config_version(mg_jw *w, const mg_config_version *c)
+{
+    mg_jw_object(w);
+    mg_jw_kint(w, "version", c->version);
+    mg_jw_kstring(w, "sha256", c->sha256);
+    ktime(w, "created_at", c->created_at);
+    mg_jw_object_end(w);
+}
+
+void mg_view_targets(mg_jw *w, const mg_targets *ts)
+{
+    mg_jw_array(w);
+    for (size_t i = 0; i < mg_targets_count(ts); i++) {
+        const mg_target *t = mg_targets_get(ts, i);
+        mg_jw_object(w);
+        mg_jw_kstring(w, "name", t->name);
+        mg_jw_kstring(w, "doc", t->doc);
+        mg_jw_key(w, "arches");
+        mg_jw_array(w);
+        for (size_t a = 0; a < t->n_arches; a++) {
+            char why[512] = "";
+            bool can_run = false;
+            bool ok = mg_target_available(t, &t->arches[a], &can_run, why, sizeof why);
+            mg_jw_object(w);
+            mg_jw_kstring(w, "name", t->arches[a].name);
+            mg_jw_kbool(w, "available", ok);
+            if (!ok) mg_jw_kstring(w, "reason", why[0] ? why : "tools not found");
+            mg_jw_kbool(w, "runnable", ok && can_run);
+            mg_jw_object_end(w);
+        }
+        mg_jw_array_end(w);
+        mg_jw_object_end(w);
+    }
+    mg_jw_array_end(w);
+}

@@ -1,0 +1,392 @@
+/*
+ * mgd serve [--listen HOST:PORT] [--data DIR] [--workers N] [--jobs N] ...
+ *
+ * The daemon: opens (and checks) the database, recovers from an earlier
+ * crash, starts the build workers and the HTTP API, and runs until SIGINT
+ * or SIGTERM. See ../shared/spec/api.md and docs/daemon.md.
+ *
+ * Start-up order matters for crash safety:
+ *   1. an exclusive lock on DATA/mgd.lock: one daemon per data directory;
+ *   2. processes left by a daemon that died on this data directory (found
+ *      by the MGD_SERVE_DATA marker every build process inherits) are
+ *      killed: nothing else can own them, since we hold the lock;
+ *   3. the database passes PRAGMA quick_check, then builds that were
+ *      running become `interrupted`; queued ones stay queued;
+ *   4. scratch space is emptied (mg_queue_start), workers and API start.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/server.h"
+#include "daemon/commands.h"
+#include "daemon/queue.h"
+#include "daemon/sources.h"
+#include "daemon/store.h"
+#include "daemon/tokens.h"
+#include "graph/arena.h"
+#include "graph/builtin_catalog.h"
+#include "graph/describe.h"
+#include "toolchain/cache.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/target.h"
+
+#define MARKER "MGD_SERVE_DATA"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mgd serve [--listen HOST:PORT] [--data DIR] [--workers N] [--jobs N]\n"
+            "                 [--cache DIR] [--max-body SIZE] [--max-sources SIZE]\n"
+            "                 [--max-log SIZE] [--max-queue N] [--action-timeout SECONDS]\n"
+            "                 [--threads N] [--no-local-repos]\n"
+            "\n"
+            "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
+            "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free one)\n"
+            "  --data DIR          database, logs, mirrors, scratch (default ./var)\n"
+            "  --workers N         builds at once (default 2)\n"
+            "  --jobs N            processes per build (default: the number of cores)\n"
+            "  --cache DIR         the action cache and image store (default DATA/cache)\n"
+            "  --max-body SIZE     largest request body (default 4M)\n"
+            "  --max-sources SIZE  largest inline source tree (default 1M)\n"
+            "  --max-log SIZE      largest build log, then truncated (default 16M)\n"
+            "  --max-queue N       queued builds before requests get 429 (default 1000)\n"
+            "  --action-timeout S  seconds one build action may take (default 300)\n"
+            "  --threads N         HTTP threads (default: 2 x cores)\n"
+            "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
+            "On first start, an admin token is written to DATA/admin.token (mode 0600).\n");
+}
+
+typedef struct serve_options {
+    char host[256];
+    uint16_t port;
+    const char *data, *cache;
+    unsigned workers, jobs, threads;
+    uint64_t max_body, max_sources, max_log;
+    int64_t max_queue;
+    uint64_t action_timeout_s;
+    bool local_repos;
+} serve_options;
+
+static int parse_listen(const char *arg, serve_options *o)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof o->host) return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == 0 || port < 0 || port > 65535) return -1;
+    memcpy(o->host, arg, (size_t)(colon - arg));
+    o->host[colon - arg] = 0;
+    o->port = (uint16_t)port;
+    return 0;
+}
+
+static int parse_count(const char *opt, const char *arg, long max, long *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*end || arg[0] == 0 || n < 1 || n > max) {
+        fprintf(stderr, "mgd serve: %s takes a number from 1 to %ld\n", opt, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, serve_options *o)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--no-local-repos")) {
+            o->local_repos = false;
+            continue;
+        }
+        if (a[0] != '-') {
+            fprintf(stderr, "mgd serve: unexpected argument '%s'\n", a);
+            return -1;
+        }
+        if (!v) {
+            fprintf(stderr, "mgd serve: unknown option or missing value: '%s'\n", a);
+            return -1;
+        }
+        i++;
+        if (!strcmp(a, "--listen")) {
+            if (parse_listen(v, o)) {
+                fprintf(stderr, "mgd serve: --listen takes HOST:PORT, got '%s'\n", v);
+                return -1;
+            }
+        } else if (!strcmp(a, "--data")) {
+            o->data = v;
+        } else if (!strcmp(a, "--cache")) {
+            o->cache = v;
+        } else if (!strcmp(a, "--workers")) {
+            if (parse_count(a, v, 256, &n)) return -1;
+            o->workers = (unsigned)n;
+        } else if (!strcmp(a, "--jobs")) {
+            if (parse_count(a, v, 1024, &n)) return -1;
+            o->jobs = (unsigned)n;
+        } else if (!strcmp(a, "--threads")) {
+            if (parse_count(a, v, 1024, &n)) return -1;
+            o->threads = (unsigned)n;
+        } else if (!strcmp(a, "--max-queue")) {
+            if (parse_count(a, v, 1000000, &n)) return -1;
+            o->max_queue = n;
+        } else if (!strcmp(a, "--action-timeout")) {
+            if (parse_count(a, v, 86400, &n)) return -1;
+            o->action_timeout_s = (uint64_t)n;
+        } else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-sources") ||
+                   !strcmp(a, "--max-log")) {
+            uint64_t size;
+            if (mg_size_parse(v, &size) || size == 0 || size > (1ull << 40)) {
+                fprintf(stderr, "mgd serve: %s takes a size such as 4M, got '%s'\n", a, v);
+                return -1;
+            }
+            if (!strcmp(a, "--max-body")) o->max_body = size;
+            if (!strcmp(a, "--max-sources")) o->max_sources = size;
+            if (!strcmp(a, "--max-log")) o->max_log = size;
+        } else {
+            fprintf(stderr, "mgd serve: unknown option '%s'\n", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Kills the processes a dead daemon on this data directory left behind:
+ * every process whose environment carries our marker. */
+static unsigned kill_orphans(const char *marker_entry)
+{
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    unsigned killed = 0;
+    size_t mlen = strlen(marker_entry);
+    struct dirent *e;
+    char *buf = malloc(1u << 20);
+    while (buf && (e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == getpid()) continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        size_t len = 0;
+        ssize_t n;
+        while (len < (1u << 20) - 1 && (n = read(fd, buf + len, (1u << 20) - 1 - len)) > 0)
+            len += (size_t)n;
+        close(fd);
+        for (size_t off = 0; off < len;) {
+            size_t l = strnlen(buf + off, len - off);
+            if (l == mlen && !memcmp(buf + off, marker_entry, mlen)) {
+                if (kill((pid_t)pid, SIGKILL) == 0) killed++;
+                break;
+            }
+            off += l + 1;
+        }
+    }
+    free(buf);
+    closedir(d);
+    return killed;
+}
+
+/* On a fresh database: an admin token in DATA/admin.token. */
+static int first_token(mg_store *store, const char *data)
+{
+    if (mg_store_token_count(store) != 0) return 0;
+    char token[MG_TOKEN_TEXT_SIZE], hash[65], err[256];
+    if (mg_token_new(token)) {
+        fprintf(stderr, "mgd serve: no randomness for the admin token\n");
+        return -1;
+    }
+    mg_token_hash(token, hash);
+    char *path = mg_path_join(data, "admin.token");
+    char *line = mg_xasprintf("%s\n", token);
+    int r = mg_file_write_atomic(path, line, strlen(line), 0600);
+    if (r == 0 && mg_store_token_create(store, "admin (first start)", MG_SCOPE_ADMIN, hash, err,
+                                        sizeof err) < 0) {
+        fprintf(stderr, "mgd serve: cannot store the admin token: %s\n", err);
+        unlink(path);
+        r = -1;
+    } else if (r) {
+        fprintf(stderr, "mgd serve: cannot write %s: %s\n", path, strerror(errno));
+    } else {
+        fprintf(stderr, "mgd: admin token written to %s\n", path);
+    }
+    memset(token, 0, sizeof token);
+    memset(line, 0, strlen(line));
+    free(line);
+    free(path);
+    return r;
+}
+
+int mg_cmd_serve(int argc, char **argv)
+{
+    serve_options o = {
+        .host = "127.0.0.1",
+        .port = 8080,
+        .data = "var",
+        .workers = 2,
+        .max_body = 4u << 20,
+        .max_sources = 1u << 20,
+        .max_log = 16u << 20,
+        .max_queue = 1000,
+        .action_timeout_s = 300,
+        .local_repos = true,
+    };
+    int pr = parse_args(argc, argv, &o);
+    if (pr) return pr > 0 ? 0 : 2;
+
+    int status = 1;
+    char err[1024];
+    if (mg_mkdir_p(o.data)) {
+        fprintf(stderr, "mgd serve: cannot create %s: %s\n", o.data, strerror(errno));
+        return 1;
+    }
+    char *data = realpath(o.data, NULL);
+    if (!data) {
+        fprintf(stderr, "mgd serve: %s: %s\n", o.data, strerror(errno));
+        return 1;
+    }
+    char *lock_path = mg_path_join(data, "mgd.lock");
+    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB)) {
+        fprintf(stderr, "mgd serve: %s\n",
+                lock_fd < 0 ? strerror(errno) : "another mgd is serving this data directory");
+        free(lock_path);
+        free(data);
+        if (lock_fd >= 0) close(lock_fd);
+        return 1;
+    }
+    free(lock_path);
+
+    /* every process the daemon starts inherits the marker */
+    char *marker = mg_xasprintf("%s=%s", MARKER, data);
+    unsigned orphans = kill_orphans(marker);
+    if (orphans)
+        fprintf(stderr, "mgd: killed %u process%s left by an earlier daemon\n", orphans,
+                orphans == 1 ? "" : "es");
+    setenv(MARKER, data, 1);
+
+    /* SIGINT and SIGTERM are taken by sigwait() below; every thread
+     * started from here on inherits the mask */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    mg_store *store = NULL;
+    mg_cache *cache = NULL;
+    mg_targets *targets = NULL;
+    mg_catalog *catalog = NULL;
+    mg_queue *queue = NULL;
+    mg_api *api = NULL;
+    char *db_path = mg_path_join(data, "mgd.sqlite3");
+    char *cache_path = o.cache ? mg_xstrdup(o.cache) : mg_path_join(data, "cache");
+    if (!(store = mg_store_open(db_path, true, err, sizeof err))) {
+        fprintf(stderr, "mgd serve: database %s: %s\n", db_path, err);
+        goto out;
+    }
+    int64_t interrupted = 0, requeued = 0;
+    if (mg_store_recover(store, &interrupted, &requeued, err, sizeof err)) {
+        fprintf(stderr, "mgd serve: recovering the queue: %s\n", err);
+        goto out;
+    }
+    if (interrupted || requeued)
+        fprintf(stderr, "mgd: %lld build%s interrupted by the last stop, %lld still queued\n",
+                (long long)interrupted, interrupted == 1 ? "" : "s", (long long)requeued);
+    if (first_token(store, data)) goto out;
+    if (!(targets = mg_targets_load(err, sizeof err))) {
+        fprintf(stderr, "mgd serve: %s\n", err);
+        goto out;
+    }
+    mg_errors errs = {0};
+    if (!(catalog = mg_builtin_catalog_load(&errs))) {
+        char *text = mg_errors_text(&errs);
+        fprintf(stderr, "mgd serve: the built-in catalog is broken (a bug):\n%s", text);
+        free(text);
+        mg_errors_free(&errs);
+        goto out;
+    }
+    mg_errors_free(&errs);
+    if (!(cache = mg_cache_open(cache_path, err, sizeof err))) {
+        fprintf(stderr, "mgd serve: cache %s: %s\n", cache_path, err);
+        goto out;
+    }
+    if (mg_sources_global_init(err, sizeof err)) {
+        fprintf(stderr, "mgd serve: %s\n", err);
+        goto out;
+    }
+    mg_queue_options qo = {
+        .store = store,
+        .cache = cache,
+        .catalog = catalog,
+        .targets = targets,
+        .data_dir = data,
+        .workers = o.workers,
+        .jobs = o.jobs,
+        .action_timeout_ms = o.action_timeout_s * 1000,
+        .max_log_bytes = o.max_log,
+        .allow_local_repos = o.local_repos,
+    };
+    if (!(queue = mg_queue_start(&qo, err, sizeof err))) {
+        fprintf(stderr, "mgd serve: %s\n", err);
+        goto out_git;
+    }
+    mg_api_options ao = {
+        .host = o.host,
+        .port = o.port,
+        .store = store,
+        .queue = queue,
+        .cache = cache,
+        .catalog = catalog,
+        .targets = targets,
+        .max_body = o.max_body,
+        .max_sources = o.max_sources,
+        .max_queued = o.max_queue,
+        .threads = o.threads,
+        .version = MGD_VERSION,
+    };
+    if (!(api = mg_api_start(&ao, err, sizeof err))) {
+        fprintf(stderr, "mgd serve: %s\n", err);
+        goto out_git;
+    }
+    fprintf(stderr, "mgd: data in %s, %u worker%s\n", data, o.workers, o.workers == 1 ? "" : "s");
+    fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_api_port(api));
+    fflush(stderr);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "mgd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+out_git:
+    mg_api_stop(api);
+    mg_queue_stop(queue);
+    mg_sources_global_shutdown();
+out:
+    mg_cache_close(cache);
+    mg_catalog_free(catalog);
+    mg_targets_free(targets);
+    mg_store_close(store);
+    free(db_path);
+    free(cache_path);
+    free(marker);
+    free(data);
+    close(lock_fd);
+    return status;
+}

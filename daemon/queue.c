@@ -1,0 +1,748 @@
+/*
+ * queue.c - the build workers (see queue.h for what a worker does).
+ */
+#include "daemon/queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "daemon/cli_common.h"
+#include "daemon/sources.h"
+#include "graph/arena.h"
+#include "graph/describe.h"
+#include "graph/strbuf.h"
+#include "toolchain/build.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/runtime_src.h"
+#include "toolchain/sha256.h"
+
+const double mg_queue_buckets[MG_QUEUE_N_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,
+                                                     2.5,  5,    10,  30,   60,  300};
+
+#define DEFAULT_MAX_LOG (16u << 20)
+
+/* What a worker is doing, visible to cancel and to log readers. */
+typedef struct worker_slot {
+    mg_queue *q;
+    pthread_t thread;
+    int64_t build_id;    /* 0: idle */
+    mg_build *build;     /* while the toolchain runs it */
+    volatile int cancel; /* read by the fetch */
+    int64_t log_size;    /* bytes written to the running build's log */
+} worker_slot;
+
+struct mg_queue {
+    mg_queue_options o;
+    char *logs_dir, *git_dir, *scratch_dir;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* a build was queued, or stop */
+    pthread_cond_t log_cond; /* a log grew or a build ended */
+    bool stopping;
+    unsigned pending; /* notifications not yet consumed */
+    worker_slot *slots;
+    unsigned n_slots;
+    mg_queue_metrics metrics;
+};
+
+/* ---- the build log ------------------------------------------------------ */
+
+typedef struct build_log {
+    worker_slot *slot;
+    int fd;
+    uint64_t size, max;
+    bool truncated, at_line_start;
+    struct timespec start;
+} build_log;
+
+static void log_raw(build_log *l, const char *text, size_t len)
+{
+    if (l->fd < 0 || l->truncated) return;
+    if (l->size + len > l->max) {
+        static const char note[] = "\n[mgd] the log reached its size limit; the rest is dropped\n";
+        size_t room = l->size + sizeof note < l->max ? l->max - l->size - sizeof note : 0;
+        if (room > len) room = len;
+        if (write(l->fd, text, room) > 0) l->size += room;
+        if (write(l->fd, note, sizeof note - 1) > 0) l->size += sizeof note - 1;
+        l->truncated = true;
+    } else {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = write(l->fd, text + off, len - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) break;
+            off += (size_t)w;
+        }
+        l->size += off;
+    }
+    mg_queue *q = l->slot->q;
+    pthread_mutex_lock(&q->lock);
+    l->slot->log_size = (int64_t)l->size;
+    pthread_cond_broadcast(&q->log_cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Appends text, starting each line with the time since the build started. */
+static void log_text(void *ctx, const char *text, size_t len)
+{
+    build_log *l = ctx;
+    mg_strbuf out = {0};
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double t = (double)(now.tv_sec - l->start.tv_sec) + (now.tv_nsec - l->start.tv_nsec) / 1e9;
+    char stamp[32];
+    snprintf(stamp, sizeof stamp, "[%8.3f] ", t);
+    for (size_t i = 0; i < len; i++) {
+        if (l->at_line_start) mg_strbuf_append(&out, stamp);
+        mg_strbuf_appendn(&out, &text[i], 1);
+        l->at_line_start = text[i] == '\n';
+    }
+    if (out.len) log_raw(l, out.data, out.len);
+    mg_strbuf_free(&out);
+}
+
+static void log_line(build_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(build_log *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = mg_xvasprintf(fmt, ap);
+    va_end(ap);
+    if (!l->at_line_start) log_text(l, "\n", 1);
+    log_text(l, s, strlen(s));
+    log_text(l, "\n", 1);
+    free(s);
+}
+
+static void log_source_line(void *ctx, const char *line)
+{
+    log_line(ctx, "%s", line);
+}
+
+static void histogram_add(uint64_t *buckets, double *sum, double seconds)
+{
+    for (int i = 0; i < MG_QUEUE_N_BUCKETS; i++)
+        if (seconds <= mg_queue_buckets[i]) buckets[i]++;
+    buckets[MG_QUEUE_N_BUCKETS]++;
+    *sum += seconds;
+}
+
+static void on_action(void *ctx, const char *label, uint64_t ms)
+{
+    build_log *l = ctx;
+    mg_queue *q = l->slot->q;
+    pthread_mutex_lock(&q->lock);
+    histogram_add(q->metrics.actions_bucket, &q->metrics.actions_sum, (double)ms / 1000);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- one build ---------------------------------------------------------- */
+
+typedef struct job {
+    mg_queue *q;
+    worker_slot *slot;
+    build_log log;
+    mg_build_row row; /* as claimed */
+    mg_project project;
+    mg_config_version config;
+    char *scratch, *src;
+    char err[2048];
+    /* the result, written by finish_build */
+    mg_build_row done;
+} job;
+
+static int artifact_key(const char *sha, char key[MG_SHA256_HEX_SIZE])
+{
+    char *text = mg_xasprintf("mgd artifact\n%s", sha);
+    mg_sha256_bytes_hex(text, strlen(text), key);
+    free(text);
+    return 0;
+}
+
+/* Keeps a blob alive through cache gc: a record naming it. */
+static int pin_blob(mg_cache *c, const char *kind, const char *sha, char *err, size_t errsize)
+{
+    char key[MG_SHA256_HEX_SIZE];
+    char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
+    mg_sha256_bytes_hex(text, strlen(text), key);
+    const char *blobs[] = {sha};
+    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, err, errsize);
+    free(text);
+    return r;
+}
+
+int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_t errsize)
+{
+    if (!p->sources || !p->sources_sha256) {
+        snprintf(err, errsize, "the project has no inline sources");
+        return -1;
+    }
+    char sha[MG_SHA256_HEX_SIZE];
+    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, err, errsize))
+        return -1;
+    if (strcmp(sha, p->sources_sha256)) {
+        snprintf(err, errsize, "the project's sources hash does not match its content");
+        return -1;
+    }
+    return pin_blob(q->o.cache, "sources", sha, err, errsize);
+}
+
+/* Writes the build's sources under j->src; 0, or -1 with j->err. */
+static int take_sources(job *j)
+{
+    mg_queue *q = j->q;
+    if (mg_mkdir_p(j->src)) {
+        snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->src, strerror(errno));
+        return -1;
+    }
+    if (j->row.sources_sha256) {
+        char *tmp = mg_path_join(j->scratch, "sources.json");
+        mg_cache_status st =
+            mg_cache_blob_get(q->o.cache, j->row.sources_sha256, tmp, 0600, j->err, sizeof j->err);
+        if (st != MG_CACHE_OK) {
+            if (st != MG_CACHE_ERROR)
+                snprintf(j->err, sizeof j->err, "the build's inline sources (%.12s) are gone",
+                         j->row.sources_sha256);
+            free(tmp);
+            return -1;
+        }
+        size_t len;
+        char *text = mg_file_read(tmp, 64u << 20, &len);
+        free(tmp);
+        cJSON *tree = text ? cJSON_ParseWithLength(text, len) : NULL;
+        free(text);
+        char hash[65];
+        int r = tree ? mg_sources_inline_write(tree, j->src, hash, j->err, sizeof j->err) : -1;
+        if (!tree) snprintf(j->err, sizeof j->err, "the build's inline sources are unreadable");
+        cJSON_Delete(tree);
+        if (r) return -1;
+        log_line(&j->log, "sources: inline tree %.12s", j->row.sources_sha256);
+        return 0;
+    }
+    if (!j->project.repo_url) {
+        snprintf(j->err, sizeof j->err, "the project has neither a repository nor sources");
+        return -1;
+    }
+    char *mirror = mg_xasprintf("%s/%lld.git", q->git_dir, (long long)j->project.id);
+    const char *ref = j->row.commit ? j->row.commit : j->row.ref;
+    mg_sources_fetch_options fo = {
+        .mirror_dir = mirror,
+        .url = j->project.repo_url,
+        .ref = ref,
+        .dest_dir = j->src,
+        .log = log_source_line,
+        .log_ctx = &j->log,
+        .cancel = &j->slot->cancel,
+        .allow_local = q->o.allow_local_repos,
+    };
+    mg_sources_result res;
+    int r = mg_sources_fetch(&fo, &res, j->err, sizeof j->err);
+    free(mirror);
+    if (r != MG_SOURCES_OK) return -1;
+    free(j->row.commit);
+    j->row.commit = mg_xstrdup(res.commit);
+    mg_store_build_set_inputs(q->o.store, j->row.id, res.commit, NULL, NULL, NULL, 0);
+    return 0;
+}
+
+/* The input hash: everything that decides the image. */
+static void input_hash(const job *j, const char *identity, char out[MG_SHA256_HEX_SIZE])
+{
+    mg_sha256 h;
+    mg_sha256_init(&h);
+    char *text = mg_xasprintf(
+        "mgd-input 1\nconfig %s\nkeys %s\ntarget %s\narch %s\n"
+        "sources %s %s\nruntime %s\ntoolchain %s\n",
+        j->config.sha256, j->row.keys, j->row.target, j->row.arch, j->row.commit ? "git" : "inline",
+        j->row.commit ? j->row.commit : j->row.sources_sha256, mg_runtime_version(), identity);
+    mg_sha256_update(&h, text, strlen(text));
+    free(text);
+    unsigned char d[MG_SHA256_SIZE];
+    mg_sha256_final(&h, d);
+    mg_sha256_hex(d, out);
+}
+
+/* The key settings of the build (keys JSON {name: text}). */
+static mg_key_setting *parse_keys(const char *json, size_t *n, cJSON **holder)
+{
+    *n = 0;
+    *holder = cJSON_Parse(json ? json : "{}");
+    if (!*holder) return NULL;
+    size_t count = (size_t)cJSON_GetArraySize(*holder);
+    mg_key_setting *keys = calloc(count + 1, sizeof *keys);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, *holder)
+    {
+        if (cJSON_IsString(it)) keys[(*n)++] = (mg_key_setting){it->string, it->valuestring};
+    }
+    return keys;
+}
+
+static void fail_build(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail_build(job *j, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = mg_xvasprintf(fmt, ap);
+    va_end(ap);
+    log_line(&j->log, "error: %s", msg);
+    j->done.status = MG_BUILD_FAILED;
+    free(j->done.error);
+    j->done.error = msg;
+}
+
+static bool cancelled(job *j)
+{
+    return j->slot->cancel != 0;
+}
+
+/* Steps 2 to 5 of queue.h, with the sources in place. */
+static void build_it(job *j)
+{
+    mg_queue *q = j->q;
+    /* 2. resolve */
+    size_t n_keys;
+    cJSON *keys_json;
+    mg_key_setting *keys = parse_keys(j->row.keys, &n_keys, &keys_json);
+    mg_cli_project proj = {{0}};
+    char *real = realpath(j->src, NULL);
+    snprintf(proj.root, sizeof proj.root, "%s", real ? real : j->src);
+    free(real);
+    mg_resolve_options ro = {
+        .target = j->row.target,
+        .arch = j->row.arch,
+        .keys = keys,
+        .n_keys = n_keys,
+        .check_path = mg_cli_check_path,
+        .check_path_ctx = &proj,
+    };
+    mg_errors errs = {0};
+    mg_graph *g =
+        mg_resolve(q->o.catalog, j->config.document, strlen(j->config.document), &ro, &errs);
+    if (!g) {
+        char *text = mg_errors_text(&errs);
+        log_text(&j->log, text, strlen(text));
+        fail_build(j, "the config does not resolve (%zu error%s, listed above)", errs.len,
+                   errs.len == 1 ? "" : "s");
+        free(text);
+        goto out;
+    }
+    char *describe = mg_describe_json(g);
+    mg_store_build_set_inputs(q->o.store, j->row.id, NULL, NULL, describe, NULL, 0);
+    free(describe);
+    log_line(&j->log, "resolved %s for %s/%s: %zu devices", g->name, g->target, g->arch,
+             g->n_nodes);
+
+    /* 3. input hash, reuse */
+    const mg_target *t = mg_targets_find(q->o.targets, g->target);
+    const mg_target_arch *a = t ? mg_target_find_arch(t, g->arch) : NULL;
+    char why[512];
+    bool can_run;
+    if (!t || !a) {
+        fail_build(j, "target %s/%s is not known to this mgd", g->target, g->arch);
+        goto out;
+    }
+    if (!mg_target_available(t, a, &can_run, why, sizeof why)) {
+        fail_build(j, "target %s/%s is not available here: %s", g->target, g->arch, why);
+        goto out;
+    }
+    char *identity = mg_toolchain_identity(q->o.cache, a, j->err, sizeof j->err);
+    if (!identity) {
+        fail_build(j, "toolchain: %s", j->err);
+        goto out;
+    }
+    char hash[MG_SHA256_HEX_SIZE];
+    input_hash(j, identity, hash);
+    free(identity);
+    mg_store_build_set_inputs(q->o.store, j->row.id, NULL, hash, NULL, NULL, 0);
+    log_line(&j->log, "input hash %s", hash);
+    if (!j->row.force) {
+        int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, NULL, 0);
+        mg_build_row p;
+        if (prev > 0 && mg_store_build_get(q->o.store, prev, false, &p, NULL, 0) == 0) {
+            bool have = p.image_sha256 &&
+                        mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL) == MG_CACHE_OK;
+            if (have) {
+                log_line(&j->log, "reused build %lld: same inputs, image %s", (long long)prev,
+                         p.image_sha256);
+                j->done.status = MG_BUILD_SUCCEEDED;
+                j->done.reused_from = prev;
+                j->done.image_name = p.image_name;
+                j->done.image_sha256 = p.image_sha256;
+                j->done.image_size = p.image_size;
+                p.image_name = p.image_sha256 = NULL;
+                mg_build_row_free(&p);
+                goto out;
+            }
+            log_line(&j->log, "build %lld had the same inputs but its image is gone: building",
+                     (long long)prev);
+            mg_build_row_free(&p);
+        }
+    }
+
+    /* 4. build */
+    char *image = mg_path_join(j->scratch, "image");
+    mg_build_options bo = {
+        .project_dir = j->src,
+        .graph = g,
+        .catalog = q->o.catalog,
+        .targets = q->o.targets,
+        .cache = q->o.cache,
+        .output = image,
+        .jobs = q->o.jobs,
+        .force = j->row.force,
+        .action_timeout_ms = q->o.action_timeout_ms,
+        .log = log_text,
+        .log_ctx = &j->log,
+        .on_action = on_action,
+        .log_untimed = true,
+    };
+    mg_build *b = mg_build_new(&bo);
+    pthread_mutex_lock(&q->lock);
+    j->slot->build = b;
+    bool stop_now = j->slot->cancel != 0;
+    pthread_mutex_unlock(&q->lock);
+    if (stop_now) mg_build_cancel(b);
+    mg_build_result res;
+    int r = mg_build_run(b, &res);
+    pthread_mutex_lock(&q->lock);
+    j->slot->build = NULL;
+    pthread_mutex_unlock(&q->lock);
+    mg_build_free(b);
+    j->done.actions = res.actions;
+    j->done.hits = res.hits;
+    j->done.misses = res.misses;
+    pthread_mutex_lock(&q->lock);
+    q->metrics.cache_hits += res.hits;
+    q->metrics.cache_misses += res.misses;
+    pthread_mutex_unlock(&q->lock);
+    if (r != 0) {
+        if (res.cancelled || cancelled(j))
+            fail_build(j, "cancelled");
+        else
+            fail_build(j, "%s", res.error);
+        free(image);
+        goto out;
+    }
+
+    /* 5. keep the image */
+    char sha[MG_SHA256_HEX_SIZE];
+    uint64_t size = 0;
+    if (mg_cache_blob_put(q->o.cache, image, sha, &size, j->err, sizeof j->err) ||
+        pin_blob(q->o.cache, "artifact", sha, j->err, sizeof j->err)) {
+        fail_build(j, "cannot store the image: %s", j->err);
+        free(image);
+        goto out;
+    }
+    free(image);
+    j->done.status = MG_BUILD_SUCCEEDED;
+    j->done.image_name = mg_xstrdup(res.image_name);
+    j->done.image_sha256 = mg_xstrdup(sha);
+    j->done.image_size = (int64_t)size;
+out:
+    mg_errors_free(&errs);
+    mg_graph_free(g);
+    free(keys);
+    cJSON_Delete(keys_json);
+}
+
+static void run_job(worker_slot *slot, int64_t id)
+{
+    mg_queue *q = slot->q;
+    job j = {.q = q, .slot = slot};
+    j.done.id = id;
+    j.log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
+    j.log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
+    clock_gettime(CLOCK_MONOTONIC, &j.log.start);
+    char *log_path = mg_queue_log_path(q, id);
+    j.log.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (j.log.fd < 0)
+        fprintf(stderr, "mgd: build %lld: cannot write its log %s: %s\n", (long long)id, log_path,
+                strerror(errno));
+    free(log_path);
+    j.scratch = mg_xasprintf("%s/%lld", q->scratch_dir, (long long)id);
+    j.src = mg_path_join(j.scratch, "src");
+    mg_rm_rf(j.scratch);
+
+    if (mg_store_build_get(q->o.store, id, false, &j.row, j.err, sizeof j.err) ||
+        mg_store_project_get_id(q->o.store, j.row.project_id, &j.project, j.err, sizeof j.err) ||
+        mg_store_config_get(q->o.store, j.row.project_id, j.row.config_version, &j.config, j.err,
+                            sizeof j.err)) {
+        fail_build(&j, "%s", j.err);
+        goto finish;
+    }
+    log_line(&j.log, "build %lld of %s: %s/%s, config version %lld%s", (long long)id,
+             j.project.name, j.row.target, j.row.arch, (long long)j.row.config_version,
+             j.row.force ? ", forced" : "");
+    if (take_sources(&j)) {
+        if (cancelled(&j))
+            fail_build(&j, "cancelled");
+        else
+            fail_build(&j, "sources: %s", j.err);
+        goto finish;
+    }
+    if (cancelled(&j)) {
+        fail_build(&j, "cancelled");
+        goto finish;
+    }
+    build_it(&j);
+
+finish:;
+    bool stopping;
+    pthread_mutex_lock(&q->lock);
+    stopping = q->stopping;
+    pthread_mutex_unlock(&q->lock);
+    if (j.done.status != MG_BUILD_SUCCEEDED && stopping) {
+        j.done.status = MG_BUILD_INTERRUPTED;
+        free(j.done.error);
+        j.done.error = mg_xstrdup("interrupted: the daemon stopped while the build ran");
+        log_line(&j.log, "%s", j.done.error);
+    } else if (j.done.status == MG_BUILD_SUCCEEDED) {
+        log_line(&j.log, "succeeded");
+    }
+    j.done.log_size = (int64_t)j.log.size;
+    char err[512];
+    int r = mg_store_build_finish(q->o.store, &j.done, err, sizeof err);
+    if (r == MG_STORE_CONFLICT) {
+        /* cancelled meanwhile: the store says so already; keep the log size */
+        mg_store_set_log_size(q->o.store, id, (int64_t)j.log.size);
+    } else if (r) {
+        fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err);
+    }
+    if (j.log.fd >= 0) close(j.log.fd);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double secs =
+        (double)(now.tv_sec - j.log.start.tv_sec) + (now.tv_nsec - j.log.start.tv_nsec) / 1e9;
+    pthread_mutex_lock(&q->lock);
+    histogram_add(q->metrics.builds_bucket, &q->metrics.builds_sum, secs);
+    pthread_mutex_unlock(&q->lock);
+    mg_rm_rf(j.scratch);
+    free(j.scratch);
+    free(j.src);
+    mg_build_row_free(&j.row);
+    mg_build_row_free(&j.done);
+    mg_project_free(&j.project);
+    mg_config_version_free(&j.config);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_slot *slot = arg;
+    mg_queue *q = slot->q;
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        bool stop = q->stopping;
+        if (q->pending) q->pending--;
+        pthread_mutex_unlock(&q->lock);
+        if (stop) break;
+        char err[512];
+        int64_t id = mg_store_build_claim(q->o.store, err, sizeof err);
+        if (id > 0) {
+            pthread_mutex_lock(&q->lock);
+            slot->build_id = id;
+            slot->cancel = 0;
+            slot->log_size = 0;
+            q->metrics.running++;
+            pthread_cond_broadcast(&q->log_cond); /* readers waiting for it to start */
+            pthread_mutex_unlock(&q->lock);
+            run_job(slot, id);
+            pthread_mutex_lock(&q->lock);
+            slot->build_id = 0;
+            q->metrics.running--;
+            pthread_cond_broadcast(&q->log_cond);
+            pthread_mutex_unlock(&q->lock);
+            continue;
+        }
+        if (id < 0) fprintf(stderr, "mgd: queue: %s\n", err);
+        /* nothing queued: sleep until notified (or a while, in case a
+         * notification raced the claim) */
+        pthread_mutex_lock(&q->lock);
+        if (!q->stopping && !q->pending) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += id < 0 ? 1 : 2;
+            pthread_cond_timedwait(&q->wake, &q->lock, &until);
+        }
+        pthread_mutex_unlock(&q->lock);
+    }
+    mg_store_thread_done(q->o.store);
+    return NULL;
+}
+
+mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
+{
+    mg_queue *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->o = *o;
+    if (!q->o.workers) q->o.workers = 2;
+    q->logs_dir = mg_path_join(o->data_dir, "logs");
+    q->git_dir = mg_path_join(o->data_dir, "git");
+    q->scratch_dir = mg_path_join(o->data_dir, "scratch");
+    /* scratch of an earlier run is garbage: nothing can be running there */
+    mg_rm_rf(q->scratch_dir);
+    const char *dirs[] = {q->logs_dir, q->git_dir, q->scratch_dir};
+    for (size_t i = 0; i < 3; i++)
+        if (mg_mkdir_p(dirs[i])) {
+            snprintf(err, errsize, "cannot create %s: %s", dirs[i], strerror(errno));
+            free(q->logs_dir);
+            free(q->git_dir);
+            free(q->scratch_dir);
+            free(q);
+            return NULL;
+        }
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&q->wake, &ca);
+    pthread_cond_init(&q->log_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    q->slots = calloc(q->o.workers, sizeof *q->slots);
+    for (unsigned i = 0; i < q->o.workers; i++) {
+        q->slots[i].q = q;
+        /* the toolchain recurses little, but resolution may: 8 MiB */
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 8u << 20);
+        int r = pthread_create(&q->slots[i].thread, &attr, worker_main, &q->slots[i]);
+        pthread_attr_destroy(&attr);
+        if (r) {
+            snprintf(err, errsize, "cannot start a worker: %s", strerror(r));
+            q->n_slots = i;
+            mg_queue_stop(q);
+            return NULL;
+        }
+        q->n_slots = i + 1;
+    }
+    return q;
+}
+
+void mg_queue_stop(mg_queue *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    for (unsigned i = 0; i < q->n_slots; i++) {
+        q->slots[i].cancel = 1;
+        if (q->slots[i].build) mg_build_cancel(q->slots[i].build);
+    }
+    pthread_cond_broadcast(&q->wake);
+    pthread_cond_broadcast(&q->log_cond);
+    pthread_mutex_unlock(&q->lock);
+    for (unsigned i = 0; i < q->n_slots; i++) pthread_join(q->slots[i].thread, NULL);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->wake);
+    pthread_cond_destroy(&q->log_cond);
+    free(q->slots);
+    free(q->logs_dir);
+    free(q->git_dir);
+    free(q->scratch_dir);
+    free(q);
+}
+
+void mg_queue_notify(mg_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->pending++;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+}
+
+int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize)
+{
+    mg_build_status was;
+    int r = mg_store_build_cancel(q->o.store, id, &was, err, errsize);
+    if (r) return r;
+    pthread_mutex_lock(&q->lock);
+    for (unsigned i = 0; i < q->n_slots; i++)
+        if (q->slots[i].build_id == id) {
+            q->slots[i].cancel = 1;
+            if (q->slots[i].build) mg_build_cancel(q->slots[i].build);
+        }
+    pthread_cond_broadcast(&q->log_cond);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+char *mg_queue_log_path(mg_queue *q, int64_t id)
+{
+    return mg_xasprintf("%s/%lld.log", q->logs_dir, (long long)id);
+}
+
+static worker_slot *slot_of(mg_queue *q, int64_t id)
+{
+    for (unsigned i = 0; i < q->n_slots; i++)
+        if (q->slots[i].build_id == id) return &q->slots[i];
+    return NULL;
+}
+
+int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&q->lock);
+    int64_t size = -1;
+    while (!q->stopping) {
+        worker_slot *s = slot_of(q, id);
+        if (s && s->log_size > offset) break;
+        if (!s) {
+            /* not running here: wait only while it is queued */
+            pthread_mutex_unlock(&q->lock);
+            mg_build_row b;
+            bool queued = mg_store_build_get(q->o.store, id, false, &b, NULL, 0) == 0 &&
+                          b.status == MG_BUILD_QUEUED;
+            mg_build_row_free(&b);
+            pthread_mutex_lock(&q->lock);
+            if (!queued && !slot_of(q, id)) break;
+        }
+        if (pthread_cond_timedwait(&q->log_cond, &q->lock, &until) == ETIMEDOUT) break;
+    }
+    worker_slot *s = slot_of(q, id);
+    if (s) size = s->log_size;
+    pthread_mutex_unlock(&q->lock);
+    if (size < 0) {
+        char *path = mg_queue_log_path(q, id);
+        struct stat st;
+        size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+        free(path);
+    }
+    return size;
+}
+
+char *mg_queue_image_path(mg_queue *q, const char *sha256)
+{
+    if (mg_cache_blob_stat(q->o.cache, sha256, NULL) != MG_CACHE_OK) return NULL;
+    return mg_cache_blob_path(q->o.cache, sha256);
+}
+
+void mg_queue_forget_images(mg_queue *q, char *const *sha256s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char key[MG_SHA256_HEX_SIZE];
+        artifact_key(sha256s[i], key);
+        mg_cache_record_remove(q->o.cache, key);
+    }
+}
+
+void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)
+{
+    pthread_mutex_lock(&q->lock);
+    *out = q->metrics;
+    pthread_mutex_unlock(&q->lock);
+}

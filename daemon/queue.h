@@ -1,0 +1,102 @@
+/*
+ * queue.h - the build queue's workers: they take queued builds from the
+ * store and run them to the end.
+ *
+ * The queue itself is the builds table (store.h); this module owns the
+ * worker threads. A worker claims the oldest queued build, then:
+ *   1. takes the sources: fetches the project's mirror and checks the
+ *      requested ref out into DATA/scratch/<id>/ (sources.h), or writes the
+ *      build's inline snapshot there, and records the commit;
+ *   2. resolves the config version for the target, arch and keys, and
+ *      records the describe output;
+ *   3. computes the input hash (config version's canonical bytes, keys,
+ *      target, arch, commit or sources hash, runtime version, toolchain
+ *      identity) and, unless `force`, finishes at once as a reuse of the
+ *      oldest earlier successful build with the same hash;
+ *   4. runs the build through the toolchain (build.h) with the daemon's
+ *      cache, streaming its log to DATA/logs/<id>.log;
+ *   5. stores the image as a blob in the cache (kept alive by an artifact
+ *      record) and finishes the build row.
+ * Any failure on the way fails the build with a log line saying why; a
+ * worker never stops on a bad build.
+ *
+ * Cancel: mg_queue_cancel marks the build cancelled in the store and, when
+ * a worker runs it, stops its fetch or kills its processes.
+ *
+ * Logs are plain text files: each line starts with the time since the
+ * build started ("[  1.234] "), then the toolchain's lines. A log is
+ * capped (max_log bytes, then one truncation note). Readers find new data
+ * with mg_queue_log_wait.
+ */
+#ifndef MG_DAEMON_QUEUE_H
+#define MG_DAEMON_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/store.h"
+#include "graph/catalog.h"
+#include "toolchain/cache.h"
+#include "toolchain/target.h"
+
+typedef struct mg_queue_options {
+    mg_store *store;
+    mg_cache *cache;
+    const mg_catalog *catalog;
+    const mg_targets *targets;
+    const char *data_dir; /* logs/, git/, scratch/ live under it */
+    unsigned workers;     /* threads; default 2 */
+    unsigned jobs;        /* processes per build; 0: the number of cores */
+    uint64_t action_timeout_ms;
+    uint64_t max_log_bytes; /* per build; 0: 16 MiB */
+    bool allow_local_repos; /* local paths and file:// URLs as repo urls */
+} mg_queue_options;
+
+typedef struct mg_queue mg_queue;
+
+/* Starts the workers (which begin with what is queued). NULL with a
+ * message. */
+mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize);
+/* Stops: cancels running builds' processes, marks them interrupted, joins
+ * the workers. */
+void mg_queue_stop(mg_queue *q);
+/* Wakes a worker: a build was queued. */
+void mg_queue_notify(mg_queue *q);
+/* Cancels a queued or running build (and kills its processes). 0,
+ * MG_STORE_NOTFOUND, MG_STORE_CONFLICT (already finished), MG_STORE_ERROR. */
+int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize);
+
+/* Stores project `p`'s inline tree (p->sources) as a blob named by
+ * p->sources_sha256, so a build (and its rebuilds) keep the sources it was
+ * asked for even when the project changes. 0, or -1 with a message. */
+int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_t errsize);
+
+/* The path of a build's log (malloc'd). */
+char *mg_queue_log_path(mg_queue *q, int64_t id);
+/* Waits until build `id`'s log is longer than `offset` bytes or the build
+ * is no longer running, at most timeout_ms. Returns the log's size then. */
+int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_ms);
+
+/* The path of a stored image (a blob in the cache), malloc'd; NULL when
+ * `sha256` is not stored. */
+char *mg_queue_image_path(mg_queue *q, const char *sha256);
+/* Drops the artifact records of images nothing references any more (after
+ * a project was deleted); the next cache gc removes the blobs. */
+void mg_queue_forget_images(mg_queue *q, char *const *sha256s, size_t n);
+
+/* Figures for /metrics (since start). Histograms have the buckets below
+ * (seconds) plus +Inf; counts are cumulative per bucket. */
+#define MG_QUEUE_N_BUCKETS 12
+extern const double mg_queue_buckets[MG_QUEUE_N_BUCKETS];
+typedef struct mg_queue_metrics {
+    uint64_t cache_hits, cache_misses;
+    uint64_t actions_bucket[MG_QUEUE_N_BUCKETS + 1];
+    double actions_sum;
+    uint64_t builds_bucket[MG_QUEUE_N_BUCKETS + 1];
+    double builds_sum;
+    unsigned running;
+} mg_queue_metrics;
+void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out);
+
+#endif

@@ -1,0 +1,8 @@
+# daemon/sources: git mirrors and checkouts (libgit2) and inline source
+# trees, as a library of its own so that its tests link only what it needs.
+# Included from daemon/CMakeLists.txt.
+pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
+add_library(mgd_sources STATIC ${CMAKE_CURRENT_LIST_DIR}/sources.c)
+target_include_directories(mgd_sources PUBLIC ${PROJECT_SOURCE_DIR})
+target_compile_definitions(mgd_sources PRIVATE _GNU_SOURCE)
+target_link_libraries(mgd_sources PUBLIC mgd_toolchain PkgConfig::LIBGIT2 PkgConfig::CJSON)

@@ -1,0 +1,1443 @@
+/*
+ * store.c - SQLite storage of the daemon (see store.h for the contract).
+ */
+#include "daemon/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/tokens.h"
+#include "graph/arena.h"
+
+/* 'mgd1' read as a big-endian integer: what `PRAGMA application_id` holds. */
+#define MG_STORE_APP_ID 0x6d676431
+
+/* Numbered migrations: index i brings user_version from i to i + 1. */
+static const char *const migrations[] = {
+    /* 1: the first schema. Ids are AUTOINCREMENT: a deleted project's or
+     * build's id must never name another one (CI keeps /builds/N URLs). */
+    "CREATE TABLE projects ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  repo_url TEXT, repo_ref TEXT,"
+    "  sources TEXT, sources_sha256 TEXT,"
+    "  sources_files INTEGER NOT NULL DEFAULT 0,"
+    "  sources_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "  CHECK ((repo_url IS NULL) != (sources IS NULL)));"
+    "CREATE TABLE config_versions ("
+    "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  version INTEGER NOT NULL,"
+    "  document TEXT NOT NULL, sha256 TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (project_id, version)) WITHOUT ROWID;"
+    "CREATE TABLE builds ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  status INTEGER NOT NULL CHECK (status BETWEEN 0 AND 5),"
+    "  target TEXT NOT NULL, arch TEXT NOT NULL, keys TEXT NOT NULL,"
+    "  config_version INTEGER NOT NULL,"
+    "  ref TEXT, commit_sha TEXT, sources_sha256 TEXT, input_hash TEXT,"
+    "  force INTEGER NOT NULL DEFAULT 0,"
+    "  rebuild_of INTEGER REFERENCES builds(id) ON DELETE SET NULL,"
+    "  reused_from INTEGER REFERENCES builds(id) ON DELETE SET NULL,"
+    "  created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+    "  duration_ms INTEGER,"
+    "  actions INTEGER NOT NULL DEFAULT 0, hits INTEGER NOT NULL DEFAULT 0,"
+    "  misses INTEGER NOT NULL DEFAULT 0,"
+    "  error TEXT, describe TEXT,"
+    "  FOREIGN KEY (project_id, config_version)"
+    "    REFERENCES config_versions(project_id, version) ON DELETE CASCADE);"
+    "CREATE INDEX builds_by_status ON builds(status, id);"
+    "CREATE INDEX builds_by_project ON builds(project_id, id);"
+    "CREATE INDEX builds_by_input ON builds(input_hash) WHERE input_hash IS NOT NULL;"
+    "CREATE INDEX builds_rebuild_of ON builds(rebuild_of) WHERE rebuild_of IS NOT NULL;"
+    "CREATE INDEX builds_reused_from ON builds(reused_from) WHERE reused_from IS NOT NULL;"
+    "CREATE TABLE artifacts ("
+    "  build_id INTEGER PRIMARY KEY REFERENCES builds(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL);"
+    "CREATE INDEX artifacts_by_sha ON artifacts(sha256);"
+    "CREATE TABLE logs ("
+    "  build_id INTEGER PRIMARY KEY REFERENCES builds(id) ON DELETE CASCADE,"
+    "  size INTEGER NOT NULL);"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+    "  scope INTEGER NOT NULL CHECK (scope BETWEEN 1 AND 3),"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER);",
+};
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+/* Every statement a connection may prepare, kept prepared per connection. */
+#define BUILD_COLUMNS                                                                              \
+    "b.id, b.project_id, p.name, b.status, b.target, b.arch, b.keys, b.config_version, b.ref,"     \
+    " b.commit_sha, b.sources_sha256, b.input_hash, b.force, b.rebuild_of, b.reused_from,"         \
+    " b.created_at, b.started_at, b.finished_at, b.duration_ms, b.actions, b.hits, b.misses,"      \
+    " a.name, a.sha256, a.size, b.error, l.size"
+#define BUILD_FROM                                                                                 \
+    " FROM builds b JOIN projects p ON p.id = b.project_id"                                        \
+    " LEFT JOIN artifacts a ON a.build_id = b.id LEFT JOIN logs l ON l.build_id = b.id"
+#define BUILD_FILTER                                                                               \
+    " WHERE (?1 = 0 OR b.project_id = ?1) AND (?2 = 0 OR ((1 << b.status) & ?2) != 0)"             \
+    " AND (?3 IS NULL OR b.target = ?3) AND (?4 IS NULL OR a.sha256 = ?4)"
+#define PROJECT_COLUMNS                                                                            \
+    "p.id, p.name, p.repo_url, p.repo_ref, p.sources, p.sources_sha256, p.sources_files,"          \
+    " p.sources_bytes, p.created_at, p.updated_at,"                                                \
+    " (SELECT max(version) FROM config_versions c WHERE c.project_id = p.id)"
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PROJECT_INSERT,
+    ST_PROJECT_BY_ID,
+    ST_PROJECT_BY_NAME,
+    ST_PROJECT_UPDATE,
+    ST_PROJECT_ORPHANS,
+    ST_PROJECT_DELETE,
+    ST_PROJECT_LIST,
+    ST_PROJECT_COUNT,
+    ST_CONFIG_INSERT,
+    ST_CONFIG_LATEST,
+    ST_CONFIG_GET,
+    ST_CONFIG_LIST,
+    ST_CONFIG_COUNT,
+    ST_BUILD_QUEUED_COUNT,
+    ST_BUILD_INSERT,
+    ST_BUILD_GET,
+    ST_BUILD_DESCRIBE,
+    ST_BUILD_LIST,
+    ST_BUILD_COUNT,
+    ST_BUILD_COUNTS,
+    ST_BUILD_CLAIM,
+    ST_BUILD_SET_COMMIT,
+    ST_BUILD_SET_INPUT,
+    ST_BUILD_SET_DESCRIBE,
+    ST_BUILD_FINISH,
+    ST_ARTIFACT_INSERT,
+    ST_BUILD_STATUS,
+    ST_BUILD_CANCEL,
+    ST_BUILD_REUSABLE,
+    ST_BUILD_SIBLINGS,
+    ST_LOG_SIZE,
+    ST_RECOVER,
+    ST_TOKEN_INSERT,
+    ST_TOKEN_BY_HASH,
+    ST_TOKEN_TOUCH,
+    ST_TOKEN_LIST,
+    ST_TOKEN_REVOKE,
+    ST_TOKEN_COUNT,
+    N_STATEMENTS
+};
+
+static const char *const statement_sql[N_STATEMENTS] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PROJECT_INSERT] =
+        "INSERT INTO projects (name, repo_url, repo_ref, sources, sources_sha256, sources_files,"
+        " sources_bytes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    [ST_PROJECT_BY_ID] = "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.id = ?1",
+    [ST_PROJECT_BY_NAME] = "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.name = ?1",
+    [ST_PROJECT_UPDATE] = "UPDATE projects SET repo_url = ?2, repo_ref = ?3, sources = ?4,"
+                          " sources_sha256 = ?5, sources_files = ?6, sources_bytes = ?7,"
+                          " updated_at = ?8 WHERE id = ?1",
+    [ST_PROJECT_ORPHANS] =
+        "SELECT DISTINCT a.sha256 FROM artifacts a JOIN builds b ON b.id = a.build_id"
+        " WHERE b.project_id = ?1 AND NOT EXISTS (SELECT 1 FROM artifacts a2"
+        " JOIN builds b2 ON b2.id = a2.build_id WHERE a2.sha256 = a.sha256"
+        " AND b2.project_id != ?1)",
+    [ST_PROJECT_DELETE] = "DELETE FROM projects WHERE id = ?1",
+    [ST_PROJECT_LIST] =
+        "SELECT " PROJECT_COLUMNS " FROM projects p ORDER BY p.id LIMIT ?2 OFFSET ?1",
+    [ST_PROJECT_COUNT] = "SELECT count(*) FROM projects",
+    [ST_CONFIG_INSERT] = "INSERT INTO config_versions (project_id, version, document, sha256,"
+                         " created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CONFIG_LATEST] = "SELECT version, sha256 FROM config_versions WHERE project_id = ?1"
+                         " ORDER BY version DESC LIMIT 1",
+    [ST_CONFIG_GET] = "SELECT version, document, sha256, created_at FROM config_versions"
+                      " WHERE project_id = ?1 AND (?2 = 0 OR version = ?2)"
+                      " ORDER BY version DESC LIMIT 1",
+    [ST_CONFIG_LIST] = "SELECT version, sha256, created_at FROM config_versions"
+                       " WHERE project_id = ?1 ORDER BY version DESC LIMIT ?3 OFFSET ?2",
+    [ST_CONFIG_COUNT] = "SELECT count(*) FROM config_versions WHERE project_id = ?1",
+    [ST_BUILD_QUEUED_COUNT] = "SELECT count(*) FROM builds WHERE status = 0",
+    [ST_BUILD_INSERT] = "INSERT INTO builds (project_id, status, target, arch, keys,"
+                        " config_version, ref, commit_sha, sources_sha256, force, rebuild_of,"
+                        " created_at) VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_BUILD_GET] = "SELECT " BUILD_COLUMNS BUILD_FROM " WHERE b.id = ?1",
+    [ST_BUILD_DESCRIBE] = "SELECT describe FROM builds WHERE id = ?1",
+    [ST_BUILD_LIST] =
+        "SELECT " BUILD_COLUMNS BUILD_FROM BUILD_FILTER " ORDER BY b.id DESC LIMIT ?6 OFFSET ?5",
+    [ST_BUILD_COUNT] = "SELECT count(*)" BUILD_FROM BUILD_FILTER,
+    [ST_BUILD_COUNTS] = "SELECT status, count(*) FROM builds GROUP BY status",
+    [ST_BUILD_CLAIM] =
+        "UPDATE builds SET status = 1, started_at = ?1 WHERE id = (SELECT id FROM builds"
+        " WHERE status = 0 ORDER BY id LIMIT 1) RETURNING id",
+    [ST_BUILD_SET_COMMIT] = "UPDATE builds SET commit_sha = ?2 WHERE id = ?1",
+    [ST_BUILD_SET_INPUT] = "UPDATE builds SET input_hash = ?2 WHERE id = ?1",
+    [ST_BUILD_SET_DESCRIBE] = "UPDATE builds SET describe = ?2 WHERE id = ?1",
+    [ST_BUILD_FINISH] =
+        "UPDATE builds SET status = ?2, finished_at = ?3, duration_ms = ?3 - started_at,"
+        " actions = ?4, hits = ?5, misses = ?6, error = ?7, reused_from = ?8"
+        " WHERE id = ?1 AND status = 1",
+    [ST_ARTIFACT_INSERT] = "INSERT OR REPLACE INTO artifacts (build_id, name, sha256, size)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+    [ST_BUILD_STATUS] = "SELECT status FROM builds WHERE id = ?1",
+    [ST_BUILD_CANCEL] =
+        "UPDATE builds SET status = 4, finished_at = ?2,"
+        " duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE ?2 - started_at END,"
+        " error = 'cancelled' WHERE id = ?1 AND status IN (0, 1)",
+    [ST_BUILD_REUSABLE] = "SELECT b.id FROM builds b JOIN artifacts a ON a.build_id = b.id"
+                          " WHERE b.input_hash = ?1 AND b.status = 2 AND b.reused_from IS NULL"
+                          " AND b.id != ?2 ORDER BY b.id LIMIT 1",
+    [ST_BUILD_SIBLINGS] = "SELECT b.id, a.sha256 FROM builds b JOIN artifacts a"
+                          " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
+                          " AND b.status = 2 AND b.reused_from IS NULL ORDER BY b.id",
+    [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
+    [ST_RECOVER] = "UPDATE builds SET status = 5, finished_at = ?1,"
+                   " duration_ms = ?1 - coalesce(started_at, ?1),"
+                   " error = 'interrupted: the daemon stopped while the build ran'"
+                   " WHERE status = 1",
+    [ST_TOKEN_INSERT] =
+        "INSERT INTO tokens (name, scope, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+    [ST_TOKEN_BY_HASH] = "SELECT id, scope, hash, coalesce(last_used_at, 0) FROM tokens"
+                         " WHERE hash = ?1 AND revoked_at IS NULL",
+    [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+    [ST_TOKEN_LIST] = "SELECT id, name, scope, created_at, coalesce(last_used_at, 0) FROM tokens"
+                      " WHERE revoked_at IS NULL ORDER BY id",
+    [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+    [ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
+};
+
+typedef struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[N_STATEMENTS];
+    struct store_conn *next; /* in the store's list, so close() finds them all */
+    mg_store *owner;
+} store_conn;
+
+struct mg_store {
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t lock; /* guards conns */
+    store_conn *conns;
+};
+
+static void errf(char *err, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t size, const char *fmt, ...)
+{
+    if (!err || !size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+}
+
+int64_t mg_store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mg_store_format_time(int64_t unix_ms, char buf[32])
+{
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void conn_close(store_conn *c)
+{
+    for (int i = 0; i < N_STATEMENTS; i++) sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static void conn_unlink(mg_store *s, store_conn *c)
+{
+    pthread_mutex_lock(&s->lock);
+    for (store_conn **p = &s->conns; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Runs when a thread that used the store ends. */
+static void conn_destructor(void *arg)
+{
+    store_conn *c = arg;
+    conn_unlink(c->owner, c);
+    conn_close(c);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errsize)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        errf(err, errsize, "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int64_t pragma_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static sqlite3 *open_db(const char *path, char *err, size_t errsize)
+{
+    sqlite3 *db = NULL;
+    /* NOMUTEX: a connection belongs to one thread, SQLite need not lock it */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        errf(err, errsize, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_extended_result_codes(db, 1);
+    if (exec_sql(db,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                 " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+                 err, errsize)) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static store_conn *conn_get(mg_store *s)
+{
+    store_conn *c = pthread_getspecific(s->key);
+    if (c) return c;
+    char err[256];
+    sqlite3 *db = open_db(s->path, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "mgd: database: %s\n", err);
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    c->db = db;
+    c->owner = s;
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    pthread_setspecific(s->key, c);
+    return c;
+}
+
+/* The prepared statement `id` of this thread's connection, reset and with
+ * its bindings cleared. */
+static sqlite3_stmt *stmt(mg_store *s, int id, char *err, size_t errsize)
+{
+    store_conn *c = conn_get(s);
+    if (!c) {
+        errf(err, errsize, "cannot open the database");
+        return NULL;
+    }
+    sqlite3_stmt *st = c->stmts[id];
+    if (!st) {
+        if (sqlite3_prepare_v3(c->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
+                               NULL) != SQLITE_OK) {
+            errf(err, errsize, "database: %s", sqlite3_errmsg(c->db));
+            return NULL;
+        }
+        c->stmts[id] = st;
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    return st;
+}
+
+static const char *db_error(mg_store *s)
+{
+    store_conn *c = pthread_getspecific(s->key);
+    return c ? sqlite3_errmsg(c->db) : "no connection";
+}
+
+/* Steps a statement that returns no row; resets it. */
+static int step_done(mg_store *s, sqlite3_stmt *st, char *err, size_t errsize)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return 0;
+    /* only a UNIQUE or PRIMARY KEY clash is a conflict the caller can
+     * name; other constraints mean a caller's bug or a missing parent */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        errf(err, errsize, "%s", db_error(s));
+        return MG_STORE_CONFLICT;
+    }
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        errf(err, errsize, "what it refers to does not exist (any more)");
+        return MG_STORE_NOTFOUND;
+    }
+    if (rc == SQLITE_CONSTRAINT_CHECK) {
+        errf(err, errsize, "invalid record: %s", db_error(s));
+        return MG_STORE_ERROR;
+    }
+    errf(err, errsize, "database: %s", db_error(s));
+    return MG_STORE_ERROR;
+}
+
+static int run_simple(mg_store *s, int id, char *err, size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, id, err, errsize);
+    return st ? step_done(s, st, err, errsize) : MG_STORE_ERROR;
+}
+
+static int tx_begin(mg_store *s, char *err, size_t errsize)
+{
+    return run_simple(s, ST_BEGIN, err, errsize);
+}
+
+static int tx_commit(mg_store *s, char *err, size_t errsize)
+{
+    int r = run_simple(s, ST_COMMIT, err, errsize);
+    if (r) run_simple(s, ST_ROLLBACK, NULL, 0);
+    return r;
+}
+
+static void tx_rollback(mg_store *s)
+{
+    run_simple(s, ST_ROLLBACK, NULL, 0);
+}
+
+static int changes(mg_store *s)
+{
+    store_conn *c = pthread_getspecific(s->key);
+    return c ? sqlite3_changes(c->db) : 0;
+}
+
+static int64_t last_rowid(mg_store *s)
+{
+    store_conn *c = pthread_getspecific(s->key);
+    return c ? sqlite3_last_insert_rowid(c->db) : 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? mg_xstrdup((const char *)t) : NULL;
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_int64(st, i);
+}
+
+/* ---- open / migrate ----------------------------------------------------- */
+
+static int migrate(sqlite3 *db, char *err, size_t errsize)
+{
+    int64_t app = pragma_int(db, "PRAGMA application_id");
+    int64_t ver = pragma_int(db, "PRAGMA user_version");
+    int64_t tables = pragma_int(db, "SELECT count(*) FROM sqlite_schema");
+    if (app < 0 || ver < 0 || tables < 0) {
+        errf(err, errsize, "not a readable SQLite database: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (app != MG_STORE_APP_ID && (app != 0 || tables > 0)) {
+        errf(err, errsize, "this SQLite database does not belong to mgd (application_id %lld)",
+             (long long)app);
+        return -1;
+    }
+    if (ver > (int64_t)N_MIGRATIONS) {
+        errf(err, errsize,
+             "the database has schema version %lld; this mgd knows up to %zu: use a newer mgd",
+             (long long)ver, N_MIGRATIONS);
+        return -1;
+    }
+    for (size_t v = (size_t)ver; v < N_MIGRATIONS; v++) {
+        char tail[128];
+        snprintf(tail, sizeof tail, "PRAGMA application_id = %d; PRAGMA user_version = %zu;",
+                 MG_STORE_APP_ID, v + 1);
+        if (exec_sql(db, "BEGIN IMMEDIATE", err, errsize)) return -1;
+        if (exec_sql(db, migrations[v], err, errsize) || exec_sql(db, tail, err, errsize) ||
+            exec_sql(db, "COMMIT", err, errsize)) {
+            exec_sql(db, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int quick_check(sqlite3 *db, char *err, size_t errsize)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
+        errf(err, errsize, "quick_check: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    int r = 0;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        errf(err, errsize, "quick_check: %s", sqlite3_errmsg(db));
+        r = -1;
+    } else {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!v || strcmp(v, "ok")) {
+            errf(err, errsize, "the database is damaged (quick_check: %s)", v ? v : "?");
+            r = -1;
+        }
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+/* SQLite keeps global memory statistics behind one mutex that every
+ * allocation of every connection takes; mgd does not read them. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+mg_store *mg_store_open(const char *path, bool check, char *err, size_t errsize)
+{
+    pthread_once(&sqlite_once, sqlite_setup);
+    sqlite3 *db = open_db(path, err, errsize);
+    if (!db) return NULL;
+    if ((check && quick_check(db, err, errsize)) || migrate(db, err, errsize)) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_close(db);
+    mg_store *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->path = mg_xstrdup(path);
+    pthread_mutex_init(&s->lock, NULL);
+    if (pthread_key_create(&s->key, conn_destructor)) {
+        errf(err, errsize, "out of thread keys");
+        free(s->path);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mg_store_thread_done(mg_store *s)
+{
+    store_conn *c = pthread_getspecific(s->key);
+    if (!c) return;
+    pthread_setspecific(s->key, NULL);
+    conn_unlink(s, c);
+    conn_close(c);
+}
+
+void mg_store_close(mg_store *s)
+{
+    if (!s) return;
+    pthread_setspecific(s->key, NULL);
+    /* threads still alive would use freed memory: the caller has joined
+     * them; their destructors ran, what is left is ours or leaked */
+    store_conn *c = s->conns;
+    while (c) {
+        store_conn *next = c->next;
+        conn_close(c);
+        c = next;
+    }
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+/* ---- projects ----------------------------------------------------------- */
+
+void mg_project_free(mg_project *p)
+{
+    if (!p) return;
+    free(p->name);
+    free(p->repo_url);
+    free(p->repo_ref);
+    free(p->sources);
+    free(p->sources_sha256);
+    memset(p, 0, sizeof *p);
+}
+
+void mg_projects_free(mg_project *ps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) mg_project_free(&ps[i]);
+    free(ps);
+}
+
+static void project_read(sqlite3_stmt *st, mg_project *p)
+{
+    p->id = col_int(st, 0);
+    p->name = col_text(st, 1);
+    p->repo_url = col_text(st, 2);
+    p->repo_ref = col_text(st, 3);
+    p->sources = col_text(st, 4);
+    p->sources_sha256 = col_text(st, 5);
+    p->sources_files = col_int(st, 6);
+    p->sources_bytes = col_int(st, 7);
+    p->created_at = col_int(st, 8);
+    p->updated_at = col_int(st, 9);
+    p->config_version = col_int(st, 10);
+}
+
+static void project_bind_sources(sqlite3_stmt *st, const mg_project *p, int first)
+{
+    bind_text(st, first, p->repo_url);
+    bind_text(st, first + 1, p->repo_url ? p->repo_ref : NULL);
+    bind_text(st, first + 2, p->repo_url ? NULL : p->sources);
+    bind_text(st, first + 3, p->repo_url ? NULL : p->sources_sha256);
+    sqlite3_bind_int64(st, first + 4, p->repo_url ? 0 : p->sources_files);
+    sqlite3_bind_int64(st, first + 5, p->repo_url ? 0 : p->sources_bytes);
+}
+
+int64_t mg_store_project_create(mg_store *s, const mg_project *p, const char *config,
+                                const char *config_sha256, char *err, size_t errsize)
+{
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    int64_t now = mg_store_now_ms();
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_INSERT, err, errsize);
+    int r = MG_STORE_ERROR;
+    if (!st) goto fail;
+    bind_text(st, 1, p->name);
+    project_bind_sources(st, p, 2);
+    sqlite3_bind_int64(st, 8, now);
+    if ((r = step_done(s, st, err, errsize))) {
+        if (r == MG_STORE_CONFLICT) errf(err, errsize, "a project named '%s' exists", p->name);
+        if (r == MG_STORE_ERROR && !p->repo_url && !p->sources)
+            errf(err, errsize, "a project needs a repo or inline sources");
+        goto fail;
+    }
+    int64_t id = last_rowid(s);
+    if (!(st = stmt(s, ST_CONFIG_INSERT, err, errsize))) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, 1);
+    bind_text(st, 3, config);
+    bind_text(st, 4, config_sha256);
+    sqlite3_bind_int64(st, 5, now);
+    if ((r = step_done(s, st, err, errsize))) goto fail;
+    if ((r = tx_commit(s, err, errsize))) return r;
+    return id;
+fail:
+    tx_rollback(s);
+    return r ? r : MG_STORE_ERROR;
+}
+
+static int project_get_by(mg_store *s, int which, int64_t id, const char *name, mg_project *out,
+                          char *err, size_t errsize)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(s, which, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    if (name)
+        bind_text(st, 1, name);
+    else
+        sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        project_read(st, out);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        errf(err, errsize, "no such project");
+        return MG_STORE_NOTFOUND;
+    }
+    errf(err, errsize, "database: %s", db_error(s));
+    return MG_STORE_ERROR;
+}
+
+int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, char *err, size_t errsize)
+{
+    return project_get_by(s, ST_PROJECT_BY_ID, id, NULL, out, err, errsize);
+}
+
+int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, char *err, size_t errsize)
+{
+    bool digits = ref[0] != 0 && strlen(ref) <= 18;
+    for (const char *c = ref; *c && digits; c++) digits = *c >= '0' && *c <= '9';
+    if (digits) return mg_store_project_get_id(s, strtoll(ref, NULL, 10), out, err, errsize);
+    return project_get_by(s, ST_PROJECT_BY_NAME, 0, ref, out, err, errsize);
+}
+
+int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err, size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, p->id);
+    project_bind_sources(st, p, 2);
+    sqlite3_bind_int64(st, 8, mg_store_now_ms());
+    int r = step_done(s, st, err, errsize);
+    if (r) return r;
+    if (changes(s) == 0) {
+        errf(err, errsize, "no such project");
+        return MG_STORE_NOTFOUND;
+    }
+    return 0;
+}
+
+int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, char *err,
+                            size_t errsize)
+{
+    *orphans = NULL;
+    *n_orphans = 0;
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_ORPHANS, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n_orphans == cap) {
+            cap = cap ? cap * 2 : 8;
+            *orphans = mg_xrealloc(*orphans, cap * sizeof **orphans);
+        }
+        (*orphans)[(*n_orphans)++] = col_text(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        goto fail;
+    }
+    if (!(st = stmt(s, ST_PROJECT_DELETE, err, errsize))) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    if (step_done(s, st, err, errsize)) goto fail;
+    if (changes(s) == 0) {
+        tx_rollback(s);
+        errf(err, errsize, "no such project");
+        for (size_t i = 0; i < *n_orphans; i++) free((*orphans)[i]);
+        free(*orphans);
+        *orphans = NULL;
+        *n_orphans = 0;
+        return MG_STORE_NOTFOUND;
+    }
+    if (tx_commit(s, err, errsize)) goto fail_nort;
+    return 0;
+fail:
+    tx_rollback(s);
+fail_nort:
+    for (size_t i = 0; i < *n_orphans; i++) free((*orphans)[i]);
+    free(*orphans);
+    *orphans = NULL;
+    *n_orphans = 0;
+    return MG_STORE_ERROR;
+}
+
+static int count_of(mg_store *s, int which, int64_t arg, int64_t *total, char *err, size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, which, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    if (arg) sqlite3_bind_int64(st, 1, arg);
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? col_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        errf(err, errsize, "database: %s", db_error(s));
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+int mg_store_project_list(mg_store *s, int64_t offset, int64_t limit, mg_project **out, size_t *n,
+                          int64_t *total, char *err, size_t errsize)
+{
+    *out = NULL;
+    *n = 0;
+    if (count_of(s, ST_PROJECT_COUNT, 0, total, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_LIST, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, offset);
+    sqlite3_bind_int64(st, 2, limit);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = mg_xrealloc(*out, cap * sizeof **out);
+        }
+        memset(&(*out)[*n], 0, sizeof **out);
+        project_read(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        mg_projects_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+/* ---- config versions ---------------------------------------------------- */
+
+void mg_config_version_free(mg_config_version *c)
+{
+    if (!c) return;
+    free(c->document);
+    free(c->sha256);
+    memset(c, 0, sizeof *c);
+}
+
+int mg_store_config_put(mg_store *s, int64_t project_id, const char *document, const char *sha256,
+                        int64_t *version, bool *created, char *err, size_t errsize)
+{
+    *created = false;
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_CONFIG_LATEST, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, project_id);
+    int64_t latest = 0;
+    bool same = false;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        latest = col_int(st, 0);
+        const char *sha = (const char *)sqlite3_column_text(st, 1);
+        same = sha && !strcmp(sha, sha256);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        goto fail;
+    }
+    if (latest == 0) {
+        tx_rollback(s);
+        errf(err, errsize, "no such project");
+        return MG_STORE_NOTFOUND;
+    }
+    if (same) {
+        tx_rollback(s);
+        *version = latest;
+        return 0;
+    }
+    if (!(st = stmt(s, ST_CONFIG_INSERT, err, errsize))) goto fail;
+    sqlite3_bind_int64(st, 1, project_id);
+    sqlite3_bind_int64(st, 2, latest + 1);
+    bind_text(st, 3, document);
+    bind_text(st, 4, sha256);
+    sqlite3_bind_int64(st, 5, mg_store_now_ms());
+    if (step_done(s, st, err, errsize)) goto fail;
+    if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;
+    *version = latest + 1;
+    *created = true;
+    return 0;
+fail:
+    tx_rollback(s);
+    return MG_STORE_ERROR;
+}
+
+int mg_store_config_get(mg_store *s, int64_t project_id, int64_t version, mg_config_version *out,
+                        char *err, size_t errsize)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(s, ST_CONFIG_GET, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, project_id);
+    sqlite3_bind_int64(st, 2, version);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->project_id = project_id;
+        out->version = col_int(st, 0);
+        out->document = col_text(st, 1);
+        out->sha256 = col_text(st, 2);
+        out->created_at = col_int(st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc == SQLITE_DONE) {
+        errf(err, errsize, "no config version %lld", (long long)version);
+        return MG_STORE_NOTFOUND;
+    }
+    errf(err, errsize, "database: %s", db_error(s));
+    return MG_STORE_ERROR;
+}
+
+int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_t limit,
+                         mg_config_version **out, size_t *n, int64_t *total, char *err,
+                         size_t errsize)
+{
+    *out = NULL;
+    *n = 0;
+    if (count_of(s, ST_CONFIG_COUNT, project_id, total, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_CONFIG_LIST, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, project_id);
+    sqlite3_bind_int64(st, 2, offset);
+    sqlite3_bind_int64(st, 3, limit);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = mg_xrealloc(*out, cap * sizeof **out);
+        }
+        mg_config_version *c = &(*out)[(*n)++];
+        memset(c, 0, sizeof *c);
+        c->project_id = project_id;
+        c->version = col_int(st, 0);
+        c->sha256 = col_text(st, 1);
+        c->created_at = col_int(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        for (size_t i = 0; i < *n; i++) mg_config_version_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+/* ---- builds ------------------------------------------------------------- */
+
+static const char *const status_names[MG_BUILD_N_STATUS] = {
+    "queued", "running", "succeeded", "failed", "cancelled", "interrupted",
+};
+
+const char *mg_build_status_name(mg_build_status st)
+{
+    return (unsigned)st < MG_BUILD_N_STATUS ? status_names[st] : "unknown";
+}
+
+int mg_build_status_parse(const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < MG_BUILD_N_STATUS; i++)
+        if (!strcmp(name, status_names[i])) return i;
+    return -1;
+}
+
+bool mg_build_status_terminal(mg_build_status st)
+{
+    return st != MG_BUILD_QUEUED && st != MG_BUILD_RUNNING;
+}
+
+void mg_build_row_free(mg_build_row *b)
+{
+    if (!b) return;
+    free(b->project_name);
+    free(b->target);
+    free(b->arch);
+    free(b->keys);
+    free(b->ref);
+    free(b->commit);
+    free(b->sources_sha256);
+    free(b->input_hash);
+    free(b->image_name);
+    free(b->image_sha256);
+    free(b->error);
+    free(b->describe);
+    memset(b, 0, sizeof *b);
+}
+
+void mg_build_rows_free(mg_build_row *bs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) mg_build_row_free(&bs[i]);
+    free(bs);
+}
+
+static void build_read(sqlite3_stmt *st, mg_build_row *b)
+{
+    memset(b, 0, sizeof *b);
+    b->id = col_int(st, 0);
+    b->project_id = col_int(st, 1);
+    b->project_name = col_text(st, 2);
+    b->status = (mg_build_status)col_int(st, 3);
+    b->target = col_text(st, 4);
+    b->arch = col_text(st, 5);
+    b->keys = col_text(st, 6);
+    b->config_version = col_int(st, 7);
+    b->ref = col_text(st, 8);
+    b->commit = col_text(st, 9);
+    b->sources_sha256 = col_text(st, 10);
+    b->input_hash = col_text(st, 11);
+    b->force = col_int(st, 12) != 0;
+    b->rebuild_of = col_int(st, 13);
+    b->reused_from = col_int(st, 14);
+    b->created_at = col_int(st, 15);
+    b->started_at = col_int(st, 16);
+    b->finished_at = col_int(st, 17);
+    b->duration_ms = sqlite3_column_type(st, 18) == SQLITE_NULL ? -1 : col_int(st, 18);
+    b->actions = col_int(st, 19);
+    b->hits = col_int(st, 20);
+    b->misses = col_int(st, 21);
+    b->image_name = col_text(st, 22);
+    b->image_sha256 = col_text(st, 23);
+    b->image_size = col_int(st, 24);
+    b->error = col_text(st, 25);
+    b->log_size = col_int(st, 26);
+}
+
+int64_t mg_store_build_create(mg_store *s, const mg_build_row *b, int64_t max_queued, char *err,
+                              size_t errsize)
+{
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    int64_t queued = 0;
+    if (count_of(s, ST_BUILD_QUEUED_COUNT, 0, &queued, err, errsize)) goto fail;
+    if (max_queued > 0 && queued >= max_queued) {
+        tx_rollback(s);
+        errf(err, errsize, "the queue is full (%lld builds waiting); try again later",
+             (long long)queued);
+        return MG_STORE_CONFLICT;
+    }
+    sqlite3_stmt *st = stmt(s, ST_BUILD_INSERT, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, b->project_id);
+    bind_text(st, 2, b->target);
+    bind_text(st, 3, b->arch);
+    bind_text(st, 4, b->keys ? b->keys : "{}");
+    sqlite3_bind_int64(st, 5, b->config_version);
+    bind_text(st, 6, b->ref);
+    bind_text(st, 7, b->commit);
+    bind_text(st, 8, b->sources_sha256);
+    sqlite3_bind_int(st, 9, b->force);
+    if (b->rebuild_of)
+        sqlite3_bind_int64(st, 10, b->rebuild_of);
+    else
+        sqlite3_bind_null(st, 10);
+    sqlite3_bind_int64(st, 11, mg_store_now_ms());
+    int r = step_done(s, st, err, errsize);
+    if (r) {
+        tx_rollback(s);
+        if (r == MG_STORE_NOTFOUND) errf(err, errsize, "no such project or config version");
+        return r;
+    }
+    int64_t id = last_rowid(s);
+    if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;
+    return id;
+fail:
+    tx_rollback(s);
+    return MG_STORE_ERROR;
+}
+
+int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_build_row *out, char *err,
+                       size_t errsize)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(s, ST_BUILD_GET, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) build_read(st, out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        errf(err, errsize, "no such build");
+        return MG_STORE_NOTFOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        errf(err, errsize, "database: %s", db_error(s));
+        return MG_STORE_ERROR;
+    }
+    if (with_describe) {
+        if (!(st = stmt(s, ST_BUILD_DESCRIBE, err, errsize))) {
+            mg_build_row_free(out);
+            return MG_STORE_ERROR;
+        }
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) out->describe = col_text(st, 0);
+        sqlite3_reset(st);
+    }
+    return 0;
+}
+
+static void bind_filter(sqlite3_stmt *st, const mg_build_filter *f)
+{
+    sqlite3_bind_int64(st, 1, f ? f->project_id : 0);
+    sqlite3_bind_int64(st, 2, f ? f->status_mask : 0);
+    bind_text(st, 3, f ? f->target : NULL);
+    bind_text(st, 4, f ? f->image_sha256 : NULL);
+}
+
+int mg_store_build_list(mg_store *s, const mg_build_filter *f, int64_t offset, int64_t limit,
+                        mg_build_row **out, size_t *n, int64_t *total, char *err, size_t errsize)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_COUNT, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    bind_filter(st, f);
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? col_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW) {
+        errf(err, errsize, "database: %s", db_error(s));
+        return MG_STORE_ERROR;
+    }
+    if (!(st = stmt(s, ST_BUILD_LIST, err, errsize))) return MG_STORE_ERROR;
+    bind_filter(st, f);
+    sqlite3_bind_int64(st, 5, offset);
+    sqlite3_bind_int64(st, 6, limit);
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = mg_xrealloc(*out, cap * sizeof **out);
+        }
+        build_read(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        mg_build_rows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+int mg_store_build_counts(mg_store *s, int64_t counts[MG_BUILD_N_STATUS], char *err, size_t errsize)
+{
+    memset(counts, 0, sizeof(int64_t) * MG_BUILD_N_STATUS);
+    sqlite3_stmt *st = stmt(s, ST_BUILD_COUNTS, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t status = col_int(st, 0);
+        if (status >= 0 && status < MG_BUILD_N_STATUS) counts[status] = col_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+int64_t mg_store_build_claim(mg_store *s, char *err, size_t errsize)
+{
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_CLAIM, err, errsize);
+    if (!st) {
+        tx_rollback(s);
+        return MG_STORE_ERROR;
+    }
+    sqlite3_bind_int64(st, 1, mg_store_now_ms());
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? col_int(st, 0) : 0;
+    if (rc == SQLITE_ROW) rc = sqlite3_step(st); /* RETURNING finishes on the next step */
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        tx_rollback(s);
+        return MG_STORE_ERROR;
+    }
+    if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;
+    return id;
+}
+
+static int set_text(mg_store *s, int which, int64_t id, const char *v, char *err, size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, which, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, v);
+    return step_done(s, st, err, errsize);
+}
+
+int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
+                              const char *describe, char *err, size_t errsize)
+{
+    /* autocommit statements: each is its own short write transaction */
+    if (commit && set_text(s, ST_BUILD_SET_COMMIT, id, commit, err, errsize)) return -1;
+    if (input_hash && set_text(s, ST_BUILD_SET_INPUT, id, input_hash, err, errsize)) return -1;
+    if (describe && set_text(s, ST_BUILD_SET_DESCRIBE, id, describe, err, errsize)) return -1;
+    return 0;
+}
+
+int mg_store_build_finish(mg_store *s, const mg_build_row *b, char *err, size_t errsize)
+{
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_FINISH, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, b->id);
+    sqlite3_bind_int(st, 2, (int)b->status);
+    sqlite3_bind_int64(st, 3, mg_store_now_ms());
+    sqlite3_bind_int64(st, 4, b->actions);
+    sqlite3_bind_int64(st, 5, b->hits);
+    sqlite3_bind_int64(st, 6, b->misses);
+    bind_text(st, 7, b->error);
+    if (b->reused_from)
+        sqlite3_bind_int64(st, 8, b->reused_from);
+    else
+        sqlite3_bind_null(st, 8);
+    if (step_done(s, st, err, errsize)) goto fail;
+    if (changes(s) == 0) {
+        tx_rollback(s);
+        errf(err, errsize, "build %lld is no longer running", (long long)b->id);
+        return MG_STORE_CONFLICT;
+    }
+    if (b->status == MG_BUILD_SUCCEEDED && b->image_sha256) {
+        if (!(st = stmt(s, ST_ARTIFACT_INSERT, err, errsize))) goto fail;
+        sqlite3_bind_int64(st, 1, b->id);
+        bind_text(st, 2, b->image_name);
+        bind_text(st, 3, b->image_sha256);
+        sqlite3_bind_int64(st, 4, b->image_size);
+        if (step_done(s, st, err, errsize)) goto fail;
+    }
+    if (!(st = stmt(s, ST_LOG_SIZE, err, errsize))) goto fail;
+    sqlite3_bind_int64(st, 1, b->id);
+    sqlite3_bind_int64(st, 2, b->log_size);
+    if (step_done(s, st, err, errsize)) goto fail;
+    return tx_commit(s, err, errsize) ? MG_STORE_ERROR : 0;
+fail:
+    tx_rollback(s);
+    return MG_STORE_ERROR;
+}
+
+int mg_store_build_cancel(mg_store *s, int64_t id, mg_build_status *was, char *err, size_t errsize)
+{
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_STATUS, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    int64_t status = rc == SQLITE_ROW ? col_int(st, 0) : -1;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        tx_rollback(s);
+        errf(err, errsize, "no such build");
+        return MG_STORE_NOTFOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        errf(err, errsize, "database: %s", db_error(s));
+        goto fail;
+    }
+    if (was) *was = (mg_build_status)status;
+    if (mg_build_status_terminal((mg_build_status)status)) {
+        tx_rollback(s);
+        errf(err, errsize, "build %lld has already finished (%s)", (long long)id,
+             mg_build_status_name((mg_build_status)status));
+        return MG_STORE_CONFLICT;
+    }
+    if (!(st = stmt(s, ST_BUILD_CANCEL, err, errsize))) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, mg_store_now_ms());
+    if (step_done(s, st, err, errsize)) goto fail;
+    return tx_commit(s, err, errsize) ? MG_STORE_ERROR : 0;
+fail:
+    tx_rollback(s);
+    return MG_STORE_ERROR;
+}
+
+int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id, char *err,
+                                     size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, ST_BUILD_REUSABLE, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    bind_text(st, 1, input_hash);
+    sqlite3_bind_int64(st, 2, not_id);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? col_int(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        return MG_STORE_ERROR;
+    }
+    return id;
+}
+
+int mg_store_build_siblings(mg_store *s, const mg_build_row *b, int64_t **same, size_t *n_same,
+                            int64_t **differ, size_t *n_differ, char *err, size_t errsize)
+{
+    *same = *differ = NULL;
+    *n_same = *n_differ = 0;
+    if (!b->input_hash || b->status != MG_BUILD_SUCCEEDED || !b->image_sha256) return 0;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_SIBLINGS, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    bind_text(st, 1, b->input_hash);
+    sqlite3_bind_int64(st, 2, b->id);
+    size_t cap_same = 0, cap_differ = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *sha = (const char *)sqlite3_column_text(st, 1);
+        bool eq = sha && !strcmp(sha, b->image_sha256);
+        int64_t **list = eq ? same : differ;
+        size_t *n = eq ? n_same : n_differ, *cap = eq ? &cap_same : &cap_differ;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 4;
+            *list = mg_xrealloc(*list, *cap * sizeof **list);
+        }
+        (*list)[(*n)++] = col_int(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        free(*same);
+        free(*differ);
+        *same = *differ = NULL;
+        *n_same = *n_differ = 0;
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size)
+{
+    sqlite3_stmt *st = stmt(s, ST_LOG_SIZE, NULL, 0);
+    if (!st) return;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, size);
+    step_done(s, st, NULL, 0);
+}
+
+int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, char *err,
+                     size_t errsize)
+{
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_RECOVER, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, mg_store_now_ms());
+    if (step_done(s, st, err, errsize)) goto fail;
+    *interrupted = changes(s);
+    if (count_of(s, ST_BUILD_QUEUED_COUNT, 0, requeued, err, errsize)) goto fail;
+    return tx_commit(s, err, errsize) ? MG_STORE_ERROR : 0;
+fail:
+    tx_rollback(s);
+    return MG_STORE_ERROR;
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static const char *const scope_names[] = {"none", "read", "write", "admin"};
+
+const char *mg_scope_name(mg_scope s)
+{
+    return (unsigned)s <= MG_SCOPE_ADMIN ? scope_names[s] : "none";
+}
+
+mg_scope mg_scope_parse(const char *name)
+{
+    for (int i = MG_SCOPE_READ; i <= MG_SCOPE_ADMIN; i++)
+        if (name && !strcmp(name, scope_names[i])) return (mg_scope)i;
+    return MG_SCOPE_NONE;
+}
+
+void mg_token_rows_free(mg_token_row *ts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(ts[i].name);
+    free(ts);
+}
+
+int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, const char *hash_hex,
+                              char *err, size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_INSERT, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    bind_text(st, 1, name ? name : "");
+    sqlite3_bind_int(st, 2, (int)scope);
+    bind_text(st, 3, hash_hex);
+    sqlite3_bind_int64(st, 4, mg_store_now_ms());
+    int r = step_done(s, st, err, errsize);
+    return r ? r : last_rowid(s);
+}
+
+mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id)
+{
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_BY_HASH, NULL, 0);
+    if (!st) return MG_SCOPE_NONE;
+    bind_text(st, 1, hash_hex);
+    mg_scope scope = MG_SCOPE_NONE;
+    int64_t tid = 0, last = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *stored = (const char *)sqlite3_column_text(st, 2);
+        if (stored && mg_token_equal_hex(stored, hash_hex)) {
+            tid = col_int(st, 0);
+            scope = (mg_scope)col_int(st, 1);
+            last = col_int(st, 3);
+        }
+    }
+    sqlite3_reset(st);
+    if (id) *id = tid;
+    int64_t now = mg_store_now_ms();
+    /* a write per request would serialise readers behind the WAL lock */
+    if (scope != MG_SCOPE_NONE && now - last > 60000) {
+        if ((st = stmt(s, ST_TOKEN_TOUCH, NULL, 0))) {
+            sqlite3_bind_int64(st, 1, tid);
+            sqlite3_bind_int64(st, 2, now);
+            step_done(s, st, NULL, 0);
+        }
+    }
+    return scope;
+}
+
+int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, char *err, size_t errsize)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_LIST, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = mg_xrealloc(*out, cap * sizeof **out);
+        }
+        mg_token_row *t = &(*out)[(*n)++];
+        t->id = col_int(st, 0);
+        t->name = col_text(st, 1);
+        t->scope = (mg_scope)col_int(st, 2);
+        t->created_at = col_int(st, 3);
+        t->last_used_at = col_int(st, 4);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        mg_token_rows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+int mg_store_token_revoke(mg_store *s, int64_t id, char *err, size_t errsize)
+{
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_REVOKE, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, mg_store_now_ms());
+    int r = step_done(s, st, err, errsize);
+    if (r) return r;
+    if (changes(s) == 0) {
+        errf(err, errsize, "no such token");
+        return MG_STORE_NOTFOUND;
+    }
+    return 0;
+}
+
+int64_t mg_store_token_count(mg_store *s)
+{
+    int64_t n = 0;
+    return count_of(s, ST_TOKEN_COUNT, 0, &n, NULL, 0) ? -1 : n;
+}

@@ -1,0 +1,228 @@
+/*
+ * store.h - the daemon's durable state in SQLite: projects, config
+ * versions, builds (the queue is the builds table), logs index, artifacts
+ * and tokens.
+ *
+ * One database file (DATA/mgd.sqlite3) opened in WAL mode with
+ * foreign_keys on and a busy timeout. An mg_store is shared by every
+ * thread; each thread gets its own connection on first use (SQLite
+ * connections must not be used by two threads at once), and each
+ * connection keeps its prepared statements, so a request costs no parse.
+ * Writes are short `BEGIN IMMEDIATE` transactions: readers never block
+ * writers for long, and a writer never upgrades a read lock (the deadlock
+ * that a deferred transaction risks under WAL).
+ *
+ * The schema carries `PRAGMA application_id` (so mgd never migrates some
+ * other program's database) and `user_version`, the number of the last
+ * migration applied; migrations are numbered SQL scripts applied in order
+ * in one transaction each. A newer database than this mgd knows is refused.
+ *
+ * Functions return 0 (or a positive count / id) on success, MG_STORE_NOTFOUND,
+ * MG_STORE_CONFLICT (a name taken, a build in the wrong state) or
+ * MG_STORE_ERROR with a message in `err`. Strings in returned records are
+ * owned by the record and freed by its _free function.
+ */
+#ifndef MG_DAEMON_STORE_H
+#define MG_DAEMON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MG_STORE_NOTFOUND (-2)
+#define MG_STORE_CONFLICT (-3)
+#define MG_STORE_ERROR (-1)
+
+typedef struct mg_store mg_store;
+
+/* Opens (creating and migrating) the database; runs PRAGMA quick_check
+ * when `check` is set. NULL with a message. */
+mg_store *mg_store_open(const char *path, bool check, char *err, size_t errsize);
+void mg_store_close(mg_store *s);
+/* Closes the calling thread's connection (a thread that ends calls it). */
+void mg_store_thread_done(mg_store *s);
+
+/* ---- projects ---------------------------------------------------------- */
+
+typedef struct mg_project {
+    int64_t id;
+    char *name;
+    char *repo_url, *repo_ref; /* NULL for inline sources */
+    char *sources;             /* inline tree as canonical JSON, NULL for git */
+    char *sources_sha256;      /* sha256 of the bytes of `sources` (its snapshot blob's name) */
+    int64_t sources_files, sources_bytes;
+    int64_t config_version;         /* latest; 0 when none */
+    int64_t created_at, updated_at; /* unix ms */
+} mg_project;
+
+void mg_project_free(mg_project *p);
+void mg_projects_free(mg_project *ps, size_t n);
+
+/* Creates a project with its first config version (canonical JSON).
+ * Returns the new id, MG_STORE_CONFLICT when the name is taken. */
+int64_t mg_store_project_create(mg_store *s, const mg_project *p, const char *config,
+                                const char *config_sha256, char *err, size_t errsize);
+/* By numeric id when `ref` is all digits, else by name. */
+int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, char *err, size_t errsize);
+int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, char *err, size_t errsize);
+/* Replaces repo_url/repo_ref/sources* with those of `p` (by p->id). */
+int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err, size_t errsize);
+/* Deletes the project and everything that hangs off it; returns the
+ * sha256s of images that no remaining build references (the caller drops
+ * their artifact records). */
+int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, char *err,
+                            size_t errsize);
+/* Page `offset, limit` by id; *total gets the count. */
+int mg_store_project_list(mg_store *s, int64_t offset, int64_t limit, mg_project **out, size_t *n,
+                          int64_t *total, char *err, size_t errsize);
+
+/* ---- config versions --------------------------------------------------- */
+
+typedef struct mg_config_version {
+    int64_t project_id, version;
+    char *document; /* canonical JSON */
+    char *sha256;
+    int64_t created_at; /* unix ms */
+} mg_config_version;
+
+void mg_config_version_free(mg_config_version *c);
+/* Stores a new version unless identical (same sha256) to the latest;
+ * *version gets the version and *created whether it is new. */
+int mg_store_config_put(mg_store *s, int64_t project_id, const char *document, const char *sha256,
+                        int64_t *version, bool *created, char *err, size_t errsize);
+/* version 0: the latest. */
+int mg_store_config_get(mg_store *s, int64_t project_id, int64_t version, mg_config_version *out,
+                        char *err, size_t errsize);
+/* Newest first, without documents. */
+int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_t limit,
+                         mg_config_version **out, size_t *n, int64_t *total, char *err,
+                         size_t errsize);
+
+/* ---- builds (and the queue) -------------------------------------------- */
+
+typedef enum {
+    MG_BUILD_QUEUED,
+    MG_BUILD_RUNNING,
+    MG_BUILD_SUCCEEDED,
+    MG_BUILD_FAILED,
+    MG_BUILD_CANCELLED,
+    MG_BUILD_INTERRUPTED,
+    MG_BUILD_N_STATUS
+} mg_build_status;
+
+const char *mg_build_status_name(mg_build_status st);
+/* -1 when `name` is not a status. */
+int mg_build_status_parse(const char *name);
+bool mg_build_status_terminal(mg_build_status st);
+
+typedef struct mg_build_row {
+    int64_t id, project_id;
+    char *project_name;
+    mg_build_status status;
+    char *target, *arch;
+    char *keys; /* JSON object {name: text}, canonical (sorted by name) */
+    int64_t config_version;
+    char *ref;            /* as requested (git), may be NULL */
+    char *commit;         /* resolved, NULL until fetched or for inline */
+    char *sources_sha256; /* inline snapshot (a blob in the cache), or NULL */
+    char *input_hash;     /* NULL until computed */
+    bool force;
+    int64_t rebuild_of, reused_from;             /* 0: none */
+    int64_t created_at, started_at, finished_at; /* unix ms; 0: not yet */
+    int64_t duration_ms;                         /* -1: not finished */
+    int64_t actions, hits, misses;
+    char *image_name, *image_sha256; /* NULL unless succeeded */
+    int64_t image_size;
+    char *error;    /* why it failed, was cancelled or interrupted; NULL otherwise */
+    char *describe; /* the resolved graph's describe JSON, NULL until resolved */
+    int64_t log_size;
+} mg_build_row;
+
+void mg_build_row_free(mg_build_row *b);
+void mg_build_rows_free(mg_build_row *bs, size_t n);
+
+/* Queues a build (fields used: project_id, target, arch, keys,
+ * config_version, ref, commit, sources_sha256, force, rebuild_of).
+ * Returns the id; MG_STORE_CONFLICT when `max_queued` builds are queued. */
+int64_t mg_store_build_create(mg_store *s, const mg_build_row *b, int64_t max_queued, char *err,
+                              size_t errsize);
+/* `describe` is only filled when with_describe. */
+int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_build_row *out, char *err,
+                       size_t errsize);
+
+typedef struct mg_build_filter {
+    int64_t project_id;       /* 0: any */
+    unsigned status_mask;     /* bit per mg_build_status; 0: any */
+    const char *target;       /* NULL: any */
+    const char *image_sha256; /* NULL: any */
+} mg_build_filter;
+
+/* Newest first. */
+int mg_store_build_list(mg_store *s, const mg_build_filter *f, int64_t offset, int64_t limit,
+                        mg_build_row **out, size_t *n, int64_t *total, char *err, size_t errsize);
+/* Counts by status (for /metrics). */
+int mg_store_build_counts(mg_store *s, int64_t counts[MG_BUILD_N_STATUS], char *err,
+                          size_t errsize);
+
+/* The queue: atomically takes the oldest queued build and marks it
+ * running (started_at = now). Returns its id, 0 when none is queued. */
+int64_t mg_store_build_claim(mg_store *s, char *err, size_t errsize);
+/* Records what the worker learned (any NULL/negative field is left as is). */
+int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
+                              const char *describe, char *err, size_t errsize);
+/* Finishes a running build: status (succeeded, failed, cancelled), the
+ * cache counts, image (when succeeded), error, reused_from.
+ * MG_STORE_CONFLICT when it is no longer running (cancelled meanwhile). */
+int mg_store_build_finish(mg_store *s, const mg_build_row *b, char *err, size_t errsize);
+/* Cancels a queued or running build (finished_at = now). MG_STORE_CONFLICT
+ * when it has already finished. *was receives the status it had. */
+int mg_store_build_cancel(mg_store *s, int64_t id, mg_build_status *was, char *err, size_t errsize);
+/* An earlier succeeded build with this input hash (the oldest), 0 if none. */
+int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id, char *err,
+                                     size_t errsize);
+/* Other finished-successfully builds with the same input hash: those with
+ * the same image sha256 and those with a different one. */
+int mg_store_build_siblings(mg_store *s, const mg_build_row *b, int64_t **same, size_t *n_same,
+                            int64_t **differ, size_t *n_differ, char *err, size_t errsize);
+void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size);
+/* At start: running builds become interrupted; returns how many. */
+int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, char *err,
+                     size_t errsize);
+
+/* ---- tokens ------------------------------------------------------------ */
+
+typedef enum {
+    MG_SCOPE_NONE = 0,
+    MG_SCOPE_READ = 1,
+    MG_SCOPE_WRITE = 2,
+    MG_SCOPE_ADMIN = 3
+} mg_scope;
+
+const char *mg_scope_name(mg_scope s);
+mg_scope mg_scope_parse(const char *name); /* MG_SCOPE_NONE when unknown */
+
+typedef struct mg_token_row {
+    int64_t id;
+    char *name;
+    mg_scope scope;
+    int64_t created_at, last_used_at; /* unix ms; 0: never */
+} mg_token_row;
+
+void mg_token_rows_free(mg_token_row *ts, size_t n);
+/* Stores a token by the sha256 of its text. Returns its id. */
+int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, const char *hash_hex,
+                              char *err, size_t errsize);
+/* The scope of the token with this hash, MG_SCOPE_NONE when unknown or
+ * revoked; updates last_used_at at most once a minute. */
+mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id);
+int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, char *err, size_t errsize);
+int mg_store_token_revoke(mg_store *s, int64_t id, char *err, size_t errsize);
+/* How many tokens exist (revoked included): 0 on a fresh database. */
+int64_t mg_store_token_count(mg_store *s);
+
+/* Times are unix milliseconds throughout; the API shows them as RFC 3339
+ * UTC with seconds ("2026-11-23T15:04:05Z"). */
+int64_t mg_store_now_ms(void);
+void mg_store_format_time(int64_t unix_ms, char buf[32]);
+
+#endif

@@ -1,0 +1,1636 @@
+/*
+ * daemon/store.h: the SQLite store against its contract. Opening (schema,
+ * application_id and user_version, idempotent reopen, refusal of other
+ * programs' databases, of newer schemas and of damaged files), projects,
+ * config versions, builds and the queue (claim, finish, cancel, filters,
+ * reuse, siblings, recovery), and concurrent claims from several threads,
+ * each with its own connection. Every test gets a fresh data directory.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/store.h"
+#include "toolchain/fsutil.h"
+#include "toolchain/sha256.h"
+
+#define MGD_APP_ID 0x6d676431 /* 'mgd1': what store.h promises to set */
+
+static char base[64];
+static char dbpath[128];
+static mg_store *st;
+static char err[512];
+
+static void setup(void)
+{
+    snprintf(base, sizeof base, "/tmp/mgd-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(base));
+    snprintf(dbpath, sizeof dbpath, "%s/mgd.sqlite3", base);
+    err[0] = 0;
+    st = mg_store_open(dbpath, true, err, sizeof err);
+    cr_assert_not_null(st, "open: %s", err);
+}
+
+static void teardown(void)
+{
+    mg_store_close(st);
+    st = NULL;
+    mg_rm_rf(base);
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* A 64-digit hex name derived from `text`: stands for an image or a hash. */
+static const char *hexof(const char *text)
+{
+    static char bufs[8][65];
+    static int next;
+    char *b = bufs[next++ % 8];
+    mg_sha256_bytes_hex(text, strlen(text), b);
+    return b;
+}
+
+static int64_t pragma(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    int64_t v = -1;
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* An inline project with a first config version {"name": NAME}. */
+static int64_t new_project(const char *name)
+{
+    char doc[128];
+    snprintf(doc, sizeof doc, "{\"name\":\"%s\"}", name);
+    mg_project p = {
+        .name = (char *)name,
+        .sources = "{\"files\":{}}",
+        .sources_sha256 = (char *)hexof("{\"files\":{}}"),
+        .sources_files = 1,
+        .sources_bytes = 2,
+    };
+    int64_t id = mg_store_project_create(st, &p, doc, hexof(doc), err, sizeof err);
+    cr_assert_gt(id, 0, "project_create %s: %s", name, err);
+    return id;
+}
+
+static int64_t new_build(int64_t project_id, const char *target)
+{
+    mg_build_row b = {.project_id = project_id,
+                      .target = (char *)target,
+                      .arch = "x86_64",
+                      .keys = "{\"a\":\"1\"}",
+                      .config_version = 1};
+    int64_t id = mg_store_build_create(st, &b, 0, err, sizeof err);
+    cr_assert_gt(id, 0, "build_create: %s", err);
+    return id;
+}
+
+static int64_t claim(void)
+{
+    int64_t id = mg_store_build_claim(st, err, sizeof err);
+    cr_assert_geq(id, 0, "claim: %s", err);
+    return id;
+}
+
+static mg_build_status status_of(int64_t id)
+{
+    mg_build_row b;
+    cr_assert_eq(mg_store_build_get(st, id, false, &b, err, sizeof err), 0, "get %lld: %s",
+                 (long long)id, err);
+    mg_build_status s = b.status;
+    mg_build_row_free(&b);
+    return s;
+}
+
+/* A build taken through the queue to `status` (no other build may be
+ * queued): input hash `hash`, image `image` (a name hashed into a sha256)
+ * when succeeded, reused_from `reused`. */
+static int64_t finished_build(int64_t project_id, const char *target, mg_build_status status,
+                              const char *hash, const char *image, int64_t reused)
+{
+    int64_t id = new_build(project_id, target);
+    cr_assert_eq(claim(), id, "another build was queued");
+    if (hash)
+        cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, err, sizeof err), 0, "%s",
+                     err);
+    mg_build_row f = {.id = id, .status = status, .reused_from = reused};
+    if (status == MG_BUILD_SUCCEEDED && image) {
+        f.image_name = "app.img";
+        f.image_sha256 = (char *)hexof(image);
+        f.image_size = 4096;
+    }
+    if (status == MG_BUILD_FAILED) f.error = "compile error";
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "finish: %s", err);
+    return id;
+}
+
+static bool contains(const int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id) return true;
+    return false;
+}
+
+/* ---- open, schema, migrations ------------------------------------------- */
+
+TestSuite(open, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(open, creates_the_schema_with_application_id_and_user_version)
+{
+    struct stat sb;
+    cr_assert_eq(stat(dbpath, &sb), 0, "the database file was not created");
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(pragma(db, "PRAGMA application_id"), MGD_APP_ID);
+    cr_assert_geq(pragma(db, "PRAGMA user_version"), 1);
+    static const char *const tables[] = {"projects", "config_versions", "builds", "artifacts",
+                                         "logs",     "tokens"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char q[160];
+        snprintf(q, sizeof q,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%s'",
+                 tables[i]);
+        cr_assert_eq(pragma(db, q), 1, "table %s missing", tables[i]);
+    }
+    sqlite3_close(db);
+}
+
+Test(open, uses_write_ahead_logging)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    cr_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+Test(open, reopen_keeps_data_and_version)
+{
+    int64_t pid = new_project("keep");
+    int64_t bid = new_build(pid, "hello");
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    int64_t version = pragma(db, "PRAGMA user_version");
+    sqlite3_close(db);
+
+    for (int i = 0; i < 3; i++) {
+        mg_store_close(st);
+        st = mg_store_open(dbpath, i % 2 == 0, err, sizeof err);
+        cr_assert_not_null(st, "reopen %d: %s", i, err);
+    }
+    mg_project p;
+    cr_assert_eq(mg_store_project_get(st, "keep", &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(p.id, pid);
+    mg_project_free(&p);
+    cr_assert_eq(status_of(bid), MG_BUILD_QUEUED);
+
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), version);
+    cr_assert_eq(pragma(db, "PRAGMA application_id"), MGD_APP_ID);
+    sqlite3_close(db);
+}
+
+Test(open, empty_file_becomes_a_store)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/empty.sqlite3", base);
+    cr_assert_eq(mg_file_write_atomic(path, "", 0, 0600), 0);
+    mg_store *s = mg_store_open(path, true, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    mg_store_close(s);
+}
+
+Test(open, refuses_a_database_of_another_program)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/other.sqlite3", base);
+    sql_exec(path, "PRAGMA application_id = 1234;"
+                   " CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);"
+                   " INSERT INTO notes (text) VALUES ('mine');");
+    err[0] = 0;
+    mg_store *s = mg_store_open(path, true, err, sizeof err);
+    cr_assert_null(s);
+    cr_assert_not_null(strstr(err, "does not belong to mgd"), "message: %s", err);
+    cr_assert_not_null(strstr(err, "1234"), "message: %s", err);
+
+    /* and left it as it was: no migration ran on it */
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(pragma(db, "PRAGMA application_id"), 1234);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), 0);
+    cr_assert_eq(pragma(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'projects'"), 0);
+    cr_assert_eq(pragma(db, "SELECT count(*) FROM notes"), 1);
+    sqlite3_close(db);
+}
+
+Test(open, refuses_tables_without_an_application_id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/plain.sqlite3", base);
+    sql_exec(path, "CREATE TABLE t (x);");
+    err[0] = 0;
+    cr_assert_null(mg_store_open(path, false, err, sizeof err));
+    cr_assert_not_null(strstr(err, "does not belong to mgd"), "message: %s", err);
+}
+
+Test(open, refuses_a_newer_schema)
+{
+    mg_store_close(st);
+    st = NULL;
+    sql_exec(dbpath, "PRAGMA user_version = 99;");
+    err[0] = 0;
+    cr_assert_null(mg_store_open(dbpath, false, err, sizeof err));
+    cr_assert_not_null(strstr(err, "99"), "message: %s", err);
+    cr_assert_not_null(strstr(err, "newer"), "message: %s", err);
+    /* refused, not downgraded */
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), 99);
+    sqlite3_close(db);
+}
+
+Test(open, random_bytes_fail_with_a_message)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/random.sqlite3", base);
+    static unsigned char junk[16384];
+    unsigned x = 12345;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        x = x * 1103515245u + 12345u;
+        junk[i] = (unsigned char)(x >> 16);
+    }
+    cr_assert_eq(mg_file_write_atomic(path, junk, sizeof junk, 0600), 0);
+    for (int check = 0; check < 2; check++) {
+        err[0] = 0;
+        cr_assert_null(mg_store_open(path, check, err, sizeof err));
+        cr_assert_not_null(strstr(err, "not a database"), "message: %s", err);
+    }
+}
+
+Test(open, damaged_pages_fail_the_quick_check)
+{
+    /* enough rows that the projects table spans many pages */
+    for (int i = 0; i < 300; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "project-with-a-longish-name-%04d", i);
+        new_project(name);
+    }
+    mg_store_close(st);
+    st = NULL;
+    /* overwrite everything after the first two pages (the schema page
+     * stays readable, so only a check of the content finds the damage) */
+    size_t size;
+    char *data = mg_file_read(dbpath, 64 << 20, &size);
+    cr_assert_not_null(data);
+    cr_assert_gt(size, 4 * 4096);
+    for (size_t i = 2 * 4096; i < size; i++) data[i] = (char)(i * 7 + 3);
+    cr_assert_eq(mg_file_write_atomic(dbpath, data, size, 0600), 0);
+    free(data);
+
+    err[0] = 0;
+    cr_assert_null(mg_store_open(dbpath, true, err, sizeof err));
+    cr_assert_not_null(strstr(err, "damaged"), "message: %.200s", err);
+    /* opened without the check, reads fail with a message, not a crash */
+    st = mg_store_open(dbpath, false, err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    mg_project *ps;
+    size_t n;
+    int64_t total;
+    err[0] = 0;
+    cr_assert_eq(mg_store_project_list(st, 0, 1000, &ps, &n, &total, err, sizeof err),
+                 MG_STORE_ERROR);
+    cr_assert_not_null(strstr(err, "malformed"), "message: %s", err);
+    cr_assert_null(ps);
+    cr_assert_eq(n, 0);
+}
+
+Test(open, a_directory_is_not_a_database)
+{
+    err[0] = 0;
+    cr_assert_null(mg_store_open(base, false, err, sizeof err));
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(open, missing_parent_directory_fails)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/no/such/dir/mgd.sqlite3", base);
+    err[0] = 0;
+    cr_assert_null(mg_store_open(path, false, err, sizeof err));
+    cr_assert_not_null(strstr(err, path), "message should name the file: %s", err);
+}
+
+/* ---- projects ----------------------------------------------------------- */
+
+TestSuite(projects, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(projects, create_and_get)
+{
+    int64_t before = mg_store_now_ms();
+    mg_project p = {.name = "web", .repo_url = "https://example.org/web.git", .repo_ref = "main"};
+    int64_t id = mg_store_project_create(st, &p, "{\"v\":1}", hexof("{\"v\":1}"), err, sizeof err);
+    cr_assert_gt(id, 0, "%s", err);
+
+    mg_project g;
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(g.id, id);
+    cr_assert_str_eq(g.name, "web");
+    cr_assert_str_eq(g.repo_url, "https://example.org/web.git");
+    cr_assert_str_eq(g.repo_ref, "main");
+    cr_assert_null(g.sources);
+    cr_assert_null(g.sources_sha256);
+    cr_assert_eq(g.config_version, 1);
+    cr_assert_geq(g.created_at, before);
+    cr_assert_leq(g.created_at, mg_store_now_ms());
+    cr_assert_eq(g.updated_at, g.created_at);
+    mg_project_free(&g);
+
+    mg_config_version c;
+    cr_assert_eq(mg_store_config_get(st, id, 1, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.document, "{\"v\":1}");
+    cr_assert_str_eq(c.sha256, hexof("{\"v\":1}"));
+    mg_config_version_free(&c);
+}
+
+Test(projects, inline_sources_come_back)
+{
+    int64_t id = new_project("inl");
+    mg_project g;
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_null(g.repo_url);
+    cr_assert_null(g.repo_ref);
+    cr_assert_str_eq(g.sources, "{\"files\":{}}");
+    cr_assert_str_eq(g.sources_sha256, hexof("{\"files\":{}}"));
+    cr_assert_eq(g.sources_files, 1);
+    cr_assert_eq(g.sources_bytes, 2);
+    mg_project_free(&g);
+}
+
+Test(projects, same_name_conflicts)
+{
+    new_project("dup");
+    mg_project p = {.name = "dup", .repo_url = "https://example.org/x.git"};
+    err[0] = 0;
+    int64_t r = mg_store_project_create(st, &p, "{}", hexof("{}"), err, sizeof err);
+    cr_assert_eq(r, MG_STORE_CONFLICT);
+    cr_assert_not_null(strstr(err, "dup"), "message: %s", err);
+    mg_project *ps;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 1);
+    mg_projects_free(ps, n);
+}
+
+Test(projects, without_any_sources_is_refused_and_leaves_nothing)
+{
+    mg_project p = {.name = "nothing"};
+    err[0] = 0;
+    int64_t r = mg_store_project_create(st, &p, "{}", hexof("{}"), err, sizeof err);
+    cr_assert_lt(r, 0);
+    cr_assert_gt(strlen(err), 0);
+    /* the name is free: a message saying it is taken would send the user
+     * the wrong way */
+    cr_assert_null(strstr(err, "exists"), "misleading message: %s", err);
+    mg_project g;
+    cr_assert_eq(mg_store_project_get(st, "nothing", &g, err, sizeof err), MG_STORE_NOTFOUND);
+    /* the transaction was rolled back: the store still works */
+    new_project("after");
+}
+
+Test(projects, get_by_name_by_digits_and_missing)
+{
+    int64_t a = new_project("alpha");
+    int64_t b = new_project("beta");
+    mg_project g;
+    cr_assert_eq(mg_store_project_get(st, "beta", &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(g.id, b);
+    mg_project_free(&g);
+
+    char ref[32];
+    snprintf(ref, sizeof ref, "%lld", (long long)a);
+    cr_assert_eq(mg_store_project_get(st, ref, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(g.name, "alpha");
+    mg_project_free(&g);
+
+    err[0] = 0;
+    cr_assert_eq(mg_store_project_get(st, "gamma", &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+    cr_assert_null(g.name);
+    err[0] = 0;
+    cr_assert_eq(mg_store_project_get(st, "999", &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+    cr_assert_eq(mg_store_project_get_id(st, 999, &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(mg_store_project_get(st, "", &g, err, sizeof err), MG_STORE_NOTFOUND);
+    /* too long to be an id: looked up as a name */
+    cr_assert_eq(mg_store_project_get(st, "1234567890123456789012", &g, err, sizeof err),
+                 MG_STORE_NOTFOUND);
+}
+
+Test(projects, update_sources_switches_between_repo_and_inline)
+{
+    int64_t id = new_project("sw");
+    mg_project u = {.id = id,
+                    .repo_url = "https://example.org/sw.git",
+                    .repo_ref = "v1",
+                    .sources = "ignored",
+                    .sources_sha256 = "ignored",
+                    .sources_files = 9,
+                    .sources_bytes = 9};
+    cr_assert_eq(mg_store_project_update_sources(st, &u, err, sizeof err), 0, "%s", err);
+    mg_project g;
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(g.repo_url, "https://example.org/sw.git");
+    cr_assert_str_eq(g.repo_ref, "v1");
+    cr_assert_null(g.sources);
+    cr_assert_null(g.sources_sha256);
+    cr_assert_eq(g.sources_files, 0);
+    cr_assert_eq(g.sources_bytes, 0);
+    cr_assert_geq(g.updated_at, g.created_at);
+    cr_assert_str_eq(g.name, "sw");
+    mg_project_free(&g);
+
+    mg_project back = {.id = id,
+                       .sources = "{\"files\":{\"a\":1}}",
+                       .sources_sha256 = (char *)hexof("inline2"),
+                       .sources_files = 3,
+                       .sources_bytes = 300};
+    cr_assert_eq(mg_store_project_update_sources(st, &back, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_null(g.repo_url);
+    cr_assert_null(g.repo_ref);
+    cr_assert_str_eq(g.sources, "{\"files\":{\"a\":1}}");
+    cr_assert_str_eq(g.sources_sha256, hexof("inline2"));
+    cr_assert_eq(g.sources_files, 3);
+    cr_assert_eq(g.sources_bytes, 300);
+    mg_project_free(&g);
+
+    mg_project missing = {.id = id + 100, .repo_url = "https://example.org/m.git"};
+    err[0] = 0;
+    cr_assert_eq(mg_store_project_update_sources(st, &missing, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(projects, list_pages_by_id_with_total)
+{
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        ids[i] = new_project(name);
+    }
+    bool created;
+    int64_t v;
+    cr_assert_eq(
+        mg_store_config_put(st, ids[2], "{\"x\":2}", hexof("x2"), &v, &created, err, sizeof err), 0,
+        "%s", err);
+
+    mg_project *ps;
+    size_t n;
+    int64_t total = -1;
+    cr_assert_eq(mg_store_project_list(st, 1, 2, &ps, &n, &total, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(total, 5);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(ps[0].id, ids[1]);
+    cr_assert_str_eq(ps[0].name, "p1");
+    cr_assert_eq(ps[0].config_version, 1);
+    cr_assert_eq(ps[1].id, ids[2]);
+    cr_assert_eq(ps[1].config_version, 2);
+    mg_projects_free(ps, n);
+
+    cr_assert_eq(mg_store_project_list(st, 0, 100, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(n, 5);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(ps[i].id, ids[i]);
+    mg_projects_free(ps, n);
+
+    cr_assert_eq(mg_store_project_list(st, 5, 10, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(total, 5);
+    mg_projects_free(ps, n);
+}
+
+Test(projects, list_of_none)
+{
+    mg_project *ps;
+    size_t n = 99;
+    int64_t total = -1;
+    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(total, 0);
+    mg_projects_free(ps, n);
+}
+
+Test(projects, delete_cascades_and_returns_orphan_images)
+{
+    int64_t a = new_project("a");
+    int64_t b = new_project("b");
+    bool created;
+    int64_t v;
+    cr_assert_eq(
+        mg_store_config_put(st, a, "{\"a\":2}", hexof("a2"), &v, &created, err, sizeof err), 0);
+    /* a: two builds of image X, one of Y, a failed one; b: one of Y */
+    int64_t a1 = finished_build(a, "t", MG_BUILD_SUCCEEDED, hexof("h1"), "X", 0);
+    int64_t a2 = finished_build(a, "t", MG_BUILD_SUCCEEDED, hexof("h1"), "X", 0);
+    int64_t a3 = finished_build(a, "u", MG_BUILD_SUCCEEDED, hexof("h2"), "Y", 0);
+    int64_t a4 = finished_build(a, "u", MG_BUILD_FAILED, hexof("h3"), NULL, 0);
+    int64_t a5 = new_build(a, "t"); /* still queued */
+    mg_store_set_log_size(st, a1, 100);
+    /* b's build rebuilds and reuses a's: links that must not block the delete */
+    mg_build_row rb = {
+        .project_id = b, .target = "u", .arch = "x86_64", .config_version = 1, .rebuild_of = a3};
+    int64_t b1 = mg_store_build_create(st, &rb, 0, err, sizeof err);
+    cr_assert_gt(b1, 0, "%s", err);
+    cr_assert_eq(claim(), a5);
+    cr_assert_eq(claim(), b1);
+    mg_build_row fb = {.id = b1,
+                       .status = MG_BUILD_SUCCEEDED,
+                       .reused_from = a3,
+                       .image_name = "app.img",
+                       .image_sha256 = (char *)hexof("Y"),
+                       .image_size = 1};
+    cr_assert_eq(mg_store_build_finish(st, &fb, err, sizeof err), 0, "%s", err);
+
+    char **orphans;
+    size_t n_orphans;
+    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n_orphans, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(n_orphans, 1, "X only once; Y is still used by b");
+    cr_assert_str_eq(orphans[0], hexof("X"));
+    for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
+    free(orphans);
+
+    mg_project g;
+    cr_assert_eq(mg_store_project_get_id(st, a, &g, err, sizeof err), MG_STORE_NOTFOUND);
+    int64_t gone[] = {a1, a2, a3, a4, a5};
+    for (size_t i = 0; i < 5; i++) {
+        mg_build_row r;
+        cr_assert_eq(mg_store_build_get(st, gone[i], false, &r, err, sizeof err), MG_STORE_NOTFOUND,
+                     "build %lld survived", (long long)gone[i]);
+    }
+    mg_config_version c;
+    cr_assert_eq(mg_store_config_get(st, a, 0, &c, err, sizeof err), MG_STORE_NOTFOUND);
+    mg_config_version *cs;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(mg_store_config_list(st, a, 0, 10, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 0);
+    cr_assert_eq(n, 0);
+    free(cs);
+    mg_build_filter f = {.project_id = a};
+    mg_build_row *bs;
+    cr_assert_eq(mg_store_build_list(st, &f, 0, 10, &bs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 0);
+    mg_build_rows_free(bs, n);
+    /* orphaned log and artifact rows went too: a whole-table count sees b's only */
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    cr_assert_eq(pragma(db, "SELECT count(*) FROM artifacts"), 1);
+    cr_assert_eq(pragma(db, "SELECT count(*) FROM logs"), 1);
+    cr_assert_eq(pragma(db, "SELECT count(*) FROM config_versions"), 1);
+    sqlite3_close(db);
+
+    /* b survives, its links to a's builds cleared */
+    mg_build_row r;
+    cr_assert_eq(mg_store_build_get(st, b1, false, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r.status, MG_BUILD_SUCCEEDED);
+    cr_assert_eq(r.rebuild_of, 0);
+    cr_assert_eq(r.reused_from, 0);
+    cr_assert_str_eq(r.image_sha256, hexof("Y"));
+    mg_build_row_free(&r);
+    cr_assert_eq(mg_store_project_get_id(st, b, &g, err, sizeof err), 0);
+    mg_project_free(&g);
+
+    /* the name is free again */
+    new_project("a");
+}
+
+Test(projects, delete_missing_is_notfound)
+{
+    char **orphans = (char **)1;
+    size_t n = 7;
+    err[0] = 0;
+    cr_assert_eq(mg_store_project_delete(st, 42, &orphans, &n, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_null(orphans);
+    cr_assert_eq(n, 0);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(projects, delete_without_images_has_no_orphans)
+{
+    int64_t a = new_project("bare");
+    new_build(a, "t");
+    char **orphans;
+    size_t n = 7;
+    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 0);
+    free(orphans);
+}
+
+/* ---- config versions ---------------------------------------------------- */
+
+TestSuite(configs, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(configs, identical_keeps_the_version)
+{
+    int64_t id = new_project("c"); /* version 1: {"name":"c"} */
+    int64_t v = -1;
+    bool created = true;
+    cr_assert_eq(mg_store_config_put(st, id, "{\"name\":\"c\"}", hexof("{\"name\":\"c\"}"), &v,
+                                     &created, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(v, 1);
+    cr_assert_not(created);
+    mg_config_version *cs;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(mg_store_config_list(st, id, 0, 10, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 1);
+    for (size_t i = 0; i < n; i++) mg_config_version_free(&cs[i]);
+    free(cs);
+}
+
+Test(configs, new_versions_count_up_and_get_finds_them)
+{
+    int64_t id = new_project("c");
+    int64_t v;
+    bool created;
+    cr_assert_eq(
+        mg_store_config_put(st, id, "{\"v\":2}", hexof("v2"), &v, &created, err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(v, 2);
+    cr_assert(created);
+    cr_assert_eq(
+        mg_store_config_put(st, id, "{\"v\":3}", hexof("v3"), &v, &created, err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(v, 3);
+    cr_assert(created);
+    /* identical to an older version but not to the latest: a new version */
+    cr_assert_eq(
+        mg_store_config_put(st, id, "{\"v\":2}", hexof("v2"), &v, &created, err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(v, 4);
+    cr_assert(created);
+
+    mg_config_version c;
+    cr_assert_eq(mg_store_config_get(st, id, 0, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.version, 4);
+    cr_assert_eq(c.project_id, id);
+    cr_assert_str_eq(c.document, "{\"v\":2}");
+    cr_assert_gt(c.created_at, 0);
+    mg_config_version_free(&c);
+    cr_assert_eq(mg_store_config_get(st, id, 3, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.version, 3);
+    cr_assert_str_eq(c.document, "{\"v\":3}");
+    cr_assert_str_eq(c.sha256, hexof("v3"));
+    mg_config_version_free(&c);
+    cr_assert_eq(mg_store_config_get(st, id, 1, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.document, "{\"name\":\"c\"}");
+    mg_config_version_free(&c);
+
+    err[0] = 0;
+    cr_assert_eq(mg_store_config_get(st, id, 5, &c, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+    cr_assert_null(c.document);
+    cr_assert_eq(mg_store_config_get(st, id + 1, 0, &c, err, sizeof err), MG_STORE_NOTFOUND);
+
+    mg_project p;
+    cr_assert_eq(mg_store_project_get_id(st, id, &p, err, sizeof err), 0);
+    cr_assert_eq(p.config_version, 4);
+    mg_project_free(&p);
+}
+
+Test(configs, put_to_a_missing_project_is_notfound)
+{
+    int64_t v = -7;
+    bool created = true;
+    err[0] = 0;
+    cr_assert_eq(mg_store_config_put(st, 77, "{}", hexof("{}"), &v, &created, err, sizeof err),
+                 MG_STORE_NOTFOUND);
+    cr_assert_not(created);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(configs, list_newest_first_without_documents)
+{
+    int64_t id = new_project("c");
+    int64_t other = new_project("other");
+    int64_t v;
+    bool created;
+    for (int i = 2; i <= 4; i++) {
+        char doc[32];
+        snprintf(doc, sizeof doc, "{\"v\":%d}", i);
+        cr_assert_eq(mg_store_config_put(st, id, doc, hexof(doc), &v, &created, err, sizeof err),
+                     0);
+    }
+    mg_config_version *cs;
+    size_t n;
+    int64_t total = -1;
+    cr_assert_eq(mg_store_config_list(st, id, 0, 10, &cs, &n, &total, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(cs[i].version, 4 - (int64_t)i);
+        cr_assert_eq(cs[i].project_id, id);
+        cr_assert_null(cs[i].document);
+        cr_assert_not_null(cs[i].sha256);
+        mg_config_version_free(&cs[i]);
+    }
+    free(cs);
+
+    cr_assert_eq(mg_store_config_list(st, id, 1, 2, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(cs[0].version, 3);
+    cr_assert_eq(cs[1].version, 2);
+    for (size_t i = 0; i < n; i++) mg_config_version_free(&cs[i]);
+    free(cs);
+
+    cr_assert_eq(mg_store_config_list(st, other, 0, 10, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 1);
+    cr_assert_eq(n, 1);
+    mg_config_version_free(&cs[0]);
+    free(cs);
+}
+
+/* ---- builds ------------------------------------------------------------- */
+
+TestSuite(builds, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(builds, status_names)
+{
+    for (int i = 0; i < MG_BUILD_N_STATUS; i++)
+        cr_assert_eq(mg_build_status_parse(mg_build_status_name((mg_build_status)i)), i);
+    cr_assert_str_eq(mg_build_status_name(MG_BUILD_SUCCEEDED), "succeeded");
+    cr_assert_str_eq(mg_build_status_name(MG_BUILD_INTERRUPTED), "interrupted");
+    cr_assert_eq(mg_build_status_parse("done"), -1);
+    cr_assert_eq(mg_build_status_parse(""), -1);
+    cr_assert_not(mg_build_status_terminal(MG_BUILD_QUEUED));
+    cr_assert_not(mg_build_status_terminal(MG_BUILD_RUNNING));
+    cr_assert(mg_build_status_terminal(MG_BUILD_SUCCEEDED));
+    cr_assert(mg_build_status_terminal(MG_BUILD_FAILED));
+    cr_assert(mg_build_status_terminal(MG_BUILD_CANCELLED));
+    cr_assert(mg_build_status_terminal(MG_BUILD_INTERRUPTED));
+}
+
+Test(builds, time_format)
+{
+    char buf[32];
+    mg_store_format_time(0, buf);
+    cr_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+    mg_store_format_time(1700000000999, buf);
+    cr_assert_str_eq(buf, "2023-11-14T22:13:20Z");
+    int64_t now = mg_store_now_ms();
+    cr_assert_lt(llabs(now - (int64_t)time(NULL) * 1000), 2000);
+}
+
+Test(builds, create_then_get)
+{
+    int64_t pid = new_project("p");
+    int64_t before = mg_store_now_ms();
+    mg_build_row b = {.project_id = pid,
+                      .target = "hello",
+                      .arch = "aarch64",
+                      .keys = "{\"a\":\"1\",\"b\":\"x\"}",
+                      .config_version = 1,
+                      .ref = "main",
+                      .commit = "0123456789abcdef0123456789abcdef01234567",
+                      .sources_sha256 = (char *)hexof("snap"),
+                      .force = true};
+    int64_t id = mg_store_build_create(st, &b, 10, err, sizeof err);
+    cr_assert_gt(id, 0, "%s", err);
+    b.rebuild_of = id;
+    b.keys = NULL;
+    b.force = false;
+    int64_t id2 = mg_store_build_create(st, &b, 10, err, sizeof err);
+    cr_assert_gt(id2, id, "%s", err);
+
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, id, true, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(g.id, id);
+    cr_assert_eq(g.project_id, pid);
+    cr_assert_str_eq(g.project_name, "p");
+    cr_assert_eq(g.status, MG_BUILD_QUEUED);
+    cr_assert_str_eq(g.target, "hello");
+    cr_assert_str_eq(g.arch, "aarch64");
+    cr_assert_str_eq(g.keys, "{\"a\":\"1\",\"b\":\"x\"}");
+    cr_assert_eq(g.config_version, 1);
+    cr_assert_str_eq(g.ref, "main");
+    cr_assert_str_eq(g.commit, "0123456789abcdef0123456789abcdef01234567");
+    cr_assert_str_eq(g.sources_sha256, hexof("snap"));
+    cr_assert_null(g.input_hash);
+    cr_assert(g.force);
+    cr_assert_eq(g.rebuild_of, 0);
+    cr_assert_eq(g.reused_from, 0);
+    cr_assert_geq(g.created_at, before);
+    cr_assert_eq(g.started_at, 0);
+    cr_assert_eq(g.finished_at, 0);
+    cr_assert_eq(g.duration_ms, -1);
+    cr_assert_null(g.image_name);
+    cr_assert_null(g.image_sha256);
+    cr_assert_null(g.error);
+    cr_assert_null(g.describe);
+    cr_assert_eq(g.log_size, 0);
+    mg_build_row_free(&g);
+
+    cr_assert_eq(mg_store_build_get(st, id2, false, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(g.rebuild_of, id);
+    cr_assert_str_eq(g.keys, "{}");
+    cr_assert_not(g.force);
+    mg_build_row_free(&g);
+
+    err[0] = 0;
+    cr_assert_eq(mg_store_build_get(st, id2 + 1, false, &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(builds, create_for_a_missing_project_or_version_fails)
+{
+    int64_t pid = new_project("p");
+    mg_build_row b = {.project_id = pid + 1, .target = "t", .arch = "x86_64", .config_version = 1};
+    cr_assert_lt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
+    b.project_id = pid;
+    b.config_version = 2;
+    cr_assert_lt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
+    int64_t counts[MG_BUILD_N_STATUS];
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(counts[MG_BUILD_QUEUED], 0);
+    /* and the store still takes builds: the failed transactions were undone */
+    new_build(pid, "t");
+}
+
+Test(builds, queue_limit_conflicts)
+{
+    int64_t pid = new_project("p");
+    mg_build_row b = {.project_id = pid, .target = "t", .arch = "x86_64", .config_version = 1};
+    for (int i = 0; i < 3; i++) cr_assert_gt(mg_store_build_create(st, &b, 3, err, sizeof err), 0);
+    err[0] = 0;
+    cr_assert_eq(mg_store_build_create(st, &b, 3, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_not_null(strstr(err, "queue"), "message: %s", err);
+    /* a running build does not count against the queue */
+    claim();
+    cr_assert_gt(mg_store_build_create(st, &b, 3, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_create(st, &b, 3, err, sizeof err), MG_STORE_CONFLICT);
+    /* 0: no limit */
+    for (int i = 0; i < 5; i++) cr_assert_gt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
+    int64_t counts[MG_BUILD_N_STATUS];
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(counts[MG_BUILD_QUEUED], 8);
+    cr_assert_eq(counts[MG_BUILD_RUNNING], 1);
+}
+
+Test(builds, claim_takes_the_oldest_and_marks_it_running)
+{
+    cr_assert_eq(claim(), 0, "empty queue");
+    int64_t pid = new_project("p");
+    int64_t b1 = new_build(pid, "t");
+    int64_t b2 = new_build(pid, "t");
+    int64_t b3 = new_build(pid, "t");
+    mg_build_status was;
+    cr_assert_eq(mg_store_build_cancel(st, b2, &was, err, sizeof err), 0, "%s", err);
+
+    int64_t before = mg_store_now_ms();
+    cr_assert_eq(claim(), b1);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, b1, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.status, MG_BUILD_RUNNING);
+    cr_assert_geq(g.started_at, before);
+    cr_assert_geq(g.started_at, g.created_at);
+    cr_assert_eq(g.finished_at, 0);
+    cr_assert_eq(g.duration_ms, -1);
+    mg_build_row_free(&g);
+
+    cr_assert_eq(claim(), b3, "a cancelled build is not claimed");
+    cr_assert_eq(claim(), 0);
+    cr_assert_eq(status_of(b3), MG_BUILD_RUNNING);
+}
+
+Test(builds, set_inputs_leaves_null_fields_alone)
+{
+    int64_t pid = new_project("p");
+    int64_t id = new_build(pid, "t");
+    cr_assert_eq(mg_store_build_set_inputs(st, id, "c0ffee", NULL, NULL, err, sizeof err), 0);
+    cr_assert_eq(
+        mg_store_build_set_inputs(st, id, NULL, hexof("in"), "{\"nodes\":[]}", err, sizeof err), 0,
+        "%s", err);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, id, true, &g, err, sizeof err), 0);
+    cr_assert_str_eq(g.commit, "c0ffee");
+    cr_assert_str_eq(g.input_hash, hexof("in"));
+    cr_assert_str_eq(g.describe, "{\"nodes\":[]}");
+    mg_build_row_free(&g);
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_null(g.describe, "describe only when asked for");
+    cr_assert_str_eq(g.commit, "c0ffee");
+    mg_build_row_free(&g);
+}
+
+Test(builds, finish_succeeded_records_image_counts_and_log)
+{
+    int64_t pid = new_project("p");
+    int64_t id = new_build(pid, "t");
+    cr_assert_eq(claim(), id);
+    usleep(20000);
+    mg_build_row f = {.id = id,
+                      .status = MG_BUILD_SUCCEEDED,
+                      .actions = 12,
+                      .hits = 5,
+                      .misses = 7,
+                      .image_name = "hello.img",
+                      .image_sha256 = (char *)hexof("img"),
+                      .image_size = 123456,
+                      .log_size = 789};
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "%s", err);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.status, MG_BUILD_SUCCEEDED);
+    cr_assert_geq(g.finished_at, g.started_at);
+    cr_assert_eq(g.duration_ms, g.finished_at - g.started_at);
+    cr_assert_geq(g.duration_ms, 15);
+    cr_assert_eq(g.actions, 12);
+    cr_assert_eq(g.hits, 5);
+    cr_assert_eq(g.misses, 7);
+    cr_assert_str_eq(g.image_name, "hello.img");
+    cr_assert_str_eq(g.image_sha256, hexof("img"));
+    cr_assert_eq(g.image_size, 123456);
+    cr_assert_eq(g.log_size, 789);
+    cr_assert_null(g.error);
+    cr_assert_eq(g.reused_from, 0);
+    mg_build_row_free(&g);
+
+    /* finishing again: it is no longer running */
+    err[0] = 0;
+    f.status = MG_BUILD_FAILED;
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_gt(strlen(err), 0);
+    cr_assert_eq(status_of(id), MG_BUILD_SUCCEEDED);
+}
+
+Test(builds, finish_failed_keeps_the_error_and_no_image)
+{
+    int64_t pid = new_project("p");
+    int64_t id = new_build(pid, "t");
+    cr_assert_eq(claim(), id);
+    mg_build_row f = {.id = id,
+                      .status = MG_BUILD_FAILED,
+                      .error = "main.c:3: error: expected ';'",
+                      .image_name = "x.img",
+                      .image_sha256 = (char *)hexof("no")};
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "%s", err);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.status, MG_BUILD_FAILED);
+    cr_assert_str_eq(g.error, "main.c:3: error: expected ';'");
+    cr_assert_null(g.image_sha256);
+    cr_assert_null(g.image_name);
+    mg_build_row_free(&g);
+}
+
+Test(builds, finish_of_a_queued_build_conflicts)
+{
+    int64_t pid = new_project("p");
+    int64_t id = new_build(pid, "t");
+    mg_build_row f = {.id = id, .status = MG_BUILD_SUCCEEDED};
+    err[0] = 0;
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_gt(strlen(err), 0);
+    cr_assert_eq(status_of(id), MG_BUILD_QUEUED);
+}
+
+Test(builds, reused_build_records_its_source)
+{
+    int64_t pid = new_project("p");
+    int64_t first = finished_build(pid, "t", MG_BUILD_SUCCEEDED, hexof("h"), "X", 0);
+    int64_t second = finished_build(pid, "t", MG_BUILD_SUCCEEDED, hexof("h"), "X", first);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, second, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.reused_from, first);
+    mg_build_row_free(&g);
+}
+
+Test(builds, cancel_queued_running_finished_missing)
+{
+    int64_t pid = new_project("p");
+    int64_t run = new_build(pid, "t");
+    int64_t queued = new_build(pid, "t");
+    cr_assert_eq(claim(), run);
+
+    mg_build_status was = MG_BUILD_N_STATUS;
+    cr_assert_eq(mg_store_build_cancel(st, queued, &was, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(was, MG_BUILD_QUEUED);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, queued, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.status, MG_BUILD_CANCELLED);
+    cr_assert_gt(g.finished_at, 0);
+    cr_assert_eq(g.duration_ms, 0);
+    mg_build_row_free(&g);
+
+    cr_assert_eq(mg_store_build_cancel(st, run, &was, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(was, MG_BUILD_RUNNING);
+    cr_assert_eq(mg_store_build_get(st, run, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.status, MG_BUILD_CANCELLED);
+    cr_assert_geq(g.finished_at, g.started_at);
+    cr_assert_geq(g.duration_ms, 0);
+    mg_build_row_free(&g);
+    /* the worker finishing it afterwards loses */
+    mg_build_row f = {.id = run, .status = MG_BUILD_SUCCEEDED};
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(status_of(run), MG_BUILD_CANCELLED);
+
+    err[0] = 0;
+    cr_assert_eq(mg_store_build_cancel(st, run, &was, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(was, MG_BUILD_CANCELLED);
+    cr_assert_gt(strlen(err), 0);
+
+    int64_t done = finished_build(pid, "t", MG_BUILD_SUCCEEDED, NULL, "X", 0);
+    cr_assert_eq(mg_store_build_cancel(st, done, &was, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(was, MG_BUILD_SUCCEEDED);
+    cr_assert_eq(status_of(done), MG_BUILD_SUCCEEDED);
+
+    err[0] = 0;
+    cr_assert_eq(mg_store_build_cancel(st, 9999, NULL, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(builds, list_filters_pages_and_counts)
+{
+    int64_t p = new_project("p");
+    int64_t q = new_project("q");
+    int64_t p1 = finished_build(p, "hello", MG_BUILD_SUCCEEDED, hexof("h1"), "X", 0);
+    int64_t p2 = finished_build(p, "net", MG_BUILD_FAILED, hexof("h2"), NULL, 0);
+    int64_t q1 = finished_build(q, "hello", MG_BUILD_SUCCEEDED, hexof("h3"), "X", 0);
+    int64_t q2 = finished_build(q, "hello", MG_BUILD_SUCCEEDED, hexof("h4"), "Y", 0);
+    int64_t p3 = new_build(p, "hello");
+    cr_assert_eq(claim(), p3);
+    int64_t p4 = new_build(p, "net");
+    int64_t q3 = new_build(q, "net");
+
+    mg_build_row *bs;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(mg_store_build_list(st, NULL, 0, 100, &bs, &n, &total, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(total, 7);
+    cr_assert_eq(n, 7);
+    for (size_t i = 1; i < n; i++) cr_assert_gt(bs[i - 1].id, bs[i].id, "newest first");
+    cr_assert_str_eq(bs[0].project_name, "q");
+    mg_build_rows_free(bs, n);
+
+    struct {
+        mg_build_filter f;
+        int64_t want[7];
+        size_t n;
+    } cases[] = {
+        {{.project_id = p}, {p4, p3, p2, p1}, 4},
+        {{.project_id = q}, {q3, q2, q1}, 3},
+        {{.status_mask = 1u << MG_BUILD_SUCCEEDED}, {q2, q1, p1}, 3},
+        {{.status_mask = 1u << MG_BUILD_QUEUED | 1u << MG_BUILD_RUNNING}, {q3, p4, p3}, 3},
+        {{.target = "net"}, {q3, p4, p2}, 3},
+        {{.image_sha256 = hexof("X")}, {q1, p1}, 2},
+        {{.project_id = q, .target = "hello", .status_mask = 1u << MG_BUILD_SUCCEEDED},
+         {q2, q1},
+         2},
+        {{.project_id = p, .image_sha256 = hexof("Y")}, {0}, 0},
+        {{.target = "nothing"}, {0}, 0},
+        {{.status_mask = 1u << MG_BUILD_INTERRUPTED}, {0}, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cr_assert_eq(mg_store_build_list(st, &cases[c].f, 0, 100, &bs, &n, &total, err, sizeof err),
+                     0, "case %zu: %s", c, err);
+        cr_assert_eq(total, (int64_t)cases[c].n, "case %zu: total %lld", c, (long long)total);
+        cr_assert_eq(n, cases[c].n, "case %zu: n %zu", c, n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(bs[i].id, cases[c].want[i], "case %zu row %zu", c, i);
+        mg_build_rows_free(bs, n);
+    }
+
+    /* paging: the total counts the filter, not the page */
+    mg_build_filter pf = {.project_id = p};
+    cr_assert_eq(mg_store_build_list(st, &pf, 1, 2, &bs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(bs[0].id, p3);
+    cr_assert_eq(bs[1].id, p2);
+    mg_build_rows_free(bs, n);
+    cr_assert_eq(mg_store_build_list(st, &pf, 4, 2, &bs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(n, 0);
+    mg_build_rows_free(bs, n);
+
+    int64_t counts[MG_BUILD_N_STATUS];
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(counts[MG_BUILD_QUEUED], 2);
+    cr_assert_eq(counts[MG_BUILD_RUNNING], 1);
+    cr_assert_eq(counts[MG_BUILD_SUCCEEDED], 3);
+    cr_assert_eq(counts[MG_BUILD_FAILED], 1);
+    cr_assert_eq(counts[MG_BUILD_CANCELLED], 0);
+    cr_assert_eq(counts[MG_BUILD_INTERRUPTED], 0);
+}
+
+Test(builds, counts_of_an_empty_store)
+{
+    int64_t counts[MG_BUILD_N_STATUS];
+    for (int i = 0; i < MG_BUILD_N_STATUS; i++) counts[i] = 99;
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    for (int i = 0; i < MG_BUILD_N_STATUS; i++) cr_assert_eq(counts[i], 0);
+}
+
+Test(builds, find_reusable_takes_the_oldest_original_success)
+{
+    int64_t p = new_project("p");
+    const char *h = hexof("H");
+    char hash[65];
+    strcpy(hash, h);
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, err, sizeof err), 0);
+    int64_t failed = finished_build(p, "t", MG_BUILD_FAILED, hash, NULL, 0);
+    (void)failed;
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, err, sizeof err), 0,
+                 "a failed build is not reusable");
+    int64_t orig = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
+    int64_t reused = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", orig);
+    int64_t later = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
+    finished_build(p, "t", MG_BUILD_SUCCEEDED, hexof("other"), "Z", 0);
+    int64_t running = new_build(p, "t");
+    cr_assert_eq(claim(), running);
+    cr_assert_eq(mg_store_build_set_inputs(st, running, NULL, hash, NULL, err, sizeof err), 0);
+
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, running, err, sizeof err), orig);
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, orig, err, sizeof err), later,
+                 "not itself, and not a build that was itself reused");
+    cr_assert_neq(mg_store_build_find_reusable(st, hash, orig, err, sizeof err), reused);
+    cr_assert_eq(mg_store_build_find_reusable(st, hexof("none"), 0, err, sizeof err), 0);
+}
+
+Test(builds, siblings_same_and_different_images)
+{
+    int64_t p = new_project("p");
+    char hash[65];
+    strcpy(hash, hexof("H"));
+    int64_t me = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
+    int64_t same1 = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
+    int64_t differ1 = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "Y", 0);
+    int64_t same2 = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
+    int64_t failed = finished_build(p, "t", MG_BUILD_FAILED, hash, NULL, 0);
+    int64_t reused = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", me);
+    int64_t other = finished_build(p, "t", MG_BUILD_SUCCEEDED, hexof("H2"), "X", 0);
+
+    mg_build_row b;
+    cr_assert_eq(mg_store_build_get(st, me, false, &b, err, sizeof err), 0);
+    int64_t *same, *differ;
+    size_t n_same, n_differ;
+    cr_assert_eq(
+        mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(n_same, 2);
+    cr_assert(contains(same, n_same, same1));
+    cr_assert(contains(same, n_same, same2));
+    cr_assert_eq(n_differ, 1);
+    cr_assert_eq(differ[0], differ1);
+    cr_assert_not(contains(same, n_same, me) || contains(same, n_same, failed) ||
+                  contains(same, n_same, reused) || contains(same, n_same, other));
+    free(same);
+    free(differ);
+    mg_build_row_free(&b);
+
+    /* a build that did not succeed has no siblings */
+    cr_assert_eq(mg_store_build_get(st, failed, false, &b, err, sizeof err), 0);
+    cr_assert_eq(
+        mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, err, sizeof err), 0);
+    cr_assert_eq(n_same + n_differ, 0);
+    free(same);
+    free(differ);
+    mg_build_row_free(&b);
+
+    /* nor one alone with its hash */
+    cr_assert_eq(mg_store_build_get(st, other, false, &b, err, sizeof err), 0);
+    cr_assert_eq(
+        mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, err, sizeof err), 0);
+    cr_assert_eq(n_same + n_differ, 0);
+    free(same);
+    free(differ);
+    mg_build_row_free(&b);
+}
+
+Test(builds, log_size_is_set_and_replaced)
+{
+    int64_t p = new_project("p");
+    int64_t id = new_build(p, "t");
+    mg_store_set_log_size(st, id, 10);
+    mg_store_set_log_size(st, id, 2048);
+    mg_build_row g;
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(g.log_size, 2048);
+    mg_build_row_free(&g);
+    /* a log of a build that does not exist is not recorded, and does not crash */
+    mg_store_set_log_size(st, 777, 5);
+    cr_assert_eq(mg_store_build_get(st, 777, false, &g, err, sizeof err), MG_STORE_NOTFOUND);
+}
+
+Test(builds, recover_interrupts_running_and_counts_queued)
+{
+    int64_t p = new_project("p");
+    int64_t done = finished_build(p, "t", MG_BUILD_SUCCEEDED, NULL, "X", 0);
+    int64_t r1 = new_build(p, "t");
+    int64_t r2 = new_build(p, "t");
+    cr_assert_eq(claim(), r1);
+    cr_assert_eq(claim(), r2);
+    int64_t q[3];
+    for (int i = 0; i < 3; i++) q[i] = new_build(p, "t");
+
+    int64_t interrupted = -1, requeued = -1;
+    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(interrupted, 2);
+    cr_assert_eq(requeued, 3);
+    int64_t runs[] = {r1, r2};
+    for (int i = 0; i < 2; i++) {
+        mg_build_row g;
+        cr_assert_eq(mg_store_build_get(st, runs[i], false, &g, err, sizeof err), 0);
+        cr_assert_eq(g.status, MG_BUILD_INTERRUPTED);
+        cr_assert_geq(g.finished_at, g.started_at);
+        cr_assert_geq(g.duration_ms, 0);
+        cr_assert_not_null(g.error);
+        cr_assert_not_null(strstr(g.error, "interrupted"), "%s", g.error);
+        mg_build_row_free(&g);
+    }
+    for (int i = 0; i < 3; i++) cr_assert_eq(status_of(q[i]), MG_BUILD_QUEUED);
+    cr_assert_eq(status_of(done), MG_BUILD_SUCCEEDED);
+
+    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0);
+    cr_assert_eq(interrupted, 0);
+    cr_assert_eq(requeued, 3);
+    /* the queue goes on in order */
+    cr_assert_eq(claim(), q[0]);
+}
+
+Test(builds, recover_after_reopen)
+{
+    int64_t p = new_project("p");
+    int64_t r = new_build(p, "t");
+    cr_assert_eq(claim(), r);
+    mg_store_close(st);
+    st = mg_store_open(dbpath, true, err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    int64_t interrupted, requeued;
+    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(interrupted, 1);
+    cr_assert_eq(requeued, 0);
+    cr_assert_eq(status_of(r), MG_BUILD_INTERRUPTED);
+}
+
+/* ---- concurrency -------------------------------------------------------- */
+
+/* every suite of this binary has the same timeout: Criterion 2.4's runner
+ * leaks a timer record when they differ, and LeakSanitizer fails the run */
+TestSuite(concurrency, .init = setup, .fini = teardown, .timeout = 60);
+
+#define N_THREADS 4
+#define N_BUILDS 200
+
+typedef struct claimer {
+    pthread_t thread;
+    int64_t got[N_BUILDS];
+    size_t n;
+    int errors;
+    char err[256];
+} claimer;
+
+static void *claim_all(void *arg)
+{
+    claimer *c = arg;
+    for (;;) {
+        int64_t id = mg_store_build_claim(st, c->err, sizeof c->err);
+        if (id < 0) {
+            c->errors++;
+            break;
+        }
+        if (id == 0) break;
+        if (c->n < N_BUILDS) c->got[c->n++] = id;
+    }
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+Test(concurrency, every_build_is_claimed_exactly_once)
+{
+    int64_t p = new_project("p");
+    int64_t first = 0, last = 0;
+    for (int i = 0; i < N_BUILDS; i++) {
+        last = new_build(p, "t");
+        if (!first) first = last;
+    }
+    cr_assert_eq(last - first + 1, N_BUILDS);
+
+    static claimer cs[N_THREADS];
+    memset(cs, 0, sizeof cs);
+    for (int i = 0; i < N_THREADS; i++)
+        cr_assert_eq(pthread_create(&cs[i].thread, NULL, claim_all, &cs[i]), 0);
+    for (int i = 0; i < N_THREADS; i++) pthread_join(cs[i].thread, NULL);
+
+    static int seen[N_BUILDS];
+    memset(seen, 0, sizeof seen);
+    size_t total = 0;
+    for (int i = 0; i < N_THREADS; i++) {
+        cr_assert_eq(cs[i].errors, 0, "thread %d: %s", i, cs[i].err);
+        for (size_t j = 0; j < cs[i].n; j++) {
+            int64_t id = cs[i].got[j];
+            cr_assert(id >= first && id <= last, "claimed a build that was not queued: %lld",
+                      (long long)id);
+            seen[id - first]++;
+            if (j) cr_assert_gt(id, cs[i].got[j - 1], "a thread claims in queue order");
+        }
+        total += cs[i].n;
+    }
+    for (int i = 0; i < N_BUILDS; i++)
+        cr_assert_eq(seen[i], 1, "build %lld claimed %d times", (long long)(first + i), seen[i]);
+    cr_assert_eq(total, N_BUILDS);
+
+    int64_t counts[MG_BUILD_N_STATUS];
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(counts[MG_BUILD_RUNNING], N_BUILDS);
+    cr_assert_eq(counts[MG_BUILD_QUEUED], 0);
+    cr_assert_eq(claim(), 0);
+}
+
+/* Producers queue while consumers claim: nothing lost, nothing twice. */
+typedef struct producer {
+    pthread_t thread;
+    int64_t project;
+    int n, errors;
+    char err[256];
+} producer;
+
+static void *produce(void *arg)
+{
+    producer *pr = arg;
+    mg_build_row b = {
+        .project_id = pr->project, .target = "t", .arch = "x86_64", .config_version = 1};
+    for (int i = 0; i < pr->n; i++)
+        if (mg_store_build_create(st, &b, 0, pr->err, sizeof pr->err) <= 0) pr->errors++;
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+static volatile int producers_done;
+
+static void *claim_until_done(void *arg)
+{
+    claimer *c = arg;
+    for (;;) {
+        int done = __atomic_load_n(&producers_done, __ATOMIC_ACQUIRE);
+        int64_t id = mg_store_build_claim(st, c->err, sizeof c->err);
+        if (id < 0) {
+            c->errors++;
+            break;
+        }
+        if (id == 0) {
+            if (done) break;
+            usleep(500);
+            continue;
+        }
+        if (c->n < N_BUILDS) c->got[c->n++] = id;
+    }
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+Test(concurrency, producers_and_consumers)
+{
+    int64_t p = new_project("p");
+    static producer prs[2];
+    static claimer cs[2];
+    memset(prs, 0, sizeof prs);
+    memset(cs, 0, sizeof cs);
+    producers_done = 0;
+    for (int i = 0; i < 2; i++) {
+        prs[i].project = p;
+        prs[i].n = N_BUILDS / 2;
+        cr_assert_eq(pthread_create(&prs[i].thread, NULL, produce, &prs[i]), 0);
+        cr_assert_eq(pthread_create(&cs[i].thread, NULL, claim_until_done, &cs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(prs[i].thread, NULL);
+    __atomic_store_n(&producers_done, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) pthread_join(cs[i].thread, NULL);
+
+    static int seen[N_BUILDS + 1];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(prs[i].errors, 0, "producer %d: %s", i, prs[i].err);
+        cr_assert_eq(cs[i].errors, 0, "consumer %d: %s", i, cs[i].err);
+        for (size_t j = 0; j < cs[i].n; j++) {
+            int64_t id = cs[i].got[j];
+            cr_assert(id >= 1 && id <= N_BUILDS, "id %lld", (long long)id);
+            seen[id]++;
+        }
+    }
+    for (int id = 1; id <= N_BUILDS; id++)
+        cr_assert_eq(seen[id], 1, "build %d claimed %d times", id, seen[id]);
+}
+
+/* A thread that ends without mg_store_thread_done: its connection is
+ * closed by the thread-key destructor (LeakSanitizer would see it
+ * otherwise), and the store goes on working. */
+static void *use_and_leave(void *arg)
+{
+    (void)arg;
+    mg_project *ps;
+    size_t n;
+    int64_t total = -1;
+    if (mg_store_project_list(st, 0, 10, &ps, &n, &total, NULL, 0) == 0) mg_projects_free(ps, n);
+    return (void *)(intptr_t)total;
+}
+
+Test(concurrency, threads_that_forget_thread_done)
+{
+    new_project("p");
+    for (int i = 0; i < 8; i++) {
+        pthread_t t;
+        void *ret;
+        cr_assert_eq(pthread_create(&t, NULL, use_and_leave, NULL), 0);
+        pthread_join(t, &ret);
+        cr_assert_eq((intptr_t)ret, 1);
+    }
+    new_project("q");
+}
+
+/* The queue limit holds when several threads queue at once: the count and
+ * the insert are one transaction. */
+typedef struct limited {
+    pthread_t thread;
+    int64_t project;
+    int created, refused, errors;
+    char err[256];
+} limited;
+
+#define QUEUE_LIMIT 50
+
+static void *create_limited(void *arg)
+{
+    limited *l = arg;
+    mg_build_row b = {
+        .project_id = l->project, .target = "t", .arch = "x86_64", .config_version = 1};
+    for (int i = 0; i < 40; i++) {
+        int64_t r = mg_store_build_create(st, &b, QUEUE_LIMIT, l->err, sizeof l->err);
+        if (r > 0)
+            l->created++;
+        else if (r == MG_STORE_CONFLICT)
+            l->refused++;
+        else
+            l->errors++;
+    }
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+Test(concurrency, queue_limit_holds_across_threads)
+{
+    int64_t p = new_project("p");
+    static limited ls[N_THREADS];
+    memset(ls, 0, sizeof ls);
+    for (int i = 0; i < N_THREADS; i++) {
+        ls[i].project = p;
+        cr_assert_eq(pthread_create(&ls[i].thread, NULL, create_limited, &ls[i]), 0);
+    }
+    int created = 0, refused = 0;
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(ls[i].thread, NULL);
+        cr_assert_eq(ls[i].errors, 0, "thread %d: %s", i, ls[i].err);
+        created += ls[i].created;
+        refused += ls[i].refused;
+    }
+    cr_assert_eq(created, QUEUE_LIMIT);
+    cr_assert_eq(refused, N_THREADS * 40 - QUEUE_LIMIT);
+    int64_t counts[MG_BUILD_N_STATUS];
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(counts[MG_BUILD_QUEUED], QUEUE_LIMIT);
+}
+
+/* Config versions put from several threads are numbered without gaps or
+ * duplicates, and each document keeps its own number. */
+typedef struct putter {
+    pthread_t thread;
+    int64_t project;
+    int which, errors;
+    int64_t versions[20];
+    char err[256];
+} putter;
+
+static void *put_configs(void *arg)
+{
+    putter *pu = arg;
+    for (int i = 0; i < 20; i++) {
+        char doc[64], sha[65];
+        snprintf(doc, sizeof doc, "{\"thread\":%d,\"i\":%d}", pu->which, i);
+        mg_sha256_bytes_hex(doc, strlen(doc), sha);
+        bool created = false;
+        if (mg_store_config_put(st, pu->project, doc, sha, &pu->versions[i], &created, pu->err,
+                                sizeof pu->err) ||
+            !created)
+            pu->errors++;
+    }
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+Test(concurrency, config_versions_from_many_threads)
+{
+    int64_t p = new_project("p");
+    static putter ps[N_THREADS];
+    memset(ps, 0, sizeof ps);
+    for (int i = 0; i < N_THREADS; i++) {
+        ps[i].project = p;
+        ps[i].which = i;
+        cr_assert_eq(pthread_create(&ps[i].thread, NULL, put_configs, &ps[i]), 0);
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_join(ps[i].thread, NULL);
+    static int seen[N_THREADS * 20 + 2];
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < N_THREADS; i++) {
+        cr_assert_eq(ps[i].errors, 0, "thread %d: %s", i, ps[i].err);
+        for (int j = 0; j < 20; j++) {
+            int64_t v = ps[i].versions[j];
+            cr_assert(v >= 2 && v <= N_THREADS * 20 + 1, "version %lld", (long long)v);
+            seen[v]++;
+            mg_config_version c;
+            cr_assert_eq(mg_store_config_get(st, p, v, &c, err, sizeof err), 0, "%s", err);
+            char doc[64];
+            snprintf(doc, sizeof doc, "{\"thread\":%d,\"i\":%d}", i, j);
+            cr_assert_str_eq(c.document, doc, "version %lld", (long long)v);
+            mg_config_version_free(&c);
+        }
+    }
+    for (int v = 2; v <= N_THREADS * 20 + 1; v++) cr_assert_eq(seen[v], 1, "version %d", v);
+}
+
+/* Several threads create a project of the same name: one wins. */
+typedef struct creator {
+    pthread_t thread;
+    const char *sha;
+    int64_t result;
+    char err[256];
+} creator;
+
+static void *create_same(void *arg)
+{
+    creator *c = arg;
+    mg_project p = {.name = "race", .repo_url = "https://example.org/race.git"};
+    c->result = mg_store_project_create(st, &p, "{}", c->sha, c->err, sizeof c->err);
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+Test(concurrency, one_of_many_same_name_creates_wins)
+{
+    char sha[65];
+    strcpy(sha, hexof("{}")); /* hexof's buffers are not for threads */
+    static creator cs[N_THREADS];
+    memset(cs, 0, sizeof cs);
+    for (int i = 0; i < N_THREADS; i++) {
+        cs[i].sha = sha;
+        cr_assert_eq(pthread_create(&cs[i].thread, NULL, create_same, &cs[i]), 0);
+    }
+    int won = 0;
+    for (int i = 0; i < N_THREADS; i++) {
+        pthread_join(cs[i].thread, NULL);
+        if (cs[i].result > 0)
+            won++;
+        else
+            cr_assert_eq(cs[i].result, MG_STORE_CONFLICT, "thread %d: %lld %s", i,
+                         (long long)cs[i].result, cs[i].err);
+    }
+    cr_assert_eq(won, 1);
+}
+
+Test(concurrency, thread_done_then_use_again)
+{
+    new_project("p");
+    mg_store_thread_done(st);
+    mg_store_thread_done(st); /* twice: nothing to close */
+    new_project("q");         /* a fresh connection for this thread */
+    mg_project g;
+    cr_assert_eq(mg_store_project_get(st, "p", &g, err, sizeof err), 0, "%s", err);
+    mg_project_free(&g);
+    mg_store_close(NULL);
+}
