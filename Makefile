@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh Debian 12 machine:
-#   make run   install missing packages, build, build and run the examples
+#   make run   install missing packages, build, start the daemon (data in var/)
+#              with a project per example
 #   make test  install missing packages, build with sanitizers, run every test
 # Build trees live under build/: build/release for running, build/test for
 # the sanitizer build that the tests use.
@@ -8,7 +9,7 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 TESTDIR := build/test
 
-.PHONY: all deps build run test bench format clean
+.PHONY: all deps build run examples test bench format clean
 
 all: build
 
@@ -24,8 +25,11 @@ $(TESTDIR)/CMakeCache.txt: | deps
 build: deps $(RELEASE)/CMakeCache.txt
 	@cmake --build $(RELEASE) -j $(JOBS)
 
-# Until the daemon exists, run builds every example and runs it.
 run: build
+	@scripts/run-daemon.sh $(RELEASE)/daemon/mgd
+
+# builds every example with `mgd build` and runs it, without the daemon
+examples: build
 	@scripts/run-examples.sh $(RELEASE)/daemon/mgd
 
 test: deps $(TESTDIR)/CMakeCache.txt
@@ -36,6 +40,8 @@ bench: build
 	@cmake --build $(RELEASE) -j $(JOBS) --target benchmarks
 	@$(RELEASE)/bench/resolve/bench-resolve
 	@bench/build/bench_build.py $(RELEASE)/daemon/mgd examples
+	@bench/api/bench_api.py $(RELEASE)/daemon/mgd
+	@bench/queue/bench_queue.py $(RELEASE)/daemon/mgd
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

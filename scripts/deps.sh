@@ -8,9 +8,15 @@ packages=(
   build-essential   # gcc, make: the compiler for mgd and for the images
   cmake
   pkg-config
-  libcjson-dev      # JSON documents (graph/, daemon/)
+  libcjson-dev      # JSON documents (graph/, daemon/, api/)
+  libmicrohttpd-dev # the daemon's HTTP server (api/)
+  libsqlite3-dev    # the daemon's database (daemon/store)
+  libgit2-dev       # project repositories (daemon/sources)
+  curl              # make run creates the example projects through the API
   libcriterion-dev  # unit tests
   python3           # test scripts check JSON output with it
+  python3-jsonschema # the config schema test validates documents with it
+  wrk               # bench/api measures the API with it
   clang-format      # the style check (tests/format.sh, make format)
   git               # the style check lists the tracked sources
 )
