@@ -136,8 +136,8 @@ static void queue_build(mg_req *r, const mg_build_row *row)
         mg_reply_store(r, (int)id, "project", err);
         return;
     }
-    /* the answer shows the build as queued: read it before a worker can
-     * take it */
+    /* read before the workers are woken, so the answer usually shows the
+     * build queued (a worker polling on its own may already have it) */
     reply_build_id(r, id, 202);
     mg_queue_notify(r->api->o.queue);
 }

@@ -211,6 +211,12 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
             snprintf(err, errsize, "keys: a key name is empty");
             return -1;
         }
+        /* the duplicate check below is quadratic: a bound keeps a request
+         * from holding a thread for minutes; no document has this many */
+        if (++n > MG_KEYS_MAX) {
+            snprintf(err, errsize, "keys: more than %d keys", MG_KEYS_MAX);
+            return -1;
+        }
         for (const cJSON *o = obj->child; o != m; o = o->next)
             if (o->string && !strcmp(o->string, name)) {
                 snprintf(err, errsize, "keys: \"%s\" is given twice", name);
@@ -232,7 +238,6 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
             snprintf(err, errsize, "keys: \"%s\" must be a string, a number or a boolean", name);
             return -1;
         }
-        n++;
         bytes += vlen + 1;
     }
     if (keys_alloc(out, n, bytes) != 0) {
@@ -260,6 +265,10 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
 int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *err, size_t errsize)
 {
     size_t bytes = 0;
+    if (n > MG_KEYS_MAX) {
+        snprintf(err, errsize, "more than %d keys", MG_KEYS_MAX);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(pairs[i], '=');
         if (!eq || eq == pairs[i]) {

@@ -70,6 +70,9 @@ typedef struct mg_keys {
     char *text; /* the values' text, NUL-separated */
 } mg_keys;
 
+/* The most keys a request may set (each is checked against the others). */
+#define MG_KEYS_MAX 256
+
 int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize);
 /* From "NAME=VALUE" texts (the graph endpoint's repeated key= parameters). */
 int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *err, size_t errsize);

@@ -65,7 +65,8 @@ struct mg_sse {
     mg_buf out;  /* events not yet handed to libmicrohttpd */
     size_t out_pos;
     uint64_t last_send_ms, last_status_ms;
-    bool ended; /* the end event is in `out` */
+    bool ended;        /* the end event is in `out` */
+    bool status_ended; /* the watcher's last status check found the build over */
     mg_sse *next;
 };
 
@@ -95,7 +96,8 @@ static bool build_ended(mg_api *a, int64_t id, mg_build_status *st)
     }
     if (rc != 0) return false; /* try again later */
     *st = b.status;
-    bool ended = mg_build_status_terminal(b.status);
+    /* a cancelled build's worker may still be writing its last lines */
+    bool ended = mg_build_status_terminal(b.status) && !mg_queue_running(a->o.queue, id);
     mg_build_row_free(&b);
     return ended;
 }
@@ -246,20 +248,44 @@ static void *watch(void *arg)
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
         uint64_t now = now_ms();
+        /* streams due for a status check leave the list while the
+         * database is asked, so HTTP threads suspending or resuming other
+         * streams never wait for it; only this thread resumes them */
+        mg_sse *check = NULL;
         for (mg_sse **pp = &h->waiting; *pp;) {
             mg_sse *s = *pp;
             bool wake = file_size(s) > s->seen || now - s->last_send_ms >= KEEPALIVE_MS;
-            if (!wake && now - s->last_status_ms >= STATUS_EVERY_MS) {
-                mg_build_status st;
-                s->last_status_ms = now;
-                wake = build_ended(a, s->id, &st);
-            }
-            if (wake) {
+            bool due = !wake && now - s->last_status_ms >= STATUS_EVERY_MS;
+            if (wake || due) {
                 *pp = s->next;
-                s->next = NULL;
-                MHD_resume_connection(s->conn);
+                if (wake) {
+                    s->next = NULL;
+                    MHD_resume_connection(s->conn);
+                } else {
+                    s->last_status_ms = now;
+                    s->next = check;
+                    check = s;
+                }
             } else {
                 pp = &s->next;
+            }
+        }
+        if (check) {
+            pthread_mutex_unlock(&h->lock);
+            for (mg_sse *s = check; s; s = s->next) {
+                mg_build_status st;
+                s->status_ended = build_ended(a, s->id, &st);
+            }
+            pthread_mutex_lock(&h->lock);
+            for (mg_sse *s = check, *next; s; s = next) {
+                next = s->next;
+                if (s->status_ended || h->stopping) {
+                    s->next = NULL;
+                    MHD_resume_connection(s->conn);
+                } else {
+                    s->next = h->waiting;
+                    h->waiting = s;
+                }
             }
         }
         struct timespec until;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,6 +307,16 @@ static bool cancelled(job *j)
     return j->slot->cancel != 0;
 }
 
+/* Whether the store still has the build running (not cancelled). */
+static bool still_running(job *j)
+{
+    mg_build_row b;
+    bool running = mg_store_build_get(j->q->o.store, j->row.id, false, &b, NULL, 0) == 0 &&
+                   b.status == MG_BUILD_RUNNING;
+    mg_build_row_free(&b);
+    return running && !cancelled(j);
+}
+
 /* Steps 2 to 5 of queue.h, with the sources in place. */
 static void build_it(job *j)
 {
@@ -390,7 +401,11 @@ static void build_it(job *j)
         }
     }
 
-    /* 4. build */
+    /* 4. build (unless a cancel came while the worker was not listening) */
+    if (!still_running(j)) {
+        fail_build(j, "cancelled");
+        goto out;
+    }
     char *image = mg_path_join(j->scratch, "image");
     mg_build_options bo = {
         .project_dir = j->src,
@@ -479,6 +494,11 @@ static void run_job(worker_slot *slot, int64_t id)
         mg_store_config_get(q->o.store, j.row.project_id, j.row.config_version, &j.config, j.err,
                             sizeof j.err)) {
         fail_build(&j, "%s", j.err);
+        goto finish;
+    }
+    if (j.row.status != MG_BUILD_RUNNING) {
+        /* cancelled between the claim and now */
+        fail_build(&j, "cancelled");
         goto finish;
     }
     log_line(&j.log, "build %lld of %s: %s/%s, config version %lld%s", (long long)id,
@@ -723,6 +743,28 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
         free(path);
     }
     return size;
+}
+
+bool mg_queue_running(mg_queue *q, int64_t id)
+{
+    pthread_mutex_lock(&q->lock);
+    bool here = slot_of(q, id) != NULL;
+    pthread_mutex_unlock(&q->lock);
+    return here;
+}
+
+void mg_queue_forget_project(mg_queue *q, int64_t project_id)
+{
+    char *mirror = mg_xasprintf("%s/%lld.git", q->git_dir, (long long)project_id);
+    char *lock = mg_xasprintf("%s.lock", mirror);
+    /* the fetch holds this lock through its checkout (sources.h) */
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) flock(fd, LOCK_EX);
+    mg_rm_rf(mirror);
+    unlink(lock);
+    if (fd >= 0) close(fd);
+    free(lock);
+    free(mirror);
 }
 
 char *mg_queue_image_path(mg_queue *q, const char *sha256)

@@ -72,6 +72,14 @@ int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize);
  * asked for even when the project changes. 0, or -1 with a message. */
 int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_t errsize);
 
+/* Whether a worker of this daemon holds build `id` (it may still write
+ * to its log, even after a cancel marked it finished). */
+bool mg_queue_running(mg_queue *q, int64_t id);
+
+/* Removes what the queue keeps for a deleted project: its git mirror
+ * (waiting for a fetch in progress to end). */
+void mg_queue_forget_project(mg_queue *q, int64_t project_id);
+
 /* The path of a build's log (malloc'd). */
 char *mg_queue_log_path(mg_queue *q, int64_t id);
 /* Waits until build `id`'s log is longer than `offset` bytes or the build

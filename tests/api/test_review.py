@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Regression tests of the review of issue 4 (the daemon). Each test fails
+on the code as reviewed and passes once its finding is fixed:
+
+- keys_quadratic: mg_keys_from_json (api/reqjson.c) checks every key name
+  against all earlier ones, so a 4 MiB body of distinct keys keeps a pool
+  thread busy for minutes; POST .../check needs only a read token.
+- delete_leaves_mirror: DELETE /projects/:id leaves DATA/git/<id>.git.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import harness
+from harness import ApiTest
+
+R = {}
+
+
+def git(repo, *args):
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
+               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    r = subprocess.run(["git", "-C", repo] + list(args), env=env, capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("git %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout.strip()
+
+
+def setUpModule():
+    d = harness.start_shared()
+    d.create_project(harness.hello_project("revkeys"))
+    R["dir"] = tempfile.mkdtemp(prefix="mgd-api-review-")
+
+
+def tearDownModule():
+    try:
+        harness.stop_shared()
+    finally:
+        shutil.rmtree(R.get("dir", "/nonexistent"), ignore_errors=True)
+
+
+class Review(ApiTest):
+    def test_keys_quadratic(self):
+        """~300k distinct keys in a body under 4 MiB: the answer (any 4xx)
+        must come in seconds, not after minutes of strcmp."""
+        _, read = self.d.create_token("read")
+        keys = {"k%06d" % i: 1 for i in range(300000)}
+        body = json.dumps({"keys": keys}, separators=(",", ":")).encode()
+        self.assertLess(len(body), 4 << 20)
+        t0 = time.monotonic()
+        try:
+            r = self.d.request("POST", "/projects/revkeys/check", body=body, token=read,
+                               headers={"Content-Type": "application/json"}, timeout=20)
+        except Exception as e:  # the socket timed out
+            self.fail("no answer within 20 s to a body of %d keys (%s)" % (len(keys), e))
+        took = time.monotonic() - t0
+        self.assertLess(took, 10, "POST /check with %d keys took %.1f s" % (len(keys), took))
+        self.assertIn(r.status, (200, 400, 413, 422), repr(r))
+
+    def test_delete_leaves_mirror(self):
+        """A deleted project's bare mirror goes with it."""
+        repo = os.path.join(R["dir"], "repo")
+        os.makedirs(repo)
+        git(repo, "init", "-q", "-b", "main")
+        with open(os.path.join(repo, "unikernel.c"), "w") as f:
+            f.write(harness.printer_source("review"))
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "one")
+        p = self.d.create_project({"name": "revgit", "config": harness.printer_config("revgit"),
+                                   "repo": {"url": repo, "ref": "main"}})
+        b = self.d.start_build("revgit")
+        self.d.wait_build(b["id"])
+        mirror = os.path.join(self.d.data, "git", "%d.git" % p["id"])
+        self.assertTrue(os.path.isdir(mirror), "the build made no mirror at %s" % mirror)
+        r = self.d.request("DELETE", "/projects/revgit")
+        self.assertStatus(r, 204)
+        self.assertFalse(os.path.exists(mirror), "%s outlives its project" % mirror)
+
+
+if __name__ == "__main__":
+    harness.main()
