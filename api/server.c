@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,7 +273,16 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
             return false;
         }
     }
-    mg_view_build(w, b, same, n_same, differ, n_differ);
+    /* the logs table has a size once the build ended; before that (and
+     * for builds a crash interrupted) the file says how far it got */
+    mg_build_row shown = *b;
+    if (shown.log_size == 0 && shown.status != MG_BUILD_QUEUED) {
+        char *path = mg_queue_log_path(r->api->o.queue, b->id);
+        struct stat st;
+        if (path && stat(path, &st) == 0) shown.log_size = (int64_t)st.st_size;
+        free(path);
+    }
+    mg_view_build(w, &shown, same, n_same, differ, n_differ);
     free(same);
     free(differ);
     return true;
