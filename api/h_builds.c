@@ -45,7 +45,7 @@ static bool status_mask(mg_req *r, const char *list, unsigned *mask)
     return true;
 }
 
-static void reply_build_list(mg_req *r, const mg_build_filter *f)
+void mg_reply_build_list(mg_req *r, const mg_build_filter *f)
 {
     mg_page pg;
     if (!mg_req_page(r, &pg)) return;
@@ -221,7 +221,8 @@ void mg_h_project_builds(mg_req *r)
     mg_build_filter f = {.project_id = p.id};
     const char *target = mg_query_get(&r->query, "target");
     if (target && *target) f.target = target;
-    if (status_mask(r, mg_query_get(&r->query, "status"), &f.status_mask)) reply_build_list(r, &f);
+    if (status_mask(r, mg_query_get(&r->query, "status"), &f.status_mask))
+        mg_reply_build_list(r, &f);
     mg_project_free(&p);
 }
 
@@ -269,7 +270,7 @@ void mg_h_builds_list(mg_req *r)
         f.project_id = p.id;
         mg_project_free(&p);
     }
-    reply_build_list(r, &f);
+    mg_reply_build_list(r, &f);
 }
 
 void mg_h_build_show(mg_req *r)

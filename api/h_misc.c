@@ -93,29 +93,8 @@ void mg_h_hash(mg_req *r)
         mg_reply_error(r, 400, "sha256 must be 64 lowercase hex digits");
         return;
     }
-    mg_page p;
-    if (!mg_req_page(r, &p)) return;
     mg_build_filter f = {.image_sha256 = sha};
-    mg_build_row *rows = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    char err[256] = "";
-    int rc = mg_store_build_list(r->api->o.store, &f, mg_page_offset(&p), p.per_page, &rows, &n,
-                                 &total, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "builds", err);
-        return;
-    }
-    mg_jw w;
-    mg_jw_init(&w, &r->out);
-    mg_jw_array(&w);
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) ok = mg_write_build(r, &w, &rows[i]);
-    mg_jw_array_end(&w);
-    mg_build_rows_free(rows, n);
-    if (!ok) return;
-    mg_reply_list_headers(r, &p, total);
-    mg_reply_json(r, 200);
+    mg_reply_build_list(r, &f);
 }
 
 /* ---- tokens ------------------------------------------------------------- */

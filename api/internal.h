@@ -189,6 +189,8 @@ void mg_view_catalog(mg_jw *w, const mg_catalog *cat);
 /* A Build with its reproduced_by/differs_from (one store query for a
  * finished build); false when the store failed. */
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b);
+/* Answers a page of builds matching `f` (newest first) with the list headers. */
+void mg_reply_build_list(mg_req *r, const mg_build_filter *f);
 
 /* ---- handlers (h_*.c) --------------------------------------------------- */
 
