@@ -48,7 +48,8 @@ static void usage(FILE *f)
             "usage: mgd serve [--listen HOST:PORT] [--data DIR] [--workers N] [--jobs N]\n"
             "                 [--cache DIR] [--max-body SIZE] [--max-sources SIZE]\n"
             "                 [--max-log SIZE] [--max-queue N] [--action-timeout SECONDS]\n"
-            "                 [--threads N] [--no-local-repos]\n"
+            "                 [--threads N] [--max-connections N] [--per-ip N]\n"
+            "                 [--idle-timeout SECONDS] [--no-local-repos]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
             "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free one)\n"
@@ -62,6 +63,9 @@ static void usage(FILE *f)
             "  --max-queue N       queued builds before requests get 429 (default 1000)\n"
             "  --action-timeout S  seconds one build action may take (default 300)\n"
             "  --threads N         HTTP threads (default: 2 x cores)\n"
+            "  --max-connections N open connections at most (default 1024)\n"
+            "  --per-ip N          open connections per client address (default 256)\n"
+            "  --idle-timeout S    idle connections are closed after S seconds (default 60)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "On first start, an admin token is written to DATA/admin.token (mode 0600).\n");
 }
@@ -70,7 +74,7 @@ typedef struct serve_options {
     char host[256];
     uint16_t port;
     const char *data, *cache;
-    unsigned workers, jobs, threads;
+    unsigned workers, jobs, threads, max_connections, per_ip, idle_timeout_s;
     uint64_t max_body, max_sources, max_log;
     int64_t max_queue;
     uint64_t action_timeout_s;
@@ -142,6 +146,15 @@ static int parse_args(int argc, char **argv, serve_options *o)
         } else if (!strcmp(a, "--threads")) {
             if (parse_count(a, v, 1024, &n)) return -1;
             o->threads = (unsigned)n;
+        } else if (!strcmp(a, "--max-connections")) {
+            if (parse_count(a, v, 1000000, &n)) return -1;
+            o->max_connections = (unsigned)n;
+        } else if (!strcmp(a, "--per-ip")) {
+            if (parse_count(a, v, 1000000, &n)) return -1;
+            o->per_ip = (unsigned)n;
+        } else if (!strcmp(a, "--idle-timeout")) {
+            if (parse_count(a, v, 86400, &n)) return -1;
+            o->idle_timeout_s = (unsigned)n;
         } else if (!strcmp(a, "--max-queue")) {
             if (parse_count(a, v, 1000000, &n)) return -1;
             o->max_queue = n;
@@ -240,6 +253,9 @@ int mg_cmd_serve(int argc, char **argv)
         .port = 8080,
         .data = "var",
         .workers = 2,
+        .max_connections = 1024,
+        .per_ip = 256,
+        .idle_timeout_s = 60,
         .max_body = 4u << 20,
         .max_sources = 1u << 20,
         .max_log = 16u << 20,
@@ -360,6 +376,9 @@ int mg_cmd_serve(int argc, char **argv)
         .max_sources = o.max_sources,
         .max_queued = o.max_queue,
         .threads = o.threads,
+        .max_connections = o.max_connections,
+        .per_ip_connections = o.per_ip,
+        .timeout_s = o.idle_timeout_s,
         .version = MGD_VERSION,
     };
     if (!(api = mg_api_start(&ao, err, sizeof err))) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regression tests of the review of issue 4 (the daemon). Each test fails
+"""Regression tests of the review of issue 4 (the daemon), and the connection
+limits of `mgd serve`. Each review test fails
 on the code as reviewed and passes once its finding is fixed:
 
 - keys_quadratic: mg_keys_from_json (api/reqjson.c) checks every key name
@@ -82,6 +83,30 @@ class Review(ApiTest):
         r = self.d.request("DELETE", "/projects/revgit")
         self.assertStatus(r, 204)
         self.assertFalse(os.path.exists(mirror), "%s outlives its project" % mirror)
+
+    def test_per_ip_connection_limit(self):
+        """--per-ip N: the N+1st open connection from one address is turned
+        away while N stay open, and served again once one closes."""
+        import socket
+        d = harness.Daemon(extra_args=["--per-ip", "3"])
+        d.start()
+        try:
+            held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(3)]
+            extra = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+            extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                got = extra.recv(4096)
+            except (ConnectionResetError, socket.timeout):
+                got = b""
+            self.assertFalse(got.startswith(b"HTTP/1.1 200"), got[:80])
+            extra.close()
+            held[0].close()
+            time.sleep(0.5)
+            self.assertEqual(d.get("/health", token=None).status, 200)
+            for s in held[1:]:
+                s.close()
+        finally:
+            d.finish()
 
 
 if __name__ == "__main__":
