@@ -216,6 +216,33 @@ static unsigned kill_orphans(const char *marker_entry)
     return killed;
 }
 
+/* Builds a crash interrupted end their log with a line saying so, and get
+ * their log size recorded (the worker that would have done it is gone). */
+static void close_interrupted_logs(mg_store *store, const char *data)
+{
+    mg_build_filter f = {.status_mask = 1u << MG_BUILD_INTERRUPTED};
+    mg_build_row *rows;
+    size_t n;
+    int64_t total;
+    if (mg_store_build_list(store, &f, 0, 1000, &rows, &n, &total, NULL, 0)) return;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].log_size != 0) continue; /* closed at an earlier start */
+        char *path = mg_xasprintf("%s/logs/%lld.log", data, (long long)rows[i].id);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            static const char line[] = "\n[mgd] interrupted: the daemon stopped while the build "
+                                       "ran; the next start marked it\n";
+            ssize_t w = write(fd, line, sizeof line - 1);
+            (void)w;
+            struct stat st;
+            if (fstat(fd, &st) == 0) mg_store_set_log_size(store, rows[i].id, st.st_size);
+            close(fd);
+        }
+        free(path);
+    }
+    mg_build_rows_free(rows, n);
+}
+
 /* On a fresh database: an admin token in DATA/admin.token. */
 static int first_token(mg_store *store, const char *data)
 {
@@ -326,6 +353,7 @@ int mg_cmd_serve(int argc, char **argv)
     if (interrupted || requeued)
         fprintf(stderr, "mgd: %lld build%s interrupted by the last stop, %lld still queued\n",
                 (long long)interrupted, interrupted == 1 ? "" : "s", (long long)requeued);
+    if (interrupted) close_interrupted_logs(store, data);
     if (first_token(store, data)) goto out;
     if (!(targets = mg_targets_load(err, sizeof err))) {
         fprintf(stderr, "mgd serve: %s\n", err);

@@ -88,6 +88,9 @@ class Crash(unittest.TestCase):
             self.assertEqual(b["status"], "interrupted", b)
             self.assertTime(b["finished_at"])
             self.assertIsNone(b["image"])
+            log = d.log(i)
+            self.assertTrue(log.rstrip().endswith("the next start marked it"), log[-300:])
+            self.assertEqual(b["log_size"], len(log.encode()), b)
         for i in queued:
             b = d.wait_build(i)
             self.assertEqual(b["status"], "succeeded", d.log(i))
