@@ -571,7 +571,7 @@ static void *worker_main(void *arg)
         if (id > 0) {
             pthread_mutex_lock(&q->lock);
             slot->build_id = id;
-            slot->cancel = 0;
+            slot->cancel = q->stopping; /* a stop that came during the claim */
             slot->log_size = 0;
             q->metrics.running++;
             pthread_cond_broadcast(&q->log_cond); /* readers waiting for it to start */
@@ -622,11 +622,8 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
             return NULL;
         }
     pthread_mutex_init(&q->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&q->wake, &ca);
-    pthread_cond_init(&q->log_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&q->wake, NULL);
+    pthread_cond_init(&q->log_cond, NULL);
     q->slots = calloc(q->o.workers, sizeof *q->slots);
     for (unsigned i = 0; i < q->o.workers; i++) {
         q->slots[i].q = q;
