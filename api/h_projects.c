@@ -1,8 +1,9 @@
 /*
  * h_projects.c - projects, their config versions, check and graph.
  *
- * Config documents are stored canonically: the parsed document printed by
- * cJSON_PrintUnformatted, named by the sha256 of those bytes. A document is
+ * Config documents are stored canonically (mg_json_canonical: the parsed
+ * document printed compactly, numbers exact), named by the sha256 of those
+ * bytes. A document is
  * checked (mg_config_check: every branch, whatever the target and keys)
  * before it is stored; for a project with inline sources the paths it
  * names are checked against the tree too. Git projects have their paths
@@ -212,9 +213,9 @@ void mg_h_projects_create(mg_req *r)
     p.name = (char *)name;
     if (repo && !take_repo(r, repo, &p, false)) goto out;
     if (sources && !take_sources(r, sources, &p, &sources_json, sources_sha)) goto out;
-    config = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(body, "config"));
+    config = mg_json_canonical(cJSON_GetObjectItemCaseSensitive(body, "config"), err, sizeof err);
     if (!config) {
-        mg_reply_error(r, 500, "out of memory");
+        mg_reply_error(r, 400, "config: %s", err);
         goto out;
     }
     if (!check_config(r, config, sources)) goto out;
@@ -336,6 +337,19 @@ void mg_h_project_patch(mg_req *r)
     }
     if (repo && !take_repo(r, repo, &np, true)) goto out;
     if (sources && !take_sources(r, sources, &np, &sources_json, sha)) goto out;
+    if (sources) {
+        /* the new tree must hold what the current config names, as a new
+         * config must name what the tree holds */
+        mg_config_version cv;
+        int crc = mg_store_config_get(r->api->o.store, p.id, 0, &cv, err, sizeof err);
+        if (crc != 0) {
+            mg_reply_store(r, crc, "project", err);
+            goto out;
+        }
+        bool fits = check_config(r, cv.document, sources);
+        mg_config_version_free(&cv);
+        if (!fits) goto out;
+    }
     int rc = mg_store_project_update_sources(r->api->o.store, &np, err, sizeof err);
     if (rc != 0) {
         mg_reply_store(r, rc, "project", err);
@@ -434,8 +448,8 @@ void mg_h_config_put(mg_req *r)
         mg_reply_error(r, 400, "%s", err[0] ? err : "the body must be the config document");
         goto out;
     }
-    if (!(canon = cJSON_PrintUnformatted(doc))) {
-        mg_reply_error(r, 500, "out of memory");
+    if (!(canon = mg_json_canonical(doc, err, sizeof err))) {
+        mg_reply_error(r, 400, "%s", err);
         goto out;
     }
     if (p.sources && !(tree = cJSON_Parse(p.sources))) {

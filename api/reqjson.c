@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/buf.h"
 #include "toolchain/sha256.h"
 
 bool mg_utf8_valid(const char *s, size_t len)
@@ -325,4 +326,52 @@ int mg_sources_canonical(cJSON *sources, char **json, char sha256[65], int64_t *
     *files = (int64_t)n;
     *bytes = total;
     return 0;
+}
+
+/* Appends the canonical text of `v`; false at a number JSON cannot hold. */
+static bool canonical(mg_buf *b, const cJSON *v)
+{
+    if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+        bool obj = cJSON_IsObject(v);
+        mg_buf_adds(b, obj ? "{" : "[");
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (c != v->child) mg_buf_adds(b, ",");
+            if (obj) {
+                const char *k = c->string ? c->string : "";
+                mg_buf_json_string(b, k, strlen(k));
+                mg_buf_adds(b, ":");
+            }
+            if (!canonical(b, c)) return false;
+        }
+        mg_buf_adds(b, obj ? "}" : "]");
+    } else if (cJSON_IsString(v)) {
+        mg_buf_json_string(b, v->valuestring, strlen(v->valuestring));
+    } else if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (!isfinite(d)) return false;
+        /* integers exactly (cJSON's own printer rounds 2^53 - 1), anything
+         * else with the digits that read back to the same double */
+        if (d == floor(d) && fabs(d) <= 9007199254740992.0)
+            mg_buf_printf(b, "%lld", (long long)d);
+        else
+            mg_buf_printf(b, "%.17g", d);
+    } else if (cJSON_IsBool(v)) {
+        mg_buf_adds(b, cJSON_IsTrue(v) ? "true" : "false");
+    } else {
+        mg_buf_adds(b, "null");
+    }
+    return true;
+}
+
+char *mg_json_canonical(const cJSON *v, char *err, size_t errsize)
+{
+    mg_buf b = {0};
+    if (!canonical(&b, v)) {
+        mg_buf_free(&b);
+        snprintf(err, errsize, "a number is too large for JSON");
+        return NULL;
+    }
+    char *text = mg_buf_take(&b, NULL);
+    if (!text) snprintf(err, errsize, "out of memory");
+    return text;
 }

@@ -70,6 +70,13 @@ typedef struct mg_keys {
     char *text; /* the values' text, NUL-separated */
 } mg_keys;
 
+/* The canonical text of a config document, which names and stores it:
+ * members in document order, no spaces, strings escaped as JSON requires,
+ * integers up to 2^53 in full, other numbers with 17 significant digits
+ * (so the text reads back to the same values). NULL with a message on a
+ * number that is not finite, or without memory. */
+char *mg_json_canonical(const cJSON *v, char *err, size_t errsize);
+
 /* The most keys a request may set (each is checked against the others). */
 #define MG_KEYS_MAX 256
 

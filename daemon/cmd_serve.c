@@ -30,7 +30,6 @@
 #include "api/server.h"
 #include "daemon/commands.h"
 #include "daemon/queue.h"
-#include "daemon/sources.h"
 #include "daemon/store.h"
 #include "daemon/tokens.h"
 #include "graph/arena.h"
@@ -372,10 +371,6 @@ int mg_cmd_serve(int argc, char **argv)
         fprintf(stderr, "mgd serve: cache %s: %s\n", cache_path, err);
         goto out;
     }
-    if (mg_sources_global_init(err, sizeof err)) {
-        fprintf(stderr, "mgd serve: %s\n", err);
-        goto out;
-    }
     mg_queue_options qo = {
         .store = store,
         .cache = cache,
@@ -390,7 +385,7 @@ int mg_cmd_serve(int argc, char **argv)
     };
     if (!(queue = mg_queue_start(&qo, err, sizeof err))) {
         fprintf(stderr, "mgd serve: %s\n", err);
-        goto out_git;
+        goto out_stop;
     }
     mg_api_options ao = {
         .host = o.host,
@@ -411,7 +406,7 @@ int mg_cmd_serve(int argc, char **argv)
     };
     if (!(api = mg_api_start(&ao, err, sizeof err))) {
         fprintf(stderr, "mgd serve: %s\n", err);
-        goto out_git;
+        goto out_stop;
     }
     fprintf(stderr, "mgd: data in %s, %u worker%s\n", data, o.workers, o.workers == 1 ? "" : "s");
     fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_api_port(api));
@@ -421,10 +416,9 @@ int mg_cmd_serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     fprintf(stderr, "mgd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
-out_git:
+out_stop:
     mg_api_stop(api);
     mg_queue_stop(queue);
-    mg_sources_global_shutdown();
 out:
     mg_cache_close(cache);
     mg_catalog_free(catalog);

@@ -13,5 +13,7 @@ int mg_cmd_run(int argc, char **argv);
 int mg_cmd_cache(int argc, char **argv);
 int mg_cmd_serve(int argc, char **argv);
 int mg_cmd_token(int argc, char **argv);
+/* `mgd __fetch`: the daemon's fetch process (cmd_fetch.c). */
+int mg_cmd_fetch(int argc, char **argv);
 
 #endif

@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "cache")) return mg_cmd_cache(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return mg_cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "token")) return mg_cmd_token(argc - 2, argv + 2);
+    if (!strcmp(cmd, "__fetch")) return mg_cmd_fetch(argc - 2, argv + 2);
     fprintf(stderr, "mgd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -24,6 +24,7 @@
 #include "graph/describe.h"
 #include "graph/strbuf.h"
 #include "toolchain/build.h"
+#include "toolchain/exec.h"
 #include "toolchain/fsutil.h"
 #include "toolchain/runtime_src.h"
 #include "toolchain/sha256.h"
@@ -39,12 +40,14 @@ typedef struct worker_slot {
     pthread_t thread;
     int64_t build_id;    /* 0: idle */
     mg_build *build;     /* while the toolchain runs it */
-    volatile int cancel; /* read by the fetch */
+    volatile int cancel; /* set by cancel and stop */
+    mg_executor *fetch;  /* while the fetch process runs */
     int64_t log_size;    /* bytes written to the running build's log */
 } worker_slot;
 
 struct mg_queue {
     mg_queue_options o;
+    char *self_exe; /* this program, to run `mgd __fetch` */
     char *logs_dir, *git_dir, *scratch_dir;
     pthread_mutex_t lock;
     pthread_cond_t wake;     /* a build was queued, or stop */
@@ -123,11 +126,6 @@ static void log_line(build_log *l, const char *fmt, ...)
     log_text(l, s, strlen(s));
     log_text(l, "\n", 1);
     free(s);
-}
-
-static void log_source_line(void *ctx, const char *line)
-{
-    log_line(ctx, "%s", line);
 }
 
 static void histogram_add(uint64_t *buckets, double *sum, double seconds)
@@ -236,24 +234,72 @@ static int take_sources(job *j)
     }
     char *mirror = mg_xasprintf("%s/%lld.git", q->git_dir, (long long)j->project.id);
     const char *ref = j->row.commit ? j->row.commit : j->row.ref;
-    mg_sources_fetch_options fo = {
-        .mirror_dir = mirror,
-        .url = j->project.repo_url,
-        .ref = ref,
-        .dest_dir = j->src,
-        .log = log_source_line,
-        .log_ctx = &j->log,
-        .cancel = &j->slot->cancel,
-        .allow_local = q->o.allow_local_repos,
-    };
-    mg_sources_result res;
-    int r = mg_sources_fetch(&fo, &res, j->err, sizeof j->err);
+    /* libgit2 cannot be interrupted while a remote sends nothing (1.5 has
+     * no network timeouts), so the fetch runs in a process of its own
+     * (`mgd __fetch`, cmd_fetch.c) that cancel, stop and a timeout kill */
+    const char *argv[] = {q->self_exe,
+                          "__fetch",
+                          mirror,
+                          j->project.repo_url,
+                          ref ? ref : "",
+                          j->src,
+                          q->o.allow_local_repos ? "1" : "0",
+                          NULL};
+    mg_exec_spec spec = {.argv = argv, .timeout_ms = MG_QUEUE_FETCH_TIMEOUT_MS};
+    mg_executor *ex = mg_executor_new();
+    if (!ex) {
+        free(mirror);
+        snprintf(j->err, sizeof j->err, "cannot start the fetch: out of resources");
+        return -1;
+    }
+    pthread_mutex_lock(&q->lock);
+    j->slot->fetch = ex;
+    if (j->slot->cancel) mg_executor_cancel(ex);
+    pthread_mutex_unlock(&q->lock);
+    mg_executor_start(ex, &spec);
+    mg_exec_result res;
+    int wr = mg_executor_wait(ex, &res);
+    pthread_mutex_lock(&q->lock);
+    j->slot->fetch = NULL;
+    pthread_mutex_unlock(&q->lock);
+    mg_executor_free(ex);
     free(mirror);
-    if (r != MG_SOURCES_OK) return -1;
-    free(j->row.commit);
-    j->row.commit = mg_xstrdup(res.commit);
-    mg_store_build_set_inputs(q->o.store, j->row.id, res.commit, NULL, NULL, NULL, 0);
-    return 0;
+    if (wr != 0) {
+        snprintf(j->err, sizeof j->err, "the fetch process was lost");
+        return -1;
+    }
+    /* its output: progress lines, then "commit <sha>" or "error: <why>" */
+    const char *commit = NULL, *error = NULL;
+    for (char *line = res.output, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (!strncmp(line, "commit ", 7))
+            commit = line + 7;
+        else if (!strncmp(line, "error: ", 7))
+            error = line + 7;
+        else if (*line)
+            log_line(&j->log, "%s", line);
+    }
+    int r = -1;
+    if (res.cancelled)
+        snprintf(j->err, sizeof j->err, "cancelled");
+    else if (res.timed_out)
+        snprintf(j->err, sizeof j->err, "the fetch took longer than %u s",
+                 MG_QUEUE_FETCH_TIMEOUT_MS / 1000);
+    else if (res.exit_status == 0 && commit && strlen(commit) == 40)
+        r = 0;
+    else
+        snprintf(j->err, sizeof j->err, "%s",
+                 error             ? error
+                 : res.spawn_error ? strerror(res.spawn_error)
+                                   : "the fetch failed");
+    if (r == 0) {
+        free(j->row.commit);
+        j->row.commit = mg_xstrdup(commit);
+        mg_store_build_set_inputs(q->o.store, j->row.id, commit, NULL, NULL, NULL, 0);
+    }
+    mg_exec_result_free(&res);
+    return r;
 }
 
 /* The input hash: everything that decides the image. */
@@ -606,6 +652,12 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
     if (!q) return NULL;
     q->o = *o;
     if (!q->o.workers) q->o.workers = 2;
+    q->self_exe = realpath("/proc/self/exe", NULL);
+    if (!q->self_exe) {
+        snprintf(err, errsize, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+        free(q);
+        return NULL;
+    }
     q->logs_dir = mg_path_join(o->data_dir, "logs");
     q->git_dir = mg_path_join(o->data_dir, "git");
     q->scratch_dir = mg_path_join(o->data_dir, "scratch");
@@ -618,6 +670,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
             free(q->logs_dir);
             free(q->git_dir);
             free(q->scratch_dir);
+            free(q->self_exe);
             free(q);
             return NULL;
         }
@@ -652,6 +705,7 @@ void mg_queue_stop(mg_queue *q)
     for (unsigned i = 0; i < q->n_slots; i++) {
         q->slots[i].cancel = 1;
         if (q->slots[i].build) mg_build_cancel(q->slots[i].build);
+        if (q->slots[i].fetch) mg_executor_cancel(q->slots[i].fetch);
     }
     pthread_cond_broadcast(&q->wake);
     pthread_cond_broadcast(&q->log_cond);
@@ -661,6 +715,7 @@ void mg_queue_stop(mg_queue *q)
     pthread_cond_destroy(&q->wake);
     pthread_cond_destroy(&q->log_cond);
     free(q->slots);
+    free(q->self_exe);
     free(q->logs_dir);
     free(q->git_dir);
     free(q->scratch_dir);
@@ -685,6 +740,7 @@ int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize)
         if (q->slots[i].build_id == id) {
             q->slots[i].cancel = 1;
             if (q->slots[i].build) mg_build_cancel(q->slots[i].build);
+            if (q->slots[i].fetch) mg_executor_cancel(q->slots[i].fetch);
         }
     pthread_cond_broadcast(&q->log_cond);
     pthread_mutex_unlock(&q->lock);

@@ -5,8 +5,10 @@
  * The queue itself is the builds table (store.h); this module owns the
  * worker threads. A worker claims the oldest queued build, then:
  *   1. takes the sources: fetches the project's mirror and checks the
- *      requested ref out into DATA/scratch/<id>/ (sources.h), or writes the
- *      build's inline snapshot there, and records the commit;
+ *      requested ref out into DATA/scratch/<id>/ (sources.h, in a child
+ *      process `mgd __fetch` that cancel can kill even while a remote
+ *      hangs), or writes the build's inline snapshot there, and records
+ *      the commit;
  *   2. resolves the config version for the target, arch and keys, and
  *      records the describe output;
  *   3. computes the input hash (config version's canonical bytes, keys,
@@ -39,6 +41,9 @@
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
 #include "toolchain/target.h"
+
+/* How long fetching a project's repository may take. */
+#define MG_QUEUE_FETCH_TIMEOUT_MS (600u * 1000u)
 
 typedef struct mg_queue_options {
     mg_store *store;

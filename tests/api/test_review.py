@@ -7,11 +7,22 @@ on the code as reviewed and passes once its finding is fixed:
   against all earlier ones, so a 4 MiB body of distinct keys keeps a pool
   thread busy for minutes; POST .../check needs only a read token.
 - delete_leaves_mirror: DELETE /projects/:id leaves DATA/git/<id>.git.
+- config_big_int: a config is stored as cJSON_PrintUnformatted prints it,
+  whose "%1.15g" (accepted when within DBL_EPSILON) turns 2^53-1 into
+  9.00719925474099e+15, i.e. 9007199254740990 (api/h_projects.c).
+- stalled_fetch: libgit2 1.5 has no network timeout and calls no callback
+  while a remote sends nothing, so a build fetching from a server that
+  never answers holds its worker forever, even after its cancel
+  (daemon/sources.c do_fetch); SIGTERM then does not stop the daemon.
+- patch_sources_breaks_config: PATCH /projects/:id takes an inline tree
+  that lacks the files the current config names (PUT .../config would
+  answer 422 for the same pair); every build then fails.
 """
 
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -108,6 +119,72 @@ class Review(ApiTest):
         finally:
             d.finish()
 
+
+    def test_config_big_int(self):
+        """An integer key default within +-2^53 comes back as it was sent."""
+        cfg = harness.hello_config("revbig")
+        cfg["keys"]["count"]["default"] = 9007199254740991
+        r = self.d.request("PUT", "/projects/revkeys/config", cfg)
+        self.assertStatus(r, (200, 201))
+        r = self.d.get("/projects/revkeys/config")
+        self.assertStatus(r, 200)
+        got = json.loads(r.body)["keys"]["count"]["default"]
+        self.assertEqual(got, 9007199254740991, "stored as %r" % (got,))
+
+    def test_patch_sources_breaks_config(self):
+        """An inline tree without the config's files is refused (422), as
+        PUT .../config refuses a config naming files the tree lacks."""
+        self.d.create_project(harness.hello_project("revpatch"))
+        r = self.d.request("PATCH", "/projects/revpatch", {"sources": {"other.c": "int x;\n"}})
+        self.assertStatus(r, 422)
+
+    def test_stalled_fetch(self):
+        """A remote that accepts and never answers: cancelling the build
+        frees its worker, so the next build (one worker) starts."""
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        held = []
+        stop = threading.Event()
+
+        def serve():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(srv.accept()[0])  # read nothing, answer nothing
+                except socket.timeout:
+                    pass
+                except OSError:
+                    return
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        d = harness.Daemon(workers=1)
+        d.start()
+        try:
+            url = "http://127.0.0.1:%d/stall.git" % srv.getsockname()[1]
+            d.create_project({"name": "stall", "config": harness.printer_config("stall"),
+                              "repo": {"url": url}})
+            d.create_project(harness.hello_project("after"))
+            b = d.start_build("stall")
+            d.wait_build(b["id"], statuses=("running",) + harness.TERMINAL, timeout=30)
+            deadline = time.monotonic() + 10
+            while "fetching" not in d.log(b["id"]) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertStatus(d.post("/builds/%d/cancel" % b["id"], {}), (200, 409))
+            nxt = d.start_build("after")
+            try:
+                d.wait_build(nxt["id"], statuses=("running",) + harness.TERMINAL, timeout=20)
+            except AssertionError:
+                self.fail("the cancelled build's stalled fetch still holds the only worker")
+        finally:
+            stop.set()
+            srv.close()
+            t.join(5)
+            for c in held:
+                c.close()  # lets a stuck fetch fail, so the daemon can stop
+            d.finish()
 
 if __name__ == "__main__":
     harness.main()
