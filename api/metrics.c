@@ -56,10 +56,10 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
     for (int s = 0; s < MG_BUILD_N_STATUS && have_counts; s++)
         mg_buf_printf(b, "mgd_builds{status=\"%s\"} %" PRId64 "\n",
                       mg_build_status_name((mg_build_status)s), counts[s]);
-    mg_buf_printf(b,
-                  "# HELP mgd_queue_length Builds waiting for a worker.\n"
-                  "# TYPE mgd_queue_length gauge\nmgd_queue_length %" PRId64 "\n",
-                  counts[MG_BUILD_QUEUED]);
+    /* no sample rather than a wrong 0 when the database could not say */
+    mg_buf_adds(b, "# HELP mgd_queue_length Builds waiting for a worker.\n"
+                   "# TYPE mgd_queue_length gauge\n");
+    if (have_counts) mg_buf_printf(b, "mgd_queue_length %" PRId64 "\n", counts[MG_BUILD_QUEUED]);
 
     mg_queue_metrics q = {0};
     mg_queue_metrics_get(a->o.queue, &q);

@@ -228,7 +228,8 @@ typedef struct fetch_ctx {
     char head_ref[256]; /* "refs/heads/main", or "" */
     git_oid head_oid;   /* a detached HEAD we have the commit of */
     bool head_detached;
-    bool fresh; /* the mirror was created by this attempt */
+    bool fresh;       /* the mirror was created by this attempt */
+    bool url_changed; /* the mirror was of another url: cloned afresh */
 } fetch_ctx;
 
 static void logf_(fetch_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -443,8 +444,12 @@ static status remote_setup(fetch_ctx *c, git_repository *repo, git_remote **remo
     if (rc != 0 && rc != GIT_ENOTFOUND) {
         git_fail(c, "cannot read the mirror's configuration");
         st = damaged;
+    } else if (rc == 0 && strcmp(old.ptr, url) != 0 && !c->fresh) {
+        /* the old repository's objects must go: a commit id that only it
+         * had would otherwise still resolve */
+        c->url_changed = true;
+        st = ST_DAMAGED;
     } else if (rc == GIT_ENOTFOUND || strcmp(old.ptr, url) != 0) {
-        if (rc == 0) logf_(c, "the repository url changed: fetching from %s", c->url);
         if (git_config_set_string(cfg, "remote." REMOTE_NAME ".url", url) != 0 ||
             (rc == GIT_ENOTFOUND &&
              (git_config_set_multivar(cfg, "remote." REMOTE_NAME ".fetch", "^$", HEADS_SPEC) != 0 ||
@@ -1141,7 +1146,10 @@ int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, 
 
     st = attempt(c, out);
     if (st == ST_DAMAGED) {
-        logf_(c, "the mirror is damaged (%s); cloning afresh", err);
+        if (c->url_changed)
+            logf_(c, "the repository url changed: cloning %s afresh", c->url);
+        else
+            logf_(c, "the mirror is damaged (%s); cloning afresh", err);
         if (mg_rm_rf(o->mirror_dir) != 0) {
             seterr(err, errsize, "cannot remove the damaged mirror '%s': %s", o->mirror_dir,
                    strerror(errno));

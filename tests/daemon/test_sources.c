@@ -465,7 +465,18 @@ Test(sources, a_changed_url_is_followed)
     cr_expect_eq(git_reference_lookup(&ref, m, "refs/heads/dev"), GIT_ENOTFOUND);
     cr_expect_eq(git_reference_lookup(&ref, m, "refs/tags/v2"), GIT_ENOTFOUND);
     expect_origin(m, other);
+    /* and its objects: a commit only the old url had no longer resolves */
+    git_odb *odb;
+    cr_assert_eq(git_repository_odb(&odb, m), 0);
+    cr_expect(!git_odb_exists(odb, &c2), "the old repository's commit is still in the mirror");
+    git_odb_free(odb);
     git_repository_free(m);
+    dest = new_dest();
+    o = opts(other, c2hex, dest);
+    err[0] = 0;
+    cr_expect_neq(mg_sources_fetch(&o, &res, err, sizeof err), MG_SOURCES_OK,
+                  "commit %s of the old url was checked out from the new one", c2hex);
+    free(dest);
 }
 
 Test(sources, a_refetch_sees_new_commits)
