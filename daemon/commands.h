@@ -11,6 +11,7 @@ int mg_cmd_describe(int argc, char **argv);
 int mg_cmd_build(int argc, char **argv);
 int mg_cmd_run(int argc, char **argv);
 int mg_cmd_cache(int argc, char **argv);
+/* In mgd-serve.so, which main.c loads when they run: */
 int mg_cmd_serve(int argc, char **argv);
 int mg_cmd_token(int argc, char **argv);
 /* `mgd __fetch`: the daemon's fetch process (cmd_fetch.c). */

@@ -2,8 +2,12 @@
  * mgd - the unikernel build service: one binary for the daemon and the
  * local commands (../shared/spec/cli.md). This file only dispatches.
  */
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/commands.h"
 
@@ -20,6 +24,40 @@ static void usage(FILE *f)
                "  token             manage API tokens offline\n"
                "\n"
                "Run 'mgd COMMAND --help' for a command's options.\n");
+}
+
+typedef int (*command_fn)(int argc, char **argv);
+
+/* The daemon's commands live in mgd-serve.so next to this program
+ * (daemon/CMakeLists.txt says why); loads it and finds `symbol`. */
+static command_fn daemon_command(const char *symbol)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "mgd: cannot find this program (/proc/self/exe)\n");
+        return NULL;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%.*s/mgd-serve.so", (int)(slash ? slash - self : 1),
+             slash ? self : ".");
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "mgd: the daemon's half of mgd is missing or broken: %s\n", dlerror());
+        return NULL;
+    }
+    command_fn fn;
+    *(void **)&fn = dlsym(lib, symbol);
+    if (!fn) fprintf(stderr, "mgd: %s has no %s (a mismatched build?)\n", path, symbol);
+    return fn;
+}
+
+static int run_daemon_command(const char *symbol, int argc, char **argv)
+{
+    command_fn fn = daemon_command(symbol);
+    return fn ? fn(argc, argv) : 1;
 }
 
 int main(int argc, char **argv)
@@ -41,9 +79,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "build")) return mg_cmd_build(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) return mg_cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "cache")) return mg_cmd_cache(argc - 2, argv + 2);
-    if (!strcmp(cmd, "serve")) return mg_cmd_serve(argc - 2, argv + 2);
-    if (!strcmp(cmd, "token")) return mg_cmd_token(argc - 2, argv + 2);
-    if (!strcmp(cmd, "__fetch")) return mg_cmd_fetch(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve")) return run_daemon_command("mg_cmd_serve", argc - 2, argv + 2);
+    if (!strcmp(cmd, "token")) return run_daemon_command("mg_cmd_token", argc - 2, argv + 2);
+    if (!strcmp(cmd, "__fetch")) return run_daemon_command("mg_cmd_fetch", argc - 2, argv + 2);
     fprintf(stderr, "mgd: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -122,6 +122,12 @@ run "$work/o" "$work/e" "$mgd" serve --workers 0 --data "$work/var"
 run "$work/o" "$work/e" "$mgd" token create --data "$work/var"
 [ "$status" = 2 ] && grep -q 'scope' "$work/e" && ok "token create without --scope" ||
     bad "token create without --scope" "exit $status" "$(cat "$work/e")"
+mkdir -p "$work/alone" && cp "$mgd" "$work/alone/mgd"
+run "$work/o" "$work/e" "$work/alone/mgd" serve --data "$work/var"
+[ "$status" = 1 ] && grep -q "daemon's half of mgd is missing" "$work/e" && ok "serve without mgd-serve.so" ||
+    bad "serve without mgd-serve.so" "exit $status" "$(cat "$work/e")"
+run "$work/o" "$work/e" "$work/alone/mgd" describe "$examples/hello/config.json"
+[ "$status" = 0 ] && ok "describe needs no mgd-serve.so" || bad "describe alone" "exit $status"
 run "$work/o" "$work/e" "$mgd" token list --data "$work/nodata"
 [ "$status" = 1 ] && grep -q 'no database' "$work/e" && ok "token list without a database" ||
     bad "token list without a database" "exit $status" "$(cat "$work/e")"
