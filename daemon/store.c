@@ -84,10 +84,11 @@ static const char *const migrations[] = {
 #define BUILD_FILTER                                                                               \
     " WHERE (?1 = 0 OR b.project_id = ?1) AND (?2 = 0 OR ((1 << b.status) & ?2) != 0)"             \
     " AND (?3 IS NULL OR b.target = ?3) AND (?4 IS NULL OR a.sha256 = ?4)"
-#define PROJECT_COLUMNS                                                                            \
-    "p.id, p.name, p.repo_url, p.repo_ref, p.sources, p.sources_sha256, p.sources_files,"          \
+#define PROJECT_COLUMNS_WITH(sources)                                                              \
+    "p.id, p.name, p.repo_url, p.repo_ref, " sources ", p.sources_sha256, p.sources_files,"        \
     " p.sources_bytes, p.created_at, p.updated_at,"                                                \
     " (SELECT max(version) FROM config_versions c WHERE c.project_id = p.id)"
+#define PROJECT_COLUMNS PROJECT_COLUMNS_WITH("p.sources")
 
 enum {
     ST_BEGIN,

@@ -72,7 +72,8 @@ int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err,
  * their artifact records). */
 int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, char *err,
                             size_t errsize);
-/* Page `offset, limit` by id; *total gets the count. */
+/* Page `offset, limit` by id; *total gets the count. The projects come
+ * without `sources` (the tree itself; its sha256 and counts are there). */
 int mg_store_project_list(mg_store *s, int64_t offset, int64_t limit, mg_project **out, size_t *n,
                           int64_t *total, char *err, size_t errsize);
 
