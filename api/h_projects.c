@@ -413,7 +413,7 @@ void mg_h_project_delete(mg_req *r)
     if (rc != 0) {
         mg_reply_store(r, rc, "project", err);
     } else {
-        mg_queue_forget_images(a->o.queue, orphans, n_orphans);
+        mg_queue_forget_blobs(a->o.queue, orphans, n_orphans);
         mg_queue_forget_project(a->o.queue, p.id);
         for (size_t i = 0; i < n_ids; i++) {
             char *log = mg_queue_log_path(a->o.queue, ids[i]);

@@ -160,20 +160,20 @@ typedef struct job {
     mg_build_row done;
 } job;
 
-static int artifact_key(const char *sha, char key[MG_SHA256_HEX_SIZE])
+/* The key of the record that pins blob `sha` as a `kind`. */
+static void pin_key(const char *kind, const char *sha, char key[MG_SHA256_HEX_SIZE])
 {
-    char *text = mg_xasprintf("mgd artifact\n%s", sha);
+    char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
     mg_sha256_bytes_hex(text, strlen(text), key);
     free(text);
-    return 0;
 }
 
 /* Keeps a blob alive through cache gc: a record naming it. */
 static int pin_blob(mg_cache *c, const char *kind, const char *sha, char *err, size_t errsize)
 {
     char key[MG_SHA256_HEX_SIZE];
+    pin_key(kind, sha, key);
     char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
-    mg_sha256_bytes_hex(text, strlen(text), key);
     const char *blobs[] = {sha};
     int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, err, errsize);
     free(text);
@@ -826,13 +826,15 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256)
     return mg_cache_blob_path(q->o.cache, sha256);
 }
 
-void mg_queue_forget_images(mg_queue *q, char *const *sha256s, size_t n)
+void mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char key[MG_SHA256_HEX_SIZE];
-        artifact_key(sha256s[i], key);
-        mg_cache_record_remove(q->o.cache, key);
-    }
+    static const char *const kinds[] = {"artifact", "sources"};
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < 2; k++) {
+            char key[MG_SHA256_HEX_SIZE];
+            pin_key(kinds[k], sha256s[i], key);
+            mg_cache_record_remove(q->o.cache, key);
+        }
 }
 
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)

@@ -94,9 +94,10 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
 /* The path of a stored image (a blob in the cache), malloc'd; NULL when
  * `sha256` is not stored. */
 char *mg_queue_image_path(mg_queue *q, const char *sha256);
-/* Drops the artifact records of images nothing references any more (after
- * a project was deleted); the next cache gc removes the blobs. */
-void mg_queue_forget_images(mg_queue *q, char *const *sha256s, size_t n);
+/* Drops the records that keep images and inline-source snapshots alive,
+ * for blobs nothing references any more (after a project was deleted); the
+ * next cache gc removes the blobs. */
+void mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n);
 
 /* Figures for /metrics (since start). Histograms have the buckets below
  * (seconds) plus +Inf; counts are cumulative per bucket. */

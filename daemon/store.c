@@ -147,11 +147,17 @@ static const char *const statement_sql[N_STATEMENTS] = {
     [ST_PROJECT_UPDATE] = "UPDATE projects SET repo_url = ?2, repo_ref = ?3, sources = ?4,"
                           " sources_sha256 = ?5, sources_files = ?6, sources_bytes = ?7,"
                           " updated_at = ?8 WHERE id = ?1",
+    /* blobs only this project's builds use: images, inline-source snapshots */
     [ST_PROJECT_ORPHANS] =
-        "SELECT DISTINCT a.sha256 FROM artifacts a JOIN builds b ON b.id = a.build_id"
+        "SELECT a.sha256 FROM artifacts a JOIN builds b ON b.id = a.build_id"
         " WHERE b.project_id = ?1 AND NOT EXISTS (SELECT 1 FROM artifacts a2"
         " JOIN builds b2 ON b2.id = a2.build_id WHERE a2.sha256 = a.sha256"
-        " AND b2.project_id != ?1)",
+        " AND b2.project_id != ?1)"
+        " UNION SELECT b.sources_sha256 FROM builds b WHERE b.project_id = ?1"
+        " AND b.sources_sha256 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM builds b2"
+        " WHERE b2.sources_sha256 = b.sources_sha256 AND b2.project_id != ?1)"
+        " AND NOT EXISTS (SELECT 1 FROM projects p2 WHERE p2.sources_sha256 = b.sources_sha256"
+        " AND p2.id != ?1)",
     [ST_PROJECT_DELETE] = "DELETE FROM projects WHERE id = ?1",
     [ST_PROJECT_LIST] =
         "SELECT " PROJECT_COLUMNS " FROM projects p ORDER BY p.id LIMIT ?2 OFFSET ?1",

@@ -68,8 +68,8 @@ int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, char *err,
 /* Replaces repo_url/repo_ref/sources* with those of `p` (by p->id). */
 int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err, size_t errsize);
 /* Deletes the project and everything that hangs off it; returns the
- * sha256s of images that no remaining build references (the caller drops
- * their artifact records). */
+ * sha256s of blobs nothing remaining references: images of its builds and
+ * the snapshots of their inline sources (the caller drops their pins). */
 int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, char *err,
                             size_t errsize);
 /* Page `offset, limit` by id; *total gets the count. The projects come

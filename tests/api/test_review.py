@@ -120,6 +120,28 @@ class Review(ApiTest):
             d.finish()
 
 
+    def test_delete_drops_pins(self):
+        """Deleting a project drops the records that keep its image and its
+        inline-source snapshot in the cache (gc may then reclaim them)."""
+        import hashlib
+        name = "revpins"
+        proj = harness.hello_project(name)
+        proj["sources"]["unikernel.c"] += "\nint revpins_marker = 7; /* an image of its own */\n"
+        self.d.create_project(proj)
+        b = self.d.build_and_wait(name)
+        self.assertEqual(b["status"], "succeeded", b)
+        cache = self.d.cache or os.path.join(self.d.data, "cache")
+
+        def record(kind, sha):
+            key = hashlib.sha256(("mgd %s\n%s" % (kind, sha)).encode()).hexdigest()
+            return os.path.join(cache, "records", key[:2], key)
+        pins = [record("artifact", b["image"]["sha256"]), record("sources", b["sources_sha256"])]
+        for p in pins:
+            self.assertTrue(os.path.exists(p), p)
+        self.assertStatus(self.d.request("DELETE", "/projects/" + name), 204)
+        for p in pins:
+            self.assertFalse(os.path.exists(p), "still pinned: " + p)
+
     def test_config_big_int(self):
         """An integer key default within +-2^53 comes back as it was sent."""
         cfg = harness.hello_config("revbig")
