@@ -25,12 +25,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mgd_bench import TERMINAL, BenchError, Daemon, load_example  # noqa: E402
+from mgd_bench import TERMINAL, BenchError, load_example, run_with_daemon  # noqa: E402
 
 GOAL_RPS = 20000
 
@@ -148,20 +147,7 @@ def main():
     if not shutil.which("wrk"):
         print("bench_api: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 1
-    work = tempfile.mkdtemp(prefix="bench-api-")
-    daemon = None
-    try:
-        daemon = Daemon(os.path.abspath(args.mgd), work, ["--workers", str(args.workers)])
-        return run(daemon, args)
-    except BenchError as e:
-        print(f"bench_api: {e}", file=sys.stderr)
-        if daemon:
-            print(f"--- serve log (tail)\n{daemon.log_text()}", file=sys.stderr)
-        return 1
-    finally:
-        if daemon:
-            daemon.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return run_with_daemon("bench_api", args.mgd, args.workers, run, args)
 
 
 def run(d, args):

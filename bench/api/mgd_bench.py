@@ -5,8 +5,11 @@ sources. Python 3 standard library only.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -152,3 +155,23 @@ def parse_metrics(text):
 def metric_sum(metrics, name):
     """Sum of every sample of `name` whatever its labels."""
     return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
+
+
+def run_with_daemon(name, mgd, workers, run, args):
+    """Runs run(daemon, args) against a fresh `mgd serve` on a temporary data
+    directory; on a BenchError prints it with the daemon's log. Returns the
+    exit status; the daemon and its directory are gone afterwards."""
+    work = tempfile.mkdtemp(prefix=name.replace("_", "-") + "-")
+    daemon = None
+    try:
+        daemon = Daemon(os.path.abspath(mgd), work, ["--workers", str(workers)])
+        return run(daemon, args)
+    except BenchError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        if daemon:
+            print(f"--- serve log (tail)\n{daemon.log_text()}", file=sys.stderr)
+        return 1
+    finally:
+        if daemon:
+            daemon.stop()
+        shutil.rmtree(work, ignore_errors=True)

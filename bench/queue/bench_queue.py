@@ -32,15 +32,13 @@ import argparse
 import collections
 import os
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
-from mgd_bench import (TERMINAL, BenchError, Daemon, load_example,  # noqa: E402
-                       metric_sum, parse_metrics)
+from mgd_bench import (TERMINAL, BenchError, load_example,  # noqa: E402
+                       metric_sum, parse_metrics, run_with_daemon)
 
 RAN = re.compile(r"(compile runtime/\S+|archive libmgrt\.a): ran in \d+ ms")
 
@@ -55,20 +53,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=1800, help="seconds to wait for the builds")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="bench-queue-")
-    daemon = None
-    try:
-        daemon = Daemon(os.path.abspath(args.mgd), work, ["--workers", str(args.workers)])
-        return run(daemon, args)
-    except BenchError as e:
-        print(f"bench_queue: {e}", file=sys.stderr)
-        if daemon:
-            print(f"--- serve log (tail)\n{daemon.log_text()}", file=sys.stderr)
-        return 1
-    finally:
-        if daemon:
-            daemon.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return run_with_daemon("bench_queue", args.mgd, args.workers, run, args)
 
 
 def send_all(d, projects, n):
