@@ -87,8 +87,10 @@ void mg_h_build_log(mg_req *r)
         goto out;
     }
     /* The status before the size: a build that ends in between is reported
-     * as still writing, never as finished with a log cut short. */
-    bool more = !mg_build_status_terminal(b.status);
+     * as still writing, never as finished with a log cut short. A cancelled
+     * build's worker may still be writing its last lines: the log is over
+     * when the worker has let go of the build too. */
+    bool more = !mg_build_status_terminal(b.status) || mg_queue_running(r->api->o.queue, b.id);
     char *path = mg_queue_log_path(r->api->o.queue, b.id);
     uint64_t size;
     int fd = open_file(path, &size);

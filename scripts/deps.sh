@@ -12,6 +12,7 @@ packages=(
   libmicrohttpd-dev # the daemon's HTTP server (api/)
   libsqlite3-dev    # the daemon's database (daemon/store)
   libgit2-dev       # project repositories (daemon/sources)
+  libcurl4-openssl-dev # mgctl, the client (client/)
   curl              # make run creates the example projects through the API
   libcriterion-dev  # unit tests
   python3           # test scripts check JSON output with it

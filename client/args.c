@@ -1,0 +1,161 @@
+/* args.c - see args.h. */
+#include "client/args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const mg_option *mg_args_find(const mg_option *const *tables, int ntables, const char *name)
+{
+    for (int t = 0; t < ntables; t++)
+        for (const mg_option *o = tables[t]; o->name; o++) {
+            if (strcmp(o->name, name) == 0) return o;
+            if (o->short_name && name[0] == '-' && name[1] == o->short_name && !name[2]) return o;
+        }
+    return NULL;
+}
+
+/* Edit distance, capped: words longer than 63 bytes are far. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    /* the optimal string alignment distance: a swap of two neighbours
+     * ("buidl") is one edit */
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+const char *mg_args_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = distance(word, candidates[i]);
+        if (!best || d < best_d) best = candidates[i], best_d = d;
+    }
+    /* a third of the word may be wrong, at least one letter */
+    size_t allowed = strlen(word) / 3;
+    if (allowed < 1) allowed = 1;
+    return best && best_d <= allowed ? best : NULL;
+}
+
+static void unknown_option(const mg_option *const *tables, int ntables, const char *name, char *err,
+                           size_t errsize)
+{
+    const char *names[256];
+    size_t n = 0;
+    for (int t = 0; t < ntables; t++)
+        for (const mg_option *o = tables[t]; o->name && n < 256; o++) names[n++] = o->name;
+    const char *s = mg_args_suggest(name, names, n);
+    if (s)
+        snprintf(err, errsize, "unknown option '%s' (did you mean %s?)", name, s);
+    else
+        snprintf(err, errsize, "unknown option '%s'", name);
+}
+
+static int add_value(mg_args *a, const mg_option *o, const char *value, char *err, size_t errsize)
+{
+    if (!o->repeat)
+        for (int i = 0; i < a->nvalues; i++)
+            if (a->values[i].option == o) {
+                snprintf(err, errsize, "%s is given twice", o->name);
+                return -1;
+            }
+    if (a->nvalues == MG_ARGS_MAX_VALUES) {
+        snprintf(err, errsize, "too many options (at most %d)", MG_ARGS_MAX_VALUES);
+        return -1;
+    }
+    a->values[a->nvalues].option = o;
+    a->values[a->nvalues].value = value;
+    a->nvalues++;
+    return 0;
+}
+
+int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
+                  char *const *argv, char *err, size_t errsize)
+{
+    memset(a, 0, sizeof *a);
+    bool options_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (a->npositional == MG_ARGS_MAX_POSITIONAL) {
+                snprintf(err, errsize, "too many arguments ('%s')", arg);
+                return -1;
+            }
+            a->positional[a->npositional++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        /* --name=value */
+        char name[64];
+        const char *inline_value = NULL;
+        const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nlen >= sizeof name) {
+            snprintf(err, errsize, "unknown option '%.40s...'", arg);
+            return -1;
+        }
+        memcpy(name, arg, nlen);
+        name[nlen] = '\0';
+        if (eq) inline_value = eq + 1;
+        const mg_option *o = mg_args_find(tables, ntables, name);
+        if (!o) {
+            unknown_option(tables, ntables, name, err, errsize);
+            return -1;
+        }
+        const char *value = NULL;
+        if (o->arg) {
+            if (inline_value) {
+                value = inline_value;
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                snprintf(err, errsize, "%s needs a value (%s)", o->name, o->arg);
+                return -1;
+            }
+        } else if (inline_value) {
+            snprintf(err, errsize, "%s takes no value", o->name);
+            return -1;
+        }
+        if (add_value(a, o, value, err, errsize) != 0) return -1;
+    }
+    return 0;
+}
+
+bool mg_args_has(const mg_args *a, const char *name)
+{
+    for (int i = 0; i < a->nvalues; i++)
+        if (strcmp(a->values[i].option->name, name) == 0) return true;
+    return false;
+}
+
+const char *mg_args_get(const mg_args *a, const char *name)
+{
+    const char *v = NULL;
+    for (int i = 0; i < a->nvalues; i++)
+        if (strcmp(a->values[i].option->name, name) == 0) v = a->values[i].value;
+    return v;
+}
+
+const char *mg_args_nth(const mg_args *a, const char *name, int n)
+{
+    for (int i = 0; i < a->nvalues; i++)
+        if (strcmp(a->values[i].option->name, name) == 0 && n-- == 0) return a->values[i].value;
+    return NULL;
+}

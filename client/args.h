@@ -1,0 +1,67 @@
+/*
+ * args.h - mgctl's option parser.
+ *
+ * Each command declares its options as a table of mg_option; the parser
+ * takes the global table and the command's, so global options (--url,
+ * --json, ...) may stand anywhere on the line. It accepts `--name VALUE`,
+ * `--name=VALUE`, `-o VALUE` and `--` (everything after it is a
+ * positional). Mistakes are errors with a message a person can act on,
+ * with a suggestion for a misspelt option. Pure: no I/O, no allocation
+ * (values point into argv).
+ */
+#ifndef MG_CLIENT_ARGS_H
+#define MG_CLIENT_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MG_ARGS_MAX_POSITIONAL 8
+#define MG_ARGS_MAX_VALUES 128
+
+typedef struct mg_option {
+    const char *name; /* "--target" */
+    char short_name;  /* 'o' for -o, or 0 */
+    const char *arg;  /* the value's placeholder in help ("T", "FILE"); NULL for a flag */
+    bool repeat;      /* may be given more than once (--key) */
+    /* what completes the value: a space-separated list of words, "@file",
+     * "@dir", or NULL (nothing to offer) */
+    const char *complete;
+    const char *help;
+} mg_option;
+
+/* The end of an option table. */
+#define MG_OPTION_END                                                                              \
+    {                                                                                              \
+        NULL, 0, NULL, false, NULL, NULL                                                           \
+    }
+
+typedef struct mg_args {
+    const char *positional[MG_ARGS_MAX_POSITIONAL];
+    int npositional;
+    struct {
+        const mg_option *option;
+        const char *value; /* NULL for a flag */
+    } values[MG_ARGS_MAX_VALUES];
+    int nvalues;
+} mg_args;
+
+/* Parses argv[0..argc) against `tables` (each ends with MG_OPTION_END).
+ * Returns 0, or -1 with a message in `err`. */
+int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
+                  char *const *argv, char *err, size_t errsize);
+
+/* The option of `tables` named `name` ("--url" or "-o"), or NULL. */
+const mg_option *mg_args_find(const mg_option *const *tables, int ntables, const char *name);
+
+/* Whether the flag or option was given. */
+bool mg_args_has(const mg_args *a, const char *name);
+/* The value of an option (the last one given), or NULL. */
+const char *mg_args_get(const mg_args *a, const char *name);
+/* The i-th value of a repeatable option (in order), or NULL past the end. */
+const char *mg_args_nth(const mg_args *a, const char *name, int i);
+
+/* The candidate closest to `word` by edit distance, when it is close
+ * enough to be a likely typo; else NULL. */
+const char *mg_args_suggest(const char *word, const char *const *candidates, size_t n);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * commands.c - the table of mgctl's commands and their options, and what
+ * is derived from it: bash completion. Help text lives in main.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "client/commands.h"
+
+const mg_option mg_global_options[] = {
+    {"--url", 0, "URL", false, NULL, "the daemon (default $MGD_URL, else http://127.0.0.1:8080)"},
+    {"--token", 0, "TOKEN", false, NULL, "an API token (default $MGD_TOKEN)"},
+    {"--json", 0, NULL, false, NULL, "print JSON for programs instead of lines for people"},
+    {"--timeout", 0, "SECONDS", false, NULL,
+     "give up on a request after this long (default 60; streams: this long silent)"},
+    {"--connect-timeout", 0, "SECONDS", false, NULL,
+     "give up connecting after this long (default 10)"},
+    {"--help", 'h', NULL, false, NULL, "show help"},
+    MG_OPTION_END,
+};
+
+static const mg_option no_options[] = {MG_OPTION_END};
+
+static const mg_option create_options[] = {
+    {"--config", 0, "FILE", false, "@file",
+     "the config document (default DIR/config.json with --sources)"},
+    {"--repo", 0, "URL", false, NULL, "a git repository with the sources"},
+    {"--ref", 0, "REF", false, NULL, "the branch, tag or commit to build (with --repo)"},
+    {"--sources", 0, "DIR", false, "@dir", "a directory sent as inline sources"},
+    MG_OPTION_END,
+};
+
+static const mg_option config_show_options[] = {
+    {"--version", 0, "N", false, NULL, "an earlier config version (default the latest)"},
+    MG_OPTION_END,
+};
+
+#define TARGET_OPT                                                                                 \
+    {                                                                                              \
+        "--target", 0, "T", false, "unix spt virtio", "the target (default unix)"                  \
+    }
+#define ARCH_OPT                                                                                   \
+    {                                                                                              \
+        "--arch", 0, "A", false, "x86_64 aarch64", "the architecture (default the server's)"       \
+    }
+#define KEY_OPT                                                                                    \
+    {                                                                                              \
+        "--key", 0, "NAME=VALUE", true, NULL, "set a configure key (repeatable)"                   \
+    }
+
+static const mg_option check_options[] = {
+    TARGET_OPT,    ARCH_OPT,
+    KEY_OPT,       {"--ref", 0, "REF", false, NULL, "the ref (accepted for symmetry with build)"},
+    MG_OPTION_END,
+};
+
+static const mg_option graph_options[] = {
+    TARGET_OPT,
+    ARCH_OPT,
+    KEY_OPT,
+    {"--format", 0, "F", false, "dot svg json", "dot (default), svg or json"},
+    {"--output", 'o', "FILE", false, "@file", "write to FILE instead of stdout"},
+    MG_OPTION_END,
+};
+
+#define WAIT_OPTS                                                                                  \
+    {"--wait", 0, NULL, false, NULL, "wait for the end; the exit status says how it ended"},       \
+        {"--follow", 0, NULL, false, NULL, "stream the log while waiting (implies --wait)"},       \
+    {                                                                                              \
+        "--output", 'o', "FILE", false, "@file",                                                   \
+            "download the image to FILE and verify it (implies --wait)"                            \
+    }
+
+static const mg_option build_options[] = {
+    TARGET_OPT,
+    ARCH_OPT,
+    {"--ref", 0, "REF", false, NULL, "the branch, tag or commit (default the project's)"},
+    KEY_OPT,
+    {"--force", 0, NULL, false, NULL, "build even if an identical build succeeded before"},
+    WAIT_OPTS,
+    MG_OPTION_END,
+};
+
+static const mg_option rebuild_options[] = {
+    WAIT_OPTS,
+    MG_OPTION_END,
+};
+
+static const mg_option builds_options[] = {
+    {"--status", 0, "S", false, "queued running succeeded failed cancelled interrupted",
+     "only builds with this status (a comma-separated list)"},
+    TARGET_OPT,
+    {"--limit", 0, "N", false, NULL, "at most N builds, newest first (default 20)"},
+    MG_OPTION_END,
+};
+
+static const mg_option log_options[] = {
+    {"--follow", 0, NULL, false, NULL,
+     "stream the log until the build ends; exit as build --wait does"},
+    MG_OPTION_END,
+};
+
+static const mg_option image_options[] = {
+    {"--output", 'o', "FILE", false, "@file",
+     "where to save it (default the image's name; - for stdout)"},
+    MG_OPTION_END,
+};
+
+const mg_command mg_commands[] = {
+    {"targets", "", 0, 0, "the targets and arches the server builds for", no_options,
+     mg_cmd_targets, false},
+    {"devices", "", 0, 0, "the device catalog", no_options, mg_cmd_devices, false},
+    {"project create", "NAME", 1, 1,
+     "create a project from a config and a git repository or a directory", create_options,
+     mg_cmd_project_create, false},
+    {"project list", "", 0, 0, "the projects", no_options, mg_cmd_project_list, false},
+    {"project show", "P", 1, 1, "a project and its latest build per target", no_options,
+     mg_cmd_project_show, false},
+    {"project delete", "P", 1, 1, "delete a project and its builds (admin token)", no_options,
+     mg_cmd_project_delete, false},
+    {"config push", "P FILE", 2, 2, "store a new config version (checked first)", no_options,
+     mg_cmd_config_push, false},
+    {"config show", "P", 1, 1, "a project's config document", config_show_options,
+     mg_cmd_config_show, false},
+    {"check", "P", 1, 1, "resolve the config on the server; errors with their paths", check_options,
+     mg_cmd_check, false},
+    {"graph", "P", 1, 1, "the resolved device graph", graph_options, mg_cmd_graph, false},
+    {"build", "P", 1, 1, "queue a build; wait, follow its log, download its image", build_options,
+     mg_cmd_build, false},
+    {"builds", "P", 1, 1, "a project's builds, newest first", builds_options, mg_cmd_builds, false},
+    {"status", "B", 1, 1, "a build's status and results", no_options, mg_cmd_status, false},
+    {"log", "B", 1, 1, "a build's log", log_options, mg_cmd_log, false},
+    {"image", "B", 1, 1, "download a build's image and verify its sha256", image_options,
+     mg_cmd_image, false},
+    {"cancel", "B", 1, 1, "cancel a queued or running build", no_options, mg_cmd_cancel, false},
+    {"rebuild", "B", 1, 1, "build again with the same inputs, bypassing the cache", rebuild_options,
+     mg_cmd_rebuild, false},
+    {"version", "", 0, 0, "mgctl's version and the server's", no_options, mg_cmd_version, false},
+    {"completion", "bash", 1, 1, "print the bash completion script", no_options, mg_cmd_completion,
+     true},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL, false},
+};
+
+/* ---- bash completion ------------------------------------------------------ */
+
+static const char bash_script[] =
+    "# bash completion of mgctl: source <(mgctl completion bash)\n"
+    "_mgctl() {\n"
+    "    local cur=\"${COMP_WORDS[COMP_CWORD]}\" IFS=$'\\n' out\n"
+    "    out=$(\"${COMP_WORDS[0]}\" __complete \"${COMP_WORDS[@]:1:COMP_CWORD}\" "
+    "2>/dev/null) || return\n"
+    "    case \"$out\" in\n"
+    "        @file) compopt -o default; COMPREPLY=(); return ;;\n"
+    "        @dir) compopt -o dirnames; COMPREPLY=(); return ;;\n"
+    "    esac\n"
+    "    COMPREPLY=($(compgen -W \"$out\" -- \"$cur\"))\n"
+    "}\n"
+    "complete -F _mgctl mgctl\n";
+
+int mg_cmd_completion(mg_ctl *c)
+{
+    if (strcmp(c->args->positional[0], "bash") != 0)
+        return mg_ctl_fail(c, "completion: only bash is supported, not '%s'",
+                           c->args->positional[0]);
+    fputs(bash_script, stdout);
+    return 0;
+}
+
+static const mg_option *find_option(const mg_command *cmd, const char *name)
+{
+    const mg_option *tables[2] = {mg_global_options, cmd ? cmd->options : no_options};
+    return mg_args_find(tables, 2, name);
+}
+
+/* The command named by `first` and `second` (second may be NULL). */
+static const mg_command *lookup(const char *first, const char *second)
+{
+    char name[128];
+    for (const mg_command *c = mg_commands; c->name; c++) {
+        if (strcmp(c->name, first) == 0) return c;
+        if (second) {
+            snprintf(name, sizeof name, "%s %s", first, second);
+            if (strcmp(c->name, name) == 0) return c;
+        }
+    }
+    return NULL;
+}
+
+static bool is_group(const char *word)
+{
+    size_t n = strlen(word);
+    for (const mg_command *c = mg_commands; c->name; c++)
+        if (strncmp(c->name, word, n) == 0 && c->name[n] == ' ') return true;
+    return false;
+}
+
+static void print_words(const char *words)
+{
+    for (const char *p = words; *p;) {
+        size_t n = strcspn(p, " ");
+        printf("%.*s\n", (int)n, p);
+        p += n;
+        while (*p == ' ') p++;
+    }
+}
+
+void mg_complete(int nwords, char *const *words)
+{
+    if (nwords < 1) return;
+    const char *cur = words[nwords - 1];
+    /* the words before the one being completed */
+    const char *first = NULL, *second = NULL;
+    const mg_command *cmd = NULL;
+    int npositional = 0;
+    const mg_option *pending = NULL; /* an option waiting for its value */
+    for (int i = 0; i < nwords - 1; i++) {
+        const char *w = words[i];
+        if (pending) {
+            pending = NULL;
+            if (strcmp(w, "=") == 0) pending = find_option(cmd, words[i - 1]);
+            continue;
+        }
+        if (w[0] == '-') {
+            const mg_option *o = find_option(cmd, w);
+            if (o && o->arg && !strchr(w, '=')) pending = o;
+            continue;
+        }
+        if (!first) {
+            first = w;
+            cmd = lookup(first, NULL);
+            if (cmd && strchr(cmd->name, ' ')) cmd = NULL;
+        } else if (!cmd && !second && is_group(first)) {
+            second = w;
+            cmd = lookup(first, second);
+        } else {
+            npositional++;
+        }
+    }
+    if (pending) {
+        if (pending->complete) print_words(pending->complete);
+        return;
+    }
+    if (cur[0] == '-') {
+        const mg_option *tables[2] = {mg_global_options, cmd ? cmd->options : no_options};
+        for (int t = 0; t < 2; t++)
+            for (const mg_option *o = tables[t]; o->name; o++) printf("%s\n", o->name);
+        return;
+    }
+    if (!first || (!cmd && !second && is_group(first))) {
+        /* a command word: the first words, or a group's second words */
+        const char *prev = NULL;
+        size_t gl = first ? strlen(first) : 0;
+        for (const mg_command *c = mg_commands; c->name; c++) {
+            const char *w = c->name;
+            if (first) {
+                if (strncmp(w, first, gl) != 0 || w[gl] != ' ') continue;
+                w += gl + 1;
+            }
+            size_t n = strcspn(w, " ");
+            if (prev && strlen(prev) == n && strncmp(prev, w, n) == 0) continue;
+            printf("%.*s\n", (int)n, w);
+            prev = w;
+        }
+        if (!first) puts("help");
+        return;
+    }
+    if (!cmd) return;
+    /* the positional being completed: FILE is a path; others are names
+     * only the server knows */
+    const char *pos = cmd->positional;
+    for (int i = 0; i < npositional && *pos; i++) {
+        pos += strcspn(pos, " ");
+        while (*pos == ' ') pos++;
+    }
+    if (strncmp(pos, "FILE", 4) == 0) puts("@file");
+    if (strncmp(pos, "bash", 4) == 0) puts("bash");
+}

@@ -1,0 +1,211 @@
+/* tree.c - see tree.h. */
+#include "client/tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/bytes.h"
+
+int mg_tree_is_text(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        if (c == 0) return 0;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n;
+        unsigned min;
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3, min = 0x10000;
+        else
+            return 0;
+        if ((size_t)(end - p) <= n) return 0;
+        unsigned cp = c & (0x3Fu >> n);
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+typedef struct walk {
+    cJSON *obj;
+    dev_t skip_dev;
+    ino_t skip_ino;
+    int has_skip;
+    size_t files, bytes;
+    char *err;
+    size_t errsize;
+} walk;
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int read_file(walk *w, const char *full, const char *rel, const struct stat *st)
+{
+    if (w->bytes + (size_t)st->st_size > MG_TREE_MAX_BYTES) {
+        snprintf(w->err, w->errsize,
+                 "the sources are over %u MiB; inline sources are for small trees "
+                 "(use --repo for a git repository)",
+                 MG_TREE_MAX_BYTES >> 20);
+        return -1;
+    }
+    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(errno));
+        return -1;
+    }
+    mg_bytes b = {0};
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len <= MG_TREE_MAX_BYTES)
+        mg_bytes_add(&b, chunk, (size_t)n);
+    int e = errno;
+    close(fd);
+    int rc = -1;
+    if (n < 0)
+        snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(e));
+    else if (b.failed)
+        snprintf(w->err, w->errsize, "out of memory reading %s", full);
+    else if (!mg_tree_is_text(mg_bytes_str(&b), b.len))
+        snprintf(w->err, w->errsize,
+                 "%s is not UTF-8 text; inline sources carry text files only "
+                 "(use --repo for a git repository)",
+                 full);
+    else if (!cJSON_AddStringToObject(w->obj, rel, mg_bytes_str(&b)))
+        snprintf(w->err, w->errsize, "out of memory");
+    else {
+        w->files++;
+        w->bytes += b.len;
+        rc = 0;
+    }
+    mg_bytes_free(&b);
+    return rc;
+}
+
+static int walk_dir(walk *w, const char *dir, const char *rel, int top)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(w->err, w->errsize, "cannot read the directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue; /* ., .., .git and hidden files */
+        if (top && strcmp(de->d_name, "dist") == 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                rc = -1;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc != 0) snprintf(w->err, w->errsize, "out of memory");
+    if (n) qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char full[PATH_MAX], sub[PATH_MAX];
+        if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, names[i]) >= sizeof full ||
+            (size_t)snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]) >=
+                sizeof sub) {
+            snprintf(w->err, w->errsize, "a path under %s is too long", dir);
+            rc = -1;
+            break;
+        }
+        struct stat st;
+        if (lstat(full, &st) != 0) {
+            snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(errno));
+            rc = -1;
+        } else if (S_ISLNK(st.st_mode)) {
+            snprintf(w->err, w->errsize,
+                     "%s is a symbolic link; inline sources are plain files (copy what it "
+                     "points to, or use --repo)",
+                     full);
+            rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk_dir(w, full, sub, 0);
+        } else if (S_ISREG(st.st_mode)) {
+            if (w->has_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino) continue;
+            if (w->files == MG_TREE_MAX_FILES) {
+                snprintf(w->err, w->errsize, "more than %d files under the sources directory",
+                         MG_TREE_MAX_FILES);
+                rc = -1;
+            } else {
+                rc = read_file(w, full, sub, &st);
+            }
+        }
+        /* sockets, fifos and devices are not sources */
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *bytes, char *err,
+                    size_t errsize)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errsize, "%s is not a directory", dir);
+        return NULL;
+    }
+    walk w = {.obj = cJSON_CreateObject(), .err = err, .errsize = errsize};
+    if (!w.obj) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    struct stat sk;
+    if (skip && stat(skip, &sk) == 0) {
+        w.has_skip = 1;
+        w.skip_dev = sk.st_dev;
+        w.skip_ino = sk.st_ino;
+    }
+    size_t len = strlen(dir);
+    char root[PATH_MAX];
+    while (len > 1 && dir[len - 1] == '/') len--;
+    if (len >= sizeof root) {
+        snprintf(err, errsize, "the path %s is too long", dir);
+        cJSON_Delete(w.obj);
+        return NULL;
+    }
+    memcpy(root, dir, len);
+    root[len] = '\0';
+    if (walk_dir(&w, root, "", 1) != 0) {
+        cJSON_Delete(w.obj);
+        return NULL;
+    }
+    *files = w.files;
+    *bytes = w.bytes;
+    return w.obj;
+}
