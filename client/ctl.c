@@ -59,15 +59,22 @@ int mg_ctl_api_error(const mg_ctl *c, const mg_rest_response *resp)
                            "(is that an mgd daemon? see --url)",
                            c->rest.base, resp->status);
     }
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(e, "details");
+    int ndetails = cJSON_GetArraySize(details);
     fputs("mgctl: ", stderr);
     put_safe(stderr, code);
     fputs(": ", stderr);
-    put_safe(stderr, message);
+    if (strcmp(code, "config_invalid") == 0 && ndetails > 0)
+        /* the message summarises the details, which follow in full */
+        fprintf(stderr, "the config does not resolve (%d error%s):", ndetails,
+                ndetails == 1 ? "" : "s");
+    else
+        put_safe(stderr, message);
     if (resp->status == 401 && !c->has_token)
         fputs(" (no token given: set --token or MGD_TOKEN)", stderr);
     fputc('\n', stderr);
     const cJSON *d;
-    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(e, "details"))
+    cJSON_ArrayForEach(d, details)
     {
         const char *path = mg_json_str(d, "path");
         const char *dmsg = mg_json_str(d, "message");

@@ -81,6 +81,7 @@ int mg_events_feed(mg_events *p, const char *bytes, size_t len)
             continue;
         }
         p->after_cr = (c == '\r');
+        if (p->line.len + (i - start) > MG_EVENTS_MAX_LINE) return -1;
         int rc;
         if (p->line.len) {
             mg_bytes_add(&p->line, bytes + start, i - start);

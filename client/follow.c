@@ -10,10 +10,12 @@
 
 const char *mg_follow_line_end(size_t data_len, int64_t delta)
 {
-    if (delta < 0) return NULL;
-    if ((uint64_t)delta == (uint64_t)data_len + 1) return "\n";
-    if ((uint64_t)delta == (uint64_t)data_len + 2) return "\r\n";
-    if ((uint64_t)delta == (uint64_t)data_len && data_len > 0) return "";
+    if (delta < 0 || (uint64_t)delta < (uint64_t)data_len) return NULL;
+    /* what the offset moved beyond the data (no data_len + 1 to wrap) */
+    uint64_t extra = (uint64_t)delta - (uint64_t)data_len;
+    if (extra == 1) return "\n";
+    if (extra == 2) return "\r\n";
+    if (extra == 0 && data_len > 0) return "";
     return NULL;
 }
 

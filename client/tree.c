@@ -172,6 +172,29 @@ static int walk_dir(walk *w, const char *dir, const char *rel, int top)
     return rc;
 }
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+/* Each directory is read in name order, which puts "src/a.c" before
+ * "src-b.c" and "src.c" ('/' sorts after '-' and '.'); the whole paths are
+ * sorted here, in strcmp order. */
+static int sort_members(cJSON *obj)
+{
+    int n = cJSON_GetArraySize(obj);
+    if (n < 2) return 0;
+    cJSON **v = malloc((size_t)n * sizeof *v);
+    if (!v) return -1;
+    int i = 0;
+    for (cJSON *c = obj->child; c; c = c->next) v[i++] = c;
+    qsort(v, (size_t)n, sizeof *v, by_key);
+    for (i = 0; i < n; i++) cJSON_DetachItemViaPointer(obj, v[i]);
+    for (i = 0; i < n; i++) cJSON_AddItemToArray(obj, v[i]);
+    free(v);
+    return 0;
+}
+
 cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *bytes, char *err,
                     size_t errsize)
 {
@@ -202,6 +225,11 @@ cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *by
     memcpy(root, dir, len);
     root[len] = '\0';
     if (walk_dir(&w, root, "", 1) != 0) {
+        cJSON_Delete(w.obj);
+        return NULL;
+    }
+    if (sort_members(w.obj) != 0) {
+        snprintf(err, errsize, "out of memory");
         cJSON_Delete(w.obj);
         return NULL;
     }

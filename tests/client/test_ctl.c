@@ -1,0 +1,203 @@
+/*
+ * client/ctl and client/rest, the parts without a server: paths with
+ * percent-encoded pieces, sizes and durations for people, and the checks
+ * of the server URL.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/bytes.h"
+#include "client/ctl.h"
+#include "client/rest.h"
+
+Test(ctl, path_encodes_segments)
+{
+    mg_bytes b = {0};
+    mg_ctl_path(&b, "/projects/%s/builds", "a b/\xc3\xa7");
+    cr_assert_str_eq(mg_bytes_str(&b), "/projects/a%20b%2F%C3%A7/builds");
+    mg_bytes_free(&b);
+}
+
+Test(ctl, path_encodes_query_values)
+{
+    mg_bytes b = {0};
+    mg_ctl_path(&b, "/builds?project=%q&status=%q", "x&y=z", "a+b?#");
+    cr_assert_str_eq(mg_bytes_str(&b), "/builds?project=x%26y%3Dz&status=a%2Bb%3F%23");
+    mg_bytes_free(&b);
+}
+
+Test(ctl, path_numbers_are_long_long)
+{
+    mg_bytes b = {0};
+    mg_ctl_path(&b, "/builds/%d/log?offset=%d", 9007199254740992LL, (long long)-1);
+    cr_assert_str_eq(mg_bytes_str(&b), "/builds/9007199254740992/log?offset=-1");
+    mg_bytes_clear(&b);
+    /* after a number, string arguments still line up */
+    mg_ctl_path(&b, "/p/%d/%s/%d", 1LL, "a/b", 2LL);
+    cr_assert_str_eq(mg_bytes_str(&b), "/p/1/a%2Fb/2");
+    mg_bytes_free(&b);
+}
+
+Test(ctl, path_keeps_unreserved_and_literal_text)
+{
+    mg_bytes b = {0};
+    mg_ctl_path(&b, "/a%%b/%s", "AZaz09-._~");
+    cr_assert_str_eq(mg_bytes_str(&b), "/a%b/AZaz09-._~");
+    mg_bytes_clear(&b);
+    mg_ctl_path(&b, "/x/%s", "");
+    cr_assert_str_eq(mg_bytes_str(&b), "/x/");
+    mg_bytes_free(&b);
+}
+
+Test(ctl, rest_escape)
+{
+    mg_bytes b = {0};
+    mg_rest_escape(&b, "hello world/\xc3\xa7%:@!*'()");
+    cr_assert_str_eq(mg_bytes_str(&b), "hello%20world%2F%C3%A7%25%3A%40%21%2A%27%28%29");
+    mg_bytes_clear(&b);
+    mg_rest_escape(&b, "\x01\x7f\xff");
+    cr_assert_str_eq(mg_bytes_str(&b), "%01%7F%FF");
+    mg_bytes_clear(&b);
+    mg_bytes_adds(&b, "pre-");
+    mg_rest_escape(&b, "Safe-1.2_~");
+    cr_assert_str_eq(mg_bytes_str(&b), "pre-Safe-1.2_~", "escape appends");
+    mg_bytes_free(&b);
+}
+
+Test(ctl, fmt_size)
+{
+    char buf[32];
+    mg_fmt_size(0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "0 B");
+    mg_fmt_size(1023, buf, sizeof buf);
+    cr_assert_str_eq(buf, "1023 B");
+    mg_fmt_size(1024, buf, sizeof buf);
+    cr_assert_str_eq(buf, "1.0 KiB");
+    mg_fmt_size(1536, buf, sizeof buf);
+    cr_assert_str_eq(buf, "1.5 KiB");
+    mg_fmt_size(18739, buf, sizeof buf);
+    cr_assert_str_eq(buf, "18.3 KiB");
+    mg_fmt_size(5LL << 20, buf, sizeof buf);
+    cr_assert_str_eq(buf, "5.0 MiB");
+    mg_fmt_size(3LL << 30, buf, sizeof buf);
+    cr_assert_str_eq(buf, "3.0 GiB");
+    mg_fmt_size(2048LL << 40, buf, sizeof buf);
+    cr_assert_str_eq(buf, "2048.0 TiB");
+    /* a small buffer is cut, not overrun */
+    char tiny[4];
+    mg_fmt_size(1536, tiny, sizeof tiny);
+    cr_assert_str_eq(tiny, "1.5");
+}
+
+Test(ctl, fmt_duration)
+{
+    char buf[32];
+    mg_fmt_duration(0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "0 ms");
+    mg_fmt_duration(999, buf, sizeof buf);
+    cr_assert_str_eq(buf, "999 ms");
+    mg_fmt_duration(1000, buf, sizeof buf);
+    cr_assert_str_eq(buf, "1.0 s");
+    mg_fmt_duration(4210, buf, sizeof buf);
+    cr_assert_str_eq(buf, "4.2 s");
+    mg_fmt_duration(119000, buf, sizeof buf);
+    cr_assert_str_eq(buf, "119.0 s");
+    mg_fmt_duration(125000, buf, sizeof buf);
+    cr_assert_str_eq(buf, "2 min 5 s");
+    mg_fmt_duration(-1, buf, sizeof buf);
+    cr_assert_str_eq(buf, "-");
+}
+
+/* mg_rest_init with `url`: 0 and the base, or -1 and a message. */
+static int init(const char *url, char *base, size_t size, char *err, size_t errsize)
+{
+    mg_rest r;
+    err[0] = '\0';
+    int rc = mg_rest_init(&r, url, NULL, err, errsize);
+    if (rc == 0) {
+        cr_assert_not_null(r.base);
+        snprintf(base, size, "%s", r.base);
+        cr_assert_null(r.token);
+        cr_assert_null(r.auth_header);
+        cr_assert_gt(r.connect_timeout_ms, 0);
+        cr_assert_gt(r.timeout_ms, 0);
+        cr_assert_gt(r.stall_ms, 0);
+    } else {
+        cr_assert_null(r.base, "a failed init leaves nothing to free");
+    }
+    mg_rest_free(&r);
+    cr_assert_null(r.base);
+    return rc;
+}
+
+Test(rest, accepts_http_and_https)
+{
+    char base[256], err[512];
+    cr_assert_eq(init("http://localhost:8080", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(base, "http://localhost:8080");
+    cr_assert_eq(init("https://mgd.example.org", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(base, "https://mgd.example.org");
+    cr_assert_eq(init("http://127.0.0.1:9/", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(base, "http://127.0.0.1:9");
+    cr_assert_eq(init("http://h/mgd/api//", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(base, "http://h/mgd/api");
+    cr_assert_eq(init("http://[::1]:8080", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(base, "http://[::1]:8080");
+    /* base never ends with '/' */
+    cr_assert_neq(base[strlen(base) - 1], '/');
+}
+
+Test(rest, token_sets_the_header)
+{
+    mg_rest r;
+    char err[512] = "";
+    cr_assert_eq(mg_rest_init(&r, "http://h:1", "s3cret", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(r.token, "s3cret");
+    cr_assert_str_eq(r.auth_header, "Authorization: Bearer s3cret");
+    char *url = mg_rest_url(&r, "/builds/1");
+    cr_assert_str_eq(url, "http://h:1/builds/1");
+    free(url);
+    mg_rest_free(&r);
+    cr_assert_null(r.token);
+    cr_assert_null(r.auth_header);
+
+    /* an empty token is no token */
+    cr_assert_eq(mg_rest_init(&r, "http://h:1", "", err, sizeof err), 0, "%s", err);
+    cr_assert_null(r.token);
+    cr_assert_null(r.auth_header);
+    mg_rest_free(&r);
+}
+
+static void refused(const char *url, const char *why)
+{
+    char base[256], err[512];
+    cr_assert_eq(init(url, base, sizeof base, err, sizeof err), -1, "%s accepted", url);
+    cr_assert_neq(err[0], '\0', "%s: no message", url);
+    if (why) cr_assert(strstr(err, why), "%s: %s", url, err);
+}
+
+Test(rest, refuses_bad_urls)
+{
+    refused("ftp://x", "http or https");
+    refused("file:///tmp/sock", NULL);
+    refused("http://", NULL);
+    refused("http://h/?q=1", "scheme, host, port and path only");
+    refused("http://h/#frag", "scheme, host, port and path only");
+    refused("http://user:pw@h", "scheme, host, port and path only");
+    refused("http://user@h:8080", NULL);
+    refused("garbage", NULL);
+    refused("", NULL);
+    refused("http://h:notaport", NULL);
+    refused("://h", NULL);
+}
+
+Test(rest, messages_name_the_url)
+{
+    char base[256], err[512];
+    cr_assert_eq(init("ftp://x", base, sizeof base, err, sizeof err), -1);
+    cr_assert(strstr(err, "'ftp://x'"), "%s", err);
+    cr_assert_eq(init("http://user:pw@h", base, sizeof base, err, sizeof err), -1);
+    cr_assert(strstr(err, "--token"), "%s", err);
+}
