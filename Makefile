@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh Debian 12 machine:
-#   make run   install missing packages, build, start the daemon (data in var/)
-#              with a project per example
+#   make run   install missing packages, build mgd and mgctl, start the daemon
+#              (data in var/) with a project per example
 #   make test  install missing packages, build with sanitizers, run every test
 # Build trees live under build/: build/release for running, build/test for
 # the sanitizer build that the tests use.
@@ -26,7 +26,7 @@ build: deps $(RELEASE)/CMakeCache.txt
 	@cmake --build $(RELEASE) -j $(JOBS)
 
 run: build
-	@scripts/run-daemon.sh $(RELEASE)/daemon/mgd
+	@scripts/run-daemon.sh $(RELEASE)/daemon/mgd $(RELEASE)/client/mgctl
 
 # builds every example with `mgd build` and runs it, without the daemon
 examples: build

@@ -309,7 +309,7 @@ int mg_cmd_build(mg_ctl *c)
 
 int mg_cmd_rebuild(mg_ctl *c)
 {
-    long long id;
+    long long id = 0;
     int rc = build_arg(c, &id);
     if (!rc) rc = check_stdout(c);
     if (rc) return rc;
@@ -328,7 +328,7 @@ int mg_cmd_rebuild(mg_ctl *c)
 
 int mg_cmd_cancel(mg_ctl *c)
 {
-    long long id;
+    long long id = 0;
     int rc = build_arg(c, &id);
     if (rc) return rc;
     mg_bytes path = {0};
@@ -420,7 +420,7 @@ static void join_ids(const cJSON *arr, char *buf, size_t size)
 
 int mg_cmd_status(mg_ctl *c)
 {
-    long long id;
+    long long id = 0;
     int rc = build_arg(c, &id);
     if (rc) return rc;
     mg_rest_response resp;
@@ -516,7 +516,7 @@ out:
 
 int mg_cmd_log(mg_ctl *c)
 {
-    long long id;
+    long long id = 0;
     int rc = build_arg(c, &id);
     if (rc) return rc;
     bool follow = mg_args_has(c->args, "--follow");
@@ -605,7 +605,7 @@ int mg_cmd_log(mg_ctl *c)
 
 int mg_cmd_image(mg_ctl *c)
 {
-    long long id;
+    long long id = 0;
     int rc = build_arg(c, &id);
     if (rc) return rc;
     const char *o = mg_args_get(c->args, "--output");

@@ -6,8 +6,8 @@ sources: {"name": NAME, "config": DIR/config.json, "sources": {path: text}}.
 
 Every regular file under DIR except config.json and dist/ becomes an inline
 source (UTF-8 text; the API carries sources as JSON strings). NAME defaults
-to the directory's name. Used by scripts/run-daemon.sh (make run), and handy
-with curl: scripts/project-json.py examples/hello | curl --data @- ...
+to the directory's name. Handy with curl (mgctl project create NAME
+--sources DIR does the same): scripts/project-json.py examples/hello | curl --data @- ...
 """
 import json
 import os

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # What `make run` does after building: starts `mgd serve` in the foreground
 # with its data under the checkout (var/), creates a project for each
-# example (inline sources) so there is something to build at once, and
-# prints the URL and where the admin token is. Ctrl-C stops the daemon.
-#   scripts/run-daemon.sh BINARY
+# example (inline sources, with mgctl) so there is something to build at
+# once, and prints the URL and where the admin token is. Ctrl-C stops the
+# daemon.
+#   scripts/run-daemon.sh MGD MGCTL
 # MGD_LISTEN (default 127.0.0.1:8080) and MGD_DATA (default var/) override
 # the address and the data directory.
 set -euo pipefail
 
-if [ $# -ne 1 ] || [ ! -x "$1" ]; then
-  echo "usage: $0 BINARY   (the mgd binary, e.g. build/release/daemon/mgd)" >&2
+if [ $# -ne 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
+  echo "usage: $0 MGD MGCTL   (e.g. build/release/daemon/mgd build/release/client/mgctl)" >&2
   exit 2
 fi
 bin=$(realpath "$1")
+mgctl=$(realpath "$2")
 cd "$(dirname "$0")/.."
 listen=${MGD_LISTEN:-127.0.0.1:8080}
 data=${MGD_DATA:-$PWD/var}
@@ -32,23 +34,22 @@ if [ -z "$token" ]; then
   echo "run: no admin token in $data/admin.token; create one with:" >&2
   echo "  $bin token create --scope admin --data $data" >&2
 else
+  export MGD_URL=$url MGD_TOKEN=$token
   for dir in examples/*/; do
     name=$(basename "$dir")
-    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
-      "$url/projects/$name")
-    [ "$code" = 404 ] || continue
-    scripts/project-json.py "$dir" "$name" |
-      curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $token" \
-        -H 'Content-Type: application/json' --data-binary @- "$url/projects" &&
-      echo "run: created project $name"
+    "$mgctl" project show "$name" >/dev/null 2>&1 && continue
+    "$mgctl" project create "$name" --sources "$dir" | sed 's/^/run: /' ||
+      echo "run: could not create the project $name (see above)" >&2
   done
 fi
 cat <<MSG
 
 mgd is serving $url (data in $data)
 the admin token is in $data/admin.token; try:
-  export MGD_TOKEN=\$(cat $data/admin.token)
+  export MGD_URL=$url MGD_TOKEN=\$(cat $data/admin.token)
   curl -X POST -H "Authorization: Bearer \$MGD_TOKEN" $url/projects/hello/build
+or with the client:
+  ${mgctl#$PWD/} build hello --follow -o hello && ./hello
 Ctrl-C stops it.
 MSG
 trap - EXIT
