@@ -42,6 +42,7 @@ bench: build
 	@bench/build/bench_build.py $(RELEASE)/daemon/mgd examples
 	@bench/api/bench_api.py $(RELEASE)/daemon/mgd
 	@bench/queue/bench_queue.py $(RELEASE)/daemon/mgd
+	@bench/client/bench_mgctl.py $(RELEASE)/daemon/mgd $(RELEASE)/client/mgctl
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
