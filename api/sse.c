@@ -102,12 +102,15 @@ static bool build_ended(mg_api *a, int64_t id, mg_build_status *st)
     return ended;
 }
 
-static void add_line(mg_sse *s, const char *line, size_t n, int64_t end_offset)
+/* One event: a log line (`newline`: it ended with '\n', which is not in
+ * `line`), or a piece of one (the end of a log without a final newline, a
+ * part of a line longer than a chunk). */
+static void add_line(mg_sse *s, const char *line, size_t n, int64_t end_offset, bool newline)
 {
     mg_buf_printf(&s->out, "id: %lld\ndata: ", (long long)end_offset);
-    /* A CR would end the SSE line early: drop a final one (CRLF logs),
-     * turn others into spaces. */
-    if (n && line[n - 1] == '\r') n--;
+    /* A CR would end the SSE line early: drop the CR of a CRLF (the id
+     * tells the client it was there), turn others into spaces. */
+    if (newline && n && line[n - 1] == '\r') n--;
     size_t start = 0;
     for (size_t i = 0; i < n; i++)
         if (line[i] == '\r') {
@@ -143,13 +146,13 @@ static bool read_lines(mg_sse *s, bool final)
         size_t used = 0;
         for (size_t i = 0; i < (size_t)n; i++)
             if (chunk[i] == '\n') {
-                add_line(s, chunk + used, i - used, s->offset + (int64_t)i + 1);
+                add_line(s, chunk + used, i - used, s->offset + (int64_t)i + 1, true);
                 used = i + 1;
             }
         /* a line longer than a chunk goes out in chunk-sized pieces; the
          * end of a finished log goes out without its newline */
         if ((used == 0 && (size_t)n == READ_CHUNK) || (final && (size_t)n < READ_CHUNK)) {
-            if (used < (size_t)n) add_line(s, chunk + used, (size_t)n - used, s->offset + n);
+            if (used < (size_t)n) add_line(s, chunk + used, (size_t)n - used, s->offset + n, false);
             used = (size_t)n;
         }
         if (used == 0) break;

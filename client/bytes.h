@@ -27,4 +27,12 @@ void mg_bytes_free(mg_bytes *b);
 /* The content as a string ("" when empty; never NULL). */
 const char *mg_bytes_str(const mg_bytes *b);
 
+/* The length (1 to 4) of the UTF-8 character at `s`, of which `avail`
+ * bytes are there; 0 when they are no valid character (a stray byte, an
+ * overlong form, a surrogate, past U+10FFFF, cut short) or a NUL. */
+size_t mg_utf8_char_len(const char *s, size_t avail);
+/* Appends `len` bytes of text with what is no valid UTF-8 character (and
+ * NULs) replaced by U+FFFD, so that it can go into a JSON string. */
+void mg_bytes_add_utf8(mg_bytes *b, const char *s, size_t len);
+
 #endif

@@ -84,7 +84,8 @@ static int download_sink(void *arg, const char *data, size_t len)
  * when it is a plain one, else build-ID.img. */
 static void default_name(const char *name, long long id, char *out, size_t size)
 {
-    bool plain = name && *name && name[0] != '.' && strlen(name) < 200;
+    /* not hidden, not "-" (stdout) or an option-like name */
+    bool plain = name && *name && name[0] != '.' && name[0] != '-' && strlen(name) < 200;
     for (const char *p = name; plain && *p; p++)
         if (*p == '/' || (unsigned char)*p < 0x20) plain = false;
     if (plain)
@@ -210,8 +211,10 @@ static int after_queue(mg_ctl *c, mg_rest_response *queued, cJSON *b)
     bool follow = mg_args_has(c->args, "--follow");
     const char *output = mg_args_get(c->args, "--output");
     bool wait = follow || output || mg_args_has(c->args, "--wait");
-    /* notes go where they do not mix with what the caller parses */
-    FILE *notes = c->json ? NULL : follow ? stderr : stdout;
+    /* notes go where they do not mix with what the caller parses: the
+     * log, or the image with -o - */
+    bool image_to_stdout = output && strcmp(output, "-") == 0;
+    FILE *notes = c->json ? NULL : follow || image_to_stdout ? stderr : stdout;
     if (!wait) {
         if (c->json)
             mg_ctl_print_raw(queued->body.data, queued->body.len);
@@ -411,7 +414,9 @@ static void join_ids(const cJSON *arr, char *buf, size_t size)
     const cJSON *v;
     cJSON_ArrayForEach(v, arr)
     {
-        if (!cJSON_IsNumber(v) || n + 24 >= size) continue;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
+            n + 24 >= size)
+            continue;
         n +=
             (size_t)snprintf(buf + n, size - n, "%s%lld", n ? ", " : "", (long long)v->valuedouble);
     }
@@ -448,6 +453,7 @@ int mg_cmd_status(mg_ctl *c)
     const cJSON *k;
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(b, "keys"))
     {
+        if (!k->string) continue; /* "keys" is no object */
         if (keys.len) mg_bytes_addc(&keys, ' ');
         mg_bytes_adds(&keys, k->string);
         mg_bytes_addc(&keys, '=');
@@ -514,6 +520,16 @@ out:
     return 0;
 }
 
+/* The log as a JSON string: bytes that are no UTF-8 text (and NULs) as
+ * U+FFFD, so that the document stays valid JSON. */
+static void add_log(cJSON *o, const char *text, size_t len)
+{
+    mg_bytes clean = {0};
+    mg_bytes_add_utf8(&clean, text ? text : "", text ? len : 0);
+    cJSON_AddStringToObject(o, "log", mg_bytes_str(&clean));
+    mg_bytes_free(&clean);
+}
+
 int mg_cmd_log(mg_ctl *c)
 {
     long long id = 0;
@@ -551,7 +567,7 @@ int mg_cmd_log(mg_ctl *c)
             cJSON_AddNumberToObject(o, "build", (double)id);
             cJSON_AddNumberToObject(o, "log_size", (double)f.offset);
             cJSON_AddBoolToObject(o, "more_data", more == 1);
-            cJSON_AddStringToObject(o, "log", text ? text : "");
+            add_log(o, text, text_len);
             mg_ctl_print_json(o);
             cJSON_Delete(o);
             free(text);
@@ -592,7 +608,7 @@ int mg_cmd_log(mg_ctl *c)
         cJSON_AddStringToObject(o, "status", status ? status : "");
         cJSON_AddNumberToObject(o, "log_size", (double)f.offset);
         cJSON_AddBoolToObject(o, "more_data", false);
-        cJSON_AddStringToObject(o, "log", text ? text : "");
+        add_log(o, text, text_len);
         mg_ctl_print_json(o);
         cJSON_Delete(o);
         free(text);

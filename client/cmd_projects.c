@@ -25,10 +25,22 @@ static char *read_config(mg_ctl *c, const char *path, size_t *len)
         mg_ctl_fail(c, "%s: %s", c->command, err);
         return NULL;
     }
-    cJSON *doc = cJSON_ParseWithLength(text, *len);
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(text, *len, &end, false);
+    const char *where = doc ? NULL : cJSON_GetErrorPtr();
+    if (doc && end) {
+        /* text after the document is not JSON either (project create
+         * puts the file in its request as it is) */
+        while (end < text + *len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+            end++;
+        if (end < text + *len) {
+            cJSON_Delete(doc);
+            doc = NULL;
+            where = end;
+        }
+    }
     if (!cJSON_IsObject(doc)) {
         size_t at = 0;
-        const char *where = cJSON_GetErrorPtr();
         if (!doc && where && where >= text && where <= text + *len) at = (size_t)(where - text);
         int line = 1;
         for (size_t i = 0; i < at; i++) line += text[i] == '\n';

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,10 @@ const char *mg_json_str(const cJSON *obj, const char *name)
 long long mg_json_int(const cJSON *obj, const char *name, long long dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : dflt;
+    /* a number no long long holds is no integer of ours (and converting
+     * it would be undefined) */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18)) return dflt;
+    return (long long)v->valuedouble;
 }
 
 bool mg_json_has(const cJSON *obj, const char *name)
@@ -244,16 +248,13 @@ cJSON *mg_ctl_keys(mg_ctl *c)
             cJSON_Delete(keys);
             return NULL;
         }
-        char name[128];
-        size_t n = (size_t)(eq - kv);
-        if (n >= sizeof name) n = sizeof name - 1;
-        memcpy(name, kv, n);
-        name[n] = '\0';
-        cJSON_DeleteItemFromObjectCaseSensitive(keys, name); /* the last one wins */
-        if (!cJSON_AddStringToObject(keys, name, eq + 1)) {
+        char *name = strndup(kv, (size_t)(eq - kv)); /* whole: a cut one is another key */
+        if (name) cJSON_DeleteItemFromObjectCaseSensitive(keys, name); /* the last one wins */
+        if (!name || !cJSON_AddStringToObject(keys, name, eq + 1)) {
             cJSON_Delete(keys);
             keys = NULL;
         }
+        free(name);
     }
     if (!keys) mg_ctl_fail(c, "out of memory");
     return keys;
@@ -296,6 +297,34 @@ char *mg_read_file(const char *path, size_t max, size_t *len, char *err, size_t 
     return NULL;
 }
 
+/* The temporary file being written, removed when a signal (^C, a CI job
+ * cancelled) ends mgctl before the commit or the abort does. */
+static char *volatile pending_tmp;
+
+static void remove_pending(int sig)
+{
+    char *t = pending_tmp;
+    if (t) unlink(t);
+    raise(sig); /* the handler is reset: dies of the signal once this returns */
+}
+
+static void watch_signals(void)
+{
+    static bool installed;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    if (installed) return;
+    installed = true;
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction sa, old;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue; /* nohup */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_pending;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 int mg_outfile_open(mg_outfile *o, const char *path, char *err, size_t errsize)
 {
     memset(o, 0, sizeof *o);
@@ -313,6 +342,7 @@ int mg_outfile_open(mg_outfile *o, const char *path, char *err, size_t errsize)
         return -1;
     }
     snprintf(o->tmp, n, "%s.mgctl-XXXXXX", path);
+    watch_signals();
     int fd = mkstemp(o->tmp);
     if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
         snprintf(err, errsize, "cannot write %s: %s", path, strerror(errno));
@@ -325,6 +355,7 @@ int mg_outfile_open(mg_outfile *o, const char *path, char *err, size_t errsize)
         memset(o, 0, sizeof *o);
         return -1;
     }
+    pending_tmp = o->tmp;
     return 0;
 }
 
@@ -333,6 +364,7 @@ void mg_outfile_abort(mg_outfile *o)
     if (o->tmp) {
         if (o->f) fclose(o->f);
         unlink(o->tmp);
+        pending_tmp = NULL;
     } else if (o->f) {
         fflush(o->f);
     }
@@ -360,6 +392,7 @@ int mg_outfile_commit(mg_outfile *o, int mode, char *err, size_t errsize)
     if (rc == 0 && rename(o->tmp, o->path) != 0) rc = -1;
     if (rc != 0) snprintf(err, errsize, "cannot write %s: %s", o->path, strerror(errno));
     if (rc != 0) unlink(o->tmp);
+    pending_tmp = NULL;
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);

@@ -65,7 +65,8 @@ void mg_ctl_print_raw(const char *text, size_t len);
 /* Prints a JSON value on stdout, indented. */
 void mg_ctl_print_json(const cJSON *v);
 
-/* Members of a JSON object, NULL or 0 when absent or of another type. */
+/* Members of a JSON object, NULL or `dflt` when absent or of another type
+ * (a number beyond what a long long holds counts as another type). */
 const char *mg_json_str(const cJSON *obj, const char *name);
 long long mg_json_int(const cJSON *obj, const char *name, long long dflt);
 bool mg_json_has(const cJSON *obj, const char *name); /* present and not null */

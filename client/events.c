@@ -54,9 +54,10 @@ static int process_line(mg_events *p, const char *line, size_t len)
         mg_bytes_add(&p->type, value, vlen);
     } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
         /* an id with a NUL is ignored, as the standard says; ours are
-         * short decimal offsets, a longer one is cut */
+         * short decimal offsets: a longer one is a broken stream (cut,
+         * it would read as another offset) */
         if (!memchr(value, '\0', vlen)) {
-            if (vlen >= sizeof p->id) vlen = sizeof p->id - 1;
+            if (vlen >= sizeof p->id) return -1;
             memcpy(p->id, value, vlen);
             p->id[vlen] = '\0';
         }

@@ -46,7 +46,8 @@ typedef struct mg_events {
 
 void mg_events_init(mg_events *p, mg_events_fn fn, void *ctx);
 /* Parses more bytes. Returns 0, the callback's non-zero value, or -1
- * when a line exceeds MG_EVENTS_MAX_LINE or memory runs out. */
+ * when a line exceeds MG_EVENTS_MAX_LINE, an id does not fit in `id`, or
+ * memory runs out. */
 int mg_events_feed(mg_events *p, const char *bytes, size_t len);
 void mg_events_free(mg_events *p);
 

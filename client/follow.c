@@ -64,7 +64,9 @@ static int on_event(void *arg, const mg_event *ev)
     char *end;
     errno = 0;
     long long id = strtoll(ev->id, &end, 10);
-    if (errno || end == ev->id || *end) return STOP_RESYNC;
+    /* an id before the offset does not fit (and id - offset could
+     * overflow) */
+    if (errno || end == ev->id || *end || id < f->offset) return STOP_RESYNC;
     const char *line_end = mg_follow_line_end(ev->data_len, (int64_t)id - f->offset);
     if (!line_end) return STOP_RESYNC;
     if (write_out(f, ev->data, ev->data_len) != 0 ||
@@ -167,13 +169,25 @@ static int follow_poll(mg_follow *f, char *err, size_t errsize)
             snprintf(err, errsize, "%s", terr);
             return -1;
         }
-        if (rc != 0 || more < 0) {
-            /* a server that answered before went away, cut an answer, or
-             * answered without the log's headers: try again for a while */
+        /* the build is over but the answer stops short of the log's size
+         * and brings nothing: waiting for the build will not change that
+         * (it was asked again forever) */
+        bool short_end = rc == 0 && more == 0 && size >= 0 && f->offset < size && !p.got;
+        if (rc != 0 || more < 0 || short_end) {
+            /* a server that answered before went away, cut an answer,
+             * answered without the log's headers or without the log's
+             * end: try again for a while */
             uint64_t now = now_ms();
             if (!failing_since) failing_since = now;
             if (now - failing_since > (uint64_t)f->rest->timeout_ms) {
-                snprintf(err, errsize, "%s", rc != 0 ? terr : "the log answer lacks X-More-Data");
+                if (short_end)
+                    snprintf(err, errsize,
+                             "the log of the finished build ends at byte %lld, short of its "
+                             "size %lld",
+                             (long long)f->offset, (long long)size);
+                else
+                    snprintf(err, errsize, "%s",
+                             rc != 0 ? terr : "the log answer lacks X-More-Data");
                 return -1;
             }
             sleep_ms(pause);

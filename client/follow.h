@@ -13,7 +13,8 @@
  *
  * A server that answered once and then cannot be reached (a restart, a
  * network hiccup) is retried with a growing pause for as long as the
- * client's request timeout (rest.h), then the follower gives up; one that
+ * client's request timeout (rest.h), then the follower gives up; so is one
+ * whose log of a finished build stops short of its X-Log-Size. One that
  * never answered is an error at once.
  */
 #ifndef MG_CLIENT_FOLLOW_H

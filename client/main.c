@@ -178,6 +178,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) want_help = true;
     }
     if (nwords == 0) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--version") == 0) {
+                printf("mgctl %s\n", MGD_VERSION);
+                return 0;
+            }
         if (want_help) {
             help_all(stdout);
             return 0;
@@ -250,7 +255,9 @@ int main(int argc, char **argv)
         const char *t;
         if ((t = mg_args_get(&args, "--timeout")) && parse_seconds(t, &ctl.rest.timeout_ms) != 0)
             rc = mg_ctl_fail(&ctl, "--timeout is a number of seconds, not '%s'", t);
-        else if (t)
+        else if (t && ctl.rest.timeout_ms > ctl.rest.stall_ms)
+            /* a stream is quiet for up to 15 s between keep-alives: a
+             * short --timeout must not cut a live one */
             ctl.rest.stall_ms = ctl.rest.timeout_ms;
         if ((t = mg_args_get(&args, "--connect-timeout")) &&
             parse_seconds(t, &ctl.rest.connect_timeout_ms) != 0)

@@ -154,7 +154,9 @@ static void parse_link(char *dst, size_t size, const char *v, size_t n)
         /* rel="next" within this link's parameters */
         for (const char *p = gt; p + 10 <= stop; p++)
             if (memcmp(p, "rel=\"next\"", 10) == 0) {
-                copy_value(dst, size, lt + 1, (size_t)(gt - lt - 1));
+                /* a cut link would name another page */
+                if ((size_t)(gt - lt - 1) < size)
+                    copy_value(dst, size, lt + 1, (size_t)(gt - lt - 1));
                 return;
             }
         v = stop + (comma ? 1 : 0);
@@ -209,15 +211,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     size_t n = size * nmemb;
     long status = 0;
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (t->sink && status >= 200 && status < 300) {
+    bool ok = status >= 200 && status < 300;
+    if (t->sink && ok) {
         if (t->sink(t->ctx, data, n) != 0) {
             t->sink_stopped = true;
             return 0; /* makes curl stop with CURLE_WRITE_ERROR */
         }
         return n;
     }
-    /* error bodies are small; a huge one is cut */
-    if (t->out->body.len < (4u << 20)) mg_bytes_add(&t->out->body, data, n);
+    /* error bodies are small, a huge one is cut; a 2xx answer is kept
+     * whole (cut, `mgctl log` printed a long log short, with exit 0) */
+    if (ok || t->out->body.len < (4u << 20)) mg_bytes_add(&t->out->body, data, n);
     return t->out->body.failed ? 0 : n;
 }
 

@@ -37,10 +37,12 @@ typedef struct mg_rest_response {
     char content_type[128];
     char location[256];
     char etag[80];
-    int64_t log_size;    /* X-Log-Size, -1 when absent */
-    int more_data;       /* X-More-Data: 1 true, 0 false, -1 absent */
-    int64_t total;       /* X-Total-Count, -1 when absent */
-    char next_link[512]; /* the Link header's rel="next" target, or "" */
+    int64_t log_size; /* X-Log-Size, -1 when absent */
+    int more_data;    /* X-More-Data: 1 true, 0 false, -1 absent */
+    int64_t total;    /* X-Total-Count, -1 when absent */
+    /* the Link header's rel="next" target, or "" (also when it does not
+     * fit: a query is at most 4 KiB, so that is no mgd's) */
+    char next_link[8192];
 } mg_rest_response;
 
 /* Checks `url` (http or https, a host, no query or fragment) and sets up

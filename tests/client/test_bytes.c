@@ -84,3 +84,21 @@ Test(bytes, failed_stays_failed)
     cr_assert_null(b.data);
     cr_assert_str_eq(mg_bytes_str(&b), "");
 }
+
+/* `mgctl log --json` puts a log into a JSON string: what is no UTF-8
+ * text becomes U+FFFD instead of invalid JSON (a NUL used to cut it). */
+Test(bytes, utf8_replaces_what_is_no_text)
+{
+    static const char in[] = "ok \xC3\xA9 \xFF mid\0nul \xE2\x82 \xED\xA0\x80 \xF0\x9F\x98\x80";
+    mg_bytes b = {0};
+    mg_bytes_add_utf8(&b, in, sizeof in - 1);
+    cr_assert_str_eq(mg_bytes_str(&b),
+                     "ok \xC3\xA9 \xEF\xBF\xBD mid\xEF\xBF\xBDnul \xEF\xBF\xBD\xEF"
+                     "\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD "
+                     "\xF0\x9F\x98\x80");
+    mg_bytes_free(&b);
+    cr_assert_eq(mg_utf8_char_len("\xC3\xA9", 2), 2);
+    cr_assert_eq(mg_utf8_char_len("\xC3\xA9", 1), 0); /* cut short */
+    cr_assert_eq(mg_utf8_char_len("\xC0\x80", 2), 0); /* overlong */
+    cr_assert_eq(mg_utf8_char_len("", 1), 0);         /* NUL */
+}

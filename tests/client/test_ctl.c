@@ -201,3 +201,55 @@ Test(rest, messages_name_the_url)
     cr_assert_eq(init("http://user:pw@h", base, sizeof base, err, sizeof err), -1);
     cr_assert(strstr(err, "--token"), "%s", err);
 }
+
+/* ---- what the server's JSON may hold ------------------------------------ */
+
+Test(ctl, json_int_out_of_range_is_the_default)
+{
+    /* a number no long long holds: converting it is undefined (it came
+     * out as LLONG_MIN); it is treated as absent */
+    cJSON *o = cJSON_Parse("{\"big\": 1e300, \"small\": -1e300, \"edge\": 9.3e18, \"ok\": 42,"
+                           " \"max\": 9007199254740992, \"neg\": -5}");
+    cr_assert_not_null(o);
+    cr_assert_eq(mg_json_int(o, "big", -7), -7);
+    cr_assert_eq(mg_json_int(o, "small", -7), -7);
+    cr_assert_eq(mg_json_int(o, "edge", -7), -7);
+    cr_assert_eq(mg_json_int(o, "ok", -7), 42);
+    cr_assert_eq(mg_json_int(o, "max", -7), 9007199254740992LL);
+    cr_assert_eq(mg_json_int(o, "neg", -7), -5);
+    cJSON_Delete(o);
+}
+
+/* ---- --key NAME=VALUE ---------------------------------------------------- */
+
+static const mg_option key_options[] = {
+    {"--key", 0, "NAME=VALUE", true, NULL, "a key"},
+    MG_OPTION_END,
+};
+
+Test(ctl, long_key_names_are_not_cut)
+{
+    /* two names of 200 bytes that share their first 150: both are sent,
+     * whole (they were cut to 127 bytes, and the second replaced the
+     * first) */
+    char a[256], b[256], name_a[201], name_b[201];
+    memset(name_a, 'k', 200);
+    name_a[200] = '\0';
+    memcpy(name_b, name_a, sizeof name_b);
+    name_b[150] = 'z';
+    snprintf(a, sizeof a, "%s=1", name_a);
+    snprintf(b, sizeof b, "%s=2", name_b);
+    char *argv[] = {"--key", a, "--key", b, "--key", "x=3", "--key", "x=4"};
+    const mg_option *const tables[1] = {key_options};
+    mg_args args;
+    char err[256];
+    cr_assert_eq(mg_args_parse(&args, tables, 1, 8, argv, err, sizeof err), 0, "%s", err);
+    mg_ctl c = {.args = &args, .command = "build"};
+    cJSON *keys = mg_ctl_keys(&c);
+    cr_assert_not_null(keys);
+    cr_assert_eq(cJSON_GetArraySize(keys), 3);
+    cr_assert_str_eq(mg_json_str(keys, name_a), "1");
+    cr_assert_str_eq(mg_json_str(keys, name_b), "2");
+    cr_assert_str_eq(mg_json_str(keys, "x"), "4"); /* the last one wins */
+    cJSON_Delete(keys);
+}

@@ -325,6 +325,27 @@ Test(events, line_at_the_limit_is_fine)
     free(big);
 }
 
+Test(events, id_too_long_to_keep_is_an_error)
+{
+    /* 62 zeros, "1" and "5": cut to the 63 bytes the parser keeps, the
+     * id read as 1, not 15, and the follower placed the line wrongly */
+    char in[160];
+    snprintf(in, sizeof in, "id: %062d15\ndata: x\n\n", 0);
+    int rc;
+    char *got = run(in, strlen(in), NULL, 0, &rc, NULL);
+    cr_assert_eq(rc, -1);
+    cr_assert_str_eq(got, "", "no event with a cut id");
+    free(got);
+    /* 63 bytes fit */
+    char id[64];
+    snprintf(in, sizeof in, "id: %061d15\ndata: x\n\n", 0);
+    got = run(in, strlen(in), NULL, 0, &rc, id);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(strlen(id), 63);
+    cr_assert_str_eq(id + 61, "15");
+    free(got);
+}
+
 Test(events, daemon_log_stream)
 {
     CHECK(": log of build 7 from byte 0\n\n"

@@ -180,6 +180,10 @@ class ExitStatus(mh.MgctlTest):
         self.mgctl("log", str(build_id), "--follow", want=3)
         j = self.json_of(self.mgctl("status", str(build_id), "--json"))
         self.assertEqual(j["status"], "cancelled")
+        # --json: the cancelled Build
+        queued = self.json_of(self.mgctl("build", "cli-cancel", "--force", "--json"))
+        j = self.json_of(self.mgctl("cancel", str(queued["id"]), "--json"))
+        self.assertEqual((j["id"], j["status"]), (queued["id"], "cancelled"))
 
 
 class Unreachable(mh.MgctlTest):

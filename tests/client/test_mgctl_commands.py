@@ -61,6 +61,7 @@ class ServerInfo(mh.MgctlTest):
         j = self.json_of(self.mgctl("version", "--json"))
         self.assertEqual(j["server"], self.d.get("/health").json["version"])
         self.assertEqual(self.mgctl("--version").text.split()[0], "mgctl")
+        self.assertEqual(self.mgctl("--json", "--version").text.split()[0], "mgctl")
 
 
 class Projects(mh.MgctlTest):
