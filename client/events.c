@@ -46,6 +46,7 @@ static int process_line(mg_events *p, const char *line, size_t len)
     size_t vlen = colon ? len - flen - 1 : 0;
     if (vlen && value[0] == ' ') value++, vlen--;
     if (flen == 4 && memcmp(line, "data", 4) == 0) {
+        if (p->data.len + vlen + 1 > MG_EVENTS_MAX_DATA) return -1;
         if (p->has_data) mg_bytes_addc(&p->data, '\n');
         mg_bytes_add(&p->data, value, vlen);
         p->has_data = true;

@@ -21,6 +21,8 @@
 /* A line longer than this is a broken stream, not a log line (the
  * daemon splits its lines at 64 KiB). */
 #define MG_EVENTS_MAX_LINE (1u << 20)
+/* The same for an event's data, joined from many `data:` lines. */
+#define MG_EVENTS_MAX_DATA (4u << 20)
 
 typedef struct mg_event {
     const char *type; /* "message" unless the stream named it */
@@ -46,7 +48,8 @@ typedef struct mg_events {
 
 void mg_events_init(mg_events *p, mg_events_fn fn, void *ctx);
 /* Parses more bytes. Returns 0, the callback's non-zero value, or -1
- * when a line exceeds MG_EVENTS_MAX_LINE, an id does not fit in `id`, or
+ * when a line exceeds MG_EVENTS_MAX_LINE, an event's data
+ * MG_EVENTS_MAX_DATA, an id does not fit in `id`, or
  * memory runs out. */
 int mg_events_feed(mg_events *p, const char *bytes, size_t len);
 void mg_events_free(mg_events *p);

@@ -369,3 +369,20 @@ Test(events, type_is_message_by_default)
     cr_assert_str_eq(got, "message||x\n");
     free(got);
 }
+
+Test(events, data_too_long_across_lines)
+{
+    /* lines that each fit, never a blank one: the event would grow without
+     * end */
+    static char line[65536 + 8];
+    memcpy(line, "data: ", 6);
+    memset(line + 6, 'x', 65536);
+    line[65536 + 6] = '\n';
+    mg_events p;
+    mg_events_init(&p, never, NULL);
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++) rc = mg_events_feed(&p, line, 65536 + 7);
+    cr_assert_eq(rc, -1);
+    cr_assert_leq(p.data.len, MG_EVENTS_MAX_DATA);
+    mg_events_free(&p);
+}
