@@ -291,6 +291,21 @@ static int check_stdout(mg_ctl *c)
     return 0;
 }
 
+/* POSTs a build or rebuild request (`path` is freed), then waits,
+ * follows and downloads as the options say. */
+static int queue(mg_ctl *c, mg_bytes *path, const char *body)
+{
+    mg_rest_response resp;
+    cJSON *b;
+    int rc = mg_ctl_call(c, "POST", mg_bytes_str(path), body, &resp, &b);
+    mg_bytes_free(path);
+    if (rc) return rc;
+    rc = after_queue(c, &resp, b);
+    cJSON_Delete(b);
+    mg_rest_response_free(&resp);
+    return rc;
+}
+
 int mg_cmd_build(mg_ctl *c)
 {
     if (check_stdout(c)) return MG_EXIT_USAGE;
@@ -298,15 +313,8 @@ int mg_cmd_build(mg_ctl *c)
     if (!body) return MG_EXIT_USAGE;
     mg_bytes path = {0};
     mg_ctl_path(&path, "/projects/%s/build", c->args->positional[0]);
-    mg_rest_response resp;
-    cJSON *b;
-    int rc = mg_ctl_call(c, "POST", mg_bytes_str(&path), body, &resp, &b);
+    int rc = queue(c, &path, body);
     free(body);
-    mg_bytes_free(&path);
-    if (rc) return rc;
-    rc = after_queue(c, &resp, b);
-    cJSON_Delete(b);
-    mg_rest_response_free(&resp);
     return rc;
 }
 
@@ -318,15 +326,7 @@ int mg_cmd_rebuild(mg_ctl *c)
     if (rc) return rc;
     mg_bytes path = {0};
     mg_ctl_path(&path, "/builds/%d/rebuild", id);
-    mg_rest_response resp;
-    cJSON *b;
-    rc = mg_ctl_call(c, "POST", mg_bytes_str(&path), NULL, &resp, &b);
-    mg_bytes_free(&path);
-    if (rc) return rc;
-    rc = after_queue(c, &resp, b);
-    cJSON_Delete(b);
-    mg_rest_response_free(&resp);
-    return rc;
+    return queue(c, &path, NULL);
 }
 
 int mg_cmd_cancel(mg_ctl *c)

@@ -8,72 +8,60 @@
 #include "client/commands.h"
 #include "client/table.h"
 
+static void show_targets(const cJSON *doc)
+{
+    mg_table t;
+    mg_table_init(&t, 4);
+    mg_table_rowv(&t, "TARGET", "ARCH", "AVAILABLE", "NOTE");
+    const cJSON *target, *arch;
+    cJSON_ArrayForEach(target, doc)
+    {
+        cJSON_ArrayForEach(arch, cJSON_GetObjectItemCaseSensitive(target, "arches"))
+        {
+            bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(arch, "available"));
+            bool runs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(arch, "runnable"));
+            const char *note = ok ? (runs ? "images run on the server's machine"
+                                          : "images do not run on the server's machine")
+                                  : mg_json_str(arch, "reason");
+            mg_table_rowv(&t, mg_json_str(target, "name"), mg_json_str(arch, "name"),
+                          ok ? "yes" : "no", note);
+        }
+    }
+    mg_table_print(&t, stdout);
+    mg_table_free(&t);
+}
+
 int mg_cmd_targets(mg_ctl *c)
 {
-    mg_rest_response resp;
-    cJSON *doc;
-    int rc = mg_ctl_call(c, "GET", "/targets", NULL, &resp, &doc);
-    if (rc) return rc;
-    if (c->json) {
-        mg_ctl_print_raw(resp.body.data, resp.body.len);
-    } else {
-        mg_table t;
-        mg_table_init(&t, 4);
-        mg_table_rowv(&t, "TARGET", "ARCH", "AVAILABLE", "NOTE");
-        const cJSON *target, *arch;
-        cJSON_ArrayForEach(target, doc)
+    return mg_ctl_show(c, "/targets", show_targets);
+}
+
+static void show_devices(const cJSON *doc)
+{
+    mg_table t;
+    mg_table_init(&t, 4);
+    mg_table_rowv(&t, "NAME", "TYPE", "KIND", "TARGETS");
+    const cJSON *e, *tg;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "entries"))
+    {
+        mg_bytes targets = {0};
+        cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(e, "targets"))
         {
-            cJSON_ArrayForEach(arch, cJSON_GetObjectItemCaseSensitive(target, "arches"))
-            {
-                bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(arch, "available"));
-                bool runs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(arch, "runnable"));
-                const char *note = ok ? (runs ? "images run on the server's machine"
-                                              : "images do not run on the server's machine")
-                                      : mg_json_str(arch, "reason");
-                mg_table_rowv(&t, mg_json_str(target, "name"), mg_json_str(arch, "name"),
-                              ok ? "yes" : "no", note);
-            }
+            if (!cJSON_IsString(tg)) continue;
+            if (targets.len) mg_bytes_addc(&targets, ',');
+            mg_bytes_adds(&targets, tg->valuestring);
         }
-        mg_table_print(&t, stdout);
-        mg_table_free(&t);
+        mg_table_rowv(&t, mg_json_str(e, "name"), mg_json_str(e, "type"), mg_json_str(e, "kind"),
+                      targets.len ? targets.data : "-");
+        mg_bytes_free(&targets);
     }
-    cJSON_Delete(doc);
-    mg_rest_response_free(&resp);
-    return 0;
+    mg_table_print(&t, stdout);
+    mg_table_free(&t);
 }
 
 int mg_cmd_devices(mg_ctl *c)
 {
-    mg_rest_response resp;
-    cJSON *doc;
-    int rc = mg_ctl_call(c, "GET", "/devices", NULL, &resp, &doc);
-    if (rc) return rc;
-    if (c->json) {
-        mg_ctl_print_raw(resp.body.data, resp.body.len);
-    } else {
-        mg_table t;
-        mg_table_init(&t, 4);
-        mg_table_rowv(&t, "NAME", "TYPE", "KIND", "TARGETS");
-        const cJSON *e, *tg;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "entries"))
-        {
-            mg_bytes targets = {0};
-            cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(e, "targets"))
-            {
-                if (!cJSON_IsString(tg)) continue;
-                if (targets.len) mg_bytes_addc(&targets, ',');
-                mg_bytes_adds(&targets, tg->valuestring);
-            }
-            mg_table_rowv(&t, mg_json_str(e, "name"), mg_json_str(e, "type"),
-                          mg_json_str(e, "kind"), targets.len ? targets.data : "-");
-            mg_bytes_free(&targets);
-        }
-        mg_table_print(&t, stdout);
-        mg_table_free(&t);
-    }
-    cJSON_Delete(doc);
-    mg_rest_response_free(&resp);
-    return 0;
+    return mg_ctl_show(c, "/devices", show_devices);
 }
 
 int mg_cmd_version(mg_ctl *c)

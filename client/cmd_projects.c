@@ -182,56 +182,51 @@ int mg_cmd_project_list(mg_ctl *c)
     return 0;
 }
 
+static void show_project(const cJSON *p)
+{
+    char id[160], src[512], cv[32];
+    snprintf(id, sizeof id, "%s (id %lld)", mg_json_str(p, "name") ? mg_json_str(p, "name") : "?",
+             mg_json_int(p, "id", 0));
+    project_sources(p, src, sizeof src);
+    snprintf(cv, sizeof cv, "version %lld", mg_json_int(p, "config_version", 0));
+    mg_table t;
+    mg_table_init(&t, 2);
+    mg_table_rowv(&t, "project", id);
+    mg_table_rowv(&t, "sources", src);
+    mg_table_rowv(&t, "config", cv);
+    mg_table_rowv(&t, "created", mg_json_str(p, "created_at"));
+    mg_table_rowv(&t, "updated", mg_json_str(p, "updated_at"));
+    mg_table_print(&t, stdout);
+    mg_table_free(&t);
+
+    const cJSON *latest = cJSON_GetObjectItemCaseSensitive(p, "latest_builds");
+    const cJSON *good = cJSON_GetObjectItemCaseSensitive(p, "latest_succeeded");
+    if (cJSON_GetArraySize(latest) > 0) {
+        mg_table_init(&t, 5);
+        mg_table_rowv(&t, "TARGET", "LATEST", "STATUS", "CREATED", "LAST SUCCEEDED");
+        const cJSON *b;
+        cJSON_ArrayForEach(b, latest)
+        {
+            char bid[32], gid[32] = "-";
+            snprintf(bid, sizeof bid, "%lld", mg_json_int(b, "id", 0));
+            const cJSON *g = cJSON_GetObjectItemCaseSensitive(good, b->string);
+            if (g) snprintf(gid, sizeof gid, "%lld", mg_json_int(g, "id", 0));
+            mg_table_rowv(&t, b->string, bid, mg_json_str(b, "status"),
+                          mg_json_str(b, "created_at"), gid);
+        }
+        putchar('\n');
+        mg_table_print(&t, stdout);
+        mg_table_free(&t);
+    }
+}
+
 int mg_cmd_project_show(mg_ctl *c)
 {
     mg_bytes path = {0};
     mg_ctl_path(&path, "/projects/%s", c->args->positional[0]);
-    mg_rest_response resp;
-    cJSON *p;
-    int rc = mg_ctl_call(c, "GET", mg_bytes_str(&path), NULL, &resp, &p);
+    int rc = mg_ctl_show(c, mg_bytes_str(&path), show_project);
     mg_bytes_free(&path);
-    if (rc) return rc;
-    if (c->json) {
-        mg_ctl_print_raw(resp.body.data, resp.body.len);
-    } else {
-        char id[160], src[512], cv[32];
-        snprintf(id, sizeof id, "%s (id %lld)",
-                 mg_json_str(p, "name") ? mg_json_str(p, "name") : "?", mg_json_int(p, "id", 0));
-        project_sources(p, src, sizeof src);
-        snprintf(cv, sizeof cv, "version %lld", mg_json_int(p, "config_version", 0));
-        mg_table t;
-        mg_table_init(&t, 2);
-        mg_table_rowv(&t, "project", id);
-        mg_table_rowv(&t, "sources", src);
-        mg_table_rowv(&t, "config", cv);
-        mg_table_rowv(&t, "created", mg_json_str(p, "created_at"));
-        mg_table_rowv(&t, "updated", mg_json_str(p, "updated_at"));
-        mg_table_print(&t, stdout);
-        mg_table_free(&t);
-
-        const cJSON *latest = cJSON_GetObjectItemCaseSensitive(p, "latest_builds");
-        const cJSON *good = cJSON_GetObjectItemCaseSensitive(p, "latest_succeeded");
-        if (cJSON_GetArraySize(latest) > 0) {
-            mg_table_init(&t, 5);
-            mg_table_rowv(&t, "TARGET", "LATEST", "STATUS", "CREATED", "LAST SUCCEEDED");
-            const cJSON *b;
-            cJSON_ArrayForEach(b, latest)
-            {
-                char bid[32], gid[32] = "-";
-                snprintf(bid, sizeof bid, "%lld", mg_json_int(b, "id", 0));
-                const cJSON *g = cJSON_GetObjectItemCaseSensitive(good, b->string);
-                if (g) snprintf(gid, sizeof gid, "%lld", mg_json_int(g, "id", 0));
-                mg_table_rowv(&t, b->string, bid, mg_json_str(b, "status"),
-                              mg_json_str(b, "created_at"), gid);
-            }
-            putchar('\n');
-            mg_table_print(&t, stdout);
-            mg_table_free(&t);
-        }
-    }
-    cJSON_Delete(p);
-    mg_rest_response_free(&resp);
-    return 0;
+    return rc;
 }
 
 int mg_cmd_project_delete(mg_ctl *c)
@@ -286,19 +281,10 @@ int mg_cmd_config_show(mg_ctl *c)
     mg_bytes path = {0};
     mg_ctl_path(&path, "/projects/%s/config", c->args->positional[0]);
     if (version) mg_ctl_path(&path, "?version=%q", version);
-    mg_rest_response resp;
-    cJSON *doc;
-    int rc = mg_ctl_call(c, "GET", mg_bytes_str(&path), NULL, &resp, &doc);
-    mg_bytes_free(&path);
-    if (rc) return rc;
     /* stored canonically, compact: people get it indented */
-    if (c->json)
-        mg_ctl_print_raw(resp.body.data, resp.body.len);
-    else
-        mg_ctl_print_json(doc);
-    cJSON_Delete(doc);
-    mg_rest_response_free(&resp);
-    return 0;
+    int rc = mg_ctl_show(c, mg_bytes_str(&path), mg_ctl_print_json);
+    mg_bytes_free(&path);
+    return rc;
 }
 
 int mg_cmd_check(mg_ctl *c)

@@ -125,6 +125,21 @@ int mg_ctl_call(mg_ctl *c, const char *method, const char *path, const char *bod
     return 0;
 }
 
+int mg_ctl_show(mg_ctl *c, const char *path, void (*human)(const cJSON *doc))
+{
+    mg_rest_response resp;
+    cJSON *doc;
+    int rc = mg_ctl_call(c, "GET", path, NULL, &resp, &doc);
+    if (rc) return rc;
+    if (c->json)
+        mg_ctl_print_raw(mg_bytes_str(&resp.body), resp.body.len);
+    else
+        human(doc);
+    cJSON_Delete(doc);
+    mg_rest_response_free(&resp);
+    return 0;
+}
+
 int mg_ctl_list(mg_ctl *c, const char *path, int limit, cJSON **items)
 {
     *items = cJSON_CreateArray();

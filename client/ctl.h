@@ -51,6 +51,11 @@ int mg_ctl_api_error(const mg_ctl *c, const mg_rest_response *resp);
 int mg_ctl_call(mg_ctl *c, const char *method, const char *path, const char *body,
                 mg_rest_response *resp, cJSON **json);
 
+/* GETs `path` and prints the answer: as it came with --json, else
+ * through `human` (given the parsed document). Returns 0 or an exit
+ * status. */
+int mg_ctl_show(mg_ctl *c, const char *path, void (*human)(const cJSON *doc));
+
 /* Every item of a paginated list (following rel="next"), at most `limit`
  * (0: all). Returns 0 with a new array in `*items`, or an exit status. */
 int mg_ctl_list(mg_ctl *c, const char *path, int limit, cJSON **items);

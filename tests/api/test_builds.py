@@ -337,7 +337,15 @@ class Cancel(ApiTest):
         self.assertEqual(c["status"], "cancelled")
         self.assertTime(c["finished_at"])
         self.assertIsNone(c["image"])
-        self.assertEqual(self.d.get("/builds/%d/log" % b["id"]).header("X-More-Data"), "false")
+        # the log is complete once the worker has let go of the build (it
+        # may write its last lines after the cancel): soon, and for good
+        deadline = time.monotonic() + 10
+        while (self.d.get("/builds/%d/log" % b["id"]).header("X-More-Data") == "true"
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        r = self.d.get("/builds/%d/log" % b["id"])
+        self.assertEqual(r.header("X-More-Data"), "false")
+        self.assertEqual(int(r.header("X-Log-Size")), len(r.body))
         self.assertError(self.d.post("/builds/%d/cancel" % b["id"]), 409, "conflict")
         deadline = time.monotonic() + 5
         while os.path.exists(needle) and time.monotonic() < deadline:

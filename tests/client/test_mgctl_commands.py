@@ -260,6 +260,11 @@ class BuildRecords(mh.MgctlTest):
         r = self.mgctl("builds", "cli-rec", "--limit", "zero", want=2)
         self.assertIn("--limit", r.errtext)
 
+    def test_project_show_latest(self):
+        r = self.mgctl("project", "show", "cli-rec")
+        self.assertIn("TARGET  LATEST", r.text)
+        self.assertRegex(r.text, r"(?m)^unix\s+\d+\s+succeeded\s+\S+\s+\d+$")
+
     def test_status(self):
         b = self.build
         r = self.mgctl("status", str(b["id"]))
