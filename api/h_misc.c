@@ -1,5 +1,5 @@
 /*
- * h_misc.c - the small endpoints: the home page, /health, /metrics,
+ * h_misc.c - the small endpoints: /health, /metrics,
  * /targets, /devices, /schema/config.json, /hash and the tokens.
  */
 #include <stdio.h>
@@ -18,33 +18,6 @@ typedef struct {
 } mg_embedded_file;
 extern const mg_embedded_file mg_config_schema_files[];
 extern const size_t mg_config_schema_files_count;
-
-static const char home_page[] =
-    "<!DOCTYPE html>\n"
-    "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgd</title></head>\n"
-    "<body>\n"
-    "<h1>mgd</h1>\n"
-    "<p>A build service for unikernels. The dashboard comes later; meanwhile the REST API "
-    "answers under this address (every endpoint but <a href=\"/health\">/health</a> needs "
-    "<code>Authorization: Bearer &lt;token&gt;</code>).</p>\n"
-    "<ul>\n"
-    "<li><a href=\"/health\">/health</a></li>\n"
-    "<li><a href=\"/projects\">/projects</a>, <a href=\"/builds\">/builds</a></li>\n"
-    "<li><a href=\"/targets\">/targets</a>, <a href=\"/devices\">/devices</a>, "
-    "<a href=\"/schema/config.json\">/schema/config.json</a></li>\n"
-    "<li><a href=\"/metrics\">/metrics</a></li>\n"
-    "</ul>\n"
-    "</body></html>\n";
-
-void mg_h_root(mg_req *r)
-{
-    mg_reply_text(r, 200, "text/html; charset=utf-8", home_page, sizeof home_page - 1);
-}
-
-void mg_h_ui(mg_req *r)
-{
-    mg_reply_error(r, 404, "the dashboard is not part of this mgd yet");
-}
 
 void mg_h_health(mg_req *r)
 {

@@ -678,8 +678,28 @@ void mg_h_graph(mg_req *r)
         text = mg_describe_dot(res.graph);
         ctype = "text/vnd.graphviz; charset=utf-8";
     } else if (!strcmp(format, "svg")) {
-        text = mg_describe_svg(res.graph);
         ctype = "image/svg+xml";
+        if (mg_graphviz_available()) {
+            char *dot = mg_describe_dot(res.graph);
+            size_t len = 0;
+            char gerr[512];
+            int grc = dot ? mg_graphviz_svg(dot, strlen(dot), &text, &len, gerr, sizeof gerr) : -1;
+            free(dot);
+            if (grc == 1) {
+                mg_reply_header(r, "Retry-After", "1");
+                mg_reply_error(r, 503, "%s", gerr);
+                goto out;
+            }
+            if (grc != 0) {
+                mg_reply_error(r, 500, "%s", dot ? gerr : "out of memory");
+                goto out;
+            }
+            mg_reply_header(r, "X-Graph-Renderer", "graphviz");
+        } else {
+            /* no Graphviz here: mgd's own layered drawing */
+            text = mg_describe_svg(res.graph);
+            mg_reply_header(r, "X-Graph-Renderer", "mgd");
+        }
     } else {
         text = mg_describe_json(res.graph);
         ctype = "application/json";

@@ -13,7 +13,8 @@ packages=(
   libsqlite3-dev    # the daemon's database (daemon/store)
   libgit2-dev       # project repositories (daemon/sources)
   libcurl4-openssl-dev # mgctl, the client (client/)
-  curl              # make run creates the example projects through the API
+  curl              # make run checks that the daemon answers
+  graphviz          # the daemon draws device graphs as SVG with dot (api/graphviz.c)
   libcriterion-dev  # unit tests
   python3           # test scripts check JSON output with it
   python3-jsonschema # the config schema test validates documents with it

@@ -119,6 +119,28 @@ class Review(ApiTest):
         finally:
             d.finish()
 
+    def test_graph_without_graphviz(self):
+        """Without `dot` on PATH the SVG graph is drawn by mgd's own layout
+        (and says so), not an error."""
+        empty = tempfile.mkdtemp(prefix="mgd-api-nopath-")
+        self.addCleanup(shutil.rmtree, empty, True)
+        d = harness.Daemon()
+        old = os.environ["PATH"]
+        os.environ["PATH"] = empty
+        try:
+            d.start()
+        finally:
+            os.environ["PATH"] = old
+        try:
+            d.create_project(harness.hello_project("nodot"))
+            r = d.get("/projects/nodot/graph?format=svg")
+            self.assertStatus(r, 200)
+            self.assertEqual(r.header("X-Graph-Renderer"), "mgd", r)
+            self.assertIn("<svg", r.text)
+            self.assertNotIn("graphviz", r.text)
+            self.assertIn("main3", r.text)
+        finally:
+            d.finish()
 
     def test_delete_drops_pins(self):
         """Deleting a project drops the records that keep its image and its

@@ -1,0 +1,162 @@
+/*
+ * graphviz.c - device graphs drawn as SVG by Graphviz's `dot`.
+ *
+ * The graph's DOT text (graph/describe.c: nodes labelled with the device id
+ * and its implementation, an edge per dependency) goes to a temporary file
+ * and `dot -Tsvg -o OUT IN` draws it: a child process through the
+ * toolchain's executor (an argv, never a shell; its own process group; a
+ * time limit), so a slow or crashing layout never takes the daemon with
+ * it. At most MG_GRAPHVIZ_MAX_RUNNING drawings run at once; more answer
+ * 503 with Retry-After rather than fill the machine with processes.
+ *
+ * Without Graphviz installed, the graph is drawn by mgd's own layered
+ * layout (graph/svg.c), so the endpoint keeps working; the answer's
+ * X-Graph-Renderer header says which one drew it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/internal.h"
+#include "toolchain/exec.h"
+
+#define MG_GRAPHVIZ_MAX_RUNNING 4
+#define MG_GRAPHVIZ_TIMEOUT_MS 20000
+#define MG_GRAPHVIZ_MAX_SVG (16u << 20)
+
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned running;
+
+/* `dot` on PATH, looked up once. */
+static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
+static char dot_path[4096];
+
+static void find_dot(void)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        if (n && n + 5 < sizeof dot_path) {
+            snprintf(dot_path, sizeof dot_path, "%.*s/dot", (int)n, p);
+            if (access(dot_path, X_OK) == 0) return;
+        }
+        p += n;
+        if (*p == ':') p++;
+    }
+    dot_path[0] = '\0';
+}
+
+bool mg_graphviz_available(void)
+{
+    pthread_once(&dot_once, find_dot);
+    return dot_path[0] != '\0';
+}
+
+static int write_all(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return close(fd);
+}
+
+static char *read_all(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max &&
+        (buf = malloc((size_t)st.st_size + 1))) {
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        if (got == (size_t)st.st_size) {
+            buf[got] = '\0';
+            *len = got;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    close(fd);
+    return buf;
+}
+
+int mg_graphviz_svg(const char *dot, size_t dot_len, char **svg, size_t *svg_len, char *err,
+                    size_t errsize)
+{
+    *svg = NULL;
+    if (!mg_graphviz_available()) {
+        snprintf(err, errsize, "Graphviz is not installed (the Debian package graphviz)");
+        return -1;
+    }
+    pthread_mutex_lock(&running_lock);
+    bool busy = running >= MG_GRAPHVIZ_MAX_RUNNING;
+    if (!busy) running++;
+    pthread_mutex_unlock(&running_lock);
+    if (busy) {
+        snprintf(err, errsize, "%d graphs are being drawn already; try again in a moment",
+                 MG_GRAPHVIZ_MAX_RUNNING);
+        return 1;
+    }
+    int rc = -1;
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096], in[4200], out[4200];
+    snprintf(dir, sizeof dir, "%s/mgd-graph-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        snprintf(err, errsize, "cannot make a temporary directory: %s", strerror(errno));
+        goto done;
+    }
+    snprintf(in, sizeof in, "%s/graph.dot", dir);
+    snprintf(out, sizeof out, "%s/graph.svg", dir);
+    if (write_all(in, dot, dot_len) != 0) {
+        snprintf(err, errsize, "cannot write %s: %s", in, strerror(errno));
+    } else {
+        const char *argv[] = {dot_path, "-Tsvg", "-o", out, in, NULL};
+        mg_exec_spec spec = {
+            .argv = argv, .timeout_ms = MG_GRAPHVIZ_TIMEOUT_MS, .output_cap = 4096};
+        mg_exec_result res;
+        mg_exec_run(&spec, &res);
+        if (res.spawn_error)
+            snprintf(err, errsize, "cannot run %s: %s", dot_path, strerror(res.spawn_error));
+        else if (res.timed_out)
+            snprintf(err, errsize, "dot did not draw the graph within %d s",
+                     MG_GRAPHVIZ_TIMEOUT_MS / 1000);
+        else if (res.exit_status != 0)
+            snprintf(err, errsize, "dot failed (exit %d): %.300s", res.exit_status,
+                     res.output ? res.output : "");
+        else if (!(*svg = read_all(out, MG_GRAPHVIZ_MAX_SVG, svg_len)))
+            snprintf(err, errsize, "dot wrote no readable SVG");
+        else
+            rc = 0;
+        mg_exec_result_free(&res);
+    }
+    unlink(in);
+    unlink(out);
+    rmdir(dir);
+done:
+    pthread_mutex_lock(&running_lock);
+    running--;
+    pthread_mutex_unlock(&running_lock);
+    return rc;
+}
