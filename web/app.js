@@ -70,6 +70,7 @@ function size(bytes) {
 }
 
 const enc = (s) => encodeURIComponent(s);
+const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
 
 // ---- talking to the daemon ----------------------------------------------------
 
@@ -224,7 +225,7 @@ async function projectsPage(view) {
       h("tbody", {}, full.map((p) => h("tr", { dataset: { project: p.name } },
         h("td", {}, h("a", { class: "project-link", href: "#/projects/" + enc(p.name) }, p.name)),
         h("td", { class: "muted" }, p.repo ? p.repo.url + (p.repo.ref ? " @ " + p.repo.ref : "")
-          : p.sources ? "inline, " + p.sources.files + " files" : "-"),
+          : p.sources ? "inline, " + plural(p.sources.files, "file") : "-"),
         targets.map((t) => {
           const b = (p.latest_builds || {})[t];
           return h("td", { class: "latest" }, b ? [
@@ -307,7 +308,7 @@ async function projectPage(view, name) {
   const targets = await availableTargets();
   view.append(h("h1", { id: "project-name" }, p.name),
     h("p", { class: "muted" }, p.repo ? "git " + p.repo.url + (p.repo.ref ? " @ " + p.repo.ref : "")
-      : "inline sources: " + p.sources.files + " files, " + size(p.sources.bytes),
+      : "inline sources: " + plural(p.sources.files, "file") + ", " + size(p.sources.bytes),
     " · config version " + p.config_version));
 
   // -- start a build
