@@ -45,7 +45,7 @@ fi
 cat <<MSG
 
 mgd is serving $url (data in $data)
-the admin token is in $data/admin.token; try:
+the dashboard is at $url/ ; the admin token is in $data/admin.token; try:
   export MGD_URL=$url MGD_TOKEN=\$(cat $data/admin.token)
   curl -X POST -H "Authorization: Bearer \$MGD_TOKEN" $url/projects/hello/build
 or with the client:
