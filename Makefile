@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh Debian 12 machine:
 #   make run   install missing packages, build mgd and mgctl, start the daemon
 #              (data in var/) with a project per example
-#   make test  install missing packages, build with sanitizers, run every test
+#   make test  install missing packages (also Chromium and playwright-core for
+#              the browser tests), build with sanitizers, run every test
 # Build trees live under build/: build/release for running, build/test for
 # the sanitizer build that the tests use.
 
@@ -9,17 +10,21 @@ JOBS ?= $(shell nproc)
 RELEASE := build/release
 TESTDIR := build/test
 
-.PHONY: all deps build run examples test bench format clean
+.PHONY: all deps webdeps build run examples test bench format clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
+# what the browser tests need beyond deps: Node.js, Chromium, playwright-core
+webdeps:
+	@scripts/web-test-deps.sh
+
 $(RELEASE)/CMakeCache.txt: | deps
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DMGD_TESTS=OFF >/dev/null
 
-$(TESTDIR)/CMakeCache.txt: | deps
+$(TESTDIR)/CMakeCache.txt: | deps webdeps
 	@cmake -S . -B $(TESTDIR) -DCMAKE_BUILD_TYPE=Debug -DMGD_SANITIZE=ON >/dev/null
 
 build: deps $(RELEASE)/CMakeCache.txt
@@ -32,7 +37,7 @@ run: build
 examples: build
 	@scripts/run-examples.sh $(RELEASE)/daemon/mgd
 
-test: deps $(TESTDIR)/CMakeCache.txt
+test: deps webdeps $(TESTDIR)/CMakeCache.txt
 	@cmake --build $(TESTDIR) -j $(JOBS)
 	@cd $(TESTDIR) && ctest --output-on-failure -j $(JOBS)
 

@@ -368,8 +368,8 @@ async function projectPage(view, name) {
     if (statusFilter.value) q += "&status=" + enc(statusFilter.value);
     if (targetFilter.value) q += "&target=" + enc(targetFilter.value);
     const builds = await getJSON(q);
-    buildsBox.replaceChildren(builds.length ? buildsTable("builds", builds, false)
-      : h("p", { class: "empty" }, "No builds match."));
+    buildsBox.replaceChildren(buildsTable("builds", builds, false,
+      statusFilter.value || targetFilter.value ? "No builds match." : "No builds yet."));
   }
   statusFilter.addEventListener("change", () => loadBuilds().catch(report));
   targetFilter.addEventListener("change", () => loadBuilds().catch(report));
@@ -417,7 +417,8 @@ async function projectPage(view, name) {
   every(5000, loadBuilds);
 }
 
-function buildsTable(id, builds, withProject) {
+// A table of builds; `empty` is what it says when there are none.
+function buildsTable(id, builds, withProject, empty) {
   return h("table", { id },
     h("thead", {}, h("tr", {}, h("th", {}, "Build"), withProject && h("th", {}, "Project"), h("th", {}, "Status"),
       h("th", {}, "Target"), h("th", {}, "Keys"), h("th", {}, "Created"), h("th", {}, "Duration"),
@@ -430,7 +431,8 @@ function buildsTable(id, builds, withProject) {
       h("td", { class: "mono" }, Object.entries(b.keys || {}).map(([k, v]) => k + "=" + v).join(" ") || "-"),
       h("td", {}, when(b.created_at)),
       h("td", {}, duration(b.duration_ms)),
-      h("td", { class: "mono" }, b.image ? b.image.sha256.slice(0, 12) : "-")))));
+      h("td", { class: "mono" }, b.image ? b.image.sha256.slice(0, 12) : "-"))),
+      builds.length ? null : h("tr", {}, h("td", { class: "empty", colspan: 8 }, empty))));
 }
 
 // ---- a build ---------------------------------------------------------------------
@@ -620,8 +622,7 @@ async function queuePage(view) {
   view.append(box);
   async function load() {
     const builds = await getAll("/builds?status=queued,running");
-    box.replaceChildren(builds.length ? buildsTable("queue", builds, true)
-      : h("table", { id: "queue" }, h("tbody", {}, h("tr", {}, h("td", { class: "empty" }, "Nothing queued or running.")))));
+    box.replaceChildren(buildsTable("queue", builds, true, "Nothing queued or running."));
   }
   await load();
   every(2000, load);
