@@ -294,6 +294,18 @@ function keyField(k, prefix) {
   return h("div", { class: "field" }, h("label", { for: id, title: k.doc }, k.name), input);
 }
 
+// Puts fresh key fields into `container`, keeping what the user chose in
+// the fields they replace (a change of target keeps the keys that remain).
+function setKeyFields(container, keys, prefix) {
+  const chosen = {};
+  for (const el of container.querySelectorAll("[data-key]")) chosen[el.dataset.key] = el.value;
+  container.replaceChildren(...keys.map((k) => keyField(k, prefix)));
+  for (const el of container.querySelectorAll("[data-key]")) {
+    const v = chosen[el.dataset.key];
+    if (v !== undefined && (el.tagName !== "SELECT" || [...el.options].some((o) => o.value === v))) el.value = v;
+  }
+}
+
 function keysFrom(container, defaults) {
   const keys = {};
   for (const el of container.querySelectorAll("[data-key]")) {
@@ -335,7 +347,7 @@ async function projectPage(view, name) {
     const t = targets.find((x) => x.name === targetSel.value);
     archSel.replaceChildren(...(t ? t.arches : []).map((a) => h("option", { value: a }, a)));
     formKeys = await configureKeys(p.name, config, targetSel.value, archSel.value);
-    keysBox.replaceChildren(...formKeys.map((k) => keyField(k, "build")));
+    setKeyFields(keysBox, formKeys, "build");
   }
   targetSel.addEventListener("change", () => fillArches().catch(report));
   form.addEventListener("submit", async (ev) => {
@@ -397,7 +409,7 @@ async function projectPage(view, name) {
   let graphDefaults = [];
   async function graphKeysFor() {
     graphDefaults = await configureKeys(p.name, config, graphTarget.value);
-    graphKeys.replaceChildren(...graphDefaults.map((k) => keyField(k, "graph")));
+    setKeyFields(graphKeys, graphDefaults, "graph");
   }
   let graphUrl = null;
   async function drawGraph() {

@@ -615,6 +615,38 @@ async function flowReadToken() {
   await shot('read-token-403');
 }
 
+// The configure keys of a project are fields of the build form and of the graph: kv_ro's
+// `kv_ro` key (declared by the catalog's generic_kv_ro, an enum) is a select; choosing
+// `direct` reaches the build's keys and changes the graph.
+async function flowConfigureKeys() {
+  await openProject('kv');
+  const field = 'form#build-form select[data-key=kv_ro]';
+  await waitVisible(field);
+  const options = await page.locator(`${field} option`).allTextContents();
+  check(options.join(',') === 'crunch,direct', `${field} offers ${options.join(',')}, not crunch,direct`);
+  check(await page.locator(field).inputValue() === 'crunch', `${field} does not start at the default crunch`);
+
+  // the graph follows the key
+  const graphField = '#graph-keys select[data-key=kv_ro]';
+  await waitVisible(graphField);
+  await waitVisible('#graph img#graph-img', 30_000);
+  const before = await page.locator('#graph img#graph-img').getAttribute('src');
+  await page.selectOption(graphField, 'direct');
+  await page.click('button#graph-show');
+  await until('the graph to be drawn again', async () =>
+    (await page.locator('#graph img#graph-img').getAttribute('src')) !== before, 30_000);
+  const svg = await apiOk('GET', '/projects/kv/graph?format=svg&key=kv_ro%3Ddirect', 200);
+  check(svg.text.includes('direct_kv_ro'), 'the graph with kv_ro=direct has no direct_kv_ro device');
+  await shot('project-kv-keys');
+
+  await page.selectOption(field, 'direct');
+  const id = await startBuildFromForm();
+  const b = await apiWaitTerminal(id, BUILD_TIMEOUT_MS);
+  check(JSON.stringify(b.keys) === JSON.stringify({ kv_ro: 'direct' }),
+    `the build started with kv_ro=direct has keys ${JSON.stringify(b.keys)}`);
+  check(b.status === 'succeeded', `the kv build ${id} ${b.status}`);
+}
+
 // -- main ---------------------------------------------------------------------------------------
 
 // Once, however many callers (the end of main, the watchdog, a signal).
@@ -669,6 +701,15 @@ async function main() {
   assert.notEqual(broken, source, 'could not put "this is not C;" into hello_start');
   await apiOk('POST', '/projects', 201, { body: { name: 'hello', config, sources: { 'unikernel.c': source } } });
   await apiOk('POST', '/projects', 201, { body: { name: 'broken', config, sources: { 'unikernel.c': broken } } });
+  // kv_ro: a project with a configure key, its sources a tree
+  const kvDir = path.join(EXAMPLES, 'kv_ro');
+  const kvSources = {};
+  for (const rel of fs.readdirSync(kvDir, { recursive: true })) {
+    const full = path.join(kvDir, rel);
+    if (rel !== 'config.json' && fs.statSync(full).isFile()) kvSources[rel.split(path.sep).join('/')] = fs.readFileSync(full, 'utf8');
+  }
+  await apiOk('POST', '/projects', 201, { body: { name: 'kv', sources: kvSources,
+    config: JSON.parse(fs.readFileSync(path.join(kvDir, 'config.json'), 'utf8')) } });
   await launch();
 
   const flows = [
@@ -677,6 +718,7 @@ async function main() {
     ['c-build-succeeds', flowBuildSucceeds, false],
     ['d-build-fails', flowBuildFails, false],
     ['e-queue-targets', flowQueueTargets, false],
+    ['g-configure-keys', flowConfigureKeys, false],
     ['f-read-token-403', flowReadToken, false],
   ];
   for (const [name, fn, vital] of flows) {
