@@ -48,6 +48,7 @@ bench: build
 	@bench/api/bench_api.py $(RELEASE)/daemon/mgd
 	@bench/queue/bench_queue.py $(RELEASE)/daemon/mgd
 	@bench/client/bench_mgctl.py $(RELEASE)/daemon/mgd $(RELEASE)/client/mgctl
+	@bench/web/bench_dashboard.py $(RELEASE)/daemon/mgd
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

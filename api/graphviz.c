@@ -9,6 +9,13 @@
  * it. At most MG_GRAPHVIZ_MAX_RUNNING drawings run at once; more answer
  * 503 with Retry-After rather than fill the machine with processes.
  *
+ * A drawing takes `dot` some 80 ms (it loads its plugins and fonts each
+ * time), and the dashboard asks for the same few graphs again and again,
+ * so the last drawings are kept in memory by the sha256 of their DOT text
+ * (MG_GRAPHVIZ_CACHE_ENTRIES of them, MG_GRAPHVIZ_CACHE_BYTES at most;
+ * the least recently used goes first): the same graph is then answered in
+ * a millisecond or two.
+ *
  * Without Graphviz installed, the graph is drawn by mgd's own layered
  * layout (graph/svg.c), so the endpoint keeps working; the answer's
  * X-Graph-Renderer header says which one drew it.
@@ -24,10 +31,106 @@
 
 #include "api/internal.h"
 #include "toolchain/exec.h"
+#include "toolchain/sha256.h"
 
 #define MG_GRAPHVIZ_MAX_RUNNING 4
 #define MG_GRAPHVIZ_TIMEOUT_MS 20000
 #define MG_GRAPHVIZ_MAX_SVG (16u << 20)
+#define MG_GRAPHVIZ_CACHE_ENTRIES 32
+#define MG_GRAPHVIZ_CACHE_BYTES (8u << 20)
+
+/* ---- the last drawings ---------------------------------------------------- */
+
+typedef struct drawing {
+    unsigned char key[MG_SHA256_SIZE]; /* of the DOT text */
+    char *svg;                         /* NULL: a free slot */
+    size_t len;
+    uint64_t used; /* the clock at the last use */
+} drawing;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static drawing cache[MG_GRAPHVIZ_CACHE_ENTRIES];
+static size_t cache_bytes;
+static uint64_t cache_clock;
+
+static void dot_key(const char *dot, size_t len, unsigned char key[MG_SHA256_SIZE])
+{
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    mg_sha256_update(&s, dot, len);
+    mg_sha256_final(&s, key);
+}
+
+/* A copy of the cached drawing of `key`, or NULL. */
+static char *cache_get(const unsigned char *key, size_t *len)
+{
+    char *copy = NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < MG_GRAPHVIZ_CACHE_ENTRIES; i++)
+        if (cache[i].svg && memcmp(cache[i].key, key, MG_SHA256_SIZE) == 0) {
+            cache[i].used = ++cache_clock;
+            if ((copy = malloc(cache[i].len + 1))) {
+                memcpy(copy, cache[i].svg, cache[i].len + 1);
+                *len = cache[i].len;
+            }
+            break;
+        }
+    pthread_mutex_unlock(&cache_lock);
+    return copy;
+}
+
+static void cache_put(const unsigned char *key, const char *svg, size_t len)
+{
+    if (len > MG_GRAPHVIZ_CACHE_BYTES / 4) return; /* a giant would push out the rest */
+    char *copy = malloc(len + 1);
+    if (!copy) return;
+    memcpy(copy, svg, len + 1);
+    pthread_mutex_lock(&cache_lock);
+    for (;;) {
+        /* the same key (two requests drew it at once), else a free slot,
+         * else the least recently used; and room in bytes */
+        size_t pick = MG_GRAPHVIZ_CACHE_ENTRIES, oldest = 0;
+        for (size_t i = 0; i < MG_GRAPHVIZ_CACHE_ENTRIES; i++) {
+            if (cache[i].svg && memcmp(cache[i].key, key, MG_SHA256_SIZE) == 0) {
+                pick = i;
+                break;
+            }
+            if (!cache[i].svg) {
+                if (pick == MG_GRAPHVIZ_CACHE_ENTRIES || cache[pick].svg) pick = i;
+            } else if (!cache[oldest].svg || cache[i].used < cache[oldest].used) {
+                oldest = i;
+            }
+        }
+        if (pick == MG_GRAPHVIZ_CACHE_ENTRIES) pick = oldest;
+        if (cache[pick].svg) {
+            cache_bytes -= cache[pick].len;
+            free(cache[pick].svg);
+            cache[pick].svg = NULL;
+        }
+        if (cache_bytes + len <= MG_GRAPHVIZ_CACHE_BYTES) {
+            memcpy(cache[pick].key, key, MG_SHA256_SIZE);
+            cache[pick].svg = copy;
+            cache[pick].len = len;
+            cache[pick].used = ++cache_clock;
+            cache_bytes += len;
+            break;
+        }
+        /* over the byte limit: drop the least recently used and look again */
+        size_t lru = MG_GRAPHVIZ_CACHE_ENTRIES;
+        for (size_t i = 0; i < MG_GRAPHVIZ_CACHE_ENTRIES; i++)
+            if (cache[i].svg &&
+                (lru == MG_GRAPHVIZ_CACHE_ENTRIES || cache[i].used < cache[lru].used))
+                lru = i;
+        if (lru == MG_GRAPHVIZ_CACHE_ENTRIES) { /* nothing left to drop */
+            free(copy);
+            break;
+        }
+        cache_bytes -= cache[lru].len;
+        free(cache[lru].svg);
+        cache[lru].svg = NULL;
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
 
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned running;
@@ -110,6 +213,9 @@ int mg_graphviz_svg(const char *dot, size_t dot_len, char **svg, size_t *svg_len
         snprintf(err, errsize, "Graphviz is not installed (the Debian package graphviz)");
         return -1;
     }
+    unsigned char key[MG_SHA256_SIZE];
+    dot_key(dot, dot_len, key);
+    if ((*svg = cache_get(key, svg_len))) return 0;
     pthread_mutex_lock(&running_lock);
     bool busy = running >= MG_GRAPHVIZ_MAX_RUNNING;
     if (!busy) running++;
@@ -149,6 +255,7 @@ int mg_graphviz_svg(const char *dot, size_t dot_len, char **svg, size_t *svg_len
             snprintf(err, errsize, "dot wrote no readable SVG");
         else
             rc = 0;
+        if (rc == 0) cache_put(key, *svg, *svg_len);
         mg_exec_result_free(&res);
     }
     unlink(in);
