@@ -6,8 +6,11 @@
  * and `dot -Tsvg -o OUT IN` draws it: a child process through the
  * toolchain's executor (an argv, never a shell; its own process group; a
  * time limit), so a slow or crashing layout never takes the daemon with
- * it. At most MG_GRAPHVIZ_MAX_RUNNING drawings run at once; more answer
- * 503 with Retry-After rather than fill the machine with processes.
+ * it. At most MG_GRAPHVIZ_MAX_RUNNING drawings run at once, and never on
+ * every HTTP thread (a drawing holds its thread until dot ends, up to the
+ * time limit): one thread at least stays free for every other request.
+ * More answer 503 with Retry-After rather than fill the machine with
+ * processes or stall the API.
  *
  * A drawing takes `dot` some 80 ms (it loads its plugins and fonts each
  * time), and the dashboard asks for the same few graphs again and again,
@@ -205,8 +208,8 @@ static char *read_all(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-int mg_graphviz_svg(const char *dot, size_t dot_len, char **svg, size_t *svg_len, char *err,
-                    size_t errsize)
+int mg_graphviz_svg(const char *dot, size_t dot_len, unsigned threads, char **svg, size_t *svg_len,
+                    char *err, size_t errsize)
 {
     *svg = NULL;
     if (!mg_graphviz_available()) {
@@ -216,13 +219,14 @@ int mg_graphviz_svg(const char *dot, size_t dot_len, char **svg, size_t *svg_len
     unsigned char key[MG_SHA256_SIZE];
     dot_key(dot, dot_len, key);
     if ((*svg = cache_get(key, svg_len))) return 0;
+    unsigned max = threads > 1 ? threads - 1 : 1;
+    if (max > MG_GRAPHVIZ_MAX_RUNNING) max = MG_GRAPHVIZ_MAX_RUNNING;
     pthread_mutex_lock(&running_lock);
-    bool busy = running >= MG_GRAPHVIZ_MAX_RUNNING;
+    bool busy = running >= max;
     if (!busy) running++;
     pthread_mutex_unlock(&running_lock);
     if (busy) {
-        snprintf(err, errsize, "%d graphs are being drawn already; try again in a moment",
-                 MG_GRAPHVIZ_MAX_RUNNING);
+        snprintf(err, errsize, "%u graphs are being drawn already; try again in a moment", max);
         return 1;
     }
     int rc = -1;

@@ -683,7 +683,10 @@ void mg_h_graph(mg_req *r)
             char *dot = mg_describe_dot(res.graph);
             size_t len = 0;
             char gerr[512];
-            int grc = dot ? mg_graphviz_svg(dot, strlen(dot), &text, &len, gerr, sizeof gerr) : -1;
+            int grc = dot ? mg_graphviz_svg(dot, strlen(dot), r->api->o.threads, &text, &len, gerr,
+                                            sizeof gerr)
+                          : -1;
+            bool had_dot = dot != NULL;
             free(dot);
             if (grc == 1) {
                 mg_reply_header(r, "Retry-After", "1");
@@ -691,7 +694,7 @@ void mg_h_graph(mg_req *r)
                 goto out;
             }
             if (grc != 0) {
-                mg_reply_error(r, 500, "%s", dot ? gerr : "out of memory");
+                mg_reply_error(r, 500, "%s", had_dot ? gerr : "out of memory");
                 goto out;
             }
             mg_reply_header(r, "X-Graph-Renderer", "graphviz");

@@ -154,11 +154,12 @@ bool mg_req_project(mg_req *r, const char *ref, mg_project *p);
 /* A build by id; false after answering 404 (or 500). */
 bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *b);
 
-/* Draws a graph's DOT text as SVG with Graphviz (graphviz.c). 0 with a
- * malloc'd `*svg`; 1 when too many drawings run already (answer 503);
- * -1 with `err` set (Graphviz missing or failing). */
-int mg_graphviz_svg(const char *dot, size_t dot_len, char **svg, size_t *svg_len, char *err,
-                    size_t errsize);
+/* Draws a graph's DOT text as SVG with Graphviz (graphviz.c), on the
+ * calling HTTP thread, one of `threads`. 0 with a malloc'd `*svg`; 1 when
+ * too many drawings run already (answer 503); -1 with `err` set (Graphviz
+ * missing or failing). */
+int mg_graphviz_svg(const char *dot, size_t dot_len, unsigned threads, char **svg, size_t *svg_len,
+                    char *err, size_t errsize);
 /* Whether `dot` is on PATH (looked up once). */
 bool mg_graphviz_available(void);
 

@@ -97,6 +97,8 @@ function clearBanners() {
 // fetch() against the daemon with the token. Resolves to the Response of a
 // 2xx answer; otherwise shows what went wrong (401 and 403 in #auth-error)
 // and throws an ApiError.
+let unreachable = false;
+
 async function call(method, path, { body, accept, signal } = {}) {
   const headers = {};
   if (token) headers["Authorization"] = "Bearer " + token;
@@ -111,7 +113,13 @@ async function call(method, path, { body, accept, signal } = {}) {
   } catch (e) {
     if (e.name === "AbortError") throw e;
     showBanner("#error", "The daemon cannot be reached: " + e.message);
+    unreachable = true;
     throw new ApiError(0, "unreachable", e.message);
+  }
+  if (unreachable) {
+    // it answers again: the banner about it is out of date
+    unreachable = false;
+    showBanner("#error", "");
   }
   if (res.ok) return res;
   let code = "http_" + res.status, message = res.statusText, details = [];
@@ -122,6 +130,8 @@ async function call(method, path, { body, accept, signal } = {}) {
   if (res.status === 401) {
     showBanner("#auth-error", "401: the daemon refused this token (" + message +
       "). Enter a token with at least the read scope.");
+    // the hidden page must not go on asking with a refused token
+    viewAbort.abort();
     askToken();
   } else if (res.status === 403) {
     showBanner("#auth-error", "403: this token's scope is too small: " + message + ".");
@@ -159,9 +169,11 @@ function report(e) {
 
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(t); reject(new DOMException("", "AbortError")); },
-      { once: true });
+    if (signal.aborted) return reject(new DOMException("", "AbortError"));
+    const onAbort = () => { clearTimeout(t); reject(new DOMException("", "AbortError")); };
+    // the listener goes with the timer, so long-lived pages do not pile them up
+    const t = setTimeout(() => { signal.removeEventListener("abort", onAbort); resolve(); }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -295,10 +307,11 @@ function keyField(k, prefix) {
 }
 
 // Puts fresh key fields into `container`, keeping what the user chose in
-// the fields they replace (a change of target keeps the keys that remain).
-function setKeyFields(container, keys, prefix) {
-  const chosen = {};
-  for (const el of container.querySelectorAll("[data-key]")) chosen[el.dataset.key] = el.value;
+// the fields they replace (a change of target keeps the keys that remain);
+// `old` are the defaults those fields had: a field left at its default gets
+// the new one (a key's default may depend on the target).
+function setKeyFields(container, keys, prefix, old) {
+  const chosen = keysFrom(container, old);
   container.replaceChildren(...keys.map((k) => keyField(k, prefix)));
   for (const el of container.querySelectorAll("[data-key]")) {
     const v = chosen[el.dataset.key];
@@ -316,6 +329,7 @@ function keysFrom(container, defaults) {
 }
 
 async function projectPage(view, name) {
+  const signal = viewAbort.signal;
   const p = await getJSON("/projects/" + enc(name));
   const targets = await availableTargets();
   view.append(h("h1", { id: "project-name" }, p.name),
@@ -329,15 +343,16 @@ async function projectPage(view, name) {
   const archSel = h("select", { name: "arch", id: "build-arch" });
   const keysBox = h("div", { class: "row" });
   const startBtn = h("button", { id: "build-start", type: "submit" }, "Start build");
+  // kept by reference: form.elements.NAME would also find a configure key named ref or force
+  const refInput = h("input", { id: "build-ref", name: "ref", placeholder: p.repo ? (p.repo.ref || "default branch") : "inline sources",
+    disabled: !p.repo });
+  const forceBox = h("input", { id: "build-force", name: "force", type: "checkbox" });
   const form = h("form", { id: "build-form", class: "card" },
     h("div", { class: "row" },
       h("div", { class: "field" }, h("label", { for: "build-target" }, "target"), targetSel),
       h("div", { class: "field" }, h("label", { for: "build-arch" }, "arch"), archSel),
-      h("div", { class: "field" }, h("label", { for: "build-ref" }, "ref"),
-        h("input", { id: "build-ref", name: "ref", placeholder: p.repo ? (p.repo.ref || "default branch") : "inline sources",
-          disabled: !p.repo })),
-      h("div", { class: "field" }, h("label", { for: "build-force" }, "force"),
-        h("input", { id: "build-force", name: "force", type: "checkbox" })),
+      h("div", { class: "field" }, h("label", { for: "build-ref" }, "ref"), refInput),
+      h("div", { class: "field" }, h("label", { for: "build-force" }, "force"), forceBox),
       startBtn),
     keysBox);
   view.append(h("h2", {}, "Start a build"), form);
@@ -346,8 +361,9 @@ async function projectPage(view, name) {
   async function fillArches() {
     const t = targets.find((x) => x.name === targetSel.value);
     archSel.replaceChildren(...(t ? t.arches : []).map((a) => h("option", { value: a }, a)));
-    formKeys = await configureKeys(p.name, config, targetSel.value, archSel.value);
-    setKeyFields(keysBox, formKeys, "build");
+    const keys = await configureKeys(p.name, config, targetSel.value, archSel.value);
+    setKeyFields(keysBox, keys, "build", formKeys);
+    formKeys = keys;
   }
   targetSel.addEventListener("change", () => fillArches().catch(report));
   form.addEventListener("submit", async (ev) => {
@@ -356,9 +372,9 @@ async function projectPage(view, name) {
     clearBanners();
     try {
       const body = { target: targetSel.value, arch: archSel.value, keys: keysFrom(keysBox, formKeys) };
-      const ref = form.elements.ref.value.trim();
+      const ref = refInput.value.trim();
       if (ref) body.ref = ref;
-      if (form.elements.force.checked) body.force = true;
+      if (forceBox.checked) body.force = true;
       const b = await (await call("POST", "/projects/" + enc(p.name) + "/build", { body })).json();
       location.hash = "#/builds/" + b.id;
     } catch (e) {
@@ -408,10 +424,12 @@ async function projectPage(view, name) {
   }
   let graphDefaults = [];
   async function graphKeysFor() {
-    graphDefaults = await configureKeys(p.name, config, graphTarget.value);
-    setKeyFields(graphKeys, graphDefaults, "graph");
+    const keys = await configureKeys(p.name, config, graphTarget.value);
+    setKeyFields(graphKeys, keys, "graph", graphDefaults);
+    graphDefaults = keys;
   }
   let graphUrl = null;
+  signal.addEventListener("abort", () => { if (graphUrl) URL.revokeObjectURL(graphUrl); }, { once: true });
   async function drawGraph() {
     let q = "/projects/" + enc(p.name) + "/graph?format=svg&target=" + enc(graphTarget.value);
     for (const [k, v] of Object.entries(keysFrom(graphKeys, graphDefaults))) q += "&key=" + enc(k + "=" + v);
@@ -454,7 +472,9 @@ const utf8 = new TextEncoder();
 // Follows the log into `pre`: server-sent events read from a fetch()
 // (EventSource cannot send the token), each line's event id being the byte
 // offset after it; if the stream drops, asks for the log from that offset
-// until the daemon says it is complete. Resolves when the log is complete.
+// until the daemon says it is complete, again after a second while the
+// daemon cannot be reached (it restarts), as mgctl does. Resolves when the
+// log is complete.
 async function followLog(id, pre, signal) {
   let offset = 0;
   const append = (text) => {
@@ -462,10 +482,11 @@ async function followLog(id, pre, signal) {
     pre.append(text);
     if (atEnd) pre.scrollTop = pre.scrollHeight;
   };
+  let reader = null;
   try {
     const res = await call("GET", "/builds/" + id + "/log?offset=0", { accept: "text/event-stream", signal });
     if ((res.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = "", ended = false;
       while (!ended) {
         const { value, done } = await reader.read();
@@ -499,14 +520,31 @@ async function followLog(id, pre, signal) {
     }
   } catch (e) {
     if (e.name === "AbortError" || (e instanceof ApiError && e.status >= 400 && e.status < 500)) throw e;
-    /* the stream dropped: poll from where it stopped */
+    /* the stream dropped or did not fit: poll from where it stopped */
   }
+  // a stream that is still open (its offsets did not fit) is closed first
+  if (reader) reader.cancel().catch(() => {});
+  // one decoder for all the answers: an answer may end inside a character
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   for (;;) {
-    const res = await call("GET", "/builds/" + id + "/log?offset=" + offset, { signal });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length) append(new TextDecoder().decode(bytes));
+    let res, bytes;
+    try {
+      res = await call("GET", "/builds/" + id + "/log?offset=" + offset, { signal });
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      // the daemon away or the answer cut: ask again; an answer of the daemon's stands
+      if (e.name === "AbortError" || (e instanceof ApiError && e.status !== 0)) throw e;
+      await sleep(1000, signal);
+      continue;
+    }
+    const text = decoder.decode(bytes, { stream: true });
+    if (text) append(text);
     offset += bytes.length;
-    if (res.headers.get("X-More-Data") === "false" && offset >= Number(res.headers.get("X-Log-Size"))) return;
+    if (res.headers.get("X-More-Data") === "false" && offset >= Number(res.headers.get("X-Log-Size"))) {
+      const rest = decoder.decode();
+      if (rest) append(rest);
+      return;
+    }
     await sleep(1000, signal);
   }
 }

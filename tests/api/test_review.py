@@ -142,6 +142,54 @@ class Review(ApiTest):
         finally:
             d.finish()
 
+    def test_graph_leaves_threads(self):
+        """Drawings run on the HTTP threads: they must never take all of
+        them. With --threads 2 and a `dot` that takes 6 s, two graphs at
+        once used to hold both threads, so /health waited 6 s; now the
+        second graph is 503 and /health answers at once. The drawing's
+        temporary directory goes with it."""
+        tmp = tempfile.mkdtemp(prefix="mgd-api-slowdot-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        bindir, tmpdir = os.path.join(tmp, "bin"), os.path.join(tmp, "tmp")
+        os.makedirs(bindir)
+        os.makedirs(tmpdir)
+        with open(os.path.join(bindir, "dot"), "w") as f:
+            f.write("#!/bin/sh\n/bin/sleep 6\necho 'slow dot: gave up' >&2\nexit 1\n")
+        os.chmod(os.path.join(bindir, "dot"), 0o755)
+        d = harness.Daemon(extra_args=["--threads", "2"])
+        old = dict(os.environ)
+        os.environ["PATH"] = bindir + os.pathsep + old["PATH"]
+        os.environ["TMPDIR"] = tmpdir
+        try:
+            d.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+        try:
+            d.create_project(harness.hello_project("slowdot"))
+            got = []
+
+            def draw():
+                got.append(d.get("/projects/slowdot/graph?format=svg", timeout=30))
+
+            # one after the other, so that each finds a thread waiting for
+            # connections (a thread that is drawing accepts none)
+            drawers = [threading.Thread(target=draw) for _ in range(2)]
+            for t in drawers:
+                t.start()
+                time.sleep(0.5)
+            t0 = time.monotonic()
+            r = d.get("/health", token=None, timeout=30)
+            took = time.monotonic() - t0
+            for t in drawers:
+                t.join(30)
+            self.assertStatus(r, 200)
+            self.assertLess(took, 2, "GET /health took %.1f s while two graphs were drawn" % took)
+            self.assertEqual(sorted(x.status for x in got), [500, 503], got)
+            self.assertEqual(os.listdir(tmpdir), [])
+        finally:
+            d.finish()
+
     def test_delete_drops_pins(self):
         """Deleting a project drops the records that keep its image and its
         inline-source snapshot in the cache (gc may then reclaim them)."""

@@ -9,7 +9,12 @@
 // playwright-core through the flows of the dashboard: the token form, the
 // projects page, a project (config, graph), a build that succeeds (live log,
 // facts, image download), one that fails, the queue and targets pages, and a
-// read token that may not build (403). Every request the page makes outside
+// read token that may not build (403); then regressions of the review: a
+// configure key named like a form field ("forcekey"), key defaults that
+// differ per target, the log's poll fallback and the graph's blob: URL (the
+// daemon's answers pretended with page.route where it cannot give them:
+// a second target, a log cut inside a character, a daemon that restarts).
+// Every request the page makes outside
 // the daemon's origin fails the test: the dashboard needs no network beyond
 // the daemon. Each step saves a full-page screenshot to SCREENSHOT_DIR as
 // NN-name.png.
@@ -647,6 +652,137 @@ async function flowConfigureKeys() {
   check(b.status === 'succeeded', `the kv build ${id} ${b.status}`);
 }
 
+// The build form's own fields are not confused with configure keys of the same names: the
+// project "forcekey" declares a configure key `force`, and the form's force checkbox still
+// reaches the build (form.elements.force was the checkbox and the key's select at once).
+async function flowFormFieldNames() {
+  await openProject('forcekey');
+  await waitVisible('form#build-form select[data-key=force]');
+  const target = 'form#build-form select[name=target]';
+  await until('the unix option of the build form\'s target', () => page.locator(`${target} option[value="unix"]`).count());
+  await page.check('#build-force');
+  const id = await startBuildFromForm();
+  const b = await apiWaitTerminal(id, BUILD_TIMEOUT_MS);
+  check(b.force === true, `the build started with the force box checked has force ${JSON.stringify(b.force)}`);
+  check(JSON.stringify(b.keys) === '{}', `the build started without touching the keys has keys ${JSON.stringify(b.keys)}`);
+}
+
+// Pretends the daemon has a second target, "xen", on which kv's key kv_ro defaults to direct
+// (a by_target default): switching the form to xen shows xen's default and, the field being
+// untouched, sends no key (the unix default used to stay in the field and be sent as set).
+async function flowKeyDefaultsPerTarget() {
+  const isPath = (p) => (url) => url.origin === daemon.origin && url.pathname === p;
+  let sent = null;
+  await page.route(isPath('/targets'), async (route) => {
+    const res = await route.fetch();
+    const all = await res.json();
+    all.push({ name: 'xen', doc: 'pretend', arches: [{ name: 'x86_64', available: true, runnable: false }] });
+    await route.fulfill({ response: res, json: all });
+  });
+  await page.route(isPath('/projects/kv/check'), async (route) => {
+    if (route.request().postDataJSON().target !== 'xen') return route.continue();
+    return route.fulfill({ json: { keys: { target: 'xen', arch: 'x86_64', kv_ro: 'direct' } } });
+  });
+  await page.route(isPath('/projects/kv/build'), async (route) => {
+    sent = route.request().postDataJSON();
+    return route.fulfill({ status: 400, json: { error: { code: 'bad_request', message: 'not built by the test', details: [] } } });
+  });
+  try {
+    await page.reload(); // the page keeps /targets once read
+    await openProject('kv');
+    const field = 'form#build-form select[data-key=kv_ro]';
+    await waitVisible(field);
+    await until('the xen option of the build form\'s target', () => page.locator('form#build-form select[name=target] option[value="xen"]').count());
+    check(await page.locator(field).inputValue() === 'crunch', `${field} does not start at unix's default crunch`);
+    await page.selectOption('form#build-form select[name=target]', 'xen');
+    try {
+      await until(`${field} to show xen's default direct`, async () => (await page.locator(field).inputValue()) === 'direct', 5000);
+    } catch {
+      check(false, `${field} shows ${short(await page.locator(field).inputValue())} after the target became xen, whose default is direct`);
+    }
+    await page.click('#build-start');
+    await until('the build request', async () => sent, 5000);
+    check(sent.target === 'xen', `the build asked for target ${short(sent.target)}, not xen`);
+    check(JSON.stringify(sent.keys) === '{}', `the build of xen with untouched keys sent keys ${JSON.stringify(sent.keys)}`);
+  } finally {
+    await page.unrouteAll({ behavior: 'wait' });
+    await page.reload();
+  }
+}
+
+// The log follower's fallback, against a build the test pretends exists (its record, its
+// describe and its log are answered here): the event stream fails, and the log comes by
+// polling. 900001: the first answer ends inside a two-byte character, which must be shown
+// whole. 900002: the first poll finds the daemon away (it restarts), the second brings the
+// log, which must be shown.
+async function flowLogFallback() {
+  const logs = {
+    900001: Buffer.from('héllo wörld\r\nsecond line ✓\n', 'utf8'),
+    900002: Buffer.from('after the restart\nthe rest\n', 'utf8'),
+  };
+  const polls = { 900001: 0, 900002: 0 };
+  const record = (id) => ({
+    id, project: { id: 1, name: 'hello' }, status: 'succeeded', target: 'unix', arch: 'x86_64', keys: {},
+    config_version: 1, ref: null, commit: null, sources_sha256: '0'.repeat(64), input_hash: '1'.repeat(64),
+    force: false, rebuild_of: null, reused_from: null, created_at: '2026-01-01T00:00:00Z',
+    started_at: '2026-01-01T00:00:01Z', finished_at: '2026-01-01T00:00:02Z', duration_ms: 1000, cache: null,
+    image: null, error: null, reproduced_by: [], differs_from: [], log_size: logs[id].length,
+  });
+  const notFound = { status: 404, json: { error: { code: 'not_found', message: 'not resolved', details: [] } } };
+  await page.route((url) => url.origin === daemon.origin && /^\/builds\/90000[12](\/|$)/.test(url.pathname), async (route) => {
+    const url = new URL(route.request().url());
+    const [, id, what] = /^\/builds\/(\d+)(?:\/(\w+))?$/.exec(url.pathname);
+    if (!what) return route.fulfill({ json: record(Number(id)) });
+    if (what === 'describe') return route.fulfill(notFound);
+    if ((route.request().headers().accept ?? '').includes('text/event-stream')) return route.abort('connectionreset');
+    const log = logs[id];
+    const offset = Number(url.searchParams.get('offset') ?? 0);
+    polls[id]++;
+    if (id === '900002' && polls[id] === 1) return route.abort('connectionrefused');
+    // 900001: the first answer stops after "h" and the first byte of "é"
+    const end = id === '900001' && offset === 0 ? 2 : log.length;
+    const body = log.subarray(offset, end);
+    return route.fulfill({
+      status: 200, contentType: 'text/plain; charset=utf-8', body,
+      headers: { 'X-Log-Size': String(end), 'X-More-Data': end < log.length ? 'true' : 'false' },
+    });
+  });
+  try {
+    for (const id of [900001, 900002]) {
+      const want = logs[id].toString('utf8');
+      await page.goto(`${daemon.origin}/#/builds/${id}`);
+      await waitTextMatch('#build-title', new RegExp(`Build\\s+${id}\\b`));
+      try {
+        await until(`#build-log of build ${id} to show its log`, async () => (await text('pre#build-log')) === want, 8000);
+      } catch {
+        check(false, `#build-log of build ${id} is ${short(await text('pre#build-log'))}, not ${short(want)} (${polls[id]} polls)`);
+      }
+      await shot(`log-fallback-${id}`);
+    }
+  } finally {
+    await page.unrouteAll({ behavior: 'wait' });
+  }
+  await page.goto(daemon.origin + '/#/projects');
+}
+
+// The graph's blob: URL goes when the page that drew it does.
+async function flowGraphBlobRevoked() {
+  await openProject('hello');
+  const img = '#graph img#graph-img';
+  await waitVisible(img, 30_000);
+  const src = await page.locator(img).getAttribute('src');
+  check(src.startsWith('blob:'), `${img}'s src is ${short(src)}`);
+  await nav('#/queue');
+  await waitVisible('table#queue');
+  const loads = await page.evaluate((u) => new Promise((resolve) => {
+    const i = new Image();
+    i.onload = () => resolve(true);
+    i.onerror = () => resolve(false);
+    i.src = u;
+  }), src);
+  check(!loads, `the graph's ${src} still loads after the project page was left (never revoked)`);
+}
+
 // -- main ---------------------------------------------------------------------------------------
 
 // Once, however many callers (the end of main, the watchdog, a signal).
@@ -710,6 +846,10 @@ async function main() {
   }
   await apiOk('POST', '/projects', 201, { body: { name: 'kv', sources: kvSources,
     config: JSON.parse(fs.readFileSync(path.join(kvDir, 'config.json'), 'utf8')) } });
+  // forcekey: hello with a configure key named like a field of the build form
+  const forceConfig = { ...config, name: 'forcekey', keys: { ...config.keys,
+    force: { stage: 'configure', type: 'bool', default: false, doc: 'named like the build form\'s force' } } };
+  await apiOk('POST', '/projects', 201, { body: { name: 'forcekey', config: forceConfig, sources: { 'unikernel.c': source } } });
   await launch();
 
   const flows = [
@@ -719,6 +859,10 @@ async function main() {
     ['d-build-fails', flowBuildFails, false],
     ['e-queue-targets', flowQueueTargets, false],
     ['g-configure-keys', flowConfigureKeys, false],
+    ['h-form-field-names', flowFormFieldNames, false],
+    ['i-key-defaults-per-target', flowKeyDefaultsPerTarget, false],
+    ['j-log-fallback', flowLogFallback, false],
+    ['k-graph-blob-revoked', flowGraphBlobRevoked, false],
     ['f-read-token-403', flowReadToken, false],
   ];
   for (const [name, fn, vital] of flows) {
