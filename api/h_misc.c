@@ -6,18 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/embedded.h"
 #include "api/internal.h"
 #include "daemon/tokens.h"
 #include "toolchain/sha256.h"
 
 /* The embedded JSON Schema (graph/config.schema.json, cmake/embed.cmake). */
-typedef struct {
-    const char *path;
-    const char *data;
-    size_t len;
-} mg_embedded_file;
-extern const mg_embedded_file mg_config_schema_files[];
-extern const size_t mg_config_schema_files_count;
+MG_EMBEDDED_FILES(mg_config_schema_files);
 
 void mg_h_health(mg_req *r)
 {

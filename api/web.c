@@ -13,16 +13,11 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "graph/embedded.h"
 #include "api/internal.h"
 #include "toolchain/sha256.h"
 
-typedef struct {
-    const char *path;
-    const char *data;
-    size_t len;
-} mg_embedded_file;
-extern const mg_embedded_file mg_web_files[];
-extern const size_t mg_web_files_count;
+MG_EMBEDDED_FILES(mg_web_files);
 
 #define MG_WEB_MAX_FILES 32
 

@@ -2,15 +2,10 @@
 
 #include <stdlib.h>
 
-typedef struct {
-    const char *path;
-    const char *data;
-    size_t len;
-} mg_embedded_file;
+#include "graph/embedded.h"
 
 /* Defined by the file cmake/embed.cmake generates. */
-extern const mg_embedded_file mg_builtin_catalog_files[];
-extern const size_t mg_builtin_catalog_files_count;
+MG_EMBEDDED_FILES(mg_builtin_catalog_files);
 
 size_t mg_builtin_catalog_file_count(void)
 {

@@ -10,19 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "graph/embedded.h"
 #include "graph/arena.h"
 #include "toolchain/fsutil.h"
 #include "toolchain/sha256.h"
 
-typedef struct {
-    const char *path;
-    const char *data;
-    size_t len;
-} mg_embedded_file;
-
 /* Defined by the file cmake/embed.cmake generates from runtime/. */
-extern const mg_embedded_file mg_runtime_files[];
-extern const size_t mg_runtime_files_count;
+MG_EMBEDDED_FILES(mg_runtime_files);
 
 static char version[MG_SHA256_HEX_SIZE];
 static pthread_once_t version_once = PTHREAD_ONCE_INIT;

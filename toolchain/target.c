@@ -7,17 +7,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "graph/embedded.h"
 #include "graph/arena.h"
 
-typedef struct {
-    const char *path;
-    const char *data;
-    size_t len;
-} mg_embedded_file;
-
 /* Defined by the file cmake/embed.cmake generates from toolchain/targets/. */
-extern const mg_embedded_file mg_target_files[];
-extern const size_t mg_target_files_count;
+MG_EMBEDDED_FILES(mg_target_files);
 
 struct mg_targets {
     mg_arena arena;
