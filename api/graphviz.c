@@ -12,7 +12,7 @@
  * More answer 503 with Retry-After rather than fill the machine with
  * processes or stall the API.
  *
- * A drawing takes `dot` some 80 ms (it loads its plugins and fonts each
+ * A drawing takes `dot` 30 to 100 ms (it loads its plugins and fonts each
  * time), and the dashboard asks for the same few graphs again and again,
  * so the last drawings are kept in memory by the sha256 of their DOT text
  * (MG_GRAPHVIZ_CACHE_ENTRIES of them, MG_GRAPHVIZ_CACHE_BYTES at most;
