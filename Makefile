@@ -49,6 +49,7 @@ bench: build
 	@bench/queue/bench_queue.py $(RELEASE)/daemon/mgd
 	@bench/client/bench_mgctl.py $(RELEASE)/daemon/mgd $(RELEASE)/client/mgctl
 	@bench/web/bench_dashboard.py $(RELEASE)/daemon/mgd
+	@bench/image/bench_image.py $(RELEASE)/daemon/mgd examples
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,9 +11,12 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/commands.h"
@@ -37,6 +40,66 @@ static bool has_device(const mg_image_info *info, const char *kind, const char *
             return true;
     return false;
 }
+
+/* Runs an image of a target with a tender (spt: mg-spt) and waits for it:
+ * the devices go to the tender as --block:NAME=FILE, which checks them
+ * against the image. Returns the image's exit status; a death by a signal
+ * is reported (SIGSYS: the sandbox stopped a system call) as 128 + signal,
+ * like a shell. */
+static int run_with_tender(const mg_target *t, const mg_image_info *info, const char *image,
+                           char **blocks, size_t n_blocks, int nargs, char **args)
+{
+    char *tender = mg_find_tender(t->tender);
+    if (!tender) {
+        fprintf(stderr,
+                "mgd run: %s images run under %s, which is neither next to mgd nor on PATH\n",
+                t->name, t->tender);
+        return 1;
+    }
+    size_t n = 1 + n_blocks + 2 + (size_t)nargs;
+    char **av = calloc(n + 1, sizeof *av);
+    if (!av) {
+        free(tender);
+        return 1;
+    }
+    size_t k = 0;
+    av[k++] = tender;
+    for (size_t i = 0; i < n_blocks; i++) av[k++] = mg_xasprintf("--block:%s", blocks[i]);
+    av[k++] = (char *)image;
+    av[k++] = "--";
+    for (int i = 0; i < nargs; i++) av[k++] = args[i];
+    fflush(NULL);
+    pid_t pid;
+    int rc = posix_spawn(&pid, tender, NULL, NULL, av, environ);
+    int status = 1;
+    if (rc != 0) {
+        fprintf(stderr, "mgd run: cannot start %s: %s\n", tender, strerror(rc));
+    } else {
+        int ws;
+        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFEXITED(ws)) {
+            status = WEXITSTATUS(ws);
+        } else if (WIFSIGNALED(ws)) {
+            int sig = WTERMSIG(ws);
+            if (sig == SIGSYS)
+                fprintf(stderr,
+                        "mgd run: %s was killed by its sandbox: it made a system call that %s "
+                        "does not allow\n",
+                        info->name, t->tender);
+            else
+                fprintf(stderr, "mgd run: %s was killed by signal %d (%s)\n", info->name, sig,
+                        strsignal(sig));
+            status = 128 + sig;
+        }
+    }
+    for (size_t i = 0; i < n_blocks; i++) free(av[1 + i]);
+    free(av);
+    free(tender);
+    return status;
+}
+
+extern char **environ;
 
 int mg_cmd_run(int argc, char **argv)
 {
@@ -97,7 +160,7 @@ int mg_cmd_run(int argc, char **argv)
     char real[PATH_MAX];
     if (!targets)
         fprintf(stderr, "mgd run: %s\n", err);
-    else if (strcmp(info.target, "unix"))
+    else if (!t || (strcmp(info.target, "unix") && !t->tender))
         fprintf(stderr,
                 "mgd run: %s is a %s image; running %s images is not supported by this "
                 "version of mgd yet\n",
@@ -109,6 +172,9 @@ int mg_cmd_run(int argc, char **argv)
         fprintf(stderr, "mgd run: network devices are not supported by this version of mgd yet\n");
     else if (!realpath(image, real))
         fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
+    else if (t->tender)
+        status =
+            run_with_tender(t, &info, real, blocks, n_blocks, argc - first_arg, argv + first_arg);
     else {
         status = 2;
         for (size_t i = 0; i < n_blocks; i++) {

@@ -776,6 +776,12 @@ static void add_compile(mg_build *b, const char *src, const char *obj, const cha
     char *inc = mg_xasprintf("-I%s/gen", b->scratch);
     act_arg(b, a, inc);
     free(inc);
+    if (t->libc) {
+        /* the runtime's C library before the host's headers */
+        inc = mg_xasprintf("-isystem%s/runtime/libc/include", b->rt_root);
+        act_arg(b, a, inc);
+        free(inc);
+    }
     inc = mg_xasprintf("-I%s/runtime/include", b->rt_root);
     act_arg(b, a, inc);
     free(inc);

@@ -149,7 +149,8 @@ const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_
     char *platform = mg_xasprintf("runtime/platform/%s/", t->platform);
     for (size_t i = 0; i < mg_runtime_files_count; i++) {
         const char *p = mg_runtime_files[i].path;
-        if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, platform))
+        if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, platform) ||
+            (t->libc && has_prefix_c(p, "runtime/libc/")))
             add_source(&list, n, &cap, p);
     }
     free(platform);

@@ -67,6 +67,10 @@ static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
     t->ldflags = str_array(a, j, "ldflags", &t->n_ldflags, &ok);
     t->libs = str_array(a, j, "libs", &t->n_libs, &ok);
     t->strip = str_array(a, j, "strip", &t->n_strip, &ok);
+    const cJSON *libc = cJSON_GetObjectItemCaseSensitive(j, "libc");
+    if (libc && !cJSON_IsBool(libc)) return false;
+    t->libc = cJSON_IsTrue(libc);
+    t->tender = str_field(a, j, "tender", false, &ok);
     const cJSON *arches = cJSON_GetObjectItemCaseSensitive(j, "arches");
     if (!ok || !cJSON_IsObject(arches)) return false;
     t->n_arches = (size_t)cJSON_GetArraySize(arches);
@@ -166,6 +170,23 @@ char *mg_find_program(const char *prog)
     return NULL;
 }
 
+char *mg_find_tender(const char *name)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            char *p = mg_xasprintf("%s/%s", self, name);
+            if (access(p, X_OK) == 0) return p;
+            free(p);
+        }
+    }
+    return mg_find_program(name);
+}
+
 bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, char *why,
                          size_t whysize)
 {
@@ -183,7 +204,20 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
         free(found);
         free(name);
     }
-    if (a->n_run == 0)
+    if (t->tender) {
+        /* built with mgd and put next to it: its absence is an mgd built
+         * without it (libseccomp missing at build time) */
+        char *found = mg_find_tender(t->tender);
+        if (!found) {
+            snprintf(why, whysize,
+                     "%s/%s: %s not found next to mgd or on PATH (build mgd with libseccomp-dev "
+                     "installed)",
+                     t->name, a->name, t->tender);
+            return false;
+        }
+        free(found);
+        *can_run = !strcmp(a->name, mg_host_arch());
+    } else if (a->n_run == 0)
         *can_run = !strcmp(a->name, mg_host_arch());
     else {
         char *found = mg_find_program(a->run[0]);

@@ -35,6 +35,12 @@ typedef struct mg_target {
     const char *image_suffix;
     const char **cflags, **ldflags, **libs, **strip;
     size_t n_cflags, n_ldflags, n_libs, n_strip;
+    /* freestanding: the runtime's own C library (runtime/libc) is compiled
+     * in and its headers come first */
+    bool libc;
+    /* the program that runs the images (a tender next to mgd or on PATH:
+     * "mg-spt"), or NULL when they run directly */
+    const char *tender;
     mg_target_arch *arches;
     size_t n_arches;
 } mg_target;
@@ -61,5 +67,10 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
 
 /* A malloc'd absolute path of `prog` found on PATH, or NULL. */
 char *mg_find_program(const char *prog);
+
+/* A tender (`mg-spt`): the one in the directory of the running program
+ * (mgd and its tenders are built and installed together), else on PATH;
+ * malloc'd, or NULL. */
+char *mg_find_tender(const char *name);
 
 #endif

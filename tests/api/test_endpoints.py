@@ -9,6 +9,7 @@ tokens, project PATCH/DELETE and config versions."""
 import hashlib
 import json
 import os
+import subprocess
 import re
 
 import harness
@@ -511,6 +512,28 @@ class Builds(ApiTest):
         self.assertIsInstance(b["reproduced_by"], list)
         self.assertIsInstance(b["differs_from"], list)
         self.assertGreater(b["log_size"], 0)
+
+    def test_spt_build(self):
+        """The daemon builds for spt too: the image is an spt one, and
+        `mgd run` starts it under mg-spt with the same output as on unix."""
+        targets = {t["name"]: t for t in self.d.get("/targets").json}
+        self.assertIn("spt", targets)
+        x86 = [a for a in targets["spt"]["arches"] if a["name"] == "x86_64"][0]
+        self.assertIs(x86["available"], True, x86)
+        b = self.d.build_and_wait("hello", {"target": "spt"})
+        self.assertEqual((b["target"], b["status"]), ("spt", "succeeded"), self.d.log(b["id"]))
+        self.assertLess(b["image"]["size"], 22 * 1024)
+        img = os.path.join(self.d.tmp, "hello.spt")
+        with open(img, "wb") as f:
+            f.write(self.d.get("/builds/%d/image" % b["id"]).body)
+        out = subprocess.run([harness.MGD, "run", img, "--", "--count=2"], capture_output=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out)
+        self.assertEqual(out.stdout, b"Hello World!\nHello World!\n")
+        # run by the host directly, an spt image refuses
+        os.chmod(img, 0o755)
+        out = subprocess.run([img], capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 126)
 
     def test_start(self):
         r = self.d.post("/projects/hello/build", {})

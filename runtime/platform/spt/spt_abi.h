@@ -1,0 +1,43 @@
+/*
+ * spt_abi.h - how the spt tender (mg-spt) hands over to an spt image.
+ *
+ * The tender maps the image's segments, opens the attached devices, fills
+ * one struct mg_spt_boot in its own memory, installs its seccomp filter
+ * and calls the image's entry point as a function, on its own stack:
+ *
+ *     void _start(struct mg_spt_boot *boot);
+ *
+ * The image then runs in the tender's process and talks to the host only
+ * through the system calls the filter allows (see mg-spt.c): everything it
+ * needs to find (the heap, the devices' descriptors, its arguments) is in
+ * the boot structure. The layout is versioned by MG_SPT_ABI, which is also
+ * the ABI written into spt images' notes: a tender refuses other versions.
+ */
+#ifndef MG_SPT_ABI_H
+#define MG_SPT_ABI_H
+
+#include <stdint.h>
+
+#define MG_SPT_ABI 1
+#define MG_SPT_MAGIC 0x6d67737074626f6full /* "mgsptboo" */
+#define MG_SPT_MAX_BLOCKS 16
+#define MG_SPT_NAME_MAX 64
+
+struct mg_spt_block {
+    char name[MG_SPT_NAME_MAX]; /* the device's name in the config */
+    int32_t fd;                 /* open on the host file */
+    uint32_t writable;          /* 0: opened read-only */
+    uint64_t capacity;          /* bytes, a multiple of 512 */
+};
+
+struct mg_spt_boot {
+    uint64_t magic; /* MG_SPT_MAGIC */
+    uint64_t abi;   /* MG_SPT_ABI */
+    int32_t argc;   /* the image's arguments, argv[0] its name */
+    char **argv;
+    uint64_t heap_start, heap_size; /* read-write memory for the allocator */
+    uint32_t n_blocks;
+    struct mg_spt_block blocks[MG_SPT_MAX_BLOCKS];
+};
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * spt_platform.c - mg/platform.h for spt images: Linux processes run by
+ * the mg-spt tender under a seccomp filter, talking to the host only
+ * through the few system calls the filter lets through (raw `syscall`
+ * instructions: there is no C library here but runtime/libc).
+ *
+ * Entry: the tender calls _start(boot) (spt_abi.h). Run directly by the
+ * host instead, _start finds no boot structure (the kernel starts a
+ * process with %rdi = 0) and refuses with a message.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg/platform.h"
+#include "spt_abi.h"
+
+/* ---- system calls (x86-64 Linux) -------------------------------------------------- */
+
+#define SYS_WRITE 1
+#define SYS_PREAD64 17
+#define SYS_PWRITE64 18
+#define SYS_CLOCK_GETTIME 228
+#define SYS_EXIT_GROUP 231
+#define SYS_PPOLL 271
+#define SYS_GETRANDOM 318
+
+static long sys3(long n, long a, long b, long c)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+
+static long sys4(long n, long a, long b, long c, long d)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
+#define EINTR 4
+
+struct kernel_timespec {
+    long tv_sec, tv_nsec;
+};
+
+static const struct mg_spt_boot *boot;
+
+_Noreturn static void exit_group(int status)
+{
+    for (;;) sys3(SYS_EXIT_GROUP, status, 0, 0);
+}
+
+/* ---- the platform -------------------------------------------------------------------- */
+
+void mg_platform_console_write(const char *buf, size_t size)
+{
+    while (size) {
+        long n = sys3(SYS_WRITE, 1, (long)buf, (long)size);
+        if (n == -EINTR) continue;
+        if (n <= 0) return; /* the console is gone: nothing to tell */
+        buf += n;
+        size -= (size_t)n;
+    }
+}
+
+static uint64_t clock_ns(int id)
+{
+    struct kernel_timespec ts = {0, 0};
+    sys3(SYS_CLOCK_GETTIME, id, (long)&ts, 0);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mg_platform_clock_monotonic(void)
+{
+    return clock_ns(1); /* CLOCK_MONOTONIC */
+}
+
+uint64_t mg_platform_clock_wall(void)
+{
+    return clock_ns(0); /* CLOCK_REALTIME */
+}
+
+void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
+{
+    *ready_set = 0;
+    for (;;) {
+        uint64_t now = mg_platform_clock_monotonic();
+        if (now >= deadline) return;
+        uint64_t left = deadline - now;
+        struct kernel_timespec ts = {(long)(left / 1000000000u), (long)(left % 1000000000u)};
+        /* no descriptors yet: network devices come with the network stack */
+        long r = sys4(SYS_PPOLL, 0, 0, (long)&ts, 0);
+        if (r < 0 && r != -EINTR) return;
+    }
+}
+
+int mg_platform_entropy(void *buf, size_t size)
+{
+    unsigned char *p = buf;
+    while (size) {
+        long n = sys3(SYS_GETRANDOM, (long)p, (long)(size > 256 ? 256 : size), 0);
+        if (n == -EINTR) continue;
+        if (n <= 0) return MG_EIO;
+        p += n;
+        size -= (size_t)n;
+    }
+    return MG_OK;
+}
+
+int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
+{
+    for (uint32_t i = 0; i < boot->n_blocks; i++)
+        if (strcmp(boot->blocks[i].name, name) == 0) {
+            *handle = i;
+            info->capacity = boot->blocks[i].capacity;
+            info->block_size = 512;
+            return MG_OK;
+        }
+    return MG_ENOENT;
+}
+
+static int block_check(mg_handle h, uint64_t offset, size_t size)
+{
+    if (h >= boot->n_blocks) return MG_EINVAL;
+    if (offset % 512 || size % 512) return MG_EINVAL;
+    if (offset > boot->blocks[h].capacity || size > boot->blocks[h].capacity - offset)
+        return MG_ERANGE;
+    return MG_OK;
+}
+
+int mg_platform_block_read(mg_handle h, uint64_t offset, void *buf, size_t size)
+{
+    int rc = block_check(h, offset, size);
+    if (rc) return rc;
+    unsigned char *p = buf;
+    while (size) {
+        long n = sys4(SYS_PREAD64, boot->blocks[h].fd, (long)p, (long)size, (long)offset);
+        if (n == -EINTR) continue;
+        if (n <= 0) return MG_EIO;
+        p += n;
+        offset += (uint64_t)n;
+        size -= (size_t)n;
+    }
+    return MG_OK;
+}
+
+int mg_platform_block_write(mg_handle h, uint64_t offset, const void *buf, size_t size)
+{
+    int rc = block_check(h, offset, size);
+    if (rc) return rc;
+    if (!boot->blocks[h].writable) return MG_EACCES;
+    const unsigned char *p = buf;
+    while (size) {
+        long n = sys4(SYS_PWRITE64, boot->blocks[h].fd, (long)p, (long)size, (long)offset);
+        if (n == -EINTR) continue;
+        if (n <= 0) return MG_EIO;
+        p += n;
+        offset += (uint64_t)n;
+        size -= (size_t)n;
+    }
+    return MG_OK;
+}
+
+_Noreturn void mg_platform_exit(int status)
+{
+    exit_group(status);
+}
+
+_Noreturn void mg_platform_abort(const char *msg)
+{
+    static const char head[] = "abort: ";
+    mg_platform_console_write(head, sizeof head - 1);
+    mg_platform_console_write(msg, strlen(msg));
+    mg_platform_console_write("\n", 1);
+    exit_group(255); /* as Solo5's abort */
+}
+
+/* ---- boot -------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv);
+extern uintptr_t __stack_chk_guard;
+_Noreturn void _start(const struct mg_spt_boot *b);
+
+__attribute__((no_stack_protector)) _Noreturn void _start(const struct mg_spt_boot *b)
+{
+    if (!b || b->magic != MG_SPT_MAGIC || b->abi != MG_SPT_ABI) {
+        static const char refuse[] =
+            "this is an spt unikernel: it runs under its tender, mg-spt (mgd run IMAGE)\n";
+        sys3(SYS_WRITE, 2, (long)refuse, sizeof refuse - 1);
+        exit_group(126);
+    }
+    boot = b;
+    uintptr_t guard = 0;
+    if (mg_platform_entropy(&guard, sizeof guard) != MG_OK || !guard)
+        guard = (uintptr_t)0x595e9fbd94fda766ull ^ (uintptr_t)clock_ns(1);
+    __stack_chk_guard = guard & ~(uintptr_t)0xff; /* a NUL byte stops string overruns */
+    mg_libc_heap_init((void *)(uintptr_t)b->heap_start, (size_t)b->heap_size);
+    exit_group(main(b->argc, b->argv));
+}
