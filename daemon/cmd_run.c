@@ -99,6 +99,70 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
     return status;
 }
 
+/* Boots an image of a target with a virtual machine (virtio: QEMU) and
+ * waits: the arguments become the kernel's command line. The image ends
+ * through QEMU's isa-debug-exit, which makes QEMU exit with 2 * status + 1:
+ * that is turned back into the image's status; any other exit of QEMU is
+ * its own failure, reported. */
+static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image, int nargs,
+                     char **args)
+{
+    char *vm = mg_find_program(t->vm[0]);
+    if (!vm) {
+        fprintf(stderr,
+                "mgd run: %s images boot in %s, which is not installed (the Debian package %s)\n",
+                t->name, t->vm[0], t->vm_package ? t->vm_package : t->vm[0]);
+        return 1;
+    }
+    size_t len = 1;
+    for (int i = 0; i < nargs; i++) len += strlen(args[i]) + 1;
+    char *line = calloc(len, 1);
+    char **av = calloc(t->n_vm + 6, sizeof *av);
+    int status = 1;
+    if (!line || !av) goto out;
+    for (int i = 0; i < nargs; i++) {
+        if (strchr(args[i], ' ')) {
+            fprintf(stderr, "mgd run: the arguments of a %s image cannot contain spaces ('%s')\n",
+                    t->name, args[i]);
+            status = 2;
+            goto out;
+        }
+        if (i) strcat(line, " ");
+        strcat(line, args[i]);
+    }
+    size_t k = 0;
+    av[k++] = vm;
+    for (size_t i = 1; i < t->n_vm; i++) av[k++] = (char *)t->vm[i];
+    av[k++] = "-kernel";
+    av[k++] = (char *)image;
+    av[k++] = "-append";
+    av[k++] = line;
+    fflush(NULL);
+    pid_t pid;
+    int rc = posix_spawn(&pid, vm, NULL, NULL, av, environ);
+    if (rc != 0) {
+        fprintf(stderr, "mgd run: cannot start %s: %s\n", vm, strerror(rc));
+        goto out;
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(ws) && (WEXITSTATUS(ws) & 1)) {
+        status = WEXITSTATUS(ws) >> 1;
+    } else if (WIFEXITED(ws)) {
+        fprintf(stderr, "mgd run: %s ended without %s's exit (%s exit status %d)\n", t->vm[0],
+                info->name, t->vm[0], WEXITSTATUS(ws));
+    } else if (WIFSIGNALED(ws)) {
+        fprintf(stderr, "mgd run: %s was killed by signal %d\n", t->vm[0], WTERMSIG(ws));
+        status = 128 + WTERMSIG(ws);
+    }
+out:
+    free(line);
+    free(av);
+    free(vm);
+    return status;
+}
+
 extern char **environ;
 
 int mg_cmd_run(int argc, char **argv)
@@ -160,7 +224,7 @@ int mg_cmd_run(int argc, char **argv)
     char real[PATH_MAX];
     if (!targets)
         fprintf(stderr, "mgd run: %s\n", err);
-    else if (!t || (strcmp(info.target, "unix") && !t->tender))
+    else if (!t || (strcmp(info.target, "unix") && !t->tender && !t->n_vm))
         fprintf(stderr,
                 "mgd run: %s is a %s image; running %s images is not supported by this "
                 "version of mgd yet\n",
@@ -175,6 +239,10 @@ int mg_cmd_run(int argc, char **argv)
     else if (t->tender)
         status =
             run_with_tender(t, &info, real, blocks, n_blocks, argc - first_arg, argv + first_arg);
+    else if (t->n_vm && n_blocks)
+        fprintf(stderr, "mgd run: %s images have no block devices yet\n", t->name);
+    else if (t->n_vm)
+        status = run_in_vm(t, &info, real, argc - first_arg, argv + first_arg);
     else {
         status = 2;
         for (size_t i = 0; i < n_blocks; i++) {

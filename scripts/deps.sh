@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev    # the daemon's database (daemon/store)
   libgit2-dev       # project repositories (daemon/sources)
   libseccomp-dev    # mg-spt, the spt tender's sandbox (runtime/tender/spt)
+  qemu-system-x86   # boots virtio images (mgd run, the virtio tests)
   libcurl4-openssl-dev # mgctl, the client (client/)
   curl              # make run checks that the daemon answers
   graphviz          # the daemon draws device graphs as SVG with dot (api/graphviz.c)

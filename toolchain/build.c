@@ -998,6 +998,13 @@ static int plan(mg_build *b)
         action *link = act_new(b, ACT_LINK, "link");
         act_arg(b, link, b->cc);
         act_args(b, link, b->target->ldflags, b->target->n_ldflags);
+        if (b->target->linker_script) {
+            char *script = mg_xasprintf("%s/%s", b->rt_root, b->target->linker_script);
+            act_arg(b, link, "-T");
+            act_arg(b, link, script);
+            act_input(b, link, script);
+            free(script);
+        }
         /* the note is referenced by nothing: keep it through --gc-sections */
         act_arg(b, link, "-Wl,--undefined=mg__image_note");
         act_arg(b, link, "-o");

@@ -136,8 +136,9 @@ static bool has_prefix_c(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
     const char *rest = path + n;
+    /* C, and assembly with the preprocessor (a platform's boot code) */
     return !strncmp(path, dir, n) && !strchr(rest, '/') && strlen(rest) > 2 &&
-           !strcmp(rest + strlen(rest) - 2, ".c");
+           (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
 
 const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, char *err,

@@ -71,6 +71,9 @@ static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
     if (libc && !cJSON_IsBool(libc)) return false;
     t->libc = cJSON_IsTrue(libc);
     t->tender = str_field(a, j, "tender", false, &ok);
+    t->linker_script = str_field(a, j, "linker_script", false, &ok);
+    if (cJSON_GetObjectItemCaseSensitive(j, "vm")) t->vm = str_array(a, j, "vm", &t->n_vm, &ok);
+    t->vm_package = str_field(a, j, "vm_package", false, &ok);
     const cJSON *arches = cJSON_GetObjectItemCaseSensitive(j, "arches");
     if (!ok || !cJSON_IsObject(arches)) return false;
     t->n_arches = (size_t)cJSON_GetArraySize(arches);
@@ -217,6 +220,11 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
         }
         free(found);
         *can_run = !strcmp(a->name, mg_host_arch());
+    } else if (t->n_vm) {
+        /* building needs no VM; running does */
+        char *found = mg_find_program(t->vm[0]);
+        *can_run = found != NULL;
+        free(found);
     } else if (a->n_run == 0)
         *can_run = !strcmp(a->name, mg_host_arch());
     else {

@@ -41,6 +41,13 @@ typedef struct mg_target {
     /* the program that runs the images (a tender next to mgd or on PATH:
      * "mg-spt"), or NULL when they run directly */
     const char *tender;
+    /* a linker script of the runtime (a path under runtime/), or NULL */
+    const char *linker_script;
+    /* the virtual machine that boots the images (argv before -kernel
+     * IMAGE -append ARGS), its Debian package; n_vm 0: none */
+    const char **vm;
+    size_t n_vm;
+    const char *vm_package;
     mg_target_arch *arches;
     size_t n_arches;
 } mg_target;

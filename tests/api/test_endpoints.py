@@ -520,6 +520,8 @@ class Builds(ApiTest):
         self.assertIn("spt", targets)
         x86 = [a for a in targets["spt"]["arches"] if a["name"] == "x86_64"][0]
         self.assertIs(x86["available"], True, x86)
+        virtio = {t["name"]: t for t in self.d.get("/targets").json}["virtio"]["arches"]
+        self.assertIs([a for a in virtio if a["name"] == "x86_64"][0]["available"], True)
         b = self.d.build_and_wait("hello", {"target": "spt"})
         self.assertEqual((b["target"], b["status"]), ("spt", "succeeded"), self.d.log(b["id"]))
         self.assertLess(b["image"]["size"], 22 * 1024)

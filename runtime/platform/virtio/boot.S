@@ -1,0 +1,124 @@
+/*
+ * boot.S - from a Multiboot loader to 64-bit C (virtio images).
+ *
+ * The loader (QEMU's -kernel) enters _start in 32-bit protected mode with
+ * paging off, %eax = the Multiboot magic and %ebx = its information. We
+ * map the first 1 GiB one to one with 2 MiB pages, enable PAE and long
+ * mode, load a 64-bit GDT, jump to 64-bit code, turn on SSE (gcc uses it
+ * for copies) and call mg_virtio_start(magic, info) on our own stack.
+ */
+#define MB_MAGIC 0x1badb002
+#define MB_FLAGS ((1 << 1) | (1 << 16)) /* memory info; the load addresses are in this header */
+
+    .section .multiboot, "a"
+    .align 4
+mb_header:
+    .long MB_MAGIC
+    .long MB_FLAGS
+    .long -(MB_MAGIC + MB_FLAGS)
+    .long mb_header         /* header_addr */
+    .long _mg_load_start    /* load_addr */
+    .long _mg_load_end      /* load_end_addr */
+    .long _mg_bss_end       /* bss_end_addr */
+    .long _start            /* entry_addr */
+
+    .section .text.boot, "ax"
+    .code32
+    .globl _start
+_start:
+    cli
+    movl $boot_stack_top, %esp
+    movl %eax, %edi         /* the magic and the information, for C */
+    movl %ebx, %esi
+
+    /* page tables: PML4[0] -> PDPT, PDPT[0] -> PD, PD: 512 x 2 MiB */
+    movl $pdpt, %eax
+    orl $3, %eax
+    movl %eax, pml4
+    movl $pd, %eax
+    orl $3, %eax
+    movl %eax, pdpt
+    xorl %ecx, %ecx
+1:  movl %ecx, %eax
+    shll $21, %eax
+    orl $0x83, %eax         /* present, writable, 2 MiB */
+    movl %eax, pd(, %ecx, 8)
+    incl %ecx
+    cmpl $512, %ecx
+    jne 1b
+
+    movl %cr4, %eax
+    orl $(1 << 5), %eax     /* PAE */
+    movl %eax, %cr4
+    movl $pml4, %eax
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx  /* EFER */
+    rdmsr
+    orl $(1 << 8), %eax     /* LME */
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000001, %eax   /* PG, PE */
+    movl %eax, %cr0
+    lgdt gdt_ptr
+    ljmp $0x08, $long_mode
+
+    .code64
+long_mode:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    xorw %ax, %ax
+    movw %ax, %fs
+    movw %ax, %gs
+    /* SSE: no emulation, monitor the coprocessor, FXSR and SIMD exceptions */
+    movq %cr0, %rax
+    andq $~(1 << 2), %rax
+    orq $(1 << 1), %rax
+    movq %rax, %cr0
+    movq %cr4, %rax
+    orq $((1 << 9) | (1 << 10)), %rax
+    movq %rax, %cr4
+    movq $boot_stack_top, %rsp
+    xorq %rbp, %rbp
+    call mg_virtio_start
+2:  cli
+    hlt
+    jmp 2b
+
+    /* Linux running this file as a program enters here, in 64-bit user
+     * mode: say what it is and exit 126 instead of faulting on cli */
+    .globl _mg_host_entry
+_mg_host_entry:
+    movq $1, %rax           /* write */
+    movq $2, %rdi
+    leaq host_msg(%rip), %rsi
+    movq $host_msg_len, %rdx
+    syscall
+    movq $231, %rax         /* exit_group */
+    movq $126, %rdi
+    syscall
+    hlt
+
+    .section .rodata
+host_msg:
+    .ascii "this is a virtio unikernel: QEMU boots it (mgd run IMAGE)\n"
+    .set host_msg_len, . - host_msg
+    .align 16
+gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff    /* 0x08: 64-bit code */
+    .quad 0x00cf92000000ffff    /* 0x10: data */
+gdt_end:
+gdt_ptr:
+    .word gdt_end - gdt - 1
+    .long gdt
+
+    .section .bss
+    .align 4096
+pml4: .skip 4096
+pdpt: .skip 4096
+pd:   .skip 4096
+    .align 16
+boot_stack: .skip 65536
+boot_stack_top:

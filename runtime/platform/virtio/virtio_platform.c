@@ -1,0 +1,271 @@
+/*
+ * virtio_platform.c - mg/platform.h for virtio images: kernels that QEMU
+ * (or any Multiboot loader on an x86_64 PC) boots.
+ *
+ * This first version has what images without devices need: the console
+ * on the first serial port, clocks from the TSC (calibrated at boot
+ * against the PIT) and the RTC, entropy from RDRAND, and the end through
+ * QEMU's isa-debug-exit device (status s makes QEMU exit with 2s + 1, so
+ * statuses 0 to 127 come back exactly). There are no interrupts: yield
+ * waits by watching the TSC. Block and network devices (virtio over PCI)
+ * are not here yet: acquiring one is MG_EUNSUPPORTED.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg/platform.h"
+
+/* ---- ports and instructions ---------------------------------------------------------- */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* ---- the serial console (COM1) ------------------------------------------------------------ */
+
+#define COM1 0x3f8
+
+static void serial_init(void)
+{
+    outb(COM1 + 1, 0x00); /* no interrupts */
+    outb(COM1 + 3, 0x80); /* divisor follows */
+    outb(COM1 + 0, 0x01); /* 115200 baud */
+    outb(COM1 + 1, 0x00);
+    outb(COM1 + 3, 0x03); /* 8 bits, no parity, one stop bit */
+    outb(COM1 + 2, 0xc7); /* FIFO on, cleared */
+}
+
+static void serial_put(char c)
+{
+    while (!(inb(COM1 + 5) & 0x20)) __asm__ volatile("pause");
+    outb(COM1, (uint8_t)c);
+}
+
+void mg_platform_console_write(const char *buf, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        if (buf[i] == '\n') serial_put('\r');
+        serial_put(buf[i]);
+    }
+}
+
+/* ---- time ------------------------------------------------------------------------------------ */
+
+static uint64_t tsc_hz, tsc_at_boot, wall_at_boot_ns;
+
+/* The TSC's rate: ticks during 10 ms of the PIT's channel 2. */
+static void tsc_calibrate(void)
+{
+    const uint32_t pit_hz = 1193182, count = pit_hz / 100;
+    outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01)); /* gate on, speaker off */
+    outb(0x43, 0xb0);                                  /* channel 2, mode 0, both bytes */
+    outb(0x42, (uint8_t)(count & 0xff));
+    outb(0x42, (uint8_t)(count >> 8));
+    uint64_t t0 = rdtsc();
+    while (!(inb(0x61) & 0x20)) __asm__ volatile("pause");
+    uint64_t t1 = rdtsc();
+    tsc_hz = (t1 - t0) * 100;
+    if (tsc_hz == 0) tsc_hz = 1000000000; /* a broken PIT: assume 1 GHz */
+}
+
+static unsigned bcd(unsigned v)
+{
+    return (v & 0x0f) + (v >> 4) * 10;
+}
+
+static unsigned cmos(unsigned reg)
+{
+    outb(0x70, (uint8_t)reg);
+    return inb(0x71);
+}
+
+/* The RTC's time as nanoseconds since the epoch (UTC, as PCs keep it). */
+static uint64_t rtc_ns(void)
+{
+    while (cmos(0x0a) & 0x80) { /* an update in progress */
+    }
+    unsigned sec = cmos(0x00), min = cmos(0x02), hour = cmos(0x04), day = cmos(0x07),
+             mon = cmos(0x08), year = cmos(0x09), century = cmos(0x32);
+    if (!(cmos(0x0b) & 0x04)) { /* BCD */
+        sec = bcd(sec), min = bcd(min), hour = bcd(hour & 0x7f), day = bcd(day);
+        mon = bcd(mon), year = bcd(year), century = bcd(century);
+    }
+    unsigned y = (century >= 19 && century <= 21 ? century : 20) * 100 + year;
+    /* days since 1970-01-01 (the civil-from-days inverse) */
+    int yy = (int)y - (mon <= 2);
+    int era = yy / 400;
+    unsigned yoe = (unsigned)(yy - era * 400);
+    unsigned doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + (int64_t)doe - 719468;
+    return ((uint64_t)days * 86400 + hour * 3600 + min * 60 + sec) * 1000000000ull;
+}
+
+uint64_t mg_platform_clock_monotonic(void)
+{
+    uint64_t t = rdtsc() - tsc_at_boot;
+    /* ticks to ns without overflowing for years: whole seconds, then the rest */
+    return t / tsc_hz * 1000000000ull + (t % tsc_hz) * 1000000000ull / tsc_hz;
+}
+
+uint64_t mg_platform_clock_wall(void)
+{
+    return wall_at_boot_ns + mg_platform_clock_monotonic();
+}
+
+void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
+{
+    *ready_set = 0;
+    while (mg_platform_clock_monotonic() < deadline) __asm__ volatile("pause");
+}
+
+/* ---- entropy ------------------------------------------------------------------------------------
+ */
+
+static int has_rdrand(void)
+{
+    uint32_t a = 1, b, c, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "=c"(c), "=d"(d));
+    return (c >> 30) & 1;
+}
+
+int mg_platform_entropy(void *buf, size_t size)
+{
+    static int rdrand = -1;
+    if (rdrand < 0) rdrand = has_rdrand();
+    if (!rdrand) return MG_EIO;
+    unsigned char *p = buf;
+    while (size) {
+        uint64_t v;
+        unsigned char ok = 0;
+        for (int tries = 0; tries < 10 && !ok; tries++)
+            __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
+        if (!ok) return MG_EIO;
+        size_t n = size < sizeof v ? size : sizeof v;
+        memcpy(p, &v, n);
+        p += n;
+        size -= n;
+    }
+    return MG_OK;
+}
+
+/* ---- devices: not yet
+ * ---------------------------------------------------------------------------- */
+
+int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
+{
+    (void)name, (void)handle, (void)info;
+    return MG_EUNSUPPORTED;
+}
+
+int mg_platform_block_read(mg_handle h, uint64_t offset, void *buf, size_t size)
+{
+    (void)h, (void)offset, (void)buf, (void)size;
+    return MG_EUNSUPPORTED;
+}
+
+int mg_platform_block_write(mg_handle h, uint64_t offset, const void *buf, size_t size)
+{
+    (void)h, (void)offset, (void)buf, (void)size;
+    return MG_EUNSUPPORTED;
+}
+
+/* ---- the end
+ * --------------------------------------------------------------------------------------- */
+
+_Noreturn void mg_platform_exit(int status)
+{
+    outl(0xf4, (uint32_t)status & 0x7f);   /* isa-debug-exit: QEMU exits with 2 * status + 1 */
+    for (;;) __asm__ volatile("cli; hlt"); /* no such device: stop here */
+}
+
+_Noreturn void mg_platform_abort(const char *msg)
+{
+    static const char head[] = "abort: ";
+    mg_platform_console_write(head, sizeof head - 1);
+    mg_platform_console_write(msg, strlen(msg));
+    mg_platform_console_write("\n", 1);
+    mg_platform_exit(127);
+}
+
+/* ---- boot
+ * ------------------------------------------------------------------------------------------- */
+
+struct multiboot_info {
+    uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
+};
+
+#define MB_BOOT_MAGIC 0x2badb002
+#define MAX_ARGS 64
+
+extern char _mg_bss_end[];
+extern uintptr_t __stack_chk_guard;
+int main(int argc, char **argv);
+void mg_virtio_start(uint32_t magic, uint32_t info);
+
+__attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_t info)
+{
+    serial_init();
+    if (magic != MB_BOOT_MAGIC) mg_platform_abort("not started by a Multiboot loader");
+    const struct multiboot_info *mbi = (const struct multiboot_info *)(uintptr_t)info;
+    uint32_t mem_upper = mbi->flags & 1 ? mbi->mem_upper : 0;
+    tsc_calibrate();
+    tsc_at_boot = rdtsc();
+    wall_at_boot_ns = rtc_ns();
+    uintptr_t guard = 0;
+    if (mg_platform_entropy(&guard, sizeof guard) != MG_OK)
+        guard = (uintptr_t)rdtsc() * 0x9e3779b97f4a7c15ull;
+    __stack_chk_guard = guard & ~(uintptr_t)0xff;
+
+    /* the command line, split at spaces: QEMU passes -append's text; read
+     * before the heap is set up, which may start where the loader put it */
+    static char line[4096];
+    static char *argv[MAX_ARGS + 1];
+    int argc = 0;
+    /* loaders put the kernel's file name first (QEMU, GRUB): it is argv[0] */
+    if (mbi->flags & (1u << 2) && mbi->cmdline) {
+        const char *c = (const char *)(uintptr_t)mbi->cmdline;
+        size_t n = strnlen(c, sizeof line - 1);
+        memcpy(line, c, n);
+        line[n] = '\0';
+        for (char *p = line; *p && argc < MAX_ARGS;) {
+            while (*p == ' ') *p++ = '\0';
+            if (!*p) break;
+            argv[argc++] = p;
+            while (*p && *p != ' ') p++;
+        }
+    }
+    if (argc == 0) argv[argc++] = "image";
+    argv[argc] = NULL;
+    /* the heap: from the end of the image to the end of memory, within the
+     * 1 GiB the boot code maps */
+    uintptr_t start = ((uintptr_t)_mg_bss_end + 4095) & ~(uintptr_t)4095;
+    uintptr_t end = 0x100000 + (uintptr_t)(mem_upper)*1024;
+    if (end > 0x40000000) end = 0x40000000;
+    if (end <= start + 65536) mg_platform_abort("too little memory");
+    mg_libc_heap_init((void *)start, end - start);
+
+    mg_platform_exit(main(argc, argv));
+}

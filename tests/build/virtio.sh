@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The virtio target (runtime/platform/virtio): the examples without devices
+# boot under QEMU (TCG, no KVM) and print what they print on unix, their
+# exit statuses come back through isa-debug-exit, a device the target has
+# no driver for yet is refused when building, and the host refuses to run
+# the kernel as a program.
+# usage: virtio.sh MGD EXAMPLES_DIR
+set -uo pipefail
+mgd=$(realpath "$1") examples=$(realpath "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+check() {
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+build() { # DIR OUT TARGET [args]
+  local dir=$1 out=$2 target=$3; shift 3
+  "$mgd" build "$dir" -o "$out" --target "$target" "$@" >"$out.sha" 2>"$out.log" ||
+    { cat "$out.log"; return 1; }
+}
+# the serial console ends lines with CR LF
+run() { local out=$1; shift; "$@" 2>&1 | tr -d '\r' >"$out"; return "${PIPESTATUS[0]}"; }
+same() { cmp -s "$1" "$2" || { diff "$1" "$2" | head -20; return 1; }; }
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  echo "FAIL qemu-system-x86_64 is not installed (scripts/deps.sh installs qemu-system-x86)"
+  exit 1
+fi
+
+for ex in hello kv_ro; do
+  build "$examples/$ex" "$work/$ex.unix" unix
+  build "$examples/$ex" "$work/$ex.virtio" virtio
+  check "$ex builds for virtio" test -s "$work/$ex.virtio"
+done
+run "$work/h.unix" "$mgd" run "$work/hello.unix" -- --count=2 --hello=Bonjour
+run "$work/h.virtio" "$mgd" run "$work/hello.virtio" -- --count=2 --hello=Bonjour; rc=$?
+check "hello boots under QEMU and exits 0" test "$rc" -eq 0
+check "hello prints the same on virtio and unix" same "$work/h.unix" "$work/h.virtio"
+size=$(stat -c %s "$work/hello.virtio")
+check "hello.virtio is stripped and at most 80 KB ($size bytes)" test "$size" -le 81920
+run "$work/k.unix" "$mgd" run "$work/kv_ro.unix"
+run "$work/k.virtio" "$mgd" run "$work/kv_ro.virtio"; rc=$?
+check "kv_ro (crunch) on virtio exits 0" test "$rc" -eq 0
+check "kv_ro prints the same on virtio and unix" same "$work/k.unix" "$work/k.virtio"
+build "$examples/clocks" "$work/clocks.virtio" virtio
+run "$work/c" "$mgd" run "$work/clocks.virtio"; rc=$?
+check "clocks on virtio: a year, a 100 ms sleep on the TSC, SUCCESS" bash -c \
+  "test $rc -eq 0 && grep -Eqx 'Wall-clock year: 20[2-9][0-9]' '$work/c' && grep -Eq '^Slept 100 ms: the monotonic clock advanced 1[0-9]{2}\.[0-9]{3} ms$' '$work/c' && grep -qx SUCCESS '$work/c'"
+build "$examples/random" "$work/random.virtio" virtio
+run "$work/r" "$mgd" run "$work/random.virtio"; rc=$?
+check "random on virtio (RDRAND): two different 32-byte lines and SUCCESS" bash -c \
+  "test $rc -eq 0 && test \$(grep -Ex '[0-9a-f]{64}' '$work/r' | sort -u | wc -l) -eq 2 && grep -qx SUCCESS '$work/r'"
+
+# exit statuses through isa-debug-exit
+run "$work/s1" "$mgd" run "$work/hello.virtio" -- --count=-1; rc=$?
+check "a failed job's status 1 comes back" test "$rc" -eq 1
+run "$work/s2" "$mgd" run "$work/hello.virtio" -- --count=lots; rc=$?
+check "a usage error's status 2 comes back" bash -c "test $rc -eq 2 && grep -q \"bad value 'lots'\" '$work/s2'"
+
+# refusals
+"$mgd" build "$examples/block" -o "$work/block.virtio" --target virtio >"$work/b.out" 2>&1; rc=$?
+check "block (no virtio-blk driver yet) is refused when building" bash -c \
+  "test $rc -ne 0 && grep -q 'unsupported_target' '$work/b.out'"
+"$work/hello.virtio" >"$work/n1" 2>&1; rc=$?
+check "a virtio kernel run by the host refuses (126)" bash -c "test $rc -eq 126 && grep -q 'virtio unikernel' '$work/n1'"
+
+echo "$fails failed"
+test "$fails" -eq 0
