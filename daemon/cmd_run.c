@@ -104,9 +104,53 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
  * through QEMU's isa-debug-exit, which makes QEMU exit with 2 * status + 1:
  * that is turned back into the image's status; any other exit of QEMU is
  * its own failure, reported. */
-static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image, int nargs,
-                     char **args)
+static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image,
+                     char **blocks, size_t n_blocks, int nargs, char **args)
 {
+    /* every block device of the note attached, in the note's order: the
+     * image finds them on the PCI bus in that order */
+    const char *files[64];
+    size_t n_disks = 0;
+    for (size_t d = 0; d < info->n_devices; d++) {
+        if (strcmp(info->devices[d].kind, "block")) {
+            fprintf(stderr, "mgd run: %s uses the %s device %s; %s images have no %s devices yet\n",
+                    info->name, info->devices[d].kind, info->devices[d].name, t->name,
+                    info->devices[d].kind);
+            return 1;
+        }
+        const char *file = NULL;
+        for (size_t b = 0; b < n_blocks; b++) {
+            const char *eq = strchr(blocks[b], '=');
+            if ((size_t)(eq - blocks[b]) == strlen(info->devices[d].name) &&
+                !strncmp(blocks[b], info->devices[d].name, (size_t)(eq - blocks[b])))
+                file = eq + 1;
+        }
+        if (!file || n_disks == 64) {
+            fprintf(stderr,
+                    "mgd run: %s needs the block device %s: attach it with --block %s=FILE\n",
+                    info->name, info->devices[d].name, info->devices[d].name);
+            return 2;
+        }
+        if (strchr(file, ',')) {
+            fprintf(stderr, "mgd run: --block %s=%s: QEMU cannot take a file name with a comma\n",
+                    info->devices[d].name, file);
+            return 2;
+        }
+        files[n_disks++] = file;
+    }
+    for (size_t b = 0; b < n_blocks; b++) {
+        const char *eq = strchr(blocks[b], '=');
+        bool known = false;
+        for (size_t d = 0; d < info->n_devices; d++)
+            if ((size_t)(eq - blocks[b]) == strlen(info->devices[d].name) &&
+                !strncmp(blocks[b], info->devices[d].name, (size_t)(eq - blocks[b])))
+                known = true;
+        if (!known) {
+            fprintf(stderr, "mgd run: %s has no block device named %.*s\n", info->name,
+                    (int)(eq - blocks[b]), blocks[b]);
+            return 2;
+        }
+    }
     char *vm = mg_find_program(t->vm[0]);
     if (!vm) {
         fprintf(stderr,
@@ -117,7 +161,8 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     size_t len = 1;
     for (int i = 0; i < nargs; i++) len += strlen(args[i]) + 1;
     char *line = calloc(len, 1);
-    char **av = calloc(t->n_vm + 6, sizeof *av);
+    char **av = calloc(t->n_vm + 6 + 4 * n_disks, sizeof *av);
+    char *disk_args[128] = {0};
     int status = 1;
     if (!line || !av) goto out;
     for (int i = 0; i < nargs; i++) {
@@ -133,6 +178,14 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     size_t k = 0;
     av[k++] = vm;
     for (size_t i = 1; i < t->n_vm; i++) av[k++] = (char *)t->vm[i];
+    for (size_t i = 0; i < n_disks; i++) {
+        disk_args[2 * i] = mg_xasprintf("file=%s,if=none,id=disk%zu,format=raw", files[i], i);
+        disk_args[2 * i + 1] = mg_xasprintf("virtio-blk-pci,drive=disk%zu,disable-modern=on", i);
+        av[k++] = "-drive";
+        av[k++] = disk_args[2 * i];
+        av[k++] = "-device";
+        av[k++] = disk_args[2 * i + 1];
+    }
     av[k++] = "-kernel";
     av[k++] = (char *)image;
     av[k++] = "-append";
@@ -157,6 +210,7 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         status = 128 + WTERMSIG(ws);
     }
 out:
+    for (size_t i = 0; i < 2 * n_disks && av; i++) free(disk_args[i]);
     free(line);
     free(av);
     free(vm);
@@ -239,10 +293,8 @@ int mg_cmd_run(int argc, char **argv)
     else if (t->tender)
         status =
             run_with_tender(t, &info, real, blocks, n_blocks, argc - first_arg, argv + first_arg);
-    else if (t->n_vm && n_blocks)
-        fprintf(stderr, "mgd run: %s images have no block devices yet\n", t->name);
     else if (t->n_vm)
-        status = run_in_vm(t, &info, real, argc - first_arg, argv + first_arg);
+        status = run_in_vm(t, &info, real, blocks, n_blocks, argc - first_arg, argv + first_arg);
     else {
         status = 2;
         for (size_t i = 0; i < n_blocks; i++) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The virtio target (runtime/platform/virtio): the examples without devices
-# boot under QEMU (TCG, no KVM) and print what they print on unix, their
-# exit statuses come back through isa-debug-exit, a device the target has
-# no driver for yet is refused when building, and the host refuses to run
-# the kernel as a program.
+# The virtio target (runtime/platform/virtio): the examples boot under QEMU
+# (TCG, no KVM) and print what they print on unix, block through
+# virtio-blk; their exit statuses come back through isa-debug-exit; a
+# missing disk is refused, and the host refuses to run the kernel as a
+# program.
 # usage: virtio.sh MGD EXAMPLES_DIR
 set -uo pipefail
 mgd=$(realpath "$1") examples=$(realpath "$2")
@@ -58,10 +58,20 @@ check "a failed job's status 1 comes back" test "$rc" -eq 1
 run "$work/s2" "$mgd" run "$work/hello.virtio" -- --count=lots; rc=$?
 check "a usage error's status 2 comes back" bash -c "test $rc -eq 2 && grep -q \"bad value 'lots'\" '$work/s2'"
 
+# a disk through virtio-blk: the same output and the same sectors as unix
+build "$examples/block" "$work/block.unix" unix
+build "$examples/block" "$work/block.virtio" virtio
+truncate -s 1M "$work/disk.unix" "$work/disk.virtio"
+run "$work/b.unix" "$mgd" run "$work/block.unix" --block disk="$work/disk.unix"
+run "$work/b.virtio" "$mgd" run "$work/block.virtio" --block disk="$work/disk.virtio"; rc=$?
+check "block on virtio exits 0 with an attached disk" test "$rc" -eq 0
+check "block prints the same on virtio and unix" same "$work/b.unix" "$work/b.virtio"
+check "... and wrote the same sectors" cmp -s "$work/disk.unix" "$work/disk.virtio"
+
 # refusals
-"$mgd" build "$examples/block" -o "$work/block.virtio" --target virtio >"$work/b.out" 2>&1; rc=$?
-check "block (no virtio-blk driver yet) is refused when building" bash -c \
-  "test $rc -ne 0 && grep -q 'unsupported_target' '$work/b.out'"
+run "$work/n0" "$mgd" run "$work/block.virtio"; rc=$?
+check "a missing disk is refused before QEMU starts (2)" bash -c \
+  "test $rc -eq 2 && grep -q 'needs the block device disk' '$work/n0'"
 "$work/hello.virtio" >"$work/n1" 2>&1; rc=$?
 check "a virtio kernel run by the host refuses (126)" bash -c "test $rc -eq 126 && grep -q 'virtio unikernel' '$work/n1'"
 

@@ -7,8 +7,8 @@
  * against the PIT) and the RTC, entropy from RDRAND, and the end through
  * QEMU's isa-debug-exit device (status s makes QEMU exit with 2s + 1, so
  * statuses 0 to 127 come back exactly). There are no interrupts: yield
- * waits by watching the TSC. Block and network devices (virtio over PCI)
- * are not here yet: acquiring one is MG_EUNSUPPORTED.
+ * waits by watching the TSC. Block devices are virtio-blk over PCI
+ * (virtio_blk.c), polled; network devices are not here yet.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,25 +16,9 @@
 #include <string.h>
 
 #include "mg/platform.h"
+#include "virtio.h"
 
-/* ---- ports and instructions ---------------------------------------------------------- */
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
+/* ---- instructions ---------------------------------------------------------------------- */
 
 static inline uint64_t rdtsc(void)
 {
@@ -171,25 +155,59 @@ int mg_platform_entropy(void *buf, size_t size)
     return MG_OK;
 }
 
-/* ---- devices: not yet
- * ---------------------------------------------------------------------------- */
+/* ---- block devices: virtio-blk (virtio_blk.c) ------------------------------------------- */
+
+/* The image's note (toolchain/image.h), whose "device block NAME" lines
+ * give the order in which mgd run attaches the disks: the n-th block
+ * device of the note is the n-th virtio-blk device on the bus. */
+extern const char mg__image_note[];
+static int n_disks;
 
 int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
 {
-    (void)name, (void)handle, (void)info;
-    return MG_EUNSUPPORTED;
+    const char *text = mg__image_note + 16; /* namesz, descsz, type, "MGD\0" */
+    size_t nlen = strlen(name);
+    int index = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        if (!strncmp(line, "device block ", 13)) {
+            const char *n = line + 13;
+            if ((size_t)(end - n) == nlen && !strncmp(n, name, nlen)) {
+                if (index >= n_disks) return MG_ENOENT; /* not attached */
+                *handle = (mg_handle)index;
+                info->capacity = mg_virtio_blk_capacity(index);
+                info->block_size = 512;
+                return MG_OK;
+            }
+            index++;
+        }
+        line = *end ? end + 1 : end;
+    }
+    return MG_ENOENT;
+}
+
+static int block_check(mg_handle h, uint64_t offset, size_t size)
+{
+    if (h >= (mg_handle)n_disks) return MG_EINVAL;
+    if (offset % 512 || size % 512) return MG_EINVAL;
+    uint64_t cap = mg_virtio_blk_capacity((int)h);
+    if (offset > cap || size > cap - offset) return MG_ERANGE;
+    return MG_OK;
 }
 
 int mg_platform_block_read(mg_handle h, uint64_t offset, void *buf, size_t size)
 {
-    (void)h, (void)offset, (void)buf, (void)size;
-    return MG_EUNSUPPORTED;
+    int rc = block_check(h, offset, size);
+    if (rc || !size) return rc;
+    return mg_virtio_blk_io((int)h, 0, offset / 512, buf, size);
 }
 
 int mg_platform_block_write(mg_handle h, uint64_t offset, const void *buf, size_t size)
 {
-    (void)h, (void)offset, (void)buf, (void)size;
-    return MG_EUNSUPPORTED;
+    int rc = block_check(h, offset, size);
+    if (rc || !size) return rc;
+    return mg_virtio_blk_io((int)h, 1, offset / 512, (void *)buf, size);
 }
 
 /* ---- the end
@@ -266,6 +284,7 @@ __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_
     if (end > 0x40000000) end = 0x40000000;
     if (end <= start + 65536) mg_platform_abort("too little memory");
     mg_libc_heap_init((void *)start, end - start);
+    n_disks = mg_virtio_blk_init();
 
     mg_platform_exit(main(argc, argv));
 }
