@@ -66,12 +66,13 @@ run "$work/o" "$work/e" "$mgd" describe "$examples/kv_ro/config.json" --key kv_r
     grep -q '"code": "unknown_key", "path": "nope"' "$work/o" && ok "key errors" ||
     bad "key errors" "$(cat "$work/o")"
 
-# a device a target has no implementation of is refused, named at the place
-# it is used (tar_kv_ro on virtio, inside an if)
+# every device a target has no implementation of is named, each at the
+# place it is used (tar_kv_ro inside an if, the catalog constant noop)
 nested=$(dirname "$0")/../codegen/nested/config.json
 run "$work/o" "$work/e" "$mgd" describe "$nested" --target virtio
 n=$(grep -c '"code": "unsupported_target"' "$work/o" || true)
-[ "$status" = 1 ] && [ "$n" = 1 ] && grep -q '"path": "/devices/data"' "$work/o" &&
+[ "$status" = 1 ] && [ "$n" = 2 ] && grep -q '"path": "/devices/data"' "$work/o" &&
+    grep -q '"path": "/jobs/2"' "$work/o" &&
     ok "virtio: every missing device" || bad "virtio: every missing device" "$(cat "$work/o")"
 run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --target vax
 [ "$status" = 1 ] && grep -q '"path": "target"' "$work/o" && ok "unknown target" ||
