@@ -35,6 +35,7 @@
 #include "api/internal.h"
 #include "toolchain/exec.h"
 #include "toolchain/sha256.h"
+#include "toolchain/target.h"
 
 #define MG_GRAPHVIZ_MAX_RUNNING 4
 #define MG_GRAPHVIZ_TIMEOUT_MS 20000
@@ -138,30 +139,19 @@ static void cache_put(const unsigned char *key, const char *svg, size_t len)
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned running;
 
-/* `dot` on PATH, looked up once. */
+/* `dot` on PATH, looked up once (kept for the daemon's life). */
 static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
-static char dot_path[4096];
+static char *dot_path;
 
 static void find_dot(void)
 {
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/bin:/bin";
-    for (const char *p = path; *p;) {
-        size_t n = strcspn(p, ":");
-        if (n && n + 5 < sizeof dot_path) {
-            snprintf(dot_path, sizeof dot_path, "%.*s/dot", (int)n, p);
-            if (access(dot_path, X_OK) == 0) return;
-        }
-        p += n;
-        if (*p == ':') p++;
-    }
-    dot_path[0] = '\0';
+    dot_path = mg_find_program("dot");
 }
 
 bool mg_graphviz_available(void)
 {
     pthread_once(&dot_once, find_dot);
-    return dot_path[0] != '\0';
+    return dot_path != NULL;
 }
 
 static int write_all(const char *path, const char *data, size_t len)

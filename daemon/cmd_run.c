@@ -41,6 +41,31 @@ static bool has_device(const mg_image_info *info, const char *kind, const char *
     return false;
 }
 
+/* Whether a --block value "NAME=FILE" is for the device `name`. */
+static bool block_arg_names(const char *arg, const char *name)
+{
+    const char *eq = strchr(arg, '=');
+    return (size_t)(eq - arg) == strlen(name) && !strncmp(arg, name, (size_t)(eq - arg));
+}
+
+extern char **environ;
+
+/* Starts `av` (av[0] is its path) and waits for it: 0 with its wait status
+ * in *ws, or -1 after saying why it could not start. */
+static int spawn_and_wait(char **av, int *ws)
+{
+    fflush(NULL);
+    pid_t pid;
+    int rc = posix_spawn(&pid, av[0], NULL, NULL, av, environ);
+    if (rc != 0) {
+        fprintf(stderr, "mgd run: cannot start %s: %s\n", av[0], strerror(rc));
+        return -1;
+    }
+    while (waitpid(pid, ws, 0) < 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
 /* Runs an image of a target with a tender (spt: mg-spt) and waits for it:
  * the devices go to the tender as --block:NAME=FILE, which checks them
  * against the image. Returns the image's exit status; a death by a signal
@@ -68,16 +93,8 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
     av[k++] = (char *)image;
     av[k++] = "--";
     for (int i = 0; i < nargs; i++) av[k++] = args[i];
-    fflush(NULL);
-    pid_t pid;
-    int rc = posix_spawn(&pid, tender, NULL, NULL, av, environ);
-    int status = 1;
-    if (rc != 0) {
-        fprintf(stderr, "mgd run: cannot start %s: %s\n", tender, strerror(rc));
-    } else {
-        int ws;
-        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-        }
+    int status = 1, ws;
+    if (spawn_and_wait(av, &ws) == 0) {
         if (WIFEXITED(ws)) {
             status = WEXITSTATUS(ws);
         } else if (WIFSIGNALED(ws)) {
@@ -119,12 +136,9 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
             return 1;
         }
         const char *file = NULL;
-        for (size_t b = 0; b < n_blocks; b++) {
-            const char *eq = strchr(blocks[b], '=');
-            if ((size_t)(eq - blocks[b]) == strlen(info->devices[d].name) &&
-                !strncmp(blocks[b], info->devices[d].name, (size_t)(eq - blocks[b])))
-                file = eq + 1;
-        }
+        for (size_t b = 0; b < n_blocks; b++)
+            if (block_arg_names(blocks[b], info->devices[d].name))
+                file = strchr(blocks[b], '=') + 1;
         if (!file || n_disks == 64) {
             fprintf(stderr,
                     "mgd run: %s needs the block device %s: attach it with --block %s=FILE\n",
@@ -142,9 +156,7 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         const char *eq = strchr(blocks[b], '=');
         bool known = false;
         for (size_t d = 0; d < info->n_devices; d++)
-            if ((size_t)(eq - blocks[b]) == strlen(info->devices[d].name) &&
-                !strncmp(blocks[b], info->devices[d].name, (size_t)(eq - blocks[b])))
-                known = true;
+            if (block_arg_names(blocks[b], info->devices[d].name)) known = true;
         if (!known) {
             fprintf(stderr, "mgd run: %s has no block device named %.*s\n", info->name,
                     (int)(eq - blocks[b]), blocks[b]);
@@ -190,16 +202,8 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     av[k++] = (char *)image;
     av[k++] = "-append";
     av[k++] = line;
-    fflush(NULL);
-    pid_t pid;
-    int rc = posix_spawn(&pid, vm, NULL, NULL, av, environ);
-    if (rc != 0) {
-        fprintf(stderr, "mgd run: cannot start %s: %s\n", vm, strerror(rc));
-        goto out;
-    }
     int ws;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
+    if (spawn_and_wait(av, &ws) != 0) goto out;
     if (WIFEXITED(ws) && (WEXITSTATUS(ws) & 1)) {
         status = WEXITSTATUS(ws) >> 1;
     } else if (WIFEXITED(ws)) {
@@ -216,8 +220,6 @@ out:
     free(vm);
     return status;
 }
-
-extern char **environ;
 
 int mg_cmd_run(int argc, char **argv)
 {

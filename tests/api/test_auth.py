@@ -65,8 +65,8 @@ def endpoints():
     return [
         ("GET /health", None, const("GET", "/health"), (200,)),
         ("GET /", None, const("GET", "/"), (200,)),
-        # the dashboard's files (issue 6): open, a stub answering 404 until then
-        ("GET /ui/...", None, const("GET", "/ui/index.html"), (200, 404)),
+        # the dashboard's files: open
+        ("GET /ui/...", None, const("GET", "/ui/app.js"), (200,)),
         ("GET /metrics", "read", const("GET", "/metrics"), (200,)),
         ("GET /targets", "read", const("GET", "/targets"), (200,)),
         ("GET /devices", "read", const("GET", "/devices"), (200,)),
