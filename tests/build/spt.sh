@@ -7,20 +7,9 @@
 # usage: spt.sh MGD MG-SPT EXAMPLES_DIR
 set -uo pipefail
 mgd=$(realpath "$1") spt=$(realpath "$2") examples=$(realpath "$3")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-check() {
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-build() { # DIR OUT TARGET [args]
-  local dir=$1 out=$2 target=$3; shift 3
-  "$mgd" build "$dir" -o "$out" --target "$target" "$@" >"$out.sha" 2>"$out.log" ||
-    { cat "$out.log"; return 1; }
-}
+# shellcheck source=target_lib.sh
+source "$(dirname "$0")/target_lib.sh"
 run() { local out=$1; shift; "$@" >"$out" 2>&1; }
-same() { cmp -s "$1" "$2" || { diff "$1" "$2" | head -20; return 1; }; }
 
 # the same output on both targets
 for ex in hello kv_ro block; do
@@ -118,5 +107,4 @@ check "a forbidden system call kills the image (128 + SIGSYS)" test "$rc" -eq 15
 check "... after its first line, before its second" bash -c "grep -qx before '$work/n7' && ! grep -q after '$work/n7'"
 check "... and mgd run says the sandbox killed it" grep -q 'killed by its sandbox' "$work/n7"
 
-echo "$fails failed"
-test "$fails" -eq 0
+finish

@@ -7,21 +7,10 @@
 # usage: virtio.sh MGD EXAMPLES_DIR
 set -uo pipefail
 mgd=$(realpath "$1") examples=$(realpath "$2")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-check() {
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-build() { # DIR OUT TARGET [args]
-  local dir=$1 out=$2 target=$3; shift 3
-  "$mgd" build "$dir" -o "$out" --target "$target" "$@" >"$out.sha" 2>"$out.log" ||
-    { cat "$out.log"; return 1; }
-}
+# shellcheck source=target_lib.sh
+source "$(dirname "$0")/target_lib.sh"
 # the serial console ends lines with CR LF
 run() { local out=$1; shift; "$@" 2>&1 | tr -d '\r' >"$out"; return "${PIPESTATUS[0]}"; }
-same() { cmp -s "$1" "$2" || { diff "$1" "$2" | head -20; return 1; }; }
 
 if ! command -v qemu-system-x86_64 >/dev/null; then
   echo "FAIL qemu-system-x86_64 is not installed (scripts/deps.sh installs qemu-system-x86)"
@@ -75,5 +64,4 @@ check "a missing disk is refused before QEMU starts (2)" bash -c \
 "$work/hello.virtio" >"$work/n1" 2>&1; rc=$?
 check "a virtio kernel run by the host refuses (126)" bash -c "test $rc -eq 126 && grep -q 'virtio unikernel' '$work/n1'"
 
-echo "$fails failed"
-test "$fails" -eq 0
+finish
