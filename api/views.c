@@ -223,6 +223,7 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
             mg_jw_kbool(w, "available", ok);
             if (!ok) mg_jw_kstring(w, "reason", why[0] ? why : "tools not found");
             mg_jw_kbool(w, "runnable", ok && can_run);
+            if (ok && !can_run) mg_jw_kstring(w, "run_reason", why);
             mg_jw_object_end(w);
         }
         mg_jw_array_end(w);

@@ -195,6 +195,7 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
 {
     static const char *const tools[] = {"gcc", "ar", "strip"};
     *can_run = false;
+    if (why && whysize) why[0] = 0;
     for (size_t i = 0; i < sizeof tools / sizeof *tools; i++) {
         char *name = mg_xasprintf("%s%s", a->prefix, tools[i]);
         char *found = mg_find_program(name);
@@ -220,18 +221,28 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
         }
         free(found);
         *can_run = !strcmp(a->name, mg_host_arch());
-    } else if (t->n_vm) {
-        /* building needs no VM; running does */
-        char *found = mg_find_program(t->vm[0]);
-        *can_run = found != NULL;
-        free(found);
-    } else if (a->n_run == 0)
-        *can_run = !strcmp(a->name, mg_host_arch());
-    else {
-        char *found = mg_find_program(a->run[0]);
-        *can_run = found != NULL;
-        free(found);
+        if (!*can_run)
+            snprintf(why, whysize, "%s runs %s images on the host's arch only (%s)", t->tender,
+                     t->name, mg_host_arch());
+        return true;
     }
-    if (why && whysize) why[0] = 0;
+    const char *runner = t->n_vm ? t->vm[0] : a->n_run ? a->run[0] : NULL;
+    if (!runner) {
+        *can_run = !strcmp(a->name, mg_host_arch());
+        if (!*can_run)
+            snprintf(why, whysize, "%s/%s images run on %s hosts only (this one is %s)", t->name,
+                     a->name, a->name, mg_host_arch());
+        return true;
+    }
+    /* building needs no VM or emulator; running does */
+    char *found = mg_find_program(runner);
+    *can_run = found != NULL;
+    free(found);
+    if (!*can_run) {
+        const char *package = t->n_vm ? t->vm_package : a->run_package;
+        snprintf(why, whysize, "%s/%s images run under %s, which is not installed%s%s%s", t->name,
+                 a->name, runner, package ? " (the Debian package " : "", package ? package : "",
+                 package ? ")" : "");
+    }
     return true;
 }

@@ -68,7 +68,9 @@ const char *mg_host_arch(void);
 /* Whether the target's tools for `arch` are on PATH. On false, `why`
  * holds a message such as "aarch64-linux-gnu-gcc not found (install the
  * Debian package gcc-aarch64-linux-gnu)". `can_run` says whether images
- * can also be run here. */
+ * can also be run here; when it is false on a true return, `why` says why
+ * not ("virtio/x86_64 images run under qemu-system-x86_64, which is not
+ * installed (the Debian package qemu-system-x86)"), else it is empty. */
 bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, char *why,
                          size_t whysize);
 

@@ -688,7 +688,7 @@ async function targetsPage(view) {
         h("td", { title: t.doc || "" }, t.name), h("td", {}, a.name),
         h("td", { class: "available" }, a.available ? "yes" : "no"),
         h("td", {}, a.runnable ? "yes" : "no"),
-        h("td", { class: "muted" }, a.reason || "")))))));
+        h("td", { class: "muted" }, a.reason || a.run_reason || "")))))));
 }
 
 // ---- routing --------------------------------------------------------------------
