@@ -2,12 +2,19 @@
  * mgd run IMAGE [--block NAME=FILE]... [--net NAME=TAP]... [-- ARGS]
  *
  * Reads the image's note (toolchain/image.h) and starts it the way its
- * target needs, so nobody has to remember how: a unix image is executed
- * directly (or under qemu-user for another arch), with each --block
- * passed as the environment variable MG_BLOCK_<NAME> that the unix
- * platform reads. mgd is replaced by the image (exec), so the exit status
- * is the image's own. Devices are checked against the image's manifest:
- * a --block it does not declare is a usage error.
+ * target needs, so nobody has to remember how:
+ *  - unix: executed directly (or under qemu-user for another arch), each
+ *    --block and --net passed as the environment variable MG_BLOCK_<NAME>
+ *    or MG_NET_<NAME> that the unix platform reads; mgd is replaced by the
+ *    image (exec), so the exit status is the image's own;
+ *  - a target with a tender (spt): the tender, given --block:NAME=FILE and
+ *    --net:NAME=TAP;
+ *  - a target booted in a VM (virtio): QEMU, with a virtio-blk device per
+ *    block device and a virtio-net device on a tap per network device, each
+ *    kind in the order of the image's note (the order the image finds them
+ *    on the PCI bus).
+ * Devices are checked against the image's manifest first: an attachment
+ * the image does not declare is a usage error (2).
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,7 +37,9 @@ static void usage(FILE *f)
                "\n"
                "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
                "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
-               "device NAME. The exit status is the image's.\n");
+               "device NAME; --net attaches the host's tap interface TAP (it must exist:\n"
+               "ip tuntap add TAP mode tap) as the network device NAME (default_network is\n"
+               "named service). The exit status is the image's.\n");
 }
 
 static bool has_device(const mg_image_info *info, const char *kind, const char *name)
@@ -41,11 +50,32 @@ static bool has_device(const mg_image_info *info, const char *kind, const char *
     return false;
 }
 
-/* Whether a --block value "NAME=FILE" is for the device `name`. */
-static bool block_arg_names(const char *arg, const char *name)
+/* A --block NAME=FILE or --net NAME=TAP of the command line. */
+typedef struct attachment {
+    const char *kind; /* "block" or "net", as in the image's note */
+    char *name;       /* NAME, cut off from `value` */
+    const char *value;
+} attachment;
+
+/* The value attached to the device `kind` `name`, or NULL. */
+static const char *attached(const attachment *at, size_t n_at, const char *kind, const char *name)
 {
-    const char *eq = strchr(arg, '=');
-    return (size_t)(eq - arg) == strlen(name) && !strncmp(arg, name, (size_t)(eq - arg));
+    for (size_t i = 0; i < n_at; i++)
+        if (!strcmp(at[i].kind, kind) && !strcmp(at[i].name, name)) return at[i].value;
+    return NULL;
+}
+
+/* Every attachment names a device of its kind that the image declares:
+ * true, or false after saying which does not. */
+static bool attachments_declared(const mg_image_info *info, const attachment *at, size_t n_at)
+{
+    for (size_t i = 0; i < n_at; i++)
+        if (!has_device(info, at[i].kind, at[i].name)) {
+            fprintf(stderr, "mgd run: %s has no %s device named %s\n", info->name,
+                    !strcmp(at[i].kind, "net") ? "network" : at[i].kind, at[i].name);
+            return false;
+        }
+    return true;
 }
 
 extern char **environ;
@@ -67,12 +97,12 @@ static int spawn_and_wait(char **av, int *ws)
 }
 
 /* Runs an image of a target with a tender (spt: mg-spt) and waits for it:
- * the devices go to the tender as --block:NAME=FILE, which checks them
- * against the image. Returns the image's exit status; a death by a signal
- * is reported (SIGSYS: the sandbox stopped a system call) as 128 + signal,
- * like a shell. */
+ * the devices go to the tender as --block:NAME=FILE and --net:NAME=TAP,
+ * which checks them against the image. Returns the image's exit status; a
+ * death by a signal is reported (SIGSYS: the sandbox stopped a system
+ * call) as 128 + signal, like a shell. */
 static int run_with_tender(const mg_target *t, const mg_image_info *info, const char *image,
-                           char **blocks, size_t n_blocks, int nargs, char **args)
+                           const attachment *at, size_t n_at, int nargs, char **args)
 {
     char *tender = mg_find_tender(t->tender);
     if (!tender) {
@@ -81,7 +111,7 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
                 t->name, t->tender);
         return 1;
     }
-    size_t n = 1 + n_blocks + 2 + (size_t)nargs;
+    size_t n = 1 + n_at + 2 + (size_t)nargs;
     char **av = calloc(n + 1, sizeof *av);
     if (!av) {
         free(tender);
@@ -89,7 +119,8 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
     }
     size_t k = 0;
     av[k++] = tender;
-    for (size_t i = 0; i < n_blocks; i++) av[k++] = mg_xasprintf("--block:%s", blocks[i]);
+    for (size_t i = 0; i < n_at; i++)
+        av[k++] = mg_xasprintf("--%s:%s=%s", at[i].kind, at[i].name, at[i].value);
     av[k++] = (char *)image;
     av[k++] = "--";
     for (int i = 0; i < nargs; i++) av[k++] = args[i];
@@ -110,10 +141,57 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
             status = 128 + sig;
         }
     }
-    for (size_t i = 0; i < n_blocks; i++) free(av[1 + i]);
+    for (size_t i = 0; i < n_at; i++) free(av[1 + i]);
     free(av);
     free(tender);
     return status;
+}
+
+/* The QEMU arguments of the image's devices, in the note's order: for a
+ * block device -drive and a virtio-blk-pci device, for a network device
+ * a tap -netdev and a virtio-net-pci device (both on the legacy
+ * interface, which the image drives). Appends to av (freed by the caller
+ * through `owned`); 0, or 2 after saying what is missing or unusable. */
+static int vm_device_args(const mg_target *t, const mg_image_info *info, const attachment *at,
+                          size_t n_at, char **av, size_t *k, char **owned, size_t *n_owned)
+{
+    for (size_t d = 0; d < info->n_devices; d++) {
+        const mg_image_device *dev = &info->devices[d];
+        bool block = !strcmp(dev->kind, "block");
+        if (!block && strcmp(dev->kind, "net")) {
+            fprintf(stderr, "mgd run: %s uses the %s device %s; %s images have no %s devices\n",
+                    info->name, dev->kind, dev->name, t->name, dev->kind);
+            return 1;
+        }
+        const char *value = attached(at, n_at, dev->kind, dev->name);
+        if (!value) {
+            fprintf(stderr, "mgd run: %s needs the %s device %s: attach it with --%s %s=%s\n",
+                    info->name, block ? "block" : "network", dev->name, dev->kind, dev->name,
+                    block ? "FILE" : "TAP");
+            return 2;
+        }
+        /* QEMU splits its options at commas */
+        if (strchr(value, ',')) {
+            fprintf(stderr, "mgd run: --%s %s=%s: QEMU cannot take a name with a comma\n",
+                    dev->kind, dev->name, value);
+            return 2;
+        }
+        if (block) {
+            owned[(*n_owned)++] = mg_xasprintf("file=%s,if=none,id=disk%zu,format=raw", value, d);
+            av[(*k)++] = "-drive";
+            av[(*k)++] = owned[*n_owned - 1];
+            owned[(*n_owned)++] = mg_xasprintf("virtio-blk-pci,drive=disk%zu,disable-modern=on", d);
+        } else {
+            owned[(*n_owned)++] =
+                mg_xasprintf("tap,id=net%zu,ifname=%s,script=no,downscript=no", d, value);
+            av[(*k)++] = "-netdev";
+            av[(*k)++] = owned[*n_owned - 1];
+            owned[(*n_owned)++] = mg_xasprintf("virtio-net-pci,netdev=net%zu,disable-modern=on", d);
+        }
+        av[(*k)++] = "-device";
+        av[(*k)++] = owned[*n_owned - 1];
+    }
+    return 0;
 }
 
 /* Boots an image of a target with a virtual machine (virtio: QEMU) and
@@ -122,47 +200,8 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
  * that is turned back into the image's status; any other exit of QEMU is
  * its own failure, reported. */
 static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image,
-                     char **blocks, size_t n_blocks, int nargs, char **args)
+                     const attachment *at, size_t n_at, int nargs, char **args)
 {
-    /* every block device of the note attached, in the note's order: the
-     * image finds them on the PCI bus in that order */
-    const char *files[64];
-    size_t n_disks = 0;
-    for (size_t d = 0; d < info->n_devices; d++) {
-        if (strcmp(info->devices[d].kind, "block")) {
-            fprintf(stderr, "mgd run: %s uses the %s device %s; %s images have no %s devices yet\n",
-                    info->name, info->devices[d].kind, info->devices[d].name, t->name,
-                    info->devices[d].kind);
-            return 1;
-        }
-        const char *file = NULL;
-        for (size_t b = 0; b < n_blocks; b++)
-            if (block_arg_names(blocks[b], info->devices[d].name))
-                file = strchr(blocks[b], '=') + 1;
-        if (!file || n_disks == 64) {
-            fprintf(stderr,
-                    "mgd run: %s needs the block device %s: attach it with --block %s=FILE\n",
-                    info->name, info->devices[d].name, info->devices[d].name);
-            return 2;
-        }
-        if (strchr(file, ',')) {
-            fprintf(stderr, "mgd run: --block %s=%s: QEMU cannot take a file name with a comma\n",
-                    info->devices[d].name, file);
-            return 2;
-        }
-        files[n_disks++] = file;
-    }
-    for (size_t b = 0; b < n_blocks; b++) {
-        const char *eq = strchr(blocks[b], '=');
-        bool known = false;
-        for (size_t d = 0; d < info->n_devices; d++)
-            if (block_arg_names(blocks[b], info->devices[d].name)) known = true;
-        if (!known) {
-            fprintf(stderr, "mgd run: %s has no block device named %.*s\n", info->name,
-                    (int)(eq - blocks[b]), blocks[b]);
-            return 2;
-        }
-    }
     char *vm = mg_find_program(t->vm[0]);
     if (!vm) {
         fprintf(stderr,
@@ -173,10 +212,11 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     size_t len = 1;
     for (int i = 0; i < nargs; i++) len += strlen(args[i]) + 1;
     char *line = calloc(len, 1);
-    char **av = calloc(t->n_vm + 6 + 4 * n_disks, sizeof *av);
-    char *disk_args[128] = {0};
+    char **av = calloc(t->n_vm + 6 + 4 * info->n_devices, sizeof *av);
+    char **owned = calloc(2 * info->n_devices + 1, sizeof *owned);
+    size_t n_owned = 0;
     int status = 1;
-    if (!line || !av) goto out;
+    if (!line || !av || !owned) goto out;
     for (int i = 0; i < nargs; i++) {
         if (strchr(args[i], ' ')) {
             fprintf(stderr, "mgd run: the arguments of a %s image cannot contain spaces ('%s')\n",
@@ -190,14 +230,9 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     size_t k = 0;
     av[k++] = vm;
     for (size_t i = 1; i < t->n_vm; i++) av[k++] = (char *)t->vm[i];
-    for (size_t i = 0; i < n_disks; i++) {
-        disk_args[2 * i] = mg_xasprintf("file=%s,if=none,id=disk%zu,format=raw", files[i], i);
-        disk_args[2 * i + 1] = mg_xasprintf("virtio-blk-pci,drive=disk%zu,disable-modern=on", i);
-        av[k++] = "-drive";
-        av[k++] = disk_args[2 * i];
-        av[k++] = "-device";
-        av[k++] = disk_args[2 * i + 1];
-    }
+    status = vm_device_args(t, info, at, n_at, av, &k, owned, &n_owned);
+    if (status != 0) goto out;
+    status = 1;
     av[k++] = "-kernel";
     av[k++] = (char *)image;
     av[k++] = "-append";
@@ -214,22 +249,66 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         status = 128 + WTERMSIG(ws);
     }
 out:
-    for (size_t i = 0; i < 2 * n_disks && av; i++) free(disk_args[i]);
+    for (size_t i = 0; i < n_owned; i++) free(owned[i]);
+    free(owned);
     free(line);
     free(av);
     free(vm);
     return status;
 }
 
+/* Runs a unix image in place of mgd: the devices become MG_BLOCK_<NAME>
+ * (the file's absolute path, which must be readable) and MG_NET_<NAME>.
+ * Returns only on failure, with the status to exit with. */
+static int exec_unix(const mg_target_arch *arch, const mg_image_info *info, const char *real,
+                     const attachment *at, size_t n_at, int nargs, char **args)
+{
+    for (size_t i = 0; i < n_at; i++) {
+        const char *value = at[i].value;
+        char file[PATH_MAX];
+        if (!strcmp(at[i].kind, "block")) {
+            if (access(value, R_OK) != 0) {
+                fprintf(stderr, "mgd run: --block %s=%s: %s\n", at[i].name, value, strerror(errno));
+                return 1;
+            }
+            if (realpath(value, file)) value = file;
+        }
+        char *var =
+            mg_xasprintf("MG_%s_%s", !strcmp(at[i].kind, "net") ? "NET" : "BLOCK", at[i].name);
+        setenv(var, value, 1);
+        free(var);
+    }
+    /* the host's own arch runs directly; another needs its runner */
+    bool native = arch->n_run == 0 || !strcmp(info->arch, mg_host_arch());
+    if (native && strcmp(info->arch, mg_host_arch())) {
+        fprintf(stderr, "mgd run: %s is built for %s and this host is %s\n", real, info->arch,
+                mg_host_arch());
+        return 1;
+    }
+    char **av = calloc(arch->n_run + 2 + (size_t)nargs, sizeof *av);
+    if (!av) return 1;
+    size_t k = 0;
+    for (size_t i = 0; i < arch->n_run; i++) av[k++] = (char *)arch->run[i];
+    av[k++] = (char *)real;
+    for (int i = 0; i < nargs; i++) av[k++] = args[i];
+    fflush(NULL);
+    if (native)
+        execv(real, av);
+    else
+        execvp(av[0], av);
+    fprintf(stderr, "mgd run: cannot start %s: %s\n", av[0], strerror(errno));
+    free(av);
+    return 1;
+}
+
 int mg_cmd_run(int argc, char **argv)
 {
     const char *image = NULL;
     int first_arg = argc;
-    char **blocks = calloc((size_t)argc + 1, sizeof *blocks);
-    size_t n_blocks = 0;
-    bool net = false;
+    attachment *at = calloc((size_t)argc + 1, sizeof *at);
+    size_t n_at = 0;
     int status = 2;
-    if (!blocks) return 1;
+    if (!at) return 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
@@ -238,20 +317,24 @@ int mg_cmd_run(int argc, char **argv)
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
-            free(blocks);
-            return 0;
+            status = 0;
+            goto out;
         }
         if (!strcmp(a, "--block") || !strcmp(a, "--net")) {
-            if (i + 1 >= argc || !strchr(argv[i + 1], '=') || argv[i + 1][0] == '=') {
-                fprintf(stderr, "mgd run: %s takes NAME=%s\n", a, a[2] == 'b' ? "FILE" : "TAP");
+            bool block = a[2] == 'b';
+            char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
+            if (!eq || eq == argv[i + 1] || !eq[1]) {
+                fprintf(stderr, "mgd run: %s takes NAME=%s\n", a, block ? "FILE" : "TAP");
                 goto out;
             }
-            if (a[2] == 'b')
-                blocks[n_blocks++] = argv[++i];
-            else {
-                net = true;
-                i++;
-            }
+            *eq = '\0';
+            for (size_t j = 0; j < n_at; j++)
+                if (!strcmp(at[j].name, argv[i + 1]) && !strcmp(at[j].kind, a + 2)) {
+                    fprintf(stderr, "mgd run: %s %s is attached twice\n", a, argv[i + 1]);
+                    goto out;
+                }
+            at[n_at++] = (attachment){block ? "block" : "net", argv[i + 1], eq + 1};
+            i++;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "mgd run: unknown option '%s' (arguments for the image go after --)\n",
                     a);
@@ -278,6 +361,8 @@ int mg_cmd_run(int argc, char **argv)
     const mg_target *t = targets ? mg_targets_find(targets, info.target) : NULL;
     const mg_target_arch *arch = t ? mg_target_find_arch(t, info.arch) : NULL;
     char real[PATH_MAX];
+    int nargs = argc - first_arg;
+    char **args = argv + first_arg;
     if (!targets)
         fprintf(stderr, "mgd run: %s\n", err);
     else if (!t || (strcmp(info.target, "unix") && !t->tender && !t->n_vm))
@@ -288,62 +373,19 @@ int mg_cmd_run(int argc, char **argv)
     else if (!arch)
         fprintf(stderr, "mgd run: %s is built for the arch %s, which this mgd does not know\n",
                 image, info.arch);
-    else if (net)
-        fprintf(stderr, "mgd run: network devices are not supported by this version of mgd yet\n");
+    else if (!attachments_declared(&info, at, n_at))
+        status = 2;
     else if (!realpath(image, real))
         fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
     else if (t->tender)
-        status =
-            run_with_tender(t, &info, real, blocks, n_blocks, argc - first_arg, argv + first_arg);
+        status = run_with_tender(t, &info, real, at, n_at, nargs, args);
     else if (t->n_vm)
-        status = run_in_vm(t, &info, real, blocks, n_blocks, argc - first_arg, argv + first_arg);
-    else {
-        status = 2;
-        for (size_t i = 0; i < n_blocks; i++) {
-            char *eq = strchr(blocks[i], '=');
-            *eq = 0;
-            if (!has_device(&info, "block", blocks[i])) {
-                fprintf(stderr, "mgd run: %s has no block device named %s\n", image, blocks[i]);
-                goto free_info;
-            }
-            if (access(eq + 1, R_OK) != 0) {
-                fprintf(stderr, "mgd run: --block %s=%s: %s\n", blocks[i], eq + 1, strerror(errno));
-                status = 1;
-                goto free_info;
-            }
-            char file[PATH_MAX];
-            char *var = mg_xasprintf("MG_BLOCK_%s", blocks[i]);
-            setenv(var, realpath(eq + 1, file) ? file : eq + 1, 1);
-            free(var);
-        }
-        /* the host's own arch runs directly; another needs its runner */
-        bool native = arch->n_run == 0 || !strcmp(info.arch, mg_host_arch());
-        if (native && strcmp(info.arch, mg_host_arch())) {
-            fprintf(stderr, "mgd run: %s is built for %s and this host is %s\n", image, info.arch,
-                    mg_host_arch());
-            status = 1;
-            goto free_info;
-        }
-        size_t n = arch->n_run + 1 + (size_t)(argc - first_arg);
-        char **args = calloc(n + 1, sizeof *args);
-        if (!args) goto free_info;
-        size_t k = 0;
-        for (size_t i = 0; i < arch->n_run; i++) args[k++] = (char *)arch->run[i];
-        args[k++] = real;
-        for (int i = first_arg; i < argc; i++) args[k++] = argv[i];
-        fflush(NULL);
-        if (native)
-            execv(real, args);
-        else
-            execvp(args[0], args);
-        fprintf(stderr, "mgd run: cannot start %s: %s\n", args[0], strerror(errno));
-        free(args);
-        status = 1;
-    }
-free_info:
+        status = run_in_vm(t, &info, real, at, n_at, nargs, args);
+    else
+        status = exec_unix(arch, &info, real, at, n_at, nargs, args);
     mg_targets_free(targets);
     mg_image_info_free(&info);
 out:
-    free(blocks);
+    free(at);
     return status;
 }

@@ -18,6 +18,8 @@ packages=(
   curl              # make run checks that the daemon answers
   graphviz          # the daemon draws device graphs as SVG with dot (api/graphviz.c)
   libcriterion-dev  # unit tests
+  iproute2          # the network tests make namespaces and tap devices (ip)
+  iputils-ping      # the network tests ping the ping example
   python3           # test scripts check JSON output with it
   python3-jsonschema # the config schema test validates documents with it
   wrk               # bench/api measures the API with it

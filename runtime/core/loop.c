@@ -207,7 +207,7 @@ int mg_run(void)
             return 1;
         }
         uint64_t deadline = mg_loop.n_timers ? mg_loop.heap[0]->deadline : UINT64_MAX;
-        mg_handle_set ready = 0;
+        mg_handle_set ready = mg_loop.watched; /* what to wait for */
         mg_platform_yield(deadline, &ready);
         mg_loop_run_ready(ready);
         if (mg_loop.exiting) return mg_loop.exit_status;

@@ -1,50 +1,81 @@
 #!/usr/bin/env bash
-# Keeps the catalog honest: every entry that claims unix is used by the
-# test unikernel allunix/, which must build and pass its checks; and a
-# build for a target no entry claims yet is refused as unsupported_target.
+# Keeps the catalog honest: every entry that claims a target is used by a
+# test unikernel that builds for that target and passes its checks there
+# (tests/build/everything/):
+#  - allunix (unix.json: portable.c and unix_only.c) uses every entry that
+#    claims unix, and runs on unix;
+#  - allfree (freestanding.json: portable.c) uses every entry that claims
+#    spt or virtio, and runs on both, through mgd run.
+# Their network devices are taps with the host at 10.0.0.1, in a namespace
+# made here and deleted on exit (so this test needs root). A build of
+# allunix for a target its unix-only entries lack is refused as
+# unsupported_target.
 # usage: catalog.sh MGD CATALOG_ENTRIES
 set -uo pipefail
 mgd=$(realpath "$1") entries=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fails=0
-check() {
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+# shellcheck source=target_lib.sh
+source "$here/target_lib.sh"
 
-cp -r "$here/allunix" "$work/p"
-"$mgd" describe "$work/p/config.json" >"$work/describe.json"
-check "allunix resolves" test -s "$work/describe.json"
-python3 - "$work/describe.json" "$entries" <<'PY' >"$work/missing"
-import json, subprocess, sys
-used = {d["impl"] for d in json.load(open(sys.argv[1]))["devices"]}
-claims = subprocess.run([sys.argv[2], "unix"], capture_output=True, text=True, check=True).stdout.split()
-for name in claims:
-    if name not in used:
-        print(name)
-PY
-check "allunix uses every entry that claims unix ($(tr '\n' ' ' <"$work/missing"))" test ! -s "$work/missing"
-
-"$mgd" build "$work/p" -o "$work/p/allunix" >"$work/out" 2>"$work/err"
-check "allunix builds" test -x "$work/p/allunix"
+cp -r "$here/everything" "$work/p"
 (cd "$work/p" && truncate -s 1M disk && mkdir -p t && printf 'from tar\n' >t/t.txt &&
   tar --format=ustar -C t -cf archive.tar t.txt && truncate -s 64K archive.tar)
-(cd "$work/p" && ./allunix >"$work/run" 2>&1); rc=$?
-cat "$work/run"
-check "allunix exits 0" test "$rc" -eq 0
-check "allunix passes every check" grep -qx 'ALL OK' "$work/run"
-check "allunix has no failed check" bash -c "! grep -q '^FAIL' '$work/run'"
-check "all 15 checks ran" test "$(grep -c "^ok" "$work/run")" -eq 15
+
+# uses CONFIG TARGET...: the entries some TARGET claims that CONFIG leaves out
+uses() {
+  local config=$1; shift
+  for t in "$@"; do
+    "$mgd" describe "$work/p/$config" --target "$t" >"$work/describe.json" || return 1
+    python3 - "$work/describe.json" "$entries" "$t" <<'PY'
+import json, subprocess, sys
+used = {d["impl"] for d in json.load(open(sys.argv[1]))["devices"]}
+claims = subprocess.run([sys.argv[2], sys.argv[3]], capture_output=True, text=True, check=True).stdout.split()
+for name in claims:
+    if name not in used:
+        print(sys.argv[3] + ":" + name)
+PY
+  done
+}
+uses unix.json unix >"$work/missing"
+check "allunix uses every entry that claims unix ($(tr '\n' ' ' <"$work/missing"))" test ! -s "$work/missing"
+uses freestanding.json spt virtio >"$work/missing"
+check "allfree uses every entry that claims spt or virtio ($(tr '\n' ' ' <"$work/missing"))" test ! -s "$work/missing"
+
+tap_namespace "mgd-catalog-test-$$" lan svc0
+check "a namespace with two taps" test "$?" -eq 0
+
+# ran NAME OUT COUNT STATUS: the checks of a run
+ran() {
+  local name=$1 out=$2 count=$3 rc=$4
+  cat "$out"
+  check "$name exits 0" test "$rc" -eq 0
+  check "$name passes every check" grep -qx 'ALL OK' "$out"
+  check "$name has no failed check" bash -c "! grep -q '^FAIL' '$out'"
+  check "$name: all $count checks ran" test "$(grep -c "^ok" "$out")" -eq "$count"
+}
+
+build "$work/p" "$work/p/allunix" unix --config "$work/p/unix.json"
+check "allunix builds" test -x "$work/p/allunix"
+# lan is found by its name, service through MG_NET_service
+(cd "$work/p" && in_ns env MG_NET_service=svc0 timeout 60 ./allunix >"$work/run" 2>&1)
+ran allunix "$work/run" 19 $?
 
 for t in spt virtio; do
-  "$mgd" build "$work/p" --target $t -o "$work/x" >"$work/o-$t" 2>"$work/e-$t"; rc=$?
-  check "build --target $t is refused (exit 1)" test "$rc" -eq 1
-  check "build --target $t says unsupported_target" grep -q 'unsupported_target' "$work/e-$t"
-  "$mgd" describe "$work/p/config.json" --target $t >"$work/d-$t" 2>/dev/null; rc=$?
-  check "describe --target $t is refused as unsupported_target" \
+  build "$work/p" "$work/allfree.$t" "$t" --config "$work/p/freestanding.json"
+  check "allfree builds for $t" test -s "$work/allfree.$t"
+  cp "$work/p/disk" "$work/disk.$t"
+  in_ns timeout 120 "$mgd" run "$work/allfree.$t" --block disk="$work/disk.$t" \
+    --block archive.tar="$work/p/archive.tar" --net lan=lan --net service=svc0 2>&1 |
+    tr -d '\r' >"$work/run.$t" # virtio's serial console ends lines with CR LF
+  ran "allfree on $t" "$work/run.$t" 17 "${PIPESTATUS[0]}"
+done
+
+for t in spt virtio; do
+  "$mgd" build "$work/p" --config "$work/p/unix.json" --target $t -o "$work/x" >"$work/o-$t" 2>"$work/e-$t"; rc=$?
+  check "allunix: build --target $t is refused (exit 1)" test "$rc" -eq 1
+  check "... saying unsupported_target" grep -q 'unsupported_target' "$work/e-$t"
+  "$mgd" describe "$work/p/unix.json" --target $t >"$work/d-$t" 2>/dev/null; rc=$?
+  check "allunix: describe --target $t is refused as unsupported_target" \
     bash -c "test $rc -eq 1 && grep -q unsupported_target '$work/d-$t'"
 done
-echo "$fails failed"
-exit $((fails > 0))
+finish

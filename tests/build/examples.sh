@@ -112,7 +112,7 @@ check "... not an mgd image" grep -q 'not an mgd image' "$work/n1"
 run "$work/n2" "$mgd" run "$examples/hello/config.json"; rc=$?
 check "mgd run of a text file: not an mgd image" bash -c "test $rc -eq 1 && grep -q 'not an mgd image' '$work/n2'"
 run "$work/n3" "$mgd" run "$work/hello" --net service=tap0; rc=$?
-check "mgd run --net: unsupported, said clearly" bash -c "test $rc -eq 1 && grep -q 'not supported' '$work/n3'"
+check "mgd run --net of a device hello does not have: usage error (2)" bash -c "test $rc -eq 2 && grep -q 'hello has no network device named service' '$work/n3'"
 
 echo "$fails failed"
 exit $((fails > 0))

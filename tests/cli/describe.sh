@@ -67,13 +67,32 @@ run "$work/o" "$work/e" "$mgd" describe "$examples/kv_ro/config.json" --key kv_r
     bad "key errors" "$(cat "$work/o")"
 
 # every device a target has no implementation of is named, each at the
-# place it is used (tar_kv_ro inside an if, the catalog constant noop)
-nested=$(dirname "$0")/../codegen/nested/config.json
-run "$work/o" "$work/e" "$mgd" describe "$nested" --target virtio
+# place it is used (direct_kv_rw inside an if, and inline in a job), and
+# only where the configure keys pick it
+mkdir -p "$work/unixonly"
+cat >"$work/unixonly/config.json" <<'EOF2'
+{
+  "mgd": 1,
+  "name": "unixonly",
+  "keys": { "store": { "stage": "configure", "type": "enum", "values": ["host", "memory"], "default": "host" } },
+  "devices": {
+    "rw": { "if": { "key": "store", "equals": "host" },
+            "then": { "device": "direct_kv_rw", "args": { "dir": "x" } },
+            "else": { "device": "kv_rw_mem" } },
+    "app": { "main": "f", "type": "kv_rw -> kv_rw -> job", "sources": ["user.c"] }
+  },
+  "jobs": [ { "apply": "app", "to": ["rw", { "device": "direct_kv_rw", "args": { "dir": "y" } }] } ]
+}
+EOF2
+run "$work/o" "$work/e" "$mgd" describe "$work/unixonly/config.json" --target virtio
 n=$(grep -c '"code": "unsupported_target"' "$work/o" || true)
-[ "$status" = 1 ] && [ "$n" = 2 ] && grep -q '"path": "/devices/data"' "$work/o" &&
-    grep -q '"path": "/jobs/2"' "$work/o" &&
+[ "$status" = 1 ] && [ "$n" = 2 ] && grep -q '"path": "/devices/rw/then"' "$work/o" &&
+    grep -q '"path": "/jobs/0/to/1"' "$work/o" &&
     ok "virtio: every missing device" || bad "virtio: every missing device" "$(cat "$work/o")"
+run "$work/o" "$work/e" "$mgd" describe "$work/unixonly/config.json" --target virtio --key store=memory
+n=$(grep -c '"code": "unsupported_target"' "$work/o" || true)
+[ "$status" = 1 ] && [ "$n" = 1 ] && grep -q '"path": "/jobs/0/to/1"' "$work/o" &&
+    ok "virtio: only the devices the keys pick" || bad "virtio: only the devices the keys pick" "$(cat "$work/o")"
 run "$work/o" "$work/e" "$mgd" describe "$examples/hello/config.json" --target vax
 [ "$status" = 1 ] && grep -q '"path": "target"' "$work/o" && ok "unknown target" ||
     bad "unknown target" "$(cat "$work/o")"

@@ -4,7 +4,7 @@
  * Modelled on Solo5's solo5.h: a handful of calls, no callbacks, one
  * blocking point (mg_platform_yield). Device libraries are written once
  * against this header; each target (runtime/platform/<target>/) implements
- * it: `unix` on the host's C library, later `spt` and `virtio` without one.
+ * it: `unix` on the host's C library, `spt` and `virtio` on runtime/libc.
  *
  * Conventions: times are nanoseconds; functions that can fail return an
  * MG_* status from mg/mg.h; handles are small integers below
@@ -43,8 +43,13 @@ uint64_t mg_platform_clock_monotonic(void);
 uint64_t mg_platform_clock_wall(void);
 
 /* The only blocking call: waits until the monotonic clock reaches
- * `deadline` or one of the acquired network handles has data, whichever
- * comes first, and stores the ready handles in *ready_set (0 on timeout). */
+ * `deadline` or one of the network handles in *ready_set has data,
+ * whichever comes first, and stores the ready ones among them in
+ * *ready_set (0 on timeout). On entry *ready_set holds the handles the
+ * caller listens to (the loop's watched handles): frames waiting on any
+ * other acquired handle neither end the wait nor show, so an image that
+ * is not reading a device does not spin on it. Past the deadline the
+ * handles are still checked once, without waiting. */
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set);
 
 /* Fills `buf` with `size` bytes from the platform's entropy source (unix:
@@ -65,8 +70,31 @@ int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_blo
 int mg_platform_block_read(mg_handle handle, uint64_t offset, void *buf, size_t size);
 int mg_platform_block_write(mg_handle handle, uint64_t offset, const void *buf, size_t size);
 
-/* Network devices are not part of this version: they come with the
- * network stack. */
+/* Network devices: Ethernet frames in and out, as Solo5's net calls.
+ * `name` is the device's name in the config. unix: the host's tap
+ * interface named by the environment variable MG_NET_<name> if set (`mgd
+ * run --net NAME=TAP` sets it), else the interface `name`; spt: the tap
+ * the tender attached (--net:NAME=TAP); virtio: the n-th virtio-net
+ * device on the PCI bus for the n-th net device of the image's note.
+ * A frame is the Ethernet header and payload without the FCS: at most
+ * mtu + 14 bytes. Writes complete before returning (the frame is copied
+ * or sent); reads never wait: a handle with frames waiting shows in
+ * mg_platform_yield's ready set until they are all read. */
+#define MG_NET_HEADER_SIZE 14 /* destination, source, EtherType */
+struct mg_net_info {
+    uint8_t mac[6]; /* the image's own address (unix, spt: random, locally
+                     * administered, unless MG_NET_MAC_<name> / --net-mac
+                     * gives one; virtio: the device's) */
+    size_t mtu;     /* payload bytes of a frame; 1500 */
+};
+int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info);
+/* Sends one frame. MG_OK; MG_EINVAL (shorter than the header, longer than
+ * mtu + 14, or not a handle); MG_EIO (the host refused it). */
+int mg_platform_net_write(mg_handle handle, const void *buf, size_t size);
+/* Takes the next waiting frame into `buf`, which holds `size` bytes (at
+ * least mtu + 14). MG_OK with its length in *read_size; MG_EAGAIN when none
+ * is waiting; MG_EINVAL (buf too small, not a handle); MG_EIO. */
+int mg_platform_net_read(mg_handle handle, void *buf, size_t size, size_t *read_size);
 
 /* Ends the image with `status`. */
 _Noreturn void mg_platform_exit(int status);

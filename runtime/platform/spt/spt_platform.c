@@ -7,6 +7,13 @@
  * Entry: the tender calls _start(boot) (spt_abi.h). Run directly by the
  * host instead, _start finds no boot structure (the kernel starts a
  * process with %rdi = 0) and refuses with a message.
+ *
+ * Handles: block i is handle i, network device i is handle
+ * MG_SPT_MAX_BLOCKS + i (spt_abi.h). A network device is a tap the tender
+ * opened non-blocking: a frame is one read or one write on its descriptor,
+ * and mg_platform_yield waits in ppoll on the taps acquired so far, the
+ * only descriptors the filter lets it pass (at most as many as there are
+ * taps, no signal mask).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +25,7 @@
 
 /* ---- system calls (x86-64 Linux) -------------------------------------------------- */
 
+#define SYS_READ 0
 #define SYS_WRITE 1
 #define SYS_PREAD64 17
 #define SYS_PWRITE64 18
@@ -45,12 +53,29 @@ static long sys4(long n, long a, long b, long c, long d)
 }
 
 #define EINTR 4
+#define EAGAIN 11
+
+#define POLLIN 0x001
+
+_Static_assert(MG_SPT_MAX_BLOCKS + MG_SPT_MAX_NETS <= MG_PLATFORM_MAX_HANDLES,
+               "every block and network handle must fit in an mg_handle_set");
 
 struct kernel_timespec {
     long tv_sec, tv_nsec;
 };
 
+struct kernel_pollfd {
+    int fd;
+    short events, revents;
+};
+
 static const struct mg_spt_boot *boot;
+
+/* The acquired network devices, in the order of acquisition: what yield
+ * polls. polled[k] watches the tap of network device polled_net[k]. */
+static struct kernel_pollfd polled[MG_SPT_MAX_NETS];
+static uint32_t polled_net[MG_SPT_MAX_NETS];
+static uint32_t n_polled;
 
 _Noreturn static void exit_group(int status)
 {
@@ -89,15 +114,32 @@ uint64_t mg_platform_clock_wall(void)
 
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
 {
+    /* only the taps the caller listens to: frames on another would end
+     * every wait at once */
+    struct kernel_pollfd fds[MG_SPT_MAX_NETS];
+    uint32_t of[MG_SPT_MAX_NETS], n = 0;
+    for (uint32_t k = 0; k < n_polled; k++)
+        if (*ready_set & ((mg_handle_set)1 << (MG_SPT_MAX_BLOCKS + polled_net[k]))) {
+            fds[n] = polled[k];
+            of[n++] = polled_net[k];
+        }
     *ready_set = 0;
     for (;;) {
         uint64_t now = mg_platform_clock_monotonic();
-        if (now >= deadline) return;
-        uint64_t left = deadline - now;
+        uint64_t left = now >= deadline ? 0 : deadline - now;
+        /* past the deadline the taps are still polled once, without
+         * waiting: a loop always behind its timers still hears the network */
+        if (!left && !n) return;
         struct kernel_timespec ts = {(long)(left / 1000000000u), (long)(left % 1000000000u)};
-        /* no descriptors yet: network devices come with the network stack */
-        long r = sys4(SYS_PPOLL, 0, 0, (long)&ts, 0);
-        if (r < 0 && r != -EINTR) return;
+        long r = sys4(SYS_PPOLL, n ? (long)fds : 0, (long)n, (long)&ts, 0);
+        if (r > 0) {
+            /* errors and hang-ups count as ready too: the read that
+             * follows reports them instead of the loop waking for nothing */
+            for (uint32_t k = 0; k < n; k++)
+                if (fds[k].revents) *ready_set |= (mg_handle_set)1 << (MG_SPT_MAX_BLOCKS + of[k]);
+            if (*ready_set) return;
+        }
+        if (!left || (r < 0 && r != -EINTR)) return;
     }
 }
 
@@ -166,6 +208,65 @@ int mg_platform_block_write(mg_handle h, uint64_t offset, const void *buf, size_
         size -= (size_t)n;
     }
     return MG_OK;
+}
+
+/* The network device behind a handle, if the handle is one that was
+ * acquired; else NULL. */
+static const struct mg_spt_net *net_of(mg_handle h)
+{
+    if (h < MG_SPT_MAX_BLOCKS || h - MG_SPT_MAX_BLOCKS >= boot->n_nets) return NULL;
+    uint32_t i = (uint32_t)(h - MG_SPT_MAX_BLOCKS);
+    for (uint32_t k = 0; k < n_polled; k++)
+        if (polled_net[k] == i) return &boot->nets[i];
+    return NULL;
+}
+
+int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info)
+{
+    for (uint32_t i = 0; i < boot->n_nets; i++) {
+        const struct mg_spt_net *net = &boot->nets[i];
+        if (strcmp(net->name, name) != 0) continue;
+        if (!net_of(MG_SPT_MAX_BLOCKS + i)) { /* acquiring twice gives the same handle */
+            polled[n_polled].fd = net->fd;
+            polled[n_polled].events = POLLIN;
+            polled[n_polled].revents = 0;
+            polled_net[n_polled++] = i;
+        }
+        *handle = MG_SPT_MAX_BLOCKS + i;
+        memcpy(info->mac, net->mac, sizeof info->mac);
+        info->mtu = net->mtu;
+        return MG_OK;
+    }
+    return MG_ENOENT;
+}
+
+int mg_platform_net_write(mg_handle h, const void *buf, size_t size)
+{
+    const struct mg_spt_net *net = net_of(h);
+    if (!net || size < MG_NET_HEADER_SIZE || size > (size_t)net->mtu + MG_NET_HEADER_SIZE)
+        return MG_EINVAL;
+    for (;;) {
+        /* a tap takes a frame whole or not at all */
+        long n = sys3(SYS_WRITE, net->fd, (long)buf, (long)size);
+        if (n == -EINTR) continue;
+        return n == (long)size ? MG_OK : MG_EIO;
+    }
+}
+
+int mg_platform_net_read(mg_handle h, void *buf, size_t size, size_t *read_size)
+{
+    const struct mg_spt_net *net = net_of(h);
+    if (!net || size < (size_t)net->mtu + MG_NET_HEADER_SIZE) return MG_EINVAL;
+    for (;;) {
+        long n = sys3(SYS_READ, net->fd, (long)buf, (long)size);
+        if (n == -EINTR) continue;
+        if (n == -EAGAIN) return MG_EAGAIN;
+        /* 0 is no frame at all (a tap never gives an empty one): an error
+         * rather than a success a listener would ask again for, forever */
+        if (n <= 0) return MG_EIO;
+        *read_size = (size_t)n;
+        return MG_OK;
+    }
 }
 
 _Noreturn void mg_platform_exit(int status)

@@ -10,7 +10,7 @@
  *
  * Every acquire opens the file again and takes a new handle; handles are
  * never given back (devices live as long as the image), and they share the
- * handle space with network devices, below MG_PLATFORM_MAX_HANDLES.
+ * handle space with network devices (unix.h), below MG_PLATFORM_MAX_HANDLES.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "mg/platform.h"
+#include "unix.h"
 
 #define MG_UNIX_BLOCK_SIZE 512u
 
@@ -60,10 +61,6 @@ static int mg_unix_block_status(int err)
 int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
 {
     if (!name || !*name) return MG_EINVAL;
-    mg_handle h = 0;
-    while (h < MG_PLATFORM_MAX_HANDLES && mg_unix_blocks[h].used) h++;
-    if (h == MG_PLATFORM_MAX_HANDLES) return MG_ENOSPC;
-
     /* the variable is MG_BLOCK_ followed by the name exactly as written */
     size_t len = strlen("MG_BLOCK_") + strlen(name) + 1;
     char *var = malloc(len);
@@ -86,6 +83,11 @@ int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_blo
         int status = mg_unix_block_status(errno);
         close(fd);
         return status;
+    }
+    mg_handle h;
+    if (mg_unix_handle_take(&h) != MG_OK) {
+        close(fd);
+        return MG_ENOSPC;
     }
     mg_unix_blocks[h].used = true;
     mg_unix_blocks[h].fd = fd;

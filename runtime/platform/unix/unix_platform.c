@@ -1,7 +1,9 @@
 /*
  * unix_platform.c - mg/platform.h on Linux and its C library: console,
  * clocks, yield, entropy, exit and abort. Block devices are in
- * unix_block.c, so that images without one do not link them.
+ * unix_block.c and network devices in unix_net.c, so that images without
+ * them do not link them; yield polls the descriptors unix_net.c registers
+ * (unix.h).
  *
  * The console is standard output, written with write(2) and no buffer of
  * our own: every mg_printf is one line already formatted, and an image that
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "mg/platform.h"
+#include "unix.h"
 
 void mg_platform_console_write(const char *buf, size_t size)
 {
@@ -53,20 +56,49 @@ uint64_t mg_platform_clock_wall(void)
     return mg_unix_clock(CLOCK_REALTIME);
 }
 
+mg_handle_set mg_unix_handles_taken;
+int mg_unix_poll_fds[MG_PLATFORM_MAX_HANDLES];
+
+int mg_unix_handle_take(mg_handle *h)
+{
+    for (mg_handle i = 0; i < MG_PLATFORM_MAX_HANDLES; i++)
+        if (!(mg_unix_handles_taken & ((mg_handle_set)1 << i))) {
+            mg_unix_handles_taken |= (mg_handle_set)1 << i;
+            *h = i;
+            return MG_OK;
+        }
+    return MG_ENOSPC;
+}
+
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
 {
-    /* No network handle exists yet, so only the deadline can end the wait.
-     * ppoll may wake early on a signal: sleep again until the deadline. */
+    /* The network devices the caller listens to are polled even when the deadline
+     * has passed (with no wait), so that due timers cannot starve input.
+     * ppoll may wake early on a signal: wait again until the deadline. */
+    struct pollfd fds[MG_PLATFORM_MAX_HANDLES];
+    mg_handle of[MG_PLATFORM_MAX_HANDLES];
+    nfds_t n = 0;
+    for (mg_handle h = 0; h < MG_PLATFORM_MAX_HANDLES; h++)
+        if (mg_unix_poll_fds[h] > 0 && (*ready_set & ((mg_handle_set)1 << h))) {
+            fds[n] = (struct pollfd){.fd = mg_unix_poll_fds[h] - 1, .events = POLLIN};
+            of[n++] = h;
+        }
     *ready_set = 0;
     for (;;) {
         uint64_t now = mg_platform_clock_monotonic();
-        if (now >= deadline) return;
-        uint64_t left = deadline - now;
+        uint64_t left = now >= deadline ? 0 : deadline - now;
         struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u),
                               .tv_nsec = (long)(left % 1000000000u)};
         /* A deadline centuries away (UINT64_MAX: no timer) waits forever. */
         bool forever = left / 1000000000u > (uint64_t)INT32_MAX;
-        ppoll(NULL, 0, forever ? NULL : &ts, NULL);
+        int r = ppoll(n ? fds : NULL, n, forever ? NULL : &ts, NULL);
+        if (r > 0) {
+            /* an error or hang-up counts as ready: the read reports it */
+            for (nfds_t i = 0; i < n; i++)
+                if (fds[i].revents) *ready_set |= (mg_handle_set)1 << of[i];
+            return;
+        }
+        if (left == 0 || (r < 0 && errno != EINTR)) return;
     }
 }
 

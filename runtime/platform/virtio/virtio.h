@@ -1,6 +1,12 @@
 /*
- * virtio.h - what the virtio platform's files share: port I/O, and the
- * block devices found on the PCI bus (virtio_blk.c).
+ * virtio.h - what the virtio platform's files share: port I/O, PCI
+ * configuration space, the legacy virtio PCI interface and its split
+ * queues (virtio_pci.c), the block devices (virtio_blk.c) and the network
+ * devices (virtio_net.c) found on the PCI bus.
+ *
+ * Only the legacy interface is driven (an I/O BAR0; QEMU's devices with
+ * disable-modern=on): it needs no PCI capability walk and no MMIO mapping,
+ * and every device is polled, so no interrupt setup either.
  */
 #ifndef MG_VIRTIO_H
 #define MG_VIRTIO_H
@@ -44,13 +50,119 @@ static inline uint32_t inl(uint16_t port)
     return v;
 }
 
+/* ---- the legacy virtio PCI interface (virtio_pci.c) ---- */
+
+/* registers, from BAR0 */
+#define VP_FEATURES 0x00
+#define VP_GUEST_FEATURES 0x04
+#define VP_QUEUE_PFN 0x08
+#define VP_QUEUE_SIZE 0x0c
+#define VP_QUEUE_SELECT 0x0e
+#define VP_QUEUE_NOTIFY 0x10
+#define VP_STATUS 0x12
+#define VP_ISR 0x13
+#define VP_CONFIG 0x14 /* the device's own configuration (MSI-X is never enabled) */
+
+#define VP_STATUS_ACK 1
+#define VP_STATUS_DRIVER 2
+#define VP_STATUS_DRIVER_OK 4
+#define VP_STATUS_NEEDS_RESET 64 /* the device hit an error it cannot recover from */
+#define VP_STATUS_FAILED 128
+
+#define VQ_DESC_NEXT 1
+#define VQ_DESC_WRITE 2         /* the device writes into the buffer */
+#define VQ_AVAIL_NO_INTERRUPT 1 /* we poll: spare the device raising interrupts */
+#define VQ_USED_NO_NOTIFY 1     /* the device polls: spare the notify's VM exit */
+
+struct mg_vq_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
+
+struct mg_vq_used_elem {
+    uint32_t id;  /* the head descriptor of the buffer the device used */
+    uint32_t len; /* bytes the device wrote into it */
+};
+
+/* One split queue in the legacy layout: descriptors, the available ring,
+ * then at the next 4 KiB page the used ring, in one block the device
+ * finds by its page number. */
+struct mg_vq {
+    uint16_t size; /* entries, a power of two the device chooses */
+    struct mg_vq_desc *desc;
+    volatile uint16_t *avail;                 /* flags, idx, ring[size] */
+    volatile uint16_t *used;                  /* flags, idx, then the elements */
+    volatile struct mg_vq_used_elem *used_el; /* used + 2 */
+    uint16_t last_used;                       /* the used entries seen so far */
+};
+
+uint32_t mg_pci_read(int bus, int slot, int func, int offset);
+void mg_pci_write(int bus, int slot, int func, int offset, uint32_t v);
+
+/* From slot *slot on of PCI bus 0, finds the next legacy virtio device
+ * whose PCI device id is `device` and whose subsystem id (the virtio
+ * device type) is `type`, turns on its I/O space and bus mastering, and
+ * returns its I/O base; *slot is left after it. 0: no more devices. */
+uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type);
+
+/* Resets the device and says a driver is here (ACK, DRIVER); returns the
+ * features the device offers. */
+uint32_t mg_virtio_begin(uint16_t io);
+
+/* Sets up queue `index` of the device at `io` in memory from the heap.
+ * The device's size must be a power of two of at least `min_size`.
+ * MG_OK, MG_EIO (no such queue, an odd size) or MG_ENOMEM. */
+int mg_vq_setup(uint16_t io, uint16_t index, struct mg_vq *q, uint16_t min_size);
+
+/* Offers the buffer whose head descriptor is `head` to the device and
+ * tells it, unless the device said it needs no telling. */
+void mg_vq_offer(uint16_t io, uint16_t index, struct mg_vq *q, uint16_t head);
+
+/* Whether the device used buffers not yet taken with mg_vq_take. */
+static inline int mg_vq_pending(const struct mg_vq *q)
+{
+    return q->used[1] != q->last_used;
+}
+
+/* The next used buffer: its element, copied. Call only when pending. */
+struct mg_vq_used_elem mg_vq_take(struct mg_vq *q);
+
+/* ---- block devices (virtio_blk.c) ---- */
+
 /* Finds the virtio block devices on PCI bus 0 and sets them up, in slot
  * order (mgd run attaches them in the order of the image's note). Returns
- * how many. Called once at boot, after the heap exists. */
+ * how many, counting those whose setup failed, which keep their place.
+ * Called once at boot, after the heap exists. */
 int mg_virtio_blk_init(void);
+/* Whether the i-th device's setup failed (it must not be used). */
+int mg_virtio_blk_failed(int i);
 /* The i-th device's capacity in bytes. */
 uint64_t mg_virtio_blk_capacity(int i);
 /* Reads or writes whole 512-byte sectors; MG_OK or MG_EIO. */
 int mg_virtio_blk_io(int i, int write, uint64_t sector, void *buf, size_t size);
+
+/* ---- network devices (virtio_net.c) ---- */
+
+#define MG_VIRTIO_NET_MTU 1500
+
+/* Finds the virtio network devices on PCI bus 0 and sets them up, in slot
+ * order, as mg_virtio_blk_init does. Returns how many, failed ones too. */
+int mg_virtio_net_init(void);
+/* Whether the i-th device's setup failed (it must not be used). */
+int mg_virtio_net_failed(int i);
+/* The i-th device's MAC address: the device's, or a random locally
+ * administered one if it has none. */
+void mg_virtio_net_mac(int i, uint8_t mac[6]);
+/* Whether frames are waiting on the i-th device (cheap: reads memory
+ * only, for yield's polling loop). */
+int mg_virtio_net_pending(int i);
+/* Sends one frame (14 to 1514 bytes; the caller checks): copied into a
+ * transmit buffer. MG_OK, MG_EIO (the device is broken or has not taken a
+ * frame for a second). */
+int mg_virtio_net_write(int i, const void *frame, size_t size);
+/* Takes the next waiting frame into buf (at least 1514 bytes). MG_OK with
+ * *size set, MG_EAGAIN when none waits, MG_EIO (the device is broken). */
+int mg_virtio_net_read(int i, void *buf, size_t *size);
 
 #endif

@@ -2,13 +2,18 @@
  * virtio_platform.c - mg/platform.h for virtio images: kernels that QEMU
  * (or any Multiboot loader on an x86_64 PC) boots.
  *
- * This first version has what images without devices need: the console
- * on the first serial port, clocks from the TSC (calibrated at boot
- * against the PIT) and the RTC, entropy from RDRAND, and the end through
- * QEMU's isa-debug-exit device (status s makes QEMU exit with 2s + 1, so
- * statuses 0 to 127 come back exactly). There are no interrupts: yield
- * waits by watching the TSC. Block devices are virtio-blk over PCI
- * (virtio_blk.c), polled; network devices are not here yet.
+ * The console is the first serial port, clocks come from the TSC
+ * (calibrated at boot against the PIT) and the RTC, entropy from RDRAND,
+ * and the end through QEMU's isa-debug-exit device (status s makes QEMU
+ * exit with 2s + 1, so statuses 0 to 127 come back exactly). Block
+ * devices are virtio-blk (virtio_blk.c), network devices virtio-net
+ * (virtio_net.c), both over PCI and polled: there are no interrupts, so
+ * yield waits by watching the TSC and the network receive queues.
+ *
+ * Handles: block and network devices share one handle space below
+ * MG_PLATFORM_MAX_HANDLES (64), so that yield's ready set can name any of
+ * them. Block handles are 0 to 31 (the n-th virtio-blk device), network
+ * handles 32 to 63 (NET_HANDLE_BASE + the n-th virtio-net device).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -119,10 +124,23 @@ uint64_t mg_platform_clock_wall(void)
     return wall_at_boot_ns + mg_platform_clock_monotonic();
 }
 
+static mg_handle_set nets_ready(void);
+
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
 {
-    *ready_set = 0;
-    while (mg_platform_clock_monotonic() < deadline) __asm__ volatile("pause");
+    /* no interrupts to sleep on: poll the receive queues (plain memory
+     * reads) and the TSC; `pause` eases the spin on the CPU's pipeline and
+     * on a hyperthread sibling. Only the handles the caller listens to
+     * count. */
+    mg_handle_set wanted = *ready_set;
+    for (;;) {
+        mg_handle_set ready = nets_ready() & wanted;
+        if (ready || mg_platform_clock_monotonic() >= deadline) {
+            *ready_set = ready;
+            return;
+        }
+        __asm__ volatile("pause" ::: "memory");
+    }
 }
 
 /* ---- entropy ------------------------------------------------------------------------------------
@@ -155,41 +173,55 @@ int mg_platform_entropy(void *buf, size_t size)
     return MG_OK;
 }
 
-/* ---- block devices: virtio-blk (virtio_blk.c) ------------------------------------------- */
+/* ---- the image's note ------------------------------------------------------------------ */
 
-/* The image's note (toolchain/image.h), whose "device block NAME" lines
- * give the order in which mgd run attaches the disks: the n-th block
- * device of the note is the n-th virtio-blk device on the bus. */
+/* The image's note (toolchain/image.h) lists its devices, "device KIND
+ * NAME" a line, in the order in which mgd run attaches them: the n-th
+ * block (network) device of the note is the n-th virtio-blk (virtio-net)
+ * device on the bus. */
 extern const char mg__image_note[];
-static int n_disks;
 
-int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
+/* The position of device `name` among the note's devices of `kind`
+ * ("block", "net"), or -1 if the note does not declare it. */
+static int note_index(const char *kind, const char *name)
 {
     const char *text = mg__image_note + 16; /* namesz, descsz, type, "MGD\0" */
-    size_t nlen = strlen(name);
+    size_t klen = strlen(kind), nlen = strlen(name);
     int index = 0;
     for (const char *line = text; *line;) {
         const char *end = strchr(line, '\n');
         if (!end) end = line + strlen(line);
-        if (!strncmp(line, "device block ", 13)) {
-            const char *n = line + 13;
-            if ((size_t)(end - n) == nlen && !strncmp(n, name, nlen)) {
-                if (index >= n_disks) return MG_ENOENT; /* not attached */
-                *handle = (mg_handle)index;
-                info->capacity = mg_virtio_blk_capacity(index);
-                info->block_size = 512;
-                return MG_OK;
-            }
+        /* "device " KIND " " NAME */
+        if ((size_t)(end - line) > 7 + klen + 1 && !strncmp(line, "device ", 7) &&
+            !strncmp(line + 7, kind, klen) && line[7 + klen] == ' ') {
+            const char *n = line + 7 + klen + 1;
+            if ((size_t)(end - n) == nlen && !strncmp(n, name, nlen)) return index;
             index++;
         }
         line = *end ? end + 1 : end;
     }
-    return MG_ENOENT;
+    return -1;
+}
+
+/* ---- block devices: virtio-blk (virtio_blk.c) ------------------------------------------- */
+
+#define MAX_BLOCK_HANDLES 32
+static int n_disks;
+
+int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
+{
+    int index = note_index("block", name);
+    if (index < 0 || index >= n_disks) return MG_ENOENT; /* not declared, or not attached */
+    if (mg_virtio_blk_failed(index)) return MG_EIO;      /* attached, but it would not start */
+    *handle = (mg_handle)index;
+    info->capacity = mg_virtio_blk_capacity(index);
+    info->block_size = 512;
+    return MG_OK;
 }
 
 static int block_check(mg_handle h, uint64_t offset, size_t size)
 {
-    if (h >= (mg_handle)n_disks) return MG_EINVAL;
+    if (h >= (mg_handle)n_disks || mg_virtio_blk_failed((int)h)) return MG_EINVAL;
     if (offset % 512 || size % 512) return MG_EINVAL;
     uint64_t cap = mg_virtio_blk_capacity((int)h);
     if (offset > cap || size > cap - offset) return MG_ERANGE;
@@ -208,6 +240,57 @@ int mg_platform_block_write(mg_handle h, uint64_t offset, const void *buf, size_
     int rc = block_check(h, offset, size);
     if (rc || !size) return rc;
     return mg_virtio_blk_io((int)h, 1, offset / 512, (void *)buf, size);
+}
+
+/* ---- network devices: virtio-net (virtio_net.c) ----------------------------------------- */
+
+#define NET_HANDLE_BASE 32
+static int n_nics;
+static uint32_t nics_acquired; /* bit i: the i-th device was acquired */
+
+int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info)
+{
+    int index = note_index("net", name);
+    if (index < 0 || index >= n_nics) return MG_ENOENT; /* not declared, or not attached */
+    if (mg_virtio_net_failed(index)) return MG_EIO;     /* attached, but it would not start */
+    *handle = (mg_handle)(NET_HANDLE_BASE + index);
+    mg_virtio_net_mac(index, info->mac);
+    info->mtu = MG_VIRTIO_NET_MTU;
+    nics_acquired |= 1u << index;
+    return MG_OK;
+}
+
+/* The device behind a network handle, or -1 if it is none. */
+static int nic_of(mg_handle h)
+{
+    if (h < NET_HANDLE_BASE || h >= NET_HANDLE_BASE + (mg_handle)n_nics) return -1;
+    int i = (int)(h - NET_HANDLE_BASE);
+    return nics_acquired & (1u << i) ? i : -1;
+}
+
+static mg_handle_set nets_ready(void)
+{
+    mg_handle_set ready = 0;
+    for (int i = 0; i < n_nics; i++)
+        if (nics_acquired & (1u << i) && mg_virtio_net_pending(i))
+            ready |= (mg_handle_set)1 << (NET_HANDLE_BASE + i);
+    return ready;
+}
+
+int mg_platform_net_write(mg_handle h, const void *buf, size_t size)
+{
+    int i = nic_of(h);
+    if (i < 0 || !buf || size < MG_NET_HEADER_SIZE || size > MG_VIRTIO_NET_MTU + MG_NET_HEADER_SIZE)
+        return MG_EINVAL;
+    return mg_virtio_net_write(i, buf, size);
+}
+
+int mg_platform_net_read(mg_handle h, void *buf, size_t size, size_t *read_size)
+{
+    int i = nic_of(h);
+    if (i < 0 || !buf || !read_size || size < MG_VIRTIO_NET_MTU + MG_NET_HEADER_SIZE)
+        return MG_EINVAL;
+    return mg_virtio_net_read(i, buf, read_size);
 }
 
 /* ---- the end
@@ -285,6 +368,8 @@ __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_
     if (end <= start + 65536) mg_platform_abort("too little memory");
     mg_libc_heap_init((void *)start, end - start);
     n_disks = mg_virtio_blk_init();
+    if (n_disks > MAX_BLOCK_HANDLES) n_disks = MAX_BLOCK_HANDLES; /* below the network handles */
+    n_nics = mg_virtio_net_init();
 
     mg_platform_exit(main(argc, argv));
 }

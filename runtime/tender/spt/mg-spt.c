@@ -1,13 +1,18 @@
 /*
  * mg-spt.c - the spt tender: runs an spt unikernel as a sandboxed process.
  *
- *   mg-spt [--mem MIB] [--block:NAME=FILE]... IMAGE [-- ARGS...]
+ *   mg-spt [--mem MIB] [--block:NAME=FILE]... [--net:NAME=TAP]...
+ *          [--net-mac:NAME=MAC]... IMAGE [-- ARGS...]
  *
  * What it does, in order (Solo5's spt tender is the model):
  *   1. reads the image's note (toolchain/image.h) and refuses an image that
  *      is not for spt, not of this ABI (MG_SPT_ABI) or not for this arch;
  *   2. requires every device the note declares to be attached, and nothing
- *      else: a missing or unknown --block is an error before anything runs;
+ *      else: a missing or unknown --block or --net is an error before
+ *      anything runs. A block device is a host file; a network device is
+ *      an existing tap interface, opened through /dev/net/tun without
+ *      packet information and non-blocking, with the tap's MTU and a
+ *      random locally administered MAC address (or --net-mac's);
  *   3. maps the image's PT_LOAD segments at their addresses with their own
  *      protections, refusing a segment that is both writable and
  *      executable (W^X) or that would land on something already mapped;
@@ -16,8 +21,9 @@
  *   5. installs a seccomp filter that kills the process on any system call
  *      but those the platform needs, with their descriptors pinned: write
  *      to fd 1, pread64/pwrite64 on the attached block files (pwrite only
- *      on writable ones), clock_gettime, ppoll without descriptors,
- *      getrandom, exit_group;
+ *      on writable ones), read and write on the taps, clock_gettime, ppoll
+ *      with at most as many descriptors as there are taps and no signal
+ *      mask, getrandom, exit_group;
  *   6. calls the image's entry point, which never returns.
  * The exit status is the image's own; a forbidden system call kills the
  * process with SIGSYS, which `mgd run` reports.
@@ -36,8 +42,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,10 +66,13 @@ static const char *prog = "mg-spt";
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mg-spt [--mem MIB] [--block:NAME=FILE]... IMAGE [-- ARGS...]\n"
+    fprintf(f, "usage: mg-spt [--mem MIB] [--block:NAME=FILE]... [--net:NAME=TAP]...\n"
+               "              [--net-mac:NAME=MAC]... IMAGE [-- ARGS...]\n"
                "Runs an spt unikernel (built with mgd build --target spt) in a seccomp\n"
-               "sandbox; `mgd run IMAGE` calls it. Every block device the image declares\n"
-               "must be attached with --block:NAME=FILE.\n");
+               "sandbox; `mgd run IMAGE` calls it. Every device the image declares must be\n"
+               "attached: a block device with --block:NAME=FILE, a network device with\n"
+               "--net:NAME=TAP, TAP being an existing tap interface (ip tuntap add TAP mode\n"
+               "tap). The image's MAC address is random unless --net-mac:NAME=MAC gives it.\n");
 }
 
 __attribute__((format(printf, 1, 2))) _Noreturn static void fail(const char *fmt, ...)
@@ -161,9 +175,12 @@ static void sandbox(const struct mg_spt_boot *boot)
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clock_gettime), 0);
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0);
-    /* ppoll only to sleep: no descriptors, no signal mask */
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ppoll), 2, SCMP_A1(SCMP_CMP_EQ, 0),
-                           SCMP_A3(SCMP_CMP_EQ, 0));
+    /* ppoll to sleep and to wait on the taps: never more descriptors than
+     * there are taps, never a signal mask. The filter cannot see which
+     * descriptors the array names (it is in memory), but polling only
+     * tells readiness: reading and writing stay pinned below. */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ppoll), 2,
+                           SCMP_A1(SCMP_CMP_LE, (uint64_t)boot->n_nets), SCMP_A3(SCMP_CMP_EQ, 0));
     for (uint32_t i = 0; i < boot->n_blocks; i++) {
         uint64_t fd = (uint64_t)boot->blocks[i].fd;
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pread64), 1, SCMP_A0(SCMP_CMP_EQ, fd));
@@ -171,22 +188,225 @@ static void sandbox(const struct mg_spt_boot *boot)
             rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwrite64), 1,
                                    SCMP_A0(SCMP_CMP_EQ, fd));
     }
+    for (uint32_t i = 0; i < boot->n_nets; i++) {
+        uint64_t fd = (uint64_t)boot->nets[i].fd;
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, fd));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, fd));
+    }
     if (rc != 0) fail("cannot build the seccomp filter");
     /* the filter is loaded last and never freed: after it, even munmap is
      * forbidden, and the image runs at once */
     if (seccomp_load(ctx) != 0) fail("cannot install the seccomp filter: %s", strerror(errno));
 }
 
+/* ---- devices ------------------------------------------------------------------- */
+
+/* A --block:NAME=FILE, --net:NAME=TAP or --net-mac:NAME=MAC option, as
+ * given: `arg` points after the colon. */
+struct dev_opt {
+    const char *option; /* "--block", "--net", "--net-mac" */
+    const char *kind;   /* the note's device kind this option is for */
+    const char *arg;    /* NAME=VALUE */
+};
+
+static bool opt_names(const struct dev_opt *o, const char *name)
+{
+    const char *eq = strchr(o->arg, '=');
+    return (size_t)(eq - o->arg) == strlen(name) && !strncmp(o->arg, name, strlen(name));
+}
+
+/* The VALUE of the `option` given for the device `name`, NULL if none;
+ * giving it twice is an error rather than a guess which one wins. */
+static const char *opt_value(const struct dev_opt *opts, int n, const char *option,
+                             const char *name)
+{
+    const char *value = NULL;
+    for (int k = 0; k < n; k++) {
+        if (strcmp(opts[k].option, option) != 0 || !opt_names(&opts[k], name)) continue;
+        if (value) fail("%s:%s given twice", option, name);
+        value = strchr(opts[k].arg, '=') + 1;
+    }
+    return value;
+}
+
+static const char *kind_label(const char *kind)
+{
+    return !strcmp(kind, "net") ? "network" : kind;
+}
+
+/* "02:1f:00:ab:cd:ef" (hex digits in either case) into mac; false if it is
+ * not exactly that. */
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        unsigned v = 0;
+        for (int d = 0; d < 2; d++) {
+            char c = *s++;
+            unsigned x = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                                : 16u;
+            if (x == 16) return false;
+            v = v * 16 + x;
+        }
+        mac[i] = (uint8_t)v;
+        if (*s != (i < 5 ? ':' : '\0')) return false;
+        s++;
+    }
+    return true;
+}
+
+/* Attaches the tap interface `tap` for the network device `name`: the
+ * interface must exist already (creating it is the administrator's
+ * choice, as its address and routes are), and is opened non-blocking
+ * without packet information, so that one read or write is one Ethernet
+ * frame. Fills net's fd, mtu and mac. */
+static void attach_tap(struct mg_spt_net *net, const char *name, const char *tap,
+                       const char *mac_arg)
+{
+    if (!*tap || strlen(tap) >= IFNAMSIZ)
+        fail("--net:%s=%s: an interface name has 1 to %d characters", name, tap, IFNAMSIZ - 1);
+    /* the address first: a mistyped option is refused before any tap is
+     * taken */
+    if (mac_arg) {
+        if (!parse_mac(mac_arg, net->mac))
+            fail("--net-mac:%s=%s: not a MAC address like 02:00:00:00:00:01", name, mac_arg);
+        if (net->mac[0] & 1)
+            fail("--net-mac:%s=%s: a multicast address cannot be an interface's own", name,
+                 mac_arg);
+        static const uint8_t zero[6];
+        if (!memcmp(net->mac, zero, 6))
+            fail("--net-mac:%s=%s: the zero address cannot be an interface's own", name, mac_arg);
+    } else {
+        if (getrandom(net->mac, sizeof net->mac, 0) != (ssize_t)sizeof net->mac)
+            fail("--net:%s=%s: no random MAC address: %s", name, tap, strerror(errno));
+        /* unicast (bit 0 clear), locally administered (bit 1 set) */
+        net->mac[0] = (uint8_t)((net->mac[0] & 0xfc) | 0x02);
+    }
+    /* TUNSETIFF would create a missing interface, which then vanishes with
+     * the image and has no address: ask for an existing one instead */
+    if (if_nametoindex(tap) == 0)
+        fail("--net:%s=%s: no tap interface %s: create it with ip tuntap add %s mode tap", name,
+             tap, tap, tap);
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) fail("--net:%s=%s: /dev/net/tun: %s", name, tap, strerror(errno));
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, tap, strlen(tap) + 1);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+        int e = errno;
+        if (e == EINVAL) /* the kernel's answer to a tun, a multi-queue tap, or no tun at all */
+            fail("--net:%s=%s: %s is not a tap interface mg-spt can attach (it takes a "
+                 "single-queue tap: ip tuntap add %s mode tap)",
+                 name, tap, tap, tap);
+        if (e == EBUSY)
+            fail("--net:%s=%s: %s is in use (a tap has one user at a time)", name, tap, tap);
+        if (e == EPERM)
+            fail("--net:%s=%s: not allowed to attach %s (create it with ip tuntap add %s mode tap "
+                 "user USER for the user running mg-spt)",
+                 name, tap, tap, tap);
+        fail("--net:%s=%s: cannot attach %s: %s", name, tap, tap, strerror(e));
+    }
+    /* the tap's MTU bounds the frames the host sends in: the image's
+     * receive buffers are sized by it */
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, tap, strlen(tap) + 1);
+    if (sock < 0 || ioctl(sock, SIOCGIFMTU, &ifr) != 0)
+        fail("--net:%s=%s: cannot read the MTU of %s: %s", name, tap, tap, strerror(errno));
+    close(sock);
+    if (ifr.ifr_mtu < 68 || ifr.ifr_mtu > 65535)
+        fail("--net:%s=%s: %s has an MTU of %d; an image takes 68 to 65535", name, tap, tap,
+             ifr.ifr_mtu);
+    net->fd = fd;
+    net->mtu = (uint32_t)ifr.ifr_mtu;
+}
+
+static void attach_block(struct mg_spt_block *blk, const char *name, const char *file)
+{
+    int fd = open(file, O_RDWR | O_CLOEXEC);
+    blk->writable = fd >= 0;
+    if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("--block:%s=%s: %s", name, file, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        fail("--block:%s=%s: not a regular file", name, file);
+    blk->fd = fd;
+    blk->capacity = (uint64_t)st.st_size & ~(uint64_t)511;
+}
+
+/* Attaches every device of the note, in its order, from the options:
+ * each one must be given, and each option must name one. Everything is
+ * checked before anything is opened, so that a mistake in the command
+ * line is reported as such and not as whatever the first device hit. */
+static void attach(struct mg_spt_boot *boot, const mg_image_info *info, const char *image,
+                   const struct dev_opt *opts, int n_opts)
+{
+    for (int k = 0; k < n_opts; k++) {
+        bool declared = false;
+        for (size_t d = 0; d < info->n_devices; d++)
+            if (!strcmp(info->devices[d].kind, opts[k].kind) &&
+                opt_names(&opts[k], info->devices[d].name))
+                declared = true;
+        if (!declared)
+            fail("%s has no %s device named %.*s", image, kind_label(opts[k].kind),
+                 (int)(strchr(opts[k].arg, '=') - opts[k].arg), opts[k].arg);
+    }
+    uint32_t n_blocks = 0, n_nets = 0;
+    for (size_t d = 0; d < info->n_devices; d++) {
+        const mg_image_device *dev = &info->devices[d];
+        bool block = !strcmp(dev->kind, "block"), net = !strcmp(dev->kind, "net");
+        if (!block && !net)
+            fail("%s uses the %s device %s; mg-spt does not attach %s devices", image, dev->kind,
+                 dev->name, dev->kind);
+        for (size_t e = 0; e < d; e++)
+            if (!strcmp(info->devices[e].name, dev->name) &&
+                !strcmp(info->devices[e].kind, dev->kind))
+                fail("%s declares the %s device %s twice", image, kind_label(dev->kind), dev->name);
+        if (strlen(dev->name) >= MG_SPT_NAME_MAX)
+            fail("%s device name %s is too long", kind_label(dev->kind), dev->name);
+        if (block ? ++n_blocks > MG_SPT_MAX_BLOCKS : ++n_nets > MG_SPT_MAX_NETS)
+            fail("%s has more than %d %s devices", image,
+                 block ? MG_SPT_MAX_BLOCKS : MG_SPT_MAX_NETS, kind_label(dev->kind));
+        if (!opt_value(opts, n_opts, block ? "--block" : "--net", dev->name))
+            fail("%s needs the %s device %s: attach it with %s:%s=%s", image, kind_label(dev->kind),
+                 dev->name, block ? "--block" : "--net", dev->name, block ? "FILE" : "TAP");
+        if (net) opt_value(opts, n_opts, "--net-mac", dev->name); /* only to refuse it twice */
+    }
+    for (size_t d = 0; d < info->n_devices; d++) {
+        const mg_image_device *dev = &info->devices[d];
+        if (!strcmp(dev->kind, "block")) {
+            struct mg_spt_block *blk = &boot->blocks[boot->n_blocks++];
+            snprintf(blk->name, sizeof blk->name, "%s", dev->name);
+            attach_block(blk, dev->name, opt_value(opts, n_opts, "--block", dev->name));
+        } else {
+            struct mg_spt_net *n = &boot->nets[boot->n_nets++];
+            snprintf(n->name, sizeof n->name, "%s", dev->name);
+            attach_tap(n, dev->name, opt_value(opts, n_opts, "--net", dev->name),
+                       opt_value(opts, n_opts, "--net-mac", dev->name));
+        }
+    }
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 static struct mg_spt_boot boot;
+
+/* The options that attach devices, with the note's kind each is for. */
+static const struct {
+    const char *option, *kind;
+} dev_options[] = {{"--block", "block"}, {"--net", "net"}, {"--net-mac", "net"}};
 
 int main(int argc, char **argv)
 {
     size_t mem_mib = 64;
     const char *image = NULL;
-    const char *blocks[MG_SPT_MAX_BLOCKS];
-    int n_blocks = 0, first_arg = argc;
+    /* room for twice what the largest image takes, so that an option given
+     * twice is reported as that rather than as one too many */
+    enum { MAX_OPTS = 2 * MG_SPT_MAX_BLOCKS + 4 * MG_SPT_MAX_NETS };
+    struct dev_opt opts[MAX_OPTS];
+    int n_opts = 0, first_arg = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) {
@@ -197,6 +417,15 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+        const char *arg = NULL;
+        size_t o = 0;
+        for (; o < sizeof dev_options / sizeof *dev_options; o++) {
+            size_t len = strlen(dev_options[o].option);
+            if (!strncmp(a, dev_options[o].option, len) && a[len] == ':') {
+                arg = a + len + 1;
+                break;
+            }
+        }
         if (!strcmp(a, "--mem") && i + 1 < argc) {
             char *end;
             unsigned long v = strtoul(argv[++i], &end, 10);
@@ -205,12 +434,15 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             mem_mib = v;
-        } else if (!strncmp(a, "--block:", 8) && strchr(a + 8, '=') && a[8] != '=') {
-            if (n_blocks == MG_SPT_MAX_BLOCKS) {
-                fprintf(stderr, "mg-spt: at most %d block devices\n", MG_SPT_MAX_BLOCKS);
+        } else if (arg && arg[0] != '=' && strchr(arg, '=')) {
+            if (n_opts == MAX_OPTS) {
+                fprintf(stderr,
+                        "mg-spt: too many device options (at most %d block and %d "
+                        "network devices)\n",
+                        MG_SPT_MAX_BLOCKS, MG_SPT_MAX_NETS);
                 return EXIT_USAGE;
             }
-            blocks[n_blocks++] = a + 8;
+            opts[n_opts++] = (struct dev_opt){dev_options[o].option, dev_options[o].kind, arg};
         } else if (a[0] == '-') {
             fprintf(stderr, "mg-spt: unknown option '%s'\n", a);
             usage(stderr);
@@ -243,45 +475,7 @@ int main(int argc, char **argv)
     /* 2. its devices, exactly */
     boot.magic = MG_SPT_MAGIC;
     boot.abi = MG_SPT_ABI;
-    for (size_t d = 0; d < info.n_devices; d++) {
-        const mg_image_device *dev = &info.devices[d];
-        if (strcmp(dev->kind, "block") != 0)
-            fail("%s uses the %s device %s; mg-spt does not attach %s devices yet", image,
-                 dev->kind, dev->name, dev->kind);
-        const char *file = NULL;
-        for (int b = 0; b < n_blocks; b++) {
-            const char *eq = strchr(blocks[b], '=');
-            if ((size_t)(eq - blocks[b]) == strlen(dev->name) &&
-                !strncmp(blocks[b], dev->name, (size_t)(eq - blocks[b])))
-                file = eq + 1;
-        }
-        if (!file)
-            fail("%s needs the block device %s: attach it with --block:%s=FILE", image, dev->name,
-                 dev->name);
-        if (strlen(dev->name) >= MG_SPT_NAME_MAX)
-            fail("block device name %s is too long", dev->name);
-        struct mg_spt_block *blk = &boot.blocks[boot.n_blocks++];
-        snprintf(blk->name, sizeof blk->name, "%s", dev->name);
-        int fd = open(file, O_RDWR | O_CLOEXEC);
-        blk->writable = fd >= 0;
-        if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = open(file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) fail("--block:%s=%s: %s", dev->name, file, strerror(errno));
-        struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-            fail("--block:%s=%s: not a regular file", dev->name, file);
-        blk->fd = fd;
-        blk->capacity = (uint64_t)st.st_size & ~(uint64_t)511;
-    }
-    for (int b = 0; b < n_blocks; b++) {
-        bool declared = false;
-        for (uint32_t k = 0; k < boot.n_blocks; k++)
-            if (!strncmp(blocks[b], boot.blocks[k].name, strlen(boot.blocks[k].name)) &&
-                blocks[b][strlen(boot.blocks[k].name)] == '=')
-                declared = true;
-        if (!declared)
-            fail("%s has no block device named %.*s", image,
-                 (int)(strchr(blocks[b], '=') - blocks[b]), blocks[b]);
-    }
+    attach(&boot, &info, image, opts, n_opts);
 
     /* 3. and 4. memory */
     uintptr_t entry = load(image);

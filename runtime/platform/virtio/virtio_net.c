@@ -1,0 +1,229 @@
+/*
+ * virtio_net.c - virtio network devices over PCI, the legacy interface
+ * (an I/O BAR; QEMU's virtio-net-pci with disable-modern=on), polled: the
+ * platform's yield watches the receive queues' used rings, so no
+ * interrupts are set up (as in Solo5's virtio target).
+ *
+ * Only VIRTIO_NET_F_MAC is negotiated: no checksum or segmentation
+ * offload and no mergeable receive buffers, so every buffer starts with
+ * the legacy 10-byte virtio_net_hdr (all zero on transmit: nothing to
+ * offload) and holds one whole frame. Without VIRTIO_F_ANY_LAYOUT a
+ * legacy device may expect that header in a descriptor of its own, so
+ * each buffer is a chain of two descriptors (header, frame) with fixed
+ * numbers: buffer k is descriptors 2k and 2k + 1.
+ *
+ * Receiving: every receive buffer is offered at boot and each goes back
+ * to the device as soon as its frame is copied out, so the queue stays
+ * full and the device drops frames only when the image reads too slowly.
+ * Transmitting: a frame is copied into a free transmit buffer and offered;
+ * buffers the device has used are reclaimed on the next write, so a write
+ * waits only when every buffer is still in flight (for at most a second).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg/mg.h"
+#include "mg/platform.h"
+#include "virtio.h"
+
+#define MAX_DEVICES 16
+
+#define NET_PCI_DEVICE 0x1000 /* legacy network (modern 0x1041 is not driven) */
+#define NET_TYPE 1            /* virtio device type: network */
+#define NET_F_MAC (1u << 5)   /* the MAC address is in the configuration */
+
+#define RX_QUEUE 0
+#define TX_QUEUE 1
+#define HDR_SIZE 10 /* the legacy virtio_net_hdr without num_buffers */
+#define FRAME_MAX (MG_VIRTIO_NET_MTU + 14)
+#define BUF_STRIDE 1536 /* HDR_SIZE + FRAME_MAX, rounded up to whole cache lines */
+/* caps on buffers, whatever the queue size: 128 frames of backlog cover a
+ * burst a polled image cannot drain at once, in under 200 KiB per device */
+#define RX_MAX 128
+#define TX_MAX 32
+
+#define TX_WAIT_NS 1000000000ull
+
+struct nic {
+    uint16_t io;
+    uint8_t mac[6];
+    int failed; /* its setup failed: it only holds its place in the bus order */
+    int broken; /* the device did something impossible or asked for a reset */
+    struct mg_vq rx, tx;
+    uint16_t n_rx, n_tx;
+    uint8_t *rx_bufs, *tx_bufs; /* BUF_STRIDE bytes each */
+    uint16_t *tx_free;          /* a stack of free transmit buffers */
+    uint16_t n_free;
+    uint8_t *tx_busy; /* per transmit buffer: offered, not yet used */
+};
+
+static struct nic nics[MAX_DEVICES];
+static int n_nics;
+
+static void chain(struct mg_vq *q, uint16_t k, uint8_t *buf, uint32_t frame_len, uint16_t write)
+{
+    q->desc[2 * k] = (struct mg_vq_desc){(uintptr_t)buf, HDR_SIZE, (uint16_t)(VQ_DESC_NEXT | write),
+                                         (uint16_t)(2 * k + 1)};
+    q->desc[2 * k + 1] = (struct mg_vq_desc){(uintptr_t)(buf + HDR_SIZE), frame_len, write, 0};
+}
+
+static uint16_t at_most(uint16_t a, uint16_t b)
+{
+    return a < b ? a : b;
+}
+
+static int setup(struct nic *d, uint16_t io)
+{
+    d->io = io;
+    uint32_t offered = mg_virtio_begin(io);
+    uint32_t features = offered & NET_F_MAC;
+    outl(io + VP_GUEST_FEATURES, features);
+    /* a buffer is two descriptors: a queue needs room for one at least */
+    if (mg_vq_setup(io, RX_QUEUE, &d->rx, 2) != MG_OK) goto failed;
+    if (mg_vq_setup(io, TX_QUEUE, &d->tx, 2) != MG_OK) goto failed;
+    d->n_rx = at_most(d->rx.size / 2, RX_MAX);
+    d->n_tx = at_most(d->tx.size / 2, TX_MAX);
+    d->rx_bufs = malloc((size_t)d->n_rx * BUF_STRIDE);
+    d->tx_bufs = malloc((size_t)d->n_tx * BUF_STRIDE);
+    d->tx_free = malloc((size_t)d->n_tx * sizeof *d->tx_free);
+    d->tx_busy = calloc(d->n_tx, 1);
+    if (!d->rx_bufs || !d->tx_bufs || !d->tx_free || !d->tx_busy) goto failed;
+
+    if (features & NET_F_MAC) {
+        for (int k = 0; k < 6; k++) d->mac[k] = inb((uint16_t)(io + VP_CONFIG + k));
+    } else {
+        /* a random address, locally administered and unicast */
+        if (mg_platform_entropy(d->mac, sizeof d->mac) != MG_OK) goto failed;
+        d->mac[0] = (uint8_t)((d->mac[0] & 0xfe) | 0x02);
+        /* a legacy device takes the address written to its configuration,
+         * for the filter it may apply before the image sees a frame */
+        for (int k = 0; k < 6; k++) outb((uint16_t)(io + VP_CONFIG + k), d->mac[k]);
+    }
+
+    for (uint16_t k = 0; k < d->n_rx; k++) {
+        chain(&d->rx, k, d->rx_bufs + (size_t)k * BUF_STRIDE, FRAME_MAX, VQ_DESC_WRITE);
+        d->rx.avail[2 + k] = (uint16_t)(2 * k);
+    }
+    d->rx.avail[0] = VQ_AVAIL_NO_INTERRUPT;
+    __asm__ volatile("" ::: "memory"); /* the entries before the index */
+    d->rx.avail[1] = d->n_rx;
+    for (uint16_t k = 0; k < d->n_tx; k++) {
+        chain(&d->tx, k, d->tx_bufs + (size_t)k * BUF_STRIDE, 0, 0);
+        d->tx_free[k] = (uint16_t)(d->n_tx - 1 - k);
+    }
+    d->n_free = d->n_tx;
+    d->tx.avail[0] = VQ_AVAIL_NO_INTERRUPT;
+
+    outb(io + VP_STATUS, VP_STATUS_ACK | VP_STATUS_DRIVER | VP_STATUS_DRIVER_OK);
+    if (inb(io + VP_STATUS) & (VP_STATUS_NEEDS_RESET | VP_STATUS_FAILED)) goto failed;
+    /* the receive buffers went in before the device was live: tell it */
+    __asm__ volatile("mfence" ::: "memory");
+    outw(io + VP_QUEUE_NOTIFY, RX_QUEUE);
+    return 0;
+failed:
+    /* what was allocated stays: the heap has no use for it at boot's end,
+     * and a device that failed once is not retried */
+    outb(io + VP_STATUS, VP_STATUS_FAILED);
+    return -1;
+}
+
+int mg_virtio_net_init(void)
+{
+    int slot = 0;
+    while (n_nics < MAX_DEVICES) {
+        uint16_t io = mg_virtio_pci_next(&slot, NET_PCI_DEVICE, NET_TYPE);
+        if (!io) break;
+        /* a device that fails keeps its place, or the next one would
+         * take the name (and the tap) meant for it */
+        memset(&nics[n_nics], 0, sizeof nics[n_nics]);
+        nics[n_nics].failed = setup(&nics[n_nics], io) != 0;
+        n_nics++;
+    }
+    return n_nics;
+}
+
+int mg_virtio_net_failed(int i)
+{
+    return nics[i].failed;
+}
+
+void mg_virtio_net_mac(int i, uint8_t mac[6])
+{
+    memcpy(mac, nics[i].mac, 6);
+}
+
+int mg_virtio_net_pending(int i)
+{
+    /* a broken device shows as ready, so its reader comes and learns it */
+    return nics[i].broken || mg_vq_pending(&nics[i].rx);
+}
+
+/* Takes back the transmit buffers the device has used. */
+static void reclaim(struct nic *d)
+{
+    while (!d->broken && mg_vq_pending(&d->tx)) {
+        struct mg_vq_used_elem e = mg_vq_take(&d->tx);
+        uint32_t k = e.id / 2;
+        if (e.id % 2 || k >= d->n_tx || !d->tx_busy[k]) {
+            d->broken = 1; /* a buffer we never offered, or offered once and used twice */
+            return;
+        }
+        d->tx_busy[k] = 0;
+        d->tx_free[d->n_free++] = (uint16_t)k;
+    }
+}
+
+int mg_virtio_net_write(int i, const void *frame, size_t size)
+{
+    struct nic *d = &nics[i];
+    reclaim(d);
+    if (!d->n_free && !d->broken) {
+        /* every buffer in flight: the device is behind (a tap the host
+         * does not drain); give it a while, not forever */
+        uint64_t until = mg_platform_clock_monotonic() + TX_WAIT_NS;
+        while (!d->n_free && !d->broken) {
+            if (mg_platform_clock_monotonic() >= until) {
+                if (inb(d->io + VP_STATUS) & (VP_STATUS_NEEDS_RESET | VP_STATUS_FAILED))
+                    d->broken = 1;
+                return MG_EIO;
+            }
+            __asm__ volatile("pause" ::: "memory");
+            reclaim(d);
+        }
+    }
+    if (d->broken) return MG_EIO;
+    uint16_t k = d->tx_free[--d->n_free];
+    uint8_t *buf = d->tx_bufs + (size_t)k * BUF_STRIDE;
+    memset(buf, 0, HDR_SIZE); /* no offload asked for */
+    memcpy(buf + HDR_SIZE, frame, size);
+    d->tx.desc[2 * k + 1].len = (uint32_t)size;
+    d->tx_busy[k] = 1;
+    mg_vq_offer(d->io, TX_QUEUE, &d->tx, (uint16_t)(2 * k));
+    return MG_OK;
+}
+
+int mg_virtio_net_read(int i, void *buf, size_t *size)
+{
+    struct nic *d = &nics[i];
+    while (!d->broken && mg_vq_pending(&d->rx)) {
+        struct mg_vq_used_elem e = mg_vq_take(&d->rx);
+        uint32_t k = e.id / 2;
+        if (e.id % 2 || k >= d->n_rx) {
+            d->broken = 1; /* not a head we offered: the ring cannot be trusted */
+            break;
+        }
+        const uint8_t *b = d->rx_bufs + (size_t)k * BUF_STRIDE;
+        /* the length counts the header; a frame without a whole Ethernet
+         * header, or longer than the buffer, is dropped */
+        size_t len = e.len > HDR_SIZE ? e.len - HDR_SIZE : 0;
+        int whole = len >= 14 && len <= FRAME_MAX;
+        if (whole) memcpy(buf, b + HDR_SIZE, len);
+        mg_vq_offer(d->io, RX_QUEUE, &d->rx, (uint16_t)e.id); /* back in the queue */
+        if (whole) {
+            *size = len;
+            return MG_OK;
+        }
+    }
+    return d->broken ? MG_EIO : MG_EAGAIN;
+}
