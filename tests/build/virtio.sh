@@ -26,6 +26,17 @@ run "$work/h.unix" "$mgd" run "$work/hello.unix" -- --count=2 --hello=Bonjour
 run "$work/h.virtio" "$mgd" run "$work/hello.virtio" -- --count=2 --hello=Bonjour; rc=$?
 check "hello boots under QEMU and exits 0" test "$rc" -eq 0
 check "hello prints the same on virtio and unix" same "$work/h.unix" "$work/h.virtio"
+# waiting is sleeping: three seconds of hello --count=4 cost QEMU well under
+# a second of CPU (the image halts between the PIT's ticks, not spins)
+cpu=$(python3 - "$mgd" "$work/hello.virtio" <<'PY'
+import resource, subprocess, sys
+subprocess.run([sys.argv[1], "run", sys.argv[2], "--", "--count=4"], stdout=subprocess.DEVNULL, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{r.ru_utime + r.ru_stime:.2f}")
+PY
+)
+check "an idle virtio image sleeps: hello --count=4 (3 s) used ${cpu:-?} s of CPU, under 1.5" \
+  python3 -c "import sys; sys.exit(0 if float('${cpu:-99}') < 1.5 else 1)"
 size=$(stat -c %s "$work/hello.virtio")
 check "hello.virtio is stripped and at most 80 KB ($size bytes)" test "$size" -le 81920
 run "$work/k.unix" "$mgd" run "$work/kv_ro.unix"

@@ -6,6 +6,8 @@
  * map the first 1 GiB one to one with 2 MiB pages, enable PAE and long
  * mode, load a 64-bit GDT, jump to 64-bit code, turn on SSE (gcc uses it
  * for copies) and call mg_virtio_start(magic, info) on our own stack.
+ * Interrupts stay off (the interrupt handlers below run only while yield
+ * sleeps in hlt).
  */
 #define MB_MAGIC 0x1badb002
 #define MB_FLAGS ((1 << 1) | (1 << 16)) /* memory info; the load addresses are in this header */
@@ -85,6 +87,22 @@ long_mode:
 2:  cli
     hlt
     jmp 2b
+
+    /* Interrupts, which are on only inside yield's `sti; hlt` (idle
+     * waits, virtio_platform.c): the PIT's tick (IRQ 0, vector 32) wakes
+     * the CPU and is acknowledged at the PIC; the other PIC vectors (33 to
+     * 47, all masked) can only be spurious, which takes no acknowledgement.
+     * Neither touches anything but %rax: the interrupted code is yield,
+     * compiled without a red zone. */
+    .globl mg_virtio_tick, mg_virtio_spurious
+mg_virtio_tick:
+    pushq %rax
+    movb $0x20, %al         /* end of interrupt, master PIC */
+    outb %al, $0x20
+    popq %rax
+    iretq
+mg_virtio_spurious:
+    iretq
 
     /* Linux running this file as a program enters here, in 64-bit user
      * mode: say what it is and exit 126 instead of faulting on cli */

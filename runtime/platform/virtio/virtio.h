@@ -161,6 +161,11 @@ int mg_virtio_net_pending(int i);
  * transmit buffer. MG_OK, MG_EIO (the device is broken or has not taken a
  * frame for a second). */
 int mg_virtio_net_write(int i, const void *frame, size_t size);
+/* Waits until every device has sent the frames written to it, for
+ * `timeout` ns at most: QEMU sends a frame some time after it was offered,
+ * and an image that exits at once would lose its last ones
+ * (mg_platform_exit calls this; with no device it returns at once). */
+void mg_virtio_net_flush(uint64_t timeout);
 /* Takes the next waiting frame into buf (at least 1514 bytes). MG_OK with
  * *size set, MG_EAGAIN when none waits, MG_EIO (the device is broken). */
 int mg_virtio_net_read(int i, void *buf, size_t *size);

@@ -203,6 +203,21 @@ int mg_virtio_net_write(int i, const void *frame, size_t size)
     return MG_OK;
 }
 
+void mg_virtio_net_flush(uint64_t timeout)
+{
+    if (!n_nics) return;
+    uint64_t deadline = mg_platform_clock_monotonic() + timeout;
+    for (int i = 0; i < n_nics; i++) {
+        struct nic *d = &nics[i];
+        if (d->failed) continue;
+        reclaim(d);
+        while (!d->broken && d->n_free < d->n_tx && mg_platform_clock_monotonic() < deadline) {
+            __asm__ volatile("pause" ::: "memory");
+            reclaim(d);
+        }
+    }
+}
+
 int mg_virtio_net_read(int i, void *buf, size_t *size)
 {
     struct nic *d = &nics[i];

@@ -7,8 +7,11 @@
  * and the end through QEMU's isa-debug-exit device (status s makes QEMU
  * exit with 2s + 1, so statuses 0 to 127 come back exactly). Block
  * devices are virtio-blk (virtio_blk.c), network devices virtio-net
- * (virtio_net.c), both over PCI and polled: there are no interrupts, so
- * yield waits by watching the TSC and the network receive queues.
+ * (virtio_net.c), both over PCI and polled. Yield checks the TSC and the
+ * network receive queues; between checks it sleeps in `hlt` until the
+ * next tick of the PIT (1 kHz), the only interrupt enabled, so an idle
+ * image costs its host almost nothing and still hears a frame within a
+ * millisecond.
  *
  * Handles: block and network devices share one handle space below
  * MG_PLATFORM_MAX_HANDLES (64), so that yield's ready set can name any of
@@ -124,18 +127,80 @@ uint64_t mg_platform_clock_wall(void)
     return wall_at_boot_ns + mg_platform_clock_monotonic();
 }
 
+/* ---- sleeping: hlt until the PIT's next tick ------------------------------------------- */
+
+#define TICK_HZ 1000
+#define TICK_NS (1000000000ull / TICK_HZ)
+
+struct idt_gate {
+    uint16_t offset_low, selector;
+    uint8_t ist, type; /* 0x8e: present, ring 0, 64-bit interrupt gate */
+    uint16_t offset_mid;
+    uint32_t offset_high, reserved;
+};
+
+/* vectors 0 to 47: the CPU's exceptions stay absent (a fault still ends in
+ * a triple fault and QEMU's exit, as before interrupts), then the PIC's 16 */
+static struct idt_gate idt[48] __attribute__((aligned(16)));
+
+void mg_virtio_tick(void);
+void mg_virtio_spurious(void);
+
+static void idt_set(int vector, void (*handler)(void))
+{
+    uintptr_t a = (uintptr_t)handler;
+    idt[vector] = (struct idt_gate){
+        (uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16), (uint32_t)((uint64_t)a >> 32), 0};
+}
+
+static void ticks_init(void)
+{
+    idt_set(32, mg_virtio_tick);
+    for (int v = 33; v < 48; v++) idt_set(v, mg_virtio_spurious);
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr = {sizeof idt - 1, (uintptr_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+    /* the 8259 PICs: IRQs 0-15 to vectors 32-47 (not the CPU's exception
+     * vectors), every line masked but the PIT's */
+    outb(0x20, 0x11);
+    outb(0xa0, 0x11);
+    outb(0x21, 32);
+    outb(0xa1, 40);
+    outb(0x21, 4);
+    outb(0xa1, 2);
+    outb(0x21, 1);
+    outb(0xa1, 1);
+    outb(0x21, 0xfe);
+    outb(0xa1, 0xff);
+    /* the PIT's channel 0 as a rate generator at TICK_HZ (channel 2 is the
+     * TSC's calibration, separate) */
+    uint16_t divisor = (uint16_t)(1193182 / TICK_HZ);
+    outb(0x43, 0x34);
+    outb(0x40, (uint8_t)(divisor & 0xff));
+    outb(0x40, (uint8_t)(divisor >> 8));
+}
+
 static mg_handle_set nets_ready(void);
 
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
 {
-    /* no interrupts to sleep on: poll the receive queues (plain memory
-     * reads) and the TSC; `pause` eases the spin on the CPU's pipeline and
-     * on a hyperthread sibling. Only the handles the caller listens to
-     * count. */
+    /* poll the receive queues (plain memory reads) and the TSC; sleep in
+     * hlt until the next tick while the deadline is more than a tick away,
+     * else spin (`pause` eases it on the pipeline and on a hyperthread
+     * sibling). Only the handles the caller listens to count. */
     mg_handle_set wanted = *ready_set;
     for (;;) {
         mg_handle_set ready = nets_ready() & wanted;
-        if (ready || mg_platform_clock_monotonic() >= deadline) {
+        uint64_t now = mg_platform_clock_monotonic();
+        if (!ready && now < deadline && deadline - now > TICK_NS) {
+            /* sti's one-instruction shadow: the tick cannot come between
+             * it and hlt, so it always wakes the hlt */
+            __asm__ volatile("sti; hlt; cli" ::: "memory");
+            continue;
+        }
+        if (ready || now >= deadline) {
             *ready_set = ready;
             return;
         }
@@ -298,6 +363,10 @@ int mg_platform_net_read(mg_handle h, void *buf, size_t size, size_t *read_size)
 
 _Noreturn void mg_platform_exit(int status)
 {
+    /* the last frames out first (a reply sent just before exiting), for
+     * 100 ms at most: a device that stopped taking frames must not keep
+     * the image from ending */
+    mg_virtio_net_flush(100000000ull);
     outl(0xf4, (uint32_t)status & 0x7f);   /* isa-debug-exit: QEMU exits with 2 * status + 1 */
     for (;;) __asm__ volatile("cli; hlt"); /* no such device: stop here */
 }
@@ -334,6 +403,7 @@ __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_
     uint32_t mem_upper = mbi->flags & 1 ? mbi->mem_upper : 0;
     tsc_calibrate();
     tsc_at_boot = rdtsc();
+    ticks_init();
     wall_at_boot_ns = rtc_ns();
     uintptr_t guard = 0;
     if (mg_platform_entropy(&guard, sizeof guard) != MG_OK)
