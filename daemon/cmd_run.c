@@ -20,9 +20,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,7 +188,18 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const a
                 mg_xasprintf("tap,id=net%zu,ifname=%s,script=no,downscript=no", d, value);
             av[(*k)++] = "-netdev";
             av[(*k)++] = owned[*n_owned - 1];
-            owned[(*n_owned)++] = mg_xasprintf("virtio-net-pci,netdev=net%zu,disable-modern=on", d);
+            /* QEMU would give every VM's first NIC 52:54:00:12:34:56: two
+             * images on one network would collide. A random locally
+             * administered address instead, as unix and spt images have. */
+            uint8_t mac[6];
+            if (getrandom(mac, sizeof mac, 0) != (ssize_t)sizeof mac) {
+                fprintf(stderr, "mgd run: no random MAC address: %s\n", strerror(errno));
+                return 1;
+            }
+            mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
+            owned[(*n_owned)++] = mg_xasprintf(
+                "virtio-net-pci,netdev=net%zu,disable-modern=on,mac=%02x:%02x:%02x:%02x:%02x:%02x",
+                d, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
         }
         av[(*k)++] = "-device";
         av[(*k)++] = owned[*n_owned - 1];
@@ -275,8 +288,13 @@ static int exec_unix(const mg_target_arch *arch, const mg_image_info *info, cons
         }
         char *var =
             mg_xasprintf("MG_%s_%s", !strcmp(at[i].kind, "net") ? "NET" : "BLOCK", at[i].name);
-        setenv(var, value, 1);
+        int rc = setenv(var, value, 1);
         free(var);
+        if (rc != 0) {
+            fprintf(stderr, "mgd run: cannot pass --%s %s to the image: %s\n", at[i].kind,
+                    at[i].name, strerror(errno));
+            return 1;
+        }
     }
     /* the host's own arch runs directly; another needs its runner */
     bool native = arch->n_run == 0 || !strcmp(info->arch, mg_host_arch());

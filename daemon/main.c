@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/commands.h"
+#include "toolchain/fsutil.h"
 
 static void usage(FILE *f)
 {
@@ -62,6 +63,9 @@ static int run_daemon_command(const char *symbol, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* a database, a cache file, an image's disk or tap must never land on
+     * a closed standard descriptor and receive what is printed */
+    if (mg_std_fds_open() != 0) return 1;
     if (argc < 2) {
         usage(stderr);
         return 2;

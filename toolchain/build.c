@@ -826,9 +826,17 @@ static char *note_source(mg_build *b)
             const mg_graph_arg *arg = &n->args[k];
             if (strcmp(arg->name, n->entry->attach_param) || arg->runtime_key) continue;
             const char *name = arg->value.text;
-            if (strpbrk(name, "\n\r") || !*name) {
-                fail(b, "device %s: the %s name \"%s\" is empty or has a line break", n->id,
-                     n->entry->attach_kind, name);
+            /* what mgd run and the tender can attach: NAME=VALUE splits at
+             * the first '=', and the tender keeps names in 64 bytes */
+            const char *why = !*name                  ? "is empty"
+                              : strpbrk(name, "\n\r") ? "has a line break"
+                              : strchr(name, '=')     ? "has an '=' (--block/--net NAME=... "
+                                                        "could not attach it)"
+                              : b->target->libc && strlen(name) > 63 ? "is longer than 63 bytes"
+                                                                     : NULL;
+            if (why) {
+                fail(b, "device %s: the %s name \"%s\" %s", n->id, n->entry->attach_kind, name,
+                     why);
                 free(devs);
                 return NULL;
             }

@@ -146,3 +146,19 @@ char *mg_path_dirname(const char *path)
     if (slash == path) return mg_xasprintf("/");
     return mg_xasprintf("%.*s", (int)(slash - path), path);
 }
+
+int mg_std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        /* the lowest free descriptor: fd itself */
+        int opened = open("/dev/null", O_RDWR);
+        if (opened < 0) return -1;
+        if (opened != fd) {
+            close(opened);
+            errno = EBADF;
+            return -1;
+        }
+    }
+    return 0;
+}

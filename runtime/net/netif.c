@@ -3,11 +3,15 @@
  * (mg/platform.h), the same code on every target.
  *
  * Receiving: the loop watches the platform handle; when the platform says
- * frames are waiting, all of them are read (until MG_EAGAIN) into one
- * buffer of mtu + 14 bytes and handed to the listener one by one. Reading
- * them all keeps a level-triggered handle from waking the loop for nothing;
- * a listener that stops the device midway leaves the rest for later.
+ * frames are waiting, up to NETIF_BURST of them are read into one buffer
+ * of mtu + 14 bytes and handed to the listener one by one. The burst is
+ * bounded so that a flood of frames cannot keep the loop from its timers:
+ * the handle stays ready while frames remain, and the loop comes back to
+ * them after its due timers. A listener that stops the device midway
+ * leaves the rest for later; one that disconnects it is honoured after
+ * its call returns.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +19,13 @@
 #include "mg/network.h"
 #include "mg/platform.h"
 
+/* frames handed over per wake-up at most */
+#define NETIF_BURST 32
+
 struct mg_network {
     mg_handle handle;
+    bool delivering;    /* inside netif_ready: a disconnect waits for it */
+    bool disconnecting; /* disconnected from a listener: freed on return */
     struct mg_net_info info;
     mg_network_stats stats;
     mg_network_frame_fn *listener;
@@ -36,9 +45,16 @@ int mg_netif_connect(mg_network **out, const char *name)
     int rc = mg_platform_net_acquire(name, &handle, &info);
     if (rc != MG_OK) {
         /* not found: on unix no such tap, elsewhere not attached */
-        mg_printf("netif %s: cannot acquire the network device: %s%s%s%s\n", name, mg_strerror(rc),
-                  rc == MG_ENOENT ? " (attach an existing tap: mgd run IMAGE --net " : "",
-                  rc == MG_ENOENT ? name : "", rc == MG_ENOENT ? "=TAP)" : "");
+        if (rc == MG_ENOENT)
+            mg_printf("netif %s: cannot acquire the network device: %s (attach an existing tap: "
+                      "mgd run IMAGE --net %s=TAP)\n",
+                      name, mg_strerror(rc), name);
+        else if (rc == MG_EEXIST)
+            mg_printf("netif %s: cannot acquire the network device: another device of this image "
+                      "(or, on unix, another program) already uses it\n",
+                      name);
+        else
+            mg_printf("netif %s: cannot acquire the network device: %s\n", name, mg_strerror(rc));
         return rc;
     }
     if (info.mtu < 68 || info.mtu > 65535) { /* 68: the least IPv4 asks of a link */
@@ -101,17 +117,18 @@ static void netif_ready(void *arg, mg_handle handle)
     (void)handle;
     mg_network *n = arg;
     size_t cap = n->info.mtu + MG_ETHER_HEADER_SIZE;
-    while (n->listener && !mg_loop_exiting()) {
+    n->delivering = true;
+    for (int i = 0; i < NETIF_BURST && n->listener && !mg_loop_exiting(); i++) {
         size_t got = 0;
         int rc = mg_platform_net_read(n->handle, n->rx, cap, &got);
-        if (rc == MG_EAGAIN) return;
+        if (rc == MG_EAGAIN) break;
         if (rc != MG_OK) {
             /* a broken device would wake the loop forever: stop listening */
             n->stats.rx_errors++;
             mg_printf("netif %s: receive failed: %s; no longer listening\n", n->name,
                       mg_strerror(rc));
             mg_network_stop(n);
-            return;
+            break;
         }
         if (got < MG_ETHER_HEADER_SIZE) {
             n->stats.rx_errors++; /* a runt: nothing a listener could use */
@@ -121,6 +138,8 @@ static void netif_ready(void *arg, mg_handle handle)
         n->stats.rx_bytes += got;
         n->listener(n->listener_arg, n, n->rx, got);
     }
+    n->delivering = false;
+    if (n->disconnecting) mg_network_disconnect(n);
 }
 
 int mg_network_listen(mg_network *n, mg_network_frame_fn *fn, void *arg)
@@ -146,6 +165,10 @@ void mg_network_disconnect(mg_network *n)
 {
     if (!n) return;
     mg_network_stop(n);
+    if (n->delivering) { /* from a listener: netif_ready still holds n */
+        n->disconnecting = true;
+        return;
+    }
     free(n->rx);
     free(n);
 }

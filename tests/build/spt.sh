@@ -39,6 +39,12 @@ run "$work/b.spt" "$mgd" run "$work/block.spt" --block disk="$work/disk.spt"; rc
 check "block on spt exits 0 with an attached disk" test "$rc" -eq 0
 check "block prints the same on spt and unix" same "$work/b.unix" "$work/b.spt"
 check "... and wrote the same sectors" cmp -s "$work/disk.unix" "$work/disk.spt"
+# started with its standard output closed, the tender keeps fd 1 for the
+# console (/dev/null): the disk it opens next never receives what is printed
+truncate -s 1M "$work/disk.closed"
+"$spt" --block:disk="$work/disk.closed" "$work/block.spt" >&- 2>/dev/null; rc=$?
+check "block with stdout closed exits 0 and the console stays out of the disk" \
+  bash -c "test $rc -eq 0 && cmp -s '$work/disk.unix' '$work/disk.closed'"
 # clocks and random print other numbers each time: the same lines otherwise
 build "$examples/clocks" "$work/clocks.spt" spt
 run "$work/c.spt" "$mgd" run "$work/clocks.spt"; rc=$?
@@ -162,9 +168,10 @@ in_ns timeout 60 "$spt" --net:service=tap0 "$work/ping.spt" -- --ip=10.0.0.3 --c
 pid=$!
 for ((i = 0; i < 100; i++)); do grep -q '^ping: answering' "$work/t5" && break; sleep 0.1; done
 in_ns ping -n -c 1 -W 5 10.0.0.3 >/dev/null
-wait "$pid"
+wait "$pid"; rc=$?
 in_ns ip link set tap0 mtu 1500
 check "the image gets the tap's MTU" grep -q '^ping: answering for 10\.0\.0\.3 on service (mac [0-9a-f:]*, mtu 9000)$' "$work/t5"
+check "... and answers a ping there, then exits 0" test "$rc" -eq 0
 
 # the filter around the taps: an image with a network device tries calls
 mkdir -p "$work/evilnet"

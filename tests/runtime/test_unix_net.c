@@ -124,15 +124,21 @@ Test(unix_net, acquire_maps_names_macs_and_refuses_what_is_not_there)
     struct mg_net_info info;
     cr_assert_eq(mg_platform_net_acquire("nosuchtap", &h, &info), MG_ENOENT);
     setenv("MG_NET_service", TAP, 1);
-    setenv("MG_NET_MAC_service", "02:11:22:33:44:55", 1);
+    setenv("MG_MAC_service", "02:11:22:33:44:55", 1);
     cr_assert_eq(mg_platform_net_acquire("service", &h, &info), MG_OK);
     cr_assert_arr_eq(info.mac, "\x02\x11\x22\x33\x44\x55", 6);
     cr_assert_eq(info.mtu, 1500);
     /* the tap is taken: a second attach is refused, not shared */
     cr_assert_eq(mg_platform_net_acquire(TAP, &h, &info), MG_EEXIST);
-    setenv("MG_NET_MAC_bad", "01:00:5e:00:00:01", 1); /* multicast */
+    /* a MAC address must be six hex pairs of a unicast, nonzero address */
     setenv("MG_NET_bad", TAP, 1);
-    cr_assert_eq(mg_platform_net_acquire("bad", &h, &info), MG_EINVAL);
+    static const char *const bad[] = {
+        "01:00:5e:00:00:01",  "00:00:00:00:00:00",  "2:3:4:5:6:7",       "-1:00:00:00:00:01",
+        " 02:00:00:00:00:01", "02:00:00:00:00:01:", "02-00-00-00-00-01", "02:00:00:00:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("MG_MAC_bad", bad[i], 1);
+        cr_assert_eq(mg_platform_net_acquire("bad", &h, &info), MG_EINVAL, "%s", bad[i]);
+    }
 }
 
 Test(unix_net, random_macs_are_unicast_and_local)
@@ -242,4 +248,73 @@ Test(unix_net, netif_listens_until_stopped)
     cr_assert_eq(s.tx_frames, 3);
     cr_assert_eq(s.tx_bytes, 180);
     mg_network_disconnect(n);
+}
+
+/* A flood of frames: the listener gets them in bursts, and a timer that
+ * falls due meanwhile runs between bursts, not after the flood. */
+static struct {
+    int frames, frames_at_timer;
+    mg_loop_timer timer;
+} flood;
+
+static void flood_timer(void *arg)
+{
+    (void)arg;
+    flood.frames_at_timer = flood.frames;
+}
+
+static void flood_frame(void *arg, mg_network *n, const uint8_t *frame, size_t size)
+{
+    (void)arg;
+    if (size != 60 || frame[12] != 0x88) return;
+    uint64_t until = mg_loop_now() + 100000; /* 100 us of work per frame */
+    while (mg_loop_now() < until) {
+    }
+    if (++flood.frames == 200) mg_network_stop(n);
+}
+
+Test(unix_net, a_flood_of_frames_does_not_starve_timers)
+{
+    mg_network *n = NULL;
+    cr_assert_eq(mg_netif_connect(&n, TAP), MG_OK);
+    wait_running();
+    uint8_t mac[6];
+    mg_network_mac(n, mac);
+    for (int i = 0; i < 200; i++) host_send(mac, (uint8_t)i, 46);
+    cr_assert_eq(mg_network_listen(n, flood_frame, NULL), MG_OK);
+    cr_assert_eq(mg_loop_timer_start(&flood.timer, mg_loop_now() + 2 * MS, flood_timer, NULL),
+                 MG_OK);
+    cr_assert_eq(mg_run(), 0);
+    cr_assert_eq(flood.frames, 200);
+    /* 20 ms of frames; the 2 ms timer ran after the first bursts */
+    cr_assert_gt(flood.frames_at_timer, 0);
+    cr_assert_lt(flood.frames_at_timer, 100, "the timer ran after %d frames",
+                 flood.frames_at_timer);
+    mg_network_disconnect(n);
+}
+
+/* A listener may disconnect its own device: freed once it returns. */
+static int disconnects;
+
+static void disconnect_frame(void *arg, mg_network *n, const uint8_t *frame, size_t size)
+{
+    (void)arg;
+    (void)frame;
+    (void)size;
+    disconnects++;
+    mg_network_disconnect(n);
+}
+
+Test(unix_net, a_listener_may_disconnect_its_device)
+{
+    mg_network *n = NULL;
+    cr_assert_eq(mg_netif_connect(&n, TAP), MG_OK);
+    wait_running();
+    uint8_t mac[6];
+    mg_network_mac(n, mac);
+    for (int i = 0; i < 3; i++) host_send(mac, (uint8_t)i, 46);
+    usleep(50000);
+    cr_assert_eq(mg_network_listen(n, disconnect_frame, NULL), MG_OK);
+    cr_assert_eq(mg_run(), 0); /* nothing left after the disconnect */
+    cr_assert_eq(disconnects, 1);
 }

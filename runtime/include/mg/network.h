@@ -13,7 +13,9 @@
  * - mg_network_listen hands every received frame to a callback, from the
  *   event loop, until mg_network_stop. A listening device keeps the image
  *   alive (the loop watches its handle); stopping it lets the image end.
- *   The frame passed to the callback is only valid during the call.
+ *   The frame passed to the callback is only valid during the call. At
+ *   most 32 frames are handed over before the loop runs its due timers,
+ *   so a flood of frames delays timers but cannot stop them.
  * - A failing connect prints one line saying why and returns an MG_E*
  *   status.
  */
@@ -60,8 +62,9 @@ int mg_network_listen(mg_network *n, mg_network_frame_fn *fn, void *arg);
 /* Stops listening (nothing happens if it was not). */
 void mg_network_stop(mg_network *n);
 
-/* Stops listening and frees `n` (NULL is fine); tests do, images keep
- * their devices. The platform handle stays acquired: the platform has no
+/* Stops listening and frees `n` (NULL is fine; from inside its own
+ * listener too, which frees it once the call returns); tests do, images
+ * keep their devices. The platform handle stays acquired: the platform has no
  * release call (as in Solo5). */
 void mg_network_disconnect(mg_network *n);
 

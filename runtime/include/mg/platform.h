@@ -83,10 +83,12 @@ int mg_platform_block_write(mg_handle handle, uint64_t offset, const void *buf, 
 #define MG_NET_HEADER_SIZE 14 /* destination, source, EtherType */
 struct mg_net_info {
     uint8_t mac[6]; /* the image's own address (unix, spt: random, locally
-                     * administered, unless MG_NET_MAC_<name> / --net-mac
+                     * administered, unless MG_MAC_<name> / --net-mac
                      * gives one; virtio: the device's) */
     size_t mtu;     /* payload bytes of a frame; 1500 */
 };
+/* MG_OK; MG_ENOENT (not attached; unix: no such tap); MG_EEXIST (already
+ * acquired: a device has one reader, on every target); MG_EINVAL, MG_EIO. */
 int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info);
 /* Sends one frame. MG_OK; MG_EINVAL (shorter than the header, longer than
  * mtu + 14, or not a handle); MG_EIO (the host refused it). */

@@ -25,7 +25,7 @@
 
 /* ---- system calls (x86-64 Linux) -------------------------------------------------- */
 
-#define SYS_READ 0
+#define SYS_READV 19
 #define SYS_WRITE 1
 #define SYS_PREAD64 17
 #define SYS_PWRITE64 18
@@ -226,12 +226,12 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
     for (uint32_t i = 0; i < boot->n_nets; i++) {
         const struct mg_spt_net *net = &boot->nets[i];
         if (strcmp(net->name, name) != 0) continue;
-        if (!net_of(MG_SPT_MAX_BLOCKS + i)) { /* acquiring twice gives the same handle */
-            polled[n_polled].fd = net->fd;
-            polled[n_polled].events = POLLIN;
-            polled[n_polled].revents = 0;
-            polled_net[n_polled++] = i;
-        }
+        /* once: two readers of one tap would take each other's frames */
+        if (net_of(MG_SPT_MAX_BLOCKS + i)) return MG_EEXIST;
+        polled[n_polled].fd = net->fd;
+        polled[n_polled].events = POLLIN;
+        polled[n_polled].revents = 0;
+        polled_net[n_polled++] = i;
         *handle = MG_SPT_MAX_BLOCKS + i;
         memcpy(info->mac, net->mac, sizeof info->mac);
         info->mtu = net->mtu;
@@ -257,13 +257,22 @@ int mg_platform_net_read(mg_handle h, void *buf, size_t size, size_t *read_size)
 {
     const struct mg_spt_net *net = net_of(h);
     if (!net || size < (size_t)net->mtu + MG_NET_HEADER_SIZE) return MG_EINVAL;
+    /* one byte more than the buffer: a tap cuts a frame that does not
+     * fit, and only the extra byte tells (the host's MTU grew, a VLAN
+     * tag); such a frame is dropped, not passed on cut */
+    uint8_t extra;
+    struct kernel_iovec {
+        void *base;
+        size_t len;
+    } iov[2] = {{buf, size}, {&extra, 1}};
     for (;;) {
-        long n = sys3(SYS_READ, net->fd, (long)buf, (long)size);
+        long n = sys3(SYS_READV, net->fd, (long)iov, 2);
         if (n == -EINTR) continue;
         if (n == -EAGAIN) return MG_EAGAIN;
         /* 0 is no frame at all (a tap never gives an empty one): an error
          * rather than a success a listener would ask again for, forever */
         if (n <= 0) return MG_EIO;
+        if ((size_t)n > size) continue;
         *read_size = (size_t)n;
         return MG_OK;
     }

@@ -8,7 +8,7 @@
  * tap that nothing is connected to, which is never what was meant. The
  * descriptor is non-blocking and registered with yield (unix.h).
  *
- * The image's MAC address is MG_NET_MAC_<name> when set, else a random
+ * The image's MAC address is MG_MAC_<name> when set, else a random
  * locally administered unicast address: the tap's own address belongs to
  * the host side. The MTU is the interface's.
  */
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mg/platform.h"
@@ -46,14 +47,26 @@ static const char *mg_unix_net_env(const char *prefix, const char *name)
 }
 
 /* "aa:bb:cc:dd:ee:ff" into mac; false if it is not one. */
+static int mg_unix_hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Exactly six pairs of hex digits joined by ':' (as mg-spt's --net-mac),
+ * and an address an interface can have: unicast, not all zeros. */
 static bool mg_unix_parse_mac(const char *s, uint8_t mac[6])
 {
-    unsigned v[6];
-    char end;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &end) != 6)
-        return false;
-    for (int i = 0; i < 6; i++) mac[i] = (uint8_t)v[i];
-    return !(mac[0] & 1); /* a multicast address cannot be an interface's */
+    for (int i = 0; i < 6; i++) {
+        int hi = mg_unix_hex(s[0]), lo = hi < 0 ? -1 : mg_unix_hex(s[1]);
+        if (lo < 0 || s[2] != (i < 5 ? ':' : '\0')) return false;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        s += 3;
+    }
+    static const uint8_t zero[6];
+    return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
 }
 
 int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info)
@@ -65,7 +78,7 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
     if (if_nametoindex(ifname) == 0) return MG_ENOENT;
 
     uint8_t mac[6];
-    const char *mac_text = mg_unix_net_env("MG_NET_MAC_", name);
+    const char *mac_text = mg_unix_net_env("MG_MAC_", name);
     if (mac_text) {
         if (!mg_unix_parse_mac(mac_text, mac)) return MG_EINVAL;
     } else {
@@ -130,10 +143,17 @@ int mg_platform_net_read(mg_handle handle, void *buf, size_t size, size_t *read_
 {
     struct mg_unix_net *n = mg_unix_net_of(handle);
     if (!n || !buf || size < n->mtu + MG_NET_HEADER_SIZE) return MG_EINVAL;
+    /* one byte more than the buffer: a tap cuts a frame that does not
+     * fit, and only the extra byte tells (the host's MTU grew, a VLAN
+     * tag); such a frame is dropped, not passed on cut */
+    uint8_t extra;
+    struct iovec iov[2] = {{buf, size}, {&extra, 1}};
     for (;;) {
-        ssize_t r = read(n->fd, buf, size);
+        ssize_t r = readv(n->fd, iov, 2);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? MG_EAGAIN : MG_EIO;
+        if (r == 0) return MG_EIO; /* a tap never gives an empty frame */
+        if ((size_t)r > size) continue;
         *read_size = (size_t)r;
         return MG_OK;
     }

@@ -318,6 +318,8 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
     int index = note_index("net", name);
     if (index < 0 || index >= n_nics) return MG_ENOENT; /* not declared, or not attached */
     if (mg_virtio_net_failed(index)) return MG_EIO;     /* attached, but it would not start */
+    /* once: two readers of one device would take each other's frames */
+    if (nics_acquired & (1u << index)) return MG_EEXIST;
     *handle = (mg_handle)(NET_HANDLE_BASE + index);
     mg_virtio_net_mac(index, info->mac);
     info->mtu = MG_VIRTIO_NET_MTU;

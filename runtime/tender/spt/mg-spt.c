@@ -21,7 +21,7 @@
  *   5. installs a seccomp filter that kills the process on any system call
  *      but those the platform needs, with their descriptors pinned: write
  *      to fd 1, pread64/pwrite64 on the attached block files (pwrite only
- *      on writable ones), read and write on the taps, clock_gettime, ppoll
+ *      on writable ones), readv and write on the taps, clock_gettime, ppoll
  *      with at most as many descriptors as there are taps and no signal
  *      mask, getrandom, exit_group;
  *   6. calls the image's entry point, which never returns.
@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "runtime/platform/spt/spt_abi.h"
+#include "toolchain/fsutil.h"
 #include "toolchain/image.h"
 
 #define EXIT_USAGE 2
@@ -190,7 +191,7 @@ static void sandbox(const struct mg_spt_boot *boot)
     }
     for (uint32_t i = 0; i < boot->n_nets; i++) {
         uint64_t fd = (uint64_t)boot->nets[i].fd;
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, fd));
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(readv), 1, SCMP_A0(SCMP_CMP_EQ, fd));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, fd));
     }
     if (rc != 0) fail("cannot build the seccomp filter");
@@ -405,6 +406,9 @@ int main(int argc, char **argv)
     /* room for twice what the largest image takes, so that an option given
      * twice is reported as that rather than as one too many */
     enum { MAX_OPTS = 2 * MG_SPT_MAX_BLOCKS + 4 * MG_SPT_MAX_NETS };
+    /* the image's console is fd 1, whatever it is: never a disk or a tap
+     * opened into a closed standard descriptor */
+    if (mg_std_fds_open() != 0) return EXIT_SETUP;
     struct dev_opt opts[MAX_OPTS];
     int n_opts = 0, first_arg = argc;
     for (int i = 1; i < argc; i++) {
