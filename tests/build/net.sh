@@ -62,4 +62,17 @@ check "unix with a tap that does not exist: the device fails to connect (1)" tes
 check "... naming the device" grep -q 'netif service: cannot acquire the network device' "$work/n4"
 run "$work/n5" "$mgd" run "$work/ping.unix" --net other=tap0; rc=$?
 check "an undeclared network device: usage error (2)" bash -c "test $rc -eq 2 && grep -q 'has no network device named other' '$work/n5'"
+# names mgd run could not attach are refused when building
+mkdir -p "$work/eq"
+cp "$examples/ping/unikernel.c" "$work/eq/"
+python3 - "$examples/ping/config.json" "$work/eq/config.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["devices"]["lan"] = {"device": "netif", "args": {"name": "a=b"}}
+d["jobs"][0]["to"][1] = "lan"
+json.dump(d, open(sys.argv[2], "w"))
+PY
+"$mgd" build "$work/eq" -o "$work/eq/img" >"$work/eq.out" 2>&1; rc=$?
+check "a network device named a=b is refused at build time" bash -c \
+  "test $rc -eq 1 && grep -q 'the net name \"a=b\" has an' '$work/eq.out'"
 finish
