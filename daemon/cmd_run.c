@@ -17,6 +17,7 @@
  * the image does not declare is a usage error (2).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -223,22 +224,34 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         return 1;
     }
     size_t len = 1;
-    for (int i = 0; i < nargs; i++) len += strlen(args[i]) + 1;
+    for (int i = 0; i < nargs; i++) len += 2 * strlen(args[i]) + 3;
     char *line = calloc(len, 1);
     char **av = calloc(t->n_vm + 6 + 4 * info->n_devices, sizeof *av);
     char **owned = calloc(2 * info->n_devices + 1, sizeof *owned);
     size_t n_owned = 0;
     int status = 1;
     if (!line || !av || !owned) goto out;
+    /* one line for the kernel, each argument a word as the image splits
+     * it (runtime/platform/virtio): quoted when it has blanks, quotes or
+     * backslashes, or is empty */
+    char *end = line;
     for (int i = 0; i < nargs; i++) {
-        if (strchr(args[i], ' ')) {
-            fprintf(stderr, "mgd run: the arguments of a %s image cannot contain spaces ('%s')\n",
-                    t->name, args[i]);
-            status = 2;
-            goto out;
+        const char *a = args[i];
+        if (i) *end++ = ' ';
+        bool plain = *a && !strpbrk(a, " \t\"\\");
+        if (!plain) *end++ = '"';
+        for (; *a; a++) {
+            if (*a == '"' || *a == '\\') *end++ = '\\';
+            *end++ = *a;
         }
-        if (i) strcat(line, " ");
-        strcat(line, args[i]);
+        if (!plain) *end++ = '"';
+    }
+    *end = '\0';
+    /* the loader puts the image's path first; the image reads 4095 bytes */
+    if (strlen(image) + 1 + strlen(line) > 4095) {
+        fprintf(stderr, "mgd run: the arguments of a %s image take at most about 4 KB\n", t->name);
+        status = 2;
+        goto out;
     }
     size_t k = 0;
     av[k++] = vm;
@@ -246,6 +259,19 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     status = vm_device_args(t, info, at, n_at, av, &k, owned, &n_owned);
     if (status != 0) goto out;
     status = 1;
+    /* the loader's command line starts with the kernel's path, which the
+     * image takes for one word: a path it would split is given as a
+     * descriptor QEMU inherits instead */
+    char fd_path[64];
+    if (strpbrk(image, " \t\"\\")) {
+        int fd = open(image, O_RDONLY);
+        if (fd < 0) {
+            fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
+            goto out;
+        }
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
+        image = fd_path;
+    }
     av[k++] = "-kernel";
     av[k++] = (char *)image;
     av[k++] = "-append";

@@ -26,6 +26,18 @@ run "$work/h.unix" "$mgd" run "$work/hello.unix" -- --count=2 --hello=Bonjour
 run "$work/h.virtio" "$mgd" run "$work/hello.virtio" -- --count=2 --hello=Bonjour; rc=$?
 check "hello boots under QEMU and exits 0" test "$rc" -eq 0
 check "hello prints the same on virtio and unix" same "$work/h.unix" "$work/h.virtio"
+# arguments reach the kernel word for word: blanks, quotes, backslashes,
+# and from an image whose path has a blank
+msg='Bonjour  tout "le" \monde\ '
+mkdir -p "$work/a dir"
+cp "$work/hello.virtio" "$work/a dir/hello.virtio"
+run "$work/w.unix" "$mgd" run "$work/hello.unix" -- --count=1 "--hello=$msg"
+run "$work/w.virtio" "$mgd" run "$work/a dir/hello.virtio" -- --count=1 "--hello=$msg"; rc=$?
+check "an argument with blanks, quotes and backslashes, from a path with a blank, arrives whole" \
+  bash -c "test $rc -eq 0 && grep -qxF -- '$msg' '$work/w.virtio'"
+check "... and prints the same as on unix" same "$work/w.unix" "$work/w.virtio"
+run "$work/w2" "$mgd" run "$work/hello.virtio" -- --count=1 "--hello=$(head -c 5000 /dev/zero | tr '\0' x)"; rc=$?
+check "a command line over 4 KB is refused (2)" bash -c "test $rc -eq 2 && grep -q 'at most about 4 KB' '$work/w2'"
 # waiting is sleeping: three seconds of hello --count=4 cost QEMU well under
 # a second of CPU (the image halts between the PIT's ticks, not spins)
 cpu=$(python3 - "$mgd" "$work/hello.virtio" <<'PY'

@@ -397,6 +397,34 @@ extern uintptr_t __stack_chk_guard;
 int main(int argc, char **argv);
 void mg_virtio_start(uint32_t magic, uint32_t info);
 
+/* Splits `line` in place into at most `max` words (see above); returns
+ * how many. Words are written back over the line: never longer than
+ * their text. */
+static int split_words(char *line, char **words, int max)
+{
+    int n = 0;
+    char *in = line, *out = line;
+    while (n < max) {
+        while (*in == ' ' || *in == '\t') in++;
+        if (!*in) break;
+        words[n++] = out;
+        int quoted = 0;
+        for (; *in && (quoted || (*in != ' ' && *in != '\t')); in++) {
+            if (*in == '"')
+                quoted = !quoted;
+            else if (*in == '\\' && in[1])
+                *out++ = *++in;
+            else
+                *out++ = *in;
+        }
+        /* the separator may be the byte just written over: step past it
+         * before ending the word */
+        if (*in) in++;
+        *out++ = '\0';
+    }
+    return n;
+}
+
 __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_t info)
 {
     serial_init();
@@ -412,8 +440,11 @@ __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_
         guard = (uintptr_t)rdtsc() * 0x9e3779b97f4a7c15ull;
     __stack_chk_guard = guard & ~(uintptr_t)0xff;
 
-    /* the command line, split at spaces: QEMU passes -append's text; read
-     * before the heap is set up, which may start where the loader put it */
+    /* the command line, split into words as a shell would, without its
+     * expansions: blanks separate words, "..." quotes blanks, a backslash
+     * takes the next character as it is (mgd run quotes arguments this
+     * way). QEMU passes -append's text; read before the heap is set up,
+     * which may start where the loader put it */
     static char line[4096];
     static char *argv[MAX_ARGS + 1];
     int argc = 0;
@@ -423,12 +454,7 @@ __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_
         size_t n = strnlen(c, sizeof line - 1);
         memcpy(line, c, n);
         line[n] = '\0';
-        for (char *p = line; *p && argc < MAX_ARGS;) {
-            while (*p == ' ') *p++ = '\0';
-            if (!*p) break;
-            argv[argc++] = p;
-            while (*p && *p != ' ') p++;
-        }
+        argc = split_words(line, argv, MAX_ARGS);
     }
     if (argc == 0) argv[argc++] = "image";
     argv[argc] = NULL;
