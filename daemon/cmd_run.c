@@ -247,7 +247,13 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         if (!plain) *end++ = '"';
     }
     *end = '\0';
-    /* the loader puts the image's path first; the image reads 4095 bytes */
+    /* the loader puts the image's path first; the image reads 64 words of
+     * 4095 bytes in all (runtime/platform/virtio) */
+    if (nargs > 63) {
+        fprintf(stderr, "mgd run: a %s image takes at most 63 arguments\n", t->name);
+        status = 2;
+        goto out;
+    }
     if (strlen(image) + 1 + strlen(line) > 4095) {
         fprintf(stderr, "mgd run: the arguments of a %s image take at most about 4 KB\n", t->name);
         status = 2;
