@@ -50,6 +50,7 @@ bench: build
 	@bench/client/bench_mgctl.py $(RELEASE)/daemon/mgd $(RELEASE)/client/mgctl
 	@bench/web/bench_dashboard.py $(RELEASE)/daemon/mgd
 	@bench/image/bench_image.py $(RELEASE)/daemon/mgd examples
+	@bench/net/bench_net.py $(RELEASE)/daemon/mgd examples
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
