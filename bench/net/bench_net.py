@@ -39,6 +39,8 @@ def sh(*argv, ns=None, check=True, **kw):
 
 def pings(ns, addr):
     """(median ms, p99 ms, flood ms): N_RTT timed echoes, then N_FLOOD back to back."""
+    # one echo first, untimed: the neighbour's address is resolved (ARP)
+    sh("ping", "-n", "-c", "1", "-W", "5", addr, ns=ns)
     out = sh("ping", "-n", "-c", str(N_RTT), "-i", "0.005", "-W", "2",
              addr, ns=ns).stdout
     rtts = sorted(float(m) for m in re.findall(r"time=([0-9.]+) ms", out))
