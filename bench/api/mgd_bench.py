@@ -117,9 +117,12 @@ class Daemon:
 
 
 def read_tree(directory, skip=("config.json",)):
-    """A directory's files as inline sources {relative path: text}."""
+    """A directory's files as inline sources {relative path: text}, leaving
+    out its top-level dist/ (images mgd build wrote there), as mgctl and
+    scripts/project-json.py do."""
     out = {}
-    for root, _, files in os.walk(directory):
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not (root == directory and d == "dist"))
         for f in sorted(files):
             path = os.path.join(root, f)
             rel = os.path.relpath(path, directory)
