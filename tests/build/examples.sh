@@ -98,6 +98,12 @@ cat "$work/b1"
 check "block exits 0" test "$rc" -eq 0
 check "block prints SUCCESS" grep -qx SUCCESS "$work/b1"
 check "block wrote the disk" test "$(tr -d '\0' <"$work/disk.img" | wc -c)" -gt 0
+# started directly with its standard output closed, the image keeps its
+# disk off fd 1: what it prints never lands in the disk
+truncate -s 1M "$work/disk.closed"
+MG_BLOCK_disk="$work/disk.closed" "$work/block" >&- 2>/dev/null; rc=$?
+check "block with stdout closed exits 0 and writes only its sectors" \
+  bash -c "test $rc -eq 0 && cmp -s '$work/disk.img' '$work/disk.closed'"
 (cd "$work" && run "$work/b2" "$work/block"); rc=$?
 check "block without a disk fails to connect (1)" test "$rc" -eq 1
 check "... naming the device and its config path" grep -q 'cannot connect device .*/devices/disk' "$work/b2"

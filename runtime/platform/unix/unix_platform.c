@@ -70,6 +70,16 @@ int mg_unix_handle_take(mg_handle *h)
     return MG_ENOSPC;
 }
 
+int mg_unix_fd_above_std(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return moved;
+}
+
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
 {
     /* The network devices the caller listens to are polled even when the deadline
