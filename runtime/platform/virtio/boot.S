@@ -90,10 +90,11 @@ long_mode:
 
     /* Interrupts, which are on only inside yield's `sti; hlt` (idle
      * waits, virtio_platform.c): the PIT's tick (IRQ 0, vector 32) wakes
-     * the CPU and is acknowledged at the PIC; the other PIC vectors (33 to
-     * 47, all masked) can only be spurious, which takes no acknowledgement.
-     * Neither touches anything but %rax: the interrupted code is yield,
-     * compiled without a red zone. */
+     * the CPU and is acknowledged at the PIC; the network devices' lines
+     * go to mg_virtio_irq below; the other PIC vectors (masked) can only
+     * be spurious, which takes no acknowledgement.
+     * They save what they touch: the interrupted code is yield, compiled
+     * without a red zone. */
     .globl mg_virtio_tick, mg_virtio_spurious
 mg_virtio_tick:
     pushq %rax
@@ -102,6 +103,36 @@ mg_virtio_tick:
     popq %rax
     iretq
 mg_virtio_spurious:
+    iretq
+
+    /* a virtio device's interrupt (a line mg_virtio_irq_wake unmasked):
+     * reading each device's ISR status port acknowledges it and drops
+     * the level-triggered line, shared or not; then the end of interrupt
+     * at both PICs (the slave's is harmless for a master line). The
+     * frames are left for yield, which the wake-up sends back to its
+     * checks. */
+    .globl mg_virtio_irq
+mg_virtio_irq:
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    leaq mg_virtio_isr_ports(%rip), %rsi
+    movl mg_virtio_n_isr_ports(%rip), %ecx
+1:  testl %ecx, %ecx
+    jz 2f
+    movzwl (%rsi), %edx
+    inb %dx, %al
+    addq $2, %rsi
+    decl %ecx
+    jmp 1b
+2:  movb $0x20, %al
+    outb %al, $0xa0
+    outb %al, $0x20
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
     iretq
 
     /* Linux running this file as a program enters here, in 64-bit user

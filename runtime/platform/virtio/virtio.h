@@ -103,8 +103,22 @@ void mg_pci_write(int bus, int slot, int func, int offset, uint32_t v);
 /* From slot *slot on of PCI bus 0, finds the next legacy virtio device
  * whose PCI device id is `device` and whose subsystem id (the virtio
  * device type) is `type`, turns on its I/O space and bus mastering, and
- * returns its I/O base; *slot is left after it. 0: no more devices. */
-uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type);
+ * returns its I/O base; *slot is left after it. 0: no more devices.
+ * *irq is the device's interrupt line (what the firmware wrote in its
+ * configuration; 0xff: none). Every device found has its ISR status port
+ * listed for the interrupt handler (boot.S), which reads them all: a
+ * line shared with a device nobody waits for is still acknowledged. */
+uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type, uint8_t *irq);
+
+/* The ISR status ports the interrupt handler reads (boot.S). */
+#define MG_VIRTIO_MAX_ISR_PORTS 32
+extern uint16_t mg_virtio_isr_ports[MG_VIRTIO_MAX_ISR_PORTS];
+extern uint32_t mg_virtio_n_isr_ports;
+
+/* Lets interrupt line `irq` wake the image from yield's hlt
+ * (virtio_platform.c); a line the 8259s cannot route (0xff, the timer's,
+ * the cascade's) is left alone: the PIT's tick still wakes it. */
+void mg_virtio_irq_wake(uint8_t irq);
 
 /* Resets the device and says a driver is here (ACK, DRIVER); returns the
  * features the device offers. */

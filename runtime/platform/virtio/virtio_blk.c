@@ -55,7 +55,8 @@ int mg_virtio_blk_init(void)
 {
     int slot = 0;
     while (n_devices < MAX_DEVICES) {
-        uint16_t io = mg_virtio_pci_next(&slot, BLK_PCI_DEVICE, BLK_TYPE);
+        uint8_t irq; /* unused: block requests are waited for by polling */
+        uint16_t io = mg_virtio_pci_next(&slot, BLK_PCI_DEVICE, BLK_TYPE, &irq);
         if (!io) break;
         /* a device that fails keeps its place, or the next one would
          * take the name (and the file) meant for it */

@@ -1,8 +1,9 @@
 /*
  * virtio_net.c - virtio network devices over PCI, the legacy interface
  * (an I/O BAR; QEMU's virtio-net-pci with disable-modern=on), polled: the
- * platform's yield watches the receive queues' used rings, so no
- * interrupts are set up (as in Solo5's virtio target).
+ * platform's yield watches the receive queues' used rings. The receive
+ * queue's interrupt only wakes yield from hlt (its handler, in boot.S,
+ * acknowledges and returns); frames are never handled in it.
  *
  * Only VIRTIO_NET_F_MAC is negotiated: no checksum or segmentation
  * offload and no mergeable receive buffers, so every buffer starts with
@@ -105,7 +106,7 @@ static int setup(struct nic *d, uint16_t io)
         chain(&d->rx, k, d->rx_bufs + (size_t)k * BUF_STRIDE, FRAME_MAX, VQ_DESC_WRITE);
         d->rx.avail[2 + k] = (uint16_t)(2 * k);
     }
-    d->rx.avail[0] = VQ_AVAIL_NO_INTERRUPT;
+    d->rx.avail[0] = 0;                /* interrupts on receive: they wake yield's hlt */
     __asm__ volatile("" ::: "memory"); /* the entries before the index */
     d->rx.avail[1] = d->n_rx;
     for (uint16_t k = 0; k < d->n_tx; k++) {
@@ -132,12 +133,15 @@ int mg_virtio_net_init(void)
 {
     int slot = 0;
     while (n_nics < MAX_DEVICES) {
-        uint16_t io = mg_virtio_pci_next(&slot, NET_PCI_DEVICE, NET_TYPE);
+        uint8_t irq;
+        uint16_t io = mg_virtio_pci_next(&slot, NET_PCI_DEVICE, NET_TYPE, &irq);
         if (!io) break;
         /* a device that fails keeps its place, or the next one would
          * take the name (and the tap) meant for it */
         memset(&nics[n_nics], 0, sizeof nics[n_nics]);
         nics[n_nics].failed = setup(&nics[n_nics], io) != 0;
+        /* a received frame wakes yield's hlt at once, not at the next tick */
+        if (!nics[n_nics].failed) mg_virtio_irq_wake(irq);
         n_nics++;
     }
     return n_nics;

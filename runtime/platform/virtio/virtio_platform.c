@@ -9,9 +9,9 @@
  * devices are virtio-blk (virtio_blk.c), network devices virtio-net
  * (virtio_net.c), both over PCI and polled. Yield checks the TSC and the
  * network receive queues; between checks it sleeps in `hlt` until the
- * next tick of the PIT (1 kHz), the only interrupt enabled, so an idle
- * image costs its host almost nothing and still hears a frame within a
- * millisecond.
+ * next tick of the PIT (1 kHz) or a network device's interrupt, which only
+ * wake it (boot.S), so an idle image costs its host almost nothing and
+ * still hears a frame at once.
  *
  * Handles: block and network devices share one handle space below
  * MG_PLATFORM_MAX_HANDLES (64), so that yield's ready set can name any of
@@ -145,6 +145,7 @@ static struct idt_gate idt[48] __attribute__((aligned(16)));
 
 void mg_virtio_tick(void);
 void mg_virtio_spurious(void);
+void mg_virtio_irq(void);
 
 static void idt_set(int vector, void (*handler)(void))
 {
@@ -180,6 +181,18 @@ static void ticks_init(void)
     outb(0x43, 0x34);
     outb(0x40, (uint8_t)(divisor & 0xff));
     outb(0x40, (uint8_t)(divisor >> 8));
+}
+
+void mg_virtio_irq_wake(uint8_t irq)
+{
+    if (irq == 0 || irq == 2 || irq > 15) return; /* the timer, the cascade, none */
+    idt_set(32 + irq, mg_virtio_irq);
+    if (irq < 8) {
+        outb(0x21, (uint8_t)(inb(0x21) & ~(1u << irq)));
+    } else {
+        outb(0xa1, (uint8_t)(inb(0xa1) & ~(1u << (irq - 8))));
+        outb(0x21, (uint8_t)(inb(0x21) & ~(1u << 2))); /* the slave's cascade */
+    }
 }
 
 static mg_handle_set nets_ready(void);
