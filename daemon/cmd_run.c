@@ -154,7 +154,8 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
  * block device -drive and a virtio-blk-pci device, for a network device
  * a tap -netdev and a virtio-net-pci device (both on the legacy
  * interface, which the image drives). Appends to av (freed by the caller
- * through `owned`); 0, or 2 after saying what is missing or unusable. */
+ * through `owned`); 0, or the status to end with (2: a device missing or
+ * unusable) after saying why. */
 static int vm_device_args(const mg_target *t, const mg_image_info *info, const attachment *at,
                           size_t n_at, char **av, size_t *k, char **owned, size_t *n_owned)
 {
