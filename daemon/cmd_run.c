@@ -230,8 +230,21 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     char **av = calloc(t->n_vm + 6 + 4 * info->n_devices, sizeof *av);
     char **owned = calloc(2 * info->n_devices + 1, sizeof *owned);
     size_t n_owned = 0;
-    int status = 1;
+    int status = 1, image_fd = -1;
+    char fd_path[64];
     if (!line || !av || !owned) goto out;
+    /* the loader's command line starts with the kernel's path, which the
+     * image takes for one word: a path it would split is given as a
+     * descriptor QEMU inherits instead (so not close-on-exec) */
+    if (strpbrk(image, " \t\"\\")) {
+        image_fd = open(image, O_RDONLY);
+        if (image_fd < 0) {
+            fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
+            goto out;
+        }
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", image_fd);
+        image = fd_path;
+    }
     /* one line for the kernel, each argument a word as the image splits
      * it (runtime/platform/virtio): quoted when it has blanks, quotes or
      * backslashes, or is empty */
@@ -266,19 +279,6 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     status = vm_device_args(t, info, at, n_at, av, &k, owned, &n_owned);
     if (status != 0) goto out;
     status = 1;
-    /* the loader's command line starts with the kernel's path, which the
-     * image takes for one word: a path it would split is given as a
-     * descriptor QEMU inherits instead */
-    char fd_path[64];
-    if (strpbrk(image, " \t\"\\")) {
-        int fd = open(image, O_RDONLY);
-        if (fd < 0) {
-            fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
-            goto out;
-        }
-        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
-        image = fd_path;
-    }
     av[k++] = "-kernel";
     av[k++] = (char *)image;
     av[k++] = "-append";
@@ -295,6 +295,7 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         status = 128 + WTERMSIG(ws);
     }
 out:
+    if (image_fd >= 0) close(image_fd);
     for (size_t i = 0; i < n_owned; i++) free(owned[i]);
     free(owned);
     free(line);

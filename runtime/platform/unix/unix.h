@@ -20,10 +20,4 @@ extern int mg_unix_poll_fds[MG_PLATFORM_MAX_HANDLES];
 /* Takes the lowest free handle into *h; MG_ENOSPC when all are taken. */
 int mg_unix_handle_take(mg_handle *h);
 
-/* `fd` moved above the standard descriptors if it is one of them (the
- * image was started with one closed): a device opened there would get
- * what the console prints. Returns the descriptor to use, or -1 (errno
- * set, `fd` closed). */
-int mg_unix_fd_above_std(int fd);
-
 #endif

@@ -76,7 +76,6 @@ int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_blo
         read_only = true;
         fd = open(path, O_RDONLY | O_CLOEXEC);
     }
-    fd = mg_unix_fd_above_std(fd);
     if (fd < 0) return mg_unix_block_status(errno);
     /* lseek gives the size of regular files and of host block devices alike. */
     off_t end = lseek(fd, 0, SEEK_END);

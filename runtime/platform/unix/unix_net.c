@@ -86,7 +86,7 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
         mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
     }
 
-    int fd = mg_unix_fd_above_std(open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? MG_EUNSUPPORTED : errno == EACCES ? MG_EACCES : MG_EIO;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);

@@ -70,14 +70,18 @@ int mg_unix_handle_take(mg_handle *h)
     return MG_ENOSPC;
 }
 
-int mg_unix_fd_above_std(int fd)
+/* Before main: /dev/null on whichever standard descriptor the image was
+ * started without, so that no file it opens (a disk, a tap, a store's
+ * temporary file) becomes descriptor 1 and gets what the console prints.
+ * If even /dev/null cannot be opened, the descriptor stays closed: the
+ * console's writes then fail, and a device may take the slot, as before. */
+__attribute__((constructor)) static void mg_unix_std_fds(void)
 {
-    if (fd < 0 || fd > 2) return fd;
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return moved;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int opened = open("/dev/null", O_RDWR);
+        if (opened >= 0 && opened != fd) close(opened);
+    }
 }
 
 void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)

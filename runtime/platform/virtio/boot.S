@@ -98,11 +98,23 @@ long_mode:
     .globl mg_virtio_tick, mg_virtio_spurious
 mg_virtio_tick:
     pushq %rax
+    incl mg_virtio_ticks(%rip) /* boot checks that ticks come before it sleeps */
     movb $0x20, %al         /* end of interrupt, master PIC */
     outb %al, $0x20
     popq %rax
     iretq
+    /* a spurious IRQ 7, or any vector nothing should raise (the local
+     * APIC's spurious vector, say): nothing to acknowledge */
 mg_virtio_spurious:
+    iretq
+    /* a spurious IRQ 15: the slave raised nothing, but the master took
+     * the cascade (IRQ 2) and waits for its end of interrupt */
+    .globl mg_virtio_spurious_slave
+mg_virtio_spurious_slave:
+    pushq %rax
+    movb $0x20, %al
+    outb %al, $0x20
+    popq %rax
     iretq
 
     /* a virtio device's interrupt (a line mg_virtio_irq_wake unmasked):

@@ -139,12 +139,19 @@ struct idt_gate {
     uint32_t offset_high, reserved;
 };
 
-/* vectors 0 to 47: the CPU's exceptions stay absent (a fault still ends in
- * a triple fault and QEMU's exit, as before interrupts), then the PIC's 16 */
-static struct idt_gate idt[48] __attribute__((aligned(16)));
+/* all 256 vectors: the CPU's exceptions (0 to 31) stay absent, so a fault
+ * still ends in a triple fault and QEMU's exit, as before interrupts; the
+ * PIC's 16 from 32; anything else (the local APIC's spurious vector, say)
+ * returns at once */
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+/* IRQ 0s taken (boot.S); and whether they come, so that yield may sleep */
+volatile uint32_t mg_virtio_ticks;
+static int can_sleep;
 
 void mg_virtio_tick(void);
 void mg_virtio_spurious(void);
+void mg_virtio_spurious_slave(void);
 void mg_virtio_irq(void);
 
 static void idt_set(int vector, void (*handler)(void))
@@ -156,8 +163,9 @@ static void idt_set(int vector, void (*handler)(void))
 
 static void ticks_init(void)
 {
+    for (int v = 32; v < 256; v++) idt_set(v, mg_virtio_spurious);
     idt_set(32, mg_virtio_tick);
-    for (int v = 33; v < 48; v++) idt_set(v, mg_virtio_spurious);
+    idt_set(47, mg_virtio_spurious_slave);
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;
@@ -181,6 +189,15 @@ static void ticks_init(void)
     outb(0x43, 0x34);
     outb(0x40, (uint8_t)(divisor & 0xff));
     outb(0x40, (uint8_t)(divisor >> 8));
+    /* sleeping in hlt trusts the tick to come: a machine whose timer does
+     * not reach the CPU (a masked LINT0, no 8254) would sleep for ever.
+     * Wait up to 20 ms for one; without it yield spins as it must. */
+    uint32_t before = mg_virtio_ticks;
+    uint64_t until = rdtsc() + tsc_hz / 50;
+    __asm__ volatile("sti" ::: "memory");
+    while (mg_virtio_ticks == before && rdtsc() < until) __asm__ volatile("pause" ::: "memory");
+    __asm__ volatile("cli" ::: "memory");
+    can_sleep = mg_virtio_ticks != before;
 }
 
 void mg_virtio_irq_wake(uint8_t irq)
@@ -207,7 +224,7 @@ void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
     for (;;) {
         mg_handle_set ready = nets_ready() & wanted;
         uint64_t now = mg_platform_clock_monotonic();
-        if (!ready && now < deadline && deadline - now > TICK_NS) {
+        if (can_sleep && !ready && now < deadline && deadline - now > TICK_NS) {
             /* sti's one-instruction shadow: the tick cannot come between
              * it and hlt, so it always wakes the hlt */
             __asm__ volatile("sti; hlt; cli" ::: "memory");
