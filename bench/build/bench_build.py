@@ -115,7 +115,8 @@ def measure_floor(mgd, proj, cache, work):
     sources = sorted(glob.glob(os.path.join(rt, "core", "*.c")) +
                      glob.glob(os.path.join(rt, "platform", "unix", "*.c")) +
                      [c for c in glob.glob(os.path.join(rt, "*", "*.c"))
-                      if "/core/" not in c and "/platform/" not in c])
+                      if "/core/" not in c and "/platform/" not in c
+                      and "/libc/" not in c])  # the freestanding targets' C library
     rt_objs = []
     for i, c in enumerate(sources):
         o = os.path.join(objs, f"rt{i}.o")
