@@ -537,6 +537,26 @@ class Builds(ApiTest):
         out = subprocess.run([img], capture_output=True, timeout=60)
         self.assertEqual(out.returncode, 126)
 
+    def test_virtio_build(self):
+        """The daemon builds a virtio kernel; with QEMU installed the target
+        is runnable (no run_reason), and `mgd run` boots the downloaded
+        image with the same output as on unix."""
+        virtio = {t["name"]: t for t in self.d.get("/targets").json}["virtio"]["arches"]
+        x86 = [a for a in virtio if a["name"] == "x86_64"][0]
+        self.assertEqual((x86["available"], x86["runnable"]), (True, True), x86)
+        self.assertNotIn("run_reason", x86)
+        b = self.d.build_and_wait("hello", {"target": "virtio"})
+        self.assertEqual((b["target"], b["status"]), ("virtio", "succeeded"), self.d.log(b["id"]))
+        self.assertEqual(b["image"]["name"], "hello.virtio")
+        self.assertLess(b["image"]["size"], 80 * 1024)
+        img = os.path.join(self.d.tmp, "hello.virtio")
+        with open(img, "wb") as f:
+            f.write(self.d.get("/builds/%d/image" % b["id"]).body)
+        out = subprocess.run([harness.MGD, "run", img, "--", "--count=2", "--hello=Bonjour"],
+                             capture_output=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out)
+        self.assertEqual(out.stdout.replace(b"\r", b""), b"Bonjour\nBonjour\n")
+
     def test_start(self):
         r = self.d.post("/projects/hello/build", {})
         self.assertStatus(r, 202)
