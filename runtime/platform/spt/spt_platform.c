@@ -71,11 +71,10 @@ struct kernel_pollfd {
 
 static const struct mg_spt_boot *boot;
 
-/* The acquired network devices, in the order of acquisition: what yield
- * polls. polled[k] watches the tap of network device polled_net[k]. */
-static struct kernel_pollfd polled[MG_SPT_MAX_NETS];
-static uint32_t polled_net[MG_SPT_MAX_NETS];
-static uint32_t n_polled;
+/* Bit i set: network device i (boot->nets[i]) is acquired; yield polls
+ * its tap when asked to. */
+static uint32_t nets_acquired;
+_Static_assert(MG_SPT_MAX_NETS <= 32, "nets_acquired has a bit per network device");
 
 _Noreturn static void exit_group(int status)
 {
@@ -118,10 +117,11 @@ void mg_platform_yield(uint64_t deadline, mg_handle_set *ready_set)
      * every wait at once */
     struct kernel_pollfd fds[MG_SPT_MAX_NETS];
     uint32_t of[MG_SPT_MAX_NETS], n = 0;
-    for (uint32_t k = 0; k < n_polled; k++)
-        if (*ready_set & ((mg_handle_set)1 << (MG_SPT_MAX_BLOCKS + polled_net[k]))) {
-            fds[n] = polled[k];
-            of[n++] = polled_net[k];
+    for (uint32_t i = 0; i < boot->n_nets; i++)
+        if (nets_acquired & (1u << i) &&
+            *ready_set & ((mg_handle_set)1 << (MG_SPT_MAX_BLOCKS + i))) {
+            fds[n] = (struct kernel_pollfd){boot->nets[i].fd, POLLIN, 0};
+            of[n++] = i;
         }
     *ready_set = 0;
     for (;;) {
@@ -216,9 +216,7 @@ static const struct mg_spt_net *net_of(mg_handle h)
 {
     if (h < MG_SPT_MAX_BLOCKS || h - MG_SPT_MAX_BLOCKS >= boot->n_nets) return NULL;
     uint32_t i = (uint32_t)(h - MG_SPT_MAX_BLOCKS);
-    for (uint32_t k = 0; k < n_polled; k++)
-        if (polled_net[k] == i) return &boot->nets[i];
-    return NULL;
+    return nets_acquired & (1u << i) ? &boot->nets[i] : NULL;
 }
 
 int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info)
@@ -227,11 +225,8 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
         const struct mg_spt_net *net = &boot->nets[i];
         if (strcmp(net->name, name) != 0) continue;
         /* once: two readers of one tap would take each other's frames */
-        if (net_of(MG_SPT_MAX_BLOCKS + i)) return MG_EEXIST;
-        polled[n_polled].fd = net->fd;
-        polled[n_polled].events = POLLIN;
-        polled[n_polled].revents = 0;
-        polled_net[n_polled++] = i;
+        if (nets_acquired & (1u << i)) return MG_EEXIST;
+        nets_acquired |= 1u << i;
         *handle = MG_SPT_MAX_BLOCKS + i;
         memcpy(info->mac, net->mac, sizeof info->mac);
         info->mtu = net->mtu;

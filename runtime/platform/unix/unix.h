@@ -1,6 +1,7 @@
 /*
  * unix.h - what the unix platform's files share: the handle space, which
- * block devices (unix_block.c) and network devices (unix_net.c) draw from,
+ * block devices (unix_block.c) and network devices (unix_net.c) draw from
+ * through mg_unix_handle_take,
  * and the descriptors mg_platform_yield polls. Kept as data in
  * unix_platform.c so that an image without network devices does not link
  * unix_net.c just because yield must know about them.
@@ -9,9 +10,6 @@
 #define MG_UNIX_H
 
 #include "mg/platform.h"
-
-/* Bit h set: handle h is taken (by a block or a network device). */
-extern mg_handle_set mg_unix_handles_taken;
 
 /* For each handle, the descriptor yield polls for input, plus one; 0 for
  * handles that are not polled (block devices, free handles). */

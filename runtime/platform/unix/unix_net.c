@@ -46,7 +46,7 @@ static const char *mg_unix_net_env(const char *prefix, const char *name)
     return v && *v ? v : NULL;
 }
 
-/* "aa:bb:cc:dd:ee:ff" into mac; false if it is not one. */
+/* The value of a hex digit, or -1. */
 static int mg_unix_hex(char c)
 {
     return c >= '0' && c <= '9'   ? c - '0'

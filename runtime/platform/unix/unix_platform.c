@@ -56,7 +56,8 @@ uint64_t mg_platform_clock_wall(void)
     return mg_unix_clock(CLOCK_REALTIME);
 }
 
-mg_handle_set mg_unix_handles_taken;
+/* Bit h set: handle h is taken (by a block or a network device). */
+static mg_handle_set mg_unix_handles_taken;
 int mg_unix_poll_fds[MG_PLATFORM_MAX_HANDLES];
 
 int mg_unix_handle_take(mg_handle *h)

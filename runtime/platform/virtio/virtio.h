@@ -104,8 +104,8 @@ void mg_pci_write(int bus, int slot, int func, int offset, uint32_t v);
  * whose PCI device id is `device` and whose subsystem id (the virtio
  * device type) is `type`, turns on its I/O space and bus mastering, and
  * returns its I/O base; *slot is left after it. 0: no more devices.
- * *irq is the device's interrupt line (what the firmware wrote in its
- * configuration; 0xff: none). Every device found has its ISR status port
+ * *irq (irq may be NULL) is the device's interrupt line (what the firmware
+ * wrote in its configuration; 0xff: none). Every device found has its ISR status port
  * listed for the interrupt handler (boot.S), which reads them all: a
  * line shared with a device nobody waits for is still acknowledged. */
 uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type, uint8_t *irq);

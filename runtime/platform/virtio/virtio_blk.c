@@ -55,8 +55,8 @@ int mg_virtio_blk_init(void)
 {
     int slot = 0;
     while (n_devices < MAX_DEVICES) {
-        uint8_t irq; /* unused: block requests are waited for by polling */
-        uint16_t io = mg_virtio_pci_next(&slot, BLK_PCI_DEVICE, BLK_TYPE, &irq);
+        /* no interrupt line wanted: block requests are waited for by polling */
+        uint16_t io = mg_virtio_pci_next(&slot, BLK_PCI_DEVICE, BLK_TYPE, NULL);
         if (!io) break;
         /* a device that fails keeps its place, or the next one would
          * take the name (and the file) meant for it */

@@ -53,7 +53,7 @@ uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type, uint8_t *
         mg_pci_write(0, s, 0, 0x04, cmd | 0x1 | 0x4); /* I/O space, bus master */
         (*slot)++;
         uint16_t io = (uint16_t)(bar0 & ~3u);
-        *irq = (uint8_t)(mg_pci_read(0, s, 0, 0x3c) & 0xff);
+        if (irq) *irq = (uint8_t)(mg_pci_read(0, s, 0, 0x3c) & 0xff);
         if (mg_virtio_n_isr_ports < MG_VIRTIO_MAX_ISR_PORTS)
             mg_virtio_isr_ports[mg_virtio_n_isr_ports++] = (uint16_t)(io + VP_ISR);
         return io;

@@ -127,7 +127,7 @@ uint64_t mg_platform_clock_wall(void)
     return wall_at_boot_ns + mg_platform_clock_monotonic();
 }
 
-/* ---- sleeping: hlt until the PIT's next tick ------------------------------------------- */
+/* ---- sleeping: hlt until the PIT's next tick or a network interrupt ---------------------- */
 
 #define TICK_HZ 1000
 #define TICK_NS (1000000000ull / TICK_HZ)
@@ -427,9 +427,11 @@ extern uintptr_t __stack_chk_guard;
 int main(int argc, char **argv);
 void mg_virtio_start(uint32_t magic, uint32_t info);
 
-/* Splits `line` in place into at most `max` words (see above); returns
- * how many. Words are written back over the line: never longer than
- * their text. */
+/* Splits `line` in place into at most `max` words as a shell splits words,
+ * without its expansions: blanks separate words, "..." quotes blanks, a
+ * backslash takes the next character as it is (mgd run quotes arguments
+ * this way). Returns how many. Words are written back over the line:
+ * never longer than their text. */
 static int split_words(char *line, char **words, int max)
 {
     int n = 0;
@@ -470,11 +472,9 @@ __attribute__((no_stack_protector)) void mg_virtio_start(uint32_t magic, uint32_
         guard = (uintptr_t)rdtsc() * 0x9e3779b97f4a7c15ull;
     __stack_chk_guard = guard & ~(uintptr_t)0xff;
 
-    /* the command line, split into words as a shell would, without its
-     * expansions: blanks separate words, "..." quotes blanks, a backslash
-     * takes the next character as it is (mgd run quotes arguments this
-     * way). QEMU passes -append's text; read before the heap is set up,
-     * which may start where the loader put it */
+    /* the command line, split into words (split_words): QEMU passes
+     * -append's text; read before the heap is set up, which may start
+     * where the loader put it */
     static char line[4096];
     static char *argv[MAX_ARGS + 1];
     int argc = 0;
