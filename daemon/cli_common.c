@@ -1,6 +1,7 @@
 #include "daemon/cli_common.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "graph/arena.h"
 #include "graph/builtin_catalog.h"
 #include "graph/describe.h"
+#include "toolchain/cache.h"
 #include "toolchain/fsutil.h"
 
 const char *mg_cli_check_path(void *vctx, const char *path, char *buf, size_t size)
@@ -88,17 +90,41 @@ char *mg_cli_default_cache(void)
     return mg_xstrdup(".mgd-cache");
 }
 
-void mg_cli_format_size(uint64_t bytes, char *buf, size_t size)
+int mg_cli_parse_limit(const char *prog, const char *opt, const char *val, mg_build_limits *l)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
+    static const struct {
+        const char *name;
+        bool size;
+        uint64_t scale, max; /* the value times scale; at most max */
+        size_t offset;
+    } opts[] = {
+        {"--limit-memory", true, 1, 1ull << 50, offsetof(mg_build_limits, memory)},
+        {"--limit-cpu", false, 1, 1u << 30, offsetof(mg_build_limits, cpu_s)},
+        {"--limit-file-size", true, 1, 1ull << 50, offsetof(mg_build_limits, file_size)},
+        {"--limit-procs", false, 1, 1u << 22, offsetof(mg_build_limits, procs)},
+        {"--action-timeout", false, 1000, 1u << 30, offsetof(mg_build_limits, action_wall_ms)},
+        {"--build-timeout", false, 1000, 1u << 30, offsetof(mg_build_limits, build_wall_ms)},
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof *opts; i++) {
+        if (strcmp(opt, opts[i].name)) continue;
+        uint64_t v;
+        char *end = NULL;
+        bool ok = val && *val;
+        if (ok && opts[i].size)
+            ok = mg_size_parse(val, &v) == 0;
+        else if (ok) {
+            errno = 0;
+            unsigned long long n = strtoull(val, &end, 10);
+            ok = !*end && errno == 0 && val[0] != '-';
+            v = n;
+        }
+        if (!ok || v > opts[i].max) {
+            fprintf(stderr, "%s: %s takes %s (0: no limit), got '%s'\n", prog, opt,
+                    opts[i].size ? "a size such as 2G" : "a whole number", val ? val : "");
+            return -1;
+        }
+        *(uint64_t *)((char *)l + opts[i].offset) = v * opts[i].scale;
+        return 1;
     }
-    if (u == 0)
-        snprintf(buf, size, "%llu B", (unsigned long long)bytes);
-    else
-        snprintf(buf, size, "%.1f %s", v, units[u]);
+    return 0;
 }

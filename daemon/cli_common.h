@@ -13,6 +13,7 @@
 #include "graph/catalog.h"
 #include "graph/errors.h"
 #include "graph/resolve.h"
+#include "toolchain/sandbox.h"
 
 /* Rejects source paths that are symlinks leaving `root` (the callback of
  * mg_resolve_options.check_path). */
@@ -31,11 +32,22 @@ bool mg_cli_parse_key(char *arg, mg_key_setting *out);
 mg_graph *mg_cli_resolve(const char *prog, const char *config, const char *project_dir,
                          mg_resolve_options *opts, bool json_errors, mg_catalog **cat);
 
+/* The limit options that mgd build and mgd serve share (one line each in
+ * MG_CLI_LIMITS_USAGE). Returns 1 when `opt` is one of them and its value
+ * `val` went into *l, 0 when `opt` is not one of them, -1 (with a message
+ * on stderr) when the value is missing or wrong. 0 means no limit. */
+int mg_cli_parse_limit(const char *prog, const char *opt, const char *val, mg_build_limits *l);
+#define MG_CLI_LIMITS_USAGE                                                                        \
+    "Limits of each build action (every process of it), 0 for none:\n"                             \
+    "  --limit-memory SIZE     address space of a process (default 2G)\n"                          \
+    "  --limit-cpu SECONDS     CPU time of a process (default 300)\n"                              \
+    "  --limit-file-size SIZE  largest file written (default 1G)\n"                                \
+    "  --limit-procs N         processes (default 256; Linux does not apply it to root)\n"         \
+    "  --action-timeout S      wall time of an action (default 300)\n"                             \
+    "  --build-timeout S       wall time of a whole build (default 1800)\n"
+
 /* The cache directory: $MGD_CACHE, else $XDG_CACHE_HOME/mgd, else
  * $HOME/.cache/mgd, else ./.mgd-cache. malloc'd. */
 char *mg_cli_default_cache(void);
-
-/* "12.3 MiB" */
-void mg_cli_format_size(uint64_t bytes, char *buf, size_t size);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...
  *               [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]
+ *               [--no-sandbox] [LIMITS]
  *
  * Resolves DIR/config.json (or --config) and builds the image with the same
  * planner and cache as the daemon (toolchain/build.h). Prints
@@ -26,6 +27,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...\n"
                "                 [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]\n"
+               "                 [--no-sandbox] [LIMITS]\n"
                "\n"
                "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
                "(default unix) and arch (default the host's), and prints \"SHA256  PATH\".\n"
@@ -35,6 +37,9 @@ static void usage(FILE *f)
                "                come out bit-identical\n"
                "  --jobs N      processes at once (default: the number of cores)\n"
                "  --verbose     print the build log (commands and their output)\n"
+               "  --no-sandbox  run the actions without the bubblewrap sandbox (for machines\n"
+               "                without user namespaces); the limits still apply, the cache\n"
+               "                keys and the image are the same\n" MG_CLI_LIMITS_USAGE
                "Exit status: 0 built, 1 the config has errors or the build failed, 2 usage.\n");
 }
 
@@ -57,6 +62,8 @@ int mg_cmd_build(int argc, char **argv)
     const char *dir = NULL, *config = NULL, *out = NULL, *cache_dir = NULL;
     mg_resolve_options opts = {.target = "unix", .arch = mg_host_arch()};
     mg_build_options bo = {0};
+    mg_build_limits limits = mg_build_limits_default();
+    bo.limits = &limits;
     bool verbose = false;
     mg_key_setting *keys = calloc((size_t)argc + 1, sizeof *keys);
     if (!keys) return 1;
@@ -68,6 +75,12 @@ int mg_cmd_build(int argc, char **argv)
             usage(stdout);
             free(keys);
             return 0;
+        }
+        int lr = mg_cli_parse_limit("mgd build", a, val, &limits);
+        if (lr < 0) goto out;
+        if (lr > 0) {
+            i++;
+            continue;
         }
         bool takes = !strcmp(a, "--config") || !strcmp(a, "--target") || !strcmp(a, "--arch") ||
                      !strcmp(a, "--key") || !strcmp(a, "-o") || !strcmp(a, "--cache") ||
@@ -88,6 +101,8 @@ int mg_cmd_build(int argc, char **argv)
             cache_dir = argv[++i];
         else if (!strcmp(a, "--force"))
             bo.force = true;
+        else if (!strcmp(a, "--no-sandbox"))
+            bo.no_sandbox = true;
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
             verbose = true;
         else if (!strcmp(a, "--jobs")) {
@@ -136,6 +151,11 @@ int mg_cmd_build(int argc, char **argv)
     }
     if (!(cache = mg_cache_open(cache_path, err, sizeof err))) {
         fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, err);
+        goto done;
+    }
+    if (!bo.no_sandbox && mg_sandbox_probe(err, sizeof err)) {
+        fprintf(stderr,
+                "mgd build: cannot sandbox the build: %s (--no-sandbox builds without it)\n", err);
         goto done;
     }
     const mg_target *t = mg_targets_find(targets, g->target);

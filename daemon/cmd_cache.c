@@ -55,7 +55,7 @@ static int stats(mg_cache *c, bool json)
         free(path);
         return 0;
     }
-    mg_cli_format_size(s.bytes, size, sizeof size);
+    mg_size_format(s.bytes, size, sizeof size);
     printf("cache       %s\n", mg_cache_path(c));
     printf("size        %s (%llu records, %llu blobs)\n", size, (unsigned long long)s.records,
            (unsigned long long)s.blobs);
@@ -146,8 +146,8 @@ int mg_cmd_cache(int argc, char **argv)
             fprintf(stderr, "mgd cache gc: %s\n", err);
             status = 1;
         } else {
-            mg_cli_format_size(r.bytes_before, before, sizeof before);
-            mg_cli_format_size(r.bytes_after, after, sizeof after);
+            mg_size_format(r.bytes_before, before, sizeof before);
+            mg_size_format(r.bytes_after, after, sizeof after);
             unsigned runtimes = remove_old_runtimes(c);
             printf("removed %llu records and %llu blobs: %s -> %s\n",
                    (unsigned long long)r.records_removed, (unsigned long long)r.blobs_removed,

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api/server.h"
+#include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
@@ -46,9 +47,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mgd serve [--listen HOST:PORT] [--data DIR] [--workers N] [--jobs N]\n"
             "                 [--cache DIR] [--max-body SIZE] [--max-sources SIZE]\n"
-            "                 [--max-log SIZE] [--max-queue N] [--action-timeout SECONDS]\n"
-            "                 [--threads N] [--max-connections N] [--per-ip N]\n"
-            "                 [--idle-timeout SECONDS] [--no-local-repos]\n"
+            "                 [--max-log SIZE] [--max-queue N] [--threads N]\n"
+            "                 [--max-connections N] [--per-ip N] [--idle-timeout SECONDS]\n"
+            "                 [--no-local-repos] [--insecure-no-sandbox] [LIMITS]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
             "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free one)\n"
@@ -60,12 +61,14 @@ static void usage(FILE *f)
             "  --max-sources SIZE  largest inline source tree (default 1M)\n"
             "  --max-log SIZE      largest build log, then truncated (default 16M)\n"
             "  --max-queue N       queued builds before requests get 429 (default 1000)\n"
-            "  --action-timeout S  seconds one build action may take (default 300)\n"
             "  --threads N         HTTP threads (default: 2 x cores)\n"
             "  --max-connections N open connections at most (default 1024)\n"
             "  --per-ip N          open connections per client address (default 256)\n"
             "  --idle-timeout S    idle connections are closed after S seconds (default 60)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
+            "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
+            "                      any user who may build can then read what mgd can "
+            "read\n" MG_CLI_LIMITS_USAGE
             "On first start, an admin token is written to DATA/admin.token (mode 0600).\n");
 }
 
@@ -76,8 +79,8 @@ typedef struct serve_options {
     unsigned workers, jobs, threads, max_connections, per_ip, idle_timeout_s;
     uint64_t max_body, max_sources, max_log;
     int64_t max_queue;
-    uint64_t action_timeout_s;
-    bool local_repos;
+    mg_build_limits limits;
+    bool local_repos, no_sandbox;
 } serve_options;
 
 static int parse_listen(const char *arg, serve_options *o)
@@ -116,6 +119,16 @@ static int parse_args(int argc, char **argv, serve_options *o)
         }
         if (!strcmp(a, "--no-local-repos")) {
             o->local_repos = false;
+            continue;
+        }
+        if (!strcmp(a, "--insecure-no-sandbox")) {
+            o->no_sandbox = true;
+            continue;
+        }
+        int lr = mg_cli_parse_limit("mgd serve", a, v, &o->limits);
+        if (lr < 0) return -1;
+        if (lr > 0) {
+            i++;
             continue;
         }
         if (a[0] != '-') {
@@ -157,9 +170,6 @@ static int parse_args(int argc, char **argv, serve_options *o)
         } else if (!strcmp(a, "--max-queue")) {
             if (parse_count(a, v, 1000000, &n)) return -1;
             o->max_queue = n;
-        } else if (!strcmp(a, "--action-timeout")) {
-            if (parse_count(a, v, 86400, &n)) return -1;
-            o->action_timeout_s = (uint64_t)n;
         } else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-sources") ||
                    !strcmp(a, "--max-log")) {
             uint64_t size;
@@ -286,7 +296,7 @@ int mg_cmd_serve(int argc, char **argv)
         .max_sources = 1u << 20,
         .max_log = 16u << 20,
         .max_queue = 1000,
-        .action_timeout_s = 300,
+        .limits = mg_build_limits_default(),
         .local_repos = true,
     };
     int pr = parse_args(argc, argv, &o);
@@ -301,6 +311,18 @@ int mg_cmd_serve(int argc, char **argv)
     char *data = realpath(o.data, NULL);
     if (!data) {
         fprintf(stderr, "mgd serve: %s: %s\n", o.data, strerror(errno));
+        return 1;
+    }
+    /* builds run what users send: without a sandbox, a token that may
+     * build reads every file the daemon can */
+    if (o.no_sandbox)
+        fprintf(stderr, "mgd: warning: --insecure-no-sandbox: build actions run unsandboxed\n");
+    else if (mg_sandbox_probe(err, sizeof err)) {
+        fprintf(stderr,
+                "mgd serve: cannot sandbox builds: %s; refusing to start (--insecure-no-sandbox "
+                "runs them unsandboxed)\n",
+                err);
+        free(data);
         return 1;
     }
     char *lock_path = mg_path_join(data, "mgd.lock");
@@ -379,7 +401,8 @@ int mg_cmd_serve(int argc, char **argv)
         .data_dir = data,
         .workers = o.workers,
         .jobs = o.jobs,
-        .action_timeout_ms = o.action_timeout_s * 1000,
+        .limits = o.limits,
+        .no_sandbox = o.no_sandbox,
         .max_log_bytes = o.max_log,
         .allow_local_repos = o.local_repos,
     };

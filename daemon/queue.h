@@ -40,6 +40,7 @@
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
+#include "toolchain/sandbox.h"
 #include "toolchain/target.h"
 
 /* How long fetching a project's repository may take. */
@@ -50,10 +51,11 @@ typedef struct mg_queue_options {
     mg_cache *cache;
     const mg_catalog *catalog;
     const mg_targets *targets;
-    const char *data_dir; /* logs/, git/, scratch/ live under it */
-    unsigned workers;     /* threads; default 2 */
-    unsigned jobs;        /* processes per build; 0: the number of cores */
-    uint64_t action_timeout_ms;
+    const char *data_dir;   /* logs/, git/, scratch/ live under it */
+    unsigned workers;       /* threads; default 2 */
+    unsigned jobs;          /* processes per build; 0: the number of cores */
+    mg_build_limits limits; /* of every build (toolchain/sandbox.h) */
+    bool no_sandbox;        /* actions run with the limits only (mgd serve --insecure-no-sandbox) */
     uint64_t max_log_bytes; /* per build; 0: 16 MiB */
     bool allow_local_repos; /* local paths and file:// URLs as repo urls */
 } mg_queue_options;

@@ -34,6 +34,7 @@ typedef enum { ST_WAITING, ST_RUNNING, ST_DONE } act_state;
 typedef struct {
     char *path;    /* absolute */
     char *canon;   /* with the build's roots replaced by placeholders */
+    char *ws;      /* the path in the workspace (src/x.c, obj/...), NULL outside it */
     long producer; /* action index, or -1 for a source */
     bool known;    /* sha is set */
     bool present;  /* the file is in place (a hit restores outputs only when needed) */
@@ -47,8 +48,10 @@ typedef struct {
     size_t argc;
     size_t *inputs, n_inputs;
     size_t *outputs, n_outputs;
-    char *depfile; /* compile: gcc -MD writes it */
-    unsigned mode; /* of the outputs */
+    char *depfile;    /* compile: gcc -MD writes it (host path) */
+    char *outdir;     /* the workspace folder it alone writes */
+    bool reads_trees; /* sees the source trees (a compile: headers are found as it runs) */
+    unsigned mode;    /* of the outputs */
     act_state state;
     bool rerun;                    /* its cached output turned out corrupt or missing: run it */
     bool in_flight;                /* holds key1's single flight in the cache */
@@ -66,7 +69,9 @@ struct mg_build {
     const mg_target *target;
     const mg_target_arch *arch;
     char *toolid;
-    char *scratch, *rt_root, *src_root;
+    char *scratch, *rt_root, *src_root; /* the workspace on the host; the trees it links to */
+    char *cwd_map;                      /* -ffile-prefix-map=<scratch>=. */
+    mg_build_limits limits;
     char *cc, *ar, *strip;
     bfile *files;
     size_t n_files, cap_files;
@@ -153,6 +158,26 @@ static char *canon(mg_build *b, const char *path)
     return mg_arena_printf(&b->arena, "%s%s", names[which], path + best);
 }
 
+/* The workspace path of a canonical path (see build.h): $WORK/x is x,
+ * $RUNTIME/runtime/x is runtime/x, $SRC/x is src/x. NULL for paths
+ * outside the workspace (system headers). */
+static char *ws_of(mg_build *b, const char *canon_path)
+{
+    if (!strncmp(canon_path, "$WORK/", 6)) return mg_arena_strdup(&b->arena, canon_path + 6);
+    if (!strncmp(canon_path, "$RUNTIME/", 9)) return mg_arena_strdup(&b->arena, canon_path + 9);
+    if (!strncmp(canon_path, "$SRC/", 5))
+        return mg_arena_printf(&b->arena, "src/%s", canon_path + 5);
+    return NULL;
+}
+
+/* How a path is shown in the log and in errors: never the daemon's own
+ * folders. */
+static const char *shown(mg_build *b, const char *canon_path)
+{
+    const char *ws = ws_of(b, canon_path);
+    return ws ? ws : canon_path;
+}
+
 /* A canonical argument: options like -I/x or -ffile-prefix-map=/x=. carry
  * paths after a prefix. */
 static char *canon_arg(mg_build *b, const char *arg)
@@ -180,6 +205,7 @@ static size_t file_add(mg_build *b, const char *path, long producer)
     memset(f, 0, sizeof *f);
     f->path = mg_arena_strdup(&b->arena, path);
     f->canon = canon(b, path);
+    f->ws = ws_of(b, f->canon);
     f->producer = producer;
     return b->n_files++;
 }
@@ -521,7 +547,8 @@ static bool manifest_store(mg_build *b, action *a)
         paths[i] = canon(b, headers[i]);
         shas[i] = (char *)header_sha(b, paths[i]);
         if (!shas[i][0] && ok) {
-            log_step(b, "%s: cannot hash the header %s; not caching it", a->label, headers[i]);
+            log_step(b, "%s: cannot hash the header %s; not caching it", a->label,
+                     shown(b, paths[i]));
             ok = false;
         }
         cJSON *pair = cJSON_CreateArray();
@@ -591,7 +618,7 @@ static bool entry_store(mg_build *b, action *a, const char *output, uint64_t ms)
         bfile *f = &b->files[a->outputs[i]];
         uint64_t size;
         if (mg_cache_blob_put(b->o.cache, f->path, f->sha, &size, err, sizeof err) != 0) {
-            fail(b, "%s: cannot store %s in the cache: %s", a->label, f->path, err);
+            fail(b, "%s: cannot store %s in the cache: %s", a->label, shown(b, f->canon), err);
             ok = false;
             break;
         }
@@ -758,54 +785,63 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
 
 /* --- planning ------------------------------------------------------------- */
 
-static void add_compile(mg_build *b, const char *src, const char *obj, const char *const *extra,
-                        size_t n_extra, const char *label)
+/* Gives an action its output folder (workspace-relative), made now so
+ * that it exists on the host and as a mount point in the sandbox. */
+static int act_outdir(mg_build *b, action *a, const char *dir)
+{
+    a->outdir = mg_arena_strdup(&b->arena, dir);
+    char *host = mg_path_join(b->scratch, dir);
+    int r = mg_mkdir_p(host);
+    if (r != 0) fail(b, "cannot create the workspace folder %s: %s", dir, strerror(errno));
+    free(host);
+    return r;
+}
+
+/* Compiles `src` (a host path in one of the workspace's trees) to
+ * obj/<its workspace path>/<stem>.o. Returns the object's host path
+ * (arena), or NULL on failure. */
+static const char *add_compile(mg_build *b, const char *src, const char *stem,
+                               const char *const *extra, size_t n_extra, const char *label)
 {
     action *a = act_new(b, ACT_COMPILE, label);
     const mg_target *t = b->target;
+    act_input(b, a, src);
+    const char *src_ws = b->files[a->inputs[0]].ws;
+    char *dir = mg_arena_printf(&b->arena, "obj/%s", src_ws);
+    if (act_outdir(b, a, dir) != 0) return NULL;
+    a->reads_trees = true;
+    char *obj = mg_arena_printf(&b->arena, "%s/%s.o", dir, stem);
+    char *dep = mg_arena_printf(&b->arena, "%s/%s.d", dir, stem);
+    a->depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, dep);
     act_arg(b, a, b->cc);
     act_args(b, a, t->cflags, t->n_cflags);
     act_args(b, a, extra, n_extra);
-    /* build paths out of the objects: __FILE__ and debug info say ./x.c */
-    const char *roots[3] = {b->scratch, b->rt_root, b->src_root};
-    for (int i = 0; i < 3; i++) {
-        char *map = mg_xasprintf("-ffile-prefix-map=%s=.", roots[i]);
-        act_arg(b, a, map);
-        free(map);
-    }
-    char *inc = mg_xasprintf("-I%s/gen", b->scratch);
-    act_arg(b, a, inc);
-    free(inc);
-    if (t->libc) {
-        /* the runtime's C library before the host's headers */
-        inc = mg_xasprintf("-isystem%s/runtime/libc/include", b->rt_root);
-        act_arg(b, a, inc);
-        free(inc);
-    }
-    inc = mg_xasprintf("-I%s/runtime/include", b->rt_root);
-    act_arg(b, a, inc);
-    free(inc);
-    a->depfile = mg_arena_printf(&b->arena, "%s.d", obj);
-    const char *tail[] = {"-MD", "-MF", a->depfile, "-c", src, "-o", obj};
+    /* the working directory out of the objects (debug info's comp_dir);
+     * every other path is workspace-relative already */
+    act_arg(b, a, b->cwd_map);
+    act_arg(b, a, "-Igen");
+    /* the runtime's C library before the host's headers */
+    if (t->libc) act_arg(b, a, "-isystemruntime/libc/include");
+    act_arg(b, a, "-Iruntime/include");
+    const char *tail[] = {"-MD", "-MF", dep, "-c", src_ws, "-o", obj};
     act_args(b, a, tail, 7);
-    act_input(b, a, src);
-    act_output(b, a, obj);
+    char *obj_host = mg_arena_printf(&b->arena, "%s/%s", b->scratch, obj);
+    act_output(b, a, obj_host);
+    return obj_host;
 }
 
-static int mkdirs_for(mg_build *b, const char *path)
+/* An input's workspace path, for an argv. */
+static const char *ws_input(mg_build *b, action *a, const char *host)
 {
-    char *d = mg_path_dirname(path);
-    int r = mg_mkdir_p(d);
-    if (r != 0) fail(b, "cannot create %s: %s", d, strerror(errno));
-    free(d);
-    return r;
+    act_input(b, a, host);
+    return b->files[a->inputs[a->n_inputs - 1]].ws;
 }
 
 static int write_gen(mg_build *b, const char *name, const char *text)
 {
     char *path = mg_xasprintf("%s/gen/%s", b->scratch, name);
     int r = mg_file_write_atomic(path, text, strlen(text), 0644);
-    if (r != 0) fail(b, "cannot write %s: %s", path, strerror(errno));
+    if (r != 0) fail(b, "cannot write gen/%s: %s", name, strerror(errno));
     free(path);
     return r;
 }
@@ -914,52 +950,47 @@ static int plan(mg_build *b)
     size_t n_rt;
     const char **rt = mg_runtime_sources(b->o.catalog, b->target, &n_rt, err, sizeof err);
     if (!rt) return fail(b, "%s", err);
-    action *archive_tmp = NULL;
-    size_t first_rt = b->n_acts;
-    for (size_t i = 0; i < n_rt; i++) {
+    const char **rt_objs = mg_xmalloc((n_rt + 1) * sizeof *rt_objs);
+    for (size_t i = 0; r == 0 && i < n_rt; i++) {
         char *src = mg_path_join(b->rt_root, rt[i]);
         /* ar keeps members by base name: make them unique (runtime/a/x.c and
          * runtime/b/x.c would replace each other) */
-        char *flat = mg_xasprintf("%.*s", (int)strlen(rt[i]) - 2, rt[i] + strlen("runtime/"));
+        char *flat = mg_xasprintf("%.*s", (int)(strlen(rt[i]) - strlen("runtime/") - 2),
+                                  rt[i] + strlen("runtime/"));
         for (char *c = flat; *c; c++)
             if (*c == '/') *c = '-';
-        char *obj = mg_xasprintf("%s/obj/runtime/%s.o", b->scratch, flat);
-        free(flat);
         char *label = mg_xasprintf("compile %s", rt[i]);
-        if (mkdirs_for(b, obj) != 0) r = -1;
-        add_compile(b, src, obj, NULL, 0, label);
+        rt_objs[i] = add_compile(b, src, flat, NULL, 0, label);
+        if (!rt_objs[i]) r = -1;
         free(src);
-        free(obj);
+        free(flat);
         free(label);
     }
     free(rt);
-    if (r != 0) return -1;
-    size_t last_rt = b->n_acts;
-    char *lib = mg_path_join(b->scratch, "obj/libmgrt.a");
-    archive_tmp = act_new(b, ACT_ARCHIVE, "archive libmgrt.a");
-    act_arg(b, archive_tmp, b->ar);
-    act_arg(b, archive_tmp, "rcsD");
-    act_arg(b, archive_tmp, lib);
-    for (size_t i = first_rt; i < last_rt; i++) {
-        const char *obj = b->files[b->acts[i].outputs[0]].path;
-        act_arg(b, archive_tmp, obj);
-        act_input(b, archive_tmp, obj);
+    char *lib = mg_path_join(b->scratch, "lib/libmgrt.a");
+    action *ar = act_new(b, ACT_ARCHIVE, "archive libmgrt.a");
+    if (r == 0) r = act_outdir(b, ar, "lib");
+    act_arg(b, ar, b->ar);
+    act_arg(b, ar, "rcsD");
+    act_arg(b, ar, "lib/libmgrt.a");
+    for (size_t i = 0; r == 0 && i < n_rt; i++) act_arg(b, ar, ws_input(b, ar, rt_objs[i]));
+    act_output(b, ar, lib);
+    free(rt_objs);
+    if (r != 0) {
+        free(lib);
+        return -1;
     }
-    act_output(b, archive_tmp, lib);
 
     /* the image's own sources: generated, then the user's */
-    char **objs = NULL;
+    const char **objs = NULL;
     size_t n_objs = 0;
-    static const char *const gens[] = {"main.c", "mg_note.c", "mg_crunch.c"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const gens[] = {"main", "mg_note", "mg_crunch"};
+    for (size_t i = 0; r == 0 && i < 3; i++) {
         if (i == 2 && !n_dirs) break;
-        char *src = mg_xasprintf("%s/gen/%s", b->scratch, gens[i]);
-        char *obj = mg_xasprintf("%s/obj/gen/%s.o", b->scratch, gens[i]);
-        char *label = mg_xasprintf("compile %s (generated)", gens[i]);
-        if (mkdirs_for(b, obj) != 0) r = -1;
-        add_compile(b, src, obj, NULL, 0, label);
+        char *src = mg_xasprintf("%s/gen/%s.c", b->scratch, gens[i]);
+        char *label = mg_xasprintf("compile %s.c (generated)", gens[i]);
         objs = mg_xrealloc(objs, (n_objs + 1) * sizeof *objs);
-        objs[n_objs++] = obj;
+        if (!(objs[n_objs++] = add_compile(b, src, gens[i], NULL, 0, label))) r = -1;
         free(src);
         free(label);
     }
@@ -969,75 +1000,72 @@ static int plan(mg_build *b)
         const char **extra = mg_xmalloc((c->n_cflags + c->n_include_dirs + 1) * sizeof *extra);
         size_t n_extra = 0;
         for (size_t k = 0; k < c->n_include_dirs; k++)
-            extra[n_extra++] =
-                mg_arena_printf(&b->arena, "-I%s/%s", b->src_root, c->include_dirs[k]);
+            extra[n_extra++] = mg_arena_printf(&b->arena, "-Isrc/%s", c->include_dirs[k]);
         for (size_t k = 0; k < c->n_cflags; k++) extra[n_extra++] = c->cflags[k];
-        for (size_t k = 0; k < c->n_sources; k++) {
-            char *obj = mg_xasprintf("%s/obj/src/%s.o", b->scratch, c->sources[k]);
-            bool seen = false; /* a source shared by two user codes is compiled once */
-            for (size_t o = 0; o < n_objs; o++)
-                if (!strcmp(objs[o], obj)) seen = true;
-            if (seen) {
-                free(obj);
-                continue;
-            }
+        for (size_t k = 0; r == 0 && k < c->n_sources; k++) {
             char *src = mg_path_join(b->src_root, c->sources[k]);
+            bool seen = false; /* a source shared by two user codes is compiled once */
+            for (size_t f = 0; f < b->n_files; f++)
+                if (!strcmp(b->files[f].path, src) && b->files[f].producer < 0) seen = true;
             struct stat st;
-            if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
+            if (seen)
+                ;
+            else if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
                 r = fail(b, "source %s: %s", c->sources[k],
                          errno == ENOENT ? "no such file in the project"
                                          : "not a regular file or unreadable");
-            char *label = mg_xasprintf("compile %s", c->sources[k]);
-            if (r == 0 && mkdirs_for(b, obj) != 0) r = -1;
-            if (r == 0) add_compile(b, src, obj, extra, n_extra, label);
-            objs = mg_xrealloc(objs, (n_objs + 1) * sizeof *objs);
-            objs[n_objs++] = obj;
+            else {
+                const char *base = strrchr(c->sources[k], '/');
+                base = base ? base + 1 : c->sources[k];
+                const char *dot = strrchr(base, '.');
+                char *stem = mg_xasprintf(
+                    "%.*s", dot && dot != base ? (int)(dot - base) : (int)strlen(base), base);
+                char *label = mg_xasprintf("compile %s", c->sources[k]);
+                objs = mg_xrealloc(objs, (n_objs + 1) * sizeof *objs);
+                if (!(objs[n_objs++] = add_compile(b, src, stem, extra, n_extra, label))) r = -1;
+                free(stem);
+                free(label);
+            }
             free(src);
-            free(label);
         }
         free(extra);
     }
 
     /* link, strip */
-    char *unstripped = mg_path_join(b->scratch, "out/image.elf");
+    char *unstripped = mg_path_join(b->scratch, "link/image.elf");
     char *image = mg_xasprintf("%s/out/%s", b->scratch, b->res->image_name);
-    if (r == 0) r = mkdirs_for(b, image);
     if (r == 0) {
         action *link = act_new(b, ACT_LINK, "link");
+        r = act_outdir(b, link, "link");
         act_arg(b, link, b->cc);
         act_args(b, link, b->target->ldflags, b->target->n_ldflags);
         if (b->target->linker_script) {
-            char *script = mg_xasprintf("%s/%s", b->rt_root, b->target->linker_script);
+            char *script = mg_path_join(b->rt_root, b->target->linker_script);
             act_arg(b, link, "-T");
-            act_arg(b, link, script);
-            act_input(b, link, script);
+            act_arg(b, link, ws_input(b, link, script));
             free(script);
         }
         /* the note is referenced by nothing: keep it through --gc-sections */
         act_arg(b, link, "-Wl,--undefined=mg__image_note");
         act_arg(b, link, "-o");
-        act_arg(b, link, unstripped);
-        for (size_t i = 0; i < n_objs; i++) {
-            act_arg(b, link, objs[i]);
-            act_input(b, link, objs[i]);
-        }
-        act_arg(b, link, lib);
-        act_input(b, link, lib);
+        act_arg(b, link, "link/image.elf");
+        for (size_t i = 0; i < n_objs; i++) act_arg(b, link, ws_input(b, link, objs[i]));
+        act_arg(b, link, ws_input(b, link, lib));
         act_args(b, link, b->target->libs, b->target->n_libs);
         act_output(b, link, unstripped);
         link->mode = 0755;
-
+    }
+    if (r == 0) {
         action *st = act_new(b, ACT_STRIP, "strip");
+        r = act_outdir(b, st, "out");
         act_arg(b, st, b->strip);
         act_args(b, st, b->target->strip, b->target->n_strip);
         act_arg(b, st, "-o");
-        act_arg(b, st, image);
-        act_arg(b, st, unstripped);
-        act_input(b, st, unstripped);
+        act_arg(b, st, mg_arena_printf(&b->arena, "out/%s", b->res->image_name));
+        act_arg(b, st, ws_input(b, st, unstripped));
         act_output(b, st, image);
         st->mode = 0755;
     }
-    for (size_t i = 0; i < n_objs; i++) free(objs[i]);
     free(objs);
     free(unstripped);
     free(image);
@@ -1064,7 +1092,8 @@ static int hash_sources(mg_build *b, action *a)
         bfile *f = &b->files[a->inputs[i]];
         if (f->known) continue;
         int e = file_sha(b, f->path, f->sha);
-        if (e != 0) return fail(b, "%s: cannot read %s: %s", a->label, f->path, strerror(e));
+        if (e != 0)
+            return fail(b, "%s: cannot read %s: %s", a->label, shown(b, f->canon), strerror(e));
         f->known = true;
     }
     return 0;
@@ -1098,7 +1127,7 @@ static bool ensure_present(mg_build *b, size_t fi)
         return true;
     }
     if (st == MG_CACHE_CORRUPT) b->corrupt++;
-    log_step(b, "%s: cached output %s is %s; running it again", p->label, f->canon,
+    log_step(b, "%s: cached output %s is %s; running it again", p->label, shown(b, f->canon),
              st == MG_CACHE_CORRUPT   ? "corrupt"
              : st == MG_CACHE_MISSING ? "missing"
                                       : err);
@@ -1109,19 +1138,73 @@ static bool ensure_present(mg_build *b, size_t fi)
     return false;
 }
 
+/* Milliseconds left of the build's wall time; UINT64_MAX without a limit. */
+static uint64_t build_time_left(mg_build *b)
+{
+    if (!b->limits.build_wall_ms) return UINT64_MAX;
+    uint64_t spent = ms_since(&b->start);
+    return spent >= b->limits.build_wall_ms ? 0 : b->limits.build_wall_ms - spent;
+}
+
+/* The environment of every action. In the sandbox it is all they get:
+ * nothing of the daemon's (no CPATH, GCC_EXEC_PREFIX or secrets) reaches
+ * them; without it, they inherit ours too, as any program would. */
+static const char *const action_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
+                                         "SOURCE_DATE_EPOCH=0", NULL};
+
 static void start(mg_build *b, action *a)
 {
     for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
-    static const char *const env[] = {"LC_ALL=C", "SOURCE_DATE_EPOCH=0", NULL};
-    mg_exec_spec spec = {.argv = (const char *const *)a->argv,
-                         .cwd = b->scratch,
-                         .env = env,
-                         .timeout_ms = b->o.action_timeout_ms ? b->o.action_timeout_ms
-                                                              : MG_BUILD_DEFAULT_TIMEOUT_MS};
+    bool sandboxed = !b->o.no_sandbox;
+    /* what it sees: the trees or its inputs, then its own folder */
+    mg_sandbox_bind *binds = mg_xmalloc((a->n_inputs + 4) * sizeof *binds);
+    size_t n = 0;
+    char *runtime = mg_path_join(b->rt_root, "runtime");
+    char *gen = mg_path_join(b->scratch, "gen");
+    char *out = mg_path_join(b->scratch, a->outdir);
+    if (a->reads_trees) {
+        binds[n++] = (mg_sandbox_bind){b->src_root, MG_SANDBOX_WORKSPACE "/src", false};
+        binds[n++] = (mg_sandbox_bind){runtime, MG_SANDBOX_WORKSPACE "/runtime", false};
+        binds[n++] = (mg_sandbox_bind){gen, MG_SANDBOX_WORKSPACE "/gen", false};
+    } else {
+        for (size_t i = 0; i < a->n_inputs; i++) {
+            const bfile *f = &b->files[a->inputs[i]];
+            binds[n++] = (mg_sandbox_bind){
+                f->path, mg_arena_printf(&b->arena, MG_SANDBOX_WORKSPACE "/%s", f->ws), false};
+        }
+    }
+    binds[n++] = (mg_sandbox_bind){
+        out, mg_arena_printf(&b->arena, MG_SANDBOX_WORKSPACE "/%s", a->outdir), true};
+    /* inside, the working directory is the workspace's fixed path */
+    const char **argv = mg_xmalloc((a->argc + 1) * sizeof *argv);
+    for (size_t i = 0; i <= a->argc; i++)
+        argv[i] = sandboxed && a->argv[i] && !strcmp(a->argv[i], b->cwd_map)
+                      ? "-ffile-prefix-map=" MG_SANDBOX_WORKSPACE "=."
+                      : a->argv[i];
+    mg_build_limits l = b->limits;
+    uint64_t left = build_time_left(b);
+    if (!l.action_wall_ms || left < l.action_wall_ms) l.action_wall_ms = left ? left : 1;
+    mg_sandbox_spec sb = {
+        .sandboxed = sandboxed, .limits = &l, .binds = binds, .n_binds = n, .env = action_env};
+    char **run = mg_sandbox_argv(&sb, argv);
+    mg_exec_spec spec = {.argv = (const char *const *)run,
+                         .cwd = sandboxed ? NULL : b->scratch,
+                         .env = action_env,
+                         /* without the sandbox, the daemon's orphan marker must pass */
+                         .clear_env = sandboxed,
+                         .timeout_ms = l.action_wall_ms == UINT64_MAX ? 0 : l.action_wall_ms};
     a->exec_id = mg_executor_start(b->ex, &spec);
     a->state = ST_RUNNING;
+    mg_sandbox_argv_free(run);
+    free(argv);
+    free(binds);
+    free(runtime);
+    free(gen);
+    free(out);
 }
 
+/* The command as the log shows it: the workspace-relative argv, with the
+ * working directory as $WORK. */
 static void log_command(mg_build *b, const action *a)
 {
     if (!b->o.log) return;
@@ -1129,7 +1212,7 @@ static void log_command(mg_build *b, const action *a)
     mg_strbuf_append(&s, "$");
     for (size_t i = 0; i < a->argc; i++) {
         mg_strbuf_append(&s, " ");
-        mg_strbuf_append(&s, a->argv[i]);
+        mg_strbuf_append(&s, canon_arg(b, a->argv[i]));
     }
     mg_strbuf_append(&s, "\n");
     b->o.log(b->o.log_ctx, s.data, s.len);
@@ -1155,11 +1238,15 @@ static int finish(mg_build *b, const mg_exec_result *r)
     }
     if (r->spawn_error)
         return fail(b, "%s: cannot run %s: %s", a->label, a->argv[0], strerror(r->spawn_error));
-    if (r->timed_out)
-        return fail(b, "%s: timed out after %llu s", a->label,
-                    (unsigned long long)((b->o.action_timeout_ms ? b->o.action_timeout_ms
-                                                                 : MG_BUILD_DEFAULT_TIMEOUT_MS) /
-                                         1000));
+    mg_limit_kind hit = r->timed_out
+                            ? (build_time_left(b) == 0 ? MG_LIMIT_BUILD_WALL : MG_LIMIT_ACTION_WALL)
+                            : mg_limit_hit(r);
+    if (hit != MG_LIMIT_NONE) {
+        char what[128];
+        mg_limit_describe(&b->limits, hit, what, sizeof what);
+        b->res->limit = hit;
+        return fail(b, "%s: %s exceeded", a->label, what);
+    }
     if (r->term_signal) return fail(b, "%s: killed by signal %d", a->label, r->term_signal);
     if (r->exit_status != 0) {
         /* the first line with "error" says most; else the first line */
@@ -1214,6 +1301,13 @@ static int run_actions(mg_build *b)
     b->res->actions = (unsigned)b->n_acts;
     while (count_done(b) < b->n_acts) {
         bool progress = false;
+        if (build_time_left(b) == 0) {
+            char what[128];
+            mg_limit_describe(&b->limits, MG_LIMIT_BUILD_WALL, what, sizeof what);
+            b->res->limit = MG_LIMIT_BUILD_WALL;
+            status = fail(b, "%s exceeded", what);
+            break;
+        }
         for (size_t i = 0; status == 0 && i < b->n_acts; i++) {
             action *a = &b->acts[i];
             if (a->state != ST_WAITING || !inputs_ready(b, a)) continue;
@@ -1304,6 +1398,7 @@ mg_build *mg_build_new(const mg_build_options *opts)
     mg_build *b = calloc(1, sizeof *b);
     if (!b) abort();
     b->o = *opts;
+    b->limits = opts->limits ? *opts->limits : mg_build_limits_default();
     atomic_init(&b->cancelled, false);
     b->ex = mg_executor_new();
     if (!b->ex) abort();
@@ -1348,11 +1443,11 @@ static int copy_out(mg_build *b, const char *from, const char *to)
 {
     size_t len;
     char *data = mg_file_read(from, SIZE_MAX - 1, &len);
-    if (!data) return fail(b, "cannot read %s: %s", from, strerror(errno));
+    if (!data) return fail(b, "cannot read the image: %s", strerror(errno));
     char *dir = mg_path_dirname(to);
     int r = mg_mkdir_p(dir);
     if (r == 0) r = mg_file_write_atomic(to, data, len, 0755);
-    if (r != 0) fail(b, "cannot write the image to %s: %s", to, strerror(errno));
+    if (r != 0) fail(b, "cannot write the image: %s", strerror(errno));
     free(dir);
     free(data);
     return r;
@@ -1380,12 +1475,12 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         r = 0;
     if (r != 0) goto out;
     snprintf(res->image_name, sizeof res->image_name, "%s%s", g->name, b->target->image_suffix);
-    log_step(b, "build %s for %s/%s (runtime %.12s)", g->name, g->target, g->arch,
-             mg_runtime_version());
+    log_step(b, "build %s for %s/%s (runtime %.12s)%s", g->name, g->target, g->arch,
+             mg_runtime_version(), b->o.no_sandbox ? ", without the sandbox" : "");
 
     char real[PATH_MAX];
     if (!realpath(b->o.project_dir, real)) {
-        r = fail(b, "cannot open the project directory %s: %s", b->o.project_dir, strerror(errno));
+        r = fail(b, "cannot open the project's sources: %s", strerror(errno));
         goto out;
     }
     b->src_root = mg_xstrdup(real);
@@ -1417,6 +1512,25 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     b->cc = tools[0];
     b->ar = tools[1];
     b->strip = tools[2];
+    /* the sandbox shows the host's /usr and nothing else */
+    for (int i = 0; r == 0 && !b->o.no_sandbox && i < 3; i++)
+        if (strncmp(tools[i], "/usr/", 5))
+            r = fail(b,
+                     "toolchain: %s is outside /usr, where sandboxed actions cannot run it "
+                     "(build without the sandbox, or install it under /usr)",
+                     tools[i]);
+    /* the workspace: src and runtime are links to their trees (the
+     * sandbox mounts those trees there instead) */
+    char *link_src = mg_path_join(b->scratch, "src");
+    char *link_rt = mg_path_join(b->scratch, "runtime");
+    char *rt_tree = mg_path_join(b->rt_root, "runtime");
+    if (r == 0 && (symlink(b->src_root, link_src) != 0 || symlink(rt_tree, link_rt) != 0))
+        r = fail(b, "cannot lay out the workspace: %s", strerror(errno));
+    free(link_src);
+    free(link_rt);
+    free(rt_tree);
+    b->cwd_map = mg_arena_printf(&b->arena, "-ffile-prefix-map=%s=.", b->scratch);
+    if (r != 0) goto out;
 
     memo_load(b);
     r = plan(b);

@@ -11,7 +11,23 @@
  *   link      objects + libmgrt.a -> the unstripped image
  *   strip     -> the image; then its sha256 (in mgd)
  * and runs them in dependency order, up to `jobs` processes at once (argv
- * arrays, never a shell, each with a timeout).
+ * arrays, never a shell), each under the limits and, unless no_sandbox, in
+ * the sandbox of toolchain/sandbox.h.
+ *
+ * The workspace. Every action runs in one folder laid out the same way
+ * with or without the sandbox, and its argv names workspace-relative paths
+ * only, so commands, compiler messages and the log say src/unikernel.c or
+ * runtime/core/loop.c, never where the daemon keeps its data:
+ *   src/       the project's sources                  read-only
+ *   runtime/   the runtime's sources                  read-only
+ *   gen/       the generated sources (mgd writes)     read-only
+ *   obj/SRC/   the object and dependency file of the compile of SRC
+ *   lib/       libmgrt.a       link/  image.elf       out/  the image
+ * Each action may write only its own output folder (the last four), and
+ * sees only what it declares: a compile the three source trees, the other
+ * actions the files they take. So an action cannot change another's
+ * outputs after they were hashed (a poisoned cache entry for every
+ * project), and one that reads an undeclared file fails.
  *
  * Every process action goes through the cache. Its key covers the toolchain
  * identity (tool versions), the action's argv with the build's own paths
@@ -41,10 +57,9 @@
 #include "graph/catalog.h"
 #include "graph/resolve.h"
 #include "toolchain/cache.h"
+#include "toolchain/sandbox.h"
 #include "toolchain/sha256.h"
 #include "toolchain/target.h"
-
-#define MG_BUILD_DEFAULT_TIMEOUT_MS (300u * 1000u)
 
 /* Receives the build log as it is written (text, not NUL-terminated). */
 typedef void (*mg_build_log_fn)(void *ctx, const char *text, size_t len);
@@ -59,11 +74,12 @@ typedef struct mg_build_options {
     const mg_catalog *catalog;
     const mg_targets *targets;
     mg_cache *cache;
-    const char *output;         /* where to write the image (atomically); NULL: nowhere */
-    unsigned jobs;              /* processes at once; 0: the number of cores */
-    bool force;                 /* bypass cache lookups */
-    uint64_t action_timeout_ms; /* 0: MG_BUILD_DEFAULT_TIMEOUT_MS */
-    mg_build_log_fn log;        /* may be NULL */
+    const char *output;            /* where to write the image (atomically); NULL: nowhere */
+    unsigned jobs;                 /* processes at once; 0: the number of cores */
+    bool force;                    /* bypass cache lookups */
+    const mg_build_limits *limits; /* NULL: mg_build_limits_default() */
+    bool no_sandbox;               /* the limits only, no sandbox (same cache keys) */
+    mg_build_log_fn log;           /* may be NULL */
     void *log_ctx;
     mg_build_action_fn on_action; /* may be NULL; called with log_ctx */
     bool log_untimed;             /* the log callback stamps every line with its own time:
@@ -73,7 +89,8 @@ typedef struct mg_build_options {
 typedef struct mg_build_result {
     bool ok;
     bool cancelled;
-    char error[2048]; /* what failed, when !ok: one line a user can act on */
+    mg_limit_kind limit; /* the limit that failed the build, or MG_LIMIT_NONE */
+    char error[2048];    /* what failed, when !ok: one line a user can act on */
     char sha256[MG_SHA256_HEX_SIZE];
     uint64_t image_size;
     char image_name[256]; /* "hello" (+ the target's suffix) */

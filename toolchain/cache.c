@@ -1163,3 +1163,15 @@ int mg_size_parse(const char *text, uint64_t *out)
     *out = v << shift;
     return 0;
 }
+
+void mg_size_format(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    while (u < 4 && bytes >= (1ull << (10 * (u + 1)))) u++;
+    uint64_t unit = 1ull << (10 * u);
+    if (bytes % unit == 0)
+        snprintf(buf, size, "%llu %s", (unsigned long long)(bytes / unit), units[u]);
+    else
+        snprintf(buf, size, "%.1f %s", (double)bytes / (double)unit, units[u]);
+}

@@ -156,5 +156,8 @@ int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, char *
  * case), optionally followed by "B" or "iB": "500M", "2G", "1024", "10k",
  * "10KiB", "64b". 0 and the size, or -1 on anything else or on overflow. */
 int mg_size_parse(const char *text, uint64_t *out);
+/* The other way: "2 GiB" for an exact multiple of a unit, else "12.3 MiB";
+ * "512 B" below 1 KiB. */
+void mg_size_format(uint64_t bytes, char *buf, size_t size);
 
 #endif
