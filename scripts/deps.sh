@@ -13,6 +13,8 @@ packages=(
   libsqlite3-dev    # the daemon's database (daemon/store)
   libgit2-dev       # project repositories (daemon/sources)
   libseccomp-dev    # mg-spt, the spt tender's sandbox (runtime/tender/spt)
+  bubblewrap        # the sandbox of every build action (toolchain/sandbox.h)
+  util-linux        # prlimit: the limits of every build action
   qemu-system-x86   # boots virtio images (mgd run, the virtio tests)
   libcurl4-openssl-dev # mgctl, the client (client/)
   curl              # make run checks that the daemon answers
