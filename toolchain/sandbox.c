@@ -196,7 +196,14 @@ char **mg_sandbox_argv(const mg_sandbox_spec *s, const char *const *argv)
     if (l && (l->memory || l->cpu_s || l->file_size || l->procs)) {
         push(&a, PRLIMIT);
         push_limit(&a, "--as", l->memory);
-        push_limit(&a, "--cpu", l->cpu_s);
+        if (l->cpu_s) {
+            /* SIGXCPU at the soft limit says why (gcc reports it); the
+             * hard limit, a little later, is a SIGKILL that says nothing */
+            char *cpu = mg_xasprintf("--cpu=%llu:%llu", (unsigned long long)l->cpu_s,
+                                     (unsigned long long)l->cpu_s + 5);
+            push(&a, cpu);
+            free(cpu);
+        }
         push_limit(&a, "--fsize", l->file_size);
         push_limit(&a, "--nproc", l->procs);
         push(&a, "--");
