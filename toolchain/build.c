@@ -1007,10 +1007,12 @@ static int plan(mg_build *b)
             bool seen = false; /* a source shared by two user codes is compiled once */
             for (size_t f = 0; f < b->n_files; f++)
                 if (!strcmp(b->files[f].path, src) && b->files[f].producer < 0) seen = true;
+            if (seen) {
+                free(src);
+                continue;
+            }
             struct stat st;
-            if (seen)
-                ;
-            else if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
+            if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
                 r = fail(b, "source %s: %s", c->sources[k],
                          errno == ENOENT ? "no such file in the project"
                                          : "not a regular file or unreadable");

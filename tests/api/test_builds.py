@@ -489,7 +489,7 @@ class Limits(ApiTest):
             t0 = time.monotonic()
             b = d.build_and_wait("timeout", want="failed", timeout=60)
             self.assertLess(time.monotonic() - t0, 25)
-            self.assertIn("timed out", b["error"])
+            self.assertIn("time limit of 6 s exceeded", b["error"])
             self.assertIn("slow.c", b["error"])
             scratch = os.path.join(d.data, "scratch", str(b["id"]))
             self.assertEqual(harness.wait_no_processes(scratch, timeout=3), [])
