@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -317,7 +318,9 @@ static bool has_body(mg_req *r, uint64_t *declared, bool *known)
             *known = true;
         }
     }
-    if (te) return true;
+    /* a Content-Length we could not read (over INT64_MAX) still announces
+     * a body, one too long to read */
+    if (te || (cl && !*known)) return true;
     return *declared > 0;
 }
 
@@ -453,11 +456,27 @@ static enum MHD_Result send_reply(mg_req *r)
     return q;
 }
 
-/* Bodies that pass the limit are read on to their end, up to this much
- * more, so the 413 arrives on a connection still in step (libmicrohttpd
- * 0.9.75 cannot queue an answer in the middle of a body: MHD_queue_response
- * refuses it, measured); past it the connection is closed. */
+/* Bodies nobody will use are read on to their end and dropped, so that the
+ * answer arrives on a connection still in step: one that passes the limit
+ * (then 413) and one of a request answered before its body (401, 404,
+ * 415, ...). libmicrohttpd 0.9.75 cannot queue an answer in the middle of
+ * a body (MHD_queue_response refuses it, measured), and one queued before
+ * the body makes it close the connection with the body unread: a client
+ * still sending it gets a reset instead of the answer. The reading stops
+ * at the limit plus this much, counted from the body's first byte; past
+ * it the connection is closed. */
 #define DISCARD_EXTRA (4u << 20)
+
+static uint64_t discard_limit(const mg_api *a)
+{
+    return (uint64_t)a->o.max_body + DISCARD_EXTRA;
+}
+
+static bool expects_continue(mg_req *r)
+{
+    const char *e = mg_req_header(r, MHD_HTTP_HEADER_EXPECT);
+    return e && strcasecmp(e, "100-continue") == 0;
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -477,27 +496,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->begun = true;
         r->method = mg_http_method_parse(method);
         begin(r, url);
-        /* An answer queued now, before the final call, makes libmicrohttpd
-         * close the connection: worth it only to avoid reading a body. */
         uint64_t declared;
         bool known;
         if (r->replied && has_body(r, &declared, &known)) {
+            /* Answered before the body. Queued now, the answer makes
+             * libmicrohttpd close the connection with the body unread (see
+             * DISCARD_EXTRA), which is right only for a client that waits
+             * for "100 Continue" before sending (it sends no body, and
+             * reads the answer) and for a body too long to read on: a
+             * Content-Length past the limit plus DISCARD_EXTRA, or one
+             * has_body could not read. Otherwise the body is read and
+             * dropped as it comes (below; a chunked one is counted up to
+             * the same bound) and the answer sent at the final call. */
             r->dispatched = true;
-            return send_reply(r);
+            bool too_long = mg_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+                            (!known || declared > discard_limit(a));
+            if (expects_continue(r) || too_long) return send_reply(r);
         }
-        return MHD_YES;
-    }
-    if (r->dispatched) {
-        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (!r->body_too_big && n > a->o.max_body - r->body_len) r->body_too_big = true;
-        if (r->body_too_big) {
+        /* answered already, or past the limit: counted, not kept */
+        if (r->dispatched || r->body_too_big) {
             r->body_len += n < SIZE_MAX - r->body_len ? n : 0;
-            if (r->body_len > a->o.max_body + DISCARD_EXTRA) return MHD_NO;
+            if (r->body_len > discard_limit(a)) return MHD_NO;
             return MHD_YES;
         }
         if (r->body_len + n + 1 > r->body_cap) {
