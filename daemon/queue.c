@@ -3,6 +3,7 @@
  */
 #include "daemon/queue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -199,6 +200,51 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_
     return pin_blob(q->o.cache, "sources", sha, err, errsize);
 }
 
+/* The fetch process parses what a remote sends with libgit2: it runs in a
+ * sandbox too (toolchain/sandbox.h), with the network, the project's own
+ * mirror folder and the checkout writable, this program's folder and a
+ * local repository read-only, and nothing else of the data directory:
+ * not the database, not the tokens, not another project's mirror, which
+ * a compromised fetch could otherwise rewrite for that project's builds.
+ * Under the build limits but memory (the sanitizers of a test build
+ * reserve terabytes of address space). */
+static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const char *const *argv)
+{
+    mg_build_limits l = q->o.limits;
+    l.memory = 0;
+    l.action_wall_ms = l.build_wall_ms = 0;
+    mg_sandbox_bind binds[4];
+    size_t n = 0;
+    binds[n++] = (mg_sandbox_bind){project_git, project_git, true};
+    binds[n++] = (mg_sandbox_bind){j->src, j->src, true};
+    char *exe_dir = mg_path_dirname(q->self_exe);
+    if (strncmp(exe_dir, "/usr/", 5)) binds[n++] = (mg_sandbox_bind){exe_dir, exe_dir, false};
+    /* a local repository is visible at its own path, and only it */
+    char *local = q->o.allow_local_repos ? mg_sources_local_path(j->project.repo_url) : NULL;
+    char *local_real = local ? realpath(local, NULL) : NULL;
+    const char **args = mg_xmalloc(8 * sizeof *args);
+    memcpy(args, argv, 8 * sizeof *args);
+    if (local_real) {
+        binds[n++] = (mg_sandbox_bind){local_real, local_real, false};
+        /* a relative path means the same from the sandbox's directory */
+        if (local[0] != '/' && strncmp(j->project.repo_url, "file://", 7)) args[3] = local_real;
+    }
+    static const char *const env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
+    mg_sandbox_spec s = {.sandboxed = !q->o.no_sandbox,
+                         .limits = &l,
+                         .binds = binds,
+                         .n_binds = n,
+                         .env = env,
+                         .network = true,
+                         .mount_proc = true};
+    char **run = mg_sandbox_argv(&s, args);
+    free(args);
+    free(exe_dir);
+    free(local);
+    free(local_real);
+    return run;
+}
+
 /* Writes the build's sources under j->src; 0, or -1 with j->err. */
 static int take_sources(job *j)
 {
@@ -235,7 +281,17 @@ static int take_sources(job *j)
         snprintf(j->err, sizeof j->err, "the project has neither a repository nor sources");
         return -1;
     }
-    char *mirror = mg_xasprintf("%s/%lld.git", q->git_dir, (long long)j->project.id);
+    /* each project's mirror (and its lock) in a folder of its own, the one
+     * the fetch's sandbox may write besides the checkout */
+    char *project_git = mg_xasprintf("%s/%lld", q->git_dir, (long long)j->project.id);
+    char *mirror = mg_path_join(project_git, "mirror.git");
+    if (mg_mkdir_p(project_git)) {
+        snprintf(j->err, sizeof j->err, "cannot create the project's mirror folder: %s",
+                 strerror(errno));
+        free(project_git);
+        free(mirror);
+        return -1;
+    }
     const char *ref = j->row.commit ? j->row.commit : j->row.ref;
     /* libgit2 cannot be interrupted while a remote sends nothing (1.5 has
      * no network timeouts), so the fetch runs in a process of its own
@@ -248,9 +304,12 @@ static int take_sources(job *j)
                           j->src,
                           q->o.allow_local_repos ? "1" : "0",
                           NULL};
-    mg_exec_spec spec = {.argv = argv, .timeout_ms = MG_QUEUE_FETCH_TIMEOUT_MS};
+    char **run = fetch_argv(q, j, project_git, argv);
+    mg_exec_spec spec = {.argv = (const char *const *)run, .timeout_ms = MG_QUEUE_FETCH_TIMEOUT_MS};
     mg_executor *ex = mg_executor_new();
+    free(project_git);
     if (!ex) {
+        mg_sandbox_argv_free(run);
         free(mirror);
         snprintf(j->err, sizeof j->err, "cannot start the fetch: out of resources");
         return -1;
@@ -266,6 +325,7 @@ static int take_sources(job *j)
     j->slot->fetch = NULL;
     pthread_mutex_unlock(&q->lock);
     mg_executor_free(ex);
+    mg_sandbox_argv_free(run);
     free(mirror);
     if (wr != 0) {
         snprintf(j->err, sizeof j->err, "the fetch process was lost");
@@ -665,6 +725,24 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Mirrors of mgd before per-project mirror folders (git/<id>.git and its
+ * .lock beside it): nothing refers to them any more; a fetch clones anew. */
+static void remove_flat_mirrors(const char *git_dir)
+{
+    DIR *d = opendir(git_dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        bool flat = (n > 4 && !strcmp(e->d_name + n - 4, ".git")) ||
+                    (n > 9 && !strcmp(e->d_name + n - 9, ".git.lock"));
+        if (!flat) continue;
+        char *path = mg_path_join(git_dir, e->d_name);
+        mg_rm_rf(path);
+        free(path);
+    }
+    closedir(d);
+}
+
 mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
 {
     mg_queue *q = calloc(1, sizeof *q);
@@ -693,6 +771,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
             free(q);
             return NULL;
         }
+    remove_flat_mirrors(q->git_dir);
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->wake, NULL);
     pthread_cond_init(&q->log_cond, NULL);
@@ -827,16 +906,15 @@ bool mg_queue_running(mg_queue *q, int64_t id)
 
 void mg_queue_forget_project(mg_queue *q, int64_t project_id)
 {
-    char *mirror = mg_xasprintf("%s/%lld.git", q->git_dir, (long long)project_id);
-    char *lock = mg_xasprintf("%s.lock", mirror);
+    char *project_git = mg_xasprintf("%s/%lld", q->git_dir, (long long)project_id);
+    char *lock = mg_path_join(project_git, "mirror.git.lock");
     /* the fetch holds this lock through its checkout (sources.h) */
     int fd = open(lock, O_RDWR | O_CLOEXEC);
     if (fd >= 0) flock(fd, LOCK_EX);
-    mg_rm_rf(mirror);
-    unlink(lock);
+    mg_rm_rf(project_git);
     if (fd >= 0) close(fd);
     free(lock);
-    free(mirror);
+    free(project_git);
 }
 
 char *mg_queue_image_path(mg_queue *q, const char *sha256)

@@ -210,6 +210,17 @@ static int url_classify(const char *url, url_kind *kind, char **local_path, char
     return 0;
 }
 
+char *mg_sources_local_path(const char *url)
+{
+    url_kind kind;
+    char *local = NULL, why[256];
+    if (url_classify(url, &kind, &local, why, sizeof why) != 0 || kind != URL_LOCAL) {
+        free(local);
+        return NULL;
+    }
+    return local;
+}
+
 /* ---- the fetch ----------------------------------------------------------- */
 
 /* How an attempt ended. DAMAGED: the mirror itself is at fault, so one

@@ -3,7 +3,7 @@
  * mirror and checked out, or a small inline tree carried by the project.
  *
  * Git (libgit2):
- * - Each project has one bare mirror (DIR/git/<project-id>.git) with the
+ * - Each project has one bare mirror (DIR/git/<project-id>/mirror.git) with the
  *   remote "origin" at the project's url. A fetch updates the url when it
  *   changed, force-fetches every branch and tag with prune, and points
  *   the mirror's HEAD at the remote's default branch.
@@ -42,6 +42,10 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+
+/* The path of a local repository url (a path, or file:// percent-decoded),
+ * malloc'd; NULL for a remote or invalid url. */
+char *mg_sources_local_path(const char *url);
 
 /* Return values of mg_sources_fetch. */
 #define MG_SOURCES_OK 0

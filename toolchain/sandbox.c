@@ -158,6 +158,7 @@ char **mg_sandbox_argv(const mg_sandbox_spec *s, const char *const *argv)
                                             "ALL",
                                             "--clearenv"};
         for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) push(&a, fixed[i]);
+        if (s->network) push(&a, "--share-net");
         for (size_t i = 0; s->env && s->env[i]; i++) {
             const char *eq = strchr(s->env[i], '=');
             if (!eq) continue;
@@ -168,6 +169,22 @@ char **mg_sandbox_argv(const mg_sandbox_spec *s, const char *const *argv)
             free(name);
         }
         push_system(&a);
+        if (s->network) {
+            /* name resolution and TLS: these and nothing else of /etc */
+            static const char *const etc[] = {
+                "/etc/resolv.conf", "/etc/hosts",    "/etc/nsswitch.conf",
+                "/etc/host.conf",   "/etc/gai.conf", "/etc/services",
+                "/etc/protocols",   "/etc/ssl",      "/etc/ca-certificates"};
+            for (size_t i = 0; i < sizeof etc / sizeof *etc; i++) {
+                push(&a, "--ro-bind-try");
+                push(&a, etc[i]);
+                push(&a, etc[i]);
+            }
+        }
+        if (s->mount_proc) {
+            push(&a, "--proc");
+            push(&a, "/proc");
+        }
         push(&a, "--dev");
         push(&a, "/dev");
         if (l && l->file_size) {

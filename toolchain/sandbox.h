@@ -90,7 +90,7 @@ void mg_limit_describe(const mg_build_limits *l, mg_limit_kind k, char *buf, siz
 /* A folder or file of the host made visible inside the sandbox. */
 typedef struct mg_sandbox_bind {
     const char *host;   /* absolute */
-    const char *inside; /* absolute, under MG_SANDBOX_WORKSPACE */
+    const char *inside; /* absolute; a build's are under MG_SANDBOX_WORKSPACE */
     bool writable;
 } mg_sandbox_bind;
 
@@ -100,6 +100,13 @@ typedef struct mg_sandbox_spec {
     const mg_sandbox_bind *binds; /* in mount order: a bind may sit inside an earlier one */
     size_t n_binds;
     const char *const *env; /* NULL-terminated "NAME=value": the whole environment inside */
+    /* For the daemon's fetch process, which is mgd itself talking to git
+     * remotes, not a build action: the host's network and the /etc files
+     * that name resolution and TLS read (resolv.conf, hosts, nsswitch.conf,
+     * ssl/, ...), and a /proc of the sandbox's own PID namespace (the
+     * sanitizers of a test build read /proc/self/maps). */
+    bool network;
+    bool mount_proc;
 } mg_sandbox_spec;
 
 /* The argv that runs `argv` as the spec says: NULL-terminated, malloc'd,

@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 
 import harness
 from harness import HEX40_RE, ApiTest
@@ -178,6 +179,46 @@ class Git(ApiTest):
         b = self.d.build_and_wait("linked", want="failed")
         self.assertIn("passwd", b["error"])
         self.assertIn("passwd", self.d.log(b["id"]))
+
+    def test_fetch_is_sandboxed(self):
+        """The fetch process (libgit2 parsing what a remote sends) sees its
+        project's mirror folder and the checkout, not the database, the
+        tokens or another project's mirror. Caught while it waits on a
+        remote that never answers, through /proc/PID/root, which shows a
+        process's own mount namespace."""
+        import socket
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        self.d.create_project({"name": "silent", "config": harness.printer_config("silent"),
+                               "repo": {"url": "git://127.0.0.1:%d/x.git" % port, "ref": "main"}})
+        project_id = self.d.get("/projects/silent").json["id"]
+        other = os.path.join(self.d.data, "git", "%d" % self.d.get("/projects/gitp").json["id"])
+        self.d.build_and_wait("gitp", {"ref": "main"})  # gitp's mirror exists
+        self.assertTrue(os.path.isdir(other))
+        b = self.d.start_build("silent")
+        try:
+            fetch = None
+            deadline = time.monotonic() + 30
+            while fetch is None and time.monotonic() < deadline:
+                for pid, cmd in harness.processes_mentioning("__fetch"):
+                    if ":%d/x.git" % port in cmd and not cmd.startswith("/usr/bin/bwrap"):
+                        fetch = pid
+                time.sleep(0.05)
+            self.assertIsNotNone(fetch, "no fetch process seen")
+            root = "/proc/%d/root" % fetch
+            mine = os.path.join(self.d.data, "git", "%d" % project_id)
+            self.assertTrue(os.path.isdir(root + mine), "its own mirror folder is there")
+            for hidden in ("mgd.sqlite3", "admin.token", "cache", "logs"):
+                self.assertFalse(os.path.exists(root + os.path.join(self.d.data, hidden)),
+                                 hidden + " is visible to the fetch")
+            self.assertFalse(os.path.exists(root + other), "another project's mirror is visible")
+            self.assertTrue(os.path.exists(os.path.join(self.d.data, "mgd.sqlite3")))
+        finally:
+            self.d.post("/builds/%d/cancel" % b["id"])
+            server.close()
+        self.assertEqual(self.d.wait_build(b["id"])["status"], "cancelled")
 
     def test_strange_refs(self):
         for ref in ("--upload-pack=touch /tmp/mgd-pwned", "../../etc", "HEAD~1", "main:README",
