@@ -160,14 +160,15 @@ def metric_sum(metrics, name):
     return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
 
 
-def run_with_daemon(name, mgd, workers, run, args):
-    """Runs run(daemon, args) against a fresh `mgd serve` on a temporary data
-    directory; on a BenchError prints it with the daemon's log. Returns the
-    exit status; the daemon and its directory are gone afterwards."""
+def run_with_daemon(name, mgd, workers, run, args, extra_args=()):
+    """Runs run(daemon, args) against a fresh `mgd serve` (with extra_args) on
+    a temporary data directory; on a BenchError prints it with the daemon's
+    log. Returns the exit status; the daemon and its directory are gone
+    afterwards."""
     work = tempfile.mkdtemp(prefix=name.replace("_", "-") + "-")
     daemon = None
     try:
-        daemon = Daemon(os.path.abspath(mgd), work, ["--workers", str(workers)])
+        daemon = Daemon(os.path.abspath(mgd), work, ["--workers", str(workers), *extra_args])
         return run(daemon, args)
     except BenchError as e:
         print(f"{name}: {e}", file=sys.stderr)
