@@ -78,7 +78,8 @@ void mg_h_tokens_create(mg_req *r)
     if (!mg_req_json(r, token_fields, 2, true, &body)) return;
     const char *scope_name = cJSON_GetObjectItemCaseSensitive(body, "scope")->valuestring;
     const cJSON *name_j = cJSON_GetObjectItemCaseSensitive(body, "name");
-    const char *name = cJSON_IsString(name_j) ? name_j->valuestring : NULL;
+    /* no name (omitted or null) is the empty name, as stored and listed */
+    const char *name = cJSON_IsString(name_j) ? name_j->valuestring : "";
     mg_scope scope = mg_scope_parse(scope_name);
     if (scope == MG_SCOPE_NONE) {
         mg_reply_error(r, 400, "field \"scope\" must be \"read\", \"write\" or \"admin\"");

@@ -231,6 +231,15 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
                 snprintf(err, errsize, "keys: \"%s\" is not a finite number", name);
                 return -1;
             }
+            /* 2^53 + 1 reads as 2^53: past 2^53 - 1 the number sent may
+             * not be the one written (as the resolver says of documents) */
+            if (fabs(m->valuedouble) >= 9007199254740992.0) {
+                snprintf(err, errsize,
+                         "keys: \"%s\" is a number beyond +-(2^53 - 1), where JSON numbers stop "
+                         "being exact: send it as a string of decimal digits instead",
+                         name);
+                return -1;
+            }
             number_text(m->valuedouble, num, sizeof num);
             vlen = strlen(num);
         } else if (cJSON_IsBool(m)) {

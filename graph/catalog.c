@@ -83,6 +83,13 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
                           type->valuestring);
             return false;
         }
+        if (p->impl_type == 0 /* job */) {
+            /* devices connect before any job starts (generated-code.md) */
+            mg_errors_add(ctx->errs, MG_ERR_SCHEMA, mg_pointer_member(ctx->arena, path, "type"),
+                          "param %s: a catalog entry cannot take a job; only user code can",
+                          p->name);
+            return false;
+        }
     }
     p->default_json = cJSON_GetObjectItemCaseSensitive(j, "default");
     if (p->default_json) {
@@ -413,7 +420,7 @@ mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_err
         mg_errors_add(errs, MG_ERR_SCHEMA, "", "no catalog file declares \"targets\"");
     if (!cat->n_arches)
         mg_errors_add(errs, MG_ERR_SCHEMA, "", "no catalog file declares \"arches\"");
-    qsort(entries, n_entries, sizeof *entries, cmp_entry);
+    if (n_entries) qsort(entries, n_entries, sizeof *entries, cmp_entry);
     cat->entries = entries;
     cat->n_entries = n_entries;
     for (size_t i = 1; i < n_entries; i++)

@@ -37,7 +37,8 @@
  *
  * EXPR is the impl expression language of config documents, where
  * {"param": "p"} stands for a parameter or a `let` binding of the entry.
- * A param's "type" is a module type (an impl argument) or a key type
+ * A param's "type" is a module type other than job (an impl argument:
+ * devices connect before jobs start, so only user code takes a job) or a key type
  * (bool, int, string, ipv4, ipv4_prefix: a scalar); a scalar default may
  * be {"key": "k"} to bind it to a key. Connect functions follow
  * docs/generated-code.md.

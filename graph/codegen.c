@@ -327,16 +327,33 @@ static void dev_var(mg_strbuf *b, const char *id)
     mg_strbuf_printf(b, "mg__dev_%s", id);
 }
 
+static bool is_job(const mg_graph_node *n)
+{
+    return !strcmp(n->type, "job");
+}
+
+/* The C type of a user code parameter: a device's handle, or the start
+ * status of a job argument. */
+static void param_type(mg_strbuf *b, const char *type)
+{
+    if (!strcmp(type, "job")) {
+        mg_strbuf_append(b, "int");
+        return;
+    }
+    handle_type(b, type);
+    mg_strbuf_append(b, " *");
+}
+
 /* Connects one catalog instance: declare its handle, call the entry's
  * connect function with deps and scalars in param order, stop on failure. */
 static void emit_connect(mg_strbuf *b, const mg_graph *g, const mg_graph_node *n)
 {
     const mg_catalog_entry *e = n->entry;
-    bool is_job = !strcmp(n->type, "job");
+    bool job = is_job(n);
     mg_strbuf_printf(b, "\n    /* %s: %s, from ", n->id, n->impl);
     c_comment(b, n->from);
     mg_strbuf_append(b, " */\n");
-    if (!is_job) {
+    if (!job) {
         mg_strbuf_append(b, "    ");
         handle_type(b, n->type);
         mg_strbuf_append(b, " *");
@@ -345,7 +362,7 @@ static void emit_connect(mg_strbuf *b, const mg_graph *g, const mg_graph_node *n
     }
     mg_strbuf_printf(b, "    mg__rc = %s(", e->connect);
     bool first = true;
-    if (!is_job) {
+    if (!job) {
         mg_strbuf_append(b, "&");
         dev_var(b, n->id);
         first = false;
@@ -371,6 +388,41 @@ static void emit_connect(mg_strbuf *b, const mg_graph *g, const mg_graph_node *n
     mg_strbuf_append(b, ", ");
     c_str(b, n->from);
     mg_strbuf_append(b, ", mg__rc);\n");
+}
+
+/* The C variable holding the start status of a job argument. */
+static void job_var(mg_strbuf *b, const char *id)
+{
+    mg_strbuf_printf(b, "mg__job_%s", id);
+}
+
+/* Starts one job: a catalog job by connecting it, user code by calling
+ * its function with its arguments' handles and job statuses. */
+static void emit_start(mg_strbuf *b, const mg_graph *g, const mg_graph_node *n, bool is_arg)
+{
+    if (!n->code) {
+        emit_connect(b, g, n);
+    } else {
+        mg_strbuf_printf(b, "    mg__rc = %s(", n->code->symbol);
+        for (size_t d = 0; d < n->n_deps; d++) {
+            const mg_graph_node *dep = &g->nodes[n->deps[d]];
+            if (d) mg_strbuf_append(b, ", ");
+            if (is_job(dep))
+                job_var(b, dep->id);
+            else
+                dev_var(b, dep->id);
+        }
+        mg_strbuf_append(b, ");\n    if (mg__rc != 0) {\n");
+        mg_strbuf_printf(b,
+                         "        mg_printf(\"%%s: job %s (%s) failed with status %%d\\n\", "
+                         "MG__IMAGE_NAME, mg__rc);\n        return 1;\n    }\n",
+                         n->id, n->code->symbol);
+    }
+    if (is_arg) {
+        mg_strbuf_append(b, "    int ");
+        job_var(b, n->id);
+        mg_strbuf_append(b, " = mg__rc; /* 0: it started */\n");
+    }
 }
 
 char *mg_codegen_main_c(const mg_graph *g)
@@ -420,8 +472,7 @@ char *mg_codegen_main_c(const mg_graph *g)
         mg_strbuf_printf(&b, "int %s(", n->code->symbol);
         for (size_t d = 0; d < n->n_deps; d++) {
             if (d) mg_strbuf_append(&b, ", ");
-            handle_type(&b, g->nodes[n->deps[d]].type);
-            mg_strbuf_append(&b, " *");
+            param_type(&b, g->nodes[n->deps[d]].type);
         }
         if (!n->n_deps) mg_strbuf_append(&b, "void");
         mg_strbuf_append(&b, ");\n");
@@ -495,28 +546,31 @@ char *mg_codegen_main_c(const mg_graph *g)
                          "    int mg__rc = mg__parse_keys(mg__argc, mg__argv);\n"
                          "    if (mg__rc >= 0) return mg__rc;\n"
                          "    (void)mg__connect_failed;\n");
-    bool *listed = mg_arena_alloc(&tmp, g->n_nodes + 1);
-    for (size_t j = 0; j < g->n_jobs; j++) listed[g->jobs[j]] = true;
+    for (size_t i = 0; i < g->n_nodes; i++) /* jobs, catalog ones included, start below */
+        if (!is_job(&g->nodes[i])) emit_connect(&b, g, &g->nodes[i]);
+    mg_strbuf_append(&b, "\n    /* Jobs, in the order of the config's \"jobs\"; a job that is an\n"
+                         "     * argument of user code starts just before it. */\n");
+    /* job arguments of user code keep their start status for it */
+    bool *is_arg = mg_arena_alloc(&tmp, g->n_nodes + 1);
+    bool *started = mg_arena_alloc(&tmp, g->n_nodes + 1);
+    bool *need = mg_arena_alloc(&tmp, g->n_nodes + 1);
     for (size_t i = 0; i < g->n_nodes; i++)
-        /* user code and listed catalog jobs start below, in jobs order */
-        if (!g->nodes[i].code && !listed[i]) emit_connect(&b, g, &g->nodes[i]);
-    mg_strbuf_append(&b, "\n    /* Jobs, in the order of the config's \"jobs\". */\n");
+        for (size_t d = 0; g->nodes[i].code && d < g->nodes[i].n_deps; d++)
+            if (is_job(&g->nodes[g->nodes[i].deps[d]])) is_arg[g->nodes[i].deps[d]] = true;
     for (size_t j = 0; j < g->n_jobs; j++) {
-        const mg_graph_node *n = &g->nodes[g->jobs[j]];
-        if (!n->code) {
-            emit_connect(&b, g, n); /* a catalog job starts when connected */
-            continue;
+        /* the job and the job arguments it needs, transitively; nodes are
+         * in initialisation order, so index order starts arguments first */
+        size_t top = g->jobs[j];
+        need[top] = true;
+        for (size_t i = top + 1; i-- > 0;)
+            for (size_t d = 0; need[i] && !started[i] && d < g->nodes[i].n_deps; d++)
+                if (is_job(&g->nodes[g->nodes[i].deps[d]])) need[g->nodes[i].deps[d]] = true;
+        for (size_t i = 0; i <= top; i++) {
+            if (!need[i] || started[i]) continue;
+            need[i] = false;
+            started[i] = true;
+            emit_start(&b, g, &g->nodes[i], is_arg[i]);
         }
-        mg_strbuf_printf(&b, "    mg__rc = %s(", n->code->symbol);
-        for (size_t d = 0; d < n->n_deps; d++) {
-            if (d) mg_strbuf_append(&b, ", ");
-            dev_var(&b, g->nodes[n->deps[d]].id);
-        }
-        mg_strbuf_append(&b, ");\n    if (mg__rc != 0) {\n");
-        mg_strbuf_printf(&b,
-                         "        mg_printf(\"%%s: job %s (%s) failed with status %%d\\n\", "
-                         "MG__IMAGE_NAME, mg__rc);\n        return 1;\n    }\n",
-                         n->id, n->code->symbol);
     }
     mg_strbuf_append(&b, "\n    return mg_run();\n}\n");
     mg_arena_free(&tmp);

@@ -53,13 +53,17 @@ static void json_str(mg_strbuf *b, const char *s)
     mg_strbuf_append(b, "\"");
 }
 
-/* A key value as JSON: bools and ints bare, everything else a string. */
+/* A key value as JSON: bools and ints bare, everything else a string. An
+ * int beyond +-(2^53 - 1) is a string too, as documents must write it: a
+ * JSON number would not carry it exactly (resolver.md). */
 static void json_value(mg_strbuf *b, const mg_key_value *v)
 {
     if (v->type == MG_KEY_BOOL)
         mg_strbuf_append(b, v->b ? "true" : "false");
-    else if (v->type == MG_KEY_INT)
+    else if (v->type == MG_KEY_INT && v->i > -9007199254740992 && v->i < 9007199254740992)
         mg_strbuf_printf(b, "%" PRId64, v->i);
+    else if (v->type == MG_KEY_INT)
+        mg_strbuf_printf(b, "\"%" PRId64 "\"", v->i);
     else
         json_str(b, v->text);
 }

@@ -111,11 +111,35 @@ bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const
         out->text = out->b ? "true" : "false";
         return true;
     case MG_KEY_INT: {
+        if (cJSON_IsString(json)) {
+            /* the form for integers JSON numbers cannot carry exactly */
+            size_t size = strlen(json->valuestring) + 64;
+            char *buf = size > sizeof canon ? mg_arena_alloc(arena, size) : canon;
+            if (!mg_key_value_from_text(type, NULL, 0, json->valuestring, out, buf, size, why,
+                                        why_size))
+                return false;
+            out->text = mg_arena_strdup(arena, buf);
+            return true;
+        }
         if (!cJSON_IsNumber(json)) break;
         double d = json->valuedouble;
-        /* range first: the cast below is only defined inside int64 */
-        if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || (double)(int64_t)d != d) {
-            snprintf(why, why_size, "expected an integer within +-2^53, got %g", d);
+        /* A double holds every integer up to 2^53 exactly, but 2^53 + 1
+         * reads as 2^53 too: only |d| < 2^53 is surely the number written
+         * (I-JSON's range, RFC 7493). The range check comes first: the cast
+         * below is only defined inside int64. */
+        if (!(d > -9007199254740992.0 && d < 9007199254740992.0)) {
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                snprintf(why, why_size, "expected a 64-bit integer, got %g", d);
+            else
+                snprintf(why, why_size,
+                         "%.17g is beyond +-(2^53 - 1), where JSON numbers stop being exact "
+                         "(it may not be the number written): send it as a string of decimal "
+                         "digits instead, like \"9007199254740993\"",
+                         d);
+            return false;
+        }
+        if ((double)(int64_t)d != d) {
+            snprintf(why, why_size, "expected an integer, got %g", d);
             return false;
         }
         *out = (mg_key_value){.type = type, .i = (int64_t)d};

@@ -128,8 +128,10 @@ bool mg_key_decl_parse(mg_expr_ctx *ctx, const char *name, const cJSON *json, co
 bool mg_library_reqs_parse(mg_expr_ctx *ctx, const cJSON *json, const char *path,
                            mg_library_req **out, size_t *n_out);
 
-/* Reads a JSON scalar as a value of a key type (enum values checked). On
- * failure writes the reason into `why`. Text comes from the arena. */
+/* Reads a JSON scalar as a value of a key type (enum values checked). An
+ * int is a JSON number within +-(2^53 - 1), the integers a JSON number
+ * surely carries exactly, or a string of decimal digits (full int64).
+ * On failure writes the reason into `why`. Text comes from the arena. */
 bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const *values,
                             size_t n_values, const cJSON *json, mg_key_value *out, char *why,
                             size_t why_size);

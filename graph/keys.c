@@ -78,7 +78,10 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
         char *e;
         errno = 0;
         long long v = strtoll(text, &e, 10);
-        if (!*text || *e || errno || text[0] == '+' || text[0] == ' ') {
+        /* strtoll would also skip leading blanks and take a '+' */
+        bool digits =
+            text[0] == '-' ? text[1] >= '0' && text[1] <= '9' : text[0] >= '0' && text[0] <= '9';
+        if (!digits || *e || errno) {
             snprintf(why, why_size, "expected a 64-bit integer, got \"%s\"", text);
             return false;
         }

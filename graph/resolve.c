@@ -428,12 +428,9 @@ static mg_type check_user_code(rs *r, mg_expr *e)
                       type_str(r, &c->type));
         return TERROR;
     }
-    for (size_t i = 0; i < c->type.n_params; i++)
-        if (c->type.params[i] == 0 /* job */) {
-            mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, tp,
-                          "a job cannot be a parameter of user code");
-            return TERROR;
-        }
+    /* A job parameter (functoria's `job @-> job`) is allowed: the job is
+     * started before the code that takes it, which receives its start
+     * status as an int (docs/generated-code.md). */
     /* One C symbol has one prototype in main.c. */
     size_t first;
     if (c->symbol && mg_strmap_get(&r->symbols, c->symbol, &first)) {
@@ -1530,6 +1527,19 @@ static void fill_keys(rs *r, mg_graph *g)
     qsort(g->runtime_keys, g->n_runtime_keys, sizeof *g->runtime_keys, cmp_graph_key);
 }
 
+/* The build's target or arch: checked as the value of the built-in enum
+ * key it is, so the error lists the valid values as for any enum key. */
+static void check_builtin_value(rs *r, const char *key, const char *const *values, size_t n,
+                                const char *given)
+{
+    mg_key_value v;
+    size_t size = strlen(given) + 64;
+    char *canon = mg_arena_alloc(r->arena, size);
+    char why[512];
+    if (!mg_key_value_from_text(MG_KEY_ENUM, values, n, given, &v, canon, size, why, sizeof why))
+        mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, key, "unknown %s %s: %s", key, given, why);
+}
+
 mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
                      const mg_resolve_options *opts, mg_errors *errs)
 {
@@ -1546,10 +1556,8 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
     r.max_nodes = 4 * lim.max_devices;
     r.target = o.target ? o.target : "unix";
     r.arch = o.arch ? o.arch : "x86_64";
-    if (!mg_catalog_has_target(cat, r.target))
-        mg_errors_add(errs, MG_ERR_BAD_KEY_VALUE, "target", "unknown target %s", r.target);
-    if (!mg_catalog_has_arch(cat, r.arch))
-        mg_errors_add(errs, MG_ERR_BAD_KEY_VALUE, "arch", "unknown arch %s", r.arch);
+    check_builtin_value(&r, "target", cat->targets, cat->n_targets, r.target);
+    check_builtin_value(&r, "arch", cat->arches, cat->n_arches, r.arch);
     if (parse_document(&r, bytes, len, &lim, &root)) check_document(&r);
     if (errs->len == before) settle_keys(&r, &o);
     if (errs->len == before) {

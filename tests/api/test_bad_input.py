@@ -402,5 +402,54 @@ class Traversal(ApiTest):
         self.assertEqual(b["status"], "succeeded")
 
 
+class Values(ApiTest):
+    def test_big_integers_as_strings(self):
+        """An integer past 2^53 - 1 cannot be a JSON number (it may not be
+        the one written): the config's default and the request's keys are
+        refused saying to send a string, and the string works."""
+        cfg = harness.hello_config("bigint")
+        cfg["keys"]["big"] = {"stage": "configure", "type": "int", "default": 9007199254740993}
+        r = self.d.post("/projects", {"name": "bigint", "config": cfg,
+                                      "sources": harness.hello_sources()})
+        e = self.assertError(r, 422, "config_invalid")
+        self.assertEqual([x["code"] for x in e["details"]], ["bad_key_value"])
+        self.assertEqual(e["details"][0]["path"], "/keys/big/default")
+        self.assertIn("as a string", e["details"][0]["message"])
+        cfg["keys"]["big"]["default"] = "9007199254740993"
+        self.d.create_project({"name": "bigint", "config": cfg,
+                               "sources": harness.hello_sources()})
+        r = self.d.post("/projects/bigint/check", {})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["keys"]["big"], "9007199254740993")
+        r = self.d.post("/projects/bigint/check", {"keys": {"big": -9007199254740993}})
+        self.assertError(r, 400, "bad_request", mentions="as a string")
+        r = self.d.post("/projects/bigint/check", {"keys": {"big": "-9007199254740993"}})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["keys"]["big"], "-9007199254740993")
+        r = self.d.post("/projects/bigint/check", {"keys": {"big": 9007199254740991}})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["keys"]["big"], 9007199254740991)
+
+    def test_token_name_null(self):
+        """A token without a name, null or omitted, has the name "" in the
+        reply and in the list alike."""
+        for body in ({"scope": "read", "name": None}, {"scope": "read"}):
+            with self.subTest(body=body):
+                r = self.d.post("/tokens", body)
+                self.assertStatus(r, 201)
+                self.assertEqual(r.json["name"], "")
+                listed, page = None, 1
+                while listed is None:
+                    got = self.d.get("/tokens?per_page=100&page=%d" % page)
+                    self.assertStatus(got, 200)
+                    if not got.json:
+                        break
+                    listed = next((t for t in got.json if t["id"] == r.json["id"]), None)
+                    page += 1
+                self.assertIsNotNone(listed)
+                self.assertEqual(listed["name"], "")
+                self.assertStatus(self.d.request("DELETE", "/tokens/%d" % r.json["id"]), 204)
+
+
 if __name__ == "__main__":
     harness.main()

@@ -92,5 +92,25 @@ build "$work/mem" --key backing=memory
 check ramdisk 0 'connect mg_ramdisk_connect mem/4096' 'connect mg_tar_kv_ro_connect block' \
     -- "$work/mem/image" --tag=t
 
+# Jobs as arguments of user code (functoria's `job @-> job`): a job
+# argument starts just before the code that takes it, which gets its start
+# status (0); the shared noop starts once, though listed again; the inline
+# noop is an instance of its own; a failing argument stops the image before
+# the code that takes it.
+jobs=$work/jobs
+mkdir -p "$jobs"
+"$mgd" describe "$here/jobs/config.json" --generate "$jobs" >"$jobs/describe.json"
+"$cc" -std=c11 -pedantic-errors -Wall -Wextra -Werror -I"$jobs" -I"$here/fake/include" \
+    "$jobs/main.c" "$here/fake/fake.c" "$here/jobs/user.c" -o "$jobs/image"
+order=$("$jobs/image" | grep -E '^(connect|first:|inner:|outer:|run)' | cut -d' ' -f1-5 | tr '\n' ',')
+want="connect mg_reporter_connect *:info,connect mg_console_connect console,connect mg_noop_connect -,first: job=0,inner: console,connect mg_noop_connect -,outer: a=0 console=set b=0,run,"
+if [ "$order" = "$want" ]; then echo "ok   job-args order"; pass=$((pass + 1)); else
+    echo "FAIL job-args order: got $order"; fails=$((fails + 1)); fi
+check job-arg-fails 1 'jobs: job main4 \(inner\) failed with status 4' \
+    -- env MG_FAKE_INNER_FAIL=4 "$jobs/image"
+if env MG_FAKE_INNER_FAIL=4 "$jobs/image" | grep -q '^outer:'; then
+    echo "FAIL job-arg-stops: outer ran after its job argument failed"; fails=$((fails + 1))
+else echo "ok   job-arg-stops"; pass=$((pass + 1)); fi
+
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -582,11 +582,21 @@ Test(errors, bad_key_value_unknown_target)
 {
     /* target is a built-in enum key of the catalog's targets. */
     mg_errors *e = RESOLVE_FAIL("{'mgd': 1, 'name': 't', 'jobs': ['noop']}", "xen", NO_KEYS);
-    EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "target");
+    const mg_error *err = EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "target");
+    /* the valid values are listed as for any enum key */
+    EXPECT_MESSAGE(e, err, "unknown target xen");
+    EXPECT_MESSAGE(e, err, "\"xen\" is not one of unix, spt, virtio");
     mg_resolve_options o = fx_options("unix", NO_KEYS);
     o.arch = "riscv64";
     e = FAIL(fx_resolve_opts("{'mgd': 1, 'name': 't', 'jobs': ['noop']}", &o));
-    EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "arch");
+    err = EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "arch");
+    EXPECT_MESSAGE(e, err, "unknown arch riscv64");
+    EXPECT_MESSAGE(e, err, "\"riscv64\" is not one of x86_64, aarch64");
+    /* both at once: each names its own list */
+    o.target = "nonexistent";
+    e = FAIL(fx_resolve_opts("{'mgd': 1, 'name': 't', 'jobs': ['noop']}", &o));
+    EXPECT_MESSAGE(e, EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "target"), "unix, spt, virtio");
+    EXPECT_MESSAGE(e, EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "arch"), "x86_64, aarch64");
 }
 
 Test(errors, bad_key_value_in_declaration_default)
@@ -602,10 +612,66 @@ Test(errors, bad_key_value_in_declaration_default)
         NULL, NO_KEYS);
     EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "/keys/n/default");
     EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "/keys/e/default");
-    /* ints in JSON must be integers within +-2^53 (resolver.md) */
+    /* ints in JSON must be integers within +-(2^53 - 1) (resolver.md) */
     EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "/keys/f/default");
     EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "/keys/g/default");
     EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "/keys/h/default");
+}
+
+Test(errors, bad_key_value_int_json_cannot_carry)
+{
+    /* 2^53 + 1 reads as 2^53: from 2^53 on, a JSON number may not be the
+     * one written, and the message says to send a string */
+    mg_errors *e = RESOLVE_FAIL(
+        "{'mgd': 1, 'name': 't',\n"
+        " 'keys': {'a': {'stage': 'configure', 'type': 'int', 'default': 9007199254740993},\n"
+        "          'b': {'stage': 'configure', 'type': 'int', 'default': 9007199254740992},\n"
+        "          'c': {'stage': 'runtime', 'type': 'int', 'default': -9007199254740992},\n"
+        "          'd': {'stage': 'configure', 'type': 'int',\n"
+        "                'default': {'by_target': {'unix': 1e18, '*': 1}}},\n"
+        "          'e': {'stage': 'configure', 'type': 'int', 'default': 1e19},\n"
+        "          'ok': {'stage': 'configure', 'type': 'int', 'default': 9007199254740991},\n"
+        "          'ok2': {'stage': 'configure', 'type': 'int', 'default': -9007199254740991}},\n"
+        " 'jobs': ['noop']}",
+        NULL, NO_KEYS);
+    const char *big[] = {"/keys/a/default", "/keys/b/default", "/keys/c/default",
+                         "/keys/d/default/by_target/unix"};
+    for (size_t i = 0; i < 4; i++) {
+        const mg_error *err = EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, big[i]);
+        EXPECT_MESSAGE(e, err, "2^53 - 1");
+        EXPECT_MESSAGE(e, err, "send it as a string of decimal digits");
+    }
+    /* beyond 64 bits a string would not do either */
+    EXPECT_MESSAGE(e, EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "/keys/e/default"),
+                   "expected a 64-bit integer");
+    cr_assert_null(fx_find_error(e, MG_ERR_BAD_KEY_VALUE, "/keys/ok/default"));
+    cr_assert_null(fx_find_error(e, MG_ERR_BAD_KEY_VALUE, "/keys/ok2/default"));
+    cr_assert_eq(e->len, 5, "%s", fx_errs_text(e));
+}
+
+Test(errors, bad_key_value_int_strings)
+{
+    /* an int given as a string is decimal digits, an optional '-' first,
+     * within 64 bits: nothing strtoll would also take */
+    mg_errors *e = RESOLVE_FAIL(
+        "{'mgd': 1, 'name': 't',\n"
+        " 'keys': {'a': {'stage': 'configure', 'type': 'int', 'default': 'many'},\n"
+        "          'b': {'stage': 'configure', 'type': 'int', 'default': ' 1'},\n"
+        "          'c': {'stage': 'configure', 'type': 'int', 'default': '\\t1'},\n"
+        "          'd': {'stage': 'configure', 'type': 'int', 'default': '+1'},\n"
+        "          'e': {'stage': 'configure', 'type': 'int', 'default': ''},\n"
+        "          'f': {'stage': 'configure', 'type': 'int', 'default': '1.5'},\n"
+        "          'g': {'stage': 'configure', 'type': 'int', 'default': '9223372036854775808'},\n"
+        "          'h': {'stage': 'configure', 'type': 'int', 'default': '-'}},\n"
+        " 'jobs': ['noop']}",
+        NULL, NO_KEYS);
+    const char *paths[] = {"/keys/a/default", "/keys/b/default", "/keys/c/default",
+                           "/keys/d/default", "/keys/e/default", "/keys/f/default",
+                           "/keys/g/default", "/keys/h/default"};
+    for (size_t i = 0; i < 8; i++) EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, paths[i]);
+    /* the same rule for a build key given as text */
+    e = RESOLVE_FAIL(KEYS_DOC, NULL, KEYS("n= 1"));
+    EXPECT_ERROR(e, MG_ERR_BAD_KEY_VALUE, "n");
 }
 
 Test(errors, bad_key_value_in_match_on_target)

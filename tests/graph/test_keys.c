@@ -2,9 +2,11 @@
  * Keys: if/match over every key type, by_target defaults, the built-in
  * target/arch keys, runtime keys bound to params, and the keys of the output.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "fixtures.h"
+#include "graph/describe.h"
 
 FX_SUITE(keys);
 
@@ -83,6 +85,48 @@ Test(keys, int_key)
     cr_assert_str_eq(CHOSEN(INT_KEY, m, NULL, KEYS("k=-5")), "minus");
     cr_assert_str_eq(CHOSEN(INT_KEY, m, NULL, KEYS("k=9007199254740993")), "many",
                      "ints given with the build are full 64-bit");
+}
+
+Test(keys, int_beyond_json_numbers_as_a_string)
+{
+    /* a document writes an int past 2^53 - 1 as a string of digits: as a
+     * default, an equals value, a match case and a param's argument */
+    const char *decl = "{'stage': 'configure', 'type': 'int', 'default': '9007199254740993'}";
+    const char *e = "{'if': {'key': 'k', 'equals': '9007199254740993'}, 'then': " C(
+        "exact") ", 'else': " C("rounded") "}";
+    cr_assert_str_eq(CHOSEN(decl, e, NULL, NO_KEYS), "exact");
+    cr_assert_str_eq(CHOSEN(decl, e, NULL, KEYS("k=9007199254740992")), "rounded");
+    const char *m =
+        "{'match': 'k', 'cases': {'9007199254740993': " C("big") "}, 'default': " C("other") "}";
+    cr_assert_str_eq(CHOSEN(decl, m, NULL, NO_KEYS), "big");
+    /* small ints may be strings too, and equal their number */
+    const char *small = "{'stage': 'configure', 'type': 'int', 'default': '-3'}";
+    const char *s3 =
+        "{'if': {'key': 'k', 'equals': -3}, 'then': " C("same") ", 'else': " C("differs") "}";
+    cr_assert_str_eq(CHOSEN(small, s3, NULL, NO_KEYS), "same");
+
+    mg_graph *g = RESOLVE_OK(
+        "{'mgd': 1, 'name': 't',\n"
+        " 'keys': {'big': {'stage': 'configure', 'type': 'int', 'default': "
+        "'-9223372036854775808'},\n"
+        "          'max': {'stage': 'runtime', 'type': 'int', 'default': '9223372036854775807'},\n"
+        "          'safe': {'stage': 'configure', 'type': 'int', 'default': '9007199254740991'}},\n"
+        " 'devices': {'web': {'device': 'http_server', 'args': {\n"
+        "     'stack': {'device': 'generic_stack', 'args': {'network': 'default_network'}},\n"
+        "     'port': '9007199254740993'}},\n"
+        "   'app': {'main': 'start', 'type': 'http -> job', 'runtime_keys': ['max']}},\n"
+        " 'jobs': [{'apply': 'app', 'to': ['web']}]}",
+        NULL, NO_KEYS);
+    cr_assert_eq(fx_key(g, "big")->value.i, INT64_MIN);
+    cr_assert_eq(fx_runtime_key(g, "max")->value.i, INT64_MAX);
+    cr_assert_str_eq(ARG_TEXT(g, ONLY(g, "http_server"), "port"), "9007199254740993");
+    cr_assert_eq(fx_arg(&g->nodes[ONLY(g, "http_server")], "port")->value.i, 9007199254740993);
+    /* describe writes them back as strings, numbers where JSON is exact */
+    char *d = fx_keep(mg_describe_json(g));
+    cr_assert_not_null(strstr(d, "\"big\": \"-9223372036854775808\""), "%s", d);
+    cr_assert_not_null(strstr(d, "\"default\": \"9223372036854775807\""), "%s", d);
+    cr_assert_not_null(strstr(d, "\"port\": \"9007199254740993\""), "%s", d);
+    cr_assert_not_null(strstr(d, "\"safe\": 9007199254740991"), "%s", d);
 }
 
 Test(keys, string_key)

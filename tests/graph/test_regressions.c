@@ -119,7 +119,7 @@ Test(regressions, broken_declarations_do_not_cascade)
     mg_errors *errs = RESOLVE_FAIL(
         "{'mgd': 1, 'name': 'b',\n"
         " 'keys': {'fast': {'stage': 'configure', 'type': 'bool', 'doc': 5},\n"
-        "          'port': {'stage': 'runtime', 'type': 'int', 'default': '80'}},\n"
+        "          'port': {'stage': 'runtime', 'type': 'int', 'default': 'eighty'}},\n"
         " 'devices': {'Disk': 'default_console',\n"
         "             'c': {'if': 'fast', 'then': 'default_console', 'else': 'Disk'},\n"
         "             'app': {'main': 'f', 'type': 'console -> job', 'runtime_keys': ['port']}},\n"
