@@ -49,6 +49,7 @@ typedef struct {
     size_t *inputs, n_inputs;
     size_t *outputs, n_outputs;
     char *depfile;    /* compile: gcc -MD writes it (host path) */
+    char *as_depfile; /* compile: the assembler's --MD (.incbin and .include files) */
     char *outdir;     /* the workspace folder it alone writes */
     bool reads_trees; /* sees the source trees (a compile: headers are found as it runs) */
     unsigned mode;    /* of the outputs */
@@ -452,22 +453,22 @@ static bool manifest_lookup(mg_build *b, action *a)
     return ok;
 }
 
-/* Reads gcc's depfile: "obj: src h1 h2 \<newline> h3", spaces in names
- * escaped with a backslash. Returns the headers' absolute paths (the
- * declared inputs left out), sorted, without repeats. */
 static int cmp_str(const void *x, const void *y)
 {
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static char **read_depfile(mg_build *b, action *a, size_t *n)
+/* Reads a depfile: "obj: src h1 h2 \<newline> h3", spaces in names escaped
+ * with a backslash, and appends the absolute paths of what it lists (the
+ * declared inputs left out; with `existing`, also names that are no file)
+ * to out. false when it cannot be read. */
+static bool read_depfile(mg_build *b, action *a, const char *file, bool existing, char ***out_,
+                         size_t *n, size_t *cap)
 {
     size_t len;
-    char *text = mg_file_read(a->depfile, 64u << 20, &len);
-    *n = 0;
-    if (!text) return NULL;
-    char **out = NULL;
-    size_t cap = 0;
+    char *text = mg_file_read(file, 64u << 20, &len);
+    if (!text) return false;
+    char **out = *out_;
     /* "target: deps": the target is our object path, which may hold ':' */
     const char *p = strstr(text, ": ");
     if (!p) p = strstr(text, ":\n");
@@ -501,8 +502,11 @@ static char **read_depfile(mg_build *b, action *a, size_t *n)
                 bool declared = false;
                 for (size_t i = 0; i < a->n_inputs; i++)
                     if (!strcmp(b->files[a->inputs[i]].path, path)) declared = true;
+                struct stat st;
+                if (existing && lstat(path, &st) != 0) declared = true;
                 if (!declared) {
-                    if (*n + 1 >= cap) out = mg_xrealloc(out, (cap = cap * 2 + 32) * sizeof *out);
+                    if (*n + 1 >= *cap)
+                        out = mg_xrealloc(out, (*cap = *cap * 2 + 32) * sizeof *out);
                     out[(*n)++] = path;
                 } else
                     free(path);
@@ -516,7 +520,29 @@ static char **read_depfile(mg_build *b, action *a, size_t *n)
     }
     mg_strbuf_free(&tok);
     free(text);
-    if (!out) return NULL;
+    *out_ = out;
+    return true;
+}
+
+/* Every file a compile read besides its source: the headers gcc lists and
+ * the files the assembler read (an .incbin in inline assembly, which gcc
+ * does not list). Absolute paths, sorted, without repeats; NULL with
+ * *n == 0 when either depfile cannot be read. */
+static char **compile_reads(mg_build *b, action *a, size_t *n)
+{
+    char **out = NULL;
+    size_t cap = 0;
+    *n = 0;
+    /* the assembler also lists the source's name from its .file
+     * directive (a bare "loop.c"): what it really read exists */
+    if (!read_depfile(b, a, a->depfile, false, &out, n, &cap) ||
+        !read_depfile(b, a, a->as_depfile, true, &out, n, &cap)) {
+        for (size_t i = 0; i < *n; i++) free(out[i]);
+        free(out);
+        *n = 0;
+        return NULL;
+    }
+    if (!out) return mg_xmalloc(sizeof *out);
     qsort(out, *n, sizeof *out, cmp_str);
     size_t k = 0;
     for (size_t i = 0; i < *n; i++) {
@@ -535,11 +561,11 @@ static char **read_depfile(mg_build *b, action *a, size_t *n)
 static bool manifest_store(mg_build *b, action *a)
 {
     size_t n;
-    if (access(a->depfile, R_OK) != 0) {
+    char **headers = compile_reads(b, a, &n);
+    if (!headers) {
         log_step(b, "%s: no dependency file; not caching it", a->label);
         return false;
     }
-    char **headers = read_depfile(b, a, &n);
     bool ok = true;
     char **paths = mg_xmalloc((n + 1) * sizeof *paths), **shas = mg_xmalloc((n + 1) * sizeof *shas);
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "headers");
@@ -812,7 +838,9 @@ static const char *add_compile(mg_build *b, const char *src, const char *stem,
     a->reads_trees = true;
     char *obj = mg_arena_printf(&b->arena, "%s/%s.o", dir, stem);
     char *dep = mg_arena_printf(&b->arena, "%s/%s.d", dir, stem);
+    char *as_dep = mg_arena_printf(&b->arena, "%s/%s.as.d", dir, stem);
     a->depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, dep);
+    a->as_depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, as_dep);
     act_arg(b, a, b->cc);
     act_args(b, a, t->cflags, t->n_cflags);
     act_args(b, a, extra, n_extra);
@@ -823,8 +851,10 @@ static const char *add_compile(mg_build *b, const char *src, const char *stem,
     /* the runtime's C library before the host's headers */
     if (t->libc) act_arg(b, a, "-isystemruntime/libc/include");
     act_arg(b, a, "-Iruntime/include");
-    const char *tail[] = {"-MD", "-MF", dep, "-c", src_ws, "-o", obj};
-    act_args(b, a, tail, 7);
+    /* -Xassembler, not -Wa: a path may hold a comma */
+    const char *tail[] = {"-MD",  "-MF", dep,    "-Xassembler", "--MD", "-Xassembler",
+                          as_dep, "-c",  src_ws, "-o",          obj};
+    act_args(b, a, tail, sizeof tail / sizeof *tail);
     char *obj_host = mg_arena_printf(&b->arena, "%s/%s", b->scratch, obj);
     act_output(b, a, obj_host);
     return obj_host;

@@ -6,7 +6,7 @@ on the code as reviewed and passes once its finding is fixed:
 - keys_quadratic: mg_keys_from_json (api/reqjson.c) checks every key name
   against all earlier ones, so a 4 MiB body of distinct keys keeps a pool
   thread busy for minutes; POST .../check needs only a read token.
-- delete_leaves_mirror: DELETE /projects/:id leaves DATA/git/<id>.git.
+- delete_leaves_mirror: DELETE /projects/:id leaves DATA/git/<id>/ (its mirror).
 - config_big_int: a config is stored as cJSON_PrintUnformatted prints it,
   whose "%1.15g" (accepted when within DBL_EPSILON) turns 2^53-1 into
   9.00719925474099e+15, i.e. 9007199254740990 (api/h_projects.c).
@@ -89,7 +89,7 @@ class Review(ApiTest):
                                    "repo": {"url": repo, "ref": "main"}})
         b = self.d.start_build("revgit")
         self.d.wait_build(b["id"])
-        mirror = os.path.join(self.d.data, "git", "%d.git" % p["id"])
+        mirror = os.path.join(self.d.data, "git", "%d" % p["id"])
         self.assertTrue(os.path.isdir(mirror), "the build made no mirror at %s" % mirror)
         r = self.d.request("DELETE", "/projects/revgit")
         self.assertStatus(r, 204)

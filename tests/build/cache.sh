@@ -115,6 +115,22 @@ done
 check "-D with the project path: each checkout gets its own" \
   bash -c "'$work/b/img' | grep -q '$work/b/proj'"
 
+# a file only the assembler reads (.incbin in inline assembly) is a key of
+# the compile too: changing it alone recompiles, and the image has the new
+# bytes (not another project's, nor the last build's)
+mkdir -p "$work/inc" && cp -r "$here/proj/." "$work/inc/"
+printf '__asm__(".pushsection .rodata.blob,\\"aR\\"\\n.incbin \\"src/blob.bin\\"\\n.popsection");\n' \
+  >>"$work/inc/unikernel.c"
+echo "incbin-first" >"$work/inc/blob.bin"
+"$mgd" build "$work/inc" -o "$work/inc.img" >/dev/null 2>"$work/l14"
+check "incbin: built" grep -q incbin-first "$work/inc.img"
+echo "incbin-second" >"$work/inc/blob.bin"
+"$mgd" build "$work/inc" -o "$work/inc.img" --verbose >/dev/null 2>"$work/l15"
+check "incbin: only the file changed, its compile runs" \
+  test "$(ran_compiles "$work/l15")" = "compile unikernel.c "
+check "incbin: the image has the new bytes" \
+  bash -c "grep -q incbin-second '$work/inc.img' && ! grep -q incbin-first '$work/inc.img'"
+
 # dist/ must not be a link leading elsewhere
 mkdir -p "$work/victim" "$work/linked" && cp -r "$here/proj/." "$work/linked/"
 ln -s "$work/victim" "$work/linked/dist"
