@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The first 32 bits of the fractional parts of the cube roots of the first
@@ -162,8 +163,19 @@ void mg_sha256_bytes_hex(const void *data, size_t len, char out[MG_SHA256_HEX_SI
 
 int mg_sha256_file_hex(const char *path, char out[MG_SHA256_HEX_SIZE], uint64_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* only regular files: a device (/dev/zero) or a fifo named in a
+     * compile's dependency file would never end or never open */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return errno;
+    struct stat st;
+    int e = fstat(fd, &st) != 0    ? errno
+            : S_ISDIR(st.st_mode)  ? EISDIR
+            : !S_ISREG(st.st_mode) ? EINVAL
+                                   : 0;
+    if (e) {
+        close(fd);
+        return e;
+    }
     mg_sha256 s;
     mg_sha256_init(&s);
     unsigned char buf[65536];
@@ -171,7 +183,7 @@ int mg_sha256_file_hex(const char *path, char out[MG_SHA256_HEX_SIZE], uint64_t 
         ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
+            e = errno;
             close(fd);
             return e;
         }

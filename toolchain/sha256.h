@@ -33,8 +33,10 @@ void mg_sha256_final(mg_sha256 *s, unsigned char out[MG_SHA256_SIZE]);
 void mg_sha256_hex(const unsigned char digest[MG_SHA256_SIZE], char out[MG_SHA256_HEX_SIZE]);
 /* The hex digest of a byte string. */
 void mg_sha256_bytes_hex(const void *data, size_t len, char out[MG_SHA256_HEX_SIZE]);
-/* The hex digest of a file's content (and its size when `size` is not
- * NULL). Returns 0, or an errno value when it cannot be opened or read. */
+/* The hex digest of a regular file's content (and its size when `size` is
+ * not NULL). Returns 0, or an errno value when it cannot be opened or
+ * read; EISDIR for a directory, EINVAL for anything else that is not a
+ * regular file (a device, a fifo). */
 int mg_sha256_file_hex(const char *path, char out[MG_SHA256_HEX_SIZE], uint64_t *size);
 
 /* Whether `s` is exactly 64 lowercase hex digits: the shape of every name

@@ -173,3 +173,13 @@ Test(sha256, hex_names)
     cr_assert_not(mg_sha256_is_hex(""));
     cr_assert_not(mg_sha256_is_hex(NULL));
 }
+
+Test(sha256, refuses_what_is_not_a_regular_file)
+{
+    char hex[MG_SHA256_HEX_SIZE];
+    /* /dev/zero would never end; a directory is no content */
+    cr_assert_eq(mg_sha256_file_hex("/dev/zero", hex, NULL), EINVAL);
+    cr_assert_eq(mg_sha256_file_hex("/dev/null", hex, NULL), EINVAL);
+    cr_assert_eq(mg_sha256_file_hex("/tmp", hex, NULL), EISDIR);
+    cr_assert_eq(mg_sha256_file_hex("/nonexistent/file", hex, NULL), ENOENT);
+}
