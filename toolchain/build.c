@@ -1178,9 +1178,11 @@ static uint64_t build_time_left(mg_build *b)
     return spent >= b->limits.build_wall_ms ? 0 : b->limits.build_wall_ms - spent;
 }
 
-/* The environment of every action. In the sandbox it is all they get:
- * nothing of the daemon's (no CPATH, GCC_EXEC_PREFIX or secrets) reaches
- * them; without it, they inherit ours too, as any program would. */
+/* The environment of every action. In the sandbox it is all they get
+ * (bwrap --clearenv): nothing of the daemon's (no CPATH, GCC_EXEC_PREFIX or
+ * secrets) reaches them. bwrap itself, and an action without the sandbox,
+ * inherit ours too: so the daemon's orphan marker (cmd_serve.c) finds
+ * whatever a kill -9 left at the next start. */
 static const char *const action_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
                                          "SOURCE_DATE_EPOCH=0", NULL};
 
@@ -1222,8 +1224,6 @@ static void start(mg_build *b, action *a)
     mg_exec_spec spec = {.argv = (const char *const *)run,
                          .cwd = sandboxed ? NULL : b->scratch,
                          .env = action_env,
-                         /* without the sandbox, the daemon's orphan marker must pass */
-                         .clear_env = sandboxed,
                          .timeout_ms = l.action_wall_ms == UINT64_MAX ? 0 : l.action_wall_ms};
     a->exec_id = mg_executor_start(b->ex, &spec);
     a->state = ST_RUNNING;

@@ -133,13 +133,12 @@ static void push_spawn_failure(mg_executor *ex, uint64_t id, int err, bool cance
     push_ready(ex, &r);
 }
 
-/* The environment of the child: ours (unless `clear`), minus the names
- * spec->env sets, plus spec->env. The strings are borrowed.
- * NULL-terminated, malloc'd. */
-static const char **merge_env(const char *const *extra, bool clear)
+/* The environment of the child: ours, minus the names spec->env sets, plus
+ * spec->env. The strings are borrowed. NULL-terminated, malloc'd. */
+static const char **merge_env(const char *const *extra)
 {
     size_t n_env = 0, n_extra = 0;
-    while (!clear && environ && environ[n_env]) n_env++;
+    while (environ && environ[n_env]) n_env++;
     while (extra && extra[n_extra]) n_extra++;
     const char **env = xrealloc_array(NULL, n_env + n_extra + 1, sizeof *env);
     size_t n = 0;
@@ -230,7 +229,7 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
             return rc;
         }
     }
-    const char **env = merge_env(spec->env, spec->clear_env);
+    const char **env = merge_env(spec->env);
     char *prog = NULL;
     int rc = resolve_program(argv0, spec->cwd, env, &prog);
     if (rc) {

@@ -7,8 +7,7 @@
  *   - Each program runs with stdin from /dev/null, stdout and stderr on one
  *     pipe, default signal dispositions and an empty signal mask, and no
  *     other file descriptor of ours (descriptors >= 3 are closed in the
- *     child). Its environment is ours plus spec->env, or spec->env alone
- *     with clear_env.
+ *     child). Its environment is ours plus spec->env.
  *   - Each runs in a new process group. When the program (the group
  *     leader) ends, the rest of its group gets SIGKILL, so nothing it
  *     started stays behind; on a timeout or cancel the whole group gets
@@ -39,7 +38,6 @@ typedef struct mg_exec_spec {
     const char *cwd;         /* NULL: the caller's */
     const char *const *env;  /* NULL-terminated "NAME=value" entries set on top of the inherited
                                 environment (a PATH here is also the one searched); NULL: none */
-    bool clear_env;          /* the environment is spec->env alone, nothing inherited */
     uint64_t timeout_ms;     /* 0: none; on expiry the whole process group gets SIGKILL */
     size_t output_cap;       /* bytes of output kept, 0: 1 MiB; the rest is dropped and
                                 "\n[output truncated]\n" appended */

@@ -251,11 +251,8 @@ int mg_sandbox_probe(char *err, size_t errsize)
     mg_sandbox_spec s = {.sandboxed = true, .limits = &l, .env = env};
     static const char *const cmd[] = {"/usr/bin/true", NULL};
     char **argv = mg_sandbox_argv(&s, cmd);
-    mg_exec_spec spec = {.argv = (const char *const *)argv,
-                         .env = env,
-                         .clear_env = true,
-                         .timeout_ms = 30000,
-                         .output_cap = 4096};
+    mg_exec_spec spec = {
+        .argv = (const char *const *)argv, .env = env, .timeout_ms = 30000, .output_cap = 4096};
     mg_exec_result r;
     int rc = mg_exec_run(&spec, &r) == 0 && !r.spawn_error && r.exit_status == 0 ? 0 : -1;
     if (rc != 0) {

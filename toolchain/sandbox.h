@@ -14,7 +14,11 @@
  *     the host, no further user namespaces (--disable-userns);
  *   - --die-with-parent: when the thread that started bwrap dies (also by
  *     kill -9 of the daemon) the whole sandbox is SIGKILLed, and with its
- *     PID namespace gone nothing it started survives;
+ *     PID namespace gone nothing it started survives. bwrap arms this only
+ *     once its sandbox process runs: a parent killed in those first
+ *     milliseconds leaves the sandbox running. bwrap itself keeps the
+ *     caller's environment (only the inside is cleared), so a daemon's
+ *     orphan marker finds such a survivor at its next start;
  *   - a filesystem of its own: /usr read-only (with the /bin, /lib, /lib64,
  *     /sbin links or folders of the host), a minimal /dev, a private /tmp
  *     (tmpfs no larger than the file size limit), no /proc, no /etc, no

@@ -89,7 +89,7 @@ Test(sandbox_argv, sandbox_has_namespaces_binds_in_order_and_the_workspace)
     long size = find(v, 0, "--size");
     cr_assert_str_eq(v[size + 3], "/tmp");
     /* bwrap, then prlimit, then the command */
-    long end = find(v, 0, "--");
+    long end = find(v, (size_t)find(v, 0, "/usr/bin/bwrap"), "--");
     cr_assert_str_eq(v[end + 1], "/usr/bin/prlimit");
     cr_assert_str_eq(v[find(v, (size_t)end + 1, "--") + 1], "gcc");
     mg_sandbox_argv_free(v);
@@ -180,8 +180,7 @@ static mg_exec_result run_in_sandbox(const char *script, const mg_build_limits *
     mg_sandbox_spec s = {.sandboxed = true, .limits = l, .binds = binds, .n_binds = 2, .env = env};
     const char *const argv[] = {"/bin/sh", "-c", script, NULL};
     char **v = mg_sandbox_argv(&s, argv);
-    mg_exec_spec spec = {
-        .argv = (const char *const *)v, .env = env, .clear_env = true, .timeout_ms = 20000};
+    mg_exec_spec spec = {.argv = (const char *const *)v, .env = env, .timeout_ms = 20000};
     mg_exec_result r;
     mg_exec_run(&spec, &r);
     mg_sandbox_argv_free(v);
