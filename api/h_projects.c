@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "api/internal.h"
 #include "daemon/sources.h"
@@ -362,69 +361,21 @@ out:
     mg_project_free(&p);
 }
 
+/* The whole delete (builds stopped, rows, logs, blobs and mirror removed)
+ * is the queue's: mg_queue_delete_project. */
 void mg_h_project_delete(mg_req *r)
 {
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
-    mg_api *a = r->api;
-    char err[256] = "";
-    /* Its builds stop first, so no worker writes for a project that is
-     * gone; new ones may be queued meanwhile: a few rounds catch them. */
-    for (int round = 0; round < 5; round++) {
-        mg_build_filter f = {.project_id = p.id,
-                             .status_mask = 1u << MG_BUILD_QUEUED | 1u << MG_BUILD_RUNNING};
-        mg_build_row *rows = NULL;
-        size_t n = 0;
-        int64_t total = 0;
-        if (mg_store_build_list(a->o.store, &f, 0, 100, &rows, &n, &total, err, sizeof err) != 0)
-            break;
-        for (size_t i = 0; i < n; i++) mg_queue_cancel(a->o.queue, rows[i].id, err, sizeof err);
-        mg_build_rows_free(rows, n);
-        if (n == 0) break;
-    }
-    /* The builds' ids, for their logs (files the database does not hold). */
-    int64_t *ids = NULL;
-    size_t n_ids = 0, cap = 0;
-    for (int64_t off = 0;; off += 100) {
-        mg_build_filter f = {.project_id = p.id};
-        mg_build_row *rows = NULL;
-        size_t n = 0;
-        int64_t total = 0;
-        if (mg_store_build_list(a->o.store, &f, off, 100, &rows, &n, &total, err, sizeof err) != 0)
-            break;
-        if (n_ids + n > cap) {
-            size_t ncap = cap ? cap * 2 : 128;
-            while (ncap < n_ids + n) ncap *= 2;
-            int64_t *p2 = realloc(ids, ncap * sizeof *ids);
-            if (!p2) {
-                mg_build_rows_free(rows, n);
-                break;
-            }
-            ids = p2;
-            cap = ncap;
-        }
-        for (size_t i = 0; i < n; i++) ids[n_ids++] = rows[i].id;
-        mg_build_rows_free(rows, n);
-        if (n < 100) break;
-    }
-    char **orphans = NULL;
-    size_t n_orphans = 0;
-    int rc = mg_store_project_delete(a->o.store, p.id, &orphans, &n_orphans, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "project", err);
-    } else {
-        mg_queue_forget_blobs(a->o.queue, orphans, n_orphans);
-        mg_queue_forget_project(a->o.queue, p.id);
-        for (size_t i = 0; i < n_ids; i++) {
-            char *log = mg_queue_log_path(a->o.queue, ids[i]);
-            if (log) unlink(log);
-            free(log);
-        }
+    char err[512] = "";
+    int rc = mg_queue_delete_project(r->api->o.queue, p.id, err, sizeof err);
+    if (rc == 0)
         mg_reply(r, 204, NULL);
-    }
-    free(ids);
-    for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
-    free(orphans);
+    else if (rc == MG_STORE_NOTFOUND)
+        mg_reply_error(r, 404, "no project \"%.100s\"", p.name);
+    else
+        mg_reply_error(r, 500, "cannot delete project %s: %s", p.name,
+                       err[0] ? err : "unknown error");
     mg_project_free(&p);
 }
 

@@ -54,6 +54,11 @@ struct mg_queue {
     char *self_exe; /* this program, to run `mgd __fetch` */
     char *logs_dir, *git_dir, *scratch_dir;
     pthread_mutex_t lock;
+    /* Held by a worker from its claim until its slot shows the build, so
+     * that a project's delete, holding it, sees in the slots every build
+     * that was claimed before it cancelled the project's builds. Taken
+     * before `lock`, never while holding it. */
+    pthread_mutex_t claim_lock;
     pthread_cond_t wake;     /* a build was queued, or stop */
     pthread_cond_t log_cond; /* a log grew or a build ended */
     bool stopping;
@@ -692,6 +697,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&q->lock);
         if (stop) break;
         char err[512];
+        pthread_mutex_lock(&q->claim_lock);
         int64_t id = mg_store_build_claim(q->o.store, err, sizeof err);
         if (id > 0) {
             pthread_mutex_lock(&q->lock);
@@ -701,6 +707,9 @@ static void *worker_main(void *arg)
             q->metrics.running++;
             pthread_cond_broadcast(&q->log_cond); /* readers waiting for it to start */
             pthread_mutex_unlock(&q->lock);
+        }
+        pthread_mutex_unlock(&q->claim_lock);
+        if (id > 0) {
             run_job(slot, id);
             pthread_mutex_lock(&q->lock);
             slot->build_id = 0;
@@ -743,6 +752,137 @@ static void remove_flat_mirrors(const char *git_dir)
     closedir(d);
 }
 
+/* ---- deleting a project ---------------------------------------------- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool in_ids(int64_t id, const int64_t *ids, size_t n)
+{
+    return id && n && bsearch(&id, ids, n, sizeof *ids, cmp_id);
+}
+
+/* Stops the workers that hold one of `ids` (ascending): their fetch or
+ * build processes are killed. With q->lock held. */
+static void cancel_slots_of(mg_queue *q, const int64_t *ids, size_t n)
+{
+    for (unsigned i = 0; i < q->n_slots; i++) {
+        worker_slot *w = &q->slots[i];
+        if (!in_ids(w->build_id, ids, n)) continue;
+        w->cancel = 1;
+        if (w->build) mg_build_cancel(w->build);
+        if (w->fetch) mg_executor_cancel(w->fetch);
+    }
+    pthread_cond_broadcast(&q->log_cond);
+}
+
+/* How many workers hold one of `ids`; with q->lock held. */
+static size_t slots_holding(mg_queue *q, const int64_t *ids, size_t n)
+{
+    size_t held = 0;
+    for (unsigned i = 0; i < q->n_slots; i++) held += in_ids(q->slots[i].build_id, ids, n);
+    return held;
+}
+
+/* Waits until no worker holds one of `ids`, at most
+ * MG_QUEUE_DELETE_WAIT_MS. 0, or -1 with a message. */
+static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, char *err, size_t errsize)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += MG_QUEUE_DELETE_WAIT_MS / 1000;
+    until.tv_nsec += (long)(MG_QUEUE_DELETE_WAIT_MS % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&q->lock);
+    size_t held;
+    while ((held = slots_holding(q, ids, n)) > 0)
+        if (pthread_cond_timedwait(&q->log_cond, &q->lock, &until) == ETIMEDOUT) {
+            held = slots_holding(q, ids, n);
+            break;
+        }
+    pthread_mutex_unlock(&q->lock);
+    if (held) {
+        snprintf(err, errsize,
+                 "%zu build%s of the project did not stop within %u s; the project stays marked "
+                 "for deletion: delete it again",
+                 held, held == 1 ? "" : "s", MG_QUEUE_DELETE_WAIT_MS / 1000);
+        return -1;
+    }
+    return 0;
+}
+
+/* What is left once no worker holds a build of the project: its logs and
+ * mirror, then its rows, then the pins of the blobs only it used. The
+ * files go first, so that a failure leaves the project (marked) for a
+ * retry to find. */
+static int remove_project(mg_queue *q, int64_t project_id, const int64_t *ids, size_t n, char *err,
+                          size_t errsize)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *log = mg_queue_log_path(q, ids[i]);
+        int r = unlink(log);
+        if (r != 0 && errno != ENOENT) {
+            snprintf(err, errsize, "cannot remove the log %s: %s", log, strerror(errno));
+            free(log);
+            return -1;
+        }
+        free(log);
+    }
+    if (mg_queue_forget_project(q, project_id, err, errsize)) return -1;
+    char **orphans = NULL;
+    size_t n_orphans = 0;
+    int rc = mg_store_project_delete(q->o.store, project_id, &orphans, &n_orphans, err, errsize);
+    if (rc == 0) rc = mg_queue_forget_blobs(q, orphans, n_orphans, err, errsize);
+    for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
+    free(orphans);
+    return rc;
+}
+
+int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t errsize)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    /* No claim runs meanwhile: once this holds the claim lock, each build
+     * claimed before is in its worker's slot, and none of the project's
+     * can be claimed after the store step. */
+    pthread_mutex_lock(&q->claim_lock);
+    int rc = mg_store_project_delete_begin(q->o.store, project_id, &ids, &n, NULL, err, errsize);
+    if (rc == 0) {
+        pthread_mutex_lock(&q->lock);
+        cancel_slots_of(q, ids, n);
+        pthread_mutex_unlock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->claim_lock);
+    if (rc == 0) rc = wait_workers_of(q, ids, n, err, errsize);
+    if (rc == 0) rc = remove_project(q, project_id, ids, n, err, errsize);
+    free(ids);
+    return rc;
+}
+
+/* Deletes that began but did not end (the daemon stopped meanwhile, or
+ * one failed): finished at start, before any worker runs. */
+static void finish_deletes(mg_queue *q)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    char err[512] = "";
+    if (mg_store_project_list_deleting(q->o.store, &ids, &n, err, sizeof err) != 0) {
+        fprintf(stderr, "mgd: queue: cannot list the projects being deleted: %s\n", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (mg_queue_delete_project(q, ids[i], err, sizeof err) != 0)
+            fprintf(stderr, "mgd: queue: project %lld: cannot finish its delete: %s\n",
+                    (long long)ids[i], err);
+    free(ids);
+}
+
 mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
 {
     mg_queue *q = calloc(1, sizeof *q);
@@ -773,8 +913,10 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
         }
     remove_flat_mirrors(q->git_dir);
     pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->claim_lock, NULL);
     pthread_cond_init(&q->wake, NULL);
     pthread_cond_init(&q->log_cond, NULL);
+    finish_deletes(q);
     q->slots = calloc(q->o.workers, sizeof *q->slots);
     for (unsigned i = 0; i < q->o.workers; i++) {
         q->slots[i].q = q;
@@ -810,6 +952,7 @@ void mg_queue_stop(mg_queue *q)
     pthread_mutex_unlock(&q->lock);
     for (unsigned i = 0; i < q->n_slots; i++) pthread_join(q->slots[i].thread, NULL);
     pthread_mutex_destroy(&q->lock);
+    pthread_mutex_destroy(&q->claim_lock);
     pthread_cond_destroy(&q->wake);
     pthread_cond_destroy(&q->log_cond);
     free(q->slots);
@@ -904,17 +1047,19 @@ bool mg_queue_running(mg_queue *q, int64_t id)
     return here;
 }
 
-void mg_queue_forget_project(mg_queue *q, int64_t project_id)
+int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t errsize)
 {
     char *project_git = mg_xasprintf("%s/%lld", q->git_dir, (long long)project_id);
     char *lock = mg_path_join(project_git, "mirror.git.lock");
     /* the fetch holds this lock through its checkout (sources.h) */
     int fd = open(lock, O_RDWR | O_CLOEXEC);
     if (fd >= 0) flock(fd, LOCK_EX);
-    mg_rm_rf(project_git);
+    int r = mg_rm_rf(project_git);
+    if (r != 0) snprintf(err, errsize, "cannot remove %s: %s", project_git, strerror(errno));
     if (fd >= 0) close(fd);
     free(lock);
     free(project_git);
+    return r ? -1 : 0;
 }
 
 char *mg_queue_image_path(mg_queue *q, const char *sha256)
@@ -923,15 +1068,21 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256)
     return mg_cache_blob_path(q->o.cache, sha256);
 }
 
-void mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n)
+int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, char *err, size_t errsize)
 {
     static const char *const kinds[] = {"artifact", "sources"};
+    int r = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < 2; k++) {
             char key[MG_SHA256_HEX_SIZE];
             pin_key(kinds[k], sha256s[i], key);
-            mg_cache_record_remove(q->o.cache, key);
+            if (mg_cache_record_remove(q->o.cache, key) != 0 && r == 0) {
+                snprintf(err, errsize, "cannot remove the cache record of %s %.12s: %s", kinds[k],
+                         sha256s[i], strerror(errno));
+                r = -1;
+            }
         }
+    return r;
 }
 
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)

@@ -24,6 +24,7 @@
  *
  * Cancel: mg_queue_cancel marks the build cancelled in the store and, when
  * a worker runs it, stops its fetch or kills its processes.
+ * mg_queue_delete_project does so for every build of a project at once.
  *
  * Logs are plain text files: each line starts with the time since the
  * build started ("[  1.234] "), then the toolchain's lines. A log is
@@ -83,9 +84,28 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_
  * to its log, even after a cancel marked it finished). */
 bool mg_queue_running(mg_queue *q, int64_t id);
 
+/* How long deleting a project waits for the workers running its builds
+ * to stop. */
+#define MG_QUEUE_DELETE_WAIT_MS (30u * 1000u)
+
+/* Deletes project `project_id` and everything of it:
+ *   1. in one store transaction (mg_store_project_delete_begin) the
+ *      project is marked as being deleted, so no build can be queued for
+ *      it any more, and all its queued and running builds are cancelled,
+ *      so no worker claims one (claims wait meanwhile, so that every
+ *      build claimed before is seen in its worker);
+ *   2. the workers running its builds are stopped (fetch and build
+ *      processes killed) and waited for, at most MG_QUEUE_DELETE_WAIT_MS;
+ *   3. its builds' logs and its git mirror are removed, then its rows
+ *      (builds, config versions), then the pins of the blobs only it used.
+ * 0; MG_STORE_NOTFOUND when there is no such project; MG_STORE_ERROR with
+ * a message otherwise, the project then staying marked for deletion: a
+ * later call (or the next start of the queue) finishes it. */
+int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t errsize);
+
 /* Removes what the queue keeps for a deleted project: its git mirror
- * (waiting for a fetch in progress to end). */
-void mg_queue_forget_project(mg_queue *q, int64_t project_id);
+ * (waiting for a fetch in progress to end). 0, or -1 with a message. */
+int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t errsize);
 
 /* The path of a build's log (malloc'd). */
 char *mg_queue_log_path(mg_queue *q, int64_t id);
@@ -98,8 +118,9 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
 char *mg_queue_image_path(mg_queue *q, const char *sha256);
 /* Drops the records that keep images and inline-source snapshots alive,
  * for blobs nothing references any more (after a project was deleted); the
- * next cache gc removes the blobs. */
-void mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n);
+ * next cache gc removes the blobs. 0, or -1 with a message (the first
+ * failure; the others are tried all the same). */
+int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, char *err, size_t errsize);
 
 /* Figures for /metrics (since start). Histograms have the buckets below
  * (seconds) plus +Inf; counts are cumulative per bucket. */

@@ -69,6 +69,10 @@ static const char *const migrations[] = {
     "  scope INTEGER NOT NULL CHECK (scope BETWEEN 1 AND 3),"
     "  hash TEXT NOT NULL UNIQUE,"
     "  created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER);",
+    /* 2: a project being deleted (mg_store_project_delete_begin): no build
+     * can be queued for it any more while its builds stop and its files
+     * go; the row goes last. */
+    "ALTER TABLE projects ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -100,6 +104,10 @@ enum {
     ST_PROJECT_UPDATE,
     ST_PROJECT_ORPHANS,
     ST_PROJECT_DELETE,
+    ST_PROJECT_MARK_DELETING,
+    ST_PROJECT_CANCEL_BUILDS,
+    ST_PROJECT_BUILD_IDS,
+    ST_PROJECT_DELETING,
     ST_PROJECT_LIST,
     ST_PROJECT_COUNT,
     ST_CONFIG_INSERT,
@@ -159,6 +167,15 @@ static const char *const statement_sql[N_STATEMENTS] = {
         " AND NOT EXISTS (SELECT 1 FROM projects p2 WHERE p2.sources_sha256 = b.sources_sha256"
         " AND p2.id != ?1)",
     [ST_PROJECT_DELETE] = "DELETE FROM projects WHERE id = ?1",
+    [ST_PROJECT_MARK_DELETING] = "UPDATE projects SET deleting = 1 WHERE id = ?1",
+    /* every queued and running build of the project at once, no paging */
+    [ST_PROJECT_CANCEL_BUILDS] =
+        "UPDATE builds SET status = 4, finished_at = ?2,"
+        " duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE ?2 - started_at END,"
+        " error = 'cancelled: the project is being deleted'"
+        " WHERE project_id = ?1 AND status IN (0, 1)",
+    [ST_PROJECT_BUILD_IDS] = "SELECT id FROM builds WHERE project_id = ?1 ORDER BY id",
+    [ST_PROJECT_DELETING] = "SELECT id FROM projects WHERE deleting != 0 ORDER BY id",
     [ST_PROJECT_LIST] =
         "SELECT " PROJECT_COLUMNS " FROM projects p ORDER BY p.id LIMIT ?2 OFFSET ?1",
     [ST_PROJECT_COUNT] = "SELECT count(*) FROM projects",
@@ -173,9 +190,11 @@ static const char *const statement_sql[N_STATEMENTS] = {
                        " WHERE project_id = ?1 ORDER BY version DESC LIMIT ?3 OFFSET ?2",
     [ST_CONFIG_COUNT] = "SELECT count(*) FROM config_versions WHERE project_id = ?1",
     [ST_BUILD_QUEUED_COUNT] = "SELECT count(*) FROM builds WHERE status = 0",
+    /* nothing is inserted for a project that is gone or being deleted */
     [ST_BUILD_INSERT] = "INSERT INTO builds (project_id, status, target, arch, keys,"
                         " config_version, ref, commit_sha, sources_sha256, force, rebuild_of,"
-                        " created_at) VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        " created_at) SELECT ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"
+                        " FROM projects WHERE id = ?1 AND deleting = 0",
     [ST_BUILD_GET] = "SELECT " BUILD_COLUMNS BUILD_FROM " WHERE b.id = ?1",
     [ST_BUILD_DESCRIBE] = "SELECT describe FROM builds WHERE id = ?1",
     [ST_BUILD_LIST] =
@@ -757,6 +776,75 @@ fail_nort:
     return MG_STORE_ERROR;
 }
 
+/* The ids a statement returns (column 0), after binding `arg` to ?1 when
+ * not 0. */
+static int read_ids(mg_store *s, int which, int64_t arg, int64_t **ids, size_t *n, char *err,
+                    size_t errsize)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, which, err, errsize);
+    if (!st) return MG_STORE_ERROR;
+    if (arg) sqlite3_bind_int64(st, 1, arg);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *ids = mg_xrealloc(*ids, cap * sizeof **ids);
+        }
+        (*ids)[(*n)++] = col_int(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errf(err, errsize, "database: %s", db_error(s));
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+        return MG_STORE_ERROR;
+    }
+    return 0;
+}
+
+int mg_store_project_delete_begin(mg_store *s, int64_t id, int64_t **builds, size_t *n_builds,
+                                  int64_t *cancelled, char *err, size_t errsize)
+{
+    *builds = NULL;
+    *n_builds = 0;
+    if (cancelled) *cancelled = 0;
+    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_DELETING, err, errsize);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    if (step_done(s, st, err, errsize)) goto fail;
+    if (changes(s) == 0) {
+        tx_rollback(s);
+        errf(err, errsize, "no such project");
+        return MG_STORE_NOTFOUND;
+    }
+    if (!(st = stmt(s, ST_PROJECT_CANCEL_BUILDS, err, errsize))) goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, mg_store_now_ms());
+    if (step_done(s, st, err, errsize)) goto fail;
+    if (cancelled) *cancelled = changes(s);
+    if (read_ids(s, ST_PROJECT_BUILD_IDS, id, builds, n_builds, err, errsize)) goto fail;
+    if (tx_commit(s, err, errsize)) goto fail_nort;
+    return 0;
+fail:
+    tx_rollback(s);
+fail_nort:
+    free(*builds);
+    *builds = NULL;
+    *n_builds = 0;
+    if (cancelled) *cancelled = 0;
+    return MG_STORE_ERROR;
+}
+
+int mg_store_project_list_deleting(mg_store *s, int64_t **ids, size_t *n, char *err, size_t errsize)
+{
+    return read_ids(s, ST_PROJECT_DELETING, 0, ids, n, err, errsize);
+}
+
 static int count_of(mg_store *s, int which, int64_t arg, int64_t *total, char *err, size_t errsize)
 {
     sqlite3_stmt *st = stmt(s, which, err, errsize);
@@ -1037,6 +1125,11 @@ int64_t mg_store_build_create(mg_store *s, const mg_build_row *b, int64_t max_qu
         tx_rollback(s);
         if (r == MG_STORE_NOTFOUND) errf(err, errsize, "no such project or config version");
         return r;
+    }
+    if (changes(s) == 0) {
+        tx_rollback(s);
+        errf(err, errsize, "no such project (or it is being deleted)");
+        return MG_STORE_NOTFOUND;
     }
     int64_t id = last_rowid(s);
     if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;

@@ -67,6 +67,21 @@ int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, char *er
 int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, char *err, size_t errsize);
 /* Replaces repo_url/repo_ref/sources* with those of `p` (by p->id). */
 int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err, size_t errsize);
+/* The first step of deleting a project, in one transaction: marks it as
+ * being deleted, so that mg_store_build_create answers MG_STORE_NOTFOUND
+ * for it from now on, and cancels every queued and running build of it in
+ * one statement (no worker can claim them any more). *builds gets the ids
+ * of all its builds, ascending (malloc'd; whatever their status: a worker
+ * may still hold one, and each has a log); *cancelled (may be NULL) how
+ * many were cancelled now. A project already being deleted may begin
+ * again (a retry after a failed delete). MG_STORE_NOTFOUND when there is
+ * no such project. */
+int mg_store_project_delete_begin(mg_store *s, int64_t id, int64_t **builds, size_t *n_builds,
+                                  int64_t *cancelled, char *err, size_t errsize);
+/* The ids of projects whose delete began but did not end (the daemon
+ * stopped, or the delete failed): ascending, malloc'd. */
+int mg_store_project_list_deleting(mg_store *s, int64_t **ids, size_t *n, char *err,
+                                   size_t errsize);
 /* Deletes the project and everything that hangs off it; returns the
  * sha256s of blobs nothing remaining references: images of its builds and
  * the snapshots of their inline sources (the caller drops their pins). */
@@ -144,7 +159,8 @@ void mg_build_rows_free(mg_build_row *bs, size_t n);
 
 /* Queues a build (fields used: project_id, target, arch, keys,
  * config_version, ref, commit, sources_sha256, force, rebuild_of).
- * Returns the id; MG_STORE_CONFLICT when `max_queued` builds are queued. */
+ * Returns the id; MG_STORE_CONFLICT when `max_queued` builds are queued;
+ * MG_STORE_NOTFOUND when the project does not exist or is being deleted. */
 int64_t mg_store_build_create(mg_store *s, const mg_build_row *b, int64_t max_queued, char *err,
                               size_t errsize);
 /* `describe` is only filled when with_describe. */

@@ -649,6 +649,133 @@ Test(projects, delete_without_images_has_no_orphans)
     free(orphans);
 }
 
+/* The first step of a project's delete: every queued and running build of
+ * it is cancelled at once, however many (more than any page of a list),
+ * none can be claimed or queued any more, and the ids of all its builds
+ * come back; another project is untouched. */
+Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
+{
+    enum { N = 700 };
+    int64_t a = new_project("a");
+    int64_t ok = finished_build(a, "t", MG_BUILD_SUCCEEDED, hexof("h"), "X", 0);
+    int64_t bad = finished_build(a, "t", MG_BUILD_FAILED, NULL, NULL, 0);
+    static int64_t made[N];
+    for (int i = 0; i < N; i++) made[i] = new_build(a, "t");
+    int64_t run1 = claim(), run2 = claim();
+    cr_assert_eq(run1, made[0]);
+    cr_assert_eq(run2, made[1]);
+    int64_t b = new_project("b");
+    int64_t other[3];
+    for (int i = 0; i < 3; i++) other[i] = new_build(b, "t");
+
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int64_t cancelled = -1;
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(cancelled, N, "every queued and running build at once");
+    cr_assert_eq(n, N + 2, "all its builds, finished ones too");
+    cr_assert_eq(ids[0], ok);
+    cr_assert_eq(ids[1], bad);
+    for (size_t i = 0; i < N; i++) cr_assert_eq(ids[i + 2], made[i], "ascending");
+    free(ids);
+
+    cr_assert_eq(status_of(ok), MG_BUILD_SUCCEEDED, "finished builds keep their status");
+    cr_assert_eq(status_of(bad), MG_BUILD_FAILED);
+    for (size_t i = 0; i < N; i++) {
+        mg_build_row g;
+        cr_assert_eq(mg_store_build_get(st, made[i], false, &g, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(g.status, MG_BUILD_CANCELLED, "build %lld", (long long)made[i]);
+        cr_assert_gt(g.finished_at, 0);
+        cr_assert_not_null(g.error);
+        cr_assert_not_null(strstr(g.error, "cancelled"), "%s", g.error);
+        mg_build_row_free(&g);
+    }
+    /* a worker still running one cannot make it succeed */
+    mg_build_row f = {.id = run1, .status = MG_BUILD_SUCCEEDED};
+    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(status_of(run1), MG_BUILD_CANCELLED);
+
+    /* the queue skips to the other project's builds */
+    for (int i = 0; i < 3; i++) cr_assert_eq(claim(), other[i]);
+    cr_assert_eq(claim(), 0);
+
+    /* no build can be queued for it any more (a rebuild neither) */
+    mg_build_row nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
+    err[0] = 0;
+    cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_gt(strlen(err), 0);
+    nb.rebuild_of = ok;
+    cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
+    nb.project_id = b;
+    nb.rebuild_of = 0;
+    cr_assert_gt(mg_store_build_create(st, &nb, 0, err, sizeof err), 0, "%s", err);
+
+    /* it is listed as being deleted, and a retry begins again */
+    int64_t *del = NULL;
+    size_t n_del = 0;
+    cr_assert_eq(mg_store_project_list_deleting(st, &del, &n_del, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n_del, 1);
+    cr_assert_eq(del[0], a);
+    free(del);
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(cancelled, 0);
+    cr_assert_eq(n, N + 2);
+    free(ids);
+
+    /* the rows go last; then nothing is left to begin */
+    char **orphans;
+    size_t n_orphans;
+    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n_orphans, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(n_orphans, 1);
+    cr_assert_str_eq(orphans[0], hexof("X"));
+    free(orphans[0]);
+    free(orphans);
+    cr_assert_eq(mg_store_project_list_deleting(st, &del, &n_del, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n_del, 0);
+    free(del);
+    ids = (int64_t *)1;
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, NULL, err, sizeof err),
+                 MG_STORE_NOTFOUND);
+    cr_assert_null(ids);
+    cr_assert_eq(n, 0);
+}
+
+Test(projects, delete_begin_of_a_missing_project_is_notfound)
+{
+    int64_t *ids = (int64_t *)1;
+    size_t n = 7;
+    int64_t cancelled = 7;
+    err[0] = 0;
+    cr_assert_eq(mg_store_project_delete_begin(st, 42, &ids, &n, &cancelled, err, sizeof err),
+                 MG_STORE_NOTFOUND);
+    cr_assert_null(ids);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(cancelled, 0);
+    cr_assert_gt(strlen(err), 0);
+}
+
+Test(projects, delete_begin_without_builds)
+{
+    int64_t a = new_project("a");
+    int64_t *ids = (int64_t *)1;
+    size_t n = 7;
+    int64_t cancelled = 7;
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(cancelled, 0);
+    free(ids);
+    /* still there (the rows go last) but closed to builds */
+    mg_project g;
+    cr_assert_eq(mg_store_project_get_id(st, a, &g, err, sizeof err), 0, "%s", err);
+    mg_project_free(&g);
+    mg_build_row nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
+    cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
+}
+
 /* ---- config versions ---------------------------------------------------- */
 
 TestSuite(configs, .init = setup, .fini = teardown, .timeout = 60);
@@ -1447,6 +1574,78 @@ Test(concurrency, producers_and_consumers)
     }
     for (int id = 1; id <= N_BUILDS; id++)
         cr_assert_eq(seen[id], 1, "build %d claimed %d times", id, seen[id]);
+}
+
+/* Builds queued from threads while a delete begins: each one is either
+ * among the ids the delete got (and cancelled) or refused; none is left
+ * queued, none can be claimed. */
+typedef struct racer {
+    pthread_t thread;
+    int64_t project;
+    int64_t got[N_BUILDS];
+    int n_ok, n_refused, errors;
+    char err[256];
+} racer;
+
+static void *queue_while_deleted(void *arg)
+{
+    racer *r = arg;
+    mg_build_row b = {
+        .project_id = r->project, .target = "t", .arch = "x86_64", .config_version = 1};
+    for (int i = 0; i < N_BUILDS; i++) {
+        int64_t id = mg_store_build_create(st, &b, 0, r->err, sizeof r->err);
+        if (id > 0) {
+            r->got[r->n_ok] = id;
+            __atomic_store_n(&r->n_ok, r->n_ok + 1, __ATOMIC_RELEASE);
+        } else if (id == MG_STORE_NOTFOUND) {
+            r->n_refused++;
+        } else {
+            r->errors++;
+        }
+    }
+    mg_store_thread_done(st);
+    return NULL;
+}
+
+Test(concurrency, delete_begin_while_builds_are_queued)
+{
+    int64_t p = new_project("p");
+    static racer rs[2];
+    memset(rs, 0, sizeof rs);
+    for (int i = 0; i < 2; i++) {
+        rs[i].project = p;
+        cr_assert_eq(pthread_create(&rs[i].thread, NULL, queue_while_deleted, &rs[i]), 0);
+    }
+    /* begins once builds are being queued, so that some come before it */
+    while (__atomic_load_n(&rs[0].n_ok, __ATOMIC_ACQUIRE) +
+               __atomic_load_n(&rs[1].n_ok, __ATOMIC_ACQUIRE) <
+           20)
+        usleep(100);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    cr_assert_eq(mg_store_project_delete_begin(st, p, &ids, &n, NULL, err, sizeof err), 0, "%s",
+                 err);
+    for (int i = 0; i < 2; i++) pthread_join(rs[i].thread, NULL);
+    size_t accepted = 0;
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(rs[i].errors, 0, "thread %d: %s", i, rs[i].err);
+        cr_assert_eq(rs[i].n_ok + rs[i].n_refused, N_BUILDS);
+        accepted += (size_t)rs[i].n_ok;
+        for (int j = 0; j < rs[i].n_ok; j++) {
+            int64_t id = rs[i].got[j];
+            bool listed = false;
+            for (size_t k = 0; k < n && !listed; k++) listed = ids[k] == id;
+            cr_assert(listed, "build %lld was queued after the delete began", (long long)id);
+            cr_assert_eq(status_of(id), MG_BUILD_CANCELLED);
+        }
+    }
+    cr_assert_eq(accepted, n, "the delete knows exactly the builds that were queued");
+    free(ids);
+    cr_assert_eq(claim(), 0);
+    int64_t counts[MG_BUILD_N_STATUS];
+    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(counts[MG_BUILD_QUEUED], 0);
+    cr_assert_eq(counts[MG_BUILD_RUNNING], 0);
 }
 
 /* A thread that ends without mg_store_thread_done: its connection is
