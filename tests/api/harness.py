@@ -456,11 +456,35 @@ def processes_mentioning(needle, exclude=()):
     return found
 
 
-def wait_no_processes(needle, timeout=5.0, exclude=()):
-    """[] once no process mentions `needle`, else what is left at the deadline."""
+def descendants(root):
+    """The pids of every process below `root` (its children, theirs...)."""
+    children = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(pid))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def wait_no_processes(needle, timeout=5.0, exclude=(), alive=None):
+    """[] once no process mentions `needle`, else what is left at the
+    deadline. With `alive` (a daemon's pid), its own processes (its builds)
+    do not count: only what it did not start."""
     deadline = time.monotonic() + timeout
     while True:
-        left = processes_mentioning(needle, exclude)
+        skip = set(exclude) | (descendants(alive) if alive else set())
+        left = processes_mentioning(needle, skip)
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
