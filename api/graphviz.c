@@ -6,18 +6,28 @@
  * and `dot -Tsvg -o OUT IN` draws it: a child process through the
  * toolchain's executor (an argv, never a shell; its own process group; a
  * time limit), so a slow or crashing layout never takes the daemon with
- * it. At most MG_GRAPHVIZ_MAX_RUNNING drawings run at once, and never on
- * every HTTP thread (a drawing holds its thread until dot ends, up to the
- * time limit): one thread at least stays free for every other request.
- * More answer 503 with Retry-After rather than fill the machine with
- * processes or stall the API.
+ * it.
  *
- * A drawing takes `dot` 30 to 100 ms (it loads its plugins and fonts each
- * time), and the dashboard asks for the same few graphs again and again,
- * so the last drawings are kept in memory by the sha256 of their DOT text
- * (MG_GRAPHVIZ_CACHE_ENTRIES of them, MG_GRAPHVIZ_CACHE_BYTES at most;
- * the least recently used goes first): the same graph is then answered in
- * a millisecond or two.
+ * Drawing never happens on an HTTP thread: dot's time grows with the
+ * square of the graph (a config with 3000 jobs takes it 10 to 40 s), and
+ * an HTTP thread waiting for it would hold every other connection of the
+ * thread as long, /health and log streams included. The request is handed
+ * to the work pool (workpool.h: MG_WORKPOOL_THREADS threads, at most
+ * MG_WORKPOOL_WAITING drawings waiting, past that 503 with Retry-After):
+ * its connection is suspended until a worker has drawn the graph. dot gets
+ * --graph-timeout seconds (10 by default), then it is killed and the
+ * answer is 503.
+ *
+ * A drawing takes `dot` 30 ms for a small graph (it loads its plugins and
+ * fonts each time) to seconds for a big one, and the dashboard asks for
+ * the same few graphs again and again, so the last drawings are kept in
+ * memory by the sha256 of their DOT text: MG_GRAPHVIZ_CACHE_ENTRIES of
+ * them, MG_GRAPHVIZ_CACHE_BYTES at most, the least recently used going
+ * first. A drawing of up to MG_GRAPHVIZ_MAX_SVG (half the cache) is kept,
+ * so a big graph is drawn once, not at each request (3000 jobs give 2 to 7
+ * MiB); a bigger one is refused with 503 (dot would take far longer than
+ * the time limit to draw it anyway). A cached drawing is answered on the
+ * HTTP thread at once; X-Graph-Cache says hit or miss.
  *
  * Without Graphviz installed, the graph is drawn by mgd's own layered
  * layout (graph/svg.c), so the endpoint keeps working; the answer's
@@ -33,15 +43,15 @@
 #include <unistd.h>
 
 #include "api/internal.h"
+#include "api/workpool.h"
 #include "toolchain/exec.h"
 #include "toolchain/sha256.h"
 #include "toolchain/target.h"
 
-#define MG_GRAPHVIZ_MAX_RUNNING 4
-#define MG_GRAPHVIZ_TIMEOUT_MS 20000
+#define MG_GRAPHVIZ_TIMEOUT_S 10 /* --graph-timeout's default */
 #define MG_GRAPHVIZ_MAX_SVG (16u << 20)
 #define MG_GRAPHVIZ_CACHE_ENTRIES 32
-#define MG_GRAPHVIZ_CACHE_BYTES (8u << 20)
+#define MG_GRAPHVIZ_CACHE_BYTES (32u << 20)
 
 /* ---- the last drawings ---------------------------------------------------- */
 
@@ -85,7 +95,7 @@ static char *cache_get(const unsigned char *key, size_t *len)
 
 static void cache_put(const unsigned char *key, const char *svg, size_t len)
 {
-    if (len > MG_GRAPHVIZ_CACHE_BYTES / 4) return; /* a giant would push out the rest */
+    if (len > MG_GRAPHVIZ_MAX_SVG) return; /* a giant would push out the rest */
     char *copy = malloc(len + 1);
     if (!copy) return;
     memcpy(copy, svg, len + 1);
@@ -135,9 +145,6 @@ static void cache_put(const unsigned char *key, const char *svg, size_t len)
     }
     pthread_mutex_unlock(&cache_lock);
 }
-
-static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned running;
 
 /* `dot` on PATH, looked up once (kept for the daemon's life). */
 static pthread_once_t dot_once = PTHREAD_ONCE_INIT;
@@ -198,66 +205,114 @@ static char *read_all(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-int mg_graphviz_svg(const char *dot, size_t dot_len, unsigned threads, char **svg, size_t *svg_len,
-                    char *err, size_t errsize)
-{
-    *svg = NULL;
-    if (!mg_graphviz_available()) {
-        snprintf(err, errsize, "Graphviz is not installed (the Debian package graphviz)");
-        return -1;
-    }
+/* ---- drawing ---------------------------------------------------------- */
+
+typedef struct draw_job {
+    char *dot;
+    size_t len;
     unsigned char key[MG_SHA256_SIZE];
-    dot_key(dot, dot_len, key);
-    if ((*svg = cache_get(key, svg_len))) return 0;
-    unsigned max = threads > 1 ? threads - 1 : 1;
-    if (max > MG_GRAPHVIZ_MAX_RUNNING) max = MG_GRAPHVIZ_MAX_RUNNING;
-    pthread_mutex_lock(&running_lock);
-    bool busy = running >= max;
-    if (!busy) running++;
-    pthread_mutex_unlock(&running_lock);
-    if (busy) {
-        snprintf(err, errsize, "%u graphs are being drawn already; try again in a moment", max);
-        return 1;
-    }
-    int rc = -1;
+    unsigned timeout_s;
+} draw_job;
+
+static void draw_job_free(void *arg)
+{
+    draw_job *d = arg;
+    free(d->dot);
+    free(d);
+}
+
+static void reply_svg(mg_req *r, const char *svg, size_t len, bool hit)
+{
+    mg_reply_header(r, "X-Graph-Renderer", "graphviz");
+    mg_reply_header(r, "X-Graph-Cache", "%s", hit ? "hit" : "miss");
+    mg_reply_text(r, 200, "image/svg+xml", svg, len);
+}
+
+/* On a worker (or, without a pool, on the HTTP thread). */
+static void draw(mg_work *w, mg_req *r, void *arg)
+{
+    draw_job *d = arg;
     const char *tmp = getenv("TMPDIR");
     char dir[4096], in[4200], out[4200];
     snprintf(dir, sizeof dir, "%s/mgd-graph-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        snprintf(err, errsize, "cannot make a temporary directory: %s", strerror(errno));
-        goto done;
+        mg_reply_error(r, 500, "cannot make a temporary directory: %s", strerror(errno));
+        return;
     }
     snprintf(in, sizeof in, "%s/graph.dot", dir);
     snprintf(out, sizeof out, "%s/graph.svg", dir);
-    if (write_all(in, dot, dot_len) != 0) {
-        snprintf(err, errsize, "cannot write %s: %s", in, strerror(errno));
+    if (write_all(in, d->dot, d->len) != 0) {
+        mg_reply_error(r, 500, "cannot write %s: %s", in, strerror(errno));
     } else {
         const char *argv[] = {dot_path, "-Tsvg", "-o", out, in, NULL};
         mg_exec_spec spec = {
-            .argv = argv, .timeout_ms = MG_GRAPHVIZ_TIMEOUT_MS, .output_cap = 4096};
+            .argv = argv, .timeout_ms = (uint64_t)d->timeout_s * 1000u, .output_cap = 4096};
         mg_exec_result res;
-        mg_exec_run(&spec, &res);
-        if (res.spawn_error)
-            snprintf(err, errsize, "cannot run %s: %s", dot_path, strerror(res.spawn_error));
+        mg_work_exec(w, &spec, &res);
+        char *svg = NULL;
+        size_t len = 0;
+        struct stat st;
+        if (res.cancelled)
+            mg_reply_error(r, 503, "the daemon is stopping");
+        else if (res.spawn_error)
+            mg_reply_error(r, 500, "cannot run %s: %s", dot_path, strerror(res.spawn_error));
         else if (res.timed_out)
-            snprintf(err, errsize, "dot did not draw the graph within %d s",
-                     MG_GRAPHVIZ_TIMEOUT_MS / 1000);
+            mg_reply_error(r, 503,
+                           "Graphviz did not draw the graph within the time limit of %u s "
+                           "(--graph-timeout); format=dot gives the graph to draw elsewhere",
+                           d->timeout_s);
         else if (res.exit_status != 0)
-            snprintf(err, errsize, "dot failed (exit %d): %.300s", res.exit_status,
-                     res.output ? res.output : "");
-        else if (!(*svg = read_all(out, MG_GRAPHVIZ_MAX_SVG, svg_len)))
-            snprintf(err, errsize, "dot wrote no readable SVG");
-        else
-            rc = 0;
-        if (rc == 0) cache_put(key, *svg, *svg_len);
+            mg_reply_error(r, 500, "dot failed (exit %d): %.300s", res.exit_status,
+                           res.output ? res.output : "");
+        else if (stat(out, &st) == 0 && (uint64_t)st.st_size > MG_GRAPHVIZ_MAX_SVG)
+            mg_reply_error(r, 503,
+                           "the drawing is %llu MiB, over the limit of %u MiB; format=dot gives "
+                           "the graph to draw elsewhere",
+                           (unsigned long long)st.st_size >> 20, MG_GRAPHVIZ_MAX_SVG >> 20);
+        else if (!(svg = read_all(out, MG_GRAPHVIZ_MAX_SVG, &len)))
+            mg_reply_error(r, 500, "dot wrote no readable SVG");
+        if (svg) {
+            cache_put(d->key, svg, len);
+            reply_svg(r, svg, len, false);
+            free(svg);
+        }
         mg_exec_result_free(&res);
     }
     unlink(in);
     unlink(out);
     rmdir(dir);
-done:
-    pthread_mutex_lock(&running_lock);
-    running--;
-    pthread_mutex_unlock(&running_lock);
-    return rc;
+}
+
+void mg_graphviz_reply(mg_req *r, char *dot, size_t dot_len)
+{
+    draw_job *d = calloc(1, sizeof *d);
+    if (!d) {
+        free(dot);
+        mg_reply_error(r, 500, "out of memory");
+        return;
+    }
+    d->dot = dot;
+    d->len = dot_len;
+    d->timeout_s = r->api->o.graph_timeout_s ? r->api->o.graph_timeout_s : MG_GRAPHVIZ_TIMEOUT_S;
+    if (!mg_graphviz_available()) {
+        mg_reply_error(r, 500, "Graphviz is not installed (the Debian package graphviz)");
+    } else {
+        dot_key(dot, dot_len, d->key);
+        size_t len = 0;
+        char *svg = cache_get(d->key, &len);
+        if (svg) {
+            reply_svg(r, svg, len, true);
+            free(svg);
+        } else if (mg_req_defer(r, draw, draw_job_free, d)) {
+            return; /* d is the worker's */
+        } else {
+            /* a place in the queue frees when a drawing ends, within the limit */
+            mg_reply_header(r, "Retry-After", "%u", d->timeout_s);
+            mg_reply_error(r, 503,
+                           "%d graphs are being drawn and %d more wait already; try again in "
+                           "%u s",
+                           MG_WORKPOOL_THREADS, MG_WORKPOOL_WAITING, d->timeout_s);
+        }
+    }
+    draw_job_free(d);
 }

@@ -631,29 +631,17 @@ void mg_h_graph(mg_req *r)
     } else if (!strcmp(format, "svg")) {
         ctype = "image/svg+xml";
         if (mg_graphviz_available()) {
+            /* drawn on the work pool, or from the cache: it answers */
             char *dot = mg_describe_dot(res.graph);
-            size_t len = 0;
-            char gerr[512];
-            int grc = dot ? mg_graphviz_svg(dot, strlen(dot), r->api->o.threads, &text, &len, gerr,
-                                            sizeof gerr)
-                          : -1;
-            bool had_dot = dot != NULL;
-            free(dot);
-            if (grc == 1) {
-                mg_reply_header(r, "Retry-After", "1");
-                mg_reply_error(r, 503, "%s", gerr);
-                goto out;
-            }
-            if (grc != 0) {
-                mg_reply_error(r, 500, "%s", had_dot ? gerr : "out of memory");
-                goto out;
-            }
-            mg_reply_header(r, "X-Graph-Renderer", "graphviz");
-        } else {
-            /* no Graphviz here: mgd's own layered drawing */
-            text = mg_describe_svg(res.graph);
-            mg_reply_header(r, "X-Graph-Renderer", "mgd");
+            if (dot)
+                mg_graphviz_reply(r, dot, strlen(dot));
+            else
+                mg_reply_error(r, 500, "out of memory");
+            goto out;
         }
+        /* no Graphviz here: mgd's own layered drawing */
+        text = mg_describe_svg(res.graph);
+        mg_reply_header(r, "X-Graph-Renderer", "mgd");
     } else {
         text = mg_describe_json(res.graph);
         ctype = "application/json";

@@ -9,7 +9,8 @@
  *      once, before a byte of body is read;
  *   2. body bytes accumulate in r->body up to max_body (413 past it);
  *   3. the route's handler runs once, on the pool thread, and answers with
- *      mg_reply*() (a JSON body built in r->out, a file, or a stream);
+ *      mg_reply*() (a JSON body built in r->out, a file, or a stream), or
+ *      hands slow work to a worker that answers later (workpool.h);
  *   4. when libmicrohttpd is done with the connection's request, the
  *      metrics count it and the mg_req is freed.
  *
@@ -77,7 +78,8 @@ struct mg_api {
     uint16_t port;
     mg_api_metrics metrics;
     mg_sse_hub *sse;
-    char *devices_json; /* GET /devices: the catalog never changes while serving */
+    struct mg_workpool *work; /* slow work off the HTTP threads (workpool.h) */
+    char *devices_json;       /* GET /devices: the catalog never changes while serving */
     size_t devices_len;
 };
 
@@ -99,6 +101,7 @@ typedef struct mg_req {
     size_t body_len, body_cap;
     bool body_too_big;
     bool dispatched;
+    bool deferred; /* a worker answers it later (mg_req_defer, workpool.h) */
     /* the answer */
     bool replied;
     unsigned status;
@@ -154,12 +157,11 @@ bool mg_req_project(mg_req *r, const char *ref, mg_project *p);
 /* A build by id; false after answering 404 (or 500). */
 bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *b);
 
-/* Draws a graph's DOT text as SVG with Graphviz (graphviz.c), on the
- * calling HTTP thread, one of `threads`. 0 with a malloc'd `*svg`; 1 when
- * too many drawings run already (answer 503); -1 with `err` set (Graphviz
- * missing or failing). */
-int mg_graphviz_svg(const char *dot, size_t dot_len, unsigned threads, char **svg, size_t *svg_len,
-                    char *err, size_t errsize);
+/* Answers with the SVG drawing of `dot` (malloc'd, taken over) by
+ * Graphviz (graphviz.c): from the cache of drawings at once, else drawn on
+ * the work pool (workpool.h) within --graph-timeout; 503 with Retry-After
+ * when the pool's queue is full, 503 when the drawing takes too long. */
+void mg_graphviz_reply(mg_req *r, char *dot, size_t dot_len);
 /* Whether `dot` is on PATH (looked up once). */
 bool mg_graphviz_available(void);
 

@@ -48,6 +48,7 @@ typedef struct mg_api_options {
     unsigned max_connections;    /* 0: libmicrohttpd's default */
     unsigned per_ip_connections; /* 0: no limit per client address */
     unsigned timeout_s;          /* idle connections are closed after this; 0: 60 s */
+    unsigned graph_timeout_s;    /* time limit of one Graphviz drawing; 0: 10 s */
     const char *version;         /* shown by GET /health; NULL: MGD_VERSION */
 } mg_api_options;
 

@@ -49,6 +49,7 @@ static void usage(FILE *f)
             "                 [--cache DIR] [--max-body SIZE] [--max-sources SIZE]\n"
             "                 [--max-log SIZE] [--max-queue N] [--threads N]\n"
             "                 [--max-connections N] [--per-ip N] [--idle-timeout SECONDS]\n"
+            "                 [--graph-timeout SECONDS]\n"
             "                 [--no-local-repos] [--insecure-no-sandbox] [LIMITS]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
@@ -65,6 +66,7 @@ static void usage(FILE *f)
             "  --max-connections N open connections at most (default 1024)\n"
             "  --per-ip N          open connections per client address (default 256)\n"
             "  --idle-timeout S    idle connections are closed after S seconds (default 60)\n"
+            "  --graph-timeout S   time limit of one Graphviz drawing (default 10)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
             "                      any user who may build can then read what mgd can "
@@ -77,6 +79,7 @@ typedef struct serve_options {
     uint16_t port;
     const char *data, *cache;
     unsigned workers, jobs, threads, max_connections, per_ip, idle_timeout_s;
+    unsigned graph_timeout_s;
     uint64_t max_body, max_sources, max_log;
     int64_t max_queue;
     mg_build_limits limits;
@@ -167,6 +170,9 @@ static int parse_args(int argc, char **argv, serve_options *o)
         } else if (!strcmp(a, "--idle-timeout")) {
             if (parse_count(a, v, 86400, &n)) return -1;
             o->idle_timeout_s = (unsigned)n;
+        } else if (!strcmp(a, "--graph-timeout")) {
+            if (parse_count(a, v, 3600, &n)) return -1;
+            o->graph_timeout_s = (unsigned)n;
         } else if (!strcmp(a, "--max-queue")) {
             if (parse_count(a, v, 1000000, &n)) return -1;
             o->max_queue = n;
@@ -425,6 +431,7 @@ int mg_cmd_serve(int argc, char **argv)
         .max_connections = o.max_connections,
         .per_ip_connections = o.per_ip,
         .timeout_s = o.idle_timeout_s,
+        .graph_timeout_s = o.graph_timeout_s,
         .version = MGD_VERSION,
     };
     if (!(api = mg_api_start(&ao, err, sizeof err))) {

@@ -143,11 +143,11 @@ class Review(ApiTest):
             d.finish()
 
     def test_graph_leaves_threads(self):
-        """Drawings run on the HTTP threads: they must never take all of
-        them. With --threads 2 and a `dot` that takes 6 s, two graphs at
-        once used to hold both threads, so /health waited 6 s; now the
-        second graph is 503 and /health answers at once. The drawing's
-        temporary directory goes with it."""
+        """Drawings must never take the HTTP threads. With --threads 2 and
+        a `dot` that takes 6 s, two graphs at once used to hold both
+        threads, so /health waited 6 s; now they are drawn on the work
+        pool (test_graph_pool.py) and /health answers at once. The
+        drawing's temporary directory goes with it."""
         tmp = tempfile.mkdtemp(prefix="mgd-api-slowdot-")
         self.addCleanup(shutil.rmtree, tmp, True)
         bindir, tmpdir = os.path.join(tmp, "bin"), os.path.join(tmp, "tmp")
@@ -185,7 +185,9 @@ class Review(ApiTest):
                 t.join(30)
             self.assertStatus(r, 200)
             self.assertLess(took, 2, "GET /health took %.1f s while two graphs were drawn" % took)
-            self.assertEqual(sorted(x.status for x in got), [500, 503], got)
+            # both drawn (dot fails: 500), or the second refused (503) by a
+            # daemon whose server starts no work pool (api/workpool.h)
+            self.assertIn(sorted(x.status for x in got), ([500, 500], [500, 503]), got)
             self.assertEqual(os.listdir(tmpdir), [])
         finally:
             d.finish()

@@ -1,0 +1,206 @@
+/*
+ * workpool.c - slow work of requests off the HTTP threads (workpool.h).
+ *
+ * Ordering, as in sse.c: a handler suspends its connection and queues the
+ * job under the pool's lock, so a worker only ever resumes a suspended
+ * connection, and mg_workpool_stop (which sets `stopping` under the same
+ * lock) sees every job: the waiting ones it answers itself, the running
+ * ones answer when their program has been killed. A job's argument is
+ * freed before its connection is resumed, and nothing touches the request
+ * after that: libmicrohttpd may free it at once.
+ */
+#include "api/workpool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The priority of the workers and of what they start (as the build
+ * workers', daemon/queue.c). */
+#define WORK_NICE 19
+
+typedef struct job {
+    mg_req *r;
+    mg_work_fn fn;
+    void (*free_arg)(void *);
+    void *arg;
+    struct job *next;
+} job;
+
+struct mg_work {
+    mg_workpool *pool;
+    pthread_t thread;
+    mg_executor *ex; /* made before the thread starts, cancelled by stop */
+};
+
+struct mg_workpool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;
+    job *head, *tail; /* waiting, oldest first */
+    unsigned n_waiting;
+    unsigned n_threads; /* started */
+    mg_work workers[MG_WORKPOOL_THREADS];
+};
+
+/* Answered: frees the argument, resumes the connection (which sends the
+ * answer); r is not ours afterwards. */
+static void finish(job *j)
+{
+    if (!j->r->replied) mg_reply_error(j->r, 500, "the work gave no answer (a bug)");
+    if (j->free_arg) j->free_arg(j->arg);
+    MHD_resume_connection(j->r->conn);
+    free(j);
+}
+
+static void lower_priority(void)
+{
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORK_NICE) != 0)
+        fprintf(stderr, "mgd: work pool: cannot lower a thread's priority: %s\n", strerror(errno));
+}
+
+static void *work_main(void *arg)
+{
+    mg_work *w = arg;
+    mg_workpool *p = w->pool;
+    lower_priority();
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->head && !p->stopping) pthread_cond_wait(&p->cond, &p->lock);
+        if (p->stopping) break; /* the waiting jobs are stop's to answer */
+        job *j = p->head;
+        p->head = j->next;
+        if (!p->head) p->tail = NULL;
+        p->n_waiting--;
+        pthread_mutex_unlock(&p->lock);
+        j->fn(w, j->r, j->arg);
+        finish(j);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+mg_workpool *mg_workpool_start(char *err, size_t errsize)
+{
+    mg_workpool *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    for (unsigned i = 0; i < MG_WORKPOOL_THREADS; i++) {
+        mg_work *w = &p->workers[i];
+        w->pool = p;
+        if (!(w->ex = mg_executor_new())) {
+            snprintf(err, errsize, "cannot make the work pool's executors: out of memory");
+            goto fail;
+        }
+        int e = pthread_create(&w->thread, NULL, work_main, w);
+        if (e) {
+            snprintf(err, errsize, "cannot start the work pool's threads: %s", strerror(e));
+            mg_executor_free(w->ex);
+            w->ex = NULL;
+            goto fail;
+        }
+        p->n_threads++;
+    }
+    return p;
+fail:
+    mg_workpool_stop(p);
+    mg_workpool_free(p);
+    return NULL;
+}
+
+void mg_workpool_stop(mg_workpool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    job *waiting = p->head;
+    p->head = p->tail = NULL;
+    p->n_waiting = 0;
+    for (unsigned i = 0; i < p->n_threads; i++) mg_executor_cancel(p->workers[i].ex);
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (job *j = waiting, *next; j; j = next) {
+        next = j->next;
+        mg_reply_error(j->r, 503, "the daemon is stopping");
+        finish(j);
+    }
+    for (unsigned i = 0; i < p->n_threads; i++) {
+        pthread_join(p->workers[i].thread, NULL);
+        mg_executor_free(p->workers[i].ex);
+        p->workers[i].ex = NULL;
+    }
+    p->n_threads = 0;
+}
+
+void mg_workpool_free(mg_workpool *p)
+{
+    if (!p) return;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
+bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
+{
+    mg_workpool *p = r->api->work;
+    if (!p) {
+        /* No pool: the server does not defer requests (it does not start
+         * one until server.c has its side, see the top of workpool.h). The
+         * work runs here, on the HTTP thread, one at a time so that the
+         * other HTTP threads stay free. */
+        static atomic_uint running;
+        if (atomic_fetch_add(&running, 1) > 0) {
+            atomic_fetch_sub(&running, 1);
+            return false;
+        }
+        fn(NULL, r, arg);
+        if (free_arg) free_arg(arg);
+        atomic_fetch_sub(&running, 1);
+        return true;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (free_arg) free_arg(arg);
+        mg_reply_error(r, 500, "out of memory");
+        return true;
+    }
+    *j = (job){.r = r, .fn = fn, .free_arg = free_arg, .arg = arg};
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping || p->n_waiting >= MG_WORKPOOL_WAITING) {
+        pthread_mutex_unlock(&p->lock);
+        free(j);
+        return false;
+    }
+    r->deferred = true;
+    MHD_suspend_connection(r->conn);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->n_waiting++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+int mg_work_exec(mg_work *w, const mg_exec_spec *spec, mg_exec_result *res)
+{
+    if (!w) return mg_exec_run(spec, res);
+    mg_executor_start(w->ex, spec);
+    return mg_executor_wait(w->ex, res);
+}
