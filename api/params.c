@@ -279,6 +279,33 @@ void mg_format_time(int64_t unix_ms, char buf[32])
     *p = 0;
 }
 
+/* Whether the parameters of a media range, from its first ';' up to
+ * `end`, leave it acceptable: all but "q=0" (RFC 9110 12.4.2: "0",
+ * "0.", "0.0" up to three zeros) do. A malformed q is taken as given. */
+static bool q_not_zero(const char *p, const char *end)
+{
+    while (p < end) {
+        p = skip_ws(p + 1); /* past the ';' */
+        const char *next = memchr(p, ';', (size_t)(end - p));
+        if (!next) next = end;
+        if ((*p == 'q' || *p == 'Q') && skip_ws(p + 1) < next && *skip_ws(p + 1) == '=') {
+            const char *v = skip_ws(skip_ws(p + 1) + 1);
+            const char *ve = next;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            if (ve > v && v[0] == '0') {
+                const char *d = v + 1;
+                if (d < ve && *d == '.') {
+                    const char *digits = ++d;
+                    while (d < ve && *d == '0' && d - digits < 3) d++;
+                }
+                if (d == ve) return false;
+            }
+        }
+        p = next;
+    }
+    return true;
+}
+
 bool mg_accepts_event_stream(const char *accept)
 {
     if (!accept) return false;
@@ -287,13 +314,14 @@ bool mg_accepts_event_stream(const char *accept)
         p = skip_ws(p);
         static const char want[] = "text/event-stream";
         size_t n = sizeof want - 1;
-        if (!strncasecmp(p, want, n)) {
+        const char *end = p + strcspn(p, ",");
+        if ((size_t)(end - p) >= n && !strncasecmp(p, want, n)) {
             const char *r = skip_ws(p + n);
-            if (!*r || *r == ',' || *r == ';') return true;
+            if (r == end) return true;
+            if (*r == ';') return q_not_zero(r, end);
         }
-        const char *c = strchr(p, ',');
-        if (!c) break;
-        p = c + 1;
+        if (!*end) break;
+        p = end + 1;
     }
     return false;
 }

@@ -74,7 +74,7 @@ const char *mg_bearer_token(const char *header, size_t *len);
 /* RFC 3339 UTC with seconds, "2026-11-23T15:04:05Z", from unix ms. */
 void mg_format_time(int64_t unix_ms, char buf[32]);
 
-/* Whether the Accept header asks for text/event-stream. */
+/* Whether the Accept header asks for text/event-stream (not with q=0). */
 bool mg_accepts_event_stream(const char *accept);
 
 #endif

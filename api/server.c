@@ -1,17 +1,36 @@
 /*
  * server.c - libmicrohttpd set-up, the route table, the request life cycle
  * (see internal.h) and the reply helpers handlers use.
+ *
+ * Before a request reaches its handler, the life cycle guards the daemon
+ * against clients that would hold it up or mislead it:
+ *   - the head: every request's line and headers must arrive within
+ *     header_timeout_s of the connection's start, or of the request's
+ *     first byte on a kept-alive connection (the reaper thread, 408),
+ *     however slowly they trickle in; its bytes and the body's framing
+ *     are checked (check_head: 400 for a NUL or control byte, conflicting
+ *     lengths, Content-Length with Transfer-Encoding; 501 for a coding
+ *     other than chunked);
+ *   - connections: near max_connections, those that have waited longest
+ *     for a request are closed to make room for new ones (make_room);
+ *   - bodies: at most max_body each and max_body_total all together are
+ *     held in memory (503 past the total); bodies that will not be used
+ *     are read and dropped, never kept (DISCARD_EXTRA).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/tcp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -289,6 +308,480 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
     return true;
 }
 
+/* ---- the server's own state --------------------------------------------- */
+
+/* What a connection is doing, as far as the head deadline and the
+ * connection limit care. */
+typedef enum conn_phase {
+    CONN_HEAD, /* waiting for a request's line and headers, or the rest of them */
+    CONN_BUSY, /* a request is being read, handled, answered or streamed */
+    CONN_IDLE, /* between requests, with nothing received since the last one */
+} conn_phase;
+
+#define RX_UNKNOWN UINT64_MAX
+
+/* One open connection (libmicrohttpd's socket context), from
+ * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED. */
+typedef struct mg_conn {
+    int fd;
+    conn_phase phase;
+    bool closing;      /* shut down by the reaper; libmicrohttpd closes it next */
+    uint64_t since_ms; /* HEAD: when the head began; IDLE: when the last request ended */
+    uint64_t rx_idle;  /* bytes received (TCP_INFO) when it went idle, or RX_UNKNOWN */
+    struct mg_conn *prev, *next;
+} mg_conn;
+
+/* The mg_api handed out is the first member of this; handlers see only
+ * the mg_api (internal.h), the rest is the life cycle's. */
+typedef struct server {
+    mg_api api;
+    /* connections, under `lock`: kept by the notify callback, watched by
+     * the reaper thread */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t reaper;
+    bool reaper_running, stopping;
+    mg_conn *conns;
+    unsigned n_conns, n_closing;
+    unsigned crowded; /* more live connections than this: make room */
+    uint64_t header_timeout_ms;
+    char late[512], full[512]; /* the 408 and the 503 the reaper sends */
+    size_t late_len, full_len;
+    /* request bodies held in memory, all requests together */
+    atomic_uint_least64_t body_held;
+    uint64_t body_budget;
+    bool raw_head; /* the head can be checked byte by byte (check_head) */
+} server;
+
+/* An mg_req with what only the life cycle uses. */
+typedef struct req {
+    mg_req r; /* first: handlers get &q->r */
+    mg_conn *c;
+    size_t uri_len;    /* the URI's length as on_uri saw it; SIZE_MAX: unknown */
+    uint64_t length;   /* Content-Length; 0 without one */
+    bool chunked;      /* Transfer-Encoding: chunked */
+    uint64_t reserved; /* body bytes counted in body_held */
+    bool over_budget;  /* the body did not fit the budget: read, dropped, then 503 */
+} req;
+
+static server *srv(mg_api *a)
+{
+    return (server *)a;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_ns() / 1000000u;
+}
+
+/* ---- the body budget ---------------------------------------------------- */
+
+/* Counts the request as holding `total` body bytes; false (and nothing
+ * counted) when that would pass the budget. */
+static bool body_reserve(server *s, req *q, uint64_t total)
+{
+    if (total <= q->reserved) return true;
+    uint64_t more = total - q->reserved;
+    uint_least64_t held = atomic_load(&s->body_held);
+    do {
+        if (held + more > s->body_budget || held + more < held) return false;
+    } while (!atomic_compare_exchange_weak(&s->body_held, &held, held + more));
+    q->reserved = total;
+    return true;
+}
+
+static void body_release(server *s, req *q)
+{
+    if (q->reserved) atomic_fetch_sub(&s->body_held, q->reserved);
+    q->reserved = 0;
+}
+
+/* The body is not going to be used: its memory goes now, the rest of it
+ * is counted as it comes. */
+static void body_drop(server *s, req *q)
+{
+    free(q->r.body);
+    q->r.body = NULL;
+    q->r.body_cap = 0;
+    body_release(s, q);
+}
+
+/* ---- connections: the head deadline and the limit ----------------------- */
+
+/* Bytes the kernel has received on the socket, or RX_UNKNOWN. */
+static uint64_t rx_bytes(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+        return RX_UNKNOWN;
+    return ti.tcpi_bytes_received;
+}
+
+static mg_conn *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Closes a connection from the reaper, under the lock: the optional
+ * answer, then shutdown(), so that libmicrohttpd reads the end of the
+ * stream and closes the socket itself (its descriptor stays its own until
+ * MHD_CONNECTION_NOTIFY_CLOSED, which waits for the lock we hold). The
+ * answer goes only to a connection still waiting for its head, where
+ * libmicrohttpd writes nothing. */
+static void close_conn(server *s, mg_conn *c, const char *answer, size_t len)
+{
+    if (c->fd < 0) return; /* unknown: left to the idle timeout */
+    if (answer) (void)!send(c->fd, answer, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(c->fd, SHUT_RDWR);
+    c->closing = true;
+    s->n_closing++;
+}
+
+static int by_since(const void *x, const void *y)
+{
+    const mg_conn *a = *(mg_conn *const *)x, *b = *(mg_conn *const *)y;
+    return a->since_ms < b->since_ms ? -1 : a->since_ms > b->since_ms;
+}
+
+/* Near the limit: closes the connections that have waited longest for a
+ * request (their head, or the next request after one), until `crowded`
+ * are left. Connections in the middle of a request or a stream stay. */
+static void make_room(server *s)
+{
+    unsigned live = s->n_conns - s->n_closing;
+    if (live <= s->crowded) return;
+    mg_conn **waiting = malloc(live * sizeof *waiting);
+    if (!waiting) return;
+    size_t n = 0;
+    for (mg_conn *c = s->conns; c; c = c->next)
+        if (!c->closing && c->phase != CONN_BUSY && n < live) waiting[n++] = c;
+    qsort(waiting, n, sizeof *waiting, by_since);
+    for (size_t i = 0; i < n && s->n_conns - s->n_closing > s->crowded; i++) {
+        mg_conn *c = waiting[i];
+        if (c->phase == CONN_HEAD)
+            close_conn(s, c, s->full, s->full_len);
+        else
+            close_conn(s, c, NULL, 0);
+    }
+    free(waiting);
+}
+
+#define REAPER_TICK_MS 250
+
+/* The reaper: every tick (and whenever a new connection crowds the
+ * limit), closes connections whose head is overdue and makes room. A
+ * deadline of our own, because libmicrohttpd's timeout counts from the
+ * last byte received (0.9.75 resets it on every read): a head sent a byte
+ * a second would never time out. */
+static void *reaper(void *arg)
+{
+    server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        uint64_t now = now_ms();
+        for (mg_conn *c = s->conns; c; c = c->next) {
+            if (c->closing) continue;
+            /* an idle connection that received something has begun its
+             * next head (known to within a tick) */
+            if (c->phase == CONN_IDLE && c->rx_idle != RX_UNKNOWN &&
+                rx_bytes(c->fd) != c->rx_idle) {
+                c->phase = CONN_HEAD;
+                c->since_ms = now;
+            }
+            if (c->phase == CONN_HEAD && now - c->since_ms >= s->header_timeout_ms)
+                close_conn(s, c, s->late, s->late_len);
+        }
+        make_room(s);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += REAPER_TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->wake, &s->lock, &until);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        /* without memory for it, a connection goes unwatched: the idle
+         * timeout still ends it */
+        mg_conn *c = calloc(1, sizeof *c);
+        if (!c) return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        c->phase = CONN_HEAD;
+        c->since_ms = now_ms();
+        c->rx_idle = RX_UNKNOWN;
+        pthread_mutex_lock(&s->lock);
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+        if (s->n_conns - s->n_closing > s->crowded) pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        *socket_context = c;
+        return;
+    }
+    mg_conn *c = *socket_context;
+    if (!c) return;
+    pthread_mutex_lock(&s->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->n_conns--;
+    if (c->closing) s->n_closing--;
+    pthread_mutex_unlock(&s->lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* The head is complete: false when the reaper closed the connection
+ * already. */
+static bool conn_busy(server *s, mg_conn *c)
+{
+    if (!c) return true;
+    pthread_mutex_lock(&s->lock);
+    bool closing = c->closing;
+    c->phase = CONN_BUSY;
+    pthread_mutex_unlock(&s->lock);
+    return !closing;
+}
+
+static void conn_idle(server *s, mg_conn *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&s->lock);
+    c->phase = CONN_IDLE;
+    c->since_ms = now_ms();
+    c->rx_idle = rx_bytes(c->fd);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The contract's error body, for codes mg_error_code_for does not name. */
+static void error_json(mg_buf *b, const char *code, const char *message)
+{
+    mg_jw w;
+    mg_jw_init(&w, b);
+    mg_jw_object(&w);
+    mg_jw_key(&w, "error");
+    mg_jw_object(&w);
+    mg_jw_kstring(&w, "code", code);
+    mg_jw_kstring(&w, "message", message);
+    mg_jw_key(&w, "details");
+    mg_jw_array(&w);
+    mg_jw_array_end(&w);
+    mg_jw_object_end(&w);
+    mg_jw_object_end(&w);
+}
+
+/* An answer the reaper writes itself, whole. */
+static size_t canned(char *buf, size_t size, unsigned status, const char *reason, const char *extra,
+                     const char *code, const char *message)
+{
+    mg_buf body = {0};
+    error_json(&body, code, message);
+    int n = snprintf(buf, size,
+                     "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n%s\r\n%s",
+                     status, reason, body.failed ? 0 : body.len, extra,
+                     body.failed || !body.data ? "" : body.data);
+    mg_buf_free(&body);
+    return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* ---- the request's head ------------------------------------------------- */
+
+/* RFC 9110 5.6.2: the bytes of a header name. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Whether [from, to) is `min` to `max` bytes, all NUL: the end of a line
+ * (CRLF or LF) once libmicrohttpd has written NULs over it. */
+static bool nuls(const char *from, const char *to, size_t min, size_t max)
+{
+    uintptr_t f = (uintptr_t)from, t = (uintptr_t)to;
+    if (t < f || t - f < min || t - f > max) return false;
+    for (const char *p = from; p < to; p++)
+        if (*p) return false;
+    return true;
+}
+
+typedef struct head_check {
+    bool raw;         /* check the layout of the head's bytes too */
+    const char *next; /* raw: where the previous line's text ended */
+    const char *end;  /* raw: the end of the head */
+    unsigned status;  /* the first problem's answer; 0: none */
+    char why[200];
+    unsigned n_length, n_coding;
+    uint64_t length; /* the first Content-Length */
+    bool lengths_differ;
+    const char *coding; /* the first Transfer-Encoding */
+} head_check;
+
+static enum MHD_Result head_problem(head_check *h, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum MHD_Result head_problem(head_check *h, unsigned status, const char *fmt, ...)
+{
+    if (h->status) return MHD_NO;
+    h->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->why, sizeof h->why, fmt, ap);
+    va_end(ap);
+    return MHD_NO;
+}
+
+static bool name_is(const char *key, size_t n, const char *name)
+{
+    return n == strlen(name) && strncasecmp(key, name, n) == 0;
+}
+
+/* Digits only, no overflow (libmicrohttpd checked the first
+ * Content-Length so, not the others). */
+static bool parse_length(const char *v, size_t n, uint64_t *out)
+{
+    uint64_t x = 0;
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10)
+            return false;
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    }
+    *out = x;
+    return true;
+}
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    head_check *h = cls;
+    (void)kind;
+    if (!key_size) return head_problem(h, 400, "a header has no name");
+    for (size_t i = 0; i < key_size; i++)
+        if (!is_tchar((unsigned char)key[i]))
+            return head_problem(h, 400, "a header name has the byte 0x%02x", (unsigned char)key[i]);
+    for (size_t i = 0; i < value_size; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return head_problem(h, 400, "the %.*s header has a control byte (0x%02x)",
+                                (int)(key_size < 64 ? key_size : 64), key, ch);
+    }
+    if (h->raw) {
+        /* libmicrohttpd 0.9.75 parses the head where it read it: each
+         * header line starts right after the previous line's end (CRLF or
+         * LF, NULs now), the name ends at the colon (a NUL now) and the
+         * value follows after blanks. A NUL the client put in a value ends
+         * the value early, hiding what follows from every check, and shows
+         * here as bytes between the value's end and the next line. A
+         * folded line (obs-fold) is moved elsewhere: refused too, as RFC
+         * 9112 5.2 allows. */
+        bool ok = nuls(h->next, key, 1, 2) && key[key_size] == 0 &&
+                  (uintptr_t)value > (uintptr_t)(key + key_size) &&
+                  (uintptr_t)(value + value_size) < (uintptr_t)h->end;
+        for (const char *p = key + key_size + 1; ok && p < value; p++) ok = *p == ' ' || *p == '\t';
+        if (!ok)
+            return head_problem(h, 400,
+                                "the request's head has a NUL byte (near the %.*s header) or "
+                                "a folded line",
+                                (int)(key_size < 64 ? key_size : 64), key);
+        h->next = value + value_size;
+    }
+    if (name_is(key, key_size, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        uint64_t n = 0;
+        bool ok = parse_length(value, value_size, &n);
+        if (h->n_length++ == 0)
+            h->length = n;
+        else if (!ok || n != h->length)
+            h->lengths_differ = true;
+    }
+    if (name_is(key, key_size, MHD_HTTP_HEADER_TRANSFER_ENCODING) && h->n_coding++ == 0)
+        h->coding = value;
+    return MHD_YES;
+}
+
+/* The request line, raw: the method, blanks (the first a NUL now), the
+ * URI as on_uri measured it, a NUL (a blank before), the version. Leaves
+ * h->next at the end of the version. */
+static bool request_line_ok(head_check *h, const char *method, const char *url, const char *version,
+                            size_t uri_len)
+{
+    const char *p = method + strlen(method);
+    if ((uintptr_t)p >= (uintptr_t)url) return false;
+    for (p++; p < url; p++)
+        if (*p != ' ') return false;
+    if (uri_len != SIZE_MAX && url + uri_len + 1 != version) return false;
+    h->next = version + strlen(version);
+    return (uintptr_t)h->next < (uintptr_t)h->end;
+}
+
+/*
+ * The head's bytes and the body's framing, before anything else looks at
+ * the request: 0 when it may be read on, else the status of the answer
+ * (with h->why), sent at once on a connection then closed, since where
+ * its body ends is in doubt:
+ *   - 400: a control byte (but tab) in a header value, a NUL anywhere in
+ *     the head, a header name that is no token, Content-Length given
+ *     twice with different values, Content-Length and Transfer-Encoding
+ *     together (RFC 9112 6.1: the request smuggler's favourite);
+ *   - 501: a Transfer-Encoding other than "chunked", the only coding
+ *     libmicrohttpd reads (for any other it would read until the client
+ *     closes: the request would hang).
+ * A Content-Length libmicrohttpd cannot read (not digits, more than 2^64
+ * - 1) never gets here: libmicrohttpd answers it (400, 413) itself.
+ */
+static unsigned check_head(server *s, req *q, const char *method, const char *url,
+                           const char *version, head_check *h)
+{
+    memset(h, 0, sizeof *h);
+    h->raw = s->raw_head;
+    if (h->raw) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(q->r.conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        h->end = ci ? method + ci->header_size : NULL;
+        if (!h->end || !request_line_ok(h, method, url, version, q->uri_len)) {
+            head_problem(h, 400, "the request line has a NUL byte");
+            return h->status;
+        }
+    }
+    MHD_get_connection_values_n(q->r.conn, MHD_HEADER_KIND, check_header, h);
+    if (h->status) return h->status;
+    /* after the last header: its line's end and the empty line's */
+    if (h->raw && !nuls(h->next, h->end, 2, 4))
+        head_problem(h, 400, "the request's head has a NUL byte (in its last line)");
+    else if (h->lengths_differ)
+        head_problem(h, 400, "Content-Length is given more than once, with different values");
+    else if (h->n_length && h->n_coding)
+        head_problem(h, 400, "a request may not have both Content-Length and Transfer-Encoding");
+    else if (h->n_coding > 1)
+        head_problem(h, 501,
+                     "Transfer-Encoding is given %u times; the only transfer coding "
+                     "taken is chunked, once",
+                     h->n_coding);
+    else if (h->n_coding && strcasecmp(h->coding, "chunked") != 0)
+        head_problem(h, 501, "the only transfer coding taken is chunked, not \"%.100s\"",
+                     h->coding);
+    return h->status;
+}
+
 /* ---- the request life cycle --------------------------------------------- */
 
 static mg_req *new_request(mg_api *a, struct MHD_Connection *conn);
@@ -305,23 +798,12 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
     return r->query_result == MG_QUERY_OK ? MHD_YES : MHD_NO;
 }
 
-static bool has_body(mg_req *r, uint64_t *declared, bool *known)
+/* Whether the request has a body, and its declared length (0 for a
+ * chunked one). check_head has vouched for the framing. */
+static bool has_body(const req *q, uint64_t *declared)
 {
-    const char *cl = mg_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = mg_req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    *known = false;
-    *declared = 0;
-    if (cl) {
-        int64_t n;
-        if (mg_parse_i64(cl, 0, INT64_MAX, &n) == 0) {
-            *declared = (uint64_t)n;
-            *known = true;
-        }
-    }
-    /* a Content-Length we could not read (over INT64_MAX) still announces
-     * a body, one too long to read */
-    if (te || (cl && !*known)) return true;
-    return *declared > 0;
+    *declared = q->length;
+    return q->chunked || q->length > 0;
 }
 
 static bool method_takes_body(mg_http_method m)
@@ -329,11 +811,24 @@ static bool method_takes_body(mg_http_method m)
     return m == MG_HTTP_POST || m == MG_HTTP_PUT || m == MG_HTTP_PATCH;
 }
 
+/* Seconds a client should wait after a 503 for lack of memory for bodies:
+ * bodies are held for the time a request takes, not long. */
+#define BODY_RETRY_S 1
+
+static void reply_no_room(mg_req *r)
+{
+    mg_reply_header(r, "Retry-After", "%d", BODY_RETRY_S);
+    mg_reply_error(r, 503,
+                   "the daemon holds as many request bodies as it may (%llu bytes); try again",
+                   (unsigned long long)srv(r->api)->body_budget);
+}
+
 /* Routing, query, auth and the body's announced size and type: everything
  * that can be answered before reading the body. */
 static void begin(mg_req *r, const char *url)
 {
     mg_api *a = r->api;
+    req *q = (req *)r;
     mg_route_result rr = mg_router_match(routes, N_ROUTES, r->method, url, &r->match);
     if (rr == MG_ROUTE_BAD_PATH) {
         mg_reply_error(r, 400, "the path has an invalid %%-escape or an escaped NUL");
@@ -381,19 +876,22 @@ static void begin(mg_req *r, const char *url)
         }
     }
     uint64_t declared;
-    bool known;
-    if (has_body(r, &declared, &known)) {
-        if (known && declared > a->o.max_body) {
+    if (has_body(q, &declared)) {
+        if (declared > a->o.max_body) {
             mg_reply_error(r, 413, "the body is %llu bytes; the limit is %zu",
                            (unsigned long long)declared, a->o.max_body);
             return;
         }
-        if (method_takes_body(r->method) && known && declared > 0 &&
+        if (method_takes_body(r->method) && declared > 0 &&
             !mg_content_type_is_json(mg_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
             mg_reply_error(r, 415, "the body must be JSON (Content-Type: application/json)");
             return;
         }
-        if (known && declared > 0) {
+        if (declared > 0) {
+            if (!body_reserve(srv(a), q, declared + 1)) {
+                reply_no_room(r);
+                return;
+            }
             r->body = malloc(declared + 1);
             if (!r->body) {
                 mg_reply_error(r, 500, "out of memory");
@@ -412,6 +910,10 @@ static void dispatch(mg_req *r)
                        r->api->o.max_body);
         return;
     }
+    if (((req *)r)->over_budget) {
+        reply_no_room(r);
+        return;
+    }
     if (r->body_len && method_takes_body(r->method) &&
         !mg_content_type_is_json(mg_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         mg_reply_error(r, 415, "the body must be JSON (Content-Type: application/json)");
@@ -423,10 +925,46 @@ static void dispatch(mg_req *r)
     if (!r->replied) mg_reply_error(r, 500, "the handler gave no answer (a bug)");
 }
 
+/* An error answer whose code mg_error_code_for does not name. */
+static void reply_error_code(mg_req *r, unsigned status, const char *code, const char *msg)
+{
+    if (r->replied) return;
+    mg_buf_clear(&r->out);
+    error_json(&r->out, code, msg);
+    mg_reply_json(r, status);
+}
+
+static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    if (kind == MHD_HEADER_KIND) MHD_add_response_header(cls, key, value);
+    return MHD_YES;
+}
+
+/* The answer to HEAD of a log stream: its headers, no body. libmicrohttpd
+ * 0.9.75 ends a HEAD answer of unknown length, sent chunked, with the last
+ * chunk ("0\r\n\r\n"): a body the client takes for the start of the next
+ * answer. One of length 0 has none (it says Content-Length: 0, the only
+ * way libmicrohttpd sends no body and keeps the connection). */
+static struct MHD_Response *head_of_stream(struct MHD_Response *stream)
+{
+    struct MHD_Response *h = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (h) MHD_get_response_headers(stream, copy_header, h);
+    MHD_destroy_response(stream);
+    return h;
+}
+
+static bool is_stream(struct MHD_Response *resp)
+{
+    const char *ct = MHD_get_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+}
+
 static enum MHD_Result send_reply(mg_req *r)
 {
     struct MHD_Response *resp = r->custom;
     r->custom = NULL;
+    if (resp && r->method == MG_HTTP_HEAD && is_stream(resp)) resp = head_of_stream(resp);
     if (!resp) {
         size_t len = 0;
         char *data = mg_buf_take(&r->out, &len);
@@ -458,13 +996,14 @@ static enum MHD_Result send_reply(mg_req *r)
 
 /* Bodies nobody will use are read on to their end and dropped, so that the
  * answer arrives on a connection still in step: one that passes the limit
- * (then 413) and one of a request answered before its body (401, 404,
- * 415, ...). libmicrohttpd 0.9.75 cannot queue an answer in the middle of
- * a body (MHD_queue_response refuses it, measured), and one queued before
- * the body makes it close the connection with the body unread: a client
- * still sending it gets a reset instead of the answer. The reading stops
- * at the limit plus this much, counted from the body's first byte; past
- * it the connection is closed. */
+ * (then 413), one that does not fit the body budget (503) and one of a
+ * request answered before its body (401, 404, 415, ...). libmicrohttpd
+ * 0.9.75 cannot queue an answer in the middle of a body (MHD_queue_response
+ * refuses it, measured), and one queued before the body makes it close the
+ * connection with the body unread: a client still sending it gets a reset
+ * instead of the answer. The reading stops at the limit plus this much,
+ * counted from the body's first byte; past it the connection is closed.
+ * None of it is kept: such a body costs no memory. */
 #define DISCARD_EXTRA (4u << 20)
 
 static uint64_t discard_limit(const mg_api *a)
@@ -478,13 +1017,54 @@ static bool expects_continue(mg_req *r)
     return e && strcasecmp(e, "100-continue") == 0;
 }
 
+/* The first call, with the head complete: checks, then begin(). */
+static enum MHD_Result on_head(req *q, const char *url, const char *method, const char *version)
+{
+    mg_req *r = &q->r;
+    server *s = srv(r->api);
+    r->begun = true;
+    r->method = mg_http_method_parse(method);
+    if (!conn_busy(s, q->c)) return MHD_NO; /* the reaper closed it already */
+    head_check h;
+    unsigned status = check_head(s, q, method, url, version, &h);
+    if (status) {
+        /* where the body ends is in doubt: answered now, and libmicrohttpd
+         * reads nothing more from the connection and closes it */
+        if (status == 501)
+            reply_error_code(r, 501, "not_implemented", h.why);
+        else
+            mg_reply_error(r, status, "%s", h.why);
+        r->dispatched = true;
+        return send_reply(r);
+    }
+    q->length = h.n_length ? h.length : 0;
+    q->chunked = h.n_coding > 0;
+    begin(r, url);
+    uint64_t declared;
+    if (r->replied && has_body(q, &declared)) {
+        /* Answered before the body. Queued now, the answer makes
+         * libmicrohttpd close the connection with the body unread (see
+         * DISCARD_EXTRA), which is right only for a client that waits for
+         * "100 Continue" before sending (it sends no body, and reads the
+         * answer) and for a body too long to read on: a Content-Length
+         * past the limit plus DISCARD_EXTRA. Otherwise the body is read
+         * and dropped as it comes (below; a chunked one is counted up to
+         * the same bound) and the answer sent at the final call. */
+        r->dispatched = true;
+        body_drop(s, q);
+        bool too_long = !q->chunked && declared > discard_limit(r->api);
+        if (expects_continue(r) || too_long) return send_reply(r);
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
     mg_api *a = cls;
+    server *s = srv(a);
     mg_req *r = *con_cls;
-    (void)version;
     if (!r) {
         /* on_uri runs first and makes the request; this is the fallback
          * for a libmicrohttpd that did not call it */
@@ -492,35 +1072,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_query, r);
     }
-    if (!r->begun) {
-        r->begun = true;
-        r->method = mg_http_method_parse(method);
-        begin(r, url);
-        uint64_t declared;
-        bool known;
-        if (r->replied && has_body(r, &declared, &known)) {
-            /* Answered before the body. Queued now, the answer makes
-             * libmicrohttpd close the connection with the body unread (see
-             * DISCARD_EXTRA), which is right only for a client that waits
-             * for "100 Continue" before sending (it sends no body, and
-             * reads the answer) and for a body too long to read on: a
-             * Content-Length past the limit plus DISCARD_EXTRA, or one
-             * has_body could not read. Otherwise the body is read and
-             * dropped as it comes (below; a chunked one is counted up to
-             * the same bound) and the answer sent at the final call. */
-            r->dispatched = true;
-            bool too_long = mg_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
-                            (!known || declared > discard_limit(a));
-            if (expects_continue(r) || too_long) return send_reply(r);
-        }
-        return MHD_YES;
-    }
+    req *q = (req *)r;
+    if (!r->begun) return on_head(q, url, method, version);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!r->body_too_big && n > a->o.max_body - r->body_len) r->body_too_big = true;
-        /* answered already, or past the limit: counted, not kept */
-        if (r->dispatched || r->body_too_big) {
+        if (!r->body_too_big && n > a->o.max_body - r->body_len) {
+            r->body_too_big = true;
+            body_drop(s, q);
+        }
+        /* answered already, past the limit or the budget: counted, not kept */
+        if (r->dispatched || r->body_too_big || q->over_budget) {
             r->body_len += n < SIZE_MAX - r->body_len ? n : 0;
             if (r->body_len > discard_limit(a)) return MHD_NO;
             return MHD_YES;
@@ -529,6 +1091,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             size_t cap = r->body_cap ? r->body_cap : 4096;
             while (cap < r->body_len + n + 1) cap *= 2;
             if (cap > a->o.max_body + 1) cap = a->o.max_body + 1;
+            if (!body_reserve(s, q, cap)) {
+                q->over_budget = true;
+                body_drop(s, q);
+                r->body_len += n;
+                return MHD_YES;
+            }
             char *p = realloc(r->body, cap);
             if (!p) return MHD_NO;
             r->body = p;
@@ -548,15 +1116,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     mg_api *a = cls;
     mg_req *r = *con_cls;
-    (void)conn;
     (void)toe;
+    conn_idle(srv(a), conn_of(conn));
     if (!r) return;
     if (r->replied) {
         uint64_t us = (now_ns() - r->started_ns) / 1000;
         mg_metrics_record(&a->metrics, r->method, r->status, us);
     }
     if (r->custom) MHD_destroy_response(r->custom);
-    free(r->body);
+    body_drop(srv(a), (req *)r);
     mg_buf_free(&r->out);
     mg_buf_free(&r->headers);
     free(r);
@@ -565,12 +1133,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static mg_req *new_request(mg_api *a, struct MHD_Connection *conn)
 {
-    mg_req *r = calloc(1, sizeof *r);
-    if (!r) return NULL;
+    req *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    mg_req *r = &q->r;
     r->api = a;
     r->conn = conn;
     r->started_ns = now_ns();
     mg_query_init(&r->query);
+    q->c = conn_of(conn);
+    q->uri_len = SIZE_MAX;
     return r;
 }
 
@@ -583,12 +1154,14 @@ static mg_req *new_request(mg_api *a, struct MHD_Connection *conn)
  * fits (measured: the client got nothing until the timeout). Writing into
  * the URI relies on 0.9.75's order in parse_initial_message_line(): it
  * finds the '?' before calling this, then parses the arguments from after
- * the '?' up to the first NUL.
+ * the '?' up to the first NUL. The URI's length is kept for check_head: a
+ * NUL in it would end it early.
  */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     mg_req *r = new_request(cls, conn);
     if (!r) return NULL;
+    ((req *)r)->uri_len = strlen(uri);
     char *q = strchr(uri, '?');
     if (q) {
         r->query_result = mg_query_parse(&r->query, q + 1);
@@ -665,6 +1238,17 @@ static int listen_socket(const char *host, uint16_t port, bool *ipv6, char *err,
     return fd;
 }
 
+static void stop_reaper(server *s)
+{
+    if (!s->reaper_running) return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->reaper, NULL);
+    s->reaper_running = false;
+}
+
 mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
 {
     if (errsize) err[0] = 0;
@@ -672,14 +1256,18 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         snprintf(err, errsize, "the API needs a store, a queue, a catalog and targets");
         return NULL;
     }
-    mg_api *a = calloc(1, sizeof *a);
-    if (!a) {
+    server *s = calloc(1, sizeof *s);
+    if (!s) {
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
+    mg_api *a = &s->api;
     a->o = *opts;
     if (!a->o.host) a->o.host = "127.0.0.1";
     if (!a->o.max_body) a->o.max_body = 4u << 20;
+    if (!a->o.max_body_total)
+        a->o.max_body_total = a->o.max_body > (16u << 20) ? 4 * a->o.max_body : 64u << 20;
+    if (!a->o.header_timeout_s) a->o.header_timeout_s = 10;
     if (!a->o.max_sources) a->o.max_sources = 1u << 20;
     if (a->o.max_queued <= 0) a->o.max_queued = 1000;
     if (!a->o.timeout_s) a->o.timeout_s = 60;
@@ -698,12 +1286,38 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     a->devices_json = mg_buf_take(&dev, &a->devices_len);
     if (!a->devices_json) {
         snprintf(err, errsize, "out of memory");
-        free(a);
+        free(s);
         return NULL;
     }
 
     struct sigaction sa;
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+
+    s->body_budget = a->o.max_body_total;
+    atomic_init(&s->body_held, 0);
+    /* check_head reads the head where libmicrohttpd parsed it, which
+     * depends on how 0.9.75 does it; other versions get the checks that
+     * need no such knowledge */
+    s->raw_head = strcmp(MHD_get_version(), "0.9.75") == 0;
+    s->header_timeout_ms = (uint64_t)a->o.header_timeout_s * 1000u;
+    /* room is made when fewer than an eighth of the connections are free */
+    unsigned limit = a->o.max_connections ? a->o.max_connections : FD_SETSIZE - 4;
+    s->crowded = limit - limit / 8;
+    char msg[160];
+    snprintf(msg, sizeof msg, "the request's line and headers did not arrive within %u s",
+             a->o.header_timeout_s);
+    s->late_len =
+        canned(s->late, sizeof s->late, 408, "Request Timeout", "", "request_timeout", msg);
+    s->full_len = canned(s->full, sizeof s->full, 503, "Service Unavailable", "Retry-After: 1\r\n",
+                         "unavailable",
+                         "the daemon is near its connection limit and closed the connection "
+                         "that waited longest for a request");
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
 
     bool ipv6 = false;
     int fd = listen_socket(a->o.host, a->o.port, &ipv6, err, errsize);
@@ -718,6 +1332,15 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         close(fd);
         goto fail;
     }
+    int e = pthread_create(&s->reaper, NULL, reaper, s);
+    if (e) {
+        snprintf(err, errsize, "cannot start the connection reaper thread: %s", strerror(e));
+        close(fd);
+        mg_sse_hub_stop(a->sse);
+        mg_sse_hub_free(a->sse);
+        goto fail;
+    }
+    s->reaper_running = true;
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
@@ -739,11 +1362,11 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         opt[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                                            a->o.per_ip_connections, NULL};
     opt[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    a->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_ARRAY, opt,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_UNESCAPE_CALLBACK,
-                         keep_escaped, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &a->log, MHD_OPTION_END);
+    a->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, a, MHD_OPTION_ARRAY, opt, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &a->log, MHD_OPTION_END);
     atomic_store(&a->log.active, 0);
     if (!a->daemon) {
         char why[512];
@@ -756,8 +1379,11 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     }
     return a;
 fail:
+    stop_reaper(s);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
     free(a->devices_json);
-    free(a);
+    free(s);
     return NULL;
 }
 
@@ -772,8 +1398,12 @@ void mg_api_stop(mg_api *a)
     /* Streams first: a suspended connection must be resumed before
      * MHD_stop_daemon (libmicrohttpd's rule). */
     mg_sse_hub_stop(a->sse);
-    MHD_stop_daemon(a->daemon);
+    server *s = srv(a);
+    stop_reaper(s);
+    MHD_stop_daemon(a->daemon); /* the connections' CLOSED notices free them */
     mg_sse_hub_free(a->sse);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
     free(a->devices_json);
-    free(a);
+    free(s);
 }

@@ -10,6 +10,13 @@
  * its own SQLite connection (store.h) and nothing in a request waits for
  * another request.
  *
+ * Connections are guarded before any of that (server.c): a request's
+ * head must arrive within header_timeout_s of the connection's start (of
+ * its first byte on a kept-alive connection) however slowly it trickles in,
+ * near max_connections the connections that have waited longest for a
+ * request are closed to make room, and request bodies are held in memory
+ * up to max_body each and max_body_total all together.
+ *
  * Long-lived responses never hold a pool thread: build logs streamed as
  * server-sent events suspend their connection while there is nothing to
  * send and are resumed by one watcher thread (sse.c); images and logs are
@@ -41,6 +48,8 @@ typedef struct mg_api_options {
     const mg_catalog *catalog;
     const mg_targets *targets;
     size_t max_body;             /* largest request body; 0: 4 MiB */
+    size_t max_body_total;       /* request bodies held at once, all requests together (503
+                                    past it); 0: 64 MiB, or 4 x max_body when that is more */
     size_t max_sources;          /* largest inline source tree (content bytes); 0: 1 MiB */
     int64_t max_queued;          /* queued builds before 429; 0: 1000 */
     mg_limits config_limits;     /* limits of config documents; zero fields: the defaults */
@@ -48,6 +57,8 @@ typedef struct mg_api_options {
     unsigned max_connections;    /* 0: libmicrohttpd's default */
     unsigned per_ip_connections; /* 0: no limit per client address */
     unsigned timeout_s;          /* idle connections are closed after this; 0: 60 s */
+    unsigned header_timeout_s;   /* a request's line and headers must arrive within this,
+                                    however they trickle in (then 408); 0: 10 s */
     unsigned graph_timeout_s;    /* time limit of one Graphviz drawing; 0: 10 s */
     const char *version;         /* shown by GET /health; NULL: MGD_VERSION */
 } mg_api_options;

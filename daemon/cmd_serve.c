@@ -50,6 +50,7 @@ static void usage(FILE *f)
             "                 [--max-log SIZE] [--max-queue N] [--threads N]\n"
             "                 [--max-connections N] [--per-ip N] [--idle-timeout SECONDS]\n"
             "                 [--graph-timeout SECONDS]\n"
+            "                 [--header-timeout SECONDS] [--max-body-total SIZE]\n"
             "                 [--no-local-repos] [--insecure-no-sandbox] [LIMITS]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
@@ -59,6 +60,8 @@ static void usage(FILE *f)
             "  --jobs N            processes per build (default: the number of cores)\n"
             "  --cache DIR         the action cache and image store (default DATA/cache)\n"
             "  --max-body SIZE     largest request body (default 4M)\n"
+            "  --max-body-total SIZE  request bodies held at once, all together (default 64M,\n"
+            "                      or 4 x --max-body when that is more)\n"
             "  --max-sources SIZE  largest inline source tree (default 1M)\n"
             "  --max-log SIZE      largest build log, then truncated (default 16M)\n"
             "  --max-queue N       queued builds before requests get 429 (default 1000)\n"
@@ -66,6 +69,8 @@ static void usage(FILE *f)
             "  --max-connections N open connections at most (default 1024)\n"
             "  --per-ip N          open connections per client address (default 256)\n"
             "  --idle-timeout S    idle connections are closed after S seconds (default 60)\n"
+            "  --header-timeout S  a request's line and headers must arrive within S seconds\n"
+            "                      (default 10)\n"
             "  --graph-timeout S   time limit of one Graphviz drawing (default 10)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
@@ -80,7 +85,9 @@ typedef struct serve_options {
     const char *data, *cache;
     unsigned workers, jobs, threads, max_connections, per_ip, idle_timeout_s;
     unsigned graph_timeout_s;
+    unsigned header_timeout_s;
     uint64_t max_body, max_sources, max_log;
+    uint64_t max_body_total;
     int64_t max_queue;
     mg_build_limits limits;
     bool local_repos, no_sandbox;
@@ -170,6 +177,9 @@ static int parse_args(int argc, char **argv, serve_options *o)
         } else if (!strcmp(a, "--idle-timeout")) {
             if (parse_count(a, v, 86400, &n)) return -1;
             o->idle_timeout_s = (unsigned)n;
+        } else if (!strcmp(a, "--header-timeout")) {
+            if (parse_count(a, v, 86400, &n)) return -1;
+            o->header_timeout_s = (unsigned)n;
         } else if (!strcmp(a, "--graph-timeout")) {
             if (parse_count(a, v, 3600, &n)) return -1;
             o->graph_timeout_s = (unsigned)n;
@@ -177,13 +187,14 @@ static int parse_args(int argc, char **argv, serve_options *o)
             if (parse_count(a, v, 1000000, &n)) return -1;
             o->max_queue = n;
         } else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-sources") ||
-                   !strcmp(a, "--max-log")) {
+                   !strcmp(a, "--max-log") || !strcmp(a, "--max-body-total")) {
             uint64_t size;
             if (mg_size_parse(v, &size) || size == 0 || size > (1ull << 40)) {
                 fprintf(stderr, "mgd serve: %s takes a size such as 4M, got '%s'\n", a, v);
                 return -1;
             }
             if (!strcmp(a, "--max-body")) o->max_body = size;
+            if (!strcmp(a, "--max-body-total")) o->max_body_total = size;
             if (!strcmp(a, "--max-sources")) o->max_sources = size;
             if (!strcmp(a, "--max-log")) o->max_log = size;
         } else {
@@ -298,6 +309,7 @@ int mg_cmd_serve(int argc, char **argv)
         .max_connections = 1024,
         .per_ip = 256,
         .idle_timeout_s = 60,
+        .header_timeout_s = 10,
         .max_body = 4u << 20,
         .max_sources = 1u << 20,
         .max_log = 16u << 20,
@@ -307,6 +319,11 @@ int mg_cmd_serve(int argc, char **argv)
     };
     int pr = parse_args(argc, argv, &o);
     if (pr) return pr > 0 ? 0 : 2;
+    /* a body of the largest size must fit the total */
+    if (o.max_body_total && o.max_body_total <= o.max_body) {
+        fprintf(stderr, "mgd serve: --max-body-total must be more than --max-body\n");
+        return 2;
+    }
 
     int status = 1;
     char err[1024];
@@ -425,12 +442,14 @@ int mg_cmd_serve(int argc, char **argv)
         .catalog = catalog,
         .targets = targets,
         .max_body = o.max_body,
+        .max_body_total = o.max_body_total,
         .max_sources = o.max_sources,
         .max_queued = o.max_queue,
         .threads = o.threads,
         .max_connections = o.max_connections,
         .per_ip_connections = o.per_ip,
         .timeout_s = o.idle_timeout_s,
+        .header_timeout_s = o.header_timeout_s,
         .graph_timeout_s = o.graph_timeout_s,
         .version = MGD_VERSION,
     };
