@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "api/internal.h"
+#include "api/workpool.h"
 
 #ifndef MGD_VERSION
 #define MGD_VERSION "0.0.0"
@@ -922,7 +923,7 @@ static void dispatch(mg_req *r)
     if (r->body) r->body[r->body_len] = 0;
     mg_handler h = (mg_handler)r->match.route->handler;
     h(r);
-    if (!r->replied) mg_reply_error(r, 500, "the handler gave no answer (a bug)");
+    if (!r->deferred && !r->replied) mg_reply_error(r, 500, "the handler gave no answer (a bug)");
 }
 
 /* An error answer whose code mg_error_code_for does not name. */
@@ -1108,6 +1109,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!r->replied) dispatch(r);
     r->dispatched = true;
+    if (r->deferred) {
+        /* a worker answers (workpool.h) and resumes the connection; then
+         * we are called again, with r->replied set */
+        r->deferred = false;
+        return MHD_YES;
+    }
     return send_reply(r);
 }
 
@@ -1332,12 +1339,20 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         close(fd);
         goto fail;
     }
+    if (!(a->work = mg_workpool_start(err, errsize))) {
+        close(fd);
+        mg_sse_hub_stop(a->sse);
+        mg_sse_hub_free(a->sse);
+        goto fail;
+    }
     int e = pthread_create(&s->reaper, NULL, reaper, s);
     if (e) {
         snprintf(err, errsize, "cannot start the connection reaper thread: %s", strerror(e));
         close(fd);
         mg_sse_hub_stop(a->sse);
         mg_sse_hub_free(a->sse);
+        mg_workpool_stop(a->work);
+        mg_workpool_free(a->work);
         goto fail;
     }
     s->reaper_running = true;
@@ -1375,6 +1390,8 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         close(fd);
         mg_sse_hub_stop(a->sse);
         mg_sse_hub_free(a->sse);
+        mg_workpool_stop(a->work);
+        mg_workpool_free(a->work);
         goto fail;
     }
     return a;
@@ -1398,10 +1415,12 @@ void mg_api_stop(mg_api *a)
     /* Streams first: a suspended connection must be resumed before
      * MHD_stop_daemon (libmicrohttpd's rule). */
     mg_sse_hub_stop(a->sse);
+    mg_workpool_stop(a->work); /* answers and resumes deferred requests */
     server *s = srv(a);
     stop_reaper(s);
     MHD_stop_daemon(a->daemon); /* the connections' CLOSED notices free them */
     mg_sse_hub_free(a->sse);
+    mg_workpool_free(a->work);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(a->devices_json);

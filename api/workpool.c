@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,21 +156,6 @@ void mg_workpool_free(mg_workpool *p)
 bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
 {
     mg_workpool *p = r->api->work;
-    if (!p) {
-        /* No pool: the server does not defer requests (it does not start
-         * one until server.c has its side, see the top of workpool.h). The
-         * work runs here, on the HTTP thread, one at a time so that the
-         * other HTTP threads stay free. */
-        static atomic_uint running;
-        if (atomic_fetch_add(&running, 1) > 0) {
-            atomic_fetch_sub(&running, 1);
-            return false;
-        }
-        fn(NULL, r, arg);
-        if (free_arg) free_arg(arg);
-        atomic_fetch_sub(&running, 1);
-        return true;
-    }
     job *j = calloc(1, sizeof *j);
     if (!j) {
         if (free_arg) free_arg(arg);
