@@ -573,29 +573,12 @@ static void conn_idle(server *s, mg_conn *c)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* The contract's error body, for codes mg_error_code_for does not name. */
-static void error_json(mg_buf *b, const char *code, const char *message)
-{
-    mg_jw w;
-    mg_jw_init(&w, b);
-    mg_jw_object(&w);
-    mg_jw_key(&w, "error");
-    mg_jw_object(&w);
-    mg_jw_kstring(&w, "code", code);
-    mg_jw_kstring(&w, "message", message);
-    mg_jw_key(&w, "details");
-    mg_jw_array(&w);
-    mg_jw_array_end(&w);
-    mg_jw_object_end(&w);
-    mg_jw_object_end(&w);
-}
-
 /* An answer the reaper writes itself, whole. */
 static size_t canned(char *buf, size_t size, unsigned status, const char *reason, const char *extra,
-                     const char *code, const char *message)
+                     const char *message)
 {
     mg_buf body = {0};
-    error_json(&body, code, message);
+    mg_view_error(&body, status, message, NULL);
     int n = snprintf(buf, size,
                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: "
                      "%zu\r\nConnection: close\r\n%s\r\n%s",
@@ -926,15 +909,6 @@ static void dispatch(mg_req *r)
     if (!r->deferred && !r->replied) mg_reply_error(r, 500, "the handler gave no answer (a bug)");
 }
 
-/* An error answer whose code mg_error_code_for does not name. */
-static void reply_error_code(mg_req *r, unsigned status, const char *code, const char *msg)
-{
-    if (r->replied) return;
-    mg_buf_clear(&r->out);
-    error_json(&r->out, code, msg);
-    mg_reply_json(r, status);
-}
-
 static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
@@ -1031,10 +1005,7 @@ static enum MHD_Result on_head(req *q, const char *url, const char *method, cons
     if (status) {
         /* where the body ends is in doubt: answered now, and libmicrohttpd
          * reads nothing more from the connection and closes it */
-        if (status == 501)
-            reply_error_code(r, 501, "not_implemented", h.why);
-        else
-            mg_reply_error(r, status, "%s", h.why);
+        mg_reply_error(r, status, "%s", h.why);
         r->dispatched = true;
         return send_reply(r);
     }
@@ -1313,10 +1284,8 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     char msg[160];
     snprintf(msg, sizeof msg, "the request's line and headers did not arrive within %u s",
              a->o.header_timeout_s);
-    s->late_len =
-        canned(s->late, sizeof s->late, 408, "Request Timeout", "", "request_timeout", msg);
+    s->late_len = canned(s->late, sizeof s->late, 408, "Request Timeout", "", msg);
     s->full_len = canned(s->full, sizeof s->full, 503, "Service Unavailable", "Retry-After: 1\r\n",
-                         "unavailable",
                          "the daemon is near its connection limit and closed the connection "
                          "that waited longest for a request");
     pthread_mutex_init(&s->lock, NULL);

@@ -21,6 +21,8 @@ const char *mg_error_code_for(unsigned status)
         return "not_found";
     case 405:
         return "method_not_allowed";
+    case 408:
+        return "request_timeout";
     case 409:
         return "conflict";
     case 413:
@@ -33,6 +35,8 @@ const char *mg_error_code_for(unsigned status)
         return "config_invalid";
     case 429:
         return "too_many_requests";
+    case 501:
+        return "not_implemented";
     case 503:
         return "unavailable";
     default:

@@ -240,6 +240,10 @@ Test(media, event_stream)
     cr_assert(mg_accepts_event_stream("text/html, text/event-stream;q=0.9"));
     cr_assert_not(mg_accepts_event_stream(NULL));
     cr_assert_not(mg_accepts_event_stream("*/*"));
+    /* q=0 means "not acceptable" (RFC 9110 12.4.2) */
+    cr_assert_not(mg_accepts_event_stream("text/event-stream;q=0"));
+    cr_assert_not(mg_accepts_event_stream("text/event-stream; q=0.000, text/plain"));
+    cr_assert(mg_accepts_event_stream("text/event-stream;q=0.001"));
     cr_assert_not(mg_accepts_event_stream("text/event-streams"));
 }
 
