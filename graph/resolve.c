@@ -381,7 +381,10 @@ static bool key_value_of_text(rs *r, const key_info *k, const char *text, mg_key
     return false;
 }
 
-static void check_source_path(rs *r, const char *p, const char *path)
+/* A source's path names one file one way: no "." components (else
+ * "a.c" and "./a.c" would be two compiles writing one object), while an
+ * include directory may be "." (the project's top). */
+static void check_source_path(rs *r, const char *p, const char *path, bool file)
 {
     const char *why = NULL;
     if (!*p)
@@ -402,6 +405,8 @@ static void check_source_path(rs *r, const char *p, const char *path)
                 why = "has an empty component";
             else if (len == 2 && !strncmp(seg, "..", 2))
                 why = "leaves the source root (..)";
+            else if (file && len == 1 && seg[0] == '.')
+                why = "has a . component (name the file without it)";
             else if (seg[0] == '-')
                 why = "has a component starting with - (read as an option)";
             seg = end ? end + 1 : NULL;
@@ -466,11 +471,12 @@ static mg_type check_user_code(rs *r, mg_expr *e)
     for (size_t i = 0; i < c->n_sources; i++)
         check_source_path(
             r, c->sources[i],
-            mg_pointer_index(r->arena, mg_pointer_member(r->arena, e->path, "sources"), i));
+            mg_pointer_index(r->arena, mg_pointer_member(r->arena, e->path, "sources"), i), true);
     for (size_t i = 0; i < c->n_include_dirs; i++)
         check_source_path(
             r, c->include_dirs[i],
-            mg_pointer_index(r->arena, mg_pointer_member(r->arena, e->path, "include_dirs"), i));
+            mg_pointer_index(r->arena, mg_pointer_member(r->arena, e->path, "include_dirs"), i),
+            false);
     return c->type;
 }
 

@@ -459,12 +459,16 @@ static int cmp_str(const void *x, const void *y)
 }
 
 /* Reads a depfile: "obj: src h1 h2 \<newline> h3", spaces in names escaped
- * with a backslash, and appends the absolute paths of what it lists (the
- * declared inputs left out; with `existing`, also names that are no file)
- * to out. false when it cannot be read. */
-static bool read_depfile(mg_build *b, action *a, const char *file, bool existing, char ***out_,
+ * with a backslash, and appends the host paths of what it lists (the
+ * declared inputs and the name `skip` left out) to out. Names are as the
+ * action saw them: relative ones, and in the sandbox absolute ones under
+ * its workspace, are the workspace's. Nothing else is dropped: a name that
+ * cannot be hashed then keeps the compile out of the cache. false when the
+ * file cannot be read. */
+static bool read_depfile(mg_build *b, action *a, const char *file, const char *skip, char ***out_,
                          size_t *n, size_t *cap)
 {
+    static const char ws_root[] = MG_SANDBOX_WORKSPACE "/";
     size_t len;
     char *text = mg_file_read(file, 64u << 20, &len);
     if (!text) return false;
@@ -492,8 +496,11 @@ static bool read_depfile(mg_build *b, action *a, const char *file, bool existing
         }
         if (end || *p == ' ' || *p == '\n' || *p == '\t') {
             if (tok.len) {
-                char *path =
-                    tok.data[0] == '/' ? mg_xstrdup(tok.data) : mg_path_join(b->scratch, tok.data);
+                const char *t = tok.data;
+                bool in_ws = !b->o.no_sandbox && !strncmp(t, ws_root, sizeof ws_root - 1);
+                char *path = in_ws         ? mg_path_join(b->scratch, t + sizeof ws_root - 1)
+                             : t[0] == '/' ? mg_xstrdup(t)
+                                           : mg_path_join(b->scratch, t);
                 char real[PATH_MAX];
                 if (realpath(path, real)) {
                     free(path);
@@ -502,8 +509,7 @@ static bool read_depfile(mg_build *b, action *a, const char *file, bool existing
                 bool declared = false;
                 for (size_t i = 0; i < a->n_inputs; i++)
                     if (!strcmp(b->files[a->inputs[i]].path, path)) declared = true;
-                struct stat st;
-                if (existing && lstat(path, &st) != 0) declared = true;
+                if (skip && !strcmp(t, skip)) declared = true;
                 if (!declared) {
                     if (*n + 1 >= *cap)
                         out = mg_xrealloc(out, (*cap = *cap * 2 + 32) * sizeof *out);
@@ -533,10 +539,12 @@ static char **compile_reads(mg_build *b, action *a, size_t *n)
     char **out = NULL;
     size_t cap = 0;
     *n = 0;
-    /* the assembler also lists the source's name from its .file
-     * directive (a bare "loop.c"): what it really read exists */
-    if (!read_depfile(b, a, a->depfile, false, &out, n, &cap) ||
-        !read_depfile(b, a, a->as_depfile, true, &out, n, &cap)) {
+    /* the assembler also lists the name of its .file directive, the
+     * source's base name ("loop.c"): no file of the workspace, whose top
+     * holds folders only */
+    const char *src = b->files[a->inputs[0]].ws, *slash = strrchr(src, '/');
+    if (!read_depfile(b, a, a->depfile, NULL, &out, n, &cap) ||
+        !read_depfile(b, a, a->as_depfile, slash ? slash + 1 : src, &out, n, &cap)) {
         for (size_t i = 0; i < *n; i++) free(out[i]);
         free(out);
         *n = 0;
@@ -815,6 +823,11 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
  * that it exists on the host and as a mount point in the sandbox. */
 static int act_outdir(mg_build *b, action *a, const char *dir)
 {
+    /* one writer per folder is what keeps an action from changing another's
+     * outputs after they were hashed */
+    for (const action *o = b->acts; o < a; o++)
+        if (o->outdir && !strcmp(o->outdir, dir))
+            return fail(b, "%s and %s would both write %s", o->label, a->label, dir);
     a->outdir = mg_arena_strdup(&b->arena, dir);
     char *host = mg_path_join(b->scratch, dir);
     int r = mg_mkdir_p(host);

@@ -131,6 +131,20 @@ check "incbin: only the file changed, its compile runs" \
 check "incbin: the image has the new bytes" \
   bash -c "grep -q incbin-second '$work/inc.img' && ! grep -q incbin-first '$work/inc.img'"
 
+# the same through the sandbox's own absolute path of the workspace: the
+# file is a key all the same (it was left out once: another project's
+# bytes came out of the cache)
+printf '__asm__(".pushsection .rodata.abs,\\"aR\\"\\n.incbin \\"/ws/src/abs.bin\\"\\n.popsection");\n' \
+  >>"$work/inc/unikernel.c"
+echo "absolute-first" >"$work/inc/abs.bin"
+"$mgd" build "$work/inc" -o "$work/inc.img" >/dev/null 2>"$work/l16"
+echo "absolute-second" >"$work/inc/abs.bin"
+"$mgd" build "$work/inc" -o "$work/inc.img" --verbose >/dev/null 2>"$work/l17"
+check "incbin by /ws path: only the file changed, its compile runs" \
+  test "$(ran_compiles "$work/l17")" = "compile unikernel.c "
+check "incbin by /ws path: the image has the new bytes" \
+  bash -c "grep -q absolute-second '$work/inc.img' && ! grep -q absolute-first '$work/inc.img'"
+
 # dist/ must not be a link leading elsewhere
 mkdir -p "$work/victim" "$work/linked" && cp -r "$here/proj/." "$work/linked/"
 ln -s "$work/victim" "$work/linked/dist"

@@ -715,8 +715,9 @@ Test(errors, bad_path)
         "{'mgd': 1, 'name': 't',\n"
         " 'devices': {'app': {'main': 'start', 'type': 'console -> job',\n"
         "                     'sources': ['../x.c', '/abs.c', 'src/ok.c', 'a/../b.c', 'a//b.c',\n"
-        "                                 '', 'src\\\\x.c', 'lib/.hidden/ok.c'],\n"
-        "                     'include_dirs': ['/usr/include', 'include']}},\n"
+        "                                 '', 'src\\\\x.c', 'lib/.hidden/ok.c', './x.c', "
+        "'a/./b.c'],\n"
+        "                     'include_dirs': ['/usr/include', 'include', '.']}},\n"
         " 'jobs': [" APP_JOB "]}",
         NULL, NO_KEYS);
     EXPECT_ERROR(e, MG_ERR_BAD_PATH, "/devices/app/sources/0");
@@ -731,6 +732,11 @@ Test(errors, bad_path)
     cr_assert_null(fx_find_error(e, MG_ERR_BAD_PATH, "/devices/app/sources/2"),
                    "src/ok.c is a fine path:\n%s", fx_errs_text(e));
     cr_assert_null(fx_find_error(e, MG_ERR_BAD_PATH, "/devices/app/include_dirs/1"));
+    /* one file, one name: "./x.c" would be a second compile of x.c into the
+     * same object folder; an include directory may be the top, "." */
+    EXPECT_ERROR(e, MG_ERR_BAD_PATH, "/devices/app/sources/8");
+    EXPECT_ERROR(e, MG_ERR_BAD_PATH, "/devices/app/sources/9");
+    cr_assert_null(fx_find_error(e, MG_ERR_BAD_PATH, "/devices/app/include_dirs/2"));
 }
 
 static const char *reject_link(void *ctx, const char *path, char *buf, size_t size)
