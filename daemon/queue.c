@@ -207,7 +207,7 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_
 
 /* The fetch process parses what a remote sends with libgit2: it runs in a
  * sandbox too (toolchain/sandbox.h), with the network, the project's own
- * mirror folder and the checkout writable, this program's folder and a
+ * mirror folder and the checkout writable, this program's files and a
  * local repository read-only, and nothing else of the data directory:
  * not the database, not the tokens, not another project's mirror, which
  * a compromised fetch could otherwise rewrite for that project's builds.
@@ -218,12 +218,18 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
     mg_build_limits l = q->o.limits;
     l.memory = 0;
     l.action_wall_ms = l.build_wall_ms = 0;
-    mg_sandbox_bind binds[4];
+    mg_sandbox_bind binds[5];
     size_t n = 0;
     binds[n++] = (mg_sandbox_bind){project_git, project_git, true};
     binds[n++] = (mg_sandbox_bind){j->src, j->src, true};
+    /* this program and its daemon module (main.c), as files: their folder
+     * may hold the data directory */
     char *exe_dir = mg_path_dirname(q->self_exe);
-    if (strncmp(exe_dir, "/usr/", 5)) binds[n++] = (mg_sandbox_bind){exe_dir, exe_dir, false};
+    char *module = mg_path_join(exe_dir, "mgd-serve.so");
+    if (strncmp(q->self_exe, "/usr/", 5)) {
+        binds[n++] = (mg_sandbox_bind){q->self_exe, q->self_exe, false};
+        if (access(module, F_OK) == 0) binds[n++] = (mg_sandbox_bind){module, module, false};
+    }
     /* a local repository is visible at its own path, and only it */
     char *local = q->o.allow_local_repos ? mg_sources_local_path(j->project.repo_url) : NULL;
     char *local_real = local ? realpath(local, NULL) : NULL;
@@ -245,6 +251,7 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
     char **run = mg_sandbox_argv(&s, args);
     free(args);
     free(exe_dir);
+    free(module);
     free(local);
     free(local_real);
     return run;

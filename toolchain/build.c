@@ -1264,6 +1264,28 @@ static void log_command(mg_build *b, const action *a)
     mg_strbuf_free(&s);
 }
 
+/* An action's outputs and a compile's dependency files must be regular
+ * files: a symbolic link left there would have mgd read, hash, cache and
+ * mount for the next action whatever it points to on the host. -1 (the
+ * build fails) when one is something else. */
+static int outputs_not_regular(mg_build *b, action *a)
+{
+    size_t n = a->n_outputs;
+    const char **paths = mg_xmalloc((n + 2) * sizeof *paths);
+    for (size_t i = 0; i < n; i++) paths[i] = b->files[a->outputs[i]].path;
+    if (a->depfile) paths[n++] = a->depfile;
+    if (a->as_depfile) paths[n++] = a->as_depfile;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        struct stat st;
+        if (lstat(paths[i], &st) == 0 && !S_ISREG(st.st_mode))
+            r = fail(b, "%s: %s is not a regular file", a->label,
+                     paths[i] + strlen(b->scratch) + 1);
+    }
+    free(paths);
+    return r;
+}
+
 /* One finished process: its outputs into the cache, or the build fails. */
 static int finish(mg_build *b, const mg_exec_result *r)
 {
@@ -1308,6 +1330,7 @@ static int finish(mg_build *b, const mg_exec_result *r)
         return fail(b, "%s failed (exit status %d)%s%.*s", a->label, r->exit_status, n ? ": " : "",
                     n, out);
     }
+    if (outputs_not_regular(b, a)) return -1;
     bool cacheable = true;
     if (a->kind == ACT_COMPILE)
         cacheable = manifest_store(b, a);
