@@ -11,8 +11,13 @@
  *     are checked (check_head: 400 for a NUL or control byte, conflicting
  *     lengths, Content-Length with Transfer-Encoding; 501 for a coding
  *     other than chunked);
+ *   - the body: a body the request will use must arrive within
+ *     body_timeout_s of the head's end (408); one that is only read to be
+ *     dropped (the answer is known already: a 401 before the body) counts
+ *     as part of the head, and its time is the head's;
  *   - connections: near max_connections, those that have waited longest
- *     for a request are closed to make room for new ones (make_room);
+ *     for a request, or are dropping a body, are closed to make room for
+ *     new ones (make_room);
  *   - bodies: at most max_body each and max_body_total all together are
  *     held in memory (503 past the total); bodies that will not be used
  *     are read and dropped, never kept (DISCARD_EXTRA).
@@ -314,9 +319,11 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
 /* What a connection is doing, as far as the head deadline and the
  * connection limit care. */
 typedef enum conn_phase {
-    CONN_HEAD, /* waiting for a request's line and headers, or the rest of them */
-    CONN_BUSY, /* a request is being read, handled, answered or streamed */
-    CONN_IDLE, /* between requests, with nothing received since the last one */
+    CONN_HEAD,  /* waiting for a request's line and headers, or the rest of them */
+    CONN_DRAIN, /* answered already, reading its body only to drop it */
+    CONN_BODY,  /* receiving a body the request will use */
+    CONN_BUSY,  /* a request is being handled, answered or streamed */
+    CONN_IDLE,  /* between requests, with nothing received since the last one */
 } conn_phase;
 
 #define RX_UNKNOWN UINT64_MAX
@@ -327,7 +334,8 @@ typedef struct mg_conn {
     int fd;
     conn_phase phase;
     bool closing;      /* shut down by the reaper; libmicrohttpd closes it next */
-    uint64_t since_ms; /* HEAD: when the head began; IDLE: when the last request ended */
+    uint64_t since_ms; /* HEAD, DRAIN: when the head began; BODY: when it ended; IDLE: when
+                          the last request ended */
     uint64_t rx_idle;  /* bytes received (TCP_INFO) when it went idle, or RX_UNKNOWN */
     struct mg_conn *prev, *next;
 } mg_conn;
@@ -345,9 +353,9 @@ typedef struct server {
     mg_conn *conns;
     unsigned n_conns, n_closing;
     unsigned crowded; /* more live connections than this: make room */
-    uint64_t header_timeout_ms;
-    char late[512], full[512]; /* the 408 and the 503 the reaper sends */
-    size_t late_len, full_len;
+    uint64_t header_timeout_ms, body_timeout_ms;
+    char late[512], slow_body[512], full[512]; /* the 408s and the 503 the reaper sends */
+    size_t late_len, slow_body_len, full_len;
     /* request bodies held in memory, all requests together */
     atomic_uint_least64_t body_held;
     uint64_t body_budget;
@@ -460,7 +468,8 @@ static void make_room(server *s)
     if (!waiting) return;
     size_t n = 0;
     for (mg_conn *c = s->conns; c; c = c->next)
-        if (!c->closing && c->phase != CONN_BUSY && n < live) waiting[n++] = c;
+        if (!c->closing && c->phase != CONN_BUSY && c->phase != CONN_BODY && n < live)
+            waiting[n++] = c;
     qsort(waiting, n, sizeof *waiting, by_since);
     for (size_t i = 0; i < n && s->n_conns - s->n_closing > s->crowded; i++) {
         mg_conn *c = waiting[i];
@@ -494,8 +503,11 @@ static void *reaper(void *arg)
                 c->phase = CONN_HEAD;
                 c->since_ms = now;
             }
-            if (c->phase == CONN_HEAD && now - c->since_ms >= s->header_timeout_ms)
+            if ((c->phase == CONN_HEAD || c->phase == CONN_DRAIN) &&
+                now - c->since_ms >= s->header_timeout_ms)
                 close_conn(s, c, s->late, s->late_len);
+            else if (c->phase == CONN_BODY && now - c->since_ms >= s->body_timeout_ms)
+                close_conn(s, c, s->slow_body, s->slow_body_len);
         }
         make_room(s);
         struct timespec until;
@@ -554,6 +566,27 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 /* The head is complete: false when the reaper closed the connection
  * already. */
 static bool conn_busy(server *s, mg_conn *c)
+{
+    if (!c) return true;
+    pthread_mutex_lock(&s->lock);
+    bool closing = c->closing;
+    c->phase = CONN_BUSY;
+    pthread_mutex_unlock(&s->lock);
+    return !closing;
+}
+
+/* The head's end: its body (if any) comes next, to be used or dropped. */
+static void conn_body(server *s, mg_conn *c, bool dropped)
+{
+    if (!c) return;
+    pthread_mutex_lock(&s->lock);
+    c->phase = dropped ? CONN_DRAIN : CONN_BODY;
+    if (!dropped) c->since_ms = now_ms();
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The body has arrived: false when the reaper closed the connection. */
+static bool conn_received(server *s, mg_conn *c)
 {
     if (!c) return true;
     pthread_mutex_lock(&s->lock);
@@ -1026,6 +1059,9 @@ static enum MHD_Result on_head(req *q, const char *url, const char *method, cons
         body_drop(s, q);
         bool too_long = !q->chunked && declared > discard_limit(r->api);
         if (expects_continue(r) || too_long) return send_reply(r);
+        conn_body(s, q->c, true);
+    } else if (has_body(q, &declared)) {
+        conn_body(s, q->c, false);
     }
     return MHD_YES;
 }
@@ -1078,6 +1114,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->body_len += n;
         return MHD_YES;
     }
+    if (!conn_received(s, q->c)) return MHD_NO; /* overdue: the reaper answered */
     if (!r->replied) dispatch(r);
     r->dispatched = true;
     if (r->deferred) {
@@ -1246,6 +1283,7 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     if (!a->o.max_body_total)
         a->o.max_body_total = a->o.max_body > (16u << 20) ? 4 * a->o.max_body : 64u << 20;
     if (!a->o.header_timeout_s) a->o.header_timeout_s = 10;
+    if (!a->o.body_timeout_s) a->o.body_timeout_s = 60;
     if (!a->o.max_sources) a->o.max_sources = 1u << 20;
     if (a->o.max_queued <= 0) a->o.max_queued = 1000;
     if (!a->o.timeout_s) a->o.timeout_s = 60;
@@ -1285,6 +1323,9 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     snprintf(msg, sizeof msg, "the request's line and headers did not arrive within %u s",
              a->o.header_timeout_s);
     s->late_len = canned(s->late, sizeof s->late, 408, "Request Timeout", "", msg);
+    s->body_timeout_ms = (uint64_t)a->o.body_timeout_s * 1000u;
+    snprintf(msg, sizeof msg, "the request's body did not arrive within %u s", a->o.body_timeout_s);
+    s->slow_body_len = canned(s->slow_body, sizeof s->slow_body, 408, "Request Timeout", "", msg);
     s->full_len = canned(s->full, sizeof s->full, 503, "Service Unavailable", "Retry-After: 1\r\n",
                          "the daemon is near its connection limit and closed the connection "
                          "that waited longest for a request");

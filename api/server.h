@@ -59,6 +59,8 @@ typedef struct mg_api_options {
     unsigned timeout_s;          /* idle connections are closed after this; 0: 60 s */
     unsigned header_timeout_s;   /* a request's line and headers must arrive within this,
                                     however they trickle in (then 408); 0: 10 s */
+    unsigned body_timeout_s;     /* a body must arrive within this of its head's end, however
+                                    it trickles in (then 408); 0: 60 s */
     unsigned graph_timeout_s;    /* time limit of one Graphviz drawing; 0: 10 s */
     const char *version;         /* shown by GET /health; NULL: MGD_VERSION */
 } mg_api_options;

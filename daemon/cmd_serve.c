@@ -50,7 +50,8 @@ static void usage(FILE *f)
             "                 [--max-log SIZE] [--max-queue N] [--threads N]\n"
             "                 [--max-connections N] [--per-ip N] [--idle-timeout SECONDS]\n"
             "                 [--graph-timeout SECONDS]\n"
-            "                 [--header-timeout SECONDS] [--max-body-total SIZE]\n"
+            "                 [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
+            "                 [--max-body-total SIZE]\n"
             "                 [--no-local-repos] [--insecure-no-sandbox] [LIMITS]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
@@ -71,6 +72,8 @@ static void usage(FILE *f)
             "  --idle-timeout S    idle connections are closed after S seconds (default 60)\n"
             "  --header-timeout S  a request's line and headers must arrive within S seconds\n"
             "                      (default 10)\n"
+            "  --body-timeout S    a request's body must arrive within S seconds of its head\n"
+            "                      (default 60)\n"
             "  --graph-timeout S   time limit of one Graphviz drawing (default 10)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
@@ -85,7 +88,7 @@ typedef struct serve_options {
     const char *data, *cache;
     unsigned workers, jobs, threads, max_connections, per_ip, idle_timeout_s;
     unsigned graph_timeout_s;
-    unsigned header_timeout_s;
+    unsigned header_timeout_s, body_timeout_s;
     uint64_t max_body, max_sources, max_log;
     uint64_t max_body_total;
     int64_t max_queue;
@@ -180,6 +183,9 @@ static int parse_args(int argc, char **argv, serve_options *o)
         } else if (!strcmp(a, "--header-timeout")) {
             if (parse_count(a, v, 86400, &n)) return -1;
             o->header_timeout_s = (unsigned)n;
+        } else if (!strcmp(a, "--body-timeout")) {
+            if (parse_count(a, v, 86400, &n)) return -1;
+            o->body_timeout_s = (unsigned)n;
         } else if (!strcmp(a, "--graph-timeout")) {
             if (parse_count(a, v, 3600, &n)) return -1;
             o->graph_timeout_s = (unsigned)n;
@@ -310,6 +316,7 @@ int mg_cmd_serve(int argc, char **argv)
         .per_ip = 256,
         .idle_timeout_s = 60,
         .header_timeout_s = 10,
+        .body_timeout_s = 60,
         .max_body = 4u << 20,
         .max_sources = 1u << 20,
         .max_log = 16u << 20,
@@ -450,6 +457,7 @@ int mg_cmd_serve(int argc, char **argv)
         .per_ip_connections = o.per_ip,
         .timeout_s = o.idle_timeout_s,
         .header_timeout_s = o.header_timeout_s,
+        .body_timeout_s = o.body_timeout_s,
         .graph_timeout_s = o.graph_timeout_s,
         .version = MGD_VERSION,
     };

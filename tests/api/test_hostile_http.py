@@ -31,6 +31,7 @@ KIB, MIB = 1 << 10, 1 << 20
 MAX_BODY = 1 * MIB  # --max-body
 BODY_TOTAL = 4 * MIB  # --max-body-total: three bodies of MAX_BODY + 1 fit
 HEADER_TIMEOUT = 3  # --header-timeout, seconds
+BODY_TIMEOUT = 4  # --body-timeout, seconds
 REAPER_TICK = 0.25  # api/server.c: REAPER_TICK_MS
 N = 200  # connections in the crowd tests
 N_SLOW = 500  # trickling heads in the slowloris test
@@ -42,7 +43,7 @@ F = {}  # fixtures made in setUpModule
 def setUpModule():
     d = harness.start_shared(extra_args=[
         "--max-body", str(MAX_BODY), "--max-body-total", str(BODY_TOTAL),
-        "--header-timeout", str(HEADER_TIMEOUT)])
+        "--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)])
     F["read"] = d.create_token("read", "hostile-read")[1]
 
 
@@ -333,6 +334,70 @@ class Slowloris(ApiTest):
               " heads closed %.2f to %.2f s after they began"
               % (N_SLOW, len(latencies), sorted(latencies)[len(latencies) // 2], max(latencies),
                  min(ages), max(ages)))
+
+    def trickle_bodies(self, n, head, first, grace):
+        """n connections send `head`, then `first` bytes of the body at
+        once, then a byte a second: returns when each was closed, seconds
+        after its head, and the answers it got (closed within `grace`)."""
+        socks, opened = [], []
+        stop = threading.Event()
+
+        def trickle():
+            while not stop.wait(1.0):
+                for s in socks:
+                    try:
+                        s.send(b"x")
+                    except OSError:
+                        pass
+
+        try:
+            for i in range(n):
+                s = connect(self.d, i)
+                s.send(head + b"x" * first)
+                socks.append(s)
+                opened.append(time.monotonic())
+            threading.Thread(target=trickle, daemon=True).start()
+            ages, answers = [], []
+            for s, t0 in zip(socks, opened):
+                got, closed = read_until_closed(s, grace)
+                self.assertTrue(closed, "a trickling body was still open after %.1f s"
+                                % (time.monotonic() - t0))
+                ages.append(time.monotonic() - t0)
+                answers.append(got)
+            return ages, answers
+        finally:
+            stop.set()
+            for s in socks:
+                s.close()
+
+    def test_trickling_dropped_bodies(self):
+        """A body read only to be dropped (no token: 401 before the body)
+        shares the head's deadline, so no client without a token holds a
+        connection by sending its body a byte at a time."""
+        head = (b"POST /projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 4000000\r\n\r\n")
+        ages, answers = self.trickle_bodies(50, head, 100, HEADER_TIMEOUT + 4)
+        self.assertLess(max(ages), HEADER_TIMEOUT + 2 * REAPER_TICK + 1.5, ages[:5])
+        for got in answers:
+            if got:
+                self.assertEqual(status_of(got), 408, got[:300])
+        self.assertLess(health_ms(self.d), 1000)
+
+    def test_trickling_bodies(self):
+        """A body the request would use must arrive within --body-timeout
+        of its head: then 408 and closed, the memory held for it freed."""
+        token = self.d.admin_token
+        head = (b"POST /projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer " + token.encode() +
+                b"\r\nContent-Length: 100000\r\n\r\n")
+        ages, answers = self.trickle_bodies(20, head, 1000, BODY_TIMEOUT + 4)
+        self.assertGreaterEqual(min(ages), BODY_TIMEOUT - 0.2, ages[:5])
+        self.assertLess(max(ages), BODY_TIMEOUT + 2 * REAPER_TICK + 1.5, ages[:5])
+        for got in answers:
+            if got:
+                self.assertEqual(status_of(got), 408, got[:300])
+                self.assertIn(b"body did not arrive", got)
+        self.assertLess(health_ms(self.d), 1000)
 
     def test_deadline_of_the_next_head(self):
         """On a kept-alive connection, the next head has the same deadline
