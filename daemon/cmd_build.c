@@ -153,11 +153,6 @@ int mg_cmd_build(int argc, char **argv)
         fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, err);
         goto done;
     }
-    if (!bo.no_sandbox && mg_sandbox_probe(err, sizeof err)) {
-        fprintf(stderr,
-                "mgd build: cannot sandbox the build: %s (--no-sandbox builds without it)\n", err);
-        goto done;
-    }
     const mg_target *t = mg_targets_find(targets, g->target);
     if (!out) {
         /* the project chooses what dist/ is: not a link leading elsewhere */

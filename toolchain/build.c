@@ -73,6 +73,7 @@ struct mg_build {
     char *scratch, *rt_root, *src_root; /* the workspace on the host; the trees it links to */
     char *cwd_map;                      /* -ffile-prefix-map=<scratch>=. */
     mg_build_limits limits;
+    bool sandbox_checked; /* a sandbox could be made (checked before the first action) */
     char *cc, *ar, *strip;
     bfile *files;
     size_t n_files, cap_files;
@@ -1417,6 +1418,18 @@ static int run_actions(mg_build *b)
                 a->in_flight = true;
             }
             a->deferred = false;
+            /* a build that runs nothing (all cached) needs no sandbox */
+            if (!b->o.no_sandbox && !b->sandbox_checked) {
+                char why[512];
+                if (mg_sandbox_probe(why, sizeof why) != 0) {
+                    status = fail(b,
+                                  "cannot sandbox the build: %s (build without the sandbox "
+                                  "where user namespaces are not available)",
+                                  why);
+                    break;
+                }
+                b->sandbox_checked = true;
+            }
             bool inputs_there = true;
             for (size_t k = 0; k < a->n_inputs; k++)
                 if (!ensure_present(b, a->inputs[k])) inputs_there = false;

@@ -153,7 +153,6 @@ char **mg_sandbox_argv(const mg_sandbox_spec *s, const char *const *argv)
                                             "--unshare-user",
                                             "--disable-userns",
                                             "--die-with-parent",
-                                            "--new-session",
                                             "--cap-drop",
                                             "ALL",
                                             "--clearenv"};
@@ -185,8 +184,21 @@ char **mg_sandbox_argv(const mg_sandbox_spec *s, const char *const *argv)
             push(&a, "--proc");
             push(&a, "/proc");
         }
-        push(&a, "--dev");
+        /* these devices and no terminal: with no /dev/tty (and no
+         * descriptor of one) nothing inside can push input into the
+         * daemon's terminal (TIOCSTI), which bwrap's --new-session would
+         * prevent by a session of its own, and so an autogroup of its own:
+         * the scheduler would weigh each action against the whole daemon,
+         * whatever its nice value */
+        push(&a, "--dir");
         push(&a, "/dev");
+        static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                              "/dev/urandom"};
+        for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+            push(&a, "--dev-bind");
+            push(&a, devices[i]);
+            push(&a, devices[i]);
+        }
         if (l && l->file_size) {
             /* tmpfs pages are memory no rlimit counts: bound them */
             char *size = mg_xasprintf("%llu", (unsigned long long)l->file_size);

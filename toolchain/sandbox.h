@@ -20,7 +20,8 @@
  *     caller's environment (only the inside is cleared), so a daemon's
  *     orphan marker finds such a survivor at its next start;
  *   - a filesystem of its own: /usr read-only (with the /bin, /lib, /lib64,
- *     /sbin links or folders of the host), a minimal /dev, a private /tmp
+ *     /sbin links or folders of the host), /dev with null, zero, full,
+ *     random and urandom only (no terminal), a private /tmp
  *     (tmpfs no larger than the file size limit), no /proc, no /etc, no
  *     home; then the action's binds: read-only inputs and one writable
  *     output folder, all under the workspace /ws, the working directory;

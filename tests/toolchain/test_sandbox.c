@@ -70,7 +70,7 @@ Test(sandbox_argv, sandbox_has_namespaces_binds_in_order_and_the_workspace)
     char **v = mg_sandbox_argv(&s, cmd);
     cr_assert_str_eq(v[0], "/usr/bin/bwrap");
     const char *const must[] = {"--unshare-all", "--unshare-user", "--die-with-parent",
-                                "--new-session", "--clearenv",     "--disable-userns"};
+                                "--clearenv", "--disable-userns"};
     for (size_t i = 0; i < sizeof must / sizeof *must; i++)
         cr_assert_geq(find(v, 0, must[i]), 1, "%s missing", must[i]);
     /* no /proc and no /etc inside */
@@ -195,7 +195,8 @@ Test(sandbox_run, sees_only_its_binds, .init = setup_dir, .fini = teardown_dir)
     mg_build_limits l = mg_build_limits_default();
     char *script = mg_xasprintf(
         "pwd; test -e %s/secret && echo SEES-HOST; test -e /proc/self && echo SEES-PROC; "
-        "test -e /etc/passwd && echo SEES-ETC; echo hi > out/f && echo WROTE-OUT; "
+        "test -e /etc/passwd && echo SEES-ETC; test -e /dev/tty && echo SEES-TTY; "
+        "echo hi > out/f && echo WROTE-OUT; "
         "echo x > in/f 2>/dev/null && echo WROTE-IN; echo x > /ws/g 2>/dev/null && echo WROTE-WS; "
         "echo $HOME$MGD_SERVE_DATA",
         tmp_dir);
@@ -204,7 +205,8 @@ Test(sandbox_run, sees_only_its_binds, .init = setup_dir, .fini = teardown_dir)
     cr_assert_eq(r.exit_status, 0, "%s", r.output);
     cr_assert_not_null(strstr(r.output, "/ws\n"), "%s", r.output);
     cr_assert_not_null(strstr(r.output, "WROTE-OUT"), "%s", r.output);
-    const char *const never[] = {"SEES-HOST", "SEES-PROC", "SEES-ETC", "WROTE-IN", "WROTE-WS"};
+    const char *const never[] = {"SEES-HOST", "SEES-PROC", "SEES-ETC",
+                                 "SEES-TTY",  "WROTE-IN",  "WROTE-WS"};
     for (size_t i = 0; i < sizeof never / sizeof *never; i++)
         cr_assert_null(strstr(r.output, never[i]), "%s", r.output);
     char *f = mg_path_join(tmp_dir, "out/f");
