@@ -176,8 +176,11 @@ static const char *const statement_sql[N_STATEMENTS] = {
         " WHERE project_id = ?1 AND status IN (0, 1)",
     [ST_PROJECT_BUILD_IDS] = "SELECT id FROM builds WHERE project_id = ?1 ORDER BY id",
     [ST_PROJECT_DELETING] = "SELECT id FROM projects WHERE deleting != 0 ORDER BY id",
+    /* without the trees themselves, as store.h says: a list of projects
+     * with big inline sources copied them all (GET /projects fell from
+     * 51k to 9.8k req/s with two 365 KB trees) */
     [ST_PROJECT_LIST] =
-        "SELECT " PROJECT_COLUMNS " FROM projects p ORDER BY p.id LIMIT ?2 OFFSET ?1",
+        "SELECT " PROJECT_COLUMNS_WITH("NULL") " FROM projects p ORDER BY p.id LIMIT ?2 OFFSET ?1",
     [ST_PROJECT_COUNT] = "SELECT count(*) FROM projects",
     [ST_CONFIG_INSERT] = "INSERT INTO config_versions (project_id, version, document, sha256,"
                          " created_at) VALUES (?1, ?2, ?3, ?4, ?5)",

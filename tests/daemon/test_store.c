@@ -488,6 +488,17 @@ Test(projects, update_sources_switches_between_repo_and_inline)
     cr_assert_eq(g.sources_bytes, 300);
     mg_project_free(&g);
 
+    /* a list carries the tree's sha256 and counts, not the tree */
+    mg_project *ps;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 1);
+    cr_assert_null(ps[0].sources);
+    cr_assert_str_eq(ps[0].sources_sha256, hexof("inline2"));
+    cr_assert_eq(ps[0].sources_files, 3);
+    mg_projects_free(ps, n);
+
     mg_project missing = {.id = id + 100, .repo_url = "https://example.org/m.git"};
     err[0] = 0;
     cr_assert_eq(mg_store_project_update_sources(st, &missing, err, sizeof err), MG_STORE_NOTFOUND);
