@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "api/workpool.h"
 #include "daemon/sources.h"
 #include "graph/describe.h"
 #include "graph/svg.h"
@@ -361,22 +362,48 @@ out:
     mg_project_free(&p);
 }
 
+typedef struct {
+    int64_t id;
+    char *name;
+} delete_job;
+
+static void delete_job_free(void *arg)
+{
+    delete_job *d = arg;
+    free(d->name);
+    free(d);
+}
+
+static void delete_work(mg_work *w, mg_req *r, void *arg)
+{
+    (void)w;
+    delete_job *d = arg;
+    char err[512] = "";
+    int rc = mg_queue_delete_project(r->api->o.queue, d->id, err, sizeof err);
+    if (rc == 0)
+        mg_reply(r, 204, NULL);
+    else if (rc == MG_STORE_NOTFOUND)
+        mg_reply_error(r, 404, "no project \"%.100s\"", d->name);
+    else
+        mg_reply_error(r, 500, "cannot delete project %s: %s", d->name,
+                       err[0] ? err : "unknown error");
+}
+
 /* The whole delete (builds stopped, rows, logs, blobs and mirror removed)
- * is the queue's: mg_queue_delete_project. */
+ * is the queue's: mg_queue_delete_project. It waits for the project's
+ * running builds to let go and removes files: on the work pool, not on an
+ * HTTP thread. */
 void mg_h_project_delete(mg_req *r)
 {
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
-    char err[512] = "";
-    int rc = mg_queue_delete_project(r->api->o.queue, p.id, err, sizeof err);
-    if (rc == 0)
-        mg_reply(r, 204, NULL);
-    else if (rc == MG_STORE_NOTFOUND)
-        mg_reply_error(r, 404, "no project \"%.100s\"", p.name);
-    else
-        mg_reply_error(r, 500, "cannot delete project %s: %s", p.name,
-                       err[0] ? err : "unknown error");
+    delete_job *d = mg_xmalloc(sizeof *d);
+    *d = (delete_job){.id = p.id, .name = mg_xstrdup(p.name)};
     mg_project_free(&p);
+    if (mg_req_defer(r, delete_work, delete_job_free, d)) return;
+    delete_job_free(d);
+    mg_reply_header(r, "Retry-After", "1");
+    mg_reply_error(r, 503, "the daemon's work pool is full; try again in a moment");
 }
 
 void mg_h_config_put(mg_req *r)

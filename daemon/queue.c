@@ -59,6 +59,8 @@ struct mg_queue {
      * that was claimed before it cancelled the project's builds. Taken
      * before `lock`, never while holding it. */
     pthread_mutex_t claim_lock;
+    pthread_mutex_t
+        delete_lock;         /* one delete at a time: two of one project would race on its files */
     pthread_cond_t wake;     /* a build was queued, or stop */
     pthread_cond_t log_cond; /* a log grew or a build ended */
     bool stopping;
@@ -855,6 +857,7 @@ int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t e
 {
     int64_t *ids = NULL;
     size_t n = 0;
+    pthread_mutex_lock(&q->delete_lock);
     /* No claim runs meanwhile: once this holds the claim lock, each build
      * claimed before is in its worker's slot, and none of the project's
      * can be claimed after the store step. */
@@ -868,6 +871,7 @@ int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t e
     pthread_mutex_unlock(&q->claim_lock);
     if (rc == 0) rc = wait_workers_of(q, ids, n, err, errsize);
     if (rc == 0) rc = remove_project(q, project_id, ids, n, err, errsize);
+    pthread_mutex_unlock(&q->delete_lock);
     free(ids);
     return rc;
 }
@@ -921,6 +925,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
     remove_flat_mirrors(q->git_dir);
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->claim_lock, NULL);
+    pthread_mutex_init(&q->delete_lock, NULL);
     pthread_cond_init(&q->wake, NULL);
     pthread_cond_init(&q->log_cond, NULL);
     finish_deletes(q);
@@ -960,6 +965,7 @@ void mg_queue_stop(mg_queue *q)
     for (unsigned i = 0; i < q->n_slots; i++) pthread_join(q->slots[i].thread, NULL);
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->claim_lock);
+    pthread_mutex_destroy(&q->delete_lock);
     pthread_cond_destroy(&q->wake);
     pthread_cond_destroy(&q->log_cond);
     free(q->slots);
