@@ -228,7 +228,7 @@ static void reply_svg(mg_req *r, const char *svg, size_t len, bool hit)
     mg_reply_text(r, 200, "image/svg+xml", svg, len);
 }
 
-/* On a worker (or, without a pool, on the HTTP thread). */
+/* On a worker of the pool. */
 static void draw(mg_work *w, mg_req *r, void *arg)
 {
     draw_job *d = arg;

@@ -13,17 +13,10 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-/* The priority of the workers and of what they start (as the build
- * workers', daemon/queue.c). */
-#define WORK_NICE 19
 
 typedef struct job {
     mg_req *r;
@@ -59,19 +52,12 @@ static void finish(job *j)
     free(j);
 }
 
-static void lower_priority(void)
-{
-    struct sched_param sp = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORK_NICE) != 0)
-        fprintf(stderr, "mgd: work pool: cannot lower a thread's priority: %s\n", strerror(errno));
-}
-
 static void *work_main(void *arg)
 {
     mg_work *w = arg;
     mg_workpool *p = w->pool;
-    lower_priority();
+    if (mg_exec_lower_priority() != 0)
+        fprintf(stderr, "mgd: work pool: cannot lower a thread's priority: %s\n", strerror(errno));
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (!p->head && !p->stopping) pthread_cond_wait(&p->cond, &p->lock);
@@ -184,7 +170,6 @@ bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
 
 int mg_work_exec(mg_work *w, const mg_exec_spec *spec, mg_exec_result *res)
 {
-    if (!w) return mg_exec_run(spec, res);
     mg_executor_start(w->ex, spec);
     return mg_executor_wait(w->ex, res);
 }

@@ -43,7 +43,7 @@
 #define MG_WORKPOOL_WAITING (2 * MG_WORKPOOL_THREADS)
 
 typedef struct mg_workpool mg_workpool;
-/* The worker a job runs on (NULL when it runs on the calling thread). */
+/* The worker a job runs on. */
 typedef struct mg_work mg_work;
 
 mg_workpool *mg_workpool_start(char *err, size_t errsize);
@@ -60,8 +60,7 @@ typedef void (*mg_work_fn)(mg_work *w, mg_req *r, void *arg);
  * for a worker; free_arg(arg) (when not NULL) runs after it. True when r
  * is taken care of; false, with nothing done (arg still the caller's),
  * when MG_WORKPOOL_WAITING jobs wait already or the pool is stopping:
- * answer 503. Without a pool (the server started none) fn runs here and
- * now, one at a time (false while another runs). */
+ * answer 503. The server always has a pool (mg_api_start). */
 bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg);
 
 /* Runs a program for a job and waits for it (mg_exec_run's contract);

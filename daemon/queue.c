@@ -8,13 +8,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -680,25 +677,13 @@ finish:;
     mg_config_version_free(&j.config);
 }
 
-/* Builds yield the CPU to the daemon's HTTP threads: this thread takes the
- * lowest priority (nice 19) and the batch policy, and every process it
- * starts (fetches, and each build action through bwrap) inherits both. On
- * Linux nice is per thread, so the HTTP threads keep theirs. */
-#define WORKER_NICE 19
-
-static void lower_priority(void)
-{
-    struct sched_param sp = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE) != 0)
-        fprintf(stderr, "mgd: queue: cannot lower a worker's priority: %s\n", strerror(errno));
-}
-
 static void *worker_main(void *arg)
 {
     worker_slot *slot = arg;
     mg_queue *q = slot->q;
-    lower_priority();
+    /* builds yield the CPU to the HTTP threads (and so do their actions) */
+    if (mg_exec_lower_priority() != 0)
+        fprintf(stderr, "mgd: queue: cannot lower a worker's priority: %s\n", strerror(errno));
     for (;;) {
         pthread_mutex_lock(&q->lock);
         bool stop = q->stopping;

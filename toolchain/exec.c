@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -28,7 +29,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -548,6 +551,13 @@ void mg_executor_free(mg_executor *ex)
     close(ex->wake_fd);
     pthread_mutex_destroy(&ex->mu);
     free(ex);
+}
+
+int mg_exec_lower_priority(void)
+{
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 int mg_exec_run(const mg_exec_spec *spec, mg_exec_result *res)

@@ -78,6 +78,13 @@ int mg_executor_wait(mg_executor *ex, mg_exec_result *res);
  * say cancelled. Cannot be undone: make a new executor. */
 void mg_executor_cancel(mg_executor *ex);
 
+/* Background work: the calling thread takes the lowest priority (nice 19)
+ * and the batch policy, and every program it starts from now on inherits
+ * both (Linux keeps nice per thread, so the daemon's other threads keep
+ * theirs). The daemon's build workers and work pool call it so that they
+ * yield the CPU to its HTTP threads. 0, or -1 with errno. */
+int mg_exec_lower_priority(void);
+
 /* Starts one program and waits for it. 0, or -1 when out of resources
  * (then *res is a spawn failure too). */
 int mg_exec_run(const mg_exec_spec *spec, mg_exec_result *res);
