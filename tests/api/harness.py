@@ -434,6 +434,22 @@ def slow_project(name, blocks=9, nonce=None):
     }
 
 
+# -- git --------------------------------------------------------------------
+
+
+def git(repo, *args):
+    """Runs git in `repo` with a fixed identity and no user or system
+    configuration; its stdout, stripped."""
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
+               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+    r = subprocess.run(["git", "-C", repo] + list(args), env=env, capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("git %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout.strip()
+
+
 # -- processes --------------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ oldest, running, are never reached)."""
 
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,15 +33,7 @@ R = {}  # the scratch directory of the test file (git repositories)
 BUILD_COMMS = ("bwrap", "gcc", "cc", "cc1", "as", "ld", "collect2", "prlimit", "make")
 
 
-def git(repo, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
-               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    r = subprocess.run(["git", "-C", repo] + list(args), env=env, capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("git %s: %s" % (" ".join(args), r.stderr))
-    return r.stdout.strip()
+git = harness.git
 
 
 def slow_repo(path, name):

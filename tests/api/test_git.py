@@ -19,15 +19,7 @@ from harness import HEX40_RE, ApiTest
 R = {}  # the repository: path, sha1, sha2
 
 
-def git(repo, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
-               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    r = subprocess.run(["git", "-C", repo] + list(args), env=env, capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("git %s: %s" % (" ".join(args), r.stderr))
-    return r.stdout.strip()
+git = harness.git
 
 
 def make_repo(path):

@@ -24,7 +24,6 @@ the limits are reached quickly."""
 import ctypes
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -166,15 +165,7 @@ def hello_with(line, extra=None):
     return body
 
 
-def git(repo, *args):
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid",
-               GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-    r = subprocess.run(["git", "-C", repo] + list(args), env=env, capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("git %s: %s" % (" ".join(args), r.stderr))
-    return r.stdout.strip()
+git = harness.git
 
 
 def symlink_repo(path, links):
