@@ -73,7 +73,6 @@ struct mg_build {
     char *scratch, *rt_root, *src_root; /* the workspace on the host; the trees it links to */
     char *cwd_map;                      /* -ffile-prefix-map=<scratch>=. */
     mg_build_limits limits;
-    bool sandbox_checked; /* a sandbox could be made (checked before the first action) */
     char *cc, *ar, *strip;
     bfile *files;
     size_t n_files, cap_files;
@@ -1306,6 +1305,15 @@ static int finish(mg_build *b, const mg_exec_result *r)
     }
     if (r->spawn_error)
         return fail(b, "%s: cannot run %s: %s", a->label, a->argv[0], strerror(r->spawn_error));
+    /* bwrap's own failure (no user namespaces here...), not the action's:
+     * said as such, rather than checked before every build */
+    if (!b->o.no_sandbox && r->exit_status != 0 && r->output && !strncmp(r->output, "bwrap: ", 7)) {
+        int n = (int)strcspn(r->output, "\n");
+        return fail(b,
+                    "cannot sandbox the build: %.*s (build without the sandbox where user "
+                    "namespaces are not available)",
+                    n > 300 ? 300 : n, r->output);
+    }
     mg_limit_kind hit = r->timed_out
                             ? (build_time_left(b) == 0 ? MG_LIMIT_BUILD_WALL : MG_LIMIT_ACTION_WALL)
                             : mg_limit_hit(r);
@@ -1418,18 +1426,6 @@ static int run_actions(mg_build *b)
                 a->in_flight = true;
             }
             a->deferred = false;
-            /* a build that runs nothing (all cached) needs no sandbox */
-            if (!b->o.no_sandbox && !b->sandbox_checked) {
-                char why[512];
-                if (mg_sandbox_probe(why, sizeof why) != 0) {
-                    status = fail(b,
-                                  "cannot sandbox the build: %s (build without the sandbox "
-                                  "where user namespaces are not available)",
-                                  why);
-                    break;
-                }
-                b->sandbox_checked = true;
-            }
             bool inputs_there = true;
             for (size_t k = 0; k < a->n_inputs; k++)
                 if (!ensure_present(b, a->inputs[k])) inputs_there = false;
