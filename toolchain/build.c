@@ -51,6 +51,7 @@ typedef struct {
     char *depfile;    /* compile: gcc -MD writes it (host path) */
     char *as_depfile; /* compile: the assembler's --MD (.incbin and .include files) */
     char *outdir;     /* the workspace folder it alone writes */
+    bool outdir_made; /* on the host (outdir_make) */
     bool reads_trees; /* sees the source trees (a compile: headers are found as it runs) */
     unsigned mode;    /* of the outputs */
     act_state state;
@@ -819,8 +820,7 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
 
 /* --- planning ------------------------------------------------------------- */
 
-/* Gives an action its output folder (workspace-relative), made now so
- * that it exists on the host and as a mount point in the sandbox. */
+/* Gives an action its output folder (workspace-relative). */
 static int act_outdir(mg_build *b, action *a, const char *dir)
 {
     /* one writer per folder is what keeps an action from changing another's
@@ -829,10 +829,20 @@ static int act_outdir(mg_build *b, action *a, const char *dir)
         if (o->outdir && !strcmp(o->outdir, dir))
             return fail(b, "%s and %s would both write %s", o->label, a->label, dir);
     a->outdir = mg_arena_strdup(&b->arena, dir);
-    char *host = mg_path_join(b->scratch, dir);
+    return 0;
+}
+
+/* Makes an action's output folder on the host (and so the mount point of
+ * its sandbox), once something is to be written there: a build served
+ * from the cache makes only the image's. 0, or -1 (the build fails). */
+static int outdir_make(mg_build *b, action *a)
+{
+    if (a->outdir_made) return 0;
+    char *host = mg_path_join(b->scratch, a->outdir);
     int r = mg_mkdir_p(host);
-    if (r != 0) fail(b, "cannot create the workspace folder %s: %s", dir, strerror(errno));
+    if (r != 0) fail(b, "cannot create the workspace folder %s: %s", a->outdir, strerror(errno));
     free(host);
+    a->outdir_made = r == 0;
     return r;
 }
 
@@ -1165,8 +1175,10 @@ static bool ensure_present(mg_build *b, size_t fi)
     bfile *f = &b->files[fi];
     if (f->present || f->producer < 0) return true;
     action *p = &b->acts[f->producer];
-    char err[512];
-    mg_cache_status st = mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, err, sizeof err);
+    char err[512] = "its folder cannot be made";
+    mg_cache_status st = MG_CACHE_ERROR;
+    if (outdir_make(b, p) == 0)
+        st = mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, err, sizeof err);
     if (st == MG_CACHE_OK) {
         f->present = true;
         return true;
@@ -1429,6 +1441,10 @@ static int run_actions(mg_build *b)
             bool inputs_there = true;
             for (size_t k = 0; k < a->n_inputs; k++)
                 if (!ensure_present(b, a->inputs[k])) inputs_there = false;
+            if (inputs_there && outdir_make(b, a) != 0) {
+                status = -1;
+                break;
+            }
             if (inputs_there) start(b, a);
         }
         if (status != 0) break;
