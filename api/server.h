@@ -1,6 +1,6 @@
 /*
- * server.h - the HTTP API of `mgd serve` (../shared/spec/api.md and the
- * lead's contract, documented for users in docs/api.md).
+ * server.h - the HTTP API of `mgd serve` (documented for users in
+ * docs/api.md).
  *
  * mg_api_start() listens on host:port and serves requests on a pool of
  * libmicrohttpd threads until mg_api_stop(). Each request is routed,

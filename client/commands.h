@@ -1,6 +1,6 @@
 /*
  * commands.h - mgctl's commands: one function per command of
- * ../shared/spec/cli.md, and the table that names them, declares their
+ * docs/mgctl.md, and the table that names them, declares their
  * options and documents them for --help and for bash completion.
  */
 #ifndef MG_CLIENT_COMMANDS_H

@@ -3,7 +3,7 @@
  *
  * The daemon: opens (and checks) the database, recovers from an earlier
  * crash, starts the build workers and the HTTP API, and runs until SIGINT
- * or SIGTERM. See ../shared/spec/api.md and docs/daemon.md.
+ * or SIGTERM. See docs/api.md and docs/daemon.md.
  *
  * Start-up order matters for crash safety:
  *   1. an exclusive lock on DATA/mgd.lock: one daemon per data directory;

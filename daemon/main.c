@@ -1,6 +1,6 @@
 /*
  * mgd - the unikernel build service: one binary for the daemon and the
- * local commands (../shared/spec/cli.md). This file only dispatches.
+ * local commands (docs/toolchain.md, docs/daemon.md). This file only dispatches.
  */
 #include <dlfcn.h>
 #include <limits.h>

@@ -3,7 +3,7 @@
  *
  * Resolution never stops at the first problem it can recover from, so every
  * stage appends to one mg_errors list instead of returning a single error.
- * Each error has a code from ../shared/spec/config.md, a JSON pointer into
+ * Each error has a code (mg_error_code below), a JSON pointer into
  * the document (or "" for the whole document, or a key name for problems
  * with build-time key values) and a message a user can act on.
  *

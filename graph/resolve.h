@@ -1,7 +1,7 @@
 /*
  * resolve.h - config document + target + keys -> resolved device graph.
  *
- * This is the functoria of mgd (../shared/spec/config.md). It is handed the
+ * This is the functoria of mgd (docs/resolver.md). It is handed the
  * document's bytes and a catalog and does no I/O of its own (paths can be
  * checked through an optional callback). Resolution runs in two stages:
  *
