@@ -148,7 +148,7 @@ good = {
                    jobs=["a", "b", "c", "d", "e"]),
     "type with free whitespace": app_doc(type=" console\t->\n  job "),
     "type without spaces": app_doc(type="console->job"),
-    "paths": app_doc(sources=["a.c", "./b.c", "sub/c.c", "a..b.c", "...", "x-y/z.c"],
+    "paths": app_doc(sources=["a.c", ".b.c", "sub/c.c", "a..b.c", "...", "x-y/z.c"],
                      include_dirs=["inc", "."]),
     "runtime keys and libraries": doc(
         keys={"port": {"stage": "runtime", "type": "int", "default": 80, "doc": "Port."},
@@ -362,6 +362,8 @@ for path in ["../x.c", "a/../x.c", "..", "/abs.c", "a//b.c", "a/", "", "-x.c", "
              "a\\b.c", "a\tb.c", "a\x7fb.c"]:
     bad.append((f"source {path!r}", app_doc(sources=[path]), "bad_path"))
 bad.append(("include dir ..", app_doc(include_dirs=[".."]), "bad_path"))
+for path in ["./b.c", "a/./b.c", "."]:
+    bad.append((f"source {path!r} (a . component)", app_doc(sources=[path]), "bad_path"))
 
 for name, d, code in bad:
     errs = schema_errors(d)
