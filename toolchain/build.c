@@ -1315,6 +1315,9 @@ static int finish(mg_build *b, const mg_exec_result *r)
         b->res->cancelled = true;
         return fail(b, "cancelled");
     }
+    char why[512];
+    if (r->spawn_error && !b->o.no_sandbox && mg_sandbox_probe(why, sizeof why) != 0)
+        return fail(b, "cannot sandbox the build: %s", why); /* bwrap or prlimit missing */
     if (r->spawn_error)
         return fail(b, "%s: cannot run %s: %s", a->label, a->argv[0], strerror(r->spawn_error));
     /* bwrap's own failure (no user namespaces here...), not the action's:
