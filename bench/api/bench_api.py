@@ -189,11 +189,11 @@ def descendants(root):
             f = proc_stat(f"/proc/{name}/stat")
             if f:
                 children.setdefault(int(f[1]), []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
+    out, pending = [], [root]
+    while pending:
+        for c in children.get(pending.pop(), []):
             out.append(c)
-            todo.append(c)
+            pending.append(c)
     return out
 
 

@@ -19,6 +19,7 @@ the action cache (the runtime is compiled once for the whole suite).
 $MGD_TEST_KEEP=1 keeps the temporary directories for a post-mortem.
 """
 
+import collections
 import hashlib
 import http.client
 import json
@@ -472,25 +473,60 @@ def processes_mentioning(needle, exclude=()):
     return found
 
 
-def descendants(root):
-    """The pids of every process below `root` (its children, theirs...)."""
-    children = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+Proc = collections.namedtuple("Proc", "ppid state starttime cmd comm")
+
+
+def proc_table():
+    """{pid: Proc(ppid, state, starttime, cmdline, comm)} of every process now."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            with open("/proc/%s/stat" % pid) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
             continue
-        children.setdefault(ppid, []).append(int(pid))
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses;
+        # fields 3 (state), 4 (ppid), 22 (starttime) are rest[0], [1], [19]
+        comm = stat[stat.find("(") + 1:stat.rfind(")")]
+        rest = stat[stat.rfind(")") + 2:].split()
+        out[int(name)] = Proc(int(rest[1]), rest[0], int(rest[19]), cmd, comm)
+    return out
+
+
+def descendants(root, table=None):
+    """The pids of every process below `root` (its children, theirs...), in
+    `table` (proc_table(); read now when not given)."""
+    children = {}
+    for pid, p in (table if table is not None else proc_table()).items():
+        children.setdefault(p.ppid, []).append(pid)
+    found, pending = set(), [root]
+    while pending:
+        for child in children.get(pending.pop(), []):
             if child not in found:
                 found.add(child)
-                todo.append(child)
+                pending.append(child)
     return found
+
+
+def status_of(raw):
+    """The status code of a raw HTTP answer."""
+    parts = raw.split(b"\r\n", 1)[0].split()
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        raise AssertionError("not an HTTP answer: %r" % raw[:300])
+    return int(parts[1])
+
+
+def rss_kib(pid):
+    """The resident memory of process `pid`, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
 
 
 def wait_no_processes(needle, timeout=5.0, exclude=(), alive=None):

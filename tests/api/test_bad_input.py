@@ -13,7 +13,7 @@ import threading
 import time
 
 import harness
-from harness import ApiTest
+from harness import ApiTest, status_of
 
 MAX_BODY = 64 * 1024
 
@@ -62,14 +62,6 @@ def raw_exchange(d, data, timeout=10, read=True, half_close=True):
     finally:
         s.close()
     return got
-
-
-def status_of(raw):
-    line = raw.split(b"\r\n", 1)[0]
-    parts = line.split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise AssertionError("not an HTTP answer: %r" % raw[:200])
-    return int(parts[1])
 
 
 def auth_header(d):

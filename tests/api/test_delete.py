@@ -25,7 +25,7 @@ import threading
 import time
 
 import harness
-from harness import ApiTest
+from harness import ApiTest, descendants, proc_table
 
 R = {}  # the scratch directory of the test file (git repositories)
 
@@ -54,42 +54,13 @@ def slow_repo(path, name):
     return shas
 
 
-def descendants(root):
-    """{pid: (comm, cmdline)} of the processes under `root` (not itself)."""
-    parent = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses
-        fields = stat[stat.rfind(")") + 2:].split()
-        parent[int(pid)] = int(fields[1])
-    found, todo = {}, [root]
-    while todo:
-        p = todo.pop()
-        for child, ppid in parent.items():
-            if ppid == p and child not in found:
-                try:
-                    with open("/proc/%d/comm" % child) as f:
-                        comm = f.read().strip()
-                    with open("/proc/%d/cmdline" % child, "rb") as f:
-                        cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
-                except OSError:
-                    continue
-                found[child] = (comm, cmd)
-                todo.append(child)
-    return found
-
-
 def build_processes(d):
     """The daemon's descendants that belong to a build or a fetch."""
     scratch = os.path.join(d.data, "scratch")
-    return {pid: (comm, cmd) for pid, (comm, cmd) in descendants(d.proc.pid).items()
-            if comm in BUILD_COMMS or "__fetch" in cmd or scratch in cmd}
+    table = proc_table()
+    return {pid: (table[pid].comm, table[pid].cmd) for pid in descendants(d.proc.pid, table)
+            if table[pid].comm in BUILD_COMMS or "__fetch" in table[pid].cmd
+            or scratch in table[pid].cmd}
 
 
 def wait_no_build_processes(d, timeout):

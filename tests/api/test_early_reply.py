@@ -15,14 +15,13 @@ and a connection closed under the client goes unnoticed."""
 
 import http.client
 import json
-import os
 import socket
 import time
 import urllib.error
 import urllib.request
 
 import harness
-from harness import ApiTest
+from harness import ApiTest, rss_kib, status_of
 
 MIB = 1 << 20
 MAX_BODY = 2 * MIB  # --max-body
@@ -74,22 +73,6 @@ def head_only(d, head, timeout=5):
     finally:
         s.close()
     return got, closed
-
-
-def status_of(raw):
-    line = raw.split(b"\r\n", 1)[0]
-    parts = line.split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise AssertionError("not an HTTP answer: %r" % raw[:200])
-    return int(parts[1])
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
 
 
 class BodySentWhole(ApiTest):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every endpoint of the REST API (shared/spec/api.md and the lead's contract)
+"""Every endpoint of the REST API (docs/api.md)
 with its success answer and its error answers: 404 for unknown projects and
 builds, 409 for a taken name or the cancel of a finished build, 422 with the
 resolver's error objects, pagination (per_page, page, Link, X-Total-Count),

@@ -46,21 +46,8 @@ def many_jobs_project(name, jobs, deps):
 
 def dot_children(d):
     """The pids of the `dot` processes the daemon runs now."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if comm == "dot" and ppid == d.proc.pid:
-            found.append(int(pid))
-    return found
+    return [pid for pid, p in harness.proc_table().items()
+            if p.comm == "dot" and p.ppid == d.proc.pid]
 
 
 def wait_dot_children(d, n, timeout=20):

@@ -25,7 +25,7 @@ import threading
 import time
 
 import harness
-from harness import ApiTest
+from harness import ApiTest, rss_kib, status_of
 
 KIB, MIB = 1 << 10, 1 << 20
 MAX_BODY = 1 * MIB  # --max-body
@@ -49,14 +49,6 @@ def setUpModule():
 
 def tearDownModule():
     harness.stop_shared()
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS in /proc/%d/status" % pid)
 
 
 def connect(d, i=0, timeout=10):
@@ -86,13 +78,6 @@ def read_until_closed(s, timeout):
         if not chunk:
             return got, True
         got += chunk
-
-
-def status_of(raw):
-    parts = raw.split(b"\r\n", 1)[0].split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise AssertionError("not an HTTP answer: %r" % raw[:300])
-    return int(parts[1])
 
 
 def split_answer(raw):

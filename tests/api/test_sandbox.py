@@ -29,7 +29,7 @@ import time
 import unittest
 
 import harness
-from harness import ApiTest
+from harness import ApiTest, descendants, proc_table
 
 MEMORY = "memory limit of 1 GiB"
 FILE_SIZE = "file size limit of 64 MiB"
@@ -42,38 +42,6 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 # -- processes ---------------------------------------------------------------
-
-
-def proc_table():
-    """{pid: (ppid, state, starttime, cmdline)} of every process now."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-        except OSError:
-            continue
-        rest = stat[stat.rfind(")") + 2:].split()
-        # fields 3 (state), 4 (ppid), 22 (starttime): rest[0], rest[1], rest[19]
-        out[int(name)] = (int(rest[1]), rest[0], int(rest[19]), cmd)
-    return out
-
-
-def descendants(root, table):
-    """The pids below `root` (not root itself) by ppid chains."""
-    children = {}
-    for pid, (ppid, _, _, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    out, todo = [], list(children.get(root, ()))
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
 
 
 def ancestors_cmdlines(pid, table):
@@ -97,9 +65,9 @@ def orphans(table, exclude=()):
     """[(pid, cmdline)] of live processes running a build tool that were
     reparented to this process (their parent died), with what they run."""
     found = []
-    for pid, (ppid, state, _, cmd) in table.items():
-        if ppid == os.getpid() and pid not in exclude and state != "Z" and is_tool(cmd):
-            found.append((pid, cmd))
+    for pid, p in table.items():
+        if p.ppid == os.getpid() and pid not in exclude and p.state != "Z" and is_tool(p.cmd):
+            found.append((pid, p.cmd))
             found.extend((p, table[p][3]) for p in descendants(pid, table) if table[p][1] != "Z")
     return found
 
@@ -108,8 +76,8 @@ def reap_orphans(keep=()):
     """Reaps zombies reparented to this process (the subreaper), but for the
     pids in `keep` and the shared daemon (harness waits for them itself)."""
     keep = set(keep) | set(harness._shared.pids() if harness._shared else ())
-    for pid, (ppid, state, _, _) in proc_table().items():
-        if ppid == os.getpid() and state == "Z" and pid not in keep:
+    for pid, p in proc_table().items():
+        if p.ppid == os.getpid() and p.state == "Z" and pid not in keep:
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
@@ -127,7 +95,7 @@ def build_processes(d, build_id=None):
     found = []
     for root in d.pids():
         for pid in descendants(root, table):
-            ppid, state, _, cmd = table[pid]
+            state, cmd = table[pid].state, table[pid].cmd
             if state == "Z":
                 continue
             chain = ancestors_cmdlines(pid, table)
