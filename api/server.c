@@ -563,8 +563,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     *socket_context = NULL;
 }
 
-/* The head is complete: false when the reaper closed the connection
- * already. */
+/* The head, or the body after it, is complete: the request is being
+ * handled. false when the reaper closed the connection already. */
 static bool conn_busy(server *s, mg_conn *c)
 {
     if (!c) return true;
@@ -583,17 +583,6 @@ static void conn_body(server *s, mg_conn *c, bool dropped)
     c->phase = dropped ? CONN_DRAIN : CONN_BODY;
     if (!dropped) c->since_ms = now_ms();
     pthread_mutex_unlock(&s->lock);
-}
-
-/* The body has arrived: false when the reaper closed the connection. */
-static bool conn_received(server *s, mg_conn *c)
-{
-    if (!c) return true;
-    pthread_mutex_lock(&s->lock);
-    bool closing = c->closing;
-    c->phase = CONN_BUSY;
-    pthread_mutex_unlock(&s->lock);
-    return !closing;
 }
 
 static void conn_idle(server *s, mg_conn *c)
@@ -1114,7 +1103,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->body_len += n;
         return MHD_YES;
     }
-    if (!conn_received(s, q->c)) return MHD_NO; /* overdue: the reaper answered */
+    if (!conn_busy(s, q->c)) return MHD_NO; /* overdue: the reaper answered */
     if (!r->replied) dispatch(r);
     r->dispatched = true;
     if (r->deferred) {

@@ -117,33 +117,28 @@ check "-D with the project path: each checkout gets its own" \
 
 # a file only the assembler reads (.incbin in inline assembly) is a key of
 # the compile too: changing it alone recompiles, and the image has the new
-# bytes (not another project's, nor the last build's)
+# bytes (not another project's, nor the last build's).
+# incbin_case LABEL SECTION NAME FILE: unikernel.c gets an .incbin of NAME
+# (how the assembler names the project's FILE) in .rodata.SECTION
+incbin_case() {
+  local label=$1 section=$2 name=$3 file=$4
+  printf '__asm__(".pushsection .rodata.%s,\\"aR\\"\\n.incbin \\"%s\\"\\n.popsection");\n' \
+    "$section" "$name" >>"$work/inc/unikernel.c"
+  echo "$section-first" >"$work/inc/$file"
+  "$mgd" build "$work/inc" -o "$work/inc.img" >/dev/null 2>"$work/$section.l1"
+  check "$label: built" grep -q "$section-first" "$work/inc.img"
+  echo "$section-second" >"$work/inc/$file"
+  "$mgd" build "$work/inc" -o "$work/inc.img" --verbose >/dev/null 2>"$work/$section.l2"
+  check "$label: only the file changed, its compile runs" \
+    test "$(ran_compiles "$work/$section.l2")" = "compile unikernel.c "
+  check "$label: the image has the new bytes" \
+    bash -c "grep -q $section-second '$work/inc.img' && ! grep -q $section-first '$work/inc.img'"
+}
 mkdir -p "$work/inc" && cp -r "$here/proj/." "$work/inc/"
-printf '__asm__(".pushsection .rodata.blob,\\"aR\\"\\n.incbin \\"src/blob.bin\\"\\n.popsection");\n' \
-  >>"$work/inc/unikernel.c"
-echo "incbin-first" >"$work/inc/blob.bin"
-"$mgd" build "$work/inc" -o "$work/inc.img" >/dev/null 2>"$work/l14"
-check "incbin: built" grep -q incbin-first "$work/inc.img"
-echo "incbin-second" >"$work/inc/blob.bin"
-"$mgd" build "$work/inc" -o "$work/inc.img" --verbose >/dev/null 2>"$work/l15"
-check "incbin: only the file changed, its compile runs" \
-  test "$(ran_compiles "$work/l15")" = "compile unikernel.c "
-check "incbin: the image has the new bytes" \
-  bash -c "grep -q incbin-second '$work/inc.img' && ! grep -q incbin-first '$work/inc.img'"
-
-# the same through the sandbox's own absolute path of the workspace: the
-# file is a key all the same (it was left out once: another project's
-# bytes came out of the cache)
-printf '__asm__(".pushsection .rodata.abs,\\"aR\\"\\n.incbin \\"/ws/src/abs.bin\\"\\n.popsection");\n' \
-  >>"$work/inc/unikernel.c"
-echo "absolute-first" >"$work/inc/abs.bin"
-"$mgd" build "$work/inc" -o "$work/inc.img" >/dev/null 2>"$work/l16"
-echo "absolute-second" >"$work/inc/abs.bin"
-"$mgd" build "$work/inc" -o "$work/inc.img" --verbose >/dev/null 2>"$work/l17"
-check "incbin by /ws path: only the file changed, its compile runs" \
-  test "$(ran_compiles "$work/l17")" = "compile unikernel.c "
-check "incbin by /ws path: the image has the new bytes" \
-  bash -c "grep -q absolute-second '$work/inc.img' && ! grep -q absolute-first '$work/inc.img'"
+incbin_case "incbin" blob src/blob.bin blob.bin
+# the same through the sandbox's own absolute path of the workspace (it was
+# left out of the key once: another project's bytes came out of the cache)
+incbin_case "incbin by /ws path" abs /ws/src/abs.bin abs.bin
 
 # dist/ must not be a link leading elsewhere
 mkdir -p "$work/victim" "$work/linked" && cp -r "$here/proj/." "$work/linked/"
