@@ -45,6 +45,7 @@
 #include "api/internal.h"
 #include "api/workpool.h"
 #include "toolchain/exec.h"
+#include "toolchain/sandbox.h"
 #include "toolchain/sha256.h"
 #include "toolchain/target.h"
 
@@ -244,9 +245,17 @@ static void draw(mg_work *w, mg_req *r, void *arg)
     if (write_all(in, d->dot, d->len) != 0) {
         mg_reply_error(r, 500, "cannot write %s: %s", in, strerror(errno));
     } else {
-        const char *argv[] = {dot_path, "-Tsvg", "-o", out, in, NULL};
-        mg_exec_spec spec = {
-            .argv = argv, .timeout_ms = (uint64_t)d->timeout_s * 1000u, .output_cap = 4096};
+        const char *cmd[] = {dot_path, "-Tsvg", "-o", out, in, NULL};
+        /* the graph is the user's: dot's memory and what it writes are
+         * bounded as a build action's are (twice the largest drawing kept,
+         * so an oversized one is still told apart below) */
+        mg_build_limits l = {.memory = MG_LIMIT_DEFAULT_MEMORY,
+                             .file_size = 2ull * MG_GRAPHVIZ_MAX_SVG};
+        mg_sandbox_spec limited = {.limits = &l};
+        char **argv = mg_sandbox_argv(&limited, cmd);
+        mg_exec_spec spec = {.argv = (const char *const *)argv,
+                             .timeout_ms = (uint64_t)d->timeout_s * 1000u,
+                             .output_cap = 4096};
         mg_exec_result res;
         mg_work_exec(w, &spec, &res);
         char *svg = NULL;
@@ -261,7 +270,14 @@ static void draw(mg_work *w, mg_req *r, void *arg)
                            "Graphviz did not draw the graph within the time limit of %u s "
                            "(--graph-timeout); format=dot gives the graph to draw elsewhere",
                            d->timeout_s);
-        else if (res.exit_status != 0)
+        else if (mg_limit_hit(&res) != MG_LIMIT_NONE) {
+            char what[128];
+            mg_limit_describe(&l, mg_limit_hit(&res), what, sizeof what);
+            mg_reply_error(r, 503,
+                           "Graphviz ran into its %s; format=dot gives the graph to draw "
+                           "elsewhere",
+                           what);
+        } else if (res.exit_status != 0 || res.term_signal)
             mg_reply_error(r, 500, "dot failed (exit %d): %.300s", res.exit_status,
                            res.output ? res.output : "");
         else if (stat(out, &st) == 0 && (uint64_t)st.st_size > MG_GRAPHVIZ_MAX_SVG)
@@ -277,6 +293,7 @@ static void draw(mg_work *w, mg_req *r, void *arg)
             free(svg);
         }
         mg_exec_result_free(&res);
+        mg_sandbox_argv_free(argv);
     }
     unlink(in);
     unlink(out);
