@@ -27,6 +27,9 @@
 /* Strict decimal: optional '-', digits, nothing else; within [min, max].
  * 0, or -1 (not a number, out of range, overflow). */
 int mg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* The n bytes at s as an unsigned decimal: digits only, at least one, no
+ * overflow past UINT64_MAX (a NUL among them is not a digit). */
+bool mg_parse_u64n(const char *s, size_t n, uint64_t *out);
 /* An id as the contract has them; false for anything else. */
 bool mg_parse_id(const char *s, int64_t *out);
 bool mg_project_name_valid(const char *s);

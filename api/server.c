@@ -661,21 +661,6 @@ static bool name_is(const char *key, size_t n, const char *name)
     return n == strlen(name) && strncasecmp(key, name, n) == 0;
 }
 
-/* Digits only, no overflow (libmicrohttpd checked the first
- * Content-Length so, not the others). */
-static bool parse_length(const char *v, size_t n, uint64_t *out)
-{
-    uint64_t x = 0;
-    if (!n) return false;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10)
-            return false;
-        x = x * 10 + (uint64_t)(v[i] - '0');
-    }
-    *out = x;
-    return true;
-}
-
 static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                     size_t key_size, const char *value, size_t value_size)
 {
@@ -713,7 +698,8 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
     }
     if (name_is(key, key_size, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
         uint64_t n = 0;
-        bool ok = parse_length(value, value_size, &n);
+        /* libmicrohttpd checked the first Content-Length, not the others */
+        bool ok = mg_parse_u64n(value, value_size, &n);
         if (h->n_length++ == 0)
             h->length = n;
         else if (!ok || n != h->length)
