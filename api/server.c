@@ -1320,25 +1320,12 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
 
-    if (!(a->sse = mg_sse_hub_start(a, err, errsize))) {
-        close(fd);
-        goto fail;
-    }
-    if (!(a->work = mg_workpool_start(err, errsize))) {
-        close(fd);
-        mg_sse_hub_stop(a->sse);
-        mg_sse_hub_free(a->sse);
-        goto fail;
-    }
+    if (!(a->sse = mg_sse_hub_start(a, err, errsize))) goto fail_socket;
+    if (!(a->work = mg_workpool_start(err, errsize))) goto fail_sse;
     int e = pthread_create(&s->reaper, NULL, reaper, s);
     if (e) {
         snprintf(err, errsize, "cannot start the connection reaper thread: %s", strerror(e));
-        close(fd);
-        mg_sse_hub_stop(a->sse);
-        mg_sse_hub_free(a->sse);
-        mg_workpool_stop(a->work);
-        mg_workpool_free(a->work);
-        goto fail;
+        goto fail_work;
     }
     s->reaper_running = true;
 
@@ -1372,14 +1359,17 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         char why[512];
         snprintf(why, sizeof why, "%s", err[0] ? err : "unknown reason");
         snprintf(err, errsize, "cannot start the HTTP server: %s", why);
-        close(fd);
-        mg_sse_hub_stop(a->sse);
-        mg_sse_hub_free(a->sse);
-        mg_workpool_stop(a->work);
-        mg_workpool_free(a->work);
-        goto fail;
+        goto fail_work;
     }
     return a;
+fail_work:
+    mg_workpool_stop(a->work);
+    mg_workpool_free(a->work);
+fail_sse:
+    mg_sse_hub_stop(a->sse);
+    mg_sse_hub_free(a->sse);
+fail_socket:
+    close(fd);
 fail:
     stop_reaper(s);
     pthread_mutex_destroy(&s->lock);
