@@ -1315,20 +1315,13 @@ static int finish(mg_build *b, const mg_exec_result *r)
         b->res->cancelled = true;
         return fail(b, "cancelled");
     }
+    /* the sandbox's own failure, not the action's: said as such, rather
+     * than checked before every build */
     char why[512];
-    if (r->spawn_error && !b->o.no_sandbox && mg_sandbox_probe(why, sizeof why) != 0)
-        return fail(b, "cannot sandbox the build: %s", why); /* bwrap or prlimit missing */
+    if (!b->o.no_sandbox && mg_sandbox_failed(r, why, sizeof why))
+        return fail(b, "cannot sandbox the build: %s", why);
     if (r->spawn_error)
         return fail(b, "%s: cannot run %s: %s", a->label, a->argv[0], strerror(r->spawn_error));
-    /* bwrap's own failure (no user namespaces here...), not the action's:
-     * said as such, rather than checked before every build */
-    if (!b->o.no_sandbox && r->exit_status != 0 && r->output && !strncmp(r->output, "bwrap: ", 7)) {
-        int n = (int)strcspn(r->output, "\n");
-        return fail(b,
-                    "cannot sandbox the build: %.*s (build without the sandbox where user "
-                    "namespaces are not available)",
-                    n > 300 ? 300 : n, r->output);
-    }
     mg_limit_kind hit = r->timed_out
                             ? (build_time_left(b) == 0 ? MG_LIMIT_BUILD_WALL : MG_LIMIT_ACTION_WALL)
                             : mg_limit_hit(r);

@@ -277,3 +277,16 @@ int mg_sandbox_probe(char *err, size_t errsize)
     mg_sandbox_argv_free(argv);
     return rc;
 }
+
+bool mg_sandbox_failed(const mg_exec_result *r, char *why, size_t size)
+{
+    /* not started at all: what is missing */
+    if (r->spawn_error) return mg_sandbox_probe(why, size) != 0;
+    /* bwrap says what it could not do on the first line, before the
+     * command ran */
+    if (r->exit_status == 0 || !r->output || strncmp(r->output, "bwrap: ", 7)) return false;
+    int n = (int)strcspn(r->output, "\n");
+    snprintf(why, size, "%.*s (build without the sandbox where user namespaces are not available)",
+             n > 300 ? 300 : n, r->output);
+    return true;
+}

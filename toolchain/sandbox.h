@@ -123,4 +123,9 @@ void mg_sandbox_argv_free(char **argv);
  * -1 with one line saying why (bwrap missing, user namespaces refused...). */
 int mg_sandbox_probe(char *err, size_t errsize);
 
+/* Whether a sandboxed argv's run failed because the sandbox could not be
+ * made (bwrap or prlimit missing, namespaces refused), not because of the
+ * command: then true, with one line saying why and what to do. */
+bool mg_sandbox_failed(const mg_exec_result *r, char *why, size_t size);
+
 #endif
