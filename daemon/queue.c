@@ -232,8 +232,10 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
     /* a local repository is visible at its own path, and only it */
     char *local = q->o.allow_local_repos ? mg_sources_local_path(j->project.repo_url) : NULL;
     char *local_real = local ? realpath(local, NULL) : NULL;
-    const char **args = mg_xmalloc(8 * sizeof *args);
-    memcpy(args, argv, 8 * sizeof *args);
+    size_t argc = 0;
+    while (argv[argc]) argc++;
+    const char **args = mg_xmalloc((argc + 1) * sizeof *args);
+    memcpy(args, argv, (argc + 1) * sizeof *args);
     if (local_real) {
         binds[n++] = (mg_sandbox_bind){local_real, local_real, false};
         /* a relative path means the same from the sandbox's directory */
@@ -290,6 +292,20 @@ static int take_sources(job *j)
     }
     if (!j->project.repo_url) {
         snprintf(j->err, sizeof j->err, "the project has neither a repository nor sources");
+        return -1;
+    }
+    /* never a repository in the data directory: another project's mirror
+     * is one too, and its sources are not this project's to read */
+    char *local = mg_sources_local_path(j->project.repo_url);
+    char *local_real = local ? realpath(local, NULL) : NULL;
+    size_t data_len = strlen(q->o.data_dir);
+    bool inside = local_real && !strncmp(local_real, q->o.data_dir, data_len) &&
+                  (local_real[data_len] == '/' || local_real[data_len] == 0);
+    free(local);
+    free(local_real);
+    if (inside) {
+        snprintf(j->err, sizeof j->err,
+                 "the project's repository is inside the daemon's data directory: refused");
         return -1;
     }
     /* each project's mirror (and its lock) in a folder of its own, the one

@@ -212,6 +212,19 @@ class Git(ApiTest):
             server.close()
         self.assertEqual(self.d.wait_build(b["id"])["status"], "cancelled")
 
+    def test_repository_in_the_data_directory_is_refused(self):
+        """Another project's mirror is a git repository too: a local url
+        into the daemon's data directory is refused, not fetched."""
+        self.d.build_and_wait("gitp", {"ref": "main"})
+        gitp = self.d.get("/projects/gitp").json["id"]
+        mirror = os.path.join(self.d.data, "git", "%d" % gitp, "mirror.git")
+        self.assertTrue(os.path.isdir(mirror))
+        self.d.create_project({"name": "thief", "config": harness.printer_config("thief"),
+                               "repo": {"url": mirror, "ref": "main"}})
+        b = self.d.build_and_wait("thief", want="failed")
+        self.assertIn("inside the daemon's data directory", b["error"])
+        self.assertIsNone(b["commit"])
+
     def test_strange_refs(self):
         for ref in ("--upload-pack=touch /tmp/mgd-pwned", "../../etc", "HEAD~1", "main:README",
                     "refs/heads/../../x"):
