@@ -46,7 +46,7 @@
 #include "api/workpool.h"
 #include "toolchain/exec.h"
 #include "toolchain/sandbox.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 #include "toolchain/target.h"
 
 #define MG_GRAPHVIZ_TIMEOUT_S 10 /* --graph-timeout's default */

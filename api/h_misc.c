@@ -9,7 +9,7 @@
 #include "graph/embedded.h"
 #include "api/internal.h"
 #include "daemon/tokens.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 /* The embedded JSON Schema (graph/config.schema.json, cmake/embed.cmake). */
 MG_EMBEDDED_FILES(mg_config_schema_files);

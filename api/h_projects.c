@@ -18,7 +18,7 @@
 #include "daemon/sources.h"
 #include "graph/describe.h"
 #include "graph/svg.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 /* ---- inline trees and configs -------------------------------------------- */
 

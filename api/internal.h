@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "api/buf.h"
+#include "base/buf.h"
 #include "api/params.h"
 #include "api/reqjson.h"
 #include "api/router.h"

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/buf.h"
+#include "base/buf.h"
 #include "api/router.h"
 
 #define MG_ID_MAX ((int64_t)1 << 53)

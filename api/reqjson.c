@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/buf.h"
-#include "toolchain/sha256.h"
+#include "base/buf.h"
+#include "base/sha256.h"
 
 bool mg_utf8_valid(const char *s, size_t len)
 {

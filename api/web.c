@@ -15,7 +15,7 @@
 
 #include "graph/embedded.h"
 #include "api/internal.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 MG_EMBEDDED_FILES(mg_web_files);
 

@@ -18,7 +18,7 @@
 #include "client/commands.h"
 #include "client/follow.h"
 #include "client/table.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 static bool terminal(const char *status)
 {

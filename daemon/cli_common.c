@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/builtin_catalog.h"
 #include "graph/describe.h"
 #include "toolchain/cache.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 const char *mg_cli_check_path(void *vctx, const char *path, char *buf, size_t size)
 {

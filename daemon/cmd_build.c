@@ -17,10 +17,10 @@
 
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/strbuf.h"
 #include "toolchain/build.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/target.h"
 
 static void usage(FILE *f)

@@ -15,9 +15,9 @@
 
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "toolchain/cache.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/runtime_src.h"
 
 static void usage(FILE *f)

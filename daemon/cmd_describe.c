@@ -20,7 +20,7 @@
 #include "graph/codegen.h"
 #include "graph/describe.h"
 #include "graph/resolve.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/target.h"
 
 static void usage(FILE *f)

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "daemon/commands.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "toolchain/image.h"
 #include "toolchain/target.h"
 

@@ -33,11 +33,11 @@
 #include "daemon/queue.h"
 #include "daemon/store.h"
 #include "daemon/tokens.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/builtin_catalog.h"
 #include "graph/describe.h"
 #include "toolchain/cache.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/target.h"
 
 #define MARKER "MGD_SERVE_DATA"

@@ -16,7 +16,7 @@
 #include "daemon/commands.h"
 #include "daemon/store.h"
 #include "daemon/tokens.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static void usage(FILE *f)
 {

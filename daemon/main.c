@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/commands.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static void usage(FILE *f)
 {

@@ -21,14 +21,14 @@
 
 #include "daemon/cli_common.h"
 #include "daemon/sources.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/describe.h"
 #include "graph/strbuf.h"
 #include "toolchain/build.h"
 #include "toolchain/exec.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/runtime_src.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 const double mg_queue_buckets[MG_QUEUE_N_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,
                                                      2.5,  5,    10,  30,   60,  300};

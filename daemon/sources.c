@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "toolchain/fsutil.h"
-#include "toolchain/sha256.h"
+#include "base/fsutil.h"
+#include "base/sha256.h"
 
 #define HEADS_SPEC "+refs/heads/*:refs/heads/*"
 #define TAGS_SPEC "+refs/tags/*:refs/tags/*"

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "daemon/tokens.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 
 /* 'mgd1' read as a big-endian integer: what `PRAGMA application_id` holds. */
 #define MG_STORE_APP_ID 0x6d676431

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 int mg_token_new(char out[MG_TOKEN_TEXT_SIZE])
 {

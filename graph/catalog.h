@@ -49,7 +49,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/errors.h"
 #include "graph/expr.h"
 #include "graph/types.h"

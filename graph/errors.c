@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 
 static const char *const code_names[MG_ERR_CODE_COUNT] = {
     [MG_ERR_PARSE_ERROR] = "parse_error",

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/errors.h"
 #include "graph/keys.h"
 #include "graph/types.h"

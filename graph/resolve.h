@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/catalog.h"
 #include "graph/errors.h"
 #include "graph/keys.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 
 static void reserve(mg_strbuf *b, size_t extra)
 {

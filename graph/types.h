@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 
 /* Index into an mg_type_table. */
 typedef uint16_t mg_base_type;

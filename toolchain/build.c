@@ -13,12 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/codegen.h"
 #include "graph/strbuf.h"
 #include "toolchain/crunch.h"
 #include "toolchain/exec.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/image.h"
 #include "toolchain/runtime_src.h"
 

@@ -58,7 +58,7 @@
 #include "graph/resolve.h"
 #include "toolchain/cache.h"
 #include "toolchain/sandbox.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 #include "toolchain/target.h"
 
 /* Receives the build log as it is written (text, not NUL-terminated). */

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 #define RECORD_MAGIC "mgd-record 1 "
 /* A record's header line: magic, checksum, two decimal numbers, newline. */

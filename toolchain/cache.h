@@ -57,7 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 typedef struct mg_cache mg_cache;
 

@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/strbuf.h"
 
 typedef struct {

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "graph/strbuf.h"
 
 static void note_text(mg_strbuf *b, const mg_image_info *info)

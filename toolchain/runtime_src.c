@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "graph/embedded.h"
-#include "graph/arena.h"
-#include "toolchain/fsutil.h"
-#include "toolchain/sha256.h"
+#include "base/arena.h"
+#include "base/fsutil.h"
+#include "base/sha256.h"
 
 /* Defined by the file cmake/embed.cmake generates from runtime/. */
 MG_EMBEDDED_FILES(mg_runtime_files);

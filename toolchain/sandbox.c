@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "toolchain/cache.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 #define BWRAP "/usr/bin/bwrap"
 #define PRLIMIT "/usr/bin/prlimit"

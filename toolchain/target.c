@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "graph/embedded.h"
-#include "graph/arena.h"
+#include "base/arena.h"
 
 /* Defined by the file cmake/embed.cmake generates from toolchain/targets/. */
 MG_EMBEDDED_FILES(mg_target_files);

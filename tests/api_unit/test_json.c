@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/buf.h"
+#include "base/buf.h"
 #include "api/reqjson.h"
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 Test(jw, structure_and_commas)
 {

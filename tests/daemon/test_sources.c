@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "daemon/sources.h"
-#include "toolchain/fsutil.h"
-#include "toolchain/sha256.h"
+#include "base/fsutil.h"
+#include "base/sha256.h"
 
 static char base[64];
 static char src[128];    /* the "remote" repository (bare) */

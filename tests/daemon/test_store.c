@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "daemon/store.h"
-#include "toolchain/fsutil.h"
-#include "toolchain/sha256.h"
+#include "base/fsutil.h"
+#include "base/sha256.h"
 
 #define MGD_APP_ID 0x6d676431 /* 'mgd1': what store.h promises to set */
 

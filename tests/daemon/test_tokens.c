@@ -12,7 +12,7 @@
 
 #include "daemon/store.h"
 #include "daemon/tokens.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

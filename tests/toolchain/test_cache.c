@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "toolchain/cache.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static char root[64];
 static mg_cache *cache;

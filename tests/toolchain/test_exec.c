@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "toolchain/exec.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static uint64_t clock_ms(void)
 {

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static char dir[64];
 static char target[128];

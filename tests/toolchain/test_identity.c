@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "toolchain/build.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 static char dir[256];
 

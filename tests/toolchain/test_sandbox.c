@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 #include "toolchain/cache.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/sandbox.h"
 
 static size_t argv_len(char **v)

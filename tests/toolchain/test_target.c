@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/target.h"
 
 static char dir[256];

@@ -7,11 +7,13 @@
  * resolver to continue without memory, and checking every node allocation
  * would bury the logic.
  */
-#ifndef MG_GRAPH_ARENA_H
-#define MG_GRAPH_ARENA_H
+#ifndef MG_BASE_ARENA_H
+#define MG_BASE_ARENA_H
 
 #include <stdarg.h>
 #include <stddef.h>
+
+#include "base/alloc.h"
 
 typedef struct mg_arena_block mg_arena_block;
 typedef struct mg_arena {
@@ -30,13 +32,5 @@ void mg_arena_free(mg_arena *a);
 
 /* Joins `n` strings with `sep` (", ") into one arena string. */
 char *mg_arena_join(mg_arena *a, const char *const *items, size_t n, const char *sep);
-
-/* malloc/realloc that abort on failure, for the few heap objects outside arenas. */
-void *mg_xmalloc(size_t size);
-/* vprintf into a new heap string (the caller frees it). */
-char *mg_xvasprintf(const char *fmt, va_list ap);
-char *mg_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void *mg_xrealloc(void *p, size_t size);
-char *mg_xstrdup(const char *s);
 
 #endif

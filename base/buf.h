@@ -14,8 +14,8 @@
  * client sent). Nesting is tracked up to MG_JW_MAX_DEPTH; deeper writes
  * mark the buffer failed.
  */
-#ifndef MG_API_BUF_H
-#define MG_API_BUF_H
+#ifndef MG_BASE_BUF_H
+#define MG_BASE_BUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "graph/arena.h"
+#include "base/arena.h"
 
 char *mg_file_read(const char *path, size_t max, size_t *len)
 {

@@ -1,7 +1,7 @@
 /*
  * buf.c - growable buffer with sticky failure, and the JSON writer.
  */
-#include "api/buf.h"
+#include "base/buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

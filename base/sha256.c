@@ -5,7 +5,7 @@
  * message schedule computed in place. It hashes a few hundred MB/s, far
  * more than the compilers whose outputs it names can produce.
  */
-#include "toolchain/sha256.h"
+#include "base/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,8 +6,8 @@
  * that never follows symbolic links, and standard descriptors made sure.
  * All return 0 on success or -1 with errno set, unless said otherwise.
  */
-#ifndef MG_TOOLCHAIN_FSUTIL_H
-#define MG_TOOLCHAIN_FSUTIL_H
+#ifndef MG_BASE_FSUTIL_H
+#define MG_BASE_FSUTIL_H
 
 #include <stddef.h>
 #include <stdio.h>

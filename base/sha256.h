@@ -7,8 +7,8 @@
  * global state): one per thread, copy it to hash a common prefix twice.
  * Hex digests are lowercase, 64 digits and a NUL.
  */
-#ifndef MG_TOOLCHAIN_SHA256_H
-#define MG_TOOLCHAIN_SHA256_H
+#ifndef MG_BASE_SHA256_H
+#define MG_BASE_SHA256_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,74 @@
+#include "base/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int mg_err_vset(mg_err *e, mg_err_code code, const char *fmt, va_list ap)
+{
+    if (!e) return -1;
+    e->code = code;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    return -1;
+}
+
+int mg_err_set(mg_err *e, mg_err_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mg_err_vset(e, code, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int mg_err_prefix(mg_err *e, const char *fmt, ...)
+{
+    if (!e) return -1;
+    char head[MG_ERR_SIZE], old[MG_ERR_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    /* cut, never overflowed: the two parts are copied by hand, as gcc
+     * rightly warns that "%s: %s" of two full buffers may not fit */
+    size_t n = strnlen(head, sizeof e->msg - 1);
+    memcpy(e->msg, head, n);
+    if (n + 2 < sizeof e->msg) memcpy(e->msg + n, ": ", 2), n += 2;
+    size_t k = strnlen(old, sizeof old);
+    if (k > sizeof e->msg - 1 - n) k = sizeof e->msg - 1 - n;
+    memcpy(e->msg + n, old, k);
+    e->msg[n + k] = 0;
+    return -1;
+}
+
+void mg_err_clear(mg_err *e)
+{
+    if (!e) return;
+    e->code = MG_OK;
+    e->msg[0] = 0;
+}
+
+const char *mg_err_code_name(mg_err_code code)
+{
+    switch (code) {
+    case MG_OK:
+        return "ok";
+    case MG_E_INVALID:
+        return "invalid";
+    case MG_E_NOT_FOUND:
+        return "not_found";
+    case MG_E_CONFLICT:
+        return "conflict";
+    case MG_E_LIMIT:
+        return "limit";
+    case MG_E_BUSY:
+        return "busy";
+    case MG_E_IO:
+        return "io";
+    case MG_E_NOMEM:
+        return "nomem";
+    case MG_E_INTERNAL:
+        return "internal";
+    }
+    return "unknown";
+}
