@@ -2,13 +2,19 @@
 #   make run   install missing packages, build mgd and mgctl, start the daemon
 #              (data in var/) with a project per example
 #   make test  install missing packages (also Chromium and playwright-core for
-#              the browser tests), build with sanitizers, run every test
+#              the browser tests), build with sanitizers, run every test; and
+#              build as plain `cmake -DCMAKE_BUILD_TYPE=Release` does, with
+#              warnings as errors, and run the unit tests of that build
 # Build trees live under build/: build/release for running, build/test for
-# the sanitizer build that the tests use.
+# the sanitizer build that the tests use, build/release-tests for the plain
+# Release build with the tests on.
 
 JOBS ?= $(shell nproc)
 RELEASE := build/release
 TESTDIR := build/test
+# a plain CMake Release build with the tests on, as packagers and IDEs
+# build: make test compiles it and runs its unit tests
+RELTESTDIR := build/release-tests
 
 .PHONY: all deps webdeps build run examples test bench format clean
 
@@ -24,6 +30,9 @@ webdeps:
 $(RELEASE)/CMakeCache.txt: | deps
 	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DMGD_TESTS=OFF >/dev/null
 
+$(RELTESTDIR)/CMakeCache.txt: | deps
+	@cmake -S . -B $(RELTESTDIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
 $(TESTDIR)/CMakeCache.txt: | deps webdeps
 	@cmake -S . -B $(TESTDIR) -DCMAKE_BUILD_TYPE=Debug -DMGD_SANITIZE=ON >/dev/null
 
@@ -37,7 +46,9 @@ run: build
 examples: build
 	@scripts/run-examples.sh $(RELEASE)/daemon/mgd
 
-test: deps webdeps $(TESTDIR)/CMakeCache.txt
+test: deps webdeps $(TESTDIR)/CMakeCache.txt $(RELTESTDIR)/CMakeCache.txt
+	@cmake --build $(RELTESTDIR) -j $(JOBS)
+	@cd $(RELTESTDIR) && ctest --output-on-failure -j $(JOBS) -L unit
 	@cmake --build $(TESTDIR) -j $(JOBS)
 	@cd $(TESTDIR) && ctest --output-on-failure -j $(JOBS)
 
