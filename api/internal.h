@@ -131,7 +131,7 @@ void mg_reply_text(mg_req *r, unsigned status, const char *ctype, const char *te
 /* A response made by the handler (fd or callback); the server adds the
  * headers given with mg_reply_header and queues it. */
 void mg_reply_custom(mg_req *r, unsigned status, struct MHD_Response *resp);
-/* The contract's error body; the code follows from the status. */
+/* The error body of docs/api.md; the code follows from the status. */
 void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* 422 config_invalid with the resolver's errors as details. */
@@ -182,7 +182,7 @@ void mg_resolved_free(mg_resolved *x);
 
 /* ---- views (views.c, catalog_view.c) ------------------------------------ */
 
-/* The contract's error code for a status ("not_found"). */
+/* The error code docs/api.md gives a status ("not_found"). */
 const char *mg_error_code_for(unsigned status);
 /* {"error": {"code", "message", "details": [...]}} */
 void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_errors *details);

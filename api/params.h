@@ -4,7 +4,7 @@
  * types, bearer credentials, and writing times.
  *
  * Pure functions (no I/O, no engine), unit-tested in tests/api_unit. The
- * rules are the API contract's:
+ * rules are docs/api.md's:
  *   - ids are decimal integers 1..2^53 (what a JSON number holds exactly);
  *   - project names match ^[a-z0-9][a-z0-9_.-]{0,62}$ and are not all
  *     digits (so "42" is always an id);
@@ -30,7 +30,7 @@ int mg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* The n bytes at s as an unsigned decimal: digits only, at least one, no
  * overflow past UINT64_MAX (a NUL among them is not a digit). */
 bool mg_parse_u64n(const char *s, size_t n, uint64_t *out);
-/* An id as the contract has them; false for anything else. */
+/* An id as docs/api.md has them; false for anything else. */
 bool mg_parse_id(const char *s, int64_t *out);
 bool mg_project_name_valid(const char *s);
 

@@ -48,7 +48,7 @@
 #define MGD_VERSION "0.0.0"
 #endif
 
-/* Scopes by the contract: GET /health and the dashboard are open, reading
+/* Scopes as docs/api.md has them: GET /health and the dashboard are open, reading
  * needs read, changing state needs write, tokens and deleting projects
  * need admin. POST .../check changes nothing, so read is enough. */
 #define R_ MG_SCOPE_READ

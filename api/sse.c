@@ -16,7 +16,7 @@
  * looks at the suspended streams every 100 ms (a stat of the log, the
  * build's status from the store every 500 ms, the keep-alive clock) and
  * resumes those with something to say. A suspended connection costs no
- * thread and no poll. Measured on 2 cores (docs/api.md, "Performance"):
+ * thread and no poll. Measured on 2 cores (docs/api.md, "How it is built"):
  * GET /builds/:id keeps its throughput with 50 streams open.
  *
  * Ordering: a reader suspends first and then registers, both under the

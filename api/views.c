@@ -1,6 +1,6 @@
 /*
  * views.c - the JSON objects of the API, one function per object, written
- * straight into the response buffer in the contract's field order.
+ * straight into the response buffer in docs/api.md's field order.
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *                     [--generate DIR]
  *
  * Resolves a config document with the built-in catalog and prints the
- * resolution (config.md's describe format) or its DOT drawing. On errors
+ * resolution (docs/config.md's describe format) or its DOT drawing. On errors
  * prints {"errors": [...]} on stdout and one line per error on stderr, and
  * exits 1. --generate also writes the generated C files into DIR (made if
  * missing; its parent must exist).

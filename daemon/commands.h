@@ -2,7 +2,7 @@
  * commands.h - the subcommands of the mgd binary.
  *
  * Each takes the arguments after its name and returns the process exit
- * status: 0 success, 1 the work failed, 2 usage error (cli.md).
+ * status: 0 success, 1 the work failed, 2 usage error (docs/cli.md).
  */
 #ifndef MG_DAEMON_COMMANDS_H
 #define MG_DAEMON_COMMANDS_H

@@ -1,8 +1,8 @@
 /*
  * describe.h - printing a resolved graph and resolver errors.
  *
- * The JSON form is config.md's "Resolution output" with fields in the
- * spec's order and two-space indentation; the same graph always prints the
+ * The JSON form is docs/config.md's "Resolution output" with fields in
+ * that order and two-space indentation; the same graph always prints the
  * same bytes. The DOT form draws one node per device (id and impl) and one
  * edge per dependency, from the device to what it depends on.
  */

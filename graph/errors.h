@@ -57,7 +57,7 @@ typedef struct mg_errors {
 /* At most this many errors are kept; one more, a `limit` error, says so. */
 #define MG_ERRORS_MAX 200
 
-/* The spec's name of a code ("type_mismatch"). */
+/* The documented name of a code ("type_mismatch", docs/config.md). */
 const char *mg_error_code_name(mg_error_code code);
 
 /* Appends an error; the message is printf-formatted. Duplicates are dropped. */

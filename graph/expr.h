@@ -2,7 +2,7 @@
  * expr.h - impl expressions and key declarations, as parsed from JSON.
  *
  * Config documents and catalog entries share one expression language
- * (config.md, "Impl expressions"): names, constructor calls, `apply`,
+ * (docs/config.md, "Impl expressions"): names, constructor calls, `apply`,
  * `if`, `match` and user code (`main`). Catalog entries may also refer to
  * their own parameters and local bindings with {"param": "name"}, and may
  * not contain user code. This module turns cJSON trees into these structs,

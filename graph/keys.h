@@ -1,7 +1,7 @@
 /*
  * keys.h - key types and values.
  *
- * Keys are the knobs of a unikernel (config.md, "Keys"): configure keys pick
+ * Keys are the knobs of a unikernel (docs/config.md, "Keys"): configure keys pick
  * the graph and are fixed in the image, runtime keys are parsed from the
  * image's command line. This module knows the key types and how to read,
  * check and print their values; it knows nothing about documents.

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The spec's v1 module types; `job` is index 0. */
+/* The v1 module types (docs/config.md, "Types"); `job` is index 0. */
 static const char *const v1_types[] = {
     "job",   "console", "time",      "pclock",   "mclock",   "random", "block",
     "kv_ro", "kv_rw",   "network",   "ethernet", "arpv4",    "ipv4",   "ipv6",

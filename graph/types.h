@@ -5,7 +5,7 @@
  * `"a -> b -> job"`, right associative like functoria's `@->`. Parameters
  * are base types: v1 has no higher-order functors, so a type is a list of
  * parameter types and a result type. Base types are interned in a table
- * (the spec's v1 list plus any type a catalog entry introduces) and
+ * (docs/config.md's v1 list plus any type a catalog entry adds) and
  * compared by index.
  */
 #ifndef MG_GRAPH_TYPES_H
@@ -35,7 +35,7 @@ typedef struct mg_type {
     mg_base_type result;
 } mg_type;
 
-/* Fills the table with the spec's v1 base types (job first). */
+/* Fills the table with the v1 base types of docs/config.md (job first). */
 void mg_type_table_init(mg_type_table *t);
 void mg_type_table_free(mg_type_table *t);
 /* Index of a base type name, or MG_TYPE_ERROR. */

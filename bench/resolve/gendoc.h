@@ -4,7 +4,7 @@
  * The document is built in memory so the benchmark needs no files and its
  * size is set by constants, not by whatever an example happens to hold. It
  * uses only built-in catalog entries that every target implements, and it
- * sits exactly at the resolver's device limit (docs/resolver.md, "Limits"),
+ * sits exactly at the resolver's device limit (docs/resolver.md, "Parsing"),
  * counted the way the resolver counts: every entry of `devices`, plus every
  * constructor call and every user code expression wherever it is written
  * (a named device whose value is a call counts twice: once as an entry,

@@ -661,7 +661,7 @@ class ApiTest(unittest.TestCase):
             self.fail("want %s, got %r" % ("/".join(map(str, status)), r))
 
     def assertError(self, r, status, code, mentions=None):
-        """An error answer of the contract: status, JSON body with
+        """An error answer as docs/api.md has it: status, JSON body with
         error.code, a message (mentioning `mentions`) and details (array)."""
         self.assertStatus(r, status)
         ctype = r.header("Content-Type", "")

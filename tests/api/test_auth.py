@@ -2,7 +2,7 @@
 """The authorization matrix: every endpoint x {no token, bad token, revoked
 token, read, write, admin}. No usable token -> 401 (with WWW-Authenticate:
 Bearer), a scope below the endpoint's -> 403, enough scope -> the endpoint's
-success answer. Scopes (api.md): read for what only reads, write for what
+success answer. Scopes (docs/api.md): read for what only reads, write for what
 changes state, admin for tokens and project deletion; GET /health and the
 dashboard page are open."""
 

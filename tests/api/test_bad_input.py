@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bad input never crashes the daemon and gets the contract's answer:
+"""Bad input never crashes the daemon and gets docs/api.md's answer:
 malformed JSON (400), a body over the cap (413; lowered with --max-body to
 keep the test fast), a wrong Content-Type (415), unknown fields and wrong
 types (400 naming the field), absurd ids (404), path traversal in inline

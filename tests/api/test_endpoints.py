@@ -562,7 +562,7 @@ class Builds(ApiTest):
         self.assertStatus(r, 202)
         b = r.json
         self.assertEqual(r.header("Location"), "/builds/%d" % b["id"])
-        # The contract says "status queued"; the handler answers with the row
+        # docs/api.md says "the Build (queued)"; the handler answers with the row
         # as it is after waking the workers, so a worker may have taken it.
         self.assertIn(b["status"], ("queued", "running", "succeeded"))
         if b["status"] != "succeeded":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every example with `mgd build` and runs it, checking what the
-# spec's table says each one does (docs/runtime.md).
+# table of docs/examples.md says each one does.
 # usage: examples.sh MGD EXAMPLES_DIR
 set -uo pipefail
 mgd=$(realpath "$1") examples=$(realpath "$2")

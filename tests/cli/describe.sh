@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `mgd describe` as a user sees it (cli.md): exit statuses, JSON on stdout,
+# `mgd describe` as a user sees it (docs/cli.md): exit statuses, JSON on stdout,
 # readable errors on stderr, DOT, keys, targets, symlinks leaving the root.
 # usage: describe.sh MGD EXAMPLES_DIR
 set -euo pipefail

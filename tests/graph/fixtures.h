@@ -127,7 +127,7 @@ void fx_expect_message_at(const mg_errors *errs, const mg_error *e, const char *
 
 #define EXPECT_ERROR(errs, code, path)                                                             \
     fx_expect_error_at((errs), (code), (const char *const[]){(path), NULL}, __FILE__, __LINE__)
-/* The spec leaves the exact pointer open between a few equally sensible ones. */
+/* The docs leave the exact pointer open between a few equally sensible ones. */
 #define EXPECT_ERROR_IN(errs, code, ...)                                                           \
     fx_expect_error_at((errs), (code), (const char *const[]){__VA_ARGS__, NULL}, __FILE__, __LINE__)
 #define EXPECT_ERROR_PREFIX(errs, code, prefix)                                                    \
@@ -154,7 +154,7 @@ const char *fx_arg_text_at(const mg_graph *g, size_t i, const char *name, const 
                            int line);
 #define ARG_TEXT(g, i, name) fx_arg_text_at((g), (i), (name), __FILE__, __LINE__)
 
-/* Asserts the contract of every graph: each dep comes before its node, ids
+/* Asserts what docs/config.md promises of every graph: each dep comes before its node, ids
  * are impl + position, no expansion (generic_*, default_*) is left, and
  * jobs index existing nodes. */
 void fx_check_graph_at(const mg_graph *g, const char *file, int line);

@@ -1,8 +1,8 @@
 /*
- * Every error code of config.md, each with its code and JSON pointer, and
+ * Every error code of docs/config.md, each with its code and JSON pointer, and
  * documents with several errors (all of them are reported).
  *
- * Where the spec and docs/resolver.md leave the exact pointer open between
+ * Where docs/config.md and docs/resolver.md leave the exact pointer open between
  * equally sensible ones (the member or the object holding it, the call or
  * its "device" member), the tests accept each of them (EXPECT_ERROR_IN).
  */
