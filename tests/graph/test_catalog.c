@@ -80,7 +80,7 @@ Test(catalog, broken_catalog_reports_file_and_pointer)
                 "  'params': [], 'expand': { 'device': 'no_such_ctor', 'args': {} } } ] }");
     mg_catalog_file files[] = {fx_catalog_file(0), {"test/bad.json", bad, strlen(bad)}};
     mg_errors errs = {0};
-    mg_catalog *cat = mg_catalog_load(files, 2, &errs);
+    mg_catalog *cat = mg_catalog_load(files, 2, &fx_targets, &errs);
     const char *text = fx_errs_text(&errs);
     bool prefixed = errs.len > 0 && strncmp(errs.items[0].path, "test/bad.json#/devices/0",
                                             strlen("test/bad.json#/devices/0")) == 0;
@@ -101,7 +101,7 @@ Test(catalog, duplicate_entry_across_files_is_an_error)
     for (size_t i = 0; i < 4; i++) files[i] = fx_catalog_file(i);
     files[4] = (mg_catalog_file){"test/dup.json", dup, strlen(dup)};
     mg_errors errs = {0};
-    mg_catalog *cat = mg_catalog_load(files, 5, &errs);
+    mg_catalog *cat = mg_catalog_load(files, 5, &fx_targets, &errs);
     const char *text = fx_errs_text(&errs);
     size_t n = errs.len;
     bool in_file = false;
