@@ -55,7 +55,7 @@ static bool check_config(mg_req *r, const char *doc, const cJSON *inline_tree)
      * resolution is the tree's, whatever the target. Other errors (of the
      * second stage, for this one target) do not concern storing. */
     mg_resolve_options ro = {
-        .target = "unix",
+        .target = mg_targets_default(a->o.targets)->name,
         .arch = mg_host_arch(),
         .limits = a->o.config_limits,
         .check_path = inline_path_check,
@@ -535,7 +535,7 @@ bool mg_req_resolve(mg_req *r, const mg_project *p, const char *target, const ch
 {
     mg_api *a = r->api;
     memset(out, 0, sizeof *out);
-    out->target = target ? target : "unix";
+    out->target = target ? target : mg_targets_default(a->o.targets)->name;
     out->arch = arch ? arch : mg_host_arch();
     const mg_targets *ts = a->o.targets;
     if (!mg_targets_find(ts, out->target)) {

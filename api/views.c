@@ -216,6 +216,7 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
         mg_jw_object(w);
         mg_jw_kstring(w, "name", t->name);
         mg_jw_kstring(w, "doc", t->doc);
+        if (t->is_default) mg_jw_kbool(w, "default", true);
         mg_jw_key(w, "arches");
         mg_jw_array(w);
         for (size_t a = 0; a < t->n_arches; a++) {

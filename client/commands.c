@@ -37,11 +37,11 @@ static const mg_option config_show_options[] = {
 
 #define TARGET_OPT                                                                                 \
     {                                                                                              \
-        "--target", 0, "T", false, "unix spt virtio", "the target (default unix)"                  \
+        "--target", 0, "T", false, NULL, "the target (default the server's; see mgctl targets)"    \
     }
 #define ARCH_OPT                                                                                   \
     {                                                                                              \
-        "--arch", 0, "A", false, "x86_64 aarch64", "the architecture (default the server's)"       \
+        "--arch", 0, "A", false, NULL, "the architecture (default the server's)"                   \
     }
 #define KEY_OPT                                                                                    \
     {                                                                                              \

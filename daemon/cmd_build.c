@@ -30,7 +30,8 @@ static void usage(FILE *f)
                "                 [--no-sandbox] [LIMITS]\n"
                "\n"
                "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
-               "(default unix) and arch (default the host's), and prints \"SHA256  PATH\".\n"
+               "(default: the registry's default target) and arch (default the host's), and\n"
+               "prints \"SHA256  PATH\".\n"
                "  -o OUT        where to write the image (default DIR/dist/NAME[.target])\n"
                "  --cache DIR   the action cache (default $MGD_CACHE, else ~/.cache/mgd)\n"
                "  --force       run every action again, bypassing the cache; the image must\n"
@@ -60,7 +61,8 @@ static void on_log(void *ctx, const char *text, size_t len)
 int mg_cmd_build(int argc, char **argv)
 {
     const char *dir = NULL, *config = NULL, *out = NULL, *cache_dir = NULL;
-    mg_resolve_options opts = {.target = "unix", .arch = mg_host_arch()};
+    /* no target: the resolver takes the registry's default */
+    mg_resolve_options opts = {.arch = mg_host_arch()};
     mg_build_options bo = {0};
     mg_build_limits limits = mg_build_limits_default();
     bo.limits = &limits;

@@ -28,8 +28,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: mgd describe CONFIG [--target T] [--arch A] [--key k=v]...\n"
                "                    [--format json|dot] [--generate DIR]\n"
                "\n"
-               "Resolves CONFIG for a target (default unix) and arch (default the host's)\n"
-               "and prints the device graph. --key sets a configure key; --generate DIR\n"
+               "Resolves CONFIG for a target (default: the registry's default target) and\n"
+               "arch (default the host's) and prints the device graph. --key sets a configure key; "
+               "--generate DIR\n"
                "also writes the generated main.c and mg_keys.h into DIR.\n"
                "Exit status: 0 resolved, 1 the config has errors, 2 usage error.\n");
 }
@@ -45,7 +46,8 @@ static int write_text(const char *dir, const char *name, const char *text)
 int mg_cmd_describe(int argc, char **argv)
 {
     const char *config = NULL, *format = "json", *generate = NULL;
-    mg_resolve_options opts = {.target = "unix", .arch = mg_host_arch()};
+    /* no target: the resolver takes the registry's default */
+    mg_resolve_options opts = {.arch = mg_host_arch()};
     mg_key_setting *keys = calloc((size_t)argc + 1, sizeof *keys);
     if (!keys) return 1;
     for (int i = 0; i < argc; i++) {

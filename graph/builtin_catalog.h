@@ -1,8 +1,9 @@
 /*
  * builtin_catalog.h - the catalog compiled into mgd.
  *
- * The build embeds every runtime/<component>/catalog.json (and the top
- * runtime/catalog.json with targets and arches); this loads them once.
+ * The build embeds every runtime/<component>/catalog.json; this loads them
+ * for the targets and arches of the target registry (targets/), the
+ * default target first.
  * A catalog that does not load is a bug of the build, caught by the tests,
  * so the error is returned for the caller to print.
  */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/check.h"
 #include "graph/json.h"
 
 /* Catalog files are written by us, but they are still checked like user
@@ -226,13 +225,13 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
         }
         e->connect = connect->valuestring;
         e->header = header->valuestring;
-        if (!targets || !names_array(ctx, targets, mg_pointer_member(ctx->arena, path, "targets"),
-                                     &e->targets, &e->n_targets)) {
-            if (!targets)
-                mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "concrete entry %s needs \"targets\"",
-                              e->name);
+        /* without "targets", every target of the registry implements it */
+        if (!targets) {
+            e->targets = cat->targets;
+            e->n_targets = cat->n_targets;
+        } else if (!names_array(ctx, targets, mg_pointer_member(ctx->arena, path, "targets"),
+                                &e->targets, &e->n_targets))
             return false;
-        }
         if (sources) {
             size_t i = 0;
             if (!cJSON_IsArray(sources))
@@ -323,21 +322,13 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
 static bool parse_file(mg_expr_ctx *ctx, mg_catalog *cat, const mg_catalog_file *f, cJSON *root,
                        mg_catalog_entry **entries, size_t *n_entries)
 {
-    static const char *const fields[] = {"targets", "arches", "libraries", "devices", NULL};
+    static const char *const fields[] = {"libraries", "devices", NULL};
     const char *base = mg_arena_printf(ctx->arena, "%s#", f->path);
     if (!cJSON_IsObject(root)) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, base, "a catalog file is an object");
         return false;
     }
     bool ok = mg_check_members(ctx, root, base, fields);
-    const cJSON *targets = cJSON_GetObjectItemCaseSensitive(root, "targets");
-    const cJSON *arches = cJSON_GetObjectItemCaseSensitive(root, "arches");
-    if (targets && !names_array(ctx, targets, mg_pointer_member(ctx->arena, base, "targets"),
-                                &cat->targets, &cat->n_targets))
-        ok = false;
-    if (arches && !names_array(ctx, arches, mg_pointer_member(ctx->arena, base, "arches"),
-                               &cat->arches, &cat->n_arches))
-        ok = false;
     const cJSON *libs = cJSON_GetObjectItemCaseSensitive(root, "libraries");
     if (libs) {
         const char *lp = mg_pointer_member(ctx->arena, base, "libraries");
@@ -349,12 +340,17 @@ static bool parse_file(mg_expr_ctx *ctx, mg_catalog *cat, const mg_catalog_file 
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
             const cJSON *ver = cJSON_GetObjectItemCaseSensitive(c, "version");
             const cJSON *tg = cJSON_GetObjectItemCaseSensitive(c, "targets");
+            /* without "targets", the library is there on every target */
+            if (!tg) {
+                l.targets = cat->targets;
+                l.n_targets = cat->n_targets;
+            }
             if (!cJSON_IsObject(c) || !mg_check_members(ctx, c, p, lf) || !cJSON_IsString(name) ||
-                !cJSON_IsString(ver) || !mg_version_parse(ver->valuestring, &l.version) || !tg ||
-                !names_array(ctx, tg, mg_pointer_member(ctx->arena, p, "targets"), &l.targets,
-                             &l.n_targets)) {
+                !cJSON_IsString(ver) || !mg_version_parse(ver->valuestring, &l.version) ||
+                (tg && !names_array(ctx, tg, mg_pointer_member(ctx->arena, p, "targets"),
+                                    &l.targets, &l.n_targets))) {
                 mg_errors_add(ctx->errs, MG_ERR_SCHEMA, p,
-                              "a library is {\"name\", \"version\", \"targets\"}");
+                              "a library is {\"name\", \"version\", \"targets\" (optional)}");
                 ok = false;
                 continue;
             }
@@ -387,10 +383,31 @@ static bool parse_file(mg_expr_ctx *ctx, mg_catalog *cat, const mg_catalog_file 
     return ok;
 }
 
-mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_errors *errs)
+/* Copies the registry's names into the catalog: the default target first,
+ * as lists of targets show it. */
+static void take_targets(mg_catalog *cat, const mg_catalog_targets *from, mg_errors *errs)
+{
+    if (from->default_name) {
+        cat->default_target = mg_arena_strdup(&cat->arena, from->default_name);
+        add_unique(&cat->arena, &cat->targets, &cat->n_targets, cat->default_target);
+    }
+    for (size_t i = 0; i < from->n_names; i++)
+        add_unique(&cat->arena, &cat->targets, &cat->n_targets,
+                   mg_arena_strdup(&cat->arena, from->names[i]));
+    for (size_t i = 0; i < from->n_arches; i++)
+        add_unique(&cat->arena, &cat->arches, &cat->n_arches,
+                   mg_arena_strdup(&cat->arena, from->arches[i]));
+    if (!from->default_name || cat->n_targets != from->n_names)
+        mg_errors_add(errs, MG_ERR_SCHEMA, "", "the default target is not one of the targets");
+    if (!cat->n_arches) mg_errors_add(errs, MG_ERR_SCHEMA, "", "the targets have no arches");
+}
+
+mg_catalog *mg_catalog_parse(const mg_catalog_file *files, size_t n_files,
+                             const mg_catalog_targets *targets, mg_errors *errs)
 {
     mg_catalog *cat = mg_xmalloc(sizeof *cat);
     *cat = (mg_catalog){0};
+    take_targets(cat, targets, errs);
     mg_type_table_init(&cat->types);
     cat->docs = mg_xmalloc((n_files ? n_files : 1) * sizeof *cat->docs);
     mg_expr_ctx ctx = {
@@ -416,25 +433,9 @@ mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_err
     for (size_t i = 0; i < n_files; i++)
         if (roots[i]) parse_file(&ctx, cat, &files[i], roots[i], &entries, &n_entries);
     free(roots);
-    if (!cat->n_targets)
-        mg_errors_add(errs, MG_ERR_SCHEMA, "", "no catalog file declares \"targets\"");
-    if (!cat->n_arches)
-        mg_errors_add(errs, MG_ERR_SCHEMA, "", "no catalog file declares \"arches\"");
     if (n_entries) qsort(entries, n_entries, sizeof *entries, cmp_entry);
     cat->entries = entries;
     cat->n_entries = n_entries;
-    for (size_t i = 1; i < n_entries; i++)
-        if (!strcmp(entries[i].name, entries[i - 1].name))
-            mg_errors_add(errs, MG_ERR_DUPLICATE_NAME, entries[i].path,
-                          "catalog entry %s is declared twice (also at %s)", entries[i].name,
-                          entries[i - 1].path);
-    for (size_t i = 0; i < n_entries; i++)
-        for (size_t t = 0; t < entries[i].n_targets; t++)
-            if (!mg_catalog_has_target(cat, entries[i].targets[t]))
-                mg_errors_add(errs, MG_ERR_SCHEMA, entries[i].path,
-                              "entry %s claims unknown target %s", entries[i].name,
-                              entries[i].targets[t]);
-    if (errs->len == before) mg_check_catalog(cat, errs);
     if (errs->len > before) {
         mg_catalog_free(cat);
         return NULL;

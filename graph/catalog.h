@@ -3,12 +3,13 @@
  *
  * The catalog is data. Each runtime component declares its entries in a
  * `catalog.json` next to its code under runtime/, and the build embeds all
- * of them into mgd (see builtin_catalog.h). A catalog file is
+ * of them into mgd (see builtin_catalog.h). The targets and arches are not
+ * the catalog's: they come from the target registry (targets/), which the
+ * loader is given (mg_catalog_targets). A catalog file is
  *
- *   { "targets": ["unix", ...],            (optional: the known targets)
- *     "arches": ["x86_64", ...],           (optional: the known arches)
- *     "libraries": [ { "name": "mg-console", "version": "1.0.0",
- *                      "targets": ["unix"] } ],   (libraries this component provides)
+ *   { "libraries": [ { "name": "mg-console", "version": "1.0.0",
+ *                      "targets": ["unix"] } ],   (libraries this component
+ *                                                  provides; "targets" optional)
  *     "devices": [ ENTRY, ... ] }
  *
  * and an ENTRY is either concrete (it has runtime code):
@@ -18,7 +19,8 @@
  *                   "doc": "..." } ],
  *     "keys": { "logs": KEY_DECLARATION },    (keys this entry adds)
  *     "libraries": [ { "name": "mg-console", "min": "1.0" } ],
- *     "targets": ["unix"],                    (targets whose runtime implements it)
+ *     "targets": ["unix"],                    (optional: the targets whose runtime
+ *                                              implements it; without it, every one)
  *     "fallback": EXPR,                       (optional: what it becomes elsewhere)
  *     "connect": "mg_console_connect", "header": "mg/console.h",
  *     "sources": ["console.c"],               (relative to the catalog file's folder)
@@ -111,6 +113,17 @@ typedef struct mg_catalog_library {
     size_t n_targets;
 } mg_catalog_library;
 
+/* The targets a catalog is for, from the target registry (targets/): graph/
+ * does not read the registry itself, its loader hands the names over
+ * (graph/builtin_catalog.c; the tests their own). */
+typedef struct mg_catalog_targets {
+    const char *const *names;
+    size_t n_names;
+    const char *default_name;  /* one of names: a resolution without a target gets it */
+    const char *const *arches; /* every arch of any target */
+    size_t n_arches;
+} mg_catalog_targets;
+
 typedef struct mg_catalog {
     mg_arena arena;
     mg_type_table types;
@@ -118,8 +131,9 @@ typedef struct mg_catalog {
     size_t n_entries;
     mg_catalog_library *libraries;
     size_t n_libraries;
-    const char **targets;
+    const char **targets; /* the registry's, default first */
     size_t n_targets;
+    const char *default_target;
     const char **arches;
     size_t n_arches;
     cJSON **docs; /* parsed files, kept alive for the expressions that point into them */
@@ -133,11 +147,13 @@ typedef struct mg_catalog_file {
 } mg_catalog_file;
 
 /*
- * Loads and checks a catalog from its files: schema, unique names, types,
- * parameters, expansions (well-typed, no cycles between entries), targets.
- * Returns NULL and fills `errs` (paths are "FILE#/pointer") on any problem.
+ * Parses a catalog from its files for `targets`: the schema of files,
+ * entries, params and expressions, and the types entries use. Returns NULL
+ * and fills `errs` (paths are "FILE#/pointer") on any problem. The result
+ * is not checked yet: mg_catalog_load (graph/check.h) parses and checks.
  */
-mg_catalog *mg_catalog_load(const mg_catalog_file *files, size_t n_files, mg_errors *errs);
+mg_catalog *mg_catalog_parse(const mg_catalog_file *files, size_t n_files,
+                             const mg_catalog_targets *targets, mg_errors *errs);
 void mg_catalog_free(mg_catalog *cat);
 
 const mg_catalog_entry *mg_catalog_find(const mg_catalog *cat, const char *name);

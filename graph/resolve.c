@@ -1,8 +1,9 @@
 /*
  * resolve.c - checking and evaluating config documents (see resolve.h).
  *
- * One resolver state (`rs`) serves three callers: catalog loading (checks
- * the entries' expansions), stage 1 on a document (check) and stage 2
+ * One resolver state (`rs`) serves three callers: catalog checking
+ * (graph/check.c has the entries' expansions type-checked here, by the
+ * rules documents follow), stage 1 on a document (check) and stage 2
  * (evaluate). Expressions are checked in a scope: the document (names are
  * devices, then catalog constants) or a catalog entry (names are catalog
  * constants, {"param"} are the entry's params and lets).
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/check.h"
 #include "graph/codegen.h"
 #include "graph/json.h"
 #include "graph/strmap.h"
@@ -746,60 +746,9 @@ static mg_type check_expr(rs *r, check_scope *sc, mg_expr *e)
     return TERROR;
 }
 
-/* ---- catalog checking ---------------------------------------------------- */
+/* ---- the types of catalog entries (for graph/check.c) -------------------- */
 
-static bool entry_refs_cycle(const mg_catalog *cat, size_t i, int *state, const mg_expr *e,
-                             mg_errors *errs);
-
-static bool visit_entry(const mg_catalog *cat, size_t i, int *state, mg_errors *errs)
-{
-    if (state[i] == 2) return true;
-    if (state[i] == 1) {
-        mg_errors_add(errs, MG_ERR_CYCLE, cat->entries[i].path,
-                      "catalog entry %s expands into itself", cat->entries[i].name);
-        return false;
-    }
-    state[i] = 1;
-    const mg_catalog_entry *e = &cat->entries[i];
-    bool ok = entry_refs_cycle(cat, i, state, e->expand, errs) &&
-              entry_refs_cycle(cat, i, state, e->fallback, errs);
-    for (size_t k = 0; ok && k < e->n_lets; k++)
-        ok = entry_refs_cycle(cat, i, state, e->let_exprs[k], errs);
-    state[i] = 2;
-    return ok;
-}
-
-static bool entry_refs_cycle(const mg_catalog *cat, size_t i, int *state, const mg_expr *e,
-                             mg_errors *errs)
-{
-    if (!e) return true;
-    const mg_catalog_entry *ce;
-    switch (e->kind) {
-    case MG_EXPR_NAME:
-    case MG_EXPR_CALL:
-        if ((ce = mg_catalog_find(cat, e->name)) &&
-            !visit_entry(cat, (size_t)(ce - cat->entries), state, errs))
-            return false;
-        for (size_t a = 0; a < e->n_args; a++)
-            if (e->args[a].kind == MG_ARG_EXPR &&
-                !entry_refs_cycle(cat, i, state, e->args[a].expr, errs))
-                return false;
-        return true;
-    case MG_EXPR_APPLY:
-        return false;
-    case MG_EXPR_IF:
-        return entry_refs_cycle(cat, i, state, e->then_expr, errs) &&
-               entry_refs_cycle(cat, i, state, e->else_expr, errs);
-    case MG_EXPR_MATCH:
-        for (size_t c = 0; c < e->n_cases; c++)
-            if (!entry_refs_cycle(cat, i, state, e->cases[c].expr, errs)) return false;
-        return entry_refs_cycle(cat, i, state, e->default_expr, errs);
-    default:
-        return true;
-    }
-}
-
-bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
+bool mg_check_catalog_types(mg_catalog *cat, mg_errors *errs)
 {
     size_t before = errs->len;
     rs r = {.cat = cat, .arena = &cat->arena, .errs = errs};
@@ -845,11 +794,6 @@ bool mg_check_catalog(mg_catalog *cat, mg_errors *errs)
                               e->name, type_str(&r, &want), type_str(&r, &got));
         }
     }
-    int *state = calloc(cat->n_entries + 1, sizeof *state);
-    if (!state) abort();
-    for (size_t i = 0; i < cat->n_entries && errs->len == before; i++)
-        visit_entry(cat, i, state, errs);
-    free(state);
     mg_strmap_free(&r.key_index);
     return errs->len == before;
 }
@@ -1560,7 +1504,7 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
     mg_limits lim = effective_limits(&o.limits);
     cJSON *root = NULL;
     r.max_nodes = 4 * lim.max_devices;
-    r.target = o.target ? o.target : "unix";
+    r.target = o.target ? o.target : cat->default_target;
     r.arch = o.arch ? o.arch : "x86_64";
     check_builtin_value(&r, "target", cat->targets, cat->n_targets, r.target);
     check_builtin_value(&r, "arch", cat->arches, cat->n_arches, r.arch);

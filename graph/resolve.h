@@ -58,7 +58,7 @@ typedef struct mg_key_setting {
 typedef const char *(*mg_path_check_fn)(void *ctx, const char *path, char *buf, size_t size);
 
 typedef struct mg_resolve_options {
-    const char *target; /* default "unix" */
+    const char *target; /* default: the catalog's default target */
     const char *arch;   /* default "x86_64" */
     const mg_key_setting *keys;
     size_t n_keys;
@@ -137,5 +137,10 @@ void mg_graph_free(mg_graph *g);
 
 /* Index of a node by id, or (size_t)-1. */
 size_t mg_graph_find(const mg_graph *g, const char *id);
+
+/* For graph/check.c: type-checks the expansions, fallbacks and lets of
+ * every entry of a parsed catalog with the rules of documents, and the
+ * keys its entries declare and their params' defaults name. */
+bool mg_check_catalog_types(mg_catalog *cat, mg_errors *errs);
 
 #endif

@@ -147,7 +147,7 @@ const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_
     const char **list = NULL;
     size_t cap = 0;
     *n = 0;
-    char *platform = mg_xasprintf("runtime/platform/%s/", t->platform);
+    char *platform = mg_target_bindings_dir(t);
     for (size_t i = 0; i < mg_runtime_files_count; i++) {
         const char *p = mg_runtime_files[i].path;
         if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, platform) ||

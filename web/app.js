@@ -230,7 +230,7 @@ async function projectsPage(view) {
     const projects = await getAll("/projects");
     const full = await Promise.all(projects.map((p) => getJSON("/projects/" + p.id)));
     const targets = [...new Set(full.flatMap((p) => Object.keys(p.latest_builds || {})))].sort();
-    if (!targets.length) targets.push("unix");
+    if (!targets.length) targets.push(await defaultTarget());
     const table = h("table", { id: "projects" },
       h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Sources"),
         targets.map((t) => h("th", {}, "Latest " + t + " build")))),
@@ -285,6 +285,14 @@ async function catalogKeys() {
     for (const e of cat.entries || []) Object.assign(catalogCache, e.keys || {});
   }
   return catalogCache;
+}
+
+// The target a build gets when none is named: the server's registry says
+// which (GET /targets, "default").
+let defaultTargetCache = null;
+async function defaultTarget() {
+  if (!defaultTargetCache) defaultTargetCache = (await getJSON("/targets")).find((t) => t.default).name;
+  return defaultTargetCache;
 }
 
 let targetsCache = null;

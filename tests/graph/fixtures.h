@@ -52,13 +52,16 @@
 #include <stddef.h>
 
 #include "graph/catalog.h"
+#include "graph/check.h"
 #include "graph/errors.h"
 #include "graph/resolve.h"
 
 #define FX_NONE ((size_t)-1)
 
-/* The test catalog, loaded by fx_init(). */
+/* The test catalog, loaded by fx_init() for fx_targets (unix, the default,
+ * spt and virtio; arches x86_64 and aarch64). */
 extern mg_catalog *fx_cat;
+extern const mg_catalog_targets fx_targets;
 
 void fx_init(void);
 void fx_fini(void);

@@ -80,7 +80,7 @@ Test(catalog, broken_catalog_reports_file_and_pointer)
                 "  'params': [], 'expand': { 'device': 'no_such_ctor', 'args': {} } } ] }");
     mg_catalog_file files[] = {fx_catalog_file(0), {"test/bad.json", bad, strlen(bad)}};
     mg_errors errs = {0};
-    mg_catalog *cat = mg_catalog_load(files, 2, &errs);
+    mg_catalog *cat = mg_catalog_load(files, 2, &fx_targets, &errs);
     const char *text = fx_errs_text(&errs);
     bool prefixed = errs.len > 0 && strncmp(errs.items[0].path, "test/bad.json#/devices/0",
                                             strlen("test/bad.json#/devices/0")) == 0;
@@ -101,7 +101,7 @@ Test(catalog, duplicate_entry_across_files_is_an_error)
     for (size_t i = 0; i < 4; i++) files[i] = fx_catalog_file(i);
     files[4] = (mg_catalog_file){"test/dup.json", dup, strlen(dup)};
     mg_errors errs = {0};
-    mg_catalog *cat = mg_catalog_load(files, 5, &errs);
+    mg_catalog *cat = mg_catalog_load(files, 5, &fx_targets, &errs);
     const char *text = fx_errs_text(&errs);
     size_t n = errs.len;
     bool in_file = false;
@@ -113,4 +113,24 @@ Test(catalog, duplicate_entry_across_files_is_an_error)
     if (cat) mg_catalog_free(cat);
     cr_assert(cat == NULL && n > 0, "two entries named noop loaded without error");
     cr_assert(in_file, "the error should point into one of the two files; got:\n%s", text);
+}
+
+Test(catalog, an_entry_or_a_library_without_targets_is_on_every_target)
+{
+    /* the test catalog's console and mg-console say no "targets" */
+    const mg_catalog_entry *e = mg_catalog_find(fx_cat, "console");
+    cr_assert_eq(e->n_targets, fx_targets.n_names);
+    for (size_t i = 0; i < fx_targets.n_names; i++)
+        cr_assert(mg_catalog_entry_supports(e, fx_targets.names[i]), "console is not on %s",
+                  fx_targets.names[i]);
+    bool found = false;
+    for (size_t i = 0; i < fx_cat->n_libraries; i++)
+        if (!strcmp(fx_cat->libraries[i].name, "mg-console")) {
+            found = true;
+            cr_assert_eq(fx_cat->libraries[i].n_targets, fx_targets.n_names);
+        }
+    cr_assert(found);
+    /* one that names its targets has those only */
+    cr_assert_eq(mg_catalog_find(fx_cat, "direct_kv_ro")->n_targets, 1);
+    cr_assert_str_eq(fx_cat->default_target, "unix");
 }

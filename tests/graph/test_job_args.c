@@ -140,7 +140,7 @@ Test(job_args, catalog_entry_cannot_take_a_job)
                               "  'header': 'x.h', 'sources': ['x.c'] } ] }");
     mg_catalog_file files[] = {fx_catalog_file(0), {"test/bad.json", bad, strlen(bad)}};
     mg_errors errs = {0};
-    mg_catalog *cat = mg_catalog_load(files, 2, &errs);
+    mg_catalog *cat = mg_catalog_load(files, 2, &fx_targets, &errs);
     const char *text = fx_errs_text(&errs);
     bool said = strstr(text, "cannot take a job") != NULL;
     mg_errors_free(&errs);

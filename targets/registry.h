@@ -1,0 +1,97 @@
+/*
+ * registry.h - the target registry: the one place a target is named.
+ *
+ * A target is what an image is built for and run on (unix, spt, virtio).
+ * Each is one file, targets/<name>.json, embedded into mgd; everything
+ * else that speaks of targets takes them from here:
+ *  - the resolver's list of targets and arches, and the default target
+ *    (graph/builtin_catalog.c hands them to the catalog);
+ *  - the builder's toolchain facts: the bindings folder of the runtime,
+ *    compiler and linker flags, the post-link strip, per arch the tool
+ *    prefix and the Debian packages (toolchain/);
+ *  - how `mgd run` starts an image, the target's launcher
+ *    (toolchain/launch.h);
+ *  - the clients' lists, through GET /targets.
+ * docs/adding-a-target.md says what adding one takes.
+ *
+ * The descriptions are checked when loaded; a broken one is a bug in mgd
+ * and is reported as such (tests/targets proves the shipped ones load and
+ * agree with the catalog).
+ *
+ * This folder sits just above base/: graph/ and toolchain/ both use it,
+ * and it uses neither.
+ */
+#ifndef MG_TARGETS_REGISTRY_H
+#define MG_TARGETS_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How `mgd run` starts an image of a target ("launcher" in its file). */
+typedef enum mg_launcher_kind {
+    MG_LAUNCHER_EXEC,   /* "exec": the image is a host program, executed in
+                           place of mgd (under the arch's `run` for another arch) */
+    MG_LAUNCHER_TENDER, /* "tender": a program built with mgd runs it ("tender") */
+    MG_LAUNCHER_VM,     /* "vm": a virtual machine boots it ("vm") */
+} mg_launcher_kind;
+
+typedef struct mg_target_arch {
+    const char *name;             /* "x86_64" */
+    const char *prefix;           /* "x86_64-linux-gnu-" */
+    const char *package;          /* Debian package of the compiler */
+    const char *binutils_package; /* ... of ar and strip */
+    const char **run;             /* runner argv before the image; none for the host */
+    size_t n_run;
+    const char *run_package; /* Debian package of the runner, or NULL */
+} mg_target_arch;
+
+typedef struct mg_target {
+    const char *name, *doc;
+    /* the target a build or a resolution gets when none is named; exactly
+     * one target of the registry has it */
+    bool is_default;
+    mg_launcher_kind launcher;
+    const char *platform; /* the bindings folder: see mg_target_bindings_dir */
+    int abi;              /* ABI version written into images' notes */
+    const char *image_suffix;
+    const char **cflags, **ldflags, **libs, **strip;
+    size_t n_cflags, n_ldflags, n_libs, n_strip;
+    /* freestanding: the runtime's own C library (runtime/libc) is compiled
+     * in and its headers come first */
+    bool libc;
+    /* MG_LAUNCHER_TENDER: the program that runs the images (next to mgd or
+     * on PATH: "mg-spt"); NULL otherwise */
+    const char *tender;
+    /* a linker script of the runtime (a path under runtime/), or NULL */
+    const char *linker_script;
+    /* MG_LAUNCHER_VM: the virtual machine that boots the images (argv
+     * before -kernel IMAGE -append ARGS), its Debian package; else n_vm 0 */
+    const char **vm;
+    size_t n_vm;
+    const char *vm_package;
+    mg_target_arch *arches;
+    size_t n_arches;
+} mg_target;
+
+typedef struct mg_targets mg_targets;
+
+/* The built-in registry, in the order of its files' names; NULL with a
+ * message in err if a description is broken. */
+mg_targets *mg_targets_load(char *err, size_t errsize);
+void mg_targets_free(mg_targets *t);
+size_t mg_targets_count(const mg_targets *t);
+const mg_target *mg_targets_get(const mg_targets *t, size_t i);
+const mg_target *mg_targets_find(const mg_targets *t, const char *name);
+/* The target with "default": true (a loaded registry always has one). */
+const mg_target *mg_targets_default(const mg_targets *t);
+const mg_target_arch *mg_target_find_arch(const mg_target *t, const char *arch);
+
+/* The folder of the runtime's sources, relative to the project root and
+ * ending in '/', with the target's platform bindings ("runtime/platform/unix/");
+ * malloc'd. */
+char *mg_target_bindings_dir(const mg_target *t);
+
+/* "exec", "tender", "vm". */
+const char *mg_launcher_kind_name(mg_launcher_kind k);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * The target registry (targets/registry.h) and what names targets agree:
+ * the catalog's targets and arches are exactly the registry's, every
+ * target an entry or a library names is in the registry, every target has
+ * the bindings folder its description names among the runtime's sources
+ * mgd carries, and the launcher it names has what it needs.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "graph/builtin_catalog.h"
+#include "graph/check.h"
+#include "graph/describe.h"
+#include "graph/embedded.h"
+#include "targets/registry.h"
+
+MG_EMBEDDED_FILES(mg_runtime_files);
+
+static mg_targets *reg;
+static mg_catalog *cat;
+
+static void setup(void)
+{
+    char err[512];
+    reg = mg_targets_load(err, sizeof err);
+    cr_assert_not_null(reg, "%s", err);
+    mg_errors errs = {0};
+    cat = mg_builtin_catalog_load(&errs);
+    char *text = errs.len ? mg_errors_text(&errs) : NULL;
+    cr_assert_not_null(cat, "the built-in catalog does not load: %s", text ? text : "");
+    free(text);
+    mg_errors_free(&errs);
+}
+
+static void teardown(void)
+{
+    mg_catalog_free(cat);
+    mg_targets_free(reg);
+}
+
+TestSuite(registry, .init = setup, .fini = teardown);
+
+static bool carried(const char *path)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++)
+        if (!strcmp(mg_runtime_files[i].path, path)) return true;
+    return false;
+}
+
+Test(registry, one_default_target_which_the_catalog_lists_first)
+{
+    const mg_target *d = mg_targets_default(reg);
+    cr_assert_not_null(d);
+    size_t n = 0;
+    for (size_t i = 0; i < mg_targets_count(reg); i++) n += mg_targets_get(reg, i)->is_default;
+    cr_assert_eq(n, 1, "%zu targets say \"default\": true", n);
+    cr_assert_str_eq(cat->default_target, d->name);
+    cr_assert_str_eq(cat->targets[0], d->name);
+}
+
+Test(registry, catalog_targets_and_arches_are_the_registrys)
+{
+    cr_assert_eq(cat->n_targets, mg_targets_count(reg));
+    for (size_t i = 0; i < mg_targets_count(reg); i++) {
+        const mg_target *t = mg_targets_get(reg, i);
+        cr_assert(mg_catalog_has_target(cat, t->name), "the catalog lacks target %s", t->name);
+        for (size_t a = 0; a < t->n_arches; a++)
+            cr_assert(mg_catalog_has_arch(cat, t->arches[a].name), "the catalog lacks arch %s",
+                      t->arches[a].name);
+    }
+    for (size_t i = 0; i < cat->n_arches; i++) {
+        bool some = false;
+        for (size_t k = 0; k < mg_targets_count(reg); k++)
+            if (mg_target_find_arch(mg_targets_get(reg, k), cat->arches[i])) some = true;
+        cr_assert(some, "the catalog's arch %s is no target's", cat->arches[i]);
+    }
+}
+
+Test(registry, every_target_the_catalog_names_is_in_the_registry)
+{
+    for (size_t i = 0; i < cat->n_entries; i++) {
+        const mg_catalog_entry *e = &cat->entries[i];
+        for (size_t t = 0; t < e->n_targets; t++)
+            cr_assert_not_null(mg_targets_find(reg, e->targets[t]),
+                               "entry %s names the target %s, which is not in targets/", e->name,
+                               e->targets[t]);
+    }
+    for (size_t i = 0; i < cat->n_libraries; i++) {
+        const mg_catalog_library *l = &cat->libraries[i];
+        for (size_t t = 0; t < l->n_targets; t++)
+            cr_assert_not_null(mg_targets_find(reg, l->targets[t]),
+                               "library %s names the target %s, which is not in targets/", l->name,
+                               l->targets[t]);
+    }
+}
+
+Test(registry, every_target_has_its_bindings_among_the_runtime_sources)
+{
+    for (size_t i = 0; i < mg_targets_count(reg); i++) {
+        const mg_target *t = mg_targets_get(reg, i);
+        char *dir = mg_target_bindings_dir(t);
+        size_t n = 0;
+        for (size_t f = 0; f < mg_runtime_files_count; f++)
+            if (!strncmp(mg_runtime_files[f].path, dir, strlen(dir))) n++;
+        cr_assert(n > 0, "target %s: no runtime source under %s", t->name, dir);
+        free(dir);
+        if (t->linker_script)
+            cr_assert(carried(t->linker_script), "target %s: its linker script %s is not carried",
+                      t->name, t->linker_script);
+    }
+}
+
+Test(registry, every_launcher_has_what_it_needs)
+{
+    for (size_t i = 0; i < mg_targets_count(reg); i++) {
+        const mg_target *t = mg_targets_get(reg, i);
+        const char *kind = mg_launcher_kind_name(t->launcher);
+        cr_assert_eq(t->tender != NULL, t->launcher == MG_LAUNCHER_TENDER,
+                     "target %s: launcher %s and \"tender\" go together", t->name, kind);
+        cr_assert_eq(t->n_vm > 0, t->launcher == MG_LAUNCHER_VM,
+                     "target %s: launcher %s and \"vm\" go together", t->name, kind);
+    }
+}
+
+Test(registry, a_catalog_naming_a_target_outside_the_registry_does_not_load)
+{
+    static const char bad[] =
+        "{ \"devices\": [ { \"name\": \"on_xen\", \"type\": \"job\", \"doc\": \"x\",\n"
+        "  \"targets\": [\"xen\"], \"connect\": \"x_connect\", \"header\": \"x.h\" } ] }";
+    static const char *const names[] = {"unix", "spt"};
+    static const char *const arches[] = {"x86_64"};
+    mg_catalog_targets targets = {names, 2, "unix", arches, 1};
+    mg_catalog_file file = {"test/xen.json", bad, strlen(bad)};
+    mg_errors errs = {0};
+    mg_catalog *c = mg_catalog_load(&file, 1, &targets, &errs);
+    char *text = mg_errors_text(&errs);
+    bool said = strstr(text, "unknown target xen") != NULL;
+    free(text);
+    mg_errors_free(&errs);
+    mg_catalog_free(c);
+    cr_assert_null(c);
+    cr_assert(said);
+}
