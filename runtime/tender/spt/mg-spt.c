@@ -53,7 +53,7 @@
 #include <unistd.h>
 
 #include "runtime/platform/spt/spt_abi.h"
-#include "toolchain/fsutil.h"
+#include "base/fsutil.h"
 #include "toolchain/image.h"
 
 #define EXIT_USAGE 2
