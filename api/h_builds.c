@@ -29,7 +29,7 @@ static bool status_mask(mg_req *r, const char *list, unsigned *mask)
         if (n < sizeof name) {
             memcpy(name, p, n);
             name[n] = 0;
-            st = mg_build_status_parse(name);
+            st = mg_stored_status_parse(name);
         }
         if (st < 0) {
             mg_reply_error(r, 400,
@@ -45,11 +45,11 @@ static bool status_mask(mg_req *r, const char *list, unsigned *mask)
     return true;
 }
 
-void mg_reply_build_list(mg_req *r, const mg_build_filter *f)
+void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f)
 {
     mg_page pg;
     if (!mg_req_page(r, &pg)) return;
-    mg_build_row *rows = NULL;
+    mg_stored_build *rows = NULL;
     size_t n = 0;
     int64_t total = 0;
     char err[256] = "";
@@ -65,7 +65,7 @@ void mg_reply_build_list(mg_req *r, const mg_build_filter *f)
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) ok = mg_write_build(r, &w, &rows[i]);
     mg_jw_array_end(&w);
-    mg_build_rows_free(rows, n);
+    mg_stored_builds_free(rows, n);
     if (!ok) return;
     mg_reply_list_headers(r, &pg, total);
     mg_reply_json(r, 200);
@@ -74,7 +74,7 @@ void mg_reply_build_list(mg_req *r, const mg_build_filter *f)
 /* Answers with build `id` as it is now. */
 static void reply_build_id(mg_req *r, int64_t id, unsigned status)
 {
-    mg_build_row b;
+    mg_stored_build b;
     char err[256] = "";
     int rc = mg_store_build_get(r->api->o.store, id, false, &b, err, sizeof err);
     if (rc != 0) {
@@ -87,7 +87,7 @@ static void reply_build_id(mg_req *r, int64_t id, unsigned status)
         if (status == 202) mg_reply_header(r, "Location", "/builds/%lld", (long long)id);
         mg_reply_json(r, status);
     }
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -122,7 +122,7 @@ static char *canonical_keys(const mg_keys *keys, const mg_graph *g)
 }
 
 /* Queues a build row; answers 202 with it, 429 when the queue is full. */
-static void queue_build(mg_req *r, const mg_build_row *row)
+static void queue_build(mg_req *r, const mg_stored_build *row)
 {
     char err[256] = "";
     int64_t id = mg_store_build_create(r->api->o.store, row, r->api->o.max_queued, err, sizeof err);
@@ -194,7 +194,7 @@ void mg_h_build_start(mg_req *r)
         mg_reply_error(r, 500, "cannot keep the project's sources for the build: %s", err);
         goto out;
     }
-    mg_build_row row = {
+    mg_stored_build row = {
         .project_id = p.id,
         .target = (char *)res.target,
         .arch = (char *)res.arch,
@@ -218,7 +218,7 @@ void mg_h_project_builds(mg_req *r)
 {
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
-    mg_build_filter f = {.project_id = p.id};
+    mg_stored_build_filter f = {.project_id = p.id};
     const char *target = mg_query_get(&r->query, "target");
     if (target && *target) f.target = target;
     if (status_mask(r, mg_query_get(&r->query, "status"), &f.status_mask))
@@ -230,12 +230,12 @@ void mg_h_project_builds_latest(mg_req *r)
 {
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
-    mg_build_filter f = {.project_id = p.id, .status_mask = 1u << MG_BUILD_SUCCEEDED};
+    mg_stored_build_filter f = {.project_id = p.id, .status_mask = 1u << MG_STORED_SUCCEEDED};
     const char *target = mg_query_get(&r->query, "target");
     const char *status = mg_query_get(&r->query, "status");
     if (target && *target) f.target = target;
     if (status && *status && !status_mask(r, status, &f.status_mask)) goto out;
-    mg_build_row *rows = NULL;
+    mg_stored_build *rows = NULL;
     size_t n = 0;
     int64_t total = 0;
     char err[256] = "";
@@ -252,14 +252,14 @@ void mg_h_project_builds_latest(mg_req *r)
             mg_reply_json(r, 200);
         }
     }
-    mg_build_rows_free(rows, n);
+    mg_stored_builds_free(rows, n);
 out:
     mg_project_free(&p);
 }
 
 void mg_h_builds_list(mg_req *r)
 {
-    mg_build_filter f = {0};
+    mg_stored_build_filter f = {0};
     const char *target = mg_query_get(&r->query, "target");
     const char *project = mg_query_get(&r->query, "project");
     if (target && *target) f.target = target;
@@ -275,12 +275,12 @@ void mg_h_builds_list(mg_req *r)
 
 void mg_h_build_show(mg_req *r)
 {
-    mg_build_row b;
+    mg_stored_build b;
     if (!mg_req_build(r, mg_req_param(r, 0), false, &b)) return;
     mg_jw w;
     mg_jw_init(&w, &r->out);
     if (mg_write_build(r, &w, &b)) mg_reply_json(r, 200);
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }
 
 void mg_h_build_cancel(mg_req *r)
@@ -298,13 +298,13 @@ void mg_h_build_cancel(mg_req *r)
     if (rc == MG_STORE_NOTFOUND) {
         mg_reply_error(r, 404, "no build %lld", (long long)id);
     } else if (rc == MG_STORE_CONFLICT) {
-        mg_build_row b;
+        mg_stored_build b;
         const char *st = "finished";
         if (mg_store_build_get(r->api->o.store, id, false, &b, err, sizeof err) == 0) {
-            st = mg_build_status_name(b.status);
+            st = mg_stored_status_name(b.status);
             mg_reply_error(r, 409, "build %lld has finished (%s): nothing to cancel", (long long)id,
                            st);
-            mg_build_row_free(&b);
+            mg_stored_build_free(&b);
         } else {
             mg_reply_error(r, 409, "build %lld has finished: nothing to cancel", (long long)id);
         }
@@ -317,13 +317,13 @@ void mg_h_build_cancel(mg_req *r)
 
 void mg_h_build_rebuild(mg_req *r)
 {
-    mg_build_row b;
+    mg_stored_build b;
     if (!mg_req_build(r, mg_req_param(r, 0), false, &b)) return;
     cJSON *body = NULL;
     if (!mg_req_json(r, NULL, 0, false, &body)) goto out;
-    if (!mg_build_status_terminal(b.status)) {
+    if (!mg_stored_status_terminal(b.status)) {
         mg_reply_error(r, 409, "build %lld is %s: rebuild it once it has finished", (long long)b.id,
-                       mg_build_status_name(b.status));
+                       mg_stored_status_name(b.status));
         goto out;
     }
     if (!b.commit && !b.sources_sha256) {
@@ -333,7 +333,7 @@ void mg_h_build_rebuild(mg_req *r)
                        (long long)b.id);
         goto out;
     }
-    mg_build_row row = {
+    mg_stored_build row = {
         .project_id = b.project_id,
         .target = b.target,
         .arch = b.arch,
@@ -348,5 +348,5 @@ void mg_h_build_rebuild(mg_req *r)
     queue_build(r, &row);
 out:
     cJSON_Delete(body);
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }

@@ -61,7 +61,7 @@ void mg_h_hash(mg_req *r)
         mg_reply_error(r, 400, "sha256 must be 64 lowercase hex digits");
         return;
     }
-    mg_build_filter f = {.image_sha256 = sha};
+    mg_stored_build_filter f = {.image_sha256 = sha};
     mg_reply_build_list(r, &f);
 }
 

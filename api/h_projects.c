@@ -267,8 +267,9 @@ static bool latest_by_target(mg_req *r, mg_jw *w, const mg_project *p, unsigned 
     mg_jw_object(w);
     for (size_t i = 0; i < mg_targets_count(ts); i++) {
         const mg_target *t = mg_targets_get(ts, i);
-        mg_build_filter f = {.project_id = p->id, .status_mask = status_mask, .target = t->name};
-        mg_build_row *rows = NULL;
+        mg_stored_build_filter f = {
+            .project_id = p->id, .status_mask = status_mask, .target = t->name};
+        mg_stored_build *rows = NULL;
         size_t n = 0;
         int64_t total = 0;
         char err[256] = "";
@@ -282,7 +283,7 @@ static bool latest_by_target(mg_req *r, mg_jw *w, const mg_project *p, unsigned 
             mg_jw_key(w, t->name);
             ok = mg_write_build(r, w, &rows[0]);
         }
-        mg_build_rows_free(rows, n);
+        mg_stored_builds_free(rows, n);
         if (!ok) return false;
     }
     mg_jw_object_end(w);
@@ -301,7 +302,7 @@ void mg_h_project_show(mg_req *r)
     bool ok = latest_by_target(r, &w, &p, 0);
     if (ok) {
         mg_jw_key(&w, "latest_succeeded");
-        ok = latest_by_target(r, &w, &p, 1u << MG_BUILD_SUCCEEDED);
+        ok = latest_by_target(r, &w, &p, 1u << MG_STORED_SUCCEEDED);
     }
     mg_jw_object_end(&w);
     mg_project_free(&p);

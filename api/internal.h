@@ -155,7 +155,7 @@ void mg_reply_list_headers(mg_req *r, const mg_page *p, int64_t total);
 /* A project by id or name; false after answering 404 (or 500). */
 bool mg_req_project(mg_req *r, const char *ref, mg_project *p);
 /* A build by id; false after answering 404 (or 500). */
-bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *b);
+bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b);
 
 /* Answers with the SVG drawing of `dot` (malloc'd, taken over) by
  * Graphviz (graphviz.c): from the cache of drawings at once, else drawn on
@@ -189,7 +189,7 @@ void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_err
 /* The members of a Project (inside an object the caller opened). */
 void mg_view_project_fields(mg_jw *w, const mg_project *p);
 void mg_view_project(mg_jw *w, const mg_project *p);
-void mg_view_build(mg_jw *w, const mg_build_row *b, const int64_t *same, size_t n_same,
+void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size_t n_same,
                    const int64_t *differ, size_t n_differ);
 void mg_view_token(mg_jw *w, const mg_token_row *t);
 void mg_view_config_version(mg_jw *w, const mg_config_version *c);
@@ -199,9 +199,9 @@ void mg_view_catalog(mg_jw *w, const mg_catalog *cat);
 
 /* A Build with its reproduced_by/differs_from (one store query for a
  * finished build); false when the store failed. */
-bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b);
+bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b);
 /* Answers a page of builds matching `f` (newest first) with the list headers. */
-void mg_reply_build_list(mg_req *r, const mg_build_filter *f);
+void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);
 
 /* ---- handlers (h_*.c) --------------------------------------------------- */
 

@@ -271,7 +271,7 @@ bool mg_req_project(mg_req *r, const char *ref, mg_project *p)
     return false;
 }
 
-bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *b)
+bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b)
 {
     char err[256] = "";
     int64_t id;
@@ -287,11 +287,11 @@ bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *
     return false;
 }
 
-bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
+bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
 {
     int64_t *same = NULL, *differ = NULL;
     size_t n_same = 0, n_differ = 0;
-    if (b->status == MG_BUILD_SUCCEEDED && b->input_hash) {
+    if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
         char err[256] = "";
         if (mg_store_build_siblings(r->api->o.store, b, &same, &n_same, &differ, &n_differ, err,
                                     sizeof err) != 0) {
@@ -301,8 +301,8 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
     }
     /* the logs table has a size once the build ended; before that (and
      * for builds a crash interrupted) the file says how far it got */
-    mg_build_row shown = *b;
-    if (shown.log_size == 0 && shown.status != MG_BUILD_QUEUED) {
+    mg_stored_build shown = *b;
+    if (shown.log_size == 0 && shown.status != MG_STORED_QUEUED) {
         char *path = mg_queue_log_path(r->api->o.queue, b->id);
         struct stat st;
         if (path && stat(path, &st) == 0) shown.log_size = (int64_t)st.st_size;

@@ -252,8 +252,8 @@ static unsigned kill_orphans(const char *marker_entry)
  * their log size recorded (the worker that would have done it is gone). */
 static void close_interrupted_logs(mg_store *store, const char *data)
 {
-    mg_build_filter f = {.status_mask = 1u << MG_BUILD_INTERRUPTED};
-    mg_build_row *rows;
+    mg_stored_build_filter f = {.status_mask = 1u << MG_STORED_INTERRUPTED};
+    mg_stored_build *rows;
     size_t n;
     int64_t total;
     if (mg_store_build_list(store, &f, 0, 1000, &rows, &n, &total, NULL, 0)) return;
@@ -272,7 +272,7 @@ static void close_interrupted_logs(mg_store *store, const char *data)
         }
         free(path);
     }
-    mg_build_rows_free(rows, n);
+    mg_stored_builds_free(rows, n);
 }
 
 /* On a fresh database: an admin token in DATA/admin.token. */
