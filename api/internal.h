@@ -112,8 +112,6 @@ typedef struct mg_req {
     size_t n_headers;
 } mg_req;
 
-typedef void (*mg_handler)(mg_req *r);
-
 /* The scope of the request's bearer token (auth.c); MG_SCOPE_NONE when
  * there is none or it is unknown or revoked. */
 mg_scope mg_auth_check(mg_api *a, const char *authorization, int64_t *token_id);
@@ -139,6 +137,12 @@ void mg_reply_config_errors(mg_req *r, const mg_errors *errs);
 /* A store result that is not success: 404 (with `what` in the message),
  * 409, or 500 with the store's message. */
 void mg_reply_store(mg_req *r, int rc, const char *what, const char *err);
+/* The HTTP status of a service error (views.c): the one place where the
+ * service's error codes become statuses. */
+unsigned mg_http_status_of(const mg_service_err *e);
+/* Answers a service error with its status and message (422 with the
+ * config's diagnostics, Retry-After for a full queue). */
+void mg_reply_service_err(mg_req *r, const mg_service_err *e);
 /* Adds a header to the coming answer. */
 void mg_reply_header(mg_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -164,21 +168,6 @@ bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_buil
 void mg_graphviz_reply(mg_req *r, char *dot, size_t dot_len);
 /* Whether `dot` is on PATH (looked up once). */
 bool mg_graphviz_available(void);
-
-/* A project's latest config resolved for a target, arch and keys
- * (h_projects.c). */
-typedef struct mg_resolved {
-    mg_graph *graph;
-    mg_config_version config;
-    const char *target, *arch; /* as resolved (defaults filled in) */
-} mg_resolved;
-
-/* Resolves; false after answering: 409 (no config), 400 (unknown target),
- * 422 (the resolver's errors), 500. Inline sources are checked for the
- * paths the config names. */
-bool mg_req_resolve(mg_req *r, const mg_project *p, const char *target, const char *arch,
-                    const mg_keys *keys, mg_resolved *out);
-void mg_resolved_free(mg_resolved *x);
 
 /* ---- views (views.c, catalog_view.c) ------------------------------------ */
 

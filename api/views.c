@@ -235,3 +235,37 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
     }
     mg_jw_array_end(w);
 }
+
+unsigned mg_http_status_of(const mg_service_err *e)
+{
+    switch (e->err.code) {
+    case MG_E_INVALID:
+        return e->config_invalid ? 422 : 400;
+    case MG_E_NOT_FOUND:
+        return 404;
+    case MG_E_CONFLICT:
+        return 409;
+    /* a quota that frees up by itself is "too many requests"; a size is
+     * "too large" */
+    case MG_E_LIMIT:
+        return e->retry_after_s ? 429 : 413;
+    case MG_E_BUSY:
+        return 503;
+    case MG_OK:
+    case MG_E_IO:
+    case MG_E_NOMEM:
+    case MG_E_INTERNAL:
+        break;
+    }
+    return 500;
+}
+
+void mg_reply_service_err(mg_req *r, const mg_service_err *e)
+{
+    if (e->config_invalid) {
+        mg_reply_config_errors(r, &e->config);
+        return;
+    }
+    if (e->retry_after_s) mg_reply_header(r, "Retry-After", "%u", e->retry_after_s);
+    mg_reply_error(r, mg_http_status_of(e), "%s", e->err.msg);
+}

@@ -279,7 +279,7 @@ static void close_interrupted_logs(mg_store *store, const char *data)
 static int first_token(mg_store *store, const char *data)
 {
     if (mg_store_token_count(store) != 0) return 0;
-    char token[MG_TOKEN_TEXT_SIZE], hash[65], err[256];
+    char token[MG_TOKEN_TEXT_SIZE], hash[MG_SHA256_HEX_SIZE], err[256];
     if (mg_token_new(token)) {
         fprintf(stderr, "mgd serve: no randomness for the admin token\n");
         return -1;
@@ -440,9 +440,19 @@ int mg_cmd_serve(int argc, char **argv)
         fprintf(stderr, "mgd serve: %s\n", err);
         goto out_stop;
     }
+    mg_service service;
+    mg_service_init(&service, &(mg_service_options){
+                                  .store = store,
+                                  .queue = queue,
+                                  .catalog = catalog,
+                                  .targets = targets,
+                                  .max_sources = o.max_sources,
+                                  .max_queued = o.max_queue,
+                              });
     mg_api_options ao = {
         .host = o.host,
         .port = o.port,
+        .service = &service,
         .store = store,
         .queue = queue,
         .cache = cache,
@@ -450,8 +460,6 @@ int mg_cmd_serve(int argc, char **argv)
         .targets = targets,
         .max_body = o.max_body,
         .max_body_total = o.max_body_total,
-        .max_sources = o.max_sources,
-        .max_queued = o.max_queue,
         .threads = o.threads,
         .max_connections = o.max_connections,
         .per_ip_connections = o.per_ip,

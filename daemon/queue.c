@@ -282,7 +282,7 @@ static int take_sources(job *j)
         free(tmp);
         cJSON *tree = text ? cJSON_ParseWithLength(text, len) : NULL;
         free(text);
-        char hash[65];
+        char hash[MG_SHA256_HEX_SIZE];
         int r = tree ? mg_sources_inline_write(tree, j->src, hash, j->err, sizeof j->err) : -1;
         if (!tree) snprintf(j->err, sizeof j->err, "the build's inline sources are unreadable");
         cJSON_Delete(tree);

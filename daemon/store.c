@@ -1446,6 +1446,12 @@ mg_scope mg_scope_parse(const char *name)
     return MG_SCOPE_NONE;
 }
 
+void mg_token_row_free(mg_token_row *t)
+{
+    free(t->name);
+    t->name = NULL;
+}
+
 void mg_token_rows_free(mg_token_row *ts, size_t n)
 {
     for (size_t i = 0; i < n; i++) free(ts[i].name);

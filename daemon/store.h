@@ -227,6 +227,7 @@ typedef struct mg_token_row {
     int64_t created_at, last_used_at; /* unix ms; 0: never */
 } mg_token_row;
 
+void mg_token_row_free(mg_token_row *t);
 void mg_token_rows_free(mg_token_row *ts, size_t n);
 /* Stores a token by the sha256 of its text. Returns its id. */
 int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, const char *hash_hex,
