@@ -900,7 +900,10 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
     mg_queue *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->o = *o;
-    if (!q->o.workers) q->o.workers = 2;
+    if (q->o.no_workers)
+        q->o.workers = 0;
+    else if (!q->o.workers)
+        q->o.workers = 2;
     q->self_exe = realpath("/proc/self/exe", NULL);
     if (!q->self_exe) {
         snprintf(err, errsize, "cannot find this program (/proc/self/exe): %s", strerror(errno));
