@@ -20,7 +20,7 @@ mg_scope mg_auth_check(mg_api *a, const char *authorization, int64_t *token_id)
     const char *tok = mg_bearer_token(authorization, &n);
     *token_id = 0;
     if (!tok || n > MG_TOKEN_MAX_TEXT) return MG_SCOPE_NONE;
-    char text[MG_TOKEN_MAX_TEXT + 1], hash[65];
+    char text[MG_TOKEN_MAX_TEXT + 1], hash[MG_SHA256_HEX_SIZE];
     memcpy(text, tok, n);
     text[n] = 0;
     mg_token_hash(text, hash);

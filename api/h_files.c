@@ -55,7 +55,7 @@ static void reply_fd(mg_req *r, unsigned status, const char *ctype, int fd, uint
 
 void mg_h_build_log(mg_req *r)
 {
-    mg_build_row b;
+    mg_stored_build b;
     if (!mg_req_build(r, mg_req_param(r, 0), false, &b)) return;
     int64_t offset = 0;
     const char *off = mg_query_get(&r->query, "offset");
@@ -90,7 +90,7 @@ void mg_h_build_log(mg_req *r)
      * as still writing, never as finished with a log cut short. A cancelled
      * build's worker may still be writing its last lines: the log is over
      * when the worker has let go of the build too. */
-    bool more = !mg_build_status_terminal(b.status) || mg_queue_running(r->api->o.queue, b.id);
+    bool more = !mg_stored_status_terminal(b.status) || mg_queue_running(r->api->o.queue, b.id);
     char *path = mg_queue_log_path(r->api->o.queue, b.id);
     uint64_t size;
     int fd = open_file(path, &size);
@@ -100,7 +100,7 @@ void mg_h_build_log(mg_req *r)
     uint64_t from = (uint64_t)offset < size ? (uint64_t)offset : size;
     reply_fd(r, 200, "text/plain; charset=utf-8", fd, from, size - from);
 out:
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }
 
 /* The image's file name for Content-Disposition: only characters that
@@ -122,11 +122,11 @@ static void safe_name(const char *name, char *out, size_t size)
 
 void mg_h_build_image(mg_req *r)
 {
-    mg_build_row b;
+    mg_stored_build b;
     if (!mg_req_build(r, mg_req_param(r, 0), false, &b)) return;
-    if (b.status != MG_BUILD_SUCCEEDED || !b.image_sha256) {
+    if (b.status != MG_STORED_SUCCEEDED || !b.image_sha256) {
         mg_reply_error(r, 404, "build %lld has no image (it is %s)", (long long)b.id,
-                       mg_build_status_name(b.status));
+                       mg_stored_status_name(b.status));
         goto out;
     }
     char *path = mg_queue_image_path(r->api->o.queue, b.image_sha256);
@@ -164,17 +164,17 @@ void mg_h_build_image(mg_req *r)
         reply_fd(r, 200, "application/octet-stream", fd, 0, size);
     }
 out:
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }
 
 void mg_h_build_describe(mg_req *r)
 {
-    mg_build_row b;
+    mg_stored_build b;
     if (!mg_req_build(r, mg_req_param(r, 0), true, &b)) return;
     if (!b.describe)
         mg_reply_error(r, 404, "build %lld has not resolved its config (it is %s)", (long long)b.id,
-                       mg_build_status_name(b.status));
+                       mg_stored_status_name(b.status));
     else
         mg_reply_text(r, 200, "application/json", b.describe, strlen(b.describe));
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }

@@ -1,6 +1,7 @@
 /*
  * h_misc.c - the small endpoints: /health, /metrics,
- * /targets, /devices, /schema/config.json, /hash and the tokens.
+ * /targets, /devices, /schema/config.json, /hash and the tokens (made
+ * and revoked by the service, service/tokens.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ void mg_h_hash(mg_req *r)
         mg_reply_error(r, 400, "sha256 must be 64 lowercase hex digits");
         return;
     }
-    mg_build_filter f = {.image_sha256 = sha};
+    mg_stored_build_filter f = {.image_sha256 = sha};
     mg_reply_build_list(r, &f);
 }
 
@@ -80,55 +81,28 @@ void mg_h_tokens_create(mg_req *r)
     const cJSON *name_j = cJSON_GetObjectItemCaseSensitive(body, "name");
     /* no name (omitted or null) is the empty name, as stored and listed */
     const char *name = cJSON_IsString(name_j) ? name_j->valuestring : "";
-    mg_scope scope = mg_scope_parse(scope_name);
-    if (scope == MG_SCOPE_NONE) {
-        mg_reply_error(r, 400, "field \"scope\" must be \"read\", \"write\" or \"admin\"");
-        goto out;
-    }
-    if (name && strlen(name) > 200) {
-        mg_reply_error(r, 400, "field \"name\" is longer than 200 bytes");
-        goto out;
-    }
-    for (const char *c = name; c && *c; c++)
-        if ((unsigned char)*c < 0x20) {
-            mg_reply_error(r, 400, "field \"name\" contains a control character");
-            goto out;
-        }
-    char token[MG_TOKEN_TEXT_SIZE], hash[65], err[256] = "";
-    if (mg_token_new(token) != 0) {
-        mg_reply_error(r, 503, "the system has no randomness to make a token now");
-        goto out;
-    }
-    mg_token_hash(token, hash);
-    int64_t id = mg_store_token_create(r->api->o.store, name, scope, hash, err, sizeof err);
-    if (id <= 0) {
+    char token[MG_TOKEN_TEXT_SIZE];
+    mg_token_row t;
+    mg_service_err e = {0};
+    if (mg_service_token_create(r->api->o.service, name, scope_name, &t, token, &e) == 0) {
+        mg_jw w;
+        mg_jw_init(&w, &r->out);
+        mg_jw_object(&w);
+        mg_jw_kint(&w, "id", t.id);
+        mg_jw_kstring(&w, "name", t.name);
+        mg_jw_kstring(&w, "scope", mg_scope_name(t.scope));
+        char when[32];
+        mg_format_time(t.created_at, when);
+        mg_jw_kstring(&w, "created_at", when);
+        mg_jw_kstring(&w, "token", token);
+        mg_jw_object_end(&w);
         memset(token, 0, sizeof token);
-        mg_reply_store(r, (int)id, "token", err);
-        goto out;
+        mg_token_row_free(&t);
+        mg_reply_json(r, 201);
+    } else {
+        mg_reply_service_err(r, &e);
     }
-    /* created_at as stored: read the row back */
-    int64_t created = mg_store_now_ms();
-    mg_token_row *rows = NULL;
-    size_t n = 0;
-    if (mg_store_token_list(r->api->o.store, &rows, &n, err, sizeof err) == 0)
-        for (size_t i = 0; i < n; i++)
-            if (rows[i].id == id) created = rows[i].created_at;
-    mg_token_rows_free(rows, n);
-    mg_token_row t = {.id = id, .name = (char *)name, .scope = scope, .created_at = created};
-    mg_jw w;
-    mg_jw_init(&w, &r->out);
-    mg_jw_object(&w);
-    mg_jw_kint(&w, "id", t.id);
-    mg_jw_kstring(&w, "name", t.name);
-    mg_jw_kstring(&w, "scope", mg_scope_name(t.scope));
-    char when[32];
-    mg_format_time(t.created_at, when);
-    mg_jw_kstring(&w, "created_at", when);
-    mg_jw_kstring(&w, "token", token);
-    mg_jw_object_end(&w);
-    memset(token, 0, sizeof token);
-    mg_reply_json(r, 201);
-out:
+    mg_service_err_free(&e);
     cJSON_Delete(body);
 }
 
@@ -158,18 +132,14 @@ void mg_h_tokens_list(mg_req *r)
 void mg_h_tokens_delete(mg_req *r)
 {
     int64_t id;
-    char err[256] = "";
     if (!mg_parse_id(mg_req_param(r, 0), &id)) {
         mg_reply_error(r, 404, "no token %.40s", mg_req_param(r, 0));
         return;
     }
-    int rc = mg_store_token_revoke(r->api->o.store, id, err, sizeof err);
-    if (rc != 0) {
-        if (rc == MG_STORE_NOTFOUND)
-            mg_reply_error(r, 404, "no token %lld", (long long)id);
-        else
-            mg_reply_store(r, rc, "token", err);
-        return;
-    }
-    mg_reply(r, 204, NULL);
+    mg_service_err e = {0};
+    if (mg_service_token_revoke(r->api->o.service, id, &e) == 0)
+        mg_reply(r, 204, NULL);
+    else
+        mg_reply_service_err(r, &e);
+    mg_service_err_free(&e);
 }

@@ -1,13 +1,7 @@
 /*
- * h_projects.c - projects, their config versions, check and graph.
- *
- * Config documents are stored canonically (mg_json_canonical: the parsed
- * document printed compactly, numbers exact), named by the sha256 of those
- * bytes. A document is
- * checked (mg_config_check: every branch, whatever the target and keys)
- * before it is stored; for a project with inline sources the paths it
- * names are checked against the tree too. Git projects have their paths
- * checked when a build fetches them.
+ * h_projects.c - projects, their config versions, check and graph: the
+ * requests parsed, the service (service/service.h) called, its answer
+ * rendered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,166 +9,14 @@
 
 #include "api/internal.h"
 #include "api/workpool.h"
-#include "daemon/sources.h"
 #include "graph/describe.h"
 #include "graph/svg.h"
-#include "base/sha256.h"
 
-/* ---- inline trees and configs -------------------------------------------- */
-
-/* Path check against an inline tree: a file of the tree, or a directory
- * some file lies under. */
-static const char *inline_path_check(void *ctx, const char *path, char *buf, size_t size)
+static void reply_project(mg_req *r, const mg_project *p, unsigned status)
 {
-    const cJSON *tree = ctx;
-    size_t n = strlen(path);
-    for (const cJSON *m = tree->child; m; m = m->next) {
-        if (!m->string) continue;
-        if (!strcmp(m->string, path)) return NULL;
-        if (!strncmp(m->string, path, n) && m->string[n] == '/') return NULL;
-    }
-    snprintf(buf, size, "no such file or directory in the project's inline sources");
-    return buf;
-}
-
-/* Checks a canonical config document; answers 422 when it has errors. */
-static bool check_config(mg_req *r, const char *doc, const cJSON *inline_tree)
-{
-    mg_api *a = r->api;
-    mg_errors errs = {0};
-    size_t len = strlen(doc);
-    if (!mg_config_check(a->o.catalog, doc, len, &a->o.config_limits, &errs)) {
-        mg_reply_config_errors(r, &errs);
-        mg_errors_free(&errs);
-        return false;
-    }
-    mg_errors_free(&errs);
-    if (!inline_tree) return true;
-    /* Paths are checked in the resolver's first stage, the one
-     * mg_config_check runs, which has just passed: any bad_path error of a
-     * resolution is the tree's, whatever the target. Other errors (of the
-     * second stage, for this one target) do not concern storing. */
-    mg_resolve_options ro = {
-        .target = mg_targets_default(a->o.targets)->name,
-        .arch = mg_host_arch(),
-        .limits = a->o.config_limits,
-        .check_path = inline_path_check,
-        .check_path_ctx = (void *)inline_tree,
-    };
-    mg_graph *g = mg_resolve(a->o.catalog, doc, len, &ro, &errs);
-    mg_graph_free(g);
-    mg_errors paths = {0};
-    for (size_t i = 0; i < errs.len; i++)
-        if (errs.items[i].code == MG_ERR_BAD_PATH)
-            mg_errors_add(&paths, MG_ERR_BAD_PATH, errs.items[i].path, "%s", errs.items[i].message);
-    mg_errors_free(&errs);
-    bool ok = paths.len == 0;
-    if (!ok) mg_reply_config_errors(r, &paths);
-    mg_errors_free(&paths);
-    return ok;
-}
-
-/* An inline tree from a request: checked, then canonical. Answers 413 or
- * 400 on failure. The project's sources fields point into `tree` and
- * `*json` (freed by the caller). */
-static bool take_sources(mg_req *r, cJSON *tree, mg_project *p, char **json, char sha[65])
-{
-    int64_t bytes = 0;
-    for (const cJSON *m = tree->child; m; m = m->next)
-        if (cJSON_IsString(m)) bytes += (int64_t)strlen(m->valuestring);
-    if ((uint64_t)bytes > r->api->o.max_sources) {
-        mg_reply_error(r, 413, "the inline sources are %lld bytes; the limit is %zu",
-                       (long long)bytes, r->api->o.max_sources);
-        return false;
-    }
-    char err[512] = "";
-    if (mg_sources_inline_check(tree, r->api->o.max_sources, err, sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err[0] ? err : "sources: invalid tree");
-        return false;
-    }
-    if (mg_sources_canonical(tree, json, sha, &p->sources_files, &p->sources_bytes) != 0) {
-        mg_reply_error(r, 500, "out of memory");
-        return false;
-    }
-    p->sources = *json;
-    p->sources_sha256 = sha;
-    p->repo_url = p->repo_ref = NULL;
-    return true;
-}
-
-/* Repository fields: a URL of some kind (the fetch judges it), a ref. */
-static bool repo_text_ok(mg_req *r, const char *field, const char *s, bool empty_ok)
-{
-    size_t n = strlen(s);
-    if (!n && !empty_ok) {
-        mg_reply_error(r, 400, "field \"%s\" is empty", field);
-        return false;
-    }
-    if (n > 4096) {
-        mg_reply_error(r, 400, "field \"%s\" is longer than 4096 bytes", field);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-            mg_reply_error(r, 400, "field \"%s\" contains a control character", field);
-            return false;
-        }
-    return true;
-}
-
-static const mg_field repo_fields[] = {
-    {"url", MG_JT_STRING, true},
-    {"ref", MG_JT_STRING, false},
-};
-static const mg_field repo_patch_fields[] = {
-    {"url", MG_JT_STRING, false},
-    {"ref", MG_JT_STRING, false},
-};
-
-/* Reads {"url", "ref"} into p (pointing into the JSON); `patch` allows a
- * partial object that keeps p's current values. */
-static bool take_repo(mg_req *r, const cJSON *repo, mg_project *p, bool patch)
-{
-    char err[256];
-    if (mg_json_check_fields(repo, patch ? repo_patch_fields : repo_fields, 2, "repo.", err,
-                             sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err);
-        return false;
-    }
-    const cJSON *url = cJSON_GetObjectItemCaseSensitive(repo, "url");
-    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(repo, "ref");
-    if (url && !repo_text_ok(r, "repo.url", url->valuestring, false)) return false;
-    if (ref && !repo_text_ok(r, "repo.ref", ref->valuestring, false)) return false;
-    bool was_git = p->repo_url != NULL;
-    if (!url && !was_git) {
-        mg_reply_error(r, 400,
-                       "field \"repo.url\" is required (the project has no repository "
-                       "yet)");
-        return false;
-    }
-    if (url) p->repo_url = url->valuestring;
-    if (ref)
-        p->repo_ref = ref->valuestring;
-    else if (!was_git)
-        p->repo_ref = NULL;
-    p->sources = p->sources_sha256 = NULL;
-    p->sources_files = p->sources_bytes = 0;
-    return true;
-}
-
-static void reply_project(mg_req *r, int64_t id, unsigned status)
-{
-    mg_project p = {0};
-    char err[256] = "";
-    int rc = mg_store_project_get_id(r->api->o.store, id, &p, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "project", err);
-        return;
-    }
     mg_jw w;
     mg_jw_init(&w, &r->out);
-    mg_view_project(&w, &p);
-    mg_project_free(&p);
+    mg_view_project(&w, p);
     mg_reply_json(r, status);
 }
 
@@ -191,48 +33,22 @@ void mg_h_projects_create(mg_req *r)
 {
     cJSON *body;
     if (!mg_req_json(r, create_fields, 4, true, &body)) return;
-    char *sources_json = NULL, *config = NULL;
-    char sources_sha[65], config_sha[65], err[512] = "";
-    const char *name = cJSON_GetObjectItemCaseSensitive(body, "name")->valuestring;
-    cJSON *repo = cJSON_GetObjectItemCaseSensitive(body, "repo");
-    cJSON *sources = cJSON_GetObjectItemCaseSensitive(body, "sources");
-    mg_project p = {0};
-    if (!mg_project_name_valid(name)) {
-        mg_reply_error(r, 400,
-                       "field \"name\" must match ^[a-z0-9][a-z0-9_.-]{0,62}$ and not be all "
-                       "digits");
-        goto out;
+    mg_project_spec spec = {
+        .name = cJSON_GetObjectItemCaseSensitive(body, "name")->valuestring,
+        .config = cJSON_GetObjectItemCaseSensitive(body, "config"),
+        .repo = cJSON_GetObjectItemCaseSensitive(body, "repo"),
+        .sources = cJSON_GetObjectItemCaseSensitive(body, "sources"),
+    };
+    mg_service_err e = {0};
+    mg_project p;
+    if (mg_service_project_create(r->api->o.service, &spec, &p, &e) == 0) {
+        mg_reply_header(r, "Location", "/projects/%lld", (long long)p.id);
+        reply_project(r, &p, 201);
+        mg_project_free(&p);
+    } else {
+        mg_reply_service_err(r, &e);
     }
-    if (!repo == !sources) {
-        mg_reply_error(r, 400,
-                       repo ? "give either \"repo\" or \"sources\", not both"
-                            : "give \"repo\" (a git repository) or \"sources\" (an "
-                              "inline tree)");
-        goto out;
-    }
-    p.name = (char *)name;
-    if (repo && !take_repo(r, repo, &p, false)) goto out;
-    if (sources && !take_sources(r, sources, &p, &sources_json, sources_sha)) goto out;
-    config = mg_json_canonical(cJSON_GetObjectItemCaseSensitive(body, "config"), err, sizeof err);
-    if (!config) {
-        mg_reply_error(r, 400, "config: %s", err);
-        goto out;
-    }
-    if (!check_config(r, config, sources)) goto out;
-    mg_sha256_bytes_hex(config, strlen(config), config_sha);
-    int64_t id = mg_store_project_create(r->api->o.store, &p, config, config_sha, err, sizeof err);
-    if (id <= 0) {
-        if (id == MG_STORE_CONFLICT)
-            mg_reply_error(r, 409, "a project named \"%s\" exists", name);
-        else
-            mg_reply_store(r, (int)id, "project", err);
-        goto out;
-    }
-    mg_reply_header(r, "Location", "/projects/%lld", (long long)id);
-    reply_project(r, id, 201);
-out:
-    free(sources_json);
-    cJSON_free(config);
+    mg_service_err_free(&e);
     cJSON_Delete(body);
 }
 
@@ -267,8 +83,9 @@ static bool latest_by_target(mg_req *r, mg_jw *w, const mg_project *p, unsigned 
     mg_jw_object(w);
     for (size_t i = 0; i < mg_targets_count(ts); i++) {
         const mg_target *t = mg_targets_get(ts, i);
-        mg_build_filter f = {.project_id = p->id, .status_mask = status_mask, .target = t->name};
-        mg_build_row *rows = NULL;
+        mg_stored_build_filter f = {
+            .project_id = p->id, .status_mask = status_mask, .target = t->name};
+        mg_stored_build *rows = NULL;
         size_t n = 0;
         int64_t total = 0;
         char err[256] = "";
@@ -282,7 +99,7 @@ static bool latest_by_target(mg_req *r, mg_jw *w, const mg_project *p, unsigned 
             mg_jw_key(w, t->name);
             ok = mg_write_build(r, w, &rows[0]);
         }
-        mg_build_rows_free(rows, n);
+        mg_stored_builds_free(rows, n);
         if (!ok) return false;
     }
     mg_jw_object_end(w);
@@ -301,7 +118,7 @@ void mg_h_project_show(mg_req *r)
     bool ok = latest_by_target(r, &w, &p, 0);
     if (ok) {
         mg_jw_key(&w, "latest_succeeded");
-        ok = latest_by_target(r, &w, &p, 1u << MG_BUILD_SUCCEEDED);
+        ok = latest_by_target(r, &w, &p, 1u << MG_STORED_SUCCEEDED);
     }
     mg_jw_object_end(&w);
     mg_project_free(&p);
@@ -319,45 +136,23 @@ void mg_h_project_patch(mg_req *r)
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
     cJSON *body = NULL;
-    char *sources_json = NULL;
-    char sha[65], err[256] = "";
-    mg_project np = p;
+    mg_service_err e = {0};
     if (!mg_req_json(r, patch_fields, 3, true, &body)) goto out;
-    cJSON *repo = cJSON_GetObjectItemCaseSensitive(body, "repo");
-    cJSON *sources = cJSON_GetObjectItemCaseSensitive(body, "sources");
     if (cJSON_GetObjectItemCaseSensitive(body, "name")) {
         mg_reply_error(r, 400, "field \"name\" cannot be changed");
         goto out;
     }
-    if (!repo == !sources) {
-        mg_reply_error(r, 400,
-                       repo ? "give either \"repo\" or \"sources\", not both"
-                            : "give \"repo\" or \"sources\" to change");
-        goto out;
+    mg_project changed;
+    if (mg_service_project_patch(
+            r->api->o.service, &p, cJSON_GetObjectItemCaseSensitive(body, "repo"),
+            cJSON_GetObjectItemCaseSensitive(body, "sources"), &changed, &e) == 0) {
+        reply_project(r, &changed, 200);
+        mg_project_free(&changed);
+    } else {
+        mg_reply_service_err(r, &e);
     }
-    if (repo && !take_repo(r, repo, &np, true)) goto out;
-    if (sources && !take_sources(r, sources, &np, &sources_json, sha)) goto out;
-    if (sources) {
-        /* the new tree must hold what the current config names, as a new
-         * config must name what the tree holds */
-        mg_config_version cv;
-        int crc = mg_store_config_get(r->api->o.store, p.id, 0, &cv, err, sizeof err);
-        if (crc != 0) {
-            mg_reply_store(r, crc, "project", err);
-            goto out;
-        }
-        bool fits = check_config(r, cv.document, sources);
-        mg_config_version_free(&cv);
-        if (!fits) goto out;
-    }
-    int rc = mg_store_project_update_sources(r->api->o.store, &np, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "project", err);
-        goto out;
-    }
-    reply_project(r, p.id, 200);
 out:
-    free(sources_json);
+    mg_service_err_free(&e);
     cJSON_Delete(body);
     mg_project_free(&p);
 }
@@ -378,19 +173,17 @@ static void delete_work(mg_work *w, mg_req *r, void *arg)
 {
     (void)w;
     delete_job *d = arg;
-    char err[512] = "";
-    int rc = mg_queue_delete_project(r->api->o.queue, d->id, err, sizeof err);
-    if (rc == 0)
+    mg_project p = {.id = d->id, .name = d->name};
+    mg_service_err e = {0};
+    if (mg_service_project_delete(r->api->o.service, &p, &e) == 0)
         mg_reply(r, 204, NULL);
-    else if (rc == MG_STORE_NOTFOUND)
-        mg_reply_error(r, 404, "no project \"%.100s\"", d->name);
     else
-        mg_reply_error(r, 500, "cannot delete project %s: %s", d->name,
-                       err[0] ? err : "unknown error");
+        mg_reply_service_err(r, &e);
+    mg_service_err_free(&e);
 }
 
 /* The whole delete (builds stopped, rows, logs, blobs and mirror removed)
- * is the queue's: mg_queue_delete_project. It waits for the project's
+ * is the service's: mg_service_project_delete. It waits for the project's
  * running builds to let go and removes files: on the work pool, not on an
  * HTTP thread. */
 void mg_h_project_delete(mg_req *r)
@@ -410,53 +203,21 @@ void mg_h_config_put(mg_req *r)
 {
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
-    mg_api *a = r->api;
-    mg_errors errs = {0};
-    cJSON *doc = NULL, *tree = NULL;
-    char *canon = NULL;
-    char err[512] = "";
-    /* The document as sent first, so parse errors point into what the
-     * client wrote. */
-    const char *body = r->body ? r->body : "";
-    if (!mg_config_check(a->o.catalog, body, r->body_len, &a->o.config_limits, &errs)) {
-        mg_reply_config_errors(r, &errs);
-        goto out;
+    mg_service_err e = {0};
+    mg_config_put_result put;
+    if (mg_service_config_put(r->api->o.service, &p, r->body, r->body_len, &put, &e) == 0) {
+        mg_jw w;
+        mg_jw_init(&w, &r->out);
+        mg_jw_object(&w);
+        mg_jw_kint(&w, "version", put.version);
+        mg_jw_object_end(&w);
+        mg_reply_header(r, "Location", "/projects/%lld/config?version=%lld", (long long)p.id,
+                        (long long)put.version);
+        mg_reply_json(r, put.created ? 201 : 200);
+    } else {
+        mg_reply_service_err(r, &e);
     }
-    if (mg_json_parse_body(body, r->body_len, &doc, err, sizeof err) != 0 || !doc) {
-        mg_reply_error(r, 400, "%s", err[0] ? err : "the body must be the config document");
-        goto out;
-    }
-    if (!(canon = mg_json_canonical(doc, err, sizeof err))) {
-        mg_reply_error(r, 400, "%s", err);
-        goto out;
-    }
-    if (p.sources && !(tree = cJSON_Parse(p.sources))) {
-        mg_reply_error(r, 500, "the project's stored sources do not parse");
-        goto out;
-    }
-    if (!check_config(r, canon, tree)) goto out;
-    char sha[65];
-    mg_sha256_bytes_hex(canon, strlen(canon), sha);
-    int64_t version = 0;
-    bool created = false;
-    int rc = mg_store_config_put(a->o.store, p.id, canon, sha, &version, &created, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "project", err);
-        goto out;
-    }
-    mg_jw w;
-    mg_jw_init(&w, &r->out);
-    mg_jw_object(&w);
-    mg_jw_kint(&w, "version", version);
-    mg_jw_object_end(&w);
-    mg_reply_header(r, "Location", "/projects/%lld/config?version=%lld", (long long)p.id,
-                    (long long)version);
-    mg_reply_json(r, created ? 201 : 200);
-out:
-    mg_errors_free(&errs);
-    cJSON_Delete(doc);
-    cJSON_Delete(tree);
-    cJSON_free(canon);
+    mg_service_err_free(&e);
     mg_project_free(&p);
 }
 
@@ -523,70 +284,15 @@ void mg_h_config_versions(mg_req *r)
 
 /* ---- resolution ---------------------------------------------------------- */
 
-void mg_resolved_free(mg_resolved *x)
-{
-    mg_graph_free(x->graph);
-    mg_config_version_free(&x->config);
-    memset(x, 0, sizeof *x);
-}
-
-bool mg_req_resolve(mg_req *r, const mg_project *p, const char *target, const char *arch,
+/* Resolves through the service; false after answering its error. */
+static bool resolve(mg_req *r, const mg_project *p, const char *target, const char *arch,
                     const mg_keys *keys, mg_resolved *out)
 {
-    mg_api *a = r->api;
-    memset(out, 0, sizeof *out);
-    out->target = target ? target : mg_targets_default(a->o.targets)->name;
-    out->arch = arch ? arch : mg_host_arch();
-    const mg_targets *ts = a->o.targets;
-    if (!mg_targets_find(ts, out->target)) {
-        mg_buf names = {0};
-        for (size_t i = 0; i < mg_targets_count(ts); i++)
-            mg_buf_printf(&names, "%s%s", i ? ", " : "", mg_targets_get(ts, i)->name);
-        mg_reply_error(r, 400, "unknown target \"%.100s\" (targets: %s)", out->target,
-                       names.data ? names.data : "none");
-        mg_buf_free(&names);
-        return false;
-    }
-    if (p->config_version <= 0) {
-        mg_reply_error(r, 409, "project %s has no config", p->name);
-        return false;
-    }
-    char err[256] = "";
-    int rc = mg_store_config_get(a->o.store, p->id, 0, &out->config, err, sizeof err);
-    if (rc != 0) {
-        if (rc == MG_STORE_NOTFOUND)
-            mg_reply_error(r, 409, "project %s has no config", p->name);
-        else
-            mg_reply_store(r, rc, "config", err);
-        return false;
-    }
-    cJSON *tree = NULL;
-    if (p->sources && !(tree = cJSON_Parse(p->sources))) {
-        mg_reply_error(r, 500, "the project's stored sources do not parse");
-        mg_resolved_free(out);
-        return false;
-    }
-    mg_resolve_options ro = {
-        .target = out->target,
-        .arch = out->arch,
-        .keys = keys ? keys->items : NULL,
-        .n_keys = keys ? keys->n : 0,
-        .limits = a->o.config_limits,
-        .check_path = tree ? inline_path_check : NULL,
-        .check_path_ctx = tree,
-    };
-    mg_errors errs = {0};
-    const char *doc = out->config.document;
-    out->graph = mg_resolve(a->o.catalog, doc, strlen(doc), &ro, &errs);
-    cJSON_Delete(tree);
-    if (!out->graph) {
-        mg_reply_config_errors(r, &errs);
-        mg_errors_free(&errs);
-        mg_resolved_free(out);
-        return false;
-    }
-    mg_errors_free(&errs);
-    return true;
+    mg_service_err e = {0};
+    bool ok = mg_service_resolve(r->api->o.service, p, target, arch, keys, out, &e) == 0;
+    if (!ok) mg_reply_service_err(r, &e);
+    mg_service_err_free(&e);
+    return ok;
 }
 
 static const mg_field check_fields[] = {
@@ -612,7 +318,7 @@ void mg_h_check(mg_req *r)
         mg_reply_error(r, 400, "%s", err);
         goto out;
     }
-    if (!mg_req_resolve(r, &p, t ? t->valuestring : NULL, ar ? ar->valuestring : NULL, &keys, &res))
+    if (!resolve(r, &p, t ? t->valuestring : NULL, ar ? ar->valuestring : NULL, &keys, &res))
         goto out;
     char *json = mg_describe_json(res.graph);
     if (json)
@@ -649,7 +355,7 @@ void mg_h_graph(mg_req *r)
         goto out;
     }
     const char *t = mg_query_get(&r->query, "target"), *ar = mg_query_get(&r->query, "arch");
-    if (!mg_req_resolve(r, &p, t && *t ? t : NULL, ar && *ar ? ar : NULL, &keys, &res)) goto out;
+    if (!resolve(r, &p, t && *t ? t : NULL, ar && *ar ? ar : NULL, &keys, &res)) goto out;
     char *text;
     const char *ctype;
     if (!strcmp(format, "dot")) {

@@ -112,8 +112,6 @@ typedef struct mg_req {
     size_t n_headers;
 } mg_req;
 
-typedef void (*mg_handler)(mg_req *r);
-
 /* The scope of the request's bearer token (auth.c); MG_SCOPE_NONE when
  * there is none or it is unknown or revoked. */
 mg_scope mg_auth_check(mg_api *a, const char *authorization, int64_t *token_id);
@@ -139,6 +137,12 @@ void mg_reply_config_errors(mg_req *r, const mg_errors *errs);
 /* A store result that is not success: 404 (with `what` in the message),
  * 409, or 500 with the store's message. */
 void mg_reply_store(mg_req *r, int rc, const char *what, const char *err);
+/* The HTTP status of a service error (views.c): the one place where the
+ * service's error codes become statuses. */
+unsigned mg_http_status_of(const mg_service_err *e);
+/* Answers a service error with its status and message (422 with the
+ * config's diagnostics, Retry-After for a full queue). */
+void mg_reply_service_err(mg_req *r, const mg_service_err *e);
 /* Adds a header to the coming answer. */
 void mg_reply_header(mg_req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -155,7 +159,7 @@ void mg_reply_list_headers(mg_req *r, const mg_page *p, int64_t total);
 /* A project by id or name; false after answering 404 (or 500). */
 bool mg_req_project(mg_req *r, const char *ref, mg_project *p);
 /* A build by id; false after answering 404 (or 500). */
-bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *b);
+bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b);
 
 /* Answers with the SVG drawing of `dot` (malloc'd, taken over) by
  * Graphviz (graphviz.c): from the cache of drawings at once, else drawn on
@@ -164,21 +168,6 @@ bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *
 void mg_graphviz_reply(mg_req *r, char *dot, size_t dot_len);
 /* Whether `dot` is on PATH (looked up once). */
 bool mg_graphviz_available(void);
-
-/* A project's latest config resolved for a target, arch and keys
- * (h_projects.c). */
-typedef struct mg_resolved {
-    mg_graph *graph;
-    mg_config_version config;
-    const char *target, *arch; /* as resolved (defaults filled in) */
-} mg_resolved;
-
-/* Resolves; false after answering: 409 (no config), 400 (unknown target),
- * 422 (the resolver's errors), 500. Inline sources are checked for the
- * paths the config names. */
-bool mg_req_resolve(mg_req *r, const mg_project *p, const char *target, const char *arch,
-                    const mg_keys *keys, mg_resolved *out);
-void mg_resolved_free(mg_resolved *x);
 
 /* ---- views (views.c, catalog_view.c) ------------------------------------ */
 
@@ -189,7 +178,7 @@ void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_err
 /* The members of a Project (inside an object the caller opened). */
 void mg_view_project_fields(mg_jw *w, const mg_project *p);
 void mg_view_project(mg_jw *w, const mg_project *p);
-void mg_view_build(mg_jw *w, const mg_build_row *b, const int64_t *same, size_t n_same,
+void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size_t n_same,
                    const int64_t *differ, size_t n_differ);
 void mg_view_token(mg_jw *w, const mg_token_row *t);
 void mg_view_config_version(mg_jw *w, const mg_config_version *c);
@@ -199,9 +188,9 @@ void mg_view_catalog(mg_jw *w, const mg_catalog *cat);
 
 /* A Build with its reproduced_by/differs_from (one store query for a
  * finished build); false when the store failed. */
-bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b);
+bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b);
 /* Answers a page of builds matching `f` (newest first) with the list headers. */
-void mg_reply_build_list(mg_req *r, const mg_build_filter *f);
+void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);
 
 /* ---- handlers (h_*.c) --------------------------------------------------- */
 

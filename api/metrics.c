@@ -49,17 +49,17 @@ static void histogram(mg_buf *b, const char *name, const char *help, const doubl
 void mg_metrics_render(mg_api *a, mg_buf *b)
 {
     char err[256];
-    int64_t counts[MG_BUILD_N_STATUS] = {0};
+    int64_t counts[MG_STORED_N_STATUS] = {0};
     bool have_counts = mg_store_build_counts(a->o.store, counts, err, sizeof err) == 0;
     mg_buf_adds(b, "# HELP mgd_builds Builds in the database by status.\n"
                    "# TYPE mgd_builds gauge\n");
-    for (int s = 0; s < MG_BUILD_N_STATUS && have_counts; s++)
+    for (int s = 0; s < MG_STORED_N_STATUS && have_counts; s++)
         mg_buf_printf(b, "mgd_builds{status=\"%s\"} %" PRId64 "\n",
-                      mg_build_status_name((mg_build_status)s), counts[s]);
+                      mg_stored_status_name((mg_stored_status)s), counts[s]);
     /* no sample rather than a wrong 0 when the database could not say */
     mg_buf_adds(b, "# HELP mgd_queue_length Builds waiting for a worker.\n"
                    "# TYPE mgd_queue_length gauge\n");
-    if (have_counts) mg_buf_printf(b, "mgd_queue_length %" PRId64 "\n", counts[MG_BUILD_QUEUED]);
+    if (have_counts) mg_buf_printf(b, "mgd_queue_length %" PRId64 "\n", counts[MG_STORED_QUEUED]);
 
     mg_queue_metrics q = {0};
     mg_queue_metrics_get(a->o.queue, &q);

@@ -266,7 +266,7 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
             v = cJSON_IsTrue(m) ? "true" : "false";
         size_t l = strlen(v);
         memcpy(out->text + used, v, l + 1);
-        out->items[out->n++] = (mg_key_setting){m->string, out->text + used};
+        out->items[out->n++] = (mg_key_pair){m->string, out->text + used};
         used += l + 1;
     }
     return 0;
@@ -298,7 +298,7 @@ int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *e
         memcpy(t, pairs[i], l + 1);
         char *eq = strchr(t, '=');
         *eq = 0;
-        out->items[out->n++] = (mg_key_setting){t, eq + 1};
+        out->items[out->n++] = (mg_key_pair){t, eq + 1};
         used += l + 1;
     }
     return 0;
@@ -310,8 +310,8 @@ static int cmp_member(const void *a, const void *b)
     return strcmp(x->string ? x->string : "", y->string ? y->string : "");
 }
 
-int mg_sources_canonical(cJSON *sources, char **json, char sha256[65], int64_t *files,
-                         int64_t *bytes)
+int mg_sources_canonical(cJSON *sources, char **json, char sha256[MG_SHA256_HEX_SIZE],
+                         int64_t *files, int64_t *bytes)
 {
     size_t n = 0;
     int64_t total = 0;

@@ -26,7 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "graph/resolve.h"
+#include "base/sha256.h"
 
 /* JSON types a field may have (bits). */
 enum {
@@ -63,9 +63,17 @@ int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, con
 /* "string", "integer", "string or null", ... */
 void mg_json_types_text(unsigned types, char *buf, size_t size);
 
+/* One build key as given: name and value as text (the resolver's
+ * mg_key_setting, which the service makes of it: this library knows no
+ * resolver). */
+typedef struct mg_key_pair {
+    const char *name;
+    const char *value;
+} mg_key_pair;
+
 /* Build keys from a JSON object of strings, numbers and bools. */
 typedef struct mg_keys {
-    mg_key_setting *items;
+    mg_key_pair *items;
     size_t n;
     char *text; /* the values' text, NUL-separated */
 } mg_keys;
@@ -87,7 +95,7 @@ void mg_keys_free(mg_keys *k);
 
 /* The canonical form of an inline tree (members are reordered in place).
  * *json is malloc'd; -1 when out of memory. */
-int mg_sources_canonical(cJSON *sources, char **json, char sha256[65], int64_t *files,
-                         int64_t *bytes);
+int mg_sources_canonical(cJSON *sources, char **json, char sha256[MG_SHA256_HEX_SIZE],
+                         int64_t *files, int64_t *bytes);
 
 #endif

@@ -45,11 +45,16 @@ const char *mg_http_method_name(mg_http_method m);
 #define MG_ROUTE_MAX_SEGMENTS 16
 #define MG_PATH_MAX 2048
 
+/* What answers a request on a route (api/internal.h defines the request;
+ * the router only carries the function). */
+struct mg_req;
+typedef void (*mg_route_handler)(struct mg_req *r);
+
 typedef struct mg_route {
     mg_http_method method;
     const char *pattern; /* "/projects/:id/builds/latest" */
     int scope;           /* the least token scope it needs (0: none) */
-    void *handler;       /* opaque to the router */
+    mg_route_handler handler;
 } mg_route;
 
 typedef enum {

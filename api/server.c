@@ -56,37 +56,37 @@
 #define A_ MG_SCOPE_ADMIN
 
 static const mg_route routes[] = {
-    {MG_HTTP_GET, "/", 0, (void *)mg_h_root},
-    {MG_HTTP_GET, "/ui/*", 0, (void *)mg_h_ui},
-    {MG_HTTP_GET, "/health", 0, (void *)mg_h_health},
-    {MG_HTTP_GET, "/metrics", R_, (void *)mg_h_metrics},
-    {MG_HTTP_GET, "/targets", R_, (void *)mg_h_targets},
-    {MG_HTTP_GET, "/devices", R_, (void *)mg_h_devices},
-    {MG_HTTP_GET, "/schema/config.json", R_, (void *)mg_h_schema},
-    {MG_HTTP_POST, "/projects", W_, (void *)mg_h_projects_create},
-    {MG_HTTP_GET, "/projects", R_, (void *)mg_h_projects_list},
-    {MG_HTTP_GET, "/projects/:id", R_, (void *)mg_h_project_show},
-    {MG_HTTP_PATCH, "/projects/:id", W_, (void *)mg_h_project_patch},
-    {MG_HTTP_DELETE, "/projects/:id", A_, (void *)mg_h_project_delete},
-    {MG_HTTP_PUT, "/projects/:id/config", W_, (void *)mg_h_config_put},
-    {MG_HTTP_GET, "/projects/:id/config", R_, (void *)mg_h_config_get},
-    {MG_HTTP_GET, "/projects/:id/config/versions", R_, (void *)mg_h_config_versions},
-    {MG_HTTP_POST, "/projects/:id/check", R_, (void *)mg_h_check},
-    {MG_HTTP_GET, "/projects/:id/graph", R_, (void *)mg_h_graph},
-    {MG_HTTP_POST, "/projects/:id/build", W_, (void *)mg_h_build_start},
-    {MG_HTTP_GET, "/projects/:id/builds", R_, (void *)mg_h_project_builds},
-    {MG_HTTP_GET, "/projects/:id/builds/latest", R_, (void *)mg_h_project_builds_latest},
-    {MG_HTTP_GET, "/builds", R_, (void *)mg_h_builds_list},
-    {MG_HTTP_GET, "/builds/:id", R_, (void *)mg_h_build_show},
-    {MG_HTTP_GET, "/builds/:id/log", R_, (void *)mg_h_build_log},
-    {MG_HTTP_GET, "/builds/:id/image", R_, (void *)mg_h_build_image},
-    {MG_HTTP_GET, "/builds/:id/describe", R_, (void *)mg_h_build_describe},
-    {MG_HTTP_POST, "/builds/:id/cancel", W_, (void *)mg_h_build_cancel},
-    {MG_HTTP_POST, "/builds/:id/rebuild", W_, (void *)mg_h_build_rebuild},
-    {MG_HTTP_GET, "/hash", R_, (void *)mg_h_hash},
-    {MG_HTTP_POST, "/tokens", A_, (void *)mg_h_tokens_create},
-    {MG_HTTP_GET, "/tokens", A_, (void *)mg_h_tokens_list},
-    {MG_HTTP_DELETE, "/tokens/:id", A_, (void *)mg_h_tokens_delete},
+    {MG_HTTP_GET, "/", 0, mg_h_root},
+    {MG_HTTP_GET, "/ui/*", 0, mg_h_ui},
+    {MG_HTTP_GET, "/health", 0, mg_h_health},
+    {MG_HTTP_GET, "/metrics", R_, mg_h_metrics},
+    {MG_HTTP_GET, "/targets", R_, mg_h_targets},
+    {MG_HTTP_GET, "/devices", R_, mg_h_devices},
+    {MG_HTTP_GET, "/schema/config.json", R_, mg_h_schema},
+    {MG_HTTP_POST, "/projects", W_, mg_h_projects_create},
+    {MG_HTTP_GET, "/projects", R_, mg_h_projects_list},
+    {MG_HTTP_GET, "/projects/:id", R_, mg_h_project_show},
+    {MG_HTTP_PATCH, "/projects/:id", W_, mg_h_project_patch},
+    {MG_HTTP_DELETE, "/projects/:id", A_, mg_h_project_delete},
+    {MG_HTTP_PUT, "/projects/:id/config", W_, mg_h_config_put},
+    {MG_HTTP_GET, "/projects/:id/config", R_, mg_h_config_get},
+    {MG_HTTP_GET, "/projects/:id/config/versions", R_, mg_h_config_versions},
+    {MG_HTTP_POST, "/projects/:id/check", R_, mg_h_check},
+    {MG_HTTP_GET, "/projects/:id/graph", R_, mg_h_graph},
+    {MG_HTTP_POST, "/projects/:id/build", W_, mg_h_build_start},
+    {MG_HTTP_GET, "/projects/:id/builds", R_, mg_h_project_builds},
+    {MG_HTTP_GET, "/projects/:id/builds/latest", R_, mg_h_project_builds_latest},
+    {MG_HTTP_GET, "/builds", R_, mg_h_builds_list},
+    {MG_HTTP_GET, "/builds/:id", R_, mg_h_build_show},
+    {MG_HTTP_GET, "/builds/:id/log", R_, mg_h_build_log},
+    {MG_HTTP_GET, "/builds/:id/image", R_, mg_h_build_image},
+    {MG_HTTP_GET, "/builds/:id/describe", R_, mg_h_build_describe},
+    {MG_HTTP_POST, "/builds/:id/cancel", W_, mg_h_build_cancel},
+    {MG_HTTP_POST, "/builds/:id/rebuild", W_, mg_h_build_rebuild},
+    {MG_HTTP_GET, "/hash", R_, mg_h_hash},
+    {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create},
+    {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list},
+    {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -271,7 +271,7 @@ bool mg_req_project(mg_req *r, const char *ref, mg_project *p)
     return false;
 }
 
-bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *b)
+bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b)
 {
     char err[256] = "";
     int64_t id;
@@ -287,11 +287,11 @@ bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_build_row *
     return false;
 }
 
-bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
+bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
 {
     int64_t *same = NULL, *differ = NULL;
     size_t n_same = 0, n_differ = 0;
-    if (b->status == MG_BUILD_SUCCEEDED && b->input_hash) {
+    if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
         char err[256] = "";
         if (mg_store_build_siblings(r->api->o.store, b, &same, &n_same, &differ, &n_differ, err,
                                     sizeof err) != 0) {
@@ -301,8 +301,8 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_build_row *b)
     }
     /* the logs table has a size once the build ended; before that (and
      * for builds a crash interrupted) the file says how far it got */
-    mg_build_row shown = *b;
-    if (shown.log_size == 0 && shown.status != MG_BUILD_QUEUED) {
+    mg_stored_build shown = *b;
+    if (shown.log_size == 0 && shown.status != MG_STORED_QUEUED) {
         char *path = mg_queue_log_path(r->api->o.queue, b->id);
         struct stat st;
         if (path && stat(path, &st) == 0) shown.log_size = (int64_t)st.st_size;
@@ -912,7 +912,7 @@ static void dispatch(mg_req *r)
         return;
     }
     if (r->body) r->body[r->body_len] = 0;
-    mg_handler h = (mg_handler)r->match.route->handler;
+    mg_route_handler h = r->match.route->handler;
     h(r);
     if (!r->deferred && !r->replied) mg_reply_error(r, 500, "the handler gave no answer (a bug)");
 }
@@ -1259,8 +1259,6 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         a->o.max_body_total = a->o.max_body > (16u << 20) ? 4 * a->o.max_body : 64u << 20;
     if (!a->o.header_timeout_s) a->o.header_timeout_s = 10;
     if (!a->o.body_timeout_s) a->o.body_timeout_s = 60;
-    if (!a->o.max_sources) a->o.max_sources = 1u << 20;
-    if (a->o.max_queued <= 0) a->o.max_queued = 1000;
     if (!a->o.timeout_s) a->o.timeout_s = 60;
     if (!a->o.version) a->o.version = MGD_VERSION;
     if (!a->o.threads) {

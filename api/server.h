@@ -5,10 +5,12 @@
  * mg_api_start() listens on host:port and serves requests on a pool of
  * libmicrohttpd threads until mg_api_stop(). Each request is routed,
  * authenticated (Bearer token -> sha256 -> the store), its body collected
- * up to max_body, then handled on the pool thread: handlers talk to the
- * store, the queue and the resolver directly, so every pool thread holds
- * its own SQLite connection (store.h) and nothing in a request waits for
- * another request.
+ * up to max_body, then handled on the pool thread. Handlers only parse
+ * the request, call the service (service/service.h: every flow that
+ * changes state, with its rules) and render its result or its error;
+ * reads (lists, a build, a log) go to the store and the queue directly.
+ * Every pool thread holds its own SQLite connection (store.h), so nothing
+ * in a request waits for another request.
  *
  * Connections are guarded before any of that (server.c): a request's
  * head must arrive within header_timeout_s of the connection's start (of
@@ -22,7 +24,7 @@
  * send and are resumed by one watcher thread (sse.c); images and logs are
  * sent from file descriptors (sendfile).
  *
- * The engine (store, queue, cache, catalog, targets) must outlive the API:
+ * The engine (service, store, queue, cache, catalog, targets) must outlive the API:
  * stop the API first. The process should ignore SIGPIPE (mg_api_start
  * does so when the disposition is still the default).
  */
@@ -36,13 +38,15 @@
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "graph/resolve.h"
+#include "service/service.h"
 #include "toolchain/cache.h"
 #include "toolchain/target.h"
 
 typedef struct mg_api_options {
-    const char *host; /* numeric IPv4 or IPv6 address, or "localhost"; NULL: 127.0.0.1 */
-    uint16_t port;    /* 0: any free port (mg_api_port() says which) */
-    mg_store *store;
+    const char *host;    /* numeric IPv4 or IPv6 address, or "localhost"; NULL: 127.0.0.1 */
+    uint16_t port;       /* 0: any free port (mg_api_port() says which) */
+    mg_service *service; /* what changes state */
+    mg_store *store;     /* what reads it */
     mg_queue *queue;
     mg_cache *cache; /* the daemon's cache (images are blobs in it); may be NULL */
     const mg_catalog *catalog;
@@ -50,9 +54,6 @@ typedef struct mg_api_options {
     size_t max_body;             /* largest request body; 0: 4 MiB */
     size_t max_body_total;       /* request bodies held at once, all requests together (503
                                     past it); 0: 64 MiB, or 4 x max_body when that is more */
-    size_t max_sources;          /* largest inline source tree (content bytes); 0: 1 MiB */
-    int64_t max_queued;          /* queued builds before 429; 0: 1000 */
-    mg_limits config_limits;     /* limits of config documents; zero fields: the defaults */
     unsigned threads;            /* libmicrohttpd pool threads; 0: 2 x cores */
     unsigned max_connections;    /* 0: libmicrohttpd's default */
     unsigned per_ip_connections; /* 0: no limit per client address */

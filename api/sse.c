@@ -85,20 +85,20 @@ static int64_t file_size(mg_sse *s)
 }
 
 /* The build's status: true when it has ended (or is gone). */
-static bool build_ended(mg_api *a, int64_t id, mg_build_status *st)
+static bool build_ended(mg_api *a, int64_t id, mg_stored_status *st)
 {
-    mg_build_row b;
+    mg_stored_build b;
     char err[128];
     int rc = mg_store_build_get(a->o.store, id, false, &b, err, sizeof err);
     if (rc == MG_STORE_NOTFOUND) {
-        *st = MG_BUILD_CANCELLED;
+        *st = MG_STORED_CANCELLED;
         return true;
     }
     if (rc != 0) return false; /* try again later */
     *st = b.status;
     /* a cancelled build's worker may still be writing its last lines */
-    bool ended = mg_build_status_terminal(b.status) && !mg_queue_running(a->o.queue, id);
-    mg_build_row_free(&b);
+    bool ended = mg_stored_status_terminal(b.status) && !mg_queue_running(a->o.queue, id);
+    mg_stored_build_free(&b);
     return ended;
 }
 
@@ -184,13 +184,13 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         if (s->out.failed) return MHD_CONTENT_READER_END_WITH_ERROR;
         if (s->ended) return MHD_CONTENT_READER_END_OF_STREAM;
         if (read_lines(s, false)) continue;
-        mg_build_status st;
+        mg_stored_status st;
         if (build_ended(h->api, s->id, &st)) {
             /* what the build wrote before it ended, then the end */
             while (read_lines(s, true)) {
             }
             mg_buf_printf(&s->out, "event: end\ndata: {\"status\":\"%s\"}\n\n",
-                          mg_build_status_name(st));
+                          mg_stored_status_name(st));
             s->ended = true;
             continue;
         }
@@ -276,7 +276,7 @@ static void *watch(void *arg)
         if (check) {
             pthread_mutex_unlock(&h->lock);
             for (mg_sse *s = check; s; s = s->next) {
-                mg_build_status st;
+                mg_stored_status st;
                 s->status_ended = build_ended(a, s->id, &st);
             }
             pthread_mutex_lock(&h->lock);

@@ -134,7 +134,7 @@ static void id_list(mg_jw *w, const char *key, const int64_t *ids, size_t n)
     mg_jw_array_end(w);
 }
 
-void mg_view_build(mg_jw *w, const mg_build_row *b, const int64_t *same, size_t n_same,
+void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size_t n_same,
                    const int64_t *differ, size_t n_differ)
 {
     mg_jw_object(w);
@@ -144,7 +144,7 @@ void mg_view_build(mg_jw *w, const mg_build_row *b, const int64_t *same, size_t 
     mg_jw_kint(w, "id", b->project_id);
     mg_jw_kstring(w, "name", b->project_name);
     mg_jw_object_end(w);
-    mg_jw_kstring(w, "status", mg_build_status_name(b->status));
+    mg_jw_kstring(w, "status", mg_stored_status_name(b->status));
     mg_jw_kstring(w, "target", b->target);
     mg_jw_kstring(w, "arch", b->arch);
     mg_jw_key(w, "keys");
@@ -161,7 +161,7 @@ void mg_view_build(mg_jw *w, const mg_build_row *b, const int64_t *same, size_t 
     ktime(w, "started_at", b->started_at);
     ktime(w, "finished_at", b->finished_at);
     mg_jw_key(w, "duration_ms");
-    if (b->duration_ms >= 0 && mg_build_status_terminal(b->status))
+    if (b->duration_ms >= 0 && mg_stored_status_terminal(b->status))
         mg_jw_int(w, b->duration_ms);
     else
         mg_jw_null(w);
@@ -235,4 +235,38 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
         mg_jw_object_end(w);
     }
     mg_jw_array_end(w);
+}
+
+unsigned mg_http_status_of(const mg_service_err *e)
+{
+    switch (e->err.code) {
+    case MG_E_INVALID:
+        return e->config_invalid ? 422 : 400;
+    case MG_E_NOT_FOUND:
+        return 404;
+    case MG_E_CONFLICT:
+        return 409;
+    /* a quota that frees up by itself is "too many requests"; a size is
+     * "too large" */
+    case MG_E_LIMIT:
+        return e->retry_after_s ? 429 : 413;
+    case MG_E_BUSY:
+        return 503;
+    case MG_OK:
+    case MG_E_IO:
+    case MG_E_NOMEM:
+    case MG_E_INTERNAL:
+        break;
+    }
+    return 500;
+}
+
+void mg_reply_service_err(mg_req *r, const mg_service_err *e)
+{
+    if (e->config_invalid) {
+        mg_reply_config_errors(r, &e->config);
+        return;
+    }
+    if (e->retry_after_s) mg_reply_header(r, "Retry-After", "%u", e->retry_after_s);
+    mg_reply_error(r, mg_http_status_of(e), "%s", e->err.msg);
 }

@@ -252,8 +252,8 @@ static unsigned kill_orphans(const char *marker_entry)
  * their log size recorded (the worker that would have done it is gone). */
 static void close_interrupted_logs(mg_store *store, const char *data)
 {
-    mg_build_filter f = {.status_mask = 1u << MG_BUILD_INTERRUPTED};
-    mg_build_row *rows;
+    mg_stored_build_filter f = {.status_mask = 1u << MG_STORED_INTERRUPTED};
+    mg_stored_build *rows;
     size_t n;
     int64_t total;
     if (mg_store_build_list(store, &f, 0, 1000, &rows, &n, &total, NULL, 0)) return;
@@ -272,14 +272,14 @@ static void close_interrupted_logs(mg_store *store, const char *data)
         }
         free(path);
     }
-    mg_build_rows_free(rows, n);
+    mg_stored_builds_free(rows, n);
 }
 
 /* On a fresh database: an admin token in DATA/admin.token. */
 static int first_token(mg_store *store, const char *data)
 {
     if (mg_store_token_count(store) != 0) return 0;
-    char token[MG_TOKEN_TEXT_SIZE], hash[65], err[256];
+    char token[MG_TOKEN_TEXT_SIZE], hash[MG_SHA256_HEX_SIZE], err[256];
     if (mg_token_new(token)) {
         fprintf(stderr, "mgd serve: no randomness for the admin token\n");
         return -1;
@@ -440,9 +440,19 @@ int mg_cmd_serve(int argc, char **argv)
         fprintf(stderr, "mgd serve: %s\n", err);
         goto out_stop;
     }
+    mg_service service;
+    mg_service_init(&service, &(mg_service_options){
+                                  .store = store,
+                                  .queue = queue,
+                                  .catalog = catalog,
+                                  .targets = targets,
+                                  .max_sources = o.max_sources,
+                                  .max_queued = o.max_queue,
+                              });
     mg_api_options ao = {
         .host = o.host,
         .port = o.port,
+        .service = &service,
         .store = store,
         .queue = queue,
         .cache = cache,
@@ -450,8 +460,6 @@ int mg_cmd_serve(int argc, char **argv)
         .targets = targets,
         .max_body = o.max_body,
         .max_body_total = o.max_body_total,
-        .max_sources = o.max_sources,
-        .max_queued = o.max_queue,
         .threads = o.threads,
         .max_connections = o.max_connections,
         .per_ip_connections = o.per_ip,

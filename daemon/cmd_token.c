@@ -104,7 +104,7 @@ int mg_cmd_token(int argc, char **argv)
     }
     int status = 1;
     if (create) {
-        char token[MG_TOKEN_TEXT_SIZE], hash[65];
+        char token[MG_TOKEN_TEXT_SIZE], hash[MG_SHA256_HEX_SIZE];
         if (mg_token_new(token)) {
             fprintf(stderr, "mgd token: no randomness available\n");
             goto out;

@@ -159,13 +159,13 @@ typedef struct job {
     mg_queue *q;
     worker_slot *slot;
     build_log log;
-    mg_build_row row; /* as claimed */
+    mg_stored_build row; /* as claimed */
     mg_project project;
     mg_config_version config;
     char *scratch, *src;
     char err[2048];
     /* the result, written by finish_build */
-    mg_build_row done;
+    mg_stored_build done;
 } job;
 
 /* The key of the record that pins blob `sha` as a `kind`. */
@@ -282,7 +282,7 @@ static int take_sources(job *j)
         free(tmp);
         cJSON *tree = text ? cJSON_ParseWithLength(text, len) : NULL;
         free(text);
-        char hash[65];
+        char hash[MG_SHA256_HEX_SIZE];
         int r = tree ? mg_sources_inline_write(tree, j->src, hash, j->err, sizeof j->err) : -1;
         if (!tree) snprintf(j->err, sizeof j->err, "the build's inline sources are unreadable");
         cJSON_Delete(tree);
@@ -433,7 +433,7 @@ static void fail_build(job *j, const char *fmt, ...)
     char *msg = mg_xvasprintf(fmt, ap);
     va_end(ap);
     log_line(&j->log, "error: %s", msg);
-    j->done.status = MG_BUILD_FAILED;
+    j->done.status = MG_STORED_FAILED;
     free(j->done.error);
     j->done.error = msg;
 }
@@ -446,10 +446,10 @@ static bool cancelled(job *j)
 /* Whether the store still has the build running (not cancelled). */
 static bool still_running(job *j)
 {
-    mg_build_row b;
+    mg_stored_build b;
     bool running = mg_store_build_get(j->q->o.store, j->row.id, false, &b, NULL, 0) == 0 &&
-                   b.status == MG_BUILD_RUNNING;
-    mg_build_row_free(&b);
+                   b.status == MG_STORED_RUNNING;
+    mg_stored_build_free(&b);
     return running && !cancelled(j);
 }
 
@@ -515,25 +515,25 @@ static void build_it(job *j)
     log_line(&j->log, "input hash %s", hash);
     if (!j->row.force) {
         int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, NULL, 0);
-        mg_build_row p;
+        mg_stored_build p;
         if (prev > 0 && mg_store_build_get(q->o.store, prev, false, &p, NULL, 0) == 0) {
             bool have = p.image_sha256 &&
                         mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL) == MG_CACHE_OK;
             if (have) {
                 log_line(&j->log, "reused build %lld: same inputs, image %s", (long long)prev,
                          p.image_sha256);
-                j->done.status = MG_BUILD_SUCCEEDED;
+                j->done.status = MG_STORED_SUCCEEDED;
                 j->done.reused_from = prev;
                 j->done.image_name = p.image_name;
                 j->done.image_sha256 = p.image_sha256;
                 j->done.image_size = p.image_size;
                 p.image_name = p.image_sha256 = NULL;
-                mg_build_row_free(&p);
+                mg_stored_build_free(&p);
                 goto out;
             }
             log_line(&j->log, "build %lld had the same inputs but its image is gone: building",
                      (long long)prev);
-            mg_build_row_free(&p);
+            mg_stored_build_free(&p);
         }
     }
 
@@ -597,7 +597,7 @@ static void build_it(job *j)
         goto out;
     }
     free(image);
-    j->done.status = MG_BUILD_SUCCEEDED;
+    j->done.status = MG_STORED_SUCCEEDED;
     j->done.image_name = mg_xstrdup(res.image_name);
     j->done.image_sha256 = mg_xstrdup(sha);
     j->done.image_size = (int64_t)size;
@@ -633,7 +633,7 @@ static void run_job(worker_slot *slot, int64_t id)
         fail_build(&j, "%s", j.err);
         goto finish;
     }
-    if (j.row.status != MG_BUILD_RUNNING) {
+    if (j.row.status != MG_STORED_RUNNING) {
         /* cancelled between the claim and now */
         fail_build(&j, "cancelled");
         goto finish;
@@ -659,12 +659,12 @@ finish:;
     pthread_mutex_lock(&q->lock);
     stopping = q->stopping;
     pthread_mutex_unlock(&q->lock);
-    if (j.done.status != MG_BUILD_SUCCEEDED && stopping) {
-        j.done.status = MG_BUILD_INTERRUPTED;
+    if (j.done.status != MG_STORED_SUCCEEDED && stopping) {
+        j.done.status = MG_STORED_INTERRUPTED;
         free(j.done.error);
         j.done.error = mg_xstrdup("interrupted: the daemon stopped while the build ran");
         log_line(&j.log, "%s", j.done.error);
-    } else if (j.done.status == MG_BUILD_SUCCEEDED) {
+    } else if (j.done.status == MG_STORED_SUCCEEDED) {
         log_line(&j.log, "succeeded");
     }
     j.done.log_size = (int64_t)j.log.size;
@@ -687,8 +687,8 @@ finish:;
     mg_rm_rf(j.scratch);
     free(j.scratch);
     free(j.src);
-    mg_build_row_free(&j.row);
-    mg_build_row_free(&j.done);
+    mg_stored_build_free(&j.row);
+    mg_stored_build_free(&j.done);
     mg_project_free(&j.project);
     mg_config_version_free(&j.config);
 }
@@ -900,7 +900,10 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
     mg_queue *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->o = *o;
-    if (!q->o.workers) q->o.workers = 2;
+    if (q->o.no_workers)
+        q->o.workers = 0;
+    else if (!q->o.workers)
+        q->o.workers = 2;
     q->self_exe = realpath("/proc/self/exe", NULL);
     if (!q->self_exe) {
         snprintf(err, errsize, "cannot find this program (/proc/self/exe): %s", strerror(errno));
@@ -987,7 +990,7 @@ void mg_queue_notify(mg_queue *q)
 
 int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize)
 {
-    mg_build_status was;
+    mg_stored_status was;
     int r = mg_store_build_cancel(q->o.store, id, &was, err, errsize);
     if (r) return r;
     pthread_mutex_lock(&q->lock);
@@ -1032,10 +1035,10 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
         if (!s) {
             /* not running here: wait only while it is queued */
             pthread_mutex_unlock(&q->lock);
-            mg_build_row b;
+            mg_stored_build b;
             bool queued = mg_store_build_get(q->o.store, id, false, &b, NULL, 0) == 0 &&
-                          b.status == MG_BUILD_QUEUED;
-            mg_build_row_free(&b);
+                          b.status == MG_STORED_QUEUED;
+            mg_stored_build_free(&b);
             pthread_mutex_lock(&q->lock);
             if (!queued && !slot_of(q, id)) break;
         }

@@ -54,6 +54,8 @@ typedef struct mg_queue_options {
     const mg_targets *targets;
     const char *data_dir;   /* logs/, git/, scratch/ live under it */
     unsigned workers;       /* threads; default 2 */
+    bool no_workers;        /* none at all: builds stay queued (tests of what queues, cancels
+                               and deletes them, without running one) */
     unsigned jobs;          /* processes per build; 0: the number of cores */
     mg_build_limits limits; /* of every build (toolchain/sandbox.h) */
     bool no_sandbox;        /* actions run with the limits only (mgd serve --insecure-no-sandbox) */

@@ -1017,29 +1017,29 @@ int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_
 
 /* ---- builds ------------------------------------------------------------- */
 
-static const char *const status_names[MG_BUILD_N_STATUS] = {
+static const char *const status_names[MG_STORED_N_STATUS] = {
     "queued", "running", "succeeded", "failed", "cancelled", "interrupted",
 };
 
-const char *mg_build_status_name(mg_build_status st)
+const char *mg_stored_status_name(mg_stored_status st)
 {
-    return (unsigned)st < MG_BUILD_N_STATUS ? status_names[st] : "unknown";
+    return (unsigned)st < MG_STORED_N_STATUS ? status_names[st] : "unknown";
 }
 
-int mg_build_status_parse(const char *name)
+int mg_stored_status_parse(const char *name)
 {
     if (!name) return -1;
-    for (int i = 0; i < MG_BUILD_N_STATUS; i++)
+    for (int i = 0; i < MG_STORED_N_STATUS; i++)
         if (!strcmp(name, status_names[i])) return i;
     return -1;
 }
 
-bool mg_build_status_terminal(mg_build_status st)
+bool mg_stored_status_terminal(mg_stored_status st)
 {
-    return st != MG_BUILD_QUEUED && st != MG_BUILD_RUNNING;
+    return st != MG_STORED_QUEUED && st != MG_STORED_RUNNING;
 }
 
-void mg_build_row_free(mg_build_row *b)
+void mg_stored_build_free(mg_stored_build *b)
 {
     if (!b) return;
     free(b->project_name);
@@ -1057,19 +1057,19 @@ void mg_build_row_free(mg_build_row *b)
     memset(b, 0, sizeof *b);
 }
 
-void mg_build_rows_free(mg_build_row *bs, size_t n)
+void mg_stored_builds_free(mg_stored_build *bs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) mg_build_row_free(&bs[i]);
+    for (size_t i = 0; i < n; i++) mg_stored_build_free(&bs[i]);
     free(bs);
 }
 
-static void build_read(sqlite3_stmt *st, mg_build_row *b)
+static void build_read(sqlite3_stmt *st, mg_stored_build *b)
 {
     memset(b, 0, sizeof *b);
     b->id = col_int(st, 0);
     b->project_id = col_int(st, 1);
     b->project_name = col_text(st, 2);
-    b->status = (mg_build_status)col_int(st, 3);
+    b->status = (mg_stored_status)col_int(st, 3);
     b->target = col_text(st, 4);
     b->arch = col_text(st, 5);
     b->keys = col_text(st, 6);
@@ -1095,7 +1095,7 @@ static void build_read(sqlite3_stmt *st, mg_build_row *b)
     b->log_size = col_int(st, 26);
 }
 
-int64_t mg_store_build_create(mg_store *s, const mg_build_row *b, int64_t max_queued, char *err,
+int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, char *err,
                               size_t errsize)
 {
     if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
@@ -1142,7 +1142,7 @@ fail:
     return MG_STORE_ERROR;
 }
 
-int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_build_row *out, char *err,
+int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_build *out, char *err,
                        size_t errsize)
 {
     memset(out, 0, sizeof *out);
@@ -1162,7 +1162,7 @@ int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_build_row
     }
     if (with_describe) {
         if (!(st = stmt(s, ST_BUILD_DESCRIBE, err, errsize))) {
-            mg_build_row_free(out);
+            mg_stored_build_free(out);
             return MG_STORE_ERROR;
         }
         sqlite3_bind_int64(st, 1, id);
@@ -1172,7 +1172,7 @@ int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_build_row
     return 0;
 }
 
-static void bind_filter(sqlite3_stmt *st, const mg_build_filter *f)
+static void bind_filter(sqlite3_stmt *st, const mg_stored_build_filter *f)
 {
     sqlite3_bind_int64(st, 1, f ? f->project_id : 0);
     sqlite3_bind_int64(st, 2, f ? f->status_mask : 0);
@@ -1180,8 +1180,8 @@ static void bind_filter(sqlite3_stmt *st, const mg_build_filter *f)
     bind_text(st, 4, f ? f->image_sha256 : NULL);
 }
 
-int mg_store_build_list(mg_store *s, const mg_build_filter *f, int64_t offset, int64_t limit,
-                        mg_build_row **out, size_t *n, int64_t *total, char *err, size_t errsize)
+int mg_store_build_list(mg_store *s, const mg_stored_build_filter *f, int64_t offset, int64_t limit,
+                        mg_stored_build **out, size_t *n, int64_t *total, char *err, size_t errsize)
 {
     *out = NULL;
     *n = 0;
@@ -1210,7 +1210,7 @@ int mg_store_build_list(mg_store *s, const mg_build_filter *f, int64_t offset, i
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         errf(err, errsize, "database: %s", db_error(s));
-        mg_build_rows_free(*out, *n);
+        mg_stored_builds_free(*out, *n);
         *out = NULL;
         *n = 0;
         return MG_STORE_ERROR;
@@ -1218,15 +1218,16 @@ int mg_store_build_list(mg_store *s, const mg_build_filter *f, int64_t offset, i
     return 0;
 }
 
-int mg_store_build_counts(mg_store *s, int64_t counts[MG_BUILD_N_STATUS], char *err, size_t errsize)
+int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], char *err,
+                          size_t errsize)
 {
-    memset(counts, 0, sizeof(int64_t) * MG_BUILD_N_STATUS);
+    memset(counts, 0, sizeof(int64_t) * MG_STORED_N_STATUS);
     sqlite3_stmt *st = stmt(s, ST_BUILD_COUNTS, err, errsize);
     if (!st) return MG_STORE_ERROR;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t status = col_int(st, 0);
-        if (status >= 0 && status < MG_BUILD_N_STATUS) counts[status] = col_int(st, 1);
+        if (status >= 0 && status < MG_STORED_N_STATUS) counts[status] = col_int(st, 1);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -1277,7 +1278,7 @@ int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const
     return 0;
 }
 
-int mg_store_build_finish(mg_store *s, const mg_build_row *b, char *err, size_t errsize)
+int mg_store_build_finish(mg_store *s, const mg_stored_build *b, char *err, size_t errsize)
 {
     if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
     sqlite3_stmt *st = stmt(s, ST_BUILD_FINISH, err, errsize);
@@ -1299,7 +1300,7 @@ int mg_store_build_finish(mg_store *s, const mg_build_row *b, char *err, size_t 
         errf(err, errsize, "build %lld is no longer running", (long long)b->id);
         return MG_STORE_CONFLICT;
     }
-    if (b->status == MG_BUILD_SUCCEEDED && b->image_sha256) {
+    if (b->status == MG_STORED_SUCCEEDED && b->image_sha256) {
         if (!(st = stmt(s, ST_ARTIFACT_INSERT, err, errsize))) goto fail;
         sqlite3_bind_int64(st, 1, b->id);
         bind_text(st, 2, b->image_name);
@@ -1317,7 +1318,7 @@ fail:
     return MG_STORE_ERROR;
 }
 
-int mg_store_build_cancel(mg_store *s, int64_t id, mg_build_status *was, char *err, size_t errsize)
+int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, char *err, size_t errsize)
 {
     if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
     sqlite3_stmt *st = stmt(s, ST_BUILD_STATUS, err, errsize);
@@ -1335,11 +1336,11 @@ int mg_store_build_cancel(mg_store *s, int64_t id, mg_build_status *was, char *e
         errf(err, errsize, "database: %s", db_error(s));
         goto fail;
     }
-    if (was) *was = (mg_build_status)status;
-    if (mg_build_status_terminal((mg_build_status)status)) {
+    if (was) *was = (mg_stored_status)status;
+    if (mg_stored_status_terminal((mg_stored_status)status)) {
         tx_rollback(s);
         errf(err, errsize, "build %lld has already finished (%s)", (long long)id,
-             mg_build_status_name((mg_build_status)status));
+             mg_stored_status_name((mg_stored_status)status));
         return MG_STORE_CONFLICT;
     }
     if (!(st = stmt(s, ST_BUILD_CANCEL, err, errsize))) goto fail;
@@ -1369,12 +1370,12 @@ int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_
     return id;
 }
 
-int mg_store_build_siblings(mg_store *s, const mg_build_row *b, int64_t **same, size_t *n_same,
+int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
                             int64_t **differ, size_t *n_differ, char *err, size_t errsize)
 {
     *same = *differ = NULL;
     *n_same = *n_differ = 0;
-    if (!b->input_hash || b->status != MG_BUILD_SUCCEEDED || !b->image_sha256) return 0;
+    if (!b->input_hash || b->status != MG_STORED_SUCCEEDED || !b->image_sha256) return 0;
     sqlite3_stmt *st = stmt(s, ST_BUILD_SIBLINGS, err, errsize);
     if (!st) return MG_STORE_ERROR;
     bind_text(st, 1, b->input_hash);
@@ -1443,6 +1444,12 @@ mg_scope mg_scope_parse(const char *name)
     for (int i = MG_SCOPE_READ; i <= MG_SCOPE_ADMIN; i++)
         if (name && !strcmp(name, scope_names[i])) return (mg_scope)i;
     return MG_SCOPE_NONE;
+}
+
+void mg_token_row_free(mg_token_row *t)
+{
+    free(t->name);
+    t->name = NULL;
 }
 
 void mg_token_rows_free(mg_token_row *ts, size_t n)

@@ -117,24 +117,24 @@ int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_
 /* ---- builds (and the queue) -------------------------------------------- */
 
 typedef enum {
-    MG_BUILD_QUEUED,
-    MG_BUILD_RUNNING,
-    MG_BUILD_SUCCEEDED,
-    MG_BUILD_FAILED,
-    MG_BUILD_CANCELLED,
-    MG_BUILD_INTERRUPTED,
-    MG_BUILD_N_STATUS
-} mg_build_status;
+    MG_STORED_QUEUED,
+    MG_STORED_RUNNING,
+    MG_STORED_SUCCEEDED,
+    MG_STORED_FAILED,
+    MG_STORED_CANCELLED,
+    MG_STORED_INTERRUPTED,
+    MG_STORED_N_STATUS
+} mg_stored_status;
 
-const char *mg_build_status_name(mg_build_status st);
+const char *mg_stored_status_name(mg_stored_status st);
 /* -1 when `name` is not a status. */
-int mg_build_status_parse(const char *name);
-bool mg_build_status_terminal(mg_build_status st);
+int mg_stored_status_parse(const char *name);
+bool mg_stored_status_terminal(mg_stored_status st);
 
-typedef struct mg_build_row {
+typedef struct mg_stored_build {
     int64_t id, project_id;
     char *project_name;
-    mg_build_status status;
+    mg_stored_status status;
     char *target, *arch;
     char *keys; /* JSON object {name: text}, canonical (sorted by name) */
     int64_t config_version;
@@ -152,33 +152,34 @@ typedef struct mg_build_row {
     char *error;    /* why it failed, was cancelled or interrupted; NULL otherwise */
     char *describe; /* the resolved graph's describe JSON, NULL until resolved */
     int64_t log_size;
-} mg_build_row;
+} mg_stored_build;
 
-void mg_build_row_free(mg_build_row *b);
-void mg_build_rows_free(mg_build_row *bs, size_t n);
+void mg_stored_build_free(mg_stored_build *b);
+void mg_stored_builds_free(mg_stored_build *bs, size_t n);
 
 /* Queues a build (fields used: project_id, target, arch, keys,
  * config_version, ref, commit, sources_sha256, force, rebuild_of).
  * Returns the id; MG_STORE_CONFLICT when `max_queued` builds are queued;
  * MG_STORE_NOTFOUND when the project does not exist or is being deleted. */
-int64_t mg_store_build_create(mg_store *s, const mg_build_row *b, int64_t max_queued, char *err,
+int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, char *err,
                               size_t errsize);
 /* `describe` is only filled when with_describe. */
-int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_build_row *out, char *err,
+int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_build *out, char *err,
                        size_t errsize);
 
-typedef struct mg_build_filter {
+typedef struct mg_stored_build_filter {
     int64_t project_id;       /* 0: any */
-    unsigned status_mask;     /* bit per mg_build_status; 0: any */
+    unsigned status_mask;     /* bit per mg_stored_status; 0: any */
     const char *target;       /* NULL: any */
     const char *image_sha256; /* NULL: any */
-} mg_build_filter;
+} mg_stored_build_filter;
 
 /* Newest first. */
-int mg_store_build_list(mg_store *s, const mg_build_filter *f, int64_t offset, int64_t limit,
-                        mg_build_row **out, size_t *n, int64_t *total, char *err, size_t errsize);
+int mg_store_build_list(mg_store *s, const mg_stored_build_filter *f, int64_t offset, int64_t limit,
+                        mg_stored_build **out, size_t *n, int64_t *total, char *err,
+                        size_t errsize);
 /* Counts by status (for /metrics). */
-int mg_store_build_counts(mg_store *s, int64_t counts[MG_BUILD_N_STATUS], char *err,
+int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], char *err,
                           size_t errsize);
 
 /* The queue: atomically takes the oldest queued build and marks it
@@ -190,16 +191,17 @@ int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const
 /* Finishes a running build: status (succeeded, failed, cancelled), the
  * cache counts, image (when succeeded), error, reused_from.
  * MG_STORE_CONFLICT when it is no longer running (cancelled meanwhile). */
-int mg_store_build_finish(mg_store *s, const mg_build_row *b, char *err, size_t errsize);
+int mg_store_build_finish(mg_store *s, const mg_stored_build *b, char *err, size_t errsize);
 /* Cancels a queued or running build (finished_at = now). MG_STORE_CONFLICT
  * when it has already finished. *was receives the status it had. */
-int mg_store_build_cancel(mg_store *s, int64_t id, mg_build_status *was, char *err, size_t errsize);
+int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, char *err,
+                          size_t errsize);
 /* An earlier succeeded build with this input hash (the oldest), 0 if none. */
 int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id, char *err,
                                      size_t errsize);
 /* Other finished-successfully builds with the same input hash: those with
  * the same image sha256 and those with a different one. */
-int mg_store_build_siblings(mg_store *s, const mg_build_row *b, int64_t **same, size_t *n_same,
+int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
                             int64_t **differ, size_t *n_differ, char *err, size_t errsize);
 void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size);
 /* At start: running builds become interrupted; returns how many. */
@@ -225,6 +227,7 @@ typedef struct mg_token_row {
     int64_t created_at, last_used_at; /* unix ms; 0: never */
 } mg_token_row;
 
+void mg_token_row_free(mg_token_row *t);
 void mg_token_rows_free(mg_token_row *ts, size_t n);
 /* Stores a token by the sha256 of its text. Returns its id. */
 int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, const char *hash_hex,

@@ -35,7 +35,7 @@ int mg_token_new(char out[MG_TOKEN_TEXT_SIZE])
     return 0;
 }
 
-void mg_token_hash(const char *text, char hex[65])
+void mg_token_hash(const char *text, char hex[MG_SHA256_HEX_SIZE])
 {
     mg_sha256_bytes_hex(text, strlen(text), hex);
 }

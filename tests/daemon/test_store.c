@@ -95,11 +95,11 @@ static int64_t new_project(const char *name)
 
 static int64_t new_build(int64_t project_id, const char *target)
 {
-    mg_build_row b = {.project_id = project_id,
-                      .target = (char *)target,
-                      .arch = "x86_64",
-                      .keys = "{\"a\":\"1\"}",
-                      .config_version = 1};
+    mg_stored_build b = {.project_id = project_id,
+                         .target = (char *)target,
+                         .arch = "x86_64",
+                         .keys = "{\"a\":\"1\"}",
+                         .config_version = 1};
     int64_t id = mg_store_build_create(st, &b, 0, err, sizeof err);
     cr_assert_gt(id, 0, "build_create: %s", err);
     return id;
@@ -112,20 +112,20 @@ static int64_t claim(void)
     return id;
 }
 
-static mg_build_status status_of(int64_t id)
+static mg_stored_status status_of(int64_t id)
 {
-    mg_build_row b;
+    mg_stored_build b;
     cr_assert_eq(mg_store_build_get(st, id, false, &b, err, sizeof err), 0, "get %lld: %s",
                  (long long)id, err);
-    mg_build_status s = b.status;
-    mg_build_row_free(&b);
+    mg_stored_status s = b.status;
+    mg_stored_build_free(&b);
     return s;
 }
 
 /* A build taken through the queue to `status` (no other build may be
  * queued): input hash `hash`, image `image` (a name hashed into a sha256)
  * when succeeded, reused_from `reused`. */
-static int64_t finished_build(int64_t project_id, const char *target, mg_build_status status,
+static int64_t finished_build(int64_t project_id, const char *target, mg_stored_status status,
                               const char *hash, const char *image, int64_t reused)
 {
     int64_t id = new_build(project_id, target);
@@ -133,13 +133,13 @@ static int64_t finished_build(int64_t project_id, const char *target, mg_build_s
     if (hash)
         cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, err, sizeof err), 0, "%s",
                      err);
-    mg_build_row f = {.id = id, .status = status, .reused_from = reused};
-    if (status == MG_BUILD_SUCCEEDED && image) {
+    mg_stored_build f = {.id = id, .status = status, .reused_from = reused};
+    if (status == MG_STORED_SUCCEEDED && image) {
         f.image_name = "app.img";
         f.image_sha256 = (char *)hexof(image);
         f.image_size = 4096;
     }
-    if (status == MG_BUILD_FAILED) f.error = "compile error";
+    if (status == MG_STORED_FAILED) f.error = "compile error";
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "finish: %s", err);
     return id;
 }
@@ -205,7 +205,7 @@ Test(open, reopen_keeps_data_and_version)
     cr_assert_eq(mg_store_project_get(st, "keep", &p, err, sizeof err), 0, "%s", err);
     cr_assert_eq(p.id, pid);
     mg_project_free(&p);
-    cr_assert_eq(status_of(bid), MG_BUILD_QUEUED);
+    cr_assert_eq(status_of(bid), MG_STORED_QUEUED);
 
     cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
     cr_assert_eq(pragma(db, "PRAGMA user_version"), version);
@@ -563,25 +563,25 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     cr_assert_eq(
         mg_store_config_put(st, a, "{\"a\":2}", hexof("a2"), &v, &created, err, sizeof err), 0);
     /* a: two builds of image X, one of Y, a failed one; b: one of Y */
-    int64_t a1 = finished_build(a, "t", MG_BUILD_SUCCEEDED, hexof("h1"), "X", 0);
-    int64_t a2 = finished_build(a, "t", MG_BUILD_SUCCEEDED, hexof("h1"), "X", 0);
-    int64_t a3 = finished_build(a, "u", MG_BUILD_SUCCEEDED, hexof("h2"), "Y", 0);
-    int64_t a4 = finished_build(a, "u", MG_BUILD_FAILED, hexof("h3"), NULL, 0);
+    int64_t a1 = finished_build(a, "t", MG_STORED_SUCCEEDED, hexof("h1"), "X", 0);
+    int64_t a2 = finished_build(a, "t", MG_STORED_SUCCEEDED, hexof("h1"), "X", 0);
+    int64_t a3 = finished_build(a, "u", MG_STORED_SUCCEEDED, hexof("h2"), "Y", 0);
+    int64_t a4 = finished_build(a, "u", MG_STORED_FAILED, hexof("h3"), NULL, 0);
     int64_t a5 = new_build(a, "t"); /* still queued */
     mg_store_set_log_size(st, a1, 100);
     /* b's build rebuilds and reuses a's: links that must not block the delete */
-    mg_build_row rb = {
+    mg_stored_build rb = {
         .project_id = b, .target = "u", .arch = "x86_64", .config_version = 1, .rebuild_of = a3};
     int64_t b1 = mg_store_build_create(st, &rb, 0, err, sizeof err);
     cr_assert_gt(b1, 0, "%s", err);
     cr_assert_eq(claim(), a5);
     cr_assert_eq(claim(), b1);
-    mg_build_row fb = {.id = b1,
-                       .status = MG_BUILD_SUCCEEDED,
-                       .reused_from = a3,
-                       .image_name = "app.img",
-                       .image_sha256 = (char *)hexof("Y"),
-                       .image_size = 1};
+    mg_stored_build fb = {.id = b1,
+                          .status = MG_STORED_SUCCEEDED,
+                          .reused_from = a3,
+                          .image_name = "app.img",
+                          .image_sha256 = (char *)hexof("Y"),
+                          .image_size = 1};
     cr_assert_eq(mg_store_build_finish(st, &fb, err, sizeof err), 0, "%s", err);
 
     char **orphans;
@@ -597,7 +597,7 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     cr_assert_eq(mg_store_project_get_id(st, a, &g, err, sizeof err), MG_STORE_NOTFOUND);
     int64_t gone[] = {a1, a2, a3, a4, a5};
     for (size_t i = 0; i < 5; i++) {
-        mg_build_row r;
+        mg_stored_build r;
         cr_assert_eq(mg_store_build_get(st, gone[i], false, &r, err, sizeof err), MG_STORE_NOTFOUND,
                      "build %lld survived", (long long)gone[i]);
     }
@@ -610,11 +610,11 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     cr_assert_eq(total, 0);
     cr_assert_eq(n, 0);
     free(cs);
-    mg_build_filter f = {.project_id = a};
-    mg_build_row *bs;
+    mg_stored_build_filter f = {.project_id = a};
+    mg_stored_build *bs;
     cr_assert_eq(mg_store_build_list(st, &f, 0, 10, &bs, &n, &total, err, sizeof err), 0);
     cr_assert_eq(total, 0);
-    mg_build_rows_free(bs, n);
+    mg_stored_builds_free(bs, n);
     /* orphaned log and artifact rows went too: a whole-table count sees b's only */
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
@@ -624,13 +624,13 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     sqlite3_close(db);
 
     /* b survives, its links to a's builds cleared */
-    mg_build_row r;
+    mg_stored_build r;
     cr_assert_eq(mg_store_build_get(st, b1, false, &r, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(r.status, MG_BUILD_SUCCEEDED);
+    cr_assert_eq(r.status, MG_STORED_SUCCEEDED);
     cr_assert_eq(r.rebuild_of, 0);
     cr_assert_eq(r.reused_from, 0);
     cr_assert_str_eq(r.image_sha256, hexof("Y"));
-    mg_build_row_free(&r);
+    mg_stored_build_free(&r);
     cr_assert_eq(mg_store_project_get_id(st, b, &g, err, sizeof err), 0);
     mg_project_free(&g);
 
@@ -668,8 +668,8 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
 {
     enum { N = 700 };
     int64_t a = new_project("a");
-    int64_t ok = finished_build(a, "t", MG_BUILD_SUCCEEDED, hexof("h"), "X", 0);
-    int64_t bad = finished_build(a, "t", MG_BUILD_FAILED, NULL, NULL, 0);
+    int64_t ok = finished_build(a, "t", MG_STORED_SUCCEEDED, hexof("h"), "X", 0);
+    int64_t bad = finished_build(a, "t", MG_STORED_FAILED, NULL, NULL, 0);
     static int64_t made[N];
     for (int i = 0; i < N; i++) made[i] = new_build(a, "t");
     int64_t run1 = claim(), run2 = claim();
@@ -691,28 +691,28 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
     for (size_t i = 0; i < N; i++) cr_assert_eq(ids[i + 2], made[i], "ascending");
     free(ids);
 
-    cr_assert_eq(status_of(ok), MG_BUILD_SUCCEEDED, "finished builds keep their status");
-    cr_assert_eq(status_of(bad), MG_BUILD_FAILED);
+    cr_assert_eq(status_of(ok), MG_STORED_SUCCEEDED, "finished builds keep their status");
+    cr_assert_eq(status_of(bad), MG_STORED_FAILED);
     for (size_t i = 0; i < N; i++) {
-        mg_build_row g;
+        mg_stored_build g;
         cr_assert_eq(mg_store_build_get(st, made[i], false, &g, err, sizeof err), 0, "%s", err);
-        cr_assert_eq(g.status, MG_BUILD_CANCELLED, "build %lld", (long long)made[i]);
+        cr_assert_eq(g.status, MG_STORED_CANCELLED, "build %lld", (long long)made[i]);
         cr_assert_gt(g.finished_at, 0);
         cr_assert_not_null(g.error);
         cr_assert_not_null(strstr(g.error, "cancelled"), "%s", g.error);
-        mg_build_row_free(&g);
+        mg_stored_build_free(&g);
     }
     /* a worker still running one cannot make it succeed */
-    mg_build_row f = {.id = run1, .status = MG_BUILD_SUCCEEDED};
+    mg_stored_build f = {.id = run1, .status = MG_STORED_SUCCEEDED};
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_eq(status_of(run1), MG_BUILD_CANCELLED);
+    cr_assert_eq(status_of(run1), MG_STORED_CANCELLED);
 
     /* the queue skips to the other project's builds */
     for (int i = 0; i < 3; i++) cr_assert_eq(claim(), other[i]);
     cr_assert_eq(claim(), 0);
 
     /* no build can be queued for it any more (a rebuild neither) */
-    mg_build_row nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
+    mg_stored_build nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
     err[0] = 0;
     cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
     cr_assert_gt(strlen(err), 0);
@@ -783,7 +783,7 @@ Test(projects, delete_begin_without_builds)
     mg_project g;
     cr_assert_eq(mg_store_project_get_id(st, a, &g, err, sizeof err), 0, "%s", err);
     mg_project_free(&g);
-    mg_build_row nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
+    mg_stored_build nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
     cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
 }
 
@@ -920,18 +920,18 @@ TestSuite(builds, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(builds, status_names)
 {
-    for (int i = 0; i < MG_BUILD_N_STATUS; i++)
-        cr_assert_eq(mg_build_status_parse(mg_build_status_name((mg_build_status)i)), i);
-    cr_assert_str_eq(mg_build_status_name(MG_BUILD_SUCCEEDED), "succeeded");
-    cr_assert_str_eq(mg_build_status_name(MG_BUILD_INTERRUPTED), "interrupted");
-    cr_assert_eq(mg_build_status_parse("done"), -1);
-    cr_assert_eq(mg_build_status_parse(""), -1);
-    cr_assert_not(mg_build_status_terminal(MG_BUILD_QUEUED));
-    cr_assert_not(mg_build_status_terminal(MG_BUILD_RUNNING));
-    cr_assert(mg_build_status_terminal(MG_BUILD_SUCCEEDED));
-    cr_assert(mg_build_status_terminal(MG_BUILD_FAILED));
-    cr_assert(mg_build_status_terminal(MG_BUILD_CANCELLED));
-    cr_assert(mg_build_status_terminal(MG_BUILD_INTERRUPTED));
+    for (int i = 0; i < MG_STORED_N_STATUS; i++)
+        cr_assert_eq(mg_stored_status_parse(mg_stored_status_name((mg_stored_status)i)), i);
+    cr_assert_str_eq(mg_stored_status_name(MG_STORED_SUCCEEDED), "succeeded");
+    cr_assert_str_eq(mg_stored_status_name(MG_STORED_INTERRUPTED), "interrupted");
+    cr_assert_eq(mg_stored_status_parse("done"), -1);
+    cr_assert_eq(mg_stored_status_parse(""), -1);
+    cr_assert_not(mg_stored_status_terminal(MG_STORED_QUEUED));
+    cr_assert_not(mg_stored_status_terminal(MG_STORED_RUNNING));
+    cr_assert(mg_stored_status_terminal(MG_STORED_SUCCEEDED));
+    cr_assert(mg_stored_status_terminal(MG_STORED_FAILED));
+    cr_assert(mg_stored_status_terminal(MG_STORED_CANCELLED));
+    cr_assert(mg_stored_status_terminal(MG_STORED_INTERRUPTED));
 }
 
 Test(builds, time_format)
@@ -949,15 +949,15 @@ Test(builds, create_then_get)
 {
     int64_t pid = new_project("p");
     int64_t before = mg_store_now_ms();
-    mg_build_row b = {.project_id = pid,
-                      .target = "hello",
-                      .arch = "aarch64",
-                      .keys = "{\"a\":\"1\",\"b\":\"x\"}",
-                      .config_version = 1,
-                      .ref = "main",
-                      .commit = "0123456789abcdef0123456789abcdef01234567",
-                      .sources_sha256 = (char *)hexof("snap"),
-                      .force = true};
+    mg_stored_build b = {.project_id = pid,
+                         .target = "hello",
+                         .arch = "aarch64",
+                         .keys = "{\"a\":\"1\",\"b\":\"x\"}",
+                         .config_version = 1,
+                         .ref = "main",
+                         .commit = "0123456789abcdef0123456789abcdef01234567",
+                         .sources_sha256 = (char *)hexof("snap"),
+                         .force = true};
     int64_t id = mg_store_build_create(st, &b, 10, err, sizeof err);
     cr_assert_gt(id, 0, "%s", err);
     b.rebuild_of = id;
@@ -966,12 +966,12 @@ Test(builds, create_then_get)
     int64_t id2 = mg_store_build_create(st, &b, 10, err, sizeof err);
     cr_assert_gt(id2, id, "%s", err);
 
-    mg_build_row g;
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, true, &g, err, sizeof err), 0, "%s", err);
     cr_assert_eq(g.id, id);
     cr_assert_eq(g.project_id, pid);
     cr_assert_str_eq(g.project_name, "p");
-    cr_assert_eq(g.status, MG_BUILD_QUEUED);
+    cr_assert_eq(g.status, MG_STORED_QUEUED);
     cr_assert_str_eq(g.target, "hello");
     cr_assert_str_eq(g.arch, "aarch64");
     cr_assert_str_eq(g.keys, "{\"a\":\"1\",\"b\":\"x\"}");
@@ -992,13 +992,13 @@ Test(builds, create_then_get)
     cr_assert_null(g.error);
     cr_assert_null(g.describe);
     cr_assert_eq(g.log_size, 0);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 
     cr_assert_eq(mg_store_build_get(st, id2, false, &g, err, sizeof err), 0, "%s", err);
     cr_assert_eq(g.rebuild_of, id);
     cr_assert_str_eq(g.keys, "{}");
     cr_assert_not(g.force);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 
     err[0] = 0;
     cr_assert_eq(mg_store_build_get(st, id2 + 1, false, &g, err, sizeof err), MG_STORE_NOTFOUND);
@@ -1008,14 +1008,15 @@ Test(builds, create_then_get)
 Test(builds, create_for_a_missing_project_or_version_fails)
 {
     int64_t pid = new_project("p");
-    mg_build_row b = {.project_id = pid + 1, .target = "t", .arch = "x86_64", .config_version = 1};
+    mg_stored_build b = {
+        .project_id = pid + 1, .target = "t", .arch = "x86_64", .config_version = 1};
     cr_assert_lt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
     b.project_id = pid;
     b.config_version = 2;
     cr_assert_lt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
-    int64_t counts[MG_BUILD_N_STATUS];
+    int64_t counts[MG_STORED_N_STATUS];
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
-    cr_assert_eq(counts[MG_BUILD_QUEUED], 0);
+    cr_assert_eq(counts[MG_STORED_QUEUED], 0);
     /* and the store still takes builds: the failed transactions were undone */
     new_build(pid, "t");
 }
@@ -1023,7 +1024,7 @@ Test(builds, create_for_a_missing_project_or_version_fails)
 Test(builds, queue_limit_conflicts)
 {
     int64_t pid = new_project("p");
-    mg_build_row b = {.project_id = pid, .target = "t", .arch = "x86_64", .config_version = 1};
+    mg_stored_build b = {.project_id = pid, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < 3; i++) cr_assert_gt(mg_store_build_create(st, &b, 3, err, sizeof err), 0);
     err[0] = 0;
     cr_assert_eq(mg_store_build_create(st, &b, 3, err, sizeof err), MG_STORE_CONFLICT);
@@ -1034,10 +1035,10 @@ Test(builds, queue_limit_conflicts)
     cr_assert_eq(mg_store_build_create(st, &b, 3, err, sizeof err), MG_STORE_CONFLICT);
     /* 0: no limit */
     for (int i = 0; i < 5; i++) cr_assert_gt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
-    int64_t counts[MG_BUILD_N_STATUS];
+    int64_t counts[MG_STORED_N_STATUS];
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
-    cr_assert_eq(counts[MG_BUILD_QUEUED], 8);
-    cr_assert_eq(counts[MG_BUILD_RUNNING], 1);
+    cr_assert_eq(counts[MG_STORED_QUEUED], 8);
+    cr_assert_eq(counts[MG_STORED_RUNNING], 1);
 }
 
 Test(builds, claim_takes_the_oldest_and_marks_it_running)
@@ -1047,23 +1048,23 @@ Test(builds, claim_takes_the_oldest_and_marks_it_running)
     int64_t b1 = new_build(pid, "t");
     int64_t b2 = new_build(pid, "t");
     int64_t b3 = new_build(pid, "t");
-    mg_build_status was;
+    mg_stored_status was;
     cr_assert_eq(mg_store_build_cancel(st, b2, &was, err, sizeof err), 0, "%s", err);
 
     int64_t before = mg_store_now_ms();
     cr_assert_eq(claim(), b1);
-    mg_build_row g;
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, b1, false, &g, err, sizeof err), 0);
-    cr_assert_eq(g.status, MG_BUILD_RUNNING);
+    cr_assert_eq(g.status, MG_STORED_RUNNING);
     cr_assert_geq(g.started_at, before);
     cr_assert_geq(g.started_at, g.created_at);
     cr_assert_eq(g.finished_at, 0);
     cr_assert_eq(g.duration_ms, -1);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 
     cr_assert_eq(claim(), b3, "a cancelled build is not claimed");
     cr_assert_eq(claim(), 0);
-    cr_assert_eq(status_of(b3), MG_BUILD_RUNNING);
+    cr_assert_eq(status_of(b3), MG_STORED_RUNNING);
 }
 
 Test(builds, set_inputs_leaves_null_fields_alone)
@@ -1074,16 +1075,16 @@ Test(builds, set_inputs_leaves_null_fields_alone)
     cr_assert_eq(
         mg_store_build_set_inputs(st, id, NULL, hexof("in"), "{\"nodes\":[]}", err, sizeof err), 0,
         "%s", err);
-    mg_build_row g;
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, true, &g, err, sizeof err), 0);
     cr_assert_str_eq(g.commit, "c0ffee");
     cr_assert_str_eq(g.input_hash, hexof("in"));
     cr_assert_str_eq(g.describe, "{\"nodes\":[]}");
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
     cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
     cr_assert_null(g.describe, "describe only when asked for");
     cr_assert_str_eq(g.commit, "c0ffee");
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 }
 
 Test(builds, finish_succeeded_records_image_counts_and_log)
@@ -1092,19 +1093,19 @@ Test(builds, finish_succeeded_records_image_counts_and_log)
     int64_t id = new_build(pid, "t");
     cr_assert_eq(claim(), id);
     usleep(20000);
-    mg_build_row f = {.id = id,
-                      .status = MG_BUILD_SUCCEEDED,
-                      .actions = 12,
-                      .hits = 5,
-                      .misses = 7,
-                      .image_name = "hello.img",
-                      .image_sha256 = (char *)hexof("img"),
-                      .image_size = 123456,
-                      .log_size = 789};
+    mg_stored_build f = {.id = id,
+                         .status = MG_STORED_SUCCEEDED,
+                         .actions = 12,
+                         .hits = 5,
+                         .misses = 7,
+                         .image_name = "hello.img",
+                         .image_sha256 = (char *)hexof("img"),
+                         .image_size = 123456,
+                         .log_size = 789};
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "%s", err);
-    mg_build_row g;
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
-    cr_assert_eq(g.status, MG_BUILD_SUCCEEDED);
+    cr_assert_eq(g.status, MG_STORED_SUCCEEDED);
     cr_assert_geq(g.finished_at, g.started_at);
     cr_assert_eq(g.duration_ms, g.finished_at - g.started_at);
     cr_assert_geq(g.duration_ms, 15);
@@ -1117,14 +1118,14 @@ Test(builds, finish_succeeded_records_image_counts_and_log)
     cr_assert_eq(g.log_size, 789);
     cr_assert_null(g.error);
     cr_assert_eq(g.reused_from, 0);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 
     /* finishing again: it is no longer running */
     err[0] = 0;
-    f.status = MG_BUILD_FAILED;
+    f.status = MG_STORED_FAILED;
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
     cr_assert_gt(strlen(err), 0);
-    cr_assert_eq(status_of(id), MG_BUILD_SUCCEEDED);
+    cr_assert_eq(status_of(id), MG_STORED_SUCCEEDED);
 }
 
 Test(builds, finish_failed_keeps_the_error_and_no_image)
@@ -1132,41 +1133,41 @@ Test(builds, finish_failed_keeps_the_error_and_no_image)
     int64_t pid = new_project("p");
     int64_t id = new_build(pid, "t");
     cr_assert_eq(claim(), id);
-    mg_build_row f = {.id = id,
-                      .status = MG_BUILD_FAILED,
-                      .error = "main.c:3: error: expected ';'",
-                      .image_name = "x.img",
-                      .image_sha256 = (char *)hexof("no")};
+    mg_stored_build f = {.id = id,
+                         .status = MG_STORED_FAILED,
+                         .error = "main.c:3: error: expected ';'",
+                         .image_name = "x.img",
+                         .image_sha256 = (char *)hexof("no")};
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "%s", err);
-    mg_build_row g;
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
-    cr_assert_eq(g.status, MG_BUILD_FAILED);
+    cr_assert_eq(g.status, MG_STORED_FAILED);
     cr_assert_str_eq(g.error, "main.c:3: error: expected ';'");
     cr_assert_null(g.image_sha256);
     cr_assert_null(g.image_name);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 }
 
 Test(builds, finish_of_a_queued_build_conflicts)
 {
     int64_t pid = new_project("p");
     int64_t id = new_build(pid, "t");
-    mg_build_row f = {.id = id, .status = MG_BUILD_SUCCEEDED};
+    mg_stored_build f = {.id = id, .status = MG_STORED_SUCCEEDED};
     err[0] = 0;
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
     cr_assert_gt(strlen(err), 0);
-    cr_assert_eq(status_of(id), MG_BUILD_QUEUED);
+    cr_assert_eq(status_of(id), MG_STORED_QUEUED);
 }
 
 Test(builds, reused_build_records_its_source)
 {
     int64_t pid = new_project("p");
-    int64_t first = finished_build(pid, "t", MG_BUILD_SUCCEEDED, hexof("h"), "X", 0);
-    int64_t second = finished_build(pid, "t", MG_BUILD_SUCCEEDED, hexof("h"), "X", first);
-    mg_build_row g;
+    int64_t first = finished_build(pid, "t", MG_STORED_SUCCEEDED, hexof("h"), "X", 0);
+    int64_t second = finished_build(pid, "t", MG_STORED_SUCCEEDED, hexof("h"), "X", first);
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, second, false, &g, err, sizeof err), 0);
     cr_assert_eq(g.reused_from, first);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 }
 
 Test(builds, cancel_queued_running_finished_missing)
@@ -1176,37 +1177,37 @@ Test(builds, cancel_queued_running_finished_missing)
     int64_t queued = new_build(pid, "t");
     cr_assert_eq(claim(), run);
 
-    mg_build_status was = MG_BUILD_N_STATUS;
+    mg_stored_status was = MG_STORED_N_STATUS;
     cr_assert_eq(mg_store_build_cancel(st, queued, &was, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(was, MG_BUILD_QUEUED);
-    mg_build_row g;
+    cr_assert_eq(was, MG_STORED_QUEUED);
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, queued, false, &g, err, sizeof err), 0);
-    cr_assert_eq(g.status, MG_BUILD_CANCELLED);
+    cr_assert_eq(g.status, MG_STORED_CANCELLED);
     cr_assert_gt(g.finished_at, 0);
     cr_assert_eq(g.duration_ms, 0);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
 
     cr_assert_eq(mg_store_build_cancel(st, run, &was, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(was, MG_BUILD_RUNNING);
+    cr_assert_eq(was, MG_STORED_RUNNING);
     cr_assert_eq(mg_store_build_get(st, run, false, &g, err, sizeof err), 0);
-    cr_assert_eq(g.status, MG_BUILD_CANCELLED);
+    cr_assert_eq(g.status, MG_STORED_CANCELLED);
     cr_assert_geq(g.finished_at, g.started_at);
     cr_assert_geq(g.duration_ms, 0);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
     /* the worker finishing it afterwards loses */
-    mg_build_row f = {.id = run, .status = MG_BUILD_SUCCEEDED};
+    mg_stored_build f = {.id = run, .status = MG_STORED_SUCCEEDED};
     cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_eq(status_of(run), MG_BUILD_CANCELLED);
+    cr_assert_eq(status_of(run), MG_STORED_CANCELLED);
 
     err[0] = 0;
     cr_assert_eq(mg_store_build_cancel(st, run, &was, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_eq(was, MG_BUILD_CANCELLED);
+    cr_assert_eq(was, MG_STORED_CANCELLED);
     cr_assert_gt(strlen(err), 0);
 
-    int64_t done = finished_build(pid, "t", MG_BUILD_SUCCEEDED, NULL, "X", 0);
+    int64_t done = finished_build(pid, "t", MG_STORED_SUCCEEDED, NULL, "X", 0);
     cr_assert_eq(mg_store_build_cancel(st, done, &was, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_eq(was, MG_BUILD_SUCCEEDED);
-    cr_assert_eq(status_of(done), MG_BUILD_SUCCEEDED);
+    cr_assert_eq(was, MG_STORED_SUCCEEDED);
+    cr_assert_eq(status_of(done), MG_STORED_SUCCEEDED);
 
     err[0] = 0;
     cr_assert_eq(mg_store_build_cancel(st, 9999, NULL, err, sizeof err), MG_STORE_NOTFOUND);
@@ -1217,16 +1218,16 @@ Test(builds, list_filters_pages_and_counts)
 {
     int64_t p = new_project("p");
     int64_t q = new_project("q");
-    int64_t p1 = finished_build(p, "hello", MG_BUILD_SUCCEEDED, hexof("h1"), "X", 0);
-    int64_t p2 = finished_build(p, "net", MG_BUILD_FAILED, hexof("h2"), NULL, 0);
-    int64_t q1 = finished_build(q, "hello", MG_BUILD_SUCCEEDED, hexof("h3"), "X", 0);
-    int64_t q2 = finished_build(q, "hello", MG_BUILD_SUCCEEDED, hexof("h4"), "Y", 0);
+    int64_t p1 = finished_build(p, "hello", MG_STORED_SUCCEEDED, hexof("h1"), "X", 0);
+    int64_t p2 = finished_build(p, "net", MG_STORED_FAILED, hexof("h2"), NULL, 0);
+    int64_t q1 = finished_build(q, "hello", MG_STORED_SUCCEEDED, hexof("h3"), "X", 0);
+    int64_t q2 = finished_build(q, "hello", MG_STORED_SUCCEEDED, hexof("h4"), "Y", 0);
     int64_t p3 = new_build(p, "hello");
     cr_assert_eq(claim(), p3);
     int64_t p4 = new_build(p, "net");
     int64_t q3 = new_build(q, "net");
 
-    mg_build_row *bs;
+    mg_stored_build *bs;
     size_t n;
     int64_t total;
     cr_assert_eq(mg_store_build_list(st, NULL, 0, 100, &bs, &n, &total, err, sizeof err), 0, "%s",
@@ -1235,25 +1236,25 @@ Test(builds, list_filters_pages_and_counts)
     cr_assert_eq(n, 7);
     for (size_t i = 1; i < n; i++) cr_assert_gt(bs[i - 1].id, bs[i].id, "newest first");
     cr_assert_str_eq(bs[0].project_name, "q");
-    mg_build_rows_free(bs, n);
+    mg_stored_builds_free(bs, n);
 
     struct {
-        mg_build_filter f;
+        mg_stored_build_filter f;
         int64_t want[7];
         size_t n;
     } cases[] = {
         {{.project_id = p}, {p4, p3, p2, p1}, 4},
         {{.project_id = q}, {q3, q2, q1}, 3},
-        {{.status_mask = 1u << MG_BUILD_SUCCEEDED}, {q2, q1, p1}, 3},
-        {{.status_mask = 1u << MG_BUILD_QUEUED | 1u << MG_BUILD_RUNNING}, {q3, p4, p3}, 3},
+        {{.status_mask = 1u << MG_STORED_SUCCEEDED}, {q2, q1, p1}, 3},
+        {{.status_mask = 1u << MG_STORED_QUEUED | 1u << MG_STORED_RUNNING}, {q3, p4, p3}, 3},
         {{.target = "net"}, {q3, p4, p2}, 3},
         {{.image_sha256 = hexof("X")}, {q1, p1}, 2},
-        {{.project_id = q, .target = "hello", .status_mask = 1u << MG_BUILD_SUCCEEDED},
+        {{.project_id = q, .target = "hello", .status_mask = 1u << MG_STORED_SUCCEEDED},
          {q2, q1},
          2},
         {{.project_id = p, .image_sha256 = hexof("Y")}, {0}, 0},
         {{.target = "nothing"}, {0}, 0},
-        {{.status_mask = 1u << MG_BUILD_INTERRUPTED}, {0}, 0},
+        {{.status_mask = 1u << MG_STORED_INTERRUPTED}, {0}, 0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         cr_assert_eq(mg_store_build_list(st, &cases[c].f, 0, 100, &bs, &n, &total, err, sizeof err),
@@ -1262,38 +1263,38 @@ Test(builds, list_filters_pages_and_counts)
         cr_assert_eq(n, cases[c].n, "case %zu: n %zu", c, n);
         for (size_t i = 0; i < n; i++)
             cr_assert_eq(bs[i].id, cases[c].want[i], "case %zu row %zu", c, i);
-        mg_build_rows_free(bs, n);
+        mg_stored_builds_free(bs, n);
     }
 
     /* paging: the total counts the filter, not the page */
-    mg_build_filter pf = {.project_id = p};
+    mg_stored_build_filter pf = {.project_id = p};
     cr_assert_eq(mg_store_build_list(st, &pf, 1, 2, &bs, &n, &total, err, sizeof err), 0);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 2);
     cr_assert_eq(bs[0].id, p3);
     cr_assert_eq(bs[1].id, p2);
-    mg_build_rows_free(bs, n);
+    mg_stored_builds_free(bs, n);
     cr_assert_eq(mg_store_build_list(st, &pf, 4, 2, &bs, &n, &total, err, sizeof err), 0);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 0);
-    mg_build_rows_free(bs, n);
+    mg_stored_builds_free(bs, n);
 
-    int64_t counts[MG_BUILD_N_STATUS];
+    int64_t counts[MG_STORED_N_STATUS];
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(counts[MG_BUILD_QUEUED], 2);
-    cr_assert_eq(counts[MG_BUILD_RUNNING], 1);
-    cr_assert_eq(counts[MG_BUILD_SUCCEEDED], 3);
-    cr_assert_eq(counts[MG_BUILD_FAILED], 1);
-    cr_assert_eq(counts[MG_BUILD_CANCELLED], 0);
-    cr_assert_eq(counts[MG_BUILD_INTERRUPTED], 0);
+    cr_assert_eq(counts[MG_STORED_QUEUED], 2);
+    cr_assert_eq(counts[MG_STORED_RUNNING], 1);
+    cr_assert_eq(counts[MG_STORED_SUCCEEDED], 3);
+    cr_assert_eq(counts[MG_STORED_FAILED], 1);
+    cr_assert_eq(counts[MG_STORED_CANCELLED], 0);
+    cr_assert_eq(counts[MG_STORED_INTERRUPTED], 0);
 }
 
 Test(builds, counts_of_an_empty_store)
 {
-    int64_t counts[MG_BUILD_N_STATUS];
-    for (int i = 0; i < MG_BUILD_N_STATUS; i++) counts[i] = 99;
+    int64_t counts[MG_STORED_N_STATUS];
+    for (int i = 0; i < MG_STORED_N_STATUS; i++) counts[i] = 99;
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
-    for (int i = 0; i < MG_BUILD_N_STATUS; i++) cr_assert_eq(counts[i], 0);
+    for (int i = 0; i < MG_STORED_N_STATUS; i++) cr_assert_eq(counts[i], 0);
 }
 
 Test(builds, find_reusable_takes_the_oldest_original_success)
@@ -1303,14 +1304,14 @@ Test(builds, find_reusable_takes_the_oldest_original_success)
     char hash[65];
     strcpy(hash, h);
     cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, err, sizeof err), 0);
-    int64_t failed = finished_build(p, "t", MG_BUILD_FAILED, hash, NULL, 0);
+    int64_t failed = finished_build(p, "t", MG_STORED_FAILED, hash, NULL, 0);
     (void)failed;
     cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, err, sizeof err), 0,
                  "a failed build is not reusable");
-    int64_t orig = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
-    int64_t reused = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", orig);
-    int64_t later = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
-    finished_build(p, "t", MG_BUILD_SUCCEEDED, hexof("other"), "Z", 0);
+    int64_t orig = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
+    int64_t reused = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", orig);
+    int64_t later = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
+    finished_build(p, "t", MG_STORED_SUCCEEDED, hexof("other"), "Z", 0);
     int64_t running = new_build(p, "t");
     cr_assert_eq(claim(), running);
     cr_assert_eq(mg_store_build_set_inputs(st, running, NULL, hash, NULL, err, sizeof err), 0);
@@ -1327,15 +1328,15 @@ Test(builds, siblings_same_and_different_images)
     int64_t p = new_project("p");
     char hash[65];
     strcpy(hash, hexof("H"));
-    int64_t me = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
-    int64_t same1 = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
-    int64_t differ1 = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "Y", 0);
-    int64_t same2 = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", 0);
-    int64_t failed = finished_build(p, "t", MG_BUILD_FAILED, hash, NULL, 0);
-    int64_t reused = finished_build(p, "t", MG_BUILD_SUCCEEDED, hash, "X", me);
-    int64_t other = finished_build(p, "t", MG_BUILD_SUCCEEDED, hexof("H2"), "X", 0);
+    int64_t me = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
+    int64_t same1 = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
+    int64_t differ1 = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "Y", 0);
+    int64_t same2 = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
+    int64_t failed = finished_build(p, "t", MG_STORED_FAILED, hash, NULL, 0);
+    int64_t reused = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", me);
+    int64_t other = finished_build(p, "t", MG_STORED_SUCCEEDED, hexof("H2"), "X", 0);
 
-    mg_build_row b;
+    mg_stored_build b;
     cr_assert_eq(mg_store_build_get(st, me, false, &b, err, sizeof err), 0);
     int64_t *same, *differ;
     size_t n_same, n_differ;
@@ -1351,7 +1352,7 @@ Test(builds, siblings_same_and_different_images)
                   contains(same, n_same, reused) || contains(same, n_same, other));
     free(same);
     free(differ);
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 
     /* a build that did not succeed has no siblings */
     cr_assert_eq(mg_store_build_get(st, failed, false, &b, err, sizeof err), 0);
@@ -1360,7 +1361,7 @@ Test(builds, siblings_same_and_different_images)
     cr_assert_eq(n_same + n_differ, 0);
     free(same);
     free(differ);
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 
     /* nor one alone with its hash */
     cr_assert_eq(mg_store_build_get(st, other, false, &b, err, sizeof err), 0);
@@ -1369,7 +1370,7 @@ Test(builds, siblings_same_and_different_images)
     cr_assert_eq(n_same + n_differ, 0);
     free(same);
     free(differ);
-    mg_build_row_free(&b);
+    mg_stored_build_free(&b);
 }
 
 Test(builds, log_size_is_set_and_replaced)
@@ -1378,10 +1379,10 @@ Test(builds, log_size_is_set_and_replaced)
     int64_t id = new_build(p, "t");
     mg_store_set_log_size(st, id, 10);
     mg_store_set_log_size(st, id, 2048);
-    mg_build_row g;
+    mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
     cr_assert_eq(g.log_size, 2048);
-    mg_build_row_free(&g);
+    mg_stored_build_free(&g);
     /* a log of a build that does not exist is not recorded, and does not crash */
     mg_store_set_log_size(st, 777, 5);
     cr_assert_eq(mg_store_build_get(st, 777, false, &g, err, sizeof err), MG_STORE_NOTFOUND);
@@ -1390,7 +1391,7 @@ Test(builds, log_size_is_set_and_replaced)
 Test(builds, recover_interrupts_running_and_counts_queued)
 {
     int64_t p = new_project("p");
-    int64_t done = finished_build(p, "t", MG_BUILD_SUCCEEDED, NULL, "X", 0);
+    int64_t done = finished_build(p, "t", MG_STORED_SUCCEEDED, NULL, "X", 0);
     int64_t r1 = new_build(p, "t");
     int64_t r2 = new_build(p, "t");
     cr_assert_eq(claim(), r1);
@@ -1404,17 +1405,17 @@ Test(builds, recover_interrupts_running_and_counts_queued)
     cr_assert_eq(requeued, 3);
     int64_t runs[] = {r1, r2};
     for (int i = 0; i < 2; i++) {
-        mg_build_row g;
+        mg_stored_build g;
         cr_assert_eq(mg_store_build_get(st, runs[i], false, &g, err, sizeof err), 0);
-        cr_assert_eq(g.status, MG_BUILD_INTERRUPTED);
+        cr_assert_eq(g.status, MG_STORED_INTERRUPTED);
         cr_assert_geq(g.finished_at, g.started_at);
         cr_assert_geq(g.duration_ms, 0);
         cr_assert_not_null(g.error);
         cr_assert_not_null(strstr(g.error, "interrupted"), "%s", g.error);
-        mg_build_row_free(&g);
+        mg_stored_build_free(&g);
     }
-    for (int i = 0; i < 3; i++) cr_assert_eq(status_of(q[i]), MG_BUILD_QUEUED);
-    cr_assert_eq(status_of(done), MG_BUILD_SUCCEEDED);
+    for (int i = 0; i < 3; i++) cr_assert_eq(status_of(q[i]), MG_STORED_QUEUED);
+    cr_assert_eq(status_of(done), MG_STORED_SUCCEEDED);
 
     cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0);
     cr_assert_eq(interrupted, 0);
@@ -1435,7 +1436,7 @@ Test(builds, recover_after_reopen)
     cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0, "%s", err);
     cr_assert_eq(interrupted, 1);
     cr_assert_eq(requeued, 0);
-    cr_assert_eq(status_of(r), MG_BUILD_INTERRUPTED);
+    cr_assert_eq(status_of(r), MG_STORED_INTERRUPTED);
 }
 
 /* ---- concurrency -------------------------------------------------------- */
@@ -1505,10 +1506,10 @@ Test(concurrency, every_build_is_claimed_exactly_once)
         cr_assert_eq(seen[i], 1, "build %lld claimed %d times", (long long)(first + i), seen[i]);
     cr_assert_eq(total, N_BUILDS);
 
-    int64_t counts[MG_BUILD_N_STATUS];
+    int64_t counts[MG_STORED_N_STATUS];
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(counts[MG_BUILD_RUNNING], N_BUILDS);
-    cr_assert_eq(counts[MG_BUILD_QUEUED], 0);
+    cr_assert_eq(counts[MG_STORED_RUNNING], N_BUILDS);
+    cr_assert_eq(counts[MG_STORED_QUEUED], 0);
     cr_assert_eq(claim(), 0);
 }
 
@@ -1523,7 +1524,7 @@ typedef struct producer {
 static void *produce(void *arg)
 {
     producer *pr = arg;
-    mg_build_row b = {
+    mg_stored_build b = {
         .project_id = pr->project, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < pr->n; i++)
         if (mg_store_build_create(st, &b, 0, pr->err, sizeof pr->err) <= 0) pr->errors++;
@@ -1601,7 +1602,7 @@ typedef struct racer {
 static void *queue_while_deleted(void *arg)
 {
     racer *r = arg;
-    mg_build_row b = {
+    mg_stored_build b = {
         .project_id = r->project, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < N_BUILDS; i++) {
         int64_t id = mg_store_build_create(st, &b, 0, r->err, sizeof r->err);
@@ -1647,16 +1648,16 @@ Test(concurrency, delete_begin_while_builds_are_queued)
             bool listed = false;
             for (size_t k = 0; k < n && !listed; k++) listed = ids[k] == id;
             cr_assert(listed, "build %lld was queued after the delete began", (long long)id);
-            cr_assert_eq(status_of(id), MG_BUILD_CANCELLED);
+            cr_assert_eq(status_of(id), MG_STORED_CANCELLED);
         }
     }
     cr_assert_eq(accepted, n, "the delete knows exactly the builds that were queued");
     free(ids);
     cr_assert_eq(claim(), 0);
-    int64_t counts[MG_BUILD_N_STATUS];
+    int64_t counts[MG_STORED_N_STATUS];
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(counts[MG_BUILD_QUEUED], 0);
-    cr_assert_eq(counts[MG_BUILD_RUNNING], 0);
+    cr_assert_eq(counts[MG_STORED_QUEUED], 0);
+    cr_assert_eq(counts[MG_STORED_RUNNING], 0);
 }
 
 /* A thread that ends without mg_store_thread_done: its connection is
@@ -1699,7 +1700,7 @@ typedef struct limited {
 static void *create_limited(void *arg)
 {
     limited *l = arg;
-    mg_build_row b = {
+    mg_stored_build b = {
         .project_id = l->project, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < 40; i++) {
         int64_t r = mg_store_build_create(st, &b, QUEUE_LIMIT, l->err, sizeof l->err);
@@ -1732,9 +1733,9 @@ Test(concurrency, queue_limit_holds_across_threads)
     }
     cr_assert_eq(created, QUEUE_LIMIT);
     cr_assert_eq(refused, N_THREADS * 40 - QUEUE_LIMIT);
-    int64_t counts[MG_BUILD_N_STATUS];
+    int64_t counts[MG_STORED_N_STATUS];
     cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
-    cr_assert_eq(counts[MG_BUILD_QUEUED], QUEUE_LIMIT);
+    cr_assert_eq(counts[MG_STORED_QUEUED], QUEUE_LIMIT);
 }
 
 /* Config versions put from several threads are numbered without gaps or

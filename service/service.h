@@ -1,0 +1,169 @@
+/*
+ * service.h - what the daemon does when asked to change something:
+ * projects (create, patch, delete), config documents (put, check),
+ * builds (start, rebuild, cancel) and API tokens (create, revoke).
+ *
+ * This layer sits between the engine (daemon/store.h, daemon/queue.h, the
+ * resolver) and the front ends: the HTTP API (api/) parses a request,
+ * calls one function here and renders what it returns. Every rule of a
+ * flow lives here once, so a second front end (remote workers, a CLI on
+ * the store) calls the same functions, and the tests (tests/service)
+ * drive the flows without HTTP.
+ *
+ * Each flow returns 0 and a typed result, or -1 with an mg_service_err:
+ * an mg_err (base/err.h; the code says what kind of failure, the message
+ * is the one people see) plus the config document's diagnostics when
+ * the document is at fault, and how long to wait when a quota is full.
+ * Store failures always surface as such (MG_E_IO "database: ..."); none
+ * is dropped on the way.
+ *
+ * Inputs are plain C values and parsed JSON documents (cJSON) whose
+ * member types the caller has checked already (api/reqjson.h); the
+ * service checks what they mean.
+ */
+#ifndef MG_SERVICE_SERVICE_H
+#define MG_SERVICE_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/reqjson.h"
+#include "base/err.h"
+#include "daemon/queue.h"
+#include "daemon/store.h"
+#include "daemon/tokens.h"
+#include "graph/catalog.h"
+#include "graph/errors.h"
+#include "graph/resolve.h"
+#include "toolchain/target.h"
+
+typedef struct mg_service_options {
+    mg_store *store;
+    mg_queue *queue; /* builds and deletes need it; may be NULL for the rest */
+    const mg_catalog *catalog;
+    const mg_targets *targets;
+    mg_limits config_limits; /* of config documents; zero fields: the defaults */
+    size_t max_sources;      /* largest inline source tree (content bytes); 0: 1 MiB */
+    int64_t max_queued;      /* queued builds before a start is refused; 0: 1000 */
+} mg_service_options;
+
+typedef struct mg_service {
+    mg_service_options o;
+} mg_service;
+
+/* Fills in the defaults of the options. */
+void mg_service_init(mg_service *svc, const mg_service_options *o);
+
+/* How a flow failed. */
+typedef struct mg_service_err {
+    mg_err err;
+    /* MG_E_INVALID because of the config document: set, with the
+     * resolver's diagnostics, each with its JSON path */
+    bool config_invalid;
+    mg_errors config;
+    /* MG_E_LIMIT of a quota that frees up by itself (the queue): seconds
+     * to wait before trying again; 0 for a limit of size */
+    unsigned retry_after_s;
+} mg_service_err;
+
+void mg_service_err_free(mg_service_err *e);
+
+/* ---- projects (service/projects.c) -------------------------------------- */
+
+/* A project by numeric id or by name; MG_E_NOT_FOUND "no project \"ref\"". */
+int mg_service_project_find(mg_service *svc, const char *ref, mg_project *out, mg_service_err *e);
+
+/* What creating a project takes: `repo` ({"url", "ref"}) or `sources`
+ * (an inline tree {path: content}, reordered in place), not both. */
+typedef struct mg_project_spec {
+    const char *name;
+    const cJSON *config; /* the first config document */
+    const cJSON *repo;
+    cJSON *sources;
+} mg_project_spec;
+
+/* Checks the name, the repository or the tree, the config document (and
+ * that the tree holds the paths it names), then stores the project with
+ * its first config version. *out gets the project as stored.
+ * MG_E_CONFLICT when the name is taken. */
+int mg_service_project_create(mg_service *svc, const mg_project_spec *spec, mg_project *out,
+                              mg_service_err *e);
+
+/* Replaces project `p`'s sources by a repository (`repo`, a partial
+ * object keeps the current url or ref) or an inline tree (`sources`,
+ * which must hold the paths the current config names), not both.
+ * *out gets the project as stored. */
+int mg_service_project_patch(mg_service *svc, const mg_project *p, const cJSON *repo,
+                             cJSON *sources, mg_project *out, mg_service_err *e);
+
+/* Deletes the project and everything of it (mg_queue_delete_project):
+ * stops its builds and waits for them, so it may take seconds. */
+int mg_service_project_delete(mg_service *svc, const mg_project *p, mg_service_err *e);
+
+/* ---- config documents (service/projects.c) ------------------------------ */
+
+typedef struct mg_config_put_result {
+    int64_t version;
+    bool created; /* false: identical to the latest version, which stays */
+} mg_config_put_result;
+
+/* Stores `len` bytes of `doc` (a request body, NUL after it) as the
+ * project's next config version: checked as sent (so diagnostics point
+ * into what the client wrote), then kept canonical. */
+int mg_service_config_put(mg_service *svc, const mg_project *p, const char *doc, size_t len,
+                          mg_config_put_result *out, mg_service_err *e);
+
+/* A project's latest config resolved for a target, arch and keys. */
+typedef struct mg_resolved {
+    mg_graph *graph;
+    mg_config_version config;
+    const char *target, *arch; /* as resolved (defaults filled in) */
+} mg_resolved;
+
+/* Resolves (the check of a config for one build): MG_E_INVALID for an
+ * unknown target or the resolver's errors (in e->config), MG_E_CONFLICT
+ * when the project has no config. Inline sources are checked for the
+ * paths the config names. `target` and `arch` NULL: unix and this host's. */
+int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target, const char *arch,
+                       const mg_keys *keys, mg_resolved *out, mg_service_err *e);
+void mg_resolved_free(mg_resolved *x);
+
+/* ---- builds (service/builds.c) ------------------------------------------ */
+
+typedef struct mg_new_build {
+    const char *target, *arch; /* NULL: the defaults */
+    const mg_keys *keys;       /* NULL: none */
+    const char *ref;           /* NULL: the project's */
+    bool force;
+} mg_new_build;
+
+/* Resolves the project's latest config for the build (so mistakes are
+ * answered now, not as a failed build later), checks that the target can
+ * build here, keeps a snapshot of inline sources and queues the build.
+ * *out gets it as queued. MG_E_LIMIT (with retry_after_s) when the queue
+ * is full. */
+int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_build *spec,
+                           mg_stored_build *out, mg_service_err *e);
+
+/* Queues build `b` (finished, with its sources fetched) again, forced,
+ * with the same inputs. */
+int mg_service_build_rebuild(mg_service *svc, const mg_stored_build *b, mg_stored_build *out,
+                             mg_service_err *e);
+
+/* Cancels a queued or running build; *out gets it afterwards.
+ * MG_E_CONFLICT when it has finished. */
+int mg_service_build_cancel(mg_service *svc, int64_t id, mg_stored_build *out, mg_service_err *e);
+
+/* ---- tokens (service/tokens.c) ------------------------------------------ */
+
+/* Makes a token named `name` ("" for none) with the scope named
+ * `scope_name`. *out gets it as stored (mg_token_row_free), `token` its
+ * text, shown once. */
+int mg_service_token_create(mg_service *svc, const char *name, const char *scope_name,
+                            mg_token_row *out, char token[MG_TOKEN_TEXT_SIZE], mg_service_err *e);
+int mg_service_token_revoke(mg_service *svc, int64_t id, mg_service_err *e);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * fixture.c - a service on a fresh store for each test (fixture.h).
+ */
+#include "fixture.h"
+
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fsutil.h"
+#include "graph/builtin_catalog.h"
+
+fixture fx;
+
+void fixture_setup(void)
+{
+    memset(&fx, 0, sizeof fx);
+    snprintf(fx.dir, sizeof fx.dir, "/tmp/mgd-service-XXXXXX");
+    cr_assert_not_null(mkdtemp(fx.dir));
+    char err[512] = "";
+    fx.db_path = mg_path_join(fx.dir, "mgd.sqlite3");
+    fx.store = mg_store_open(fx.db_path, false, err, sizeof err);
+    cr_assert_not_null(fx.store, "%s", err);
+    char *cache_dir = mg_path_join(fx.dir, "cache");
+    fx.cache = mg_cache_open(cache_dir, err, sizeof err);
+    free(cache_dir);
+    cr_assert_not_null(fx.cache, "%s", err);
+    mg_errors errs = {0};
+    fx.catalog = mg_builtin_catalog_load(&errs);
+    mg_errors_free(&errs);
+    cr_assert_not_null(fx.catalog);
+    fx.targets = mg_targets_load(err, sizeof err);
+    cr_assert_not_null(fx.targets, "%s", err);
+    mg_queue_options qo = {
+        .store = fx.store,
+        .cache = fx.cache,
+        .catalog = fx.catalog,
+        .targets = fx.targets,
+        .data_dir = fx.dir,
+        .no_workers = true,
+    };
+    fx.queue = mg_queue_start(&qo, err, sizeof err);
+    cr_assert_not_null(fx.queue, "%s", err);
+    mg_service_init(&fx.svc, &(mg_service_options){
+                                 .store = fx.store,
+                                 .queue = fx.queue,
+                                 .catalog = fx.catalog,
+                                 .targets = fx.targets,
+                             });
+}
+
+void fixture_teardown(void)
+{
+    mg_queue_stop(fx.queue);
+    mg_store_close(fx.store);
+    mg_cache_close(fx.cache);
+    mg_catalog_free(fx.catalog);
+    mg_targets_free(fx.targets);
+    mg_rm_rf(fx.dir);
+    free(fx.db_path);
+}
+
+cJSON *printer_config(const char *name)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"mgd\": 1, \"name\": \"%s\", \"devices\": {\"main\": {\"main\": \"app_start\","
+             " \"type\": \"console -> job\", \"sources\": [\"unikernel.c\"]}},"
+             " \"jobs\": [{\"apply\": \"main\", \"to\": [\"default_console\"]}]}",
+             name);
+    cJSON *c = cJSON_Parse(text);
+    cr_assert_not_null(c);
+    return c;
+}
+
+cJSON *printer_sources(void)
+{
+    cJSON *s = cJSON_Parse("{\"unikernel.c\": \"int app_start(void *console) { return 0; }\\n\"}");
+    cr_assert_not_null(s);
+    return s;
+}
+
+mg_project make_project(const char *name, const char *repo_url)
+{
+    cJSON *config = printer_config(name);
+    cJSON *sources = repo_url ? NULL : printer_sources();
+    cJSON *repo = NULL;
+    if (repo_url) {
+        repo = cJSON_CreateObject();
+        cJSON_AddStringToObject(repo, "url", repo_url);
+    }
+    mg_project_spec spec = {.name = name, .config = config, .repo = repo, .sources = sources};
+    mg_service_err e = {0};
+    mg_project p;
+    int rc = mg_service_project_create(&fx.svc, &spec, &p, &e);
+    cr_assert_eq(rc, 0, "%s", e.err.msg);
+    mg_service_err_free(&e);
+    cJSON_Delete(config);
+    cJSON_Delete(sources);
+    cJSON_Delete(repo);
+    return p;
+}
+
+void inject_store_failure(const char *sql)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(fx.db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    cr_assert_eq(rc, SQLITE_OK, "%s", msg ? msg : "");
+    sqlite3_close(db);
+}

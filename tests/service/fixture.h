@@ -1,0 +1,44 @@
+/*
+ * fixture.h - what the service tests share: a service on a fresh store
+ * and cache under /tmp, a queue without workers (so what is queued stays
+ * queued), the built-in catalog and this host's targets; and a way to
+ * make the store fail.
+ */
+#ifndef MG_TESTS_SERVICE_FIXTURE_H
+#define MG_TESTS_SERVICE_FIXTURE_H
+
+#include <cjson/cJSON.h>
+
+#include "service/service.h"
+
+typedef struct fixture {
+    char dir[64];
+    char *db_path;
+    mg_store *store;
+    mg_cache *cache;
+    mg_catalog *catalog;
+    mg_targets *targets;
+    mg_queue *queue;
+    mg_service svc;
+} fixture;
+
+extern fixture fx;
+
+/* Criterion .init and .fini of every test. */
+void fixture_setup(void);
+void fixture_teardown(void);
+
+/* A config document naming unikernel.c (parsed; cJSON_Delete it). */
+cJSON *printer_config(const char *name);
+/* An inline tree holding unikernel.c. */
+cJSON *printer_sources(void);
+
+/* Makes a project with inline sources (or, when `repo_url`, a git one)
+ * and its first config; fails the test when it cannot. */
+mg_project make_project(const char *name, const char *repo_url);
+
+/* Makes the store fail from now on: `sql` (CREATE TRIGGER ... RAISE) is
+ * run on a connection of its own, as another program would. */
+void inject_store_failure(const char *sql);
+
+#endif
