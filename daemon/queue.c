@@ -22,6 +22,7 @@
 #include "daemon/cli_common.h"
 #include "daemon/sources.h"
 #include "base/arena.h"
+#include "base/deadline.h"
 #include "graph/describe.h"
 #include "graph/strbuf.h"
 #include "toolchain/build.h"
@@ -74,7 +75,7 @@ typedef struct build_log {
     int fd;
     uint64_t size, max;
     bool truncated, at_line_start;
-    struct timespec start;
+    uint64_t start_ms; /* mg_now_ms() when the build began */
 } build_log;
 
 static void log_raw(build_log *l, const char *text, size_t len)
@@ -109,9 +110,7 @@ static void log_text(void *ctx, const char *text, size_t len)
 {
     build_log *l = ctx;
     mg_strbuf out = {0};
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double t = (double)(now.tv_sec - l->start.tv_sec) + (now.tv_nsec - l->start.tv_nsec) / 1e9;
+    double t = (double)mg_ms_since(l->start_ms) / 1e3;
     char stamp[32];
     snprintf(stamp, sizeof stamp, "[%8.3f] ", t);
     for (size_t i = 0; i < len; i++) {
@@ -615,7 +614,7 @@ static void run_job(worker_slot *slot, int64_t id)
     j.done.id = id;
     j.log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
     j.log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
-    clock_gettime(CLOCK_MONOTONIC, &j.log.start);
+    j.log.start_ms = mg_now_ms();
     char *log_path = mg_queue_log_path(q, id);
     j.log.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (j.log.fd < 0)
@@ -677,10 +676,7 @@ finish:;
         fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err);
     }
     if (j.log.fd >= 0) close(j.log.fd);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs =
-        (double)(now.tv_sec - j.log.start.tv_sec) + (now.tv_nsec - j.log.start.tv_nsec) / 1e9;
+    double secs = (double)mg_ms_since(j.log.start_ms) / 1e3;
     pthread_mutex_lock(&q->lock);
     histogram_add(q->metrics.builds_bucket, &q->metrics.builds_sum, secs);
     pthread_mutex_unlock(&q->lock);
@@ -733,9 +729,7 @@ static void *worker_main(void *arg)
          * notification raced the claim) */
         pthread_mutex_lock(&q->lock);
         if (!q->stopping && !q->pending) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += id < 0 ? 1 : 2;
+            struct timespec until = mg_abstime_in(CLOCK_REALTIME, id < 0 ? 1000 : 2000);
             pthread_cond_timedwait(&q->wake, &q->lock, &until);
         }
         pthread_mutex_unlock(&q->lock);
@@ -801,14 +795,7 @@ static size_t slots_holding(mg_queue *q, const int64_t *ids, size_t n)
  * MG_QUEUE_DELETE_WAIT_MS. 0, or -1 with a message. */
 static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, char *err, size_t errsize)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += MG_QUEUE_DELETE_WAIT_MS / 1000;
-    until.tv_nsec += (long)(MG_QUEUE_DELETE_WAIT_MS % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = mg_abstime_in(CLOCK_REALTIME, MG_QUEUE_DELETE_WAIT_MS);
     pthread_mutex_lock(&q->lock);
     size_t held;
     while ((held = slots_holding(q, ids, n)) > 0)
@@ -1016,14 +1003,8 @@ static worker_slot *slot_of(mg_queue *q, int64_t id)
 
 int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until =
+        mg_abstime_in(CLOCK_REALTIME, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
     pthread_mutex_lock(&q->lock);
     int64_t size = -1;
     while (!q->stopping) {

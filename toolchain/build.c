@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/deadline.h"
 #include "graph/codegen.h"
 #include "graph/strbuf.h"
 #include "toolchain/crunch.h"
@@ -82,20 +83,12 @@ struct mg_build {
     /* header hashes of this build: canonical path -> sha ("" when missing) */
     char **hpaths, **hshas;
     size_t n_h, cap_h;
-    struct timespec start;
+    uint64_t start_ms; /* mg_now_ms() when the build began */
     mg_build_result *res;
     uint64_t executed_ms, corrupt;
     cJSON *memo; /* path -> ["dev:ino:size:mtime:ctime", sha256] */
     bool memo_dirty;
 };
-
-static uint64_t ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000 +
-           (uint64_t)((t.tv_nsec - t0->tv_nsec) / 1000000);
-}
 
 static void logf_(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(mg_build *b, const char *fmt, ...)
@@ -113,7 +106,7 @@ static void log_step(mg_build *b, const char *fmt, ...) __attribute__((format(pr
 static void log_step(mg_build *b, const char *fmt, ...)
 {
     if (!b->o.log) return;
-    uint64_t ms = ms_since(&b->start);
+    uint64_t ms = mg_ms_since(b->start_ms);
     va_list ap;
     va_start(ap, fmt);
     char *text = mg_xvasprintf(fmt, ap);
@@ -1199,7 +1192,7 @@ static bool ensure_present(mg_build *b, size_t fi)
 static uint64_t build_time_left(mg_build *b)
 {
     if (!b->limits.build_wall_ms) return UINT64_MAX;
-    uint64_t spent = ms_since(&b->start);
+    uint64_t spent = mg_ms_since(b->start_ms);
     return spent >= b->limits.build_wall_ms ? 0 : b->limits.build_wall_ms - spent;
 }
 
@@ -1546,7 +1539,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
 {
     memset(res, 0, sizeof *res);
     b->res = res;
-    clock_gettime(CLOCK_MONOTONIC, &b->start);
+    b->start_ms = mg_now_ms();
     const mg_graph *g = b->o.graph;
     char err[1024];
     int r = -1;
@@ -1643,6 +1636,6 @@ int mg_build_run(mg_build *b, mg_build_result *res)
                  (unsigned long long)res->image_size, res->sha256, res->actions, res->hits);
 out:
     res->ok = r == 0;
-    res->duration_ms = ms_since(&b->start);
+    res->duration_ms = mg_ms_since(b->start_ms);
     return r;
 }

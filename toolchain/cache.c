@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/deadline.h"
 #include "base/fsutil.h"
 
 #define RECORD_MAGIC "mgd-record 1 "
@@ -497,14 +498,7 @@ void mg_cache_flight_end(mg_cache *c, const char *key)
 
 void mg_cache_flight_wait(mg_cache *c, unsigned timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = mg_abstime_in(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&c->flight_mu);
     pthread_cond_timedwait(&c->flight_cv, &c->flight_mu, &until);
     pthread_mutex_unlock(&c->flight_mu);
