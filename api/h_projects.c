@@ -87,9 +87,9 @@ static bool take_sources(mg_req *r, cJSON *tree, mg_project *p, char **json, cha
                        (long long)bytes, r->api->o.max_sources);
         return false;
     }
-    char err[512] = "";
-    if (mg_sources_inline_check(tree, r->api->o.max_sources, err, sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err[0] ? err : "sources: invalid tree");
+    mg_err err = {0};
+    if (mg_sources_inline_check(tree, r->api->o.max_sources, &err) != 0) {
+        mg_reply_error(r, 400, "%s", err.msg[0] ? err.msg : "sources: invalid tree");
         return false;
     }
     if (mg_sources_canonical(tree, json, sha, &p->sources_files, &p->sources_bytes) != 0) {

@@ -182,7 +182,9 @@ static int pin_blob(mg_cache *c, const char *kind, const char *sha, char *err, s
     pin_key(kind, sha, key);
     char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
     const char *blobs[] = {sha};
-    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, err, errsize);
+    mg_err e;
+    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, &e);
+    if (r) snprintf(err, errsize, "%s", e.msg);
     free(text);
     return r;
 }
@@ -194,8 +196,11 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_
         return -1;
     }
     char sha[MG_SHA256_HEX_SIZE];
-    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, err, errsize))
+    mg_err e;
+    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, &e)) {
+        snprintf(err, errsize, "%s", e.msg);
         return -1;
+    }
     if (strcmp(sha, p->sources_sha256)) {
         snprintf(err, errsize, "the project's sources hash does not match its content");
         return -1;
@@ -267,12 +272,13 @@ static int take_sources(job *j)
     }
     if (j->row.sources_sha256) {
         char *tmp = mg_path_join(j->scratch, "sources.json");
-        mg_cache_status st =
-            mg_cache_blob_get(q->o.cache, j->row.sources_sha256, tmp, 0600, j->err, sizeof j->err);
-        if (st != MG_CACHE_OK) {
-            if (st != MG_CACHE_ERROR)
+        mg_err e;
+        if (mg_cache_blob_get(q->o.cache, j->row.sources_sha256, tmp, 0600, &e) != 0) {
+            if (e.code == MG_E_NOT_FOUND || e.code == MG_E_CORRUPT)
                 snprintf(j->err, sizeof j->err, "the build's inline sources (%.12s) are gone",
                          j->row.sources_sha256);
+            else
+                snprintf(j->err, sizeof j->err, "%s", e.msg);
             free(tmp);
             return -1;
         }
@@ -282,7 +288,8 @@ static int take_sources(job *j)
         cJSON *tree = text ? cJSON_ParseWithLength(text, len) : NULL;
         free(text);
         char hash[65];
-        int r = tree ? mg_sources_inline_write(tree, j->src, hash, j->err, sizeof j->err) : -1;
+        int r = tree ? mg_sources_inline_write(tree, j->src, hash, &e) : -1;
+        if (tree && r) snprintf(j->err, sizeof j->err, "%s", e.msg);
         if (!tree) snprintf(j->err, sizeof j->err, "the build's inline sources are unreadable");
         cJSON_Delete(tree);
         if (r) return -1;
@@ -502,9 +509,10 @@ static void build_it(job *j)
         fail_build(j, "target %s/%s is not available here: %s", g->target, g->arch, why);
         goto out;
     }
-    char *identity = mg_toolchain_identity(q->o.cache, a, j->err, sizeof j->err);
+    mg_err e;
+    char *identity = mg_toolchain_identity(q->o.cache, a, &e);
     if (!identity) {
-        fail_build(j, "toolchain: %s", j->err);
+        fail_build(j, "toolchain: %s", e.msg);
         goto out;
     }
     char hash[MG_SHA256_HEX_SIZE];
@@ -516,8 +524,8 @@ static void build_it(job *j)
         int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, NULL, 0);
         mg_build_row p;
         if (prev > 0 && mg_store_build_get(q->o.store, prev, false, &p, NULL, 0) == 0) {
-            bool have = p.image_sha256 &&
-                        mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL) == MG_CACHE_OK;
+            bool have =
+                p.image_sha256 && mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL, NULL) == 0;
             if (have) {
                 log_line(&j->log, "reused build %lld: same inputs, image %s", (long long)prev,
                          p.image_sha256);
@@ -581,7 +589,7 @@ static void build_it(job *j)
         if (res.cancelled || cancelled(j))
             fail_build(j, "cancelled");
         else
-            fail_build(j, "%s", res.error);
+            fail_build(j, "%s", res.error.msg);
         free(image);
         goto out;
     }
@@ -589,8 +597,9 @@ static void build_it(job *j)
     /* 5. keep the image */
     char sha[MG_SHA256_HEX_SIZE];
     uint64_t size = 0;
-    if (mg_cache_blob_put(q->o.cache, image, sha, &size, j->err, sizeof j->err) ||
-        pin_blob(q->o.cache, "artifact", sha, j->err, sizeof j->err)) {
+    int stored = mg_cache_blob_put(q->o.cache, image, sha, &size, &e);
+    if (stored != 0) snprintf(j->err, sizeof j->err, "%s", e.msg);
+    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, j->err, sizeof j->err)) {
         fail_build(j, "cannot store the image: %s", j->err);
         free(image);
         goto out;
@@ -1059,7 +1068,7 @@ int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t e
 
 char *mg_queue_image_path(mg_queue *q, const char *sha256)
 {
-    if (mg_cache_blob_stat(q->o.cache, sha256, NULL) != MG_CACHE_OK) return NULL;
+    if (mg_cache_blob_stat(q->o.cache, sha256, NULL, NULL) != 0) return NULL;
     return mg_cache_blob_path(q->o.cache, sha256);
 }
 
