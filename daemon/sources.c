@@ -858,7 +858,8 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         status st = ST_FAIL;
         int fd = -1;
         if (mkdirat(dirfd, name, 0755) != 0)
-            mg_err_set(c->err, MG_E_IO, "cannot create the directory '%s': %s", k->path,
+            mg_err_set(c->err, errno == EEXIST ? MG_E_INVALID : MG_E_IO,
+                       "cannot create the directory '%s': %s", k->path,
                        errno == EEXIST ? "the tree names it twice" : strerror(errno));
         else if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
             mg_err_set(c->err, MG_E_IO, "cannot open the directory '%s': %s", k->path,
@@ -886,8 +887,8 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         }
         git_blob_free(blob);
         if (!ok) {
-            mg_err_set(c->err, MG_E_IO, "cannot write '%s': %s", k->path,
-                       saved == EEXIST ? "the tree names it twice" : strerror(saved));
+            mg_err_set(c->err, saved == EEXIST ? MG_E_INVALID : MG_E_IO, "cannot write '%s': %s",
+                       k->path, saved == EEXIST ? "the tree names it twice" : strerror(saved));
             return ST_FAIL;
         }
         return ST_OK;
@@ -911,7 +912,8 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         target[len] = 0;
         git_blob_free(blob);
         if (symlinkat(target, dirfd, name) != 0) {
-            mg_err_set(c->err, MG_E_IO, "cannot create the link '%s': %s", k->path,
+            mg_err_set(c->err, errno == EEXIST ? MG_E_INVALID : MG_E_IO,
+                       "cannot create the link '%s': %s", k->path,
                        errno == EEXIST ? "the tree names it twice" : strerror(errno));
             return ST_FAIL;
         }
