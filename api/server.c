@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "api/internal.h"
+#include "base/deadline.h"
 #include "api/workpool.h"
 
 #ifndef MGD_VERSION
@@ -89,13 +90,6 @@ static const mg_route routes[] = {
     {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- replies ------------------------------------------------------------ */
 
@@ -378,11 +372,6 @@ static server *srv(mg_api *a)
     return (server *)a;
 }
 
-static uint64_t now_ms(void)
-{
-    return now_ns() / 1000000u;
-}
-
 /* ---- the body budget ---------------------------------------------------- */
 
 /* Counts the request as holding `total` body bytes; false (and nothing
@@ -493,7 +482,7 @@ static void *reaper(void *arg)
     server *s = arg;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
-        uint64_t now = now_ms();
+        uint64_t now = mg_now_ms();
         for (mg_conn *c = s->conns; c; c = c->next) {
             if (c->closing) continue;
             /* an idle connection that received something has begun its
@@ -510,13 +499,7 @@ static void *reaper(void *arg)
                 close_conn(s, c, s->slow_body, s->slow_body_len);
         }
         make_room(s);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += REAPER_TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = mg_abstime_in(CLOCK_MONOTONIC, REAPER_TICK_MS);
         pthread_cond_timedwait(&s->wake, &s->lock, &until);
     }
     pthread_mutex_unlock(&s->lock);
@@ -536,7 +519,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci ? ci->connect_fd : -1;
         c->phase = CONN_HEAD;
-        c->since_ms = now_ms();
+        c->since_ms = mg_now_ms();
         c->rx_idle = RX_UNKNOWN;
         pthread_mutex_lock(&s->lock);
         c->next = s->conns;
@@ -581,7 +564,7 @@ static void conn_body(server *s, mg_conn *c, bool dropped)
     if (!c) return;
     pthread_mutex_lock(&s->lock);
     c->phase = dropped ? CONN_DRAIN : CONN_BODY;
-    if (!dropped) c->since_ms = now_ms();
+    if (!dropped) c->since_ms = mg_now_ms();
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -590,7 +573,7 @@ static void conn_idle(server *s, mg_conn *c)
     if (!c) return;
     pthread_mutex_lock(&s->lock);
     c->phase = CONN_IDLE;
-    c->since_ms = now_ms();
+    c->since_ms = mg_now_ms();
     c->rx_idle = rx_bytes(c->fd);
     pthread_mutex_unlock(&s->lock);
 }
@@ -1110,7 +1093,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     conn_idle(srv(a), conn_of(conn));
     if (!r) return;
     if (r->replied) {
-        uint64_t us = (now_ns() - r->started_ns) / 1000;
+        uint64_t us = (mg_now_ns() - r->started_ns) / 1000;
         mg_metrics_record(&a->metrics, r->method, r->status, us);
     }
     if (r->custom) MHD_destroy_response(r->custom);
@@ -1128,7 +1111,7 @@ static mg_req *new_request(mg_api *a, struct MHD_Connection *conn)
     mg_req *r = &q->r;
     r->api = a;
     r->conn = conn;
-    r->started_ns = now_ns();
+    r->started_ns = mg_now_ns();
     mg_query_init(&r->query);
     q->c = conn_of(conn);
     q->uri_len = SIZE_MAX;

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "api/internal.h"
+#include "base/deadline.h"
 
 #define KEEPALIVE_MS 15000
 #define WATCH_MS 100
@@ -69,13 +70,6 @@ struct mg_sse {
     bool status_ended; /* the watcher's last status check found the build over */
     mg_sse *next;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static int64_t file_size(mg_sse *s)
 {
@@ -178,7 +172,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
                 mg_buf_clear(&s->out);
                 s->out_pos = 0;
             }
-            s->last_send_ms = now_ms();
+            s->last_send_ms = mg_now_ms();
             return (ssize_t)n;
         }
         if (s->out.failed) return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -194,7 +188,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
             s->ended = true;
             continue;
         }
-        if (now_ms() - s->last_send_ms >= KEEPALIVE_MS) {
+        if (mg_now_ms() - s->last_send_ms >= KEEPALIVE_MS) {
             mg_buf_adds(&s->out, ": keep-alive\n\n");
             continue;
         }
@@ -204,7 +198,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
         MHD_suspend_connection(s->conn);
-        s->last_status_ms = now_ms();
+        s->last_status_ms = mg_now_ms();
         s->next = h->waiting;
         h->waiting = s;
         pthread_mutex_unlock(&h->lock);
@@ -234,7 +228,7 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
     s->seen = offset;
     s->fd = -1;
     s->path = mg_queue_log_path(a->o.queue, id);
-    s->last_send_ms = now_ms();
+    s->last_send_ms = mg_now_ms();
     /* a first comment gets the headers and the stream going at once */
     mg_buf_printf(&s->out, ": log of build %lld from byte %lld\n\n", (long long)id,
                   (long long)offset);
@@ -250,7 +244,7 @@ static void *watch(void *arg)
     mg_api *a = h->api;
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
-        uint64_t now = now_ms();
+        uint64_t now = mg_now_ms();
         /* streams due for a status check leave the list while the
          * database is asked, so HTTP threads suspending or resuming other
          * streams never wait for it; only this thread resumes them */
@@ -291,13 +285,7 @@ static void *watch(void *arg)
                 }
             }
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += WATCH_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = mg_abstime_in(CLOCK_REALTIME, WATCH_MS);
         pthread_cond_timedwait(&h->cond, &h->lock, &until);
     }
     for (mg_sse *s = h->waiting, *next; s; s = next) {

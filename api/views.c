@@ -252,8 +252,11 @@ unsigned mg_http_status_of(const mg_service_err *e)
         return e->retry_after_s ? 429 : 413;
     case MG_E_BUSY:
         return 503;
+    case MG_E_CANCELLED: /* a flow cancelled under a request: the daemon is stopping */
+        return 503;
     case MG_OK:
     case MG_E_IO:
+    case MG_E_CORRUPT:
     case MG_E_NOMEM:
     case MG_E_INTERNAL:
         break;

@@ -3,11 +3,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One line, whatever went into it. */
+static void flatten(char *msg)
+{
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+}
+
 int mg_err_vset(mg_err *e, mg_err_code code, const char *fmt, va_list ap)
 {
     if (!e) return -1;
     e->code = code;
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    flatten(e->msg);
     return -1;
 }
 
@@ -38,6 +46,7 @@ int mg_err_prefix(mg_err *e, const char *fmt, ...)
     if (k > sizeof e->msg - 1 - n) k = sizeof e->msg - 1 - n;
     memcpy(e->msg + n, old, k);
     e->msg[n + k] = 0;
+    flatten(e->msg);
     return -1;
 }
 
@@ -65,6 +74,10 @@ const char *mg_err_code_name(mg_err_code code)
         return "busy";
     case MG_E_IO:
         return "io";
+    case MG_E_CORRUPT:
+        return "corrupt";
+    case MG_E_CANCELLED:
+        return "cancelled";
     case MG_E_NOMEM:
         return "nomem";
     case MG_E_INTERNAL:

@@ -9,7 +9,9 @@
  * that only pass the message on may pass NULL.
  *
  * Every message buffer in mgd is MG_ERR_SIZE bytes; a longer message is
- * cut, never overflowed.
+ * cut, never overflowed. A message is one line: control characters in it
+ * (the newlines of a libgit2 or a compiler message) become spaces, so that
+ * it fits a log line, a JSON string and a terminal alike.
  *
  * Not covered on purpose: config documents collect many diagnostics at
  * once, each with its JSON path (graph/errors.h), and the runtime inside
@@ -30,6 +32,10 @@ typedef enum mg_err_code {
     MG_E_LIMIT,     /* a limit or a quota was reached (413, 429, 503) */
     MG_E_BUSY,      /* try again later (503) */
     MG_E_IO,        /* the disk, the database, a child process failed (500) */
+    MG_E_CORRUPT,   /* stored data failed verification and was discarded: the
+                       action cache treats it as a miss and counts it (500) */
+    MG_E_CANCELLED, /* stopped on request before it was done: a fetch or a build that
+                       was cancelled ends so, and is not reported as a failure of its own */
     MG_E_NOMEM,     /* out of memory where it could be answered (500) */
     MG_E_INTERNAL,  /* a bug in mgd (500) */
 } mg_err_code;

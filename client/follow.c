@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/deadline.h"
 #include "client/events.h"
 
 const char *mg_follow_line_end(size_t data_len, int64_t delta)
@@ -24,13 +25,6 @@ static void sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int write_out(mg_follow *f, const void *data, size_t len)
@@ -177,7 +171,7 @@ static int follow_poll(mg_follow *f, char *err, size_t errsize)
             /* a server that answered before went away, cut an answer,
              * answered without the log's headers or without the log's
              * end: try again for a while */
-            uint64_t now = now_ms();
+            uint64_t now = mg_now_ms();
             if (!failing_since) failing_since = now;
             if (now - failing_since > (uint64_t)f->rest->timeout_ms) {
                 if (short_end)

@@ -151,8 +151,9 @@ int mg_cmd_build(int argc, char **argv)
         fprintf(stderr, "mgd build: %s\n", err);
         goto done;
     }
-    if (!(cache = mg_cache_open(cache_path, err, sizeof err))) {
-        fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, err);
+    mg_err cache_err;
+    if (!(cache = mg_cache_open(cache_path, &cache_err))) {
+        fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, cache_err.msg);
         goto done;
     }
     const mg_target *t = mg_targets_find(targets, g->target);
@@ -189,7 +190,7 @@ int mg_cmd_build(int argc, char **argv)
     } else {
         /* the log helps when something ran; otherwise the error says it all */
         if (!verbose && res.misses > 0) fwrite(sink.text.data, 1, sink.text.len, stderr);
-        fprintf(stderr, "mgd build: failed: %s\n", res.error);
+        fprintf(stderr, "mgd build: failed: %s\n", res.error.msg);
     }
     mg_strbuf_free(&sink.text);
 done:

@@ -34,9 +34,10 @@ static void usage(FILE *f)
 static int stats(mg_cache *c, bool json)
 {
     mg_cache_stats s;
-    char err[512], size[32];
-    if (mg_cache_stats_get(c, &s, err, sizeof err) != 0) {
-        fprintf(stderr, "mgd cache stats: %s\n", err);
+    char size[32];
+    mg_err err;
+    if (mg_cache_stats_get(c, &s, &err) != 0) {
+        fprintf(stderr, "mgd cache stats: %s\n", err.msg);
         return 1;
     }
     uint64_t lookups = s.hits + s.misses;
@@ -129,11 +130,12 @@ int mg_cmd_cache(int argc, char **argv)
                 max ? ", not " : "", max ? max : "");
         return 2;
     }
-    char *path = dir ? mg_xstrdup(dir) : mg_cli_default_cache(), err[512];
-    mg_cache *c = mg_cache_open(path, err, sizeof err);
+    char *path = dir ? mg_xstrdup(dir) : mg_cli_default_cache();
+    mg_err err;
+    mg_cache *c = mg_cache_open(path, &err);
     free(path);
     if (!c) {
-        fprintf(stderr, "mgd cache: %s\n", err);
+        fprintf(stderr, "mgd cache: %s\n", err.msg);
         return 1;
     }
     int status = 0;
@@ -142,8 +144,8 @@ int mg_cmd_cache(int argc, char **argv)
     else {
         mg_cache_gc_result r;
         char before[32], after[32];
-        if (mg_cache_gc(c, max_bytes, &r, err, sizeof err) != 0) {
-            fprintf(stderr, "mgd cache gc: %s\n", err);
+        if (mg_cache_gc(c, max_bytes, &r, &err) != 0) {
+            fprintf(stderr, "mgd cache gc: %s\n", err.msg);
             status = 1;
         } else {
             mg_size_format(r.bytes_before, before, sizeof before);

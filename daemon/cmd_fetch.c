@@ -25,9 +25,9 @@ int mg_cmd_fetch(int argc, char **argv)
         fprintf(stderr, "usage: mgd __fetch MIRROR URL REF DEST ALLOW_LOCAL (used by mgd serve)\n");
         return 2;
     }
-    char err[1024];
-    if (mg_sources_global_init(err, sizeof err)) {
-        printf("error: %s\n", err);
+    mg_err err;
+    if (mg_sources_global_init(&err)) {
+        printf("error: %s\n", err.msg);
         return 1;
     }
     mg_sources_fetch_options fo = {
@@ -39,13 +39,12 @@ int mg_cmd_fetch(int argc, char **argv)
         .allow_local = !strcmp(argv[4], "1"),
     };
     mg_sources_result res;
-    int r = mg_sources_fetch(&fo, &res, err, sizeof err);
+    int r = mg_sources_fetch(&fo, &res, &err);
     mg_sources_global_shutdown();
-    if (r != MG_SOURCES_OK) {
-        /* one line: the worker reads the last "error: " line */
-        for (char *c = err; *c; c++)
-            if (*c == '\n') *c = ' ';
-        printf("error: %s\n", err);
+    if (r != 0) {
+        /* one line, as every mg_err message: the worker reads the last
+         * "error: " line */
+        printf("error: %s\n", err.msg);
         return 1;
     }
     printf("commit %s\n", res.commit);

@@ -106,8 +106,9 @@ int mg_cmd_run(int argc, char **argv)
     mg_image_info info;
     char err[1024];
     status = 1;
-    if (mg_image_read_info(image, &info, err, sizeof err) != 0) {
-        fprintf(stderr, "mgd run: %s\n", err);
+    mg_err image_err;
+    if (mg_image_read_info(image, &info, &image_err) != 0) {
+        fprintf(stderr, "mgd run: %s\n", image_err.msg);
         goto out;
     }
     mg_targets *targets = mg_targets_load(err, sizeof err);

@@ -334,6 +334,7 @@ int mg_cmd_serve(int argc, char **argv)
 
     int status = 1;
     char err[1024];
+    mg_err e;
     if (mg_mkdir_p(o.data)) {
         fprintf(stderr, "mgd serve: cannot create %s: %s\n", o.data, strerror(errno));
         return 1;
@@ -347,11 +348,11 @@ int mg_cmd_serve(int argc, char **argv)
      * build reads every file the daemon can */
     if (o.no_sandbox)
         fprintf(stderr, "mgd: warning: --insecure-no-sandbox: build actions run unsandboxed\n");
-    else if (mg_sandbox_probe(err, sizeof err)) {
+    else if (mg_sandbox_probe(&e)) {
         fprintf(stderr,
                 "mgd serve: cannot sandbox builds: %s; refusing to start (--insecure-no-sandbox "
                 "runs them unsandboxed)\n",
-                err);
+                e.msg);
         free(data);
         return 1;
     }
@@ -419,8 +420,8 @@ int mg_cmd_serve(int argc, char **argv)
         goto out;
     }
     mg_errors_free(&errs);
-    if (!(cache = mg_cache_open(cache_path, err, sizeof err))) {
-        fprintf(stderr, "mgd serve: cache %s: %s\n", cache_path, err);
+    if (!(cache = mg_cache_open(cache_path, &e))) {
+        fprintf(stderr, "mgd serve: cache %s: %s\n", cache_path, e.msg);
         goto out;
     }
     mg_queue_options qo = {

@@ -22,6 +22,7 @@
 #include "daemon/cli_common.h"
 #include "daemon/sources.h"
 #include "base/arena.h"
+#include "base/deadline.h"
 #include "graph/describe.h"
 #include "graph/strbuf.h"
 #include "toolchain/build.h"
@@ -74,7 +75,7 @@ typedef struct build_log {
     int fd;
     uint64_t size, max;
     bool truncated, at_line_start;
-    struct timespec start;
+    uint64_t start_ms; /* mg_now_ms() when the build began */
 } build_log;
 
 static void log_raw(build_log *l, const char *text, size_t len)
@@ -109,9 +110,7 @@ static void log_text(void *ctx, const char *text, size_t len)
 {
     build_log *l = ctx;
     mg_strbuf out = {0};
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double t = (double)(now.tv_sec - l->start.tv_sec) + (now.tv_nsec - l->start.tv_nsec) / 1e9;
+    double t = (double)mg_ms_since(l->start_ms) / 1e3;
     char stamp[32];
     snprintf(stamp, sizeof stamp, "[%8.3f] ", t);
     for (size_t i = 0; i < len; i++) {
@@ -183,7 +182,9 @@ static int pin_blob(mg_cache *c, const char *kind, const char *sha, char *err, s
     pin_key(kind, sha, key);
     char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
     const char *blobs[] = {sha};
-    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, err, errsize);
+    mg_err e;
+    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, &e);
+    if (r) snprintf(err, errsize, "%s", e.msg);
     free(text);
     return r;
 }
@@ -195,8 +196,11 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_
         return -1;
     }
     char sha[MG_SHA256_HEX_SIZE];
-    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, err, errsize))
+    mg_err e;
+    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, &e)) {
+        snprintf(err, errsize, "%s", e.msg);
         return -1;
+    }
     if (strcmp(sha, p->sources_sha256)) {
         snprintf(err, errsize, "the project's sources hash does not match its content");
         return -1;
@@ -268,12 +272,13 @@ static int take_sources(job *j)
     }
     if (j->row.sources_sha256) {
         char *tmp = mg_path_join(j->scratch, "sources.json");
-        mg_cache_status st =
-            mg_cache_blob_get(q->o.cache, j->row.sources_sha256, tmp, 0600, j->err, sizeof j->err);
-        if (st != MG_CACHE_OK) {
-            if (st != MG_CACHE_ERROR)
+        mg_err e;
+        if (mg_cache_blob_get(q->o.cache, j->row.sources_sha256, tmp, 0600, &e) != 0) {
+            if (e.code == MG_E_NOT_FOUND || e.code == MG_E_CORRUPT)
                 snprintf(j->err, sizeof j->err, "the build's inline sources (%.12s) are gone",
                          j->row.sources_sha256);
+            else
+                snprintf(j->err, sizeof j->err, "%s", e.msg);
             free(tmp);
             return -1;
         }
@@ -283,7 +288,8 @@ static int take_sources(job *j)
         cJSON *tree = text ? cJSON_ParseWithLength(text, len) : NULL;
         free(text);
         char hash[MG_SHA256_HEX_SIZE];
-        int r = tree ? mg_sources_inline_write(tree, j->src, hash, j->err, sizeof j->err) : -1;
+        int r = tree ? mg_sources_inline_write(tree, j->src, hash, &e) : -1;
+        if (tree && r) snprintf(j->err, sizeof j->err, "%s", e.msg);
         if (!tree) snprintf(j->err, sizeof j->err, "the build's inline sources are unreadable");
         cJSON_Delete(tree);
         if (r) return -1;
@@ -503,9 +509,10 @@ static void build_it(job *j)
         fail_build(j, "target %s/%s is not available here: %s", g->target, g->arch, why);
         goto out;
     }
-    char *identity = mg_toolchain_identity(q->o.cache, a, j->err, sizeof j->err);
+    mg_err e;
+    char *identity = mg_toolchain_identity(q->o.cache, a, &e);
     if (!identity) {
-        fail_build(j, "toolchain: %s", j->err);
+        fail_build(j, "toolchain: %s", e.msg);
         goto out;
     }
     char hash[MG_SHA256_HEX_SIZE];
@@ -517,8 +524,8 @@ static void build_it(job *j)
         int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, NULL, 0);
         mg_stored_build p;
         if (prev > 0 && mg_store_build_get(q->o.store, prev, false, &p, NULL, 0) == 0) {
-            bool have = p.image_sha256 &&
-                        mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL) == MG_CACHE_OK;
+            bool have =
+                p.image_sha256 && mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL, NULL) == 0;
             if (have) {
                 log_line(&j->log, "reused build %lld: same inputs, image %s", (long long)prev,
                          p.image_sha256);
@@ -582,7 +589,7 @@ static void build_it(job *j)
         if (res.cancelled || cancelled(j))
             fail_build(j, "cancelled");
         else
-            fail_build(j, "%s", res.error);
+            fail_build(j, "%s", res.error.msg);
         free(image);
         goto out;
     }
@@ -590,8 +597,9 @@ static void build_it(job *j)
     /* 5. keep the image */
     char sha[MG_SHA256_HEX_SIZE];
     uint64_t size = 0;
-    if (mg_cache_blob_put(q->o.cache, image, sha, &size, j->err, sizeof j->err) ||
-        pin_blob(q->o.cache, "artifact", sha, j->err, sizeof j->err)) {
+    int stored = mg_cache_blob_put(q->o.cache, image, sha, &size, &e);
+    if (stored != 0) snprintf(j->err, sizeof j->err, "%s", e.msg);
+    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, j->err, sizeof j->err)) {
         fail_build(j, "cannot store the image: %s", j->err);
         free(image);
         goto out;
@@ -615,7 +623,7 @@ static void run_job(worker_slot *slot, int64_t id)
     j.done.id = id;
     j.log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
     j.log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
-    clock_gettime(CLOCK_MONOTONIC, &j.log.start);
+    j.log.start_ms = mg_now_ms();
     char *log_path = mg_queue_log_path(q, id);
     j.log.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (j.log.fd < 0)
@@ -677,10 +685,7 @@ finish:;
         fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err);
     }
     if (j.log.fd >= 0) close(j.log.fd);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs =
-        (double)(now.tv_sec - j.log.start.tv_sec) + (now.tv_nsec - j.log.start.tv_nsec) / 1e9;
+    double secs = (double)mg_ms_since(j.log.start_ms) / 1e3;
     pthread_mutex_lock(&q->lock);
     histogram_add(q->metrics.builds_bucket, &q->metrics.builds_sum, secs);
     pthread_mutex_unlock(&q->lock);
@@ -733,9 +738,7 @@ static void *worker_main(void *arg)
          * notification raced the claim) */
         pthread_mutex_lock(&q->lock);
         if (!q->stopping && !q->pending) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += id < 0 ? 1 : 2;
+            struct timespec until = mg_abstime_in(CLOCK_REALTIME, id < 0 ? 1000 : 2000);
             pthread_cond_timedwait(&q->wake, &q->lock, &until);
         }
         pthread_mutex_unlock(&q->lock);
@@ -801,14 +804,7 @@ static size_t slots_holding(mg_queue *q, const int64_t *ids, size_t n)
  * MG_QUEUE_DELETE_WAIT_MS. 0, or -1 with a message. */
 static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, char *err, size_t errsize)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += MG_QUEUE_DELETE_WAIT_MS / 1000;
-    until.tv_nsec += (long)(MG_QUEUE_DELETE_WAIT_MS % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = mg_abstime_in(CLOCK_REALTIME, MG_QUEUE_DELETE_WAIT_MS);
     pthread_mutex_lock(&q->lock);
     size_t held;
     while ((held = slots_holding(q, ids, n)) > 0)
@@ -1019,14 +1015,8 @@ static worker_slot *slot_of(mg_queue *q, int64_t id)
 
 int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until =
+        mg_abstime_in(CLOCK_REALTIME, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
     pthread_mutex_lock(&q->lock);
     int64_t size = -1;
     while (!q->stopping) {
@@ -1081,7 +1071,7 @@ int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t e
 
 char *mg_queue_image_path(mg_queue *q, const char *sha256)
 {
-    if (mg_cache_blob_stat(q->o.cache, sha256, NULL) != MG_CACHE_OK) return NULL;
+    if (mg_cache_blob_stat(q->o.cache, sha256, NULL, NULL) != 0) return NULL;
     return mg_cache_blob_path(q->o.cache, sha256);
 }
 

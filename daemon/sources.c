@@ -33,20 +33,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void seterr(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-    /* one line: libgit2 messages sometimes carry newlines */
-    for (char *p = err; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-}
-
 /* The last libgit2 error of this thread, or a fallback. */
 static const char *git_msg(void)
 {
@@ -149,17 +135,16 @@ static int hexval(int c)
 
 /* Sorts a url into local or remote; a local one gets its path (malloc'd,
  * percent-decoded for file:// URLs). */
-static int url_classify(const char *url, url_kind *kind, char **local_path, char *why,
-                        size_t whysize)
+static int url_classify(const char *url, url_kind *kind, char **local_path, mg_err *why)
 {
     *local_path = NULL;
     if (!*url) {
-        seterr(why, whysize, "the url is empty");
+        mg_err_set(why, MG_E_INVALID, "the url is empty");
         return -1;
     }
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p < 0x20 || *p == 0x7f) {
-            seterr(why, whysize, "the url has a control character");
+            mg_err_set(why, MG_E_INVALID, "the url has a control character");
             return -1;
         }
     const char *sep = strstr(url, "://");
@@ -175,7 +160,7 @@ static int url_classify(const char *url, url_kind *kind, char **local_path, char
             const char *p = sep + 3;
             char *path = malloc(strlen(p) + 1), *o = path;
             if (!path) {
-                seterr(why, whysize, "out of memory");
+                mg_err_set(why, MG_E_NOMEM, "out of memory");
                 return -1;
             }
             for (; *p; p++) {
@@ -191,8 +176,9 @@ static int url_classify(const char *url, url_kind *kind, char **local_path, char
             *local_path = path;
             return 0;
         }
-        seterr(why, whysize, "unsupported URL scheme '%.*s' (use https, http, ssh, git or file)",
-               (int)(n > 20 ? 20 : n), url);
+        mg_err_set(why, MG_E_INVALID,
+                   "unsupported URL scheme '%.*s' (use https, http, ssh, git or file)",
+                   (int)(n > 20 ? 20 : n), url);
         return -1;
     }
     /* scp-like "[user@]host:path", as git reads it: a ':' before any '/' */
@@ -204,7 +190,7 @@ static int url_classify(const char *url, url_kind *kind, char **local_path, char
     *kind = URL_LOCAL;
     *local_path = strdup(url);
     if (!*local_path) {
-        seterr(why, whysize, "out of memory");
+        mg_err_set(why, MG_E_NOMEM, "out of memory");
         return -1;
     }
     return 0;
@@ -213,8 +199,8 @@ static int url_classify(const char *url, url_kind *kind, char **local_path, char
 char *mg_sources_local_path(const char *url)
 {
     url_kind kind;
-    char *local = NULL, why[256];
-    if (url_classify(url, &kind, &local, why, sizeof why) != 0 || kind != URL_LOCAL) {
+    char *local = NULL;
+    if (url_classify(url, &kind, &local, NULL) != 0 || kind != URL_LOCAL) {
         free(local);
         return NULL;
     }
@@ -233,8 +219,7 @@ typedef struct fetch_ctx {
     char secret[512]; /* what the redaction hid, masked in libgit2 messages */
     uint64_t max_files;
     uint64_t max_bytes;
-    char *err;
-    size_t errsize;
+    mg_err *err;
     /* what the last fetch learnt of the remote's HEAD */
     char head_ref[256]; /* "refs/heads/main", or "" */
     git_oid head_oid;   /* a detached HEAD we have the commit of */
@@ -262,7 +247,7 @@ static bool cancelled(const fetch_ctx *c)
 
 static status fail_cancel(fetch_ctx *c)
 {
-    seterr(c->err, c->errsize, "cancelled");
+    mg_err_set(c->err, MG_E_CANCELLED, "cancelled");
     return ST_CANCEL;
 }
 
@@ -272,7 +257,7 @@ static void git_fail(fetch_ctx *c, const char *prefix)
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", git_msg());
     mask_secret(msg, c->secret);
-    seterr(c->err, c->errsize, "%s: %s", prefix, msg);
+    mg_err_set(c->err, MG_E_IO, "%s: %s", prefix, msg);
 }
 
 static int on_transfer(const git_indexer_progress *stats, void *payload)
@@ -304,7 +289,7 @@ static int lock_mirror(fetch_ctx *c, status *st)
     while (n > 1 && mirror[n - 1] == '/') n--;
     char *lock = malloc(n + sizeof ".lock");
     if (!lock) {
-        seterr(c->err, c->errsize, "out of memory");
+        mg_err_set(c->err, MG_E_NOMEM, "out of memory");
         *st = ST_FAIL;
         return -1;
     }
@@ -313,13 +298,14 @@ static int lock_mirror(fetch_ctx *c, status *st)
     char *parent = mg_path_dirname(lock);
     int fd = -1;
     if (mg_mkdir_p(parent) != 0) {
-        seterr(c->err, c->errsize, "cannot create the directory '%s': %s", parent, strerror(errno));
+        mg_err_set(c->err, MG_E_IO, "cannot create the directory '%s': %s", parent,
+                   strerror(errno));
         *st = ST_FAIL;
         goto out;
     }
     fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        seterr(c->err, c->errsize, "cannot open the lock '%s': %s", lock, strerror(errno));
+        mg_err_set(c->err, MG_E_IO, "cannot open the lock '%s': %s", lock, strerror(errno));
         *st = ST_FAIL;
         goto out;
     }
@@ -329,7 +315,7 @@ static int lock_mirror(fetch_ctx *c, status *st)
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) break;
         if (errno == EINTR) continue;
         if (errno != EWOULDBLOCK) {
-            seterr(c->err, c->errsize, "cannot lock '%s': %s", lock, strerror(errno));
+            mg_err_set(c->err, MG_E_IO, "cannot lock '%s': %s", lock, strerror(errno));
             *st = ST_FAIL;
             close(fd);
             fd = -1;
@@ -364,7 +350,7 @@ static int remote_section_append(fetch_ctx *c)
     char *text = malloc(2 * n + 256), *p = text;
     int rc = -1;
     if (!text) {
-        seterr(c->err, c->errsize, "out of memory");
+        mg_err_set(c->err, MG_E_NOMEM, "out of memory");
         goto out;
     }
     p += sprintf(p, "[remote \"" REMOTE_NAME "\"]\n\turl = \"");
@@ -375,14 +361,14 @@ static int remote_section_append(fetch_ctx *c)
     p += sprintf(p, "\"\n\tfetch = " HEADS_SPEC "\n\tfetch = " TAGS_SPEC "\n");
     int fd = open(cfg, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || write_all(fd, text, (size_t)(p - text)) != 0) {
-        seterr(c->err, c->errsize, "cannot write the mirror's configuration '%s': %s", cfg,
-               strerror(errno));
+        mg_err_set(c->err, MG_E_IO, "cannot write the mirror's configuration '%s': %s", cfg,
+                   strerror(errno));
         if (fd >= 0) close(fd);
         goto out;
     }
     if (close(fd) != 0) {
-        seterr(c->err, c->errsize, "cannot write the mirror's configuration '%s': %s", cfg,
-               strerror(errno));
+        mg_err_set(c->err, MG_E_IO, "cannot write the mirror's configuration '%s': %s", cfg,
+                   strerror(errno));
         goto out;
     }
     rc = 0;
@@ -405,13 +391,13 @@ static status mirror_open(fetch_ctx *c, git_repository **repo)
             return ST_DAMAGED;
         }
         if (!git_repository_is_bare(*repo)) {
-            seterr(c->err, c->errsize, "the mirror '%s' is not a bare repository", path);
+            mg_err_set(c->err, MG_E_IO, "the mirror '%s' is not a bare repository", path);
             return ST_DAMAGED;
         }
         return ST_OK;
     }
     if (errno != ENOENT) {
-        seterr(c->err, c->errsize, "cannot read the mirror '%s': %s", path, strerror(errno));
+        mg_err_set(c->err, MG_E_IO, "cannot read the mirror '%s': %s", path, strerror(errno));
         return ST_FAIL;
     }
     git_repository_init_options io;
@@ -639,8 +625,8 @@ static status peel_commit(fetch_ctx *c, git_object *obj, const char *ref, git_co
 {
     git_object *peeled = NULL;
     if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) != 0) {
-        seterr(c->err, c->errsize, "ref '%s' in %s points to a %s, not a commit", ref, c->url,
-               git_object_type2string(git_object_type(obj)));
+        mg_err_set(c->err, MG_E_INVALID, "ref '%s' in %s points to a %s, not a commit", ref, c->url,
+                   git_object_type2string(git_object_type(obj)));
         return ST_FAIL;
     }
     *commit = (git_commit *)peeled;
@@ -704,21 +690,21 @@ static status resolve_ref(fetch_ctx *c, git_repository *repo, git_commit **commi
         }
         char branches[512];
         list_refs(repo, "refs/heads/", branches, sizeof branches);
-        seterr(c->err, c->errsize,
-               "%s has no default branch (an empty repository, or a HEAD that names no "
-               "branch); give a ref (branches: %s)",
-               c->url, branches);
+        mg_err_set(c->err, MG_E_INVALID,
+                   "%s has no default branch (an empty repository, or a HEAD that names no "
+                   "branch); give a ref (branches: %s)",
+                   c->url, branches);
         return ST_FAIL;
     }
 
     size_t len = strlen(ref);
     if (len > MAX_REF_LEN) {
-        seterr(c->err, c->errsize, "the ref is longer than %d bytes", MAX_REF_LEN);
+        mg_err_set(c->err, MG_E_INVALID, "the ref is longer than %d bytes", MAX_REF_LEN);
         return ST_FAIL;
     }
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)ref[i] < 0x20 || ref[i] == 0x7f) {
-            seterr(c->err, c->errsize, "the ref has a control character");
+            mg_err_set(c->err, MG_E_INVALID, "the ref has a control character");
             return ST_FAIL;
         }
 
@@ -727,9 +713,9 @@ static status resolve_ref(fetch_ctx *c, git_repository *repo, git_commit **commi
         git_object *obj = NULL;
         if (git_oid_fromstr(&id, ref) != 0 ||
             git_object_lookup(&obj, repo, &id, GIT_OBJECT_ANY) != 0) {
-            seterr(c->err, c->errsize,
-                   "commit %s is not in %s (it must be reachable from a branch or a tag)", ref,
-                   c->url);
+            mg_err_set(c->err, MG_E_NOT_FOUND,
+                       "commit %s is not in %s (it must be reachable from a branch or a tag)", ref,
+                       c->url);
             return ST_FAIL;
         }
         status st = peel_commit(c, obj, ref, commit);
@@ -753,10 +739,10 @@ static status resolve_ref(fetch_ctx *c, git_repository *repo, git_commit **commi
         int rc = git_oid_fromstrn(&id, ref, len);
         if (rc == 0) rc = git_object_lookup_prefix(&obj, repo, &id, len, GIT_OBJECT_ANY);
         if (rc == GIT_EAMBIGUOUS) {
-            seterr(c->err, c->errsize,
-                   "ref '%s' is ambiguous in %s: several objects start with it; give more "
-                   "digits",
-                   ref, c->url);
+            mg_err_set(c->err, MG_E_INVALID,
+                       "ref '%s' is ambiguous in %s: several objects start with it; give more "
+                       "digits",
+                       ref, c->url);
             return ST_FAIL;
         }
         if (rc == 0) {
@@ -769,8 +755,8 @@ static status resolve_ref(fetch_ctx *c, git_repository *repo, git_commit **commi
     char branches[512], tags[512];
     list_refs(repo, "refs/heads/", branches, sizeof branches);
     list_refs(repo, "refs/tags/", tags, sizeof tags);
-    seterr(c->err, c->errsize, "ref '%s' not found in %s (branches: %s; tags: %s)", ref, c->url,
-           branches, tags);
+    mg_err_set(c->err, MG_E_NOT_FOUND, "ref '%s' not found in %s (branches: %s; tags: %s)", ref,
+               c->url, branches, tags);
     return ST_FAIL;
 }
 
@@ -823,18 +809,18 @@ static status co_blob(checkout *k, const git_oid *id, git_blob **blob)
         return ST_DAMAGED;
     }
     if (type != GIT_OBJECT_BLOB) {
-        seterr(c->err, c->errsize, "'%s' in the tree is a %s, not a file", k->path,
-               git_object_type2string(type));
+        mg_err_set(c->err, MG_E_INVALID, "'%s' in the tree is a %s, not a file", k->path,
+                   git_object_type2string(type));
         return ST_FAIL;
     }
     if (++k->entries > c->max_files) {
-        seterr(c->err, c->errsize, "the checkout has more than %llu files; the limit is %llu",
-               (unsigned long long)c->max_files, (unsigned long long)c->max_files);
+        mg_err_set(c->err, MG_E_LIMIT, "the checkout has more than %llu files; the limit is %llu",
+                   (unsigned long long)c->max_files, (unsigned long long)c->max_files);
         return ST_FAIL;
     }
     if (size > c->max_bytes - k->bytes) {
-        seterr(c->err, c->errsize, "the checkout holds more than %llu bytes (at '%s')",
-               (unsigned long long)c->max_bytes, k->path);
+        mg_err_set(c->err, MG_E_LIMIT, "the checkout holds more than %llu bytes (at '%s')",
+                   (unsigned long long)c->max_bytes, k->path);
         return ST_FAIL;
     }
     if (git_blob_lookup(blob, k->repo, id) != 0) {
@@ -854,14 +840,14 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
     switch (git_tree_entry_filemode(e)) {
     case GIT_FILEMODE_TREE: {
         if (depth + 1 > MG_SOURCES_MAX_DEPTH) {
-            seterr(c->err, c->errsize, "'%s' is nested more than %d directories deep", k->path,
-                   MG_SOURCES_MAX_DEPTH);
+            mg_err_set(c->err, MG_E_LIMIT, "'%s' is nested more than %d directories deep", k->path,
+                       MG_SOURCES_MAX_DEPTH);
             return ST_FAIL;
         }
         if (++k->entries > c->max_files) {
-            seterr(c->err, c->errsize,
-                   "the checkout has more than %llu files and directories; the limit is %llu",
-                   (unsigned long long)c->max_files, (unsigned long long)c->max_files);
+            mg_err_set(c->err, MG_E_LIMIT,
+                       "the checkout has more than %llu files and directories; the limit is %llu",
+                       (unsigned long long)c->max_files, (unsigned long long)c->max_files);
             return ST_FAIL;
         }
         git_tree *sub = NULL;
@@ -872,11 +858,12 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         status st = ST_FAIL;
         int fd = -1;
         if (mkdirat(dirfd, name, 0755) != 0)
-            seterr(c->err, c->errsize, "cannot create the directory '%s': %s", k->path,
-                   errno == EEXIST ? "the tree names it twice" : strerror(errno));
+            mg_err_set(c->err, errno == EEXIST ? MG_E_INVALID : MG_E_IO,
+                       "cannot create the directory '%s': %s", k->path,
+                       errno == EEXIST ? "the tree names it twice" : strerror(errno));
         else if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-            seterr(c->err, c->errsize, "cannot open the directory '%s': %s", k->path,
-                   strerror(errno));
+            mg_err_set(c->err, MG_E_IO, "cannot open the directory '%s': %s", k->path,
+                       strerror(errno));
         else
             st = co_tree(k, sub, fd, depth + 1);
         if (fd >= 0) close(fd);
@@ -900,8 +887,8 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         }
         git_blob_free(blob);
         if (!ok) {
-            seterr(c->err, c->errsize, "cannot write '%s': %s", k->path,
-                   saved == EEXIST ? "the tree names it twice" : strerror(saved));
+            mg_err_set(c->err, saved == EEXIST ? MG_E_INVALID : MG_E_IO, "cannot write '%s': %s",
+                       k->path, saved == EEXIST ? "the tree names it twice" : strerror(saved));
             return ST_FAIL;
         }
         return ST_OK;
@@ -914,10 +901,10 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         const char *t = git_blob_rawcontent(blob);
         char target[4096];
         if (len >= sizeof target || !link_target_ok(t, len, depth)) {
-            seterr(c->err, c->errsize,
-                   "symbolic link '%s' points outside the source tree (to '%.*s'); only "
-                   "relative links that stay inside are checked out",
-                   k->path, (int)(len > 200 ? 200 : len), t);
+            mg_err_set(c->err, MG_E_INVALID,
+                       "symbolic link '%s' points outside the source tree (to '%.*s'); only "
+                       "relative links that stay inside are checked out",
+                       k->path, (int)(len > 200 ? 200 : len), t);
             git_blob_free(blob);
             return ST_FAIL;
         }
@@ -925,19 +912,20 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         target[len] = 0;
         git_blob_free(blob);
         if (symlinkat(target, dirfd, name) != 0) {
-            seterr(c->err, c->errsize, "cannot create the link '%s': %s", k->path,
-                   errno == EEXIST ? "the tree names it twice" : strerror(errno));
+            mg_err_set(c->err, errno == EEXIST ? MG_E_INVALID : MG_E_IO,
+                       "cannot create the link '%s': %s", k->path,
+                       errno == EEXIST ? "the tree names it twice" : strerror(errno));
             return ST_FAIL;
         }
         return ST_OK;
     }
     case GIT_FILEMODE_COMMIT:
-        seterr(c->err, c->errsize,
-               "submodule '%s' is not supported (put its files in the repository)", k->path);
+        mg_err_set(c->err, MG_E_INVALID,
+                   "submodule '%s' is not supported (put its files in the repository)", k->path);
         return ST_FAIL;
     default:
-        seterr(c->err, c->errsize, "'%s' has an unknown file mode %06o", k->path,
-               (unsigned)git_tree_entry_filemode_raw(e));
+        mg_err_set(c->err, MG_E_INVALID, "'%s' has an unknown file mode %06o", k->path,
+                   (unsigned)git_tree_entry_filemode_raw(e));
         return ST_FAIL;
     }
 }
@@ -952,8 +940,8 @@ static status co_tree(checkout *k, const git_tree *tree, int dirfd, int depth)
         const char *name = git_tree_entry_name(e);
         size_t nlen = strlen(name), saved = k->path_len;
         if (k->path_len + nlen + 2 > sizeof k->path) {
-            seterr(c->err, c->errsize, "a path of the tree is longer than %zu bytes",
-                   sizeof k->path - 2);
+            mg_err_set(c->err, MG_E_INVALID, "a path of the tree is longer than %zu bytes",
+                       sizeof k->path - 2);
             return ST_FAIL;
         }
         if (k->path_len) k->path[k->path_len++] = '/';
@@ -961,13 +949,13 @@ static status co_tree(checkout *k, const git_tree *tree, int dirfd, int depth)
         k->path_len += nlen;
         /* git itself never makes such names; a crafted tree can */
         if (nlen == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/')) {
-            seterr(c->err, c->errsize,
-                   "the tree has an entry named '%s' that cannot be checked out", k->path);
+            mg_err_set(c->err, MG_E_INVALID,
+                       "the tree has an entry named '%s' that cannot be checked out", k->path);
             return ST_FAIL;
         }
         if (strcasecmp(name, ".git") == 0) {
-            seterr(c->err, c->errsize, "the tree has a '.git' entry ('%s'); it is not checked out",
-                   k->path);
+            mg_err_set(c->err, MG_E_INVALID,
+                       "the tree has a '.git' entry ('%s'); it is not checked out", k->path);
             return ST_FAIL;
         }
         status st = co_entry(k, e, dirfd, depth);
@@ -991,7 +979,7 @@ static status do_checkout(fetch_ctx *c, git_repository *repo, git_commit *commit
     int fd = -1;
     status st = ST_FAIL;
     if (!k) {
-        seterr(c->err, c->errsize, "out of memory");
+        mg_err_set(c->err, MG_E_NOMEM, "out of memory");
         goto out;
     }
     if (git_repository_odb(&odb, repo) != 0) {
@@ -1004,8 +992,8 @@ static status do_checkout(fetch_ctx *c, git_repository *repo, git_commit *commit
     k->odb = odb;
     fd = open(c->o->dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        seterr(c->err, c->errsize, "cannot open the checkout directory '%s': %s", c->o->dest_dir,
-               strerror(errno));
+        mg_err_set(c->err, MG_E_IO, "cannot open the checkout directory '%s': %s", c->o->dest_dir,
+                   strerror(errno));
         goto out;
     }
     st = co_tree(k, tree, fd, 0);
@@ -1033,7 +1021,7 @@ static status attempt(fetch_ctx *c, mg_sources_result *out)
     /* looked at before the fetch too: libgit2 1.5 leaks when a fetch
      * meets refs whose objects are gone */
     if (st == ST_OK && !c->fresh && !mirror_healthy(repo)) {
-        seterr(c->err, c->errsize, "its HEAD or refs are unreadable or point at missing objects");
+        mg_err_set(c->err, MG_E_IO, "its HEAD or refs are unreadable or point at missing objects");
         st = ST_DAMAGED;
     }
     if (st == ST_OK) st = remote_setup(c, repo, &remote);
@@ -1058,11 +1046,11 @@ static status attempt(fetch_ctx *c, mg_sources_result *out)
     return st;
 }
 
-int mg_sources_global_init(char *err, size_t errsize)
+int mg_sources_global_init(mg_err *err)
 {
     int n = git_libgit2_init();
     if (n < 0) {
-        seterr(err, errsize, "cannot initialise libgit2: %s", git_msg());
+        mg_err_set(err, MG_E_IO, "cannot initialise libgit2: %s", git_msg());
         return -1;
     }
     if (n == 1) {
@@ -1073,7 +1061,7 @@ int mg_sources_global_init(char *err, size_t errsize)
                                      GIT_CONFIG_LEVEL_GLOBAL, GIT_CONFIG_LEVEL_PROGRAMDATA};
         for (size_t i = 0; i < sizeof levels / sizeof *levels; i++)
             if (git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, levels[i], "") != 0) {
-                seterr(err, errsize, "cannot configure libgit2: %s", git_msg());
+                mg_err_set(err, MG_E_IO, "cannot configure libgit2: %s", git_msg());
                 git_libgit2_shutdown();
                 return -1;
             }
@@ -1086,28 +1074,26 @@ void mg_sources_global_shutdown(void)
     git_libgit2_shutdown();
 }
 
-int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, char *err,
-                     size_t errsize)
+int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, mg_err *err)
 {
-    char localerr[512];
-    if (!err || errsize == 0) {
+    mg_err localerr;
+    if (!err) {
         /* messages are also logged, so there must be somewhere to put them */
-        err = localerr;
-        errsize = sizeof localerr;
+        err = &localerr;
     }
     memset(out, 0, sizeof *out);
     if (!o || !o->mirror_dir || !*o->mirror_dir || !o->url || !o->dest_dir || !*o->dest_dir) {
-        seterr(err, errsize, "mg_sources_fetch: mirror_dir, url and dest_dir are required");
-        return MG_SOURCES_ERROR;
+        mg_err_set(err, MG_E_INVALID,
+                   "mg_sources_fetch: mirror_dir, url and dest_dir are required");
+        return -1;
     }
     fetch_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        seterr(err, errsize, "out of memory");
-        return MG_SOURCES_ERROR;
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
+        return -1;
     }
     c->o = o;
     c->err = err;
-    c->errsize = errsize;
     c->max_files = o->max_files ? o->max_files : MG_SOURCES_DEFAULT_MAX_FILES;
     c->max_bytes = o->max_bytes ? o->max_bytes : MG_SOURCES_DEFAULT_MAX_BYTES;
     url_redact(o->url, c->url, sizeof c->url, c->secret, sizeof c->secret);
@@ -1115,9 +1101,10 @@ int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, 
     status st = ST_FAIL;
     int lock = -1;
     url_kind kind;
-    char *local = NULL, why[256];
-    if (url_classify(o->url, &kind, &local, why, sizeof why) != 0) {
-        seterr(err, errsize, "cannot fetch '%s': %s", c->url, why);
+    char *local = NULL;
+    mg_err why;
+    if (url_classify(o->url, &kind, &local, &why) != 0) {
+        mg_err_set(err, why.code, "cannot fetch '%s': %s", c->url, why.msg);
         goto out;
     }
     if (kind == URL_LOCAL) {
@@ -1126,18 +1113,18 @@ int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, 
         struct stat sb;
         git_repository *r = NULL;
         if (!o->allow_local) {
-            seterr(err, errsize,
-                   "cannot fetch '%s': local repositories are not allowed (use an https, ssh "
-                   "or git URL)",
-                   c->url);
+            mg_err_set(err, MG_E_INVALID,
+                       "cannot fetch '%s': local repositories are not allowed (use an https, ssh "
+                       "or git URL)",
+                       c->url);
             goto out;
         }
         if (stat(local, &sb) != 0) {
-            seterr(err, errsize, "cannot fetch '%s': %s", c->url, strerror(errno));
+            mg_err_set(err, MG_E_IO, "cannot fetch '%s': %s", c->url, strerror(errno));
             goto out;
         }
         if (git_repository_open_ext(&r, local, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) != 0) {
-            seterr(err, errsize, "cannot fetch '%s': not a git repository", c->url);
+            mg_err_set(err, MG_E_INVALID, "cannot fetch '%s': not a git repository", c->url);
             goto out;
         }
         git_repository_free(r);
@@ -1148,8 +1135,8 @@ int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, 
     }
     int empty = dir_is_empty(o->dest_dir);
     if (empty != 1) {
-        seterr(err, errsize, "the checkout directory '%s' %s", o->dest_dir,
-               empty == 0 ? "is not empty" : strerror(errno));
+        mg_err_set(err, MG_E_INVALID, "the checkout directory '%s' %s", o->dest_dir,
+                   empty == 0 ? "is not empty" : strerror(errno));
         goto out;
     }
     lock = lock_mirror(c, &st);
@@ -1160,14 +1147,14 @@ int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, 
         if (c->url_changed)
             logf_(c, "the repository url changed: cloning %s afresh", c->url);
         else
-            logf_(c, "the mirror is damaged (%s); cloning afresh", err);
+            logf_(c, "the mirror is damaged (%s); cloning afresh", err->msg);
         if (mg_rm_rf(o->mirror_dir) != 0) {
-            seterr(err, errsize, "cannot remove the damaged mirror '%s': %s", o->mirror_dir,
-                   strerror(errno));
+            mg_err_set(err, MG_E_IO, "cannot remove the damaged mirror '%s': %s", o->mirror_dir,
+                       strerror(errno));
             st = ST_FAIL;
         } else if (dir_clear(o->dest_dir) != 0) {
-            seterr(err, errsize, "cannot empty the checkout directory '%s': %s", o->dest_dir,
-                   strerror(errno));
+            mg_err_set(err, MG_E_IO, "cannot empty the checkout directory '%s': %s", o->dest_dir,
+                       strerror(errno));
             st = ST_FAIL;
         } else {
             memset(out, 0, sizeof *out);
@@ -1178,8 +1165,7 @@ out:
     if (lock >= 0) close(lock); /* releases the flock */
     free(local);
     free(c);
-    if (st == ST_OK) return MG_SOURCES_OK;
-    return st == ST_CANCEL ? MG_SOURCES_CANCELLED : MG_SOURCES_ERROR;
+    return st == ST_OK ? 0 : -1;
 }
 
 /* ---- inline sources ------------------------------------------------------ */
@@ -1244,39 +1230,41 @@ static bool utf8_ok(const unsigned char *s, size_t n)
 }
 
 /* The rules of one path; the message names it. */
-static int inline_path_ok(const char *path, char *err, size_t errsize)
+static int inline_path_ok(const char *path, mg_err *err)
 {
     char sh[80];
     size_t n = strlen(path);
     if (n == 0) {
-        seterr(err, errsize, "sources: a path is empty");
+        mg_err_set(err, MG_E_INVALID, "sources: a path is empty");
         return -1;
     }
     if (n > MG_SOURCES_INLINE_MAX_PATH) {
-        seterr(err, errsize, "sources: path '%s' is longer than %u bytes",
-               shown(path, sh, sizeof sh), MG_SOURCES_INLINE_MAX_PATH);
+        mg_err_set(err, MG_E_INVALID, "sources: path '%s' is longer than %u bytes",
+                   shown(path, sh, sizeof sh), MG_SOURCES_INLINE_MAX_PATH);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)path[i];
         if (ch < 0x20 || ch == 0x7f) {
-            seterr(err, errsize, "sources: path '%s' has a control character",
-                   shown(path, sh, sizeof sh));
+            mg_err_set(err, MG_E_INVALID, "sources: path '%s' has a control character",
+                       shown(path, sh, sizeof sh));
             return -1;
         }
         if (ch == '\\') {
-            seterr(err, errsize, "sources: path '%s' has a backslash; separate with '/'",
-                   shown(path, sh, sizeof sh));
+            mg_err_set(err, MG_E_INVALID, "sources: path '%s' has a backslash; separate with '/'",
+                       shown(path, sh, sizeof sh));
             return -1;
         }
     }
     if (!utf8_ok((const unsigned char *)path, n)) {
-        seterr(err, errsize, "sources: path '%s' is not valid UTF-8", shown(path, sh, sizeof sh));
+        mg_err_set(err, MG_E_INVALID, "sources: path '%s' is not valid UTF-8",
+                   shown(path, sh, sizeof sh));
         return -1;
     }
     if (path[0] == '/') {
-        seterr(err, errsize, "sources: path '%s' is absolute; paths are relative to the project",
-               shown(path, sh, sizeof sh));
+        mg_err_set(err, MG_E_INVALID,
+                   "sources: path '%s' is absolute; paths are relative to the project",
+                   shown(path, sh, sizeof sh));
         return -1;
     }
     for (const char *p = path;;) {
@@ -1294,7 +1282,7 @@ static int inline_path_ok(const char *path, char *err, size_t errsize)
         else if (len == 4 && strncasecmp(p, ".git", 4) == 0)
             why = "is inside .git";
         if (why) {
-            seterr(err, errsize, "sources: path '%s' %s", shown(path, sh, sizeof sh), why);
+            mg_err_set(err, MG_E_INVALID, "sources: path '%s' %s", shown(path, sh, sizeof sh), why);
             return -1;
         }
         if (!s) break;
@@ -1305,33 +1293,35 @@ static int inline_path_ok(const char *path, char *err, size_t errsize)
 
 /* Checks a tree and returns its entries sorted by path (malloc'd). */
 static int inline_collect(const cJSON *sources, size_t max_bytes, inl_entry **out, size_t *count,
-                          char *err, size_t errsize)
+                          mg_err *err)
 {
     char sh[80];
     *out = NULL;
     *count = 0;
     if (!cJSON_IsObject(sources)) {
-        seterr(err, errsize, "sources: must be an object of \"path\": \"content\" members");
+        mg_err_set(err, MG_E_INVALID,
+                   "sources: must be an object of \"path\": \"content\" members");
         return -1;
     }
     size_t n = 0, total = 0;
     for (const cJSON *m = sources->child; m; m = m->next)
         if (++n > MG_SOURCES_INLINE_MAX_FILES) {
-            seterr(err, errsize, "sources: more than %u files", MG_SOURCES_INLINE_MAX_FILES);
+            mg_err_set(err, MG_E_LIMIT, "sources: more than %u files", MG_SOURCES_INLINE_MAX_FILES);
             return -1;
         }
     inl_entry *v = calloc(n ? n : 1, sizeof *v);
     if (!v) {
-        seterr(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return -1;
     }
     size_t i = 0;
     for (const cJSON *m = sources->child; m; m = m->next, i++) {
         const char *path = m->string ? m->string : "";
-        if (inline_path_ok(path, err, errsize) != 0) goto fail;
+        if (inline_path_ok(path, err) != 0) goto fail;
         if (!cJSON_IsString(m) || !m->valuestring) {
-            seterr(err, errsize, "sources: path '%s' must have a string value (its content)",
-                   shown(path, sh, sizeof sh));
+            mg_err_set(err, MG_E_INVALID,
+                       "sources: path '%s' must have a string value (its content)",
+                       shown(path, sh, sizeof sh));
             goto fail;
         }
         v[i].path = path;
@@ -1340,16 +1330,16 @@ static int inline_collect(const cJSON *sources, size_t max_bytes, inl_entry **ou
         v[i].content_len = strlen(m->valuestring);
         total += v[i].content_len;
         if (total > max_bytes) {
-            seterr(err, errsize, "sources: the files hold more than %zu bytes (at '%s')", max_bytes,
-                   shown(path, sh, sizeof sh));
+            mg_err_set(err, MG_E_LIMIT, "sources: the files hold more than %zu bytes (at '%s')",
+                       max_bytes, shown(path, sh, sizeof sh));
             goto fail;
         }
     }
     qsort(v, n, sizeof *v, cmp_entry);
     for (i = 0; i + 1 < n; i++)
         if (strcmp(v[i].path, v[i + 1].path) == 0) {
-            seterr(err, errsize, "sources: path '%s' appears twice",
-                   shown(v[i].path, sh, sizeof sh));
+            mg_err_set(err, MG_E_INVALID, "sources: path '%s' appears twice",
+                       shown(v[i].path, sh, sizeof sh));
             goto fail;
         }
     /* a file may not also be a directory: look each directory prefix up
@@ -1363,8 +1353,9 @@ static int inline_collect(const cJSON *sources, size_t max_bytes, inl_entry **ou
             inl_entry key = {.path = prefix};
             if (bsearch(&key, v, n, sizeof *v, cmp_entry)) {
                 char sh2[80];
-                seterr(err, errsize, "sources: path '%s' is a file and a directory (of '%s')",
-                       shown(prefix, sh, sizeof sh), shown(v[i].path, sh2, sizeof sh2));
+                mg_err_set(err, MG_E_INVALID,
+                           "sources: path '%s' is a file and a directory (of '%s')",
+                           shown(prefix, sh, sizeof sh), shown(v[i].path, sh2, sizeof sh2));
                 goto fail;
             }
         }
@@ -1399,20 +1390,20 @@ static void inline_hash(const inl_entry *v, size_t n, char hash_out[65])
     mg_sha256_hex(d, hash_out);
 }
 
-int mg_sources_inline_check(const cJSON *sources, size_t max_bytes, char *err, size_t errsize)
+int mg_sources_inline_check(const cJSON *sources, size_t max_bytes, mg_err *err)
 {
     inl_entry *v;
     size_t n;
-    if (inline_collect(sources, max_bytes, &v, &n, err, errsize) != 0) return -1;
+    if (inline_collect(sources, max_bytes, &v, &n, err) != 0) return -1;
     free(v);
     return 0;
 }
 
-int mg_sources_inline_hash(const cJSON *sources, char hash_out[65], char *err, size_t errsize)
+int mg_sources_inline_hash(const cJSON *sources, char hash_out[65], mg_err *err)
 {
     inl_entry *v;
     size_t n;
-    if (inline_collect(sources, SIZE_MAX, &v, &n, err, errsize) != 0) return -1;
+    if (inline_collect(sources, SIZE_MAX, &v, &n, err) != 0) return -1;
     inline_hash(v, n, hash_out);
     free(v);
     return 0;
@@ -1420,7 +1411,7 @@ int mg_sources_inline_hash(const cJSON *sources, char hash_out[65], char *err, s
 
 /* Writes one file under root, creating its directories; never follows a
  * link, so nothing lands outside root. */
-static int inline_write_one(int root, const inl_entry *e, char *err, size_t errsize)
+static int inline_write_one(int root, const inl_entry *e, mg_err *err)
 {
     char sh[80];
     int dirfd = root;
@@ -1449,33 +1440,33 @@ static int inline_write_one(int root, const inl_entry *e, char *err, size_t errs
     if (ok) rc = 0;
 fail:
     if (rc != 0)
-        seterr(err, errsize, "sources: cannot write '%s': %s", shown(e->path, sh, sizeof sh),
-               strerror(errno));
+        mg_err_set(err, MG_E_IO, "sources: cannot write '%s': %s", shown(e->path, sh, sizeof sh),
+                   strerror(errno));
     if (dirfd != root) close(dirfd);
     return rc;
 }
 
 int mg_sources_inline_write(const cJSON *sources, const char *dest_dir, char hash_out[65],
-                            char *err, size_t errsize)
+                            mg_err *err)
 {
     inl_entry *v;
     size_t n;
-    if (inline_collect(sources, SIZE_MAX, &v, &n, err, errsize) != 0) return -1;
+    if (inline_collect(sources, SIZE_MAX, &v, &n, err) != 0) return -1;
     int rc = -1;
     int empty = dir_is_empty(dest_dir);
     int root = -1;
     if (empty != 1) {
-        seterr(err, errsize, "sources: the directory '%s' %s", dest_dir,
-               empty == 0 ? "is not empty" : strerror(errno));
+        mg_err_set(err, MG_E_INVALID, "sources: the directory '%s' %s", dest_dir,
+                   empty == 0 ? "is not empty" : strerror(errno));
         goto out;
     }
     root = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) {
-        seterr(err, errsize, "sources: cannot open '%s': %s", dest_dir, strerror(errno));
+        mg_err_set(err, MG_E_IO, "sources: cannot open '%s': %s", dest_dir, strerror(errno));
         goto out;
     }
     for (size_t i = 0; i < n; i++)
-        if (inline_write_one(root, &v[i], err, errsize) != 0) goto out;
+        if (inline_write_one(root, &v[i], err) != 0) goto out;
     if (hash_out) inline_hash(v, n, hash_out);
     rc = 0;
 out:

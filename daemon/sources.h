@@ -31,8 +31,8 @@
  * path rules and size limits, written byte-exact under a directory, and
  * named by a SHA-256 over the sorted (path, content) pairs.
  *
- * Errors are one line a user can act on, written to err; URLs in messages
- * and log lines have their credentials masked.
+ * Errors follow base/err.h: 0 or -1 and an mg_err with one line a user can
+ * act on; URLs in messages and log lines have their credentials masked.
  */
 #ifndef MG_DAEMON_SOURCES_H
 #define MG_DAEMON_SOURCES_H
@@ -43,14 +43,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/err.h"
+
 /* The path of a local repository url (a path, or file:// percent-decoded),
  * malloc'd; NULL for a remote or invalid url. */
 char *mg_sources_local_path(const char *url);
-
-/* Return values of mg_sources_fetch. */
-#define MG_SOURCES_OK 0
-#define MG_SOURCES_ERROR (-1)
-#define MG_SOURCES_CANCELLED (-2)
 
 #define MG_SOURCES_DEFAULT_MAX_FILES 100000u
 #define MG_SOURCES_DEFAULT_MAX_BYTES (256u * 1024 * 1024)
@@ -71,8 +68,8 @@ typedef struct mg_sources_fetch_options {
     /* Receives human-readable lines (no newline) of progress; may be NULL. */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
-    /* When it becomes nonzero, the fetch stops soon and returns
-     * MG_SOURCES_CANCELLED. May be NULL. */
+    /* When it becomes nonzero, the fetch stops soon and fails with
+     * MG_E_CANCELLED. May be NULL. */
     const volatile int *cancel;
     /* Whether local paths and file:// URLs are accepted. */
     bool allow_local;
@@ -90,22 +87,22 @@ typedef struct mg_sources_result {
 } mg_sources_result;
 
 /* Initialises libgit2 (counted: each call needs one shutdown). Returns 0,
- * or -1 with a message in err. */
-int mg_sources_global_init(char *err, size_t errsize);
+ * or -1 with a message. */
+int mg_sources_global_init(mg_err *err);
 void mg_sources_global_shutdown(void);
 
 /* Fetches o->url into o->mirror_dir, resolves o->ref and checks the commit
- * out into o->dest_dir. Returns MG_SOURCES_OK with *out filled,
- * MG_SOURCES_CANCELLED, or MG_SOURCES_ERROR; both failures leave a message
- * in err, and dest_dir may then hold part of a checkout.
+ * out into o->dest_dir. Returns 0 with *out filled, or -1 with a message
+ * and a code: MG_E_CANCELLED when o->cancel stopped it, MG_E_INVALID or
+ * MG_E_NOT_FOUND for a url, a ref or a tree that cannot be used,
+ * MG_E_LIMIT, MG_E_IO; dest_dir may then hold part of a checkout.
  *
  * Refs: NULL or "" (the remote's HEAD), a full commit id (which must be in
  * the mirror after the fetch), "refs/..." full names, a branch name, a tag
  * name (a branch wins over a tag of the same name; annotated tags are
  * peeled to their commit), or a unique commit id prefix of at least 7 hex
  * digits. */
-int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, char *err,
-                     size_t errsize);
+int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, mg_err *err);
 
 /* Validates an inline tree: an object of string values, at most max_bytes
  * of content and MG_SOURCES_INLINE_MAX_FILES files; paths relative,
@@ -115,20 +112,20 @@ int mg_sources_fetch(const mg_sources_fetch_options *o, mg_sources_result *out, 
  * and no path that is both a file and a directory of another. Returns 0,
  * or -1 with a message naming the path ("sources: path '../x' leaves the
  * project"). */
-int mg_sources_inline_check(const cJSON *sources, size_t max_bytes, char *err, size_t errsize);
+int mg_sources_inline_check(const cJSON *sources, size_t max_bytes, mg_err *err);
 
 /* The content hash of an inline tree (which must pass the check): the
  * SHA-256 hex of the pairs sorted by path, each as 8-byte big-endian
  * length and bytes of the path, then of the content. The same tree gives
  * the same hash whatever the member order. Returns 0, or -1 with a message
  * when the tree does not pass the check. */
-int mg_sources_inline_hash(const cJSON *sources, char hash_out[65], char *err, size_t errsize);
+int mg_sources_inline_hash(const cJSON *sources, char hash_out[65], mg_err *err);
 
 /* Checks the tree (every rule but the byte limit), writes it under
  * dest_dir (an existing, empty directory; files 0644, missing directories
  * 0755) and, when hash_out is not NULL, stores its hash there. Returns 0,
  * or -1 with a message. */
 int mg_sources_inline_write(const cJSON *sources, const char *dest_dir, char hash_out[65],
-                            char *err, size_t errsize);
+                            mg_err *err);
 
 #endif

@@ -103,9 +103,12 @@ static int take_sources(mg_service *svc, cJSON *tree, mg_project *p, char **json
         return mg_err_set(&e->err, MG_E_LIMIT,
                           "the inline sources are %lld bytes; the limit is %zu", (long long)bytes,
                           svc->o.max_sources);
-    char err[512] = "";
-    if (mg_sources_inline_check(tree, svc->o.max_sources, err, sizeof err) != 0)
-        return mg_err_set(&e->err, MG_E_INVALID, "%s", err[0] ? err : "sources: invalid tree");
+    if (mg_sources_inline_check(tree, svc->o.max_sources, &e->err) != 0) {
+        /* what the tree breaks is the client's mistake, whatever code the check gave */
+        e->err.code = MG_E_INVALID;
+        if (!e->err.msg[0]) mg_err_set(&e->err, MG_E_INVALID, "sources: invalid tree");
+        return -1;
+    }
     if (mg_sources_canonical(tree, json, sha, &p->sources_files, &p->sources_bytes) != 0)
         return mg_err_set(&e->err, MG_E_NOMEM, "out of memory");
     p->sources = *json;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/deadline.h"
 #include "graph/codegen.h"
 #include "graph/strbuf.h"
 #include "toolchain/crunch.h"
@@ -82,20 +83,12 @@ struct mg_build {
     /* header hashes of this build: canonical path -> sha ("" when missing) */
     char **hpaths, **hshas;
     size_t n_h, cap_h;
-    struct timespec start;
+    uint64_t start_ms; /* mg_now_ms() when the build began */
     mg_build_result *res;
     uint64_t executed_ms, corrupt;
     cJSON *memo; /* path -> ["dev:ino:size:mtime:ctime", sha256] */
     bool memo_dirty;
 };
-
-static uint64_t ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000 +
-           (uint64_t)((t.tv_nsec - t0->tv_nsec) / 1000000);
-}
 
 static void logf_(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(mg_build *b, const char *fmt, ...)
@@ -113,7 +106,7 @@ static void log_step(mg_build *b, const char *fmt, ...) __attribute__((format(pr
 static void log_step(mg_build *b, const char *fmt, ...)
 {
     if (!b->o.log) return;
-    uint64_t ms = ms_since(&b->start);
+    uint64_t ms = mg_ms_since(b->start_ms);
     va_list ap;
     va_start(ap, fmt);
     char *text = mg_xvasprintf(fmt, ap);
@@ -126,14 +119,15 @@ static void log_step(mg_build *b, const char *fmt, ...)
     free(text);
 }
 
-static int fail(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(mg_build *b, const char *fmt, ...)
+static int fail(mg_build *b, mg_err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(mg_build *b, mg_err_code code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(b->res->error, sizeof b->res->error, fmt, ap);
+    mg_err_vset(&b->res->error, code, fmt, ap);
     va_end(ap);
-    log_step(b, "error: %s", b->res->error);
+    log_step(b, "error: %s", b->res->error.msg);
     return -1;
 }
 
@@ -271,7 +265,7 @@ static void memo_load(mg_build *b)
     char key[MG_SHA256_HEX_SIZE], *data;
     size_t len;
     memo_key(key);
-    if (mg_cache_record_get(b->o.cache, key, &data, &len) == MG_CACHE_OK) {
+    if (mg_cache_record_get(b->o.cache, key, &data, &len, NULL) == 0) {
         b->memo = cJSON_ParseWithLength(data, len);
         free(data);
     }
@@ -285,10 +279,11 @@ static void memo_load(mg_build *b)
 static void memo_save(mg_build *b)
 {
     if (!b->memo || !b->memo_dirty || cJSON_GetArraySize(b->memo) > MEMO_MAX_FILES) return;
-    char key[MG_SHA256_HEX_SIZE], err[256];
+    char key[MG_SHA256_HEX_SIZE];
     memo_key(key);
     char *text = cJSON_PrintUnformatted(b->memo);
-    if (text) mg_cache_record_put(b->o.cache, key, text, strlen(text), NULL, 0, err, sizeof err);
+    /* a memo that cannot be stored only costs hashing again next time */
+    if (text) mg_cache_record_put(b->o.cache, key, text, strlen(text), NULL, 0, NULL);
     free(text);
 }
 
@@ -429,7 +424,7 @@ static bool manifest_lookup(mg_build *b, action *a)
     manifest_key(a->key1, mkey);
     char *data;
     size_t len;
-    if (mg_cache_record_get(b->o.cache, mkey, &data, &len) != MG_CACHE_OK) return false;
+    if (mg_cache_record_get(b->o.cache, mkey, &data, &len, NULL) != 0) return false;
     cJSON *j = cJSON_ParseWithLength(data, len);
     free(data);
     const cJSON *headers = cJSON_GetObjectItemCaseSensitive(j, "headers");
@@ -595,11 +590,11 @@ static bool manifest_store(mg_build *b, action *a)
     free(headers);
     compute_key(a->key1, paths, shas, n, a->key);
     char *text = ok ? cJSON_PrintUnformatted(j) : NULL;
-    char mkey[MG_SHA256_HEX_SIZE], err[256];
+    char mkey[MG_SHA256_HEX_SIZE];
+    mg_err err;
     manifest_key(a->key1, mkey);
-    if (ok &&
-        mg_cache_record_put(b->o.cache, mkey, text, strlen(text), NULL, 0, err, sizeof err) != 0)
-        log_step(b, "warning: cannot store a manifest in the cache: %s", err);
+    if (ok && mg_cache_record_put(b->o.cache, mkey, text, strlen(text), NULL, 0, &err) != 0)
+        log_step(b, "warning: cannot store a manifest in the cache: %s", err.msg);
     free(text);
     cJSON_Delete(j);
     free(paths);
@@ -617,9 +612,11 @@ static bool entry_restore(mg_build *b, action *a)
 {
     char *data;
     size_t len;
-    mg_cache_status st = mg_cache_record_get(b->o.cache, a->key, &data, &len);
-    if (st == MG_CACHE_CORRUPT) log_step(b, "%s: cache entry corrupt, rebuilding", a->label);
-    if (st != MG_CACHE_OK) return false;
+    mg_err err;
+    if (mg_cache_record_get(b->o.cache, a->key, &data, &len, &err) != 0) {
+        if (err.code == MG_E_CORRUPT) log_step(b, "%s: cache entry corrupt, rebuilding", a->label);
+        return false;
+    }
     cJSON *j = cJSON_ParseWithLength(data, len);
     free(data);
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(j, "outputs");
@@ -648,12 +645,13 @@ static bool entry_store(mg_build *b, action *a, const char *output, uint64_t ms)
     cJSON *j = cJSON_CreateObject(), *outs = cJSON_AddArrayToObject(j, "outputs");
     const char **blobs = mg_xmalloc((a->n_outputs + 1) * sizeof *blobs);
     bool ok = true;
-    char err[512];
+    mg_err err;
     for (size_t i = 0; ok && i < a->n_outputs; i++) {
         bfile *f = &b->files[a->outputs[i]];
         uint64_t size;
-        if (mg_cache_blob_put(b->o.cache, f->path, f->sha, &size, err, sizeof err) != 0) {
-            fail(b, "%s: cannot store %s in the cache: %s", a->label, shown(b, f->canon), err);
+        if (mg_cache_blob_put(b->o.cache, f->path, f->sha, &size, &err) != 0) {
+            fail(b, err.code, "%s: cannot store %s in the cache: %s", a->label, shown(b, f->canon),
+                 err.msg);
             ok = false;
             break;
         }
@@ -667,9 +665,9 @@ static bool entry_store(mg_build *b, action *a, const char *output, uint64_t ms)
     cJSON_AddStringToObject(j, "output", output ? output : "");
     if (ok) {
         char *text = cJSON_PrintUnformatted(j);
-        if (mg_cache_record_put(b->o.cache, a->key, text, strlen(text), blobs, a->n_outputs, err,
-                                sizeof err) != 0)
-            log_step(b, "warning: cannot store a cache entry: %s", err);
+        if (mg_cache_record_put(b->o.cache, a->key, text, strlen(text), blobs, a->n_outputs,
+                                &err) != 0)
+            log_step(b, "warning: cannot store a cache entry: %s", err.msg);
         free(text);
     }
     free(blobs);
@@ -679,13 +677,13 @@ static bool entry_store(mg_build *b, action *a, const char *output, uint64_t ms)
 
 /* --- the toolchain's identity --------------------------------------------- */
 
-static char *run_capture(const char *const *argv, char *err, size_t errsize)
+static char *run_capture(const char *const *argv, mg_err *err)
 {
     mg_exec_spec spec = {.argv = argv, .timeout_ms = 30000};
     mg_exec_result r;
     if (mg_exec_run(&spec, &r) != 0 || r.spawn_error || r.exit_status != 0 || r.term_signal) {
-        snprintf(err, errsize, "%s failed: %s", argv[0],
-                 r.output && r.output_len ? r.output : "no output");
+        mg_err_set(err, MG_E_IO, "%s failed: %s", argv[0],
+                   r.output && r.output_len ? r.output : "no output");
         mg_exec_result_free(&r);
         return NULL;
     }
@@ -719,7 +717,7 @@ static bool identity_memo_valid(const char *text, size_t len, char id[MG_SHA256_
     return ok;
 }
 
-char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, size_t errsize)
+char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, mg_err *err)
 {
     static const char *const tools[] = {"gcc", "ar", "strip"};
     char *paths[3] = {0};
@@ -733,8 +731,8 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
         char real[PATH_MAX];
         struct stat st;
         if (!found || !realpath(found, real) || stat(real, &st) != 0) {
-            snprintf(err, errsize, "%s not found on PATH (install the Debian package %s)", name,
-                     i == 0 ? a->package : a->binutils_package);
+            mg_err_set(err, MG_E_NOT_FOUND, "%s not found on PATH (install the Debian package %s)",
+                       name, i == 0 ? a->package : a->binutils_package);
             ok = false;
         } else {
             paths[i] = found;
@@ -751,7 +749,7 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
     sha_done(&s, memo);
     char *id = NULL, *data;
     size_t len;
-    if (ok && mg_cache_record_get(c, memo, &data, &len) == MG_CACHE_OK) {
+    if (ok && mg_cache_record_get(c, memo, &data, &len, NULL) == 0) {
         id = mg_xmalloc(MG_SHA256_HEX_SIZE);
         if (!identity_memo_valid(data, len, id)) {
             free(id);
@@ -769,7 +767,7 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
         mg_sha256_init(&s);
         sha_str(&s, "toolchain identity v2");
         for (size_t i = 0; ok && i < 4; i++) {
-            char *out = run_capture(cmds[i], err, errsize);
+            char *out = run_capture(cmds[i], err);
             if (!out)
                 ok = false;
             else
@@ -782,7 +780,7 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
         for (size_t i = 0; ok && i < sizeof link_files / sizeof *link_files; i++) {
             char *arg = mg_xasprintf("-print-file-name=%s", link_files[i]);
             const char *const argv[] = {paths[0], arg, NULL};
-            char *out = run_capture(argv, err, errsize);
+            char *out = run_capture(argv, err);
             free(arg);
             if (!out) {
                 ok = false;
@@ -808,8 +806,9 @@ char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, siz
             id = mg_xmalloc(MG_SHA256_HEX_SIZE);
             sha_done(&s, id);
             cJSON_AddStringToObject(memo_json, "id", id);
-            char *text = cJSON_PrintUnformatted(memo_json), perr[256];
-            mg_cache_record_put(c, memo, text, strlen(text), NULL, 0, perr, sizeof perr);
+            char *text = cJSON_PrintUnformatted(memo_json);
+            /* an unstored memo only costs running the tools again next time */
+            mg_cache_record_put(c, memo, text, strlen(text), NULL, 0, NULL);
             free(text);
         }
         cJSON_Delete(memo_json);
@@ -827,7 +826,7 @@ static int act_outdir(mg_build *b, action *a, const char *dir)
      * outputs after they were hashed */
     for (const action *o = b->acts; o < a; o++)
         if (o->outdir && !strcmp(o->outdir, dir))
-            return fail(b, "%s and %s would both write %s", o->label, a->label, dir);
+            return fail(b, MG_E_INVALID, "%s and %s would both write %s", o->label, a->label, dir);
     a->outdir = mg_arena_strdup(&b->arena, dir);
     return 0;
 }
@@ -840,7 +839,8 @@ static int outdir_make(mg_build *b, action *a)
     if (a->outdir_made) return 0;
     char *host = mg_path_join(b->scratch, a->outdir);
     int r = mg_mkdir_p(host);
-    if (r != 0) fail(b, "cannot create the workspace folder %s: %s", a->outdir, strerror(errno));
+    if (r != 0)
+        fail(b, MG_E_IO, "cannot create the workspace folder %s: %s", a->outdir, strerror(errno));
     free(host);
     a->outdir_made = r == 0;
     return r;
@@ -894,7 +894,7 @@ static int write_gen(mg_build *b, const char *name, const char *text)
 {
     char *path = mg_xasprintf("%s/gen/%s", b->scratch, name);
     int r = mg_file_write_atomic(path, text, strlen(text), 0644);
-    if (r != 0) fail(b, "cannot write gen/%s: %s", name, strerror(errno));
+    if (r != 0) fail(b, MG_E_IO, "cannot write gen/%s: %s", name, strerror(errno));
     free(path);
     return r;
 }
@@ -924,8 +924,8 @@ static char *note_source(mg_build *b)
                               : b->target->libc && strlen(name) > 63 ? "is longer than 63 bytes"
                                                                      : NULL;
             if (why) {
-                fail(b, "device %s: the %s name \"%s\" %s", n->id, n->entry->attach_kind, name,
-                     why);
+                fail(b, MG_E_INVALID, "device %s: the %s name \"%s\" %s", n->id,
+                     n->entry->attach_kind, name, why);
                 free(devs);
                 return NULL;
             }
@@ -947,13 +947,13 @@ static char *note_source(mg_build *b)
 static int plan(mg_build *b)
 {
     const mg_graph *g = b->o.graph;
-    char err[1024];
+    mg_err err;
 
     /* generated sources */
     char *gen = mg_path_join(b->scratch, "gen");
     if (mg_mkdir_p(gen) != 0) {
         free(gen);
-        return fail(b, "cannot create the build directory: %s", strerror(errno));
+        return fail(b, MG_E_IO, "cannot create the build directory: %s", strerror(errno));
     }
     free(gen);
     char *main_c = mg_codegen_main_c(g), *keys_h = mg_codegen_keys_h(g), *note = note_source(b);
@@ -982,10 +982,10 @@ static int plan(mg_build *b)
     }
     if (n_dirs) {
         mg_crunch_summary sum;
-        char *text = mg_crunch_generate(b->src_root, dirs, n_dirs, &sum, err, sizeof err);
+        char *text = mg_crunch_generate(b->src_root, dirs, n_dirs, &sum, &err);
         if (!text) {
             free(dirs);
-            return fail(b, "crunch: %s", err);
+            return fail(b, err.code, "crunch: %s", err.msg);
         }
         char *all = mg_arena_join(&b->arena, dirs, n_dirs, ", ");
         log_step(b, "crunch %s: %zu files, %llu bytes", all, sum.files,
@@ -1001,8 +1001,8 @@ static int plan(mg_build *b)
 
     /* the runtime, archived */
     size_t n_rt;
-    const char **rt = mg_runtime_sources(b->o.catalog, b->target, &n_rt, err, sizeof err);
-    if (!rt) return fail(b, "%s", err);
+    const char **rt = mg_runtime_sources(b->o.catalog, b->target, &n_rt, &err);
+    if (!rt) return fail(b, err.code, "%s", err.msg);
     const char **rt_objs = mg_xmalloc((n_rt + 1) * sizeof *rt_objs);
     for (size_t i = 0; r == 0 && i < n_rt; i++) {
         char *src = mg_path_join(b->rt_root, rt[i]);
@@ -1066,7 +1066,7 @@ static int plan(mg_build *b)
             }
             struct stat st;
             if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
-                r = fail(b, "source %s: %s", c->sources[k],
+                r = fail(b, MG_E_INVALID, "source %s: %s", c->sources[k],
                          errno == ENOENT ? "no such file in the project"
                                          : "not a regular file or unreadable");
             else {
@@ -1148,7 +1148,8 @@ static int hash_sources(mg_build *b, action *a)
         if (f->known) continue;
         int e = file_sha(b, f->path, f->sha);
         if (e != 0)
-            return fail(b, "%s: cannot read %s: %s", a->label, shown(b, f->canon), strerror(e));
+            return fail(b, MG_E_IO, "%s: cannot read %s: %s", a->label, shown(b, f->canon),
+                        strerror(e));
         f->known = true;
     }
     return 0;
@@ -1175,19 +1176,17 @@ static bool ensure_present(mg_build *b, size_t fi)
     bfile *f = &b->files[fi];
     if (f->present || f->producer < 0) return true;
     action *p = &b->acts[f->producer];
-    char err[512] = "its folder cannot be made";
-    mg_cache_status st = MG_CACHE_ERROR;
-    if (outdir_make(b, p) == 0)
-        st = mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, err, sizeof err);
-    if (st == MG_CACHE_OK) {
+    mg_err err = {MG_E_IO, "its folder cannot be made"};
+    if (outdir_make(b, p) == 0 &&
+        mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, &err) == 0) {
         f->present = true;
         return true;
     }
-    if (st == MG_CACHE_CORRUPT) b->corrupt++;
+    if (err.code == MG_E_CORRUPT) b->corrupt++;
     log_step(b, "%s: cached output %s is %s; running it again", p->label, shown(b, f->canon),
-             st == MG_CACHE_CORRUPT   ? "corrupt"
-             : st == MG_CACHE_MISSING ? "missing"
-                                      : err);
+             err.code == MG_E_CORRUPT     ? "corrupt"
+             : err.code == MG_E_NOT_FOUND ? "missing"
+                                          : err.msg);
     p->state = ST_WAITING;
     p->rerun = true;
     b->res->hits--;
@@ -1199,7 +1198,7 @@ static bool ensure_present(mg_build *b, size_t fi)
 static uint64_t build_time_left(mg_build *b)
 {
     if (!b->limits.build_wall_ms) return UINT64_MAX;
-    uint64_t spent = ms_since(&b->start);
+    uint64_t spent = mg_ms_since(b->start_ms);
     return spent >= b->limits.build_wall_ms ? 0 : b->limits.build_wall_ms - spent;
 }
 
@@ -1291,7 +1290,7 @@ static int outputs_not_regular(mg_build *b, action *a)
     for (size_t i = 0; r == 0 && i < n; i++) {
         struct stat st;
         if (lstat(paths[i], &st) == 0 && !S_ISREG(st.st_mode))
-            r = fail(b, "%s: %s is not a regular file", a->label,
+            r = fail(b, MG_E_IO, "%s: %s is not a regular file", a->label,
                      paths[i] + strlen(b->scratch) + 1);
     }
     free(paths);
@@ -1313,15 +1312,16 @@ static int finish(mg_build *b, const mg_exec_result *r)
     if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
     if (r->cancelled || atomic_load(&b->cancelled)) {
         b->res->cancelled = true;
-        return fail(b, "cancelled");
+        return fail(b, MG_E_CANCELLED, "cancelled");
     }
     /* the sandbox's own failure, not the action's: said as such, rather
      * than checked before every build */
-    char why[512];
-    if (!b->o.no_sandbox && mg_sandbox_failed(r, why, sizeof why))
-        return fail(b, "cannot sandbox the build: %s", why);
+    mg_err why;
+    if (!b->o.no_sandbox && mg_sandbox_failed(r, &why))
+        return fail(b, why.code, "cannot sandbox the build: %s", why.msg);
     if (r->spawn_error)
-        return fail(b, "%s: cannot run %s: %s", a->label, a->argv[0], strerror(r->spawn_error));
+        return fail(b, MG_E_IO, "%s: cannot run %s: %s", a->label, a->argv[0],
+                    strerror(r->spawn_error));
     mg_limit_kind hit = r->timed_out
                             ? (build_time_left(b) == 0 ? MG_LIMIT_BUILD_WALL : MG_LIMIT_ACTION_WALL)
                             : mg_limit_hit(r);
@@ -1329,9 +1329,10 @@ static int finish(mg_build *b, const mg_exec_result *r)
         char what[128];
         mg_limit_describe(&b->limits, hit, what, sizeof what);
         b->res->limit = hit;
-        return fail(b, "%s: %s exceeded", a->label, what);
+        return fail(b, MG_E_LIMIT, "%s: %s exceeded", a->label, what);
     }
-    if (r->term_signal) return fail(b, "%s: killed by signal %d", a->label, r->term_signal);
+    if (r->term_signal)
+        return fail(b, MG_E_IO, "%s: killed by signal %d", a->label, r->term_signal);
     if (r->exit_status != 0) {
         /* the first line with "error" says most; else the first line */
         const char *out = r->output ? r->output : "";
@@ -1344,8 +1345,8 @@ static int finish(mg_build *b, const mg_exec_result *r)
         const char *nl = strchr(out, '\n');
         int n = nl ? (int)(nl - out) : (int)strlen(out);
         if (n > 400) n = 400;
-        return fail(b, "%s failed (exit status %d)%s%.*s", a->label, r->exit_status, n ? ": " : "",
-                    n, out);
+        return fail(b, MG_E_IO, "%s failed (exit status %d)%s%.*s", a->label, r->exit_status,
+                    n ? ": " : "", n, out);
     }
     if (outputs_not_regular(b, a)) return -1;
     bool cacheable = true;
@@ -1359,7 +1360,8 @@ static int finish(mg_build *b, const mg_exec_result *r)
         for (size_t i = 0; i < a->n_outputs; i++) {
             bfile *f = &b->files[a->outputs[i]];
             int e = mg_sha256_file_hex(f->path, f->sha, NULL);
-            if (e != 0) return fail(b, "%s: cannot read %s: %s", a->label, f->path, strerror(e));
+            if (e != 0)
+                return fail(b, MG_E_IO, "%s: cannot read %s: %s", a->label, f->path, strerror(e));
         }
     }
     mark_done(b, a, true);
@@ -1390,7 +1392,7 @@ static int run_actions(mg_build *b)
             char what[128];
             mg_limit_describe(&b->limits, MG_LIMIT_BUILD_WALL, what, sizeof what);
             b->res->limit = MG_LIMIT_BUILD_WALL;
-            status = fail(b, "%s exceeded", what);
+            status = fail(b, MG_E_LIMIT, "%s exceeded", what);
             break;
         }
         for (size_t i = 0; status == 0 && i < b->n_acts; i++) {
@@ -1398,7 +1400,7 @@ static int run_actions(mg_build *b)
             if (a->state != ST_WAITING || !inputs_ready(b, a)) continue;
             if (atomic_load(&b->cancelled)) {
                 b->res->cancelled = true;
-                status = fail(b, "cancelled");
+                status = fail(b, MG_E_CANCELLED, "cancelled");
                 break;
             }
             if (mg_executor_running(b->ex) >= jobs) break;
@@ -1476,7 +1478,7 @@ static int run_actions(mg_build *b)
             b->acts[i].in_flight = false;
         }
     if (status == 0 && count_done(b) < b->n_acts)
-        status = fail(b, "internal error: actions left unrun");
+        status = fail(b, MG_E_INTERNAL, "internal error: actions left unrun");
     return status;
 }
 
@@ -1532,11 +1534,11 @@ static int copy_out(mg_build *b, const char *from, const char *to)
 {
     size_t len;
     char *data = mg_file_read(from, SIZE_MAX - 1, &len);
-    if (!data) return fail(b, "cannot read the image: %s", strerror(errno));
+    if (!data) return fail(b, MG_E_IO, "cannot read the image: %s", strerror(errno));
     char *dir = mg_path_dirname(to);
     int r = mg_mkdir_p(dir);
     if (r == 0) r = mg_file_write_atomic(to, data, len, 0755);
-    if (r != 0) fail(b, "cannot write the image: %s", strerror(errno));
+    if (r != 0) fail(b, MG_E_IO, "cannot write the image: %s", strerror(errno));
     free(dir);
     free(data);
     return r;
@@ -1546,20 +1548,21 @@ int mg_build_run(mg_build *b, mg_build_result *res)
 {
     memset(res, 0, sizeof *res);
     b->res = res;
-    clock_gettime(CLOCK_MONOTONIC, &b->start);
+    b->start_ms = mg_now_ms();
     const mg_graph *g = b->o.graph;
-    char err[1024];
+    char why[MG_ERR_SIZE];
+    mg_err err;
     int r = -1;
 
     b->target = mg_targets_find(b->o.targets, g->target);
     b->arch = b->target ? mg_target_find_arch(b->target, g->arch) : NULL;
     bool can_run;
     if (!b->target)
-        fail(b, "unsupported target %s: this mgd cannot build it yet", g->target);
+        fail(b, MG_E_INVALID, "unsupported target %s: this mgd cannot build it yet", g->target);
     else if (!b->arch)
-        fail(b, "unsupported arch %s for target %s", g->arch, g->target);
-    else if (!mg_target_available(b->target, b->arch, &can_run, err, sizeof err))
-        fail(b, "target not available on this host: %s", err);
+        fail(b, MG_E_INVALID, "unsupported arch %s for target %s", g->arch, g->target);
+    else if (!mg_target_available(b->target, b->arch, &can_run, why, sizeof why))
+        fail(b, MG_E_IO, "target not available on this host: %s", why);
     else
         r = 0;
     if (r != 0) goto out;
@@ -1569,23 +1572,23 @@ int mg_build_run(mg_build *b, mg_build_result *res)
 
     char real[PATH_MAX];
     if (!realpath(b->o.project_dir, real)) {
-        r = fail(b, "cannot open the project's sources: %s", strerror(errno));
+        r = fail(b, MG_E_IO, "cannot open the project's sources: %s", strerror(errno));
         goto out;
     }
     b->src_root = mg_xstrdup(real);
-    b->toolid = mg_toolchain_identity(b->o.cache, b->arch, err, sizeof err);
+    b->toolid = mg_toolchain_identity(b->o.cache, b->arch, &err);
     if (!b->toolid) {
-        r = fail(b, "toolchain: %s", err);
+        r = fail(b, err.code, "toolchain: %s", err.msg);
         goto out;
     }
-    b->rt_root = mg_runtime_materialize(b->o.cache, err, sizeof err);
+    b->rt_root = mg_runtime_materialize(b->o.cache, &err);
     if (!b->rt_root) {
-        r = fail(b, "runtime: %s", err);
+        r = fail(b, err.code, "runtime: %s", err.msg);
         goto out;
     }
-    b->scratch = mg_cache_mkdtemp(b->o.cache, "build-", err, sizeof err);
+    b->scratch = mg_cache_mkdtemp(b->o.cache, "build-", &err);
     if (!b->scratch) {
-        r = fail(b, "cannot create a build directory: %s", err);
+        r = fail(b, err.code, "cannot create a build directory: %s", err.msg);
         goto out;
     }
     char *tools[3];
@@ -1604,7 +1607,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     /* the sandbox shows the host's /usr and nothing else */
     for (int i = 0; r == 0 && !b->o.no_sandbox && i < 3; i++)
         if (strncmp(tools[i], "/usr/", 5))
-            r = fail(b,
+            r = fail(b, MG_E_IO,
                      "toolchain: %s is outside /usr, where sandboxed actions cannot run it "
                      "(build without the sandbox, or install it under /usr)",
                      tools[i]);
@@ -1614,7 +1617,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     char *link_rt = mg_path_join(b->scratch, "runtime");
     char *rt_tree = mg_path_join(b->rt_root, "runtime");
     if (r == 0 && (symlink(b->src_root, link_src) != 0 || symlink(rt_tree, link_rt) != 0))
-        r = fail(b, "cannot lay out the workspace: %s", strerror(errno));
+        r = fail(b, MG_E_IO, "cannot lay out the workspace: %s", strerror(errno));
     free(link_src);
     free(link_rt);
     free(rt_tree);
@@ -1628,7 +1631,8 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     /* the image itself must be there; a bad blob reruns the strip */
     for (int tries = 0; r == 0 && !ensure_present(b, img_index) && tries < 3; tries++)
         r = run_actions(b);
-    if (r == 0 && !b->files[img_index].present) r = fail(b, "the image cannot be restored");
+    if (r == 0 && !b->files[img_index].present)
+        r = fail(b, MG_E_IO, "the image cannot be restored");
     mg_cache_count(b->o.cache, res->hits, res->misses, b->corrupt, res->saved_ms, b->executed_ms);
     memo_save(b);
     if (r == 0) {
@@ -1643,6 +1647,6 @@ int mg_build_run(mg_build *b, mg_build_result *res)
                  (unsigned long long)res->image_size, res->sha256, res->actions, res->hits);
 out:
     res->ok = r == 0;
-    res->duration_ms = ms_since(&b->start);
+    res->duration_ms = mg_ms_since(b->start_ms);
     return r;
 }

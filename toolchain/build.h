@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "graph/catalog.h"
 #include "graph/resolve.h"
 #include "toolchain/cache.h"
@@ -90,7 +91,9 @@ typedef struct mg_build_result {
     bool ok;
     bool cancelled;
     mg_limit_kind limit; /* the limit that failed the build, or MG_LIMIT_NONE */
-    char error[2048];    /* what failed, when !ok: one line a user can act on */
+    mg_err error;        /* what failed, when !ok: one line a user can act on, and its kind:
+                            MG_E_INVALID (the config or the sources), MG_E_LIMIT (see `limit`),
+                            MG_E_CANCELLED, MG_E_IO (a tool, an action or the disk) */
     char sha256[MG_SHA256_HEX_SIZE];
     uint64_t image_size;
     char image_name[256]; /* "hello" (+ the target's suffix) */
@@ -116,6 +119,6 @@ void mg_build_free(mg_build *b);
  * those files keep their identity (inode, size, times), so a build runs no
  * process for it. NULL with a message when a tool is missing or fails.
  * The result is malloc'd. */
-char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, char *err, size_t errsize);
+char *mg_toolchain_identity(mg_cache *c, const mg_target_arch *a, mg_err *err);
 
 #endif

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/deadline.h"
 #include "base/fsutil.h"
 
 #define RECORD_MAGIC "mgd-record 1 "
@@ -47,18 +48,6 @@ struct mg_cache {
     char (*flights)[MG_SHA256_HEX_SIZE];
     size_t n_flights, cap_flights;
 };
-
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-    if (!err || errsize == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* "<cache>/<a>/<b>..." into a PATH_MAX buffer; the cache path is checked at
  * open to leave room for every name the store builds. */
@@ -137,24 +126,24 @@ static void remove_if_same(const char *path, int fd)
 
 /* ------------------------------------------------------------ open/close */
 
-mg_cache *mg_cache_open(const char *dir, char *err, size_t errsize)
+mg_cache *mg_cache_open(const char *dir, mg_err *e)
 {
     if (!dir || !*dir) {
-        set_err(err, errsize, "cache directory: empty path");
+        mg_err_set(e, MG_E_INVALID, "cache directory: empty path");
         return NULL;
     }
     if (mg_mkdir_p(dir) != 0) {
-        set_err(err, errsize, "cannot create cache directory %s: %s", dir, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create cache directory %s: %s", dir, strerror(errno));
         return NULL;
     }
     char *abs = realpath(dir, NULL);
     if (!abs) {
-        set_err(err, errsize, "cache directory %s: %s", dir, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cache directory %s: %s", dir, strerror(errno));
         return NULL;
     }
     /* Room for "/records/ab/<64 hex>" and the like after the path. */
     if (strlen(abs) > PATH_MAX - 128) {
-        set_err(err, errsize, "cache directory %s: path too long", abs);
+        mg_err_set(e, MG_E_INVALID, "cache directory %s: path too long", abs);
         free(abs);
         return NULL;
     }
@@ -163,7 +152,7 @@ mg_cache *mg_cache_open(const char *dir, char *err, size_t errsize)
         char path[PATH_MAX];
         snprintf(path, PATH_MAX, "%s/%s", abs, subdirs[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            set_err(err, errsize, "cannot create %s: %s", path, strerror(errno));
+            mg_err_set(e, MG_E_IO, "cannot create %s: %s", path, strerror(errno));
             free(abs);
             return NULL;
         }
@@ -171,13 +160,13 @@ mg_cache *mg_cache_open(const char *dir, char *err, size_t errsize)
     char probe[PATH_MAX];
     snprintf(probe, PATH_MAX, "%s/tmp", abs);
     if (access(probe, W_OK) != 0) {
-        set_err(err, errsize, "cache directory %s is not writable: %s", abs, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cache directory %s is not writable: %s", abs, strerror(errno));
         free(abs);
         return NULL;
     }
     mg_cache *c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(err, errsize, "out of memory");
+        mg_err_set(e, MG_E_NOMEM, "out of memory");
         free(abs);
         return NULL;
     }
@@ -204,24 +193,24 @@ const char *mg_cache_path(const mg_cache *c)
     return c->dir;
 }
 
-char *mg_cache_mkdtemp(mg_cache *c, const char *prefix, char *err, size_t errsize)
+char *mg_cache_mkdtemp(mg_cache *c, const char *prefix, mg_err *e)
 {
     if (!prefix) prefix = "d-";
     if (strchr(prefix, '/') || strlen(prefix) > 64) {
-        set_err(err, errsize, "bad temporary directory prefix '%s'", prefix);
+        mg_err_set(e, MG_E_INVALID, "bad temporary directory prefix '%s'", prefix);
         return NULL;
     }
     char path[PATH_MAX];
     snprintf(path, PATH_MAX, "%s/tmp/%sXXXXXX", c->dir, prefix);
     if (!mkdtemp(path)) {
-        set_err(err, errsize, "cannot create a temporary directory in %s/tmp: %s", c->dir,
-                strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create a temporary directory in %s/tmp: %s", c->dir,
+                   strerror(errno));
         return NULL;
     }
     char *out = strdup(path);
     if (!out) {
         rmdir(path);
-        set_err(err, errsize, "out of memory");
+        mg_err_set(e, MG_E_NOMEM, "out of memory");
     }
     return out;
 }
@@ -267,8 +256,7 @@ static int copy_hash(int in, int out, mg_sha256 *s, uint64_t *size, bool *read_f
 
 /* Moves a finished temporary file to blob `sha` unless an intact-looking
  * copy (same size) is there already. Called under the shared gc lock. */
-static int install_blob(mg_cache *c, const char *tmp, const char *sha, uint64_t size, char *err,
-                        size_t errsize)
+static int install_blob(mg_cache *c, const char *tmp, const char *sha, uint64_t size, mg_err *e)
 {
     char dest[PATH_MAX];
     entry_path(c, dest, "blobs", sha);
@@ -280,7 +268,7 @@ static int install_blob(mg_cache *c, const char *tmp, const char *sha, uint64_t 
         return 0;
     }
     if (ensure_shard(c, "blobs", sha) != 0 || rename(tmp, dest) != 0) {
-        set_err(err, errsize, "cannot store blob %s: %s", dest, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot store blob %s: %s", dest, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -290,32 +278,32 @@ static int install_blob(mg_cache *c, const char *tmp, const char *sha, uint64_t 
 /* install_blob under a shared gc.lock, so gc cannot remove the blob
  * between its install and the record that will name it. */
 static int install_blob_locked(mg_cache *c, const char *tmp, const char *sha, uint64_t size,
-                               char *err, size_t errsize)
+                               mg_err *e)
 {
     int lock = lock_file(c, "gc.lock", LOCK_SH);
     if (lock < 0) {
-        set_err(err, errsize, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
         unlink(tmp);
         return -1;
     }
-    int rc = install_blob(c, tmp, sha, size, err, errsize);
+    int rc = install_blob(c, tmp, sha, size, e);
     close(lock);
     return rc;
 }
 
 int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_SIZE],
-                      uint64_t *size_out, char *err, size_t errsize)
+                      uint64_t *size_out, mg_err *e)
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
-        set_err(err, errsize, "cannot read %s: %s", path, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     char tmp[PATH_MAX];
     int out = tmp_file(c, tmp);
     if (out < 0) {
-        set_err(err, errsize, "cannot create a temporary file in %s/tmp: %s", c->dir,
-                strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create a temporary file in %s/tmp: %s", c->dir,
+                   strerror(errno));
         close(in);
         return -1;
     }
@@ -326,13 +314,13 @@ int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_
     uint64_t size = 0;
     bool read_failed = false;
     int rc = copy_hash(in, out, &s, &size, &read_failed);
-    int e = errno;
+    int saved_errno = errno;
     close(in);
-    if (rc == 0 && fchmod(out, 0644) != 0) rc = -1, e = errno;
-    if (close(out) != 0 && rc == 0) rc = -1, e = errno;
+    if (rc == 0 && fchmod(out, 0644) != 0) rc = -1, saved_errno = errno;
+    if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     if (rc != 0) {
-        set_err(err, errsize, "cannot store %s in the cache: %s: %s", path,
-                read_failed ? "reading it" : "writing the copy", strerror(e));
+        mg_err_set(e, MG_E_IO, "cannot store %s in the cache: %s: %s", path,
+                   read_failed ? "reading it" : "writing the copy", strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
@@ -341,56 +329,54 @@ int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_
     char sha[MG_SHA256_HEX_SIZE];
     mg_sha256_hex(digest, sha);
 
-    if (install_blob_locked(c, tmp, sha, size, err, errsize) != 0) return -1;
+    if (install_blob_locked(c, tmp, sha, size, e) != 0) return -1;
     memcpy(sha_out, sha, MG_SHA256_HEX_SIZE);
     if (size_out) *size_out = size;
     return 0;
 }
 
 int mg_cache_blob_put_bytes(mg_cache *c, const void *data, size_t len,
-                            char sha_out[MG_SHA256_HEX_SIZE], char *err, size_t errsize)
+                            char sha_out[MG_SHA256_HEX_SIZE], mg_err *e)
 {
     char sha[MG_SHA256_HEX_SIZE];
     mg_sha256_bytes_hex(data, len, sha);
     char tmp[PATH_MAX];
     int out = tmp_file(c, tmp);
     if (out < 0) {
-        set_err(err, errsize, "cannot create a temporary file in %s/tmp: %s", c->dir,
-                strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create a temporary file in %s/tmp: %s", c->dir,
+                   strerror(errno));
         return -1;
     }
     int rc = write_all(out, data, len);
     if (rc == 0) rc = fchmod(out, 0644);
-    int e = errno;
-    if (close(out) != 0 && rc == 0) rc = -1, e = errno;
+    int saved_errno = errno;
+    if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     if (rc != 0) {
-        set_err(err, errsize, "cannot write %s: %s", tmp, strerror(e));
+        mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
-    if (install_blob_locked(c, tmp, sha, len, err, errsize) != 0) return -1;
+    if (install_blob_locked(c, tmp, sha, len, e) != 0) return -1;
     memcpy(sha_out, sha, MG_SHA256_HEX_SIZE);
     return 0;
 }
 
-mg_cache_status mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned mode,
-                                  char *err, size_t errsize)
+int mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned mode, mg_err *e)
 {
     if (!mg_sha256_is_hex(sha)) {
-        set_err(err, errsize, "bad blob name '%s' (64 lowercase hex digits expected)",
-                sha ? sha : "(null)");
-        return MG_CACHE_ERROR;
+        mg_err_set(e, MG_E_INVALID, "bad blob name '%s' (64 lowercase hex digits expected)",
+                   sha ? sha : "(null)");
+        return -1;
     }
     char src[PATH_MAX];
     entry_path(c, src, "blobs", sha);
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) {
         if (errno == ENOENT) {
-            set_err(err, errsize, "blob %s is not in the cache", sha);
-            return MG_CACHE_MISSING;
+            return mg_err_set(e, MG_E_NOT_FOUND, "blob %s is not in the cache", sha);
         }
-        set_err(err, errsize, "cannot read %s: %s", src, strerror(errno));
-        return MG_CACHE_ERROR;
+        mg_err_set(e, MG_E_IO, "cannot read %s: %s", src, strerror(errno));
+        return -1;
     }
 
     /* The temporary file sits next to dest so that the rename is atomic. */
@@ -399,64 +385,71 @@ mg_cache_status mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest
     int dirlen = slash ? (int)(slash - dest) : 0;
     if (snprintf(tmp, PATH_MAX, "%.*s%s.mgd-get-XXXXXX", dirlen, dest, slash ? "/" : "") >=
         PATH_MAX) {
-        set_err(err, errsize, "%s: path too long", dest);
+        mg_err_set(e, MG_E_INVALID, "%s: path too long", dest);
         close(in);
-        return MG_CACHE_ERROR;
+        return -1;
     }
     int out = mkostemp(tmp, O_CLOEXEC);
     if (out < 0) {
-        set_err(err, errsize, "cannot create a file next to %s: %s", dest, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create a file next to %s: %s", dest, strerror(errno));
         close(in);
-        return MG_CACHE_ERROR;
+        return -1;
     }
     mg_sha256 s;
     mg_sha256_init(&s);
     uint64_t size = 0;
     bool read_failed = false;
     int rc = copy_hash(in, out, &s, &size, &read_failed);
-    int e = errno;
-    if (rc == 0 && fchmod(out, (mode_t)mode) != 0) rc = -1, e = errno;
-    if (close(out) != 0 && rc == 0) rc = -1, e = errno;
+    int saved_errno = errno;
+    if (rc == 0 && fchmod(out, (mode_t)mode) != 0) rc = -1, saved_errno = errno;
+    if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     if (rc != 0) {
-        set_err(err, errsize, "cannot copy blob %s to %s: %s", sha, dest, strerror(e));
+        mg_err_set(e, MG_E_IO, "cannot copy blob %s to %s: %s", sha, dest, strerror(saved_errno));
         unlink(tmp);
         close(in);
-        return MG_CACHE_ERROR;
+        return -1;
     }
     unsigned char digest[MG_SHA256_SIZE];
     char got[MG_SHA256_HEX_SIZE];
     mg_sha256_final(&s, digest);
     mg_sha256_hex(digest, got);
     if (strcmp(got, sha) != 0) {
-        set_err(err, errsize, "blob %s is corrupt (its content hashes to %s): removed", sha, got);
+        mg_err_set(e, MG_E_CORRUPT, "blob %s is corrupt (its content hashes to %s): removed", sha,
+                   got);
         unlink(tmp);
         remove_if_same(src, in);
         close(in);
-        return MG_CACHE_CORRUPT;
+        return -1;
     }
     if (rename(tmp, dest) != 0) {
-        set_err(err, errsize, "cannot create %s: %s", dest, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create %s: %s", dest, strerror(errno));
         unlink(tmp);
         close(in);
-        return MG_CACHE_ERROR;
+        return -1;
     }
     /* Used now: gc's least-recently-used order sees it. */
     futimens(in, NULL);
     close(in);
-    return MG_CACHE_OK;
+    return 0;
 }
 
-mg_cache_status mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size)
+int mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size, mg_err *e)
 {
-    if (!mg_sha256_is_hex(sha)) return MG_CACHE_ERROR;
+    if (!mg_sha256_is_hex(sha))
+        return mg_err_set(e, MG_E_INVALID, "bad blob name '%s' (64 lowercase hex digits expected)",
+                          sha ? sha : "(null)");
     char path[PATH_MAX];
     entry_path(c, path, "blobs", sha);
     struct stat st;
-    if (stat(path, &st) != 0) return errno == ENOENT ? MG_CACHE_MISSING : MG_CACHE_ERROR;
-    if (!S_ISREG(st.st_mode)) return MG_CACHE_ERROR;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return mg_err_set(e, MG_E_NOT_FOUND, "blob %s is not in the cache", sha);
+        return mg_err_set(e, MG_E_IO, "cannot read %s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return mg_err_set(e, MG_E_IO, "%s is not a regular file", path);
     utimensat(AT_FDCWD, path, NULL, 0);
     if (size) *size = (uint64_t)st.st_size;
-    return MG_CACHE_OK;
+    return 0;
 }
 
 bool mg_cache_flight_begin(mg_cache *c, const char *key)
@@ -497,14 +490,7 @@ void mg_cache_flight_end(mg_cache *c, const char *key)
 
 void mg_cache_flight_wait(mg_cache *c, unsigned timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = mg_abstime_in(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&c->flight_mu);
     pthread_cond_timedwait(&c->flight_cv, &c->flight_mu, &until);
     pthread_mutex_unlock(&c->flight_mu);
@@ -582,17 +568,19 @@ static bool record_parse(record *r)
     return true;
 }
 
-/* Reads and verifies the record open at `fd`. MG_CACHE_OK with r filled
- * (the caller frees r->file), CORRUPT, or ERROR. */
-static mg_cache_status record_read(int fd, record *r)
+/* Reads and verifies record `key`, open at `fd`: 0 with r filled (the
+ * caller frees r->file), or -1 with MG_E_CORRUPT or MG_E_IO. */
+static int record_read(int fd, const char *key, record *r, mg_err *e)
 {
     memset(r, 0, sizeof *r);
     struct stat st;
-    if (fstat(fd, &st) != 0) return MG_CACHE_ERROR;
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > RECORD_MAX_SIZE) return MG_CACHE_CORRUPT;
+    if (fstat(fd, &st) != 0)
+        return mg_err_set(e, MG_E_IO, "cannot read record %s: %s", key, strerror(errno));
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > RECORD_MAX_SIZE)
+        return mg_err_set(e, MG_E_CORRUPT, "record %s is corrupt: removed", key);
     size_t size = (size_t)st.st_size;
     char *buf = malloc(size + 1);
-    if (!buf) return MG_CACHE_ERROR;
+    if (!buf) return mg_err_set(e, MG_E_NOMEM, "out of memory reading record %s", key);
     size_t got = 0;
     /* Read to the real end, not just st_size: a file that grew is corrupt
      * too, and the length check below sees it. */
@@ -603,11 +591,11 @@ static mg_cache_status record_read(int fd, record *r)
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
                 free(buf);
-                return MG_CACHE_ERROR;
+                return mg_err_set(e, MG_E_IO, "cannot read record %s: %s", key, strerror(errno));
             }
             if (n > 0) {
                 free(buf);
-                return MG_CACHE_CORRUPT;
+                return mg_err_set(e, MG_E_CORRUPT, "record %s is corrupt: removed", key);
             }
             break;
         }
@@ -615,7 +603,7 @@ static mg_cache_status record_read(int fd, record *r)
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             free(buf);
-            return MG_CACHE_ERROR;
+            return mg_err_set(e, MG_E_IO, "cannot read record %s: %s", key, strerror(errno));
         }
         if (n == 0) break;
         got += (size_t)n;
@@ -626,9 +614,9 @@ static mg_cache_status record_read(int fd, record *r)
     if (!record_parse(r)) {
         free(buf);
         r->file = NULL;
-        return MG_CACHE_CORRUPT;
+        return mg_err_set(e, MG_E_CORRUPT, "record %s is corrupt: removed", key);
     }
-    return MG_CACHE_OK;
+    return 0;
 }
 
 int mg_cache_record_remove(mg_cache *c, const char *key)
@@ -639,27 +627,34 @@ int mg_cache_record_remove(mg_cache *c, const char *key)
     return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
-mg_cache_status mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len)
+int mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len, mg_err *e)
 {
     *data = NULL;
     *len = 0;
-    if (!mg_sha256_is_hex(key)) return MG_CACHE_ERROR;
+    if (!mg_sha256_is_hex(key))
+        return mg_err_set(e, MG_E_INVALID, "bad record key '%s' (64 lowercase hex digits expected)",
+                          key ? key : "(null)");
     char path[PATH_MAX];
     entry_path(c, path, "records", key);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? MG_CACHE_MISSING : MG_CACHE_ERROR;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return mg_err_set(e, MG_E_NOT_FOUND, "record %s is not in the cache", key);
+        return mg_err_set(e, MG_E_IO, "cannot read %s: %s", path, strerror(errno));
+    }
     record r;
-    mg_cache_status st = record_read(fd, &r);
-    if (st == MG_CACHE_CORRUPT) remove_if_same(path, fd);
-    if (st != MG_CACHE_OK) {
+    mg_err read_err;
+    if (record_read(fd, key, &r, &read_err) != 0) {
+        if (read_err.code == MG_E_CORRUPT) remove_if_same(path, fd);
         close(fd);
-        return st;
+        if (e) *e = read_err;
+        return -1;
     }
     char *out = malloc(r.len + 1);
     if (!out) {
         free(r.file);
         close(fd);
-        return MG_CACHE_ERROR;
+        return mg_err_set(e, MG_E_NOMEM, "out of memory reading record %s", key);
     }
     memcpy(out, r.payload, r.len);
     out[r.len] = '\0';
@@ -668,26 +663,26 @@ mg_cache_status mg_cache_record_get(mg_cache *c, const char *key, char **data, s
     close(fd);
     *data = out;
     *len = r.len;
-    return MG_CACHE_OK;
+    return 0;
 }
 
 int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t len,
-                        const char *const *blobs, size_t n_blobs, char *err, size_t errsize)
+                        const char *const *blobs, size_t n_blobs, mg_err *e)
 {
     if (!mg_sha256_is_hex(key)) {
-        set_err(err, errsize, "bad record key '%s' (64 lowercase hex digits expected)",
-                key ? key : "(null)");
+        mg_err_set(e, MG_E_INVALID, "bad record key '%s' (64 lowercase hex digits expected)",
+                   key ? key : "(null)");
         return -1;
     }
     for (size_t i = 0; i < n_blobs; i++) {
         if (!mg_sha256_is_hex(blobs[i])) {
-            set_err(err, errsize, "record %s: bad blob name '%s'", key,
-                    blobs[i] ? blobs[i] : "(null)");
+            mg_err_set(e, MG_E_INVALID, "record %s: bad blob name '%s'", key,
+                       blobs[i] ? blobs[i] : "(null)");
             return -1;
         }
     }
     if (len > RECORD_MAX_SIZE - RECORD_HEADER_MAX || n_blobs > (RECORD_MAX_SIZE - len) / 65) {
-        set_err(err, errsize, "record %s is too large", key);
+        mg_err_set(e, MG_E_LIMIT, "record %s is too large", key);
         return -1;
     }
     /* The checksum covers the blob list and the payload. */
@@ -707,16 +702,16 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
 
     int lock = lock_file(c, "gc.lock", LOCK_SH);
     if (lock < 0) {
-        set_err(err, errsize, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
         return -1;
     }
     /* Under the lock gc cannot run, so blobs present now stay until the
      * record is in place, and from then on it keeps them. */
     for (size_t i = 0; i < n_blobs; i++) {
-        mg_cache_status bs = mg_cache_blob_stat(c, blobs[i], NULL);
-        if (bs != MG_CACHE_OK) {
-            set_err(err, errsize, "record %s references blob %s, which is %s", key, blobs[i],
-                    bs == MG_CACHE_MISSING ? "not in the cache" : "unreadable");
+        mg_err blob_err;
+        if (mg_cache_blob_stat(c, blobs[i], NULL, &blob_err) != 0) {
+            mg_err_set(e, blob_err.code, "record %s references blob %s, which is %s", key, blobs[i],
+                       blob_err.code == MG_E_NOT_FOUND ? "not in the cache" : "unreadable");
             close(lock);
             return -1;
         }
@@ -724,8 +719,8 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
     char tmp[PATH_MAX];
     int out = tmp_file(c, tmp);
     if (out < 0) {
-        set_err(err, errsize, "cannot create a temporary file in %s/tmp: %s", c->dir,
-                strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot create a temporary file in %s/tmp: %s", c->dir,
+                   strerror(errno));
         close(lock);
         return -1;
     }
@@ -738,15 +733,15 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
     }
     if (rc == 0) rc = write_all(out, data, len);
     if (rc == 0) rc = fchmod(out, 0644);
-    int e = errno;
-    if (close(out) != 0 && rc == 0) rc = -1, e = errno;
+    int saved_errno = errno;
+    if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     char dest[PATH_MAX];
     entry_path(c, dest, "records", key);
     if (rc == 0 && (ensure_shard(c, "records", key) != 0 || rename(tmp, dest) != 0))
-        rc = -1, e = errno;
+        rc = -1, saved_errno = errno;
     close(lock);
     if (rc != 0) {
-        set_err(err, errsize, "cannot store record %s: %s", dest, strerror(e));
+        mg_err_set(e, MG_E_IO, "cannot store record %s: %s", dest, strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
@@ -825,19 +820,18 @@ void mg_cache_count(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t corrup
  * gives (64 hex digits starting with the shard's two). */
 typedef int (*entry_fn)(void *ctx, int dfd, const char *name, bool valid, const struct stat *st);
 
-static int scan_entries(mg_cache *c, const char *kind, entry_fn fn, void *ctx, char *err,
-                        size_t errsize)
+static int scan_entries(mg_cache *c, const char *kind, entry_fn fn, void *ctx, mg_err *e)
 {
     char top[PATH_MAX];
     snprintf(top, PATH_MAX, "%s/%s", c->dir, kind);
     DIR *d = opendir(top);
     if (!d) {
-        set_err(err, errsize, "cannot read %s: %s", top, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot read %s: %s", top, strerror(errno));
         return -1;
     }
     int rc = 0;
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        const char *sh = e->d_name;
+    for (struct dirent *shard; rc == 0 && (shard = readdir(d));) {
+        const char *sh = shard->d_name;
         if (strlen(sh) != 2 || !strchr("0123456789abcdef", sh[0]) ||
             !strchr("0123456789abcdef", sh[1]))
             continue;
@@ -859,7 +853,7 @@ static int scan_entries(mg_cache *c, const char *kind, entry_fn fn, void *ctx, c
         closedir(sd);
     }
     closedir(d);
-    if (rc != 0) set_err(err, errsize, "out of memory while scanning %s", top);
+    if (rc != 0) mg_err_set(e, MG_E_NOMEM, "out of memory while scanning %s", top);
     return rc;
 }
 
@@ -876,7 +870,7 @@ static int tally_entry(void *ctx, int dfd, const char *name, bool valid, const s
     return 0;
 }
 
-int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, char *err, size_t errsize)
+int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, mg_err *e)
 {
     memset(out, 0, sizeof *out);
     uint64_t v[N_COUNTERS];
@@ -891,8 +885,8 @@ int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, char *err, size_t errsi
     out->saved_ms = v[3];
     out->executed_ms = v[4];
     tally rec = {0, 0}, blob = {0, 0};
-    if (scan_entries(c, "records", tally_entry, &rec, err, errsize) != 0 ||
-        scan_entries(c, "blobs", tally_entry, &blob, err, errsize) != 0)
+    if (scan_entries(c, "records", tally_entry, &rec, e) != 0 ||
+        scan_entries(c, "blobs", tally_entry, &blob, e) != 0)
         return -1;
     out->records = rec.count;
     out->blobs = blob.count;
@@ -966,14 +960,15 @@ static int gc_add_record(void *ctx, int dfd, const char *name, bool valid, const
     int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return 0;
     record r;
-    mg_cache_status rs = record_read(fd, &r);
-    if (rs == MG_CACHE_CORRUPT) {
+    mg_err read_err;
+    int rs = record_read(fd, name, &r, &read_err);
+    if (rs != 0 && read_err.code == MG_E_CORRUPT) {
         remove_if_same_at(dfd, name, fd);
         g->removed_bytes += (uint64_t)st->st_size;
         g->records_removed++;
     }
     close(fd);
-    if (rs != MG_CACHE_OK) return 0;
+    if (rs != 0) return 0;
 
     if (g->n_records == g->cap_records) {
         size_t cap = g->cap_records ? 2 * g->cap_records : 256;
@@ -1045,22 +1040,22 @@ static void gc_tmp(mg_cache *c)
     closedir(d);
 }
 
-int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, char *err, size_t errsize)
+int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, mg_err *e)
 {
     mg_cache_gc_result local;
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
     int lock = lock_file(c, "gc.lock", LOCK_EX);
     if (lock < 0) {
-        set_err(err, errsize, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
         return -1;
     }
     gc_state g = {.c = c};
-    int rc = scan_entries(c, "blobs", gc_add_blob, &g, err, errsize);
+    int rc = scan_entries(c, "blobs", gc_add_blob, &g, e);
     if (rc == 0) {
         /* (qsort and bsearch must not be given NULL, even for 0 items) */
         if (g.n_blobs) qsort(g.blobs, g.n_blobs, sizeof *g.blobs, blob_cmp);
-        rc = scan_entries(c, "records", gc_add_record, &g, err, errsize);
+        rc = scan_entries(c, "records", gc_add_record, &g, e);
     }
     if (rc != 0) goto done;
 

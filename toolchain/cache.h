@@ -30,7 +30,7 @@
  *     may be torn, which verification catches.)
  *   - Everything read is verified: a blob's content must hash to its name,
  *     a record must match its checksum and length. What fails verification
- *     is removed and reported MG_CACHE_CORRUPT, never used; putting it again
+ *     is removed and reported MG_E_CORRUPT, never used; putting it again
  *     later works. (The counters are the caller's: report corrupt entries
  *     with mg_cache_count.)
  *   - Safe for several threads sharing one mg_cache and several processes
@@ -47,8 +47,12 @@
  * Names passed in (sha, key) must be 64 lowercase hex digits; anything else
  * is an error (they become paths).
  *
- * Functions taking `err` write a message a user can act on there when they
- * fail (err may be NULL).
+ * Errors follow base/err.h: a failing function returns -1 (or NULL) and
+ * fills its mg_err, when not NULL, with a message a user can act on and a
+ * code a caller may branch on: MG_E_NOT_FOUND (not in the store),
+ * MG_E_CORRUPT (was in the store but failed verification: now removed),
+ * MG_E_INVALID (a bad name), MG_E_IO (could not be read or written),
+ * MG_E_NOMEM.
  */
 #ifndef MG_TOOLCHAIN_CACHE_H
 #define MG_TOOLCHAIN_CACHE_H
@@ -57,20 +61,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "base/sha256.h"
 
 typedef struct mg_cache mg_cache;
 
-typedef enum {
-    MG_CACHE_OK = 0,
-    MG_CACHE_MISSING, /* not in the store */
-    MG_CACHE_CORRUPT, /* was in the store but failed verification: now removed */
-    MG_CACHE_ERROR,   /* could not be read or written (I/O, permissions, bad name) */
-} mg_cache_status;
-
 /* Opens (creating it and its parents as needed) the cache at `dir`.
- * NULL with a message in `err` when it cannot be created or written. */
-mg_cache *mg_cache_open(const char *dir, char *err, size_t errsize);
+ * NULL when it cannot be created or written. */
+mg_cache *mg_cache_open(const char *dir, mg_err *e);
 void mg_cache_close(mg_cache *c);
 /* The absolute path of the cache directory. */
 const char *mg_cache_path(const mg_cache *c);
@@ -79,22 +77,23 @@ const char *mg_cache_path(const mg_cache *c);
  * system and renames from it into the store are atomic: a malloc'd
  * absolute path, or NULL with a message. The caller removes it when done;
  * gc removes those left behind for more than an hour. */
-char *mg_cache_mkdtemp(mg_cache *c, const char *prefix, char *err, size_t errsize);
+char *mg_cache_mkdtemp(mg_cache *c, const char *prefix, mg_err *e);
 
 /* Stores a copy of a file's content; writes its sha256 (and size when
  * size_out is not NULL). 0, or -1 with a message. */
 int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_SIZE],
-                      uint64_t *size_out, char *err, size_t errsize);
+                      uint64_t *size_out, mg_err *e);
 int mg_cache_blob_put_bytes(mg_cache *c, const void *data, size_t len,
-                            char sha_out[MG_SHA256_HEX_SIZE], char *err, size_t errsize);
+                            char sha_out[MG_SHA256_HEX_SIZE], mg_err *e);
 /* Copies blob `sha` to `dest` with permissions `mode` (exactly, not masked
  * by umask), verifying the hash while copying. `dest` appears atomically
  * (a temporary file next to it is renamed) and only when the content is
- * right; an existing file there is replaced. */
-mg_cache_status mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned mode,
-                                  char *err, size_t errsize);
-/* Whether blob `sha` is stored (not verified; updates its mtime). */
-mg_cache_status mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size);
+ * right; an existing file there is replaced. 0, or -1 (MG_E_NOT_FOUND,
+ * MG_E_CORRUPT...). */
+int mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned mode, mg_err *e);
+/* Whether blob `sha` is stored (not verified; updates its mtime): 0, or -1
+ * (MG_E_NOT_FOUND when it is not). */
+int mg_cache_blob_stat(mg_cache *c, const char *sha, uint64_t *size, mg_err *e);
 
 /* Single flight within a process: builds sharing this mg_cache (the
  * daemon's workers) ask before running a missed action. true: the caller
@@ -116,13 +115,14 @@ char *mg_cache_blob_path(const mg_cache *c, const char *sha);
  * at the next gc. 0, or -1. */
 int mg_cache_record_remove(mg_cache *c, const char *key);
 
-/* Reads record `key`: *data is malloc'd with an extra NUL after *len bytes
- * (the caller frees it). On any status but OK, *data is NULL. */
-mg_cache_status mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len);
+/* Reads record `key`: 0 with *data malloc'd with an extra NUL after *len
+ * bytes (the caller frees it), or -1 with *data NULL (MG_E_NOT_FOUND,
+ * MG_E_CORRUPT...). */
+int mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len, mg_err *e);
 /* Stores (or replaces) record `key`. `blobs` are the sha256s the record keeps
  * alive through gc; each must already be stored. 0, or -1 with a message. */
 int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t len,
-                        const char *const *blobs, size_t n_blobs, char *err, size_t errsize);
+                        const char *const *blobs, size_t n_blobs, mg_err *e);
 
 typedef struct mg_cache_stats {
     uint64_t hits, misses, corrupt; /* persistent counters (since the cache was created) */
@@ -136,7 +136,7 @@ typedef struct mg_cache_stats {
 void mg_cache_count(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t corrupt,
                     uint64_t saved_ms, uint64_t executed_ms);
 /* The counters, and what is stored now (a scan of the directory). */
-int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, char *err, size_t errsize);
+int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, mg_err *e);
 
 typedef struct mg_cache_gc_result {
     uint64_t records_removed, blobs_removed, bytes_before, bytes_after;
@@ -149,8 +149,7 @@ typedef struct mg_cache_gc_result {
  * records, and files and dirs under tmp/ older than one hour. Sizes are
  * file sizes (st_size). Excludes writers of this cache while it runs.
  * `res` may be NULL. 0, or -1 with a message. */
-int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, char *err,
-                size_t errsize);
+int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, mg_err *e);
 
 /* Parses a size: digits with an optional binary unit K, M, G or T (any
  * case), optionally followed by "B" or "iB": "500M", "2G", "1024", "10k",

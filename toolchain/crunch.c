@@ -24,8 +24,7 @@ typedef struct {
     char **paths; /* relative to the crunched directory */
     size_t n, cap;
     uint64_t bytes;
-    char *err;
-    size_t errsize;
+    mg_err *err;
     const char *dir;     /* for messages */
     size_t files_before; /* in the directories already walked */
     int depth;
@@ -35,7 +34,7 @@ static bool walk_dir(walk *w, int fd, const char *prefix)
 {
     DIR *d = fdopendir(fd);
     if (!d) {
-        snprintf(w->err, w->errsize, "cannot read %s/%s: %s", w->dir, prefix, strerror(errno));
+        mg_err_set(w->err, MG_E_IO, "cannot read %s/%s: %s", w->dir, prefix, strerror(errno));
         close(fd);
         return false;
     }
@@ -45,19 +44,19 @@ static bool walk_dir(walk *w, int fd, const char *prefix)
         char *rel = *prefix ? mg_xasprintf("%s/%s", prefix, e->d_name) : mg_xstrdup(e->d_name);
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            snprintf(w->err, w->errsize, "cannot stat %s/%s: %s", w->dir, rel, strerror(errno));
+            mg_err_set(w->err, MG_E_IO, "cannot stat %s/%s: %s", w->dir, rel, strerror(errno));
             ok = false;
         } else if (S_ISDIR(st.st_mode)) {
             int sub = -1;
             if (w->depth >= MG_CRUNCH_MAX_DEPTH)
-                snprintf(w->err, w->errsize, "%s is nested deeper than %d directories", w->dir,
-                         MG_CRUNCH_MAX_DEPTH);
+                mg_err_set(w->err, MG_E_LIMIT, "%s is nested deeper than %d directories", w->dir,
+                           MG_CRUNCH_MAX_DEPTH);
             else
                 sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub < 0 && w->depth >= MG_CRUNCH_MAX_DEPTH)
                 ok = false;
             else if (sub < 0) {
-                snprintf(w->err, w->errsize, "cannot open %s/%s: %s", w->dir, rel, strerror(errno));
+                mg_err_set(w->err, MG_E_IO, "cannot open %s/%s: %s", w->dir, rel, strerror(errno));
                 ok = false;
             } else {
                 w->depth++;
@@ -67,9 +66,9 @@ static bool walk_dir(walk *w, int fd, const char *prefix)
         } else if (S_ISREG(st.st_mode)) {
             if (w->files_before + w->n >= MG_CRUNCH_MAX_FILES ||
                 (w->bytes += (uint64_t)st.st_size) > MG_CRUNCH_MAX_BYTES) {
-                snprintf(w->err, w->errsize,
-                         "%s is too large to embed (limits: %u files, %u MiB in all)", w->dir,
-                         MG_CRUNCH_MAX_FILES, MG_CRUNCH_MAX_BYTES >> 20);
+                mg_err_set(w->err, MG_E_LIMIT,
+                           "%s is too large to embed (limits: %u files, %u MiB in all)", w->dir,
+                           MG_CRUNCH_MAX_FILES, MG_CRUNCH_MAX_BYTES >> 20);
                 ok = false;
             } else {
                 if (w->n == w->cap)
@@ -78,8 +77,8 @@ static bool walk_dir(walk *w, int fd, const char *prefix)
                 rel = NULL;
             }
         } else {
-            snprintf(w->err, w->errsize, "%s/%s is %s: crunch embeds regular files only", w->dir,
-                     rel, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+            mg_err_set(w->err, MG_E_INVALID, "%s/%s is %s: crunch embeds regular files only",
+                       w->dir, rel, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
             ok = false;
         }
         free(rel);
@@ -110,7 +109,7 @@ static void append_literal(mg_strbuf *b, const unsigned char *p, size_t n)
     }
 }
 
-static bool valid_dir(const char *dir, char *err, size_t errsize)
+static bool valid_dir(const char *dir, mg_err *err)
 {
     const char *why = NULL;
     if (!*dir)
@@ -126,16 +125,16 @@ static bool valid_dir(const char *dir, char *err, size_t errsize)
             why = "leaves the project (..)";
         seg = end ? end + 1 : NULL;
     }
-    if (why) snprintf(err, errsize, "the directory \"%s\" to embed %s", dir, why);
+    if (why) mg_err_set(err, MG_E_INVALID, "the directory \"%s\" to embed %s", dir, why);
     return !why;
 }
 
 /* Opens root/dir component by component without following links. */
-static int open_beneath(const char *root, const char *dir, char *err, size_t errsize)
+static int open_beneath(const char *root, const char *dir, mg_err *err)
 {
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errsize, "cannot open %s: %s", root, strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot open %s: %s", root, strerror(errno));
         return -1;
     }
     char *copy = mg_xstrdup(dir);
@@ -146,9 +145,9 @@ static int open_beneath(const char *root, const char *dir, char *err, size_t err
         int saved = errno;
         close(fd);
         if (next < 0) {
-            snprintf(err, errsize, "cannot open the directory %s to embed: %s", dir,
-                     saved == ELOOP || saved == ENOTDIR ? "not a directory (or a symbolic link)"
-                                                        : strerror(saved));
+            mg_err_set(err, MG_E_IO, "cannot open the directory %s to embed: %s", dir,
+                       saved == ELOOP || saved == ENOTDIR ? "not a directory (or a symbolic link)"
+                                                          : strerror(saved));
             free(copy);
             return -1;
         }
@@ -158,8 +157,8 @@ static int open_beneath(const char *root, const char *dir, char *err, size_t err
     return fd;
 }
 
-static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size, char *err,
-                     size_t errsize, const char *dir)
+static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size, mg_err *err,
+                     const char *dir)
 {
     /* beneath the tree, no link on the way (a directory swapped for a link
      * since the walk), and O_NONBLOCK: a file swapped for a fifo must not
@@ -170,8 +169,8 @@ static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size,
     if (fd < 0 && errno == ENOSYS) fd = openat(dirfd, rel, (int)how.flags);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errsize, "cannot read %s/%s: %s", dir, rel,
-                 fd < 0 ? strerror(errno) : "no longer a regular file");
+        mg_err_set(err, MG_E_IO, "cannot read %s/%s: %s", dir, rel,
+                   fd < 0 ? strerror(errno) : "no longer a regular file");
         if (fd >= 0) close(fd);
         return false;
     }
@@ -182,13 +181,13 @@ static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size,
         ssize_t r = read(fd, buf, sizeof buf);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            snprintf(err, errsize, "cannot read %s/%s: %s", dir, rel, strerror(errno));
+            mg_err_set(err, MG_E_IO, "cannot read %s/%s: %s", dir, rel, strerror(errno));
             ok = false;
         }
         if (r <= 0) break;
         /* the file may grow while we read: the limit holds on what we read */
         if ((*size += (uint64_t)r) > MG_CRUNCH_MAX_BYTES) {
-            snprintf(err, errsize, "%s/%s grew past the embedding limit while read", dir, rel);
+            mg_err_set(err, MG_E_LIMIT, "%s/%s grew past the embedding limit while read", dir, rel);
             ok = false;
             break;
         }
@@ -200,7 +199,7 @@ static bool read_all(int dirfd, const char *rel, mg_strbuf *out, uint64_t *size,
 }
 
 char *mg_crunch_generate(const char *root, const char *const *dirs, size_t n_dirs,
-                         mg_crunch_summary *summary, char *err, size_t errsize)
+                         mg_crunch_summary *summary, mg_err *err)
 {
     mg_strbuf b = {0};
     summary->files = 0;
@@ -210,28 +209,28 @@ char *mg_crunch_generate(const char *root, const char *const *dirs, size_t n_dir
     mg_strbuf tables = {0};
     bool ok = true;
     for (size_t t = 0; ok && t < n_dirs; t++) {
-        ok = valid_dir(dirs[t], err, errsize);
-        int fd = ok ? open_beneath(root, dirs[t], err, errsize) : -1;
+        ok = valid_dir(dirs[t], err);
+        int fd = ok ? open_beneath(root, dirs[t], err) : -1;
         if (fd < 0) {
             ok = false;
             break;
         }
         int keep = dup(fd); /* walk_dir's fdopendir takes fd */
-        walk w = {.err = err, .errsize = errsize, .dir = dirs[t], .files_before = summary->files};
+        walk w = {.err = err, .dir = dirs[t], .files_before = summary->files};
         ok = keep >= 0 && walk_dir(&w, fd, "");
-        if (keep < 0) snprintf(err, errsize, "dup: %s", strerror(errno));
+        if (keep < 0) mg_err_set(err, MG_E_IO, "dup: %s", strerror(errno));
         qsort(w.paths, w.n, sizeof *w.paths, cmp_path);
         for (size_t i = 0; ok && i < w.n; i++) {
             mg_strbuf_printf(&b, "\nstatic const unsigned char mg__crunch_%zu_%zu[] =\n    \"", t,
                              i);
             uint64_t size;
-            ok = read_all(keep, w.paths[i], &b, &size, err, errsize, dirs[t]);
+            ok = read_all(keep, w.paths[i], &b, &size, err, dirs[t]);
             mg_strbuf_printf(&b, "\";\n#define MG__CRUNCH_%zu_%zu_SIZE UINT64_C(%llu)\n", t, i,
                              (unsigned long long)size);
             summary->bytes += size;
             if (summary->bytes > MG_CRUNCH_MAX_BYTES) {
-                snprintf(err, errsize, "the embedded directories exceed %u MiB",
-                         MG_CRUNCH_MAX_BYTES >> 20);
+                mg_err_set(err, MG_E_LIMIT, "the embedded directories exceed %u MiB",
+                           MG_CRUNCH_MAX_BYTES >> 20);
                 ok = false;
             }
         }

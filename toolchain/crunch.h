@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+
 #define MG_CRUNCH_MAX_BYTES (256u << 20) /* all trees of one image together */
 #define MG_CRUNCH_MAX_FILES 100000       /* all trees of one image together */
 #define MG_CRUNCH_MAX_DEPTH 64           /* directories inside a tree */
@@ -35,6 +37,6 @@ typedef struct mg_crunch_summary {
 /* Generates the table for `dirs` (relative to `root`). Returns the
  * malloc'd C text, or NULL with a message naming the offending path. */
 char *mg_crunch_generate(const char *root, const char *const *dirs, size_t n_dirs,
-                         mg_crunch_summary *summary, char *err, size_t errsize);
+                         mg_crunch_summary *summary, mg_err *err);
 
 #endif

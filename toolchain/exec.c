@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/deadline.h"
+
 extern char **environ;
 
 #define DEFAULT_OUTPUT_CAP (1u << 20)
@@ -71,13 +73,6 @@ struct mg_executor {
     proc **pfd_proc;
     size_t cap_pfds;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void *xrealloc_array(void *p, size_t n, size_t size)
 {
@@ -273,7 +268,7 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
      * must not pass that on to compilers. */
     posix_spawnattr_setsigdefault(&attr, &all);
 
-    p->start_ms = now_ms();
+    p->start_ms = mg_now_ms();
     rc = posix_spawn(&p->pid, prog, &fa, &attr, (char *const *)spec->argv, (char *const *)env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -328,7 +323,7 @@ uint64_t mg_executor_start(mg_executor *ex, const mg_exec_spec *spec)
             ex->procs = xrealloc_array(ex->procs, ex->cap_procs, sizeof *ex->procs);
         }
         ex->procs[ex->n_procs++] = p;
-        if (spec->timeout_ms) p->deadline_ms = p->start_ms + spec->timeout_ms;
+        if (spec->timeout_ms) p->deadline_ms = mg_deadline_in(spec->timeout_ms);
     }
     pthread_mutex_unlock(&ex->mu);
     if (rc != 0) {
@@ -408,7 +403,7 @@ static void reap(mg_executor *ex, proc *p)
     pthread_mutex_unlock(&ex->mu);
     close(p->pidfd);
     p->pidfd = -1;
-    p->end_ms = now_ms();
+    p->end_ms = mg_now_ms();
 }
 
 /* Moves a finished program's result to the ready list. */
@@ -448,7 +443,7 @@ int mg_executor_wait(mg_executor *ex, mg_exec_result *res)
         if (ex->n_procs == 0) return -1;
 
         /* Deadlines first: timeouts to enforce, drains to give up on. */
-        uint64_t now = now_ms();
+        uint64_t now = mg_now_ms();
         int timeout = -1;
         for (size_t i = ex->n_procs; i-- > 0;) {
             proc *p = ex->procs[i];

@@ -99,12 +99,12 @@ static bool parse_note(const char *text, size_t len, mg_image_info *info)
     return info->name && info->target && info->arch && info->abi > 0;
 }
 
-int mg_image_read_info(const char *path, mg_image_info *info, char *err, size_t errsize)
+int mg_image_read_info(const char *path, mg_image_info *info, mg_err *err)
 {
     memset(info, 0, sizeof *info);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errsize, "cannot open %s: %s", path, strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
@@ -147,7 +147,7 @@ int mg_image_read_info(const char *path, mg_image_info *info, char *err, size_t 
                     found = true;
                     if (!parse_note(desc, len, info)) {
                         mg_image_info_free(info);
-                        snprintf(err, errsize, "%s: its mgd note is malformed", path);
+                        mg_err_set(err, MG_E_INVALID, "%s: its mgd note is malformed", path);
                         free(buf);
                         close(fd);
                         return -1;
@@ -160,8 +160,8 @@ int mg_image_read_info(const char *path, mg_image_info *info, char *err, size_t 
     }
     close(fd);
     if (!found) {
-        snprintf(err, errsize, "%s is not an mgd image (%s)", path,
-                 elf ? "an ELF file without mgd's note" : "not a 64-bit little-endian ELF file");
+        mg_err_set(err, MG_E_INVALID, "%s is not an mgd image (%s)", path,
+                   elf ? "an ELF file without mgd's note" : "not a 64-bit little-endian ELF file");
         return -1;
     }
     return 0;

@@ -22,6 +22,8 @@
 
 #include <stddef.h>
 
+#include "base/err.h"
+
 #define MG_IMAGE_NOTE_TYPE 0x4d47 /* "MG" */
 #define MG_IMAGE_NOTE_MAX 65536   /* bytes of note text */
 
@@ -42,7 +44,7 @@ typedef struct mg_image_info {
 char *mg_image_note_c(const mg_image_info *info);
 
 /* Reads the note of the image at `path`. 0, or -1 with a message. */
-int mg_image_read_info(const char *path, mg_image_info *info, char *err, size_t errsize);
+int mg_image_read_info(const char *path, mg_image_info *info, mg_err *err);
 
 void mg_image_info_free(mg_image_info *info);
 

@@ -51,7 +51,7 @@ int mg_runtime_has_file(const char *path)
     return 0;
 }
 
-char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize)
+char *mg_runtime_materialize(mg_cache *c, mg_err *err)
 {
     char *dir = mg_xasprintf("%s/runtime/%s", mg_cache_path(c), mg_runtime_version());
     char *stamp = mg_path_join(dir, ".complete");
@@ -65,13 +65,13 @@ char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize)
     free(stamp);
     char *parent = mg_path_dirname(dir);
     if (mg_mkdir_p(parent) != 0) {
-        snprintf(err, errsize, "cannot create %s: %s", parent, strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot create %s: %s", parent, strerror(errno));
         free(parent);
         free(dir);
         return NULL;
     }
     free(parent);
-    char *tmp = mg_cache_mkdtemp(c, "runtime-", err, errsize);
+    char *tmp = mg_cache_mkdtemp(c, "runtime-", err);
     if (!tmp) {
         free(dir);
         return NULL;
@@ -82,7 +82,7 @@ char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize)
         char *d = mg_path_dirname(path);
         int r = mg_mkdir_p(d);
         if (r == 0) r = mg_file_write_atomic(path, f->data, f->len, 0444);
-        if (r != 0) snprintf(err, errsize, "cannot write %s: %s", path, strerror(errno));
+        if (r != 0) mg_err_set(err, MG_E_IO, "cannot write %s: %s", path, strerror(errno));
         free(d);
         free(path);
         if (r != 0) {
@@ -98,12 +98,12 @@ char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize)
     if (r == 0 && rename(tmp, dir) != 0) {
         /* Another build wrote the same tree first: theirs is as good. */
         if (errno != EEXIST && errno != ENOTEMPTY) {
-            snprintf(err, errsize, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
+            mg_err_set(err, MG_E_IO, "cannot rename %s to %s: %s", tmp, dir, strerror(errno));
             r = -1;
         }
         mg_rm_rf(tmp);
     } else if (r != 0) {
-        snprintf(err, errsize, "cannot write into %s: %s", tmp, strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot write into %s: %s", tmp, strerror(errno));
         mg_rm_rf(tmp);
     }
     free(tmp);
@@ -141,8 +141,7 @@ static bool has_prefix_c(const char *path, const char *dir)
            (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
 
-const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, char *err,
-                                size_t errsize)
+const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err)
 {
     const char **list = NULL;
     size_t cap = 0;
@@ -166,10 +165,10 @@ const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_
             char *p = mg_path_join(dir, e->sources[k]);
             bool found = add_source(&list, n, &cap, p);
             if (!found)
-                snprintf(err, errsize,
-                         "catalog entry %s lists the source %s, which this mgd does not carry "
-                         "(a bug in mgd)",
-                         e->name, p);
+                mg_err_set(err, MG_E_INTERNAL,
+                           "catalog entry %s lists the source %s, which this mgd does not carry "
+                           "(a bug in mgd)",
+                           e->name, p);
             free(p);
             if (!found) {
                 free(dir);

@@ -25,7 +25,7 @@ const char *mg_runtime_version(void);
 
 /* Makes sure the runtime's sources are in the cache; returns the malloc'd
  * path of the tree (containing runtime/...), or NULL with a message. */
-char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize);
+char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the
@@ -33,8 +33,7 @@ char *mg_runtime_materialize(mg_cache *c, char *err, size_t errsize);
  * entry that claims the target. Returns a malloc'd NULL-terminated array
  * whose strings live in the embedded data (free only the array), or NULL
  * with a message when an entry lists a file mgd does not carry. */
-const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, char *err,
-                                size_t errsize);
+const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err);
 
 /* Whether the embedded runtime has the file (relative to the tree). */
 int mg_runtime_has_file(const char *path);

@@ -248,14 +248,14 @@ void mg_sandbox_argv_free(char **argv)
     free(argv);
 }
 
-int mg_sandbox_probe(char *err, size_t errsize)
+int mg_sandbox_probe(mg_err *err)
 {
     if (access(BWRAP, X_OK) != 0) {
-        snprintf(err, errsize, "%s not found (install the Debian package bubblewrap)", BWRAP);
+        mg_err_set(err, MG_E_IO, "%s not found (install the Debian package bubblewrap)", BWRAP);
         return -1;
     }
     if (access(PRLIMIT, X_OK) != 0) {
-        snprintf(err, errsize, "%s not found (install the Debian package util-linux)", PRLIMIT);
+        mg_err_set(err, MG_E_IO, "%s not found (install the Debian package util-linux)", PRLIMIT);
         return -1;
     }
     mg_build_limits l = mg_build_limits_default();
@@ -270,23 +270,24 @@ int mg_sandbox_probe(char *err, size_t errsize)
     if (rc != 0) {
         const char *out = r.output && r.output_len ? r.output : "no output";
         int n = (int)strcspn(out, "\n");
-        snprintf(err, errsize, "bubblewrap cannot make a sandbox here (%.*s)", n > 300 ? 300 : n,
-                 out);
+        mg_err_set(err, MG_E_IO, "bubblewrap cannot make a sandbox here (%.*s)", n > 300 ? 300 : n,
+                   out);
     }
     mg_exec_result_free(&r);
     mg_sandbox_argv_free(argv);
     return rc;
 }
 
-bool mg_sandbox_failed(const mg_exec_result *r, char *why, size_t size)
+bool mg_sandbox_failed(const mg_exec_result *r, mg_err *why)
 {
     /* not started at all: what is missing */
-    if (r->spawn_error) return mg_sandbox_probe(why, size) != 0;
+    if (r->spawn_error) return mg_sandbox_probe(why) != 0;
     /* bwrap says what it could not do on the first line, before the
      * command ran */
     if (r->exit_status == 0 || !r->output || strncmp(r->output, "bwrap: ", 7)) return false;
     int n = (int)strcspn(r->output, "\n");
-    snprintf(why, size, "%.*s (build without the sandbox where user namespaces are not available)",
-             n > 300 ? 300 : n, r->output);
+    mg_err_set(why, MG_E_IO,
+               "%.*s (build without the sandbox where user namespaces are not available)",
+               n > 300 ? 300 : n, r->output);
     return true;
 }

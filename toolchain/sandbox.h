@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "toolchain/exec.h"
 
 /* The workspace inside the sandbox: the working directory of every action. */
@@ -121,11 +122,11 @@ void mg_sandbox_argv_free(char **argv);
 
 /* Whether sandboxed actions can run here: starts an empty sandbox. 0, or
  * -1 with one line saying why (bwrap missing, user namespaces refused...). */
-int mg_sandbox_probe(char *err, size_t errsize);
+int mg_sandbox_probe(mg_err *err);
 
 /* Whether a sandboxed argv's run failed because the sandbox could not be
  * made (bwrap or prlimit missing, namespaces refused), not because of the
  * command: then true, with one line saying why and what to do. */
-bool mg_sandbox_failed(const mg_exec_result *r, char *why, size_t size);
+bool mg_sandbox_failed(const mg_exec_result *r, mg_err *why);
 
 #endif

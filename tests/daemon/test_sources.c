@@ -168,8 +168,8 @@ static void setup(void)
 {
     snprintf(base, sizeof base, "/tmp/mgd-sources-XXXXXX");
     cr_assert(mkdtemp(base));
-    char err[256];
-    cr_assert_eq(mg_sources_global_init(err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_sources_global_init(&err), 0, "%s", err.msg);
     snprintf(src, sizeof src, "%s/src.git", base);
     snprintf(mirror, sizeof mirror, "%s/git/p1.git", base);
     make_src(src);
@@ -251,23 +251,22 @@ static char *fetch_ok(const char *url, const char *ref, mg_sources_result *res)
 {
     char *dest = new_dest();
     mg_sources_fetch_options o = opts(url, ref, dest);
-    char err[512] = "";
-    int rc = mg_sources_fetch(&o, res, err, sizeof err);
-    cr_assert_eq(rc, MG_SOURCES_OK, "ref %s: %s", ref ? ref : "(none)", err);
+    mg_err err = {0};
+    int rc = mg_sources_fetch(&o, res, &err);
+    cr_assert_eq(rc, 0, "ref %s: %s", ref ? ref : "(none)", err.msg);
     return dest;
 }
 
-/* Fetches and expects an error; returns its message. */
-static int fetch_err(mg_sources_fetch_options *o, char *err, size_t errsize)
+/* Fetches and expects an error; returns its code, the message in err. */
+static mg_err_code fetch_err(mg_sources_fetch_options *o, mg_err *err)
 {
     mg_sources_result res;
-    err[0] = 0;
-    int rc = mg_sources_fetch(o, &res, err, errsize);
-    cr_assert_neq(rc, MG_SOURCES_OK, "fetch of %s at %s succeeded", o->url,
-                  o->ref ? o->ref : "(none)");
-    cr_assert(err[0], "no message");
-    cr_assert_null(strchr(err, '\n'), "the message is one line: %s", err);
-    return rc;
+    mg_err_clear(err);
+    int rc = mg_sources_fetch(o, &res, err);
+    cr_assert_neq(rc, 0, "fetch of %s at %s succeeded", o->url, o->ref ? o->ref : "(none)");
+    cr_assert(err->msg[0], "no message");
+    cr_assert_null(strchr(err->msg, '\n'), "the message is one line: %s", err->msg);
+    return err->code;
 }
 
 /* The mirror records remote "origin": its url and both refspecs. (Read
@@ -298,8 +297,8 @@ Test(sources, default_ref_is_remote_head_with_contents_modes_and_links)
     mg_sources_fetch_options o = opts(src, NULL, dest);
     o.log = collect;
     o.log_ctx = &log;
-    char err[512] = "";
-    cr_assert_eq(mg_sources_fetch(&o, &res, err, sizeof err), MG_SOURCES_OK, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_sources_fetch(&o, &res, &err), 0, "%s", err.msg);
     cr_expect_str_eq(res.commit, c2hex);
     cr_expect_str_eq(res.ref_name, "refs/heads/main");
     git_repository *r = open_src();
@@ -396,36 +395,38 @@ Test(sources, missing_ref_lists_branches_and_tags)
 {
     char *dest = new_dest();
     mg_sources_fetch_options o = opts(src, "nope", dest);
-    char err[512];
-    cr_assert_eq(fetch_err(&o, err, sizeof err), MG_SOURCES_ERROR);
-    cr_expect(strstr(err, "ref 'nope' not found in "), "%s", err);
-    cr_expect(strstr(err, "(branches: dev, main; tags: v1, v2)"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(fetch_err(&o, &err), MG_E_NOT_FOUND);
+    cr_expect(strstr(err.msg, "ref 'nope' not found in "), "%s", err.msg);
+    cr_expect(strstr(err.msg, "(branches: dev, main; tags: v1, v2)"), "%s", err.msg);
 
     /* a full id that is not in the repository */
     o.ref = "0123456789abcdef0123456789abcdef01234567";
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "commit 0123456789abcdef0123456789abcdef01234567 is not in"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "commit 0123456789abcdef0123456789abcdef01234567 is not in"), "%s",
+              err.msg);
     o.ref = "ma\nin";
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "control character"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "control character"), "%s", err.msg);
     free(dest);
 }
 
 Test(sources, an_empty_repository_has_no_default_branch)
 {
-    char empty[160], err[512];
+    char empty[160];
+    mg_err err = {0};
     snprintf(empty, sizeof empty, "%s/empty.git", base);
     git_repository *r;
     cr_assert_eq(git_repository_init(&r, empty, 1), 0);
     git_repository_free(r);
     char *dest = new_dest();
     mg_sources_fetch_options o = opts(empty, NULL, dest);
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "has no default branch"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "has no default branch"), "%s", err.msg);
     o.ref = "main";
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "ref 'main' not found in "), "%s", err);
-    cr_expect(strstr(err, "(branches: none; tags: none)"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "ref 'main' not found in "), "%s", err.msg);
+    cr_expect(strstr(err.msg, "(branches: none; tags: none)"), "%s", err.msg);
     free(dest);
 }
 
@@ -451,8 +452,8 @@ Test(sources, a_changed_url_is_followed)
     mg_sources_fetch_options o = opts(other, NULL, dest);
     o.log = collect;
     o.log_ctx = &log;
-    char err[512] = "";
-    cr_assert_eq(mg_sources_fetch(&o, &res, err, sizeof err), MG_SOURCES_OK, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_sources_fetch(&o, &res, &err), 0, "%s", err.msg);
     cr_expect_str_eq(res.commit, o1hex);
     expect_file(dest, "OTHER", "other repo\n");
     cr_expect(strstr(log.text, "url changed"), "%s", log.text);
@@ -473,8 +474,8 @@ Test(sources, a_changed_url_is_followed)
     git_repository_free(m);
     dest = new_dest();
     o = opts(other, c2hex, dest);
-    err[0] = 0;
-    cr_expect_neq(mg_sources_fetch(&o, &res, err, sizeof err), MG_SOURCES_OK,
+    mg_err_clear(&err);
+    cr_expect_neq(mg_sources_fetch(&o, &res, &err), 0,
                   "commit %s of the old url was checked out from the new one", c2hex);
     free(dest);
 }
@@ -506,7 +507,8 @@ static double now(void)
 
 Test(sources, bad_urls_fail_fast_with_a_plain_message)
 {
-    char notrepo[160], err[512];
+    char notrepo[160];
+    mg_err err = {0};
     snprintf(notrepo, sizeof notrepo, "%s/plain", base);
     cr_assert_eq(mg_mkdir_p(notrepo), 0);
     char *dest = new_dest();
@@ -532,10 +534,10 @@ Test(sources, bad_urls_fail_fast_with_a_plain_message)
         mg_sources_fetch_options o = opts(cases[i].url, NULL, dest);
         o.allow_local = cases[i].allow_local;
         double t0 = now();
-        cr_expect_eq(fetch_err(&o, err, sizeof err), MG_SOURCES_ERROR);
+        cr_expect_neq(fetch_err(&o, &err), MG_E_CANCELLED);
         cr_expect_lt(now() - t0, 2.0, "%s took too long", cases[i].url);
-        cr_expect(strstr(err, cases[i].msg), "%s: %s", cases[i].url, err);
-        cr_expect_null(strstr(err, "s3cret"), "the password shows: %s", err);
+        cr_expect(strstr(err.msg, cases[i].msg), "%s: %s", cases[i].url, err.msg);
+        cr_expect_null(strstr(err.msg, "s3cret"), "the password shows: %s", err.msg);
     }
     /* nothing is left behind for a url that failed */
     cr_expect_neq(access(mirror, F_OK), 0);
@@ -544,24 +546,26 @@ Test(sources, bad_urls_fail_fast_with_a_plain_message)
 
 Test(sources, a_non_empty_checkout_directory_is_refused)
 {
-    char *dest = new_dest(), err[512];
+    char *dest = new_dest();
+    mg_err err = {0};
     char *p = mg_path_join(dest, "junk");
     cr_assert_eq(mg_file_write_atomic(p, "x", 1, 0644), 0);
     free(p);
     mg_sources_fetch_options o = opts(src, NULL, dest);
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "is not empty"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "is not empty"), "%s", err.msg);
     free(dest);
 }
 
 Test(sources, cancel_before_and_during_the_fetch)
 {
-    char *dest = new_dest(), err[512];
+    char *dest = new_dest();
+    mg_err err = {0};
     volatile int cancel = 1;
     mg_sources_fetch_options o = opts(src, NULL, dest);
     o.cancel = &cancel;
-    cr_expect_eq(fetch_err(&o, err, sizeof err), MG_SOURCES_CANCELLED);
-    cr_expect(strstr(err, "cancelled"), "%s", err);
+    cr_expect_eq(fetch_err(&o, &err), MG_E_CANCELLED);
+    cr_expect(strstr(err.msg, "cancelled"), "%s", err.msg);
     free(dest);
 }
 
@@ -572,14 +576,15 @@ static void cancel_on_fetching(void *ctx, const char *line)
 
 Test(sources, cancel_while_fetching)
 {
-    char *dest = new_dest(), err[512];
+    char *dest = new_dest();
+    mg_err err = {0};
     volatile int cancel = 0;
     mg_sources_fetch_options o = opts(src, NULL, dest);
     o.cancel = &cancel;
     o.log = cancel_on_fetching;
     o.log_ctx = (void *)&cancel;
-    cr_expect_eq(fetch_err(&o, err, sizeof err), MG_SOURCES_CANCELLED, "%s", err);
-    cr_expect_str_eq(err, "cancelled");
+    cr_expect_eq(fetch_err(&o, &err), MG_E_CANCELLED, "%s", err.msg);
+    cr_expect_str_eq(err.msg, "cancelled");
     char *readme = mg_path_join(dest, "README");
     cr_expect_eq(access(readme, F_OK), -1, "checked out anyway");
     free(readme);
@@ -603,10 +608,11 @@ static void commit_raw(const char *branch, raw_entry *extra, size_t n)
 
 static void expect_refused(const char *branch, const char *msg)
 {
-    char *dest = new_dest(), err[512];
+    char *dest = new_dest();
+    mg_err err = {0};
     mg_sources_fetch_options o = opts(src, branch, dest);
-    cr_expect_eq(fetch_err(&o, err, sizeof err), MG_SOURCES_ERROR);
-    cr_expect(strstr(err, msg), "branch %s: %s", branch, err);
+    cr_expect_eq(fetch_err(&o, &err), MG_E_INVALID);
+    cr_expect(strstr(err.msg, msg), "branch %s: %s", branch, err.msg);
     free(dest);
 }
 
@@ -662,18 +668,19 @@ Test(sources, submodules_and_bad_names_are_refused)
 
 Test(sources, limits_are_enforced)
 {
-    char *dest = new_dest(), err[512];
+    char *dest = new_dest();
+    mg_err err = {0};
     mg_sources_fetch_options o = opts(src, "main", dest);
     o.max_files = 3;
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "more than 3 files"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "more than 3 files"), "%s", err.msg);
     free(dest);
 
     dest = new_dest();
     o = opts(src, "main", dest);
     o.max_bytes = 20;
-    fetch_err(&o, err, sizeof err);
-    cr_expect(strstr(err, "more than 20 bytes"), "%s", err);
+    fetch_err(&o, &err);
+    cr_expect(strstr(err.msg, "more than 20 bytes"), "%s", err.msg);
     free(dest);
 
     /* exactly at the limits passes: 4 files, 2 directories */
@@ -683,7 +690,7 @@ Test(sources, limits_are_enforced)
     o.max_files = 6;
     o.max_bytes = strlen("hello v2\n") + strlen("#!/bin/sh\necho run\n") + strlen("../README") +
                   strlen("new in v2\n");
-    cr_assert_eq(mg_sources_fetch(&o, &res, err, sizeof err), MG_SOURCES_OK, "%s", err);
+    cr_assert_eq(mg_sources_fetch(&o, &res, &err), 0, "%s", err.msg);
     free(dest);
 }
 
@@ -691,11 +698,12 @@ static void damage_and_refetch(const char *what)
 {
     mg_sources_result res;
     logbuf log = {.len = 0};
-    char *dest = new_dest(), err[512] = "";
+    char *dest = new_dest();
+    mg_err err = {0};
     mg_sources_fetch_options o = opts(src, "dev", dest);
     o.log = collect;
     o.log_ctx = &log;
-    cr_assert_eq(mg_sources_fetch(&o, &res, err, sizeof err), MG_SOURCES_OK, "%s: %s", what, err);
+    cr_assert_eq(mg_sources_fetch(&o, &res, &err), 0, "%s: %s", what, err.msg);
     cr_expect_str_eq(res.commit, c1hex, "%s", what);
     expect_file(dest, "README", "hello v1\n");
     cr_expect(strstr(log.text, "damaged"), "%s: %s", what, log.text);
@@ -740,7 +748,7 @@ typedef struct waiter {
     mg_sources_fetch_options o;
     mg_sources_result res;
     logbuf log;
-    char err[512];
+    mg_err err;
     volatile int done;
     int rc;
 } waiter;
@@ -748,7 +756,7 @@ typedef struct waiter {
 static void *run_waiter(void *arg)
 {
     waiter *w = arg;
-    w->rc = mg_sources_fetch(&w->o, &w->res, w->err, sizeof w->err);
+    w->rc = mg_sources_fetch(&w->o, &w->res, &w->err);
     w->done = 1;
     return NULL;
 }
@@ -788,7 +796,7 @@ Test(sources, a_held_lock_makes_a_fetch_wait_and_a_cancel_ends_the_wait)
     cr_expect_eq(w->done, 0, "the fetch did not wait for the lock");
     close(fd); /* releases it */
     pthread_join(t, NULL);
-    cr_expect_eq(w->rc, MG_SOURCES_OK, "%s", w->err);
+    cr_expect_eq(w->rc, 0, "%s", w->err.msg);
     cr_expect_str_eq(w->res.commit, c2hex);
     cr_expect(strstr(w->log.text, "waiting for another fetch"), "%s", w->log.text);
     free(dest);
@@ -805,7 +813,8 @@ Test(sources, a_held_lock_makes_a_fetch_wait_and_a_cancel_ends_the_wait)
     cancel = 1;
     pthread_join(t, NULL);
     close(fd);
-    cr_expect_eq(w->rc, MG_SOURCES_CANCELLED, "%s", w->err);
+    cr_expect_eq(w->rc, -1);
+    cr_expect_eq(w->err.code, MG_E_CANCELLED, "%s", w->err.msg);
     free(dest);
     free(w);
 }
@@ -814,14 +823,14 @@ typedef struct worker {
     char dest[160];
     int rc;
     mg_sources_result res;
-    char err[512];
+    mg_err err;
 } worker;
 
 static void *run_fetch(void *arg)
 {
     worker *w = arg;
     mg_sources_fetch_options o = opts(src, "main", w->dest);
-    w->rc = mg_sources_fetch(&o, &w->res, w->err, sizeof w->err);
+    w->rc = mg_sources_fetch(&o, &w->res, &w->err);
     return NULL;
 }
 
@@ -838,7 +847,7 @@ Test(sources, concurrent_fetches_of_one_mirror)
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
-        cr_expect_eq(w[i].rc, MG_SOURCES_OK, "thread %d: %s", i, w[i].err);
+        cr_expect_eq(w[i].rc, 0, "thread %d: %s", i, w[i].err.msg);
         cr_expect_str_eq(w[i].res.commit, c2hex, "thread %d", i);
         expect_file(w[i].dest, "README", "hello v2\n");
     }
@@ -858,14 +867,15 @@ static cJSON *parse(const char *json)
 static void refused(const char *json, size_t max, const char *msg)
 {
     cJSON *j = parse(json);
-    char err[512] = "", hash[65];
-    cr_expect_eq(mg_sources_inline_check(j, max, err, sizeof err), -1, "%s was accepted", json);
-    cr_expect(strstr(err, msg), "%s: %s", json, err);
-    cr_expect_null(strchr(err, '\n'));
+    mg_err err = {0};
+    char hash[65];
+    cr_expect_eq(mg_sources_inline_check(j, max, &err), -1, "%s was accepted", json);
+    cr_expect(strstr(err.msg, msg), "%s: %s", json, err.msg);
+    cr_expect_null(strchr(err.msg, '\n'));
     char *dest = new_dest();
-    cr_expect_eq(mg_sources_inline_write(j, dest, hash, err, sizeof err), -1, "%s written", json);
-    cr_expect(strstr(err, msg), "%s: %s", json, err);
-    cr_expect_eq(mg_sources_inline_hash(j, hash, err, sizeof err), -1);
+    cr_expect_eq(mg_sources_inline_write(j, dest, hash, &err), -1, "%s written", json);
+    cr_expect(strstr(err.msg, msg), "%s: %s", json, err.msg);
+    cr_expect_eq(mg_sources_inline_hash(j, hash, &err), -1);
     free(dest);
     cJSON_Delete(j);
 }
@@ -917,10 +927,10 @@ Test(inline_sources, bad_trees_are_refused_naming_the_path)
 Test(inline_sources, size_and_count_limits)
 {
     cJSON *j = parse("{\"a\": \"12345\", \"b\": \"678\"}");
-    char err[512] = "";
-    cr_expect_eq(mg_sources_inline_check(j, 8, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(mg_sources_inline_check(j, 7, err, sizeof err), -1);
-    cr_expect(strstr(err, "more than 7 bytes"), "%s", err);
+    mg_err err = {0};
+    cr_expect_eq(mg_sources_inline_check(j, 8, &err), 0, "%s", err.msg);
+    cr_expect_eq(mg_sources_inline_check(j, 7, &err), -1);
+    cr_expect(strstr(err.msg, "more than 7 bytes"), "%s", err.msg);
     cJSON_Delete(j);
 
     j = cJSON_CreateObject();
@@ -929,18 +939,18 @@ Test(inline_sources, size_and_count_limits)
         snprintf(name, sizeof name, "f%u", i);
         cJSON_AddStringToObject(j, name, "");
     }
-    cr_expect_eq(mg_sources_inline_check(j, 1000, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(mg_sources_inline_check(j, 1000, &err), 0, "%s", err.msg);
     cJSON_AddStringToObject(j, "one-more", "");
-    cr_expect_eq(mg_sources_inline_check(j, 1000, err, sizeof err), -1);
-    cr_expect(strstr(err, "more than 10000 files"), "%s", err);
+    cr_expect_eq(mg_sources_inline_check(j, 1000, &err), -1);
+    cr_expect(strstr(err.msg, "more than 10000 files"), "%s", err.msg);
     cJSON_Delete(j);
 }
 
 static void hash_of(const char *json, char out[65])
 {
     cJSON *j = parse(json);
-    char err[256];
-    cr_assert_eq(mg_sources_inline_hash(j, out, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_sources_inline_hash(j, out, &err), 0, "%s", err.msg);
     cJSON_Delete(j);
 }
 
@@ -969,9 +979,10 @@ Test(inline_sources, written_byte_exact_with_directories)
     cJSON *j = parse("{\"src/main.c\": \"int main(void) { return 0; }\\n\","
                      " \"README\": \"caf\\u00e9 \\u2603 \\ud83d\\ude00\\n\","
                      " \"src/lib/deep/x.h\": \"\", \"a-b\": \"tab\\tquote\\\"\"}");
-    char *dest = new_dest(), err[256] = "", hash[65], hash2[65];
-    cr_assert_eq(mg_sources_inline_write(j, dest, hash, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(mg_sources_inline_hash(j, hash2, err, sizeof err), 0);
+    char *dest = new_dest(), hash[65], hash2[65];
+    mg_err err = {0};
+    cr_assert_eq(mg_sources_inline_write(j, dest, hash, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_sources_inline_hash(j, hash2, &err), 0);
     cr_expect_str_eq(hash, hash2);
     expect_file(dest, "src/main.c", "int main(void) { return 0; }\n");
     expect_file(dest, "README", "caf\xc3\xa9 \xe2\x98\x83 \xf0\x9f\x98\x80\n");
@@ -981,8 +992,8 @@ Test(inline_sources, written_byte_exact_with_directories)
     cr_expect(S_ISDIR(mode_of(dest, "src/lib")));
 
     /* a second write into the same (now full) directory is refused */
-    cr_expect_eq(mg_sources_inline_write(j, dest, NULL, err, sizeof err), -1);
-    cr_expect(strstr(err, "is not empty"), "%s", err);
+    cr_expect_eq(mg_sources_inline_write(j, dest, NULL, &err), -1);
+    cr_expect(strstr(err.msg, "is not empty"), "%s", err.msg);
     cJSON_Delete(j);
     free(dest);
 }

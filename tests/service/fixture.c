@@ -24,9 +24,10 @@ void fixture_setup(void)
     fx.store = mg_store_open(fx.db_path, false, err, sizeof err);
     cr_assert_not_null(fx.store, "%s", err);
     char *cache_dir = mg_path_join(fx.dir, "cache");
-    fx.cache = mg_cache_open(cache_dir, err, sizeof err);
+    mg_err cerr = {0};
+    fx.cache = mg_cache_open(cache_dir, &cerr);
     free(cache_dir);
-    cr_assert_not_null(fx.cache, "%s", err);
+    cr_assert_not_null(fx.cache, "%s", cerr.msg);
     mg_errors errs = {0};
     fx.catalog = mg_builtin_catalog_load(&errs);
     mg_errors_free(&errs);

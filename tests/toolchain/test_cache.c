@@ -23,7 +23,13 @@
 
 static char root[64];
 static mg_cache *cache;
-static char err[512];
+static mg_err err;
+
+/* What a call came to: MG_OK, or the code of its failure. */
+static mg_err_code code_of(int rc, const mg_err *e)
+{
+    return rc == 0 ? MG_OK : e->code;
+}
 
 static void setup(void)
 {
@@ -32,8 +38,8 @@ static void setup(void)
     char dir[128];
     /* A directory that does not exist yet: open creates it and parents. */
     snprintf(dir, sizeof dir, "%s/a/b/cache", root);
-    cache = mg_cache_open(dir, err, sizeof err);
-    cr_assert_not_null(cache, "open: %s", err);
+    cache = mg_cache_open(dir, &err);
+    cr_assert_not_null(cache, "open: %s", err.msg);
 }
 
 static void teardown(void)
@@ -140,25 +146,24 @@ Test(cache, open_fails_with_message)
     write_file(file, "x", 1);
     char dir[160];
     snprintf(dir, sizeof dir, "%s/sub", file);
-    err[0] = '\0';
-    cr_assert_null(mg_cache_open(dir, err, sizeof err));
-    cr_assert(strstr(err, dir) != NULL, "message names the directory: %s", err);
+    mg_err_clear(&err);
+    cr_assert_null(mg_cache_open(dir, &err));
+    cr_assert(strstr(err.msg, dir) != NULL, "message names the directory: %s", err.msg);
 }
 
 Test(cache, blob_bytes_round_trip)
 {
     const char *data = "hello, blob\n";
     char sha[MG_SHA256_HEX_SIZE], want[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, data, strlen(data), sha, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, data, strlen(data), sha, &err), 0, "%s", err.msg);
     mg_sha256_bytes_hex(data, strlen(data), want);
     cr_assert_str_eq(sha, want, "blobs are named by the sha256 of their content");
     cr_assert(exists(blob_file(sha)));
 
     char dest[128];
     snprintf(dest, sizeof dest, "%s/out.txt", root);
-    cr_assert_eq(mg_cache_blob_get(cache, sha, dest, 0644, err, sizeof err), MG_CACHE_OK, "%s",
-                 err);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, sha, dest, 0644, &err), &err), MG_OK, "%s",
+                 err.msg);
     size_t len;
     char *got = read_file(dest, &len);
     cr_assert_eq(len, strlen(data));
@@ -181,18 +186,18 @@ Test(cache, blob_file_round_trip_with_mode_and_replace)
 
     char sha[MG_SHA256_HEX_SIZE], want[MG_SHA256_HEX_SIZE];
     uint64_t size = 0;
-    cr_assert_eq(mg_cache_blob_put(cache, src, sha, &size, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_blob_put(cache, src, sha, &size, &err), 0, "%s", err.msg);
     cr_assert_eq(size, n);
     cr_assert_eq(mg_sha256_file_hex(src, want, NULL), 0);
     cr_assert_str_eq(sha, want);
     /* Storing the same content again is fine and gives the same name. */
     char again[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put(cache, src, again, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_blob_put(cache, src, again, NULL, &err), 0, "%s", err.msg);
     cr_assert_str_eq(again, sha);
 
     write_file(dest, "old", 3); /* an existing file is replaced */
-    cr_assert_eq(mg_cache_blob_get(cache, sha, dest, 0755, err, sizeof err), MG_CACHE_OK, "%s",
-                 err);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, sha, dest, 0755, &err), &err), MG_OK, "%s",
+                 err.msg);
     size_t len;
     char *got = read_file(dest, &len);
     cr_assert_eq(len, n);
@@ -209,8 +214,8 @@ Test(cache, blob_file_round_trip_with_mode_and_replace)
 Test(cache, blob_put_of_missing_file_fails)
 {
     char sha[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put(cache, "/nonexistent/mgd/file", sha, NULL, err, sizeof err), -1);
-    cr_assert(strstr(err, "/nonexistent/mgd/file") != NULL, "%s", err);
+    cr_assert_eq(mg_cache_blob_put(cache, "/nonexistent/mgd/file", sha, NULL, &err), -1);
+    cr_assert(strstr(err.msg, "/nonexistent/mgd/file") != NULL, "%s", err.msg);
 }
 
 Test(cache, blob_get_missing_and_bad_name)
@@ -218,10 +223,10 @@ Test(cache, blob_get_missing_and_bad_name)
     char dest[128], key[MG_SHA256_HEX_SIZE];
     snprintf(dest, sizeof dest, "%s/out", root);
     key_of("nothing", key);
-    cr_assert_eq(mg_cache_blob_get(cache, key, dest, 0644, err, sizeof err), MG_CACHE_MISSING);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, key, dest, 0644, &err), &err), MG_E_NOT_FOUND);
     cr_assert_not(exists(dest));
-    cr_assert_eq(mg_cache_blob_get(cache, "../../etc/passwd", dest, 0644, err, sizeof err),
-                 MG_CACHE_ERROR);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, "../../etc/passwd", dest, 0644, &err), &err),
+                 MG_E_INVALID);
     cr_assert_not(exists(dest));
 }
 
@@ -231,31 +236,30 @@ Test(cache, record_round_trip_and_replace)
     key_of("action 1", key);
     char *data;
     size_t len;
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_MISSING);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_E_NOT_FOUND);
     cr_assert_null(data);
 
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, "obj", 3, sha, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "obj", 3, sha, &err), 0, "%s", err.msg);
     const char *blobs[] = {sha};
     /* Payloads are bytes: embedded NULs and newlines survive. */
     const char payload[] = "{\"outputs\":1}\n\0tail";
-    cr_assert_eq(
-        mg_cache_record_put(cache, key, payload, sizeof payload, blobs, 1, err, sizeof err), 0,
-        "%s", err);
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_OK);
+    cr_assert_eq(mg_cache_record_put(cache, key, payload, sizeof payload, blobs, 1, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_OK);
     cr_assert_eq(len, sizeof payload);
     cr_assert(memcmp(data, payload, len) == 0);
     cr_assert_eq(data[len], '\0', "an extra NUL after the payload");
     free(data);
 
-    cr_assert_eq(mg_cache_record_put(cache, key, "v2", 2, NULL, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_OK);
+    cr_assert_eq(mg_cache_record_put(cache, key, "v2", 2, NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_OK);
     cr_assert_eq(len, 2);
     cr_assert_str_eq(data, "v2");
     free(data);
 
     /* An empty payload is a valid record. */
-    cr_assert_eq(mg_cache_record_put(cache, key, "", 0, NULL, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_OK);
+    cr_assert_eq(mg_cache_record_put(cache, key, "", 0, NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_OK);
     cr_assert_eq(len, 0);
     cr_assert_str_eq(data, "");
     free(data);
@@ -265,16 +269,16 @@ Test(cache, record_rejects_bad_key_and_missing_blob)
 {
     char *data;
     size_t len;
-    cr_assert_eq(mg_cache_record_get(cache, "ABC", &data, &len), MG_CACHE_ERROR);
-    cr_assert_eq(mg_cache_record_put(cache, "../x", "a", 1, NULL, 0, err, sizeof err), -1);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, "ABC", &data, &len, &err), &err), MG_E_INVALID);
+    cr_assert_eq(mg_cache_record_put(cache, "../x", "a", 1, NULL, 0, &err), -1);
 
     char key[MG_SHA256_HEX_SIZE], ghost[MG_SHA256_HEX_SIZE];
     key_of("k", key);
     key_of("a blob never stored", ghost);
     const char *blobs[] = {ghost};
-    cr_assert_eq(mg_cache_record_put(cache, key, "a", 1, blobs, 1, err, sizeof err), -1);
-    cr_assert(strstr(err, ghost) != NULL, "the message names the blob: %s", err);
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_MISSING);
+    cr_assert_eq(mg_cache_record_put(cache, key, "a", 1, blobs, 1, &err), -1);
+    cr_assert(strstr(err.msg, ghost) != NULL, "the message names the blob: %s", err.msg);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_E_NOT_FOUND);
 }
 
 /* ---------------------------------------------------------- verification */
@@ -283,7 +287,7 @@ Test(cache, blob_with_flipped_byte_is_corrupt_removed_and_put_again)
 {
     const char *content = "the original content of an object file";
     char sha[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, content, strlen(content), sha, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, content, strlen(content), sha, &err), 0);
     char *path = blob_file(sha);
     int fd = open(path, O_WRONLY);
     cr_assert(fd >= 0);
@@ -292,27 +296,26 @@ Test(cache, blob_with_flipped_byte_is_corrupt_removed_and_put_again)
 
     char dest[128];
     snprintf(dest, sizeof dest, "%s/out.o", root);
-    cr_assert_eq(mg_cache_blob_get(cache, sha, dest, 0644, err, sizeof err), MG_CACHE_CORRUPT);
-    cr_assert(strstr(err, sha) != NULL, "%s", err);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, sha, dest, 0644, &err), &err), MG_E_CORRUPT);
+    cr_assert(strstr(err.msg, sha) != NULL, "%s", err.msg);
     cr_assert_not(exists(dest), "nothing corrupt reaches the destination");
     cr_assert_not(exists(path), "the corrupt blob is removed");
     cr_assert_eq(count_dir(root), 1, "no temporary file next to dest");
-    cr_assert_eq(mg_cache_blob_get(cache, sha, dest, 0644, err, sizeof err), MG_CACHE_MISSING);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, sha, dest, 0644, &err), &err), MG_E_NOT_FOUND);
 
     char again[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, content, strlen(content), again, err, sizeof err),
-                 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, content, strlen(content), again, &err), 0);
     cr_assert_str_eq(again, sha);
-    cr_assert_eq(mg_cache_blob_get(cache, sha, dest, 0644, err, sizeof err), MG_CACHE_OK, "%s",
-                 err);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, sha, dest, 0644, &err), &err), MG_OK, "%s",
+                 err.msg);
 }
 
 Test(cache, put_heals_a_blob_of_the_wrong_size)
 {
     char sha[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, "0123456789", 10, sha, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "0123456789", 10, sha, &err), 0);
     cr_assert_eq(truncate(blob_file(sha), 4), 0);
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, "0123456789", 10, sha, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "0123456789", 10, sha, &err), 0);
     struct stat st;
     cr_assert_eq(stat(blob_file(sha), &st), 0);
     cr_assert_eq(st.st_size, 10);
@@ -322,13 +325,12 @@ static void expect_record_corrupt_then_reusable(const char *key)
 {
     char *data;
     size_t len;
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_CORRUPT);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_E_CORRUPT);
     cr_assert_null(data);
     cr_assert_not(exists(record_file(key)), "the corrupt record is removed");
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_MISSING);
-    cr_assert_eq(mg_cache_record_put(cache, key, "fresh", 5, NULL, 0, err, sizeof err), 0, "%s",
-                 err);
-    cr_assert_eq(mg_cache_record_get(cache, key, &data, &len), MG_CACHE_OK);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_E_NOT_FOUND);
+    cr_assert_eq(mg_cache_record_put(cache, key, "fresh", 5, NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, key, &data, &len, &err), &err), MG_OK);
     cr_assert_str_eq(data, "fresh");
     free(data);
 }
@@ -338,8 +340,7 @@ Test(cache, truncated_record_is_corrupt_removed_and_put_again)
     char key[MG_SHA256_HEX_SIZE];
     key_of("truncated", key);
     const char *payload = "an action entry that will lose its tail";
-    cr_assert_eq(
-        mg_cache_record_put(cache, key, payload, strlen(payload), NULL, 0, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_record_put(cache, key, payload, strlen(payload), NULL, 0, &err), 0);
     struct stat st;
     cr_assert_eq(stat(record_file(key), &st), 0);
     cr_assert_eq(truncate(record_file(key), st.st_size - 3), 0);
@@ -350,9 +351,9 @@ Test(cache, record_with_changed_or_extra_bytes_is_corrupt)
 {
     char key[MG_SHA256_HEX_SIZE], sha[MG_SHA256_HEX_SIZE];
     key_of("changed", key);
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, "b", 1, sha, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "b", 1, sha, &err), 0);
     const char *blobs[] = {sha};
-    cr_assert_eq(mg_cache_record_put(cache, key, "payload", 7, blobs, 1, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_record_put(cache, key, "payload", 7, blobs, 1, &err), 0);
     /* One byte of the payload flipped (same length). */
     int fd = open(record_file(key), O_RDWR);
     cr_assert(fd >= 0);
@@ -363,7 +364,7 @@ Test(cache, record_with_changed_or_extra_bytes_is_corrupt)
     expect_record_corrupt_then_reusable(key);
 
     /* Bytes appended. */
-    cr_assert_eq(mg_cache_record_put(cache, key, "payload", 7, blobs, 1, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_record_put(cache, key, "payload", 7, blobs, 1, &err), 0);
     FILE *f = fopen(record_file(key), "ab");
     fputs("more", f);
     fclose(f);
@@ -382,27 +383,26 @@ Test(cache, puts_leave_no_temporary_file)
     for (int i = 0; i < 20; i++) {
         char label[32];
         snprintf(label, sizeof label, "entry %d", i);
-        cr_assert_eq(mg_cache_blob_put_bytes(cache, label, strlen(label), sha, err, sizeof err), 0);
-        cr_assert_eq(mg_cache_blob_put(cache, src, sha, NULL, err, sizeof err), 0);
+        cr_assert_eq(mg_cache_blob_put_bytes(cache, label, strlen(label), sha, &err), 0);
+        cr_assert_eq(mg_cache_blob_put(cache, src, sha, NULL, &err), 0);
         key_of(label, key);
         const char *blobs[] = {sha};
-        cr_assert_eq(
-            mg_cache_record_put(cache, key, label, strlen(label), blobs, 1, err, sizeof err), 0);
+        cr_assert_eq(mg_cache_record_put(cache, key, label, strlen(label), blobs, 1, &err), 0);
     }
     mg_cache_count(cache, 1, 2, 0, 3, 4);
     cr_assert_eq(count_dir(cpath("tmp", "")), 0, "tmp/ is empty after puts");
     mg_cache_stats s;
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0, "%s", err.msg);
     cr_assert_eq(s.records, 20);
     cr_assert_eq(s.blobs, 21);
 }
 
 Test(cache, mkdtemp_gives_private_dirs_in_the_cache)
 {
-    char *a = mg_cache_mkdtemp(cache, "build-", err, sizeof err);
-    char *b = mg_cache_mkdtemp(cache, "build-", err, sizeof err);
-    cr_assert_not_null(a, "%s", err);
-    cr_assert_not_null(b, "%s", err);
+    char *a = mg_cache_mkdtemp(cache, "build-", &err);
+    char *b = mg_cache_mkdtemp(cache, "build-", &err);
+    cr_assert_not_null(a, "%s", err.msg);
+    cr_assert_not_null(b, "%s", err.msg);
     cr_assert_str_neq(a, b);
     cr_assert_eq(a[0], '/');
     cr_assert_eq(strncmp(a, mg_cache_path(cache), strlen(mg_cache_path(cache))), 0);
@@ -411,7 +411,7 @@ Test(cache, mkdtemp_gives_private_dirs_in_the_cache)
     cr_assert_eq(stat(a, &st), 0);
     cr_assert(S_ISDIR(st.st_mode));
     cr_assert_eq(st.st_mode & 0777, 0700);
-    cr_assert_null(mg_cache_mkdtemp(cache, "../escape", err, sizeof err));
+    cr_assert_null(mg_cache_mkdtemp(cache, "../escape", &err));
     free(a);
     free(b);
 }
@@ -437,10 +437,10 @@ Test(cache, counters_persist_and_add_up_from_threads)
     char dir[512];
     snprintf(dir, sizeof dir, "%s", mg_cache_path(cache));
     mg_cache_close(cache);
-    cache = mg_cache_open(dir, err, sizeof err);
+    cache = mg_cache_open(dir, &err);
     cr_assert_not_null(cache);
     mg_cache_stats s;
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.hits, 1, "counters survive close and open");
     cr_assert_eq(s.corrupt, 1);
 
@@ -449,7 +449,7 @@ Test(cache, counters_persist_and_add_up_from_threads)
     for (int i = 0; i < 4; i++) cr_assert_eq(pthread_create(&t[i], NULL, count_thread, &job), 0);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
 
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.hits, 1 + 200);
     cr_assert_eq(s.misses, 400);
     cr_assert_eq(s.corrupt, 1);
@@ -467,7 +467,7 @@ Test(cache, counters_add_up_from_processes)
         cr_assert(kids[k] >= 0);
         if (kids[k] == 0) {
             /* Each process opens its own handle. */
-            mg_cache *own = mg_cache_open(dir, NULL, 0);
+            mg_cache *own = mg_cache_open(dir, NULL);
             if (!own) _exit(1);
             for (int i = 0; i < 40; i++) mg_cache_count(own, 1, 0, 0, 0, 1);
             mg_cache_close(own);
@@ -481,7 +481,7 @@ Test(cache, counters_add_up_from_processes)
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     mg_cache_stats s;
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.hits, 160);
     cr_assert_eq(s.executed_ms, 160);
 }
@@ -489,15 +489,15 @@ Test(cache, counters_add_up_from_processes)
 Test(cache, stats_count_what_is_stored)
 {
     char sha[MG_SHA256_HEX_SIZE], key[MG_SHA256_HEX_SIZE];
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, "12345", 5, sha, err, sizeof err), 0);
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, "1234567", 7, sha, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "12345", 5, sha, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "1234567", 7, sha, &err), 0);
     key_of("r", key);
     const char *blobs[] = {sha};
-    cr_assert_eq(mg_cache_record_put(cache, key, "xy", 2, blobs, 1, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_record_put(cache, key, "xy", 2, blobs, 1, &err), 0);
     struct stat st;
     cr_assert_eq(stat(record_file(key), &st), 0);
     mg_cache_stats s;
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.blobs, 2);
     cr_assert_eq(s.records, 1);
     cr_assert_eq(s.bytes, 5 + 7 + (uint64_t)st.st_size);
@@ -525,10 +525,11 @@ static void *worker_thread(void *arg)
     char shared[MG_SHA256_HEX_SIZE], own[MG_SHA256_HEX_SIZE], dest[128];
     snprintf(dest, sizeof dest, "%s/out-%d", root, w->index);
     for (int i = 0; i < ROUNDS; i++) {
-        char e[256], label[64];
+        mg_err e;
+        char label[64];
         snprintf(label, sizeof label, "worker %d round %d", w->index, i);
-        if (mg_cache_blob_put_bytes(cache, "common output", 13, shared, e, sizeof e) != 0 ||
-            mg_cache_blob_put_bytes(cache, label, strlen(label), own, e, sizeof e) != 0) {
+        if (mg_cache_blob_put_bytes(cache, "common output", 13, shared, &e) != 0 ||
+            mg_cache_blob_put_bytes(cache, label, strlen(label), own, &e) != 0) {
             w->errors++;
             continue;
         }
@@ -536,9 +537,8 @@ static void *worker_thread(void *arg)
         const char *blobs[] = {shared, own};
         char payload[2 * MG_SHA256_HEX_SIZE];
         snprintf(payload, sizeof payload, "%s %s", shared, own);
-        if (mg_cache_record_put(cache, w->keys[i], payload, strlen(payload), blobs, 2, e,
-                                sizeof e) != 0) {
-            if (strstr(e, "not in the cache"))
+        if (mg_cache_record_put(cache, w->keys[i], payload, strlen(payload), blobs, 2, &e) != 0) {
+            if (e.code == MG_E_NOT_FOUND)
                 w->put_failures++;
             else
                 w->errors++;
@@ -546,15 +546,15 @@ static void *worker_thread(void *arg)
         }
         char *data;
         size_t len;
-        mg_cache_status st = mg_cache_record_get(cache, w->keys[i], &data, &len);
-        if (st == MG_CACHE_OK) {
+        if (mg_cache_record_get(cache, w->keys[i], &data, &len, &e) == 0) {
             if (strcmp(data, payload) != 0) w->errors++;
             free(data);
-        } else if (st != MG_CACHE_MISSING || !atomic_load(&gc_running)) {
+        } else if (e.code != MG_E_NOT_FOUND || !atomic_load(&gc_running)) {
             w->errors++;
         }
-        st = mg_cache_blob_get(cache, shared, dest, 0644, e, sizeof e);
-        if (st != MG_CACHE_OK && (st != MG_CACHE_MISSING || !atomic_load(&gc_running))) w->errors++;
+        if (mg_cache_blob_get(cache, shared, dest, 0644, &e) != 0 &&
+            (e.code != MG_E_NOT_FOUND || !atomic_load(&gc_running)))
+            w->errors++;
     }
     return NULL;
 }
@@ -563,8 +563,7 @@ static void *gc_thread(void *arg)
 {
     atomic_bool *stop = arg;
     while (!atomic_load(stop)) {
-        char e[256];
-        mg_cache_gc(cache, 20000, NULL, e, sizeof e);
+        mg_cache_gc(cache, 20000, NULL, NULL);
         /* Not back to back: gc excludes writers while it runs. */
         struct timespec pause = {0, 2 * 1000000};
         nanosleep(&pause, NULL);
@@ -599,16 +598,16 @@ static void run_workers(bool with_gc)
             char *data;
             size_t len;
             if (!w[i].keys[k][0] ||
-                mg_cache_record_get(cache, w[i].keys[k], &data, &len) != MG_CACHE_OK)
+                code_of(mg_cache_record_get(cache, w[i].keys[k], &data, &len, &err), &err) != MG_OK)
                 continue;
             stored++;
             char dest[128];
             snprintf(dest, sizeof dest, "%s/check", root);
             data[64] = '\0';
-            cr_assert_eq(mg_cache_blob_get(cache, data, dest, 0644, err, sizeof err), MG_CACHE_OK,
-                         "%s", err);
-            cr_assert_eq(mg_cache_blob_get(cache, data + 65, dest, 0644, err, sizeof err),
-                         MG_CACHE_OK, "%s", err);
+            cr_assert_eq(code_of(mg_cache_blob_get(cache, data, dest, 0644, &err), &err), MG_OK,
+                         "%s", err.msg);
+            cr_assert_eq(code_of(mg_cache_blob_get(cache, data + 65, dest, 0644, &err), &err),
+                         MG_OK, "%s", err.msg);
             free(data);
         }
     }
@@ -645,21 +644,17 @@ static void gc_setup(gc_fixture *fx)
     char big[1000], shared[500], loose[300];
     memset(shared, 's', sizeof shared);
     memset(loose, 'l', sizeof loose);
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, shared, sizeof shared, fx->shared, err, sizeof err),
-                 0);
-    cr_assert_eq(mg_cache_blob_put_bytes(cache, loose, sizeof loose, fx->loose, err, sizeof err),
-                 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, shared, sizeof shared, fx->shared, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, loose, sizeof loose, fx->loose, &err), 0);
     for (int i = 0; i < 3; i++) {
         memset(big, 'a' + i, sizeof big);
-        cr_assert_eq(mg_cache_blob_put_bytes(cache, big, sizeof big, fx->blob[i], err, sizeof err),
-                     0);
+        cr_assert_eq(mg_cache_blob_put_bytes(cache, big, sizeof big, fx->blob[i], &err), 0);
         char label[16];
         snprintf(label, sizeof label, "record %c", (char)('0' + i));
         key_of(label, fx->key[i]);
         const char *blobs[] = {fx->blob[i], fx->shared};
-        cr_assert_eq(
-            mg_cache_record_put(cache, fx->key[i], "payload", 7, blobs, 2, err, sizeof err), 0,
-            "%s", err);
+        cr_assert_eq(mg_cache_record_put(cache, fx->key[i], "payload", 7, blobs, 2, &err), 0, "%s",
+                     err.msg);
         age(record_file(fx->key[i]), 1000 - 100 * i);
     }
     struct stat st;
@@ -675,7 +670,7 @@ Test(cache, gc_evicts_least_recently_used_and_keeps_referenced_blobs)
     uint64_t two = 2 * (fx.record_size + 1000) + 500;
     uint64_t all = 3 * (fx.record_size + 1000) + 500 + 300;
     mg_cache_gc_result res;
-    cr_assert_eq(mg_cache_gc(cache, two + 10, &res, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_gc(cache, two + 10, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(res.bytes_before, all);
     cr_assert_eq(res.bytes_after, two);
     cr_assert_eq(res.records_removed, 1);
@@ -691,7 +686,7 @@ Test(cache, gc_evicts_least_recently_used_and_keeps_referenced_blobs)
     cr_assert(exists(blob_file(fx.shared)), "kept records still reference it");
 
     mg_cache_stats s;
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.bytes, two);
     cr_assert_eq(s.records, 2);
     cr_assert_eq(s.blobs, 3);
@@ -705,13 +700,13 @@ Test(cache, gc_order_follows_reads)
     time_t before = mtime_of(record_file(fx.key[0]));
     char *data;
     size_t len;
-    cr_assert_eq(mg_cache_record_get(cache, fx.key[0], &data, &len), MG_CACHE_OK);
+    cr_assert_eq(code_of(mg_cache_record_get(cache, fx.key[0], &data, &len, &err), &err), MG_OK);
     free(data);
     cr_assert_gt(mtime_of(record_file(fx.key[0])), before, "a read updates the mtime");
 
     uint64_t one = fx.record_size + 1000 + 500;
     mg_cache_gc_result res;
-    cr_assert_eq(mg_cache_gc(cache, one, &res, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_gc(cache, one, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(res.records_removed, 2);
     cr_assert_eq(res.bytes_after, one);
     cr_assert(exists(record_file(fx.key[0])));
@@ -724,7 +719,7 @@ Test(cache, gc_order_follows_reads)
     /* What is kept still reads back. */
     char dest[128];
     snprintf(dest, sizeof dest, "%s/obj", root);
-    cr_assert_eq(mg_cache_blob_get(cache, fx.blob[0], dest, 0644, err, sizeof err), MG_CACHE_OK);
+    cr_assert_eq(code_of(mg_cache_blob_get(cache, fx.blob[0], dest, 0644, &err), &err), MG_OK);
 }
 
 Test(cache, gc_is_strictly_lru_and_zero_empties)
@@ -733,22 +728,22 @@ Test(cache, gc_is_strictly_lru_and_zero_empties)
     gc_setup(&fx);
     /* Less than the newest record needs: nothing older is kept in its place. */
     mg_cache_gc_result res;
-    cr_assert_eq(mg_cache_gc(cache, fx.record_size + 1000, &res, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_gc(cache, fx.record_size + 1000, &res, &err), 0);
     cr_assert_eq(res.records_removed, 3);
     cr_assert_eq(res.blobs_removed, 5);
     cr_assert_eq(res.bytes_after, 0);
 
     gc_setup(&fx);
-    cr_assert_eq(mg_cache_gc(cache, 0, &res, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_gc(cache, 0, &res, &err), 0);
     cr_assert_eq(res.bytes_after, 0);
     mg_cache_stats s;
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.records + s.blobs + s.bytes, 0);
 
     /* Large enough: only the unreferenced blob goes. */
     gc_setup(&fx);
-    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, NULL, err, sizeof err), 0, "res may be NULL");
-    cr_assert_eq(mg_cache_stats_get(cache, &s, err, sizeof err), 0);
+    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, NULL, &err), 0, "res may be NULL");
+    cr_assert_eq(mg_cache_stats_get(cache, &s, &err), 0);
     cr_assert_eq(s.records, 3);
     cr_assert_eq(s.blobs, 4);
     cr_assert_not(exists(blob_file(fx.loose)));
@@ -761,7 +756,7 @@ Test(cache, gc_removes_corrupt_and_dangling_records)
     cr_assert_eq(truncate(record_file(fx.key[2]), 10), 0);
     cr_assert_eq(unlink(blob_file(fx.blob[1])), 0);
     mg_cache_gc_result res;
-    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, &res, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, &res, &err), 0, "%s", err.msg);
     cr_assert_eq(res.records_removed, 2, "the corrupt one and the one whose blob is gone");
     cr_assert_not(exists(record_file(fx.key[2])));
     cr_assert_not(exists(record_file(fx.key[1])));
@@ -771,8 +766,8 @@ Test(cache, gc_removes_corrupt_and_dangling_records)
 
 Test(cache, gc_removes_old_temporaries_only)
 {
-    char *old_dir = mg_cache_mkdtemp(cache, "old-", err, sizeof err);
-    char *new_dir = mg_cache_mkdtemp(cache, "new-", err, sizeof err);
+    char *old_dir = mg_cache_mkdtemp(cache, "old-", &err);
+    char *new_dir = mg_cache_mkdtemp(cache, "new-", &err);
     cr_assert_not_null(old_dir);
     cr_assert_not_null(new_dir);
     char inner[600];
@@ -785,7 +780,7 @@ Test(cache, gc_removes_old_temporaries_only)
     char *new_file = cpath("tmp/put-fresh%s", "");
     write_file(new_file, "busy", 4);
 
-    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, NULL, &err), 0, "%s", err.msg);
     cr_assert_not(exists(old_dir));
     cr_assert_not(exists(old_file));
     cr_assert(exists(new_dir), "may belong to a running build");

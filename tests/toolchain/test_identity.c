@@ -54,21 +54,23 @@ static size_t runs(void)
 
 static char *identity(mg_cache *c)
 {
-    char prefix[300], err[512];
+    char prefix[300];
+    mg_err err;
     snprintf(prefix, sizeof prefix, "%s/fake-", dir);
     mg_target_arch arch = {
         .name = "x86_64", .prefix = prefix, .package = "gcc", .binutils_package = "binutils"};
-    char *id = mg_toolchain_identity(c, &arch, err, sizeof err);
-    cr_assert(id, "identity failed: %s", err);
+    char *id = mg_toolchain_identity(c, &arch, &err);
+    cr_assert(id, "identity failed: %s", err.msg);
     return id;
 }
 
 static mg_cache *open_cache(void)
 {
-    char cdir[300], err[256];
+    char cdir[300];
+    mg_err err;
     snprintf(cdir, sizeof cdir, "%s/cache", dir);
-    mg_cache *c = mg_cache_open(cdir, err, sizeof err);
-    cr_assert(c, "%s", err);
+    mg_cache *c = mg_cache_open(cdir, &err);
+    cr_assert(c, "%s", err.msg);
     return c;
 }
 
@@ -130,13 +132,13 @@ Test(identity, changes_with_tool_version)
 Test(identity, missing_tool_is_a_clear_error)
 {
     mg_cache *c = open_cache();
-    char err[512];
+    mg_err err;
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s/absent-", dir);
     mg_target_arch arch = {
         .name = "aarch64", .prefix = prefix, .package = "gcc-absent", .binutils_package = "bu"};
-    char *id = mg_toolchain_identity(c, &arch, err, sizeof err);
+    char *id = mg_toolchain_identity(c, &arch, &err);
     cr_assert_null(id);
-    cr_assert(strstr(err, "gcc-absent"), "the message names the package: %s", err);
+    cr_assert(strstr(err.msg, "gcc-absent"), "the message names the package: %s", err.msg);
     mg_cache_close(c);
 }

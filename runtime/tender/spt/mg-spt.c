@@ -465,8 +465,8 @@ int main(int argc, char **argv)
 
     /* 1. what the image is */
     mg_image_info info;
-    char err[512];
-    if (mg_image_read_info(image, &info, err, sizeof err) != 0) fail("%s", err);
+    mg_err err;
+    if (mg_image_read_info(image, &info, &err) != 0) fail("%s", err.msg);
     if (strcmp(info.target, "spt") != 0)
         fail("%s is a %s image, not an spt one (mgd run starts every kind the right way)", image,
              info.target);

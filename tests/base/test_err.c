@@ -1,0 +1,90 @@
+/* base/err: what a failing function leaves for its caller. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "base/err.h"
+
+static int fail_with(mg_err *e, mg_err_code code, const char *what)
+{
+    return mg_err_set(e, code, "cannot open '%s': %s", what, "No such file or directory");
+}
+
+Test(err, set_fills_the_code_and_the_message_and_returns_minus_one)
+{
+    mg_err e;
+    cr_assert_eq(fail_with(&e, MG_E_NOT_FOUND, "web"), -1);
+    cr_assert_eq(e.code, MG_E_NOT_FOUND);
+    cr_assert_str_eq(e.msg, "cannot open 'web': No such file or directory");
+}
+
+Test(err, a_caller_that_passes_null_still_gets_minus_one)
+{
+    cr_assert_eq(fail_with(NULL, MG_E_IO, "x"), -1);
+    cr_assert_eq(mg_err_prefix(NULL, "context"), -1);
+    mg_err_clear(NULL);
+}
+
+Test(err, a_long_message_is_cut_and_terminated)
+{
+    char big[3 * MG_ERR_SIZE];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    mg_err e;
+    mg_err_set(&e, MG_E_LIMIT, "%s", big);
+    cr_assert_eq(strlen(e.msg), MG_ERR_SIZE - 1);
+    cr_assert_eq(e.code, MG_E_LIMIT);
+}
+
+Test(err, a_message_is_one_line)
+{
+    mg_err e;
+    mg_err_set(&e, MG_E_IO, "remote said:\nfatal: no\r\tthere");
+    cr_assert_str_eq(e.msg, "remote said: fatal: no  there");
+    mg_err_prefix(&e, "fetch\n%s", "x");
+    cr_assert_str_eq(e.msg, "fetch x: remote said: fatal: no  there");
+}
+
+Test(err, prefix_adds_context_and_keeps_the_code)
+{
+    mg_err e;
+    fail_with(&e, MG_E_CORRUPT, "blob");
+    cr_assert_eq(mg_err_prefix(&e, "cache %s", "/var/mgd"), -1);
+    cr_assert_str_eq(e.msg, "cache /var/mgd: cannot open 'blob': No such file or directory");
+    cr_assert_eq(e.code, MG_E_CORRUPT);
+}
+
+Test(err, prefix_of_a_full_message_stays_within_the_buffer)
+{
+    char big[2 * MG_ERR_SIZE];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    mg_err e;
+    mg_err_set(&e, MG_E_IO, "%s", big);
+    mg_err_prefix(&e, "%s", big);
+    cr_assert_eq(strlen(e.msg), MG_ERR_SIZE - 1);
+}
+
+Test(err, clear_empties_it)
+{
+    mg_err e;
+    fail_with(&e, MG_E_IO, "x");
+    mg_err_clear(&e);
+    cr_assert_eq(e.code, MG_OK);
+    cr_assert_str_eq(e.msg, "");
+}
+
+Test(err, every_code_has_its_own_name)
+{
+    const mg_err_code codes[] = {MG_OK,          MG_E_INVALID, MG_E_NOT_FOUND, MG_E_CONFLICT,
+                                 MG_E_LIMIT,     MG_E_BUSY,    MG_E_IO,        MG_E_CORRUPT,
+                                 MG_E_CANCELLED, MG_E_NOMEM,   MG_E_INTERNAL};
+    size_t n = sizeof codes / sizeof *codes;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = mg_err_code_name(codes[i]);
+        cr_assert_neq(strcmp(name, "unknown"), 0, "code %d has no name", (int)codes[i]);
+        for (size_t k = 0; k < i; k++)
+            cr_assert_neq(strcmp(name, mg_err_code_name(codes[k])), 0, "%s twice", name);
+    }
+    cr_assert_str_eq(mg_err_code_name(MG_E_NOT_FOUND), "not_found");
+    cr_assert_str_eq(mg_err_code_name((mg_err_code)999), "unknown");
+}
