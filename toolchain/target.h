@@ -30,7 +30,7 @@ typedef struct mg_target_arch {
 
 typedef struct mg_target {
     const char *name, *doc;
-    const char *platform; /* runtime/platform/<platform>/ */
+    const char *platform; /* its binding: runtime/bindings/<platform>/ */
     int abi;              /* ABI version written into images' notes */
     const char *image_suffix;
     const char **cflags, **ldflags, **libs, **strip;

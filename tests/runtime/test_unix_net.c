@@ -29,7 +29,7 @@
 
 #include "mg/loop.h"
 #include "mg/network.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 #define MS 1000000ull
 #define TAP "mgtest0"

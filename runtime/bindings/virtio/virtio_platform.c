@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/platform.h"
+#include "abi/platform.h"
 #include "virtio.h"
 
 /* ---- instructions ---------------------------------------------------------------------- */

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "mg/mg.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 #include "virtio.h"
 
 #define MAX_DEVICES 16
