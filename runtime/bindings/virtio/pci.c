@@ -1,5 +1,5 @@
 /*
- * virtio_pci.c - what virtio_blk.c and virtio_net.c share: PCI
+ * pci.c - what virtio_blk.c and virtio_net.c share: PCI
  * configuration space through the 0xcf8/0xcfc ports, finding legacy
  * virtio devices on bus 0, the start of the legacy status handshake, and
  * split queues in the legacy layout (the queue's address is a page
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/mg.h"
 #include "virtio.h"
 
 static uint32_t pci_address(int bus, int slot, int func, int offset)
