@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The spt target (runtime/platform/spt, the mg-spt tender): every example
+# The spt target (runtime/bindings/spt, the mg-spt tender): every example
 # without a network builds for spt and prints what it prints on unix; and
 # the tender refuses what it must: an image of another target or ABI, a
 # missing or unknown device, a writable and executable segment, a system

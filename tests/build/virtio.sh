@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The virtio target (runtime/platform/virtio): the examples boot under QEMU
+# The virtio target (runtime/bindings/virtio): the examples boot under QEMU
 # (TCG, no KVM) and print what they print on unix, block through
 # virtio-blk; their exit statuses come back through isa-debug-exit; a
 # missing disk is refused, and the host refuses to run the kernel as a

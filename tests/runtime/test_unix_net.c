@@ -1,5 +1,5 @@
 /*
- * The unix platform's network devices (runtime/platform/unix/unix_net.c)
+ * The unix platform's network devices (runtime/bindings/unix/net.c)
  * and netif (runtime/net/netif.c) against a real tap. Each test runs in a
  * network namespace of its own (Criterion forks a process per test, which
  * unshares its namespace), so the tap it makes disappears with it and the

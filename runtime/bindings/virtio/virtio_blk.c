@@ -4,7 +4,7 @@
  * interrupts, one request at a time, which is what the platform's
  * synchronous block calls need (as in Solo5).
  *
- * Each device gets one queue of its own size (virtio_pci.c). A request is
+ * Each device gets one queue of its own size (pci.c). A request is
  * three descriptors: the header (type, sector), the data, and the status
  * byte the device writes; the driver waits for the used ring to move.
  */
