@@ -155,9 +155,6 @@ struct mg_vq {
     uint16_t last_used;                       /* the used entries seen so far */
 };
 
-uint32_t mg_pci_read(int bus, int slot, int func, int offset);
-void mg_pci_write(int bus, int slot, int func, int offset, uint32_t v);
-
 /* From slot *slot on of PCI bus 0, finds the next legacy virtio device
  * whose PCI device id is `device` and whose subsystem id (the virtio
  * device type) is `type`, turns on its I/O space and bus mastering, and
