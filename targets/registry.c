@@ -216,5 +216,5 @@ const mg_target_arch *mg_target_find_arch(const mg_target *t, const char *arch)
 
 char *mg_target_bindings_dir(const mg_target *t)
 {
-    return mg_xasprintf("runtime/platform/%s/", t->platform);
+    return mg_xasprintf("runtime/bindings/%s/", t->platform);
 }

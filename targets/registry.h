@@ -87,7 +87,7 @@ const mg_target *mg_targets_default(const mg_targets *t);
 const mg_target_arch *mg_target_find_arch(const mg_target *t, const char *arch);
 
 /* The folder of the runtime's sources, relative to the project root and
- * ending in '/', with the target's platform bindings ("runtime/platform/unix/");
+ * ending in '/', with the target's platform bindings ("runtime/bindings/unix/");
  * malloc'd. */
 char *mg_target_bindings_dir(const mg_target *t);
 

@@ -1,21 +1,11 @@
 /*
- * image.h - what an image says about itself.
+ * image.h - the image's note on mgd's side: generating it for a build and
+ * reading it back from an image file (for `mgd run` and the spt tender).
+ * The note's format is the runtime's ABI, shared with the images
+ * themselves: runtime/include/abi/image_note.h.
  *
- * Every image mgd builds carries an ELF note (owner "MGD", type
- * MG_IMAGE_NOTE_TYPE, in an allocated SHT_NOTE section, so it survives
- * stripping and is found through the program headers): a few text lines
- *
- *     mgd-image 1
- *     name hello
- *     target unix
- *     arch x86_64
- *     abi 1
- *     device block disk      (one line per platform device it acquires)
- *
- * `mgd run` reads it to launch the image the right way and to check the
- * devices given on its command line; the spt tender will refuse an image
- * whose target or ABI is not its own. Reading never trusts the file: every
- * offset and size is checked, and anything else is "not an mgd image".
+ * Reading never trusts the file: every offset and size is checked, and
+ * anything else is "not an mgd image".
  */
 #ifndef MG_TOOLCHAIN_IMAGE_H
 #define MG_TOOLCHAIN_IMAGE_H
@@ -23,9 +13,6 @@
 #include <stddef.h>
 
 #include "base/err.h"
-
-#define MG_IMAGE_NOTE_TYPE 0x4d47 /* "MG" */
-#define MG_IMAGE_NOTE_MAX 65536   /* bytes of note text */
 
 typedef struct mg_image_device {
     char *kind; /* "block" or "net" */
@@ -39,8 +26,9 @@ typedef struct mg_image_info {
     size_t n_devices;
 } mg_image_info;
 
-/* The note as C source (GNU C: a section attribute) for the image's build.
- * Device names may not contain newlines (checked by the caller). */
+/* The note as C source (GNU C: a section attribute) for the image's build,
+ * which compiles it with runtime/include on its include path. Device names
+ * may not contain newlines (checked by the caller). */
 char *mg_image_note_c(const mg_image_info *info);
 
 /* Reads the note of the image at `path`. 0, or -1 with a message. */

@@ -190,7 +190,7 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
         image = fd_path;
     }
     /* one line for the kernel, each argument a word as the image splits
-     * it (runtime/platform/virtio): quoted when it has blanks, quotes or
+     * it (runtime/bindings/virtio/start.c): quoted when it has blanks, quotes or
      * backslashes, or is empty */
     char *end = line;
     for (int i = 0; i < nargs; i++) {
@@ -206,7 +206,7 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     }
     *end = '\0';
     /* the loader puts the image's path first; the image reads 64 words of
-     * 4095 bytes in all (runtime/platform/virtio) */
+     * 4095 bytes in all (runtime/bindings/virtio/start.c) */
     if (nargs > 63) {
         fprintf(stderr, "mgd run: a %s image takes at most 63 arguments\n", t->name);
         status = 2;

@@ -136,7 +136,7 @@ static bool has_prefix_c(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
     const char *rest = path + n;
-    /* C, and assembly with the preprocessor (a platform's boot code) */
+    /* C, and assembly with the preprocessor (a binding's boot code) */
     return !strncmp(path, dir, n) && !strchr(rest, '/') && strlen(rest) > 2 &&
            (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
@@ -146,14 +146,16 @@ const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_
     const char **list = NULL;
     size_t cap = 0;
     *n = 0;
-    char *platform = mg_target_bindings_dir(t);
+    /* the core, the code every binding shares (runtime/bindings/, its top
+     * level), the target's own binding, and the C library if it has none */
+    char *binding = mg_target_bindings_dir(t);
     for (size_t i = 0; i < mg_runtime_files_count; i++) {
         const char *p = mg_runtime_files[i].path;
-        if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, platform) ||
-            (t->libc && has_prefix_c(p, "runtime/libc/")))
+        if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, "runtime/bindings/") ||
+            has_prefix_c(p, binding) || (t->libc && has_prefix_c(p, "runtime/libc/")))
             add_source(&list, n, &cap, p);
     }
-    free(platform);
+    free(binding);
     for (size_t i = 0; i < cat->n_entries; i++) {
         const mg_catalog_entry *e = &cat->entries[i];
         bool claims = false;

@@ -29,7 +29,8 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the
- * core, the target's platform layer, and the sources of every catalog
+ * core, the bindings (the shared ones and the target's own,
+ * runtime/bindings/<platform>/), and the sources of every catalog
  * entry that claims the target. Returns a malloc'd NULL-terminated array
  * whose strings live in the embedded data (free only the array), or NULL
  * with a message when an entry lists a file mgd does not carry. */

@@ -1,6 +1,6 @@
 /*
  * block_of_file.c - block_of_file(name): a block device over the platform's
- * block calls (mg/platform.h), so the same code serves every target: on
+ * block calls (abi/platform.h), so the same code serves every target: on
  * unix the platform maps `name` to a host file, on Solo5-like targets to
  * the device attached under that name.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "mg/block.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 typedef struct block_of_file {
     mg_block block; /* first: a mg_block * is a block_of_file * */

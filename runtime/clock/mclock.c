@@ -4,7 +4,7 @@
  * device.
  */
 #include "mg/mclock.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 static uint64_t mg_monotonic_clock_now_ns(mg_mclock *c)
 {

@@ -3,7 +3,7 @@
  * clock. It has no state, so every connect returns the same device.
  */
 #include "mg/pclock.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 static uint64_t mg_posix_clock_now_ns(mg_pclock *c)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "mg/console.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 static int mg_platform_console_op_write(mg_console *c, const void *buf, size_t len)
 {

@@ -15,7 +15,7 @@
 
 #include "mg/loop.h"
 #include "mg/mg.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 static struct {
     mg_loop_timer **heap; /* heap[0] is the next timer to run */

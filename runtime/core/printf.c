@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "mg/mg.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 /* Most messages are one short line: format them on the stack. */
 #define MG_PRINTF_STACK 256

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 #define ALIGN 16
 #define HEADER 16

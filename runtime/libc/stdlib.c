@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 _Noreturn void abort(void)
 {

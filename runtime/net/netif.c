@@ -1,6 +1,6 @@
 /*
  * netif.c - netif(name): a network interface over the platform's net calls
- * (mg/platform.h), the same code on every target.
+ * (abi/platform.h), the same code on every target.
  *
  * Receiving: the loop watches the platform handle; when the platform says
  * frames are waiting, up to NETIF_BURST of them are read into one buffer
@@ -17,7 +17,7 @@
 
 #include "mg/loop.h"
 #include "mg/network.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 /* frames handed over per wake-up at most */
 #define NETIF_BURST 32

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/platform.h"
+#include "abi/platform.h"
 #include "mg/random.h"
 
 #define MG_RANDOM_RESEED_BYTES ((uint64_t)1 << 20)

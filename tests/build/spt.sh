@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The spt target (runtime/platform/spt, the mg-spt tender): every example
+# The spt target (runtime/bindings/spt, the mg-spt tender): every example
 # without a network builds for spt and prints what it prints on unix; and
 # the tender refuses what it must: an image of another target or ABI, a
 # missing or unknown device, a writable and executable segment, a system
-# call outside its filter, an spt image started by the host directly.
+# call outside its filter, an spt image started by the host directly; an
+# abort ends with the status it has on every target.
 # Network devices: the options the tender refuses before any tap is
 # touched; then, as root only (a namespace with a tap of its own, deleted
 # on exit), what only spt has: --net-mac reaching the host's ARP table, a
@@ -101,6 +102,11 @@ run "$work/n5" "$spt" "$work/wx.spt"; rc=$?
 check "a writable and executable segment is refused" bash -c "test $rc -eq 125 && grep -q 'W^X' '$work/n5'"
 run "$work/n6" "$work/hello.spt"; rc=$?
 check "an spt image run by the host refuses (126)" bash -c "test $rc -eq 126 && grep -q 'runs under its tender' '$work/n6'"
+# an abort prints its message and ends with MG_EXIT_ABORT, 70, as on unix
+build "$(dirname "$0")/abort" "$work/aborts.spt" spt
+run "$work/ab" "$mgd" run "$work/aborts.spt"; rc=$?
+check "an abort on spt exits 70 after 'abort: MSG'" \
+  bash -c "test $rc -eq 70 && grep -qx 'abort: on purpose' '$work/ab'"
 
 # a system call outside the filter kills the image, and mgd run says why
 mkdir -p "$work/evil"

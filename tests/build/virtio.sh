@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The virtio target (runtime/platform/virtio): the examples boot under QEMU
+# The virtio target (runtime/bindings/virtio): the examples boot under QEMU
 # (TCG, no KVM) and print what they print on unix, block through
 # virtio-blk; their exit statuses come back through isa-debug-exit; a
-# missing disk is refused, and the host refuses to run the kernel as a
-# program.
+# missing disk is refused, the host refuses to run the kernel as a
+# program, and an abort ends with the status it has on unix.
 # usage: virtio.sh MGD EXAMPLES_DIR
 set -uo pipefail
 mgd=$(realpath "$1") examples=$(realpath "$2")
@@ -86,5 +86,14 @@ check "a missing disk is refused before QEMU starts (2)" bash -c \
   "test $rc -eq 2 && grep -q 'needs the block device disk' '$work/n0'"
 "$work/hello.virtio" >"$work/n1" 2>&1; rc=$?
 check "a virtio kernel run by the host refuses (126)" bash -c "test $rc -eq 126 && grep -q 'virtio unikernel' '$work/n1'"
+
+# an abort prints its message and ends with MG_EXIT_ABORT, 70, on virtio
+# (isa-debug-exit, which mgd run translates back) as on unix
+for t in unix virtio; do
+  build "$(dirname "$0")/abort" "$work/aborts.$t" "$t"
+  run "$work/ab.$t" "$mgd" run "$work/aborts.$t"; rc=$?
+  check "an abort on $t exits 70 after 'abort: MSG'" \
+    bash -c "test $rc -eq 70 && grep -qx 'abort: on purpose' '$work/ab.$t'"
+done
 
 finish

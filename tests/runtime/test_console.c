@@ -16,7 +16,7 @@
 #include "mg/console.h"
 #include "mg/job.h"
 #include "mg/mg.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 static int capture_fds[2], capture_saved;
 static char captured[65536];

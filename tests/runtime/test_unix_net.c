@@ -1,5 +1,5 @@
 /*
- * The unix platform's network devices (runtime/platform/unix/unix_net.c)
+ * The unix platform's network devices (runtime/bindings/unix/net.c)
  * and netif (runtime/net/netif.c) against a real tap. Each test runs in a
  * network namespace of its own (Criterion forks a process per test, which
  * unshares its namespace), so the tap it makes disappears with it and the
@@ -29,7 +29,7 @@
 
 #include "mg/loop.h"
 #include "mg/network.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 #define MS 1000000ull
 #define TAP "mgtest0"

@@ -44,7 +44,7 @@ typedef struct mg_block_geometry {
 
 /* A block device backed by storage outside the image: on unix the host
  * file named by $MG_BLOCK_<name> if set, else the file `name` relative to
- * the working directory (see mg/platform.h); elsewhere the block device
+ * the working directory (see abi/platform.h); elsewhere the block device
  * attached under `name`. */
 int mg_block_of_file_connect(mg_block **out, const char *name);
 

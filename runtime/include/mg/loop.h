@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 #include "mg/mg.h"
-#include "mg/platform.h"
+#include "abi/platform.h"
 
 typedef void mg_loop_fn(void *arg);
 typedef void mg_loop_watch_fn(void *arg, mg_handle handle);

@@ -38,7 +38,7 @@ typedef struct mg_network_stats {
     uint64_t rx_errors, tx_errors;
 } mg_network_stats;
 
-/* The network device attached under `name` (see mg/platform.h for what
+/* The network device attached under `name` (see abi/platform.h for what
  * that is on each target). */
 int mg_netif_connect(mg_network **out, const char *name);
 

@@ -5,8 +5,9 @@
  *          [--net-mac:NAME=MAC]... IMAGE [-- ARGS...]
  *
  * What it does, in order (Solo5's spt tender is the model):
- *   1. reads the image's note (toolchain/image.h) and refuses an image that
- *      is not for spt, not of this ABI (MG_SPT_ABI) or not for this arch;
+ *   1. reads the image's note (runtime/include/abi/image_note.h) and
+ *      refuses an image that is not for spt, not of this ABI (MG_SPT_ABI)
+ *      or not for this arch;
  *   2. requires every device the note declares to be attached, and nothing
  *      else: a missing or unknown --block or --net is an error before
  *      anything runs. A block device is a host file; a network device is
@@ -17,7 +18,7 @@
  *      protections, refusing a segment that is both writable and
  *      executable (W^X) or that would land on something already mapped;
  *   4. maps the heap (--mem, default 64 MiB) and fills the boot structure
- *      (runtime/platform/spt/spt_abi.h);
+ *      (runtime/include/abi/spt.h);
  *   5. installs a seccomp filter that kills the process on any system call
  *      but those the platform needs, with their descriptors pinned: write
  *      to fd 1, pread64/pwrite64 on the attached block files (pwrite only
@@ -52,7 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/platform/spt/spt_abi.h"
+#include "runtime/include/abi/spt.h"
 #include "base/fsutil.h"
 #include "toolchain/image.h"
 

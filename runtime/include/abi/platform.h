@@ -1,18 +1,22 @@
 /*
- * platform.h - the one interface between device libraries and a target.
+ * abi/platform.h - the one interface between device libraries and a
+ * target: what every binding implements.
  *
  * Modelled on Solo5's solo5.h: a handful of calls, no callbacks, one
  * blocking point (mg_platform_yield). Device libraries are written once
- * against this header; each target (runtime/platform/<target>/) implements
- * it: `unix` on the host's C library, `spt` and `virtio` on runtime/libc.
+ * against this header; each target's binding (runtime/bindings/<target>/)
+ * implements it: `unix` on the host's C library, `spt` and `virtio` on
+ * runtime/libc. mg_platform_abort alone is written once for every target
+ * (runtime/bindings/abort.c), so that an abort looks and ends the same
+ * everywhere.
  *
  * Conventions: times are nanoseconds; functions that can fail return an
  * MG_* status from mg/mg.h; handles are small integers below
  * MG_PLATFORM_MAX_HANDLES so that a set of them fits in one mg_handle_set.
  * Nothing here is thread-safe: the runtime is single-threaded.
  */
-#ifndef MG_PLATFORM_H
-#define MG_PLATFORM_H
+#ifndef MG_ABI_PLATFORM_H
+#define MG_ABI_PLATFORM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,15 +27,6 @@
 
 typedef uint64_t mg_handle;     /* a block or network device */
 typedef uint64_t mg_handle_set; /* bit h set: handle h */
-
-/* What the platform knows at boot. On unix the command line reaches main()
- * as argc/argv and the heap is malloc's, so nothing uses this yet: the
- * freestanding targets will hand it from their boot code to the runtime. */
-struct mg_start_info {
-    const char *cmdline;
-    uintptr_t heap_start;
-    size_t heap_size;
-};
 
 /* Writes bytes to the console (unix: standard output), all of them. */
 void mg_platform_console_write(const char *buf, size_t size);
@@ -98,11 +93,19 @@ int mg_platform_net_write(mg_handle handle, const void *buf, size_t size);
  * is waiting; MG_EINVAL (buf too small, not a handle); MG_EIO. */
 int mg_platform_net_read(mg_handle handle, void *buf, size_t size, size_t *read_size);
 
-/* Ends the image with `status`. */
+/* Ends the image with `status`. On virtio only 0 to 127 come back
+ * (QEMU's isa-debug-exit): the status is taken modulo 128. */
 _Noreturn void mg_platform_exit(int status);
 
-/* Ends the image after printing "abort: MSG" on the console; unix: the
- * process dies of SIGABRT. */
+/* The exit status of an aborted image, the same on every target: 70,
+ * sysexits.h's EX_SOFTWARE ("internal software error"). It is below 128
+ * because that is all a virtio image can return through isa-debug-exit,
+ * and it is none of the statuses the generated main ends with on purpose
+ * (0 success, 1 failure, 2 a usage error). */
+#define MG_EXIT_ABORT 70
+
+/* Ends the image after printing "abort: MSG" on the console, with the
+ * status MG_EXIT_ABORT (runtime/bindings/abort.c, for every target). */
 _Noreturn void mg_platform_abort(const char *msg);
 
 #endif

@@ -1,12 +1,12 @@
 /*
- * unix_net.c - network devices of mg/platform.h as host tap interfaces.
+ * net.c - the unix binding's network devices: host tap interfaces.
  *
  * A device NAME is the tap interface named by the environment variable
  * MG_NET_<name> when set (`mgd run --net NAME=TAP` sets it), else the
  * interface NAME. The interface must exist (`ip tuntap add TAP mode tap`):
  * opening /dev/net/tun with a name that does not exist would make a new
  * tap that nothing is connected to, which is never what was meant. The
- * descriptor is non-blocking and registered with yield (unix.h).
+ * descriptor is non-blocking and registered with yield (unix.h, handles.c).
  *
  * The image's MAC address is MG_MAC_<name> when set, else a random
  * locally administered unicast address: the tap's own address belongs to
@@ -28,7 +28,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "mg/platform.h"
+#include "abi/platform.h"
 #include "unix.h"
 
 static struct mg_unix_net {

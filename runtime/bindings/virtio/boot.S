@@ -89,7 +89,7 @@ long_mode:
     jmp 2b
 
     /* Interrupts, which are on only inside yield's `sti; hlt` (idle
-     * waits, virtio_platform.c): the PIT's tick (IRQ 0, vector 32) wakes
+     * waits, yield.c and interrupts.c): the PIT's tick (IRQ 0, vector 32) wakes
      * the CPU and is acknowledged at the PIC; the network devices' lines
      * go to mg_virtio_irq below; the other PIC vectors (masked) can only
      * be spurious, which takes no acknowledgement.

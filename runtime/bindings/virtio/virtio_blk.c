@@ -4,7 +4,7 @@
  * interrupts, one request at a time, which is what the platform's
  * synchronous block calls need (as in Solo5).
  *
- * Each device gets one queue of its own size (virtio_pci.c). A request is
+ * Each device gets one queue of its own size (pci.c). A request is
  * three descriptors: the header (type, sector), the data, and the status
  * byte the device writes; the driver waits for the used ring to move.
  */
@@ -12,10 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/mg.h"
 #include "virtio.h"
-
-#define MAX_DEVICES 16
 
 #define BLK_PCI_DEVICE 0x1001 /* legacy block (modern 0x1042 is not driven) */
 #define BLK_TYPE 2            /* virtio device type: block */
@@ -32,7 +29,7 @@ struct blk {
     volatile uint8_t status;
 };
 
-static struct blk devices[MAX_DEVICES];
+static struct blk devices[MG_VIRTIO_MAX_DEVICES];
 static int n_devices;
 
 static int setup(struct blk *d, uint16_t io)
@@ -51,10 +48,10 @@ failed:
     return -1;
 }
 
-int mg_virtio_blk_init(void)
+void mg_virtio_blk_init(void)
 {
     int slot = 0;
-    while (n_devices < MAX_DEVICES) {
+    while (n_devices < MG_VIRTIO_MAX_DEVICES) {
         /* no interrupt line wanted: block requests are waited for by polling */
         uint16_t io = mg_virtio_pci_next(&slot, BLK_PCI_DEVICE, BLK_TYPE, NULL);
         if (!io) break;
@@ -63,6 +60,10 @@ int mg_virtio_blk_init(void)
         devices[n_devices].failed = setup(&devices[n_devices], io) != 0;
         n_devices++;
     }
+}
+
+int mg_virtio_blk_count(void)
+{
     return n_devices;
 }
 

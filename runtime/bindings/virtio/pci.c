@@ -1,5 +1,5 @@
 /*
- * virtio_pci.c - what virtio_blk.c and virtio_net.c share: PCI
+ * pci.c - what virtio_blk.c and virtio_net.c share: PCI
  * configuration space through the 0xcf8/0xcfc ports, finding legacy
  * virtio devices on bus 0, the start of the legacy status handshake, and
  * split queues in the legacy layout (the queue's address is a page
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/mg.h"
 #include "virtio.h"
 
 static uint32_t pci_address(int bus, int slot, int func, int offset)
@@ -23,13 +22,13 @@ static uint32_t pci_address(int bus, int slot, int func, int offset)
            (uint32_t)(offset & 0xfc);
 }
 
-uint32_t mg_pci_read(int bus, int slot, int func, int offset)
+static uint32_t pci_read(int bus, int slot, int func, int offset)
 {
     outl(0xcf8, pci_address(bus, slot, func, offset));
     return inl(0xcfc);
 }
 
-void mg_pci_write(int bus, int slot, int func, int offset, uint32_t v)
+static void pci_write(int bus, int slot, int func, int offset, uint32_t v)
 {
     outl(0xcf8, pci_address(bus, slot, func, offset));
     outl(0xcfc, v);
@@ -42,18 +41,18 @@ uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type, uint8_t *
 {
     for (; *slot < 32; (*slot)++) {
         int s = *slot;
-        uint32_t id = mg_pci_read(0, s, 0, 0x00);
+        uint32_t id = pci_read(0, s, 0, 0x00);
         if ((id & 0xffff) != 0x1af4 || (id >> 16) != device) continue;
         /* the legacy device ids are shared by transitional devices of
          * every kind: the subsystem id says which kind this one is */
-        if ((mg_pci_read(0, s, 0, 0x2c) >> 16) != type) continue;
-        uint32_t bar0 = mg_pci_read(0, s, 0, 0x10);
+        if ((pci_read(0, s, 0, 0x2c) >> 16) != type) continue;
+        uint32_t bar0 = pci_read(0, s, 0, 0x10);
         if (!(bar0 & 1)) continue; /* no I/O BAR: not the legacy interface */
-        uint32_t cmd = mg_pci_read(0, s, 0, 0x04);
-        mg_pci_write(0, s, 0, 0x04, cmd | 0x1 | 0x4); /* I/O space, bus master */
+        uint32_t cmd = pci_read(0, s, 0, 0x04);
+        pci_write(0, s, 0, 0x04, cmd | 0x1 | 0x4); /* I/O space, bus master */
         (*slot)++;
         uint16_t io = (uint16_t)(bar0 & ~3u);
-        if (irq) *irq = (uint8_t)(mg_pci_read(0, s, 0, 0x3c) & 0xff);
+        if (irq) *irq = (uint8_t)(pci_read(0, s, 0, 0x3c) & 0xff);
         if (mg_virtio_n_isr_ports < MG_VIRTIO_MAX_ISR_PORTS)
             mg_virtio_isr_ports[mg_virtio_n_isr_ports++] = (uint16_t)(io + VP_ISR);
         return io;

@@ -1,5 +1,8 @@
 /*
- * spt_abi.h - how the spt tender (mg-spt) hands over to an spt image.
+ * abi/spt.h - how the spt tender (mg-spt) hands over to an spt image:
+ * shared by the tender (runtime/tender/spt/mg-spt.c, a host program) and
+ * the spt binding (runtime/bindings/spt/), so plain C with fixed-size
+ * types and nothing of either side's headers.
  *
  * The tender maps the image's segments, opens the attached devices, fills
  * one struct mg_spt_boot in its own memory, installs its seccomp filter
@@ -11,18 +14,18 @@
  * through the system calls the filter allows (see mg-spt.c): everything it
  * needs to find (the heap, the devices' descriptors, its arguments) is in
  * the boot structure. The layout is versioned by MG_SPT_ABI, which is also
- * the ABI written into spt images' notes (toolchain/targets/spt.json's
+ * the ABI written into spt images' notes (targets/spt.json's
  * "abi" must follow it): a tender refuses other versions, and an image
  * refuses a boot structure of another version.
  *
  * ABI 2 added the network devices (nets, n_nets). Block and network
- * devices share the platform's handle space (mg/platform.h): block i is
+ * devices share the platform's handle space (abi/platform.h): block i is
  * handle i, network device i is handle MG_SPT_MAX_BLOCKS + i, so that one
  * number says which kind a handle is and every handle stays below
  * MG_PLATFORM_MAX_HANDLES.
  */
-#ifndef MG_SPT_ABI_H
-#define MG_SPT_ABI_H
+#ifndef MG_ABI_SPT_H
+#define MG_ABI_SPT_H
 
 #include <stdint.h>
 

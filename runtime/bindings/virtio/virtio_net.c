@@ -1,7 +1,7 @@
 /*
  * virtio_net.c - virtio network devices over PCI, the legacy interface
  * (an I/O BAR; QEMU's virtio-net-pci with disable-modern=on), polled: the
- * platform's yield watches the receive queues' used rings. The receive
+ * binding's yield watches the receive queues' used rings. The receive
  * queue's interrupt only wakes yield from hlt (its handler, in boot.S,
  * acknowledges and returns); frames are never handled in it.
  *
@@ -24,11 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mg/mg.h"
-#include "mg/platform.h"
 #include "virtio.h"
-
-#define MAX_DEVICES 16
 
 #define NET_PCI_DEVICE 0x1000 /* legacy network (modern 0x1041 is not driven) */
 #define NET_TYPE 1            /* virtio device type: network */
@@ -59,7 +55,7 @@ struct nic {
     uint8_t *tx_busy; /* per transmit buffer: offered, not yet used */
 };
 
-static struct nic nics[MAX_DEVICES];
+static struct nic nics[MG_VIRTIO_MAX_DEVICES];
 static int n_nics;
 
 static void chain(struct mg_vq *q, uint16_t k, uint8_t *buf, uint32_t frame_len, uint16_t write)
@@ -129,10 +125,10 @@ failed:
     return -1;
 }
 
-int mg_virtio_net_init(void)
+void mg_virtio_net_init(void)
 {
     int slot = 0;
-    while (n_nics < MAX_DEVICES) {
+    while (n_nics < MG_VIRTIO_MAX_DEVICES) {
         uint8_t irq;
         uint16_t io = mg_virtio_pci_next(&slot, NET_PCI_DEVICE, NET_TYPE, &irq);
         if (!io) break;
@@ -144,6 +140,10 @@ int mg_virtio_net_init(void)
         if (!nics[n_nics].failed) mg_virtio_irq_wake(irq);
         n_nics++;
     }
+}
+
+int mg_virtio_net_count(void)
+{
     return n_nics;
 }
 

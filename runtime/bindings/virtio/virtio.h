@@ -1,18 +1,41 @@
 /*
- * virtio.h - what the virtio platform's files share: port I/O, PCI
- * configuration space, the legacy virtio PCI interface and its split
- * queues (virtio_pci.c), the block devices (virtio_blk.c) and the network
- * devices (virtio_net.c) found on the PCI bus.
+ * virtio.h - what the virtio binding's files share (private to
+ * runtime/bindings/virtio/). The files, from the bottom up; each calls
+ * only those above it, so that there is no cycle among them:
  *
- * Only the legacy interface is driven (an I/O BAR0; QEMU's devices with
- * disable-modern=on): it needs no PCI capability walk and no MMIO mapping,
- * and every device is polled, so no interrupt setup either.
+ *   boot.S         the Multiboot header, 32 to 64-bit mode, the interrupt
+ *                  handlers; calls mg_virtio_start
+ *   virtio.ld      the image's layout (one loaded block from 1 MiB)
+ *   console.c      COM1 (mg_platform_console_write)
+ *   clock.c        the TSC and the RTC (mg_platform_clock_*)
+ *   entropy.c      RDRAND (mg_platform_entropy)
+ *   interrupts.c   the IDT, the 8259 PICs, the PIT's tick: what wakes yield
+ *   pci.c          PCI configuration space, the legacy virtio PCI
+ *                  interface and its split queues
+ *   virtio_blk.c   the virtio-blk driver
+ *   virtio_net.c   the virtio-net driver
+ *   note.c         the image's note: which device is which
+ *   block.c        the platform's block calls over virtio_blk.c
+ *   net.c          the platform's network calls over virtio_net.c
+ *   yield.c        mg_platform_yield
+ *   exit.c         mg_platform_exit (through isa-debug-exit)
+ *   start.c        mg_virtio_start: the boot, then main
+ *
+ * mg_platform_abort is the bindings' shared one (runtime/bindings/abort.c).
+ *
+ * Only the legacy virtio interface is driven (an I/O BAR0; QEMU's devices
+ * with disable-modern=on): it needs no PCI capability walk and no MMIO
+ * mapping, and every device is polled.
  */
-#ifndef MG_VIRTIO_H
-#define MG_VIRTIO_H
+#ifndef MG_BINDINGS_VIRTIO_H
+#define MG_BINDINGS_VIRTIO_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "abi/platform.h"
+
+/* ---- instructions ---- */
 
 static inline void outb(uint16_t port, uint8_t v)
 {
@@ -50,7 +73,42 @@ static inline uint32_t inl(uint16_t port)
     return v;
 }
 
-/* ---- the legacy virtio PCI interface (virtio_pci.c) ---- */
+static inline uint64_t mg_virtio_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* ---- console.c, clock.c, interrupts.c: set up by start.c, in this order ---- */
+
+/* Sets COM1 up for mg_platform_console_write. */
+void mg_virtio_console_init(void);
+
+/* Measures the TSC's rate and reads the RTC: the clocks work from here on. */
+void mg_virtio_clock_init(void);
+
+/* The PIT's tick, which wakes yield's hlt. */
+#define MG_VIRTIO_TICK_HZ 1000
+#define MG_VIRTIO_TICK_NS (1000000000ull / MG_VIRTIO_TICK_HZ)
+
+/* Loads the IDT, programs the PICs and the PIT's tick, and checks that
+ * ticks come (mg_virtio_can_sleep). Needs the clocks. */
+void mg_virtio_interrupts_init(void);
+
+/* IRQ 0s taken (counted by boot.S's handler). */
+extern volatile uint32_t mg_virtio_ticks;
+
+/* Whether ticks reach the CPU, so that yield may sleep in hlt: a machine
+ * whose timer does not (a masked LINT0, no 8254) would sleep for ever. */
+extern int mg_virtio_can_sleep;
+
+/* Lets interrupt line `irq` wake the image from yield's hlt; a line the
+ * 8259s cannot route (0xff, the timer's, the cascade's) is left alone: the
+ * PIT's tick still wakes it. */
+void mg_virtio_irq_wake(uint8_t irq);
+
+/* ---- the legacy virtio PCI interface (pci.c) ---- */
 
 /* registers, from BAR0 */
 #define VP_FEATURES 0x00
@@ -97,9 +155,6 @@ struct mg_vq {
     uint16_t last_used;                       /* the used entries seen so far */
 };
 
-uint32_t mg_pci_read(int bus, int slot, int func, int offset);
-void mg_pci_write(int bus, int slot, int func, int offset, uint32_t v);
-
 /* From slot *slot on of PCI bus 0, finds the next legacy virtio device
  * whose PCI device id is `device` and whose subsystem id (the virtio
  * device type) is `type`, turns on its I/O space and bus mastering, and
@@ -114,11 +169,6 @@ uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type, uint8_t *
 #define MG_VIRTIO_MAX_ISR_PORTS 32
 extern uint16_t mg_virtio_isr_ports[MG_VIRTIO_MAX_ISR_PORTS];
 extern uint32_t mg_virtio_n_isr_ports;
-
-/* Lets interrupt line `irq` wake the image from yield's hlt
- * (virtio_platform.c); a line the 8259s cannot route (0xff, the timer's,
- * the cascade's) is left alone: the PIT's tick still wakes it. */
-void mg_virtio_irq_wake(uint8_t irq);
 
 /* Resets the device and says a driver is here (ACK, DRIVER); returns the
  * features the device offers. */
@@ -142,13 +192,18 @@ static inline int mg_vq_pending(const struct mg_vq *q)
 /* The next used buffer: its element, copied. Call only when pending. */
 struct mg_vq_used_elem mg_vq_take(struct mg_vq *q);
 
-/* ---- block devices (virtio_blk.c) ---- */
+/* ---- the drivers (virtio_blk.c, virtio_net.c) ---- */
+
+/* Devices of each kind driven at most. */
+#define MG_VIRTIO_MAX_DEVICES 16
 
 /* Finds the virtio block devices on PCI bus 0 and sets them up, in slot
- * order (mgd run attaches them in the order of the image's note). Returns
- * how many, counting those whose setup failed, which keep their place.
- * Called once at boot, after the heap exists. */
-int mg_virtio_blk_init(void);
+ * order (mgd run attaches them in the order of the image's note). Called
+ * once at boot, after the heap exists. */
+void mg_virtio_blk_init(void);
+/* How many were found, counting those whose setup failed, which keep
+ * their place. */
+int mg_virtio_blk_count(void);
 /* Whether the i-th device's setup failed (it must not be used). */
 int mg_virtio_blk_failed(int i);
 /* The i-th device's capacity in bytes. */
@@ -156,13 +211,13 @@ uint64_t mg_virtio_blk_capacity(int i);
 /* Reads or writes whole 512-byte sectors; MG_OK or MG_EIO. */
 int mg_virtio_blk_io(int i, int write, uint64_t sector, void *buf, size_t size);
 
-/* ---- network devices (virtio_net.c) ---- */
-
 #define MG_VIRTIO_NET_MTU 1500
 
 /* Finds the virtio network devices on PCI bus 0 and sets them up, in slot
- * order, as mg_virtio_blk_init does. Returns how many, failed ones too. */
-int mg_virtio_net_init(void);
+ * order, as mg_virtio_blk_init does. */
+void mg_virtio_net_init(void);
+/* How many were found, failed ones too. */
+int mg_virtio_net_count(void);
 /* Whether the i-th device's setup failed (it must not be used). */
 int mg_virtio_net_failed(int i);
 /* The i-th device's MAC address: the device's, or a random locally
@@ -183,5 +238,23 @@ void mg_virtio_net_flush(uint64_t timeout);
 /* Takes the next waiting frame into buf (at least 1514 bytes). MG_OK with
  * *size set, MG_EAGAIN when none waits, MG_EIO (the device is broken). */
 int mg_virtio_net_read(int i, void *buf, size_t *size);
+
+/* ---- note.c ---- */
+
+/* The position of device `name` among the image's note's devices of
+ * `kind` ("block", "net"), or -1 if the note does not declare it. */
+int mg_virtio_note_index(const char *kind, const char *name);
+
+/* ---- net.c ---- */
+
+/* The acquired network handles with frames waiting (or a broken device,
+ * whose reader must come and learn it), for yield. */
+mg_handle_set mg_virtio_nets_ready(void);
+
+/* ---- start.c ---- */
+
+/* Called by boot.S in 64-bit mode with what the Multiboot loader passed:
+ * its magic and the address of its information. Never returns. */
+void mg_virtio_start(uint32_t magic, uint32_t info);
 
 #endif

@@ -1,16 +1,18 @@
 /*
- * unix_block.c - block devices of mg/platform.h as host files.
+ * block.c - the unix binding's block devices: host files.
  *
  * A device NAME is the file named by the environment variable
- * MG_BLOCK_<name> (the name as written) when set (`mgd run --block NAME=FILE` sets it), else the
- * file NAME relative to the working directory. It is opened read-write,
- * or read-only when the host refuses writing (writes then fail with
- * MG_EACCES). The capacity is the file's size rounded down to whole
- * 512-byte blocks, fixed at acquire: the image never grows the file.
+ * MG_BLOCK_<name> (the name as written) when set (`mgd run --block
+ * NAME=FILE` sets it), else the file NAME relative to the working
+ * directory. It is opened read-write, or read-only when the host refuses
+ * writing (writes then fail with MG_EACCES). The capacity is the file's
+ * size rounded down to whole 512-byte blocks, fixed at acquire: the image
+ * never grows the file.
  *
  * Every acquire opens the file again and takes a new handle; handles are
- * never given back (devices live as long as the image), and they share the
- * handle space with network devices (unix.h), below MG_PLATFORM_MAX_HANDLES.
+ * never given back (devices live as long as the image), and they share
+ * the handle space with network devices (unix.h, handles.c), below
+ * MG_PLATFORM_MAX_HANDLES.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -24,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mg/platform.h"
+#include "abi/platform.h"
 #include "unix.h"
 
 #define MG_UNIX_BLOCK_SIZE 512u

@@ -1,0 +1,93 @@
+/*
+ * interrupts.c - what wakes the virtio binding's yield from `hlt`: the
+ * IDT, the two 8259 PICs, and the PIT's channel 0 ticking at
+ * MG_VIRTIO_TICK_HZ, plus the lines of the network devices
+ * (mg_virtio_irq_wake). Interrupts are enabled only inside yield's
+ * `sti; hlt`, and the handlers (boot.S) only count or acknowledge: no
+ * work is ever done in them.
+ */
+#include <stdint.h>
+
+#include "virtio.h"
+
+struct idt_gate {
+    uint16_t offset_low, selector;
+    uint8_t ist, type; /* 0x8e: present, ring 0, 64-bit interrupt gate */
+    uint16_t offset_mid;
+    uint32_t offset_high, reserved;
+};
+
+/* all 256 vectors: the CPU's exceptions (0 to 31) stay absent, so a fault
+ * still ends in a triple fault and QEMU's exit, as before interrupts; the
+ * PIC's 16 from 32; anything else (the local APIC's spurious vector, say)
+ * returns at once */
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+/* IRQ 0s taken (boot.S); and whether they come, so that yield may sleep */
+volatile uint32_t mg_virtio_ticks;
+int mg_virtio_can_sleep;
+
+/* the handlers (boot.S) */
+void mg_virtio_tick(void);
+void mg_virtio_spurious(void);
+void mg_virtio_spurious_slave(void);
+void mg_virtio_irq(void);
+
+static void idt_set(int vector, void (*handler)(void))
+{
+    uintptr_t a = (uintptr_t)handler;
+    idt[vector] = (struct idt_gate){
+        (uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16), (uint32_t)((uint64_t)a >> 32), 0};
+}
+
+void mg_virtio_interrupts_init(void)
+{
+    for (int v = 32; v < 256; v++) idt_set(v, mg_virtio_spurious);
+    idt_set(32, mg_virtio_tick);
+    idt_set(47, mg_virtio_spurious_slave);
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr = {sizeof idt - 1, (uintptr_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+    /* the 8259 PICs: IRQs 0-15 to vectors 32-47 (not the CPU's exception
+     * vectors), every line masked but the PIT's */
+    outb(0x20, 0x11);
+    outb(0xa0, 0x11);
+    outb(0x21, 32);
+    outb(0xa1, 40);
+    outb(0x21, 4);
+    outb(0xa1, 2);
+    outb(0x21, 1);
+    outb(0xa1, 1);
+    outb(0x21, 0xfe);
+    outb(0xa1, 0xff);
+    /* the PIT's channel 0 as a rate generator at MG_VIRTIO_TICK_HZ (channel 2 is the
+     * TSC's calibration, separate) */
+    uint16_t divisor = (uint16_t)(1193182 / MG_VIRTIO_TICK_HZ);
+    outb(0x43, 0x34);
+    outb(0x40, (uint8_t)(divisor & 0xff));
+    outb(0x40, (uint8_t)(divisor >> 8));
+    /* sleeping in hlt trusts the tick to come: a machine whose timer does
+     * not reach the CPU (a masked LINT0, no 8254) would sleep for ever.
+     * Wait up to 20 ms for one; without it yield spins as it must. */
+    uint32_t before = mg_virtio_ticks;
+    uint64_t until = mg_platform_clock_monotonic() + 20000000u;
+    __asm__ volatile("sti" ::: "memory");
+    while (mg_virtio_ticks == before && mg_platform_clock_monotonic() < until)
+        __asm__ volatile("pause" ::: "memory");
+    __asm__ volatile("cli" ::: "memory");
+    mg_virtio_can_sleep = mg_virtio_ticks != before;
+}
+
+void mg_virtio_irq_wake(uint8_t irq)
+{
+    if (irq == 0 || irq == 2 || irq > 15) return; /* the timer, the cascade, none */
+    idt_set(32 + irq, mg_virtio_irq);
+    if (irq < 8) {
+        outb(0x21, (uint8_t)(inb(0x21) & ~(1u << irq)));
+    } else {
+        outb(0xa1, (uint8_t)(inb(0xa1) & ~(1u << (irq - 8))));
+        outb(0x21, (uint8_t)(inb(0x21) & ~(1u << 2))); /* the slave's cascade */
+    }
+}
