@@ -18,7 +18,7 @@
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "base/arena.h"
-#include "graph/strbuf.h"
+#include "base/buf.h"
 #include "toolchain/build.h"
 #include "base/fsutil.h"
 #include "toolchain/target.h"
@@ -45,7 +45,7 @@ static void usage(FILE *f)
 
 typedef struct {
     bool echo;
-    mg_strbuf text;
+    mg_buf text;
 } log_sink;
 
 static void on_log(void *ctx, const char *text, size_t len)
@@ -54,7 +54,7 @@ static void on_log(void *ctx, const char *text, size_t len)
     if (s->echo)
         fwrite(text, 1, len, stderr);
     else
-        mg_strbuf_appendn(&s->text, text, len);
+        mg_buf_add(&s->text, text, len);
 }
 
 int mg_cmd_build(int argc, char **argv)
@@ -186,10 +186,10 @@ int mg_cmd_build(int argc, char **argv)
         status = 0;
     } else {
         /* the log helps when something ran; otherwise the error says it all */
-        if (!verbose && res.misses > 0) fwrite(sink.text.data, 1, sink.text.len, stderr);
+        if (!verbose && res.misses > 0) fwrite(mg_buf_str(&sink.text), 1, sink.text.len, stderr);
         fprintf(stderr, "mgd build: failed: %s\n", res.error);
     }
-    mg_strbuf_free(&sink.text);
+    mg_buf_free(&sink.text);
 done:
     free(image);
     free(cache_path);
