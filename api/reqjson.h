@@ -45,10 +45,6 @@ typedef struct mg_field {
     bool required;
 } mg_field;
 
-/* Whether the bytes are valid UTF-8 (no overlongs, surrogates, or code
- * points past U+10FFFF). */
-bool mg_utf8_valid(const char *s, size_t len);
-
 /* Parses a request body that must be a JSON object. An empty body (only
  * whitespace) gives *out = NULL and 0. -1 with a message for bad JSON,
  * invalid UTF-8, a NUL byte or an escaped one (\u0000), or a value that

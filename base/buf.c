@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 bool mg_buf_reserve(mg_buf *b, size_t extra)
 {
     if (b->failed) return false;
@@ -86,6 +88,55 @@ void mg_buf_add_urlenc(mg_buf *b, const char *s)
     }
 }
 
+void mg_buf_add_c_escaped(mg_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            mg_buf_adds(b, "\\\"");
+            break;
+        case '\\':
+            mg_buf_adds(b, "\\\\");
+            break;
+        case '\n':
+            mg_buf_adds(b, "\\n");
+            break;
+        case '\t':
+            mg_buf_adds(b, "\\t");
+            break;
+        case '?':
+            mg_buf_adds(b, "\\?");
+            break; /* no trigraphs */
+        default:
+            if (*p < 0x20 || *p >= 0x7f) /* octal escapes stop after three digits, unlike \x */
+                mg_buf_printf(b, "\\%03o", *p);
+            else
+                mg_buf_addc(b, (char)*p);
+        }
+    }
+}
+
+void mg_buf_add_utf8(mg_buf *b, const char *s, size_t len)
+{
+    size_t start = 0, i = 0;
+    while (i < len) {
+        size_t n = s[i] ? mg_utf8_len(s + i, len - i) : 0;
+        if (n) {
+            i += n;
+            continue;
+        }
+        mg_buf_add(b, s + start, i - start);
+        mg_buf_adds(b, MG_UTF8_REPLACEMENT);
+        start = ++i;
+    }
+    mg_buf_add(b, s + start, len - start);
+}
+
+const char *mg_buf_str(const mg_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
 void mg_buf_clear(mg_buf *b)
 {
     b->len = 0;
@@ -107,40 +158,17 @@ char *mg_buf_take(mg_buf *b, size_t *len)
     return out;
 }
 
+char *mg_buf_xtake(mg_buf *b)
+{
+    char *out = mg_buf_take(b, NULL);
+    if (!out) abort();
+    return out;
+}
+
 void mg_buf_free(mg_buf *b)
 {
     free(b->data);
     *b = (mg_buf){0};
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid:
- * no overlongs, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len) return 0;
-    unsigned cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
 }
 
 void mg_buf_json_string(mg_buf *b, const char *s, size_t n)
@@ -183,8 +211,8 @@ void mg_buf_json_string(mg_buf *b, const char *s, size_t n)
             u[4] = hex[c >> 4];
             u[5] = hex[c & 15];
         } else if (c >= 0x80) {
-            l = utf8_len(p + i, n - i);
-            if (l == 0) esc = "\xEF\xBF\xBD"; /* U+FFFD for a byte that is not UTF-8 */
+            l = mg_utf8_len(p + i, n - i);
+            if (l == 0) esc = MG_UTF8_REPLACEMENT; /* for a byte that is not UTF-8 */
         }
         if (!esc && c >= 0x20) {
             run += l;

@@ -1,13 +1,20 @@
 /*
- * buf.h - response text: a growable byte buffer and a JSON writer on top.
+ * buf.h - mgd's one growable byte buffer, and a JSON writer on top.
  *
- * Handlers build every body into one buffer that is handed to
- * libmicrohttpd without a copy, so a response costs a few reallocations,
- * not one allocation per JSON node as a cJSON tree would.
+ * Everything mgd builds as text goes through mg_buf: response bodies (a
+ * handler's body is handed to libmicrohttpd without a copy, so a response
+ * costs a few reallocations, not one allocation per JSON node as a cJSON
+ * tree would), the describe output and the generated C files, mgctl's HTTP
+ * bodies and SSE lines, logs.
  *
- * Allocation failures are sticky instead of fatal: once a growth fails the
- * buffer stops growing, `failed` is set, and mg_buf_take() returns NULL, so
- * a handler checks once at the end and answers 500 instead of crashing.
+ * Out of memory, under alloc.h's policy: allocation failures are sticky
+ * instead of fatal. Once a growth fails the buffer stops growing, `failed`
+ * is set, later appends do nothing, and mg_buf_take() returns NULL, so the
+ * code that builds a text checks once, where it hands the result on, and
+ * answers (a 500, a failed build) instead of crashing. Only text whose
+ * size mgd bounds itself (generated code, a resolution's description: the
+ * resolver's limits bound the graph) may be taken with mg_buf_xtake(),
+ * which aborts on a failure like mg_xmalloc.
  *
  * The JSON writer always produces valid JSON: strings are escaped, and
  * bytes that are not valid UTF-8 become U+FFFD (messages may quote what a
@@ -36,14 +43,27 @@ void mg_buf_printf(mg_buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Appends `s` with %XX escapes for everything but unreserved characters
  * (RFC 3986: letters, digits, - . _ ~): a path segment or query part. */
 void mg_buf_add_urlenc(mg_buf *b, const char *s);
+/* Appends `s` as the body of a C string literal (generated code): quotes,
+ * backslashes, controls, bytes past ASCII and '?' (no trigraphs) escaped. */
+void mg_buf_add_c_escaped(mg_buf *b, const char *s);
+/* Appends `len` bytes of text with each byte that is no UTF-8 (and each
+ * NUL) replaced by U+FFFD, so that it can become a C string and JSON. */
+void mg_buf_add_utf8(mg_buf *b, const char *s, size_t len);
+/* The content as a string: "" when empty, never NULL. */
+const char *mg_buf_str(const mg_buf *b);
 /* Empties the buffer, keeping its memory (and clearing `failed`). */
 void mg_buf_clear(mg_buf *b);
 /* The text (the caller frees it) and its length; NULL when anything failed.
  * The buffer is left empty either way. */
 char *mg_buf_take(mg_buf *b, size_t *len);
+/* mg_buf_take() for text whose size mgd bounds (see above): a failure
+ * aborts. Never NULL; "" when nothing was added. */
+char *mg_buf_xtake(mg_buf *b);
 void mg_buf_free(mg_buf *b);
 
-/* Appends `s` (n bytes) as a JSON string literal with its quotes. */
+/* Appends `s` (n bytes) as a JSON string literal with its quotes: the one
+ * JSON string escaper (" \\ and controls escaped, bytes that are no UTF-8
+ * replaced by U+FFFD, the rest as it is). */
 void mg_buf_json_string(mg_buf *b, const char *s, size_t n);
 
 #define MG_JW_MAX_DEPTH 32

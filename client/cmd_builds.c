@@ -52,10 +52,10 @@ static int build_arg(mg_ctl *c, long long *id)
 
 static int get_build(mg_ctl *c, long long id, mg_rest_response *resp, cJSON **b)
 {
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/builds/%d", id);
-    int rc = mg_ctl_call(c, "GET", mg_bytes_str(&path), NULL, resp, b);
-    mg_bytes_free(&path);
+    int rc = mg_ctl_call(c, "GET", mg_buf_str(&path), NULL, resp, b);
+    mg_buf_free(&path);
     return rc;
 }
 
@@ -116,12 +116,12 @@ static int save_image(mg_ctl *c, const cJSON *b, const char *dest, FILE *notes, 
     if (mg_outfile_open(&out, dest, err, sizeof err) != 0) return mg_ctl_fail(c, "%s", err);
     download d = {.f = out.f};
     mg_sha256_init(&d.sha);
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/builds/%d/image", id);
     mg_rest_response resp;
-    int rc = mg_rest_stream(&c->rest, mg_bytes_str(&path), NULL, NULL, download_sink, &d, &resp,
-                            err, sizeof err);
-    mg_bytes_free(&path);
+    int rc = mg_rest_stream(&c->rest, mg_buf_str(&path), NULL, NULL, download_sink, &d, &resp, err,
+                            sizeof err);
+    mg_buf_free(&path);
     int status = 0;
     if (d.write_failed) {
         status = mg_ctl_fail(c, "cannot write %s: %s", dest, strerror(errno));
@@ -293,12 +293,12 @@ static int check_stdout(mg_ctl *c)
 
 /* POSTs a build or rebuild request (`path` is freed), then waits,
  * follows and downloads as the options say. */
-static int queue(mg_ctl *c, mg_bytes *path, const char *body)
+static int queue(mg_ctl *c, mg_buf *path, const char *body)
 {
     mg_rest_response resp;
     cJSON *b;
-    int rc = mg_ctl_call(c, "POST", mg_bytes_str(path), body, &resp, &b);
-    mg_bytes_free(path);
+    int rc = mg_ctl_call(c, "POST", mg_buf_str(path), body, &resp, &b);
+    mg_buf_free(path);
     if (rc) return rc;
     rc = after_queue(c, &resp, b);
     cJSON_Delete(b);
@@ -311,7 +311,7 @@ int mg_cmd_build(mg_ctl *c)
     if (check_stdout(c)) return MG_EXIT_USAGE;
     char *body = mg_ctl_resolve_request(c, true);
     if (!body) return MG_EXIT_USAGE;
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s/build", c->args->positional[0]);
     int rc = queue(c, &path, body);
     free(body);
@@ -324,7 +324,7 @@ int mg_cmd_rebuild(mg_ctl *c)
     int rc = build_arg(c, &id);
     if (!rc) rc = check_stdout(c);
     if (rc) return rc;
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/builds/%d/rebuild", id);
     return queue(c, &path, NULL);
 }
@@ -334,12 +334,12 @@ int mg_cmd_cancel(mg_ctl *c)
     long long id = 0;
     int rc = build_arg(c, &id);
     if (rc) return rc;
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/builds/%d/cancel", id);
     mg_rest_response resp;
     cJSON *b;
-    rc = mg_ctl_call(c, "POST", mg_bytes_str(&path), NULL, &resp, &b);
-    mg_bytes_free(&path);
+    rc = mg_ctl_call(c, "POST", mg_buf_str(&path), NULL, &resp, &b);
+    mg_buf_free(&path);
     if (rc) return rc;
     if (c->json)
         mg_ctl_print_raw(resp.body.data, resp.body.len);
@@ -362,15 +362,15 @@ int mg_cmd_builds(mg_ctl *c)
                                limit_s);
         limit = (int)v;
     }
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s/builds?", c->args->positional[0]);
     const char *v;
     if ((v = mg_args_get(c->args, "--status"))) mg_ctl_path(&path, "status=%q&", v);
     if ((v = mg_args_get(c->args, "--target"))) mg_ctl_path(&path, "target=%q&", v);
     path.data[--path.len] = '\0'; /* the last '?' or '&' */
     cJSON *items;
-    int rc = mg_ctl_list(c, mg_bytes_str(&path), limit, &items);
-    mg_bytes_free(&path);
+    int rc = mg_ctl_list(c, mg_buf_str(&path), limit, &items);
+    mg_buf_free(&path);
     if (rc) return rc;
     if (c->json) {
         mg_ctl_print_json(items);
@@ -449,15 +449,15 @@ int mg_cmd_status(mg_ctl *c)
              mg_json_str(b, "target") ? mg_json_str(b, "target") : "?",
              mg_json_str(b, "arch") ? mg_json_str(b, "arch") : "?");
     mg_table_rowv(&t, "target", line[2]);
-    mg_bytes keys = {0};
+    mg_buf keys = {0};
     const cJSON *k;
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(b, "keys"))
     {
         if (!k->string) continue; /* "keys" is no object */
-        if (keys.len) mg_bytes_addc(&keys, ' ');
-        mg_bytes_adds(&keys, k->string);
-        mg_bytes_addc(&keys, '=');
-        mg_bytes_adds(&keys, cJSON_IsString(k) ? k->valuestring : "?");
+        if (keys.len) mg_buf_addc(&keys, ' ');
+        mg_buf_adds(&keys, k->string);
+        mg_buf_addc(&keys, '=');
+        mg_buf_adds(&keys, cJSON_IsString(k) ? k->valuestring : "?");
     }
     mg_table_rowv(&t, "keys", keys.len ? keys.data : "-");
     snprintf(line[3], sizeof line[3], "version %lld", mg_json_int(b, "config_version", 0));
@@ -513,7 +513,7 @@ int mg_cmd_status(mg_ctl *c)
     mg_table_rowv(&t, "log", logsz);
     mg_table_print(&t, stdout);
     mg_table_free(&t);
-    mg_bytes_free(&keys);
+    mg_buf_free(&keys);
 out:
     cJSON_Delete(b);
     mg_rest_response_free(&resp);
@@ -524,10 +524,10 @@ out:
  * U+FFFD, so that the document stays valid JSON. */
 static void add_log(cJSON *o, const char *text, size_t len)
 {
-    mg_bytes clean = {0};
-    mg_bytes_add_utf8(&clean, text ? text : "", text ? len : 0);
-    cJSON_AddStringToObject(o, "log", mg_bytes_str(&clean));
-    mg_bytes_free(&clean);
+    mg_buf clean = {0};
+    mg_buf_add_utf8(&clean, text ? text : "", text ? len : 0);
+    cJSON_AddStringToObject(o, "log", mg_buf_str(&clean));
+    mg_buf_free(&clean);
 }
 
 int mg_cmd_log(mg_ctl *c)
@@ -547,16 +547,16 @@ int mg_cmd_log(mg_ctl *c)
     if (!follow) {
         /* one answer: the log as it is now */
         mg_rest_response resp;
-        mg_bytes path = {0};
+        mg_buf path = {0};
         mg_ctl_path(&path, "/builds/%d/log", id);
-        int r = mg_rest_call(&c->rest, "GET", mg_bytes_str(&path), NULL, &resp, err, sizeof err);
-        mg_bytes_free(&path);
+        int r = mg_rest_call(&c->rest, "GET", mg_buf_str(&path), NULL, &resp, err, sizeof err);
+        mg_buf_free(&path);
         if (r != 0) {
             rc = mg_ctl_fail(c, "%s", err);
         } else if (resp.status != 200) {
             rc = mg_ctl_api_error(c, &resp);
         } else {
-            fwrite(mg_bytes_str(&resp.body), 1, resp.body.len, out);
+            fwrite(mg_buf_str(&resp.body), 1, resp.body.len, out);
             f.offset = (int64_t)resp.body.len;
         }
         int more = resp.more_data;

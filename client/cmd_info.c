@@ -44,16 +44,16 @@ static void show_devices(const cJSON *doc)
     const cJSON *e, *tg;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "entries"))
     {
-        mg_bytes targets = {0};
+        mg_buf targets = {0};
         cJSON_ArrayForEach(tg, cJSON_GetObjectItemCaseSensitive(e, "targets"))
         {
             if (!cJSON_IsString(tg)) continue;
-            if (targets.len) mg_bytes_addc(&targets, ',');
-            mg_bytes_adds(&targets, tg->valuestring);
+            if (targets.len) mg_buf_addc(&targets, ',');
+            mg_buf_adds(&targets, tg->valuestring);
         }
         mg_table_rowv(&t, mg_json_str(e, "name"), mg_json_str(e, "type"), mg_json_str(e, "kind"),
                       targets.len ? targets.data : "-");
-        mg_bytes_free(&targets);
+        mg_buf_free(&targets);
     }
     mg_table_print(&t, stdout);
     mg_table_free(&t);

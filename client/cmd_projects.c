@@ -114,15 +114,15 @@ int mg_cmd_project_create(mg_ctl *c)
     cJSON *jname = cJSON_CreateString(name);
     char *tail_text = rc ? NULL : cJSON_PrintUnformatted(tail);
     char *name_text = cJSON_PrintUnformatted(jname);
-    mg_bytes body = {0};
+    mg_buf body = {0};
     if (!rc && tail_text && name_text) {
         /* {"name": ..., "config": <the file as written>, <repo or sources>} */
-        mg_bytes_adds(&body, "{\"name\":");
-        mg_bytes_adds(&body, name_text);
-        mg_bytes_adds(&body, ",\"config\":");
-        mg_bytes_add(&body, text, clen);
-        mg_bytes_adds(&body, ",");
-        mg_bytes_adds(&body, tail_text + 1); /* the members, without '{' */
+        mg_buf_adds(&body, "{\"name\":");
+        mg_buf_adds(&body, name_text);
+        mg_buf_adds(&body, ",\"config\":");
+        mg_buf_add(&body, text, clen);
+        mg_buf_adds(&body, ",");
+        mg_buf_adds(&body, tail_text + 1); /* the members, without '{' */
         if (body.failed) rc = mg_ctl_fail(c, "out of memory");
     } else if (!rc) {
         rc = mg_ctl_fail(c, "out of memory");
@@ -133,13 +133,13 @@ int mg_cmd_project_create(mg_ctl *c)
     cJSON_Delete(tail);
     free(text);
     if (rc) {
-        mg_bytes_free(&body);
+        mg_buf_free(&body);
         return rc;
     }
     mg_rest_response resp;
     cJSON *p;
     rc = mg_ctl_call(c, "POST", "/projects", body.data, &resp, &p);
-    mg_bytes_free(&body);
+    mg_buf_free(&body);
     if (rc) return rc;
     if (c->json) {
         mg_ctl_print_raw(resp.body.data, resp.body.len);
@@ -222,20 +222,20 @@ static void show_project(const cJSON *p)
 
 int mg_cmd_project_show(mg_ctl *c)
 {
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s", c->args->positional[0]);
-    int rc = mg_ctl_show(c, mg_bytes_str(&path), show_project);
-    mg_bytes_free(&path);
+    int rc = mg_ctl_show(c, mg_buf_str(&path), show_project);
+    mg_buf_free(&path);
     return rc;
 }
 
 int mg_cmd_project_delete(mg_ctl *c)
 {
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s", c->args->positional[0]);
     mg_rest_response resp;
-    int rc = mg_ctl_call(c, "DELETE", mg_bytes_str(&path), NULL, &resp, NULL);
-    mg_bytes_free(&path);
+    int rc = mg_ctl_call(c, "DELETE", mg_buf_str(&path), NULL, &resp, NULL);
+    mg_buf_free(&path);
     if (rc) return rc;
     mg_rest_response_free(&resp);
     if (c->json) {
@@ -255,13 +255,13 @@ int mg_cmd_config_push(mg_ctl *c)
     size_t len;
     char *text = read_config(c, c->args->positional[1], &len);
     if (!text) return MG_EXIT_USAGE;
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s/config", project);
     mg_rest_response resp;
     cJSON *v;
-    int rc = mg_ctl_call(c, "PUT", mg_bytes_str(&path), text, &resp, &v);
+    int rc = mg_ctl_call(c, "PUT", mg_buf_str(&path), text, &resp, &v);
     free(text);
-    mg_bytes_free(&path);
+    mg_buf_free(&path);
     if (rc) return rc;
     if (c->json)
         mg_ctl_print_raw(resp.body.data, resp.body.len);
@@ -278,12 +278,12 @@ int mg_cmd_config_push(mg_ctl *c)
 int mg_cmd_config_show(mg_ctl *c)
 {
     const char *version = mg_args_get(c->args, "--version");
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s/config", c->args->positional[0]);
     if (version) mg_ctl_path(&path, "?version=%q", version);
     /* stored canonically, compact: people get it indented */
-    int rc = mg_ctl_show(c, mg_bytes_str(&path), mg_ctl_print_json);
-    mg_bytes_free(&path);
+    int rc = mg_ctl_show(c, mg_buf_str(&path), mg_ctl_print_json);
+    mg_buf_free(&path);
     return rc;
 }
 
@@ -292,13 +292,13 @@ int mg_cmd_check(mg_ctl *c)
     const char *project = c->args->positional[0];
     char *body = mg_ctl_resolve_request(c, false);
     if (!body) return MG_EXIT_USAGE;
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s/check", project);
     mg_rest_response resp;
     cJSON *d;
-    int rc = mg_ctl_call(c, "POST", mg_bytes_str(&path), body, &resp, &d);
+    int rc = mg_ctl_call(c, "POST", mg_buf_str(&path), body, &resp, &d);
     free(body);
-    mg_bytes_free(&path);
+    mg_buf_free(&path);
     if (rc) return rc;
     if (c->json) {
         mg_ctl_print_raw(resp.body.data, resp.body.len);
@@ -315,16 +315,16 @@ int mg_cmd_check(mg_ctl *c)
         const cJSON *dev, *dep;
         cJSON_ArrayForEach(dev, devices)
         {
-            mg_bytes deps = {0};
+            mg_buf deps = {0};
             cJSON_ArrayForEach(dep, cJSON_GetObjectItemCaseSensitive(dev, "deps"))
             {
                 if (!cJSON_IsString(dep)) continue;
-                if (deps.len) mg_bytes_addc(&deps, ',');
-                mg_bytes_adds(&deps, dep->valuestring);
+                if (deps.len) mg_buf_addc(&deps, ',');
+                mg_buf_adds(&deps, dep->valuestring);
             }
             mg_table_rowv(&t, mg_json_str(dev, "id"), mg_json_str(dev, "impl"),
                           mg_json_str(dev, "type"), deps.len ? deps.data : "-");
-            mg_bytes_free(&deps);
+            mg_buf_free(&deps);
         }
         mg_table_print(&t, stdout);
         mg_table_free(&t);
@@ -353,21 +353,21 @@ int mg_cmd_graph(mg_ctl *c)
     if (c->json && strcmp(format, "json") != 0)
         return mg_ctl_fail(c, "graph: --json prints the graph as JSON; leave out --format %s",
                            format);
-    mg_bytes path = {0};
+    mg_buf path = {0};
     mg_ctl_path(&path, "/projects/%s/graph?format=%q", c->args->positional[0], format);
     const char *v;
     if ((v = mg_args_get(c->args, "--target"))) mg_ctl_path(&path, "&target=%q", v);
     if ((v = mg_args_get(c->args, "--arch"))) mg_ctl_path(&path, "&arch=%q", v);
     for (int i = 0; (v = mg_args_nth(c->args, "--key", i)); i++) {
         if (!strchr(v, '=') || *v == '=') {
-            mg_bytes_free(&path);
+            mg_buf_free(&path);
             return mg_ctl_fail(c, "graph: --key takes NAME=VALUE, not '%s'", v);
         }
         mg_ctl_path(&path, "&key=%q", v);
     }
     mg_rest_response resp;
-    int rc = mg_ctl_call(c, "GET", mg_bytes_str(&path), NULL, &resp, NULL);
-    mg_bytes_free(&path);
+    int rc = mg_ctl_call(c, "GET", mg_buf_str(&path), NULL, &resp, NULL);
+    mg_buf_free(&path);
     if (rc) return rc;
     char err[512];
     mg_outfile f;
@@ -375,7 +375,7 @@ int mg_cmd_graph(mg_ctl *c)
         mg_rest_response_free(&resp);
         return mg_ctl_fail(c, "graph: %s", err);
     }
-    fwrite(mg_bytes_str(&resp.body), 1, resp.body.len, f.f);
+    fwrite(mg_buf_str(&resp.body), 1, resp.body.len, f.f);
     if (resp.body.len && resp.body.data[resp.body.len - 1] != '\n') fputc('\n', f.f);
     mg_rest_response_free(&resp);
     if (mg_outfile_commit(&f, 0644, err, sizeof err) != 0) return mg_ctl_fail(c, "graph: %s", err);

@@ -6,7 +6,7 @@
 #ifndef MG_CLIENT_COMMANDS_H
 #define MG_CLIENT_COMMANDS_H
 
-#include "client/args.h"
+#include "base/opt.h"
 #include "client/ctl.h"
 
 typedef struct mg_command {

@@ -52,7 +52,7 @@ static void put_safe(FILE *f, const char *s)
 
 int mg_ctl_api_error(const mg_ctl *c, const mg_rest_response *resp)
 {
-    cJSON *doc = cJSON_ParseWithLength(mg_bytes_str(&resp->body), resp->body.len);
+    cJSON *doc = cJSON_ParseWithLength(mg_buf_str(&resp->body), resp->body.len);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "error");
     const char *code = mg_json_str(e, "code");
     const char *message = mg_json_str(e, "message");
@@ -115,7 +115,7 @@ int mg_ctl_call(mg_ctl *c, const char *method, const char *path, const char *bod
         return rc;
     }
     if (json && resp->body.len) {
-        *json = cJSON_ParseWithLength(mg_bytes_str(&resp->body), resp->body.len);
+        *json = cJSON_ParseWithLength(mg_buf_str(&resp->body), resp->body.len);
         if (!*json) {
             mg_rest_response_free(resp);
             return mg_ctl_fail(c, "the answer to %s %s is not JSON (is --url an mgd daemon?)",
@@ -132,7 +132,7 @@ int mg_ctl_show(mg_ctl *c, const char *path, void (*human)(const cJSON *doc))
     int rc = mg_ctl_call(c, "GET", path, NULL, &resp, &doc);
     if (rc) return rc;
     if (c->json)
-        mg_ctl_print_raw(mg_bytes_str(&resp.body), resp.body.len);
+        mg_ctl_print_raw(mg_buf_str(&resp.body), resp.body.len);
     else
         human(doc);
     cJSON_Delete(doc);
@@ -145,20 +145,20 @@ int mg_ctl_list(mg_ctl *c, const char *path, int limit, cJSON **items)
     *items = cJSON_CreateArray();
     if (!*items) return mg_ctl_fail(c, "out of memory");
     int per_page = limit > 0 && limit < 100 ? limit : 100;
-    mg_bytes p = {0};
-    mg_bytes_adds(&p, path);
-    mg_bytes_adds(&p, strchr(path, '?') ? "&" : "?");
+    mg_buf p = {0};
+    mg_buf_adds(&p, path);
+    mg_buf_adds(&p, strchr(path, '?') ? "&" : "?");
     char pp[32];
     snprintf(pp, sizeof pp, "per_page=%d", per_page);
-    mg_bytes_adds(&p, pp);
+    mg_buf_adds(&p, pp);
     int got = 0;
     /* a server whose links go round in circles must not keep us forever */
     for (int pages = 0; pages < 100000; pages++) {
         mg_rest_response resp;
         cJSON *page;
-        int rc = mg_ctl_call(c, "GET", mg_bytes_str(&p), NULL, &resp, &page);
+        int rc = mg_ctl_call(c, "GET", mg_buf_str(&p), NULL, &resp, &page);
         if (rc) {
-            mg_bytes_free(&p);
+            mg_buf_free(&p);
             cJSON_Delete(*items);
             *items = NULL;
             return rc;
@@ -166,7 +166,7 @@ int mg_ctl_list(mg_ctl *c, const char *path, int limit, cJSON **items)
         if (!cJSON_IsArray(page)) {
             cJSON_Delete(page);
             mg_rest_response_free(&resp);
-            mg_bytes_free(&p);
+            mg_buf_free(&p);
             cJSON_Delete(*items);
             *items = NULL;
             return mg_ctl_fail(c, "the answer to GET %s is not a list", path);
@@ -178,24 +178,24 @@ int mg_ctl_list(mg_ctl *c, const char *path, int limit, cJSON **items)
         }
         cJSON_Delete(it);
         cJSON_Delete(page);
-        mg_bytes_clear(&p);
+        mg_buf_clear(&p);
         /* the next page's link is a path on the same server */
         if (resp.next_link[0] == '/' && (limit <= 0 || got < limit))
-            mg_bytes_adds(&p, resp.next_link);
+            mg_buf_adds(&p, resp.next_link);
         mg_rest_response_free(&resp);
         if (!p.len) break;
     }
-    mg_bytes_free(&p);
+    mg_buf_free(&p);
     return 0;
 }
 
-void mg_ctl_path(mg_bytes *out, const char *fmt, ...)
+void mg_ctl_path(mg_buf *out, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     for (const char *f = fmt; *f; f++) {
         if (*f != '%' || !f[1]) {
-            mg_bytes_addc(out, *f);
+            mg_buf_addc(out, *f);
             continue;
         }
         f++;
@@ -204,9 +204,9 @@ void mg_ctl_path(mg_bytes *out, const char *fmt, ...)
         } else if (*f == 'd') {
             char n[32];
             snprintf(n, sizeof n, "%lld", va_arg(ap, long long));
-            mg_bytes_adds(out, n);
+            mg_buf_adds(out, n);
         } else {
-            mg_bytes_addc(out, *f);
+            mg_buf_addc(out, *f);
         }
     }
     va_end(ap);
@@ -288,11 +288,11 @@ char *mg_read_file(const char *path, size_t max, size_t *len, char *err, size_t 
         snprintf(err, errsize, "%s is a directory, not a file", path);
         return NULL;
     }
-    mg_bytes b = {0};
+    mg_buf b = {0};
     char chunk[65536];
     ssize_t n;
     while ((n = read(fd, chunk, sizeof chunk)) > 0) {
-        mg_bytes_add(&b, chunk, (size_t)n);
+        mg_buf_add(&b, chunk, (size_t)n);
         if (b.len > max) break;
     }
     int e = errno;
@@ -308,7 +308,7 @@ char *mg_read_file(const char *path, size_t max, size_t *len, char *err, size_t 
         if (!b.data) return strdup("");
         return b.data;
     }
-    mg_bytes_free(&b);
+    mg_buf_free(&b);
     return NULL;
 }
 

@@ -19,8 +19,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "client/args.h"
-#include "client/bytes.h"
+#include "base/opt.h"
+#include "base/buf.h"
 #include "client/rest.h"
 
 enum {
@@ -63,7 +63,7 @@ int mg_ctl_list(mg_ctl *c, const char *path, int limit, cJSON **items);
 /* A path from pieces: `fmt` with %s for segments (percent-encoded) and %q
  * for query values (the same), %d for long long; malloc'd string in
  * `out->data`. */
-void mg_ctl_path(mg_bytes *out, const char *fmt, ...);
+void mg_ctl_path(mg_buf *out, const char *fmt, ...);
 
 /* Prints JSON text on stdout as the server sent it, with a final newline. */
 void mg_ctl_print_raw(const char *text, size_t len);

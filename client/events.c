@@ -12,9 +12,9 @@ void mg_events_init(mg_events *p, mg_events_fn fn, void *ctx)
 
 void mg_events_free(mg_events *p)
 {
-    mg_bytes_free(&p->line);
-    mg_bytes_free(&p->data);
-    mg_bytes_free(&p->type);
+    mg_buf_free(&p->line);
+    mg_buf_free(&p->data);
+    mg_buf_free(&p->type);
 }
 
 static int dispatch(mg_events *p)
@@ -22,15 +22,15 @@ static int dispatch(mg_events *p)
     int rc = 0;
     if (p->has_data) {
         mg_event ev = {
-            .type = p->type.len ? mg_bytes_str(&p->type) : "message",
-            .data = mg_bytes_str(&p->data),
+            .type = p->type.len ? mg_buf_str(&p->type) : "message",
+            .data = mg_buf_str(&p->data),
             .data_len = p->data.len,
             .id = p->id,
         };
         rc = p->fn(p->ctx, &ev);
     }
-    mg_bytes_clear(&p->data);
-    mg_bytes_clear(&p->type);
+    mg_buf_clear(&p->data);
+    mg_buf_clear(&p->type);
     p->has_data = false;
     return rc;
 }
@@ -47,12 +47,12 @@ static int process_line(mg_events *p, const char *line, size_t len)
     if (vlen && value[0] == ' ') value++, vlen--;
     if (flen == 4 && memcmp(line, "data", 4) == 0) {
         if (p->data.len + vlen + 1 > MG_EVENTS_MAX_DATA) return -1;
-        if (p->has_data) mg_bytes_addc(&p->data, '\n');
-        mg_bytes_add(&p->data, value, vlen);
+        if (p->has_data) mg_buf_addc(&p->data, '\n');
+        mg_buf_add(&p->data, value, vlen);
         p->has_data = true;
     } else if (flen == 5 && memcmp(line, "event", 5) == 0) {
-        mg_bytes_clear(&p->type);
-        mg_bytes_add(&p->type, value, vlen);
+        mg_buf_clear(&p->type);
+        mg_buf_add(&p->type, value, vlen);
     } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
         /* an id with a NUL is ignored, as the standard says; ours are
          * short decimal offsets: a longer one is a broken stream (cut,
@@ -86,10 +86,10 @@ int mg_events_feed(mg_events *p, const char *bytes, size_t len)
         if (p->line.len + (i - start) > MG_EVENTS_MAX_LINE) return -1;
         int rc;
         if (p->line.len) {
-            mg_bytes_add(&p->line, bytes + start, i - start);
+            mg_buf_add(&p->line, bytes + start, i - start);
             if (p->line.failed) return -1;
             rc = process_line(p, p->line.data, p->line.len);
-            mg_bytes_clear(&p->line);
+            mg_buf_clear(&p->line);
         } else {
             rc = process_line(p, bytes + start, i - start);
         }
@@ -98,7 +98,7 @@ int mg_events_feed(mg_events *p, const char *bytes, size_t len)
     }
     if (start < len) {
         if (p->line.len + (len - start) > MG_EVENTS_MAX_LINE) return -1;
-        mg_bytes_add(&p->line, bytes + start, len - start);
+        mg_buf_add(&p->line, bytes + start, len - start);
         if (p->line.failed) return -1;
     }
     return 0;

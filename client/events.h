@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "client/bytes.h"
+#include "base/buf.h"
 
 /* A line longer than this is a broken stream, not a log line (the
  * daemon splits its lines at 64 KiB). */
@@ -38,9 +38,9 @@ typedef int (*mg_events_fn)(void *ctx, const mg_event *ev);
 typedef struct mg_events {
     mg_events_fn fn;
     void *ctx;
-    mg_bytes line;
-    mg_bytes data;
-    mg_bytes type;
+    mg_buf line;
+    mg_buf data;
+    mg_buf type;
     char id[64];
     bool has_data;
     bool after_cr; /* the last byte seen was a CR */

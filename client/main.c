@@ -22,20 +22,6 @@ static void usage_line(const mg_command *c, FILE *out)
     fputc('\n', out);
 }
 
-static void print_options(const mg_option *o, FILE *out)
-{
-    for (; o->name; o++) {
-        char left[64];
-        if (o->short_name)
-            snprintf(left, sizeof left, "-%c, %s%s%s", o->short_name, o->name, o->arg ? " " : "",
-                     o->arg ? o->arg : "");
-        else
-            snprintf(left, sizeof left, "    %s%s%s", o->name, o->arg ? " " : "",
-                     o->arg ? o->arg : "");
-        fprintf(out, "  %-30s %s\n", left, o->help);
-    }
-}
-
 static void help_command(const mg_command *c, FILE *out)
 {
     fputs("usage: ", out);
@@ -47,10 +33,10 @@ static void help_command(const mg_command *c, FILE *out)
             c->summary + 1);
     if (c->options[0].name) {
         fputs("\noptions:\n", out);
-        print_options(c->options, out);
+        mg_args_help(c->options, out);
     }
     fputs("\nglobal options:\n", out);
-    print_options(mg_global_options, out);
+    mg_args_help(mg_global_options, out);
     fputs("\nexit status: 0 done, 1 the work failed (a failed build, a config that does not "
           "resolve),\n2 usage, server or connection error, 3 a cancelled or interrupted build.\n",
           out);
@@ -80,7 +66,7 @@ static void help_all(FILE *out)
         fprintf(out, "  %-22s %s\n", left, c->summary);
     }
     fputs("\nglobal options:\n", out);
-    print_options(mg_global_options, out);
+    mg_args_help(mg_global_options, out);
     fputs("\n`mgctl COMMAND --help` tells more about a command; docs/mgctl.md tells all.\n"
           "The server and token come from --url/--token or MGD_URL/MGD_TOKEN.\n",
           out);

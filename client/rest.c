@@ -99,7 +99,7 @@ void mg_rest_free(mg_rest *r)
 
 void mg_rest_response_free(mg_rest_response *resp)
 {
-    mg_bytes_free(&resp->body);
+    mg_buf_free(&resp->body);
 }
 
 char *mg_rest_url(const mg_rest *r, const char *path)
@@ -110,15 +110,15 @@ char *mg_rest_url(const mg_rest *r, const char *path)
     return u;
 }
 
-void mg_rest_escape(mg_bytes *b, const char *s)
+void mg_rest_escape(mg_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            mg_bytes_addc(b, (char)*p);
+            mg_buf_addc(b, (char)*p);
         } else {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            mg_bytes_add(b, e, 3);
+            mg_buf_add(b, e, 3);
         }
     }
 }
@@ -221,7 +221,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     }
     /* error bodies are small, a huge one is cut; a 2xx answer is kept
      * whole (cut, `mgctl log` printed a long log short, with exit 0) */
-    if (ok || t->out->body.len < (4u << 20)) mg_bytes_add(&t->out->body, data, n);
+    if (ok || t->out->body.len < (4u << 20)) mg_buf_add(&t->out->body, data, n);
     return t->out->body.failed ? 0 : n;
 }
 

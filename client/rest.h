@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client/bytes.h"
+#include "base/buf.h"
 
 typedef struct mg_rest {
     char *base;  /* scheme://host[:port][/prefix], without a final '/' */
@@ -33,7 +33,7 @@ typedef struct mg_rest {
 /* What an answer carried besides its body: the headers mgctl uses. */
 typedef struct mg_rest_response {
     long status;
-    mg_bytes body;
+    mg_buf body;
     char content_type[128];
     char location[256];
     char etag[80];
@@ -73,7 +73,7 @@ void mg_rest_response_free(mg_rest_response *resp);
 
 /* `s` percent-encoded for a path segment or a query value (everything but
  * unreserved characters), appended to `b`. */
-void mg_rest_escape(mg_bytes *b, const char *s);
+void mg_rest_escape(mg_buf *b, const char *s);
 
 /* The full URL of `path`, for messages (malloc'd). */
 char *mg_rest_url(const mg_rest *r, const char *path);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 void mg_table_init(mg_table *t, int ncols)
 {
     memset(t, 0, sizeof *t);
@@ -13,10 +15,7 @@ void mg_table_init(mg_table *t, int ncols)
 
 size_t mg_table_width(const char *s)
 {
-    size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80) w++;
-    return w;
+    return mg_utf8_count(s);
 }
 
 void mg_table_row(mg_table *t, const char *const *cells)

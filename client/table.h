@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "client/bytes.h"
+#include "base/buf.h"
 
 #define MG_TABLE_MAX_COLUMNS 12
 
@@ -29,7 +29,8 @@ void mg_table_rowv(mg_table *t, ...);
 void mg_table_print(const mg_table *t, FILE *out);
 void mg_table_free(mg_table *t);
 
-/* Display width of a UTF-8 string (code points; no wide characters). */
+/* Display width of a UTF-8 string: its characters (no wide ones), each
+ * byte that is no UTF-8 counting as one, shown as U+FFFD. */
 size_t mg_table_width(const char *s);
 
 #endif

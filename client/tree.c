@@ -11,13 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/bytes.h"
+#include "base/buf.h"
+#include "base/utf8.h"
 
 int mg_tree_is_text(const char *s, size_t len)
 {
-    for (size_t i = 0, n; i < len; i += n)
-        if (!(n = mg_utf8_char_len(s + i, len - i))) return 0;
-    return 1;
+    return mg_utf8_valid(s, len) && !memchr(s, '\0', len);
 }
 
 typedef struct walk {
@@ -49,11 +48,11 @@ static int read_file(walk *w, const char *full, const char *rel, const struct st
         snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(errno));
         return -1;
     }
-    mg_bytes b = {0};
+    mg_buf b = {0};
     char chunk[65536];
     ssize_t n;
     while ((n = read(fd, chunk, sizeof chunk)) > 0 && b.len <= MG_TREE_MAX_BYTES)
-        mg_bytes_add(&b, chunk, (size_t)n);
+        mg_buf_add(&b, chunk, (size_t)n);
     int e = errno;
     close(fd);
     int rc = -1;
@@ -61,19 +60,19 @@ static int read_file(walk *w, const char *full, const char *rel, const struct st
         snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(e));
     else if (b.failed)
         snprintf(w->err, w->errsize, "out of memory reading %s", full);
-    else if (!mg_tree_is_text(mg_bytes_str(&b), b.len))
+    else if (!mg_tree_is_text(mg_buf_str(&b), b.len))
         snprintf(w->err, w->errsize,
                  "%s is not UTF-8 text; inline sources carry text files only "
                  "(use --repo for a git repository)",
                  full);
-    else if (!cJSON_AddStringToObject(w->obj, rel, mg_bytes_str(&b)))
+    else if (!cJSON_AddStringToObject(w->obj, rel, mg_buf_str(&b)))
         snprintf(w->err, w->errsize, "out of memory");
     else {
         w->files++;
         w->bytes += b.len;
         rc = 0;
     }
-    mg_bytes_free(&b);
+    mg_buf_free(&b);
     return rc;
 }
 

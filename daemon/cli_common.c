@@ -128,3 +128,33 @@ int mg_cli_parse_limit(const char *prog, const char *opt, const char *val, mg_bu
     }
     return 0;
 }
+
+/* As before the tables, an option given again overrides (repeat), and each
+ * takes its value as the next word or after '='. */
+const mg_option mg_cli_limit_options[] = {
+    {"--limit-memory", 0, "SIZE", true, NULL, "address space of a process (default 2G)"},
+    {"--limit-cpu", 0, "SECONDS", true, NULL, "CPU time of a process (default 300)"},
+    {"--limit-file-size", 0, "SIZE", true, NULL, "largest file written (default 1G)"},
+    {"--limit-procs", 0, "N", true, NULL, "processes (default 256)"},
+    {"--action-timeout", 0, "S", true, NULL, "wall time of an action (default 300)"},
+    {"--build-timeout", 0, "S", true, NULL, "wall time of a whole build (default 1800)"},
+    MG_OPTION_END,
+};
+
+int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l)
+{
+    for (const mg_option *o = mg_cli_limit_options; o->name; o++) {
+        const char *v = mg_args_get(a, o->name);
+        if (v && mg_cli_parse_limit(prog, o->name, v, l) < 0) return -1;
+    }
+    return 0;
+}
+
+int mg_cli_parse_options(const char *prog, mg_args *a, const mg_option *const *tables, int ntables,
+                         int argc, char **argv)
+{
+    char err[256];
+    if (mg_args_parse(a, tables, ntables, argc, argv, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "%s: %s\n", prog, err);
+    return -1;
+}

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/opt.h"
 #include "graph/catalog.h"
 #include "graph/errors.h"
 #include "graph/resolve.h"
@@ -32,10 +33,21 @@ bool mg_cli_parse_key(char *arg, mg_key_setting *out);
 mg_graph *mg_cli_resolve(const char *prog, const char *config, const char *project_dir,
                          mg_resolve_options *opts, bool json_errors, mg_catalog **cat);
 
+/* Parses a command's arguments against its option tables (base/opt.h):
+ * 0, or -1 after printing "PROG: what is wrong" on stderr (the caller
+ * adds its usage and exits 2). */
+int mg_cli_parse_options(const char *prog, mg_args *a, const mg_option *const *tables, int ntables,
+                         int argc, char **argv);
+
 /* The limit options that mgd build and mgd serve share (one line each in
- * MG_CLI_LIMITS_USAGE). Returns 1 when `opt` is one of them and its value
+ * MG_CLI_LIMITS_USAGE), as an option table to parse with the command's. */
+extern const mg_option mg_cli_limit_options[];
+/* Puts the limit options given in `a` into *l: 0, or -1 (with a message on
+ * stderr) when a value is wrong. 0 means no limit. */
+int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l);
+/* One limit option: returns 1 when `opt` is one of them and its value
  * `val` went into *l, 0 when `opt` is not one of them, -1 (with a message
- * on stderr) when the value is missing or wrong. 0 means no limit. */
+ * on stderr) when the value is missing or wrong. */
 int mg_cli_parse_limit(const char *prog, const char *opt, const char *val, mg_build_limits *l);
 #define MG_CLI_LIMITS_USAGE                                                                        \
     "Limits of each build action (every process of it), 0 for none:\n"                             \

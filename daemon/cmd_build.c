@@ -18,7 +18,7 @@
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "base/arena.h"
-#include "graph/strbuf.h"
+#include "base/buf.h"
 #include "toolchain/build.h"
 #include "base/fsutil.h"
 #include "toolchain/target.h"
@@ -46,7 +46,7 @@ static void usage(FILE *f)
 
 typedef struct {
     bool echo;
-    mg_strbuf text;
+    mg_buf text;
 } log_sink;
 
 static void on_log(void *ctx, const char *text, size_t len)
@@ -55,82 +55,74 @@ static void on_log(void *ctx, const char *text, size_t len)
     if (s->echo)
         fwrite(text, 1, len, stderr);
     else
-        mg_strbuf_appendn(&s->text, text, len);
+        mg_buf_add(&s->text, text, len);
 }
+
+/* The words of the usage above; an option given again overrides, as
+ * before the table (repeat). */
+static const mg_option build_options[] = {
+    {"--config", 0, "FILE", true, "@file", "the config document (default DIR/config.json)"},
+    {"--target", 0, "T", true, NULL, "the target (default unix)"},
+    {"--arch", 0, "A", true, NULL, "the architecture (default the host's)"},
+    {"--key", 0, "k=v", true, NULL, "sets a configure key"},
+    {"-o", 0, "OUT", true, "@file", "where to write the image"},
+    {"--cache", 0, "DIR", true, "@dir", "the action cache"},
+    {"--force", 0, NULL, true, NULL, "runs every action again"},
+    {"--jobs", 0, "N", true, NULL, "processes at once"},
+    {"--verbose", 'v', NULL, true, NULL, "prints the build log"},
+    {"--no-sandbox", 0, NULL, true, NULL, "runs the actions without bubblewrap"},
+    {"--help", 'h', NULL, true, NULL, "prints this help"},
+    MG_OPTION_END,
+};
 
 int mg_cmd_build(int argc, char **argv)
 {
-    const char *dir = NULL, *config = NULL, *out = NULL, *cache_dir = NULL;
     /* no target: the resolver takes the registry's default */
     mg_resolve_options opts = {.arch = mg_host_arch()};
     mg_build_options bo = {0};
     mg_build_limits limits = mg_build_limits_default();
     bo.limits = &limits;
-    bool verbose = false;
-    mg_key_setting *keys = calloc((size_t)argc + 1, sizeof *keys);
+    mg_args args;
+    const mg_option *const tables[] = {build_options, mg_cli_limit_options};
+    if (mg_cli_parse_options("mgd build", &args, tables, 2, argc, argv) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (mg_args_has(&args, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    const char *dir = args.npositional ? args.positional[0] : NULL;
+    const char *config = mg_args_get(&args, "--config"), *out = mg_args_get(&args, "-o");
+    const char *cache_dir = mg_args_get(&args, "--cache"), *v;
+    bo.force = mg_args_has(&args, "--force");
+    bo.no_sandbox = mg_args_has(&args, "--no-sandbox");
+    bool verbose = mg_args_has(&args, "--verbose");
+    if ((v = mg_args_get(&args, "--target"))) opts.target = v;
+    if ((v = mg_args_get(&args, "--arch"))) opts.arch = v;
+    if (args.npositional > 1) {
+        fprintf(stderr, "mgd build: one DIR only ('%s')\n", args.positional[1]);
+        return 2;
+    }
+    if (mg_cli_apply_limits("mgd build", &args, &limits) != 0) return 2;
+    if ((v = mg_args_get(&args, "--jobs"))) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 1024) {
+            fprintf(stderr, "mgd build: --jobs takes a number from 1 to 1024\n");
+            return 2;
+        }
+        bo.jobs = (unsigned)n;
+    }
+    mg_key_setting *keys = calloc((size_t)args.nvalues + 1, sizeof *keys);
     if (!keys) return 1;
     int status = 2;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            free(keys);
-            return 0;
-        }
-        int lr = mg_cli_parse_limit("mgd build", a, val, &limits);
-        if (lr < 0) goto out;
-        if (lr > 0) {
-            i++;
-            continue;
-        }
-        bool takes = !strcmp(a, "--config") || !strcmp(a, "--target") || !strcmp(a, "--arch") ||
-                     !strcmp(a, "--key") || !strcmp(a, "-o") || !strcmp(a, "--cache") ||
-                     !strcmp(a, "--jobs");
-        if (takes && !val) {
-            fprintf(stderr, "mgd build: %s needs a value\n", a);
+    /* the values point into argv, which mg_cli_parse_key may cut */
+    for (int i = 0; (v = mg_args_nth(&args, "--key", i)); i++)
+        if (!mg_cli_parse_key((char *)v, &keys[opts.n_keys++])) {
+            fprintf(stderr, "mgd build: --key takes NAME=VALUE, got '%s'\n", v);
             goto out;
         }
-        if (!strcmp(a, "--config"))
-            config = argv[++i];
-        else if (!strcmp(a, "--target"))
-            opts.target = argv[++i];
-        else if (!strcmp(a, "--arch"))
-            opts.arch = argv[++i];
-        else if (!strcmp(a, "-o"))
-            out = argv[++i];
-        else if (!strcmp(a, "--cache"))
-            cache_dir = argv[++i];
-        else if (!strcmp(a, "--force"))
-            bo.force = true;
-        else if (!strcmp(a, "--no-sandbox"))
-            bo.no_sandbox = true;
-        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
-            verbose = true;
-        else if (!strcmp(a, "--jobs")) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1024) {
-                fprintf(stderr, "mgd build: --jobs takes a number from 1 to 1024\n");
-                goto out;
-            }
-            bo.jobs = (unsigned)n;
-        } else if (!strcmp(a, "--key")) {
-            if (!mg_cli_parse_key(argv[++i], &keys[opts.n_keys++])) {
-                fprintf(stderr, "mgd build: --key takes NAME=VALUE, got '%s'\n", argv[i]);
-                goto out;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mgd build: unknown option '%s'\n", a);
-            usage(stderr);
-            goto out;
-        } else if (!dir)
-            dir = a;
-        else {
-            fprintf(stderr, "mgd build: one DIR only ('%s')\n", a);
-            goto out;
-        }
-    }
     if (!dir) {
         usage(stderr);
         goto out;
@@ -189,10 +181,10 @@ int mg_cmd_build(int argc, char **argv)
         status = 0;
     } else {
         /* the log helps when something ran; otherwise the error says it all */
-        if (!verbose && res.misses > 0) fwrite(sink.text.data, 1, sink.text.len, stderr);
+        if (!verbose && res.misses > 0) fwrite(mg_buf_str(&sink.text), 1, sink.text.len, stderr);
         fprintf(stderr, "mgd build: failed: %s\n", res.error.msg);
     }
-    mg_strbuf_free(&sink.text);
+    mg_buf_free(&sink.text);
 done:
     free(image);
     free(cache_path);

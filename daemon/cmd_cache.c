@@ -93,32 +93,40 @@ static unsigned remove_old_runtimes(mg_cache *c)
     return n;
 }
 
+/* The words after stats or gc; an option given again overrides, as
+ * before the table (repeat). */
+static const mg_option cache_options[] = {
+    {"--cache", 0, "DIR", true, "@dir", "the action cache"},
+    {"--max-size", 0, "SIZE", true, NULL, "what gc makes the cache fit"},
+    {"--json", 0, NULL, true, NULL, "stats as JSON"},
+    {"--help", 'h', NULL, true, NULL, "prints this help"},
+    MG_OPTION_END,
+};
+
 int mg_cmd_cache(int argc, char **argv)
 {
-    const char *sub = argc > 0 ? argv[0] : NULL, *dir = NULL, *max = NULL;
-    bool json = false;
+    const char *sub = argc > 0 ? argv[0] : NULL;
     if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
         usage(sub ? stdout : stderr);
         return sub ? 0 : 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((!strcmp(a, "--cache") || !strcmp(a, "--max-size")) && i + 1 < argc) {
-            if (a[2] == 'c')
-                dir = argv[++i];
-            else
-                max = argv[++i];
-        } else if (!strcmp(a, "--json"))
-            json = true;
-        else {
-            fprintf(stderr, "mgd cache: unexpected '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+    mg_args args;
+    const mg_option *const tables[] = {cache_options};
+    if (mg_cli_parse_options("mgd cache", &args, tables, 1, argc - 1, argv + 1) != 0) {
+        usage(stderr);
+        return 2;
     }
+    if (mg_args_has(&args, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (args.npositional) {
+        fprintf(stderr, "mgd cache: unexpected '%s'\n", args.positional[0]);
+        usage(stderr);
+        return 2;
+    }
+    const char *dir = mg_args_get(&args, "--cache"), *max = mg_args_get(&args, "--max-size");
+    bool json = mg_args_has(&args, "--json");
     bool is_stats = !strcmp(sub, "stats"), is_gc = !strcmp(sub, "gc");
     uint64_t max_bytes = 0;
     if (!is_stats && !is_gc) {

@@ -43,55 +43,51 @@ static int write_text(const char *dir, const char *name, const char *text)
     return r;
 }
 
+/* The words of the usage above; an option given again overrides, as
+ * before the table (repeat). */
+static const mg_option describe_options[] = {
+    {"--target", 0, "T", true, NULL, "the target (default unix)"},
+    {"--arch", 0, "A", true, NULL, "the architecture (default the host's)"},
+    {"--key", 0, "k=v", true, NULL, "sets a configure key"},
+    {"--format", 0, "F", true, "json dot", "json (default) or dot"},
+    {"--generate", 0, "DIR", true, "@dir", "also writes the generated C files into DIR"},
+    {"--help", 'h', NULL, true, NULL, "prints this help"},
+    MG_OPTION_END,
+};
+
 int mg_cmd_describe(int argc, char **argv)
 {
-    const char *config = NULL, *format = "json", *generate = NULL;
     /* no target: the resolver takes the registry's default */
     mg_resolve_options opts = {.arch = mg_host_arch()};
-    mg_key_setting *keys = calloc((size_t)argc + 1, sizeof *keys);
-    if (!keys) return 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            free(keys);
-            return 0;
-        }
-        bool takes = !strcmp(a, "--target") || !strcmp(a, "--arch") || !strcmp(a, "--key") ||
-                     !strcmp(a, "--format") || !strcmp(a, "--generate");
-        if (takes && !val) {
-            fprintf(stderr, "mgd describe: %s needs a value\n", a);
-            free(keys);
-            return 2;
-        }
-        if (!strcmp(a, "--target"))
-            opts.target = argv[++i];
-        else if (!strcmp(a, "--arch"))
-            opts.arch = argv[++i];
-        else if (!strcmp(a, "--format"))
-            format = argv[++i];
-        else if (!strcmp(a, "--generate"))
-            generate = argv[++i];
-        else if (!strcmp(a, "--key")) {
-            if (!mg_cli_parse_key(argv[++i], &keys[opts.n_keys++])) {
-                fprintf(stderr, "mgd describe: --key takes NAME=VALUE, got '%s'\n", argv[i]);
-                free(keys);
-                return 2;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mgd describe: unknown option '%s'\n", a);
-            usage(stderr);
-            free(keys);
-            return 2;
-        } else if (!config) {
-            config = a;
-        } else {
-            fprintf(stderr, "mgd describe: one CONFIG only ('%s')\n", a);
-            free(keys);
-            return 2;
-        }
+    mg_args args;
+    const mg_option *const tables[] = {describe_options};
+    if (mg_cli_parse_options("mgd describe", &args, tables, 1, argc, argv) != 0) {
+        usage(stderr);
+        return 2;
     }
+    if (mg_args_has(&args, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    const char *config = args.npositional ? args.positional[0] : NULL, *v;
+    const char *format = mg_args_get(&args, "--format");
+    const char *generate = mg_args_get(&args, "--generate");
+    if (!format) format = "json";
+    if ((v = mg_args_get(&args, "--target"))) opts.target = v;
+    if ((v = mg_args_get(&args, "--arch"))) opts.arch = v;
+    if (args.npositional > 1) {
+        fprintf(stderr, "mgd describe: one CONFIG only ('%s')\n", args.positional[1]);
+        return 2;
+    }
+    mg_key_setting *keys = calloc((size_t)args.nvalues + 1, sizeof *keys);
+    if (!keys) return 1;
+    /* the values point into argv, which mg_cli_parse_key may cut */
+    for (int i = 0; (v = mg_args_nth(&args, "--key", i)); i++)
+        if (!mg_cli_parse_key((char *)v, &keys[opts.n_keys++])) {
+            fprintf(stderr, "mgd describe: --key takes NAME=VALUE, got '%s'\n", v);
+            free(keys);
+            return 2;
+        }
     opts.keys = keys;
     if (!config || (strcmp(format, "json") && strcmp(format, "dot"))) {
         if (config) fprintf(stderr, "mgd describe: --format is json or dot, not '%s'\n", format);

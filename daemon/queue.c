@@ -24,7 +24,7 @@
 #include "base/arena.h"
 #include "base/deadline.h"
 #include "graph/describe.h"
-#include "graph/strbuf.h"
+#include "base/buf.h"
 #include "toolchain/build.h"
 #include "toolchain/exec.h"
 #include "base/fsutil.h"
@@ -109,17 +109,17 @@ static void log_raw(build_log *l, const char *text, size_t len)
 static void log_text(void *ctx, const char *text, size_t len)
 {
     build_log *l = ctx;
-    mg_strbuf out = {0};
+    mg_buf out = {0};
     double t = (double)mg_ms_since(l->start_ms) / 1e3;
     char stamp[32];
     snprintf(stamp, sizeof stamp, "[%8.3f] ", t);
     for (size_t i = 0; i < len; i++) {
-        if (l->at_line_start) mg_strbuf_append(&out, stamp);
-        mg_strbuf_appendn(&out, &text[i], 1);
+        if (l->at_line_start) mg_buf_adds(&out, stamp);
+        mg_buf_add(&out, &text[i], 1);
         l->at_line_start = text[i] == '\n';
     }
-    if (out.len) log_raw(l, out.data, out.len);
-    mg_strbuf_free(&out);
+    if (out.len && !out.failed) log_raw(l, out.data, out.len);
+    mg_buf_free(&out);
 }
 
 static void log_line(build_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -22,6 +22,7 @@
 
 #include "base/fsutil.h"
 #include "base/sha256.h"
+#include "base/utf8.h"
 
 #define HEADS_SPEC "+refs/heads/*:refs/heads/*"
 #define TAGS_SPEC "+refs/tags/*:refs/tags/*"
@@ -1195,40 +1196,6 @@ static const char *shown(const char *path, char *buf, size_t size)
     return buf;
 }
 
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char b = s[i];
-        size_t len;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xe0) == 0xc0) {
-            len = 2;
-            cp = b & 0x1f;
-        } else if ((b & 0xf0) == 0xe0) {
-            len = 3;
-            cp = b & 0x0f;
-        } else if ((b & 0xf8) == 0xf0) {
-            len = 4;
-            cp = b & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n) return false;
-        for (size_t j = 1; j < len; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return false;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        i += len;
-    }
-    return true;
-}
-
 /* The rules of one path; the message names it. */
 static int inline_path_ok(const char *path, mg_err *err)
 {
@@ -1256,7 +1223,7 @@ static int inline_path_ok(const char *path, mg_err *err)
             return -1;
         }
     }
-    if (!utf8_ok((const unsigned char *)path, n)) {
+    if (!mg_utf8_valid(path, n)) {
         mg_err_set(err, MG_E_INVALID, "sources: path '%s' is not valid UTF-8",
                    shown(path, sh, sizeof sh));
         return -1;

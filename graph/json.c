@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 static void position(const char *bytes, size_t off, size_t *line, size_t *col)
 {
     *line = 1;
@@ -16,29 +18,6 @@ static void position(const char *bytes, size_t off, size_t *line, size_t *col)
             ++*col;
         }
     }
-}
-
-/* Length of the UTF-8 sequence at p (well-formed per RFC 3629), or 0. */
-size_t mg_utf8_len(const unsigned char *p, size_t avail)
-{
-    if (p[0] < 0x80) return 1;
-    size_t n;
-    uint32_t min, c;
-    if ((p[0] & 0xE0) == 0xC0)
-        n = 2, min = 0x80, c = p[0] & 0x1F;
-    else if ((p[0] & 0xF0) == 0xE0)
-        n = 3, min = 0x800, c = p[0] & 0x0F;
-    else if ((p[0] & 0xF8) == 0xF0)
-        n = 4, min = 0x10000, c = p[0] & 0x07;
-    else
-        return 0;
-    if (n > avail) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        c = c << 6 | (p[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-    return n;
 }
 
 /* One pass over the bytes before cJSON sees them. */

@@ -19,8 +19,4 @@
 cJSON *mg_json_parse(const char *bytes, size_t len, size_t max_bytes, int max_depth,
                      const char *path, mg_errors *errs);
 
-/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 if there is
- * none (overlong, surrogate, truncated or stray byte). */
-size_t mg_utf8_len(const unsigned char *p, size_t avail);
-
 #endif

@@ -1,13 +1,13 @@
 #include "graph/svg.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/json.h"
+#include "base/buf.h"
+#include "base/utf8.h"
 
 /* Geometry, in pixels. Text is 12 px monospace, about 7.2 px a character:
  * boxes allow 7.5 so labels never touch their border. */
@@ -20,53 +20,6 @@
 #define MIN_BOX_W 90
 #define LABEL_MAX 40 /* characters shown in a box before the ellipsis */
 #define CHAR_W2 15   /* twice the width of a character */
-
-/* The output buffer. Unlike mg_strbuf it reports running out of memory
- * instead of aborting: a daemon thread must survive a huge graph. */
-typedef struct svg_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} svg_buf;
-
-static void put_n(svg_buf *b, const char *s, size_t n)
-{
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = 0;
-}
-
-static void put(svg_buf *b, const char *s)
-{
-    put_n(b, s, strlen(s));
-}
-
-/* Only numbers and fixed words go through here, so 256 bytes suffice. */
-static void putf(svg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(svg_buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        b->failed = true;
-    else
-        put_n(b, tmp, (size_t)n);
-}
 
 /* Length of the character at p that XML can carry, or 0 for a byte to
  * replace: invalid UTF-8, controls other than tab and newlines, and the
@@ -94,43 +47,43 @@ static size_t char_count(const char *s)
 
 /* Appends s escaped for XML text and attribute values alike, at most `max`
  * characters (0: all), the last of them an ellipsis when cut. */
-static void put_text(svg_buf *b, const char *s, size_t max)
+static void put_text(mg_buf *b, const char *s, size_t max)
 {
     size_t total = char_count(s), shown = 0, left = strlen(s);
     bool cut = max && total > max;
     for (const unsigned char *p = (const unsigned char *)s; *p; shown++) {
         if (cut && shown == max - 1) {
-            put(b, "\xe2\x80\xa6"); /* U+2026 HORIZONTAL ELLIPSIS */
+            mg_buf_adds(b, "\xe2\x80\xa6"); /* U+2026 HORIZONTAL ELLIPSIS */
             return;
         }
         size_t k = xml_char_len(p, left);
         switch (k ? *p : 0) {
         case 0:
-            put(b, "\xef\xbf\xbd"); /* U+FFFD REPLACEMENT CHARACTER */
+            mg_buf_adds(b, "\xef\xbf\xbd"); /* U+FFFD REPLACEMENT CHARACTER */
             k = 1;
             break;
         case '<':
-            put(b, "&lt;");
+            mg_buf_adds(b, "&lt;");
             break;
         case '>':
-            put(b, "&gt;");
+            mg_buf_adds(b, "&gt;");
             break;
         case '&':
-            put(b, "&amp;");
+            mg_buf_adds(b, "&amp;");
             break;
         case '"':
-            put(b, "&quot;");
+            mg_buf_adds(b, "&quot;");
             break;
         case '\'':
-            put(b, "&apos;");
+            mg_buf_adds(b, "&apos;");
             break;
         case '\t':
         case '\n':
         case '\r': /* kept as references: attribute values would turn them into spaces */
-            putf(b, "&#%d;", *p);
+            mg_buf_printf(b, "&#%d;", *p);
             break;
         default:
-            put_n(b, (const char *)p, k);
+            mg_buf_add(b, (const char *)p, k);
         }
         p += k;
         left -= k;
@@ -349,10 +302,10 @@ static bool do_layout(const mg_graph *g, layout *l, int64_t title_w)
     return true;
 }
 
-static void put_edges(svg_buf *b, const mg_graph *g, const layout *l)
+static void put_edges(mg_buf *b, const mg_graph *g, const layout *l)
 {
-    put(b, "<g class=\"edges\" fill=\"none\" stroke=\"#6b7280\" stroke-width=\"1.25\" "
-           "marker-end=\"url(#arrow)\">\n");
+    mg_buf_adds(b, "<g class=\"edges\" fill=\"none\" stroke=\"#6b7280\" stroke-width=\"1.25\" "
+                   "marker-end=\"url(#arrow)\">\n");
     for (size_t i = 0; i < g->n_nodes; i++) {
         const mg_graph_node *nd = &g->nodes[i];
         for (size_t d = 0; d < nd->n_deps; d++) {
@@ -363,18 +316,18 @@ static void put_edges(svg_buf *b, const mg_graph *g, const layout *l)
             int64_t x1 = l->x[i] + (int64_t)(d + 1) * l->w[i] / (int64_t)(nd->n_deps + 1);
             int64_t y1 = layer_top(l, l->layer[i]) + BOX_H;
             int64_t x2 = l->x[dep] + l->w[dep] / 2, y2 = layer_top(l, l->layer[dep]);
-            putf(b, "<path class=\"edge\" d=\"M%lld %lld L%lld %lld\"><title>", (long long)x1,
-                 (long long)y1, (long long)x2, (long long)y2);
+            mg_buf_printf(b, "<path class=\"edge\" d=\"M%lld %lld L%lld %lld\"><title>",
+                          (long long)x1, (long long)y1, (long long)x2, (long long)y2);
             put_text(b, nd->id ? nd->id : "?", 0);
-            put(b, " -&gt; ");
+            mg_buf_adds(b, " -&gt; ");
             put_text(b, g->nodes[dep].id ? g->nodes[dep].id : "?", 0);
-            put(b, "</title></path>\n");
+            mg_buf_adds(b, "</title></path>\n");
         }
     }
-    put(b, "</g>\n");
+    mg_buf_adds(b, "</g>\n");
 }
 
-static void put_node(svg_buf *b, const mg_graph *g, const layout *l, size_t i)
+static void put_node(mg_buf *b, const mg_graph *g, const layout *l, size_t i)
 {
     const mg_graph_node *nd = &g->nodes[i];
     const char *id = nd->id ? nd->id : "?";
@@ -384,31 +337,33 @@ static void put_node(svg_buf *b, const mg_graph *g, const layout *l, size_t i)
         b->failed = true;
         return;
     }
-    putf(b, "<g class=\"node%s\" id=\"n%zu\"><title>", l->job[i] ? " job" : "", i);
+    mg_buf_printf(b, "<g class=\"node%s\" id=\"n%zu\"><title>", l->job[i] ? " job" : "", i);
     /* the tooltip says everything the box may have cut */
     put_text(b, id, 0);
-    put(b, l->job[i] ? " (job)&#10;impl: " : "&#10;impl: ");
+    mg_buf_adds(b, l->job[i] ? " (job)&#10;impl: " : "&#10;impl: ");
     put_text(b, nd->impl ? nd->impl : "?", 0);
     if (nd->code && nd->code->symbol) {
-        put(b, "&#10;symbol: ");
+        mg_buf_adds(b, "&#10;symbol: ");
         put_text(b, nd->code->symbol, 0);
     }
-    put(b, "&#10;type: ");
+    mg_buf_adds(b, "&#10;type: ");
     put_text(b, nd->type ? nd->type : "?", 0);
     if (nd->from) {
-        put(b, "&#10;from: ");
+        mg_buf_adds(b, "&#10;from: ");
         put_text(b, nd->from, 0);
     }
-    putf(b, "</title><rect x=\"%lld\" y=\"%lld\" width=\"%lld\" height=\"%d\" rx=\"5\" %s/>",
-         (long long)x, (long long)y, (long long)l->w[i], BOX_H,
-         l->job[i] ? "fill=\"#fde8cc\" stroke=\"#c2410c\" stroke-width=\"2.5\""
-                   : "fill=\"#eef2fb\" stroke=\"#3b5b92\" stroke-width=\"1\"");
-    putf(b, "<text x=\"%lld\" y=\"%lld\" font-weight=\"bold\">", (long long)cx, (long long)y + 16);
+    mg_buf_printf(b,
+                  "</title><rect x=\"%lld\" y=\"%lld\" width=\"%lld\" height=\"%d\" rx=\"5\" %s/>",
+                  (long long)x, (long long)y, (long long)l->w[i], BOX_H,
+                  l->job[i] ? "fill=\"#fde8cc\" stroke=\"#c2410c\" stroke-width=\"2.5\""
+                            : "fill=\"#eef2fb\" stroke=\"#3b5b92\" stroke-width=\"1\"");
+    mg_buf_printf(b, "<text x=\"%lld\" y=\"%lld\" font-weight=\"bold\">", (long long)cx,
+                  (long long)y + 16);
     put_text(b, id, LABEL_MAX);
-    putf(b, "</text><text x=\"%lld\" y=\"%lld\" fill=\"#374151\">", (long long)cx,
-         (long long)y + 32);
+    mg_buf_printf(b, "</text><text x=\"%lld\" y=\"%lld\" fill=\"#374151\">", (long long)cx,
+                  (long long)y + 32);
     put_text(b, label, LABEL_MAX);
-    put(b, "</text></g>\n");
+    mg_buf_adds(b, "</text></g>\n");
     free(label);
 }
 
@@ -419,50 +374,47 @@ char *mg_describe_svg(const mg_graph *g)
     /* heading: name (target/arch), n devices, n jobs */
     size_t title_chars = char_count(name) + char_count(target) + char_count(arch) + 48;
     layout l = {0};
-    svg_buf b = {0};
+    mg_buf b = {0};
     if (!do_layout(g, &l, (int64_t)title_chars * 8)) {
         layout_free(&l);
         return NULL;
     }
-    put(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
-    putf(&b,
-         "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%lld\" "
-         "height=\"%lld\" viewBox=\"0 0 %lld %lld\" font-family=\"monospace\" "
-         "font-size=\"12\" text-anchor=\"middle\">\n",
-         (long long)l.width, (long long)l.height, (long long)l.width, (long long)l.height);
-    put(&b, "<title>");
+    mg_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
+    mg_buf_printf(&b,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%lld\" "
+                  "height=\"%lld\" viewBox=\"0 0 %lld %lld\" font-family=\"monospace\" "
+                  "font-size=\"12\" text-anchor=\"middle\">\n",
+                  (long long)l.width, (long long)l.height, (long long)l.width, (long long)l.height);
+    mg_buf_adds(&b, "<title>");
     put_text(&b, name, 0);
-    put(&b, " (");
+    mg_buf_adds(&b, " (");
     put_text(&b, target, 0);
-    put(&b, "/");
+    mg_buf_adds(&b, "/");
     put_text(&b, arch, 0);
-    put(&b, ")</title>\n");
-    put(&b, "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
-            "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">"
-            "<path d=\"M0 0 L10 5 L0 10 z\" fill=\"#6b7280\" stroke=\"none\"/>"
-            "</marker></defs>\n");
-    putf(&b, "<rect width=\"%lld\" height=\"%lld\" fill=\"#ffffff\"/>\n", (long long)l.width,
-         (long long)l.height);
-    putf(&b,
-         "<text x=\"%d\" y=\"%d\" text-anchor=\"start\" font-size=\"14\" "
-         "font-weight=\"bold\">",
-         MARGIN, MARGIN + 10);
+    mg_buf_adds(&b, ")</title>\n");
+    mg_buf_adds(&b, "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" "
+                    "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">"
+                    "<path d=\"M0 0 L10 5 L0 10 z\" fill=\"#6b7280\" stroke=\"none\"/>"
+                    "</marker></defs>\n");
+    mg_buf_printf(&b, "<rect width=\"%lld\" height=\"%lld\" fill=\"#ffffff\"/>\n",
+                  (long long)l.width, (long long)l.height);
+    mg_buf_printf(&b,
+                  "<text x=\"%d\" y=\"%d\" text-anchor=\"start\" font-size=\"14\" "
+                  "font-weight=\"bold\">",
+                  MARGIN, MARGIN + 10);
     put_text(&b, name, 0);
-    put(&b, " (");
+    mg_buf_adds(&b, " (");
     put_text(&b, target, 0);
-    put(&b, "/");
+    mg_buf_adds(&b, "/");
     put_text(&b, arch, 0);
-    putf(&b, "): %zu device%s, %zu job%s</text>\n", g->n_nodes, g->n_nodes == 1 ? "" : "s",
-         g->n_jobs, g->n_jobs == 1 ? "" : "s");
+    mg_buf_printf(&b, "): %zu device%s, %zu job%s</text>\n", g->n_nodes, g->n_nodes == 1 ? "" : "s",
+                  g->n_jobs, g->n_jobs == 1 ? "" : "s");
     /* edges first, so boxes are drawn over the lines that pass behind them */
     put_edges(&b, g, &l);
-    put(&b, "<g class=\"nodes\">\n");
+    mg_buf_adds(&b, "<g class=\"nodes\">\n");
     for (size_t i = 0; i < g->n_nodes; i++) put_node(&b, g, &l, i);
-    put(&b, "</g>\n</svg>\n");
+    mg_buf_adds(&b, "</g>\n</svg>\n");
     layout_free(&l);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    return b.data;
+    /* NULL when memory ran out: a daemon thread must survive a huge graph */
+    return mg_buf_take(&b, NULL);
 }

@@ -16,7 +16,7 @@
 #include "base/arena.h"
 #include "base/deadline.h"
 #include "graph/codegen.h"
-#include "graph/strbuf.h"
+#include "base/buf.h"
 #include "toolchain/crunch.h"
 #include "toolchain/exec.h"
 #include "base/fsutil.h"
@@ -460,7 +460,7 @@ static int cmp_str(const void *x, const void *y)
  * action saw them: relative ones, and in the sandbox absolute ones under
  * its workspace, are the workspace's. Nothing else is dropped: a name that
  * cannot be hashed then keeps the compile out of the cache. false when the
- * file cannot be read. */
+ * file cannot be read (or a name cannot be held in memory). */
 static bool read_depfile(mg_build *b, action *a, const char *file, const char *skip, char ***out_,
                          size_t *n, size_t *cap)
 {
@@ -472,7 +472,7 @@ static bool read_depfile(mg_build *b, action *a, const char *file, const char *s
     /* "target: deps": the target is our object path, which may hold ':' */
     const char *p = strstr(text, ": ");
     if (!p) p = strstr(text, ":\n");
-    mg_strbuf tok = {0};
+    mg_buf tok = {0};
     for (p = p ? p + 1 : text + len;; p++) {
         bool end = !*p;
         if (*p == '\\' && p[1] == '\n') {
@@ -481,12 +481,12 @@ static bool read_depfile(mg_build *b, action *a, const char *file, const char *s
         }
         /* gcc escapes ' ' and '#' with a backslash and '$' as "$$" */
         if (*p == '\\' && (p[1] == ' ' || p[1] == '#')) {
-            mg_strbuf_appendn(&tok, p + 1, 1);
+            mg_buf_add(&tok, p + 1, 1);
             p++;
             continue;
         }
         if (*p == '$' && p[1] == '$') {
-            mg_strbuf_appendn(&tok, "$", 1);
+            mg_buf_add(&tok, "$", 1);
             p++;
             continue;
         }
@@ -518,12 +518,13 @@ static bool read_depfile(mg_build *b, action *a, const char *file, const char *s
             if (end) break;
             continue;
         }
-        mg_strbuf_appendn(&tok, p, 1);
+        mg_buf_add(&tok, p, 1);
     }
-    mg_strbuf_free(&tok);
+    bool ok = !tok.failed; /* a name cut short would be another file */
+    mg_buf_free(&tok);
     free(text);
     *out_ = out;
-    return true;
+    return ok;
 }
 
 /* Every file a compile read besides its source: the headers gcc lists and
@@ -1264,15 +1265,15 @@ static void start(mg_build *b, action *a)
 static void log_command(mg_build *b, const action *a)
 {
     if (!b->o.log) return;
-    mg_strbuf s = {0};
-    mg_strbuf_append(&s, "$");
+    mg_buf s = {0};
+    mg_buf_adds(&s, "$");
     for (size_t i = 0; i < a->argc; i++) {
-        mg_strbuf_append(&s, " ");
-        mg_strbuf_append(&s, canon_arg(b, a->argv[i]));
+        mg_buf_adds(&s, " ");
+        mg_buf_adds(&s, canon_arg(b, a->argv[i]));
     }
-    mg_strbuf_append(&s, "\n");
-    b->o.log(b->o.log_ctx, s.data, s.len);
-    mg_strbuf_free(&s);
+    mg_buf_adds(&s, "\n");
+    if (!s.failed) b->o.log(b->o.log_ctx, s.data, s.len);
+    mg_buf_free(&s);
 }
 
 /* An action's outputs and a compile's dependency files must be regular

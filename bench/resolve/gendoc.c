@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "graph/strbuf.h"
+#include "base/buf.h"
 
 enum {
     KV_GROUPS = 20,
@@ -39,15 +39,15 @@ enum {
 };
 
 typedef struct gen {
-    mg_strbuf keys, devices, jobs;
+    mg_buf keys, devices, jobs;
     bool first_key, first_device, first_job;
     size_t leaf; /* numbers the tree's inline ramdisks */
     bench_doc *doc;
 } gen;
 
-static void sep(mg_strbuf *b, bool *first)
+static void sep(mg_buf *b, bool *first)
 {
-    mg_strbuf_append(b, *first ? "\n    " : ",\n    ");
+    mg_buf_adds(b, *first ? "\n    " : ",\n    ");
     *first = false;
 }
 
@@ -55,38 +55,37 @@ static void sep(mg_strbuf *b, bool *first)
 static void named(gen *g, const char *name)
 {
     sep(&g->devices, &g->first_device);
-    mg_strbuf_printf(&g->devices, "\"%s\": ", name);
+    mg_buf_printf(&g->devices, "\"%s\": ", name);
     g->doc->named++;
 }
 
-static void ramdisk_call(gen *g, mg_strbuf *b, const char *name)
+static void ramdisk_call(gen *g, mg_buf *b, const char *name)
 {
-    mg_strbuf_printf(b, "{\"device\": \"ramdisk\", \"args\": {\"name\": \"%s\", \"size\": %d}}",
-                     name, RAMDISK_SIZE);
+    mg_buf_printf(b, "{\"device\": \"ramdisk\", \"args\": {\"name\": \"%s\", \"size\": %d}}", name,
+                  RAMDISK_SIZE);
     g->doc->calls++;
 }
 
-static void console_call(gen *g, mg_strbuf *b, const char *name)
+static void console_call(gen *g, mg_buf *b, const char *name)
 {
-    mg_strbuf_printf(b, "{\"device\": \"custom_console\", \"args\": {\"name\": \"%s\"}}", name);
+    mg_buf_printf(b, "{\"device\": \"custom_console\", \"args\": {\"name\": \"%s\"}}", name);
     g->doc->calls++;
 }
 
-static void user_code(gen *g, mg_strbuf *b, const char *symbol, const char *type)
+static void user_code(gen *g, mg_buf *b, const char *symbol, const char *type)
 {
-    mg_strbuf_printf(b, "{\"main\": \"%s\", \"type\": \"%s\", \"sources\": [\"u.c\"]}", symbol,
-                     type);
+    mg_buf_printf(b, "{\"main\": \"%s\", \"type\": \"%s\", \"sources\": [\"u.c\"]}", symbol, type);
     g->doc->user_code++;
 }
 
 static void job(gen *g, const char *fmt, const char *a, const char *b)
 {
     sep(&g->jobs, &g->first_job);
-    mg_strbuf_printf(&g->jobs, fmt, a, b);
+    mg_buf_printf(&g->jobs, fmt, a, b);
     g->doc->jobs++;
 }
 
-static void leaf(gen *g, mg_strbuf *b)
+static void leaf(gen *g, mg_buf *b)
 {
     char name[32];
     snprintf(name, sizeof name, "leaf_%03zu", g->leaf++);
@@ -96,26 +95,26 @@ static void leaf(gen *g, mg_strbuf *b)
 static void declare_key(gen *g, size_t level)
 {
     sep(&g->keys, &g->first_key);
-    mg_strbuf_printf(&g->keys, "\"k%02zu\": {\"stage\": \"configure\", ", level);
+    mg_buf_printf(&g->keys, "\"k%02zu\": {\"stage\": \"configure\", ", level);
     switch (level % 4) {
     case 0:
-        mg_strbuf_append(&g->keys, "\"type\": \"bool\", \"default\": false");
+        mg_buf_adds(&g->keys, "\"type\": \"bool\", \"default\": false");
         break;
     case 1:
     case 2:
-        mg_strbuf_append(&g->keys, "\"type\": \"enum\", \"values\": [\"a\", \"b\", \"c\", \"d\"], "
-                                   "\"default\": \"d\"");
+        mg_buf_adds(&g->keys, "\"type\": \"enum\", \"values\": [\"a\", \"b\", \"c\", \"d\"], "
+                              "\"default\": \"d\"");
         break;
     default:
-        mg_strbuf_append(&g->keys, "\"type\": \"int\", \"default\": 0");
+        mg_buf_adds(&g->keys, "\"type\": \"int\", \"default\": 0");
         break;
     }
-    mg_strbuf_printf(&g->keys, ", \"doc\": \"Choice at level %zu of the tree.\"}", level);
+    mg_buf_printf(&g->keys, ", \"doc\": \"Choice at level %zu of the tree.\"}", level);
     g->doc->keys++;
 }
 
 /* One level of the tree and, recursively, everything below it. */
-static void tree(gen *g, mg_strbuf *b, size_t level, size_t depth)
+static void tree(gen *g, mg_buf *b, size_t level, size_t depth)
 {
     if (level == depth) {
         leaf(g, b);
@@ -123,34 +122,34 @@ static void tree(gen *g, mg_strbuf *b, size_t level, size_t depth)
     }
     switch (level % 4) {
     case 0: /* if on a bool key */
-        mg_strbuf_printf(b, "{\"if\": \"k%02zu\", \"then\": ", level);
+        mg_buf_printf(b, "{\"if\": \"k%02zu\", \"then\": ", level);
         leaf(g, b);
-        mg_strbuf_append(b, ", \"else\": ");
+        mg_buf_adds(b, ", \"else\": ");
         tree(g, b, level + 1, depth);
-        mg_strbuf_append(b, "}");
+        mg_buf_adds(b, "}");
         break;
     case 1: /* match on an enum key, not exhaustive */
-        mg_strbuf_printf(b, "{\"match\": \"k%02zu\", \"cases\": {\"a\": ", level);
+        mg_buf_printf(b, "{\"match\": \"k%02zu\", \"cases\": {\"a\": ", level);
         leaf(g, b);
-        mg_strbuf_append(b, ", \"b\": \"disk_000\", \"c\": ");
+        mg_buf_adds(b, ", \"b\": \"disk_000\", \"c\": ");
         leaf(g, b);
-        mg_strbuf_append(b, "}, \"default\": ");
+        mg_buf_adds(b, "}, \"default\": ");
         tree(g, b, level + 1, depth);
-        mg_strbuf_append(b, "}");
+        mg_buf_adds(b, "}");
         break;
     case 2: /* if on an enum key's value */
-        mg_strbuf_printf(b, "{\"if\": {\"key\": \"k%02zu\", \"equals\": \"a\"}, \"then\": ", level);
+        mg_buf_printf(b, "{\"if\": {\"key\": \"k%02zu\", \"equals\": \"a\"}, \"then\": ", level);
         leaf(g, b);
-        mg_strbuf_append(b, ", \"else\": ");
+        mg_buf_adds(b, ", \"else\": ");
         tree(g, b, level + 1, depth);
-        mg_strbuf_append(b, "}");
+        mg_buf_adds(b, "}");
         break;
     default: /* match on an int key */
-        mg_strbuf_printf(b, "{\"match\": \"k%02zu\", \"cases\": {\"1\": ", level);
+        mg_buf_printf(b, "{\"match\": \"k%02zu\", \"cases\": {\"1\": ", level);
         leaf(g, b);
-        mg_strbuf_append(b, ", \"2\": \"disk_001\"}, \"default\": ");
+        mg_buf_adds(b, ", \"2\": \"disk_001\"}, \"default\": ");
         tree(g, b, level + 1, depth);
-        mg_strbuf_append(b, "}");
+        mg_buf_adds(b, "}");
         break;
     }
 }
@@ -199,23 +198,23 @@ static void fixed_part(gen *g, size_t tree_depth)
         snprintf(data, sizeof data, "data_%02zu", k);
         snprintf(rw, sizeof rw, "rw_%02zu", k);
         named(g, data);
-        mg_strbuf_printf(&g->devices, "{\"device\": \"%s\", \"args\": {\"dir\": \"data/%02zu\"}}",
-                         k % 2 ? "crunch" : "generic_kv_ro", k);
+        mg_buf_printf(&g->devices, "{\"device\": \"%s\", \"args\": {\"dir\": \"data/%02zu\"}}",
+                      k % 2 ? "crunch" : "generic_kv_ro", k);
         g->doc->calls++;
         named(g, rw);
-        mg_strbuf_append(&g->devices, "{\"device\": \"kv_rw_mem\", \"args\": {}}");
+        mg_buf_adds(&g->devices, "{\"device\": \"kv_rw_mem\", \"args\": {}}");
         g->doc->calls++;
         job(g, "{\"apply\": \"store\", \"to\": [\"%s\", \"%s\", \"default_time\"]}", data, rw);
     }
 
     job(g, "{\"apply\": \"app\", \"to\": [\"%s\", \"%s\"]}", "default_console", "deep");
     sep(&g->jobs, &g->first_job);
-    mg_strbuf_append(&g->jobs, "{\"apply\": ");
+    mg_buf_adds(&g->jobs, "{\"apply\": ");
     user_code(g, &g->jobs, "solo_main", "console -> job");
-    mg_strbuf_append(&g->jobs, ", \"to\": [\"con_000\"]}");
+    mg_buf_adds(&g->jobs, ", \"to\": [\"con_000\"]}");
     g->doc->jobs++;
     sep(&g->jobs, &g->first_job);
-    mg_strbuf_append(&g->jobs, "\"noop\"");
+    mg_buf_adds(&g->jobs, "\"noop\"");
     g->doc->jobs++;
 }
 
@@ -230,7 +229,7 @@ static void service_group(gen *g, size_t n)
     named(g, disk);
     ramdisk_call(g, &g->devices, disk);
     named(g, svc);
-    mg_strbuf_printf(&g->devices, "{\"apply\": \"app\", \"to\": [\"%s\"]}", con);
+    mg_buf_printf(&g->devices, "{\"apply\": \"app\", \"to\": [\"%s\"]}", con);
     job(g, "{\"apply\": \"%s\", \"to\": [\"%s\"]}", svc, disk);
 }
 
@@ -239,9 +238,9 @@ static void padding_job(gen *g, size_t n)
     char con[32];
     snprintf(con, sizeof con, "extra_%03zu", n);
     sep(&g->jobs, &g->first_job);
-    mg_strbuf_append(&g->jobs, "{\"apply\": \"app\", \"to\": [");
+    mg_buf_adds(&g->jobs, "{\"apply\": \"app\", \"to\": [");
     console_call(g, &g->jobs, con);
-    mg_strbuf_append(&g->jobs, ", \"disk_000\"]}");
+    mg_buf_adds(&g->jobs, ", \"disk_000\"]}");
     g->doc->jobs++;
 }
 
@@ -253,9 +252,9 @@ static void gen_init(gen *g, bench_doc *doc)
 
 static void gen_free(gen *g)
 {
-    mg_strbuf_free(&g->keys);
-    mg_strbuf_free(&g->devices);
-    mg_strbuf_free(&g->jobs);
+    mg_buf_free(&g->keys);
+    mg_buf_free(&g->devices);
+    mg_buf_free(&g->jobs);
 }
 
 size_t bench_doc_min_devices(size_t tree_depth)
@@ -278,18 +277,18 @@ void bench_doc_generate(size_t devices, size_t tree_depth, bench_doc *out)
     while (count(out) + SERVICE_COST <= devices) service_group(&g, n++);
     for (size_t i = 0; count(out) < devices; i++) padding_job(&g, i);
 
-    mg_strbuf doc = {0};
-    mg_strbuf_append(&doc, "{\n  \"mgd\": 1,\n  \"name\": \"bench\",\n  \"keys\": {");
-    mg_strbuf_appendn(&doc, g.keys.data ? g.keys.data : "", g.keys.len);
-    mg_strbuf_append(&doc, "\n  },\n  \"devices\": {");
-    mg_strbuf_appendn(&doc, g.devices.data, g.devices.len);
-    mg_strbuf_append(&doc, "\n  },\n  \"jobs\": [");
-    mg_strbuf_appendn(&doc, g.jobs.data, g.jobs.len);
-    mg_strbuf_append(&doc, "\n  ]\n}\n");
+    mg_buf doc = {0};
+    mg_buf_adds(&doc, "{\n  \"mgd\": 1,\n  \"name\": \"bench\",\n  \"keys\": {");
+    mg_buf_add(&doc, g.keys.data ? g.keys.data : "", g.keys.len);
+    mg_buf_adds(&doc, "\n  },\n  \"devices\": {");
+    mg_buf_add(&doc, g.devices.data, g.devices.len);
+    mg_buf_adds(&doc, "\n  },\n  \"jobs\": [");
+    mg_buf_add(&doc, g.jobs.data, g.jobs.len);
+    mg_buf_adds(&doc, "\n  ]\n}\n");
     gen_free(&g);
 
     out->len = doc.len;
-    out->text = mg_strbuf_take(&doc);
+    out->text = mg_buf_xtake(&doc);
     out->devices = count(out);
     out->tree_depth = tree_depth;
     out->json_depth = json_depth(out->text);

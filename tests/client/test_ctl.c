@@ -8,62 +8,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/bytes.h"
+#include "base/buf.h"
 #include "client/ctl.h"
 #include "client/rest.h"
 
 Test(ctl, path_encodes_segments)
 {
-    mg_bytes b = {0};
+    mg_buf b = {0};
     mg_ctl_path(&b, "/projects/%s/builds", "a b/\xc3\xa7");
-    cr_assert_str_eq(mg_bytes_str(&b), "/projects/a%20b%2F%C3%A7/builds");
-    mg_bytes_free(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "/projects/a%20b%2F%C3%A7/builds");
+    mg_buf_free(&b);
 }
 
 Test(ctl, path_encodes_query_values)
 {
-    mg_bytes b = {0};
+    mg_buf b = {0};
     mg_ctl_path(&b, "/builds?project=%q&status=%q", "x&y=z", "a+b?#");
-    cr_assert_str_eq(mg_bytes_str(&b), "/builds?project=x%26y%3Dz&status=a%2Bb%3F%23");
-    mg_bytes_free(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "/builds?project=x%26y%3Dz&status=a%2Bb%3F%23");
+    mg_buf_free(&b);
 }
 
 Test(ctl, path_numbers_are_long_long)
 {
-    mg_bytes b = {0};
+    mg_buf b = {0};
     mg_ctl_path(&b, "/builds/%d/log?offset=%d", 9007199254740992LL, (long long)-1);
-    cr_assert_str_eq(mg_bytes_str(&b), "/builds/9007199254740992/log?offset=-1");
-    mg_bytes_clear(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "/builds/9007199254740992/log?offset=-1");
+    mg_buf_clear(&b);
     /* after a number, string arguments still line up */
     mg_ctl_path(&b, "/p/%d/%s/%d", 1LL, "a/b", 2LL);
-    cr_assert_str_eq(mg_bytes_str(&b), "/p/1/a%2Fb/2");
-    mg_bytes_free(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "/p/1/a%2Fb/2");
+    mg_buf_free(&b);
 }
 
 Test(ctl, path_keeps_unreserved_and_literal_text)
 {
-    mg_bytes b = {0};
+    mg_buf b = {0};
     mg_ctl_path(&b, "/a%%b/%s", "AZaz09-._~");
-    cr_assert_str_eq(mg_bytes_str(&b), "/a%b/AZaz09-._~");
-    mg_bytes_clear(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "/a%b/AZaz09-._~");
+    mg_buf_clear(&b);
     mg_ctl_path(&b, "/x/%s", "");
-    cr_assert_str_eq(mg_bytes_str(&b), "/x/");
-    mg_bytes_free(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "/x/");
+    mg_buf_free(&b);
 }
 
 Test(ctl, rest_escape)
 {
-    mg_bytes b = {0};
+    mg_buf b = {0};
     mg_rest_escape(&b, "hello world/\xc3\xa7%:@!*'()");
-    cr_assert_str_eq(mg_bytes_str(&b), "hello%20world%2F%C3%A7%25%3A%40%21%2A%27%28%29");
-    mg_bytes_clear(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "hello%20world%2F%C3%A7%25%3A%40%21%2A%27%28%29");
+    mg_buf_clear(&b);
     mg_rest_escape(&b, "\x01\x7f\xff");
-    cr_assert_str_eq(mg_bytes_str(&b), "%01%7F%FF");
-    mg_bytes_clear(&b);
-    mg_bytes_adds(&b, "pre-");
+    cr_assert_str_eq(mg_buf_str(&b), "%01%7F%FF");
+    mg_buf_clear(&b);
+    mg_buf_adds(&b, "pre-");
     mg_rest_escape(&b, "Safe-1.2_~");
-    cr_assert_str_eq(mg_bytes_str(&b), "pre-Safe-1.2_~", "escape appends");
-    mg_bytes_free(&b);
+    cr_assert_str_eq(mg_buf_str(&b), "pre-Safe-1.2_~", "escape appends");
+    mg_buf_free(&b);
 }
 
 Test(ctl, fmt_size)

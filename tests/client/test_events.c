@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/bytes.h"
+#include "base/buf.h"
 #include "client/events.h"
 
 /* What the callback saw: one line per event, "type|id|data" with the
  * data's LFs and NULs made visible. */
 typedef struct seen {
-    mg_bytes log;
+    mg_buf log;
     int count;
     int stop_at; /* return `stop_rc` on this event (1-based); 0: never */
     int stop_rc;
@@ -27,19 +27,19 @@ static int on_event(void *ctx, const mg_event *ev)
     cr_assert_not_null(ev->data);
     cr_assert_not_null(ev->id);
     cr_assert_eq(ev->data[ev->data_len], '\0', "data is NUL-terminated");
-    mg_bytes_adds(&s->log, ev->type);
-    mg_bytes_addc(&s->log, '|');
-    mg_bytes_adds(&s->log, ev->id);
-    mg_bytes_addc(&s->log, '|');
+    mg_buf_adds(&s->log, ev->type);
+    mg_buf_addc(&s->log, '|');
+    mg_buf_adds(&s->log, ev->id);
+    mg_buf_addc(&s->log, '|');
     for (size_t i = 0; i < ev->data_len; i++) {
         if (ev->data[i] == '\n')
-            mg_bytes_adds(&s->log, "\\n");
+            mg_buf_adds(&s->log, "\\n");
         else if (ev->data[i] == '\0')
-            mg_bytes_adds(&s->log, "\\0");
+            mg_buf_adds(&s->log, "\\0");
         else
-            mg_bytes_addc(&s->log, ev->data[i]);
+            mg_buf_addc(&s->log, ev->data[i]);
     }
-    mg_bytes_addc(&s->log, '\n');
+    mg_buf_addc(&s->log, '\n');
     return s->count == s->stop_at ? s->stop_rc : 0;
 }
 
@@ -60,9 +60,9 @@ static char *run(const char *in, size_t len, const size_t *cuts, size_t ncuts, i
     }
     if (id) snprintf(id, 64, "%s", p.id);
     mg_events_free(&p);
-    char *out = strdup(mg_bytes_str(&s.log));
+    char *out = strdup(mg_buf_str(&s.log));
     cr_assert_not(s.log.failed);
-    mg_bytes_free(&s.log);
+    mg_buf_free(&s.log);
     return out;
 }
 
@@ -243,7 +243,7 @@ Test(events, callback_stops_feed)
     cr_assert_eq(mg_events_feed(&p, in, strlen(in)), 7);
     cr_assert_eq(s.count, 2, "the third event must not be dispatched");
     mg_events_free(&p);
-    mg_bytes_free(&s.log);
+    mg_buf_free(&s.log);
 
     /* the same when the stopping event comes in a later piece */
     seen s2 = {.stop_at = 1, .stop_rc = -5};
@@ -252,7 +252,7 @@ Test(events, callback_stops_feed)
     cr_assert_eq(mg_events_feed(&p, "\ndata: 2\n\n", 10), -5);
     cr_assert_eq(s2.count, 1);
     mg_events_free(&p);
-    mg_bytes_free(&s2.log);
+    mg_buf_free(&s2.log);
 }
 
 static int never(void *ctx, const mg_event *ev)
@@ -321,7 +321,7 @@ Test(events, line_at_the_limit_is_fine)
     cr_assert_eq(mg_events_feed(&p, big + n / 3, n + 2 - n / 3), 0);
     cr_assert_eq(s.count, 1);
     mg_events_free(&p);
-    mg_bytes_free(&s.log);
+    mg_buf_free(&s.log);
     free(big);
 }
 

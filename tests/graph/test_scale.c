@@ -10,6 +10,7 @@
 
 #include "fixtures.h"
 #include "graph/describe.h"
+#include "base/utf8.h"
 #include "graph/json.h"
 
 FX_SUITE(scale);
@@ -61,7 +62,7 @@ Test(scale, long_messages_stay_whole_and_valid_utf8)
     char *json = fx_keep(mg_errors_json(errs));
     size_t len = strlen(json);
     for (size_t i = 0; i < len;) {
-        size_t k = mg_utf8_len((const unsigned char *)json + i, len - i);
+        size_t k = mg_utf8_len(json + i, len - i);
         cr_assert(k, "invalid UTF-8 at byte %zu of the errors JSON", i);
         i += k;
     }

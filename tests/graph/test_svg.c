@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "fixtures.h"
 #include "graph/builtin_catalog.h"
 #include "graph/expr.h"
-#include "graph/json.h"
-#include "graph/strbuf.h"
+#include "base/buf.h"
 #include "graph/svg.h"
 
 FX_SUITE(svg);
@@ -23,7 +23,7 @@ FX_SUITE(svg);
 typedef struct xml_doc {
     size_t elements;
     size_t nodes, jobs, edges; /* <g class="node...">, of which "node job"; <path class="edge"> */
-    mg_strbuf decoded;         /* every text and attribute value, unescaped, one per line */
+    mg_buf decoded;            /* every text and attribute value, unescaped, one per line */
     char err[256];
 } xml_doc;
 
@@ -73,23 +73,23 @@ static bool xml_char(unsigned long c)
            (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
-static void put_code_point(mg_strbuf *b, unsigned long c)
+static void put_code_point(mg_buf *b, unsigned long c)
 {
     char u[4];
     if (c < 0x80) {
         u[0] = (char)c;
-        mg_strbuf_appendn(b, u, 1);
+        mg_buf_add(b, u, 1);
     } else if (c < 0x800) {
         u[0] = (char)(0xC0 | c >> 6), u[1] = (char)(0x80 | (c & 0x3F));
-        mg_strbuf_appendn(b, u, 2);
+        mg_buf_add(b, u, 2);
     } else if (c < 0x10000) {
         u[0] = (char)(0xE0 | c >> 12), u[1] = (char)(0x80 | ((c >> 6) & 0x3F));
         u[2] = (char)(0x80 | (c & 0x3F));
-        mg_strbuf_appendn(b, u, 3);
+        mg_buf_add(b, u, 3);
     } else {
         u[0] = (char)(0xF0 | c >> 18), u[1] = (char)(0x80 | ((c >> 12) & 0x3F));
         u[2] = (char)(0x80 | ((c >> 6) & 0x3F)), u[3] = (char)(0x80 | (c & 0x3F));
-        mg_strbuf_appendn(b, u, 4);
+        mg_buf_add(b, u, 4);
     }
 }
 
@@ -97,7 +97,7 @@ static void put_code_point(mg_strbuf *b, unsigned long c)
  * doc->decoded. */
 static bool read_chars(xml_reader *r, char stop)
 {
-    mg_strbuf *b = &r->doc->decoded;
+    mg_buf *b = &r->doc->decoded;
     while (*r->p && *r->p != stop) {
         const unsigned char *u = (const unsigned char *)r->p;
         if (*u == '<') return fail(r, "'<' in an attribute value");
@@ -109,7 +109,7 @@ static bool read_chars(xml_reader *r, char stop)
             bool done = false;
             for (size_t i = 0; i < 5 && !done; i++)
                 if (!strncmp(r->p, named[i].ref, strlen(named[i].ref))) {
-                    mg_strbuf_append(b, named[i].ch);
+                    mg_buf_adds(b, named[i].ch);
                     r->p += strlen(named[i].ref);
                     done = true;
                 }
@@ -133,7 +133,7 @@ static bool read_chars(xml_reader *r, char stop)
                                    : (u[0] & 0x07ul) << 18 | (u[1] & 0x3Ful) << 12 |
                                          (u[2] & 0x3Ful) << 6 | (u[3] & 0x3F);
         if (!xml_char(c)) return fail(r, "a character XML cannot hold");
-        mg_strbuf_appendn(b, r->p, n);
+        mg_buf_add(b, r->p, n);
         r->p += n;
     }
     return true;
@@ -194,7 +194,7 @@ static bool read_element(xml_reader *r, int depth)
         if (*r->p++ != q) return fail(r, "unterminated attribute value");
         if (!strcmp(attrs[n_attrs], "class"))
             snprintf(cls, sizeof cls, "%s", r->doc->decoded.data + at);
-        mg_strbuf_append(&r->doc->decoded, "\n");
+        mg_buf_adds(&r->doc->decoded, "\n");
         n_attrs++;
     }
     if (!strcmp(name, "g") && !strncmp(cls, "node", 4) && (!cls[4] || cls[4] == ' ')) {
@@ -209,7 +209,7 @@ static bool read_element(xml_reader *r, int depth)
     }
     r->p++;
     bool ok = read_content(r, name, depth);
-    mg_strbuf_append(&r->doc->decoded, "\n");
+    mg_buf_adds(&r->doc->decoded, "\n");
     return ok;
 }
 
@@ -217,7 +217,7 @@ static bool read_element(xml_reader *r, int depth)
 static bool xml_read(const char *s, xml_doc *doc)
 {
     *doc = (xml_doc){0};
-    mg_strbuf_append(&doc->decoded, "");
+    mg_buf_adds(&doc->decoded, "");
     xml_reader r = {s, s, doc};
     if (!strncmp(s, "<?xml ", 6)) {
         const char *end = strstr(s, "?>");
@@ -335,14 +335,14 @@ static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     cr_assert(f, "cannot open %s", path);
-    mg_strbuf b = {0};
+    mg_buf b = {0};
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) mg_strbuf_appendn(&b, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) mg_buf_add(&b, buf, n);
     fclose(f);
     *len = b.len;
-    mg_strbuf_append(&b, "");
-    return fx_keep(mg_strbuf_take(&b));
+    mg_buf_adds(&b, "");
+    return fx_keep(mg_buf_xtake(&b));
 }
 
 static int cmp_str(const void *a, const void *b)

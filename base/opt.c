@@ -1,5 +1,5 @@
-/* args.c - see args.h. */
-#include "client/args.h"
+/* opt.c - see opt.h. */
+#include "base/opt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -158,4 +158,18 @@ const char *mg_args_nth(const mg_args *a, const char *name, int n)
     for (int i = 0; i < a->nvalues; i++)
         if (strcmp(a->values[i].option->name, name) == 0 && n-- == 0) return a->values[i].value;
     return NULL;
+}
+
+void mg_args_help(const mg_option *o, FILE *out)
+{
+    for (; o->name; o++) {
+        char left[64];
+        if (o->short_name)
+            snprintf(left, sizeof left, "-%c, %s%s%s", o->short_name, o->name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
+        else
+            snprintf(left, sizeof left, "    %s%s%s", o->name, o->arg ? " " : "",
+                     o->arg ? o->arg : "");
+        fprintf(out, "  %-30s %s\n", left, o->help);
+    }
 }

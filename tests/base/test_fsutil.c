@@ -1,5 +1,5 @@
 /*
- * toolchain/fsutil.h: atomic writes stay atomic with several writers (a
+ * base/fsutil.h: atomic writes stay atomic with several writers (a
  * review found two threads sharing one temporary name), never write
  * through a link planted where the temporary file goes, and rm -rf does not
  * follow links.

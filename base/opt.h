@@ -1,19 +1,21 @@
 /*
- * args.h - mgctl's option parser.
+ * opt.h - the one command-line option parser, of mgctl and mgd alike.
  *
  * Each command declares its options as a table of mg_option; the parser
- * takes the global table and the command's, so global options (--url,
- * --json, ...) may stand anywhere on the line. It accepts `--name VALUE`,
+ * takes one table or several (mgctl: the global table and the command's,
+ * so global options such as --url may stand anywhere on the line), and
+ * the help text of the options comes from the same table (mg_args_help). It accepts `--name VALUE`,
  * `--name=VALUE`, `-o VALUE` and `--` (everything after it is a
  * positional). Mistakes are errors with a message a person can act on,
  * with a suggestion for a misspelt option. Pure: no I/O, no allocation
  * (values point into argv).
  */
-#ifndef MG_CLIENT_ARGS_H
-#define MG_CLIENT_ARGS_H
+#ifndef MG_BASE_OPT_H
+#define MG_BASE_OPT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define MG_ARGS_MAX_POSITIONAL 8
 #define MG_ARGS_MAX_VALUES 128
@@ -59,6 +61,10 @@ bool mg_args_has(const mg_args *a, const char *name);
 const char *mg_args_get(const mg_args *a, const char *name);
 /* The i-th value of a repeatable option (in order), or NULL past the end. */
 const char *mg_args_nth(const mg_args *a, const char *name, int i);
+
+/* Writes one line per option of `table` ("  -o, --output FILE   what"):
+ * the options part of a command's help. */
+void mg_args_help(const mg_option *table, FILE *out);
 
 /* The candidate closest to `word` by edit distance, when it is close
  * enough to be a likely typo; else NULL. */

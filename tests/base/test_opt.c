@@ -1,5 +1,5 @@
 /*
- * client/args: long options with a separate or an inline value, short
+ * base/opt.h: long options with a separate or an inline value, short
  * options, flags, `--` and "-", the errors (missing value, a value given
  * to a flag, an option given twice, too many positionals, an unknown
  * option with or without a suggestion) and the accessors.
@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "client/args.h"
+#include "base/opt.h"
 
 static const mg_option global_opts[] = {
     {"--url", 0, "URL", false, NULL, "the server"},
