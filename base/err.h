@@ -9,9 +9,12 @@
  * that only pass the message on may pass NULL.
  *
  * Every message buffer in mgd is MG_ERR_SIZE bytes; a longer message is
- * cut, never overflowed. A message is one line: control characters in it
- * (the newlines of a libgit2 or a compiler message) become spaces, so that
- * it fits a log line, a JSON string and a terminal alike.
+ * cut, never overflowed. 2 KiB, because a failed build's message carries
+ * the tail of what the failing tool printed. A message is one line:
+ * control characters in it (the newlines of a libgit2 or a compiler
+ * message, or what a client sent and a message quotes) become spaces, so
+ * that it fits a log line, a JSON string and a terminal alike and cannot
+ * forge a line of a build's log.
  *
  * Not covered on purpose: config documents collect many diagnostics at
  * once, each with its JSON path (graph/errors.h), and the runtime inside
@@ -22,7 +25,7 @@
 
 #include <stdarg.h>
 
-#define MG_ERR_SIZE 512
+#define MG_ERR_SIZE 2048
 
 typedef enum mg_err_code {
     MG_OK = 0,
