@@ -128,21 +128,21 @@ int mg_cmd_run(int argc, char **argv)
         goto out;
     }
     mg_image_info info;
-    char err[1024];
+    mg_err targets_err;
     status = 1;
     mg_err image_err;
     if (mg_image_read_info(image, &info, &image_err) != 0) {
         fprintf(stderr, "mgd run: %s\n", image_err.msg);
         goto out;
     }
-    mg_targets *targets = mg_targets_load(err, sizeof err);
+    mg_targets *targets = mg_targets_load(&targets_err);
     const mg_target *t = targets ? mg_targets_find(targets, info.target) : NULL;
     const mg_target_arch *arch = t ? mg_target_find_arch(t, info.arch) : NULL;
     char real[PATH_MAX];
     int nargs = argc - first_arg;
     char **image_args = argv + first_arg;
     if (!targets)
-        fprintf(stderr, "mgd run: %s\n", err);
+        fprintf(stderr, "mgd run: %s\n", targets_err.msg);
     else if (!t)
         fprintf(stderr,
                 "mgd run: %s is a %s image; running %s images is not supported by this "
