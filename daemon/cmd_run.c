@@ -95,13 +95,13 @@ int mg_cmd_run(int argc, char **argv)
 {
     /* the image's arguments may be many and look like options: they are
      * cut off before parsing */
-    int first_arg = argc;
+    int n_options = argc, first_arg = argc;
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--")) {
+            n_options = i;
             first_arg = i + 1;
             break;
         }
-    int n_options = first_arg < argc ? first_arg - 1 : argc;
     mg_args args;
     const mg_option *const tables[] = {run_options};
     if (mg_cli_parse_options("mgd run", &args, tables, 1, n_options, argv) != 0) {
