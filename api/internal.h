@@ -51,7 +51,7 @@ void mg_metrics_render(mg_api *a, mg_buf *b);
 /* ---- log streams (sse.c) ------------------------------------------------ */
 
 typedef struct mg_sse_hub mg_sse_hub;
-mg_sse_hub *mg_sse_hub_start(mg_api *a, char *err, size_t errsize);
+mg_sse_hub *mg_sse_hub_start(mg_api *a, mg_err *err);
 /* Ends every stream (they send nothing more and close), joins the watcher.
  * Streams may still read the hub until libmicrohttpd has stopped: free it
  * after MHD_stop_daemon. */
@@ -66,8 +66,7 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
 
 /* Where libmicrohttpd's messages go while it starts (then nowhere). */
 typedef struct mg_api_start_log {
-    char *err;
-    size_t errsize;
+    mg_err *err;
     atomic_int active;
 } mg_api_start_log;
 

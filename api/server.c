@@ -1159,13 +1159,15 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     mg_api_start_log *l = cls;
-    if (!atomic_load(&l->active) || !l->err || l->errsize == 0 || l->err[0]) return;
-    vsnprintf(l->err, l->errsize, fmt, ap);
-    size_t n = strlen(l->err);
-    while (n && (l->err[n - 1] == '\n' || l->err[n - 1] == '.')) l->err[--n] = 0;
+    if (!atomic_load(&l->active) || !l->err || l->err->msg[0]) return;
+    mg_err_vset(l->err, MG_E_IO, fmt, ap);
+    /* its line ends with ".\n", which mg_err made ". " */
+    char *msg = l->err->msg;
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == ' ' || msg[n - 1] == '.')) msg[--n] = 0;
 }
 
-static int listen_socket(const char *host, uint16_t port, bool *ipv6, char *err, size_t errsize)
+static int listen_socket(const char *host, uint16_t port, bool *ipv6, mg_err *err)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -1184,8 +1186,8 @@ static int listen_socket(const char *host, uint16_t port, bool *ipv6, char *err,
     }
     int gai = getaddrinfo(host, portstr, &hints, &res);
     if (gai != 0) {
-        snprintf(err, errsize, "cannot listen on %s:%u: %s (give a numeric address)", host,
-                 (unsigned)port, gai_strerror(gai));
+        mg_err_set(err, MG_E_INVALID, "cannot listen on %s:%u: %s (give a numeric address)", host,
+                   (unsigned)port, gai_strerror(gai));
         return -1;
     }
     int fd = -1, saved = 0;
@@ -1207,7 +1209,8 @@ static int listen_socket(const char *host, uint16_t port, bool *ipv6, char *err,
     }
     freeaddrinfo(res);
     if (fd < 0)
-        snprintf(err, errsize, "cannot listen on %s:%u: %s", host, (unsigned)port, strerror(saved));
+        mg_err_set(err, MG_E_IO, "cannot listen on %s:%u: %s", host, (unsigned)port,
+                   strerror(saved));
     return fd;
 }
 
@@ -1222,16 +1225,16 @@ static void stop_reaper(server *s)
     s->reaper_running = false;
 }
 
-mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
+mg_api *mg_api_start(const mg_api_options *opts, mg_err *err)
 {
-    if (errsize) err[0] = 0;
+    mg_err_clear(err);
     if (!opts || !opts->store || !opts->queue || !opts->catalog || !opts->targets) {
-        snprintf(err, errsize, "the API needs a store, a queue, a catalog and targets");
+        mg_err_set(err, MG_E_INTERNAL, "the API needs a store, a queue, a catalog and targets");
         return NULL;
     }
     server *s = calloc(1, sizeof *s);
     if (!s) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return NULL;
     }
     mg_api *a = &s->api;
@@ -1257,7 +1260,7 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     mg_buf_addc(&dev, '\n');
     a->devices_json = mg_buf_take(&dev, &a->devices_len);
     if (!a->devices_json) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         free(s);
         return NULL;
     }
@@ -1293,7 +1296,7 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
     pthread_condattr_destroy(&ca);
 
     bool ipv6 = false;
-    int fd = listen_socket(a->o.host, a->o.port, &ipv6, err, errsize);
+    int fd = listen_socket(a->o.host, a->o.port, &ipv6, err);
     if (fd < 0) goto fail;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -1301,11 +1304,11 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         a->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
 
-    if (!(a->sse = mg_sse_hub_start(a, err, errsize))) goto fail_socket;
-    if (!(a->work = mg_workpool_start(err, errsize))) goto fail_sse;
+    if (!(a->sse = mg_sse_hub_start(a, err))) goto fail_socket;
+    if (!(a->work = mg_workpool_start(err))) goto fail_sse;
     int e = pthread_create(&s->reaper, NULL, reaper, s);
     if (e) {
-        snprintf(err, errsize, "cannot start the connection reaper thread: %s", strerror(e));
+        mg_err_set(err, MG_E_IO, "cannot start the connection reaper thread: %s", strerror(e));
         goto fail_work;
     }
     s->reaper_running = true;
@@ -1314,7 +1317,6 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
                      MHD_USE_ERROR_LOG;
     if (ipv6) flags |= MHD_USE_IPv6;
     a->log.err = err;
-    a->log.errsize = errsize;
     atomic_store(&a->log.active, 1);
     struct MHD_OptionItem opt[16];
     size_t n = 0;
@@ -1337,9 +1339,9 @@ mg_api *mg_api_start(const mg_api_options *opts, char *err, size_t errsize)
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &a->log, MHD_OPTION_END);
     atomic_store(&a->log.active, 0);
     if (!a->daemon) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", err[0] ? err : "unknown reason");
-        snprintf(err, errsize, "cannot start the HTTP server: %s", why);
+        /* libmicrohttpd said why through mhd_log, or did not */
+        if (err && !err->msg[0]) mg_err_set(err, MG_E_IO, "unknown reason");
+        mg_err_prefix(err, "cannot start the HTTP server");
         goto fail_work;
     }
     return a;

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
 #include "graph/catalog.h"
@@ -68,9 +69,9 @@ typedef struct mg_api_options {
 
 typedef struct mg_api mg_api;
 
-/* Starts serving. NULL with a message (e.g. "cannot listen on
+/* Starts serving. NULL with a message in `err` (e.g. "cannot listen on
  * 127.0.0.1:8080: Address already in use"). */
-mg_api *mg_api_start(const mg_api_options *o, char *err, size_t errsize);
+mg_api *mg_api_start(const mg_api_options *o, mg_err *err);
 /* The port actually listened on. */
 uint16_t mg_api_port(const mg_api *a);
 /* Ends streams, closes connections, stops the threads, frees. NULL is fine. */

@@ -299,11 +299,11 @@ static void *watch(void *arg)
     return NULL;
 }
 
-mg_sse_hub *mg_sse_hub_start(mg_api *a, char *err, size_t errsize)
+mg_sse_hub *mg_sse_hub_start(mg_api *a, mg_err *err)
 {
     mg_sse_hub *h = calloc(1, sizeof *h);
     if (!h) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return NULL;
     }
     h->api = a;
@@ -311,7 +311,7 @@ mg_sse_hub *mg_sse_hub_start(mg_api *a, char *err, size_t errsize)
     pthread_cond_init(&h->cond, NULL);
     int e = pthread_create(&h->thread, NULL, watch, h);
     if (e) {
-        snprintf(err, errsize, "cannot start the log stream thread: %s", strerror(e));
+        mg_err_set(err, MG_E_IO, "cannot start the log stream thread: %s", strerror(e));
         pthread_mutex_destroy(&h->lock);
         pthread_cond_destroy(&h->cond);
         free(h);

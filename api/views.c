@@ -220,15 +220,15 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
         mg_jw_key(w, "arches");
         mg_jw_array(w);
         for (size_t a = 0; a < t->n_arches; a++) {
-            char why[512] = "";
+            mg_err why;
             bool can_run = false;
-            bool ok = mg_target_available(t, &t->arches[a], &can_run, why, sizeof why);
+            bool ok = mg_target_available(t, &t->arches[a], &can_run, &why);
             mg_jw_object(w);
             mg_jw_kstring(w, "name", t->arches[a].name);
             mg_jw_kbool(w, "available", ok);
-            if (!ok) mg_jw_kstring(w, "reason", why[0] ? why : "tools not found");
+            if (!ok) mg_jw_kstring(w, "reason", why.msg[0] ? why.msg : "tools not found");
             mg_jw_kbool(w, "runnable", ok && can_run);
-            if (ok && !can_run) mg_jw_kstring(w, "run_reason", why);
+            if (ok && !can_run) mg_jw_kstring(w, "run_reason", why.msg);
             mg_jw_object_end(w);
         }
         mg_jw_array_end(w);

@@ -75,11 +75,11 @@ static void *work_main(void *arg)
     return NULL;
 }
 
-mg_workpool *mg_workpool_start(char *err, size_t errsize)
+mg_workpool *mg_workpool_start(mg_err *err)
 {
     mg_workpool *p = calloc(1, sizeof *p);
     if (!p) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&p->lock, NULL);
@@ -88,12 +88,12 @@ mg_workpool *mg_workpool_start(char *err, size_t errsize)
         mg_work *w = &p->workers[i];
         w->pool = p;
         if (!(w->ex = mg_executor_new())) {
-            snprintf(err, errsize, "cannot make the work pool's executors: out of memory");
+            mg_err_set(err, MG_E_NOMEM, "cannot make the work pool's executors: out of memory");
             goto fail;
         }
         int e = pthread_create(&w->thread, NULL, work_main, w);
         if (e) {
-            snprintf(err, errsize, "cannot start the work pool's threads: %s", strerror(e));
+            mg_err_set(err, MG_E_IO, "cannot start the work pool's threads: %s", strerror(e));
             mg_executor_free(w->ex);
             w->ex = NULL;
             goto fail;

@@ -46,7 +46,7 @@ typedef struct mg_workpool mg_workpool;
 /* The worker a job runs on. */
 typedef struct mg_work mg_work;
 
-mg_workpool *mg_workpool_start(char *err, size_t errsize);
+mg_workpool *mg_workpool_start(mg_err *err);
 /* Answers waiting jobs 503, kills running programs, waits for the running
  * jobs to answer, resumes every connection, joins the threads. NULL is
  * fine. */

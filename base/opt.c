@@ -51,8 +51,8 @@ const char *mg_args_suggest(const char *word, const char *const *candidates, siz
     return best && best_d <= allowed ? best : NULL;
 }
 
-static void unknown_option(const mg_option *const *tables, int ntables, const char *name, char *err,
-                           size_t errsize)
+static void unknown_option(const mg_option *const *tables, int ntables, const char *name,
+                           mg_err *err)
 {
     const char *names[256];
     size_t n = 0;
@@ -60,21 +60,21 @@ static void unknown_option(const mg_option *const *tables, int ntables, const ch
         for (const mg_option *o = tables[t]; o->name && n < 256; o++) names[n++] = o->name;
     const char *s = mg_args_suggest(name, names, n);
     if (s)
-        snprintf(err, errsize, "unknown option '%s' (did you mean %s?)", name, s);
+        mg_err_set(err, MG_E_INVALID, "unknown option '%s' (did you mean %s?)", name, s);
     else
-        snprintf(err, errsize, "unknown option '%s'", name);
+        mg_err_set(err, MG_E_INVALID, "unknown option '%s'", name);
 }
 
-static int add_value(mg_args *a, const mg_option *o, const char *value, char *err, size_t errsize)
+static int add_value(mg_args *a, const mg_option *o, const char *value, mg_err *err)
 {
     if (!o->repeat)
         for (int i = 0; i < a->nvalues; i++)
             if (a->values[i].option == o) {
-                snprintf(err, errsize, "%s is given twice", o->name);
+                mg_err_set(err, MG_E_INVALID, "%s is given twice", o->name);
                 return -1;
             }
     if (a->nvalues == MG_ARGS_MAX_VALUES) {
-        snprintf(err, errsize, "too many options (at most %d)", MG_ARGS_MAX_VALUES);
+        mg_err_set(err, MG_E_INVALID, "too many options (at most %d)", MG_ARGS_MAX_VALUES);
         return -1;
     }
     a->values[a->nvalues].option = o;
@@ -84,7 +84,7 @@ static int add_value(mg_args *a, const mg_option *o, const char *value, char *er
 }
 
 int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
-                  char *const *argv, char *err, size_t errsize)
+                  char *const *argv, mg_err *err)
 {
     memset(a, 0, sizeof *a);
     bool options_done = false;
@@ -92,7 +92,7 @@ int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int a
         const char *arg = argv[i];
         if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
             if (a->npositional == MG_ARGS_MAX_POSITIONAL) {
-                snprintf(err, errsize, "too many arguments ('%s')", arg);
+                mg_err_set(err, MG_E_INVALID, "too many arguments ('%s')", arg);
                 return -1;
             }
             a->positional[a->npositional++] = arg;
@@ -108,7 +108,7 @@ int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int a
         const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
         size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
         if (nlen >= sizeof name) {
-            snprintf(err, errsize, "unknown option '%.40s...'", arg);
+            mg_err_set(err, MG_E_INVALID, "unknown option '%.40s...'", arg);
             return -1;
         }
         memcpy(name, arg, nlen);
@@ -116,7 +116,7 @@ int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int a
         if (eq) inline_value = eq + 1;
         const mg_option *o = mg_args_find(tables, ntables, name);
         if (!o) {
-            unknown_option(tables, ntables, name, err, errsize);
+            unknown_option(tables, ntables, name, err);
             return -1;
         }
         const char *value = NULL;
@@ -126,14 +126,14 @@ int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int a
             } else if (i + 1 < argc) {
                 value = argv[++i];
             } else {
-                snprintf(err, errsize, "%s needs a value (%s)", o->name, o->arg);
+                mg_err_set(err, MG_E_INVALID, "%s needs a value (%s)", o->name, o->arg);
                 return -1;
             }
         } else if (inline_value) {
-            snprintf(err, errsize, "%s takes no value", o->name);
+            mg_err_set(err, MG_E_INVALID, "%s takes no value", o->name);
             return -1;
         }
-        if (add_value(a, o, value, err, errsize) != 0) return -1;
+        if (add_value(a, o, value, err) != 0) return -1;
     }
     return 0;
 }

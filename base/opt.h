@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base/err.h"
+
 #define MG_ARGS_MAX_POSITIONAL 8
 #define MG_ARGS_MAX_VALUES 128
 
@@ -48,9 +50,9 @@ typedef struct mg_args {
 } mg_args;
 
 /* Parses argv[0..argc) against `tables` (each ends with MG_OPTION_END).
- * Returns 0, or -1 with a message in `err`. */
+ * Returns 0, or -1 with MG_E_INVALID and a message in `err`. */
 int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
-                  char *const *argv, char *err, size_t errsize);
+                  char *const *argv, mg_err *err);
 
 /* The option of `tables` named `name` ("--url" or "-o"), or NULL. */
 const mg_option *mg_args_find(const mg_option *const *tables, int ntables, const char *name);

@@ -111,22 +111,22 @@ static int save_image(mg_ctl *c, const cJSON *b, const char *dest, FILE *notes, 
         default_name(mg_json_str(img, "name"), id, name, sizeof name);
         dest = name;
     }
-    char err[1024];
+    mg_err err;
     mg_outfile out;
-    if (mg_outfile_open(&out, dest, err, sizeof err) != 0) return mg_ctl_fail(c, "%s", err);
+    if (mg_outfile_open(&out, dest, &err) != 0) return mg_ctl_fail(c, "%s", err.msg);
     download d = {.f = out.f};
     mg_sha256_init(&d.sha);
     mg_buf path = {0};
     mg_ctl_path(&path, "/builds/%d/image", id);
     mg_rest_response resp;
-    int rc = mg_rest_stream(&c->rest, mg_buf_str(&path), NULL, NULL, download_sink, &d, &resp, err,
-                            sizeof err);
+    int rc =
+        mg_rest_stream(&c->rest, mg_buf_str(&path), NULL, NULL, download_sink, &d, &resp, &err);
     mg_buf_free(&path);
     int status = 0;
     if (d.write_failed) {
         status = mg_ctl_fail(c, "cannot write %s: %s", dest, strerror(errno));
     } else if (rc < 0) {
-        status = mg_ctl_fail(c, "downloading the image of build %lld: %s", id, err);
+        status = mg_ctl_fail(c, "downloading the image of build %lld: %s", id, err.msg);
     } else if (resp.status != 200) {
         status = mg_ctl_api_error(c, &resp);
         if (status == MG_EXIT_FAILED) status = MG_EXIT_USAGE;
@@ -149,7 +149,7 @@ static int save_image(mg_ctl *c, const cJSON *b, const char *dest, FILE *notes, 
                            strcmp(dest, "-") == 0 ? " (already written to stdout)" : "");
     }
     /* images are programs (unix) or kernels; executable like mgd build's */
-    if (mg_outfile_commit(&out, 0755, err, sizeof err) != 0) return mg_ctl_fail(c, "%s", err);
+    if (mg_outfile_commit(&out, 0755, &err) != 0) return mg_ctl_fail(c, "%s", err.msg);
     if (json_out) {
         cJSON_AddStringToObject(json_out, "path", dest);
         cJSON_AddNumberToObject(json_out, "size", (double)d.size);
@@ -233,14 +233,14 @@ static int after_queue(mg_ctl *c, mg_rest_response *queued, cJSON *b)
         .offset = follow ? 0 : mg_json_int(b, "log_size", 0),
         .reached = true,
     };
-    char err[1024];
-    if (mg_follow_log(&f, err, sizeof err) != 0) {
+    mg_err err;
+    if (mg_follow_log(&f, &err) != 0) {
         if (f.fail.status) {
             int rc = mg_ctl_api_error(c, &f.fail);
             mg_rest_response_free(&f.fail);
             return rc == MG_EXIT_FAILED ? MG_EXIT_USAGE : rc;
         }
-        return mg_ctl_fail(c, "following build %lld: %s", id, err);
+        return mg_ctl_fail(c, "following build %lld: %s", id, err.msg);
     }
     mg_rest_response resp;
     cJSON *end = NULL;
@@ -543,16 +543,16 @@ int mg_cmd_log(mg_ctl *c)
     if (c->json && !(out = open_memstream(&text, &text_len)))
         return mg_ctl_fail(c, "out of memory");
     mg_follow f = {.rest = &c->rest, .build = id, .out = out, .no_stream = !follow};
-    char err[1024];
+    mg_err err;
     if (!follow) {
         /* one answer: the log as it is now */
         mg_rest_response resp;
         mg_buf path = {0};
         mg_ctl_path(&path, "/builds/%d/log", id);
-        int r = mg_rest_call(&c->rest, "GET", mg_buf_str(&path), NULL, &resp, err, sizeof err);
+        int r = mg_rest_call(&c->rest, "GET", mg_buf_str(&path), NULL, &resp, &err);
         mg_buf_free(&path);
         if (r != 0) {
-            rc = mg_ctl_fail(c, "%s", err);
+            rc = mg_ctl_fail(c, "%s", err.msg);
         } else if (resp.status != 200) {
             rc = mg_ctl_api_error(c, &resp);
         } else {
@@ -577,7 +577,7 @@ int mg_cmd_log(mg_ctl *c)
         }
         return rc;
     }
-    if (mg_follow_log(&f, err, sizeof err) != 0) {
+    if (mg_follow_log(&f, &err) != 0) {
         if (c->json) {
             fclose(out);
             free(text);
@@ -587,7 +587,7 @@ int mg_cmd_log(mg_ctl *c)
             mg_rest_response_free(&f.fail);
             return rc == MG_EXIT_FAILED ? MG_EXIT_USAGE : rc;
         }
-        return mg_ctl_fail(c, "following build %lld: %s", id, err);
+        return mg_ctl_fail(c, "following build %lld: %s", id, err.msg);
     }
     /* followed to the end: the exit status is the build's, as with
      * `build --wait` */

@@ -19,10 +19,10 @@
  * file gets an error naming the file. The text is sent as it is. */
 static char *read_config(mg_ctl *c, const char *path, size_t *len)
 {
-    char err[512];
-    char *text = mg_read_file(path, CONFIG_MAX, len, err, sizeof err);
+    mg_err err;
+    char *text = mg_read_file(path, CONFIG_MAX, len, &err);
     if (!text) {
-        mg_ctl_fail(c, "%s: %s", c->command, err);
+        mg_ctl_fail(c, "%s: %s", c->command, err.msg);
         return NULL;
     }
     const char *end = NULL;
@@ -98,16 +98,16 @@ int mg_cmd_project_create(mg_ctl *c)
 
     cJSON *tail = cJSON_CreateObject();
     size_t files = 0, bytes = 0;
-    char err[1024];
+    mg_err err;
     int rc = 0;
     if (repo) {
         cJSON *r = cJSON_AddObjectToObject(tail, "repo");
         cJSON_AddStringToObject(r, "url", repo);
         if (ref) cJSON_AddStringToObject(r, "ref", ref);
     } else {
-        cJSON *tree = mg_tree_read(dir, config, &files, &bytes, err, sizeof err);
+        cJSON *tree = mg_tree_read(dir, config, &files, &bytes, &err);
         if (!tree)
-            rc = mg_ctl_fail(c, "project create: %s", err);
+            rc = mg_ctl_fail(c, "project create: %s", err.msg);
         else
             cJSON_AddItemToObject(tail, "sources", tree);
     }
@@ -369,16 +369,16 @@ int mg_cmd_graph(mg_ctl *c)
     int rc = mg_ctl_call(c, "GET", mg_buf_str(&path), NULL, &resp, NULL);
     mg_buf_free(&path);
     if (rc) return rc;
-    char err[512];
+    mg_err err;
     mg_outfile f;
-    if (mg_outfile_open(&f, out ? out : "-", err, sizeof err) != 0) {
+    if (mg_outfile_open(&f, out ? out : "-", &err) != 0) {
         mg_rest_response_free(&resp);
-        return mg_ctl_fail(c, "graph: %s", err);
+        return mg_ctl_fail(c, "graph: %s", err.msg);
     }
     fwrite(mg_buf_str(&resp.body), 1, resp.body.len, f.f);
     if (resp.body.len && resp.body.data[resp.body.len - 1] != '\n') fputc('\n', f.f);
     mg_rest_response_free(&resp);
-    if (mg_outfile_commit(&f, 0644, err, sizeof err) != 0) return mg_ctl_fail(c, "graph: %s", err);
+    if (mg_outfile_commit(&f, 0644, &err) != 0) return mg_ctl_fail(c, "graph: %s", err.msg);
     if (out && strcmp(out, "-") != 0 && !c->json)
         fprintf(stderr, "mgctl: wrote the graph (%s) to %s\n", format, out);
     return 0;

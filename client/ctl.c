@@ -103,11 +103,11 @@ int mg_ctl_api_error(const mg_ctl *c, const mg_rest_response *resp)
 int mg_ctl_call(mg_ctl *c, const char *method, const char *path, const char *body,
                 mg_rest_response *resp, cJSON **json)
 {
-    char err[1024];
+    mg_err err;
     if (json) *json = NULL;
-    if (mg_rest_call(&c->rest, method, path, body, resp, err, sizeof err) != 0) {
+    if (mg_rest_call(&c->rest, method, path, body, resp, &err) != 0) {
         mg_rest_response_free(resp);
-        return mg_ctl_fail(c, "%s", err);
+        return mg_ctl_fail(c, "%s", err.msg);
     }
     if (resp->status < 200 || resp->status >= 300) {
         int rc = mg_ctl_api_error(c, resp);
@@ -275,17 +275,17 @@ cJSON *mg_ctl_keys(mg_ctl *c)
     return keys;
 }
 
-char *mg_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsize)
+char *mg_read_file(const char *path, size_t max, size_t *len, mg_err *err)
 {
     int fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errsize, "cannot open %s: %s", path, strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
-        snprintf(err, errsize, "%s is a directory, not a file", path);
+        mg_err_set(err, MG_E_INVALID, "%s is a directory, not a file", path);
         return NULL;
     }
     mg_buf b = {0};
@@ -298,11 +298,11 @@ char *mg_read_file(const char *path, size_t max, size_t *len, char *err, size_t 
     int e = errno;
     close(fd);
     if (n < 0) {
-        snprintf(err, errsize, "cannot read %s: %s", path, strerror(e));
+        mg_err_set(err, MG_E_IO, "cannot read %s: %s", path, strerror(e));
     } else if (b.len > max) {
-        snprintf(err, errsize, "%s is larger than %zu MiB", path, max >> 20);
+        mg_err_set(err, MG_E_LIMIT, "%s is larger than %zu MiB", path, max >> 20);
     } else if (b.failed) {
-        snprintf(err, errsize, "out of memory reading %s", path);
+        mg_err_set(err, MG_E_NOMEM, "out of memory reading %s", path);
     } else {
         *len = b.len;
         if (!b.data) return strdup("");
@@ -340,7 +340,7 @@ static void watch_signals(void)
     }
 }
 
-int mg_outfile_open(mg_outfile *o, const char *path, char *err, size_t errsize)
+int mg_outfile_open(mg_outfile *o, const char *path, mg_err *err)
 {
     memset(o, 0, sizeof *o);
     if (strcmp(path, "-") == 0) {
@@ -353,14 +353,14 @@ int mg_outfile_open(mg_outfile *o, const char *path, char *err, size_t errsize)
     if (!o->path || !o->tmp) {
         free(o->path);
         free(o->tmp);
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return -1;
     }
     snprintf(o->tmp, n, "%s.mgctl-XXXXXX", path);
     watch_signals();
     int fd = mkstemp(o->tmp);
     if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
-        snprintf(err, errsize, "cannot write %s: %s", path, strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot write %s: %s", path, strerror(errno));
         if (fd >= 0) {
             close(fd);
             unlink(o->tmp);
@@ -388,11 +388,11 @@ void mg_outfile_abort(mg_outfile *o)
     memset(o, 0, sizeof *o);
 }
 
-int mg_outfile_commit(mg_outfile *o, int mode, char *err, size_t errsize)
+int mg_outfile_commit(mg_outfile *o, int mode, mg_err *err)
 {
     if (!o->tmp) {
         int rc = fflush(o->f) == 0 && !ferror(o->f) ? 0 : -1;
-        if (rc) snprintf(err, errsize, "cannot write to stdout: %s", strerror(errno));
+        if (rc) mg_err_set(err, MG_E_IO, "cannot write to stdout: %s", strerror(errno));
         memset(o, 0, sizeof *o);
         return rc;
     }
@@ -405,7 +405,7 @@ int mg_outfile_commit(mg_outfile *o, int mode, char *err, size_t errsize)
     if (fclose(o->f) != 0) rc = -1;
     o->f = NULL;
     if (rc == 0 && rename(o->tmp, o->path) != 0) rc = -1;
-    if (rc != 0) snprintf(err, errsize, "cannot write %s: %s", o->path, strerror(errno));
+    if (rc != 0) mg_err_set(err, MG_E_IO, "cannot write %s: %s", o->path, strerror(errno));
     if (rc != 0) unlink(o->tmp);
     pending_tmp = NULL;
     free(o->path);

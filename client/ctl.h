@@ -90,7 +90,7 @@ cJSON *mg_ctl_keys(mg_ctl *c);
 char *mg_ctl_resolve_request(mg_ctl *c, bool with_force);
 
 /* Reads a whole file (up to `max` bytes). NULL with `err` set. */
-char *mg_read_file(const char *path, size_t max, size_t *len, char *err, size_t errsize);
+char *mg_read_file(const char *path, size_t max, size_t *len, mg_err *err);
 
 /* A file written whole or not at all: bytes go to a temporary file beside
  * `path`, which replaces `path` on commit. "-" is stdout. */
@@ -100,10 +100,10 @@ typedef struct mg_outfile {
     char *tmp; /* NULL for stdout */
 } mg_outfile;
 
-int mg_outfile_open(mg_outfile *o, const char *path, char *err, size_t errsize);
+int mg_outfile_open(mg_outfile *o, const char *path, mg_err *err);
 /* Flushes, sets `mode`, renames. Returns 0 or -1 with `err` set (the
  * temporary file is removed). */
-int mg_outfile_commit(mg_outfile *o, int mode, char *err, size_t errsize);
+int mg_outfile_commit(mg_outfile *o, int mode, mg_err *err);
 void mg_outfile_abort(mg_outfile *o);
 
 #endif

@@ -87,7 +87,7 @@ static int stream_sink(void *arg, const char *data, size_t len)
 /* Follows over the event stream. Returns 1 when the end event came (the
  * log is complete), 0 when polling must take over, -1 when the output
  * cannot be written. */
-static int follow_stream(mg_follow *f, char *err, size_t errsize)
+static int follow_stream(mg_follow *f, mg_err *err)
 {
     char path[96];
     snprintf(path, sizeof path, "/builds/%lld/log?offset=%lld", (long long)f->build,
@@ -95,14 +95,13 @@ static int follow_stream(mg_follow *f, char *err, size_t errsize)
     mg_rest_response resp;
     stream_ctx s = {.f = f, .resp = &resp};
     mg_events_init(&s.parser, on_event, &s);
-    char terr[256];
-    mg_rest_stream(f->rest, path, "text/event-stream", NULL, stream_sink, &s, &resp, terr,
-                   sizeof terr);
+    /* a failing stream is followed by polling, which reports its own errors */
+    mg_rest_stream(f->rest, path, "text/event-stream", NULL, stream_sink, &s, &resp, NULL);
     if (resp.status) f->reached = true;
     mg_events_free(&s.parser);
     mg_rest_response_free(&resp);
     if (s.write_failed) {
-        snprintf(err, errsize, "cannot write the log: %s", strerror(errno));
+        mg_err_set(err, MG_E_IO, "cannot write the log: %s", strerror(errno));
         return -1;
     }
     if (s.ended) return 1;
@@ -130,7 +129,7 @@ static int poll_sink(void *arg, const char *data, size_t len)
     return 0;
 }
 
-static int follow_poll(mg_follow *f, char *err, size_t errsize)
+static int follow_poll(mg_follow *f, mg_err *err)
 {
     f->polled = true;
     long pause = 200;
@@ -141,17 +140,17 @@ static int follow_poll(mg_follow *f, char *err, size_t errsize)
                  (long long)f->offset);
         mg_rest_response resp;
         poll_ctx p = {.f = f};
-        char terr[512];
-        int rc = mg_rest_stream(f->rest, path, NULL, NULL, poll_sink, &p, &resp, terr, sizeof terr);
+        mg_err transport;
+        int rc = mg_rest_stream(f->rest, path, NULL, NULL, poll_sink, &p, &resp, &transport);
         if (p.write_failed) {
             mg_rest_response_free(&resp);
-            snprintf(err, errsize, "cannot write the log: %s", strerror(errno));
+            mg_err_set(err, MG_E_IO, "cannot write the log: %s", strerror(errno));
             return -1;
         }
         if (f->out) fflush(f->out);
         if (resp.status != 0 && (resp.status < 200 || resp.status >= 300)) {
             f->fail = resp;
-            snprintf(err, errsize, "the server answered %ld", resp.status);
+            mg_err_set(err, MG_E_IO, "the server answered %ld", resp.status);
             return -1;
         }
         int more = resp.more_data;
@@ -160,7 +159,7 @@ static int follow_poll(mg_follow *f, char *err, size_t errsize)
         mg_rest_response_free(&resp);
         if (rc != 0 && !f->reached) {
             /* never reached: the server is not there (or not at --url) */
-            snprintf(err, errsize, "%s", terr);
+            if (err) *err = transport;
             return -1;
         }
         /* the build is over but the answer stops short of the log's size
@@ -175,13 +174,13 @@ static int follow_poll(mg_follow *f, char *err, size_t errsize)
             if (!failing_since) failing_since = now;
             if (now - failing_since > (uint64_t)f->rest->timeout_ms) {
                 if (short_end)
-                    snprintf(err, errsize,
-                             "the log of the finished build ends at byte %lld, short of its "
-                             "size %lld",
-                             (long long)f->offset, (long long)size);
+                    mg_err_set(err, MG_E_IO,
+                               "the log of the finished build ends at byte %lld, short of its "
+                               "size %lld",
+                               (long long)f->offset, (long long)size);
                 else
-                    snprintf(err, errsize, "%s",
-                             rc != 0 ? terr : "the log answer lacks X-More-Data");
+                    mg_err_set(err, MG_E_IO, "%s",
+                               rc != 0 ? transport.msg : "the log answer lacks X-More-Data");
                 return -1;
             }
             sleep_ms(pause);
@@ -201,12 +200,12 @@ static int follow_poll(mg_follow *f, char *err, size_t errsize)
     }
 }
 
-int mg_follow_log(mg_follow *f, char *err, size_t errsize)
+int mg_follow_log(mg_follow *f, mg_err *err)
 {
     memset(&f->fail, 0, sizeof f->fail);
     if (!f->no_stream) {
-        int rc = follow_stream(f, err, errsize);
+        int rc = follow_stream(f, err);
         if (rc != 0) return rc > 0 ? 0 : -1;
     }
-    return follow_poll(f, err, errsize);
+    return follow_poll(f, err);
 }

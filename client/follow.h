@@ -42,7 +42,7 @@ typedef struct mg_follow {
 /* Follows until the build has ended and its whole log is written.
  * Returns 0; or -1 with `err` set and, when the server answered with an
  * error, that answer in `f->fail` (free it with mg_rest_response_free). */
-int mg_follow_log(mg_follow *f, char *err, size_t errsize);
+int mg_follow_log(mg_follow *f, mg_err *err);
 
 /* What ends the log line carried by an event of `data_len` bytes that
  * moved the offset by `delta` bytes: "\n", "\r\n" (the stream drops the

@@ -206,10 +206,10 @@ int main(int argc, char **argv)
         if (i != word_at[0] && i != word_at[1]) rest[nrest++] = argv[i];
     const mg_option *const tables[2] = {mg_global_options, cmd->options};
     mg_args args;
-    char err[512];
-    if (mg_args_parse(&args, tables, 2, nrest, rest, err, sizeof err) != 0) {
+    mg_err err;
+    if (mg_args_parse(&args, tables, 2, nrest, rest, &err) != 0) {
         free(rest);
-        fprintf(stderr, "mgctl %s: %s\nusage: ", cmd->name, err);
+        fprintf(stderr, "mgctl %s: %s\nusage: ", cmd->name, err.msg);
         usage_line(cmd, stderr);
         return MG_EXIT_USAGE;
     }
@@ -233,9 +233,9 @@ int main(int argc, char **argv)
         const char *token = mg_args_get(&args, "--token");
         if (!token) token = getenv("MGD_TOKEN");
         ctl.has_token = token && *token;
-        if (mg_rest_init(&ctl.rest, url, token, err, sizeof err) != 0) {
+        if (mg_rest_init(&ctl.rest, url, token, &err) != 0) {
             free(rest);
-            fprintf(stderr, "mgctl: %s\n", err);
+            fprintf(stderr, "mgctl: %s\n", err.msg);
             return MG_EXIT_USAGE;
         }
         const char *t;

@@ -12,27 +12,27 @@
 #define MGD_VERSION "0"
 #endif
 
-int mg_rest_init(mg_rest *r, const char *url, const char *token, char *err, size_t errsize)
+int mg_rest_init(mg_rest *r, const char *url, const char *token, mg_err *err)
 {
     memset(r, 0, sizeof *r);
     r->connect_timeout_ms = 10000;
     r->timeout_ms = 60000;
     r->stall_ms = 45000;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errsize, "cannot initialise libcurl");
+        mg_err_set(err, MG_E_IO, "cannot initialise libcurl");
         return -1;
     }
     CURLU *u = curl_url();
     if (!u) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return -1;
     }
     int rc = -1;
     char *scheme = NULL, *host = NULL, *query = NULL, *fragment = NULL, *user = NULL;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
     if (uc != CURLUE_OK) {
-        snprintf(err, errsize, "bad server URL '%s': %s (give http://HOST:PORT)", url,
-                 curl_url_strerror(uc));
+        mg_err_set(err, MG_E_INVALID, "bad server URL '%s': %s (give http://HOST:PORT)", url,
+                   curl_url_strerror(uc));
         goto out;
     }
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
@@ -41,23 +41,23 @@ int mg_rest_init(mg_rest *r, const char *url, const char *token, char *err, size
     curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0);
     curl_url_get(u, CURLUPART_USER, &user, 0);
     if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        snprintf(err, errsize, "bad server URL '%s': the scheme must be http or https", url);
+        mg_err_set(err, MG_E_INVALID, "bad server URL '%s': the scheme must be http or https", url);
         goto out;
     }
     if (!host || !*host) {
-        snprintf(err, errsize, "bad server URL '%s': no host", url);
+        mg_err_set(err, MG_E_INVALID, "bad server URL '%s': no host", url);
         goto out;
     }
     if (query || fragment || user) {
-        snprintf(err, errsize,
-                 "bad server URL '%s': give scheme, host, port and path only "
-                 "(the token goes in --token or MGD_TOKEN)",
-                 url);
+        mg_err_set(err, MG_E_INVALID,
+                   "bad server URL '%s': give scheme, host, port and path only "
+                   "(the token goes in --token or MGD_TOKEN)",
+                   url);
         goto out;
     }
     char *full = NULL;
     if (curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK || !full) {
-        snprintf(err, errsize, "bad server URL '%s'", url);
+        mg_err_set(err, MG_E_INVALID, "bad server URL '%s'", url);
         goto out;
     }
     size_t n = strlen(full);
@@ -71,7 +71,7 @@ int mg_rest_init(mg_rest *r, const char *url, const char *token, char *err, size
         if (r->auth_header) snprintf(r->auth_header, hl, "Authorization: Bearer %s", token);
     }
     if (!r->base || (token && *token && (!r->token || !r->auth_header))) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         goto out;
     }
     rc = 0;
@@ -226,7 +226,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 static void transport_error(const mg_rest *r, CURLcode c, const char *detail, const char *path,
-                            long timeout_ms, char *err, size_t errsize)
+                            long timeout_ms, mg_err *err)
 {
     char *url = mg_rest_url(r, path);
     const char *u = url ? url : r->base;
@@ -234,22 +234,22 @@ static void transport_error(const mg_rest *r, CURLcode c, const char *detail, co
     curl_easy_getinfo(r->curl, CURLINFO_OS_ERRNO, &os_errno);
     switch (c) {
     case CURLE_COULDNT_CONNECT:
-        snprintf(err, errsize,
-                 "cannot connect to %s: %s (is mgd serve running there? see --url or MGD_URL)",
-                 r->base, os_errno ? strerror((int)os_errno) : "no connection");
+        mg_err_set(err, MG_E_IO,
+                   "cannot connect to %s: %s (is mgd serve running there? see --url or MGD_URL)",
+                   r->base, os_errno ? strerror((int)os_errno) : "no connection");
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
-        snprintf(err, errsize, "cannot resolve the host of %s (see --url)", r->base);
+        mg_err_set(err, MG_E_IO, "cannot resolve the host of %s (see --url)", r->base);
         break;
     case CURLE_OPERATION_TIMEDOUT:
         if (timeout_ms > 0)
-            snprintf(err, errsize, "%s: no complete answer within %ld s (see --timeout)", u,
-                     timeout_ms / 1000);
+            mg_err_set(err, MG_E_IO, "%s: no complete answer within %ld s (see --timeout)", u,
+                       timeout_ms / 1000);
         else
-            snprintf(err, errsize, "%s: %s", u, *detail ? detail : curl_easy_strerror(c));
+            mg_err_set(err, MG_E_IO, "%s: %s", u, *detail ? detail : curl_easy_strerror(c));
         break;
     default:
-        snprintf(err, errsize, "%s: %s", u, *detail ? detail : curl_easy_strerror(c));
+        mg_err_set(err, MG_E_IO, "%s: %s", u, *detail ? detail : curl_easy_strerror(c));
         break;
     }
     free(url);
@@ -257,20 +257,20 @@ static void transport_error(const mg_rest *r, CURLcode c, const char *detail, co
 
 static int perform(mg_rest *r, const char *method, const char *path, const char *body,
                    const char *accept, const char *extra_header, mg_rest_sink sink, void *ctx,
-                   mg_rest_response *out, char *err, size_t errsize)
+                   mg_rest_response *out, mg_err *err)
 {
     memset(out, 0, sizeof *out);
     out->log_size = out->total = -1;
     out->more_data = -1;
     if (!r->curl && !(r->curl = curl_easy_init())) {
-        snprintf(err, errsize, "cannot initialise libcurl");
+        mg_err_set(err, MG_E_IO, "cannot initialise libcurl");
         return -1;
     }
     CURL *c = r->curl;
     curl_easy_reset(c); /* keeps the connection cache */
     char *url = mg_rest_url(r, path);
     if (!url) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return -1;
     }
     transfer t = {.curl = c, .out = out, .sink = sink, .ctx = ctx};
@@ -328,12 +328,12 @@ static int perform(mg_rest *r, const char *method, const char *path, const char 
         rc = 1;
     } else if (cc != CURLE_OK) {
         if (cc == CURLE_WRITE_ERROR && out->body.failed)
-            snprintf(err, errsize, "out of memory");
+            mg_err_set(err, MG_E_NOMEM, "out of memory");
         else
-            transport_error(r, cc, detail, path, timeout, err, errsize);
+            transport_error(r, cc, detail, path, timeout, err);
         rc = -1;
     } else if (out->status == 0) {
-        snprintf(err, errsize, "%s: no HTTP answer", url);
+        mg_err_set(err, MG_E_IO, "%s: no HTTP answer", url);
         rc = -1;
     }
     free(url);
@@ -341,13 +341,13 @@ static int perform(mg_rest *r, const char *method, const char *path, const char 
 }
 
 int mg_rest_call(mg_rest *r, const char *method, const char *path, const char *body,
-                 mg_rest_response *out, char *err, size_t errsize)
+                 mg_rest_response *out, mg_err *err)
 {
-    return perform(r, method, path, body, NULL, NULL, NULL, NULL, out, err, errsize);
+    return perform(r, method, path, body, NULL, NULL, NULL, NULL, out, err);
 }
 
 int mg_rest_stream(mg_rest *r, const char *path, const char *accept, const char *extra_header,
-                   mg_rest_sink sink, void *ctx, mg_rest_response *out, char *err, size_t errsize)
+                   mg_rest_sink sink, void *ctx, mg_rest_response *out, mg_err *err)
 {
-    return perform(r, "GET", path, NULL, accept, extra_header, sink, ctx, out, err, errsize);
+    return perform(r, "GET", path, NULL, accept, extra_header, sink, ctx, out, err);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 
 typedef struct mg_rest {
     char *base;  /* scheme://host[:port][/prefix], without a final '/' */
@@ -47,7 +48,7 @@ typedef struct mg_rest_response {
 
 /* Checks `url` (http or https, a host, no query or fragment) and sets up
  * the client. Returns 0, or -1 with a message in `err`. */
-int mg_rest_init(mg_rest *r, const char *url, const char *token, char *err, size_t errsize);
+int mg_rest_init(mg_rest *r, const char *url, const char *token, mg_err *err);
 void mg_rest_free(mg_rest *r);
 
 /* Sends `method path` (the path starts with '/' and is already escaped;
@@ -56,7 +57,7 @@ void mg_rest_free(mg_rest *r);
  * in `out` (free it with mg_rest_response_free), or -1 with the transport
  * error in `err`. */
 int mg_rest_call(mg_rest *r, const char *method, const char *path, const char *body,
-                 mg_rest_response *out, char *err, size_t errsize);
+                 mg_rest_response *out, mg_err *err);
 
 /* Receives the body of a GET bit by bit. `sink` gets the body of a 2xx
  * answer as it arrives and returns 0 to go on or non-zero to stop (then
@@ -67,7 +68,7 @@ int mg_rest_call(mg_rest *r, const char *method, const char *path, const char *b
  * cut in the middle) with `err` set; `out` holds what came in all cases. */
 typedef int (*mg_rest_sink)(void *ctx, const char *data, size_t len);
 int mg_rest_stream(mg_rest *r, const char *path, const char *accept, const char *extra_header,
-                   mg_rest_sink sink, void *ctx, mg_rest_response *out, char *err, size_t errsize);
+                   mg_rest_sink sink, void *ctx, mg_rest_response *out, mg_err *err);
 
 void mg_rest_response_free(mg_rest_response *resp);
 

@@ -25,8 +25,7 @@ typedef struct walk {
     ino_t skip_ino;
     int has_skip;
     size_t files, bytes;
-    char *err;
-    size_t errsize;
+    mg_err *err;
 } walk;
 
 static int by_name(const void *a, const void *b)
@@ -37,15 +36,15 @@ static int by_name(const void *a, const void *b)
 static int read_file(walk *w, const char *full, const char *rel, const struct stat *st)
 {
     if (w->bytes + (size_t)st->st_size > MG_TREE_MAX_BYTES) {
-        snprintf(w->err, w->errsize,
-                 "the sources are over %u MiB; inline sources are for small trees "
-                 "(use --repo for a git repository)",
-                 MG_TREE_MAX_BYTES >> 20);
+        mg_err_set(w->err, MG_E_LIMIT,
+                   "the sources are over %u MiB; inline sources are for small trees "
+                   "(use --repo for a git repository)",
+                   MG_TREE_MAX_BYTES >> 20);
         return -1;
     }
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(errno));
+        mg_err_set(w->err, MG_E_IO, "cannot read %s: %s", full, strerror(errno));
         return -1;
     }
     mg_buf b = {0};
@@ -57,16 +56,16 @@ static int read_file(walk *w, const char *full, const char *rel, const struct st
     close(fd);
     int rc = -1;
     if (n < 0)
-        snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(e));
+        mg_err_set(w->err, MG_E_IO, "cannot read %s: %s", full, strerror(e));
     else if (b.failed)
-        snprintf(w->err, w->errsize, "out of memory reading %s", full);
+        mg_err_set(w->err, MG_E_NOMEM, "out of memory reading %s", full);
     else if (!mg_tree_is_text(mg_buf_str(&b), b.len))
-        snprintf(w->err, w->errsize,
-                 "%s is not UTF-8 text; inline sources carry text files only "
-                 "(use --repo for a git repository)",
-                 full);
+        mg_err_set(w->err, MG_E_INVALID,
+                   "%s is not UTF-8 text; inline sources carry text files only "
+                   "(use --repo for a git repository)",
+                   full);
     else if (!cJSON_AddStringToObject(w->obj, rel, mg_buf_str(&b)))
-        snprintf(w->err, w->errsize, "out of memory");
+        mg_err_set(w->err, MG_E_NOMEM, "out of memory");
     else {
         w->files++;
         w->bytes += b.len;
@@ -80,7 +79,7 @@ static int walk_dir(walk *w, const char *dir, const char *rel, int top)
 {
     DIR *d = opendir(dir);
     if (!d) {
-        snprintf(w->err, w->errsize, "cannot read the directory %s: %s", dir, strerror(errno));
+        mg_err_set(w->err, MG_E_IO, "cannot read the directory %s: %s", dir, strerror(errno));
         return -1;
     }
     char **names = NULL;
@@ -106,34 +105,34 @@ static int walk_dir(walk *w, const char *dir, const char *rel, int top)
         n++;
     }
     closedir(d);
-    if (rc != 0) snprintf(w->err, w->errsize, "out of memory");
+    if (rc != 0) mg_err_set(w->err, MG_E_NOMEM, "out of memory");
     if (n) qsort(names, n, sizeof *names, by_name);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char full[PATH_MAX], sub[PATH_MAX];
         if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, names[i]) >= sizeof full ||
             (size_t)snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]) >=
                 sizeof sub) {
-            snprintf(w->err, w->errsize, "a path under %s is too long", dir);
+            mg_err_set(w->err, MG_E_INVALID, "a path under %s is too long", dir);
             rc = -1;
             break;
         }
         struct stat st;
         if (lstat(full, &st) != 0) {
-            snprintf(w->err, w->errsize, "cannot read %s: %s", full, strerror(errno));
+            mg_err_set(w->err, MG_E_IO, "cannot read %s: %s", full, strerror(errno));
             rc = -1;
         } else if (S_ISLNK(st.st_mode)) {
-            snprintf(w->err, w->errsize,
-                     "%s is a symbolic link; inline sources are plain files (copy what it "
-                     "points to, or use --repo)",
-                     full);
+            mg_err_set(w->err, MG_E_IO,
+                       "%s is a symbolic link; inline sources are plain files (copy what it "
+                       "points to, or use --repo)",
+                       full);
             rc = -1;
         } else if (S_ISDIR(st.st_mode)) {
             rc = walk_dir(w, full, sub, 0);
         } else if (S_ISREG(st.st_mode)) {
             if (w->has_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino) continue;
             if (w->files == MG_TREE_MAX_FILES) {
-                snprintf(w->err, w->errsize, "more than %d files under the sources directory",
-                         MG_TREE_MAX_FILES);
+                mg_err_set(w->err, MG_E_LIMIT, "more than %d files under the sources directory",
+                           MG_TREE_MAX_FILES);
                 rc = -1;
             } else {
                 rc = read_file(w, full, sub, &st);
@@ -169,17 +168,16 @@ static int sort_members(cJSON *obj)
     return 0;
 }
 
-cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *bytes, char *err,
-                    size_t errsize)
+cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *bytes, mg_err *err)
 {
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errsize, "%s is not a directory", dir);
+        mg_err_set(err, MG_E_INVALID, "%s is not a directory", dir);
         return NULL;
     }
-    walk w = {.obj = cJSON_CreateObject(), .err = err, .errsize = errsize};
+    walk w = {.obj = cJSON_CreateObject(), .err = err};
     if (!w.obj) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         return NULL;
     }
     struct stat sk;
@@ -192,7 +190,7 @@ cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *by
     char root[PATH_MAX];
     while (len > 1 && dir[len - 1] == '/') len--;
     if (len >= sizeof root) {
-        snprintf(err, errsize, "the path %s is too long", dir);
+        mg_err_set(err, MG_E_INVALID, "the path %s is too long", dir);
         cJSON_Delete(w.obj);
         return NULL;
     }
@@ -203,7 +201,7 @@ cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *by
         return NULL;
     }
     if (sort_members(w.obj) != 0) {
-        snprintf(err, errsize, "out of memory");
+        mg_err_set(err, MG_E_NOMEM, "out of memory");
         cJSON_Delete(w.obj);
         return NULL;
     }

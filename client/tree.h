@@ -17,6 +17,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/err.h"
+
 /* More than this is no "small inline tree": the daemon refuses trees over
  * 1 MiB unless started with a larger --max-sources. */
 #define MG_TREE_MAX_BYTES (64u << 20)
@@ -25,8 +27,7 @@
 /* Reads `dir` into a new JSON object; `skip` is a path (as given on the
  * command line) to leave out, or NULL. Returns NULL with a message in
  * `err`. `*bytes` and `*files` receive the totals. */
-cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *bytes, char *err,
-                    size_t errsize);
+cJSON *mg_tree_read(const char *dir, const char *skip, size_t *files, size_t *bytes, mg_err *err);
 
 /* Whether `s[0..len)` is valid UTF-8 without NUL bytes. */
 int mg_tree_is_text(const char *s, size_t len);

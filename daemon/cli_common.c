@@ -153,8 +153,8 @@ int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l)
 int mg_cli_parse_options(const char *prog, mg_args *a, const mg_option *const *tables, int ntables,
                          int argc, char **argv)
 {
-    char err[256];
-    if (mg_args_parse(a, tables, ntables, argc, argv, err, sizeof err) == 0) return 0;
-    fprintf(stderr, "%s: %s\n", prog, err);
+    mg_err err;
+    if (mg_args_parse(a, tables, ntables, argc, argv, &err) == 0) return 0;
+    fprintf(stderr, "%s: %s\n", prog, err.msg);
     return -1;
 }

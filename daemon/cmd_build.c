@@ -135,17 +135,16 @@ int mg_cmd_build(int argc, char **argv)
     mg_targets *targets = NULL;
     mg_cache *cache = NULL;
     mg_graph *g = mg_cli_resolve("mgd build", config_path, dir, &opts, false, &cat);
-    char err[1024];
+    mg_err err;
     char *cache_path = cache_dir ? mg_xstrdup(cache_dir) : mg_cli_default_cache();
     char *image = NULL;
     if (!g) goto done;
-    if (!(targets = mg_targets_load(err, sizeof err))) {
-        fprintf(stderr, "mgd build: %s\n", err);
+    if (!(targets = mg_targets_load(&err))) {
+        fprintf(stderr, "mgd build: %s\n", err.msg);
         goto done;
     }
-    mg_err cache_err;
-    if (!(cache = mg_cache_open(cache_path, &cache_err))) {
-        fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, cache_err.msg);
+    if (!(cache = mg_cache_open(cache_path, &err))) {
+        fprintf(stderr, "mgd build: cache %s: %s\n", cache_path, err.msg);
         goto done;
     }
     const mg_target *t = mg_targets_find(targets, g->target);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "toolchain/image.h"
 #include "toolchain/launch.h"
@@ -54,71 +55,94 @@ static bool attachments_declared(const mg_image_info *info, const attachment *at
     return true;
 }
 
+/* The words before "--" (after it, everything is the image's). An
+ * attachment may be given again for another device (repeat). */
+static const mg_option run_options[] = {
+    {"--block", 0, "NAME=FILE", true, NULL, "attaches the file FILE as the block device NAME"},
+    {"--net", 0, "NAME=TAP", true, NULL,
+     "attaches the tap interface TAP as the network device NAME"},
+    {"--help", 'h', NULL, true, NULL, "prints this help"},
+    MG_OPTION_END,
+};
+
+/* Turns the --block and --net values of `args` into attachments (cutting
+ * the values, which point into argv, at '='): 0, or -1 after saying which
+ * one is wrong. */
+static int collect_attachments(const mg_args *args, attachment *at, size_t *n_at)
+{
+    for (int i = 0; i < args->nvalues; i++) {
+        const char *opt = args->values[i].option->name;
+        bool block = !strcmp(opt, "--block");
+        if (!block && strcmp(opt, "--net")) continue;
+        char *name = (char *)args->values[i].value, *eq = strchr(name, '=');
+        if (!eq || eq == name || !eq[1]) {
+            fprintf(stderr, "mgd run: %s takes NAME=%s\n", opt, block ? "FILE" : "TAP");
+            return -1;
+        }
+        *eq = '\0';
+        const char *kind = block ? "block" : "net";
+        for (size_t j = 0; j < *n_at; j++)
+            if (!strcmp(at[j].name, name) && !strcmp(at[j].kind, kind)) {
+                fprintf(stderr, "mgd run: %s %s is attached twice\n", opt, name);
+                return -1;
+            }
+        at[(*n_at)++] = (attachment){kind, name, eq + 1};
+    }
+    return 0;
+}
+
 int mg_cmd_run(int argc, char **argv)
 {
-    const char *image = NULL;
-    int first_arg = argc;
-    attachment *at = calloc((size_t)argc + 1, sizeof *at);
-    size_t n_at = 0;
-    int status = 2;
-    if (!at) return 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
+    /* the image's arguments may be many and look like options: they are
+     * cut off before parsing */
+    int n_options = argc, first_arg = argc;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--")) {
+            n_options = i;
             first_arg = i + 1;
             break;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            status = 0;
-            goto out;
-        }
-        if (!strcmp(a, "--block") || !strcmp(a, "--net")) {
-            bool block = a[2] == 'b';
-            char *eq = i + 1 < argc ? strchr(argv[i + 1], '=') : NULL;
-            if (!eq || eq == argv[i + 1] || !eq[1]) {
-                fprintf(stderr, "mgd run: %s takes NAME=%s\n", a, block ? "FILE" : "TAP");
-                goto out;
-            }
-            *eq = '\0';
-            for (size_t j = 0; j < n_at; j++)
-                if (!strcmp(at[j].name, argv[i + 1]) && !strcmp(at[j].kind, a + 2)) {
-                    fprintf(stderr, "mgd run: %s %s is attached twice\n", a, argv[i + 1]);
-                    goto out;
-                }
-            at[n_at++] = (attachment){block ? "block" : "net", argv[i + 1], eq + 1};
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "mgd run: unknown option '%s' (arguments for the image go after --)\n",
-                    a);
-            goto out;
-        } else if (!image)
-            image = a;
-        else {
-            fprintf(stderr, "mgd run: one IMAGE only ('%s'); arguments for it go after --\n", a);
-            goto out;
-        }
+    mg_args args;
+    const mg_option *const tables[] = {run_options};
+    if (mg_cli_parse_options("mgd run", &args, tables, 1, n_options, argv) != 0) {
+        usage(stderr);
+        return 2;
     }
+    if (mg_args_has(&args, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (args.npositional > 1) {
+        fprintf(stderr, "mgd run: one IMAGE only ('%s'); arguments for it go after --\n",
+                args.positional[1]);
+        return 2;
+    }
+    const char *image = args.npositional ? args.positional[0] : NULL;
+    attachment *at = calloc((size_t)args.nvalues + 1, sizeof *at);
+    size_t n_at = 0;
+    int status = 2;
+    if (!at) return 1;
+    if (collect_attachments(&args, at, &n_at) != 0) goto out;
     if (!image) {
         usage(stderr);
         goto out;
     }
     mg_image_info info;
-    char err[1024];
+    mg_err targets_err;
     status = 1;
     mg_err image_err;
     if (mg_image_read_info(image, &info, &image_err) != 0) {
         fprintf(stderr, "mgd run: %s\n", image_err.msg);
         goto out;
     }
-    mg_targets *targets = mg_targets_load(err, sizeof err);
+    mg_targets *targets = mg_targets_load(&targets_err);
     const mg_target *t = targets ? mg_targets_find(targets, info.target) : NULL;
     const mg_target_arch *arch = t ? mg_target_find_arch(t, info.arch) : NULL;
     char real[PATH_MAX];
     int nargs = argc - first_arg;
-    char **args = argv + first_arg;
+    char **image_args = argv + first_arg;
     if (!targets)
-        fprintf(stderr, "mgd run: %s\n", err);
+        fprintf(stderr, "mgd run: %s\n", targets_err.msg);
     else if (!t)
         fprintf(stderr,
                 "mgd run: %s is a %s image; running %s images is not supported by this "
@@ -132,7 +156,7 @@ int mg_cmd_run(int argc, char **argv)
     else if (!realpath(image, real))
         fprintf(stderr, "mgd run: %s: %s\n", image, strerror(errno));
     else
-        status = mg_launch_image(&(mg_launch){t, arch, &info, real, at, n_at, nargs, args});
+        status = mg_launch_image(&(mg_launch){t, arch, &info, real, at, n_at, nargs, image_args});
     mg_targets_free(targets);
     mg_image_info_free(&info);
 out:

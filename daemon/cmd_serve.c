@@ -407,8 +407,9 @@ int mg_cmd_serve(int argc, char **argv)
                 (long long)interrupted, interrupted == 1 ? "" : "s", (long long)requeued);
     if (interrupted) close_interrupted_logs(store, data);
     if (first_token(store, data)) goto out;
-    if (!(targets = mg_targets_load(err, sizeof err))) {
-        fprintf(stderr, "mgd serve: %s\n", err);
+    mg_err targets_err;
+    if (!(targets = mg_targets_load(&targets_err))) {
+        fprintf(stderr, "mgd serve: %s\n", targets_err.msg);
         goto out;
     }
     mg_errors errs = {0};
@@ -470,8 +471,9 @@ int mg_cmd_serve(int argc, char **argv)
         .graph_timeout_s = o.graph_timeout_s,
         .version = MGD_VERSION,
     };
-    if (!(api = mg_api_start(&ao, err, sizeof err))) {
-        fprintf(stderr, "mgd serve: %s\n", err);
+    mg_err api_err;
+    if (!(api = mg_api_start(&ao, &api_err))) {
+        fprintf(stderr, "mgd serve: %s\n", api_err.msg);
         goto out_stop;
     }
     fprintf(stderr, "mgd: data in %s, %u worker%s\n", data, o.workers, o.workers == 1 ? "" : "s");

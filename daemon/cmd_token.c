@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "daemon/store.h"
 #include "daemon/tokens.h"
@@ -29,38 +30,44 @@ static void usage(FILE *f)
                "is kept.\n");
 }
 
+/* The options of the three subcommands (each ignores those it has no use
+ * for); an option given again overrides (repeat). */
+static const mg_option token_options[] = {
+    {"--data", 0, "DIR", true, "@dir", "the daemon's data directory (default ./var)"},
+    {"--name", 0, "NAME", true, NULL, "what the new token is for"},
+    {"--scope", 0, "SCOPE", true, "read write admin", "what the new token may do"},
+    {"--json", 0, NULL, true, NULL, "prints JSON"},
+    {"--help", 'h', NULL, true, NULL, "prints this help"},
+    MG_OPTION_END,
+};
+
 int mg_cmd_token(int argc, char **argv)
 {
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         usage(argc < 1 ? stderr : stdout);
         return argc < 1 ? 2 : 0;
     }
-    const char *sub = argv[0], *data = "var", *name = NULL, *scope_name = NULL, *id_arg = NULL;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--data") || !strcmp(a, "--name") || !strcmp(a, "--scope")) {
-            if (!v) {
-                fprintf(stderr, "mgd token: %s needs a value\n", a);
-                return 2;
-            }
-            i++;
-            if (!strcmp(a, "--data")) data = v;
-            if (!strcmp(a, "--name")) name = v;
-            if (!strcmp(a, "--scope")) scope_name = v;
-        } else if (a[0] != '-' && !id_arg) {
-            id_arg = a;
-        } else {
-            fprintf(stderr, "mgd token: unexpected '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+    const char *sub = argv[0];
+    mg_args args;
+    const mg_option *const tables[] = {token_options};
+    if (mg_cli_parse_options("mgd token", &args, tables, 1, argc - 1, argv + 1) != 0) {
+        usage(stderr);
+        return 2;
     }
+    if (mg_args_has(&args, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (args.npositional > 1) {
+        fprintf(stderr, "mgd token: unexpected '%s'\n", args.positional[1]);
+        usage(stderr);
+        return 2;
+    }
+    const char *data = mg_args_get(&args, "--data"), *name = mg_args_get(&args, "--name"),
+               *scope_name = mg_args_get(&args, "--scope"),
+               *id_arg = args.npositional ? args.positional[0] : NULL;
+    if (!data) data = "var";
+    bool json = mg_args_has(&args, "--json");
     bool create = !strcmp(sub, "create"), list = !strcmp(sub, "list"),
          revoke = !strcmp(sub, "revoke");
     if (!create && !list && !revoke) {

@@ -499,14 +499,14 @@ static void build_it(job *j)
     /* 3. input hash, reuse */
     const mg_target *t = mg_targets_find(q->o.targets, g->target);
     const mg_target_arch *a = t ? mg_target_find_arch(t, g->arch) : NULL;
-    char why[512];
+    mg_err why;
     bool can_run;
     if (!t || !a) {
         fail_build(j, "target %s/%s is not known to this mgd", g->target, g->arch);
         goto out;
     }
-    if (!mg_target_available(t, a, &can_run, why, sizeof why)) {
-        fail_build(j, "target %s/%s is not available here: %s", g->target, g->arch, why);
+    if (!mg_target_available(t, a, &can_run, &why)) {
+        fail_build(j, "target %s/%s is not available here: %s", g->target, g->arch, why.msg);
         goto out;
     }
     mg_err e;

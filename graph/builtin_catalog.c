@@ -30,10 +30,10 @@ static void add_name(const char **list, size_t *n, const char *name)
 
 mg_catalog *mg_builtin_catalog_load(mg_errors *errs)
 {
-    char err[512];
-    mg_targets *reg = mg_targets_load(err, sizeof err);
+    mg_err err;
+    mg_targets *reg = mg_targets_load(&err);
     if (!reg) {
-        mg_errors_add(errs, MG_ERR_SCHEMA, "targets/", "%s", err);
+        mg_errors_add(errs, MG_ERR_SCHEMA, "targets/", "%s", err.msg);
         return NULL;
     }
     /* the registry's targets, and every arch any of them has */

@@ -104,12 +104,12 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
             p->dflt.kind = MG_ARG_KEY;
             p->dflt.ref = k->child->valuestring;
         } else {
-            char why[256];
+            mg_err why;
             p->dflt.kind = MG_ARG_SCALAR;
-            if (!mg_key_value_from_json(ctx->arena, p->scalar_type, NULL, 0, k, &p->dflt.value, why,
-                                        sizeof why)) {
+            if (!mg_key_value_from_json(ctx->arena, p->scalar_type, NULL, 0, k, &p->dflt.value,
+                                        &why)) {
                 mg_errors_add(ctx->errs, MG_ERR_TYPE_MISMATCH, dp, "default of %s: %s", p->name,
-                              why);
+                              why.msg);
                 return false;
             }
             p->dflt.has_value = true;

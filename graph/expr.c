@@ -100,8 +100,7 @@ static void schema_type(mg_expr_ctx *ctx, const char *path, const cJSON *j, cons
 }
 
 bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const *values,
-                            size_t n_values, const cJSON *json, mg_key_value *out, char *why,
-                            size_t why_size)
+                            size_t n_values, const cJSON *json, mg_key_value *out, mg_err *why)
 {
     char canon[128];
     switch (type) {
@@ -115,8 +114,7 @@ bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const
             /* the form for integers JSON numbers cannot carry exactly */
             size_t size = strlen(json->valuestring) + 64;
             char *buf = size > sizeof canon ? mg_arena_alloc(arena, size) : canon;
-            if (!mg_key_value_from_text(type, NULL, 0, json->valuestring, out, buf, size, why,
-                                        why_size))
+            if (!mg_key_value_from_text(type, NULL, 0, json->valuestring, out, buf, size, why))
                 return false;
             out->text = mg_arena_strdup(arena, buf);
             return true;
@@ -129,17 +127,17 @@ bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const
          * below is only defined inside int64. */
         if (!(d > -9007199254740992.0 && d < 9007199254740992.0)) {
             if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-                snprintf(why, why_size, "expected a 64-bit integer, got %g", d);
+                mg_err_set(why, MG_E_INVALID, "expected a 64-bit integer, got %g", d);
             else
-                snprintf(why, why_size,
-                         "%.17g is beyond +-(2^53 - 1), where JSON numbers stop being exact "
-                         "(it may not be the number written): send it as a string of decimal "
-                         "digits instead, like \"9007199254740993\"",
-                         d);
+                mg_err_set(why, MG_E_INVALID,
+                           "%.17g is beyond +-(2^53 - 1), where JSON numbers stop being exact "
+                           "(it may not be the number written): send it as a string of decimal "
+                           "digits instead, like \"9007199254740993\"",
+                           d);
             return false;
         }
         if ((double)(int64_t)d != d) {
-            snprintf(why, why_size, "expected an integer, got %g", d);
+            mg_err_set(why, MG_E_INVALID, "expected an integer, got %g", d);
             return false;
         }
         *out = (mg_key_value){.type = type, .i = (int64_t)d};
@@ -152,17 +150,17 @@ bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const
             size_t size = strlen(json->valuestring) + 64;
             char *buf = size > sizeof canon ? mg_arena_alloc(arena, size) : canon;
             if (!mg_key_value_from_text(type, values, n_values, json->valuestring, out, buf, size,
-                                        why, why_size))
+                                        why))
                 return false;
             out->text = mg_arena_strdup(arena, buf);
             return true;
         }
     }
-    snprintf(why, why_size, "expected %s value, got %s",
-             type == MG_KEY_BOOL  ? "a boolean (true or false)"
-             : type == MG_KEY_INT ? "an integer"
-                                  : "a string",
-             json_kind(json));
+    mg_err_set(why, MG_E_INVALID, "expected %s value, got %s",
+               type == MG_KEY_BOOL  ? "a boolean (true or false)"
+               : type == MG_KEY_INT ? "an integer"
+                                    : "a string",
+               json_kind(json));
     return false;
 }
 
@@ -344,7 +342,7 @@ bool mg_key_decl_parse(mg_expr_ctx *ctx, const char *name, const cJSON *json, co
     }
     if (!dflt) return ok;
     const char *dp = mg_pointer_member(ctx->arena, path, "default");
-    char why[256];
+    mg_err why;
     const cJSON *by =
         cJSON_IsObject(dflt) ? cJSON_GetObjectItemCaseSensitive(dflt, "by_target") : NULL;
     if (cJSON_IsObject(dflt)) {
@@ -366,9 +364,9 @@ bool mg_key_decl_parse(mg_expr_ctx *ctx, const char *name, const cJSON *json, co
             const char *cp = mg_pointer_member(ctx->arena, bp, c->string);
             size_t k = out->dflt.n_targets;
             if (!mg_key_value_from_json(ctx->arena, out->type, out->values, out->n_values, c,
-                                        &out->dflt.values[k], why, sizeof why)) {
+                                        &out->dflt.values[k], &why)) {
                 mg_errors_add(ctx->errs, MG_ERR_BAD_KEY_VALUE, cp, "default of key %s: %s", name,
-                              why);
+                              why.msg);
                 ok = false;
                 continue;
             }
@@ -378,8 +376,8 @@ bool mg_key_decl_parse(mg_expr_ctx *ctx, const char *name, const cJSON *json, co
         return ok;
     }
     if (!mg_key_value_from_json(ctx->arena, out->type, out->values, out->n_values, dflt,
-                                &out->dflt.value, why, sizeof why)) {
-        mg_errors_add(ctx->errs, MG_ERR_BAD_KEY_VALUE, dp, "default of key %s: %s", name, why);
+                                &out->dflt.value, &why)) {
+        mg_errors_add(ctx->errs, MG_ERR_BAD_KEY_VALUE, dp, "default of key %s: %s", name, why.msg);
         return false;
     }
     out->dflt.kind = MG_DEFAULT_VALUE;
@@ -616,16 +614,15 @@ static mg_expr *parse_main(mg_expr_ctx *ctx, const cJSON *json, const char *path
         code->symbol = sym->valuestring;
     }
     const char *tp = mg_pointer_member(ctx->arena, path, "type");
-    char tywhy[256];
+    mg_err tywhy;
     if (!cJSON_IsString(type)) {
         if (!type)
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "user code needs a \"type\"");
         else
             schema_type(ctx, tp, type, "a type like \"console -> job\"");
         ok = false;
-    } else if (!mg_type_parse(ctx->types, ctx->arena, type->valuestring, &code->type, tywhy,
-                              sizeof tywhy)) {
-        mg_errors_add(ctx->errs, MG_ERR_UNKNOWN_TYPE, tp, "%s", tywhy);
+    } else if (!mg_type_parse(ctx->types, ctx->arena, type->valuestring, &code->type, &tywhy)) {
+        mg_errors_add(ctx->errs, MG_ERR_UNKNOWN_TYPE, tp, "%s", tywhy.msg);
         ok = false;
     } else {
         code->type_text = type->valuestring;

@@ -133,8 +133,7 @@ bool mg_library_reqs_parse(mg_expr_ctx *ctx, const cJSON *json, const char *path
  * surely carries exactly, or a string of decimal digits (full int64).
  * On failure writes the reason into `why`. Text comes from the arena. */
 bool mg_key_value_from_json(mg_arena *arena, mg_key_type type, const char *const *values,
-                            size_t n_values, const cJSON *json, mg_key_value *out, char *why,
-                            size_t why_size);
+                            size_t n_values, const cJSON *json, mg_key_value *out, mg_err *why);
 
 /* JSON pointer of member `name` under `base` (escapes '~' and '/'). */
 const char *mg_pointer_member(mg_arena *arena, const char *base, const char *name);

@@ -60,7 +60,7 @@ static void format_ipv4(uint32_t a, char *buf, size_t size)
 
 bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t n_values,
                             const char *text, mg_key_value *out, char *canon, size_t canon_size,
-                            char *why, size_t why_size)
+                            mg_err *why)
 {
     *out = (mg_key_value){.type = type, .text = canon};
     const char *end;
@@ -69,7 +69,7 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
         if (!strcmp(text, "true"))
             out->b = true;
         else if (strcmp(text, "false")) {
-            snprintf(why, why_size, "expected true or false, got \"%s\"", text);
+            mg_err_set(why, MG_E_INVALID, "expected true or false, got \"%s\"", text);
             return false;
         }
         snprintf(canon, canon_size, "%s", out->b ? "true" : "false");
@@ -82,7 +82,7 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
         bool digits =
             text[0] == '-' ? text[1] >= '0' && text[1] <= '9' : text[0] >= '0' && text[0] <= '9';
         if (!digits || *e || errno) {
-            snprintf(why, why_size, "expected a 64-bit integer, got \"%s\"", text);
+            mg_err_set(why, MG_E_INVALID, "expected a 64-bit integer, got \"%s\"", text);
             return false;
         }
         out->i = v;
@@ -99,14 +99,21 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
                 return true;
             }
         {
-            int n = snprintf(why, why_size, "\"%s\" is not one of", text);
-            for (size_t i = 0; i < n_values && n > 0 && (size_t)n < why_size; i++)
-                n += snprintf(why + n, why_size - (size_t)n, "%s %s", i ? "," : "", values[i]);
+            /* the list is written piece by piece: cut where the message ends */
+            mg_err_set(why, MG_E_INVALID, "\"%s\" is not one of", text);
+            size_t n = why ? strlen(why->msg) : sizeof why->msg;
+            for (size_t i = 0; i < n_values && n + 1 < sizeof why->msg; i++) {
+                int k =
+                    snprintf(why->msg + n, sizeof why->msg - n, "%s %s", i ? "," : "", values[i]);
+                if (k < 0) break;
+                n += (size_t)k;
+            }
         }
         return false;
     case MG_KEY_IPV4:
         if (!parse_ipv4(text, &out->ipv4, &end) || *end) {
-            snprintf(why, why_size, "expected an IPv4 address like 10.0.0.2, got \"%s\"", text);
+            mg_err_set(why, MG_E_INVALID, "expected an IPv4 address like 10.0.0.2, got \"%s\"",
+                       text);
             return false;
         }
         format_ipv4(out->ipv4, canon, canon_size);
@@ -123,7 +130,8 @@ bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t 
             ok = ok && !*p && len <= 32;
         }
         if (!ok) {
-            snprintf(why, why_size, "expected an IPv4 prefix like 10.0.0.2/24, got \"%s\"", text);
+            mg_err_set(why, MG_E_INVALID, "expected an IPv4 prefix like 10.0.0.2/24, got \"%s\"",
+                       text);
             return false;
         }
         out->prefix_len = (uint8_t)len;

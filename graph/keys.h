@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
+
 typedef enum mg_key_type {
     MG_KEY_BOOL,
     MG_KEY_INT,
@@ -50,7 +52,7 @@ const char *mg_key_stage_name(mg_key_stage stage);
  */
 bool mg_key_value_from_text(mg_key_type type, const char *const *values, size_t n_values,
                             const char *text, mg_key_value *out, char *canon, size_t canon_size,
-                            char *why, size_t why_size);
+                            mg_err *why);
 
 /* Whether two values of the same type are equal. */
 bool mg_key_value_equal(const mg_key_value *a, const mg_key_value *b);

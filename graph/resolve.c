@@ -359,11 +359,10 @@ static void bad_choice_value(rs *r, const key_info *k, const char *path, const c
 static bool key_value_of_json(rs *r, const key_info *k, const cJSON *json, mg_key_value *out,
                               const char *path)
 {
-    char why[256];
-    if (mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, json, out, why,
-                               sizeof why))
+    mg_err why;
+    if (mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, json, out, &why))
         return true;
-    bad_choice_value(r, k, path, why);
+    bad_choice_value(r, k, path, why.msg);
     return false;
 }
 
@@ -371,13 +370,12 @@ static bool key_value_of_json(rs *r, const key_info *k, const cJSON *json, mg_ke
 static bool key_value_of_text(rs *r, const key_info *k, const char *text, mg_key_value *out,
                               const char *path)
 {
-    char why[256];
+    mg_err why;
     size_t size = strlen(text) + 64;
     char *canon = mg_arena_alloc(r->arena, size);
-    if (mg_key_value_from_text(k->type, k->values, k->n_values, text, out, canon, size, why,
-                               sizeof why))
+    if (mg_key_value_from_text(k->type, k->values, k->n_values, text, out, canon, size, &why))
         return true;
-    bad_choice_value(r, k, path, why);
+    bad_choice_value(r, k, path, why.msg);
     return false;
 }
 
@@ -551,13 +549,13 @@ static mg_type check_call(rs *r, check_scope *sc, mg_expr *e)
         }
         /* scalar param */
         const char *tn = mg_key_type_name(p->scalar_type);
-        char why[256];
+        mg_err why;
         switch (a->kind) {
         case MG_ARG_SCALAR:
-            if (!mg_key_value_from_json(r->arena, p->scalar_type, NULL, 0, a->json, &a->value, why,
-                                        sizeof why))
+            if (!mg_key_value_from_json(r->arena, p->scalar_type, NULL, 0, a->json, &a->value,
+                                        &why))
                 mg_errors_add(r->errs, MG_ERR_TYPE_MISMATCH, a->path, "param %s of %s (%s): %s",
-                              a->name, ce->name, tn, why);
+                              a->name, ce->name, tn, why.msg);
             else
                 a->has_value = true;
             break;
@@ -1249,9 +1247,9 @@ static value eval_expr(rs *r, entry_env *env, const mg_expr *e)
         if (e->equals) {
             key_info *k = find_key(r, e->key);
             mg_key_value want;
-            char why[256];
+            mg_err why;
             if (!mg_key_value_from_json(r->arena, k->type, k->values, k->n_values, e->equals, &want,
-                                        why, sizeof why))
+                                        &why))
                 return VERROR;
             yes = mg_key_value_equal(v, &want);
         } else {
@@ -1267,9 +1265,9 @@ static value eval_expr(rs *r, entry_env *env, const mg_expr *e)
             mg_key_value cv;
             size_t size = strlen(e->cases[i].value) + 64;
             char *canon = mg_arena_alloc(r->arena, size);
-            char why[256];
+            mg_err why;
             if (mg_key_value_from_text(k->type, k->values, k->n_values, e->cases[i].value, &cv,
-                                       canon, size, why, sizeof why) &&
+                                       canon, size, &why) &&
                 mg_key_value_equal(v, &cv))
                 return eval_expr(r, env, e->cases[i].expr);
         }
@@ -1313,11 +1311,11 @@ static void settle_keys(rs *r, const mg_resolve_options *o)
         given[idx] = true;
         size_t size = strlen(text) + 64;
         char *canon = mg_arena_alloc(r->arena, size);
-        char why[256];
+        mg_err why;
         if (!mg_key_value_from_text(k->type, k->values, k->n_values, text, &k->value, canon, size,
-                                    why, sizeof why)) {
+                                    &why)) {
             mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, name, "key %s (%s): %s", name,
-                          mg_key_type_name(k->type), why);
+                          mg_key_type_name(k->type), why.msg);
             continue;
         }
         k->has_value = true;
@@ -1485,9 +1483,9 @@ static void check_builtin_value(rs *r, const char *key, const char *const *value
     mg_key_value v;
     size_t size = strlen(given) + 64;
     char *canon = mg_arena_alloc(r->arena, size);
-    char why[512];
-    if (!mg_key_value_from_text(MG_KEY_ENUM, values, n, given, &v, canon, size, why, sizeof why))
-        mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, key, "unknown %s %s: %s", key, given, why);
+    mg_err why;
+    if (!mg_key_value_from_text(MG_KEY_ENUM, values, n, given, &v, canon, size, &why))
+        mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, key, "unknown %s %s: %s", key, given, why.msg);
 }
 
 mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,

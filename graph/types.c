@@ -51,7 +51,7 @@ const char *mg_type_table_name(const mg_type_table *t, mg_base_type id)
 }
 
 bool mg_type_parse(const mg_type_table *t, mg_arena *arena, const char *text, mg_type *out,
-                   char *why, size_t why_size)
+                   mg_err *why)
 {
     mg_base_type parts[64];
     size_t n = 0;
@@ -62,34 +62,35 @@ bool mg_type_parse(const mg_type_table *t, mg_arena *arena, const char *text, mg
         while (isalnum((unsigned char)*p) || *p == '_') p++;
         if (p == start) {
             if (*p)
-                snprintf(why, why_size, "unexpected '%c' in type \"%s\"", *p, text);
+                mg_err_set(why, MG_E_INVALID, "unexpected '%c' in type \"%s\"", *p, text);
             else
-                snprintf(why, why_size, "type \"%s\" is missing a module type after '->'", text);
+                mg_err_set(why, MG_E_INVALID, "type \"%s\" is missing a module type after '->'",
+                           text);
             return false;
         }
         char name[64];
         size_t len = (size_t)(p - start);
         if (len >= sizeof name) {
-            snprintf(why, why_size, "type name too long in \"%s\"", text);
+            mg_err_set(why, MG_E_INVALID, "type name too long in \"%s\"", text);
             return false;
         }
         memcpy(name, start, len);
         name[len] = 0;
         mg_base_type id = mg_type_table_find(t, name);
         if (id == MG_TYPE_ERROR) {
-            snprintf(why, why_size, "unknown module type \"%s\"", name);
+            mg_err_set(why, MG_E_INVALID, "unknown module type \"%s\"", name);
             return false;
         }
         if (n == sizeof parts / sizeof *parts) {
-            snprintf(why, why_size, "type \"%s\" has too many parameters", text);
+            mg_err_set(why, MG_E_INVALID, "type \"%s\" has too many parameters", text);
             return false;
         }
         parts[n++] = id;
         while (isspace((unsigned char)*p)) p++;
         if (!*p) break;
         if (p[0] != '-' || p[1] != '>') {
-            snprintf(why, why_size, "unexpected '%c' in type \"%s\" (write \"a -> b -> job\")", *p,
-                     text);
+            mg_err_set(why, MG_E_INVALID,
+                       "unexpected '%c' in type \"%s\" (write \"a -> b -> job\")", *p, text);
             return false;
         }
         p += 2;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "base/err.h"
 
 /* Index into an mg_type_table. */
 typedef uint16_t mg_base_type;
@@ -49,7 +50,7 @@ const char *mg_type_table_name(const mg_type_table *t, mg_base_type id);
  * naming the offending part into `why`. Parameter arrays come from `arena`.
  */
 bool mg_type_parse(const mg_type_table *t, mg_arena *arena, const char *text, mg_type *out,
-                   char *why, size_t why_size);
+                   mg_err *why);
 
 mg_type mg_type_base(mg_base_type b);
 bool mg_type_is_error(const mg_type *a);

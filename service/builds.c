@@ -94,10 +94,10 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
     }
     /* a build that can only fail is refused now, with the reason */
     bool can_run;
-    char why[512];
-    if (!mg_target_available(target, arch, &can_run, why, sizeof why)) {
+    mg_err why;
+    if (!mg_target_available(target, arch, &can_run, &why)) {
         mg_err_set(&e->err, MG_E_INVALID, "target %s/%s is not available on this server: %s",
-                   res.target, res.arch, why);
+                   res.target, res.arch, why.msg);
         goto out;
     }
     if (!(keys_json = canonical_keys(keys, res.graph))) {

@@ -150,7 +150,7 @@ static const char *registry_problem(mg_targets *t)
     return t->default_target ? NULL : "no target says \"default\": true";
 }
 
-mg_targets *mg_targets_load(char *err, size_t errsize)
+mg_targets *mg_targets_load(mg_err *e)
 {
     mg_targets *t = mg_xmalloc(sizeof *t);
     *t = (mg_targets){0};
@@ -162,16 +162,16 @@ mg_targets *mg_targets_load(char *err, size_t errsize)
         bool ok = j && parse_target(&t->arena, j, &t->items[i]);
         cJSON_Delete(j);
         if (!ok) {
-            snprintf(err, errsize, "the built-in target description %s is broken (a bug in mgd)",
-                     f->path);
+            mg_err_set(e, MG_E_INTERNAL,
+                       "the built-in target description %s is broken (a bug in mgd)", f->path);
             mg_targets_free(t);
             return NULL;
         }
     }
     const char *problem = registry_problem(t);
     if (problem) {
-        snprintf(err, errsize, "the built-in target registry is broken (a bug in mgd): %s",
-                 problem);
+        mg_err_set(e, MG_E_INTERNAL, "the built-in target registry is broken (a bug in mgd): %s",
+                   problem);
         mg_targets_free(t);
         return NULL;
     }

@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/err.h"
+
 /* How `mgd run` starts an image of a target ("launcher" in its file). */
 typedef enum mg_launcher_kind {
     MG_LAUNCHER_EXEC,   /* "exec": the image is a host program, executed in
@@ -75,9 +77,9 @@ typedef struct mg_target {
 
 typedef struct mg_targets mg_targets;
 
-/* The built-in registry, in the order of its files' names; NULL with a
- * message in err if a description is broken. */
-mg_targets *mg_targets_load(char *err, size_t errsize);
+/* The built-in registry, in the order of its files' names; NULL with
+ * MG_E_INTERNAL in `e` if a description is broken (a bug in mgd). */
+mg_targets *mg_targets_load(mg_err *e);
 void mg_targets_free(mg_targets *t);
 size_t mg_targets_count(const mg_targets *t);
 const mg_target *mg_targets_get(const mg_targets *t, size_t i);

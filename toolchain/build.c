@@ -1551,8 +1551,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     b->res = res;
     b->start_ms = mg_now_ms();
     const mg_graph *g = b->o.graph;
-    char why[MG_ERR_SIZE];
-    mg_err err;
+    mg_err why, err;
     int r = -1;
 
     b->target = mg_targets_find(b->o.targets, g->target);
@@ -1562,8 +1561,8 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         fail(b, MG_E_INVALID, "unsupported target %s: this mgd cannot build it yet", g->target);
     else if (!b->arch)
         fail(b, MG_E_INVALID, "unsupported arch %s for target %s", g->arch, g->target);
-    else if (!mg_target_available(b->target, b->arch, &can_run, why, sizeof why))
-        fail(b, MG_E_IO, "target not available on this host: %s", why);
+    else if (!mg_target_available(b->target, b->arch, &can_run, &why))
+        fail(b, MG_E_IO, "target not available on this host: %s", why.msg);
     else
         r = 0;
     if (r != 0) goto out;

@@ -55,18 +55,17 @@ char *mg_find_tender(const char *name)
     return mg_find_program(name);
 }
 
-bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, char *why,
-                         size_t whysize)
+bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, mg_err *why)
 {
     static const char *const tools[] = {"gcc", "ar", "strip"};
     *can_run = false;
-    if (why && whysize) why[0] = 0;
+    mg_err_clear(why);
     for (size_t i = 0; i < sizeof tools / sizeof *tools; i++) {
         char *name = mg_xasprintf("%s%s", a->prefix, tools[i]);
         char *found = mg_find_program(name);
         if (!found) {
-            snprintf(why, whysize, "%s/%s: %s not found (install the Debian package %s)", t->name,
-                     a->name, name, i == 0 ? a->package : a->binutils_package);
+            mg_err_set(why, MG_E_NOT_FOUND, "%s/%s: %s not found (install the Debian package %s)",
+                       t->name, a->name, name, i == 0 ? a->package : a->binutils_package);
             free(name);
             return false;
         }
@@ -78,25 +77,25 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
          * without it (libseccomp missing at build time) */
         char *found = mg_find_tender(t->tender);
         if (!found) {
-            snprintf(why, whysize,
-                     "%s/%s: %s not found next to mgd or on PATH (build mgd with libseccomp-dev "
-                     "installed)",
-                     t->name, a->name, t->tender);
+            mg_err_set(why, MG_E_NOT_FOUND,
+                       "%s/%s: %s not found next to mgd or on PATH (build mgd with libseccomp-dev "
+                       "installed)",
+                       t->name, a->name, t->tender);
             return false;
         }
         free(found);
         *can_run = !strcmp(a->name, mg_host_arch());
         if (!*can_run)
-            snprintf(why, whysize, "%s runs %s images on the host's arch only (%s)", t->tender,
-                     t->name, mg_host_arch());
+            mg_err_set(why, MG_E_NOT_FOUND, "%s runs %s images on the host's arch only (%s)",
+                       t->tender, t->name, mg_host_arch());
         return true;
     }
     const char *runner = t->n_vm ? t->vm[0] : a->n_run ? a->run[0] : NULL;
     if (!runner) {
         *can_run = !strcmp(a->name, mg_host_arch());
         if (!*can_run)
-            snprintf(why, whysize, "%s/%s images run on %s hosts only (this one is %s)", t->name,
-                     a->name, a->name, mg_host_arch());
+            mg_err_set(why, MG_E_NOT_FOUND, "%s/%s images run on %s hosts only (this one is %s)",
+                       t->name, a->name, a->name, mg_host_arch());
         return true;
     }
     /* building needs no VM or emulator; running does */
@@ -105,9 +104,9 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
     free(found);
     if (!*can_run) {
         const char *package = t->n_vm ? t->vm_package : a->run_package;
-        snprintf(why, whysize, "%s/%s images run under %s, which is not installed%s%s%s", t->name,
-                 a->name, runner, package ? " (the Debian package " : "", package ? package : "",
-                 package ? ")" : "");
+        mg_err_set(why, MG_E_NOT_FOUND, "%s/%s images run under %s, which is not installed%s%s%s",
+                   t->name, a->name, runner, package ? " (the Debian package " : "",
+                   package ? package : "", package ? ")" : "");
     }
     return true;
 }

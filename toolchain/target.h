@@ -15,19 +15,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/err.h"
 #include "targets/registry.h"
 
 /* The host's arch in mgd's spelling ("x86_64", "aarch64", "riscv64"). */
 const char *mg_host_arch(void);
 
 /* Whether the target's tools for `arch` are on PATH. On false, `why`
- * holds a message such as "aarch64-linux-gnu-gcc not found (install the
- * Debian package gcc-aarch64-linux-gnu)". `can_run` says whether images
- * can also be run here; when it is false on a true return, `why` says why
- * not ("virtio/x86_64 images run under qemu-system-x86_64, which is not
- * installed (the Debian package qemu-system-x86)"), else it is empty. */
-bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, char *why,
-                         size_t whysize);
+ * (when not NULL) holds MG_E_NOT_FOUND and a message such as "aarch64-linux-gnu-gcc not found
+ * (install the Debian package gcc-aarch64-linux-gnu)". `can_run` says whether images can also be
+ * run here; when it is false on a true return, `why` says why not ("virtio/x86_64 images run under
+ * qemu-system-x86_64, which is not installed (the Debian package qemu-system-x86)"), else it is
+ * cleared. */
+bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_run, mg_err *why);
 
 /* A malloc'd absolute path of `prog` found on PATH, or NULL. */
 char *mg_find_program(const char *prog);

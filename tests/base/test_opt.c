@@ -28,18 +28,18 @@ static const mg_option *const tables[] = {global_opts, build_opts};
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))
 
-static int parse(mg_args *a, int argc, char **argv, char *err, size_t errsize)
+static int parse(mg_args *a, int argc, char **argv, mg_err *err)
 {
-    err[0] = '\0';
-    return mg_args_parse(a, tables, 2, argc, argv, err, errsize);
+    mg_err_clear(err);
+    return mg_args_parse(a, tables, 2, argc, argv, err);
 }
 
 Test(args, long_with_separate_value)
 {
     char *argv[] = {"--target", "unix", "proj"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--target"), "unix");
     cr_assert_eq(a.npositional, 1);
     cr_assert_str_eq(a.positional[0], "proj");
@@ -49,8 +49,8 @@ Test(args, long_with_inline_value)
 {
     char *argv[] = {"--target=xen", "--url=http://h:1/a=b", "--output="};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--target"), "xen");
     /* only the first '=' separates */
     cr_assert_str_eq(mg_args_get(&a, "--url"), "http://h:1/a=b");
@@ -64,8 +64,8 @@ Test(args, short_option)
 {
     char *argv[] = {"-o", "image.bin", "p", "-t", "unix"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--output"), "image.bin");
     cr_assert_str_eq(mg_args_get(&a, "--target"), "unix");
     cr_assert_eq(a.npositional, 1);
@@ -80,8 +80,8 @@ Test(args, flags)
 {
     char *argv[] = {"--force", "x", "--json"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert(mg_args_has(&a, "--force"));
     cr_assert(mg_args_has(&a, "--json"));
     cr_assert_not(mg_args_has(&a, "--url"));
@@ -96,32 +96,33 @@ Test(args, flag_with_value_is_an_error)
 {
     char *argv[] = {"--force=yes"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), -1);
-    cr_assert(strstr(err, "--force"), "%s", err);
-    cr_assert(strstr(err, "takes no value"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
+    cr_assert(strstr(err.msg, "--force"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "takes no value"), "%s", err.msg);
+    cr_assert_eq(err.code, MG_E_INVALID);
 }
 
 Test(args, missing_value_names_the_option)
 {
     char *argv[] = {"p", "--target"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), -1);
-    cr_assert(strstr(err, "--target"), "%s", err);
-    cr_assert(strstr(err, "needs a value"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
+    cr_assert(strstr(err.msg, "--target"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "needs a value"), "%s", err.msg);
 
     char *argv2[] = {"-o"};
-    cr_assert_eq(parse(&a, ARGC(argv2), argv2, err, sizeof err), -1);
-    cr_assert(strstr(err, "--output"), "%s", err);
+    cr_assert_eq(parse(&a, ARGC(argv2), argv2, &err), -1);
+    cr_assert(strstr(err.msg, "--output"), "%s", err.msg);
 }
 
 Test(args, value_may_start_with_a_dash)
 {
     char *argv[] = {"--output", "-", "--key", "--x=1"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--output"), "-");
     cr_assert_str_eq(mg_args_get(&a, "--key"), "--x=1");
     cr_assert_eq(a.npositional, 0);
@@ -131,40 +132,40 @@ Test(args, unknown_option_with_suggestion)
 {
     char *argv[] = {"--forc"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), -1);
-    cr_assert(strstr(err, "'--forc'"), "%s", err);
-    cr_assert(strstr(err, "did you mean --force?"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
+    cr_assert(strstr(err.msg, "'--forc'"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "did you mean --force?"), "%s", err.msg);
 }
 
 Test(args, unknown_option_transposition)
 {
     char *argv[] = {"--targte", "unix"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), -1);
-    cr_assert(strstr(err, "did you mean --target?"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
+    cr_assert(strstr(err.msg, "did you mean --target?"), "%s", err.msg);
 
     /* the suggestion comes from the global table too */
     char *argv2[] = {"--jsno"};
-    cr_assert_eq(parse(&a, ARGC(argv2), argv2, err, sizeof err), -1);
-    cr_assert(strstr(err, "did you mean --json?"), "%s", err);
+    cr_assert_eq(parse(&a, ARGC(argv2), argv2, &err), -1);
+    cr_assert(strstr(err.msg, "did you mean --json?"), "%s", err.msg);
 
     /* an inline value does not disturb the suggestion */
     char *argv3[] = {"--targt=unix"};
-    cr_assert_eq(parse(&a, ARGC(argv3), argv3, err, sizeof err), -1);
-    cr_assert(strstr(err, "'--targt'"), "%s", err);
-    cr_assert(strstr(err, "did you mean --target?"), "%s", err);
+    cr_assert_eq(parse(&a, ARGC(argv3), argv3, &err), -1);
+    cr_assert(strstr(err.msg, "'--targt'"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "did you mean --target?"), "%s", err.msg);
 }
 
 Test(args, unknown_option_far_from_all)
 {
     char *argv[] = {"--zebra-stripes"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), -1);
-    cr_assert(strstr(err, "unknown option '--zebra-stripes'"), "%s", err);
-    cr_assert_null(strstr(err, "did you mean"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
+    cr_assert(strstr(err.msg, "unknown option '--zebra-stripes'"), "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "did you mean"), "%s", err.msg);
 }
 
 Test(args, suggest)
@@ -181,8 +182,8 @@ Test(args, double_dash_ends_options)
 {
     char *argv[] = {"--json", "--", "--force", "-o", "--", "x"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert(mg_args_has(&a, "--json"));
     cr_assert_not(mg_args_has(&a, "--force"));
     cr_assert_not(mg_args_has(&a, "--output"));
@@ -197,8 +198,8 @@ Test(args, lone_dash_is_positional)
 {
     char *argv[] = {"-", "--json"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_eq(a.npositional, 1);
     cr_assert_str_eq(a.positional[0], "-");
     cr_assert(mg_args_has(&a, "--json"));
@@ -208,27 +209,27 @@ Test(args, non_repeatable_twice)
 {
     char *argv[] = {"--target", "unix", "--target=xen"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), -1);
-    cr_assert(strstr(err, "--target"), "%s", err);
-    cr_assert(strstr(err, "twice"), "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
+    cr_assert(strstr(err.msg, "--target"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "twice"), "%s", err.msg);
 
     /* the short and the long name are the same option */
     char *argv2[] = {"-o", "a", "--output", "b"};
-    cr_assert_eq(parse(&a, ARGC(argv2), argv2, err, sizeof err), -1);
-    cr_assert(strstr(err, "--output"), "%s", err);
+    cr_assert_eq(parse(&a, ARGC(argv2), argv2, &err), -1);
+    cr_assert(strstr(err.msg, "--output"), "%s", err.msg);
 
     char *argv3[] = {"--json", "--json"};
-    cr_assert_eq(parse(&a, ARGC(argv3), argv3, err, sizeof err), -1);
-    cr_assert(strstr(err, "--json"), "%s", err);
+    cr_assert_eq(parse(&a, ARGC(argv3), argv3, &err), -1);
+    cr_assert(strstr(err.msg, "--json"), "%s", err.msg);
 }
 
 Test(args, repeatable_keeps_order)
 {
     char *argv[] = {"--key", "a=1", "-k", "b=2", "--json", "--key=c=3"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_nth(&a, "--key", 0), "a=1");
     cr_assert_str_eq(mg_args_nth(&a, "--key", 1), "b=2");
     cr_assert_str_eq(mg_args_nth(&a, "--key", 2), "c=3");
@@ -247,20 +248,20 @@ Test(args, too_many_positionals)
         bad[i] = i == MG_ARGS_MAX_POSITIONAL ? "extra" : "p";
     }
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, MG_ARGS_MAX_POSITIONAL, ok, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, MG_ARGS_MAX_POSITIONAL, ok, &err), 0, "%s", err.msg);
     cr_assert_eq(a.npositional, MG_ARGS_MAX_POSITIONAL);
-    cr_assert_eq(parse(&a, MG_ARGS_MAX_POSITIONAL + 1, bad, err, sizeof err), -1);
-    cr_assert(strstr(err, "too many arguments"), "%s", err);
-    cr_assert(strstr(err, "extra"), "%s", err);
+    cr_assert_eq(parse(&a, MG_ARGS_MAX_POSITIONAL + 1, bad, &err), -1);
+    cr_assert(strstr(err.msg, "too many arguments"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "extra"), "%s", err.msg);
 }
 
 Test(args, global_and_command_tables)
 {
     char *argv[] = {"--url", "http://h", "-t", "xen", "p", "--json", "--force"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--url"), "http://h");
     cr_assert_str_eq(mg_args_get(&a, "--target"), "xen");
     cr_assert(mg_args_has(&a, "--json"));
@@ -270,8 +271,8 @@ Test(args, global_and_command_tables)
     /* with only the global table, a command option is unknown */
     const mg_option *const only_global[] = {global_opts};
     char *argv2[] = {"--force"};
-    cr_assert_eq(mg_args_parse(&a, only_global, 1, 1, argv2, err, sizeof err), -1);
-    cr_assert(strstr(err, "unknown option '--force'"), "%s", err);
+    cr_assert_eq(mg_args_parse(&a, only_global, 1, 1, argv2, &err), -1);
+    cr_assert(strstr(err.msg, "unknown option '--force'"), "%s", err.msg);
 }
 
 Test(args, get_returns_last_value)
@@ -283,8 +284,8 @@ Test(args, get_returns_last_value)
     const mg_option *const t[] = {rep};
     char *argv[] = {"--tag", "one", "--tag", "two", "--tag=three"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(mg_args_parse(&a, t, 1, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_args_parse(&a, t, 1, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--tag"), "three");
     cr_assert_str_eq(mg_args_nth(&a, "--tag", 0), "one");
 }
@@ -294,9 +295,9 @@ Test(args, parse_resets_previous_result)
     char *argv[] = {"--json", "p"};
     char *argv2[] = {"q"};
     mg_args a;
-    char err[256];
-    cr_assert_eq(parse(&a, ARGC(argv), argv, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(parse(&a, ARGC(argv2), argv2, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
+    cr_assert_eq(parse(&a, ARGC(argv2), argv2, &err), 0, "%s", err.msg);
     cr_assert_not(mg_args_has(&a, "--json"));
     cr_assert_eq(a.npositional, 1);
     cr_assert_str_eq(a.positional[0], "q");

@@ -111,11 +111,11 @@ Test(ctl, fmt_duration)
 }
 
 /* mg_rest_init with `url`: 0 and the base, or -1 and a message. */
-static int init(const char *url, char *base, size_t size, char *err, size_t errsize)
+static int init(const char *url, char *base, size_t size, mg_err *err)
 {
     mg_rest r;
-    err[0] = '\0';
-    int rc = mg_rest_init(&r, url, NULL, err, errsize);
+    mg_err_clear(err);
+    int rc = mg_rest_init(&r, url, NULL, err);
     if (rc == 0) {
         cr_assert_not_null(r.base);
         snprintf(base, size, "%s", r.base);
@@ -134,16 +134,17 @@ static int init(const char *url, char *base, size_t size, char *err, size_t errs
 
 Test(rest, accepts_http_and_https)
 {
-    char base[256], err[512];
-    cr_assert_eq(init("http://localhost:8080", base, sizeof base, err, sizeof err), 0, "%s", err);
+    char base[256];
+    mg_err err = {0};
+    cr_assert_eq(init("http://localhost:8080", base, sizeof base, &err), 0, "%s", err.msg);
     cr_assert_str_eq(base, "http://localhost:8080");
-    cr_assert_eq(init("https://mgd.example.org", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(init("https://mgd.example.org", base, sizeof base, &err), 0, "%s", err.msg);
     cr_assert_str_eq(base, "https://mgd.example.org");
-    cr_assert_eq(init("http://127.0.0.1:9/", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(init("http://127.0.0.1:9/", base, sizeof base, &err), 0, "%s", err.msg);
     cr_assert_str_eq(base, "http://127.0.0.1:9");
-    cr_assert_eq(init("http://h/mgd/api//", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(init("http://h/mgd/api//", base, sizeof base, &err), 0, "%s", err.msg);
     cr_assert_str_eq(base, "http://h/mgd/api");
-    cr_assert_eq(init("http://[::1]:8080", base, sizeof base, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(init("http://[::1]:8080", base, sizeof base, &err), 0, "%s", err.msg);
     cr_assert_str_eq(base, "http://[::1]:8080");
     /* base never ends with '/' */
     cr_assert_neq(base[strlen(base) - 1], '/');
@@ -152,8 +153,8 @@ Test(rest, accepts_http_and_https)
 Test(rest, token_sets_the_header)
 {
     mg_rest r;
-    char err[512] = "";
-    cr_assert_eq(mg_rest_init(&r, "http://h:1", "s3cret", err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_rest_init(&r, "http://h:1", "s3cret", &err), 0, "%s", err.msg);
     cr_assert_str_eq(r.token, "s3cret");
     cr_assert_str_eq(r.auth_header, "Authorization: Bearer s3cret");
     char *url = mg_rest_url(&r, "/builds/1");
@@ -164,7 +165,7 @@ Test(rest, token_sets_the_header)
     cr_assert_null(r.auth_header);
 
     /* an empty token is no token */
-    cr_assert_eq(mg_rest_init(&r, "http://h:1", "", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_rest_init(&r, "http://h:1", "", &err), 0, "%s", err.msg);
     cr_assert_null(r.token);
     cr_assert_null(r.auth_header);
     mg_rest_free(&r);
@@ -172,10 +173,11 @@ Test(rest, token_sets_the_header)
 
 static void refused(const char *url, const char *why)
 {
-    char base[256], err[512];
-    cr_assert_eq(init(url, base, sizeof base, err, sizeof err), -1, "%s accepted", url);
-    cr_assert_neq(err[0], '\0', "%s: no message", url);
-    if (why) cr_assert(strstr(err, why), "%s: %s", url, err);
+    char base[256];
+    mg_err err = {0};
+    cr_assert_eq(init(url, base, sizeof base, &err), -1, "%s accepted", url);
+    cr_assert_neq(err.msg[0], '\0', "%s: no message", url);
+    if (why) cr_assert(strstr(err.msg, why), "%s: %s", url, err.msg);
 }
 
 Test(rest, refuses_bad_urls)
@@ -195,11 +197,12 @@ Test(rest, refuses_bad_urls)
 
 Test(rest, messages_name_the_url)
 {
-    char base[256], err[512];
-    cr_assert_eq(init("ftp://x", base, sizeof base, err, sizeof err), -1);
-    cr_assert(strstr(err, "'ftp://x'"), "%s", err);
-    cr_assert_eq(init("http://user:pw@h", base, sizeof base, err, sizeof err), -1);
-    cr_assert(strstr(err, "--token"), "%s", err);
+    char base[256];
+    mg_err err = {0};
+    cr_assert_eq(init("ftp://x", base, sizeof base, &err), -1);
+    cr_assert(strstr(err.msg, "'ftp://x'"), "%s", err.msg);
+    cr_assert_eq(init("http://user:pw@h", base, sizeof base, &err), -1);
+    cr_assert(strstr(err.msg, "--token"), "%s", err.msg);
 }
 
 /* ---- what the server's JSON may hold ------------------------------------ */
@@ -242,8 +245,8 @@ Test(ctl, long_key_names_are_not_cut)
     char *argv[] = {"--key", a, "--key", b, "--key", "x=3", "--key", "x=4"};
     const mg_option *const tables[1] = {key_options};
     mg_args args;
-    char err[256];
-    cr_assert_eq(mg_args_parse(&args, tables, 1, 8, argv, err, sizeof err), 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_args_parse(&args, tables, 1, 8, argv, &err), 0, "%s", err.msg);
     mg_ctl c = {.args = &args, .command = "build"};
     cJSON *keys = mg_ctl_keys(&c);
     cr_assert_not_null(keys);

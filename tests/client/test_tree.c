@@ -83,9 +83,9 @@ Test(tree, reads_the_tree)
     char skip[512];
     path_of(skip, sizeof skip, "config.json");
     size_t files = 99, bytes = 99;
-    char err[512] = "";
-    cJSON *obj = mg_tree_read(root, skip, &files, &bytes, err, sizeof err);
-    cr_assert_not_null(obj, "%s", err);
+    mg_err err = {0};
+    cJSON *obj = mg_tree_read(root, skip, &files, &bytes, &err);
+    cr_assert_not_null(obj, "%s", err.msg);
     cr_assert(cJSON_IsObject(obj));
 
     struct {
@@ -126,9 +126,9 @@ Test(tree, skip_given_relative_and_trailing_slash)
     snprintf(dir, sizeof dir, "%s//", root);
     path_of(skip, sizeof skip, "conf/../conf/mirage.json");
     size_t files, bytes;
-    char err[512] = "";
-    cJSON *obj = mg_tree_read(dir, skip, &files, &bytes, err, sizeof err);
-    cr_assert_not_null(obj, "%s", err);
+    mg_err err = {0};
+    cJSON *obj = mg_tree_read(dir, skip, &files, &bytes, &err);
+    cr_assert_not_null(obj, "%s", err.msg);
     cr_assert_eq(cJSON_GetArraySize(obj), 1);
     cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(obj, "a.txt")->valuestring, "a\n");
     cr_assert_eq(files, 1);
@@ -136,8 +136,8 @@ Test(tree, skip_given_relative_and_trailing_slash)
     cJSON_Delete(obj);
 
     /* without skip the config is a member */
-    obj = mg_tree_read(root, NULL, &files, &bytes, err, sizeof err);
-    cr_assert_not_null(obj, "%s", err);
+    obj = mg_tree_read(root, NULL, &files, &bytes, &err);
+    cr_assert_not_null(obj, "%s", err.msg);
     cr_assert_not_null(cJSON_GetObjectItemCaseSensitive(obj, "conf/mirage.json"));
     cr_assert_eq(files, 2);
     cr_assert_eq(bytes, 4);
@@ -147,9 +147,9 @@ Test(tree, skip_given_relative_and_trailing_slash)
 Test(tree, empty_directory)
 {
     size_t files = 9, bytes = 9;
-    char err[512] = "";
-    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, err, sizeof err);
-    cr_assert_not_null(obj, "%s", err);
+    mg_err err = {0};
+    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, &err);
+    cr_assert_not_null(obj, "%s", err.msg);
     cr_assert_eq(cJSON_GetArraySize(obj), 0);
     cr_assert_eq(files, 0);
     cr_assert_eq(bytes, 0);
@@ -164,11 +164,11 @@ Test(tree, symlink_refused)
     puts_file("sub/ok.c", "y\n");
     cr_assert_eq(symlink("../real.c", link), 0, "%s", strerror(errno));
     size_t files, bytes;
-    char err[512] = "";
-    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, err, sizeof err);
+    mg_err err = {0};
+    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, &err);
     cr_assert_null(obj);
-    cr_assert(strstr(err, "link.c"), "%s", err);
-    cr_assert(strstr(err, "symbolic link"), "%s", err);
+    cr_assert(strstr(err.msg, "link.c"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "symbolic link"), "%s", err.msg);
 }
 
 Test(tree, symlinked_directory_refused)
@@ -178,9 +178,9 @@ Test(tree, symlinked_directory_refused)
     path_of(link, sizeof link, "e");
     cr_assert_eq(symlink("d", link), 0, "%s", strerror(errno));
     size_t files, bytes;
-    char err[512] = "";
-    cr_assert_null(mg_tree_read(root, NULL, &files, &bytes, err, sizeof err));
-    cr_assert(strstr(err, "/e is a symbolic link"), "%s", err);
+    mg_err err = {0};
+    cr_assert_null(mg_tree_read(root, NULL, &files, &bytes, &err));
+    cr_assert(strstr(err.msg, "/e is a symbolic link"), "%s", err.msg);
 }
 
 Test(tree, non_utf8_refused)
@@ -188,21 +188,21 @@ Test(tree, non_utf8_refused)
     puts_file("good.c", "ok\n");
     put("data/logo.bin", "\x89PNG\r\n\x1a\n", 8);
     size_t files, bytes;
-    char err[512] = "";
-    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, err, sizeof err);
+    mg_err err = {0};
+    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, &err);
     cr_assert_null(obj);
-    cr_assert(strstr(err, "data/logo.bin"), "%s", err);
-    cr_assert(strstr(err, "not UTF-8"), "%s", err);
+    cr_assert(strstr(err.msg, "data/logo.bin"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "not UTF-8"), "%s", err.msg);
 }
 
 Test(tree, nul_refused)
 {
     put("nul.txt", "ab\0cd", 5);
     size_t files, bytes;
-    char err[512] = "";
-    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, err, sizeof err);
+    mg_err err = {0};
+    cJSON *obj = mg_tree_read(root, NULL, &files, &bytes, &err);
     cr_assert_null(obj);
-    cr_assert(strstr(err, "nul.txt"), "%s", err);
+    cr_assert(strstr(err.msg, "nul.txt"), "%s", err.msg);
 }
 
 Test(tree, not_a_directory)
@@ -211,14 +211,14 @@ Test(tree, not_a_directory)
     char path[512];
     path_of(path, sizeof path, "file.txt");
     size_t files, bytes;
-    char err[512] = "";
-    cr_assert_null(mg_tree_read(path, NULL, &files, &bytes, err, sizeof err));
-    cr_assert(strstr(err, "file.txt is not a directory"), "%s", err);
+    mg_err err = {0};
+    cr_assert_null(mg_tree_read(path, NULL, &files, &bytes, &err));
+    cr_assert(strstr(err.msg, "file.txt is not a directory"), "%s", err.msg);
 
     path_of(path, sizeof path, "missing");
-    err[0] = '\0';
-    cr_assert_null(mg_tree_read(path, NULL, &files, &bytes, err, sizeof err));
-    cr_assert(strstr(err, "missing is not a directory"), "%s", err);
+    mg_err_clear(&err);
+    cr_assert_null(mg_tree_read(path, NULL, &files, &bytes, &err));
+    cr_assert(strstr(err.msg, "missing is not a directory"), "%s", err.msg);
 }
 
 #define TEXT(lit) mg_tree_is_text(lit, sizeof(lit) - 1)

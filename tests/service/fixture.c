@@ -32,8 +32,9 @@ void fixture_setup(void)
     fx.catalog = mg_builtin_catalog_load(&errs);
     mg_errors_free(&errs);
     cr_assert_not_null(fx.catalog);
-    fx.targets = mg_targets_load(err, sizeof err);
-    cr_assert_not_null(fx.targets, "%s", err);
+    mg_err targets_err;
+    fx.targets = mg_targets_load(&targets_err);
+    cr_assert_not_null(fx.targets, "%s", targets_err.msg);
     mg_queue_options qo = {
         .store = fx.store,
         .cache = fx.cache,

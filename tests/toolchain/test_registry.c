@@ -21,9 +21,9 @@ static mg_catalog *cat;
 
 static void setup(void)
 {
-    char err[512];
-    reg = mg_targets_load(err, sizeof err);
-    cr_assert_not_null(reg, "%s", err);
+    mg_err err = {0};
+    reg = mg_targets_load(&err);
+    cr_assert_not_null(reg, "%s", err.msg);
     mg_errors errs = {0};
     cat = mg_builtin_catalog_load(&errs);
     char *text = errs.len ? mg_errors_text(&errs) : NULL;

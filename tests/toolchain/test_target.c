@@ -50,9 +50,9 @@ static void setup(void)
     snprintf(dir, sizeof dir, "/tmp/mgd-target-test-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     setenv("PATH", dir, 1);
-    char err[512];
-    targets = mg_targets_load(err, sizeof err);
-    cr_assert_not_null(targets, "%s", err);
+    mg_err err = {0};
+    targets = mg_targets_load(&err);
+    cr_assert_not_null(targets, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -63,64 +63,65 @@ static void teardown(void)
     mg_rm_rf(dir);
 }
 
-static bool available(const char *target, const char *arch, bool *can_run, char *why)
+static bool available(const char *target, const char *arch, bool *can_run, mg_err *why)
 {
     const mg_target *t = mg_targets_find(targets, target);
     cr_assert_not_null(t);
     const mg_target_arch *a = mg_target_find_arch(t, arch);
     cr_assert_not_null(a);
-    return mg_target_available(t, a, can_run, why, 512);
+    return mg_target_available(t, a, can_run, why);
 }
 
 TestSuite(target, .init = setup, .fini = teardown);
 
 Test(target, no_compiler_names_the_package)
 {
-    char why[512];
+    mg_err why = {0};
     bool can_run = true;
-    cr_assert_not(available("unix", "x86_64", &can_run, why));
+    cr_assert_not(available("unix", "x86_64", &can_run, &why));
     cr_assert_not(can_run);
-    cr_assert(strstr(why, "gcc not found"), "%s", why);
-    cr_assert(strstr(why, "install the Debian package"), "%s", why);
+    cr_assert(strstr(why.msg, "gcc not found"), "%s", why.msg);
+    cr_assert(strstr(why.msg, "install the Debian package"), "%s", why.msg);
 }
 
 Test(target, unix_on_its_own_arch_runs)
 {
     provide_compiler();
-    char why[512] = "stale";
+    mg_err why = {0};
+    mg_err_set(&why, MG_E_INTERNAL, "stale");
     bool can_run = false;
-    cr_assert(available("unix", "x86_64", &can_run, why), "%s", why);
+    cr_assert(available("unix", "x86_64", &can_run, &why), "%s", why.msg);
     cr_assert(can_run);
-    cr_assert_str_empty(why);
+    cr_assert_str_empty(why.msg);
 }
 
 Test(target, virtio_builds_without_qemu_and_says_why_it_cannot_run)
 {
     provide_compiler();
-    char why[512];
+    mg_err why = {0};
     bool can_run = true;
-    cr_assert(available("virtio", "x86_64", &can_run, why));
+    cr_assert(available("virtio", "x86_64", &can_run, &why));
     cr_assert_not(can_run);
-    cr_assert(strstr(why, "qemu-system-x86_64, which is not installed"), "%s", why);
-    cr_assert(strstr(why, "the Debian package qemu-system-x86"), "%s", why);
+    cr_assert(strstr(why.msg, "qemu-system-x86_64, which is not installed"), "%s", why.msg);
+    cr_assert(strstr(why.msg, "the Debian package qemu-system-x86"), "%s", why.msg);
 
     provide("qemu-system-x86_64", "true");
-    cr_assert(available("virtio", "x86_64", &can_run, why));
+    cr_assert(available("virtio", "x86_64", &can_run, &why));
     cr_assert(can_run);
-    cr_assert_str_empty(why);
+    cr_assert_str_empty(why.msg);
 }
 
 Test(target, spt_without_its_tender_is_unavailable)
 {
     provide_compiler();
-    char why[512];
+    mg_err why = {0};
     bool can_run = true;
     /* the test program has no mg-spt beside it, and PATH has none */
-    cr_assert_not(available("spt", "x86_64", &can_run, why));
+    cr_assert_not(available("spt", "x86_64", &can_run, &why));
     cr_assert_not(can_run);
-    cr_assert(strstr(why, "mg-spt not found"), "%s", why);
+    cr_assert(strstr(why.msg, "mg-spt not found"), "%s", why.msg);
 
     provide("mg-spt", "true");
-    cr_assert(available("spt", "x86_64", &can_run, why));
+    cr_assert(available("spt", "x86_64", &can_run, &why));
     cr_assert(can_run);
 }
