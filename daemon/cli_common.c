@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/arena.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/describe.h"
 #include "toolchain/cache.h"
 #include "base/fsutil.h"

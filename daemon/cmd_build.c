@@ -62,7 +62,7 @@ static void on_log(void *ctx, const char *text, size_t len)
  * before the table (repeat). */
 static const mg_option build_options[] = {
     {"--config", 0, "FILE", true, "@file", "the config document (default DIR/config.json)"},
-    {"--target", 0, "T", true, NULL, "the target (default unix)"},
+    {"--target", 0, "T", true, NULL, "the target (default: the registry's default)"},
     {"--arch", 0, "A", true, NULL, "the architecture (default the host's)"},
     {"--key", 0, "k=v", true, NULL, "sets a configure key"},
     {"-o", 0, "OUT", true, "@file", "where to write the image"},

@@ -16,7 +16,7 @@
 
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/codegen.h"
 #include "graph/describe.h"
 #include "graph/resolve.h"
@@ -46,7 +46,7 @@ static int write_text(const char *dir, const char *name, const char *text)
 /* The words of the usage above; an option given again overrides, as
  * before the table (repeat). */
 static const mg_option describe_options[] = {
-    {"--target", 0, "T", true, NULL, "the target (default unix)"},
+    {"--target", 0, "T", true, NULL, "the target (default: the registry's default)"},
     {"--arch", 0, "A", true, NULL, "the architecture (default the host's)"},
     {"--key", 0, "k=v", true, NULL, "sets a configure key"},
     {"--format", 0, "F", true, "json dot", "json (default) or dot"},

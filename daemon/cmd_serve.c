@@ -34,7 +34,7 @@
 #include "daemon/store.h"
 #include "daemon/tokens.h"
 #include "base/arena.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/describe.h"
 #include "toolchain/cache.h"
 #include "base/fsutil.h"

@@ -115,7 +115,7 @@ typedef struct mg_catalog_library {
 
 /* The targets a catalog is for, from the target registry (targets/): graph/
  * does not read the registry itself, its loader hands the names over
- * (graph/builtin_catalog.c; the tests their own). */
+ * (targets/builtin_catalog.c; the tests their own). */
 typedef struct mg_catalog_targets {
     const char *const *names;
     size_t n_names;

@@ -5,7 +5,7 @@
  * Each is one file, targets/<name>.json, embedded into mgd; everything
  * else that speaks of targets takes them from here:
  *  - the resolver's list of targets and arches, and the default target
- *    (graph/builtin_catalog.c hands them to the catalog);
+ *    (targets/builtin_catalog.c hands them to the catalog);
  *  - the builder's toolchain facts: the bindings folder of the runtime,
  *    compiler and linker flags, the post-link strip, per arch the tool
  *    prefix and the Debian packages (toolchain/);

@@ -1272,7 +1272,13 @@ static void log_command(mg_build *b, const action *a)
         mg_buf_adds(&s, canon_arg(b, a->argv[i]));
     }
     mg_buf_adds(&s, "\n");
-    if (!s.failed) b->o.log(b->o.log_ctx, s.data, s.len);
+    /* a log with a hole must say so: the reader would take what follows
+     * for the output of the command before */
+    static const char lost[] = "$ (a command line lost: out of memory)\n";
+    if (s.failed)
+        b->o.log(b->o.log_ctx, lost, sizeof lost - 1);
+    else
+        b->o.log(b->o.log_ctx, s.data, s.len);
     mg_buf_free(&s);
 }
 

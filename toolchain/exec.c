@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/deadline.h"
 
 extern char **environ;
@@ -74,25 +75,6 @@ struct mg_executor {
     size_t cap_pfds;
 };
 
-static void *xrealloc_array(void *p, size_t n, size_t size)
-{
-    void *q = realloc(p, n * size);
-    if (!q) abort(); /* like the rest of mgd: out of memory is not recoverable here */
-    return q;
-}
-
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) abort();
-    va_end(ap);
-    return s;
-}
-
 /* ------------------------------------------------------------ the executor */
 
 mg_executor *mg_executor_new(void)
@@ -112,7 +94,7 @@ static void push_ready(mg_executor *ex, const mg_exec_result *r)
 {
     if (ex->n_ready == ex->cap_ready) {
         ex->cap_ready = ex->cap_ready ? 2 * ex->cap_ready : 8;
-        ex->ready = xrealloc_array(ex->ready, ex->cap_ready, sizeof *ex->ready);
+        ex->ready = mg_xrealloc(ex->ready, ex->cap_ready * sizeof *ex->ready);
     }
     ex->ready[ex->n_ready++] = *r;
 }
@@ -138,7 +120,7 @@ static const char **merge_env(const char *const *extra)
     size_t n_env = 0, n_extra = 0;
     while (environ && environ[n_env]) n_env++;
     while (extra && extra[n_extra]) n_extra++;
-    const char **env = xrealloc_array(NULL, n_env + n_extra + 1, sizeof *env);
+    const char **env = mg_xrealloc(NULL, (n_env + n_extra + 1) * sizeof *env);
     size_t n = 0;
     for (size_t i = 0; i < n_env; i++) {
         const char *eq = strchr(environ[i], '=');
@@ -167,7 +149,7 @@ static const char *env_get(const char *const *env, const char *name)
 static int check_executable(const char *cwd, const char *path)
 {
     char *full = NULL;
-    if (path[0] != '/' && cwd) full = xprintf("%s/%s", cwd, path);
+    if (path[0] != '/' && cwd) full = mg_xasprintf("%s/%s", cwd, path);
     const char *p = full ? full : path;
     struct stat st;
     int rc = 0;
@@ -186,7 +168,7 @@ static int check_executable(const char *cwd, const char *path)
 static int resolve_program(const char *argv0, const char *cwd, const char *const *env, char **out)
 {
     if (strchr(argv0, '/')) {
-        *out = xprintf("%s", argv0);
+        *out = mg_xasprintf("%s", argv0);
         return 0;
     }
     if (!*argv0) return ENOENT;
@@ -197,7 +179,8 @@ static int resolve_program(const char *argv0, const char *cwd, const char *const
         const char *colon = strchr(p, ':');
         size_t len = colon ? (size_t)(colon - p) : strlen(p);
         /* An empty element means the current directory (the child's). */
-        char *cand = len ? xprintf("%.*s/%s", (int)len, p, argv0) : xprintf("./%s", argv0);
+        char *cand =
+            len ? mg_xasprintf("%.*s/%s", (int)len, p, argv0) : mg_xasprintf("./%s", argv0);
         int rc = check_executable(cwd, cand);
         if (rc == 0) {
             *out = cand;
@@ -216,14 +199,14 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
 {
     const char *argv0 = spec->argv ? spec->argv[0] : NULL;
     if (!argv0) {
-        *msg = xprintf("mgd: cannot run a command without a program name\n");
+        *msg = mg_xasprintf("mgd: cannot run a command without a program name\n");
         return EINVAL;
     }
     if (spec->cwd) {
         struct stat st;
         int rc = stat(spec->cwd, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
         if (rc) {
-            *msg = xprintf("mgd: cannot run %s in %s: %s\n", argv0, spec->cwd, strerror(rc));
+            *msg = mg_xasprintf("mgd: cannot run %s in %s: %s\n", argv0, spec->cwd, strerror(rc));
             return rc;
         }
     }
@@ -231,7 +214,7 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
     char *prog = NULL;
     int rc = resolve_program(argv0, spec->cwd, env, &prog);
     if (rc) {
-        *msg = xprintf("mgd: cannot run %s: %s\n", argv0, strerror(rc));
+        *msg = mg_xasprintf("mgd: cannot run %s: %s\n", argv0, strerror(rc));
         free(env);
         return rc;
     }
@@ -239,7 +222,7 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         rc = errno;
-        *msg = xprintf("mgd: cannot run %s: pipe: %s\n", argv0, strerror(rc));
+        *msg = mg_xasprintf("mgd: cannot run %s: pipe: %s\n", argv0, strerror(rc));
         free(prog);
         free(env);
         return rc;
@@ -277,8 +260,8 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
     free(env);
     if (rc) {
         close(fds[0]);
-        *msg = xprintf("mgd: cannot run %s%s%s: %s\n", argv0, spec->cwd ? " in " : "",
-                       spec->cwd ? spec->cwd : "", strerror(rc));
+        *msg = mg_xasprintf("mgd: cannot run %s%s%s: %s\n", argv0, spec->cwd ? " in " : "",
+                            spec->cwd ? spec->cwd : "", strerror(rc));
         return rc;
     }
     p->out_fd = fds[0];
@@ -289,7 +272,7 @@ static int spawn_proc(const mg_exec_spec *spec, proc *p, char **msg)
         kill(-p->pid, SIGKILL);
         waitpid(p->pid, NULL, 0);
         close(fds[0]);
-        *msg = xprintf("mgd: cannot run %s: pidfd_open: %s\n", argv0, strerror(rc));
+        *msg = mg_xasprintf("mgd: cannot run %s: pidfd_open: %s\n", argv0, strerror(rc));
         return rc;
     }
     return 0;
@@ -311,7 +294,7 @@ uint64_t mg_executor_start(mg_executor *ex, const mg_exec_spec *spec)
         pthread_mutex_unlock(&ex->mu);
         const char *argv0 = spec->argv && spec->argv[0] ? spec->argv[0] : "(null)";
         push_spawn_failure(ex, id, ECANCELED, true,
-                           xprintf("mgd: %s not started: the build was cancelled\n", argv0));
+                           mg_xasprintf("mgd: %s not started: the build was cancelled\n", argv0));
         free(p);
         return id;
     }
@@ -320,7 +303,7 @@ uint64_t mg_executor_start(mg_executor *ex, const mg_exec_spec *spec)
     if (rc == 0) {
         if (ex->n_procs == ex->cap_procs) {
             ex->cap_procs = ex->cap_procs ? 2 * ex->cap_procs : 8;
-            ex->procs = xrealloc_array(ex->procs, ex->cap_procs, sizeof *ex->procs);
+            ex->procs = mg_xrealloc(ex->procs, ex->cap_procs * sizeof *ex->procs);
         }
         ex->procs[ex->n_procs++] = p;
         if (spec->timeout_ms) p->deadline_ms = mg_deadline_in(spec->timeout_ms);
@@ -381,7 +364,7 @@ static void drain_output(proc *p)
             size_t cap = p->cap ? p->cap : 4096;
             while (cap < p->len + take) cap *= 2;
             if (cap > p->limit) cap = p->limit;
-            p->buf = xrealloc_array(p->buf, cap, 1);
+            p->buf = mg_xrealloc(p->buf, cap);
             p->cap = cap;
         }
         memcpy(p->buf + p->len, chunk, take);
@@ -411,7 +394,7 @@ static void finish(mg_executor *ex, size_t index)
 {
     proc *p = ex->procs[index];
     size_t note = p->truncated ? strlen(TRUNCATED_NOTE) : 0;
-    char *out = xrealloc_array(p->buf, p->len + note + 1, 1);
+    char *out = mg_xrealloc(p->buf, p->len + note + 1);
     memcpy(out + p->len, TRUNCATED_NOTE, note);
     out[p->len + note] = '\0';
     mg_exec_result r = {
@@ -476,8 +459,8 @@ int mg_executor_wait(mg_executor *ex, mg_exec_result *res)
         size_t need = 1 + 2 * ex->n_procs;
         if (need > ex->cap_pfds) {
             ex->cap_pfds = need;
-            ex->pfds = xrealloc_array(ex->pfds, need, sizeof *ex->pfds);
-            ex->pfd_proc = xrealloc_array(ex->pfd_proc, need, sizeof *ex->pfd_proc);
+            ex->pfds = mg_xrealloc(ex->pfds, need * sizeof *ex->pfds);
+            ex->pfd_proc = mg_xrealloc(ex->pfd_proc, need * sizeof *ex->pfd_proc);
         }
         size_t n = 0;
         ex->pfds[n] = (struct pollfd){.fd = ex->wake_fd, .events = POLLIN};
@@ -563,8 +546,9 @@ int mg_exec_run(const mg_exec_spec *spec, mg_exec_result *res)
         memset(res, 0, sizeof *res);
         res->exit_status = -1;
         res->spawn_error = e;
-        res->output = xprintf("mgd: cannot run %s: %s\n",
-                              spec->argv && spec->argv[0] ? spec->argv[0] : "(null)", strerror(e));
+        res->output =
+            mg_xasprintf("mgd: cannot run %s: %s\n",
+                         spec->argv && spec->argv[0] ? spec->argv[0] : "(null)", strerror(e));
         res->output_len = strlen(res->output);
         return -1;
     }

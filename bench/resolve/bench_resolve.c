@@ -42,7 +42,7 @@
 #include <time.h>
 
 #include "gendoc.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/describe.h"
 #include "graph/resolve.h"
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 
 int main(int argc, char **argv)
 {

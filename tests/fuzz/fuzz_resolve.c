@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "resolve_one.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "resolve_one.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fixtures.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/describe.h"
 
 FX_SUITE(catalog);

@@ -11,7 +11,7 @@
 
 #include "base/utf8.h"
 #include "fixtures.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/expr.h"
 #include "base/buf.h"
 #include "graph/svg.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/fsutil.h"
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 
 fixture fx;
 

@@ -8,7 +8,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 #include "graph/check.h"
 #include "graph/describe.h"
 #include "graph/embedded.h"

@@ -1,4 +1,4 @@
-#include "graph/builtin_catalog.h"
+#include "targets/builtin_catalog.h"
 
 #include <stdlib.h>
 #include <string.h>

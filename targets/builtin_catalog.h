@@ -7,8 +7,8 @@
  * A catalog that does not load is a bug of the build, caught by the tests,
  * so the error is returned for the caller to print.
  */
-#ifndef MG_GRAPH_BUILTIN_CATALOG_H
-#define MG_GRAPH_BUILTIN_CATALOG_H
+#ifndef MG_TARGETS_BUILTIN_CATALOG_H
+#define MG_TARGETS_BUILTIN_CATALOG_H
 
 #include "graph/catalog.h"
 
