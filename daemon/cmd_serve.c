@@ -256,7 +256,7 @@ static void close_interrupted_logs(mg_store *store, const char *data)
     mg_stored_build *rows;
     size_t n;
     int64_t total;
-    if (mg_store_build_list(store, &f, 0, 1000, &rows, &n, &total, NULL, 0)) return;
+    if (mg_store_build_list(store, &f, 0, 1000, &rows, &n, &total, NULL)) return;
     for (size_t i = 0; i < n; i++) {
         if (rows[i].log_size != 0) continue; /* closed at an earlier start */
         char *path = mg_xasprintf("%s/logs/%lld.log", data, (long long)rows[i].id);
@@ -279,7 +279,8 @@ static void close_interrupted_logs(mg_store *store, const char *data)
 static int first_token(mg_store *store, const char *data)
 {
     if (mg_store_token_count(store) != 0) return 0;
-    char token[MG_TOKEN_TEXT_SIZE], hash[MG_SHA256_HEX_SIZE], err[256];
+    char token[MG_TOKEN_TEXT_SIZE], hash[MG_SHA256_HEX_SIZE];
+    mg_err err;
     if (mg_token_new(token)) {
         fprintf(stderr, "mgd serve: no randomness for the admin token\n");
         return -1;
@@ -288,9 +289,9 @@ static int first_token(mg_store *store, const char *data)
     char *path = mg_path_join(data, "admin.token");
     char *line = mg_xasprintf("%s\n", token);
     int r = mg_file_write_atomic(path, line, strlen(line), 0600);
-    if (r == 0 && mg_store_token_create(store, "admin (first start)", MG_SCOPE_ADMIN, hash, err,
-                                        sizeof err) < 0) {
-        fprintf(stderr, "mgd serve: cannot store the admin token: %s\n", err);
+    if (r == 0 &&
+        mg_store_token_create(store, "admin (first start)", MG_SCOPE_ADMIN, hash, &err) < 0) {
+        fprintf(stderr, "mgd serve: cannot store the admin token: %s\n", err.msg);
         unlink(path);
         r = -1;
     } else if (r) {
@@ -393,13 +394,13 @@ int mg_cmd_serve(int argc, char **argv)
     mg_api *api = NULL;
     char *db_path = mg_path_join(data, "mgd.sqlite3");
     char *cache_path = o.cache ? mg_xstrdup(o.cache) : mg_path_join(data, "cache");
-    if (!(store = mg_store_open(db_path, true, err, sizeof err))) {
-        fprintf(stderr, "mgd serve: database %s: %s\n", db_path, err);
+    if (!(store = mg_store_open(db_path, true, &e))) {
+        fprintf(stderr, "mgd serve: database %s: %s\n", db_path, e.msg);
         goto out;
     }
     int64_t interrupted = 0, requeued = 0;
-    if (mg_store_recover(store, &interrupted, &requeued, err, sizeof err)) {
-        fprintf(stderr, "mgd serve: recovering the queue: %s\n", err);
+    if (mg_store_recover(store, &interrupted, &requeued, &e)) {
+        fprintf(stderr, "mgd serve: recovering the queue: %s\n", e.msg);
         goto out;
     }
     if (interrupted || requeued)
@@ -437,8 +438,8 @@ int mg_cmd_serve(int argc, char **argv)
         .max_log_bytes = o.max_log,
         .allow_local_repos = o.local_repos,
     };
-    if (!(queue = mg_queue_start(&qo, err, sizeof err))) {
-        fprintf(stderr, "mgd serve: %s\n", err);
+    if (!(queue = mg_queue_start(&qo, &e))) {
+        fprintf(stderr, "mgd serve: %s\n", e.msg);
         goto out_stop;
     }
     mg_service service;
