@@ -46,11 +46,10 @@ void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f)
     mg_stored_build *rows = NULL;
     size_t n = 0;
     int64_t total = 0;
-    char err[256] = "";
-    int rc = mg_store_build_list(r->api->o.store, f, mg_page_offset(&pg), pg.per_page, &rows, &n,
-                                 &total, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "builds", err);
+    mg_err e;
+    if (mg_store_build_list(r->api->o.store, f, mg_page_offset(&pg), pg.per_page, &rows, &n, &total,
+                            &e) != 0) {
+        mg_reply_err(r, &e);
         return;
     }
     mg_jw w;
@@ -143,10 +142,9 @@ void mg_h_project_builds_latest(mg_req *r)
     mg_stored_build *rows = NULL;
     size_t n = 0;
     int64_t total = 0;
-    char err[256] = "";
-    int rc = mg_store_build_list(r->api->o.store, &f, 0, 1, &rows, &n, &total, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "builds", err);
+    mg_err e;
+    if (mg_store_build_list(r->api->o.store, &f, 0, 1, &rows, &n, &total, &e) != 0) {
+        mg_reply_err(r, &e);
     } else if (n == 0) {
         mg_reply_error(r, 404, "project %s has no build that matches", p.name);
     } else {

@@ -112,10 +112,9 @@ void mg_h_tokens_list(mg_req *r)
     if (!mg_req_page(r, &p)) return;
     mg_token_row *rows = NULL;
     size_t n = 0;
-    char err[256] = "";
-    int rc = mg_store_token_list(r->api->o.store, &rows, &n, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "tokens", err);
+    mg_err e;
+    if (mg_store_token_list(r->api->o.store, &rows, &n, &e) != 0) {
+        mg_reply_err(r, &e);
         return;
     }
     mg_jw w;

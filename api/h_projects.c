@@ -59,11 +59,10 @@ void mg_h_projects_list(mg_req *r)
     mg_project *ps = NULL;
     size_t n = 0;
     int64_t total = 0;
-    char err[256] = "";
-    int rc = mg_store_project_list(r->api->o.store, mg_page_offset(&pg), pg.per_page, &ps, &n,
-                                   &total, err, sizeof err);
-    if (rc != 0) {
-        mg_reply_store(r, rc, "projects", err);
+    mg_err e;
+    if (mg_store_project_list(r->api->o.store, mg_page_offset(&pg), pg.per_page, &ps, &n, &total,
+                              &e) != 0) {
+        mg_reply_err(r, &e);
         return;
     }
     mg_jw w;
@@ -88,10 +87,9 @@ static bool latest_by_target(mg_req *r, mg_jw *w, const mg_project *p, unsigned 
         mg_stored_build *rows = NULL;
         size_t n = 0;
         int64_t total = 0;
-        char err[256] = "";
-        int rc = mg_store_build_list(r->api->o.store, &f, 0, 1, &rows, &n, &total, err, sizeof err);
-        if (rc != 0) {
-            mg_reply_store(r, rc, "builds", err);
+        mg_err e;
+        if (mg_store_build_list(r->api->o.store, &f, 0, 1, &rows, &n, &total, &e) != 0) {
+            mg_reply_err(r, &e);
             return false;
         }
         bool ok = true;
@@ -233,16 +231,16 @@ void mg_h_config_get(mg_req *r)
         return;
     }
     mg_config_version c = {0};
-    char err[256] = "";
-    int rc = mg_store_config_get(r->api->o.store, p.id, version, &c, err, sizeof err);
-    if (rc == MG_STORE_NOTFOUND) {
+    mg_err e;
+    int rc = mg_store_config_get(r->api->o.store, p.id, version, &c, &e);
+    if (rc != 0 && e.code == MG_E_NOT_FOUND) {
         if (version)
             mg_reply_error(r, 404, "project %s has no config version %lld", p.name,
                            (long long)version);
         else
             mg_reply_error(r, 404, "project %s has no config", p.name);
     } else if (rc != 0) {
-        mg_reply_store(r, rc, "config", err);
+        mg_reply_err(r, &e);
     } else {
         mg_reply_header(r, "X-Config-Version", "%lld", (long long)c.version);
         mg_reply_text(r, 200, "application/json", c.document, strlen(c.document));
@@ -263,12 +261,12 @@ void mg_h_config_versions(mg_req *r)
     mg_config_version *vs = NULL;
     size_t n = 0;
     int64_t total = 0;
-    char err[256] = "";
+    mg_err e;
     int rc = mg_store_config_list(r->api->o.store, p.id, mg_page_offset(&pg), pg.per_page, &vs, &n,
-                                  &total, err, sizeof err);
+                                  &total, &e);
     mg_project_free(&p);
     if (rc != 0) {
-        mg_reply_store(r, rc, "config versions", err);
+        mg_reply_err(r, &e);
         return;
     }
     mg_jw w;

@@ -133,11 +133,13 @@ void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* 422 config_invalid with the resolver's errors as details. */
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs);
-/* A store result that is not success: 404 (with `what` in the message),
- * 409, or 500 with the store's message. */
-void mg_reply_store(mg_req *r, int rc, const char *what, const char *err);
-/* The HTTP status of a service error (views.c): the one place where the
- * service's error codes become statuses. */
+/* Answers a failure (of the store, mostly) with the status of its code
+ * (mg_http_status_of_err) and its message. */
+void mg_reply_err(mg_req *r, const mg_err *e);
+/* The HTTP status of an mg_err code (views.c): the one place where error
+ * codes become statuses. mg_http_status_of refines it for a service
+ * error: 422 for a config at fault, 429 for a quota that frees up. */
+unsigned mg_http_status_of_err(const mg_err *e);
 unsigned mg_http_status_of(const mg_service_err *e);
 /* Answers a service error with its status and message (422 with the
  * config's diagnostics, Retry-After for a full queue). */

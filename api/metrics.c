@@ -48,9 +48,8 @@ static void histogram(mg_buf *b, const char *name, const char *help, const doubl
 
 void mg_metrics_render(mg_api *a, mg_buf *b)
 {
-    char err[256];
     int64_t counts[MG_STORED_N_STATUS] = {0};
-    bool have_counts = mg_store_build_counts(a->o.store, counts, err, sizeof err) == 0;
+    bool have_counts = mg_store_build_counts(a->o.store, counts, NULL) == 0;
     mg_buf_adds(b, "# HELP mgd_builds Builds in the database by status.\n"
                    "# TYPE mgd_builds gauge\n");
     for (int s = 0; s < MG_STORED_N_STATUS && have_counts; s++)

@@ -169,14 +169,9 @@ void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
     reply_error_details(r, 422, msg, errs);
 }
 
-void mg_reply_store(mg_req *r, int rc, const char *what, const char *err)
+void mg_reply_err(mg_req *r, const mg_err *e)
 {
-    if (rc == MG_STORE_NOTFOUND)
-        mg_reply_error(r, 404, "no %s", what);
-    else if (rc == MG_STORE_CONFLICT)
-        mg_reply_error(r, 409, "%s", err && *err ? err : "conflict");
-    else
-        mg_reply_error(r, 500, "database: %s", err && *err ? err : "unknown error");
+    mg_reply_error(r, mg_http_status_of_err(e), "%s", e->msg);
 }
 
 void mg_reply_header(mg_req *r, const char *name, const char *fmt, ...)
@@ -247,37 +242,36 @@ void mg_reply_list_headers(mg_req *r, const mg_page *p, int64_t total)
 
 bool mg_req_project(mg_req *r, const char *ref, mg_project *p)
 {
-    char err[256] = "";
+    mg_err e;
     int64_t id;
     int rc;
     memset(p, 0, sizeof *p);
     if (mg_parse_id(ref, &id))
-        rc = mg_store_project_get_id(r->api->o.store, id, p, err, sizeof err);
+        rc = mg_store_project_get_id(r->api->o.store, id, p, &e);
     else if (mg_project_name_valid(ref))
-        rc = mg_store_project_get(r->api->o.store, ref, p, err, sizeof err);
+        rc = mg_store_project_get(r->api->o.store, ref, p, &e);
     else
-        rc = MG_STORE_NOTFOUND;
+        rc = mg_err_set(&e, MG_E_NOT_FOUND, "not a project name");
     if (rc == 0) return true;
-    if (rc == MG_STORE_NOTFOUND)
+    if (e.code == MG_E_NOT_FOUND)
         mg_reply_error(r, 404, "no project \"%.100s\"", ref);
     else
-        mg_reply_store(r, rc, "project", err);
+        mg_reply_err(r, &e);
     return false;
 }
 
 bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b)
 {
-    char err[256] = "";
+    mg_err e;
     int64_t id;
     memset(b, 0, sizeof *b);
-    int rc = mg_parse_id(ref, &id)
-                 ? mg_store_build_get(r->api->o.store, id, with_describe, b, err, sizeof err)
-                 : MG_STORE_NOTFOUND;
+    int rc = mg_parse_id(ref, &id) ? mg_store_build_get(r->api->o.store, id, with_describe, b, &e)
+                                   : mg_err_set(&e, MG_E_NOT_FOUND, "not a build id");
     if (rc == 0) return true;
-    if (rc == MG_STORE_NOTFOUND)
+    if (e.code == MG_E_NOT_FOUND)
         mg_reply_error(r, 404, "no build %.40s", ref);
     else
-        mg_reply_store(r, rc, "build", err);
+        mg_reply_err(r, &e);
     return false;
 }
 
@@ -286,10 +280,10 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
     int64_t *same = NULL, *differ = NULL;
     size_t n_same = 0, n_differ = 0;
     if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
-        char err[256] = "";
-        if (mg_store_build_siblings(r->api->o.store, b, &same, &n_same, &differ, &n_differ, err,
-                                    sizeof err) != 0) {
-            mg_reply_store(r, MG_STORE_ERROR, "build", err);
+        mg_err e;
+        if (mg_store_build_siblings(r->api->o.store, b, &same, &n_same, &differ, &n_differ, &e) !=
+            0) {
+            mg_reply_err(r, &e);
             return false;
         }
     }

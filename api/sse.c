@@ -82,9 +82,9 @@ static int64_t file_size(mg_sse *s)
 static bool build_ended(mg_api *a, int64_t id, mg_stored_status *st)
 {
     mg_stored_build b;
-    char err[128];
-    int rc = mg_store_build_get(a->o.store, id, false, &b, err, sizeof err);
-    if (rc == MG_STORE_NOTFOUND) {
+    mg_err e;
+    int rc = mg_store_build_get(a->o.store, id, false, &b, &e);
+    if (rc != 0 && e.code == MG_E_NOT_FOUND) {
         *st = MG_STORED_CANCELLED;
         return true;
     }

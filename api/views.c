@@ -239,17 +239,24 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
 
 unsigned mg_http_status_of(const mg_service_err *e)
 {
-    switch (e->err.code) {
+    if (e->err.code == MG_E_INVALID && e->config_invalid) return 422;
+    /* a quota that frees up by itself is "too many requests"; a size is
+     * "too large" */
+    if (e->err.code == MG_E_LIMIT && e->retry_after_s) return 429;
+    return mg_http_status_of_err(&e->err);
+}
+
+unsigned mg_http_status_of_err(const mg_err *e)
+{
+    switch (e->code) {
     case MG_E_INVALID:
-        return e->config_invalid ? 422 : 400;
+        return 400;
     case MG_E_NOT_FOUND:
         return 404;
     case MG_E_CONFLICT:
         return 409;
-    /* a quota that frees up by itself is "too many requests"; a size is
-     * "too large" */
     case MG_E_LIMIT:
-        return e->retry_after_s ? 429 : 413;
+        return 413;
     case MG_E_BUSY:
         return 503;
     case MG_E_CANCELLED: /* a flow cancelled under a request: the daemon is stopping */

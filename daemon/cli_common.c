@@ -90,7 +90,10 @@ char *mg_cli_default_cache(void)
     return mg_xstrdup(".mgd-cache");
 }
 
-int mg_cli_parse_limit(const char *prog, const char *opt, const char *val, mg_build_limits *l)
+/* One limit option: returns 1 when `opt` is one of them and its value
+ * `val` went into *l, 0 when `opt` is not one of them, -1 (with a message
+ * on stderr) when the value is missing or wrong. */
+static int parse_limit(const char *prog, const char *opt, const char *val, mg_build_limits *l)
 {
     static const struct {
         const char *name;
@@ -145,7 +148,7 @@ int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l)
 {
     for (const mg_option *o = mg_cli_limit_options; o->name; o++) {
         const char *v = mg_args_get(a, o->name);
-        if (v && mg_cli_parse_limit(prog, o->name, v, l) < 0) return -1;
+        if (v && parse_limit(prog, o->name, v, l) < 0) return -1;
     }
     return 0;
 }

@@ -45,10 +45,6 @@ extern const mg_option mg_cli_limit_options[];
 /* Puts the limit options given in `a` into *l: 0, or -1 (with a message on
  * stderr) when a value is wrong. 0 means no limit. */
 int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l);
-/* One limit option: returns 1 when `opt` is one of them and its value
- * `val` went into *l, 0 when `opt` is not one of them, -1 (with a message
- * on stderr) when the value is missing or wrong. */
-int mg_cli_parse_limit(const char *prog, const char *opt, const char *val, mg_build_limits *l);
 #define MG_CLI_LIMITS_USAGE                                                                        \
     "Limits of each build action (every process of it), 0 for none:\n"                             \
     "  --limit-memory SIZE     address space of a process (default 2G)\n"                          \

@@ -1,46 +1,28 @@
 /*
  * mgd serve [--listen HOST:PORT] [--data DIR] [--workers N] [--jobs N] ...
  *
- * The daemon: opens (and checks) the database, recovers from an earlier
- * crash, starts the build workers and the HTTP API, and runs until SIGINT
+ * The daemon's command line: its options, its signals, and the call of the
+ * composition root (daemon/daemon.h), which starts the store, the workers,
+ * the service and the HTTP API and stops them again. It runs until SIGINT
  * or SIGTERM. See docs/api.md and docs/daemon.md.
  *
- * Start-up order matters for crash safety:
- *   1. an exclusive lock on DATA/mgd.lock: one daemon per data directory;
- *   2. processes left by a daemon that died on this data directory (found
- *      by the MGD_SERVE_DATA marker every build process inherits) are
- *      killed: nothing else can own them, since we hold the lock;
- *   3. the database passes PRAGMA quick_check, then builds that were
- *      running become `interrupted`; queued ones stay queued;
- *   4. scratch space is emptied (mg_queue_start), workers and API start.
+ * Exit status: 0 after a stop by signal, 1 when the daemon cannot start,
+ * 2 for a mistake on the command line.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "api/server.h"
+#include "base/opt.h"
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
-#include "daemon/queue.h"
-#include "daemon/store.h"
-#include "daemon/tokens.h"
-#include "base/arena.h"
-#include "targets/builtin_catalog.h"
-#include "graph/describe.h"
+#include "daemon/daemon.h"
 #include "toolchain/cache.h"
-#include "base/fsutil.h"
-#include "toolchain/target.h"
-
-#define MARKER "MGD_SERVE_DATA"
+#include "toolchain/sandbox.h"
 
 static void usage(FILE *f)
 {
@@ -82,30 +64,72 @@ static void usage(FILE *f)
             "On first start, an admin token is written to DATA/admin.token (mode 0600).\n");
 }
 
-typedef struct serve_options {
-    char host[256];
-    uint16_t port;
-    const char *data, *cache;
-    unsigned workers, jobs, threads, max_connections, per_ip, idle_timeout_s;
-    unsigned graph_timeout_s;
-    unsigned header_timeout_s, body_timeout_s;
-    uint64_t max_body, max_sources, max_log;
-    uint64_t max_body_total;
-    int64_t max_queue;
-    mg_build_limits limits;
-    bool local_repos, no_sandbox;
-} serve_options;
+/* Every option of `mgd serve` but the limits (mg_cli_limit_options); as
+ * with the old parser, an option given again overrides. */
+static const mg_option serve_options[] = {
+    {"--listen", 0, "HOST:PORT", true, NULL, "where to listen"},
+    {"--data", 0, "DIR", true, "@dir", "database, logs, mirrors, scratch"},
+    {"--workers", 0, "N", true, NULL, "builds at once"},
+    {"--jobs", 0, "N", true, NULL, "processes per build"},
+    {"--cache", 0, "DIR", true, "@dir", "the action cache and image store"},
+    {"--max-body", 0, "SIZE", true, NULL, "largest request body"},
+    {"--max-body-total", 0, "SIZE", true, NULL, "request bodies held at once"},
+    {"--max-sources", 0, "SIZE", true, NULL, "largest inline source tree"},
+    {"--max-log", 0, "SIZE", true, NULL, "largest build log"},
+    {"--max-queue", 0, "N", true, NULL, "queued builds before requests get 429"},
+    {"--threads", 0, "N", true, NULL, "HTTP threads"},
+    {"--max-connections", 0, "N", true, NULL, "open connections at most"},
+    {"--per-ip", 0, "N", true, NULL, "open connections per client address"},
+    {"--idle-timeout", 0, "SECONDS", true, NULL, "idle connections are closed after it"},
+    {"--header-timeout", 0, "SECONDS", true, NULL, "time for a request's line and headers"},
+    {"--body-timeout", 0, "SECONDS", true, NULL, "time for a request's body"},
+    {"--graph-timeout", 0, "SECONDS", true, NULL, "time limit of one Graphviz drawing"},
+    {"--no-local-repos", 0, NULL, true, NULL, "refuse local paths as project repos"},
+    {"--insecure-no-sandbox", 0, NULL, true, NULL, "run build actions without the sandbox"},
+    {"--help", 'h', NULL, true, NULL, "this help"},
+    MG_OPTION_END,
+};
 
-static int parse_listen(const char *arg, serve_options *o)
+/* The counts: option, largest value, where it goes. */
+typedef struct count_option {
+    const char *name;
+    long max;
+    size_t offset; /* of an unsigned in mg_daemon_options; max_queue is the int64_t */
+} count_option;
+
+static const count_option count_options[] = {
+    {"--workers", 256, offsetof(mg_daemon_options, workers)},
+    {"--jobs", 1024, offsetof(mg_daemon_options, jobs)},
+    {"--threads", 1024, offsetof(mg_daemon_options, threads)},
+    {"--max-connections", 1000000, offsetof(mg_daemon_options, max_connections)},
+    {"--per-ip", 1000000, offsetof(mg_daemon_options, per_ip)},
+    {"--idle-timeout", 86400, offsetof(mg_daemon_options, idle_timeout_s)},
+    {"--header-timeout", 86400, offsetof(mg_daemon_options, header_timeout_s)},
+    {"--body-timeout", 86400, offsetof(mg_daemon_options, body_timeout_s)},
+    {"--graph-timeout", 3600, offsetof(mg_daemon_options, graph_timeout_s)},
+    {"--max-queue", 1000000, offsetof(mg_daemon_options, max_queue)},
+};
+
+static const struct {
+    const char *name;
+    size_t offset; /* of a uint64_t in mg_daemon_options */
+} size_options[] = {
+    {"--max-body", offsetof(mg_daemon_options, max_body)},
+    {"--max-body-total", offsetof(mg_daemon_options, max_body_total)},
+    {"--max-sources", offsetof(mg_daemon_options, max_sources)},
+    {"--max-log", offsetof(mg_daemon_options, max_log)},
+};
+
+static int parse_listen(const char *arg, char *host, size_t host_size, uint16_t *port)
 {
     const char *colon = strrchr(arg, ':');
-    if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof o->host) return -1;
+    if (!colon || colon == arg || (size_t)(colon - arg) >= host_size) return -1;
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || colon[1] == 0 || port < 0 || port > 65535) return -1;
-    memcpy(o->host, arg, (size_t)(colon - arg));
-    o->host[colon - arg] = 0;
-    o->port = (uint16_t)port;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] == 0 || p < 0 || p > 65535) return -1;
+    memcpy(host, arg, (size_t)(colon - arg));
+    host[colon - arg] = 0;
+    *port = (uint16_t)p;
     return 0;
 }
 
@@ -121,196 +145,59 @@ static int parse_count(const char *opt, const char *arg, long max, long *out)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, serve_options *o)
+/* Puts the values of `a` into *o (whose defaults are set). 0, or -1 after
+ * a message on stderr. */
+static int take_options(const mg_args *a, mg_daemon_options *o, char *host, size_t host_size)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char *v;
+    if (a->npositional > 0) {
+        fprintf(stderr, "mgd serve: unexpected argument '%s'\n", a->positional[0]);
+        return -1;
+    }
+    if ((v = mg_args_get(a, "--listen")) && parse_listen(v, host, host_size, &o->port)) {
+        fprintf(stderr, "mgd serve: --listen takes HOST:PORT, got '%s'\n", v);
+        return -1;
+    }
+    if ((v = mg_args_get(a, "--data"))) o->data_dir = v;
+    if ((v = mg_args_get(a, "--cache"))) o->cache_dir = v;
+    for (size_t i = 0; i < sizeof count_options / sizeof *count_options; i++) {
+        const count_option *c = &count_options[i];
         long n;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 1;
-        }
-        if (!strcmp(a, "--no-local-repos")) {
-            o->local_repos = false;
-            continue;
-        }
-        if (!strcmp(a, "--insecure-no-sandbox")) {
-            o->no_sandbox = true;
-            continue;
-        }
-        int lr = mg_cli_parse_limit("mgd serve", a, v, &o->limits);
-        if (lr < 0) return -1;
-        if (lr > 0) {
-            i++;
-            continue;
-        }
-        if (a[0] != '-') {
-            fprintf(stderr, "mgd serve: unexpected argument '%s'\n", a);
-            return -1;
-        }
-        if (!v) {
-            fprintf(stderr, "mgd serve: unknown option or missing value: '%s'\n", a);
-            return -1;
-        }
-        i++;
-        if (!strcmp(a, "--listen")) {
-            if (parse_listen(v, o)) {
-                fprintf(stderr, "mgd serve: --listen takes HOST:PORT, got '%s'\n", v);
-                return -1;
-            }
-        } else if (!strcmp(a, "--data")) {
-            o->data = v;
-        } else if (!strcmp(a, "--cache")) {
-            o->cache = v;
-        } else if (!strcmp(a, "--workers")) {
-            if (parse_count(a, v, 256, &n)) return -1;
-            o->workers = (unsigned)n;
-        } else if (!strcmp(a, "--jobs")) {
-            if (parse_count(a, v, 1024, &n)) return -1;
-            o->jobs = (unsigned)n;
-        } else if (!strcmp(a, "--threads")) {
-            if (parse_count(a, v, 1024, &n)) return -1;
-            o->threads = (unsigned)n;
-        } else if (!strcmp(a, "--max-connections")) {
-            if (parse_count(a, v, 1000000, &n)) return -1;
-            o->max_connections = (unsigned)n;
-        } else if (!strcmp(a, "--per-ip")) {
-            if (parse_count(a, v, 1000000, &n)) return -1;
-            o->per_ip = (unsigned)n;
-        } else if (!strcmp(a, "--idle-timeout")) {
-            if (parse_count(a, v, 86400, &n)) return -1;
-            o->idle_timeout_s = (unsigned)n;
-        } else if (!strcmp(a, "--header-timeout")) {
-            if (parse_count(a, v, 86400, &n)) return -1;
-            o->header_timeout_s = (unsigned)n;
-        } else if (!strcmp(a, "--body-timeout")) {
-            if (parse_count(a, v, 86400, &n)) return -1;
-            o->body_timeout_s = (unsigned)n;
-        } else if (!strcmp(a, "--graph-timeout")) {
-            if (parse_count(a, v, 3600, &n)) return -1;
-            o->graph_timeout_s = (unsigned)n;
-        } else if (!strcmp(a, "--max-queue")) {
-            if (parse_count(a, v, 1000000, &n)) return -1;
+        if (!(v = mg_args_get(a, c->name))) continue;
+        if (parse_count(c->name, v, c->max, &n)) return -1;
+        if (c->offset == offsetof(mg_daemon_options, max_queue))
             o->max_queue = n;
-        } else if (!strcmp(a, "--max-body") || !strcmp(a, "--max-sources") ||
-                   !strcmp(a, "--max-log") || !strcmp(a, "--max-body-total")) {
-            uint64_t size;
-            if (mg_size_parse(v, &size) || size == 0 || size > (1ull << 40)) {
-                fprintf(stderr, "mgd serve: %s takes a size such as 4M, got '%s'\n", a, v);
-                return -1;
-            }
-            if (!strcmp(a, "--max-body")) o->max_body = size;
-            if (!strcmp(a, "--max-body-total")) o->max_body_total = size;
-            if (!strcmp(a, "--max-sources")) o->max_sources = size;
-            if (!strcmp(a, "--max-log")) o->max_log = size;
-        } else {
-            fprintf(stderr, "mgd serve: unknown option '%s'\n", a);
+        else
+            *(unsigned *)((char *)o + c->offset) = (unsigned)n;
+    }
+    for (size_t i = 0; i < sizeof size_options / sizeof *size_options; i++) {
+        uint64_t size;
+        if (!(v = mg_args_get(a, size_options[i].name))) continue;
+        if (mg_size_parse(v, &size) || size == 0 || size > (1ull << 40)) {
+            fprintf(stderr, "mgd serve: %s takes a size such as 4M, got '%s'\n",
+                    size_options[i].name, v);
             return -1;
         }
+        *(uint64_t *)((char *)o + size_options[i].offset) = size;
+    }
+    if (mg_args_has(a, "--no-local-repos")) o->local_repos = false;
+    if (mg_args_has(a, "--insecure-no-sandbox")) o->no_sandbox = true;
+    if (mg_cli_apply_limits("mgd serve", a, &o->limits)) return -1;
+    /* a body of the largest size must fit the total */
+    if (o->max_body_total && o->max_body_total <= o->max_body) {
+        fprintf(stderr, "mgd serve: --max-body-total must be more than --max-body\n");
+        return -1;
     }
     return 0;
 }
 
-/* Kills the processes a dead daemon on this data directory left behind:
- * every process whose environment carries our marker. */
-static unsigned kill_orphans(const char *marker_entry)
-{
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
-    unsigned killed = 0;
-    size_t mlen = strlen(marker_entry);
-    struct dirent *e;
-    char *buf = malloc(1u << 20);
-    while (buf && (e = readdir(d))) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 1 || pid == getpid()) continue;
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        size_t len = 0;
-        ssize_t n;
-        while (len < (1u << 20) - 1 && (n = read(fd, buf + len, (1u << 20) - 1 - len)) > 0)
-            len += (size_t)n;
-        close(fd);
-        for (size_t off = 0; off < len;) {
-            size_t l = strnlen(buf + off, len - off);
-            if (l == mlen && !memcmp(buf + off, marker_entry, mlen)) {
-                if (kill((pid_t)pid, SIGKILL) == 0) killed++;
-                break;
-            }
-            off += l + 1;
-        }
-    }
-    free(buf);
-    closedir(d);
-    return killed;
-}
-
-/* Builds a crash interrupted end their log with a line saying so, and get
- * their log size recorded (the worker that would have done it is gone). */
-static void close_interrupted_logs(mg_store *store, const char *data)
-{
-    mg_stored_build_filter f = {.status_mask = 1u << MG_STORED_INTERRUPTED};
-    mg_stored_build *rows;
-    size_t n;
-    int64_t total;
-    if (mg_store_build_list(store, &f, 0, 1000, &rows, &n, &total, NULL, 0)) return;
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].log_size != 0) continue; /* closed at an earlier start */
-        char *path = mg_xasprintf("%s/logs/%lld.log", data, (long long)rows[i].id);
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            static const char line[] = "\n[mgd] interrupted: the daemon stopped while the build "
-                                       "ran; the next start marked it\n";
-            ssize_t w = write(fd, line, sizeof line - 1);
-            (void)w;
-            struct stat st;
-            if (fstat(fd, &st) == 0) mg_store_set_log_size(store, rows[i].id, st.st_size);
-            close(fd);
-        }
-        free(path);
-    }
-    mg_stored_builds_free(rows, n);
-}
-
-/* On a fresh database: an admin token in DATA/admin.token. */
-static int first_token(mg_store *store, const char *data)
-{
-    if (mg_store_token_count(store) != 0) return 0;
-    char token[MG_TOKEN_TEXT_SIZE], hash[MG_SHA256_HEX_SIZE], err[256];
-    if (mg_token_new(token)) {
-        fprintf(stderr, "mgd serve: no randomness for the admin token\n");
-        return -1;
-    }
-    mg_token_hash(token, hash);
-    char *path = mg_path_join(data, "admin.token");
-    char *line = mg_xasprintf("%s\n", token);
-    int r = mg_file_write_atomic(path, line, strlen(line), 0600);
-    if (r == 0 && mg_store_token_create(store, "admin (first start)", MG_SCOPE_ADMIN, hash, err,
-                                        sizeof err) < 0) {
-        fprintf(stderr, "mgd serve: cannot store the admin token: %s\n", err);
-        unlink(path);
-        r = -1;
-    } else if (r) {
-        fprintf(stderr, "mgd serve: cannot write %s: %s\n", path, strerror(errno));
-    } else {
-        fprintf(stderr, "mgd: admin token written to %s\n", path);
-    }
-    memset(token, 0, sizeof token);
-    memset(line, 0, strlen(line));
-    free(line);
-    free(path);
-    return r;
-}
-
 int mg_cmd_serve(int argc, char **argv)
 {
-    serve_options o = {
-        .host = "127.0.0.1",
+    char host[256] = "127.0.0.1";
+    mg_daemon_options o = {
+        .host = host,
         .port = 8080,
-        .data = "var",
+        .data_dir = "var",
         .workers = 2,
         .max_connections = 1024,
         .per_ip = 256,
@@ -323,61 +210,19 @@ int mg_cmd_serve(int argc, char **argv)
         .max_queue = 1000,
         .limits = mg_build_limits_default(),
         .local_repos = true,
+        .version = MGD_VERSION,
     };
-    int pr = parse_args(argc, argv, &o);
-    if (pr) return pr > 0 ? 0 : 2;
-    /* a body of the largest size must fit the total */
-    if (o.max_body_total && o.max_body_total <= o.max_body) {
-        fprintf(stderr, "mgd serve: --max-body-total must be more than --max-body\n");
-        return 2;
+    mg_args args;
+    const mg_option *const tables[] = {serve_options, mg_cli_limit_options};
+    if (mg_cli_parse_options("mgd serve", &args, tables, 2, argc, argv) != 0) return 2;
+    if (mg_args_has(&args, "--help")) {
+        usage(stdout);
+        return 0;
     }
+    if (take_options(&args, &o, host, sizeof host)) return 2;
 
-    int status = 1;
-    char err[1024];
-    mg_err e;
-    if (mg_mkdir_p(o.data)) {
-        fprintf(stderr, "mgd serve: cannot create %s: %s\n", o.data, strerror(errno));
-        return 1;
-    }
-    char *data = realpath(o.data, NULL);
-    if (!data) {
-        fprintf(stderr, "mgd serve: %s: %s\n", o.data, strerror(errno));
-        return 1;
-    }
-    /* builds run what users send: without a sandbox, a token that may
-     * build reads every file the daemon can */
-    if (o.no_sandbox)
-        fprintf(stderr, "mgd: warning: --insecure-no-sandbox: build actions run unsandboxed\n");
-    else if (mg_sandbox_probe(&e)) {
-        fprintf(stderr,
-                "mgd serve: cannot sandbox builds: %s; refusing to start (--insecure-no-sandbox "
-                "runs them unsandboxed)\n",
-                e.msg);
-        free(data);
-        return 1;
-    }
-    char *lock_path = mg_path_join(data, "mgd.lock");
-    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB)) {
-        fprintf(stderr, "mgd serve: %s\n",
-                lock_fd < 0 ? strerror(errno) : "another mgd is serving this data directory");
-        free(lock_path);
-        free(data);
-        if (lock_fd >= 0) close(lock_fd);
-        return 1;
-    }
-    free(lock_path);
-
-    /* every process the daemon starts inherits the marker */
-    char *marker = mg_xasprintf("%s=%s", MARKER, data);
-    unsigned orphans = kill_orphans(marker);
-    if (orphans)
-        fprintf(stderr, "mgd: killed %u process%s left by an earlier daemon\n", orphans,
-                orphans == 1 ? "" : "es");
-    setenv(MARKER, data, 1);
-
-    /* SIGINT and SIGTERM are taken by sigwait() below; every thread
-     * started from here on inherits the mask */
+    /* SIGINT and SIGTERM are taken by sigwait() below; every thread the
+     * daemon starts inherits the mask */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -385,117 +230,20 @@ int mg_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    mg_store *store = NULL;
-    mg_cache *cache = NULL;
-    mg_targets *targets = NULL;
-    mg_catalog *catalog = NULL;
-    mg_queue *queue = NULL;
-    mg_api *api = NULL;
-    char *db_path = mg_path_join(data, "mgd.sqlite3");
-    char *cache_path = o.cache ? mg_xstrdup(o.cache) : mg_path_join(data, "cache");
-    if (!(store = mg_store_open(db_path, true, err, sizeof err))) {
-        fprintf(stderr, "mgd serve: database %s: %s\n", db_path, err);
-        goto out;
+    mg_err e;
+    mg_daemon *d = mg_daemon_start(&o, &e);
+    if (!d) {
+        fprintf(stderr, "mgd serve: %s\n", e.msg);
+        return 1;
     }
-    int64_t interrupted = 0, requeued = 0;
-    if (mg_store_recover(store, &interrupted, &requeued, err, sizeof err)) {
-        fprintf(stderr, "mgd serve: recovering the queue: %s\n", err);
-        goto out;
-    }
-    if (interrupted || requeued)
-        fprintf(stderr, "mgd: %lld build%s interrupted by the last stop, %lld still queued\n",
-                (long long)interrupted, interrupted == 1 ? "" : "s", (long long)requeued);
-    if (interrupted) close_interrupted_logs(store, data);
-    if (first_token(store, data)) goto out;
-    mg_err targets_err;
-    if (!(targets = mg_targets_load(&targets_err))) {
-        fprintf(stderr, "mgd serve: %s\n", targets_err.msg);
-        goto out;
-    }
-    mg_errors errs = {0};
-    if (!(catalog = mg_builtin_catalog_load(&errs))) {
-        char *text = mg_errors_text(&errs);
-        fprintf(stderr, "mgd serve: the built-in catalog is broken (a bug):\n%s", text);
-        free(text);
-        mg_errors_free(&errs);
-        goto out;
-    }
-    mg_errors_free(&errs);
-    if (!(cache = mg_cache_open(cache_path, &e))) {
-        fprintf(stderr, "mgd serve: cache %s: %s\n", cache_path, e.msg);
-        goto out;
-    }
-    mg_queue_options qo = {
-        .store = store,
-        .cache = cache,
-        .catalog = catalog,
-        .targets = targets,
-        .data_dir = data,
-        .workers = o.workers,
-        .jobs = o.jobs,
-        .limits = o.limits,
-        .no_sandbox = o.no_sandbox,
-        .max_log_bytes = o.max_log,
-        .allow_local_repos = o.local_repos,
-    };
-    if (!(queue = mg_queue_start(&qo, err, sizeof err))) {
-        fprintf(stderr, "mgd serve: %s\n", err);
-        goto out_stop;
-    }
-    mg_service service;
-    mg_service_init(&service, &(mg_service_options){
-                                  .store = store,
-                                  .queue = queue,
-                                  .catalog = catalog,
-                                  .targets = targets,
-                                  .max_sources = o.max_sources,
-                                  .max_queued = o.max_queue,
-                              });
-    mg_api_options ao = {
-        .host = o.host,
-        .port = o.port,
-        .service = &service,
-        .store = store,
-        .queue = queue,
-        .cache = cache,
-        .catalog = catalog,
-        .targets = targets,
-        .max_body = o.max_body,
-        .max_body_total = o.max_body_total,
-        .threads = o.threads,
-        .max_connections = o.max_connections,
-        .per_ip_connections = o.per_ip,
-        .timeout_s = o.idle_timeout_s,
-        .header_timeout_s = o.header_timeout_s,
-        .body_timeout_s = o.body_timeout_s,
-        .graph_timeout_s = o.graph_timeout_s,
-        .version = MGD_VERSION,
-    };
-    mg_err api_err;
-    if (!(api = mg_api_start(&ao, &api_err))) {
-        fprintf(stderr, "mgd serve: %s\n", api_err.msg);
-        goto out_stop;
-    }
-    fprintf(stderr, "mgd: data in %s, %u worker%s\n", data, o.workers, o.workers == 1 ? "" : "s");
-    fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_api_port(api));
+    fprintf(stderr, "mgd: data in %s, %u worker%s\n", mg_daemon_data_dir(d), o.workers,
+            o.workers == 1 ? "" : "s");
+    fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_daemon_port(d));
     fflush(stderr);
 
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "mgd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    status = 0;
-out_stop:
-    mg_api_stop(api);
-    mg_queue_stop(queue);
-out:
-    mg_cache_close(cache);
-    mg_catalog_free(catalog);
-    mg_targets_free(targets);
-    mg_store_close(store);
-    free(db_path);
-    free(cache_path);
-    free(marker);
-    free(data);
-    close(lock_fd);
-    return status;
+    mg_daemon_stop(d);
+    return 0;
 }

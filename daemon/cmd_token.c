@@ -93,7 +93,7 @@ int mg_cmd_token(int argc, char **argv)
         return 2;
     }
 
-    char err[512];
+    mg_err err;
     char *db = mg_path_join(data, "mgd.sqlite3");
     FILE *probe = fopen(db, "r");
     if (!probe) {
@@ -103,10 +103,10 @@ int mg_cmd_token(int argc, char **argv)
         return 1;
     }
     fclose(probe);
-    mg_store *s = mg_store_open(db, false, err, sizeof err);
+    mg_store *s = mg_store_open(db, false, &err);
     free(db);
     if (!s) {
-        fprintf(stderr, "mgd token: %s\n", err);
+        fprintf(stderr, "mgd token: %s\n", err.msg);
         return 1;
     }
     int status = 1;
@@ -117,9 +117,9 @@ int mg_cmd_token(int argc, char **argv)
             goto out;
         }
         mg_token_hash(token, hash);
-        int64_t tid = mg_store_token_create(s, name, scope, hash, err, sizeof err);
+        int64_t tid = mg_store_token_create(s, name, scope, hash, &err);
         if (tid < 0) {
-            fprintf(stderr, "mgd token: %s\n", err);
+            fprintf(stderr, "mgd token: %s\n", err.msg);
             goto out;
         }
         if (json)
@@ -133,8 +133,8 @@ int mg_cmd_token(int argc, char **argv)
     } else if (list) {
         mg_token_row *rows;
         size_t n;
-        if (mg_store_token_list(s, &rows, &n, err, sizeof err)) {
-            fprintf(stderr, "mgd token: %s\n", err);
+        if (mg_store_token_list(s, &rows, &n, &err)) {
+            fprintf(stderr, "mgd token: %s\n", err.msg);
             goto out;
         }
         cJSON *arr = json ? cJSON_CreateArray() : NULL;
@@ -169,9 +169,9 @@ int mg_cmd_token(int argc, char **argv)
         mg_token_rows_free(rows, n);
         status = 0;
     } else {
-        int r = mg_store_token_revoke(s, id, err, sizeof err);
+        int r = mg_store_token_revoke(s, id, &err);
         if (r) {
-            fprintf(stderr, "mgd token: token %lld: %s\n", (long long)id, err);
+            fprintf(stderr, "mgd token: token %lld: %s\n", (long long)id, err.msg);
             goto out;
         }
         fprintf(stderr, "mgd token: revoked token %lld\n", (long long)id);

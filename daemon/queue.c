@@ -162,7 +162,7 @@ typedef struct job {
     mg_project project;
     mg_config_version config;
     char *scratch, *src;
-    char err[2048];
+    mg_err err; /* why the last step failed */
     /* the result, written by finish_build */
     mg_stored_build done;
 } job;
@@ -176,36 +176,27 @@ static void pin_key(const char *kind, const char *sha, char key[MG_SHA256_HEX_SI
 }
 
 /* Keeps a blob alive through cache gc: a record naming it. */
-static int pin_blob(mg_cache *c, const char *kind, const char *sha, char *err, size_t errsize)
+static int pin_blob(mg_cache *c, const char *kind, const char *sha, mg_err *e)
 {
     char key[MG_SHA256_HEX_SIZE];
     pin_key(kind, sha, key);
     char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
     const char *blobs[] = {sha};
-    mg_err e;
-    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, &e);
-    if (r) snprintf(err, errsize, "%s", e.msg);
+    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, e);
     free(text);
     return r;
 }
 
-int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_t errsize)
+int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e)
 {
-    if (!p->sources || !p->sources_sha256) {
-        snprintf(err, errsize, "the project has no inline sources");
-        return -1;
-    }
+    if (!p->sources || !p->sources_sha256)
+        return mg_err_set(e, MG_E_INVALID, "the project has no inline sources");
     char sha[MG_SHA256_HEX_SIZE];
-    mg_err e;
-    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, &e)) {
-        snprintf(err, errsize, "%s", e.msg);
-        return -1;
-    }
-    if (strcmp(sha, p->sources_sha256)) {
-        snprintf(err, errsize, "the project's sources hash does not match its content");
-        return -1;
-    }
-    return pin_blob(q->o.cache, "sources", sha, err, errsize);
+    if (mg_cache_blob_put_bytes(q->o.cache, p->sources, strlen(p->sources), sha, e)) return -1;
+    if (strcmp(sha, p->sources_sha256))
+        return mg_err_set(e, MG_E_INTERNAL,
+                          "the project's sources hash does not match its content");
+    return pin_blob(q->o.cache, "sources", sha, e);
 }
 
 /* The fetch process parses what a remote sends with libgit2: it runs in a
@@ -262,12 +253,22 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
     return run;
 }
 
+/* Records what the worker learned of the build; a store failure is
+ * written to the build's log (the build goes on: its row only lacks the
+ * detail). */
+static void record_inputs(job *j, const char *commit, const char *input_hash, const char *describe)
+{
+    mg_err e;
+    if (mg_store_build_set_inputs(j->q->o.store, j->row.id, commit, input_hash, describe, &e))
+        log_line(&j->log, "warning: cannot record the build's inputs: %s", e.msg);
+}
+
 /* Writes the build's sources under j->src; 0, or -1 with j->err. */
 static int take_sources(job *j)
 {
     mg_queue *q = j->q;
     if (mg_mkdir_p(j->src)) {
-        snprintf(j->err, sizeof j->err, "cannot create %s: %s", j->src, strerror(errno));
+        mg_err_set(&j->err, MG_E_IO, "cannot create %s: %s", j->src, strerror(errno));
         return -1;
     }
     if (j->row.sources_sha256) {
@@ -275,10 +276,10 @@ static int take_sources(job *j)
         mg_err e;
         if (mg_cache_blob_get(q->o.cache, j->row.sources_sha256, tmp, 0600, &e) != 0) {
             if (e.code == MG_E_NOT_FOUND || e.code == MG_E_CORRUPT)
-                snprintf(j->err, sizeof j->err, "the build's inline sources (%.12s) are gone",
-                         j->row.sources_sha256);
+                mg_err_set(&j->err, MG_E_NOT_FOUND, "the build's inline sources (%.12s) are gone",
+                           j->row.sources_sha256);
             else
-                snprintf(j->err, sizeof j->err, "%s", e.msg);
+                j->err = e;
             free(tmp);
             return -1;
         }
@@ -289,15 +290,15 @@ static int take_sources(job *j)
         free(text);
         char hash[MG_SHA256_HEX_SIZE];
         int r = tree ? mg_sources_inline_write(tree, j->src, hash, &e) : -1;
-        if (tree && r) snprintf(j->err, sizeof j->err, "%s", e.msg);
-        if (!tree) snprintf(j->err, sizeof j->err, "the build's inline sources are unreadable");
+        if (tree && r) j->err = e;
+        if (!tree) mg_err_set(&j->err, MG_E_CORRUPT, "the build's inline sources are unreadable");
         cJSON_Delete(tree);
         if (r) return -1;
         log_line(&j->log, "sources: inline tree %.12s", j->row.sources_sha256);
         return 0;
     }
     if (!j->project.repo_url) {
-        snprintf(j->err, sizeof j->err, "the project has neither a repository nor sources");
+        mg_err_set(&j->err, MG_E_IO, "the project has neither a repository nor sources");
         return -1;
     }
     /* never a repository in the data directory: another project's mirror
@@ -310,8 +311,8 @@ static int take_sources(job *j)
     free(local);
     free(local_real);
     if (inside) {
-        snprintf(j->err, sizeof j->err,
-                 "the project's repository is inside the daemon's data directory: refused");
+        mg_err_set(&j->err, MG_E_IO,
+                   "the project's repository is inside the daemon's data directory: refused");
         return -1;
     }
     /* each project's mirror (and its lock) in a folder of its own, the one
@@ -319,8 +320,8 @@ static int take_sources(job *j)
     char *project_git = mg_xasprintf("%s/%lld", q->git_dir, (long long)j->project.id);
     char *mirror = mg_path_join(project_git, "mirror.git");
     if (mg_mkdir_p(project_git)) {
-        snprintf(j->err, sizeof j->err, "cannot create the project's mirror folder: %s",
-                 strerror(errno));
+        mg_err_set(&j->err, MG_E_IO, "cannot create the project's mirror folder: %s",
+                   strerror(errno));
         free(project_git);
         free(mirror);
         return -1;
@@ -344,7 +345,7 @@ static int take_sources(job *j)
     if (!ex) {
         mg_sandbox_argv_free(run);
         free(mirror);
-        snprintf(j->err, sizeof j->err, "cannot start the fetch: out of resources");
+        mg_err_set(&j->err, MG_E_IO, "cannot start the fetch: out of resources");
         return -1;
     }
     pthread_mutex_lock(&q->lock);
@@ -361,7 +362,7 @@ static int take_sources(job *j)
     mg_sandbox_argv_free(run);
     free(mirror);
     if (wr != 0) {
-        snprintf(j->err, sizeof j->err, "the fetch process was lost");
+        mg_err_set(&j->err, MG_E_IO, "the fetch process was lost");
         return -1;
     }
     /* its output: progress lines, then "commit <sha>" or "error: <why>" */
@@ -378,21 +379,21 @@ static int take_sources(job *j)
     }
     int r = -1;
     if (res.cancelled)
-        snprintf(j->err, sizeof j->err, "cancelled");
+        mg_err_set(&j->err, MG_E_CANCELLED, "cancelled");
     else if (res.timed_out)
-        snprintf(j->err, sizeof j->err, "the fetch took longer than %u s",
-                 MG_QUEUE_FETCH_TIMEOUT_MS / 1000);
+        mg_err_set(&j->err, MG_E_IO, "the fetch took longer than %u s",
+                   MG_QUEUE_FETCH_TIMEOUT_MS / 1000);
     else if (res.exit_status == 0 && commit && strlen(commit) == 40)
         r = 0;
     else
-        snprintf(j->err, sizeof j->err, "%s",
-                 error             ? error
-                 : res.spawn_error ? strerror(res.spawn_error)
-                                   : "the fetch failed");
+        mg_err_set(&j->err, MG_E_IO, "%s",
+                   error             ? error
+                   : res.spawn_error ? strerror(res.spawn_error)
+                                     : "the fetch failed");
     if (r == 0) {
         free(j->row.commit);
         j->row.commit = mg_xstrdup(commit);
-        mg_store_build_set_inputs(q->o.store, j->row.id, commit, NULL, NULL, NULL, 0);
+        record_inputs(j, commit, NULL, NULL);
     }
     mg_exec_result_free(&res);
     return r;
@@ -449,13 +450,19 @@ static bool cancelled(job *j)
     return j->slot->cancel != 0;
 }
 
-/* Whether the store still has the build running (not cancelled). */
+/* Whether the store still has the build running (not cancelled); when
+ * the store cannot say, the build fails with the store's reason. */
 static bool still_running(job *j)
 {
     mg_stored_build b;
-    bool running = mg_store_build_get(j->q->o.store, j->row.id, false, &b, NULL, 0) == 0 &&
-                   b.status == MG_STORED_RUNNING;
+    mg_err e;
+    if (mg_store_build_get(j->q->o.store, j->row.id, false, &b, &e) != 0) {
+        fail_build(j, "%s", e.msg);
+        return false;
+    }
+    bool running = b.status == MG_STORED_RUNNING;
     mg_stored_build_free(&b);
+    if (!running || cancelled(j)) fail_build(j, "cancelled");
     return running && !cancelled(j);
 }
 
@@ -491,7 +498,7 @@ static void build_it(job *j)
         goto out;
     }
     char *describe = mg_describe_json(g);
-    mg_store_build_set_inputs(q->o.store, j->row.id, NULL, NULL, describe, NULL, 0);
+    record_inputs(j, NULL, NULL, describe);
     free(describe);
     log_line(&j->log, "resolved %s for %s/%s: %zu devices", g->name, g->target, g->arch,
              g->n_nodes);
@@ -518,12 +525,18 @@ static void build_it(job *j)
     char hash[MG_SHA256_HEX_SIZE];
     input_hash(j, identity, hash);
     free(identity);
-    mg_store_build_set_inputs(q->o.store, j->row.id, NULL, hash, NULL, NULL, 0);
+    record_inputs(j, NULL, hash, NULL);
     log_line(&j->log, "input hash %s", hash);
     if (!j->row.force) {
-        int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, NULL, 0);
+        int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, &e);
         mg_stored_build p;
-        if (prev > 0 && mg_store_build_get(q->o.store, prev, false, &p, NULL, 0) == 0) {
+        /* the store failing here costs a build, not the build */
+        if (prev < 0)
+            log_line(&j->log, "warning: cannot look for an earlier build to reuse: %s", e.msg);
+        if (prev > 0 && mg_store_build_get(q->o.store, prev, false, &p, &e) != 0)
+            log_line(&j->log, "warning: cannot read build %lld to reuse it: %s", (long long)prev,
+                     e.msg);
+        else if (prev > 0) {
             bool have =
                 p.image_sha256 && mg_cache_blob_stat(q->o.cache, p.image_sha256, NULL, NULL) == 0;
             if (have) {
@@ -545,10 +558,7 @@ static void build_it(job *j)
     }
 
     /* 4. build (unless a cancel came while the worker was not listening) */
-    if (!still_running(j)) {
-        fail_build(j, "cancelled");
-        goto out;
-    }
+    if (!still_running(j)) goto out;
     char *image = mg_path_join(j->scratch, "image");
     mg_build_options bo = {
         .project_dir = j->src,
@@ -598,9 +608,9 @@ static void build_it(job *j)
     char sha[MG_SHA256_HEX_SIZE];
     uint64_t size = 0;
     int stored = mg_cache_blob_put(q->o.cache, image, sha, &size, &e);
-    if (stored != 0) snprintf(j->err, sizeof j->err, "%s", e.msg);
-    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, j->err, sizeof j->err)) {
-        fail_build(j, "cannot store the image: %s", j->err);
+    if (stored != 0) j->err = e;
+    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, &j->err)) {
+        fail_build(j, "cannot store the image: %s", j->err.msg);
         free(image);
         goto out;
     }
@@ -634,11 +644,11 @@ static void run_job(worker_slot *slot, int64_t id)
     j.src = mg_path_join(j.scratch, "src");
     mg_rm_rf(j.scratch);
 
-    if (mg_store_build_get(q->o.store, id, false, &j.row, j.err, sizeof j.err) ||
-        mg_store_project_get_id(q->o.store, j.row.project_id, &j.project, j.err, sizeof j.err) ||
-        mg_store_config_get(q->o.store, j.row.project_id, j.row.config_version, &j.config, j.err,
-                            sizeof j.err)) {
-        fail_build(&j, "%s", j.err);
+    if (mg_store_build_get(q->o.store, id, false, &j.row, &j.err) ||
+        mg_store_project_get_id(q->o.store, j.row.project_id, &j.project, &j.err) ||
+        mg_store_config_get(q->o.store, j.row.project_id, j.row.config_version, &j.config,
+                            &j.err)) {
+        fail_build(&j, "%s", j.err.msg);
         goto finish;
     }
     if (j.row.status != MG_STORED_RUNNING) {
@@ -653,7 +663,7 @@ static void run_job(worker_slot *slot, int64_t id)
         if (cancelled(&j))
             fail_build(&j, "cancelled");
         else
-            fail_build(&j, "sources: %s", j.err);
+            fail_build(&j, "sources: %s", j.err.msg);
         goto finish;
     }
     if (cancelled(&j)) {
@@ -676,13 +686,13 @@ finish:;
         log_line(&j.log, "succeeded");
     }
     j.done.log_size = (int64_t)j.log.size;
-    char err[512];
-    int r = mg_store_build_finish(q->o.store, &j.done, err, sizeof err);
-    if (r == MG_STORE_CONFLICT) {
-        /* cancelled meanwhile: the store says so already; keep the log size */
-        mg_store_set_log_size(q->o.store, id, (int64_t)j.log.size);
-    } else if (r) {
-        fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err);
+    mg_err err;
+    if (mg_store_build_finish(q->o.store, &j.done, &err) != 0) {
+        if (err.code == MG_E_CONFLICT)
+            /* cancelled meanwhile: the store says so already; keep the log size */
+            mg_store_set_log_size(q->o.store, id, (int64_t)j.log.size);
+        else
+            fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err.msg);
     }
     if (j.log.fd >= 0) close(j.log.fd);
     double secs = (double)mg_ms_since(j.log.start_ms) / 1e3;
@@ -711,9 +721,9 @@ static void *worker_main(void *arg)
         if (q->pending) q->pending--;
         pthread_mutex_unlock(&q->lock);
         if (stop) break;
-        char err[512];
+        mg_err err;
         pthread_mutex_lock(&q->claim_lock);
-        int64_t id = mg_store_build_claim(q->o.store, err, sizeof err);
+        int64_t id = mg_store_build_claim(q->o.store, &err);
         if (id > 0) {
             pthread_mutex_lock(&q->lock);
             slot->build_id = id;
@@ -733,7 +743,7 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&q->lock);
             continue;
         }
-        if (id < 0) fprintf(stderr, "mgd: queue: %s\n", err);
+        if (id < 0) fprintf(stderr, "mgd: queue: %s\n", err.msg);
         /* nothing queued: sleep until notified (or a while, in case a
          * notification raced the claim) */
         pthread_mutex_lock(&q->lock);
@@ -802,7 +812,7 @@ static size_t slots_holding(mg_queue *q, const int64_t *ids, size_t n)
 
 /* Waits until no worker holds one of `ids`, at most
  * MG_QUEUE_DELETE_WAIT_MS. 0, or -1 with a message. */
-static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, char *err, size_t errsize)
+static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, mg_err *e)
 {
     struct timespec until = mg_abstime_in(CLOCK_REALTIME, MG_QUEUE_DELETE_WAIT_MS);
     pthread_mutex_lock(&q->lock);
@@ -814,11 +824,10 @@ static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, char *err,
         }
     pthread_mutex_unlock(&q->lock);
     if (held) {
-        snprintf(err, errsize,
-                 "%zu build%s of the project did not stop within %u s; the project stays marked "
-                 "for deletion: delete it again",
-                 held, held == 1 ? "" : "s", MG_QUEUE_DELETE_WAIT_MS / 1000);
-        return -1;
+        return mg_err_set(e, MG_E_BUSY,
+                          "%zu build%s of the project did not stop within %u s; the project "
+                          "stays marked for deletion: delete it again",
+                          held, held == 1 ? "" : "s", MG_QUEUE_DELETE_WAIT_MS / 1000);
     }
     return 0;
 }
@@ -827,30 +836,29 @@ static int wait_workers_of(mg_queue *q, const int64_t *ids, size_t n, char *err,
  * mirror, then its rows, then the pins of the blobs only it used. The
  * files go first, so that a failure leaves the project (marked) for a
  * retry to find. */
-static int remove_project(mg_queue *q, int64_t project_id, const int64_t *ids, size_t n, char *err,
-                          size_t errsize)
+static int remove_project(mg_queue *q, int64_t project_id, const int64_t *ids, size_t n, mg_err *e)
 {
     for (size_t i = 0; i < n; i++) {
         char *log = mg_queue_log_path(q, ids[i]);
         int r = unlink(log);
         if (r != 0 && errno != ENOENT) {
-            snprintf(err, errsize, "cannot remove the log %s: %s", log, strerror(errno));
+            mg_err_set(e, MG_E_IO, "cannot remove the log %s: %s", log, strerror(errno));
             free(log);
             return -1;
         }
         free(log);
     }
-    if (mg_queue_forget_project(q, project_id, err, errsize)) return -1;
+    if (mg_queue_forget_project(q, project_id, e)) return -1;
     char **orphans = NULL;
     size_t n_orphans = 0;
-    int rc = mg_store_project_delete(q->o.store, project_id, &orphans, &n_orphans, err, errsize);
-    if (rc == 0) rc = mg_queue_forget_blobs(q, orphans, n_orphans, err, errsize);
+    int rc = mg_store_project_delete(q->o.store, project_id, &orphans, &n_orphans, e);
+    if (rc == 0) rc = mg_queue_forget_blobs(q, orphans, n_orphans, e);
     for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
     free(orphans);
     return rc;
 }
 
-int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t errsize)
+int mg_queue_delete_project(mg_queue *q, int64_t project_id, mg_err *e)
 {
     int64_t *ids = NULL;
     size_t n = 0;
@@ -859,15 +867,15 @@ int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t e
      * claimed before is in its worker's slot, and none of the project's
      * can be claimed after the store step. */
     pthread_mutex_lock(&q->claim_lock);
-    int rc = mg_store_project_delete_begin(q->o.store, project_id, &ids, &n, NULL, err, errsize);
+    int rc = mg_store_project_delete_begin(q->o.store, project_id, &ids, &n, NULL, e);
     if (rc == 0) {
         pthread_mutex_lock(&q->lock);
         cancel_slots_of(q, ids, n);
         pthread_mutex_unlock(&q->lock);
     }
     pthread_mutex_unlock(&q->claim_lock);
-    if (rc == 0) rc = wait_workers_of(q, ids, n, err, errsize);
-    if (rc == 0) rc = remove_project(q, project_id, ids, n, err, errsize);
+    if (rc == 0) rc = wait_workers_of(q, ids, n, e);
+    if (rc == 0) rc = remove_project(q, project_id, ids, n, e);
     pthread_mutex_unlock(&q->delete_lock);
     free(ids);
     return rc;
@@ -879,22 +887,22 @@ static void finish_deletes(mg_queue *q)
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    char err[512] = "";
-    if (mg_store_project_list_deleting(q->o.store, &ids, &n, err, sizeof err) != 0) {
-        fprintf(stderr, "mgd: queue: cannot list the projects being deleted: %s\n", err);
+    mg_err err;
+    if (mg_store_project_list_deleting(q->o.store, &ids, &n, &err) != 0) {
+        fprintf(stderr, "mgd: queue: cannot list the projects being deleted: %s\n", err.msg);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        if (mg_queue_delete_project(q, ids[i], err, sizeof err) != 0)
+        if (mg_queue_delete_project(q, ids[i], &err) != 0)
             fprintf(stderr, "mgd: queue: project %lld: cannot finish its delete: %s\n",
-                    (long long)ids[i], err);
+                    (long long)ids[i], err.msg);
     free(ids);
 }
 
-mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
+mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
 {
-    mg_queue *q = calloc(1, sizeof *q);
-    if (!q) return NULL;
+    mg_queue *q = mg_xmalloc(sizeof *q);
+    memset(q, 0, sizeof *q);
     q->o = *o;
     if (q->o.no_workers)
         q->o.workers = 0;
@@ -902,7 +910,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
         q->o.workers = 2;
     q->self_exe = realpath("/proc/self/exe", NULL);
     if (!q->self_exe) {
-        snprintf(err, errsize, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+        mg_err_set(e, MG_E_IO, "cannot find this program (/proc/self/exe): %s", strerror(errno));
         free(q);
         return NULL;
     }
@@ -914,7 +922,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
     const char *dirs[] = {q->logs_dir, q->git_dir, q->scratch_dir};
     for (size_t i = 0; i < 3; i++)
         if (mg_mkdir_p(dirs[i])) {
-            snprintf(err, errsize, "cannot create %s: %s", dirs[i], strerror(errno));
+            mg_err_set(e, MG_E_IO, "cannot create %s: %s", dirs[i], strerror(errno));
             free(q->logs_dir);
             free(q->git_dir);
             free(q->scratch_dir);
@@ -939,7 +947,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize)
         int r = pthread_create(&q->slots[i].thread, &attr, worker_main, &q->slots[i]);
         pthread_attr_destroy(&attr);
         if (r) {
-            snprintf(err, errsize, "cannot start a worker: %s", strerror(r));
+            mg_err_set(e, MG_E_IO, "cannot start a worker: %s", strerror(r));
             q->n_slots = i;
             mg_queue_stop(q);
             return NULL;
@@ -984,11 +992,10 @@ void mg_queue_notify(mg_queue *q)
     pthread_mutex_unlock(&q->lock);
 }
 
-int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize)
+int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
 {
     mg_stored_status was;
-    int r = mg_store_build_cancel(q->o.store, id, &was, err, errsize);
-    if (r) return r;
+    if (mg_store_build_cancel(q->o.store, id, &was, e)) return -1;
     pthread_mutex_lock(&q->lock);
     for (unsigned i = 0; i < q->n_slots; i++)
         if (q->slots[i].build_id == id) {
@@ -1026,7 +1033,7 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
             /* not running here: wait only while it is queued */
             pthread_mutex_unlock(&q->lock);
             mg_stored_build b;
-            bool queued = mg_store_build_get(q->o.store, id, false, &b, NULL, 0) == 0 &&
+            bool queued = mg_store_build_get(q->o.store, id, false, &b, NULL) == 0 &&
                           b.status == MG_STORED_QUEUED;
             mg_stored_build_free(&b);
             pthread_mutex_lock(&q->lock);
@@ -1054,7 +1061,7 @@ bool mg_queue_running(mg_queue *q, int64_t id)
     return here;
 }
 
-int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t errsize)
+int mg_queue_forget_project(mg_queue *q, int64_t project_id, mg_err *e)
 {
     char *project_git = mg_xasprintf("%s/%lld", q->git_dir, (long long)project_id);
     char *lock = mg_path_join(project_git, "mirror.git.lock");
@@ -1062,7 +1069,7 @@ int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t e
     int fd = open(lock, O_RDWR | O_CLOEXEC);
     if (fd >= 0) flock(fd, LOCK_EX);
     int r = mg_rm_rf(project_git);
-    if (r != 0) snprintf(err, errsize, "cannot remove %s: %s", project_git, strerror(errno));
+    if (r != 0) mg_err_set(e, MG_E_IO, "cannot remove %s: %s", project_git, strerror(errno));
     if (fd >= 0) close(fd);
     free(lock);
     free(project_git);
@@ -1075,7 +1082,7 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256)
     return mg_cache_blob_path(q->o.cache, sha256);
 }
 
-int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, char *err, size_t errsize)
+int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e)
 {
     static const char *const kinds[] = {"artifact", "sources"};
     int r = 0;
@@ -1084,8 +1091,8 @@ int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, char *err
             char key[MG_SHA256_HEX_SIZE];
             pin_key(kinds[k], sha256s[i], key);
             if (mg_cache_record_remove(q->o.cache, key) != 0 && r == 0) {
-                snprintf(err, errsize, "cannot remove the cache record of %s %.12s: %s", kinds[k],
-                         sha256s[i], strerror(errno));
+                mg_err_set(e, MG_E_IO, "cannot remove the cache record of %s %.12s: %s", kinds[k],
+                           sha256s[i], strerror(errno));
                 r = -1;
             }
         }

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
@@ -65,22 +66,22 @@ typedef struct mg_queue_options {
 
 typedef struct mg_queue mg_queue;
 
-/* Starts the workers (which begin with what is queued). NULL with a
- * message. */
-mg_queue *mg_queue_start(const mg_queue_options *o, char *err, size_t errsize);
+/* Starts the workers (which begin with what is queued). NULL with `e`
+ * filled. */
+mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e);
 /* Stops: cancels running builds' processes, marks them interrupted, joins
  * the workers. */
 void mg_queue_stop(mg_queue *q);
 /* Wakes a worker: a build was queued. */
 void mg_queue_notify(mg_queue *q);
-/* Cancels a queued or running build (and kills its processes). 0,
- * MG_STORE_NOTFOUND, MG_STORE_CONFLICT (already finished), MG_STORE_ERROR. */
-int mg_queue_cancel(mg_queue *q, int64_t id, char *err, size_t errsize);
+/* Cancels a queued or running build (and kills its processes). 0, or -1
+ * with MG_E_NOT_FOUND, MG_E_CONFLICT (already finished) or MG_E_IO. */
+int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e);
 
 /* Stores project `p`'s inline tree (p->sources) as a blob named by
  * p->sources_sha256, so a build (and its rebuilds) keep the sources it was
  * asked for even when the project changes. 0, or -1 with a message. */
-int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, char *err, size_t errsize);
+int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e);
 
 /* Whether a worker of this daemon holds build `id` (it may still write
  * to its log, even after a cancel marked it finished). */
@@ -100,14 +101,15 @@ bool mg_queue_running(mg_queue *q, int64_t id);
  *      processes killed) and waited for, at most MG_QUEUE_DELETE_WAIT_MS;
  *   3. its builds' logs and its git mirror are removed, then its rows
  *      (builds, config versions), then the pins of the blobs only it used.
- * 0; MG_STORE_NOTFOUND when there is no such project; MG_STORE_ERROR with
- * a message otherwise, the project then staying marked for deletion: a
- * later call (or the next start of the queue) finishes it. */
-int mg_queue_delete_project(mg_queue *q, int64_t project_id, char *err, size_t errsize);
+ * 0; -1 with MG_E_NOT_FOUND when there is no such project, otherwise with
+ * MG_E_BUSY (its builds did not stop in time) or MG_E_IO, the project then
+ * staying marked for deletion: a later call (or the next start of the
+ * queue) finishes it. */
+int mg_queue_delete_project(mg_queue *q, int64_t project_id, mg_err *e);
 
 /* Removes what the queue keeps for a deleted project: its git mirror
  * (waiting for a fetch in progress to end). 0, or -1 with a message. */
-int mg_queue_forget_project(mg_queue *q, int64_t project_id, char *err, size_t errsize);
+int mg_queue_forget_project(mg_queue *q, int64_t project_id, mg_err *e);
 
 /* The path of a build's log (malloc'd). */
 char *mg_queue_log_path(mg_queue *q, int64_t id);
@@ -122,7 +124,7 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256);
  * for blobs nothing references any more (after a project was deleted); the
  * next cache gc removes the blobs. 0, or -1 with a message (the first
  * failure; the others are tried all the same). */
-int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, char *err, size_t errsize);
+int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e);
 
 /* Figures for /metrics (since start). Histograms have the buckets below
  * (seconds) plus +Inf; counts are cumulative per bucket. */

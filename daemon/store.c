@@ -5,14 +5,14 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/alloc.h"
+#include "base/err.h"
 #include "daemon/tokens.h"
-#include "base/arena.h"
 
 /* 'mgd1' read as a big-endian integer: what `PRAGMA application_id` holds. */
 #define MG_STORE_APP_ID 0x6d676431
@@ -257,17 +257,6 @@ struct mg_store {
     store_conn *conns;
 };
 
-static void errf(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t size, const char *fmt, ...)
-{
-    if (!err || !size) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
-    va_end(ap);
-}
-
 int64_t mg_store_now_ms(void)
 {
     struct timespec ts;
@@ -309,11 +298,11 @@ static void conn_destructor(void *arg)
     conn_close(c);
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errsize)
+static int exec_sql(sqlite3 *db, const char *sql, mg_err *e)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        errf(err, errsize, "%s", msg ? msg : sqlite3_errmsg(db));
+        mg_err_set(e, MG_E_IO, "%s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -330,13 +319,14 @@ static int64_t pragma_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-static sqlite3 *open_db(const char *path, char *err, size_t errsize)
+static sqlite3 *open_db(const char *path, mg_err *e)
 {
     sqlite3 *db = NULL;
     /* NOMUTEX: a connection belongs to one thread, SQLite need not lock it */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        errf(err, errsize, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        mg_err_set(e, MG_E_IO, "cannot open %s: %s", path,
+                   db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return NULL;
     }
@@ -345,7 +335,7 @@ static sqlite3 *open_db(const char *path, char *err, size_t errsize)
     if (exec_sql(db,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                  " PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-                 err, errsize)) {
+                 e)) {
         sqlite3_close(db);
         return NULL;
     }
@@ -356,10 +346,10 @@ static store_conn *conn_get(mg_store *s)
 {
     store_conn *c = pthread_getspecific(s->key);
     if (c) return c;
-    char err[256];
-    sqlite3 *db = open_db(s->path, err, sizeof err);
+    mg_err err;
+    sqlite3 *db = open_db(s->path, &err);
     if (!db) {
-        fprintf(stderr, "mgd: database: %s\n", err);
+        fprintf(stderr, "mgd: database: %s\n", err.msg);
         return NULL;
     }
     c = calloc(1, sizeof *c);
@@ -379,18 +369,18 @@ static store_conn *conn_get(mg_store *s)
 
 /* The prepared statement `id` of this thread's connection, reset and with
  * its bindings cleared. */
-static sqlite3_stmt *stmt(mg_store *s, int id, char *err, size_t errsize)
+static sqlite3_stmt *stmt(mg_store *s, int id, mg_err *e)
 {
     store_conn *c = conn_get(s);
     if (!c) {
-        errf(err, errsize, "cannot open the database");
+        mg_err_set(e, MG_E_IO, "database: cannot open %s", s->path);
         return NULL;
     }
     sqlite3_stmt *st = c->stmts[id];
     if (!st) {
         if (sqlite3_prepare_v3(c->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
                                NULL) != SQLITE_OK) {
-            errf(err, errsize, "database: %s", sqlite3_errmsg(c->db));
+            mg_err_set(e, MG_E_IO, "database: %s", sqlite3_errmsg(c->db));
             return NULL;
         }
         c->stmts[id] = st;
@@ -407,8 +397,15 @@ static const char *db_error(mg_store *s)
     return c ? sqlite3_errmsg(c->db) : "no connection";
 }
 
+/* What SQLite said about the last statement of this thread's connection,
+ * as a failure of the database. Returns -1. */
+static int db_failed(mg_store *s, mg_err *e)
+{
+    return mg_err_set(e, MG_E_IO, "database: %s", db_error(s));
+}
+
 /* Steps a statement that returns no row; resets it. */
-static int step_done(mg_store *s, sqlite3_stmt *st, char *err, size_t errsize)
+static int step_done(mg_store *s, sqlite3_stmt *st, mg_err *e)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -416,42 +413,38 @@ static int step_done(mg_store *s, sqlite3_stmt *st, char *err, size_t errsize)
     /* only a UNIQUE or PRIMARY KEY clash is a conflict the caller can
      * name; other constraints mean a caller's bug or a missing parent */
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        errf(err, errsize, "%s", db_error(s));
-        return MG_STORE_CONFLICT;
+        return mg_err_set(e, MG_E_CONFLICT, "%s", db_error(s));
     }
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-        errf(err, errsize, "what it refers to does not exist (any more)");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "what it refers to does not exist (any more)");
     }
     if (rc == SQLITE_CONSTRAINT_CHECK) {
-        errf(err, errsize, "invalid record: %s", db_error(s));
-        return MG_STORE_ERROR;
+        return mg_err_set(e, MG_E_IO, "database: invalid record: %s", db_error(s));
     }
-    errf(err, errsize, "database: %s", db_error(s));
-    return MG_STORE_ERROR;
+    return db_failed(s, e);
 }
 
-static int run_simple(mg_store *s, int id, char *err, size_t errsize)
+static int run_simple(mg_store *s, int id, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, id, err, errsize);
-    return st ? step_done(s, st, err, errsize) : MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, id, e);
+    return st ? step_done(s, st, e) : -1;
 }
 
-static int tx_begin(mg_store *s, char *err, size_t errsize)
+static int tx_begin(mg_store *s, mg_err *e)
 {
-    return run_simple(s, ST_BEGIN, err, errsize);
+    return run_simple(s, ST_BEGIN, e);
 }
 
-static int tx_commit(mg_store *s, char *err, size_t errsize)
+static int tx_commit(mg_store *s, mg_err *e)
 {
-    int r = run_simple(s, ST_COMMIT, err, errsize);
-    if (r) run_simple(s, ST_ROLLBACK, NULL, 0);
+    int r = run_simple(s, ST_COMMIT, e);
+    if (r) run_simple(s, ST_ROLLBACK, NULL);
     return r;
 }
 
 static void tx_rollback(mg_store *s)
 {
-    run_simple(s, ST_ROLLBACK, NULL, 0);
+    run_simple(s, ST_ROLLBACK, NULL);
 }
 
 static int changes(mg_store *s)
@@ -487,55 +480,55 @@ static int64_t col_int(sqlite3_stmt *st, int i)
 
 /* ---- open / migrate ----------------------------------------------------- */
 
-static int migrate(sqlite3 *db, char *err, size_t errsize)
+static int migrate(sqlite3 *db, mg_err *e)
 {
     int64_t app = pragma_int(db, "PRAGMA application_id");
     int64_t ver = pragma_int(db, "PRAGMA user_version");
     int64_t tables = pragma_int(db, "SELECT count(*) FROM sqlite_schema");
     if (app < 0 || ver < 0 || tables < 0) {
-        errf(err, errsize, "not a readable SQLite database: %s", sqlite3_errmsg(db));
+        mg_err_set(e, MG_E_IO, "not a readable SQLite database: %s", sqlite3_errmsg(db));
         return -1;
     }
     if (app != MG_STORE_APP_ID && (app != 0 || tables > 0)) {
-        errf(err, errsize, "this SQLite database does not belong to mgd (application_id %lld)",
-             (long long)app);
+        mg_err_set(e, MG_E_IO, "this SQLite database does not belong to mgd (application_id %lld)",
+                   (long long)app);
         return -1;
     }
     if (ver > (int64_t)N_MIGRATIONS) {
-        errf(err, errsize,
-             "the database has schema version %lld; this mgd knows up to %zu: use a newer mgd",
-             (long long)ver, N_MIGRATIONS);
+        mg_err_set(
+            e, MG_E_IO,
+            "the database has schema version %lld; this mgd knows up to %zu: use a newer mgd",
+            (long long)ver, N_MIGRATIONS);
         return -1;
     }
     for (size_t v = (size_t)ver; v < N_MIGRATIONS; v++) {
         char tail[128];
         snprintf(tail, sizeof tail, "PRAGMA application_id = %d; PRAGMA user_version = %zu;",
                  MG_STORE_APP_ID, v + 1);
-        if (exec_sql(db, "BEGIN IMMEDIATE", err, errsize)) return -1;
-        if (exec_sql(db, migrations[v], err, errsize) || exec_sql(db, tail, err, errsize) ||
-            exec_sql(db, "COMMIT", err, errsize)) {
-            exec_sql(db, "ROLLBACK", NULL, 0);
+        if (exec_sql(db, "BEGIN IMMEDIATE", e)) return -1;
+        if (exec_sql(db, migrations[v], e) || exec_sql(db, tail, e) || exec_sql(db, "COMMIT", e)) {
+            exec_sql(db, "ROLLBACK", NULL);
             return -1;
         }
     }
     return 0;
 }
 
-static int quick_check(sqlite3 *db, char *err, size_t errsize)
+static int quick_check(sqlite3 *db, mg_err *e)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
-        errf(err, errsize, "quick_check: %s", sqlite3_errmsg(db));
+        mg_err_set(e, MG_E_IO, "quick_check: %s", sqlite3_errmsg(db));
         return -1;
     }
     int r = 0;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        errf(err, errsize, "quick_check: %s", sqlite3_errmsg(db));
+        mg_err_set(e, MG_E_IO, "quick_check: %s", sqlite3_errmsg(db));
         r = -1;
     } else {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         if (!v || strcmp(v, "ok")) {
-            errf(err, errsize, "the database is damaged (quick_check: %s)", v ? v : "?");
+            mg_err_set(e, MG_E_CORRUPT, "the database is damaged (quick_check: %s)", v ? v : "?");
             r = -1;
         }
     }
@@ -552,22 +545,22 @@ static void sqlite_setup(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-mg_store *mg_store_open(const char *path, bool check, char *err, size_t errsize)
+mg_store *mg_store_open(const char *path, bool check, mg_err *e)
 {
     pthread_once(&sqlite_once, sqlite_setup);
-    sqlite3 *db = open_db(path, err, errsize);
+    sqlite3 *db = open_db(path, e);
     if (!db) return NULL;
-    if ((check && quick_check(db, err, errsize)) || migrate(db, err, errsize)) {
+    if ((check && quick_check(db, e)) || migrate(db, e)) {
         sqlite3_close(db);
         return NULL;
     }
     sqlite3_close(db);
-    mg_store *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    mg_store *s = mg_xmalloc(sizeof *s);
+    memset(s, 0, sizeof *s);
     s->path = mg_xstrdup(path);
     pthread_mutex_init(&s->lock, NULL);
     if (pthread_key_create(&s->key, conn_destructor)) {
-        errf(err, errsize, "out of thread keys");
+        mg_err_set(e, MG_E_IO, "out of thread keys");
         free(s->path);
         free(s);
         return NULL;
@@ -647,43 +640,45 @@ static void project_bind_sources(sqlite3_stmt *st, const mg_project *p, int firs
 }
 
 int64_t mg_store_project_create(mg_store *s, const mg_project *p, const char *config,
-                                const char *config_sha256, char *err, size_t errsize)
+                                const char *config_sha256, mg_err *e)
 {
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    mg_err own; /* the code of a failed insert decides the message */
+    if (!e) e = &own;
+    if (tx_begin(s, e)) return -1;
     int64_t now = mg_store_now_ms();
-    sqlite3_stmt *st = stmt(s, ST_PROJECT_INSERT, err, errsize);
-    int r = MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_INSERT, e);
     if (!st) goto fail;
     bind_text(st, 1, p->name);
     project_bind_sources(st, p, 2);
     sqlite3_bind_int64(st, 8, now);
-    if ((r = step_done(s, st, err, errsize))) {
-        if (r == MG_STORE_CONFLICT) errf(err, errsize, "a project named '%s' exists", p->name);
-        if (r == MG_STORE_ERROR && !p->repo_url && !p->sources)
-            errf(err, errsize, "a project needs a repo or inline sources");
+    if (step_done(s, st, e)) {
+        if (e->code == MG_E_CONFLICT)
+            mg_err_set(e, MG_E_CONFLICT, "a project named '%s' exists", p->name);
+        else if (!p->repo_url && !p->sources)
+            mg_err_set(e, MG_E_INVALID, "a project needs a repo or inline sources");
         goto fail;
     }
     int64_t id = last_rowid(s);
-    if (!(st = stmt(s, ST_CONFIG_INSERT, err, errsize))) goto fail;
+    if (!(st = stmt(s, ST_CONFIG_INSERT, e))) goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, 1);
     bind_text(st, 3, config);
     bind_text(st, 4, config_sha256);
     sqlite3_bind_int64(st, 5, now);
-    if ((r = step_done(s, st, err, errsize))) goto fail;
-    if ((r = tx_commit(s, err, errsize))) return r;
+    if (step_done(s, st, e)) goto fail;
+    if (tx_commit(s, e)) return -1;
     return id;
 fail:
     tx_rollback(s);
-    return r ? r : MG_STORE_ERROR;
+    return -1;
 }
 
 static int project_get_by(mg_store *s, int which, int64_t id, const char *name, mg_project *out,
-                          char *err, size_t errsize)
+                          mg_err *e)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = stmt(s, which, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, which, e);
+    if (!st) return -1;
     if (name)
         bind_text(st, 1, name);
     else
@@ -696,49 +691,45 @@ static int project_get_by(mg_store *s, int which, int64_t id, const char *name, 
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
-        errf(err, errsize, "no such project");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such project");
     }
-    errf(err, errsize, "database: %s", db_error(s));
-    return MG_STORE_ERROR;
+    db_failed(s, e);
+    return -1;
 }
 
-int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, char *err, size_t errsize)
+int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, mg_err *e)
 {
-    return project_get_by(s, ST_PROJECT_BY_ID, id, NULL, out, err, errsize);
+    return project_get_by(s, ST_PROJECT_BY_ID, id, NULL, out, e);
 }
 
-int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, char *err, size_t errsize)
+int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, mg_err *e)
 {
     bool digits = ref[0] != 0 && strlen(ref) <= 18;
     for (const char *c = ref; *c && digits; c++) digits = *c >= '0' && *c <= '9';
-    if (digits) return mg_store_project_get_id(s, strtoll(ref, NULL, 10), out, err, errsize);
-    return project_get_by(s, ST_PROJECT_BY_NAME, 0, ref, out, err, errsize);
+    if (digits) return mg_store_project_get_id(s, strtoll(ref, NULL, 10), out, e);
+    return project_get_by(s, ST_PROJECT_BY_NAME, 0, ref, out, e);
 }
 
-int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err, size_t errsize)
+int mg_store_project_update_sources(mg_store *s, const mg_project *p, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_UPDATE, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, p->id);
     project_bind_sources(st, p, 2);
     sqlite3_bind_int64(st, 8, mg_store_now_ms());
-    int r = step_done(s, st, err, errsize);
-    if (r) return r;
+    if (step_done(s, st, e)) return -1;
     if (changes(s) == 0) {
-        errf(err, errsize, "no such project");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such project");
     }
     return 0;
 }
 
-int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, char *err,
-                            size_t errsize)
+int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, mg_err *e)
 {
     *orphans = NULL;
     *n_orphans = 0;
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_PROJECT_ORPHANS, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_ORPHANS, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, id);
     size_t cap = 0;
@@ -752,22 +743,21 @@ int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         goto fail;
     }
-    if (!(st = stmt(s, ST_PROJECT_DELETE, err, errsize))) goto fail;
+    if (!(st = stmt(s, ST_PROJECT_DELETE, e))) goto fail;
     sqlite3_bind_int64(st, 1, id);
-    if (step_done(s, st, err, errsize)) goto fail;
+    if (step_done(s, st, e)) goto fail;
     if (changes(s) == 0) {
         tx_rollback(s);
-        errf(err, errsize, "no such project");
         for (size_t i = 0; i < *n_orphans; i++) free((*orphans)[i]);
         free(*orphans);
         *orphans = NULL;
         *n_orphans = 0;
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such project");
     }
-    if (tx_commit(s, err, errsize)) goto fail_nort;
+    if (tx_commit(s, e)) goto fail_nort;
     return 0;
 fail:
     tx_rollback(s);
@@ -776,18 +766,17 @@ fail_nort:
     free(*orphans);
     *orphans = NULL;
     *n_orphans = 0;
-    return MG_STORE_ERROR;
+    return -1;
 }
 
 /* The ids a statement returns (column 0), after binding `arg` to ?1 when
  * not 0. */
-static int read_ids(mg_store *s, int which, int64_t arg, int64_t **ids, size_t *n, char *err,
-                    size_t errsize)
+static int read_ids(mg_store *s, int which, int64_t arg, int64_t **ids, size_t *n, mg_err *e)
 {
     *ids = NULL;
     *n = 0;
-    sqlite3_stmt *st = stmt(s, which, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, which, e);
+    if (!st) return -1;
     if (arg) sqlite3_bind_int64(st, 1, arg);
     size_t cap = 0;
     int rc;
@@ -800,38 +789,37 @@ static int read_ids(mg_store *s, int which, int64_t arg, int64_t **ids, size_t *
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         free(*ids);
         *ids = NULL;
         *n = 0;
-        return MG_STORE_ERROR;
+        return -1;
     }
     return 0;
 }
 
 int mg_store_project_delete_begin(mg_store *s, int64_t id, int64_t **builds, size_t *n_builds,
-                                  int64_t *cancelled, char *err, size_t errsize)
+                                  int64_t *cancelled, mg_err *e)
 {
     *builds = NULL;
     *n_builds = 0;
     if (cancelled) *cancelled = 0;
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_DELETING, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_MARK_DELETING, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, id);
-    if (step_done(s, st, err, errsize)) goto fail;
+    if (step_done(s, st, e)) goto fail;
     if (changes(s) == 0) {
         tx_rollback(s);
-        errf(err, errsize, "no such project");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such project");
     }
-    if (!(st = stmt(s, ST_PROJECT_CANCEL_BUILDS, err, errsize))) goto fail;
+    if (!(st = stmt(s, ST_PROJECT_CANCEL_BUILDS, e))) goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, mg_store_now_ms());
-    if (step_done(s, st, err, errsize)) goto fail;
+    if (step_done(s, st, e)) goto fail;
     if (cancelled) *cancelled = changes(s);
-    if (read_ids(s, ST_PROJECT_BUILD_IDS, id, builds, n_builds, err, errsize)) goto fail;
-    if (tx_commit(s, err, errsize)) goto fail_nort;
+    if (read_ids(s, ST_PROJECT_BUILD_IDS, id, builds, n_builds, e)) goto fail;
+    if (tx_commit(s, e)) goto fail_nort;
     return 0;
 fail:
     tx_rollback(s);
@@ -840,37 +828,37 @@ fail_nort:
     *builds = NULL;
     *n_builds = 0;
     if (cancelled) *cancelled = 0;
-    return MG_STORE_ERROR;
+    return -1;
 }
 
-int mg_store_project_list_deleting(mg_store *s, int64_t **ids, size_t *n, char *err, size_t errsize)
+int mg_store_project_list_deleting(mg_store *s, int64_t **ids, size_t *n, mg_err *e)
 {
-    return read_ids(s, ST_PROJECT_DELETING, 0, ids, n, err, errsize);
+    return read_ids(s, ST_PROJECT_DELETING, 0, ids, n, e);
 }
 
-static int count_of(mg_store *s, int which, int64_t arg, int64_t *total, char *err, size_t errsize)
+static int count_of(mg_store *s, int which, int64_t arg, int64_t *total, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, which, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, which, e);
+    if (!st) return -1;
     if (arg) sqlite3_bind_int64(st, 1, arg);
     int rc = sqlite3_step(st);
     *total = rc == SQLITE_ROW ? col_int(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW) {
-        errf(err, errsize, "database: %s", db_error(s));
-        return MG_STORE_ERROR;
+        db_failed(s, e);
+        return -1;
     }
     return 0;
 }
 
 int mg_store_project_list(mg_store *s, int64_t offset, int64_t limit, mg_project **out, size_t *n,
-                          int64_t *total, char *err, size_t errsize)
+                          int64_t *total, mg_err *e)
 {
     *out = NULL;
     *n = 0;
-    if (count_of(s, ST_PROJECT_COUNT, 0, total, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_PROJECT_LIST, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    if (count_of(s, ST_PROJECT_COUNT, 0, total, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_LIST, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, offset);
     sqlite3_bind_int64(st, 2, limit);
     size_t cap = 0;
@@ -885,11 +873,11 @@ int mg_store_project_list(mg_store *s, int64_t offset, int64_t limit, mg_project
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         mg_projects_free(*out, *n);
         *out = NULL;
         *n = 0;
-        return MG_STORE_ERROR;
+        return -1;
     }
     return 0;
 }
@@ -905,11 +893,11 @@ void mg_config_version_free(mg_config_version *c)
 }
 
 int mg_store_config_put(mg_store *s, int64_t project_id, const char *document, const char *sha256,
-                        int64_t *version, bool *created, char *err, size_t errsize)
+                        int64_t *version, bool *created, mg_err *e)
 {
     *created = false;
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_CONFIG_LATEST, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_CONFIG_LATEST, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, project_id);
     int64_t latest = 0;
@@ -922,41 +910,40 @@ int mg_store_config_put(mg_store *s, int64_t project_id, const char *document, c
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         goto fail;
     }
     if (latest == 0) {
         tx_rollback(s);
-        errf(err, errsize, "no such project");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such project");
     }
     if (same) {
         tx_rollback(s);
         *version = latest;
         return 0;
     }
-    if (!(st = stmt(s, ST_CONFIG_INSERT, err, errsize))) goto fail;
+    if (!(st = stmt(s, ST_CONFIG_INSERT, e))) goto fail;
     sqlite3_bind_int64(st, 1, project_id);
     sqlite3_bind_int64(st, 2, latest + 1);
     bind_text(st, 3, document);
     bind_text(st, 4, sha256);
     sqlite3_bind_int64(st, 5, mg_store_now_ms());
-    if (step_done(s, st, err, errsize)) goto fail;
-    if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;
+    if (step_done(s, st, e)) goto fail;
+    if (tx_commit(s, e)) return -1;
     *version = latest + 1;
     *created = true;
     return 0;
 fail:
     tx_rollback(s);
-    return MG_STORE_ERROR;
+    return -1;
 }
 
 int mg_store_config_get(mg_store *s, int64_t project_id, int64_t version, mg_config_version *out,
-                        char *err, size_t errsize)
+                        mg_err *e)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = stmt(s, ST_CONFIG_GET, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_CONFIG_GET, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, project_id);
     sqlite3_bind_int64(st, 2, version);
     int rc = sqlite3_step(st);
@@ -970,22 +957,20 @@ int mg_store_config_get(mg_store *s, int64_t project_id, int64_t version, mg_con
     sqlite3_reset(st);
     if (rc == SQLITE_ROW) return 0;
     if (rc == SQLITE_DONE) {
-        errf(err, errsize, "no config version %lld", (long long)version);
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no config version %lld", (long long)version);
     }
-    errf(err, errsize, "database: %s", db_error(s));
-    return MG_STORE_ERROR;
+    db_failed(s, e);
+    return -1;
 }
 
 int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_t limit,
-                         mg_config_version **out, size_t *n, int64_t *total, char *err,
-                         size_t errsize)
+                         mg_config_version **out, size_t *n, int64_t *total, mg_err *e)
 {
     *out = NULL;
     *n = 0;
-    if (count_of(s, ST_CONFIG_COUNT, project_id, total, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_CONFIG_LIST, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    if (count_of(s, ST_CONFIG_COUNT, project_id, total, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_CONFIG_LIST, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, project_id);
     sqlite3_bind_int64(st, 2, offset);
     sqlite3_bind_int64(st, 3, limit);
@@ -1005,12 +990,12 @@ int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         for (size_t i = 0; i < *n; i++) mg_config_version_free(&(*out)[i]);
         free(*out);
         *out = NULL;
         *n = 0;
-        return MG_STORE_ERROR;
+        return -1;
     }
     return 0;
 }
@@ -1095,19 +1080,19 @@ static void build_read(sqlite3_stmt *st, mg_stored_build *b)
     b->log_size = col_int(st, 26);
 }
 
-int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, char *err,
-                              size_t errsize)
+int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, mg_err *e)
 {
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
+    mg_err own; /* the code of a failed insert decides the message */
+    if (!e) e = &own;
+    if (tx_begin(s, e)) return -1;
     int64_t queued = 0;
-    if (count_of(s, ST_BUILD_QUEUED_COUNT, 0, &queued, err, errsize)) goto fail;
+    if (count_of(s, ST_BUILD_QUEUED_COUNT, 0, &queued, e)) goto fail;
     if (max_queued > 0 && queued >= max_queued) {
         tx_rollback(s);
-        errf(err, errsize, "the queue is full (%lld builds waiting); try again later",
-             (long long)queued);
-        return MG_STORE_CONFLICT;
+        return mg_err_set(e, MG_E_LIMIT, "the queue is full (%lld builds waiting); try again later",
+                          (long long)queued);
     }
-    sqlite3_stmt *st = stmt(s, ST_BUILD_INSERT, err, errsize);
+    sqlite3_stmt *st = stmt(s, ST_BUILD_INSERT, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, b->project_id);
     bind_text(st, 2, b->target);
@@ -1123,47 +1108,44 @@ int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max
     else
         sqlite3_bind_null(st, 10);
     sqlite3_bind_int64(st, 11, mg_store_now_ms());
-    int r = step_done(s, st, err, errsize);
-    if (r) {
+    if (step_done(s, st, e)) {
         tx_rollback(s);
-        if (r == MG_STORE_NOTFOUND) errf(err, errsize, "no such project or config version");
-        return r;
+        if (e->code == MG_E_NOT_FOUND)
+            mg_err_set(e, MG_E_NOT_FOUND, "no such project or config version");
+        return -1;
     }
     if (changes(s) == 0) {
         tx_rollback(s);
-        errf(err, errsize, "no such project (or it is being deleted)");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such project (or it is being deleted)");
     }
     int64_t id = last_rowid(s);
-    if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;
+    if (tx_commit(s, e)) return -1;
     return id;
 fail:
     tx_rollback(s);
-    return MG_STORE_ERROR;
+    return -1;
 }
 
-int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_build *out, char *err,
-                       size_t errsize)
+int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_build *out, mg_err *e)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = stmt(s, ST_BUILD_GET, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_GET, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) build_read(st, out);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
-        errf(err, errsize, "no such build");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such build");
     }
     if (rc != SQLITE_ROW) {
-        errf(err, errsize, "database: %s", db_error(s));
-        return MG_STORE_ERROR;
+        db_failed(s, e);
+        return -1;
     }
     if (with_describe) {
-        if (!(st = stmt(s, ST_BUILD_DESCRIBE, err, errsize))) {
+        if (!(st = stmt(s, ST_BUILD_DESCRIBE, e))) {
             mg_stored_build_free(out);
-            return MG_STORE_ERROR;
+            return -1;
         }
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) out->describe = col_text(st, 0);
@@ -1181,21 +1163,21 @@ static void bind_filter(sqlite3_stmt *st, const mg_stored_build_filter *f)
 }
 
 int mg_store_build_list(mg_store *s, const mg_stored_build_filter *f, int64_t offset, int64_t limit,
-                        mg_stored_build **out, size_t *n, int64_t *total, char *err, size_t errsize)
+                        mg_stored_build **out, size_t *n, int64_t *total, mg_err *e)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = stmt(s, ST_BUILD_COUNT, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_COUNT, e);
+    if (!st) return -1;
     bind_filter(st, f);
     int rc = sqlite3_step(st);
     *total = rc == SQLITE_ROW ? col_int(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW) {
-        errf(err, errsize, "database: %s", db_error(s));
-        return MG_STORE_ERROR;
+        db_failed(s, e);
+        return -1;
     }
-    if (!(st = stmt(s, ST_BUILD_LIST, err, errsize))) return MG_STORE_ERROR;
+    if (!(st = stmt(s, ST_BUILD_LIST, e))) return -1;
     bind_filter(st, f);
     sqlite3_bind_int64(st, 5, offset);
     sqlite3_bind_int64(st, 6, limit);
@@ -1209,21 +1191,20 @@ int mg_store_build_list(mg_store *s, const mg_stored_build_filter *f, int64_t of
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         mg_stored_builds_free(*out, *n);
         *out = NULL;
         *n = 0;
-        return MG_STORE_ERROR;
+        return -1;
     }
     return 0;
 }
 
-int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], char *err,
-                          size_t errsize)
+int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], mg_err *e)
 {
     memset(counts, 0, sizeof(int64_t) * MG_STORED_N_STATUS);
-    sqlite3_stmt *st = stmt(s, ST_BUILD_COUNTS, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_COUNTS, e);
+    if (!st) return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t status = col_int(st, 0);
@@ -1231,19 +1212,19 @@ int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], char 
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
-        return MG_STORE_ERROR;
+        db_failed(s, e);
+        return -1;
     }
     return 0;
 }
 
-int64_t mg_store_build_claim(mg_store *s, char *err, size_t errsize)
+int64_t mg_store_build_claim(mg_store *s, mg_err *e)
 {
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_BUILD_CLAIM, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_CLAIM, e);
     if (!st) {
         tx_rollback(s);
-        return MG_STORE_ERROR;
+        return -1;
     }
     sqlite3_bind_int64(st, 1, mg_store_now_ms());
     int rc = sqlite3_step(st);
@@ -1251,37 +1232,37 @@ int64_t mg_store_build_claim(mg_store *s, char *err, size_t errsize)
     if (rc == SQLITE_ROW) rc = sqlite3_step(st); /* RETURNING finishes on the next step */
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         tx_rollback(s);
-        return MG_STORE_ERROR;
+        return -1;
     }
-    if (tx_commit(s, err, errsize)) return MG_STORE_ERROR;
+    if (tx_commit(s, e)) return -1;
     return id;
 }
 
-static int set_text(mg_store *s, int which, int64_t id, const char *v, char *err, size_t errsize)
+static int set_text(mg_store *s, int which, int64_t id, const char *v, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, which, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, which, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, v);
-    return step_done(s, st, err, errsize);
+    return step_done(s, st, e);
 }
 
 int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
-                              const char *describe, char *err, size_t errsize)
+                              const char *describe, mg_err *e)
 {
     /* autocommit statements: each is its own short write transaction */
-    if (commit && set_text(s, ST_BUILD_SET_COMMIT, id, commit, err, errsize)) return -1;
-    if (input_hash && set_text(s, ST_BUILD_SET_INPUT, id, input_hash, err, errsize)) return -1;
-    if (describe && set_text(s, ST_BUILD_SET_DESCRIBE, id, describe, err, errsize)) return -1;
+    if (commit && set_text(s, ST_BUILD_SET_COMMIT, id, commit, e)) return -1;
+    if (input_hash && set_text(s, ST_BUILD_SET_INPUT, id, input_hash, e)) return -1;
+    if (describe && set_text(s, ST_BUILD_SET_DESCRIBE, id, describe, e)) return -1;
     return 0;
 }
 
-int mg_store_build_finish(mg_store *s, const mg_stored_build *b, char *err, size_t errsize)
+int mg_store_build_finish(mg_store *s, const mg_stored_build *b, mg_err *e)
 {
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_BUILD_FINISH, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_FINISH, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, b->id);
     sqlite3_bind_int(st, 2, (int)b->status);
@@ -1294,34 +1275,33 @@ int mg_store_build_finish(mg_store *s, const mg_stored_build *b, char *err, size
         sqlite3_bind_int64(st, 8, b->reused_from);
     else
         sqlite3_bind_null(st, 8);
-    if (step_done(s, st, err, errsize)) goto fail;
+    if (step_done(s, st, e)) goto fail;
     if (changes(s) == 0) {
         tx_rollback(s);
-        errf(err, errsize, "build %lld is no longer running", (long long)b->id);
-        return MG_STORE_CONFLICT;
+        return mg_err_set(e, MG_E_CONFLICT, "build %lld is no longer running", (long long)b->id);
     }
     if (b->status == MG_STORED_SUCCEEDED && b->image_sha256) {
-        if (!(st = stmt(s, ST_ARTIFACT_INSERT, err, errsize))) goto fail;
+        if (!(st = stmt(s, ST_ARTIFACT_INSERT, e))) goto fail;
         sqlite3_bind_int64(st, 1, b->id);
         bind_text(st, 2, b->image_name);
         bind_text(st, 3, b->image_sha256);
         sqlite3_bind_int64(st, 4, b->image_size);
-        if (step_done(s, st, err, errsize)) goto fail;
+        if (step_done(s, st, e)) goto fail;
     }
-    if (!(st = stmt(s, ST_LOG_SIZE, err, errsize))) goto fail;
+    if (!(st = stmt(s, ST_LOG_SIZE, e))) goto fail;
     sqlite3_bind_int64(st, 1, b->id);
     sqlite3_bind_int64(st, 2, b->log_size);
-    if (step_done(s, st, err, errsize)) goto fail;
-    return tx_commit(s, err, errsize) ? MG_STORE_ERROR : 0;
+    if (step_done(s, st, e)) goto fail;
+    return tx_commit(s, e);
 fail:
     tx_rollback(s);
-    return MG_STORE_ERROR;
+    return -1;
 }
 
-int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, char *err, size_t errsize)
+int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, mg_err *e)
 {
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_BUILD_STATUS, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_STATUS, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
@@ -1329,55 +1309,52 @@ int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, char *
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
         tx_rollback(s);
-        errf(err, errsize, "no such build");
-        return MG_STORE_NOTFOUND;
+        return mg_err_set(e, MG_E_NOT_FOUND, "no such build");
     }
     if (rc != SQLITE_ROW) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         goto fail;
     }
     if (was) *was = (mg_stored_status)status;
     if (mg_stored_status_terminal((mg_stored_status)status)) {
         tx_rollback(s);
-        errf(err, errsize, "build %lld has already finished (%s)", (long long)id,
-             mg_stored_status_name((mg_stored_status)status));
-        return MG_STORE_CONFLICT;
+        return mg_err_set(e, MG_E_CONFLICT, "build %lld has already finished (%s)", (long long)id,
+                          mg_stored_status_name((mg_stored_status)status));
     }
-    if (!(st = stmt(s, ST_BUILD_CANCEL, err, errsize))) goto fail;
+    if (!(st = stmt(s, ST_BUILD_CANCEL, e))) goto fail;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, mg_store_now_ms());
-    if (step_done(s, st, err, errsize)) goto fail;
-    return tx_commit(s, err, errsize) ? MG_STORE_ERROR : 0;
+    if (step_done(s, st, e)) goto fail;
+    return tx_commit(s, e);
 fail:
     tx_rollback(s);
-    return MG_STORE_ERROR;
+    return -1;
 }
 
-int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id, char *err,
-                                     size_t errsize)
+int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, ST_BUILD_REUSABLE, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_REUSABLE, e);
+    if (!st) return -1;
     bind_text(st, 1, input_hash);
     sqlite3_bind_int64(st, 2, not_id);
     int rc = sqlite3_step(st);
     int64_t id = rc == SQLITE_ROW ? col_int(st, 0) : 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
-        return MG_STORE_ERROR;
+        db_failed(s, e);
+        return -1;
     }
     return id;
 }
 
 int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
-                            int64_t **differ, size_t *n_differ, char *err, size_t errsize)
+                            int64_t **differ, size_t *n_differ, mg_err *e)
 {
     *same = *differ = NULL;
     *n_same = *n_differ = 0;
     if (!b->input_hash || b->status != MG_STORED_SUCCEEDED || !b->image_sha256) return 0;
-    sqlite3_stmt *st = stmt(s, ST_BUILD_SIBLINGS, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_SIBLINGS, e);
+    if (!st) return -1;
     bind_text(st, 1, b->input_hash);
     sqlite3_bind_int64(st, 2, b->id);
     size_t cap_same = 0, cap_differ = 0;
@@ -1395,39 +1372,38 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **sam
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         free(*same);
         free(*differ);
         *same = *differ = NULL;
         *n_same = *n_differ = 0;
-        return MG_STORE_ERROR;
+        return -1;
     }
     return 0;
 }
 
 void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size)
 {
-    sqlite3_stmt *st = stmt(s, ST_LOG_SIZE, NULL, 0);
+    sqlite3_stmt *st = stmt(s, ST_LOG_SIZE, NULL);
     if (!st) return;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, size);
-    step_done(s, st, NULL, 0);
+    step_done(s, st, NULL);
 }
 
-int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, char *err,
-                     size_t errsize)
+int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e)
 {
-    if (tx_begin(s, err, errsize)) return MG_STORE_ERROR;
-    sqlite3_stmt *st = stmt(s, ST_RECOVER, err, errsize);
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_RECOVER, e);
     if (!st) goto fail;
     sqlite3_bind_int64(st, 1, mg_store_now_ms());
-    if (step_done(s, st, err, errsize)) goto fail;
+    if (step_done(s, st, e)) goto fail;
     *interrupted = changes(s);
-    if (count_of(s, ST_BUILD_QUEUED_COUNT, 0, requeued, err, errsize)) goto fail;
-    return tx_commit(s, err, errsize) ? MG_STORE_ERROR : 0;
+    if (count_of(s, ST_BUILD_QUEUED_COUNT, 0, requeued, e)) goto fail;
+    return tx_commit(s, e);
 fail:
     tx_rollback(s);
-    return MG_STORE_ERROR;
+    return -1;
 }
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -1459,21 +1435,20 @@ void mg_token_rows_free(mg_token_row *ts, size_t n)
 }
 
 int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, const char *hash_hex,
-                              char *err, size_t errsize)
+                              mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, ST_TOKEN_INSERT, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_INSERT, e);
+    if (!st) return -1;
     bind_text(st, 1, name ? name : "");
     sqlite3_bind_int(st, 2, (int)scope);
     bind_text(st, 3, hash_hex);
     sqlite3_bind_int64(st, 4, mg_store_now_ms());
-    int r = step_done(s, st, err, errsize);
-    return r ? r : last_rowid(s);
+    return step_done(s, st, e) ? -1 : last_rowid(s);
 }
 
 mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id)
 {
-    sqlite3_stmt *st = stmt(s, ST_TOKEN_BY_HASH, NULL, 0);
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_BY_HASH, NULL);
     if (!st) return MG_SCOPE_NONE;
     bind_text(st, 1, hash_hex);
     mg_scope scope = MG_SCOPE_NONE;
@@ -1491,21 +1466,21 @@ mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id)
     int64_t now = mg_store_now_ms();
     /* a write per request would serialise readers behind the WAL lock */
     if (scope != MG_SCOPE_NONE && now - last > 60000) {
-        if ((st = stmt(s, ST_TOKEN_TOUCH, NULL, 0))) {
+        if ((st = stmt(s, ST_TOKEN_TOUCH, NULL))) {
             sqlite3_bind_int64(st, 1, tid);
             sqlite3_bind_int64(st, 2, now);
-            step_done(s, st, NULL, 0);
+            step_done(s, st, NULL);
         }
     }
     return scope;
 }
 
-int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, char *err, size_t errsize)
+int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, mg_err *e)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = stmt(s, ST_TOKEN_LIST, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_LIST, e);
+    if (!st) return -1;
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1522,32 +1497,28 @@ int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, char *err, s
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        errf(err, errsize, "database: %s", db_error(s));
+        db_failed(s, e);
         mg_token_rows_free(*out, *n);
         *out = NULL;
         *n = 0;
-        return MG_STORE_ERROR;
+        return -1;
     }
     return 0;
 }
 
-int mg_store_token_revoke(mg_store *s, int64_t id, char *err, size_t errsize)
+int mg_store_token_revoke(mg_store *s, int64_t id, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, ST_TOKEN_REVOKE, err, errsize);
-    if (!st) return MG_STORE_ERROR;
+    sqlite3_stmt *st = stmt(s, ST_TOKEN_REVOKE, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, mg_store_now_ms());
-    int r = step_done(s, st, err, errsize);
-    if (r) return r;
-    if (changes(s) == 0) {
-        errf(err, errsize, "no such token");
-        return MG_STORE_NOTFOUND;
-    }
+    if (step_done(s, st, e)) return -1;
+    if (changes(s) == 0) return mg_err_set(e, MG_E_NOT_FOUND, "no such token");
     return 0;
 }
 
 int64_t mg_store_token_count(mg_store *s)
 {
     int64_t n = 0;
-    return count_of(s, ST_TOKEN_COUNT, 0, &n, NULL, 0) ? -1 : n;
+    return count_of(s, ST_TOKEN_COUNT, 0, &n, NULL) ? -1 : n;
 }

@@ -17,9 +17,11 @@
  * migration applied; migrations are numbered SQL scripts applied in order
  * in one transaction each. A newer database than this mgd knows is refused.
  *
- * Functions return 0 (or a positive count / id) on success, MG_STORE_NOTFOUND,
- * MG_STORE_CONFLICT (a name taken, a build in the wrong state) or
- * MG_STORE_ERROR with a message in `err`. Strings in returned records are
+ * Failures follow base/err.h: a function returns 0 (an id, or a pointer)
+ * on success and -1 (or NULL) on failure, filling the mg_err it was given:
+ * MG_E_NOT_FOUND (no such row), MG_E_CONFLICT (a name taken, a build in
+ * the wrong state), MG_E_LIMIT (the queue is full) or MG_E_IO with a
+ * message "database: ..." (SQLite failed). Strings in returned records are
  * owned by the record and freed by its _free function.
  */
 #ifndef MG_DAEMON_STORE_H
@@ -29,15 +31,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MG_STORE_NOTFOUND (-2)
-#define MG_STORE_CONFLICT (-3)
-#define MG_STORE_ERROR (-1)
+#include "base/err.h"
 
 typedef struct mg_store mg_store;
 
 /* Opens (creating and migrating) the database; runs PRAGMA quick_check
- * when `check` is set. NULL with a message. */
-mg_store *mg_store_open(const char *path, bool check, char *err, size_t errsize);
+ * when `check` is set. NULL with `e` filled (MG_E_IO; MG_E_CORRUPT when
+ * quick_check finds damage). */
+mg_store *mg_store_open(const char *path, bool check, mg_err *e);
 void mg_store_close(mg_store *s);
 /* Closes the calling thread's connection (a thread that ends calls it). */
 void mg_store_thread_done(mg_store *s);
@@ -59,38 +60,36 @@ void mg_project_free(mg_project *p);
 void mg_projects_free(mg_project *ps, size_t n);
 
 /* Creates a project with its first config version (canonical JSON).
- * Returns the new id, MG_STORE_CONFLICT when the name is taken. */
+ * Returns the new id; -1 with MG_E_CONFLICT when the name is taken. */
 int64_t mg_store_project_create(mg_store *s, const mg_project *p, const char *config,
-                                const char *config_sha256, char *err, size_t errsize);
+                                const char *config_sha256, mg_err *e);
 /* By numeric id when `ref` is all digits, else by name. */
-int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, char *err, size_t errsize);
-int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, char *err, size_t errsize);
+int mg_store_project_get(mg_store *s, const char *ref, mg_project *out, mg_err *e);
+int mg_store_project_get_id(mg_store *s, int64_t id, mg_project *out, mg_err *e);
 /* Replaces repo_url/repo_ref/sources* with those of `p` (by p->id). */
-int mg_store_project_update_sources(mg_store *s, const mg_project *p, char *err, size_t errsize);
+int mg_store_project_update_sources(mg_store *s, const mg_project *p, mg_err *e);
 /* The first step of deleting a project, in one transaction: marks it as
- * being deleted, so that mg_store_build_create answers MG_STORE_NOTFOUND
+ * being deleted, so that mg_store_build_create answers MG_E_NOT_FOUND
  * for it from now on, and cancels every queued and running build of it in
  * one statement (no worker can claim them any more). *builds gets the ids
  * of all its builds, ascending (malloc'd; whatever their status: a worker
  * may still hold one, and each has a log); *cancelled (may be NULL) how
  * many were cancelled now. A project already being deleted may begin
- * again (a retry after a failed delete). MG_STORE_NOTFOUND when there is
+ * again (a retry after a failed delete). MG_E_NOT_FOUND when there is
  * no such project. */
 int mg_store_project_delete_begin(mg_store *s, int64_t id, int64_t **builds, size_t *n_builds,
-                                  int64_t *cancelled, char *err, size_t errsize);
+                                  int64_t *cancelled, mg_err *e);
 /* The ids of projects whose delete began but did not end (the daemon
  * stopped, or the delete failed): ascending, malloc'd. */
-int mg_store_project_list_deleting(mg_store *s, int64_t **ids, size_t *n, char *err,
-                                   size_t errsize);
+int mg_store_project_list_deleting(mg_store *s, int64_t **ids, size_t *n, mg_err *e);
 /* Deletes the project and everything that hangs off it; returns the
  * sha256s of blobs nothing remaining references: images of its builds and
  * the snapshots of their inline sources (the caller drops their pins). */
-int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, char *err,
-                            size_t errsize);
+int mg_store_project_delete(mg_store *s, int64_t id, char ***orphans, size_t *n_orphans, mg_err *e);
 /* Page `offset, limit` by id; *total gets the count. The projects come
  * without `sources` (the tree itself; its sha256 and counts are there). */
 int mg_store_project_list(mg_store *s, int64_t offset, int64_t limit, mg_project **out, size_t *n,
-                          int64_t *total, char *err, size_t errsize);
+                          int64_t *total, mg_err *e);
 
 /* ---- config versions --------------------------------------------------- */
 
@@ -105,14 +104,13 @@ void mg_config_version_free(mg_config_version *c);
 /* Stores a new version unless identical (same sha256) to the latest;
  * *version gets the version and *created whether it is new. */
 int mg_store_config_put(mg_store *s, int64_t project_id, const char *document, const char *sha256,
-                        int64_t *version, bool *created, char *err, size_t errsize);
+                        int64_t *version, bool *created, mg_err *e);
 /* version 0: the latest. */
 int mg_store_config_get(mg_store *s, int64_t project_id, int64_t version, mg_config_version *out,
-                        char *err, size_t errsize);
+                        mg_err *e);
 /* Newest first, without documents. */
 int mg_store_config_list(mg_store *s, int64_t project_id, int64_t offset, int64_t limit,
-                         mg_config_version **out, size_t *n, int64_t *total, char *err,
-                         size_t errsize);
+                         mg_config_version **out, size_t *n, int64_t *total, mg_err *e);
 
 /* ---- builds (and the queue) -------------------------------------------- */
 
@@ -159,13 +157,12 @@ void mg_stored_builds_free(mg_stored_build *bs, size_t n);
 
 /* Queues a build (fields used: project_id, target, arch, keys,
  * config_version, ref, commit, sources_sha256, force, rebuild_of).
- * Returns the id; MG_STORE_CONFLICT when `max_queued` builds are queued;
- * MG_STORE_NOTFOUND when the project does not exist or is being deleted. */
-int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, char *err,
-                              size_t errsize);
+ * Returns the id; -1 with MG_E_LIMIT when `max_queued` builds are queued,
+ * MG_E_NOT_FOUND when the project does not exist or is being deleted. */
+int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, mg_err *e);
 /* `describe` is only filled when with_describe. */
-int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_build *out, char *err,
-                       size_t errsize);
+int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_build *out,
+                       mg_err *e);
 
 typedef struct mg_stored_build_filter {
     int64_t project_id;       /* 0: any */
@@ -176,37 +173,34 @@ typedef struct mg_stored_build_filter {
 
 /* Newest first. */
 int mg_store_build_list(mg_store *s, const mg_stored_build_filter *f, int64_t offset, int64_t limit,
-                        mg_stored_build **out, size_t *n, int64_t *total, char *err,
-                        size_t errsize);
+                        mg_stored_build **out, size_t *n, int64_t *total, mg_err *e);
 /* Counts by status (for /metrics). */
-int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], char *err,
-                          size_t errsize);
+int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], mg_err *e);
 
 /* The queue: atomically takes the oldest queued build and marks it
- * running (started_at = now). Returns its id, 0 when none is queued. */
-int64_t mg_store_build_claim(mg_store *s, char *err, size_t errsize);
+ * running (started_at = now). Returns its id, 0 when none is queued, -1
+ * on failure. */
+int64_t mg_store_build_claim(mg_store *s, mg_err *e);
 /* Records what the worker learned (any NULL/negative field is left as is). */
 int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
-                              const char *describe, char *err, size_t errsize);
+                              const char *describe, mg_err *e);
 /* Finishes a running build: status (succeeded, failed, cancelled), the
  * cache counts, image (when succeeded), error, reused_from.
- * MG_STORE_CONFLICT when it is no longer running (cancelled meanwhile). */
-int mg_store_build_finish(mg_store *s, const mg_stored_build *b, char *err, size_t errsize);
-/* Cancels a queued or running build (finished_at = now). MG_STORE_CONFLICT
+ * MG_E_CONFLICT when it is no longer running (cancelled meanwhile). */
+int mg_store_build_finish(mg_store *s, const mg_stored_build *b, mg_err *e);
+/* Cancels a queued or running build (finished_at = now). MG_E_CONFLICT
  * when it has already finished. *was receives the status it had. */
-int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, char *err,
-                          size_t errsize);
+int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, mg_err *e);
 /* An earlier succeeded build with this input hash (the oldest), 0 if none. */
-int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id, char *err,
-                                     size_t errsize);
+int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id,
+                                     mg_err *e);
 /* Other finished-successfully builds with the same input hash: those with
  * the same image sha256 and those with a different one. */
 int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
-                            int64_t **differ, size_t *n_differ, char *err, size_t errsize);
+                            int64_t **differ, size_t *n_differ, mg_err *e);
 void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size);
 /* At start: running builds become interrupted; returns how many. */
-int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, char *err,
-                     size_t errsize);
+int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e);
 
 /* ---- tokens ------------------------------------------------------------ */
 
@@ -231,12 +225,12 @@ void mg_token_row_free(mg_token_row *t);
 void mg_token_rows_free(mg_token_row *ts, size_t n);
 /* Stores a token by the sha256 of its text. Returns its id. */
 int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, const char *hash_hex,
-                              char *err, size_t errsize);
+                              mg_err *e);
 /* The scope of the token with this hash, MG_SCOPE_NONE when unknown or
  * revoked; updates last_used_at at most once a minute. */
 mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id);
-int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, char *err, size_t errsize);
-int mg_store_token_revoke(mg_store *s, int64_t id, char *err, size_t errsize);
+int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, mg_err *e);
+int mg_store_token_revoke(mg_store *s, int64_t id, mg_err *e);
 /* How many tokens exist (revoked included): 0 on a fresh database. */
 int64_t mg_store_token_count(mg_store *s);
 

@@ -48,23 +48,20 @@ static char *canonical_keys(const mg_keys *keys, const mg_graph *g)
 
 static int read_build(mg_service *svc, int64_t id, mg_stored_build *out, mg_service_err *e)
 {
-    char err[256] = "";
-    int rc = mg_store_build_get(svc->o.store, id, false, out, err, sizeof err);
-    return rc ? mg_service_store_failed(e, rc, "build", err) : 0;
+    return mg_store_build_get(svc->o.store, id, false, out, &e->err);
 }
 
 /* Queues a build row; *out gets it as queued. */
 static int queue_build(mg_service *svc, const mg_stored_build *row, mg_stored_build *out,
                        mg_service_err *e)
 {
-    char err[256] = "";
-    int64_t id = mg_store_build_create(svc->o.store, row, svc->o.max_queued, err, sizeof err);
-    if (id == MG_STORE_CONFLICT) {
+    int64_t id = mg_store_build_create(svc->o.store, row, svc->o.max_queued, &e->err);
+    if (id < 0 && e->err.code == MG_E_LIMIT) {
         e->retry_after_s = 10;
         return mg_err_set(&e->err, MG_E_LIMIT, "%lld builds are queued, the limit; try again later",
                           (long long)svc->o.max_queued);
     }
-    if (id <= 0) return mg_service_store_failed(e, (int)id, "project", err);
+    if (id < 0) return -1;
     /* read before the workers are woken, so the answer usually shows the
      * build queued (a worker polling on its own may already have it) */
     int rc = read_build(svc, id, out, e);
@@ -79,7 +76,6 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
     const mg_keys *keys = spec->keys ? spec->keys : &no_keys;
     mg_resolved res = {0};
     char *keys_json = NULL;
-    char err[512] = "";
     int rc = -1;
     memset(out, 0, sizeof *out);
     if (spec->ref && (!spec->ref[0] || strlen(spec->ref) > 1024))
@@ -104,8 +100,8 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
         mg_err_set(&e->err, MG_E_NOMEM, "out of memory");
         goto out;
     }
-    if (p->sources && mg_queue_snapshot_sources(svc->o.queue, p, err, sizeof err) != 0) {
-        mg_err_set(&e->err, MG_E_IO, "cannot keep the project's sources for the build: %s", err);
+    if (p->sources && mg_queue_snapshot_sources(svc->o.queue, p, &e->err) != 0) {
+        mg_err_prefix(&e->err, "cannot keep the project's sources for the build");
         goto out;
     }
     mg_stored_build row = {
@@ -156,16 +152,15 @@ int mg_service_build_rebuild(mg_service *svc, const mg_stored_build *b, mg_store
 
 int mg_service_build_cancel(mg_service *svc, int64_t id, mg_stored_build *out, mg_service_err *e)
 {
-    char err[256] = "";
     memset(out, 0, sizeof *out);
-    int rc = mg_queue_cancel(svc->o.queue, id, err, sizeof err);
-    if (rc == MG_STORE_NOTFOUND)
+    if (mg_queue_cancel(svc->o.queue, id, &e->err) == 0) return read_build(svc, id, out, e);
+    if (e->err.code == MG_E_NOT_FOUND)
         return mg_err_set(&e->err, MG_E_NOT_FOUND, "no build %lld", (long long)id);
-    if (rc == MG_STORE_CONFLICT) {
+    if (e->err.code == MG_E_CONFLICT) {
         /* say how it finished; when even that cannot be read, the
          * conflict is still the answer */
         mg_stored_build b;
-        if (mg_store_build_get(svc->o.store, id, false, &b, err, sizeof err) != 0)
+        if (mg_store_build_get(svc->o.store, id, false, &b, NULL) != 0)
             return mg_err_set(&e->err, MG_E_CONFLICT, "build %lld has finished: nothing to cancel",
                               (long long)id);
         mg_err_set(&e->err, MG_E_CONFLICT, "build %lld has finished (%s): nothing to cancel",
@@ -173,6 +168,5 @@ int mg_service_build_cancel(mg_service *svc, int64_t id, mg_stored_build *out, m
         mg_stored_build_free(&b);
         return -1;
     }
-    if (rc != 0) return mg_service_store_failed(e, rc, "build", err);
-    return read_build(svc, id, out, e);
+    return -1;
 }

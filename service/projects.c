@@ -24,20 +24,19 @@
 
 int mg_service_project_find(mg_service *svc, const char *ref, mg_project *out, mg_service_err *e)
 {
-    char err[256] = "";
     int64_t id;
     int rc;
     memset(out, 0, sizeof *out);
     if (mg_parse_id(ref, &id))
-        rc = mg_store_project_get_id(svc->o.store, id, out, err, sizeof err);
+        rc = mg_store_project_get_id(svc->o.store, id, out, &e->err);
     else if (mg_project_name_valid(ref))
-        rc = mg_store_project_get(svc->o.store, ref, out, err, sizeof err);
+        rc = mg_store_project_get(svc->o.store, ref, out, &e->err);
     else
-        rc = MG_STORE_NOTFOUND;
+        rc = mg_err_set(&e->err, MG_E_NOT_FOUND, "not a project name");
     if (rc == 0) return 0;
-    if (rc == MG_STORE_NOTFOUND)
+    if (e->err.code == MG_E_NOT_FOUND)
         return mg_err_set(&e->err, MG_E_NOT_FOUND, "no project \"%.100s\"", ref);
-    return mg_service_store_failed(e, rc, "project", err);
+    return -1;
 }
 
 /* ---- inline trees and configs -------------------------------------------- */
@@ -168,9 +167,7 @@ static int take_repo(const cJSON *repo, mg_project *p, bool patch, mg_service_er
 
 static int read_back(mg_service *svc, int64_t id, mg_project *out, mg_service_err *e)
 {
-    char err[256] = "";
-    int rc = mg_store_project_get_id(svc->o.store, id, out, err, sizeof err);
-    return rc ? mg_service_store_failed(e, rc, "project", err) : 0;
+    return mg_store_project_get_id(svc->o.store, id, out, &e->err);
 }
 
 /* ---- projects ------------------------------------------------------------- */
@@ -204,12 +201,10 @@ int mg_service_project_create(mg_service *svc, const mg_project_spec *spec, mg_p
     }
     if (check_config(svc, config, spec->sources, e)) goto out;
     mg_sha256_bytes_hex(config, strlen(config), config_sha);
-    int64_t id = mg_store_project_create(svc->o.store, &p, config, config_sha, err, sizeof err);
-    if (id == MG_STORE_CONFLICT)
+    int64_t id = mg_store_project_create(svc->o.store, &p, config, config_sha, &e->err);
+    if (id < 0 && e->err.code == MG_E_CONFLICT)
         mg_err_set(&e->err, MG_E_CONFLICT, "a project named \"%s\" exists", spec->name);
-    else if (id <= 0)
-        mg_service_store_failed(e, (int)id, "project", err);
-    else
+    else if (id >= 0)
         rc = read_back(svc, id, out, e);
 out:
     free(sources_json);
@@ -222,7 +217,7 @@ int mg_service_project_patch(mg_service *svc, const mg_project *p, const cJSON *
 {
     memset(out, 0, sizeof *out);
     char *sources_json = NULL;
-    char sha[MG_SHA256_HEX_SIZE], err[256] = "";
+    char sha[MG_SHA256_HEX_SIZE];
     mg_project np = *p;
     int rc = -1;
     if (!repo == !sources) {
@@ -237,20 +232,12 @@ int mg_service_project_patch(mg_service *svc, const mg_project *p, const cJSON *
         /* the new tree must hold what the current config names, as a new
          * config must name what the tree holds */
         mg_config_version cv;
-        int crc = mg_store_config_get(svc->o.store, p->id, 0, &cv, err, sizeof err);
-        if (crc != 0) {
-            mg_service_store_failed(e, crc, "project", err);
-            goto out;
-        }
+        if (mg_store_config_get(svc->o.store, p->id, 0, &cv, &e->err) != 0) goto out;
         int fits = check_config(svc, cv.document, sources, e);
         mg_config_version_free(&cv);
         if (fits) goto out;
     }
-    int src = mg_store_project_update_sources(svc->o.store, &np, err, sizeof err);
-    if (src != 0) {
-        mg_service_store_failed(e, src, "project", err);
-        goto out;
-    }
+    if (mg_store_project_update_sources(svc->o.store, &np, &e->err) != 0) goto out;
     rc = read_back(svc, p->id, out, e);
 out:
     free(sources_json);
@@ -259,13 +246,13 @@ out:
 
 int mg_service_project_delete(mg_service *svc, const mg_project *p, mg_service_err *e)
 {
-    char err[512] = "";
-    int rc = mg_queue_delete_project(svc->o.queue, p->id, err, sizeof err);
-    if (rc == 0) return 0;
-    if (rc == MG_STORE_NOTFOUND)
+    if (mg_queue_delete_project(svc->o.queue, p->id, &e->err) == 0) return 0;
+    if (e->err.code == MG_E_NOT_FOUND)
         return mg_err_set(&e->err, MG_E_NOT_FOUND, "no project \"%.100s\"", p->name);
-    return mg_err_set(&e->err, MG_E_IO, "cannot delete project %s: %s", p->name,
-                      err[0] ? err : "unknown error");
+    /* MG_E_IO as before, whatever kind of failure the queue reported: a
+     * delete that stopped half-way is answered 500 and retried */
+    e->err.code = MG_E_IO;
+    return mg_err_prefix(&e->err, "cannot delete project %s", p->name);
 }
 
 /* ---- config documents ------------------------------------------------------ */
@@ -302,12 +289,9 @@ int mg_service_config_put(mg_service *svc, const mg_project *p, const char *doc,
     if (check_config(svc, canon, tree, e)) goto out;
     char sha[MG_SHA256_HEX_SIZE];
     mg_sha256_bytes_hex(canon, strlen(canon), sha);
-    int src = mg_store_config_put(svc->o.store, p->id, canon, sha, &out->version, &out->created,
-                                  err, sizeof err);
-    if (src != 0) {
-        mg_service_store_failed(e, src, "project", err);
+    if (mg_store_config_put(svc->o.store, p->id, canon, sha, &out->version, &out->created,
+                            &e->err) != 0)
         goto out;
-    }
     rc = 0;
 out:
     mg_errors_free(&errs);
@@ -342,11 +326,11 @@ int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target,
     }
     if (p->config_version <= 0)
         return mg_err_set(&e->err, MG_E_CONFLICT, "project %s has no config", p->name);
-    char err[256] = "";
-    int rc = mg_store_config_get(svc->o.store, p->id, 0, &out->config, err, sizeof err);
-    if (rc == MG_STORE_NOTFOUND)
-        return mg_err_set(&e->err, MG_E_CONFLICT, "project %s has no config", p->name);
-    if (rc != 0) return mg_service_store_failed(e, rc, "config", err);
+    if (mg_store_config_get(svc->o.store, p->id, 0, &out->config, &e->err) != 0) {
+        if (e->err.code == MG_E_NOT_FOUND)
+            mg_err_set(&e->err, MG_E_CONFLICT, "project %s has no config", p->name);
+        return -1;
+    }
     cJSON *tree = NULL;
     if (p->sources && !(tree = cJSON_Parse(p->sources))) {
         mg_resolved_free(out);

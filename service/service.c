@@ -18,16 +18,6 @@ void mg_service_err_free(mg_service_err *e)
     memset(e, 0, sizeof *e);
 }
 
-int mg_service_store_failed(mg_service_err *e, int rc, const char *what, const char *store_msg)
-{
-    if (rc == MG_STORE_NOTFOUND) return mg_err_set(&e->err, MG_E_NOT_FOUND, "no %s", what);
-    if (rc == MG_STORE_CONFLICT)
-        return mg_err_set(&e->err, MG_E_CONFLICT, "%s",
-                          store_msg && *store_msg ? store_msg : "conflict");
-    return mg_err_set(&e->err, MG_E_IO, "database: %s",
-                      store_msg && *store_msg ? store_msg : "unknown error");
-}
-
 int mg_service_config_failed(mg_service_err *e, mg_errors *errs)
 {
     mg_errors_free(&e->config);

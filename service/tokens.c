@@ -22,20 +22,22 @@ int mg_service_token_create(mg_service *svc, const char *name, const char *scope
     for (const char *c = name; *c; c++)
         if ((unsigned char)*c < 0x20)
             return mg_err_set(&e->err, MG_E_INVALID, "field \"name\" contains a control character");
-    char hash[MG_SHA256_HEX_SIZE], err[256] = "";
+    char hash[MG_SHA256_HEX_SIZE];
     if (mg_token_new(token) != 0)
         return mg_err_set(&e->err, MG_E_BUSY, "the system has no randomness to make a token now");
     mg_token_hash(token, hash);
-    int64_t id = mg_store_token_create(svc->o.store, name, scope, hash, err, sizeof err);
-    if (id <= 0) {
+    int64_t id = mg_store_token_create(svc->o.store, name, scope, hash, &e->err);
+    if (id < 0) {
         memset(token, 0, MG_TOKEN_TEXT_SIZE);
-        return mg_service_store_failed(e, (int)id, "token", err);
+        return -1;
     }
-    /* created_at as stored: read the row back */
+    /* created_at as stored: read the row back; the token exists by now,
+     * so a failed read shows the time of the insert, a few ms off, rather
+     * than losing the token's text (shown only now) to an error */
     int64_t created = mg_store_now_ms();
     mg_token_row *rows = NULL;
     size_t n = 0;
-    if (mg_store_token_list(svc->o.store, &rows, &n, err, sizeof err) == 0)
+    if (mg_store_token_list(svc->o.store, &rows, &n, NULL) == 0)
         for (size_t i = 0; i < n; i++)
             if (rows[i].id == id) created = rows[i].created_at;
     mg_token_rows_free(rows, n);
@@ -46,9 +48,8 @@ int mg_service_token_create(mg_service *svc, const char *name, const char *scope
 
 int mg_service_token_revoke(mg_service *svc, int64_t id, mg_service_err *e)
 {
-    char err[256] = "";
-    int rc = mg_store_token_revoke(svc->o.store, id, err, sizeof err);
-    if (rc == MG_STORE_NOTFOUND)
+    if (mg_store_token_revoke(svc->o.store, id, &e->err) == 0) return 0;
+    if (e->err.code == MG_E_NOT_FOUND)
         return mg_err_set(&e->err, MG_E_NOT_FOUND, "no token %lld", (long long)id);
-    return rc ? mg_service_store_failed(e, rc, "token", err) : 0;
+    return -1;
 }

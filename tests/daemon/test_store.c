@@ -26,16 +26,25 @@
 static char base[64];
 static char dbpath[128];
 static mg_store *st;
-static char err[512];
+static mg_err err;
+
+/* What a store call that returned `r` reported: MG_OK for success (0 or
+ * an id), the code it left in `err` for -1 (base/err.h), and -100 for
+ * any other value, which the store never returns. */
+static int code_of(int64_t r)
+{
+    if (r == -1) return (int)err.code;
+    return r >= 0 ? MG_OK : -100;
+}
 
 static void setup(void)
 {
     snprintf(base, sizeof base, "/tmp/mgd-store-XXXXXX");
     cr_assert_not_null(mkdtemp(base));
     snprintf(dbpath, sizeof dbpath, "%s/mgd.sqlite3", base);
-    err[0] = 0;
-    st = mg_store_open(dbpath, true, err, sizeof err);
-    cr_assert_not_null(st, "open: %s", err);
+    mg_err_clear(&err);
+    st = mg_store_open(dbpath, true, &err);
+    cr_assert_not_null(st, "open: %s", err.msg);
 }
 
 static void teardown(void)
@@ -88,8 +97,8 @@ static int64_t new_project(const char *name)
         .sources_files = 1,
         .sources_bytes = 2,
     };
-    int64_t id = mg_store_project_create(st, &p, doc, hexof(doc), err, sizeof err);
-    cr_assert_gt(id, 0, "project_create %s: %s", name, err);
+    int64_t id = mg_store_project_create(st, &p, doc, hexof(doc), &err);
+    cr_assert_gt(id, 0, "project_create %s: %s", name, err.msg);
     return id;
 }
 
@@ -100,23 +109,23 @@ static int64_t new_build(int64_t project_id, const char *target)
                          .arch = "x86_64",
                          .keys = "{\"a\":\"1\"}",
                          .config_version = 1};
-    int64_t id = mg_store_build_create(st, &b, 0, err, sizeof err);
-    cr_assert_gt(id, 0, "build_create: %s", err);
+    int64_t id = mg_store_build_create(st, &b, 0, &err);
+    cr_assert_gt(id, 0, "build_create: %s", err.msg);
     return id;
 }
 
 static int64_t claim(void)
 {
-    int64_t id = mg_store_build_claim(st, err, sizeof err);
-    cr_assert_geq(id, 0, "claim: %s", err);
+    int64_t id = mg_store_build_claim(st, &err);
+    cr_assert_geq(id, 0, "claim: %s", err.msg);
     return id;
 }
 
 static mg_stored_status status_of(int64_t id)
 {
     mg_stored_build b;
-    cr_assert_eq(mg_store_build_get(st, id, false, &b, err, sizeof err), 0, "get %lld: %s",
-                 (long long)id, err);
+    cr_assert_eq(mg_store_build_get(st, id, false, &b, &err), 0, "get %lld: %s", (long long)id,
+                 err.msg);
     mg_stored_status s = b.status;
     mg_stored_build_free(&b);
     return s;
@@ -131,8 +140,7 @@ static int64_t finished_build(int64_t project_id, const char *target, mg_stored_
     int64_t id = new_build(project_id, target);
     cr_assert_eq(claim(), id, "another build was queued");
     if (hash)
-        cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, err, sizeof err), 0, "%s",
-                     err);
+        cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, &err), 0, "%s", err.msg);
     mg_stored_build f = {.id = id, .status = status, .reused_from = reused};
     if (status == MG_STORED_SUCCEEDED && image) {
         f.image_name = "app.img";
@@ -140,7 +148,7 @@ static int64_t finished_build(int64_t project_id, const char *target, mg_stored_
         f.image_size = 4096;
     }
     if (status == MG_STORED_FAILED) f.error = "compile error";
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "finish: %s", err);
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "finish: %s", err.msg);
     return id;
 }
 
@@ -198,11 +206,11 @@ Test(open, reopen_keeps_data_and_version)
 
     for (int i = 0; i < 3; i++) {
         mg_store_close(st);
-        st = mg_store_open(dbpath, i % 2 == 0, err, sizeof err);
-        cr_assert_not_null(st, "reopen %d: %s", i, err);
+        st = mg_store_open(dbpath, i % 2 == 0, &err);
+        cr_assert_not_null(st, "reopen %d: %s", i, err.msg);
     }
     mg_project p;
-    cr_assert_eq(mg_store_project_get(st, "keep", &p, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get(st, "keep", &p, &err), 0, "%s", err.msg);
     cr_assert_eq(p.id, pid);
     mg_project_free(&p);
     cr_assert_eq(status_of(bid), MG_STORED_QUEUED);
@@ -218,8 +226,8 @@ Test(open, empty_file_becomes_a_store)
     char path[160];
     snprintf(path, sizeof path, "%s/empty.sqlite3", base);
     cr_assert_eq(mg_file_write_atomic(path, "", 0, 0600), 0);
-    mg_store *s = mg_store_open(path, true, err, sizeof err);
-    cr_assert_not_null(s, "%s", err);
+    mg_store *s = mg_store_open(path, true, &err);
+    cr_assert_not_null(s, "%s", err.msg);
     mg_store_close(s);
 }
 
@@ -230,11 +238,11 @@ Test(open, refuses_a_database_of_another_program)
     sql_exec(path, "PRAGMA application_id = 1234;"
                    " CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);"
                    " INSERT INTO notes (text) VALUES ('mine');");
-    err[0] = 0;
-    mg_store *s = mg_store_open(path, true, err, sizeof err);
+    mg_err_clear(&err);
+    mg_store *s = mg_store_open(path, true, &err);
     cr_assert_null(s);
-    cr_assert_not_null(strstr(err, "does not belong to mgd"), "message: %s", err);
-    cr_assert_not_null(strstr(err, "1234"), "message: %s", err);
+    cr_assert_not_null(strstr(err.msg, "does not belong to mgd"), "message: %s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "1234"), "message: %s", err.msg);
 
     /* and left it as it was: no migration ran on it */
     sqlite3 *db;
@@ -251,9 +259,9 @@ Test(open, refuses_tables_without_an_application_id)
     char path[160];
     snprintf(path, sizeof path, "%s/plain.sqlite3", base);
     sql_exec(path, "CREATE TABLE t (x);");
-    err[0] = 0;
-    cr_assert_null(mg_store_open(path, false, err, sizeof err));
-    cr_assert_not_null(strstr(err, "does not belong to mgd"), "message: %s", err);
+    mg_err_clear(&err);
+    cr_assert_null(mg_store_open(path, false, &err));
+    cr_assert_not_null(strstr(err.msg, "does not belong to mgd"), "message: %s", err.msg);
 }
 
 Test(open, refuses_a_newer_schema)
@@ -261,10 +269,10 @@ Test(open, refuses_a_newer_schema)
     mg_store_close(st);
     st = NULL;
     sql_exec(dbpath, "PRAGMA user_version = 99;");
-    err[0] = 0;
-    cr_assert_null(mg_store_open(dbpath, false, err, sizeof err));
-    cr_assert_not_null(strstr(err, "99"), "message: %s", err);
-    cr_assert_not_null(strstr(err, "newer"), "message: %s", err);
+    mg_err_clear(&err);
+    cr_assert_null(mg_store_open(dbpath, false, &err));
+    cr_assert_not_null(strstr(err.msg, "99"), "message: %s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "newer"), "message: %s", err.msg);
     /* refused, not downgraded */
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
@@ -284,9 +292,9 @@ Test(open, random_bytes_fail_with_a_message)
     }
     cr_assert_eq(mg_file_write_atomic(path, junk, sizeof junk, 0600), 0);
     for (int check = 0; check < 2; check++) {
-        err[0] = 0;
-        cr_assert_null(mg_store_open(path, check, err, sizeof err));
-        cr_assert_not_null(strstr(err, "not a database"), "message: %s", err);
+        mg_err_clear(&err);
+        cr_assert_null(mg_store_open(path, check, &err));
+        cr_assert_not_null(strstr(err.msg, "not a database"), "message: %s", err.msg);
     }
 }
 
@@ -310,37 +318,36 @@ Test(open, damaged_pages_fail_the_quick_check)
     cr_assert_eq(mg_file_write_atomic(dbpath, data, size, 0600), 0);
     free(data);
 
-    err[0] = 0;
-    cr_assert_null(mg_store_open(dbpath, true, err, sizeof err));
-    cr_assert_not_null(strstr(err, "damaged"), "message: %.200s", err);
+    mg_err_clear(&err);
+    cr_assert_null(mg_store_open(dbpath, true, &err));
+    cr_assert_not_null(strstr(err.msg, "damaged"), "message: %.200s", err.msg);
     /* opened without the check, reads fail with a message, not a crash */
-    st = mg_store_open(dbpath, false, err, sizeof err);
-    cr_assert_not_null(st, "%s", err);
+    st = mg_store_open(dbpath, false, &err);
+    cr_assert_not_null(st, "%s", err.msg);
     mg_project *ps;
     size_t n;
     int64_t total;
-    err[0] = 0;
-    cr_assert_eq(mg_store_project_list(st, 0, 1000, &ps, &n, &total, err, sizeof err),
-                 MG_STORE_ERROR);
-    cr_assert_not_null(strstr(err, "malformed"), "message: %s", err);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_project_list(st, 0, 1000, &ps, &n, &total, &err)), MG_E_IO);
+    cr_assert_not_null(strstr(err.msg, "malformed"), "message: %s", err.msg);
     cr_assert_null(ps);
     cr_assert_eq(n, 0);
 }
 
 Test(open, a_directory_is_not_a_database)
 {
-    err[0] = 0;
-    cr_assert_null(mg_store_open(base, false, err, sizeof err));
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_null(mg_store_open(base, false, &err));
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(open, missing_parent_directory_fails)
 {
     char path[160];
     snprintf(path, sizeof path, "%s/no/such/dir/mgd.sqlite3", base);
-    err[0] = 0;
-    cr_assert_null(mg_store_open(path, false, err, sizeof err));
-    cr_assert_not_null(strstr(err, path), "message should name the file: %s", err);
+    mg_err_clear(&err);
+    cr_assert_null(mg_store_open(path, false, &err));
+    cr_assert_not_null(strstr(err.msg, path), "message should name the file: %s", err.msg);
 }
 
 /* ---- projects ----------------------------------------------------------- */
@@ -351,11 +358,11 @@ Test(projects, create_and_get)
 {
     int64_t before = mg_store_now_ms();
     mg_project p = {.name = "web", .repo_url = "https://example.org/web.git", .repo_ref = "main"};
-    int64_t id = mg_store_project_create(st, &p, "{\"v\":1}", hexof("{\"v\":1}"), err, sizeof err);
-    cr_assert_gt(id, 0, "%s", err);
+    int64_t id = mg_store_project_create(st, &p, "{\"v\":1}", hexof("{\"v\":1}"), &err);
+    cr_assert_gt(id, 0, "%s", err.msg);
 
     mg_project g;
-    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, &err), 0, "%s", err.msg);
     cr_assert_eq(g.id, id);
     cr_assert_str_eq(g.name, "web");
     cr_assert_str_eq(g.repo_url, "https://example.org/web.git");
@@ -369,7 +376,7 @@ Test(projects, create_and_get)
     mg_project_free(&g);
 
     mg_config_version c;
-    cr_assert_eq(mg_store_config_get(st, id, 1, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_config_get(st, id, 1, &c, &err), 0, "%s", err.msg);
     cr_assert_str_eq(c.document, "{\"v\":1}");
     cr_assert_str_eq(c.sha256, hexof("{\"v\":1}"));
     mg_config_version_free(&c);
@@ -379,7 +386,7 @@ Test(projects, inline_sources_come_back)
 {
     int64_t id = new_project("inl");
     mg_project g;
-    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, &err), 0, "%s", err.msg);
     cr_assert_null(g.repo_url);
     cr_assert_null(g.repo_ref);
     cr_assert_str_eq(g.sources, "{\"files\":{}}");
@@ -393,14 +400,14 @@ Test(projects, same_name_conflicts)
 {
     new_project("dup");
     mg_project p = {.name = "dup", .repo_url = "https://example.org/x.git"};
-    err[0] = 0;
-    int64_t r = mg_store_project_create(st, &p, "{}", hexof("{}"), err, sizeof err);
-    cr_assert_eq(r, MG_STORE_CONFLICT);
-    cr_assert_not_null(strstr(err, "dup"), "message: %s", err);
+    mg_err_clear(&err);
+    int64_t r = mg_store_project_create(st, &p, "{}", hexof("{}"), &err);
+    cr_assert_eq(code_of(r), MG_E_CONFLICT);
+    cr_assert_not_null(strstr(err.msg, "dup"), "message: %s", err.msg);
     mg_project *ps;
     size_t n;
     int64_t total;
-    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, &err), 0);
     cr_assert_eq(total, 1);
     mg_projects_free(ps, n);
 }
@@ -408,15 +415,15 @@ Test(projects, same_name_conflicts)
 Test(projects, without_any_sources_is_refused_and_leaves_nothing)
 {
     mg_project p = {.name = "nothing"};
-    err[0] = 0;
-    int64_t r = mg_store_project_create(st, &p, "{}", hexof("{}"), err, sizeof err);
+    mg_err_clear(&err);
+    int64_t r = mg_store_project_create(st, &p, "{}", hexof("{}"), &err);
     cr_assert_lt(r, 0);
-    cr_assert_gt(strlen(err), 0);
+    cr_assert_gt(strlen(err.msg), 0);
     /* the name is free: a message saying it is taken would send the user
      * the wrong way */
-    cr_assert_null(strstr(err, "exists"), "misleading message: %s", err);
+    cr_assert_null(strstr(err.msg, "exists"), "misleading message: %s", err.msg);
     mg_project g;
-    cr_assert_eq(mg_store_project_get(st, "nothing", &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_project_get(st, "nothing", &g, &err)), MG_E_NOT_FOUND);
     /* the transaction was rolled back: the store still works */
     new_project("after");
 }
@@ -426,28 +433,28 @@ Test(projects, get_by_name_by_digits_and_missing)
     int64_t a = new_project("alpha");
     int64_t b = new_project("beta");
     mg_project g;
-    cr_assert_eq(mg_store_project_get(st, "beta", &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get(st, "beta", &g, &err), 0, "%s", err.msg);
     cr_assert_eq(g.id, b);
     mg_project_free(&g);
 
     char ref[32];
     snprintf(ref, sizeof ref, "%lld", (long long)a);
-    cr_assert_eq(mg_store_project_get(st, ref, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get(st, ref, &g, &err), 0, "%s", err.msg);
     cr_assert_str_eq(g.name, "alpha");
     mg_project_free(&g);
 
-    err[0] = 0;
-    cr_assert_eq(mg_store_project_get(st, "gamma", &g, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_project_get(st, "gamma", &g, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
     cr_assert_null(g.name);
-    err[0] = 0;
-    cr_assert_eq(mg_store_project_get(st, "999", &g, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
-    cr_assert_eq(mg_store_project_get_id(st, 999, &g, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_eq(mg_store_project_get(st, "", &g, err, sizeof err), MG_STORE_NOTFOUND);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_project_get(st, "999", &g, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
+    cr_assert_eq(code_of(mg_store_project_get_id(st, 999, &g, &err)), MG_E_NOT_FOUND);
+    cr_assert_eq(code_of(mg_store_project_get(st, "", &g, &err)), MG_E_NOT_FOUND);
     /* too long to be an id: looked up as a name */
-    cr_assert_eq(mg_store_project_get(st, "1234567890123456789012", &g, err, sizeof err),
-                 MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_project_get(st, "1234567890123456789012", &g, &err)),
+                 MG_E_NOT_FOUND);
 }
 
 Test(projects, update_sources_switches_between_repo_and_inline)
@@ -460,9 +467,9 @@ Test(projects, update_sources_switches_between_repo_and_inline)
                     .sources_sha256 = "ignored",
                     .sources_files = 9,
                     .sources_bytes = 9};
-    cr_assert_eq(mg_store_project_update_sources(st, &u, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_update_sources(st, &u, &err), 0, "%s", err.msg);
     mg_project g;
-    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, &err), 0, "%s", err.msg);
     cr_assert_str_eq(g.repo_url, "https://example.org/sw.git");
     cr_assert_str_eq(g.repo_ref, "v1");
     cr_assert_null(g.sources);
@@ -478,8 +485,8 @@ Test(projects, update_sources_switches_between_repo_and_inline)
                        .sources_sha256 = (char *)hexof("inline2"),
                        .sources_files = 3,
                        .sources_bytes = 300};
-    cr_assert_eq(mg_store_project_update_sources(st, &back, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(mg_store_project_get_id(st, id, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_update_sources(st, &back, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_store_project_get_id(st, id, &g, &err), 0, "%s", err.msg);
     cr_assert_null(g.repo_url);
     cr_assert_null(g.repo_ref);
     cr_assert_str_eq(g.sources, "{\"files\":{\"a\":1}}");
@@ -492,7 +499,7 @@ Test(projects, update_sources_switches_between_repo_and_inline)
     mg_project *ps;
     size_t n;
     int64_t total;
-    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, &err), 0, "%s", err.msg);
     cr_assert_eq(n, 1);
     cr_assert_null(ps[0].sources);
     cr_assert_str_eq(ps[0].sources_sha256, hexof("inline2"));
@@ -500,9 +507,9 @@ Test(projects, update_sources_switches_between_repo_and_inline)
     mg_projects_free(ps, n);
 
     mg_project missing = {.id = id + 100, .repo_url = "https://example.org/m.git"};
-    err[0] = 0;
-    cr_assert_eq(mg_store_project_update_sources(st, &missing, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_project_update_sources(st, &missing, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(projects, list_pages_by_id_with_total)
@@ -515,14 +522,13 @@ Test(projects, list_pages_by_id_with_total)
     }
     bool created;
     int64_t v;
-    cr_assert_eq(
-        mg_store_config_put(st, ids[2], "{\"x\":2}", hexof("x2"), &v, &created, err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(mg_store_config_put(st, ids[2], "{\"x\":2}", hexof("x2"), &v, &created, &err), 0,
+                 "%s", err.msg);
 
     mg_project *ps;
     size_t n;
     int64_t total = -1;
-    cr_assert_eq(mg_store_project_list(st, 1, 2, &ps, &n, &total, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_list(st, 1, 2, &ps, &n, &total, &err), 0, "%s", err.msg);
     cr_assert_eq(total, 5);
     cr_assert_eq(n, 2);
     cr_assert_eq(ps[0].id, ids[1]);
@@ -532,12 +538,12 @@ Test(projects, list_pages_by_id_with_total)
     cr_assert_eq(ps[1].config_version, 2);
     mg_projects_free(ps, n);
 
-    cr_assert_eq(mg_store_project_list(st, 0, 100, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_project_list(st, 0, 100, &ps, &n, &total, &err), 0);
     cr_assert_eq(n, 5);
     for (size_t i = 0; i < n; i++) cr_assert_eq(ps[i].id, ids[i]);
     mg_projects_free(ps, n);
 
-    cr_assert_eq(mg_store_project_list(st, 5, 10, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_project_list(st, 5, 10, &ps, &n, &total, &err), 0);
     cr_assert_eq(n, 0);
     cr_assert_eq(total, 5);
     mg_projects_free(ps, n);
@@ -548,7 +554,7 @@ Test(projects, list_of_none)
     mg_project *ps;
     size_t n = 99;
     int64_t total = -1;
-    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_project_list(st, 0, 10, &ps, &n, &total, &err), 0);
     cr_assert_eq(n, 0);
     cr_assert_eq(total, 0);
     mg_projects_free(ps, n);
@@ -560,8 +566,7 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     int64_t b = new_project("b");
     bool created;
     int64_t v;
-    cr_assert_eq(
-        mg_store_config_put(st, a, "{\"a\":2}", hexof("a2"), &v, &created, err, sizeof err), 0);
+    cr_assert_eq(mg_store_config_put(st, a, "{\"a\":2}", hexof("a2"), &v, &created, &err), 0);
     /* a: two builds of image X, one of Y, a failed one; b: one of Y */
     int64_t a1 = finished_build(a, "t", MG_STORED_SUCCEEDED, hexof("h1"), "X", 0);
     int64_t a2 = finished_build(a, "t", MG_STORED_SUCCEEDED, hexof("h1"), "X", 0);
@@ -572,8 +577,8 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     /* b's build rebuilds and reuses a's: links that must not block the delete */
     mg_stored_build rb = {
         .project_id = b, .target = "u", .arch = "x86_64", .config_version = 1, .rebuild_of = a3};
-    int64_t b1 = mg_store_build_create(st, &rb, 0, err, sizeof err);
-    cr_assert_gt(b1, 0, "%s", err);
+    int64_t b1 = mg_store_build_create(st, &rb, 0, &err);
+    cr_assert_gt(b1, 0, "%s", err.msg);
     cr_assert_eq(claim(), a5);
     cr_assert_eq(claim(), b1);
     mg_stored_build fb = {.id = b1,
@@ -582,37 +587,36 @@ Test(projects, delete_cascades_and_returns_orphan_images)
                           .image_name = "app.img",
                           .image_sha256 = (char *)hexof("Y"),
                           .image_size = 1};
-    cr_assert_eq(mg_store_build_finish(st, &fb, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_finish(st, &fb, &err), 0, "%s", err.msg);
 
     char **orphans;
     size_t n_orphans;
-    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n_orphans, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n_orphans, &err), 0, "%s", err.msg);
     cr_assert_eq(n_orphans, 1, "X only once; Y is still used by b");
     cr_assert_str_eq(orphans[0], hexof("X"));
     for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
     free(orphans);
 
     mg_project g;
-    cr_assert_eq(mg_store_project_get_id(st, a, &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_project_get_id(st, a, &g, &err)), MG_E_NOT_FOUND);
     int64_t gone[] = {a1, a2, a3, a4, a5};
     for (size_t i = 0; i < 5; i++) {
         mg_stored_build r;
-        cr_assert_eq(mg_store_build_get(st, gone[i], false, &r, err, sizeof err), MG_STORE_NOTFOUND,
+        cr_assert_eq(code_of(mg_store_build_get(st, gone[i], false, &r, &err)), MG_E_NOT_FOUND,
                      "build %lld survived", (long long)gone[i]);
     }
     mg_config_version c;
-    cr_assert_eq(mg_store_config_get(st, a, 0, &c, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_config_get(st, a, 0, &c, &err)), MG_E_NOT_FOUND);
     mg_config_version *cs;
     size_t n;
     int64_t total;
-    cr_assert_eq(mg_store_config_list(st, a, 0, 10, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_config_list(st, a, 0, 10, &cs, &n, &total, &err), 0);
     cr_assert_eq(total, 0);
     cr_assert_eq(n, 0);
     free(cs);
     mg_stored_build_filter f = {.project_id = a};
     mg_stored_build *bs;
-    cr_assert_eq(mg_store_build_list(st, &f, 0, 10, &bs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_list(st, &f, 0, 10, &bs, &n, &total, &err), 0);
     cr_assert_eq(total, 0);
     mg_stored_builds_free(bs, n);
     /* orphaned log and artifact rows went too: a whole-table count sees b's only */
@@ -625,13 +629,13 @@ Test(projects, delete_cascades_and_returns_orphan_images)
 
     /* b survives, its links to a's builds cleared */
     mg_stored_build r;
-    cr_assert_eq(mg_store_build_get(st, b1, false, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_get(st, b1, false, &r, &err), 0, "%s", err.msg);
     cr_assert_eq(r.status, MG_STORED_SUCCEEDED);
     cr_assert_eq(r.rebuild_of, 0);
     cr_assert_eq(r.reused_from, 0);
     cr_assert_str_eq(r.image_sha256, hexof("Y"));
     mg_stored_build_free(&r);
-    cr_assert_eq(mg_store_project_get_id(st, b, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_project_get_id(st, b, &g, &err), 0);
     mg_project_free(&g);
 
     /* the name is free again */
@@ -642,11 +646,11 @@ Test(projects, delete_missing_is_notfound)
 {
     char **orphans = (char **)1;
     size_t n = 7;
-    err[0] = 0;
-    cr_assert_eq(mg_store_project_delete(st, 42, &orphans, &n, err, sizeof err), MG_STORE_NOTFOUND);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_project_delete(st, 42, &orphans, &n, &err)), MG_E_NOT_FOUND);
     cr_assert_null(orphans);
     cr_assert_eq(n, 0);
-    cr_assert_gt(strlen(err), 0);
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(projects, delete_without_images_has_no_orphans)
@@ -655,7 +659,7 @@ Test(projects, delete_without_images_has_no_orphans)
     new_build(a, "t");
     char **orphans;
     size_t n = 7;
-    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n, &err), 0, "%s", err.msg);
     cr_assert_eq(n, 0);
     free(orphans);
 }
@@ -682,8 +686,8 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
     int64_t *ids = NULL;
     size_t n = 0;
     int64_t cancelled = -1;
-    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(cancelled, N, "every queued and running build at once");
     cr_assert_eq(n, N + 2, "all its builds, finished ones too");
     cr_assert_eq(ids[0], ok);
@@ -695,7 +699,7 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
     cr_assert_eq(status_of(bad), MG_STORED_FAILED);
     for (size_t i = 0; i < N; i++) {
         mg_stored_build g;
-        cr_assert_eq(mg_store_build_get(st, made[i], false, &g, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(mg_store_build_get(st, made[i], false, &g, &err), 0, "%s", err.msg);
         cr_assert_eq(g.status, MG_STORED_CANCELLED, "build %lld", (long long)made[i]);
         cr_assert_gt(g.finished_at, 0);
         cr_assert_not_null(g.error);
@@ -704,7 +708,7 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
     }
     /* a worker still running one cannot make it succeed */
     mg_stored_build f = {.id = run1, .status = MG_STORED_SUCCEEDED};
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(code_of(mg_store_build_finish(st, &f, &err)), MG_E_CONFLICT);
     cr_assert_eq(status_of(run1), MG_STORED_CANCELLED);
 
     /* the queue skips to the other project's builds */
@@ -713,24 +717,24 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
 
     /* no build can be queued for it any more (a rebuild neither) */
     mg_stored_build nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
-    err[0] = 0;
-    cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_build_create(st, &nb, 0, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
     nb.rebuild_of = ok;
-    cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_build_create(st, &nb, 0, &err)), MG_E_NOT_FOUND);
     nb.project_id = b;
     nb.rebuild_of = 0;
-    cr_assert_gt(mg_store_build_create(st, &nb, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_gt(mg_store_build_create(st, &nb, 0, &err), 0, "%s", err.msg);
 
     /* it is listed as being deleted, and a retry begins again */
     int64_t *del = NULL;
     size_t n_del = 0;
-    cr_assert_eq(mg_store_project_list_deleting(st, &del, &n_del, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_list_deleting(st, &del, &n_del, &err), 0, "%s", err.msg);
     cr_assert_eq(n_del, 1);
     cr_assert_eq(del[0], a);
     free(del);
-    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(cancelled, 0);
     cr_assert_eq(n, N + 2);
     free(ids);
@@ -738,18 +742,17 @@ Test(projects, delete_begin_cancels_every_build_and_blocks_new_ones)
     /* the rows go last; then nothing is left to begin */
     char **orphans;
     size_t n_orphans;
-    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n_orphans, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(mg_store_project_delete(st, a, &orphans, &n_orphans, &err), 0, "%s", err.msg);
     cr_assert_eq(n_orphans, 1);
     cr_assert_str_eq(orphans[0], hexof("X"));
     free(orphans[0]);
     free(orphans);
-    cr_assert_eq(mg_store_project_list_deleting(st, &del, &n_del, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_list_deleting(st, &del, &n_del, &err), 0, "%s", err.msg);
     cr_assert_eq(n_del, 0);
     free(del);
     ids = (int64_t *)1;
-    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, NULL, err, sizeof err),
-                 MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_project_delete_begin(st, a, &ids, &n, NULL, &err)),
+                 MG_E_NOT_FOUND);
     cr_assert_null(ids);
     cr_assert_eq(n, 0);
 }
@@ -759,13 +762,13 @@ Test(projects, delete_begin_of_a_missing_project_is_notfound)
     int64_t *ids = (int64_t *)1;
     size_t n = 7;
     int64_t cancelled = 7;
-    err[0] = 0;
-    cr_assert_eq(mg_store_project_delete_begin(st, 42, &ids, &n, &cancelled, err, sizeof err),
-                 MG_STORE_NOTFOUND);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_project_delete_begin(st, 42, &ids, &n, &cancelled, &err)),
+                 MG_E_NOT_FOUND);
     cr_assert_null(ids);
     cr_assert_eq(n, 0);
     cr_assert_eq(cancelled, 0);
-    cr_assert_gt(strlen(err), 0);
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(projects, delete_begin_without_builds)
@@ -774,17 +777,17 @@ Test(projects, delete_begin_without_builds)
     int64_t *ids = (int64_t *)1;
     size_t n = 7;
     int64_t cancelled = 7;
-    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(mg_store_project_delete_begin(st, a, &ids, &n, &cancelled, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(n, 0);
     cr_assert_eq(cancelled, 0);
     free(ids);
     /* still there (the rows go last) but closed to builds */
     mg_project g;
-    cr_assert_eq(mg_store_project_get_id(st, a, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get_id(st, a, &g, &err), 0, "%s", err.msg);
     mg_project_free(&g);
     mg_stored_build nb = {.project_id = a, .target = "t", .arch = "x86_64", .config_version = 1};
-    cr_assert_eq(mg_store_build_create(st, &nb, 0, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_build_create(st, &nb, 0, &err)), MG_E_NOT_FOUND);
 }
 
 /* ---- config versions ---------------------------------------------------- */
@@ -797,14 +800,14 @@ Test(configs, identical_keeps_the_version)
     int64_t v = -1;
     bool created = true;
     cr_assert_eq(mg_store_config_put(st, id, "{\"name\":\"c\"}", hexof("{\"name\":\"c\"}"), &v,
-                                     &created, err, sizeof err),
-                 0, "%s", err);
+                                     &created, &err),
+                 0, "%s", err.msg);
     cr_assert_eq(v, 1);
     cr_assert_not(created);
     mg_config_version *cs;
     size_t n;
     int64_t total;
-    cr_assert_eq(mg_store_config_list(st, id, 0, 10, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_config_list(st, id, 0, 10, &cs, &n, &total, &err), 0);
     cr_assert_eq(total, 1);
     for (size_t i = 0; i < n; i++) mg_config_version_free(&cs[i]);
     free(cs);
@@ -815,47 +818,44 @@ Test(configs, new_versions_count_up_and_get_finds_them)
     int64_t id = new_project("c");
     int64_t v;
     bool created;
-    cr_assert_eq(
-        mg_store_config_put(st, id, "{\"v\":2}", hexof("v2"), &v, &created, err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(mg_store_config_put(st, id, "{\"v\":2}", hexof("v2"), &v, &created, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(v, 2);
     cr_assert(created);
-    cr_assert_eq(
-        mg_store_config_put(st, id, "{\"v\":3}", hexof("v3"), &v, &created, err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(mg_store_config_put(st, id, "{\"v\":3}", hexof("v3"), &v, &created, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(v, 3);
     cr_assert(created);
     /* identical to an older version but not to the latest: a new version */
-    cr_assert_eq(
-        mg_store_config_put(st, id, "{\"v\":2}", hexof("v2"), &v, &created, err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(mg_store_config_put(st, id, "{\"v\":2}", hexof("v2"), &v, &created, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(v, 4);
     cr_assert(created);
 
     mg_config_version c;
-    cr_assert_eq(mg_store_config_get(st, id, 0, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_config_get(st, id, 0, &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.version, 4);
     cr_assert_eq(c.project_id, id);
     cr_assert_str_eq(c.document, "{\"v\":2}");
     cr_assert_gt(c.created_at, 0);
     mg_config_version_free(&c);
-    cr_assert_eq(mg_store_config_get(st, id, 3, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_config_get(st, id, 3, &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.version, 3);
     cr_assert_str_eq(c.document, "{\"v\":3}");
     cr_assert_str_eq(c.sha256, hexof("v3"));
     mg_config_version_free(&c);
-    cr_assert_eq(mg_store_config_get(st, id, 1, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_config_get(st, id, 1, &c, &err), 0, "%s", err.msg);
     cr_assert_str_eq(c.document, "{\"name\":\"c\"}");
     mg_config_version_free(&c);
 
-    err[0] = 0;
-    cr_assert_eq(mg_store_config_get(st, id, 5, &c, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_config_get(st, id, 5, &c, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
     cr_assert_null(c.document);
-    cr_assert_eq(mg_store_config_get(st, id + 1, 0, &c, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_config_get(st, id + 1, 0, &c, &err)), MG_E_NOT_FOUND);
 
     mg_project p;
-    cr_assert_eq(mg_store_project_get_id(st, id, &p, err, sizeof err), 0);
+    cr_assert_eq(mg_store_project_get_id(st, id, &p, &err), 0);
     cr_assert_eq(p.config_version, 4);
     mg_project_free(&p);
 }
@@ -864,11 +864,11 @@ Test(configs, put_to_a_missing_project_is_notfound)
 {
     int64_t v = -7;
     bool created = true;
-    err[0] = 0;
-    cr_assert_eq(mg_store_config_put(st, 77, "{}", hexof("{}"), &v, &created, err, sizeof err),
-                 MG_STORE_NOTFOUND);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_config_put(st, 77, "{}", hexof("{}"), &v, &created, &err)),
+                 MG_E_NOT_FOUND);
     cr_assert_not(created);
-    cr_assert_gt(strlen(err), 0);
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(configs, list_newest_first_without_documents)
@@ -880,14 +880,12 @@ Test(configs, list_newest_first_without_documents)
     for (int i = 2; i <= 4; i++) {
         char doc[32];
         snprintf(doc, sizeof doc, "{\"v\":%d}", i);
-        cr_assert_eq(mg_store_config_put(st, id, doc, hexof(doc), &v, &created, err, sizeof err),
-                     0);
+        cr_assert_eq(mg_store_config_put(st, id, doc, hexof(doc), &v, &created, &err), 0);
     }
     mg_config_version *cs;
     size_t n;
     int64_t total = -1;
-    cr_assert_eq(mg_store_config_list(st, id, 0, 10, &cs, &n, &total, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(mg_store_config_list(st, id, 0, 10, &cs, &n, &total, &err), 0, "%s", err.msg);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 4);
     for (size_t i = 0; i < n; i++) {
@@ -899,7 +897,7 @@ Test(configs, list_newest_first_without_documents)
     }
     free(cs);
 
-    cr_assert_eq(mg_store_config_list(st, id, 1, 2, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_config_list(st, id, 1, 2, &cs, &n, &total, &err), 0);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 2);
     cr_assert_eq(cs[0].version, 3);
@@ -907,7 +905,7 @@ Test(configs, list_newest_first_without_documents)
     for (size_t i = 0; i < n; i++) mg_config_version_free(&cs[i]);
     free(cs);
 
-    cr_assert_eq(mg_store_config_list(st, other, 0, 10, &cs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_config_list(st, other, 0, 10, &cs, &n, &total, &err), 0);
     cr_assert_eq(total, 1);
     cr_assert_eq(n, 1);
     mg_config_version_free(&cs[0]);
@@ -958,16 +956,16 @@ Test(builds, create_then_get)
                          .commit = "0123456789abcdef0123456789abcdef01234567",
                          .sources_sha256 = (char *)hexof("snap"),
                          .force = true};
-    int64_t id = mg_store_build_create(st, &b, 10, err, sizeof err);
-    cr_assert_gt(id, 0, "%s", err);
+    int64_t id = mg_store_build_create(st, &b, 10, &err);
+    cr_assert_gt(id, 0, "%s", err.msg);
     b.rebuild_of = id;
     b.keys = NULL;
     b.force = false;
-    int64_t id2 = mg_store_build_create(st, &b, 10, err, sizeof err);
-    cr_assert_gt(id2, id, "%s", err);
+    int64_t id2 = mg_store_build_create(st, &b, 10, &err);
+    cr_assert_gt(id2, id, "%s", err.msg);
 
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, id, true, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_get(st, id, true, &g, &err), 0, "%s", err.msg);
     cr_assert_eq(g.id, id);
     cr_assert_eq(g.project_id, pid);
     cr_assert_str_eq(g.project_name, "p");
@@ -994,15 +992,15 @@ Test(builds, create_then_get)
     cr_assert_eq(g.log_size, 0);
     mg_stored_build_free(&g);
 
-    cr_assert_eq(mg_store_build_get(st, id2, false, &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_get(st, id2, false, &g, &err), 0, "%s", err.msg);
     cr_assert_eq(g.rebuild_of, id);
     cr_assert_str_eq(g.keys, "{}");
     cr_assert_not(g.force);
     mg_stored_build_free(&g);
 
-    err[0] = 0;
-    cr_assert_eq(mg_store_build_get(st, id2 + 1, false, &g, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_build_get(st, id2 + 1, false, &g, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(builds, create_for_a_missing_project_or_version_fails)
@@ -1010,33 +1008,33 @@ Test(builds, create_for_a_missing_project_or_version_fails)
     int64_t pid = new_project("p");
     mg_stored_build b = {
         .project_id = pid + 1, .target = "t", .arch = "x86_64", .config_version = 1};
-    cr_assert_lt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
+    cr_assert_lt(mg_store_build_create(st, &b, 0, &err), 0);
     b.project_id = pid;
     b.config_version = 2;
-    cr_assert_lt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
+    cr_assert_lt(mg_store_build_create(st, &b, 0, &err), 0);
     int64_t counts[MG_STORED_N_STATUS];
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0);
     cr_assert_eq(counts[MG_STORED_QUEUED], 0);
     /* and the store still takes builds: the failed transactions were undone */
     new_build(pid, "t");
 }
 
-Test(builds, queue_limit_conflicts)
+Test(builds, queue_limit_refuses)
 {
     int64_t pid = new_project("p");
     mg_stored_build b = {.project_id = pid, .target = "t", .arch = "x86_64", .config_version = 1};
-    for (int i = 0; i < 3; i++) cr_assert_gt(mg_store_build_create(st, &b, 3, err, sizeof err), 0);
-    err[0] = 0;
-    cr_assert_eq(mg_store_build_create(st, &b, 3, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_not_null(strstr(err, "queue"), "message: %s", err);
+    for (int i = 0; i < 3; i++) cr_assert_gt(mg_store_build_create(st, &b, 3, &err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_build_create(st, &b, 3, &err)), MG_E_LIMIT);
+    cr_assert_not_null(strstr(err.msg, "queue"), "message: %s", err.msg);
     /* a running build does not count against the queue */
     claim();
-    cr_assert_gt(mg_store_build_create(st, &b, 3, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(mg_store_build_create(st, &b, 3, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_gt(mg_store_build_create(st, &b, 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(code_of(mg_store_build_create(st, &b, 3, &err)), MG_E_LIMIT);
     /* 0: no limit */
-    for (int i = 0; i < 5; i++) cr_assert_gt(mg_store_build_create(st, &b, 0, err, sizeof err), 0);
+    for (int i = 0; i < 5; i++) cr_assert_gt(mg_store_build_create(st, &b, 0, &err), 0);
     int64_t counts[MG_STORED_N_STATUS];
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0);
     cr_assert_eq(counts[MG_STORED_QUEUED], 8);
     cr_assert_eq(counts[MG_STORED_RUNNING], 1);
 }
@@ -1049,12 +1047,12 @@ Test(builds, claim_takes_the_oldest_and_marks_it_running)
     int64_t b2 = new_build(pid, "t");
     int64_t b3 = new_build(pid, "t");
     mg_stored_status was;
-    cr_assert_eq(mg_store_build_cancel(st, b2, &was, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_cancel(st, b2, &was, &err), 0, "%s", err.msg);
 
     int64_t before = mg_store_now_ms();
     cr_assert_eq(claim(), b1);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, b1, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, b1, false, &g, &err), 0);
     cr_assert_eq(g.status, MG_STORED_RUNNING);
     cr_assert_geq(g.started_at, before);
     cr_assert_geq(g.started_at, g.created_at);
@@ -1071,17 +1069,16 @@ Test(builds, set_inputs_leaves_null_fields_alone)
 {
     int64_t pid = new_project("p");
     int64_t id = new_build(pid, "t");
-    cr_assert_eq(mg_store_build_set_inputs(st, id, "c0ffee", NULL, NULL, err, sizeof err), 0);
-    cr_assert_eq(
-        mg_store_build_set_inputs(st, id, NULL, hexof("in"), "{\"nodes\":[]}", err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(mg_store_build_set_inputs(st, id, "c0ffee", NULL, NULL, &err), 0);
+    cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hexof("in"), "{\"nodes\":[]}", &err), 0,
+                 "%s", err.msg);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, id, true, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, id, true, &g, &err), 0);
     cr_assert_str_eq(g.commit, "c0ffee");
     cr_assert_str_eq(g.input_hash, hexof("in"));
     cr_assert_str_eq(g.describe, "{\"nodes\":[]}");
     mg_stored_build_free(&g);
-    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_null(g.describe, "describe only when asked for");
     cr_assert_str_eq(g.commit, "c0ffee");
     mg_stored_build_free(&g);
@@ -1102,9 +1099,9 @@ Test(builds, finish_succeeded_records_image_counts_and_log)
                          .image_sha256 = (char *)hexof("img"),
                          .image_size = 123456,
                          .log_size = 789};
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "%s", err.msg);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_eq(g.status, MG_STORED_SUCCEEDED);
     cr_assert_geq(g.finished_at, g.started_at);
     cr_assert_eq(g.duration_ms, g.finished_at - g.started_at);
@@ -1121,10 +1118,10 @@ Test(builds, finish_succeeded_records_image_counts_and_log)
     mg_stored_build_free(&g);
 
     /* finishing again: it is no longer running */
-    err[0] = 0;
+    mg_err_clear(&err);
     f.status = MG_STORED_FAILED;
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_gt(strlen(err), 0);
+    cr_assert_eq(code_of(mg_store_build_finish(st, &f, &err)), MG_E_CONFLICT);
+    cr_assert_gt(strlen(err.msg), 0);
     cr_assert_eq(status_of(id), MG_STORED_SUCCEEDED);
 }
 
@@ -1138,9 +1135,9 @@ Test(builds, finish_failed_keeps_the_error_and_no_image)
                          .error = "main.c:3: error: expected ';'",
                          .image_name = "x.img",
                          .image_sha256 = (char *)hexof("no")};
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "%s", err.msg);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_eq(g.status, MG_STORED_FAILED);
     cr_assert_str_eq(g.error, "main.c:3: error: expected ';'");
     cr_assert_null(g.image_sha256);
@@ -1153,9 +1150,9 @@ Test(builds, finish_of_a_queued_build_conflicts)
     int64_t pid = new_project("p");
     int64_t id = new_build(pid, "t");
     mg_stored_build f = {.id = id, .status = MG_STORED_SUCCEEDED};
-    err[0] = 0;
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_build_finish(st, &f, &err)), MG_E_CONFLICT);
+    cr_assert_gt(strlen(err.msg), 0);
     cr_assert_eq(status_of(id), MG_STORED_QUEUED);
 }
 
@@ -1165,7 +1162,7 @@ Test(builds, reused_build_records_its_source)
     int64_t first = finished_build(pid, "t", MG_STORED_SUCCEEDED, hexof("h"), "X", 0);
     int64_t second = finished_build(pid, "t", MG_STORED_SUCCEEDED, hexof("h"), "X", first);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, second, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, second, false, &g, &err), 0);
     cr_assert_eq(g.reused_from, first);
     mg_stored_build_free(&g);
 }
@@ -1178,40 +1175,40 @@ Test(builds, cancel_queued_running_finished_missing)
     cr_assert_eq(claim(), run);
 
     mg_stored_status was = MG_STORED_N_STATUS;
-    cr_assert_eq(mg_store_build_cancel(st, queued, &was, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_cancel(st, queued, &was, &err), 0, "%s", err.msg);
     cr_assert_eq(was, MG_STORED_QUEUED);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, queued, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, queued, false, &g, &err), 0);
     cr_assert_eq(g.status, MG_STORED_CANCELLED);
     cr_assert_gt(g.finished_at, 0);
     cr_assert_eq(g.duration_ms, 0);
     mg_stored_build_free(&g);
 
-    cr_assert_eq(mg_store_build_cancel(st, run, &was, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_cancel(st, run, &was, &err), 0, "%s", err.msg);
     cr_assert_eq(was, MG_STORED_RUNNING);
-    cr_assert_eq(mg_store_build_get(st, run, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, run, false, &g, &err), 0);
     cr_assert_eq(g.status, MG_STORED_CANCELLED);
     cr_assert_geq(g.finished_at, g.started_at);
     cr_assert_geq(g.duration_ms, 0);
     mg_stored_build_free(&g);
     /* the worker finishing it afterwards loses */
     mg_stored_build f = {.id = run, .status = MG_STORED_SUCCEEDED};
-    cr_assert_eq(mg_store_build_finish(st, &f, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(code_of(mg_store_build_finish(st, &f, &err)), MG_E_CONFLICT);
     cr_assert_eq(status_of(run), MG_STORED_CANCELLED);
 
-    err[0] = 0;
-    cr_assert_eq(mg_store_build_cancel(st, run, &was, err, sizeof err), MG_STORE_CONFLICT);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_build_cancel(st, run, &was, &err)), MG_E_CONFLICT);
     cr_assert_eq(was, MG_STORED_CANCELLED);
-    cr_assert_gt(strlen(err), 0);
+    cr_assert_gt(strlen(err.msg), 0);
 
     int64_t done = finished_build(pid, "t", MG_STORED_SUCCEEDED, NULL, "X", 0);
-    cr_assert_eq(mg_store_build_cancel(st, done, &was, err, sizeof err), MG_STORE_CONFLICT);
+    cr_assert_eq(code_of(mg_store_build_cancel(st, done, &was, &err)), MG_E_CONFLICT);
     cr_assert_eq(was, MG_STORED_SUCCEEDED);
     cr_assert_eq(status_of(done), MG_STORED_SUCCEEDED);
 
-    err[0] = 0;
-    cr_assert_eq(mg_store_build_cancel(st, 9999, NULL, err, sizeof err), MG_STORE_NOTFOUND);
-    cr_assert_gt(strlen(err), 0);
+    mg_err_clear(&err);
+    cr_assert_eq(code_of(mg_store_build_cancel(st, 9999, NULL, &err)), MG_E_NOT_FOUND);
+    cr_assert_gt(strlen(err.msg), 0);
 }
 
 Test(builds, list_filters_pages_and_counts)
@@ -1230,8 +1227,7 @@ Test(builds, list_filters_pages_and_counts)
     mg_stored_build *bs;
     size_t n;
     int64_t total;
-    cr_assert_eq(mg_store_build_list(st, NULL, 0, 100, &bs, &n, &total, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(mg_store_build_list(st, NULL, 0, 100, &bs, &n, &total, &err), 0, "%s", err.msg);
     cr_assert_eq(total, 7);
     cr_assert_eq(n, 7);
     for (size_t i = 1; i < n; i++) cr_assert_gt(bs[i - 1].id, bs[i].id, "newest first");
@@ -1257,8 +1253,8 @@ Test(builds, list_filters_pages_and_counts)
         {{.status_mask = 1u << MG_STORED_INTERRUPTED}, {0}, 0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        cr_assert_eq(mg_store_build_list(st, &cases[c].f, 0, 100, &bs, &n, &total, err, sizeof err),
-                     0, "case %zu: %s", c, err);
+        cr_assert_eq(mg_store_build_list(st, &cases[c].f, 0, 100, &bs, &n, &total, &err), 0,
+                     "case %zu: %s", c, err.msg);
         cr_assert_eq(total, (int64_t)cases[c].n, "case %zu: total %lld", c, (long long)total);
         cr_assert_eq(n, cases[c].n, "case %zu: n %zu", c, n);
         for (size_t i = 0; i < n; i++)
@@ -1268,19 +1264,19 @@ Test(builds, list_filters_pages_and_counts)
 
     /* paging: the total counts the filter, not the page */
     mg_stored_build_filter pf = {.project_id = p};
-    cr_assert_eq(mg_store_build_list(st, &pf, 1, 2, &bs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_list(st, &pf, 1, 2, &bs, &n, &total, &err), 0);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 2);
     cr_assert_eq(bs[0].id, p3);
     cr_assert_eq(bs[1].id, p2);
     mg_stored_builds_free(bs, n);
-    cr_assert_eq(mg_store_build_list(st, &pf, 4, 2, &bs, &n, &total, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_list(st, &pf, 4, 2, &bs, &n, &total, &err), 0);
     cr_assert_eq(total, 4);
     cr_assert_eq(n, 0);
     mg_stored_builds_free(bs, n);
 
     int64_t counts[MG_STORED_N_STATUS];
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0, "%s", err.msg);
     cr_assert_eq(counts[MG_STORED_QUEUED], 2);
     cr_assert_eq(counts[MG_STORED_RUNNING], 1);
     cr_assert_eq(counts[MG_STORED_SUCCEEDED], 3);
@@ -1293,7 +1289,7 @@ Test(builds, counts_of_an_empty_store)
 {
     int64_t counts[MG_STORED_N_STATUS];
     for (int i = 0; i < MG_STORED_N_STATUS; i++) counts[i] = 99;
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0);
     for (int i = 0; i < MG_STORED_N_STATUS; i++) cr_assert_eq(counts[i], 0);
 }
 
@@ -1303,10 +1299,10 @@ Test(builds, find_reusable_takes_the_oldest_original_success)
     const char *h = hexof("H");
     char hash[65];
     strcpy(hash, h);
-    cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, &err), 0);
     int64_t failed = finished_build(p, "t", MG_STORED_FAILED, hash, NULL, 0);
     (void)failed;
-    cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, err, sizeof err), 0,
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, 0, &err), 0,
                  "a failed build is not reusable");
     int64_t orig = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
     int64_t reused = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", orig);
@@ -1314,13 +1310,13 @@ Test(builds, find_reusable_takes_the_oldest_original_success)
     finished_build(p, "t", MG_STORED_SUCCEEDED, hexof("other"), "Z", 0);
     int64_t running = new_build(p, "t");
     cr_assert_eq(claim(), running);
-    cr_assert_eq(mg_store_build_set_inputs(st, running, NULL, hash, NULL, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_set_inputs(st, running, NULL, hash, NULL, &err), 0);
 
-    cr_assert_eq(mg_store_build_find_reusable(st, hash, running, err, sizeof err), orig);
-    cr_assert_eq(mg_store_build_find_reusable(st, hash, orig, err, sizeof err), later,
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, running, &err), orig);
+    cr_assert_eq(mg_store_build_find_reusable(st, hash, orig, &err), later,
                  "not itself, and not a build that was itself reused");
-    cr_assert_neq(mg_store_build_find_reusable(st, hash, orig, err, sizeof err), reused);
-    cr_assert_eq(mg_store_build_find_reusable(st, hexof("none"), 0, err, sizeof err), 0);
+    cr_assert_neq(mg_store_build_find_reusable(st, hash, orig, &err), reused);
+    cr_assert_eq(mg_store_build_find_reusable(st, hexof("none"), 0, &err), 0);
 }
 
 Test(builds, siblings_same_and_different_images)
@@ -1337,12 +1333,11 @@ Test(builds, siblings_same_and_different_images)
     int64_t other = finished_build(p, "t", MG_STORED_SUCCEEDED, hexof("H2"), "X", 0);
 
     mg_stored_build b;
-    cr_assert_eq(mg_store_build_get(st, me, false, &b, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, me, false, &b, &err), 0);
     int64_t *same, *differ;
     size_t n_same, n_differ;
-    cr_assert_eq(
-        mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(n_same, 2);
     cr_assert(contains(same, n_same, same1));
     cr_assert(contains(same, n_same, same2));
@@ -1355,18 +1350,16 @@ Test(builds, siblings_same_and_different_images)
     mg_stored_build_free(&b);
 
     /* a build that did not succeed has no siblings */
-    cr_assert_eq(mg_store_build_get(st, failed, false, &b, err, sizeof err), 0);
-    cr_assert_eq(
-        mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, failed, false, &b, &err), 0);
+    cr_assert_eq(mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, &err), 0);
     cr_assert_eq(n_same + n_differ, 0);
     free(same);
     free(differ);
     mg_stored_build_free(&b);
 
     /* nor one alone with its hash */
-    cr_assert_eq(mg_store_build_get(st, other, false, &b, err, sizeof err), 0);
-    cr_assert_eq(
-        mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, other, false, &b, &err), 0);
+    cr_assert_eq(mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, &err), 0);
     cr_assert_eq(n_same + n_differ, 0);
     free(same);
     free(differ);
@@ -1380,12 +1373,12 @@ Test(builds, log_size_is_set_and_replaced)
     mg_store_set_log_size(st, id, 10);
     mg_store_set_log_size(st, id, 2048);
     mg_stored_build g;
-    cr_assert_eq(mg_store_build_get(st, id, false, &g, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_eq(g.log_size, 2048);
     mg_stored_build_free(&g);
     /* a log of a build that does not exist is not recorded, and does not crash */
     mg_store_set_log_size(st, 777, 5);
-    cr_assert_eq(mg_store_build_get(st, 777, false, &g, err, sizeof err), MG_STORE_NOTFOUND);
+    cr_assert_eq(code_of(mg_store_build_get(st, 777, false, &g, &err)), MG_E_NOT_FOUND);
 }
 
 Test(builds, recover_interrupts_running_and_counts_queued)
@@ -1400,13 +1393,13 @@ Test(builds, recover_interrupts_running_and_counts_queued)
     for (int i = 0; i < 3; i++) q[i] = new_build(p, "t");
 
     int64_t interrupted = -1, requeued = -1;
-    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, &err), 0, "%s", err.msg);
     cr_assert_eq(interrupted, 2);
     cr_assert_eq(requeued, 3);
     int64_t runs[] = {r1, r2};
     for (int i = 0; i < 2; i++) {
         mg_stored_build g;
-        cr_assert_eq(mg_store_build_get(st, runs[i], false, &g, err, sizeof err), 0);
+        cr_assert_eq(mg_store_build_get(st, runs[i], false, &g, &err), 0);
         cr_assert_eq(g.status, MG_STORED_INTERRUPTED);
         cr_assert_geq(g.finished_at, g.started_at);
         cr_assert_geq(g.duration_ms, 0);
@@ -1417,7 +1410,7 @@ Test(builds, recover_interrupts_running_and_counts_queued)
     for (int i = 0; i < 3; i++) cr_assert_eq(status_of(q[i]), MG_STORED_QUEUED);
     cr_assert_eq(status_of(done), MG_STORED_SUCCEEDED);
 
-    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0);
+    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, &err), 0);
     cr_assert_eq(interrupted, 0);
     cr_assert_eq(requeued, 3);
     /* the queue goes on in order */
@@ -1430,10 +1423,10 @@ Test(builds, recover_after_reopen)
     int64_t r = new_build(p, "t");
     cr_assert_eq(claim(), r);
     mg_store_close(st);
-    st = mg_store_open(dbpath, true, err, sizeof err);
-    cr_assert_not_null(st, "%s", err);
+    st = mg_store_open(dbpath, true, &err);
+    cr_assert_not_null(st, "%s", err.msg);
     int64_t interrupted, requeued;
-    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_recover(st, &interrupted, &requeued, &err), 0, "%s", err.msg);
     cr_assert_eq(interrupted, 1);
     cr_assert_eq(requeued, 0);
     cr_assert_eq(status_of(r), MG_STORED_INTERRUPTED);
@@ -1453,14 +1446,14 @@ typedef struct claimer {
     int64_t got[N_BUILDS];
     size_t n;
     int errors;
-    char err[256];
+    mg_err err;
 } claimer;
 
 static void *claim_all(void *arg)
 {
     claimer *c = arg;
     for (;;) {
-        int64_t id = mg_store_build_claim(st, c->err, sizeof c->err);
+        int64_t id = mg_store_build_claim(st, &c->err);
         if (id < 0) {
             c->errors++;
             break;
@@ -1492,7 +1485,7 @@ Test(concurrency, every_build_is_claimed_exactly_once)
     memset(seen, 0, sizeof seen);
     size_t total = 0;
     for (int i = 0; i < N_THREADS; i++) {
-        cr_assert_eq(cs[i].errors, 0, "thread %d: %s", i, cs[i].err);
+        cr_assert_eq(cs[i].errors, 0, "thread %d: %s", i, cs[i].err.msg);
         for (size_t j = 0; j < cs[i].n; j++) {
             int64_t id = cs[i].got[j];
             cr_assert(id >= first && id <= last, "claimed a build that was not queued: %lld",
@@ -1507,7 +1500,7 @@ Test(concurrency, every_build_is_claimed_exactly_once)
     cr_assert_eq(total, N_BUILDS);
 
     int64_t counts[MG_STORED_N_STATUS];
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0, "%s", err.msg);
     cr_assert_eq(counts[MG_STORED_RUNNING], N_BUILDS);
     cr_assert_eq(counts[MG_STORED_QUEUED], 0);
     cr_assert_eq(claim(), 0);
@@ -1518,7 +1511,7 @@ typedef struct producer {
     pthread_t thread;
     int64_t project;
     int n, errors;
-    char err[256];
+    mg_err err;
 } producer;
 
 static void *produce(void *arg)
@@ -1527,7 +1520,7 @@ static void *produce(void *arg)
     mg_stored_build b = {
         .project_id = pr->project, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < pr->n; i++)
-        if (mg_store_build_create(st, &b, 0, pr->err, sizeof pr->err) <= 0) pr->errors++;
+        if (mg_store_build_create(st, &b, 0, &pr->err) <= 0) pr->errors++;
     mg_store_thread_done(st);
     return NULL;
 }
@@ -1539,7 +1532,7 @@ static void *claim_until_done(void *arg)
     claimer *c = arg;
     for (;;) {
         int done = __atomic_load_n(&producers_done, __ATOMIC_ACQUIRE);
-        int64_t id = mg_store_build_claim(st, c->err, sizeof c->err);
+        int64_t id = mg_store_build_claim(st, &c->err);
         if (id < 0) {
             c->errors++;
             break;
@@ -1576,8 +1569,8 @@ Test(concurrency, producers_and_consumers)
     static int seen[N_BUILDS + 1];
     memset(seen, 0, sizeof seen);
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(prs[i].errors, 0, "producer %d: %s", i, prs[i].err);
-        cr_assert_eq(cs[i].errors, 0, "consumer %d: %s", i, cs[i].err);
+        cr_assert_eq(prs[i].errors, 0, "producer %d: %s", i, prs[i].err.msg);
+        cr_assert_eq(cs[i].errors, 0, "consumer %d: %s", i, cs[i].err.msg);
         for (size_t j = 0; j < cs[i].n; j++) {
             int64_t id = cs[i].got[j];
             cr_assert(id >= 1 && id <= N_BUILDS, "id %lld", (long long)id);
@@ -1596,7 +1589,7 @@ typedef struct racer {
     int64_t project;
     int64_t got[N_BUILDS];
     int n_ok, n_refused, errors;
-    char err[256];
+    mg_err err;
 } racer;
 
 static void *queue_while_deleted(void *arg)
@@ -1605,11 +1598,11 @@ static void *queue_while_deleted(void *arg)
     mg_stored_build b = {
         .project_id = r->project, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < N_BUILDS; i++) {
-        int64_t id = mg_store_build_create(st, &b, 0, r->err, sizeof r->err);
+        int64_t id = mg_store_build_create(st, &b, 0, &r->err);
         if (id > 0) {
             r->got[r->n_ok] = id;
             __atomic_store_n(&r->n_ok, r->n_ok + 1, __ATOMIC_RELEASE);
-        } else if (id == MG_STORE_NOTFOUND) {
+        } else if (id == -1 && r->err.code == MG_E_NOT_FOUND) {
             r->n_refused++;
         } else {
             r->errors++;
@@ -1635,12 +1628,11 @@ Test(concurrency, delete_begin_while_builds_are_queued)
         usleep(100);
     int64_t *ids = NULL;
     size_t n = 0;
-    cr_assert_eq(mg_store_project_delete_begin(st, p, &ids, &n, NULL, err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(mg_store_project_delete_begin(st, p, &ids, &n, NULL, &err), 0, "%s", err.msg);
     for (int i = 0; i < 2; i++) pthread_join(rs[i].thread, NULL);
     size_t accepted = 0;
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(rs[i].errors, 0, "thread %d: %s", i, rs[i].err);
+        cr_assert_eq(rs[i].errors, 0, "thread %d: %s", i, rs[i].err.msg);
         cr_assert_eq(rs[i].n_ok + rs[i].n_refused, N_BUILDS);
         accepted += (size_t)rs[i].n_ok;
         for (int j = 0; j < rs[i].n_ok; j++) {
@@ -1655,7 +1647,7 @@ Test(concurrency, delete_begin_while_builds_are_queued)
     free(ids);
     cr_assert_eq(claim(), 0);
     int64_t counts[MG_STORED_N_STATUS];
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0, "%s", err.msg);
     cr_assert_eq(counts[MG_STORED_QUEUED], 0);
     cr_assert_eq(counts[MG_STORED_RUNNING], 0);
 }
@@ -1669,7 +1661,7 @@ static void *use_and_leave(void *arg)
     mg_project *ps;
     size_t n;
     int64_t total = -1;
-    if (mg_store_project_list(st, 0, 10, &ps, &n, &total, NULL, 0) == 0) mg_projects_free(ps, n);
+    if (mg_store_project_list(st, 0, 10, &ps, &n, &total, NULL) == 0) mg_projects_free(ps, n);
     return (void *)(intptr_t)total;
 }
 
@@ -1692,7 +1684,7 @@ typedef struct limited {
     pthread_t thread;
     int64_t project;
     int created, refused, errors;
-    char err[256];
+    mg_err err;
 } limited;
 
 #define QUEUE_LIMIT 50
@@ -1703,10 +1695,10 @@ static void *create_limited(void *arg)
     mg_stored_build b = {
         .project_id = l->project, .target = "t", .arch = "x86_64", .config_version = 1};
     for (int i = 0; i < 40; i++) {
-        int64_t r = mg_store_build_create(st, &b, QUEUE_LIMIT, l->err, sizeof l->err);
+        int64_t r = mg_store_build_create(st, &b, QUEUE_LIMIT, &l->err);
         if (r > 0)
             l->created++;
-        else if (r == MG_STORE_CONFLICT)
+        else if (r == -1 && l->err.code == MG_E_LIMIT)
             l->refused++;
         else
             l->errors++;
@@ -1727,14 +1719,14 @@ Test(concurrency, queue_limit_holds_across_threads)
     int created = 0, refused = 0;
     for (int i = 0; i < N_THREADS; i++) {
         pthread_join(ls[i].thread, NULL);
-        cr_assert_eq(ls[i].errors, 0, "thread %d: %s", i, ls[i].err);
+        cr_assert_eq(ls[i].errors, 0, "thread %d: %s", i, ls[i].err.msg);
         created += ls[i].created;
         refused += ls[i].refused;
     }
     cr_assert_eq(created, QUEUE_LIMIT);
     cr_assert_eq(refused, N_THREADS * 40 - QUEUE_LIMIT);
     int64_t counts[MG_STORED_N_STATUS];
-    cr_assert_eq(mg_store_build_counts(st, counts, err, sizeof err), 0);
+    cr_assert_eq(mg_store_build_counts(st, counts, &err), 0);
     cr_assert_eq(counts[MG_STORED_QUEUED], QUEUE_LIMIT);
 }
 
@@ -1745,7 +1737,7 @@ typedef struct putter {
     int64_t project;
     int which, errors;
     int64_t versions[20];
-    char err[256];
+    mg_err err;
 } putter;
 
 static void *put_configs(void *arg)
@@ -1756,8 +1748,7 @@ static void *put_configs(void *arg)
         snprintf(doc, sizeof doc, "{\"thread\":%d,\"i\":%d}", pu->which, i);
         mg_sha256_bytes_hex(doc, strlen(doc), sha);
         bool created = false;
-        if (mg_store_config_put(st, pu->project, doc, sha, &pu->versions[i], &created, pu->err,
-                                sizeof pu->err) ||
+        if (mg_store_config_put(st, pu->project, doc, sha, &pu->versions[i], &created, &pu->err) ||
             !created)
             pu->errors++;
     }
@@ -1779,13 +1770,13 @@ Test(concurrency, config_versions_from_many_threads)
     static int seen[N_THREADS * 20 + 2];
     memset(seen, 0, sizeof seen);
     for (int i = 0; i < N_THREADS; i++) {
-        cr_assert_eq(ps[i].errors, 0, "thread %d: %s", i, ps[i].err);
+        cr_assert_eq(ps[i].errors, 0, "thread %d: %s", i, ps[i].err.msg);
         for (int j = 0; j < 20; j++) {
             int64_t v = ps[i].versions[j];
             cr_assert(v >= 2 && v <= N_THREADS * 20 + 1, "version %lld", (long long)v);
             seen[v]++;
             mg_config_version c;
-            cr_assert_eq(mg_store_config_get(st, p, v, &c, err, sizeof err), 0, "%s", err);
+            cr_assert_eq(mg_store_config_get(st, p, v, &c, &err), 0, "%s", err.msg);
             char doc[64];
             snprintf(doc, sizeof doc, "{\"thread\":%d,\"i\":%d}", i, j);
             cr_assert_str_eq(c.document, doc, "version %lld", (long long)v);
@@ -1800,14 +1791,14 @@ typedef struct creator {
     pthread_t thread;
     const char *sha;
     int64_t result;
-    char err[256];
+    mg_err err;
 } creator;
 
 static void *create_same(void *arg)
 {
     creator *c = arg;
     mg_project p = {.name = "race", .repo_url = "https://example.org/race.git"};
-    c->result = mg_store_project_create(st, &p, "{}", c->sha, c->err, sizeof c->err);
+    c->result = mg_store_project_create(st, &p, "{}", c->sha, &c->err);
     mg_store_thread_done(st);
     return NULL;
 }
@@ -1828,8 +1819,8 @@ Test(concurrency, one_of_many_same_name_creates_wins)
         if (cs[i].result > 0)
             won++;
         else
-            cr_assert_eq(cs[i].result, MG_STORE_CONFLICT, "thread %d: %lld %s", i,
-                         (long long)cs[i].result, cs[i].err);
+            cr_assert(cs[i].result == -1 && cs[i].err.code == MG_E_CONFLICT, "thread %d: %lld %s",
+                      i, (long long)cs[i].result, cs[i].err.msg);
     }
     cr_assert_eq(won, 1);
 }
@@ -1841,7 +1832,7 @@ Test(concurrency, thread_done_then_use_again)
     mg_store_thread_done(st); /* twice: nothing to close */
     new_project("q");         /* a fresh connection for this thread */
     mg_project g;
-    cr_assert_eq(mg_store_project_get(st, "p", &g, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mg_store_project_get(st, "p", &g, &err), 0, "%s", err.msg);
     mg_project_free(&g);
     mg_store_close(NULL);
 }

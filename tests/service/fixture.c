@@ -19,10 +19,10 @@ void fixture_setup(void)
     memset(&fx, 0, sizeof fx);
     snprintf(fx.dir, sizeof fx.dir, "/tmp/mgd-service-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.dir));
-    char err[512] = "";
     fx.db_path = mg_path_join(fx.dir, "mgd.sqlite3");
-    fx.store = mg_store_open(fx.db_path, false, err, sizeof err);
-    cr_assert_not_null(fx.store, "%s", err);
+    mg_err serr = {0};
+    fx.store = mg_store_open(fx.db_path, false, &serr);
+    cr_assert_not_null(fx.store, "%s", serr.msg);
     char *cache_dir = mg_path_join(fx.dir, "cache");
     mg_err cerr = {0};
     fx.cache = mg_cache_open(cache_dir, &cerr);
@@ -43,8 +43,8 @@ void fixture_setup(void)
         .data_dir = fx.dir,
         .no_workers = true,
     };
-    fx.queue = mg_queue_start(&qo, err, sizeof err);
-    cr_assert_not_null(fx.queue, "%s", err);
+    fx.queue = mg_queue_start(&qo, &serr);
+    cr_assert_not_null(fx.queue, "%s", serr.msg);
     mg_service_init(&fx.svc, &(mg_service_options){
                                  .store = fx.store,
                                  .queue = fx.queue,

@@ -102,12 +102,11 @@ Test(service_builds, cancel_then_rebuild)
     cr_assert_eq(e.err.code, MG_E_CONFLICT);
     mg_service_err_free(&e);
     /* a worker took it and fetched a commit */
-    char err[256] = "";
-    cr_assert_eq(mg_store_build_claim(fx.store, err, sizeof err), b.id, "%s", err);
-    cr_assert_eq(mg_store_build_set_inputs(fx.store, b.id,
-                                           "0123456789abcdef0123456789abcdef01234567", NULL, NULL,
-                                           err, sizeof err),
-                 0, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_store_build_claim(fx.store, &err), b.id, "%s", err.msg);
+    cr_assert_eq(mg_store_build_set_inputs(
+                     fx.store, b.id, "0123456789abcdef0123456789abcdef01234567", NULL, NULL, &err),
+                 0, "%s", err.msg);
     cr_assert_eq(mg_service_build_cancel(&fx.svc, b.id, &cancelled, &e), 0, "%s", e.err.msg);
     cr_assert_eq(cancelled.status, MG_STORED_CANCELLED);
     /* a second cancel says how it finished */

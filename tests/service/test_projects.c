@@ -142,18 +142,18 @@ Test(service_projects, delete_removes_a_project_with_builds_queued_and_running)
                  e.err.msg);
     cr_assert_eq(mg_service_build_start(&fx.svc, &p, &(mg_new_build){0}, &b, &e), 0, "%s",
                  e.err.msg);
-    char err[256] = "";
-    cr_assert_eq(mg_store_build_claim(fx.store, err, sizeof err), a.id, "%s", err);
+    mg_err err = {0};
+    cr_assert_eq(mg_store_build_claim(fx.store, &err), a.id, "%s", err.msg);
     cr_assert_eq(mg_service_project_delete(&fx.svc, &p, &e), 0, "%s", e.err.msg);
     mg_project gone;
     cr_assert_eq(mg_service_project_find(&fx.svc, "web", &gone, &e), -1);
     cr_assert_eq(e.err.code, MG_E_NOT_FOUND);
     mg_service_err_free(&e);
     mg_stored_build row;
-    cr_assert_eq(mg_store_build_get(fx.store, a.id, false, &row, err, sizeof err),
-                 MG_STORE_NOTFOUND);
-    cr_assert_eq(mg_store_build_get(fx.store, b.id, false, &row, err, sizeof err),
-                 MG_STORE_NOTFOUND);
+    cr_assert_eq(mg_store_build_get(fx.store, a.id, false, &row, &err), -1);
+    cr_assert_eq(err.code, MG_E_NOT_FOUND, "%s", err.msg);
+    cr_assert_eq(mg_store_build_get(fx.store, b.id, false, &row, &err), -1);
+    cr_assert_eq(err.code, MG_E_NOT_FOUND, "%s", err.msg);
     /* and a second delete finds nothing */
     cr_assert_eq(mg_service_project_delete(&fx.svc, &p, &e), -1);
     cr_assert_eq(e.err.code, MG_E_NOT_FOUND);
