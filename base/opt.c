@@ -2,7 +2,10 @@
 #include "base/opt.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/alloc.h"
 
 const mg_option *mg_args_find(const mg_option *const *tables, int ntables, const char *name)
 {
@@ -73,28 +76,43 @@ static int add_value(mg_args *a, const mg_option *o, const char *value, mg_err *
                 mg_err_set(err, MG_E_INVALID, "%s is given twice", o->name);
                 return -1;
             }
-    if (a->nvalues == MG_ARGS_MAX_VALUES) {
-        mg_err_set(err, MG_E_INVALID, "too many options (at most %d)", MG_ARGS_MAX_VALUES);
-        return -1;
-    }
+    /* at most one value per word of the line, so the list is sized by it */
+    a->values = mg_xrealloc(a->values, (size_t)(a->nvalues + 1) * sizeof *a->values);
     a->values[a->nvalues].option = o;
     a->values[a->nvalues].value = value;
     a->nvalues++;
     return 0;
 }
 
-int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
-                  char *const *argv, mg_err *err)
+void mg_args_free(mg_args *a)
 {
+    free(a->positional);
+    free(a->values);
     memset(a, 0, sizeof *a);
+}
+
+/* The help option of the tables when the line asks for it (before any
+ * `--`), else NULL. */
+static const mg_option *help_asked(const mg_option *const *tables, int ntables, int argc,
+                                   char *const *argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            const mg_option *o = mg_args_find(tables, ntables, argv[i]);
+            if (o && !o->arg) return o;
+        }
+    return NULL;
+}
+
+static int parse_line(mg_args *a, const mg_option *const *tables, int ntables, int argc,
+                      char *const *argv, mg_err *err)
+{
     bool options_done = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
-            if (a->npositional == MG_ARGS_MAX_POSITIONAL) {
-                mg_err_set(err, MG_E_INVALID, "too many arguments ('%s')", arg);
-                return -1;
-            }
+            a->positional =
+                mg_xrealloc(a->positional, (size_t)(a->npositional + 1) * sizeof *a->positional);
             a->positional[a->npositional++] = arg;
             continue;
         }
@@ -172,4 +190,13 @@ void mg_args_help(const mg_option *o, FILE *out)
                      o->arg ? o->arg : "");
         fprintf(out, "  %-30s %s\n", left, o->help);
     }
+}
+
+int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
+                  char *const *argv, mg_err *err)
+{
+    memset(a, 0, sizeof *a);
+    const mg_option *help = help_asked(tables, ntables, argc, argv);
+    if (help) return add_value(a, help, NULL, err);
+    return parse_line(a, tables, ntables, argc, argv, err);
 }

@@ -7,8 +7,11 @@
  * the help text of the options comes from the same table (mg_args_help). It accepts `--name VALUE`,
  * `--name=VALUE`, `-o VALUE` and `--` (everything after it is a
  * positional). Mistakes are errors with a message a person can act on,
- * with a suggestion for a misspelt option. Pure: no I/O, no allocation
- * (values point into argv).
+ * with a suggestion for a misspelt option; but when the line asks for help
+ * (--help or -h, before any `--`), that wins over its mistakes, so that a
+ * person who got an option wrong can always read the help. Values point
+ * into argv; the lists of them grow with the line (there is no fixed
+ * number of --key options), so a parsed line is freed with mg_args_free.
  */
 #ifndef MG_BASE_OPT_H
 #define MG_BASE_OPT_H
@@ -18,9 +21,6 @@
 #include <stdio.h>
 
 #include "base/err.h"
-
-#define MG_ARGS_MAX_POSITIONAL 8
-#define MG_ARGS_MAX_VALUES 128
 
 typedef struct mg_option {
     const char *name; /* "--target" */
@@ -39,20 +39,30 @@ typedef struct mg_option {
         NULL, 0, NULL, false, NULL, NULL                                                           \
     }
 
+typedef struct mg_arg_value {
+    const mg_option *option;
+    const char *value; /* NULL for a flag */
+} mg_arg_value;
+
 typedef struct mg_args {
-    const char *positional[MG_ARGS_MAX_POSITIONAL];
+    const char **positional;
     int npositional;
-    struct {
-        const mg_option *option;
-        const char *value; /* NULL for a flag */
-    } values[MG_ARGS_MAX_VALUES];
+    mg_arg_value *values;
     int nvalues;
 } mg_args;
 
 /* Parses argv[0..argc) against `tables` (each ends with MG_OPTION_END).
- * Returns 0, or -1 with MG_E_INVALID and a message in `err`. */
+ * Returns 0, or -1 with MG_E_INVALID and a message in `err`; either way
+ * `a` is to be freed with mg_args_free. When the line has --help or -h
+ * (and a table has it), the result is that flag alone, whatever else the
+ * line holds. */
 int mg_args_parse(mg_args *a, const mg_option *const *tables, int ntables, int argc,
                   char *const *argv, mg_err *err);
+void mg_args_free(mg_args *a);
+/* Declares a parsed line that is freed when it goes out of scope (the
+ * cleanup attribute of gcc and clang), for commands, which return from
+ * many places: `mg_args args MG_ARGS_SCOPED = {0};`. */
+#define MG_ARGS_SCOPED __attribute__((cleanup(mg_args_free)))
 
 /* The option of `tables` named `name` ("--url" or "-o"), or NULL. */
 const mg_option *mg_args_find(const mg_option *const *tables, int ntables, const char *name);

@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (i != word_at[0] && i != word_at[1]) rest[nrest++] = argv[i];
     const mg_option *const tables[2] = {mg_global_options, cmd->options};
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     mg_err err;
     if (mg_args_parse(&args, tables, 2, nrest, rest, &err) != 0) {
         free(rest);

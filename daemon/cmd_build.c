@@ -82,7 +82,7 @@ int mg_cmd_build(int argc, char **argv)
     mg_build_options bo = {0};
     mg_build_limits limits = mg_build_limits_default();
     bo.limits = &limits;
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {build_options, mg_cli_limit_options};
     if (mg_cli_parse_options("mgd build", &args, tables, 2, argc, argv) != 0) {
         usage(stderr);

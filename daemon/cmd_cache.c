@@ -110,7 +110,7 @@ int mg_cmd_cache(int argc, char **argv)
         usage(sub ? stdout : stderr);
         return sub ? 0 : 2;
     }
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {cache_options};
     if (mg_cli_parse_options("mgd cache", &args, tables, 1, argc - 1, argv + 1) != 0) {
         usage(stderr);

@@ -59,7 +59,7 @@ int mg_cmd_describe(int argc, char **argv)
 {
     /* no target: the resolver takes the registry's default */
     mg_resolve_options opts = {.arch = mg_host_arch()};
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {describe_options};
     if (mg_cli_parse_options("mgd describe", &args, tables, 1, argc, argv) != 0) {
         usage(stderr);

@@ -102,7 +102,7 @@ int mg_cmd_run(int argc, char **argv)
             first_arg = i + 1;
             break;
         }
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {run_options};
     if (mg_cli_parse_options("mgd run", &args, tables, 1, n_options, argv) != 0) {
         usage(stderr);

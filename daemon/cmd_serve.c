@@ -212,7 +212,7 @@ int mg_cmd_serve(int argc, char **argv)
         .local_repos = true,
         .version = MGD_VERSION,
     };
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {serve_options, mg_cli_limit_options};
     if (mg_cli_parse_options("mgd serve", &args, tables, 2, argc, argv) != 0) return 2;
     if (mg_args_has(&args, "--help")) {

@@ -48,7 +48,7 @@ int mg_cmd_token(int argc, char **argv)
         return argc < 1 ? 2 : 0;
     }
     const char *sub = argv[0];
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {token_options};
     if (mg_cli_parse_options("mgd token", &args, tables, 1, argc - 1, argv + 1) != 0) {
         usage(stderr);

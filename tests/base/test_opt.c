@@ -1,10 +1,11 @@
 /*
  * base/opt.h: long options with a separate or an inline value, short
  * options, flags, `--` and "-", the errors (missing value, a value given
- * to a flag, an option given twice, too many positionals, an unknown
+ * to a flag, an option given twice, long lines, help over mistakes, an unknown
  * option with or without a suggestion) and the accessors.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/opt.h"
@@ -28,16 +29,18 @@ static const mg_option *const tables[] = {global_opts, build_opts};
 
 #define ARGC(v) ((int)(sizeof(v) / sizeof((v)[0])))
 
+/* Parses into `a`, which may hold an earlier parse (freed first). */
 static int parse(mg_args *a, int argc, char **argv, mg_err *err)
 {
     mg_err_clear(err);
+    mg_args_free(a);
     return mg_args_parse(a, tables, 2, argc, argv, err);
 }
 
 Test(args, long_with_separate_value)
 {
     char *argv[] = {"--target", "unix", "proj"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--target"), "unix");
@@ -48,7 +51,7 @@ Test(args, long_with_separate_value)
 Test(args, long_with_inline_value)
 {
     char *argv[] = {"--target=xen", "--url=http://h:1/a=b", "--output="};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--target"), "xen");
@@ -63,7 +66,7 @@ Test(args, long_with_inline_value)
 Test(args, short_option)
 {
     char *argv[] = {"-o", "image.bin", "p", "-t", "unix"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--output"), "image.bin");
@@ -79,7 +82,7 @@ Test(args, short_option)
 Test(args, flags)
 {
     char *argv[] = {"--force", "x", "--json"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert(mg_args_has(&a, "--force"));
@@ -95,7 +98,7 @@ Test(args, flags)
 Test(args, flag_with_value_is_an_error)
 {
     char *argv[] = {"--force=yes"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
     cr_assert(strstr(err.msg, "--force"), "%s", err.msg);
@@ -106,7 +109,7 @@ Test(args, flag_with_value_is_an_error)
 Test(args, missing_value_names_the_option)
 {
     char *argv[] = {"p", "--target"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
     cr_assert(strstr(err.msg, "--target"), "%s", err.msg);
@@ -120,7 +123,7 @@ Test(args, missing_value_names_the_option)
 Test(args, value_may_start_with_a_dash)
 {
     char *argv[] = {"--output", "-", "--key", "--x=1"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--output"), "-");
@@ -131,7 +134,7 @@ Test(args, value_may_start_with_a_dash)
 Test(args, unknown_option_with_suggestion)
 {
     char *argv[] = {"--forc"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
     cr_assert(strstr(err.msg, "'--forc'"), "%s", err.msg);
@@ -141,7 +144,7 @@ Test(args, unknown_option_with_suggestion)
 Test(args, unknown_option_transposition)
 {
     char *argv[] = {"--targte", "unix"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
     cr_assert(strstr(err.msg, "did you mean --target?"), "%s", err.msg);
@@ -161,7 +164,7 @@ Test(args, unknown_option_transposition)
 Test(args, unknown_option_far_from_all)
 {
     char *argv[] = {"--zebra-stripes"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
     cr_assert(strstr(err.msg, "unknown option '--zebra-stripes'"), "%s", err.msg);
@@ -181,7 +184,7 @@ Test(args, suggest)
 Test(args, double_dash_ends_options)
 {
     char *argv[] = {"--json", "--", "--force", "-o", "--", "x"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert(mg_args_has(&a, "--json"));
@@ -197,7 +200,7 @@ Test(args, double_dash_ends_options)
 Test(args, lone_dash_is_positional)
 {
     char *argv[] = {"-", "--json"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_eq(a.npositional, 1);
@@ -208,7 +211,7 @@ Test(args, lone_dash_is_positional)
 Test(args, non_repeatable_twice)
 {
     char *argv[] = {"--target", "unix", "--target=xen"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), -1);
     cr_assert(strstr(err.msg, "--target"), "%s", err.msg);
@@ -227,7 +230,7 @@ Test(args, non_repeatable_twice)
 Test(args, repeatable_keeps_order)
 {
     char *argv[] = {"--key", "a=1", "-k", "b=2", "--json", "--key=c=3"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_nth(&a, "--key", 0), "a=1");
@@ -239,27 +242,60 @@ Test(args, repeatable_keeps_order)
     cr_assert_str_eq(mg_args_get(&a, "--key"), "c=3");
 }
 
-Test(args, too_many_positionals)
+/* The lists grow with the line: there is no fixed number of positionals
+ * or of repeated options (a build may set thousands of --key). */
+Test(args, long_lines_have_no_fixed_limit)
 {
-    char *ok[MG_ARGS_MAX_POSITIONAL];
-    char *bad[MG_ARGS_MAX_POSITIONAL + 1];
-    for (int i = 0; i < MG_ARGS_MAX_POSITIONAL + 1; i++) {
-        if (i < MG_ARGS_MAX_POSITIONAL) ok[i] = "p";
-        bad[i] = i == MG_ARGS_MAX_POSITIONAL ? "extra" : "p";
+    enum { N = 5000 };
+    static char *argv[2 * N + 20];
+    int argc = 0;
+    static char keys[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d=%d", i, i);
+        argv[argc++] = "--key";
+        argv[argc++] = keys[i];
     }
-    mg_args a;
+    for (int i = 0; i < 12; i++) argv[argc++] = "p";
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
-    cr_assert_eq(parse(&a, MG_ARGS_MAX_POSITIONAL, ok, &err), 0, "%s", err.msg);
-    cr_assert_eq(a.npositional, MG_ARGS_MAX_POSITIONAL);
-    cr_assert_eq(parse(&a, MG_ARGS_MAX_POSITIONAL + 1, bad, &err), -1);
-    cr_assert(strstr(err.msg, "too many arguments"), "%s", err.msg);
-    cr_assert(strstr(err.msg, "extra"), "%s", err.msg);
+    cr_assert_eq(parse(&a, argc, argv, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.npositional, 12);
+    cr_assert_str_eq(mg_args_nth(&a, "--key", 0), "k0=0");
+    cr_assert_str_eq(mg_args_nth(&a, "--key", N - 1), keys[N - 1]);
+    cr_assert_null(mg_args_nth(&a, "--key", N));
+}
+
+/* A line that asks for help gets it, whatever else is wrong with it; after
+ * `--` it is a positional like any other word. */
+Test(args, help_wins_over_mistakes)
+{
+    static const mg_option with_help[] = {
+        {"--help", 'h', NULL, false, NULL, "this help"},
+        {"--force", 0, NULL, false, NULL, "build again"},
+        MG_OPTION_END,
+    };
+    const mg_option *const t[] = {with_help};
+    char *bad[] = {"--bogus", "--force", "--force", "-h", "--target"};
+    mg_args a MG_ARGS_SCOPED = {0};
+    mg_err err = {0};
+    cr_assert_eq(mg_args_parse(&a, t, 1, 5, bad, &err), 0, "%s", err.msg);
+    cr_assert(mg_args_has(&a, "--help"));
+    cr_assert_not(mg_args_has(&a, "--force"));
+    mg_args_free(&a);
+    char *after[] = {"--", "--help", "--bogus"};
+    cr_assert_eq(mg_args_parse(&a, t, 1, 3, after, &err), 0, "%s", err.msg);
+    cr_assert_not(mg_args_has(&a, "--help"));
+    cr_assert_eq(a.npositional, 2);
+    mg_args_free(&a);
+    char *wrong[] = {"--bogus"};
+    cr_assert_eq(mg_args_parse(&a, t, 1, 1, wrong, &err), -1);
+    cr_assert(strstr(err.msg, "unknown option '--bogus'"), "%s", err.msg);
 }
 
 Test(args, global_and_command_tables)
 {
     char *argv[] = {"--url", "http://h", "-t", "xen", "p", "--json", "--force"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--url"), "http://h");
@@ -271,6 +307,7 @@ Test(args, global_and_command_tables)
     /* with only the global table, a command option is unknown */
     const mg_option *const only_global[] = {global_opts};
     char *argv2[] = {"--force"};
+    mg_args_free(&a);
     cr_assert_eq(mg_args_parse(&a, only_global, 1, 1, argv2, &err), -1);
     cr_assert(strstr(err.msg, "unknown option '--force'"), "%s", err.msg);
 }
@@ -283,7 +320,7 @@ Test(args, get_returns_last_value)
     };
     const mg_option *const t[] = {rep};
     char *argv[] = {"--tag", "one", "--tag", "two", "--tag=three"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(mg_args_parse(&a, t, 1, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_str_eq(mg_args_get(&a, "--tag"), "three");
@@ -294,7 +331,7 @@ Test(args, parse_resets_previous_result)
 {
     char *argv[] = {"--json", "p"};
     char *argv2[] = {"q"};
-    mg_args a;
+    mg_args a MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(parse(&a, ARGC(argv), argv, &err), 0, "%s", err.msg);
     cr_assert_eq(parse(&a, ARGC(argv2), argv2, &err), 0, "%s", err.msg);

@@ -244,7 +244,7 @@ Test(ctl, long_key_names_are_not_cut)
     snprintf(b, sizeof b, "%s=2", name_b);
     char *argv[] = {"--key", a, "--key", b, "--key", "x=3", "--key", "x=4"};
     const mg_option *const tables[1] = {key_options};
-    mg_args args;
+    mg_args args MG_ARGS_SCOPED = {0};
     mg_err err = {0};
     cr_assert_eq(mg_args_parse(&args, tables, 1, 8, argv, &err), 0, "%s", err.msg);
     mg_ctl c = {.args = &args, .command = "build"};
