@@ -24,17 +24,6 @@ uint64_t mg_deadline_in(uint64_t timeout_ms)
     return timeout_ms > UINT64_MAX - now ? UINT64_MAX : now + timeout_ms;
 }
 
-uint64_t mg_deadline_left_ms(uint64_t deadline)
-{
-    uint64_t now = mg_now_ms();
-    return deadline > now ? deadline - now : 0;
-}
-
-bool mg_deadline_passed(uint64_t deadline)
-{
-    return mg_deadline_left_ms(deadline) == 0;
-}
-
 struct timespec mg_abstime_in(clockid_t clock, uint64_t ms)
 {
     struct timespec ts;

@@ -6,14 +6,13 @@
  * Durations and deadlines are measured on CLOCK_MONOTONIC, never on the
  * wall clock, so that setting the system time neither fires nor postpones
  * a timeout. A deadline is a point on that clock in milliseconds (a
- * uint64_t from mg_deadline_in); the arithmetic around it (adding a
- * timeout, what is left, whether it passed, carrying nanoseconds into
+ * uint64_t from mg_deadline_in), compared with mg_now_ms; the arithmetic
+ * around it (adding a timeout without overflow, carrying nanoseconds into
  * seconds) lives here once instead of at each wait.
  */
 #ifndef MG_BASE_DEADLINE_H
 #define MG_BASE_DEADLINE_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -27,9 +26,6 @@ uint64_t mg_ms_since(uint64_t start_ms);
 /* The deadline `timeout_ms` from now (saturating: a huge timeout is a
  * deadline that never comes). */
 uint64_t mg_deadline_in(uint64_t timeout_ms);
-/* Milliseconds left until `deadline`, 0 once it has passed. */
-uint64_t mg_deadline_left_ms(uint64_t deadline);
-bool mg_deadline_passed(uint64_t deadline);
 
 /* The absolute time `ms` from now on `clock`, for pthread_cond_timedwait:
  * CLOCK_REALTIME for a condition variable with default attributes,

@@ -56,32 +56,3 @@ void mg_err_clear(mg_err *e)
     e->code = MG_OK;
     e->msg[0] = 0;
 }
-
-const char *mg_err_code_name(mg_err_code code)
-{
-    switch (code) {
-    case MG_OK:
-        return "ok";
-    case MG_E_INVALID:
-        return "invalid";
-    case MG_E_NOT_FOUND:
-        return "not_found";
-    case MG_E_CONFLICT:
-        return "conflict";
-    case MG_E_LIMIT:
-        return "limit";
-    case MG_E_BUSY:
-        return "busy";
-    case MG_E_IO:
-        return "io";
-    case MG_E_CORRUPT:
-        return "corrupt";
-    case MG_E_CANCELLED:
-        return "cancelled";
-    case MG_E_NOMEM:
-        return "nomem";
-    case MG_E_INTERNAL:
-        return "internal";
-    }
-    return "unknown";
-}

@@ -58,7 +58,5 @@ int mg_err_vset(mg_err *e, mg_err_code code, const char *fmt, va_list ap);
 int mg_err_prefix(mg_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Clears `e` to MG_OK and an empty message. */
 void mg_err_clear(mg_err *e);
-/* A short stable name of a code ("not_found"), for logs and JSON. */
-const char *mg_err_code_name(mg_err_code code);
 
 #endif

@@ -44,13 +44,6 @@ const char *mg_runtime_version(void)
     return version;
 }
 
-int mg_runtime_has_file(const char *path)
-{
-    for (size_t i = 0; i < mg_runtime_files_count; i++)
-        if (!strcmp(mg_runtime_files[i].path, path)) return 1;
-    return 0;
-}
-
 char *mg_runtime_materialize(mg_cache *c, mg_err *err)
 {
     char *dir = mg_xasprintf("%s/runtime/%s", mg_cache_path(c), mg_runtime_version());

@@ -36,7 +36,4 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err);
  * with a message when an entry lists a file mgd does not carry. */
 const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err);
 
-/* Whether the embedded runtime has the file (relative to the tree). */
-int mg_runtime_has_file(const char *path);
-
 #endif

@@ -72,19 +72,3 @@ Test(err, clear_empties_it)
     cr_assert_eq(e.code, MG_OK);
     cr_assert_str_eq(e.msg, "");
 }
-
-Test(err, every_code_has_its_own_name)
-{
-    const mg_err_code codes[] = {MG_OK,          MG_E_INVALID, MG_E_NOT_FOUND, MG_E_CONFLICT,
-                                 MG_E_LIMIT,     MG_E_BUSY,    MG_E_IO,        MG_E_CORRUPT,
-                                 MG_E_CANCELLED, MG_E_NOMEM,   MG_E_INTERNAL};
-    size_t n = sizeof codes / sizeof *codes;
-    for (size_t i = 0; i < n; i++) {
-        const char *name = mg_err_code_name(codes[i]);
-        cr_assert_neq(strcmp(name, "unknown"), 0, "code %d has no name", (int)codes[i]);
-        for (size_t k = 0; k < i; k++)
-            cr_assert_neq(strcmp(name, mg_err_code_name(codes[k])), 0, "%s twice", name);
-    }
-    cr_assert_str_eq(mg_err_code_name(MG_E_NOT_FOUND), "not_found");
-    cr_assert_str_eq(mg_err_code_name((mg_err_code)999), "unknown");
-}
