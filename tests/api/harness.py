@@ -633,6 +633,25 @@ def stop_shared():
         d.finish()  # stops it if it runs, removes its files
 
 
+def project_module(state, project, prefix):
+    """setUpModule and tearDownModule of a file whose cases share one
+    daemon holding the hello project `project`, and a scratch directory
+    (state["dir"], removed at the end)."""
+
+    def setup():
+        d = start_shared()
+        d.create_project(hello_project(project))
+        state["dir"] = tempfile.mkdtemp(prefix=prefix)
+
+    def teardown():
+        try:
+            stop_shared()
+        finally:
+            shutil.rmtree(state.get("dir", "/nonexistent"), ignore_errors=True)
+
+    return setup, teardown
+
+
 class ApiTest(unittest.TestCase):
     """A test against the file's shared daemon; after every test the daemon
     must still answer GET /health."""

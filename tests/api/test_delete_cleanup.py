@@ -5,9 +5,7 @@ dropped."""
 
 import json
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
 
@@ -20,17 +18,7 @@ R = {}
 git = harness.git
 
 
-def setUpModule():
-    d = harness.start_shared()
-    d.create_project(harness.hello_project("revkeys"))
-    R["dir"] = tempfile.mkdtemp(prefix="mgd-api-review-")
-
-
-def tearDownModule():
-    try:
-        harness.stop_shared()
-    finally:
-        shutil.rmtree(R.get("dir", "/nonexistent"), ignore_errors=True)
+setUpModule, tearDownModule = harness.project_module(R, "revkeys", "mgd-api-delete-cleanup-")
 
 
 class DeleteCleanup(ApiTest):

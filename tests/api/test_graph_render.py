@@ -19,17 +19,7 @@ R = {}
 git = harness.git
 
 
-def setUpModule():
-    d = harness.start_shared()
-    d.create_project(harness.hello_project("revkeys"))
-    R["dir"] = tempfile.mkdtemp(prefix="mgd-api-review-")
-
-
-def tearDownModule():
-    try:
-        harness.stop_shared()
-    finally:
-        shutil.rmtree(R.get("dir", "/nonexistent"), ignore_errors=True)
+setUpModule, tearDownModule = harness.project_module(R, "revkeys", "mgd-api-graph-render-")
 
 
 class GraphRender(ApiTest):
