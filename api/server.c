@@ -601,7 +601,7 @@ typedef struct head_check {
     const char *next; /* raw: where the previous line's text ended */
     const char *end;  /* raw: the end of the head */
     unsigned status;  /* the first problem's answer; 0: none */
-    char why[200];
+    mg_err why;       /* and what it is */
     unsigned n_length, n_coding;
     uint64_t length; /* the first Content-Length */
     bool lengths_differ;
@@ -617,7 +617,7 @@ static enum MHD_Result head_problem(head_check *h, unsigned status, const char *
     h->status = status;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(h->why, sizeof h->why, fmt, ap);
+    mg_err_vset(&h->why, MG_E_INVALID, fmt, ap);
     va_end(ap);
     return MHD_NO;
 }
@@ -979,7 +979,7 @@ static enum MHD_Result on_head(req *q, const char *url, const char *method, cons
     if (status) {
         /* where the body ends is in doubt: answered now, and libmicrohttpd
          * reads nothing more from the connection and closes it */
-        mg_reply_error(r, status, "%s", h.why);
+        mg_reply_error(r, status, "%s", h.why.msg);
         r->dispatched = true;
         return send_reply(r);
     }
