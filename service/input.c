@@ -59,15 +59,11 @@ int mg_json_parse_body(const char *body, size_t len, cJSON **out, mg_err *e)
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
         i++;
     if (i == len) return 0;
-    if (memchr(body, 0, len)) {
-        return mg_err_set(e, MG_E_INVALID, "the body contains a NUL byte");
-    }
-    if (!mg_utf8_valid(body, len)) {
+    if (memchr(body, 0, len)) return mg_err_set(e, MG_E_INVALID, "the body contains a NUL byte");
+    if (!mg_utf8_valid(body, len))
         return mg_err_set(e, MG_E_INVALID, "the body is not valid UTF-8");
-    }
-    if (has_nul_escape(body, len)) {
+    if (has_nul_escape(body, len))
         return mg_err_set(e, MG_E_INVALID, "strings in the body must not contain NUL (\\u0000)");
-    }
     const char *end = NULL;
     /* The body is NUL-terminated past len: with require_null_terminated,
      * cJSON refuses anything but whitespace after the value. */
@@ -133,13 +129,10 @@ int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, con
         const mg_field *f = NULL;
         for (size_t i = 0; i < n && !f; i++)
             if (!strcmp(fields[i].name, name)) f = &fields[i];
-        if (!f) {
-            return mg_err_set(e, MG_E_INVALID, "unknown field \"%s%s\"", where, name);
-        }
+        if (!f) return mg_err_set(e, MG_E_INVALID, "unknown field \"%s%s\"", where, name);
         for (const cJSON *o = obj->child; o != m; o = o->next)
-            if (o->string && !strcmp(o->string, name)) {
+            if (o->string && !strcmp(o->string, name))
                 return mg_err_set(e, MG_E_INVALID, "field \"%s%s\" is given twice", where, name);
-            }
         if (!(type_of(m) & f->types)) {
             char t[96];
             mg_json_types_text(f->types, t, sizeof t);
@@ -147,9 +140,8 @@ int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, con
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (fields[i].required && !cJSON_GetObjectItemCaseSensitive(obj, fields[i].name)) {
+        if (fields[i].required && !cJSON_GetObjectItemCaseSensitive(obj, fields[i].name))
             return mg_err_set(e, MG_E_INVALID, "field \"%s%s\" is required", where, fields[i].name);
-        }
     return 0;
 }
 
@@ -188,34 +180,28 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, mg_err *e)
     char num[40];
     for (const cJSON *m = obj->child; m; m = m->next) {
         const char *name = m->string ? m->string : "";
-        if (!*name) {
-            return mg_err_set(e, MG_E_INVALID, "keys: a key name is empty");
-        }
+        if (!*name) return mg_err_set(e, MG_E_INVALID, "keys: a key name is empty");
         /* the duplicate check below is quadratic: a bound keeps a request
          * from holding a thread for minutes; no document has this many */
-        if (++n > MG_KEYS_MAX) {
+        if (++n > MG_KEYS_MAX)
             return mg_err_set(e, MG_E_INVALID, "keys: more than %d keys", MG_KEYS_MAX);
-        }
         for (const cJSON *o = obj->child; o != m; o = o->next)
-            if (o->string && !strcmp(o->string, name)) {
+            if (o->string && !strcmp(o->string, name))
                 return mg_err_set(e, MG_E_INVALID, "keys: \"%s\" is given twice", name);
-            }
         size_t vlen;
         if (cJSON_IsString(m)) {
             vlen = strlen(m->valuestring);
         } else if (cJSON_IsNumber(m)) {
-            if (!isfinite(m->valuedouble)) {
+            if (!isfinite(m->valuedouble))
                 return mg_err_set(e, MG_E_INVALID, "keys: \"%s\" is not a finite number", name);
-            }
             /* 2^53 + 1 reads as 2^53: past 2^53 - 1 the number sent may
              * not be the one written (as the resolver says of documents) */
-            if (fabs(m->valuedouble) >= 9007199254740992.0) {
+            if (fabs(m->valuedouble) >= 9007199254740992.0)
                 return mg_err_set(
                     e, MG_E_INVALID,
                     "keys: \"%s\" is a number beyond +-(2^53 - 1), where JSON numbers stop "
                     "being exact: send it as a string of decimal digits instead",
                     name);
-            }
             number_text(m->valuedouble, num, sizeof num);
             vlen = strlen(num);
         } else if (cJSON_IsBool(m)) {
@@ -226,9 +212,7 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, mg_err *e)
         }
         bytes += vlen + 1;
     }
-    if (keys_alloc(out, n, bytes) != 0) {
-        return mg_err_set(e, MG_E_NOMEM, "out of memory");
-    }
+    if (keys_alloc(out, n, bytes) != 0) return mg_err_set(e, MG_E_NOMEM, "out of memory");
     size_t used = 0;
     for (const cJSON *m = obj->child; m; m = m->next) {
         const char *v;
@@ -250,19 +234,14 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, mg_err *e)
 int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, mg_err *e)
 {
     size_t bytes = 0;
-    if (n > MG_KEYS_MAX) {
-        return mg_err_set(e, MG_E_INVALID, "more than %d keys", MG_KEYS_MAX);
-    }
+    if (n > MG_KEYS_MAX) return mg_err_set(e, MG_E_INVALID, "more than %d keys", MG_KEYS_MAX);
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(pairs[i], '=');
-        if (!eq || eq == pairs[i]) {
+        if (!eq || eq == pairs[i])
             return mg_err_set(e, MG_E_INVALID, "key must be NAME=VALUE, not \"%s\"", pairs[i]);
-        }
         bytes += strlen(pairs[i]) + 1;
     }
-    if (keys_alloc(out, n, bytes) != 0) {
-        return mg_err_set(e, MG_E_NOMEM, "out of memory");
-    }
+    if (keys_alloc(out, n, bytes) != 0) return mg_err_set(e, MG_E_NOMEM, "out of memory");
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(pairs[i]);
