@@ -87,14 +87,13 @@ void mg_h_build_start(mg_req *r)
     cJSON *body = NULL;
     mg_keys keys = {0};
     mg_service_err e = {0};
-    char err[512] = "";
     if (!mg_req_json(r, build_fields, 5, false, &body)) goto out;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "target");
     const cJSON *ar = cJSON_GetObjectItemCaseSensitive(body, "arch");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "keys");
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
-    if (k && mg_keys_from_json(k, &keys, err, sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err);
+    if (k && mg_keys_from_json(k, &keys, &e.err) != 0) {
+        mg_reply_err(r, &e.err);
         goto out;
     }
     mg_new_build spec = {

@@ -307,13 +307,13 @@ void mg_h_check(mg_req *r)
     cJSON *body = NULL;
     mg_keys keys = {0};
     mg_resolved res = {0};
-    char err[256];
+    mg_err e;
     if (!mg_req_json(r, check_fields, 4, false, &body)) goto out;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "target");
     const cJSON *ar = cJSON_GetObjectItemCaseSensitive(body, "arch");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "keys");
-    if (k && mg_keys_from_json(k, &keys, err, sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err);
+    if (k && mg_keys_from_json(k, &keys, &e) != 0) {
+        mg_reply_err(r, &e);
         goto out;
     }
     if (!resolve(r, &p, t ? t->valuestring : NULL, ar ? ar->valuestring : NULL, &keys, &res))
@@ -337,7 +337,7 @@ void mg_h_graph(mg_req *r)
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
     mg_keys keys = {0};
     mg_resolved res = {0};
-    char err[256];
+    mg_err e;
     const char *format = mg_query_get(&r->query, "format");
     if (!format || !*format) format = "json";
     if (strcmp(format, "json") && strcmp(format, "dot") && strcmp(format, "svg")) {
@@ -348,8 +348,8 @@ void mg_h_graph(mg_req *r)
     size_t n = 0;
     for (size_t i = 0; i < r->query.n; i++)
         if (!strcmp(r->query.items[i].key, "key")) pairs[n++] = r->query.items[i].value;
-    if (mg_keys_from_pairs(pairs, n, &keys, err, sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err);
+    if (mg_keys_from_pairs(pairs, n, &keys, &e) != 0) {
+        mg_reply_err(r, &e);
         goto out;
     }
     const char *t = mg_query_get(&r->query, "target"), *ar = mg_query_get(&r->query, "arch");

@@ -25,11 +25,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/buf.h"
 #include "api/params.h"
-#include "api/reqjson.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "base/buf.h"
+#include "base/num.h"
+#include "service/input.h"
 
 /* ---- metrics (metrics.c) ------------------------------------------------ */
 

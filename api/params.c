@@ -1,5 +1,5 @@
 /*
- * params.c - numbers, names, pages, ranges, tags, media types, times.
+ * params.c - pages, ranges, tags, media types, bearer credentials, times.
  */
 #include "api/params.h"
 
@@ -9,74 +9,20 @@
 #include <string.h>
 #include <strings.h>
 
-bool mg_parse_u64n(const char *s, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!n) return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
+#include "base/num.h"
 
-int mg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (!s) return -1;
-    bool neg = *s == '-';
-    if (neg) s++;
-    uint64_t v;
-    if (!mg_parse_u64n(s, strlen(s), &v)) return -1;
-    int64_t r;
-    if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1) return -1;
-        r = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-    } else {
-        if (v > (uint64_t)INT64_MAX) return -1;
-        r = (int64_t)v;
-    }
-    if (r < min || r > max) return -1;
-    *out = r;
-    return 0;
-}
-
-bool mg_parse_id(const char *s, int64_t *out)
-{
-    if (!s || *s == '-') return false;
-    return mg_parse_i64(s, 1, MG_ID_MAX, out) == 0;
-}
-
-bool mg_project_name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63) return false;
-    if (!(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0]))) return false;
-    bool all_digits = true;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  (i > 0 && (c == '_' || c == '.' || c == '-'));
-        if (!ok) return false;
-        if (!(c >= '0' && c <= '9')) all_digits = false;
-    }
-    return !all_digits;
-}
-
-int mg_page_parse(const mg_query *q, mg_page *out, char *err, size_t errsize)
+int mg_page_parse(const mg_query *q, mg_page *out, mg_err *e)
 {
     out->page = 1;
     out->per_page = MG_PER_PAGE_DEFAULT;
     const char *page = mg_query_get(q, "page"), *per = mg_query_get(q, "per_page");
     if (page && mg_parse_i64(page, 1, MG_PAGE_MAX, &out->page) != 0) {
-        snprintf(err, errsize, "page must be an integer from 1 to %" PRId64, MG_PAGE_MAX);
-        return -1;
+        return mg_err_set(e, MG_E_INVALID, "page must be an integer from 1 to %" PRId64,
+                          MG_PAGE_MAX);
     }
     if (per && mg_parse_i64(per, 1, MG_PER_PAGE_MAX, &out->per_page) != 0) {
-        snprintf(err, errsize, "per_page must be an integer from 1 to %d", MG_PER_PAGE_MAX);
-        return -1;
+        return mg_err_set(e, MG_E_INVALID, "per_page must be an integer from 1 to %d",
+                          MG_PER_PAGE_MAX);
     }
     return 0;
 }

@@ -1,13 +1,11 @@
 /*
- * params.h - reading what a request says: numbers and ids, project names,
- * pages of lists and their Link header, byte ranges, entity tags, media
- * types, bearer credentials, and writing times.
+ * params.h - reading what HTTP says: pages of lists and their Link
+ * header, byte ranges, entity tags, media types, bearer credentials, and
+ * writing times. (Numbers are read by base/num.h; ids, project names and
+ * request bodies are domain rules, in service/input.h.)
  *
  * Pure functions (no I/O, no engine), unit-tested in tests/api_unit. The
  * rules are docs/api.md's:
- *   - ids are decimal integers 1..2^53 (what a JSON number holds exactly);
- *   - project names match ^[a-z0-9][a-z0-9_.-]{0,62}$ and are not all
- *     digits (so "42" is always an id);
  *   - page >= 1, per_page 1..100 (default 20);
  *   - Range is one range of bytes; anything else is ignored, as RFC 9110
  *     allows, except what can never be satisfied.
@@ -20,19 +18,8 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 #include "api/router.h"
-
-#define MG_ID_MAX ((int64_t)1 << 53)
-
-/* Strict decimal: optional '-', digits, nothing else; within [min, max].
- * 0, or -1 (not a number, out of range, overflow). */
-int mg_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
-/* The n bytes at s as an unsigned decimal: digits only, at least one, no
- * overflow past UINT64_MAX (a NUL among them is not a digit). */
-bool mg_parse_u64n(const char *s, size_t n, uint64_t *out);
-/* An id as docs/api.md has them; false for anything else. */
-bool mg_parse_id(const char *s, int64_t *out);
-bool mg_project_name_valid(const char *s);
 
 #define MG_PER_PAGE_DEFAULT 20
 #define MG_PER_PAGE_MAX 100
@@ -43,8 +30,9 @@ typedef struct mg_page {
     int64_t page, per_page;
 } mg_page;
 
-/* Reads `page` and `per_page` from the query; -1 with a message for 400. */
-int mg_page_parse(const mg_query *q, mg_page *out, char *err, size_t errsize);
+/* Reads `page` and `per_page` from the query; -1 (MG_E_INVALID, a 400)
+ * when one is not a number in its range. */
+int mg_page_parse(const mg_query *q, mg_page *out, mg_err *e);
 int64_t mg_page_offset(const mg_page *p);
 /* The last page for `total` items (1 when there are none). */
 int64_t mg_page_last(int64_t total, int64_t per_page);

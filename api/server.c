@@ -196,10 +196,10 @@ void mg_reply_header(mg_req *r, const char *name, const char *fmt, ...)
 
 bool mg_req_json(mg_req *r, const mg_field *fields, size_t n, bool required, cJSON **out)
 {
-    char err[512];
+    mg_err e;
     *out = NULL;
-    if (mg_json_parse_body(r->body ? r->body : "", r->body_len, out, err, sizeof err) != 0) {
-        mg_reply_error(r, 400, "%s", err);
+    if (mg_json_parse_body(r->body ? r->body : "", r->body_len, out, &e) != 0) {
+        mg_reply_err(r, &e);
         return false;
     }
     if (!*out) {
@@ -207,10 +207,10 @@ bool mg_req_json(mg_req *r, const mg_field *fields, size_t n, bool required, cJS
         mg_reply_error(r, 400, "this request needs a JSON object as its body");
         return false;
     }
-    if (mg_json_check_fields(*out, fields, n, "", err, sizeof err) != 0) {
+    if (mg_json_check_fields(*out, fields, n, "", &e) != 0) {
         cJSON_Delete(*out);
         *out = NULL;
-        mg_reply_error(r, 400, "%s", err);
+        mg_reply_err(r, &e);
         return false;
     }
     return true;
@@ -218,9 +218,9 @@ bool mg_req_json(mg_req *r, const mg_field *fields, size_t n, bool required, cJS
 
 bool mg_req_page(mg_req *r, mg_page *p)
 {
-    char err[128];
-    if (mg_page_parse(&r->query, p, err, sizeof err) == 0) return true;
-    mg_reply_error(r, 400, "%s", err);
+    mg_err e;
+    if (mg_page_parse(&r->query, p, &e) == 0) return true;
+    mg_reply_err(r, &e);
     return false;
 }
 
@@ -242,22 +242,11 @@ void mg_reply_list_headers(mg_req *r, const mg_page *p, int64_t total)
 
 bool mg_req_project(mg_req *r, const char *ref, mg_project *p)
 {
-    mg_err e;
-    int64_t id;
-    int rc;
-    memset(p, 0, sizeof *p);
-    if (mg_parse_id(ref, &id))
-        rc = mg_store_project_get_id(r->api->o.store, id, p, &e);
-    else if (mg_project_name_valid(ref))
-        rc = mg_store_project_get(r->api->o.store, ref, p, &e);
-    else
-        rc = mg_err_set(&e, MG_E_NOT_FOUND, "not a project name");
-    if (rc == 0) return true;
-    if (e.code == MG_E_NOT_FOUND)
-        mg_reply_error(r, 404, "no project \"%.100s\"", ref);
-    else
-        mg_reply_err(r, &e);
-    return false;
+    mg_service_err e = {0};
+    bool found = mg_service_project_find(r->api->o.service, ref, p, &e) == 0;
+    if (!found) mg_reply_service_err(r, &e);
+    mg_service_err_free(&e);
+    return found;
 }
 
 bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b)
@@ -612,7 +601,7 @@ typedef struct head_check {
     const char *next; /* raw: where the previous line's text ended */
     const char *end;  /* raw: the end of the head */
     unsigned status;  /* the first problem's answer; 0: none */
-    char why[200];
+    mg_err why;       /* and what it is */
     unsigned n_length, n_coding;
     uint64_t length; /* the first Content-Length */
     bool lengths_differ;
@@ -628,7 +617,7 @@ static enum MHD_Result head_problem(head_check *h, unsigned status, const char *
     h->status = status;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(h->why, sizeof h->why, fmt, ap);
+    mg_err_vset(&h->why, MG_E_INVALID, fmt, ap);
     va_end(ap);
     return MHD_NO;
 }
@@ -990,7 +979,7 @@ static enum MHD_Result on_head(req *q, const char *url, const char *method, cons
     if (status) {
         /* where the body ends is in doubt: answered now, and libmicrohttpd
          * reads nothing more from the connection and closes it */
-        mg_reply_error(r, status, "%s", h.why);
+        mg_reply_error(r, status, "%s", h.why.msg);
         r->dispatched = true;
         return send_reply(r);
     }

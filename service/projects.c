@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/params.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/sha256.h"
@@ -143,10 +142,9 @@ static const mg_field repo_patch_fields[] = {
  * partial object that keeps p's current values. */
 static int take_repo(const cJSON *repo, mg_project *p, bool patch, mg_service_err *e)
 {
-    char err[256];
-    if (mg_json_check_fields(repo, patch ? repo_patch_fields : repo_fields, 2, "repo.", err,
-                             sizeof err) != 0)
-        return mg_err_set(&e->err, MG_E_INVALID, "%s", err);
+    if (mg_json_check_fields(repo, patch ? repo_patch_fields : repo_fields, 2, "repo.", &e->err) !=
+        0)
+        return -1;
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(repo, "url");
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(repo, "ref");
     if (url && check_repo_text("repo.url", url->valuestring, e)) return -1;
@@ -177,7 +175,7 @@ int mg_service_project_create(mg_service *svc, const mg_project_spec *spec, mg_p
 {
     memset(out, 0, sizeof *out);
     char *sources_json = NULL, *config = NULL;
-    char sources_sha[MG_SHA256_HEX_SIZE], config_sha[MG_SHA256_HEX_SIZE], err[512] = "";
+    char sources_sha[MG_SHA256_HEX_SIZE], config_sha[MG_SHA256_HEX_SIZE];
     mg_project p = {0};
     int rc = -1;
     if (!mg_project_name_valid(spec->name)) {
@@ -195,8 +193,8 @@ int mg_service_project_create(mg_service *svc, const mg_project_spec *spec, mg_p
     if (spec->repo && take_repo(spec->repo, &p, false, e)) goto out;
     if (spec->sources && take_sources(svc, spec->sources, &p, &sources_json, sources_sha, e))
         goto out;
-    if (!(config = mg_json_canonical(spec->config, err, sizeof err))) {
-        mg_err_set(&e->err, MG_E_INVALID, "config: %s", err);
+    if (!(config = mg_json_canonical(spec->config, &e->err))) {
+        mg_err_prefix(&e->err, "config");
         goto out;
     }
     if (check_config(svc, config, spec->sources, e)) goto out;
@@ -263,7 +261,6 @@ int mg_service_config_put(mg_service *svc, const mg_project *p, const char *doc,
     mg_errors errs = {0};
     cJSON *parsed = NULL, *tree = NULL;
     char *canon = NULL;
-    char err[512] = "";
     int rc = -1;
     memset(out, 0, sizeof *out);
     /* The document as sent first, so parse errors point into what the
@@ -273,15 +270,12 @@ int mg_service_config_put(mg_service *svc, const mg_project *p, const char *doc,
         mg_service_config_failed(e, &errs);
         goto out;
     }
-    if (mg_json_parse_body(doc, len, &parsed, err, sizeof err) != 0 || !parsed) {
-        mg_err_set(&e->err, MG_E_INVALID, "%s",
-                   err[0] ? err : "the body must be the config document");
+    if (mg_json_parse_body(doc, len, &parsed, &e->err) != 0) goto out;
+    if (!parsed) {
+        mg_err_set(&e->err, MG_E_INVALID, "the body must be the config document");
         goto out;
     }
-    if (!(canon = mg_json_canonical(parsed, err, sizeof err))) {
-        mg_err_set(&e->err, MG_E_INVALID, "%s", err);
-        goto out;
-    }
+    if (!(canon = mg_json_canonical(parsed, &e->err))) goto out;
     if (p->sources && !(tree = cJSON_Parse(p->sources))) {
         mg_err_set(&e->err, MG_E_INTERNAL, "the project's stored sources do not parse");
         goto out;

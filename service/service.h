@@ -18,7 +18,7 @@
  * is dropped on the way.
  *
  * Inputs are plain C values and parsed JSON documents (cJSON) whose
- * member types the caller has checked already (api/reqjson.h); the
+ * member types the caller has checked already (service/input.h); the
  * service checks what they mean.
  */
 #ifndef MG_SERVICE_SERVICE_H
@@ -30,7 +30,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/reqjson.h"
 #include "base/err.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
@@ -38,6 +37,7 @@
 #include "graph/catalog.h"
 #include "graph/errors.h"
 #include "graph/resolve.h"
+#include "service/input.h"
 #include "toolchain/target.h"
 
 typedef struct mg_service_options {

@@ -61,10 +61,9 @@ Test(service_builds, start_refuses_keys_the_config_does_not_know)
 {
     mg_project p = make_project("web", "https://example.org/web.git");
     mg_keys keys = {0};
-    char err[256] = "";
-    cJSON *k = cJSON_Parse("{\"zeta\": 1, \"alpha\": \"x\"}");
-    cr_assert_eq(mg_keys_from_json(k, &keys, err, sizeof err), 0, "%s", err);
     mg_service_err e = {0};
+    cJSON *k = cJSON_Parse("{\"zeta\": 1, \"alpha\": \"x\"}");
+    cr_assert_eq(mg_keys_from_json(k, &keys, &e.err), 0, "%s", e.err.msg);
     mg_stored_build b;
     cr_assert_eq(mg_service_build_start(&fx.svc, &p, &(mg_new_build){.keys = &keys}, &b, &e), -1);
     cr_assert_eq(e.err.code, MG_E_INVALID);

@@ -1,11 +1,20 @@
 /*
- * reqjson.h - checking JSON request bodies, and the canonical forms the
- * store keeps.
+ * input.h - the rules of what clients send: JSON request bodies and their
+ * fields, build keys, project names and ids, and the canonical forms the
+ * store keeps (config documents, inline source trees).
+ *
+ * These are domain rules, not HTTP: the API (api/) applies them to
+ * requests, the service (service.h) to what it stores, and any other
+ * front end would apply the same. A pure library (mgd_service_input: base/
+ * and cJSON only, no store, no resolver), unit-tested alone in
+ * tests/service/test_input.c. Failures are mg_err (base/err.h), always
+ * MG_E_INVALID but for memory (MG_E_NOMEM), with a message that names the
+ * field at fault.
  *
  * Request objects are checked against a list of fields before anything
  * reads them: an unknown member, a member given twice, a missing required
- * member or one of the wrong JSON type is a 400 whose message names the
- * field (and the type it must have), so a client can fix its request from
+ * member or one of the wrong JSON type is refused with a message that
+ * names the field (and the type it must have), so a client can fix its request from
  * the message alone. After the check, handlers read members without
  * further type tests.
  *
@@ -17,8 +26,8 @@
  * sha256 is that of exactly these bytes, which is also the name of the
  * snapshot blob the queue stores.
  */
-#ifndef MG_API_REQJSON_H
-#define MG_API_REQJSON_H
+#ifndef MG_SERVICE_INPUT_H
+#define MG_SERVICE_INPUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,7 +35,17 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/err.h"
 #include "base/sha256.h"
+
+/* Ids are decimal integers 1..2^53 (what a JSON number holds exactly). */
+#define MG_ID_MAX ((int64_t)1 << 53)
+
+/* An id as docs/api.md has them; false for anything else. */
+bool mg_parse_id(const char *s, int64_t *out);
+/* Project names match ^[a-z0-9][a-z0-9_.-]{0,62}$ and are not all digits
+ * (so "42" is always an id). */
+bool mg_project_name_valid(const char *s);
 
 /* JSON types a field may have (bits). */
 enum {
@@ -46,15 +65,15 @@ typedef struct mg_field {
 } mg_field;
 
 /* Parses a request body that must be a JSON object. An empty body (only
- * whitespace) gives *out = NULL and 0. -1 with a message for bad JSON,
+ * whitespace) gives *out = NULL and 0. -1 (MG_E_INVALID) for bad JSON,
  * invalid UTF-8, a NUL byte or an escaped one (\u0000), or a value that
  * is not an object. The body must have a NUL byte after its `len` bytes. */
-int mg_json_parse_body(const char *body, size_t len, cJSON **out, char *err, size_t errsize);
+int mg_json_parse_body(const char *body, size_t len, cJSON **out, mg_err *e);
 
 /* Checks `obj` (an object) against the fields. `where` prefixes field
  * names in messages ("repo." for a nested object; "" at the top). */
 int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, const char *where,
-                         char *err, size_t errsize);
+                         mg_err *e);
 
 /* "string", "integer", "string or null", ... */
 void mg_json_types_text(unsigned types, char *buf, size_t size);
@@ -77,16 +96,16 @@ typedef struct mg_keys {
 /* The canonical text of a config document, which names and stores it:
  * members in document order, no spaces, strings escaped as JSON requires,
  * integers up to 2^53 in full, other numbers with 17 significant digits
- * (so the text reads back to the same values). NULL with a message on a
- * number that is not finite, or without memory. */
-char *mg_json_canonical(const cJSON *v, char *err, size_t errsize);
+ * (so the text reads back to the same values). NULL on a number that is
+ * not finite (MG_E_INVALID), or without memory (MG_E_NOMEM). */
+char *mg_json_canonical(const cJSON *v, mg_err *e);
 
 /* The most keys a request may set (each is checked against the others). */
 #define MG_KEYS_MAX 256
 
-int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize);
+int mg_keys_from_json(const cJSON *obj, mg_keys *out, mg_err *e);
 /* From "NAME=VALUE" texts (the graph endpoint's repeated key= parameters). */
-int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *err, size_t errsize);
+int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, mg_err *e);
 void mg_keys_free(mg_keys *k);
 
 /* The canonical form of an inline tree (members are reordered in place).

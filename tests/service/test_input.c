@@ -1,56 +1,90 @@
 /*
- * Request body checks, build keys and canonical inline sources (the JSON
- * writer they use is tested in tests/base/test_json_writer.c).
+ * The rules of what clients send (service/input.h), alone: ids and project
+ * names, request body checks, build keys, canonical config documents and
+ * inline sources (the JSON writer they use is tested in
+ * tests/base/test_json_writer.c).
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/buf.h"
-#include "api/reqjson.h"
-#include "base/sha256.h"
+#include <math.h>
 
-static cJSON *parse(const char *s, char *err, size_t size, int *rc)
+#include "base/buf.h"
+#include "base/sha256.h"
+#include "service/input.h"
+
+Test(ids, parse_id)
+{
+    int64_t v;
+    cr_assert(mg_parse_id("1", &v));
+    cr_assert_eq(v, 1);
+    cr_assert(mg_parse_id("9007199254740992", &v));
+    cr_assert_eq(v, MG_ID_MAX);
+    const char *bad[] = {"0", "-1", "9007199254740993", "abc", "1a", "", "18446744073709551617"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(mg_parse_id(bad[i], &v), "%s", bad[i]);
+    cr_assert_not(mg_parse_id(NULL, &v));
+}
+
+Test(names, project_names)
+{
+    const char *good[] = {"hello", "a", "0abc", "my-app_2.x", "a123", "x.y"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert(mg_project_name_valid(good[i]), "%s", good[i]);
+    char long_ok[64], long_bad[65];
+    memset(long_ok, 'a', 63);
+    long_ok[63] = 0;
+    memset(long_bad, 'a', 64);
+    long_bad[64] = 0;
+    cr_assert(mg_project_name_valid(long_ok));
+    cr_assert_not(mg_project_name_valid(long_bad));
+    const char *bad[] = {"", "Hello", "12345", "-x", "_x", ".x", "a/b", "a b", "a\xC3\xA9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(mg_project_name_valid(bad[i]), "%s", bad[i]);
+}
+
+static cJSON *parse(const char *s, mg_err *e, int *rc)
 {
     cJSON *j = NULL;
     size_t n = strlen(s);
     char *copy = malloc(n + 1);
     memcpy(copy, s, n + 1);
-    *rc = mg_json_parse_body(copy, n, &j, err, size);
+    *rc = mg_json_parse_body(copy, n, &j, e);
     free(copy);
     return j;
 }
 
 Test(body, parse)
 {
-    char err[128];
+    mg_err e = {0};
     int rc;
-    cJSON *j = parse("  {\"a\": 1}  \n", err, sizeof err, &rc);
+    cJSON *j = parse("  {\"a\": 1}  \n", &e, &rc);
     cr_assert_eq(rc, 0);
     cr_assert(cJSON_IsObject(j));
     cJSON_Delete(j);
-    j = parse(" \r\n\t ", err, sizeof err, &rc);
+    j = parse(" \r\n\t ", &e, &rc);
     cr_assert_eq(rc, 0);
     cr_assert_null(j);
     const char *bad[] = {"[1]", "\"x\"", "{", "{} {}", "{}x", "nul", "{\"a\":}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        j = parse(bad[i], err, sizeof err, &rc);
+        j = parse(bad[i], &e, &rc);
         cr_assert_eq(rc, -1, "%s", bad[i]);
         cr_assert_null(j);
     }
     /* a NUL byte inside the length */
     cJSON *out = NULL;
-    cr_assert_eq(mg_json_parse_body("{}\0{}", 5, &out, err, sizeof err), -1);
-    cr_assert(strstr(err, "NUL"));
+    cr_assert_eq(mg_json_parse_body("{}\0{}", 5, &out, &e), -1);
+    cr_assert(strstr(e.msg, "NUL"));
 }
 
 Test(body, utf8_and_nul_escapes)
 {
-    char err[128];
+    mg_err e = {0};
     int rc;
     /* valid UTF-8 and ordinary escapes pass */
-    cJSON *j = parse("{\"a\": \"\xC3\xA9\\u00e9\\\\u0000\"}", err, sizeof err, &rc);
-    cr_assert_eq(rc, 0, "%s", err);
+    cJSON *j = parse("{\"a\": \"\xC3\xA9\\u00e9\\\\u0000\"}", &e, &rc);
+    cr_assert_eq(rc, 0, "%s", e.msg);
     cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "a")->valuestring,
                      "\xC3\xA9\xC3\xA9\\u0000", "an escaped backslash before u0000 is text");
     cJSON_Delete(j);
@@ -58,17 +92,17 @@ Test(body, utf8_and_nul_escapes)
     const char *nul[] = {"{\"a\": \"x\\u0000y\"}", "{\"a\\u0000b\": 1}",
                          "{\"a\": \"\\\\\\u0000\"}"};
     for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++) {
-        j = parse(nul[i], err, sizeof err, &rc);
+        j = parse(nul[i], &e, &rc);
         cr_assert_eq(rc, -1, "%s", nul[i]);
-        cr_assert(strstr(err, "NUL"), "%s", err);
+        cr_assert(strstr(e.msg, "NUL"), "%s", e.msg);
     }
     /* bytes that are not UTF-8, even inside strings */
     const char *bad[] = {"{\"a\": \"\xFF\"}", "{\"a\": \"\xC0\x80\"}", "{\"a\": \"\xED\xA0\x80\"}",
                          "{\"a\": \"\xE2\x82\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        j = parse(bad[i], err, sizeof err, &rc);
+        j = parse(bad[i], &e, &rc);
         cr_assert_eq(rc, -1, "case %zu", i);
-        cr_assert(strstr(err, "UTF-8"), "%s", err);
+        cr_assert(strstr(e.msg, "UTF-8"), "%s", e.msg);
     }
 }
 
@@ -77,22 +111,22 @@ static const mg_field build_fields[] = {
     {"count", MG_JT_INTEGER, false}, {"name", MG_JT_STRING, true},
 };
 
-static int check(const char *json, char *err, size_t size)
+static int check(const char *json, mg_err *e)
 {
     cJSON *j = cJSON_Parse(json);
     cr_assert_not_null(j, "%s", json);
-    int rc = mg_json_check_fields(j, build_fields, 5, "", err, size);
+    int rc = mg_json_check_fields(j, build_fields, 5, "", e);
     cJSON_Delete(j);
     return rc;
 }
 
 Test(fields, accepted)
 {
-    char err[200];
-    cr_assert_eq(check("{\"name\":\"x\"}", err, sizeof err), 0);
+    mg_err e = {0};
+    cr_assert_eq(check("{\"name\":\"x\"}", &e), 0);
     cr_assert_eq(check("{\"name\":\"x\",\"target\":\"unix\",\"keys\":{},\"force\":false,"
                        "\"count\":3}",
-                       err, sizeof err),
+                       &e),
                  0);
 }
 
@@ -110,9 +144,10 @@ Test(fields, messages_name_the_field)
         {"{\"name\":\"x\",\"name\":\"y\"}", "field \"name\" is given twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char err[200] = "";
-        cr_assert_eq(check(cases[i].json, err, sizeof err), -1, "%s", cases[i].json);
-        cr_assert_str_eq(err, cases[i].want, "%s", cases[i].json);
+        mg_err e = {0};
+        cr_assert_eq(check(cases[i].json, &e), -1, "%s", cases[i].json);
+        cr_assert_str_eq(e.msg, cases[i].want, "%s", cases[i].json);
+        cr_assert_eq(e.code, MG_E_INVALID, "%s", cases[i].json);
     }
 }
 
@@ -120,9 +155,9 @@ Test(fields, nested_prefix_and_type_text)
 {
     static const mg_field repo[] = {{"url", MG_JT_STRING, true}};
     cJSON *j = cJSON_Parse("{\"url\":[]}");
-    char err[200];
-    cr_assert_eq(mg_json_check_fields(j, repo, 1, "repo.", err, sizeof err), -1);
-    cr_assert_str_eq(err, "field \"repo.url\" must be a string");
+    mg_err e = {0};
+    cr_assert_eq(mg_json_check_fields(j, repo, 1, "repo.", &e), -1);
+    cr_assert_str_eq(e.msg, "field \"repo.url\" must be a string");
     cJSON_Delete(j);
     char t[96];
     mg_json_types_text(MG_JT_STRING | MG_JT_NUMBER | MG_JT_BOOL, t, sizeof t);
@@ -133,8 +168,8 @@ Test(keys, from_json)
 {
     cJSON *j = cJSON_Parse("{\"s\":\"text\",\"i\":42,\"neg\":-7,\"f\":1.5,\"b\":true,\"c\":false}");
     mg_keys k;
-    char err[128];
-    cr_assert_eq(mg_keys_from_json(j, &k, err, sizeof err), 0);
+    mg_err e = {0};
+    cr_assert_eq(mg_keys_from_json(j, &k, &e), 0);
     cr_assert_eq(k.n, 6);
     const char *want[][2] = {{"s", "text"}, {"i", "42"},   {"neg", "-7"},
                              {"f", "1.5"},  {"b", "true"}, {"c", "false"}};
@@ -153,9 +188,9 @@ Test(keys, from_json_errors)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *j = cJSON_Parse(bad[i]);
         mg_keys k = {0};
-        char err[128] = "";
-        cr_assert_eq(mg_keys_from_json(j, &k, err, sizeof err), -1, "%s", bad[i]);
-        cr_assert(strstr(err, "keys"), "%s", err);
+        mg_err e = {0};
+        cr_assert_eq(mg_keys_from_json(j, &k, &e), -1, "%s", bad[i]);
+        cr_assert(strstr(e.msg, "keys"), "%s", e.msg);
         cJSON_Delete(j);
     }
 }
@@ -164,16 +199,16 @@ Test(keys, from_pairs)
 {
     const char *pairs[] = {"a=1", "b=x=y", "c="};
     mg_keys k;
-    char err[128];
-    cr_assert_eq(mg_keys_from_pairs(pairs, 3, &k, err, sizeof err), 0);
+    mg_err e = {0};
+    cr_assert_eq(mg_keys_from_pairs(pairs, 3, &k, &e), 0);
     cr_assert_str_eq(k.items[1].name, "b");
     cr_assert_str_eq(k.items[1].value, "x=y");
     cr_assert_str_eq(k.items[2].value, "");
     mg_keys_free(&k);
     const char *bad[] = {"noequals"};
-    cr_assert_eq(mg_keys_from_pairs(bad, 1, &k, err, sizeof err), -1);
+    cr_assert_eq(mg_keys_from_pairs(bad, 1, &k, &e), -1);
     const char *bad2[] = {"=x"};
-    cr_assert_eq(mg_keys_from_pairs(bad2, 1, &k, err, sizeof err), -1);
+    cr_assert_eq(mg_keys_from_pairs(bad2, 1, &k, &e), -1);
 }
 
 Test(sources, canonical_form)
@@ -213,4 +248,31 @@ Test(sources, empty_tree)
     cr_assert_eq(bytes, 0);
     free(j);
     cJSON_Delete(a);
+}
+
+Test(canonical, config_documents)
+{
+    cJSON *j = cJSON_Parse("{ \"b\" : [1, 2.5, true, null], \"a\": {\"s\": \"x\\\"y\"},"
+                           " \"big\": 9007199254740991, \"neg\": -0.1 }");
+    cr_assert_not_null(j);
+    mg_err e = {0};
+    char *text = mg_json_canonical(j, &e);
+    cr_assert_not_null(text, "%s", e.msg);
+    cr_assert_str_eq(text,
+                     "{\"b\":[1,2.5,true,null],\"a\":{\"s\":\"x\\\"y\"},"
+                     "\"big\":9007199254740991,\"neg\":-0.10000000000000001}",
+                     "members in document order, integers in full, other numbers read back");
+    cJSON_free(text);
+    cJSON_Delete(j);
+}
+
+Test(canonical, a_number_json_cannot_hold)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "n", cJSON_CreateNumber(INFINITY));
+    mg_err e = {0};
+    cr_assert_null(mg_json_canonical(j, &e));
+    cr_assert_eq(e.code, MG_E_INVALID);
+    cr_assert_str_eq(e.msg, "a number is too large for JSON");
+    cJSON_Delete(j);
 }

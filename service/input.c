@@ -1,8 +1,10 @@
 /*
- * reqjson.c - request body checks, build keys, canonical inline sources.
+ * input.c - ids and names, request body checks, build keys, canonical
+ * config documents and inline sources.
  */
-#include "api/reqjson.h"
+#include "service/input.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,8 +12,31 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/num.h"
 #include "base/sha256.h"
 #include "base/utf8.h"
+
+bool mg_parse_id(const char *s, int64_t *out)
+{
+    if (!s || *s == '-') return false;
+    return mg_parse_i64(s, 1, MG_ID_MAX, out) == 0;
+}
+
+bool mg_project_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63) return false;
+    if (!(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0]))) return false;
+    bool all_digits = true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '_' || c == '.' || c == '-'));
+        if (!ok) return false;
+        if (!(c >= '0' && c <= '9')) all_digits = false;
+    }
+    return !all_digits;
+}
 
 /* Whether the JSON text escapes a NUL ("\u0000"), which C strings cannot
  * hold: cJSON would cut the string there and a path "a\u0000b" would
@@ -27,38 +52,29 @@ static bool has_nul_escape(const char *s, size_t len)
     return false;
 }
 
-int mg_json_parse_body(const char *body, size_t len, cJSON **out, char *err, size_t errsize)
+int mg_json_parse_body(const char *body, size_t len, cJSON **out, mg_err *e)
 {
     *out = NULL;
     size_t i = 0;
     while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
         i++;
     if (i == len) return 0;
-    if (memchr(body, 0, len)) {
-        snprintf(err, errsize, "the body contains a NUL byte");
-        return -1;
-    }
-    if (!mg_utf8_valid(body, len)) {
-        snprintf(err, errsize, "the body is not valid UTF-8");
-        return -1;
-    }
-    if (has_nul_escape(body, len)) {
-        snprintf(err, errsize, "strings in the body must not contain NUL (\\u0000)");
-        return -1;
-    }
+    if (memchr(body, 0, len)) return mg_err_set(e, MG_E_INVALID, "the body contains a NUL byte");
+    if (!mg_utf8_valid(body, len))
+        return mg_err_set(e, MG_E_INVALID, "the body is not valid UTF-8");
+    if (has_nul_escape(body, len))
+        return mg_err_set(e, MG_E_INVALID, "strings in the body must not contain NUL (\\u0000)");
     const char *end = NULL;
     /* The body is NUL-terminated past len: with require_null_terminated,
      * cJSON refuses anything but whitespace after the value. */
     cJSON *j = cJSON_ParseWithLengthOpts(body, len + 1, &end, 1);
     if (!j) {
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
-        snprintf(err, errsize, "the body is not valid JSON (near byte %zu)", at);
-        return -1;
+        return mg_err_set(e, MG_E_INVALID, "the body is not valid JSON (near byte %zu)", at);
     }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        snprintf(err, errsize, "the body must be a JSON object");
-        return -1;
+        return mg_err_set(e, MG_E_INVALID, "the body must be a JSON object");
     }
     *out = j;
     return 0;
@@ -106,34 +122,26 @@ void mg_json_types_text(unsigned types, char *buf, size_t size)
 }
 
 int mg_json_check_fields(const cJSON *obj, const mg_field *fields, size_t n, const char *where,
-                         char *err, size_t errsize)
+                         mg_err *e)
 {
     for (const cJSON *m = obj->child; m; m = m->next) {
         const char *name = m->string ? m->string : "";
         const mg_field *f = NULL;
         for (size_t i = 0; i < n && !f; i++)
             if (!strcmp(fields[i].name, name)) f = &fields[i];
-        if (!f) {
-            snprintf(err, errsize, "unknown field \"%s%s\"", where, name);
-            return -1;
-        }
+        if (!f) return mg_err_set(e, MG_E_INVALID, "unknown field \"%s%s\"", where, name);
         for (const cJSON *o = obj->child; o != m; o = o->next)
-            if (o->string && !strcmp(o->string, name)) {
-                snprintf(err, errsize, "field \"%s%s\" is given twice", where, name);
-                return -1;
-            }
+            if (o->string && !strcmp(o->string, name))
+                return mg_err_set(e, MG_E_INVALID, "field \"%s%s\" is given twice", where, name);
         if (!(type_of(m) & f->types)) {
             char t[96];
             mg_json_types_text(f->types, t, sizeof t);
-            snprintf(err, errsize, "field \"%s%s\" must be %s", where, name, t);
-            return -1;
+            return mg_err_set(e, MG_E_INVALID, "field \"%s%s\" must be %s", where, name, t);
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (fields[i].required && !cJSON_GetObjectItemCaseSensitive(obj, fields[i].name)) {
-            snprintf(err, errsize, "field \"%s%s\" is required", where, fields[i].name);
-            return -1;
-        }
+        if (fields[i].required && !cJSON_GetObjectItemCaseSensitive(obj, fields[i].name))
+            return mg_err_set(e, MG_E_INVALID, "field \"%s%s\" is required", where, fields[i].name);
     return 0;
 }
 
@@ -166,58 +174,45 @@ static void number_text(double d, char *buf, size_t size)
         snprintf(buf, size, "%.17g", d);
 }
 
-int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
+int mg_keys_from_json(const cJSON *obj, mg_keys *out, mg_err *e)
 {
     size_t n = 0, bytes = 0;
     char num[40];
     for (const cJSON *m = obj->child; m; m = m->next) {
         const char *name = m->string ? m->string : "";
-        if (!*name) {
-            snprintf(err, errsize, "keys: a key name is empty");
-            return -1;
-        }
+        if (!*name) return mg_err_set(e, MG_E_INVALID, "keys: a key name is empty");
         /* the duplicate check below is quadratic: a bound keeps a request
          * from holding a thread for minutes; no document has this many */
-        if (++n > MG_KEYS_MAX) {
-            snprintf(err, errsize, "keys: more than %d keys", MG_KEYS_MAX);
-            return -1;
-        }
+        if (++n > MG_KEYS_MAX)
+            return mg_err_set(e, MG_E_INVALID, "keys: more than %d keys", MG_KEYS_MAX);
         for (const cJSON *o = obj->child; o != m; o = o->next)
-            if (o->string && !strcmp(o->string, name)) {
-                snprintf(err, errsize, "keys: \"%s\" is given twice", name);
-                return -1;
-            }
+            if (o->string && !strcmp(o->string, name))
+                return mg_err_set(e, MG_E_INVALID, "keys: \"%s\" is given twice", name);
         size_t vlen;
         if (cJSON_IsString(m)) {
             vlen = strlen(m->valuestring);
         } else if (cJSON_IsNumber(m)) {
-            if (!isfinite(m->valuedouble)) {
-                snprintf(err, errsize, "keys: \"%s\" is not a finite number", name);
-                return -1;
-            }
+            if (!isfinite(m->valuedouble))
+                return mg_err_set(e, MG_E_INVALID, "keys: \"%s\" is not a finite number", name);
             /* 2^53 + 1 reads as 2^53: past 2^53 - 1 the number sent may
              * not be the one written (as the resolver says of documents) */
-            if (fabs(m->valuedouble) >= 9007199254740992.0) {
-                snprintf(err, errsize,
-                         "keys: \"%s\" is a number beyond +-(2^53 - 1), where JSON numbers stop "
-                         "being exact: send it as a string of decimal digits instead",
-                         name);
-                return -1;
-            }
+            if (fabs(m->valuedouble) >= 9007199254740992.0)
+                return mg_err_set(
+                    e, MG_E_INVALID,
+                    "keys: \"%s\" is a number beyond +-(2^53 - 1), where JSON numbers stop "
+                    "being exact: send it as a string of decimal digits instead",
+                    name);
             number_text(m->valuedouble, num, sizeof num);
             vlen = strlen(num);
         } else if (cJSON_IsBool(m)) {
             vlen = 5;
         } else {
-            snprintf(err, errsize, "keys: \"%s\" must be a string, a number or a boolean", name);
-            return -1;
+            return mg_err_set(e, MG_E_INVALID,
+                              "keys: \"%s\" must be a string, a number or a boolean", name);
         }
         bytes += vlen + 1;
     }
-    if (keys_alloc(out, n, bytes) != 0) {
-        snprintf(err, errsize, "out of memory");
-        return -1;
-    }
+    if (keys_alloc(out, n, bytes) != 0) return mg_err_set(e, MG_E_NOMEM, "out of memory");
     size_t used = 0;
     for (const cJSON *m = obj->child; m; m = m->next) {
         const char *v;
@@ -236,25 +231,17 @@ int mg_keys_from_json(const cJSON *obj, mg_keys *out, char *err, size_t errsize)
     return 0;
 }
 
-int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, char *err, size_t errsize)
+int mg_keys_from_pairs(const char *const *pairs, size_t n, mg_keys *out, mg_err *e)
 {
     size_t bytes = 0;
-    if (n > MG_KEYS_MAX) {
-        snprintf(err, errsize, "more than %d keys", MG_KEYS_MAX);
-        return -1;
-    }
+    if (n > MG_KEYS_MAX) return mg_err_set(e, MG_E_INVALID, "more than %d keys", MG_KEYS_MAX);
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(pairs[i], '=');
-        if (!eq || eq == pairs[i]) {
-            snprintf(err, errsize, "key must be NAME=VALUE, not \"%s\"", pairs[i]);
-            return -1;
-        }
+        if (!eq || eq == pairs[i])
+            return mg_err_set(e, MG_E_INVALID, "key must be NAME=VALUE, not \"%s\"", pairs[i]);
         bytes += strlen(pairs[i]) + 1;
     }
-    if (keys_alloc(out, n, bytes) != 0) {
-        snprintf(err, errsize, "out of memory");
-        return -1;
-    }
+    if (keys_alloc(out, n, bytes) != 0) return mg_err_set(e, MG_E_NOMEM, "out of memory");
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(pairs[i]);
@@ -336,15 +323,15 @@ static bool canonical(mg_buf *b, const cJSON *v)
     return true;
 }
 
-char *mg_json_canonical(const cJSON *v, char *err, size_t errsize)
+char *mg_json_canonical(const cJSON *v, mg_err *e)
 {
     mg_buf b = {0};
     if (!canonical(&b, v)) {
         mg_buf_free(&b);
-        snprintf(err, errsize, "a number is too large for JSON");
+        mg_err_set(e, MG_E_INVALID, "a number is too large for JSON");
         return NULL;
     }
     char *text = mg_buf_take(&b, NULL);
-    if (!text) snprintf(err, errsize, "out of memory");
+    if (!text) mg_err_set(e, MG_E_NOMEM, "out of memory");
     return text;
 }
