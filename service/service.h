@@ -126,10 +126,11 @@ typedef struct mg_resolved {
 /* Resolves (the check of a config for one build): MG_E_INVALID for an
  * unknown target or the resolver's errors (in e->config), MG_E_CONFLICT
  * when the project has no config. Inline sources are checked for the
- * paths the config names. `target` and `arch` NULL: the registry's default target and this host's
-arch. * int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target, const char
-*arch, const mg_keys *keys, mg_resolved *out, mg_service_err *e); void mg_resolved_free(mg_resolved
-*x);
+ * paths the config names. `target` and `arch` NULL: the registry's
+ * default target and this host's arch. */
+int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target, const char *arch,
+                       const mg_keys *keys, mg_resolved *out, mg_service_err *e);
+void mg_resolved_free(mg_resolved *x);
 
 /* ---- builds (service/builds.c) ------------------------------------------ */
 
