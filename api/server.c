@@ -147,7 +147,7 @@ static void reply_error_details(mg_req *r, unsigned status, const char *msg,
 void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
 {
     if (r->replied) return;
-    char msg[1024];
+    char msg[MG_ERR_SIZE]; /* an mg_err's message fits whole */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -157,7 +157,7 @@ void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
 
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
 {
-    char msg[1024];
+    char msg[MG_ERR_SIZE];
     if (errs->len == 1)
         snprintf(msg, sizeof msg, "the config has an error: %s: %s",
                  errs->items[0].path[0] ? errs->items[0].path : "(document)",
@@ -1261,13 +1261,14 @@ mg_api *mg_api_start(const mg_api_options *opts, mg_err *err)
     /* room is made when fewer than an eighth of the connections are free */
     unsigned limit = a->o.max_connections ? a->o.max_connections : FD_SETSIZE - 4;
     s->crowded = limit - limit / 8;
-    char msg[160];
-    snprintf(msg, sizeof msg, "the request's line and headers did not arrive within %u s",
+    char body[160]; /* the canned answers' text, not an error of mgd's */
+    snprintf(body, sizeof body, "the request's line and headers did not arrive within %u s",
              a->o.header_timeout_s);
-    s->late_len = canned(s->late, sizeof s->late, 408, "Request Timeout", "", msg);
+    s->late_len = canned(s->late, sizeof s->late, 408, "Request Timeout", "", body);
     s->body_timeout_ms = (uint64_t)a->o.body_timeout_s * 1000u;
-    snprintf(msg, sizeof msg, "the request's body did not arrive within %u s", a->o.body_timeout_s);
-    s->slow_body_len = canned(s->slow_body, sizeof s->slow_body, 408, "Request Timeout", "", msg);
+    snprintf(body, sizeof body, "the request's body did not arrive within %u s",
+             a->o.body_timeout_s);
+    s->slow_body_len = canned(s->slow_body, sizeof s->slow_body, 408, "Request Timeout", "", body);
     s->full_len = canned(s->full, sizeof s->full, 503, "Service Unavailable", "Retry-After: 1\r\n",
                          "the daemon is near its connection limit and closed the connection "
                          "that waited longest for a request");

@@ -96,11 +96,14 @@ void mg_args_free(mg_args *a)
 static const mg_option *help_asked(const mg_option *const *tables, int ntables, int argc,
                                    char *const *argv)
 {
-    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            const mg_option *o = mg_args_find(tables, ntables, argv[i]);
-            if (o && !o->arg) return o;
-        }
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const mg_option *o = argv[i][0] == '-' ? mg_args_find(tables, ntables, argv[i]) : NULL;
+        if (!o) continue;
+        if (!o->arg && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) return o;
+        /* the next word is this option's value ("--name --help" names
+         * something "--help"), not a request for help */
+        if (o->arg) i++;
+    }
     return NULL;
 }
 

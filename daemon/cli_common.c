@@ -146,9 +146,11 @@ const mg_option mg_cli_limit_options[] = {
 
 int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l)
 {
+    /* every value is checked, the last one stays */
     for (const mg_option *o = mg_cli_limit_options; o->name; o++) {
-        const char *v = mg_args_get(a, o->name);
-        if (v && parse_limit(prog, o->name, v, l) < 0) return -1;
+        const char *v;
+        for (int k = 0; (v = mg_args_nth(a, o->name, k)); k++)
+            if (parse_limit(prog, o->name, v, l) < 0) return -1;
     }
     return 0;
 }

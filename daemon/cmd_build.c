@@ -105,7 +105,8 @@ int mg_cmd_build(int argc, char **argv)
         return 2;
     }
     if (mg_cli_apply_limits("mgd build", &args, &limits) != 0) return 2;
-    if ((v = mg_args_get(&args, "--jobs"))) {
+    /* every value is checked, the last one stays */
+    for (int k = 0; (v = mg_args_nth(&args, "--jobs", k)); k++) {
         char *end;
         long n = strtol(v, &end, 10);
         if (*end || n < 1 || n > 1024) {

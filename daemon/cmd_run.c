@@ -104,7 +104,10 @@ int mg_cmd_run(int argc, char **argv)
         }
     mg_args args MG_ARGS_SCOPED = {0};
     const mg_option *const tables[] = {run_options};
-    if (mg_cli_parse_options("mgd run", &args, tables, 1, n_options, argv) != 0) {
+    mg_err err;
+    if (mg_args_parse(&args, tables, 1, n_options, argv, &err) != 0) {
+        /* the mistake made most: the image's arguments before "--" */
+        fprintf(stderr, "mgd run: %s; arguments for the image go after --\n", err.msg);
         usage(stderr);
         return 2;
     }

@@ -154,31 +154,36 @@ static int take_options(const mg_args *a, mg_daemon_options *o, char *host, size
         fprintf(stderr, "mgd serve: unexpected argument '%s'\n", a->positional[0]);
         return -1;
     }
-    if ((v = mg_args_get(a, "--listen")) && parse_listen(v, host, host_size, &o->port)) {
-        fprintf(stderr, "mgd serve: --listen takes HOST:PORT, got '%s'\n", v);
-        return -1;
-    }
+    /* an option given twice counts once, the last time, but a wrong value
+     * is refused wherever it stands: every value is checked */
+    for (int k = 0; (v = mg_args_nth(a, "--listen", k)); k++)
+        if (parse_listen(v, host, host_size, &o->port)) {
+            fprintf(stderr, "mgd serve: --listen takes HOST:PORT, got '%s'\n", v);
+            return -1;
+        }
     if ((v = mg_args_get(a, "--data"))) o->data_dir = v;
     if ((v = mg_args_get(a, "--cache"))) o->cache_dir = v;
     for (size_t i = 0; i < sizeof count_options / sizeof *count_options; i++) {
         const count_option *c = &count_options[i];
         long n;
-        if (!(v = mg_args_get(a, c->name))) continue;
-        if (parse_count(c->name, v, c->max, &n)) return -1;
-        if (c->offset == offsetof(mg_daemon_options, max_queue))
-            o->max_queue = n;
-        else
-            *(unsigned *)((char *)o + c->offset) = (unsigned)n;
+        for (int k = 0; (v = mg_args_nth(a, c->name, k)); k++) {
+            if (parse_count(c->name, v, c->max, &n)) return -1;
+            if (c->offset == offsetof(mg_daemon_options, max_queue))
+                o->max_queue = n;
+            else
+                *(unsigned *)((char *)o + c->offset) = (unsigned)n;
+        }
     }
     for (size_t i = 0; i < sizeof size_options / sizeof *size_options; i++) {
         uint64_t size;
-        if (!(v = mg_args_get(a, size_options[i].name))) continue;
-        if (mg_size_parse(v, &size) || size == 0 || size > (1ull << 40)) {
-            fprintf(stderr, "mgd serve: %s takes a size such as 4M, got '%s'\n",
-                    size_options[i].name, v);
-            return -1;
+        for (int k = 0; (v = mg_args_nth(a, size_options[i].name, k)); k++) {
+            if (mg_size_parse(v, &size) || size == 0 || size > (1ull << 40)) {
+                fprintf(stderr, "mgd serve: %s takes a size such as 4M, got '%s'\n",
+                        size_options[i].name, v);
+                return -1;
+            }
+            *(uint64_t *)((char *)o + size_options[i].offset) = size;
         }
-        *(uint64_t *)((char *)o + size_options[i].offset) = size;
     }
     if (mg_args_has(a, "--no-local-repos")) o->local_repos = false;
     if (mg_args_has(a, "--insecure-no-sandbox")) o->no_sandbox = true;

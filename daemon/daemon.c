@@ -91,16 +91,26 @@ static int close_interrupted_logs(mg_store *store, const char *data, mg_err *e)
     for (size_t i = 0; i < n; i++) {
         if (rows[i].log_size != 0) continue; /* closed at an earlier start */
         char *path = mg_xasprintf("%s/logs/%lld.log", data, (long long)rows[i].id);
+        /* a log that cannot be closed does not keep the daemon from
+         * starting (the build is marked interrupted either way), but it is
+         * said */
         int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0) {
+        mg_err le = {0};
+        if (fd < 0) {
+            mg_err_set(&le, MG_E_IO, "%s: %s", path, strerror(errno));
+        } else {
             static const char line[] = "\n[mgd] interrupted: the daemon stopped while the build "
                                        "ran; the next start marked it\n";
-            ssize_t w = write(fd, line, sizeof line - 1);
-            (void)w;
             struct stat st;
-            if (fstat(fd, &st) == 0) mg_store_set_log_size(store, rows[i].id, st.st_size);
+            if (write(fd, line, sizeof line - 1) < 0)
+                mg_err_set(&le, MG_E_IO, "%s: %s", path, strerror(errno));
+            else if (fstat(fd, &st) == 0)
+                mg_store_set_log_size(store, rows[i].id, st.st_size, &le);
             close(fd);
         }
+        if (le.msg[0])
+            fprintf(stderr, "mgd: the log of interrupted build %lld: %s\n", (long long)rows[i].id,
+                    le.msg);
         free(path);
     }
     mg_stored_builds_free(rows, n);

@@ -688,10 +688,9 @@ finish:;
     j.done.log_size = (int64_t)j.log.size;
     mg_err err;
     if (mg_store_build_finish(q->o.store, &j.done, &err) != 0) {
-        if (err.code == MG_E_CONFLICT)
-            /* cancelled meanwhile: the store says so already; keep the log size */
-            mg_store_set_log_size(q->o.store, id, (int64_t)j.log.size);
-        else
+        /* cancelled meanwhile: the store says so already; keep the log size */
+        if (err.code != MG_E_CONFLICT ||
+            mg_store_set_log_size(q->o.store, id, (int64_t)j.log.size, &err) != 0)
             fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err.msg);
     }
     if (j.log.fd >= 0) close(j.log.fd);

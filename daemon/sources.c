@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/fsutil.h"
 #include "base/sha256.h"
 #include "base/utf8.h"
@@ -255,10 +256,12 @@ static status fail_cancel(fetch_ctx *c)
 /* Sets err from the last libgit2 error, prefixed, with the secret masked. */
 static void git_fail(fetch_ctx *c, const char *prefix)
 {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", git_msg());
+    /* masked whole, before the message is cut to its size: a cut first
+     * could leave the start of the secret */
+    char *msg = mg_xstrdup(git_msg());
     mask_secret(msg, c->secret);
     mg_err_set(c->err, MG_E_IO, "%s: %s", prefix, msg);
+    free(msg);
 }
 
 static int on_transfer(const git_indexer_progress *stats, void *payload)

@@ -1382,13 +1382,13 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **sam
     return 0;
 }
 
-void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size)
+int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e)
 {
-    sqlite3_stmt *st = stmt(s, ST_LOG_SIZE, NULL);
-    if (!st) return;
+    sqlite3_stmt *st = stmt(s, ST_LOG_SIZE, e);
+    if (!st) return -1;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, size);
-    step_done(s, st, NULL);
+    return step_done(s, st, e);
 }
 
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e)

@@ -198,7 +198,8 @@ int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_
  * the same image sha256 and those with a different one. */
 int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
                             int64_t **differ, size_t *n_differ, mg_err *e);
-void mg_store_set_log_size(mg_store *s, int64_t id, int64_t size);
+/* Records the size of a finished build's log (what GET .../log serves). */
+int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
 /* At start: running builds become interrupted; returns how many. */
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e);
 

@@ -200,7 +200,7 @@ static mg_type check_device(rs *r, size_t i)
         /* a cycle: the stack from d up to here */
         size_t start = r->check_depth;
         while (start > 0 && r->check_stack[start - 1] != i) start--;
-        char msg[900];
+        char msg[MG_ERR_SIZE];
         size_t off = 0;
         for (size_t k = start - 1; k < r->check_depth && off < sizeof msg; k++)
             off += (size_t)snprintf(msg + off, sizeof msg - off, "%s -> ",
@@ -1428,7 +1428,7 @@ static void merge_libraries(rs *r, mg_graph *g)
         if (best) {
             g->libraries[g->n_libraries++] = (mg_graph_library){best->name, best->version_text};
         } else {
-            char msg[900];
+            char msg[MG_ERR_SIZE];
             size_t mo = (size_t)snprintf(msg, sizeof msg,
                                          "no version of %s satisfies every requirement: ", name);
             const char *path = "";

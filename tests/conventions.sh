@@ -37,9 +37,9 @@ all_files=$(echo "$all_files" | grep -Ev '^build/' | sort -u)
 files=$(echo "$all_files" | grep -Ev '^(runtime|examples|tests)/' || true)
 
 # a size of a message buffer as a parameter or a field of its own
-size_apart='size_t[[:space:]]+[a-z_]*(err|why)_?(size|len)\b'
+size_apart='size_t[[:space:]]+[a-z_]*(err|why|msg|error|reason)_?(size|len)\b'
 # a message buffer sized other than by MG_ERR_SIZE
-own_size='char[[:space:]]+(err|why|errbuf|errmsg)[[:space:]]*\[[[:space:]]*[^]M[:space:]]'
+own_size='char[[:space:]]+[a-z_]*(err|why|msg|error|reason)[a-z_]*[[:space:]]*\[[[:space:]]*[^]M[:space:]]'
 
 is_allowed() {
     local entry
@@ -144,16 +144,18 @@ include_allowed() {
 # the root (mgd's own code), next to the file (the guest's local headers),
 # or in runtime/include (the guest's interface and ABI); empty for a header
 # found nowhere (a system header, or one the build generates).
+# Paths are normalised ("base/../api/x.h" is api/x.h, "./api/x.h" too),
+# so that no spelling slips past the table.
 resolve_include() {
     local dir candidate
     dir=$(dirname "$1")
     case "${2%%/*}" in
     base | graph | targets | toolchain | daemon | service | api | client | runtime | web)
-        echo "$2"
+        realpath -m --relative-to=. "$2"
         return
         ;;
     esac
-    for candidate in "$dir/$2" "runtime/include/$2"; do
+    for candidate in "$dir/$2" "$2" "runtime/include/$2"; do
         if [ -e "$candidate" ]; then
             realpath -m --relative-to=. "$candidate"
             return
@@ -173,6 +175,18 @@ for case in "service api/params.h" "daemon service/service.h" "daemon daemon/dae
     fi
 done
 
+# ... and every spelling of a path must resolve to the file it names.
+for case in "service/builds.c base/../api/params.h api/params.h" \
+    "daemon/store.c ./api/server.h api/server.h" \
+    "runtime/kv/kv.c ../../base/err.h base/err.h"; do
+    read -r from inc want <<<"$case"
+    got=$(resolve_include "$from" "$inc")
+    if [ "$got" != "$want" ]; then
+        echo "$0: $from including \"$inc\" resolves to '$got', not $want: fix resolve_include"
+        exit 1
+    fi
+done
+
 layers_bad=0
 checked=0
 for f in $all_files; do
@@ -184,15 +198,18 @@ for f in $all_files; do
         continue
     fi
     checked=$((checked + 1))
+    # quoted and angle-bracket includes alike: both reach the tree
+    # through the build's -I of the project's root
     while IFS=: read -r line inc; do
-        inc=${inc#*\"}
-        inc=${inc%%\"*}
+        inc=${inc#*include}
+        inc=${inc#*[\"<]}
+        inc=${inc%%[\">]*}
         target=$(resolve_include "$f" "$inc")
         [ -z "$target" ] && continue
         include_allowed "$layer" "$target" && continue
         echo "$f:$line: $layer may not include \"$inc\" (allowed: $(may_include "$layer"))"
         layers_bad=$((layers_bad + 1))
-    done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" || true)
+    done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' "$f" || true)
 done
 echo "layers: $checked files checked, $layers_bad problems"
 [ "$errors_bad" -eq 0 ] && [ "$layers_bad" -eq 0 ]

@@ -287,6 +287,18 @@ Test(args, help_wins_over_mistakes)
     cr_assert_not(mg_args_has(&a, "--help"));
     cr_assert_eq(a.npositional, 2);
     mg_args_free(&a);
+    /* a value that reads "--help" is a value */
+    static const mg_option with_value[] = {
+        {"--help", 'h', NULL, false, NULL, "this help"},
+        {"--name", 0, "NAME", false, NULL, "a name"},
+        MG_OPTION_END,
+    };
+    const mg_option *const tv[] = {with_value};
+    char *named[] = {"--name", "--help"};
+    cr_assert_eq(mg_args_parse(&a, tv, 1, 2, named, &err), 0, "%s", err.msg);
+    cr_assert_not(mg_args_has(&a, "--help"));
+    cr_assert_str_eq(mg_args_get(&a, "--name"), "--help");
+    mg_args_free(&a);
     char *wrong[] = {"--bogus"};
     cr_assert_eq(mg_args_parse(&a, t, 1, 1, wrong, &err), -1);
     cr_assert(strstr(err.msg, "unknown option '--bogus'"), "%s", err.msg);

@@ -573,7 +573,7 @@ Test(projects, delete_cascades_and_returns_orphan_images)
     int64_t a3 = finished_build(a, "u", MG_STORED_SUCCEEDED, hexof("h2"), "Y", 0);
     int64_t a4 = finished_build(a, "u", MG_STORED_FAILED, hexof("h3"), NULL, 0);
     int64_t a5 = new_build(a, "t"); /* still queued */
-    mg_store_set_log_size(st, a1, 100);
+    cr_assert_eq(mg_store_set_log_size(st, a1, 100, NULL), 0);
     /* b's build rebuilds and reuses a's: links that must not block the delete */
     mg_stored_build rb = {
         .project_id = b, .target = "u", .arch = "x86_64", .config_version = 1, .rebuild_of = a3};
@@ -1370,14 +1370,14 @@ Test(builds, log_size_is_set_and_replaced)
 {
     int64_t p = new_project("p");
     int64_t id = new_build(p, "t");
-    mg_store_set_log_size(st, id, 10);
-    mg_store_set_log_size(st, id, 2048);
+    cr_assert_eq(mg_store_set_log_size(st, id, 10, NULL), 0);
+    cr_assert_eq(mg_store_set_log_size(st, id, 2048, NULL), 0);
     mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_eq(g.log_size, 2048);
     mg_stored_build_free(&g);
     /* a log of a build that does not exist is not recorded, and does not crash */
-    mg_store_set_log_size(st, 777, 5);
+    cr_assert_eq(mg_store_set_log_size(st, 777, 5, NULL), 0);
     cr_assert_eq(code_of(mg_store_build_get(st, 777, false, &g, &err)), MG_E_NOT_FOUND);
 }
 
