@@ -1376,8 +1376,9 @@ Test(builds, log_size_is_set_and_replaced)
     cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_eq(g.log_size, 2048);
     mg_stored_build_free(&g);
-    /* a log of a build that does not exist is not recorded, and does not crash */
-    cr_assert_eq(mg_store_set_log_size(st, 777, 5, NULL), 0);
+    /* a log of a build that does not exist is not recorded, and says so */
+    cr_assert_eq(mg_store_set_log_size(st, 777, 5, &err), -1);
+    cr_assert_eq(err.code, MG_E_NOT_FOUND, "%s", err.msg);
     cr_assert_eq(code_of(mg_store_build_get(st, 777, false, &g, &err)), MG_E_NOT_FOUND);
 }
 
