@@ -15,9 +15,8 @@
 #
 # 2. Layers (docs/architecture.md, "The dependency rule"). Each folder's C
 #    files may include ("..." or <...>, however the path is spelt) only
-#    from the folders below it, so that a
-#    dependency upwards fails here rather than in review; see `layers`
-#    below for the table.
+#    from the folders below it, so that a dependency upwards fails here
+#    rather than in review; see `layers` below for the table.
 # usage: conventions.sh SOURCE_DIR
 set -euo pipefail
 cd "$1"
