@@ -188,11 +188,14 @@ def prepare_floor(mgd, proj, cache, work):
              "-I" + gen, "-I" + os.path.join(rt, "include")]
     objs = os.path.join(work, "floor")
     os.makedirs(objs)
+    # the core, the code every binding shares, the unix binding, and the
+    # device libraries (not the freestanding targets' C library)
     sources = sorted(glob.glob(os.path.join(rt, "core", "*.c")) +
-                     glob.glob(os.path.join(rt, "platform", "unix", "*.c")) +
+                     glob.glob(os.path.join(rt, "bindings", "*.c")) +
+                     glob.glob(os.path.join(rt, "bindings", "unix", "*.c")) +
                      [c for c in glob.glob(os.path.join(rt, "*", "*.c"))
-                      if "/core/" not in c and "/platform/" not in c
-                      and "/libc/" not in c])  # the freestanding targets' C library
+                      if "/core/" not in c and "/bindings/" not in c
+                      and "/libc/" not in c])
     rt_objs = []
     for i, c in enumerate(sources):
         o = os.path.join(objs, f"rt{i}.o")
