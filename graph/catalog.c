@@ -48,7 +48,7 @@ static bool names_array(mg_expr_ctx *ctx, const cJSON *j, const char *path, cons
 static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const char *path,
                         mg_catalog_param *p)
 {
-    static const char *const fields[] = {"name", "type", "default", "doc", NULL};
+    static const char *const fields[] = {"name", "type", "device", "default", "doc", NULL};
     if (!cJSON_IsObject(j)) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "a param is an object");
         return false;
@@ -67,7 +67,15 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "param %s needs a \"type\"", p->name);
         return false;
     }
-    if (mg_key_type_parse(type->valuestring, &p->scalar_type)) {
+    /* "ipv4" names both a key type (an address) and a module type (the IPv4
+     * layer): a param takes the value unless it says "device": true */
+    const cJSON *device = cJSON_GetObjectItemCaseSensitive(j, "device");
+    if (device && !cJSON_IsBool(device)) {
+        mg_errors_add(ctx->errs, MG_ERR_SCHEMA, mg_pointer_member(ctx->arena, path, "device"),
+                      "\"device\" is true or false");
+        return false;
+    }
+    if (!cJSON_IsTrue(device) && mg_key_type_parse(type->valuestring, &p->scalar_type)) {
         if (p->scalar_type == MG_KEY_ENUM) {
             mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path,
                           "param %s: enum params are not supported; use string", p->name);

@@ -42,7 +42,9 @@
  * A param's "type" is a module type other than job (an impl argument:
  * devices connect before jobs start, so only user code takes a job) or a key type
  * (bool, int, string, ipv4, ipv4_prefix: a scalar); a scalar default may
- * be {"key": "k"} to bind it to a key. Connect functions follow
+ * be {"key": "k"} to bind it to a key. A type that names both (ipv4: an
+ * address, or the IPv4 layer) is the scalar unless the param also says
+ * "device": true. Connect functions follow
  * docs/generated-code.md.
  */
 #ifndef MG_GRAPH_CATALOG_H

@@ -19,6 +19,11 @@ static const char *const mg_status_messages[MG_ESTATUS_MAX] = {
     [MG_EEXIST] = "already exists",
     [MG_EACCES] = "permission denied",
     [MG_EAGAIN] = "try again later",
+    [MG_ECONNRESET] = "connection reset by the peer",
+    [MG_ECONNREFUSED] = "connection refused",
+    [MG_ETIMEDOUT] = "timed out",
+    [MG_EADDRINUSE] = "address already in use",
+    [MG_ENOTCONN] = "not connected",
 };
 
 const char *mg_strerror(int status)

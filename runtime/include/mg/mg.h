@@ -43,8 +43,13 @@ enum {
     MG_ENOTDIR = 9,      /* not a directory */
     MG_EEXIST = 10,      /* already exists */
     MG_EACCES = 11,      /* permission denied (a read-only device written) */
-    MG_EAGAIN = 12,      /* try again later (no data ready) */
-    MG_ESTATUS_MAX = 13
+    MG_EAGAIN = 12,      /* try again later (no data ready, a buffer full) */
+    MG_ECONNRESET = 13,  /* the peer reset the connection */
+    MG_ECONNREFUSED = 14, /* nothing listens on the peer's port */
+    MG_ETIMEDOUT = 15,   /* no answer in time (a connect, a lease, retransmissions) */
+    MG_EADDRINUSE = 16,  /* the address or port is already taken */
+    MG_ENOTCONN = 17,    /* not connected (a flow shut down or closed) */
+    MG_ESTATUS_MAX = 18
 };
 
 /* An IPv4 address (host order) with a prefix length, as `10.0.0.2/24`. */
