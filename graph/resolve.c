@@ -1604,6 +1604,22 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
             }
         }
         mg_strmap_free(&seen);
+        size_t most = 0;
+        for (size_t i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].entry) most += g->nodes[i].entry->n_notices;
+        g->notices = mg_arena_alloc(&g->arena, (most + 1) * sizeof *g->notices);
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const mg_catalog_entry *e = g->nodes[i].entry;
+            for (size_t k = 0; e && k < e->n_notices; k++) {
+                /* relative to the catalog file's folder, like its sources */
+                const char *slash = strrchr(e->file, '/');
+                int dir = slash ? (int)(slash - e->file) + 1 : 0;
+                const char *p = mg_arena_printf(&g->arena, "%.*s%s", dir, e->file, e->notices[k]);
+                bool dup = false;
+                for (size_t j = 0; j < g->n_notices; j++) dup |= !strcmp(g->notices[j], p);
+                if (!dup) g->notices[g->n_notices++] = p;
+            }
+        }
         /* The graph points into the JSON tree (names, strings): keep it
          * alive by copying it into the arena's lifetime. */
         g->root = root;

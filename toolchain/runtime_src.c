@@ -107,6 +107,16 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err)
     return dir;
 }
 
+const char *mg_runtime_file(const char *path, size_t *len)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++)
+        if (!strcmp(mg_runtime_files[i].path, path)) {
+            *len = mg_runtime_files[i].len;
+            return mg_runtime_files[i].data;
+        }
+    return NULL;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

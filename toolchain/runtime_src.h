@@ -28,6 +28,10 @@ const char *mg_runtime_version(void);
  * path of the tree (containing runtime/...), or NULL with a message. */
 char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 
+/* The embedded runtime file at `path` ("runtime/tcpip/lwip/COPYING"):
+ * its bytes (NUL-terminated) with the length in *len, or NULL. */
+const char *mg_runtime_file(const char *path, size_t *len);
+
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the
  * core, the bindings (the shared ones and the target's own,
