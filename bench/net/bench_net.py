@@ -292,16 +292,19 @@ def bench_wrk(net, mgd, examples, work, cfgs, runs, secs):
 # ---- iperf ----
 
 def iperf(net, addr, port, runs, secs):
-    """[(Mbit/s sent, Mbit/s received)] of each run, --full-duplex."""
+    """[(Mbit/s sent, Mbit/s received)] of each run, --full-duplex, after
+    a 1-second warm-up (the first run would otherwise also measure ARP,
+    the first window growth and a cold cache)."""
     out = []
-    for _ in range(runs):
-        r = sh("timeout", str(secs + 30), "iperf", "-c", addr, "-p", str(port), "-t", str(secs),
-               "-f", "m", "--full-duplex", ns=net.c).stdout
+    for i in range(runs + 1):
+        r = sh("timeout", str(secs + 30), "iperf", "-c", addr, "-p", str(port),
+               "-t", str(secs if i else 1), "-f", "m", "--full-duplex", ns=net.c).stdout
         sent = re.search(r"^\[\s*1\] .*?([0-9.]+) Mbits/sec", r, re.M)
         back = re.search(r"^\[ \*1\] .*?([0-9.]+) Mbits/sec", r, re.M)
         if not sent or not back or float(sent.group(1)) == 0:
             die("iperf to %s:%d did not run cleanly:\n%s" % (addr, port, r[-1500:]))
-        out.append((float(sent.group(1)), float(back.group(1))))
+        if i:
+            out.append((float(sent.group(1)), float(back.group(1))))
     return out
 
 

@@ -66,7 +66,7 @@ def bulk(host, port, size, deadline):
     if bytes(got) != data:
         i = next(i for i in range(size) if got[i] != data[i])
         fail("bulk: the reply differs from what was sent at byte %d" % i)
-    print("bulk: %d bytes returned byte-identical in %.2f s" % (size, time.monotonic() - start))
+    print("bulk: %d bytes returned byte-identical in %.3f s" % (size, time.monotonic() - start))
 
 
 def many(host, port, n, deadline):
