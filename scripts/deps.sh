@@ -36,7 +36,6 @@ for p in "${packages[@]}"; do
   fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
-
   cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
   if [ "$(id -u)" -ne 0 ]; then
     echo "mgd needs these Debian packages: ${missing[*]}" >&2

@@ -1002,7 +1002,7 @@ static int plan(mg_build *b)
 
     /* the runtime, archived */
     size_t n_rt;
-    const char **rt = mg_runtime_sources(b->o.catalog, b->target, &n_rt, &err);
+    const char **rt = mg_runtime_sources(b->o.catalog, b->target, b->o.graph, &n_rt, &err);
     if (!rt) return fail(b, err.code, "%s", err.msg);
     const char **rt_objs = mg_xmalloc((n_rt + 1) * sizeof *rt_objs);
     for (size_t i = 0; r == 0 && i < n_rt; i++) {

@@ -125,6 +125,13 @@ static bool add_source(const char ***list, size_t *n, size_t *cap, const char *p
     return false;
 }
 
+static bool has_file(const char *path)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++)
+        if (!strcmp(mg_runtime_files[i].path, path)) return true;
+    return false;
+}
+
 static bool has_prefix_c(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
@@ -134,7 +141,8 @@ static bool has_prefix_c(const char *path, const char *dir)
            (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
 
-const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err)
+const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, const mg_graph *g,
+                                size_t *n, mg_err *err)
 {
     const char **list = NULL;
     size_t cap = 0;
@@ -156,6 +164,31 @@ const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_
             if (!strcmp(e->targets[k], t->name)) claims = true;
         if (!e->concrete || !claims) continue;
         char *dir = mg_path_dirname(e->file);
+        /* An entry built on lwIP, which mgd carries only when its sources
+         * were fetched before mgd was built (scripts/deps.sh): without
+         * them the entry is left out of the runtime, and an image that
+         * uses it cannot be built. */
+        const char *missing_lwip = NULL;
+        for (size_t k = 0; k < e->n_sources && !missing_lwip; k++) {
+            char *p = mg_path_join(dir, e->sources[k]);
+            if (!strncmp(p, MG_RUNTIME_LWIP_DIR, strlen(MG_RUNTIME_LWIP_DIR)) && !has_file(p))
+                missing_lwip = e->name;
+            free(p);
+        }
+        if (missing_lwip) {
+            bool used = false;
+            for (size_t k = 0; g && k < g->n_nodes; k++)
+                if (g->nodes[k].entry && !strcmp(g->nodes[k].entry->name, e->name)) used = true;
+            free(dir);
+            if (!used) continue;
+            mg_err_set(err, MG_E_INVALID,
+                       "%s needs lwIP (the direct TCP/IP stack), whose sources were not there "
+                       "when this mgd was built: scripts/deps.sh fetches them (Debian's lwip "
+                       "source package) into third_party/; then rebuild mgd",
+                       e->name);
+            free(list);
+            return NULL;
+        }
         for (size_t k = 0; k < e->n_sources; k++) {
             char *p = mg_path_join(dir, e->sources[k]);
             bool found = add_source(&list, n, &cap, p);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "graph/catalog.h"
+#include "graph/resolve.h"
 #include "toolchain/cache.h"
 #include "toolchain/target.h"
 
@@ -27,13 +28,20 @@ const char *mg_runtime_version(void);
  * path of the tree (containing runtime/...), or NULL with a message. */
 char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 
+/* Where the embedded lwIP sources are (cmake: runtime/CMakeLists.txt). */
+#define MG_RUNTIME_LWIP_DIR "runtime/tcpip/lwip/"
+
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the
  * core, the bindings (the shared ones and the target's own,
  * runtime/bindings/<platform>/), and the sources of every catalog
- * entry that claims the target. Returns a malloc'd NULL-terminated array
- * whose strings live in the embedded data (free only the array), or NULL
- * with a message when an entry lists a file mgd does not carry. */
-const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err);
+ * entry that claims the target. An entry that needs lwIP's sources when
+ * this mgd carries none is left out, or is an error (MG_E_INVALID, saying
+ * how to get them) when a node of `g` (may be NULL) uses it. Returns a
+ * malloc'd NULL-terminated array whose strings live in the embedded data
+ * (free only the array), or NULL with a message when an entry lists a
+ * file mgd does not carry. */
+const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, const mg_graph *g,
+                                size_t *n, mg_err *err);
 
 #endif
