@@ -5,7 +5,7 @@
  *
  * - lwip_port.c: what lwIP asks of the system (sys_now, LWIP_RAND, its
  *   assertions), its timers on one loop timer, and its licence in the image;
- * - lwip_if.c: the interface (frames in and out) and the layers' connects;
+ * - lwip_if.c: the interface (frames in and out); layers.c: the connects;
  * - lwip_stack.c: TCP and UDP over lwIP's raw API (stack_impl.h).
  */
 #ifndef MG_TCPIP_DIRECT_H

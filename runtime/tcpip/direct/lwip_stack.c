@@ -27,11 +27,19 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
+/* Received chains waiting behind the first one (a pbuf chain's length is a
+ * u16_t: a paused flow's window holds more than one chain can). */
+typedef struct held_chain {
+    struct held_chain *next;
+    struct pbuf *p;
+} held_chain;
+
 typedef struct lwip_flow {
     struct mg_flow base;
     mg_direct_if *iface;
-    struct tcp_pcb *pcb; /* NULL once lwIP freed it or we let go of it */
-    struct pbuf *held;   /* received, not yet delivered */
+    struct tcp_pcb *pcb;           /* NULL once lwIP freed it or we let go of it */
+    struct pbuf *held;             /* received, not yet delivered: the first chain */
+    held_chain *more, **more_tail; /* and the chains after it */
     mg_ipaddr local, remote;
     uint16_t local_port, remote_port;
     mg_loop_timer timer;           /* resume: delivery from the loop */
@@ -128,10 +136,58 @@ static void flow_detach(lwip_flow *f)
 
 /* The flow is over for us: drop what it holds; freed once no callback of
  * it runs. */
+/* Queues a received chain; false when out of memory (lwIP keeps it then
+ * and offers it again). */
+static bool held_push(lwip_flow *f, struct pbuf *p)
+{
+    if (!f->held) {
+        f->held = p;
+        return true;
+    }
+    held_chain *c = malloc(sizeof *c);
+    if (!c) return false;
+    c->next = NULL;
+    c->p = p;
+    if (!f->more) f->more_tail = &f->more;
+    *f->more_tail = c;
+    f->more_tail = &c->next;
+    return true;
+}
+
+/* Takes the first received pbuf off the queue (one pbuf, not a chain). */
+static struct pbuf *held_pop(lwip_flow *f)
+{
+    struct pbuf *q = f->held;
+    if (q->next) {
+        /* pbuf_dechain drops a reference to the rest: hold one more */
+        pbuf_ref(q->next);
+        f->held = pbuf_dechain(q);
+    } else if (f->more) {
+        held_chain *c = f->more;
+        f->held = c->p;
+        f->more = c->next;
+        free(c);
+    } else {
+        f->held = NULL;
+    }
+    return q;
+}
+
+/* Drops what is held; returns how many bytes that was. */
+static size_t held_drop(lwip_flow *f)
+{
+    size_t n = 0;
+    while (f->held) {
+        struct pbuf *q = held_pop(f);
+        n += q->len;
+        pbuf_free(q);
+    }
+    return n;
+}
+
 static void flow_end(lwip_flow *f)
 {
-    if (f->held) pbuf_free(f->held);
-    f->held = NULL;
+    held_drop(f);
     mg_loop_timer_stop(&f->timer);
     if (f->counted) mg_direct_if_unuse(f->iface);
     f->counted = false;
@@ -168,8 +224,7 @@ static void flow_deliver(lwip_flow *f)
     f->depth++;
     while (!f->dead && !f->base.released && !f->base.paused && f->base.cb.recv) {
         if (f->held) {
-            struct pbuf *q = f->held;
-            f->held = pbuf_dechain(q);
+            struct pbuf *q = held_pop(f);
             /* acknowledged first: the window reopens as it is consumed, and a
              * close from inside the callback finds nothing unread (which
              * lwIP would answer with a reset) */
@@ -195,13 +250,10 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         if (p) pbuf_free(p);
         return ERR_OK;
     }
-    if (!p) {
+    if (!p)
         f->fin = true;
-    } else if (f->held) {
-        pbuf_cat(f->held, p);
-    } else {
-        f->held = p;
-    }
+    else if (!held_push(f, p))
+        return ERR_MEM; /* lwIP keeps it and offers it again */
     flow_deliver(f);
     return flow_finish(f);
 }
@@ -347,7 +399,11 @@ static void flow_close(mg_flow *base)
         struct tcp_pcb *pcb = f->pcb;
         /* bytes never delivered are dropped, but acknowledged first: lwIP
          * resets a connection closed with unread bytes */
-        if (f->held) tcp_recved(pcb, f->held->tot_len);
+        for (size_t n = held_drop(f); n;) {
+            u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+            tcp_recved(pcb, k);
+            n -= k;
+        }
         flow_detach(f);
         if (tcp_close(pcb) != ERR_OK) {
             tcp_abort(pcb);
