@@ -13,6 +13,7 @@
 #include "mg/loop.h"
 #include "mg/stack.h"
 #include "lwip/memp.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 
 static mg_direct_if *A, *B;
@@ -167,4 +168,125 @@ Test(tcpip, bulk_10mb_over_a_lossy_link)
     mg_tcp_unlisten(l);
     printf("bulk: %u bytes, %llu frames, %llu lost, %zu writables\n", BULK,
            (unsigned long long)link_frames, (unsigned long long)link_dropped, bulk.writables);
+}
+
+/* ---- 10,000 connections opened and closed ---- */
+
+#define CHURN 10000
+#define CHURN_PARALLEL 100
+
+static struct churn {
+    size_t started, connected, completed, failed;
+    size_t bytes_ok;
+} churn;
+
+static void churn_next(void);
+
+static void churn_connected(void *arg, mg_flow *f, int status)
+{
+    if (status != MG_OK) {
+        churn.failed++;
+        churn_next();
+        return;
+    }
+    churn.connected++;
+    static const uint8_t msg[100] = "hello";
+    size_t taken;
+    cr_assert_eq(mg_flow_write(f, msg, sizeof msg, &taken), MG_OK);
+    mg_flow_close(f); /* the FIN follows the bytes; A keeps the TIME_WAIT */
+}
+
+static void churn_next(void)
+{
+    if (churn.started >= CHURN) return;
+    churn.started++;
+    mg_ipaddr dst = mg_ipaddr_v4(0x0a000002);
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &dst, 7000, churn_connected, NULL), MG_OK);
+}
+
+struct churn_conn {
+    size_t got;
+};
+
+static void churn_recv(void *arg, mg_flow *f, const uint8_t *d, size_t n)
+{
+    struct churn_conn *c = arg;
+    if (n) {
+        c->got += n;
+        return;
+    }
+    if (c->got == 100) churn.bytes_ok++;
+    churn.completed++;
+    free(c);
+    mg_flow_close(f);
+    churn_next();
+}
+
+static void churn_closed(void *arg, mg_flow *f, int status)
+{
+    free(arg);
+    churn.failed++;
+    churn_next();
+}
+
+static void churn_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    static const mg_flow_callbacks cb = {churn_recv, NULL, churn_closed};
+    struct churn_conn *c = calloc(1, sizeof *c);
+    cr_assert(c);
+    mg_flow_set_callbacks(f, &cb, c);
+}
+
+static bool churn_done(void *arg)
+{
+    return churn.completed + churn.failed >= CHURN;
+}
+
+Test(tcpip, ten_thousand_connections_leave_pools_and_heap_as_they_were)
+{
+    setup(2, 10, 10);
+    /* lwIP's timers settle first (ARP, the first TCP timer) */
+    size_t pcb0 = lwip_stats.memp[MEMP_TCP_PCB]->used;
+    size_t seg0 = lwip_stats.memp[MEMP_TCP_SEG]->used;
+    size_t pool0 = lwip_stats.memp[MEMP_PBUF_POOL]->used;
+    size_t listen0 = lwip_stats.memp[MEMP_TCP_PCB_LISTEN]->used;
+    mem_size_t heap0 = lwip_stats.mem.used;
+    size_t users_a = A->users, users_b = B->users;
+
+    mg_tcp_listener *l;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 7000, churn_accept, NULL, &l), MG_OK);
+    churn = (struct churn){0};
+    uint64_t t0 = link_now();
+    for (int i = 0; i < CHURN_PARALLEL; i++) churn_next();
+    int rc = mg_loop_run_until(churn_done, NULL, link_now() + 3600 * 1000000000ull);
+    cr_assert_eq(rc, MG_OK, "stuck: %zu started, %zu completed, %zu failed", churn.started,
+                 churn.completed, churn.failed);
+    cr_assert_eq(churn.failed, 0);
+    cr_assert_eq(churn.bytes_ok, CHURN, "a connection lost bytes");
+    /* A's TIME_WAITs outnumber the pool: lwIP must have run out of PCBs and
+     * recycled the oldest TIME_WAIT rather than refuse a connection */
+    /* every connection leaves a TIME_WAIT on A for 2 * TCP_MSL, and they
+     * all came within that time: 10,000 TIME_WAITs cannot fit in the pool,
+     * so lwIP must have recycled the oldest ones (tcp_alloc's
+     * tcp_kill_timewait) rather than refuse connections */
+    uint64_t elapsed_ms = (link_now() - t0) / 1000000;
+    cr_assert_lt(elapsed_ms, 2 * TCP_MSL, "took %llu ms", (unsigned long long)elapsed_ms);
+    cr_assert_eq(lwip_stats.memp[MEMP_TCP_PCB]->max, MEMP_NUM_TCP_PCB);
+    /* past TIME_WAIT, with the listener still there: lwIP's timers (and
+     * so TCP's clock) run only while the stack has users */
+    mg_loop_run_until(never, NULL, link_now() + 60 * 1000000000ull);
+    mg_tcp_unlisten(l);
+
+    cr_assert_eq(lwip_stats.memp[MEMP_TCP_PCB]->used, pcb0, "%u PCBs left",
+                 (unsigned)lwip_stats.memp[MEMP_TCP_PCB]->used);
+    cr_assert_eq(lwip_stats.memp[MEMP_TCP_PCB_LISTEN]->used, listen0);
+    cr_assert_eq(lwip_stats.memp[MEMP_TCP_SEG]->used, seg0);
+    cr_assert_eq(lwip_stats.memp[MEMP_PBUF_POOL]->used, pool0);
+    cr_assert_eq(lwip_stats.mem.used, heap0, "lwIP's heap: %u bytes then, %u now", (unsigned)heap0,
+                 (unsigned)lwip_stats.mem.used);
+    cr_assert_eq(A->users, users_a);
+    cr_assert_eq(B->users, users_b);
+    printf("churn: %d connections in %llu ms of link time, %llu frames, %llu lost\n", CHURN,
+           (unsigned long long)elapsed_ms, (unsigned long long)link_frames,
+           (unsigned long long)link_dropped);
 }
