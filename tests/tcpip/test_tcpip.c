@@ -290,3 +290,175 @@ Test(tcpip, ten_thousand_connections_leave_pools_and_heap_as_they_were)
            (unsigned long long)elapsed_ms, (unsigned long long)link_frames,
            (unsigned long long)link_dropped);
 }
+
+/* ---- malformed frames ---- */
+
+#define MAX_SEEDS 64
+static struct {
+    uint8_t data[1514];
+    size_t size;
+} seeds[MAX_SEEDS];
+static size_t n_seeds;
+
+static void capture(const uint8_t *frame, size_t size)
+{
+    if (n_seeds < MAX_SEEDS && size <= sizeof seeds[0].data) {
+        memcpy(seeds[n_seeds].data, frame, size);
+        seeds[n_seeds++].size = size;
+    }
+}
+
+static uint16_t csum(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)p[i] << 8 | p[i + 1];
+    if (n & 1) sum += (uint32_t)p[n - 1] << 8;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* Makes the checksums of a mutated IPv4 frame right again half the time, so
+ * that mutations reach TCP, UDP and ICMP instead of dying at the IP check. */
+static void fix_checksums(uint8_t *f, size_t size)
+{
+    if (size < 34 || f[12] != 0x08 || f[13] != 0x00) return;
+    uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 15) * 4, tot = (size_t)ip[2] << 8 | ip[3];
+    if (ihl < 20 || 14 + ihl > size) return;
+    ip[10] = ip[11] = 0;
+    uint16_t c = csum(0, ip, ihl);
+    ip[10] = (uint8_t)(c >> 8);
+    ip[11] = (uint8_t)c;
+    if (tot < ihl || 14 + tot > size || (ip[6] & 0x3f) || ip[7])
+        return; /* fragments: as they are */
+    uint8_t *l4 = ip + ihl;
+    size_t n = tot - ihl;
+    size_t at = ip[9] == 6 ? 16 : ip[9] == 17 ? 6 : ip[9] == 1 ? 2 : 0;
+    if (!at || n < at + 2) return;
+    l4[at] = l4[at + 1] = 0;
+    uint32_t pseudo = 0;
+    if (ip[9] != 1) {
+        for (int i = 12; i < 20; i += 2) pseudo += (uint32_t)ip[i] << 8 | ip[i + 1];
+        pseudo += ip[9] + (uint32_t)n;
+    }
+    c = csum(pseudo, l4, n);
+    l4[at] = (uint8_t)(c >> 8);
+    l4[at + 1] = (uint8_t)c;
+}
+
+static void fuzz_udp_recv(void *arg, mg_udp_socket *s, const mg_ipaddr *src, uint16_t port,
+                          const uint8_t *d, size_t n)
+{
+    (*(size_t *)arg)++;
+}
+
+static void fuzz_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    static const mg_flow_callbacks cb = {bulk_recv_rx, NULL, bulk_closed_rx};
+    mg_flow_set_callbacks(f, &cb, NULL);
+}
+
+static void fuzz_connected(void *arg, mg_flow *f, int status)
+{
+    *(int *)arg = status;
+    if (status != MG_OK) return;
+    static const uint8_t msg[3000] = {1, 2, 3};
+    size_t taken;
+    mg_flow_write(f, msg, sizeof msg, &taken);
+    mg_flow_close(f);
+}
+
+static bool status_set(void *arg)
+{
+    return *(int *)arg != -1;
+}
+
+static size_t udp_target;
+static bool udp_got(void *arg)
+{
+    return *(size_t *)arg >= udp_target;
+}
+
+/* A round of traffic A -> B: TCP with data, a 3000-byte UDP datagram
+ * (fragments), and ICMP echo by hand. Fails the test if B does not answer. */
+static void traffic(mg_udp_socket *ua, size_t *udp_count)
+{
+    int st = -1;
+    mg_ipaddr dst = mg_ipaddr_v4(0x0a000002);
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &dst, 8000, fuzz_connected, &st), MG_OK);
+    cr_assert_eq(mg_loop_run_until(status_set, &st, link_now() + 60000000000ull), MG_OK);
+    cr_assert_eq(st, MG_OK, "B does not accept connections any more");
+    static uint8_t big[3000];
+    size_t before = *udp_count;
+    cr_assert_eq(mg_udp_sendto(ua, &dst, 9000, big, sizeof big), MG_OK);
+    cr_assert_eq(mg_udp_sendto(ua, &dst, 9000, "x", 1), MG_OK);
+    udp_target = before + 2;
+    mg_loop_run_until(udp_got, udp_count, link_now() + 5000000000ull);
+    cr_assert_eq(*udp_count, before + 2, "B does not receive datagrams any more");
+    mg_loop_run_until(never, NULL, link_now() + 1000000000ull);
+}
+
+static void fuzz_frames(size_t iterations)
+{
+    setup(3, 0, 0);
+    mg_tcp_listener *l;
+    mg_udp_socket *ub, *ua;
+    size_t udp_count = 0, unused = 0;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 8000, fuzz_accept, NULL, &l), MG_OK);
+    cr_assert_eq(mg_udp_bind(&B->udp, 9000, fuzz_udp_recv, &udp_count, &ub), MG_OK);
+    cr_assert_eq(mg_udp_bind(&A->udp, 0, fuzz_udp_recv, &unused, &ua), MG_OK);
+    /* the seeds: what A sends to B in a round of traffic (ARP, TCP
+     * handshake, data, FIN, UDP fragments), plus an ICMP echo request */
+    n_seeds = 0;
+    link_tap = capture;
+    traffic(ua, &udp_count);
+    link_tap = NULL;
+    static const uint8_t ping[] = {
+        2,    0, 0, 0,  0,    2,    2, 0, 0,  0, 0, 1, 0x08, 0x00,                    /* Ethernet */
+        0x45, 0, 0, 28, 0,    1,    0, 0, 64, 1, 0, 0, 10,   0,    0, 1, 10, 0, 0, 2, /* IPv4 */
+        8,    0, 0, 0,  0x12, 0x34, 0, 1}; /* ICMP echo */
+    capture(ping, sizeof ping);
+    fix_checksums(seeds[n_seeds - 1].data, sizeof ping);
+    cr_assert_geq(n_seeds, 8, "only %zu seeds", n_seeds);
+
+    uint8_t f[1514 + 64];
+    for (size_t it = 0; it < iterations; it++) {
+        size_t pick = link_rand() % n_seeds, size = seeds[pick].size;
+        memcpy(f, seeds[pick].data, size);
+        unsigned kind = (unsigned)(link_rand() % 6);
+        if (kind == 0) { /* a few random bytes */
+            for (int k = 1 + (int)(link_rand() % 8); k > 0; k--)
+                f[link_rand() % size] = (uint8_t)link_rand();
+        } else if (kind == 1) { /* truncated */
+            size = link_rand() % (size + 1);
+        } else if (kind == 2) { /* longer, with junk */
+            size_t extra = link_rand() % 64;
+            for (size_t k = 0; k < extra; k++) f[size + k] = (uint8_t)link_rand();
+            size += extra;
+        } else { /* a 16-bit field of the headers to an edge value */
+            static const uint16_t edges[] = {0, 1, 0x7fff, 0x8000, 0xffff, 20, 14, 1500};
+            size_t at = link_rand() % (size < 60 ? size : 60);
+            uint16_t v = edges[link_rand() % 8];
+            f[at] = (uint8_t)(v >> 8);
+            if (at + 1 < size) f[at + 1] = (uint8_t)v;
+        }
+        if (link_rand() & 1) fix_checksums(f, size);
+        mg_direct_if_input(B, f, size);
+        /* let timers and replies run now and then */
+        if (it % 64 == 63) mg_loop_run_until(never, NULL, link_now() + 300000000ull);
+    }
+    mg_loop_run_until(never, NULL, link_now() + 30000000000ull);
+    /* B still works */
+    traffic(ua, &udp_count);
+    mg_udp_close(ua);
+    mg_udp_close(ub);
+    mg_tcp_unlisten(l);
+    printf("fuzz: %zu mutated frames from %zu seeds, B still serves\n", iterations, n_seeds);
+}
+
+/* 5,000 frames in every run; the long run (label `fuzz`, see
+ * CMakeLists.txt) sets MG_TCPIP_FUZZ_ITERATIONS. */
+Test(tcpip, malformed_frames_do_not_crash_the_stack, .timeout = 3600)
+{
+    const char *env = getenv("MG_TCPIP_FUZZ_ITERATIONS");
+    fuzz_frames(env && atol(env) > 0 ? (size_t)atol(env) : 5000);
+}
