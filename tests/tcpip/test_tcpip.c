@@ -165,6 +165,10 @@ Test(tcpip, bulk_10mb_over_a_lossy_link)
     cr_assert_gt(link_dropped, 0, "the link lost nothing: not the test it claims to be");
     cr_assert_gt(bulk.writables, 0, "no back-pressure was exercised");
     cr_assert_eq(bulk.pauses, 10);
+    /* the loop's wait for a condition ends at its deadline otherwise */
+    uint64_t t = link_now();
+    cr_assert_eq(mg_loop_run_until(never, NULL, t + 2000000000ull), MG_ETIMEDOUT);
+    cr_assert_geq(link_now(), t + 2000000000ull);
     mg_tcp_unlisten(l);
     printf("bulk: %u bytes, %llu frames, %llu lost, %zu writables\n", BULK,
            (unsigned long long)link_frames, (unsigned long long)link_dropped, bulk.writables);
