@@ -162,9 +162,23 @@ static size_t fake_addresses(mg_stackv4v6 *s, mg_ipaddr *out, size_t max)
 }
 
 static const mg_stack_ops fake_ops = {
-    "fake",       fake_listen,   fake_unlisten, fake_connect,   fake_write,     fake_unsent,
-    fake_nothing, fake_nothing,  fake_shutdown, fake_close,     fake_abort,     fake_ends,
-    fake_bind,    fake_udp_port, fake_sendto,   fake_udp_close, fake_addresses,
+    .name = "fake",
+    .tcp_listen = fake_listen,
+    .tcp_unlisten = fake_unlisten,
+    .tcp_connect = fake_connect,
+    .flow_write = fake_write,
+    .flow_unsent = fake_unsent,
+    .flow_pause = fake_nothing,
+    .flow_resume = fake_nothing,
+    .flow_shutdown = fake_shutdown,
+    .flow_close = fake_close,
+    .flow_abort = fake_abort,
+    .flow_ends = fake_ends,
+    .udp_bind = fake_bind,
+    .udp_port = fake_udp_port,
+    .udp_sendto = fake_sendto,
+    .udp_close = fake_udp_close,
+    .addresses = fake_addresses,
 };
 
 static struct mg_tcp fake_tcp = {&fake_ops};
