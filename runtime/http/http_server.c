@@ -41,6 +41,7 @@ enum phase { C_READ, C_WRITE, C_LINGER };
 
 struct conn {
     struct mg_http *srv;
+    struct conn *prev, *next; /* the server's list, for mg_http_disconnect */
     mg_flow *flow;
     mg_http_parser req;
     mg_loop_timer timer;
@@ -65,6 +66,7 @@ struct mg_http {
     mg_kv_ro *kv;
     uint64_t idle_ns;
     mg_http_stats stats;
+    struct conn *conns;
     uint8_t scratch[CHUNK];
 };
 
@@ -131,6 +133,11 @@ static const char *content_type(const char *key)
 
 static void conn_free(struct conn *c)
 {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
     mg_loop_timer_stop(&c->timer);
     c->srv->stats.open--;
     free(c->in);
@@ -482,6 +489,9 @@ static void on_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
     }
     c->srv = s;
     c->flow = f;
+    c->next = s->conns;
+    if (c->next) c->next->prev = c;
+    s->conns = c;
     mg_http_parser_init(&c->req);
     s->stats.connections++;
     s->stats.open++;
@@ -520,6 +530,14 @@ int mg_http_serve_kv(mg_http *h, mg_kv_ro *kv)
     }
     mg_log(NULL, MG_LOG_INFO, "http", "listening on port %u", h->port);
     return MG_OK;
+}
+
+void mg_http_disconnect(mg_http *h)
+{
+    if (!h) return;
+    mg_tcp_unlisten(h->listener);
+    while (h->conns) conn_close(h->conns, true);
+    free(h);
 }
 
 uint16_t mg_http_port(const mg_http *h)

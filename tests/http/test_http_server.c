@@ -187,6 +187,9 @@ static struct mg_stackv4v6 fake_stack = {&fake_ops, &fake_tcp, &fake_udp};
 
 static mg_http *http;
 static mg_kv_ro *kv;
+/* every flow made, freed at the end: the stack's memory, not the server's */
+static struct fake_flow *flows[64];
+static size_t n_flows;
 
 static void setup(void)
 {
@@ -198,9 +201,25 @@ static void setup(void)
     cr_assert_eq(listener->port, 8080);
 }
 
+static void teardown(void)
+{
+    mg_http_disconnect(http);
+    cr_assert_null(listener, "the server stopped listening");
+    for (size_t i = 0; i < n_flows; i++) {
+        struct fake_flow *f = flows[i];
+        cr_assert(f->base.released, "every flow was let go of or ended");
+        free(f->out);
+        free(f->held);
+        free(f);
+    }
+    mg_kv_ro_disconnect(kv);
+}
+
 static struct fake_flow *client(void)
 {
+    cr_assert_lt(n_flows, sizeof flows / sizeof flows[0]);
     struct fake_flow *f = calloc(1, sizeof *f);
+    flows[n_flows++] = f;
     f->base.ops = &fake_ops;
     f->room = SIZE_MAX;
     listener->fn(listener->arg, &listener->base, &f->base);
@@ -306,7 +325,7 @@ static void assert_file(struct fake_flow *f, const char *path, const char *type,
     cr_assert_null(header(&r, "Connection", v, sizeof v), "1.1 keeps alive without saying so");
 }
 
-TestSuite(http_server, .init = setup);
+TestSuite(http_server, .init = setup, .fini = teardown);
 
 Test(http_server, files_with_types_and_lengths)
 {
@@ -577,4 +596,16 @@ Test(http_server, connect_and_serve_errors)
     cr_assert_eq(mg_http_port(h), 81);
     cr_assert_eq(mg_http_serve_kv(h, kv), MG_EADDRINUSE, "the stack's status");
     cr_assert_eq(mg_http_serve_kv(h, NULL), MG_EINVAL);
+    mg_http_disconnect(h);
+}
+
+Test(http_server, disconnect_resets_open_connections)
+{
+    struct fake_flow *idle = client(), *busy = client();
+    busy->room = 10;
+    send_str(busy, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(mg_http_get_stats(http).open, 2);
+    mg_http_disconnect(http);
+    http = NULL;
+    cr_assert(idle->aborted && busy->aborted);
 }

@@ -42,6 +42,10 @@ int mg_http_server_connect(mg_http **out, mg_stackv4v6 *stack, int64_t port);
  * listen (it prints why). The store must outlive the server. */
 int mg_http_serve_kv(mg_http *h, mg_kv_ro *kv);
 
+/* Stops listening, resets every connection and frees `h` (NULL is
+ * fine). Tests do; images keep their server. */
+void mg_http_disconnect(mg_http *h);
+
 /* The port the server is for. */
 uint16_t mg_http_port(const mg_http *h);
 
