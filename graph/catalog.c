@@ -129,9 +129,10 @@ static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const
 static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, const cJSON *j,
                         const char *path, mg_catalog_entry *e)
 {
-    static const char *const fields[] = {
-        "name",    "type",   "doc",     "params", "keys",   "libraries", "targets", "fallback",
-        "connect", "header", "sources", "let",    "expand", "embed",     "attach",  NULL};
+    static const char *const fields[] = {"name",      "type",    "doc",      "params",  "keys",
+                                         "libraries", "targets", "fallback", "connect", "header",
+                                         "sources",   "notices", "let",      "expand",  "embed",
+                                         "attach",    NULL};
     if (!cJSON_IsObject(j)) {
         mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "an entry is an object");
         return false;
@@ -249,6 +250,18 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
                     if (cJSON_IsString(c))
                         add_unique(ctx->arena, &e->sources, &e->n_sources, c->valuestring);
         }
+        /* third-party licence texts the image must carry (runtime files) */
+        const cJSON *notices = cJSON_GetObjectItemCaseSensitive(j, "notices");
+        if (notices) {
+            if (!cJSON_IsArray(notices))
+                ok = false;
+            else
+                for (const cJSON *c = notices->child; c; c = c->next)
+                    if (cJSON_IsString(c))
+                        add_unique(ctx->arena, &e->notices, &e->n_notices, c->valuestring);
+                    else
+                        ok = false;
+        }
         if (fallback)
             e->fallback =
                 mg_expr_parse(ctx, fallback, mg_pointer_member(ctx->arena, path, "fallback"));
@@ -296,12 +309,14 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
         if (cJSON_GetObjectItemCaseSensitive(j, "targets") ||
             cJSON_GetObjectItemCaseSensitive(j, "header") ||
             cJSON_GetObjectItemCaseSensitive(j, "sources") ||
+            cJSON_GetObjectItemCaseSensitive(j, "notices") ||
             cJSON_GetObjectItemCaseSensitive(j, "fallback") ||
             cJSON_GetObjectItemCaseSensitive(j, "embed") ||
             cJSON_GetObjectItemCaseSensitive(j, "attach")) {
             mg_errors_add(
                 ctx->errs, MG_ERR_SCHEMA, path,
-                "expansion %s cannot have targets, header, sources, fallback, embed or attach: its "
+                "expansion %s cannot have targets, header, sources, notices, fallback, embed or "
+                "attach: its "
                 "concrete entries do",
                 e->name);
             ok = false;

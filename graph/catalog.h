@@ -24,6 +24,8 @@
  *     "fallback": EXPR,                       (optional: what it becomes elsewhere)
  *     "connect": "mg_console_connect", "header": "mg/console.h",
  *     "sources": ["console.c"],               (relative to the catalog file's folder)
+ *     "notices": ["lwip/COPYING"],            (optional: licence texts of third-party
+ *                                              sources, carried by every image using it)
  *     "embed": "dir",                         (optional: a string param naming a
  *                                              project directory the build embeds)
  *     "attach": { "kind": "block", "param": "name" } }
@@ -93,6 +95,11 @@ typedef struct mg_catalog_entry {
     const char *connect, *header;
     const char **sources;
     size_t n_sources;
+    /* Licence notices of third-party code among the sources (lwIP's
+     * COPYING), relative to the catalog file's folder like the sources:
+     * every image that uses the entry carries their text. */
+    const char **notices;
+    size_t n_notices;
     /* The string param whose value names a directory of the project that the
      * build embeds into the image (crunch), or NULL. */
     const char *embed;

@@ -133,7 +133,12 @@ char *mg_describe_json(const mg_graph *g)
         mg_buf_adds(&b, i ? ", " : " ");
         json_str(&b, g->sources[i]);
     }
-    mg_buf_adds(&b, g->n_sources ? " ],\n  \"files\": [" : "],\n  \"files\": [");
+    mg_buf_adds(&b, g->n_sources ? " ],\n  \"notices\": [" : "],\n  \"notices\": [");
+    for (size_t i = 0; i < g->n_notices; i++) {
+        mg_buf_adds(&b, i ? ", " : " ");
+        json_str(&b, g->notices[i]);
+    }
+    mg_buf_adds(&b, g->n_notices ? " ],\n  \"files\": [" : "],\n  \"files\": [");
     for (size_t i = 0; i < MG_CODEGEN_N_FILES; i++) {
         mg_buf_adds(&b, i ? ", " : " ");
         json_str(&b, mg_codegen_files[i]);

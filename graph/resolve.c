@@ -1488,6 +1488,56 @@ static void check_builtin_value(rs *r, const char *key, const char *const *value
         mg_errors_add(r->errs, MG_ERR_BAD_KEY_VALUE, key, "unknown %s %s: %s", key, given, why.msg);
 }
 
+/* Drops the devices that no job and not the reporter reaches, as
+ * functoria does: a catalog expansion may ignore a param (the socket
+ * stack ignores generic_stackv4v6's network), and a device nothing uses
+ * must not be connected (a netif would want a tap). Nodes are made after
+ * their deps, so one backward sweep finds what the roots reach. Ids are
+ * renumbered, and the libraries and the catalog's runtime keys of what
+ * was dropped leave the image with it. */
+static void prune_unreached(rs *r, size_t reporter, bool has_reporter, size_t *jobs, size_t n_jobs)
+{
+    size_t n = r->n_nodes;
+    bool *keep = mg_arena_alloc(r->arena, n + 1);
+    size_t *to = mg_arena_alloc(r->arena, (n + 1) * sizeof *to);
+    if (has_reporter) keep[reporter] = true;
+    for (size_t i = 0; i < n_jobs; i++) keep[jobs[i]] = true;
+    for (size_t i = n; i-- > 0;)
+        for (size_t d = 0; keep[i] && d < r->nodes[i].n_deps; d++) keep[r->nodes[i].deps[d]] = true;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!keep[i]) continue;
+        to[i] = m;
+        mg_graph_node node = r->nodes[i];
+        for (size_t d = 0; d < node.n_deps; d++) node.deps[d] = to[node.deps[d]];
+        if (m != i) node.id = mg_arena_printf(r->arena, "%s%zu", node.impl, m);
+        r->nodes[m++] = node;
+    }
+    if (m == n) return;
+    r->n_nodes = m;
+    for (size_t i = 0; i < n_jobs; i++) jobs[i] = to[jobs[i]];
+    /* concrete entries are used by their nodes; expansions keep their mark */
+    for (size_t i = 0; i < r->cat->n_entries; i++)
+        if (r->cat->entries[i].concrete) r->entry_used[i] = false;
+    for (size_t i = 0; i < m; i++)
+        if (r->nodes[i].entry) r->entry_used[entry_index(r, r->nodes[i].entry)] = true;
+    for (size_t k = 0; k < r->n_keys; k++) {
+        key_info *ki = &r->keys[k];
+        if (ki->stage != MG_STAGE_RUNTIME || !ki->decl->origin) continue;
+        ki->in_graph = false;
+        for (size_t i = 0; i < m && !ki->in_graph; i++) {
+            const mg_graph_node *nd = &r->nodes[i];
+            for (size_t a = 0; a < nd->n_args; a++)
+                if (nd->args[a].runtime_key && !strcmp(nd->args[a].key, ki->name))
+                    ki->in_graph = true;
+            for (size_t e = 0; nd->entry && e < nd->entry->n_keys; e++)
+                if (!strcmp(nd->entry->keys[e].name, ki->name)) ki->in_graph = true;
+            for (size_t c = 0; nd->code && c < nd->code->n_runtime_keys; c++)
+                if (!strcmp(nd->code->runtime_keys[c], ki->name)) ki->in_graph = true;
+        }
+    }
+}
+
 mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
                      const mg_resolve_options *opts, mg_errors *errs)
 {
@@ -1512,7 +1562,7 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
         r.const_memo = mg_arena_alloc(r.arena, (cat->n_entries + 1) * sizeof *r.const_memo);
         r.const_state = mg_arena_alloc(r.arena, (cat->n_entries + 1) * sizeof *r.const_state);
         r.entry_used = mg_arena_alloc(r.arena, cat->n_entries + 1);
-        eval_expr(&r, NULL, r.reporter);
+        value reporter = eval_expr(&r, NULL, r.reporter);
         size_t *jobs = mg_arena_alloc(r.arena, (r.n_jobs + 1) * sizeof *jobs), n = 0;
         for (size_t i = 0; i < r.n_jobs; i++) {
             value v = eval_expr(&r, NULL, r.jobs[i]);
@@ -1526,6 +1576,8 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
                 jobs[g->n_jobs++] = jobs[i];
             }
         g->jobs = jobs;
+        if (errs->len == before)
+            prune_unreached(&r, reporter.node, reporter.kind == VAL_NODE, jobs, g->n_jobs);
         if (errs->len == before) merge_libraries(&r, g);
     }
     if (errs->len == before) {
@@ -1552,6 +1604,22 @@ mg_graph *mg_resolve(const mg_catalog *cat, const char *bytes, size_t len,
             }
         }
         mg_strmap_free(&seen);
+        size_t most = 0;
+        for (size_t i = 0; i < g->n_nodes; i++)
+            if (g->nodes[i].entry) most += g->nodes[i].entry->n_notices;
+        g->notices = mg_arena_alloc(&g->arena, (most + 1) * sizeof *g->notices);
+        for (size_t i = 0; i < g->n_nodes; i++) {
+            const mg_catalog_entry *e = g->nodes[i].entry;
+            for (size_t k = 0; e && k < e->n_notices; k++) {
+                /* relative to the catalog file's folder, like its sources */
+                const char *slash = strrchr(e->file, '/');
+                int dir = slash ? (int)(slash - e->file) + 1 : 0;
+                const char *p = mg_arena_printf(&g->arena, "%.*s%s", dir, e->file, e->notices[k]);
+                bool dup = false;
+                for (size_t j = 0; j < g->n_notices; j++) dup |= !strcmp(g->notices[j], p);
+                if (!dup) g->notices[g->n_notices++] = p;
+            }
+        }
         /* The graph points into the JSON tree (names, strings): keep it
          * alive by copying it into the arena's lifetime. */
         g->root = root;

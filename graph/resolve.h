@@ -121,6 +121,11 @@ typedef struct mg_graph {
     size_t n_libraries;
     const char **sources; /* user sources, first-seen order, no repeats */
     size_t n_sources;
+    /* licence notices the image carries: the `notices` of its catalog
+     * entries, as paths of the runtime tree ("runtime/tcpip/lwip/COPYING"),
+     * first-seen order, no repeats */
+    const char **notices;
+    size_t n_notices;
     struct cJSON *root; /* the parsed document, which names and strings point into */
 } mg_graph;
 

@@ -107,6 +107,16 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err)
     return dir;
 }
 
+const char *mg_runtime_file(const char *path, size_t *len)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++)
+        if (!strcmp(mg_runtime_files[i].path, path)) {
+            *len = mg_runtime_files[i].len;
+            return mg_runtime_files[i].data;
+        }
+    return NULL;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -134,7 +144,7 @@ static bool has_prefix_c(const char *path, const char *dir)
            (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
 
-const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err)
+const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n, mg_err *err)
 {
     const char **list = NULL;
     size_t cap = 0;
@@ -149,12 +159,9 @@ const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_
             add_source(&list, n, &cap, p);
     }
     free(binding);
-    for (size_t i = 0; i < cat->n_entries; i++) {
-        const mg_catalog_entry *e = &cat->entries[i];
-        bool claims = false;
-        for (size_t k = 0; k < e->n_targets; k++)
-            if (!strcmp(e->targets[k], t->name)) claims = true;
-        if (!e->concrete || !claims) continue;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const mg_catalog_entry *e = g->nodes[i].entry;
+        if (!e || !e->concrete) continue;
         char *dir = mg_path_dirname(e->file);
         for (size_t k = 0; k < e->n_sources; k++) {
             char *p = mg_path_join(dir, e->sources[k]);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "graph/catalog.h"
+#include "graph/resolve.h"
 #include "toolchain/cache.h"
 #include "toolchain/target.h"
 
@@ -27,13 +28,18 @@ const char *mg_runtime_version(void);
  * path of the tree (containing runtime/...), or NULL with a message. */
 char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 
+/* The embedded runtime file at `path` ("runtime/tcpip/lwip/COPYING"):
+ * its bytes (NUL-terminated) with the length in *len, or NULL. */
+const char *mg_runtime_file(const char *path, size_t *len);
+
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the
  * core, the bindings (the shared ones and the target's own,
- * runtime/bindings/<platform>/), and the sources of every catalog
- * entry that claims the target. Returns a malloc'd NULL-terminated array
+ * runtime/bindings/<platform>/), and the sources of the concrete catalog
+ * entries the graph uses (the resolver checked that they claim the
+ * target). Returns a malloc'd NULL-terminated array
  * whose strings live in the embedded data (free only the array), or NULL
  * with a message when an entry lists a file mgd does not carry. */
-const char **mg_runtime_sources(const mg_catalog *cat, const mg_target *t, size_t *n, mg_err *err);
+const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n, mg_err *err);
 
 #endif

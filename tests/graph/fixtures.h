@@ -34,6 +34,11 @@
  *   generic_stack(network)               stackv4v6 let eth = ethif(network),
  *                                                  arp4 = arp(eth) (eth shared)
  *                                                  in direct_stack(network, eth, arp4)
+ *   socket_stack()                       stackv4v6 runtime key socket_backlog (int, 8)
+ *   any_stack(network)                   stackv4v6 key stack (configure enum
+ *                                                  socket|direct, default socket):
+ *                                                  socket_stack() (network unused)
+ *                                                  or generic_stack(network)
  *   http_server(stack: stackv4v6, port: int = {"key": "port"})
  *                                        http      runtime key port (int, 80)
  *

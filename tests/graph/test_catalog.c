@@ -16,7 +16,8 @@ Test(catalog, test_catalog_loads_with_its_entries)
         "no_reporter",   "default_reporter", "noop",          "crunch",          "direct_kv_ro",
         "generic_kv_ro", "fast_kv",          "block_of_file", "cache_block",     "tar_kv_ro",
         "kv_rw_mem",     "direct_kv_rw",     "netif",         "default_network", "ethif",
-        "arp",           "direct_stack",     "generic_stack", "http_server"};
+        "arp",           "direct_stack",     "generic_stack", "socket_stack",    "any_stack",
+        "http_server"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_assert(mg_catalog_find(fx_cat, names[i]) != NULL, "test catalog lacks %s", names[i]);
     cr_assert_eq(fx_cat->n_entries, sizeof names / sizeof names[0]);

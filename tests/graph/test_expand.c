@@ -2,6 +2,7 @@
  * Catalog expansions (generic_*, default_*, let), fallbacks and target
  * support.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "fixtures.h"
@@ -165,4 +166,43 @@ Test(expand, expansion_with_key_inside_if_branch_untaken)
         "unix", KEYS("kv_ro=direct"));
     ONLY(g, "fast_kv");
     cr_assert_not_null(fx_key(g, "kv_ro"));
+}
+
+#define STACK_DOC                                                                                  \
+    "{'mgd': 1, 'name': 'web',\n"                                                                  \
+    " 'devices': {'app': {'main': 'start', 'type': 'stackv4v6 -> job', 'sources': ['app.c']}},\n"  \
+    " 'jobs': [{'apply': 'app', 'to': [{'device': 'any_stack', 'args': {'network': "               \
+    "'default_network'}}]}]}"
+
+Test(expand, a_param_the_expansion_ignores_is_not_in_the_graph)
+{
+    /* the socket branch never mentions the network: its netif would be
+     * connected (and want a tap) if it stayed */
+    mg_graph *g = RESOLVE_OK(STACK_DOC, "unix", NO_KEYS);
+    CHECK_GRAPH(g);
+    cr_assert_eq(fx_count_impl(g, "netif"), 0, "no job reaches the network");
+    ONLY(g, "socket_stack");
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s%zu", g->nodes[i].impl, i);
+        cr_assert_str_eq(g->nodes[i].id, want, "ids stay impl + position");
+        for (size_t d = 0; d < g->n_nodes && d < g->nodes[i].n_deps; d++)
+            cr_assert_lt(g->nodes[i].deps[d], i, "deps still point at earlier nodes");
+    }
+    for (size_t i = 0; i < g->n_libraries; i++)
+        cr_assert_str_neq(g->libraries[i].name, "mg-net", "the dropped netif's library goes too");
+    bool backlog = false;
+    for (size_t i = 0; i < g->n_runtime_keys; i++)
+        backlog |= !strcmp(g->runtime_keys[i].name, "socket_backlog");
+    cr_assert(backlog, "the kept entry's runtime key stays");
+
+    g = RESOLVE_OK(STACK_DOC, "unix", KEYS("stack=direct"));
+    CHECK_GRAPH(g);
+    size_t n = ONLY(g, "netif");
+    size_t s = ONLY(g, "direct_stack");
+    cr_assert_eq(g->nodes[s].deps[0], n, "the direct branch keeps its network");
+    cr_assert_eq(fx_count_impl(g, "socket_stack"), 0);
+    for (size_t i = 0; i < g->n_runtime_keys; i++)
+        cr_assert_str_neq(g->runtime_keys[i].name, "socket_backlog",
+                          "a key of an entry not in the image is not the image's");
 }
