@@ -142,6 +142,22 @@ static bool has_file(const char *path)
     return false;
 }
 
+/* "runtime/tcpip/../random/random.c" -> "runtime/random/random.c", in
+ * place: an entry may list a source of another component it needs (the
+ * direct stack needs the CSPRNG's), and the embedded table has normalised
+ * paths. A ".." that would climb out of the tree is kept, and then
+ * matches nothing. */
+static void collapse_dotdot(char *p)
+{
+    char *d;
+    while ((d = strstr(p, "/../"))) {
+        char *start = d;
+        while (start > p && start[-1] != '/') start--;
+        if (start == d || !strncmp(start, "../", 3)) return;
+        memmove(start, d + 4, strlen(d + 4) + 1);
+    }
+}
+
 static bool has_prefix_c(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
@@ -191,6 +207,7 @@ const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n
         }
         for (size_t k = 0; k < e->n_sources; k++) {
             char *p = mg_path_join(dir, e->sources[k]);
+            collapse_dotdot(p);
             bool found = add_source(&list, n, &cap, p);
             if (!found)
                 mg_err_set(err, MG_E_INTERNAL,
