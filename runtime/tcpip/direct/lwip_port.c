@@ -44,9 +44,9 @@ int atoi(const char *s)
 }
 #endif
 
-void mg_lwip_assert(const char *what, const char *file, int line)
+void mg_lwip_assert(const char *file, int line)
 {
-    mg_printf("lwIP: assertion \"%s\" failed at %s:%d\n", what, file, line);
+    mg_printf("lwIP: assertion failed at %s:%d\n", file, line);
     mg_platform_abort("lwIP assertion failed");
 }
 
