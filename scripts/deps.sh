@@ -38,15 +38,18 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
-if [ "$(id -u)" -ne 0 ]; then
-  echo "mgd needs these Debian packages: ${missing[*]}" >&2
-  echo "run: sudo apt-get update && sudo ${cmd[*]}" >&2
-  exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+  cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "mgd needs these Debian packages: ${missing[*]}" >&2
+    echo "run: sudo apt-get update && sudo ${cmd[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  "${cmd[@]}" -qq >/dev/null
 fi
-echo "installing: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-"${cmd[@]}" -qq >/dev/null
+
+# lwIP, the direct stack, from Debian's source package (not a binary one).
+"$(dirname "$0")/fetch-lwip.sh"

@@ -135,6 +135,29 @@ static bool add_source(const char ***list, size_t *n, size_t *cap, const char *p
     return false;
 }
 
+static bool has_file(const char *path)
+{
+    for (size_t i = 0; i < mg_runtime_files_count; i++)
+        if (!strcmp(mg_runtime_files[i].path, path)) return true;
+    return false;
+}
+
+/* "runtime/tcpip/../random/random.c" -> "runtime/random/random.c", in
+ * place: an entry may list a source of another component it needs (the
+ * direct stack needs the CSPRNG's), and the embedded table has normalised
+ * paths. A ".." that would climb out of the tree is kept, and then
+ * matches nothing. */
+static void collapse_dotdot(char *p)
+{
+    char *d;
+    while ((d = strstr(p, "/../"))) {
+        char *start = d;
+        while (start > p && start[-1] != '/') start--;
+        if (start == d || !strncmp(start, "../", 3)) return;
+        memmove(start, d + 4, strlen(d + 4) + 1);
+    }
+}
+
 static bool has_prefix_c(const char *path, const char *dir)
 {
     size_t n = strlen(dir);
@@ -163,8 +186,28 @@ const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n
         const mg_catalog_entry *e = g->nodes[i].entry;
         if (!e || !e->concrete) continue;
         char *dir = mg_path_dirname(e->file);
+        /* An entry built on lwIP, which mgd carries only when its sources
+         * were fetched before mgd was built (scripts/deps.sh) */
+        bool missing_lwip = false;
+        for (size_t k = 0; k < e->n_sources && !missing_lwip; k++) {
+            char *p = mg_path_join(dir, e->sources[k]);
+            missing_lwip =
+                !strncmp(p, MG_RUNTIME_LWIP_DIR, strlen(MG_RUNTIME_LWIP_DIR)) && !has_file(p);
+            free(p);
+        }
+        if (missing_lwip) {
+            mg_err_set(err, MG_E_INVALID,
+                       "%s needs lwIP (the direct TCP/IP stack), whose sources were not there "
+                       "when this mgd was built: scripts/deps.sh fetches them (Debian's lwip "
+                       "source package) into third_party/; then rebuild mgd",
+                       e->name);
+            free(dir);
+            free(list);
+            return NULL;
+        }
         for (size_t k = 0; k < e->n_sources; k++) {
             char *p = mg_path_join(dir, e->sources[k]);
+            collapse_dotdot(p);
             bool found = add_source(&list, n, &cap, p);
             if (!found)
                 mg_err_set(err, MG_E_INTERNAL,

@@ -31,6 +31,8 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 /* The embedded runtime file at `path` ("runtime/tcpip/lwip/COPYING"):
  * its bytes (NUL-terminated) with the length in *len, or NULL. */
 const char *mg_runtime_file(const char *path, size_t *len);
+/* Where the embedded lwIP sources are (cmake: runtime/CMakeLists.txt). */
+#define MG_RUNTIME_LWIP_DIR "runtime/tcpip/lwip/"
 
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the

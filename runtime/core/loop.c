@@ -27,6 +27,7 @@ static struct {
     size_t holds;
     bool exiting;
     int exit_status;
+    bool running; /* inside mg_run or mg_loop_run_until */
 } mg_loop;
 
 uint64_t mg_loop_now(void)
@@ -194,7 +195,34 @@ static void mg_loop_run_ready(mg_handle_set ready)
     }
 }
 
-int mg_run(void)
+int mg_loop_run_until(bool (*done)(void *arg), void *arg, uint64_t deadline)
+{
+    if (mg_loop.running) return MG_EINVAL;
+    mg_loop.running = true;
+    int rc = MG_ETIMEDOUT;
+    for (;;) {
+        if (done(arg)) {
+            rc = MG_OK;
+            break;
+        }
+        if (mg_loop.exiting) {
+            rc = MG_EAGAIN;
+            break;
+        }
+        if (mg_loop_now() >= deadline) break;
+        mg_loop_run_due();
+        if (done(arg) || mg_loop.exiting) continue;
+        uint64_t wake = mg_loop.n_timers ? mg_loop.heap[0]->deadline : UINT64_MAX;
+        if (wake > deadline) wake = deadline;
+        mg_handle_set ready = mg_loop.watched;
+        mg_platform_yield(wake, &ready);
+        mg_loop_run_ready(ready);
+    }
+    mg_loop.running = false;
+    return rc;
+}
+
+static int mg_run_rounds(void)
 {
     for (;;) {
         mg_loop_run_due();
@@ -212,4 +240,12 @@ int mg_run(void)
         mg_loop_run_ready(ready);
         if (mg_loop.exiting) return mg_loop.exit_status;
     }
+}
+
+int mg_run(void)
+{
+    mg_loop.running = true;
+    int status = mg_run_rounds();
+    mg_loop.running = false;
+    return status;
 }

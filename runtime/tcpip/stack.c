@@ -105,6 +105,7 @@ void mg_flow_set_callbacks(mg_flow *f, const mg_flow_callbacks *cb, void *arg)
 {
     f->cb = cb ? *cb : (mg_flow_callbacks){0};
     f->cb_arg = arg;
+    if (!f->released && f->ops->flow_callbacks_set) f->ops->flow_callbacks_set(f);
 }
 
 int mg_flow_write(mg_flow *f, const void *data, size_t size, size_t *taken)

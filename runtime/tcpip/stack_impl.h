@@ -43,6 +43,11 @@ typedef struct mg_stack_ops {
                       size_t size);
     void (*udp_close)(mg_udp_socket *s);
     size_t (*addresses)(mg_stackv4v6 *s, mg_ipaddr *out, size_t max);
+    /* Optional (NULL: not called): the application has just set the
+     * flow's callbacks (mg_flow_set_callbacks), e.g. so that a stack that
+     * leaves received bytes waiting until there is a `recv` to take them
+     * starts reading. */
+    void (*flow_callbacks_set)(mg_flow *f);
 } mg_stack_ops;
 
 /* The objects of mg/stack.h, as stack.c sees them. An implementation

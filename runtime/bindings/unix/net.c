@@ -121,7 +121,9 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
 
 static struct mg_unix_net *mg_unix_net_of(mg_handle h)
 {
-    if (h >= MG_PLATFORM_MAX_HANDLES || mg_unix_poll_fds[h] == 0) return NULL;
+    /* by its own table, not by mg_unix_poll_fds: a descriptor watched
+     * through abi/unix.h is polled too, but it is not a tap */
+    if (h >= MG_PLATFORM_MAX_HANDLES || mg_unix_nets[h].mtu == 0) return NULL;
     return &mg_unix_nets[h];
 }
 

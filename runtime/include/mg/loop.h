@@ -89,4 +89,14 @@ void mg_loop_release(void);
 /* True once mg_exit() has been called: long callbacks may stop early. */
 bool mg_loop_exiting(void);
 
+/* Runs rounds of the loop (due timers, then the platform's ready handles,
+ * as mg_run does) until done(arg) returns true or the monotonic clock
+ * reaches `deadline`, for a connect function that must wait for the
+ * network before the image starts (a DHCP lease). done is checked before
+ * the first round and after each. Returns MG_OK (done), MG_ETIMEDOUT
+ * (the deadline passed first), MG_EAGAIN (mg_exit was called meanwhile:
+ * the image is ending) or MG_EINVAL (called from a callback of the loop,
+ * which cannot nest). Callbacks run from it as they would from mg_run. */
+int mg_loop_run_until(bool (*done)(void *arg), void *arg, uint64_t deadline);
+
 #endif

@@ -32,23 +32,23 @@
 /* Statuses shared by every device library. Values are part of the ABI. */
 enum {
     MG_OK = 0,
-    MG_EINVAL = 1,       /* invalid argument */
-    MG_ENOENT = 2,       /* not found */
-    MG_EIO = 3,          /* input/output error */
-    MG_ENOMEM = 4,       /* out of memory */
-    MG_ENOSPC = 5,       /* no space left on the device */
-    MG_ERANGE = 6,       /* out of range (a sector past the end, a value too large) */
-    MG_EUNSUPPORTED = 7, /* not supported by this target or device */
-    MG_EISDIR = 8,       /* is a directory (a kv key names a dictionary) */
-    MG_ENOTDIR = 9,      /* not a directory */
-    MG_EEXIST = 10,      /* already exists */
-    MG_EACCES = 11,      /* permission denied (a read-only device written) */
-    MG_EAGAIN = 12,      /* try again later (no data ready, a buffer full) */
-    MG_ECONNRESET = 13,  /* the peer reset the connection */
+    MG_EINVAL = 1,        /* invalid argument */
+    MG_ENOENT = 2,        /* not found */
+    MG_EIO = 3,           /* input/output error */
+    MG_ENOMEM = 4,        /* out of memory */
+    MG_ENOSPC = 5,        /* no space left on the device */
+    MG_ERANGE = 6,        /* out of range (a sector past the end, a value too large) */
+    MG_EUNSUPPORTED = 7,  /* not supported by this target or device */
+    MG_EISDIR = 8,        /* is a directory (a kv key names a dictionary) */
+    MG_ENOTDIR = 9,       /* not a directory */
+    MG_EEXIST = 10,       /* already exists */
+    MG_EACCES = 11,       /* permission denied (a read-only device written) */
+    MG_EAGAIN = 12,       /* try again later (no data ready, a buffer full) */
+    MG_ECONNRESET = 13,   /* the peer reset the connection */
     MG_ECONNREFUSED = 14, /* nothing listens on the peer's port */
-    MG_ETIMEDOUT = 15,   /* no answer in time (a connect, a lease, retransmissions) */
-    MG_EADDRINUSE = 16,  /* the address or port is already taken */
-    MG_ENOTCONN = 17,    /* not connected (a flow shut down or closed) */
+    MG_ETIMEDOUT = 15,    /* no answer in time (a connect, a lease, retransmissions) */
+    MG_EADDRINUSE = 16,   /* the address or port is already taken */
+    MG_ENOTCONN = 17,     /* not connected (a flow shut down or closed) */
     MG_ESTATUS_MAX = 18
 };
 
