@@ -54,23 +54,27 @@ wait_for() {
   return 1
 }
 
-# wait_port NS_CMD HOST PORT SECONDS: waits until a TCP connection to
-# HOST:PORT from the namespace (in_ns or in_srv) succeeds.
+# wait_port NS_CMD HOST PORT SECONDS [PID]: waits until a TCP connection
+# to HOST:PORT from the namespace (in_ns or in_srv) succeeds; gives up
+# early when process PID (the server) has ended.
 wait_port() {
-  local run=$1 host=$2 port=$3 i
+  local run=$1 host=$2 port=$3 pid=${5:-} i
   for ((i = 0; i < $4 * 5; i++)); do
     "$run" timeout 1 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null && return 0
+    [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.2
   done
   return 1
 }
 
-# net_start NS_CMD LOG CMD...: starts CMD in the namespace, in a session
-# of its own (so that net_stop ends QEMU or mg-spt with mgd run), its
-# output into LOG; sets $net_pid.
+# net_start NS LOG CMD...: starts CMD in the namespace NS ($ns or
+# $srv_ns), in a session of its own (so that net_stop ends QEMU or mg-spt
+# with mgd run), its output into LOG; sets $net_pid. `ip netns exec` is
+# run here, not through in_ns: a shell function in the background is a
+# subshell, whose PID would be the wrong one to stop.
 net_start() {
-  local run=$1 log=$2; shift 2
-  "$run" setsid "$@" >"$log" 2>&1 &
+  local n=$1 log=$2; shift 2
+  ip netns exec "$n" setsid "$@" >"$log" 2>&1 &
   net_pid=$!
 }
 

@@ -37,6 +37,9 @@ client=(python3 "$here/net_client.py")
 N_MANY=${NET_STACK_MANY:-1000}
 
 net_need_root
+# the client opens 1,000 sockets and the image as many (the unix images'
+# descriptors are the host's): more than the usual soft limit of 1024
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 for tool in curl ping python3 dnsmasq; do
   command -v "$tool" >/dev/null || { echo "FAIL $tool is not installed (scripts/deps.sh installs it)"; exit 1; }
 done
@@ -44,12 +47,12 @@ net_namespaces "mgdstk$$" || { echo "FAIL cannot make the test's namespaces"; ex
 
 part() { [[ $parts == *" $1 "* ]]; }
 # the configuration $1: target, build keys, namespace the image runs in,
-# its address and its mgd run options
+# (its name, for net_start), its address and its mgd run options
 conf() {
   case $1 in
-    unix/socket) target=unix keys=(--key net=socket) run=in_srv addr=10.0.1.2 net=() ;;
-    unix/tap) target=unix keys=(--key net=direct) run=in_ns addr=10.0.0.2 net=(--net service=tap0) ;;
-    spt | virtio) target=$1 keys=() run=in_ns addr=10.0.0.2 net=(--net service=tap0) ;;
+    unix/socket) target=unix keys=(--key net=socket) run=$srv_ns addr=10.0.1.2 net=() ;;
+    unix/tap) target=unix keys=(--key net=direct) run=$ns addr=10.0.0.2 net=(--net service=tap0) ;;
+    spt | virtio) target=$1 keys=() run=$ns addr=10.0.0.2 net=(--net service=tap0) ;;
     *) echo "FAIL unknown configuration $1 (unix/socket unix/tap spt virtio)"; return 1 ;;
   esac
   tag=${1/\//-}
@@ -72,7 +75,7 @@ start() {
 # up LOG PORT NAME: the server answers on $addr:PORT within 60 s (QEMU
 # under TCG boots in seconds); else a failure with the image's output
 up() {
-  if wait_port in_ns "$addr" "$2" 60; then echo "ok   $3 answers on $addr:$2"; return 0; fi
+  if wait_port in_ns "$addr" "$2" 60 "$net_pid"; then echo "ok   $3 answers on $addr:$2"; return 0; fi
   echo "FAIL $3 does not answer on $addr:$2; its output:"
   tr -d '\r' <"$1" | tail -20
   fails=$((fails + 1))
@@ -142,11 +145,11 @@ dhcp_checks() { # (static_website built with dhcp=true)
     echo "FAIL static_website does not build for $cfg with --key dhcp=true"; fails=$((fails + 1)); return; }
   # dnsmasq, DHCP only (port 0: no DNS), on the tap; --no-ping: it offers
   # at once instead of first probing the address for 3 s
-  in_ns dnsmasq --keep-in-foreground --port=0 --no-resolv --no-hosts --no-ping \
+  net_start "$ns" "$work/dnsmasq.$tag.log" dnsmasq --keep-in-foreground --port=0 --no-resolv --no-hosts --no-ping \
     --interface=tap0 --bind-interfaces --dhcp-range=10.0.0.100,10.0.0.199,255.255.255.0,10m \
     --dhcp-leasefile="$work/leases.$tag" --pid-file="$work/dnsmasq.$tag.pid" \
-    --dhcp-authoritative --log-dhcp --log-facility=- >"$work/dnsmasq.$tag.log" 2>&1 &
-  local dpid=$!
+    --dhcp-authoritative --log-dhcp --log-facility=-
+  local dpid=$net_pid
   sleep 0.3
   t0=$(date +%s%N)
   start "$img" "$log"
@@ -170,8 +173,7 @@ dhcp_checks() { # (static_website built with dhcp=true)
   fi
   [ "$fails" -eq 0 ] || { tr -d '\r' <"$log" | tail -10; tail -10 "$work/dnsmasq.$tag.log"; }
   net_stop "$ipid"
-  kill "$dpid" 2>/dev/null
-  wait "$dpid" 2>/dev/null
+  net_stop "$dpid"
 }
 
 for cfg in $configs; do
