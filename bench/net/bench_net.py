@@ -385,6 +385,9 @@ def main():
                     help="the image configurations of wrk and iperf (default: all four)")
     a = ap.parse_args()
     parts = a.only.split(",")
+    for part in parts:
+        if part not in ("ping", "wrk", "iperf", "size"):
+            die("unknown part %s (ping, wrk, iperf, size)" % part)
     cfgs = a.configs.split(",")
     for c in cfgs:
         if c not in CONFIGS:
@@ -398,6 +401,13 @@ def main():
             if not shutil.which(tool):
                 die("%s is not installed (scripts/deps.sh installs it)" % tool)
     mgd, examples = os.path.abspath(a.mgd), os.path.abspath(a.examples)
+    # the examples each part needs, checked before anything is measured
+    uses = {"ping": ["ping"], "wrk": ["static_website"], "iperf": ["echo"],
+            "size": ["echo", "static_website"]}
+    for part in parts:
+        for ex in uses.get(part, []):
+            if not os.path.isfile(os.path.join(examples, ex, "config.json")):
+                die("examples/%s does not exist (issue 16: it is not merged yet)" % ex)
     runs, secs = (1, 1) if a.quick else (3, 5)
     work = tempfile.mkdtemp(prefix="bench-net-")
     net = None
