@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # What the network stack tests (net_stack.sh) add to target_lib.sh, which
 # they source first: two network namespaces joined to nothing outside
 # them, so that a test never touches the host's interfaces and two runs

@@ -183,13 +183,13 @@ for cfg in $configs; do
     continue
   fi
   echo "== $cfg"
-  if (part echo || { part frag && [ $direct = yes ]; }) && example echo; then
+  if (part echo || { part frag && [ "$direct" = yes ]; }) && example echo; then
     img=$work/echo.$tag
     if build "$examples/echo" "$img" "$target" "${keys[@]}"; then
       start "$img" "$work/echo.$tag.log"
       if up "$work/echo.$tag.log" 7 "echo on $cfg"; then
         part echo && echo_checks
-        part frag && [ $direct = yes ] && frag_checks
+        part frag && [ "$direct" = yes ] && frag_checks
       fi
       net_stop "$net_pid"
     else
