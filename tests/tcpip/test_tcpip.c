@@ -715,6 +715,8 @@ Test(tcpip, tiny_segments_to_a_paused_flow_leave_the_interface_receiving)
     unsigned pool = lwip_stats.memp[MEMP_PBUF_POOL]->used;
     cr_assert_gt(ps.sent, 1000, "only %zu bytes sent", ps.sent);
     cr_assert_lt(pool, pool0 + 16, "%u of %d receive buffers held", pool, PBUF_POOL_SIZE);
+    printf("paused flow: %zu bytes in 1-byte segments, %u of %d receive buffers in use\n", ps.sent,
+           pool, PBUF_POOL_SIZE);
     cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 81, ps_late_connected, NULL), MG_OK);
     mg_loop_run_until(late_done, NULL, link_now() + 10 * 1000000000ull);
     cr_assert_eq(ps.late, MG_OK, "another client could not connect: %d", ps.late);
