@@ -23,7 +23,10 @@
  * segments and received frames (a flood of frames or connections then
  * fails in lwIP's pools, never in the application's heap). */
 #define MEM_LIBC_MALLOC 1
+/* (a host test may set it to 1, so that a sanitizer sees a freed PCB) */
+#ifndef MEMP_MEM_MALLOC
 #define MEMP_MEM_MALLOC 0
+#endif
 #define MEM_ALIGNMENT 8
 
 /* 1,000 concurrent connections and their TIME_WAITs: when the pool is
