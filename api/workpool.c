@@ -150,7 +150,16 @@ bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
     }
     *j = (job){.r = r, .fn = fn, .free_arg = free_arg, .arg = arg};
     pthread_mutex_lock(&p->lock);
-    if (p->stopping || p->n_waiting >= MG_WORKPOOL_WAITING) {
+    if (p->stopping) {
+        /* not "the queue is full": a client told to retry would find no
+         * daemon */
+        pthread_mutex_unlock(&p->lock);
+        free(j);
+        if (free_arg) free_arg(arg);
+        mg_reply_error(r, 503, "the daemon is stopping");
+        return true;
+    }
+    if (p->n_waiting >= MG_WORKPOOL_WAITING) {
         pthread_mutex_unlock(&p->lock);
         free(j);
         return false;

@@ -58,9 +58,10 @@ typedef void (*mg_work_fn)(mg_work *w, mg_req *r, void *arg);
 
 /* Called from a handler: suspends r's connection and queues fn(w, r, arg)
  * for a worker; free_arg(arg) (when not NULL) runs after it. True when r
- * is taken care of; false, with nothing done (arg still the caller's),
- * when MG_WORKPOOL_WAITING jobs wait already or the pool is stopping:
- * answer 503. The server always has a pool (mg_api_start). */
+ * is taken care of (also when the pool is stopping: it answered 503 "the
+ * daemon is stopping" and freed arg); false, with nothing done (arg
+ * still the caller's), when MG_WORKPOOL_WAITING jobs wait already: answer
+ * 503 with Retry-After. The server always has a pool (mg_api_start). */
 bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg);
 
 /* Runs a program for a job and waits for it (mg_exec_run's contract);

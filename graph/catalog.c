@@ -45,6 +45,21 @@ static bool names_array(mg_expr_ctx *ctx, const cJSON *j, const char *path, cons
     return true;
 }
 
+/* A "sources" or "notices" array: strings, kept once each. A malformed one
+ * is a schema error (the entry is then dropped, and the load fails). */
+static bool strings_array(mg_expr_ctx *ctx, const cJSON *j, const char *path, const char ***out,
+                          size_t *n)
+{
+    bool ok = cJSON_IsArray(j);
+    for (const cJSON *c = ok ? j->child : NULL; c; c = c->next)
+        if (cJSON_IsString(c) && *c->valuestring)
+            add_unique(ctx->arena, out, n, c->valuestring);
+        else
+            ok = false;
+    if (!ok) mg_errors_add(ctx->errs, MG_ERR_SCHEMA, path, "expected an array of file names");
+    return ok;
+}
+
 static bool parse_param(mg_expr_ctx *ctx, mg_catalog *cat, const cJSON *j, const char *path,
                         mg_catalog_param *p)
 {
@@ -241,27 +256,14 @@ static bool parse_entry(mg_expr_ctx *ctx, mg_catalog *cat, const char *file, con
         } else if (!names_array(ctx, targets, mg_pointer_member(ctx->arena, path, "targets"),
                                 &e->targets, &e->n_targets))
             return false;
-        if (sources) {
-            size_t i = 0;
-            if (!cJSON_IsArray(sources))
-                ok = false;
-            else
-                for (const cJSON *c = sources->child; c; c = c->next, i++)
-                    if (cJSON_IsString(c))
-                        add_unique(ctx->arena, &e->sources, &e->n_sources, c->valuestring);
-        }
+        if (sources && !strings_array(ctx, sources, mg_pointer_member(ctx->arena, path, "sources"),
+                                      &e->sources, &e->n_sources))
+            ok = false;
         /* third-party licence texts the image must carry (runtime files) */
         const cJSON *notices = cJSON_GetObjectItemCaseSensitive(j, "notices");
-        if (notices) {
-            if (!cJSON_IsArray(notices))
-                ok = false;
-            else
-                for (const cJSON *c = notices->child; c; c = c->next)
-                    if (cJSON_IsString(c))
-                        add_unique(ctx->arena, &e->notices, &e->n_notices, c->valuestring);
-                    else
-                        ok = false;
-        }
+        if (notices && !strings_array(ctx, notices, mg_pointer_member(ctx->arena, path, "notices"),
+                                      &e->notices, &e->n_notices))
+            ok = false;
         if (fallback)
             e->fallback =
                 mg_expr_parse(ctx, fallback, mg_pointer_member(ctx->arena, path, "fallback"));

@@ -37,7 +37,8 @@ if ! has_deb_src; then
   if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1 &&
     grep -qsE '^[[:space:]]*Types:.*\bdeb\b' /etc/apt/sources.list.d/*.sources; then
     for f in /etc/apt/sources.list.d/*.sources; do
-      awk 'BEGIN{RS=""; ORS="\n\n"} /(^|\n)Types:[^\n]*\<deb\>/ && /deb\.debian\.org|debian/ {
+      # (POSIX awk: Debian's default awk is mawk, which has no \< \>)
+      awk 'BEGIN{RS=""; ORS="\n\n"} /(^|\n)Types:([^\n]*[ \t])?deb([ \t][^\n]*)?(\n|$)/ && /deb\.debian\.org|debian/ {
              sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' "$f"
     done >/etc/apt/sources.list.d/mgd-deb-src.sources
   else

@@ -913,6 +913,11 @@ static char *notices_source(mg_build *b)
     for (size_t i = 0; i < g->n_notices; i++) {
         size_t len;
         const char *text = mg_runtime_file(g->notices[i], &len);
+        if (!text && !strncmp(g->notices[i], MG_RUNTIME_LWIP_DIR, strlen(MG_RUNTIME_LWIP_DIR))) {
+            fail(b, MG_E_INVALID, "%s", MG_RUNTIME_LWIP_MISSING);
+            mg_buf_free(&c);
+            return NULL;
+        }
         if (!text || memchr(text, 0, len)) {
             fail(b, MG_E_INVALID,
                  "the image needs the licence notice %s, which this mgd does not carry (it "

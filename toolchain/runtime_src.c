@@ -196,11 +196,7 @@ const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n
             free(p);
         }
         if (missing_lwip) {
-            mg_err_set(err, MG_E_INVALID,
-                       "%s needs lwIP (the direct TCP/IP stack), whose sources were not there "
-                       "when this mgd was built: scripts/deps.sh fetches them (Debian's lwip "
-                       "source package) into third_party/; then rebuild mgd",
-                       e->name);
+            mg_err_set(err, MG_E_INVALID, "%s: %s", e->name, MG_RUNTIME_LWIP_MISSING);
             free(dir);
             free(list);
             return NULL;

@@ -33,6 +33,11 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 const char *mg_runtime_file(const char *path, size_t *len);
 /* Where the embedded lwIP sources are (cmake: runtime/CMakeLists.txt). */
 #define MG_RUNTIME_LWIP_DIR "runtime/tcpip/lwip/"
+/* What a build that needs lwIP says when this mgd carries none. */
+#define MG_RUNTIME_LWIP_MISSING                                                                    \
+    "the image uses the direct TCP/IP stack, and this mgd was built without lwIP's sources: "      \
+    "scripts/deps.sh fetches them (Debian's lwip source package) into third_party/; then "         \
+    "rebuild mgd (make build)"
 
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the

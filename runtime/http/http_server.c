@@ -333,7 +333,9 @@ static bool respond(struct conn *c, mg_http_parse_result r)
     c->phase = C_WRITE;
     c->body_off = c->body_end = 0;
     c->close_after = r == MG_HTTP_PARSE_ERROR || !req->keep_alive;
-    bool head_only = r == MG_HTTP_PARSE_DONE && req->method == MG_HTTP_HEAD;
+    /* a refused HEAD gets no body either (RFC 9110 9.3.2): the parser
+     * knows the method once the request line is read */
+    bool head_only = req->method == MG_HTTP_HEAD;
     if (r == MG_HTTP_PARSE_ERROR || req->status)
         put_error(c, req->status, head_only);
     else

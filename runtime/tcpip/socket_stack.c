@@ -654,6 +654,9 @@ static void sock_flow_shutdown(mg_flow *base)
     flow_defer(f);
 }
 
+/* How long a closed flow's unsent bytes may wait for the peer. */
+#define SOCK_CLOSE_TIMEOUT_MS 60000u
+
 static void sock_flow_close(mg_flow *base)
 {
     struct sock_flow *f = (struct sock_flow *)base;
@@ -661,6 +664,11 @@ static void sock_flow_close(mg_flow *base)
     f->closing = true;
     f->want_shutdown = true;
     f->want_writable = false;
+    /* the application is done with it: a peer that stops acknowledging
+     * (or keeps its window shut) must not hold the descriptor and the
+     * buffer forever; the host resets the connection after this long */
+    unsigned ms = SOCK_CLOSE_TIMEOUT_MS;
+    setsockopt(f->obj.fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     flow_defer(f);
 }
 

@@ -6,9 +6,15 @@
 #    claims unix, and runs on unix;
 #  - allfree (freestanding.json: portable.c) uses every entry that claims
 #    spt or virtio, and runs on both, through mgd run.
-# Their network devices are taps with the host at 10.0.0.1, in a namespace
-# made here and deleted on exit (so this test needs root). A build of
-# allunix for a target its unix-only entries lack is refused as
+# Their network devices are taps in a namespace made here and deleted on
+# exit (so this test needs root), the host forwarding between them:
+#  - lan: a raw netif, the host at 10.0.0.1/24;
+#  - svc0 (the default network device): the static direct stack at
+#    10.0.1.2/24 (its UDP, TCP and HTTP servers), the host at 10.0.1.1;
+#  - dh0: the DHCP direct stack (the client of those servers), leased an
+#    address in 10.0.2.50-59 by a dnsmasq started here on the host's side
+#    (10.0.2.1), with its own pid and lease files, killed on exit.
+# A build of allunix for a target its unix-only entries lack is refused as
 # unsupported_target.
 # usage: catalog.sh MGD CATALOG_ENTRIES
 set -uo pipefail
@@ -19,6 +25,12 @@ source "$here/target_lib.sh"
 if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/net/tun ]; then
   echo "skipped: the catalog test needs root and /dev/net/tun (its unikernels have network devices)" >&2
   exit 77 # CTest's SKIP_RETURN_CODE: reported as skipped, not passed
+fi
+
+if ! command -v dnsmasq >/dev/null; then
+  # not a skip: without it the DHCP stack, and every entry, would go unchecked
+  echo "FAIL the catalog test needs dnsmasq to lease ipv4_of_dhcp an address (Debian dnsmasq-base)" >&2
+  exit 1
 fi
 
 cp -r "$here/everything" "$work/p"
@@ -45,8 +57,21 @@ check "allunix uses every entry that claims unix ($(tr '\n' ' ' <"$work/missing"
 uses freestanding.json spt virtio >"$work/missing"
 check "allfree uses every entry that claims spt or virtio ($(tr '\n' ' ' <"$work/missing"))" test ! -s "$work/missing"
 
-tap_namespace "mgd-catalog-test-$$" lan svc0
-check "a namespace with two taps" test "$?" -eq 0
+tap_namespace "mgd-catalog-test-$$" lan svc0 dh0 &&
+  in_ns ip addr flush dev svc0 && in_ns ip addr add 10.0.1.1/24 dev svc0 &&
+  in_ns ip addr flush dev dh0 && in_ns ip addr add 10.0.2.1/24 dev dh0 &&
+  in_ns sysctl -qw net.ipv4.ip_forward=1
+check "a namespace with three taps, forwarding between them" test "$?" -eq 0
+# --no-ping: else dnsmasq probes each address for 3 s before offering it;
+# --port=0: no DNS, DHCP only; --user=root: its files stay in $work
+in_ns dnsmasq --conf-file=/dev/null --keep-in-foreground --port=0 --no-resolv --no-hosts \
+  --interface=dh0 --bind-interfaces --dhcp-range=10.0.2.50,10.0.2.59,255.255.255.0,10m \
+  --no-ping --dhcp-authoritative --dhcp-leasefile="$work/leases" --pid-file="$work/dnsmasq.pid" \
+  --user=root --log-facility="$work/dnsmasq.log" --log-dhcp &
+dnsmasq=$!
+trap 'kill "$dnsmasq" 2>/dev/null; ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+for ((i = 0; i < 50; i++)); do [ -s "$work/dnsmasq.pid" ] && break; sleep 0.1; done
+check "dnsmasq serves DHCP on dh0" test -s "$work/dnsmasq.pid"
 
 # ran NAME OUT COUNT STATUS: the checks of a run
 ran() {
@@ -56,22 +81,29 @@ ran() {
   check "$name passes every check" grep -qx 'ALL OK' "$out"
   check "$name has no failed check" bash -c "! grep -q '^FAIL' '$out'"
   check "$name: all $count checks ran" test "$(grep -c "^ok" "$out")" -eq "$count"
+  # the image prints its lease before its start function runs, and the
+  # address is one dnsmasq handed out and recorded
+  local lease before=$fails
+  lease=$(sed -n 's|^dhcp: lease \(10\.0\.2\.5[0-9]\)/24 from 10\.0\.2\.1$|\1|p' "$out")
+  check "$name holds a lease from dnsmasq (${lease:-none})" \
+    bash -c "test -n '$lease' && grep -q ' $lease ' '$work/leases' && grep -qx 'leased address $lease' '$out'"
+  [ "$fails" -eq "$before" ] || cat "$work/dnsmasq.log"
 }
 
 build "$work/p" "$work/p/allunix" unix --config "$work/p/unix.json"
 check "allunix builds" test -x "$work/p/allunix"
-# lan is found by its name, service through MG_NET_service
+# lan and dh0 are found by their names, service through MG_NET_service
 (cd "$work/p" && in_ns env MG_NET_service=svc0 timeout 60 ./allunix >"$work/run" 2>&1)
-ran allunix "$work/run" 19 $?
+ran allunix "$work/run" 29 $?
 
 for t in spt virtio; do
   build "$work/p" "$work/allfree.$t" "$t" --config "$work/p/freestanding.json"
   check "allfree builds for $t" test -s "$work/allfree.$t"
   cp "$work/p/disk" "$work/disk.$t"
   in_ns timeout 120 "$mgd" run "$work/allfree.$t" --block disk="$work/disk.$t" \
-    --block archive.tar="$work/p/archive.tar" --net lan=lan --net service=svc0 2>&1 |
+    --block archive.tar="$work/p/archive.tar" --net lan=lan --net service=svc0 --net dh0=dh0 2>&1 |
     tr -d '\r' >"$work/run.$t" # virtio's serial console ends lines with CR LF
-  ran "allfree on $t" "$work/run.$t" 17 "${PIPESTATUS[0]}"
+  ran "allfree on $t" "$work/run.$t" 24 "${PIPESTATUS[0]}"
 done
 
 for t in spt virtio; do

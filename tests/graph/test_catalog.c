@@ -135,3 +135,26 @@ Test(catalog, an_entry_or_a_library_without_targets_is_on_every_target)
     cr_assert_eq(mg_catalog_find(fx_cat, "direct_kv_ro")->n_targets, 1);
     cr_assert_str_eq(fx_cat->default_target, "unix");
 }
+
+Test(catalog, malformed_sources_or_notices_are_errors)
+{
+    /* each must fail the load with an error at the member, never drop the
+     * entry silently */
+    static const char *const members[] = {"'sources': 5", "'sources': [1]", "'notices': 'x'",
+                                          "'notices': ['ok', 2]", "'notices': ['']"};
+    for (size_t i = 0; i < sizeof members / sizeof *members; i++) {
+        const char *bad = fx_jsonf(
+            "{ 'devices': [ { 'name': 'x', 'type': 'console', 'doc': 'x', 'connect': 'x_c',\n"
+            "  'header': 'x.h', %s } ] }",
+            members[i]);
+        mg_catalog_file files[] = {fx_catalog_file(0), {"test/bad.json", bad, strlen(bad)}};
+        mg_errors errs = {0};
+        mg_catalog *cat = mg_catalog_load(files, 2, &fx_targets, &errs);
+        bool at_member = errs.len > 0 && strstr(errs.items[0].path, "/devices/0/") != NULL;
+        size_t n = errs.len;
+        mg_errors_free(&errs);
+        if (cat) mg_catalog_free(cat);
+        cr_assert(cat == NULL && n > 0, "%s: the catalog loaded", members[i]);
+        cr_assert(at_member, "%s: the error does not point at the member", members[i]);
+    }
+}

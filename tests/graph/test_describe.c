@@ -70,9 +70,10 @@ Test(describe, json_fields_in_spec_order)
 {
     mg_graph *g = RESOLVE_OK(HELLO, NULL, NO_KEYS);
     cJSON *j = PARSE(mg_describe_json(g));
-    static const char *const top[] = {"name",    "target", "arch",      "keys",    "runtime_keys",
-                                      "devices", "jobs",   "libraries", "sources", "files"};
-    check_members(j, top, 10, "top level");
+    static const char *const top[] = {"name",         "target",  "arch", "keys",
+                                      "runtime_keys", "devices", "jobs", "libraries",
+                                      "sources",      "notices", "files"};
+    check_members(j, top, 11, "top level");
     cr_assert_str_eq(str_member(j, "name"), "hello");
     cr_assert_str_eq(str_member(j, "target"), "unix");
     cr_assert_str_eq(str_member(j, "arch"), "x86_64");
@@ -332,4 +333,18 @@ Test(describe, generated_code_mentions_every_device)
     char *keys_h = fx_keep(mg_codegen_keys_h(g));
     cr_assert_not_null(keys_h);
     cr_assert_not_null(strstr(keys_h, "hello"), "mg_keys.h gives an accessor for hello");
+}
+
+Test(describe, notices_of_the_entries_used)
+{
+    /* direct_stack names a notice relative to its catalog file's folder:
+     * listed once however many nodes use it, and only when one does */
+    cJSON *j = PARSE(mg_describe_json(RESOLVE_OK(BIG, "unix", NO_KEYS)));
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "notices");
+    cr_assert_eq(cJSON_GetArraySize(n), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(n, 0)->valuestring, "test/net/third/COPYING");
+    cJSON_Delete(j);
+    j = PARSE(mg_describe_json(RESOLVE_OK(HELLO, NULL, NO_KEYS)));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "notices")), 0);
+    cJSON_Delete(j);
 }

@@ -41,15 +41,26 @@ static void up(void)
 }
 
 /* A port nothing uses right now, of the given socket type. */
+/* A port that is free now, below the kernel's ephemeral range (32768 and
+ * up): a port bind(0) hands out is also what the kernel picks for the
+ * outgoing connections of tests running in parallel, which could take
+ * it before the test listens. */
 static uint16_t free_port(int type)
 {
-    int s = socket(AF_INET, type, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
-    cr_assert_eq(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-    close(s);
-    return ntohs(sa.sin_port);
+    static unsigned seed;
+    if (!seed) seed = (unsigned)getpid();
+    for (int tries = 0; tries < 1000; tries++) {
+        seed = seed * 1103515245u + 12345u;
+        uint16_t port = (uint16_t)(20000 + (seed >> 8) % 12000);
+        int s = socket(AF_INET, type, 0);
+        cr_assert(s >= 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        int ok = bind(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(s);
+        if (ok) return port;
+    }
+    cr_assert_fail("no free port between 20000 and 32000");
+    return 0;
 }
 
 static mg_ipaddr loopback(void)

@@ -466,3 +466,349 @@ Test(tcpip, malformed_frames_do_not_crash_the_stack, .timeout = 3600)
     const char *env = getenv("MG_TCPIP_FUZZ_ITERATIONS");
     fuzz_frames(env && atol(env) > 0 ? (size_t)atol(env) : 5000);
 }
+
+/* ---- review findings: each fails on the stack before its fix ---- */
+
+static const mg_ipaddr B_ADDR = {.family = MG_IPV4, .bytes = {10, 0, 0, 2}};
+
+/* A flow that shut its side down while paused, whose peer then ends its
+ * stream: B's pcb goes to TIME_WAIT, which lwIP frees without a callback
+ * (after 2 * TCP_MSL, or at once when the pool is full) and hands to the
+ * next connection. The flow must not keep it: its held bytes and end of
+ * stream still reach the application on resume, then closed(MG_OK), and
+ * the connection that got the recycled pcb is not touched. */
+static struct tw {
+    mg_flow *old, *b_new;
+    size_t old_got, accepts;
+    bool old_eof, b_new_eof;
+    int old_closed, a1, a2, a_new_closed, b_new_closed;
+} tw;
+
+static void tw_old_recv(void *arg, mg_flow *f, const uint8_t *d, size_t n)
+{
+    if (n)
+        tw.old_got += n;
+    else
+        tw.old_eof = true;
+}
+
+static void tw_old_closed(void *arg, mg_flow *f, int status)
+{
+    tw.old_closed = status;
+}
+
+static void tw_new_recv(void *arg, mg_flow *f, const uint8_t *d, size_t n)
+{
+    if (!n) tw.b_new_eof = true;
+}
+
+static void tw_new_closed(void *arg, mg_flow *f, int status)
+{
+    tw.b_new_closed = status;
+}
+
+static void tw_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    if (++tw.accepts == 1) {
+        static const mg_flow_callbacks cb = {tw_old_recv, NULL, tw_old_closed};
+        tw.old = f;
+        mg_flow_set_callbacks(f, &cb, NULL);
+        mg_flow_pause(f);    /* the application is busy: it reads later */
+        mg_flow_shutdown(f); /* and has said all it had to say */
+    } else {
+        static const mg_flow_callbacks cb = {tw_new_recv, NULL, tw_new_closed};
+        tw.b_new = f;
+        mg_flow_set_callbacks(f, &cb, NULL);
+    }
+}
+
+static void close_on_eof(void *arg, mg_flow *f, const uint8_t *d, size_t n)
+{
+    if (!n) mg_flow_close(f);
+}
+
+static void store_status(void *arg, mg_flow *f, int status)
+{
+    *(int *)arg = status;
+}
+
+static void tw_a1(void *arg, mg_flow *f, int status)
+{
+    tw.a1 = status;
+    if (status) return;
+    static const mg_flow_callbacks cb = {close_on_eof, NULL, NULL};
+    mg_flow_set_callbacks(f, &cb, NULL);
+    size_t taken;
+    mg_flow_write(f, "hello", 5, &taken);
+}
+
+static void tw_a2(void *arg, mg_flow *f, int status)
+{
+    tw.a2 = status;
+    if (status) return;
+    static const mg_flow_callbacks cb = {NULL, NULL, store_status};
+    mg_flow_set_callbacks(f, &cb, &tw.a_new_closed);
+}
+
+Test(tcpip, a_paused_flow_lets_go_of_its_time_wait_pcb)
+{
+    setup(7, 0, 0);
+    tw = (struct tw){
+        .old_closed = -100, .a1 = -1, .a2 = -1, .a_new_closed = -100, .b_new_closed = -100};
+    size_t users0 = B->users;
+    mg_tcp_listener *l;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 80, tw_accept, NULL, &l), MG_OK);
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, tw_a1, NULL), MG_OK);
+    run_for(2);
+    cr_assert_eq(tw.a1, MG_OK);
+    cr_assert_eq(tw.old_got, 0, "delivered while paused");
+    run_for(25); /* past 2 * TCP_MSL: lwIP has freed the TIME_WAIT pcb */
+    cr_assert_eq(tw.old_closed, -100, "closed before the application read");
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, tw_a2, NULL), MG_OK);
+    run_for(1);
+    cr_assert_eq(tw.a2, MG_OK);
+    cr_assert_eq(tw.accepts, 2);
+    mg_flow_resume(tw.old);
+    run_for(1);
+    cr_assert_eq(tw.old_got, 5);
+    cr_assert(tw.old_eof);
+    cr_assert_eq(tw.old_closed, MG_OK, "the old flow was not told it is over (%d)", tw.old_closed);
+    run_for(3);
+    cr_assert(!tw.b_new_eof, "the new connection was ended by the old flow");
+    cr_assert_eq(tw.b_new_closed, -100, "the new connection on B closed: %d", tw.b_new_closed);
+    cr_assert_eq(tw.a_new_closed, -100, "the new connection on A closed: %d", tw.a_new_closed);
+    cr_assert_eq(B->users, users0 + 2, "listener and the new flow: %zu users", B->users);
+}
+
+/* A paused flow whose connection ends (the peer's FIN, then ours
+ * acknowledged: lwIP's ERR_CLSD) still gets the bytes it holds and the
+ * end of the stream on resume, and only then closed(MG_OK). */
+static struct pc {
+    mg_flow *b;
+    size_t got;
+    bool eof;
+    int closed;
+} pc;
+
+static void pc_recv(void *arg, mg_flow *f, const uint8_t *d, size_t n)
+{
+    cr_assert_eq(pc.closed, -100, "bytes after closed");
+    if (n)
+        pc.got += n;
+    else
+        pc.eof = true;
+}
+
+static void pc_closed(void *arg, mg_flow *f, int status)
+{
+    pc.closed = status;
+}
+
+static void pc_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    static const mg_flow_callbacks cb = {pc_recv, NULL, pc_closed};
+    pc.b = f;
+    mg_flow_set_callbacks(f, &cb, NULL);
+    mg_flow_pause(f);
+}
+
+static void pc_connected(void *arg, mg_flow *f, int status)
+{
+    if (status) return;
+    size_t taken;
+    mg_flow_write(f, "hello", 5, &taken);
+    mg_flow_close(f);
+}
+
+Test(tcpip, a_paused_flow_gets_its_bytes_after_the_connection_ended)
+{
+    setup(8, 0, 0);
+    pc = (struct pc){.closed = -100};
+    mg_tcp_listener *l;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 80, pc_accept, NULL, &l), MG_OK);
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, pc_connected, NULL), MG_OK);
+    run_for(1);
+    cr_assert(pc.b);
+    cr_assert_eq(pc.got, 0);
+    mg_flow_shutdown(pc.b); /* still paused */
+    run_for(1);
+    cr_assert_eq(pc.closed, -100, "closed(%d) with %zu of 5 bytes delivered", pc.closed, pc.got);
+    mg_flow_resume(pc.b);
+    run_for(1);
+    cr_assert_eq(pc.got, 5);
+    cr_assert(pc.eof);
+    cr_assert_eq(pc.closed, MG_OK);
+    mg_tcp_unlisten(l);
+}
+
+/* One paused flow fed 1-byte segments must not take every receive buffer
+ * of the interface (lwIP's PBUF_POOL): another client still connects, and
+ * the paused flow gets every byte once resumed. */
+static struct pool_state {
+    mg_flow *flood, *held;
+    size_t sent, got;
+    int late;
+} ps;
+static mg_loop_timer flood_timer;
+
+static void ps_recv(void *arg, mg_flow *f, const uint8_t *d, size_t n)
+{
+    ps.got += n;
+}
+
+static void ps_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    static const mg_flow_callbacks cb = {ps_recv, NULL, NULL};
+    ps.held = f;
+    mg_flow_set_callbacks(f, &cb, NULL);
+    mg_flow_pause(f); /* as echo does when its client does not read */
+}
+
+static void ps_late_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    mg_flow_close(f);
+}
+
+static void ps_flood_connected(void *arg, mg_flow *f, int status)
+{
+    if (!status) ps.flood = f;
+}
+
+static void ps_late_connected(void *arg, mg_flow *f, int status)
+{
+    ps.late = status;
+    if (!status) mg_flow_close(f);
+}
+
+static void flood_tick(void *arg)
+{
+    for (int i = 0; i < 8 && ps.flood; i++) {
+        size_t taken;
+        if (mg_flow_write(ps.flood, "x", 1, &taken) == MG_OK) ps.sent++;
+    }
+    mg_loop_timer_start(&flood_timer, link_now() + 1000000ull, flood_tick, NULL);
+}
+
+static bool late_done(void *arg)
+{
+    return ps.late != -1;
+}
+
+static bool all_got(void *arg)
+{
+    return ps.got == ps.sent;
+}
+
+Test(tcpip, tiny_segments_to_a_paused_flow_leave_the_interface_receiving)
+{
+    setup(9, 0, 0);
+    ps = (struct pool_state){.late = -1};
+    mg_tcp_listener *l, *l2;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 80, ps_accept, NULL, &l), MG_OK);
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 81, ps_late_accept, NULL, &l2), MG_OK);
+    unsigned pool0 = lwip_stats.memp[MEMP_PBUF_POOL]->used;
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, ps_flood_connected, NULL), MG_OK);
+    run_for(1);
+    cr_assert(ps.flood && ps.held);
+    flood_tick(NULL);
+    run_for(5);
+    unsigned pool = lwip_stats.memp[MEMP_PBUF_POOL]->used;
+    cr_assert_gt(ps.sent, 1000, "only %zu bytes sent", ps.sent);
+    cr_assert_lt(pool, pool0 + 16, "%u of %d receive buffers held", pool, PBUF_POOL_SIZE);
+    printf("paused flow: %zu bytes in 1-byte segments, %u of %d receive buffers in use\n", ps.sent,
+           pool, PBUF_POOL_SIZE);
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 81, ps_late_connected, NULL), MG_OK);
+    mg_loop_run_until(late_done, NULL, link_now() + 10 * 1000000000ull);
+    cr_assert_eq(ps.late, MG_OK, "another client could not connect: %d", ps.late);
+    mg_loop_timer_stop(&flood_timer);
+    run_for(1);
+    cr_assert_eq(ps.got, 0, "delivered while paused");
+    mg_flow_resume(ps.held);
+    mg_loop_run_until(all_got, NULL, link_now() + 10 * 1000000000ull);
+    cr_assert_eq(ps.got, ps.sent, "got %zu of %zu bytes", ps.got, ps.sent);
+}
+
+/* Initial sequence numbers: RFC 6528's keyed hash of the connection plus a
+ * clock, not lwIP 2.1.3's counter (6510 plus the ticks) that an attacker
+ * predicts from one connection of their own. */
+static uint32_t isns[8];
+static size_t n_isns;
+
+static void isn_tap(const uint8_t *f, size_t size)
+{
+    if (size < 54 || f[12] != 0x08 || f[13] != 0x00 || f[14 + 9] != 6) return;
+    const uint8_t *tcp = f + 14 + (f[14] & 15) * 4;
+    if (tcp + 20 > f + size || (tcp[13] & 0x12) != 0x02) return; /* a SYN, no ACK */
+    if (n_isns < 8)
+        isns[n_isns++] = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | tcp[6] << 8 | tcp[7];
+}
+
+static void isn_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    mg_flow_close(f);
+}
+
+static void isn_connected(void *arg, mg_flow *f, int status)
+{
+    if (!status) mg_flow_close(f);
+}
+
+Test(tcpip, initial_sequence_numbers_are_not_predictable)
+{
+    setup(10, 0, 0);
+    mg_tcp_listener *l;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 80, isn_accept, NULL, &l), MG_OK);
+    n_isns = 0;
+    link_tap = isn_tap;
+    for (int k = 0; k < 6; k++) {
+        cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, isn_connected, NULL), MG_OK);
+        run_for(1);
+    }
+    link_tap = NULL;
+    cr_assert_eq(n_isns, 6);
+    /* with a 32-bit keyed hash, a difference under 2^20 has odds 1 in
+     * 4096; five of them, one in 2^60 */
+    size_t small = 0;
+    for (size_t i = 1; i < n_isns; i++) {
+        uint32_t d = isns[i] - isns[i - 1];
+        printf("ISN %u (previous + %u)\n", isns[i], d);
+        if (d < (1u << 20) || -d < (1u << 20)) small++;
+    }
+    cr_assert_lt(small, n_isns - 1, "every ISN is close to the previous one");
+    mg_tcp_unlisten(l);
+}
+
+/* Listening again on a port whose earlier connections are in TIME_WAIT
+ * (as the socket stack does with SO_REUSEADDR). */
+static void relisten_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    mg_flow_close(f); /* B closes first: B keeps the TIME_WAIT */
+}
+
+static void relisten_connected(void *arg, mg_flow *f, int status)
+{
+    *(int *)arg = status;
+    if (status) return;
+    static const mg_flow_callbacks cb = {close_on_eof, NULL, NULL};
+    mg_flow_set_callbacks(f, &cb, NULL);
+}
+
+Test(tcpip, a_port_listens_again_while_its_connections_are_in_time_wait)
+{
+    setup(11, 0, 0);
+    mg_tcp_listener *l;
+    int st = -1;
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 80, relisten_accept, NULL, &l), MG_OK);
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, relisten_connected, &st), MG_OK);
+    run_for(1);
+    cr_assert_eq(st, MG_OK);
+    cr_assert_neq(tcp_tw_pcbs, NULL, "no TIME_WAIT: not the test it claims to be");
+    mg_tcp_unlisten(l);
+    cr_assert_eq(mg_tcp_listen(&B->tcp, 80, relisten_accept, NULL, &l), MG_OK);
+    /* and it accepts */
+    st = -1;
+    cr_assert_eq(mg_tcp_connect(&A->tcp, &B_ADDR, 80, relisten_connected, &st), MG_OK);
+    run_for(1);
+    cr_assert_eq(st, MG_OK);
+    mg_tcp_unlisten(l);
+}

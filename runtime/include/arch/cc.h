@@ -35,6 +35,9 @@
 int mg_printf(const char *fmt, ...);
 void mg_lwip_assert(const char *file, int line);
 uint32_t mg_lwip_rand(void);
+/* LWIP_HOOK_TCP_ISN (lwipopts.h); addresses in network order */
+uint32_t mg_lwip_tcp_isn(uint32_t local, uint16_t local_port, uint32_t remote,
+                         uint16_t remote_port);
 #if !__STDC_HOSTED__
 /* netif_find's, which runtime/libc does not have */
 int atoi(const char *s);
@@ -49,8 +52,9 @@ int atoi(const char *s);
         mg_printf x;                                                                               \
     } while (0)
 #define LWIP_PLATFORM_ASSERT(x) mg_lwip_assert(__FILE__, __LINE__)
-/* initial sequence numbers, ports and DHCP transaction ids must not be
- * guessable: the runtime's ChaCha20 generator */
+/* ephemeral ports and DHCP transaction ids must not be guessable: the
+ * runtime's ChaCha20 generator. (lwIP 2.1.3 does not use LWIP_RAND for
+ * initial sequence numbers: LWIP_HOOK_TCP_ISN in lwipopts.h does.) */
 #define LWIP_RAND() mg_lwip_rand()
 
 #endif

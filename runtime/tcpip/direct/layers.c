@@ -8,6 +8,11 @@
  * and the IPv4 layer adds it to lwIP with its address: static, or DHCP's,
  * waited for with mg_loop_run_until before the image's start function
  * runs. The layers above hand out the interface's stack, TCP and UDP.
+ *
+ * A DHCP lease is a permanent user of its interface (DHCP must renew it
+ * for as long as anything may use the address), so an image whose IPv4
+ * layer is ipv4_of_dhcp never ends on its own when its last listener and
+ * flow are gone, unlike one with a static address: it runs until stopped.
  */
 #include <stdlib.h>
 #include <string.h>

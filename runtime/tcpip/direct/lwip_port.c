@@ -4,7 +4,9 @@
  * driven by one event-loop timer. (Its licence travels with every image
  * through the catalog's "notices": docs/network.md, "Licence".)
  */
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mg/loop.h"
 #include "mg/mg.h"
@@ -29,6 +31,34 @@ uint32_t mg_lwip_rand(void)
         mg_platform_abort("lwIP: no random numbers for TCP sequence numbers and ports");
     mg_random_fill(random, &v, sizeof v);
     return v;
+}
+
+/* RFC 6528: ISN = M + F(4-tuple, secret key), M a clock ticking every
+ * 4 us and F a keyed pseudo-random function, here the ChaCha20 block of a
+ * key drawn from the CSPRNG at the first connection with the 4-tuple as
+ * nonce. Connections of one 4-tuple get increasing ISNs (so an old
+ * duplicate does not fall in a new incarnation's window), and nothing
+ * learned from one connection tells the ISN of another. */
+uint32_t mg_lwip_tcp_isn(uint32_t local, uint16_t local_port, uint32_t remote, uint16_t remote_port)
+{
+    static uint8_t key[32];
+    static bool keyed;
+    if (!keyed) {
+        for (size_t i = 0; i < sizeof key; i += 4) {
+            uint32_t v = mg_lwip_rand();
+            memcpy(key + i, &v, 4);
+        }
+        keyed = true;
+    }
+    uint8_t nonce[12], out[64];
+    memcpy(nonce, &local, 4);
+    memcpy(nonce + 4, &remote, 4);
+    memcpy(nonce + 8, &local_port, 2);
+    memcpy(nonce + 10, &remote_port, 2);
+    mg_random_chacha20_block(key, 0, nonce, out);
+    uint32_t f;
+    memcpy(&f, out, 4);
+    return f + (uint32_t)(mg_loop_now() / 4000u);
 }
 
 #if !__STDC_HOSTED__

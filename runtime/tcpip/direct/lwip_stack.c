@@ -3,10 +3,26 @@
  * operations of stack_impl.h for the direct stack).
  *
  * A flow owns its tcp_pcb until the connection is over or the application
- * lets go. Received pbufs are delivered (copied out by the callback, one
- * pbuf at a time) and acknowledged to lwIP with tcp_recved only then, so a
- * paused flow, or one whose callbacks are not set yet, keeps its pbufs and
- * its window closes: that is how the peer is slowed down. Writes copy into
+ * lets go. Received bytes go to the application straight from lwIP's
+ * pbufs when it takes them, and are acknowledged to lwIP with tcp_recved
+ * only once delivered, so a paused flow, or one whose callbacks are not
+ * set yet, holds its bytes and its window closes: that is how the peer is
+ * slowed down. What a flow holds is copied out of lwIP's receive buffers
+ * (PBUF_POOL, shared by the whole interface) into the heap, in chunks that
+ * tiny segments fill together: a paused flow fed 1-byte segments must not
+ * pin every buffer and make the interface deaf. It holds at most its
+ * receive window (TCP_WND), which the peer cannot exceed anyway.
+ *
+ * lwIP frees a pcb in TIME_WAIT without a callback (after 2 * TCP_MSL, or
+ * at once to reuse it when its pool is full), and moves one from CLOSING
+ * to TIME_WAIT without one. So when the peer's end of stream arrives and
+ * the pcb is in either state, the flow lets go of it at once (lwIP ends
+ * the connection on its own); likewise lwIP frees the pcb after ERR_CLSD
+ * (our FIN acknowledged in LAST_ACK). Such a flow is `ended`: it still
+ * hands what it holds, then the end of the stream, to the application,
+ * even if that waits for a resume, and says closed(MG_OK) after. (Its
+ * MG_OK after CLOSING comes before the peer acknowledged our FIN: there
+ * is no later moment at which lwIP would tell.) Writes copy into
  * lwIP (TCP_WRITE_FLAG_COPY) up to tcp_sndbuf; what does not fit is the
  * application's, told by `writable` from tcp_sent (or tcp_poll when lwIP
  * ran out of segments with nothing in flight).
@@ -27,19 +43,23 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
-/* Received chains waiting behind the first one (a pbuf chain's length is a
- * u16_t: a paused flow's window holds more than one chain can). */
-typedef struct held_chain {
-    struct held_chain *next;
-    struct pbuf *p;
-} held_chain;
+/* Received bytes the application has not taken yet, in the heap: a
+ * chunk of at least HELD_CHUNK bytes that later segments fill up. At most
+ * 0xffff bytes (a segment's), so tcp_recved (a u16_t) takes a chunk. */
+typedef struct held_buf {
+    struct held_buf *next;
+    size_t start, end, cap; /* data[start, end) is unread */
+    uint8_t data[];
+} held_buf;
+#define HELD_CHUNK 2048
 
 typedef struct lwip_flow {
     struct mg_flow base;
     mg_direct_if *iface;
-    struct tcp_pcb *pcb;           /* NULL once lwIP freed it or we let go of it */
-    struct pbuf *held;             /* received, not yet delivered: the first chain */
-    held_chain *more, **more_tail; /* and the chains after it */
+    struct tcp_pcb *pcb;        /* NULL once lwIP freed it or we let go of it */
+    held_buf *held, *held_last; /* received, not yet delivered */
+    size_t held_bytes;
+    size_t pending; /* of the pbuf being delivered, bytes not yet acknowledged */
     mg_ipaddr local, remote;
     uint16_t local_port, remote_port;
     mg_loop_timer timer;           /* resume: delivery from the loop */
@@ -53,6 +73,8 @@ typedef struct lwip_flow {
     bool aborted_in_cb; /* tcp_abort'ed during one of its callbacks */
     bool dead;          /* over: free once depth is 0 */
     bool counted;       /* a user of the interface */
+    bool ended;         /* lwIP let go after both streams ended: closed(MG_OK) once delivered */
+    bool cb_set;        /* the application set its callbacks */
 } lwip_flow;
 
 typedef struct lwip_listener {
@@ -134,57 +156,54 @@ static void flow_detach(lwip_flow *f)
     f->pcb = NULL;
 }
 
-/* The flow is over for us: drop what it holds; freed once no callback of
- * it runs. */
-/* Queues a received chain; false when out of memory (lwIP keeps it then
- * and offers it again). */
-static bool held_push(lwip_flow *f, struct pbuf *p)
+/* Copies p's bytes from `off` on to the end of what the flow holds;
+ * false when out of memory. */
+static bool held_append(lwip_flow *f, const struct pbuf *p, size_t off)
 {
-    if (!f->held) {
-        f->held = p;
-        return true;
+    size_t n = p->tot_len - off;
+    held_buf *t = f->held_last;
+    if (t && t->cap - t->end >= n) {
+        pbuf_copy_partial(p, t->data + t->end, (u16_t)n, (u16_t)off);
+        t->end += n;
+    } else {
+        size_t cap = n > HELD_CHUNK ? n : HELD_CHUNK;
+        held_buf *b = malloc(sizeof *b + cap);
+        if (!b) return false;
+        b->next = NULL;
+        b->start = 0;
+        b->end = n;
+        b->cap = cap;
+        pbuf_copy_partial(p, b->data, (u16_t)n, (u16_t)off);
+        if (t)
+            t->next = b;
+        else
+            f->held = b;
+        f->held_last = b;
     }
-    held_chain *c = malloc(sizeof *c);
-    if (!c) return false;
-    c->next = NULL;
-    c->p = p;
-    if (!f->more) f->more_tail = &f->more;
-    *f->more_tail = c;
-    f->more_tail = &c->next;
+    f->held_bytes += n;
     return true;
 }
 
-/* Takes the first received pbuf off the queue (one pbuf, not a chain). */
-static struct pbuf *held_pop(lwip_flow *f)
+/* Takes the first chunk off the queue. */
+static held_buf *held_pop(lwip_flow *f)
 {
-    struct pbuf *q = f->held;
-    if (q->next) {
-        /* pbuf_dechain drops a reference to the rest: hold one more */
-        pbuf_ref(q->next);
-        f->held = pbuf_dechain(q);
-    } else if (f->more) {
-        held_chain *c = f->more;
-        f->held = c->p;
-        f->more = c->next;
-        free(c);
-    } else {
-        f->held = NULL;
-    }
-    return q;
+    held_buf *b = f->held;
+    f->held = b->next;
+    if (!f->held) f->held_last = NULL;
+    f->held_bytes -= b->end - b->start;
+    return b;
 }
 
 /* Drops what is held; returns how many bytes that was. */
 static size_t held_drop(lwip_flow *f)
 {
-    size_t n = 0;
-    while (f->held) {
-        struct pbuf *q = held_pop(f);
-        n += q->len;
-        pbuf_free(q);
-    }
+    size_t n = f->held_bytes;
+    while (f->held) free(held_pop(f));
     return n;
 }
 
+/* The flow is over for us: drop what it holds; freed once no callback of
+ * it runs. */
 static void flow_end(lwip_flow *f)
 {
     held_drop(f);
@@ -208,11 +227,18 @@ static err_t flow_finish(lwip_flow *f)
     return r;
 }
 
-/* Both streams ended and ours acknowledged (lwIP keeps the TIME_WAIT). */
+static bool flow_can_deliver(const lwip_flow *f)
+{
+    return !f->dead && !f->base.released && !f->base.paused && f->base.cb.recv;
+}
+
+/* An ended flow is over once the application had everything: closed(MG_OK).
+ * One that set callbacks without `recv` takes no bytes; one that set none
+ * yet may still. */
 static void flow_check_over(lwip_flow *f)
 {
-    if (f->dead || !f->pcb || !f->fin_delivered || f->pcb->state != TIME_WAIT) return;
-    flow_detach(f);
+    if (f->dead || f->pcb || !f->ended) return;
+    if (f->base.cb.recv ? f->held || !f->fin_delivered : !f->cb_set) return;
     mg_stack_flow_closed(&f->base, MG_OK);
     flow_end(f);
 }
@@ -222,25 +248,42 @@ static void flow_check_over(lwip_flow *f)
 static void flow_deliver(lwip_flow *f)
 {
     f->depth++;
-    while (!f->dead && !f->base.released && !f->base.paused && f->base.cb.recv) {
+    while (flow_can_deliver(f)) {
         if (f->held) {
-            struct pbuf *q = held_pop(f);
+            held_buf *b = held_pop(f);
             /* acknowledged first: the window reopens as it is consumed, and a
              * close from inside the callback finds nothing unread (which
              * lwIP would answer with a reset) */
-            if (f->pcb) tcp_recved(f->pcb, q->len);
-            if (q->len) mg_stack_flow_recv(&f->base, q->payload, q->len);
-            pbuf_free(q);
+            if (f->pcb) tcp_recved(f->pcb, (u16_t)(b->end - b->start));
+            mg_stack_flow_recv(&f->base, b->data + b->start, b->end - b->start);
+            free(b);
             continue;
         }
         if (f->fin && !f->fin_delivered) {
             f->fin_delivered = true;
             mg_stack_flow_recv(&f->base, NULL, 0);
-            flow_check_over(f);
         }
         break;
     }
+    flow_check_over(f);
     f->depth--;
+}
+
+/* Out of memory for bytes lwIP will not offer again: the stream would have
+ * a hole, so the connection is reset and the application told. */
+static void flow_fail(lwip_flow *f, struct tcp_pcb *pcb)
+{
+    if (f->pcb) {
+        flow_detach(f);
+        if (pcb->state != TIME_WAIT) { /* lwIP ends a TIME_WAIT on its own */
+            tcp_abort(pcb);
+            f->aborted_in_cb = true;
+        }
+    }
+    f->depth++;
+    mg_stack_flow_closed(&f->base, MG_ECONNRESET);
+    f->depth--;
+    flow_end(f);
 }
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
@@ -250,11 +293,41 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         if (p) pbuf_free(p);
         return ERR_OK;
     }
-    if (!p)
+    if (!p) {
         f->fin = true;
-    else if (!held_push(f, p))
-        return ERR_MEM; /* lwIP keeps it and offers it again */
-    flow_deliver(f);
+        /* both FINs are in: lwIP finishes (and frees) this pcb silently */
+        if (pcb->state == CLOSING || pcb->state == TIME_WAIT) {
+            flow_detach(f);
+            f->ended = true;
+        }
+        flow_deliver(f);
+        return flow_finish(f);
+    }
+    size_t off = 0;
+    if (!f->held && flow_can_deliver(f)) {
+        /* straight from lwIP's buffers, each acknowledged before the
+         * callback (see flow_deliver); flow_close acknowledges `pending` */
+        f->depth++;
+        f->pending = p->tot_len;
+        for (struct pbuf *q = p; q && flow_can_deliver(f); q = q->next) {
+            if (f->pcb) tcp_recved(f->pcb, q->len);
+            f->pending -= q->len;
+            off += q->len;
+            if (q->len) mg_stack_flow_recv(&f->base, q->payload, q->len);
+        }
+        f->pending = 0;
+        f->depth--;
+    }
+    if (off < p->tot_len && !f->dead) {
+        size_t n = p->tot_len - off;
+        if (f->held_bytes + n > TCP_WND || !held_append(f, p, off)) {
+            /* lwIP keeps the pbuf and offers it again, except to a pcb in
+             * TIME_WAIT or CLOSING, which may be gone before it does */
+            if (!off && pcb->state != TIME_WAIT && pcb->state != CLOSING) return ERR_MEM;
+            flow_fail(f, pcb);
+        }
+    }
+    pbuf_free(p);
     return flow_finish(f);
 }
 
@@ -278,7 +351,6 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     lwip_flow *f = arg;
     if (!f) return ERR_OK;
     flow_maybe_writable(f);
-    flow_check_over(f);
     return flow_finish(f);
 }
 
@@ -295,7 +367,7 @@ static void on_err(void *arg, err_t err)
 {
     lwip_flow *f = arg;
     if (!f) return;
-    f->pcb = NULL; /* lwIP has freed it */
+    f->pcb = NULL; /* lwIP frees it */
     int status = err == ERR_RST ? MG_ECONNRESET : err == ERR_CLSD ? MG_OK : MG_ETIMEDOUT;
     f->depth++;
     if (f->connect_fn) {
@@ -304,6 +376,11 @@ static void on_err(void *arg, err_t err)
         f->base.released = true; /* the application never saw it */
         flow_end(f);
         fn(f->connect_arg, NULL, err == ERR_RST ? MG_ECONNREFUSED : status);
+    } else if (err == ERR_CLSD) {
+        /* both streams ended, ours acknowledged: what the flow holds still
+         * goes to the application, closed(MG_OK) after */
+        f->ended = true;
+        flow_deliver(f);
     } else {
         mg_stack_flow_closed(&f->base, status);
         flow_end(f);
@@ -378,7 +455,17 @@ static void flow_resume(mg_flow *base)
 {
     lwip_flow *f = (lwip_flow *)base;
     /* from the loop, never from inside mg_flow_resume */
-    if (f->held || (f->fin && !f->fin_delivered)) mg_loop_defer(&f->timer, on_resume, f);
+    if (f->held || (f->fin && !f->fin_delivered) || f->ended)
+        mg_loop_defer(&f->timer, on_resume, f);
+}
+
+static void flow_callbacks_set(mg_flow *base)
+{
+    lwip_flow *f = (lwip_flow *)base;
+    f->cb_set = true;
+    /* a flow lwIP let go of has no callback of lwIP's left to deliver it */
+    if (f->held || (f->fin && !f->fin_delivered) || f->ended)
+        mg_loop_defer(&f->timer, on_resume, f);
 }
 
 static void flow_shutdown(mg_flow *base)
@@ -399,7 +486,9 @@ static void flow_close(mg_flow *base)
         struct tcp_pcb *pcb = f->pcb;
         /* bytes never delivered are dropped, but acknowledged first: lwIP
          * resets a connection closed with unread bytes */
-        for (size_t n = held_drop(f); n;) {
+        size_t n = held_drop(f) + f->pending;
+        f->pending = 0;
+        while (n) {
             u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
             tcp_recved(pcb, k);
             n -= k;
@@ -625,6 +714,7 @@ static const mg_stack_ops lwip_ops = {
     .flow_close = flow_close,
     .flow_abort = flow_abort,
     .flow_ends = flow_ends,
+    .flow_callbacks_set = flow_callbacks_set,
     .udp_bind = udp_bind_op,
     .udp_port = udp_port_op,
     .udp_sendto = udp_sendto_op,
