@@ -10,6 +10,9 @@
  * room; then the rest goes out and reading resumes. Memory per client
  * stays bounded by the stack's buffer and one held read.
  *
+ * With --discard=true it reads and drops instead (RFC 863), so that a
+ * one-way throughput test (iperf) measures the stack's receive path.
+ *
  * On unix with the socket stack (the default there), no privileges:
  *   mgd run echo -- --port=7007 &  nc localhost 7007
  */
@@ -44,6 +47,7 @@ static void on_recv(void *arg, mg_flow *f, const uint8_t *data, size_t size)
         client_free(c);
         return;
     }
+    if (mg_key_discard()) return;
     size_t taken;
     int rc = mg_flow_write(f, data, size, &taken);
     if (rc == MG_OK) return;
@@ -111,6 +115,7 @@ int echo_start(mg_console *console, mg_stackv4v6 *stack)
                           mg_strerror(rc));
         return 1;
     }
-    mg_console_printf(console, "echo: listening on port %lld\n", (long long)port);
+    mg_console_printf(console, "echo: %s on port %lld\n",
+                      mg_key_discard() ? "discarding" : "listening", (long long)port);
     return 0;
 }
