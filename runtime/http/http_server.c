@@ -4,9 +4,11 @@
  * kv_ro, one response at a time and in order.
  *
  * A connection is in one of three phases:
- * - READ: parsing a request; the idle timer runs from the end of the
- *   previous response, and is not re-armed by arriving bytes, so a
- *   client that trickles a request in is closed all the same;
+ * - READ: parsing a request; the timer runs from the accept (the header
+ *   timeout, 10 s by default, for the first request) or from the end of
+ *   the previous response (the idle timeout, 30 s), and is not re-armed
+ *   by arriving bytes, so a client that trickles a request in is closed
+ *   all the same;
  * - WRITE: a response is being sent. Its head and body go out in chunks
  *   read from the store into the server's one scratch buffer: what the
  *   flow does not take is read again from the store when `writable`
@@ -17,6 +19,13 @@
  *   shut down and what the client still sends is read and dropped for a
  *   moment, so that unread bytes do not make the host reset the
  *   connection before the client has read the answer.
+ *
+ * No connection holds the loop for long: one callback answers at most
+ * BATCH pipelined requests and hands the flow at most PUMP_MAX bytes;
+ * what is left continues from the loop (mg_loop_defer), after the other
+ * connections' turn. Nothing per request costs more than the request
+ * itself: the ETag is the store's version of the value (mg_kv_ro_version),
+ * found without reading the value.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +37,7 @@
 #include "mg/reporter.h"
 
 #define IDLE_DEFAULT_NS (30ull * 1000000000ull)
+#define HEADER_DEFAULT_NS (10ull * 1000000000ull)
 #define LINGER_NS (2ull * 1000000000ull)
 /* a connection past this many is refused: each holds about 2.5 KiB */
 #define MAX_CONNECTIONS 4096
@@ -36,6 +46,10 @@
 /* input held after a request whose answer is not out yet; a client that
  * sends more while paused is not reading its answers */
 #define INPUT_MAX (256u * 1024u)
+/* requests answered in one callback: the rest wait for the next turn */
+#define BATCH 8
+/* bytes handed to the flow in one callback, when it takes them all */
+#define PUMP_MAX (16u * CHUNK)
 
 enum phase { C_READ, C_WRITE, C_LINGER };
 
@@ -45,6 +59,7 @@ struct conn {
     mg_flow *flow;
     mg_http_parser req;
     mg_loop_timer timer;
+    mg_loop_timer later; /* the rest of the work, in a later turn */
     enum phase phase;
     bool peer_eof;    /* the client ended its stream */
     bool close_after; /* the response being sent is the last */
@@ -64,13 +79,14 @@ struct mg_http {
     uint16_t port;
     mg_tcp_listener *listener;
     mg_kv_ro *kv;
-    uint64_t idle_ns;
+    uint64_t idle_ns, header_ns;
     mg_http_stats stats;
     struct conn *conns;
     uint8_t scratch[CHUNK];
 };
 
 static bool pump(struct conn *c);
+static void on_later(void *arg);
 
 /* ---- content types */
 
@@ -139,6 +155,7 @@ static void conn_free(struct conn *c)
         c->srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     mg_loop_timer_stop(&c->timer);
+    mg_loop_timer_stop(&c->later);
     c->srv->stats.open--;
     free(c->in);
     free(c);
@@ -178,6 +195,16 @@ static void set_paused(struct conn *c, bool paused)
         mg_flow_resume(c->flow);
 }
 
+/* Continues the connection's work from the loop, in a later turn. */
+static bool defer(struct conn *c)
+{
+    if (mg_loop_timer_armed(&c->later)) return true;
+    if (mg_loop_defer(&c->later, on_later, c) == MG_OK) return true;
+    /* no memory for the timer heap: nothing could resume this one */
+    conn_close(c, true);
+    return false;
+}
+
 /* The answer was the last one: shut the sending side and linger.
  * Returns false if the connection is gone. */
 static bool begin_close(struct conn *c)
@@ -209,29 +236,6 @@ static bool keep_input(struct conn *c, const uint8_t *data, size_t size)
 }
 
 /* ---- responses */
-
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-/* The ETag of a value: its size and a 64-bit FNV-1a hash of its bytes
- * (mg/kv_ro.h offers no digest), read through the scratch buffer. */
-static int compute_etag(struct mg_http *s, const char *key, uint64_t size, char *etag, size_t cap)
-{
-    uint64_t h = 0xcbf29ce484222325ull, off = 0;
-    while (off < size) {
-        size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK, n = 0;
-        int rc = mg_kv_ro_get_partial(s->kv, key, off, s->scratch, want, &n);
-        if (rc != MG_OK) return rc;
-        if (n == 0) return MG_EIO; /* shorter than its size said */
-        h = fnv1a(h, s->scratch, n);
-        off += n;
-    }
-    snprintf(etag, cap, "\"%llx-%016llx\"", (unsigned long long)size, (unsigned long long)h);
-    return MG_OK;
-}
 
 /* Whether an If-None-Match list names `etag` (weak comparison, as RFC
  * 9110 13.1.2 asks), or is "*". */
@@ -305,10 +309,13 @@ static void put_file(struct conn *c)
         r->path_len = (uint16_t)(r->path_len + sizeof index - 1);
         rc = mg_kv_ro_exists(s->kv, r->path, &kind);
     }
-    uint64_t size = 0;
-    if (rc == MG_OK && kind == MG_KV_VALUE) rc = mg_kv_ro_size(s->kv, r->path, &size);
+    /* the size and the store's version of the value, from one look-up:
+     * the ETag costs nothing however large the value (mg/kv_ro.h) */
+    uint64_t size = 0, version = 0;
+    if (rc == MG_OK && kind == MG_KV_VALUE) rc = mg_kv_ro_version(s->kv, r->path, &size, &version);
     char etag[48];
-    if (rc == MG_OK && kind == MG_KV_VALUE) rc = compute_etag(s, r->path, size, etag, sizeof etag);
+    snprintf(etag, sizeof etag, "\"%llx-%016llx\"", (unsigned long long)size,
+             (unsigned long long)version);
     if (rc != MG_OK || kind != MG_KV_VALUE) {
         /* not there, or a key the store refuses (MG_EINVAL): not found;
          * the store failing: a server error */
@@ -357,11 +364,17 @@ static bool finished(struct conn *c)
 /* Sends what the flow takes of the response: head bytes first, in the
  * same write as the first body bytes. Returns false if the connection is
  * gone; the phase says whether the response is done (READ, LINGER) or
- * waits for `writable` (WRITE). */
+ * waits for `writable` or a later turn (WRITE). */
 static bool pump(struct conn *c)
 {
     struct mg_http *s = c->srv;
-    for (;;) {
+    for (size_t pumped = 0;; pumped += CHUNK) {
+        if (pumped >= PUMP_MAX && (c->out_off < c->out_len || c->body_off < c->body_end)) {
+            /* the flow takes all: let the others have a turn (and count
+             * this as the client's progress) */
+            arm(c, s->idle_ns);
+            return defer(c);
+        }
         size_t head = c->out_len - c->out_off, body = 0;
         memcpy(s->scratch, c->out + c->out_off, head);
         if (c->body_off < c->body_end) {
@@ -395,48 +408,65 @@ static bool pump(struct conn *c)
     }
 }
 
-/* Parses and answers the requests in `data`. What follows a request whose
- * answer waits for the client is kept, and reading paused. Returns false
- * if the connection is gone. */
-static bool consume(struct conn *c, const uint8_t *data, size_t size)
+/* Parses and answers the requests in `data`, as many as *budget allows.
+ * What follows a request whose answer waits for the client, or the
+ * budget's last request, is kept, and reading paused; a later turn takes
+ * it up if the budget ran out. Returns false if the connection is gone. */
+static bool consume(struct conn *c, const uint8_t *data, size_t size, unsigned *budget)
 {
-    while (size > 0 && c->phase == C_READ) {
+    while (size > 0 && c->phase == C_READ && *budget > 0) {
         size_t used;
         mg_http_parse_result r = mg_http_parse(&c->req, data, size, &used);
         data += used;
         size -= used;
         if (r == MG_HTTP_PARSE_MORE) break;
+        --*budget;
         if (!respond(c, r)) return false;
     }
-    if (size > 0 && c->phase == C_WRITE) {
+    if (size > 0 && (c->phase == C_WRITE || c->phase == C_READ)) {
         if (!keep_input(c, data, size)) {
             conn_close(c, true);
             return false;
         }
     }
     if (c->phase == C_WRITE) set_paused(c, true);
+    if (c->phase == C_READ && c->in_len) {
+        set_paused(c, true);
+        return defer(c);
+    }
     return true;
 }
 
-/* After a response: the requests that were waiting, then reading again. */
+/* After a response: the requests that were waiting (a budget's worth),
+ * then reading again. */
 static void drain(struct conn *c)
 {
-    while (c->phase == C_READ && c->in_len) {
+    unsigned budget = BATCH;
+    while (c->phase == C_READ && c->in_len && budget > 0) {
         /* detached, since consume may keep a new tail */
         uint8_t *in = c->in;
         size_t len = c->in_len;
         c->in = NULL;
         c->in_len = 0;
-        bool alive = consume(c, in, len);
+        bool alive = consume(c, in, len, &budget);
         free(in);
         if (!alive) return;
     }
-    if (c->phase != C_READ) return;
+    if (c->phase != C_READ || c->in_len) return; /* consume deferred the rest */
     if (c->peer_eof) {
         conn_close(c, false);
         return;
     }
     set_paused(c, false);
+}
+
+/* The work a callback left: the rest of a response, then of the
+ * pipelined requests. */
+static void on_later(void *arg)
+{
+    struct conn *c = arg;
+    if (c->phase == C_WRITE && !pump(c)) return;
+    if (c->phase == C_READ) drain(c);
 }
 
 static void on_recv(void *arg, mg_flow *f, const uint8_t *data, size_t size)
@@ -445,10 +475,11 @@ static void on_recv(void *arg, mg_flow *f, const uint8_t *data, size_t size)
     struct conn *c = arg;
     if (size == 0) {
         c->peer_eof = true;
-        /* while answering, the answer still goes out (the client may
-         * only have shut its sending side); otherwise nothing more can
-         * come, and a request begun is never finished */
-        if (c->phase != C_WRITE) conn_close(c, false);
+        /* while answering, or with requests still to answer, the
+         * answers still go out (the client may only have shut its
+         * sending side); otherwise nothing more can come, and a request
+         * begun is never finished */
+        if (c->phase != C_WRITE && !(c->phase == C_READ && c->in_len)) conn_close(c, false);
         return;
     }
     if (c->phase == C_LINGER) return;
@@ -457,7 +488,8 @@ static void on_recv(void *arg, mg_flow *f, const uint8_t *data, size_t size)
         if (!keep_input(c, data, size)) conn_close(c, true);
         return;
     }
-    consume(c, data, size);
+    unsigned budget = BATCH;
+    consume(c, data, size, &budget);
 }
 
 static void on_writable(void *arg, mg_flow *f)
@@ -498,7 +530,9 @@ static void on_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
     s->stats.connections++;
     s->stats.open++;
     mg_flow_set_callbacks(f, &callbacks, c);
-    arm(c, s->idle_ns);
+    /* the first request within the header timeout (the shorter of the
+     * two, should the idle timeout have been set below it) */
+    arm(c, s->header_ns < s->idle_ns ? s->header_ns : s->idle_ns);
 }
 
 /* ---- the device */
@@ -515,6 +549,7 @@ int mg_http_server_connect(mg_http **out, mg_stackv4v6 *stack, int64_t port)
     s->tcp = mg_stackv4v6_tcp(stack);
     s->port = (uint16_t)port;
     s->idle_ns = IDLE_DEFAULT_NS;
+    s->header_ns = HEADER_DEFAULT_NS;
     *out = s;
     return MG_OK;
 }
@@ -550,6 +585,11 @@ uint16_t mg_http_port(const mg_http *h)
 void mg_http_set_idle_timeout(mg_http *h, uint64_t ns)
 {
     h->idle_ns = ns ? ns : IDLE_DEFAULT_NS;
+}
+
+void mg_http_set_header_timeout(mg_http *h, uint64_t ns)
+{
+    h->header_ns = ns ? ns : HEADER_DEFAULT_NS;
 }
 
 mg_http_stats mg_http_get_stats(const mg_http *h)

@@ -3,7 +3,9 @@
  * image by the build (the table of mg/crunch.h).
  *
  * The data is constant and sorted, so the store is a view: lookups are
- * binary searches in the generated array, reads are memcpy.
+ * binary searches in the generated array, reads are memcpy. A value's
+ * version (mg_kv_ro_version) is a hash of its bytes, computed when first
+ * asked and kept: once per file per boot, never per request.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,11 @@ typedef struct crunch {
     mg_kv_ro kv; /* first: a mg_kv_ro * is a crunch * */
     const struct mg_crunch_tree *tree;
     mg_kv_index index;
+    /* per file: its hash, once computed (the bytes never change) */
+    struct crunch_version {
+        uint64_t hash;
+        bool known;
+    } * versions;
 } crunch;
 
 static int crunch_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size)
@@ -49,8 +56,28 @@ static int crunch_list(mg_kv_ro *kv, const char *key, mg_kv_list_fn fn, void *ct
     return mg_kv_index_list(&c->index, key, fn, ctx);
 }
 
+static int crunch_version(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
+                          uint64_t *version)
+{
+    crunch *c = (crunch *)kv;
+    size_t i;
+    int rc = mg_kv_index_stat(&c->index, key, kind, &i);
+    if (rc != MG_OK || *kind != MG_KV_VALUE) return rc;
+    const struct mg_crunch_file *f = &c->tree->files[i];
+    struct crunch_version *v = &c->versions[i];
+    if (!v->known) {
+        /* the size of the embedded table fits in memory, so in size_t */
+        v->hash = mg_kv_version_bytes(MG_KV_VERSION_SEED, f->data, (size_t)f->size);
+        v->known = true;
+    }
+    *size = f->size;
+    *version = v->hash;
+    return MG_OK;
+}
+
 static void crunch_disconnect(mg_kv_ro *kv)
 {
+    free(((crunch *)kv)->versions);
     free(kv);
 }
 
@@ -59,6 +86,7 @@ static const struct mg_kv_ro_ops crunch_ops = {
     .read = crunch_read,
     .list = crunch_list,
     .disconnect = crunch_disconnect,
+    .version = crunch_version,
 };
 
 /* A path as mg/crunch.h promises it: normalised (non-empty segments, no
@@ -126,12 +154,16 @@ int mg_crunch_connect(mg_kv_ro **out, const char *dir)
         return MG_EINVAL;
     }
     crunch *c = malloc(sizeof *c);
-    if (!c) {
+    struct crunch_version *versions = calloc(tree->n_files ? tree->n_files : 1, sizeof *versions);
+    if (!c || !versions) {
+        free(c);
+        free(versions);
         mg_printf("crunch %s: out of memory\n", dir);
         return MG_ENOMEM;
     }
     c->kv.ops = &crunch_ops;
     c->tree = tree;
+    c->versions = versions;
     c->index = (mg_kv_index){tree->files, tree->n_files, sizeof tree->files[0]};
     *out = &c->kv;
     return MG_OK;

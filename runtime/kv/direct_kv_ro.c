@@ -5,13 +5,23 @@
  *
  * The directory is opened once at connect and every access is relative to
  * that descriptor (openat, fstatat), so a later chdir changes nothing.
- * Normalised keys have no ".." segment, so no key names a file outside the
- * directory; symbolic links inside it are followed, as the host's owner
- * put them there. Only regular files and directories exist for the store:
- * a FIFO or a device could block or never end.
+ * Normalised keys have no ".." segment, and symbolic links are not part
+ * of the store: a key is resolved one segment at a time from the
+ * directory's descriptor with O_NOFOLLOW (and AT_SYMLINK_NOFOLLOW for
+ * the last), so a link anywhere on the way, pointing outside the
+ * directory or inside it, makes the key not exist (MG_ENOENT), and
+ * listings leave links out. A link swapped in during a lookup is refused
+ * the same way: every step is relative to a descriptor already open, so
+ * there is no window between a check and a use. (openat2's
+ * RESOLVE_BENEATH would do it in one call, but the walk needs no newer
+ * kernel and costs one openat per dictionary on the way.) The directory
+ * named at connect may itself be a link: that is the host owner's choice.
+ *
+ * Only regular files and directories exist for the store: a FIFO or a
+ * device could block or never end.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_PATH */
 #endif
 
 #include <dirent.h>
@@ -34,6 +44,7 @@ static int status_of_errno(int e)
     switch (e) {
     case ENOENT:
     case ENOTDIR: /* a value on the way: the key does not exist */
+    case ELOOP:   /* a symbolic link, which the store does not follow */
         return MG_ENOENT;
     case EACCES:
     case EPERM:
@@ -51,25 +62,111 @@ static int status_of_errno(int e)
     }
 }
 
-/* The path relative to the directory: the root is the directory itself. */
-static const char *rel(const char *key)
+/* Descriptors of the dictionaries on a key's way only serve to look
+ * names up in: O_PATH where the host has it (search permission is
+ * enough, as for a path), else an ordinary read-only open. */
+#ifdef O_PATH
+#define WALK_FLAGS (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#else
+#define WALK_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#endif
+
+/* Opens the dictionary holding the last segment of the normalised,
+ * non-empty `key`, one segment at a time and following no link; *last
+ * is that segment. Returns the store's own descriptor for a key of one
+ * segment (release it with put_parent), or -1 with errno set. */
+static int get_parent(const direct_kv_ro *d, const char *key, const char **last)
 {
-    return *key ? key : ".";
+    const char *slash = strrchr(key, '/');
+    *last = slash ? slash + 1 : key;
+    int fd = d->dirfd;
+    for (const char *p = key; slash && p < slash;) {
+        const char *end = strchr(p, '/'); /* at most slash */
+        size_t len = (size_t)(end - p);
+        char name[256];
+        int next = -1, e = ENAMETOOLONG;
+        if (len < sizeof name) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            next = openat(fd, name, WALK_FLAGS);
+            e = errno;
+        }
+        if (fd != d->dirfd) close(fd);
+        if (next < 0) {
+            errno = e;
+            return -1;
+        }
+        fd = next;
+        p = end + 1;
+    }
+    return fd;
 }
 
-static int direct_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size)
+static void put_parent(const direct_kv_ro *d, int fd)
+{
+    if (fd != d->dirfd) close(fd);
+}
+
+/* lstat of `key` (the directory itself for the root): a link is a link. */
+static int stat_key(const direct_kv_ro *d, const char *key, struct stat *st)
+{
+    if (!*key) return fstat(d->dirfd, st) == 0 ? MG_OK : status_of_errno(errno);
+    const char *last;
+    int fd = get_parent(d, key, &last);
+    if (fd < 0) return status_of_errno(errno);
+    int rc = fstatat(fd, last, st, AT_SYMLINK_NOFOLLOW) == 0 ? MG_OK : status_of_errno(errno);
+    put_parent(d, fd);
+    return rc;
+}
+
+/* Opens `key` with `flags` (to which O_NOFOLLOW is added), following no
+ * link on the way either. Returns a descriptor or -1 with errno set. */
+static int open_key(const direct_kv_ro *d, const char *key, int flags)
+{
+    if (!*key) return openat(d->dirfd, ".", flags);
+    const char *last;
+    int fd = get_parent(d, key, &last);
+    if (fd < 0) return -1;
+    int out = openat(fd, last, flags | O_NOFOLLOW);
+    int e = errno;
+    put_parent(d, fd);
+    errno = e;
+    return out;
+}
+
+/* The version is what a stat says changes with the file: which file it
+ * is (a rename over it is another inode), its size, and its times to the
+ * nanosecond the host keeps. */
+static int direct_version(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
+                          uint64_t *version)
 {
     const direct_kv_ro *d = (const direct_kv_ro *)kv;
     struct stat st;
-    if (fstatat(d->dirfd, rel(key), &st, 0) != 0) return status_of_errno(errno);
+    int rc = stat_key(d, key, &st);
+    if (rc != MG_OK) return rc;
     if (S_ISDIR(st.st_mode)) {
         *kind = MG_KV_DICTIONARY;
         return MG_OK;
     }
-    if (!S_ISREG(st.st_mode)) return MG_ENOENT;
+    if (!S_ISREG(st.st_mode)) return MG_ENOENT; /* links, FIFOs, devices */
     *kind = MG_KV_VALUE;
     *size = (uint64_t)st.st_size;
+    uint64_t v = MG_KV_VERSION_SEED;
+    v = mg_kv_version_mix(v, (uint64_t)st.st_dev);
+    v = mg_kv_version_mix(v, (uint64_t)st.st_ino);
+    v = mg_kv_version_mix(v, (uint64_t)st.st_size);
+    v = mg_kv_version_mix(v, (uint64_t)st.st_mtim.tv_sec);
+    v = mg_kv_version_mix(v, (uint64_t)st.st_mtim.tv_nsec);
+    v = mg_kv_version_mix(v, (uint64_t)st.st_ctim.tv_sec);
+    v = mg_kv_version_mix(v, (uint64_t)st.st_ctim.tv_nsec);
+    *version = v;
     return MG_OK;
+}
+
+static int direct_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size)
+{
+    uint64_t version; /* a few multiplications: not worth a second walk */
+    return direct_version(kv, key, kind, size, &version);
 }
 
 static int direct_read(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf, size_t length,
@@ -78,7 +175,7 @@ static int direct_read(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf
     const direct_kv_ro *d = (const direct_kv_ro *)kv;
     /* O_NONBLOCK: should the file have become a FIFO since the stat, the
      * open must not wait for a writer; fstat then refuses it. */
-    int fd = openat(d->dirfd, key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = open_key(d, key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) return status_of_errno(errno);
     struct stat st;
     int rc = MG_OK;
@@ -149,7 +246,8 @@ static int read_entries(int fd, dir_entry **out, size_t *n_out)
         const char *name = de->d_name;
         if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
         struct stat st;
-        if (fstatat(dirfd(dir), name, &st, 0) != 0) continue; /* gone, or a broken link */
+        /* not following links: they are not part of the store */
+        if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue; /* gone */
         mg_kv_kind kind;
         if (S_ISDIR(st.st_mode))
             kind = MG_KV_DICTIONARY;
@@ -190,7 +288,7 @@ static int read_entries(int fd, dir_entry **out, size_t *n_out)
 static int direct_list(mg_kv_ro *kv, const char *key, mg_kv_list_fn fn, void *ctx)
 {
     const direct_kv_ro *d = (const direct_kv_ro *)kv;
-    int fd = openat(d->dirfd, rel(key), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open_key(d, key, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return status_of_errno(errno);
     dir_entry *entries;
     size_t n;
@@ -237,6 +335,7 @@ static const struct mg_kv_ro_ops direct_ops = {
     .read = direct_read,
     .list = direct_list,
     .disconnect = direct_disconnect,
+    .version = direct_version,
 };
 
 int mg_direct_kv_ro_connect(mg_kv_ro **out, const char *dir)

@@ -73,6 +73,13 @@ static int rw_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *si
     return d->reader->ops->stat(d->reader, key, kind, size);
 }
 
+static int rw_version(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
+                      uint64_t *version)
+{
+    const direct_kv_rw *d = (const direct_kv_rw *)kv;
+    return d->reader->ops->version(d->reader, key, kind, size, version);
+}
+
 static int rw_read(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf, size_t length,
                    size_t *n_read)
 {
@@ -252,6 +259,7 @@ static const struct mg_kv_ro_ops rw_ro_ops = {
     .read = rw_read,
     .list = rw_list,
     .disconnect = rw_disconnect,
+    .version = rw_version,
 };
 
 static const struct mg_kv_rw_ops rw_rw_ops = {

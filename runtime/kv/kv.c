@@ -104,6 +104,23 @@ int mg_kv_ro_size(mg_kv_ro *kv, const char *key, uint64_t *size)
     return MG_OK;
 }
 
+int mg_kv_ro_version(mg_kv_ro *kv, const char *key, uint64_t *size, uint64_t *version)
+{
+    keybuf kb;
+    mg_kv_kind kind;
+    uint64_t s = 0, v = 0;
+    if (!kv || !size || !version) return MG_EINVAL;
+    int rc = key_open(&kb, key);
+    if (rc != MG_OK) return rc;
+    rc = kv->ops->version(kv, kb.key, &kind, &s, &v);
+    key_close(&kb);
+    if (rc != MG_OK) return rc;
+    if (kind != MG_KV_VALUE) return MG_EISDIR;
+    *size = s;
+    *version = v;
+    return MG_OK;
+}
+
 int mg_kv_ro_get(mg_kv_ro *kv, const char *key, void *buf, size_t cap, size_t *len)
 {
     keybuf kb;
@@ -195,6 +212,20 @@ int mg_kv_ro_list(mg_kv_ro *kv, const char *key, mg_kv_list_fn fn, void *ctx)
 void mg_kv_ro_disconnect(mg_kv_ro *kv)
 {
     if (kv) kv->ops->disconnect(kv);
+}
+
+uint64_t mg_kv_version_bytes(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t mg_kv_version_mix(uint64_t h, uint64_t v)
+{
+    /* byte by byte, so the result does not depend on the host's order */
+    for (int i = 0; i < 8; i++) h = (h ^ ((v >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    return h;
 }
 
 /* ---- The sorted path index ---------------------------------------- */

@@ -15,12 +15,14 @@ typedef struct mem_entry {
     char *path; /* first: mg_kv_index reads it */
     size_t len;
     unsigned char *data;
+    uint64_t version; /* the store's count of sets when this value was set */
 } mem_entry;
 
 typedef struct kv_rw_mem {
     mg_kv_rw rw; /* first: a mg_kv_rw * (and its mg_kv_ro *) is a kv_rw_mem * */
     mem_entry *entries;
     size_t n, cap;
+    uint64_t sets; /* sets so far: each value's version is a different count */
 } kv_rw_mem;
 
 static mg_kv_index mem_index(const kv_rw_mem *m)
@@ -35,6 +37,20 @@ static int mem_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *s
     size_t i;
     int rc = mg_kv_index_stat(&ix, key, kind, &i);
     if (rc == MG_OK && *kind == MG_KV_VALUE) *size = m->entries[i].len;
+    return rc;
+}
+
+static int mem_version(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
+                       uint64_t *version)
+{
+    const kv_rw_mem *m = (const kv_rw_mem *)kv;
+    mg_kv_index ix = mem_index(m);
+    size_t i;
+    int rc = mg_kv_index_stat(&ix, key, kind, &i);
+    if (rc == MG_OK && *kind == MG_KV_VALUE) {
+        *size = m->entries[i].len;
+        *version = m->entries[i].version;
+    }
     return rc;
 }
 
@@ -116,6 +132,7 @@ static int mem_set(mg_kv_rw *rw, const char *key, const void *data, size_t len)
         free(m->entries[i].data);
         m->entries[i].data = copy;
         m->entries[i].len = len;
+        m->entries[i].version = ++m->sets;
         return MG_OK;
     }
     size_t key_len = strlen(key);
@@ -140,7 +157,7 @@ static int mem_set(mg_kv_rw *rw, const char *key, const void *data, size_t len)
         m->cap = cap;
     }
     memmove(&m->entries[i + 1], &m->entries[i], (m->n - i) * sizeof m->entries[0]);
-    m->entries[i] = (mem_entry){path, len, copy};
+    m->entries[i] = (mem_entry){path, len, copy, ++m->sets};
     m->n++;
     return MG_OK;
 }
@@ -168,6 +185,7 @@ static const struct mg_kv_ro_ops mem_ro_ops = {
     .read = mem_read,
     .list = mem_list,
     .disconnect = mem_disconnect,
+    .version = mem_version,
 };
 
 static const struct mg_kv_rw_ops mem_rw_ops = {

@@ -31,8 +31,9 @@
 typedef struct tar_entry {
     char *path; /* first: mg_kv_index reads it */
     uint64_t size;
-    uint64_t offset; /* of the data on the device, in bytes */
-    size_t seq;      /* position in the archive, to keep the last of duplicates */
+    uint64_t offset;  /* of the data on the device, in bytes */
+    size_t seq;       /* position in the archive, to keep the last of duplicates */
+    uint64_t version; /* offset, size and the header's mtime, mixed */
 } tar_entry;
 
 typedef struct tar_kv_ro {
@@ -95,6 +96,20 @@ static int tar_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *s
     return rc;
 }
 
+static int tar_version(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
+                       uint64_t *version)
+{
+    const tar_kv_ro *t = (const tar_kv_ro *)kv;
+    mg_kv_index ix = tar_index(t);
+    size_t i;
+    int rc = mg_kv_index_stat(&ix, key, kind, &i);
+    if (rc == MG_OK && *kind == MG_KV_VALUE) {
+        *size = t->entries[i].size;
+        *version = t->entries[i].version;
+    }
+    return rc;
+}
+
 static int tar_read(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf, size_t length,
                     size_t *n_read)
 {
@@ -134,6 +149,7 @@ static const struct mg_kv_ro_ops tar_ops = {
     .read = tar_read,
     .list = tar_list,
     .disconnect = tar_disconnect,
+    .version = tar_version,
 };
 
 /* ---- parsing headers */
@@ -144,6 +160,8 @@ enum {
     H_NAME_LEN = 100,
     H_SIZE = 124,
     H_SIZE_LEN = 12,
+    H_MTIME = 136,
+    H_MTIME_LEN = 12,
     H_CHKSUM = 148,
     H_CHKSUM_LEN = 8,
     H_TYPEFLAG = 156,
@@ -333,7 +351,7 @@ static int parse_pax(parser *p, uint64_t at, const char *data, size_t size)
     return MG_OK;
 }
 
-static int add_entry(parser *p, char *path, uint64_t size, uint64_t offset)
+static int add_entry(parser *p, char *path, uint64_t size, uint64_t offset, uint64_t mtime)
 {
     tar_kv_ro *t = p->t;
     if (t->n == p->cap) {
@@ -347,7 +365,9 @@ static int add_entry(parser *p, char *path, uint64_t size, uint64_t offset)
         t->entries = grown;
         p->cap = cap;
     }
-    t->entries[t->n] = (tar_entry){path, size, offset, t->n};
+    uint64_t version = mg_kv_version_mix(MG_KV_VERSION_SEED, offset);
+    version = mg_kv_version_mix(mg_kv_version_mix(version, size), mtime);
+    t->entries[t->n] = (tar_entry){path, size, offset, t->n, version};
     t->n++;
     return MG_OK;
 }
@@ -423,7 +443,10 @@ static int parse_header(parser *p, uint64_t pos, uint64_t *next)
     }
     clear_pending(p);
     if (!key) return rc == MG_EINVAL ? fail(p, pos, "a file name is empty or contains \"..\"") : rc;
-    return add_entry(p, key, size, data);
+    /* the mtime only tells versions apart: a malformed one is no error */
+    uint64_t mtime = 0;
+    if (!parse_number(h + H_MTIME, H_MTIME_LEN, &mtime)) mtime = 0;
+    return add_entry(p, key, size, data, mtime);
 }
 
 /* Path order, then archive order among duplicates. */

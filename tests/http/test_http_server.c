@@ -6,7 +6,10 @@
  * tree defined here. Covered: files, types, lengths, ETag and 304, HEAD,
  * 404, 405, folders, errors closing the connection, keep-alive rules,
  * pipelining in order, back-pressure with a pending request, the idle
- * timeout, and the client going away. */
+ * and header timeouts, and the client going away; and that no connection
+ * costs more than its share: an ETag reads nothing of the value (a store
+ * that counts reads), pipelined requests and large bodies are answered a
+ * bounded piece per callback while other connections are served. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "mg/crunch.h"
 #include "mg/http.h"
 #include "mg/kv_ro.h"
+#include "mg/kv_rw.h"
 #include "mg/loop.h"
 #include "stack_impl.h"
 
@@ -24,13 +28,18 @@
 #define STYLE "body { color: #333 }\n"
 #define DOCS "<p>docs</p>\n"
 #define BIG_SIZE 100000
+#define HUGE_SIZE (1024 * 1024)
 static const unsigned char index_html[] = INDEX, style_css[] = STYLE, docs_html[] = DOCS,
                            png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0};
-static unsigned char big[BIG_SIZE];
+static unsigned char big[BIG_SIZE], huge[HUGE_SIZE];
 static const struct mg_crunch_file files[] = {
-    {"a.WASM", 3, (const unsigned char *)"abc"},          {"big.bin", BIG_SIZE, big},
-    {"docs/index.html", sizeof docs_html - 1, docs_html}, {"img/logo.png", sizeof png, png},
-    {"index.html", sizeof index_html - 1, index_html},    {"noext", 2, (const unsigned char *)"hi"},
+    {"a.WASM", 3, (const unsigned char *)"abc"},
+    {"big.bin", BIG_SIZE, big},
+    {"docs/index.html", sizeof docs_html - 1, docs_html},
+    {"huge.bin", HUGE_SIZE, huge},
+    {"img/logo.png", sizeof png, png},
+    {"index.html", sizeof index_html - 1, index_html},
+    {"noext", 2, (const unsigned char *)"hi"},
     {"style.css", sizeof style_css - 1, style_css},
 };
 const struct mg_crunch_tree mg_crunch_trees[] = {{"htdocs", files, sizeof files / sizeof files[0]}};
@@ -194,6 +203,7 @@ static size_t n_flows;
 static void setup(void)
 {
     for (size_t i = 0; i < BIG_SIZE; i++) big[i] = (unsigned char)(i * 7 + i / 251);
+    for (size_t i = 0; i < HUGE_SIZE; i++) huge[i] = (unsigned char)(i * 13 + i / 509);
     cr_assert_eq(mg_crunch_connect(&kv, "htdocs"), MG_OK);
     cr_assert_eq(mg_http_server_connect(&http, &fake_stack, 8080), MG_OK);
     cr_assert_eq(mg_http_serve_kv(http, kv), MG_OK);
@@ -608,4 +618,225 @@ Test(http_server, disconnect_resets_open_connections)
     mg_http_disconnect(http);
     http = NULL;
     cr_assert(idle->aborted && busy->aborted);
+}
+
+/* ---- what one connection may cost */
+
+/* A store that passes everything to the crunch store and counts what is
+ * read of the values. */
+static struct counting {
+    mg_kv_ro kv;
+    size_t reads;
+    uint64_t bytes;
+} counting;
+
+static int counting_stat(mg_kv_ro *c, const char *key, mg_kv_kind *kind, uint64_t *size)
+{
+    (void)c;
+    return kv->ops->stat(kv, key, kind, size);
+}
+
+static int counting_read(mg_kv_ro *c, const char *key, uint64_t offset, void *buf, size_t length,
+                         size_t *n_read)
+{
+    (void)c;
+    counting.reads++;
+    counting.bytes += length;
+    return kv->ops->read(kv, key, offset, buf, length, n_read);
+}
+
+static int counting_list(mg_kv_ro *c, const char *key, mg_kv_list_fn fn, void *ctx)
+{
+    (void)c;
+    return kv->ops->list(kv, key, fn, ctx);
+}
+
+static void counting_disconnect(mg_kv_ro *c)
+{
+    (void)c; /* static */
+}
+
+static int counting_version(mg_kv_ro *c, const char *key, mg_kv_kind *kind, uint64_t *size,
+                            uint64_t *version)
+{
+    (void)c;
+    return kv->ops->version(kv, key, kind, size, version);
+}
+
+static const struct mg_kv_ro_ops counting_ops = {counting_stat, counting_read, counting_list,
+                                                 counting_disconnect, counting_version};
+
+/* Replaces the fixture's server by one serving `store`. */
+static void serve(mg_kv_ro *store)
+{
+    mg_http_disconnect(http);
+    cr_assert_eq(mg_http_server_connect(&http, &fake_stack, 8080), MG_OK);
+    cr_assert_eq(mg_http_serve_kv(http, store), MG_OK);
+}
+
+Test(http_server, etags_read_nothing_of_the_value)
+{
+    counting.kv.ops = &counting_ops;
+    serve(&counting.kv);
+    struct fake_flow *f = client();
+    char etag[64], v[64], req[256];
+    for (int i = 0; i < 50; i++) {
+        send_str(f, "HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+        struct response r = next_response(f, true);
+        cr_assert_eq(r.status, 200);
+        cr_assert_eq(r.length, BIG_SIZE);
+        cr_assert_not_null(header(&r, "ETag", i ? v : etag, sizeof v));
+        if (i) cr_assert_str_eq(v, etag, "the same value, the same tag");
+    }
+    cr_assert_eq(counting.bytes, 0, "50 HEADs read %llu bytes of the value",
+                 (unsigned long long)counting.bytes);
+    snprintf(req, sizeof req, "GET /big.bin HTTP/1.1\r\nHost: t\r\nIf-None-Match: %s\r\n\r\n",
+             etag);
+    send_str(f, req);
+    cr_assert_eq(next_response(f, false).status, 304);
+    cr_assert_eq(counting.bytes, 0, "nor a 304");
+    send_str(f, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    struct response r = next_response(f, false);
+    cr_assert_str_eq(header(&r, "ETag", v, sizeof v), etag);
+    cr_assert(!memcmp(r.body, big, BIG_SIZE));
+    cr_assert_eq(counting.bytes, BIG_SIZE, "a GET reads the value once");
+    assert_nothing_more(f);
+}
+
+Test(http_server, etags_change_with_the_value)
+{
+    mg_kv_rw *rw;
+    cr_assert_eq(mg_kv_rw_mem_connect(&rw), MG_OK);
+    cr_assert_eq(mg_kv_rw_set(rw, "a.txt", "aaaa", 4), MG_OK);
+    serve(mg_kv_rw_ro(rw));
+    struct fake_flow *f = client();
+    char etag1[64], etag2[64], req[256];
+    send_str(f, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    struct response r = next_response(f, false);
+    cr_assert_not_null(header(&r, "ETag", etag1, sizeof etag1));
+    /* the same size, other bytes */
+    cr_assert_eq(mg_kv_rw_set(rw, "a.txt", "bbbb", 4), MG_OK);
+    snprintf(req, sizeof req, "GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: %s\r\n\r\n", etag1);
+    send_str(f, req);
+    r = next_response(f, false);
+    cr_assert_eq(r.status, 200, "the old tag no longer matches");
+    cr_assert_arr_eq(r.body, "bbbb", 4);
+    cr_assert_str_neq(header(&r, "ETag", etag2, sizeof etag2), etag1);
+    mg_http_disconnect(http);
+    http = NULL;
+    mg_kv_rw_disconnect(rw);
+}
+
+static size_t count_of(const struct fake_flow *f, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = f->out; p && (p = strstr(p, what)); p++) n++;
+    return n;
+}
+
+struct turns {
+    struct fake_flow *f;
+    size_t want;
+    int rounds;
+};
+
+static bool all_answered(void *arg)
+{
+    struct turns *t = arg;
+    t->rounds++;
+    deliver_held(t->f);
+    return count_of(t->f, "HTTP/1.1 200") >= t->want;
+}
+
+Test(http_server, pipelined_requests_take_turns)
+{
+    const char one[] = "HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    size_t n = 100, len = sizeof one - 1;
+    char *reqs = malloc(n * len);
+    for (size_t i = 0; i < n; i++) memcpy(reqs + i * len, one, len);
+    struct fake_flow *a = client();
+    send_bytes(a, reqs, n * len);
+    free(reqs);
+    size_t first = count_of(a, "HTTP/1.1 200");
+    cr_assert_gt(first, 0);
+    cr_assert_leq(first, 8, "one callback answered %zu of %zu pipelined requests", first, n);
+    cr_assert(a->base.paused, "the rest waits, and reading with it");
+    /* another client is served meanwhile */
+    struct fake_flow *b = client();
+    send_str(b, "GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(next_response(b, false).status, 200);
+    cr_assert_lt(count_of(a, "HTTP/1.1 200"), n);
+    /* the loop answers the rest, in several turns */
+    struct turns t = {a, n, 0};
+    cr_assert_eq(mg_loop_run_until(all_answered, &t, mg_loop_now() + 5000000000ull), MG_OK);
+    cr_assert_geq(t.rounds, (int)(n / 8), "%d rounds", t.rounds);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(next_response(a, true).length, BIG_SIZE);
+    assert_nothing_more(a);
+    cr_assert(!a->base.paused, "reading again");
+    send_str(a, "GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(next_response(a, false).length, sizeof STYLE - 1);
+    /* a client that ends after its requests still gets every answer */
+    struct fake_flow *c = client();
+    char many[12 * sizeof one];
+    for (size_t i = 0; i < 12; i++) memcpy(many + i * len, one, len);
+    send_bytes(c, many, 12 * len);
+    mg_stack_flow_recv(&c->base, NULL, 0);
+    cr_assert(!c->closed);
+    struct turns tc = {c, 12, 0};
+    cr_assert_eq(mg_loop_run_until(all_answered, &tc, mg_loop_now() + 5000000000ull), MG_OK);
+    for (size_t i = 0; i < 12; i++) cr_assert_eq(next_response(c, true).length, BIG_SIZE);
+    assert_nothing_more(c);
+    cr_assert(c->closed && !c->aborted, "then it closes");
+}
+
+static bool body_out(void *arg)
+{
+    struct fake_flow *f = arg;
+    const char *end = f->out ? strstr(f->out, "\r\n\r\n") : NULL;
+    return end && f->out_len - (size_t)(end + 4 - f->out) >= HUGE_SIZE;
+}
+
+Test(http_server, a_large_body_takes_turns)
+{
+    struct fake_flow *a = client(); /* takes everything at once */
+    send_str(a, "GET /huge.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_lt(a->out_len, HUGE_SIZE / 2, "one callback sent %zu bytes", a->out_len);
+    struct fake_flow *b = client();
+    send_str(b, "GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(next_response(b, false).status, 200);
+    cr_assert_eq(mg_loop_run_until(body_out, a, mg_loop_now() + 5000000000ull), MG_OK);
+    struct response r = next_response(a, false);
+    cr_assert_eq(r.length, HUGE_SIZE);
+    cr_assert(!memcmp(r.body, huge, HUGE_SIZE), "every byte, in order");
+    assert_nothing_more(a);
+}
+
+struct closed_pair {
+    struct fake_flow *a, *b;
+};
+
+static bool both_closed(void *arg)
+{
+    struct closed_pair *p = arg;
+    return p->a->closed && p->b->closed;
+}
+
+Test(http_server, header_timeout)
+{
+    mg_http_set_header_timeout(http, 20 * 1000000ull); /* the idle timeout stays 30 s */
+    struct fake_flow *silent = client();
+    struct fake_flow *slow = client();
+    send_str(slow, "GET / HTTP/1.1\r\nHost: t\r\n");
+    struct fake_flow *served = client();
+    send_str(served, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(next_response(served, false).status, 200);
+    uint64_t start = mg_loop_now();
+    struct closed_pair p = {silent, slow};
+    cr_assert_eq(mg_loop_run_until(both_closed, &p, start + 5000000000ull), MG_OK,
+                 "closed within the header timeout, not the idle one");
+    cr_assert_geq(mg_loop_now() - start, 20 * 1000000ull);
+    cr_assert(!silent->aborted && !slow->aborted);
+    assert_nothing_more(slow);
+    cr_assert(!served->closed, "after a request, the idle timeout applies");
+    cr_assert_eq(mg_http_get_stats(http).open, 1);
 }

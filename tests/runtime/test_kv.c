@@ -192,6 +192,27 @@ static void check_tree(mg_kv_ro *kv)
     int calls = 0;
     cr_assert_eq(mg_kv_ro_list(kv, "", stop_at_first, &calls), 99, "the callback stops it");
     cr_assert_eq(calls, 1);
+    /* versions: every value has one, with its size; asking again gives the
+     * same; two values of different bytes have different ones */
+    uint64_t v[N_TREE], v2;
+    for (size_t i = 0; i < N_TREE; i++) {
+        cr_assert_eq(mg_kv_ro_version(kv, tree[i].path, &size, &v[i]), MG_OK, "%s", tree[i].path);
+        cr_assert_eq(size, strlen(tree[i].data), "%s", tree[i].path);
+        cr_assert_eq(mg_kv_ro_version(kv, tree[i].path, &size, &v2), MG_OK);
+        cr_assert_eq(v2, v[i], "%s: stable", tree[i].path);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(v[i], v[j], "%s and %s", tree[i].path, tree[j].path);
+    }
+    cr_assert_eq(mg_kv_ro_version(kv, "//sub/b.txt/", &size, &v2), MG_OK);
+    cr_assert_eq(v2, v[3], "the key is normalised");
+    cr_assert_eq(mg_kv_ro_version(kv, "sub", &size, &v2), MG_EISDIR);
+    cr_assert_eq(mg_kv_ro_version(kv, "", &size, &v2), MG_EISDIR);
+    cr_assert_eq(mg_kv_ro_version(kv, "sub/missing", &size, &v2), MG_ENOENT);
+    cr_assert_eq(mg_kv_ro_version(kv, "a.txt/x", &size, &v2), MG_ENOENT);
+    cr_assert_eq(mg_kv_ro_version(kv, "../a.txt", &size, &v2), MG_EINVAL);
+    cr_assert_eq(mg_kv_ro_version(kv, "a.txt", NULL, &v2), MG_EINVAL);
+    cr_assert_eq(mg_kv_ro_version(kv, "a.txt", &size, NULL), MG_EINVAL);
+    cr_assert_eq(mg_kv_ro_version(NULL, "a.txt", &size, &v2), MG_EINVAL);
 }
 
 /* ---- crunch */
@@ -330,6 +351,113 @@ Test(direct_kv_ro, conformance)
     remove_tmpdir();
 }
 
+static uint64_t version_of(mg_kv_ro *kv, const char *key)
+{
+    uint64_t size, v;
+    cr_assert_eq(mg_kv_ro_version(kv, key, &size, &v), MG_OK, "%s", key);
+    return v;
+}
+
+Test(direct_kv_ro, versions_follow_the_files)
+{
+    make_tmpdir();
+    write_file("store/a", "aaaa");
+    mg_kv_ro *kv = NULL;
+    cr_assert_eq(mg_direct_kv_ro_connect(&kv, "store"), MG_OK);
+    uint64_t v1 = version_of(kv, "a");
+    cr_assert_eq(version_of(kv, "a"), v1, "unchanged, the same");
+    /* rewritten in place with the same size: the mtime tells (set apart
+     * explicitly, as two writes can fall in one tick of the file clock) */
+    write_file("store/a", "bbbb");
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1000000000, 123456789}};
+    cr_assert_eq(utimensat(AT_FDCWD, "store/a", times, 0), 0);
+    uint64_t v2 = version_of(kv, "a");
+    cr_assert_neq(v2, v1);
+    /* replaced by a rename, as direct_kv_rw and most deploy tools do, even
+     * with the same size and mtime: another inode */
+    write_file("store/b", "cccc");
+    cr_assert_eq(utimensat(AT_FDCWD, "store/b", times, 0), 0);
+    cr_assert_eq(rename("store/b", "store/a"), 0);
+    cr_assert_neq(version_of(kv, "a"), v2);
+    mg_kv_ro_disconnect(kv);
+    remove_tmpdir();
+}
+
+/* Every way of reaching `key` fails as if it did not exist. */
+static void assert_absent(mg_kv_ro *kv, const char *key)
+{
+    char buf[64];
+    size_t len;
+    uint64_t size, v;
+    listing l;
+    cr_assert_eq(mg_kv_ro_exists(kv, key, NULL), MG_ENOENT, "exists %s", key);
+    cr_assert_eq(mg_kv_ro_size(kv, key, &size), MG_ENOENT, "size %s", key);
+    cr_assert_eq(mg_kv_ro_get(kv, key, buf, sizeof buf, &len), MG_ENOENT, "get %s", key);
+    cr_assert_eq(mg_kv_ro_get_partial(kv, key, 0, buf, sizeof buf, &len), MG_ENOENT, "%s", key);
+    cr_assert_eq(mg_kv_ro_version(kv, key, &size, &v), MG_ENOENT, "version %s", key);
+    cr_assert_eq(mg_kv_ro_list(kv, key, collect, &l), MG_ENOENT, "list %s", key);
+}
+
+/* Symbolic links are not part of a direct store, wherever they point:
+ * outside (a file, a folder; relative and absolute) or inside. */
+static void check_links_refused(mg_kv_ro *kv)
+{
+    const char *absent[] = {"pw",      "abs",    "out",      "out/passwd", "in",       "indir",
+                            "indir/x", "sub/up", "sub/up/a", "dangling",   "sub/../pw"};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        if (strcmp(absent[i], "sub/../pw"))
+            assert_absent(kv, absent[i]);
+        else
+            cr_assert_eq(mg_kv_ro_exists(kv, absent[i], NULL), MG_EINVAL);
+    listing l;
+    cr_assert_str_eq(list_of(kv, "", &l), "a:v sub:d", "links are not listed");
+    cr_assert_str_eq(list_of(kv, "sub", &l), "sub/x:d");
+    cr_assert_str_eq(list_of(kv, "sub/x", &l), "sub/x/y:v");
+    /* what is really inside still reads */
+    char buf[8];
+    size_t len;
+    cr_assert_eq(mg_kv_ro_get(kv, "sub/x/y", buf, sizeof buf, &len), MG_OK);
+    cr_assert_eq(len, 1);
+}
+
+static void make_linked_store(const char *store)
+{
+    char path[256], target[256];
+    write_file("outside/passwd", "root:x:0:0");
+    snprintf(path, sizeof path, "%s/a", store);
+    write_file(path, "a");
+    snprintf(path, sizeof path, "%s/sub/x/y", store);
+    write_file(path, "y");
+    const char *links[][2] = {
+        {"pw", "../outside/passwd"}, {"out", "../outside"}, {"in", "a"},
+        {"indir", "sub/x"},          {"sub/up", ".."},      {"dangling", "nowhere"},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", store, links[i][0]);
+        cr_assert_eq(symlink(links[i][1], path), 0, "%s", path);
+    }
+    snprintf(path, sizeof path, "%s/abs", store);
+    snprintf(target, sizeof target, "%s/outside/passwd", tmpdir);
+    cr_assert_eq(symlink(target, path), 0);
+}
+
+Test(direct_kv_ro, symbolic_links_are_not_followed)
+{
+    make_tmpdir();
+    make_linked_store("store");
+    mg_kv_ro *kv = NULL;
+    cr_assert_eq(mg_direct_kv_ro_connect(&kv, "store"), MG_OK);
+    check_links_refused(kv);
+    mg_kv_ro_disconnect(kv);
+    /* the directory named at connect may itself be a link (the host's
+     * owner chose it): its content is the store */
+    cr_assert_eq(symlink("store", "via"), 0);
+    cr_assert_eq(mg_direct_kv_ro_connect(&kv, "via"), MG_OK);
+    check_links_refused(kv);
+    mg_kv_ro_disconnect(kv);
+    remove_tmpdir();
+}
+
 Test(direct_kv_ro, missing_directory_fails_to_connect)
 {
     make_tmpdir();
@@ -377,8 +505,16 @@ static void check_rw(mg_kv_rw *rw)
     size_t len;
     mg_kv_kind kind;
     listing l;
-    /* replace a value */
+    /* replace a value: a new version, even with the same bytes */
+    uint64_t size, v1, v2;
+    cr_assert_eq(mg_kv_ro_version(mg_kv_rw_ro(rw), "a.txt", &size, &v1), MG_OK);
+    cr_assert_eq(mg_kv_rw_set(rw, "/a.txt", A_TXT, strlen(A_TXT)), MG_OK);
+    cr_assert_eq(mg_kv_ro_version(mg_kv_rw_ro(rw), "a.txt", &size, &v2), MG_OK);
+    cr_assert_neq(v1, v2, "a set is a new version");
     cr_assert_eq(mg_kv_rw_set(rw, "/a.txt", "new", 3), MG_OK);
+    cr_assert_eq(mg_kv_ro_version(mg_kv_rw_ro(rw), "a.txt", &size, &v1), MG_OK);
+    cr_assert_neq(v1, v2);
+    cr_assert_eq(size, 3);
     cr_assert_eq(mg_kv_rw_get(rw, "a.txt", buf, sizeof buf, &len), MG_OK);
     cr_assert_eq(len, 3);
     cr_assert_arr_eq(buf, "new", 3);
@@ -498,6 +634,17 @@ Test(direct_kv_rw, writes_are_atomic_renames)
     cr_assert_eq(mg_kv_rw_set(rw, "d/x", "x", 1), MG_OK);
     cr_assert_eq(mg_kv_rw_set(rw, "d", "x", 1), MG_EISDIR);
     cr_assert_eq(count_temporaries("s"), 0);
+    mg_kv_rw_disconnect(rw);
+    remove_tmpdir();
+}
+
+Test(direct_kv_rw, reads_do_not_follow_symbolic_links)
+{
+    make_tmpdir();
+    make_linked_store("s");
+    mg_kv_rw *rw = NULL;
+    cr_assert_eq(mg_direct_kv_rw_connect(&rw, "s"), MG_OK);
+    check_links_refused(mg_kv_rw_ro(rw));
     mg_kv_rw_disconnect(rw);
     remove_tmpdir();
 }

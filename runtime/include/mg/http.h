@@ -17,8 +17,11 @@
  * keep-alive and pipelined requests answered in order; Content-Length,
  * Content-Type from the file extension, an ETag and 304 for a matching
  * If-None-Match; index.html for a folder; 404, 405, and 400, 413, 414,
- * 431, 501, 505 for requests it will not read. Connections that stay idle
- * longer than the idle timeout (30 s by default) are closed.
+ * 431, 501, 505 for requests it will not read. A connection that has not
+ * sent its first whole request within the header timeout (10 s by
+ * default), or waits longer than the idle timeout (30 s) for its next
+ * one, is closed. One connection cannot hold the loop: at most 8
+ * pipelined requests are answered per callback, the rest in later turns.
  */
 #ifndef MG_HTTP_H
 #define MG_HTTP_H
@@ -53,6 +56,11 @@ uint16_t mg_http_port(const mg_http *h);
  * client to take more of a response, before it is closed: `ns`
  * nanoseconds (0: the default, 30 s). Applies from the next wait on. */
 void mg_http_set_idle_timeout(mg_http *h, uint64_t ns);
+
+/* How long a new connection may take to send its first whole request:
+ * `ns` nanoseconds (0: the default, 10 s), or the idle timeout if that
+ * is shorter. Applies to connections accepted from then on. */
+void mg_http_set_header_timeout(mg_http *h, uint64_t ns);
 
 typedef struct mg_http_stats {
     uint64_t connections; /* accepted since the start */

@@ -62,6 +62,24 @@ int mg_kv_ro_get(mg_kv_ro *kv, const char *key, void *buf, size_t cap, size_t *l
 int mg_kv_ro_get_partial(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf, size_t length,
                          size_t *n_read);
 
+/* The size of the value at `key` and its version: a 64-bit number that
+ * changes whenever the value does, found without reading the value, so a
+ * server can tag every response (an HTTP ETag) at no cost per request.
+ * Equal versions of one key at two moments mean the same bytes, within
+ * what each store can tell:
+ * - crunch: a 64-bit FNV-1a hash of the bytes, computed the first time a
+ *   value's version is asked and kept (the bytes never change);
+ * - tar_kv_ro: the entry's offset on the device, its size and the mtime of
+ *   its header (the index is fixed at connect);
+ * - direct_kv_ro, direct_kv_rw: the file's device, inode, size, mtime and
+ *   ctime (nanoseconds), from one stat. A direct_kv_rw write renames a new
+ *   file over the key, so it always changes; a file rewritten in place to
+ *   the same size within one tick of the host's file clock (a few ms) can
+ *   keep its version, as with any mtime-based ETag;
+ * - kv_rw_mem: a counter the store advances on every set.
+ * A dictionary is MG_EISDIR. */
+int mg_kv_ro_version(mg_kv_ro *kv, const char *key, uint64_t *size, uint64_t *version);
+
 /* The whole value at `key` in a new malloc'd buffer (*data; the caller
  * frees it), followed by a '\0' that *len does not count, so text values
  * can be used as C strings. */
@@ -101,6 +119,9 @@ struct mg_kv_ro_ops {
     /* As mg_kv_ro_list; the key is known to be a dictionary or the root. */
     int (*list)(mg_kv_ro *kv, const char *key, mg_kv_list_fn fn, void *ctx);
     void (*disconnect)(mg_kv_ro *kv);
+    /* As stat, and for a value its version too (mg_kv_ro_version). */
+    int (*version)(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
+                   uint64_t *version);
 };
 
 struct mg_kv_ro {
@@ -134,5 +155,13 @@ void mg_kv_index_range(const mg_kv_index *ix, const char *key, size_t *first, si
 
 /* Lists the dictionary `key` as mg_kv_ro_list does. */
 int mg_kv_index_list(const mg_kv_index *ix, const char *key, mg_kv_list_fn fn, void *ctx);
+
+/* Mixes `v` into the version `h` (start from MG_KV_VERSION_SEED): the
+ * stores that build a version from several numbers. */
+#define MG_KV_VERSION_SEED 0xcbf29ce484222325ull
+uint64_t mg_kv_version_mix(uint64_t h, uint64_t v);
+
+/* Mixes `n` bytes into the version `h` (FNV-1a, 64 bits). */
+uint64_t mg_kv_version_bytes(uint64_t h, const void *data, size_t n);
 
 #endif
