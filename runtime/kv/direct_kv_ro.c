@@ -16,6 +16,9 @@
  * RESOLVE_BENEATH would do it in one call, but the walk needs no newer
  * kernel and costs one openat per dictionary on the way.) The directory
  * named at connect may itself be a link: that is the host owner's choice.
+ * direct_kv_rw's writes walk the same way (mg_direct_kv_walk, in
+ * direct_kv_walk.h), so they cannot leave the directory through a link
+ * either.
  *
  * Only regular files and directories exist for the store: a FIFO or a
  * device could block or never end.
@@ -32,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "direct_kv_walk.h"
 #include "mg/kv_ro.h"
 
 typedef struct direct_kv_ro {
@@ -71,15 +75,12 @@ static int status_of_errno(int e)
 #define WALK_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 #endif
 
-/* Opens the dictionary holding the last segment of the normalised,
- * non-empty `key`, one segment at a time and following no link; *last
- * is that segment. Returns the store's own descriptor for a key of one
- * segment (release it with put_parent), or -1 with errno set. */
-static int get_parent(const direct_kv_ro *d, const char *key, const char **last)
+/* The walk of direct_kv_walk.h, which direct_kv_rw's writes share. */
+int mg_direct_kv_walk(int dirfd, const char *key, const char **last, int create)
 {
     const char *slash = strrchr(key, '/');
     *last = slash ? slash + 1 : key;
-    int fd = d->dirfd;
+    int fd = dirfd;
     for (const char *p = key; slash && p < slash;) {
         const char *end = strchr(p, '/'); /* at most slash */
         size_t len = (size_t)(end - p);
@@ -90,8 +91,21 @@ static int get_parent(const direct_kv_ro *d, const char *key, const char **last)
             name[len] = '\0';
             next = openat(fd, name, WALK_FLAGS);
             e = errno;
+            /* EEXIST: made meanwhile by someone else, which is as good;
+             * the open after it refuses a link as the first would. */
+            if (next < 0 && e == ENOENT && create &&
+                (mkdirat(fd, name, 0777) == 0 || errno == EEXIST)) {
+                next = openat(fd, name, WALK_FLAGS);
+                e = errno;
+            }
+            /* A link is ELOOP without O_PATH but ENOTDIR with it (O_PATH
+             * opens the link itself, which is no directory): say which. */
+            struct stat st;
+            if (next < 0 && (e == ENOTDIR || e == ELOOP) &&
+                fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                e = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
         }
-        if (fd != d->dirfd) close(fd);
+        if (fd != dirfd) close(fd);
         if (next < 0) {
             errno = e;
             return -1;
@@ -100,6 +114,13 @@ static int get_parent(const direct_kv_ro *d, const char *key, const char **last)
         p = end + 1;
     }
     return fd;
+}
+
+/* The walk from the store's directory, for reads: a missing dictionary
+ * stays missing. */
+static int get_parent(const direct_kv_ro *d, const char *key, const char **last)
+{
+    return mg_direct_kv_walk(d->dirfd, key, last, 0);
 }
 
 static void put_parent(const direct_kv_ro *d, int fd)

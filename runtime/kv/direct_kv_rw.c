@@ -7,9 +7,18 @@
  * it to the disk and renames it over the key, which POSIX makes atomic.
  * Like the reads, writes are relative to a descriptor of the directory
  * opened at connect, and keys cannot leave it (no ".." after
- * normalisation). Removing a key also removes the directories it leaves
- * empty, so the host tree matches the store: dictionaries exist while
- * something is under them (as in kv_rw_mem).
+ * normalisation), nor through a symbolic link: every write walks the
+ * key's dictionaries with the reads' walk (mg_direct_kv_walk: one segment
+ * at a time, O_NOFOLLOW), makes missing ones with mkdirat in the
+ * descriptor of the one above, and creates, renames and removes only by
+ * a single name in the last one's descriptor. A link on the way, or the
+ * key itself being a link, is MG_EACCES and changes nothing: a link is
+ * the host owner's, which the store neither follows nor replaces. (Reads
+ * say MG_ENOENT there, as the key is not in the store; for a write,
+ * which would create it, "not there" would not say why it failed.)
+ * Removing a key also removes the directories it leaves empty, so the
+ * host tree matches the store: dictionaries exist while something is
+ * under them (as in kv_rw_mem).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -24,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "direct_kv_walk.h"
 #include "mg/kv_rw.h"
 
 typedef struct direct_kv_rw {
@@ -58,6 +68,8 @@ static int status_of_errno(int e)
         return MG_ENOSPC;
     case ENOMEM:
         return MG_ENOMEM;
+    case ELOOP: /* a symbolic link, which writes never follow */
+        return MG_EACCES;
     case ENAMETOOLONG:
         return MG_EINVAL;
     default:
@@ -103,26 +115,9 @@ static void rw_disconnect(mg_kv_ro *kv)
 
 /* ---- writes */
 
-/* Creates the directories above `key` (a writable copy), relative to
- * dirfd. A value on the way is MG_ENOTDIR. */
-static int make_parents(int dirfd, char *key)
+static void put_parent(const direct_kv_rw *d, int fd)
 {
-    for (char *slash = strchr(key, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        int rc = MG_OK;
-        if (mkdirat(dirfd, key, 0777) != 0) {
-            struct stat st;
-            if (errno != EEXIST)
-                rc = status_of_errno(errno);
-            else if (fstatat(dirfd, key, &st, 0) != 0)
-                rc = status_of_errno(errno);
-            else if (!S_ISDIR(st.st_mode))
-                rc = MG_ENOTDIR;
-        }
-        *slash = '/';
-        if (rc != MG_OK) return rc;
-    }
-    return MG_OK;
+    if (fd != d->dirfd) close(fd);
 }
 
 static int write_all(int fd, const unsigned char *data, size_t len)
@@ -140,30 +135,30 @@ static int write_all(int fd, const unsigned char *data, size_t len)
 static int rw_set(mg_kv_rw *rw, const char *key, const void *data, size_t len)
 {
     direct_kv_rw *d = (direct_kv_rw *)rw;
-    size_t key_len = strlen(key);
-    /* key's directory part, then room for the temporary name. */
-    size_t cap = key_len + 64;
-    char *path = malloc(cap);
-    if (!path) return MG_ENOMEM;
-    memcpy(path, key, key_len + 1);
-    int rc = make_parents(d->dirfd, path);
+    const char *last;
+    int pfd = mg_direct_kv_walk(d->dirfd, key, &last, 1);
+    if (pfd < 0) return status_of_errno(errno);
+    int rc = MG_OK;
     struct stat st;
-    if (rc == MG_OK && fstatat(d->dirfd, key, &st, 0) == 0 && S_ISDIR(st.st_mode)) rc = MG_EISDIR;
-    if (rc != MG_OK) {
-        free(path);
-        return rc;
+    if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISDIR(st.st_mode))
+            rc = MG_EISDIR;
+        else if (S_ISLNK(st.st_mode))
+            rc = MG_EACCES; /* the host owner's link: not replaced */
+    } else if (errno != ENOENT) {
+        rc = status_of_errno(errno);
     }
-    const char *slash = strrchr(key, '/');
-    size_t dir_len = slash ? (size_t)(slash - key) + 1 : 0;
+    char tmp[64];
     int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
-        snprintf(path + dir_len, cap - dir_len, ".mg-tmp-%ld-%lu", (long)getpid(), ++tmp_counter);
-        fd = openat(d->dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+    /* O_EXCL never follows a link, so a name taken by anything is EEXIST. */
+    for (int attempt = 0; rc == MG_OK && fd < 0 && attempt < 100; attempt++) {
+        snprintf(tmp, sizeof tmp, ".mg-tmp-%ld-%lu", (long)getpid(), ++tmp_counter);
+        fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }
-    if (fd < 0) {
-        rc = status_of_errno(errno);
-        free(path);
+    if (rc == MG_OK && fd < 0) rc = status_of_errno(errno);
+    if (rc != MG_OK) {
+        put_parent(d, pfd);
         return rc;
     }
     rc = write_all(fd, data, len);
@@ -171,9 +166,11 @@ static int rw_set(mg_kv_rw *rw, const char *key, const void *data, size_t len)
      * pointing at a file whose data never reached the disk. */
     if (rc == MG_OK && fsync(fd) != 0) rc = status_of_errno(errno);
     if (close(fd) != 0 && rc == MG_OK) rc = status_of_errno(errno);
-    if (rc == MG_OK && renameat(d->dirfd, path, d->dirfd, key) != 0) rc = status_of_errno(errno);
-    if (rc != MG_OK) unlinkat(d->dirfd, path, 0);
-    free(path);
+    /* A rename replaces the name itself: should a link have been put
+     * there since the check above, the link goes, not what it points to. */
+    if (rc == MG_OK && renameat(pfd, tmp, pfd, last) != 0) rc = status_of_errno(errno);
+    if (rc != MG_OK) unlinkat(pfd, tmp, 0);
+    put_parent(d, pfd);
     return rc;
 }
 
@@ -218,37 +215,51 @@ static int remove_tree(int fd)
 }
 
 /* Removes the now empty directories above `key` (a writable copy),
- * deepest first, stopping at the first that still holds something. */
-static void prune_parents(int dirfd, char *key)
+ * deepest first, stopping at the first that still holds something. Each
+ * is removed by name in its parent, walked to again as any write. */
+static void prune_parents(const direct_kv_rw *d, char *key)
 {
     for (char *slash = strrchr(key, '/'); slash; slash = strrchr(key, '/')) {
         *slash = '\0';
-        if (unlinkat(dirfd, key, AT_REMOVEDIR) != 0) return;
+        const char *last;
+        int pfd = mg_direct_kv_walk(d->dirfd, key, &last, 0);
+        if (pfd < 0) return;
+        int gone = unlinkat(pfd, last, AT_REMOVEDIR) == 0;
+        put_parent(d, pfd);
+        if (!gone) return;
     }
 }
 
 static int rw_remove(mg_kv_rw *rw, const char *key)
 {
     direct_kv_rw *d = (direct_kv_rw *)rw;
-    struct stat st;
-    if (fstatat(d->dirfd, key, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    const char *last;
+    int pfd = mg_direct_kv_walk(d->dirfd, key, &last, 0);
+    if (pfd < 0) {
         int e = errno;
         return e == ENOTDIR ? MG_ENOENT : status_of_errno(e);
     }
+    struct stat st;
     int rc = MG_OK;
-    if (S_ISDIR(st.st_mode)) {
-        int fd = openat(d->dirfd, key, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        rc = status_of_errno(errno);
+    } else if (S_ISLNK(st.st_mode)) {
+        rc = MG_EACCES; /* the host owner's link: not removed */
+    } else if (S_ISDIR(st.st_mode)) {
+        /* O_NOFOLLOW: a link swapped in since the stat is refused */
+        int fd = openat(pfd, last, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         rc = fd < 0 ? status_of_errno(errno) : remove_tree(fd);
-        if (rc == MG_OK && unlinkat(d->dirfd, key, AT_REMOVEDIR) != 0) rc = status_of_errno(errno);
-    } else if (unlinkat(d->dirfd, key, 0) != 0) {
+        if (rc == MG_OK && unlinkat(pfd, last, AT_REMOVEDIR) != 0) rc = status_of_errno(errno);
+    } else if (unlinkat(pfd, last, 0) != 0) {
         rc = status_of_errno(errno);
     }
+    put_parent(d, pfd);
     if (rc != MG_OK) return rc;
     size_t len = strlen(key);
     char *copy = malloc(len + 1);
     if (copy) { /* pruning is tidiness: without memory, skip it */
         memcpy(copy, key, len + 1);
-        prune_parents(d->dirfd, copy);
+        prune_parents(d, copy);
         free(copy);
     }
     return MG_OK;

@@ -649,6 +649,191 @@ Test(direct_kv_rw, reads_do_not_follow_symbolic_links)
     remove_tmpdir();
 }
 
+/* Writes refuse symbolic links as reads do: a set or remove through a
+ * link, or onto one, is MG_EACCES and changes nothing on the host, inside
+ * the store or out. Each check compares a listing of the whole test
+ * directory (names, kinds, contents, link targets) before and after. */
+
+static void snapshot_at(const char *path, char *out, size_t cap)
+{
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    cr_assert_geq(n, 0, "%s", path);
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char child[512], what[256] = "";
+        if (strcmp(name, ".") && strcmp(name, "..")) {
+            snprintf(child, sizeof child, "%s/%s", path, name);
+            struct stat st;
+            cr_assert_eq(lstat(child, &st), 0, "%s", child);
+            if (S_ISLNK(st.st_mode)) {
+                ssize_t len = readlink(child, what, sizeof what - 1);
+                what[len < 0 ? 0 : len] = '\0';
+            } else if (S_ISREG(st.st_mode)) {
+                snprintf(what, sizeof what, "%s", read_host_file(child));
+            }
+            size_t at = strlen(out);
+            snprintf(out + at, cap - at, "%s %c %s\n", child,
+                     S_ISLNK(st.st_mode)   ? 'l'
+                     : S_ISDIR(st.st_mode) ? 'd'
+                                           : 'f',
+                     what);
+            if (S_ISDIR(st.st_mode)) snapshot_at(child, out, cap);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* The whole test directory as text, in a new buffer to free. */
+static char *snapshot(void)
+{
+    size_t cap = 16384;
+    char *out = calloc(1, cap);
+    cr_assert_not_null(out);
+    snapshot_at(".", out, cap);
+    cr_assert_lt(strlen(out), cap - 1, "the snapshot was cut");
+    return out;
+}
+
+/* A store "s" with links everywhere, and a sentinel tree "outside" next
+ * to it that no write may touch. */
+static void make_write_links(void)
+{
+    char target[256];
+    write_file("outside/passwd", "root:x:0:0");
+    write_file("outside/dir/f", "f");
+    write_file("s/a", "a");
+    write_file("s/sub/x/y", "y");
+    const char *links[][2] = {
+        {"s/out", "../outside"},
+        {"s/top", ".."},
+        {"s/indir", "sub/x"},
+        {"s/in", "a"},
+        {"s/sub/up", ".."},
+        {"s/dangling", "nowhere"},
+        {"s/pw", "../outside/passwd"},
+        {"s/dangle_out", "../outside/newdir"},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        cr_assert_eq(symlink(links[i][1], links[i][0]), 0, "%s", links[i][0]);
+    snprintf(target, sizeof target, "%s/outside", tmpdir);
+    cr_assert_eq(symlink(target, "s/abs"), 0);
+}
+
+static void assert_set_refused(mg_kv_rw *rw, const char *key)
+{
+    char *before = snapshot();
+    int rc = mg_kv_rw_set(rw, key, "evil", 4);
+    char *after = snapshot();
+    /* the host first: that is what matters most */
+    cr_assert_str_eq(after, before, "set %s changed the host", key);
+    cr_assert_eq(rc, MG_EACCES, "set %s", key);
+    free(before);
+    free(after);
+}
+
+static void assert_remove_refused(mg_kv_rw *rw, const char *key)
+{
+    char *before = snapshot();
+    int rc = mg_kv_rw_remove(rw, key);
+    char *after = snapshot();
+    /* the host first: that is what matters most */
+    cr_assert_str_eq(after, before, "remove %s changed the host", key);
+    cr_assert_eq(rc, MG_EACCES, "remove %s", key);
+    free(before);
+    free(after);
+}
+
+static mg_kv_rw *connect_linked(void)
+{
+    make_tmpdir();
+    make_write_links();
+    mg_kv_rw *rw = NULL;
+    cr_assert_eq(mg_direct_kv_rw_connect(&rw, "s"), MG_OK);
+    return rw;
+}
+
+/* What is really in the store still takes writes, and the snapshot sees
+ * them (so that an unchanged snapshot means something). */
+static void check_plain_writes(mg_kv_rw *rw)
+{
+    char *before = snapshot();
+    cr_assert_eq(mg_kv_rw_set(rw, "sub/x/y", "new", 3), MG_OK);
+    cr_assert_eq(mg_kv_rw_set(rw, "sub/new/z", "z", 1), MG_OK);
+    cr_assert_str_eq(read_host_file("s/sub/x/y"), "new");
+    cr_assert_str_eq(read_host_file("s/sub/new/z"), "z");
+    cr_assert_eq(mg_kv_rw_remove(rw, "sub/new"), MG_OK);
+    char *after = snapshot();
+    cr_assert_str_neq(after, before);
+    free(before);
+    free(after);
+    cr_assert_str_eq(read_host_file("outside/passwd"), "root:x:0:0");
+    mg_kv_rw_disconnect(rw);
+    remove_tmpdir();
+}
+
+Test(direct_kv_rw, writes_refuse_links_to_folders_outside)
+{
+    mg_kv_rw *rw = connect_linked();
+    const char *sets[] = {"out/new",   "out/passwd", "out/dir/deep/n",     "abs/new",
+                          "abs/dir/f", "top/new",    "top/outside/passwd", "top/s/a"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) assert_set_refused(rw, sets[i]);
+    const char *removes[] = {"out/passwd", "out/dir", "abs/dir/f", "top/outside", "top/s/a"};
+    for (size_t i = 0; i < sizeof removes / sizeof removes[0]; i++)
+        assert_remove_refused(rw, removes[i]);
+    check_plain_writes(rw);
+}
+
+Test(direct_kv_rw, writes_refuse_links_to_folders_inside)
+{
+    mg_kv_rw *rw = connect_linked();
+    assert_set_refused(rw, "indir/y");
+    assert_set_refused(rw, "indir/new");
+    assert_set_refused(rw, "indir/deeper/new");
+    assert_remove_refused(rw, "indir/y");
+    check_plain_writes(rw);
+}
+
+Test(direct_kv_rw, writes_refuse_a_link_to_the_parent)
+{
+    mg_kv_rw *rw = connect_linked(); /* sub/up -> .. */
+    assert_set_refused(rw, "sub/up/a");
+    assert_set_refused(rw, "sub/up/new");
+    assert_set_refused(rw, "sub/up/sub/x/y");
+    assert_set_refused(rw, "sub/up/up/a");
+    assert_remove_refused(rw, "sub/up/a");
+    assert_remove_refused(rw, "sub/up/sub");
+    check_plain_writes(rw);
+}
+
+Test(direct_kv_rw, writes_refuse_dangling_links)
+{
+    mg_kv_rw *rw = connect_linked();
+    assert_set_refused(rw, "dangling/x");
+    assert_set_refused(rw, "dangling/x/y");
+    assert_set_refused(rw, "dangle_out/x");
+    assert_set_refused(rw, "dangling");
+    assert_set_refused(rw, "dangle_out");
+    assert_remove_refused(rw, "dangling/x");
+    assert_remove_refused(rw, "dangling");
+    assert_remove_refused(rw, "dangle_out");
+    check_plain_writes(rw);
+}
+
+/* The key itself a link: a set neither writes through it nor replaces
+ * it, a remove leaves it, wherever it points. */
+Test(direct_kv_rw, writes_refuse_a_key_that_is_a_link)
+{
+    mg_kv_rw *rw = connect_linked();
+    const char *keys[] = {"pw", "in", "out", "abs", "indir", "top", "sub/up"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        assert_set_refused(rw, keys[i]);
+        assert_remove_refused(rw, keys[i]);
+    }
+    check_plain_writes(rw);
+}
+
 Test(direct_kv_rw, keys_stay_inside)
 {
     make_tmpdir();
