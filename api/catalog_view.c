@@ -5,7 +5,9 @@
  * kind (concrete code or an expansion into other entries), doc, params,
  * the keys it declares, and the targets it can be used on. A concrete
  * entry's targets are those its runtime code supports, plus every target
- * its fallback works on; an expansion's are computed by walking what it
+ * its fallback works on; a concrete entry also says whether this mgd
+ * carries its code (`available`: lwIP may be missing); an expansion's
+ * are computed by walking what it
  * expands to: an `if` or `match` on the `target` key takes the branch of
  * each target, a choice on any other key counts a target when some branch
  * works there (the author picks the key), and a {"param"} counts as
@@ -16,6 +18,7 @@
 #include "api/internal.h"
 #include "graph/expr.h"
 #include "graph/keys.h"
+#include "toolchain/runtime_src.h"
 
 /* Deep enough for any real catalog; a deeper (or cyclic) chain counts as
  * unsupported rather than recursing without end. */
@@ -151,6 +154,13 @@ static void entry(mg_jw *w, const mg_catalog *cat, const mg_catalog_entry *e)
     mg_jw_kstring(w, "name", e->name);
     mg_jw_kstring(w, "type", mg_type_table_name(&cat->types, e->type));
     mg_jw_kstring(w, "kind", e->concrete ? "concrete" : "expansion");
+    if (e->concrete) {
+        /* what this mgd was built with: the direct stack needs lwIP */
+        mg_err why;
+        bool available = mg_runtime_entry_available(e, &why);
+        mg_jw_kbool(w, "available", available);
+        if (!available) mg_jw_kstring(w, "unavailable_reason", why.msg);
+    }
     mg_jw_kstring(w, "doc", e->doc);
     mg_jw_key(w, "params");
     mg_jw_array(w);

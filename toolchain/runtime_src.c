@@ -167,6 +167,31 @@ static bool has_prefix_c(const char *path, const char *dir)
            (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
 
+bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why)
+{
+    char *dir = mg_path_dirname(e->file);
+    bool ok = true;
+    for (size_t k = 0; ok && k < e->n_sources; k++) {
+        char *p = mg_path_join(dir, e->sources[k]);
+        collapse_dotdot(p);
+        if (!has_file(p)) {
+            ok = false;
+            /* lwIP is carried only when its sources were fetched before
+             * mgd was built (scripts/deps.sh); anything else is a bug */
+            if (!strncmp(p, MG_RUNTIME_LWIP_DIR, strlen(MG_RUNTIME_LWIP_DIR)))
+                mg_err_set(why, MG_E_INVALID, "%s: %s", e->name, MG_RUNTIME_LWIP_MISSING);
+            else
+                mg_err_set(why, MG_E_INTERNAL,
+                           "catalog entry %s lists the source %s, which this mgd does not carry "
+                           "(a bug in mgd)",
+                           e->name, p);
+        }
+        free(p);
+    }
+    free(dir);
+    return ok;
+}
+
 const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n, mg_err *err)
 {
     const char **list = NULL;
@@ -185,37 +210,16 @@ const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n
     for (size_t i = 0; i < g->n_nodes; i++) {
         const mg_catalog_entry *e = g->nodes[i].entry;
         if (!e || !e->concrete) continue;
-        char *dir = mg_path_dirname(e->file);
-        /* An entry built on lwIP, which mgd carries only when its sources
-         * were fetched before mgd was built (scripts/deps.sh) */
-        bool missing_lwip = false;
-        for (size_t k = 0; k < e->n_sources && !missing_lwip; k++) {
-            char *p = mg_path_join(dir, e->sources[k]);
-            missing_lwip =
-                !strncmp(p, MG_RUNTIME_LWIP_DIR, strlen(MG_RUNTIME_LWIP_DIR)) && !has_file(p);
-            free(p);
-        }
-        if (missing_lwip) {
-            mg_err_set(err, MG_E_INVALID, "%s: %s", e->name, MG_RUNTIME_LWIP_MISSING);
-            free(dir);
+        if (!mg_runtime_entry_available(e, err)) {
             free(list);
             return NULL;
         }
+        char *dir = mg_path_dirname(e->file);
         for (size_t k = 0; k < e->n_sources; k++) {
             char *p = mg_path_join(dir, e->sources[k]);
             collapse_dotdot(p);
-            bool found = add_source(&list, n, &cap, p);
-            if (!found)
-                mg_err_set(err, MG_E_INTERNAL,
-                           "catalog entry %s lists the source %s, which this mgd does not carry "
-                           "(a bug in mgd)",
-                           e->name, p);
+            add_source(&list, n, &cap, p); /* there: the entry is available */
             free(p);
-            if (!found) {
-                free(dir);
-                free(list);
-                return NULL;
-            }
         }
         free(dir);
     }

@@ -39,6 +39,11 @@ const char *mg_runtime_file(const char *path, size_t *len);
     "scripts/deps.sh fetches them (Debian's lwip source package) into third_party/; then "         \
     "rebuild mgd (make build)"
 
+/* Whether this mgd carries every source of the concrete entry `e` (an
+ * entry of the direct network stack needs lwIP's, which a build of mgd
+ * may lack). False with the reason in *why. */
+bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why);
+
 /* The runtime sources to compile for a target, relative to the tree
  * (e.g. "runtime/console/console.c"), sorted and without repeats: the
  * core, the bindings (the shared ones and the target's own,

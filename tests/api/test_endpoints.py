@@ -126,6 +126,15 @@ class Reference(ApiTest):
             self.assertIn(field, console, console)
         self.assertIn("unix", console["targets"])
         self.assertEqual(console["type"], "console")
+        # concrete entries say whether this mgd carries their code: every
+        # one does here (make test fetches lwIP before building mgd)
+        for e in entries:
+            if e["kind"] == "concrete":
+                self.assertIs(e["available"], True, e)
+                self.assertNotIn("unavailable_reason", e)
+            else:
+                self.assertNotIn("available", e)
+        self.assertIn("direct_stackv4v6", by_name)
 
     def test_schema(self):
         r = self.d.get("/schema/config.json")

@@ -13,6 +13,7 @@
 #include "graph/describe.h"
 #include "graph/embedded.h"
 #include "targets/registry.h"
+#include "toolchain/runtime_src.h"
 
 MG_EMBEDDED_FILES(mg_runtime_files);
 
@@ -140,4 +141,28 @@ Test(registry, a_catalog_naming_a_target_outside_the_registry_does_not_load)
     mg_catalog_free(c);
     cr_assert_null(c);
     cr_assert(said);
+}
+
+Test(registry, an_entry_whose_sources_mgd_lacks_is_unavailable_saying_why)
+{
+    /* every built-in entry is there (make test fetches lwIP first) */
+    mg_err why;
+    for (size_t i = 0; i < cat->n_entries; i++)
+        if (cat->entries[i].concrete)
+            cr_assert(mg_runtime_entry_available(&cat->entries[i], &why), "%s", why.msg);
+    /* an lwIP file this mgd does not have: the reason says how to get lwIP */
+    const char *lwip[] = {"lwip/core/no_such_file.c"};
+    mg_catalog_entry e = {.name = "fake_stack",
+                          .file = "runtime/tcpip/catalog.json",
+                          .concrete = true,
+                          .sources = lwip,
+                          .n_sources = 1};
+    cr_assert_not(mg_runtime_entry_available(&e, &why));
+    cr_assert(strstr(why.msg, "fake_stack: ") && strstr(why.msg, "scripts/deps.sh"), "%s", why.msg);
+    /* any other missing file is a bug of mgd, and says so */
+    const char *other[] = {"../random/gone.c"};
+    e.sources = other;
+    cr_assert_not(mg_runtime_entry_available(&e, &why));
+    cr_assert(strstr(why.msg, "runtime/random/gone.c") && strstr(why.msg, "a bug in mgd"), "%s",
+              why.msg);
 }
