@@ -5,10 +5,18 @@
  * implied by the paths as in crunch: lookups are binary searches and a
  * listing is a walk over adjacent entries. Inserting moves the tail of
  * the array, which is fine for the small stores images keep in memory.
+ *
+ * A value's version (an HTTP ETag) is the store's count of sets when it
+ * was set, counted from a random 64-bit start drawn at connect from the
+ * platform's entropy source. Counting from 0 gave the first value of
+ * every boot the same version whatever its bytes, so a client holding
+ * boot 1's page got a 304 from boot 2. The platform's entropy (not the
+ * random device) keeps the kv library free of a dependency on mg-random.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi/platform.h"
 #include "mg/kv_rw.h"
 
 typedef struct mem_entry {
@@ -22,7 +30,7 @@ typedef struct kv_rw_mem {
     mg_kv_rw rw; /* first: a mg_kv_rw * (and its mg_kv_ro *) is a kv_rw_mem * */
     mem_entry *entries;
     size_t n, cap;
-    uint64_t sets; /* sets so far: each value's version is a different count */
+    uint64_t sets; /* random at connect, +1 per set: each set a new version */
 } kv_rw_mem;
 
 static mg_kv_index mem_index(const kv_rw_mem *m)
@@ -199,6 +207,11 @@ int mg_kv_rw_mem_connect(mg_kv_rw **out)
     if (!m) {
         mg_printf("kv_rw_mem: out of memory\n");
         return MG_ENOMEM;
+    }
+    if (mg_platform_entropy(&m->sets, sizeof m->sets) != MG_OK) {
+        mg_printf("kv_rw_mem: no entropy for the versions' random start\n");
+        free(m);
+        return MG_EIO;
     }
     m->rw.ro.ops = &mem_ro_ops;
     m->rw.ops = &mem_rw_ops;

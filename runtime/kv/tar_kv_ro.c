@@ -10,6 +10,12 @@
  * special files are left out. A later entry for the same path replaces an
  * earlier one, as extracting the archive would.
  *
+ * A value's version (an HTTP ETag) is the 64-bit FNV-1a hash of its bytes,
+ * as crunch's: read through the device in bounded chunks the first time
+ * it is asked, then kept. Offset, size and mtime are not enough: an
+ * archive rebuilt with other bytes in the same layout keeps all three
+ * (reproducible builds write mtime 0), and clients would keep stale bytes.
+ *
  * The device is untrusted input: every header's checksum is verified,
  * every size is checked against the device before anything is read or
  * allocated, and a malformed archive fails connect with a message saying
@@ -27,13 +33,16 @@
  * than this is a broken (or hostile) archive, not a real one. */
 #define TAR_MAX_LONG_NAME (64u * 1024)
 #define TAR_MAX_PAX (1024u * 1024)
+/* The most read from the device at once to hash a value. */
+#define TAR_HASH_CHUNK (64u * 1024)
 
 typedef struct tar_entry {
     char *path; /* first: mg_kv_index reads it */
     uint64_t size;
     uint64_t offset;  /* of the data on the device, in bytes */
     size_t seq;       /* position in the archive, to keep the last of duplicates */
-    uint64_t version; /* offset, size and the header's mtime, mixed */
+    uint64_t version; /* the hash of the bytes, once `hashed` */
+    bool hashed;
 } tar_entry;
 
 typedef struct tar_kv_ro {
@@ -96,18 +105,44 @@ static int tar_stat(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *s
     return rc;
 }
 
+/* Hashes the bytes of `e` from the device, a chunk at a time, so that a
+ * large value needs no more memory than a chunk. On an error nothing is
+ * kept and the next ask tries again. */
+static int hash_entry(tar_kv_ro *t, tar_entry *e)
+{
+    size_t cap = e->size < TAR_HASH_CHUNK ? (size_t)e->size : TAR_HASH_CHUNK;
+    unsigned char *chunk = malloc(cap ? cap : 1);
+    if (!chunk) return MG_ENOMEM;
+    uint64_t h = MG_KV_VERSION_SEED;
+    int rc = MG_OK;
+    for (uint64_t done = 0; done < e->size && rc == MG_OK;) {
+        size_t n = e->size - done < cap ? (size_t)(e->size - done) : cap;
+        /* connect checked that the data lies inside the device */
+        rc = read_bytes(t, e->offset + done, chunk, n);
+        if (rc == MG_OK) h = mg_kv_version_bytes(h, chunk, n);
+        done += n;
+    }
+    free(chunk);
+    if (rc == MG_OK) {
+        e->version = h;
+        e->hashed = true;
+    }
+    return rc;
+}
+
 static int tar_version(mg_kv_ro *kv, const char *key, mg_kv_kind *kind, uint64_t *size,
                        uint64_t *version)
 {
-    const tar_kv_ro *t = (const tar_kv_ro *)kv;
+    tar_kv_ro *t = (tar_kv_ro *)kv;
     mg_kv_index ix = tar_index(t);
     size_t i;
     int rc = mg_kv_index_stat(&ix, key, kind, &i);
-    if (rc == MG_OK && *kind == MG_KV_VALUE) {
-        *size = t->entries[i].size;
-        *version = t->entries[i].version;
-    }
-    return rc;
+    if (rc != MG_OK || *kind != MG_KV_VALUE) return rc;
+    tar_entry *e = &t->entries[i];
+    if (!e->hashed && (rc = hash_entry(t, e)) != MG_OK) return rc;
+    *size = e->size;
+    *version = e->version;
+    return MG_OK;
 }
 
 static int tar_read(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf, size_t length,
@@ -160,8 +195,6 @@ enum {
     H_NAME_LEN = 100,
     H_SIZE = 124,
     H_SIZE_LEN = 12,
-    H_MTIME = 136,
-    H_MTIME_LEN = 12,
     H_CHKSUM = 148,
     H_CHKSUM_LEN = 8,
     H_TYPEFLAG = 156,
@@ -351,7 +384,7 @@ static int parse_pax(parser *p, uint64_t at, const char *data, size_t size)
     return MG_OK;
 }
 
-static int add_entry(parser *p, char *path, uint64_t size, uint64_t offset, uint64_t mtime)
+static int add_entry(parser *p, char *path, uint64_t size, uint64_t offset)
 {
     tar_kv_ro *t = p->t;
     if (t->n == p->cap) {
@@ -365,9 +398,7 @@ static int add_entry(parser *p, char *path, uint64_t size, uint64_t offset, uint
         t->entries = grown;
         p->cap = cap;
     }
-    uint64_t version = mg_kv_version_mix(MG_KV_VERSION_SEED, offset);
-    version = mg_kv_version_mix(mg_kv_version_mix(version, size), mtime);
-    t->entries[t->n] = (tar_entry){path, size, offset, t->n, version};
+    t->entries[t->n] = (tar_entry){path, size, offset, t->n, 0, false};
     t->n++;
     return MG_OK;
 }
@@ -443,10 +474,7 @@ static int parse_header(parser *p, uint64_t pos, uint64_t *next)
     }
     clear_pending(p);
     if (!key) return rc == MG_EINVAL ? fail(p, pos, "a file name is empty or contains \"..\"") : rc;
-    /* the mtime only tells versions apart: a malformed one is no error */
-    uint64_t mtime = 0;
-    if (!parse_number(h + H_MTIME, H_MTIME_LEN, &mtime)) mtime = 0;
-    return add_entry(p, key, size, data, mtime);
+    return add_entry(p, key, size, data);
 }
 
 /* Path order, then archive order among duplicates. */

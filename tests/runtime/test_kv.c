@@ -2,7 +2,8 @@
  * normalisation; one conformance check run against every store holding
  * the same tree (crunch, direct_kv_ro, tar_kv_ro, kv_rw_mem, direct_kv_rw);
  * then what is particular to each: crunch's table, direct's host files and
- * atomic writes, tar's parser on good and malformed archives. */
+ * atomic writes, tar's parser on good and malformed archives, versions
+ * that follow the bytes (tar) or never repeat across stores (kv_rw_mem). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -585,6 +586,29 @@ Test(kv_rw_mem, many_values)
     mg_kv_rw_disconnect(rw);
 }
 
+/* A reviewer's case: versions counted sets from 0 in every store, so the
+ * first value set at boot 2 had the version of boot 1's, whatever its
+ * bytes. Each store now counts from its own random start. */
+Test(kv_rw_mem, versions_differ_between_stores)
+{
+    uint64_t first[8];
+    for (size_t i = 0; i < 8; i++) {
+        mg_kv_rw *rw = NULL;
+        uint64_t size, v;
+        cr_assert_eq(mg_kv_rw_mem_connect(&rw), MG_OK);
+        cr_assert_eq(mg_kv_rw_set(rw, "a.txt", "v1!!", 4), MG_OK);
+        cr_assert_eq(mg_kv_ro_version(mg_kv_rw_ro(rw), "a.txt", &size, &first[i]), MG_OK);
+        /* and within a store, every set a new version */
+        cr_assert_eq(mg_kv_rw_set(rw, "b.txt", "v1!!", 4), MG_OK);
+        cr_assert_eq(mg_kv_ro_version(mg_kv_rw_ro(rw), "b.txt", &size, &v), MG_OK);
+        cr_assert_neq(v, first[i]);
+        mg_kv_rw_disconnect(rw);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(first[i], first[j], "stores %zu and %zu: version %llu", j, i,
+                          (unsigned long long)first[i]);
+    }
+}
+
 Test(direct_kv_rw, conformance)
 {
     make_tmpdir();
@@ -942,6 +966,18 @@ static void tar_tree(tar_writer *w)
     tar_end(w);
 }
 
+/* A tar value's version is the 64-bit FNV-1a hash of its bytes, as
+ * crunch's: the same bytes give the same version wherever they are. */
+static void check_versions_hash_the_bytes(mg_kv_ro *kv)
+{
+    for (size_t i = 0; i < N_TREE; i++) {
+        uint64_t size, v;
+        cr_assert_eq(mg_kv_ro_version(kv, tree[i].path, &size, &v), MG_OK, "%s", tree[i].path);
+        cr_assert_eq(v, mg_kv_version_bytes(MG_KV_VERSION_SEED, tree[i].data, strlen(tree[i].data)),
+                     "%s", tree[i].path);
+    }
+}
+
 Test(tar_kv_ro, conformance)
 {
     static tar_writer w;
@@ -950,6 +986,7 @@ Test(tar_kv_ro, conformance)
     mg_kv_ro *kv = NULL;
     cr_assert_eq(mg_tar_kv_ro_connect(&kv, b), MG_OK);
     check_tree(kv);
+    check_versions_hash_the_bytes(kv);
     cr_assert_eq(mg_kv_ro_exists(kv, "link", NULL), MG_ENOENT);
     mg_kv_ro_disconnect(kv);
     mg_block_disconnect(b);
@@ -1193,6 +1230,82 @@ Test(tar_kv_ro, sectors_larger_than_tar_blocks)
     mg_kv_ro *kv = NULL;
     cr_assert_eq(mg_tar_kv_ro_connect(&kv, &bb->block), MG_OK);
     check_tree(kv);
+    check_versions_hash_the_bytes(kv);
     mg_kv_ro_disconnect(kv);
     mg_block_disconnect(&bb->block);
+}
+
+/* The version of a one-file archive's a.txt holding `data`, with `before`
+ * (NULL: nothing) as an earlier file, so that a.txt's data moves. */
+static uint64_t tar_version_of(const char *before, const char *data)
+{
+    static tar_writer w;
+    w.pos = 0;
+    if (before) tar_file(&w, "before", before);
+    tar_file(&w, "a.txt", data); /* mtime 0, as reproducible builds write */
+    tar_end(&w);
+    mg_block *b = ramdisk_with(&w, 0);
+    mg_kv_ro *kv = NULL;
+    cr_assert_eq(mg_tar_kv_ro_connect(&kv, b), MG_OK);
+    uint64_t size, v, again;
+    cr_assert_eq(mg_kv_ro_version(kv, "a.txt", &size, &v), MG_OK);
+    cr_assert_eq(size, strlen(data));
+    cr_assert_eq(mg_kv_ro_version(kv, "a.txt", &size, &again), MG_OK);
+    cr_assert_eq(again, v, "kept");
+    mg_kv_ro_disconnect(kv);
+    mg_block_disconnect(b);
+    return v;
+}
+
+/* A reviewer's case: versions were the entry's offset, size and mtime, so
+ * an archive rebuilt with other bytes in the same layout (mtime 0) kept
+ * them, and an HTTP client holding the old bytes got a 304. */
+Test(tar_kv_ro, versions_follow_the_bytes_not_the_layout)
+{
+    uint64_t v1 = tar_version_of(NULL, "v1!!");
+    cr_assert_neq(tar_version_of(NULL, "v2!!"), v1, "other bytes, same layout and mtime");
+    cr_assert_eq(tar_version_of("moves a.txt", "v1!!"), v1, "the same bytes elsewhere");
+}
+
+/* A value larger than the hash's chunk of the device is hashed whole:
+ * two archives that differ in the last byte of a 300 KiB value only, on
+ * 512-byte sectors (data read straight into the chunk) and 4096-byte ones
+ * (the value starts inside a sector). */
+Test(tar_kv_ro, versions_hash_every_byte_of_large_values)
+{
+    enum { SIZE = 300 * 1024 };
+    static unsigned char data[SIZE];
+    for (size_t i = 0; i < SIZE; i++) data[i] = (unsigned char)(i * 7 + (i >> 9));
+    uint64_t want[2];
+    for (int last = 0; last < 2; last++) {
+        data[SIZE - 1] = (unsigned char)last;
+        want[last] = mg_kv_version_bytes(MG_KV_VERSION_SEED, data, SIZE);
+        static tar_writer w;
+        w.pos = 0;
+        tar_header(&w, "big", NULL, '0', SIZE);
+        size_t n_sectors = (512 + SIZE + 1024 + 4095) / 4096;
+        /* 512-byte sectors: a ramdisk */
+        mg_block *b = NULL;
+        cr_assert_eq(mg_ramdisk_connect(&b, "tar", (int64_t)n_sectors * 4096), MG_OK);
+        cr_assert_eq(mg_block_write(b, 0, w.buf, 1), MG_OK);
+        cr_assert_eq(mg_block_write(b, 1, data, SIZE / 512), MG_OK);
+        /* 4096-byte sectors */
+        big_block *bb = calloc(1, sizeof *bb);
+        bb->data = calloc(n_sectors, 4096);
+        memcpy(bb->data, w.buf, 512);
+        memcpy(bb->data + 512, data, SIZE);
+        bb->block = (mg_block){&big_ops, "big", {4096, n_sectors, true}};
+        mg_block *blocks[2] = {b, &bb->block};
+        for (int k = 0; k < 2; k++) {
+            mg_kv_ro *kv = NULL;
+            uint64_t size, v;
+            cr_assert_eq(mg_tar_kv_ro_connect(&kv, blocks[k]), MG_OK);
+            cr_assert_eq(mg_kv_ro_version(kv, "big", &size, &v), MG_OK);
+            cr_assert_eq(size, SIZE);
+            cr_assert_eq(v, want[last], "sectors of %d bytes", k ? 4096 : 512);
+            mg_kv_ro_disconnect(kv);
+            mg_block_disconnect(blocks[k]);
+        }
+    }
+    cr_assert_neq(want[0], want[1]);
 }

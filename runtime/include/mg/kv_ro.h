@@ -62,21 +62,28 @@ int mg_kv_ro_get(mg_kv_ro *kv, const char *key, void *buf, size_t cap, size_t *l
 int mg_kv_ro_get_partial(mg_kv_ro *kv, const char *key, uint64_t offset, void *buf, size_t length,
                          size_t *n_read);
 
-/* The size of the value at `key` and its version: a 64-bit number that
- * changes whenever the value does, found without reading the value, so a
- * server can tag every response (an HTTP ETag) at no cost per request.
- * Equal versions of one key at two moments mean the same bytes, within
- * what each store can tell:
- * - crunch: a 64-bit FNV-1a hash of the bytes, computed the first time a
- *   value's version is asked and kept (the bytes never change);
- * - tar_kv_ro: the entry's offset on the device, its size and the mtime of
- *   its header (the index is fixed at connect);
+/* The size of the value at `key` and its version: a 64-bit number for a
+ * server to tag responses with (an HTTP ETag) without reading the value
+ * on every request. It is meant to hold across handles, images and boots
+ * (a client keeps an ETag as long as it likes): equal versions of a key
+ * should mean equal bytes. What each store guarantees:
+ * - crunch, tar_kv_ro: the 64-bit FNV-1a hash of the bytes (computed the
+ *   first time a value's version is asked, reading a tar entry through
+ *   the device in 64 KiB chunks, then kept: the bytes never change; a
+ *   read error there is MG_EIO, and the next ask tries again). The
+ *   same bytes give the same version in any image; other bytes collide
+ *   by accident with odds of about 2^-64, but FNV-1a is no cryptographic
+ *   hash: someone who chooses the bytes can make two values collide.
  * - direct_kv_ro, direct_kv_rw: the file's device, inode, size, mtime and
- *   ctime (nanoseconds), from one stat. A direct_kv_rw write renames a new
- *   file over the key, so it always changes; a file rewritten in place to
- *   the same size within one tick of the host's file clock (a few ms) can
- *   keep its version, as with any mtime-based ETag;
- * - kv_rw_mem: a counter the store advances on every set.
+ *   ctime (nanoseconds) mixed, from one stat. A direct_kv_rw write renames
+ *   a new file over the key, so it always changes; a file rewritten in
+ *   place to the same size within one tick of the host's file clock (a
+ *   few ms) can keep its version, as with any mtime-based ETag.
+ * - kv_rw_mem: the store's count of sets when the value was set, counted
+ *   from a random 64-bit start drawn at connect from the platform's
+ *   entropy. Every set within a store is a new version (even of the same
+ *   bytes); another store (another boot) repeats one with odds of about
+ *   its number of sets in 2^64.
  * A dictionary is MG_EISDIR. */
 int mg_kv_ro_version(mg_kv_ro *kv, const char *key, uint64_t *size, uint64_t *version);
 
