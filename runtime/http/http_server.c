@@ -25,7 +25,8 @@
  * what is left continues from the loop (mg_loop_defer), after the other
  * connections' turn. Nothing per request costs more than the request
  * itself: the ETag is the store's version of the value (mg_kv_ro_version),
- * found without reading the value.
+ * which a store computes at most once per value (crunch and tar hash it
+ * on first use, the direct stores stat the file), never per request.
  */
 #include <stdio.h>
 #include <stdlib.h>
