@@ -11,7 +11,9 @@
  * (PBUF_POOL, shared by the whole interface) into the heap, in chunks that
  * tiny segments fill together: a paused flow fed 1-byte segments must not
  * pin every buffer and make the interface deaf. It holds at most its
- * receive window (TCP_WND), which the peer cannot exceed anyway.
+ * receive window (TCP_WND), which the peer cannot exceed anyway, and all
+ * flows of an interface together MG_DIRECT_HELD_MAX (direct.h): past it a
+ * segment is refused, lwIP keeps it and offers it again.
  *
  * lwIP frees a pcb in TIME_WAIT without a callback (after 2 * TCP_MSL, or
  * at once to reuse it when its pool is full), and moves one from CLOSING
@@ -29,8 +31,9 @@
  *
  * Every lwIP callback may call into the application, which may close or
  * abort the flow meanwhile: `depth` counts the callbacks running for a
- * flow, its memory is freed only when none is, and a callback whose pcb
- * the application aborted returns ERR_ABRT as lwIP requires.
+ * flow, its memory is freed only when none is, and a close or abort from
+ * inside one is done from the flow's timer (flow_let_go_soon); a callback
+ * whose pcb was aborted returns ERR_ABRT as lwIP requires.
  */
 #include <stdlib.h>
 #include <string.h>
