@@ -99,6 +99,8 @@ struct sock_flow {
     bool rd_eof;        /* the peer ended its stream */
     bool closing;       /* mg_flow_close: close once `out` is empty */
     bool parked;        /* out of the epoll set after a hang-up while not reading */
+    bool cb_set;        /* the application set its callbacks */
+    int failed;         /* over (MG_E*) before they were: told once they are */
     struct sockaddr_in local, peer;
 };
 
@@ -273,6 +275,10 @@ static bool flow_reading(const struct sock_flow *f)
 static void flow_update(struct sock_flow *f)
 {
     if (f->obj.dead) return;
+    if (f->failed) { /* out of the set: only the application moves it on */
+        flow_defer(f);
+        return;
+    }
     uint32_t events = 0;
     if (f->connect_fn)
         events = EPOLLOUT;
@@ -330,8 +336,44 @@ static void flow_fail(struct sock_flow *f, int status)
         return;
     }
     if (status != MG_ETIMEDOUT) status = MG_ECONNRESET;
+    if (!f->cb_set && !f->base.released) {
+        /* the application may still set the callbacks (mg/stack.h): the
+         * flow stays, out of the epoll set, until then (flow_progress) */
+        f->failed = status;
+        sock_unregister(&f->obj);
+        free(f->out);
+        f->out = NULL;
+        f->out_len = 0;
+        return;
+    }
     sock_destroy(&f->obj);
     mg_stack_flow_closed(&f->base, status);
+}
+
+/* A flow over before its callbacks were set, once they are: what the host
+ * still holds for it (bytes that came before the reset), then closed. */
+static void flow_failed_progress(struct sock_flow *f)
+{
+    if (f->base.released) {
+        sock_destroy(&f->obj);
+        return;
+    }
+    if (!f->cb_set || (f->base.cb.recv && f->base.paused)) return; /* resume or set: again */
+    for (int i = 0; i < SOCK_READS_PER_EVENT && f->base.cb.recv && !f->base.paused; i++) {
+        ssize_t n = recv(f->obj.fd, S.rbuf, sizeof S.rbuf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        mg_stack_flow_recv(&f->base, S.rbuf, (size_t)n);
+        if (f->base.released) break;
+        if ((size_t)n < sizeof S.rbuf) break;
+        if (i == SOCK_READS_PER_EVENT - 1) { /* more: from the loop, not all at once */
+            flow_defer(f);
+            return;
+        }
+    }
+    if (!f->base.released && f->base.cb.recv && f->base.paused) return; /* paused in recv */
+    sock_destroy(&f->obj);
+    mg_stack_flow_closed(&f->base, f->failed);
 }
 
 /* Hands the buffered bytes to the host, as many as it takes. */
@@ -375,6 +417,10 @@ static void flow_progress(struct sock_flow *f)
     if (f->obj.dead) return;
     if (f->connect_fn) {
         if (f->connect_status >= 0) flow_connect_done(f, f->connect_status);
+        return;
+    }
+    if (f->failed) {
+        flow_failed_progress(f);
         return;
     }
     if (f->error) {
@@ -590,7 +636,8 @@ static int sock_tcp_connect(mg_tcp *t, const mg_ipaddr *addr, uint16_t port, mg_
 static int sock_flow_write(mg_flow *base, const void *data, size_t size, size_t *taken)
 {
     struct sock_flow *f = (struct sock_flow *)base;
-    if (f->obj.dead || f->error || f->connect_fn || f->want_shutdown) return MG_ENOTCONN;
+    if (f->obj.dead || f->error || f->failed || f->connect_fn || f->want_shutdown)
+        return MG_ENOTCONN;
     size_t done = 0;
     if (!f->out_len) {
         for (;;) {
@@ -643,7 +690,9 @@ static void sock_flow_resume(mg_flow *base)
 
 static void sock_flow_callbacks_set(mg_flow *base)
 {
-    flow_update((struct sock_flow *)base);
+    struct sock_flow *f = (struct sock_flow *)base;
+    f->cb_set = true;
+    flow_update(f);
 }
 
 static void sock_flow_shutdown(mg_flow *base)

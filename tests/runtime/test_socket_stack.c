@@ -577,6 +577,51 @@ Test(socket_stack, peer_reset_is_closed_econnreset)
     cr_assert_eq(rs.server.eofs, 0);
 }
 
+/* A reset before the application set the flow's callbacks (allowed:
+ * "until then received bytes wait"): the flow stays until they are set,
+ * then hands over what came and says closed(MG_ECONNRESET). */
+static struct {
+    int host;
+    mg_flow *flow;
+    mg_loop_timer timer;
+    struct end server;
+} lr;
+
+static void lr_adopt(void *arg)
+{
+    mg_flow_set_callbacks(lr.flow, &(mg_flow_callbacks){.recv = rs_recv, .closed = rs_closed},
+                          &lr.server);
+}
+
+static void lr_accept(void *arg, mg_tcp_listener *l, mg_flow *f)
+{
+    mg_tcp_unlisten(l);
+    lr.flow = f; /* adopted later, from the loop */
+    cr_assert_eq(send(lr.host, "hello", 5, 0), 5);
+    struct linger lg = {1, 0};
+    setsockopt(lr.host, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(lr.host);
+    mg_loop_timer_start(&lr.timer, mg_loop_now() + 300000000ull, lr_adopt, NULL);
+}
+
+Test(socket_stack, a_reset_before_the_callbacks_are_set_is_told_once_they_are)
+{
+    up();
+    uint16_t port = free_port(SOCK_STREAM);
+    mg_tcp_listener *l;
+    cr_assert_eq(mg_tcp_listen(tcp, port, lr_accept, NULL, &l), MG_OK);
+    lr.host = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(lr.host, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(mg_run(), 0);
+    cr_assert_eq(lr.server.closed, 1, "closed %d times", lr.server.closed);
+    cr_assert_eq(lr.server.status, MG_ECONNRESET);
+    cr_assert_eq(lr.server.eofs, 0);
+    cr_assert_eq(lr.server.n_got, 5, "got %zu bytes", lr.server.n_got);
+    cr_assert_eq(memcmp(lr.server.got, "hello", 5), 0);
+}
+
 /* ---- no callbacks after close or abort, freeing from inside them ---- */
 
 static struct {

@@ -49,6 +49,11 @@ void link_reset(uint64_t seed, link_opts o)
     link_frames = link_dropped = 0;
 }
 
+void link_set_opts(link_opts o)
+{
+    opts = o;
+}
+
 static void enqueue(mg_direct_if *to, const uint8_t *data, size_t size)
 {
     frame *f = malloc(sizeof *f + size);

@@ -20,6 +20,8 @@ typedef struct link_opts {
 
 /* Resets the clock, the PRNG (seed) and the link. */
 void link_reset(uint64_t seed, link_opts opts);
+/* Changes the link's behaviour from now on (the clock and PRNG go on). */
+void link_set_opts(link_opts opts);
 /* Two interfaces joined by the link: a at 10.0.0.1/24, b at 10.0.0.2/24
  * (made once per process: lwIP's interfaces cannot be removed safely). */
 void link_pair(mg_direct_if **a, mg_direct_if **b);

@@ -102,9 +102,10 @@ typedef struct mg_flow_callbacks {
     void (*closed)(void *arg, mg_flow *f, int status);
 } mg_flow_callbacks;
 
-/* A new connection on a listener. Set its callbacks here (until then
- * received bytes wait); a flow the callback neither adopts nor closes is
- * still open. */
+/* A new connection on a listener. Set its callbacks here or later from
+ * the loop (until then received bytes wait, and a connection that ends
+ * meanwhile is told to them once set); a flow the callback neither adopts
+ * nor closes is still open. */
 typedef void mg_tcp_accept_fn(void *arg, mg_tcp_listener *l, mg_flow *f);
 
 /* Listens on `port` of every address of the stack. MG_OK with the

@@ -22,6 +22,13 @@
  * or a test's in-memory link. MG_OK or an MG_E* status. */
 typedef int mg_direct_output_fn(void *arg, const uint8_t *frame, size_t size);
 
+/* Received bytes an interface's flows may hold in the heap together (paused
+ * flows, flows whose callbacks are not set yet): past it a flow refuses
+ * what arrives, lwIP keeps it in its buffers and offers it again, and the
+ * peer's window stays shut. Each flow holds at most TCP_WND anyway; this
+ * bounds them all (1100 pcbs times TCP_WND would be 276 MB). */
+#define MG_DIRECT_HELD_MAX (8u * 1024 * 1024)
+
 typedef struct mg_direct_if {
     struct netif netif; /* lwIP's; netif.state points back here */
     mg_direct_output_fn *output;
@@ -31,8 +38,9 @@ typedef struct mg_direct_if {
     /* start/stop when users come and go (a network device listening) */
     void (*set_running)(struct mg_direct_if *i, bool running);
     bool running;
-    size_t users; /* listeners, flows, UDP sockets: what keeps it alive */
-    bool added;   /* netif_add done */
+    size_t users;      /* listeners, flows, UDP sockets: what keeps it alive */
+    bool added;        /* netif_add done */
+    size_t held_bytes; /* what its flows hold, at most MG_DIRECT_HELD_MAX */
     struct mg_stackv4v6 stack;
     struct mg_tcp tcp;
     struct mg_udp udp;

@@ -11,7 +11,9 @@
  * (PBUF_POOL, shared by the whole interface) into the heap, in chunks that
  * tiny segments fill together: a paused flow fed 1-byte segments must not
  * pin every buffer and make the interface deaf. It holds at most its
- * receive window (TCP_WND), which the peer cannot exceed anyway.
+ * receive window (TCP_WND), which the peer cannot exceed anyway, and all
+ * flows of an interface together MG_DIRECT_HELD_MAX (direct.h): past it a
+ * segment is refused, lwIP keeps it and offers it again.
  *
  * lwIP frees a pcb in TIME_WAIT without a callback (after 2 * TCP_MSL, or
  * at once to reuse it when its pool is full), and moves one from CLOSING
@@ -29,8 +31,9 @@
  *
  * Every lwIP callback may call into the application, which may close or
  * abort the flow meanwhile: `depth` counts the callbacks running for a
- * flow, its memory is freed only when none is, and a callback whose pcb
- * the application aborted returns ERR_ABRT as lwIP requires.
+ * flow, its memory is freed only when none is, and a close or abort from
+ * inside one is done from the flow's timer (flow_let_go_soon); a callback
+ * whose pcb was aborted returns ERR_ABRT as lwIP requires.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,7 @@
 #include "direct.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_ticks, tcp_keepalive, tcp_process_refused_data */
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 
@@ -59,10 +63,9 @@ typedef struct lwip_flow {
     struct tcp_pcb *pcb;        /* NULL once lwIP freed it or we let go of it */
     held_buf *held, *held_last; /* received, not yet delivered */
     size_t held_bytes;
-    size_t pending; /* of the pbuf being delivered, bytes not yet acknowledged */
     mg_ipaddr local, remote;
     uint16_t local_port, remote_port;
-    mg_loop_timer timer;           /* resume: delivery from the loop */
+    mg_loop_timer timer;           /* delivery, a deferred close or abort */
     mg_tcp_connect_fn *connect_fn; /* while connecting */
     void *connect_arg;
     int depth;          /* lwIP callbacks running for this flow */
@@ -75,7 +78,20 @@ typedef struct lwip_flow {
     bool counted;       /* a user of the interface */
     bool ended;         /* lwIP let go after both streams ended: closed(MG_OK) once delivered */
     bool cb_set;        /* the application set its callbacks */
+    bool closing;       /* mg_flow_close from inside a callback: tcp_close from the timer */
+    bool aborting;      /* likewise mg_flow_abort: tcp_abort from the timer */
+    int end_status;     /* of an `ended` flow: what closed() says */
+    u32_t probe_tick;   /* tcp_ticks of the last keep-alive of a shut flow */
 } lwip_flow;
+
+/* A flow that shut its sending side down (FIN_WAIT_2) and hears nothing
+ * from the peer: lwIP neither sends keep-alives there nor times it out
+ * (only after a close), so the flow probes the peer itself and gives up
+ * with MG_ETIMEDOUT. In ms; any segment from the peer restarts the count
+ * (lwIP's pcb->tmr). */
+#define SHUT_IDLE_PROBE_MS 30000u
+#define SHUT_PROBE_EVERY_MS 10000u
+#define SHUT_IDLE_MAX_MS 60000u
 
 typedef struct lwip_listener {
     struct mg_tcp_listener base;
@@ -181,6 +197,7 @@ static bool held_append(lwip_flow *f, const struct pbuf *p, size_t off)
         f->held_last = b;
     }
     f->held_bytes += n;
+    f->iface->held_bytes += n;
     return true;
 }
 
@@ -191,6 +208,7 @@ static held_buf *held_pop(lwip_flow *f)
     f->held = b->next;
     if (!f->held) f->held_last = NULL;
     f->held_bytes -= b->end - b->start;
+    f->iface->held_bytes -= b->end - b->start;
     return b;
 }
 
@@ -232,14 +250,32 @@ static bool flow_can_deliver(const lwip_flow *f)
     return !f->dead && !f->base.released && !f->base.paused && f->base.cb.recv;
 }
 
-/* An ended flow is over once the application had everything: closed(MG_OK).
- * One that set callbacks without `recv` takes no bytes; one that set none
- * yet may still. */
+/* An ended flow is over once the application had everything:
+ * closed(end_status). One that set callbacks without `recv` takes no
+ * bytes; one that set none yet may still; one the application let go of
+ * is over at once. */
 static void flow_check_over(lwip_flow *f)
 {
     if (f->dead || f->pcb || !f->ended) return;
-    if (f->base.cb.recv ? f->held || !f->fin_delivered : !f->cb_set) return;
-    mg_stack_flow_closed(&f->base, MG_OK);
+    if (!f->base.released &&
+        (f->base.cb.recv ? f->held || (f->fin && !f->fin_delivered) : !f->cb_set))
+        return;
+    mg_stack_flow_closed(&f->base, f->end_status);
+    flow_end(f);
+}
+
+/* The connection is over (lwIP let go of the pcb) with `status`. A flow
+ * whose callbacks are not set yet stays, with what it holds, until they
+ * are: the application may still set them (mg/stack.h), and is then told
+ * (flow_callbacks_set). Called with depth raised. */
+static void flow_over(lwip_flow *f, int status)
+{
+    if (!f->cb_set && !f->base.released) {
+        f->ended = true;
+        f->end_status = status;
+        return;
+    }
+    mg_stack_flow_closed(&f->base, status);
     flow_end(f);
 }
 
@@ -281,9 +317,8 @@ static void flow_fail(lwip_flow *f, struct tcp_pcb *pcb)
         }
     }
     f->depth++;
-    mg_stack_flow_closed(&f->base, MG_ECONNRESET);
+    flow_over(f, MG_ECONNRESET);
     f->depth--;
-    flow_end(f);
 }
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
@@ -299,6 +334,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         if (pcb->state == CLOSING || pcb->state == TIME_WAIT) {
             flow_detach(f);
             f->ended = true;
+            f->end_status = MG_OK;
         }
         flow_deliver(f);
         return flow_finish(f);
@@ -306,24 +342,30 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     size_t off = 0;
     if (!f->held && flow_can_deliver(f)) {
         /* straight from lwIP's buffers, each acknowledged before the
-         * callback (see flow_deliver); flow_close acknowledges `pending` */
+         * callback (see flow_deliver) */
         f->depth++;
-        f->pending = p->tot_len;
         for (struct pbuf *q = p; q && flow_can_deliver(f); q = q->next) {
             if (f->pcb) tcp_recved(f->pcb, q->len);
-            f->pending -= q->len;
             off += q->len;
             if (q->len) mg_stack_flow_recv(&f->base, q->payload, q->len);
         }
-        f->pending = 0;
         f->depth--;
     }
-    if (off < p->tot_len && !f->dead) {
+    if (f->closing || f->aborting) {
+        /* let go of by the application, the pcb still ours until the
+         * timer: what arrives meanwhile is taken and dropped, so lwIP
+         * neither keeps it (and its pool buffers) nor resets on close */
+        if (off < p->tot_len && f->pcb) tcp_recved(f->pcb, (u16_t)(p->tot_len - off));
+    } else if (off < p->tot_len && !f->dead) {
         size_t n = p->tot_len - off;
+        /* lwIP keeps a refused pbuf and offers it again (tcp_fasttmr,
+         * the next segment), except to a pcb in TIME_WAIT or CLOSING,
+         * which may be gone before it does; a pbuf partly delivered
+         * cannot be refused, so the budget is exceeded by at most that */
+        bool may_refuse = !off && pcb->state != TIME_WAIT && pcb->state != CLOSING;
+        if (may_refuse && f->iface->held_bytes + n > MG_DIRECT_HELD_MAX) return ERR_MEM;
         if (f->held_bytes + n > TCP_WND || !held_append(f, p, off)) {
-            /* lwIP keeps the pbuf and offers it again, except to a pcb in
-             * TIME_WAIT or CLOSING, which may be gone before it does */
-            if (!off && pcb->state != TIME_WAIT && pcb->state != CLOSING) return ERR_MEM;
+            if (may_refuse) return ERR_MEM;
             flow_fail(f, pcb);
         }
     }
@@ -349,15 +391,40 @@ static void flow_maybe_writable(lwip_flow *f)
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     lwip_flow *f = arg;
-    if (!f) return ERR_OK;
+    if (!f || f->closing || f->aborting) return ERR_OK;
     flow_maybe_writable(f);
     return flow_finish(f);
+}
+
+/* A shut flow in FIN_WAIT_2: probes a silent peer, and gives up on one
+ * that stays silent (see SHUT_IDLE_MAX_MS); true when it did. */
+static bool flow_shut_idle(lwip_flow *f, struct tcp_pcb *pcb)
+{
+    if (!f->shut || pcb->state != FIN_WAIT_2) return false;
+    u32_t idle = (u32_t)(tcp_ticks - pcb->tmr) * TCP_SLOW_INTERVAL;
+    if (idle >= SHUT_IDLE_MAX_MS) {
+        flow_detach(f);
+        tcp_abort(pcb);
+        f->aborted_in_cb = true;
+        f->depth++;
+        flow_over(f, MG_ETIMEDOUT);
+        f->depth--;
+        return true;
+    }
+    if (idle >= SHUT_IDLE_PROBE_MS &&
+        (u32_t)(tcp_ticks - f->probe_tick) * TCP_SLOW_INTERVAL >= SHUT_PROBE_EVERY_MS) {
+        f->probe_tick = tcp_ticks;
+        tcp_keepalive(pcb); /* a live peer answers with an ACK: pcb->tmr */
+        mg_direct_kick();
+    }
+    return false;
 }
 
 static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 {
     lwip_flow *f = arg;
-    if (!f) return ERR_OK;
+    if (!f || f->closing || f->aborting) return ERR_OK;
+    if (flow_shut_idle(f, pcb)) return flow_finish(f);
     flow_maybe_writable(f);
     if (f->held || (f->fin && !f->fin_delivered)) flow_deliver(f);
     return flow_finish(f);
@@ -380,10 +447,10 @@ static void on_err(void *arg, err_t err)
         /* both streams ended, ours acknowledged: what the flow holds still
          * goes to the application, closed(MG_OK) after */
         f->ended = true;
+        f->end_status = MG_OK;
         flow_deliver(f);
     } else {
-        mg_stack_flow_closed(&f->base, status);
-        flow_end(f);
+        flow_over(f, status);
     }
     f->depth--;
     flow_maybe_free(f);
@@ -403,10 +470,37 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return flow_finish(f);
 }
 
-static void on_resume(void *arg)
+/* Ends the pcb of a flow the application closed or aborted, from outside
+ * lwIP's callbacks; the flow is over after. */
+static void flow_let_go(lwip_flow *f)
+{
+    if (f->pcb && f->closing && f->pcb->refused_data && !f->depth) {
+        /* lwIP resets a connection closed with data it kept back: on_recv
+         * takes and drops it now (which may end the pcb: a FIN in it) */
+        f->depth++;
+        tcp_process_refused_data(f->pcb);
+        f->depth--;
+    }
+    if (f->pcb) {
+        struct tcp_pcb *pcb = f->pcb;
+        flow_detach(f);
+        if (f->aborting || tcp_close(pcb) != ERR_OK) {
+            tcp_abort(pcb);
+            if (f->depth) f->aborted_in_cb = true; /* no timer: from a callback */
+        }
+        mg_direct_kick();
+    }
+    flow_end(f);
+}
+
+/* The flow's timer: a deferred close or abort, or delivery. */
+static void on_timer(void *arg)
 {
     lwip_flow *f = arg;
-    flow_deliver(f);
+    if (f->closing || f->aborting)
+        flow_let_go(f);
+    else
+        flow_deliver(f);
     f->aborted_in_cb = false;
     flow_maybe_free(f);
 }
@@ -455,8 +549,7 @@ static void flow_resume(mg_flow *base)
 {
     lwip_flow *f = (lwip_flow *)base;
     /* from the loop, never from inside mg_flow_resume */
-    if (f->held || (f->fin && !f->fin_delivered) || f->ended)
-        mg_loop_defer(&f->timer, on_resume, f);
+    if (f->held || (f->fin && !f->fin_delivered) || f->ended) mg_loop_defer(&f->timer, on_timer, f);
 }
 
 static void flow_callbacks_set(mg_flow *base)
@@ -464,8 +557,7 @@ static void flow_callbacks_set(mg_flow *base)
     lwip_flow *f = (lwip_flow *)base;
     f->cb_set = true;
     /* a flow lwIP let go of has no callback of lwIP's left to deliver it */
-    if (f->held || (f->fin && !f->fin_delivered) || f->ended)
-        mg_loop_defer(&f->timer, on_resume, f);
+    if (f->held || (f->fin && !f->fin_delivered) || f->ended) mg_loop_defer(&f->timer, on_timer, f);
 }
 
 static void flow_shutdown(mg_flow *base)
@@ -479,43 +571,42 @@ static void flow_shutdown(mg_flow *base)
     mg_direct_kick();
 }
 
+/* Close and abort. From inside one of the flow's callbacks, lwIP may be
+ * in the middle of a segment (`sent` runs before its data is handed over):
+ * closing then would miss that data (a reset instead of a FIN, and lwIP's
+ * delayed close leaks its buffers), aborting would drop it the same way.
+ * So the pcb is left alone, its callbacks attached (on_recv takes and
+ * drops what arrives), and the timer ends it from the loop. */
+static void flow_let_go_soon(lwip_flow *f)
+{
+    if (f->pcb && (!f->depth || mg_loop_defer(&f->timer, on_timer, f) != MG_OK))
+        flow_let_go(f); /* nothing in flight, or no timer: at once */
+    else if (!f->pcb)
+        flow_end(f);
+    flow_maybe_free(f);
+}
+
 static void flow_close(mg_flow *base)
 {
     lwip_flow *f = (lwip_flow *)base;
-    if (f->pcb) {
-        struct tcp_pcb *pcb = f->pcb;
-        /* bytes never delivered are dropped, but acknowledged first: lwIP
-         * resets a connection closed with unread bytes */
-        size_t n = held_drop(f) + f->pending;
-        f->pending = 0;
-        while (n) {
-            u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
-            tcp_recved(pcb, k);
-            n -= k;
-        }
-        flow_detach(f);
-        if (tcp_close(pcb) != ERR_OK) {
-            tcp_abort(pcb);
-            if (f->depth) f->aborted_in_cb = true;
-        }
-        mg_direct_kick();
+    f->closing = true;
+    /* bytes never delivered are dropped, but acknowledged first: lwIP
+     * resets a connection closed with unread bytes */
+    size_t n = held_drop(f);
+    while (f->pcb && n) {
+        u16_t k = n > 0xffff ? 0xffff : (u16_t)n;
+        tcp_recved(f->pcb, k);
+        n -= k;
     }
-    flow_end(f);
-    flow_maybe_free(f);
+    flow_let_go_soon(f);
 }
 
 static void flow_abort(mg_flow *base)
 {
     lwip_flow *f = (lwip_flow *)base;
-    if (f->pcb) {
-        struct tcp_pcb *pcb = f->pcb;
-        flow_detach(f);
-        tcp_abort(pcb);
-        if (f->depth) f->aborted_in_cb = true;
-        mg_direct_kick();
-    }
-    flow_end(f);
-    flow_maybe_free(f);
+    f->aborting = true;
+    held_drop(f);
+    flow_let_go_soon(f);
 }
 
 static void flow_ends(const mg_flow *base, bool peer, mg_ipaddr *addr, uint16_t *port)
