@@ -26,7 +26,6 @@ packages=(
   python3-jsonschema # the config schema test validates documents with it
   wrk               # bench/api measures the API with it
   dnsmasq-base      # tests/build/net_stack.sh leases an address to an image by DHCP
-  nginx-light       # bench/net: the web server static_website is measured against
   iperf             # bench/net: TCP throughput into echo (iperf 2) and the kernel's floor
   clang-format      # the style check (tests/format.sh, make format)
   git               # the style check lists the tracked sources
