@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `make run` does after building: starts `mgd serve` in the foreground
 # with its data under the checkout (var/), creates a project for each
-# example (inline sources, with mgctl) so there is something to build at
-# once, and prints the URL and where the admin token is. Ctrl-C stops the
+# example (inline sources, with mgctl; a local git repository under
+# build/repos/ for one with files that are not text) so there is something
+# to build at once, and prints the URL and where the admin token is. Ctrl-C stops the
 # daemon.
 #   scripts/run-daemon.sh MGD MGCTL
 # MGD_LISTEN (default 127.0.0.1:8080) and MGD_DATA (default var/) override
@@ -38,6 +39,21 @@ else
   for dir in examples/*/; do
     name=$(basename "$dir")
     "$mgctl" project show "$name" >/dev/null 2>&1 && continue
+    # inline sources carry text files only: an example with others (the
+    # website's PNG) becomes a local git repository of its own, which the
+    # daemon fetches like any other (docs/daemon.md, "Repositories")
+    if [ -n "$(grep -rLI --exclude-dir=dist '' "$dir")" ]; then
+      repo="$PWD/build/repos/$name" # outside the data directory, which the daemon refuses
+      if [ ! -d "$repo/.git" ]; then
+        mkdir -p "$repo"
+        (cd "$dir" && tar --exclude=./dist -cf - .) | tar -C "$repo" -xf -
+        git -C "$repo" init -q && git -C "$repo" add -A &&
+          git -C "$repo" -c user.name=mgd -c user.email=mgd@localhost commit -qm "examples/$name"
+      fi
+      "$mgctl" project create "$name" --config "$dir/config.json" --repo "$repo" |
+        sed 's/^/run: /' || echo "run: could not create the project $name (see above)" >&2
+      continue
+    fi
     "$mgctl" project create "$name" --sources "$dir" | sed 's/^/run: /' ||
       echo "run: could not create the project $name (see above)" >&2
   done
