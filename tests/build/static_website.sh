@@ -9,7 +9,9 @@
 #  - ETag and If-None-Match give 304; POST gives 405 with Allow;
 #  - a request line over 8 KiB is refused with 414, headers over 16 KiB
 #    with 431, each closing the connection;
-#  - pipelined requests, sent in one write, are answered in order.
+#  - pipelined requests, sent in one write, are answered in order;
+#  - lwIP's licence is in the spt image (direct stack), its build log and
+#    its graph, and in none of them for the unix one (socket stack).
 # The image and its clients run in a network namespace of their own
 # (unshare -rn: a user namespace, so no root is needed), whose loopback
 # is the only interface: nothing listens on the host's addresses. Without
@@ -185,4 +187,24 @@ rc=$?
 cat "$work/client.out"
 fails=$((fails + $(grep -c '^FAIL' "$work/client.out")))
 check "the client ran all its checks" test "$rc" -eq 0 -o "$(grep -c '^FAIL' "$work/client.out")" -gt 0
+
+# lwIP's licence travels with every image that links it (docs/network.md,
+# "Licence"): the spt image (the direct stack) carries COPYING in its
+# .mg_notices section, its build log says so and its graph lists it; the
+# unix image (the host's sockets, no lwIP) has none of the three.
+build "$examples/static_website" "$work/site.spt" spt --verbose
+check "static_website builds for spt" test -s "$work/site.spt"
+objcopy -O binary --only-section=.mg_notices "$work/site.spt" "$work/notices.spt"
+check "the spt image carries lwIP's licence" \
+  grep -q 'Swedish Institute of Computer Science' "$work/notices.spt"
+check "... and its build log says so" \
+  grep -q 'notice: the image carries runtime/tcpip/lwip/COPYING' "$work/site.spt.log"
+"$mgd" describe "$examples/static_website/config.json" --target spt >"$work/spt.json"
+check "... and its graph lists it" python3 -c '
+import json, sys
+assert json.load(open(sys.argv[1]))["notices"] == ["runtime/tcpip/lwip/COPYING"]' "$work/spt.json"
+objcopy -O binary --only-section=.mg_notices "$work/site" "$work/notices.unix"
+check "the unix image (socket stack) carries no notice" test ! -s "$work/notices.unix"
+build "$examples/static_website" "$work/site.again" unix --verbose
+check "... and its log names none" bash -c "grep -q 'link:' '$work/site.again.log' && ! grep -q 'notice:' '$work/site.again.log'"
 finish
