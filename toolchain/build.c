@@ -903,7 +903,8 @@ static int write_gen(mg_build *b, const char *name, const char *text)
 /* The licence notices of the third-party code the image links (lwIP's
  * COPYING for a direct network stack), as C: the texts in the image's
  * .mg_notices section, so that they travel with every copy of it
- * (docs/network.md). NULL with the build failed when mgd lacks one. */
+ * (docs/network.md). Called once mg_runtime_sources has found every
+ * entry of the graph available, notices included. */
 static char *notices_source(mg_build *b)
 {
     const mg_graph *g = b->o.graph;
@@ -913,15 +914,8 @@ static char *notices_source(mg_build *b)
     for (size_t i = 0; i < g->n_notices; i++) {
         size_t len;
         const char *text = mg_runtime_file(g->notices[i], &len);
-        if (!text && !strncmp(g->notices[i], MG_RUNTIME_LWIP_DIR, strlen(MG_RUNTIME_LWIP_DIR))) {
-            fail(b, MG_E_INVALID, "%s", MG_RUNTIME_LWIP_MISSING);
-            mg_buf_free(&c);
-            return NULL;
-        }
         if (!text || memchr(text, 0, len)) {
-            fail(b, MG_E_INVALID,
-                 "the image needs the licence notice %s, which this mgd does not carry (it "
-                 "was built without that third-party code: scripts/deps.sh fetches it)",
+            fail(b, MG_E_INTERNAL, "the licence notice %s is missing or not text (a bug in mgd)",
                  g->notices[i]);
             mg_buf_free(&c);
             return NULL;
@@ -1005,12 +999,6 @@ static int plan(mg_build *b)
     free(keys_h);
     free(note);
     if (r != 0) return -1;
-    if (g->n_notices) {
-        char *notices = notices_source(b);
-        r = notices ? write_gen(b, "mg_notices.c", notices) : -1;
-        free(notices);
-        if (r != 0) return -1;
-    }
 
     /* crunch: every directory embedded by some node, once */
     const char **dirs = mg_xmalloc((g->n_nodes + 1) * sizeof *dirs);
@@ -1049,6 +1037,15 @@ static int plan(mg_build *b)
     size_t n_rt;
     const char **rt = mg_runtime_sources(b->o.graph, b->target, &n_rt, &err);
     if (!rt) return fail(b, err.code, "%s", err.msg);
+    if (g->n_notices) {
+        char *notices = notices_source(b);
+        r = notices ? write_gen(b, "mg_notices.c", notices) : -1;
+        free(notices);
+        if (r != 0) {
+            free(rt);
+            return -1;
+        }
+    }
     const char **rt_objs = mg_xmalloc((n_rt + 1) * sizeof *rt_objs);
     for (size_t i = 0; r == 0 && i < n_rt; i++) {
         char *src = mg_path_join(b->rt_root, rt[i]);

@@ -167,12 +167,22 @@ static bool has_prefix_c(const char *path, const char *dir)
            (!strcmp(rest + strlen(rest) - 2, ".c") || !strcmp(rest + strlen(rest) - 2, ".S"));
 }
 
+/* Where the embedded lwIP sources are (cmake: runtime/CMakeLists.txt). */
+#define MG_RUNTIME_LWIP_DIR "runtime/tcpip/lwip/"
+/* What a build that needs lwIP says when this mgd carries none. */
+#define MG_RUNTIME_LWIP_MISSING                                                                    \
+    "the image uses the direct TCP/IP stack, and this mgd was built without lwIP's sources: "      \
+    "scripts/deps.sh fetches them (Debian's lwip source package) into third_party/; then "         \
+    "rebuild mgd (make build)"
+
 bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why)
 {
     char *dir = mg_path_dirname(e->file);
     bool ok = true;
-    for (size_t k = 0; ok && k < e->n_sources; k++) {
-        char *p = mg_path_join(dir, e->sources[k]);
+    /* its sources, then its licence notices: files of the tree alike */
+    for (size_t k = 0; ok && k < e->n_sources + e->n_notices; k++) {
+        const char *name = k < e->n_sources ? e->sources[k] : e->notices[k - e->n_sources];
+        char *p = mg_path_join(dir, name);
         collapse_dotdot(p);
         if (!has_file(p)) {
             ok = false;
@@ -182,7 +192,7 @@ bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why)
                 mg_err_set(why, MG_E_INVALID, "%s: %s", e->name, MG_RUNTIME_LWIP_MISSING);
             else
                 mg_err_set(why, MG_E_INTERNAL,
-                           "catalog entry %s lists the source %s, which this mgd does not carry "
+                           "catalog entry %s lists the file %s, which this mgd does not carry "
                            "(a bug in mgd)",
                            e->name, p);
         }

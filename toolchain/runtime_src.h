@@ -31,17 +31,10 @@ char *mg_runtime_materialize(mg_cache *c, mg_err *err);
 /* The embedded runtime file at `path` ("runtime/tcpip/lwip/COPYING"):
  * its bytes (NUL-terminated) with the length in *len, or NULL. */
 const char *mg_runtime_file(const char *path, size_t *len);
-/* Where the embedded lwIP sources are (cmake: runtime/CMakeLists.txt). */
-#define MG_RUNTIME_LWIP_DIR "runtime/tcpip/lwip/"
-/* What a build that needs lwIP says when this mgd carries none. */
-#define MG_RUNTIME_LWIP_MISSING                                                                    \
-    "the image uses the direct TCP/IP stack, and this mgd was built without lwIP's sources: "      \
-    "scripts/deps.sh fetches them (Debian's lwip source package) into third_party/; then "         \
-    "rebuild mgd (make build)"
 
-/* Whether this mgd carries every source of the concrete entry `e` (an
- * entry of the direct network stack needs lwIP's, which a build of mgd
- * may lack). False with the reason in *why. */
+/* Whether this mgd carries every source and notice of the concrete entry
+ * `e` (an entry of the direct network stack needs lwIP's, which a build
+ * of mgd may lack). False with the reason in *why. */
 bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why);
 
 /* The runtime sources to compile for a target, relative to the tree
