@@ -851,7 +851,6 @@ static void sock_ready(void *arg, mg_handle h)
 }
 
 static const mg_stack_ops sock_ops = {
-    .name = "socket",
     .tcp_listen = sock_tcp_listen,
     .tcp_unlisten = sock_tcp_unlisten,
     .tcp_connect = sock_tcp_connect,

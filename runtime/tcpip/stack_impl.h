@@ -23,7 +23,6 @@
 #include "mg/stack.h"
 
 typedef struct mg_stack_ops {
-    const char *name; /* "lwip", "socket": in messages */
     int (*tcp_listen)(mg_tcp *t, uint16_t port, mg_tcp_accept_fn *fn, void *arg,
                       mg_tcp_listener **out);
     void (*tcp_unlisten)(mg_tcp_listener *l);

@@ -173,7 +173,6 @@ static size_t fake_addresses(mg_stackv4v6 *s, mg_ipaddr *out, size_t max)
 }
 
 static const mg_stack_ops fake_ops = {
-    .name = "fake",
     .tcp_listen = fake_listen,
     .tcp_unlisten = fake_unlisten,
     .tcp_connect = fake_connect,

@@ -793,7 +793,6 @@ static size_t addresses_op(mg_stackv4v6 *st, mg_ipaddr *out, size_t max)
 }
 
 static const mg_stack_ops lwip_ops = {
-    .name = "lwip",
     .tcp_listen = tcp_listen_op,
     .tcp_unlisten = tcp_unlisten_op,
     .tcp_connect = tcp_connect_op,
