@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# CPU faults end every image the same way (runtime/include/abi/fault.h):
+# each case of tests/build/faults (Solo5's test_zeropage, test_exception,
+# test_wnox, test_xnow, test_notls, plus a stack overflow) prints
+# "abort: CPU exception N (...)" and exits with MG_EXIT_ABORT, 70, on unix,
+# spt and virtio, without a hang or a QEMU left behind; a virtio guest
+# whose CPU cannot even take its handler (an empty IDT) is reported as a
+# crash, not as a clean exit.
+# usage: faults.sh MGD
+set -uo pipefail
+mgd=$(realpath "$1")
+# shellcheck source=target_lib.sh
+source "$(dirname "$0")/target_lib.sh"
+src="$(dirname "$0")/faults"
+
+# case, then the vector each target must report ("-": not a fault there:
+# unix keeps the host's thread pointer, and only a virtio guest runs in
+# ring 0 where it may load an empty IDT)
+cases=(
+  "null_read       14 14 14"
+  "null_write      14 14 14"
+  "null_call       14 14 14"
+  "ud2             6  6  6"
+  "int3            3  3  3"
+  "divide_by_zero  0  0  0"
+  "unmapped_write  14 14 14"
+  "write_code      14 14 14"
+  "write_rodata    14 14 14"
+  "exec_data       14 14 14"
+  "exec_stack      14 14 14"
+  "exec_heap       14 14 14"
+  "tls_read        -  14 14"
+  "stack_overflow  14 14 14"
+)
+targets=(unix spt virtio)
+for t in "${targets[@]}"; do
+  build "$src" "$work/faults.$t" "$t" || { check "faults builds for $t" false; continue; }
+  "$mgd" run "$work/faults.$t" 2>&1 | tr -d '\r' >"$work/none.$t"
+  check "$t: without a fault the image exits 0" grep -qx 'no fault' "$work/none.$t"
+done
+
+# one run: status 70, the committing line, an abort line naming the
+# vector, and never the line that says the fault was let through
+expect_fault() { # TARGET CASE VECTOR
+  local t=$1 c=$2 v=$3 out="$work/$1.$2" rc
+  timeout 60 "$mgd" run "$work/faults.$t" -- "--fault=$c" 2>&1 | tr -d '\r' >"$out"
+  rc=${PIPESTATUS[0]}
+  if test "$rc" -eq 70 && grep -qx "committing $c" "$out" &&
+    grep -Eq "^abort: CPU exception $v \([^)]+\) at ip 0x[0-9a-f]+" "$out" &&
+    ! grep -q "^survived" "$out"; then
+    return 0
+  fi
+  echo "  status $rc, output:"; sed 's/^/  | /' "$out" | head -8
+  return 1
+}
+for row in "${cases[@]}"; do
+  read -r c unix spt virtio <<<"$row"
+  declare -A want=([unix]=$unix [spt]=$spt [virtio]=$virtio)
+  for t in "${targets[@]}"; do
+    test "${want[$t]}" = - && continue
+    check "$t: $c ends with CPU exception ${want[$t]} and status 70" expect_fault "$t" "$c" "${want[$t]}"
+  done
+done
+# where the fault was: a NULL access names address 0, a NULL call ip 0
+for t in "${targets[@]}"; do
+  check "$t: null_read reports address 0x0" grep -q 'reading an unmapped page) at ip 0x[0-9a-f]*, address 0x0' "$work/$t.null_read"
+  check "$t: null_write reports writing address 0x0" grep -q 'writing an unmapped page) at ip 0x[0-9a-f]*, address 0x0' "$work/$t.null_write"
+  check "$t: null_call reports ip 0x0" grep -q 'executing an unmapped page) at ip 0x0, address 0x0' "$work/$t.null_call"
+  check "$t: write_code is a write to a protected page" grep -q 'writing a protected page' "$work/$t.write_code"
+  check "$t: exec_data is an execution of a protected page" grep -q 'executing a protected page' "$work/$t.exec_data"
+done
+
+# the CPU takes no handler at all: QEMU resets, mgd run says the guest
+# crashed and ends with 70, within seconds
+timeout 60 "$mgd" run "$work/faults.virtio" -- --fault=no_handler >"$work/nh" 2>&1; rc=$?
+check "virtio: a guest that cannot take its fault handler is a crash (70), not a hang" \
+  bash -c "test $rc -eq 70 && grep -q 'crashed' '$work/nh'" || sed 's/^/  | /' "$work/nh"
+check "no QEMU is left behind" bash -c "! pgrep -f 'qemu-system.*faults.virtio' >/dev/null"
+
+finish

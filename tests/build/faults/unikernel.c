@@ -1,0 +1,131 @@
+/*
+ * faults: an image that commits the CPU fault its `fault` key names, for
+ * tests/build/faults.sh to check that every target stops it the same way
+ * (abi/fault.h): "abort: CPU exception N (...)" and MG_EXIT_ABORT, never
+ * a silent wrong answer, a hang or a reset. The cases follow Solo5's own
+ * tests (test_zeropage, test_exception, test_wnox, test_xnow, test_notls).
+ * Each prints "committing FAULT" first, so that a target that lets the
+ * fault pass shows it by printing "survived FAULT" after.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg/console.h"
+#include "mg_keys.h"
+
+int faults_start(mg_console *console);
+
+typedef void (*code_fn)(void);
+
+/* x86 `ret`, as data: executing it must fault where data is not code */
+static unsigned char data_code[16] = {0xc3};
+static const unsigned char rodata_bytes[16] = {1};
+
+/* Calls what `fn` points to through a volatile pointer: the compiler may
+ * neither see through it nor drop it. */
+static void call(void *fn)
+{
+    code_fn volatile f = (code_fn)(uintptr_t)fn;
+    f();
+}
+
+/* Recurses without end: each frame keeps 1 KiB live, so that the stack
+ * runs into whatever lies below it. */
+static int deep(volatile char *up, int n)
+{
+    volatile char frame[1024];
+    frame[0] = (char)n;
+    frame[1023] = up ? up[0] : 0;
+    return deep(frame, n + 1) + frame[512];
+}
+
+static int commit(const char *fault)
+{
+    volatile int zero = 0, one = 1;
+    if (!strcmp(fault, "null_read")) return *(volatile int *)(uintptr_t)zero;
+    if (!strcmp(fault, "null_write")) {
+        *(volatile int *)(uintptr_t)zero = 1;
+        return 0;
+    }
+    if (!strcmp(fault, "null_call")) {
+        call((void *)(uintptr_t)zero);
+        return 0;
+    }
+    if (!strcmp(fault, "ud2")) {
+        __asm__ volatile("ud2");
+        return 0;
+    }
+    if (!strcmp(fault, "int3")) {
+        __asm__ volatile("int3");
+        return 0;
+    }
+    if (!strcmp(fault, "divide_by_zero")) return one / zero;
+    if (!strcmp(fault, "unmapped_write")) {
+        /* 64 TiB: canonical, far beyond any target's memory or mappings */
+        *(volatile char *)(uintptr_t)0x400000000000ull = 1;
+        return 0;
+    }
+    if (!strcmp(fault, "write_code")) {
+        *(volatile unsigned char *)(uintptr_t)&faults_start = 0xc3;
+        return 0;
+    }
+    if (!strcmp(fault, "write_rodata")) {
+        *(volatile unsigned char *)(uintptr_t)&rodata_bytes[0] = 2;
+        return 0;
+    }
+    if (!strcmp(fault, "exec_data")) {
+        call(data_code);
+        return 0;
+    }
+    if (!strcmp(fault, "exec_stack")) {
+        unsigned char stack_code[16];
+        memcpy(stack_code, data_code, sizeof stack_code);
+        call(stack_code);
+        return stack_code[1];
+    }
+    if (!strcmp(fault, "exec_heap")) {
+        unsigned char *heap_code = malloc(16);
+        if (!heap_code) return 1;
+        memcpy(heap_code, data_code, 16);
+        call(heap_code);
+        return heap_code[1];
+    }
+    if (!strcmp(fault, "tls_read")) {
+        /* where -fstack-protector's default guard lives: a thread pointer
+         * left at 0 makes this a read of address 0x28 */
+        uint64_t v;
+        __asm__ volatile("movq %%fs:0x28, %0" : "=r"(v));
+        return (int)(v & 1);
+    }
+    if (!strcmp(fault, "stack_overflow")) return deep(NULL, 0);
+    if (!strcmp(fault, "no_handler")) {
+        /* virtio only (ring 0): an empty interrupt table, then a fault: the
+         * CPU can take no handler at all and resets, which must end the
+         * run as a crash, not hang it */
+        struct __attribute__((packed)) {
+            uint16_t limit;
+            uint64_t base;
+        } empty = {0, 0};
+        __asm__ volatile("lidt %0; int3" : : "m"(empty));
+        return 0;
+    }
+    return -1;
+}
+
+int faults_start(mg_console *console)
+{
+    const char *fault = mg_key_fault();
+    if (!strcmp(fault, "none")) {
+        mg_console_printf(console, "no fault\n");
+        return 0;
+    }
+    mg_console_printf(console, "committing %s\n", fault);
+    int r = commit(fault);
+    if (r == -1) {
+        mg_console_printf(console, "faults: no fault named %s\n", fault);
+        return 2;
+    }
+    mg_console_printf(console, "survived %s (%d)\n", fault, r);
+    return 1;
+}
