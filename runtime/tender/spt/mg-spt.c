@@ -39,10 +39,13 @@
 #include <seccomp.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
+#include <asm/prctl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -51,14 +54,20 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "runtime/include/abi/fault.h"
 #include "runtime/include/abi/spt.h"
 #include "base/fsutil.h"
 #include "toolchain/image.h"
 
 #define EXIT_USAGE 2
 #define EXIT_SETUP 125
+/* an image's CPU fault: MG_EXIT_ABORT (abi/platform.h, whose mg/mg.h
+ * clashes with base/err.h here), the status of every abort on every
+ * target; tests/build/faults.sh checks that spt ends with it */
+#define EXIT_ABORT 70
 #define PAGE 4096u
 #define MAX_SEGMENTS 16
 /* no segment below this (the NULL page and its neighbours stay unmapped) */
@@ -166,6 +175,100 @@ static uintptr_t load(const char *image)
     return (uintptr_t)eh.e_entry;
 }
 
+/* ---- faults ------------------------------------------------------------------------- */
+
+/* A CPU fault of the image (a NULL access, ud2, int3, a division by zero,
+ * a write to its code, a stack overflow) reaches the tender as a signal.
+ * The handler prints the fault line every target prints (abi/fault.h) on
+ * the image's console and ends the process with MG_EXIT_ABORT. It runs
+ * inside the image's world: under the seccomp filter (so only write to
+ * fd 1 and exit_group, as raw system calls) and with the thread pointer
+ * cleared (so nothing of the C library, whose errno is thread-local, and
+ * no stack protector, whose guard is read through %fs). It runs on an
+ * alternate stack of its own, so that a stack overflow is reported too.
+ * mg_fault_format (runtime/bindings/fault.c) is built for the tender
+ * without stack protector and without calls (runtime/CMakeLists.txt). */
+
+#define MG_NO_TLS __attribute__((no_stack_protector, no_sanitize("address", "undefined")))
+
+/* The signals the host raises for a CPU exception. */
+static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
+
+/* The handler's stack: room for its frame and the kernel's signal frame,
+ * which holds the CPU's extended state. */
+static unsigned char fault_stack[64 * 1024] __attribute__((aligned(16)));
+
+MG_NO_TLS static long raw_syscall3(long n, long a, long b, long c)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+
+MG_NO_TLS _Noreturn static void raw_exit(int status)
+{
+    for (;;) raw_syscall3(SYS_exit_group, status, 0, 0);
+}
+
+/* The exceptions for which the CPU pushes an error code (Intel SDM vol.
+ * 3, table 6-1): for the others the kernel's REG_ERR means nothing. */
+MG_NO_TLS static int has_error_code(int vector)
+{
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+           vector == 29 || vector == 30;
+}
+
+MG_NO_TLS static void on_fault(int sig, siginfo_t *si, void *context)
+{
+    /* sent by a process (kill), not raised by the CPU: no fault to tell.
+     * The filter allows neither restoring the default action nor
+     * returning (rt_sigreturn), so the image ends as a shell reports a
+     * death by that signal */
+    if (si->si_code <= 0) raw_exit(128 + sig);
+    const greg_t *g = ((const ucontext_t *)context)->uc_mcontext.gregs;
+    struct mg_fault f;
+    f.vector = (int)g[REG_TRAPNO];
+    if (f.vector < 0 || f.vector > 31) f.vector = -1;
+    f.what = sig == SIGSEGV  ? "SIGSEGV"
+             : sig == SIGBUS ? "SIGBUS"
+             : sig == SIGILL ? "SIGILL"
+             : sig == SIGFPE ? "SIGFPE"
+                             : "SIGTRAP";
+    f.ip = (uint64_t)g[REG_RIP];
+    f.has_error_code = f.vector >= 0 && has_error_code(f.vector);
+    f.error_code = f.has_error_code ? (uint64_t)g[REG_ERR] : 0;
+    f.has_address = f.vector == 14;
+    f.address = f.has_address ? (uint64_t)(uintptr_t)si->si_addr : 0;
+    char line[MG_FAULT_LINE_MAX];
+    size_t len = mg_fault_format(line, &f);
+    for (size_t done = 0; done < len;) {
+        long n = raw_syscall3(SYS_write, 1, (long)(line + done), (long)(len - done));
+        if (n <= 0) break; /* nowhere else to say it: the status still does */
+        done += (size_t)n;
+    }
+    raw_exit(EXIT_ABORT);
+}
+
+/* Installs the handler on its alternate stack for every fault signal,
+ * each blocking all the others: a fault inside the handler then kills the
+ * process (the kernel's answer to a blocked fault), never re-enters it. */
+static void catch_faults(void)
+{
+    stack_t ss = {.ss_sp = fault_stack, .ss_size = sizeof fault_stack, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0)
+        fail("cannot set the fault handler's stack: %s", strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof fault_signals / sizeof *fault_signals; i++)
+        sigaddset(&sa.sa_mask, fault_signals[i]);
+    for (size_t i = 0; i < sizeof fault_signals / sizeof *fault_signals; i++)
+        if (sigaction(fault_signals[i], &sa, NULL) != 0)
+            fail("cannot catch signal %d: %s", fault_signals[i], strerror(errno));
+}
+
 /* ---- the sandbox ------------------------------------------------------------------- */
 
 static void sandbox(const struct mg_spt_boot *boot)
@@ -177,6 +280,10 @@ static void sandbox(const struct mg_spt_boot *boot)
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0);
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clock_gettime), 0);
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getrandom), 0);
+    /* the tender's last call before the image (enter): the thread pointer
+     * set to 0, and nothing else arch_prctl can do */
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 2,
+                           SCMP_A0(SCMP_CMP_EQ, ARCH_SET_FS), SCMP_A1(SCMP_CMP_EQ, 0));
     /* ppoll to sleep and to wait on the taps: never more descriptors than
      * there are taps, never a signal mask. The filter cannot see which
      * descriptors the array names (it is in memory), but polling only
@@ -199,6 +306,50 @@ static void sandbox(const struct mg_spt_boot *boot)
     /* the filter is loaded last and never freed: after it, even munmap is
      * forbidden, and the image runs at once */
     if (seccomp_load(ctx) != 0) fail("cannot install the seccomp filter: %s", strerror(errno));
+}
+
+/* Clears the thread pointer (the FS base) and calls the image's entry:
+ * with it at 0 an access to thread-local storage, such as the %fs:0x28
+ * where code built with the host's stack protector reads its guard,
+ * faults instead of reading the tender's memory (Solo5's spt does the
+ * same). One asm statement from the system call to the call, since the
+ * compiler's code may read %fs (its own stack protector) and nothing of
+ * the C library may run after it; the image never returns, and if it did,
+ * the process would end with EXIT_SETUP at once. The stack is realigned to
+ * 16 bytes for the call, as the ABI wants at a call. */
+_Noreturn static void enter(uintptr_t entry, struct mg_spt_boot *b)
+{
+    static const char failed[] = "mg-spt: cannot clear the thread pointer\n";
+    __asm__ volatile("mov %[arch_prctl], %%eax\n\t"
+                     "mov %[set_fs], %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "mov %[boot], %%rdi\n\t"
+                     "and $-16, %%rsp\n\t"
+                     "call *%[entry]\n\t"
+                     "jmp 2f\n"
+                     /* the image's console is the only place the filter
+                      * lets the tender write to now */
+                     "1:\n\t"
+                     "mov %[write], %%eax\n\t"
+                     "mov $1, %%edi\n\t"
+                     "mov %[msg], %%rsi\n\t"
+                     "mov %[msg_len], %%edx\n\t"
+                     "syscall\n"
+                     "2:\n\t"
+                     "mov %[exit_group], %%eax\n\t"
+                     "mov %[setup], %%edi\n\t"
+                     "syscall\n\t"
+                     "ud2"
+                     :
+                     : [arch_prctl] "i"(SYS_arch_prctl), [set_fs] "i"(ARCH_SET_FS), [boot] "r"(b),
+                       [entry] "r"(entry), [write] "i"(SYS_write), [msg] "r"(failed),
+                       [msg_len] "i"(sizeof failed - 1), [exit_group] "i"(SYS_exit_group),
+                       [setup] "i"(EXIT_SETUP)
+                     : "rax", "rdi", "rsi", "rdx", "rcx", "r11", "memory");
+    __builtin_unreachable();
 }
 
 /* ---- devices ------------------------------------------------------------------- */
@@ -503,8 +654,7 @@ int main(int argc, char **argv)
 
     /* 5. and 6. */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
+    catch_faults();
     sandbox(&boot);
-    void (*start)(struct mg_spt_boot *) = (void (*)(struct mg_spt_boot *))entry;
-    start(&boot);
-    return EXIT_SETUP; /* never: the image ends with exit_group */
+    enter(entry, &boot);
 }
