@@ -27,6 +27,22 @@ static const char *attached(const mg_attachment *at, size_t n_at, const char *ki
 
 extern char **environ;
 
+/* An image's abort, a CPU fault included: MG_EXIT_ABORT, the same on every
+ * target (runtime/include/abi/platform.h, which cannot be included here:
+ * its mg/mg.h and base/err.h both define MG_OK). */
+#define EXIT_ABORT 70
+
+/* Says on stderr that the image aborted, after the "abort: ..." line it
+ * printed on its console (which says what and where), so that a crash is
+ * not read as a failed start function (1). */
+static void report_abort(const mg_image_info *info)
+{
+    fprintf(stderr,
+            "mgd run: %s aborted (status %d): it crashed or gave up; its \"abort:\" line says "
+            "why\n",
+            info->name, EXIT_ABORT);
+}
+
 /* Starts `av` (av[0] is its path) and waits for it: 0 with its wait status
  * in *ws, or -1 after saying why it could not start. */
 static int spawn_and_wait(char **av, int *ws)
@@ -45,9 +61,10 @@ static int spawn_and_wait(char **av, int *ws)
 
 /* Runs an image of a target with a tender (spt: mg-spt) and waits for it:
  * the devices go to the tender as --block:NAME=FILE and --net:NAME=TAP,
- * which checks them against the image. Returns the image's exit status; a
- * death by a signal is reported (SIGSYS: the sandbox stopped a system
- * call) as 128 + signal, like a shell. */
+ * which checks them against the image. Returns the image's exit status (70,
+ * an abort or a CPU fault, is reported as one); a death by a signal is
+ * reported (SIGSYS: the sandbox stopped a system call) as 128 + signal,
+ * like a shell. */
 static int run_with_tender(const mg_target *t, const mg_image_info *info, const char *image,
                            const mg_attachment *at, size_t n_at, int nargs, char **args)
 {
@@ -75,6 +92,7 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
     if (spawn_and_wait(av, &ws) == 0) {
         if (WIFEXITED(ws)) {
             status = WEXITSTATUS(ws);
+            if (status == EXIT_ABORT) report_abort(info);
         } else if (WIFSIGNALED(ws)) {
             int sig = WTERMSIG(ws);
             if (sig == SIGSYS)
@@ -156,8 +174,10 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
 /* Boots an image of a target with a virtual machine (virtio: QEMU) and
  * waits: the arguments become the kernel's command line. The image ends
  * through QEMU's isa-debug-exit, which makes QEMU exit with 2 * status + 1:
- * that is turned back into the image's status; any other exit of QEMU is
- * its own failure, reported. */
+ * that is turned back into the image's status (70, an abort, is reported
+ * as one). QEMU's own 0 is a reset of the guest (-no-reboot turns it into
+ * an exit), which only a fault it could not handle causes: a crash, 70.
+ * Any other exit of QEMU is its own failure, reported. */
 static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image,
                      const mg_attachment *at, size_t n_at, int nargs, char **args)
 {
@@ -231,6 +251,14 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     if (spawn_and_wait(av, &ws) != 0) goto out;
     if (WIFEXITED(ws) && (WEXITSTATUS(ws) & 1)) {
         status = WEXITSTATUS(ws) >> 1;
+        if (status == EXIT_ABORT) report_abort(info);
+    } else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+        /* with -no-reboot a reset of the guest ends QEMU with 0: a triple
+         * fault, a fault the guest had no working handler for */
+        fprintf(stderr,
+                "mgd run: %s crashed: the virtual CPU reset (a fault it could not handle)\n",
+                info->name);
+        status = EXIT_ABORT;
     } else if (WIFEXITED(ws)) {
         fprintf(stderr, "mgd run: %s ended without %s's exit (%s exit status %d)\n", t->vm[0],
                 info->name, t->vm[0], WEXITSTATUS(ws));

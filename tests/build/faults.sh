@@ -70,6 +70,12 @@ for t in "${targets[@]}"; do
   check "$t: exec_data is an execution of a protected page" grep -q 'executing a protected page' "$work/$t.exec_data"
 done
 
+# mgd run adds that the image aborted, where it runs the image (a unix
+# image is exec'ed: its own line is the report)
+for t in spt virtio; do
+  check "$t: mgd run says the image aborted" grep -q '^mgd run: faults aborted (status 70)' "$work/$t.ud2"
+done
+
 # the CPU takes no handler at all: QEMU resets, mgd run says the guest
 # crashed and ends with 70, within seconds
 timeout 60 "$mgd" run "$work/faults.virtio" -- --fault=no_handler >"$work/nh" 2>&1; rc=$?

@@ -6,7 +6,9 @@
  *
  * The tender maps the image's segments, opens the attached devices, fills
  * one struct mg_spt_boot in its own memory, installs its seccomp filter
- * and calls the image's entry point as a function, on its own stack:
+ * and calls the image's entry point as a function, on its own stack,
+ * with the thread pointer (the FS base) at 0, so that the image has no
+ * thread-local storage and any access to it faults:
  *
  *     void _start(struct mg_spt_boot *boot);
  *
