@@ -145,4 +145,7 @@ __attribute__((constructor)) void mg_unix_catch_faults(void)
         sigaddset(&sa.sa_mask, fault_signals[i]);
     for (size_t i = 0; i < sizeof fault_signals / sizeof *fault_signals; i++)
         sigaction(fault_signals[i], &sa, NULL);
+    /* a mask inherited from the parent would make the kernel kill the
+     * image on a fault instead of running the handler */
+    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 }

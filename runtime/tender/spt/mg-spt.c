@@ -276,6 +276,10 @@ static void catch_faults(void)
     for (size_t i = 0; i < sizeof fault_signals / sizeof *fault_signals; i++)
         if (sigaction(fault_signals[i], &sa, NULL) != 0)
             fail("cannot catch signal %d: %s", fault_signals[i], strerror(errno));
+    /* a mask inherited from whoever started the tender would make the
+     * kernel kill the process on a fault instead of running the handler */
+    if (sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL) != 0)
+        fail("cannot unblock the fault signals: %s", strerror(errno));
 }
 
 /* ---- the sandbox ------------------------------------------------------------------- */
