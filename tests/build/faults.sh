@@ -75,6 +75,6 @@ done
 timeout 60 "$mgd" run "$work/faults.virtio" -- --fault=no_handler >"$work/nh" 2>&1; rc=$?
 check "virtio: a guest that cannot take its fault handler is a crash (70), not a hang" \
   bash -c "test $rc -eq 70 && grep -q 'crashed' '$work/nh'" || sed 's/^/  | /' "$work/nh"
-check "no QEMU is left behind" bash -c "! pgrep -f 'qemu-system.*faults.virtio' >/dev/null"
+check "no QEMU is left behind" bash -c "! pgrep -f '[q]emu-system.*faults.virtio' >/dev/null"
 
 finish
