@@ -21,12 +21,12 @@
 #include <stdint.h>
 
 struct mg_fault {
-    int vector;          /* the x86 exception vector (0 to 31), or -1 if unknown */
-    const char *what;    /* with vector -1: what the host says (a signal's name) */
-    uint64_t ip;         /* the faulting instruction */
-    int has_address;     /* page faults: the address accessed */
+    int vector;       /* the x86 exception vector (0 to 31), or -1 if unknown */
+    const char *what; /* with vector -1: what the host says (a signal's name) */
+    uint64_t ip;      /* the faulting instruction */
+    int has_address;  /* page faults: the address accessed */
     uint64_t address;
-    int has_error_code;  /* the exceptions that push one */
+    int has_error_code; /* the exceptions that push one */
     uint64_t error_code;
 };
 
