@@ -140,7 +140,9 @@ __attribute__((noreturn, no_stack_protector)) void mg_virtio_exception(const uin
     struct mg_fault f = {
         .vector = (int)(frame[0] & 31),
         .ip = frame[1 + has_error_code],
-        .has_address = frame[0] == 14,
+        /* CR2 is the page fault's address only if the CPU raised it
+         * (then with an error code), not for a software `int $14` */
+        .has_address = frame[0] == 14 && has_error_code,
         .address = cr2,
         .has_error_code = has_error_code,
         .error_code = has_error_code ? frame[1] : 0,
