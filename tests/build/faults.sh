@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CPU faults end every image the same way (runtime/include/abi/fault.h):
 # each case of tests/build/faults (Solo5's test_zeropage, test_exception,
-# test_wnox, test_xnow, test_notls, plus a stack overflow) prints
+# test_wnox, test_xnow, test_notls, plus a stack overflow; on virtio also
+# a read below the image and a software `int $14`) prints
 # "abort: CPU exception N (...)" and exits with MG_EXIT_ABORT, 70, on unix,
 # spt and virtio, without a hang or a QEMU left behind; a virtio guest
 # whose CPU cannot even take its handler (an empty IDT) is reported as a
@@ -14,8 +15,9 @@ source "$(dirname "$0")/target_lib.sh"
 src="$(dirname "$0")/faults"
 
 # case, then the vector each target must report ("-": not a fault there:
-# unix keeps the host's thread pointer, and only a virtio guest runs in
-# ring 0 where it may load an empty IDT)
+# unix keeps the host's thread pointer; only a virtio guest runs in ring
+# 0, where it may load an empty IDT or raise a fault's vector itself; and
+# only virtio promises the first 1 MiB unmapped)
 cases=(
   "null_read       14 14 14"
   "null_write      14 14 14"
@@ -31,6 +33,8 @@ cases=(
   "exec_heap       14 14 14"
   "tls_read        -  14 14"
   "stack_overflow  14 14 14"
+  "low_read        -  -  14"
+  "int14           -  -  14"
 )
 targets=(unix spt virtio)
 for t in "${targets[@]}"; do
@@ -61,6 +65,9 @@ for row in "${cases[@]}"; do
     check "$t: $c ends with CPU exception ${want[$t]} and status 70" expect_fault "$t" "$c" "${want[$t]}"
   done
 done
+# virtio: the software int $14 pushed no error code, and the handler says so
+check "virtio: int14 (no error code pushed) is reported without one, nor an address" \
+  grep -Eqx 'abort: CPU exception 14 \(page fault\) at ip 0x[0-9a-f]+' "$work/virtio.int14"
 # where the fault was: a NULL access names address 0, a NULL call ip 0
 for t in "${targets[@]}"; do
   check "$t: null_read reports address 0x0" grep -q 'reading an unmapped page) at ip 0x[0-9a-f]*, address 0x0' "$work/$t.null_read"

@@ -6,8 +6,14 @@
  * map the first 1 GiB one to one with 2 MiB pages, enable PAE and long
  * mode, load a 64-bit GDT, jump to 64-bit code, turn on SSE (gcc uses it
  * for copies) and call mg_virtio_start(magic, info) on our own stack.
+ * These page tables and this GDT only get C running: mg_virtio_start
+ * replaces both (exceptions.c, paging.c) with the strict ones.
  * Interrupts stay off (the interrupt handlers below run only while yield
  * sleeps in hlt).
+ *
+ * Also here: the entry points of the CPU's 32 exception vectors, which
+ * hand every exception to exceptions.c, and the stacks, each with a guard
+ * below it that paging.c leaves unmapped.
  */
 #define MB_MAGIC 0x1badb002
 #define MB_FLAGS ((1 << 1) | (1 << 16)) /* memory info; the load addresses are in this header */
@@ -29,7 +35,7 @@ mb_header:
     .globl _start
 _start:
     cli
-    movl $boot_stack_top, %esp
+    movl $mg_virtio_boot_stack_top, %esp
     movl %eax, %edi         /* the magic and the information, for C */
     movl %ebx, %esi
 
@@ -81,7 +87,7 @@ long_mode:
     movq %cr4, %rax
     orq $((1 << 9) | (1 << 10)), %rax
     movq %rax, %cr4
-    movq $boot_stack_top, %rsp
+    movq $mg_virtio_boot_stack_top, %rsp
     xorq %rbp, %rbp
     call mg_virtio_start
 2:  cli
@@ -147,6 +153,28 @@ mg_virtio_irq:
     popq %rax
     iretq
 
+    /* The CPU's exceptions (vectors 0 to 31), all taken on the fault
+     * stack (the TSS's IST 1, exceptions.c), so that even a stack overflow
+     * into the guard page has a stack to be reported on. Each entry pushes
+     * its vector and goes to mg_virtio_exception with the frame's address:
+     * whether the CPU pushed an error code the handler tells from the
+     * frame's depth below the top of the fault stack, which is exact where
+     * a list of vectors would not be (`int $14` pushes none). It never
+     * returns: nothing after a fault is trusted. */
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+exception_\v:
+    pushq $\v
+    jmp exception_common
+    .endr
+exception_common:
+    cld
+    movq %rsp, %rdi
+    andq $-16, %rsp         /* the C calling convention's alignment */
+    call mg_virtio_exception
+3:  cli
+    hlt
+    jmp 3b
+
     /* Linux running this file as a program enters here, in 64-bit user
      * mode: say what it is and exit 126 instead of faulting on cli */
     .globl _mg_host_entry
@@ -174,12 +202,32 @@ gdt_end:
 gdt_ptr:
     .word gdt_end - gdt - 1
     .long gdt
+    /* the exceptions' entry points, for exceptions.c's IDT */
+    .align 8
+    .globl mg_virtio_exception_entries
+mg_virtio_exception_entries:
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad exception_\v
+    .endr
 
+    /* The stacks and their guards, all 4 KiB pages (paging.c maps them):
+     * the boot stack, on which main runs, and the fault stack, on which
+     * exceptions.c's handler runs. A guard is unmapped: a stack that
+     * overflows into it faults there instead of overwriting what lies
+     * below. The boot stack's guard is 16 KiB: the page tables above,
+     * dead once paging.c has switched to its own, then one more page; so
+     * a frame of up to 16 KiB cannot step over it. */
     .section .bss
     .align 4096
+    .globl mg_virtio_boot_stack_guard, mg_virtio_boot_stack, mg_virtio_boot_stack_top
+    .globl mg_virtio_fault_stack_guard, mg_virtio_fault_stack, mg_virtio_fault_stack_top
+mg_virtio_boot_stack_guard:
 pml4: .skip 4096
 pdpt: .skip 4096
 pd:   .skip 4096
-    .align 16
-boot_stack: .skip 65536
-boot_stack_top:
+    .skip 4096
+mg_virtio_boot_stack: .skip 65536
+mg_virtio_boot_stack_top:
+mg_virtio_fault_stack_guard: .skip 4096
+mg_virtio_fault_stack: .skip 8192
+mg_virtio_fault_stack_top:

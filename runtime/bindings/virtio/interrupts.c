@@ -1,6 +1,7 @@
 /*
  * interrupts.c - what wakes the virtio binding's yield from `hlt`: the
- * IDT, the two 8259 PICs, and the PIT's channel 0 ticking at
+ * IDT's vectors from 32 (exceptions.c has the table and the CPU's
+ * exceptions below 32), the two 8259 PICs, and the PIT's channel 0 ticking at
  * MG_VIRTIO_TICK_HZ, plus the lines of the network devices
  * (mg_virtio_irq_wake). Interrupts are enabled only inside yield's
  * `sti; hlt`, and the handlers (boot.S) only count or acknowledge: no
@@ -9,19 +10,6 @@
 #include <stdint.h>
 
 #include "virtio.h"
-
-struct idt_gate {
-    uint16_t offset_low, selector;
-    uint8_t ist, type; /* 0x8e: present, ring 0, 64-bit interrupt gate */
-    uint16_t offset_mid;
-    uint32_t offset_high, reserved;
-};
-
-/* all 256 vectors: the CPU's exceptions (0 to 31) stay absent, so a fault
- * still ends in a triple fault and QEMU's exit, as before interrupts; the
- * PIC's 16 from 32; anything else (the local APIC's spurious vector, say)
- * returns at once */
-static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 /* IRQ 0s taken (boot.S); and whether they come, so that yield may sleep */
 volatile uint32_t mg_virtio_ticks;
@@ -33,11 +21,10 @@ void mg_virtio_spurious(void);
 void mg_virtio_spurious_slave(void);
 void mg_virtio_irq(void);
 
+/* the PIC's vectors take the interrupted stack (yield's): no IST */
 static void idt_set(int vector, void (*handler)(void))
 {
-    uintptr_t a = (uintptr_t)handler;
-    idt[vector] = (struct idt_gate){
-        (uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16), (uint32_t)((uint64_t)a >> 32), 0};
+    mg_virtio_idt_set(vector, handler, 0);
 }
 
 void mg_virtio_interrupts_init(void)
@@ -45,11 +32,6 @@ void mg_virtio_interrupts_init(void)
     for (int v = 32; v < 256; v++) idt_set(v, mg_virtio_spurious);
     idt_set(32, mg_virtio_tick);
     idt_set(47, mg_virtio_spurious_slave);
-    struct __attribute__((packed)) {
-        uint16_t limit;
-        uint64_t base;
-    } idtr = {sizeof idt - 1, (uintptr_t)idt};
-    __asm__ volatile("lidt %0" : : "m"(idtr));
     /* the 8259 PICs: IRQs 0-15 to vectors 32-47 (not the CPU's exception
      * vectors), every line masked but the PIT's */
     outb(0x20, 0x11);

@@ -6,7 +6,7 @@
  * number, so its memory is 4 KiB aligned, with the used ring on a page of
  * its own).
  *
- * Memory is identity-mapped (boot.S), so the heap addresses handed to a
+ * Memory is identity-mapped (paging.c), so the heap addresses handed to a
  * device are its physical addresses; the heap ends below 1 GiB, so page
  * numbers fit the 32-bit register.
  */

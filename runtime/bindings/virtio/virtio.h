@@ -4,9 +4,13 @@
  * only those above it, so that there is no cycle among them:
  *
  *   boot.S         the Multiboot header, 32 to 64-bit mode, the interrupt
- *                  handlers; calls mg_virtio_start
- *   virtio.ld      the image's layout (one loaded block from 1 MiB)
+ *                  and exception entry points, the stacks and their
+ *                  guards; calls mg_virtio_start
+ *   virtio.ld      the image's layout (one loaded block from 1 MiB: code,
+ *                  read-only data, data, each 4 KiB aligned)
  *   console.c      COM1 (mg_platform_console_write)
+ *   exceptions.c   the GDT and TSS, the IDT, the CPU exceptions' handler
+ *   paging.c       the page tables: what may be read, written, executed
  *   clock.c        the TSC and the RTC (mg_platform_clock_*)
  *   entropy.c      RDRAND (mg_platform_entropy)
  *   interrupts.c   the IDT, the 8259 PICs, the PIT's tick: what wakes yield
@@ -80,10 +84,32 @@ static inline uint64_t mg_virtio_rdtsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
-/* ---- console.c, clock.c, interrupts.c: set up by start.c, in this order ---- */
+/* ---- console.c, exceptions.c, paging.c, clock.c, interrupts.c: set up
+ * by start.c, in this order ---- */
 
 /* Sets COM1 up for mg_platform_console_write. */
 void mg_virtio_console_init(void);
+
+/* Clears the thread pointer (FS and GS bases), loads the GDT with the TSS
+ * and the IDT with the CPU's 32 exception vectors: from here on a CPU
+ * exception prints abi/fault.h's line and ends the image with
+ * MG_EXIT_ABORT. Needs the console. */
+void mg_virtio_cpu_init(void);
+
+/* Sets IDT entry `vector` to `handler`, on the TSS's IST `ist` (0: the
+ * interrupted stack). */
+void mg_virtio_idt_set(int vector, void (*handler)(void), int ist);
+
+/* Called by boot.S's exception entries; never returns. */
+_Noreturn void mg_virtio_exception(const uint64_t *frame);
+
+/* Builds the strict page tables (paging.c's list) over memory up to
+ * `mem_end` and switches to them, with no-execute and CR0.WP on. The
+ * tables take the pages after the image; [*free_start, *free_end) is the
+ * read-write memory left after them, for the heap. Whatever the loader
+ * left in low memory or after the image must have been read before.
+ * Needs the exceptions. */
+void mg_virtio_paging_init(uintptr_t mem_end, uintptr_t *free_start, uintptr_t *free_end);
 
 /* Measures the TSC's rate and reads the RTC: the clocks work from here on. */
 void mg_virtio_clock_init(void);
