@@ -22,14 +22,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mgd run IMAGE [--block NAME=FILE[:ro]]... [--net NAME=TAP]... [-- ARGS]\n"
-               "\n"
-               "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
-               "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
-               "device NAME (FILE:ro: read-only; a file whose name ends in :ro or :rw takes\n"
-               "the mode after it: x:ro:rw); --net attaches the host's tap interface TAP (it must exist:\n"
-               "ip tuntap add TAP mode tap) as the network device NAME (default_network is\n"
-               "named service). The exit status is the image's.\n");
+    fprintf(
+        f,
+        "usage: mgd run IMAGE [--block NAME=FILE[:ro]]... [--net NAME=TAP]... [-- ARGS]\n"
+        "\n"
+        "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
+        "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
+        "device NAME (FILE:ro: read-only; a file whose name ends in :ro or :rw takes\n"
+        "the mode after it: x:ro:rw); --net attaches the host's tap interface TAP (it must exist:\n"
+        "ip tuntap add TAP mode tap) as the network device NAME (default_network is\n"
+        "named service). The exit status is the image's.\n");
 }
 
 static bool has_device(const mg_image_info *info, const char *kind, const char *name)

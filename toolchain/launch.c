@@ -125,8 +125,8 @@ static int tap_mtu(const char *name, const char *tap)
                     "mode tap\n",
                     name, tap, tap, tap);
         else
-            fprintf(stderr, "mgd run: --net %s=%s: cannot read the MTU of %s: %s\n", name, tap,
-                    tap, strerror(e));
+            fprintf(stderr, "mgd run: --net %s=%s: cannot read the MTU of %s: %s\n", name, tap, tap,
+                    strerror(e));
         return 0;
     }
     /* what an image takes (as mg-spt and netif), and what QEMU's host_mtu does */
@@ -284,10 +284,10 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
                 return 1;
             }
             mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
-            owned[(*n_owned)++] = mg_xasprintf(
-                "virtio-net-pci,netdev=net%zu,disable-modern=on,host_mtu=%d,"
-                "mac=%02x:%02x:%02x:%02x:%02x:%02x",
-                d, mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+            owned[(*n_owned)++] =
+                mg_xasprintf("virtio-net-pci,netdev=net%zu,disable-modern=on,host_mtu=%d,"
+                             "mac=%02x:%02x:%02x:%02x:%02x:%02x",
+                             d, mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
         }
         av[(*k)++] = "-device";
         av[(*k)++] = owned[*n_owned - 1];

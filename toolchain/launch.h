@@ -30,8 +30,8 @@
 typedef struct mg_attachment {
     const char *kind; /* "block" or "net", as in the image's note */
     const char *name;
-    const char *value;  /* the file (its mode taken off) or the tap */
-    bool read_only;     /* block: FILE:ro */
+    const char *value; /* the file (its mode taken off) or the tap */
+    bool read_only;    /* block: FILE:ro */
 } mg_attachment;
 
 /* Splits the mode off a --block value: FILE:ro is read-only, FILE:rw
