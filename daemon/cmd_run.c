@@ -22,16 +22,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: mgd run IMAGE [--block NAME=FILE[:ro]]... [--net NAME=TAP]... [-- ARGS]\n"
-        "\n"
-        "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
-        "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
-        "device NAME (FILE:ro: read-only; a file whose name ends in :ro or :rw takes\n"
-        "the mode after it: x:ro:rw); --net attaches the host's tap interface TAP (it must exist:\n"
-        "ip tuntap add TAP mode tap) as the network device NAME (default_network is\n"
-        "named service). The exit status is the image's.\n");
+    fprintf(f, "usage: mgd run IMAGE [--block NAME=FILE[:ro]]... [--net NAME=TAP]... [-- ARGS]\n"
+               "\n"
+               "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
+               "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
+               "device NAME: its whole 512-byte sectors (at least one), read-only with :ro\n"
+               "(a file whose name ends in :ro or :rw takes the mode after it: x:ro:rw).\n"
+               "--net attaches the host's tap interface TAP (it must exist: ip tuntap add\n"
+               "TAP mode tap) as the network device NAME (default_network is named\n"
+               "service). An image takes at most 16 of each. The exit status is the\n"
+               "image's.\n");
 }
 
 static bool has_device(const mg_image_info *info, const char *kind, const char *name)
