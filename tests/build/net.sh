@@ -5,9 +5,8 @@
 # all started by `mgd run --net service=TAP`; full-size frames (1500-byte
 # packets) pass both ways; the tap's MTU (9000) is the image's on every
 # target, and a 9000-byte packet passes both ways through the echo
-# example's IP stack;
-# target; a missing or unknown network device is refused with a clear
-# message.
+# example's IP stack; a missing or unknown network device is refused with
+# a clear message.
 # Everything happens in a network namespace made here and deleted on exit:
 # the tap and its address never touch the host's own interfaces.
 # usage: net.sh MGD MG-SPT EXAMPLES_DIR
