@@ -22,13 +22,16 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mgd run IMAGE [--block NAME=FILE]... [--net NAME=TAP]... [-- ARGS]\n"
+    fprintf(f, "usage: mgd run IMAGE [--block NAME=FILE[:ro]]... [--net NAME=TAP]... [-- ARGS]\n"
                "\n"
                "Runs an image built by mgd the way its target needs. ARGS go to the image\n"
                "(its runtime keys: --hello=Hi). --block attaches the file FILE as the block\n"
-               "device NAME; --net attaches the host's tap interface TAP (it must exist:\n"
-               "ip tuntap add TAP mode tap) as the network device NAME (default_network is\n"
-               "named service). The exit status is the image's.\n");
+               "device NAME: its whole 512-byte sectors (at least one), read-only with :ro\n"
+               "(a file whose name ends in :ro or :rw takes the mode after it: x:ro:rw).\n"
+               "--net attaches the host's tap interface TAP (it must exist: ip tuntap add\n"
+               "TAP mode tap) as the network device NAME (default_network is named\n"
+               "service). An image takes at most 16 of each. The exit status is the\n"
+               "image's.\n");
 }
 
 static bool has_device(const mg_image_info *info, const char *kind, const char *name)
@@ -58,7 +61,8 @@ static bool attachments_declared(const mg_image_info *info, const attachment *at
 /* The words before "--" (after it, everything is the image's). An
  * attachment may be given again for another device (repeat). */
 static const mg_option run_options[] = {
-    {"--block", 0, "NAME=FILE", true, NULL, "attaches the file FILE as the block device NAME"},
+    {"--block", 0, "NAME=FILE[:ro]", true, NULL,
+     "attaches the file FILE as the block device NAME (:ro: read-only)"},
     {"--net", 0, "NAME=TAP", true, NULL,
      "attaches the tap interface TAP as the network device NAME"},
     {"--help", 'h', NULL, true, NULL, "prints this help"},
@@ -86,7 +90,12 @@ static int collect_attachments(const mg_args *args, attachment *at, size_t *n_at
                 fprintf(stderr, "mgd run: %s %s is attached twice\n", opt, name);
                 return -1;
             }
-        at[(*n_at)++] = (attachment){kind, name, eq + 1};
+        bool read_only = block && mg_block_value_mode(eq + 1);
+        if (!eq[1]) {
+            fprintf(stderr, "mgd run: %s %s= takes a file before its mode\n", opt, name);
+            return -1;
+        }
+        at[(*n_at)++] = (attachment){kind, name, eq + 1, read_only};
     }
     return 0;
 }

@@ -1,8 +1,13 @@
+/*
+ * launch.c - `mgd run`'s launchers (launch.h): the checks every target
+ * shares (device limits, disk files), then exec, tender or vm.
+ */
 #include "toolchain/launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -10,19 +15,127 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "runtime/include/abi/image_note.h"
 
-/* The value attached to the device `kind` `name`, or NULL. */
-static const char *attached(const mg_attachment *at, size_t n_at, const char *kind,
-                            const char *name)
+#define SECTOR 512
+
+bool mg_block_value_mode(char *value)
+{
+    size_t len = strlen(value);
+    if (len < 3 || (strcmp(value + len - 3, ":ro") && strcmp(value + len - 3, ":rw"))) return false;
+    bool read_only = value[len - 1] == 'o';
+    value[len - 3] = '\0';
+    return read_only;
+}
+
+/* The attachment of the device `kind` `name`, or NULL. */
+static const mg_attachment *attached(const mg_attachment *at, size_t n_at, const char *kind,
+                                     const char *name)
 {
     for (size_t i = 0; i < n_at; i++)
-        if (!strcmp(at[i].kind, kind) && !strcmp(at[i].name, name)) return at[i].value;
+        if (!strcmp(at[i].kind, kind) && !strcmp(at[i].name, name)) return &at[i];
     return NULL;
+}
+
+/* The image declares no more devices of a kind than every target takes:
+ * 0, or 2 after naming the limit. Checked before anything is opened, so
+ * that the answer is the same on every target, whatever is attached. */
+static int check_limits(const mg_image_info *info)
+{
+    size_t n_blocks = 0, n_nets = 0;
+    for (size_t d = 0; d < info->n_devices; d++) {
+        n_blocks += !strcmp(info->devices[d].kind, "block");
+        n_nets += !strcmp(info->devices[d].kind, "net");
+    }
+    if (n_blocks > MG_IMAGE_MAX_BLOCKS) {
+        fprintf(stderr,
+                "mgd run: %s declares %zu block devices; an image takes at most %d block "
+                "devices\n",
+                info->name, n_blocks, MG_IMAGE_MAX_BLOCKS);
+        return 2;
+    }
+    if (n_nets > MG_IMAGE_MAX_NETS) {
+        fprintf(stderr,
+                "mgd run: %s declares %zu network devices; an image takes at most %d network "
+                "devices\n",
+                info->name, n_nets, MG_IMAGE_MAX_NETS);
+        return 2;
+    }
+    return 0;
+}
+
+/* Every attached disk is a file the image can use, the same on every
+ * target: readable, and a regular file of at least one 512-byte sector
+ * (of which whole sectors are used) or a host block device. 0, or 2 after
+ * naming the file and why. */
+static int check_disks(const mg_attachment *at, size_t n_at)
+{
+    for (size_t i = 0; i < n_at; i++) {
+        if (strcmp(at[i].kind, "block")) continue;
+        struct stat st;
+        if (stat(at[i].value, &st) != 0 || access(at[i].value, R_OK) != 0) {
+            fprintf(stderr, "mgd run: --block %s=%s: %s\n", at[i].name, at[i].value,
+                    strerror(errno));
+            return 2;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+            fprintf(stderr, "mgd run: --block %s=%s: not a regular file or a block device\n",
+                    at[i].name, at[i].value);
+            return 2;
+        }
+        if (S_ISREG(st.st_mode) && st.st_size < SECTOR) {
+            fprintf(stderr,
+                    "mgd run: --block %s=%s: %s is %lld bytes, smaller than one %d-byte sector: "
+                    "not a disk\n",
+                    at[i].name, at[i].value, at[i].value, (long long)st.st_size, SECTOR);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* The MTU of the host interface `tap`, or 0 after saying why there is
+ * none (no such interface, most often). */
+static int tap_mtu(const char *name, const char *tap)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    if (strlen(tap) >= sizeof ifr.ifr_name) {
+        fprintf(stderr, "mgd run: --net %s=%s: an interface name has 1 to %zu characters\n", name,
+                tap, sizeof ifr.ifr_name - 1);
+        return 0;
+    }
+    memcpy(ifr.ifr_name, tap, strlen(tap) + 1);
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int rc = sock < 0 ? -1 : ioctl(sock, SIOCGIFMTU, &ifr);
+    int e = errno;
+    if (sock >= 0) close(sock);
+    if (rc != 0) {
+        if (e == ENODEV)
+            fprintf(stderr,
+                    "mgd run: --net %s=%s: no tap interface %s: create it with ip tuntap add %s "
+                    "mode tap\n",
+                    name, tap, tap, tap);
+        else
+            fprintf(stderr, "mgd run: --net %s=%s: cannot read the MTU of %s: %s\n", name, tap, tap,
+                    strerror(e));
+        return 0;
+    }
+    /* what an image takes (as mg-spt and netif), and what QEMU's host_mtu does */
+    if (ifr.ifr_mtu < 68 || ifr.ifr_mtu > 65535) {
+        fprintf(stderr, "mgd run: --net %s=%s: %s has an MTU of %d; an image takes 68 to 65535\n",
+                name, tap, tap, ifr.ifr_mtu);
+        return 0;
+    }
+    return ifr.ifr_mtu;
 }
 
 extern char **environ;
@@ -83,8 +196,13 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
     }
     size_t k = 0;
     av[k++] = tender;
+    /* a disk always with its mode, so that a file whose name ends in :ro
+     * or :rw is never taken for one */
     for (size_t i = 0; i < n_at; i++)
-        av[k++] = mg_xasprintf("--%s:%s=%s", at[i].kind, at[i].name, at[i].value);
+        av[k++] = mg_xasprintf("--%s:%s=%s%s", at[i].kind, at[i].name, at[i].value,
+                               strcmp(at[i].kind, "block") ? ""
+                               : at[i].read_only           ? ":ro"
+                                                           : ":rw");
     av[k++] = (char *)image;
     av[k++] = "--";
     for (int i = 0; i < nargs; i++) av[k++] = args[i];
@@ -115,9 +233,15 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
 /* The QEMU arguments of the image's devices, in the note's order: for a
  * block device -drive and a virtio-blk-pci device, for a network device
  * a tap -netdev and a virtio-net-pci device (both on the legacy
- * interface, which the image drives). Appends to av (freed by the caller
- * through `owned`); 0, or the status to end with (2: a device missing or
- * unusable) after saying why. */
+ * interface, which the image drives). A drive is raw with a size= of the
+ * file's whole sectors, so that the image sees the capacity it sees on
+ * unix and spt and QEMU never writes past it (without it QEMU rounds the
+ * capacity up and grows the file on a write to the last sector), and
+ * readonly=on for FILE:ro or a file the host refuses writing (which the
+ * image sees as VIRTIO_BLK_F_RO). A network device gets host_mtu= the
+ * tap's MTU, which the image reads as VIRTIO_NET_F_MTU. Appends to av
+ * (freed by the caller through `owned`); 0, or the status to end with
+ * (2: a device missing or unusable) after saying why. */
 static int vm_device_args(const mg_target *t, const mg_image_info *info, const mg_attachment *at,
                           size_t n_at, char **av, size_t *k, char **owned, size_t *n_owned)
 {
@@ -129,7 +253,8 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
                     info->name, dev->kind, dev->name, t->name, dev->kind);
             return 1;
         }
-        const char *value = attached(at, n_at, dev->kind, dev->name);
+        const mg_attachment *a = attached(at, n_at, dev->kind, dev->name);
+        const char *value = a ? a->value : NULL;
         if (!value) {
             fprintf(stderr, "mgd run: %s needs the %s device %s: attach it with --%s %s=%s\n",
                     info->name, block ? "block" : "network", dev->name, dev->kind, dev->name,
@@ -143,11 +268,27 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
             return 2;
         }
         if (block) {
-            owned[(*n_owned)++] = mg_xasprintf("file=%s,if=none,id=disk%zu,format=raw", value, d);
+            struct stat st;
+            if (stat(value, &st) != 0) {
+                fprintf(stderr, "mgd run: --block %s=%s: %s\n", dev->name, value, strerror(errno));
+                return 2;
+            }
+            /* a host block device keeps the size QEMU finds */
+            char size[40] = "";
+            if (S_ISREG(st.st_mode))
+                snprintf(size, sizeof size, ",size=%lld",
+                         (long long)(st.st_size / SECTOR * SECTOR));
+            bool read_only = a->read_only || access(value, W_OK) != 0;
+            owned[(*n_owned)++] = mg_xasprintf("file=%s,if=none,id=disk%zu,format=raw%s%s", value,
+                                               d, size, read_only ? ",readonly=on" : "");
             av[(*k)++] = "-drive";
             av[(*k)++] = owned[*n_owned - 1];
             owned[(*n_owned)++] = mg_xasprintf("virtio-blk-pci,drive=disk%zu,disable-modern=on", d);
         } else {
+            /* the tap must exist (QEMU would make a fresh one nothing is
+             * connected to) and its MTU is the image's */
+            int mtu = tap_mtu(dev->name, value);
+            if (!mtu) return 2;
             owned[(*n_owned)++] =
                 mg_xasprintf("tap,id=net%zu,ifname=%s,script=no,downscript=no", d, value);
             av[(*k)++] = "-netdev";
@@ -161,9 +302,10 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
                 return 1;
             }
             mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
-            owned[(*n_owned)++] = mg_xasprintf(
-                "virtio-net-pci,netdev=net%zu,disable-modern=on,mac=%02x:%02x:%02x:%02x:%02x:%02x",
-                d, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+            owned[(*n_owned)++] =
+                mg_xasprintf("virtio-net-pci,netdev=net%zu,disable-modern=on,host_mtu=%d,"
+                             "mac=%02x:%02x:%02x:%02x:%02x:%02x",
+                             d, mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
         }
         av[(*k)++] = "-device";
         av[(*k)++] = owned[*n_owned - 1];
@@ -277,9 +419,10 @@ out:
 }
 
 /* Runs an image that is a host program (unix) in place of mgd: the devices
- * become MG_BLOCK_<NAME> (the file's absolute path, which must be
- * readable) and MG_NET_<NAME>. Returns only on failure, with the status to
- * exit with. */
+ * become MG_BLOCK_<NAME> (the file's absolute path), MG_READ_ONLY_<NAME>
+ * (1 for FILE:ro; unset otherwise, so that the caller's environment does
+ * not decide it) and MG_NET_<NAME>. Returns only on failure, with the
+ * status to exit with. */
 static int exec_image(const mg_target_arch *arch, const mg_image_info *info, const char *real,
                       const mg_attachment *at, size_t n_at, int nargs, char **args)
 {
@@ -287,11 +430,15 @@ static int exec_image(const mg_target_arch *arch, const mg_image_info *info, con
         const char *value = at[i].value;
         char file[PATH_MAX];
         if (!strcmp(at[i].kind, "block")) {
-            if (access(value, R_OK) != 0) {
-                fprintf(stderr, "mgd run: --block %s=%s: %s\n", at[i].name, value, strerror(errno));
+            if (realpath(value, file)) value = file;
+            char *ro = mg_xasprintf("MG_READ_ONLY_%s", at[i].name);
+            int rc = at[i].read_only ? setenv(ro, "1", 1) : unsetenv(ro);
+            free(ro);
+            if (rc != 0) {
+                fprintf(stderr, "mgd run: cannot pass --block %s to the image: %s\n", at[i].name,
+                        strerror(errno));
                 return 1;
             }
-            if (realpath(value, file)) value = file;
         }
         char *var =
             mg_xasprintf("MG_%s_%s", !strcmp(at[i].kind, "net") ? "NET" : "BLOCK", at[i].name);
@@ -350,5 +497,7 @@ static int (*const launchers[])(const mg_launch *) = {
 
 int mg_launch_image(const mg_launch *l)
 {
-    return launchers[l->target->launcher](l);
+    int status = check_limits(l->info);
+    if (!status) status = check_disks(l->at, l->n_at);
+    return status ? status : launchers[l->target->launcher](l);
 }

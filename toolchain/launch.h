@@ -19,17 +19,26 @@
 #ifndef MG_TOOLCHAIN_LAUNCH_H
 #define MG_TOOLCHAIN_LAUNCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "toolchain/image.h"
 #include "toolchain/target.h"
 
-/* A device attached on the command line: --block NAME=FILE, --net NAME=TAP. */
+/* A device attached on the command line: --block NAME=FILE[:ro],
+ * --net NAME=TAP. */
 typedef struct mg_attachment {
     const char *kind; /* "block" or "net", as in the image's note */
     const char *name;
-    const char *value;
+    const char *value; /* the file (its mode taken off) or the tap */
+    bool read_only;    /* block: FILE:ro */
 } mg_attachment;
+
+/* Splits the mode off a --block value: FILE:ro is read-only, FILE:rw
+ * read-write, anything else read-write as it is. A final ":ro" or ":rw" is
+ * always the mode, so a file whose name ends in one is given with the mode
+ * after it (disk:ro:rw). Cuts `value` in place; true if it was :ro. */
+bool mg_block_value_mode(char *value);
 
 /* What to start: an image of `target`/`arch` described by `info`, at the
  * absolute path `image`, its devices (each one the image declares) and
@@ -45,10 +54,14 @@ typedef struct mg_launch {
     char **args;
 } mg_launch;
 
-/* Starts the image with its target's launcher and waits for it. Returns
- * the status to exit with: the image's, 128 + signal when it was killed,
- * 2 for a device missing or unusable, 1 for any other failure (said on
- * stderr). The exec launcher returns only on failure. */
+/* Starts the image with its target's launcher and waits for it, after
+ * checking, the same way for every target, what the image's note declares
+ * and what is attached: at most MG_IMAGE_MAX_BLOCKS block and
+ * MG_IMAGE_MAX_NETS network devices, and every disk a readable file (or
+ * host block device) of at least one 512-byte sector. Returns the status
+ * to exit with: the image's, 128 + signal when it was killed, 2 for a
+ * device missing or unusable (or one too many), 1 for any other failure
+ * (said on stderr). The exec launcher returns only on failure. */
 int mg_launch_image(const mg_launch *l);
 
 #endif

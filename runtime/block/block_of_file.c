@@ -49,7 +49,7 @@ int mg_block_of_file_connect(mg_block **out, const char *name)
         return MG_EINVAL;
     }
     mg_handle handle;
-    struct mg_block_info info;
+    struct mg_block_info info = {0};
     int rc = mg_platform_block_acquire(name, &handle, &info);
     if (rc != MG_OK) {
         mg_printf("block_of_file %s: cannot acquire the block device: %s\n", name, mg_strerror(rc));
@@ -75,9 +75,10 @@ int mg_block_of_file_connect(mg_block **out, const char *name)
     f->block.name = copy;
     f->block.geometry.sector_size = (uint32_t)info.block_size;
     f->block.geometry.n_sectors = info.capacity / info.block_size;
-    /* The platform interface has no read-only devices: writes that the host
-     * refuses fail as MG_EIO or MG_EACCES from the platform. */
-    f->block.geometry.read_write = true;
+    /* every target says whether the device is read-only (mgd run's :ro,
+     * or a file the host refuses writing): writes then fail here with
+     * MG_EACCES, before reaching the platform, which would refuse them too */
+    f->block.geometry.read_write = !info.read_only;
     *out = &f->block;
     return MG_OK;
 }

@@ -3,8 +3,10 @@
 # raw Ethernet frames, examples/ping) answers the host's ping over a tap
 # interface on unix, spt (through mg-spt) and virtio (virtio-net in QEMU),
 # all started by `mgd run --net service=TAP`; full-size frames (1500-byte
-# packets) pass both ways; a missing or unknown network device is refused
-# with a clear message.
+# packets) pass both ways; the tap's MTU (9000) is the image's on every
+# target, and a 9000-byte packet passes both ways through the echo
+# example's IP stack; a missing or unknown network device is refused with
+# a clear message.
 # Everything happens in a network namespace made here and deleted on exit:
 # the tap and its address never touch the host's own interfaces.
 # usage: net.sh MGD MG-SPT EXAMPLES_DIR
@@ -50,6 +52,34 @@ for target in $targets; do
   [ "$fails" -eq 0 ] || { cat "$out" "$work"/p?."$target"; }
 done
 
+# the host's MTU reaches the image on every target (virtio: mgd run reads
+# the tap's and gives QEMU host_mtu=, the driver reads VIRTIO_NET_F_MTU)
+in_ns ip link set tap0 mtu 9000
+for target in $targets; do
+  out=$work/mtu.$target
+  in_ns timeout 60 "$mgd" run "$work/ping.$target" --net service=tap0 -- --count=1 >"$out" 2>&1 &
+  pid=$!
+  check "$target reports the tap's MTU of 9000" wait_for "$out" 60 '^ping: answering for .*, mtu 9000\)'
+  run "$work/m1.$target" in_ns ping -n -c 1 -s 1472 -W 5 10.0.0.2
+  check "... and still answers a 1500-byte ping" grep -q '1 packets transmitted, 1 received' "$work/m1.$target"
+  wait "$pid" || { tr -d '\r' <"$out"; check "... and exits 0" false; }
+  # a 9000-byte packet both ways, through the echo example's IP stack (the
+  # ping example answers from a 1514-byte buffer)
+  keys=()
+  [ "$target" = unix ] && keys=(--key net=direct) # lwIP on the tap, not the host's sockets
+  build "$examples/echo" "$work/echo.$target" "$target" "${keys[@]}" || continue
+  in_ns timeout 60 "$mgd" run "$work/echo.$target" --net service=tap0 >"$out.echo" 2>&1 &
+  pid=$!
+  wait_for "$out.echo" 60 '^echo: listening'
+  run "$work/m2.$target" in_ns ping -n -c 1 -s 8972 -M do -W 5 10.0.0.2
+  check "a 9000-byte packet goes both ways on $target" grep -q '1 packets transmitted, 1 received' "$work/m2.$target"
+  # the echo server never ends by itself: end what runs in the namespace
+  # (only it, now), QEMU included
+  ip netns pids "$ns" | xargs -r kill 2>/dev/null
+  wait "$pid" 2>/dev/null
+done
+in_ns ip link set tap0 mtu 1500
+
 # what is refused
 run "$work/n1" "$mgd" run "$work/ping.virtio"; rc=$?
 check "virtio without --net: usage error (2)" test "$rc" -eq 2
@@ -62,6 +92,9 @@ if [ -x "$spt" ]; then
   check "spt with a tap that does not exist: refused (125)" test "$rc" -eq 125
   check "... naming it" grep -q 'nosuchtap' "$work/n3"
 fi
+run "$work/n6" in_ns "$mgd" run "$work/ping.virtio" --net service=nosuchtap; rc=$?
+check "virtio with a tap that does not exist: refused before QEMU starts (2)" bash -c \
+  "test $rc -eq 2 && grep -q 'no tap interface nosuchtap: create it with ip tuntap add' '$work/n6'"
 run "$work/n4" in_ns "$mgd" run "$work/ping.unix" --net service=nosuchtap; rc=$?
 check "unix with a tap that does not exist: the device fails to connect (1)" test "$rc" -eq 1
 check "... naming the device" grep -q 'netif service: cannot acquire the network device' "$work/n4"

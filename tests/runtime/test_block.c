@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "abi/platform.h"
 #include "mg/block.h"
 
 Test(ramdisk, geometry_rounds_up_and_is_zero_filled)
@@ -160,5 +162,85 @@ Test(block_of_file, missing_file_fails_to_connect)
     cr_assert_eq(mg_block_of_file_connect(&b, "no-such-disk"), MG_ENOENT);
     cr_assert_null(b);
     cr_assert_eq(mg_block_of_file_connect(&b, ""), MG_EINVAL);
+    remove_disk("disk");
+}
+
+Test(block_of_file, a_file_smaller_than_a_sector_is_no_disk)
+{
+    make_disk("tiny", 511);
+    mg_block *b = NULL;
+    cr_assert_eq(mg_block_of_file_connect(&b, "tiny"), MG_EINVAL);
+    cr_assert_null(b);
+    struct stat st;
+    cr_assert_eq(stat("tiny", &st), 0);
+    cr_assert_eq(st.st_size, 511);
+    remove_disk("tiny");
+}
+
+Test(block_of_file, odd_sizes_round_down_and_the_file_keeps_its_size)
+{
+    make_disk("odd", 1636); /* 3 sectors and 100 bytes */
+    mg_block *b = NULL;
+    cr_assert_eq(mg_block_of_file_connect(&b, "odd"), MG_OK);
+    mg_block_geometry g;
+    mg_block_get_info(b, &g);
+    cr_assert_eq(g.n_sectors, 3);
+    unsigned char buf[512];
+    memset(buf, 0x5A, sizeof buf);
+    cr_assert_eq(mg_block_write(b, 2, buf, 1), MG_OK);
+    cr_assert_eq(mg_block_write(b, 3, buf, 1), MG_ERANGE);
+    mg_block_disconnect(b);
+    struct stat st;
+    cr_assert_eq(stat("odd", &st), 0);
+    cr_assert_eq(st.st_size, 1636);
+    /* the 100 bytes past the last whole sector are as they were */
+    int fd = open("odd", O_RDONLY);
+    unsigned char tail[100];
+    cr_assert_eq(pread(fd, tail, sizeof tail, 1536), 100);
+    close(fd);
+    for (size_t i = 0; i < sizeof tail; i++) cr_assert_eq(tail[i], (1536 + i) % 251);
+    remove_disk("odd");
+}
+
+Test(block_of_file, read_only_is_reported_and_writes_are_refused)
+{
+    make_disk("ro", 4 * 512);
+    cr_assert_eq(setenv("MG_READ_ONLY_ro", "1", 1), 0);
+    mg_block *b = NULL;
+    cr_assert_eq(mg_block_of_file_connect(&b, "ro"), MG_OK);
+    mg_block_geometry g;
+    mg_block_get_info(b, &g);
+    cr_assert(!g.read_write);
+    unsigned char buf[512];
+    memset(buf, 0xEE, sizeof buf);
+    cr_assert_eq(mg_block_write(b, 0, buf, 1), MG_EACCES);
+    /* the platform refuses it too, for code that goes round the library */
+    mg_handle h;
+    struct mg_block_info info;
+    cr_assert_eq(mg_platform_block_acquire("ro", &h, &info), MG_OK);
+    cr_assert_eq(info.read_only, 1);
+    cr_assert_eq(mg_platform_block_write(h, 0, buf, 512), MG_EACCES);
+    cr_assert_eq(mg_platform_block_read(h, 0, buf, 512), MG_OK);
+    cr_assert_eq(buf[1], 1);
+    unsetenv("MG_READ_ONLY_ro");
+    mg_block_disconnect(b);
+    remove_disk("ro");
+}
+
+Test(block_of_file, at_most_16_devices)
+{
+    make_disk("disk", 512);
+    char name[32];
+    mg_handle h;
+    struct mg_block_info info;
+    for (int i = 0; i < MG_PLATFORM_MAX_BLOCKS; i++) {
+        snprintf(name, sizeof name, "MG_BLOCK_d%d", i);
+        cr_assert_eq(setenv(name, "disk", 1), 0);
+        cr_assert_eq(mg_platform_block_acquire(name + strlen("MG_BLOCK_"), &h, &info), MG_OK);
+    }
+    /* one of those again is fine; a 17th device is not */
+    cr_assert_eq(mg_platform_block_acquire("d0", &h, &info), MG_OK);
+    cr_assert_eq(setenv("MG_BLOCK_d16", "disk", 1), 0);
+    cr_assert_eq(mg_platform_block_acquire("d16", &h, &info), MG_ENOSPC);
     remove_disk("disk");
 }

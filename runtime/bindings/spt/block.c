@@ -1,11 +1,16 @@
 /*
  * block.c - the spt binding's block devices: the host files the tender
  * opened (--block:NAME=FILE), read and written with pread64 and pwrite64.
- * Block device i of the boot structure is handle i.
+ * Block device i of the boot structure is handle i. A device the tender
+ * opened read-only is reported so (mg_block_info's read_only) and its
+ * writes refused with MG_EACCES before any system call.
  */
 #include <string.h>
 
 #include "spt.h"
+
+_Static_assert(MG_SPT_MAX_BLOCKS == MG_PLATFORM_MAX_BLOCKS,
+               "the boot structure has room for the block devices an image may declare");
 
 int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info)
 {
@@ -13,7 +18,10 @@ int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_blo
         if (strcmp(mg_spt_boot_info->blocks[i].name, name) == 0) {
             *handle = i;
             info->capacity = mg_spt_boot_info->blocks[i].capacity;
-            info->block_size = 512;
+            info->block_size = MG_PLATFORM_BLOCK_SIZE;
+            /* the tender opened it read-only (:ro, or the host refused
+             * writing): its filter forbids pwrite64 on it as well */
+            info->read_only = !mg_spt_boot_info->blocks[i].writable;
             return MG_OK;
         }
     return MG_ENOENT;

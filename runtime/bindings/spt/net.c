@@ -8,6 +8,9 @@
 
 #include "spt.h"
 
+_Static_assert(MG_SPT_MAX_NETS == MG_PLATFORM_MAX_NETS,
+               "the boot structure has room for the network devices an image may declare");
+
 /* The network device behind a handle, if the handle is one that was
  * acquired; else NULL. */
 static const struct mg_spt_net *net_of(mg_handle h)

@@ -10,7 +10,8 @@
  *
  * The image's MAC address is MG_MAC_<name> when set, else a random
  * locally administered unicast address: the tap's own address belongs to
- * the host side. The MTU is the interface's.
+ * the host side. The MTU is the interface's. At most MG_PLATFORM_MAX_NETS
+ * devices are acquired (MG_ENOSPC after that), the limit of every target.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -76,6 +77,10 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
     if (!ifname) ifname = name;
     if (strlen(ifname) >= IFNAMSIZ) return MG_EINVAL;
     if (if_nametoindex(ifname) == 0) return MG_ENOENT;
+    /* a device is acquired once (a tap has one reader): each counts */
+    int n_acquired = 0;
+    for (int h = 0; h < MG_PLATFORM_MAX_HANDLES; h++) n_acquired += mg_unix_nets[h].mtu != 0;
+    if (n_acquired >= MG_PLATFORM_MAX_NETS) return MG_ENOSPC;
 
     uint8_t mac[6];
     const char *mac_text = mg_unix_net_env("MG_MAC_", name);

@@ -1,7 +1,9 @@
 /*
  * block.c - the virtio binding's block devices: virtio-blk (virtio_blk.c),
  * the n-th of the note's block devices (note.c) being the n-th on the
- * bus, with handle n. Requests are synchronous, one at a time.
+ * bus, with handle n. Requests are synchronous, one at a time. A
+ * read-only device (VIRTIO_BLK_F_RO) says so at acquire and refuses
+ * writes with MG_EACCES, as unix and spt do, without asking the device.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +18,8 @@ int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_blo
     if (mg_virtio_blk_failed(index)) return MG_EIO; /* attached, but it would not start */
     *handle = (mg_handle)index;
     info->capacity = mg_virtio_blk_capacity(index);
-    info->block_size = 512;
+    info->block_size = MG_PLATFORM_BLOCK_SIZE;
+    info->read_only = mg_virtio_blk_read_only(index);
     return MG_OK;
 }
 
@@ -40,5 +43,6 @@ int mg_platform_block_write(mg_handle h, uint64_t offset, const void *buf, size_
 {
     int rc = block_check(h, offset, size);
     if (rc || !size) return rc;
+    if (mg_virtio_blk_read_only((int)h)) return MG_EACCES;
     return mg_virtio_blk_io((int)h, 1, offset / 512, (void *)buf, size);
 }

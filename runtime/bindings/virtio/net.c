@@ -27,7 +27,7 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
     if (nics_acquired & (1u << index)) return MG_EEXIST;
     *handle = (mg_handle)(NET_HANDLE_BASE + index);
     mg_virtio_net_mac(index, info->mac);
-    info->mtu = MG_VIRTIO_NET_MTU;
+    info->mtu = mg_virtio_net_mtu(index); /* the host's, when QEMU says it */
     nics_acquired |= 1u << index;
     return MG_OK;
 }
@@ -52,7 +52,8 @@ mg_handle_set mg_virtio_nets_ready(void)
 int mg_platform_net_write(mg_handle h, const void *buf, size_t size)
 {
     int i = nic_of(h);
-    if (i < 0 || !buf || size < MG_NET_HEADER_SIZE || size > MG_VIRTIO_NET_MTU + MG_NET_HEADER_SIZE)
+    if (i < 0 || !buf || size < MG_NET_HEADER_SIZE ||
+        size > mg_virtio_net_mtu(i) + MG_NET_HEADER_SIZE)
         return MG_EINVAL;
     return mg_virtio_net_write(i, buf, size);
 }
@@ -60,7 +61,7 @@ int mg_platform_net_write(mg_handle h, const void *buf, size_t size)
 int mg_platform_net_read(mg_handle h, void *buf, size_t size, size_t *read_size)
 {
     int i = nic_of(h);
-    if (i < 0 || !buf || !read_size || size < MG_VIRTIO_NET_MTU + MG_NET_HEADER_SIZE)
+    if (i < 0 || !buf || !read_size || size < mg_virtio_net_mtu(i) + MG_NET_HEADER_SIZE)
         return MG_EINVAL;
     return mg_virtio_net_read(i, buf, read_size);
 }

@@ -220,8 +220,12 @@ struct mg_vq_used_elem mg_vq_take(struct mg_vq *q);
 
 /* ---- the drivers (virtio_blk.c, virtio_net.c) ---- */
 
-/* Devices of each kind driven at most. */
+/* Devices of each kind driven at most: what an image may declare (mgd
+ * run refuses more before QEMU starts). */
 #define MG_VIRTIO_MAX_DEVICES 16
+_Static_assert(MG_VIRTIO_MAX_DEVICES == MG_PLATFORM_MAX_BLOCKS &&
+                   MG_VIRTIO_MAX_DEVICES == MG_PLATFORM_MAX_NETS,
+               "the drivers take every device an image may declare");
 
 /* Finds the virtio block devices on PCI bus 0 and sets them up, in slot
  * order (mgd run attaches them in the order of the image's note). Called
@@ -234,9 +238,13 @@ int mg_virtio_blk_count(void);
 int mg_virtio_blk_failed(int i);
 /* The i-th device's capacity in bytes. */
 uint64_t mg_virtio_blk_capacity(int i);
+/* Whether the i-th device is read-only (VIRTIO_BLK_F_RO: QEMU's
+ * -drive readonly=on). */
+int mg_virtio_blk_read_only(int i);
 /* Reads or writes whole 512-byte sectors; MG_OK or MG_EIO. */
 int mg_virtio_blk_io(int i, int write, uint64_t sector, void *buf, size_t size);
 
+/* The MTU of a device that does not say its own (no VIRTIO_NET_F_MTU). */
 #define MG_VIRTIO_NET_MTU 1500
 
 /* Finds the virtio network devices on PCI bus 0 and sets them up, in slot
@@ -246,13 +254,16 @@ void mg_virtio_net_init(void);
 int mg_virtio_net_count(void);
 /* Whether the i-th device's setup failed (it must not be used). */
 int mg_virtio_net_failed(int i);
+/* The i-th device's MTU: the host's (VIRTIO_NET_F_MTU, which mgd run
+ * asks QEMU for with host_mtu=), else MG_VIRTIO_NET_MTU. */
+size_t mg_virtio_net_mtu(int i);
 /* The i-th device's MAC address: the device's, or a random locally
  * administered one if it has none. */
 void mg_virtio_net_mac(int i, uint8_t mac[6]);
 /* Whether frames are waiting on the i-th device (cheap: reads memory
  * only, for yield's polling loop). */
 int mg_virtio_net_pending(int i);
-/* Sends one frame (14 to 1514 bytes; the caller checks): copied into a
+/* Sends one frame (14 to mtu + 14 bytes; the caller checks): copied into a
  * transmit buffer. MG_OK, MG_EIO (the device is broken or has not taken a
  * frame for a second). */
 int mg_virtio_net_write(int i, const void *frame, size_t size);
@@ -261,7 +272,7 @@ int mg_virtio_net_write(int i, const void *frame, size_t size);
  * and an image that exits at once would lose its last ones
  * (mg_platform_exit calls this; with no device it returns at once). */
 void mg_virtio_net_flush(uint64_t timeout);
-/* Takes the next waiting frame into buf (at least 1514 bytes). MG_OK with
+/* Takes the next waiting frame into buf (at least mtu + 14 bytes). MG_OK with
  * *size set, MG_EAGAIN when none waits, MG_EIO (the device is broken). */
 int mg_virtio_net_read(int i, void *buf, size_t *size);
 

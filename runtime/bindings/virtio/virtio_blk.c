@@ -7,6 +7,14 @@
  * Each device gets one queue of its own size (pci.c). A request is
  * three descriptors: the header (type, sector), the data, and the status
  * byte the device writes; the driver waits for the used ring to move.
+ *
+ * The one feature taken is VIRTIO_BLK_F_RO: QEMU offers it for a drive
+ * attached with readonly=on (mgd run --block NAME=FILE:ro, or a file the
+ * host refuses writing), and block.c then refuses writes itself, before
+ * the device would fail them. The capacity is what QEMU says: mgd run
+ * gives the raw drive a size= rounded down to whole sectors, so the guest
+ * sees the same capacity as on unix and spt, and QEMU never writes past
+ * it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,12 +24,14 @@
 
 #define BLK_PCI_DEVICE 0x1001 /* legacy block (modern 0x1042 is not driven) */
 #define BLK_TYPE 2            /* virtio device type: block */
+#define BLK_F_RO (1u << 5)    /* the device is read-only */
 
 struct blk {
     uint16_t io;
     struct mg_vq q;
     uint64_t capacity;
-    int failed; /* its setup failed: it only holds its place in the bus order */
+    int failed;    /* its setup failed: it only holds its place in the bus order */
+    int read_only; /* VIRTIO_BLK_F_RO offered */
     struct {
         uint32_t type, reserved;
         uint64_t sector;
@@ -35,8 +45,9 @@ static int n_devices;
 static int setup(struct blk *d, uint16_t io)
 {
     d->io = io;
-    (void)mg_virtio_begin(io);
-    outl(io + VP_GUEST_FEATURES, 0);                        /* none: plain reads and writes */
+    uint32_t features = mg_virtio_begin(io) & BLK_F_RO; /* only whether it is read-only */
+    outl(io + VP_GUEST_FEATURES, features);
+    d->read_only = features != 0;
     if (mg_vq_setup(io, 0, &d->q, 4) != MG_OK) goto failed; /* a request takes 3 */
     d->q.avail[0] = VQ_AVAIL_NO_INTERRUPT;
     /* virtio-blk's configuration: the capacity in sectors, 64 bits */
@@ -75,6 +86,11 @@ int mg_virtio_blk_failed(int i)
 uint64_t mg_virtio_blk_capacity(int i)
 {
     return devices[i].capacity;
+}
+
+int mg_virtio_blk_read_only(int i)
+{
+    return devices[i].read_only;
 }
 
 int mg_virtio_blk_io(int i, int write, uint64_t sector, void *buf, size_t size)

@@ -5,13 +5,25 @@
  * queue's interrupt only wakes yield from hlt (its handler, in boot.S,
  * acknowledges and returns); frames are never handled in it.
  *
- * Only VIRTIO_NET_F_MAC is negotiated: no checksum or segmentation
- * offload and no mergeable receive buffers, so every buffer starts with
+ * Only VIRTIO_NET_F_MAC and VIRTIO_NET_F_MTU are negotiated: no checksum
+ * or segmentation offload and no mergeable receive buffers, so every
+ * buffer starts with
  * the legacy 10-byte virtio_net_hdr (all zero on transmit: nothing to
  * offload) and holds one whole frame. Without VIRTIO_F_ANY_LAYOUT a
  * legacy device may expect that header in a descriptor of its own, so
  * each buffer is a chain of two descriptors (header, frame) with fixed
  * numbers: buffer k is descriptors 2k and 2k + 1.
+ *
+ * The MTU is the device's when it offers VIRTIO_NET_F_MTU (QEMU does when
+ * given host_mtu=, which mgd run sets to the tap's MTU), else 1500; it is
+ * read from the configuration at offset 10 (after mac[6], status and
+ * max_virtqueue_pairs; the legacy configuration follows the registers at
+ * VP_CONFIG since MSI-X is never enabled). Buffers are sized by it: a
+ * receive buffer takes one byte more than the largest frame, so that a
+ * frame the device had to cut (a host that sends more than its MTU says)
+ * shows by filling it, and is dropped rather than passed on cut, as spt
+ * does. The number of buffers shrinks for a large MTU, so that a device
+ * never takes more than about 3 MiB of the heap.
  *
  * Receiving: every receive buffer is offered at boot and each goes back
  * to the device as soon as its frame is copied out, so the queue stays
@@ -28,17 +40,23 @@
 
 #define NET_PCI_DEVICE 0x1000 /* legacy network (modern 0x1041 is not driven) */
 #define NET_TYPE 1            /* virtio device type: network */
+#define NET_F_MTU (1u << 3)   /* the host's MTU is in the configuration */
 #define NET_F_MAC (1u << 5)   /* the MAC address is in the configuration */
+#define CONFIG_MTU 10         /* the mtu field's offset in virtio_net_config */
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
 #define HDR_SIZE 10 /* the legacy virtio_net_hdr without num_buffers */
-#define FRAME_MAX (MG_VIRTIO_NET_MTU + 14)
-#define BUF_STRIDE 1536 /* HDR_SIZE + FRAME_MAX, rounded up to whole cache lines */
 /* caps on buffers, whatever the queue size: 128 frames of backlog cover a
- * burst a polled image cannot drain at once, in under 200 KiB per device */
+ * burst a polled image cannot drain at once (under 200 KiB per device at
+ * an MTU of 1500); with larger frames, as many as 2 MiB (receive) and
+ * 1 MiB (transmit) hold, but never fewer than 8 and 4 */
 #define RX_MAX 128
 #define TX_MAX 32
+#define RX_BYTES (2u << 20)
+#define TX_BYTES (1u << 20)
+#define RX_MIN 8
+#define TX_MIN 4
 
 #define TX_WAIT_NS 1000000000ull
 
@@ -47,9 +65,12 @@ struct nic {
     uint8_t mac[6];
     int failed; /* its setup failed: it only holds its place in the bus order */
     int broken; /* the device did something impossible or asked for a reset */
+    size_t mtu;
+    size_t frame_max; /* mtu + 14 */
+    size_t stride;    /* one buffer: HDR_SIZE + frame_max + 1, in whole cache lines */
     struct mg_vq rx, tx;
     uint16_t n_rx, n_tx;
-    uint8_t *rx_bufs, *tx_bufs; /* BUF_STRIDE bytes each */
+    uint8_t *rx_bufs, *tx_bufs; /* stride bytes each */
     uint16_t *tx_free;          /* a stack of free transmit buffers */
     uint16_t n_free;
     uint8_t *tx_busy; /* per transmit buffer: offered, not yet used */
@@ -70,19 +91,41 @@ static uint16_t at_most(uint16_t a, uint16_t b)
     return a < b ? a : b;
 }
 
+/* How many buffers of `stride` bytes: what the queue holds and `cap`
+ * allows, within `bytes` unless that leaves fewer than `least`. */
+static uint16_t buffers(uint16_t queue_size, uint16_t cap, size_t stride, size_t bytes,
+                        uint16_t least)
+{
+    size_t fit = bytes / stride;
+    uint16_t n = fit < least ? least : fit < cap ? (uint16_t)fit : cap;
+    return at_most(queue_size / 2, n);
+}
+
 static int setup(struct nic *d, uint16_t io)
 {
     d->io = io;
     uint32_t offered = mg_virtio_begin(io);
-    uint32_t features = offered & NET_F_MAC;
+    uint32_t features = offered & (NET_F_MAC | NET_F_MTU);
+    d->mtu = MG_VIRTIO_NET_MTU;
+    if (features & NET_F_MTU) {
+        uint16_t mtu = inw((uint16_t)(io + VP_CONFIG + CONFIG_MTU));
+        /* 68: the least IPv4 asks of a link (and the least the spec lets a
+         * device say); below it, the device is taken at its default */
+        if (mtu >= 68)
+            d->mtu = mtu;
+        else
+            features &= ~NET_F_MTU;
+    }
     outl(io + VP_GUEST_FEATURES, features);
+    d->frame_max = d->mtu + 14;
+    d->stride = (HDR_SIZE + d->frame_max + 1 + 63) & ~(size_t)63;
     /* a buffer is two descriptors: a queue needs room for one at least */
     if (mg_vq_setup(io, RX_QUEUE, &d->rx, 2) != MG_OK) goto failed;
     if (mg_vq_setup(io, TX_QUEUE, &d->tx, 2) != MG_OK) goto failed;
-    d->n_rx = at_most(d->rx.size / 2, RX_MAX);
-    d->n_tx = at_most(d->tx.size / 2, TX_MAX);
-    d->rx_bufs = malloc((size_t)d->n_rx * BUF_STRIDE);
-    d->tx_bufs = malloc((size_t)d->n_tx * BUF_STRIDE);
+    d->n_rx = buffers(d->rx.size, RX_MAX, d->stride, RX_BYTES, RX_MIN);
+    d->n_tx = buffers(d->tx.size, TX_MAX, d->stride, TX_BYTES, TX_MIN);
+    d->rx_bufs = malloc((size_t)d->n_rx * d->stride);
+    d->tx_bufs = malloc((size_t)d->n_tx * d->stride);
     d->tx_free = malloc((size_t)d->n_tx * sizeof *d->tx_free);
     d->tx_busy = calloc(d->n_tx, 1);
     if (!d->rx_bufs || !d->tx_bufs || !d->tx_free || !d->tx_busy) goto failed;
@@ -99,14 +142,15 @@ static int setup(struct nic *d, uint16_t io)
     }
 
     for (uint16_t k = 0; k < d->n_rx; k++) {
-        chain(&d->rx, k, d->rx_bufs + (size_t)k * BUF_STRIDE, FRAME_MAX, VQ_DESC_WRITE);
+        chain(&d->rx, k, d->rx_bufs + (size_t)k * d->stride, (uint32_t)d->frame_max + 1,
+              VQ_DESC_WRITE);
         d->rx.avail[2 + k] = (uint16_t)(2 * k);
     }
     d->rx.avail[0] = 0;                /* interrupts on receive: they wake yield's hlt */
     __asm__ volatile("" ::: "memory"); /* the entries before the index */
     d->rx.avail[1] = d->n_rx;
     for (uint16_t k = 0; k < d->n_tx; k++) {
-        chain(&d->tx, k, d->tx_bufs + (size_t)k * BUF_STRIDE, 0, 0);
+        chain(&d->tx, k, d->tx_bufs + (size_t)k * d->stride, 0, 0);
         d->tx_free[k] = (uint16_t)(d->n_tx - 1 - k);
     }
     d->n_free = d->n_tx;
@@ -157,6 +201,11 @@ void mg_virtio_net_mac(int i, uint8_t mac[6])
     memcpy(mac, nics[i].mac, 6);
 }
 
+size_t mg_virtio_net_mtu(int i)
+{
+    return nics[i].mtu;
+}
+
 int mg_virtio_net_pending(int i)
 {
     /* a broken device shows as ready, so its reader comes and learns it */
@@ -198,7 +247,7 @@ int mg_virtio_net_write(int i, const void *frame, size_t size)
     }
     if (d->broken) return MG_EIO;
     uint16_t k = d->tx_free[--d->n_free];
-    uint8_t *buf = d->tx_bufs + (size_t)k * BUF_STRIDE;
+    uint8_t *buf = d->tx_bufs + (size_t)k * d->stride;
     memset(buf, 0, HDR_SIZE); /* no offload asked for */
     memcpy(buf + HDR_SIZE, frame, size);
     d->tx.desc[2 * k + 1].len = (uint32_t)size;
@@ -232,11 +281,12 @@ int mg_virtio_net_read(int i, void *buf, size_t *size)
             d->broken = 1; /* not a head we offered: the ring cannot be trusted */
             break;
         }
-        const uint8_t *b = d->rx_bufs + (size_t)k * BUF_STRIDE;
+        const uint8_t *b = d->rx_bufs + (size_t)k * d->stride;
         /* the length counts the header; a frame without a whole Ethernet
-         * header, or longer than the buffer, is dropped */
+         * header, or longer than the MTU allows (cut by the device: it
+         * filled the extra byte), is dropped */
         size_t len = e.len > HDR_SIZE ? e.len - HDR_SIZE : 0;
-        int whole = len >= 14 && len <= FRAME_MAX;
+        int whole = len >= 14 && len <= d->frame_max;
         if (whole) memcpy(buf, b + HDR_SIZE, len);
         mg_vq_offer(d->io, RX_QUEUE, &d->rx, (uint16_t)e.id); /* back in the queue */
         if (whole) {

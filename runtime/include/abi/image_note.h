@@ -36,6 +36,14 @@
 #define MG_IMAGE_NOTE_FIRST_LINE "mgd-image 1\n"
 #define MG_IMAGE_NOTE_MAX 65536 /* bytes of descriptor at most */
 
+/* The devices an image may declare, per kind, on every target: a note
+ * with more is refused by `mgd run` and the spt tender before the image
+ * starts, naming the limit. Here because every party sees this header:
+ * the spt boot structure (abi/spt.h) and the virtio drivers have room for
+ * exactly this many, and abi/platform.h gives them to the bindings. */
+#define MG_IMAGE_MAX_BLOCKS 16
+#define MG_IMAGE_MAX_NETS 16
+
 /* The note as it lies in the image: an ELF note header (namesz, descsz,
  * type: Elf64_Nhdr), the owner's name, then the descriptor. */
 struct mg_image_note {

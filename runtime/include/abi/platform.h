@@ -21,9 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi/image_note.h"
 #include "mg/mg.h"
 
 #define MG_PLATFORM_MAX_HANDLES 64
+
+/* Devices of each kind an image may use, the same on every target (the
+ * image's note may declare no more; unix acquires no more). */
+#define MG_PLATFORM_MAX_BLOCKS MG_IMAGE_MAX_BLOCKS
+#define MG_PLATFORM_MAX_NETS MG_IMAGE_MAX_NETS
 
 typedef uint64_t mg_handle;     /* a block or network device */
 typedef uint64_t mg_handle_set; /* bit h set: handle h */
@@ -54,15 +60,28 @@ int mg_platform_entropy(void *buf, size_t size);
 /* Block devices. `name` is the device's name in the config; on unix it is
  * the host file named by the environment variable MG_BLOCK_<name> if set
  * (`mgd run --block NAME=FILE` sets it), else the file `name` relative to
- * the working directory. Offsets and sizes are multiples of block_size;
- * a transfer past the capacity is MG_ERANGE. Reads and writes complete
- * before returning (as in Solo5). */
+ * the working directory, read-only if MG_READ_ONLY_<name> is 1 (`mgd run
+ * --block NAME=FILE:ro`) or the host refuses writing it. Offsets and sizes
+ * are multiples of block_size; a transfer past the capacity is MG_ERANGE.
+ * Reads and writes complete before returning (as in Solo5).
+ *
+ * On every target the capacity is the file's size rounded down to whole
+ * sectors, and nothing ever writes past it: a run never changes the size
+ * of a disk file. A file smaller than one sector is no disk: `mgd run` and
+ * the spt tender refuse it before the image starts, and the unix binding's
+ * acquire answers MG_EINVAL. */
+#define MG_PLATFORM_BLOCK_SIZE 512
 struct mg_block_info {
-    uint64_t capacity;   /* bytes */
-    uint64_t block_size; /* bytes; 512 */
+    uint64_t capacity;   /* bytes, a multiple of block_size, at least one block */
+    uint64_t block_size; /* bytes; MG_PLATFORM_BLOCK_SIZE */
+    int read_only;       /* 1: writes are refused with MG_EACCES */
 };
+/* MG_OK; MG_ENOENT (not attached; unix: no such file); MG_EINVAL (unix: a
+ * file smaller than one block); MG_ENOSPC (unix: MG_PLATFORM_MAX_BLOCKS
+ * devices acquired already, or no handle left); MG_EACCES, MG_EIO. */
 int mg_platform_block_acquire(const char *name, mg_handle *handle, struct mg_block_info *info);
 int mg_platform_block_read(mg_handle handle, uint64_t offset, void *buf, size_t size);
+/* As read, and MG_EACCES on a read-only device, the file untouched. */
 int mg_platform_block_write(mg_handle handle, uint64_t offset, const void *buf, size_t size);
 
 /* Network devices: Ethernet frames in and out, as Solo5's net calls.
@@ -80,10 +99,13 @@ struct mg_net_info {
     uint8_t mac[6]; /* the image's own address (unix, spt: random, locally
                      * administered, unless MG_MAC_<name> / --net-mac
                      * gives one; virtio: the device's) */
-    size_t mtu;     /* payload bytes of a frame; 1500 */
+    size_t mtu;     /* payload bytes of a frame: the host tap's MTU on every
+                     * target (virtio: what the device says, through
+                     * VIRTIO_NET_F_MTU; 1500 if it says nothing) */
 };
 /* MG_OK; MG_ENOENT (not attached; unix: no such tap); MG_EEXIST (already
- * acquired: a device has one reader, on every target); MG_EINVAL, MG_EIO. */
+ * acquired: a device has one reader, on every target); MG_ENOSPC (unix:
+ * MG_PLATFORM_MAX_NETS devices acquired already); MG_EINVAL, MG_EIO. */
 int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_info *info);
 /* Sends one frame. MG_OK; MG_EINVAL (shorter than the header, longer than
  * mtu + 14, or not a handle); MG_EIO (the host refused it). */

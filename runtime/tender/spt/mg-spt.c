@@ -1,7 +1,7 @@
 /*
  * mg-spt.c - the spt tender: runs an spt unikernel as a sandboxed process.
  *
- *   mg-spt [--mem MIB] [--block:NAME=FILE]... [--net:NAME=TAP]...
+ *   mg-spt [--mem MIB] [--block:NAME=FILE[:ro]]... [--net:NAME=TAP]...
  *          [--net-mac:NAME=MAC]... IMAGE [-- ARGS...]
  *
  * What it does, in order (Solo5's spt tender is the model):
@@ -10,7 +10,10 @@
  *      or not for this arch;
  *   2. requires every device the note declares to be attached, and nothing
  *      else: a missing or unknown --block or --net is an error before
- *      anything runs. A block device is a host file; a network device is
+ *      anything runs, and so is a note with more than 16 devices of a
+ *      kind (MG_IMAGE_MAX_BLOCKS, MG_IMAGE_MAX_NETS). A block device is a
+ *      host file of at least one 512-byte sector, read-write unless
+ *      FILE:ro or the host says otherwise; a network device is
  *      an existing tap interface, opened through /dev/net/tun without
  *      packet information and non-blocking, with the tap's MTU and a
  *      random locally administered MAC address (or --net-mac's);
@@ -67,9 +70,13 @@
 #include <unistd.h>
 
 #include "runtime/include/abi/fault.h"
+#include "runtime/include/abi/image_note.h"
 #include "runtime/include/abi/spt.h"
 #include "base/fsutil.h"
 #include "toolchain/image.h"
+
+_Static_assert(MG_SPT_MAX_BLOCKS == MG_IMAGE_MAX_BLOCKS && MG_SPT_MAX_NETS == MG_IMAGE_MAX_NETS,
+               "the boot structure holds the devices an image may declare, no more, no fewer");
 
 #define EXIT_USAGE 2
 #define EXIT_SETUP 125
@@ -86,11 +93,13 @@ static const char *prog = "mg-spt";
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mg-spt [--mem MIB] [--block:NAME=FILE]... [--net:NAME=TAP]...\n"
+    fprintf(f, "usage: mg-spt [--mem MIB] [--block:NAME=FILE[:ro]]... [--net:NAME=TAP]...\n"
                "              [--net-mac:NAME=MAC]... IMAGE [-- ARGS...]\n"
                "Runs an spt unikernel (built with mgd build --target spt) in a seccomp\n"
                "sandbox; `mgd run IMAGE` calls it. Every device the image declares must be\n"
-               "attached: a block device with --block:NAME=FILE, a network device with\n"
+               "attached: a block device with --block:NAME=FILE (FILE:ro: read-only; a\n"
+               "file whose name ends in :ro or :rw takes the mode after it: x:ro:rw), at\n"
+               "least 512 bytes, of which whole 512-byte sectors are used; a network device with\n"
                "--net:NAME=TAP, TAP being an existing tap interface (ip tuntap add TAP mode\n"
                "tap). The image's MAC address is random unless --net-mac:NAME=MAC gives it.\n");
 }
@@ -489,17 +498,39 @@ static void attach_tap(struct mg_spt_net *net, const char *name, const char *tap
     net->mtu = (uint32_t)ifr.ifr_mtu;
 }
 
-static void attach_block(struct mg_spt_block *blk, const char *name, const char *file)
+/* Attaches the file of --block:NAME=VALUE. VALUE is FILE, FILE:ro (read-only)
+ * or FILE:rw (read-write, the default): a final ":ro" or ":rw" is always
+ * the mode, so a file whose name ends in one is given with the mode after
+ * it (disk:ro:rw), as `mgd run --block` takes it. Read-write falls back
+ * to read-only when the host refuses writing (permissions, a read-only
+ * file system, an immutable file). The capacity is the size rounded down
+ * to whole 512-byte sectors, and a file smaller than one sector is
+ * refused: the image never writes past the capacity, so no run changes
+ * the file's size. */
+static void attach_block(struct mg_spt_block *blk, const char *name, const char *value)
 {
-    int fd = open(file, O_RDWR | O_CLOEXEC);
+    size_t len = strlen(value);
+    bool read_only = false;
+    if (len >= 3 && (!strcmp(value + len - 3, ":ro") || !strcmp(value + len - 3, ":rw"))) {
+        read_only = value[len - 1] == 'o';
+        len -= 3;
+    }
+    char *file = strndup(value, len);
+    if (!file) fail("--block:%s=%s: out of memory", name, value);
+    int fd = read_only ? -1 : open(file, O_RDWR | O_CLOEXEC);
     blk->writable = fd >= 0;
-    if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("--block:%s=%s: %s", name, file, strerror(errno));
+    if (read_only || (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)))
+        fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("--block:%s=%s: %s", name, value, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        fail("--block:%s=%s: not a regular file", name, file);
+        fail("--block:%s=%s: not a regular file", name, value);
+    if (st.st_size < 512)
+        fail("--block:%s=%s: %s is %lld bytes, smaller than one 512-byte sector: not a disk", name,
+             value, file, (long long)st.st_size);
     blk->fd = fd;
     blk->capacity = (uint64_t)st.st_size & ~(uint64_t)511;
+    free(file);
 }
 
 /* Attaches every device of the note, in its order, from the options:
@@ -519,7 +550,18 @@ static void attach(struct mg_spt_boot *boot, const mg_image_info *info, const ch
             fail("%s has no %s device named %.*s", image, kind_label(opts[k].kind),
                  (int)(strchr(opts[k].arg, '=') - opts[k].arg), opts[k].arg);
     }
-    uint32_t n_blocks = 0, n_nets = 0;
+    /* the limit first, whole: naming it beats naming the 17th device */
+    size_t n_blocks = 0, n_nets = 0;
+    for (size_t d = 0; d < info->n_devices; d++) {
+        n_blocks += !strcmp(info->devices[d].kind, "block");
+        n_nets += !strcmp(info->devices[d].kind, "net");
+    }
+    if (n_blocks > MG_SPT_MAX_BLOCKS || n_nets > MG_SPT_MAX_NETS)
+        fail("%s declares %zu %s devices; an image takes at most %d %s devices", image,
+             n_blocks > MG_SPT_MAX_BLOCKS ? n_blocks : n_nets,
+             n_blocks > MG_SPT_MAX_BLOCKS ? "block" : "network",
+             n_blocks > MG_SPT_MAX_BLOCKS ? MG_SPT_MAX_BLOCKS : MG_SPT_MAX_NETS,
+             n_blocks > MG_SPT_MAX_BLOCKS ? "block" : "network");
     for (size_t d = 0; d < info->n_devices; d++) {
         const mg_image_device *dev = &info->devices[d];
         bool block = !strcmp(dev->kind, "block"), net = !strcmp(dev->kind, "net");
@@ -532,9 +574,6 @@ static void attach(struct mg_spt_boot *boot, const mg_image_info *info, const ch
                 fail("%s declares the %s device %s twice", image, kind_label(dev->kind), dev->name);
         if (strlen(dev->name) >= MG_SPT_NAME_MAX)
             fail("%s device name %s is too long", kind_label(dev->kind), dev->name);
-        if (block ? ++n_blocks > MG_SPT_MAX_BLOCKS : ++n_nets > MG_SPT_MAX_NETS)
-            fail("%s has more than %d %s devices", image,
-                 block ? MG_SPT_MAX_BLOCKS : MG_SPT_MAX_NETS, kind_label(dev->kind));
         if (!opt_value(opts, n_opts, block ? "--block" : "--net", dev->name))
             fail("%s needs the %s device %s: attach it with %s:%s=%s", image, kind_label(dev->kind),
                  dev->name, block ? "--block" : "--net", dev->name, block ? "FILE" : "TAP");
