@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "runtime/include/abi/fault.h"
 #include "runtime/include/abi/image_note.h"
+#include "runtime/include/abi/vm_exit.h"
 
 #define SECTOR 512
 
@@ -140,11 +142,6 @@ static int tap_mtu(const char *name, const char *tap)
 
 extern char **environ;
 
-/* An image's abort, a CPU fault included: MG_EXIT_ABORT, the same on every
- * target (runtime/include/abi/platform.h, which cannot be included here:
- * its mg/mg.h and base/err.h both define MG_OK). */
-#define EXIT_ABORT 70
-
 /* Says on stderr that the image aborted, after the "abort: ..." line it
  * printed on its console (which says what and where), so that a crash is
  * not read as a failed start function (1). */
@@ -153,7 +150,7 @@ static void report_abort(const mg_image_info *info)
     fprintf(stderr,
             "mgd run: %s aborted (status %d): it crashed or gave up; its \"abort:\" line says "
             "why\n",
-            info->name, EXIT_ABORT);
+            info->name, MG_EXIT_ABORT);
 }
 
 /* Starts `av` (av[0] is its path) and waits for it: 0 with its wait status
@@ -210,7 +207,7 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
     if (spawn_and_wait(av, &ws) == 0) {
         if (WIFEXITED(ws)) {
             status = WEXITSTATUS(ws);
-            if (status == EXIT_ABORT) report_abort(info);
+            if (status == MG_EXIT_ABORT) report_abort(info);
         } else if (WIFSIGNALED(ws)) {
             int sig = WTERMSIG(ws);
             if (sig == SIGSYS)
@@ -315,11 +312,12 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
 
 /* Boots an image of a target with a virtual machine (virtio: QEMU) and
  * waits: the arguments become the kernel's command line. The image ends
- * through QEMU's isa-debug-exit, which makes QEMU exit with 2 * status + 1:
- * that is turned back into the image's status (70, an abort, is reported
+ * through its exit device with the value abi/vm_exit.h gives, so QEMU's
+ * exit status is turned back into the image's (70, an abort, is reported
  * as one). QEMU's own 0 is a reset of the guest (-no-reboot turns it into
  * an exit), which only a fault it could not handle causes: a crash, 70.
- * Any other exit of QEMU is its own failure, reported. */
+ * Any other exit of QEMU (1, say) is its own failure, reported, and never
+ * taken for the image's status. */
 static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image,
                      const mg_attachment *at, size_t n_at, int nargs, char **args)
 {
@@ -391,18 +389,20 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     av[k++] = line;
     int ws;
     if (spawn_and_wait(av, &ws) != 0) goto out;
-    if (WIFEXITED(ws) && (WEXITSTATUS(ws) & 1)) {
-        status = WEXITSTATUS(ws) >> 1;
-        if (status == EXIT_ABORT) report_abort(info);
+    if (WIFEXITED(ws) && mg_vm_exit_status(WEXITSTATUS(ws)) >= 0) {
+        status = mg_vm_exit_status(WEXITSTATUS(ws));
+        if (status == MG_EXIT_ABORT) report_abort(info);
     } else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
         /* with -no-reboot a reset of the guest ends QEMU with 0: a triple
          * fault, a fault the guest had no working handler for */
         fprintf(stderr,
                 "mgd run: %s crashed: the virtual CPU reset (a fault it could not handle)\n",
                 info->name);
-        status = EXIT_ABORT;
+        status = MG_EXIT_ABORT;
     } else if (WIFEXITED(ws)) {
-        fprintf(stderr, "mgd run: %s ended without %s's exit (%s exit status %d)\n", t->vm[0],
+        /* QEMU's own failure (it said why on stderr): never the image's
+         * status, however it reads */
+        fprintf(stderr, "mgd run: %s failed before %s ended (%s exit status %d)\n", t->vm[0],
                 info->name, t->vm[0], WEXITSTATUS(ws));
     } else if (WIFSIGNALED(ws)) {
         fprintf(stderr, "mgd run: %s was killed by signal %d\n", t->vm[0], WTERMSIG(ws));

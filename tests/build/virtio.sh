@@ -80,6 +80,15 @@ check "block on virtio exits 0 with an attached disk" test "$rc" -eq 0
 check "block prints the same on virtio and unix" same "$work/b.unix" "$work/b.virtio"
 check "... and wrote the same sectors" cmp -s "$work/disk.unix" "$work/disk.virtio"
 
+# QEMU's own failure (exit 1, its message on stderr) is never taken for
+# the image's status 0 (abi/vm_exit.h): a stand-in QEMU that fails
+mkdir -p "$work/fakebin"
+printf '#!/bin/sh\necho "qemu-system-x86_64: could not start" >&2\nexit 1\n' >"$work/fakebin/qemu-system-x86_64"
+chmod +x "$work/fakebin/qemu-system-x86_64"
+PATH="$work/fakebin:$PATH" "$mgd" run "$work/hello.virtio" >"$work/q1" 2>&1; rc=$?
+check "a QEMU that fails to start is a failure (1), not the image's 0" bash -c \
+  "test $rc -eq 1 && grep -q 'qemu-system-x86_64 failed before hello ended' '$work/q1'"
+
 # refusals
 run "$work/n0" "$mgd" run "$work/block.virtio"; rc=$?
 check "a missing disk is refused before QEMU starts (2)" bash -c \

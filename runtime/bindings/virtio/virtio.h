@@ -288,6 +288,13 @@ int mg_virtio_note_index(const char *kind, const char *name);
  * whose reader must come and learn it), for yield. */
 mg_handle_set mg_virtio_nets_ready(void);
 
+/* ---- exit.c ---- */
+
+/* Ends the run at once with `status` through isa-debug-exit
+ * (abi/vm_exit.h), without mg_platform_exit's network flush: for the
+ * exception handler, after which nothing is trusted. */
+_Noreturn void mg_virtio_debug_exit(int status);
+
 /* ---- start.c ---- */
 
 /* Called by boot.S in 64-bit mode with what the Multiboot loader passed:

@@ -20,6 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The exit status of an aborted image (mg_platform_abort, a CPU fault),
+ * the same on every target: 70, sysexits.h's EX_SOFTWARE ("internal
+ * software error"). It is below 128 because that is all a virtio image
+ * can return through isa-debug-exit, and it is none of the statuses the
+ * generated main ends with on purpose (0 success, 1 failure, 2 a usage
+ * error). Here rather than in abi/platform.h, whose mg/mg.h host code
+ * cannot include, so that `mgd run` and the spt tender use this very
+ * definition. */
+#define MG_EXIT_ABORT 70
+
 struct mg_fault {
     int vector;       /* the x86 exception vector (0 to 31), or -1 if unknown */
     const char *what; /* with vector -1: what the host says (a signal's name) */

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi/fault.h"
 #include "abi/image_note.h"
 #include "mg/mg.h"
 
@@ -115,16 +116,12 @@ int mg_platform_net_write(mg_handle handle, const void *buf, size_t size);
  * is waiting; MG_EINVAL (buf too small, not a handle); MG_EIO. */
 int mg_platform_net_read(mg_handle handle, void *buf, size_t size, size_t *read_size);
 
-/* Ends the image with `status`. On virtio only 0 to 127 come back
- * (QEMU's isa-debug-exit): the status is taken modulo 128. */
+/* Ends the image with `status`. On virtio only 0 to 126 come back
+ * (abi/vm_exit.h): any other status comes back as 126. */
 _Noreturn void mg_platform_exit(int status);
 
-/* The exit status of an aborted image, the same on every target: 70,
- * sysexits.h's EX_SOFTWARE ("internal software error"). It is below 128
- * because that is all a virtio image can return through isa-debug-exit,
- * and it is none of the statuses the generated main ends with on purpose
- * (0 success, 1 failure, 2 a usage error). */
-#define MG_EXIT_ABORT 70
+/* MG_EXIT_ABORT, the exit status of an aborted image, is in abi/fault.h,
+ * which host programs (mgd run, the spt tender) include too. */
 
 /* Ends the image after printing "abort: MSG" on the console, with the
  * status MG_EXIT_ABORT (runtime/bindings/abort.c, for every target). */

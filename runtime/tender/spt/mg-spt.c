@@ -80,10 +80,6 @@ _Static_assert(MG_SPT_MAX_BLOCKS == MG_IMAGE_MAX_BLOCKS && MG_SPT_MAX_NETS == MG
 
 #define EXIT_USAGE 2
 #define EXIT_SETUP 125
-/* an image's CPU fault: MG_EXIT_ABORT (abi/platform.h, whose mg/mg.h
- * clashes with base/err.h here), the status of every abort on every
- * target; tests/build/faults.sh checks that spt ends with it */
-#define EXIT_ABORT 70
 #define PAGE 4096u
 #define MAX_SEGMENTS 16
 /* no segment below this (the NULL page and its neighbours stay unmapped) */
@@ -264,7 +260,7 @@ MG_NO_TLS static void on_fault(int sig, siginfo_t *si, void *context)
         if (n <= 0) break; /* nowhere else to say it: the status still does */
         done += (size_t)n;
     }
-    raw_exit(EXIT_ABORT);
+    raw_exit(MG_EXIT_ABORT);
 }
 
 /* Installs the handler on its alternate stack for every fault signal,
