@@ -231,6 +231,17 @@ void mg_view_targets(mg_jw *w, const mg_targets *ts)
             if (ok && !can_run) mg_jw_kstring(w, "run_reason", why.msg);
             mg_jw_object_end(w);
         }
+        /* the arches it does not build for, with why: a client offers
+         * none of them and can say why not */
+        for (size_t a = 0; a < t->n_unsupported; a++) {
+            mg_jw_object(w);
+            mg_jw_kstring(w, "name", t->unsupported[a].name);
+            mg_jw_kbool(w, "available", false);
+            mg_jw_kstring(w, "reason", t->unsupported[a].reason);
+            mg_jw_kbool(w, "runnable", false);
+            mg_jw_kbool(w, "supported", false);
+            mg_jw_object_end(w);
+        }
         mg_jw_array_end(w);
         mg_jw_object_end(w);
     }

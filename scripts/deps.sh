@@ -16,6 +16,17 @@ packages=(
   bubblewrap        # the sandbox of every build action (toolchain/sandbox.h)
   util-linux        # prlimit: the limits of every build action
   qemu-system-x86   # boots virtio images (mgd run, the virtio tests)
+  # cross-builds (targets/unix.json's arches; tests/build/cross.sh): the
+  # compilers (binutils come with them) and C libraries for unix images on
+  # aarch64 and riscv64, and qemu-user, which mgd run runs them under
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+  qemu-user-static
+  # QEMU's aarch64 and riscv64 machines (qemu-system-aarch64 and
+  # qemu-system-riscv64), which virtio images for those arches will boot on
+  # (not built yet: see docs/targets.md); installed now so that a machine
+  # set up once is ready for them
+  qemu-system-arm qemu-system-misc
   libcurl4-openssl-dev # mgctl, the client (client/)
   curl              # make run checks that the daemon answers
   graphviz          # the daemon draws device graphs as SVG with dot (api/graphviz.c)

@@ -85,7 +85,7 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
     const mg_target *target = mg_targets_find(svc->o.targets, res.target);
     const mg_target_arch *arch = mg_target_find_arch(target, res.arch);
     if (!arch) {
-        mg_err_set(&e->err, MG_E_INVALID, "target %s has no arch \"%.40s\"", res.target, res.arch);
+        mg_target_no_arch(target, res.arch, &e->err);
         goto out;
     }
     /* a build that can only fail is refused now, with the reason */

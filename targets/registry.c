@@ -132,6 +132,19 @@ static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
         ar->run = str_array(a, c, "run", &ar->n_run, &ok);
         ar->run_package = str_field(a, c, "run_package", false, &ok);
     }
+    const cJSON *un = cJSON_GetObjectItemCaseSensitive(j, "unsupported_arches");
+    if (un && !cJSON_IsObject(un)) return false;
+    t->n_unsupported = un ? (size_t)cJSON_GetArraySize(un) : 0;
+    t->unsupported = mg_arena_alloc(a, (t->n_unsupported + 1) * sizeof *t->unsupported);
+    i = 0;
+    for (const cJSON *c = un ? un->child : NULL; c; c = c->next, i++) {
+        /* an arch is either built or unsupported, never both */
+        if (!cJSON_IsString(c) || !c->valuestring[0]) return false;
+        for (size_t k = 0; k < t->n_arches; k++)
+            if (!strcmp(t->arches[k].name, c->string)) return false;
+        t->unsupported[i] = (mg_target_unsupported){mg_arena_strdup(a, c->string),
+                                                    mg_arena_strdup(a, c->valuestring)};
+    }
     return ok;
 }
 
@@ -212,6 +225,21 @@ const mg_target_arch *mg_target_find_arch(const mg_target *t, const char *arch)
     for (size_t i = 0; i < t->n_arches; i++)
         if (!strcmp(t->arches[i].name, arch)) return &t->arches[i];
     return NULL;
+}
+
+int mg_target_no_arch(const mg_target *t, const char *arch, mg_err *e)
+{
+    for (size_t i = 0; i < t->n_unsupported; i++)
+        if (!strcmp(t->unsupported[i].name, arch))
+            return mg_err_set(e, MG_E_INVALID, "%s/%s: %s", t->name, arch,
+                              t->unsupported[i].reason);
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < t->n_arches && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                 t->arches[i].name);
+    return mg_err_set(e, MG_E_INVALID, "target %s has no arch \"%.40s\" (its arches: %s)", t->name,
+                      arch, list);
 }
 
 char *mg_target_bindings_dir(const mg_target *t)

@@ -47,6 +47,14 @@ typedef struct mg_target_arch {
     const char *run_package; /* Debian package of the runner, or NULL */
 } mg_target_arch;
 
+/* An arch a target does not build for, with why ("unsupported_arches"
+ * in its file): GET /targets lists it as unavailable with that reason, and
+ * a build asking for it gets the reason instead of a bare "no such arch". */
+typedef struct mg_target_unsupported {
+    const char *name;   /* "aarch64" */
+    const char *reason; /* "not supported: spt's tender runs on x86_64 hosts only" */
+} mg_target_unsupported;
+
 typedef struct mg_target {
     const char *name, *doc;
     /* the target a build or a resolution gets when none is named; exactly
@@ -73,6 +81,8 @@ typedef struct mg_target {
     const char *vm_package;
     mg_target_arch *arches;
     size_t n_arches;
+    mg_target_unsupported *unsupported; /* never also in arches */
+    size_t n_unsupported;
 } mg_target;
 
 typedef struct mg_targets mg_targets;
@@ -87,6 +97,11 @@ const mg_target *mg_targets_find(const mg_targets *t, const char *name);
 /* The target with "default": true (a loaded registry always has one). */
 const mg_target *mg_targets_default(const mg_targets *t);
 const mg_target_arch *mg_target_find_arch(const mg_target *t, const char *arch);
+/* Why `t` does not build for `arch` (which mg_target_find_arch did not
+ * find), for a user: MG_E_INVALID and "virtio/aarch64: not supported
+ * yet: ..." (its reason) for an arch the target's file names as unsupported, else
+ * "target T has no arch A (its arches: x86_64, ...)". Returns -1. */
+int mg_target_no_arch(const mg_target *t, const char *arch, mg_err *e);
 
 /* The folder of the runtime's sources, relative to the project root and
  * ending in '/', with the target's platform bindings ("runtime/bindings/unix/");

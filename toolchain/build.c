@@ -1608,9 +1608,10 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     bool can_run;
     if (!b->target)
         fail(b, MG_E_INVALID, "unsupported target %s: this mgd cannot build it yet", g->target);
-    else if (!b->arch)
-        fail(b, MG_E_INVALID, "unsupported arch %s for target %s", g->arch, g->target);
-    else if (!mg_target_available(b->target, b->arch, &can_run, &why))
+    else if (!b->arch) {
+        mg_target_no_arch(b->target, g->arch, &why);
+        fail(b, why.code, "%s", why.msg);
+    } else if (!mg_target_available(b->target, b->arch, &can_run, &why))
         fail(b, MG_E_IO, "target not available on this host: %s", why.msg);
     else
         r = 0;

@@ -45,6 +45,36 @@ class ServerInfo(mh.MgctlTest):
         j = self.json_of(self.mgctl("targets", "--json"))
         self.assertEqual(j, self.d.get("/targets").json)
 
+    def test_cross_arches(self):
+        """`mgctl targets` says why spt and virtio do not build for aarch64
+        and riscv64; `mgctl build --arch` builds a unix/aarch64 image that
+        `mgd run` runs under qemu-user; `mgctl build --target virtio --arch
+        aarch64` is refused with the reason (exit 2)."""
+        lines = self.mgctl("targets").text.splitlines()
+        for target, says in (("spt", "runs on x86_64 hosts only"), ("virtio", "not supported yet")):
+            for arch in ("aarch64", "riscv64"):
+                row = [l for l in lines if columns(l)[:2] == [target, arch]]
+                self.assertEqual(len(row), 1, lines)
+                self.assertEqual(columns(row[0])[2], "no", row)
+                self.assertIn(says, row[0])
+        self.create(harness.hello_project("cli-cross"))
+        r = self.mgctl("build", "cli-cross", "--target", "virtio", "--arch", "aarch64", want=2)
+        self.assertIn("virtio/aarch64: not supported yet", r.errtext)
+        unix = {a["name"]: a for t in self.d.get("/targets").json if t["name"] == "unix"
+                for a in t["arches"]}
+        if not unix["aarch64"]["available"]:
+            self.skipTest(unix["aarch64"]["reason"])
+        tmp = tempfile.mkdtemp(prefix="mgctl-cross-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        img = os.path.join(tmp, "hello")
+        self.mgctl("build", "cli-cross", "--arch", "aarch64", "--wait", "-o", img)
+        with open(img, "rb") as f:
+            self.assertEqual(int.from_bytes(f.read(20)[18:20], "little"), 183)  # EM_AARCH64
+        os.chmod(img, 0o755)
+        out = subprocess.run([harness.MGD, "run", img, "--", "--count=1"], capture_output=True,
+                             timeout=60)
+        self.assertEqual((out.returncode, out.stdout), (0, b"Hello World!\n"), out)
+
     def test_devices(self):
         r = self.mgctl("devices")
         lines = r.text.splitlines()

@@ -77,6 +77,43 @@ Test(registry, catalog_targets_and_arches_are_the_registrys)
     }
 }
 
+/* GET /targets lists every arch of every target: each one the target
+ * does not build is in its unsupported_arches, with a reason */
+Test(registry, every_target_builds_each_arch_or_says_why_not)
+{
+    for (size_t i = 0; i < mg_targets_count(reg); i++) {
+        const mg_target *t = mg_targets_get(reg, i);
+        for (size_t a = 0; a < cat->n_arches; a++) {
+            size_t unsupported = 0;
+            for (size_t u = 0; u < t->n_unsupported; u++)
+                if (!strcmp(t->unsupported[u].name, cat->arches[a])) {
+                    unsupported++;
+                    cr_assert(t->unsupported[u].reason[0], "%s/%s: no reason", t->name,
+                              cat->arches[a]);
+                }
+            bool built = mg_target_find_arch(t, cat->arches[a]) != NULL;
+            cr_assert_eq(built + unsupported, 1, "%s/%s is built %d, unsupported %zu times",
+                         t->name, cat->arches[a], built, unsupported);
+        }
+    }
+}
+
+/* spt stays on x86_64 and virtio on aarch64/riscv64 is not built yet: a
+ * build asking says so; an arch nobody lists gets the target's arches */
+Test(registry, an_unsupported_arch_is_refused_with_its_reason)
+{
+    mg_err e;
+    const mg_target *spt = mg_targets_find(reg, "spt"), *virtio = mg_targets_find(reg, "virtio");
+    cr_assert_null(mg_target_find_arch(virtio, "aarch64"));
+    cr_assert_eq(mg_target_no_arch(virtio, "aarch64", &e), -1);
+    cr_assert_eq(e.code, MG_E_INVALID);
+    cr_assert(strstr(e.msg, "virtio/aarch64: not supported yet"), "%s", e.msg);
+    mg_target_no_arch(spt, "riscv64", &e);
+    cr_assert(strstr(e.msg, "spt/riscv64: not supported: spt's tender"), "%s", e.msg);
+    mg_target_no_arch(spt, "sparc", &e);
+    cr_assert_str_eq(e.msg, "target spt has no arch \"sparc\" (its arches: x86_64)");
+}
+
 Test(registry, every_target_the_catalog_names_is_in_the_registry)
 {
     for (size_t i = 0; i < cat->n_entries; i++) {

@@ -723,6 +723,41 @@ async function flowKeyDefaultsPerTarget() {
   }
 }
 
+// The build form offers, for each target, exactly the arches GET /targets says are available
+// (never spt's or virtio's aarch64 and riscv64, which are not supported); a build of unix for
+// aarch64 (when its cross compiler is installed) started from the form is built for aarch64.
+async function flowArchesPerTarget() {
+  const targets = (await apiOk('GET', '/targets', 200)).json();
+  await openProject('hello');
+  const targetSel = 'form#build-form select[name=target]';
+  const archSel = 'form#build-form select[name=arch]';
+  await until('the unix option of the build form\'s target', () => page.locator(`${targetSel} option[value="unix"]`).count());
+  for (const t of targets) {
+    const want = t.arches.filter((a) => a.available).map((a) => a.name);
+    if (!want.length) continue;
+    await page.selectOption(targetSel, t.name);
+    const offered = async () => (await page.locator(`${archSel} option`).evaluateAll((os) => os.map((o) => o.value))).join(',');
+    try {
+      await until(`the arches of ${t.name} to be ${want}`, async () => (await offered()) === want.join(','), 5000);
+    } catch {
+      check(false, `${archSel} offers ${short(await offered())} for ${t.name}; the API has ${want} available`);
+    }
+    for (const a of t.arches.filter((x) => x.supported === false))
+      check(!want.includes(a.name), `${t.name}/${a.name} is not supported but available`);
+  }
+  const aarch64 = targets.find((t) => t.name === 'unix').arches.find((a) => a.name === 'aarch64');
+  if (!aarch64.available) { note(`unix/aarch64 not built: ${aarch64.reason}`); return; }
+  await page.selectOption(targetSel, 'unix');
+  await until('the aarch64 option for unix', () => page.locator(`${archSel} option[value="aarch64"]`).count());
+  await page.selectOption(archSel, 'aarch64');
+  await page.click('#build-start');
+  const hash = await until('the page to go to #/builds/ID', async () => /^#\/builds\/\d+$/.test(hashOf()) && hashOf(), 30_000);
+  const b = await apiWaitTerminal(Number(hash.slice('#/builds/'.length)), 120_000);
+  check(b.status === 'succeeded' && b.target === 'unix' && b.arch === 'aarch64',
+    `the form's unix/aarch64 build is ${b.status} for ${b.target}/${b.arch}`);
+  await shot('build-aarch64');
+}
+
 // The log follower's fallback, against a build the test pretends exists (its record, its
 // describe and its log are answered here): the event stream fails, and the log comes by
 // polling. 900001: the first answer ends inside a two-byte character, which must be shown
@@ -876,6 +911,7 @@ async function main() {
     ['i-key-defaults-per-target', flowKeyDefaultsPerTarget, false],
     ['j-log-fallback', flowLogFallback, false],
     ['k-graph-blob-revoked', flowGraphBlobRevoked, false],
+    ['l-arches-per-target', flowArchesPerTarget, false],
     ['f-read-token-403', flowReadToken, false],
   ];
   for (const [name, fn, vital] of flows) {
