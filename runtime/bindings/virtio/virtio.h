@@ -87,15 +87,17 @@ void mg_virtio_irq_wake(uint32_t irq);
 
 /* A full memory barrier between the virtqueues' memory and the device
  * (the device is another CPU, or a thread of QEMU): stores before it are
- * visible before loads after it. */
+ * visible before loads after it, and before a register access after it
+ * (a notify). aarch64 and riscv64 order normal memory against device
+ * registers only with their system-wide forms. */
 static inline void mg_virtio_mb(void)
 {
 #if defined(__x86_64__)
     __asm__ volatile("mfence" ::: "memory");
 #elif defined(__aarch64__)
-    __asm__ volatile("dmb ish" ::: "memory");
+    __asm__ volatile("dmb sy" ::: "memory");
 #elif defined(__riscv)
-    __asm__ volatile("fence rw, rw" ::: "memory");
+    __asm__ volatile("fence iorw, iorw" ::: "memory");
 #else
 #error "no memory barrier for this arch"
 #endif
