@@ -153,18 +153,48 @@ static void report_abort(const mg_image_info *info)
             info->name, MG_EXIT_ABORT);
 }
 
-/* Starts `av` (av[0] is its path) and waits for it: 0 with its wait status
- * in *ws, or -1 after saying why it could not start. */
+/* The child being waited for, and the stop signal (SIGINT, SIGTERM,
+ * SIGHUP) mgd run received meanwhile: it is passed on to the child, so
+ * that stopping mgd run stops what it runs (no QEMU left behind), and
+ * remembered, so that a child that then exits "normally" (QEMU exits 0 on
+ * those signals, as it does on a guest reset) is reported as stopped. */
+static volatile pid_t waited_child;
+static volatile sig_atomic_t stop_signal;
+
+static void pass_stop_signal(int sig)
+{
+    stop_signal = sig;
+    if (waited_child > 0) kill(waited_child, sig);
+}
+
+/* Starts `av` (av[0] is its path) and waits for it, passing on the stop
+ * signals mgd run gets meanwhile: 0 with its wait status in *ws, or -1
+ * after saying why it could not start. */
 static int spawn_and_wait(char **av, int *ws)
 {
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction pass, old[3];
+    memset(&pass, 0, sizeof pass);
+    pass.sa_handler = pass_stop_signal;
+    sigemptyset(&pass.sa_mask);
     fflush(NULL);
+    stop_signal = 0;
+    /* the child starts with the default actions (posix_spawn resets what
+     * is caught) */
+    for (int i = 0; i < 3; i++) sigaction(stops[i], &pass, &old[i]);
     pid_t pid;
     int rc = posix_spawn(&pid, av[0], NULL, NULL, av, environ);
+    if (rc == 0) {
+        waited_child = pid;
+        if (stop_signal) kill(pid, stop_signal); /* one that came during the spawn */
+        while (waitpid(pid, ws, 0) < 0 && errno == EINTR) {
+        }
+        waited_child = 0;
+    }
+    for (int i = 0; i < 3; i++) sigaction(stops[i], &old[i], NULL);
     if (rc != 0) {
         fprintf(stderr, "mgd run: cannot start %s: %s\n", av[0], strerror(rc));
         return -1;
-    }
-    while (waitpid(pid, ws, 0) < 0 && errno == EINTR) {
     }
     return 0;
 }
@@ -398,12 +428,20 @@ static int run_in_vm(const mg_target *t, const mg_target_arch *arch, const mg_im
     if (WIFEXITED(ws) && mg_vm_exit_status(WEXITSTATUS(ws)) >= 0) {
         status = mg_vm_exit_status(WEXITSTATUS(ws));
         if (status == MG_EXIT_ABORT) report_abort(info);
+    } else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && stop_signal) {
+        /* QEMU stops with 0 on the signal mgd run passed on */
+        fprintf(stderr, "mgd run: %s was stopped by signal %d (%s)\n", info->name, (int)stop_signal,
+                strsignal(stop_signal));
+        status = 128 + stop_signal;
     } else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
         /* with -no-reboot a reset of the guest ends QEMU with 0: a triple
-         * fault, a fault the guest had no working handler for */
+         * fault, a fault the guest had no working handler for. (QEMU also
+         * exits 0 on a SIGTERM sent to it alone, which mgd run cannot tell
+         * apart: the message says so.) */
         fprintf(stderr,
-                "mgd run: %s crashed: the virtual CPU reset (a fault it could not handle)\n",
-                info->name);
+                "mgd run: %s crashed: the virtual CPU reset (a fault it could not handle), "
+                "unless %s was stopped by a signal sent to it\n",
+                info->name, t->vm[0]);
         status = MG_EXIT_ABORT;
     } else if (WIFEXITED(ws)) {
         /* QEMU's own failure (it said why on stderr): never the image's
@@ -501,9 +539,25 @@ static int (*const launchers[])(const mg_launch *) = {
     [MG_LAUNCHER_VM] = launch_vm,
 };
 
+/* Refuses an image of another ABI than this mgd's for its target: the
+ * contract between an image and what starts it (how its status comes
+ * back, how a read-only disk reaches it) changes with the ABI, and an old
+ * image would be misread (a failure taken for success, a read-only disk
+ * written). The spt tender checks its own too. */
+static int check_abi(const mg_launch *l)
+{
+    if (l->info->abi == l->target->abi) return 0;
+    fprintf(stderr,
+            "mgd run: %s is built for %s ABI %d; this mgd runs %s ABI %d: rebuild it with this "
+            "mgd\n",
+            l->image, l->target->name, l->info->abi, l->target->name, l->target->abi);
+    return 2;
+}
+
 int mg_launch_image(const mg_launch *l)
 {
-    int status = check_limits(l->info);
+    int status = check_abi(l);
+    if (!status) status = check_limits(l->info);
     if (!status) status = check_disks(l->at, l->n_at);
     return status ? status : launchers[l->target->launcher](l);
 }

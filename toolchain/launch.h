@@ -56,11 +56,12 @@ typedef struct mg_launch {
 
 /* Starts the image with its target's launcher and waits for it, after
  * checking, the same way for every target, what the image's note declares
- * and what is attached: at most MG_IMAGE_MAX_BLOCKS block and
+ * and what is attached: the target's ABI (an image of another is refused:
+ * rebuild it), at most MG_IMAGE_MAX_BLOCKS block and
  * MG_IMAGE_MAX_NETS network devices, and every disk a readable file (or
  * host block device) of at least one 512-byte sector. Returns the status
- * to exit with: the image's, 128 + signal when it was killed, 2 for a
- * device missing or unusable (or one too many), 1 for any other failure
+ * to exit with: the image's, 128 + signal when it was killed, 2 for
+ * another ABI or a device missing or unusable (or one too many), 1 for any other failure
  * (said on stderr). The exec launcher returns only on failure. */
 int mg_launch_image(const mg_launch *l);
 

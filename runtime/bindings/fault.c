@@ -29,6 +29,16 @@ static const char *const vector_names[32] = {
     "SIMD floating-point error",
     "virtualization exception",
     "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "hypervisor injection exception",
+    "VMM communication exception",
+    "security exception",
+    "reserved",
 };
 
 struct line {

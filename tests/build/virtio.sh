@@ -89,6 +89,33 @@ PATH="$work/fakebin:$PATH" "$mgd" run "$work/hello.virtio" >"$work/q1" 2>&1; rc=
 check "a QEMU that fails to start is a failure (1), not the image's 0" bash -c \
   "test $rc -eq 1 && grep -q 'qemu-system-x86_64 failed before hello ended' '$work/q1'"
 
+# an image of an older ABI is refused, not misread (virtio ABI 1 ended with
+# another status encoding, unix ABI 1 ignored read-only disks): the note's
+# "abi 2" made "abi 1" in a copy
+for t in virtio unix; do
+  img="$work/hello.$t"
+  python3 - "$img" "$work/old-abi.$t" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert data.count(b"\nabi 2\n") == 1, "the note's abi line"
+open(sys.argv[2], "wb").write(data.replace(b"\nabi 2\n", b"\nabi 1\n"))
+PY
+  "$mgd" run "$work/old-abi.$t" -- --count=1 >"$work/oa.$t" 2>&1; rc=$?
+  check "a $t image of ABI 1 is refused (2): rebuild it" bash -c \
+    "test $rc -eq 2 && grep -q 'is built for $t ABI 1; this mgd runs $t ABI 2: rebuild it' '$work/oa.$t'"
+done
+
+# stopping mgd run stops QEMU: SIGTERM is passed on, and QEMU's exit 0
+# that follows is a stop by that signal (143), not a guest crash
+"$mgd" run "$work/hello.virtio" -- --count=100 >"$work/st" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q 'Hello' "$work/st" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM to mgd run stops the image: 143, 'stopped by signal 15'" bash -c \
+  "test $rc -eq 143 && grep -q 'hello was stopped by signal 15' '$work/st'"
+sleep 0.2
+check "... and no QEMU is left behind" bash -c "! pgrep -f '[q]emu-system.*$work/' >/dev/null"
+
 # refusals
 run "$work/n0" "$mgd" run "$work/block.virtio"; rc=$?
 check "a missing disk is refused before QEMU starts (2)" bash -c \

@@ -77,11 +77,6 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
     if (!ifname) ifname = name;
     if (strlen(ifname) >= IFNAMSIZ) return MG_EINVAL;
     if (if_nametoindex(ifname) == 0) return MG_ENOENT;
-    /* a device is acquired once (a tap has one reader): each counts */
-    int n_acquired = 0;
-    for (int h = 0; h < MG_PLATFORM_MAX_HANDLES; h++) n_acquired += mg_unix_nets[h].mtu != 0;
-    if (n_acquired >= MG_PLATFORM_MAX_NETS) return MG_ENOSPC;
-
     uint8_t mac[6];
     const char *mac_text = mg_unix_net_env("MG_MAC_", name);
     if (mac_text) {
@@ -102,6 +97,15 @@ int mg_platform_net_acquire(const char *name, mg_handle *handle, struct mg_net_i
         int e = errno;
         close(fd);
         return e == EPERM || e == EACCES ? MG_EACCES : e == EBUSY ? MG_EEXIST : MG_EINVAL;
+    }
+    /* a device is acquired once (a tap has one reader): each counts, and
+     * the limit comes after the tap's own refusal, so that acquiring one
+     * already taken is MG_EEXIST whatever the count */
+    int n_acquired = 0;
+    for (int h = 0; h < MG_PLATFORM_MAX_HANDLES; h++) n_acquired += mg_unix_nets[h].mtu != 0;
+    if (n_acquired >= MG_PLATFORM_MAX_NETS) {
+        close(fd);
+        return MG_ENOSPC;
     }
     size_t mtu = 1500;
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
