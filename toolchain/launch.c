@@ -441,7 +441,7 @@ static int run_in_vm(const mg_target *t, const mg_target_arch *arch, const mg_im
         fprintf(stderr,
                 "mgd run: %s crashed: the virtual CPU reset (a fault it could not handle), "
                 "unless %s was stopped by a signal sent to it\n",
-                info->name, t->vm[0]);
+                info->name, arch->vm[0]);
         status = MG_EXIT_ABORT;
     } else if (WIFEXITED(ws)) {
         /* QEMU's own failure (it said why on stderr): never the image's
