@@ -139,6 +139,7 @@ static bool parse_arch(mg_arena *a, const cJSON *c, const mg_target *t, mg_targe
     ar->bindings = str_array(a, c, "bindings", &ar->n_bindings, &ok);
     ar->linker_script = str_field(a, c, "linker_script", false, &ok);
     ar->cflags = str_array(a, c, "cflags", &ar->n_cflags, &ok);
+    ar->ldflags = str_array(a, c, "ldflags", &ar->n_ldflags, &ok);
     if (cJSON_GetObjectItemCaseSensitive(c, "vm")) ar->vm = str_array(a, c, "vm", &ar->n_vm, &ok);
     ar->vm_package = str_field(a, c, "vm_package", false, &ok);
     ar->vm_block_device = str_field(a, c, "vm_block_device", false, &ok);

@@ -57,6 +57,10 @@ typedef struct mg_target_arch {
      *    "cflags" in the arch's entry adds, never replaces) */
     const char **cflags;
     size_t n_cflags;
+    /*  - linker flags after the target's "ldflags" (the same: "ldflags" in
+     *    the arch's entry adds, never replaces) */
+    const char **ldflags;
+    size_t n_ldflags;
     /*  - MG_LAUNCHER_VM: the virtual machine (argv before -kernel IMAGE
      *    -append ARGS) and its Debian package; n_vm 0 for other launchers */
     const char **vm;

@@ -15,6 +15,7 @@
  */
 #include <stdint.h>
 
+#include "../mmio/mmio.h"
 #include "riscv.h"
 
 #define MTIMECMP (RV_CLINT + 0x4000) /* hart 0's */
@@ -41,16 +42,6 @@ void mg_virtio_irq_wake(uint32_t irq)
     mmio_write32(PLIC_ENABLE(irq), mmio_read32(PLIC_ENABLE(irq)) | 1u << (irq % 32));
 }
 
-/* Acknowledges PLIC source `src` at its device: a virtio-mmio window's
- * InterruptStatus written back to its InterruptACK. Other sources are
- * never enabled. */
-static void irq_ack(uint32_t src)
-{
-    if (src < 1 || src > RV_VIRTIO_COUNT) return;
-    uintptr_t base = RV_VIRTIO + (src - 1) * RV_VIRTIO_STRIDE;
-    mmio_write32(base + 0x64, mmio_read32(base + 0x60));
-}
-
 void mg_virtio_arch_wait(uint64_t now, uint64_t deadline)
 {
     if (deadline <= now) return;
@@ -59,13 +50,15 @@ void mg_virtio_arch_wait(uint64_t now, uint64_t deadline)
     mmio_write64(MTIMECMP, t + ticks < t ? ~0ull : t + ticks);
     __asm__ volatile("wfi" ::: "memory");
     mmio_write64(MTIMECMP, ~0ull); /* MTIP falls */
-    /* a bounded number: a line that stays up after its acknowledgement
-     * is pending again at once after its completion, and would keep this
-     * loop going for ever (it only makes the next wfi return at once) */
-    for (int i = 0; i < RV_VIRTIO_COUNT; i++) {
-        uint32_t src = mmio_read32(PLIC_CLAIM);
-        if (!src) break;
-        irq_ack(src);
-        mmio_write32(PLIC_CLAIM, src); /* complete */
-    }
+    /* the sources pending, claimed (so that MEIP falls), their devices
+     * acknowledged (which drops their lines), then completed: a source
+     * completed with its line still up would be pending again at once.
+     * A bounded number: a line that stays up after all that is claimed
+     * again and again, which would keep this loop going for ever (it only
+     * makes the next wfi return at once). */
+    uint32_t claimed[RV_VIRTIO_COUNT];
+    int n = 0;
+    while (n < RV_VIRTIO_COUNT && (claimed[n] = mmio_read32(PLIC_CLAIM)) != 0) n++;
+    if (n) mg_virtio_mmio_ack();
+    for (int i = 0; i < n; i++) mmio_write32(PLIC_CLAIM, claimed[i]); /* complete */
 }

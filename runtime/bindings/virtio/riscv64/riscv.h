@@ -90,6 +90,10 @@ static inline void mmio_write8(uintptr_t a, uint8_t v)
 
 /* ---- the setup, in start.c's order ---- */
 
+/* Called by boot.S on hart 0 with its id and the device tree's address;
+ * never returns. */
+void mg_virtio_start(uint64_t hart, uintptr_t dtb);
+
 /* Sets the UART up for mg_platform_console_write. */
 void mg_riscv_console_init(void);
 

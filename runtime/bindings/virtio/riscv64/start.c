@@ -12,120 +12,78 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../fdt/fdt.h"
+#include "../mmio/mmio.h"
 #include "riscv.h"
 
-/* ---- a minimal flattened device tree walk (to be replaced by fdt/) ---- */
+/* what mg_virtio_run takes for argv[0]: x86_64's Multiboot loader puts
+ * the kernel's path first, QEMU's riscv loader passes -append alone (as
+ * aarch64's does) */
+#define ARGV0 "image "
 
-static uint32_t be32(const void *p)
-{
-    const uint8_t *b = p;
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
+/* The most of the device tree read: QEMU puts it in the last 2 MiB of
+ * RAM, at a 2 MiB boundary, and it is far smaller. */
+#define DTB_MAX (2u << 20)
 
-struct dt {
-    const uint8_t *base;
-    uint32_t size, off_struct, size_struct, off_strings, size_strings;
+/* What the image needs of the device tree, read before the heap
+ * overwrites it. */
+struct tree {
+    uint64_t mem_end;  /* of RAM, which starts at RV_RAM */
+    uint64_t timebase; /* mtime's rate; 0: not said */
+    int zkr;           /* the hart has Zkr's seed CSR */
 };
 
-/* The property `prop` of the node at `path` ("/chosen", "/cpus/cpu@0",
- * "/memory": a name matches up to its '@'), or NULL. */
-static const void *dt_prop(const struct dt *dt, const char *path, const char *prop, uint32_t *len)
+/* Reads `tree` and /chosen's bootargs (into `line`, after ARGV0). The
+ * tree is QEMU's, but read as any input is: a broken one ends the boot
+ * with a message rather than a guess. */
+static void read_tree(uintptr_t dtb, struct tree *t, char *line, size_t size)
 {
-    const uint8_t *p = dt->base + dt->off_struct, *end = p + dt->size_struct;
-    const char *want = path;    /* the rest of the path still to match */
-    int depth = 0, matched = 0; /* nodes open; of them, on the path */
-    while (p + 4 <= end) {
-        uint32_t tok = be32(p);
-        p += 4;
-        if (tok == 1) { /* FDT_BEGIN_NODE */
-            const char *name = (const char *)p;
-            size_t n = strnlen(name, (size_t)(end - p));
-            p += (n + 4) & ~(size_t)3;
-            if (depth++ == matched) {
-                if (depth == 1) {
-                    matched = 1; /* the root */
-                } else {
-                    const char *w = want + 1, *slash = strchr(w, '/');
-                    size_t wl = slash ? (size_t)(slash - w) : strlen(w);
-                    if (*want == '/' && !strncmp(name, w, wl) &&
-                        (name[wl] == 0 || name[wl] == '@')) {
-                        matched = depth;
-                        want = w + wl;
-                    }
-                }
-            }
-        } else if (tok == 2) {                              /* FDT_END_NODE */
-            if (depth-- == matched && matched) return NULL; /* left the node */
-        } else if (tok == 3) {                              /* FDT_PROP */
-            if (p + 8 > end) return NULL;
-            uint32_t l = be32(p), name = be32(p + 4);
-            p += 8;
-            if (l > (uint32_t)(end - p)) return NULL;
-            if (depth == matched && !*want && name < dt->size_strings &&
-                !strcmp((const char *)dt->base + dt->off_strings + name, prop)) {
-                *len = l;
-                return p;
-            }
-            p += (l + 3) & ~(uint32_t)3;
-        } else if (tok == 9) { /* FDT_END */
-            return NULL;
-        }
-    }
-    return NULL;
+    struct mg_fdt f;
+    if (!dtb || mg_fdt_open(&f, (const void *)dtb, DTB_MAX) != 0)
+        mg_platform_abort(
+            "no device tree from the loader (not booted by QEMU's riscv virt board?)");
+    uint32_t ac = 2, sc = 2, len = 0;
+    int root = mg_fdt_path(&f, "/");
+    mg_fdt_u32(&f, root, "#address-cells", &ac);
+    mg_fdt_u32(&f, root, "#size-cells", &sc);
+    uint64_t base, size_ram;
+    int memory = mg_fdt_path(&f, "/memory");
+    if (memory < 0 || mg_fdt_reg(&f, memory, 0, ac, sc, &base, &size_ram) != 0 || base != RV_RAM)
+        mg_platform_abort("the device tree has no memory at 0x80000000");
+    t->mem_end = base + size_ram;
+
+    memcpy(line, ARGV0, sizeof ARGV0 - 1);
+    const char *args = mg_fdt_prop(&f, mg_fdt_path(&f, "/chosen"), "bootargs", &len);
+    size_t n = args ? strnlen(args, len) : 0;
+    if (n > size - sizeof ARGV0) n = size - sizeof ARGV0;
+    memcpy(line + sizeof ARGV0 - 1, args ? args : "", n);
+    line[sizeof ARGV0 - 1 + n] = '\0';
+
+    uint32_t hz = 0;
+    t->timebase = mg_fdt_u32(&f, mg_fdt_path(&f, "/cpus"), "timebase-frequency", &hz) == 0 ? hz : 0;
+    /* "rv64imafdch_zicsr_..._zkr_sstc": the multi-letter extensions follow
+     * underscores */
+    const char *isa = mg_fdt_prop(&f, mg_fdt_path(&f, "/cpus/cpu"), "riscv,isa", &len);
+    t->zkr = 0;
+    for (uint32_t i = 0; isa && i + 4 <= len; i++)
+        if (!memcmp(isa + i, "_zkr", 4) && (i + 4 == len || isa[i + 4] == '_' || !isa[i + 4]))
+            t->zkr = 1;
 }
 
 /* ---- the entry ---- */
-
-#define MAX_LINE 4096
 
 __attribute__((no_stack_protector)) void mg_virtio_start(uint64_t hart, uintptr_t dtb)
 {
     (void)hart;
     mg_riscv_console_init();
     mg_riscv_traps_init();
-    struct dt dt = {(const uint8_t *)dtb, 0, 0, 0, 0, 0};
-    if (!dtb || be32(dt.base) != 0xd00dfeed) mg_platform_abort("no device tree from the loader");
-    dt.size = be32(dt.base + 4);
-    dt.off_struct = be32(dt.base + 8);
-    dt.off_strings = be32(dt.base + 12);
-    dt.size_strings = be32(dt.base + 32);
-    dt.size_struct = be32(dt.base + 36);
-    if (dt.off_struct > dt.size || dt.size_struct > dt.size - dt.off_struct ||
-        dt.off_strings > dt.size || dt.size_strings > dt.size - dt.off_strings)
-        mg_platform_abort("a broken device tree");
-
-    /* memory: the first range of /memory (two cells of address, two of
-     * size: the board's #address-cells and #size-cells) */
-    uint32_t len;
-    const uint8_t *reg = dt_prop(&dt, "/memory", "reg", &len);
-    if (!reg || len < 16) mg_platform_abort("no memory in the device tree");
-    uint64_t mem_base = (uint64_t)be32(reg) << 32 | be32(reg + 4);
-    uint64_t mem_size = (uint64_t)be32(reg + 8) << 32 | be32(reg + 12);
-    if (mem_base != RV_RAM) mg_platform_abort("RAM is not at 0x80000000");
-
-    /* the command line: copied, since the device tree lies in what becomes
-     * the heap */
-    static char line[MAX_LINE];
-    const char *args = dt_prop(&dt, "/chosen", "bootargs", &len);
-    if (args) {
-        size_t n = strnlen(args, len < MAX_LINE - 1 ? len : MAX_LINE - 1);
-        memcpy(line, args, n);
-        line[n] = '\0';
-    }
-    const uint8_t *tb = dt_prop(&dt, "/cpus", "timebase-frequency", &len);
-    uint64_t timebase = tb && len == 4 ? be32(tb) : 0;
-    const char *isa = dt_prop(&dt, "/cpus/cpu", "riscv,isa", &len);
-    int zkr = 0;
-    /* "rv64imafdc_zicsr_..._zkr_...": the multi-letter extensions after
-     * underscores */
-    for (const char *e = isa ? memchr(isa, '_', len) : NULL; e && e < isa + len;
-         e = memchr(e + 1, '_', (size_t)(isa + len - e - 1)))
-        if (!strncmp(e, "_zkr", 4) && (e[4] == '_' || e[4] == '\0')) zkr = 1;
-
+    static char line[4096];
+    struct tree t;
+    read_tree(dtb, &t, line, sizeof line);
     uintptr_t start, end;
-    mg_riscv_pmp_init(mem_base + mem_size, &start, &end);
-    mg_riscv_clock_init(timebase);
-    mg_riscv_entropy_init(zkr);
+    mg_riscv_pmp_init(t.mem_end, &start, &end);
+    mg_riscv_clock_init(t.timebase);
+    mg_riscv_entropy_init(t.zkr);
     mg_riscv_interrupts_init();
     for (uint32_t i = 0; i < RV_VIRTIO_COUNT; i++)
         mg_virtio_mmio_add(RV_VIRTIO + i * RV_VIRTIO_STRIDE, 1 + i);
