@@ -99,7 +99,7 @@ Test(registry, every_target_builds_each_arch_or_says_why_not)
     }
 }
 
-/* spt stays on x86_64 and virtio on aarch64/riscv64 is not built yet: a
+/* spt stays on x86_64 and virtio on aarch64 is not built yet: a
  * build asking says so; an arch nobody lists gets the target's arches */
 Test(registry, an_unsupported_arch_is_refused_with_its_reason)
 {
