@@ -122,7 +122,7 @@ int mg_riscv_mapped(uint64_t a);
  * /cpus timebase-frequency). */
 void mg_riscv_clock_init(uint64_t timebase);
 
-/* mtime's rate, and a time in ns as an mtime reading. */
+/* A time in ns as mtime ticks, and mtime itself (the CLINT's counter). */
 uint64_t mg_riscv_ns_to_ticks(uint64_t ns);
 static inline uint64_t mg_riscv_mtime(void)
 {
