@@ -93,8 +93,8 @@ static bool parse_launcher(const cJSON *j, mg_target *t)
 static bool launcher_complete(const mg_target *t, const mg_target_arch *ar)
 {
     bool vm = ar->n_vm && ar->vm_block_device && ar->vm_net_device;
-    bool any_vm =
-        ar->n_vm || ar->vm_block_device || ar->vm_net_device || ar->vm_device_bus || ar->vm_package;
+    bool any_vm = ar->n_vm || ar->vm_block_device || ar->vm_net_device || ar->vm_device_bus ||
+                  ar->vm_package || ar->vm_max_devices;
     switch (t->launcher) {
     case MG_LAUNCHER_EXEC:
         return !t->tender && !any_vm;
@@ -139,11 +139,22 @@ static bool parse_arch(mg_arena *a, const cJSON *c, const mg_target *t, mg_targe
     ar->bindings = str_array(a, c, "bindings", &ar->n_bindings, &ok);
     ar->linker_script = str_field(a, c, "linker_script", false, &ok);
     ar->cflags = str_array(a, c, "cflags", &ar->n_cflags, &ok);
+    ar->ldflags = str_array(a, c, "ldflags", &ar->n_ldflags, &ok);
     if (cJSON_GetObjectItemCaseSensitive(c, "vm")) ar->vm = str_array(a, c, "vm", &ar->n_vm, &ok);
     ar->vm_package = str_field(a, c, "vm_package", false, &ok);
     ar->vm_block_device = str_field(a, c, "vm_block_device", false, &ok);
     ar->vm_net_device = str_field(a, c, "vm_net_device", false, &ok);
     ar->vm_device_bus = str_field(a, c, "vm_device_bus", false, &ok);
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(c, "vm_max_devices");
+    if (max) {
+        /* a whole number of devices, at least one of each kind, and below
+         * the per-kind limits' sum (abi/image_note.h: 16 and 16), beyond
+         * which it would limit nothing */
+        if (!cJSON_IsNumber(max) || max->valuedouble != (double)max->valueint ||
+            max->valueint < 2 || max->valueint >= 32)
+            return false;
+        ar->vm_max_devices = (size_t)max->valueint;
+    }
     if (!ok) return false;
     if (!ar->linker_script) ar->linker_script = t->linker_script;
     if (!ar->n_vm) {

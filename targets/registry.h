@@ -57,6 +57,10 @@ typedef struct mg_target_arch {
      *    "cflags" in the arch's entry adds, never replaces) */
     const char **cflags;
     size_t n_cflags;
+    /*  - linker flags after the target's "ldflags" (the same: "ldflags" in
+     *    the arch's entry adds, never replaces) */
+    const char **ldflags;
+    size_t n_ldflags;
     /*  - MG_LAUNCHER_VM: the virtual machine (argv before -kernel IMAGE
      *    -append ARGS) and its Debian package; n_vm 0 for other launchers */
     const char **vm;
@@ -69,6 +73,11 @@ typedef struct mg_target_arch {
      *    name without its number ("virtio-mmio-bus."): the note's n-th
      *    device then goes on bus n. NULL for other launchers. */
     const char *vm_block_device, *vm_net_device, *vm_device_bus;
+    /*  - MG_LAUNCHER_VM: the most devices, block and network together, the
+     *    machine has room for ("vm_max_devices": riscv64's virt board has 8
+     *    virtio-mmio transports), which mgd run enforces naming it; 0: only
+     *    the per-kind limits of abi/image_note.h */
+    size_t vm_max_devices;
 } mg_target_arch;
 
 /* An arch a target does not build for, with why ("unsupported_arches"

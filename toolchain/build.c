@@ -1138,6 +1138,7 @@ static int plan(mg_build *b)
         r = act_outdir(b, link, "link");
         act_arg(b, link, b->cc);
         act_args(b, link, b->target->ldflags, b->target->n_ldflags);
+        act_args(b, link, b->arch->ldflags, b->arch->n_ldflags); /* the arch's own, after */
         if (b->arch->linker_script) {
             char *script = mg_path_join(b->rt_root, b->arch->linker_script);
             act_arg(b, link, "-T");

@@ -357,6 +357,15 @@ static int run_in_vm(const mg_target *t, const mg_target_arch *arch, const mg_im
                      const char *image, const mg_attachment *at, size_t n_at, int nargs,
                      char **args)
 {
+    /* the machine's own limit, below the per-kind ones (check_limits):
+     * refused before QEMU starts, as those are, naming it */
+    if (arch->vm_max_devices && info->n_devices > arch->vm_max_devices) {
+        fprintf(stderr,
+                "mgd run: %s declares %zu devices; a %s image on %s takes at most %zu devices, "
+                "block and network together (the machine's virtio transports)\n",
+                info->name, info->n_devices, t->name, arch->name, arch->vm_max_devices);
+        return 2;
+    }
     char *vm = mg_find_program(arch->vm[0]);
     if (!vm) {
         fprintf(stderr,

@@ -14,7 +14,10 @@
 #    FILE:ro:rw and is written;
 #  - an image declaring 17 block or 17 network devices is refused before
 #    it starts, naming the limit of 16 (mgd run: 2, mg-spt: 125); the unix
-#    binding run directly refuses the 17th disk it is asked for.
+#    binding run directly refuses the 17th disk it is asked for;
+#  - virtio/riscv64, whose QEMU board has 8 virtio-mmio transports, takes
+#    8 devices in all: 8 disks all connect, a 9th device is refused before
+#    QEMU starts, naming that limit (mgd run: 2).
 # usage: devices.sh MGD MG-SPT
 set -uo pipefail
 mgd=$(realpath "$1") spt=$(realpath "$2")
@@ -162,4 +165,30 @@ run "$work/ub17" "$work/b17.unix"; rc=$?
 check "unix run directly: the 17th disk fails to connect (no space left)" bash -c "test $rc -ne 0 &&
   grep -q 'block_of_file d16: cannot acquire the block device: no space left' '$work/ub17' &&
   ! grep -q started '$work/ub17'" || cat "$work/ub17"
+
+# 5. virtio/riscv64: 8 devices in all (the board's virtio-mmio transports)
+if command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-system-riscv64 >/dev/null; then
+  limit_image "$work/blocks8" block block_of_file 8
+  limit_image "$work/blocks9" block block_of_file 9
+  if build "$work/blocks8" "$work/b8.rv" virtio --arch riscv64 &&
+    build "$work/blocks9" "$work/b9.rv" virtio --arch riscv64; then
+    # a file each: QEMU locks a disk file against a second writer
+    rvblocks=()
+    for i in $(seq 0 8); do
+      head -c 512 /dev/zero >"$work/rv$i.img"
+      rvblocks+=(--block "d$i=$work/rv$i.img")
+    done
+    run "$work/b8.rv.out" timeout 60 "$mgd" run "$work/b8.rv" "${rvblocks[@]:0:16}"; rc=$?
+    check "virtio/riscv64: 8 disks all connect" bash -c "test $rc -eq 0 &&
+      grep -qx 'started with 8 devices' '$work/b8.rv.out'" || cat "$work/b8.rv.out"
+    run "$work/b9.rv.out" timeout 60 "$mgd" run "$work/b9.rv" "${rvblocks[@]}"; rc=$?
+    check "virtio/riscv64: a 9th device is refused (2), naming the limit of 8" bash -c "test $rc -eq 2 &&
+      grep -q 'limit declares 9 devices; a virtio image on riscv64 takes at most 8 devices' '$work/b9.rv.out' &&
+      ! grep -q started '$work/b9.rv.out'" || cat "$work/b9.rv.out"
+  else
+    check "8 and 9 disks build for virtio/riscv64" false
+  fi
+else
+  echo "skip virtio/riscv64: riscv64-linux-gnu-gcc or qemu-system-riscv64 is not installed"
+fi
 finish

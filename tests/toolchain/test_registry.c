@@ -99,7 +99,7 @@ Test(registry, every_target_builds_each_arch_or_says_why_not)
     }
 }
 
-/* spt stays on x86_64 and virtio on aarch64/riscv64 is not built yet: a
+/* spt stays on x86_64 and virtio on aarch64 is not built yet: a
  * build asking says so; an arch nobody lists gets the target's arches */
 Test(registry, an_unsupported_arch_is_refused_with_its_reason)
 {
@@ -178,8 +178,21 @@ Test(registry, every_launcher_has_what_it_needs)
             cr_assert_eq(ar->vm_block_device && ar->vm_net_device, t->launcher == MG_LAUNCHER_VM,
                          "target %s/%s: launcher %s and the VM's devices go together", t->name,
                          ar->name, kind);
+            cr_assert(!ar->vm_max_devices || t->launcher == MG_LAUNCHER_VM,
+                      "target %s/%s: \"vm_max_devices\" is for VMs only", t->name, ar->name);
         }
     }
+}
+
+/* virtio/riscv64's board has 8 virtio-mmio transports: mgd run is told,
+ * and the other arches keep only the per-kind limits */
+Test(registry, virtio_riscv64_takes_8_devices_in_all)
+{
+    const mg_target *t = mg_targets_find(reg, "virtio");
+    cr_assert_not_null(t);
+    for (size_t a = 0; a < t->n_arches; a++)
+        cr_assert_eq(t->arches[a].vm_max_devices, strcmp(t->arches[a].name, "riscv64") ? 0 : 8,
+                     "virtio/%s", t->arches[a].name);
 }
 
 Test(registry, a_catalog_naming_a_target_outside_the_registry_does_not_load)
