@@ -84,17 +84,78 @@ static bool parse_launcher(const cJSON *j, mg_target *t)
     for (size_t k = 0; k < sizeof launcher_names / sizeof *launcher_names; k++)
         if (!strcmp(v->valuestring, launcher_names[k])) {
             t->launcher = (mg_launcher_kind)k;
-            /* each launcher has what it needs, and only it */
-            switch (t->launcher) {
-            case MG_LAUNCHER_EXEC:
-                return !t->tender && !t->n_vm;
-            case MG_LAUNCHER_TENDER:
-                return t->tender && !t->n_vm;
-            case MG_LAUNCHER_VM:
-                return !t->tender && t->n_vm;
-            }
+            return true;
         }
     return false;
+}
+
+/* Whether an arch of `t` has what its launcher needs, and only that. */
+static bool launcher_complete(const mg_target *t, const mg_target_arch *ar)
+{
+    bool vm = ar->n_vm && ar->vm_block_device && ar->vm_net_device;
+    bool any_vm =
+        ar->n_vm || ar->vm_block_device || ar->vm_net_device || ar->vm_device_bus || ar->vm_package;
+    switch (t->launcher) {
+    case MG_LAUNCHER_EXEC:
+        return !t->tender && !any_vm;
+    case MG_LAUNCHER_TENDER:
+        return t->tender && !any_vm;
+    case MG_LAUNCHER_VM:
+        return !t->tender && vm;
+    }
+    return false;
+}
+
+/* A subfolder of a bindings folder: a plain name, which cannot climb out
+ * of it or name a nested folder. */
+static bool plain_name(const char *s)
+{
+    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return false;
+    return true;
+}
+
+/* A QEMU -device value mgd run appends to after a comma: no blanks (it
+ * is one argument anyway, but a blank would be a mistake) and not empty. */
+static bool device_value(const char *s)
+{
+    return s == NULL || (*s && !strpbrk(s, " \t\n"));
+}
+
+/* The arch's entry `c` of target `t` into `ar`, its per-arch fields
+ * defaulting to the target's. */
+static bool parse_arch(mg_arena *a, const cJSON *c, const mg_target *t, mg_target_arch *ar)
+{
+    bool ok = cJSON_IsObject(c);
+    if (!ok) return false;
+    ar->name = mg_arena_strdup(a, c->string);
+    ar->prefix = str_field(a, c, "prefix", true, &ok);
+    ar->package = str_field(a, c, "package", true, &ok);
+    ar->binutils_package = str_field(a, c, "binutils_package", true, &ok);
+    ar->run = str_array(a, c, "run", &ar->n_run, &ok);
+    ar->run_package = str_field(a, c, "run_package", false, &ok);
+    ar->bindings = str_array(a, c, "bindings", &ar->n_bindings, &ok);
+    ar->linker_script = str_field(a, c, "linker_script", false, &ok);
+    ar->cflags = str_array(a, c, "cflags", &ar->n_cflags, &ok);
+    if (cJSON_GetObjectItemCaseSensitive(c, "vm")) ar->vm = str_array(a, c, "vm", &ar->n_vm, &ok);
+    ar->vm_package = str_field(a, c, "vm_package", false, &ok);
+    ar->vm_block_device = str_field(a, c, "vm_block_device", false, &ok);
+    ar->vm_net_device = str_field(a, c, "vm_net_device", false, &ok);
+    ar->vm_device_bus = str_field(a, c, "vm_device_bus", false, &ok);
+    if (!ok) return false;
+    if (!ar->linker_script) ar->linker_script = t->linker_script;
+    if (!ar->n_vm) {
+        ar->vm = t->vm;
+        ar->n_vm = t->n_vm;
+    }
+    if (!ar->vm_package) ar->vm_package = t->vm_package;
+    for (size_t k = 0; k < ar->n_bindings; k++)
+        if (!plain_name(ar->bindings[k])) return false;
+    if (ar->n_vm && !ar->vm[0][0]) return false;
+    return device_value(ar->vm_block_device) && device_value(ar->vm_net_device) &&
+           device_value(ar->vm_device_bus) && launcher_complete(t, ar);
 }
 
 static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
@@ -123,15 +184,8 @@ static bool parse_target(mg_arena *a, const cJSON *j, mg_target *t)
     t->n_arches = (size_t)cJSON_GetArraySize(arches);
     t->arches = mg_arena_alloc(a, t->n_arches * sizeof *t->arches);
     size_t i = 0;
-    for (const cJSON *c = arches->child; c; c = c->next, i++) {
-        mg_target_arch *ar = &t->arches[i];
-        ar->name = mg_arena_strdup(a, c->string);
-        ar->prefix = str_field(a, c, "prefix", true, &ok);
-        ar->package = str_field(a, c, "package", true, &ok);
-        ar->binutils_package = str_field(a, c, "binutils_package", true, &ok);
-        ar->run = str_array(a, c, "run", &ar->n_run, &ok);
-        ar->run_package = str_field(a, c, "run_package", false, &ok);
-    }
+    for (const cJSON *c = arches->child; c; c = c->next, i++)
+        if (!parse_arch(a, c, t, &t->arches[i])) return false;
     const cJSON *un = cJSON_GetObjectItemCaseSensitive(j, "unsupported_arches");
     if (un && !cJSON_IsObject(un)) return false;
     t->n_unsupported = un ? (size_t)cJSON_GetArraySize(un) : 0;

@@ -45,6 +45,30 @@ typedef struct mg_target_arch {
     const char **run;             /* runner argv before the image; none for the host */
     size_t n_run;
     const char *run_package; /* Debian package of the runner, or NULL */
+    /* what differs per arch, each taken from the target's own field when
+     * the arch's entry has none (so a one-arch target may say them once):
+     *  - the subfolders of the bindings folder compiled for this arch
+     *    besides its top level ("bindings": ["x86_64"]; plain names) */
+    const char **bindings;
+    size_t n_bindings;
+    /*  - the linker script (a path under runtime/), or NULL */
+    const char *linker_script;
+    /*  - compiler flags after the target's "cflags" (the arch's own only:
+     *    "cflags" in the arch's entry adds, never replaces) */
+    const char **cflags;
+    size_t n_cflags;
+    /*  - MG_LAUNCHER_VM: the virtual machine (argv before -kernel IMAGE
+     *    -append ARGS) and its Debian package; n_vm 0 for other launchers */
+    const char **vm;
+    size_t n_vm;
+    const char *vm_package;
+    /*  - MG_LAUNCHER_VM: the QEMU -device of a block and of a network
+     *    device ("virtio-blk-pci,disable-modern=on"), which mgd run
+     *    completes with drive=/netdev= and the rest; and, when the
+     *    machine's virtio buses must be named (virtio-mmio), the bus's
+     *    name without its number ("virtio-mmio-bus."): the note's n-th
+     *    device then goes on bus n. NULL for other launchers. */
+    const char *vm_block_device, *vm_net_device, *vm_device_bus;
 } mg_target_arch;
 
 /* An arch a target does not build for, with why ("unsupported_arches"
@@ -72,10 +96,9 @@ typedef struct mg_target {
     /* MG_LAUNCHER_TENDER: the program that runs the images (next to mgd or
      * on PATH: "mg-spt"); NULL otherwise */
     const char *tender;
-    /* a linker script of the runtime (a path under runtime/), or NULL */
+    /* the defaults of the per-arch fields of the same names
+     * (mg_target_arch has what applies: use its) */
     const char *linker_script;
-    /* MG_LAUNCHER_VM: the virtual machine that boots the images (argv
-     * before -kernel IMAGE -append ARGS), its Debian package; else n_vm 0 */
     const char **vm;
     size_t n_vm;
     const char *vm_package;
@@ -105,7 +128,8 @@ int mg_target_no_arch(const mg_target *t, const char *arch, mg_err *e);
 
 /* The folder of the runtime's sources, relative to the project root and
  * ending in '/', with the target's platform bindings ("runtime/bindings/unix/");
- * malloc'd. */
+ * malloc'd. Its top level is compiled for every arch, and the subfolders
+ * an arch's "bindings" names for that arch. */
 char *mg_target_bindings_dir(const mg_target *t);
 
 /* "exec", "tender", "vm". */

@@ -867,6 +867,7 @@ static const char *add_compile(mg_build *b, const char *src, const char *stem,
     a->as_depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, as_dep);
     act_arg(b, a, b->cc);
     act_args(b, a, t->cflags, t->n_cflags);
+    act_args(b, a, b->arch->cflags, b->arch->n_cflags); /* the arch's own, after the target's */
     act_args(b, a, extra, n_extra);
     /* the working directory out of the objects (debug info's comp_dir);
      * every other path is workspace-relative already */
@@ -1035,7 +1036,7 @@ static int plan(mg_build *b)
 
     /* the runtime, archived */
     size_t n_rt;
-    const char **rt = mg_runtime_sources(b->o.graph, b->target, &n_rt, &err);
+    const char **rt = mg_runtime_sources(b->o.graph, b->target, b->arch, &n_rt, &err);
     if (!rt) return fail(b, err.code, "%s", err.msg);
     if (g->n_notices) {
         char *notices = notices_source(b);
@@ -1137,8 +1138,8 @@ static int plan(mg_build *b)
         r = act_outdir(b, link, "link");
         act_arg(b, link, b->cc);
         act_args(b, link, b->target->ldflags, b->target->n_ldflags);
-        if (b->target->linker_script) {
-            char *script = mg_path_join(b->rt_root, b->target->linker_script);
+        if (b->arch->linker_script) {
+            char *script = mg_path_join(b->rt_root, b->arch->linker_script);
             act_arg(b, link, "-T");
             act_arg(b, link, ws_input(b, link, script));
             free(script);

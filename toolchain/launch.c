@@ -228,9 +228,11 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
 }
 
 /* The QEMU arguments of the image's devices, in the note's order: for a
- * block device -drive and a virtio-blk-pci device, for a network device
- * a tap -netdev and a virtio-net-pci device (both on the legacy
- * interface, which the image drives). A drive is raw with a size= of the
+ * block device -drive and the arch's block device (x86_64:
+ * virtio-blk-pci), for a network device a tap -netdev and the arch's
+ * network device (x86_64: virtio-net-pci; both on the legacy interface,
+ * which the image drives), on the note's n-th bus when the arch names its
+ * buses (virtio-mmio: the image finds its devices in bus order). A drive is raw with a size= of the
  * file's whole sectors, so that the image sees the capacity it sees on
  * unix and spt and QEMU never writes past it (without it QEMU rounds the
  * capacity up and grows the file on a write to the last sector), and
@@ -239,8 +241,9 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
  * tap's MTU, which the image reads as VIRTIO_NET_F_MTU. Appends to av
  * (freed by the caller through `owned`); 0, or the status to end with
  * (2: a device missing or unusable) after saying why. */
-static int vm_device_args(const mg_target *t, const mg_image_info *info, const mg_attachment *at,
-                          size_t n_at, char **av, size_t *k, char **owned, size_t *n_owned)
+static int vm_device_args(const mg_target *t, const mg_target_arch *arch, const mg_image_info *info,
+                          const mg_attachment *at, size_t n_at, char **av, size_t *k, char **owned,
+                          size_t *n_owned)
 {
     for (size_t d = 0; d < info->n_devices; d++) {
         const mg_image_device *dev = &info->devices[d];
@@ -264,6 +267,9 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
                     dev->kind, dev->name, value);
             return 2;
         }
+        /* the bus, when the arch names them: the note's d-th device on bus d */
+        char bus[96] = "";
+        if (arch->vm_device_bus) snprintf(bus, sizeof bus, ",bus=%.64s%zu", arch->vm_device_bus, d);
         if (block) {
             struct stat st;
             if (stat(value, &st) != 0) {
@@ -280,7 +286,7 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
                                                d, size, read_only ? ",readonly=on" : "");
             av[(*k)++] = "-drive";
             av[(*k)++] = owned[*n_owned - 1];
-            owned[(*n_owned)++] = mg_xasprintf("virtio-blk-pci,drive=disk%zu,disable-modern=on", d);
+            owned[(*n_owned)++] = mg_xasprintf("%s,drive=disk%zu%s", arch->vm_block_device, d, bus);
         } else {
             /* the tap must exist (QEMU would make a fresh one nothing is
              * connected to) and its MTU is the image's */
@@ -299,10 +305,9 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
                 return 1;
             }
             mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
-            owned[(*n_owned)++] =
-                mg_xasprintf("virtio-net-pci,netdev=net%zu,disable-modern=on,host_mtu=%d,"
-                             "mac=%02x:%02x:%02x:%02x:%02x:%02x",
-                             d, mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+            owned[(*n_owned)++] = mg_xasprintf(
+                "%s,netdev=net%zu,host_mtu=%d,mac=%02x:%02x:%02x:%02x:%02x:%02x%s",
+                arch->vm_net_device, d, mtu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], bus);
         }
         av[(*k)++] = "-device";
         av[(*k)++] = owned[*n_owned - 1];
@@ -318,20 +323,21 @@ static int vm_device_args(const mg_target *t, const mg_image_info *info, const m
  * an exit), which only a fault it could not handle causes: a crash, 70.
  * Any other exit of QEMU (1, say) is its own failure, reported, and never
  * taken for the image's status. */
-static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *image,
-                     const mg_attachment *at, size_t n_at, int nargs, char **args)
+static int run_in_vm(const mg_target *t, const mg_target_arch *arch, const mg_image_info *info,
+                     const char *image, const mg_attachment *at, size_t n_at, int nargs,
+                     char **args)
 {
-    char *vm = mg_find_program(t->vm[0]);
+    char *vm = mg_find_program(arch->vm[0]);
     if (!vm) {
         fprintf(stderr,
                 "mgd run: %s images boot in %s, which is not installed (the Debian package %s)\n",
-                t->name, t->vm[0], t->vm_package ? t->vm_package : t->vm[0]);
+                t->name, arch->vm[0], arch->vm_package ? arch->vm_package : arch->vm[0]);
         return 1;
     }
     size_t len = 1;
     for (int i = 0; i < nargs; i++) len += 2 * strlen(args[i]) + 3;
     char *line = calloc(len, 1);
-    char **av = calloc(t->n_vm + 6 + 4 * info->n_devices, sizeof *av);
+    char **av = calloc(arch->n_vm + 6 + 4 * info->n_devices, sizeof *av);
     char **owned = calloc(2 * info->n_devices + 1, sizeof *owned);
     size_t n_owned = 0;
     int status = 1, image_fd = -1;
@@ -379,8 +385,8 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     }
     size_t k = 0;
     av[k++] = vm;
-    for (size_t i = 1; i < t->n_vm; i++) av[k++] = (char *)t->vm[i];
-    status = vm_device_args(t, info, at, n_at, av, &k, owned, &n_owned);
+    for (size_t i = 1; i < arch->n_vm; i++) av[k++] = (char *)arch->vm[i];
+    status = vm_device_args(t, arch, info, at, n_at, av, &k, owned, &n_owned);
     if (status != 0) goto out;
     status = 1;
     av[k++] = "-kernel";
@@ -402,10 +408,10 @@ static int run_in_vm(const mg_target *t, const mg_image_info *info, const char *
     } else if (WIFEXITED(ws)) {
         /* QEMU's own failure (it said why on stderr): never the image's
          * status, however it reads */
-        fprintf(stderr, "mgd run: %s failed before %s ended (%s exit status %d)\n", t->vm[0],
-                info->name, t->vm[0], WEXITSTATUS(ws));
+        fprintf(stderr, "mgd run: %s failed before %s ended (%s exit status %d)\n", arch->vm[0],
+                info->name, arch->vm[0], WEXITSTATUS(ws));
     } else if (WIFSIGNALED(ws)) {
-        fprintf(stderr, "mgd run: %s was killed by signal %d\n", t->vm[0], WTERMSIG(ws));
+        fprintf(stderr, "mgd run: %s was killed by signal %d\n", arch->vm[0], WTERMSIG(ws));
         status = 128 + WTERMSIG(ws);
     }
 out:
@@ -480,7 +486,7 @@ static int launch_tender(const mg_launch *l)
 
 static int launch_vm(const mg_launch *l)
 {
-    return run_in_vm(l->target, l->info, l->image, l->at, l->n_at, l->nargs, l->args);
+    return run_in_vm(l->target, l->arch, l->info, l->image, l->at, l->n_at, l->nargs, l->args);
 }
 
 static int launch_exec(const mg_launch *l)

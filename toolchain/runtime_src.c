@@ -202,18 +202,35 @@ bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why)
     return ok;
 }
 
-const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n, mg_err *err)
+/* Whether `p` is a source of the arch's subfolders of the binding
+ * `binding` ("runtime/bindings/virtio/" + "x86_64/"), their top level. */
+static bool in_arch_bindings(const char *p, const char *binding, const mg_target_arch *arch)
+{
+    for (size_t k = 0; k < arch->n_bindings; k++) {
+        char *sub = mg_xasprintf("%s%s/", binding, arch->bindings[k]);
+        bool in = has_prefix_c(p, sub);
+        free(sub);
+        if (in) return true;
+    }
+    return false;
+}
+
+const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, const mg_target_arch *arch,
+                                size_t *n, mg_err *err)
 {
     const char **list = NULL;
     size_t cap = 0;
     *n = 0;
     /* the core, the code every binding shares (runtime/bindings/, its top
-     * level), the target's own binding, and the C library if it has none */
+     * level), the target's own binding (its top level, and the subfolders
+     * the arch names: its own code, a transport), and the C library if it
+     * has none */
     char *binding = mg_target_bindings_dir(t);
     for (size_t i = 0; i < mg_runtime_files_count; i++) {
         const char *p = mg_runtime_files[i].path;
         if (has_prefix_c(p, "runtime/core/") || has_prefix_c(p, "runtime/bindings/") ||
-            has_prefix_c(p, binding) || (t->libc && has_prefix_c(p, "runtime/libc/")))
+            has_prefix_c(p, binding) || in_arch_bindings(p, binding, arch) ||
+            (t->libc && has_prefix_c(p, "runtime/libc/")))
             add_source(&list, n, &cap, p);
     }
     free(binding);

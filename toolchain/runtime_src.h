@@ -37,14 +37,16 @@ const char *mg_runtime_file(const char *path, size_t *len);
  * of mgd may lack). False with the reason in *why. */
 bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why);
 
-/* The runtime sources to compile for a target, relative to the tree
- * (e.g. "runtime/console/console.c"), sorted and without repeats: the
- * core, the bindings (the shared ones and the target's own,
- * runtime/bindings/<platform>/), and the sources of the concrete catalog
+/* The runtime sources to compile for a target and arch, relative to the
+ * tree (e.g. "runtime/console/console.c"), sorted and without repeats:
+ * the core, the bindings (the shared ones and the target's own,
+ * runtime/bindings/<platform>/, its top level and the subfolders the
+ * arch's "bindings" names), and the sources of the concrete catalog
  * entries the graph uses (the resolver checked that they claim the
  * target). Returns a malloc'd NULL-terminated array
  * whose strings live in the embedded data (free only the array), or NULL
  * with a message when an entry lists a file mgd does not carry. */
-const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, size_t *n, mg_err *err);
+const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, const mg_target_arch *arch,
+                                size_t *n, mg_err *err);
 
 #endif

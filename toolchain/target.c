@@ -90,7 +90,7 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
                        t->tender, t->name, mg_host_arch());
         return true;
     }
-    const char *runner = t->n_vm ? t->vm[0] : a->n_run ? a->run[0] : NULL;
+    const char *runner = a->n_vm ? a->vm[0] : a->n_run ? a->run[0] : NULL;
     if (!runner) {
         *can_run = !strcmp(a->name, mg_host_arch());
         if (!*can_run)
@@ -103,7 +103,7 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
     *can_run = found != NULL;
     free(found);
     if (!*can_run) {
-        const char *package = t->n_vm ? t->vm_package : a->run_package;
+        const char *package = a->n_vm ? a->vm_package : a->run_package;
         mg_err_set(why, MG_E_NOT_FOUND, "%s/%s images run under %s, which is not installed%s%s%s",
                    t->name, a->name, runner, package ? " (the Debian package " : "",
                    package ? package : "", package ? ")" : "");

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "targets/builtin_catalog.h"
 #include "graph/check.h"
 #include "graph/describe.h"
@@ -141,10 +142,24 @@ Test(registry, every_target_has_its_bindings_among_the_runtime_sources)
         for (size_t f = 0; f < mg_runtime_files_count; f++)
             if (!strncmp(mg_runtime_files[f].path, dir, strlen(dir))) n++;
         cr_assert(n > 0, "target %s: no runtime source under %s", t->name, dir);
+        for (size_t a = 0; a < t->n_arches; a++) {
+            const mg_target_arch *ar = &t->arches[a];
+            if (ar->linker_script)
+                cr_assert(carried(ar->linker_script),
+                          "target %s/%s: its linker script %s is not carried", t->name, ar->name,
+                          ar->linker_script);
+            /* each subfolder an arch names holds sources */
+            for (size_t k = 0; k < ar->n_bindings; k++) {
+                char *sub = mg_xasprintf("%s%s/", dir, ar->bindings[k]);
+                size_t m = 0;
+                for (size_t f = 0; f < mg_runtime_files_count; f++)
+                    if (!strncmp(mg_runtime_files[f].path, sub, strlen(sub))) m++;
+                cr_assert(m > 0, "target %s/%s: no runtime source under %s", t->name, ar->name,
+                          sub);
+                free(sub);
+            }
+        }
         free(dir);
-        if (t->linker_script)
-            cr_assert(carried(t->linker_script), "target %s: its linker script %s is not carried",
-                      t->name, t->linker_script);
     }
 }
 
@@ -155,8 +170,15 @@ Test(registry, every_launcher_has_what_it_needs)
         const char *kind = mg_launcher_kind_name(t->launcher);
         cr_assert_eq(t->tender != NULL, t->launcher == MG_LAUNCHER_TENDER,
                      "target %s: launcher %s and \"tender\" go together", t->name, kind);
-        cr_assert_eq(t->n_vm > 0, t->launcher == MG_LAUNCHER_VM,
-                     "target %s: launcher %s and \"vm\" go together", t->name, kind);
+        for (size_t a = 0; a < t->n_arches; a++) {
+            const mg_target_arch *ar = &t->arches[a];
+            cr_assert_eq(ar->n_vm > 0, t->launcher == MG_LAUNCHER_VM,
+                         "target %s/%s: launcher %s and \"vm\" go together", t->name, ar->name,
+                         kind);
+            cr_assert_eq(ar->vm_block_device && ar->vm_net_device, t->launcher == MG_LAUNCHER_VM,
+                         "target %s/%s: launcher %s and the VM's devices go together", t->name,
+                         ar->name, kind);
+        }
     }
 }
 

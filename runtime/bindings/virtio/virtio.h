@@ -1,35 +1,41 @@
 /*
  * virtio.h - what the virtio binding's files share (private to
- * runtime/bindings/virtio/). The files, from the bottom up; each calls
- * only those above it, so that there is no cycle among them:
+ * runtime/bindings/virtio/), and the interface between its common part
+ * and the code of each arch. The binding is one target on several arches:
  *
- *   boot.S         the Multiboot header, 32 to 64-bit mode, the interrupt
- *                  and exception entry points, the stacks and their
- *                  guards; calls mg_virtio_start
- *   virtio.ld      the image's layout (one loaded block from 1 MiB: code,
- *                  read-only data, data, each 4 KiB aligned)
- *   console.c      COM1 (mg_platform_console_write)
- *   exceptions.c   the GDT and TSS, the IDT, the CPU exceptions' handler
- *   paging.c       the page tables: what may be read, written, executed
- *   clock.c        the TSC and the RTC (mg_platform_clock_*)
- *   entropy.c      RDRAND (mg_platform_entropy)
- *   interrupts.c   the IDT, the 8259 PICs, the PIT's tick: what wakes yield
- *   pci.c          PCI configuration space, the legacy virtio PCI
- *                  interface and its split queues
+ *   runtime/bindings/virtio/           every arch: the drivers, the
+ *                                      platform calls, the run of main
+ *   runtime/bindings/virtio/x86_64/    an x86_64 PC: Multiboot, legacy
+ *                                      virtio over PCI (pci.c)
+ *   runtime/bindings/virtio/mmio/      the virtio-mmio transport, for
+ *                                      machines without PCI (aarch64, riscv64)
+ *   runtime/bindings/virtio/fdt/       a flattened device tree reader
+ *                                      (fdt.h), for machines that boot with one
+ *
+ * The build compiles the top level and the subdirectories the arch's
+ * entry in targets/virtio.json lists ("bindings"), for that arch only.
+ * The common files, from the bottom up; each calls only those above it
+ * or the arch's, so that there is no cycle among them:
+ *
+ *   vq.c           split virtqueues in the legacy layout, over the transport
  *   virtio_blk.c   the virtio-blk driver
  *   virtio_net.c   the virtio-net driver
  *   note.c         the image's note: which device is which
  *   block.c        the platform's block calls over virtio_blk.c
  *   net.c          the platform's network calls over virtio_net.c
- *   yield.c        mg_platform_yield
- *   exit.c         mg_platform_exit (through isa-debug-exit)
- *   start.c        mg_virtio_start: the boot, then main
+ *   yield.c        mg_platform_yield, over the arch's mg_virtio_arch_wait
+ *   exit.c         mg_platform_exit: the network's last frames, then the
+ *                  arch's mg_virtio_debug_exit
+ *   start.c        mg_virtio_run: argv, the stack guard, the heap, the
+ *                  devices, main
  *
  * mg_platform_abort is the bindings' shared one (runtime/bindings/abort.c).
  *
- * Only the legacy virtio interface is driven (an I/O BAR0; QEMU's devices
- * with disable-modern=on): it needs no PCI capability walk and no MMIO
- * mapping, and every device is polled.
+ * Only the legacy virtio interface (version 0.9.5: 32 feature bits, a
+ * queue placed by its page number) is driven, on every transport: QEMU's
+ * virtio-*-pci with disable-modern=on, and its virtio-mmio devices, which
+ * QEMU 7.2 gives the legacy register layout (version 1) by default. Every
+ * device is polled; a network device's interrupt only wakes the sleep.
  */
 #ifndef MG_BINDINGS_VIRTIO_H
 #define MG_BINDINGS_VIRTIO_H
@@ -39,119 +45,154 @@
 
 #include "abi/platform.h"
 
-/* ---- instructions ---- */
+/* ==== what each arch provides (runtime/bindings/virtio/<arch>/) ====
+ *
+ *  - the boot entry, which brings the CPU to C with a stack, and the
+ *    linker script that places it (targets/virtio.json's
+ *    "linker_script" of the arch);
+ *  - the CPU's setup before any other C: exceptions that print
+ *    abi/fault.h's line and end the image with MG_EXIT_ABORT through
+ *    mg_virtio_debug_exit, strict page tables (page 0 unmapped, W^X), the
+ *    thread pointer cleared;
+ *  - mg_platform_console_write, mg_platform_clock_monotonic,
+ *    mg_platform_clock_wall and mg_platform_entropy (abi/platform.h);
+ *  - mg_virtio_debug_exit, mg_virtio_arch_wait and mg_virtio_irq_wake
+ *    below;
+ *  - a transport (the functions under "the transport"): x86_64 has its
+ *    own (x86_64/pci.c), aarch64 and riscv64 list "mmio" and register the
+ *    machine's virtio-mmio windows with mg_virtio_mmio_add (mmio/mmio.h);
+ *  - an interrupt handler that acknowledges the devices' interrupts
+ *    (x86_64: the ISR ports pci.c lists; mmio: mg_virtio_mmio_ack) and
+ *    does nothing else: no work is ever done in an interrupt;
+ *  - then a call to mg_virtio_run with the command line and the heap.
+ */
 
-static inline void outb(uint16_t port, uint8_t v)
+/* Ends the run at once with `status`, encoded as abi/vm_exit.h says
+ * (the same on every arch: mgd run decodes QEMU's exit status with it),
+ * without mg_platform_exit's network flush: for the exception handler,
+ * after which nothing is trusted. */
+_Noreturn void mg_virtio_debug_exit(int status);
+
+/* Waits a while and returns, for yield's loop, which polls again: sleeps
+ * until the next interrupt (a tick, a device that mg_virtio_irq_wake let
+ * through) if the arch can and `deadline` is far enough, else spins
+ * briefly. Never sleeps past `deadline` by more than a tick. `now` is
+ * mg_platform_clock_monotonic()'s reading the caller just made. */
+void mg_virtio_arch_wait(uint64_t now, uint64_t deadline);
+
+/* Lets interrupt `irq` (a struct mg_virtio_dev's irq) wake
+ * mg_virtio_arch_wait; one the arch cannot route is left alone: the
+ * tick still wakes the sleep. */
+void mg_virtio_irq_wake(uint32_t irq);
+
+/* A full memory barrier between the virtqueues' memory and the device
+ * (the device is another CPU, or a thread of QEMU): stores before it are
+ * visible before loads after it, and before a register access after it
+ * (a notify). aarch64 and riscv64 order normal memory against device
+ * registers only with their system-wide forms. */
+static inline void mg_virtio_mb(void)
 {
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+#if defined(__x86_64__)
+    __asm__ volatile("mfence" ::: "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("dmb sy" ::: "memory");
+#elif defined(__riscv)
+    __asm__ volatile("fence iorw, iorw" ::: "memory");
+#else
+#error "no memory barrier for this arch"
+#endif
 }
 
-static inline void outw(uint16_t port, uint16_t v)
+/* Orders stores before it before stores after it (a ring's entry before
+ * the index that publishes it), and loads likewise (the index before the
+ * entry it announces): x86 keeps both in order, so only the compiler is
+ * held back there. */
+static inline void mg_virtio_wmb(void)
 {
-    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+#if defined(__x86_64__)
+    __asm__ volatile("" ::: "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("dmb ishst" ::: "memory");
+#elif defined(__riscv)
+    __asm__ volatile("fence w, w" ::: "memory");
+#endif
 }
 
-static inline void outl(uint16_t port, uint32_t v)
+static inline void mg_virtio_rmb(void)
 {
-    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+#if defined(__x86_64__)
+    __asm__ volatile("" ::: "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("dmb ishld" ::: "memory");
+#elif defined(__riscv)
+    __asm__ volatile("fence r, r" ::: "memory");
+#endif
 }
 
-static inline uint8_t inb(uint16_t port)
+/* One turn of a busy wait: eases it on the pipeline (and on a
+ * hyperthread sibling), and rereads memory. */
+static inline void mg_virtio_relax(void)
 {
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
+#if defined(__x86_64__)
+    __asm__ volatile("pause" ::: "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
 }
 
-static inline uint16_t inw(uint16_t port)
-{
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
+/* ==== the transport (x86_64/pci.c, mmio/mmio.c) ==== */
 
-static inline uint32_t inl(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
+/* A device found on the transport. */
+struct mg_virtio_dev {
+    uintptr_t base; /* its registers: an I/O port base (PCI) or an address (MMIO) */
+    uint32_t irq;   /* its interrupt, for mg_virtio_irq_wake (0xffffffff: none) */
+};
 
-static inline uint64_t mg_virtio_rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
+#define MG_VIRTIO_NO_IRQ 0xffffffffu
 
-/* ---- console.c, exceptions.c, paging.c, clock.c, interrupts.c: set up
- * by start.c, in this order ---- */
-
-/* Sets COM1 up for mg_platform_console_write. */
-void mg_virtio_console_init(void);
-
-/* Clears the thread pointer (FS and GS bases), loads the GDT with the TSS
- * and the IDT with the CPU's 32 exception vectors: from here on a CPU
- * exception prints abi/fault.h's line and ends the image with
- * MG_EXIT_ABORT. Needs the console. */
-void mg_virtio_cpu_init(void);
-
-/* Sets IDT entry `vector` to `handler`, on the TSS's IST `ist` (0: the
- * interrupted stack). */
-void mg_virtio_idt_set(int vector, void (*handler)(void), int ist);
-
-/* Called by boot.S's exception entries; never returns. */
-_Noreturn void mg_virtio_exception(const uint64_t *frame);
-
-/* Builds the strict page tables (paging.c's list) over memory up to
- * `mem_end` and switches to them, with no-execute and CR0.WP on. The
- * tables take the pages after the image; [*free_start, *free_end) is the
- * read-write memory left after them, for the heap. Whatever the loader
- * left in low memory or after the image must have been read before.
- * Needs the exceptions. */
-void mg_virtio_paging_init(uintptr_t mem_end, uintptr_t *free_start, uintptr_t *free_end);
-
-/* Measures the TSC's rate and reads the RTC: the clocks work from here on. */
-void mg_virtio_clock_init(void);
-
-/* The PIT's tick, which wakes yield's hlt. */
-#define MG_VIRTIO_TICK_HZ 1000
-#define MG_VIRTIO_TICK_NS (1000000000ull / MG_VIRTIO_TICK_HZ)
-
-/* Loads the IDT, programs the PICs and the PIT's tick, and checks that
- * ticks come (mg_virtio_can_sleep). Needs the clocks. */
-void mg_virtio_interrupts_init(void);
-
-/* IRQ 0s taken (counted by boot.S's handler). */
-extern volatile uint32_t mg_virtio_ticks;
-
-/* Whether ticks reach the CPU, so that yield may sleep in hlt: a machine
- * whose timer does not (a masked LINT0, no 8254) would sleep for ever. */
-extern int mg_virtio_can_sleep;
-
-/* Lets interrupt line `irq` wake the image from yield's hlt; a line the
- * 8259s cannot route (0xff, the timer's, the cascade's) is left alone: the
- * PIT's tick still wakes it. */
-void mg_virtio_irq_wake(uint8_t irq);
-
-/* ---- the legacy virtio PCI interface (pci.c) ---- */
-
-/* registers, from BAR0 */
-#define VP_FEATURES 0x00
-#define VP_GUEST_FEATURES 0x04
-#define VP_QUEUE_PFN 0x08
-#define VP_QUEUE_SIZE 0x0c
-#define VP_QUEUE_SELECT 0x0e
-#define VP_QUEUE_NOTIFY 0x10
-#define VP_STATUS 0x12
-#define VP_ISR 0x13
-#define VP_CONFIG 0x14 /* the device's own configuration (MSI-X is never enabled) */
+/* virtio device types */
+#define MG_VIRTIO_TYPE_NET 1
+#define MG_VIRTIO_TYPE_BLOCK 2
 
 #define VP_STATUS_ACK 1
 #define VP_STATUS_DRIVER 2
 #define VP_STATUS_DRIVER_OK 4
 #define VP_STATUS_NEEDS_RESET 64 /* the device hit an error it cannot recover from */
 #define VP_STATUS_FAILED 128
+
+/* From *cursor on (0 at first), finds the next device of virtio type
+ * `type` in the transport's order (PCI: slot order; MMIO: the order of
+ * the windows the arch registered, which is mgd run's order), makes it
+ * reachable (PCI: I/O space and bus mastering) and fills *dev; *cursor is
+ * left after it. 0: found; -1: no more. */
+int mg_virtio_find(int type, int *cursor, struct mg_virtio_dev *dev);
+
+/* Resets the device and says a driver is here (ACK, DRIVER); returns the
+ * features the device offers (the legacy interface's 32 bits). */
+uint32_t mg_virtio_begin(const struct mg_virtio_dev *dev);
+/* The features the driver takes (a subset of what begin returned). */
+void mg_virtio_set_features(const struct mg_virtio_dev *dev, uint32_t features);
+void mg_virtio_set_status(const struct mg_virtio_dev *dev, uint8_t status);
+uint8_t mg_virtio_get_status(const struct mg_virtio_dev *dev);
+/* The device's own configuration (virtio_blk_config, virtio_net_config),
+ * at byte `offset`, in the guest's byte order (the legacy interface's). */
+uint8_t mg_virtio_config8(const struct mg_virtio_dev *dev, unsigned offset);
+uint16_t mg_virtio_config16(const struct mg_virtio_dev *dev, unsigned offset);
+uint32_t mg_virtio_config32(const struct mg_virtio_dev *dev, unsigned offset);
+void mg_virtio_config_write8(const struct mg_virtio_dev *dev, unsigned offset, uint8_t v);
+/* Selects queue `index` and returns the most entries the device takes in
+ * it (0: no such queue). */
+uint16_t mg_virtio_queue_max(const struct mg_virtio_dev *dev, uint16_t index);
+/* Hands queue `index` (selected by mg_virtio_queue_max just before) of
+ * `size` entries, in the legacy layout at `mem` (4 KiB aligned,
+ * physical = virtual), to the device. */
+void mg_virtio_queue_set(const struct mg_virtio_dev *dev, uint16_t index, uint16_t size, void *mem);
+/* Tells the device that queue `index` has new buffers. */
+void mg_virtio_notify(const struct mg_virtio_dev *dev, uint16_t index);
+
+/* ==== split virtqueues (vq.c) ==== */
 
 #define VQ_DESC_NEXT 1
 #define VQ_DESC_WRITE 2         /* the device writes into the buffer */
@@ -181,33 +222,15 @@ struct mg_vq {
     uint16_t last_used;                       /* the used entries seen so far */
 };
 
-/* From slot *slot on of PCI bus 0, finds the next legacy virtio device
- * whose PCI device id is `device` and whose subsystem id (the virtio
- * device type) is `type`, turns on its I/O space and bus mastering, and
- * returns its I/O base; *slot is left after it. 0: no more devices.
- * *irq (irq may be NULL) is the device's interrupt line (what the firmware
- * wrote in its configuration; 0xff: none). Every device found has its ISR status port
- * listed for the interrupt handler (boot.S), which reads them all: a
- * line shared with a device nobody waits for is still acknowledged. */
-uint16_t mg_virtio_pci_next(int *slot, uint16_t device, uint16_t type, uint8_t *irq);
-
-/* The ISR status ports the interrupt handler reads (boot.S). */
-#define MG_VIRTIO_MAX_ISR_PORTS 32
-extern uint16_t mg_virtio_isr_ports[MG_VIRTIO_MAX_ISR_PORTS];
-extern uint32_t mg_virtio_n_isr_ports;
-
-/* Resets the device and says a driver is here (ACK, DRIVER); returns the
- * features the device offers. */
-uint32_t mg_virtio_begin(uint16_t io);
-
-/* Sets up queue `index` of the device at `io` in memory from the heap.
- * The device's size must be a power of two of at least `min_size`.
- * MG_OK, MG_EIO (no such queue, an odd size) or MG_ENOMEM. */
-int mg_vq_setup(uint16_t io, uint16_t index, struct mg_vq *q, uint16_t min_size);
+/* Sets up queue `index` of `dev` in memory from the heap. The device's
+ * size must be a power of two of at least `min_size`. MG_OK, MG_EIO (no
+ * such queue, an odd size) or MG_ENOMEM. */
+int mg_vq_setup(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q,
+                uint16_t min_size);
 
 /* Offers the buffer whose head descriptor is `head` to the device and
  * tells it, unless the device said it needs no telling. */
-void mg_vq_offer(uint16_t io, uint16_t index, struct mg_vq *q, uint16_t head);
+void mg_vq_offer(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q, uint16_t head);
 
 /* Whether the device used buffers not yet taken with mg_vq_take. */
 static inline int mg_vq_pending(const struct mg_vq *q)
@@ -227,8 +250,8 @@ _Static_assert(MG_VIRTIO_MAX_DEVICES == MG_PLATFORM_MAX_BLOCKS &&
                    MG_VIRTIO_MAX_DEVICES == MG_PLATFORM_MAX_NETS,
                "the drivers take every device an image may declare");
 
-/* Finds the virtio block devices on PCI bus 0 and sets them up, in slot
- * order (mgd run attaches them in the order of the image's note). Called
+/* Finds the virtio block devices on the transport and sets them up, in
+ * its order (mgd run attaches them in the order of the image's note). Called
  * once at boot, after the heap exists. */
 void mg_virtio_blk_init(void);
 /* How many were found, counting those whose setup failed, which keep
@@ -247,8 +270,8 @@ int mg_virtio_blk_io(int i, int write, uint64_t sector, void *buf, size_t size);
 /* The MTU of a device that does not say its own (no VIRTIO_NET_F_MTU). */
 #define MG_VIRTIO_NET_MTU 1500
 
-/* Finds the virtio network devices on PCI bus 0 and sets them up, in slot
- * order, as mg_virtio_blk_init does. */
+/* Finds the virtio network devices on the transport and sets them up, in
+ * its order, as mg_virtio_blk_init does. */
 void mg_virtio_net_init(void);
 /* How many were found, failed ones too. */
 int mg_virtio_net_count(void);
@@ -288,17 +311,26 @@ int mg_virtio_note_index(const char *kind, const char *name);
  * whose reader must come and learn it), for yield. */
 mg_handle_set mg_virtio_nets_ready(void);
 
-/* ---- exit.c ---- */
+/* ---- note.c ---- */
 
-/* Ends the run at once with `status` through isa-debug-exit
- * (abi/vm_exit.h), without mg_platform_exit's network flush: for the
- * exception handler, after which nothing is trusted. */
-_Noreturn void mg_virtio_debug_exit(int status);
+/* The position of device `name` among the image's note's devices of
+ * `kind` ("block", "net"), or -1 if the note does not declare it. */
+int mg_virtio_note_index(const char *kind, const char *name);
+
+/* ---- net.c ---- */
+
+/* The acquired network handles with frames waiting (or a broken device,
+ * whose reader must come and learn it), for yield. */
+mg_handle_set mg_virtio_nets_ready(void);
 
 /* ---- start.c ---- */
 
-/* Called by boot.S in 64-bit mode with what the Multiboot loader passed:
- * its magic and the address of its information. Never returns. */
-void mg_virtio_start(uint32_t magic, uint32_t info);
+/* Called by the arch once the CPU, the memory, the clocks and the
+ * interrupts are set up: sets the stack protector's guard, splits `line`
+ * (the kernel's command line, a copy the arch made, NUL-terminated; the
+ * loader's first word is argv[0]) into argv, makes [heap_start,
+ * heap_end) the heap, finds the devices and runs main, then exits with
+ * its status. Never returns. */
+_Noreturn void mg_virtio_run(char *line, uintptr_t heap_start, uintptr_t heap_end);
 
 #endif

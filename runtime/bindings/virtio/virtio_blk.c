@@ -1,10 +1,11 @@
 /*
- * virtio_blk.c - virtio block devices over PCI, the legacy interface (an
- * I/O BAR; QEMU's virtio-blk-pci with disable-modern=on), polled: no
- * interrupts, one request at a time, which is what the platform's
+ * virtio_blk.c - virtio block devices, the legacy interface, over the
+ * arch's transport (virtio.h: QEMU's virtio-blk-pci with
+ * disable-modern=on on x86_64, virtio-blk-device on virtio-mmio
+ * elsewhere), polled: no interrupts, one request at a time, which is what the platform's
  * synchronous block calls need (as in Solo5).
  *
- * Each device gets one queue of its own size (pci.c). A request is
+ * Each device gets one queue of its own size (vq.c). A request is
  * three descriptors: the header (type, sector), the data, and the status
  * byte the device writes; the driver waits for the used ring to move.
  *
@@ -22,12 +23,10 @@
 
 #include "virtio.h"
 
-#define BLK_PCI_DEVICE 0x1001 /* legacy block (modern 0x1042 is not driven) */
-#define BLK_TYPE 2            /* virtio device type: block */
-#define BLK_F_RO (1u << 5)    /* the device is read-only */
+#define BLK_F_RO (1u << 5) /* the device is read-only */
 
 struct blk {
-    uint16_t io;
+    struct mg_virtio_dev dev;
     struct mg_vq q;
     uint64_t capacity;
     int failed;    /* its setup failed: it only holds its place in the bus order */
@@ -42,33 +41,33 @@ struct blk {
 static struct blk devices[MG_VIRTIO_MAX_DEVICES];
 static int n_devices;
 
-static int setup(struct blk *d, uint16_t io)
+static int setup(struct blk *d)
 {
-    d->io = io;
-    uint32_t features = mg_virtio_begin(io) & BLK_F_RO; /* only whether it is read-only */
-    outl(io + VP_GUEST_FEATURES, features);
+    const struct mg_virtio_dev *dev = &d->dev;
+    uint32_t features = mg_virtio_begin(dev) & BLK_F_RO; /* only whether it is read-only */
+    mg_virtio_set_features(dev, features);
     d->read_only = features != 0;
-    if (mg_vq_setup(io, 0, &d->q, 4) != MG_OK) goto failed; /* a request takes 3 */
+    if (mg_vq_setup(dev, 0, &d->q, 4) != MG_OK) goto failed; /* a request takes 3 */
     d->q.avail[0] = VQ_AVAIL_NO_INTERRUPT;
     /* virtio-blk's configuration: the capacity in sectors, 64 bits */
-    d->capacity = ((uint64_t)inl(io + VP_CONFIG + 4) << 32 | inl(io + VP_CONFIG)) * 512;
-    outb(io + VP_STATUS, VP_STATUS_ACK | VP_STATUS_DRIVER | VP_STATUS_DRIVER_OK);
+    d->capacity = ((uint64_t)mg_virtio_config32(dev, 4) << 32 | mg_virtio_config32(dev, 0)) * 512;
+    mg_virtio_set_status(dev, VP_STATUS_ACK | VP_STATUS_DRIVER | VP_STATUS_DRIVER_OK);
     return 0;
 failed:
-    outb(io + VP_STATUS, VP_STATUS_FAILED);
+    mg_virtio_set_status(dev, VP_STATUS_FAILED);
     return -1;
 }
 
 void mg_virtio_blk_init(void)
 {
-    int slot = 0;
+    int cursor = 0;
     while (n_devices < MG_VIRTIO_MAX_DEVICES) {
-        /* no interrupt line wanted: block requests are waited for by polling */
-        uint16_t io = mg_virtio_pci_next(&slot, BLK_PCI_DEVICE, BLK_TYPE, NULL);
-        if (!io) break;
+        /* its interrupt is never wanted: block requests are waited for by
+         * polling */
+        if (mg_virtio_find(MG_VIRTIO_TYPE_BLOCK, &cursor, &devices[n_devices].dev) != 0) break;
         /* a device that fails keeps its place, or the next one would
          * take the name (and the file) meant for it */
-        devices[n_devices].failed = setup(&devices[n_devices], io) != 0;
+        devices[n_devices].failed = setup(&devices[n_devices]) != 0;
         n_devices++;
     }
 }
@@ -104,8 +103,8 @@ int mg_virtio_blk_io(int i, int write, uint64_t sector, void *buf, size_t size)
     d->q.desc[1] = (struct mg_vq_desc){(uintptr_t)buf, (uint32_t)size,
                                        (uint16_t)(VQ_DESC_NEXT | (write ? 0 : VQ_DESC_WRITE)), 2};
     d->q.desc[2] = (struct mg_vq_desc){(uintptr_t)&d->status, 1, VQ_DESC_WRITE, 0};
-    mg_vq_offer(d->io, 0, &d->q, 0);
-    while (!mg_vq_pending(&d->q)) __asm__ volatile("pause" ::: "memory");
+    mg_vq_offer(&d->dev, 0, &d->q, 0);
+    while (!mg_vq_pending(&d->q)) mg_virtio_relax();
     (void)mg_vq_take(&d->q);
     return d->status == 0 ? MG_OK : MG_EIO;
 }

@@ -1,9 +1,11 @@
 /*
- * virtio_net.c - virtio network devices over PCI, the legacy interface
- * (an I/O BAR; QEMU's virtio-net-pci with disable-modern=on), polled: the
- * binding's yield watches the receive queues' used rings. The receive
- * queue's interrupt only wakes yield from hlt (its handler, in boot.S,
- * acknowledges and returns); frames are never handled in it.
+ * virtio_net.c - virtio network devices, the legacy interface, over the
+ * arch's transport (virtio.h: QEMU's virtio-net-pci with
+ * disable-modern=on on x86_64, virtio-net-device on virtio-mmio
+ * elsewhere), polled: the binding's yield watches the receive queues'
+ * used rings. The receive queue's interrupt only wakes yield's sleep (the
+ * arch's handler acknowledges and returns); frames are never handled in
+ * it.
  *
  * Only VIRTIO_NET_F_MAC and VIRTIO_NET_F_MTU are negotiated: no checksum
  * or segmentation offload and no mergeable receive buffers, so every
@@ -17,8 +19,7 @@
  * The MTU is the device's when it offers VIRTIO_NET_F_MTU (QEMU does when
  * given host_mtu=, which mgd run sets to the tap's MTU), else 1500; it is
  * read from the configuration at offset 10 (after mac[6], status and
- * max_virtqueue_pairs; the legacy configuration follows the registers at
- * VP_CONFIG since MSI-X is never enabled). Buffers are sized by it: a
+ * max_virtqueue_pairs). Buffers are sized by it: a
  * receive buffer takes one byte more than the largest frame, so that a
  * frame the device had to cut (a host that sends more than its MTU says)
  * shows by filling it, and is dropped rather than passed on cut, as spt
@@ -38,11 +39,9 @@
 
 #include "virtio.h"
 
-#define NET_PCI_DEVICE 0x1000 /* legacy network (modern 0x1041 is not driven) */
-#define NET_TYPE 1            /* virtio device type: network */
-#define NET_F_MTU (1u << 3)   /* the host's MTU is in the configuration */
-#define NET_F_MAC (1u << 5)   /* the MAC address is in the configuration */
-#define CONFIG_MTU 10         /* the mtu field's offset in virtio_net_config */
+#define NET_F_MTU (1u << 3) /* the host's MTU is in the configuration */
+#define NET_F_MAC (1u << 5) /* the MAC address is in the configuration */
+#define CONFIG_MTU 10       /* the mtu field's offset in virtio_net_config */
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
@@ -61,7 +60,7 @@
 #define TX_WAIT_NS 1000000000ull
 
 struct nic {
-    uint16_t io;
+    struct mg_virtio_dev dev;
     uint8_t mac[6];
     int failed; /* its setup failed: it only holds its place in the bus order */
     int broken; /* the device did something impossible or asked for a reset */
@@ -101,14 +100,14 @@ static uint16_t buffers(uint16_t queue_size, uint16_t cap, size_t stride, size_t
     return at_most(queue_size / 2, n);
 }
 
-static int setup(struct nic *d, uint16_t io)
+static int setup(struct nic *d)
 {
-    d->io = io;
-    uint32_t offered = mg_virtio_begin(io);
+    const struct mg_virtio_dev *dev = &d->dev;
+    uint32_t offered = mg_virtio_begin(dev);
     uint32_t features = offered & (NET_F_MAC | NET_F_MTU);
     d->mtu = MG_VIRTIO_NET_MTU;
     if (features & NET_F_MTU) {
-        uint16_t mtu = inw((uint16_t)(io + VP_CONFIG + CONFIG_MTU));
+        uint16_t mtu = mg_virtio_config16(dev, CONFIG_MTU);
         /* 68: the least IPv4 asks of a link (and the least the spec lets a
          * device say); below it, the device is taken at its default */
         if (mtu >= 68)
@@ -116,12 +115,12 @@ static int setup(struct nic *d, uint16_t io)
         else
             features &= ~NET_F_MTU;
     }
-    outl(io + VP_GUEST_FEATURES, features);
+    mg_virtio_set_features(dev, features);
     d->frame_max = d->mtu + 14;
     d->stride = (HDR_SIZE + d->frame_max + 1 + 63) & ~(size_t)63;
     /* a buffer is two descriptors: a queue needs room for one at least */
-    if (mg_vq_setup(io, RX_QUEUE, &d->rx, 2) != MG_OK) goto failed;
-    if (mg_vq_setup(io, TX_QUEUE, &d->tx, 2) != MG_OK) goto failed;
+    if (mg_vq_setup(dev, RX_QUEUE, &d->rx, 2) != MG_OK) goto failed;
+    if (mg_vq_setup(dev, TX_QUEUE, &d->tx, 2) != MG_OK) goto failed;
     d->n_rx = buffers(d->rx.size, RX_MAX, d->stride, RX_BYTES, RX_MIN);
     d->n_tx = buffers(d->tx.size, TX_MAX, d->stride, TX_BYTES, TX_MIN);
     d->rx_bufs = malloc((size_t)d->n_rx * d->stride);
@@ -131,14 +130,14 @@ static int setup(struct nic *d, uint16_t io)
     if (!d->rx_bufs || !d->tx_bufs || !d->tx_free || !d->tx_busy) goto failed;
 
     if (features & NET_F_MAC) {
-        for (int k = 0; k < 6; k++) d->mac[k] = inb((uint16_t)(io + VP_CONFIG + k));
+        for (int k = 0; k < 6; k++) d->mac[k] = mg_virtio_config8(dev, (unsigned)k);
     } else {
         /* a random address, locally administered and unicast */
         if (mg_platform_entropy(d->mac, sizeof d->mac) != MG_OK) goto failed;
         d->mac[0] = (uint8_t)((d->mac[0] & 0xfe) | 0x02);
         /* a legacy device takes the address written to its configuration,
          * for the filter it may apply before the image sees a frame */
-        for (int k = 0; k < 6; k++) outb((uint16_t)(io + VP_CONFIG + k), d->mac[k]);
+        for (int k = 0; k < 6; k++) mg_virtio_config_write8(dev, (unsigned)k, d->mac[k]);
     }
 
     for (uint16_t k = 0; k < d->n_rx; k++) {
@@ -146,8 +145,8 @@ static int setup(struct nic *d, uint16_t io)
               VQ_DESC_WRITE);
         d->rx.avail[2 + k] = (uint16_t)(2 * k);
     }
-    d->rx.avail[0] = 0;                /* interrupts on receive: they wake yield's hlt */
-    __asm__ volatile("" ::: "memory"); /* the entries before the index */
+    d->rx.avail[0] = 0; /* interrupts on receive: they wake yield's sleep */
+    mg_virtio_wmb();    /* the entries before the index */
     d->rx.avail[1] = d->n_rx;
     for (uint16_t k = 0; k < d->n_tx; k++) {
         chain(&d->tx, k, d->tx_bufs + (size_t)k * d->stride, 0, 0);
@@ -156,32 +155,32 @@ static int setup(struct nic *d, uint16_t io)
     d->n_free = d->n_tx;
     d->tx.avail[0] = VQ_AVAIL_NO_INTERRUPT;
 
-    outb(io + VP_STATUS, VP_STATUS_ACK | VP_STATUS_DRIVER | VP_STATUS_DRIVER_OK);
-    if (inb(io + VP_STATUS) & (VP_STATUS_NEEDS_RESET | VP_STATUS_FAILED)) goto failed;
+    mg_virtio_set_status(dev, VP_STATUS_ACK | VP_STATUS_DRIVER | VP_STATUS_DRIVER_OK);
+    if (mg_virtio_get_status(dev) & (VP_STATUS_NEEDS_RESET | VP_STATUS_FAILED)) goto failed;
     /* the receive buffers went in before the device was live: tell it */
-    __asm__ volatile("mfence" ::: "memory");
-    outw(io + VP_QUEUE_NOTIFY, RX_QUEUE);
+    mg_virtio_mb();
+    mg_virtio_notify(dev, RX_QUEUE);
     return 0;
 failed:
     /* what was allocated stays: the heap has no use for it at boot's end,
      * and a device that failed once is not retried */
-    outb(io + VP_STATUS, VP_STATUS_FAILED);
+    mg_virtio_set_status(dev, VP_STATUS_FAILED);
     return -1;
 }
 
 void mg_virtio_net_init(void)
 {
-    int slot = 0;
+    int cursor = 0;
     while (n_nics < MG_VIRTIO_MAX_DEVICES) {
-        uint8_t irq;
-        uint16_t io = mg_virtio_pci_next(&slot, NET_PCI_DEVICE, NET_TYPE, &irq);
-        if (!io) break;
+        struct mg_virtio_dev dev;
+        if (mg_virtio_find(MG_VIRTIO_TYPE_NET, &cursor, &dev) != 0) break;
         /* a device that fails keeps its place, or the next one would
          * take the name (and the tap) meant for it */
         memset(&nics[n_nics], 0, sizeof nics[n_nics]);
-        nics[n_nics].failed = setup(&nics[n_nics], io) != 0;
-        /* a received frame wakes yield's hlt at once, not at the next tick */
-        if (!nics[n_nics].failed) mg_virtio_irq_wake(irq);
+        nics[n_nics].dev = dev;
+        nics[n_nics].failed = setup(&nics[n_nics]) != 0;
+        /* a received frame wakes yield's sleep at once, not at the next tick */
+        if (!nics[n_nics].failed && dev.irq != MG_VIRTIO_NO_IRQ) mg_virtio_irq_wake(dev.irq);
         n_nics++;
     }
 }
@@ -237,11 +236,11 @@ int mg_virtio_net_write(int i, const void *frame, size_t size)
         uint64_t until = mg_platform_clock_monotonic() + TX_WAIT_NS;
         while (!d->n_free && !d->broken) {
             if (mg_platform_clock_monotonic() >= until) {
-                if (inb(d->io + VP_STATUS) & (VP_STATUS_NEEDS_RESET | VP_STATUS_FAILED))
+                if (mg_virtio_get_status(&d->dev) & (VP_STATUS_NEEDS_RESET | VP_STATUS_FAILED))
                     d->broken = 1;
                 return MG_EIO;
             }
-            __asm__ volatile("pause" ::: "memory");
+            mg_virtio_relax();
             reclaim(d);
         }
     }
@@ -252,7 +251,7 @@ int mg_virtio_net_write(int i, const void *frame, size_t size)
     memcpy(buf + HDR_SIZE, frame, size);
     d->tx.desc[2 * k + 1].len = (uint32_t)size;
     d->tx_busy[k] = 1;
-    mg_vq_offer(d->io, TX_QUEUE, &d->tx, (uint16_t)(2 * k));
+    mg_vq_offer(&d->dev, TX_QUEUE, &d->tx, (uint16_t)(2 * k));
     return MG_OK;
 }
 
@@ -265,7 +264,7 @@ void mg_virtio_net_flush(uint64_t timeout)
         if (d->failed) continue;
         reclaim(d);
         while (!d->broken && d->n_free < d->n_tx && mg_platform_clock_monotonic() < deadline) {
-            __asm__ volatile("pause" ::: "memory");
+            mg_virtio_relax();
             reclaim(d);
         }
     }
@@ -288,7 +287,7 @@ int mg_virtio_net_read(int i, void *buf, size_t *size)
         size_t len = e.len > HDR_SIZE ? e.len - HDR_SIZE : 0;
         int whole = len >= 14 && len <= d->frame_max;
         if (whole) memcpy(buf, b + HDR_SIZE, len);
-        mg_vq_offer(d->io, RX_QUEUE, &d->rx, (uint16_t)e.id); /* back in the queue */
+        mg_vq_offer(&d->dev, RX_QUEUE, &d->rx, (uint16_t)e.id); /* back in the queue */
         if (whole) {
             *size = len;
             return MG_OK;

@@ -1,15 +1,16 @@
 /*
- * interrupts.c - what wakes the virtio binding's yield from `hlt`: the
+ * interrupts.c - the x86_64 sleep (mg_virtio_arch_wait, for the common
+ * yield.c) and what wakes it from `hlt`: the
  * IDT's vectors from 32 (exceptions.c has the table and the CPU's
  * exceptions below 32), the two 8259 PICs, and the PIT's channel 0 ticking at
  * MG_VIRTIO_TICK_HZ, plus the lines of the network devices
- * (mg_virtio_irq_wake). Interrupts are enabled only inside yield's
- * `sti; hlt`, and the handlers (boot.S) only count or acknowledge: no
+ * (mg_virtio_irq_wake). Interrupts are enabled only inside
+ * mg_virtio_arch_wait's `sti; hlt`, and the handlers (boot.S) only count or acknowledge: no
  * work is ever done in them.
  */
 #include <stdint.h>
 
-#include "virtio.h"
+#include "x86.h"
 
 /* IRQ 0s taken (boot.S); and whether they come, so that yield may sleep */
 volatile uint32_t mg_virtio_ticks;
@@ -62,7 +63,7 @@ void mg_virtio_interrupts_init(void)
     mg_virtio_can_sleep = mg_virtio_ticks != before;
 }
 
-void mg_virtio_irq_wake(uint8_t irq)
+void mg_virtio_irq_wake(uint32_t irq)
 {
     if (irq == 0 || irq == 2 || irq > 15) return; /* the timer, the cascade, none */
     idt_set(32 + irq, mg_virtio_irq);
@@ -72,4 +73,18 @@ void mg_virtio_irq_wake(uint8_t irq)
         outb(0xa1, (uint8_t)(inb(0xa1) & ~(1u << (irq - 8))));
         outb(0x21, (uint8_t)(inb(0x21) & ~(1u << 2))); /* the slave's cascade */
     }
+}
+
+void mg_virtio_arch_wait(uint64_t now, uint64_t deadline)
+{
+    /* sleep in hlt until the next tick while the deadline is more than a
+     * tick away, else spin (`pause` eases it on the pipeline and on a
+     * hyperthread sibling) */
+    if (mg_virtio_can_sleep && now < deadline && deadline - now > MG_VIRTIO_TICK_NS) {
+        /* sti's one-instruction shadow: the tick cannot come between it
+         * and hlt, so it always wakes the hlt */
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+        return;
+    }
+    __asm__ volatile("pause" ::: "memory");
 }

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "virtio.h"
+#include "x86.h"
 
 static int has_rdrand(void)
 {

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "virtio.h"
+#include "x86.h"
 
 #define PAGE 4096u
 #define LARGE (2u << 20)

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "abi/fault.h"
-#include "virtio.h"
+#include "x86.h"
 
 struct idt_gate {
     uint16_t offset_low, selector;

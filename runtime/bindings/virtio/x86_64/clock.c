@@ -5,7 +5,7 @@
  */
 #include <stdint.h>
 
-#include "virtio.h"
+#include "x86.h"
 
 static uint64_t tsc_hz, tsc_at_boot, wall_at_boot_ns;
 

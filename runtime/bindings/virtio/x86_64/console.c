@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio.h"
+#include "x86.h"
 
 #define COM1 0x3f8
 
