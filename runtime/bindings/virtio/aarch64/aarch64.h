@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../mmio/mmio.h"
+#include "../virtio.h"
+
 #define VIRT_GICD 0x08000000ul
 #define VIRT_GICC 0x08010000ul
 #define VIRT_UART 0x09000000ul
@@ -69,18 +72,12 @@ void mg_virtio_clock_init(void);
 uint64_t mg_virtio_clock_ticks_at(uint64_t ns);
 
 /* interrupts.c: the GIC, so that the timer and the devices' lines wake
- * wfi (nothing is ever taken as an interrupt: PSTATE.I stays set). */
+ * mg_virtio_arch_wait's wfi (nothing is ever taken as an interrupt:
+ * PSTATE.I stays set). A device's `irq` (struct mg_virtio_dev) is its
+ * transport's index, 0 to 31, which mg_virtio_irq_wake maps to the GIC's
+ * interrupt 48 + n. */
 void mg_virtio_interrupts_init(void);
-/* Lets virtio-mmio transport `n`'s line wake mg_virtio_sleep_until. */
-void mg_virtio_irq_wake(unsigned n);
-/* Sleeps in wfi until monotonic time `deadline` or an interrupt of a line
- * mg_virtio_irq_wake enabled, whichever comes first (possibly earlier:
- * the caller checks again). Lines still high on return wake the next call
- * at once: a device's interrupt must be acknowledged at the device. */
-void mg_virtio_sleep_until(uint64_t deadline);
 
-/* exit.c: ends the run at once with `status` (abi/vm_exit.h) through
- * semihosting, without mg_platform_exit's network flush. */
-_Noreturn void mg_virtio_debug_exit(int status);
+/* exit.c: mg_virtio_debug_exit (virtio.h), through semihosting. */
 
 #endif

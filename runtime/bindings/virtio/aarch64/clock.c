@@ -6,7 +6,6 @@
  */
 #include <stdint.h>
 
-#include "abi/platform.h"
 #include "aarch64.h"
 
 #define RTC_DR 0x000 /* seconds since the epoch (QEMU: UTC) */

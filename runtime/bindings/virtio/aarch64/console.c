@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "abi/platform.h"
 #include "aarch64.h"
 
 #define UART_DR 0x000

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "abi/platform.h"
 #include "aarch64.h"
 
 static int has_rndr(void)

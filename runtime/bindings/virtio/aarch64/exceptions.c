@@ -22,7 +22,6 @@
 #include <stdint.h>
 
 #include "abi/fault.h"
-#include "abi/platform.h"
 #include "aarch64.h"
 
 /* ESR_EL1's exception classes (bits 31:26) that have a name here */

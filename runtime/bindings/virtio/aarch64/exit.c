@@ -4,24 +4,16 @@
  * enable=on,target=native), whose subcode QEMU exits with. The subcode is
  * 2 * mg_vm_exit_value(status) + 1 (abi/vm_exit.h), the status x86_64's
  * isa-debug-exit gives, so that `mgd run` reads every arch the same way.
+ * (mg_platform_exit, which flushes the network first, is the common
+ * ../exit.c.)
  */
 #include <stdint.h>
 
-#include "abi/platform.h"
 #include "abi/vm_exit.h"
 #include "aarch64.h"
 
 #define SYS_EXIT_EXTENDED 0x20
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026
-
-_Noreturn void mg_platform_exit(int status)
-{
-    /* the last frames out first (a reply sent just before exiting), for
-     * 100 ms at most: a device that stopped taking frames must not keep
-     * the image from ending */
-    mg_virtio_net_flush(100000000ull);
-    mg_virtio_debug_exit(status);
-}
 
 _Noreturn void mg_virtio_debug_exit(int status)
 {

@@ -2,7 +2,8 @@
  * interrupts.c - what wakes a virtio image on aarch64 from wfi: the
  * generic timer's virtual timer (PPI 27, its compare value the sleep's
  * deadline) and the lines of the virtio-mmio transports that
- * mg_virtio_irq_wake enables, through the GICv2 (QEMU's gic-version=2).
+ * mg_virtio_irq_wake enables, through the GICv2 (QEMU's gic-version=2):
+ * mg_virtio_arch_wait (virtio.h) for the common yield.
  *
  * No interrupt is ever taken: PSTATE.I stays set, and wfi wakes on an
  * interrupt the GIC signals all the same. So there is no handler, nothing
@@ -15,7 +16,6 @@
  */
 #include <stdint.h>
 
-#include "abi/platform.h"
 #include "aarch64.h"
 
 #define GICD_CTLR 0x000
@@ -55,17 +55,23 @@ void mg_virtio_interrupts_init(void)
     mmio_write32(VIRT_GICD + GICD_CTLR, 1);
 }
 
-void mg_virtio_irq_wake(unsigned n)
+void mg_virtio_irq_wake(uint32_t irq)
 {
-    if (n < VIRT_MMIO_COUNT) gic_enable(VIRT_MMIO_IRQ + n);
+    if (irq < VIRT_MMIO_COUNT) gic_enable(VIRT_MMIO_IRQ + irq);
 }
 
-void mg_virtio_sleep_until(uint64_t deadline)
+/* Sleeps in wfi until `deadline` (the timer's compare value: no tick, so
+ * exactly then) or a device's line, then acknowledges the devices'
+ * interrupts at the devices, which drops their lines: one left high would
+ * wake every later wfi at once. Yield's loop checks again after. */
+void mg_virtio_arch_wait(uint64_t now, uint64_t deadline)
 {
+    if (deadline <= now) return;
     SYSREG_WRITE(cntv_cval_el0, mg_virtio_clock_ticks_at(deadline));
     SYSREG_WRITE(cntv_ctl_el0, CNTV_CTL_ENABLE);
     __asm__ volatile("isb\n\tdsb sy\n\twfi" ::: "memory");
     /* the timer off: its line drops, and it wakes no later wfi */
     SYSREG_WRITE(cntv_ctl_el0, CNTV_CTL_IMASK);
     __asm__ volatile("isb" ::: "memory");
+    mg_virtio_mmio_ack();
 }

@@ -26,7 +26,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "abi/platform.h"
 #include "aarch64.h"
 
 #define PAGE 4096u
