@@ -13,8 +13,10 @@
 #    their own (root only; otherwise those rows say skip);
 #  - a forced rebuild (--force) is bit-identical;
 #  - no QEMU is left behind.
-# It prints hello's stripped size and, for `hello --count=1`, the
-# boot-to-exit time (best of 5) next to virtio/x86_64's.
+# hello is at most 32 KB stripped (issue 17's goal); it prints that size
+# and, for `hello --count=1`, the boot-to-exit time (best of 5) next to
+# virtio/x86_64's, whose goal (at most twice) is not checked: timing
+# under a loaded machine would make the test flaky.
 # Arches whose cross compiler or QEMU is missing say skip (77 if none is
 # left). VIRTIO_ARCHES picks the arches (default: aarch64 riscv64).
 # usage: virtio_arches.sh MGD EXAMPLES_DIR
@@ -174,6 +176,7 @@ PY
 
   # the figures (issue 17's goals: at most 32 KB, at most 2x x86_64's time)
   size=$(stat -c %s "$d/hello")
+  check "hello on virtio/$a is stripped and at most 32 KB ($size bytes)" test "$size" -le 32768
   ms=$(boot_ms "$d/hello")
   echo "figures virtio/$a: hello stripped $size bytes; hello --count=1 boot to exit ${ms} ms (virtio/x86_64: ${x_ms} ms)"
 done

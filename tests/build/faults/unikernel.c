@@ -13,7 +13,7 @@
  * `ebreak`), `tls_read` a read through its thread pointer (%fs, TPIDR_EL0,
  * tp). divide_by_zero traps on x86_64 only (aarch64 and riscv64 divide by
  * zero without a fault: 0, all ones), and int14 and no_handler are x86_64
- * virtio only; elsewhere they answer "no fault named" (status 2).
+ * virtio only; elsewhere they answer "no fault named" and the job fails.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * boot.S - from QEMU's `virt` board to C (virtio images on aarch64).
  *
- * QEMU loads the ELF image where it is linked (aarch64.ld: above the
+ * QEMU loads the ELF image where it is linked (virtio.ld: above the
  * device tree, which it puts at the start of RAM for a kernel that is not
  * Linux) and enters _start at EL1 with the MMU and caches off and every
  * interrupt masked. With the MMU off every data access is Device memory,
@@ -85,7 +85,7 @@ _start:
      * the handler afresh at the top of the fault stack with its index:
      * nothing after a fault is trusted, and the handler never returns.
      * ELR, ESR and FAR say the rest. */
-    .section .text.vectors, "ax"
+    .section .vectors, "ax"
     .balign 2048
     .globl mg_virtio_vectors
 mg_virtio_vectors:

@@ -47,7 +47,7 @@
 #define RAM_RX (D_NORMAL | D_ISH | D_AF | D_RO | (1ull << 54)) /* UXN only */
 #define DEVICE (D_DEVICE | D_AF | D_XN)
 
-/* aarch64.ld's bounds, 4 KiB aligned, and boot.S's guards */
+/* virtio.ld's bounds, 4 KiB aligned, and boot.S's guards */
 extern char _mg_text_start[], _mg_text_end[], _mg_rodata_end[], _mg_bss_end[];
 extern char mg_virtio_boot_stack_guard[], mg_virtio_boot_stack[];
 extern char mg_virtio_fault_stack_guard[], mg_virtio_fault_stack[];
