@@ -34,7 +34,7 @@ _start:
     msr daifset, #0xf
     mrs x1, CurrentEL
     cmp x1, #(1 << 2)
-    b.ne .                  /* not EL1: nothing here knows how to go on */
+    b.ne not_el1
     ldr x1, =mg_virtio_fault_stack_top
     mov sp, x1              /* SP_EL1: the exceptions' stack */
     ldr x1, =mg_virtio_vectors
@@ -76,6 +76,28 @@ _start:
     bl mg_virtio_start
 1:  wfi
     b 1b
+
+    /* Entered at another EL than EL1 (QEMU's virtualization=on or
+     * secure=on start at EL2 or EL3): nothing here knows that EL's
+     * registers. Say so on the UART, then end as an abort does (status
+     * 70 through semihosting, abi/vm_exit.h), rather than hang. */
+not_el1:
+    ldr x1, =0x09000000     /* the PL011's data register */
+    adr x2, not_el1_msg
+1:  ldrb w3, [x2], #1
+    cbz w3, 2f
+    str w3, [x1]
+    b 1b
+2:  adr x1, not_el1_exit
+    mov x0, #0x20           /* SYS_EXIT_EXTENDED */
+    hlt #0xf000
+    b .
+    .balign 8
+not_el1_exit:
+    .quad 0x20026, 2 * (70 + 1) + 1
+not_el1_msg:
+    .asciz "abort: not entered at EL1 (QEMU's virt board without virtualization or secure)\r\n"
+    .balign 4
 
     /* The exception vectors: 16 entries of 128 bytes, 2 KiB aligned, in
      * four groups (taken from EL1 on SP_EL0: the image's own faults;
