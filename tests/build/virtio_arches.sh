@@ -10,7 +10,9 @@
 #  - the statuses come back through the arch's exit device: 0, a failing
 #    job's 1, a usage error's 2, an abort's 70 after its line;
 #  - echo and static_website answer over a tap in a network namespace of
-#    their own (root only; otherwise those rows say skip);
+#    their own, and with the tap's MTU at 9000 the image has it (the ping
+#    example says so) and a 9000-byte packet goes both ways (root only;
+#    otherwise those rows say skip);
 #  - a forced rebuild (--force) is bit-identical;
 #  - no QEMU is left behind.
 # hello is at most 32 KB stripped (issue 17's goal); it prints that size
@@ -90,7 +92,7 @@ x_ms=$(boot_ms "$x/hello")
 for a in "${arches[@]}"; do
   d=$work/$a
   mkdir -p "$d"
-  for ex in hello clocks random kv_ro block echo static_website; do
+  for ex in hello clocks random kv_ro block echo static_website ping; do
     build "$examples/$ex" "$d/$ex" virtio --arch "$a" || check "$ex builds for virtio/$a" false
   done
   build "$here/abort" "$d/aborts" virtio --arch "$a" || check "abort builds for virtio/$a" false
@@ -167,6 +169,26 @@ PY
       tr -d '\r' <"$d/site.log" | tail -5
     fi
     net_stop "$net_pid"
+    # the tap's MTU of 9000 is the image's, and a 9000-byte packet goes
+    # both ways (the ping example says its MTU; echo's IP stack answers)
+    in_ns ip link set tap0 mtu 9000
+    in_ns ip neigh flush dev tap0 2>/dev/null
+    net_start "$ns" "$d/ping.log" "$mgd" run "$d/ping" --net service=tap0 -- --count=1
+    check "ping on virtio/$a reports the tap's MTU of 9000" \
+      wait_for "$d/ping.log" 60 '^ping: answering for 10\.0\.0\.2 .*, mtu 9000\)'
+    in_ns ping -n -c 1 -s 1472 -W 5 10.0.0.2 >"$d/ping.host" 2>&1
+    check "... and answers the host's ping" grep -q '1 packets transmitted, 1 received' "$d/ping.host"
+    net_stop "$net_pid"
+    in_ns ip neigh flush dev tap0 2>/dev/null
+    net_start "$ns" "$d/echo9k.log" "$mgd" run "$d/echo" --net service=tap0
+    if wait_port in_ns 10.0.0.2 7 60 "$net_pid"; then
+      in_ns ping -n -c 1 -s 8972 -M do -W 5 10.0.0.2 >"$d/ping9k" 2>&1
+      check "a 9000-byte packet goes both ways on virtio/$a" grep -q '1 packets transmitted, 1 received' "$d/ping9k"
+    else
+      check "echo on virtio/$a listens with an MTU of 9000" false
+    fi
+    net_stop "$net_pid"
+    in_ns ip link set tap0 mtu 1500
   fi
 
   # a forced rebuild runs everything again and gives the same bytes

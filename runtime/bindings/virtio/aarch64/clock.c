@@ -36,6 +36,9 @@ uint64_t mg_virtio_clock_ticks_at(uint64_t ns)
     /* the inverse of mg_platform_clock_monotonic, rounded up so that the
      * timer never fires before `ns` */
     uint64_t s = ns / 1000000000ull, rest = ns % 1000000000ull;
+    /* a deadline the counter never reaches (a loop with nothing to time:
+     * UINT64_MAX) stays out of reach rather than wrapping to the past */
+    if (s >= (UINT64_MAX - count_at_boot) / hz - 1) return UINT64_MAX;
     return count_at_boot + s * hz + (rest * hz + 999999999ull) / 1000000000ull;
 }
 
