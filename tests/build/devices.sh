@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Disks and device limits, the same on unix, spt and virtio (issue 22),
+# Disks and device limits, the same on unix, spt and virtio (issue 22; on
+# virtio/aarch64 and virtio/riscv64 too, issue 17),
 # through the test unikernel in tests/build/devices (disk_check), which
 # prints what its disk looks like to the library and to the platform:
 #  - a disk file of 1,636 bytes (not a whole number of sectors) shows 3
@@ -31,6 +32,24 @@ run() { local out=$1; shift; "$@" 2>&1 | tr -d '\r' >"$out"; return "${PIPESTATU
 targets="unix spt virtio"
 [ -x "$spt" ] || { targets="unix virtio"; echo "skip spt: mg-spt was not built (no libseccomp-dev)"; }
 command -v qemu-system-x86_64 >/dev/null || { targets=${targets/ virtio/}; echo "skip virtio: no QEMU"; }
+# virtio on the other arches too (issue 17), as virtio-ARCH; DEVICES_ARCHES
+# picks them (default: aarch64 riscv64), each skipped without its cross
+# compiler or QEMU
+declare -A qemu=([aarch64]=qemu-system-aarch64 [riscv64]=qemu-system-riscv64)
+for a in ${DEVICES_ARCHES:-aarch64 riscv64}; do
+  if command -v "$a-linux-gnu-gcc" >/dev/null && command -v "${qemu[$a]:-none}" >/dev/null; then
+    targets="$targets virtio-$a"
+  else
+    echo "skip virtio-$a: $a-linux-gnu-gcc or ${qemu[$a]:-its QEMU} is not installed"
+  fi
+done
+# build_for DIR OUT RUN: a target, or virtio-ARCH for virtio on ARCH
+build_for() {
+  case $3 in
+    virtio-*) build "$1" "$2" virtio --arch "${3#virtio-}" ;;
+    *) build "$1" "$2" "$3" ;;
+  esac
+}
 
 # a file that the host refuses writing, whoever runs this
 unwritable() {
@@ -38,7 +57,7 @@ unwritable() {
 }
 
 for t in $targets; do
-  build "$src" "$work/dc.$t" "$t" || { check "disk_check builds for $t" false; continue; }
+  build_for "$src" "$work/dc.$t" "$t" || { check "disk_check builds for $t" false; continue; }
 
   # 1. an odd size: rounded down, the file never grows nor changes past it
   head -c 1636 /dev/urandom >"$work/odd.$t"
@@ -138,12 +157,12 @@ head -c 512 /dev/zero >"$work/one.img"
 blocks=() nets=()
 for i in $(seq 0 16); do blocks+=(--block "d$i=$work/one.img"); nets+=(--net "d$i=tap$i"); done
 for t in $targets; do
-  build "$work/blocks17" "$work/b17.$t" "$t" || { check "17 disks build for $t" false; continue; }
+  build_for "$work/blocks17" "$work/b17.$t" "$t" || { check "17 disks build for $t" false; continue; }
   run "$work/b17.$t.out" timeout 60 "$mgd" run "$work/b17.$t" "${blocks[@]}"; rc=$?
   check "$t: 17 block devices are refused (2), naming the limit" bash -c "test $rc -eq 2 &&
     grep -q 'limit declares 17 block devices; an image takes at most 16 block devices' '$work/b17.$t.out' &&
     ! grep -q started '$work/b17.$t.out'" || cat "$work/b17.$t.out"
-  build "$work/nets17" "$work/n17.$t" "$t" || { check "17 network devices build for $t" false; continue; }
+  build_for "$work/nets17" "$work/n17.$t" "$t" || { check "17 network devices build for $t" false; continue; }
   run "$work/n17.$t.out" timeout 60 "$mgd" run "$work/n17.$t" "${nets[@]}"; rc=$?
   check "$t: 17 network devices are refused (2), naming the limit" bash -c "test $rc -eq 2 &&
     grep -q 'limit declares 17 network devices; an image takes at most 16 network devices' '$work/n17.$t.out'" ||

@@ -6,6 +6,14 @@
  * tests (test_zeropage, test_exception, test_wnox, test_xnow, test_notls).
  * Each prints "committing FAULT" first, so that a target that lets the
  * fault pass shows it by printing "survived FAULT" after.
+ *
+ * The cases are named after x86_64's instructions but built for every
+ * arch the image is built for: `ud2` is the arch's undefined instruction
+ * (aarch64 `udf #0`, riscv64 `unimp`), `int3` its breakpoint (`brk #0`,
+ * `ebreak`), `tls_read` a read through its thread pointer (%fs, TPIDR_EL0,
+ * tp). divide_by_zero traps on x86_64 only (aarch64 and riscv64 divide by
+ * zero without a fault: 0, all ones), and int14 and no_handler are x86_64
+ * virtio only; elsewhere they answer "no fault named" and the job fails.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,8 +26,17 @@ int faults_start(mg_console *console);
 
 typedef void (*code_fn)(void);
 
-/* x86 `ret`, as data: executing it must fault where data is not code */
+/* the arch's `ret`, as data: executing it must fault where data is not
+ * code (and returns if a target lets it run) */
+#if defined(__x86_64__)
 static unsigned char data_code[16] = {0xc3};
+#elif defined(__aarch64__)
+static unsigned char data_code[16] = {0xc0, 0x03, 0x5f, 0xd6};
+#elif defined(__riscv)
+static unsigned char data_code[16] = {0x67, 0x80, 0x00, 0x00};
+#else
+#error "faults: no `ret` for this arch"
+#endif
 static const unsigned char rodata_bytes[16] = {1};
 
 /* Calls what `fn` points to through a volatile pointer: the compiler may
@@ -53,21 +70,37 @@ static int commit(const char *fault)
         return 0;
     }
     if (!strcmp(fault, "ud2")) {
+#if defined(__x86_64__)
         __asm__ volatile("ud2");
+#elif defined(__aarch64__)
+        __asm__ volatile("udf #0");
+#else
+        __asm__ volatile("unimp");
+#endif
         return 0;
     }
     if (!strcmp(fault, "int3")) {
+#if defined(__x86_64__)
         __asm__ volatile("int3");
+#elif defined(__aarch64__)
+        __asm__ volatile("brk #0");
+#else
+        __asm__ volatile("ebreak");
+#endif
         return 0;
     }
+#if defined(__x86_64__)
     if (!strcmp(fault, "divide_by_zero")) return one / zero;
+#else
+    (void)one;
+#endif
     if (!strcmp(fault, "unmapped_write")) {
         /* 64 TiB: canonical, far beyond any target's memory or mappings */
         *(volatile char *)(uintptr_t)0x400000000000ull = 1;
         return 0;
     }
     if (!strcmp(fault, "write_code")) {
-        *(volatile unsigned char *)(uintptr_t)&faults_start = 0xc3;
+        *(volatile unsigned char *)(uintptr_t)&faults_start = data_code[0];
         return 0;
     }
     if (!strcmp(fault, "write_rodata")) {
@@ -92,18 +125,30 @@ static int commit(const char *fault)
         return heap_code[1];
     }
     if (!strcmp(fault, "tls_read")) {
-        /* where -fstack-protector's default guard lives: a thread pointer
-         * left at 0 makes this a read of address 0x28 */
+        /* where x86_64's -fstack-protector default guard lives: a thread
+         * pointer left at 0 makes this a read of address 0x28 */
         uint64_t v;
+#if defined(__x86_64__)
         __asm__ volatile("movq %%fs:0x28, %0" : "=r"(v));
+#elif defined(__aarch64__)
+        __asm__ volatile("mrs %0, tpidr_el0\n\tldr %0, [%0, #0x28]" : "=r"(v));
+#else
+        __asm__ volatile("ld %0, 0x28(tp)" : "=r"(v));
+#endif
         return (int)(v & 1);
     }
     if (!strcmp(fault, "stack_overflow")) return deep(NULL, 0);
     if (!strcmp(fault, "low_read")) {
         /* virtio: far from NULL but below the image (a NULL struct's
-         * member at a large offset), where the BIOS's bytes lie */
+         * member at a large offset), where the BIOS's bytes lie; on
+         * aarch64 the RAM below the image, where the device tree lies */
+#if defined(__aarch64__)
+        return *(volatile int *)(uintptr_t)(0x40080000 + zero);
+#else
         return *(volatile int *)(uintptr_t)(0x80000 + zero);
+#endif
     }
+#if defined(__x86_64__)
     if (!strcmp(fault, "int14")) {
         /* virtio only (ring 0): the page fault's vector raised by software,
          * which pushes no error code where the CPU's page fault does; the
@@ -122,6 +167,7 @@ static int commit(const char *fault)
         __asm__ volatile("lidt %0; int3" : : "m"(empty));
         return 0;
     }
+#endif
     return -1;
 }
 
