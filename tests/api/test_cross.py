@@ -5,8 +5,8 @@ compilers installed), virtio's too on the arches it boots on (aarch64,
 riscv64),
 and spt's aarch64 and riscv64 (and virtio's other arches) as not
 supported, with why; a build asking for one of those is refused with that
-reason; and a burst of builds over three arches and three targets (unix on
-x86_64, aarch64 and riscv64, spt and virtio on x86_64), two projects each,
+reason; and a burst of builds over three arches and three targets (unix
+and virtio on x86_64, aarch64 and riscv64, spt on x86_64), two projects each,
 all queued at once on a daemon with an empty cache, shares the runtime:
 each runtime action (the runtime's compiles and its archive) runs once per
 (target, arch), in one build, and the others take it from the cache or
@@ -101,6 +101,8 @@ class Cross(ApiTest):
                 self.skipTest(ts["unix"][a]["reason"])
         combos = [("unix", "x86_64"), ("unix", "aarch64"), ("unix", "riscv64")]
         combos += [(t, "x86_64") for t in ("spt", "virtio") if ts[t]["x86_64"]["available"]]
+        # virtio on every arch it boots on: three arches for both unix and virtio
+        combos += [("virtio", a) for a in sorted(VIRTIO_CROSS) if ts["virtio"][a]["available"]]
         projects = ("burst1", "burst2")
         for p in projects:
             self.d.create_project(harness.hello_project(p, config_name=p))
