@@ -22,10 +22,9 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
   qemu-user-static
-  # QEMU's aarch64 and riscv64 machines (qemu-system-aarch64 and
-  # qemu-system-riscv64), which virtio images for those arches will boot on
-  # (not built yet: see docs/targets.md); installed now so that a machine
-  # set up once is ready for them
+  # QEMU's aarch64 and riscv64 virt machines (qemu-system-aarch64 and
+  # qemu-system-riscv64), which virtio images for those arches boot on
+  # (docs/toolchain.md, "Arches and cross-builds")
   qemu-system-arm qemu-system-misc
   libcurl4-openssl-dev # mgctl, the client (client/)
   curl              # make run checks that the daemon answers

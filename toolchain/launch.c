@@ -410,14 +410,18 @@ static int run_in_vm(const mg_target *t, const mg_target_arch *arch, const mg_im
         if (!plain) *end++ = '"';
     }
     *end = '\0';
-    /* the loader puts the image's path first; the image reads 64 words of
-     * 4095 bytes in all (runtime/bindings/virtio/start.c) */
+    /* the line the image splits starts with its name: the image's path on
+     * x86_64 (the Multiboot loader puts it there), the word "image" on the
+     * arches whose loader does not (aarch64/start.c, riscv64/start.c); it
+     * reads 64 words of 4095 bytes in all (runtime/bindings/virtio/start.c),
+     * and either name must fit */
     if (nargs > 63) {
         fprintf(stderr, "mgd run: a %s image takes at most 63 arguments\n", t->name);
         status = 2;
         goto out;
     }
-    if (strlen(image) + 1 + strlen(line) > 4095) {
+    size_t name_len = strlen(image) > strlen("image") ? strlen(image) : strlen("image");
+    if (name_len + 1 + strlen(line) > 4095) {
         fprintf(stderr, "mgd run: the arguments of a %s image take at most about 4 KB\n", t->name);
         status = 2;
         goto out;

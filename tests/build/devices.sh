@@ -33,14 +33,15 @@ targets="unix spt virtio"
 [ -x "$spt" ] || { targets="unix virtio"; echo "skip spt: mg-spt was not built (no libseccomp-dev)"; }
 command -v qemu-system-x86_64 >/dev/null || { targets=${targets/ virtio/}; echo "skip virtio: no QEMU"; }
 # virtio on the other arches too (issue 17), as virtio-ARCH; DEVICES_ARCHES
-# picks them (default: aarch64 riscv64), each skipped without its cross
-# compiler or QEMU
+# picks them (default: aarch64 riscv64), each a failure without its cross
+# compiler or QEMU, which scripts/deps.sh installs
 declare -A qemu=([aarch64]=qemu-system-aarch64 [riscv64]=qemu-system-riscv64)
 for a in ${DEVICES_ARCHES:-aarch64 riscv64}; do
   if command -v "$a-linux-gnu-gcc" >/dev/null && command -v "${qemu[$a]:-none}" >/dev/null; then
     targets="$targets virtio-$a"
   else
-    echo "skip virtio-$a: $a-linux-gnu-gcc or ${qemu[$a]:-its QEMU} is not installed"
+    # scripts/deps.sh installs them: missing, the set-up is broken
+    check "virtio-$a: $a-linux-gnu-gcc and ${qemu[$a]:-its QEMU} are installed (scripts/deps.sh)" false
   fi
 done
 # build_for DIR OUT RUN: a target, or virtio-ARCH for virtio on ARCH
@@ -208,6 +209,9 @@ if command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-system-riscv64
     check "8 and 9 disks build for virtio/riscv64" false
   fi
 else
-  echo "skip virtio/riscv64: riscv64-linux-gnu-gcc or qemu-system-riscv64 is not installed"
+  case " ${DEVICES_ARCHES:-aarch64 riscv64} " in
+    *" riscv64 "*) check "virtio/riscv64's tools are installed for its device limit (scripts/deps.sh)" false ;;
+    *) echo "skip virtio/riscv64's device limit: DEVICES_ARCHES leaves riscv64 out" ;;
+  esac
 fi
 finish

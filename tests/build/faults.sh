@@ -11,7 +11,8 @@
 # where there is no x86 vector: the line names what happened in x86_64's
 # words where they apply ("page fault: writing an unmapped page", "invalid
 # opcode", "breakpoint"), each arch's row below saying which. Arches whose
-# cross compiler or QEMU is missing say skip; VIRTIO_ARCHES picks them
+# cross compiler or QEMU is missing fail (scripts/deps.sh installs them);
+# VIRTIO_ARCHES picks them
 # (default: aarch64 riscv64). On aarch64, faults inside the handler itself
 # end the run too.
 # usage: faults.sh MGD
@@ -87,7 +88,8 @@ for a in ${VIRTIO_ARCHES:-aarch64 riscv64}; do
   if command -v "$a-linux-gnu-gcc" >/dev/null && command -v "${qemu[$a]}" >/dev/null; then
     arches+=("$a")
   else
-    echo "skip virtio-$a: $a-linux-gnu-gcc or ${qemu[$a]} is not installed (scripts/deps.sh)"
+    # scripts/deps.sh installs them: missing, the set-up is broken
+    check "virtio-$a: $a-linux-gnu-gcc and ${qemu[$a]} are installed (scripts/deps.sh)" false
   fi
 done
 runs=("${targets[@]}")

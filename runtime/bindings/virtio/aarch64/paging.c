@@ -141,13 +141,26 @@ void mg_virtio_paging_init(uintptr_t mem_end, uintptr_t *free_start, uintptr_t *
     for (size_t i = first_index + n_small; i < (l.mem_end - VIRT_RAM) / LARGE; i++)
         l2ram[i] = (VIRT_RAM + i * LARGE) | RAM_RW | D_BLOCK;
 
-    /* the tables written, then used; then WXN (a bit the TLB may cache,
-     * hence the invalidation after it) */
-    __asm__ volatile("dsb ishst" ::: "memory");
-    SYSREG_WRITE(ttbr0_el1, l.tables);
-    __asm__ volatile("isb" ::: "memory");
-    SYSREG_WRITE(sctlr_el1, SYSREG_READ(sctlr_el1) | (1u << 19));
-    __asm__ volatile("isb\n\ttlbi vmalle1\n\tdsb nsh\n\tisb" ::: "memory");
+    /* The tables written, then used. The boot map's 1 GiB blocks and
+     * these finer entries must never be live together (the architecture's
+     * break-before-make rule: hardware may raise a TLB conflict abort), so
+     * the MMU goes off for the switch: memory is mapped one to one, the
+     * code runs on from the same addresses, and nothing in between
+     * touches memory. WXN comes on with the new tables. */
+    uint64_t sctlr = SYSREG_READ(sctlr_el1);
+    __asm__ volatile("dsb ish\n\t"
+                     "msr sctlr_el1, %[off]\n\t"
+                     "isb\n\t"
+                     "msr ttbr0_el1, %[tables]\n\t"
+                     "tlbi vmalle1\n\t"
+                     "dsb nsh\n\t"
+                     "isb\n\t"
+                     "msr sctlr_el1, %[on]\n\t"
+                     "isb"
+                     :
+                     : [off] "r"(sctlr & ~(uint64_t)1), [tables] "r"((uint64_t)l.tables),
+                       [on] "r"(sctlr | (1u << 19))
+                     : "memory");
     *free_start = l.tables_end;
     *free_end = l.mem_end;
 }
