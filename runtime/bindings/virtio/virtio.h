@@ -17,6 +17,7 @@
  * The common files, from the bottom up; each calls only those above it
  * or the arch's, so that there is no cycle among them:
  *
+ *   clock.c        mg_platform_clock_*, over the arch's counter
  *   vq.c           split virtqueues in the legacy layout, over the transport
  *   virtio_blk.c   the virtio-blk driver
  *   virtio_net.c   the virtio-net driver
@@ -54,8 +55,11 @@
  *    abi/fault.h's line and end the image with MG_EXIT_ABORT through
  *    mg_virtio_debug_exit, strict page tables (page 0 unmapped, W^X), the
  *    thread pointer cleared;
- *  - mg_platform_console_write, mg_platform_clock_monotonic,
- *    mg_platform_clock_wall and mg_platform_entropy (abi/platform.h);
+ *  - mg_platform_console_write and mg_platform_entropy
+ *    (abi/platform.h);
+ *  - mg_virtio_arch_count, its free-running counter, and a call to
+ *    mg_virtio_clock_start with its rate and the RTC's time, after which
+ *    the clocks of abi/platform.h work (clock.c, shared);
  *  - mg_virtio_debug_exit, mg_virtio_arch_wait and mg_virtio_irq_wake
  *    below;
  *  - a transport (the functions under "the transport"): x86_64 has its
@@ -79,6 +83,20 @@ _Noreturn void mg_virtio_debug_exit(int status);
  * briefly. Never sleeps past `deadline` by more than a tick. `now` is
  * mg_platform_clock_monotonic()'s reading the caller just made. */
 void mg_virtio_arch_wait(uint64_t now, uint64_t deadline);
+
+/* The arch's free-running counter: never goes backwards, counts at the
+ * rate given to mg_virtio_clock_start. */
+uint64_t mg_virtio_arch_count(void);
+
+/* clock.c: starts the clocks (mg_platform_clock_monotonic from 0 now,
+ * mg_platform_clock_wall from `wall_ns`, nanoseconds since the epoch)
+ * over a counter of `rate_hz` ticks a second. */
+void mg_virtio_clock_start(uint64_t rate_hz, uint64_t wall_ns);
+
+/* clock.c: the counter's value when mg_platform_clock_monotonic reaches
+ * `ns`, rounded up (a timer set to it never fires early); UINT64_MAX for
+ * a time it never reaches. */
+uint64_t mg_virtio_clock_count_at(uint64_t ns);
 
 /* Lets interrupt `irq` (a struct mg_virtio_dev's irq) wake
  * mg_virtio_arch_wait; one the arch cannot route is left alone: the

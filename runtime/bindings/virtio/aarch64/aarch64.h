@@ -68,8 +68,6 @@ void mg_virtio_paging_init(uintptr_t mem_end, uintptr_t *free_start, uintptr_t *
 /* clock.c: reads the counter's rate and the RTC: the clocks work from
  * here on. */
 void mg_virtio_clock_init(void);
-/* The generic timer's count at monotonic time `ns`, for interrupts.c. */
-uint64_t mg_virtio_clock_ticks_at(uint64_t ns);
 
 /* interrupts.c: the GIC, so that the timer and the devices' lines wake
  * mg_virtio_arch_wait's wfi (nothing is ever taken as an interrupt:

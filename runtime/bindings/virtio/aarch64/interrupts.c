@@ -67,7 +67,7 @@ void mg_virtio_irq_wake(uint32_t irq)
 void mg_virtio_arch_wait(uint64_t now, uint64_t deadline)
 {
     if (deadline <= now) return;
-    SYSREG_WRITE(cntv_cval_el0, mg_virtio_clock_ticks_at(deadline));
+    SYSREG_WRITE(cntv_cval_el0, mg_virtio_clock_count_at(deadline));
     SYSREG_WRITE(cntv_ctl_el0, CNTV_CTL_ENABLE);
     __asm__ volatile("isb\n\tdsb sy\n\twfi" ::: "memory");
     /* the timer off: its line drops, and it wakes no later wfi */

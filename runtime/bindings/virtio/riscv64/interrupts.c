@@ -45,9 +45,7 @@ void mg_virtio_irq_wake(uint32_t irq)
 void mg_virtio_arch_wait(uint64_t now, uint64_t deadline)
 {
     if (deadline <= now) return;
-    /* a deadline that far off that the sum wraps is for ever */
-    uint64_t ticks = mg_riscv_ns_to_ticks(deadline - now), t = mg_riscv_mtime();
-    mmio_write64(MTIMECMP, t + ticks < t ? ~0ull : t + ticks);
+    mmio_write64(MTIMECMP, mg_virtio_clock_count_at(deadline));
     __asm__ volatile("wfi" ::: "memory");
     mmio_write64(MTIMECMP, ~0ull); /* MTIP falls */
     /* the sources pending, claimed (so that MEIP falls), their devices

@@ -123,7 +123,6 @@ int mg_riscv_mapped(uint64_t a);
 void mg_riscv_clock_init(uint64_t timebase);
 
 /* A time in ns as mtime ticks, and mtime itself (the CLINT's counter). */
-uint64_t mg_riscv_ns_to_ticks(uint64_t ns);
 static inline uint64_t mg_riscv_mtime(void)
 {
     return mmio_read64(RV_CLINT + 0xbff8);

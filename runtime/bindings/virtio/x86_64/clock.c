@@ -1,16 +1,14 @@
 /*
- * clock.c - the virtio binding's clocks: the monotonic clock is the TSC,
- * its rate measured at boot against the PIT's channel 2; the wall clock
- * is the RTC, read once at boot, plus the monotonic clock.
+ * clock.c - the virtio clocks' sources on x86_64 (../clock.c makes the
+ * clocks of them): the counter is the TSC, its rate measured at boot
+ * against the PIT's channel 2; the wall clock starts from the RTC.
  */
 #include <stdint.h>
 
 #include "x86.h"
 
-static uint64_t tsc_hz, tsc_at_boot, wall_at_boot_ns;
-
 /* The TSC's rate: ticks during 10 ms of the PIT's channel 2. */
-static void tsc_calibrate(void)
+static uint64_t tsc_rate(void)
 {
     const uint32_t pit_hz = 1193182, count = pit_hz / 100;
     outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01)); /* gate on, speaker off */
@@ -20,8 +18,8 @@ static void tsc_calibrate(void)
     uint64_t t0 = mg_virtio_rdtsc();
     while (!(inb(0x61) & 0x20)) __asm__ volatile("pause");
     uint64_t t1 = mg_virtio_rdtsc();
-    tsc_hz = (t1 - t0) * 100;
-    if (tsc_hz == 0) tsc_hz = 1000000000; /* a broken PIT: assume 1 GHz */
+    uint64_t hz = (t1 - t0) * 100;
+    return hz ? hz : 1000000000; /* a broken PIT: assume 1 GHz */
 }
 
 static unsigned bcd(unsigned v)
@@ -57,21 +55,13 @@ static uint64_t rtc_ns(void)
     return ((uint64_t)days * 86400 + hour * 3600 + min * 60 + sec) * 1000000000ull;
 }
 
-uint64_t mg_platform_clock_monotonic(void)
+uint64_t mg_virtio_arch_count(void)
 {
-    uint64_t t = mg_virtio_rdtsc() - tsc_at_boot;
-    /* ticks to ns without overflowing for years: whole seconds, then the rest */
-    return t / tsc_hz * 1000000000ull + (t % tsc_hz) * 1000000000ull / tsc_hz;
-}
-
-uint64_t mg_platform_clock_wall(void)
-{
-    return wall_at_boot_ns + mg_platform_clock_monotonic();
+    return mg_virtio_rdtsc();
 }
 
 void mg_virtio_clock_init(void)
 {
-    tsc_calibrate();
-    tsc_at_boot = mg_virtio_rdtsc();
-    wall_at_boot_ns = rtc_ns();
+    uint64_t hz = tsc_rate();
+    mg_virtio_clock_start(hz, rtc_ns());
 }
