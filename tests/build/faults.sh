@@ -62,6 +62,7 @@ aarch64_cases=(
   "tls_read        page fault: reading an unmapped page"
   "stack_overflow  page fault: writing an unmapped page"
   "low_read        page fault: reading an unmapped page"
+  "semihosting     invalid opcode"
 )
 riscv64_cases=(
   "null_read       page fault: reading an unmapped page"
@@ -147,6 +148,19 @@ for a in "${arches[@]}"; do
   done
   check "virtio-$a: mgd run says the image aborted" grep -q '^mgd run: faults aborted (status 70)' "$work/virtio-$a.ud2"
 done
+# aarch64: QEMU runs without semihosting (a hostile image would otherwise
+# open, write and delete the host's files, or run its commands): the
+# image's SYS_OPEN of a file in this scratch directory is an undefined
+# instruction (above), and the file was never created
+if [[ " ${arches[*]} " == *" aarch64 "* ]]; then
+  rm -f "$work/semihosting.out"
+  timeout 60 "$mgd" run "$work/faults.virtio-aarch64" -- --fault=semihosting \
+    "--path=$work/semihosting.out" 2>&1 | tr -d '\r' >"$work/virtio-aarch64.semihosting.path"
+  rc=${PIPESTATUS[0]}
+  check "virtio-aarch64: a semihosting SYS_OPEN faults (70) and creates no host file" \
+    bash -c "test $rc -eq 70 && grep -q '(invalid opcode)' '$work/virtio-aarch64.semihosting.path' && test ! -e '$work/semihosting.out'" ||
+    { sed 's/^/  | /' "$work/virtio-aarch64.semihosting.path" | head -5; ls -l "$work/semihosting.out" 2>&1 | sed 's/^/  | /'; }
+fi
 # virtio: the software int $14 pushed no error code, and the handler says so
 check "virtio: int14 (no error code pushed) is reported without one, nor an address" \
   grep -Eqx 'abort: CPU exception 14 \(page fault\) at ip 0x[0-9a-f]+' "$work/virtio.int14"
