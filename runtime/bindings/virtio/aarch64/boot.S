@@ -82,7 +82,11 @@ _start:
      * registers. Say so on the UART, then power off through PSCI (QEMU
      * exits 0, which mgd run reports as a crash), rather than hang. The
      * conduit is the one QEMU's virt board picks without firmware: SMC
-     * when the CPU has EL2 (virtualization=on), else HVC. */
+     * when the CPU has EL2 (virtualization=on), else HVC. At EL3
+     * (secure=on) QEMU serves no PSCI call and there is no exit left
+     * without semihosting, which is off on purpose (exit.c): the wfi
+     * loop waits to be stopped from outside. mgd run never starts QEMU
+     * so. */
 not_el1:
     ldr x1, =0x09000000     /* the PL011's data register */
     adr x2, not_el1_msg
