@@ -75,7 +75,8 @@ typedef struct mg_target_arch {
     const char *vm_block_device, *vm_net_device, *vm_device_bus;
     /*  - MG_LAUNCHER_VM: the most devices, block and network together, the
      *    machine has room for ("vm_max_devices": riscv64's virt board has 8
-     *    virtio-mmio transports), which mgd run enforces naming it; 0: only
+     *    virtio-mmio transports; aarch64's has 32, the last taken by the
+     *    exit's console), which mgd run enforces naming it; 0: only
      *    the per-kind limits of abi/image_note.h */
     size_t vm_max_devices;
 } mg_target_arch;

@@ -18,7 +18,10 @@
 #    binding run directly refuses the 17th disk it is asked for;
 #  - virtio/riscv64, whose QEMU board has 8 virtio-mmio transports, takes
 #    8 devices in all: 8 disks all connect, a 9th device is refused before
-#    QEMU starts, naming that limit (mgd run: 2).
+#    QEMU starts, naming that limit (mgd run: 2);
+#  - virtio/aarch64, whose board has 32 and gives the last to the exit's
+#    console, takes 31 in all: 16 disks connect and the run ends with its
+#    status, 16 disks and 16 network devices are refused (mgd run: 2).
 # usage: devices.sh MGD MG-SPT
 set -uo pipefail
 mgd=$(realpath "$1") spt=$(realpath "$2")
@@ -126,30 +129,38 @@ fi
 
 # 4. one device past the limit: an image with 17 block devices, one with
 # 17 network devices (the job takes them all, so the note declares them)
-limit_image() { # DIR KIND(block|network) DEVICE COUNT
-  local dir=$1 kind=$2 device=$3 n=$4
+# (KIND DEVICE COUNT again: more devices of another kind after them, named
+# n0, n1, ... where the first kind's are d0, d1, ...)
+limit_image() { # DIR KIND(block|network) DEVICE COUNT [KIND DEVICE COUNT]
+  local dir=$1; shift
   mkdir -p "$dir"
-  python3 - "$dir" "$kind" "$device" "$n" <<'PY'
+  python3 - "$dir" "$@" <<'PY'
 import json, sys
-d, kind, device, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-names = ["d%d" % i for i in range(n)]
-cfg = {"mgd": 1, "name": "limit", "devices": {}, "jobs": [
-    {"apply": "main", "to": ["default_console"] + names}]}
-for name in names:
-    cfg["devices"][name] = {"device": device, "args": {"name": name}}
+d, groups = sys.argv[1], sys.argv[2:]
+names, kinds, args, headers = [], [], [], set()
+cfg = {"mgd": 1, "name": "limit", "devices": {}, "jobs": []}
+for g in range(0, len(groups), 3):
+    kind, device, n = groups[g], groups[g + 1], int(groups[g + 2])
+    ctype = "mg_block" if kind == "block" else "mg_network"
+    headers.add("mg/block.h" if kind == "block" else "mg/network.h")
+    for i in range(n):
+        name = "%s%d" % ("d" if g == 0 else "n", i)
+        cfg["devices"][name] = {"device": device, "args": {"name": name}}
+        names.append(name)
+        kinds.append(kind)
+        args.append("%s *%s" % (ctype, name))
+cfg["jobs"].append({"apply": "main", "to": ["default_console"] + names})
 cfg["devices"]["main"] = {"main": "limit_start", "type": "console -> " + " -> ".join(
-    [kind] * n) + " -> job", "sources": ["unikernel.c"]}
+    kinds) + " -> job", "sources": ["unikernel.c"]}
 json.dump(cfg, open(d + "/config.json", "w"), indent=1)
-ctype = "mg_block" if kind == "block" else "mg_network"
-header = "mg/block.h" if kind == "block" else "mg/network.h"
-args = ", ".join("%s *d%d" % (ctype, i) for i in range(n))
+args = ", ".join(args)
 open(d + "/unikernel.c", "w").write(
     "/* one device past the limit (tests/build/devices.sh) */\n"
-    '#include "mg/console.h"\n#include "%s"\n'
+    '#include "mg/console.h"\n' + "".join('#include "%s"\n' % h for h in sorted(headers)) +
     "int limit_start(mg_console *c, %s);\n"
     "int limit_start(mg_console *c, %s)\n{\n"
     '    mg_console_printf(c, "started with %d devices\\n");\n    return 0;\n}\n'
-    % (header, args, args, n))
+    % (args, args, len(names)))
 PY
 }
 limit_image "$work/blocks17" block block_of_file 17
@@ -186,7 +197,36 @@ check "unix run directly: the 17th disk fails to connect (no space left)" bash -
   grep -q 'block_of_file d16: cannot acquire the block device: no space left' '$work/ub17' &&
   ! grep -q started '$work/ub17'" || cat "$work/ub17"
 
-# 5. virtio/riscv64: 8 devices in all (the board's virtio-mmio transports)
+# 5. virtio/aarch64: 31 devices in all (the board's 32 virtio-mmio
+# transports, the last of which is the exit's console): 16 disks all
+# connect (on transports 0 to 15) and the run still ends with its status
+# (through transport 31); 16 disks and 16 network devices, each kind
+# within its own limit, are refused before QEMU starts, naming the limit
+# in all
+if [[ " $targets " == *" virtio-aarch64 "* ]]; then
+  limit_image "$work/blocks16" block block_of_file 16
+  limit_image "$work/mixed32" block block_of_file 16 network netif 16
+  if build "$work/blocks16" "$work/b16.a64" virtio --arch aarch64 &&
+    build "$work/mixed32" "$work/m32.a64" virtio --arch aarch64; then
+    a64blocks=() a64nets=()
+    for i in $(seq 0 15); do
+      head -c 512 /dev/zero >"$work/a64-$i.img"
+      a64blocks+=(--block "d$i=$work/a64-$i.img")
+      a64nets+=(--net "n$i=tap$i")
+    done
+    run "$work/b16.a64.out" timeout 60 "$mgd" run "$work/b16.a64" "${a64blocks[@]}"; rc=$?
+    check "virtio/aarch64: 16 disks all connect, and the run ends with status 0" bash -c "test $rc -eq 0 &&
+      grep -qx 'started with 16 devices' '$work/b16.a64.out'" || cat "$work/b16.a64.out"
+    run "$work/m32.a64.out" timeout 60 "$mgd" run "$work/m32.a64" "${a64blocks[@]}" "${a64nets[@]}"; rc=$?
+    check "virtio/aarch64: 16 disks and 16 network devices are refused (2), naming the limit of 31" bash -c "test $rc -eq 2 &&
+      grep -q 'limit declares 32 devices; a virtio image on aarch64 takes at most 31 devices' '$work/m32.a64.out' &&
+      ! grep -q started '$work/m32.a64.out'" || cat "$work/m32.a64.out"
+  else
+    check "16 disks, and 16 disks with 16 network devices, build for virtio/aarch64" false
+  fi
+fi
+
+# 6. virtio/riscv64: 8 devices in all (the board's virtio-mmio transports)
 if command -v riscv64-linux-gnu-gcc >/dev/null && command -v qemu-system-riscv64 >/dev/null; then
   limit_image "$work/blocks8" block block_of_file 8
   limit_image "$work/blocks9" block block_of_file 9

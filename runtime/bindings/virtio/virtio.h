@@ -246,6 +246,18 @@ struct mg_vq {
 int mg_vq_setup(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q,
                 uint16_t min_size);
 
+/* The bytes a queue of `size` entries takes in the legacy layout. */
+size_t mg_vq_bytes(uint16_t size);
+
+/* Sets up queue `index` of `dev` (selected by mg_virtio_queue_max just
+ * before) with `size` entries (a power of two, at most the device's
+ * maximum: the maximum itself over PCI, whose legacy interface cannot
+ * shrink a queue) in the caller's memory `at` (4 KiB aligned,
+ * mg_vq_bytes(size) bytes, zeroed here): for a queue that must exist
+ * before the heap does (aarch64's exit console). */
+void mg_vq_place(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q, uint16_t size,
+                 void *at);
+
 /* Offers the buffer whose head descriptor is `head` to the device and
  * tells it, unless the device said it needs no telling. */
 void mg_vq_offer(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q, uint16_t head);

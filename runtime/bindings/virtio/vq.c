@@ -14,19 +14,20 @@
 
 #include "virtio.h"
 
-int mg_vq_setup(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q, uint16_t min_size)
+size_t mg_vq_bytes(uint16_t size)
 {
-    uint16_t size = mg_virtio_queue_max(dev, index);
-    /* the ring indexes wrap at 65536: only a power of two divides that */
-    if (size == 0 || size < min_size || size > 32768 || (size & (size - 1))) return MG_EIO;
     size_t avail_end = (size_t)size * 16 + 6 + 2 * (size_t)size;
     size_t used_at = (avail_end + 4095) & ~(size_t)4095;
-    size_t total = used_at + 6 + 8 * (size_t)size;
-    /* never freed: a device set up at boot lives as long as the image */
-    unsigned char *mem = malloc(total + 4096);
-    if (!mem) return MG_ENOMEM;
-    mem = (unsigned char *)(((uintptr_t)mem + 4095) & ~(uintptr_t)4095);
-    memset(mem, 0, total);
+    return used_at + 6 + 8 * (size_t)size;
+}
+
+void mg_vq_place(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q, uint16_t size,
+                 void *at)
+{
+    unsigned char *mem = at;
+    size_t avail_end = (size_t)size * 16 + 6 + 2 * (size_t)size;
+    size_t used_at = (avail_end + 4095) & ~(size_t)4095;
+    memset(mem, 0, mg_vq_bytes(size));
     q->size = size;
     q->desc = (struct mg_vq_desc *)mem;
     q->avail = (volatile uint16_t *)(mem + (size_t)size * 16);
@@ -36,6 +37,18 @@ int mg_vq_setup(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q
     /* the zeroed rings before the device may look at them */
     mg_virtio_mb();
     mg_virtio_queue_set(dev, index, size, mem);
+}
+
+int mg_vq_setup(const struct mg_virtio_dev *dev, uint16_t index, struct mg_vq *q, uint16_t min_size)
+{
+    uint16_t size = mg_virtio_queue_max(dev, index);
+    /* the ring indexes wrap at 65536: only a power of two divides that */
+    if (size == 0 || size < min_size || size > 32768 || (size & (size - 1))) return MG_EIO;
+    /* never freed: a device set up at boot lives as long as the image */
+    unsigned char *mem = malloc(mg_vq_bytes(size) + 4096);
+    if (!mem) return MG_ENOMEM;
+    mem = (unsigned char *)(((uintptr_t)mem + 4095) & ~(uintptr_t)4095);
+    mg_vq_place(dev, index, q, size, mem);
     return MG_OK;
 }
 

@@ -9,7 +9,8 @@
  *   0x09000000  the PL011 UART             (the console)
  *   0x09010000  the PL031 RTC              (the wall clock)
  *   0x0a000000  32 virtio-mmio transports, 0x200 bytes each, transport n
- *               on SPI 16 + n (GIC interrupt 48 + n)
+ *               on SPI 16 + n (GIC interrupt 48 + n); mgd run puts the
+ *               image's devices on 0.. and the exit's console on 31
  *   0x40000000  RAM, the device tree first (QEMU puts it there for an ELF
  *               kernel that is not Linux), the image from 0x40200000
  */
@@ -76,6 +77,13 @@ void mg_virtio_clock_init(void);
  * interrupt 48 + n. */
 void mg_virtio_interrupts_init(void);
 
-/* exit.c: mg_virtio_debug_exit (virtio.h), through semihosting. */
+/* exit.c: mg_virtio_debug_exit (virtio.h), through the virtio console
+ * whose QEMU chardev is `testdev`. mg_virtio_exit_init finds and sets it
+ * up: called once at boot, after the virtio-mmio windows are registered
+ * (before, the exit powers the machine off: a crash for mgd run).
+ * mg_virtio_power_off is PSCI's SYSTEM_OFF (QEMU exits 0), the end when
+ * all else fails. */
+void mg_virtio_exit_init(void);
+_Noreturn void mg_virtio_power_off(void);
 
 #endif

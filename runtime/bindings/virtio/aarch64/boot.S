@@ -79,8 +79,14 @@ _start:
 
     /* Entered at another EL than EL1 (QEMU's virtualization=on or
      * secure=on start at EL2 or EL3): nothing here knows that EL's
-     * registers. Say so on the UART, then end as an abort does (status
-     * 70 through semihosting, abi/vm_exit.h), rather than hang. */
+     * registers. Say so on the UART, then power off through PSCI (QEMU
+     * exits 0, which mgd run reports as a crash), rather than hang. The
+     * conduit is the one QEMU's virt board picks without firmware: SMC
+     * when the CPU has EL2 (virtualization=on), else HVC. At EL3
+     * (secure=on) QEMU serves no PSCI call and there is no exit left
+     * without semihosting, which is off on purpose (exit.c): the wfi
+     * loop waits to be stopped from outside. mgd run never starts QEMU
+     * so. */
 not_el1:
     ldr x1, =0x09000000     /* the PL011's data register */
     adr x2, not_el1_msg
@@ -88,13 +94,15 @@ not_el1:
     cbz w3, 2f
     str w3, [x1]
     b 1b
-2:  adr x1, not_el1_exit
-    mov x0, #0x20           /* SYS_EXIT_EXTENDED */
-    hlt #0xf000
-    b .
-    .balign 8
-not_el1_exit:
-    .quad 0x20026, 2 * (70 + 1) + 1
+2:  ldr x0, =0x84000008     /* PSCI SYSTEM_OFF */
+    mrs x1, id_aa64pfr0_el1
+    ubfx x1, x1, #8, #4     /* EL2: 0 when not implemented */
+    cbz x1, 3f
+    smc #0
+    b 4f
+3:  hvc #0
+4:  wfi
+    b 4b
 not_el1_msg:
     .asciz "abort: not entered at EL1 (QEMU's virt board without virtualization or secure)\r\n"
     .balign 4

@@ -2,7 +2,8 @@
  * exceptions.c - what a virtio image on aarch64 does with a CPU
  * exception: boot.S's vectors send every one here, on the fault stack
  * (SP_EL1), and this prints abi/fault.h's line and ends the run with
- * MG_EXIT_ABORT through semihosting, as an abort does on every target.
+ * MG_EXIT_ABORT through exit.c's console, as an abort does on every
+ * target.
  *
  * The line uses the x86_64 binding's words where the meaning is the same,
  * so that the same bug reads the same on every arch: a data or
@@ -15,9 +16,9 @@
  *
  * It trusts nothing of the image: it writes to the UART itself and exits
  * without the network flush. A fault while handling one ends the run at
- * once without the line; if even the exit faults (QEMU without
- * semihosting), PSCI's SYSTEM_OFF ends QEMU with 0, which mgd run reports
- * as a guest that could not handle its fault; past that, wfi for ever.
+ * once without the line; if even the exit faults, PSCI's SYSTEM_OFF ends
+ * QEMU with 0, which mgd run reports as a guest that could not handle its
+ * fault; past that, wfi for ever.
  */
 #include <stdint.h>
 
@@ -108,15 +109,6 @@ static const char *class_what(unsigned ec)
  * handler faulted, 3 the exit faulted. */
 static volatile int depth;
 
-static _Noreturn void power_off(void)
-{
-    /* PSCI SYSTEM_OFF through HVC, the conduit QEMU's virt board gives a
-     * guest without EL2; QEMU then exits with 0 */
-    register uint64_t x0 __asm__("x0") = 0x84000008;
-    __asm__ volatile("hvc #0" : "+r"(x0)::"memory");
-    for (;;) __asm__ volatile("wfi");
-}
-
 /* `entry` is the vector's index: entry / 4 the group (0: from EL1 on
  * SP_EL0, the image; 1: from EL1 on SP_EL1, the handler or boot.S), entry
  * % 4 the kind (0 synchronous, 1 IRQ, 2 FIQ, 3 SError). No stack
@@ -125,7 +117,7 @@ __attribute__((noreturn, no_stack_protector)) void mg_virtio_exception(unsigned 
 {
     int d = depth++;
     if (d == 1) mg_virtio_debug_exit(MG_EXIT_ABORT);
-    if (d >= 2) power_off();
+    if (d >= 2) mg_virtio_power_off();
     uint64_t esr = SYSREG_READ(esr_el1), far = SYSREG_READ(far_el1);
     unsigned ec = (unsigned)(esr >> 26) & 0x3f;
     struct mg_fault f = {

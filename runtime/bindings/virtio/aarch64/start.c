@@ -6,7 +6,8 @@
  * switches to the strict translation tables (which unmap the tree), sets
  * up the clocks and the GIC that wakes the sleep, registers the board's
  * 32 virtio-mmio transports, in QEMU's bus order (virtio-mmio-bus.n is
- * the window at 0x0a000000 + 0x200 * n), and hands the rest to the common
+ * the window at 0x0a000000 + 0x200 * n), sets up the exit's console
+ * (exit.c; on transport 31), and hands the rest to the common
  * mg_virtio_run (../start.c). The exceptions are caught from the first
  * instruction (boot.S's vectors).
  */
@@ -61,5 +62,6 @@ __attribute__((no_stack_protector)) void mg_virtio_start(void)
     mg_virtio_interrupts_init();
     for (uint32_t n = 0; n < VIRT_MMIO_COUNT; n++)
         mg_virtio_mmio_add(VIRT_MMIO + n * VIRT_MMIO_SIZE, n);
+    mg_virtio_exit_init();
     mg_virtio_run(line, start, end);
 }
