@@ -163,3 +163,37 @@ int mg_cli_parse_options(const char *prog, mg_args *a, const mg_option *const *t
     fprintf(stderr, "%s: %s\n", prog, err.msg);
     return -1;
 }
+
+const mg_option mg_cli_remote_options[] = {
+    {"--remote-cache", 0, "URL", true, NULL, "the shared cache's base URL"},
+    {"--remote-cache-read-only", 0, NULL, true, NULL, "reads the shared cache, never writes it"},
+    {"--remote-cache-credentials", 0, "FILE", true, "@file",
+     "the Authorization header for the shared cache"},
+    MG_OPTION_END,
+};
+
+int mg_cli_remote_config(const char *prog, const mg_args *a, mg_remote_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    const char *url = mg_args_get(a, "--remote-cache");
+    if (!url) url = getenv("MGD_REMOTE_CACHE");
+    bool read_only = mg_args_has(a, "--remote-cache-read-only");
+    const char *creds = mg_args_get(a, "--remote-cache-credentials");
+    if (!url || !*url) {
+        /* an option about a cache that is not there is a mistake worth saying */
+        if (read_only || creds) {
+            fprintf(stderr,
+                    "%s: --remote-cache-read-only and --remote-cache-credentials need "
+                    "--remote-cache URL (or $MGD_REMOTE_CACHE)\n",
+                    prog);
+            return -1;
+        }
+        return 0;
+    }
+    mg_err err;
+    if (mg_remote_config_init(cfg, url, read_only, creds, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return -1;
+    }
+    return 1;
+}

@@ -14,6 +14,7 @@
 #include "graph/catalog.h"
 #include "graph/errors.h"
 #include "graph/resolve.h"
+#include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 
 /* Rejects source paths that are symlinks leaving `root` (the callback of
@@ -53,6 +54,20 @@ int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l);
     "  --limit-procs N         processes (default 256; Linux does not apply it to root)\n"         \
     "  --action-timeout S      wall time of an action (default 300)\n"                             \
     "  --build-timeout S       wall time of a whole build (default 1800)\n"
+
+/* The remote cache options that mgd build and mgd serve share (one line
+ * each in MG_CLI_REMOTE_USAGE): --remote-cache URL (else $MGD_REMOTE_CACHE),
+ * --remote-cache-read-only, --remote-cache-credentials FILE. */
+extern const mg_option mg_cli_remote_options[];
+/* Fills *cfg from them: 1 when a remote cache is configured, 0 when none
+ * is, -1 (with "PROG: why" on stderr) for a bad URL or credentials file. */
+int mg_cli_remote_config(const char *prog, const mg_args *a, mg_remote_config *cfg);
+#define MG_CLI_REMOTE_USAGE                                                                        \
+    "A shared cache over HTTP (docs/remote-cache.md), after the local one:\n"                      \
+    "  --remote-cache URL      its base URL, http:// or https:// (default $MGD_REMOTE_CACHE)\n"    \
+    "  --remote-cache-read-only  read it, never write it\n"                                        \
+    "  --remote-cache-credentials FILE  the Authorization header's value, on the first line\n"     \
+    "                          of FILE (which other users must not be able to read)\n"
 
 /* The cache directory: $MGD_CACHE, else $XDG_CACHE_HOME/mgd, else
  * $HOME/.cache/mgd, else ./.mgd-cache. malloc'd. */

@@ -1,7 +1,7 @@
 /*
  * mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...
  *               [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]
- *               [--no-sandbox] [LIMITS]
+ *               [--no-sandbox] [REMOTE CACHE] [LIMITS]
  *
  * Resolves DIR/config.json (or --config) and builds the image with the same
  * planner and cache as the daemon (toolchain/build.h). Prints
@@ -25,23 +25,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...\n"
-               "                 [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]\n"
-               "                 [--no-sandbox] [LIMITS]\n"
-               "\n"
-               "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
-               "(default: the registry's default target) and arch (default the host's), and\n"
-               "prints \"SHA256  PATH\".\n"
-               "  -o OUT        where to write the image (default DIR/dist/NAME[.target])\n"
-               "  --cache DIR   the action cache (default $MGD_CACHE, else ~/.cache/mgd)\n"
-               "  --force       run every action again, bypassing the cache; the image must\n"
-               "                come out bit-identical\n"
-               "  --jobs N      processes at once (default: the number of cores)\n"
-               "  --verbose     print the build log (commands and their output)\n"
-               "  --no-sandbox  run the actions without the bubblewrap sandbox (for machines\n"
-               "                without user namespaces); the limits still apply, the cache\n"
-               "                keys and the image are the same\n" MG_CLI_LIMITS_USAGE
-               "Exit status: 0 built, 1 the config has errors or the build failed, 2 usage.\n");
+    fprintf(
+        f,
+        "usage: mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...\n"
+        "                 [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]\n"
+        "                 [--no-sandbox] [REMOTE CACHE] [LIMITS]\n"
+        "\n"
+        "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
+        "(default: the registry's default target) and arch (default the host's), and\n"
+        "prints \"SHA256  PATH\".\n"
+        "  -o OUT        where to write the image (default DIR/dist/NAME[.target])\n"
+        "  --cache DIR   the action cache (default $MGD_CACHE, else ~/.cache/mgd)\n"
+        "  --force       run every action again, bypassing the cache; the image must\n"
+        "                come out bit-identical\n"
+        "  --jobs N      processes at once (default: the number of cores)\n"
+        "  --verbose     print the build log (commands and their output)\n"
+        "  --no-sandbox  run the actions without the bubblewrap sandbox (for machines\n"
+        "                without user namespaces); the limits still apply, the cache\n"
+        "                keys and the image are the same\n" MG_CLI_REMOTE_USAGE MG_CLI_LIMITS_USAGE
+        "Exit status: 0 built, 1 the config has errors or the build failed, 2 usage.\n");
 }
 
 typedef struct {
@@ -83,8 +85,8 @@ int mg_cmd_build(int argc, char **argv)
     mg_build_limits limits = mg_build_limits_default();
     bo.limits = &limits;
     mg_args args MG_ARGS_SCOPED = {0};
-    const mg_option *const tables[] = {build_options, mg_cli_limit_options};
-    if (mg_cli_parse_options("mgd build", &args, tables, 2, argc, argv) != 0) {
+    const mg_option *const tables[] = {build_options, mg_cli_limit_options, mg_cli_remote_options};
+    if (mg_cli_parse_options("mgd build", &args, tables, 3, argc, argv) != 0) {
         usage(stderr);
         return 2;
     }
@@ -105,6 +107,10 @@ int mg_cmd_build(int argc, char **argv)
         return 2;
     }
     if (mg_cli_apply_limits("mgd build", &args, &limits) != 0) return 2;
+    mg_remote_config remote;
+    int has_remote = mg_cli_remote_config("mgd build", &args, &remote);
+    if (has_remote < 0) return 2;
+    if (has_remote) bo.remote = &remote;
     /* every value is checked, the last one stays */
     for (int k = 0; (v = mg_args_nth(&args, "--jobs", k)); k++) {
         char *end;
@@ -116,7 +122,10 @@ int mg_cmd_build(int argc, char **argv)
         bo.jobs = (unsigned)n;
     }
     mg_key_setting *keys = calloc((size_t)args.nvalues + 1, sizeof *keys);
-    if (!keys) return 1;
+    if (!keys) {
+        mg_remote_config_free(&remote);
+        return 1;
+    }
     int status = 2;
     /* the values point into argv, which mg_cli_parse_key may cut */
     for (int i = 0; (v = mg_args_nth(&args, "--key", i)); i++)
@@ -178,6 +187,17 @@ int mg_cmd_build(int argc, char **argv)
         fprintf(stderr, "mgd build: %s for %s/%s: %u actions, %u cached, %u run, %.2f s\n", g->name,
                 g->target, g->arch, res.actions, res.hits, res.misses,
                 (double)res.duration_ms / 1000);
+        if (res.remote_used) {
+            char down[32], up[32];
+            mg_size_format(res.remote.bytes_down, down, sizeof down);
+            mg_size_format(res.remote.bytes_up, up, sizeof up);
+            fprintf(stderr,
+                    "mgd build: remote cache: %u hits, %llu misses, %llu errors, %s down, %s up "
+                    "(%llu requests in %llu waves)\n",
+                    res.remote_hits, (unsigned long long)res.remote.misses,
+                    (unsigned long long)res.remote.errors, down, up,
+                    (unsigned long long)res.remote.requests, (unsigned long long)res.remote.waves);
+        }
         status = 0;
     } else {
         /* the log helps when something ran; otherwise the error says it all */
@@ -195,5 +215,6 @@ done:
     mg_catalog_free(cat);
 out:
     free(keys);
+    mg_remote_config_free(&remote);
     return status;
 }

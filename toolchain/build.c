@@ -86,7 +86,8 @@ struct mg_build {
     uint64_t start_ms; /* mg_now_ms() when the build began */
     mg_build_result *res;
     uint64_t executed_ms, corrupt;
-    cJSON *memo; /* path -> ["dev:ino:size:mtime:ctime", sha256] */
+    mg_remote *remote; /* the remote cache's session, or NULL */
+    cJSON *memo;       /* path -> ["dev:ino:size:mtime:ctime", sha256] */
     bool memo_dirty;
 };
 
@@ -414,6 +415,29 @@ static void compute_key(const char *key1, char **paths, char **shas, size_t n,
     sha_done(&s, out);
 }
 
+/* --- the two levels: local, then remote ------------------------------------ */
+
+/* A record from the local cache, else from the remote one (when the build
+ * has one); *remote says where it came from. */
+static int rec_get(mg_build *b, const char *key, char **data, size_t *len, bool *remote, mg_err *e)
+{
+    *remote = false;
+    mg_err local;
+    if (mg_cache_record_get(b->o.cache, key, data, len, &local) == 0) return 0;
+    if (!b->remote || local.code == MG_E_INVALID) {
+        if (e) *e = local;
+        return -1;
+    }
+    mg_err err;
+    if (mg_remote_record_get(b->remote, key, data, len, &err) != 0) {
+        /* a bad remote entry is reported as such; otherwise the local reason */
+        if (e) *e = err.code == MG_E_CORRUPT ? err : local;
+        return -1;
+    }
+    *remote = true;
+    return 0;
+}
+
 /* --- manifests: the headers a compile read --------------------------------- */
 
 /* Looks up the manifest of a compile and checks its headers against the
@@ -424,7 +448,16 @@ static bool manifest_lookup(mg_build *b, action *a)
     manifest_key(a->key1, mkey);
     char *data;
     size_t len;
-    if (mg_cache_record_get(b->o.cache, mkey, &data, &len, NULL) != 0) return false;
+    bool remote;
+    mg_err err;
+    if (rec_get(b, mkey, &data, &len, &remote, &err) != 0) {
+        if (err.code == MG_E_CORRUPT) {
+            b->corrupt++;
+            log_step(b, "%s: %s manifest corrupt, rebuilding", a->label,
+                     remote ? "remote" : "cached");
+        }
+        return false;
+    }
     cJSON *j = cJSON_ParseWithLength(data, len);
     free(data);
     const cJSON *headers = cJSON_GetObjectItemCaseSensitive(j, "headers");
@@ -596,6 +629,8 @@ static bool manifest_store(mg_build *b, action *a)
     manifest_key(a->key1, mkey);
     if (ok && mg_cache_record_put(b->o.cache, mkey, text, strlen(text), NULL, 0, &err) != 0)
         log_step(b, "warning: cannot store a manifest in the cache: %s", err.msg);
+    else if (ok && b->remote)
+        mg_remote_upload(b->remote, mkey, text, strlen(text), NULL, 0);
     free(text);
     cJSON_Delete(j);
     free(paths);
@@ -614,8 +649,13 @@ static bool entry_restore(mg_build *b, action *a)
     char *data;
     size_t len;
     mg_err err;
-    if (mg_cache_record_get(b->o.cache, a->key, &data, &len, &err) != 0) {
-        if (err.code == MG_E_CORRUPT) log_step(b, "%s: cache entry corrupt, rebuilding", a->label);
+    bool remote;
+    if (rec_get(b, a->key, &data, &len, &remote, &err) != 0) {
+        if (err.code == MG_E_CORRUPT) {
+            /* the local store removed its bad copy; a remote one is ignored */
+            b->corrupt++;
+            log_step(b, "%s: %s", a->label, err.msg);
+        }
         return false;
     }
     cJSON *j = cJSON_ParseWithLength(data, len);
@@ -637,6 +677,7 @@ static bool entry_restore(mg_build *b, action *a)
         memcpy(f->sha, sha->valuestring, MG_SHA256_HEX_SIZE);
     }
     if (ok) b->res->saved_ms += (uint64_t)ms->valuedouble;
+    if (ok && remote) b->res->remote_hits++;
     cJSON_Delete(j);
     return ok;
 }
@@ -669,6 +710,8 @@ static bool entry_store(mg_build *b, action *a, const char *output, uint64_t ms)
         if (mg_cache_record_put(b->o.cache, a->key, text, strlen(text), blobs, a->n_outputs,
                                 &err) != 0)
             log_step(b, "warning: cannot store a cache entry: %s", err.msg);
+        else if (b->remote)
+            mg_remote_upload(b->remote, a->key, text, strlen(text), blobs, a->n_outputs);
         free(text);
     }
     free(blobs);
@@ -1223,7 +1266,15 @@ static bool ensure_present(mg_build *b, size_t fi)
     if (f->present || f->producer < 0) return true;
     action *p = &b->acts[f->producer];
     mg_err err = {MG_E_IO, "its folder cannot be made"};
-    if (outdir_make(b, p) == 0 &&
+    bool made = outdir_make(b, p) == 0;
+    if (made && mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, &err) == 0) {
+        f->present = true;
+        return true;
+    }
+    /* fetched only now that the file is needed: a fully cached build
+     * downloads its image, not the objects behind it */
+    if (made && b->remote && err.code != MG_E_INVALID &&
+        mg_remote_blob_get(b->remote, f->sha, &err) == 0 &&
         mg_cache_blob_get(b->o.cache, f->sha, f->path, p->mode, &err) == 0) {
         f->present = true;
         return true;
@@ -1433,6 +1484,61 @@ static size_t count_done(const mg_build *b)
     return n;
 }
 
+/* Asks the remote cache, in one wave per round, for the records the
+ * actions that can be looked up now will need: their manifests, then the
+ * entries those manifests lead to (compiles), or their entries (the
+ * others). Keys the local cache has are not asked. The lookups that follow
+ * (rec_get) are then answered from memory. */
+static void prefetch(mg_build *b)
+{
+    if (!b->remote || b->o.force) return;
+    const char **keys = mg_xmalloc((2 * b->n_acts + 1) * sizeof *keys);
+    char(*mkeys)[MG_SHA256_HEX_SIZE] = mg_xmalloc((b->n_acts + 1) * sizeof *mkeys);
+    for (int round = 0; round < 2; round++) {
+        size_t n = 0;
+        for (size_t i = 0; i < b->n_acts; i++) {
+            action *a = &b->acts[i];
+            if (a->state != ST_WAITING || a->rerun || !inputs_ready(b, a)) continue;
+            /* hashing errors are left for run_actions to report */
+            bool hashed = true;
+            for (size_t k = 0; hashed && k < a->n_inputs; k++) {
+                bfile *f = &b->files[a->inputs[k]];
+                if (f->known) continue;
+                hashed = file_sha(b, f->path, f->sha) == 0;
+                f->known = hashed;
+            }
+            if (!hashed) continue;
+            compute_key1(b, a);
+            const char *want = a->key1;
+            if (a->kind == ACT_COMPILE) {
+                manifest_key(a->key1, mkeys[i]);
+                want = mkeys[i];
+                char *data;
+                size_t len;
+                bool remote;
+                /* round 1: the manifests are in (local or fetched): their entries */
+                if (round == 1 && rec_get(b, mkeys[i], &data, &len, &remote, NULL) == 0) {
+                    free(data);
+                    if (!manifest_lookup(b, a)) continue;
+                    want = a->key;
+                } else if (round == 1)
+                    continue;
+            } else if (round == 1)
+                continue;
+            char *data;
+            size_t len;
+            if (mg_cache_record_get(b->o.cache, want, &data, &len, NULL) == 0) {
+                free(data);
+                continue;
+            }
+            keys[n++] = want;
+        }
+        mg_remote_prefetch(b->remote, keys, n);
+    }
+    free(keys);
+    free(mkeys);
+}
+
 static int run_actions(mg_build *b)
 {
     unsigned jobs = b->o.jobs ? b->o.jobs : default_jobs();
@@ -1440,6 +1546,7 @@ static int run_actions(mg_build *b)
     b->res->actions = (unsigned)b->n_acts;
     while (count_done(b) < b->n_acts) {
         bool progress = false;
+        prefetch(b);
         if (build_time_left(b) == 0) {
             char what[128];
             mg_limit_describe(&b->limits, MG_LIMIT_BUILD_WALL, what, sizeof what);
@@ -1577,6 +1684,7 @@ void mg_build_free(mg_build *b)
         free(b->scratch);
     }
     mg_executor_free(b->ex);
+    mg_remote_close(b->remote);
     cJSON_Delete(b->memo);
     mg_arena_free(&b->arena);
     free(b);
@@ -1676,6 +1784,10 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     b->cwd_map = mg_arena_printf(&b->arena, "-ffile-prefix-map=%s=.", b->scratch);
     if (r != 0) goto out;
 
+    if (b->o.remote) {
+        b->remote = mg_remote_open(b->o.remote, b->o.cache);
+        res->remote_used = b->remote != NULL;
+    }
     memo_load(b);
     r = plan(b);
     if (r == 0) r = run_actions(b);
@@ -1685,6 +1797,24 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         r = run_actions(b);
     if (r == 0 && !b->files[img_index].present)
         r = fail(b, MG_E_IO, "the image cannot be restored");
+    if (b->remote) {
+        /* the uploads are done (or dropped) before the build says it is */
+        mg_remote_flush(b->remote);
+        mg_remote_stats_get(b->remote, &res->remote);
+        const char *off = mg_remote_off_reason(b->remote);
+        if (off) log_step(b, "remote cache off for the rest of this build: %s", off);
+        log_step(b,
+                 "remote cache: %u actions from it, %llu records missing, %llu errors, %llu "
+                 "requests in %llu waves, %llu bytes down, %llu up",
+                 res->remote_hits, (unsigned long long)res->remote.misses,
+                 (unsigned long long)res->remote.errors, (unsigned long long)res->remote.requests,
+                 (unsigned long long)res->remote.waves, (unsigned long long)res->remote.bytes_down,
+                 (unsigned long long)res->remote.bytes_up);
+        mg_cache_count_remote(b->o.cache, res->remote_hits, res->remote.misses, res->remote.errors,
+                              res->remote.bytes_down, res->remote.bytes_up);
+        mg_remote_close(b->remote);
+        b->remote = NULL;
+    }
     mg_cache_count(b->o.cache, res->hits, res->misses, b->corrupt, res->saved_ms, b->executed_ms);
     memo_save(b);
     if (r == 0) {

@@ -58,6 +58,7 @@
 #include "graph/catalog.h"
 #include "graph/resolve.h"
 #include "toolchain/cache.h"
+#include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 #include "base/sha256.h"
 #include "toolchain/target.h"
@@ -75,6 +76,10 @@ typedef struct mg_build_options {
     const mg_catalog *catalog;
     const mg_targets *targets;
     mg_cache *cache;
+    /* a shared second level (remote_cache.h), or NULL: local only. The build
+     * opens its own session on it: looks up what the local cache lacks,
+     * uploads what it runs, and goes on locally when the remote fails. */
+    const mg_remote_config *remote;
     const char *output;            /* where to write the image (atomically); NULL: nowhere */
     unsigned jobs;                 /* processes at once; 0: the number of cores */
     bool force;                    /* bypass cache lookups */
@@ -99,8 +104,11 @@ typedef struct mg_build_result {
     char image_name[256]; /* "hello" (+ the target's suffix) */
     unsigned actions;     /* cacheable actions */
     unsigned hits, misses;
-    uint64_t saved_ms;    /* the recorded run time of the actions served from the cache */
-    uint64_t duration_ms; /* wall time of the build */
+    uint64_t saved_ms;      /* the recorded run time of the actions served from the cache */
+    bool remote_used;       /* a remote cache was configured (the fields below mean something) */
+    unsigned remote_hits;   /* of the hits: actions whose entry came from the remote */
+    mg_remote_stats remote; /* the session's counters (records, requests, waves, bytes) */
+    uint64_t duration_ms;   /* wall time of the build */
 } mg_build_result;
 
 typedef struct mg_build mg_build;

@@ -666,6 +666,70 @@ int mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len, 
     return 0;
 }
 
+/* The header line of a record; the checksum covers the blob list and the
+ * payload. Returns its length. */
+static int record_header(char header[RECORD_HEADER_MAX], const void *data, size_t len,
+                         const char *const *blobs, size_t n_blobs)
+{
+    mg_sha256 s;
+    mg_sha256_init(&s);
+    for (size_t i = 0; i < n_blobs; i++) {
+        mg_sha256_update(&s, blobs[i], 64);
+        mg_sha256_update(&s, "\n", 1);
+    }
+    mg_sha256_update(&s, data, len);
+    unsigned char digest[MG_SHA256_SIZE];
+    char sum[MG_SHA256_HEX_SIZE];
+    mg_sha256_final(&s, digest);
+    mg_sha256_hex(digest, sum);
+    return snprintf(header, RECORD_HEADER_MAX, RECORD_MAGIC "%s %zu %zu\n", sum, n_blobs, len);
+}
+
+char *mg_cache_record_encode(const void *data, size_t len, const char *const *blobs, size_t n_blobs,
+                             size_t *file_len, mg_err *e)
+{
+    for (size_t i = 0; i < n_blobs; i++)
+        if (!mg_sha256_is_hex(blobs[i])) {
+            mg_err_set(e, MG_E_INVALID, "record: bad blob name '%s'",
+                       blobs[i] ? blobs[i] : "(null)");
+            return NULL;
+        }
+    if (len > RECORD_MAX_SIZE - RECORD_HEADER_MAX || n_blobs > (RECORD_MAX_SIZE - len) / 65) {
+        mg_err_set(e, MG_E_LIMIT, "record is too large");
+        return NULL;
+    }
+    char header[RECORD_HEADER_MAX];
+    size_t hlen = (size_t)record_header(header, data, len, blobs, n_blobs);
+    size_t total = hlen + 65 * n_blobs + len;
+    char *out = malloc(total + 1);
+    if (!out) {
+        mg_err_set(e, MG_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(out, header, hlen);
+    for (size_t i = 0; i < n_blobs; i++) {
+        memcpy(out + hlen + 65 * i, blobs[i], 64);
+        out[hlen + 65 * i + 64] = '\n';
+    }
+    if (len) memcpy(out + hlen + 65 * n_blobs, data, len);
+    out[total] = '\0';
+    *file_len = total;
+    return out;
+}
+
+bool mg_cache_record_decode(const char *file, size_t file_len, const char **payload, size_t *len,
+                            const char **blobs, size_t *n_blobs)
+{
+    if (file_len > RECORD_MAX_SIZE || file[file_len] != '\0') return false;
+    record r = {.file = (char *)file, .file_len = file_len};
+    if (!record_parse(&r)) return false;
+    *payload = r.payload;
+    *len = r.len;
+    *blobs = r.blobs;
+    *n_blobs = r.n_blobs;
+    return true;
+}
+
 int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t len,
                         const char *const *blobs, size_t n_blobs, mg_err *e)
 {
@@ -685,20 +749,8 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
         mg_err_set(e, MG_E_LIMIT, "record %s is too large", key);
         return -1;
     }
-    /* The checksum covers the blob list and the payload. */
-    mg_sha256 s;
-    mg_sha256_init(&s);
-    for (size_t i = 0; i < n_blobs; i++) {
-        mg_sha256_update(&s, blobs[i], 64);
-        mg_sha256_update(&s, "\n", 1);
-    }
-    mg_sha256_update(&s, data, len);
-    unsigned char digest[MG_SHA256_SIZE];
-    char sum[MG_SHA256_HEX_SIZE];
-    mg_sha256_final(&s, digest);
-    mg_sha256_hex(digest, sum);
     char header[RECORD_HEADER_MAX];
-    int hlen = snprintf(header, sizeof header, RECORD_MAGIC "%s %zu %zu\n", sum, n_blobs, len);
+    int hlen = record_header(header, data, len, blobs, n_blobs);
 
     int lock = lock_file(c, "gc.lock", LOCK_SH);
     if (lock < 0) {
@@ -750,9 +802,10 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
 
 /* ---------------------------------------------------------------- counters */
 
-enum { N_COUNTERS = 5 };
-static const char *const counter_names[N_COUNTERS] = {"hits", "misses", "corrupt", "saved_ms",
-                                                      "executed_ms"};
+enum { N_COUNTERS = 10 };
+static const char *const counter_names[N_COUNTERS] = {
+    "hits",        "misses",        "corrupt",       "saved_ms",          "executed_ms",
+    "remote_hits", "remote_misses", "remote_errors", "remote_bytes_down", "remote_bytes_up"};
 
 /* Reads the counters file; missing or unparsable lines count as 0 (a torn
  * counters file must not stop builds). */
@@ -781,10 +834,24 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+static void count_add(mg_cache *c, const uint64_t add[N_COUNTERS]);
+
 void mg_cache_count(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t corrupt,
                     uint64_t saved_ms, uint64_t executed_ms)
 {
     uint64_t add[N_COUNTERS] = {hits, misses, corrupt, saved_ms, executed_ms};
+    count_add(c, add);
+}
+
+void mg_cache_count_remote(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t errors,
+                           uint64_t bytes_down, uint64_t bytes_up)
+{
+    uint64_t add[N_COUNTERS] = {0, 0, 0, 0, 0, hits, misses, errors, bytes_down, bytes_up};
+    count_add(c, add);
+}
+
+static void count_add(mg_cache *c, const uint64_t add[N_COUNTERS])
+{
     pthread_mutex_lock(&c->stats_mu);
     int lock = lock_file(c, "stats.lock", LOCK_EX);
     if (lock < 0) {
@@ -884,6 +951,11 @@ int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, mg_err *e)
     out->corrupt = v[2];
     out->saved_ms = v[3];
     out->executed_ms = v[4];
+    out->remote_hits = v[5];
+    out->remote_misses = v[6];
+    out->remote_errors = v[7];
+    out->remote_bytes_down = v[8];
+    out->remote_bytes_up = v[9];
     tally rec = {0, 0}, blob = {0, 0};
     if (scan_entries(c, "records", tally_entry, &rec, e) != 0 ||
         scan_entries(c, "blobs", tally_entry, &blob, e) != 0)

@@ -124,9 +124,26 @@ int mg_cache_record_get(mg_cache *c, const char *key, char **data, size_t *len, 
 int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t len,
                         const char *const *blobs, size_t n_blobs, mg_err *e);
 
+/* A record's file as the store keeps it (the format above), so that another
+ * store (a remote cache, toolchain/remote_cache.h) can keep the same bytes
+ * and any reader check them the same way: malloc'd, its length in
+ * *file_len; NULL when too large (MG_E_LIMIT) or bad names (MG_E_INVALID). */
+char *mg_cache_record_encode(const void *data, size_t len, const char *const *blobs, size_t n_blobs,
+                             size_t *file_len, mg_err *e);
+/* Checks the bytes of a record file (as mg_cache_record_get does: the
+ * header, the checksum, the blob names, the length). `file` must have a
+ * NUL after its file_len bytes. true with the payload (pointing into
+ * `file`) and the blob list: n_blobs lines of 64 hex digits and a newline;
+ * false for anything else. */
+bool mg_cache_record_decode(const char *file, size_t file_len, const char **payload, size_t *len,
+                            const char **blobs, size_t *n_blobs);
+
 typedef struct mg_cache_stats {
     uint64_t hits, misses, corrupt; /* persistent counters (since the cache was created) */
     uint64_t saved_ms, executed_ms; /* time saved by hits; time spent running actions */
+    /* the remote cache's (toolchain/remote_cache.h), persistent too: records
+     * it served and did not have, failed or bad requests, bytes each way */
+    uint64_t remote_hits, remote_misses, remote_errors, remote_bytes_down, remote_bytes_up;
     uint64_t records, blobs, bytes; /* what is stored now (bytes: blobs + records on disk) */
 } mg_cache_stats;
 
@@ -135,6 +152,9 @@ typedef struct mg_cache_stats {
  * Best effort: a failure to update counters is not worth failing a build. */
 void mg_cache_count(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t corrupt,
                     uint64_t saved_ms, uint64_t executed_ms);
+/* Adds to the remote cache's persistent counters, as mg_cache_count. */
+void mg_cache_count_remote(mg_cache *c, uint64_t hits, uint64_t misses, uint64_t errors,
+                           uint64_t bytes_down, uint64_t bytes_up);
 /* The counters, and what is stored now (a scan of the directory). */
 int mg_cache_stats_get(mg_cache *c, mg_cache_stats *out, mg_err *e);
 
