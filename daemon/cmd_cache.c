@@ -48,11 +48,15 @@ static int stats(mg_cache *c, bool json)
         cJSON_Delete(item);
         printf("{\"path\": %s, \"records\": %llu, \"blobs\": %llu, \"bytes\": %llu, "
                "\"hits\": %llu, \"misses\": %llu, \"corrupt\": %llu, \"saved_ms\": %llu, "
-               "\"executed_ms\": %llu}\n",
+               "\"executed_ms\": %llu, \"remote_hits\": %llu, \"remote_misses\": %llu, "
+               "\"remote_errors\": %llu, \"remote_bytes_down\": %llu, \"remote_bytes_up\": %llu}\n",
                path, (unsigned long long)s.records, (unsigned long long)s.blobs,
                (unsigned long long)s.bytes, (unsigned long long)s.hits,
                (unsigned long long)s.misses, (unsigned long long)s.corrupt,
-               (unsigned long long)s.saved_ms, (unsigned long long)s.executed_ms);
+               (unsigned long long)s.saved_ms, (unsigned long long)s.executed_ms,
+               (unsigned long long)s.remote_hits, (unsigned long long)s.remote_misses,
+               (unsigned long long)s.remote_errors, (unsigned long long)s.remote_bytes_down,
+               (unsigned long long)s.remote_bytes_up);
         free(path);
         return 0;
     }
@@ -66,6 +70,15 @@ static int stats(mg_cache *c, bool json)
     printf("corrupt     %llu (detected, removed and rebuilt)\n", (unsigned long long)s.corrupt);
     printf("time saved  %.1f s (by hits)\n", (double)s.saved_ms / 1000);
     printf("time spent  %.1f s (running actions)\n", (double)s.executed_ms / 1000);
+    /* only for a cache that has used a remote one: the others have nothing to say */
+    if (s.remote_hits + s.remote_misses + s.remote_errors + s.remote_bytes_up > 0) {
+        char down[32], up[32];
+        mg_size_format(s.remote_bytes_down, down, sizeof down);
+        mg_size_format(s.remote_bytes_up, up, sizeof up);
+        printf("remote      %llu hits, %llu misses, %llu errors; %s down, %s up\n",
+               (unsigned long long)s.remote_hits, (unsigned long long)s.remote_misses,
+               (unsigned long long)s.remote_errors, down, up);
+    }
     return 0;
 }
 
