@@ -268,7 +268,6 @@ static size_t body_write(char *ptr, size_t size, size_t n, void *ctx)
 {
     body *b = ctx;
     size_t len = size * n;
-    ADD(b->r, bytes_down, len);
     if (b->file) {
         mg_sha256_update(&b->sha, ptr, len);
         return fwrite(ptr, 1, len, b->file) == len ? len : 0;
@@ -292,9 +291,13 @@ static size_t body_write(char *ptr, size_t size, size_t n, void *ctx)
 }
 
 /* The outcome of one transfer: true when it is a usable answer (200 or
- * 404); otherwise the remote is switched off. */
+ * 404); otherwise the remote is switched off. Counts the body's bytes as
+ * they came over the wire (compressed, when the server compresses). */
 static bool answered(mg_remote *r, CURL *h, CURLcode rc, long *status, const char *what)
 {
+    curl_off_t got = 0;
+    if (curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK && got > 0)
+        ADD(r, bytes_down, (uint64_t)got);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     if (rc != CURLE_OK) {
         go_off(r, false, "%s: %s", what, curl_easy_strerror(rc));
@@ -377,6 +380,9 @@ void mg_remote_prefetch(mg_remote *r, const char *const *keys, size_t n)
         bodies[i].r = r;
         easy_common(r, h, "ac", keys[i]);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->cfg->request_timeout_ms);
+        /* manifests are long lists of paths and hashes: a server that
+         * compresses (nginx's gzip) halves a cached build's bytes */
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &bodies[i]);
         curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)&bodies[i]);
@@ -466,6 +472,7 @@ int mg_remote_blob_get(mg_remote *r, const char *sha, mg_err *e)
         return mg_err_set(e, MG_E_NOMEM, "out of memory");
     }
     easy_common(r, h, "cas", sha);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     /* a blob may be large: only a stalled transfer is "slow" */
     long stall_s = r->cfg->request_timeout_ms >= 2000 ? (long)r->cfg->request_timeout_ms / 1000 : 1;
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);

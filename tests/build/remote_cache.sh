@@ -69,6 +69,10 @@ events { worker_connections 256; }
 http {
   log_format rc '\$remote_addr "\$request" \$status \$body_bytes_sent \$request_length';
   access_log $ng/logs/access.log rc;
+  default_type application/octet-stream;
+  gzip on;
+  gzip_types application/octet-stream;
+  gzip_min_length 1024;
   client_body_temp_path $ng/tmp;
   proxy_temp_path $ng/tmp; fastcgi_temp_path $ng/tmp;
   uwsgi_temp_path $ng/tmp; scgi_temp_path $ng/tmp;
@@ -118,9 +122,11 @@ objects=$(grep -c ' "GET /mgd/cas/' "$log")
 echo "cached build: $requests requests (nginx), $bytes bytes (nginx) = $down (mgd), $waves waves, $objects blobs fetched"
 echo "  (issue 18's goal: at most 80 requests, 100 KB, 8 waves)"
 check "requests counted alike" test "$requests" -eq "$(sed -n 's/.*(\([0-9]*\) requests.*/\1/p' "$work/h2.log")"
-check "bytes counted alike" test "$bytes" -eq "$down"
+# nginx counts the chunked framing of its compressed answers, mgd the bodies
+check "bytes counted alike" test "$bytes" -ge "$down" -a "$bytes" -le $((down + 32 * requests))
 check "at most 80 requests" test "$requests" -le 80
 check "at most 8 waves" test "$waves" -le 8
+check "at most 100 KB" test "$bytes" -le 100000
 check "only the image is downloaded" test "$objects" -eq 1
 check "nothing written by a build that ran nothing" test "$(grep -c '"PUT ' "$log")" -eq 0
 # the entry of the image came with it: the same local cache needs no remote now
