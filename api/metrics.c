@@ -70,6 +70,20 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
                   "# HELP mgd_cache_misses_total Build actions that ran.\n"
                   "# TYPE mgd_cache_misses_total counter\nmgd_cache_misses_total %" PRIu64 "\n",
                   q.running, q.cache_hits, q.cache_misses);
+    mg_buf_printf(
+        b,
+        "# HELP mgd_remote_cache_hits_total Build actions answered from the remote cache.\n"
+        "# TYPE mgd_remote_cache_hits_total counter\nmgd_remote_cache_hits_total %" PRIu64 "\n"
+        "# HELP mgd_remote_cache_misses_total Records the remote cache did not have.\n"
+        "# TYPE mgd_remote_cache_misses_total counter\nmgd_remote_cache_misses_total %" PRIu64 "\n"
+        "# HELP mgd_remote_cache_errors_total Failed remote cache requests, refused writes and "
+        "bad entries.\n"
+        "# TYPE mgd_remote_cache_errors_total counter\nmgd_remote_cache_errors_total %" PRIu64 "\n"
+        "# HELP mgd_remote_cache_bytes_total Bytes to and from the remote cache.\n"
+        "# TYPE mgd_remote_cache_bytes_total counter\n"
+        "mgd_remote_cache_bytes_total{direction=\"down\"} %" PRIu64 "\n"
+        "mgd_remote_cache_bytes_total{direction=\"up\"} %" PRIu64 "\n",
+        q.remote_hits, q.remote_misses, q.remote_errors, q.remote_bytes_down, q.remote_bytes_up);
     histogram(b, "mgd_action_duration_seconds", "Time of the build actions that ran.",
               mg_queue_buckets, MG_QUEUE_N_BUCKETS, q.actions_bucket, q.actions_sum);
     histogram(b, "mgd_build_duration_seconds", "Time of finished builds.", mg_queue_buckets,

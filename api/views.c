@@ -170,6 +170,14 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size
     mg_jw_kint(w, "actions", b->actions);
     mg_jw_kint(w, "hits", b->hits);
     mg_jw_kint(w, "misses", b->misses);
+    mg_jw_key(w, "remote");
+    mg_jw_object(w);
+    mg_jw_kint(w, "hits", b->remote_hits);
+    mg_jw_kint(w, "misses", b->remote_misses);
+    mg_jw_kint(w, "errors", b->remote_errors);
+    mg_jw_kint(w, "bytes_down", b->remote_bytes_down);
+    mg_jw_kint(w, "bytes_up", b->remote_bytes_up);
+    mg_jw_object_end(w);
     mg_jw_object_end(w);
     mg_jw_key(w, "image");
     if (b->image_sha256) {

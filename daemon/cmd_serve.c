@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "                 [--graph-timeout SECONDS]\n"
             "                 [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
             "                 [--max-body-total SIZE]\n"
-            "                 [--no-local-repos] [--insecure-no-sandbox] [LIMITS]\n"
+            "                 [--no-local-repos] [--insecure-no-sandbox] [REMOTE CACHE]\n"
+            "                 [LIMITS]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
             "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free one)\n"
@@ -60,7 +61,7 @@ static void usage(FILE *f)
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
             "                      any user who may build can then read what mgd can "
-            "read\n" MG_CLI_LIMITS_USAGE
+            "read\n" MG_CLI_REMOTE_USAGE MG_CLI_LIMITS_USAGE
             "On first start, an admin token is written to DATA/admin.token (mode 0600).\n");
 }
 
@@ -218,13 +219,18 @@ int mg_cmd_serve(int argc, char **argv)
         .version = MGD_VERSION,
     };
     mg_args args MG_ARGS_SCOPED = {0};
-    const mg_option *const tables[] = {serve_options, mg_cli_limit_options};
-    if (mg_cli_parse_options("mgd serve", &args, tables, 2, argc, argv) != 0) return 2;
+    const mg_option *const tables[] = {serve_options, mg_cli_limit_options, mg_cli_remote_options};
+    if (mg_cli_parse_options("mgd serve", &args, tables, 3, argc, argv) != 0) return 2;
     if (mg_args_has(&args, "--help")) {
         usage(stdout);
         return 0;
     }
     if (take_options(&args, &o, host, sizeof host)) return 2;
+    /* lives until the daemon stops: every build opens its session on it */
+    static mg_remote_config remote;
+    int has_remote = mg_cli_remote_config("mgd serve", &args, &remote);
+    if (has_remote < 0) return 2;
+    if (has_remote) o.remote = &remote;
 
     /* SIGINT and SIGTERM are taken by sigwait() below; every thread the
      * daemon starts inherits the mask */
@@ -244,11 +250,15 @@ int mg_cmd_serve(int argc, char **argv)
     fprintf(stderr, "mgd: data in %s, %u worker%s\n", mg_daemon_data_dir(d), o.workers,
             o.workers == 1 ? "" : "s");
     fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_daemon_port(d));
+    if (o.remote)
+        fprintf(stderr, "mgd: remote cache %s%s\n", o.remote->url,
+                o.remote->read_only ? " (read only)" : "");
     fflush(stderr);
 
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "mgd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_daemon_stop(d);
+    mg_remote_config_free(&remote);
     return 0;
 }

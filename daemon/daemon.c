@@ -222,6 +222,7 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
     mg_queue_options qo = {
         .store = d->store,
         .cache = d->cache,
+        .remote = o->remote,
         .catalog = d->catalog,
         .targets = d->targets,
         .data_dir = d->data,

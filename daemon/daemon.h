@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 
 typedef struct mg_daemon_options {
@@ -39,8 +40,10 @@ typedef struct mg_daemon_options {
     uint16_t port;    /* 0: any free port (mg_daemon_port says which) */
     const char *data_dir;
     const char *cache_dir; /* NULL: DATA/cache */
-    unsigned workers;      /* builds at once; 0: 2 */
-    unsigned jobs;         /* processes per build; 0: the number of cores */
+    /* the shared remote cache (toolchain/remote_cache.h), or NULL; outlives the daemon */
+    const mg_remote_config *remote;
+    unsigned workers; /* builds at once; 0: 2 */
+    unsigned jobs;    /* processes per build; 0: the number of cores */
     mg_build_limits limits;
     bool no_sandbox;      /* build actions run with the limits only */
     bool local_repos;     /* local paths and file:// URLs as project repos */

@@ -566,6 +566,7 @@ static void build_it(job *j)
         .catalog = q->o.catalog,
         .targets = q->o.targets,
         .cache = q->o.cache,
+        .remote = q->o.remote,
         .output = image,
         .jobs = q->o.jobs,
         .force = j->row.force,
@@ -591,9 +592,19 @@ static void build_it(job *j)
     j->done.actions = res.actions;
     j->done.hits = res.hits;
     j->done.misses = res.misses;
+    j->done.remote_hits = res.remote_hits;
+    j->done.remote_misses = (int64_t)res.remote.misses;
+    j->done.remote_errors = (int64_t)res.remote.errors;
+    j->done.remote_bytes_down = (int64_t)res.remote.bytes_down;
+    j->done.remote_bytes_up = (int64_t)res.remote.bytes_up;
     pthread_mutex_lock(&q->lock);
     q->metrics.cache_hits += res.hits;
     q->metrics.cache_misses += res.misses;
+    q->metrics.remote_hits += res.remote_hits;
+    q->metrics.remote_misses += res.remote.misses;
+    q->metrics.remote_errors += res.remote.errors;
+    q->metrics.remote_bytes_down += res.remote.bytes_down;
+    q->metrics.remote_bytes_up += res.remote.bytes_up;
     pthread_mutex_unlock(&q->lock);
     if (r != 0) {
         if (res.cancelled || cancelled(j))

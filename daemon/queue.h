@@ -42,6 +42,7 @@
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
+#include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 #include "toolchain/target.h"
 
@@ -51,6 +52,7 @@
 typedef struct mg_queue_options {
     mg_store *store;
     mg_cache *cache;
+    const mg_remote_config *remote; /* the shared second level, or NULL */
     const mg_catalog *catalog;
     const mg_targets *targets;
     const char *data_dir;   /* logs/, git/, scratch/ live under it */
@@ -132,6 +134,8 @@ int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e
 extern const double mg_queue_buckets[MG_QUEUE_N_BUCKETS];
 typedef struct mg_queue_metrics {
     uint64_t cache_hits, cache_misses;
+    /* the remote cache's, summed over builds (docs/remote-cache.md) */
+    uint64_t remote_hits, remote_misses, remote_errors, remote_bytes_down, remote_bytes_up;
     uint64_t actions_bucket[MG_QUEUE_N_BUCKETS + 1];
     double actions_sum;
     uint64_t builds_bucket[MG_QUEUE_N_BUCKETS + 1];

@@ -73,6 +73,12 @@ static const char *const migrations[] = {
      * can be queued for it any more while its builds stop and its files
      * go; the row goes last. */
     "ALTER TABLE projects ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;",
+    /* 3: what the shared remote cache did for a build (docs/remote-cache.md) */
+    "ALTER TABLE builds ADD COLUMN remote_hits INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_misses INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_errors INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_bytes_down INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_bytes_up INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -81,7 +87,8 @@ static const char *const migrations[] = {
     "b.id, b.project_id, p.name, b.status, b.target, b.arch, b.keys, b.config_version, b.ref,"     \
     " b.commit_sha, b.sources_sha256, b.input_hash, b.force, b.rebuild_of, b.reused_from,"         \
     " b.created_at, b.started_at, b.finished_at, b.duration_ms, b.actions, b.hits, b.misses,"      \
-    " a.name, a.sha256, a.size, b.error, l.size"
+    " a.name, a.sha256, a.size, b.error, l.size, b.remote_hits, b.remote_misses,"                  \
+    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up"
 #define BUILD_FROM                                                                                 \
     " FROM builds b JOIN projects p ON p.id = b.project_id"                                        \
     " LEFT JOIN artifacts a ON a.build_id = b.id LEFT JOIN logs l ON l.build_id = b.id"
@@ -212,7 +219,9 @@ static const char *const statement_sql[N_STATEMENTS] = {
     [ST_BUILD_SET_DESCRIBE] = "UPDATE builds SET describe = ?2 WHERE id = ?1",
     [ST_BUILD_FINISH] =
         "UPDATE builds SET status = ?2, finished_at = ?3, duration_ms = ?3 - started_at,"
-        " actions = ?4, hits = ?5, misses = ?6, error = ?7, reused_from = ?8"
+        " actions = ?4, hits = ?5, misses = ?6, error = ?7, reused_from = ?8,"
+        " remote_hits = ?9, remote_misses = ?10, remote_errors = ?11, remote_bytes_down = ?12,"
+        " remote_bytes_up = ?13"
         " WHERE id = ?1 AND status = 1",
     [ST_ARTIFACT_INSERT] = "INSERT OR REPLACE INTO artifacts (build_id, name, sha256, size)"
                            " VALUES (?1, ?2, ?3, ?4)",
@@ -1078,6 +1087,11 @@ static void build_read(sqlite3_stmt *st, mg_stored_build *b)
     b->image_size = col_int(st, 24);
     b->error = col_text(st, 25);
     b->log_size = col_int(st, 26);
+    b->remote_hits = col_int(st, 27);
+    b->remote_misses = col_int(st, 28);
+    b->remote_errors = col_int(st, 29);
+    b->remote_bytes_down = col_int(st, 30);
+    b->remote_bytes_up = col_int(st, 31);
 }
 
 int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, mg_err *e)
@@ -1275,6 +1289,11 @@ int mg_store_build_finish(mg_store *s, const mg_stored_build *b, mg_err *e)
         sqlite3_bind_int64(st, 8, b->reused_from);
     else
         sqlite3_bind_null(st, 8);
+    sqlite3_bind_int64(st, 9, b->remote_hits);
+    sqlite3_bind_int64(st, 10, b->remote_misses);
+    sqlite3_bind_int64(st, 11, b->remote_errors);
+    sqlite3_bind_int64(st, 12, b->remote_bytes_down);
+    sqlite3_bind_int64(st, 13, b->remote_bytes_up);
     if (step_done(s, st, e)) goto fail;
     if (changes(s) == 0) {
         tx_rollback(s);

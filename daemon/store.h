@@ -145,6 +145,9 @@ typedef struct mg_stored_build {
     int64_t created_at, started_at, finished_at; /* unix ms; 0: not yet */
     int64_t duration_ms;                         /* -1: not finished */
     int64_t actions, hits, misses;
+    /* the remote cache's part (all 0 without one): actions it served, records
+     * it lacked, failed or bad requests, bytes each way */
+    int64_t remote_hits, remote_misses, remote_errors, remote_bytes_down, remote_bytes_up;
     char *image_name, *image_sha256; /* NULL unless succeeded */
     int64_t image_size;
     char *error;    /* why it failed, was cancelled or interrupted; NULL otherwise */

@@ -10,6 +10,8 @@
 #      unanswered cache costs little time (measured);
 #   3. a tampered /ac entry and a tampered /cas blob: detected, the action
 #      run again, the image unchanged;
+#   and mgd serve --remote-cache builds from it, its build record and
+#   /metrics counting the remote hits (remote_cache_serve.py);
 #   4. a write from an address the config does not allow is refused by
 #      nginx (and the build still reads), and a read-only client never PUTs.
 # Needs root (namespaces) and nginx (scripts/deps.sh): skipped (77) without.
@@ -134,6 +136,9 @@ check "nothing written by a build that ran nothing" test "$(grep -c '"PUT ' "$lo
 check "rebuild from the local cache" build "$hello" "$work/h2b" unix --cache "$c2" \
   --remote-cache "$url"
 echo "rebuild with a warm local cache: $(wc -l <"$log") requests"
+
+# the daemon: mgd serve --remote-cache, an empty local cache of its own
+python3 "$src/tests/build/remote_cache_serve.py" "$mgd" "$url" "$work/serve-cache" || fails=$((fails + 1))
 
 # --- 2. a cache that dies or does not answer degrades a build, never fails it
 c3=$work/c3
