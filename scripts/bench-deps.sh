@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# What `make bench` needs beyond scripts/deps.sh: nginx (Debian's
-# nginx-light), which bench/net measures static_website against. Kept out
-# of deps.sh because Debian's nginx package starts a web server on port 80
-# when it is installed, which `make run` and `make test` have no business
-# doing to a machine: here the package is installed without starting it
+# What `make bench` needs of nginx (Debian's nginx-light), which bench/net
+# measures static_website against. scripts/deps.sh installs nginx too now
+# (tests/build/remote_cache.sh serves a remote cache with it), so this only
+# matters on a machine set up before. Debian's nginx package starts a web
+# server on port 80 when it is installed, which `make run` and `make test`
+# have no business doing to a machine: here the package is installed without starting it
 # (policy-rc.d says no to service starts during the install, the Debian
 # way), and the bench starts its own nginx with its own configuration in
 # a network namespace.

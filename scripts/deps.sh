@@ -37,6 +37,9 @@ packages=(
   wrk               # bench/api measures the API with it
   dnsmasq-base      # tests/build/net_stack.sh leases an address to an image by DHCP
   iperf             # bench/net: TCP throughput into echo (iperf 2) and the kernel's floor
+  nginx             # tests/build/remote_cache.sh serves the remote cache with it
+                    # (Debian 12's nginx has the WebDAV PUT module): installed
+                    # without starting Debian's service, see below
   clang-format      # the style check (tests/format.sh, make format)
   git               # the style check lists the tracked sources
 )
@@ -52,12 +55,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "mgd needs these Debian packages: ${missing[*]}" >&2
     echo "run: sudo apt-get update && sudo ${cmd[*]}" >&2
+    [[ " ${missing[*]} " == *" nginx "* ]] &&
+      echo "(then 'sudo systemctl disable --now nginx' if you do not want it serving port 80)" >&2
     exit 1
   fi
   echo "installing: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Debian's nginx package starts a web server on port 80 when installed,
+  # which building and testing mgd have no business doing to a machine: a
+  # policy-rc.d says no to service starts during the install (the Debian
+  # way); the tests start their own nginx with their own config
+  policy=/usr/sbin/policy-rc.d
+  ours=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# written by mgd scripts/deps.sh for one install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    ours=true
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq >/dev/null
   "${cmd[@]}" -qq >/dev/null
+  # with systemd the unit is enabled for the next boot all the same: not ours
+  if $ours && [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1 &&
+    [ -d /run/systemd/system ]; then
+    systemctl disable nginx >/dev/null 2>&1 || true
+  fi
 fi
 
 # lwIP, the direct stack, from Debian's source package (not a binary one).

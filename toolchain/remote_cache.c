@@ -172,7 +172,7 @@ struct mg_remote {
     pthread_mutex_t mu; /* the counters, the reason and the queue */
     pthread_cond_t queue_cv, idle_cv;
     mg_remote_stats stats;
-    char reason[256];
+    char reason[MG_ERR_SIZE]; /* the first reason for going off, for the log */
     upload *head, *tail;
     size_t queued;
     bool busy, stop, thread_started;

@@ -511,7 +511,10 @@ class Builds(ApiTest):
             self.assertTime(b[t])
         self.assertIsInstance(b["duration_ms"], int)
         self.assertGreaterEqual(b["duration_ms"], 0)
-        self.assertEqual(set(b["cache"]), {"actions", "hits", "misses"})
+        self.assertEqual(set(b["cache"]), {"actions", "hits", "misses", "remote"})
+        # no remote cache configured: its part is there, all zero
+        self.assertEqual(b["cache"]["remote"], {"hits": 0, "misses": 0, "errors": 0,
+                                                "bytes_down": 0, "bytes_up": 0})
         self.assertEqual(b["cache"]["actions"], b["cache"]["hits"] + b["cache"]["misses"])
         self.assertGreater(b["cache"]["actions"], 0)
         self.assertEqual(b["image"]["name"], "hello")
