@@ -59,6 +59,7 @@ typedef struct {
     bool rerun;                    /* its cached output turned out corrupt or missing: run it */
     bool in_flight;                /* holds key1's single flight in the cache */
     bool deferred;                 /* another build runs the same action: wait for it */
+    bool from_remote;              /* its entry came from the remote cache */
     char key1[MG_SHA256_HEX_SIZE]; /* over argv and declared inputs */
     char key[MG_SHA256_HEX_SIZE];  /* key1 + the headers read */
     uint64_t exec_id;
@@ -677,7 +678,8 @@ static bool entry_restore(mg_build *b, action *a)
         memcpy(f->sha, sha->valuestring, MG_SHA256_HEX_SIZE);
     }
     if (ok) b->res->saved_ms += (uint64_t)ms->valuedouble;
-    if (ok && remote) b->res->remote_hits++;
+    a->from_remote = ok && remote;
+    if (a->from_remote) b->res->remote_hits++;
     cJSON_Delete(j);
     return ok;
 }
@@ -1287,6 +1289,8 @@ static bool ensure_present(mg_build *b, size_t fi)
     p->state = ST_WAITING;
     p->rerun = true;
     b->res->hits--;
+    if (p->from_remote) b->res->remote_hits--;
+    p->from_remote = false;
     for (size_t i = 0; i < p->n_outputs; i++) b->files[p->outputs[i]].known = false;
     return false;
 }

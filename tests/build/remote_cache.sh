@@ -98,7 +98,7 @@ log=$ng/logs/access.log
 counter() { # CACHE FIELD: a counter of `mgd cache stats --json`
   "$mgd" cache stats --cache "$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
 }
-summary() { grep 'remote cache:' "$1.log"; }
+summary() { grep -E 'remote cache:| actions, ' "$1.log"; }
 hello=$src/examples/hello
 # c1, c2...: a fresh (empty) local cache for each build
 
@@ -201,6 +201,8 @@ summary "$work/h7"
 check "tampered /cas: same image" same "$work/h1" "$work/h7"
 check "tampered /cas: the strip ran again" grep -q "$((total - 1)) cached, 1 run" "$work/h7.log"
 check "tampered /cas: an error counted" test "$(counter "$c7" remote_errors)" -ge 1
+check "tampered /cas: the strip is no remote hit" grep -q "remote cache: $((total - 1)) hits" \
+  "$work/h7.log"
 
 # --- 4. who may write
 check "a write from an address not allowed is refused" test "$(curl -s -o /dev/null \
@@ -224,6 +226,9 @@ check "a read-only client never PUTs" test "$(grep -c '"PUT ' "$log")" -eq 0
 check "read-only: nothing up" test "$(counter "$c9" remote_bytes_up)" -eq 0
 
 # --- options
+c10=$work/c10
+check "\$MGD_REMOTE_CACHE is used" sh -c "MGD_REMOTE_CACHE='$url' '$mgd' build '$hello' \
+  -o '$work/h10' --cache '$c10' 2>&1 | grep -q 'remote cache: $total hits'"
 check "a URL that is not http(s) is refused" sh -c \
   "'$mgd' build '$hello' --remote-cache ftp://x/ 2>&1 >/dev/null | grep -q 'not an http:// or https:// URL'"
 echo 'Bearer t' >"$work/creds" && chmod 644 "$work/creds"
