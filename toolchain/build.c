@@ -25,6 +25,10 @@
 
 /* Bumped when the meaning of a key or the format of entries changes. */
 #define KEY_DOMAIN "mgd action v1"
+/* The longest a finished build waits for its uploads to the remote cache
+ * (what is left is dropped): the tail of a cold build's uploads, the image
+ * and its record, takes well under a second on a working cache. */
+#define FLUSH_MAX_MS 30000u
 
 typedef enum { ACT_COMPILE, ACT_ARCHIVE, ACT_LINK, ACT_STRIP } act_kind;
 static const char *const kind_names[] = {"compile", "archive", "link", "strip"};
@@ -1791,6 +1795,12 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     if (b->o.remote) {
         b->remote = mg_remote_open(b->o.remote, b->o.cache);
         res->remote_used = b->remote != NULL;
+        /* the cache never holds the build past its own limits: a file no
+         * action may write is no blob to fetch either */
+        if (b->remote)
+            mg_remote_bound(b->remote,
+                            b->limits.build_wall_ms ? b->start_ms + b->limits.build_wall_ms : 0,
+                            &b->cancelled, b->limits.file_size);
     }
     memo_load(b);
     r = plan(b);
@@ -1802,8 +1812,11 @@ int mg_build_run(mg_build *b, mg_build_result *res)
     if (r == 0 && !b->files[img_index].present)
         r = fail(b, MG_E_IO, "the image cannot be restored");
     if (b->remote) {
-        /* the uploads are done (or dropped) before the build says it is */
-        mg_remote_flush(b->remote);
+        /* the uploads are done (or dropped) before the build says it is;
+         * they are a courtesy to the next builds, so this one waits for
+         * them a bounded time and never past its deadline */
+        uint64_t left = build_time_left(b);
+        mg_remote_flush(b->remote, left < FLUSH_MAX_MS ? left : FLUSH_MAX_MS);
         mg_remote_stats_get(b->remote, &res->remote);
         const char *off = mg_remote_off_reason(b->remote);
         if (off) log_step(b, "remote cache off for the rest of this build: %s", off);

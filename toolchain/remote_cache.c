@@ -22,14 +22,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/deadline.h"
 #include "base/fsutil.h"
 #include "base/sha256.h"
 
 /* Parallel reads of a wave: enough to hide round trips, few enough that a
  * shared server is not flooded by one build. */
 #define MAX_CONNECTIONS 8
-/* Records are small (entries, manifests): a larger answer is not one. */
-#define RECORD_BODY_MAX (16u << 20)
+/* Records are small: the largest real one, the manifest of a compile that
+ * reads a few hundred headers, is about 40 KB; 1 MiB leaves room for far
+ * larger sources and still bounds what a wave holds in memory. */
+#define RECORD_BODY_MAX (1u << 20)
+/* A blob larger than this is refused unless mg_remote_bound says
+ * otherwise (the build's largest file an action may write). */
+#define BLOB_MAX_DEFAULT (1ull << 30)
+/* Below this a transfer counts as stalled (over request_timeout_ms) and a
+ * PUT gets request_timeout_ms plus its size at this speed in all: a cache
+ * slower than this costs a build more than it saves. */
+#define MIN_SPEED (16 * 1024)
 /* Queued uploads (an entry is a few blobs and a record): bounds memory. */
 #define QUEUE_MAX 256
 
@@ -169,6 +179,12 @@ struct mg_remote {
     size_t n_recs, cap_recs;
 
     atomic_bool off, writes_off;
+    /* mg_remote_bound: when every transfer stops (0: never), the build's
+     * cancel flag, the largest blob taken */
+    uint64_t deadline_ms;
+    const atomic_bool *cancelled;
+    uint64_t blob_max;
+    atomic_bool drop;   /* a flush ran out of time: the uploads left go */
     pthread_mutex_t mu; /* the counters, the reason and the queue */
     pthread_cond_t queue_cv, idle_cv;
     mg_remote_stats stats;
@@ -216,6 +232,8 @@ mg_remote *mg_remote_open(const mg_remote_config *cfg, mg_cache *local)
     r->cfg = cfg;
     r->local = local;
     atomic_init(&r->off, false);
+    atomic_init(&r->drop, false);
+    r->blob_max = BLOB_MAX_DEFAULT;
     atomic_init(&r->writes_off, cfg->read_only);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->queue_cv, NULL);
@@ -240,6 +258,42 @@ mg_remote *mg_remote_open(const mg_remote_config *cfg, mg_cache *local)
     return r;
 }
 
+void mg_remote_bound(mg_remote *r, uint64_t deadline_ms, const atomic_bool *cancelled,
+                     uint64_t blob_max)
+{
+    r->deadline_ms = deadline_ms;
+    r->cancelled = cancelled;
+    r->blob_max = blob_max ? blob_max : BLOB_MAX_DEFAULT;
+}
+
+/* Whether every transfer must stop now: the build is out of time or
+ * cancelled (it must not wait on the cache past that), or a flush gave up. */
+static bool must_stop(mg_remote *r)
+{
+    return atomic_load(&r->drop) || (r->cancelled && atomic_load(r->cancelled)) ||
+           (r->deadline_ms && mg_now_ms() >= r->deadline_ms);
+}
+
+/* curl calls this at least once a second during a transfer, whatever the
+ * server does: the one check a trickling server cannot outlast. */
+static int xfer_check(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                      curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return must_stop(ctx) ? 1 : 0;
+}
+
+/* The stall check: below MIN_SPEED for request_timeout_ms. */
+static void stall_limit(mg_remote *r, CURL *h)
+{
+    long stall_s = r->cfg->request_timeout_ms >= 2000 ? (long)r->cfg->request_timeout_ms / 1000 : 1;
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)MIN_SPEED);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+}
+
 /* The options every request shares. */
 static void easy_common(mg_remote *r, CURL *h, const char *kind, const char *name)
 {
@@ -252,6 +306,9 @@ static void easy_common(mg_remote *r, CURL *h, const char *kind, const char *nam
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mgd");
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xfer_check);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)r);
 }
 
 /* A GET's body, in memory (records) or in a file while hashed (blobs). */
@@ -260,6 +317,7 @@ typedef struct {
     char *buf;
     size_t len, cap;
     FILE *file;
+    uint64_t max; /* bytes taken (decoded) */
     mg_sha256 sha;
     bool too_big;
 } body;
@@ -268,13 +326,16 @@ static size_t body_write(char *ptr, size_t size, size_t n, void *ctx)
 {
     body *b = ctx;
     size_t len = size * n;
-    if (b->file) {
-        mg_sha256_update(&b->sha, ptr, len);
-        return fwrite(ptr, 1, len, b->file) == len ? len : 0;
-    }
-    if (b->len + len > RECORD_BODY_MAX) {
+    /* counted here, after decoding: a small compressed answer cannot
+     * unpack past the cap */
+    if (b->len + len > b->max) {
         b->too_big = true;
         return 0; /* aborts the transfer */
+    }
+    if (b->file) {
+        b->len += len;
+        mg_sha256_update(&b->sha, ptr, len);
+        return fwrite(ptr, 1, len, b->file) == len ? len : 0;
     }
     if (b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -299,6 +360,10 @@ static bool answered(mg_remote *r, CURL *h, CURLcode rc, long *status, const cha
     if (curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK && got > 0)
         ADD(r, bytes_down, (uint64_t)got);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        go_off(r, false, "%s: stopped, the build ran out of time or was cancelled", what);
+        return false;
+    }
     if (rc != CURLE_OK) {
         go_off(r, false, "%s: %s", what, curl_easy_strerror(rc));
         return false;
@@ -378,6 +443,7 @@ void mg_remote_prefetch(mg_remote *r, const char *const *keys, size_t n)
         CURL *h = curl_easy_init();
         if (!h) continue;
         bodies[i].r = r;
+        bodies[i].max = RECORD_BODY_MAX;
         easy_common(r, h, "ac", keys[i]);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->cfg->request_timeout_ms);
         /* manifests are long lists of paths and hashes: a server that
@@ -457,7 +523,7 @@ int mg_remote_blob_get(mg_remote *r, const char *sha, mg_err *e)
         return mg_err_set(e, MG_E_NOT_FOUND, "the remote cache is off for this build");
     if (!r->tmpdir && !(r->tmpdir = mg_cache_mkdtemp(r->local, "remote-", e))) return -1;
     char *path = mg_path_join(r->tmpdir, sha);
-    body b = {.r = r, .file = fopen(path, "we")};
+    body b = {.r = r, .file = fopen(path, "we"), .max = r->blob_max};
     if (!b.file) {
         int err = errno;
         free(path);
@@ -472,11 +538,13 @@ int mg_remote_blob_get(mg_remote *r, const char *sha, mg_err *e)
         return mg_err_set(e, MG_E_NOMEM, "out of memory");
     }
     easy_common(r, h, "cas", sha);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    /* a blob may be large: only a stalled transfer is "slow" */
-    long stall_s = r->cfg->request_timeout_ms >= 2000 ? (long)r->cfg->request_timeout_ms / 1000 : 1;
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+    /* the bytes as sent, never unpacked: they must hash to the name anyway,
+     * and a small gzip answer could unpack to any size */
+    curl_easy_setopt(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->blob_max);
+    /* a blob may be large: no total time, but a trickle is a stall, and
+     * the build's deadline and cancel stop it (xfer_check) */
+    stall_limit(r, h);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_multi_add_handle(r->multi, h);
@@ -495,7 +563,11 @@ int mg_remote_blob_get(mg_remote *r, const char *sha, mg_err *e)
     bool write_ok = fclose(b.file) == 0;
     long status = 0;
     int rc = -1;
-    if (!answered(r, h, code, &status, "fetching a blob from the remote cache"))
+    if (b.too_big || code == CURLE_FILESIZE_EXCEEDED) {
+        go_off(r, false, "blob %s in the remote cache is larger than %llu bytes", sha,
+               (unsigned long long)r->blob_max);
+        mg_err_set(e, MG_E_NOT_FOUND, "the remote cache failed: off for this build");
+    } else if (!answered(r, h, code, &status, "fetching a blob from the remote cache"))
         mg_err_set(e, MG_E_NOT_FOUND, "the remote cache failed: off for this build");
     else if (status == 404)
         mg_err_set(e, MG_E_NOT_FOUND, "blob %s is not in the remote cache", sha);
@@ -560,9 +632,7 @@ static void put_one(mg_remote *r, CURL *h, const upload *u)
     easy_common(r, h, u->is_record ? "ac" : "cas", u->name);
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    long stall_s = r->cfg->request_timeout_ms >= 2000 ? (long)r->cfg->request_timeout_ms / 1000 : 1;
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_s);
+    stall_limit(r, h);
     if (u->is_record) {
         curl_easy_setopt(h, CURLOPT_READFUNCTION, mem_read);
         curl_easy_setopt(h, CURLOPT_READDATA, &m);
@@ -581,6 +651,11 @@ static void put_one(mg_remote *r, CURL *h, const upload *u)
         curl_easy_setopt(h, CURLOPT_READDATA, f);
     }
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
+    /* all of it, answer included, in the time the body takes at MIN_SPEED:
+     * an answer that never ends (or ends slowly enough to pass the stall
+     * check) cannot hold the upload thread, and so the build, forever */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     (long)(r->cfg->request_timeout_ms + (uint64_t)size * 1000 / MIN_SPEED));
     CURLcode rc = curl_easy_perform(h);
     if (f) fclose(f);
     long status = 0;
@@ -589,7 +664,13 @@ static void put_one(mg_remote *r, CURL *h, const upload *u)
     curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
     ADD(r, requests, 1);
     ADD(r, bytes_up, (uint64_t)up);
-    if (rc != CURLE_OK)
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        /* a flush that gave up has counted this one already */
+        if (!atomic_load(&r->drop))
+            go_off(r, false,
+                   "writing to the remote cache: stopped, the build ran out of time, was "
+                   "cancelled or its uploads took too long");
+    } else if (rc != CURLE_OK)
         go_off(r, false, "writing to the remote cache: %s", curl_easy_strerror(rc));
     else if (status == 401 || status == 403 || status == 405)
         go_off(r, true, "the remote cache refuses writes (HTTP status %ld): reads only", status);
@@ -640,8 +721,19 @@ static void enqueue(mg_remote *r, upload *u)
         }
         r->thread_started = true;
     }
-    while (r->queued >= QUEUE_MAX && !atomic_load(&r->writes_off))
-        pthread_cond_wait(&r->queue_cv, &r->mu);
+    /* a full queue holds the build until the cache takes more, but never
+     * past its deadline or cancel (checked at each tick) */
+    while (r->queued >= QUEUE_MAX && !atomic_load(&r->writes_off) && !must_stop(r)) {
+        struct timespec ts = mg_abstime_in(CLOCK_REALTIME, 200);
+        pthread_cond_timedwait(&r->queue_cv, &r->mu, &ts);
+    }
+    if (r->queued >= QUEUE_MAX) {
+        r->stats.errors++;
+        pthread_mutex_unlock(&r->mu);
+        free(u->data);
+        free(u);
+        return;
+    }
     u->next = NULL;
     if (r->tail)
         r->tail->next = u;
@@ -683,10 +775,29 @@ void mg_remote_upload(mg_remote *r, const char *key, const void *data, size_t le
     enqueue(r, u);
 }
 
-void mg_remote_flush(mg_remote *r)
+void mg_remote_flush(mg_remote *r, uint64_t within_ms)
 {
+    uint64_t until = mg_deadline_in(within_ms);
     pthread_mutex_lock(&r->mu);
-    while (r->thread_started && (r->head || r->busy)) pthread_cond_wait(&r->idle_cv, &r->mu);
+    while (r->thread_started && (r->head || r->busy)) {
+        uint64_t now = mg_now_ms();
+        if (now >= until || must_stop(r)) break;
+        uint64_t wait = until - now < 200 ? until - now : 200;
+        struct timespec ts = mg_abstime_in(CLOCK_REALTIME, wait);
+        pthread_cond_timedwait(&r->idle_cv, &r->mu, &ts);
+    }
+    if (r->thread_started && (r->head || r->busy)) {
+        /* out of time: the transfer under way stops (xfer_check) and the
+         * queue is dropped, each entry left counted as an error */
+        size_t left = r->queued + (r->busy ? 1 : 0);
+        r->stats.errors += left;
+        if (!r->reason[0] && !atomic_load(&r->off))
+            snprintf(r->reason, sizeof r->reason,
+                     "%zu uploads unfinished when the build had to end: dropped", left);
+        atomic_store(&r->writes_off, true);
+        atomic_store(&r->drop, true);
+        while (r->head || r->busy) pthread_cond_wait(&r->idle_cv, &r->mu);
+    }
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -708,7 +819,7 @@ const char *mg_remote_off_reason(mg_remote *r)
 void mg_remote_close(mg_remote *r)
 {
     if (!r) return;
-    mg_remote_flush(r);
+    mg_remote_flush(r, UINT64_MAX);
     pthread_mutex_lock(&r->mu);
     r->stop = true;
     pthread_cond_broadcast(&r->queue_cv);

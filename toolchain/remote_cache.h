@@ -36,10 +36,13 @@
  * only (docs/remote-cache.md).
  *
  * A dead cache degrades a build, never fails it: a request that fails in
- * transport (refused, connect timeout of 100 ms, a response slower than a
- * few seconds) or gets a server error switches the remote off for the rest
- * of the session, which then answers "not found" at once and drops its
- * uploads. A refused write (401, 403, 405) switches off the writes only.
+ * transport (refused, connect timeout of 100 ms, a record slower than 5 s,
+ * a transfer below 16 KB/s for 5 s, a PUT longer than 5 s plus its size at
+ * 16 KB/s, an answer over its size cap) or gets a server error switches the
+ * remote off for the rest of the session, which then answers "not found"
+ * at once and drops its uploads. A refused write (401, 403, 405) switches
+ * off the writes only. No transfer outlives the build's deadline or cancel
+ * (mg_remote_bound), and the build waits for its uploads a bounded time.
  *
  * Thread-safety: one thread uses a session (the build's); the upload thread
  * is internal. Sessions are independent: the daemon's workers each open
@@ -48,6 +51,7 @@
 #ifndef MG_TOOLCHAIN_REMOTE_CACHE_H
 #define MG_TOOLCHAIN_REMOTE_CACHE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -60,7 +64,8 @@ typedef struct mg_remote_config {
     bool read_only;              /* never PUT */
     char *authorization;         /* the Authorization header's value, or NULL */
     unsigned connect_timeout_ms; /* 100 unless changed */
-    unsigned request_timeout_ms; /* a record request, or a blob's progress stalling: 5000 */
+    unsigned request_timeout_ms; /* a record request; a transfer below 16 KB/s so long
+                                    stalls; a PUT may take it plus its size at 16 KB/s */
 } mg_remote_config;
 
 /* Fills `cfg` from the options: `url` must be an http:// or https:// URL
@@ -97,6 +102,14 @@ mg_remote *mg_remote_open(const mg_remote_config *cfg, mg_cache *local);
  * fetched records whose blobs are now local, and frees the session. */
 void mg_remote_close(mg_remote *r);
 
+/* Bounds every transfer of the session by its build's: none goes on once
+ * mg_now_ms() reaches `deadline_ms` (0: no deadline) or `*cancelled` (NULL:
+ * none) is set, whatever the server does; a blob larger than `blob_max`
+ * bytes (0: 1 GiB) is refused. Without it the transfers are still bounded
+ * by the stall check and (a PUT) its total time. */
+void mg_remote_bound(mg_remote *r, uint64_t deadline_ms, const atomic_bool *cancelled,
+                     uint64_t blob_max);
+
 /* Asks for records `keys` the session has not asked for yet, all at once;
  * returns when every answer is in (or the remote is off). */
 void mg_remote_prefetch(mg_remote *r, const char *const *keys, size_t n);
@@ -111,8 +124,10 @@ int mg_remote_blob_get(mg_remote *r, const char *sha, mg_err *e);
  * of record `key` (payload `data`). Does nothing when read-only or off. */
 void mg_remote_upload(mg_remote *r, const char *key, const void *data, size_t len,
                       const char *const *blobs, size_t n_blobs);
-/* Waits until the queued uploads are done (or dropped). */
-void mg_remote_flush(mg_remote *r);
+/* Waits until the queued uploads are done, for at most `within_ms`
+ * (UINT64_MAX: as long as they take, each bounded as below); what is left
+ * then is dropped, each entry counted as an error. */
+void mg_remote_flush(mg_remote *r, uint64_t within_ms);
 
 /* The counters so far (uploads included once flushed). */
 void mg_remote_stats_get(mg_remote *r, mg_remote_stats *out);

@@ -135,7 +135,11 @@ check "nothing written by a build that ran nothing" test "$(grep -c '"PUT ' "$lo
 : >"$log"
 check "rebuild from the local cache" build "$hello" "$work/h2b" unix --cache "$c2" \
   --remote-cache "$url"
-echo "rebuild with a warm local cache: $(wc -l <"$log") requests"
+rebuild=$(wc -l <"$log")
+echo "rebuild with a warm local cache: $rebuild requests"
+# a prefetch wave at most, and nothing downloaded: the blobs are local
+check "rebuild from the local cache: at most $total requests" test "$rebuild" -le "$total"
+check "rebuild from the local cache: no blob fetched" test "$(grep -c '"GET /mgd/cas/' "$log")" -eq 0
 
 # the daemon: mgd serve --remote-cache, an empty local cache of its own
 python3 "$src/tests/build/remote_cache_serve.py" "$mgd" "$url" "$work/serve-cache" || fails=$((fails + 1))
@@ -234,4 +238,61 @@ check "a URL that is not http(s) is refused" sh -c \
 echo 'Bearer t' >"$work/creds" && chmod 644 "$work/creds"
 check "world-readable credentials are refused" sh -c \
   "'$mgd' build '$hello' --remote-cache '$url' --remote-cache-credentials '$work/creds' 2>&1 | grep -q 'read by every user'"
+
+# --- 5. a hostile cache (remote_cache_hostile.py, on the host): each build
+# ends within its bound (a hard `timeout` 3 times that keeps a hang from
+# hanging the test), counts errors and leaves no temporary file; the ones
+# that succeed make the same image
+hostile_pid=
+hostile() { # NAME MODE BOUND_S MGD_BUILD_ARGS...: sets $elapsed (ms), $out
+  local name=$1 mode=$2 bound=$3; shift 3
+  python3 "$src/tests/build/remote_cache_hostile.py" 18099 "$store" "$mode" \
+    2>"$work/hostile-$name.req" &
+  hostile_pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null -m 1 http://127.0.0.1:18099/ && break; sleep 0.1; done
+  out=$work/hb-$name
+  local c=$work/hc-$name t0
+  t0=$(date +%s%N)
+  timeout $((3 * bound)) /usr/bin/time -f %M -o "$out.rss" "$mgd" build "$hello" -o "$out" \
+    --cache "$c" --remote-cache http://127.0.0.1:18099/mgd "$@" >"$out.sha" 2>"$out.log"
+  status=$?
+  elapsed=$((($(date +%s%N) - t0) / 1000000))
+  kill "$hostile_pid"; wait "$hostile_pid" 2>/dev/null; hostile_pid=
+  echo "$name: ended in $elapsed ms (status $status, max RSS $(tail -1 "$out.rss") KB)"
+  grep -E 'remote cache' "$out.log" | sed 's/^/  /'
+  check "$name: ended within ${bound} s" test "$elapsed" -le $((bound * 1000))
+  errors=$(counter "$c" remote_errors)
+  check "$name: no temporary file left" test -z "$(ls -A "$c/tmp" 2>/dev/null)"
+}
+trap 'kill $hostile_pid 2>/dev/null; cleanup' EXIT
+# an answer to a PUT that never ends: the stall check (5 s) ends it
+hostile putrickle putrickle 20 --force
+check "putrickle: errors counted" test "$errors" -ge 1
+check "putrickle: built" test "$status" -eq 0
+check "putrickle: same image" same "$work/h1" "$out"
+# a blob trickling 10 bytes a second: a stall; the actions run locally
+hostile trickle trickle 20
+check "trickle: errors counted" test "$errors" -ge 1
+check "trickle: built" test "$status" -eq 0
+check "trickle: same image" same "$work/h1" "$out"
+# a blob without end: cut at the largest file an action may write
+hostile endless endless 20 --limit-file-size 64M
+check "endless: errors counted" test "$errors" -ge 1
+check "endless: built" test "$status" -eq 0
+check "endless: same image" same "$work/h1" "$out"
+# a blob without end, fast enough for the stall check: the deadline ends it
+hostile slowendless slowendless 12 --build-timeout 8
+check "slowendless: errors counted" test "$errors" -ge 1
+check "slowendless: the build's deadline" grep -q 'exceeded' "$out.log"
+# records unpacking to 16 MiB each: refused past their cap, memory bounded
+hostile bigrec bigrec 20
+check "bigrec: errors counted" test "$errors" -ge 1
+check "bigrec: built" test "$status" -eq 0
+check "bigrec: same image" same "$work/h1" "$out"
+check "bigrec: under 100 MB of memory" test "$(tail -1 "$out.rss")" -le 100000
+# records naming blobs the cache does not have: a miss, the actions run
+hostile nocas nocas 60
+check "nocas: built" test "$status" -eq 0
+check "nocas: same image" same "$work/h1" "$out"
+check "nocas: no action is a remote hit" grep -q "remote cache: 0 hits" "$out.log"
 finish

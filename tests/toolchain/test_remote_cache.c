@@ -204,7 +204,7 @@ Test(remote, a_dead_server_switches_it_off)
     cr_expect_eq(mg_remote_blob_get(r, other, &err), -1);
     cr_expect_eq(err.code, MG_E_NOT_FOUND);
     mg_remote_upload(r, other, "x", 1, NULL, 0);
-    mg_remote_flush(r);
+    mg_remote_flush(r, UINT64_MAX);
     cr_expect_lt(mg_ms_since(t0), 1000, "a refused connection took %llu ms",
                  (unsigned long long)mg_ms_since(t0));
     mg_remote_stats s;
@@ -229,7 +229,7 @@ Test(remote, read_only_never_writes)
     cr_assert_eq(mg_remote_config_init(&cfg, url, true, NULL, &err), 0);
     mg_remote *r = mg_remote_open(&cfg, c);
     mg_remote_upload(r, two_blobs[0], "x", 1, NULL, 0);
-    mg_remote_flush(r);
+    mg_remote_flush(r, UINT64_MAX);
     mg_remote_stats s;
     mg_remote_stats_get(r, &s);
     /* not even tried (a try would have failed and counted an error) */
