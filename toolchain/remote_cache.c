@@ -76,6 +76,16 @@ bool mg_remote_url_valid(const char *url, mg_err *e)
         mg_err_set(e, MG_E_INVALID, "remote cache: '%s' has no host", url);
         return false;
     }
+    /* user:pass@ would be shown wherever the URL is (the daemon's startup
+     * line, logs, ps): the secret belongs in a file of its own */
+    size_t host_len = strcspn(rest, "/");
+    if (memchr(rest, '@', host_len)) {
+        mg_err_set(e, MG_E_INVALID,
+                   "remote cache: '%s' holds credentials: put the Authorization header's value "
+                   "in a file and pass it with --remote-cache-credentials",
+                   url);
+        return false;
+    }
     for (const char *p = url; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f) {
             mg_err_set(e, MG_E_INVALID,
@@ -102,10 +112,11 @@ int mg_remote_config_init(mg_remote_config *cfg, const char *url, bool read_only
         if (stat(credentials_file, &st) != 0)
             return mg_err_set(e, MG_E_IO, "remote cache credentials %s: %s", credentials_file,
                               strerror(errno));
-        if (st.st_mode & S_IROTH)
+        /* the group too: a build user in it could read it */
+        if (st.st_mode & (S_IRGRP | S_IROTH))
             return mg_err_set(e, MG_E_INVALID,
-                              "remote cache credentials %s can be read by every user: chmod o-r "
-                              "it (it lets its holder write the cache every build trusts)",
+                              "remote cache credentials %s can be read by other users: chmod "
+                              "go-r it (it lets its holder write the cache every build trusts)",
                               credentials_file);
         size_t len;
         auth = mg_file_read(credentials_file, 64 * 1024, &len);
@@ -396,8 +407,7 @@ static rec *rec_add(mg_remote *r, const char *key, rec_state state)
     return x;
 }
 
-/* Keeps a record that came back: verified, or remembered as bad. A record
- * naming no blob (a manifest) is stored locally at once. */
+/* Keeps a record that came back: verified, or remembered as bad. */
 static void rec_answer(mg_remote *r, const char *key, long status, body *b)
 {
     rec *x = rec_add(r, key, REC_ABSENT);
@@ -420,7 +430,9 @@ static void rec_answer(mg_remote *r, const char *key, long status, body *b)
     x->len = b->len;
     b->buf = NULL;
     ADD(r, hits, 1);
-    if (n_blobs == 0) mg_cache_record_put(r->local, key, payload, len, NULL, 0, NULL);
+    /* kept in memory only: a record that names no blob may still be an
+     * entry whose payload names outputs (a hostile one), so only the build,
+     * which knows a manifest key when it reads one, stores it locally */
 }
 
 void mg_remote_prefetch(mg_remote *r, const char *const *keys, size_t n)
@@ -446,6 +458,7 @@ void mg_remote_prefetch(mg_remote *r, const char *const *keys, size_t n)
         bodies[i].max = RECORD_BODY_MAX;
         easy_common(r, h, "ac", keys[i]);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->cfg->request_timeout_ms);
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)RECORD_BODY_MAX);
         /* manifests are long lists of paths and hashes: a server that
          * compresses (nginx's gzip) halves a cached build's bytes */
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -460,33 +473,44 @@ void mg_remote_prefetch(mg_remote *r, const char *const *keys, size_t n)
         ADD(r, waves, 1);
         ADD(r, requests, started);
     }
+    /* each answer is checked and its body freed as soon as it is in: a
+     * wave holds at most MAX_CONNECTIONS bodies being read plus the
+     * records kept, never every answer at its cap */
     int running = (int)started;
-    while (running > 0) {
+    while (running > 0 && !atomic_load(&r->off)) {
         if (curl_multi_perform(r->multi, &running) != CURLM_OK) break;
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(r->multi, &left))) {
+            if (m->msg != CURLMSG_DONE) continue;
+            for (size_t i = 0; i < n; i++) {
+                if (hs[i] != m->easy_handle) continue;
+                CURLcode code = m->data.result;
+                long status = 0;
+                /* a failure switches the remote off: the rest are absent */
+                if (!atomic_load(&r->off) &&
+                    answered(r, hs[i], code, &status, "reading the remote cache"))
+                    rec_answer(r, keys[i], status, &bodies[i]);
+                else
+                    rec_add(r, keys[i], REC_ABSENT);
+                curl_multi_remove_handle(r->multi, hs[i]);
+                curl_easy_cleanup(hs[i]);
+                free(bodies[i].buf);
+                bodies[i].buf = NULL;
+                hs[i] = NULL;
+                break;
+            }
+        }
         if (running > 0 && curl_multi_poll(r->multi, NULL, 0, 1000, NULL) != CURLM_OK) break;
     }
-    /* every answer, in the order of the keys: a failure switches the
-     * remote off and the rest of the wave counts as absent */
-    CURLMsg *m;
-    int left;
-    CURLcode *codes = calloc(n, sizeof *codes);
-    while ((m = curl_multi_info_read(r->multi, &left)))
-        if (m->msg == CURLMSG_DONE)
-            for (size_t i = 0; i < n; i++)
-                if (hs[i] == m->easy_handle && codes) codes[i] = m->data.result;
+    /* those cut short (the remote went off meanwhile) count as absent */
     for (size_t i = 0; i < n; i++) {
         if (!hs[i]) continue;
-        long status = 0;
-        if (!atomic_load(&r->off) && codes &&
-            answered(r, hs[i], codes[i], &status, "reading the remote cache"))
-            rec_answer(r, keys[i], status, &bodies[i]);
-        else
-            rec_add(r, keys[i], REC_ABSENT);
+        rec_add(r, keys[i], REC_ABSENT);
         curl_multi_remove_handle(r->multi, hs[i]);
         curl_easy_cleanup(hs[i]);
         free(bodies[i].buf);
     }
-    free(codes);
     free(hs);
     free(bodies);
 }
