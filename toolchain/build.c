@@ -464,6 +464,10 @@ static bool manifest_lookup(mg_build *b, action *a)
         return false;
     }
     cJSON *j = cJSON_ParseWithLength(data, len);
+    /* a manifest names no blob: once it parses as one it is stored here at
+     * once (the remote session stores no record on its own word) */
+    if (remote && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "headers")))
+        mg_cache_record_put(b->o.cache, mkey, data, len, NULL, 0, NULL);
     free(data);
     const cJSON *headers = cJSON_GetObjectItemCaseSensitive(j, "headers");
     bool ok = cJSON_IsArray(headers);

@@ -237,7 +237,7 @@ check "a URL that is not http(s) is refused" sh -c \
   "'$mgd' build '$hello' --remote-cache ftp://x/ 2>&1 >/dev/null | grep -q 'not an http:// or https:// URL'"
 echo 'Bearer t' >"$work/creds" && chmod 644 "$work/creds"
 check "world-readable credentials are refused" sh -c \
-  "'$mgd' build '$hello' --remote-cache '$url' --remote-cache-credentials '$work/creds' 2>&1 | grep -q 'read by every user'"
+  "'$mgd' build '$hello' --remote-cache '$url' --remote-cache-credentials '$work/creds' 2>&1 | grep -q 'read by other users'"
 
 # --- 5. a hostile cache (remote_cache_hostile.py, on the host): each build
 # ends within its bound (a hard `timeout` 3 times that keeps a hang from

@@ -50,11 +50,18 @@ Test(remote, urls)
                                       "http://c/a?x=1",
                                       "http://c/#a",
                                       "http://c/a b",
-                                      "file:///tmp/x"};
+                                      "file:///tmp/x",
+                                      "http://user:pass@cache/mgd",
+                                      "https://token@cache:8443"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_expect(!mg_remote_url_valid(bad[i], &err), "%s accepted", bad[i]);
     cr_expect(!mg_remote_url_valid("ftp://x/", &err));
     cr_expect(strstr(err.msg, "not an http:// or https:// URL"), "%s", err.msg);
+    /* credentials in the URL would be printed with it: pointed to the file */
+    cr_expect(!mg_remote_url_valid("http://u:p@c/", &err));
+    cr_expect(strstr(err.msg, "--remote-cache-credentials"), "%s", err.msg);
+    /* an '@' after the host is a path, not credentials */
+    cr_expect(mg_remote_url_valid("http://c/a@b", &err), "%s", err.msg);
     /* the keys are appended after one '/' */
     mg_remote_config cfg;
     cr_assert_eq(mg_remote_config_init(&cfg, "http://c:1/base///", false, NULL, &err), 0, "%s",
@@ -78,9 +85,14 @@ Test(remote, credentials)
     mg_remote_config cfg;
     char *open_to_all = write_file("all", "Bearer secret\n", 0644);
     cr_expect_eq(mg_remote_config_init(&cfg, "http://c/", false, open_to_all, &err), -1);
-    cr_expect(strstr(err.msg, "read by every user"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "read by other users"), "%s", err.msg);
+    /* the group is other users too */
+    char *group = write_file("group", "Bearer secret\n", 0640);
+    cr_expect_eq(mg_remote_config_init(&cfg, "http://c/", false, group, &err), -1);
+    cr_expect(strstr(err.msg, "read by other users"), "%s", err.msg);
+    free(group);
 
-    char *mine = write_file("mine", "Basic dXNlcjpwYXNz\r\nignored\n", 0640);
+    char *mine = write_file("mine", "Basic dXNlcjpwYXNz\r\nignored\n", 0600);
     cr_assert_eq(mg_remote_config_init(&cfg, "http://c/", true, mine, &err), 0, "%s", err.msg);
     cr_expect_str_eq(cfg.authorization, "Basic dXNlcjpwYXNz");
     cr_expect(cfg.read_only);
