@@ -18,6 +18,7 @@
  * or the arch's, so that there is no cycle among them:
  *
  *   clock.c        mg_platform_clock_*, over the arch's counter
+ *   entropy.c      mg_platform_entropy, over the arch's random source
  *   vq.c           split virtqueues in the legacy layout, over the transport
  *   virtio_blk.c   the virtio-blk driver
  *   virtio_net.c   the virtio-net driver
@@ -55,8 +56,9 @@
  *    abi/fault.h's line and end the image with MG_EXIT_ABORT through
  *    mg_virtio_debug_exit, strict page tables (page 0 unmapped, W^X), the
  *    thread pointer cleared;
- *  - mg_platform_console_write and mg_platform_entropy
- *    (abi/platform.h);
+ *  - mg_platform_console_write (abi/platform.h), and
+ *    mg_virtio_arch_entropy, its random source (entropy.c makes
+ *    mg_platform_entropy of it);
  *  - mg_virtio_arch_count, its free-running counter, and a call to
  *    mg_virtio_clock_start with its rate and the RTC's time, after which
  *    the clocks of abi/platform.h work (clock.c, shared);
@@ -87,6 +89,11 @@ void mg_virtio_arch_wait(uint64_t now, uint64_t deadline);
 /* The arch's free-running counter: never goes backwards, counts at the
  * rate given to mg_virtio_clock_start. */
 uint64_t mg_virtio_arch_count(void);
+
+/* The arch's hardware random source: fills the low bytes of *v with
+ * random bytes and returns how many (1 to 8), or 0 when the CPU has no
+ * such source or it failed. entropy.c makes mg_platform_entropy of it. */
+size_t mg_virtio_arch_entropy(uint64_t *v);
 
 /* clock.c: starts the clocks (mg_platform_clock_monotonic from 0 now,
  * mg_platform_clock_wall from `wall_ns`, nanoseconds since the epoch)

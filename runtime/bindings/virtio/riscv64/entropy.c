@@ -1,14 +1,13 @@
 /*
- * entropy.c - the virtio binding's entropy on riscv64: the Zkr
- * extension's `seed` CSR, when the hart has it (QEMU's -cpu
- * rv64,zkr=true, which targets/virtio.json asks for; the device tree's
- * riscv,isa then names zkr), 16 bits a read; MG_EIO without, as x86_64
- * without RDRAND. M-mode may always read it (mseccfg only gates the lower
- * modes).
+ * entropy.c - the virtio binding's random source on riscv64 (../entropy.c
+ * makes mg_platform_entropy of it): the Zkr extension's `seed` CSR, when
+ * the hart has it (QEMU's -cpu rv64,zkr=true, which targets/virtio.json
+ * asks for; the device tree's riscv,isa then names zkr), 16 bits a read;
+ * none without, and mg_platform_entropy says MG_EIO, as on x86_64 without
+ * RDRAND. M-mode may always read it (mseccfg only gates the lower modes).
  */
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "riscv.h"
 
@@ -38,18 +37,11 @@ static int seed16(void)
     return -1;
 }
 
-int mg_platform_entropy(void *buf, size_t size)
+size_t mg_virtio_arch_entropy(uint64_t *v)
 {
-    if (!has_seed) return MG_EIO;
-    unsigned char *p = buf;
-    while (size) {
-        int v = seed16();
-        if (v < 0) return MG_EIO;
-        *p++ = (unsigned char)v;
-        if (--size) {
-            *p++ = (unsigned char)(v >> 8);
-            size--;
-        }
-    }
-    return MG_OK;
+    if (!has_seed) return 0;
+    int bits = seed16();
+    if (bits < 0) return 0;
+    *v = (uint64_t)bits;
+    return 2;
 }

@@ -1,10 +1,10 @@
 /*
- * entropy.c - the virtio binding's entropy: RDRAND, when the CPU has it
- * (QEMU's -cpu max does); MG_EIO without.
+ * entropy.c - the virtio binding's random source on x86_64 (../entropy.c
+ * makes mg_platform_entropy of it): RDRAND, when the CPU has it (QEMU's
+ * -cpu max does); none without, and mg_platform_entropy says MG_EIO.
  */
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "x86.h"
 
@@ -15,22 +15,14 @@ static int has_rdrand(void)
     return (c >> 30) & 1;
 }
 
-int mg_platform_entropy(void *buf, size_t size)
+size_t mg_virtio_arch_entropy(uint64_t *v)
 {
     static int rdrand = -1;
     if (rdrand < 0) rdrand = has_rdrand();
-    if (!rdrand) return MG_EIO;
-    unsigned char *p = buf;
-    while (size) {
-        uint64_t v;
-        unsigned char ok = 0;
-        for (int tries = 0; tries < 10 && !ok; tries++)
-            __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
-        if (!ok) return MG_EIO;
-        size_t n = size < sizeof v ? size : sizeof v;
-        memcpy(p, &v, n);
-        p += n;
-        size -= n;
-    }
-    return MG_OK;
+    if (!rdrand) return 0;
+    unsigned char ok = 0;
+    /* RDRAND clears CF when it has no number this time: try a few times */
+    for (int tries = 0; tries < 10 && !ok; tries++)
+        __asm__ volatile("rdrand %0; setc %1" : "=r"(*v), "=qm"(ok));
+    return ok ? sizeof *v : 0;
 }
