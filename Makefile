@@ -53,7 +53,6 @@ test: deps webdeps $(TESTDIR)/CMakeCache.txt $(RELTESTDIR)/CMakeCache.txt
 	@cd $(TESTDIR) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	@scripts/bench-deps.sh
 	@cmake --build $(RELEASE) -j $(JOBS) --target benchmarks
 	@$(RELEASE)/bench/resolve/bench-resolve
 	@bench/build/bench_build.py $(RELEASE)/daemon/mgd examples

@@ -14,7 +14,7 @@ ping: round trips to the ping example (raw Ethernet frames, no stack) on
 wrk: requests per second that `wrk` (-t1 -c10, keep-alive) gets from
   static_website's index.html on unix/socket (the host's sockets, on a
   veth), unix/tap (the direct stack, lwIP, on a tap), spt and virtio
-  (QEMU under TCG: recorded, no goal), and from nginx (nginx-light, one
+  (QEMU under TCG: recorded, no goal), and from nginx (Debian's nginx, one
   worker process, as the image has one thread, started here with its own
   configuration, serving the same htdocs on the same veth and port). Each
   is run 3 x 5 s: the median, the spread ((max - min) / median; over 10 %
