@@ -14,6 +14,11 @@
 #   /metrics counting the remote hits (remote_cache_serve.py);
 #   4. a write from an address the config does not allow is refused by
 #      nginx (and the build still reads), and a read-only client never PUTs.
+#   4b. a server that wants a token to write (401 without): the build with
+#      --remote-cache-credentials uploads, one without is refused once and
+#      builds;
+#   5. a hostile server (remote_cache_hostile.py), records without a blob
+#      list among its modes.
 # Needs root (namespaces) and nginx (scripts/deps.sh): skipped (77) without.
 # usage: remote_cache.sh MGD
 set -u
@@ -80,6 +85,23 @@ http {
   uwsgi_temp_path $ng/tmp; scgi_temp_path $ng/tmp;
 $(server 8080 10.77.0.1)
 $(server 8081 10.77.0.99)
+  # port 8082: writes from the host that carry the token only (what
+  # --remote-cache-credentials sends); a PUT without it gets 401
+  map \$http_authorization \$rc_token_ok { default 0; "Bearer test-token" 1; }
+  map "\$request_method:\$rc_token_ok" \$rc_refuse { default 0; "PUT:0" 1; }
+  server {
+    listen 10.77.0.2:8082;
+    root $ng/store;
+    # here, not in the location: limit_except's inner location would not
+    # inherit it, and a PUT would skip it
+    if (\$rc_refuse) { return 401; }
+    location / {
+      dav_methods PUT;
+      create_full_put_path on;
+      client_max_body_size 1g;
+      limit_except GET HEAD { allow 10.77.0.1; deny all; }
+    }
+  }
 }
 EOF
 start_nginx() {
@@ -229,6 +251,34 @@ check "read-only client builds" build "$hello" "$work/h9" unix --cache "$c9" --f
 check "a read-only client never PUTs" test "$(grep -c '"PUT ' "$log")" -eq 0
 check "read-only: nothing up" test "$(counter "$c9" remote_bytes_up)" -eq 0
 
+# --- 4b. credentials: the header reaches the server, which needs it to write
+echo 'Bearer test-token' >"$work/token" && chmod 600 "$work/token"
+check "a PUT without the token is refused" test "$(curl -s -o /dev/null -w '%{http_code}' \
+  -X PUT --data x http://10.77.0.2:8082/probe/y)" = 401
+check "a PUT with the token is allowed" test "$(curl -s -o /dev/null -w '%{http_code}' -X PUT \
+  -H 'Authorization: Bearer test-token' --data x http://10.77.0.2:8082/probe/y)" = 201
+: >"$log"
+c11=$work/c11
+# a base nothing wrote yet: every action runs and uploads
+check "with credentials: built" build "$hello" "$work/h11" unix --cache "$c11" \
+  --remote-cache http://10.77.0.2:8082/auth --remote-cache-credentials "$work/token"
+summary "$work/h11"
+check "with credentials: the uploads are accepted" test \
+  "$(grep -c '"PUT /auth/.* 201 ' "$log")" -gt 10
+check "with credentials: none refused" test "$(grep -c '"PUT /auth/.* 401 ' "$log")" -eq 0
+check "with credentials: no error" test "$(counter "$c11" remote_errors)" -eq 0
+check "with credentials: the records are in the store" test \
+  "$(find "$ng/store/auth/ac" -type f | wc -l)" -gt 10
+: >"$log"
+c12=$work/c12
+check "without credentials: built" build "$hello" "$work/h12" unix --cache "$c12" --force \
+  --remote-cache http://10.77.0.2:8082/auth
+summary "$work/h12"
+check "without credentials: one 401, then no more writes" test \
+  "$(grep -c '"PUT /auth/' "$log")" -eq 1 -a "$(grep -c '"PUT /auth/.* 401 ' "$log")" -eq 1
+check "without credentials: the refusal counted" test "$(counter "$c12" remote_errors)" -ge 1
+check "without credentials: same image" same "$work/h1" "$work/h12"
+
 # --- options
 c10=$work/c10
 check "\$MGD_REMOTE_CACHE is used" sh -c "MGD_REMOTE_CACHE='$url' '$mgd' build '$hello' \
@@ -295,4 +345,32 @@ hostile nocas nocas 60
 check "nocas: built" test "$status" -eq 0
 check "nocas: same image" same "$work/h1" "$out"
 check "nocas: no action is a remote hit" grep -q "remote cache: 0 hits" "$out.log"
+# records whose blob list was emptied (valid, their payload naming the
+# outputs): were one stored here, gc would not keep its blobs and the next
+# build would take an entry whose blobs nobody fetched for complete. The
+# image's entry must be absent from the local cache or the right one (naming
+# the image's blob), and no entry naming outputs may be there without blobs.
+hostile noblobs noblobs 60
+check "noblobs: built" test "$status" -eq 0
+check "noblobs: same image" same "$work/h1" "$out"
+strip_key=$(basename "$strip_rec")
+local_rec=$work/hc-noblobs/records/${strip_key:0:2}/$strip_key
+check "noblobs: the image's entry is absent locally or names its blob" sh -c \
+  "test ! -e '$local_rec' || grep -qx '$image_sha' '$local_rec'"
+check "noblobs: no local entry names outputs without blobs" python3 -c '
+import glob, json, sys
+bad = []
+for p in glob.glob(sys.argv[1] + "/records/*/*"):
+    header, rest = open(p, "rb").read().split(b"\n", 1)
+    n = int(header.split(b" ")[3])
+    payload = rest[65 * n:]
+    try:
+        j = json.loads(payload)
+    except ValueError:
+        j = None
+    outputs = j.get("outputs") if isinstance(j, dict) else None
+    if n == 0 and outputs:
+        bad.append(p)
+print("\n".join(bad), file=sys.stderr)
+sys.exit(1 if bad else 0)' "$work/hc-noblobs"
 finish

@@ -12,9 +12,13 @@ honest cache filled) and swallows PUTs, except where MODE says otherwise:
               floor), never ending: only the build's deadline stops it
   bigrec      an /ac GET is 64 KB of gzip unpacking to 16 MiB
   nocas       every /cas GET is 404 (the records name blobs not there)
+  noblobs     every /ac GET is the record with its blob list emptied, a valid
+              record (its checksum recomputed) whose payload still names the
+              outputs: an entry mgd must not store locally as complete
 Prints each request on stderr.
 """
 import gzip
+import hashlib
 import http.server
 import os
 import sys
@@ -22,6 +26,18 @@ import time
 
 PORT, STORE, MODE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 BIG = gzip.compress(b"0" * (16 << 20)) if MODE == "bigrec" else b""
+
+
+def without_blobs(record):
+    """The record (toolchain/cache.c's format: "mgd-record 1 <sha256> <n>
+    <len>\\n", n blob lines of 65 bytes, the payload) naming no blob, its
+    checksum (over the blob list and the payload) made to match again."""
+    header, rest = record.split(b"\n", 1)
+    fields = header.split(b" ")
+    n = int(fields[3])
+    payload = rest[65 * n:]
+    sha = hashlib.sha256(payload).hexdigest().encode()
+    return b"mgd-record 1 %s 0 %d\n%s" % (sha, len(payload), payload)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -74,6 +90,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with open(path, "rb") as f:
             body = f.read()
+        if kind == "ac" and MODE == "noblobs":
+            body = without_blobs(body)
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
