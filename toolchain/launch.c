@@ -104,37 +104,33 @@ static int check_disks(const mg_attachment *at, size_t n_at)
     return 0;
 }
 
-/* The MTU of the host interface `tap`, or 0 after saying why there is
- * none (no such interface, most often). */
-static int tap_mtu(const char *name, const char *tap)
+int mg_tap_mtu(const char *tap, mg_err *e)
 {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    if (strlen(tap) >= sizeof ifr.ifr_name) {
-        fprintf(stderr, "mgd run: --net %s=%s: an interface name has 1 to %zu characters\n", name,
-                tap, sizeof ifr.ifr_name - 1);
+    if (!*tap || strlen(tap) >= sizeof ifr.ifr_name) {
+        mg_err_set(e, MG_E_INVALID, "an interface name has 1 to %zu characters",
+                   sizeof ifr.ifr_name - 1);
         return 0;
     }
     memcpy(ifr.ifr_name, tap, strlen(tap) + 1);
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     int rc = sock < 0 ? -1 : ioctl(sock, SIOCGIFMTU, &ifr);
-    int e = errno;
+    int err = errno;
     if (sock >= 0) close(sock);
     if (rc != 0) {
-        if (e == ENODEV)
-            fprintf(stderr,
-                    "mgd run: --net %s=%s: no tap interface %s: create it with ip tuntap add %s "
-                    "mode tap\n",
-                    name, tap, tap, tap);
+        if (err == ENODEV)
+            mg_err_set(e, MG_E_NOT_FOUND,
+                       "no tap interface %s: create it with ip tuntap add %s mode tap", tap, tap);
         else
-            fprintf(stderr, "mgd run: --net %s=%s: cannot read the MTU of %s: %s\n", name, tap, tap,
-                    strerror(e));
+            mg_err_set(e, MG_E_IO, "cannot read the MTU of %s: %s", tap, strerror(err));
         return 0;
     }
-    /* what an image takes (as mg-spt and netif), and what QEMU's host_mtu does */
+    /* what an image takes (its frame buffers are sized by it), and what
+     * QEMU's host_mtu takes */
     if (ifr.ifr_mtu < 68 || ifr.ifr_mtu > 65535) {
-        fprintf(stderr, "mgd run: --net %s=%s: %s has an MTU of %d; an image takes 68 to 65535\n",
-                name, tap, tap, ifr.ifr_mtu);
+        mg_err_set(e, MG_E_INVALID, "%s has an MTU of %d; an image takes 68 to 65535", tap,
+                   ifr.ifr_mtu);
         return 0;
     }
     return ifr.ifr_mtu;
@@ -320,8 +316,12 @@ static int vm_device_args(const mg_target *t, const mg_target_arch *arch, const 
         } else {
             /* the tap must exist (QEMU would make a fresh one nothing is
              * connected to) and its MTU is the image's */
-            int mtu = tap_mtu(dev->name, value);
-            if (!mtu) return 2;
+            mg_err why;
+            int mtu = mg_tap_mtu(value, &why);
+            if (!mtu) {
+                fprintf(stderr, "mgd run: --net %s=%s: %s\n", dev->name, value, why.msg);
+                return 2;
+            }
             owned[(*n_owned)++] =
                 mg_xasprintf("tap,id=net%zu,ifname=%s,script=no,downscript=no", d, value);
             av[(*k)++] = "-netdev";

@@ -54,6 +54,12 @@ typedef struct mg_launch {
     char **args;
 } mg_launch;
 
+/* The MTU of the host network interface `tap` an image attaches (mgd run
+ * for QEMU's host_mtu, the spt tender for the image's buffers): 68 to
+ * 65535, the range an image takes; 0 with *e saying why (no such
+ * interface, most often), for the caller to prefix with its option. */
+int mg_tap_mtu(const char *tap, mg_err *e);
+
 /* Starts the image with its target's launcher and waits for it, after
  * checking, the same way for every target, what the image's note declares
  * and what is attached: the target's ABI (an image of another is refused:

@@ -64,7 +64,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,6 +73,7 @@
 #include "runtime/include/abi/spt.h"
 #include "base/fsutil.h"
 #include "toolchain/image.h"
+#include "toolchain/launch.h"
 
 _Static_assert(MG_SPT_MAX_BLOCKS == MG_IMAGE_MAX_BLOCKS && MG_SPT_MAX_NETS == MG_IMAGE_MAX_NETS,
                "the boot structure holds the devices an image may declare, no more, no fewer");
@@ -484,17 +484,11 @@ static void attach_tap(struct mg_spt_net *net, const char *name, const char *tap
     }
     /* the tap's MTU bounds the frames the host sends in: the image's
      * receive buffers are sized by it */
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, tap, strlen(tap) + 1);
-    if (sock < 0 || ioctl(sock, SIOCGIFMTU, &ifr) != 0)
-        fail("--net:%s=%s: cannot read the MTU of %s: %s", name, tap, tap, strerror(errno));
-    close(sock);
-    if (ifr.ifr_mtu < 68 || ifr.ifr_mtu > 65535)
-        fail("--net:%s=%s: %s has an MTU of %d; an image takes 68 to 65535", name, tap, tap,
-             ifr.ifr_mtu);
+    mg_err why;
+    int mtu = mg_tap_mtu(tap, &why);
+    if (!mtu) fail("--net:%s=%s: %s", name, tap, why.msg);
     net->fd = fd;
-    net->mtu = (uint32_t)ifr.ifr_mtu;
+    net->mtu = (uint32_t)mtu;
 }
 
 /* Attaches the file of --block:NAME=VALUE. VALUE is FILE, FILE:ro (read-only)
