@@ -502,14 +502,9 @@ static void attach_tap(struct mg_spt_net *net, const char *name, const char *tap
  * the file's size. */
 static void attach_block(struct mg_spt_block *blk, const char *name, const char *value)
 {
-    size_t len = strlen(value);
-    bool read_only = false;
-    if (len >= 3 && (!strcmp(value + len - 3, ":ro") || !strcmp(value + len - 3, ":rw"))) {
-        read_only = value[len - 1] == 'o';
-        len -= 3;
-    }
-    char *file = strndup(value, len);
+    char *file = strdup(value);
     if (!file) fail("--block:%s=%s: out of memory", name, value);
+    bool read_only = mg_block_value_mode(file); /* mgd run's reading of the mode */
     int fd = read_only ? -1 : open(file, O_RDWR | O_CLOEXEC);
     blk->writable = fd >= 0;
     if (read_only || (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)))
