@@ -25,15 +25,16 @@ set -u
 mgd=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (network namespaces)"; exit 77; }
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx_bin" ] || { echo "skipped: nginx is not installed (scripts/deps.sh)"; exit 77; }
 . "$(dirname "$0")/target_lib.sh"
+# nginx with the documented config, the counters (shared with tests/ns)
+. "$src/tests/ns/cache_lib.sh"
 
 ns=mgdrc$$
 veth=rc$$
-nginx_pid=
+ng=$work/nginx
+rc_nginx_dir "$ng"
 cleanup() {
-  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
+  [ -n "$rc_nginx_pid" ] && kill "$rc_nginx_pid" 2>/dev/null
   ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
   ip netns del "$ns" 2>/dev/null
   ip link del "${veth}h" 2>/dev/null
@@ -46,47 +47,12 @@ ip netns add "$ns" && ip link add "${veth}h" type veth peer name "${veth}n" &&
   ip netns exec "$ns" ip link set "${veth}n" up && ip netns exec "$ns" ip link set lo up ||
   { echo "FAIL cannot make the namespace"; exit 1; }
 
-# nginx's workers run as nobody: they must reach and write the store
-chmod 755 "$work"
-ng=$work/nginx
-mkdir -p "$ng/logs" "$ng/tmp" "$ng/store"
-chown nobody "$ng/store" "$ng/tmp"
 # port 8080: the documented config, writes from the host only; port 8081:
-# the same with writes allowed from an address nobody has (10.77.0.99)
-server() { # PORT WRITER
-  cat <<EOF
-  server {
-    listen 10.77.0.2:$1;
-    root $ng/store;
-    location / {
-      dav_methods PUT;
-      create_full_put_path on;
-      client_max_body_size 1g;
-      limit_except GET HEAD { allow $2; deny all; }
-    }
-  }
-EOF
-}
-cat >"$ng/nginx.conf" <<EOF
-daemon off;
-pid $ng/nginx.pid;
-error_log $ng/logs/error.log;
-worker_processes 1;
-events { worker_connections 256; }
-http {
-  log_format rc '\$remote_addr "\$request" \$status \$body_bytes_sent \$request_length';
-  access_log $ng/logs/access.log rc;
-  default_type application/octet-stream;
-  gzip on;
-  gzip_types application/octet-stream;
-  gzip_min_length 1024;
-  client_body_temp_path $ng/tmp;
-  proxy_temp_path $ng/tmp; fastcgi_temp_path $ng/tmp;
-  uwsgi_temp_path $ng/tmp; scgi_temp_path $ng/tmp;
-$(server 8080 10.77.0.1)
-$(server 8081 10.77.0.99)
-  # port 8082: writes from the host that carry the token only (what
-  # --remote-cache-credentials sends); a PUT without it gets 401
+# the same with writes allowed from an address nobody has (10.77.0.99);
+# port 8082: writes from the host that carry the token only (what
+# --remote-cache-credentials sends); a PUT without it gets 401
+rc_nginx_conf "$ng" "$(rc_nginx_server "$ng" 10.77.0.2:8080 10.77.0.1)" \
+  "$(rc_nginx_server "$ng" 10.77.0.2:8081 10.77.0.99)" "$(cat <<EOF
   map \$http_authorization \$rc_token_ok { default 0; "Bearer test-token" 1; }
   map "\$request_method:\$rc_token_ok" \$rc_refuse { default 0; "PUT:0" 1; }
   server {
@@ -102,25 +68,15 @@ $(server 8081 10.77.0.99)
       limit_except GET HEAD { allow 10.77.0.1; deny all; }
     }
   }
-}
 EOF
-start_nginx() {
-  ip netns exec "$ns" "$nginx_bin" -p "$ng" -c "$ng/nginx.conf" &
-  nginx_pid=$!
-  for _ in $(seq 50); do
-    curl -s -o /dev/null -m 1 http://10.77.0.2:8080/ && return 0
-    sleep 0.1
-  done
-  echo "nginx did not start:"; cat "$ng/logs/error.log"; return 1
-}
-stop_nginx() { kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; nginx_pid=; }
+)"
+start_nginx() { rc_nginx_start "$ng" http://10.77.0.2:8080/ ip netns exec "$ns"; }
+stop_nginx() { rc_nginx_stop; }
 start_nginx || exit 1
 url=http://10.77.0.2:8080/mgd
 log=$ng/logs/access.log
-counter() { # CACHE FIELD: a counter of `mgd cache stats --json`
-  "$mgd" cache stats --cache "$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"
-}
-summary() { grep -E 'remote cache:| actions, ' "$1.log"; }
+counter() { rc_counter "$@"; }
+summary() { rc_summary "$1.log"; }
 hello=$src/examples/hello
 # c1, c2...: a fresh (empty) local cache for each build
 
@@ -138,14 +94,14 @@ summary "$work/h2"
 check "every action cached, none run" grep -q "$total actions, $total cached, 0 run" "$work/h2.log"
 check "every action a remote hit" grep -q "remote cache: $total hits, 0 misses, 0 errors" "$work/h2.log"
 check "same image" same "$work/h1" "$work/h2"
-requests=$(wc -l <"$log")
-bytes=$(awk '{s += $(NF-1)} END {print s + 0}' "$log")
+requests=$(rc_log_requests "$log")
+bytes=$(rc_log_bytes "$log")
 down=$(counter "$c2" remote_bytes_down)
-waves=$(sed -n 's/.*requests in \([0-9]*\) waves.*/\1/p' "$work/h2.log")
+waves=$(rc_mgd_waves "$work/h2.log")
 objects=$(grep -c ' "GET /mgd/cas/' "$log")
 echo "cached build: $requests requests (nginx), $bytes bytes (nginx) = $down (mgd), $waves waves, $objects blobs fetched"
 echo "  (issue 18's goal: at most 80 requests, 100 KB, 8 waves)"
-check "requests counted alike" test "$requests" -eq "$(sed -n 's/.*(\([0-9]*\) requests.*/\1/p' "$work/h2.log")"
+check "requests counted alike" test "$requests" -eq "$(rc_mgd_requests "$work/h2.log")"
 # nginx counts the chunked framing of its compressed answers, mgd the bodies
 check "bytes counted alike" test "$bytes" -ge "$down" -a "$bytes" -le $((down + 32 * requests))
 check "at most 80 requests" test "$requests" -le 80
