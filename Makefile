@@ -62,6 +62,7 @@ bench: build
 	@bench/web/bench_dashboard.py $(RELEASE)/daemon/mgd
 	@bench/image/bench_image.py $(RELEASE)/daemon/mgd examples
 	@bench/net/bench_net.py $(RELEASE)/daemon/mgd examples
+	@bench/scale/bench_scale.sh $(RELEASE)/daemon/mgd examples || test $$? -eq 77
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -29,6 +29,7 @@
 #   rc_mgd_requests BUILD_LOG, rc_mgd_waves BUILD_LOG
 #                       the requests and waves the summary line counts
 
+# shellcheck shell=bash
 rc_nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 rc_nginx_pid=
 rc_nginx_at=

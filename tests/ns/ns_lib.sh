@@ -29,6 +29,7 @@
 # coordinator, workers or distcc hosts are more ns_host calls, and what runs
 # on them is started with ns_bg.
 
+# shellcheck shell=bash
 ns_id=mgns$$
 ns_net=$ns_id-net # the bridge's namespace
 ns_subnet=
@@ -50,9 +51,9 @@ ns_init() { # NET
   trap 'exit 143' TERM
   if ! { ip netns add "$ns_net" && ip -n "$ns_net" link set lo up &&
     ip -n "$ns_net" link add br0 type bridge && ip -n "$ns_net" link set br0 up; }; then
-    ip netns del "$ns_net" 2>/dev/null
-    echo "skipped: cannot make a network namespace with a bridge"
-    exit 77
+    # root with `ip netns`: a failure here is one to see, not a skip
+    echo "FAIL cannot make the bridge's network namespace"
+    exit 1
   fi
 }
 
@@ -157,11 +158,16 @@ ns_pids() {
 
 ns_cleanup() {
   local pids name _ cmd p
+  # first asked to stop (nginx's master reaps its workers, so no zombie is
+  # left to a pid 1 that may not reap), then killed
+  pids=$(ns_pids)
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && kill -TERM $pids 2>/dev/null && sleep 0.2
   for _ in 1 2 3 4 5; do
     pids=$(ns_pids)
     [ -n "$pids" ] || break
     # shellcheck disable=SC2086
-    kill -9 $pids 2>/dev/null
+    kill -KILL $pids 2>/dev/null
     # reap those that are this shell's jobs (quietly: no "Killed" line)
     for p in $(jobs -p); do
       echo "$pids" | grep -qx "$p" && wait "$p" 2>/dev/null
@@ -171,8 +177,9 @@ ns_cleanup() {
   for name in "${ns_hosts[@]}"; do
     ip netns del "$ns_id-$name" 2>/dev/null
     # a killed process leaves its cgroup once its parent has reaped it
+    [ -n "${ns_cg[$name]-}" ] || continue
     for _ in $(seq 20); do
-      [ -z "${ns_cg[$name]-}" ] || rmdir "${ns_cg[$name]}" 2>/dev/null || [ ! -d "${ns_cg[$name]}" ] && break
+      rmdir "${ns_cg[$name]}" 2>/dev/null || [ ! -d "${ns_cg[$name]}" ] && break
       sleep 0.05
     done
   done
