@@ -32,6 +32,7 @@ packages=(
   libcriterion-dev  # unit tests
   iproute2          # the network tests make namespaces and tap devices (ip)
   iputils-ping      # the network tests ping the ping example
+  procps            # tests/ns stops every process of its hosts (ps)
   python3           # test scripts check JSON output with it
   python3-jsonschema # the config schema test validates documents with it
   wrk               # bench/api measures the API with it
