@@ -827,7 +827,7 @@ static void begin(mg_req *r, const char *url)
                                "\"Bearer <token>\")");
             return;
         }
-        if ((int)r->scope < need) {
+        if (!mg_scope_allows(r->scope, (mg_scope)need)) {
             mg_reply_error(r, 403, "this needs a token with scope %s; this one has %s",
                            mg_scope_name((mg_scope)need), mg_scope_name(r->scope));
             return;
