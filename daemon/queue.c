@@ -50,7 +50,8 @@ typedef struct worker_slot {
     /* a pull worker's build (slots past the threads'): who, under which
      * lease, when it was last heard of, its log and its snapshot */
     bool remote;
-    bool preparing; /* the claim is still preparing it: no expiry */
+    bool preparing;                  /* the claim is still preparing it: no expiry */
+    const volatile int *claim_abort; /* while preparing: the claim's abort flag */
     char worker[MG_WORKER_NAME_MAX + 1];
     int64_t lease;
     uint64_t last_seen_ms;
@@ -1421,6 +1422,7 @@ static void release_remote(mg_queue *q, worker_slot *s)
     s->cancel = 0;
     s->remote = false;
     s->preparing = false;
+    s->claim_abort = NULL;
     pthread_cond_broadcast(&q->log_cond);
 }
 
@@ -1449,8 +1451,32 @@ static int no_lease(mg_queue *q, int64_t id, int64_t lease, bool *cancelled_now,
 
 /* Prepares claimed build `id` in slot s: 1 with *out filled, 0 when it
  * ended here (finished already). */
+/* Puts the snapshot in the remote cache (when it takes writes) as
+ * <base>/cas/<sha>, so that workers with the same cache need not ask the
+ * coordinator for it. A failure costs a log line: the coordinator serves
+ * the snapshot itself all the same. */
+static void put_snapshot(mg_queue *q, build_log *log, const mg_buf *tar, const char *sha)
+{
+    if (!q->o.remote || q->o.remote->read_only) return;
+    mg_err e;
+    char stored[MG_SHA256_HEX_SIZE];
+    if (mg_cache_blob_put_bytes(q->o.cache, tar->data, tar->len, stored, &e) != 0) {
+        log_line(log, "the snapshot is not in the remote cache: %s", e.msg);
+        return;
+    }
+    mg_remote *r = mg_remote_open(q->o.remote, q->o.cache);
+    if (!r) {
+        log_line(log, "the snapshot is not in the remote cache: out of memory");
+        return;
+    }
+    if (mg_remote_blob_put(r, sha, &e) != 0)
+        log_line(log, "the snapshot is not in the remote cache (workers fetch it from here): %s",
+                 e.msg);
+    mg_remote_close(r);
+}
+
 static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease,
-                          mg_worker_job *out)
+                          mg_worker_job *out, const volatile int *abort)
 {
     job j = {0};
     int r = prepare_job(&j, s, id, lease);
@@ -1468,8 +1494,29 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
             if (mg_file_write_atomic(path, tar.data, tar.len, 0600) != 0) {
                 fail_build(&j, "cannot write the snapshot: %s", strerror(errno));
                 r = 1;
+            } else {
+                put_snapshot(q, &j.log, &tar, sha);
             }
         }
+    }
+    if (r != 0 && j.done.status != MG_STORED_SUCCEEDED && abort && *abort) {
+        /* the API stopped serving workers while this claim prepared the
+         * build (its fetch was killed, see timer_main): nobody got it, so
+         * it goes back to the queue rather than failing */
+        log_line(&j.log, "the coordinator stopped serving workers while preparing the build; "
+                         "queued again");
+        if (j.log.fd >= 0) close(j.log.fd);
+        j.log.fd = -1;
+        if (mg_store_build_requeue(q->o.store, id, lease, &e) < 0 && e.code != MG_E_CONFLICT)
+            fprintf(stderr, "mgd: queue: build %lld: cannot queue it again: %s\n", (long long)id,
+                    e.msg);
+        job_free(&j);
+        mg_buf_free(&tar);
+        free(path);
+        pthread_mutex_lock(&q->lock);
+        release_remote(q, s);
+        pthread_mutex_unlock(&q->lock);
+        return 0;
     }
     if (r != 0) {
         end_job(&j);
@@ -1507,6 +1554,7 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
     s->scratch = j.scratch;
     j.scratch = NULL; /* the slot's now */
     s->preparing = false;
+    s->claim_abort = NULL;
     s->last_seen_ms = mg_now_ms();
     pthread_mutex_unlock(&q->lock);
     job_free(&j);
@@ -1517,7 +1565,7 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
 int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *out, mg_err *e)
 {
     for (size_t i = 0; i < req->n_platforms; i++) {
-        char own[MG_SHA256_HEX_SIZE];
+        char *own = req->platforms[i].own;
         own_identity(q, req->platforms[i].target, req->platforms[i].arch, own);
         req->platforms[i].ignored = !own[0] || strcmp(own, req->platforms[i].toolchain) != 0;
     }
@@ -1538,6 +1586,7 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
                 s->build_id = id;
                 s->remote = true;
                 s->preparing = true;
+                s->claim_abort = req->abort;
                 s->cancel = 0;
                 s->log_size = 0;
                 s->lease = lease;
@@ -1550,7 +1599,7 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
             pthread_mutex_unlock(&q->claim_lock);
             if (id < 0) return -1;
         }
-        if (id > 0 && prepare_remote(q, s, id, lease, out)) return 1;
+        if (id > 0 && prepare_remote(q, s, id, lease, out, req->abort)) return 1;
         if (id > 0) continue; /* it ended in the claim: look again */
         uint64_t waited = mg_ms_since(start);
         if (waited >= req->wait_ms) return 0;
@@ -1732,43 +1781,36 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image,
     return r;
 }
 
-void mg_queue_workers_json(mg_queue *q, mg_buf *out)
+void mg_queue_workers(mg_queue *q, mg_worker_info **out, size_t *n)
 {
-    mg_jw w;
-    mg_jw_init(&w, out);
-    mg_jw_array(&w);
+    *out = NULL;
+    *n = 0;
     pthread_mutex_lock(&q->lock);
     uint64_t now = mg_now_ms();
     for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++) {
         known_worker *k = &q->known[i];
         if (!k->last_seen_ms || now - k->last_seen_ms > q->o.worker_lease_ms) continue;
-        mg_jw_object(&w);
-        mg_jw_kstring(&w, "name", k->name);
-        mg_jw_kint(&w, "slots", k->slots);
-        char when[32];
-        mg_store_format_time(k->last_seen_unix_ms, when);
-        mg_jw_kstring(&w, "last_seen", when);
-        mg_jw_key(&w, "platforms");
-        mg_jw_array(&w);
-        for (size_t p = 0; p < k->n_platforms; p++) {
-            mg_jw_object(&w);
-            mg_jw_kstring(&w, "target", k->platforms[p].target);
-            mg_jw_kstring(&w, "arch", k->platforms[p].arch);
-            mg_jw_kstring(&w, "toolchain", k->platforms[p].toolchain);
-            mg_jw_kbool(&w, "ignored", k->platforms[p].ignored);
-            mg_jw_object_end(&w);
-        }
-        mg_jw_array_end(&w);
-        mg_jw_key(&w, "builds");
-        mg_jw_array(&w);
+        *out = mg_xrealloc(*out, (*n + 1) * sizeof **out);
+        mg_worker_info *w = &(*out)[(*n)++];
+        memset(w, 0, sizeof *w);
+        snprintf(w->name, sizeof w->name, "%s", k->name);
+        w->slots = k->slots;
+        w->n_platforms = k->n_platforms;
+        memcpy(w->platforms, k->platforms, k->n_platforms * sizeof *k->platforms);
+        w->last_seen_unix_ms = k->last_seen_unix_ms;
         for (unsigned s = q->o.workers; s < q->n_slots; s++)
-            if (q->slots[s].build_id && !strcmp(q->slots[s].worker, k->name))
-                mg_jw_int(&w, q->slots[s].build_id);
-        mg_jw_array_end(&w);
-        mg_jw_object_end(&w);
+            if (q->slots[s].build_id && !strcmp(q->slots[s].worker, k->name)) {
+                w->builds = mg_xrealloc(w->builds, (w->n_builds + 1) * sizeof *w->builds);
+                w->builds[w->n_builds++] = q->slots[s].build_id;
+            }
     }
     pthread_mutex_unlock(&q->lock);
-    mg_jw_array_end(&w);
+}
+
+void mg_worker_infos_free(mg_worker_info *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].builds);
+    free(v);
 }
 
 /* The lease timer: builds of pull workers not heard of within the lease
@@ -1787,6 +1829,11 @@ static void *timer_main(void *arg)
         uint64_t now = mg_now_ms();
         for (unsigned i = q->o.workers; i < q->n_slots; i++) {
             worker_slot *s = &q->slots[i];
+            if (s->build_id && s->preparing && s->claim_abort && *s->claim_abort && !s->cancel) {
+                /* the API stops: the claim's fetch must not hold it up */
+                s->cancel = 1;
+                if (s->fetch) mg_executor_cancel(s->fetch);
+            }
             if (!s->build_id || s->preparing || now - s->last_seen_ms <= q->o.worker_lease_ms)
                 continue;
             int64_t id = s->build_id, lease = s->lease;

@@ -158,6 +158,7 @@ typedef struct mg_worker_platform {
     char target[64], arch[64];
     char toolchain[65]; /* the worker's mg_toolchain_identity */
     bool ignored;       /* set by the claim: no such target here, or another toolchain */
+    char own[65];       /* set by the claim: the coordinator's identity ("": cannot build it) */
 } mg_worker_platform;
 
 typedef struct mg_worker_claim_req {
@@ -206,8 +207,20 @@ int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sh
  * counts). A succeeded build's image must be in the cache or the remote
  * cache: else -1 with *need_image set. */
 int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e);
-/* The workers seen within the lease timeout, as a JSON array (GET /workers). */
-void mg_queue_workers_json(mg_queue *q, mg_buf *out);
+/* A pull worker seen within the lease timeout (GET /workers). */
+typedef struct mg_worker_info {
+    char name[MG_WORKER_NAME_MAX + 1];
+    unsigned slots;
+    mg_worker_platform platforms[MG_WORKER_MAX_PLATFORMS]; /* as it last claimed; `ignored` set */
+    size_t n_platforms;
+    int64_t last_seen_unix_ms; /* its last request (claim, log, heartbeat, ...) */
+    int64_t *builds;           /* the builds it runs now */
+    size_t n_builds;
+} mg_worker_info;
+/* The workers seen within the lease timeout (*out malloc'd,
+ * mg_worker_infos_free). */
+void mg_queue_workers(mg_queue *q, mg_worker_info **out, size_t *n);
+void mg_worker_infos_free(mg_worker_info *v, size_t n);
 
 /* Figures for /metrics (since start). Histograms have the buckets below
  * (seconds) plus +Inf; counts are cumulative per bucket. */

@@ -179,6 +179,9 @@ bool mg_worker_name_valid(const char *s);
  * none came, -1. */
 int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile int *abort,
                             mg_worker_job *out, mg_service_err *e);
+/* The claim's body checks alone (the API answers a bad body at once,
+ * before the long poll takes a thread). */
+int mg_service_worker_claim_check(const cJSON *body, mg_service_err *e);
 /* The snapshot file of build `id` under `lease` (malloc'd), or NULL. */
 char *mg_service_worker_sources(mg_service *svc, int64_t id, int64_t lease, mg_service_err *e);
 /* Appends log bytes (at most MG_WORKER_MAX_LOG_POST) from `offset`. */

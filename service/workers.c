@@ -53,8 +53,9 @@ static int short_word(const char *v, char *out, size_t size, const char *what, s
     return 0;
 }
 
-int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile int *abort,
-                            mg_worker_job *out, mg_service_err *e)
+/* The claim's body into a request (platforms into p, MG_WORKER_MAX_PLATFORMS). */
+static int parse_claim(const cJSON *body, mg_worker_claim_req *req, mg_worker_platform *p,
+                       mg_service_err *e)
 {
     if (!body) return mg_err_set(&e->err, MG_E_INVALID, "the body must be a JSON object");
     if (mg_json_check_fields(body, claim_fields, 4, "", &e->err)) return -1;
@@ -75,8 +76,7 @@ int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile i
     if (n < 1 || n > MG_WORKER_MAX_PLATFORMS)
         return mg_err_set(&e->err, MG_E_INVALID, "field \"platforms\" must have 1 to %d entries",
                           MG_WORKER_MAX_PLATFORMS);
-    mg_worker_platform p[MG_WORKER_MAX_PLATFORMS];
-    memset(p, 0, sizeof p);
+    memset(p, 0, MG_WORKER_MAX_PLATFORMS * sizeof *p);
     size_t i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, plats)
@@ -98,12 +98,28 @@ int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile i
         memcpy(p[i].toolchain, tc, 65);
         i++;
     }
-    mg_worker_claim_req req = {.name = name,
-                               .slots = (unsigned)slots,
-                               .wait_ms = (unsigned)wait,
-                               .platforms = p,
-                               .n_platforms = i,
-                               .abort = abort};
+    *req = (mg_worker_claim_req){.name = name,
+                                 .slots = (unsigned)slots,
+                                 .wait_ms = (unsigned)wait,
+                                 .platforms = p,
+                                 .n_platforms = i};
+    return 0;
+}
+
+int mg_service_worker_claim_check(const cJSON *body, mg_service_err *e)
+{
+    mg_worker_claim_req req;
+    mg_worker_platform p[MG_WORKER_MAX_PLATFORMS];
+    return parse_claim(body, &req, p, e);
+}
+
+int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile int *abort,
+                            mg_worker_job *out, mg_service_err *e)
+{
+    mg_worker_claim_req req;
+    mg_worker_platform p[MG_WORKER_MAX_PLATFORMS];
+    if (parse_claim(body, &req, p, e)) return -1;
+    req.abort = abort;
     return mg_queue_worker_claim(svc->o.queue, &req, out, &e->err);
 }
 
