@@ -1024,9 +1024,11 @@ int mg_queue_delete_project(mg_queue *q, int64_t project_id, mg_err *e)
     pthread_mutex_lock(&q->claim_lock);
     int rc = mg_store_project_delete_begin(q->o.store, project_id, &ids, &n, NULL, e);
     if (rc == 0) {
+        pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
         pthread_mutex_lock(&q->lock);
         cancel_slots_of(q, ids, n);
         pthread_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->remote_log_lock);
     }
     pthread_mutex_unlock(&q->claim_lock);
     if (rc == 0) rc = wait_workers_of(q, ids, n, e);
@@ -1185,6 +1187,7 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
 {
     mg_stored_status was;
     if (mg_store_build_cancel(q->o.store, id, &was, e)) return -1;
+    pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
     /* a pull worker hears of it in its next heartbeat */
@@ -1197,6 +1200,7 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
         }
     pthread_cond_broadcast(&q->log_cond);
     pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->remote_log_lock);
     return 0;
 }
 
@@ -1405,7 +1409,8 @@ static worker_slot *remote_slot(mg_queue *q, int64_t id)
 }
 
 /* Releases a remote slot (its log closed, its scratch removed); with
- * q->lock held. */
+ * remote_log_lock and q->lock held (in that order: a log post or a finish
+ * may be writing to the log it frees). */
 static void release_remote(mg_queue *q, worker_slot *s)
 {
     if (s->rlog) {
@@ -1424,6 +1429,16 @@ static void release_remote(mg_queue *q, worker_slot *s)
     s->preparing = false;
     s->claim_abort = NULL;
     pthread_cond_broadcast(&q->log_cond);
+}
+
+/* release_remote, taking the locks. */
+static void release_remote_locked(mg_queue *q, worker_slot *s)
+{
+    pthread_mutex_lock(&q->remote_log_lock);
+    pthread_mutex_lock(&q->lock);
+    release_remote(q, s);
+    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->remote_log_lock);
 }
 
 /* Why a request under (id, lease) finds no slot: 404 or 409. */
@@ -1513,9 +1528,7 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
         job_free(&j);
         mg_buf_free(&tar);
         free(path);
-        pthread_mutex_lock(&q->lock);
-        release_remote(q, s);
-        pthread_mutex_unlock(&q->lock);
+        release_remote_locked(q, s);
         return 0;
     }
     if (r != 0) {
@@ -1523,9 +1536,7 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
         job_free(&j);
         mg_buf_free(&tar);
         free(path);
-        pthread_mutex_lock(&q->lock);
-        release_remote(q, s);
-        pthread_mutex_unlock(&q->lock);
+        release_remote_locked(q, s);
         return 0;
     }
     log_line(&j.log, "worker %s took the build (lease %lld)", s->worker, (long long)lease);
@@ -1774,9 +1785,11 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image,
     pthread_mutex_unlock(&q->remote_log_lock);
     if (!l) return no_lease(q, done->id, done->lease, NULL, e);
     int r = mg_store_build_finish(q->o.store, done, e);
+    pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
     if (s && s->lease == done->lease) release_remote(q, s);
+    pthread_mutex_unlock(&q->remote_log_lock);
     pthread_mutex_unlock(&q->lock);
     return r;
 }
@@ -1826,6 +1839,11 @@ static void *timer_main(void *arg)
         struct timespec until = mg_abstime_in(CLOCK_REALTIME, tick);
         pthread_cond_timedwait(&q->claim_cond, &q->lock, &until);
         if (q->stopping) break;
+        /* the logs it frees may be in use by a log post or a finish: those
+         * hold remote_log_lock, taken before q->lock */
+        pthread_mutex_unlock(&q->lock);
+        pthread_mutex_lock(&q->remote_log_lock);
+        pthread_mutex_lock(&q->lock);
         uint64_t now = mg_now_ms();
         for (unsigned i = q->o.workers; i < q->n_slots; i++) {
             worker_slot *s = &q->slots[i];
@@ -1867,6 +1885,7 @@ static void *timer_main(void *arg)
                 pthread_cond_broadcast(&q->claim_cond);
             }
         }
+        pthread_mutex_unlock(&q->remote_log_lock);
     }
     pthread_mutex_unlock(&q->lock);
     mg_store_thread_done(q->o.store);
