@@ -20,6 +20,7 @@ import http.server
 import io
 import json
 import os
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -610,6 +611,77 @@ class StopTest(ApiTest):
             if "r" in out:
                 self.assertEqual(out["r"].status, 503, out["r"])
         finally:
+            d.finish()
+
+    def test_stop_while_a_claim_fetches(self):
+        """A claim preparing a build whose remote never answers: stopping
+        the daemon kills the fetch, the daemon exits at once, and the build
+        is queued again (nobody got it), with a line in its log."""
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        held, stop = [], threading.Event()
+
+        def serve():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(srv.accept()[0])  # read nothing, answer nothing
+                except socket.timeout:
+                    pass
+                except OSError:
+                    return
+
+        threading.Thread(target=serve, daemon=True).start()
+        d = harness.Daemon(workers=1)
+        d.start()
+        try:
+            tok = d.create_token("worker", "s")[1]
+            url = "http://127.0.0.1:%d/stall.git" % srv.getsockname()[1]
+            d.create_project({"name": "stall", "config": harness.printer_config("stall"),
+                              "repo": {"url": url}})
+            self.assertStatus(d.post("/workers/claim", {"name": "s", "wait_ms": 0, "platforms": [
+                dict(PLATFORM, toolchain="0" * 64)]}, token=tok), 204)
+            plat = [dict(PLATFORM, toolchain=[w for w in d.get("/workers").json][0][
+                "platforms"][0]["coordinator_toolchain"])]
+            self.assertStatus(d.post("/workers/claim", {"name": "s", "wait_ms": 0,
+                                                        "platforms": plat}, token=tok), 204)
+            b = d.start_build("stall")
+            out = {}
+
+            def poll():
+                try:
+                    out["r"] = d.post("/workers/claim", {"name": "s", "wait_ms": 30000,
+                                                         "platforms": plat}, token=tok, timeout=40)
+                except Exception as e:  # noqa: BLE001 - a closed connection is fine too
+                    out["e"] = e
+
+            t = threading.Thread(target=poll)
+            t.start()
+            # the claim took it and fetches (the fetch's lines come when it ends)
+            got = d.wait_build(b["id"], statuses=("running",) + harness.TERMINAL, timeout=20)
+            self.assertEqual((got["status"], got["worker"]), ("running", "s"))
+            deadline = time.monotonic() + 10
+            while len(held) < 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertTrue(held, "the fetch never connected")
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            d.stop(timeout=10)
+            self.assertLess(time.monotonic() - t0, 5)
+            t.join(10)
+            if "r" in out:
+                self.assertEqual(out["r"].status, 503, out["r"])
+            d.start()
+            got = d.build(b["id"])
+            self.assertIn(got["status"], ("queued", "running"), got)
+            self.assertIn("while preparing the build; queued again", d.log(b["id"]))
+        finally:
+            stop.set()
+            srv.close()
+            for c in held:
+                c.close()
             d.finish()
 
 
