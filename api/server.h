@@ -22,7 +22,9 @@
  * Long-lived responses never hold a pool thread: build logs streamed as
  * server-sent events suspend their connection while there is nothing to
  * send and are resumed by one watcher thread (sse.c); images and logs are
- * sent from file descriptors (sendfile).
+ * sent from file descriptors (sendfile); pull workers' claims, long polls
+ * of up to 30 s, suspend their connection and wait on a pool of threads
+ * of their own (workpool.h), 503 when it is full.
  *
  * The engine (service, store, queue, cache, catalog, targets) must outlive the API:
  * stop the API first. The process should ignore SIGPIPE (mg_api_start

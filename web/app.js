@@ -577,6 +577,7 @@ function buildFacts(b) {
     fact("started_at", "started", b.started_at || "-"),
     fact("finished_at", "finished", b.finished_at || "-"),
     fact("duration", "duration", duration(b.duration_ms)),
+    b.worker ? fact("worker", "worker", b.worker) : null,
     fact("cache", "cache", b.cache ? b.cache.hits + " hits, " + b.cache.misses + " misses of " + b.cache.actions + " actions" : "-"),
     b.reused_from ? fact("reused_from", "reused from", h("a", { href: "#/builds/" + b.reused_from }, "#" + b.reused_from)) : null,
     b.rebuild_of ? fact("rebuild_of", "rebuild of", h("a", { href: "#/builds/" + b.rebuild_of }, "#" + b.rebuild_of)) : null,

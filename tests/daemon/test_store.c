@@ -264,6 +264,146 @@ Test(open, refuses_tables_without_an_application_id)
     cr_assert_not_null(strstr(err.msg, "does not belong to mgd"), "message: %s", err.msg);
 }
 
+/* The schema as version 3 left it (migrations 1 to 3 of store.c, frozen
+ * here: a database written by an mgd of then looks like this), with
+ * tokens (one revoked, the highest id deleted so that AUTOINCREMENT's
+ * counter is past every row) and builds. */
+static const char schema_v3[] =
+    "PRAGMA application_id = 1835492401;"
+    "CREATE TABLE projects (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+    " repo_url TEXT, repo_ref TEXT, sources TEXT, sources_sha256 TEXT,"
+    " sources_files INTEGER NOT NULL DEFAULT 0, sources_bytes INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " CHECK ((repo_url IS NULL) != (sources IS NULL)));"
+    "CREATE TABLE config_versions (project_id INTEGER NOT NULL REFERENCES projects(id)"
+    " ON DELETE CASCADE, version INTEGER NOT NULL, document TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (project_id, version)) WITHOUT ROWID;"
+    "CREATE TABLE builds (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    " status INTEGER NOT NULL CHECK (status BETWEEN 0 AND 5),"
+    " target TEXT NOT NULL, arch TEXT NOT NULL, keys TEXT NOT NULL,"
+    " config_version INTEGER NOT NULL, ref TEXT, commit_sha TEXT, sources_sha256 TEXT,"
+    " input_hash TEXT, force INTEGER NOT NULL DEFAULT 0,"
+    " rebuild_of INTEGER REFERENCES builds(id) ON DELETE SET NULL,"
+    " reused_from INTEGER REFERENCES builds(id) ON DELETE SET NULL,"
+    " created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+    " duration_ms INTEGER, actions INTEGER NOT NULL DEFAULT 0,"
+    " hits INTEGER NOT NULL DEFAULT 0, misses INTEGER NOT NULL DEFAULT 0,"
+    " error TEXT, describe TEXT, FOREIGN KEY (project_id, config_version)"
+    " REFERENCES config_versions(project_id, version) ON DELETE CASCADE);"
+    "CREATE INDEX builds_by_status ON builds(status, id);"
+    "CREATE TABLE artifacts (build_id INTEGER PRIMARY KEY REFERENCES builds(id)"
+    " ON DELETE CASCADE, name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL);"
+    "CREATE TABLE logs (build_id INTEGER PRIMARY KEY REFERENCES builds(id) ON DELETE CASCADE,"
+    " size INTEGER NOT NULL);"
+    "CREATE TABLE tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+    " scope INTEGER NOT NULL CHECK (scope BETWEEN 1 AND 3), hash TEXT NOT NULL UNIQUE,"
+    " created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER);"
+    "ALTER TABLE projects ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_hits INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_misses INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_errors INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_bytes_down INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE builds ADD COLUMN remote_bytes_up INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 3;";
+
+Test(open, migrates_a_version_3_database)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/v3.sqlite3", base);
+    sql_exec(path, schema_v3);
+    char fill[2048];
+    snprintf(fill, sizeof fill,
+             "INSERT INTO projects (id, name, sources, sources_sha256, created_at, updated_at)"
+             " VALUES (7, 'old', '{}', '%s', 1, 1);"
+             "INSERT INTO config_versions VALUES (7, 1, '{\"name\":\"old\"}', '%s', 1);"
+             "INSERT INTO builds (id, project_id, status, target, arch, keys, config_version,"
+             " created_at, finished_at, input_hash, remote_hits)"
+             " VALUES (11, 7, 2, 'unix', 'x86_64', '{}', 1, 1, 2, '%s', 5);"
+             "INSERT INTO builds (id, project_id, status, target, arch, keys, config_version,"
+             " created_at) VALUES (12, 7, 0, 'unix', 'x86_64', '{}', 1, 3);"
+             "INSERT INTO tokens (id, name, scope, hash, created_at) VALUES"
+             " (1, 'admin', 3, '%s', 1), (2, 'reader', 1, '%s', 1), (3, 'gone', 2, '%s', 1);"
+             "UPDATE tokens SET revoked_at = 5 WHERE id = 2;"
+             "DELETE FROM tokens WHERE id = 3;",
+             hexof("src"), hexof("doc"), hexof("input"), hexof("t1"), hexof("t2"), hexof("t3"));
+    sql_exec(path, fill);
+
+    mg_store *s = mg_store_open(path, true, &err);
+    cr_assert_not_null(s, "open: %s", err.msg);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), 4);
+    sqlite3_close(db);
+
+    /* the tokens kept their ids, scopes and revocation */
+    int64_t id = 0;
+    cr_assert_eq(mg_store_token_check(s, hexof("t1"), &id), MG_SCOPE_ADMIN);
+    cr_assert_eq(id, 1);
+    cr_assert_eq(mg_store_token_check(s, hexof("t2"), &id), MG_SCOPE_NONE, "revoked stays so");
+    mg_token_row *rows = NULL;
+    size_t n = 0;
+    cr_assert_eq(mg_store_token_list(s, &rows, &n, &err), 0, "%s", err.msg);
+    /* the list leaves revoked tokens out */
+    cr_assert_eq(n, 1);
+    cr_assert_eq(rows[0].id, 1);
+    cr_assert_str_eq(rows[0].name, "admin");
+    cr_assert_eq(mg_store_token_count(s), 2, "the revoked one is still there");
+    mg_token_rows_free(rows, n);
+    /* a worker token: the new scope passes the rebuilt CHECK, and takes
+     * an id past the deleted one (the counter was carried over) */
+    int64_t wid = mg_store_token_create(s, "w", MG_SCOPE_WORKER, hexof("t4"), &err);
+    cr_assert_eq(wid, 4, "id %lld: %s", (long long)wid, err.msg);
+    cr_assert_eq(mg_store_token_check(s, hexof("t4"), &id), MG_SCOPE_WORKER);
+    cr_assert_eq(id, 4);
+    /* a scope past worker is still refused by the table */
+    cr_assert_eq(mg_store_token_create(s, "x", (mg_scope)5, hexof("t5"), &err), -1);
+
+    /* the builds, with no worker and lease 0; the queued one can be
+     * claimed by a worker under lease 1 */
+    mg_stored_build b;
+    cr_assert_eq(mg_store_build_get(s, 11, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(b.status, MG_STORED_SUCCEEDED);
+    cr_assert_str_eq(b.input_hash, hexof("input"));
+    cr_assert_eq(b.remote_hits, 5);
+    cr_assert_null(b.worker);
+    cr_assert_eq(b.lease, 0);
+    mg_stored_build_free(&b);
+    cr_assert_eq(mg_store_build_claim_id(s, 12, "w1", &err), 1, "%s", err.msg);
+    cr_assert_eq(mg_store_build_get(s, 12, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(b.worker, "w1");
+    cr_assert_eq(b.lease, 1);
+    mg_stored_build_free(&b);
+    mg_store_close(s);
+}
+
+/* Claims by id, re-queues and finishes under a lease (pull workers). */
+Test(open, leases_of_pull_workers)
+{
+    int64_t pid = new_project("leases");
+    int64_t bid = new_build(pid, "hello");
+    cr_assert_eq(mg_store_build_claim_id(st, bid, "w1", &err), 1, "%s", err.msg);
+    /* already running: no second claim */
+    cr_assert_eq(mg_store_build_claim_id(st, bid, "w2", &err), 0);
+    /* the lease lapses: queued again under lease 2, then claimed under 3 */
+    cr_assert_eq(mg_store_build_requeue(st, bid, 1, &err), 2, "%s", err.msg);
+    cr_assert_eq(status_of(bid), MG_STORED_QUEUED);
+    cr_assert_eq(mg_store_build_requeue(st, bid, 2, &err), -1, "not running: nothing to requeue");
+    cr_assert_eq(err.code, MG_E_CONFLICT);
+    cr_assert_eq(mg_store_build_claim_id(st, bid, "w2", &err), 3, "%s", err.msg);
+    /* a late finish under the old lease is refused; the right one ends it */
+    mg_stored_build done = {.id = bid, .lease = 1, .status = MG_STORED_FAILED, .error = "late"};
+    cr_assert_eq(mg_store_build_finish(st, &done, &err), -1);
+    cr_assert_eq(err.code, MG_E_CONFLICT);
+    cr_assert_not_null(strstr(err.msg, "lease 1"), "%s", err.msg);
+    cr_assert_eq(status_of(bid), MG_STORED_RUNNING);
+    done.lease = 3;
+    cr_assert_eq(mg_store_build_finish(st, &done, &err), 0, "%s", err.msg);
+    cr_assert_eq(status_of(bid), MG_STORED_FAILED);
+    cr_assert_eq(mg_store_build_requeue(st, bid, 3, &err), -1, "ended: nothing to requeue");
+}
+
 Test(open, refuses_a_newer_schema)
 {
     mg_store_close(st);
