@@ -64,6 +64,11 @@ typedef struct {
     bool in_flight;                /* holds key1's single flight in the cache */
     bool deferred;                 /* another build runs the same action: wait for it */
     bool from_remote;              /* its entry came from the remote cache */
+    bool distributable;            /* a C compile: distcc may run it (toolchain/distcc.h) */
+    bool asm_scanned;              /* its source was looked at for assembler reads */
+    bool force_local;              /* runs here: names assembler reads, or distcc failed it */
+    bool ran_remote;               /* its last run was on a distcc host */
+    int host;                      /* running on this distcc host, or -1: here */
     char key1[MG_SHA256_HEX_SIZE]; /* over argv and declared inputs */
     char key[MG_SHA256_HEX_SIZE];  /* key1 + the headers read */
     uint64_t exec_id;
@@ -94,6 +99,13 @@ struct mg_build {
     mg_remote *remote; /* the remote cache's session, or NULL */
     cJSON *memo;       /* path -> ["dev:ino:size:mtime:ctime", sha256] */
     bool memo_dirty;
+    /* distcc (toolchain/distcc.h): the hosts given, each one's compiles
+     * running and whether it failed in this build; the local processes */
+    char *distcc_prog;  /* NULL: no distcc in this build */
+    char *distcc_state; /* distcc's DISTCC_DIR without the sandbox */
+    unsigned *host_busy;
+    bool *host_down;
+    unsigned local_running;
 };
 
 static void logf_(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -221,6 +233,7 @@ static action *act_new(mg_build *b, act_kind kind, const char *label)
     a->kind = kind;
     a->label = mg_arena_strdup(&b->arena, label);
     a->mode = 0644;
+    a->host = -1;
     return a;
 }
 
@@ -582,8 +595,11 @@ static char **compile_reads(mg_build *b, action *a, size_t *n)
      * source's base name ("loop.c"): no file of the workspace, whose top
      * holds folders only */
     const char *src = b->files[a->inputs[0]].ws, *slash = strrchr(src, '/');
+    /* a compile on a distcc host ran its assembler there, without --MD;
+     * it was checked to read nothing (remote_asm_reads) */
     if (!read_depfile(b, a, a->depfile, NULL, &out, n, &cap) ||
-        !read_depfile(b, a, a->as_depfile, slash ? slash + 1 : src, &out, n, &cap)) {
+        (!a->ran_remote &&
+         !read_depfile(b, a, a->as_depfile, slash ? slash + 1 : src, &out, n, &cap))) {
         for (size_t i = 0; i < *n; i++) free(out[i]);
         free(out);
         *n = 0;
@@ -900,6 +916,33 @@ static int outdir_make(mg_build *b, action *a)
     return r;
 }
 
+const char **mg_build_compile_argv(mg_arena *ar, const mg_target *t, const mg_target_arch *a,
+                                   const char *cc, const char *const *extra, size_t n_extra,
+                                   const char *cwd_map, const char *src, const char *obj,
+                                   const char *dep, const char *as_dep, size_t *argc)
+{
+    size_t cap = t->n_cflags + a->n_cflags + n_extra + 32, n = 0;
+    const char **v = mg_arena_alloc(ar, cap * sizeof *v);
+    v[n++] = cc;
+    for (size_t i = 0; i < t->n_cflags; i++) v[n++] = t->cflags[i];
+    for (size_t i = 0; i < a->n_cflags; i++) v[n++] = a->cflags[i]; /* the arch's own, after */
+    for (size_t i = 0; i < n_extra; i++) v[n++] = extra[i];
+    /* the working directory out of the objects (debug info's comp_dir);
+     * every other path is workspace-relative already */
+    v[n++] = cwd_map;
+    v[n++] = "-Igen";
+    /* the runtime's C library before the host's headers */
+    if (t->libc) v[n++] = "-isystemruntime/libc/include";
+    v[n++] = "-Iruntime/include";
+    /* -Xassembler, not -Wa: a path may hold a comma */
+    const char *tail[] = {"-MD",  "-MF", dep, "-Xassembler", "--MD", "-Xassembler",
+                          as_dep, "-c",  src, "-o",          obj};
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) v[n++] = tail[i];
+    v[n] = NULL;
+    *argc = n;
+    return v;
+}
+
 /* Compiles `src` (a host path in one of the workspace's trees) to
  * obj/<its workspace path>/<stem>.o. Returns the object's host path
  * (arena), or NULL on failure. */
@@ -913,26 +956,16 @@ static const char *add_compile(mg_build *b, const char *src, const char *stem,
     char *dir = mg_arena_printf(&b->arena, "obj/%s", src_ws);
     if (act_outdir(b, a, dir) != 0) return NULL;
     a->reads_trees = true;
+    a->distributable = mg_distcc_distributable(src_ws);
     char *obj = mg_arena_printf(&b->arena, "%s/%s.o", dir, stem);
     char *dep = mg_arena_printf(&b->arena, "%s/%s.d", dir, stem);
     char *as_dep = mg_arena_printf(&b->arena, "%s/%s.as.d", dir, stem);
     a->depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, dep);
     a->as_depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, as_dep);
-    act_arg(b, a, b->cc);
-    act_args(b, a, t->cflags, t->n_cflags);
-    act_args(b, a, b->arch->cflags, b->arch->n_cflags); /* the arch's own, after the target's */
-    act_args(b, a, extra, n_extra);
-    /* the working directory out of the objects (debug info's comp_dir);
-     * every other path is workspace-relative already */
-    act_arg(b, a, b->cwd_map);
-    act_arg(b, a, "-Igen");
-    /* the runtime's C library before the host's headers */
-    if (t->libc) act_arg(b, a, "-isystemruntime/libc/include");
-    act_arg(b, a, "-Iruntime/include");
-    /* -Xassembler, not -Wa: a path may hold a comma */
-    const char *tail[] = {"-MD",  "-MF", dep,    "-Xassembler", "--MD", "-Xassembler",
-                          as_dep, "-c",  src_ws, "-o",          obj};
-    act_args(b, a, tail, sizeof tail / sizeof *tail);
+    size_t argc;
+    const char **argv = mg_build_compile_argv(&b->arena, t, b->arch, b->cc, extra, n_extra,
+                                              b->cwd_map, src_ws, obj, dep, as_dep, &argc);
+    act_args(b, a, argv, argc);
     char *obj_host = mg_arena_printf(&b->arena, "%s/%s", b->scratch, obj);
     act_output(b, a, obj_host);
     return obj_host;
@@ -1319,7 +1352,83 @@ static uint64_t build_time_left(mg_build *b)
 static const char *const action_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
                                          "SOURCE_DATE_EPOCH=0", NULL};
 
-static void start(mg_build *b, action *a)
+/* --- distcc ---------------------------------------------------------------- */
+
+/* Where an action that is ready may run now. */
+enum { PLACE_WAIT = -2, PLACE_HERE = -1 };
+
+static bool distcc_on(const mg_build *b)
+{
+    if (!b->distcc_prog) return false;
+    for (size_t i = 0; i < b->o.distcc->n; i++)
+        if (!b->host_down[i]) return true;
+    return false;
+}
+
+/* The least busy host with a free slot, or -1. */
+static int free_host(const mg_build *b)
+{
+    int best = -1;
+    for (size_t i = 0; i < b->o.distcc->n; i++) {
+        const mg_distcc_host *h = &b->o.distcc->v[i];
+        if (b->host_down[i] || b->host_busy[i] >= h->limit) continue;
+        /* busy/limit smaller, compared without division */
+        if (best < 0 || (uint64_t)b->host_busy[i] * b->o.distcc->v[best].limit <
+                            (uint64_t)b->host_busy[best] * h->limit)
+            best = (int)i;
+    }
+    return best;
+}
+
+/* A C source that names the assembler's reading directives compiles here,
+ * where the assembler's --MD lists what it read (toolchain/distcc.h). */
+static bool source_asm_reads(mg_build *b, action *a)
+{
+    size_t len;
+    char *text = mg_file_read(b->files[a->inputs[0]].path, 64u << 20, &len);
+    bool reads = !text || mg_distcc_asm_reads(text, len);
+    free(text);
+    return reads;
+}
+
+/* After a compile on a host: whether a header it read names them. */
+static bool remote_asm_reads(mg_build *b, action *a)
+{
+    char **files = NULL;
+    size_t n = 0, cap = 0;
+    bool reads = !read_depfile(b, a, a->depfile, NULL, &files, &n, &cap);
+    for (size_t i = 0; i < n; i++) {
+        if (!reads) {
+            size_t len;
+            char *text = mg_file_read(files[i], 64u << 20, &len);
+            reads = !text || mg_distcc_asm_reads(text, len);
+            free(text);
+        }
+        free(files[i]);
+    }
+    free(files);
+    return reads;
+}
+
+static int place(mg_build *b, action *a, unsigned local_jobs)
+{
+    if (a->kind == ACT_COMPILE && a->distributable && !a->force_local && distcc_on(b)) {
+        if (!a->asm_scanned) {
+            a->asm_scanned = true;
+            if (source_asm_reads(b, a)) {
+                a->force_local = true;
+                log_step(b, "%s: names .incbin or .include: compiled here", a->label);
+            }
+        }
+        if (!a->force_local) {
+            int h = free_host(b);
+            return h >= 0 ? h : PLACE_WAIT;
+        }
+    }
+    return b->local_running < local_jobs ? PLACE_HERE : PLACE_WAIT;
+}
+
+static void start(mg_build *b, action *a, int where)
 {
     for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
     bool sandboxed = !b->o.no_sandbox;
@@ -1351,15 +1460,35 @@ static void start(mg_build *b, action *a)
     mg_build_limits l = b->limits;
     uint64_t left = build_time_left(b);
     if (!l.action_wall_ms || left < l.action_wall_ms) l.action_wall_ms = left ? left : 1;
-    mg_sandbox_spec sb = {
-        .sandboxed = sandboxed, .limits = &l, .binds = binds, .n_binds = n, .env = action_env};
-    char **run = mg_sandbox_argv(&sb, argv);
+    /* on a distcc host: distcc with the same argv, and the network (the
+     * preprocessing stays in the sandbox; the far side is distccd's) */
+    a->host = where >= 0 ? where : -1;
+    a->ran_remote = false;
+    const char **dargv = NULL;
+    char **denv = NULL;
+    if (a->host >= 0) {
+        dargv = mg_distcc_argv(b->distcc_prog, argv, a->argc);
+        denv = mg_distcc_env(action_env, &b->o.distcc->v[a->host], b->cc,
+                             sandboxed ? "/tmp" : b->distcc_state);
+        b->host_busy[a->host]++;
+    } else
+        b->local_running++;
+    const char *const *env = denv ? (const char *const *)denv : action_env;
+    mg_sandbox_spec sb = {.sandboxed = sandboxed,
+                          .limits = &l,
+                          .binds = binds,
+                          .n_binds = n,
+                          .env = env,
+                          .network = a->host >= 0};
+    char **run = mg_sandbox_argv(&sb, dargv ? dargv : argv);
     mg_exec_spec spec = {.argv = (const char *const *)run,
                          .cwd = sandboxed ? NULL : b->scratch,
-                         .env = action_env,
+                         .env = env,
                          .timeout_ms = l.action_wall_ms == UINT64_MAX ? 0 : l.action_wall_ms};
     a->exec_id = mg_executor_start(b->ex, &spec);
     a->state = ST_RUNNING;
+    free(dargv);
+    mg_distcc_env_free(denv);
     mg_sandbox_argv_free(run);
     free(argv);
     free(binds);
@@ -1419,13 +1548,56 @@ static int finish(mg_build *b, const mg_exec_result *r)
     for (size_t i = 0; i < b->n_acts; i++)
         if (b->acts[i].state == ST_RUNNING && b->acts[i].exec_id == r->id) a = &b->acts[i];
     if (!a) return 0;
+    if (a->host >= 0)
+        b->host_busy[a->host]--;
+    else
+        b->local_running--;
+    bool stopped = r->cancelled || atomic_load(&b->cancelled);
+    if (a->host >= 0 && !stopped && !r->timed_out) {
+        const mg_distcc_host *h = &b->o.distcc->v[a->host];
+        /* distcc's own failure: that host is off for this build, and the
+         * compile runs here */
+        if (r->spawn_error || mg_distcc_own_failure(r)) {
+            const char *why = mg_distcc_exit_reason(r->exit_status);
+            if (b->host_down[a->host])
+                ;
+            else if (r->spawn_error)
+                log_step(b, "distcc: cannot run %s (%s): compiles run here", b->distcc_prog,
+                         strerror(r->spawn_error));
+            else
+                log_step(b,
+                         "distcc: host %s failed (exit %d: %s): its compiles run here for the "
+                         "rest of this build",
+                         h->name, r->exit_status, why ? why : "distcc's own failure");
+            b->host_down[a->host] = true;
+            b->res->distcc_fallbacks++;
+            log_step(b, "%s: distcc failed on %s: compiled here", a->label, h->name);
+            if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
+            a->force_local = true;
+            start(b, a, PLACE_HERE);
+            return 0;
+        }
+        if (r->exit_status == 0 && remote_asm_reads(b, a)) {
+            b->res->distcc_fallbacks++;
+            log_step(b, "%s: a header names .incbin or .include: compiled here again", a->label);
+            a->force_local = true;
+            start(b, a, PLACE_HERE);
+            return 0;
+        }
+        a->ran_remote = r->exit_status == 0;
+        if (a->ran_remote) b->res->distcc_remote++;
+    }
     b->res->misses++;
     b->executed_ms += r->duration_ms;
     if (b->o.on_action) b->o.on_action(b->o.log_ctx, a->label, r->duration_ms);
-    log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
+    if (a->host >= 0)
+        log_step(b, "%s: ran in %llu ms on %s", a->label, (unsigned long long)r->duration_ms,
+                 b->o.distcc->v[a->host].name);
+    else
+        log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
     log_command(b, a);
     if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
-    if (r->cancelled || atomic_load(&b->cancelled)) {
+    if (stopped) {
         b->res->cancelled = true;
         return fail(b, MG_E_CANCELLED, "cancelled");
     }
@@ -1553,6 +1725,7 @@ static void prefetch(mg_build *b)
 
 static int run_actions(mg_build *b)
 {
+    /* the local processes; distcc hosts add their own slots */
     unsigned jobs = b->o.jobs ? b->o.jobs : default_jobs();
     int status = 0;
     b->res->actions = (unsigned)b->n_acts;
@@ -1574,7 +1747,8 @@ static int run_actions(mg_build *b)
                 status = fail(b, MG_E_CANCELLED, "cancelled");
                 break;
             }
-            if (mg_executor_running(b->ex) >= jobs) break;
+            int where = place(b, a, jobs);
+            if (where == PLACE_WAIT) continue;
             if (hash_sources(b, a) != 0) {
                 status = -1;
                 break;
@@ -1614,7 +1788,7 @@ static int run_actions(mg_build *b)
                 status = -1;
                 break;
             }
-            if (inputs_there) start(b, a);
+            if (inputs_there) start(b, a, where);
         }
         if (status != 0) break;
         bool waiting = false;
@@ -1689,6 +1863,8 @@ void mg_build_free(mg_build *b)
     free(b->cc);
     free(b->ar);
     free(b->strip);
+    free(b->distcc_prog);
+    free(b->distcc_state);
     free(b->rt_root);
     free(b->src_root);
     if (b->scratch) {
@@ -1806,6 +1982,29 @@ int mg_build_run(mg_build *b, mg_build_result *res)
                             b->limits.build_wall_ms ? b->start_ms + b->limits.build_wall_ms : 0,
                             &b->cancelled, b->limits.file_size);
     }
+    if (b->o.distcc && b->o.distcc->n) {
+        res->distcc_used = true;
+        b->host_busy = mg_arena_alloc(&b->arena, b->o.distcc->n * sizeof *b->host_busy);
+        b->host_down = mg_arena_alloc(&b->arena, b->o.distcc->n * sizeof *b->host_down);
+        b->distcc_prog = mg_distcc_program(&err);
+        /* without the sandbox distcc's state folder is the build's, not a
+         * user's ~/.distcc */
+        if (b->distcc_prog && b->o.no_sandbox) {
+            b->distcc_state = mg_path_join(b->scratch, "distcc");
+            if (mg_mkdir_p(b->distcc_state) != 0) {
+                free(b->distcc_prog);
+                b->distcc_prog = NULL;
+                mg_err_set(&err, MG_E_IO, "cannot create %s: %s", b->distcc_state, strerror(errno));
+            }
+        }
+        if (!b->distcc_prog)
+            log_step(b, "distcc: off for this build: %s", err.msg);
+        else {
+            char *hosts = mg_distcc_hosts_text(b->o.distcc);
+            log_step(b, "distcc: C compiles on %s", hosts);
+            free(hosts);
+        }
+    }
     memo_load(b);
     r = plan(b);
     if (r == 0) r = run_actions(b);
@@ -1836,6 +2035,9 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         mg_remote_close(b->remote);
         b->remote = NULL;
     }
+    if (res->distcc_used)
+        log_step(b, "distcc: %u compiles ran on distcc hosts, %u fallbacks", res->distcc_remote,
+                 res->distcc_fallbacks);
     mg_cache_count(b->o.cache, res->hits, res->misses, b->corrupt, res->saved_ms, b->executed_ms);
     memo_save(b);
     if (r == 0) {
