@@ -229,8 +229,9 @@ char **mg_distcc_env(const char *const *base, const mg_distcc_host *h, const cha
     /* never compile here behind mgd's back: mgd counts and does that */
     env[k++] = mg_xstrdup("DISTCC_FALLBACK=0");
     env[k++] = mg_xstrdup("DISTCC_SKIP_LOCAL_RETRY=1");
-    /* mgd keeps a failed host off itself, per build */
-    env[k++] = mg_xstrdup("DISTCC_BACKOFF_PERIOD=0");
+    /* (not DISTCC_BACKOFF_PERIOD=0: distcc 3.4 then retries a refused
+     * host until it runs out of descriptors and aborts; mgd keeps a failed
+     * host off itself) */
     env[k++] = mg_xasprintf("DISTCC_DIR=%s", state);
     env[k] = NULL;
     return env;
