@@ -1,51 +1,52 @@
-#!/ usr / bin / env bash
-#distcc for the C compiles of a build(docs / distcc.md), against distccd
-#daemons this test starts on 127.0.0.1(their own ports, allow lists and
-#logs) and stops:
-# 1. two good hosts, -- force : the image 's sha256 equals the local build' s
-#(unix / x86_64 and virtio / aarch64); at least 90 % of the compile
-#actions ran on a host(mgd's log and both distccd logs agree), each
-#host took a share, no fallback; then a local build without-- force
-#finds every action in the cache(the keys are a local compile's);
-# 2. a host whose compiler differs(a distccd whose PATH puts first an
-#x86_64 - linux - gnu - gcc that adds - fno - inline) and a dead host(a closed
-#port) are dropped by the probe, each with its line; the image is
-#still right;
-# 3. a host killed during the build : fallbacks counted, the build
-#succeeds with the same sha256;
-# 4. a user 's compile error fails the build with the compiler' s message;
-# 5. bad host lists are refused.
-#usage : distcc.sh MGD
-set - u mgd = $(realpath "$1") src = $(cd "$(dirname " $0 ")/../.." && pwd) distccd =
-    $(command - v distccd || echo / usr / bin / distccd)[-x "$distccd"] &&
-        command - v distcc > / dev / null ||
-{
-    echo "skipped: distcc is not installed (scripts/deps.sh installs it)";
-    exit 77;
-}
+#!/usr/bin/env bash
+# distcc for the C compiles of a build (docs/distcc.md), against distccd
+# daemons this test starts on 127.0.0.1 (their own ports, allow lists and
+# logs) and stops:
+#   1. two good hosts, --force: the image's sha256 equals the local build's
+#      (unix/x86_64 and virtio/aarch64); at least 90 % of the compile
+#      actions ran on a host (mgd's log and both distccd logs agree), each
+#      host took a share, no fallback; then a local build without --force
+#      finds every action in the cache (the keys are a local compile's);
+#   2. a host whose compiler differs (a distccd whose PATH puts first an
+#      x86_64-linux-gnu-gcc that adds -fno-inline) and a dead host (a closed
+#      port) are dropped by the probe, each with its line; the image is
+#      still right;
+#   3. a host killed during the build: fallbacks counted, the build
+#      succeeds with the same sha256;
+#   4. a user's compile error fails the build with the compiler's message;
+#   5. bad host lists are refused.
+# usage: distcc.sh MGD
+set -u
+mgd=$(realpath "$1")
+src=$(cd "$(dirname "$0")/../.." && pwd)
+distccd=$(command -v distccd || echo /usr/bin/distccd)
+[ -x "$distccd" ] && command -v distcc >/dev/null ||
+  { echo "skipped: distcc is not installed (scripts/deps.sh installs it)"; exit 77; }
 
-work = $(mktemp - d) pids = () cleanup()
-{
-  for
-      p in "${pids[@]}";
-  do kill - 9 "$p" $(pgrep - P "$p") 2 > / dev / null done rm - rf "$work"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill -9 "$p" $(pgrep -P "$p") 2>/dev/null
+  done
+  rm -rf "$work"
 }
 trap cleanup EXIT
-#distccd started as root runs as the user distccd : it must write its log
-    chmod 755 "$work" fails = 0 fail()
-{
-    echo "FAIL $*";
-    fails = $((fails + 1));
-}
+# distccd started as root runs as the user distccd: it must write its log
+chmod 755 "$work"
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 
-free_port(){
-    python3 -
-    c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'}
-#start_distccd NAME[PATH] : a distccd on a free port; sets port_NAME, pid_NAME
-start_distccd()
-{
-    local name = $1 path = ${2 : -} port log =
-        $work / $1.log port = $(free_port) : > "$log" chmod 666 "$log" if[-n "$path"]; then
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# start_distccd NAME [PATH]: a distccd on a free port; sets port_NAME, pid_NAME
+start_distccd() {
+  local name=$1 path=${2:-} port log=$work/$1.log
+  port=$(free_port)
+  : >"$log"
+  chmod 666 "$log"
+  if [ -n "$path" ]; then
     DISTCCD_PATH=$path "$distccd" --daemon --no-detach --port "$port" --listen 127.0.0.1 \
       --allow 127.0.0.1 --log-file "$log" --jobs 2 &
   else
@@ -56,84 +57,70 @@ start_distccd()
   pids+=("$pid")
   printf -v "port_$name" %s "$port"
   printf -v "pid_$name" %s "$pid"
-  for _ in $(seq 50);
-    do
-        python3 - c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2 >
-            / dev / null &&return 0 sleep 0.1 done echo "FAIL distccd $name does not listen" exit 1
+  for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null &&
+      return 0
+    sleep 0.1
+  done
+  echo "FAIL distccd $name does not listen"
+  exit 1
 }
-#the compiles a distccd log shows(the probe's among them)
-served()
-{
-    grep - c "COMPILE_OK"
-             "$work/$1.log";
-}
+# the compiles a distccd log shows (the probe's among them)
+served() { grep -c "COMPILE_OK" "$work/$1.log"; }
 
-start_distccd a start_distccd b hosts = "127.0.0.1:$port_a/2 127.0.0.1:$port_b/2" proj =
-    $work / hello cp - r "$src/examples/hello"
-                         "$proj"
+start_distccd a
+start_distccd b
+hosts="127.0.0.1:$port_a/2 127.0.0.1:$port_b/2"
+proj=$work/hello
+cp -r "$src/examples/hello" "$proj"
 
-#-- -                                                                                              \
-    1. two good hosts -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
-    check_arch(){#TARGET ARCH local t = $1 a = $2 out =
-                     $work / $1 -
-                             $2 "$mgd" build "$proj" --target "$t" --arch "$a" --cache
-                             "$work/cache-local" --force -
-                             o "$out.local" >
-                         "$out.local.sum" 2 > "$out.local.err" ||
-                     {fail "$t/$a: the local build failed: $(cat " $out.local.err ")";
-return;
+# --- 1. two good hosts ----------------------------------------------------------
+check_arch() { # TARGET ARCH
+  local t=$1 a=$2 out=$work/$1-$2
+  "$mgd" build "$proj" --target "$t" --arch "$a" --cache "$work/cache-local" --force \
+    -o "$out.local" >"$out.local.sum" 2>"$out.local.err" ||
+    { fail "$t/$a: the local build failed: $(cat "$out.local.err")"; return; }
+  local a0 b0
+  a0=$(served a)
+  b0=$(served b)
+  "$mgd" build "$proj" --target "$t" --arch "$a" --cache "$work/cache-$t-$a" --force --verbose \
+    --distcc "$hosts" -o "$out.distcc" >"$out.distcc.sum" 2>"$out.distcc.err" ||
+    { fail "$t/$a: the distcc build failed: $(tail -5 "$out.distcc.err")"; return; }
+  local want got
+  want=$(cut -d' ' -f1 "$out.local.sum")
+  got=$(cut -d' ' -f1 "$out.distcc.sum")
+  [ -n "$want" ] && [ "$want" = "$got" ] ||
+    fail "$t/$a: the distcc image's sha256 $got is not the local $want"
+  local compiles remote fallbacks on_a on_b
+  compiles=$(grep -c "] compile .*: ran in" "$out.distcc.err")
+  remote=$(grep -c "] compile .*: ran in .* on 127.0.0.1:" "$out.distcc.err")
+  on_a=$(($(served a) - a0 - 1)) # one probe compile each
+  on_b=$(($(served b) - b0 - 1))
+  fallbacks=$(sed -n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' \
+    "$out.distcc.err")
+  echo "$t/$a: $remote of $compiles compiles on distcc hosts ($on_a on a, $on_b on b)," \
+    "$fallbacks fallbacks, sha256 ${got:0:16}"
+  [ "$compiles" -gt 0 ] && [ $((remote * 100)) -ge $((compiles * 90)) ] ||
+    fail "$t/$a: $remote of $compiles compiles ran remotely (want at least 90 %)"
+  [ $((on_a + on_b)) -eq "$remote" ] ||
+    fail "$t/$a: the distccd logs show $on_a + $on_b compiles, mgd says $remote"
+  [ "$on_a" -gt 0 ] && [ "$on_b" -gt 0 ] || fail "$t/$a: a host took no share ($on_a, $on_b)"
+  [ "$fallbacks" = 0 ] || fail "$t/$a: $fallbacks fallbacks, want none"
+  # the keys are those of local compiles: a local build finds everything
+  "$mgd" build "$proj" --target "$t" --arch "$a" --cache "$work/cache-$t-$a" \
+    -o "$out.again" >/dev/null 2>"$out.again.err" || fail "$t/$a: the local rebuild failed"
+  grep -q ": \([0-9]*\) actions, \1 cached, 0 run" "$out.again.err" ||
+    fail "$t/$a: a local build after the distcc one ran actions: $(grep actions "$out.again.err")"
 }
-local a0 b0 a0 = $(served a) b0 = $(served b) "$mgd" build "$proj" --target "$t" --arch "$a" --cache
-                                          "$work/cache-$t-$a" --force-- verbose-- distcc "$hosts" -
-                                          o "$out.distcc" >
-                                      "$out.distcc.sum" 2 > "$out.distcc.err" ||
-{
-    fail "$t/$a: the distcc build failed: $(tail -5 " $out.distcc.err ")";
-    return;
-}
-local want got want = $(cut - d ' ' - f1 "$out.local.sum") got =
-    $(cut - d ' ' - f1 "$out.distcc.sum")[-n "$want"] && ["$want" = "$got"] || fail
-    "$t/$a: the distcc image's sha256 $got is not the local $want" local compiles remote fallbacks
-        on_a on_b compiles = $(
-        grep - c "] compile .*: ran in"
-                 "$out.distcc.err") remote = $(grep - c "] compile .*: ran in .* on 127.0.0.1:"
-                                                        "$out.distcc.err") on_a =
-        $(($(served a) - a0 - 1)) #one probe compile each on_b = $(
-            ($(served b) - b0 - 1)) fallbacks =
-            $(sed -
-              n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' "$out."
-                                                                                           "distcc."
-                                                                                           "err")
-                    echo
-                "$t/$a: $remote of $compiles compiles on distcc hosts ($on_a on a, $on_b on b),"
-                "$fallbacks fallbacks, sha256 ${got:0:16}"["$compiles" - gt 0] &&
-                [$((remote * 100)) - ge $((compiles * 90))] ||
-            fail "$t/$a: $remote of $compiles compiles ran remotely (want at least 90 %)"
-                [$((on_a + on_b)) - eq "$remote"] ||
-            fail "$t/$a: the distccd logs show $on_a + $on_b compiles, mgd says $remote"["$on_a" -
-                                                                                         gt 0] &&
-                ["$on_b" - gt 0] ||
-            fail "$t/$a: a host took no share ($on_a, $on_b)"["$fallbacks" = 0] ||
-            fail "$t/$a: $fallbacks fallbacks, want none"
-#the keys are those of local compiles : a local build finds everything
-                 "$mgd" build "$proj" --target "$t" --arch "$a" --cache "$work/cache-$t-$a" -
-                    o "$out.again" >
-                / dev / null 2 > "$out.again.err" ||
-            fail "$t/$a: the local rebuild failed" grep - q ": \([0-9]*\) actions, \1 cached, 0 run"
-                                                            "$out.again.err" ||
-            fail
-            "$t/$a: a local build after the distcc one ran actions: $(grep actions " $out.again.err
-            ")"
-}
-check_arch unix x86_64 if command - v aarch64 - linux - gnu - gcc > / dev / null; then
+check_arch unix x86_64
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
   check_arch virtio aarch64
 else
   echo "note: aarch64-linux-gnu-gcc missing, the cross arch is not checked (scripts/deps.sh)"
 fi
 want=$(cut -d' ' -f1 "$work/unix-x86_64.local.sum")
 
-#-- - 2. a different compiler,                                                                     \
-    a dead host -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+# --- 2. a different compiler, a dead host ------------------------------------------
 mkdir -p "$work/badcc"
 printf '#!/bin/sh\nexec /usr/bin/x86_64-linux-gnu-gcc -fno-inline "$@"\n' \
   >"$work/badcc/x86_64-linux-gnu-gcc"
@@ -151,7 +138,7 @@ grep -q "distcc: 1 host: 127.0.0.1:$port_a" "$work/2.err" ||
   fail "probe: the good host was not kept: $(cat "$work/2.err")"
 [ "$(cut -d' ' -f1 "$work/2.sum")" = "$want" ] || fail "probe: the image differs"
 [ "$(served bad)" -eq 1 ] || fail "probe: the dropped host served $(served bad) compiles, want the probe's 1"
-#no host left : local compiles, said once
+# no host left: local compiles, said once
 "$mgd" build "$proj" --cache "$work/cache-2b" --force --distcc "127.0.0.1:$dead" \
   -o "$work/img2b" >"$work/2b.sum" 2>"$work/2b.err" || fail "no host: the build failed"
 grep -q "distcc: no host left: compiles run here" "$work/2b.err" ||
@@ -159,40 +146,32 @@ grep -q "distcc: no host left: compiles run here" "$work/2b.err" ||
 [ "$(cut -d' ' -f1 "$work/2b.sum")" = "$want" ] || fail "no host: the image differs"
 echo "probe: a different compiler and a dead host dropped"
 
-#-- -                                                                                              \
-    3. a host that dies during the build -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+# --- 3. a host that dies during the build ------------------------------------------
 start_distccd c
 "$mgd" build "$proj" --cache "$work/cache-3" --force --verbose \
   --distcc "127.0.0.1:$port_c/2 127.0.0.1:$port_b/2" -o "$work/img3" \
   >"$work/3.sum" 2>"$work/3.err" &
 bpid=$!
-#once the first compile ran on c, c dies(its workers with it)
-for _ in $(seq 300);
-do
-    grep - q "on 127.0.0.1:$port_c"
-             "$work/3.err" 2 >
-            / dev / null &&break sleep 0.02 done kill - 9 "$pid_c" $(pgrep - P "$pid_c") 2 >
-            / dev / null wait "$bpid" ||
-        fail "death: the build failed: $(tail -5 " $work / 3.err ")" fb =
-        $(sed -
-          n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' "$work/"
-                                                                                       "3.err")
-            ["${fb:-0}" - ge 1] ||
-        fail "death: no fallback counted ($(grep 'distcc:' " $work / 3.err "))" grep - q
-            "distcc: host 127.0.0.1:$port_c failed (exit 1[0-2][0-9]"
-            "$work/3.err" ||
-        fail
-        "death: the host's failure is not said"["$(cut -d' ' -f1 " $work / 3.sum ")" = "$want"] ||
-        fail "death: the image differs" echo "death: $fb fallbacks, the same image"
+# once the first compile ran on c, c dies (its workers with it)
+for _ in $(seq 300); do
+  grep -q "on 127.0.0.1:$port_c" "$work/3.err" 2>/dev/null && break
+  sleep 0.02
+done
+kill -9 "$pid_c" $(pgrep -P "$pid_c") 2>/dev/null
+wait "$bpid" || fail "death: the build failed: $(tail -5 "$work/3.err")"
+fb=$(sed -n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' "$work/3.err")
+[ "${fb:-0}" -ge 1 ] || fail "death: no fallback counted ($(grep 'distcc:' "$work/3.err"))"
+grep -q "distcc: host 127.0.0.1:$port_c failed (exit 1[0-2][0-9]" "$work/3.err" ||
+  fail "death: the host's failure is not said"
+[ "$(cut -d' ' -f1 "$work/3.sum")" = "$want" ] || fail "death: the image differs"
+echo "death: $fb fallbacks, the same image"
 
-#-- - 4. a user's compile error --------------------------------------------------------
-        bad = $work / broken cp - r "$src/examples/hello"
-                                    "$bad" printf
-                  '\nint broken(void) { return undeclared_thing; }\n' >>
-              "$bad/unikernel.c" if "$mgd" build "$bad" --cache "$work/cache-4" --distcc
-                  "127.0.0.1:$port_a/2" -
-                  o "$work/img4" >
-              / dev / null 2 > "$work/4.err"; then
+# --- 4. a user's compile error --------------------------------------------------------
+bad=$work/broken
+cp -r "$src/examples/hello" "$bad"
+printf '\nint broken(void) { return undeclared_thing; }\n' >>"$bad/unikernel.c"
+if "$mgd" build "$bad" --cache "$work/cache-4" --distcc "127.0.0.1:$port_a/2" -o "$work/img4" \
+  >/dev/null 2>"$work/4.err"; then
   fail "a compile error built"
 else
   grep -q "compile unikernel.c failed (exit status 1): .*undeclared_thing" "$work/4.err" ||
@@ -201,25 +180,24 @@ else
     fail "a compile error counted as a fallback: $(grep fallbacks "$work/4.err")"
 fi
 
-#-- -                                                                                              \
-    5. bad host lists -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
-for l in "localhost" "user@host" "h:99999" "h/0" "h,cpp" "--randomize h" "" "h:1:2" "a b a";
-do
-    if MGD_DISTCC
-        = "$mgd" build "$proj" --cache "$work/cache-5" --distcc "$l" - o "$work/img5" >
-          / dev / null 2 > "$work/5.err";
-then[-z "$l"] || fail "the host list '$l' was taken" else st =
-    $ ? [-n "$l"] && [$st - eq 2] &&
-                grep - q "distcc"
-                         "$work/5.err" ||
-            fail "the host list '$l': status $st, $(cat " $work / 5.err ")" fi done
+# --- 5. bad host lists --------------------------------------------------------------
+for l in "localhost" "user@host" "h:99999" "h/0" "h,cpp" "--randomize h" "" "h:1:2" "a b a"; do
+  if MGD_DISTCC= "$mgd" build "$proj" --cache "$work/cache-5" --distcc "$l" -o "$work/img5" \
+    >/dev/null 2>"$work/5.err"; then
+    [ -z "$l" ] || fail "the host list '$l' was taken"
+  else
+    st=$?
+    [ -n "$l" ] && [ $st -eq 2 ] && grep -q "distcc" "$work/5.err" ||
+      fail "the host list '$l': status $st, $(cat "$work/5.err")"
+  fi
+done
 
-#distccd stops on SIGTERM; nothing of ours stays
-                for p in "${pids[@]}";
-do kill "$p" 2 > / dev / null; done
+# distccd stops on SIGTERM; nothing of ours stays
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 sleep 0.5
-for p in "${pids[@]}";
-do
-left = $(pgrep - P "$p")[-z "$left"] || fail
-                                            "distccd $p left workers $left" done["$fails" - eq 0] &&
-                                            echo "distcc: all passed"["$fails" - eq 0]
+for p in "${pids[@]}"; do
+  left=$(pgrep -P "$p")
+  [ -z "$left" ] || fail "distccd $p left workers $left"
+done
+[ "$fails" -eq 0 ] && echo "distcc: all passed"
+[ "$fails" -eq 0 ]
