@@ -64,11 +64,13 @@ typedef struct {
     bool in_flight;                /* holds key1's single flight in the cache */
     bool deferred;                 /* another build runs the same action: wait for it */
     bool from_remote;              /* its entry came from the remote cache */
-    bool distributable;            /* a C compile: distcc may run it (toolchain/distcc.h) */
-    bool asm_scanned;              /* its source was looked at for assembler reads */
-    bool force_local;              /* runs here: names assembler reads, or distcc failed it */
-    bool ran_remote;               /* its last run was on a distcc host */
-    int host;                      /* running on this distcc host, or -1: here */
+    bool force_local;              /* runs here: distcc failed it */
+    bool ran_remote;               /* its last run had cc1 on a distcc host */
+    bool assembling;               /* step 2 of a distributed compile runs (toolchain/distcc.h) */
+    int host;                      /* running (step 1) or ran cc1 on this distcc host, or -1 */
+    char *asm_ws;                  /* a C compile: the assembly text distcc brings back, or NULL */
+    char *cc1_output;              /* step 1's messages, shown with step 2's (malloc'd) */
+    uint64_t cc1_ms;               /* step 1's time */
     char key1[MG_SHA256_HEX_SIZE]; /* over argv and declared inputs */
     char key[MG_SHA256_HEX_SIZE];  /* key1 + the headers read */
     uint64_t exec_id;
@@ -511,13 +513,13 @@ static int cmp_str(const void *x, const void *y)
 
 /* Reads a depfile: "obj: src h1 h2 \<newline> h3", spaces in names escaped
  * with a backslash, and appends the host paths of what it lists (the
- * declared inputs and the name `skip` left out) to out. Names are as the
+ * declared inputs and the names `skip`, NULL-terminated, left out) to out. Names are as the
  * action saw them: relative ones, and in the sandbox absolute ones under
  * its workspace, are the workspace's. Nothing else is dropped: a name that
  * cannot be hashed then keeps the compile out of the cache. false when the
  * file cannot be read (or a name cannot be held in memory). */
-static bool read_depfile(mg_build *b, action *a, const char *file, const char *skip, char ***out_,
-                         size_t *n, size_t *cap)
+static bool read_depfile(mg_build *b, action *a, const char *file, const char *const *skip,
+                         char ***out_, size_t *n, size_t *cap)
 {
     static const char ws_root[] = MG_SANDBOX_WORKSPACE "/";
     size_t len;
@@ -560,7 +562,8 @@ static bool read_depfile(mg_build *b, action *a, const char *file, const char *s
                 bool declared = false;
                 for (size_t i = 0; i < a->n_inputs; i++)
                     if (!strcmp(b->files[a->inputs[i]].path, path)) declared = true;
-                if (skip && !strcmp(t, skip)) declared = true;
+                for (size_t i = 0; skip && skip[i]; i++)
+                    if (!strcmp(t, skip[i])) declared = true;
                 if (!declared) {
                     if (*n + 1 >= *cap)
                         out = mg_xrealloc(out, (*cap = *cap * 2 + 32) * sizeof *out);
@@ -593,13 +596,12 @@ static char **compile_reads(mg_build *b, action *a, size_t *n)
     *n = 0;
     /* the assembler also lists the name of its .file directive, the
      * source's base name ("loop.c"): no file of the workspace, whose top
-     * holds folders only */
+     * holds folders only; after a distributed compile, the assembly text
+     * it was given, which a local compile keeps in a pipe */
     const char *src = b->files[a->inputs[0]].ws, *slash = strrchr(src, '/');
-    /* a compile on a distcc host ran its assembler there, without --MD;
-     * it was checked to read nothing (remote_asm_reads) */
+    const char *skip[] = {slash ? slash + 1 : src, a->ran_remote ? a->asm_ws : NULL, NULL};
     if (!read_depfile(b, a, a->depfile, NULL, &out, n, &cap) ||
-        (!a->ran_remote &&
-         !read_depfile(b, a, a->as_depfile, slash ? slash + 1 : src, &out, n, &cap))) {
+        !read_depfile(b, a, a->as_depfile, skip, &out, n, &cap)) {
         for (size_t i = 0; i < *n; i++) free(out[i]);
         free(out);
         *n = 0;
@@ -956,12 +958,14 @@ static const char *add_compile(mg_build *b, const char *src, const char *stem,
     char *dir = mg_arena_printf(&b->arena, "obj/%s", src_ws);
     if (act_outdir(b, a, dir) != 0) return NULL;
     a->reads_trees = true;
-    a->distributable = mg_distcc_distributable(src_ws);
     char *obj = mg_arena_printf(&b->arena, "%s/%s.o", dir, stem);
     char *dep = mg_arena_printf(&b->arena, "%s/%s.d", dir, stem);
     char *as_dep = mg_arena_printf(&b->arena, "%s/%s.as.d", dir, stem);
     a->depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, dep);
     a->as_depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, as_dep);
+    /* (a name no other compile of the folder writes: one source each) */
+    if (mg_distcc_distributable(src_ws))
+        a->asm_ws = mg_arena_printf(&b->arena, "%s/%s.distcc.s", dir, stem);
     size_t argc;
     const char **argv = mg_build_compile_argv(&b->arena, t, b->arch, b->cc, extra, n_extra,
                                               b->cwd_map, src_ws, obj, dep, as_dep, &argc);
@@ -1380,57 +1384,36 @@ static int free_host(const mg_build *b)
     return best;
 }
 
-/* A C source that names the assembler's reading directives compiles here,
- * where the assembler's --MD lists what it read (toolchain/distcc.h). */
-static bool source_asm_reads(mg_build *b, action *a)
-{
-    size_t len;
-    char *text = mg_file_read(b->files[a->inputs[0]].path, 64u << 20, &len);
-    bool reads = !text || mg_distcc_asm_reads(text, len);
-    free(text);
-    return reads;
-}
-
-/* After a compile on a host: whether a header it read names them. */
-static bool remote_asm_reads(mg_build *b, action *a)
-{
-    char **files = NULL;
-    size_t n = 0, cap = 0;
-    bool reads = !read_depfile(b, a, a->depfile, NULL, &files, &n, &cap);
-    for (size_t i = 0; i < n; i++) {
-        if (!reads) {
-            size_t len;
-            char *text = mg_file_read(files[i], 64u << 20, &len);
-            reads = !text || mg_distcc_asm_reads(text, len);
-            free(text);
-        }
-        free(files[i]);
-    }
-    free(files);
-    return reads;
-}
-
 static int place(mg_build *b, action *a, unsigned local_jobs)
 {
-    if (a->kind == ACT_COMPILE && a->distributable && !a->force_local && distcc_on(b)) {
-        if (!a->asm_scanned) {
-            a->asm_scanned = true;
-            if (source_asm_reads(b, a)) {
-                a->force_local = true;
-                log_step(b, "%s: names .incbin or .include: compiled here", a->label);
-            }
-        }
-        if (!a->force_local) {
-            int h = free_host(b);
-            return h >= 0 ? h : PLACE_WAIT;
-        }
+    if (a->kind == ACT_COMPILE && a->asm_ws && !a->force_local && distcc_on(b)) {
+        int h = free_host(b);
+        return h >= 0 ? h : PLACE_WAIT;
     }
     return b->local_running < local_jobs ? PLACE_HERE : PLACE_WAIT;
 }
 
+/* What start() runs: the action here, or the two steps of a distributed
+ * compile (toolchain/distcc.h). */
+typedef enum { RUN_HERE, RUN_CC1, RUN_AS } run_step;
+
+/* The host path of a distributed compile's assembly text. */
+static char *asm_host(mg_build *b, const action *a)
+{
+    return mg_path_join(b->scratch, a->asm_ws);
+}
+
 static void start(mg_build *b, action *a, int where)
 {
-    for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
+    run_step step = a->assembling ? RUN_AS : where >= 0 ? RUN_CC1 : RUN_HERE;
+    if (step != RUN_AS) {
+        for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
+        if (a->asm_ws) {
+            char *s = asm_host(b, a);
+            unlink(s);
+            free(s);
+        }
+    }
     bool sandboxed = !b->o.no_sandbox;
     /* what it sees: the trees or its inputs, then its own folder */
     mg_sandbox_bind *binds = mg_xmalloc((a->n_inputs + 4) * sizeof *binds);
@@ -1460,26 +1443,38 @@ static void start(mg_build *b, action *a, int where)
     mg_build_limits l = b->limits;
     uint64_t left = build_time_left(b);
     if (!l.action_wall_ms || left < l.action_wall_ms) l.action_wall_ms = left ? left : 1;
-    /* on a distcc host: distcc with the same argv, and the network (the
-     * preprocessing stays in the sandbox; the far side is distccd's) */
-    a->host = where >= 0 ? where : -1;
-    a->ran_remote = false;
+    /* step 1 on a distcc host: distcc -S with the network (preprocessing
+     * stays in the sandbox, cc1 is distccd's); step 2 here, as any local
+     * action, without it */
+    if (step != RUN_AS) {
+        a->host = step == RUN_CC1 ? where : -1;
+        a->ran_remote = false;
+    }
     const char **dargv = NULL;
     char **denv = NULL;
-    if (a->host >= 0) {
-        dargv = mg_distcc_argv(b->distcc_prog, argv, a->argc);
+    if (step == RUN_CC1 &&
+        !(dargv = mg_distcc_cc1_argv(b->distcc_prog, argv, a->argc, a->asm_ws))) {
+        /* not a compile mg_build_compile_argv made: it runs here whole */
+        step = RUN_HERE;
+        a->host = -1;
+        a->force_local = true;
+    }
+    if (step == RUN_CC1) {
         denv = mg_distcc_env(action_env, &b->o.distcc->v[a->host], b->cc,
                              sandboxed ? "/tmp" : b->distcc_state);
         b->host_busy[a->host]++;
-    } else
+    } else {
+        /* (the argv step 1 took: never NULL) */
+        if (step == RUN_AS) dargv = mg_distcc_as_argv(argv, a->argc, a->asm_ws);
         b->local_running++;
+    }
     const char *const *env = denv ? (const char *const *)denv : action_env;
     mg_sandbox_spec sb = {.sandboxed = sandboxed,
                           .limits = &l,
                           .binds = binds,
                           .n_binds = n,
                           .env = env,
-                          .network = a->host >= 0};
+                          .network = step == RUN_CC1};
     char **run = mg_sandbox_argv(&sb, dargv ? dargv : argv);
     mg_exec_spec spec = {.argv = (const char *const *)run,
                          .cwd = sandboxed ? NULL : b->scratch,
@@ -1541,13 +1536,19 @@ static int outputs_not_regular(mg_build *b, action *a)
     return r;
 }
 
-/* One finished process: its outputs into the cache, or the build fails. */
+static int assembled(mg_build *b, action *a, const mg_exec_result *r);
+static int ran(mg_build *b, action *a, const mg_exec_result *r);
+
+/* One finished process: its outputs into the cache, or the build fails;
+ * step 1 of a distributed compile starts step 2, a distcc failure the
+ * compile again here. */
 static int finish(mg_build *b, const mg_exec_result *r)
 {
     action *a = NULL;
     for (size_t i = 0; i < b->n_acts; i++)
         if (b->acts[i].state == ST_RUNNING && b->acts[i].exec_id == r->id) a = &b->acts[i];
     if (!a) return 0;
+    if (a->assembling) return assembled(b, a, r);
     if (a->host >= 0)
         b->host_busy[a->host]--;
     else
@@ -1577,16 +1578,52 @@ static int finish(mg_build *b, const mg_exec_result *r)
             start(b, a, PLACE_HERE);
             return 0;
         }
-        if (r->exit_status == 0 && remote_asm_reads(b, a)) {
-            b->res->distcc_fallbacks++;
-            log_step(b, "%s: a header names .incbin or .include: compiled here again", a->label);
-            a->force_local = true;
+        if (r->exit_status == 0 && !r->term_signal) {
+            /* cc1 ran there: the assembler runs here (step 2), its
+             * messages after step 1's */
+            free(a->cc1_output);
+            a->cc1_output = r->output_len ? mg_xstrdup(r->output) : NULL;
+            a->cc1_ms = r->duration_ms;
+            a->assembling = true;
             start(b, a, PLACE_HERE);
             return 0;
         }
-        a->ran_remote = r->exit_status == 0;
-        if (a->ran_remote) b->res->distcc_remote++;
     }
+    return ran(b, a, r);
+}
+
+/* Step 2 of a distributed compile ended: the compile ended as step 1 and
+ * step 2 together (their messages, their times). */
+static int assembled(mg_build *b, action *a, const mg_exec_result *r)
+{
+    a->assembling = false;
+    b->local_running--;
+    char *s = asm_host(b, a);
+    unlink(s);
+    free(s);
+    mg_exec_result both = *r;
+    mg_buf out = {0};
+    if (a->cc1_output) mg_buf_adds(&out, a->cc1_output);
+    if (r->output_len) mg_buf_add(&out, r->output, r->output_len);
+    both.output = out.failed ? r->output : (char *)mg_buf_str(&out);
+    both.output_len = out.failed ? r->output_len : out.len;
+    both.duration_ms = a->cc1_ms + r->duration_ms;
+    free(a->cc1_output);
+    a->cc1_output = NULL;
+    bool ok = !r->cancelled && !atomic_load(&b->cancelled) && !r->spawn_error && !r->timed_out &&
+              !r->term_signal && r->exit_status == 0;
+    a->ran_remote = ok;
+    if (ok) b->res->distcc_remote++;
+    int rc = ran(b, a, &both);
+    mg_buf_free(&out);
+    return rc;
+}
+
+/* An action's process (or a distributed compile's two) ended: its
+ * outputs into the cache, or the build fails. */
+static int ran(mg_build *b, action *a, const mg_exec_result *r)
+{
+    bool stopped = r->cancelled || atomic_load(&b->cancelled);
     b->res->misses++;
     b->executed_ms += r->duration_ms;
     if (b->o.on_action) b->o.on_action(b->o.log_ctx, a->label, r->duration_ms);
@@ -1854,6 +1891,7 @@ void mg_build_free(mg_build *b)
         free(b->acts[i].argv);
         free(b->acts[i].inputs);
         free(b->acts[i].outputs);
+        free(b->acts[i].cc1_output);
     }
     free(b->acts);
     free(b->files);

@@ -133,9 +133,11 @@ void mg_build_free(mg_build *b);
  * dependency file `dep` and the assembler's `as_dep`, for a target and arch,
  * as every build runs it: `cc`, the target's then the arch's cflags,
  * `extra`, `cwd_map` (the -ffile-prefix-map of the working directory), the
- * include folders, then the files. NULL-terminated, from the arena (the
- * strings given are borrowed); *argc without the NULL. The distcc probe
- * compiles with it too, so it tests the flags of a real compile. */
+ * include folders, then the eleven words `-MD -MF dep -Xassembler --MD
+ * -Xassembler as_dep -c src -o obj` (mg_distcc_cc1_argv splits a compile
+ * at them). NULL-terminated, from the arena (the strings given are
+ * borrowed); *argc without the NULL. The distcc probe compiles with it too,
+ * so it tests the flags of a real compile. */
 const char **mg_build_compile_argv(mg_arena *ar, const mg_target *t, const mg_target_arch *a,
                                    const char *cc, const char *const *extra, size_t n_extra,
                                    const char *cwd_map, const char *src, const char *obj,

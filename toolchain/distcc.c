@@ -192,23 +192,50 @@ bool mg_distcc_distributable(const char *src)
     return n > 2 && !strcmp(src + n - 2, ".c");
 }
 
-const char **mg_distcc_argv(const char *distcc, const char *const *argv, size_t argc)
+/* The words mg_build_compile_argv ends with: -MD -MF DEP -Xassembler --MD
+ * -Xassembler AS_DEP -c SRC -o OBJ. */
+enum { TAIL = 11 };
+
+static bool compile_tail(const char *const *argv, size_t argc)
 {
+    if (argc <= TAIL) return false;
+    const char *const *t = argv + argc - TAIL;
+    return !strcmp(t[0], "-MD") && !strcmp(t[1], "-MF") && !strcmp(t[3], "-Xassembler") &&
+           !strcmp(t[4], "--MD") && !strcmp(t[5], "-Xassembler") && !strcmp(t[7], "-c") &&
+           !strcmp(t[9], "-o");
+}
+
+const char **mg_distcc_cc1_argv(const char *distcc, const char *const *argv, size_t argc,
+                                const char *asm_file)
+{
+    if (!compile_tail(argv, argc)) return NULL;
+    const char *const *t = argv + argc - TAIL;
     const char **out = mg_xmalloc((argc + 2) * sizeof *out);
     size_t n = 0;
     const char *slash = strrchr(argv[0], '/');
     out[n++] = distcc;
     out[n++] = slash ? slash + 1 : argv[0];
-    for (size_t i = 1; i < argc; i++) {
-        /* -Xassembler --MD -Xassembler FILE: the far assembler would write
-         * FILE there */
-        if (i + 3 < argc && !strcmp(argv[i], "-Xassembler") && !strcmp(argv[i + 1], "--MD") &&
-            !strcmp(argv[i + 2], "-Xassembler")) {
-            i += 3;
-            continue;
-        }
-        out[n++] = argv[i];
-    }
+    for (size_t i = 1; i < argc - TAIL; i++) out[n++] = argv[i];
+    /* preprocessing (and gcc's depfile) here, cc1 there: assembly text
+     * comes back, nothing for the far assembler */
+    const char *tail[] = {"-MD", "-MF", t[2], "-S", t[8], "-o", asm_file};
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) out[n++] = tail[i];
+    out[n] = NULL;
+    return out;
+}
+
+const char **mg_distcc_as_argv(const char *const *argv, size_t argc, const char *asm_file)
+{
+    if (!compile_tail(argv, argc)) return NULL;
+    const char *const *t = argv + argc - TAIL;
+    const char **out = mg_xmalloc((argc + 1) * sizeof *out);
+    size_t n = 0;
+    for (size_t i = 0; i < argc - TAIL; i++) out[n++] = argv[i];
+    /* the driver gives the assembler the options of a local compile (and
+     * the same flags: -g, the arch's); assembly text is not preprocessed,
+     * so no gcc depfile, which step 1 wrote */
+    const char *tail[] = {"-Xassembler", "--MD", "-Xassembler", t[6], "-c", asm_file, "-o", t[10]};
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) out[n++] = tail[i];
     out[n] = NULL;
     return out;
 }
@@ -277,20 +304,6 @@ const char *mg_distcc_exit_reason(int status)
     return reasons[status - 100];
 }
 
-bool mg_distcc_asm_reads(const char *text, size_t len)
-{
-    /* "incbin" alone: also .incbin spelt through string pasting of the
-     * directive's name with another word is rare enough to ignore, but the
-     * name itself must appear in some form the preprocessor keeps */
-    static const char *const words[] = {"incbin", ".include"};
-    for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
-        size_t n = strlen(words[w]);
-        for (size_t i = 0; i + n <= len; i++)
-            if (text[i] == words[w][0] && !memcmp(text + i, words[w], n)) return true;
-    }
-    return false;
-}
-
 char *mg_distcc_program(mg_err *err)
 {
     char *p = mg_find_program("distcc");
@@ -337,26 +350,41 @@ typedef struct {
     bool done;
 } probe_run;
 
-/* Starts one compile of the probe in `run->dir`: here (h NULL) or through h. */
+/* The steps of a probe compile. */
+typedef enum {
+    PROBE_HERE, /* the whole compile, here: the reference */
+    PROBE_CC1,  /* step 1 of a distributed compile, through a host */
+    PROBE_AS,   /* step 2, here */
+} probe_step;
+
+/* Starts one step of a probe compile in `run->dir` (h: the host of a
+ * PROBE_CC1), as the build runs it (toolchain/build.c, start()). */
 static void probe_start(mg_executor *ex, probe_run *run, const mg_target *t,
                         const mg_target_arch *a, const char *cc, const char *distcc,
-                        const mg_distcc_host *h, bool no_sandbox)
+                        const mg_distcc_host *h, bool no_sandbox, probe_step step)
 {
     mg_arena ar = {0};
     char *src_dir = mg_path_join(run->dir, "src");
     char *obj_dir = mg_path_join(run->dir, "obj/src/probe.c");
     char *src = mg_path_join(src_dir, "probe.c");
-    mg_mkdir_p(src_dir);
-    mg_mkdir_p(obj_dir);
-    mg_file_write_atomic(src, probe_source, sizeof probe_source - 1, 0644);
+    if (step != PROBE_AS) {
+        mg_mkdir_p(src_dir);
+        mg_mkdir_p(obj_dir);
+        mg_file_write_atomic(src, probe_source, sizeof probe_source - 1, 0644);
+    }
     const char *cwd_map = no_sandbox ? mg_arena_printf(&ar, "-ffile-prefix-map=%s=.", run->dir)
                                      : "-ffile-prefix-map=" MG_SANDBOX_WORKSPACE "=.";
     size_t argc;
     const char **argv = mg_build_compile_argv(&ar, t, a, cc, NULL, 0, cwd_map, "src/probe.c",
                                               "obj/src/probe.c/probe.o", "obj/src/probe.c/probe.d",
                                               "obj/src/probe.c/probe.as.d", &argc);
-    const char **run_argv = h ? mg_distcc_argv(distcc, argv, argc) : NULL;
-    char **env = h ? mg_distcc_env(probe_env, h, cc, no_sandbox ? run->state : "/tmp") : NULL;
+    static const char asm_file[] = "obj/src/probe.c/probe.distcc.s";
+    const char **run_argv = step == PROBE_CC1  ? mg_distcc_cc1_argv(distcc, argv, argc, asm_file)
+                            : step == PROBE_AS ? mg_distcc_as_argv(argv, argc, asm_file)
+                                               : NULL;
+    char **env = step == PROBE_CC1
+                     ? mg_distcc_env(probe_env, h, cc, no_sandbox ? run->state : "/tmp")
+                     : NULL;
     if (run->state) mg_mkdir_p(run->state);
     mg_sandbox_bind binds[] = {
         {src_dir, MG_SANDBOX_WORKSPACE "/src", false},
@@ -370,14 +398,15 @@ static void probe_start(mg_executor *ex, probe_run *run, const mg_target *t,
                           .binds = binds,
                           .n_binds = 2,
                           .env = envp,
-                          .network = h != NULL};
-    char **cmd = mg_sandbox_argv(&sb, h ? run_argv : argv);
+                          .network = step == PROBE_CC1};
+    char **cmd = mg_sandbox_argv(&sb, run_argv ? run_argv : argv);
     mg_exec_spec spec = {.argv = (const char *const *)cmd,
                          .cwd = no_sandbox ? run->dir : NULL,
                          .env = envp,
                          .timeout_ms = l.action_wall_ms,
                          .output_cap = 16384};
     run->id = mg_executor_start(ex, &spec);
+    run->done = false;
     mg_sandbox_argv_free(cmd);
     mg_distcc_env_free(env);
     free(run_argv);
@@ -385,6 +414,27 @@ static void probe_start(mg_executor *ex, probe_run *run, const mg_target *t,
     free(obj_dir);
     free(src);
     mg_arena_free(&ar);
+}
+
+/* Waits for every probe run started. */
+static void probe_wait(mg_executor *ex, probe_run *runs, size_t n_runs)
+{
+    mg_exec_result r;
+    while (mg_executor_wait(ex, &r) == 0) {
+        for (size_t i = 0; i < n_runs; i++)
+            if (!runs[i].done && runs[i].id == r.id) {
+                mg_exec_result_free(&runs[i].res);
+                runs[i].res = r;
+                runs[i].done = true;
+                memset(&r, 0, sizeof r);
+            }
+        mg_exec_result_free(&r);
+    }
+}
+
+static bool run_ok(const mg_exec_result *r)
+{
+    return !r->spawn_error && !r->term_signal && !r->timed_out && r->exit_status == 0;
 }
 
 /* The first line of a compile's output, for a message. */
@@ -474,24 +524,23 @@ int mg_distcc_probe(const mg_distcc_hosts *hosts, const mg_distcc_probe_target *
                 runs[i].done = true;
                 continue;
             }
-            probe_start(ex, &runs[i], t, a, cc, distcc, i ? &hosts->v[i - 1] : NULL, no_sandbox);
+            probe_start(ex, &runs[i], t, a, cc, distcc, i ? &hosts->v[i - 1] : NULL, no_sandbox,
+                        i ? PROBE_CC1 : PROBE_HERE);
         }
-        mg_exec_result r;
-        while (mg_executor_wait(ex, &r) == 0) {
-            for (size_t i = 0; i < n_runs; i++)
-                if (!runs[i].done && runs[i].id == r.id) {
-                    runs[i].res = r;
-                    runs[i].done = true;
-                    memset(&r, 0, sizeof r);
-                }
-            mg_exec_result_free(&r);
-        }
+        probe_wait(ex, runs, n_runs);
+        /* step 2 of each host whose step 1 worked: the assembler here */
+        bool assembling = false;
+        for (size_t i = 1; i < n_runs; i++)
+            if (!dropped[i - 1] && run_ok(&runs[i].res)) {
+                probe_start(ex, &runs[i], t, a, cc, distcc, NULL, no_sandbox, PROBE_AS);
+                assembling = true;
+            }
+        if (assembling) probe_wait(ex, runs, n_runs);
         char *local_obj = mg_path_join(runs[0].dir, "obj/src/probe.c/probe.o");
         size_t local_len = 0;
         char *local = NULL;
         const mg_exec_result *lr = &runs[0].res;
-        if (lr->spawn_error || lr->term_signal || lr->timed_out || lr->exit_status != 0 ||
-            !(local = mg_file_read(local_obj, 64u << 20, &local_len))) {
+        if (!run_ok(lr) || !(local = mg_file_read(local_obj, 64u << 20, &local_len))) {
             char *why = run_failure(lr);
             mg_err_set(err, MG_E_IO, "the probe compile for %s/%s failed here: %s", t->name,
                        a->name, why);
@@ -505,7 +554,7 @@ int mg_distcc_probe(const mg_distcc_hosts *hosts, const mg_distcc_probe_target *
             char *obj = mg_path_join(runs[i].dir, "obj/src/probe.c/probe.o");
             size_t len = 0;
             char *data = NULL;
-            if (hr->spawn_error || hr->term_signal || hr->timed_out || hr->exit_status != 0) {
+            if (!run_ok(hr)) {
                 char *why = run_failure(hr);
                 say_line(say, ctx,
                          "distcc: host %s dropped: the probe compile for %s/%s failed (%s)",

@@ -2,13 +2,23 @@
  * distcc.h - compiles of one build spread over distcc hosts (Debian
  * `distcc`, plain mode: preprocessing here, the compiler over there).
  *
- * What goes out: the compile of a C source to an object, run as
- * `distcc <the compiler's name> <the same argv>` inside the action's usual
- * sandbox, with the network shared for those actions only (the local half,
- * preprocessing, reads the workspace like any compile; the far half, cc1
- * and as on a distccd host, is that host's business). Assembly of .S
- * files, archive, link and strip stay here. A distributed compile's cache
- * key is that of the same compile run here: the wrapper is not part of it.
+ * What goes out: the compiler proper, nothing else. A distributed compile
+ * of a C source is two processes, both in the action's usual sandbox:
+ *   1. `distcc <the compiler's name> <flags> -MD -MF DEP -S src -o TMP.s`,
+ *      with the network shared for this process only: distcc preprocesses
+ *      here (the workspace's files, gcc's depfile written here) and sends
+ *      the preprocessed text; the host's distccd runs cc1 on it and sends
+ *      back assembly text;
+ *   2. `<cc> <flags> -Xassembler --MD -Xassembler AS_DEP -c TMP.s -o OBJ`,
+ *      here, without the network: the local driver runs the assembler with
+ *      the options a local compile gives it, so an .incbin or .include in
+ *      inline assembly reads here, what a local compile would read, and
+ *      the assembler's --MD lists it for the key.
+ * The object is byte for byte the one-process local compile's (the probe
+ * checks it, for every target and arch, with the real flags). Assembly of
+ * .S files, archive, link and strip stay here. A distributed compile's
+ * cache key is that of the same compile run here: the wrapper and the
+ * split are not part of it.
  *
  * Each host is one word of distcc's host syntax (HOSTID[:PORT][/LIMIT]
  * [,lzo]); mgd, not distcc, chooses the host of each compile (the least
@@ -17,22 +27,17 @@
  * here on its own) and DISTCC_SKIP_LOCAL_RETRY (a compiler error is the
  * compiler's answer). When distcc fails for its own reasons (exit 100 to
  * 127: connect failed, I/O error, host busy...), the build takes that host
- * off for its remaining compiles, runs the compile here itself and counts
- * a fallback; a compiler error (exit 1) fails the build with its message.
+ * off for its remaining compiles, runs the whole compile here itself and
+ * counts a fallback; a compiler error (exit 1) fails the build with its
+ * message, and so does an assembler error of step 2.
  *
  * The probe (mg_distcc_probe), at the start of mgd build and mgd serve:
  * for each target and arch they will build, a small source is compiled
- * with the flags of a real compile, here and through each host alone; a
- * host whose object is not byte for byte the local one, or that fails, is
- * dropped with one line saying why. A mismatched compiler would otherwise
- * put its objects in the cache under the local compiler's keys.
- *
- * The assembler's reads (.incbin and .include in inline assembly) happen on
- * the far side, where the workspace does not exist and its --MD file would
- * be written: the distributed argv leaves out `-Xassembler --MD
- * -Xassembler FILE`, and a source or header that names those directives is
- * compiled here instead (mg_distcc_asm_reads), so that the assembler's
- * inputs stay part of the key.
+ * with the flags of a real compile, here in one process and through each
+ * host alone in the two steps above; a host whose object is not byte for
+ * byte the local one, or that fails, is dropped with one line saying why.
+ * A mismatched compiler would otherwise put its objects in the cache under
+ * the local compiler's keys.
  */
 #ifndef MG_TOOLCHAIN_DISTCC_H
 #define MG_TOOLCHAIN_DISTCC_H
@@ -77,11 +82,20 @@ char *mg_distcc_hosts_text(const mg_distcc_hosts *h);
  * sources; assembly (.S) stays here. */
 bool mg_distcc_distributable(const char *src);
 
-/* The argv of a distributed compile: `distcc`, the compiler's base name
- * (distccd runs only the names of its whitelist, /usr/lib/distcc), then
- * argv[1..] without the assembler's --MD and its file. The strings are
- * argv's but the first two; free the array with free(). */
-const char **mg_distcc_argv(const char *distcc, const char *const *argv, size_t argc);
+/* The two steps of a distributed compile whose argv (argc words) ends as
+ * mg_build_compile_argv's, `... -MD -MF DEP -Xassembler --MD -Xassembler
+ * AS_DEP -c SRC -o OBJ`, with `asm` the assembly text between them (a
+ * workspace path in the object's folder):
+ *   mg_distcc_cc1_argv: `distcc`, the compiler's base name (distccd runs
+ *   only the names of its whitelist, /usr/lib/distcc), the flags, `-MD -MF
+ *   DEP -S SRC -o asm`;
+ *   mg_distcc_as_argv: argv[0], the flags, `-Xassembler --MD -Xassembler
+ *   AS_DEP -c asm -o OBJ`.
+ * The strings are argv's and asm, but for distcc's name; free the array
+ * with free(). NULL when argv does not end that way. */
+const char **mg_distcc_cc1_argv(const char *distcc, const char *const *argv, size_t argc,
+                                const char *asm_file);
+const char **mg_distcc_as_argv(const char *const *argv, size_t argc, const char *asm_file);
 
 /* The environment of a distributed compile on `h`: `base` (NULL-terminated)
  * with PATH put first the folder of `cc` (so distcc's preprocessor is the
@@ -97,11 +111,6 @@ void mg_distcc_env_free(char **env);
 bool mg_distcc_own_failure(const mg_exec_result *r);
 /* What distcc's exit status means ("connect failed"), or NULL. */
 const char *mg_distcc_exit_reason(int status);
-
-/* Whether C text names the assembler's file reading directives (incbin,
- * .include): such a compile runs here, where the assembler's --MD lists
- * what it read. */
-bool mg_distcc_asm_reads(const char *text, size_t len);
 
 /* distcc on PATH, or NULL with a message saying what to install. malloc'd. */
 char *mg_distcc_program(mg_err *err);
