@@ -14,7 +14,17 @@
 #   3. a host killed during the build: fallbacks counted, the build
 #      succeeds with the same sha256;
 #   4. a user's compile error fails the build with the compiler's message;
-#   5. bad host lists are refused.
+#   5. bad host lists are refused;
+#   6. mgd serve --distcc (distcc_serve.py): a daemon builds hello with
+#      force through both hosts, the same sha256, /metrics
+#      mgd_distcc_remote_total > 0, the build log's distcc line;
+#   7. the far host runs cc1 only: a source whose inline assembly asks for
+#      .incbin of a file the distccd can read but the sandbox cannot see
+#      (".inc" "bin", pasted by cc1) fails as the local sandboxed build
+#      does, and its bytes are in no object, image or cache entry;
+#   8. .incbin of a project file: read here by the local assembler, the
+#      same image as a local build, and a change to that file recompiles
+#      (the assembler's --MD is in the key again).
 # usage: distcc.sh MGD
 set -u
 mgd=$(realpath "$1")
@@ -120,6 +130,11 @@ else
 fi
 want=$(cut -d' ' -f1 "$work/unix-x86_64.local.sum")
 
+# --- 6. mgd serve --distcc -------------------------------------------------------------
+mkdir -p "$work/serve-cache"
+python3 "$src/tests/build/distcc_serve.py" "$mgd" "$hosts" "$work/serve-cache" "$want" ||
+  fail "mgd serve --distcc"
+
 # --- 2. a different compiler, a dead host ------------------------------------------
 mkdir -p "$work/badcc"
 printf '#!/bin/sh\nexec /usr/bin/x86_64-linux-gnu-gcc -fno-inline "$@"\n' \
@@ -191,6 +206,59 @@ for l in "localhost" "user@host" "h:99999" "h/0" "h,cpp" "--randomize h" "" "h:1
       fail "the host list '$l': status $st, $(cat "$work/5.err")"
   fi
 done
+
+# --- 7. the far host's files ---------------------------------------------------------
+# a file outside the sandbox's view that distccd (as the user distccd) can read
+secret=$work/far-secret
+token="FAR-HOST-SECRET-$RANDOM$RANDOM"
+printf '%s\n' "$token" >"$secret"
+chmod 644 "$secret"
+hostile=$work/hostile
+cp -r "$src/examples/hello" "$hostile"
+# the directive's name pasted by cc1 from two strings: no text of the
+# source names it
+printf '\n__asm__(".pushsection .rodata.mg_far,\\"aR\\"\\n.inc" "bin \\"%s\\"\\n.popsection");\n' \
+  "$secret" >>"$hostile/unikernel.c"
+on_far() { grep -c "COMPILE_OK.*src/unikernel.c" "$work/a.log"; }
+"$mgd" build "$hostile" --cache "$work/cache-7l" -o "$work/img7l" >/dev/null 2>"$work/7l.err" &&
+  fail "far: the local sandboxed build read $secret"
+grep -q "Error: file not found: $secret" "$work/7l.err" ||
+  fail "far: the local build's failure: $(tail -2 "$work/7l.err")"
+u0=$(on_far)
+"$mgd" build "$hostile" --cache "$work/cache-7" --distcc "127.0.0.1:$port_a/2" -o "$work/img7" \
+  >/dev/null 2>"$work/7.err" && fail "far: the distcc build read $secret"
+grep -q "error: compile unikernel.c failed (exit status 1): .*Error: file not found: $secret" \
+  "$work/7.err" || fail "far: not the local build's failure: $(tail -3 "$work/7.err")"
+[ "$(on_far)" -gt "$u0" ] || fail "far: cc1 of unikernel.c did not run on the host"
+grep -q "distcc: [0-9]* compiles ran on distcc hosts, 0 fallbacks" "$work/7.err" ||
+  fail "far: $(grep fallbacks "$work/7.err")"
+leaked=$(grep -rlaF "$token" "$work/cache-7" "$work"/img7* "$work/7.err" 2>/dev/null)
+[ -z "$leaked" ] || fail "far: the host's file is in $leaked"
+echo "far: the hostile .incbin fails as here, cc1 ran on the host, nothing of its file came back"
+
+# --- 8. .incbin of a project file ---------------------------------------------------------
+inc=$work/incbin
+cp -r "$src/examples/hello" "$inc"
+printf 'BLOB-ONE-%s' "$RANDOM" >"$inc/blob.bin"
+printf '\n__asm__(".pushsection .rodata.mg_blob,\\"aR\\"\\n.inc" "bin \\"src/blob.bin\\"\\n.popsection");\n' \
+  >>"$inc/unikernel.c"
+"$mgd" build "$inc" --cache "$work/cache-8l" -o "$work/img8l" >"$work/8l.sum" 2>"$work/8l.err" ||
+  fail "incbin: the local build failed: $(tail -2 "$work/8l.err")"
+"$mgd" build "$inc" --cache "$work/cache-8" --verbose --distcc "127.0.0.1:$port_a/2" \
+  -o "$work/img8" >"$work/8.sum" 2>"$work/8.err" ||
+  fail "incbin: the distcc build failed: $(tail -3 "$work/8.err")"
+[ "$(cut -d' ' -f1 "$work/8.sum")" = "$(cut -d' ' -f1 "$work/8l.sum")" ] ||
+  fail "incbin: the distcc image differs from the local one"
+grep -q "compile unikernel.c: ran in .* on 127.0.0.1:$port_a" "$work/8.err" ||
+  fail "incbin: unikernel.c was not distributed"
+grep -qaF BLOB-ONE "$work/img8" || fail "incbin: the image lacks the blob"
+printf 'BLOB-TWO' >"$inc/blob.bin"
+"$mgd" build "$inc" --cache "$work/cache-8" --verbose --distcc "127.0.0.1:$port_a/2" \
+  -o "$work/img8b" >/dev/null 2>"$work/8b.err" || fail "incbin: the second build failed"
+grep -q "compile unikernel.c: ran in .* on 127.0.0.1:$port_a" "$work/8b.err" ||
+  fail "incbin: a changed .incbin file did not recompile: $(grep unikernel.c "$work/8b.err")"
+grep -qaF BLOB-TWO "$work/img8b" || fail "incbin: the new image lacks the new blob"
+echo "incbin: a project file read here, the local image, a change recompiles"
 
 # distccd stops on SIGTERM; nothing of ours stays
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
