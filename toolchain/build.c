@@ -513,9 +513,9 @@ static int cmp_str(const void *x, const void *y)
 
 /* Reads a depfile: "obj: src h1 h2 \<newline> h3", spaces in names escaped
  * with a backslash, and appends the host paths of what it lists (the
- * declared inputs and the names `skip`, NULL-terminated, left out) to out. Names are as the
- * action saw them: relative ones, and in the sandbox absolute ones under
- * its workspace, are the workspace's. Nothing else is dropped: a name that
+ * declared inputs and the names `skip`, NULL-terminated, left out) to
+ * out. Names are as the action saw them: relative ones, and in the sandbox
+ * absolute ones under its workspace, are the workspace's. Nothing else is dropped: a name that
  * cannot be hashed then keeps the compile out of the cache. false when the
  * file cannot be read (or a name cannot be held in memory). */
 static bool read_depfile(mg_build *b, action *a, const char *file, const char *const *skip,
