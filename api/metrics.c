@@ -92,6 +92,14 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
                   "# TYPE mgd_worker_leases_expired_total counter\n"
                   "mgd_worker_leases_expired_total %" PRIu64 "\n",
                   q.workers_connected, q.leases_expired);
+    mg_buf_printf(b,
+                  "# HELP mgd_distcc_remote_total C compiles that ran on a distcc host.\n"
+                  "# TYPE mgd_distcc_remote_total counter\nmgd_distcc_remote_total %" PRIu64 "\n"
+                  "# HELP mgd_distcc_fallbacks_total Distributed compiles that distcc failed, "
+                  "run again locally.\n"
+                  "# TYPE mgd_distcc_fallbacks_total counter\nmgd_distcc_fallbacks_total %" PRIu64
+                  "\n",
+                  q.distcc_remote, q.distcc_fallbacks);
     histogram(b, "mgd_action_duration_seconds", "Time of the build actions that ran.",
               mg_queue_buckets, MG_QUEUE_N_BUCKETS, q.actions_bucket, q.actions_sum);
     histogram(b, "mgd_build_duration_seconds", "Time of finished builds.", mg_queue_buckets,

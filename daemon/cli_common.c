@@ -197,3 +197,42 @@ int mg_cli_remote_config(const char *prog, const mg_args *a, mg_remote_config *c
     }
     return 1;
 }
+
+const mg_option mg_cli_distcc_options[] = {
+    {"--distcc", 0, "HOSTS", true, NULL, "distcc hosts for the C compiles"},
+    MG_OPTION_END,
+};
+
+int mg_cli_distcc_hosts(const char *prog, const mg_args *a, mg_distcc_hosts *hosts)
+{
+    memset(hosts, 0, sizeof *hosts);
+    const char *text = mg_args_get(a, "--distcc");
+    if (!text) text = getenv("MGD_DISTCC");
+    if (!text || !*text) return 0;
+    mg_err err;
+    if (mg_distcc_parse(text, hosts, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return -1;
+    }
+    return 1;
+}
+
+typedef struct {
+    const char *prog;
+} say_ctx;
+
+static void say_stderr(void *ctx, const char *line)
+{
+    fprintf(stderr, "%s: %s\n", ((say_ctx *)ctx)->prog, line);
+}
+
+void mg_cli_distcc_probe(const char *prog, const mg_distcc_hosts *given,
+                         const mg_distcc_probe_target *targets, size_t n, bool no_sandbox,
+                         mg_distcc_hosts *kept)
+{
+    say_ctx c = {prog};
+    mg_err err;
+    /* a probe that cannot run degrades the command to local compiles */
+    if (mg_distcc_probe(given, targets, n, no_sandbox, say_stderr, &c, kept, &err) != 0)
+        fprintf(stderr, "%s: distcc: off: %s; compiles run here\n", prog, err.msg);
+}

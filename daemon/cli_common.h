@@ -14,6 +14,7 @@
 #include "graph/catalog.h"
 #include "graph/errors.h"
 #include "graph/resolve.h"
+#include "toolchain/distcc.h"
 #include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 
@@ -68,6 +69,23 @@ int mg_cli_remote_config(const char *prog, const mg_args *a, mg_remote_config *c
     "  --remote-cache-read-only  read it, never write it\n"                                        \
     "  --remote-cache-credentials FILE  the Authorization header's value, on the first line\n"     \
     "                          of FILE (which other users must not be able to read)\n"
+
+/* The distcc option that mgd build and mgd serve share (docs/distcc.md):
+ * --distcc HOSTS (else $MGD_DISTCC), in distcc's host syntax. */
+extern const mg_option mg_cli_distcc_options[];
+/* Parses it into *hosts: 1 when hosts are given, 0 when none are, -1 (with
+ * "PROG: why" on stderr) for a bad list. */
+int mg_cli_distcc_hosts(const char *prog, const mg_args *a, mg_distcc_hosts *hosts);
+/* Probes `given` for the targets and arches a command builds, printing
+ * "PROG: distcc: ..." lines on stderr, and keeps the hosts that agree with
+ * the local compiler in *kept (empty when the probe cannot run: said too). */
+void mg_cli_distcc_probe(const char *prog, const mg_distcc_hosts *given,
+                         const mg_distcc_probe_target *targets, size_t n, bool no_sandbox,
+                         mg_distcc_hosts *kept);
+#define MG_CLI_DISTCC_USAGE                                                                        \
+    "distcc hosts for the C compiles (docs/distcc.md):\n"                                          \
+    "  --distcc HOSTS          distcc's host syntax, \"10.0.0.2:3632/4 10.0.0.3/4\" (default\n"    \
+    "                          $MGD_DISTCC); a host whose compiler differs is dropped\n"
 
 /* The cache directory: $MGD_CACHE, else $XDG_CACHE_HOME/mgd, else
  * $HOME/.cache/mgd, else ./.mgd-cache. malloc'd. */

@@ -1,7 +1,7 @@
 /*
  * mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...
  *               [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]
- *               [--no-sandbox] [REMOTE CACHE] [LIMITS]
+ *               [--no-sandbox] [REMOTE CACHE] [DISTCC] [LIMITS]
  *
  * Resolves DIR/config.json (or --config) and builds the image with the same
  * planner and cache as the daemon (toolchain/build.h). Prints
@@ -25,25 +25,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...\n"
-        "                 [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]\n"
-        "                 [--no-sandbox] [REMOTE CACHE] [LIMITS]\n"
-        "\n"
-        "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
-        "(default: the registry's default target) and arch (default the host's), and\n"
-        "prints \"SHA256  PATH\".\n"
-        "  -o OUT        where to write the image (default DIR/dist/NAME[.target])\n"
-        "  --cache DIR   the action cache (default $MGD_CACHE, else ~/.cache/mgd)\n"
-        "  --force       run every action again, bypassing the cache; the image must\n"
-        "                come out bit-identical\n"
-        "  --jobs N      processes at once (default: the number of cores)\n"
-        "  --verbose     print the build log (commands and their output)\n"
-        "  --no-sandbox  run the actions without the bubblewrap sandbox (for machines\n"
-        "                without user namespaces); the limits still apply, the cache\n"
-        "                keys and the image are the same\n" MG_CLI_REMOTE_USAGE MG_CLI_LIMITS_USAGE
-        "Exit status: 0 built, 1 the config has errors or the build failed, 2 usage.\n");
+    fprintf(f, "usage: mgd build DIR [--config FILE] [--target T] [--arch A] [--key k=v]...\n"
+               "                 [-o OUT] [--cache DIR] [--force] [--jobs N] [--verbose]\n"
+               "                 [--no-sandbox] [REMOTE CACHE] [DISTCC] [LIMITS]\n"
+               "\n"
+               "Builds the unikernel of DIR (its config.json, or --config FILE) for a target\n"
+               "(default: the registry's default target) and arch (default the host's), and\n"
+               "prints \"SHA256  PATH\".\n"
+               "  -o OUT        where to write the image (default DIR/dist/NAME[.target])\n"
+               "  --cache DIR   the action cache (default $MGD_CACHE, else ~/.cache/mgd)\n"
+               "  --force       run every action again, bypassing the cache; the image must\n"
+               "                come out bit-identical\n"
+               "  --jobs N      processes at once here (default: the number of cores); distcc\n"
+               "                hosts add their own\n"
+               "  --verbose     print the build log (commands and their output)\n"
+               "  --no-sandbox  run the actions without the bubblewrap sandbox (for machines\n"
+               "                without user namespaces); the limits still apply, the cache\n"
+               "                keys and the image are the same\n" MG_CLI_REMOTE_USAGE
+                   MG_CLI_DISTCC_USAGE MG_CLI_LIMITS_USAGE
+               "Exit status: 0 built, 1 the config has errors or the build failed, 2 usage.\n");
 }
 
 typedef struct {
@@ -85,8 +85,9 @@ int mg_cmd_build(int argc, char **argv)
     mg_build_limits limits = mg_build_limits_default();
     bo.limits = &limits;
     mg_args args MG_ARGS_SCOPED = {0};
-    const mg_option *const tables[] = {build_options, mg_cli_limit_options, mg_cli_remote_options};
-    if (mg_cli_parse_options("mgd build", &args, tables, 3, argc, argv) != 0) {
+    const mg_option *const tables[] = {build_options, mg_cli_limit_options, mg_cli_remote_options,
+                                       mg_cli_distcc_options};
+    if (mg_cli_parse_options("mgd build", &args, tables, 4, argc, argv) != 0) {
         usage(stderr);
         return 2;
     }
@@ -111,6 +112,12 @@ int mg_cmd_build(int argc, char **argv)
     int has_remote = mg_cli_remote_config("mgd build", &args, &remote);
     if (has_remote < 0) return 2;
     if (has_remote) bo.remote = &remote;
+    mg_distcc_hosts given = {0}, hosts = {0};
+    int has_distcc = mg_cli_distcc_hosts("mgd build", &args, &given);
+    if (has_distcc < 0) {
+        mg_remote_config_free(&remote);
+        return 2;
+    }
     /* every value is checked, the last one stays */
     for (int k = 0; (v = mg_args_nth(&args, "--jobs", k)); k++) {
         char *end;
@@ -124,6 +131,7 @@ int mg_cmd_build(int argc, char **argv)
     mg_key_setting *keys = calloc((size_t)args.nvalues + 1, sizeof *keys);
     if (!keys) {
         mg_remote_config_free(&remote);
+        mg_distcc_hosts_free(&given);
         return 1;
     }
     int status = 2;
@@ -169,6 +177,12 @@ int mg_cmd_build(int argc, char **argv)
     }
     image = out ? mg_xstrdup(out)
                 : mg_xasprintf("%s/dist/%s%s", dir, g->name, t ? t->image_suffix : "");
+    if (has_distcc && t) {
+        /* the one target and arch this command builds */
+        mg_distcc_probe_target pt = {t, mg_target_find_arch(t, g->arch)};
+        if (pt.arch) mg_cli_distcc_probe("mgd build", &given, &pt, 1, bo.no_sandbox, &hosts);
+        bo.distcc = &hosts;
+    }
     log_sink sink = {.echo = verbose};
     bo.project_dir = dir;
     bo.graph = g;
@@ -198,6 +212,9 @@ int mg_cmd_build(int argc, char **argv)
                     (unsigned long long)res.remote.errors, down, up,
                     (unsigned long long)res.remote.requests, (unsigned long long)res.remote.waves);
         }
+        if (res.distcc_used)
+            fprintf(stderr, "mgd build: distcc: %u compiles on distcc hosts, %u fallbacks\n",
+                    res.distcc_remote, res.distcc_fallbacks);
         status = 0;
     } else {
         /* the log helps when something ran; otherwise the error says it all */
@@ -216,5 +233,7 @@ done:
 out:
     free(keys);
     mg_remote_config_free(&remote);
+    mg_distcc_hosts_free(&given);
+    mg_distcc_hosts_free(&hosts);
     return status;
 }

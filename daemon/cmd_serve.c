@@ -10,6 +10,7 @@
  * 2 for a mistake on the command line.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include "daemon/daemon.h"
 #include "toolchain/cache.h"
 #include "toolchain/sandbox.h"
+#include "toolchain/target.h"
 
 static void usage(FILE *f)
 {
@@ -35,13 +37,14 @@ static void usage(FILE *f)
             "                 [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
             "                 [--max-body-total SIZE] [--worker-lease-timeout MS]\n"
             "                 [--no-local-repos] [--insecure-no-sandbox] [REMOTE CACHE]\n"
-            "                 [LIMITS]\n"
+            "                 [DISTCC] [LIMITS]\n"
             "\n"
             "Runs the build daemon and its REST API until SIGINT or SIGTERM.\n"
             "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free one)\n"
             "  --data DIR          database, logs, mirrors, scratch (default ./var)\n"
             "  --workers N         builds at once (default 2)\n"
-            "  --jobs N            processes per build (default: the number of cores)\n"
+            "  --jobs N            processes per build here (default: the number of cores);\n"
+            "                      distcc hosts add their own\n"
             "  --cache DIR         the action cache and image store (default DATA/cache)\n"
             "  --max-body SIZE     largest request body (default 4M)\n"
             "  --max-body-total SIZE  request bodies held at once, all together (default 64M,\n"
@@ -63,7 +66,7 @@ static void usage(FILE *f)
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
             "                      any user who may build can then read what mgd can "
-            "read\n" MG_CLI_REMOTE_USAGE MG_CLI_LIMITS_USAGE
+            "read\n" MG_CLI_REMOTE_USAGE MG_CLI_DISTCC_USAGE MG_CLI_LIMITS_USAGE
             "On first start, an admin token is written to DATA/admin.token (mode 0600).\n");
 }
 
@@ -201,6 +204,32 @@ static int take_options(const mg_args *a, mg_daemon_options *o, char *host, size
     return 0;
 }
 
+/* Probes the distcc hosts for the registry's targets and arches whose
+ * tools are here: those are what the daemon may build. */
+static void probe_distcc(const mg_distcc_hosts *given, bool no_sandbox, mg_distcc_hosts *kept)
+{
+    mg_err err;
+    mg_targets *targets = mg_targets_load(&err);
+    if (!targets) {
+        fprintf(stderr, "mgd serve: distcc: off: %s\n", err.msg);
+        return;
+    }
+    mg_distcc_probe_target *pt = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < mg_targets_count(targets); i++) {
+        const mg_target *t = mg_targets_get(targets, i);
+        for (size_t k = 0; k < t->n_arches; k++) {
+            bool can_run;
+            if (!mg_target_available(t, &t->arches[k], &can_run, NULL)) continue;
+            pt = mg_xrealloc(pt, (n + 1) * sizeof *pt);
+            pt[n++] = (mg_distcc_probe_target){t, &t->arches[k]};
+        }
+    }
+    mg_cli_distcc_probe("mgd serve", given, pt, n, no_sandbox, kept);
+    free(pt);
+    mg_targets_free(targets);
+}
+
 int mg_cmd_serve(int argc, char **argv)
 {
     char host[256] = "127.0.0.1";
@@ -223,8 +252,9 @@ int mg_cmd_serve(int argc, char **argv)
         .version = MGD_VERSION,
     };
     mg_args args MG_ARGS_SCOPED = {0};
-    const mg_option *const tables[] = {serve_options, mg_cli_limit_options, mg_cli_remote_options};
-    if (mg_cli_parse_options("mgd serve", &args, tables, 3, argc, argv) != 0) return 2;
+    const mg_option *const tables[] = {serve_options, mg_cli_limit_options, mg_cli_remote_options,
+                                       mg_cli_distcc_options};
+    if (mg_cli_parse_options("mgd serve", &args, tables, 4, argc, argv) != 0) return 2;
     if (mg_args_has(&args, "--help")) {
         usage(stdout);
         return 0;
@@ -235,6 +265,18 @@ int mg_cmd_serve(int argc, char **argv)
     int has_remote = mg_cli_remote_config("mgd serve", &args, &remote);
     if (has_remote < 0) return 2;
     if (has_remote) o.remote = &remote;
+    /* the hosts that pass the probe for every target and arch this machine
+     * builds; they live until the daemon stops */
+    static mg_distcc_hosts given, kept;
+    int has_distcc = mg_cli_distcc_hosts("mgd serve", &args, &given);
+    if (has_distcc < 0) {
+        mg_remote_config_free(&remote);
+        return 2;
+    }
+    if (has_distcc) {
+        probe_distcc(&given, o.no_sandbox, &kept);
+        o.distcc = &kept;
+    }
 
     /* SIGINT and SIGTERM are taken by sigwait() below; every thread the
      * daemon starts inherits the mask */
@@ -264,5 +306,7 @@ int mg_cmd_serve(int argc, char **argv)
     fprintf(stderr, "mgd: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mg_daemon_stop(d);
     mg_remote_config_free(&remote);
+    mg_distcc_hosts_free(&given);
+    mg_distcc_hosts_free(&kept);
     return 0;
 }

@@ -223,6 +223,7 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
         .store = d->store,
         .cache = d->cache,
         .remote = o->remote,
+        .distcc = o->distcc,
         .catalog = d->catalog,
         .targets = d->targets,
         .data_dir = d->data,

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "toolchain/distcc.h"
 #include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 
@@ -42,6 +43,9 @@ typedef struct mg_daemon_options {
     const char *cache_dir; /* NULL: DATA/cache */
     /* the shared remote cache (toolchain/remote_cache.h), or NULL; outlives the daemon */
     const mg_remote_config *remote;
+    /* distcc hosts for the builds' C compiles, as the probe kept them
+     * (toolchain/distcc.h), or NULL; outlives the daemon */
+    const mg_distcc_hosts *distcc;
     unsigned workers; /* builds at once; 0: 2 */
     unsigned jobs;    /* processes per build; 0: the number of cores */
     mg_build_limits limits;

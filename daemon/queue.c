@@ -628,6 +628,7 @@ static void build_it(job *j)
         .targets = q->o.targets,
         .cache = q->o.cache,
         .remote = q->o.remote,
+        .distcc = q->o.distcc,
         .output = image,
         .jobs = q->o.jobs,
         .force = j->row.force,
@@ -666,6 +667,8 @@ static void build_it(job *j)
     q->metrics.remote_errors += res.remote.errors;
     q->metrics.remote_bytes_down += res.remote.bytes_down;
     q->metrics.remote_bytes_up += res.remote.bytes_up;
+    q->metrics.distcc_remote += res.distcc_remote;
+    q->metrics.distcc_fallbacks += res.distcc_fallbacks;
     pthread_mutex_unlock(&q->lock);
     if (r != 0) {
         if (res.cancelled || cancelled(j))

@@ -43,6 +43,7 @@
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
+#include "toolchain/distcc.h"
 #include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 #include "toolchain/target.h"
@@ -63,6 +64,7 @@ typedef struct mg_queue_options {
     mg_store *store;
     mg_cache *cache;
     const mg_remote_config *remote; /* the shared second level, or NULL */
+    const mg_distcc_hosts *distcc;  /* distcc hosts the probe kept (toolchain/distcc.h), or NULL */
     const mg_catalog *catalog;
     const mg_targets *targets;
     const char *data_dir;   /* logs/, git/, scratch/ live under it */
@@ -230,6 +232,8 @@ typedef struct mg_queue_metrics {
     uint64_t cache_hits, cache_misses;
     /* the remote cache's, summed over builds (docs/remote-cache.md) */
     uint64_t remote_hits, remote_misses, remote_errors, remote_bytes_down, remote_bytes_up;
+    /* distcc's, summed over builds (docs/distcc.md) */
+    uint64_t distcc_remote, distcc_fallbacks;
     uint64_t actions_bucket[MG_QUEUE_N_BUCKETS + 1];
     double actions_sum;
     uint64_t builds_bucket[MG_QUEUE_N_BUCKETS + 1];

@@ -41,6 +41,10 @@ packages=(
   nginx             # tests/build/remote_cache.sh serves the remote cache with it
                     # (Debian 12's nginx has the WebDAV PUT module): installed
                     # without starting Debian's service, see below
+  distcc            # --distcc: the client, and distccd for tests/build/distcc.sh
+                    # (Debian 12's 3.4, whose distccd runs only the compilers of
+                    # /usr/lib/distcc, cross gcc among them): installed without
+                    # starting Debian's service, see below
   clang-format      # the style check (tests/format.sh, make format)
   git               # the style check lists the tracked sources
 )
@@ -58,12 +62,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "run: sudo apt-get update && sudo ${cmd[*]}" >&2
     [[ " ${missing[*]} " == *" nginx "* ]] &&
       echo "(then 'sudo systemctl disable --now nginx' if you do not want it serving port 80)" >&2
+    [[ " ${missing[*]} " == *" distcc "* ]] &&
+      echo "(then 'sudo systemctl disable --now distcc' if you do not want distccd running)" >&2
     exit 1
   fi
   echo "installing: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # Debian's nginx package starts a web server on port 80 when installed,
-  # which building and testing mgd have no business doing to a machine: a
+  # Debian's nginx package starts a web server on port 80 when installed
+  # (and distcc's a distccd), which building and testing mgd have no
+  # business doing to a machine: a
   # policy-rc.d says no to service starts during the install (the Debian
   # way); the tests start their own nginx with their own config
   policy=/usr/sbin/policy-rc.d
@@ -77,9 +84,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   "${cmd[@]}" -qq >/dev/null
   # with systemd the unit is enabled for the next boot all the same: not ours
-  if $ours && [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1 &&
-    [ -d /run/systemd/system ]; then
-    systemctl disable nginx >/dev/null 2>&1 || true
+  if $ours && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    for unit in nginx distcc; do
+      [[ " ${missing[*]} " == *" $unit "* ]] && systemctl disable "$unit" >/dev/null 2>&1 || true
+    done
   fi
 fi
 

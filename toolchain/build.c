@@ -64,6 +64,13 @@ typedef struct {
     bool in_flight;                /* holds key1's single flight in the cache */
     bool deferred;                 /* another build runs the same action: wait for it */
     bool from_remote;              /* its entry came from the remote cache */
+    bool force_local;              /* runs here: distcc failed it */
+    bool ran_remote;               /* its last run had cc1 on a distcc host */
+    bool assembling;               /* step 2 of a distributed compile runs (toolchain/distcc.h) */
+    int host;                      /* running (step 1) or ran cc1 on this distcc host, or -1 */
+    char *asm_ws;                  /* a C compile: the assembly text distcc brings back, or NULL */
+    char *cc1_output;              /* step 1's messages, shown with step 2's (malloc'd) */
+    uint64_t cc1_ms;               /* step 1's time */
     char key1[MG_SHA256_HEX_SIZE]; /* over argv and declared inputs */
     char key[MG_SHA256_HEX_SIZE];  /* key1 + the headers read */
     uint64_t exec_id;
@@ -94,6 +101,13 @@ struct mg_build {
     mg_remote *remote; /* the remote cache's session, or NULL */
     cJSON *memo;       /* path -> ["dev:ino:size:mtime:ctime", sha256] */
     bool memo_dirty;
+    /* distcc (toolchain/distcc.h): the hosts given, each one's compiles
+     * running and whether it failed in this build; the local processes */
+    char *distcc_prog;  /* NULL: no distcc in this build */
+    char *distcc_state; /* distcc's DISTCC_DIR without the sandbox */
+    unsigned *host_busy;
+    bool *host_down;
+    unsigned local_running;
 };
 
 static void logf_(mg_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -221,6 +235,7 @@ static action *act_new(mg_build *b, act_kind kind, const char *label)
     a->kind = kind;
     a->label = mg_arena_strdup(&b->arena, label);
     a->mode = 0644;
+    a->host = -1;
     return a;
 }
 
@@ -498,13 +513,13 @@ static int cmp_str(const void *x, const void *y)
 
 /* Reads a depfile: "obj: src h1 h2 \<newline> h3", spaces in names escaped
  * with a backslash, and appends the host paths of what it lists (the
- * declared inputs and the name `skip` left out) to out. Names are as the
- * action saw them: relative ones, and in the sandbox absolute ones under
- * its workspace, are the workspace's. Nothing else is dropped: a name that
+ * declared inputs and the names `skip`, NULL-terminated, left out) to
+ * out. Names are as the action saw them: relative ones, and in the sandbox
+ * absolute ones under its workspace, are the workspace's. Nothing else is dropped: a name that
  * cannot be hashed then keeps the compile out of the cache. false when the
  * file cannot be read (or a name cannot be held in memory). */
-static bool read_depfile(mg_build *b, action *a, const char *file, const char *skip, char ***out_,
-                         size_t *n, size_t *cap)
+static bool read_depfile(mg_build *b, action *a, const char *file, const char *const *skip,
+                         char ***out_, size_t *n, size_t *cap)
 {
     static const char ws_root[] = MG_SANDBOX_WORKSPACE "/";
     size_t len;
@@ -547,7 +562,8 @@ static bool read_depfile(mg_build *b, action *a, const char *file, const char *s
                 bool declared = false;
                 for (size_t i = 0; i < a->n_inputs; i++)
                     if (!strcmp(b->files[a->inputs[i]].path, path)) declared = true;
-                if (skip && !strcmp(t, skip)) declared = true;
+                for (size_t i = 0; skip && skip[i]; i++)
+                    if (!strcmp(t, skip[i])) declared = true;
                 if (!declared) {
                     if (*n + 1 >= *cap)
                         out = mg_xrealloc(out, (*cap = *cap * 2 + 32) * sizeof *out);
@@ -580,10 +596,12 @@ static char **compile_reads(mg_build *b, action *a, size_t *n)
     *n = 0;
     /* the assembler also lists the name of its .file directive, the
      * source's base name ("loop.c"): no file of the workspace, whose top
-     * holds folders only */
+     * holds folders only; after a distributed compile, the assembly text
+     * it was given, which a local compile keeps in a pipe */
     const char *src = b->files[a->inputs[0]].ws, *slash = strrchr(src, '/');
+    const char *skip[] = {slash ? slash + 1 : src, a->ran_remote ? a->asm_ws : NULL, NULL};
     if (!read_depfile(b, a, a->depfile, NULL, &out, n, &cap) ||
-        !read_depfile(b, a, a->as_depfile, slash ? slash + 1 : src, &out, n, &cap)) {
+        !read_depfile(b, a, a->as_depfile, skip, &out, n, &cap)) {
         for (size_t i = 0; i < *n; i++) free(out[i]);
         free(out);
         *n = 0;
@@ -900,6 +918,33 @@ static int outdir_make(mg_build *b, action *a)
     return r;
 }
 
+const char **mg_build_compile_argv(mg_arena *ar, const mg_target *t, const mg_target_arch *a,
+                                   const char *cc, const char *const *extra, size_t n_extra,
+                                   const char *cwd_map, const char *src, const char *obj,
+                                   const char *dep, const char *as_dep, size_t *argc)
+{
+    size_t cap = t->n_cflags + a->n_cflags + n_extra + 32, n = 0;
+    const char **v = mg_arena_alloc(ar, cap * sizeof *v);
+    v[n++] = cc;
+    for (size_t i = 0; i < t->n_cflags; i++) v[n++] = t->cflags[i];
+    for (size_t i = 0; i < a->n_cflags; i++) v[n++] = a->cflags[i]; /* the arch's own, after */
+    for (size_t i = 0; i < n_extra; i++) v[n++] = extra[i];
+    /* the working directory out of the objects (debug info's comp_dir);
+     * every other path is workspace-relative already */
+    v[n++] = cwd_map;
+    v[n++] = "-Igen";
+    /* the runtime's C library before the host's headers */
+    if (t->libc) v[n++] = "-isystemruntime/libc/include";
+    v[n++] = "-Iruntime/include";
+    /* -Xassembler, not -Wa: a path may hold a comma */
+    const char *tail[] = {"-MD",  "-MF", dep, "-Xassembler", "--MD", "-Xassembler",
+                          as_dep, "-c",  src, "-o",          obj};
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) v[n++] = tail[i];
+    v[n] = NULL;
+    *argc = n;
+    return v;
+}
+
 /* Compiles `src` (a host path in one of the workspace's trees) to
  * obj/<its workspace path>/<stem>.o. Returns the object's host path
  * (arena), or NULL on failure. */
@@ -918,21 +963,13 @@ static const char *add_compile(mg_build *b, const char *src, const char *stem,
     char *as_dep = mg_arena_printf(&b->arena, "%s/%s.as.d", dir, stem);
     a->depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, dep);
     a->as_depfile = mg_arena_printf(&b->arena, "%s/%s", b->scratch, as_dep);
-    act_arg(b, a, b->cc);
-    act_args(b, a, t->cflags, t->n_cflags);
-    act_args(b, a, b->arch->cflags, b->arch->n_cflags); /* the arch's own, after the target's */
-    act_args(b, a, extra, n_extra);
-    /* the working directory out of the objects (debug info's comp_dir);
-     * every other path is workspace-relative already */
-    act_arg(b, a, b->cwd_map);
-    act_arg(b, a, "-Igen");
-    /* the runtime's C library before the host's headers */
-    if (t->libc) act_arg(b, a, "-isystemruntime/libc/include");
-    act_arg(b, a, "-Iruntime/include");
-    /* -Xassembler, not -Wa: a path may hold a comma */
-    const char *tail[] = {"-MD",  "-MF", dep,    "-Xassembler", "--MD", "-Xassembler",
-                          as_dep, "-c",  src_ws, "-o",          obj};
-    act_args(b, a, tail, sizeof tail / sizeof *tail);
+    /* (a name no other compile of the folder writes: one source each) */
+    if (mg_distcc_distributable(src_ws))
+        a->asm_ws = mg_arena_printf(&b->arena, "%s/%s.distcc.s", dir, stem);
+    size_t argc;
+    const char **argv = mg_build_compile_argv(&b->arena, t, b->arch, b->cc, extra, n_extra,
+                                              b->cwd_map, src_ws, obj, dep, as_dep, &argc);
+    act_args(b, a, argv, argc);
     char *obj_host = mg_arena_printf(&b->arena, "%s/%s", b->scratch, obj);
     act_output(b, a, obj_host);
     return obj_host;
@@ -1319,9 +1356,64 @@ static uint64_t build_time_left(mg_build *b)
 static const char *const action_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
                                          "SOURCE_DATE_EPOCH=0", NULL};
 
-static void start(mg_build *b, action *a)
+/* --- distcc ---------------------------------------------------------------- */
+
+/* Where an action that is ready may run now. */
+enum { PLACE_WAIT = -2, PLACE_HERE = -1 };
+
+static bool distcc_on(const mg_build *b)
 {
-    for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
+    if (!b->distcc_prog) return false;
+    for (size_t i = 0; i < b->o.distcc->n; i++)
+        if (!b->host_down[i]) return true;
+    return false;
+}
+
+/* The least busy host with a free slot, or -1. */
+static int free_host(const mg_build *b)
+{
+    int best = -1;
+    for (size_t i = 0; i < b->o.distcc->n; i++) {
+        const mg_distcc_host *h = &b->o.distcc->v[i];
+        if (b->host_down[i] || b->host_busy[i] >= h->limit) continue;
+        /* busy/limit smaller, compared without division */
+        if (best < 0 || (uint64_t)b->host_busy[i] * b->o.distcc->v[best].limit <
+                            (uint64_t)b->host_busy[best] * h->limit)
+            best = (int)i;
+    }
+    return best;
+}
+
+static int place(mg_build *b, action *a, unsigned local_jobs)
+{
+    if (a->kind == ACT_COMPILE && a->asm_ws && !a->force_local && distcc_on(b)) {
+        int h = free_host(b);
+        return h >= 0 ? h : PLACE_WAIT;
+    }
+    return b->local_running < local_jobs ? PLACE_HERE : PLACE_WAIT;
+}
+
+/* What start() runs: the action here, or the two steps of a distributed
+ * compile (toolchain/distcc.h). */
+typedef enum { RUN_HERE, RUN_CC1, RUN_AS } run_step;
+
+/* The host path of a distributed compile's assembly text. */
+static char *asm_host(mg_build *b, const action *a)
+{
+    return mg_path_join(b->scratch, a->asm_ws);
+}
+
+static void start(mg_build *b, action *a, int where)
+{
+    run_step step = a->assembling ? RUN_AS : where >= 0 ? RUN_CC1 : RUN_HERE;
+    if (step != RUN_AS) {
+        for (size_t i = 0; i < a->n_outputs; i++) unlink(b->files[a->outputs[i]].path);
+        if (a->asm_ws) {
+            char *s = asm_host(b, a);
+            unlink(s);
+            free(s);
+        }
+    }
     bool sandboxed = !b->o.no_sandbox;
     /* what it sees: the trees or its inputs, then its own folder */
     mg_sandbox_bind *binds = mg_xmalloc((a->n_inputs + 4) * sizeof *binds);
@@ -1351,15 +1443,47 @@ static void start(mg_build *b, action *a)
     mg_build_limits l = b->limits;
     uint64_t left = build_time_left(b);
     if (!l.action_wall_ms || left < l.action_wall_ms) l.action_wall_ms = left ? left : 1;
-    mg_sandbox_spec sb = {
-        .sandboxed = sandboxed, .limits = &l, .binds = binds, .n_binds = n, .env = action_env};
-    char **run = mg_sandbox_argv(&sb, argv);
+    /* step 1 on a distcc host: distcc -S with the network (preprocessing
+     * stays in the sandbox, cc1 is distccd's); step 2 here, as any local
+     * action, without it */
+    if (step != RUN_AS) {
+        a->host = step == RUN_CC1 ? where : -1;
+        a->ran_remote = false;
+    }
+    const char **dargv = NULL;
+    char **denv = NULL;
+    if (step == RUN_CC1 &&
+        !(dargv = mg_distcc_cc1_argv(b->distcc_prog, argv, a->argc, a->asm_ws))) {
+        /* not a compile mg_build_compile_argv made: it runs here whole */
+        step = RUN_HERE;
+        a->host = -1;
+        a->force_local = true;
+    }
+    if (step == RUN_CC1) {
+        denv = mg_distcc_env(action_env, &b->o.distcc->v[a->host], b->cc,
+                             sandboxed ? "/tmp" : b->distcc_state);
+        b->host_busy[a->host]++;
+    } else {
+        /* (the argv step 1 took: never NULL) */
+        if (step == RUN_AS) dargv = mg_distcc_as_argv(argv, a->argc, a->asm_ws);
+        b->local_running++;
+    }
+    const char *const *env = denv ? (const char *const *)denv : action_env;
+    mg_sandbox_spec sb = {.sandboxed = sandboxed,
+                          .limits = &l,
+                          .binds = binds,
+                          .n_binds = n,
+                          .env = env,
+                          .network = step == RUN_CC1};
+    char **run = mg_sandbox_argv(&sb, dargv ? dargv : argv);
     mg_exec_spec spec = {.argv = (const char *const *)run,
                          .cwd = sandboxed ? NULL : b->scratch,
-                         .env = action_env,
+                         .env = env,
                          .timeout_ms = l.action_wall_ms == UINT64_MAX ? 0 : l.action_wall_ms};
     a->exec_id = mg_executor_start(b->ex, &spec);
     a->state = ST_RUNNING;
+    free(dargv);
+    mg_distcc_env_free(denv);
     mg_sandbox_argv_free(run);
     free(argv);
     free(binds);
@@ -1412,20 +1536,105 @@ static int outputs_not_regular(mg_build *b, action *a)
     return r;
 }
 
-/* One finished process: its outputs into the cache, or the build fails. */
+static int assembled(mg_build *b, action *a, const mg_exec_result *r);
+static int ran(mg_build *b, action *a, const mg_exec_result *r);
+
+/* One finished process: its outputs into the cache, or the build fails;
+ * step 1 of a distributed compile starts step 2, a distcc failure the
+ * compile again here. */
 static int finish(mg_build *b, const mg_exec_result *r)
 {
     action *a = NULL;
     for (size_t i = 0; i < b->n_acts; i++)
         if (b->acts[i].state == ST_RUNNING && b->acts[i].exec_id == r->id) a = &b->acts[i];
     if (!a) return 0;
+    if (a->assembling) return assembled(b, a, r);
+    if (a->host >= 0)
+        b->host_busy[a->host]--;
+    else
+        b->local_running--;
+    bool stopped = r->cancelled || atomic_load(&b->cancelled);
+    if (a->host >= 0 && !stopped && !r->timed_out) {
+        const mg_distcc_host *h = &b->o.distcc->v[a->host];
+        /* distcc's own failure: that host is off for this build, and the
+         * compile runs here */
+        if (r->spawn_error || mg_distcc_own_failure(r)) {
+            const char *why = mg_distcc_exit_reason(r->exit_status);
+            if (b->host_down[a->host])
+                ;
+            else if (r->spawn_error)
+                log_step(b, "distcc: cannot run %s (%s): compiles run here", b->distcc_prog,
+                         strerror(r->spawn_error));
+            else
+                log_step(b,
+                         "distcc: host %s failed (exit %d: %s): its compiles run here for the "
+                         "rest of this build",
+                         h->name, r->exit_status, why ? why : "distcc's own failure");
+            b->host_down[a->host] = true;
+            b->res->distcc_fallbacks++;
+            log_step(b, "%s: distcc failed on %s: compiled here", a->label, h->name);
+            if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
+            a->force_local = true;
+            start(b, a, PLACE_HERE);
+            return 0;
+        }
+        if (r->exit_status == 0 && !r->term_signal) {
+            /* cc1 ran there: the assembler runs here (step 2), its
+             * messages after step 1's */
+            free(a->cc1_output);
+            a->cc1_output = r->output_len ? mg_xstrdup(r->output) : NULL;
+            a->cc1_ms = r->duration_ms;
+            a->assembling = true;
+            start(b, a, PLACE_HERE);
+            return 0;
+        }
+    }
+    return ran(b, a, r);
+}
+
+/* Step 2 of a distributed compile ended: the compile ended as step 1 and
+ * step 2 together (their messages, their times). */
+static int assembled(mg_build *b, action *a, const mg_exec_result *r)
+{
+    a->assembling = false;
+    b->local_running--;
+    char *s = asm_host(b, a);
+    unlink(s);
+    free(s);
+    mg_exec_result both = *r;
+    mg_buf out = {0};
+    if (a->cc1_output) mg_buf_adds(&out, a->cc1_output);
+    if (r->output_len) mg_buf_add(&out, r->output, r->output_len);
+    both.output = out.failed ? r->output : (char *)mg_buf_str(&out);
+    both.output_len = out.failed ? r->output_len : out.len;
+    both.duration_ms = a->cc1_ms + r->duration_ms;
+    free(a->cc1_output);
+    a->cc1_output = NULL;
+    bool ok = !r->cancelled && !atomic_load(&b->cancelled) && !r->spawn_error && !r->timed_out &&
+              !r->term_signal && r->exit_status == 0;
+    a->ran_remote = ok;
+    if (ok) b->res->distcc_remote++;
+    int rc = ran(b, a, &both);
+    mg_buf_free(&out);
+    return rc;
+}
+
+/* An action's process (or a distributed compile's two) ended: its
+ * outputs into the cache, or the build fails. */
+static int ran(mg_build *b, action *a, const mg_exec_result *r)
+{
+    bool stopped = r->cancelled || atomic_load(&b->cancelled);
     b->res->misses++;
     b->executed_ms += r->duration_ms;
     if (b->o.on_action) b->o.on_action(b->o.log_ctx, a->label, r->duration_ms);
-    log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
+    if (a->host >= 0)
+        log_step(b, "%s: ran in %llu ms on %s", a->label, (unsigned long long)r->duration_ms,
+                 b->o.distcc->v[a->host].name);
+    else
+        log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
     log_command(b, a);
     if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
-    if (r->cancelled || atomic_load(&b->cancelled)) {
+    if (stopped) {
         b->res->cancelled = true;
         return fail(b, MG_E_CANCELLED, "cancelled");
     }
@@ -1553,6 +1762,7 @@ static void prefetch(mg_build *b)
 
 static int run_actions(mg_build *b)
 {
+    /* the local processes; distcc hosts add their own slots */
     unsigned jobs = b->o.jobs ? b->o.jobs : default_jobs();
     int status = 0;
     b->res->actions = (unsigned)b->n_acts;
@@ -1574,7 +1784,8 @@ static int run_actions(mg_build *b)
                 status = fail(b, MG_E_CANCELLED, "cancelled");
                 break;
             }
-            if (mg_executor_running(b->ex) >= jobs) break;
+            int where = place(b, a, jobs);
+            if (where == PLACE_WAIT) continue;
             if (hash_sources(b, a) != 0) {
                 status = -1;
                 break;
@@ -1614,7 +1825,7 @@ static int run_actions(mg_build *b)
                 status = -1;
                 break;
             }
-            if (inputs_there) start(b, a);
+            if (inputs_there) start(b, a, where);
         }
         if (status != 0) break;
         bool waiting = false;
@@ -1680,6 +1891,7 @@ void mg_build_free(mg_build *b)
         free(b->acts[i].argv);
         free(b->acts[i].inputs);
         free(b->acts[i].outputs);
+        free(b->acts[i].cc1_output);
     }
     free(b->acts);
     free(b->files);
@@ -1689,6 +1901,8 @@ void mg_build_free(mg_build *b)
     free(b->cc);
     free(b->ar);
     free(b->strip);
+    free(b->distcc_prog);
+    free(b->distcc_state);
     free(b->rt_root);
     free(b->src_root);
     if (b->scratch) {
@@ -1806,6 +2020,29 @@ int mg_build_run(mg_build *b, mg_build_result *res)
                             b->limits.build_wall_ms ? b->start_ms + b->limits.build_wall_ms : 0,
                             &b->cancelled, b->limits.file_size);
     }
+    if (b->o.distcc && b->o.distcc->n) {
+        res->distcc_used = true;
+        b->host_busy = mg_arena_alloc(&b->arena, b->o.distcc->n * sizeof *b->host_busy);
+        b->host_down = mg_arena_alloc(&b->arena, b->o.distcc->n * sizeof *b->host_down);
+        b->distcc_prog = mg_distcc_program(&err);
+        /* without the sandbox distcc's state folder is the build's, not a
+         * user's ~/.distcc */
+        if (b->distcc_prog && b->o.no_sandbox) {
+            b->distcc_state = mg_path_join(b->scratch, "distcc");
+            if (mg_mkdir_p(b->distcc_state) != 0) {
+                free(b->distcc_prog);
+                b->distcc_prog = NULL;
+                mg_err_set(&err, MG_E_IO, "cannot create %s: %s", b->distcc_state, strerror(errno));
+            }
+        }
+        if (!b->distcc_prog)
+            log_step(b, "distcc: off for this build: %s", err.msg);
+        else {
+            char *hosts = mg_distcc_hosts_text(b->o.distcc);
+            log_step(b, "distcc: C compiles on %s", hosts);
+            free(hosts);
+        }
+    }
     memo_load(b);
     r = plan(b);
     if (r == 0) r = run_actions(b);
@@ -1836,6 +2073,9 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         mg_remote_close(b->remote);
         b->remote = NULL;
     }
+    if (res->distcc_used)
+        log_step(b, "distcc: %u compiles ran on distcc hosts, %u fallbacks", res->distcc_remote,
+                 res->distcc_fallbacks);
     mg_cache_count(b->o.cache, res->hits, res->misses, b->corrupt, res->saved_ms, b->executed_ms);
     memo_save(b);
     if (r == 0) {

@@ -54,10 +54,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/arena.h"
 #include "base/err.h"
 #include "graph/catalog.h"
 #include "graph/resolve.h"
 #include "toolchain/cache.h"
+#include "toolchain/distcc.h"
 #include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 #include "base/sha256.h"
@@ -80,6 +82,10 @@ typedef struct mg_build_options {
      * opens its own session on it: looks up what the local cache lacks,
      * uploads what it runs, and goes on locally when the remote fails. */
     const mg_remote_config *remote;
+    /* distcc hosts for the C compiles (toolchain/distcc.h), as mg_distcc_probe
+     * kept them, or NULL (or none): every compile runs here. With hosts,
+     * `jobs` counts the local processes; each host adds its /LIMIT. */
+    const mg_distcc_hosts *distcc;
     const char *output;            /* where to write the image (atomically); NULL: nowhere */
     unsigned jobs;                 /* processes at once; 0: the number of cores */
     bool force;                    /* bypass cache lookups */
@@ -104,11 +110,14 @@ typedef struct mg_build_result {
     char image_name[256]; /* "hello" (+ the target's suffix) */
     unsigned actions;     /* cacheable actions */
     unsigned hits, misses;
-    uint64_t saved_ms;      /* the recorded run time of the actions served from the cache */
-    bool remote_used;       /* a remote cache was configured (the fields below mean something) */
-    unsigned remote_hits;   /* of the hits: actions whose entry came from the remote */
-    mg_remote_stats remote; /* the session's counters (records, requests, waves, bytes) */
-    uint64_t duration_ms;   /* wall time of the build */
+    uint64_t saved_ms;         /* the recorded run time of the actions served from the cache */
+    bool remote_used;          /* a remote cache was configured (the fields below mean something) */
+    unsigned remote_hits;      /* of the hits: actions whose entry came from the remote */
+    mg_remote_stats remote;    /* the session's counters (records, requests, waves, bytes) */
+    uint64_t duration_ms;      /* wall time of the build */
+    bool distcc_used;          /* distcc hosts were given (the fields below mean something) */
+    unsigned distcc_remote;    /* compiles that ran on a distcc host */
+    unsigned distcc_fallbacks; /* distributed compiles that distcc failed, run again here */
 } mg_build_result;
 
 typedef struct mg_build mg_build;
@@ -119,6 +128,20 @@ int mg_build_run(mg_build *b, mg_build_result *res);
 /* Thread-safe: stops the build as soon as possible, killing its processes. */
 void mg_build_cancel(mg_build *b);
 void mg_build_free(mg_build *b);
+
+/* The argv of a compile of `src` into `obj` (workspace paths), with gcc's
+ * dependency file `dep` and the assembler's `as_dep`, for a target and arch,
+ * as every build runs it: `cc`, the target's then the arch's cflags,
+ * `extra`, `cwd_map` (the -ffile-prefix-map of the working directory), the
+ * include folders, then the eleven words `-MD -MF dep -Xassembler --MD
+ * -Xassembler as_dep -c src -o obj` (mg_distcc_cc1_argv splits a compile
+ * at them). NULL-terminated, from the arena (the strings given are
+ * borrowed); *argc without the NULL. The distcc probe compiles with it too,
+ * so it tests the flags of a real compile. */
+const char **mg_build_compile_argv(mg_arena *ar, const mg_target *t, const mg_target_arch *a,
+                                   const char *cc, const char *const *extra, size_t n_extra,
+                                   const char *cwd_map, const char *src, const char *obj,
+                                   const char *dep, const char *as_dep, size_t *argc);
 
 /* The identity of a target's tools for an arch: the sha256 of their
  * version output and of the content of the C library and compiler runtime
