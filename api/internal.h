@@ -63,6 +63,9 @@ void mg_sse_hub_free(mg_sse_hub *h);
  * events; NULL when out of memory. */
 struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int64_t id,
                                      int64_t offset);
+/* The streams open now (made and not yet freed): a follower that went away
+ * leaves this count within 2 s (sse.c). */
+unsigned mg_sse_hub_open(mg_sse_hub *h);
 
 /* ---- the server --------------------------------------------------------- */
 

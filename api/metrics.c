@@ -105,6 +105,11 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
     histogram(b, "mgd_build_duration_seconds", "Time of finished builds.", mg_queue_buckets,
               MG_QUEUE_N_BUCKETS, q.builds_bucket, q.builds_sum);
 
+    mg_buf_printf(b,
+                  "# HELP mgd_log_streams Build logs being streamed as server-sent events.\n"
+                  "# TYPE mgd_log_streams gauge\nmgd_log_streams %u\n",
+                  mg_sse_hub_open(a->sse));
+
     mg_api_metrics *m = &a->metrics;
     mg_buf_adds(b, "# HELP mgd_http_requests_total HTTP requests answered, by method and "
                    "status.\n# TYPE mgd_http_requests_total counter\n");

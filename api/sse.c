@@ -23,9 +23,26 @@
  * hub's lock, so the watcher only ever resumes suspended connections; at
  * stop the watcher resumes every stream and readers see `stopping` and
  * end, so no connection is suspended when MHD_stop_daemon runs.
+ *
+ * Followers that go away: libmicrohttpd does not watch a suspended
+ * connection's socket (it leaves its epoll set), and neither its
+ * completion nor its connection notice fires until the connection is
+ * resumed and a write fails, which for a quiet build is the next
+ * keep-alive, 15 s later. So the watcher polls the suspended streams'
+ * sockets itself, every tick, in one poll() with no timeout (the socket
+ * stays libmicrohttpd's: a suspended connection is never closed, and the
+ * watcher only looks at streams on its list). A reset (POLLERR, POLLHUP)
+ * ends the stream at once. A FIN alone (POLLRDHUP) may be a client that
+ * closed, or one that only shut its sending side and still reads: the
+ * stream is resumed to send it a keep-alive, which a closed socket
+ * answers with a reset, seen at the next tick; a half-closed client reads
+ * the comment and keeps its stream. Either way a follower that closed is
+ * let go within two ticks (measured by tests/api/test_sse.py: 50 dropped
+ * followers are all gone from mgd_log_streams within 2 s).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +69,12 @@ struct mg_sse_hub {
     pthread_cond_t cond;
     bool stopping;
     mg_sse *waiting; /* suspended streams */
+    /* the watcher's poll() of the suspended streams' sockets, grown as
+     * needed (only the watcher touches them) */
+    struct pollfd *pfds;
+    mg_sse **polled;
+    size_t poll_cap;
+    atomic_uint open; /* streams alive: made and not yet freed (GET /metrics) */
 };
 
 struct mg_sse {
@@ -60,6 +83,7 @@ struct mg_sse {
     int64_t id;
     int64_t offset; /* log bytes sent as lines */
     int64_t seen;   /* log size at the last read */
+    int sock;       /* the connection's socket (libmicrohttpd's), -1 when unknown */
     char *path;
     int fd;
     char *chunk; /* READ_CHUNK bytes of log, allocated on first read */
@@ -68,6 +92,10 @@ struct mg_sse {
     uint64_t last_send_ms, last_status_ms;
     bool ended;        /* the end event is in `out` */
     bool status_ended; /* the watcher's last status check found the build over */
+    /* set by the watcher while suspended, read by the reader once resumed */
+    bool probe;  /* the client sent a FIN: send it a keep-alive, a closed socket resets */
+    bool probed; /* a probe was sent: a half-closed client that still reads keeps its stream */
+    bool gone;   /* the client's socket was reset or closed: end the stream */
     mg_sse *next;
 };
 
@@ -162,6 +190,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     mg_sse *s = cls;
     mg_sse_hub *h = s->hub;
     (void)pos;
+    /* the follower went away: libmicrohttpd closes the connection */
+    if (s->gone) return MHD_CONTENT_READER_END_WITH_ERROR;
     for (;;) {
         if (s->out_pos < s->out.len) {
             size_t n = s->out.len - s->out_pos;
@@ -188,7 +218,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
             s->ended = true;
             continue;
         }
-        if (mg_now_ms() - s->last_send_ms >= KEEPALIVE_MS) {
+        if (s->probe || mg_now_ms() - s->last_send_ms >= KEEPALIVE_MS) {
+            s->probe = false;
             mg_buf_adds(&s->out, ": keep-alive\n\n");
             continue;
         }
@@ -209,6 +240,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void free_stream(void *cls)
 {
     mg_sse *s = cls;
+    atomic_fetch_sub(&s->hub->open, 1);
     if (s->fd >= 0) close(s->fd);
     free(s->chunk);
     free(s->path);
@@ -227,6 +259,10 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
     s->offset = offset;
     s->seen = offset;
     s->fd = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->sock = ci ? ci->connect_fd : -1;
+    atomic_fetch_add(&a->sse->open, 1);
     s->path = mg_queue_log_path(a->o.queue, id);
     s->last_send_ms = mg_now_ms();
     /* a first comment gets the headers and the stream going at once */
@@ -238,12 +274,56 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
     return r;
 }
 
+/* Under the hub's lock: takes the suspended streams whose follower has
+ * gone (or may have: a FIN, to be probed) off the waiting list and
+ * resumes them. One poll() for all of them, no timeout. */
+static void check_sockets(mg_sse_hub *h)
+{
+    size_t n = 0;
+    for (mg_sse *s = h->waiting; s; s = s->next) n++;
+    if (n > h->poll_cap) {
+        /* without the memory, this tick checks none: the next one tries
+         * again, and the keep-alive is the fallback */
+        struct pollfd *p = realloc(h->pfds, n * sizeof *p);
+        if (p) h->pfds = p;
+        mg_sse **q = realloc(h->polled, n * sizeof *q);
+        if (q) h->polled = q;
+        if (!p || !q) return;
+        h->poll_cap = n;
+    }
+    size_t k = 0;
+    for (mg_sse *s = h->waiting; s; s = s->next) {
+        if (s->sock < 0) continue;
+        h->pfds[k] = (struct pollfd){.fd = s->sock, .events = POLLRDHUP};
+        h->polled[k++] = s;
+    }
+    if (k == 0 || poll(h->pfds, (nfds_t)k, 0) <= 0) return;
+    for (size_t i = 0; i < k; i++) {
+        short ev = h->pfds[i].revents;
+        mg_sse *s = h->polled[i];
+        if (ev & (POLLERR | POLLHUP | POLLNVAL))
+            s->gone = true;
+        else if ((ev & POLLRDHUP) && !s->probed)
+            s->probe = s->probed = true;
+        else
+            continue;
+        for (mg_sse **pp = &h->waiting; *pp; pp = &(*pp)->next)
+            if (*pp == s) {
+                *pp = s->next;
+                break;
+            }
+        s->next = NULL;
+        MHD_resume_connection(s->conn);
+    }
+}
+
 static void *watch(void *arg)
 {
     mg_sse_hub *h = arg;
     mg_api *a = h->api;
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
+        check_sockets(h);
         uint64_t now = mg_now_ms();
         /* streams due for a status check leave the list while the
          * database is asked, so HTTP threads suspending or resuming other
@@ -307,6 +387,7 @@ mg_sse_hub *mg_sse_hub_start(mg_api *a, mg_err *err)
         return NULL;
     }
     h->api = a;
+    atomic_init(&h->open, 0);
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->cond, NULL);
     int e = pthread_create(&h->thread, NULL, watch, h);
@@ -336,5 +417,12 @@ void mg_sse_hub_free(mg_sse_hub *h)
     if (!h) return;
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->cond);
+    free(h->pfds);
+    free(h->polled);
     free(h);
+}
+
+unsigned mg_sse_hub_open(mg_sse_hub *h)
+{
+    return h ? atomic_load(&h->open) : 0;
 }
