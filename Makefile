@@ -63,6 +63,7 @@ bench: build
 	@bench/web/bench_dashboard.py $(RELEASE)/daemon/mgd
 	@bench/image/bench_image.py $(RELEASE)/daemon/mgd examples
 	@bench/net/bench_net.py $(RELEASE)/daemon/mgd examples
+	@bench/load/bench_load.py $(RELEASE)/daemon/mgd
 	@bench/scale/bench_scale.sh $(RELEASE)/daemon/mgd examples || test $$? -eq 77
 
 format:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -216,6 +217,45 @@ static int open_engine(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
     return d->cache ? 0 : -1;
 }
 
+/* Descriptors kept for everything but the connections: SQLite (three per
+ * thread's connection), the builds' pipes and pidfds, the cache's files,
+ * the API's epoll and event descriptors. */
+#define FD_RESERVE 256
+/* libmicrohttpd's own limit when none is given (FD_SETSIZE - 4) */
+#define MHD_DEFAULT_CONNECTIONS 1020
+
+/*
+ * Open files for `wanted` connections (0: libmicrohttpd's default): each
+ * may hold two descriptors, its socket and the file it sends (a streamed
+ * log, an image), beside FD_RESERVE for the rest. The soft limit is raised
+ * as far as that needs and the hard limit allows: a service manager's soft
+ * limit of 1024 let 1,000 log followers starve the builds ("Too many open
+ * files": bench/load). When even the hard limit is too small, fewer
+ * connections are taken, which keeps the builds' reserve, and stderr says
+ * so. Returns the connections to serve.
+ */
+static unsigned fit_open_files(unsigned wanted)
+{
+    unsigned conns = wanted ? wanted : MHD_DEFAULT_CONNECTIONS;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+    rlim_t need = 2 * (rlim_t)conns + FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return wanted;
+    /* what is left after the reserve, two per connection; a handful at
+     * least, so that the API answers at all */
+    rlim_t fit = rl.rlim_cur > FD_RESERVE + 32 ? (rl.rlim_cur - FD_RESERVE) / 2 : 16;
+    fprintf(stderr,
+            "mgd: warning: %llu open files at most (ulimit -n): serving %llu connections, "
+            "not %u (each may hold two files, and %d are kept for builds and the database)\n",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)fit, conns, FD_RESERVE);
+    return (unsigned)fit;
+}
+
 /* Step 5: the workers, the service and the API. */
 static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
 {
@@ -244,6 +284,8 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
                                      .max_sources = o->max_sources,
                                      .max_queued = o->max_queue,
                                  });
+    unsigned conns = fit_open_files(o->max_connections);
+    unsigned per_ip = conns && o->per_ip > conns ? conns : o->per_ip;
     mg_api_options ao = {
         .host = o->host,
         .port = o->port,
@@ -256,8 +298,8 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
         .max_body = o->max_body,
         .max_body_total = o->max_body_total,
         .threads = o->threads,
-        .max_connections = o->max_connections,
-        .per_ip_connections = o->per_ip,
+        .max_connections = conns,
+        .per_ip_connections = per_ip,
         .timeout_s = o->idle_timeout_s,
         .header_timeout_s = o->header_timeout_s,
         .body_timeout_s = o->body_timeout_s,

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The connection limits of `mgd serve`: connections per client address."""
+"""The connection limits of `mgd serve`: connections per client address, and
+connections that fit the open files limit (log streams do not starve the
+builds of descriptors)."""
 
 import json
 import os
@@ -42,6 +44,42 @@ class ConnectionLimits(ApiTest):
             for s in held[1:]:
                 s.close()
         finally:
+            d.finish()
+
+    def test_open_files_limit(self):
+        """Under a hard limit of 600 open files, --max-connections 1024 is
+        cut to what fits beside the builds' reserve, said on stderr: 300
+        followers of a build's log then cannot starve the build of
+        descriptors (it would fail with "Too many open files")."""
+        limit = 600
+
+        class Limited(harness.Daemon):
+            def argv(self):
+                return ["prlimit", "--nofile=%d:%d" % (limit, limit), "--"] + super().argv()
+
+        d = Limited(extra_args=["--max-connections", "1024"], workers=1)
+        d.start()
+        followers = []
+        try:
+            self.assertIn("600 open files at most (ulimit -n): serving 172 connections, not "
+                          "1024", d.stderr_text())
+            d.create_project(harness.hello_project("nofile", config_name="nofile"))
+            b = d.start_build("nofile", {"force": True})
+            request = ("GET /builds/%d/log HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                       "Accept: text/event-stream\r\n\r\n" % (b["id"], d.admin_token)).encode()
+            for _ in range(300):
+                try:
+                    s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+                    s.sendall(request)
+                    followers.append(s)
+                except OSError:
+                    pass  # turned away: the limit at work
+            done = d.wait_build(b["id"])
+            self.assertEqual(done["status"], "succeeded", d.log(b["id"])[-2000:])
+            self.assertNotIn("Too many open files", d.log(b["id"]))
+        finally:
+            for s in followers:
+                s.close()
             d.finish()
 
 

@@ -162,6 +162,34 @@ class Sse(ApiTest):
             self.d.wait_build(b["id"])
         wait_streams(self.d, 0, NOTICE_S)
 
+    def test_http10_follower_reads_the_whole_log(self):
+        """An HTTP/1.0 follower gets no chunked coding: libmicrohttpd asks
+        the stream for a block at a time and closes at its end. Every line
+        of a finished build's log comes, in order, then the end."""
+        self.d.create_project(harness.hello_project("h10", config_name="h10"))
+        b = self.d.build_and_wait("h10", {"force": True})
+        plain = self.d.get("/builds/%d/log" % b["id"]).body
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=30)
+        try:
+            s.sendall(("GET /builds/%d/log HTTP/1.0\r\nAuthorization: Bearer %s\r\n"
+                       "Accept: text/event-stream\r\n\r\n" % (b["id"], self.d.admin_token))
+                      .encode())
+            got = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            s.close()
+        head, _, body = got.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"), head)
+        self.assertNotIn(b"chunked", head.lower())
+        data = [line[len(b"data: "):] for line in body.split(b"\n") if line.startswith(b"data: ")]
+        self.assertGreater(len(plain), 8192, "a log longer than a few blocks")
+        self.assertEqual(data[:-1], plain.split(b"\n")[:-1])
+        self.assertEqual(json.loads(data[-1]), {"status": "succeeded"})
+
 
 if __name__ == "__main__":
     harness.main()
