@@ -58,6 +58,8 @@
 #define WATCH_MS 100
 #define STATUS_EVERY_MS 500
 #define READ_CHUNK (64 * 1024)
+/* libmicrohttpd allocates this per stream and uses it only without chunked
+ * coding (an HTTP/1.0 follower): small, since each response costs it */
 #define BLOCK_SIZE (4 * 1024)
 
 typedef struct mg_sse mg_sse;
@@ -149,9 +151,10 @@ static void add_line(mg_sse *s, const char *line, size_t n, int64_t end_offset, 
  * build has ended), a last line without its newline too. Stops at a line's
  * end once `budget` bytes of events wait in `out`: a follower catching up
  * on a long log holds about what libmicrohttpd asks for at a time, not the
- * log (1,000 followers joining builds with 55 KiB of log held 195 MiB
- * when each read took 256 KiB of log and kept its buffers, 40 MiB now:
- * bench/load). True when it added any. */
+ * log (1,000 followers catching up on 55 KiB of log cost the daemon 178
+ * KiB each when a read took up to 256 KiB of log and the stream kept its
+ * buffers; 49 KiB now, mostly libmicrohttpd's connection: bench/load).
+ * True when it added any. */
 static bool read_lines(mg_sse *s, bool final, size_t budget)
 {
     if (s->fd < 0) {
@@ -229,8 +232,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
             mg_buf_adds(&s->out, ": keep-alive\n\n");
             continue;
         }
-        /* everything was sent: a suspended stream keeps no buffer (a late
-         * follower's catch-up of a long log grows it to 256 KiB) */
+        /* everything was sent: a suspended stream keeps no buffer (most
+         * streams are suspended, most of the time) */
         mg_buf_free(&s->out);
         pthread_mutex_lock(&h->lock);
         if (h->stopping) {
@@ -313,13 +316,16 @@ static void check_sockets(mg_sse_hub *h)
             s->gone = true;
         else if ((ev & POLLRDHUP) && !s->probed)
             s->probe = s->probed = true;
-        else
+    }
+    /* a waiting stream has neither flag (the reader clears `probe` when it
+     * sends the keep-alive): those that have one go, in one pass */
+    for (mg_sse **pp = &h->waiting; *pp;) {
+        mg_sse *s = *pp;
+        if (!s->gone && !s->probe) {
+            pp = &s->next;
             continue;
-        for (mg_sse **pp = &h->waiting; *pp; pp = &(*pp)->next)
-            if (*pp == s) {
-                *pp = s->next;
-                break;
-            }
+        }
+        *pp = s->next;
         s->next = NULL;
         MHD_resume_connection(s->conn);
     }
