@@ -3,8 +3,9 @@
 and `wrk` on GET /builds/:id while building; the daemon's resident memory
 before, during and after (issue 19).
 
-usage: bench_load.py MGD [--followers N] [--builds N] [--duration S]
-                         [--connections N] [--threads N] [--rounds N]
+usage: bench_load.py MGD [--followers N] [--builds N] [--files N]
+                         [--duration S] [--connections N] [--threads N]
+                         [--rounds N] [--max-kib-per-follower K]
 
 Starts `MGD serve` on a fresh data directory with the connection limits a
 user serving that many followers from one address sets:
@@ -12,29 +13,35 @@ user serving that many followers from one address sets:
   --per-ip          (the same: every client here is 127.0.0.1)
 so that the streams and wrk's connections stay under 7/8 of the limit
 (near the limit the daemon closes connections waiting for a request to make
-room, and never closes a stream for it: docs/api.md), and raises its own
-soft limit of open files, which the daemon inherits: each follower costs
-the daemon two descriptors, its socket and the log file it streams.
+room, and never closes a stream for it: docs/api.md). Each follower costs
+the daemon two descriptors, its socket and the log file it streams: the
+daemon raises its soft limit of open files to match --max-connections
+(docs/daemon.md, "Limits"), and this bench needs the hard limit to allow
+it (it raises its own soft limit, for its sockets).
 
 Then, per round:
-  1. `--builds` projects whose build compiles for minutes (forced, so that
-     they compile whatever the cache holds) are started and caught running;
+  1. `--builds` projects are built, forced (so that they compile whatever
+     the cache holds): `--files` small files, which give the log a line or
+     two each, then one that takes minutes; a round starts once only that
+     one compiles (the log has not grown for 2 s);
   2. `wrk -tT -cC -dDs --latency` on GET /builds/:id of one of them, with
      no follower: the baseline;
   3. `--followers` raw connections follow the running builds' logs, spread
-     over them (Accept: text/event-stream), each until its first event;
-     mgd_log_streams (GET /metrics) must say as many;
+     over them (Accept: text/event-stream), until each has caught up (read
+     as many bytes as the log has); mgd_log_streams (GET /metrics) must
+     say as many;
   4. `wrk` again, the same, with every follower open and reading;
   5. the builds are cancelled: every follower must get the `end` event of
      its build (then it closes), and mgd_log_streams must be back to 0.
-The daemon's VmRSS is sampled every 100 ms throughout: before (the builds
-running, no follower), during (the highest with the followers open and wrk
-running), after (2 s after the last follower closed), and VmHWM, the
-process's peak. Prints requests/s and latency (p50, p99) with and without
-followers, and the memory figures per round; exit 1 when a follower was
-not served (no first event, no end event), when wrk saw errors or non-2xx
-answers, or when the memory per follower passes --max-kib-per-follower
-(bounded: a leak or a per-stream buffer that grows shows there).
+The daemon's VmRSS is sampled every 100 ms throughout, each phase's
+highest printed: before (the builds running), with wrk alone, with the
+followers alone (and what that costs per follower), with both, after (2 s
+after the last follower closed); and VmHWM, the process's peak. Prints
+requests/s and latency (p50, p99) with and without followers; exit 1 when
+a follower was not served (not caught up, no end event, cut), when wrk saw
+errors or non-2xx answers, or when the memory per follower passes
+--max-kib-per-follower (bounded: a leak or a per-stream buffer shows
+there).
 """
 import argparse
 import os
@@ -232,7 +239,7 @@ def wait_until(what, check, timeout):
         time.sleep(0.1)
 
 
-def one_round(d, args, rnd, rss):
+def one_round(d, args, rss):
     ids = []
     for i in range(args.builds):
         ids.append(d.build("load%d" % i, force=True)["id"])
@@ -317,7 +324,7 @@ def run(d, args):
              resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
     bad = False
     for rnd in range(args.rounds):
-        r = one_round(d, args, rnd, rss)
+        r = one_round(d, args, rss)
         per = (r["rss_followers"] - r["rss_before"]) / args.followers
         print("round %d:" % (rnd + 1))
         print("  GET /builds/:id  no follower:     %8.0f requests/s, p50 %.2f ms, p99 %.2f ms"

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import sqlite3
 import sys
 import threading
@@ -305,6 +304,19 @@ class Soak:
         if left:
             harness.kill_pids(left)
             raise Lost("processes left after the last stop: %r" % left)
+        # what the kills left on disk: the builds' work folders in the
+        # cache's tmp/ (the cache may be shared, so a start does not empty
+        # it; `mgd cache gc` removes what is older than an hour)
+        self.tmp_entries, self.tmp_bytes = 0, 0
+        tmp = os.path.join(self.d.data, "cache", "tmp")
+        for entry in os.listdir(tmp):
+            self.tmp_entries += 1
+            for dirpath, _, files in os.walk(os.path.join(tmp, entry)):
+                for name in files:
+                    try:
+                        self.tmp_bytes += os.lstat(os.path.join(dirpath, name)).st_size
+                    except OSError:
+                        pass
         self.d.check_sanitizers()
         self.report(t_burst, time.monotonic() - t0)
 
@@ -423,6 +435,8 @@ class Soak:
         for pid, cmd in self.survivors:
             print("  survived a kill: %d %s" % (pid, cmd[:200]))
         print("POSTs cut by a kill (retried): %d" % self.lost_posts)
+        print("left in the cache's tmp/ by the kills: %d entries, %.1f MiB"
+              % (self.tmp_entries, self.tmp_bytes / 1048576.0))
 
 
 def main():
@@ -433,7 +447,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--max-gap", type=float, default=3.5,
+    ap.add_argument("--max-gap", type=float, default=2.5,
                     help="most seconds between a start and the next kill")
     args = ap.parse_args()
     if args.seed is None:
