@@ -165,7 +165,10 @@ def projects(d, tmp):
 class Soak:
     def __init__(self, args):
         self.args = args
+        # one generator per thread, so that a seed repeats the plan and
+        # the kill times (what the daemon does meanwhile is its own)
         self.rng = random.Random(args.seed)
+        self.submit_rng = random.Random(args.seed + 1)
         self.d = harness.Daemon(cache=None, workers=args.workers, jobs=args.jobs)
         self.db = os.path.join(self.d.data, "mgd.sqlite3")
         self.lock = threading.Lock()
@@ -231,7 +234,7 @@ class Soak:
         the plan), retrying while the daemon is down."""
         mean = spread_s / max(1, len(plan))
         for project, body in plan:
-            time.sleep(self.rng.expovariate(1.0 / mean) if mean > 0 else 0)
+            time.sleep(self.submit_rng.expovariate(1.0 / mean) if mean > 0 else 0)
             while True:
                 port = self.d.port
                 try:
@@ -292,7 +295,7 @@ class Soak:
         if submitter.is_alive():
             raise Lost("the builds were not all accepted within 10 minutes")
         t_burst = time.monotonic() - t0
-        self.finish_builds(targets)
+        self.finish_builds()
         self.d.stop()
         qc = quick_check(self.db)
         if qc != [("ok",)]:
@@ -340,7 +343,7 @@ class Soak:
                 return {b["id"]: b for b in out}
             page += 1
 
-    def finish_builds(self, targets):
+    def finish_builds(self):
         self.wait_idle()
         builds = self.all_builds()
         missing = [i for i in self.accepted if i not in builds]
@@ -453,7 +456,7 @@ def main():
     if args.seed is None:
         args.seed = int.from_bytes(os.urandom(4), "little")
     harness.MGD = os.path.abspath(args.mgd)
-    print("seed %d (--seed to repeat)" % args.seed, flush=True)
+    print("seed %d (--seed repeats the plan and the kill times)" % args.seed, flush=True)
     s = Soak(args)
     try:
         s.run()
