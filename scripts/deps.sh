@@ -41,6 +41,7 @@ packages=(
                     # (Debian 12's nginx has the WebDAV PUT module): installed
                     # without starting Debian's service, see below
   clang-format      # the style check (tests/format.sh, make format)
+  clang libclang-rt-dev # libFuzzer and the sanitizers' runtimes: scripts/fuzz.sh
   git               # the style check lists the tracked sources
 )
 
