@@ -149,13 +149,15 @@ static unsigned char *decode_literal(const char **p, size_t *len)
     return out;
 }
 
-/* The files of tree 0 in the generated C. */
+/* The files of tree 0 in the generated C. Declarations are found at the
+ * start of a line: inside a literal a newline is always escaped, so a file
+ * whose bytes spell a declaration cannot be taken for one. */
 static size_t decode_table(const char *c, file *out)
 {
     size_t n = 0;
     for (;; n++) {
         char head[96];
-        snprintf(head, sizeof head, "static const unsigned char mg__crunch_0_%zu[] =\n    \"", n);
+        snprintf(head, sizeof head, "\nstatic const unsigned char mg__crunch_0_%zu[] =\n    \"", n);
         const char *p = strstr(c, head);
         if (!p) break;
         if (n == MAX_FILES) abort();
@@ -167,9 +169,9 @@ static size_t decode_table(const char *c, file *out)
         if (strncmp(p, size_line, strlen(size_line))) abort(); /* the size is the bytes' */
         out[n].path = NULL;
     }
-    const char *t = strstr(c, "static const struct mg_crunch_file mg__crunch_0[");
+    const char *t = strstr(c, "\nstatic const struct mg_crunch_file mg__crunch_0[");
     if (!t) abort();
-    t = strchr(t, '\n') + 1;
+    t = strchr(t + 1, '\n') + 1; /* past the declaration's line */
     for (size_t i = 0; i < n; i++) {
         if (strncmp(t, "    {\"", 6)) abort();
         t += 6;
