@@ -20,13 +20,17 @@
  * line, and the body. The harness frames the request itself (HTTP/1.1,
  * Host, Content-Length of the body, Content-Type application/json unless
  * given, Connection: close), so inputs explore what the handlers see, not
- * the framing (tests/api/test_hostile_http.py covers that).
+ * the framing (tests/api/test_hostile_http.py covers that). Every fresh
+ * store starts with the tokens 1 (read), 2 (write), 3 (admin) and 4
+ * (read, to be revoked), and project "hello" with build 1 queued, which
+ * the seeds name.
  *
  * Broken promises abort: no answer, a status outside 100-599, a 500 (the
  * store here never fails, so a 500 is a bug), an error without the JSON
  * body of docs/api.md, no answer within 10 s. An answer that is an event
  * stream (a queued build's log) is closed after its head, as a client
- * that goes away.
+ * that goes away. With MGD_FUZZ_HTTP_SHOW set, each request line and its
+ * answer's status line are printed on stderr.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -50,6 +54,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RESET_EVERY 20000
+
+#define HELLO_CONFIG                                                                               \
+    "{\"mgd\": 1, \"name\": \"hello\", \"devices\": {\"main\": {\"main\": \"app_start\", "         \
+    "\"type\": \"console -> job\", \"sources\": [\"unikernel.c\"]}}, \"jobs\": [{\"apply\": "      \
+    "\"main\", \"to\": [\"default_console\"]}]}"
+#define HELLO_SOURCES "{\"unikernel.c\": \"int app_start(void *c) { return 0; }\\n\"}"
 
 static struct {
     char dir[128];
@@ -107,6 +117,24 @@ static void start(void)
         mg_token_hash(fx.tokens[i + 1], hash);
         if (mg_store_token_create(fx.store, "fuzz", scopes[i], hash, &e) < 0) die("token", e.msg);
     }
+    /* what the seeds name: project "hello" with a queued build 1, and a
+     * fourth token (id 4) for DELETE /tokens/4 */
+    char hash[MG_SHA256_HEX_SIZE], spare[MG_TOKEN_TEXT_SIZE];
+    if (mg_token_new(spare)) die("token", "no randomness");
+    mg_token_hash(spare, hash);
+    if (mg_store_token_create(fx.store, "spare", MG_SCOPE_READ, hash, &e) < 0) die("token", e.msg);
+    cJSON *config = cJSON_Parse(HELLO_CONFIG), *sources = cJSON_Parse(HELLO_SOURCES);
+    mg_project_spec spec = {.name = "hello", .config = config, .sources = sources};
+    mg_service_err se = {0};
+    mg_project hello;
+    mg_stored_build b;
+    if (mg_service_project_create(&fx.svc, &spec, &hello, &se)) die("project", se.err.msg);
+    if (mg_service_build_start(&fx.svc, &hello, &(mg_new_build){0}, &b, &se))
+        die("build", se.err.msg);
+    mg_stored_build_free(&b);
+    mg_project_free(&hello);
+    cJSON_Delete(config);
+    cJSON_Delete(sources);
     mg_api_options ao = {.host = "127.0.0.1",
                          .service = &fx.svc,
                          .store = fx.store,
@@ -115,7 +143,7 @@ static void start(void)
                          .catalog = fx.catalog,
                          .targets = fx.targets,
                          .max_body = 64 * 1024,
-                         .threads = 1,
+                         .threads = 2,
                          .graph_timeout_s = 2};
     if (!(fx.api = mg_api_start(&ao, &e))) die("api", e.msg);
     fx.port = mg_api_port(fx.api);
@@ -209,6 +237,12 @@ static void exchange(const char *req, size_t len, const char *method)
     }
     resp[n] = 0;
     close(fd);
+    if (getenv("MGD_FUZZ_HTTP_SHOW")) {
+        /* what each request got, to see how far inputs reach */
+        const char *eol = strstr(resp, "\r\n");
+        fprintf(stderr, "%.*s -> %.*s\n", (int)(strchr(req, '\r') - req), req,
+                eol ? (int)(eol - resp) : 0, resp);
+    }
     check_answer(method, resp, n);
     free(resp);
 }

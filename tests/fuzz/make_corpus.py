@@ -128,7 +128,7 @@ CONFIG = ('{"mgd": 1, "name": "hello", "devices": {"main": {"main": "app_start",
 SOURCES = '{"unikernel.c": "int app_start(void *c) { return 0; }\\n"}'
 HTTP = {
     "health": (0, "GET /health", ""),
-    "create": (2, "POST /projects", '{"name": "hello", "config": %s, "sources": %s}' % (CONFIG, SOURCES)),
+    "create": (2, "POST /projects", '{"name": "hello2", "config": %s, "sources": %s}' % (CONFIG, SOURCES)),
     "create-git": (2, "POST /projects",
                    '{"name": "gitp", "config": %s, "repo": {"url": "https://example.invalid/r.git", "ref": "main"}}' % CONFIG),
     "patch": (2, "PATCH /projects/hello", '{"repo": {"url": "https://example.invalid/x.git"}}'),
@@ -144,13 +144,13 @@ HTTP = {
     "cancel": (2, "POST /builds/1/cancel", ""),
     "rebuild": (2, "POST /builds/1/rebuild", '{}'),
     "tokens": (3, "POST /tokens", '{"name": "ci", "scope": "write"}'),
-    "token-delete": (3, "DELETE /tokens/2", ""),
+    "token-delete": (3, "DELETE /tokens/4", ""),
     "versions": (1, "GET /projects/hello/config/versions?page=1", ""),
     "graph": (1, "GET /projects/hello/graph?target=unix&format=dot", ""),
     "hash": (1, "GET /hash?sha256=00", ""),
     "devices": (1, "GET /devices", ""),
     "escaped": (1, "GET /projects/%68ello%2Fx?q=%00", ""),
-    "delete": (3, "DELETE /projects/hello", ""),
+    "zz-delete": (3, "DELETE /projects/hello", ""),  # last in replay order
     "head": (1, "HEAD /builds/1/log", ""),
     "wrong-type": (2, "POST /projects\nContent-Type: text/plain", '{"name": 1}'),
 }
