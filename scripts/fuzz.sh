@@ -62,10 +62,16 @@ for t in "${targets[@]}"; do
   log=$build/work/$t.log
   echo "== fuzz-$t ${limit[*]} (log: $log)"
   rc=0
+  # scratch space of the targets (http's data directory, crunch's trees):
+  # libFuzzer ends a timed run without the targets' clean-up
+  # (in memory when /dev/shm is there: the http store resets every 20,000
+  # inputs, crunch's trees hold 32 small files, so it stays small)
+  scratch=$(mktemp -d "$([ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/mgd-fuzz-$t-XXXXXX")
   # -close_fd_mask=1: the readers' own messages on stdout are noise here
-  (cd "$work" && MGD_FUZZ_TMP=${TMPDIR:-/tmp} "$build/tests/fuzz/fuzz-$t" "${limit[@]}" \
+  (cd "$work" && MGD_FUZZ_TMP=$scratch "$build/tests/fuzz/fuzz-$t" "${limit[@]}" \
     -max_len="$(max_len "$t")" -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$work/" \
     -detect_leaks=1 "$work" "${corpus[@]}") >"$log" 2>&1 || rc=$?
+  rm -rf "$scratch"
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   if [ $rc -ne 0 ]; then

@@ -16,7 +16,8 @@
  *     left out) that mg_crunch_generate turns into C; the C's literals are
  *     decoded back and must be the files written, sorted, byte for byte;
  *     the decoded table then goes to the runtime as above.
- * The runtime finds its trees by name in mg_crunch_trees: "t<N>" is the
+ * The trees are written under $MGD_FUZZ_TMP (default /dev/shm, else
+ * /tmp). The runtime finds its trees by name in mg_crunch_trees: "t<N>" is the
  * fuzzer's table with its first N files.
  */
 #define _GNU_SOURCE
@@ -211,15 +212,25 @@ static bool write_file(const char *dir, const file *f)
     return ok;
 }
 
+static char root[256];
+
+static void remove_root(void)
+{
+    mg_fuzz_rm_rf(root);
+}
+
 static void check_toolchain(file *f, size_t n)
 {
-    static char root[64];
     if (!root[0]) {
+        atexit(remove_root);
+        const char *base = getenv("MGD_FUZZ_TMP");
         snprintf(root, sizeof root, "%s/mgd-fuzz-crunch-XXXXXX",
-                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+                 base                            ? base
+                 : access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                 : "/tmp");
         if (!mkdtemp(root)) abort();
     }
-    char dir[128];
+    char dir[sizeof root + 8];
     snprintf(dir, sizeof dir, "%s/d", root);
     mg_fuzz_rm_rf(dir);
     if (mkdir(dir, 0700)) abort();

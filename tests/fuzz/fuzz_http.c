@@ -161,6 +161,8 @@ static void stop(void)
 static void at_exit(void)
 {
     if (fx.api) stop();
+    mg_catalog_free(fx.catalog);
+    mg_targets_free(fx.targets);
 }
 
 /* A header line the harness writes itself (framing, the token). */
