@@ -16,7 +16,7 @@ TESTDIR := build/test
 # build: make test compiles it and runs its unit tests
 RELTESTDIR := build/release-tests
 
-.PHONY: all deps webdeps build run examples test bench format clean
+.PHONY: all deps webdeps build run examples test bench fuzz format clean
 
 all: build
 
@@ -63,6 +63,12 @@ bench: build
 	@bench/image/bench_image.py $(RELEASE)/daemon/mgd examples
 	@bench/net/bench_net.py $(RELEASE)/daemon/mgd examples
 	@bench/scale/bench_scale.sh $(RELEASE)/daemon/mgd examples || test $$? -eq 77
+
+# the libFuzzer targets, each for FUZZ_RUNS executions (docs/fuzzing.md):
+# make fuzz FUZZ_RUNS=10000000 for the long runs
+FUZZ_RUNS ?= 1000000
+fuzz: deps
+	@scripts/fuzz.sh --runs $(FUZZ_RUNS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
