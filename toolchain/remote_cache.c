@@ -732,6 +732,32 @@ static void *upload_main(void *arg)
     return NULL;
 }
 
+int mg_remote_blob_put(mg_remote *r, const char *sha, mg_err *e)
+{
+    if (!mg_sha256_is_hex(sha)) return mg_err_set(e, MG_E_INVALID, "bad blob name");
+    if (atomic_load(&r->writes_off)) {
+        const char *why = mg_remote_off_reason(r);
+        return mg_err_set(e, MG_E_NOT_FOUND, "the remote cache takes no writes%s%s",
+                          why ? ": " : "", why ? why : "");
+    }
+    CURL *h = curl_easy_init();
+    if (!h) return mg_err_set(e, MG_E_NOMEM, "out of memory");
+    upload u = {.is_record = false};
+    memcpy(u.name, sha, MG_SHA256_HEX_SIZE);
+    pthread_mutex_lock(&r->mu);
+    uint64_t before = r->stats.uploads;
+    pthread_mutex_unlock(&r->mu);
+    put_one(r, h, &u);
+    curl_easy_cleanup(h);
+    pthread_mutex_lock(&r->mu);
+    bool done = r->stats.uploads > before;
+    pthread_mutex_unlock(&r->mu);
+    if (done) return 0;
+    const char *why = mg_remote_off_reason(r);
+    return mg_err_set(e, MG_E_IO, "cannot upload blob %.12s: %s", sha,
+                      why ? why : "the remote cache failed");
+}
+
 /* Appends to the queue, waiting while it is full. */
 static void enqueue(mg_remote *r, upload *u)
 {

@@ -124,6 +124,13 @@ int mg_remote_blob_get(mg_remote *r, const char *sha, mg_err *e);
  * of record `key` (payload `data`). Does nothing when read-only or off. */
 void mg_remote_upload(mg_remote *r, const char *key, const void *data, size_t len,
                       const char *const *blobs, size_t n_blobs);
+/* Uploads blob `sha` (in the local cache) to <base>/cas/<sha> now, not
+ * through the queue: for a file its owner must know is there before going
+ * on (mgd worker's image, which the coordinator then fetches). 0, or -1
+ * with a message (MG_E_INVALID for a bad name, MG_E_NOT_FOUND when the
+ * session takes no writes, MG_E_IO when the upload failed, which switches
+ * the writes, or all of the remote, off as a queued upload would). */
+int mg_remote_blob_put(mg_remote *r, const char *sha, mg_err *e);
 /* Waits until the queued uploads are done, for at most `within_ms`
  * (UINT64_MAX: as long as they take, each bounded as below); what is left
  * then is dropped, each entry counted as an error. */
