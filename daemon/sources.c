@@ -24,6 +24,7 @@
 #include "base/fsutil.h"
 #include "base/sha256.h"
 #include "base/utf8.h"
+#include "daemon/snapshot.h"
 
 #define HEADS_SPEC "+refs/heads/*:refs/heads/*"
 #define TAGS_SPEC "+refs/tags/*:refs/tags/*"
@@ -777,29 +778,6 @@ typedef struct checkout {
     uint64_t bytes;
 } checkout;
 
-/* Whether a link target, read from a link `depth` directories below the
- * root, resolves inside the tree. ".." may only lead: every link then
- * sits in a real directory and climbs real directories, so however links
- * chain, each lands inside the tree (a ".." after a link name would climb
- * from wherever that link points, even from the root). */
-static bool link_target_ok(const char *t, size_t len, int depth)
-{
-    if (len == 0 || memchr(t, 0, len) || t[0] == '/') return false;
-    bool leading = true;
-    const char *p = t, *end = t + len;
-    while (p < end) {
-        const char *s = memchr(p, '/', (size_t)(end - p));
-        size_t n = s ? (size_t)(s - p) : (size_t)(end - p);
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            if (!leading || --depth < 0) return false;
-        } else if (n != 0 && !(n == 1 && p[0] == '.')) {
-            leading = false;
-        }
-        p += n + (s ? 1 : 0);
-    }
-    return true;
-}
-
 static status co_tree(checkout *k, const git_tree *tree, int dirfd, int depth);
 
 /* Reads a blob after checking its size against the limits. */
@@ -904,7 +882,7 @@ static status co_entry(checkout *k, const git_tree_entry *e, int dirfd, int dept
         size_t len = (size_t)git_blob_rawsize(blob);
         const char *t = git_blob_rawcontent(blob);
         char target[4096];
-        if (len >= sizeof target || !link_target_ok(t, len, depth)) {
+        if (len >= sizeof target || !mg_snapshot_link_target_ok(t, len, depth)) {
             mg_err_set(c->err, MG_E_INVALID,
                        "symbolic link '%s' points outside the source tree (to '%.*s'); only "
                        "relative links that stay inside are checked out",

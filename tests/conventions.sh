@@ -81,7 +81,8 @@ layer_of() {
     graph/*) echo graph ;;
     targets/*) echo targets ;;
     toolchain/*) echo toolchain ;;
-    daemon/store.[ch] | daemon/sources.[ch] | daemon/queue.[ch] | daemon/tokens.[ch] | \
+    daemon/store.[ch] | daemon/sources.[ch] | daemon/snapshot.[ch] | daemon/queue.[ch] | \
+        daemon/tokens.[ch] | \
         daemon/cli_common.[ch])
         echo daemon ;;
     daemon/daemon.[ch] | daemon/cmd_*.c | daemon/commands.h | daemon/main.c) echo root ;;
