@@ -780,7 +780,7 @@ static void end_companions(job *j)
 
 typedef struct outcome {
     bool ok;
-    char error[512];
+    char error[MG_ERR_SIZE + 256]; /* one line: finish() turns control characters to spaces */
     char image_name[256], sha[MG_SHA256_HEX_SIZE];
     uint64_t size;
     mg_build_result res;
@@ -806,7 +806,9 @@ static void finish(job *j, const outcome *o)
         mg_jw_kint(&jw, "size", (int64_t)o->size);
         mg_jw_object_end(&jw);
     } else {
-        mg_jw_kstring(&jw, "error", o->error);
+        char line[sizeof o->error];
+        printable(line, sizeof line, o->error, strlen(o->error));
+        mg_jw_kstring(&jw, "error", line);
     }
     const mg_build_result *res = &o->res;
     mg_jw_kint(&jw, "actions", o->has_res ? res->actions : 0);
@@ -1079,11 +1081,11 @@ static void *slot_main(void *arg)
     char *body = mg_xasprintf("{\"name\":\"%s\",\"slots\":%u,\"wait_ms\":%u,\"platforms\":%s}",
                               w->name, w->jobs, CLAIM_WAIT_MS, w->platforms_json);
     uint64_t backoff = 0;
-    char last_problem[512] = "";
+    char last_problem[MG_ERR_SIZE] = "";
     while (!atomic_load(&w->stop)) {
         reply r;
         mg_err e;
-        char problem[512] = "";
+        char problem[MG_ERR_SIZE] = "";
         if (call(w, &h, "POST", "/workers/claim", "application/json", body, strlen(body),
                  CLAIM_REPLY_MAX, (long)CLAIM_WAIT_MS + 15000, NULL, &r, &e) != 0) {
             if (atomic_load(&w->stop)) break;
