@@ -279,7 +279,7 @@ static void reply_error(const reply *r, char *out, size_t size)
 static bool token_refused(worker *w, const reply *r)
 {
     if (r->status != 401 && r->status != 403) return false;
-    char msg[256];
+    char msg[MG_ERR_SIZE];
     reply_error(r, msg, sizeof msg);
     if (atomic_exchange(&w->status, 1) == 0)
         say(w, "the coordinator refuses the token (HTTP %ld: %s): stopping", r->status, msg);
@@ -322,10 +322,10 @@ struct job {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_bool cancel; /* the build must stop: cancelled, lease lost, worker stopping */
-    char why[256];      /* why it stopped (the first reason), under mu */
-    mg_build *build;    /* while the toolchain runs it, under mu */
-    bool ending;        /* the companions stop (the log thread after a last flush) */
+    atomic_bool cancel;    /* the build must stop: cancelled, lease lost, worker stopping */
+    char why[MG_ERR_SIZE]; /* why it stopped (the first reason), under mu */
+    mg_build *build;       /* while the toolchain runs it, under mu */
+    bool ending;           /* the companions stop (the log thread after a last flush) */
     pthread_t heartbeat, logger;
     bool heartbeat_started, logger_started;
 
@@ -444,7 +444,7 @@ static int log_post(job *j, CURL **h)
                                     : "the build no longer exists");
         rc = -1;
     } else if (r.status >= 400 && r.status < 500) {
-        char msg[256];
+        char msg[MG_ERR_SIZE];
         reply_error(&r, msg, sizeof msg);
         say(w, "build %lld: the coordinator refuses its log (HTTP %ld: %s): dropped",
             (long long)j->id, r.status, msg);
@@ -523,7 +523,7 @@ static void *heartbeat_main(void *arg)
         else if (r.status == 404)
             job_stop(j, "the build no longer exists");
         else if (r.status != 200 && r.status < 500) {
-            char msg[256];
+            char msg[MG_ERR_SIZE];
             reply_error(&r, msg, sizeof msg);
             say(w, "build %lld: heartbeat: HTTP %ld: %s", (long long)j->id, r.status, msg);
         }
@@ -671,7 +671,7 @@ static int get_sources(job *j, char **data, size_t *len, mg_err *e)
             return -1;
         }
         if (r.status != 200) {
-            char msg[256];
+            char msg[MG_ERR_SIZE];
             reply_error(&r, msg, sizeof msg);
             mg_buf_free(&r.body);
             mg_err_set(e, r.status == 409 || r.status == 404 ? MG_E_CANCELLED : MG_E_IO,
@@ -735,7 +735,7 @@ static int upload_image(job *j, const char *sha, mg_err *e)
         long timeout = 60000 + (long)(n / 16384) * 1000;
         if (call(w, &h, "PUT", p, "application/octet-stream", bytes, n, REPLY_MAX, timeout,
                  &j->cancel, &r, e) == 0) {
-            char msg[256];
+            char msg[MG_ERR_SIZE];
             reply_error(&r, msg, sizeof msg);
             if (token_refused(w, &r)) {
                 rc = 1;
@@ -842,7 +842,7 @@ static void finish(job *j, const outcome *o)
             nap(w, backoff, NULL);
             continue;
         }
-        char msg[256];
+        char msg[MG_ERR_SIZE];
         reply_error(&r, msg, sizeof msg);
         long status = r.status;
         mg_buf_free(&r.body);
@@ -1051,7 +1051,7 @@ static void run_job(slot *s, cJSON *claim)
     }
     if (atomic_load(&j->cancel)) {
         pthread_mutex_lock(&j->mu);
-        char why[256];
+        char why[MG_ERR_SIZE];
         snprintf(why, sizeof why, "%s", j->why);
         pthread_mutex_unlock(&j->mu);
         say(w, "build %lld: stopped: %s; dropped", (long long)j->id, why);
@@ -1081,11 +1081,11 @@ static void *slot_main(void *arg)
     char *body = mg_xasprintf("{\"name\":\"%s\",\"slots\":%u,\"wait_ms\":%u,\"platforms\":%s}",
                               w->name, w->jobs, CLAIM_WAIT_MS, w->platforms_json);
     uint64_t backoff = 0;
-    char last_problem[MG_ERR_SIZE] = "";
+    char last_problem[MG_ERR_SIZE + 64] = "";
     while (!atomic_load(&w->stop)) {
         reply r;
         mg_err e;
-        char problem[MG_ERR_SIZE] = "";
+        char problem[MG_ERR_SIZE + 64] = "";
         if (call(w, &h, "POST", "/workers/claim", "application/json", body, strlen(body),
                  CLAIM_REPLY_MAX, (long)CLAIM_WAIT_MS + 15000, NULL, &r, &e) != 0) {
             if (atomic_load(&w->stop)) break;
@@ -1105,7 +1105,7 @@ static void *slot_main(void *arg)
                 run_job(s, claim);
             cJSON_Delete(claim);
         } else {
-            char msg[256];
+            char msg[MG_ERR_SIZE];
             reply_error(&r, msg, sizeof msg);
             snprintf(problem, sizeof problem, "claim: HTTP %ld: %s", r.status, msg);
         }
