@@ -62,7 +62,7 @@ void mg_cli_log_stamp(mg_buf *out, const char *text, size_t len, uint64_t ms, bo
 int mg_cli_parse_options(const char *prog, mg_args *a, const mg_option *const *tables, int ntables,
                          int argc, char **argv);
 
-/* The limit options that mgd build and mgd serve share (one line each in
+/* The limit options that mgd build, serve and worker share (one line each in
  * MG_CLI_LIMITS_USAGE), as an option table to parse with the command's. */
 extern const mg_option mg_cli_limit_options[];
 /* Puts the limit options given in `a` into *l: 0, or -1 (with a message on
@@ -77,7 +77,7 @@ int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l);
     "  --action-timeout S      wall time of an action (default 300)\n"                             \
     "  --build-timeout S       wall time of a whole build (default 1800)\n"
 
-/* The remote cache options that mgd build and mgd serve share (one line
+/* The remote cache options that mgd build, serve and worker share (one line
  * each in MG_CLI_REMOTE_USAGE): --remote-cache URL (else $MGD_REMOTE_CACHE),
  * --remote-cache-read-only, --remote-cache-credentials FILE. */
 extern const mg_option mg_cli_remote_options[];
