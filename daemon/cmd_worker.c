@@ -1026,7 +1026,8 @@ static void run_job(slot *s, cJSON *claim)
     s->current = j;
     pthread_mutex_unlock(&w->mu);
     if (atomic_load(&w->stop)) job_stop(j, "the worker is stopping");
-    say(w, "build %lld (%s %s/%s): started", (long long)j->id, j->project, j->target, j->arch);
+    say(w, "build %lld (%s %s/%s): started, lease %lld", (long long)j->id, j->project, j->target,
+        j->arch, (long long)j->lease);
     job_line(j, "worker %s: build %lld of %s for %s/%s%s", w->name, (long long)j->id, j->project,
              j->target, j->arch, j->force ? ", forced" : "");
     j->heartbeat_started = pthread_create(&j->heartbeat, NULL, heartbeat_main, j) == 0;
