@@ -325,7 +325,8 @@ struct job {
     atomic_bool cancel;    /* the build must stop: cancelled, lease lost, worker stopping */
     char why[MG_ERR_SIZE]; /* why it stopped (the first reason), under mu */
     mg_build *build;       /* while the toolchain runs it, under mu */
-    bool ending;           /* the companions stop (the log thread after a last flush) */
+    bool ending;           /* the log thread sends what is left and stops */
+    bool done;             /* the heartbeat stops (after the finish: the lease lives till then) */
     pthread_t heartbeat, logger;
     bool heartbeat_started, logger_started;
 
@@ -489,8 +490,9 @@ static void *logger_main(void *arg)
     return NULL;
 }
 
-/* The heartbeat thread: one POST per heartbeat_ms until the build ends;
- * its answer may stop the build. */
+/* The heartbeat thread: one POST per heartbeat_ms until the build is
+ * finished (its image handed over and its result taken) or stopped; its
+ * answer may stop the build. */
 static void *heartbeat_main(void *arg)
 {
     job *j = arg;
@@ -502,9 +504,9 @@ static void *heartbeat_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&j->mu);
         struct timespec ts = mg_abstime_in(CLOCK_REALTIME, j->heartbeat_ms);
-        while (!j->ending && !atomic_load(&j->cancel))
+        while (!j->done && !atomic_load(&j->cancel))
             if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT) break;
-        bool end = j->ending || atomic_load(&j->cancel);
+        bool end = j->done || atomic_load(&j->cancel);
         pthread_mutex_unlock(&j->mu);
         if (end) break;
         reply r;
@@ -1058,6 +1060,10 @@ static void run_job(slot *s, cJSON *claim)
         say(w, "build %lld: stopped: %s; dropped", (long long)j->id, why);
     }
     end_companions(j);
+    pthread_mutex_lock(&j->mu);
+    j->done = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
     if (j->heartbeat_started) pthread_join(j->heartbeat, NULL);
     pthread_mutex_lock(&w->mu);
     s->current = NULL;

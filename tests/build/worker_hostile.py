@@ -363,7 +363,9 @@ def main():
         wrong = job(2)
         wrong["sources"]["sha256"] = "0" * 64
         C.snapshots[2] = HELLO_SNAP
-        big = job(3)
+        # a snapshot no cache has (a local cache keeps those it got from /cas/)
+        fresh = dict(hello_tree(), **{"nonce.txt": b"%f %d" % (time.time(), os.getpid())})
+        big = job(3, snapshot(fresh))
         big["sources"]["size"] = 100  # the route sends more
         evil = job(4, EVIL_SNAP)
         other = job(5, target="nosuchtarget")
