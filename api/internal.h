@@ -30,12 +30,13 @@
 #include "api/server.h"
 #include "base/buf.h"
 #include "base/num.h"
+#include "base/sha256.h"
 #include "service/input.h"
 
 /* ---- metrics (metrics.c) ------------------------------------------------ */
 
 /* The status codes the API answers with; anything else counts as "other". */
-#define MG_METRICS_N_CODES 20
+#define MG_METRICS_N_CODES 21
 #define MG_METRICS_N_BUCKETS 14
 
 typedef struct mg_api_metrics {
@@ -78,8 +79,9 @@ struct mg_api {
     uint16_t port;
     mg_api_metrics metrics;
     mg_sse_hub *sse;
-    struct mg_workpool *work; /* slow work off the HTTP threads (workpool.h) */
-    char *devices_json;       /* GET /devices: the catalog never changes while serving */
+    struct mg_workpool *work;   /* slow work off the HTTP threads (workpool.h) */
+    struct mg_workpool *claims; /* pull workers' long polls (workpool.h) */
+    char *devices_json;         /* GET /devices: the catalog never changes while serving */
     size_t devices_len;
 };
 
@@ -100,6 +102,7 @@ typedef struct mg_req {
     char *body;
     size_t body_len, body_cap;
     bool body_too_big;
+    size_t max_body; /* this route's limit (begin()); 0 until routed */
     bool dispatched;
     bool deferred; /* a worker answers it later (mg_req_defer, workpool.h) */
     /* the answer */
@@ -187,6 +190,8 @@ void mg_view_config_version(mg_jw *w, const mg_config_version *c);
 void mg_view_targets(mg_jw *w, const mg_targets *t);
 /* The catalog for GET /devices: {"targets", "arches", "types", "entries": [...]} */
 void mg_view_catalog(mg_jw *w, const mg_catalog *cat);
+/* A pull worker of GET /workers. */
+void mg_view_worker(mg_jw *w, const mg_worker_info *k);
 
 /* A Build with its reproduced_by/differs_from (one store query for a
  * finished build); false when the store failed. */
@@ -230,5 +235,13 @@ void mg_h_build_rebuild(mg_req *r);
 void mg_h_build_log(mg_req *r);
 void mg_h_build_image(mg_req *r);
 void mg_h_build_describe(mg_req *r);
+
+void mg_h_worker_claim(mg_req *r);
+void mg_h_worker_sources(mg_req *r);
+void mg_h_worker_log(mg_req *r);
+void mg_h_worker_heartbeat(mg_req *r);
+void mg_h_worker_image(mg_req *r);
+void mg_h_worker_finish(mg_req *r);
+void mg_h_workers_list(mg_req *r);
 
 #endif

@@ -12,8 +12,8 @@
 #include "api/internal.h"
 
 static const unsigned codes[MG_METRICS_N_CODES] = {
-    200, 201, 202, 204, 206, 304, 400, 401, 403, 404,
-    405, 409, 413, 414, 415, 416, 422, 429, 500, 503,
+    200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405,
+    409, 412, 413, 414, 415, 416, 422, 429, 500, 503,
 };
 
 /* Seconds; the last bucket (+Inf) is implicit. */
@@ -84,6 +84,14 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
         "mgd_remote_cache_bytes_total{direction=\"down\"} %" PRIu64 "\n"
         "mgd_remote_cache_bytes_total{direction=\"up\"} %" PRIu64 "\n",
         q.remote_hits, q.remote_misses, q.remote_errors, q.remote_bytes_down, q.remote_bytes_up);
+    mg_buf_printf(b,
+                  "# HELP mgd_workers_connected Pull workers seen within the lease timeout.\n"
+                  "# TYPE mgd_workers_connected gauge\nmgd_workers_connected %u\n"
+                  "# HELP mgd_worker_leases_expired_total Builds of pull workers queued again "
+                  "after their lease expired.\n"
+                  "# TYPE mgd_worker_leases_expired_total counter\n"
+                  "mgd_worker_leases_expired_total %" PRIu64 "\n",
+                  q.workers_connected, q.leases_expired);
     histogram(b, "mgd_action_duration_seconds", "Time of the build actions that ran.",
               mg_queue_buckets, MG_QUEUE_N_BUCKETS, q.actions_bucket, q.actions_sum);
     histogram(b, "mgd_build_duration_seconds", "Time of finished builds.", mg_queue_buckets,

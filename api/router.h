@@ -55,6 +55,10 @@ typedef struct mg_route {
     const char *pattern; /* "/projects/:id/builds/latest" */
     int scope;           /* the least token scope it needs (0: none) */
     mg_route_handler handler;
+    /* 0: the body, if any, is JSON of at most the API's max_body; else it
+     * is raw bytes of any Content-Type, at most this many (a pull
+     * worker's log or image) */
+    unsigned long long raw_body;
 } mg_route;
 
 typedef enum {

@@ -55,39 +55,48 @@
 #define R_ MG_SCOPE_READ
 #define W_ MG_SCOPE_WRITE
 #define A_ MG_SCOPE_ADMIN
+/* pull workers' routes: worker or admin tokens (docs/workers.md) */
+#define K_ MG_SCOPE_WORKER
 
 static const mg_route routes[] = {
-    {MG_HTTP_GET, "/", 0, mg_h_root},
-    {MG_HTTP_GET, "/ui/*", 0, mg_h_ui},
-    {MG_HTTP_GET, "/health", 0, mg_h_health},
-    {MG_HTTP_GET, "/metrics", R_, mg_h_metrics},
-    {MG_HTTP_GET, "/targets", R_, mg_h_targets},
-    {MG_HTTP_GET, "/devices", R_, mg_h_devices},
-    {MG_HTTP_GET, "/schema/config.json", R_, mg_h_schema},
-    {MG_HTTP_POST, "/projects", W_, mg_h_projects_create},
-    {MG_HTTP_GET, "/projects", R_, mg_h_projects_list},
-    {MG_HTTP_GET, "/projects/:id", R_, mg_h_project_show},
-    {MG_HTTP_PATCH, "/projects/:id", W_, mg_h_project_patch},
-    {MG_HTTP_DELETE, "/projects/:id", A_, mg_h_project_delete},
-    {MG_HTTP_PUT, "/projects/:id/config", W_, mg_h_config_put},
-    {MG_HTTP_GET, "/projects/:id/config", R_, mg_h_config_get},
-    {MG_HTTP_GET, "/projects/:id/config/versions", R_, mg_h_config_versions},
-    {MG_HTTP_POST, "/projects/:id/check", R_, mg_h_check},
-    {MG_HTTP_GET, "/projects/:id/graph", R_, mg_h_graph},
-    {MG_HTTP_POST, "/projects/:id/build", W_, mg_h_build_start},
-    {MG_HTTP_GET, "/projects/:id/builds", R_, mg_h_project_builds},
-    {MG_HTTP_GET, "/projects/:id/builds/latest", R_, mg_h_project_builds_latest},
-    {MG_HTTP_GET, "/builds", R_, mg_h_builds_list},
-    {MG_HTTP_GET, "/builds/:id", R_, mg_h_build_show},
-    {MG_HTTP_GET, "/builds/:id/log", R_, mg_h_build_log},
-    {MG_HTTP_GET, "/builds/:id/image", R_, mg_h_build_image},
-    {MG_HTTP_GET, "/builds/:id/describe", R_, mg_h_build_describe},
-    {MG_HTTP_POST, "/builds/:id/cancel", W_, mg_h_build_cancel},
-    {MG_HTTP_POST, "/builds/:id/rebuild", W_, mg_h_build_rebuild},
-    {MG_HTTP_GET, "/hash", R_, mg_h_hash},
-    {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create},
-    {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list},
-    {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete},
+    {MG_HTTP_GET, "/", 0, mg_h_root, 0},
+    {MG_HTTP_GET, "/ui/*", 0, mg_h_ui, 0},
+    {MG_HTTP_GET, "/health", 0, mg_h_health, 0},
+    {MG_HTTP_GET, "/metrics", R_, mg_h_metrics, 0},
+    {MG_HTTP_GET, "/targets", R_, mg_h_targets, 0},
+    {MG_HTTP_GET, "/devices", R_, mg_h_devices, 0},
+    {MG_HTTP_GET, "/schema/config.json", R_, mg_h_schema, 0},
+    {MG_HTTP_POST, "/projects", W_, mg_h_projects_create, 0},
+    {MG_HTTP_GET, "/projects", R_, mg_h_projects_list, 0},
+    {MG_HTTP_GET, "/projects/:id", R_, mg_h_project_show, 0},
+    {MG_HTTP_PATCH, "/projects/:id", W_, mg_h_project_patch, 0},
+    {MG_HTTP_DELETE, "/projects/:id", A_, mg_h_project_delete, 0},
+    {MG_HTTP_PUT, "/projects/:id/config", W_, mg_h_config_put, 0},
+    {MG_HTTP_GET, "/projects/:id/config", R_, mg_h_config_get, 0},
+    {MG_HTTP_GET, "/projects/:id/config/versions", R_, mg_h_config_versions, 0},
+    {MG_HTTP_POST, "/projects/:id/check", R_, mg_h_check, 0},
+    {MG_HTTP_GET, "/projects/:id/graph", R_, mg_h_graph, 0},
+    {MG_HTTP_POST, "/projects/:id/build", W_, mg_h_build_start, 0},
+    {MG_HTTP_GET, "/projects/:id/builds", R_, mg_h_project_builds, 0},
+    {MG_HTTP_GET, "/projects/:id/builds/latest", R_, mg_h_project_builds_latest, 0},
+    {MG_HTTP_GET, "/builds", R_, mg_h_builds_list, 0},
+    {MG_HTTP_GET, "/builds/:id", R_, mg_h_build_show, 0},
+    {MG_HTTP_GET, "/builds/:id/log", R_, mg_h_build_log, 0},
+    {MG_HTTP_GET, "/builds/:id/image", R_, mg_h_build_image, 0},
+    {MG_HTTP_GET, "/builds/:id/describe", R_, mg_h_build_describe, 0},
+    {MG_HTTP_POST, "/builds/:id/cancel", W_, mg_h_build_cancel, 0},
+    {MG_HTTP_POST, "/builds/:id/rebuild", W_, mg_h_build_rebuild, 0},
+    {MG_HTTP_GET, "/hash", R_, mg_h_hash, 0},
+    {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create, 0},
+    {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list, 0},
+    {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete, 0},
+    {MG_HTTP_GET, "/workers", R_, mg_h_workers_list, 0},
+    {MG_HTTP_POST, "/workers/claim", K_, mg_h_worker_claim, 0},
+    {MG_HTTP_GET, "/workers/builds/:id/sources", K_, mg_h_worker_sources, 0},
+    {MG_HTTP_POST, "/workers/builds/:id/log", K_, mg_h_worker_log, MG_WORKER_MAX_LOG_POST},
+    {MG_HTTP_POST, "/workers/builds/:id/heartbeat", K_, mg_h_worker_heartbeat, 0},
+    {MG_HTTP_PUT, "/workers/builds/:id/image", K_, mg_h_worker_image, MG_WORKER_MAX_IMAGE},
+    {MG_HTTP_POST, "/workers/builds/:id/finish", K_, mg_h_worker_finish, 0},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -336,6 +345,11 @@ typedef struct server {
     /* request bodies held in memory, all requests together */
     atomic_uint_least64_t body_held;
     uint64_t body_budget;
+    /* bodies of routes whose limit passes max_body (a pull worker's image
+     * upload), held apart: one upload at the limit at a time, never
+     * eating the budget of the other requests */
+    atomic_uint_least64_t upload_held;
+    uint64_t upload_budget;
     bool raw_head; /* the head can be checked byte by byte (check_head) */
 } server;
 
@@ -346,13 +360,20 @@ typedef struct req {
     size_t uri_len;    /* the URI's length as on_uri saw it; SIZE_MAX: unknown */
     uint64_t length;   /* Content-Length; 0 without one */
     bool chunked;      /* Transfer-Encoding: chunked */
-    uint64_t reserved; /* body bytes counted in body_held */
+    uint64_t reserved; /* body bytes counted in body_held (upload_held when `upload`) */
+    bool upload;       /* the route's limit passes max_body */
     bool over_budget;  /* the body did not fit the budget: read, dropped, then 503 */
 } req;
 
 static server *srv(mg_api *a)
 {
     return (server *)a;
+}
+
+/* The body limit of request r: its route's, else the API's. */
+static size_t req_limit(const mg_req *r)
+{
+    return r->max_body ? r->max_body : r->api->o.max_body;
 }
 
 /* ---- the body budget ---------------------------------------------------- */
@@ -363,17 +384,19 @@ static bool body_reserve(server *s, req *q, uint64_t total)
 {
     if (total <= q->reserved) return true;
     uint64_t more = total - q->reserved;
-    uint_least64_t held = atomic_load(&s->body_held);
+    atomic_uint_least64_t *counter = q->upload ? &s->upload_held : &s->body_held;
+    uint64_t budget = q->upload ? s->upload_budget : s->body_budget;
+    uint_least64_t held = atomic_load(counter);
     do {
-        if (held + more > s->body_budget || held + more < held) return false;
-    } while (!atomic_compare_exchange_weak(&s->body_held, &held, held + more));
+        if (held + more > budget || held + more < held) return false;
+    } while (!atomic_compare_exchange_weak(counter, &held, held + more));
     q->reserved = total;
     return true;
 }
 
 static void body_release(server *s, req *q)
 {
-    if (q->reserved) atomic_fetch_sub(&s->body_held, q->reserved);
+    if (q->reserved) atomic_fetch_sub(q->upload ? &s->upload_held : &s->body_held, q->reserved);
     q->reserved = 0;
 }
 
@@ -827,20 +850,24 @@ static void begin(mg_req *r, const char *url)
                                "\"Bearer <token>\")");
             return;
         }
-        if ((int)r->scope < need) {
+        if (!mg_scope_allows(r->scope, (mg_scope)need)) {
             mg_reply_error(r, 403, "this needs a token with scope %s; this one has %s",
                            mg_scope_name((mg_scope)need), mg_scope_name(r->scope));
             return;
         }
     }
     uint64_t declared;
+    if (r->match.route->raw_body) {
+        r->max_body = (size_t)r->match.route->raw_body;
+        q->upload = r->max_body > a->o.max_body;
+    }
     if (has_body(q, &declared)) {
-        if (declared > a->o.max_body) {
+        if (declared > req_limit(r)) {
             mg_reply_error(r, 413, "the body is %llu bytes; the limit is %zu",
-                           (unsigned long long)declared, a->o.max_body);
+                           (unsigned long long)declared, req_limit(r));
             return;
         }
-        if (method_takes_body(r->method) && declared > 0 &&
+        if (method_takes_body(r->method) && declared > 0 && !r->match.route->raw_body &&
             !mg_content_type_is_json(mg_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
             mg_reply_error(r, 415, "the body must be JSON (Content-Type: application/json)");
             return;
@@ -864,15 +891,14 @@ static void dispatch(mg_req *r)
 {
     r->dispatched = true;
     if (r->body_too_big) {
-        mg_reply_error(r, 413, "the body is larger than the limit of %zu bytes",
-                       r->api->o.max_body);
+        mg_reply_error(r, 413, "the body is larger than the limit of %zu bytes", req_limit(r));
         return;
     }
     if (((req *)r)->over_budget) {
         reply_no_room(r);
         return;
     }
-    if (r->body_len && method_takes_body(r->method) &&
+    if (r->body_len && method_takes_body(r->method) && !r->match.route->raw_body &&
         !mg_content_type_is_json(mg_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         mg_reply_error(r, 415, "the body must be JSON (Content-Type: application/json)");
         return;
@@ -955,9 +981,9 @@ static enum MHD_Result send_reply(mg_req *r)
  * None of it is kept: such a body costs no memory. */
 #define DISCARD_EXTRA (4u << 20)
 
-static uint64_t discard_limit(const mg_api *a)
+static uint64_t discard_limit(const mg_req *r)
 {
-    return (uint64_t)a->o.max_body + DISCARD_EXTRA;
+    return (uint64_t)req_limit(r) + DISCARD_EXTRA;
 }
 
 static bool expects_continue(mg_req *r)
@@ -998,7 +1024,7 @@ static enum MHD_Result on_head(req *q, const char *url, const char *method, cons
          * the same bound) and the answer sent at the final call. */
         r->dispatched = true;
         body_drop(s, q);
-        bool too_long = !q->chunked && declared > discard_limit(r->api);
+        bool too_long = !q->chunked && declared > discard_limit(r);
         if (expects_continue(r) || too_long) return send_reply(r);
         conn_body(s, q->c, true);
     } else if (has_body(q, &declared)) {
@@ -1026,20 +1052,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!r->body_too_big && n > a->o.max_body - r->body_len) {
+        if (!r->body_too_big && n > req_limit(r) - r->body_len) {
             r->body_too_big = true;
             body_drop(s, q);
         }
         /* answered already, past the limit or the budget: counted, not kept */
         if (r->dispatched || r->body_too_big || q->over_budget) {
             r->body_len += n < SIZE_MAX - r->body_len ? n : 0;
-            if (r->body_len > discard_limit(a)) return MHD_NO;
+            if (r->body_len > discard_limit(r)) return MHD_NO;
             return MHD_YES;
         }
         if (r->body_len + n + 1 > r->body_cap) {
             size_t cap = r->body_cap ? r->body_cap : 4096;
             while (cap < r->body_len + n + 1) cap *= 2;
-            if (cap > a->o.max_body + 1) cap = a->o.max_body + 1;
+            if (cap > req_limit(r) + 1) cap = req_limit(r) + 1;
             if (!body_reserve(s, q, cap)) {
                 q->over_budget = true;
                 body_drop(s, q);
@@ -1253,6 +1279,10 @@ mg_api *mg_api_start(const mg_api_options *opts, mg_err *err)
 
     s->body_budget = a->o.max_body_total;
     atomic_init(&s->body_held, 0);
+    s->upload_budget = 0;
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (routes[i].raw_body > s->upload_budget) s->upload_budget = routes[i].raw_body;
+    atomic_init(&s->upload_held, 0);
     /* check_head reads the head where libmicrohttpd parsed it, which
      * depends on how 0.9.75 does it; other versions get the checks that
      * need no such knowledge */
@@ -1289,7 +1319,10 @@ mg_api *mg_api_start(const mg_api_options *opts, mg_err *err)
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
 
     if (!(a->sse = mg_sse_hub_start(a, err))) goto fail_socket;
-    if (!(a->work = mg_workpool_start(err))) goto fail_sse;
+    if (!(a->work = mg_workpool_start(MG_WORKPOOL_THREADS, MG_WORKPOOL_WAITING, err)))
+        goto fail_sse;
+    if (!(a->claims = mg_workpool_start(MG_CLAIMPOOL_THREADS, MG_CLAIMPOOL_WAITING, err)))
+        goto fail_work;
     int e = pthread_create(&s->reaper, NULL, reaper, s);
     if (e) {
         mg_err_set(err, MG_E_IO, "cannot start the connection reaper thread: %s", strerror(e));
@@ -1330,6 +1363,8 @@ mg_api *mg_api_start(const mg_api_options *opts, mg_err *err)
     }
     return a;
 fail_work:
+    mg_workpool_stop(a->claims);
+    mg_workpool_free(a->claims);
     mg_workpool_stop(a->work);
     mg_workpool_free(a->work);
 fail_sse:
@@ -1357,11 +1392,15 @@ void mg_api_stop(mg_api *a)
     /* Streams first: a suspended connection must be resumed before
      * MHD_stop_daemon (libmicrohttpd's rule). */
     mg_sse_hub_stop(a->sse);
-    mg_workpool_stop(a->work); /* answers and resumes deferred requests */
+    /* claims answer within a poll slice (their fetch killed by the
+     * queue's timer), then the drawings; both resume their connections */
+    mg_workpool_stop(a->claims);
+    mg_workpool_stop(a->work);
     server *s = srv(a);
     stop_reaper(s);
     MHD_stop_daemon(a->daemon); /* the connections' CLOSED notices free them */
     mg_sse_hub_free(a->sse);
+    mg_workpool_free(a->claims);
     mg_workpool_free(a->work);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);

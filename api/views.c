@@ -25,6 +25,8 @@ const char *mg_error_code_for(unsigned status)
         return "request_timeout";
     case 409:
         return "conflict";
+    case 412:
+        return "precondition_failed";
     case 413:
         return "payload_too_large";
     case 415:
@@ -190,6 +192,7 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size
         mg_jw_null(w);
     }
     mg_jw_kstring(w, "error", b->error);
+    mg_jw_kstring(w, "worker", b->worker);
     id_list(w, "reproduced_by", same, n_same);
     id_list(w, "differs_from", differ, n_differ);
     mg_jw_kint(w, "log_size", b->log_size);
@@ -298,4 +301,29 @@ void mg_reply_service_err(mg_req *r, const mg_service_err *e)
     }
     if (e->retry_after_s) mg_reply_header(r, "Retry-After", "%u", e->retry_after_s);
     mg_reply_error(r, mg_http_status_of(e), "%s", e->err.msg);
+}
+
+void mg_view_worker(mg_jw *w, const mg_worker_info *k)
+{
+    mg_jw_object(w);
+    mg_jw_kstring(w, "name", k->name);
+    mg_jw_kint(w, "slots", k->slots);
+    ktime(w, "last_seen", k->last_seen_unix_ms);
+    mg_jw_key(w, "platforms");
+    mg_jw_array(w);
+    for (size_t p = 0; p < k->n_platforms; p++) {
+        mg_jw_object(w);
+        mg_jw_kstring(w, "target", k->platforms[p].target);
+        mg_jw_kstring(w, "arch", k->platforms[p].arch);
+        mg_jw_kstring(w, "toolchain", k->platforms[p].toolchain);
+        /* no such target here, or another toolchain: never handed a build */
+        mg_jw_kbool(w, "ignored", k->platforms[p].ignored);
+        /* what the worker would need to send to be handed these builds */
+        mg_jw_kstring(w, "coordinator_toolchain",
+                      k->platforms[p].own[0] ? k->platforms[p].own : NULL);
+        mg_jw_object_end(w);
+    }
+    mg_jw_array_end(w);
+    id_list(w, "builds", k->builds, k->n_builds);
+    mg_jw_object_end(w);
 }

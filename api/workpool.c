@@ -36,10 +36,12 @@ struct mg_workpool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stopping;
-    job *head, *tail; /* waiting, oldest first */
-    unsigned n_waiting;
+    volatile int abort; /* set by stop, before joining: long jobs end soon */
+    job *head, *tail;   /* waiting, oldest first */
+    unsigned n_waiting, n_busy;
+    unsigned max_threads, max_waiting;
     unsigned n_threads; /* started */
-    mg_work workers[MG_WORKPOOL_THREADS];
+    mg_work *workers;   /* max_threads of them */
 };
 
 /* Answered: frees the argument, resumes the connection (which sends the
@@ -66,25 +68,33 @@ static void *work_main(void *arg)
         p->head = j->next;
         if (!p->head) p->tail = NULL;
         p->n_waiting--;
+        p->n_busy++;
         pthread_mutex_unlock(&p->lock);
         j->fn(w, j->r, j->arg);
         finish(j);
         pthread_mutex_lock(&p->lock);
+        p->n_busy--;
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-mg_workpool *mg_workpool_start(mg_err *err)
+mg_workpool *mg_workpool_start(unsigned threads, unsigned waiting, mg_err *err)
 {
     mg_workpool *p = calloc(1, sizeof *p);
-    if (!p) {
+    mg_work *workers = calloc(threads ? threads : 1, sizeof *workers);
+    if (!p || !workers) {
+        free(p);
+        free(workers);
         mg_err_set(err, MG_E_NOMEM, "out of memory");
         return NULL;
     }
+    p->workers = workers;
+    p->max_threads = threads;
+    p->max_waiting = waiting;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    for (unsigned i = 0; i < MG_WORKPOOL_THREADS; i++) {
+    for (unsigned i = 0; i < threads; i++) {
         mg_work *w = &p->workers[i];
         w->pool = p;
         if (!(w->ex = mg_executor_new())) {
@@ -112,6 +122,7 @@ void mg_workpool_stop(mg_workpool *p)
     if (!p) return;
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
+    p->abort = 1;
     job *waiting = p->head;
     p->head = p->tail = NULL;
     p->n_waiting = 0;
@@ -136,12 +147,17 @@ void mg_workpool_free(mg_workpool *p)
     if (!p) return;
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
+    free(p->workers);
     free(p);
 }
 
 bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
 {
-    mg_workpool *p = r->api->work;
+    return mg_req_defer_to(r->api->work, r, fn, free_arg, arg);
+}
+
+bool mg_req_defer_to(mg_workpool *p, mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
+{
     job *j = calloc(1, sizeof *j);
     if (!j) {
         if (free_arg) free_arg(arg);
@@ -159,7 +175,9 @@ bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg)
         mg_reply_error(r, 503, "the daemon is stopping");
         return true;
     }
-    if (p->n_waiting >= MG_WORKPOOL_WAITING) {
+    /* a job past the idle threads waits, up to max_waiting of them */
+    unsigned idle = p->n_threads - p->n_busy;
+    if (p->n_waiting >= idle + p->max_waiting) {
         pthread_mutex_unlock(&p->lock);
         free(j);
         return false;
@@ -181,4 +199,9 @@ int mg_work_exec(mg_work *w, const mg_exec_spec *spec, mg_exec_result *res)
 {
     mg_executor_start(w->ex, spec);
     return mg_executor_wait(w->ex, res);
+}
+
+const volatile int *mg_work_abort_flag(mg_work *w)
+{
+    return &w->pool->abort;
 }

@@ -41,12 +41,21 @@
 
 #define MG_WORKPOOL_THREADS 2
 #define MG_WORKPOOL_WAITING (2 * MG_WORKPOOL_THREADS)
+/* A second pool runs pull workers' claims (POST /workers/claim): each
+ * holds its thread for its whole long poll (and the preparation of the
+ * build it takes), so there are many threads and no waiting: a claim past
+ * them gets 503 with Retry-After at once, and no other request (drawings,
+ * the HTTP threads) ever waits for one. */
+#define MG_CLAIMPOOL_THREADS 16
+#define MG_CLAIMPOOL_WAITING 0
 
 typedef struct mg_workpool mg_workpool;
 /* The worker a job runs on. */
 typedef struct mg_work mg_work;
 
-mg_workpool *mg_workpool_start(mg_err *err);
+/* `threads` threads; a job finding them all busy waits, up to `waiting`
+ * jobs (then mg_req_defer_to refuses). */
+mg_workpool *mg_workpool_start(unsigned threads, unsigned waiting, mg_err *err);
 /* Answers waiting jobs 503, kills running programs, waits for the running
  * jobs to answer, resumes every connection, joins the threads. NULL is
  * fine. */
@@ -63,6 +72,11 @@ typedef void (*mg_work_fn)(mg_work *w, mg_req *r, void *arg);
  * still the caller's), when MG_WORKPOOL_WAITING jobs wait already: answer
  * 503 with Retry-After. The server always has a pool (mg_api_start). */
 bool mg_req_defer(mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg);
+/* The same on pool `p` (the claims' pool). */
+bool mg_req_defer_to(mg_workpool *p, mg_req *r, mg_work_fn fn, void (*free_arg)(void *), void *arg);
+/* Set once the pool stops: a job that waits (a claim's long poll) polls
+ * it and answers soon. */
+const volatile int *mg_work_abort_flag(mg_work *w);
 
 /* Runs a program for a job and waits for it (mg_exec_run's contract);
  * after mg_workpool_stop the result says cancelled. */

@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "                 [--max-connections N] [--per-ip N] [--idle-timeout SECONDS]\n"
             "                 [--graph-timeout SECONDS]\n"
             "                 [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
-            "                 [--max-body-total SIZE]\n"
+            "                 [--max-body-total SIZE] [--worker-lease-timeout MS]\n"
             "                 [--no-local-repos] [--insecure-no-sandbox] [REMOTE CACHE]\n"
             "                 [LIMITS]\n"
             "\n"
@@ -58,6 +58,8 @@ static void usage(FILE *f)
             "  --body-timeout S    a request's body must arrive within S seconds of its head\n"
             "                      (default 60)\n"
             "  --graph-timeout S   time limit of one Graphviz drawing (default 10)\n"
+            "  --worker-lease-timeout MS  a pull worker's build goes back to the queue after\n"
+            "                      MS without a heartbeat (default 30000; docs/workers.md)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
             "                      any user who may build can then read what mgd can "
@@ -85,6 +87,7 @@ static const mg_option serve_options[] = {
     {"--header-timeout", 0, "SECONDS", true, NULL, "time for a request's line and headers"},
     {"--body-timeout", 0, "SECONDS", true, NULL, "time for a request's body"},
     {"--graph-timeout", 0, "SECONDS", true, NULL, "time limit of one Graphviz drawing"},
+    {"--worker-lease-timeout", 0, "MS", true, NULL, "a pull worker's lease without heartbeat"},
     {"--no-local-repos", 0, NULL, true, NULL, "refuse local paths as project repos"},
     {"--insecure-no-sandbox", 0, NULL, true, NULL, "run build actions without the sandbox"},
     {"--help", 'h', NULL, true, NULL, "this help"},
@@ -108,6 +111,7 @@ static const count_option count_options[] = {
     {"--header-timeout", 86400, offsetof(mg_daemon_options, header_timeout_s)},
     {"--body-timeout", 86400, offsetof(mg_daemon_options, body_timeout_s)},
     {"--graph-timeout", 3600, offsetof(mg_daemon_options, graph_timeout_s)},
+    {"--worker-lease-timeout", 3600000, offsetof(mg_daemon_options, worker_lease_ms)},
     {"--max-queue", 1000000, offsetof(mg_daemon_options, max_queue)},
 };
 

@@ -1,5 +1,5 @@
 /*
- * mgd token create --scope read|write|admin [--name N] [--data DIR]
+ * mgd token create --scope read|write|admin|worker [--name N] [--data DIR]
  * mgd token list [--data DIR] [--json]
  * mgd token revoke ID [--data DIR]
  *
@@ -21,13 +21,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mgd token create --scope read|write|admin [--name NAME] [--data DIR]\n"
-               "       mgd token list [--data DIR] [--json]\n"
-               "       mgd token revoke ID [--data DIR]\n"
-               "\n"
-               "Manages the daemon's API tokens in DIR/mgd.sqlite3 (default DIR: ./var).\n"
-               "Scopes: read < write < admin. A new token is printed once; only its hash\n"
-               "is kept.\n");
+    fprintf(f,
+            "usage: mgd token create --scope read|write|admin|worker [--name NAME] [--data DIR]\n"
+            "       mgd token list [--data DIR] [--json]\n"
+            "       mgd token revoke ID [--data DIR]\n"
+            "\n"
+            "Manages the daemon's API tokens in DIR/mgd.sqlite3 (default DIR: ./var).\n"
+            "Scopes: read < write < admin. A new token is printed once; only its hash\n"
+            "is kept.\n");
 }
 
 /* The options of the three subcommands (each ignores those it has no use
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 static const mg_option token_options[] = {
     {"--data", 0, "DIR", true, "@dir", "the daemon's data directory (default ./var)"},
     {"--name", 0, "NAME", true, NULL, "what the new token is for"},
-    {"--scope", 0, "SCOPE", true, "read write admin", "what the new token may do"},
+    {"--scope", 0, "SCOPE", true, "read write admin worker", "what the new token may do"},
     {"--json", 0, NULL, true, NULL, "prints JSON"},
     {"--help", 'h', NULL, true, NULL, "prints this help"},
     MG_OPTION_END,
@@ -78,7 +79,7 @@ int mg_cmd_token(int argc, char **argv)
     mg_scope scope = MG_SCOPE_NONE;
     int64_t id = 0;
     if (create && (scope = mg_scope_parse(scope_name)) == MG_SCOPE_NONE) {
-        fprintf(stderr, "mgd token create: --scope read, write or admin is required\n");
+        fprintf(stderr, "mgd token create: --scope read, write, admin or worker is required\n");
         return 2;
     }
     if (revoke) {

@@ -231,6 +231,7 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
         .limits = o->limits,
         .no_sandbox = o->no_sandbox,
         .max_log_bytes = o->max_log,
+        .worker_lease_ms = o->worker_lease_ms,
         .allow_local_repos = o->local_repos,
     };
     if (!(d->queue = mg_queue_start(&qo, e))) return -1;

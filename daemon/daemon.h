@@ -54,7 +54,8 @@ typedef struct mg_daemon_options {
     uint64_t max_body_total;
     unsigned threads, max_connections, per_ip, idle_timeout_s;
     unsigned header_timeout_s, body_timeout_s, graph_timeout_s;
-    const char *version; /* what /health shows */
+    unsigned worker_lease_ms; /* a pull worker's lease without heartbeat; 0: 30 s */
+    const char *version;      /* what /health shows */
 } mg_daemon_options;
 
 typedef struct mg_daemon mg_daemon;

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "daemon/cli_common.h"
+#include "daemon/snapshot.h"
 #include "daemon/sources.h"
 #include "base/arena.h"
 #include "base/deadline.h"
@@ -27,6 +28,7 @@
 #include "base/buf.h"
 #include "toolchain/build.h"
 #include "toolchain/exec.h"
+#include "toolchain/image.h"
 #include "base/fsutil.h"
 #include "toolchain/runtime_src.h"
 #include "base/sha256.h"
@@ -45,7 +47,40 @@ typedef struct worker_slot {
     volatile int cancel; /* set by cancel and stop */
     mg_executor *fetch;  /* while the fetch process runs */
     int64_t log_size;    /* bytes written to the running build's log */
+    /* a pull worker's build (slots past the threads'): who, under which
+     * lease, when it was last heard of, its log and its snapshot */
+    bool remote;
+    bool preparing;                  /* the claim is still preparing it: no expiry */
+    const volatile int *claim_abort; /* while preparing: the claim's abort flag */
+    char worker[MG_WORKER_NAME_MAX + 1];
+    int64_t lease;
+    uint64_t last_seen_ms;
+    struct build_log *rlog;
+    char *snapshot; /* DATA/scratch/<id>/sources.tar */
+    char *scratch;
+    char target[64], arch[64];
 } worker_slot;
+
+/* A pull worker seen lately (GET /workers). */
+typedef struct known_worker {
+    char name[MG_WORKER_NAME_MAX + 1];
+    unsigned slots;
+    mg_worker_platform platforms[MG_WORKER_MAX_PLATFORMS];
+    size_t n_platforms;
+    uint64_t last_seen_ms; /* mg_now_ms(); 0: free entry */
+    int64_t last_seen_unix_ms;
+} known_worker;
+
+#define MAX_KNOWN_WORKERS 256
+#define MAX_REMOTE_BUILDS 256
+#define MAX_IDENTITIES 64
+
+/* The coordinator's own toolchain identity of a (target, arch), computed
+ * once ("" when it cannot build it). */
+typedef struct identity_entry {
+    char target[64], arch[64];
+    char identity[MG_SHA256_HEX_SIZE];
+} identity_entry;
 
 struct mg_queue {
     mg_queue_options o;
@@ -64,9 +99,22 @@ struct mg_queue {
     bool stopping;
     unsigned pending; /* notifications not yet consumed */
     worker_slot *slots;
-    unsigned n_slots;
+    unsigned n_slots;   /* the threads' and the pull workers' */
+    unsigned n_threads; /* started */
     mg_queue_metrics metrics;
+    /* pull workers (docs/workers.md) */
+    pthread_cond_t claim_cond; /* a build was queued or re-queued, or stop */
+    pthread_t timer;           /* expires lapsed leases */
+    bool timer_started;
+    known_worker known[MAX_KNOWN_WORKERS];
+    identity_entry idents[MAX_IDENTITIES];
+    size_t n_idents;
+    pthread_mutex_t remote_log_lock; /* one append to a pull worker's log at a time */
 };
+
+static struct worker_slot *remote_slot(mg_queue *q, int64_t id);
+static void release_remote(mg_queue *q, struct worker_slot *s);
+static void *timer_main(void *arg);
 
 /* ---- the build log ------------------------------------------------------ */
 
@@ -98,6 +146,7 @@ static void log_raw(build_log *l, const char *text, size_t len)
         }
         l->size += off;
     }
+    if (!l->slot) return; /* a pull worker's log after its lease lapsed */
     mg_queue *q = l->slot->q;
     pthread_mutex_lock(&q->lock);
     l->slot->log_size = (int64_t)l->size;
@@ -156,6 +205,13 @@ typedef struct job {
     mg_config_version config;
     char *scratch, *src;
     mg_err err; /* why the last step failed */
+    /* what resolving made (resolve_job) */
+    mg_key_setting *keys;
+    size_t n_keys;
+    cJSON *keys_json;
+    mg_errors errs;
+    mg_graph *g;
+    char hash[MG_SHA256_HEX_SIZE];
     /* the result, written by finish_build */
     mg_stored_build done;
 } job;
@@ -450,31 +506,30 @@ static bool still_running(job *j)
     return running && !cancelled(j);
 }
 
-/* Steps 2 to 5 of queue.h, with the sources in place. */
-static void build_it(job *j)
+/* Steps 2 and 3 of queue.h, with the sources in place: resolve, record
+ * describe, input hash, reuse. 0: ready to build (j->g set); 1: the build
+ * ended here (reused, or failed: j->done says so). */
+static int resolve_job(job *j)
 {
     mg_queue *q = j->q;
-    /* 2. resolve */
-    size_t n_keys;
-    cJSON *keys_json;
-    mg_key_setting *keys = parse_keys(j->row.keys, &n_keys, &keys_json);
+    j->keys = parse_keys(j->row.keys, &j->n_keys, &j->keys_json);
     mg_resolve_options ro = {
         .target = j->row.target,
         .arch = j->row.arch,
-        .keys = keys,
-        .n_keys = n_keys,
+        .keys = j->keys,
+        .n_keys = j->n_keys,
     };
-    mg_errors errs = {0};
     mg_graph *g = mg_cli_resolve_tree(q->o.catalog, j->config.document, strlen(j->config.document),
-                                      j->src, &ro, &errs);
+                                      j->src, &ro, &j->errs);
     if (!g) {
-        char *text = mg_errors_text(&errs);
+        char *text = mg_errors_text(&j->errs);
         log_text(&j->log, text, strlen(text));
-        fail_build(j, "the config does not resolve (%zu error%s, listed above)", errs.len,
-                   errs.len == 1 ? "" : "s");
+        fail_build(j, "the config does not resolve (%zu error%s, listed above)", j->errs.len,
+                   j->errs.len == 1 ? "" : "s");
         free(text);
-        goto out;
+        return 1;
     }
+    j->g = g;
     char *describe = mg_describe_json(g);
     record_inputs(j, NULL, NULL, describe);
     free(describe);
@@ -488,25 +543,24 @@ static void build_it(job *j)
     bool can_run;
     if (!t || !a) {
         fail_build(j, "target %s/%s is not known to this mgd", g->target, g->arch);
-        goto out;
+        return 1;
     }
     if (!mg_target_available(t, a, &can_run, &why)) {
         fail_build(j, "target %s/%s is not available here: %s", g->target, g->arch, why.msg);
-        goto out;
+        return 1;
     }
     mg_err e;
     char *identity = mg_toolchain_identity(q->o.cache, a, &e);
     if (!identity) {
         fail_build(j, "toolchain: %s", e.msg);
-        goto out;
+        return 1;
     }
-    char hash[MG_SHA256_HEX_SIZE];
-    input_hash(j, identity, hash);
+    input_hash(j, identity, j->hash);
     free(identity);
-    record_inputs(j, NULL, hash, NULL);
-    log_line(&j->log, "input hash %s", hash);
+    record_inputs(j, NULL, j->hash, NULL);
+    log_line(&j->log, "input hash %s", j->hash);
     if (!j->row.force) {
-        int64_t prev = mg_store_build_find_reusable(q->o.store, hash, j->row.id, &e);
+        int64_t prev = mg_store_build_find_reusable(q->o.store, j->hash, j->row.id, &e);
         mg_stored_build p;
         /* the store failing here costs a build, not the build */
         if (prev < 0)
@@ -527,20 +581,27 @@ static void build_it(job *j)
                 j->done.image_size = p.image_size;
                 p.image_name = p.image_sha256 = NULL;
                 mg_stored_build_free(&p);
-                goto out;
+                return 1;
             }
             log_line(&j->log, "build %lld had the same inputs but its image is gone: building",
                      (long long)prev);
             mg_stored_build_free(&p);
         }
     }
+    return 0;
+}
 
+/* Steps 4 and 5 of queue.h: the build itself, on this machine. */
+static void build_it(job *j)
+{
+    mg_queue *q = j->q;
+    mg_err e;
     /* 4. build (unless a cancel came while the worker was not listening) */
-    if (!still_running(j)) goto out;
+    if (!still_running(j)) return;
     char *image = mg_path_join(j->scratch, "image");
     mg_build_options bo = {
         .project_dir = j->src,
-        .graph = g,
+        .graph = j->g,
         .catalog = q->o.catalog,
         .targets = q->o.targets,
         .cache = q->o.cache,
@@ -590,7 +651,7 @@ static void build_it(job *j)
         else
             fail_build(j, "%s", res.error.msg);
         free(image);
-        goto out;
+        return;
     }
 
     /* 5. keep the image */
@@ -601,99 +662,178 @@ static void build_it(job *j)
     if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, &j->err)) {
         fail_build(j, "cannot store the image: %s", j->err.msg);
         free(image);
-        goto out;
+        return;
     }
     free(image);
     j->done.status = MG_STORED_SUCCEEDED;
     j->done.image_name = mg_xstrdup(res.image_name);
     j->done.image_sha256 = mg_xstrdup(sha);
     j->done.image_size = (int64_t)size;
-out:
-    mg_errors_free(&errs);
-    mg_graph_free(g);
-    free(keys);
-    cJSON_Delete(keys_json);
 }
 
-static void run_job(worker_slot *slot, int64_t id)
+/* The part of a build that the daemon's threads and a pull worker's
+ * claim share: the log opened (appended to after a re-queue, so that
+ * what happened before stays), the rows read, step 1 (sources) and steps
+ * 2 and 3 (mg_queue_worker_claim). 0: ready to build; 1: ended here. */
+static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
 {
     mg_queue *q = slot->q;
-    job j = {.q = q, .slot = slot};
-    j.done.id = id;
-    j.log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
-    j.log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
-    j.log.start_ms = mg_now_ms();
+    j->q = q;
+    j->slot = slot;
+    j->done.id = id;
+    j->log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
+    j->log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
+    j->log.start_ms = mg_now_ms();
     char *log_path = mg_queue_log_path(q, id);
-    j.log.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (j.log.fd < 0)
+    j->log.fd =
+        open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (lease > 1 ? 0 : O_TRUNC), 0644);
+    if (j->log.fd < 0)
         fprintf(stderr, "mgd: build %lld: cannot write its log %s: %s\n", (long long)id, log_path,
                 strerror(errno));
+    struct stat st;
+    if (j->log.fd >= 0 && fstat(j->log.fd, &st) == 0) j->log.size = (uint64_t)st.st_size;
     free(log_path);
-    j.scratch = mg_xasprintf("%s/%lld", q->scratch_dir, (long long)id);
-    j.src = mg_path_join(j.scratch, "src");
-    mg_rm_rf(j.scratch);
+    j->scratch = mg_xasprintf("%s/%lld", q->scratch_dir, (long long)id);
+    j->src = mg_path_join(j->scratch, "src");
+    mg_rm_rf(j->scratch);
 
-    if (mg_store_build_get(q->o.store, id, false, &j.row, &j.err) ||
-        mg_store_project_get_id(q->o.store, j.row.project_id, &j.project, &j.err) ||
-        mg_store_config_get(q->o.store, j.row.project_id, j.row.config_version, &j.config,
-                            &j.err)) {
-        fail_build(&j, "%s", j.err.msg);
-        goto finish;
+    if (mg_store_build_get(q->o.store, id, false, &j->row, &j->err) ||
+        mg_store_project_get_id(q->o.store, j->row.project_id, &j->project, &j->err) ||
+        mg_store_config_get(q->o.store, j->row.project_id, j->row.config_version, &j->config,
+                            &j->err)) {
+        fail_build(j, "%s", j->err.msg);
+        return 1;
     }
-    if (j.row.status != MG_STORED_RUNNING) {
+    if (j->row.status != MG_STORED_RUNNING) {
         /* cancelled between the claim and now */
-        fail_build(&j, "cancelled");
-        goto finish;
+        fail_build(j, "cancelled");
+        return 1;
     }
-    log_line(&j.log, "build %lld of %s: %s/%s, config version %lld%s", (long long)id,
-             j.project.name, j.row.target, j.row.arch, (long long)j.row.config_version,
-             j.row.force ? ", forced" : "");
-    if (take_sources(&j)) {
-        if (cancelled(&j))
-            fail_build(&j, "cancelled");
+    log_line(&j->log, "build %lld of %s: %s/%s, config version %lld%s", (long long)id,
+             j->project.name, j->row.target, j->row.arch, (long long)j->row.config_version,
+             j->row.force ? ", forced" : "");
+    if (take_sources(j)) {
+        if (cancelled(j))
+            fail_build(j, "cancelled");
         else
-            fail_build(&j, "sources: %s", j.err.msg);
-        goto finish;
+            fail_build(j, "sources: %s", j->err.msg);
+        return 1;
     }
-    if (cancelled(&j)) {
-        fail_build(&j, "cancelled");
-        goto finish;
+    if (cancelled(j)) {
+        fail_build(j, "cancelled");
+        return 1;
     }
-    build_it(&j);
+    return resolve_job(j);
+}
 
-finish:;
+/* Frees what a job holds but its log. */
+static void job_free(job *j)
+{
+    mg_errors_free(&j->errs);
+    mg_graph_free(j->g);
+    free(j->keys);
+    cJSON_Delete(j->keys_json);
+    if (j->scratch) mg_rm_rf(j->scratch);
+    free(j->scratch);
+    free(j->src);
+    mg_stored_build_free(&j->row);
+    mg_stored_build_free(&j->done);
+    mg_project_free(&j->project);
+    mg_config_version_free(&j->config);
+}
+
+/* Records the end of a build that ended on this machine (or in its
+ * claim): the last log line, the row, the metrics. */
+static void end_job(job *j)
+{
+    mg_queue *q = j->q;
+    int64_t id = j->done.id;
     bool stopping;
     pthread_mutex_lock(&q->lock);
     stopping = q->stopping;
     pthread_mutex_unlock(&q->lock);
-    if (j.done.status != MG_STORED_SUCCEEDED && stopping) {
-        j.done.status = MG_STORED_INTERRUPTED;
-        free(j.done.error);
-        j.done.error = mg_xstrdup("interrupted: the daemon stopped while the build ran");
-        log_line(&j.log, "%s", j.done.error);
-    } else if (j.done.status == MG_STORED_SUCCEEDED) {
-        log_line(&j.log, "succeeded");
+    if (j->done.status != MG_STORED_SUCCEEDED && stopping) {
+        j->done.status = MG_STORED_INTERRUPTED;
+        free(j->done.error);
+        j->done.error = mg_xstrdup("interrupted: the daemon stopped while the build ran");
+        log_line(&j->log, "%s", j->done.error);
+    } else if (j->done.status == MG_STORED_SUCCEEDED) {
+        log_line(&j->log, "succeeded");
     }
-    j.done.log_size = (int64_t)j.log.size;
+    j->done.log_size = (int64_t)j->log.size;
     mg_err err;
-    if (mg_store_build_finish(q->o.store, &j.done, &err) != 0) {
+    if (mg_store_build_finish(q->o.store, &j->done, &err) != 0) {
         /* cancelled meanwhile: the store says so already; keep the log size */
         if (err.code != MG_E_CONFLICT ||
-            mg_store_set_log_size(q->o.store, id, (int64_t)j.log.size, &err) != 0)
+            mg_store_set_log_size(q->o.store, id, (int64_t)j->log.size, &err) != 0)
             fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err.msg);
     }
-    if (j.log.fd >= 0) close(j.log.fd);
-    double secs = (double)mg_ms_since(j.log.start_ms) / 1e3;
+    if (j->log.fd >= 0) close(j->log.fd);
+    j->log.fd = -1;
+    double secs = (double)mg_ms_since(j->log.start_ms) / 1e3;
     pthread_mutex_lock(&q->lock);
     histogram_add(q->metrics.builds_bucket, &q->metrics.builds_sum, secs);
     pthread_mutex_unlock(&q->lock);
-    mg_rm_rf(j.scratch);
-    free(j.scratch);
-    free(j.src);
-    mg_stored_build_free(&j.row);
-    mg_stored_build_free(&j.done);
-    mg_project_free(&j.project);
-    mg_config_version_free(&j.config);
+}
+
+static void run_job(worker_slot *slot, int64_t id, int64_t lease)
+{
+    job j = {0};
+    if (prepare_job(&j, slot, id, lease) == 0) build_it(&j);
+    end_job(&j);
+    job_free(&j);
+}
+
+/* Whether a pull worker seen within the lease timeout accepts (target,
+ * arch) with the coordinator's toolchain; with q->lock held. */
+static bool worker_can_build(mg_queue *q, const char *target, const char *arch, uint64_t now)
+{
+    for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++) {
+        known_worker *w = &q->known[i];
+        if (!w->last_seen_ms || now - w->last_seen_ms > q->o.worker_lease_ms) continue;
+        for (size_t k = 0; k < w->n_platforms; k++)
+            if (!w->platforms[k].ignored && !strcmp(w->platforms[k].target, target) &&
+                !strcmp(w->platforms[k].arch, arch))
+                return true;
+    }
+    return false;
+}
+
+/* The oldest queued build that `accept` takes, claimed for `worker`
+ * (NULL: this daemon's threads). Its id (*lease set), 0 for none, -1 on
+ * failure. With claim_lock held. */
+static int64_t claim_matching(mg_queue *q, const char *worker,
+                              bool (*accept)(mg_queue *q, const mg_queued_build *b, void *ctx),
+                              void *ctx, int64_t *lease, mg_err *e)
+{
+    mg_queued_build *v = NULL;
+    size_t n = 0;
+    if (mg_store_build_queued(q->o.store, 256, &v, &n, e)) return -1;
+    int64_t id = 0;
+    for (size_t i = 0; i < n && !id; i++) {
+        if (!accept(q, &v[i], ctx)) continue;
+        int64_t l = mg_store_build_claim_id(q->o.store, v[i].id, worker, e);
+        if (l < 0) {
+            free(v);
+            return -1;
+        }
+        if (l > 0) {
+            id = v[i].id;
+            *lease = l;
+        }
+    }
+    free(v);
+    return id;
+}
+
+/* The daemon's threads take what no connected pull worker can build. */
+static bool local_accepts(mg_queue *q, const mg_queued_build *b, void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&q->lock);
+    bool leave = worker_can_build(q, b->target, b->arch, mg_now_ms());
+    pthread_mutex_unlock(&q->lock);
+    return !leave;
 }
 
 static void *worker_main(void *arg)
@@ -710,8 +850,9 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&q->lock);
         if (stop) break;
         mg_err err;
+        int64_t lease = 0;
         pthread_mutex_lock(&q->claim_lock);
-        int64_t id = mg_store_build_claim(q->o.store, &err);
+        int64_t id = claim_matching(q, NULL, local_accepts, NULL, &lease, &err);
         if (id > 0) {
             pthread_mutex_lock(&q->lock);
             slot->build_id = id;
@@ -723,7 +864,7 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&q->claim_lock);
         if (id > 0) {
-            run_job(slot, id);
+            run_job(slot, id, lease);
             pthread_mutex_lock(&q->lock);
             slot->build_id = 0;
             q->metrics.running--;
@@ -733,7 +874,7 @@ static void *worker_main(void *arg)
         }
         if (id < 0) fprintf(stderr, "mgd: queue: %s\n", err.msg);
         /* nothing queued: sleep until notified (or a while, in case a
-         * notification raced the claim) */
+         * notification raced the claim, or a pull worker went away) */
         pthread_mutex_lock(&q->lock);
         if (!q->stopping && !q->pending) {
             struct timespec until = mg_abstime_in(CLOCK_REALTIME, id < 0 ? 1000 : 2000);
@@ -783,6 +924,10 @@ static void cancel_slots_of(mg_queue *q, const int64_t *ids, size_t n)
     for (unsigned i = 0; i < q->n_slots; i++) {
         worker_slot *w = &q->slots[i];
         if (!in_ids(w->build_id, ids, n)) continue;
+        if (w->remote && !w->preparing) {
+            release_remote(q, w);
+            continue;
+        }
         w->cancel = 1;
         if (w->build) mg_build_cancel(w->build);
         if (w->fetch) mg_executor_cancel(w->fetch);
@@ -896,6 +1041,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
         q->o.workers = 0;
     else if (!q->o.workers)
         q->o.workers = 2;
+    if (!q->o.worker_lease_ms) q->o.worker_lease_ms = MG_WORKER_DEFAULT_LEASE_MS;
     q->self_exe = realpath("/proc/self/exe", NULL);
     if (!q->self_exe) {
         mg_err_set(e, MG_E_IO, "cannot find this program (/proc/self/exe): %s", strerror(errno));
@@ -924,8 +1070,20 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
     pthread_mutex_init(&q->delete_lock, NULL);
     pthread_cond_init(&q->wake, NULL);
     pthread_cond_init(&q->log_cond, NULL);
+    pthread_cond_init(&q->claim_cond, NULL);
+    pthread_mutex_init(&q->remote_log_lock, NULL);
     finish_deletes(q);
-    q->slots = calloc(q->o.workers, sizeof *q->slots);
+    /* the threads' slots, then those of pull workers' builds */
+    q->n_slots = q->o.workers + MAX_REMOTE_BUILDS;
+    q->slots = calloc(q->n_slots, sizeof *q->slots);
+    for (unsigned i = 0; i < q->n_slots; i++) q->slots[i].q = q;
+    int tr = pthread_create(&q->timer, NULL, timer_main, q);
+    if (tr) {
+        mg_err_set(e, MG_E_IO, "cannot start the lease timer: %s", strerror(tr));
+        mg_queue_stop(q);
+        return NULL;
+    }
+    q->timer_started = true;
     for (unsigned i = 0; i < q->o.workers; i++) {
         q->slots[i].q = q;
         /* the toolchain recurses little, but resolution may: 8 MiB */
@@ -936,11 +1094,10 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
         pthread_attr_destroy(&attr);
         if (r) {
             mg_err_set(e, MG_E_IO, "cannot start a worker: %s", strerror(r));
-            q->n_slots = i;
             mg_queue_stop(q);
             return NULL;
         }
-        q->n_slots = i + 1;
+        q->n_threads = i + 1;
     }
     return q;
 }
@@ -957,13 +1114,34 @@ void mg_queue_stop(mg_queue *q)
     }
     pthread_cond_broadcast(&q->wake);
     pthread_cond_broadcast(&q->log_cond);
+    pthread_cond_broadcast(&q->claim_cond);
     pthread_mutex_unlock(&q->lock);
-    for (unsigned i = 0; i < q->n_slots; i++) pthread_join(q->slots[i].thread, NULL);
+    for (unsigned i = 0; i < q->n_threads; i++) pthread_join(q->slots[i].thread, NULL);
+    if (q->timer_started) pthread_join(q->timer, NULL);
+    /* pull workers' builds end as the threads' do: interrupted */
+    for (unsigned i = q->o.workers; i < q->n_slots; i++) {
+        worker_slot *s = &q->slots[i];
+        if (!s->build_id) continue;
+        mg_stored_build done = {.id = s->build_id,
+                                .lease = s->lease,
+                                .status = MG_STORED_INTERRUPTED,
+                                .error = "interrupted: the daemon stopped while the build ran"};
+        if (s->rlog) {
+            s->rlog->slot = NULL;
+            log_line(s->rlog, "%s", done.error);
+            done.log_size = (int64_t)s->rlog->size;
+        }
+        mg_store_build_finish(q->o.store, &done, NULL);
+        release_remote(q, s);
+    }
+    mg_store_thread_done(q->o.store);
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->claim_lock);
     pthread_mutex_destroy(&q->delete_lock);
     pthread_cond_destroy(&q->wake);
     pthread_cond_destroy(&q->log_cond);
+    pthread_cond_destroy(&q->claim_cond);
+    pthread_mutex_destroy(&q->remote_log_lock);
     free(q->slots);
     free(q->self_exe);
     free(q->logs_dir);
@@ -977,6 +1155,7 @@ void mg_queue_notify(mg_queue *q)
     pthread_mutex_lock(&q->lock);
     q->pending++;
     pthread_cond_signal(&q->wake);
+    pthread_cond_broadcast(&q->claim_cond);
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -985,6 +1164,9 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     mg_stored_status was;
     if (mg_store_build_cancel(q->o.store, id, &was, e)) return -1;
     pthread_mutex_lock(&q->lock);
+    worker_slot *rs = remote_slot(q, id);
+    /* a pull worker hears of it in its next heartbeat */
+    if (rs && !rs->preparing) release_remote(q, rs);
     for (unsigned i = 0; i < q->n_slots; i++)
         if (q->slots[i].build_id == id) {
             q->slots[i].cancel = 1;
@@ -1091,5 +1273,580 @@ void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)
 {
     pthread_mutex_lock(&q->lock);
     *out = q->metrics;
+    uint64_t now = mg_now_ms();
+    out->workers_connected = 0;
+    for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++)
+        out->workers_connected +=
+            q->known[i].last_seen_ms && now - q->known[i].last_seen_ms <= q->o.worker_lease_ms;
     pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- pull workers ------------------------------------------------------- */
+
+void mg_worker_job_free(mg_worker_job *j)
+{
+    free(j->project);
+    free(j->target);
+    free(j->arch);
+    free(j->keys);
+    free(j->config);
+    memset(j, 0, sizeof *j);
+}
+
+/* The coordinator's identity of (target, arch), "" when it cannot build
+ * it; computed once. With q->lock NOT held (it may hash a compiler). */
+static void own_identity(mg_queue *q, const char *target, const char *arch,
+                         char out[MG_SHA256_HEX_SIZE])
+{
+    pthread_mutex_lock(&q->lock);
+    for (size_t i = 0; i < q->n_idents; i++)
+        if (!strcmp(q->idents[i].target, target) && !strcmp(q->idents[i].arch, arch)) {
+            memcpy(out, q->idents[i].identity, MG_SHA256_HEX_SIZE);
+            pthread_mutex_unlock(&q->lock);
+            return;
+        }
+    pthread_mutex_unlock(&q->lock);
+    out[0] = 0;
+    const mg_target *t = mg_targets_find(q->o.targets, target);
+    const mg_target_arch *a = t ? mg_target_find_arch(t, arch) : NULL;
+    bool can_run;
+    mg_err e;
+    char *id = a && mg_target_available(t, a, &can_run, &e)
+                   ? mg_toolchain_identity(q->o.cache, a, &e)
+                   : NULL;
+    if (id) snprintf(out, MG_SHA256_HEX_SIZE, "%s", id);
+    free(id);
+    pthread_mutex_lock(&q->lock);
+    if (t && a && q->n_idents < MAX_IDENTITIES) {
+        identity_entry *x = &q->idents[q->n_idents++];
+        snprintf(x->target, sizeof x->target, "%s", target);
+        snprintf(x->arch, sizeof x->arch, "%s", arch);
+        memcpy(x->identity, out, MG_SHA256_HEX_SIZE);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Records that worker `req` was seen now; with q->lock held. */
+static void worker_seen(mg_queue *q, const mg_worker_claim_req *req)
+{
+    known_worker *w = NULL, *free_one = NULL, *oldest = NULL;
+    for (size_t i = 0; i < MAX_KNOWN_WORKERS && !w; i++) {
+        known_worker *k = &q->known[i];
+        if (k->last_seen_ms && !strcmp(k->name, req->name)) w = k;
+        if (!k->last_seen_ms && !free_one) free_one = k;
+        if (!oldest || k->last_seen_ms < oldest->last_seen_ms) oldest = k;
+    }
+    if (!w) w = free_one ? free_one : oldest;
+    snprintf(w->name, sizeof w->name, "%s", req->name);
+    w->slots = req->slots;
+    w->n_platforms = req->n_platforms;
+    memcpy(w->platforms, req->platforms, req->n_platforms * sizeof *req->platforms);
+    w->last_seen_ms = mg_now_ms();
+    w->last_seen_unix_ms = mg_store_now_ms();
+}
+
+/* Touches the worker named `name`; with q->lock held. */
+static void worker_touch(mg_queue *q, const char *name)
+{
+    for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++)
+        if (q->known[i].last_seen_ms && !strcmp(q->known[i].name, name)) {
+            q->known[i].last_seen_ms = mg_now_ms();
+            q->known[i].last_seen_unix_ms = mg_store_now_ms();
+        }
+}
+
+static bool remote_accepts(mg_queue *q, const mg_queued_build *b, void *ctx)
+{
+    (void)q;
+    const mg_worker_claim_req *req = ctx;
+    for (size_t i = 0; i < req->n_platforms; i++)
+        if (!req->platforms[i].ignored && !strcmp(req->platforms[i].target, b->target) &&
+            !strcmp(req->platforms[i].arch, b->arch))
+            return true;
+    return false;
+}
+
+/* A free slot for a pull worker's build; with q->lock held. */
+static worker_slot *free_remote_slot(mg_queue *q)
+{
+    for (unsigned i = q->o.workers; i < q->n_slots; i++)
+        if (!q->slots[i].build_id) return &q->slots[i];
+    return NULL;
+}
+
+/* The remote slot of build `id`, or NULL; with q->lock held. */
+static worker_slot *remote_slot(mg_queue *q, int64_t id)
+{
+    for (unsigned i = q->o.workers; i < q->n_slots; i++)
+        if (q->slots[i].build_id == id) return &q->slots[i];
+    return NULL;
+}
+
+/* Releases a remote slot (its log closed, its scratch removed); with
+ * q->lock held. */
+static void release_remote(mg_queue *q, worker_slot *s)
+{
+    if (s->rlog) {
+        if (s->rlog->fd >= 0) close(s->rlog->fd);
+        free(s->rlog);
+    }
+    if (s->scratch) mg_rm_rf(s->scratch);
+    free(s->scratch);
+    free(s->snapshot);
+    s->rlog = NULL;
+    s->scratch = s->snapshot = NULL;
+    s->build_id = 0;
+    s->lease = 0;
+    s->cancel = 0;
+    s->remote = false;
+    s->preparing = false;
+    s->claim_abort = NULL;
+    pthread_cond_broadcast(&q->log_cond);
+}
+
+/* Why a request under (id, lease) finds no slot: 404 or 409. */
+static int no_lease(mg_queue *q, int64_t id, int64_t lease, bool *cancelled_now, mg_err *e)
+{
+    mg_stored_build b;
+    mg_err ge;
+    if (mg_store_build_get(q->o.store, id, false, &b, &ge) != 0) {
+        if (ge.code == MG_E_NOT_FOUND)
+            return mg_err_set(e, MG_E_NOT_FOUND, "no build %lld", (long long)id);
+        *e = ge;
+        return -1;
+    }
+    bool was_cancelled = b.status == MG_STORED_CANCELLED && b.lease == lease;
+    mg_stored_build_free(&b);
+    if (was_cancelled && cancelled_now) {
+        *cancelled_now = true;
+        return 0;
+    }
+    return mg_err_set(e, MG_E_CONFLICT,
+                      "build %lld no longer runs under lease %lld (it was queued again after "
+                      "the lease expired, or it ended)",
+                      (long long)id, (long long)lease);
+}
+
+/* Prepares claimed build `id` in slot s: 1 with *out filled, 0 when it
+ * ended here (finished already). */
+/* Puts the snapshot in the remote cache (when it takes writes) as
+ * <base>/cas/<sha>, so that workers with the same cache need not ask the
+ * coordinator for it. A failure costs a log line: the coordinator serves
+ * the snapshot itself all the same. */
+static void put_snapshot(mg_queue *q, build_log *log, const mg_buf *tar, const char *sha)
+{
+    if (!q->o.remote || q->o.remote->read_only) return;
+    mg_err e;
+    char stored[MG_SHA256_HEX_SIZE];
+    if (mg_cache_blob_put_bytes(q->o.cache, tar->data, tar->len, stored, &e) != 0) {
+        log_line(log, "the snapshot is not in the remote cache: %s", e.msg);
+        return;
+    }
+    mg_remote *r = mg_remote_open(q->o.remote, q->o.cache);
+    if (!r) {
+        log_line(log, "the snapshot is not in the remote cache: out of memory");
+        return;
+    }
+    if (mg_remote_blob_put(r, sha, &e) != 0)
+        log_line(log, "the snapshot is not in the remote cache (workers fetch it from here): %s",
+                 e.msg);
+    mg_remote_close(r);
+}
+
+static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease,
+                          mg_worker_job *out, const volatile int *abort)
+{
+    job j = {0};
+    int r = prepare_job(&j, s, id, lease);
+    mg_buf tar = {0};
+    mg_err e;
+    char sha[MG_SHA256_HEX_SIZE];
+    char *path = NULL;
+    if (r == 0) {
+        if (mg_snapshot_pack(j.src, MG_WORKER_MAX_SNAPSHOT, &tar, &e) != 0) {
+            fail_build(&j, "%s", e.msg);
+            r = 1;
+        } else {
+            mg_sha256_bytes_hex(tar.data, tar.len, sha);
+            path = mg_path_join(j.scratch, "sources.tar");
+            if (mg_file_write_atomic(path, tar.data, tar.len, 0600) != 0) {
+                fail_build(&j, "cannot write the snapshot: %s", strerror(errno));
+                r = 1;
+            } else {
+                put_snapshot(q, &j.log, &tar, sha);
+            }
+        }
+    }
+    if (r != 0 && j.done.status != MG_STORED_SUCCEEDED && abort && *abort) {
+        /* the API stopped serving workers while this claim prepared the
+         * build (its fetch was killed, see timer_main): nobody got it, so
+         * it goes back to the queue rather than failing */
+        log_line(&j.log, "the coordinator stopped serving workers while preparing the build; "
+                         "queued again");
+        if (j.log.fd >= 0) close(j.log.fd);
+        j.log.fd = -1;
+        if (mg_store_build_requeue(q->o.store, id, lease, &e) < 0 && e.code != MG_E_CONFLICT)
+            fprintf(stderr, "mgd: queue: build %lld: cannot queue it again: %s\n", (long long)id,
+                    e.msg);
+        job_free(&j);
+        mg_buf_free(&tar);
+        free(path);
+        pthread_mutex_lock(&q->lock);
+        release_remote(q, s);
+        pthread_mutex_unlock(&q->lock);
+        return 0;
+    }
+    if (r != 0) {
+        end_job(&j);
+        job_free(&j);
+        mg_buf_free(&tar);
+        free(path);
+        pthread_mutex_lock(&q->lock);
+        release_remote(q, s);
+        pthread_mutex_unlock(&q->lock);
+        return 0;
+    }
+    log_line(&j.log, "worker %s took the build (lease %lld)", s->worker, (long long)lease);
+    mg_rm_rf(j.src);
+    memset(out, 0, sizeof *out);
+    out->build = id;
+    out->lease = lease;
+    out->lease_timeout_ms = q->o.worker_lease_ms;
+    out->heartbeat_ms = q->o.worker_lease_ms / 3;
+    out->project = mg_xstrdup(j.project.name);
+    out->target = mg_xstrdup(j.row.target);
+    out->arch = mg_xstrdup(j.row.arch);
+    out->keys = mg_xstrdup(j.row.keys ? j.row.keys : "{}");
+    out->config = mg_xstrdup(j.config.document);
+    out->force = j.row.force;
+    memcpy(out->sources_sha256, sha, sizeof sha);
+    out->sources_size = tar.len;
+    memcpy(out->input_hash, j.hash, sizeof j.hash);
+    out->log_offset = (int64_t)j.log.size;
+    out->elapsed_ms = (int64_t)mg_ms_since(j.log.start_ms);
+    build_log *kept = mg_xmalloc(sizeof *kept);
+    *kept = j.log;
+    pthread_mutex_lock(&q->lock);
+    s->rlog = kept;
+    s->snapshot = path;
+    s->scratch = j.scratch;
+    j.scratch = NULL; /* the slot's now */
+    s->preparing = false;
+    s->claim_abort = NULL;
+    s->last_seen_ms = mg_now_ms();
+    pthread_mutex_unlock(&q->lock);
+    job_free(&j);
+    mg_buf_free(&tar);
+    return 1;
+}
+
+int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *out, mg_err *e)
+{
+    for (size_t i = 0; i < req->n_platforms; i++) {
+        char *own = req->platforms[i].own;
+        own_identity(q, req->platforms[i].target, req->platforms[i].arch, own);
+        req->platforms[i].ignored = !own[0] || strcmp(own, req->platforms[i].toolchain) != 0;
+    }
+    uint64_t start = mg_now_ms();
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        worker_seen(q, req);
+        bool stop = q->stopping || (req->abort && *req->abort);
+        worker_slot *s = stop ? NULL : free_remote_slot(q);
+        pthread_mutex_unlock(&q->lock);
+        if (stop) return 0;
+        int64_t id = 0, lease = 0;
+        if (s) {
+            pthread_mutex_lock(&q->claim_lock);
+            id = claim_matching(q, req->name, remote_accepts, req, &lease, e);
+            if (id > 0) {
+                pthread_mutex_lock(&q->lock);
+                s->build_id = id;
+                s->remote = true;
+                s->preparing = true;
+                s->claim_abort = req->abort;
+                s->cancel = 0;
+                s->log_size = 0;
+                s->lease = lease;
+                snprintf(s->worker, sizeof s->worker, "%s", req->name);
+                snprintf(s->target, sizeof s->target, "%s", "");
+                s->last_seen_ms = mg_now_ms();
+                pthread_cond_broadcast(&q->log_cond);
+                pthread_mutex_unlock(&q->lock);
+            }
+            pthread_mutex_unlock(&q->claim_lock);
+            if (id < 0) return -1;
+        }
+        if (id > 0 && prepare_remote(q, s, id, lease, out, req->abort)) return 1;
+        if (id > 0) continue; /* it ended in the claim: look again */
+        uint64_t waited = mg_ms_since(start);
+        if (waited >= req->wait_ms) return 0;
+        uint64_t slice = req->wait_ms - waited;
+        if (slice > 200) slice = 200; /* to see req->abort */
+        pthread_mutex_lock(&q->lock);
+        if (!q->stopping) {
+            struct timespec until = mg_abstime_in(CLOCK_REALTIME, slice);
+            pthread_cond_timedwait(&q->claim_cond, &q->lock, &until);
+        }
+        pthread_mutex_unlock(&q->lock);
+    }
+}
+
+char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, mg_err *e)
+{
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    char *path = s && s->lease == lease && s->snapshot ? mg_xstrdup(s->snapshot) : NULL;
+    if (path) {
+        s->last_seen_ms = mg_now_ms();
+        worker_touch(q, s->worker);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (!path) no_lease(q, id, lease, NULL, e);
+    return path;
+}
+
+int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, const void *data,
+                        size_t len, int64_t *size, mg_err *e)
+{
+    pthread_mutex_lock(&q->remote_log_lock);
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    bool ok = s && s->lease == lease && s->rlog && !s->preparing;
+    build_log *l = ok ? s->rlog : NULL;
+    if (ok) {
+        s->last_seen_ms = mg_now_ms();
+        worker_touch(q, s->worker);
+    }
+    pthread_mutex_unlock(&q->lock);
+    int r = 0;
+    if (!ok) {
+        r = no_lease(q, id, lease, NULL, e);
+    } else if (l->truncated) {
+        /* past the cap the bytes are dropped, as the daemon's own are */
+        *size = offset + (int64_t)len > (int64_t)l->size ? offset + (int64_t)len : (int64_t)l->size;
+    } else if ((uint64_t)offset > l->size) {
+        *size = (int64_t)l->size;
+        r = mg_err_set(e, MG_E_LIMIT, "offset %lld is past the log's size %lld", (long long)offset,
+                       (long long)l->size);
+    } else {
+        uint64_t skip = l->size - (uint64_t)offset;
+        if (skip < len) {
+            log_raw(l, (const char *)data + skip, len - skip);
+            l->at_line_start = ((const char *)data)[len - 1] == '\n';
+        }
+        *size = l->truncated && offset + (int64_t)len > (int64_t)l->size ? offset + (int64_t)len
+                                                                         : (int64_t)l->size;
+    }
+    pthread_mutex_unlock(&q->remote_log_lock);
+    return r;
+}
+
+int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *cancel, mg_err *e)
+{
+    *cancel = false;
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    bool ok = s && s->lease == lease;
+    if (ok) {
+        s->last_seen_ms = mg_now_ms();
+        worker_touch(q, s->worker);
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (ok) return 0;
+    return no_lease(q, id, lease, cancel, e);
+}
+
+int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
+                          const void *data, size_t len, mg_err *e)
+{
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    bool ok = s && s->lease == lease && s->scratch;
+    char *tmp = ok ? mg_path_join(s->scratch, "upload") : NULL;
+    if (ok) s->last_seen_ms = mg_now_ms();
+    pthread_mutex_unlock(&q->lock);
+    if (!ok) return no_lease(q, id, lease, NULL, e);
+    char sha[MG_SHA256_HEX_SIZE];
+    mg_sha256_bytes_hex(data, len, sha);
+    int r = 0;
+    mg_stored_build b = {0};
+    mg_image_info info = {0};
+    if (strcmp(sha, sha256) != 0) {
+        r = mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
+    } else if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
+        r = mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+    } else if (mg_store_build_get(q->o.store, id, false, &b, e) != 0) {
+        r = -1;
+    } else if (mg_image_read_info(tmp, &info, e) != 0) {
+        mg_err_set(e, MG_E_INVALID, "the upload is not an mgd image: %s", e->msg);
+        r = -1;
+    } else if (!info.target || !info.arch || strcmp(info.target, b.target) ||
+               strcmp(info.arch, b.arch)) {
+        r = mg_err_set(e, MG_E_INVALID, "the image is for %s/%s; build %lld is for %s/%s",
+                       info.target ? info.target : "?", info.arch ? info.arch : "?", (long long)id,
+                       b.target, b.arch);
+    } else {
+        uint64_t size;
+        char got[MG_SHA256_HEX_SIZE];
+        r = mg_cache_blob_put(q->o.cache, tmp, got, &size, e);
+    }
+    if (tmp) unlink(tmp);
+    free(tmp);
+    mg_image_info_free(&info);
+    mg_stored_build_free(&b);
+    return r;
+}
+
+/* Whether blob `sha` is in the local cache, fetching it from the remote
+ * cache when there is one. */
+static bool have_image(mg_queue *q, const char *sha)
+{
+    if (mg_cache_blob_stat(q->o.cache, sha, NULL, NULL) == 0) return true;
+    if (!q->o.remote) return false;
+    mg_remote *r = mg_remote_open(q->o.remote, q->o.cache);
+    if (!r) return false;
+    mg_err e;
+    bool ok = mg_remote_blob_get(r, sha, &e) == 0;
+    mg_remote_close(r);
+    return ok && mg_cache_blob_stat(q->o.cache, sha, NULL, NULL) == 0;
+}
+
+int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e)
+{
+    *need_image = false;
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, done->id);
+    bool ok = s && s->lease == done->lease && !s->preparing;
+    if (ok) s->last_seen_ms = mg_now_ms();
+    pthread_mutex_unlock(&q->lock);
+    if (!ok) return no_lease(q, done->id, done->lease, NULL, e);
+    if (done->status == MG_STORED_SUCCEEDED) {
+        if (!have_image(q, done->image_sha256)) {
+            *need_image = true;
+            return mg_err_set(e, MG_E_NOT_FOUND,
+                              "image %s is not available to the coordinator: PUT it to "
+                              "/workers/builds/%lld/image",
+                              done->image_sha256, (long long)done->id);
+        }
+        uint64_t size = 0;
+        mg_cache_blob_stat(q->o.cache, done->image_sha256, &size, NULL);
+        if ((int64_t)size != done->image_size)
+            return mg_err_set(e, MG_E_INVALID, "image %s has %llu bytes, not %lld",
+                              done->image_sha256, (unsigned long long)size,
+                              (long long)done->image_size);
+        if (pin_blob(q->o.cache, "artifact", done->image_sha256, e)) return -1;
+    }
+    pthread_mutex_lock(&q->remote_log_lock);
+    pthread_mutex_lock(&q->lock);
+    s = remote_slot(q, done->id);
+    build_log *l = s && s->lease == done->lease ? s->rlog : NULL;
+    pthread_mutex_unlock(&q->lock);
+    if (l) {
+        if (done->status == MG_STORED_SUCCEEDED)
+            log_line(l, "worker %s: succeeded", s->worker);
+        else
+            log_line(l, "worker %s: error: %s", s->worker, done->error ? done->error : "failed");
+        done->log_size = (int64_t)l->size;
+    }
+    pthread_mutex_unlock(&q->remote_log_lock);
+    if (!l) return no_lease(q, done->id, done->lease, NULL, e);
+    int r = mg_store_build_finish(q->o.store, done, e);
+    pthread_mutex_lock(&q->lock);
+    s = remote_slot(q, done->id);
+    if (s && s->lease == done->lease) release_remote(q, s);
+    pthread_mutex_unlock(&q->lock);
+    return r;
+}
+
+void mg_queue_workers(mg_queue *q, mg_worker_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&q->lock);
+    uint64_t now = mg_now_ms();
+    for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++) {
+        known_worker *k = &q->known[i];
+        if (!k->last_seen_ms || now - k->last_seen_ms > q->o.worker_lease_ms) continue;
+        *out = mg_xrealloc(*out, (*n + 1) * sizeof **out);
+        mg_worker_info *w = &(*out)[(*n)++];
+        memset(w, 0, sizeof *w);
+        snprintf(w->name, sizeof w->name, "%s", k->name);
+        w->slots = k->slots;
+        w->n_platforms = k->n_platforms;
+        memcpy(w->platforms, k->platforms, k->n_platforms * sizeof *k->platforms);
+        w->last_seen_unix_ms = k->last_seen_unix_ms;
+        for (unsigned s = q->o.workers; s < q->n_slots; s++)
+            if (q->slots[s].build_id && !strcmp(q->slots[s].worker, k->name)) {
+                w->builds = mg_xrealloc(w->builds, (w->n_builds + 1) * sizeof *w->builds);
+                w->builds[w->n_builds++] = q->slots[s].build_id;
+            }
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+void mg_worker_infos_free(mg_worker_info *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].builds);
+    free(v);
+}
+
+/* The lease timer: builds of pull workers not heard of within the lease
+ * timeout go back to the queue. */
+static void *timer_main(void *arg)
+{
+    mg_queue *q = arg;
+    uint64_t tick = q->o.worker_lease_ms / 4;
+    if (tick < 20) tick = 20;
+    if (tick > 1000) tick = 1000;
+    pthread_mutex_lock(&q->lock);
+    while (!q->stopping) {
+        struct timespec until = mg_abstime_in(CLOCK_REALTIME, tick);
+        pthread_cond_timedwait(&q->claim_cond, &q->lock, &until);
+        if (q->stopping) break;
+        uint64_t now = mg_now_ms();
+        for (unsigned i = q->o.workers; i < q->n_slots; i++) {
+            worker_slot *s = &q->slots[i];
+            if (s->build_id && s->preparing && s->claim_abort && *s->claim_abort && !s->cancel) {
+                /* the API stops: the claim's fetch must not hold it up */
+                s->cancel = 1;
+                if (s->fetch) mg_executor_cancel(s->fetch);
+            }
+            if (!s->build_id || s->preparing || now - s->last_seen_ms <= q->o.worker_lease_ms)
+                continue;
+            int64_t id = s->build_id, lease = s->lease;
+            double secs = (double)(now - s->last_seen_ms) / 1e3;
+            char name[MG_WORKER_NAME_MAX + 1];
+            snprintf(name, sizeof name, "%s", s->worker);
+            build_log *l = s->rlog;
+            s->rlog = NULL;
+            if (l) l->slot = NULL;
+            release_remote(q, s);
+            pthread_mutex_unlock(&q->lock);
+            mg_err e;
+            int64_t r = mg_store_build_requeue(q->o.store, id, lease, &e);
+            if (l) {
+                if (r > 0)
+                    log_line(l,
+                             "worker %s stopped answering (no heartbeat for %.1f s); queued "
+                             "again",
+                             name, secs);
+                if (l->fd >= 0) close(l->fd);
+                free(l);
+            }
+            if (r < 0 && e.code != MG_E_CONFLICT)
+                fprintf(stderr, "mgd: queue: build %lld: cannot queue it again: %s\n",
+                        (long long)id, e.msg);
+            pthread_mutex_lock(&q->lock);
+            if (r > 0) {
+                q->metrics.leases_expired++;
+                q->pending++;
+                pthread_cond_signal(&q->wake);
+                pthread_cond_broadcast(&q->claim_cond);
+            }
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+    mg_store_thread_done(q->o.store);
+    return NULL;
 }

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "daemon/store.h"
 #include "graph/catalog.h"
@@ -45,6 +46,15 @@
 #include "toolchain/remote_cache.h"
 #include "toolchain/sandbox.h"
 #include "toolchain/target.h"
+
+/* Pull workers (docs/workers.md): names, platforms, builds at once. */
+#define MG_WORKER_NAME_MAX 64
+#define MG_WORKER_MAX_PLATFORMS 64
+#define MG_WORKER_DEFAULT_LEASE_MS 30000u
+/* The largest image a pull worker may upload (and the coordinator fetch). */
+#define MG_WORKER_MAX_IMAGE (256u << 20)
+/* The largest source snapshot handed to a pull worker. */
+#define MG_WORKER_MAX_SNAPSHOT (256u << 20)
 
 /* How long fetching a project's repository may take. */
 #define MG_QUEUE_FETCH_TIMEOUT_MS (600u * 1000u)
@@ -64,6 +74,7 @@ typedef struct mg_queue_options {
     bool no_sandbox;        /* actions run with the limits only (mgd serve --insecure-no-sandbox) */
     uint64_t max_log_bytes; /* per build; 0: 16 MiB */
     bool allow_local_repos; /* local paths and file:// URLs as repo urls */
+    uint64_t worker_lease_ms; /* a pull worker's lease without news; 0: 30 s */
 } mg_queue_options;
 
 typedef struct mg_queue mg_queue;
@@ -128,6 +139,89 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256);
  * failure; the others are tried all the same). */
 int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e);
 
+/* ---- pull workers (docs/workers.md) ----------------------------------------
+ *
+ * A pull worker claims a build over HTTP (service/, api/). The claim takes
+ * the oldest queued build whose (target, arch) the worker offers with the
+ * coordinator's own toolchain identity, and prepares it as the threads
+ * do (sources, resolve, describe, input hash, reuse); a build that ends
+ * there (reused, failed) is finished and the claim goes on waiting. The
+ * build's sources are packed (daemon/snapshot.h) into
+ * DATA/scratch/<id>/sources.tar. The build then runs under a lease: the
+ * worker's heartbeats and log posts keep it; the queue's timer puts a
+ * build whose lease lapsed back in the queue (lease + 1, a log line
+ * saying so). Whatever comes later under the old lease gets
+ * MG_E_CONFLICT. While a worker that accepts a build's (target, arch)
+ * was seen within the lease timeout, the daemon's threads leave that
+ * build to it. */
+typedef struct mg_worker_platform {
+    char target[64], arch[64];
+    char toolchain[65]; /* the worker's mg_toolchain_identity */
+    bool ignored;       /* set by the claim: no such target here, or another toolchain */
+    char own[65];       /* set by the claim: the coordinator's identity ("": cannot build it) */
+} mg_worker_platform;
+
+typedef struct mg_worker_claim_req {
+    const char *name; /* 1..64 of [A-Za-z0-9._-] (the service checks) */
+    unsigned slots;
+    unsigned wait_ms;
+    mg_worker_platform *platforms; /* `ignored` filled in */
+    size_t n_platforms;
+    const volatile int *abort; /* nonzero: answer "nothing" soon (the API stops) */
+} mg_worker_claim_req;
+
+typedef struct mg_worker_job {
+    int64_t build, lease;
+    uint64_t heartbeat_ms, lease_timeout_ms;
+    char *project, *target, *arch;
+    char *keys;   /* JSON {name: text} */
+    char *config; /* the config version's document, JSON */
+    bool force;
+    char sources_sha256[65];
+    uint64_t sources_size;
+    char input_hash[65];
+    int64_t log_offset, elapsed_ms;
+} mg_worker_job;
+void mg_worker_job_free(mg_worker_job *j);
+
+/* Waits up to req->wait_ms for a build. 1 with *out filled; 0 when none
+ * came; -1 with a message. */
+int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *out, mg_err *e);
+/* The path of build `id`'s snapshot (malloc'd) under `lease`; *sha256 (65)
+ * its name. NULL with MG_E_NOT_FOUND (no such build) or MG_E_CONFLICT
+ * (another lease, or it ended). */
+char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, mg_err *e);
+/* Appends a worker's log bytes from `offset` (bytes before the log's size
+ * skipped); *size gets the log's size after. MG_E_LIMIT when offset is
+ * past the size (416), MG_E_CONFLICT, MG_E_NOT_FOUND. Past the log's cap
+ * the bytes are dropped and *size counts them as taken. */
+int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, const void *data,
+                        size_t len, int64_t *size, mg_err *e);
+/* Keeps the lease; *cancel when the build was cancelled. */
+int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *cancel, mg_err *e);
+/* Stores an uploaded image (`len` bytes) after checking its sha256 and its
+ * note (the build's target and arch). MG_E_INVALID for a mismatch. */
+int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
+                          const void *data, size_t len, mg_err *e);
+/* Finishes a pull worker's build (done: id, lease, status, error, image,
+ * counts). A succeeded build's image must be in the cache or the remote
+ * cache: else -1 with *need_image set. */
+int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e);
+/* A pull worker seen within the lease timeout (GET /workers). */
+typedef struct mg_worker_info {
+    char name[MG_WORKER_NAME_MAX + 1];
+    unsigned slots;
+    mg_worker_platform platforms[MG_WORKER_MAX_PLATFORMS]; /* as it last claimed; `ignored` set */
+    size_t n_platforms;
+    int64_t last_seen_unix_ms; /* its last request (claim, log, heartbeat, ...) */
+    int64_t *builds;           /* the builds it runs now */
+    size_t n_builds;
+} mg_worker_info;
+/* The workers seen within the lease timeout (*out malloc'd,
+ * mg_worker_infos_free). */
+void mg_queue_workers(mg_queue *q, mg_worker_info **out, size_t *n);
+void mg_worker_infos_free(mg_worker_info *v, size_t n);
+
 /* Figures for /metrics (since start). Histograms have the buckets below
  * (seconds) plus +Inf; counts are cumulative per bucket. */
 #define MG_QUEUE_N_BUCKETS 12
@@ -141,6 +235,8 @@ typedef struct mg_queue_metrics {
     uint64_t builds_bucket[MG_QUEUE_N_BUCKETS + 1];
     double builds_sum;
     unsigned running;
+    unsigned workers_connected; /* pull workers seen within the lease timeout */
+    uint64_t leases_expired;
 } mg_queue_metrics;
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out);
 

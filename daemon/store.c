@@ -79,6 +79,26 @@ static const char *const migrations[] = {
     "ALTER TABLE builds ADD COLUMN remote_errors INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE builds ADD COLUMN remote_bytes_down INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE builds ADD COLUMN remote_bytes_up INTEGER NOT NULL DEFAULT 0;",
+    /* 4: pull workers (docs/workers.md): the token scope `worker` (SQLite
+     * cannot alter a CHECK constraint: the table is rebuilt with the same
+     * ids, and its AUTOINCREMENT counter carried over so that a revoked
+     * token's id never names another), and which worker runs a build
+     * under which lease generation */
+    "CREATE TABLE tokens_new ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+    "  scope INTEGER NOT NULL CHECK (scope BETWEEN 1 AND 4),"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER);"
+    "INSERT INTO tokens_new (id, name, scope, hash, created_at, last_used_at, revoked_at)"
+    "  SELECT id, name, scope, hash, created_at, last_used_at, revoked_at FROM tokens;"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'tokens_new', 0"
+    "  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'tokens_new');"
+    "UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence"
+    "  WHERE name = 'tokens'), 0)) WHERE name = 'tokens_new';"
+    "DROP TABLE tokens;"
+    "ALTER TABLE tokens_new RENAME TO tokens;"
+    "ALTER TABLE builds ADD COLUMN worker TEXT;"
+    "ALTER TABLE builds ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -88,7 +108,7 @@ static const char *const migrations[] = {
     " b.commit_sha, b.sources_sha256, b.input_hash, b.force, b.rebuild_of, b.reused_from,"         \
     " b.created_at, b.started_at, b.finished_at, b.duration_ms, b.actions, b.hits, b.misses,"      \
     " a.name, a.sha256, a.size, b.error, l.size, b.remote_hits, b.remote_misses,"                  \
-    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up"
+    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up, b.worker, b.lease"
 #define BUILD_FROM                                                                                 \
     " FROM builds b JOIN projects p ON p.id = b.project_id"                                        \
     " LEFT JOIN artifacts a ON a.build_id = b.id LEFT JOIN logs l ON l.build_id = b.id"
@@ -130,6 +150,9 @@ enum {
     ST_BUILD_COUNT,
     ST_BUILD_COUNTS,
     ST_BUILD_CLAIM,
+    ST_BUILD_QUEUED,
+    ST_BUILD_CLAIM_ID,
+    ST_BUILD_REQUEUE,
     ST_BUILD_SET_COMMIT,
     ST_BUILD_SET_INPUT,
     ST_BUILD_SET_DESCRIBE,
@@ -212,8 +235,14 @@ static const char *const statement_sql[N_STATEMENTS] = {
     [ST_BUILD_COUNT] = "SELECT count(*)" BUILD_FROM BUILD_FILTER,
     [ST_BUILD_COUNTS] = "SELECT status, count(*) FROM builds GROUP BY status",
     [ST_BUILD_CLAIM] =
-        "UPDATE builds SET status = 1, started_at = ?1 WHERE id = (SELECT id FROM builds"
-        " WHERE status = 0 ORDER BY id LIMIT 1) RETURNING id",
+        "UPDATE builds SET status = 1, started_at = ?1, worker = NULL, lease = lease + 1"
+        " WHERE id = (SELECT id FROM builds WHERE status = 0 ORDER BY id LIMIT 1) RETURNING id",
+    [ST_BUILD_QUEUED] = "SELECT id, target, arch FROM builds WHERE status = 0 ORDER BY id LIMIT ?1",
+    [ST_BUILD_CLAIM_ID] = "UPDATE builds SET status = 1, started_at = ?1, worker = ?3,"
+                          " lease = lease + 1 WHERE id = ?2 AND status = 0 RETURNING lease",
+    [ST_BUILD_REQUEUE] = "UPDATE builds SET status = 0, started_at = NULL, worker = NULL,"
+                         " lease = lease + 1 WHERE id = ?1 AND status = 1 AND lease = ?2"
+                         " RETURNING lease",
     [ST_BUILD_SET_COMMIT] = "UPDATE builds SET commit_sha = ?2 WHERE id = ?1",
     [ST_BUILD_SET_INPUT] = "UPDATE builds SET input_hash = ?2 WHERE id = ?1",
     [ST_BUILD_SET_DESCRIBE] = "UPDATE builds SET describe = ?2 WHERE id = ?1",
@@ -222,7 +251,7 @@ static const char *const statement_sql[N_STATEMENTS] = {
         " actions = ?4, hits = ?5, misses = ?6, error = ?7, reused_from = ?8,"
         " remote_hits = ?9, remote_misses = ?10, remote_errors = ?11, remote_bytes_down = ?12,"
         " remote_bytes_up = ?13"
-        " WHERE id = ?1 AND status = 1",
+        " WHERE id = ?1 AND status = 1 AND (?14 = 0 OR lease = ?14)",
     [ST_ARTIFACT_INSERT] = "INSERT OR REPLACE INTO artifacts (build_id, name, sha256, size)"
                            " VALUES (?1, ?2, ?3, ?4)",
     [ST_BUILD_STATUS] = "SELECT status FROM builds WHERE id = ?1",
@@ -1048,6 +1077,7 @@ void mg_stored_build_free(mg_stored_build *b)
     free(b->image_sha256);
     free(b->error);
     free(b->describe);
+    free(b->worker);
     memset(b, 0, sizeof *b);
 }
 
@@ -1092,6 +1122,8 @@ static void build_read(sqlite3_stmt *st, mg_stored_build *b)
     b->remote_errors = col_int(st, 29);
     b->remote_bytes_down = col_int(st, 30);
     b->remote_bytes_up = col_int(st, 31);
+    b->worker = col_text(st, 32);
+    b->lease = col_int(st, 33);
 }
 
 int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, mg_err *e)
@@ -1294,9 +1326,15 @@ int mg_store_build_finish(mg_store *s, const mg_stored_build *b, mg_err *e)
     sqlite3_bind_int64(st, 11, b->remote_errors);
     sqlite3_bind_int64(st, 12, b->remote_bytes_down);
     sqlite3_bind_int64(st, 13, b->remote_bytes_up);
+    sqlite3_bind_int64(st, 14, b->lease);
     if (step_done(s, st, e)) goto fail;
     if (changes(s) == 0) {
         tx_rollback(s);
+        if (b->lease)
+            return mg_err_set(e, MG_E_CONFLICT,
+                              "build %lld is no longer running under lease %lld (it expired and "
+                              "was queued again, or the build ended)",
+                              (long long)b->id, (long long)b->lease);
         return mg_err_set(e, MG_E_CONFLICT, "build %lld is no longer running", (long long)b->id);
     }
     if (b->status == MG_STORED_SUCCEEDED && b->image_sha256) {
@@ -1425,18 +1463,103 @@ fail:
     return -1;
 }
 
+int mg_store_build_queued(mg_store *s, size_t limit, mg_queued_build **out, size_t *n, mg_err *e)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_QUEUED, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, (int64_t)limit);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *out = mg_xrealloc(*out, cap * sizeof **out);
+        }
+        mg_queued_build *q = &(*out)[(*n)++];
+        q->id = col_int(st, 0);
+        snprintf(q->target, sizeof q->target, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(q->arch, sizeof q->arch, "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_failed(s, e);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* One UPDATE ... RETURNING lease in a write transaction: the lease, 0
+ * when no row changed, -1 on failure. */
+static int64_t lease_update(mg_store *s, sqlite3_stmt *st, mg_err *e)
+{
+    int rc = sqlite3_step(st);
+    int64_t lease = rc == SQLITE_ROW ? col_int(st, 0) : 0;
+    if (rc == SQLITE_ROW) rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_failed(s, e);
+        tx_rollback(s);
+        return -1;
+    }
+    if (tx_commit(s, e)) return -1;
+    return lease;
+}
+
+int64_t mg_store_build_claim_id(mg_store *s, int64_t id, const char *worker, mg_err *e)
+{
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_CLAIM_ID, e);
+    if (!st) {
+        tx_rollback(s);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, mg_store_now_ms());
+    sqlite3_bind_int64(st, 2, id);
+    bind_text(st, 3, worker);
+    return lease_update(s, st, e);
+}
+
+int64_t mg_store_build_requeue(mg_store *s, int64_t id, int64_t lease, mg_err *e)
+{
+    if (tx_begin(s, e)) return -1;
+    sqlite3_stmt *st = stmt(s, ST_BUILD_REQUEUE, e);
+    if (!st) {
+        tx_rollback(s);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, lease);
+    int64_t r = lease_update(s, st, e);
+    if (r == 0)
+        return mg_err_set(e, MG_E_CONFLICT, "build %lld is no longer running under lease %lld",
+                          (long long)id, (long long)lease);
+    return r;
+}
+
 /* ---- tokens ------------------------------------------------------------- */
 
-static const char *const scope_names[] = {"none", "read", "write", "admin"};
+static const char *const scope_names[] = {"none", "read", "write", "admin", "worker"};
 
 const char *mg_scope_name(mg_scope s)
 {
-    return (unsigned)s <= MG_SCOPE_ADMIN ? scope_names[s] : "none";
+    return (unsigned)s <= MG_SCOPE_WORKER ? scope_names[s] : "none";
+}
+
+bool mg_scope_allows(mg_scope have, mg_scope need)
+{
+    if (need == MG_SCOPE_NONE) return true;
+    if (need == MG_SCOPE_WORKER) return have == MG_SCOPE_WORKER || have == MG_SCOPE_ADMIN;
+    return have != MG_SCOPE_WORKER && have >= need;
 }
 
 mg_scope mg_scope_parse(const char *name)
 {
-    for (int i = MG_SCOPE_READ; i <= MG_SCOPE_ADMIN; i++)
+    for (int i = MG_SCOPE_READ; i <= MG_SCOPE_WORKER; i++)
         if (name && !strcmp(name, scope_names[i])) return (mg_scope)i;
     return MG_SCOPE_NONE;
 }

@@ -153,6 +153,8 @@ typedef struct mg_stored_build {
     char *error;    /* why it failed, was cancelled or interrupted; NULL otherwise */
     char *describe; /* the resolved graph's describe JSON, NULL until resolved */
     int64_t log_size;
+    char *worker;  /* the pull worker running it (docs/workers.md), NULL: the daemon's own */
+    int64_t lease; /* lease generation: +1 at every claim and every re-queue */
 } mg_stored_build;
 
 void mg_stored_build_free(mg_stored_build *b);
@@ -184,12 +186,30 @@ int mg_store_build_counts(mg_store *s, int64_t counts[MG_STORED_N_STATUS], mg_er
  * running (started_at = now). Returns its id, 0 when none is queued, -1
  * on failure. */
 int64_t mg_store_build_claim(mg_store *s, mg_err *e);
+/* Up to `limit` queued builds, oldest first (what a claim chooses from). */
+typedef struct mg_queued_build {
+    int64_t id;
+    char target[64], arch[64];
+} mg_queued_build;
+int mg_store_build_queued(mg_store *s, size_t limit, mg_queued_build **out, size_t *n, mg_err *e);
+/* Claims queued build `id` for `worker` (NULL: the daemon's own threads):
+ * running, started now, lease + 1. Returns the new lease, 0 when it is no
+ * longer queued (another claim took it, or it was cancelled), -1 on
+ * failure. */
+int64_t mg_store_build_claim_id(mg_store *s, int64_t id, const char *worker, mg_err *e);
+/* Puts running build `id` back in the queue when its lease is still
+ * `lease` (a worker's lease lapsed): queued, no worker, lease + 1.
+ * Returns the new lease; -1 with MG_E_CONFLICT when the build is no
+ * longer running under that lease. */
+int64_t mg_store_build_requeue(mg_store *s, int64_t id, int64_t lease, mg_err *e);
 /* Records what the worker learned (any NULL/negative field is left as is). */
 int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
                               const char *describe, mg_err *e);
 /* Finishes a running build: status (succeeded, failed, cancelled), the
- * cache counts, image (when succeeded), error, reused_from.
- * MG_E_CONFLICT when it is no longer running (cancelled meanwhile). */
+ * cache counts, image (when succeeded), error, reused_from. When b->lease
+ * is not 0, only under that lease (a pull worker's finish).
+ * MG_E_CONFLICT when it is no longer running (cancelled meanwhile) or
+ * runs under another lease. */
 int mg_store_build_finish(mg_store *s, const mg_stored_build *b, mg_err *e);
 /* Cancels a queued or running build (finished_at = now). MG_E_CONFLICT
  * when it has already finished. *was receives the status it had. */
@@ -212,10 +232,17 @@ typedef enum {
     MG_SCOPE_NONE = 0,
     MG_SCOPE_READ = 1,
     MG_SCOPE_WRITE = 2,
-    MG_SCOPE_ADMIN = 3
+    MG_SCOPE_ADMIN = 3,
+    /* pull workers (docs/workers.md): the /workers routes and nothing else;
+     * outside the order of the others */
+    MG_SCOPE_WORKER = 4
 } mg_scope;
 
 const char *mg_scope_name(mg_scope s);
+/* Whether a token of scope `have` may call a route that needs `need`:
+ * read < write < admin; `worker` routes take worker or admin tokens, and
+ * a worker token takes nothing else. */
+bool mg_scope_allows(mg_scope have, mg_scope need);
 mg_scope mg_scope_parse(const char *name); /* MG_SCOPE_NONE when unknown */
 
 typedef struct mg_token_row {

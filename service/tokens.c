@@ -16,7 +16,7 @@ int mg_service_token_create(mg_service *svc, const char *name, const char *scope
     mg_scope scope = mg_scope_parse(scope_name);
     if (scope == MG_SCOPE_NONE)
         return mg_err_set(&e->err, MG_E_INVALID,
-                          "field \"scope\" must be \"read\", \"write\" or \"admin\"");
+                          "field \"scope\" must be \"read\", \"write\", \"admin\" or \"worker\"");
     if (strlen(name) > 200)
         return mg_err_set(&e->err, MG_E_INVALID, "field \"name\" is longer than 200 bytes");
     for (const char *c = name; *c; c++)

@@ -8,17 +8,17 @@
 #include "api/router.h"
 
 static const mg_route routes[] = {
-    {MG_HTTP_GET, "/", 0, NULL},
-    {MG_HTTP_GET, "/projects", 1, NULL},
-    {MG_HTTP_POST, "/projects", 2, NULL},
-    {MG_HTTP_GET, "/projects/:id", 1, NULL},
-    {MG_HTTP_PATCH, "/projects/:id", 2, NULL},
-    {MG_HTTP_DELETE, "/projects/:id", 3, NULL},
-    {MG_HTTP_GET, "/projects/:id/builds", 1, NULL},
-    {MG_HTTP_GET, "/projects/:id/builds/latest", 1, NULL},
-    {MG_HTTP_GET, "/builds/:id/log", 1, NULL},
-    {MG_HTTP_DELETE, "/tokens/:id", 3, NULL},
-    {MG_HTTP_GET, "/ui/*", 0, NULL},
+    {MG_HTTP_GET, "/", 0, NULL, 0},
+    {MG_HTTP_GET, "/projects", 1, NULL, 0},
+    {MG_HTTP_POST, "/projects", 2, NULL, 0},
+    {MG_HTTP_GET, "/projects/:id", 1, NULL, 0},
+    {MG_HTTP_PATCH, "/projects/:id", 2, NULL, 0},
+    {MG_HTTP_DELETE, "/projects/:id", 3, NULL, 0},
+    {MG_HTTP_GET, "/projects/:id/builds", 1, NULL, 0},
+    {MG_HTTP_GET, "/projects/:id/builds/latest", 1, NULL, 0},
+    {MG_HTTP_GET, "/builds/:id/log", 1, NULL, 0},
+    {MG_HTTP_DELETE, "/tokens/:id", 3, NULL, 0},
+    {MG_HTTP_GET, "/ui/*", 0, NULL, 0},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
