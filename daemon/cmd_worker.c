@@ -385,6 +385,30 @@ static void job_line(job *j, const char *fmt, ...)
     free(s);
 }
 
+#define LEASE_LOST "the lease was lost (the coordinator queued the build again or ended it)"
+
+/* Stops the build after a 409 or 404 to a log post or an upload, saying
+ * why: the heartbeat's answer tells a cancel (a cancelled build takes no
+ * more log, but its heartbeat says cancel) from a lost lease. */
+static void stop_for(job *j, CURL **h, long status)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/workers/builds/%lld/heartbeat?lease=%lld", (long long)j->id,
+             (long long)j->lease);
+    reply r;
+    mg_err e;
+    const char *why = status == 404 ? "the build no longer exists" : LEASE_LOST;
+    if (call(j->w, h, "POST", path, "application/json", "{}", 2, REPLY_MAX, 5000, NULL, &r, &e) ==
+        0) {
+        cJSON *json = cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len);
+        if (r.status == 200 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "cancel")))
+            why = "cancelled";
+        cJSON_Delete(json);
+        mg_buf_free(&r.body);
+    }
+    job_stop(j, why);
+}
+
 /* One POST of what is pending. 0 when the coordinator took it (or said
  * where it stands), 1 to try again later, -1 when the build must stop. */
 static int log_post(job *j, CURL **h)
@@ -440,9 +464,7 @@ static int log_post(job *j, CURL **h)
         pthread_mutex_unlock(&j->mu);
         rc = 1;
     } else if (r.status == 409 || r.status == 404) {
-        job_stop(j, r.status == 409 ? "the lease was lost (the coordinator queued the build again "
-                                      "or ended it)"
-                                    : "the build no longer exists");
+        stop_for(j, h, r.status);
         rc = -1;
     } else if (r.status >= 400 && r.status < 500) {
         char msg[MG_ERR_SIZE];
@@ -521,7 +543,7 @@ static void *heartbeat_main(void *arg)
         else if (r.status == 200 && cJSON_IsTrue(cancel))
             job_stop(j, "cancelled");
         else if (r.status == 409)
-            job_stop(j, "the lease was lost (the coordinator queued the build again or ended it)");
+            job_stop(j, LEASE_LOST);
         else if (r.status == 404)
             job_stop(j, "the build no longer exists");
         else if (r.status != 200 && r.status < 500) {
@@ -636,7 +658,8 @@ static int get_sources(job *j, char **data, size_t *len, mg_err *e)
 {
     worker *w = j->w;
     *data = NULL;
-    if (mg_cache_blob_stat(w->cache, j->sources_sha, NULL, NULL) != 0 && w->has_remote) {
+    bool local = mg_cache_blob_stat(w->cache, j->sources_sha, NULL, NULL) == 0;
+    if (!local && w->has_remote) {
         mg_remote *r = mg_remote_open(&w->remote, w->cache);
         if (r) {
             mg_err re;
@@ -655,7 +678,9 @@ static int get_sources(job *j, char **data, size_t *len, mg_err *e)
                       ? mg_file_read(path, (size_t)SNAPSHOT_MAX, &n)
                       : NULL;
     free(path);
-    if (!bytes) {
+    if (bytes && local)
+        job_line(j, "sources: snapshot %.12s from the local cache", j->sources_sha);
+    else if (!bytes) {
         char p[160];
         snprintf(p, sizeof p, "/workers/builds/%lld/sources?lease=%lld", (long long)j->id,
                  (long long)j->lease);
@@ -745,7 +770,7 @@ static int upload_image(job *j, const char *sha, mg_err *e)
                 job_line(j, "image %.12s uploaded to the coordinator (%zu bytes)", sha, n);
                 rc = 0;
             } else if (r.status == 409 || r.status == 404) {
-                job_stop(j, r.status == 409 ? "the lease was lost" : "the build no longer exists");
+                stop_for(j, &h, r.status);
                 rc = 1;
             } else if (r.status < 500) {
                 mg_err_set(e, MG_E_IO, "the coordinator refuses the image (HTTP %ld: %s)", r.status,

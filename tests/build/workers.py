@@ -114,10 +114,17 @@ def available_targets(d):
     return out or [("unix", arch)]
 
 
-def local_sha(target, arch, key_value, work):
-    out = os.path.join(work, "ref-%s-%s-%d" % (target, arch, abs(hash(key_value))))
-    argv = [MGD, "build", os.path.join(EXAMPLES, "hello"), "--target", target, "--arch", arch,
-            "--key", "hello=" + key_value, "-o", out] + (["--cache", CACHE] if CACHE else [])
+def local_sha(target, arch, name, work):
+    """The sha256 of `mgd build` of examples/hello named `name`."""
+    src = os.path.join(work, "local-" + name)
+    if not os.path.isdir(src):
+        shutil.copytree(os.path.join(EXAMPLES, "hello"), src,
+                        ignore=shutil.ignore_patterns("dist"))
+        with open(os.path.join(src, "config.json"), "w") as f:
+            json.dump(harness.hello_config(name), f)
+    out = os.path.join(work, "ref-%s-%s-%s" % (name, target, arch))
+    argv = [MGD, "build", src, "--target", target, "--arch", arch, "-o", out] + \
+        (["--cache", CACHE] if CACHE else [])
     r = subprocess.run(argv, capture_output=True, text=True)
     return r.stdout.split()[0] if r.returncode == 0 else "local build failed: " + r.stderr[-300:]
 
@@ -168,6 +175,7 @@ http {
     with open(os.path.join(ng, "nginx.conf"), "w") as f:
         f.write(conf)
     p = subprocess.Popen([nginx, "-p", ng, "-c", os.path.join(ng, "nginx.conf")],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     if not wait_for(lambda: _connects(port), 10):
         p.kill()
@@ -186,7 +194,7 @@ def _connects(port):
 def main():
     work = tempfile.mkdtemp(prefix="mgd-workers-")
     os.environ.setdefault("MGD_TEST_CACHE", CACHE or "")
-    workers, daemons, nginx = [], [], None
+    workers, daemons, nginx, gone = [], [], None, []
     try:
         d = harness.Daemon(extra_args=["--worker-lease-timeout", str(LEASE_MS)], workers=1,
                            cache=None)
@@ -207,14 +215,15 @@ def main():
 
         # 1. ten builds over several targets
         pairs = available_targets(d)
-        d.create_project(harness.hello_project("hello"))
         builds = []
         for i in range(10):
+            # ten projects named apart: ten different inputs, no reuse
             target, arch = pairs[i % len(pairs)]
-            msg = "hello from build %d %f" % (i, time.time())
-            b = d.start_build("hello", {"target": target, "arch": arch, "keys": {"hello": msg}})
-            builds.append((b["id"], target, arch, msg))
-        done = [d.wait_build(bid, timeout=300) for bid, _, _, _ in builds]
+            name = "hello%d" % i
+            d.create_project(harness.hello_project(name, config_name=name))
+            b = d.start_build(name, {"target": target, "arch": arch})
+            builds.append((b["id"], target, arch, name))
+        done = [d.wait_build(bid, timeout=120) for bid, _, _, _ in builds]
         check(all(b["status"] == "succeeded" for b in done),
               "1: ten builds succeeded (%s)" % sorted({b["status"] for b in done}))
         ran = {b.get("worker") for b in done}
@@ -271,6 +280,7 @@ def main():
                   "2: the build succeeded on %s (%s)" % (other.name, b["status"]))
             check("stopped answering" in d.log(bid), "2: the log says the worker stopped answering")
             workers.remove(victim)
+            gone.append(victim)
             w3 = Worker(work, url, victim.name + "b", token)
             workers.append(w3)
 
@@ -320,9 +330,13 @@ def main():
             w = Worker(work, url2, "wc", token2, "--remote-cache", rc_url)
             workers.append(w)
             wait_for(lambda: "wc" in d2.get("/workers").text, 30)
-            d2.create_project(harness.hello_project("hello"))
-            msg = "through the shared cache %f" % time.time()
-            b = d2.build_and_wait("hello", {"keys": {"hello": msg}}, timeout=300)
+            # new sources and a new name: no cache of an earlier run has
+            # the snapshot or the image
+            nonce = "%d%d" % (time.time() * 1000, os.getpid())
+            proj = harness.hello_project("hellorc", config_name="rc" + nonce)
+            proj["sources"]["nonce.txt"] = nonce
+            d2.create_project(proj)
+            b = d2.build_and_wait("hellorc", timeout=300)
             log = d2.log(b["id"])
             sha = b["image"]["sha256"]
             acc = open(access).read()
@@ -336,7 +350,15 @@ def main():
             img = d2.get("/builds/%d/image" % b["id"])
             check(img.status == 200 and hashlib.sha256(img.body).hexdigest() == sha,
                   "5: the coordinator serves the image")
+    except AssertionError as e:
+        failures.append(str(e)[:200])
+        print("FAIL %s" % e, flush=True)
     finally:
+        if failures:
+            for w in workers + gone:
+                print("--- %s's stderr:\n%s" % (w.name, w.text()[-3000:]))
+            for d in daemons:
+                print("--- the coordinator's stderr:\n%s" % d.stderr_text()[-3000:])
         for w in workers:
             if w.proc.poll() is None:
                 w.proc.kill()
@@ -348,8 +370,13 @@ def main():
                 print("daemon stop: %s" % e)
             d.cleanup()
         if nginx:
-            nginx.kill()
-            nginx.wait()
+            # the master stops its workers (a SIGKILL would leave them)
+            nginx.terminate()
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait()
         if os.environ.get("MGD_TEST_KEEP") != "1":
             shutil.rmtree(work, ignore_errors=True)
     print("%d failure%s" % (len(failures), "" if len(failures) == 1 else "s"))
