@@ -73,8 +73,12 @@
 #define MGD_VERSION "0"
 #endif
 
-/* How long a claim waits at the coordinator for a build. */
+/* How long a claim waits at the coordinator for a build; and how much
+ * longer its answer may take: the coordinator prepares the build it hands
+ * out first (a git fetch, the snapshot). An answer that comes later is
+ * lost, which costs the build a lease timeout, not more. */
 #define CLAIM_WAIT_MS 20000u
+#define CLAIM_PREPARE_MS 120000u
 /* The backoff after a failed request: doubled each time up to the cap. */
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 4000u
@@ -1119,7 +1123,7 @@ static void *slot_main(void *arg)
         mg_err e;
         char problem[MG_ERR_SIZE + 64] = "";
         if (call(w, &h, "POST", "/workers/claim", "application/json", body, strlen(body),
-                 CLAIM_REPLY_MAX, (long)CLAIM_WAIT_MS + 15000, NULL, &r, &e) != 0) {
+                 CLAIM_REPLY_MAX, (long)CLAIM_WAIT_MS + CLAIM_PREPARE_MS, NULL, &r, &e) != 0) {
             if (atomic_load(&w->stop)) break;
             snprintf(problem, sizeof problem, "%s", e.msg);
         } else if (token_refused(w, &r)) {
