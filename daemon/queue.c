@@ -159,14 +159,7 @@ static void log_text(void *ctx, const char *text, size_t len)
 {
     build_log *l = ctx;
     mg_buf out = {0};
-    double t = (double)mg_ms_since(l->start_ms) / 1e3;
-    char stamp[32];
-    snprintf(stamp, sizeof stamp, "[%8.3f] ", t);
-    for (size_t i = 0; i < len; i++) {
-        if (l->at_line_start) mg_buf_adds(&out, stamp);
-        mg_buf_add(&out, &text[i], 1);
-        l->at_line_start = text[i] == '\n';
-    }
+    mg_cli_log_stamp(&out, text, len, mg_ms_since(l->start_ms), &l->at_line_start);
     if (out.len && !out.failed) log_raw(l, out.data, out.len);
     mg_buf_free(&out);
 }
@@ -475,17 +468,8 @@ static void input_hash(const job *j, const char *identity, char out[MG_SHA256_HE
 /* The key settings of the build (keys JSON {name: text}). */
 static mg_key_setting *parse_keys(const char *json, size_t *n, cJSON **holder)
 {
-    *n = 0;
     *holder = cJSON_Parse(json ? json : "{}");
-    if (!*holder) return NULL;
-    size_t count = (size_t)cJSON_GetArraySize(*holder);
-    mg_key_setting *keys = calloc(count + 1, sizeof *keys);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, *holder)
-    {
-        if (cJSON_IsString(it)) keys[(*n)++] = (mg_key_setting){it->string, it->valuestring};
-    }
-    return keys;
+    return mg_cli_keys_from_json(*holder, n);
 }
 
 static void fail_build(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -529,20 +513,14 @@ static int resolve_job(job *j)
 {
     mg_queue *q = j->q;
     j->keys = parse_keys(j->row.keys, &j->n_keys, &j->keys_json);
-    mg_cli_project proj = {{0}};
-    char *real = realpath(j->src, NULL);
-    snprintf(proj.root, sizeof proj.root, "%s", real ? real : j->src);
-    free(real);
     mg_resolve_options ro = {
         .target = j->row.target,
         .arch = j->row.arch,
         .keys = j->keys,
         .n_keys = j->n_keys,
-        .check_path = mg_cli_check_path,
-        .check_path_ctx = &proj,
     };
-    mg_graph *g =
-        mg_resolve(q->o.catalog, j->config.document, strlen(j->config.document), &ro, &j->errs);
+    mg_graph *g = mg_cli_resolve_tree(q->o.catalog, j->config.document, strlen(j->config.document),
+                                      j->src, &ro, &j->errs);
     if (!g) {
         char *text = mg_errors_text(&j->errs);
         log_text(&j->log, text, strlen(text));
