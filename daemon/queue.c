@@ -89,8 +89,9 @@ struct mg_queue {
     pthread_mutex_t lock;
     /* Held by a worker from its claim until its slot shows the build, so
      * that a project's delete, holding it, sees in the slots every build
-     * that was claimed before it cancelled the project's builds. Taken
-     * before `lock`, never while holding it. */
+     * that was claimed before it cancelled the project's builds. A pull
+     * worker's claim also picks its free slot under it. Taken before
+     * `lock`, never while holding it. */
     pthread_mutex_t claim_lock;
     pthread_mutex_t
         delete_lock;         /* one delete at a time: two of one project would race on its files */
@@ -1563,15 +1564,23 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
     }
     uint64_t start = mg_now_ms();
     for (;;) {
+        /* The slot is chosen under the claim lock: slots of pull workers
+         * are taken only under it, so a free one stays free until this
+         * claim fills it. (Chosen before, two claims at once picked the
+         * same slot, the second overwrote the first's build there, and
+         * that build, in no slot, ran for ever: no lease to expire.) */
+        pthread_mutex_lock(&q->claim_lock);
         pthread_mutex_lock(&q->lock);
         worker_seen(q, req);
         bool stop = q->stopping || (req->abort && *req->abort);
         worker_slot *s = stop ? NULL : free_remote_slot(q);
         pthread_mutex_unlock(&q->lock);
-        if (stop) return 0;
+        if (stop) {
+            pthread_mutex_unlock(&q->claim_lock);
+            return 0;
+        }
         int64_t id = 0, lease = 0;
         if (s) {
-            pthread_mutex_lock(&q->claim_lock);
             id = claim_matching(q, req->name, remote_accepts, req, &lease, e);
             if (id > 0) {
                 pthread_mutex_lock(&q->lock);
@@ -1588,9 +1597,9 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
                 pthread_cond_broadcast(&q->log_cond);
                 pthread_mutex_unlock(&q->lock);
             }
-            pthread_mutex_unlock(&q->claim_lock);
-            if (id < 0) return -1;
         }
+        pthread_mutex_unlock(&q->claim_lock);
+        if (id < 0) return -1;
         if (id > 0 && prepare_remote(q, s, id, lease, out, req->abort)) return 1;
         if (id > 0) continue; /* it ended in the claim: look again */
         uint64_t waited = mg_ms_since(start);

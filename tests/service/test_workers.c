@@ -6,9 +6,12 @@
  * finish) with their refusals.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/fsutil.h"
 #include "base/sha256.h"
@@ -269,5 +272,87 @@ Test(service_workers, a_claim_takes_only_with_the_same_toolchain)
 
     mg_worker_job_free(&job);
     mg_stored_build_free(&b);
+    mg_project_free(&p);
+}
+
+/* ---- two claims at once ------------------------------------------------ */
+
+typedef struct claimer {
+    const char *name;
+    const char *toolchain;
+    mg_worker_job job;
+    int r;
+    char err[2048];
+} claimer;
+
+static void *claim_thread(void *arg)
+{
+    claimer *c = arg;
+    cJSON *body = claim_body(c->name, 10000, c->toolchain);
+    mg_service_err e = {0};
+    c->r = mg_service_worker_claim(&fx.svc, body, NULL, &c->job, &e);
+    snprintf(c->err, sizeof c->err, "%s", c->r < 0 ? e.err.msg : "");
+    mg_service_err_free(&e);
+    cJSON_Delete(body);
+    return NULL;
+}
+
+/* The reported flake (build 1 running for w1 while its log said "worker
+ * w2 took the build"): two claims that run at once must not share the
+ * queue's slot for a pull worker's build. The database is held by another
+ * connection so that the first claim waits inside the store (holding the
+ * queue's claim lock) while the second arrives: the second must then pick
+ * its slot only once the first has taken its own. */
+Test(service_workers, two_claims_at_once_each_keep_their_build)
+{
+    char own[MG_SHA256_HEX_SIZE];
+    own_identity(own);
+    mg_project p = make_project("wr", NULL);
+    mg_service_err e = {0};
+    mg_stored_build b[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(mg_service_build_start(&fx.svc, &p, &(mg_new_build){.force = true}, &b[i], &e),
+                     0, "%s", e.err.msg);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(fx.db_path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    claimer c[2] = {{.name = "w1", .toolchain = own}, {.name = "w2", .toolchain = own}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(pthread_create(&t[i], NULL, claim_thread, &c[i]), 0);
+        usleep(150 * 1000); /* the first is in the store before the second starts */
+    }
+    usleep(150 * 1000);
+    cr_assert_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) cr_assert_eq(c[i].r, 1, "%s: %s", c[i].name, c[i].err);
+    cr_assert_neq(c[0].job.build, c[1].job.build);
+    for (int i = 0; i < 2; i++) {
+        int64_t id = c[i].job.build;
+        mg_stored_build now;
+        cr_assert_eq(mg_store_build_get(fx.store, id, false, &now, &e.err), 0);
+        cr_assert_str_eq(now.worker, c[i].name);
+        mg_stored_build_free(&now);
+        /* the log names the worker that holds the build */
+        char *path = mg_queue_log_path(fx.queue, id);
+        size_t len;
+        char *log = mg_file_read(path, 1 << 20, &len);
+        cr_assert_not_null(log);
+        char want[64];
+        snprintf(want, sizeof want, "worker %s took the build (lease 1)", c[i].name);
+        cr_assert(strstr(log, want), "build %lld's log lacks \"%s\":\n%s", (long long)id, want,
+                  log);
+        free(log);
+        free(path);
+        /* the queue knows the lease: heartbeats keep it (else nothing ever
+         * expires it and the build stays running for ever) */
+        bool cancel = true;
+        cr_assert_eq(mg_service_worker_heartbeat(&fx.svc, id, 1, &cancel, &e), 0,
+                     "build %lld of %s: %s", (long long)id, c[i].name, e.err.msg);
+        cr_assert(!cancel);
+        mg_worker_job_free(&c[i].job);
+    }
+    for (int i = 0; i < 2; i++) mg_stored_build_free(&b[i]);
     mg_project_free(&p);
 }
