@@ -1680,6 +1680,32 @@ int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *canc
     return no_lease(q, id, lease, cancel, e);
 }
 
+/* Whether the file at `path` is an mgd image whose note names build
+ * `id`'s target and arch: 0, or -1 with MG_E_INVALID (or the store's
+ * error; `what` names it). Both an upload and a finish go through it:
+ * a finish may name a blob the coordinator has already or fetches from
+ * the shared cache, where a worker may have put anything. */
+static int image_of_build(mg_queue *q, int64_t id, const char *path, const char *what, mg_err *e)
+{
+    mg_stored_build b = {0};
+    mg_image_info info = {0};
+    int r = 0;
+    if (mg_store_build_get(q->o.store, id, false, &b, e) != 0) {
+        r = -1;
+    } else if (mg_image_read_info(path, &info, e) != 0) {
+        e->code = MG_E_INVALID; /* the reader's message, after ours */
+        r = mg_err_prefix(e, "%s is not an mgd image", what);
+    } else if (!info.target || !info.arch || strcmp(info.target, b.target) ||
+               strcmp(info.arch, b.arch)) {
+        r = mg_err_set(e, MG_E_INVALID, "the image is for %s/%s; build %lld is for %s/%s",
+                       info.target ? info.target : "?", info.arch ? info.arch : "?", (long long)id,
+                       b.target, b.arch);
+    }
+    mg_image_info_free(&info);
+    mg_stored_build_free(&b);
+    return r;
+}
+
 int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
                           const void *data, size_t len, mg_err *e)
 {
@@ -1693,22 +1719,12 @@ int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sh
     char sha[MG_SHA256_HEX_SIZE];
     mg_sha256_bytes_hex(data, len, sha);
     int r = 0;
-    mg_stored_build b = {0};
-    mg_image_info info = {0};
     if (strcmp(sha, sha256) != 0) {
         r = mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
     } else if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
         r = mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    } else if (mg_store_build_get(q->o.store, id, false, &b, e) != 0) {
+    } else if (image_of_build(q, id, tmp, "the upload", e) != 0) {
         r = -1;
-    } else if (mg_image_read_info(tmp, &info, e) != 0) {
-        mg_err_set(e, MG_E_INVALID, "the upload is not an mgd image: %s", e->msg);
-        r = -1;
-    } else if (!info.target || !info.arch || strcmp(info.target, b.target) ||
-               strcmp(info.arch, b.arch)) {
-        r = mg_err_set(e, MG_E_INVALID, "the image is for %s/%s; build %lld is for %s/%s",
-                       info.target ? info.target : "?", info.arch ? info.arch : "?", (long long)id,
-                       b.target, b.arch);
     } else {
         uint64_t size;
         char got[MG_SHA256_HEX_SIZE];
@@ -1716,8 +1732,6 @@ int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sh
     }
     if (tmp) unlink(tmp);
     free(tmp);
-    mg_image_info_free(&info);
-    mg_stored_build_free(&b);
     return r;
 }
 
@@ -1758,6 +1772,13 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image,
             return mg_err_set(e, MG_E_INVALID, "image %s has %llu bytes, not %lld",
                               done->image_sha256, (unsigned long long)size,
                               (long long)done->image_size);
+        char *path = mg_cache_blob_path(q->o.cache, done->image_sha256);
+        char what[80];
+        snprintf(what, sizeof what, "image %.12s", done->image_sha256);
+        int ok_image = path ? image_of_build(q, done->id, path, what, e)
+                            : mg_err_set(e, MG_E_NOMEM, "out of memory");
+        free(path);
+        if (ok_image != 0) return -1;
         if (pin_blob(q->o.cache, "artifact", done->image_sha256, e)) return -1;
     }
     pthread_mutex_lock(&q->remote_log_lock);

@@ -356,3 +356,65 @@ Test(service_workers, two_claims_at_once_each_keep_their_build)
     for (int i = 0; i < 2; i++) mg_stored_build_free(&b[i]);
     mg_project_free(&p);
 }
+
+/* A claimed build for worker `name` (the test's project `pname`). */
+static mg_worker_job claim_one(const char *pname, const char *name, mg_project *p)
+{
+    char own[MG_SHA256_HEX_SIZE];
+    own_identity(own);
+    *p = make_project(pname, NULL);
+    mg_service_err e = {0};
+    mg_stored_build b;
+    cr_assert_eq(mg_service_build_start(&fx.svc, p, &(mg_new_build){.force = true}, &b, &e), 0,
+                 "%s", e.err.msg);
+    mg_stored_build_free(&b);
+    mg_worker_job job = {0};
+    cJSON *body = claim_body(name, 0, own);
+    cr_assert_eq(mg_service_worker_claim(&fx.svc, body, NULL, &job, &e), 1, "%s", e.err.msg);
+    cJSON_Delete(body);
+    return job;
+}
+
+/* A worker may not finish its build with a blob that is no image of the
+ * build's target and arch, even one the coordinator has already (or finds
+ * in the shared cache, where a worker may put anything): the upload's
+ * check must hold for the finish too. */
+Test(service_workers, a_finish_names_only_an_image_of_the_build)
+{
+    mg_project p;
+    mg_worker_job job = claim_one("wi", "w1", &p);
+    const char junk[] = "not an image, but a blob the coordinator has";
+    char sha[MG_SHA256_HEX_SIZE];
+    mg_err ce;
+    cr_assert_eq(mg_cache_blob_put_bytes(fx.cache, junk, sizeof junk, sha, &ce), 0, "%s", ce.msg);
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"lease\":%lld,\"status\":\"succeeded\",\"image\":{\"name\":\"wi.unix\","
+             "\"sha256\":\"%s\",\"size\":%zu}}",
+             (long long)job.lease, sha, sizeof junk);
+    cJSON *j = cJSON_Parse(text);
+    mg_stored_build out = {0};
+    bool need_image = false;
+    mg_service_err e = {0};
+    cr_assert_eq(mg_service_worker_finish(&fx.svc, job.build, j, &out, &need_image, &e), -1,
+                 "a blob that is no image finished the build");
+    cr_assert(!need_image);
+    cr_assert_eq(e.err.code, MG_E_INVALID, "%s", e.err.msg);
+    cr_assert(strstr(e.err.msg, "not an mgd image"), "%s", e.err.msg);
+    mg_service_err_free(&e);
+    cJSON_Delete(j);
+    mg_stored_build now;
+    cr_assert_eq(mg_store_build_get(fx.store, job.build, false, &now, &e.err), 0);
+    cr_assert_eq(now.status, MG_STORED_RUNNING);
+    mg_stored_build_free(&now);
+    /* the lease still holds: the worker can still say how it ended */
+    snprintf(text, sizeof text, "{\"lease\":%lld,\"status\":\"failed\",\"error\":\"x\"}",
+             (long long)job.lease);
+    j = cJSON_Parse(text);
+    cr_assert_eq(mg_service_worker_finish(&fx.svc, job.build, j, &out, &need_image, &e), 0, "%s",
+                 e.err.msg);
+    cJSON_Delete(j);
+    mg_stored_build_free(&out);
+    mg_worker_job_free(&job);
+    mg_project_free(&p);
+}
