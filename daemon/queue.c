@@ -1743,6 +1743,8 @@ static bool have_image(mg_queue *q, const char *sha)
     if (!q->o.remote) return false;
     mg_remote *r = mg_remote_open(q->o.remote, q->o.cache);
     if (!r) return false;
+    /* no larger than an upload may be (the session's default is 1 GiB) */
+    mg_remote_bound(r, 0, NULL, MG_WORKER_MAX_IMAGE);
     mg_err e;
     bool ok = mg_remote_blob_get(r, sha, &e) == 0;
     mg_remote_close(r);
