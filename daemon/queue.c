@@ -1496,6 +1496,43 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
             }
         }
     }
+    if (r == 0) {
+        /* The slot becomes the worker's (no longer preparing) only if no
+         * cancel (nor the API's stop, see timer_main) came during the
+         * preparation: such a stop only marks a preparing slot, and a
+         * build handed out after it would run on the worker to its end,
+         * its heartbeats answered "no cancel". Checked and published
+         * under one lock, so a cancel is either seen here or releases the
+         * published slot. remote_log_lock keeps the slot's log alive
+         * while the line below goes to it (a release frees it). */
+        build_log *kept = mg_xmalloc(sizeof *kept);
+        *kept = j.log;
+        pthread_mutex_lock(&q->remote_log_lock);
+        pthread_mutex_lock(&q->lock);
+        bool stopped = s->cancel != 0;
+        if (!stopped) {
+            s->rlog = kept;
+            s->snapshot = path;
+            s->scratch = j.scratch;
+            path = NULL;
+            j.scratch = NULL; /* the slot's now */
+            s->preparing = false;
+            s->claim_abort = NULL;
+            s->last_seen_ms = mg_now_ms();
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (stopped) {
+            pthread_mutex_unlock(&q->remote_log_lock);
+            free(kept);
+            fail_build(&j, "cancelled");
+            r = 1;
+        } else {
+            log_line(kept, "worker %s took the build (lease %lld)", s->worker, (long long)lease);
+            out->log_offset = (int64_t)kept->size;
+            pthread_mutex_unlock(&q->remote_log_lock);
+            j.log.fd = -1; /* the slot's log now */
+        }
+    }
     if (r != 0 && j.done.status != MG_STORED_SUCCEEDED && abort && *abort) {
         /* the API stopped serving workers while this claim prepared the
          * build (its fetch was killed, see timer_main): nobody got it, so
@@ -1521,7 +1558,7 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
         release_remote_locked(q, s);
         return 0;
     }
-    log_line(&j.log, "worker %s took the build (lease %lld)", s->worker, (long long)lease);
+    int64_t log_offset = out->log_offset;
     mg_rm_rf(j.src);
     memset(out, 0, sizeof *out);
     out->build = id;
@@ -1537,19 +1574,8 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
     memcpy(out->sources_sha256, sha, sizeof sha);
     out->sources_size = tar.len;
     memcpy(out->input_hash, j.hash, sizeof j.hash);
-    out->log_offset = (int64_t)j.log.size;
+    out->log_offset = log_offset;
     out->elapsed_ms = (int64_t)mg_ms_since(j.log.start_ms);
-    build_log *kept = mg_xmalloc(sizeof *kept);
-    *kept = j.log;
-    pthread_mutex_lock(&q->lock);
-    s->rlog = kept;
-    s->snapshot = path;
-    s->scratch = j.scratch;
-    j.scratch = NULL; /* the slot's now */
-    s->preparing = false;
-    s->claim_abort = NULL;
-    s->last_seen_ms = mg_now_ms();
-    pthread_mutex_unlock(&q->lock);
     job_free(&j);
     mg_buf_free(&tar);
     return 1;

@@ -280,6 +280,7 @@ Test(service_workers, a_claim_takes_only_with_the_same_toolchain)
 typedef struct claimer {
     const char *name;
     const char *toolchain;
+    int wait_ms; /* 0: 10 s */
     mg_worker_job job;
     int r;
     char err[2048];
@@ -288,7 +289,7 @@ typedef struct claimer {
 static void *claim_thread(void *arg)
 {
     claimer *c = arg;
-    cJSON *body = claim_body(c->name, 10000, c->toolchain);
+    cJSON *body = claim_body(c->name, c->wait_ms ? c->wait_ms : 10000, c->toolchain);
     mg_service_err e = {0};
     c->r = mg_service_worker_claim(&fx.svc, body, NULL, &c->job, &e);
     snprintf(c->err, sizeof c->err, "%s", c->r < 0 ? e.err.msg : "");
@@ -416,5 +417,54 @@ Test(service_workers, a_finish_names_only_an_image_of_the_build)
     cJSON_Delete(j);
     mg_stored_build_free(&out);
     mg_worker_job_free(&job);
+    mg_project_free(&p);
+}
+
+/* A cancel that comes while a claim prepares the build (here: once the
+ * config resolved, while the input hash is computed and the snapshot
+ * packed) must reach the worker: the claim hands the build out only if it
+ * was not cancelled meanwhile, and otherwise the worker's heartbeat says
+ * cancel (or 409). Before, the worker was told nothing: it built the
+ * cancelled build to its end, and a delete of the project waited for it. */
+Test(service_workers, a_cancel_while_the_claim_prepares_reaches_the_worker)
+{
+    char own[MG_SHA256_HEX_SIZE];
+    own_identity(own);
+    mg_project p = make_project("wc", NULL);
+    mg_service_err e = {0};
+    mg_stored_build b;
+    cr_assert_eq(mg_service_build_start(&fx.svc, &p, &(mg_new_build){.force = true}, &b, &e), 0,
+                 "%s", e.err.msg);
+    claimer c = {.name = "w1", .toolchain = own, .wait_ms = 1000};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, claim_thread, &c), 0);
+    char *path = mg_queue_log_path(fx.queue, b.id);
+    bool seen = false;
+    for (int i = 0; i < 5000 && !seen; i++) {
+        size_t len;
+        char *log = mg_file_read(path, 1 << 20, &len);
+        seen = log && strstr(log, "] resolved ");
+        free(log);
+        if (!seen) usleep(200);
+    }
+    cr_assert(seen, "the claim did not resolve the build");
+    mg_stored_build out;
+    cr_assert_eq(mg_service_build_cancel(&fx.svc, b.id, &out, &e), 0, "%s", e.err.msg);
+    mg_stored_build_free(&out);
+    pthread_join(t, NULL);
+    cr_assert_geq(c.r, 0, "%s", c.err);
+    if (c.r == 1) {
+        /* handed out before the cancel: the heartbeat tells the worker */
+        bool cancel = false;
+        int hb = mg_service_worker_heartbeat(&fx.svc, c.job.build, c.job.lease, &cancel, &e);
+        cr_assert(hb != 0 || cancel, "build %lld was cancelled but its worker hears nothing",
+                  (long long)c.job.build);
+        mg_service_err_free(&e);
+        mg_worker_job_free(&c.job);
+    }
+    /* no slot holds it any more */
+    cr_assert(!mg_queue_running(fx.queue, b.id), "a cancelled build keeps its slot");
+    free(path);
+    mg_stored_build_free(&b);
     mg_project_free(&p);
 }
