@@ -54,6 +54,7 @@ typedef struct worker_slot {
     const volatile int *claim_abort; /* while preparing: the claim's abort flag */
     char worker[MG_WORKER_NAME_MAX + 1];
     int64_t lease;
+    int64_t token; /* the token that claimed it: only it may act under the lease */
     uint64_t last_seen_ms;
     struct build_log *rlog;
     char *snapshot; /* DATA/scratch/<id>/sources.tar */
@@ -1423,9 +1424,27 @@ static void release_remote_locked(mg_queue *q, worker_slot *s)
     pthread_mutex_unlock(&q->remote_log_lock);
 }
 
-/* Why a request under (id, lease) finds no slot: 404 or 409. */
-static int no_lease(mg_queue *q, int64_t id, int64_t lease, bool *cancelled_now, mg_err *e)
+/* Whether slot `s` holds its build under `lease` for `token`; with
+ * q->lock held. */
+static bool holds(const worker_slot *s, int64_t lease, int64_t token)
 {
+    return s && s->lease == lease && s->token == token;
+}
+
+/* Why a request of `token` under (id, lease) finds no slot of its own:
+ * 404 or 409. */
+static int no_lease(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancelled_now,
+                    mg_err *e)
+{
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    bool other = s && s->lease == lease && s->token != token;
+    pthread_mutex_unlock(&q->lock);
+    if (other)
+        return mg_err_set(e, MG_E_CONFLICT,
+                          "build %lld runs under lease %lld for another worker token: only the "
+                          "token that claimed it may act under its lease",
+                          (long long)id, (long long)lease);
     mg_stored_build b;
     mg_err ge;
     if (mg_store_build_get(q->o.store, id, false, &b, &ge) != 0) {
@@ -1617,6 +1636,7 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
                 s->cancel = 0;
                 s->log_size = 0;
                 s->lease = lease;
+                s->token = req->token;
                 snprintf(s->worker, sizeof s->worker, "%s", req->name);
                 snprintf(s->target, sizeof s->target, "%s", "");
                 s->last_seen_ms = mg_now_ms();
@@ -1641,27 +1661,27 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
     }
 }
 
-char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, mg_err *e)
+char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, int64_t token, mg_err *e)
 {
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    char *path = s && s->lease == lease && s->snapshot ? mg_xstrdup(s->snapshot) : NULL;
+    char *path = holds(s, lease, token) && s->snapshot ? mg_xstrdup(s->snapshot) : NULL;
     if (path) {
         s->last_seen_ms = mg_now_ms();
         worker_touch(q, s->worker);
     }
     pthread_mutex_unlock(&q->lock);
-    if (!path) no_lease(q, id, lease, NULL, e);
+    if (!path) no_lease(q, id, lease, token, NULL, e);
     return path;
 }
 
-int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, const void *data,
-                        size_t len, int64_t *size, mg_err *e)
+int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t token, int64_t offset,
+                        const void *data, size_t len, int64_t *size, mg_err *e)
 {
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    bool ok = s && s->lease == lease && s->rlog && !s->preparing;
+    bool ok = holds(s, lease, token) && s->rlog && !s->preparing;
     build_log *l = ok ? s->rlog : NULL;
     if (ok) {
         s->last_seen_ms = mg_now_ms();
@@ -1670,7 +1690,7 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, 
     pthread_mutex_unlock(&q->lock);
     int r = 0;
     if (!ok) {
-        r = no_lease(q, id, lease, NULL, e);
+        r = no_lease(q, id, lease, token, NULL, e);
     } else if (l->truncated) {
         /* past the cap the bytes are dropped, as the daemon's own are */
         *size = offset + (int64_t)len > (int64_t)l->size ? offset + (int64_t)len : (int64_t)l->size;
@@ -1691,19 +1711,20 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, 
     return r;
 }
 
-int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *cancel, mg_err *e)
+int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancel,
+                              mg_err *e)
 {
     *cancel = false;
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    bool ok = s && s->lease == lease;
+    bool ok = holds(s, lease, token);
     if (ok) {
         s->last_seen_ms = mg_now_ms();
         worker_touch(q, s->worker);
     }
     pthread_mutex_unlock(&q->lock);
     if (ok) return 0;
-    return no_lease(q, id, lease, cancel, e);
+    return no_lease(q, id, lease, token, cancel, e);
 }
 
 /* Whether the file at `path` is an mgd image whose note names build
@@ -1732,16 +1753,16 @@ static int image_of_build(mg_queue *q, int64_t id, const char *path, const char 
     return r;
 }
 
-int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
+int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha256,
                           const void *data, size_t len, mg_err *e)
 {
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    bool ok = s && s->lease == lease && s->scratch;
+    bool ok = holds(s, lease, token) && s->scratch;
     char *tmp = ok ? mg_path_join(s->scratch, "upload") : NULL;
     if (ok) s->last_seen_ms = mg_now_ms();
     pthread_mutex_unlock(&q->lock);
-    if (!ok) return no_lease(q, id, lease, NULL, e);
+    if (!ok) return no_lease(q, id, lease, token, NULL, e);
     char sha[MG_SHA256_HEX_SIZE];
     mg_sha256_bytes_hex(data, len, sha);
     int r = 0;
@@ -1777,15 +1798,16 @@ static bool have_image(mg_queue *q, const char *sha)
     return ok && mg_cache_blob_stat(q->o.cache, sha, NULL, NULL) == 0;
 }
 
-int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e)
+int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bool *need_image,
+                           mg_err *e)
 {
     *need_image = false;
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, done->id);
-    bool ok = s && s->lease == done->lease && !s->preparing;
+    bool ok = holds(s, done->lease, token) && !s->preparing;
     if (ok) s->last_seen_ms = mg_now_ms();
     pthread_mutex_unlock(&q->lock);
-    if (!ok) return no_lease(q, done->id, done->lease, NULL, e);
+    if (!ok) return no_lease(q, done->id, done->lease, token, NULL, e);
     if (done->status == MG_STORED_SUCCEEDED) {
         if (!have_image(q, done->image_sha256)) {
             *need_image = true;
@@ -1812,7 +1834,7 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image,
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
-    build_log *l = s && s->lease == done->lease ? s->rlog : NULL;
+    build_log *l = holds(s, done->lease, token) ? s->rlog : NULL;
     pthread_mutex_unlock(&q->lock);
     if (l) {
         if (done->status == MG_STORED_SUCCEEDED)
@@ -1822,12 +1844,12 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image,
         done->log_size = (int64_t)l->size;
     }
     pthread_mutex_unlock(&q->remote_log_lock);
-    if (!l) return no_lease(q, done->id, done->lease, NULL, e);
+    if (!l) return no_lease(q, done->id, done->lease, token, NULL, e);
     int r = mg_store_build_finish(q->o.store, done, e);
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
-    if (s && s->lease == done->lease) release_remote(q, s);
+    if (holds(s, done->lease, token)) release_remote(q, s);
     pthread_mutex_unlock(&q->remote_log_lock);
     pthread_mutex_unlock(&q->lock);
     return r;

@@ -170,6 +170,7 @@ typedef struct mg_worker_claim_req {
     mg_worker_platform *platforms; /* `ignored` filled in */
     size_t n_platforms;
     const volatile int *abort; /* nonzero: answer "nothing" soon (the API stops) */
+    int64_t token; /* the claiming token's id: the lease-bound calls must come with it */
 } mg_worker_claim_req;
 
 typedef struct mg_worker_job {
@@ -189,26 +190,31 @@ void mg_worker_job_free(mg_worker_job *j);
 /* Waits up to req->wait_ms for a build. 1 with *out filled; 0 when none
  * came; -1 with a message. */
 int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *out, mg_err *e);
-/* The path of build `id`'s snapshot (malloc'd) under `lease`; *sha256 (65)
- * its name. NULL with MG_E_NOT_FOUND (no such build) or MG_E_CONFLICT
- * (another lease, or it ended). */
-char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, mg_err *e);
+/* The calls below act under (id, lease) for `token`, the id of the token
+ * that claimed the build (mg_worker_claim_req.token): a lease is a small
+ * integer any worker could guess, so another token gets MG_E_CONFLICT. */
+/* The path of build `id`'s snapshot (malloc'd) under `lease`. NULL with
+ * MG_E_NOT_FOUND (no such build) or MG_E_CONFLICT (another lease or
+ * token, or it ended). */
+char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, int64_t token, mg_err *e);
 /* Appends a worker's log bytes from `offset` (bytes before the log's size
  * skipped); *size gets the log's size after. MG_E_LIMIT when offset is
  * past the size (416), MG_E_CONFLICT, MG_E_NOT_FOUND. Past the log's cap
  * the bytes are dropped and *size counts them as taken. */
-int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, const void *data,
-                        size_t len, int64_t *size, mg_err *e);
+int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t token, int64_t offset,
+                        const void *data, size_t len, int64_t *size, mg_err *e);
 /* Keeps the lease; *cancel when the build was cancelled. */
-int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *cancel, mg_err *e);
+int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancel,
+                              mg_err *e);
 /* Stores an uploaded image (`len` bytes) after checking its sha256 and its
  * note (the build's target and arch). MG_E_INVALID for a mismatch. */
-int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
+int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha256,
                           const void *data, size_t len, mg_err *e);
 /* Finishes a pull worker's build (done: id, lease, status, error, image,
  * counts). A succeeded build's image must be in the cache or the remote
  * cache: else -1 with *need_image set. */
-int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e);
+int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bool *need_image,
+                           mg_err *e);
 /* A pull worker seen within the lease timeout (GET /workers). */
 typedef struct mg_worker_info {
     char name[MG_WORKER_NAME_MAX + 1];

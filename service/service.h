@@ -168,6 +168,10 @@ int mg_service_token_create(mg_service *svc, const char *name, const char *scope
 int mg_service_token_revoke(mg_service *svc, int64_t id, mg_service_err *e);
 
 /* ---- pull workers (service/workers.c, docs/workers.md) ------------------- */
+/* `token` is the id of the caller's token (0 without auth): the token
+ * that claims a build is the only one that may act under its lease (a
+ * lease is a small integer another worker could guess): another gets
+ * MG_E_CONFLICT. */
 
 /* The most log bytes one post may carry. */
 #define MG_WORKER_MAX_LOG_POST (1u << 20)
@@ -177,26 +181,27 @@ bool mg_worker_name_valid(const char *s);
  * 0..30000, platforms 1..64 of {target, arch, toolchain}; nothing else)
  * and waits for a build. 1 with *out filled (mg_worker_job_free), 0 when
  * none came, -1. */
-int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile int *abort,
-                            mg_worker_job *out, mg_service_err *e);
+int mg_service_worker_claim(mg_service *svc, int64_t token, const cJSON *body,
+                            const volatile int *abort, mg_worker_job *out, mg_service_err *e);
 /* The claim's body checks alone (the API answers a bad body at once,
  * before the long poll takes a thread). */
 int mg_service_worker_claim_check(const cJSON *body, mg_service_err *e);
 /* The snapshot file of build `id` under `lease` (malloc'd), or NULL. */
-char *mg_service_worker_sources(mg_service *svc, int64_t id, int64_t lease, mg_service_err *e);
-/* Appends log bytes (at most MG_WORKER_MAX_LOG_POST) from `offset`. */
-int mg_service_worker_log(mg_service *svc, int64_t id, int64_t lease, int64_t offset,
-                          const void *data, size_t len, int64_t *size, mg_service_err *e);
-int mg_service_worker_heartbeat(mg_service *svc, int64_t id, int64_t lease, bool *cancel,
+char *mg_service_worker_sources(mg_service *svc, int64_t token, int64_t id, int64_t lease,
                                 mg_service_err *e);
+/* Appends log bytes (at most MG_WORKER_MAX_LOG_POST) from `offset`. */
+int mg_service_worker_log(mg_service *svc, int64_t token, int64_t id, int64_t lease, int64_t offset,
+                          const void *data, size_t len, int64_t *size, mg_service_err *e);
+int mg_service_worker_heartbeat(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                                bool *cancel, mg_service_err *e);
 /* Stores an uploaded image: sha256 and note checked, at most
  * MG_WORKER_MAX_IMAGE bytes. */
-int mg_service_worker_image(mg_service *svc, int64_t id, int64_t lease, const char *sha256,
-                            const void *data, size_t len, mg_service_err *e);
+int mg_service_worker_image(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                            const char *sha256, const void *data, size_t len, mg_service_err *e);
 /* POST /workers/builds/:id/finish: the body checked, the build finished
  * under its lease; *out gets the build. *need_image when the coordinator
  * lacks a succeeded build's image (412). */
-int mg_service_worker_finish(mg_service *svc, int64_t id, const cJSON *body, mg_stored_build *out,
-                             bool *need_image, mg_service_err *e);
+int mg_service_worker_finish(mg_service *svc, int64_t token, int64_t id, const cJSON *body,
+                             mg_stored_build *out, bool *need_image, mg_service_err *e);
 
 #endif

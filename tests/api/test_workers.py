@@ -93,6 +93,7 @@ def setUpModule():
         ]
     )
     F["worker"] = d.create_token("worker", "w")[1]
+    F["worker2"] = d.create_token("worker", "w2")[1]
     F["read"] = d.create_token("read", "r")[1]
     F["write"] = d.create_token("write", "wr")[1]
     d.create_project(harness.hello_project("wk"))
@@ -491,6 +492,32 @@ class WorkerTest(ApiTest):
         bad(json.dumps(good), status=415, code="unsupported_media_type",
             headers={"Content-Type": "text/plain"})
         self.assertStatus(claim(d, "h"), 204)
+
+    def test_another_token_cannot_act_under_the_lease(self):
+        # a lease is a small integer: a second worker token that guesses it
+        # must not read the snapshot, write the log, keep the lease, upload
+        # or finish the build
+        job = self.take()
+        try:
+            other = F["worker2"]
+            self.assertError(self.w("GET", wpath(job, "sources"), token=other), 409, "conflict",
+                             "another worker token")
+            r = self.w("POST", wpath(job, "log", offset=job["log_offset"]), b"forged\n",
+                       ctype="text/plain", token=other)
+            self.assertError(r, 409, "conflict")
+            self.assertError(self.w("POST", wpath(job, "heartbeat"), token=other), 409,
+                             "conflict")
+            img = F["image"]
+            r = self.w("PUT", wpath(job, "image", sha256=hashlib.sha256(img).hexdigest()), img,
+                       ctype="application/octet-stream", token=other)
+            self.assertError(r, 409, "conflict")
+            r = self.w("POST", "/workers/builds/%d/finish" % job["build"],
+                       {"lease": job["lease"], "status": "failed", "error": "forged"}, token=other)
+            self.assertError(r, 409, "conflict")
+            self.assertEqual(self.d.build(job["build"])["status"], "running")
+            self.assertNotIn(b"forged", self.d.get("/builds/%d/log" % job["build"]).body)
+        finally:
+            self.fail_job(job)
 
     def test_hostile_lease_bound_requests(self):
         job = self.take()
