@@ -59,6 +59,10 @@ typedef struct worker_slot {
     struct build_log *rlog;
     char *snapshot; /* DATA/scratch/<id>/sources.tar */
     char *scratch;
+    /* the last image uploaded under the lease (DATA/scratch/<id>/image),
+     * which goes to the cache only when the finish names it: a worker
+     * uploading image after image fills no more than this one file */
+    char upload_sha[MG_SHA256_HEX_SIZE];
     char target[64], arch[64];
 } worker_slot;
 
@@ -1405,6 +1409,7 @@ static void release_remote(mg_queue *q, worker_slot *s)
     free(s->snapshot);
     s->rlog = NULL;
     s->scratch = s->snapshot = NULL;
+    s->upload_sha[0] = 0;
     s->build_id = 0;
     s->lease = 0;
     s->cancel = 0;
@@ -1756,30 +1761,65 @@ static int image_of_build(mg_queue *q, int64_t id, const char *path, const char 
 int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha256,
                           const void *data, size_t len, mg_err *e)
 {
+    char sha[MG_SHA256_HEX_SIZE];
+    mg_sha256_bytes_hex(data, len, sha);
+    if (strcmp(sha, sha256) != 0)
+        return mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
     bool ok = holds(s, lease, token) && s->scratch;
-    char *tmp = ok ? mg_path_join(s->scratch, "upload") : NULL;
+    /* named by its hash: uploads at once under one lease write apart */
+    char *tmp = ok ? mg_xasprintf("%s/upload-%s", s->scratch, sha) : NULL;
+    char *kept = ok ? mg_path_join(s->scratch, "image") : NULL;
     if (ok) s->last_seen_ms = mg_now_ms();
     pthread_mutex_unlock(&q->lock);
     if (!ok) return no_lease(q, id, lease, token, NULL, e);
-    char sha[MG_SHA256_HEX_SIZE];
-    mg_sha256_bytes_hex(data, len, sha);
     int r = 0;
-    if (strcmp(sha, sha256) != 0) {
-        r = mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
-    } else if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
+    if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
         r = mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
     } else if (image_of_build(q, id, tmp, "the upload", e) != 0) {
         r = -1;
     } else {
-        uint64_t size;
-        char got[MG_SHA256_HEX_SIZE];
-        r = mg_cache_blob_put(q->o.cache, tmp, got, &size, e);
+        /* it replaces the lease's earlier upload; the file and its name
+         * change together (under the lock), and only while the slot is
+         * still this lease's (a release removes its scratch) */
+        pthread_mutex_lock(&q->lock);
+        s = remote_slot(q, id);
+        if (!holds(s, lease, token)) {
+            r = mg_err_set(e, MG_E_CONFLICT, "build %lld no longer runs under lease %lld",
+                           (long long)id, (long long)lease);
+        } else if (rename(tmp, kept) != 0 && !(errno == ENOENT && !strcmp(s->upload_sha, sha))) {
+            /* (ENOENT: the same bytes, uploaded at once, were kept already) */
+            r = mg_err_set(e, MG_E_IO, "cannot keep the upload as %s: %s", kept, strerror(errno));
+        } else {
+            memcpy(s->upload_sha, sha, sizeof sha);
+        }
+        pthread_mutex_unlock(&q->lock);
     }
-    if (tmp) unlink(tmp);
+    unlink(tmp);
     free(tmp);
+    free(kept);
     return r;
+}
+
+/* Puts the image uploaded under the lease into the cache when it is
+ * `sha`. Whether it did. */
+static bool take_upload(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha)
+{
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    char *path = holds(s, lease, token) && s->scratch && !strcmp(s->upload_sha, sha)
+                     ? mg_path_join(s->scratch, "image")
+                     : NULL;
+    pthread_mutex_unlock(&q->lock);
+    if (!path) return false;
+    char got[MG_SHA256_HEX_SIZE];
+    uint64_t size;
+    mg_err e;
+    /* a release may remove the file meanwhile: then the put fails */
+    bool ok = mg_cache_blob_put(q->o.cache, path, got, &size, &e) == 0 && !strcmp(got, sha);
+    free(path);
+    return ok;
 }
 
 /* Whether blob `sha` is in the local cache, fetching it from the remote
@@ -1809,7 +1849,8 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bo
     pthread_mutex_unlock(&q->lock);
     if (!ok) return no_lease(q, done->id, done->lease, token, NULL, e);
     if (done->status == MG_STORED_SUCCEEDED) {
-        if (!have_image(q, done->image_sha256)) {
+        if (!take_upload(q, done->id, done->lease, token, done->image_sha256) &&
+            !have_image(q, done->image_sha256)) {
             *need_image = true;
             return mg_err_set(e, MG_E_NOT_FOUND,
                               "image %s is not available to the coordinator: PUT it to "

@@ -206,13 +206,16 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t token, i
 /* Keeps the lease; *cancel when the build was cancelled. */
 int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancel,
                               mg_err *e);
-/* Stores an uploaded image (`len` bytes) after checking its sha256 and its
- * note (the build's target and arch). MG_E_INVALID for a mismatch. */
+/* Keeps an uploaded image (`len` bytes) for the finish, after checking its
+ * sha256 and its note (the build's target and arch): one per lease, each
+ * upload replacing the one before; the finish that names it stores it in
+ * the cache. MG_E_INVALID for a mismatch. */
 int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha256,
                           const void *data, size_t len, mg_err *e);
 /* Finishes a pull worker's build (done: id, lease, status, error, image,
- * counts). A succeeded build's image must be in the cache or the remote
- * cache: else -1 with *need_image set. */
+ * counts). A succeeded build's image must be the lease's upload, in the
+ * cache or in the remote cache (else -1 with *need_image set), and an mgd
+ * image of the build's target and arch (else MG_E_INVALID). */
 int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bool *need_image,
                            mg_err *e);
 /* A pull worker seen within the lease timeout (GET /workers). */

@@ -360,6 +360,38 @@ class WorkerTest(ApiTest):
         finally:
             self.fail_job(job)
 
+    def test_uploads_under_one_lease_do_not_pile_up(self):
+        # each upload is kept for the finish, replacing the one before: only
+        # the image the finish names reaches the blob store (before, every
+        # upload went there, and a worker could fill the disk, 256 MiB at a
+        # time, with images no build names)
+        cache = self.d.cache or os.path.join(self.d.data, "cache")
+
+        def stored(sha):
+            return os.path.exists(os.path.join(cache, "blobs", sha[:2], sha))
+
+        job = self.take()
+        try:
+            imgs = [F["image"] + b"\0" * 16 + os.urandom(16) for _ in range(3)]
+            shas = [hashlib.sha256(i).hexdigest() for i in imgs]
+            for img, sha in zip(imgs, shas):
+                self.assertStatus(self.w("PUT", wpath(job, "image", sha256=sha), img), 200)
+            for sha in shas:
+                self.assertFalse(stored(sha), "an upload no finish named is in the blob store")
+            path = "/workers/builds/%d/finish" % job["build"]
+            fin = {"lease": job["lease"], "status": "succeeded",
+                   "image": {"name": "hello.unix", "sha256": shas[0], "size": len(imgs[0])}}
+            # the first upload was replaced: the coordinator no longer has it
+            self.assertError(self.w("POST", path, fin), 412, "precondition_failed")
+            fin["image"] = {"name": "hello.unix", "sha256": shas[2], "size": len(imgs[2])}
+            self.assertStatus(self.w("POST", path, fin), 200)
+            self.assertTrue(stored(shas[2]))
+            self.assertFalse(stored(shas[0]) or stored(shas[1]))
+            self.assertEqual(self.d.get("/builds/%d/image" % job["build"]).body, imgs[2])
+        except BaseException:
+            self.fail_job(job)
+            raise
+
     def test_an_image_for_another_target_is_refused(self):
         spt = [t for t in self.d.get("/targets").json if t["name"] == "spt"]
         arches = spt[0].get("arches", []) if spt else []
