@@ -12,7 +12,9 @@
 #      port) are dropped by the probe, each with its line; the image is
 #      still right;
 #   3. a host killed during the build: fallbacks counted, the build
-#      succeeds with the same sha256;
+#      succeeds with the same sha256; and a host that passes the probe,
+#      then holds its connections without a word: its compiles reach the
+#      action's time limit and run here, the build succeeds;
 #   4. a user's compile error fails the build with the compiler's message;
 #   5. bad host lists are refused;
 #   6. mgd serve --distcc (distcc_serve.py): a daemon builds hello with
@@ -180,6 +182,57 @@ grep -q "distcc: host 127.0.0.1:$port_c failed (exit 1[0-2][0-9]" "$work/3.err" 
   fail "death: the host's failure is not said"
 [ "$(cut -d' ' -f1 "$work/3.sum")" = "$want" ] || fail "death: the image differs"
 echo "death: $fb fallbacks, the same image"
+
+# --- 3b. a host that hangs after the probe -------------------------------------------
+# a proxy that hands the probe's connection to distccd b, then holds every
+# later one open without a word (a host that stopped mid-build, its TCP
+# connections left hanging): the compiles sent there time out (the action
+# limit, 6 s here) and run here; the build succeeds
+hang_port=$(free_port)
+python3 - "$hang_port" "$port_b" "$work/hang.ready" <<'PY' &
+import socket, sys, threading
+listen, target = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", listen))
+s.listen(64)
+open(sys.argv[3], "w").close()
+held = []
+def pipe(a, b):
+    try:
+        while (d := a.recv(65536)):
+            b.sendall(d)
+    except OSError:
+        pass
+    finally:
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+first = True
+while True:
+    c, _ = s.accept()
+    if first:
+        first = False
+        u = socket.create_connection(("127.0.0.1", target))
+        threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+        threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+    else:
+        held.append(c)
+PY
+pids+=("$!")
+for _ in $(seq 50); do
+  [ -e "$work/hang.ready" ] && break
+  sleep 0.1
+done
+"$mgd" build "$proj" --cache "$work/cache-3b" --force --verbose --action-timeout 6 \
+  --distcc "127.0.0.1:$hang_port/2" -o "$work/img3b" >"$work/3b.sum" 2>"$work/3b.err" ||
+  fail "hang: the build failed: $(grep -v '^\[' "$work/3b.err" | tail -3; tail -3 "$work/3b.err")"
+fb=$(sed -n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' "$work/3b.err")
+[ "${fb:-0}" -ge 1 ] || fail "hang: no fallback counted ($(grep 'distcc:' "$work/3b.err"))"
+[ "$(cut -d' ' -f1 "$work/3b.sum")" = "$want" ] || fail "hang: the image differs"
+echo "hang: $fb fallbacks, the same image"
 
 # --- 4. a user's compile error --------------------------------------------------------
 bad=$work/broken
