@@ -339,6 +339,41 @@ class WorkerTest(ApiTest):
         self.assertGreaterEqual(int(connected[0].split()[1]), 1, m)
         self.fail_job(again)
 
+    def test_a_claim_whose_answer_is_lost_expires(self):
+        # the worker's connection is gone before the coordinator answers
+        # (a client that timed out while the build was prepared): the build
+        # is leased to a worker that never heard of it, sends no heartbeat,
+        # and the lease timer queues it again all the same
+        self.assertStatus(claim(self.d, "ghost"), 204)
+        body = json.dumps({"name": "ghost", "wait_ms": 10000, "platforms": [
+            dict(PLATFORM, toolchain=F["toolchain"])]}).encode()
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        s.sendall(b"POST /workers/claim HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + F["worker"].encode() + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.3)  # the claim waits on the claims' pool
+        s.close()
+        b = self.d.start_build("wk", {"force": True})
+        deadline = time.monotonic() + LEASE_MS / 1000 * 4
+        log = ""
+        while time.monotonic() < deadline:
+            log = self.d.log(b["id"])
+            if "worker ghost stopped answering (no heartbeat for" in log:
+                break
+            time.sleep(0.2)
+        self.assertIn("worker ghost took the build (lease 1)", log)
+        self.assertIn("worker ghost stopped answering (no heartbeat for", log)
+        self.assertIn("queued again", log)
+        # it is anyone's again: with no worker in touch, the daemon's own
+        # threads build it
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.d.build(b["id"])["status"] in (
+                "queued", "running"):
+            time.sleep(0.2)
+        rec = self.d.build(b["id"])
+        self.assertEqual(rec["status"], "succeeded", rec)
+        self.assertIsNone(rec["worker"])
+
     # -- image, finish ---------------------------------------------------
 
     def test_image_upload_checks_hash_and_note(self):
