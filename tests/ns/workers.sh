@@ -27,11 +27,11 @@
 set -u
 mgd=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
-mgapi=$src/tests/ns/mgapi.py
 . "$src/tests/build/target_lib.sh"
 . "$src/tests/ns/ns_lib.sh"
 . "$src/tests/ns/cache_lib.sh"
 . "$src/tests/ns/distcc_lib.sh"
+. "$src/tests/ns/workers_lib.sh"
 dc_need
 
 LEASE_MS=1500
@@ -51,85 +51,34 @@ for h in w1 w2; do
     { echo "FAIL distccd on $h"; exit 1; }
 done
 
-# --- the coordinator
-ns_bg coord "$mgd" serve --listen "$coord_ip:8080" --data "$work/coord" --workers 1 --jobs 2 \
-  --remote-cache "$rcurl" --worker-lease-timeout "$LEASE_MS" 2>"$work/coord.err"
-curl_base=http://$coord_ip:8080
-ns_wait_http coord "$curl_base/health" || { echo "FAIL the coordinator does not start"; \
-  cat "$work/coord.err"; exit 1; }
-admin=$(cat "$work/coord/admin.token")
-
-# api METHOD PATH [BODY [TOKEN [HOST]]]: the answer's body; its status in
-# $work/status
-api() {
-  ns_run "${5:-coord}" curl -s -m 30 -X "$1" -H "Authorization: Bearer ${4:-$admin}" \
-    -H 'Content-Type: application/json' ${3:+--data "$3"} -o "$work/answer" \
-    -w '%{http_code}' "$curl_base$2" >"$work/status"
-  cat "$work/answer"
-}
-field() { python3 "$mgapi" get "$@"; }
-# wait_build ID [SECONDS]: until the build ends; its record in $work/build.ID
-wait_build() {
-  local id=$1 end=$((SECONDS + ${2:-120})) st
-  while [ "$SECONDS" -lt "$end" ]; do
-    api GET "/builds/$id" >"$work/build.$id"
-    st=$(field status <"$work/build.$id")
-    case $st in succeeded | failed | cancelled | interrupted) return 0 ;; esac
-    sleep 0.3
-  done
-  echo "build $id did not end: $(cat "$work/build.$id")"
-  return 1
-}
-# the status and worker of a build now
-now() { api GET "/builds/$1" | field status worker | paste -sd' '; }
-start_build() { # PROJECT [BODY]: the new build's id
-  local body=${2:-}
-  api POST "/projects/$1/build" "${body:-{\}}" | field id
-}
-
-token=$(api POST /tokens '{"scope": "worker", "name": "ns-workers"}' | field token)
-check "a worker token" test -n "$token"
-printf '%s\n' "$token" >"$work/token"
-chmod 600 "$work/token"
-# start_worker HOST NAME [args]: mgd worker on HOST, its stderr in NAME.err
-start_worker() {
-  local host=$1 name=$2
-  shift 2
-  ns_bg "$host" "$mgd" worker --coordinator "$curl_base" --token-file "$work/token" \
-    --name "$name" --data "$work/$name" --remote-cache "$rcurl" "$@" 2>"$work/$name.err"
-}
-connected() { # NAME...: all of them in GET /workers
-  local list n
-  list=$(api GET /workers)
-  for n in "$@"; do echo "$list" | grep -q "\"name\":\"$n\"" || return 1; done
-}
-wait_connected() {
-  local _
-  for _ in $(seq 300); do connected "$@" && return 0; sleep 0.1; done
-  return 1
-}
-start_worker w1 w1
-start_worker w2 w2
-check "both workers connect" wait_connected w1 w2
+# --- the coordinator and two workers (tests/ns/workers_lib.sh)
+wk_serve coord "$work/coord" --jobs 2 --remote-cache "$rcurl" \
+  --worker-lease-timeout "$LEASE_MS" || exit 1
+check "a worker token" wk_token
+token=$(cat "$work/wk.token")
+wk_worker w1 w1 --remote-cache "$rcurl"
+wk_worker w2 w2 --remote-cache "$rcurl"
+check "both workers connect" wk_wait_connected w1 w2
 
 # --- 1. ten builds over the two workers
 echo "--- 1. ten builds (at $SECONDS s)"
 ids=()
 for i in $(seq 0 9); do
-  api POST /projects "$(python3 "$mgapi" hello "hello$i")" >/dev/null
-  ids+=("$(start_build "hello$i")")
+  wk_project "hello$i"
+  ids+=("$(wk_start_build "hello$i")")
 done
-# meanwhile the local builds to compare with (this machine, one cache)
+# meanwhile the local builds to compare with (this machine, outside the
+# hosts: the build tests' cache, $MGD_CACHE, when CTest gives it)
 for i in $(seq 0 9); do
-  python3 "$mgapi" tree "hello$i" "$work/local$i"
-  "$mgd" build "$work/local$i" -o "$work/local$i.img" --cache "$work/local.cache" \
+  python3 "$wk_mgapi" tree "hello$i" "$work/local$i"
+  "$mgd" build "$work/local$i" -o "$work/local$i.img" --cache "${MGD_CACHE:-$work/local.cache}" \
     >"$work/local$i.sha" 2>"$work/local$i.log" || { echo "FAIL local build $i"; cat "$work/local$i.log"; }
 done
 ok=0 same_sha=0 ran_w1=0 ran_w2=0
 for i in $(seq 0 9); do
   id=${ids[$i]}
-  wait_build "$id" 180 || continue
-  read -r st who sha < <(field status worker image.sha256 <"$work/build.$id" | paste -sd' ')
+  wk_wait_build "$id" 180 || continue
+  read -r st who sha < <(wk_field status worker image.sha256 <"$work/build.$id" | paste -sd' ')
   [ "$st" = succeeded ] && ok=$((ok + 1))
   [ "$who" = w1 ] && ran_w1=$((ran_w1 + 1))
   [ "$who" = w2 ] && ran_w2=$((ran_w2 + 1))
@@ -149,11 +98,11 @@ check "1: every image's sha256 is the local build's" test "$same_sha" -eq 10
 
 # --- 2. kill -9 of a worker during a build
 echo "--- 2. kill -9 of a worker (at $SECONDS s)"
-api POST /projects "$(python3 "$mgapi" slow slowkill 1)" >/dev/null
-bid=$(start_build slowkill)
+wk_api POST /projects "$(python3 "$wk_mgapi" slow slowkill 1)" >/dev/null
+bid=$(wk_start_build slowkill)
 victim=
 for _ in $(seq 600); do
-  read -r st who < <(now "$bid")
+  read -r st who < <(wk_now "$bid")
   [ "$st" = running ] && [ -n "$who" ] && { victim=$who; break; }
   sleep 0.1
 done
@@ -171,20 +120,20 @@ wait "$vpid" 2>/dev/null # started by ns_bg: this shell's child (no "Killed" lin
 t_kill=$SECONDS
 moved=
 for _ in $(seq 600); do
-  read -r st who < <(now "$bid")
+  read -r st who < <(wk_now "$bid")
   [ "$who" = "$other" ] && [ "$st" = running ] && { moved=1; break; }
   sleep 0.1
 done
 check "2: after the lease the build runs on $other ($((SECONDS - t_kill)) s)" test -n "$moved"
-late=$(api POST "/workers/builds/$bid/finish" \
+late=$(wk_api POST "/workers/builds/$bid/finish" \
   "{\"lease\": ${lease:-0}, \"status\": \"failed\", \"error\": \"late\"}" "$token" "$victim" \
-  >/dev/null; cat "$work/status")
+  >/dev/null; cat "$work/wk.status")
 check "2: the lost worker's late finish (lease $lease) gets 409 ($late)" \
   test -n "$lease" -a "$late" = 409
-wait_build "$bid" 180
-read -r st who < <(field status worker <"$work/build.$bid" | paste -sd' ')
+wk_wait_build "$bid" 180
+read -r st who < <(wk_field status worker <"$work/build.$bid" | paste -sd' ')
 check "2: the build succeeded on $other ($st on $who)" test "$st" = succeeded -a "$who" = "$other"
-api GET "/builds/$bid/log" >"$work/slowkill.log"
+wk_api GET "/builds/$bid/log" >"$work/slowkill.log"
 check "2: the log says $victim stopped answering" grep -q "worker $victim stopped answering" \
   "$work/slowkill.log"
 
@@ -194,14 +143,14 @@ kill "$(ns_prog_pid "$other" mgd worker)"
 for _ in $(seq 100); do [ -z "$(ns_prog_pid "$other" mgd worker)" ] && break; sleep 0.1; done
 check "3: $other stopped on SIGTERM" grep -q "SIGTERM: stopping" "$work/$other.err"
 hosts="$w1_ip/2 $w2_ip/2"
-start_worker "$victim" wd --distcc "$hosts"
-check "3: the distcc worker connects" wait_connected wd
+wk_worker "$victim" wd --remote-cache "$rcurl" --distcc "$hosts"
+check "3: the distcc worker connects" wk_wait_connected wd
 check "3: its probe kept both hosts" grep -q "distcc: 2 hosts: $w1_ip, $w2_ip" "$work/wd.err"
 s1=$(dc_served "$work/w1.distccd.log") s2=$(dc_served "$work/w2.distccd.log")
-bid=$(start_build hello0 '{"force": true}')
-wait_build "$bid" 180
-read -r st who sha < <(field status worker image.sha256 <"$work/build.$bid" | paste -sd' ')
-api GET "/builds/$bid/log" >"$work/distcc.log"
+bid=$(wk_start_build hello0 '{"force": true}')
+wk_wait_build "$bid" 180
+read -r st who sha < <(wk_field status worker image.sha256 <"$work/build.$bid" | paste -sd' ')
+wk_api GET "/builds/$bid/log" >"$work/distcc.log"
 on1=$(($(dc_served "$work/w1.distccd.log") - s1)) on2=$(($(dc_served "$work/w2.distccd.log") - s2))
 compiles=$(dc_compiles "$work/distcc.log") remote=$(dc_remote "$work/distcc.log")
 fallbacks=$(dc_fallbacks "$work/distcc.log")
