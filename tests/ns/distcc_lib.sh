@@ -41,7 +41,7 @@ dc_start() { # LOG LISTEN PORT ALLOW [RUNNER...]
   : >"$log"
   chmod 666 "$log"
   # (with ns_run as RUNNER, the subshell becomes distccd: tests/ns/ns_lib.sh)
-  ns_exec=exec "$@" "$dc_distccd" --daemon --no-detach --port "$port" --listen "$listen" "${allow[@]}" \
+  ns_exec="exec" "$@" "$dc_distccd" --daemon --no-detach --port "$port" --listen "$listen" "${allow[@]}" \
     --log-file "$log" --jobs "$dc_jobs" &
   dc_pid=$!
   for _ in $(seq 50); do

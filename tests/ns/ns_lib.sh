@@ -31,9 +31,10 @@
 #                    what `kill -9` takes down to crash a program
 #   ns_atexit CMD    a command the exit trap runs after the hosts are gone
 #                    (say rm -rf "$work")
-# Hosts of the cache test: cache, b1, b2, other (tests/ns/cache.sh); a
-# coordinator, workers or distcc hosts are more ns_host calls, and what runs
-# on them is started with ns_bg.
+# Hosts of the cache test: cache, b1, b2, other (tests/ns/cache.sh); of the
+# workers test: cache, coord, w1, w2 (tests/ns/workers.sh, with
+# workers_lib.sh and distcc_lib.sh for what runs on them, started with
+# ns_bg); bench/scale has cache, b1, b2, w1, w2, coord.
 
 # shellcheck shell=bash
 ns_id=mgns$$
@@ -95,7 +96,7 @@ ns_run() { # NAME CMD...
 
 # the subshell of `&` becomes the program (ns_exec=exec): $! is its pid,
 # and no shell is left to print "Terminated" when the cleanup stops it
-ns_bg() { ns_exec=exec ns_run "$@" & }
+ns_bg() { ns_exec="exec" ns_run "$@" & }
 
 ns_wait_http() { # NAME URL
   local _

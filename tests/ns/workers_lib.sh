@@ -24,7 +24,7 @@
 #                     its data in $work/NAME, its stderr in $work/NAME.err
 #   wk_wait_connected NAME...  until GET /workers shows them all (30 s)
 
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154 # $mgd and $work: the caller's
 wk_mgapi=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mgapi.py
 wk_url=
 wk_admin=
