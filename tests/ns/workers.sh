@@ -143,6 +143,14 @@ kill "$(ns_prog_pid "$other" mgd worker)"
 for _ in $(seq 100); do [ -z "$(ns_prog_pid "$other" mgd worker)" ] && break; sleep 0.1; done
 check "3: $other stopped on SIGTERM" grep -q "SIGTERM: stopping" "$work/$other.err"
 hosts="$w1_ip/2 $w2_ip/2"
+# a host list mgd refuses (docs/distcc.md, "Hosts"): a usage error
+for bad in "user@$w1_ip" "$w1_ip,cpp" "$w1_ip:99999" "$w1_ip $w1_ip"; do
+  "$mgd" worker --coordinator "$wk_url" --token x --data "$work/bad" --distcc "$bad" \
+    2>"$work/bad.err"
+  st=$?
+  check "3: mgd worker --distcc '$bad' is refused (status $st: $(cat "$work/bad.err"))" \
+    test "$st" -eq 2 -a -n "$(grep distcc "$work/bad.err")"
+done
 wk_worker "$victim" wd --remote-cache "$rcurl" --distcc "$hosts"
 check "3: the distcc worker connects" wk_wait_connected wd
 check "3: its probe kept both hosts" grep -q "distcc: 2 hosts: $w1_ip, $w2_ip" "$work/wd.err"
