@@ -92,7 +92,8 @@ int mg_cli_remote_config(const char *prog, const mg_args *a, mg_remote_config *c
     "  --remote-cache-credentials FILE  the Authorization header's value, on the first line\n"     \
     "                          of FILE (which other users must not be able to read)\n"
 
-/* The distcc option that mgd build and mgd serve share (docs/distcc.md):
+/* The distcc option that mgd build, mgd serve and mgd worker share
+ * (docs/distcc.md):
  * --distcc HOSTS (else $MGD_DISTCC), in distcc's host syntax. */
 extern const mg_option mg_cli_distcc_options[];
 /* Parses it into *hosts: 1 when hosts are given, 0 when none are, -1 (with

@@ -1,7 +1,7 @@
 /*
  * mgd worker --coordinator URL (--token T | --token-file F | $MGD_TOKEN)
  *            [--jobs N] [--name NAME] [--data DIR] [--cache DIR]
- *            [--no-sandbox] [REMOTE CACHE] [LIMITS]
+ *            [--no-sandbox] [REMOTE CACHE] [DISTCC] [LIMITS]
  *
  * A pull worker: it asks a coordinator (`mgd serve`) for builds it can do
  * and runs them here, through the same toolchain, sandbox and action cache
@@ -34,6 +34,10 @@
  *
  * --jobs N is the number of builds at once, each with its own claim loop
  * (a thread); each build runs as many processes as there are cores.
+ * --distcc HOSTS sends the builds' C compiles to distcc hosts
+ * (docs/distcc.md), probed at start for every platform this worker offers,
+ * as mgd serve probes them: a host whose compiler differs from this one's
+ * would put its objects in the shared cache under this compiler's keys.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -130,6 +134,9 @@ typedef struct worker {
     mg_catalog *catalog;
     mg_remote_config remote;
     bool has_remote;
+    /* the distcc hosts given, and those the probe kept (used when given) */
+    mg_distcc_hosts distcc_given, distcc;
+    bool has_distcc;
     mg_build_limits limits;
     bool no_sandbox;
     platform *platforms;
@@ -977,6 +984,7 @@ static bool run_steps(job *j, outcome *o)
         .targets = w->targets,
         .cache = w->cache,
         .remote = w->has_remote ? &w->remote : NULL,
+        .distcc = w->has_distcc ? &w->distcc : NULL,
         .output = image,
         .force = j->force,
         .limits = &w->limits,
@@ -1208,7 +1216,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mgd worker --coordinator URL (--token T | --token-file F | $MGD_TOKEN)\n"
                "                  [--jobs N] [--name NAME] [--data DIR] [--cache DIR]\n"
-               "                  [--no-sandbox] [REMOTE CACHE] [LIMITS]\n"
+               "                  [--no-sandbox] [REMOTE CACHE] [DISTCC] [LIMITS]\n"
                "\n"
                "Builds what a coordinator (mgd serve) hands out, here, until SIGINT or SIGTERM.\n"
                "  --coordinator URL  the coordinator, http:// or https://\n"
@@ -1220,7 +1228,7 @@ static void usage(FILE *f)
                "  --data DIR         scratch space of the builds and the lock (default ./worker)\n"
                "  --cache DIR        the action cache (default DATA/cache)\n"
                "  --no-sandbox       run the actions without the bubblewrap sandbox (limits only)\n"
-               "" MG_CLI_REMOTE_USAGE MG_CLI_LIMITS_USAGE
+               "" MG_CLI_REMOTE_USAGE MG_CLI_DISTCC_USAGE MG_CLI_LIMITS_USAGE
                "Exit status: 0 stopped by a signal, 1 cannot start or the coordinator refuses the\n"
                "token, 2 usage.\n");
 }
@@ -1352,7 +1360,23 @@ static int take_options(worker *w, const mg_args *a, char **token)
     int has_remote = mg_cli_remote_config("mgd worker", a, &w->remote);
     if (has_remote < 0) return -1;
     w->has_remote = has_remote > 0;
+    int has_distcc = mg_cli_distcc_hosts("mgd worker", a, &w->distcc_given);
+    if (has_distcc < 0) return -1;
+    w->has_distcc = has_distcc > 0;
     return 0;
+}
+
+/* The distcc probe, for every platform this worker offers: the hosts kept
+ * are those whose compiler gives this machine's objects for all of them. */
+static void probe_distcc(worker *w)
+{
+    if (!w->has_distcc) return;
+    mg_distcc_probe_target *pt = mg_xmalloc(w->n_platforms * sizeof *pt);
+    for (size_t i = 0; i < w->n_platforms; i++)
+        pt[i] = (mg_distcc_probe_target){w->platforms[i].target, w->platforms[i].arch};
+    mg_cli_distcc_probe("mgd worker", &w->distcc_given, pt, w->n_platforms, w->no_sandbox,
+                        &w->distcc);
+    free(pt);
 }
 
 /* The data directory, its lock (one worker per directory: each removes
@@ -1403,6 +1427,8 @@ static int open_state(worker *w, const char *cache_dir)
 static void worker_free(worker *w, char *token)
 {
     mg_remote_config_free(&w->remote);
+    mg_distcc_hosts_free(&w->distcc_given);
+    mg_distcc_hosts_free(&w->distcc);
     mg_cache_close(w->cache);
     mg_targets_free(w->targets);
     mg_catalog_free(w->catalog);
@@ -1430,8 +1456,9 @@ int mg_cmd_worker(int argc, char **argv)
     pthread_mutex_init(&w.mu, NULL);
     char *token = NULL;
     mg_args args MG_ARGS_SCOPED = {0};
-    const mg_option *const tables[] = {worker_options, mg_cli_limit_options, mg_cli_remote_options};
-    if (mg_cli_parse_options("mgd worker", &args, tables, 3, argc, argv) != 0) {
+    const mg_option *const tables[] = {worker_options, mg_cli_limit_options, mg_cli_remote_options,
+                                       mg_cli_distcc_options};
+    if (mg_cli_parse_options("mgd worker", &args, tables, 4, argc, argv) != 0) {
         usage(stderr);
         worker_free(&w, token);
         return 2;
@@ -1461,6 +1488,7 @@ int mg_cmd_worker(int argc, char **argv)
         worker_free(&w, token);
         return 1;
     }
+    probe_distcc(&w);
 
     /* SIGINT and SIGTERM are taken by sigtimedwait() below; the threads
      * inherit the mask */

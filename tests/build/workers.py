@@ -38,7 +38,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "api"))
 import harness  # noqa: E402
 
 MGD = harness.MGD = os.path.abspath(sys.argv[1])
-EXAMPLES = harness.EXAMPLES
 CACHE = os.environ.get("MGD_CACHE")
 LEASE_MS = 1500
 failures = []
@@ -118,10 +117,7 @@ def local_sha(target, arch, name, work):
     """The sha256 of `mgd build` of examples/hello named `name`."""
     src = os.path.join(work, "local-" + name)
     if not os.path.isdir(src):
-        shutil.copytree(os.path.join(EXAMPLES, "hello"), src,
-                        ignore=shutil.ignore_patterns("dist"))
-        with open(os.path.join(src, "config.json"), "w") as f:
-            json.dump(harness.hello_config(name), f)
+        harness.hello_tree(src, name)
     out = os.path.join(work, "ref-%s-%s-%s" % (name, target, arch))
     argv = [MGD, "build", src, "--target", target, "--arch", arch, "-o", out] + \
         (["--cache", CACHE] if CACHE else [])
