@@ -396,6 +396,24 @@ Test(orphans, only_what_nothing_names_any_more)
     free_strs(o, n);
 }
 
+Test(orphans, the_project_s_own_tree_stays)
+{
+    /* the deleted build's tree is still the project's: the next build
+     * takes it (its snapshot keeps that name) */
+    const char *tree = hexof("the project's tree");
+    int64_t p = project("p", tree, NULL);
+    failed(p, &(spec){.sources = tree});
+    failed(p, &(spec){.sources = hexof("another tree")});
+    failed(p, &(spec){.sources = hexof("another tree")});
+    int64_t *del = NULL;
+    cr_assert_eq(collect(1, NULL, 0, &del), 2);
+    free(del);
+    char **o = NULL;
+    size_t n = orphans(&o);
+    cr_assert_eq(n, 0, "%s", n ? o[0] : "");
+    free(o);
+}
+
 Test(orphans, a_blob_named_again_leaves_the_list)
 {
     int64_t p = project("p", hexof("t"), NULL);
@@ -559,6 +577,10 @@ Test(run, deletes_builds_logs_pins_blobs_and_mirrors_and_counts_the_bytes)
     cr_assert_eq(access(busy_git, F_OK), 0);
     cr_assert_eq(r.bytes_freed, r.log_bytes + r.blob_bytes + r.mirror_bytes);
     cr_assert_gt(r.bytes_freed, 0);
+    /* nothing is left pending */
+    char **left = NULL;
+    cr_assert_eq(orphans(&left), 0);
+    free(left);
 
     /* the shared image loses its action record to the cache's own gc: with
      * no pin left, it goes then */

@@ -6,8 +6,10 @@
  * and the project moved on; a store failure surfaces as such.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -211,4 +213,37 @@ Test(service_gc, a_store_failure_surfaces)
     cr_assert_eq(r.builds_deleted, 0, "nothing was deleted: the transaction rolled back");
     mg_service_err_free(&e);
     mg_project_free(&p);
+}
+
+typedef struct gc_thread {
+    mg_gc_report r;
+    int rc;
+    volatile int done;
+} gc_thread;
+
+static void *run_gc(void *arg)
+{
+    gc_thread *t = arg;
+    mg_service_err e = {0};
+    t->rc = mg_service_gc(&fx.svc, "test", &t->r, &e);
+    mg_service_err_free(&e);
+    mg_store_thread_done(fx.store);
+    t->done = 1;
+    return NULL;
+}
+
+Test(service_gc, a_run_waits_for_a_flow_that_holds_blobs)
+{
+    /* what pins a blob before the database names it holds gc off: the
+     * run starts only once the flow let go */
+    mg_queue_blobs_hold(fx.queue);
+    gc_thread t = {0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, run_gc, &t), 0);
+    usleep(300 * 1000);
+    cr_assert_eq(t.done, 0, "gc ran while a flow held the blobs");
+    mg_queue_blobs_release(fx.queue);
+    pthread_join(th, NULL);
+    cr_assert_eq(t.done, 1);
+    cr_assert_eq(t.rc, 0);
 }
