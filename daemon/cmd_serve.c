@@ -323,7 +323,6 @@ int mg_cmd_serve(int argc, char **argv)
     }
     fprintf(stderr, "mgd: data in %s, %u worker%s\n", mg_daemon_data_dir(d), o.workers,
             o.workers == 1 ? "" : "s");
-    fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_daemon_port(d));
     if (o.keep_builds)
         fprintf(stderr, "mgd: retention: %lld finished builds per project, target and arch; ",
                 (long long)o.keep_builds);
@@ -333,6 +332,7 @@ int mg_cmd_serve(int argc, char **argv)
         fprintf(stderr, "gc every %u s\n", o.gc_interval_s);
     else
         fprintf(stderr, "gc on POST /gc only\n");
+    fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_daemon_port(d));
     if (o.remote)
         fprintf(stderr, "mgd: remote cache %s%s\n", o.remote->url,
                 o.remote->read_only ? " (read only)" : "");

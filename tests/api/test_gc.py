@@ -174,7 +174,7 @@ class Gc(harness.ApiTest):
         harness.wait_running_compile(d, running["id"], "slow.c")
         self.patch_sources("slow", harness.printer_source("slow, later"), **{"slow.c": "int x;\n"})
         self.patch_sources("pr", harness.printer_source("v2"))
-        waiting = d.start_build("pr", {"force": True})
+        waiting = d.start_build("pr")
         self.assertEqual(waiting["sources_sha256"], tree2)
         self.patch_sources("pr", harness.printer_source("v6"))
         self.assertEqual(d.build(waiting["id"])["status"], "queued")
@@ -264,6 +264,43 @@ class Gc(harness.ApiTest):
         self.assertStatus(r, 200)
         self.assertEqual(hashlib.sha256(r.body).hexdigest(), w["image"]["sha256"])
         self.assertEqual(d.build(running["id"])["status"], "succeeded")
+
+    # -- the periodic gc -------------------------------------------------------
+
+    def test_c_periodic(self):
+        """--gc-interval 1: a second daemon collects by itself, says so in its
+        log and /metrics; the options refuse what they cannot take."""
+        for bad in (["--keep-builds", "-1"], ["--keep-builds", "1000001"],
+                    ["--keep-builds", "two"], ["--gc-interval", "-5"],
+                    ["--gc-interval", "2592001"], ["--gc-interval", ""]):
+            r = subprocess.run([harness.MGD, "serve", "--listen", "127.0.0.1:0", "--data",
+                                os.path.join(self.d.tmp, "never")] + bad,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, (bad, r))
+            self.assertIn(bad[0], r.stderr)
+        d = harness.Daemon(workers=1, cache=None,
+                           extra_args=["--keep-builds", "1", "--gc-interval", "1"])
+        d.seed_cache()
+        self.addCleanup(d.finish)
+        d.start()
+        self.assertIn("mgd: retention: 1 finished builds per project, target and arch; "
+                      "gc every 1 s", d.stderr_text())
+        d.create_project(printer("per", "one"))
+        first = d.build_and_wait("per")
+        r = d.request("PATCH", "/projects/per",
+                      {"sources": {"unikernel.c": harness.printer_source("two")}})
+        self.assertStatus(r, 200)
+        last = d.build_and_wait("per")
+        deadline = harness.time.monotonic() + 30
+        while d.get("/builds/%d" % first["id"]).status != 404:
+            self.assertLess(harness.time.monotonic(), deadline, d.stderr_text())
+            harness.time.sleep(0.2)
+        self.assertStatus(d.get("/builds/%d" % last["id"]), 200)
+        self.assertTrue(any(re.search(r"mgd: gc \(periodic\): deleted 1 build \(1 kept\)", l)
+                            for l in d.stderr_lines), d.stderr_text())
+        m = d.get("/metrics").text
+        self.assertGreaterEqual(self.metric(m, 'mgd_gc_runs_total{result="ok"}'), 1)
+        self.assertEqual(self.metric(m, 'mgd_gc_deleted_total{kind="builds"}'), 1)
 
     def check_store(self, d):
         """The database is sound and agrees with the files."""
