@@ -1,7 +1,8 @@
 /*
  * store.h - the daemon's durable state in SQLite: projects, config
- * versions, builds (the queue is the builds table), logs index, artifacts
- * and tokens.
+ * versions, builds (the queue is the builds table), logs index, artifacts,
+ * tokens, and retention (a project's own, pins, the blobs gc has still to
+ * unpin: daemon/gc.h).
  *
  * One database file (DATA/mgd.sqlite3) opened in WAL mode with
  * foreign_keys on and a busy timeout. An mg_store is shared by every
