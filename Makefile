@@ -58,6 +58,7 @@ bench: build
 	@bench/build/bench_build.py $(RELEASE)/daemon/mgd examples
 	@bench/api/bench_api.py $(RELEASE)/daemon/mgd
 	@bench/queue/bench_queue.py $(RELEASE)/daemon/mgd
+	@bench/gc/bench_gc.py $(RELEASE)/daemon/mgd
 	@bench/client/bench_mgctl.py $(RELEASE)/daemon/mgd $(RELEASE)/client/mgctl
 	@bench/web/bench_dashboard.py $(RELEASE)/daemon/mgd
 	@bench/image/bench_image.py $(RELEASE)/daemon/mgd examples

@@ -212,6 +212,7 @@ void mg_h_hash(mg_req *r);
 void mg_h_tokens_create(mg_req *r);
 void mg_h_tokens_list(mg_req *r);
 void mg_h_tokens_delete(mg_req *r);
+void mg_h_gc(mg_req *r);
 
 void mg_h_projects_create(mg_req *r);
 void mg_h_projects_list(mg_req *r);
@@ -231,6 +232,7 @@ void mg_h_builds_list(mg_req *r);
 void mg_h_build_show(mg_req *r);
 void mg_h_build_cancel(mg_req *r);
 void mg_h_build_rebuild(mg_req *r);
+void mg_h_build_pin(mg_req *r);
 
 void mg_h_build_log(mg_req *r);
 void mg_h_build_image(mg_req *r);

@@ -100,6 +100,34 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
                   "# TYPE mgd_distcc_fallbacks_total counter\nmgd_distcc_fallbacks_total %" PRIu64
                   "\n",
                   q.distcc_remote, q.distcc_fallbacks);
+    mg_buf_printf(b,
+                  "# HELP mgd_gc_runs_total Gc runs (periodic and POST /gc), and those that "
+                  "failed part-way.\n"
+                  "# TYPE mgd_gc_runs_total counter\n"
+                  "mgd_gc_runs_total{result=\"ok\"} %" PRIu64 "\n"
+                  "mgd_gc_runs_total{result=\"failed\"} %" PRIu64 "\n"
+                  "# HELP mgd_gc_deleted_total What gc deleted, by kind.\n"
+                  "# TYPE mgd_gc_deleted_total counter\n"
+                  "mgd_gc_deleted_total{kind=\"builds\"} %" PRIu64 "\n"
+                  "mgd_gc_deleted_total{kind=\"logs\"} %" PRIu64 "\n"
+                  "mgd_gc_deleted_total{kind=\"blobs\"} %" PRIu64 "\n"
+                  "mgd_gc_deleted_total{kind=\"mirrors\"} %" PRIu64 "\n"
+                  "# HELP mgd_gc_freed_bytes_total Bytes gc freed (logs, blobs, mirrors).\n"
+                  "# TYPE mgd_gc_freed_bytes_total counter\n"
+                  "mgd_gc_freed_bytes_total %" PRIu64 "\n",
+                  q.gc_runs - q.gc_failures, q.gc_failures, q.gc_builds_deleted, q.gc_logs_deleted,
+                  q.gc_blobs_deleted, q.gc_mirrors_deleted, q.gc_bytes_freed);
+    /* no sample before the first run: its time would read as 1970 */
+    bool ran = q.gc_last_unix_ms > 0;
+    mg_buf_adds(b, "# HELP mgd_gc_last_run_timestamp_seconds When the last gc ended.\n"
+                   "# TYPE mgd_gc_last_run_timestamp_seconds gauge\n");
+    if (ran)
+        mg_buf_printf(b, "mgd_gc_last_run_timestamp_seconds %.3f\n",
+                      (double)q.gc_last_unix_ms / 1e3);
+    mg_buf_adds(b, "# HELP mgd_gc_last_run_duration_seconds How long the last gc took.\n"
+                   "# TYPE mgd_gc_last_run_duration_seconds gauge\n");
+    if (ran)
+        mg_buf_printf(b, "mgd_gc_last_run_duration_seconds %.3f\n", (double)q.gc_last_ms / 1e3);
     histogram(b, "mgd_action_duration_seconds", "Time of the build actions that ran.",
               mg_queue_buckets, MG_QUEUE_N_BUCKETS, q.actions_bucket, q.actions_sum);
     histogram(b, "mgd_build_duration_seconds", "Time of finished builds.", mg_queue_buckets,

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "daemon/cli_common.h"
+#include "daemon/gc.h"
 #include "daemon/snapshot.h"
 #include "daemon/sources.h"
 #include "base/arena.h"
@@ -116,6 +117,15 @@ struct mg_queue {
     identity_entry idents[MAX_IDENTITIES];
     size_t n_idents;
     pthread_mutex_t remote_log_lock; /* one append to a pull worker's log at a time */
+    /* Read-held by every flow that pins a blob before the database names
+     * it, until it does: a build's image until its end is recorded, a reuse
+     * from its lookup until then, an inline snapshot until its build is
+     * queued (mg_queue_blobs_hold); write-held by gc while it deletes
+     * builds and unpins blobs (gc.h), so it never unpins one in between.
+     * Writers first, so that a busy daemon does not starve gc; no thread
+     * ever holds it twice. */
+    pthread_rwlock_t blobs_lock;
+    pthread_mutex_t gc_lock; /* one gc at a time */
 };
 
 static struct worker_slot *remote_slot(mg_queue *q, int64_t id);
@@ -220,26 +230,21 @@ typedef struct job {
     char hash[MG_SHA256_HEX_SIZE];
     /* the result, written by finish_build */
     mg_stored_build done;
+    bool blobs_held; /* q->blobs_lock, from a reuse's lookup or the image's pin to the end */
 } job;
 
-/* The key of the record that pins blob `sha` as a `kind`. */
-static void pin_key(const char *kind, const char *sha, char key[MG_SHA256_HEX_SIZE])
+static void job_blobs_hold(job *j)
 {
-    char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
-    mg_sha256_bytes_hex(text, strlen(text), key);
-    free(text);
+    if (j->blobs_held) return;
+    pthread_rwlock_rdlock(&j->q->blobs_lock);
+    j->blobs_held = true;
 }
 
-/* Keeps a blob alive through cache gc: a record naming it. */
-static int pin_blob(mg_cache *c, const char *kind, const char *sha, mg_err *e)
+static void job_blobs_release(job *j)
 {
-    char key[MG_SHA256_HEX_SIZE];
-    pin_key(kind, sha, key);
-    char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
-    const char *blobs[] = {sha};
-    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, e);
-    free(text);
-    return r;
+    if (!j->blobs_held) return;
+    pthread_rwlock_unlock(&j->q->blobs_lock);
+    j->blobs_held = false;
 }
 
 int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e)
@@ -251,7 +256,7 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e)
     if (strcmp(sha, p->sources_sha256))
         return mg_err_set(e, MG_E_INTERNAL,
                           "the project's sources hash does not match its content");
-    return pin_blob(q->o.cache, "sources", sha, e);
+    return mg_gc_pin(q->o.cache, "sources", sha, e);
 }
 
 /* The fetch process parses what a remote sends with libgit2: it runs in a
@@ -566,6 +571,9 @@ static int resolve_job(job *j)
     record_inputs(j, NULL, j->hash, NULL);
     log_line(&j->log, "input hash %s", j->hash);
     if (!j->row.force) {
+        /* from the lookup to the build's end: gc must not delete the build
+         * reused, nor unpin its image, in between */
+        job_blobs_hold(j);
         int64_t prev = mg_store_build_find_reusable(q->o.store, j->hash, j->row.id, &e);
         mg_stored_build p;
         /* the store failing here costs a build, not the build */
@@ -593,6 +601,7 @@ static int resolve_job(job *j)
                      (long long)prev);
             mg_stored_build_free(&p);
         }
+        job_blobs_release(j);
     }
     return 0;
 }
@@ -663,12 +672,14 @@ static void build_it(job *j)
         return;
     }
 
-    /* 5. keep the image */
+    /* 5. keep the image (pinned, and unpinned by no gc until the build's
+     * end names it) */
+    job_blobs_hold(j);
     char sha[MG_SHA256_HEX_SIZE];
     uint64_t size = 0;
     int stored = mg_cache_blob_put(q->o.cache, image, sha, &size, &e);
     if (stored != 0) j->err = e;
-    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, &j->err)) {
+    if (stored != 0 || mg_gc_pin(q->o.cache, "artifact", sha, &j->err)) {
         fail_build(j, "cannot store the image: %s", j->err.msg);
         free(image);
         return;
@@ -738,6 +749,7 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
 /* Frees what a job holds but its log. */
 static void job_free(job *j)
 {
+    job_blobs_release(j);
     mg_errors_free(&j->errs);
     mg_graph_free(j->g);
     free(j->keys);
@@ -777,6 +789,7 @@ static void end_job(job *j)
             mg_store_set_log_size(q->o.store, id, (int64_t)j->log.size, &err) != 0)
             fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err.msg);
     }
+    job_blobs_release(j);
     if (j->log.fd >= 0) close(j->log.fd);
     j->log.fd = -1;
     double secs = (double)mg_ms_since(j->log.start_ms) / 1e3;
@@ -993,8 +1006,12 @@ static int remove_project(mg_queue *q, int64_t project_id, const int64_t *ids, s
     if (mg_queue_forget_project(q, project_id, e)) return -1;
     char **orphans = NULL;
     size_t n_orphans = 0;
+    /* as gc does: no blob of another project's build is unpinned between
+     * its pin and the row that names it */
+    pthread_rwlock_wrlock(&q->blobs_lock);
     int rc = mg_store_project_delete(q->o.store, project_id, &orphans, &n_orphans, e);
     if (rc == 0) rc = mg_queue_forget_blobs(q, orphans, n_orphans, e);
+    pthread_rwlock_unlock(&q->blobs_lock);
     for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
     free(orphans);
     return rc;
@@ -1083,6 +1100,12 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
     pthread_cond_init(&q->log_cond, NULL);
     pthread_cond_init(&q->claim_cond, NULL);
     pthread_mutex_init(&q->remote_log_lock, NULL);
+    pthread_rwlockattr_t rwa;
+    pthread_rwlockattr_init(&rwa);
+    pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&q->blobs_lock, &rwa);
+    pthread_rwlockattr_destroy(&rwa);
+    pthread_mutex_init(&q->gc_lock, NULL);
     finish_deletes(q);
     /* the threads' slots, then those of pull workers' builds */
     q->n_slots = q->o.workers + MAX_REMOTE_BUILDS;
@@ -1153,6 +1176,8 @@ void mg_queue_stop(mg_queue *q)
     pthread_cond_destroy(&q->log_cond);
     pthread_cond_destroy(&q->claim_cond);
     pthread_mutex_destroy(&q->remote_log_lock);
+    pthread_rwlock_destroy(&q->blobs_lock);
+    pthread_mutex_destroy(&q->gc_lock);
     free(q->slots);
     free(q->self_exe);
     free(q->logs_dir);
@@ -1267,19 +1292,72 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256)
 
 int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e)
 {
-    static const char *const kinds[] = {"artifact", "sources"};
-    int r = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < 2; k++) {
-            char key[MG_SHA256_HEX_SIZE];
-            pin_key(kinds[k], sha256s[i], key);
-            if (mg_cache_record_remove(q->o.cache, key) != 0 && r == 0) {
-                mg_err_set(e, MG_E_IO, "cannot remove the cache record of %s %.12s: %s", kinds[k],
-                           sha256s[i], strerror(errno));
-                r = -1;
-            }
-        }
-    return r;
+    return mg_gc_unpin(q->o.cache, sha256s, n, e);
+}
+
+void mg_queue_blobs_hold(mg_queue *q)
+{
+    pthread_rwlock_rdlock(&q->blobs_lock);
+}
+
+void mg_queue_blobs_release(mg_queue *q)
+{
+    pthread_rwlock_unlock(&q->blobs_lock);
+}
+
+static void gc_exclusive(void *ctx, bool on)
+{
+    mg_queue *q = ctx;
+    if (on)
+        pthread_rwlock_wrlock(&q->blobs_lock);
+    else
+        pthread_rwlock_unlock(&q->blobs_lock);
+}
+
+int mg_queue_gc(mg_queue *q, int64_t keep_builds, const char *why, mg_gc_report *r, mg_err *e)
+{
+    pthread_mutex_lock(&q->gc_lock);
+    /* the builds the workers hold: one that ended (a cancel) may still
+     * write its log and record its end */
+    int64_t *held = NULL;
+    size_t n_held = 0;
+    pthread_mutex_lock(&q->lock);
+    held = mg_xmalloc((q->n_slots ? q->n_slots : 1) * sizeof *held);
+    for (unsigned i = 0; i < q->n_slots; i++)
+        if (q->slots[i].build_id) held[n_held++] = q->slots[i].build_id;
+    pthread_mutex_unlock(&q->lock);
+    mg_gc_options o = {
+        .store = q->o.store,
+        .cache = q->o.cache,
+        .data_dir = q->o.data_dir,
+        .keep_builds = keep_builds,
+        .held = held,
+        .n_held = n_held,
+        .exclusive = gc_exclusive,
+        .ctx = q,
+    };
+    int rc = mg_gc_run(&o, r, e);
+    free(held);
+    char line[256];
+    mg_gc_report_line(r, line, sizeof line);
+    if (rc == 0)
+        fprintf(stderr, "mgd: gc (%s): %s\n", why, line);
+    else
+        fprintf(stderr, "mgd: gc (%s) failed: %s; until then it %s\n", why, e->msg, line);
+    pthread_mutex_lock(&q->lock);
+    mg_queue_metrics *m = &q->metrics;
+    m->gc_runs++;
+    m->gc_failures += rc != 0;
+    m->gc_builds_deleted += (uint64_t)r->builds_deleted;
+    m->gc_logs_deleted += (uint64_t)r->logs_deleted;
+    m->gc_blobs_deleted += (uint64_t)r->blobs_deleted;
+    m->gc_mirrors_deleted += (uint64_t)r->mirrors_deleted;
+    m->gc_bytes_freed += r->bytes_freed;
+    m->gc_last_unix_ms = mg_store_now_ms();
+    m->gc_last_ms = (uint64_t)r->duration_ms;
+    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->gc_lock);
+    return rc;
 }
 
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)
@@ -1842,6 +1920,7 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bo
                            mg_err *e)
 {
     *need_image = false;
+    bool held = false;
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, done->id);
     bool ok = holds(s, done->lease, token) && !s->preparing;
@@ -1857,20 +1936,35 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bo
                               "/workers/builds/%lld/image",
                               done->image_sha256, (long long)done->id);
         }
+        /* from here to the build's end: no gc unpins the image meanwhile
+         * (one that removed it since have_image asks for it again) */
+        pthread_rwlock_rdlock(&q->blobs_lock);
+        held = true;
         uint64_t size = 0;
-        mg_cache_blob_stat(q->o.cache, done->image_sha256, &size, NULL);
-        if ((int64_t)size != done->image_size)
+        if (mg_cache_blob_stat(q->o.cache, done->image_sha256, &size, NULL) != 0) {
+            pthread_rwlock_unlock(&q->blobs_lock);
+            *need_image = true;
+            return mg_err_set(e, MG_E_NOT_FOUND,
+                              "image %s is not available to the coordinator: PUT it to "
+                              "/workers/builds/%lld/image",
+                              done->image_sha256, (long long)done->id);
+        }
+        if ((int64_t)size != done->image_size) {
+            pthread_rwlock_unlock(&q->blobs_lock);
             return mg_err_set(e, MG_E_INVALID, "image %s has %llu bytes, not %lld",
                               done->image_sha256, (unsigned long long)size,
                               (long long)done->image_size);
+        }
         char *path = mg_cache_blob_path(q->o.cache, done->image_sha256);
         char what[80];
         snprintf(what, sizeof what, "image %.12s", done->image_sha256);
         int ok_image = path ? image_of_build(q, done->id, path, what, e)
                             : mg_err_set(e, MG_E_NOMEM, "out of memory");
         free(path);
-        if (ok_image != 0) return -1;
-        if (pin_blob(q->o.cache, "artifact", done->image_sha256, e)) return -1;
+        if (ok_image != 0 || mg_gc_pin(q->o.cache, "artifact", done->image_sha256, e)) {
+            pthread_rwlock_unlock(&q->blobs_lock);
+            return -1;
+        }
     }
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
@@ -1885,8 +1979,12 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bo
         done->log_size = (int64_t)l->size;
     }
     pthread_mutex_unlock(&q->remote_log_lock);
-    if (!l) return no_lease(q, done->id, done->lease, token, NULL, e);
+    if (!l) {
+        if (held) pthread_rwlock_unlock(&q->blobs_lock);
+        return no_lease(q, done->id, done->lease, token, NULL, e);
+    }
     int r = mg_store_build_finish(q->o.store, done, e);
+    if (held) pthread_rwlock_unlock(&q->blobs_lock);
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);

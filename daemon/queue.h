@@ -40,6 +40,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "daemon/gc.h"
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
@@ -135,11 +136,25 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
 /* The path of a stored image (a blob in the cache), malloc'd; NULL when
  * `sha256` is not stored. */
 char *mg_queue_image_path(mg_queue *q, const char *sha256);
-/* Drops the records that keep images and inline-source snapshots alive,
- * for blobs nothing references any more (after a project was deleted); the
- * next cache gc removes the blobs. 0, or -1 with a message (the first
- * failure; the others are tried all the same). */
+/* Drops the records that keep images and inline-source snapshots alive
+ * (mg_gc_unpin), for blobs nothing references any more (after a project
+ * was deleted); the next cache gc removes the blobs. 0, or -1 with a
+ * message (the first failure; the others are tried all the same). */
 int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e);
+
+/* Holds off gc's collection (gc.h) while a flow pins a blob and then
+ * records what names it (service/builds.c: an inline snapshot until its
+ * build is queued); the queue's own flows hold it themselves. Short, and
+ * never twice by one thread. */
+void mg_queue_blobs_hold(mg_queue *q);
+void mg_queue_blobs_release(mg_queue *q);
+
+/* One gc run (gc.h) with the daemon's retention `keep_builds`, exclusive
+ * of the flows above and of other runs (a second one waits). The builds
+ * the workers hold are kept. Says what it did on stderr as the daemon's
+ * log ("mgd: gc (why): ...") and adds it to the metrics. 0, or -1 with
+ * the first failure; *r is filled in either way. */
+int mg_queue_gc(mg_queue *q, int64_t keep_builds, const char *why, mg_gc_report *r, mg_err *e);
 
 /* ---- pull workers (docs/workers.md) ----------------------------------------
  *
@@ -250,6 +265,12 @@ typedef struct mg_queue_metrics {
     unsigned running;
     unsigned workers_connected; /* pull workers seen within the lease timeout */
     uint64_t leases_expired;
+    /* gc runs (mg_queue_gc) and what they deleted, summed; the last one's
+     * time (unix ms, 0: none yet) and length */
+    uint64_t gc_runs, gc_failures, gc_builds_deleted, gc_logs_deleted, gc_blobs_deleted,
+        gc_mirrors_deleted, gc_bytes_freed;
+    int64_t gc_last_unix_ms;
+    uint64_t gc_last_ms;
 } mg_queue_metrics;
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out);
 

@@ -221,7 +221,7 @@ int mg_service_project_patch(mg_service *svc, const mg_project *p, const cJSON *
     if (!repo == !sources) {
         mg_err_set(&e->err, MG_E_INVALID, "%s",
                    repo ? "give either \"repo\" or \"sources\", not both"
-                        : "give \"repo\" or \"sources\" to change");
+                        : "give \"repo\", \"sources\" or \"retention\" to change");
         goto out;
     }
     if (repo && take_repo(repo, &np, true, e)) goto out;

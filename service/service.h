@@ -1,7 +1,8 @@
 /*
  * service.h - what the daemon does when asked to change something:
  * projects (create, patch, delete), config documents (put, check),
- * builds (start, rebuild, cancel) and API tokens (create, revoke).
+ * builds (start, rebuild, cancel, pin), API tokens (create, revoke), and
+ * retention (a project's own, gc runs).
  *
  * This layer sits between the engine (daemon/store.h, daemon/queue.h, the
  * resolver) and the front ends: the HTTP API (api/) parses a request,
@@ -31,6 +32,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "daemon/gc.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
 #include "daemon/tokens.h"
@@ -48,6 +50,8 @@ typedef struct mg_service_options {
     mg_limits config_limits; /* of config documents; zero fields: the defaults */
     size_t max_sources;      /* largest inline source tree (content bytes); 0: 1 MiB */
     int64_t max_queued;      /* queued builds before a start is refused; 0: 1000 */
+    int64_t keep_builds;     /* the daemon's retention (daemon/gc.h): finished builds kept
+                                per (project, target, arch); 0: all */
 } mg_service_options;
 
 typedef struct mg_service {
@@ -157,6 +161,26 @@ int mg_service_build_rebuild(mg_service *svc, const mg_stored_build *b, mg_store
 /* Cancels a queued or running build; *out gets it afterwards.
  * MG_E_CONFLICT when it has finished. */
 int mg_service_build_cancel(mg_service *svc, int64_t id, mg_stored_build *out, mg_service_err *e);
+
+/* ---- retention and gc (service/gc.c, docs/daemon.md) --------------------- */
+
+/* A "retention" member as clients send it: {"keep_builds": N} with N from
+ * 0 (keep all) to MG_GC_MAX_KEEP_BUILDS, or {"keep_builds": null} or null
+ * (the daemon's): *keep gets N, or -1. MG_E_INVALID for anything else. */
+int mg_service_retention_parse(const cJSON *retention, int64_t *keep, mg_service_err *e);
+/* Sets project `p`'s own retention (`keep` as parsed above); *out gets the
+ * project as stored. */
+int mg_service_project_retention(mg_service *svc, const mg_project *p, int64_t keep,
+                                 mg_project *out, mg_service_err *e);
+/* Pins (or unpins) build `id`: gc keeps a pinned build whatever the
+ * retention. *out gets the build. MG_E_NOT_FOUND "no build N". */
+int mg_service_build_pin(mg_service *svc, int64_t id, bool pin, mg_stored_build *out,
+                         mg_service_err *e);
+/* Runs gc now (mg_queue_gc with the daemon's retention; a run in progress
+ * is waited for): *out says what it did. `why` names the run in the
+ * daemon's log ("requested", "periodic"). MG_E_IO when it failed part-way
+ * (*out says what was done until then). */
+int mg_service_gc(mg_service *svc, const char *why, mg_gc_report *out, mg_service_err *e);
 
 /* ---- tokens (service/tokens.c) ------------------------------------------ */
 

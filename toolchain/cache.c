@@ -1190,6 +1190,108 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------- releasing blobs */
+
+typedef struct release_state {
+    gc_blob *cands; /* sorted by name; `keep`: some record references it */
+    size_t n;
+    bool failed;
+    mg_err err;
+} release_state;
+
+static int release_mark(void *ctx, int dfd, const char *name, bool valid, const struct stat *st)
+{
+    (void)st;
+    release_state *rs = ctx;
+    if (!valid) return 0;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0; /* removed meanwhile (a record_remove) */
+        rs->failed = true;
+        mg_err_set(&rs->err, MG_E_IO, "cannot read record %s: %s", name, strerror(errno));
+        return 0;
+    }
+    record r;
+    mg_err read_err;
+    int rc = record_read(fd, name, &r, &read_err);
+    close(fd);
+    if (rc != 0) {
+        /* a corrupt record keeps nothing alive (gc removes it); a record
+         * that cannot be read might: then nothing is released */
+        if (read_err.code != MG_E_CORRUPT) {
+            rs->failed = true;
+            rs->err = read_err;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < r.n_blobs; i++) {
+        gc_blob key;
+        memcpy(key.name, r.blobs + 65 * i, 64);
+        key.name[64] = '\0';
+        gc_blob *b = bsearch(&key, rs->cands, rs->n, sizeof *rs->cands, blob_cmp);
+        if (b) b->keep = true;
+    }
+    free(r.file);
+    return 0;
+}
+
+int mg_cache_blobs_release(mg_cache *c, char *const *shas, size_t n, mg_cache_release_result *res,
+                           mg_err *e)
+{
+    mg_cache_release_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    release_state rs = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!mg_sha256_is_hex(shas[i]))
+            return mg_err_set(e, MG_E_INVALID, "bad blob name '%s' (64 lowercase hex digits)",
+                              shas[i] ? shas[i] : "(null)");
+    }
+    if (n == 0) return 0;
+    rs.cands = malloc(n * sizeof *rs.cands);
+    if (!rs.cands) return mg_err_set(e, MG_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(rs.cands[i].name, shas[i], MG_SHA256_HEX_SIZE);
+        rs.cands[i].keep = false;
+    }
+    qsort(rs.cands, n, sizeof *rs.cands, blob_cmp);
+    /* duplicates would be counted twice */
+    for (size_t i = 0; i < n; i++)
+        if (rs.n == 0 || strcmp(rs.cands[rs.n - 1].name, rs.cands[i].name))
+            rs.cands[rs.n++] = rs.cands[i];
+    /* exclusive: no record can be written meanwhile, so one written after
+     * the scan names a blob that is still there or fails (record_put) */
+    int lock = lock_file(c, "gc.lock", LOCK_EX);
+    if (lock < 0) {
+        free(rs.cands);
+        return mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+    }
+    int rc = scan_entries(c, "records", release_mark, &rs, e);
+    if (rc == 0 && rs.failed) {
+        if (e) *e = rs.err;
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        if (rs.cands[i].keep) {
+            res->kept++;
+            continue;
+        }
+        char path[PATH_MAX];
+        entry_path(c, path, "blobs", rs.cands[i].name);
+        struct stat st;
+        if (lstat(path, &st) != 0) continue; /* not stored: nothing to free */
+        if (unlink(path) != 0) {
+            rc = mg_err_set(e, MG_E_IO, "cannot remove %s: %s", path, strerror(errno));
+            break;
+        }
+        res->blobs_removed++;
+        res->bytes_removed += (uint64_t)st.st_size;
+    }
+    close(lock);
+    free(rs.cands);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ sizes */
 
 int mg_size_parse(const char *text, uint64_t *out)

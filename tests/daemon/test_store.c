@@ -334,7 +334,7 @@ Test(open, migrates_a_version_3_database)
     cr_assert_not_null(s, "open: %s", err.msg);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(pragma(db, "PRAGMA user_version"), 4);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), 5);
     sqlite3_close(db);
 
     /* the tokens kept their ids, scopes and revocation */
@@ -375,6 +375,22 @@ Test(open, migrates_a_version_3_database)
     cr_assert_str_eq(b.worker, "w1");
     cr_assert_eq(b.lease, 1);
     mg_stored_build_free(&b);
+
+    /* migration 5 (retention): nothing pinned, the daemon's retention,
+     * and gc works on what was there */
+    cr_assert_eq(mg_store_build_get(s, 11, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(b.pinned_at, 0);
+    mg_stored_build_free(&b);
+    mg_project p;
+    cr_assert_eq(mg_store_project_get_id(s, 7, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(p.keep_builds, -1);
+    mg_project_free(&p);
+    int64_t *del = NULL, kept = 0;
+    size_t n_del = 0;
+    cr_assert_eq(mg_store_gc_collect(s, 1, NULL, 0, &del, &n_del, &kept, &err), 0, "%s", err.msg);
+    cr_assert_eq(n_del, 0, "the succeeded one is the last, the other runs");
+    cr_assert_eq(kept, 2);
+    free(del);
     mg_store_close(s);
 }
 

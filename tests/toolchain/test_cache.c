@@ -789,6 +789,60 @@ Test(cache, gc_removes_old_temporaries_only)
     free(new_dir);
 }
 
+/* ------------------------------------------------------- releasing blobs */
+
+Test(cache, release_removes_only_the_blobs_no_record_references)
+{
+    char free1[MG_SHA256_HEX_SIZE], free2[MG_SHA256_HEX_SIZE], named[MG_SHA256_HEX_SIZE],
+        other[MG_SHA256_HEX_SIZE], key[MG_SHA256_HEX_SIZE], absent[MG_SHA256_HEX_SIZE];
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "first", 5, free1, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "second!", 7, free2, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "named", 5, named, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "not asked", 9, other, &err), 0);
+    key_of("an action", key);
+    const char *refs[] = {named};
+    cr_assert_eq(mg_cache_record_put(cache, key, "x", 1, refs, 1, &err), 0, "%s", err.msg);
+    key_of("never stored", absent);
+    /* a name twice counts once; one not stored is skipped */
+    char *asked[] = {free1, named, free2, free1, absent, named};
+    mg_cache_release_result res;
+    cr_assert_eq(mg_cache_blobs_release(cache, asked, 6, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.blobs_removed, 2);
+    cr_assert_eq(res.bytes_removed, 5 + 7);
+    cr_assert_eq(res.kept, 1);
+    cr_assert_not(exists(blob_file(free1)));
+    cr_assert_not(exists(blob_file(free2)));
+    cr_assert(exists(blob_file(named)), "a record names it");
+    cr_assert(exists(blob_file(other)), "not asked for, even unreferenced");
+    cr_assert(exists(record_file(key)));
+    /* nothing asked, nothing done; a bad name is refused before anything */
+    cr_assert_eq(mg_cache_blobs_release(cache, NULL, 0, &res, &err), 0);
+    cr_assert_eq(res.blobs_removed, 0);
+    char *bad[] = {other, "../../etc/passwd"};
+    cr_assert_eq(code_of(mg_cache_blobs_release(cache, bad, 2, &res, &err), &err), MG_E_INVALID);
+    cr_assert(exists(blob_file(other)));
+}
+
+Test(cache, release_ignores_corrupt_records)
+{
+    char sha[MG_SHA256_HEX_SIZE], key[MG_SHA256_HEX_SIZE];
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "image", 5, sha, &err), 0);
+    key_of("record", key);
+    const char *refs[] = {sha};
+    cr_assert_eq(mg_cache_record_put(cache, key, "x", 1, refs, 1, &err), 0);
+    /* a record whose bytes changed names nothing any more */
+    size_t len;
+    char *data = read_file(record_file(key), &len);
+    data[len - 1] ^= 1;
+    write_file(record_file(key), data, len);
+    free(data);
+    char *asked[] = {sha};
+    mg_cache_release_result res;
+    cr_assert_eq(mg_cache_blobs_release(cache, asked, 1, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.blobs_removed, 1);
+    cr_assert_not(exists(blob_file(sha)));
+}
+
 /* ------------------------------------------------------------------ sizes */
 
 Test(cache, size_parse)
