@@ -13,7 +13,7 @@
 
 static const unsigned codes[MG_METRICS_N_CODES] = {
     200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405,
-    409, 412, 413, 414, 415, 416, 422, 429, 500, 503,
+    409, 412, 413, 414, 415, 416, 422, 429, 500, 503, 507,
 };
 
 /* Seconds; the last bucket (+Inf) is implicit. */

@@ -56,7 +56,8 @@ typedef struct worker_slot {
     int64_t lease;
     uint64_t last_seen_ms;
     struct build_log *rlog;
-    char *snapshot; /* DATA/scratch/<id>/sources.tar */
+    char *snapshot;  /* DATA/scratch/<id>/sources.tar */
+    bool end_logged; /* the worker's finish wrote its last log line (a retry does not again) */
     char *scratch;
     char target[64], arch[64];
 } worker_slot;
@@ -110,6 +111,18 @@ struct mg_queue {
     identity_entry idents[MAX_IDENTITIES];
     size_t n_idents;
     pthread_mutex_t remote_log_lock; /* one append to a pull worker's log at a time */
+    /* ends of builds the store refused (a full disk, an I/O error), tried
+     * again by the timer until it takes them (record_end) */
+    struct pending_end *ends;
+    unsigned n_ends;
+    /* Blobs pinned by a flow whose row (artifact, build) is not stored
+     * yet: no one drops their pins meanwhile for want of a row naming
+     * them (pin_for, unpin_unused, mg_queue_forget_blobs). pin_lock makes
+     * "pin and count" and "check and drop" exclusive; taken before
+     * `lock`. */
+    pthread_mutex_t pin_lock;
+    struct inflight_pin *inflight; /* guarded by `lock` */
+    size_t n_inflight, cap_inflight;
 };
 
 static struct worker_slot *remote_slot(mg_queue *q, int64_t id);
@@ -221,6 +234,7 @@ typedef struct job {
     char hash[MG_SHA256_HEX_SIZE];
     /* the result, written by finish_build */
     mg_stored_build done;
+    bool pinned; /* done.image_sha256 was pinned by this build (pin_for) */
 } job;
 
 /* The key of the record that pins blob `sha` as a `kind`. */
@@ -241,6 +255,81 @@ static int pin_blob(mg_cache *c, const char *kind, const char *sha, mg_err *e)
     int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, e);
     free(text);
     return r;
+}
+
+/* A blob pinned by a flow whose row is not stored yet, and how many such
+ * flows there are. */
+typedef struct inflight_pin {
+    char sha[MG_SHA256_HEX_SIZE];
+    unsigned n;
+} inflight_pin;
+
+/* With q->lock held. */
+static inflight_pin *inflight_find(mg_queue *q, const char *sha)
+{
+    for (size_t i = 0; i < q->n_inflight; i++)
+        if (!strcmp(q->inflight[i].sha, sha)) return &q->inflight[i];
+    return NULL;
+}
+
+static void inflight_add(mg_queue *q, const char *sha, int delta)
+{
+    pthread_mutex_lock(&q->lock);
+    inflight_pin *p = inflight_find(q, sha);
+    if (!p && delta > 0) {
+        if (q->n_inflight == q->cap_inflight) {
+            q->cap_inflight = q->cap_inflight ? 2 * q->cap_inflight : 8;
+            q->inflight = mg_xrealloc(q->inflight, q->cap_inflight * sizeof *q->inflight);
+        }
+        p = &q->inflight[q->n_inflight++];
+        snprintf(p->sha, sizeof p->sha, "%s", sha);
+        p->n = 0;
+    }
+    if (p && delta > 0) p->n++;
+    if (p && delta < 0 && --p->n == 0) *p = q->inflight[--q->n_inflight];
+    pthread_mutex_unlock(&q->lock);
+}
+
+static bool inflight_has(mg_queue *q, const char *sha)
+{
+    pthread_mutex_lock(&q->lock);
+    bool has = inflight_find(q, sha) != NULL;
+    pthread_mutex_unlock(&q->lock);
+    return has;
+}
+
+/* Pins blob `sha` as a `kind` for a flow that is about to store the row
+ * naming it; pin_done when the row is stored or the flow gave up. */
+static int pin_for(mg_queue *q, const char *kind, const char *sha, mg_err *e)
+{
+    pthread_mutex_lock(&q->pin_lock);
+    inflight_add(q, sha, 1);
+    int r = pin_blob(q->o.cache, kind, sha, e);
+    if (r) inflight_add(q, sha, -1);
+    pthread_mutex_unlock(&q->pin_lock);
+    return r;
+}
+
+static void pin_done(mg_queue *q, const char *sha)
+{
+    inflight_add(q, sha, -1);
+}
+
+/* Drops the pin of blob `sha` (a `kind`) when no row names it and no flow
+ * is about to store one: after the row that was to name it could not be
+ * stored. A store that cannot say keeps the pin (a little space, never a
+ * lost blob). */
+static void unpin_unused(mg_queue *q, const char *kind, const char *sha)
+{
+    pthread_mutex_lock(&q->pin_lock);
+    bool used = true;
+    if (!inflight_has(q, sha) &&
+        mg_store_blob_used(q->o.store, sha, !strcmp(kind, "artifact"), &used, NULL) == 0 && !used) {
+        char key[MG_SHA256_HEX_SIZE];
+        pin_key(kind, sha, key);
+        mg_cache_record_remove(q->o.cache, key);
+    }
+    pthread_mutex_unlock(&q->pin_lock);
 }
 
 int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e)
@@ -684,12 +773,13 @@ static void build_it(job *j)
     uint64_t size = 0;
     int stored = mg_cache_blob_put(q->o.cache, image, sha, &size, &e);
     if (stored != 0) j->err = e;
-    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, &j->err)) {
+    if (stored != 0 || pin_for(q, "artifact", sha, &j->err)) {
         fail_build(j, "cannot store the image: %s", j->err.msg);
         free(image);
         return;
     }
     free(image);
+    j->pinned = true;
     j->done.status = MG_STORED_SUCCEEDED;
     j->done.image_name = mg_xstrdup(res.image_name);
     j->done.image_sha256 = mg_xstrdup(sha);
@@ -767,6 +857,104 @@ static void job_free(job *j)
     mg_config_version_free(&j->config);
 }
 
+/* ---- recording a build's end -------------------------------------------- */
+
+/* A build's end the store refused (a full disk, an I/O error): kept and
+ * tried again by the timer until the store takes it, so that no build
+ * stays `running` with no worker left to end it. */
+typedef struct pending_end {
+    mg_stored_build done; /* the fields record_end uses, owned */
+    bool pinned;          /* its image was pinned for it (pin_for) */
+    struct pending_end *next;
+} pending_end;
+
+static char *dup_or_null(const char *s)
+{
+    return s ? mg_xstrdup(s) : NULL;
+}
+
+/* Records a build's end: its row finished, or, when a cancel or a delete
+ * got there first, its log size. 0: finished; 1: only the log size (the
+ * build had ended already, or is gone); -1 with `err` when the store
+ * failed and it must be tried again. */
+static int record_end(mg_queue *q, const mg_stored_build *done, mg_err *err)
+{
+    if (mg_store_build_finish(q->o.store, done, err) == 0) return 0;
+    if (err->code != MG_E_CONFLICT) return -1;
+    if (mg_store_set_log_size(q->o.store, done->id, done->log_size, err) == 0 ||
+        err->code == MG_E_NOT_FOUND)
+        return 1;
+    return -1;
+}
+
+/* After a recorded end: the image pinned for the build is the row's now,
+ * or, when the row did not take it, its pin goes unless a row names it. */
+static void end_pin(mg_queue *q, const char *sha, bool finished)
+{
+    pin_done(q, sha);
+    if (!finished) unpin_unused(q, "artifact", sha);
+}
+
+/* Keeps `done` (copied) for the timer to record. */
+static void defer_end(mg_queue *q, const mg_stored_build *done, bool pinned)
+{
+    pending_end *p = mg_xmalloc(sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->done = *done;
+    p->done.error = dup_or_null(done->error);
+    p->done.image_name = dup_or_null(done->image_name);
+    p->done.image_sha256 = dup_or_null(done->image_sha256);
+    /* none of the other strings is read by record_end */
+    p->done.project_name = p->done.target = p->done.arch = p->done.keys = NULL;
+    p->done.ref = p->done.commit = p->done.sources_sha256 = p->done.input_hash = NULL;
+    p->done.describe = p->done.worker = NULL;
+    p->pinned = pinned;
+    pthread_mutex_lock(&q->lock);
+    p->next = q->ends;
+    q->ends = p;
+    q->n_ends++;
+    pthread_cond_broadcast(&q->claim_cond); /* the timer: try it again soon */
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Tries the deferred ends again; those the store still refuses stay. */
+static void retry_ends(mg_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    pending_end *list = q->ends;
+    q->ends = NULL;
+    pthread_mutex_unlock(&q->lock);
+    if (!list) return;
+    pending_end *keep = NULL;
+    unsigned recorded = 0;
+    while (list) {
+        pending_end *p = list;
+        list = p->next;
+        mg_err err;
+        int r = record_end(q, &p->done, &err);
+        if (r < 0) {
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        fprintf(stderr, "mgd: build %lld: its end is recorded now\n", (long long)p->done.id);
+        if (p->pinned) end_pin(q, p->done.image_sha256, r == 0);
+        mg_stored_build_free(&p->done);
+        free(p);
+        recorded++;
+    }
+    pthread_mutex_lock(&q->lock);
+    while (keep) {
+        pending_end *p = keep;
+        keep = p->next;
+        p->next = q->ends;
+        q->ends = p;
+    }
+    q->n_ends -= recorded;
+    pthread_cond_broadcast(&q->log_cond); /* readers waiting for the build to end */
+    pthread_mutex_unlock(&q->lock);
+}
+
 /* Records the end of a build that ended on this machine (or in its
  * claim): the last log line, the row, the metrics. */
 static void end_job(job *j)
@@ -787,11 +975,13 @@ static void end_job(job *j)
     }
     j->done.log_size = (int64_t)j->log.size;
     mg_err err;
-    if (mg_store_build_finish(q->o.store, &j->done, &err) != 0) {
-        /* cancelled meanwhile: the store says so already; keep the log size */
-        if (err.code != MG_E_CONFLICT ||
-            mg_store_set_log_size(q->o.store, id, (int64_t)j->log.size, &err) != 0)
-            fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err.msg);
+    int r = record_end(q, &j->done, &err);
+    if (r < 0) {
+        fprintf(stderr, "mgd: build %lld: cannot record its end (tried again until it is): %s\n",
+                (long long)id, err.msg);
+        defer_end(q, &j->done, j->pinned);
+    } else if (j->pinned) {
+        end_pin(q, j->done.image_sha256, r == 0);
     }
     if (j->log.fd >= 0) close(j->log.fd);
     j->log.fd = -1;
@@ -1099,6 +1289,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
     pthread_cond_init(&q->log_cond, NULL);
     pthread_cond_init(&q->claim_cond, NULL);
     pthread_mutex_init(&q->remote_log_lock, NULL);
+    pthread_mutex_init(&q->pin_lock, NULL);
     finish_deletes(q);
     /* the threads' slots, then those of pull workers' builds */
     q->n_slots = q->o.workers + MAX_REMOTE_BUILDS;
@@ -1161,6 +1352,18 @@ void mg_queue_stop(mg_queue *q)
         mg_store_build_finish(q->o.store, &done, NULL);
         release_remote(q, s);
     }
+    /* the ends the store refused: a last try; what it still refuses, the
+     * next start finds running and marks interrupted */
+    retry_ends(q);
+    for (pending_end *p = q->ends, *next; p; p = next) {
+        next = p->next;
+        fprintf(stderr,
+                "mgd: build %lld: its end could not be recorded; the next start marks it "
+                "interrupted\n",
+                (long long)p->done.id);
+        mg_stored_build_free(&p->done);
+        free(p);
+    }
     mg_store_thread_done(q->o.store);
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->claim_lock);
@@ -1169,6 +1372,8 @@ void mg_queue_stop(mg_queue *q)
     pthread_cond_destroy(&q->log_cond);
     pthread_cond_destroy(&q->claim_cond);
     pthread_mutex_destroy(&q->remote_log_lock);
+    pthread_mutex_destroy(&q->pin_lock);
+    free(q->inflight);
     free(q->slots);
     free(q->self_exe);
     free(q->logs_dir);
@@ -1193,8 +1398,14 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
-    /* a pull worker hears of it in its next heartbeat */
-    if (rs && !rs->preparing) release_remote(q, rs);
+    /* a pull worker hears of it in its next heartbeat; its log ends here,
+     * at the size recorded below (the threads' builds record theirs when
+     * their worker lets go) */
+    int64_t log_size = -1;
+    if (rs && !rs->preparing) {
+        if (rs->rlog) log_size = (int64_t)rs->rlog->size;
+        release_remote(q, rs);
+    }
     for (unsigned i = 0; i < q->n_slots; i++)
         if (q->slots[i].build_id == id) {
             q->slots[i].cancel = 1;
@@ -1204,6 +1415,11 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     pthread_cond_broadcast(&q->log_cond);
     pthread_mutex_unlock(&q->lock);
     pthread_mutex_unlock(&q->remote_log_lock);
+    if (log_size >= 0) {
+        mg_stored_build done = {.id = id, .status = MG_STORED_CANCELLED, .log_size = log_size};
+        mg_err err;
+        if (record_end(q, &done, &err) < 0) defer_end(q, &done, false);
+    }
     return 0;
 }
 
@@ -1285,8 +1501,9 @@ int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e
 {
     static const char *const kinds[] = {"artifact", "sources"};
     int r = 0;
+    pthread_mutex_lock(&q->pin_lock);
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < 2; k++) {
+        for (size_t k = 0; k < 2 && !inflight_has(q, sha256s[i]); k++) {
             char key[MG_SHA256_HEX_SIZE];
             pin_key(kinds[k], sha256s[i], key);
             if (mg_cache_record_remove(q->o.cache, key) != 0 && r == 0) {
@@ -1295,6 +1512,7 @@ int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e
                 r = -1;
             }
         }
+    pthread_mutex_unlock(&q->pin_lock);
     return r;
 }
 
@@ -1303,6 +1521,7 @@ void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)
     pthread_mutex_lock(&q->lock);
     *out = q->metrics;
     uint64_t now = mg_now_ms();
+    out->ends_pending = q->n_ends;
     out->workers_connected = 0;
     for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++)
         out->workers_connected +=
@@ -1431,6 +1650,7 @@ static void release_remote(mg_queue *q, worker_slot *s)
     s->remote = false;
     s->preparing = false;
     s->claim_abort = NULL;
+    s->end_logged = false;
     pthread_cond_broadcast(&q->log_cond);
 }
 
@@ -1771,23 +1991,36 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image,
             return mg_err_set(e, MG_E_INVALID, "image %s has %llu bytes, not %lld",
                               done->image_sha256, (unsigned long long)size,
                               (long long)done->image_size);
-        if (pin_blob(q->o.cache, "artifact", done->image_sha256, e)) return -1;
+        if (pin_for(q, "artifact", done->image_sha256, e)) return -1;
     }
+    bool pinned = done->status == MG_STORED_SUCCEEDED;
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
     build_log *l = s && s->lease == done->lease ? s->rlog : NULL;
     pthread_mutex_unlock(&q->lock);
     if (l) {
-        if (done->status == MG_STORED_SUCCEEDED)
+        /* once, though the worker may send its finish again after a
+         * failure of the store */
+        if (!s->end_logged && done->status == MG_STORED_SUCCEEDED)
             log_line(l, "worker %s: succeeded", s->worker);
-        else
+        else if (!s->end_logged)
             log_line(l, "worker %s: error: %s", s->worker, done->error ? done->error : "failed");
+        s->end_logged = true;
         done->log_size = (int64_t)l->size;
     }
     pthread_mutex_unlock(&q->remote_log_lock);
-    if (!l) return no_lease(q, done->id, done->lease, NULL, e);
+    if (!l) {
+        if (pinned) end_pin(q, done->image_sha256, false);
+        return no_lease(q, done->id, done->lease, NULL, e);
+    }
     int r = mg_store_build_finish(q->o.store, done, e);
+    if (pinned) end_pin(q, done->image_sha256, r == 0);
+    /* The store refused the end (a full disk, an I/O error): the build
+     * stays the worker's, under its lease, for the worker to send its
+     * finish again (or, if it gives up, for the lease to lapse and the
+     * build to be queued again). */
+    if (r != 0 && e->code != MG_E_CONFLICT) return -1;
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
@@ -1839,9 +2072,17 @@ static void *timer_main(void *arg)
     if (tick > 1000) tick = 1000;
     pthread_mutex_lock(&q->lock);
     while (!q->stopping) {
-        struct timespec until = mg_abstime_in(CLOCK_REALTIME, tick);
+        /* ends the store refused are tried again soon: a build shows
+         * `running` until then */
+        uint64_t wait = q->ends && tick > 100 ? 100 : tick;
+        struct timespec until = mg_abstime_in(CLOCK_REALTIME, wait);
         pthread_cond_timedwait(&q->claim_cond, &q->lock, &until);
         if (q->stopping) break;
+        if (q->ends) {
+            pthread_mutex_unlock(&q->lock);
+            retry_ends(q);
+            pthread_mutex_lock(&q->lock);
+        }
         /* the logs it frees may be in use by a log post or a finish: those
          * hold remote_log_lock, taken before q->lock */
         pthread_mutex_unlock(&q->lock);

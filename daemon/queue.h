@@ -241,6 +241,7 @@ typedef struct mg_queue_metrics {
     unsigned running;
     unsigned workers_connected; /* pull workers seen within the lease timeout */
     uint64_t leases_expired;
+    unsigned ends_pending; /* builds that ended here whose end the store refused: retried */
 } mg_queue_metrics;
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out);
 

@@ -223,6 +223,10 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **sam
                             int64_t **differ, size_t *n_differ, mg_err *e);
 /* Records the size of a finished build's log (what GET .../log serves). */
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
+/* Whether a row still names blob `sha256`: an artifact (`artifact`), or
+ * else a project's or a build's inline sources. *used false when none does
+ * (the caller may drop the blob's pin). */
+int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *used, mg_err *e);
 /* At start: running builds become interrupted; returns how many. */
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e);
 

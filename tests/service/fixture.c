@@ -10,14 +10,16 @@
 #include <string.h>
 
 #include "base/fsutil.h"
+#include "toolchain/build.h"
 #include "targets/builtin_catalog.h"
 
 fixture fx;
+const char *fixture_base = "/tmp";
 
 void fixture_setup(void)
 {
     memset(&fx, 0, sizeof fx);
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/mgd-service-XXXXXX");
+    snprintf(fx.dir, sizeof fx.dir, "%s/mgd-service-XXXXXX", fixture_base);
     cr_assert_not_null(mkdtemp(fx.dir));
     fx.db_path = mg_path_join(fx.dir, "mgd.sqlite3");
     mg_err serr = {0};
@@ -103,6 +105,31 @@ mg_project make_project(const char *name, const char *repo_url)
     cJSON_Delete(sources);
     cJSON_Delete(repo);
     return p;
+}
+
+void own_identity(char out[MG_SHA256_HEX_SIZE])
+{
+    const mg_target *t = mg_targets_find(fx.targets, "unix");
+    cr_assert_not_null(t);
+    const mg_target_arch *a = mg_target_find_arch(t, "x86_64");
+    cr_assert_not_null(a);
+    mg_err e;
+    char *id = mg_toolchain_identity(fx.cache, a, &e);
+    cr_assert_not_null(id, "%s", e.msg);
+    snprintf(out, MG_SHA256_HEX_SIZE, "%s", id);
+    free(id);
+}
+
+cJSON *claim_body(const char *name, int wait_ms, const char *toolchain)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"name\":\"%s\",\"slots\":1,\"wait_ms\":%d,\"platforms\":[{\"target\":\"unix\","
+             "\"arch\":\"x86_64\",\"toolchain\":\"%s\"}]}",
+             name, wait_ms, toolchain);
+    cJSON *j = cJSON_Parse(text);
+    cr_assert_not_null(j, "%s", text);
+    return j;
 }
 
 void inject_store_failure(const char *sql)

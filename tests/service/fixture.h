@@ -23,6 +23,9 @@ typedef struct fixture {
 } fixture;
 
 extern fixture fx;
+/* Where fixtures make their directory: /tmp unless a test says otherwise
+ * (one that makes thousands of them prefers a memory file system). */
+extern const char *fixture_base;
 
 /* Criterion .init and .fini of every test. */
 void fixture_setup(void);
@@ -36,6 +39,11 @@ cJSON *printer_sources(void);
 /* Makes a project with inline sources (or, when `repo_url`, a git one)
  * and its first config; fails the test when it cannot. */
 mg_project make_project(const char *name, const char *repo_url);
+
+/* This host's toolchain identity for unix/x86_64, as the queue has it. */
+void own_identity(char out[MG_SHA256_HEX_SIZE]);
+/* The body of a pull worker's claim of unix/x86_64 with `toolchain`. */
+cJSON *claim_body(const char *name, int wait_ms, const char *toolchain);
 
 /* Makes the store fail from now on: `sql` (CREATE TRIGGER ... RAISE) is
  * run on a connection of its own, as another program would. */
