@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,29 +137,43 @@ typedef struct build_log {
     int fd;
     uint64_t size, max;
     bool truncated, at_line_start;
+    bool file_nl; /* the file ends with a newline (or is empty) */
+    /* what a full disk (or another write error) kept out of the log: bytes
+     * not said yet, all bytes, and why */
+    uint64_t lost, lost_total;
+    int lost_errno;
     uint64_t start_ms; /* mg_now_ms() when the build began */
 } build_log;
 
-static void log_raw(build_log *l, const char *text, size_t len)
+/* Appends all `len` bytes or none: a write that stopped part-way (the disk
+ * filled) is cut off again, so that the log holds whole writes only and
+ * the next one never continues half a line. 0, or -1 with errno. */
+static int log_append(build_log *l, const char *text, size_t len)
 {
-    if (l->fd < 0 || l->truncated) return;
-    if (l->size + len > l->max) {
-        static const char note[] = "\n[mgd] the log reached its size limit; the rest is dropped\n";
-        size_t room = l->size + sizeof note < l->max ? l->max - l->size - sizeof note : 0;
-        if (room > len) room = len;
-        if (write(l->fd, text, room) > 0) l->size += room;
-        if (write(l->fd, note, sizeof note - 1) > 0) l->size += sizeof note - 1;
-        l->truncated = true;
-    } else {
-        size_t off = 0;
-        while (off < len) {
-            ssize_t w = write(l->fd, text + off, len - off);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) break;
-            off += (size_t)w;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(l->fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int saved = w < 0 ? errno : EIO;
+            /* if even that fails, the part stays and is counted */
+            if (off && ftruncate(l->fd, (off_t)l->size) != 0) {
+                l->size += off;
+                l->file_nl = text[off - 1] == '\n';
+            }
+            errno = saved;
+            return -1;
         }
-        l->size += off;
+        off += (size_t)w;
     }
+    l->size += len;
+    if (len) l->file_nl = text[len - 1] == '\n';
+    return 0;
+}
+
+/* Tells readers (log_wait, the SSE stream) how far the log is written. */
+static void log_publish(build_log *l)
+{
     if (!l->slot) return; /* a pull worker's log after its lease lapsed */
     mg_queue *q = l->slot->q;
     pthread_mutex_lock(&q->lock);
@@ -167,7 +182,40 @@ static void log_raw(build_log *l, const char *text, size_t len)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* Appends text, starting each line with the time since the build started. */
+/* Says in the log what could not be written into it, once it can. */
+static void log_note_lost(build_log *l)
+{
+    char note[256];
+    snprintf(note, sizeof note, "%s[mgd] %llu bytes of this log could not be written: %s\n",
+             l->file_nl ? "" : "\n", (unsigned long long)l->lost, strerror(l->lost_errno));
+    if (l->size + strlen(note) <= l->max && log_append(l, note, strlen(note)) == 0) l->lost = 0;
+}
+
+/* Writes `text` to the log within its cap (past the cap, one note and
+ * nothing more). 0 (written, or dropped by the cap), or -1 with errno when
+ * it could not be written. */
+static int log_raw(build_log *l, const char *text, size_t len)
+{
+    if (l->fd < 0 || l->truncated) return 0;
+    if (l->lost) log_note_lost(l);
+    int r = 0;
+    if (l->size + len > l->max) {
+        static const char note[] = "\n[mgd] the log reached its size limit; the rest is dropped\n";
+        size_t room = l->size + sizeof note < l->max ? l->max - l->size - sizeof note : 0;
+        if (room > len) room = len;
+        r = log_append(l, text, room);
+        if (log_append(l, note, sizeof note - 1) != 0) r = -1;
+        l->truncated = true;
+    } else {
+        r = log_append(l, text, len);
+    }
+    log_publish(l);
+    return r;
+}
+
+/* Appends text, starting each line with the time since the build started.
+ * What cannot be written is counted: the log says so when it can, the
+ * build's error when it cannot (end_job). */
 static void log_text(void *ctx, const char *text, size_t len)
 {
     build_log *l = ctx;
@@ -180,10 +228,15 @@ static void log_text(void *ctx, const char *text, size_t len)
         mg_buf_add(&out, &text[i], 1);
         l->at_line_start = text[i] == '\n';
     }
-    if (out.len && !out.failed) log_raw(l, out.data, out.len);
+    if (out.len && !out.failed && log_raw(l, out.data, out.len) != 0) {
+        l->lost += out.len;
+        l->lost_total += out.len;
+        l->lost_errno = errno;
+    }
     mg_buf_free(&out);
 }
 
+/* One line (one write: a full disk takes all of it or none). */
 static void log_line(build_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(build_log *l, const char *fmt, ...)
 {
@@ -191,9 +244,9 @@ static void log_line(build_log *l, const char *fmt, ...)
     va_start(ap, fmt);
     char *s = mg_xvasprintf(fmt, ap);
     va_end(ap);
-    if (!l->at_line_start) log_text(l, "\n", 1);
-    log_text(l, s, strlen(s));
-    log_text(l, "\n", 1);
+    char *line = mg_xasprintf("%s%s\n", l->at_line_start ? "" : "\n", s);
+    log_text(l, line, strlen(line));
+    free(line);
     free(s);
 }
 
@@ -590,6 +643,30 @@ static void fail_build(job *j, const char *fmt, ...)
     j->done.error = msg;
 }
 
+/* A tool that runs out of room does not always say so (ar: "unable to
+ * copy file; reason: Success"): when a build fails while the file system
+ * of its workspace or of the data directory is nearly full, its error
+ * says that too. `out` gets "" or the words to add. */
+static void full_disk_hint(mg_queue *q, const char *msg, char *out, size_t size)
+{
+    out[0] = 0;
+    if (strstr(msg, "No space left on device")) return;
+    const char *paths[] = {q->o.data_dir, mg_cache_path(q->o.cache)};
+    uint64_t least = UINT64_MAX;
+    for (size_t i = 0; i < 2; i++) {
+        struct statvfs sv;
+        if (statvfs(paths[i], &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < least)
+            least = (uint64_t)sv.f_bavail * sv.f_frsize;
+    }
+    if (least >= MG_QUEUE_NEARLY_FULL) return;
+    char free_text[32];
+    mg_size_format(least, free_text, sizeof free_text);
+    snprintf(out, size,
+             "; the disk is nearly full (%s free): the build probably ran out of space (No space "
+             "left on device)",
+             free_text);
+}
+
 static bool cancelled(job *j)
 {
     return j->slot->cancel != 0;
@@ -760,10 +837,12 @@ static void build_it(job *j)
     q->metrics.distcc_fallbacks += res.distcc_fallbacks;
     pthread_mutex_unlock(&q->lock);
     if (r != 0) {
+        char hint[256];
+        full_disk_hint(q, res.error.msg, hint, sizeof hint);
         if (res.cancelled || cancelled(j))
             fail_build(j, "cancelled");
         else
-            fail_build(j, "%s", res.error.msg);
+            fail_build(j, "%s%s", res.error.msg, hint);
         free(image);
         return;
     }
@@ -796,7 +875,7 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
     j->q = q;
     j->slot = slot;
     j->done.id = id;
-    j->log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
+    j->log = (build_log){.slot = slot, .fd = -1, .at_line_start = true, .file_nl = true};
     j->log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
     j->log.start_ms = mg_now_ms();
     char *log_path = mg_queue_log_path(q, id);
@@ -828,10 +907,12 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
              j->project.name, j->row.target, j->row.arch, (long long)j->row.config_version,
              j->row.force ? ", forced" : "");
     if (take_sources(j)) {
+        char hint[256];
+        full_disk_hint(q, j->err.msg, hint, sizeof hint);
         if (cancelled(j))
             fail_build(j, "cancelled");
         else
-            fail_build(j, "sources: %s", j->err.msg);
+            fail_build(j, "sources: %s%s", j->err.msg, hint);
         return 1;
     }
     if (cancelled(j)) {
@@ -972,6 +1053,18 @@ static void end_job(job *j)
         log_line(&j->log, "%s", j->done.error);
     } else if (j->done.status == MG_STORED_SUCCEEDED) {
         log_line(&j->log, "succeeded");
+    }
+    if (j->log.lost) {
+        log_note_lost(&j->log); /* its last chance to say so */
+        log_publish(&j->log);
+    }
+    if (j->log.lost_total && j->done.status != MG_STORED_SUCCEEDED) {
+        char *msg =
+            mg_xasprintf("%s (%llu bytes of its log could not be written: %s)",
+                         j->done.error ? j->done.error : "failed",
+                         (unsigned long long)j->log.lost_total, strerror(j->log.lost_errno));
+        free(j->done.error);
+        j->done.error = msg;
     }
     j->done.log_size = (int64_t)j->log.size;
     mg_err err;
@@ -1888,8 +1981,13 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, 
     } else {
         uint64_t skip = l->size - (uint64_t)offset;
         if (skip < len) {
-            log_raw(l, (const char *)data + skip, len - skip);
-            l->at_line_start = ((const char *)data)[len - 1] == '\n';
+            if (log_raw(l, (const char *)data + skip, len - skip) != 0)
+                /* none of it is taken: the worker sends it again later */
+                r = mg_err_set(e, mg_err_code_of_errno(errno),
+                               "cannot write the log of build %lld: %s", (long long)id,
+                               strerror(errno));
+            else
+                l->at_line_start = ((const char *)data)[len - 1] == '\n';
         }
         *size = l->truncated && offset + (int64_t)len > (int64_t)l->size ? offset + (int64_t)len
                                                                          : (int64_t)l->size;
@@ -1931,7 +2029,7 @@ int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sh
     if (strcmp(sha, sha256) != 0) {
         r = mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
     } else if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
-        r = mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+        r = mg_err_set(e, mg_err_code_of_errno(errno), "cannot write %s: %s", tmp, strerror(errno));
     } else if (mg_store_build_get(q->o.store, id, false, &b, e) != 0) {
         r = -1;
     } else if (mg_image_read_info(tmp, &info, e) != 0) {
