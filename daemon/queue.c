@@ -881,9 +881,11 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
     char *log_path = mg_queue_log_path(q, id);
     j->log.fd =
         open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (lease > 1 ? 0 : O_TRUNC), 0644);
-    if (j->log.fd < 0)
+    if (j->log.fd < 0) {
+        j->log.lost_errno = errno; /* for the build's error (end_job) */
         fprintf(stderr, "mgd: build %lld: cannot write its log %s: %s\n", (long long)id, log_path,
                 strerror(errno));
+    }
     struct stat st;
     if (j->log.fd >= 0 && fstat(j->log.fd, &st) == 0) j->log.size = (uint64_t)st.st_size;
     free(log_path);
@@ -1058,11 +1060,14 @@ static void end_job(job *j)
         log_note_lost(&j->log); /* its last chance to say so */
         log_publish(&j->log);
     }
-    if (j->log.lost_total && j->done.status != MG_STORED_SUCCEEDED) {
+    if ((j->log.lost_total || j->log.fd < 0) && j->done.status != MG_STORED_SUCCEEDED) {
+        const char *why = j->done.error ? j->done.error : "failed";
         char *msg =
-            mg_xasprintf("%s (%llu bytes of its log could not be written: %s)",
-                         j->done.error ? j->done.error : "failed",
-                         (unsigned long long)j->log.lost_total, strerror(j->log.lost_errno));
+            j->log.fd < 0
+                ? mg_xasprintf("%s (its log could not be written: %s)", why,
+                               strerror(j->log.lost_errno))
+                : mg_xasprintf("%s (%llu bytes of its log could not be written: %s)", why,
+                               (unsigned long long)j->log.lost_total, strerror(j->log.lost_errno));
         free(j->done.error);
         j->done.error = msg;
     }

@@ -20,9 +20,12 @@
  * Failures follow base/err.h: a function returns 0 (an id, or a pointer)
  * on success and -1 (or NULL) on failure, filling the mg_err it was given:
  * MG_E_NOT_FOUND (no such row), MG_E_CONFLICT (a name taken, a build in
- * the wrong state), MG_E_LIMIT (the queue is full) or MG_E_IO with a
- * message "database: ..." (SQLite failed). Strings in returned records are
- * owned by the record and freed by its _free function.
+ * the wrong state), MG_E_LIMIT (the queue is full), MG_E_NOSPACE with a
+ * message "database: database or disk is full" (SQLITE_FULL, or an I/O
+ * error whose system error was ENOSPC) or MG_E_IO with a message
+ * "database: ..." (SQLite failed otherwise). A failed write transaction
+ * leaves nothing of itself. Strings in returned records are owned by the
+ * record and freed by its _free function.
  */
 #ifndef MG_DAEMON_STORE_H
 #define MG_DAEMON_STORE_H

@@ -5,8 +5,9 @@
  * SQLite's own way of proving that it survives I/O errors, applied to
  * mgd: the store runs over a VFS that fails the Nth read, write, sync or
  * truncation (faultvfs.h), and each flow of the service (projects,
- * configs, builds, tokens, pull workers' claims and finishes, the start's
- * recovery) is run with N = 1, 2, ... until a run sees no fault, in four
+ * configs, builds, tokens and their use, pull workers' claims and
+ * finishes, the start's recovery) is run with N = 1, 2, ... until a run
+ * sees no fault, in four
  * modes: an I/O error once, a full disk once, and both for good (every
  * call from the Nth on fails). After each fault:
  *   - the call failed with a clear error whose status is a 5xx (500 for
@@ -47,8 +48,9 @@ typedef struct ctx {
     int64_t build, lease, other;
     char image[MG_SHA256_HEX_SIZE]; /* a blob standing in for an image */
     int64_t token;
-    int claimed;  /* what the last claim returned: 1 a job, 0 none */
-    bool faulted; /* the run saw a fault (and went through) */
+    char text[MG_TOKEN_TEXT_SIZE]; /* the token's text */
+    int claimed;                   /* what the last claim returned: 1 a job, 0 none */
+    bool faulted;                  /* the run saw a fault (and went through) */
     mg_worker_job job;
 } ctx;
 
@@ -758,6 +760,7 @@ static int token_create(ctx *c, mg_service_err *e)
     char text[MG_TOKEN_TEXT_SIZE];
     int r = mg_service_token_create(&fx.svc, "ci", "write", &row, text, e);
     if (r == 0) {
+        memcpy(c->text, text, sizeof text);
         c->token = row.id;
         mg_token_row_free(&row);
     }
@@ -796,6 +799,25 @@ static void token_revoked(ctx *c)
     for (size_t i = 0; i < n; i++)
         cr_assert_neq(rows[i].id, c->token, "token %lld is still valid", (long long)c->token);
     mg_token_rows_free(rows, n);
+}
+
+/* A request with the token: its scope is read, and its last use written
+ * (at most once a minute), which may fail without refusing the token. */
+static int token_use(ctx *c, mg_service_err *e)
+{
+    char hash[MG_SHA256_HEX_SIZE];
+    mg_token_hash(c->text, hash);
+    int64_t id = 0;
+    mg_scope scope = mg_store_token_check(fx.store, hash, &id);
+    if (scope != MG_SCOPE_WRITE || id != c->token)
+        return mg_err_set(&e->err, MG_E_INTERNAL, "token %lld has scope %s", (long long)c->token,
+                          mg_scope_name(scope));
+    return 0;
+}
+
+Test(faults, token_use, .timeout = 1800)
+{
+    drive(&(flow){"token use", a_token, token_use, NULL, NULL});
 }
 
 Test(faults, token_create, .timeout = 1800)
