@@ -404,6 +404,7 @@ static void setup_once(void)
     cr_assert_not_null(mkdtemp(seed));
     copy_records(mg_cache_path(fx.cache), seed);
     fixture_teardown();
+    fx.queue = NULL;
 }
 
 static void drive(const flow *f)
@@ -432,6 +433,7 @@ static void drive(const flow *f)
                 mg_service_err_free(&e);
                 ctx_free(&c);
                 fixture_teardown();
+                fx.queue = NULL;
                 break;
             }
             points++;
@@ -468,12 +470,14 @@ static void drive(const flow *f)
             check_store(where, true);
             ctx_free(&c);
             fixture_teardown();
+            fx.queue = NULL;
         }
         char part[64];
         snprintf(part, sizeof part, "%s%u", m ? "/" : "", n - 1);
         strcat(counts, part);
     }
     mg_rm_rf(seed);
+    seed[0] = 0;
     fault_stats s;
     faultvfs_stats(&s);
     printf("faults: %-34s %4u points (%s), %u failed cleanly, %u went through; calls counted: "
@@ -481,6 +485,19 @@ static void drive(const flow *f)
            f->name, points, counts, failed, absorbed, s.reads, s.writes, s.syncs, s.truncates);
     fflush(stdout);
 }
+
+/* After a test, even one that failed half-way through a fault point: its
+ * fixture and the seed go. */
+static void faults_fini(void)
+{
+    faultvfs_disarm();
+    if (fx.queue) fixture_teardown();
+    memset(&fx, 0, sizeof fx);
+    if (seed[0]) mg_rm_rf(seed);
+    seed[0] = 0;
+}
+
+TestSuite(faults, .fini = faults_fini);
 
 /* ---- projects --------------------------------------------------------------- */
 
