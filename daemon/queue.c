@@ -2049,6 +2049,11 @@ int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sh
         uint64_t size;
         char got[MG_SHA256_HEX_SIZE];
         r = mg_cache_blob_put(q->o.cache, tmp, got, &size, e);
+        /* hashed again while copied into the store: the bytes stored are
+         * the bytes checked (a blob is always named by what it holds) */
+        if (r == 0 && strcmp(got, sha256) != 0)
+            r = mg_err_set(e, MG_E_IO, "the stored copy of the image hashes to %s, not %s", got,
+                           sha256);
     }
     if (tmp) unlink(tmp);
     free(tmp);

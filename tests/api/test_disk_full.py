@@ -212,6 +212,7 @@ class DiskFull(unittest.TestCase):
         fill(leave=256 << 10)
         self.assertEqual(d.post("/builds/%d/cancel" % slow[0]).status, 200)
         ba = d.wait_build(a, timeout=120)
+        self.assertEqual(d.post("/builds/%d/cancel" % slow[1]).status, 200)
         self.assertEqual(ba["status"], "failed", ba)
         self.assertRegex(ba["error"], SPACE, ba)
         print("build a failed with a little room: %s" % ba["error"])
@@ -224,7 +225,20 @@ class DiskFull(unittest.TestCase):
         b = d.start_build("slow3", {"force": True})["id"]
         harness.wait_running_compile(d, b, file="slow.c")
         fill()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if d.build(b)["status"] in harness.TERMINAL or any(
+                    "build %d: cannot record its end" % b in l for l in d.stderr_lines):
+                break
+            time.sleep(0.2)
+        else:
+            self.fail("build %d neither ended nor tried to: %s" % (b, d.build(b)))
+        # what the failed build left is gone: no room at all again
+        fill()
         self.assertEqual(free_bytes(), 0)
+        if d.build(b)["status"] not in harness.TERMINAL:
+            # its end waits for room, and /metrics says so
+            self.assertGreaterEqual(pending_ends(d), 1)
         # reads are answered
         for path in ("/health", "/projects", "/projects/warm", "/builds", "/builds/%d" % a,
                      "/builds/%d/log" % a, "/builds?status=failed", "/metrics", "/targets",
@@ -243,22 +257,9 @@ class DiskFull(unittest.TestCase):
         self.assertWriteAnswer(d.request("PUT", "/projects/warm/config",
                                          harness.hello_config("warm2")), (200, 201))
         self.assertWriteAnswer(d.post("/tokens", {"scope": "read"}), (201,))
-        self.assertWriteAnswer(d.post("/builds/%d/cancel" % slow[1]), (200,))
         self.assertEqual(quick_check(db), [("ok",)])
         self.assertEqual(bad_blobs(cache), [])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if d.build(b)["status"] in harness.TERMINAL or any(
-                    "build %d: cannot record its end" % b in l for l in d.stderr_lines):
-                break
-            time.sleep(0.2)
-        else:
-            self.fail("build %d neither ended nor tried to: %s" % (b, d.build(b)))
-        if d.build(b)["status"] not in harness.TERMINAL:
-            # its end waits for room, and /metrics says so
-            self.assertGreaterEqual(pending_ends(d), 1)
         self.assertTrue(d.health())
-        self.assertEqual(bad_blobs(cache), [])
 
         # 3. room again: build b's end is recorded, saying why
         unfill()
@@ -271,7 +272,6 @@ class DiskFull(unittest.TestCase):
         blog = self.assertWholeLog(d, b)
         if NO_SPACE not in blog:
             self.assertIn("log", bb["error"], bb)
-        d.post("/builds/%d/cancel" % slow[1])
         for i in [warm["id"], a, b] + slow:
             self.assertWholeLog(d, i)
         self.assertEqual(quick_check(db), [("ok",)])
