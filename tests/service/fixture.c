@@ -22,9 +22,6 @@ void fixture_setup(void)
     snprintf(fx.dir, sizeof fx.dir, "%s/mgd-service-XXXXXX", fixture_base);
     cr_assert_not_null(mkdtemp(fx.dir));
     fx.db_path = mg_path_join(fx.dir, "mgd.sqlite3");
-    mg_err serr = {0};
-    fx.store = mg_store_open(fx.db_path, false, &serr);
-    cr_assert_not_null(fx.store, "%s", serr.msg);
     char *cache_dir = mg_path_join(fx.dir, "cache");
     mg_err cerr = {0};
     fx.cache = mg_cache_open(cache_dir, &cerr);
@@ -37,6 +34,14 @@ void fixture_setup(void)
     mg_err targets_err;
     fx.targets = mg_targets_load(&targets_err);
     cr_assert_not_null(fx.targets, "%s", targets_err.msg);
+    fixture_reopen();
+}
+
+void fixture_reopen(void)
+{
+    mg_err serr = {0};
+    fx.store = mg_store_open(fx.db_path, true, &serr);
+    cr_assert_not_null(fx.store, "%s", serr.msg);
     mg_queue_options qo = {
         .store = fx.store,
         .cache = fx.cache,

@@ -30,6 +30,9 @@ extern const char *fixture_base;
 /* Criterion .init and .fini of every test. */
 void fixture_setup(void);
 void fixture_teardown(void);
+/* Opens the store again (with quick_check) and starts a queue on it, as a
+ * daemon's next start does, after a test closed them. */
+void fixture_reopen(void);
 
 /* A config document naming unikernel.c (parsed; cJSON_Delete it). */
 cJSON *printer_config(const char *name);

@@ -6,7 +6,8 @@
  * mgd: the store runs over a VFS that fails the Nth read, write, sync or
  * truncation (faultvfs.h), and each flow of the service (projects,
  * configs, builds, tokens and their use, pull workers' claims and
- * finishes, the start's recovery) is run with N = 1, 2, ... until a run
+ * finishes, the start's recovery, the stop's checkpoint) is run with
+ * N = 1, 2, ... until a run
  * sees no fault, in four
  * modes: an I/O error once, a full disk once, and both for good (every
  * call from the Nth on fails). After each fault:
@@ -233,6 +234,7 @@ static void check_pins(sqlite3 *db, const char *where)
  * while the fault lasted (its timer retries them). */
 static void wait_ends_recorded(void)
 {
+    if (!fx.queue) return; /* the flow stopped it */
     for (int i = 0; i < 500; i++) {
         mg_queue_metrics m;
         mg_queue_metrics_get(fx.queue, &m);
@@ -984,6 +986,45 @@ static void before_recovery(ctx *c)
 {
     running_build(c);
     c->other = start_build(&c->p, true);
+}
+
+/* A daemon that stops: the queue, then the store, whose last connection
+ * checkpoints the WAL into the database file on the way out (its syncs
+ * and its truncation are the only ones of these flows). A checkpoint that
+ * fails leaves the WAL for the next start, which must find everything. */
+static int stop_daemon(ctx *c, mg_service_err *e)
+{
+    (void)c;
+    (void)e;
+    mg_queue_stop(fx.queue);
+    fx.queue = NULL;
+    mg_store_close(fx.store);
+    fx.store = NULL;
+    return 0;
+}
+
+static void started_again(ctx *c)
+{
+    fixture_reopen();
+    mg_stored_build b = get_build(c->build);
+    cr_assert_eq(b.status, MG_STORED_SUCCEEDED, "the next start lost the build's end");
+    cr_assert_str_eq(b.image_sha256, c->image);
+    mg_stored_build_free(&b);
+    cr_assert_eq(status_of(c->other), MG_STORED_QUEUED);
+}
+
+/* A build that succeeded, one queued. */
+static void before_stop(ctx *c)
+{
+    running_build_with_image(c);
+    mg_service_err e = {0};
+    cr_assert_eq(finish(c, true, &e), 0, "%s", e.err.msg);
+    c->other = start_build(&c->p, true);
+}
+
+Test(faults, daemon_stop, .timeout = 1800)
+{
+    drive(&(flow){"daemon stop (checkpoint)", before_stop, stop_daemon, started_again, NULL});
 }
 
 Test(faults, worker_claim, .timeout = 1800)
