@@ -36,7 +36,7 @@
 /* ---- metrics (metrics.c) ------------------------------------------------ */
 
 /* The status codes the API answers with; anything else counts as "other". */
-#define MG_METRICS_N_CODES 21
+#define MG_METRICS_N_CODES 22
 #define MG_METRICS_N_BUCKETS 14
 
 typedef struct mg_api_metrics {

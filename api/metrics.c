@@ -13,7 +13,7 @@
 
 static const unsigned codes[MG_METRICS_N_CODES] = {
     200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405,
-    409, 412, 413, 414, 415, 416, 422, 429, 500, 503,
+    409, 412, 413, 414, 415, 416, 422, 429, 500, 503, 507,
 };
 
 /* Seconds; the last bucket (+Inf) is implicit. */
@@ -90,8 +90,11 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
                   "# HELP mgd_worker_leases_expired_total Builds of pull workers queued again "
                   "after their lease expired.\n"
                   "# TYPE mgd_worker_leases_expired_total counter\n"
-                  "mgd_worker_leases_expired_total %" PRIu64 "\n",
-                  q.workers_connected, q.leases_expired);
+                  "mgd_worker_leases_expired_total %" PRIu64 "\n"
+                  "# HELP mgd_build_ends_pending Builds that ended whose end the database "
+                  "refused (a full disk, an I/O error): tried again until it takes them.\n"
+                  "# TYPE mgd_build_ends_pending gauge\nmgd_build_ends_pending %u\n",
+                  q.workers_connected, q.leases_expired, q.ends_pending);
     mg_buf_printf(b,
                   "# HELP mgd_distcc_remote_total C compiles that ran on a distcc host.\n"
                   "# TYPE mgd_distcc_remote_total counter\nmgd_distcc_remote_total %" PRIu64 "\n"

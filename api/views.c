@@ -41,6 +41,8 @@ const char *mg_error_code_for(unsigned status)
         return "not_implemented";
     case 503:
         return "unavailable";
+    case 507:
+        return "insufficient_storage";
     default:
         return status >= 500 ? "internal" : "bad_request";
     }
@@ -293,6 +295,8 @@ unsigned mg_http_status_of_err(const mg_err *e)
         return 503;
     case MG_E_CANCELLED: /* a flow cancelled under a request: the daemon is stopping */
         return 503;
+    case MG_E_NOSPACE: /* the disk is full: a write may work again once space is freed */
+        return 507;
     case MG_OK:
     case MG_E_IO:
     case MG_E_CORRUPT:

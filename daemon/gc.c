@@ -121,6 +121,16 @@ static int collect(const mg_gc_options *o, mg_gc_report *r, int64_t **deleted, s
     char **orphans = NULL;
     size_t n_orphans = 0;
     if (mg_store_gc_orphans(o->store, &orphans, &n_orphans, e)) return -1;
+    /* those in flight are left pending, pins and all: the row that will
+     * name them is not stored yet */
+    size_t kept = 0;
+    for (size_t i = 0; i < n_orphans; i++) {
+        if (o->in_flight && o->in_flight(o->ctx, orphans[i]))
+            free(orphans[i]);
+        else
+            orphans[kept++] = orphans[i];
+    }
+    n_orphans = kept;
     mg_cache_release_result rel = {0};
     /* the pins first: a blob another record keeps is only unpinned, and
      * the list keeps every blob until both are done */

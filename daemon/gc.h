@@ -21,7 +21,8 @@
  * Steps 1 and 2 run "exclusive": in a running daemon the queue holds off
  * meanwhile every flow that pins a blob before the database names it (an
  * image stored before its build's end is recorded, a reuse, an inline
- * snapshot), so a blob is never unpinned between the two. Every step is
+ * snapshot), so a blob is never unpinned between the two; a blob pinned
+ * for a row the store refused for now (in_flight) stays pending. Every step is
  * safe to stop half-way: what a run leaves, the next one finds.
  *
  * Config versions are never collected: they are small, and each build
@@ -67,6 +68,10 @@ typedef struct mg_gc_options {
      * nothing else runs, as under `mgd gc`, which holds the data
      * directory's lock). */
     void (*exclusive)(void *ctx, bool on);
+    /* Whether a flow pinned blob `sha` for a row not stored yet (the
+     * queue's in-flight pins: a build's end the store refused, retried):
+     * such a blob stays pinned and pending for a later run. NULL: none. */
+    bool (*in_flight)(void *ctx, const char *sha);
     void *ctx;
 } mg_gc_options;
 

@@ -20,7 +20,13 @@
  *   5. stores the image as a blob in the cache (kept alive by an artifact
  *      record) and finishes the build row.
  * Any failure on the way fails the build with a log line saying why; a
- * worker never stops on a bad build.
+ * worker never stops on a bad build. A build that fails with the disk
+ * nearly full (MG_QUEUE_NEARLY_FULL) says so, whatever its tools said.
+ * The end of a build (its row finished, its image pinned) that the store
+ * refuses (a full disk, an I/O error) is kept and tried again by the
+ * queue's timer until the store takes it; until then the build shows
+ * running. One the daemon stops with is marked interrupted at the next
+ * start.
  *
  * Cancel: mg_queue_cancel marks the build cancelled in the store and, when
  * a worker runs it, stops its fetch or kills its processes.
@@ -29,7 +35,10 @@
  * Logs are plain text files: each line starts with the time since the
  * build started ("[  1.234] "), then the toolchain's lines. A log is
  * capped (max_log bytes, then one truncation note). Readers find new data
- * with mg_queue_log_wait.
+ * with mg_queue_log_wait. A log holds whole writes only: a write a full
+ * disk cut short is cut off again; what could not be written is counted,
+ * said in the log once there is room ("[mgd] N bytes of this log could
+ * not be written: ..."), and in the error of a build that failed.
  */
 #ifndef MG_DAEMON_QUEUE_H
 #define MG_DAEMON_QUEUE_H
@@ -57,6 +66,11 @@
 #define MG_WORKER_MAX_IMAGE (256u << 20)
 /* The largest source snapshot handed to a pull worker. */
 #define MG_WORKER_MAX_SNAPSHOT (256u << 20)
+
+/* A build that fails while the file system of the data directory (or of
+ * the cache) has less than this free says that it probably ran out of
+ * space, whatever its tool said. */
+#define MG_QUEUE_NEARLY_FULL (16u << 20)
 
 /* How long fetching a project's repository may take. */
 #define MG_QUEUE_FETCH_TIMEOUT_MS (600u * 1000u)
@@ -214,8 +228,10 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
 char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, int64_t token, mg_err *e);
 /* Appends a worker's log bytes from `offset` (bytes before the log's size
  * skipped); *size gets the log's size after. MG_E_LIMIT when offset is
- * past the size (416), MG_E_CONFLICT, MG_E_NOT_FOUND. Past the log's cap
- * the bytes are dropped and *size counts them as taken. */
+ * past the size (416), MG_E_CONFLICT, MG_E_NOT_FOUND, MG_E_NOSPACE (or
+ * MG_E_IO) when the log cannot be written: none of the bytes is taken,
+ * the worker sends them again. Past the log's cap the bytes are dropped
+ * and *size counts them as taken. */
 int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t token, int64_t offset,
                         const void *data, size_t len, int64_t *size, mg_err *e);
 /* Keeps the lease; *cancel when the build was cancelled. */
@@ -271,6 +287,7 @@ typedef struct mg_queue_metrics {
         gc_mirrors_deleted, gc_bytes_freed;
     int64_t gc_last_unix_ms;
     uint64_t gc_last_ms;
+    unsigned ends_pending; /* builds that ended here whose end the store refused: retried */
 } mg_queue_metrics;
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out);
 

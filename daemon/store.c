@@ -176,6 +176,8 @@ enum {
     ST_BUILD_REUSABLE,
     ST_BUILD_SIBLINGS,
     ST_LOG_SIZE,
+    ST_BLOB_ARTIFACT,
+    ST_BLOB_SOURCES,
     ST_RECOVER,
     ST_TOKEN_INSERT,
     ST_TOKEN_BY_HASH,
@@ -290,6 +292,9 @@ static const char *const statement_sql[N_STATEMENTS] = {
                           " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
                           " AND b.status = 2 AND b.reused_from IS NULL ORDER BY b.id",
     [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
+    [ST_BLOB_ARTIFACT] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
+    [ST_BLOB_SOURCES] = "SELECT 1 FROM builds WHERE sources_sha256 = ?1"
+                        " UNION ALL SELECT 1 FROM projects WHERE sources_sha256 = ?1 LIMIT 1",
     [ST_RECOVER] = "UPDATE builds SET status = 5, finished_at = ?1,"
                    " duration_ms = ?1 - coalesce(started_at, ?1),"
                    " error = 'interrupted: the daemon stopped while the build ran'"
@@ -513,10 +518,19 @@ static const char *db_error(mg_store *s)
 }
 
 /* What SQLite said about the last statement of this thread's connection,
- * as a failure of the database. Returns -1. */
+ * as a failure of the database: MG_E_NOSPACE when the disk is full (SQLite
+ * says SQLITE_FULL when a write found no room, and an I/O error of the
+ * shared-memory index or a temporary file keeps the system's ENOSPC),
+ * MG_E_IO otherwise. Returns -1. */
 static int db_failed(mg_store *s, mg_err *e)
 {
-    return mg_err_set(e, MG_E_IO, "database: %s", db_error(s));
+    store_conn *c = pthread_getspecific(s->key);
+    int rc = c ? sqlite3_extended_errcode(c->db) & 0xff : SQLITE_OK;
+    mg_err_code code = MG_E_IO;
+    if (rc == SQLITE_FULL ||
+        (rc == SQLITE_IOERR && mg_err_code_of_errno(sqlite3_system_errno(c->db)) == MG_E_NOSPACE))
+        code = MG_E_NOSPACE;
+    return mg_err_set(e, code, "database: %s", db_error(s));
 }
 
 /* Steps a statement that returns no row; resets it. */
@@ -1526,6 +1540,19 @@ int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e)
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, size);
     return step_done(s, st, e);
+}
+
+int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *used, mg_err *e)
+{
+    *used = true;
+    sqlite3_stmt *st = stmt(s, artifact ? ST_BLOB_ARTIFACT : ST_BLOB_SOURCES, e);
+    if (!st) return -1;
+    bind_text(st, 1, sha256);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_failed(s, e);
+    *used = rc == SQLITE_ROW;
+    return 0;
 }
 
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e)

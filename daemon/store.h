@@ -21,9 +21,12 @@
  * Failures follow base/err.h: a function returns 0 (an id, or a pointer)
  * on success and -1 (or NULL) on failure, filling the mg_err it was given:
  * MG_E_NOT_FOUND (no such row), MG_E_CONFLICT (a name taken, a build in
- * the wrong state), MG_E_LIMIT (the queue is full) or MG_E_IO with a
- * message "database: ..." (SQLite failed). Strings in returned records are
- * owned by the record and freed by its _free function.
+ * the wrong state), MG_E_LIMIT (the queue is full), MG_E_NOSPACE with a
+ * message "database: database or disk is full" (SQLITE_FULL, or an I/O
+ * error whose system error was ENOSPC) or MG_E_IO with a message
+ * "database: ..." (SQLite failed otherwise). A failed write transaction
+ * leaves nothing of itself. Strings in returned records are owned by the
+ * record and freed by its _free function.
  */
 #ifndef MG_DAEMON_STORE_H
 #define MG_DAEMON_STORE_H
@@ -228,6 +231,10 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **sam
                             int64_t **differ, size_t *n_differ, mg_err *e);
 /* Records the size of a finished build's log (what GET .../log serves). */
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
+/* Whether a row still names blob `sha256`: an artifact (`artifact`), or
+ * else a project's or a build's inline sources. *used false when none does
+ * (the caller may drop the blob's pin). */
+int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *used, mg_err *e);
 /* At start: running builds become interrupted; returns how many. */
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e);
 

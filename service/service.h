@@ -15,8 +15,11 @@
  * an mg_err (base/err.h; the code says what kind of failure, the message
  * is the one people see) plus the config document's diagnostics when
  * the document is at fault, and how long to wait when a quota is full.
- * Store failures always surface as such (MG_E_IO "database: ..."); none
- * is dropped on the way.
+ * Store failures always surface as such (MG_E_IO "database: ...", or
+ * MG_E_NOSPACE when the disk is full); none is dropped on the way. A flow
+ * that fails leaves the store as it was, or as far as its last
+ * transaction took it (a delete stays marked, a cancel may have been
+ * recorded before reading the build back failed).
  *
  * Inputs are plain C values and parsed JSON documents (cJSON) whose
  * member types the caller has checked already (service/input.h); the

@@ -52,7 +52,8 @@
  * code a caller may branch on: MG_E_NOT_FOUND (not in the store),
  * MG_E_CORRUPT (was in the store but failed verification: now removed),
  * MG_E_INVALID (a bad name), MG_E_IO (could not be read or written),
- * MG_E_NOMEM.
+ * MG_E_NOSPACE (could not be written: the disk or the quota is full; what
+ * was being written is removed, never left under its name), MG_E_NOMEM.
  */
 #ifndef MG_TOOLCHAIN_CACHE_H
 #define MG_TOOLCHAIN_CACHE_H

@@ -654,3 +654,43 @@ Test(run, a_pin_kept_by_a_build_keeps_its_blob)
     cr_assert(blob_stored(img));
     free(img);
 }
+
+/* A blob the queue pinned for a row the store has not taken yet (a
+ * build's end it retries, mg_gc_options.in_flight): a deleted build named
+ * the same bytes, but the run leaves the blob, its pin and its place on
+ * the pending list alone; the next run, with nothing in flight, frees it. */
+static const char *in_flight_sha;
+static bool in_flight(void *ctx, const char *sha)
+{
+    (void)ctx;
+    return in_flight_sha && !strcmp(sha, in_flight_sha);
+}
+
+Test(run, a_blob_in_flight_stays_pinned_and_pending)
+{
+    char *img = blob("an image a retried end will name");
+    cr_assert_eq(mg_gc_pin(cache, "artifact", img, &err), 0);
+    int64_t p = project("p", hexof("t"), NULL);
+    int64_t old = finished(p, MG_STORED_SUCCEEDED, &(spec){.image = img});
+    finished(p, MG_STORED_SUCCEEDED, NULL);
+    in_flight_sha = img;
+    mg_gc_options opts = {
+        .store = st, .cache = cache, .data_dir = base, .keep_builds = 1, .in_flight = in_flight};
+    mg_gc_report r;
+    cr_assert_eq(mg_gc_run(&opts, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.builds_deleted, 1);
+    cr_assert(!exists(old));
+    cr_assert_eq(r.blobs_deleted, 0);
+    cr_assert(blob_stored(img));
+    /* still pinned: the cache's own gc keeps it */
+    cr_assert_eq(mg_cache_gc(cache, UINT64_MAX, NULL, &err), 0);
+    cr_assert(blob_stored(img));
+    char **left = NULL;
+    cr_assert_eq(orphans(&left), 1, "it stays pending");
+    free_strs(left, 1);
+    in_flight_sha = NULL;
+    cr_assert_eq(mg_gc_run(&opts, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.blobs_deleted, 1);
+    cr_assert(!blob_stored(img));
+    free(img);
+}

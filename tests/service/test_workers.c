@@ -20,32 +20,6 @@
 
 TestSuite(service_workers, .init = fixture_setup, .fini = fixture_teardown, .timeout = 120);
 
-/* This host's toolchain identity for unix/x86_64, as the queue has it. */
-static void own_identity(char out[MG_SHA256_HEX_SIZE])
-{
-    const mg_target *t = mg_targets_find(fx.targets, "unix");
-    cr_assert_not_null(t);
-    const mg_target_arch *a = mg_target_find_arch(t, "x86_64");
-    cr_assert_not_null(a);
-    mg_err e;
-    char *id = mg_toolchain_identity(fx.cache, a, &e);
-    cr_assert_not_null(id, "%s", e.msg);
-    snprintf(out, MG_SHA256_HEX_SIZE, "%s", id);
-    free(id);
-}
-
-static cJSON *claim_body(const char *name, int wait_ms, const char *toolchain)
-{
-    char text[512];
-    snprintf(text, sizeof text,
-             "{\"name\":\"%s\",\"slots\":1,\"wait_ms\":%d,\"platforms\":[{\"target\":\"unix\","
-             "\"arch\":\"x86_64\",\"toolchain\":\"%s\"}]}",
-             name, wait_ms, toolchain);
-    cJSON *j = cJSON_Parse(text);
-    cr_assert_not_null(j, "%s", text);
-    return j;
-}
-
 /* -1 and MG_E_INVALID naming `mentions`, for the claim's body `text`. */
 static void claim_refused(const char *text, const char *mentions)
 {
