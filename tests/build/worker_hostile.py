@@ -356,8 +356,12 @@ def main():
         check("resolved hello" in log and "worker w1" in log, "1: the log has the build's lines")
         check(all(re.match(r"^\[\s*[0-9]+\.[0-9]{3}\] ", l) for l in log.splitlines() if l),
               "1: every log line is stamped like the daemon's")
-        check(not os.listdir(os.path.join(work, "w1", "scratch")),
-              "1: the scratch directory is removed")
+        # the worker removes it after the finish's answer: give it a moment
+        scratch = os.path.join(work, "w1", "scratch")
+        deadline = time.time() + 5
+        while os.listdir(scratch) and time.time() < deadline:
+            time.sleep(0.05)
+        check(not os.listdir(scratch), "1: the scratch directory is removed")
 
         # 3. hostile answers, to the same worker
         wrong = job(2)
