@@ -16,6 +16,9 @@ journal in the build directory, and the next run restores it before
 anything else. A mutant is
   killed         the tests failed (or ran past the time limit),
   survived       they passed,
+  equivalent     it survived, and mutants.txt argues (field `equivalent`)
+                 why it is no bug: no test can tell it from the original
+                 (left out of the score, listed with the argument),
   not compiling  the build failed (left out of the score),
   bad            its snippet is not found exactly once, or its tests fail
                  without it too (a broken baseline; left out of the score).
@@ -40,6 +43,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FIELDS = ("id", "file", "find", "replace", "tests", "why")
+OPTIONAL = ("equivalent",)
 
 
 class Interrupted(Exception):
@@ -76,8 +80,9 @@ def load_mutants(path):
                 cur = {}
             continue
         m = re.match(r"(\w+): ?(.*)$", line)
-        if not m or m.group(1) not in FIELDS:
-            problems.append("%s:%d: expected one of %s" % (path, no, ", ".join(FIELDS)))
+        if not m or m.group(1) not in FIELDS + OPTIONAL:
+            problems.append("%s:%d: expected one of %s" %
+                            (path, no, ", ".join(FIELDS + OPTIONAL)))
             continue
         value = m.group(2)
         cur[m.group(1)] = unescape(value) if m.group(1) in ("find", "replace") else value
@@ -181,6 +186,8 @@ def apply_and_test(args, m, log):
         if not build_targets(args.build, targets, args.jobs, log):
             return "not compiling", "the build failed"
         outcome = run_tests(args.build, m["tests"], args.timeout, log)
+        if outcome == "passed" and m.get("equivalent"):
+            return "equivalent", "%s passed; %s" % (", ".join(names), m["equivalent"])
         if outcome == "passed":
             return "survived", "%s passed" % ", ".join(names)
         return "killed", "%s %s" % (", ".join(names), outcome)
@@ -271,7 +278,7 @@ def main():
             build_targets(args.build, all_targets, args.jobs, log)
 
     count = {s: sum(1 for r in results if r[1] == s)
-             for s in ("killed", "survived", "not compiling", "bad")}
+             for s in ("killed", "survived", "equivalent", "not compiling", "bad")}
     scored = count["killed"] + count["survived"]
     score = 100.0 * count["killed"] / scored if scored else 0.0
     print()
@@ -283,10 +290,11 @@ def main():
     for m, status, detail, _ in results:
         if status != "killed":
             print("%s %s: %s" % (m["id"], status, detail))
-    print("total %d, killed %d, survived %d, not compiling %d, bad %d; score %.1f %% "
-          "(goal %.0f %%); %.0f s; log %s" %
-          (len(results), count["killed"], count["survived"], count["not compiling"],
-           count["bad"], score, args.goal, time.monotonic() - started, log_path))
+    print("total %d, killed %d, survived %d, equivalent %d, not compiling %d, bad %d; "
+          "score %.1f %% (goal %.0f %%); %.0f s; log %s" %
+          (len(results), count["killed"], count["survived"], count["equivalent"],
+           count["not compiling"], count["bad"], score, args.goal,
+           time.monotonic() - started, log_path))
     return 0 if score >= args.goal and not count["bad"] else 1
 
 
