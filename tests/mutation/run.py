@@ -32,6 +32,7 @@ Exits 0 when the score reaches the goal (default 90) and no mutant is bad,
 
 import argparse
 import base64
+import fcntl
 import json
 import os
 import re
@@ -237,6 +238,14 @@ def main():
         print("%s was configured from another source tree" % args.build, file=sys.stderr)
         return 2
 
+    # two runs on one build directory would plant two mutants at once and
+    # could restore each other's: the second one stops here
+    lock = open(os.path.join(args.build, "mutation.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print("another mutation run is using %s" % args.build, file=sys.stderr)
+        return 2
     for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(s, on_signal)
     restore_from_journal(args.build)
