@@ -408,6 +408,11 @@ Test(open, leases_of_pull_workers)
     cr_assert_eq(mg_store_build_requeue(st, bid, 2, &err), -1, "not running: nothing to requeue");
     cr_assert_eq(err.code, MG_E_CONFLICT);
     cr_assert_eq(mg_store_build_claim_id(st, bid, "w2", &err), 3, "%s", err.msg);
+    /* a late requeue under the old lease leaves the new holder's build
+     * running (a mutant that ignored the lease here survived) */
+    cr_assert_eq(mg_store_build_requeue(st, bid, 1, &err), -1, "lease 1 has lapsed");
+    cr_assert_eq(err.code, MG_E_CONFLICT);
+    cr_assert_eq(status_of(bid), MG_STORED_RUNNING);
     /* a late finish under the old lease is refused; the right one ends it */
     mg_stored_build done = {.id = bid, .lease = 1, .status = MG_STORED_FAILED, .error = "late"};
     cr_assert_eq(mg_store_build_finish(st, &done, &err), -1);

@@ -1101,6 +1101,22 @@ Test(tar_kv_ro, size_past_the_end_of_the_device)
     w.pos = 0;
     tar_header(&w, "huge", NULL, '0', 077777777777ull);
     assert_malformed(&w, 0, "size past the end, large");
+    /* the exact bound: data that ends with the device is read, one byte
+     * more is refused (a mutant that allowed a block more survived) */
+    static char block[512];
+    memset(block, 'x', sizeof block);
+    w.pos = 0;
+    tar_header(&w, "edge", NULL, '0', 512);
+    tar_data(&w, block, sizeof block);
+    mg_block *b = ramdisk_with(&w, 0);
+    mg_kv_ro *kv = NULL;
+    cr_assert_eq(mg_tar_kv_ro_connect(&kv, b), MG_OK, "data that ends with the device");
+    mg_kv_ro_disconnect(kv);
+    mg_block_disconnect(b);
+    w.pos = 0;
+    tar_header(&w, "edge", NULL, '0', 513);
+    tar_data(&w, block, sizeof block);
+    assert_malformed(&w, 0, "size one byte past the end");
 }
 
 Test(tar_kv_ro, truncated_archives)

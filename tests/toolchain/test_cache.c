@@ -749,6 +749,35 @@ Test(cache, gc_is_strictly_lru_and_zero_empties)
     cr_assert_not(exists(blob_file(fx.loose)));
 }
 
+/* Strictly least recently used when sizes differ too: a newer record that
+ * does not fit is not replaced by an older, smaller one that would (a
+ * mutant that went on to older records survived the test above, whose
+ * records are all one size). */
+Test(cache, gc_keeps_no_older_record_in_the_room_of_a_newer_one)
+{
+    char small[100], large[5000], blob[2][MG_SHA256_HEX_SIZE], key[2][MG_SHA256_HEX_SIZE];
+    memset(small, 'o', sizeof small);
+    memset(large, 'n', sizeof large);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, small, sizeof small, blob[0], &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, large, sizeof large, blob[1], &err), 0);
+    for (int i = 0; i < 2; i++) {
+        key_of(i ? "newer, large" : "older, small", key[i]);
+        const char *blobs[] = {blob[i]};
+        cr_assert_eq(mg_cache_record_put(cache, key[i], "payload", 7, blobs, 1, &err), 0, "%s",
+                     err.msg);
+        age(record_file(key[i]), 1000 - 100 * i);
+    }
+    struct stat st;
+    cr_assert_eq(stat(record_file(key[0]), &st), 0);
+    /* room for the older record and its blob, not for the newer one's */
+    mg_cache_gc_result res;
+    cr_assert_eq(mg_cache_gc(cache, (uint64_t)st.st_size + sizeof small + 100, &res, &err), 0);
+    cr_assert_not(exists(record_file(key[0])), "the older record took the newer one's place");
+    cr_assert_not(exists(record_file(key[1])));
+    cr_assert_eq(res.records_removed, 2);
+    cr_assert_eq(res.bytes_after, 0);
+}
+
 Test(cache, gc_removes_corrupt_and_dangling_records)
 {
     gc_fixture fx;
