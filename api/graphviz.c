@@ -236,14 +236,18 @@ static void draw(mg_work *w, mg_req *r, void *arg)
     const char *tmp = getenv("TMPDIR");
     char dir[4096], in[4200], out[4200];
     snprintf(dir, sizeof dir, "%s/mgd-graph-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    mg_err e; /* a full disk is 507, as everywhere (mg_http_status_of_err) */
     if (!mkdtemp(dir)) {
-        mg_reply_error(r, 500, "cannot make a temporary directory: %s", strerror(errno));
+        mg_err_set(&e, mg_err_code_of_errno(errno), "cannot make a temporary directory: %s",
+                   strerror(errno));
+        mg_reply_err(r, &e);
         return;
     }
     snprintf(in, sizeof in, "%s/graph.dot", dir);
     snprintf(out, sizeof out, "%s/graph.svg", dir);
     if (write_all(in, d->dot, d->len) != 0) {
-        mg_reply_error(r, 500, "cannot write %s: %s", in, strerror(errno));
+        mg_err_set(&e, mg_err_code_of_errno(errno), "cannot write %s: %s", in, strerror(errno));
+        mg_reply_err(r, &e);
     } else {
         const char *cmd[] = {dot_path, "-Tsvg", "-o", out, in, NULL};
         /* the graph is the user's: dot's memory and what it writes are

@@ -206,6 +206,28 @@ void mg_h_build_cancel(mg_req *r)
     mg_service_err_free(&e);
 }
 
+/* POST and DELETE /builds/:id/pin: gc keeps a pinned build. */
+void mg_h_build_pin(mg_req *r)
+{
+    int64_t id;
+    if (!mg_parse_id(mg_req_param(r, 0), &id)) {
+        mg_reply_error(r, 404, "no build %.40s", mg_req_param(r, 0));
+        return;
+    }
+    cJSON *body = NULL;
+    if (!mg_req_json(r, NULL, 0, false, &body)) return;
+    cJSON_Delete(body);
+    mg_service_err e = {0};
+    mg_stored_build b;
+    if (mg_service_build_pin(r->api->o.service, id, r->method == MG_HTTP_POST, &b, &e) == 0) {
+        reply_build(r, &b, 200);
+        mg_stored_build_free(&b);
+    } else {
+        mg_reply_service_err(r, &e);
+    }
+    mg_service_err_free(&e);
+}
+
 void mg_h_build_rebuild(mg_req *r)
 {
     mg_stored_build b;

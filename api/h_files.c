@@ -90,11 +90,18 @@ void mg_h_build_log(mg_req *r)
      * as still writing, never as finished with a log cut short. A cancelled
      * build's worker may still be writing its last lines: the log is over
      * when the worker has let go of the build too. */
-    bool more = !mg_stored_status_terminal(b.status) || mg_queue_running(r->api->o.queue, b.id);
+    bool held = mg_queue_running(r->api->o.queue, b.id);
+    bool more = !mg_stored_status_terminal(b.status) || held;
     char *path = mg_queue_log_path(r->api->o.queue, b.id);
     uint64_t size;
     int fd = open_file(path, &size);
     free(path);
+    /* while a worker writes it, no further than its last whole write (a
+     * write the disk cut short is being cut off again) */
+    if (held) {
+        int64_t known = mg_queue_log_wait(r->api->o.queue, b.id, INT64_MAX, 0);
+        if (known >= 0 && (uint64_t)known < size) size = (uint64_t)known;
+    }
     mg_reply_header(r, "X-Log-Size", "%llu", (unsigned long long)size);
     mg_reply_header(r, "X-More-Data", "%s", more ? "true" : "false");
     uint64_t from = (uint64_t)offset < size ? (uint64_t)offset : size;

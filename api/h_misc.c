@@ -1,7 +1,7 @@
 /*
  * h_misc.c - the small endpoints: /health, /metrics,
- * /targets, /devices, /schema/config.json, /hash and the tokens (made
- * and revoked by the service, service/tokens.c).
+ * /targets, /devices, /schema/config.json, /hash, the tokens (made
+ * and revoked by the service, service/tokens.c) and POST /gc.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "graph/embedded.h"
 #include "api/internal.h"
+#include "api/workpool.h"
 #include "daemon/tokens.h"
 #include "base/sha256.h"
 
@@ -141,4 +142,33 @@ void mg_h_tokens_delete(mg_req *r)
     else
         mg_reply_service_err(r, &e);
     mg_service_err_free(&e);
+}
+
+static void gc_work(mg_work *w, mg_req *r, void *arg)
+{
+    (void)w;
+    (void)arg;
+    mg_service_err e = {0};
+    mg_gc_report rep;
+    if (mg_service_gc(r->api->o.service, "requested", &rep, &e) == 0) {
+        mg_jw jw;
+        mg_jw_init(&jw, &r->out);
+        mg_gc_report_json(&jw, &rep);
+        mg_reply_json(r, 200);
+    } else {
+        mg_reply_service_err(r, &e);
+    }
+    mg_service_err_free(&e);
+}
+
+/* POST /gc: the whole run (daemon/gc.h) deletes files and may wait for
+ * another run to end: on the work pool, not on an HTTP thread. */
+void mg_h_gc(mg_req *r)
+{
+    cJSON *body = NULL;
+    if (!mg_req_json(r, NULL, 0, false, &body)) return;
+    cJSON_Delete(body);
+    if (mg_req_defer(r, gc_work, NULL, NULL)) return;
+    mg_reply_header(r, "Retry-After", "1");
+    mg_reply_error(r, 503, "the daemon's work pool is full; try again in a moment");
 }

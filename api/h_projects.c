@@ -127,29 +127,42 @@ static const mg_field patch_fields[] = {
     {"name", ~0u, false},
     {"repo", MG_JT_OBJECT, false},
     {"sources", MG_JT_OBJECT, false},
+    {"retention", MG_JT_OBJECT | MG_JT_NULL, false},
 };
 
 void mg_h_project_patch(mg_req *r)
 {
-    mg_project p;
+    mg_project p, changed = {0};
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
     cJSON *body = NULL;
     mg_service_err e = {0};
-    if (!mg_req_json(r, patch_fields, 3, true, &body)) goto out;
+    if (!mg_req_json(r, patch_fields, 4, true, &body)) goto out;
     if (cJSON_GetObjectItemCaseSensitive(body, "name")) {
         mg_reply_error(r, 400, "field \"name\" cannot be changed");
         goto out;
     }
-    mg_project changed;
-    if (mg_service_project_patch(
-            r->api->o.service, &p, cJSON_GetObjectItemCaseSensitive(body, "repo"),
-            cJSON_GetObjectItemCaseSensitive(body, "sources"), &changed, &e) == 0) {
-        reply_project(r, &changed, 200);
-        mg_project_free(&changed);
-    } else {
+    const cJSON *repo = cJSON_GetObjectItemCaseSensitive(body, "repo");
+    cJSON *sources = cJSON_GetObjectItemCaseSensitive(body, "sources");
+    const cJSON *retention = cJSON_GetObjectItemCaseSensitive(body, "retention");
+    int64_t keep = -1;
+    /* all of the request is checked before any of it is stored */
+    if (retention && mg_service_retention_parse(retention, &keep, &e) != 0) {
         mg_reply_service_err(r, &e);
+        goto out;
     }
+    int rc = 0;
+    if (repo || sources || !retention)
+        rc = mg_service_project_patch(r->api->o.service, &p, repo, sources, &changed, &e);
+    if (rc == 0 && retention) {
+        mg_project_free(&changed);
+        rc = mg_service_project_retention(r->api->o.service, &p, keep, &changed, &e);
+    }
+    if (rc == 0)
+        reply_project(r, &changed, 200);
+    else
+        mg_reply_service_err(r, &e);
 out:
+    mg_project_free(&changed);
     mg_service_err_free(&e);
     cJSON_Delete(body);
     mg_project_free(&p);

@@ -86,7 +86,7 @@ static void claim_work(mg_work *wk, mg_req *r, void *arg)
     const volatile int *abort = mg_work_abort_flag(wk);
     mg_worker_job job = {0};
     mg_service_err e = {0};
-    int got = mg_service_worker_claim(r->api->o.service, body, abort, &job, &e);
+    int got = mg_service_worker_claim(r->api->o.service, r->token_id, body, abort, &job, &e);
     if (got > 0)
         reply_job(r, &job);
     else if (got < 0)
@@ -138,7 +138,7 @@ void mg_h_worker_sources(mg_req *r)
     int64_t id, lease;
     if (!id_lease(r, &id, &lease)) return;
     mg_service_err e = {0};
-    char *path = mg_service_worker_sources(r->api->o.service, id, lease, &e);
+    char *path = mg_service_worker_sources(r->api->o.service, r->token_id, id, lease, &e);
     if (!path) {
         mg_reply_service_err(r, &e);
         mg_service_err_free(&e);
@@ -170,8 +170,8 @@ void mg_h_worker_log(mg_req *r)
     int64_t id, lease, offset, size = 0;
     if (!id_lease(r, &id, &lease) || !query_int(r, "offset", 0, &offset)) return;
     mg_service_err e = {0};
-    if (mg_service_worker_log(r->api->o.service, id, lease, offset, r->body, r->body_len, &size,
-                              &e) == 0) {
+    if (mg_service_worker_log(r->api->o.service, r->token_id, id, lease, offset, r->body,
+                              r->body_len, &size, &e) == 0) {
         mg_jw w;
         mg_jw_init(&w, &r->out);
         mg_jw_object(&w);
@@ -208,7 +208,7 @@ void mg_h_worker_heartbeat(mg_req *r)
     if (!id_lease(r, &id, &lease)) return;
     bool cancel = false;
     mg_service_err e = {0};
-    if (mg_service_worker_heartbeat(r->api->o.service, id, lease, &cancel, &e) == 0) {
+    if (mg_service_worker_heartbeat(r->api->o.service, r->token_id, id, lease, &cancel, &e) == 0) {
         mg_jw w;
         mg_jw_init(&w, &r->out);
         mg_jw_object(&w);
@@ -233,7 +233,8 @@ void mg_h_worker_image(mg_req *r)
         return;
     }
     mg_service_err e = {0};
-    if (mg_service_worker_image(r->api->o.service, id, lease, sha, r->body, r->body_len, &e) == 0) {
+    if (mg_service_worker_image(r->api->o.service, r->token_id, id, lease, sha, r->body,
+                                r->body_len, &e) == 0) {
         mg_jw w;
         mg_jw_init(&w, &r->out);
         mg_jw_object(&w);
@@ -262,7 +263,8 @@ void mg_h_worker_finish(mg_req *r)
     mg_stored_build b = {0};
     bool need_image = false;
     mg_service_err e = {0};
-    if (mg_service_worker_finish(r->api->o.service, id, body, &b, &need_image, &e) == 0) {
+    if (mg_service_worker_finish(r->api->o.service, r->token_id, id, body, &b, &need_image, &e) ==
+        0) {
         mg_jw w;
         mg_jw_init(&w, &r->out);
         if (mg_write_build(r, &w, &b)) mg_reply_json(r, 200);

@@ -36,7 +36,7 @@
 /* ---- metrics (metrics.c) ------------------------------------------------ */
 
 /* The status codes the API answers with; anything else counts as "other". */
-#define MG_METRICS_N_CODES 21
+#define MG_METRICS_N_CODES 22
 #define MG_METRICS_N_BUCKETS 14
 
 typedef struct mg_api_metrics {
@@ -215,6 +215,7 @@ void mg_h_hash(mg_req *r);
 void mg_h_tokens_create(mg_req *r);
 void mg_h_tokens_list(mg_req *r);
 void mg_h_tokens_delete(mg_req *r);
+void mg_h_gc(mg_req *r);
 
 void mg_h_projects_create(mg_req *r);
 void mg_h_projects_list(mg_req *r);
@@ -234,6 +235,7 @@ void mg_h_builds_list(mg_req *r);
 void mg_h_build_show(mg_req *r);
 void mg_h_build_cancel(mg_req *r);
 void mg_h_build_rebuild(mg_req *r);
+void mg_h_build_pin(mg_req *r);
 
 void mg_h_build_log(mg_req *r);
 void mg_h_build_image(mg_req *r);

@@ -13,7 +13,7 @@
 
 static const unsigned codes[MG_METRICS_N_CODES] = {
     200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405,
-    409, 412, 413, 414, 415, 416, 422, 429, 500, 503,
+    409, 412, 413, 414, 415, 416, 422, 429, 500, 503, 507,
 };
 
 /* Seconds; the last bucket (+Inf) is implicit. */
@@ -90,8 +90,11 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
                   "# HELP mgd_worker_leases_expired_total Builds of pull workers queued again "
                   "after their lease expired.\n"
                   "# TYPE mgd_worker_leases_expired_total counter\n"
-                  "mgd_worker_leases_expired_total %" PRIu64 "\n",
-                  q.workers_connected, q.leases_expired);
+                  "mgd_worker_leases_expired_total %" PRIu64 "\n"
+                  "# HELP mgd_build_ends_pending Builds that ended whose end the database "
+                  "refused (a full disk, an I/O error): tried again until it takes them.\n"
+                  "# TYPE mgd_build_ends_pending gauge\nmgd_build_ends_pending %u\n",
+                  q.workers_connected, q.leases_expired, q.ends_pending);
     mg_buf_printf(b,
                   "# HELP mgd_distcc_remote_total C compiles that ran on a distcc host.\n"
                   "# TYPE mgd_distcc_remote_total counter\nmgd_distcc_remote_total %" PRIu64 "\n"
@@ -100,6 +103,34 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
                   "# TYPE mgd_distcc_fallbacks_total counter\nmgd_distcc_fallbacks_total %" PRIu64
                   "\n",
                   q.distcc_remote, q.distcc_fallbacks);
+    mg_buf_printf(b,
+                  "# HELP mgd_gc_runs_total Gc runs (periodic and POST /gc), and those that "
+                  "failed part-way.\n"
+                  "# TYPE mgd_gc_runs_total counter\n"
+                  "mgd_gc_runs_total{result=\"ok\"} %" PRIu64 "\n"
+                  "mgd_gc_runs_total{result=\"failed\"} %" PRIu64 "\n"
+                  "# HELP mgd_gc_deleted_total What gc deleted, by kind.\n"
+                  "# TYPE mgd_gc_deleted_total counter\n"
+                  "mgd_gc_deleted_total{kind=\"builds\"} %" PRIu64 "\n"
+                  "mgd_gc_deleted_total{kind=\"logs\"} %" PRIu64 "\n"
+                  "mgd_gc_deleted_total{kind=\"blobs\"} %" PRIu64 "\n"
+                  "mgd_gc_deleted_total{kind=\"mirrors\"} %" PRIu64 "\n"
+                  "# HELP mgd_gc_freed_bytes_total Bytes gc freed (logs, blobs, mirrors).\n"
+                  "# TYPE mgd_gc_freed_bytes_total counter\n"
+                  "mgd_gc_freed_bytes_total %" PRIu64 "\n",
+                  q.gc_runs - q.gc_failures, q.gc_failures, q.gc_builds_deleted, q.gc_logs_deleted,
+                  q.gc_blobs_deleted, q.gc_mirrors_deleted, q.gc_bytes_freed);
+    /* no sample before the first run: its time would read as 1970 */
+    bool ran = q.gc_last_unix_ms > 0;
+    mg_buf_adds(b, "# HELP mgd_gc_last_run_timestamp_seconds When the last gc ended.\n"
+                   "# TYPE mgd_gc_last_run_timestamp_seconds gauge\n");
+    if (ran)
+        mg_buf_printf(b, "mgd_gc_last_run_timestamp_seconds %.3f\n",
+                      (double)q.gc_last_unix_ms / 1e3);
+    mg_buf_adds(b, "# HELP mgd_gc_last_run_duration_seconds How long the last gc took.\n"
+                   "# TYPE mgd_gc_last_run_duration_seconds gauge\n");
+    if (ran)
+        mg_buf_printf(b, "mgd_gc_last_run_duration_seconds %.3f\n", (double)q.gc_last_ms / 1e3);
     histogram(b, "mgd_action_duration_seconds", "Time of the build actions that ran.",
               mg_queue_buckets, MG_QUEUE_N_BUCKETS, q.actions_bucket, q.actions_sum);
     histogram(b, "mgd_build_duration_seconds", "Time of finished builds.", mg_queue_buckets,

@@ -41,6 +41,8 @@ const char *mg_error_code_for(unsigned status)
         return "not_implemented";
     case 503:
         return "unavailable";
+    case 507:
+        return "insufficient_storage";
     default:
         return status >= 500 ? "internal" : "bad_request";
     }
@@ -117,6 +119,15 @@ void mg_view_project_fields(mg_jw *w, const mg_project *p)
         mg_jw_null(w);
     }
     mg_jw_kint(w, "config_version", p->config_version);
+    /* its own retention, or null: the daemon's (--keep-builds) */
+    mg_jw_key(w, "retention");
+    if (p->keep_builds >= 0) {
+        mg_jw_object(w);
+        mg_jw_kint(w, "keep_builds", p->keep_builds);
+        mg_jw_object_end(w);
+    } else {
+        mg_jw_null(w);
+    }
     ktime(w, "created_at", p->created_at);
     ktime(w, "updated_at", p->updated_at);
 }
@@ -157,6 +168,7 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size
     mg_jw_kstring(w, "sources_sha256", b->sources_sha256);
     mg_jw_kstring(w, "input_hash", b->input_hash);
     mg_jw_kbool(w, "force", b->force);
+    mg_jw_kbool(w, "pinned", b->pinned_at > 0);
     kid(w, "rebuild_of", b->rebuild_of);
     kid(w, "reused_from", b->reused_from);
     ktime(w, "created_at", b->created_at);
@@ -283,6 +295,8 @@ unsigned mg_http_status_of_err(const mg_err *e)
         return 503;
     case MG_E_CANCELLED: /* a flow cancelled under a request: the daemon is stopping */
         return 503;
+    case MG_E_NOSPACE: /* the disk is full: a write may work again once space is freed */
+        return 507;
     case MG_OK:
     case MG_E_IO:
     case MG_E_CORRUPT:

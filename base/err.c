@@ -1,5 +1,6 @@
 #include "base/err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,4 +56,9 @@ void mg_err_clear(mg_err *e)
     if (!e) return;
     e->code = MG_OK;
     e->msg[0] = 0;
+}
+
+mg_err_code mg_err_code_of_errno(int errnum)
+{
+    return errnum == ENOSPC || errnum == EDQUOT ? MG_E_NOSPACE : MG_E_IO;
 }

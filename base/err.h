@@ -35,6 +35,9 @@ typedef enum mg_err_code {
     MG_E_LIMIT,     /* a limit or a quota was reached (413, 429, 503) */
     MG_E_BUSY,      /* try again later (503) */
     MG_E_IO,        /* the disk, the database, a child process failed (500) */
+    MG_E_NOSPACE,   /* the disk (or the user's quota) is full: ENOSPC, EDQUOT,
+                       SQLITE_FULL. Not the request's fault, and over once space
+                       is freed (507) */
     MG_E_CORRUPT,   /* stored data failed verification and was discarded: the
                        action cache treats it as a miss and counts it (500) */
     MG_E_CANCELLED, /* stopped on request before it was done: a fetch or a build that
@@ -58,5 +61,11 @@ int mg_err_vset(mg_err *e, mg_err_code code, const char *fmt, va_list ap);
 int mg_err_prefix(mg_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Clears `e` to MG_OK and an empty message. */
 void mg_err_clear(mg_err *e);
+
+/* The code of a failed system call whose errno is `errnum`: MG_E_NOSPACE
+ * for a full disk or quota (ENOSPC, EDQUOT), MG_E_IO for anything else, so
+ * that every writer reports a full disk the same way and the API answers
+ * it with one status. */
+mg_err_code mg_err_code_of_errno(int errnum);
 
 #endif

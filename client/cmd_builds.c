@@ -1,6 +1,6 @@
 /*
  * cmd_builds.c - builds: `mgctl build`, `rebuild`, `builds`, `status`,
- * `log`, `image`, `cancel`.
+ * `log`, `image`, `cancel`, `pin`, `unpin`.
  *
  * `build --wait` is what CI relies on: the exit status alone says how the
  * build ended (0 succeeded, 1 failed, 3 cancelled or interrupted, 2 when
@@ -348,6 +348,38 @@ int mg_cmd_cancel(mg_ctl *c)
     cJSON_Delete(b);
     mg_rest_response_free(&resp);
     return 0;
+}
+
+/* POST or DELETE /builds/:id/pin. */
+static int pin(mg_ctl *c, bool on)
+{
+    long long id = 0;
+    int rc = build_arg(c, &id);
+    if (rc) return rc;
+    mg_buf path = {0};
+    mg_ctl_path(&path, "/builds/%d/pin", id);
+    mg_rest_response resp;
+    cJSON *b;
+    rc = mg_ctl_call(c, on ? "POST" : "DELETE", mg_buf_str(&path), NULL, &resp, &b);
+    mg_buf_free(&path);
+    if (rc) return rc;
+    if (c->json)
+        mg_ctl_print_raw(resp.body.data, resp.body.len);
+    else
+        printf("%s build %lld\n", on ? "pinned" : "unpinned", id);
+    cJSON_Delete(b);
+    mg_rest_response_free(&resp);
+    return 0;
+}
+
+int mg_cmd_pin(mg_ctl *c)
+{
+    return pin(c, true);
+}
+
+int mg_cmd_unpin(mg_ctl *c)
+{
+    return pin(c, false);
 }
 
 int mg_cmd_builds(mg_ctl *c)

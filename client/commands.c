@@ -135,6 +135,8 @@ const mg_command mg_commands[] = {
     {"cancel", "B", 1, 1, "cancel a queued or running build", no_options, mg_cmd_cancel, false},
     {"rebuild", "B", 1, 1, "build again with the same inputs, bypassing the cache", rebuild_options,
      mg_cmd_rebuild, false},
+    {"pin", "B", 1, 1, "keep a build whatever the retention says", no_options, mg_cmd_pin, false},
+    {"unpin", "B", 1, 1, "let retention delete a build again", no_options, mg_cmd_unpin, false},
     {"version", "", 0, 0, "mgctl's version and the server's", no_options, mg_cmd_version, false},
     {"completion", "bash", 1, 1, "print the bash completion script", no_options, mg_cmd_completion,
      true},

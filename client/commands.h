@@ -40,6 +40,8 @@ int mg_cmd_status(mg_ctl *c);
 int mg_cmd_log(mg_ctl *c);
 int mg_cmd_image(mg_ctl *c);
 int mg_cmd_cancel(mg_ctl *c);
+int mg_cmd_pin(mg_ctl *c);
+int mg_cmd_unpin(mg_ctl *c);
 int mg_cmd_completion(mg_ctl *c);
 
 /* Candidates for bash completion of `words` (the command line so far, the

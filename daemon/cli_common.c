@@ -1,3 +1,4 @@
+/* cli_common.c - see cli_common.h. */
 #include "daemon/cli_common.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <cjson/cJSON.h>
 
 #include "base/arena.h"
 #include "targets/builtin_catalog.h"
@@ -77,6 +80,46 @@ mg_graph *mg_cli_resolve(const char *prog, const char *config, const char *proje
     opts->check_path = NULL; /* it pointed at this frame */
     opts->check_path_ctx = NULL;
     return g;
+}
+
+mg_graph *mg_cli_resolve_tree(const mg_catalog *cat, const char *doc, size_t len,
+                              const char *src_dir, mg_resolve_options *opts, mg_errors *errs)
+{
+    mg_cli_project proj = {{0}};
+    char *real = realpath(src_dir, NULL);
+    snprintf(proj.root, sizeof proj.root, "%s", real ? real : src_dir);
+    free(real);
+    opts->check_path = mg_cli_check_path;
+    opts->check_path_ctx = &proj;
+    mg_graph *g = mg_resolve(cat, doc, len, opts, errs);
+    opts->check_path = NULL; /* it pointed at this frame */
+    opts->check_path_ctx = NULL;
+    return g;
+}
+
+mg_key_setting *mg_cli_keys_from_json(const cJSON *obj, size_t *n)
+{
+    *n = 0;
+    size_t count = cJSON_IsObject(obj) ? (size_t)cJSON_GetArraySize(obj) : 0;
+    mg_key_setting *keys = mg_xmalloc((count + 1) * sizeof *keys);
+    memset(keys, 0, (count + 1) * sizeof *keys);
+    const cJSON *it;
+    if (cJSON_IsObject(obj)) cJSON_ArrayForEach(it, obj)
+        {
+            if (cJSON_IsString(it)) keys[(*n)++] = (mg_key_setting){it->string, it->valuestring};
+        }
+    return keys;
+}
+
+void mg_cli_log_stamp(mg_buf *out, const char *text, size_t len, uint64_t ms, bool *at_line_start)
+{
+    char stamp[32];
+    snprintf(stamp, sizeof stamp, "[%8.3f] ", (double)ms / 1e3);
+    for (size_t i = 0; i < len; i++) {
+        if (*at_line_start) mg_buf_adds(out, stamp);
+        mg_buf_add(out, &text[i], 1);
+        *at_line_start = text[i] == '\n';
+    }
 }
 
 char *mg_cli_default_cache(void)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/opt.h"
 #include "graph/catalog.h"
 #include "graph/errors.h"
@@ -35,13 +36,34 @@ bool mg_cli_parse_key(char *arg, mg_key_setting *out);
 mg_graph *mg_cli_resolve(const char *prog, const char *config, const char *project_dir,
                          mg_resolve_options *opts, bool json_errors, mg_catalog **cat);
 
+/* Resolves config document `doc` (len bytes) for the settings of `opts`
+ * (target, arch, keys) against a source tree written under `src_dir`, as
+ * the daemon's workers and `mgd worker` both do: paths the config names
+ * must not lead out of the tree (mg_cli_check_path, rooted at the real
+ * path of `src_dir`). The graph, or NULL with the errors in `errs`.
+ * `opts->check_path` is set and reset here. */
+mg_graph *mg_cli_resolve_tree(const mg_catalog *cat, const char *doc, size_t len,
+                              const char *src_dir, mg_resolve_options *opts, mg_errors *errs);
+
+/* The string members of JSON object `obj` (a build's keys, {name: text})
+ * as key settings pointing into it; calloc'd (one spare entry), count in
+ * *n. Members that are not strings are skipped. */
+struct cJSON;
+mg_key_setting *mg_cli_keys_from_json(const struct cJSON *obj, size_t *n);
+
+/* A build log's time stamp: appends `text` to `out`, starting each line
+ * with "[  12.345] " (the seconds `ms` stand for), the one form of the
+ * daemon's build logs, whoever runs the build. `*at_line_start` carries
+ * the state from one call to the next (true for a new log). */
+void mg_cli_log_stamp(mg_buf *out, const char *text, size_t len, uint64_t ms, bool *at_line_start);
+
 /* Parses a command's arguments against its option tables (base/opt.h):
  * 0, or -1 after printing "PROG: what is wrong" on stderr (the caller
  * adds its usage and exits 2). */
 int mg_cli_parse_options(const char *prog, mg_args *a, const mg_option *const *tables, int ntables,
                          int argc, char **argv);
 
-/* The limit options that mgd build and mgd serve share (one line each in
+/* The limit options that mgd build, serve and worker share (one line each in
  * MG_CLI_LIMITS_USAGE), as an option table to parse with the command's. */
 extern const mg_option mg_cli_limit_options[];
 /* Puts the limit options given in `a` into *l: 0, or -1 (with a message on
@@ -56,7 +78,7 @@ int mg_cli_apply_limits(const char *prog, const mg_args *a, mg_build_limits *l);
     "  --action-timeout S      wall time of an action (default 300)\n"                             \
     "  --build-timeout S       wall time of a whole build (default 1800)\n"
 
-/* The remote cache options that mgd build and mgd serve share (one line
+/* The remote cache options that mgd build, serve and worker share (one line
  * each in MG_CLI_REMOTE_USAGE): --remote-cache URL (else $MGD_REMOTE_CACHE),
  * --remote-cache-read-only, --remote-cache-credentials FILE. */
 extern const mg_option mg_cli_remote_options[];
@@ -70,7 +92,8 @@ int mg_cli_remote_config(const char *prog, const mg_args *a, mg_remote_config *c
     "  --remote-cache-credentials FILE  the Authorization header's value, on the first line\n"     \
     "                          of FILE (which other users must not be able to read)\n"
 
-/* The distcc option that mgd build and mgd serve share (docs/distcc.md):
+/* The distcc option that mgd build, mgd serve and mgd worker share
+ * (docs/distcc.md):
  * --distcc HOSTS (else $MGD_DISTCC), in distcc's host syntax. */
 extern const mg_option mg_cli_distcc_options[];
 /* Parses it into *hosts: 1 when hosts are given, 0 when none are, -1 (with

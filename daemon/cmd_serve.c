@@ -9,6 +9,7 @@
  * Exit status: 0 after a stop by signal, 1 when the daemon cannot start,
  * 2 for a mistake on the command line.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "daemon/cli_common.h"
 #include "daemon/commands.h"
 #include "daemon/daemon.h"
+#include "daemon/gc.h"
 #include "toolchain/cache.h"
 #include "toolchain/sandbox.h"
 #include "toolchain/target.h"
@@ -36,6 +38,7 @@ static void usage(FILE *f)
             "                 [--graph-timeout SECONDS]\n"
             "                 [--header-timeout SECONDS] [--body-timeout SECONDS]\n"
             "                 [--max-body-total SIZE] [--worker-lease-timeout MS]\n"
+            "                 [--keep-builds N] [--gc-interval SECONDS]\n"
             "                 [--no-local-repos] [--insecure-no-sandbox] [REMOTE CACHE]\n"
             "                 [DISTCC] [LIMITS]\n"
             "\n"
@@ -63,6 +66,10 @@ static void usage(FILE *f)
             "  --graph-timeout S   time limit of one Graphviz drawing (default 10)\n"
             "  --worker-lease-timeout MS  a pull worker's build goes back to the queue after\n"
             "                      MS without a heartbeat (default 30000; docs/workers.md)\n"
+            "  --keep-builds N     retention: finished builds kept per project, target and\n"
+            "                      arch (default 20; 0 keeps all); projects may set their own\n"
+            "  --gc-interval S     delete what retention does not keep every S seconds\n"
+            "                      (default 3600; 0: only on POST /gc)\n"
             "  --no-local-repos    refuse local paths and file:// URLs as project repos\n"
             "  --insecure-no-sandbox  run build actions without the sandbox (limits only):\n"
             "                      any user who may build can then read what mgd can "
@@ -91,6 +98,8 @@ static const mg_option serve_options[] = {
     {"--body-timeout", 0, "SECONDS", true, NULL, "time for a request's body"},
     {"--graph-timeout", 0, "SECONDS", true, NULL, "time limit of one Graphviz drawing"},
     {"--worker-lease-timeout", 0, "MS", true, NULL, "a pull worker's lease without heartbeat"},
+    {"--keep-builds", 0, "N", true, NULL, "finished builds kept per project, target and arch"},
+    {"--gc-interval", 0, "SECONDS", true, NULL, "time between two gc runs (0: none)"},
     {"--no-local-repos", 0, NULL, true, NULL, "refuse local paths as project repos"},
     {"--insecure-no-sandbox", 0, NULL, true, NULL, "run build actions without the sandbox"},
     {"--help", 'h', NULL, true, NULL, "this help"},
@@ -141,16 +150,23 @@ static int parse_listen(const char *arg, char *host, size_t host_size, uint16_t 
     return 0;
 }
 
-static int parse_count(const char *opt, const char *arg, long max, long *out)
+static int parse_number(const char *opt, const char *arg, long min, long max, long *out)
 {
     char *end;
+    errno = 0;
     long n = strtol(arg, &end, 10);
-    if (*end || arg[0] == 0 || n < 1 || n > max) {
-        fprintf(stderr, "mgd serve: %s takes a number from 1 to %ld\n", opt, max);
+    if (*end || arg[0] == 0 || errno || n < min || n > max) {
+        fprintf(stderr, "mgd serve: %s takes a number from %ld to %ld, got '%s'\n", opt, min, max,
+                arg);
         return -1;
     }
     *out = n;
     return 0;
+}
+
+static int parse_count(const char *opt, const char *arg, long max, long *out)
+{
+    return parse_number(opt, arg, 1, max, out);
 }
 
 /* Puts the values of `a` into *o (whose defaults are set). 0, or -1 after
@@ -192,6 +208,16 @@ static int take_options(const mg_args *a, mg_daemon_options *o, char *host, size
             }
             *(uint64_t *)((char *)o + size_options[i].offset) = size;
         }
+    }
+    /* the two that take 0 (keep all, no periodic gc) */
+    long n;
+    for (int k = 0; (v = mg_args_nth(a, "--keep-builds", k)); k++) {
+        if (parse_number("--keep-builds", v, 0, MG_GC_MAX_KEEP_BUILDS, &n)) return -1;
+        o->keep_builds = n;
+    }
+    for (int k = 0; (v = mg_args_nth(a, "--gc-interval", k)); k++) {
+        if (parse_number("--gc-interval", v, 0, 30 * 86400, &n)) return -1;
+        o->gc_interval_s = (unsigned)n;
     }
     if (mg_args_has(a, "--no-local-repos")) o->local_repos = false;
     if (mg_args_has(a, "--insecure-no-sandbox")) o->no_sandbox = true;
@@ -249,6 +275,8 @@ int mg_cmd_serve(int argc, char **argv)
         .max_queue = 1000,
         .limits = mg_build_limits_default(),
         .local_repos = true,
+        .keep_builds = MG_GC_DEFAULT_KEEP_BUILDS,
+        .gc_interval_s = 3600,
         .version = MGD_VERSION,
     };
     mg_args args MG_ARGS_SCOPED = {0};
@@ -295,6 +323,15 @@ int mg_cmd_serve(int argc, char **argv)
     }
     fprintf(stderr, "mgd: data in %s, %u worker%s\n", mg_daemon_data_dir(d), o.workers,
             o.workers == 1 ? "" : "s");
+    if (o.keep_builds)
+        fprintf(stderr, "mgd: retention: %lld finished builds per project, target and arch; ",
+                (long long)o.keep_builds);
+    else
+        fprintf(stderr, "mgd: retention: every build kept; ");
+    if (o.gc_interval_s)
+        fprintf(stderr, "gc every %u s\n", o.gc_interval_s);
+    else
+        fprintf(stderr, "gc on POST /gc only\n");
     fprintf(stderr, "mgd: listening on http://%s:%u\n", o.host, (unsigned)mg_daemon_port(d));
     if (o.remote)
         fprintf(stderr, "mgd: remote cache %s%s\n", o.remote->url,

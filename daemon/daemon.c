@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "api/server.h"
 #include "base/alloc.h"
+#include "base/deadline.h"
 #include "base/fsutil.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
@@ -41,6 +43,12 @@ struct mg_daemon {
     mg_queue *queue;
     mg_service service;
     mg_api *api;
+    /* the periodic gc (step 6) */
+    unsigned gc_interval_s;
+    pthread_t gc_thread;
+    bool gc_started, gc_stop;
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
 };
 
 /* Kills the processes a dead daemon on this data directory left behind:
@@ -144,6 +152,23 @@ static int first_token(mg_store *store, const char *data, mg_err *e)
     return r ? -1 : 0;
 }
 
+int mg_daemon_lock(const char *data_dir, mg_err *e)
+{
+    char *lock_path = mg_path_join(data_dir, "mgd.lock");
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        mg_err_set(e, MG_E_IO, "%s: %s", lock_path, strerror(errno));
+        free(lock_path);
+        return -1;
+    }
+    free(lock_path);
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        close(fd);
+        return mg_err_set(e, MG_E_BUSY, "another mgd is serving this data directory");
+    }
+    return fd;
+}
+
 /* Steps 1 and 2: the data directory, its lock, the orphans. */
 static int take_data_dir(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
 {
@@ -161,12 +186,7 @@ static int take_data_dir(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
                           "cannot sandbox builds: %.300s; refusing to start "
                           "(--insecure-no-sandbox runs them unsandboxed)",
                           probe.msg);
-    char *lock_path = mg_path_join(d->data, "mgd.lock");
-    d->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    free(lock_path);
-    if (d->lock_fd < 0) return mg_err_set(e, MG_E_IO, "%s", strerror(errno));
-    if (flock(d->lock_fd, LOCK_EX | LOCK_NB))
-        return mg_err_set(e, MG_E_BUSY, "another mgd is serving this data directory");
+    if ((d->lock_fd = mg_daemon_lock(d->data, e)) < 0) return -1;
     /* every process the daemon starts inherits the marker */
     char *marker = mg_xasprintf("%s=%s", MARKER, d->data);
     unsigned orphans = kill_orphans(marker);
@@ -283,6 +303,7 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
                                      .targets = d->targets,
                                      .max_sources = o->max_sources,
                                      .max_queued = o->max_queue,
+                                     .keep_builds = o->keep_builds,
                                  });
     unsigned conns = fit_open_files(o->max_connections);
     unsigned per_ip = conns && o->per_ip > conns ? conns : o->per_ip;
@@ -310,13 +331,59 @@ static int start_serving(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
     return 0;
 }
 
+/* Step 6: a gc every gc_interval_s, the first one interval after start
+ * (a daemon restarted often does not collect at every start). What it did
+ * goes to the log (mg_queue_gc). */
+static void *gc_main(void *arg)
+{
+    mg_daemon *d = arg;
+    pthread_mutex_lock(&d->gc_mu);
+    while (!d->gc_stop) {
+        struct timespec until = mg_abstime_in(CLOCK_REALTIME, (uint64_t)d->gc_interval_s * 1000u);
+        if (pthread_cond_timedwait(&d->gc_cv, &d->gc_mu, &until) != ETIMEDOUT || d->gc_stop)
+            continue;
+        pthread_mutex_unlock(&d->gc_mu);
+        mg_service_err err = {0};
+        mg_gc_report r;
+        mg_service_gc(&d->service, "periodic", &r, &err);
+        mg_service_err_free(&err);
+        pthread_mutex_lock(&d->gc_mu);
+    }
+    pthread_mutex_unlock(&d->gc_mu);
+    mg_store_thread_done(d->store);
+    return NULL;
+}
+
+static int start_gc(mg_daemon *d, const mg_daemon_options *o, mg_err *e)
+{
+    if (!o->gc_interval_s) return 0;
+    d->gc_interval_s = o->gc_interval_s;
+    int r = pthread_create(&d->gc_thread, NULL, gc_main, d);
+    if (r) return mg_err_set(e, MG_E_IO, "cannot start the periodic gc: %s", strerror(r));
+    d->gc_started = true;
+    return 0;
+}
+
+static void stop_gc(mg_daemon *d)
+{
+    if (!d->gc_started) return;
+    pthread_mutex_lock(&d->gc_mu);
+    d->gc_stop = true;
+    pthread_cond_broadcast(&d->gc_cv);
+    pthread_mutex_unlock(&d->gc_mu);
+    pthread_join(d->gc_thread, NULL);
+    d->gc_started = false;
+}
+
 mg_daemon *mg_daemon_start(const mg_daemon_options *o, mg_err *e)
 {
     mg_daemon *d = mg_xmalloc(sizeof *d);
     memset(d, 0, sizeof *d);
     d->lock_fd = -1;
+    pthread_mutex_init(&d->gc_mu, NULL);
+    pthread_cond_init(&d->gc_cv, NULL);
     if (take_data_dir(d, o, e) || open_store(d, e) || open_engine(d, o, e) ||
-        start_serving(d, o, e)) {
+        start_serving(d, o, e) || start_gc(d, o, e)) {
         mg_daemon_stop(d);
         return NULL;
     }
@@ -336,6 +403,7 @@ const char *mg_daemon_data_dir(const mg_daemon *d)
 void mg_daemon_stop(mg_daemon *d)
 {
     if (!d) return;
+    stop_gc(d);
     mg_api_stop(d->api);
     mg_queue_stop(d->queue);
     mg_cache_close(d->cache);
@@ -343,6 +411,8 @@ void mg_daemon_stop(mg_daemon *d)
     mg_targets_free(d->targets);
     mg_store_close(d->store);
     if (d->lock_fd >= 0) close(d->lock_fd);
+    pthread_mutex_destroy(&d->gc_mu);
+    pthread_cond_destroy(&d->gc_cv);
     free(d->data);
     free(d);
 }

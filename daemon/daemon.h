@@ -15,10 +15,12 @@
  *   4. the targets, the built-in catalog and the action cache;
  *   5. the queue and its workers (daemon/queue.h; scratch space is
  *      emptied), the service on top of them (service/service.h), and the
- *      HTTP API (api/server.h), which starts answering.
- * mg_daemon_stop takes them apart in the reverse order: the API first, so
- * no request reaches a part that is gone, then the workers (running builds
- * become interrupted), then what they used.
+ *      HTTP API (api/server.h), which starts answering;
+ *   6. the periodic gc (daemon/gc.h), every gc_interval_s, when set.
+ * mg_daemon_stop takes them apart in the reverse order: the periodic gc
+ * (a run in progress ends first), the API, so no request reaches a part
+ * that is gone, then the workers (running builds become interrupted),
+ * then what they used.
  *
  * The command line (options, signals) is daemon/cmd_serve.c's; the root
  * only reports: what it did on stderr as the daemon's log, why it could
@@ -59,10 +61,21 @@ typedef struct mg_daemon_options {
     unsigned threads, max_connections, per_ip, idle_timeout_s;
     unsigned header_timeout_s, body_timeout_s, graph_timeout_s;
     unsigned worker_lease_ms; /* a pull worker's lease without heartbeat; 0: 30 s */
-    const char *version;      /* what /health shows */
+    /* retention (daemon/gc.h): finished builds kept per (project, target,
+     * arch), 0: all; and a gc every gc_interval_s seconds, 0: none (POST
+     * /gc still runs one) */
+    int64_t keep_builds;
+    unsigned gc_interval_s;
+    const char *version; /* what /health shows */
 } mg_daemon_options;
 
 typedef struct mg_daemon mg_daemon;
+
+/* Takes the data directory's lock (DATA/mgd.lock, an exclusive flock, not
+ * waiting), as a daemon does at start and `mgd gc` before it works: the
+ * descriptor that holds it (closing it releases the lock), or -1 with
+ * MG_E_BUSY when another process holds it, MG_E_IO. */
+int mg_daemon_lock(const char *data_dir, mg_err *e);
 
 /* Starts the daemon as described above. NULL with `e` filled when a part
  * cannot start (what was started by then is stopped again): MG_E_BUSY when

@@ -23,6 +23,8 @@ static void usage(FILE *f)
                "  cache stats|gc    figures and eviction of the build cache\n"
                "  serve             the build daemon and its REST API\n"
                "  token             manage API tokens offline\n"
+               "  worker            build what a coordinator (mgd serve) hands out\n"
+               "  gc                retention offline: delete old builds, logs and blobs\n"
                "\n"
                "Run 'mgd COMMAND --help' for a command's options.\n");
 }
@@ -85,6 +87,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "cache")) return mg_cmd_cache(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return run_daemon_command("mg_cmd_serve", argc - 2, argv + 2);
     if (!strcmp(cmd, "token")) return run_daemon_command("mg_cmd_token", argc - 2, argv + 2);
+    if (!strcmp(cmd, "worker")) return run_daemon_command("mg_cmd_worker", argc - 2, argv + 2);
+    if (!strcmp(cmd, "gc")) return run_daemon_command("mg_cmd_gc", argc - 2, argv + 2);
     if (!strcmp(cmd, "__fetch")) return run_daemon_command("mg_cmd_fetch", argc - 2, argv + 2);
     fprintf(stderr, "mgd: unknown command '%s'\n", cmd);
     usage(stderr);

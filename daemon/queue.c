@@ -14,12 +14,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "daemon/cli_common.h"
+#include "daemon/gc.h"
 #include "daemon/snapshot.h"
 #include "daemon/sources.h"
 #include "base/arena.h"
@@ -54,10 +56,16 @@ typedef struct worker_slot {
     const volatile int *claim_abort; /* while preparing: the claim's abort flag */
     char worker[MG_WORKER_NAME_MAX + 1];
     int64_t lease;
+    int64_t token; /* the token that claimed it: only it may act under the lease */
     uint64_t last_seen_ms;
     struct build_log *rlog;
-    char *snapshot; /* DATA/scratch/<id>/sources.tar */
+    char *snapshot;  /* DATA/scratch/<id>/sources.tar */
+    bool end_logged; /* the worker's finish wrote its last log line (a retry does not again) */
     char *scratch;
+    /* the last image uploaded under the lease (DATA/scratch/<id>/image),
+     * which goes to the cache only when the finish names it: a worker
+     * uploading image after image fills no more than this one file */
+    char upload_sha[MG_SHA256_HEX_SIZE];
     char target[64], arch[64];
 } worker_slot;
 
@@ -89,8 +97,9 @@ struct mg_queue {
     pthread_mutex_t lock;
     /* Held by a worker from its claim until its slot shows the build, so
      * that a project's delete, holding it, sees in the slots every build
-     * that was claimed before it cancelled the project's builds. Taken
-     * before `lock`, never while holding it. */
+     * that was claimed before it cancelled the project's builds. A pull
+     * worker's claim also picks its free slot under it. Taken before
+     * `lock`, never while holding it. */
     pthread_mutex_t claim_lock;
     pthread_mutex_t
         delete_lock;         /* one delete at a time: two of one project would race on its files */
@@ -110,6 +119,30 @@ struct mg_queue {
     identity_entry idents[MAX_IDENTITIES];
     size_t n_idents;
     pthread_mutex_t remote_log_lock; /* one append to a pull worker's log at a time */
+    /* Read-held by every flow that pins a blob before the database names
+     * it, until it does: a build's image until its end is recorded (or
+     * deferred, see `ends`), a reuse from its lookup until then, an inline
+     * snapshot until its build is queued (mg_queue_blobs_hold);
+     * write-held by gc while it deletes builds and unpins blobs (gc.h), so
+     * it never unpins one in between, and by unpin_unused. Writers first,
+     * so that a busy daemon does not starve gc; no thread ever holds it
+     * twice. Taken before pin_lock and `lock`. */
+    pthread_rwlock_t blobs_lock;
+    pthread_mutex_t gc_lock; /* one gc at a time */
+    /* ends of builds the store refused (a full disk, an I/O error), tried
+     * again by the timer until it takes them (record_end) */
+    struct pending_end *ends;
+    unsigned n_ends;
+    /* Blobs pinned by a flow whose row (artifact, build) is not stored
+     * yet, counted from the pin to the row: it outlives blobs_lock's hold
+     * when the store refuses the row and the end is deferred. Nothing
+     * drops their pins meanwhile for want of a row naming them
+     * (unpin_unused, mg_queue_forget_blobs, gc's collection through
+     * mg_gc_options.in_flight). pin_lock makes "pin and count" and "check
+     * and drop" exclusive; taken after blobs_lock, before `lock`. */
+    pthread_mutex_t pin_lock;
+    struct inflight_pin *inflight; /* guarded by `lock` */
+    size_t n_inflight, cap_inflight;
 };
 
 static struct worker_slot *remote_slot(mg_queue *q, int64_t id);
@@ -123,29 +156,43 @@ typedef struct build_log {
     int fd;
     uint64_t size, max;
     bool truncated, at_line_start;
+    bool file_nl; /* the file ends with a newline (or is empty) */
+    /* what a full disk (or another write error) kept out of the log: bytes
+     * not said yet, all bytes, and why */
+    uint64_t lost, lost_total;
+    int lost_errno;
     uint64_t start_ms; /* mg_now_ms() when the build began */
 } build_log;
 
-static void log_raw(build_log *l, const char *text, size_t len)
+/* Appends all `len` bytes or none: a write that stopped part-way (the disk
+ * filled) is cut off again, so that the log holds whole writes only and
+ * the next one never continues half a line. 0, or -1 with errno. */
+static int log_append(build_log *l, const char *text, size_t len)
 {
-    if (l->fd < 0 || l->truncated) return;
-    if (l->size + len > l->max) {
-        static const char note[] = "\n[mgd] the log reached its size limit; the rest is dropped\n";
-        size_t room = l->size + sizeof note < l->max ? l->max - l->size - sizeof note : 0;
-        if (room > len) room = len;
-        if (write(l->fd, text, room) > 0) l->size += room;
-        if (write(l->fd, note, sizeof note - 1) > 0) l->size += sizeof note - 1;
-        l->truncated = true;
-    } else {
-        size_t off = 0;
-        while (off < len) {
-            ssize_t w = write(l->fd, text + off, len - off);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) break;
-            off += (size_t)w;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(l->fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int saved = w < 0 ? errno : EIO;
+            /* if even that fails, the part stays and is counted */
+            if (off && ftruncate(l->fd, (off_t)l->size) != 0) {
+                l->size += off;
+                l->file_nl = text[off - 1] == '\n';
+            }
+            errno = saved;
+            return -1;
         }
-        l->size += off;
+        off += (size_t)w;
     }
+    l->size += len;
+    if (len) l->file_nl = text[len - 1] == '\n';
+    return 0;
+}
+
+/* Tells readers (log_wait, the SSE stream) how far the log is written. */
+static void log_publish(build_log *l)
+{
     if (!l->slot) return; /* a pull worker's log after its lease lapsed */
     mg_queue *q = l->slot->q;
     pthread_mutex_lock(&q->lock);
@@ -154,23 +201,54 @@ static void log_raw(build_log *l, const char *text, size_t len)
     pthread_mutex_unlock(&q->lock);
 }
 
-/* Appends text, starting each line with the time since the build started. */
+/* Says in the log what could not be written into it, once it can. */
+static void log_note_lost(build_log *l)
+{
+    char note[256];
+    snprintf(note, sizeof note, "%s[mgd] %llu bytes of this log could not be written: %s\n",
+             l->file_nl ? "" : "\n", (unsigned long long)l->lost, strerror(l->lost_errno));
+    if (l->size + strlen(note) <= l->max && log_append(l, note, strlen(note)) == 0) l->lost = 0;
+}
+
+/* Writes `text` to the log within its cap (past the cap, one note and
+ * nothing more). 0 (written, or dropped by the cap), or -1 with errno when
+ * it could not be written. */
+static int log_raw(build_log *l, const char *text, size_t len)
+{
+    if (l->fd < 0 || l->truncated) return 0;
+    if (l->lost) log_note_lost(l);
+    int r = 0;
+    if (l->size + len > l->max) {
+        static const char note[] = "\n[mgd] the log reached its size limit; the rest is dropped\n";
+        size_t room = l->size + sizeof note < l->max ? l->max - l->size - sizeof note : 0;
+        if (room > len) room = len;
+        r = log_append(l, text, room);
+        if (log_append(l, note, sizeof note - 1) != 0) r = -1;
+        l->truncated = true;
+    } else {
+        r = log_append(l, text, len);
+    }
+    log_publish(l);
+    return r;
+}
+
+/* Appends text, starting each line with the time since the build started.
+ * What cannot be written is counted: the log says so when it can, the
+ * build's error when it cannot (end_job). */
 static void log_text(void *ctx, const char *text, size_t len)
 {
     build_log *l = ctx;
     mg_buf out = {0};
-    double t = (double)mg_ms_since(l->start_ms) / 1e3;
-    char stamp[32];
-    snprintf(stamp, sizeof stamp, "[%8.3f] ", t);
-    for (size_t i = 0; i < len; i++) {
-        if (l->at_line_start) mg_buf_adds(&out, stamp);
-        mg_buf_add(&out, &text[i], 1);
-        l->at_line_start = text[i] == '\n';
+    mg_cli_log_stamp(&out, text, len, mg_ms_since(l->start_ms), &l->at_line_start);
+    if (out.len && !out.failed && log_raw(l, out.data, out.len) != 0) {
+        l->lost += out.len;
+        l->lost_total += out.len;
+        l->lost_errno = errno;
     }
-    if (out.len && !out.failed) log_raw(l, out.data, out.len);
     mg_buf_free(&out);
 }
 
+/* One line (one write: a full disk takes all of it or none). */
 static void log_line(build_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(build_log *l, const char *fmt, ...)
 {
@@ -178,9 +256,9 @@ static void log_line(build_log *l, const char *fmt, ...)
     va_start(ap, fmt);
     char *s = mg_xvasprintf(fmt, ap);
     va_end(ap);
-    if (!l->at_line_start) log_text(l, "\n", 1);
-    log_text(l, s, strlen(s));
-    log_text(l, "\n", 1);
+    char *line = mg_xasprintf("%s%s\n", l->at_line_start ? "" : "\n", s);
+    log_text(l, line, strlen(line));
+    free(line);
     free(s);
 }
 
@@ -221,26 +299,102 @@ typedef struct job {
     char hash[MG_SHA256_HEX_SIZE];
     /* the result, written by finish_build */
     mg_stored_build done;
+    bool blobs_held; /* q->blobs_lock, from a reuse's lookup or the image's pin to the end */
+    bool pinned;     /* done.image_sha256 was pinned by this build (pin_for) */
 } job;
 
-/* The key of the record that pins blob `sha` as a `kind`. */
-static void pin_key(const char *kind, const char *sha, char key[MG_SHA256_HEX_SIZE])
+static void job_blobs_hold(job *j)
 {
-    char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
-    mg_sha256_bytes_hex(text, strlen(text), key);
-    free(text);
+    if (j->blobs_held) return;
+    pthread_rwlock_rdlock(&j->q->blobs_lock);
+    j->blobs_held = true;
 }
 
-/* Keeps a blob alive through cache gc: a record naming it. */
-static int pin_blob(mg_cache *c, const char *kind, const char *sha, mg_err *e)
+static void job_blobs_release(job *j)
 {
-    char key[MG_SHA256_HEX_SIZE];
-    pin_key(kind, sha, key);
-    char *text = mg_xasprintf("mgd %s\n%s", kind, sha);
-    const char *blobs[] = {sha};
-    int r = mg_cache_record_put(c, key, text, strlen(text), blobs, 1, e);
-    free(text);
+    if (!j->blobs_held) return;
+    pthread_rwlock_unlock(&j->q->blobs_lock);
+    j->blobs_held = false;
+}
+
+/* A blob pinned by a flow whose row is not stored yet, and how many such
+ * flows there are. */
+typedef struct inflight_pin {
+    char sha[MG_SHA256_HEX_SIZE];
+    unsigned n;
+} inflight_pin;
+
+/* With q->lock held. */
+static inflight_pin *inflight_find(mg_queue *q, const char *sha)
+{
+    for (size_t i = 0; i < q->n_inflight; i++)
+        if (!strcmp(q->inflight[i].sha, sha)) return &q->inflight[i];
+    return NULL;
+}
+
+static void inflight_add(mg_queue *q, const char *sha, int delta)
+{
+    pthread_mutex_lock(&q->lock);
+    inflight_pin *p = inflight_find(q, sha);
+    if (!p && delta > 0) {
+        if (q->n_inflight == q->cap_inflight) {
+            q->cap_inflight = q->cap_inflight ? 2 * q->cap_inflight : 8;
+            q->inflight = mg_xrealloc(q->inflight, q->cap_inflight * sizeof *q->inflight);
+        }
+        p = &q->inflight[q->n_inflight++];
+        snprintf(p->sha, sizeof p->sha, "%s", sha);
+        p->n = 0;
+    }
+    if (p && delta > 0) p->n++;
+    if (p && delta < 0 && --p->n == 0) *p = q->inflight[--q->n_inflight];
+    pthread_mutex_unlock(&q->lock);
+}
+
+static bool inflight_has(mg_queue *q, const char *sha)
+{
+    pthread_mutex_lock(&q->lock);
+    bool has = inflight_find(q, sha) != NULL;
+    pthread_mutex_unlock(&q->lock);
+    return has;
+}
+
+/* Pins blob `sha` as a `kind` (mg_gc_pin) for a flow that is about to
+ * store the row naming it, counted in flight until pin_done (the row is
+ * stored or the flow gave up). The caller read-holds blobs_lock. */
+static int pin_for(mg_queue *q, const char *kind, const char *sha, mg_err *e)
+{
+    pthread_mutex_lock(&q->pin_lock);
+    inflight_add(q, sha, 1);
+    int r = mg_gc_pin(q->o.cache, kind, sha, e);
+    if (r) inflight_add(q, sha, -1);
+    pthread_mutex_unlock(&q->pin_lock);
     return r;
+}
+
+static void pin_done(mg_queue *q, const char *sha)
+{
+    inflight_add(q, sha, -1);
+}
+
+/* Drops the pins of blob `sha` (mg_gc_unpin, every kind) when no row
+ * names it, as an artifact or as sources, and no flow is about to store
+ * one: after the row that was to name it could not be stored. Exclusive
+ * of the flows that pin before their row exists (blobs_lock, as gc is),
+ * so the check holds until the drop. A store that cannot say keeps the
+ * pin (a little space, never a lost blob). The caller holds no
+ * blobs_lock. */
+static void unpin_unused(mg_queue *q, const char *sha)
+{
+    pthread_rwlock_wrlock(&q->blobs_lock);
+    pthread_mutex_lock(&q->pin_lock);
+    bool art = true, src = true;
+    if (!inflight_has(q, sha) && mg_store_blob_used(q->o.store, sha, true, &art, NULL) == 0 &&
+        !art && mg_store_blob_used(q->o.store, sha, false, &src, NULL) == 0 && !src) {
+        char *shas[] = {(char *)sha};
+        mg_gc_unpin(q->o.cache, shas, 1, NULL);
+    }
+    pthread_mutex_unlock(&q->pin_lock);
+    pthread_rwlock_unlock(&q->blobs_lock);
 }
 
 int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e)
@@ -252,7 +406,7 @@ int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e)
     if (strcmp(sha, p->sources_sha256))
         return mg_err_set(e, MG_E_INTERNAL,
                           "the project's sources hash does not match its content");
-    return pin_blob(q->o.cache, "sources", sha, e);
+    return mg_gc_pin(q->o.cache, "sources", sha, e);
 }
 
 /* The fetch process parses what a remote sends with libgit2: it runs in a
@@ -475,17 +629,8 @@ static void input_hash(const job *j, const char *identity, char out[MG_SHA256_HE
 /* The key settings of the build (keys JSON {name: text}). */
 static mg_key_setting *parse_keys(const char *json, size_t *n, cJSON **holder)
 {
-    *n = 0;
     *holder = cJSON_Parse(json ? json : "{}");
-    if (!*holder) return NULL;
-    size_t count = (size_t)cJSON_GetArraySize(*holder);
-    mg_key_setting *keys = calloc(count + 1, sizeof *keys);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, *holder)
-    {
-        if (cJSON_IsString(it)) keys[(*n)++] = (mg_key_setting){it->string, it->valuestring};
-    }
-    return keys;
+    return mg_cli_keys_from_json(*holder, n);
 }
 
 static void fail_build(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -499,6 +644,30 @@ static void fail_build(job *j, const char *fmt, ...)
     j->done.status = MG_STORED_FAILED;
     free(j->done.error);
     j->done.error = msg;
+}
+
+/* A tool that runs out of room does not always say so (ar: "unable to
+ * copy file; reason: Success"): when a build fails while the file system
+ * of its workspace or of the data directory is nearly full, its error
+ * says that too. `out` gets "" or the words to add. */
+static void full_disk_hint(mg_queue *q, const char *msg, char *out, size_t size)
+{
+    out[0] = 0;
+    if (strstr(msg, "No space left on device")) return;
+    const char *paths[] = {q->o.data_dir, mg_cache_path(q->o.cache)};
+    uint64_t least = UINT64_MAX;
+    for (size_t i = 0; i < 2; i++) {
+        struct statvfs sv;
+        if (statvfs(paths[i], &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < least)
+            least = (uint64_t)sv.f_bavail * sv.f_frsize;
+    }
+    if (least >= MG_QUEUE_NEARLY_FULL) return;
+    char free_text[32];
+    mg_size_format(least, free_text, sizeof free_text);
+    snprintf(out, size,
+             "; the disk is nearly full (%s free): the build probably ran out of space (No space "
+             "left on device)",
+             free_text);
 }
 
 static bool cancelled(job *j)
@@ -529,20 +698,14 @@ static int resolve_job(job *j)
 {
     mg_queue *q = j->q;
     j->keys = parse_keys(j->row.keys, &j->n_keys, &j->keys_json);
-    mg_cli_project proj = {{0}};
-    char *real = realpath(j->src, NULL);
-    snprintf(proj.root, sizeof proj.root, "%s", real ? real : j->src);
-    free(real);
     mg_resolve_options ro = {
         .target = j->row.target,
         .arch = j->row.arch,
         .keys = j->keys,
         .n_keys = j->n_keys,
-        .check_path = mg_cli_check_path,
-        .check_path_ctx = &proj,
     };
-    mg_graph *g =
-        mg_resolve(q->o.catalog, j->config.document, strlen(j->config.document), &ro, &j->errs);
+    mg_graph *g = mg_cli_resolve_tree(q->o.catalog, j->config.document, strlen(j->config.document),
+                                      j->src, &ro, &j->errs);
     if (!g) {
         char *text = mg_errors_text(&j->errs);
         log_text(&j->log, text, strlen(text));
@@ -582,6 +745,9 @@ static int resolve_job(job *j)
     record_inputs(j, NULL, j->hash, NULL);
     log_line(&j->log, "input hash %s", j->hash);
     if (!j->row.force) {
+        /* from the lookup to the build's end: gc must not delete the build
+         * reused, nor unpin its image, in between */
+        job_blobs_hold(j);
         int64_t prev = mg_store_build_find_reusable(q->o.store, j->hash, j->row.id, &e);
         mg_stored_build p;
         /* the store failing here costs a build, not the build */
@@ -609,6 +775,7 @@ static int resolve_job(job *j)
                      (long long)prev);
             mg_stored_build_free(&p);
         }
+        job_blobs_release(j);
     }
     return 0;
 }
@@ -671,25 +838,30 @@ static void build_it(job *j)
     q->metrics.distcc_fallbacks += res.distcc_fallbacks;
     pthread_mutex_unlock(&q->lock);
     if (r != 0) {
+        char hint[256];
+        full_disk_hint(q, res.error.msg, hint, sizeof hint);
         if (res.cancelled || cancelled(j))
             fail_build(j, "cancelled");
         else
-            fail_build(j, "%s", res.error.msg);
+            fail_build(j, "%s%s", res.error.msg, hint);
         free(image);
         return;
     }
 
-    /* 5. keep the image */
+    /* 5. keep the image (pinned, and unpinned by no gc until the build's
+     * end names it) */
+    job_blobs_hold(j);
     char sha[MG_SHA256_HEX_SIZE];
     uint64_t size = 0;
     int stored = mg_cache_blob_put(q->o.cache, image, sha, &size, &e);
     if (stored != 0) j->err = e;
-    if (stored != 0 || pin_blob(q->o.cache, "artifact", sha, &j->err)) {
+    if (stored != 0 || pin_for(q, "artifact", sha, &j->err)) {
         fail_build(j, "cannot store the image: %s", j->err.msg);
         free(image);
         return;
     }
     free(image);
+    j->pinned = true;
     j->done.status = MG_STORED_SUCCEEDED;
     j->done.image_name = mg_xstrdup(res.image_name);
     j->done.image_sha256 = mg_xstrdup(sha);
@@ -706,15 +878,17 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
     j->q = q;
     j->slot = slot;
     j->done.id = id;
-    j->log = (build_log){.slot = slot, .fd = -1, .at_line_start = true};
+    j->log = (build_log){.slot = slot, .fd = -1, .at_line_start = true, .file_nl = true};
     j->log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
     j->log.start_ms = mg_now_ms();
     char *log_path = mg_queue_log_path(q, id);
     j->log.fd =
         open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (lease > 1 ? 0 : O_TRUNC), 0644);
-    if (j->log.fd < 0)
+    if (j->log.fd < 0) {
+        j->log.lost_errno = errno; /* for the build's error (end_job) */
         fprintf(stderr, "mgd: build %lld: cannot write its log %s: %s\n", (long long)id, log_path,
                 strerror(errno));
+    }
     struct stat st;
     if (j->log.fd >= 0 && fstat(j->log.fd, &st) == 0) j->log.size = (uint64_t)st.st_size;
     free(log_path);
@@ -738,10 +912,12 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
              j->project.name, j->row.target, j->row.arch, (long long)j->row.config_version,
              j->row.force ? ", forced" : "");
     if (take_sources(j)) {
+        char hint[256];
+        full_disk_hint(q, j->err.msg, hint, sizeof hint);
         if (cancelled(j))
             fail_build(j, "cancelled");
         else
-            fail_build(j, "sources: %s", j->err.msg);
+            fail_build(j, "sources: %s%s", j->err.msg, hint);
         return 1;
     }
     if (cancelled(j)) {
@@ -754,6 +930,7 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
 /* Frees what a job holds but its log. */
 static void job_free(job *j)
 {
+    job_blobs_release(j);
     mg_errors_free(&j->errs);
     mg_graph_free(j->g);
     free(j->keys);
@@ -765,6 +942,105 @@ static void job_free(job *j)
     mg_stored_build_free(&j->done);
     mg_project_free(&j->project);
     mg_config_version_free(&j->config);
+}
+
+/* ---- recording a build's end -------------------------------------------- */
+
+/* A build's end the store refused (a full disk, an I/O error): kept and
+ * tried again by the timer until the store takes it, so that no build
+ * stays `running` with no worker left to end it. */
+typedef struct pending_end {
+    mg_stored_build done; /* the fields record_end uses, owned */
+    bool pinned;          /* its image was pinned for it (pin_for) */
+    struct pending_end *next;
+} pending_end;
+
+static char *dup_or_null(const char *s)
+{
+    return s ? mg_xstrdup(s) : NULL;
+}
+
+/* Records a build's end: its row finished, or, when a cancel or a delete
+ * got there first, its log size. 0: finished; 1: only the log size (the
+ * build had ended already, or is gone); -1 with `err` when the store
+ * failed and it must be tried again. */
+static int record_end(mg_queue *q, const mg_stored_build *done, mg_err *err)
+{
+    if (mg_store_build_finish(q->o.store, done, err) == 0) return 0;
+    if (err->code != MG_E_CONFLICT) return -1;
+    if (mg_store_set_log_size(q->o.store, done->id, done->log_size, err) == 0 ||
+        err->code == MG_E_NOT_FOUND)
+        return 1;
+    return -1;
+}
+
+/* After a recorded end: the image pinned for the build is the row's now,
+ * or, when the row did not take it, its pin goes unless a row names it.
+ * The caller holds no blobs_lock. */
+static void end_pin(mg_queue *q, const char *sha, bool finished)
+{
+    pin_done(q, sha);
+    if (!finished) unpin_unused(q, sha);
+}
+
+/* Keeps `done` (copied) for the timer to record. */
+static void defer_end(mg_queue *q, const mg_stored_build *done, bool pinned)
+{
+    pending_end *p = mg_xmalloc(sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->done = *done;
+    p->done.error = dup_or_null(done->error);
+    p->done.image_name = dup_or_null(done->image_name);
+    p->done.image_sha256 = dup_or_null(done->image_sha256);
+    /* none of the other strings is read by record_end */
+    p->done.project_name = p->done.target = p->done.arch = p->done.keys = NULL;
+    p->done.ref = p->done.commit = p->done.sources_sha256 = p->done.input_hash = NULL;
+    p->done.describe = p->done.worker = NULL;
+    p->pinned = pinned;
+    pthread_mutex_lock(&q->lock);
+    p->next = q->ends;
+    q->ends = p;
+    q->n_ends++;
+    pthread_cond_broadcast(&q->claim_cond); /* the timer: try it again soon */
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Tries the deferred ends again; those the store still refuses stay. */
+static void retry_ends(mg_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    pending_end *list = q->ends;
+    q->ends = NULL;
+    pthread_mutex_unlock(&q->lock);
+    if (!list) return;
+    pending_end *keep = NULL;
+    unsigned recorded = 0;
+    while (list) {
+        pending_end *p = list;
+        list = p->next;
+        mg_err err;
+        int r = record_end(q, &p->done, &err);
+        if (r < 0) {
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        fprintf(stderr, "mgd: build %lld: its end is recorded now\n", (long long)p->done.id);
+        if (p->pinned) end_pin(q, p->done.image_sha256, r == 0);
+        mg_stored_build_free(&p->done);
+        free(p);
+        recorded++;
+    }
+    pthread_mutex_lock(&q->lock);
+    while (keep) {
+        pending_end *p = keep;
+        keep = p->next;
+        p->next = q->ends;
+        q->ends = p;
+    }
+    q->n_ends -= recorded;
+    pthread_cond_broadcast(&q->log_cond); /* readers waiting for the build to end */
+    pthread_mutex_unlock(&q->lock);
 }
 
 /* Records the end of a build that ended on this machine (or in its
@@ -785,14 +1061,32 @@ static void end_job(job *j)
     } else if (j->done.status == MG_STORED_SUCCEEDED) {
         log_line(&j->log, "succeeded");
     }
+    if (j->log.lost) {
+        log_note_lost(&j->log); /* its last chance to say so */
+        log_publish(&j->log);
+    }
+    if ((j->log.lost_total || j->log.fd < 0) && j->done.status != MG_STORED_SUCCEEDED) {
+        const char *why = j->done.error ? j->done.error : "failed";
+        char *msg =
+            j->log.fd < 0
+                ? mg_xasprintf("%s (its log could not be written: %s)", why,
+                               strerror(j->log.lost_errno))
+                : mg_xasprintf("%s (%llu bytes of its log could not be written: %s)", why,
+                               (unsigned long long)j->log.lost_total, strerror(j->log.lost_errno));
+        free(j->done.error);
+        j->done.error = msg;
+    }
     j->done.log_size = (int64_t)j->log.size;
     mg_err err;
-    if (mg_store_build_finish(q->o.store, &j->done, &err) != 0) {
-        /* cancelled meanwhile: the store says so already; keep the log size */
-        if (err.code != MG_E_CONFLICT ||
-            mg_store_set_log_size(q->o.store, id, (int64_t)j->log.size, &err) != 0)
-            fprintf(stderr, "mgd: build %lld: cannot record its end: %s\n", (long long)id, err.msg);
+    int r = record_end(q, &j->done, &err);
+    if (r < 0) {
+        fprintf(stderr, "mgd: build %lld: cannot record its end (tried again until it is): %s\n",
+                (long long)id, err.msg);
+        defer_end(q, &j->done, j->pinned); /* its image stays in flight, for gc too */
     }
+    /* before end_pin: an unpin excludes the holders of blobs_lock */
+    job_blobs_release(j);
+    if (r >= 0 && j->pinned) end_pin(q, j->done.image_sha256, r == 0);
     if (j->log.fd >= 0) close(j->log.fd);
     j->log.fd = -1;
     double secs = (double)mg_ms_since(j->log.start_ms) / 1e3;
@@ -1009,8 +1303,12 @@ static int remove_project(mg_queue *q, int64_t project_id, const int64_t *ids, s
     if (mg_queue_forget_project(q, project_id, e)) return -1;
     char **orphans = NULL;
     size_t n_orphans = 0;
+    /* as gc does: no blob of another project's build is unpinned between
+     * its pin and the row that names it */
+    pthread_rwlock_wrlock(&q->blobs_lock);
     int rc = mg_store_project_delete(q->o.store, project_id, &orphans, &n_orphans, e);
     if (rc == 0) rc = mg_queue_forget_blobs(q, orphans, n_orphans, e);
+    pthread_rwlock_unlock(&q->blobs_lock);
     for (size_t i = 0; i < n_orphans; i++) free(orphans[i]);
     free(orphans);
     return rc;
@@ -1099,6 +1397,13 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
     pthread_cond_init(&q->log_cond, NULL);
     pthread_cond_init(&q->claim_cond, NULL);
     pthread_mutex_init(&q->remote_log_lock, NULL);
+    pthread_rwlockattr_t rwa;
+    pthread_rwlockattr_init(&rwa);
+    pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&q->blobs_lock, &rwa);
+    pthread_rwlockattr_destroy(&rwa);
+    pthread_mutex_init(&q->gc_lock, NULL);
+    pthread_mutex_init(&q->pin_lock, NULL);
     finish_deletes(q);
     /* the threads' slots, then those of pull workers' builds */
     q->n_slots = q->o.workers + MAX_REMOTE_BUILDS;
@@ -1161,6 +1466,18 @@ void mg_queue_stop(mg_queue *q)
         mg_store_build_finish(q->o.store, &done, NULL);
         release_remote(q, s);
     }
+    /* the ends the store refused: a last try; what it still refuses, the
+     * next start finds running and marks interrupted */
+    retry_ends(q);
+    for (pending_end *p = q->ends, *next; p; p = next) {
+        next = p->next;
+        fprintf(stderr,
+                "mgd: build %lld: its end could not be recorded; the next start marks it "
+                "interrupted\n",
+                (long long)p->done.id);
+        mg_stored_build_free(&p->done);
+        free(p);
+    }
     mg_store_thread_done(q->o.store);
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->claim_lock);
@@ -1169,6 +1486,10 @@ void mg_queue_stop(mg_queue *q)
     pthread_cond_destroy(&q->log_cond);
     pthread_cond_destroy(&q->claim_cond);
     pthread_mutex_destroy(&q->remote_log_lock);
+    pthread_rwlock_destroy(&q->blobs_lock);
+    pthread_mutex_destroy(&q->gc_lock);
+    pthread_mutex_destroy(&q->pin_lock);
+    free(q->inflight);
     free(q->slots);
     free(q->self_exe);
     free(q->logs_dir);
@@ -1193,8 +1514,14 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
-    /* a pull worker hears of it in its next heartbeat */
-    if (rs && !rs->preparing) release_remote(q, rs);
+    /* a pull worker hears of it in its next heartbeat; its log ends here,
+     * at the size recorded below (the threads' builds record theirs when
+     * their worker lets go) */
+    int64_t log_size = -1;
+    if (rs && !rs->preparing) {
+        if (rs->rlog) log_size = (int64_t)rs->rlog->size;
+        release_remote(q, rs);
+    }
     for (unsigned i = 0; i < q->n_slots; i++)
         if (q->slots[i].build_id == id) {
             q->slots[i].cancel = 1;
@@ -1204,6 +1531,11 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     pthread_cond_broadcast(&q->log_cond);
     pthread_mutex_unlock(&q->lock);
     pthread_mutex_unlock(&q->remote_log_lock);
+    if (log_size >= 0) {
+        mg_stored_build done = {.id = id, .status = MG_STORED_CANCELLED, .log_size = log_size};
+        mg_err err;
+        if (record_end(q, &done, &err) < 0) defer_end(q, &done, false);
+    }
     return 0;
 }
 
@@ -1283,19 +1615,92 @@ char *mg_queue_image_path(mg_queue *q, const char *sha256)
 
 int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e)
 {
-    static const char *const kinds[] = {"artifact", "sources"};
+    /* a blob in flight keeps its pins: the row that will name it is not
+     * stored yet (a deferred end) */
     int r = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < 2; k++) {
-            char key[MG_SHA256_HEX_SIZE];
-            pin_key(kinds[k], sha256s[i], key);
-            if (mg_cache_record_remove(q->o.cache, key) != 0 && r == 0) {
-                mg_err_set(e, MG_E_IO, "cannot remove the cache record of %s %.12s: %s", kinds[k],
-                           sha256s[i], strerror(errno));
-                r = -1;
-            }
+    pthread_mutex_lock(&q->pin_lock);
+    for (size_t i = 0; i < n; i++) {
+        mg_err err;
+        if (!inflight_has(q, sha256s[i]) && mg_gc_unpin(q->o.cache, &sha256s[i], 1, &err) != 0 &&
+            r == 0) {
+            if (e) *e = err;
+            r = -1;
         }
+    }
+    pthread_mutex_unlock(&q->pin_lock);
     return r;
+}
+
+void mg_queue_blobs_hold(mg_queue *q)
+{
+    pthread_rwlock_rdlock(&q->blobs_lock);
+}
+
+void mg_queue_blobs_release(mg_queue *q)
+{
+    pthread_rwlock_unlock(&q->blobs_lock);
+}
+
+/* gc's view of the blobs in flight: it leaves them pending. */
+static bool gc_in_flight(void *ctx, const char *sha)
+{
+    return inflight_has(ctx, sha);
+}
+
+static void gc_exclusive(void *ctx, bool on)
+{
+    mg_queue *q = ctx;
+    if (on)
+        pthread_rwlock_wrlock(&q->blobs_lock);
+    else
+        pthread_rwlock_unlock(&q->blobs_lock);
+}
+
+int mg_queue_gc(mg_queue *q, int64_t keep_builds, const char *why, mg_gc_report *r, mg_err *e)
+{
+    pthread_mutex_lock(&q->gc_lock);
+    /* the builds the workers hold: one that ended (a cancel) may still
+     * write its log and record its end */
+    int64_t *held = NULL;
+    size_t n_held = 0;
+    pthread_mutex_lock(&q->lock);
+    held = mg_xmalloc((q->n_slots ? q->n_slots : 1) * sizeof *held);
+    for (unsigned i = 0; i < q->n_slots; i++)
+        if (q->slots[i].build_id) held[n_held++] = q->slots[i].build_id;
+    pthread_mutex_unlock(&q->lock);
+    mg_gc_options o = {
+        .store = q->o.store,
+        .cache = q->o.cache,
+        .data_dir = q->o.data_dir,
+        .keep_builds = keep_builds,
+        .held = held,
+        .n_held = n_held,
+        .exclusive = gc_exclusive,
+        .in_flight = gc_in_flight,
+        .ctx = q,
+    };
+    int rc = mg_gc_run(&o, r, e);
+    free(held);
+    char line[256];
+    mg_gc_report_line(r, line, sizeof line);
+    if (rc == 0)
+        fprintf(stderr, "mgd: gc (%s): %s\n", why, line);
+    else
+        fprintf(stderr, "mgd: gc (%s) failed: %s; until then it %s\n", why, e->msg, line);
+    pthread_mutex_lock(&q->lock);
+    mg_queue_metrics *m = &q->metrics;
+    m->gc_runs++;
+    m->gc_failures += rc != 0;
+    m->gc_builds_deleted += (uint64_t)r->builds_deleted;
+    m->gc_logs_deleted += (uint64_t)r->logs_deleted;
+    m->gc_blobs_deleted += (uint64_t)r->blobs_deleted;
+    m->gc_mirrors_deleted += (uint64_t)r->mirrors_deleted;
+    m->gc_bytes_freed += r->bytes_freed;
+    m->gc_last_unix_ms = mg_store_now_ms();
+    m->gc_last_ms = (uint64_t)r->duration_ms;
+    pthread_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->gc_lock);
+    return rc;
 }
 
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)
@@ -1303,6 +1708,7 @@ void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out)
     pthread_mutex_lock(&q->lock);
     *out = q->metrics;
     uint64_t now = mg_now_ms();
+    out->ends_pending = q->n_ends;
     out->workers_connected = 0;
     for (size_t i = 0; i < MAX_KNOWN_WORKERS; i++)
         out->workers_connected +=
@@ -1425,12 +1831,14 @@ static void release_remote(mg_queue *q, worker_slot *s)
     free(s->snapshot);
     s->rlog = NULL;
     s->scratch = s->snapshot = NULL;
+    s->upload_sha[0] = 0;
     s->build_id = 0;
     s->lease = 0;
     s->cancel = 0;
     s->remote = false;
     s->preparing = false;
     s->claim_abort = NULL;
+    s->end_logged = false;
     pthread_cond_broadcast(&q->log_cond);
 }
 
@@ -1444,9 +1852,27 @@ static void release_remote_locked(mg_queue *q, worker_slot *s)
     pthread_mutex_unlock(&q->remote_log_lock);
 }
 
-/* Why a request under (id, lease) finds no slot: 404 or 409. */
-static int no_lease(mg_queue *q, int64_t id, int64_t lease, bool *cancelled_now, mg_err *e)
+/* Whether slot `s` holds its build under `lease` for `token`; with
+ * q->lock held. */
+static bool holds(const worker_slot *s, int64_t lease, int64_t token)
 {
+    return s && s->lease == lease && s->token == token;
+}
+
+/* Why a request of `token` under (id, lease) finds no slot of its own:
+ * 404 or 409. */
+static int no_lease(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancelled_now,
+                    mg_err *e)
+{
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    bool other = s && s->lease == lease && s->token != token;
+    pthread_mutex_unlock(&q->lock);
+    if (other)
+        return mg_err_set(e, MG_E_CONFLICT,
+                          "build %lld runs under lease %lld for another worker token: only the "
+                          "token that claimed it may act under its lease",
+                          (long long)id, (long long)lease);
     mg_stored_build b;
     mg_err ge;
     if (mg_store_build_get(q->o.store, id, false, &b, &ge) != 0) {
@@ -1517,6 +1943,43 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
             }
         }
     }
+    if (r == 0) {
+        /* The slot becomes the worker's (no longer preparing) only if no
+         * cancel (nor the API's stop, see timer_main) came during the
+         * preparation: such a stop only marks a preparing slot, and a
+         * build handed out after it would run on the worker to its end,
+         * its heartbeats answered "no cancel". Checked and published
+         * under one lock, so a cancel is either seen here or releases the
+         * published slot. remote_log_lock keeps the slot's log alive
+         * while the line below goes to it (a release frees it). */
+        build_log *kept = mg_xmalloc(sizeof *kept);
+        *kept = j.log;
+        pthread_mutex_lock(&q->remote_log_lock);
+        pthread_mutex_lock(&q->lock);
+        bool stopped = s->cancel != 0;
+        if (!stopped) {
+            s->rlog = kept;
+            s->snapshot = path;
+            s->scratch = j.scratch;
+            path = NULL;
+            j.scratch = NULL; /* the slot's now */
+            s->preparing = false;
+            s->claim_abort = NULL;
+            s->last_seen_ms = mg_now_ms();
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (stopped) {
+            pthread_mutex_unlock(&q->remote_log_lock);
+            free(kept);
+            fail_build(&j, "cancelled");
+            r = 1;
+        } else {
+            log_line(kept, "worker %s took the build (lease %lld)", s->worker, (long long)lease);
+            out->log_offset = (int64_t)kept->size;
+            pthread_mutex_unlock(&q->remote_log_lock);
+            j.log.fd = -1; /* the slot's log now */
+        }
+    }
     if (r != 0 && j.done.status != MG_STORED_SUCCEEDED && abort && *abort) {
         /* the API stopped serving workers while this claim prepared the
          * build (its fetch was killed, see timer_main): nobody got it, so
@@ -1542,7 +2005,7 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
         release_remote_locked(q, s);
         return 0;
     }
-    log_line(&j.log, "worker %s took the build (lease %lld)", s->worker, (long long)lease);
+    int64_t log_offset = out->log_offset;
     mg_rm_rf(j.src);
     memset(out, 0, sizeof *out);
     out->build = id;
@@ -1558,19 +2021,8 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
     memcpy(out->sources_sha256, sha, sizeof sha);
     out->sources_size = tar.len;
     memcpy(out->input_hash, j.hash, sizeof j.hash);
-    out->log_offset = (int64_t)j.log.size;
+    out->log_offset = log_offset;
     out->elapsed_ms = (int64_t)mg_ms_since(j.log.start_ms);
-    build_log *kept = mg_xmalloc(sizeof *kept);
-    *kept = j.log;
-    pthread_mutex_lock(&q->lock);
-    s->rlog = kept;
-    s->snapshot = path;
-    s->scratch = j.scratch;
-    j.scratch = NULL; /* the slot's now */
-    s->preparing = false;
-    s->claim_abort = NULL;
-    s->last_seen_ms = mg_now_ms();
-    pthread_mutex_unlock(&q->lock);
     job_free(&j);
     mg_buf_free(&tar);
     return 1;
@@ -1585,15 +2037,23 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
     }
     uint64_t start = mg_now_ms();
     for (;;) {
+        /* The slot is chosen under the claim lock: slots of pull workers
+         * are taken only under it, so a free one stays free until this
+         * claim fills it. (Chosen before, two claims at once picked the
+         * same slot, the second overwrote the first's build there, and
+         * that build, in no slot, ran for ever: no lease to expire.) */
+        pthread_mutex_lock(&q->claim_lock);
         pthread_mutex_lock(&q->lock);
         worker_seen(q, req);
         bool stop = q->stopping || (req->abort && *req->abort);
         worker_slot *s = stop ? NULL : free_remote_slot(q);
         pthread_mutex_unlock(&q->lock);
-        if (stop) return 0;
+        if (stop) {
+            pthread_mutex_unlock(&q->claim_lock);
+            return 0;
+        }
         int64_t id = 0, lease = 0;
         if (s) {
-            pthread_mutex_lock(&q->claim_lock);
             id = claim_matching(q, req->name, remote_accepts, req, &lease, e);
             if (id > 0) {
                 pthread_mutex_lock(&q->lock);
@@ -1604,15 +2064,16 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
                 s->cancel = 0;
                 s->log_size = 0;
                 s->lease = lease;
+                s->token = req->token;
                 snprintf(s->worker, sizeof s->worker, "%s", req->name);
                 snprintf(s->target, sizeof s->target, "%s", "");
                 s->last_seen_ms = mg_now_ms();
                 pthread_cond_broadcast(&q->log_cond);
                 pthread_mutex_unlock(&q->lock);
             }
-            pthread_mutex_unlock(&q->claim_lock);
-            if (id < 0) return -1;
         }
+        pthread_mutex_unlock(&q->claim_lock);
+        if (id < 0) return -1;
         if (id > 0 && prepare_remote(q, s, id, lease, out, req->abort)) return 1;
         if (id > 0) continue; /* it ended in the claim: look again */
         uint64_t waited = mg_ms_since(start);
@@ -1628,27 +2089,27 @@ int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *
     }
 }
 
-char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, mg_err *e)
+char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, int64_t token, mg_err *e)
 {
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    char *path = s && s->lease == lease && s->snapshot ? mg_xstrdup(s->snapshot) : NULL;
+    char *path = holds(s, lease, token) && s->snapshot ? mg_xstrdup(s->snapshot) : NULL;
     if (path) {
         s->last_seen_ms = mg_now_ms();
         worker_touch(q, s->worker);
     }
     pthread_mutex_unlock(&q->lock);
-    if (!path) no_lease(q, id, lease, NULL, e);
+    if (!path) no_lease(q, id, lease, token, NULL, e);
     return path;
 }
 
-int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, const void *data,
-                        size_t len, int64_t *size, mg_err *e)
+int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t token, int64_t offset,
+                        const void *data, size_t len, int64_t *size, mg_err *e)
 {
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    bool ok = s && s->lease == lease && s->rlog && !s->preparing;
+    bool ok = holds(s, lease, token) && s->rlog && !s->preparing;
     build_log *l = ok ? s->rlog : NULL;
     if (ok) {
         s->last_seen_ms = mg_now_ms();
@@ -1657,7 +2118,7 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, 
     pthread_mutex_unlock(&q->lock);
     int r = 0;
     if (!ok) {
-        r = no_lease(q, id, lease, NULL, e);
+        r = no_lease(q, id, lease, token, NULL, e);
     } else if (l->truncated) {
         /* past the cap the bytes are dropped, as the daemon's own are */
         *size = offset + (int64_t)len > (int64_t)l->size ? offset + (int64_t)len : (int64_t)l->size;
@@ -1668,8 +2129,13 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, 
     } else {
         uint64_t skip = l->size - (uint64_t)offset;
         if (skip < len) {
-            log_raw(l, (const char *)data + skip, len - skip);
-            l->at_line_start = ((const char *)data)[len - 1] == '\n';
+            if (log_raw(l, (const char *)data + skip, len - skip) != 0)
+                /* none of it is taken: the worker sends it again later */
+                r = mg_err_set(e, mg_err_code_of_errno(errno),
+                               "cannot write the log of build %lld: %s", (long long)id,
+                               strerror(errno));
+            else
+                l->at_line_start = ((const char *)data)[len - 1] == '\n';
         }
         *size = l->truncated && offset + (int64_t)len > (int64_t)l->size ? offset + (int64_t)len
                                                                          : (int64_t)l->size;
@@ -1678,60 +2144,125 @@ int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, 
     return r;
 }
 
-int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *cancel, mg_err *e)
+int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancel,
+                              mg_err *e)
 {
     *cancel = false;
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, id);
-    bool ok = s && s->lease == lease;
+    bool ok = holds(s, lease, token);
     if (ok) {
         s->last_seen_ms = mg_now_ms();
         worker_touch(q, s->worker);
     }
     pthread_mutex_unlock(&q->lock);
     if (ok) return 0;
-    return no_lease(q, id, lease, cancel, e);
+    return no_lease(q, id, lease, token, cancel, e);
 }
 
-int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
-                          const void *data, size_t len, mg_err *e)
+/* Whether the file at `path` is an mgd image whose note names build
+ * `id`'s target and arch: 0, or -1 with MG_E_INVALID (or the store's
+ * error; `what` names it). Both an upload and a finish go through it:
+ * a finish may name a blob the coordinator has already or fetches from
+ * the shared cache, where a worker may have put anything. */
+static int image_of_build(mg_queue *q, int64_t id, const char *path, const char *what, mg_err *e)
 {
-    pthread_mutex_lock(&q->lock);
-    worker_slot *s = remote_slot(q, id);
-    bool ok = s && s->lease == lease && s->scratch;
-    char *tmp = ok ? mg_path_join(s->scratch, "upload") : NULL;
-    if (ok) s->last_seen_ms = mg_now_ms();
-    pthread_mutex_unlock(&q->lock);
-    if (!ok) return no_lease(q, id, lease, NULL, e);
-    char sha[MG_SHA256_HEX_SIZE];
-    mg_sha256_bytes_hex(data, len, sha);
-    int r = 0;
     mg_stored_build b = {0};
     mg_image_info info = {0};
-    if (strcmp(sha, sha256) != 0) {
-        r = mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
-    } else if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
-        r = mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    } else if (mg_store_build_get(q->o.store, id, false, &b, e) != 0) {
+    int r = 0;
+    if (mg_store_build_get(q->o.store, id, false, &b, e) != 0) {
         r = -1;
-    } else if (mg_image_read_info(tmp, &info, e) != 0) {
-        mg_err_set(e, MG_E_INVALID, "the upload is not an mgd image: %s", e->msg);
-        r = -1;
+    } else if (mg_image_read_info(path, &info, e) != 0) {
+        e->code = MG_E_INVALID; /* the reader's message, after ours */
+        r = mg_err_prefix(e, "%s is not an mgd image", what);
     } else if (!info.target || !info.arch || strcmp(info.target, b.target) ||
                strcmp(info.arch, b.arch)) {
         r = mg_err_set(e, MG_E_INVALID, "the image is for %s/%s; build %lld is for %s/%s",
                        info.target ? info.target : "?", info.arch ? info.arch : "?", (long long)id,
                        b.target, b.arch);
-    } else {
-        uint64_t size;
-        char got[MG_SHA256_HEX_SIZE];
-        r = mg_cache_blob_put(q->o.cache, tmp, got, &size, e);
     }
-    if (tmp) unlink(tmp);
-    free(tmp);
     mg_image_info_free(&info);
     mg_stored_build_free(&b);
     return r;
+}
+
+int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha256,
+                          const void *data, size_t len, mg_err *e)
+{
+    char sha[MG_SHA256_HEX_SIZE];
+    mg_sha256_bytes_hex(data, len, sha);
+    if (strcmp(sha, sha256) != 0)
+        return mg_err_set(e, MG_E_INVALID, "the image's sha256 is %s, not %s", sha, sha256);
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    bool ok = holds(s, lease, token) && s->scratch;
+    /* named by its hash: uploads at once under one lease write apart */
+    char *tmp = ok ? mg_xasprintf("%s/upload-%s", s->scratch, sha) : NULL;
+    char *kept = ok ? mg_path_join(s->scratch, "image") : NULL;
+    if (ok) s->last_seen_ms = mg_now_ms();
+    pthread_mutex_unlock(&q->lock);
+    if (!ok) return no_lease(q, id, lease, token, NULL, e);
+    int r = 0;
+    if (mg_file_write_atomic(tmp, data, len, 0600) != 0) {
+        r = mg_err_set(e, mg_err_code_of_errno(errno), "cannot write %s: %s", tmp, strerror(errno));
+    } else if (image_of_build(q, id, tmp, "the upload", e) != 0) {
+        r = -1;
+    } else {
+        /* it replaces the lease's earlier upload; the file and its name
+         * change together (under the lock), and only while the slot is
+         * still this lease's (a release removes its scratch) */
+        pthread_mutex_lock(&q->lock);
+        s = remote_slot(q, id);
+        if (!holds(s, lease, token)) {
+            r = mg_err_set(e, MG_E_CONFLICT, "build %lld no longer runs under lease %lld",
+                           (long long)id, (long long)lease);
+        } else if (rename(tmp, kept) != 0 && !(errno == ENOENT && !strcmp(s->upload_sha, sha))) {
+            /* (ENOENT: the same bytes, uploaded at once, were kept already) */
+            r = mg_err_set(e, mg_err_code_of_errno(errno), "cannot keep the upload as %s: %s", kept,
+                           strerror(errno));
+        } else {
+            memcpy(s->upload_sha, sha, sizeof sha);
+        }
+        pthread_mutex_unlock(&q->lock);
+    }
+    unlink(tmp);
+    free(tmp);
+    free(kept);
+    return r;
+}
+
+/* Puts the image uploaded under the lease into the cache when it is
+ * `sha`: 1 when it did, 0 when the lease's upload is not `sha`, -1 when
+ * the cache refused it (MG_E_NOSPACE on a full disk: the upload stays for
+ * the worker's next finish) or the lease is gone. */
+static int take_upload(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha,
+                       mg_err *e)
+{
+    pthread_mutex_lock(&q->lock);
+    worker_slot *s = remote_slot(q, id);
+    char *path = holds(s, lease, token) && s->scratch && !strcmp(s->upload_sha, sha)
+                     ? mg_path_join(s->scratch, "image")
+                     : NULL;
+    pthread_mutex_unlock(&q->lock);
+    if (!path) return 0;
+    char got[MG_SHA256_HEX_SIZE];
+    uint64_t size;
+    int r = mg_cache_blob_put(q->o.cache, path, got, &size, e);
+    free(path);
+    if (r != 0) {
+        /* a release may remove the file meanwhile: then the put fails,
+         * and the lease is what the worker hears of */
+        pthread_mutex_lock(&q->lock);
+        bool still = holds(remote_slot(q, id), lease, token);
+        pthread_mutex_unlock(&q->lock);
+        return still ? -1 : no_lease(q, id, lease, token, NULL, e);
+    }
+    /* hashed again while copied into the store: the bytes stored are the
+     * bytes checked (a blob is always named by what it holds) */
+    if (strcmp(got, sha) != 0)
+        return mg_err_set(e, MG_E_IO, "the stored copy of the image hashes to %s, not %s", got,
+                          sha);
+    return 1;
 }
 
 /* Whether blob `sha` is in the local cache, fetching it from the remote
@@ -1742,56 +2273,100 @@ static bool have_image(mg_queue *q, const char *sha)
     if (!q->o.remote) return false;
     mg_remote *r = mg_remote_open(q->o.remote, q->o.cache);
     if (!r) return false;
+    /* no larger than an upload may be (the session's default is 1 GiB) */
+    mg_remote_bound(r, 0, NULL, MG_WORKER_MAX_IMAGE);
     mg_err e;
     bool ok = mg_remote_blob_get(r, sha, &e) == 0;
     mg_remote_close(r);
     return ok && mg_cache_blob_stat(q->o.cache, sha, NULL, NULL) == 0;
 }
 
-int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e)
+int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bool *need_image,
+                           mg_err *e)
 {
     *need_image = false;
+    bool held = false;
     pthread_mutex_lock(&q->lock);
     worker_slot *s = remote_slot(q, done->id);
-    bool ok = s && s->lease == done->lease && !s->preparing;
+    bool ok = holds(s, done->lease, token) && !s->preparing;
     if (ok) s->last_seen_ms = mg_now_ms();
     pthread_mutex_unlock(&q->lock);
-    if (!ok) return no_lease(q, done->id, done->lease, NULL, e);
+    if (!ok) return no_lease(q, done->id, done->lease, token, NULL, e);
     if (done->status == MG_STORED_SUCCEEDED) {
-        if (!have_image(q, done->image_sha256)) {
+        int taken = take_upload(q, done->id, done->lease, token, done->image_sha256, e);
+        if (taken < 0) return -1;
+        if (!taken && !have_image(q, done->image_sha256)) {
             *need_image = true;
             return mg_err_set(e, MG_E_NOT_FOUND,
                               "image %s is not available to the coordinator: PUT it to "
                               "/workers/builds/%lld/image",
                               done->image_sha256, (long long)done->id);
         }
+        /* from here to the build's end: no gc unpins the image meanwhile
+         * (one that removed it since have_image asks for it again) */
+        pthread_rwlock_rdlock(&q->blobs_lock);
+        held = true;
         uint64_t size = 0;
-        mg_cache_blob_stat(q->o.cache, done->image_sha256, &size, NULL);
-        if ((int64_t)size != done->image_size)
+        if (mg_cache_blob_stat(q->o.cache, done->image_sha256, &size, NULL) != 0) {
+            pthread_rwlock_unlock(&q->blobs_lock);
+            *need_image = true;
+            return mg_err_set(e, MG_E_NOT_FOUND,
+                              "image %s is not available to the coordinator: PUT it to "
+                              "/workers/builds/%lld/image",
+                              done->image_sha256, (long long)done->id);
+        }
+        if ((int64_t)size != done->image_size) {
+            pthread_rwlock_unlock(&q->blobs_lock);
             return mg_err_set(e, MG_E_INVALID, "image %s has %llu bytes, not %lld",
                               done->image_sha256, (unsigned long long)size,
                               (long long)done->image_size);
-        if (pin_blob(q->o.cache, "artifact", done->image_sha256, e)) return -1;
+        }
+        char *path = mg_cache_blob_path(q->o.cache, done->image_sha256);
+        char what[80];
+        snprintf(what, sizeof what, "image %.12s", done->image_sha256);
+        int ok_image = path ? image_of_build(q, done->id, path, what, e)
+                            : mg_err_set(e, MG_E_NOMEM, "out of memory");
+        free(path);
+        if (ok_image != 0 || pin_for(q, "artifact", done->image_sha256, e)) {
+            pthread_rwlock_unlock(&q->blobs_lock);
+            return -1;
+        }
     }
+    bool pinned = done->status == MG_STORED_SUCCEEDED;
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
-    build_log *l = s && s->lease == done->lease ? s->rlog : NULL;
+    build_log *l = holds(s, done->lease, token) ? s->rlog : NULL;
     pthread_mutex_unlock(&q->lock);
     if (l) {
-        if (done->status == MG_STORED_SUCCEEDED)
+        /* once, though the worker may send its finish again after a
+         * failure of the store */
+        if (!s->end_logged && done->status == MG_STORED_SUCCEEDED)
             log_line(l, "worker %s: succeeded", s->worker);
-        else
+        else if (!s->end_logged)
             log_line(l, "worker %s: error: %s", s->worker, done->error ? done->error : "failed");
+        s->end_logged = true;
         done->log_size = (int64_t)l->size;
     }
     pthread_mutex_unlock(&q->remote_log_lock);
-    if (!l) return no_lease(q, done->id, done->lease, NULL, e);
+    if (!l) {
+        if (held) pthread_rwlock_unlock(&q->blobs_lock);
+        if (pinned) end_pin(q, done->image_sha256, false);
+        return no_lease(q, done->id, done->lease, token, NULL, e);
+    }
     int r = mg_store_build_finish(q->o.store, done, e);
+    /* before end_pin: an unpin excludes the holders of blobs_lock */
+    if (held) pthread_rwlock_unlock(&q->blobs_lock);
+    if (pinned) end_pin(q, done->image_sha256, r == 0);
+    /* The store refused the end (a full disk, an I/O error): the build
+     * stays the worker's, under its lease and token, for the worker to
+     * send its finish again (or, if it gives up, for the lease to lapse
+     * and the build to be queued again). */
+    if (r != 0 && e->code != MG_E_CONFLICT) return -1;
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
-    if (s && s->lease == done->lease) release_remote(q, s);
+    if (holds(s, done->lease, token)) release_remote(q, s);
     pthread_mutex_unlock(&q->remote_log_lock);
     pthread_mutex_unlock(&q->lock);
     return r;
@@ -1839,9 +2414,17 @@ static void *timer_main(void *arg)
     if (tick > 1000) tick = 1000;
     pthread_mutex_lock(&q->lock);
     while (!q->stopping) {
-        struct timespec until = mg_abstime_in(CLOCK_REALTIME, tick);
+        /* ends the store refused are tried again soon: a build shows
+         * `running` until then */
+        uint64_t wait = q->ends && tick > 100 ? 100 : tick;
+        struct timespec until = mg_abstime_in(CLOCK_REALTIME, wait);
         pthread_cond_timedwait(&q->claim_cond, &q->lock, &until);
         if (q->stopping) break;
+        if (q->ends) {
+            pthread_mutex_unlock(&q->lock);
+            retry_ends(q);
+            pthread_mutex_lock(&q->lock);
+        }
         /* the logs it frees may be in use by a log post or a finish: those
          * hold remote_log_lock, taken before q->lock */
         pthread_mutex_unlock(&q->lock);

@@ -20,7 +20,13 @@
  *   5. stores the image as a blob in the cache (kept alive by an artifact
  *      record) and finishes the build row.
  * Any failure on the way fails the build with a log line saying why; a
- * worker never stops on a bad build.
+ * worker never stops on a bad build. A build that fails with the disk
+ * nearly full (MG_QUEUE_NEARLY_FULL) says so, whatever its tools said.
+ * The end of a build (its row finished, its image pinned) that the store
+ * refuses (a full disk, an I/O error) is kept and tried again by the
+ * queue's timer until the store takes it; until then the build shows
+ * running. One the daemon stops with is marked interrupted at the next
+ * start.
  *
  * Cancel: mg_queue_cancel marks the build cancelled in the store and, when
  * a worker runs it, stops its fetch or kills its processes.
@@ -29,7 +35,10 @@
  * Logs are plain text files: each line starts with the time since the
  * build started ("[  1.234] "), then the toolchain's lines. A log is
  * capped (max_log bytes, then one truncation note). Readers find new data
- * with mg_queue_log_wait.
+ * with mg_queue_log_wait. A log holds whole writes only: a write a full
+ * disk cut short is cut off again; what could not be written is counted,
+ * said in the log once there is room ("[mgd] N bytes of this log could
+ * not be written: ..."), and in the error of a build that failed.
  */
 #ifndef MG_DAEMON_QUEUE_H
 #define MG_DAEMON_QUEUE_H
@@ -40,6 +49,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "daemon/gc.h"
 #include "daemon/store.h"
 #include "graph/catalog.h"
 #include "toolchain/cache.h"
@@ -56,6 +66,11 @@
 #define MG_WORKER_MAX_IMAGE (256u << 20)
 /* The largest source snapshot handed to a pull worker. */
 #define MG_WORKER_MAX_SNAPSHOT (256u << 20)
+
+/* A build that fails while the file system of the data directory (or of
+ * the cache) has less than this free says that it probably ran out of
+ * space, whatever its tool said. */
+#define MG_QUEUE_NEARLY_FULL (16u << 20)
 
 /* How long fetching a project's repository may take. */
 #define MG_QUEUE_FETCH_TIMEOUT_MS (600u * 1000u)
@@ -135,11 +150,25 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
 /* The path of a stored image (a blob in the cache), malloc'd; NULL when
  * `sha256` is not stored. */
 char *mg_queue_image_path(mg_queue *q, const char *sha256);
-/* Drops the records that keep images and inline-source snapshots alive,
- * for blobs nothing references any more (after a project was deleted); the
- * next cache gc removes the blobs. 0, or -1 with a message (the first
- * failure; the others are tried all the same). */
+/* Drops the records that keep images and inline-source snapshots alive
+ * (mg_gc_unpin), for blobs nothing references any more (after a project
+ * was deleted); the next cache gc removes the blobs. 0, or -1 with a
+ * message (the first failure; the others are tried all the same). */
 int mg_queue_forget_blobs(mg_queue *q, char *const *sha256s, size_t n, mg_err *e);
+
+/* Holds off gc's collection (gc.h) while a flow pins a blob and then
+ * records what names it (service/builds.c: an inline snapshot until its
+ * build is queued); the queue's own flows hold it themselves. Short, and
+ * never twice by one thread. */
+void mg_queue_blobs_hold(mg_queue *q);
+void mg_queue_blobs_release(mg_queue *q);
+
+/* One gc run (gc.h) with the daemon's retention `keep_builds`, exclusive
+ * of the flows above and of other runs (a second one waits). The builds
+ * the workers hold are kept. Says what it did on stderr as the daemon's
+ * log ("mgd: gc (why): ...") and adds it to the metrics. 0, or -1 with
+ * the first failure; *r is filled in either way. */
+int mg_queue_gc(mg_queue *q, int64_t keep_builds, const char *why, mg_gc_report *r, mg_err *e);
 
 /* ---- pull workers (docs/workers.md) ----------------------------------------
  *
@@ -170,6 +199,7 @@ typedef struct mg_worker_claim_req {
     mg_worker_platform *platforms; /* `ignored` filled in */
     size_t n_platforms;
     const volatile int *abort; /* nonzero: answer "nothing" soon (the API stops) */
+    int64_t token; /* the claiming token's id: the lease-bound calls must come with it */
 } mg_worker_claim_req;
 
 typedef struct mg_worker_job {
@@ -189,26 +219,36 @@ void mg_worker_job_free(mg_worker_job *j);
 /* Waits up to req->wait_ms for a build. 1 with *out filled; 0 when none
  * came; -1 with a message. */
 int mg_queue_worker_claim(mg_queue *q, mg_worker_claim_req *req, mg_worker_job *out, mg_err *e);
-/* The path of build `id`'s snapshot (malloc'd) under `lease`; *sha256 (65)
- * its name. NULL with MG_E_NOT_FOUND (no such build) or MG_E_CONFLICT
- * (another lease, or it ended). */
-char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, mg_err *e);
+/* The calls below act under (id, lease) for `token`, the id of the token
+ * that claimed the build (mg_worker_claim_req.token): a lease is a small
+ * integer any worker could guess, so another token gets MG_E_CONFLICT. */
+/* The path of build `id`'s snapshot (malloc'd) under `lease`. NULL with
+ * MG_E_NOT_FOUND (no such build) or MG_E_CONFLICT (another lease or
+ * token, or it ended). */
+char *mg_queue_worker_sources(mg_queue *q, int64_t id, int64_t lease, int64_t token, mg_err *e);
 /* Appends a worker's log bytes from `offset` (bytes before the log's size
  * skipped); *size gets the log's size after. MG_E_LIMIT when offset is
- * past the size (416), MG_E_CONFLICT, MG_E_NOT_FOUND. Past the log's cap
- * the bytes are dropped and *size counts them as taken. */
-int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t offset, const void *data,
-                        size_t len, int64_t *size, mg_err *e);
+ * past the size (416), MG_E_CONFLICT, MG_E_NOT_FOUND, MG_E_NOSPACE (or
+ * MG_E_IO) when the log cannot be written: none of the bytes is taken,
+ * the worker sends them again. Past the log's cap the bytes are dropped
+ * and *size counts them as taken. */
+int mg_queue_worker_log(mg_queue *q, int64_t id, int64_t lease, int64_t token, int64_t offset,
+                        const void *data, size_t len, int64_t *size, mg_err *e);
 /* Keeps the lease; *cancel when the build was cancelled. */
-int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, bool *cancel, mg_err *e);
-/* Stores an uploaded image (`len` bytes) after checking its sha256 and its
- * note (the build's target and arch). MG_E_INVALID for a mismatch. */
-int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, const char *sha256,
+int mg_queue_worker_heartbeat(mg_queue *q, int64_t id, int64_t lease, int64_t token, bool *cancel,
+                              mg_err *e);
+/* Keeps an uploaded image (`len` bytes) for the finish, after checking its
+ * sha256 and its note (the build's target and arch): one per lease, each
+ * upload replacing the one before; the finish that names it stores it in
+ * the cache. MG_E_INVALID for a mismatch. */
+int mg_queue_worker_image(mg_queue *q, int64_t id, int64_t lease, int64_t token, const char *sha256,
                           const void *data, size_t len, mg_err *e);
 /* Finishes a pull worker's build (done: id, lease, status, error, image,
- * counts). A succeeded build's image must be in the cache or the remote
- * cache: else -1 with *need_image set. */
-int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, bool *need_image, mg_err *e);
+ * counts). A succeeded build's image must be the lease's upload, in the
+ * cache or in the remote cache (else -1 with *need_image set), and an mgd
+ * image of the build's target and arch (else MG_E_INVALID). */
+int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bool *need_image,
+                           mg_err *e);
 /* A pull worker seen within the lease timeout (GET /workers). */
 typedef struct mg_worker_info {
     char name[MG_WORKER_NAME_MAX + 1];
@@ -241,6 +281,13 @@ typedef struct mg_queue_metrics {
     unsigned running;
     unsigned workers_connected; /* pull workers seen within the lease timeout */
     uint64_t leases_expired;
+    /* gc runs (mg_queue_gc) and what they deleted, summed; the last one's
+     * time (unix ms, 0: none yet) and length */
+    uint64_t gc_runs, gc_failures, gc_builds_deleted, gc_logs_deleted, gc_blobs_deleted,
+        gc_mirrors_deleted, gc_bytes_freed;
+    int64_t gc_last_unix_ms;
+    uint64_t gc_last_ms;
+    unsigned ends_pending; /* builds that ended here whose end the store refused: retried */
 } mg_queue_metrics;
 void mg_queue_metrics_get(mg_queue *q, mg_queue_metrics *out);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "daemon/tokens.h"
 
@@ -99,6 +100,18 @@ static const char *const migrations[] = {
     "ALTER TABLE tokens_new RENAME TO tokens;"
     "ALTER TABLE builds ADD COLUMN worker TEXT;"
     "ALTER TABLE builds ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;",
+    /* 5: retention (docs/daemon.md, "Retention and gc"): a project's own
+     * number of builds kept per (target, arch) (NULL: the daemon's),
+     * builds pinned by a user, the blobs whose builds gc deleted and whose
+     * pins it has still to drop (so that a crash between the two leaks
+     * nothing: the next gc finds them here), and the indexes the selection
+     * and the reference checks use */
+    "ALTER TABLE projects ADD COLUMN keep_builds INTEGER"
+    "  CHECK (keep_builds IS NULL OR keep_builds >= 0);"
+    "ALTER TABLE builds ADD COLUMN pinned_at INTEGER;"
+    "CREATE TABLE gc_pending (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE INDEX builds_by_sources ON builds(sources_sha256) WHERE sources_sha256 IS NOT NULL;"
+    "CREATE INDEX builds_by_platform ON builds(project_id, target, arch, id);",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -108,7 +121,7 @@ static const char *const migrations[] = {
     " b.commit_sha, b.sources_sha256, b.input_hash, b.force, b.rebuild_of, b.reused_from,"         \
     " b.created_at, b.started_at, b.finished_at, b.duration_ms, b.actions, b.hits, b.misses,"      \
     " a.name, a.sha256, a.size, b.error, l.size, b.remote_hits, b.remote_misses,"                  \
-    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up, b.worker, b.lease"
+    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up, b.worker, b.lease, b.pinned_at"
 #define BUILD_FROM                                                                                 \
     " FROM builds b JOIN projects p ON p.id = b.project_id"                                        \
     " LEFT JOIN artifacts a ON a.build_id = b.id LEFT JOIN logs l ON l.build_id = b.id"
@@ -118,7 +131,7 @@ static const char *const migrations[] = {
 #define PROJECT_COLUMNS_WITH(sources)                                                              \
     "p.id, p.name, p.repo_url, p.repo_ref, " sources ", p.sources_sha256, p.sources_files,"        \
     " p.sources_bytes, p.created_at, p.updated_at,"                                                \
-    " (SELECT max(version) FROM config_versions c WHERE c.project_id = p.id)"
+    " (SELECT max(version) FROM config_versions c WHERE c.project_id = p.id), p.keep_builds"
 #define PROJECT_COLUMNS PROJECT_COLUMNS_WITH("p.sources")
 
 enum {
@@ -163,6 +176,8 @@ enum {
     ST_BUILD_REUSABLE,
     ST_BUILD_SIBLINGS,
     ST_LOG_SIZE,
+    ST_BLOB_ARTIFACT,
+    ST_BLOB_SOURCES,
     ST_RECOVER,
     ST_TOKEN_INSERT,
     ST_TOKEN_BY_HASH,
@@ -170,6 +185,17 @@ enum {
     ST_TOKEN_LIST,
     ST_TOKEN_REVOKE,
     ST_TOKEN_COUNT,
+    ST_PROJECT_SET_KEEP,
+    ST_BUILD_PIN,
+    ST_BUILD_ALL_IDS,
+    ST_GC_SELECT,
+    ST_GC_PENDING_ADD,
+    ST_GC_DELETE_BUILD,
+    ST_GC_PENDING_LIST,
+    ST_GC_PENDING_DONE,
+    ST_GC_MIRROR_PROJECTS,
+    ST_BUILD_TOTAL,
+    ST_PROJECT_SEQ,
     N_STATEMENTS
 };
 
@@ -266,6 +292,9 @@ static const char *const statement_sql[N_STATEMENTS] = {
                           " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
                           " AND b.status = 2 AND b.reused_from IS NULL ORDER BY b.id",
     [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
+    [ST_BLOB_ARTIFACT] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
+    [ST_BLOB_SOURCES] = "SELECT 1 FROM builds WHERE sources_sha256 = ?1"
+                        " UNION ALL SELECT 1 FROM projects WHERE sources_sha256 = ?1 LIMIT 1",
     [ST_RECOVER] = "UPDATE builds SET status = 5, finished_at = ?1,"
                    " duration_ms = ?1 - coalesce(started_at, ?1),"
                    " error = 'interrupted: the daemon stopped while the build ran'"
@@ -279,6 +308,59 @@ static const char *const statement_sql[N_STATEMENTS] = {
                       " WHERE revoked_at IS NULL ORDER BY id",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
+    [ST_PROJECT_SET_KEEP] = "UPDATE projects SET keep_builds = ?2, updated_at = ?3 WHERE id = ?1",
+    /* pinning again keeps the first time */
+    [ST_BUILD_PIN] = "UPDATE builds SET pinned_at = CASE WHEN ?2 THEN coalesce(pinned_at, ?3)"
+                     " ELSE NULL END WHERE id = ?1",
+    [ST_BUILD_ALL_IDS] = "SELECT id FROM builds ORDER BY id",
+    /* What retention deletes (store.h, mg_store_gc_collect): every build
+     * but those kept. Kept are the unfinished ones, the pinned ones, those
+     * of a project being deleted (its delete takes them), the last
+     * `keep` finished ones of each (project, target, arch) (`keep` the
+     * project's or ?1; 0 keeps all), the newest succeeded one of each, and,
+     * recursively, every build that a kept build names in rebuild_of or
+     * reused_from (so that what stays never refers to what went). */
+    [ST_GC_SELECT] =
+        "WITH RECURSIVE"
+        " finished AS (SELECT b.id, b.status, coalesce(p.keep_builds, ?1) AS keep,"
+        "  row_number() OVER (PARTITION BY b.project_id, b.target, b.arch ORDER BY b.id DESC)"
+        "   AS n,"
+        "  row_number() OVER (PARTITION BY b.project_id, b.target, b.arch, b.status = 2"
+        "   ORDER BY b.id DESC) AS n_status"
+        "  FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.status NOT IN (0, 1)),"
+        " roots(id) AS (SELECT b.id FROM builds b JOIN projects p ON p.id = b.project_id"
+        "  WHERE b.status IN (0, 1) OR b.pinned_at IS NOT NULL OR p.deleting != 0"
+        "  UNION SELECT value FROM json_each(?2)"
+        "  UNION SELECT id FROM finished WHERE keep = 0 OR n <= keep"
+        "  OR (status = 2 AND n_status = 1)),"
+        " refs(id, ref) AS (SELECT id, rebuild_of FROM builds WHERE rebuild_of IS NOT NULL"
+        "  UNION ALL SELECT id, reused_from FROM builds WHERE reused_from IS NOT NULL),"
+        " kept(id) AS (SELECT id FROM roots UNION SELECT r.ref FROM refs r JOIN kept k"
+        "  ON r.id = k.id)"
+        " SELECT id FROM builds WHERE id NOT IN (SELECT id FROM kept) ORDER BY id",
+    /* the blobs a build keeps: its image, its inline tree */
+    [ST_GC_PENDING_ADD] = "INSERT OR IGNORE INTO gc_pending (sha256)"
+                          " SELECT sha256 FROM artifacts WHERE build_id = ?1"
+                          " UNION SELECT sources_sha256 FROM builds WHERE id = ?1"
+                          " AND sources_sha256 IS NOT NULL",
+    [ST_GC_DELETE_BUILD] = "DELETE FROM builds WHERE id = ?1",
+    /* each pending blob, and whether something still (or again) names it */
+    [ST_GC_PENDING_LIST] =
+        "SELECT g.sha256, EXISTS (SELECT 1 FROM artifacts a WHERE a.sha256 = g.sha256)"
+        " OR EXISTS (SELECT 1 FROM builds b WHERE b.sources_sha256 = g.sha256)"
+        " OR EXISTS (SELECT 1 FROM projects p WHERE p.sources_sha256 = g.sha256)"
+        " FROM gc_pending g ORDER BY g.sha256",
+    [ST_GC_PENDING_DONE] = "DELETE FROM gc_pending WHERE sha256 = ?1",
+    /* a project's mirror is needed while it has a repository, or a queued
+     * or running build that fetches (its sources were not inline) */
+    [ST_GC_MIRROR_PROJECTS] =
+        "SELECT id FROM projects WHERE repo_url IS NOT NULL"
+        " UNION SELECT project_id FROM builds WHERE status IN (0, 1) AND sources_sha256 IS NULL"
+        " ORDER BY 1",
+    [ST_BUILD_TOTAL] = "SELECT count(*) FROM builds",
+    /* the highest project id ever given (AUTOINCREMENT's counter) */
+    [ST_PROJECT_SEQ] =
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'projects'), 0)",
 };
 
 typedef struct store_conn {
@@ -436,10 +518,19 @@ static const char *db_error(mg_store *s)
 }
 
 /* What SQLite said about the last statement of this thread's connection,
- * as a failure of the database. Returns -1. */
+ * as a failure of the database: MG_E_NOSPACE when the disk is full (SQLite
+ * says SQLITE_FULL when a write found no room, and an I/O error of the
+ * shared-memory index or a temporary file keeps the system's ENOSPC),
+ * MG_E_IO otherwise. Returns -1. */
 static int db_failed(mg_store *s, mg_err *e)
 {
-    return mg_err_set(e, MG_E_IO, "database: %s", db_error(s));
+    store_conn *c = pthread_getspecific(s->key);
+    int rc = c ? sqlite3_extended_errcode(c->db) & 0xff : SQLITE_OK;
+    mg_err_code code = MG_E_IO;
+    if (rc == SQLITE_FULL ||
+        (rc == SQLITE_IOERR && mg_err_code_of_errno(sqlite3_system_errno(c->db)) == MG_E_NOSPACE))
+        code = MG_E_NOSPACE;
+    return mg_err_set(e, code, "database: %s", db_error(s));
 }
 
 /* Steps a statement that returns no row; resets it. */
@@ -665,6 +756,7 @@ static void project_read(sqlite3_stmt *st, mg_project *p)
     p->created_at = col_int(st, 8);
     p->updated_at = col_int(st, 9);
     p->config_version = col_int(st, 10);
+    p->keep_builds = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : col_int(st, 11);
 }
 
 static void project_bind_sources(sqlite3_stmt *st, const mg_project *p, int first)
@@ -1124,6 +1216,7 @@ static void build_read(sqlite3_stmt *st, mg_stored_build *b)
     b->remote_bytes_up = col_int(st, 31);
     b->worker = col_text(st, 32);
     b->lease = col_int(st, 33);
+    b->pinned_at = col_int(st, 34);
 }
 
 int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, mg_err *e)
@@ -1157,7 +1250,8 @@ int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max
     if (step_done(s, st, e)) {
         tx_rollback(s);
         if (e->code == MG_E_NOT_FOUND)
-            mg_err_set(e, MG_E_NOT_FOUND, "no such project or config version");
+            mg_err_set(e, MG_E_NOT_FOUND,
+                       "no such project, config version or build to rebuild (deleted meanwhile)");
         return -1;
     }
     if (changes(s) == 0) {
@@ -1448,6 +1542,19 @@ int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e)
     return step_done(s, st, e);
 }
 
+int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *used, mg_err *e)
+{
+    *used = true;
+    sqlite3_stmt *st = stmt(s, artifact ? ST_BLOB_ARTIFACT : ST_BLOB_SOURCES, e);
+    if (!st) return -1;
+    bind_text(st, 1, sha256);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_failed(s, e);
+    *used = rc == SQLITE_ROW;
+    return 0;
+}
+
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e)
 {
     if (tx_begin(s, e)) return -1;
@@ -1663,4 +1770,163 @@ int64_t mg_store_token_count(mg_store *s)
 {
     int64_t n = 0;
     return count_of(s, ST_TOKEN_COUNT, 0, &n, NULL) ? -1 : n;
+}
+
+/* ---- retention and gc ---------------------------------------------------- */
+
+int mg_store_project_set_retention(mg_store *s, int64_t id, int64_t keep_builds, mg_err *e)
+{
+    if (keep_builds < -1)
+        return mg_err_set(e, MG_E_INVALID, "keep_builds must be 0 or more (or the default)");
+    sqlite3_stmt *st = stmt(s, ST_PROJECT_SET_KEEP, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    if (keep_builds < 0)
+        sqlite3_bind_null(st, 2);
+    else
+        sqlite3_bind_int64(st, 2, keep_builds);
+    sqlite3_bind_int64(st, 3, mg_store_now_ms());
+    if (step_done(s, st, e)) return -1;
+    if (changes(s) == 0) return mg_err_set(e, MG_E_NOT_FOUND, "no such project");
+    return 0;
+}
+
+int mg_store_build_pin(mg_store *s, int64_t id, bool pinned, mg_err *e)
+{
+    sqlite3_stmt *st = stmt(s, ST_BUILD_PIN, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, pinned);
+    sqlite3_bind_int64(st, 3, mg_store_now_ms());
+    if (step_done(s, st, e)) return -1;
+    if (changes(s) == 0) return mg_err_set(e, MG_E_NOT_FOUND, "no such build");
+    return 0;
+}
+
+int mg_store_build_ids(mg_store *s, int64_t **ids, size_t *n, mg_err *e)
+{
+    return read_ids(s, ST_BUILD_ALL_IDS, 0, ids, n, e);
+}
+
+int mg_store_mirror_projects(mg_store *s, int64_t **ids, size_t *n, int64_t *max_id, mg_err *e)
+{
+    /* the counter first: a project made between the two is above it */
+    if (count_of(s, ST_PROJECT_SEQ, 0, max_id, e)) return -1;
+    return read_ids(s, ST_GC_MIRROR_PROJECTS, 0, ids, n, e);
+}
+
+/* Runs statement `which` with ?1 = id; 0 or -1. */
+static int run_with_id(mg_store *s, int which, int64_t id, mg_err *e)
+{
+    sqlite3_stmt *st = stmt(s, which, e);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
+    return step_done(s, st, e);
+}
+
+int mg_store_gc_collect(mg_store *s, int64_t keep_builds, const int64_t *held, size_t n_held,
+                        int64_t **deleted, size_t *n_deleted, int64_t *kept, mg_err *e)
+{
+    *deleted = NULL;
+    *n_deleted = 0;
+    if (kept) *kept = 0;
+    if (keep_builds < 0) return mg_err_set(e, MG_E_INVALID, "keep_builds must be 0 or more");
+    if (tx_begin(s, e)) return -1;
+    /* the selection and the deletes in one write transaction: a pin, a
+     * rebuild or a reuse of a build is either before it (and keeps the
+     * build) or after it (and finds no build) */
+    sqlite3_stmt *st = stmt(s, ST_GC_SELECT, e);
+    if (!st) goto fail;
+    sqlite3_bind_int64(st, 1, keep_builds);
+    mg_buf list = {0};
+    mg_buf_addc(&list, '[');
+    for (size_t i = 0; i < n_held; i++)
+        mg_buf_printf(&list, "%s%lld", i ? "," : "", (long long)held[i]);
+    mg_buf_addc(&list, ']');
+    if (list.failed) {
+        mg_buf_free(&list);
+        tx_rollback(s);
+        return mg_err_set(e, MG_E_NOMEM, "out of memory");
+    }
+    sqlite3_bind_text(st, 2, list.data, (int)list.len, SQLITE_TRANSIENT);
+    mg_buf_free(&list);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n_deleted == cap) {
+            cap = cap ? cap * 2 : 64;
+            *deleted = mg_xrealloc(*deleted, cap * sizeof **deleted);
+        }
+        (*deleted)[(*n_deleted)++] = col_int(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        db_failed(s, e);
+        goto fail;
+    }
+    for (size_t i = 0; i < *n_deleted; i++)
+        if (run_with_id(s, ST_GC_PENDING_ADD, (*deleted)[i], e) ||
+            run_with_id(s, ST_GC_DELETE_BUILD, (*deleted)[i], e))
+            goto fail;
+    if (kept && count_of(s, ST_BUILD_TOTAL, 0, kept, e)) goto fail;
+    if (tx_commit(s, e)) goto fail_nort;
+    return 0;
+fail:
+    tx_rollback(s);
+fail_nort:
+    free(*deleted);
+    *deleted = NULL;
+    *n_deleted = 0;
+    if (kept) *kept = 0;
+    return -1;
+}
+
+int mg_store_gc_orphans(mg_store *s, char ***shas, size_t *n, mg_err *e)
+{
+    *shas = NULL;
+    *n = 0;
+    char **named = NULL; /* pending, but named again: no longer pending */
+    size_t n_named = 0, cap = 0, cap_named = 0;
+    sqlite3_stmt *st = stmt(s, ST_GC_PENDING_LIST, e);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bool referenced = col_int(st, 1) != 0;
+        char ***list = referenced ? &named : shas;
+        size_t *len = referenced ? &n_named : n, *c = referenced ? &cap_named : &cap;
+        if (*len == *c) {
+            *c = *c ? *c * 2 : 32;
+            *list = mg_xrealloc(*list, *c * sizeof **list);
+        }
+        (*list)[(*len)++] = col_text(st, 0);
+    }
+    sqlite3_reset(st);
+    int r = 0;
+    if (rc != SQLITE_DONE) r = db_failed(s, e);
+    if (r == 0) r = mg_store_gc_forget(s, named, n_named, e);
+    for (size_t i = 0; i < n_named; i++) free(named[i]);
+    free(named);
+    if (r != 0) {
+        for (size_t i = 0; i < *n; i++) free((*shas)[i]);
+        free(*shas);
+        *shas = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+int mg_store_gc_forget(mg_store *s, char *const *shas, size_t n, mg_err *e)
+{
+    if (n == 0) return 0;
+    if (tx_begin(s, e)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(s, ST_GC_PENDING_DONE, e);
+        if (!st) goto fail;
+        bind_text(st, 1, shas[i]);
+        if (step_done(s, st, e)) goto fail;
+    }
+    return tx_commit(s, e);
+fail:
+    tx_rollback(s);
+    return -1;
 }

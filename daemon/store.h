@@ -1,7 +1,8 @@
 /*
  * store.h - the daemon's durable state in SQLite: projects, config
- * versions, builds (the queue is the builds table), logs index, artifacts
- * and tokens.
+ * versions, builds (the queue is the builds table), logs index, artifacts,
+ * tokens, and retention (a project's own, pins, the blobs gc has still to
+ * unpin: daemon/gc.h).
  *
  * One database file (DATA/mgd.sqlite3) opened in WAL mode with
  * foreign_keys on and a busy timeout. An mg_store is shared by every
@@ -20,9 +21,12 @@
  * Failures follow base/err.h: a function returns 0 (an id, or a pointer)
  * on success and -1 (or NULL) on failure, filling the mg_err it was given:
  * MG_E_NOT_FOUND (no such row), MG_E_CONFLICT (a name taken, a build in
- * the wrong state), MG_E_LIMIT (the queue is full) or MG_E_IO with a
- * message "database: ..." (SQLite failed). Strings in returned records are
- * owned by the record and freed by its _free function.
+ * the wrong state), MG_E_LIMIT (the queue is full), MG_E_NOSPACE with a
+ * message "database: database or disk is full" (SQLITE_FULL, or an I/O
+ * error whose system error was ENOSPC) or MG_E_IO with a message
+ * "database: ..." (SQLite failed otherwise). A failed write transaction
+ * leaves nothing of itself. Strings in returned records are owned by the
+ * record and freed by its _free function.
  */
 #ifndef MG_DAEMON_STORE_H
 #define MG_DAEMON_STORE_H
@@ -54,6 +58,9 @@ typedef struct mg_project {
     int64_t sources_files, sources_bytes;
     int64_t config_version;         /* latest; 0 when none */
     int64_t created_at, updated_at; /* unix ms */
+    /* its own retention: finished builds kept per (target, arch), 0 all;
+     * -1: the daemon's (--keep-builds) */
+    int64_t keep_builds;
 } mg_project;
 
 void mg_project_free(mg_project *p);
@@ -153,8 +160,9 @@ typedef struct mg_stored_build {
     char *error;    /* why it failed, was cancelled or interrupted; NULL otherwise */
     char *describe; /* the resolved graph's describe JSON, NULL until resolved */
     int64_t log_size;
-    char *worker;  /* the pull worker running it (docs/workers.md), NULL: the daemon's own */
-    int64_t lease; /* lease generation: +1 at every claim and every re-queue */
+    char *worker;      /* the pull worker running it (docs/workers.md), NULL: the daemon's own */
+    int64_t lease;     /* lease generation: +1 at every claim and every re-queue */
+    int64_t pinned_at; /* unix ms when a user pinned it (gc keeps it); 0: not pinned */
 } mg_stored_build;
 
 void mg_stored_build_free(mg_stored_build *b);
@@ -223,8 +231,47 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **sam
                             int64_t **differ, size_t *n_differ, mg_err *e);
 /* Records the size of a finished build's log (what GET .../log serves). */
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
+/* Whether a row still names blob `sha256`: an artifact (`artifact`), or
+ * else a project's or a build's inline sources. *used false when none does
+ * (the caller may drop the blob's pin). */
+int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *used, mg_err *e);
 /* At start: running builds become interrupted; returns how many. */
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e);
+
+/* ---- retention and gc (daemon/gc.h, docs/daemon.md) --------------------- */
+
+/* Sets project `id`'s own retention (finished builds kept per (target,
+ * arch), 0: all); -1 goes back to the daemon's. MG_E_NOT_FOUND. */
+int mg_store_project_set_retention(mg_store *s, int64_t id, int64_t keep_builds, mg_err *e);
+/* Pins (or unpins) build `id`: gc keeps a pinned build whatever the
+ * retention says. Pinning twice keeps the first time. MG_E_NOT_FOUND. */
+int mg_store_build_pin(mg_store *s, int64_t id, bool pinned, mg_err *e);
+/* Every build id, ascending (malloc'd). */
+int mg_store_build_ids(mg_store *s, int64_t **ids, size_t *n, mg_err *e);
+/* The projects whose git mirror is still needed: those with a repository,
+ * and those with a queued or running build that fetches (ascending);
+ * *max_id the highest project id ever given (a project made later has a
+ * higher one). */
+int mg_store_mirror_projects(mg_store *s, int64_t **ids, size_t *n, int64_t *max_id, mg_err *e);
+/* Applies retention, in one transaction: selects every build that is not
+ * kept and deletes it (with its artifact and log size rows), after adding
+ * the blobs it kept alive (image, inline tree) to the pending list that
+ * mg_store_gc_orphans reads. Kept are: queued and running builds, pinned
+ * builds, the builds of a project being deleted, per (project, target,
+ * arch) the last `keep_builds` finished builds (the project's own number
+ * when it has one; 0: all) and the newest succeeded one, and every build
+ * that a kept build names in rebuild_of or reused_from (recursively),
+ * and the `held` ones (builds a worker still holds after they ended).
+ * *deleted gets the ids deleted (ascending, malloc'd), *kept (may be NULL)
+ * how many builds remain. MG_E_INVALID for a negative keep_builds. */
+int mg_store_gc_collect(mg_store *s, int64_t keep_builds, const int64_t *held, size_t n_held,
+                        int64_t **deleted, size_t *n_deleted, int64_t *kept, mg_err *e);
+/* The pending blobs nothing in the database names any more (no artifact,
+ * no build's or project's inline tree): malloc'd sha256s, ascending. Those
+ * named again meanwhile (the same image built anew) leave the list. */
+int mg_store_gc_orphans(mg_store *s, char ***shas, size_t *n, mg_err *e);
+/* Takes blobs off the pending list (their pins are dropped). */
+int mg_store_gc_forget(mg_store *s, char *const *shas, size_t n, mg_err *e);
 
 /* ---- tokens ------------------------------------------------------------ */
 

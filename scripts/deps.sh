@@ -46,6 +46,7 @@ packages=(
                     # /usr/lib/distcc, cross gcc among them): installed without
                     # starting Debian's service, see below
   clang-format      # the style check (tests/format.sh, make format)
+  clang libclang-rt-dev # libFuzzer and the sanitizers' runtimes: scripts/fuzz.sh
   git               # the style check lists the tracked sources
 )
 

@@ -100,7 +100,12 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
         mg_err_set(&e->err, MG_E_NOMEM, "out of memory");
         goto out;
     }
+    /* from the snapshot's pin until the build row names it, no gc unpins
+     * it (daemon/gc.h) */
+    bool held = p->sources != NULL;
+    if (held) mg_queue_blobs_hold(svc->o.queue);
     if (p->sources && mg_queue_snapshot_sources(svc->o.queue, p, &e->err) != 0) {
+        mg_queue_blobs_release(svc->o.queue);
         mg_err_prefix(&e->err, "cannot keep the project's sources for the build");
         goto out;
     }
@@ -116,6 +121,7 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
         .force = spec->force,
     };
     rc = queue_build(svc, &row, out, e);
+    if (held) mg_queue_blobs_release(svc->o.queue);
 out:
     free(keys_json);
     mg_resolved_free(&res);

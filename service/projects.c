@@ -221,7 +221,7 @@ int mg_service_project_patch(mg_service *svc, const mg_project *p, const cJSON *
     if (!repo == !sources) {
         mg_err_set(&e->err, MG_E_INVALID, "%s",
                    repo ? "give either \"repo\" or \"sources\", not both"
-                        : "give \"repo\" or \"sources\" to change");
+                        : "give \"repo\", \"sources\" or \"retention\" to change");
         goto out;
     }
     if (repo && take_repo(repo, &np, true, e)) goto out;
@@ -247,9 +247,10 @@ int mg_service_project_delete(mg_service *svc, const mg_project *p, mg_service_e
     if (mg_queue_delete_project(svc->o.queue, p->id, &e->err) == 0) return 0;
     if (e->err.code == MG_E_NOT_FOUND)
         return mg_err_set(&e->err, MG_E_NOT_FOUND, "no project \"%.100s\"", p->name);
-    /* MG_E_IO as before, whatever kind of failure the queue reported: a
-     * delete that stopped half-way is answered 500 and retried */
-    e->err.code = MG_E_IO;
+    /* MG_E_IO (or MG_E_NOSPACE for a full disk), whatever kind of failure
+     * the queue reported: a delete that stopped half-way is answered 500
+     * (507) and retried */
+    if (e->err.code != MG_E_NOSPACE) e->err.code = MG_E_IO;
     return mg_err_prefix(&e->err, "cannot delete project %s", p->name);
 }
 

@@ -1,7 +1,8 @@
 /*
  * service.h - what the daemon does when asked to change something:
  * projects (create, patch, delete), config documents (put, check),
- * builds (start, rebuild, cancel) and API tokens (create, revoke).
+ * builds (start, rebuild, cancel, pin), API tokens (create, revoke), and
+ * retention (a project's own, gc runs).
  *
  * This layer sits between the engine (daemon/store.h, daemon/queue.h, the
  * resolver) and the front ends: the HTTP API (api/) parses a request,
@@ -14,8 +15,11 @@
  * an mg_err (base/err.h; the code says what kind of failure, the message
  * is the one people see) plus the config document's diagnostics when
  * the document is at fault, and how long to wait when a quota is full.
- * Store failures always surface as such (MG_E_IO "database: ..."); none
- * is dropped on the way.
+ * Store failures always surface as such (MG_E_IO "database: ...", or
+ * MG_E_NOSPACE when the disk is full); none is dropped on the way. A flow
+ * that fails leaves the store as it was, or as far as its last
+ * transaction took it (a delete stays marked, a cancel may have been
+ * recorded before reading the build back failed).
  *
  * Inputs are plain C values and parsed JSON documents (cJSON) whose
  * member types the caller has checked already (service/input.h); the
@@ -31,6 +35,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/err.h"
+#include "daemon/gc.h"
 #include "daemon/queue.h"
 #include "daemon/store.h"
 #include "daemon/tokens.h"
@@ -48,6 +53,8 @@ typedef struct mg_service_options {
     mg_limits config_limits; /* of config documents; zero fields: the defaults */
     size_t max_sources;      /* largest inline source tree (content bytes); 0: 1 MiB */
     int64_t max_queued;      /* queued builds before a start is refused; 0: 1000 */
+    int64_t keep_builds;     /* the daemon's retention (daemon/gc.h): finished builds kept
+                                per (project, target, arch); 0: all */
 } mg_service_options;
 
 typedef struct mg_service {
@@ -158,6 +165,26 @@ int mg_service_build_rebuild(mg_service *svc, const mg_stored_build *b, mg_store
  * MG_E_CONFLICT when it has finished. */
 int mg_service_build_cancel(mg_service *svc, int64_t id, mg_stored_build *out, mg_service_err *e);
 
+/* ---- retention and gc (service/gc.c, docs/daemon.md) --------------------- */
+
+/* A "retention" member as clients send it: {"keep_builds": N} with N from
+ * 0 (keep all) to MG_GC_MAX_KEEP_BUILDS, or {"keep_builds": null} or null
+ * (the daemon's): *keep gets N, or -1. MG_E_INVALID for anything else. */
+int mg_service_retention_parse(const cJSON *retention, int64_t *keep, mg_service_err *e);
+/* Sets project `p`'s own retention (`keep` as parsed above); *out gets the
+ * project as stored. */
+int mg_service_project_retention(mg_service *svc, const mg_project *p, int64_t keep,
+                                 mg_project *out, mg_service_err *e);
+/* Pins (or unpins) build `id`: gc keeps a pinned build whatever the
+ * retention. *out gets the build. MG_E_NOT_FOUND "no build N". */
+int mg_service_build_pin(mg_service *svc, int64_t id, bool pin, mg_stored_build *out,
+                         mg_service_err *e);
+/* Runs gc now (mg_queue_gc with the daemon's retention; a run in progress
+ * is waited for): *out says what it did. `why` names the run in the
+ * daemon's log ("requested", "periodic"). MG_E_IO when it failed part-way
+ * (*out says what was done until then). */
+int mg_service_gc(mg_service *svc, const char *why, mg_gc_report *out, mg_service_err *e);
+
 /* ---- tokens (service/tokens.c) ------------------------------------------ */
 
 /* Makes a token named `name` ("" for none) with the scope named
@@ -168,6 +195,10 @@ int mg_service_token_create(mg_service *svc, const char *name, const char *scope
 int mg_service_token_revoke(mg_service *svc, int64_t id, mg_service_err *e);
 
 /* ---- pull workers (service/workers.c, docs/workers.md) ------------------- */
+/* `token` is the id of the caller's token (0 without auth): the token
+ * that claims a build is the only one that may act under its lease (a
+ * lease is a small integer another worker could guess): another gets
+ * MG_E_CONFLICT. */
 
 /* The most log bytes one post may carry. */
 #define MG_WORKER_MAX_LOG_POST (1u << 20)
@@ -177,26 +208,27 @@ bool mg_worker_name_valid(const char *s);
  * 0..30000, platforms 1..64 of {target, arch, toolchain}; nothing else)
  * and waits for a build. 1 with *out filled (mg_worker_job_free), 0 when
  * none came, -1. */
-int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile int *abort,
-                            mg_worker_job *out, mg_service_err *e);
+int mg_service_worker_claim(mg_service *svc, int64_t token, const cJSON *body,
+                            const volatile int *abort, mg_worker_job *out, mg_service_err *e);
 /* The claim's body checks alone (the API answers a bad body at once,
  * before the long poll takes a thread). */
 int mg_service_worker_claim_check(const cJSON *body, mg_service_err *e);
 /* The snapshot file of build `id` under `lease` (malloc'd), or NULL. */
-char *mg_service_worker_sources(mg_service *svc, int64_t id, int64_t lease, mg_service_err *e);
-/* Appends log bytes (at most MG_WORKER_MAX_LOG_POST) from `offset`. */
-int mg_service_worker_log(mg_service *svc, int64_t id, int64_t lease, int64_t offset,
-                          const void *data, size_t len, int64_t *size, mg_service_err *e);
-int mg_service_worker_heartbeat(mg_service *svc, int64_t id, int64_t lease, bool *cancel,
+char *mg_service_worker_sources(mg_service *svc, int64_t token, int64_t id, int64_t lease,
                                 mg_service_err *e);
+/* Appends log bytes (at most MG_WORKER_MAX_LOG_POST) from `offset`. */
+int mg_service_worker_log(mg_service *svc, int64_t token, int64_t id, int64_t lease, int64_t offset,
+                          const void *data, size_t len, int64_t *size, mg_service_err *e);
+int mg_service_worker_heartbeat(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                                bool *cancel, mg_service_err *e);
 /* Stores an uploaded image: sha256 and note checked, at most
  * MG_WORKER_MAX_IMAGE bytes. */
-int mg_service_worker_image(mg_service *svc, int64_t id, int64_t lease, const char *sha256,
-                            const void *data, size_t len, mg_service_err *e);
+int mg_service_worker_image(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                            const char *sha256, const void *data, size_t len, mg_service_err *e);
 /* POST /workers/builds/:id/finish: the body checked, the build finished
  * under its lease; *out gets the build. *need_image when the coordinator
  * lacks a succeeded build's image (412). */
-int mg_service_worker_finish(mg_service *svc, int64_t id, const cJSON *body, mg_stored_build *out,
-                             bool *need_image, mg_service_err *e);
+int mg_service_worker_finish(mg_service *svc, int64_t token, int64_t id, const cJSON *body,
+                             mg_stored_build *out, bool *need_image, mg_service_err *e);
 
 #endif

@@ -113,38 +113,40 @@ int mg_service_worker_claim_check(const cJSON *body, mg_service_err *e)
     return parse_claim(body, &req, p, e);
 }
 
-int mg_service_worker_claim(mg_service *svc, const cJSON *body, const volatile int *abort,
-                            mg_worker_job *out, mg_service_err *e)
+int mg_service_worker_claim(mg_service *svc, int64_t token, const cJSON *body,
+                            const volatile int *abort, mg_worker_job *out, mg_service_err *e)
 {
     mg_worker_claim_req req;
     mg_worker_platform p[MG_WORKER_MAX_PLATFORMS];
     if (parse_claim(body, &req, p, e)) return -1;
     req.abort = abort;
+    req.token = token;
     return mg_queue_worker_claim(svc->o.queue, &req, out, &e->err);
 }
 
-char *mg_service_worker_sources(mg_service *svc, int64_t id, int64_t lease, mg_service_err *e)
+char *mg_service_worker_sources(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                                mg_service_err *e)
 {
-    return mg_queue_worker_sources(svc->o.queue, id, lease, &e->err);
+    return mg_queue_worker_sources(svc->o.queue, id, lease, token, &e->err);
 }
 
-int mg_service_worker_log(mg_service *svc, int64_t id, int64_t lease, int64_t offset,
+int mg_service_worker_log(mg_service *svc, int64_t token, int64_t id, int64_t lease, int64_t offset,
                           const void *data, size_t len, int64_t *size, mg_service_err *e)
 {
     if (len > MG_WORKER_MAX_LOG_POST)
         return mg_err_set(&e->err, MG_E_INVALID, "a log post holds at most %u bytes",
                           MG_WORKER_MAX_LOG_POST);
-    return mg_queue_worker_log(svc->o.queue, id, lease, offset, data, len, size, &e->err);
+    return mg_queue_worker_log(svc->o.queue, id, lease, token, offset, data, len, size, &e->err);
 }
 
-int mg_service_worker_heartbeat(mg_service *svc, int64_t id, int64_t lease, bool *cancel,
-                                mg_service_err *e)
+int mg_service_worker_heartbeat(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                                bool *cancel, mg_service_err *e)
 {
-    return mg_queue_worker_heartbeat(svc->o.queue, id, lease, cancel, &e->err);
+    return mg_queue_worker_heartbeat(svc->o.queue, id, lease, token, cancel, &e->err);
 }
 
-int mg_service_worker_image(mg_service *svc, int64_t id, int64_t lease, const char *sha256,
-                            const void *data, size_t len, mg_service_err *e)
+int mg_service_worker_image(mg_service *svc, int64_t token, int64_t id, int64_t lease,
+                            const char *sha256, const void *data, size_t len, mg_service_err *e)
 {
     if (!sha256 || !mg_sha256_is_hex(sha256))
         return mg_err_set(&e->err, MG_E_INVALID, "sha256 must be 64 lowercase hex digits");
@@ -152,7 +154,7 @@ int mg_service_worker_image(mg_service *svc, int64_t id, int64_t lease, const ch
     if (len > MG_WORKER_MAX_IMAGE)
         return mg_err_set(&e->err, MG_E_LIMIT, "the image is larger than %u bytes",
                           MG_WORKER_MAX_IMAGE);
-    return mg_queue_worker_image(svc->o.queue, id, lease, sha256, data, len, &e->err);
+    return mg_queue_worker_image(svc->o.queue, id, lease, token, sha256, data, len, &e->err);
 }
 
 static const mg_field finish_fields[] = {
@@ -181,8 +183,8 @@ static int64_t count(const cJSON *obj, const char *name)
     return (int64_t)v->valuedouble;
 }
 
-int mg_service_worker_finish(mg_service *svc, int64_t id, const cJSON *body, mg_stored_build *out,
-                             bool *need_image, mg_service_err *e)
+int mg_service_worker_finish(mg_service *svc, int64_t token, int64_t id, const cJSON *body,
+                             mg_stored_build *out, bool *need_image, mg_service_err *e)
 {
     *need_image = false;
     if (!body) return mg_err_set(&e->err, MG_E_INVALID, "the body must be a JSON object");
@@ -239,6 +241,6 @@ int mg_service_worker_finish(mg_service *svc, int64_t id, const cJSON *body, mg_
         done.remote_misses < 0 || done.remote_errors < 0 || done.remote_bytes_down < 0 ||
         done.remote_bytes_up < 0)
         return mg_err_set(&e->err, MG_E_INVALID, "counts must be integers >= 0");
-    if (mg_queue_worker_finish(svc->o.queue, &done, need_image, &e->err)) return -1;
+    if (mg_queue_worker_finish(svc->o.queue, &done, token, need_image, &e->err)) return -1;
     return mg_store_build_get(svc->o.store, id, false, out, &e->err);
 }

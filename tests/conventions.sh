@@ -82,7 +82,7 @@ layer_of() {
     targets/*) echo targets ;;
     toolchain/*) echo toolchain ;;
     daemon/store.[ch] | daemon/sources.[ch] | daemon/snapshot.[ch] | daemon/queue.[ch] | \
-        daemon/tokens.[ch] | \
+        daemon/tokens.[ch] | daemon/gc.[ch] | \
         daemon/cli_common.[ch])
         echo daemon ;;
     daemon/daemon.[ch] | daemon/cmd_*.c | daemon/commands.h | daemon/main.c) echo root ;;
@@ -97,14 +97,14 @@ layer_of() {
 }
 
 # What each layer's files may include: folders (a path prefix), or
-# "daemon" for the daemon's core (its store, sources, queue, tokens and
+# "daemon" for the daemon's core (its store, sources, queue, tokens, gc and
 # the local commands' shared helpers, not the composition root nor the
 # commands), or "*" for anything.
 #   base       libc only
 #   graph      the config language, on base
 #   targets    the registry of targets and the built-in catalog
 #   toolchain  builds; knows the image note of the guest/host ABI
-#   daemon     the store, the sources, the queue, on the engine
+#   daemon     the store, the sources, the queue, gc, on the engine
 #   service    the flows that change state, on the daemon's core
 #   api        HTTP, on the service (and reading the store)
 #   client     mgctl: HTTP only, so nothing of the daemon

@@ -1554,14 +1554,21 @@ static int finish(mg_build *b, const mg_exec_result *r)
     else
         b->local_running--;
     bool stopped = r->cancelled || atomic_load(&b->cancelled);
-    if (a->host >= 0 && !stopped && !r->timed_out) {
+    if (a->host >= 0 && !stopped) {
         const mg_distcc_host *h = &b->o.distcc->v[a->host];
-        /* distcc's own failure: that host is off for this build, and the
+        /* distcc's own failure, or a host that never answered (it took the
+         * connection, then hung: distcc's own I/O timeout is as long as
+         * the action's limit): that host is off for this build, and the
          * compile runs here */
-        if (r->spawn_error || mg_distcc_own_failure(r)) {
+        if (r->spawn_error || r->timed_out || mg_distcc_own_failure(r)) {
             const char *why = mg_distcc_exit_reason(r->exit_status);
             if (b->host_down[a->host])
                 ;
+            else if (r->timed_out)
+                log_step(b,
+                         "distcc: host %s did not answer within the action's time limit: its "
+                         "compiles run here for the rest of this build",
+                         h->name);
             else if (r->spawn_error)
                 log_step(b, "distcc: cannot run %s (%s): compiles run here", b->distcc_prog,
                          strerror(r->spawn_error));

@@ -133,7 +133,8 @@ mg_cache *mg_cache_open(const char *dir, mg_err *e)
         return NULL;
     }
     if (mg_mkdir_p(dir) != 0) {
-        mg_err_set(e, MG_E_IO, "cannot create cache directory %s: %s", dir, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot create cache directory %s: %s", dir,
+                   strerror(errno));
         return NULL;
     }
     char *abs = realpath(dir, NULL);
@@ -152,7 +153,8 @@ mg_cache *mg_cache_open(const char *dir, mg_err *e)
         char path[PATH_MAX];
         snprintf(path, PATH_MAX, "%s/%s", abs, subdirs[i]);
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            mg_err_set(e, MG_E_IO, "cannot create %s: %s", path, strerror(errno));
+            mg_err_set(e, mg_err_code_of_errno(errno), "cannot create %s: %s", path,
+                       strerror(errno));
             free(abs);
             return NULL;
         }
@@ -160,7 +162,8 @@ mg_cache *mg_cache_open(const char *dir, mg_err *e)
     char probe[PATH_MAX];
     snprintf(probe, PATH_MAX, "%s/tmp", abs);
     if (access(probe, W_OK) != 0) {
-        mg_err_set(e, MG_E_IO, "cache directory %s is not writable: %s", abs, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cache directory %s is not writable: %s", abs,
+                   strerror(errno));
         free(abs);
         return NULL;
     }
@@ -203,8 +206,8 @@ char *mg_cache_mkdtemp(mg_cache *c, const char *prefix, mg_err *e)
     char path[PATH_MAX];
     snprintf(path, PATH_MAX, "%s/tmp/%sXXXXXX", c->dir, prefix);
     if (!mkdtemp(path)) {
-        mg_err_set(e, MG_E_IO, "cannot create a temporary directory in %s/tmp: %s", c->dir,
-                   strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno),
+                   "cannot create a temporary directory in %s/tmp: %s", c->dir, strerror(errno));
         return NULL;
     }
     char *out = strdup(path);
@@ -268,7 +271,8 @@ static int install_blob(mg_cache *c, const char *tmp, const char *sha, uint64_t 
         return 0;
     }
     if (ensure_shard(c, "blobs", sha) != 0 || rename(tmp, dest) != 0) {
-        mg_err_set(e, MG_E_IO, "cannot store blob %s: %s", dest, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot store blob %s: %s", dest,
+                   strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -282,7 +286,8 @@ static int install_blob_locked(mg_cache *c, const char *tmp, const char *sha, ui
 {
     int lock = lock_file(c, "gc.lock", LOCK_SH);
     if (lock < 0) {
-        mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot lock %s/gc.lock: %s", c->dir,
+                   strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -302,8 +307,8 @@ int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_
     char tmp[PATH_MAX];
     int out = tmp_file(c, tmp);
     if (out < 0) {
-        mg_err_set(e, MG_E_IO, "cannot create a temporary file in %s/tmp: %s", c->dir,
-                   strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot create a temporary file in %s/tmp: %s",
+                   c->dir, strerror(errno));
         close(in);
         return -1;
     }
@@ -319,8 +324,8 @@ int mg_cache_blob_put(mg_cache *c, const char *path, char sha_out[MG_SHA256_HEX_
     if (rc == 0 && fchmod(out, 0644) != 0) rc = -1, saved_errno = errno;
     if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     if (rc != 0) {
-        mg_err_set(e, MG_E_IO, "cannot store %s in the cache: %s: %s", path,
-                   read_failed ? "reading it" : "writing the copy", strerror(saved_errno));
+        mg_err_set(e, mg_err_code_of_errno(saved_errno), "cannot store %s in the cache: %s: %s",
+                   path, read_failed ? "reading it" : "writing the copy", strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
@@ -343,8 +348,8 @@ int mg_cache_blob_put_bytes(mg_cache *c, const void *data, size_t len,
     char tmp[PATH_MAX];
     int out = tmp_file(c, tmp);
     if (out < 0) {
-        mg_err_set(e, MG_E_IO, "cannot create a temporary file in %s/tmp: %s", c->dir,
-                   strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot create a temporary file in %s/tmp: %s",
+                   c->dir, strerror(errno));
         return -1;
     }
     int rc = write_all(out, data, len);
@@ -352,7 +357,8 @@ int mg_cache_blob_put_bytes(mg_cache *c, const void *data, size_t len,
     int saved_errno = errno;
     if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     if (rc != 0) {
-        mg_err_set(e, MG_E_IO, "cannot write %s: %s", tmp, strerror(saved_errno));
+        mg_err_set(e, mg_err_code_of_errno(saved_errno), "cannot write %s: %s", tmp,
+                   strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
@@ -391,7 +397,8 @@ int mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned m
     }
     int out = mkostemp(tmp, O_CLOEXEC);
     if (out < 0) {
-        mg_err_set(e, MG_E_IO, "cannot create a file next to %s: %s", dest, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot create a file next to %s: %s", dest,
+                   strerror(errno));
         close(in);
         return -1;
     }
@@ -404,7 +411,8 @@ int mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned m
     if (rc == 0 && fchmod(out, (mode_t)mode) != 0) rc = -1, saved_errno = errno;
     if (close(out) != 0 && rc == 0) rc = -1, saved_errno = errno;
     if (rc != 0) {
-        mg_err_set(e, MG_E_IO, "cannot copy blob %s to %s: %s", sha, dest, strerror(saved_errno));
+        mg_err_set(e, mg_err_code_of_errno(saved_errno), "cannot copy blob %s to %s: %s", sha, dest,
+                   strerror(saved_errno));
         unlink(tmp);
         close(in);
         return -1;
@@ -422,7 +430,7 @@ int mg_cache_blob_get(mg_cache *c, const char *sha, const char *dest, unsigned m
         return -1;
     }
     if (rename(tmp, dest) != 0) {
-        mg_err_set(e, MG_E_IO, "cannot create %s: %s", dest, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot create %s: %s", dest, strerror(errno));
         unlink(tmp);
         close(in);
         return -1;
@@ -754,7 +762,8 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
 
     int lock = lock_file(c, "gc.lock", LOCK_SH);
     if (lock < 0) {
-        mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot lock %s/gc.lock: %s", c->dir,
+                   strerror(errno));
         return -1;
     }
     /* Under the lock gc cannot run, so blobs present now stay until the
@@ -771,8 +780,8 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
     char tmp[PATH_MAX];
     int out = tmp_file(c, tmp);
     if (out < 0) {
-        mg_err_set(e, MG_E_IO, "cannot create a temporary file in %s/tmp: %s", c->dir,
-                   strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot create a temporary file in %s/tmp: %s",
+                   c->dir, strerror(errno));
         close(lock);
         return -1;
     }
@@ -793,7 +802,8 @@ int mg_cache_record_put(mg_cache *c, const char *key, const void *data, size_t l
         rc = -1, saved_errno = errno;
     close(lock);
     if (rc != 0) {
-        mg_err_set(e, MG_E_IO, "cannot store record %s: %s", dest, strerror(saved_errno));
+        mg_err_set(e, mg_err_code_of_errno(saved_errno), "cannot store record %s: %s", dest,
+                   strerror(saved_errno));
         unlink(tmp);
         return -1;
     }
@@ -1119,7 +1129,8 @@ int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, mg_err
     memset(res, 0, sizeof *res);
     int lock = lock_file(c, "gc.lock", LOCK_EX);
     if (lock < 0) {
-        mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+        mg_err_set(e, mg_err_code_of_errno(errno), "cannot lock %s/gc.lock: %s", c->dir,
+                   strerror(errno));
         return -1;
     }
     gc_state g = {.c = c};
@@ -1187,6 +1198,108 @@ done:
     free(g.records);
     free(g.blobs);
     close(lock);
+    return rc;
+}
+
+/* ------------------------------------------------------- releasing blobs */
+
+typedef struct release_state {
+    gc_blob *cands; /* sorted by name; `keep`: some record references it */
+    size_t n;
+    bool failed;
+    mg_err err;
+} release_state;
+
+static int release_mark(void *ctx, int dfd, const char *name, bool valid, const struct stat *st)
+{
+    (void)st;
+    release_state *rs = ctx;
+    if (!valid) return 0;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0; /* removed meanwhile (a record_remove) */
+        rs->failed = true;
+        mg_err_set(&rs->err, MG_E_IO, "cannot read record %s: %s", name, strerror(errno));
+        return 0;
+    }
+    record r;
+    mg_err read_err;
+    int rc = record_read(fd, name, &r, &read_err);
+    close(fd);
+    if (rc != 0) {
+        /* a corrupt record keeps nothing alive (gc removes it); a record
+         * that cannot be read might: then nothing is released */
+        if (read_err.code != MG_E_CORRUPT) {
+            rs->failed = true;
+            rs->err = read_err;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < r.n_blobs; i++) {
+        gc_blob key;
+        memcpy(key.name, r.blobs + 65 * i, 64);
+        key.name[64] = '\0';
+        gc_blob *b = bsearch(&key, rs->cands, rs->n, sizeof *rs->cands, blob_cmp);
+        if (b) b->keep = true;
+    }
+    free(r.file);
+    return 0;
+}
+
+int mg_cache_blobs_release(mg_cache *c, char *const *shas, size_t n, mg_cache_release_result *res,
+                           mg_err *e)
+{
+    mg_cache_release_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    release_state rs = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!mg_sha256_is_hex(shas[i]))
+            return mg_err_set(e, MG_E_INVALID, "bad blob name '%s' (64 lowercase hex digits)",
+                              shas[i] ? shas[i] : "(null)");
+    }
+    if (n == 0) return 0;
+    rs.cands = malloc(n * sizeof *rs.cands);
+    if (!rs.cands) return mg_err_set(e, MG_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        memcpy(rs.cands[i].name, shas[i], MG_SHA256_HEX_SIZE);
+        rs.cands[i].keep = false;
+    }
+    qsort(rs.cands, n, sizeof *rs.cands, blob_cmp);
+    /* duplicates would be counted twice */
+    for (size_t i = 0; i < n; i++)
+        if (rs.n == 0 || strcmp(rs.cands[rs.n - 1].name, rs.cands[i].name))
+            rs.cands[rs.n++] = rs.cands[i];
+    /* exclusive: no record can be written meanwhile, so one written after
+     * the scan names a blob that is still there or fails (record_put) */
+    int lock = lock_file(c, "gc.lock", LOCK_EX);
+    if (lock < 0) {
+        free(rs.cands);
+        return mg_err_set(e, MG_E_IO, "cannot lock %s/gc.lock: %s", c->dir, strerror(errno));
+    }
+    int rc = scan_entries(c, "records", release_mark, &rs, e);
+    if (rc == 0 && rs.failed) {
+        if (e) *e = rs.err;
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < rs.n; i++) {
+        if (rs.cands[i].keep) {
+            res->kept++;
+            continue;
+        }
+        char path[PATH_MAX];
+        entry_path(c, path, "blobs", rs.cands[i].name);
+        struct stat st;
+        if (lstat(path, &st) != 0) continue; /* not stored: nothing to free */
+        if (unlink(path) != 0) {
+            rc = mg_err_set(e, MG_E_IO, "cannot remove %s: %s", path, strerror(errno));
+            break;
+        }
+        res->blobs_removed++;
+        res->bytes_removed += (uint64_t)st.st_size;
+    }
+    close(lock);
+    free(rs.cands);
     return rc;
 }
 

@@ -52,7 +52,8 @@
  * code a caller may branch on: MG_E_NOT_FOUND (not in the store),
  * MG_E_CORRUPT (was in the store but failed verification: now removed),
  * MG_E_INVALID (a bad name), MG_E_IO (could not be read or written),
- * MG_E_NOMEM.
+ * MG_E_NOSPACE (could not be written: the disk or the quota is full; what
+ * was being written is removed, never left under its name), MG_E_NOMEM.
  */
 #ifndef MG_TOOLCHAIN_CACHE_H
 #define MG_TOOLCHAIN_CACHE_H
@@ -170,6 +171,22 @@ typedef struct mg_cache_gc_result {
  * file sizes (st_size). Excludes writers of this cache while it runs.
  * `res` may be NULL. 0, or -1 with a message. */
 int mg_cache_gc(mg_cache *c, uint64_t max_bytes, mg_cache_gc_result *res, mg_err *e);
+
+typedef struct mg_cache_release_result {
+    uint64_t blobs_removed, bytes_removed; /* bytes: file sizes */
+    uint64_t kept;                         /* still referenced by a record: left alone */
+} mg_cache_release_result;
+
+/* Removes the blobs among `shas` that no record references (an image
+ * whose action record is still cached stays until gc evicts that record).
+ * For the daemon's retention (daemon/gc.h), which has just dropped the
+ * records that pinned them: nothing else is touched and no least recently
+ * used order applies. Excludes writers while it scans the records; a
+ * record that cannot be read (not a corrupt one) releases nothing, to be
+ * safe. Blobs not stored are skipped. `res` may be NULL. 0, or -1 with a
+ * message (MG_E_INVALID for a bad name). */
+int mg_cache_blobs_release(mg_cache *c, char *const *shas, size_t n, mg_cache_release_result *res,
+                           mg_err *e);
 
 /* Parses a size: digits with an optional binary unit K, M, G or T (any
  * case), optionally followed by "B" or "iB": "500M", "2G", "1024", "10k",

@@ -219,7 +219,8 @@ char *mg_crunch_generate(const char *root, const char *const *dirs, size_t n_dir
         walk w = {.err = err, .dir = dirs[t], .files_before = summary->files};
         ok = keep >= 0 && walk_dir(&w, fd, "");
         if (keep < 0) mg_err_set(err, MG_E_IO, "dup: %s", strerror(errno));
-        qsort(w.paths, w.n, sizeof *w.paths, cmp_path);
+        /* an empty tree has no array at all: qsort may not be given NULL */
+        if (w.n) qsort(w.paths, w.n, sizeof *w.paths, cmp_path);
         for (size_t i = 0; ok && i < w.n; i++) {
             mg_buf_printf(&b, "\nstatic const unsigned char mg__crunch_%zu_%zu[] =\n    \"", t, i);
             uint64_t size;

@@ -26,7 +26,8 @@
  * DISTCC_HOSTS of exactly one host, DISTCC_FALLBACK=0 (it never compiles
  * here on its own) and DISTCC_SKIP_LOCAL_RETRY (a compiler error is the
  * compiler's answer). When distcc fails for its own reasons (exit 100 to
- * 127: connect failed, I/O error, host busy...), the build takes that host
+ * 127: connect failed, I/O error, host busy...) or step 1 reaches the
+ * action's time limit (a host that hangs), the build takes that host
  * off for its remaining compiles, runs the whole compile here itself and
  * counts a fallback; a compiler error (exit 1) fails the build with its
  * message, and so does an assembler error of step 2.

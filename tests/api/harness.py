@@ -371,6 +371,14 @@ def hello_project(name, config_name="hello"):
     return {"name": name, "config": hello_config(config_name), "sources": hello_sources()}
 
 
+def hello_tree(dest, config_name="hello"):
+    """The tree of hello_project(..., config_name) in the folder `dest`, for
+    a local `mgd build` to compare a daemon's or a worker's image with."""
+    shutil.copytree(os.path.join(EXAMPLES, "hello"), dest, ignore=shutil.ignore_patterns("dist"))
+    with open(os.path.join(dest, "config.json"), "w") as f:
+        json.dump(hello_config(config_name), f)
+
+
 # One line printer: its output tells which source an image was built from.
 PRINTER_C = """#include "mg/console.h"
 

@@ -133,6 +133,24 @@ class Json(ApiTest):
                 r = self.d.request(method, path, body)
                 self.assertError(r, 400, "bad_request", mentions=field)
 
+    def test_control_characters_in_repo(self):
+        """A control character in a repository's URL or ref is refused
+        when it arrives (create and patch), 400 naming the field, not
+        only later by the fetch; nothing is created or changed."""
+        # (NUL is refused in any string of any body: test_malformed)
+        for bad in ["\n", "\r", "\t", "\x1b[2J", "\x7f"]:
+            for field in ("url", "ref"):
+                repo = {"url": "https://example.invalid/r.git", "ref": "main"}
+                repo[field] += bad
+                with self.subTest(field=field, char=repr(bad)):
+                    r = self.d.post("/projects", {"name": "ctl", "config": harness.hello_config("ctl"),
+                                                  "repo": repo})
+                    self.assertError(r, 400, "bad_request", mentions="repo." + field)
+                    self.assertStatus(self.d.get("/projects/ctl"), 404)
+                    r = self.d.request("PATCH", "/projects/target", {"repo": repo})
+                    self.assertError(r, 400, "bad_request", mentions="repo." + field)
+        self.assertIsNone(self.d.get("/projects/target").json["repo"])
+
     def test_config_with_errors(self):
         cfg = harness.hello_config("broken")
         cfg["devices"]["main"]["type"] = "console -> nosuchtype -> job"

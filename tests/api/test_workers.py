@@ -93,6 +93,7 @@ def setUpModule():
         ]
     )
     F["worker"] = d.create_token("worker", "w")[1]
+    F["worker2"] = d.create_token("worker", "w2")[1]
     F["read"] = d.create_token("read", "r")[1]
     F["write"] = d.create_token("write", "wr")[1]
     d.create_project(harness.hello_project("wk"))
@@ -338,6 +339,41 @@ class WorkerTest(ApiTest):
         self.assertGreaterEqual(int(connected[0].split()[1]), 1, m)
         self.fail_job(again)
 
+    def test_a_claim_whose_answer_is_lost_expires(self):
+        # the worker's connection is gone before the coordinator answers
+        # (a client that timed out while the build was prepared): the build
+        # is leased to a worker that never heard of it, sends no heartbeat,
+        # and the lease timer queues it again all the same
+        self.assertStatus(claim(self.d, "ghost"), 204)
+        body = json.dumps({"name": "ghost", "wait_ms": 10000, "platforms": [
+            dict(PLATFORM, toolchain=F["toolchain"])]}).encode()
+        s = socket.create_connection(("127.0.0.1", self.d.port))
+        s.sendall(b"POST /workers/claim HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + F["worker"].encode() + b"\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.3)  # the claim waits on the claims' pool
+        s.close()
+        b = self.d.start_build("wk", {"force": True})
+        deadline = time.monotonic() + LEASE_MS / 1000 * 4
+        log = ""
+        while time.monotonic() < deadline:
+            log = self.d.log(b["id"])
+            if "worker ghost stopped answering (no heartbeat for" in log:
+                break
+            time.sleep(0.2)
+        self.assertIn("worker ghost took the build (lease 1)", log)
+        self.assertIn("worker ghost stopped answering (no heartbeat for", log)
+        self.assertIn("queued again", log)
+        # it is anyone's again: with no worker in touch, the daemon's own
+        # threads build it
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.d.build(b["id"])["status"] in (
+                "queued", "running"):
+            time.sleep(0.2)
+        rec = self.d.build(b["id"])
+        self.assertEqual(rec["status"], "succeeded", rec)
+        self.assertIsNone(rec["worker"])
+
     # -- image, finish ---------------------------------------------------
 
     def test_image_upload_checks_hash_and_note(self):
@@ -358,6 +394,38 @@ class WorkerTest(ApiTest):
             self.assertEqual(r.json, {"sha256": good, "size": len(img)})
         finally:
             self.fail_job(job)
+
+    def test_uploads_under_one_lease_do_not_pile_up(self):
+        # each upload is kept for the finish, replacing the one before: only
+        # the image the finish names reaches the blob store (before, every
+        # upload went there, and a worker could fill the disk, 256 MiB at a
+        # time, with images no build names)
+        cache = self.d.cache or os.path.join(self.d.data, "cache")
+
+        def stored(sha):
+            return os.path.exists(os.path.join(cache, "blobs", sha[:2], sha))
+
+        job = self.take()
+        try:
+            imgs = [F["image"] + b"\0" * 16 + os.urandom(16) for _ in range(3)]
+            shas = [hashlib.sha256(i).hexdigest() for i in imgs]
+            for img, sha in zip(imgs, shas):
+                self.assertStatus(self.w("PUT", wpath(job, "image", sha256=sha), img), 200)
+            for sha in shas:
+                self.assertFalse(stored(sha), "an upload no finish named is in the blob store")
+            path = "/workers/builds/%d/finish" % job["build"]
+            fin = {"lease": job["lease"], "status": "succeeded",
+                   "image": {"name": "hello.unix", "sha256": shas[0], "size": len(imgs[0])}}
+            # the first upload was replaced: the coordinator no longer has it
+            self.assertError(self.w("POST", path, fin), 412, "precondition_failed")
+            fin["image"] = {"name": "hello.unix", "sha256": shas[2], "size": len(imgs[2])}
+            self.assertStatus(self.w("POST", path, fin), 200)
+            self.assertTrue(stored(shas[2]))
+            self.assertFalse(stored(shas[0]) or stored(shas[1]))
+            self.assertEqual(self.d.get("/builds/%d/image" % job["build"]).body, imgs[2])
+        except BaseException:
+            self.fail_job(job)
+            raise
 
     def test_an_image_for_another_target_is_refused(self):
         spt = [t for t in self.d.get("/targets").json if t["name"] == "spt"]
@@ -491,6 +559,32 @@ class WorkerTest(ApiTest):
         bad(json.dumps(good), status=415, code="unsupported_media_type",
             headers={"Content-Type": "text/plain"})
         self.assertStatus(claim(d, "h"), 204)
+
+    def test_another_token_cannot_act_under_the_lease(self):
+        # a lease is a small integer: a second worker token that guesses it
+        # must not read the snapshot, write the log, keep the lease, upload
+        # or finish the build
+        job = self.take()
+        try:
+            other = F["worker2"]
+            self.assertError(self.w("GET", wpath(job, "sources"), token=other), 409, "conflict",
+                             "another worker token")
+            r = self.w("POST", wpath(job, "log", offset=job["log_offset"]), b"forged\n",
+                       ctype="text/plain", token=other)
+            self.assertError(r, 409, "conflict")
+            self.assertError(self.w("POST", wpath(job, "heartbeat"), token=other), 409,
+                             "conflict")
+            img = F["image"]
+            r = self.w("PUT", wpath(job, "image", sha256=hashlib.sha256(img).hexdigest()), img,
+                       ctype="application/octet-stream", token=other)
+            self.assertError(r, 409, "conflict")
+            r = self.w("POST", "/workers/builds/%d/finish" % job["build"],
+                       {"lease": job["lease"], "status": "failed", "error": "forged"}, token=other)
+            self.assertError(r, 409, "conflict")
+            self.assertEqual(self.d.build(job["build"])["status"], "running")
+            self.assertNotIn(b"forged", self.d.get("/builds/%d/log" % job["build"]).body)
+        finally:
+            self.fail_job(job)
 
     def test_hostile_lease_bound_requests(self):
         job = self.take()

@@ -1,5 +1,6 @@
 /* base/err: what a failing function leaves for its caller. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -71,4 +72,12 @@ Test(err, clear_empties_it)
     mg_err_clear(&e);
     cr_assert_eq(e.code, MG_OK);
     cr_assert_str_eq(e.msg, "");
+}
+
+Test(err, a_full_disk_has_a_code_of_its_own)
+{
+    cr_assert_eq(mg_err_code_of_errno(ENOSPC), MG_E_NOSPACE);
+    cr_assert_eq(mg_err_code_of_errno(EDQUOT), MG_E_NOSPACE);
+    cr_assert_eq(mg_err_code_of_errno(EIO), MG_E_IO);
+    cr_assert_eq(mg_err_code_of_errno(EACCES), MG_E_IO);
 }

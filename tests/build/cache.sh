@@ -140,6 +140,29 @@ incbin_case "incbin" blob src/blob.bin blob.bin
 # left out of the key once: another project's bytes came out of the cache)
 incbin_case "incbin by /ws path" abs /ws/src/abs.bin abs.bin
 
+# the full key of a compile covers its headers' contents, not only their
+# names: a manifest that outlived the entry it led to (a shared or remote
+# cache; gc removes records one by one) must not lead a build with the old
+# header to the entry the new header made. Here the first build's manifests
+# are put back after a build with a changed header.
+hk_build() { # LOG: builds the copy with a cache of its own, prints the sha256
+  MGD_CACHE="$work/hkcache" "$mgd" build "$work/hkproj" -o "$work/hkimg" --verbose 2>"$1" |
+    cut -d' ' -f1
+}
+cp -r "$here/proj" "$work/hkproj"
+hk1=$(hk_build "$work/lh1")
+cp -r "$work/hkcache/records" "$work/hkrecords"
+sed -i 's/"cache test"/"cache HEADER"/' "$work/hkproj/greet.h"
+hk2=$(hk_build "$work/lh2")
+check "a changed header: another image" test -n "$hk2" -a "$hk2" != "$hk1"
+manifests=$(cd "$work/hkrecords" && grep -rl '"headers"' .)
+check "the first build's manifests are found" test -n "$manifests"
+for m in $manifests; do cp -f "$work/hkrecords/$m" "$work/hkcache/records/$m"; done
+sed -i 's/"cache HEADER"/"cache test"/' "$work/hkproj/greet.h"
+hk3=$(hk_build "$work/lh3")
+check "an old manifest: the old header's image" test "$hk3" = "$hk1"
+check "an old manifest: the old header's greeting" bash -c "'$work/hkimg' | grep -qx 'cache test: one'"
+
 # dist/ must not be a link leading elsewhere
 mkdir -p "$work/victim" "$work/linked" && cp -r "$here/proj/." "$work/linked/"
 ln -s "$work/victim" "$work/linked/dist"

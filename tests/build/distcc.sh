@@ -12,7 +12,9 @@
 #      port) are dropped by the probe, each with its line; the image is
 #      still right;
 #   3. a host killed during the build: fallbacks counted, the build
-#      succeeds with the same sha256;
+#      succeeds with the same sha256; and a host that passes the probe,
+#      then holds its connections without a word: its compiles reach the
+#      action's time limit and run here, the build succeeds;
 #   4. a user's compile error fails the build with the compiler's message;
 #   5. bad host lists are refused;
 #   6. mgd serve --distcc (distcc_serve.py): a daemon builds hello with
@@ -29,9 +31,8 @@
 set -u
 mgd=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
-distccd=$(command -v distccd || echo /usr/bin/distccd)
-[ -x "$distccd" ] && command -v distcc >/dev/null ||
-  { echo "skipped: distcc is not installed (scripts/deps.sh installs it)"; exit 77; }
+. "$src/tests/ns/distcc_lib.sh"
+dc_need
 
 work=$(mktemp -d)
 pids=()
@@ -50,33 +51,21 @@ fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-# start_distccd NAME [PATH]: a distccd on a free port; sets port_NAME, pid_NAME
+# start_distccd NAME [PATH]: a distccd on a free port (tests/ns/distcc_lib.sh);
+# sets port_NAME, pid_NAME
 start_distccd() {
-  local name=$1 path=${2:-} port log=$work/$1.log
+  local name=$1 path=${2:-} port
   port=$(free_port)
-  : >"$log"
-  chmod 666 "$log"
-  if [ -n "$path" ]; then
-    DISTCCD_PATH=$path "$distccd" --daemon --no-detach --port "$port" --listen 127.0.0.1 \
-      --allow 127.0.0.1 --log-file "$log" --jobs 2 &
-  else
-    "$distccd" --daemon --no-detach --port "$port" --listen 127.0.0.1 --allow 127.0.0.1 \
-      --log-file "$log" --jobs 2 &
-  fi
-  local pid=$!
-  pids+=("$pid")
+  local -a env=()
+  [ -n "$path" ] && env=(env "DISTCCD_PATH=$path")
+  dc_start "$work/$name.log" 127.0.0.1 "$port" 127.0.0.1 "${env[@]}" ||
+    { echo "FAIL distccd $name does not listen"; exit 1; }
+  pids+=("$dc_pid")
   printf -v "port_$name" %s "$port"
-  printf -v "pid_$name" %s "$pid"
-  for _ in $(seq 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null &&
-      return 0
-    sleep 0.1
-  done
-  echo "FAIL distccd $name does not listen"
-  exit 1
+  printf -v "pid_$name" %s "$dc_pid"
 }
 # the compiles a distccd log shows (the probe's among them)
-served() { grep -c "COMPILE_OK" "$work/$1.log"; }
+served() { dc_served "$work/$1.log"; }
 
 start_distccd a
 start_distccd b
@@ -102,12 +91,11 @@ check_arch() { # TARGET ARCH
   [ -n "$want" ] && [ "$want" = "$got" ] ||
     fail "$t/$a: the distcc image's sha256 $got is not the local $want"
   local compiles remote fallbacks on_a on_b
-  compiles=$(grep -c "] compile .*: ran in" "$out.distcc.err")
-  remote=$(grep -c "] compile .*: ran in .* on 127.0.0.1:" "$out.distcc.err")
+  compiles=$(dc_compiles "$out.distcc.err")
+  remote=$(dc_remote "$out.distcc.err" 127.0.0.1:)
   on_a=$(($(served a) - a0 - 1)) # one probe compile each
   on_b=$(($(served b) - b0 - 1))
-  fallbacks=$(sed -n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' \
-    "$out.distcc.err")
+  fallbacks=$(dc_fallbacks "$out.distcc.err")
   echo "$t/$a: $remote of $compiles compiles on distcc hosts ($on_a on a, $on_b on b)," \
     "$fallbacks fallbacks, sha256 ${got:0:16}"
   [ "$compiles" -gt 0 ] && [ $((remote * 100)) -ge $((compiles * 90)) ] ||
@@ -174,12 +162,63 @@ for _ in $(seq 300); do
 done
 kill -9 "$pid_c" $(pgrep -P "$pid_c") 2>/dev/null
 wait "$bpid" || fail "death: the build failed: $(tail -5 "$work/3.err")"
-fb=$(sed -n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' "$work/3.err")
+fb=$(dc_fallbacks "$work/3.err")
 [ "${fb:-0}" -ge 1 ] || fail "death: no fallback counted ($(grep 'distcc:' "$work/3.err"))"
 grep -q "distcc: host 127.0.0.1:$port_c failed (exit 1[0-2][0-9]" "$work/3.err" ||
   fail "death: the host's failure is not said"
 [ "$(cut -d' ' -f1 "$work/3.sum")" = "$want" ] || fail "death: the image differs"
 echo "death: $fb fallbacks, the same image"
+
+# --- 3b. a host that hangs after the probe -------------------------------------------
+# a proxy that hands the probe's connection to distccd b, then holds every
+# later one open without a word (a host that stopped mid-build, its TCP
+# connections left hanging): the compiles sent there time out (the action
+# limit, 6 s here) and run here; the build succeeds
+hang_port=$(free_port)
+python3 - "$hang_port" "$port_b" "$work/hang.ready" <<'PY' &
+import socket, sys, threading
+listen, target = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", listen))
+s.listen(64)
+open(sys.argv[3], "w").close()
+held = []
+def pipe(a, b):
+    try:
+        while (d := a.recv(65536)):
+            b.sendall(d)
+    except OSError:
+        pass
+    finally:
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+first = True
+while True:
+    c, _ = s.accept()
+    if first:
+        first = False
+        u = socket.create_connection(("127.0.0.1", target))
+        threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+        threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+    else:
+        held.append(c)
+PY
+pids+=("$!")
+for _ in $(seq 50); do
+  [ -e "$work/hang.ready" ] && break
+  sleep 0.1
+done
+"$mgd" build "$proj" --cache "$work/cache-3b" --force --verbose --action-timeout 6 \
+  --distcc "127.0.0.1:$hang_port/2" -o "$work/img3b" >"$work/3b.sum" 2>"$work/3b.err" ||
+  fail "hang: the build failed: $(grep -v '^\[' "$work/3b.err" | tail -3; tail -3 "$work/3b.err")"
+fb=$(sed -n 's/.*distcc: [0-9]* compiles on distcc hosts, \([0-9]*\) fallbacks.*/\1/p' "$work/3b.err")
+[ "${fb:-0}" -ge 1 ] || fail "hang: no fallback counted ($(grep 'distcc:' "$work/3b.err"))"
+[ "$(cut -d' ' -f1 "$work/3b.sum")" = "$want" ] || fail "hang: the image differs"
+echo "hang: $fb fallbacks, the same image"
 
 # --- 4. a user's compile error --------------------------------------------------------
 bad=$work/broken

@@ -1,6 +1,7 @@
 """A small fake mgd for mgctl's tests of answers a real daemon does not
 give (an unexpected shape or size, a log that never completes, a download
-that stalls): an HTTP/1.1 server whose GET answers a test writes."""
+that stalls): an HTTP/1.1 server whose GET and POST answers a test
+writes."""
 
 import http.server
 import json
@@ -10,7 +11,7 @@ import mgctl_harness as mh
 
 
 class FakeServer:
-    """An HTTP/1.1 server on 127.0.0.1 whose GET answers come from
+    """An HTTP/1.1 server on 127.0.0.1 whose GET and POST answers come from
     `answer(handler)`; `send` writes a whole answer."""
 
     def __init__(self, answer):
@@ -18,6 +19,13 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
+                answer(self)
+
+            def do_POST(self):
+                # the body is read first, so that the answer meets a
+                # connection in step; `answer` tells the methods apart
+                n = int(self.headers.get("Content-Length", "0") or 0)
+                self.body = self.rfile.read(n)
                 answer(self)
 
             def log_message(self, *a):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mgctl's commands against a live daemon, in human and --json form: what
 the server offers, projects and configs, check and graph, the build
-records, help and bash completion.
+records (pins too), help and bash completion.
 
     test_mgctl_commands.py MGD MGCTL
 """
@@ -351,10 +351,26 @@ class BuildRecords(mh.MgctlTest):
         self.assertRegex(r.text, r"^build \d+ (queued|running|succeeded)")
 
 
+    def test_pin(self):
+        b = self.build
+        r = self.mgctl("pin", str(b["id"]))
+        self.assertEqual(r.text, "pinned build %d\n" % b["id"])
+        self.assertTrue(self.d.build(b["id"])["pinned"])
+        j = self.json_of(self.mgctl("unpin", str(b["id"]), "--json"))
+        self.assertEqual(j["id"], b["id"])
+        self.assertFalse(j["pinned"])
+        self.assertFalse(self.d.build(b["id"])["pinned"])
+        r = self.mgctl("pin", "999999", want=2)
+        self.assertIn("no build 999999", r.errtext)
+        r = self.mgctl("unpin", "nine", want=2)
+        self.assertIn("'nine' is not a build id", r.errtext)
+
+
 class HelpAndCompletion(mh.MgctlTest):
     COMMANDS = ["targets", "devices", "project create", "project list", "project show",
                 "project delete", "config push", "config show", "check", "graph", "build",
-                "builds", "status", "log", "image", "cancel", "rebuild", "version", "completion"]
+                "builds", "status", "log", "image", "cancel", "rebuild", "pin", "unpin", "version",
+                "completion"]
 
     def test_help_everywhere(self):
         top = self.mgctl("--help", url="http://127.0.0.1:1")

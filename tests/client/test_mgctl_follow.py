@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """mgctl's log follower against a fake server: event ids that do not fit,
-and a log answer that never completes.
+a log answer that never completes, and the exit status of each way a
+build ends (interrupted included, which a live daemon never shows).
 
     test_mgctl_follow.py MGD MGCTL
 """
+
+import json
 
 import mgctl_harness as mh
 from fake_server import NOT_FOUND, Fake, send, send_json
@@ -21,12 +24,17 @@ def tearDownModule():
 LOG = b"first line\nsecond line\nthird\n"
 
 
-def log_server(stream):
-    """Answers GET /builds/1 (succeeded), the log by offset with its
-    headers, and the event stream as `stream` (bytes) then closes it."""
+def log_server(stream, status="succeeded"):
+    """Answers GET /builds/1 (`status`), the log by offset with its
+    headers, and the event stream as `stream` (bytes) then closes it;
+    POST /projects/p/build queues build 1."""
     def answer(h):
-        if h.path == "/builds/1":
-            send_json(h, {"id": 1, "status": "succeeded"})
+        if h.command == "POST" and h.path == "/projects/p/build":
+            send(h, 202, json.dumps({"id": 1, "status": "queued", "log_size": 0}).encode())
+        elif h.command == "POST":
+            send(h, 404, NOT_FOUND)
+        elif h.path == "/builds/1":
+            send_json(h, {"id": 1, "status": status})
         elif h.path.startswith("/builds/1/log") and "event-stream" in h.headers.get("Accept", ""):
             h.send_response(200)
             h.send_header("Content-Type", "text/event-stream")
@@ -42,6 +50,29 @@ def log_server(stream):
         else:
             send(h, 404, NOT_FOUND)
     return answer
+
+
+STREAM = b"id: 11\ndata: first line\n\nid: 23\ndata: second line\n\nid: 29\ndata: third\n\n" \
+    b"event: end\ndata: {}\n\n"
+
+
+class ExitStatus(Fake):
+    def test_exit_status_follows_the_outcome(self):
+        """The exit status is how the build ended, for `log --follow` and
+        `build --wait` alike: 0 succeeded, 1 failed, 3 cancelled and 3
+        interrupted (a build the daemon's stop cut short is no failure of
+        the code, and no usage error either: CI retries it). A live daemon
+        never shows an interrupted build to a client that waits, so only a
+        fake server can."""
+        for status, want in (("succeeded", 0), ("failed", 1), ("cancelled", 3),
+                             ("interrupted", 3)):
+            with self.subTest(status=status):
+                url = self.serve(log_server(STREAM, status))
+                r = self.mgctl("log", "1", "--follow", url=url, want=want, timeout=60)
+                self.assertEqual(r.out, LOG)
+                r = self.mgctl("build", "p", "--wait", url=url, want=want, timeout=60)
+                if status == "interrupted":
+                    self.assertIn("build 1 was interrupted", r.text)
 
 
 class Follower(Fake):

@@ -334,7 +334,7 @@ Test(open, migrates_a_version_3_database)
     cr_assert_not_null(s, "open: %s", err.msg);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(pragma(db, "PRAGMA user_version"), 4);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), 5);
     sqlite3_close(db);
 
     /* the tokens kept their ids, scopes and revocation */
@@ -375,6 +375,22 @@ Test(open, migrates_a_version_3_database)
     cr_assert_str_eq(b.worker, "w1");
     cr_assert_eq(b.lease, 1);
     mg_stored_build_free(&b);
+
+    /* migration 5 (retention): nothing pinned, the daemon's retention,
+     * and gc works on what was there */
+    cr_assert_eq(mg_store_build_get(s, 11, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(b.pinned_at, 0);
+    mg_stored_build_free(&b);
+    mg_project p;
+    cr_assert_eq(mg_store_project_get_id(s, 7, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(p.keep_builds, -1);
+    mg_project_free(&p);
+    int64_t *del = NULL, kept = 0;
+    size_t n_del = 0;
+    cr_assert_eq(mg_store_gc_collect(s, 1, NULL, 0, &del, &n_del, &kept, &err), 0, "%s", err.msg);
+    cr_assert_eq(n_del, 0, "the succeeded one is the last, the other runs");
+    cr_assert_eq(kept, 2);
+    free(del);
     mg_store_close(s);
 }
 
@@ -392,6 +408,11 @@ Test(open, leases_of_pull_workers)
     cr_assert_eq(mg_store_build_requeue(st, bid, 2, &err), -1, "not running: nothing to requeue");
     cr_assert_eq(err.code, MG_E_CONFLICT);
     cr_assert_eq(mg_store_build_claim_id(st, bid, "w2", &err), 3, "%s", err.msg);
+    /* a late requeue under the old lease leaves the new holder's build
+     * running (a mutant that ignored the lease here survived) */
+    cr_assert_eq(mg_store_build_requeue(st, bid, 1, &err), -1, "lease 1 has lapsed");
+    cr_assert_eq(err.code, MG_E_CONFLICT);
+    cr_assert_eq(status_of(bid), MG_STORED_RUNNING);
     /* a late finish under the old lease is refused; the right one ends it */
     mg_stored_build done = {.id = bid, .lease = 1, .status = MG_STORED_FAILED, .error = "late"};
     cr_assert_eq(mg_store_build_finish(st, &done, &err), -1);

@@ -405,3 +405,16 @@ Test(keys, scalar_params_literal_and_configure_key)
      * the entry is in the graph: its runtime key is the image's. */
     cr_assert_not_null(fx_runtime_key(g, "port"));
 }
+
+/* A configure key given twice with the build is refused: settling it by
+ * the last one given would build something other than one of the two
+ * asked for (a mutant that dropped the check survived every test). */
+Test(keys, a_key_given_twice_is_refused)
+{
+    const char *doc =
+        fx_jsonf("{'mgd': 1, 'name': 'k', 'keys': {'k': %s}, 'jobs': ['noop']}", INT_KEY);
+    RESOLVE_OK(doc, NULL, KEYS("k=1"));
+    mg_errors *errs = RESOLVE_FAIL(doc, NULL, KEYS("k=1", "k=2"));
+    const mg_error *e = EXPECT_ERROR(errs, MG_ERR_BAD_KEY_VALUE, "k");
+    EXPECT_MESSAGE(errs, e, "given twice");
+}

@@ -45,6 +45,30 @@ Test(libraries, upper_bound_picks_older_version)
     cr_assert_str_eq(VERSION(g, "mg-console"), "1.2.0");
 }
 
+Test(libraries, wider_upper_bound_does_not_widen_a_tighter_one)
+{
+    /* direct_kv_ro's catalog entry wants mg-kv < 2.0; the document's own
+     * max of 3.0 is looser and must not widen it: merged, the bound is
+     * the tighter of the two, so 1.0.0 and not 2.1.0. Both orders of
+     * discovery (the document's requirement first, then the device's; a
+     * device's first, then the user code's). */
+    mg_graph *g = RESOLVE_OK(
+        KV_DOC("direct_kv_ro", "'libraries': [{'name': 'mg-kv', 'max': '3.0'}],"), "unix", NO_KEYS);
+    cr_assert_str_eq(VERSION(g, "mg-kv"), "1.0.0");
+    g = RESOLVE_OK("{'mgd': 1, 'name': 'kv',\n"
+                   " 'devices': {'data': {'device': 'direct_kv_ro', 'args': {'dir': 'd'}},\n"
+                   "             'app': {'main': 'start', 'type': 'console -> kv_ro -> job',\n"
+                   "                     'sources': ['app.c'],\n"
+                   "                     'libraries': [{'name': 'mg-kv', 'max': '9'}]}},\n"
+                   " 'jobs': [{'apply': 'app', 'to': ['default_console', 'data']}]}",
+                   "unix", NO_KEYS);
+    cr_assert_str_eq(VERSION(g, "mg-kv"), "1.0.0");
+    /* and a tighter document bound still narrows a looser device's */
+    g = RESOLVE_OK(KV_DOC("crunch", "'libraries': [{'name': 'mg-kv', 'max': '2.0'}],"), "unix",
+                   NO_KEYS);
+    cr_assert_str_eq(VERSION(g, "mg-kv"), "1.0.0");
+}
+
 Test(libraries, version_depends_on_target)
 {
     /* direct_kv_ro wants mg-kv [1.0, 2.0): only 1.0.0, which exists on unix. */

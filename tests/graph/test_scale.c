@@ -87,6 +87,34 @@ Test(scale, instances_are_limited)
     EXPECT_MESSAGE(errs, e, "20 instances");
 }
 
+/* The bound is exact: with 5 allowed devices the largest graph that
+ * resolves has exactly 20 instances, and one `apply` more is refused (a
+ * mutant that let one instance more through survived the test above). */
+Test(scale, instance_bound_is_exact)
+{
+    mg_resolve_options o = fx_options(NULL, NO_KEYS);
+    o.limits.max_devices = 5;
+    size_t largest = 0;
+    bool refused = false;
+    for (int n = 1; n <= 30 && !refused; n++) {
+        char doc[4096];
+        size_t off = (size_t)snprintf(doc, sizeof doc,
+                                      "{'mgd': 1, 'name': 'a', 'devices': {'p': {'main': 'f', "
+                                      "'type': 'console -> job'}}, 'jobs': [");
+        for (int i = 0; i < n; i++)
+            off += (size_t)snprintf(doc + off, sizeof doc - off,
+                                    "%s{'apply': 'p', 'to': ['default_console']}", i ? ", " : "");
+        snprintf(doc + off, sizeof doc - off, "]}");
+        fx_run *r = fx_resolve_opts(doc, &o);
+        if (r->g)
+            largest = r->g->n_nodes;
+        else
+            refused = EXPECT_ERROR(&r->errs, MG_ERR_LIMIT, "") != NULL;
+    }
+    cr_assert(refused, "30 applications of a functor resolved with 5 devices allowed");
+    cr_assert_eq(largest, 20, "the largest graph that resolved has %zu instances, not 20", largest);
+}
+
 /* Evaluation recursed once per named device along a chain: 1000 devices,
  * each naming the previous one, overflowed a 2 MiB stack under ASan.
  * Chains are now limited; checking memoised devices in document order had

@@ -19,15 +19,22 @@
 #   ns_ip NAME       prints the host's address
 #   ns_run NAME CMD...  runs a program (not a shell function) in the host:
 #                    its namespace, and its cgroup when capped
-#   ns_bg NAME CMD...   the same in the background; $! is the pid of the
-#                    subshell that runs it (wait for it, kill its program
-#                    by a pid file or ns_cleanup)
+#   ns_bg NAME CMD...   the same in the background; $! is the program's
+#                    pid (ns_exec=exec before a call of ns_run in a
+#                    subshell makes that subshell the program too)
 #   ns_wait_http NAME URL  waits (5 s at most) until URL answers from NAME
+#   ns_prog_pid NAME PROG WORD  the pid of the program PROG (its name, as in
+#                    /proc/PID/comm) whose command line has WORD, among
+#                    those of host NAME's namespace (one, or nothing)
+#   ns_tree PID...   those processes and all their descendants (a build's
+#                    sandbox runs its actions in namespaces of their own):
+#                    what `kill -9` takes down to crash a program
 #   ns_atexit CMD    a command the exit trap runs after the hosts are gone
 #                    (say rm -rf "$work")
-# Hosts of the cache test: cache, b1, b2, other (tests/ns/cache.sh); a
-# coordinator, workers or distcc hosts are more ns_host calls, and what runs
-# on them is started with ns_bg.
+# Hosts of the cache test: cache, b1, b2, other (tests/ns/cache.sh); of the
+# workers test: cache, coord, w1, w2 (tests/ns/workers.sh, with
+# workers_lib.sh and distcc_lib.sh for what runs on them, started with
+# ns_bg); bench/scale has cache, b1, b2, w1, w2, coord.
 
 # shellcheck shell=bash
 ns_id=mgns$$
@@ -80,14 +87,16 @@ ns_run() { # NAME CMD...
   if [ -n "$cg" ]; then
     # join the cgroup first: `ip netns exec` mounts a /sys of its own, in
     # which the cgroup file systems are not
-    sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' ns_run "$cg" \
+    ${ns_exec-} sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' ns_run "$cg" \
       ip netns exec "$ns_id-$name" "$@"
   else
-    ip netns exec "$ns_id-$name" "$@"
+    ${ns_exec-} ip netns exec "$ns_id-$name" "$@"
   fi
 }
 
-ns_bg() { ns_run "$@" & }
+# the subshell of `&` becomes the program (ns_exec=exec): $! is its pid,
+# and no shell is left to print "Terminated" when the cleanup stops it
+ns_bg() { ns_exec="exec" ns_run "$@" & }
 
 ns_wait_http() { # NAME URL
   local _
@@ -99,6 +108,29 @@ ns_wait_http() { # NAME URL
 }
 
 ns_atexit() { ns_exit_cmds+=("$*"); }
+
+ns_prog_pid() { # NAME PROG WORD
+  local p
+  for p in $(ip netns pids "$ns_id-$1" 2>/dev/null); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] &&
+      tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qx -- "$3" && { echo "$p"; return 0; }
+  done
+  return 0
+}
+
+ns_tree() { # PID...
+  [ $# -gt 0 ] || return 0
+  ps -e -o pid=,ppid= | awk -v roots="$*" '
+    BEGIN { n = split(roots, r, /[ \n]+/); for (i = 1; i <= n; i++) if (r[i] != "") keep[r[i]] = 1 }
+    { parent[$1] = $2 }
+    END {
+      do {
+        grew = 0
+        for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
+      } while (grew)
+      for (p in keep) if (p in parent) print p
+    }'
+}
 
 # ns_cap NAME QUOTA PERIOD: a cgroup for the host, on cgroup v2 (cpu.max)
 # where /sys/fs/cgroup is cgroup2 and its cpu controller can be enabled,
@@ -143,17 +175,18 @@ ns_pids() {
     ip netns pids "$ns_id-$name" 2>/dev/null
     [ -n "${ns_cg[$name]-}" ] && cat "${ns_cg[$name]}/cgroup.procs" 2>/dev/null
   done | sort -u)
-  [ -n "$roots" ] || return 0
-  ps -e -o pid=,ppid= | awk -v roots="$roots" '
-    BEGIN { n = split(roots, r, "\n"); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
-    { parent[$1] = $2 }
-    END {
-      do {
-        grew = 0
-        for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
-      } while (grew)
-      for (p in keep) if (p in parent) print p
-    }'
+  # shellcheck disable=SC2086
+  [ -z "$roots" ] || ns_tree $roots
+}
+
+# reaps this shell's jobs that have ended (zombies), quietly: no
+# "Terminated" or "Killed" line from bash; a job still running is left
+ns_reap_jobs() {
+  local p
+  for p in $(jobs -p); do
+    [ "$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)" = Z ] && wait "$p" 2>/dev/null
+  done
+  return 0
 }
 
 ns_cleanup() {
@@ -162,16 +195,13 @@ ns_cleanup() {
   # left to a pid 1 that may not reap), then killed
   pids=$(ns_pids)
   # shellcheck disable=SC2086
-  [ -n "$pids" ] && kill -TERM $pids 2>/dev/null && sleep 0.2
+  [ -n "$pids" ] && kill -TERM $pids 2>/dev/null && sleep 0.2 && ns_reap_jobs
   for _ in 1 2 3 4 5; do
     pids=$(ns_pids)
     [ -n "$pids" ] || break
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null
-    # reap those that are this shell's jobs (quietly: no "Killed" line)
-    for p in $(jobs -p); do
-      echo "$pids" | grep -qx "$p" && wait "$p" 2>/dev/null
-    done
+    ns_reap_jobs
     sleep 0.1
   done
   for name in "${ns_hosts[@]}"; do
@@ -184,6 +214,9 @@ ns_cleanup() {
     done
   done
   ip netns del "$ns_net" 2>/dev/null
+  # the subshells that ran the hosts' programs (ns_bg) end with them
+  sleep 0.05
+  ns_reap_jobs
   for cmd in "${ns_exit_cmds[@]}"; do eval "$cmd"; done
 }
 

@@ -168,6 +168,21 @@ static void check_tree(mg_kv_ro *kv)
     cr_assert_eq(mg_kv_ro_get(kv, "sub/b.txt", buf, 10, &len), MG_ERANGE);
     cr_assert_eq(len, strlen(B_TXT));
     cr_assert_eq(buf[0], '#');
+    /* the exact fit is read whole, with nothing written past it; one byte
+     * less is refused like any buffer too small, and left alone */
+    size_t b_len = strlen(B_TXT);
+    memset(buf, '#', sizeof buf);
+    cr_assert_eq(mg_kv_ro_get(kv, "sub/b.txt", buf, b_len, &len), MG_OK, "an exact fit");
+    cr_assert_eq(len, b_len);
+    cr_assert_arr_eq(buf, B_TXT, b_len);
+    cr_assert_eq(buf[b_len], '#', "nothing is written past the buffer");
+    memset(buf, '#', sizeof buf);
+    len = 0;
+    cr_assert_eq(mg_kv_ro_get(kv, "sub/b.txt", buf, b_len - 1, &len), MG_ERANGE,
+                 "a buffer one byte too small");
+    cr_assert_eq(len, b_len);
+    cr_assert_eq(buf[0], '#');
+    cr_assert_eq(buf[b_len - 1], '#', "the byte past the buffer is untouched");
     /* partial reads */
     cr_assert_eq(mg_kv_ro_get_partial(kv, "sub/b.txt", 6, buf, 4, &len), MG_OK);
     cr_assert_eq(len, 4);
@@ -1086,6 +1101,22 @@ Test(tar_kv_ro, size_past_the_end_of_the_device)
     w.pos = 0;
     tar_header(&w, "huge", NULL, '0', 077777777777ull);
     assert_malformed(&w, 0, "size past the end, large");
+    /* the exact bound: data that ends with the device is read, one byte
+     * more is refused (a mutant that allowed a block more survived) */
+    static char block[512];
+    memset(block, 'x', sizeof block);
+    w.pos = 0;
+    tar_header(&w, "edge", NULL, '0', 512);
+    tar_data(&w, block, sizeof block);
+    mg_block *b = ramdisk_with(&w, 0);
+    mg_kv_ro *kv = NULL;
+    cr_assert_eq(mg_tar_kv_ro_connect(&kv, b), MG_OK, "data that ends with the device");
+    mg_kv_ro_disconnect(kv);
+    mg_block_disconnect(b);
+    w.pos = 0;
+    tar_header(&w, "edge", NULL, '0', 513);
+    tar_data(&w, block, sizeof block);
+    assert_malformed(&w, 0, "size one byte past the end");
 }
 
 Test(tar_kv_ro, truncated_archives)

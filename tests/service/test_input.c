@@ -5,6 +5,7 @@
  * tests/base/test_json_writer.c).
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,33 @@ Test(keys, from_json_errors)
         mg_err e = {0};
         cr_assert_eq(mg_keys_from_json(j, &k, &e), -1, "%s", bad[i]);
         cr_assert(strstr(e.msg, "keys"), "%s", e.msg);
+        cJSON_Delete(j);
+    }
+}
+
+/* The bound on keys is exact: MG_KEYS_MAX keys are taken, one more is
+ * refused with a message naming the bound (a mutant that let one more
+ * through survived before this test). */
+Test(keys, from_json_takes_exactly_the_bound)
+{
+    for (int n = MG_KEYS_MAX; n <= MG_KEYS_MAX + 1; n++) {
+        cJSON *j = cJSON_CreateObject();
+        for (int i = 0; i < n; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "k%d", i);
+            cJSON_AddStringToObject(j, name, "v");
+        }
+        mg_keys k = {0};
+        mg_err e = {0};
+        int rc = mg_keys_from_json(j, &k, &e);
+        if (n == MG_KEYS_MAX) {
+            cr_assert_eq(rc, 0, "%d keys: %s", n, e.msg);
+            cr_assert_eq(k.n, (size_t)n);
+            mg_keys_free(&k);
+        } else {
+            cr_assert_eq(rc, -1, "%d keys were taken", n);
+            cr_assert(strstr(e.msg, "more than 256 keys"), "%s", e.msg);
+        }
         cJSON_Delete(j);
     }
 }

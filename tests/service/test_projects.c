@@ -4,6 +4,7 @@
  * resolve; what is refused and why; store failures surface.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,57 @@ Test(service_projects, patch_replaces_the_sources_by_a_repository_and_back)
     cJSON_Delete(repo);
     cJSON_Delete(sources);
     cJSON_Delete(empty);
+}
+
+/* A repository's URL and ref go to git and into logs: a control character
+ * (a newline, an escape, DEL) in either is refused when it arrives, at
+ * create and at patch time, naming the field, and nothing is stored. */
+Test(service_projects, control_characters_in_repo_url_or_ref_are_refused)
+{
+    static const char *const bad[] = {"\n", "\r", "\t", "\x1b[2J", "\x7f", "\x01"};
+    mg_project p = make_project("web", NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        for (int field = 0; field < 2; field++) {
+            char url[128], ref[64];
+            snprintf(url, sizeof url, "https://example.org/web.git%s", field == 0 ? bad[i] : "");
+            snprintf(ref, sizeof ref, "main%s", field == 1 ? bad[i] : "");
+            cJSON *repo = cJSON_CreateObject();
+            cJSON_AddStringToObject(repo, "url", url);
+            cJSON_AddStringToObject(repo, "ref", ref);
+            const char *name = field == 0 ? "\"repo.url\"" : "\"repo.ref\"";
+            /* create */
+            cJSON *config = printer_config("git");
+            mg_project_spec spec = {.name = "git", .config = config, .repo = repo};
+            mg_service_err e = {0};
+            mg_project out;
+            cr_assert_eq(mg_service_project_create(&fx.svc, &spec, &out, &e), -1,
+                         "create with a control character (%zu) in %s", i, name);
+            cr_assert_eq(e.err.code, MG_E_INVALID);
+            cr_assert(strstr(e.err.msg, name) && strstr(e.err.msg, "control character"), "%s",
+                      e.err.msg);
+            mg_service_err_free(&e);
+            mg_project none;
+            mg_err ge = {0};
+            cr_assert_neq(mg_store_project_get(fx.store, "git", &none, &ge), 0, "nothing stored");
+            /* patch */
+            memset(&e, 0, sizeof e);
+            cr_assert_eq(mg_service_project_patch(&fx.svc, &p, repo, NULL, &out, &e), -1,
+                         "patch with a control character (%zu) in %s", i, name);
+            cr_assert_eq(e.err.code, MG_E_INVALID);
+            cr_assert(strstr(e.err.msg, name), "%s", e.err.msg);
+            mg_service_err_free(&e);
+            cJSON_Delete(config);
+            cJSON_Delete(repo);
+        }
+    }
+    /* the project is as it was: inline sources, no repository */
+    mg_project now;
+    mg_err ge = {0};
+    cr_assert_eq(mg_store_project_get(fx.store, "web", &now, &ge), 0, "%s", ge.msg);
+    cr_assert_null(now.repo_url);
+    cr_assert_not_null(now.sources);
+    mg_project_free(&now);
+    mg_project_free(&p);
 }
 
 Test(service_projects, patch_surfaces_a_store_failure)

@@ -749,6 +749,35 @@ Test(cache, gc_is_strictly_lru_and_zero_empties)
     cr_assert_not(exists(blob_file(fx.loose)));
 }
 
+/* Strictly least recently used when sizes differ too: a newer record that
+ * does not fit is not replaced by an older, smaller one that would (a
+ * mutant that went on to older records survived the test above, whose
+ * records are all one size). */
+Test(cache, gc_keeps_no_older_record_in_the_room_of_a_newer_one)
+{
+    char small[100], large[5000], blob[2][MG_SHA256_HEX_SIZE], key[2][MG_SHA256_HEX_SIZE];
+    memset(small, 'o', sizeof small);
+    memset(large, 'n', sizeof large);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, small, sizeof small, blob[0], &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, large, sizeof large, blob[1], &err), 0);
+    for (int i = 0; i < 2; i++) {
+        key_of(i ? "newer, large" : "older, small", key[i]);
+        const char *blobs[] = {blob[i]};
+        cr_assert_eq(mg_cache_record_put(cache, key[i], "payload", 7, blobs, 1, &err), 0, "%s",
+                     err.msg);
+        age(record_file(key[i]), 1000 - 100 * i);
+    }
+    struct stat st;
+    cr_assert_eq(stat(record_file(key[0]), &st), 0);
+    /* room for the older record and its blob, not for the newer one's */
+    mg_cache_gc_result res;
+    cr_assert_eq(mg_cache_gc(cache, (uint64_t)st.st_size + sizeof small + 100, &res, &err), 0);
+    cr_assert_not(exists(record_file(key[0])), "the older record took the newer one's place");
+    cr_assert_not(exists(record_file(key[1])));
+    cr_assert_eq(res.records_removed, 2);
+    cr_assert_eq(res.bytes_after, 0);
+}
+
 Test(cache, gc_removes_corrupt_and_dangling_records)
 {
     gc_fixture fx;
@@ -787,6 +816,60 @@ Test(cache, gc_removes_old_temporaries_only)
     cr_assert(exists(new_file));
     free(old_dir);
     free(new_dir);
+}
+
+/* ------------------------------------------------------- releasing blobs */
+
+Test(cache, release_removes_only_the_blobs_no_record_references)
+{
+    char free1[MG_SHA256_HEX_SIZE], free2[MG_SHA256_HEX_SIZE], named[MG_SHA256_HEX_SIZE],
+        other[MG_SHA256_HEX_SIZE], key[MG_SHA256_HEX_SIZE], absent[MG_SHA256_HEX_SIZE];
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "first", 5, free1, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "second!", 7, free2, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "named", 5, named, &err), 0);
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "not asked", 9, other, &err), 0);
+    key_of("an action", key);
+    const char *refs[] = {named};
+    cr_assert_eq(mg_cache_record_put(cache, key, "x", 1, refs, 1, &err), 0, "%s", err.msg);
+    key_of("never stored", absent);
+    /* a name twice counts once; one not stored is skipped */
+    char *asked[] = {free1, named, free2, free1, absent, named};
+    mg_cache_release_result res;
+    cr_assert_eq(mg_cache_blobs_release(cache, asked, 6, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.blobs_removed, 2);
+    cr_assert_eq(res.bytes_removed, 5 + 7);
+    cr_assert_eq(res.kept, 1);
+    cr_assert_not(exists(blob_file(free1)));
+    cr_assert_not(exists(blob_file(free2)));
+    cr_assert(exists(blob_file(named)), "a record names it");
+    cr_assert(exists(blob_file(other)), "not asked for, even unreferenced");
+    cr_assert(exists(record_file(key)));
+    /* nothing asked, nothing done; a bad name is refused before anything */
+    cr_assert_eq(mg_cache_blobs_release(cache, NULL, 0, &res, &err), 0);
+    cr_assert_eq(res.blobs_removed, 0);
+    char *bad[] = {other, "../../etc/passwd"};
+    cr_assert_eq(code_of(mg_cache_blobs_release(cache, bad, 2, &res, &err), &err), MG_E_INVALID);
+    cr_assert(exists(blob_file(other)));
+}
+
+Test(cache, release_ignores_corrupt_records)
+{
+    char sha[MG_SHA256_HEX_SIZE], key[MG_SHA256_HEX_SIZE];
+    cr_assert_eq(mg_cache_blob_put_bytes(cache, "image", 5, sha, &err), 0);
+    key_of("record", key);
+    const char *refs[] = {sha};
+    cr_assert_eq(mg_cache_record_put(cache, key, "x", 1, refs, 1, &err), 0);
+    /* a record whose bytes changed names nothing any more */
+    size_t len;
+    char *data = read_file(record_file(key), &len);
+    data[len - 1] ^= 1;
+    write_file(record_file(key), data, len);
+    free(data);
+    char *asked[] = {sha};
+    mg_cache_release_result res;
+    cr_assert_eq(mg_cache_blobs_release(cache, asked, 1, &res, &err), 0, "%s", err.msg);
+    cr_assert_eq(res.blobs_removed, 1);
+    cr_assert_not(exists(blob_file(sha)));
 }
 
 /* ------------------------------------------------------------------ sizes */
