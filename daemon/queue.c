@@ -891,6 +891,10 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
     }
     struct stat st;
     if (j->log.fd >= 0 && fstat(j->log.fd, &st) == 0) j->log.size = (uint64_t)st.st_size;
+    /* what a re-queued build's log already holds is readable at once: a
+     * reader caps a running build's log at the published size, which the
+     * claim reset to 0 */
+    log_publish(&j->log);
     free(log_path);
     j->scratch = mg_xasprintf("%s/%lld", q->scratch_dir, (long long)id);
     j->src = mg_path_join(j->scratch, "src");
