@@ -291,8 +291,10 @@ def main():
             kids = w.kids()
             r = d.post("/builds/%d/cancel" % bid)
             check(r.status in (200, 202), "3: cancel (%d)" % r.status)
-            gone = wait_for(lambda: not [k for k in kids if alive(k)], 10)
-            check(gone and not w.kids(), "3: no compiler of the cancelled build is left")
+            # the worker hears of it in a heartbeat (every lease/3); 30 s
+            # leaves room for a loaded sanitizer build
+            ended = wait_for(lambda: not [k for k in kids if alive(k)], 30)
+            check(ended and not w.kids(), "3: no compiler of the cancelled build is left")
             check(w.proc.poll() is None and "cancelled" in w.text(),
                   "3: the worker says so and goes on")
 
