@@ -50,6 +50,7 @@ def check(cond, what):
 
 
 class Worker:
+    started = []  # every Worker made, for the failure report
     def __init__(self, work, url, name, token, *extra):
         self.name = name
         self.data = os.path.join(work, name)
@@ -61,6 +62,7 @@ class Worker:
                 "--data", self.data] + (["--cache", CACHE] if CACHE else []) + list(extra)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
+        Worker.started.append(self)  # every worker's stderr is printed on a failure
         self.lines = []
         threading.Thread(target=lambda: [self.lines.append(l) for l in self.proc.stderr],
                          daemon=True).start()
@@ -291,10 +293,14 @@ def main():
             kids = w.kids()
             r = d.post("/builds/%d/cancel" % bid)
             check(r.status in (200, 202), "3: cancel (%d)" % r.status)
-            # the worker hears of it in a heartbeat (every lease/3); 30 s
-            # leaves room for a loaded sanitizer build
-            ended = wait_for(lambda: not [k for k in kids if alive(k)], 30)
-            check(ended and not w.kids(), "3: no compiler of the cancelled build is left")
+            # The worker hears of it in a heartbeat (every lease/3). Until
+            # then the build goes on, and the processes seen at the cancel
+            # may end by themselves and the next action's start: so wait
+            # for the worker to say it stopped, then for its processes to
+            # be gone (30 s leaves room for a loaded sanitizer build).
+            wait_for(lambda: "cancelled" in w.text(), 30)
+            ended = wait_for(lambda: not [k for k in kids | w.kids() if alive(k)], 30)
+            check(ended, "3: no compiler of the cancelled build is left")
             check(w.proc.poll() is None and "cancelled" in w.text(),
                   "3: the worker says so and goes on")
 
@@ -353,7 +359,7 @@ def main():
         print("FAIL %s" % e, flush=True)
     finally:
         if failures:
-            for w in workers + gone:
+            for w in Worker.started:
                 print("--- %s's stderr:\n%s" % (w.name, w.text()[-3000:]))
             for d in daemons:
                 print("--- the coordinator's stderr:\n%s" % d.stderr_text()[-3000:])
