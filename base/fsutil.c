@@ -1,3 +1,8 @@
+/*
+ * fsutil.c - the file-system helpers of base/fsutil.h: whole-file reads,
+ * atomic writes, mkdir -p, rm -rf, standard descriptors, paths, and where
+ * mgd's own files are.
+ */
 #include "base/fsutil.h"
 
 #include <dirent.h>
@@ -161,4 +166,35 @@ int mg_std_fds_open(void)
         }
     }
     return 0;
+}
+
+char *mg_own_file_beside(const char *exe, const char *name)
+{
+    char *dir = mg_path_dirname(exe);
+    char *parent = mg_path_dirname(dir);
+    /* the build tree first: a build run from its tree must not pick up
+     * the module of an older mgd installed in ../lib/mgd */
+    char *candidates[] = {mg_path_join(dir, name), mg_xasprintf("%s/lib/mgd/%s", parent, name)};
+    char *found = NULL;
+    int err = ENOENT;
+    for (size_t i = 0; i < 2 && !found; i++) {
+        found = realpath(candidates[i], NULL);
+        if (!found && errno != ENOENT && errno != ENOTDIR) err = errno;
+    }
+    for (size_t i = 0; i < 2; i++) free(candidates[i]);
+    free(parent);
+    free(dir);
+    if (!found) errno = err;
+    return found;
+}
+
+char *mg_own_file(const char *name)
+{
+    char *exe = realpath("/proc/self/exe", NULL);
+    if (!exe) return NULL;
+    char *found = mg_own_file_beside(exe, name);
+    int err = errno;
+    free(exe);
+    errno = err;
+    return found;
 }

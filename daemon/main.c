@@ -3,11 +3,10 @@
  * local commands (docs/toolchain.md, docs/daemon.md). This file only dispatches.
  */
 #include <dlfcn.h>
-#include <limits.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "daemon/commands.h"
 #include "base/fsutil.h"
@@ -31,29 +30,29 @@ static void usage(FILE *f)
 
 typedef int (*command_fn)(int argc, char **argv);
 
-/* The daemon's commands live in mgd-serve.so next to this program
- * (daemon/CMakeLists.txt says why); loads it and finds `symbol`. */
+/* The daemon's commands live in mgd-serve.so, next to this program in a
+ * build tree or in ../lib/mgd once installed (daemon/CMakeLists.txt says
+ * why; base/fsutil.h, mg_own_file); loads it and finds `symbol`. */
 static command_fn daemon_command(const char *symbol)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        fprintf(stderr, "mgd: cannot find this program (/proc/self/exe)\n");
+    char *path = mg_own_file("mgd-serve.so");
+    if (!path) {
+        fprintf(stderr,
+                "mgd: the daemon's half of mgd, mgd-serve.so, is neither next to this program "
+                "nor in ../lib/mgd: %s (a broken install?)\n",
+                strerror(errno));
         return NULL;
     }
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%.*s/mgd-serve.so", (int)(slash ? slash - self : 1),
-             slash ? self : ".");
     void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
-        fprintf(stderr, "mgd: the daemon's half of mgd is missing or broken: %s\n", dlerror());
+        fprintf(stderr, "mgd: the daemon's half of mgd is broken: %s\n", dlerror());
+        free(path);
         return NULL;
     }
     command_fn fn;
     *(void **)&fn = dlsym(lib, symbol);
     if (!fn) fprintf(stderr, "mgd: %s has no %s (a mismatched build?)\n", path, symbol);
+    free(path);
     return fn;
 }
 

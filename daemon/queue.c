@@ -427,13 +427,14 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
     binds[n++] = (mg_sandbox_bind){project_git, project_git, true};
     binds[n++] = (mg_sandbox_bind){j->src, j->src, true};
     /* this program and its daemon module (main.c), as files: their folder
-     * may hold the data directory */
-    char *exe_dir = mg_path_dirname(q->self_exe);
-    char *module = mg_path_join(exe_dir, "mgd-serve.so");
-    if (strncmp(q->self_exe, "/usr/", 5)) {
+     * may hold the data directory. The module at the path where the
+     * program looks for it (base/fsutil.h, mg_own_file); under /usr the
+     * sandbox has them already. */
+    char *module = mg_own_file("mgd-serve.so");
+    if (strncmp(q->self_exe, "/usr/", 5))
         binds[n++] = (mg_sandbox_bind){q->self_exe, q->self_exe, false};
-        if (access(module, F_OK) == 0) binds[n++] = (mg_sandbox_bind){module, module, false};
-    }
+    if (module && strncmp(module, "/usr/", 5))
+        binds[n++] = (mg_sandbox_bind){module, module, false};
     /* a local repository is visible at its own path, and only it */
     char *local = q->o.allow_local_repos ? mg_sources_local_path(j->project.repo_url) : NULL;
     char *local_real = local ? realpath(local, NULL) : NULL;
@@ -456,7 +457,6 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
                          .mount_proc = true};
     char **run = mg_sandbox_argv(&s, args);
     free(args);
-    free(exe_dir);
     free(module);
     free(local);
     free(local_real);

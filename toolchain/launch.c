@@ -206,9 +206,11 @@ static int run_with_tender(const mg_target *t, const mg_image_info *info, const 
 {
     char *tender = mg_find_tender(t->tender);
     if (!tender) {
-        fprintf(stderr,
-                "mgd run: %s images run under %s, which is neither next to mgd nor on PATH\n",
-                t->name, t->tender);
+        fprintf(
+            stderr,
+            "mgd run: %s images run under %s, which is neither next to mgd, in ../lib/mgd nor on "
+            "PATH\n",
+            t->name, t->tender);
         return 1;
     }
     size_t n = 1 + n_at + 2 + (size_t)nargs;

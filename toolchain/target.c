@@ -1,3 +1,8 @@
+/*
+ * target.c - what the host offers a target (toolchain/target.h): the
+ * host's arch, programs on PATH, mgd's own tender, and whether a target
+ * can build and run here.
+ */
 #include "toolchain/target.h"
 
 #include <stdio.h>
@@ -7,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/fsutil.h"
 
 const char *mg_host_arch(void)
 {
@@ -40,18 +46,9 @@ char *mg_find_program(const char *prog)
 
 char *mg_find_tender(const char *name)
 {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            char *p = mg_xasprintf("%s/%s", self, name);
-            if (access(p, X_OK) == 0) return p;
-            free(p);
-        }
-    }
+    char *own = mg_own_file(name);
+    if (own && access(own, X_OK) == 0) return own;
+    free(own);
     return mg_find_program(name);
 }
 
@@ -78,8 +75,8 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
         char *found = mg_find_tender(t->tender);
         if (!found) {
             mg_err_set(why, MG_E_NOT_FOUND,
-                       "%s/%s: %s not found next to mgd or on PATH (build mgd with libseccomp-dev "
-                       "installed)",
+                       "%s/%s: %s not found next to mgd, in ../lib/mgd or on PATH (build mgd "
+                       "with libseccomp-dev installed)",
                        t->name, a->name, t->tender);
             return false;
         }

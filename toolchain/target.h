@@ -32,9 +32,9 @@ bool mg_target_available(const mg_target *t, const mg_target_arch *a, bool *can_
 /* A malloc'd absolute path of `prog` found on PATH, or NULL. */
 char *mg_find_program(const char *prog);
 
-/* A tender (`mg-spt`): the one in the directory of the running program
- * (mgd and its tenders are built and installed together), else on PATH;
- * malloc'd, or NULL. */
+/* A tender (`mg-spt`): mgd's own (mgd and its tenders are built and
+ * installed together: next to mgd in a build tree, in ../lib/mgd once
+ * installed; base/fsutil.h, mg_own_file), else on PATH; malloc'd, or NULL. */
 char *mg_find_tender(const char *name);
 
 #endif

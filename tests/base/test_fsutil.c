@@ -1,10 +1,12 @@
 /*
  * base/fsutil.h: atomic writes stay atomic with several writers (a
  * review found two threads sharing one temporary name), never write
- * through a link planted where the temporary file goes, and rm -rf does not
- * follow links.
+ * through a link planted where the temporary file goes, rm -rf does not
+ * follow links, and mgd's own files are found in a build tree and in an
+ * installed one (bin/ beside lib/mgd/), the build tree first.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,4 +104,61 @@ Test(fsutil, rm_rf_does_not_follow_links)
     struct stat st;
     cr_assert_neq(lstat(tree, &st), 0);
     cr_assert_eq(stat(file, &st), 0, "rm -rf followed the link");
+}
+
+static void touch(const char *path)
+{
+    char *slash = strrchr(path, '/');
+    char *parent = strndup(path, (size_t)(slash - path));
+    cr_assert_eq(mg_mkdir_p(parent), 0, "mkdir -p %s", parent);
+    free(parent);
+    cr_assert_eq(mg_file_write_atomic(path, "x", 1, 0755), 0, "write %s", path);
+}
+
+Test(fsutil, own_file_in_the_build_tree_then_in_lib_mgd)
+{
+    char exe[128], beside[128], installed[128];
+    snprintf(exe, sizeof exe, "%s/usr/bin/mgd", dir);
+    snprintf(beside, sizeof beside, "%s/usr/bin/mgd-serve.so", dir);
+    snprintf(installed, sizeof installed, "%s/usr/lib/mgd/mgd-serve.so", dir);
+    touch(exe);
+
+    errno = 0;
+    cr_expect_null(mg_own_file_beside(exe, "mgd-serve.so"), "found in neither place");
+    cr_expect_eq(errno, ENOENT);
+
+    touch(installed);
+    char *found = mg_own_file_beside(exe, "mgd-serve.so");
+    cr_assert(found, "not found in ../lib/mgd");
+    cr_expect_str_eq(found, installed); /* canonical: no "bin/.." */
+    free(found);
+
+    touch(beside);
+    found = mg_own_file_beside(exe, "mgd-serve.so");
+    cr_assert(found);
+    cr_expect_str_eq(found, beside, "the build tree's file comes first");
+    free(found);
+    cr_expect_null(mg_own_file_beside(exe, "mg-spt"), "another name is not found");
+}
+
+Test(fsutil, own_file_resolves_links)
+{
+    /* a sandbox binds the path it is given: a link in it would leave the
+     * file it names outside */
+    char exe[128], real[128], link[128], want[160];
+    snprintf(exe, sizeof exe, "%s/p/bin/mgd", dir);
+    snprintf(real, sizeof real, "%s/elsewhere/mg-spt", dir);
+    snprintf(link, sizeof link, "%s/p/lib/mgd", dir);
+    touch(exe);
+    touch(real);
+    cr_assert_eq(mg_mkdir_p(link), 0);
+    cr_assert_eq(rmdir(link), 0);
+    cr_assert_eq(symlink("../../elsewhere", link), 0);
+    char *found = mg_own_file_beside(exe, "mg-spt");
+    cr_assert(found);
+    char *canonical = realpath(real, NULL);
+    snprintf(want, sizeof want, "%s", canonical);
+    cr_expect_str_eq(found, want);
+    free(canonical);
+    free(found);
 }
