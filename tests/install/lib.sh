@@ -1,0 +1,65 @@
+# What the installation tests share (tests/install/*.sh): a staging root
+# filled by `cmake --install` from the build tree, and the installed mgd
+# serving from there. Sourced; the caller sets `build` and `src`.
+
+tmp=$(mktemp -d /tmp/mgd-install-XXXXXX)
+# the unprivileged test's user walks through it
+chmod 755 "$tmp"
+serve_pid=
+cleanup() {
+    if [ -n "$serve_pid" ]; then
+        kill "$serve_pid" 2>/dev/null || true
+        wait "$serve_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "$(basename "$0"): $*" >&2
+    exit 1
+}
+
+# stage PREFIX: installs into $tmp/root with that prefix (copies: nothing
+# installed is a link into the build tree); sets $root to the installed
+# prefix seen from here
+stage() {
+    DESTDIR="$tmp/root" cmake --install "$build" --prefix "$1" >"$tmp/install.log" ||
+        { cat "$tmp/install.log"; fail "cmake --install failed"; }
+    root="$tmp/root$1"
+}
+
+# serve DATA [USER-COMMAND...]: starts the installed mgd serve on a free
+# port (as the user of the command prefix, if any) and waits for it;
+# sets $serve_pid, $url and $token
+serve() {
+    local data=$1
+    shift
+    "$@" "$root/bin/mgd" serve --data "$data" --listen 127.0.0.1:0 --workers 1 \
+        >"$tmp/serve.log" 2>&1 &
+    serve_pid=$!
+    local port=
+    for _ in $(seq 300); do
+        port=$(sed -n 's|^mgd: listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$tmp/serve.log")
+        [ -n "$port" ] && break
+        kill -0 "$serve_pid" 2>/dev/null || { cat "$tmp/serve.log"; fail "mgd serve exited"; }
+        sleep 0.1
+    done
+    [ -n "$port" ] || { cat "$tmp/serve.log"; fail "mgd serve did not listen within 30 s"; }
+    url="http://127.0.0.1:$port"
+    token=$(cat "$data/admin.token")
+}
+
+# a git repository of examples/hello, for a build through the API that
+# fetches (in the fetch sandbox, which binds mgd and its module by the
+# paths they were found at)
+hello_repo() {
+    local repo=$tmp/hello.git
+    mkdir -p "$repo"
+    cp -r "$src/examples/hello/." "$repo/"
+    rm -rf "$repo/dist"
+    git -C "$repo" init -q -b main
+    git -C "$repo" add .
+    git -C "$repo" -c user.name=t -c user.email=t@t commit -qm hello
+    echo "$repo"
+}
