@@ -4,7 +4,8 @@
 #   make test  install missing packages (also Chromium and playwright-core for
 #              the browser tests), build with sanitizers, run every test; and
 #              build as plain `cmake -DCMAKE_BUILD_TYPE=Release` does, with
-#              warnings as errors, and run the unit tests of that build; the
+#              warnings as errors, and run the unit tests and the installation
+#              tests (cmake --install, the systemd unit, the .deb) of that build; the
 #              long tests labelled `soak` are left out (ctest -L soak runs them)
 # Build trees live under build/: build/release for running, build/test for
 # the sanitizer build that the tests use, build/release-tests for the plain
@@ -49,7 +50,7 @@ examples: build
 
 test: deps webdeps $(TESTDIR)/CMakeCache.txt $(RELTESTDIR)/CMakeCache.txt
 	@cmake --build $(RELTESTDIR) -j $(JOBS)
-	@cd $(RELTESTDIR) && ctest --output-on-failure -j $(JOBS) -L unit
+	@cd $(RELTESTDIR) && ctest --output-on-failure -j $(JOBS) -L '^(unit|install)$$'
 	@cmake --build $(TESTDIR) -j $(JOBS)
 	@cd $(TESTDIR) && ctest --output-on-failure -j $(JOBS) -LE '^(soak|mutation)$$'
 

@@ -1,6 +1,6 @@
-# The .deb of mgd (`cpack -G DEB` in a build tree configured with
-# -DCMAKE_INSTALL_PREFIX=/usr; docs/install.md), included by the top
-# CMakeLists.txt after cmake/install.cmake, whose rules fill it. Its
+# The .deb of mgd (`cpack -G DEB` in a build tree; docs/install.md),
+# included by the top CMakeLists.txt after cmake/install.cmake, whose
+# rules fill it, under /usr whatever prefix the tree has. Its
 # dependencies are Debian 12 package names: the shared libraries' from
 # dpkg-shlibdeps, the programs mgd runs listed here.
 set(CPACK_PACKAGE_NAME mgd)
@@ -47,8 +47,8 @@ string(REPLACE ";" "" CPACK_DEBIAN_PACKAGE_SUGGESTS "${CPACK_DEBIAN_PACKAGE_SUGG
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/packaging/postinst"
     "${PROJECT_SOURCE_DIR}/packaging/prerm" "${PROJECT_SOURCE_DIR}/packaging/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-# Debian's changelog.Debian.gz, written into the staging folder before it
-# is packed (packaging/deb-changelog.cmake)
-set(CPACK_PRE_BUILD_SCRIPTS "${PROJECT_SOURCE_DIR}/packaging/deb-changelog.cmake")
+# Debian's changelog.Debian.gz and lintian overrides, written into the
+# staging folder before it is packed (packaging/deb-files.cmake)
+set(CPACK_PRE_BUILD_SCRIPTS "${PROJECT_SOURCE_DIR}/packaging/deb-files.cmake")
 set(CPACK_MGD_MAINTAINER "${MGD_MAINTAINER}")
 include(CPack)

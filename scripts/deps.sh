@@ -48,6 +48,14 @@ packages=(
   clang-format      # the style check (tests/format.sh, make format)
   clang libclang-rt-dev # libFuzzer and the sanitizers' runtimes: scripts/fuzz.sh
   git               # the style check lists the tracked sources
+  # packaging (docs/install.md, tests/install/): cpack -G DEB's
+  # dpkg-shlibdeps, lintian to check the .deb, systemd-analyze to verify
+  # the unit, strace to check the unit's system call filter against what
+  # the service really calls
+  dpkg-dev
+  lintian
+  systemd
+  strace
 )
 
 missing=()

@@ -74,9 +74,9 @@ rm -rf "$tmp/hello/dist"
 [ "$("$tmp/hello.img" --count=1)" = "Hello World!" ] || fail "the image built by the installed mgd does not greet"
 
 serve "$tmp/data"
-grep -q " $root/lib/mgd/mgd-serve.so\$" "/proc/$serve_pid/maps" ||
+grep -q " $root/lib/mgd/mgd-serve.so\$" "/proc/$mgd_pid/maps" ||
     fail "mgd serve did not load $root/lib/mgd/mgd-serve.so"
-if grep -q "$build" "/proc/$serve_pid/maps"; then fail "mgd serve mapped a file of the build tree"; fi
+if grep -q "$build" "/proc/$mgd_pid/maps"; then fail "mgd serve mapped a file of the build tree"; fi
 
 export MGD_URL=$url MGD_TOKEN=$token
 ctl() { "$root/bin/mgctl" "$@"; }

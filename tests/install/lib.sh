@@ -6,9 +6,11 @@ tmp=$(mktemp -d /tmp/mgd-install-XXXXXX)
 # the unprivileged test's user walks through it
 chmod 755 "$tmp"
 serve_pid=
+mgd_pid=
 cleanup() {
     if [ -n "$serve_pid" ]; then
-        kill "$serve_pid" 2>/dev/null || true
+        # mgd itself: strace -o blocks fatal signals
+        kill "$mgd_pid" 2>/dev/null || true
         wait "$serve_pid" 2>/dev/null || true
     fi
     rm -rf "$tmp"
@@ -29,9 +31,9 @@ stage() {
     root="$tmp/root$1"
 }
 
-# serve DATA [USER-COMMAND...]: starts the installed mgd serve on a free
-# port (as the user of the command prefix, if any) and waits for it;
-# sets $serve_pid, $url and $token
+# serve DATA [PREFIX-COMMAND...]: starts the installed mgd serve on a free
+# port (under the command prefix, if any: setpriv, strace) and waits for
+# it; sets $serve_pid (the whole), $mgd_pid (mgd itself), $url and $token
 serve() {
     local data=$1
     shift
@@ -46,6 +48,12 @@ serve() {
         sleep 0.1
     done
     [ -n "$port" ] || { cat "$tmp/serve.log"; fail "mgd serve did not listen within 30 s"; }
+    # under a prefix, mgd is the one child (setpriv execs it)
+    mgd_pid=$serve_pid
+    while [ "$(readlink "/proc/$mgd_pid/exe")" != "$root/bin/mgd" ]; do
+        mgd_pid=$(cat /proc/"$mgd_pid"/task/*/children | awk '{print $1; exit}')
+        [ -n "$mgd_pid" ] || fail "cannot find the mgd process under $*"
+    done
     url="http://127.0.0.1:$port"
     token=$(cat "$data/admin.token")
 }

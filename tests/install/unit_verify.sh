@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# systemd-analyze verify of the installed mgd.service, which must say
+# nothing: the unit as cmake --install writes it, in a root made of the
+# staging root and the host's own units (which verify needs for the
+# dependencies every service has), so that its ExecStart= is checked
+# against the installed mgd, not one on the host. The man pages its
+# Documentation= names are checked to be installed instead of asking the
+# host's man, which does not look in the staging root.
+# usage: unit_verify.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$(realpath "$1")
+src=$(realpath "$2")
+. "$(dirname "$0")/lib.sh"
+host_units=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+if ! command -v systemd-analyze >/dev/null || [ ! -f "$host_units/sysinit.target" ]; then
+    echo "unit_verify: no systemd-analyze or no systemd units on this host: skipped"
+    exit 77
+fi
+prefix=/usr/local
+stage "$prefix"
+unit=$root/lib/systemd/system/mgd.service
+[ -f "$unit" ] || fail "no $prefix/lib/systemd/system/mgd.service installed"
+mkdir -p "$tmp/root$host_units"
+cp -a "$host_units/." "$tmp/root$host_units/"
+out=$(systemd-analyze verify --man=no --root="$tmp/root" "$unit" 2>&1) ||
+    fail "systemd-analyze verify failed: $out"
+[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
+
+# Documentation=man:NAME(S): installed when the tree has its source
+for page in $(sed -n 's/^Documentation=//p' "$unit"); do
+    case $page in
+    man:*) ;;
+    *) continue ;;
+    esac
+    name=${page#man:}
+    section=${name##*(}
+    section=${section%)}
+    name=${name%(*}
+    if [ -e "$src/docs/man/$name.$section" ]; then
+        [ -f "$root/share/man/man$section/$name.$section.gz" ] || fail "$page is not installed"
+    elif [ -d "$src/docs/man" ]; then
+        fail "the unit names $page, which docs/man/ does not have"
+    else
+        echo "unit_verify: no docs/man/ in this tree: $page not checked"
+    fi
+done
+echo "unit_verify: systemd-analyze verify of the installed unit: no warning"
