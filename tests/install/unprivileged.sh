@@ -3,7 +3,8 @@
 # as DynamicUser= gives one) with a data folder of its own. `mgd serve`
 # starts only when it can make the bubblewrap sandbox (it probes at start),
 # and builds a git project through the API (fetch and build actions in the
-# sandbox); `mgd build` of examples/hello works as that user too. Under
+# sandbox); `mgd build` of examples/hello works as that user too; without
+# user namespaces, mgd serve refuses to start and says why. Under
 # strace, every system call made and every socket family opened must be
 # in what the installed unit allows (its SystemCallFilter= groups, per
 # `systemd-analyze syscall-filter`, and RestrictAddressFamilies=), so that
@@ -34,6 +35,18 @@ as_user "$root/bin/mgd" build "$tmp/hello" --target unix --cache "$tmp/home/cach
     { cat "$tmp/build.log"; fail "mgd build as uid $uid failed"; }
 [ "$(as_user "$tmp/hello/hello.img" --count=1)" = "Hello World!" ] ||
     fail "the image built as uid $uid does not greet"
+
+# where the user may not create user namespaces (here: a namespace of
+# its own whose limit is 0), mgd serve refuses to start and says why
+mkdir -p "$tmp/nodata"
+chown $uid:$uid "$tmp/nodata"
+if as_user unshare --user --map-root-user sh -c \
+    'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" serve --data "$1" --listen 127.0.0.1:0' \
+    "$root/bin/mgd" "$tmp/nodata" >"$tmp/nons.log" 2>&1; then
+    fail "mgd serve started without user namespaces"
+fi
+grep -q '^mgd serve: cannot sandbox builds: .*namespace.*refusing to start' "$tmp/nons.log" ||
+    fail "mgd serve without user namespaces does not say why: $(cat "$tmp/nons.log")"
 
 # mgd serve as that user, traced when strace is there
 tracer=()
