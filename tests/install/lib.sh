@@ -7,10 +7,19 @@ tmp=$(mktemp -d /tmp/mgd-install-XXXXXX)
 chmod 755 "$tmp"
 serve_pid=
 mgd_pid=
+# the processes started under $1 (by pid: those of this test only)
+descendants() {
+    local p
+    for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+        echo "$p"
+        descendants "$p"
+    done
+}
 cleanup() {
     if [ -n "$serve_pid" ]; then
-        # mgd itself: strace -o blocks fatal signals
-        kill "$mgd_pid" 2>/dev/null || true
+        # mgd itself, not only the prefix command: strace -o blocks fatal
+        # signals and would leave it running
+        kill $(descendants "$serve_pid") "$serve_pid" 2>/dev/null || true
         wait "$serve_pid" 2>/dev/null || true
     fi
     rm -rf "$tmp"
@@ -41,13 +50,14 @@ serve() {
         >"$tmp/serve.log" 2>&1 &
     serve_pid=$!
     local port=
-    for _ in $(seq 300); do
+    # minutes: a loaded machine, mgd under strace
+    for _ in $(seq 1200); do
         port=$(sed -n 's|^mgd: listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$tmp/serve.log")
         [ -n "$port" ] && break
         kill -0 "$serve_pid" 2>/dev/null || { cat "$tmp/serve.log"; fail "mgd serve exited"; }
         sleep 0.1
     done
-    [ -n "$port" ] || { cat "$tmp/serve.log"; fail "mgd serve did not listen within 30 s"; }
+    [ -n "$port" ] || { cat "$tmp/serve.log"; fail "mgd serve did not listen within 120 s"; }
     # under a prefix, mgd is the one child (setpriv execs it)
     mgd_pid=$serve_pid
     while [ "$(readlink "/proc/$mgd_pid/exe")" != "$root/bin/mgd" ]; do
