@@ -276,6 +276,13 @@ bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_buil
     return false;
 }
 
+bool mg_req_build_id(mg_req *r, int64_t *id)
+{
+    if (mg_parse_id(mg_req_param(r, 0), id)) return true;
+    mg_reply_error(r, 404, "no build %.40s", mg_req_param(r, 0));
+    return false;
+}
+
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
 {
     int64_t *same = NULL, *differ = NULL;
