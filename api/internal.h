@@ -210,6 +210,7 @@ void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);
 void mg_h_root(mg_req *r);
 void mg_h_ui(mg_req *r);
 void mg_h_health(mg_req *r);
+void mg_h_openapi(mg_req *r);
 void mg_h_metrics(mg_req *r);
 void mg_h_targets(mg_req *r);
 void mg_h_devices(mg_req *r);

@@ -49,9 +49,9 @@
 #define MGD_VERSION "0.0.0"
 #endif
 
-/* Scopes as docs/api.md has them: GET /health and the dashboard are open, reading
- * needs read, changing state needs write, tokens and deleting projects
- * need admin. POST .../check changes nothing, so read is enough. */
+/* Scopes as docs/api.md has them: GET /health, GET /openapi.json and the
+ * dashboard are open, reading needs read, changing state needs write,
+ * tokens and deleting projects need admin. POST .../check changes nothing, so read is enough. */
 #define R_ MG_SCOPE_READ
 #define W_ MG_SCOPE_WRITE
 #define A_ MG_SCOPE_ADMIN
@@ -62,6 +62,7 @@ static const mg_route routes[] = {
     {MG_HTTP_GET, "/", 0, mg_h_root, 0},
     {MG_HTTP_GET, "/ui/*", 0, mg_h_ui, 0},
     {MG_HTTP_GET, "/health", 0, mg_h_health, 0},
+    {MG_HTTP_GET, "/openapi.json", 0, mg_h_openapi, 0},
     {MG_HTTP_GET, "/metrics", R_, mg_h_metrics, 0},
     {MG_HTTP_GET, "/targets", R_, mg_h_targets, 0},
     {MG_HTTP_GET, "/devices", R_, mg_h_devices, 0},
