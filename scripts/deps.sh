@@ -34,7 +34,7 @@ packages=(
   iputils-ping      # the network tests ping the ping example
   procps            # tests/ns stops every process of its hosts (ps)
   python3           # test scripts check JSON output with it
-  python3-jsonschema # the config schema test validates documents with it
+  python3-jsonschema # the config schema test validates documents with it; the API tests check every answer against api/openapi.json with it
   wrk               # bench/api measures the API with it
   dnsmasq-base      # tests/build/net_stack.sh leases an address to an image by DHCP
   iperf             # bench/net: TCP throughput into echo (iperf 2) and the kernel's floor
