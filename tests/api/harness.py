@@ -3,7 +3,10 @@
 It runs a real `mgd serve` on a free port with a data directory of its own,
 talks HTTP to it with the standard library only, and checks on the way out
 that the daemon stops cleanly on SIGTERM and that the sanitizers of the test
-build (ASan, UBSan) found nothing in its stderr.
+build (ASan, UBSan) found nothing in its stderr. Every answer request()
+receives is checked against the OpenAPI document api/openapi.json
+(openapi_check.py, with python3-jsonschema), so no test can pass on an
+answer the document does not describe.
 
 Usage from a test file:
 

@@ -215,10 +215,13 @@ class Document(ApiTest):
         if not out or not os.path.exists(out):
             self.skipTest("MGD_OPENAPI_COVERAGE names no file")
         with open(out) as f:
-            seen = {line.split()[0] for line in f if line.strip()}
+            answers = [tuple(line.split()) for line in f if line.strip()]
+        seen = {a[0] for a in answers}
         ops = {op["operationId"] for _, _, op in self.operations()}
-        print("\nOpenAPI coverage: %d of %d operations got a checked answer; none: %s"
-              % (len(seen & ops), len(ops), ", ".join(sorted(ops - seen)) or "-"))
+        print("\nOpenAPI coverage: %d answers checked, %d (operation, status) pairs; "
+              "%d of %d operations got a checked answer; none: %s"
+              % (len(answers), len(set(answers)), len(seen & ops), len(ops),
+                 ", ".join(sorted(ops - seen)) or "-"))
 
 
 if __name__ == "__main__":
