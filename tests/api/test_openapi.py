@@ -27,7 +27,6 @@ from harness import ApiTest
 SERVER_C = os.path.join(harness.SOURCE_DIR, "api", "server.c")
 SCOPES = {"0": "none", "R_": "read", "W_": "write", "A_": "admin", "K_": "worker"}
 METHODS = {"GET": "get", "POST": "post", "PUT": "put", "PATCH": "patch", "DELETE": "delete"}
-SCHEMA_KEYS = ("schema",)
 
 
 def setUpModule():
