@@ -50,7 +50,7 @@ packages=(
   git               # the style check lists the tracked sources
   zsh fish          # tests/client/test_completion.py runs mgctl's zsh and fish
                     # completion in the real shells (bash's too)
-  groff-base        # tests/docs/man_pages.sh renders the man pages (docs/man/)
+  groff-base        # tests/docs/man_pages.py renders the man pages (docs/man/)
                     # with groff and fails on any warning
 )
 
