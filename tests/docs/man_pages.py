@@ -12,8 +12,9 @@
 - mgd-config.5 names every member of the config schema
   (graph/config.schema.json, served as GET /schema/config.json): a
   paragraph for each member of the top level, and the members of a key
-  declaration, of user code and of a library; and every error code of the
-  resolver (graph/errors.c).
+  declaration, of user code and of a library; every entry of the built-in
+  catalog (runtime/*/catalog.json); and every error code of the resolver
+  (graph/errors.c).
 
 So an option, a command or a config member added without its line in the
 man page fails here. The checks read the rendered text (groff -Tascii
@@ -23,6 +24,7 @@ sees it.
     man_pages.py SOURCE_DIR MGD MGCTL
 """
 
+import glob
 import json
 import os
 import re
@@ -187,6 +189,17 @@ def check_config(src):
         for name in names:
             if not has_word(text, name):
                 fail("%s: the schema's %s has %s, the page does not" % (page, what, name))
+    # every entry of the built-in catalog (runtime/*/catalog.json)
+    entries = []
+    for path in sorted(glob.glob(os.path.join(src, "runtime/*/catalog.json"))):
+        with open(path) as f:
+            entries += [d["name"] for d in json.load(f)["devices"]]
+    if len(entries) < 30:
+        fail("the catalog has %d entries: has its format changed?" % len(entries))
+    catalog = sections(text).get("THE CATALOG", "")
+    for name in entries:
+        if not has_word(catalog, name):
+            fail("%s: THE CATALOG does not name the catalog entry %s" % (page, name))
     with open(os.path.join(src, "graph/errors.c")) as f:
         codes = re.findall(r'\[MG_ERR_[A-Z_]+\] = "([a-z_]+)"', f.read())
     if len(codes) < 20:
