@@ -324,6 +324,15 @@ void mg_complete(int nwords, char *const *words, bool describe)
             if (o && o->arg && !strchr(w, '=')) pending = o;
             continue;
         }
+        if (!first && strcmp(w, "help") == 0) {
+            /* `mgctl help COMMAND`: the rest of the line completes as a
+             * command line of its own (in a loop, not a recursion: the
+             * line may say help many times) */
+            words += i + 1;
+            nwords -= i + 1;
+            i = -1;
+            continue;
+        }
         if (!first) {
             first = w;
             cmd = lookup(first, NULL);

@@ -125,7 +125,9 @@ class Completion(unittest.TestCase):
         self.check([("mgctl project ", ["create", "list", "show", "delete"]),
                     ("mgctl config s", ["show"]),
                     ("mgctl --json config ", ["push", "show"]),
-                    ("mgctl project create x ", [])])
+                    ("mgctl project create x ", []),
+                    ("mgctl help pro", ["project"]),
+                    ("mgctl help project c", ["create"])])
 
     def test_options(self):
         got = self.check([("mgctl build hello --fo", ["--force", "--follow"]),
