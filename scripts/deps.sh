@@ -48,6 +48,10 @@ packages=(
   clang-format      # the style check (tests/format.sh, make format)
   clang libclang-rt-dev # libFuzzer and the sanitizers' runtimes: scripts/fuzz.sh
   git               # the style check lists the tracked sources
+  zsh fish          # tests/client/test_completion.py runs mgctl's zsh and fish
+                    # completion in the real shells (bash's too)
+  groff-base        # tests/docs/man_pages.py renders the man pages (docs/man/)
+                    # with groff and fails on any warning
 )
 
 missing=()
