@@ -185,19 +185,20 @@ void mg_h_build_show(mg_req *r)
     mg_stored_build_free(&b);
 }
 
-void mg_h_build_cancel(mg_req *r)
+/* Cancel and pin: an id in the path, an empty JSON body (or none), one
+ * call of the service, the build as it is then. */
+static void
+build_action(mg_req *r,
+             int (*act)(mg_service *, int64_t, bool, mg_stored_build *, mg_service_err *), bool on)
 {
     int64_t id;
-    if (!mg_parse_id(mg_req_param(r, 0), &id)) {
-        mg_reply_error(r, 404, "no build %.40s", mg_req_param(r, 0));
-        return;
-    }
+    if (!mg_req_build_id(r, &id)) return;
     cJSON *body = NULL;
     if (!mg_req_json(r, NULL, 0, false, &body)) return;
     cJSON_Delete(body);
     mg_service_err e = {0};
     mg_stored_build b;
-    if (mg_service_build_cancel(r->api->o.service, id, &b, &e) == 0) {
+    if (act(r->api->o.service, id, on, &b, &e) == 0) {
         reply_build(r, &b, 200);
         mg_stored_build_free(&b);
     } else {
@@ -206,26 +207,22 @@ void mg_h_build_cancel(mg_req *r)
     mg_service_err_free(&e);
 }
 
+/* mg_service_build_cancel in build_action's shape (`on` is unused). */
+static int cancel(mg_service *s, int64_t id, bool on, mg_stored_build *b, mg_service_err *e)
+{
+    (void)on;
+    return mg_service_build_cancel(s, id, b, e);
+}
+
+void mg_h_build_cancel(mg_req *r)
+{
+    build_action(r, cancel, true);
+}
+
 /* POST and DELETE /builds/:id/pin: gc keeps a pinned build. */
 void mg_h_build_pin(mg_req *r)
 {
-    int64_t id;
-    if (!mg_parse_id(mg_req_param(r, 0), &id)) {
-        mg_reply_error(r, 404, "no build %.40s", mg_req_param(r, 0));
-        return;
-    }
-    cJSON *body = NULL;
-    if (!mg_req_json(r, NULL, 0, false, &body)) return;
-    cJSON_Delete(body);
-    mg_service_err e = {0};
-    mg_stored_build b;
-    if (mg_service_build_pin(r->api->o.service, id, r->method == MG_HTTP_POST, &b, &e) == 0) {
-        reply_build(r, &b, 200);
-        mg_stored_build_free(&b);
-    } else {
-        mg_reply_service_err(r, &e);
-    }
-    mg_service_err_free(&e);
+    build_action(r, mg_service_build_pin, r->method == MG_HTTP_POST);
 }
 
 void mg_h_build_rebuild(mg_req *r)

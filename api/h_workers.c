@@ -20,14 +20,6 @@
 /* Seconds a claim refused for lack of threads should wait. */
 #define CLAIM_RETRY_S 2
 
-/* The build of the path (":id"); false after answering 404. */
-static bool path_id(mg_req *r, int64_t *id)
-{
-    if (mg_parse_id(mg_req_param(r, 0), id)) return true;
-    mg_reply_error(r, 404, "no build %.40s", mg_req_param(r, 0));
-    return false;
-}
-
 /* A query parameter that must be an integer from `min` up to 2^53; false
  * after answering 400. */
 static bool query_int(mg_req *r, const char *name, int64_t min, int64_t *out)
@@ -45,7 +37,7 @@ static bool query_int(mg_req *r, const char *name, int64_t min, int64_t *out)
 /* :id and ?lease=G of the lease-bound routes. */
 static bool id_lease(mg_req *r, int64_t *id, int64_t *lease)
 {
-    return path_id(r, id) && query_int(r, "lease", 1, lease);
+    return mg_req_build_id(r, id) && query_int(r, "lease", 1, lease);
 }
 
 /* ---- POST /workers/claim ------------------------------------------------ */
@@ -253,7 +245,7 @@ void mg_h_worker_image(mg_req *r)
 void mg_h_worker_finish(mg_req *r)
 {
     int64_t id;
-    if (!path_id(r, &id)) return;
+    if (!mg_req_build_id(r, &id)) return;
     mg_err pe;
     cJSON *body = NULL;
     if (mg_json_parse_body(r->body ? r->body : "", r->body_len, &body, &pe) != 0) {

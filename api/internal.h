@@ -168,6 +168,9 @@ void mg_reply_list_headers(mg_req *r, const mg_page *p, int64_t total);
 bool mg_req_project(mg_req *r, const char *ref, mg_project *p);
 /* A build by id; false after answering 404 (or 500). */
 bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_build *b);
+/* The build id of the path (":id", the first parameter) without reading
+ * the build; false after answering 404 for a path that is no id. */
+bool mg_req_build_id(mg_req *r, int64_t *id);
 
 /* Answers with the SVG drawing of `dot` (malloc'd, taken over) by
  * Graphviz (graphviz.c): from the cache of drawings at once, else drawn on
@@ -207,6 +210,7 @@ void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);
 void mg_h_root(mg_req *r);
 void mg_h_ui(mg_req *r);
 void mg_h_health(mg_req *r);
+void mg_h_openapi(mg_req *r);
 void mg_h_metrics(mg_req *r);
 void mg_h_targets(mg_req *r);
 void mg_h_devices(mg_req *r);

@@ -49,9 +49,9 @@
 #define MGD_VERSION "0.0.0"
 #endif
 
-/* Scopes as docs/api.md has them: GET /health and the dashboard are open, reading
- * needs read, changing state needs write, tokens and deleting projects
- * need admin. POST .../check changes nothing, so read is enough. */
+/* Scopes as docs/api.md has them: GET /health, GET /openapi.json and the
+ * dashboard are open, reading needs read, changing state needs write,
+ * tokens and deleting projects need admin. POST .../check changes nothing, so read is enough. */
 #define R_ MG_SCOPE_READ
 #define W_ MG_SCOPE_WRITE
 #define A_ MG_SCOPE_ADMIN
@@ -62,6 +62,7 @@ static const mg_route routes[] = {
     {MG_HTTP_GET, "/", 0, mg_h_root, 0},
     {MG_HTTP_GET, "/ui/*", 0, mg_h_ui, 0},
     {MG_HTTP_GET, "/health", 0, mg_h_health, 0},
+    {MG_HTTP_GET, "/openapi.json", 0, mg_h_openapi, 0},
     {MG_HTTP_GET, "/metrics", R_, mg_h_metrics, 0},
     {MG_HTTP_GET, "/targets", R_, mg_h_targets, 0},
     {MG_HTTP_GET, "/devices", R_, mg_h_devices, 0},
@@ -273,6 +274,13 @@ bool mg_req_build(mg_req *r, const char *ref, bool with_describe, mg_stored_buil
         mg_reply_error(r, 404, "no build %.40s", ref);
     else
         mg_reply_err(r, &e);
+    return false;
+}
+
+bool mg_req_build_id(mg_req *r, int64_t *id)
+{
+    if (mg_parse_id(mg_req_param(r, 0), id)) return true;
+    mg_reply_error(r, 404, "no build %.40s", mg_req_param(r, 0));
     return false;
 }
 

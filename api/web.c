@@ -1,6 +1,6 @@
 /*
  * web.c - the dashboard's files: web/index.html at `/`, the rest of web/
- * at `/ui/NAME`.
+ * at `/ui/NAME`; and the API's OpenAPI document at `/openapi.json`.
  *
  * The files are compiled into mgd (cmake/embed.cmake), so a daemon serves
  * the dashboard of its own version with nothing to install. They are
@@ -9,6 +9,10 @@
  * downloading again, and a Content-Security-Policy that lets the page talk
  * to this daemon only: no script, style, font or image from anywhere else,
  * no inline script, no framing.
+ *
+ * The OpenAPI document (api/openapi.json) is compiled in the same way, so a
+ * client reads the description of the very daemon it talks to; it is open
+ * like /health (it tells nothing about what the daemon holds).
  */
 #include <pthread.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include "base/sha256.h"
 
 MG_EMBEDDED_FILES(mg_web_files);
+MG_EMBEDDED_FILES(mg_openapi_files);
 
 #define MG_WEB_MAX_FILES 32
 
@@ -86,4 +91,14 @@ void mg_h_ui(mg_req *r)
         return;
     }
     serve(r, r->match.segments[1]);
+}
+
+void mg_h_openapi(mg_req *r)
+{
+    if (mg_openapi_files_count < 1) {
+        mg_reply_error(r, 500, "this mgd was built without its OpenAPI document");
+        return;
+    }
+    const mg_embedded_file *f = &mg_openapi_files[0];
+    mg_reply_text(r, 200, "application/json", f->data, f->len);
 }

@@ -1,6 +1,7 @@
 /*
  * commands.c - the table of mgctl's commands and their options, and what
- * is derived from it: bash completion. Help text lives in main.c.
+ * is derived from it: shell completion (bash, zsh, fish). Help text lives
+ * in main.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -138,13 +139,20 @@ const mg_command mg_commands[] = {
     {"pin", "B", 1, 1, "keep a build whatever the retention says", no_options, mg_cmd_pin, false},
     {"unpin", "B", 1, 1, "let retention delete a build again", no_options, mg_cmd_unpin, false},
     {"version", "", 0, 0, "mgctl's version and the server's", no_options, mg_cmd_version, false},
-    {"completion", "bash", 1, 1, "print the bash completion script", no_options, mg_cmd_completion,
-     true},
+    {"completion", "SHELL", 1, 1, "print the completion script of SHELL: bash, zsh or fish",
+     no_options, mg_cmd_completion, true},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, false},
 };
 
-/* ---- bash completion ------------------------------------------------------ */
+/* ---- shell completion ----------------------------------------------------- */
 
+/* The three scripts are thin: each hands the words of the command line
+ * to `mgctl __complete` and offers what it prints, so every shell
+ * completes exactly the commands and options of the table above (of the
+ * mgctl it runs), and none can drift from the others. bash takes bare
+ * words; zsh and fish also show descriptions ("word<TAB>what"), which they
+ * ask for with __complete_described. "@file" and "@dir" ask the shell to
+ * complete a path itself. */
 static const char bash_script[] =
     "# bash completion of mgctl: source <(mgctl completion bash)\n"
     "_mgctl() {\n"
@@ -159,13 +167,71 @@ static const char bash_script[] =
     "}\n"
     "complete -F _mgctl mgctl\n";
 
+/* As a file named _mgctl in $fpath it is autoloaded; sourced, it
+ * registers itself (that needs compinit first). */
+static const char zsh_script[] =
+    "#compdef mgctl\n"
+    "# zsh completion of mgctl: source <(mgctl completion zsh) after compinit,\n"
+    "# or save it as _mgctl in a directory of $fpath\n"
+    "_mgctl() {\n"
+    "    local -a lines matches\n"
+    "    local line word\n"
+    "    lines=(\"${(@f)$(\"${(Q)words[1]}\" __complete_described \"${(@Q)words[2,CURRENT-1]}\" "
+    "\"${(Q)PREFIX}\" 2>/dev/null)}\")\n"
+    "    case $lines[1] in\n"
+    "        @file|@dir)\n"
+    "            [[ $PREFIX == -*=* ]] && compset -P '*='\n"
+    "            if [[ $lines[1] == @dir ]]; then _files -/; else _files; fi\n"
+    "            return ;;\n"
+    "    esac\n"
+    "    for line in $lines; do\n"
+    "        [[ -n $line ]] || continue\n"
+    "        word=${line%%$'\\t'*}\n"
+    "        word=${word//:/\\\\:}\n"
+    "        if [[ $line == *$'\\t'* ]]; then matches+=(\"$word:${line#*$'\\t'}\")\n"
+    "        else matches+=(\"$word\"); fi\n"
+    "    done\n"
+    "    (( $#matches )) && _describe -t mgctl mgctl matches\n"
+    "}\n"
+    "if [[ $funcstack[1] == _mgctl ]]; then _mgctl \"$@\"; else compdef _mgctl mgctl; fi\n";
+
+static const char fish_script[] =
+    "# fish completion of mgctl: mgctl completion fish | source\n"
+    "function __mgctl_complete\n"
+    "    set -l tokens (commandline -opc)\n"
+    "    set -l cur (commandline -ct)\n"
+    "    set -l out (command $tokens[1] __complete_described $tokens[2..-1] \"$cur\" "
+    "2>/dev/null)\n"
+    "    switch \"$out[1]\"\n"
+    "        case @file @dir\n"
+    "            # a value joined to its option (--config=FILE) keeps the option\n"
+    "            set -l opt (string match -r -- '^-[^=]*=' \"$cur\")\n"
+    "            set -l path (string replace -r -- '^-[^=]*=' '' \"$cur\")\n"
+    "            if test \"$out[1]\" = @dir\n"
+    "                __fish_complete_directories \"$path\" | string replace -r -- '^' \"$opt\"\n"
+    "            else\n"
+    "                __fish_complete_path \"$path\" | string replace -r -- '^' \"$opt\"\n"
+    "            end\n"
+    "        case '*'\n"
+    "            printf '%s\\n' $out\n"
+    "    end\n"
+    "end\n"
+    "complete -c mgctl -f -a '(__mgctl_complete)'\n";
+
+static const struct {
+    const char *name, *script;
+} shells[] = {{"bash", bash_script}, {"zsh", zsh_script}, {"fish", fish_script}};
+#define NSHELLS (sizeof shells / sizeof shells[0])
+
 int mg_cmd_completion(mg_ctl *c)
 {
-    if (strcmp(c->args->positional[0], "bash") != 0)
-        return mg_ctl_fail(c, "completion: only bash is supported, not '%s'",
-                           c->args->positional[0]);
-    fputs(bash_script, stdout);
-    return 0;
+    const char *shell = c->args->positional[0];
+    for (size_t i = 0; i < NSHELLS; i++)
+        if (strcmp(shells[i].name, shell) == 0) {
+            fputs(shells[i].script, stdout);
+            return 0;
+        }
+    return mg_ctl_fail(c, "completion: no script for '%s' (there are bash, zsh and fish)", shell);
 }
 
 static const mg_option *find_option(const mg_command *cmd, const char *name)
@@ -196,17 +262,48 @@ static bool is_group(const char *word)
     return false;
 }
 
-static void print_words(const char *words)
+/* One candidate: `n` bytes of `word`, and with `describe` what it is
+ * after a tab (zsh and fish show it beside the word). */
+static void candidate(bool describe, const char *word, int n, const char *what)
+{
+    if (describe && what && *what)
+        printf("%.*s\t%s\n", n, word, what);
+    else
+        printf("%.*s\n", n, word);
+}
+
+/* The values of an option's `complete` list, each after `prefix` (the
+ * "--format=" of a value joined to its option). */
+static void print_words(const char *prefix, const char *words)
 {
     for (const char *p = words; *p;) {
         size_t n = strcspn(p, " ");
-        printf("%.*s\n", (int)n, p);
+        printf("%s%.*s\n", prefix, (int)n, p);
         p += n;
         while (*p == ' ') p++;
     }
 }
 
-void mg_complete(int nwords, char *const *words)
+/* What completes the value of `o`: a path, or its fixed words. */
+static void complete_value(const mg_option *o, const char *prefix)
+{
+    if (!o->complete) return;
+    if (o->complete[0] == '@')
+        puts(o->complete);
+    else
+        print_words(prefix, o->complete);
+}
+
+/* The sentence that describes a group such as "project": its subcommands. */
+static void describe_group(const char *group, size_t gl, char *out, size_t size)
+{
+    size_t used = (size_t)snprintf(out, size, "%s", "subcommands:");
+    for (const mg_command *c = mg_commands; c->name && used < size; c++)
+        if (strncmp(c->name, group, gl) == 0 && c->name[gl] == ' ')
+            used += (size_t)snprintf(out + used, size - used, " %s", c->name + gl + 1);
+}
+
+void mg_complete(int nwords, char *const *words, bool describe)
 {
     if (nwords < 1) return;
     const char *cur = words[nwords - 1];
@@ -227,6 +324,15 @@ void mg_complete(int nwords, char *const *words)
             if (o && o->arg && !strchr(w, '=')) pending = o;
             continue;
         }
+        if (!first && strcmp(w, "help") == 0) {
+            /* `mgctl help COMMAND`: the rest of the line completes as a
+             * command line of its own (in a loop, not a recursion: the
+             * line may say help many times) */
+            words += i + 1;
+            nwords -= i + 1;
+            i = -1;
+            continue;
+        }
         if (!first) {
             first = w;
             cmd = lookup(first, NULL);
@@ -239,19 +345,31 @@ void mg_complete(int nwords, char *const *words)
         }
     }
     if (pending) {
-        if (pending->complete) print_words(pending->complete);
+        complete_value(pending, "");
         return;
     }
     if (cur[0] == '-') {
+        const char *eq = strchr(cur, '=');
+        if (eq && cur[1] == '-') {
+            /* a value joined to its option, as zsh and fish pass it (bash
+             * splits the word at the '=') */
+            char name[64], prefix[72];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - cur), cur);
+            const mg_option *o = find_option(cmd, name);
+            snprintf(prefix, sizeof prefix, "%s=", name);
+            if (o && o->arg) complete_value(o, prefix);
+            return;
+        }
         const mg_option *tables[2] = {mg_global_options, cmd ? cmd->options : no_options};
         for (int t = 0; t < 2; t++)
-            for (const mg_option *o = tables[t]; o->name; o++) printf("%s\n", o->name);
+            for (const mg_option *o = tables[t]; o->name; o++)
+                candidate(describe, o->name, (int)strlen(o->name), o->help);
         return;
     }
     if (!first || (!cmd && !second && is_group(first))) {
         /* a command word: the first words, or a group's second words */
-        const char *prev = NULL;
-        size_t gl = first ? strlen(first) : 0;
+        const char *prev = NULL; /* a group's name comes once */
+        size_t prevn = 0, gl = first ? strlen(first) : 0;
         for (const mg_command *c = mg_commands; c->name; c++) {
             const char *w = c->name;
             if (first) {
@@ -259,21 +377,28 @@ void mg_complete(int nwords, char *const *words)
                 w += gl + 1;
             }
             size_t n = strcspn(w, " ");
-            if (prev && strlen(prev) == n && strncmp(prev, w, n) == 0) continue;
-            printf("%.*s\n", (int)n, w);
+            if (prev && prevn == n && strncmp(prev, w, n) == 0) continue;
+            char what[160];
+            if (w[n] == ' ')
+                describe_group(w, n, what, sizeof what);
+            else
+                snprintf(what, sizeof what, "%s", c->summary);
+            candidate(describe, w, (int)n, what);
             prev = w;
+            prevn = n;
         }
-        if (!first) puts("help");
+        if (!first) candidate(describe, "help", 4, "describe a command");
         return;
     }
     if (!cmd) return;
-    /* the positional being completed: FILE is a path; others are names
-     * only the server knows */
+    /* the positional being completed: FILE is a path, SHELL one of the
+     * scripts; others are names only the server knows */
     const char *pos = cmd->positional;
     for (int i = 0; i < npositional && *pos; i++) {
         pos += strcspn(pos, " ");
         while (*pos == ' ') pos++;
     }
     if (strncmp(pos, "FILE", 4) == 0) puts("@file");
-    if (strncmp(pos, "bash", 4) == 0) puts("bash");
+    if (strncmp(pos, "SHELL", 5) == 0)
+        for (size_t i = 0; i < NSHELLS; i++) puts(shells[i].name);
 }

@@ -1,7 +1,7 @@
 /*
  * commands.h - mgctl's commands: one function per command of
  * docs/mgctl.md, and the table that names them, declares their
- * options and documents them for --help and for bash completion.
+ * options and documents them for --help and for shell completion.
  */
 #ifndef MG_CLIENT_COMMANDS_H
 #define MG_CLIENT_COMMANDS_H
@@ -44,9 +44,10 @@ int mg_cmd_pin(mg_ctl *c);
 int mg_cmd_unpin(mg_ctl *c);
 int mg_cmd_completion(mg_ctl *c);
 
-/* Candidates for bash completion of `words` (the command line so far, the
- * last one being completed), one per line on stdout; "@file" or "@dir"
- * asks the shell for paths. */
-void mg_complete(int nwords, char *const *words);
+/* Candidates for completing `words` (the command line after "mgctl" up to
+ * the cursor, the last one being completed), one per line on stdout;
+ * "@file" or "@dir" asks the shell for paths. With `describe`, a command's
+ * or option's line adds a tab and what it is (for zsh and fish). */
+void mg_complete(int nwords, char *const *words, bool describe);
 
 #endif

@@ -112,8 +112,14 @@ static int parse_seconds(const char *s, long *ms)
 
 int main(int argc, char **argv)
 {
+    /* what the completion scripts ask (commands.c): bash bare words, zsh
+     * and fish with descriptions */
     if (argc >= 2 && strcmp(argv[1], "__complete") == 0) {
-        mg_complete(argc - 2, argv + 2);
+        mg_complete(argc - 2, argv + 2, false);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "__complete_described") == 0) {
+        mg_complete(argc - 2, argv + 2, true);
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {

@@ -41,7 +41,7 @@ add_custom_target(man_pages ALL DEPENDS ${man_outputs})
 
 # mgctl's completion scripts, printed by the mgctl just built: one per
 # shell of this list, in the folder each shell's packages use on Debian.
-set(MGCTL_COMPLETION_SHELLS bash)
+set(MGCTL_COMPLETION_SHELLS bash zsh fish)
 set(MGD_COMPLETION_DEST_bash "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" mgctl)
 set(MGD_COMPLETION_DEST_zsh "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions" _mgctl)
 set(MGD_COMPLETION_DEST_fish "${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d" mgctl.fish)

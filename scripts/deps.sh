@@ -34,7 +34,7 @@ packages=(
   iputils-ping      # the network tests ping the ping example
   procps            # tests/ns stops every process of its hosts (ps)
   python3           # test scripts check JSON output with it
-  python3-jsonschema # the config schema test validates documents with it
+  python3-jsonschema # the config schema test validates documents with it; the API tests check every answer against api/openapi.json with it
   wrk               # bench/api measures the API with it
   dnsmasq-base      # tests/build/net_stack.sh leases an address to an image by DHCP
   iperf             # bench/net: TCP throughput into echo (iperf 2) and the kernel's floor
@@ -48,6 +48,10 @@ packages=(
   clang-format      # the style check (tests/format.sh, make format)
   clang libclang-rt-dev # libFuzzer and the sanitizers' runtimes: scripts/fuzz.sh
   git               # the style check lists the tracked sources
+  zsh fish          # tests/client/test_completion.py runs mgctl's zsh and fish
+                    # completion in the real shells (bash's too)
+  groff-base        # tests/docs/man_pages.py renders the man pages (docs/man/)
+                    # with groff and fails on any warning
   # packaging (docs/install.md, tests/install/): cpack -G DEB's
   # dpkg-shlibdeps, lintian to check the .deb, systemd-analyze to verify
   # the unit, strace to check the unit's system call filter against what

@@ -3,7 +3,10 @@
 It runs a real `mgd serve` on a free port with a data directory of its own,
 talks HTTP to it with the standard library only, and checks on the way out
 that the daemon stops cleanly on SIGTERM and that the sanitizers of the test
-build (ASan, UBSan) found nothing in its stderr.
+build (ASan, UBSan) found nothing in its stderr. Every answer request()
+receives is checked against the OpenAPI document api/openapi.json
+(openapi_check.py, with python3-jsonschema), so no test can pass on an
+answer the document does not describe.
 
 Usage from a test file:
 
@@ -34,6 +37,9 @@ import threading
 import time
 import unittest
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import openapi_check  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
@@ -249,10 +255,16 @@ class Daemon:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def request(self, method, path, body=None, token=ADMIN, headers=None, timeout=60):
+    def request(self, method, path, body=None, token=ADMIN, headers=None, timeout=60, openapi=True):
         """One request on a fresh connection. `body`: a dict or list is sent
         as JSON (with its Content-Type); bytes or str are sent as they are,
-        with whatever Content-Type `headers` gives (none by default)."""
+        with whatever Content-Type `headers` gives (none by default).
+
+        Every answer is checked against api/openapi.json (openapi_check.py):
+        a status, Content-Type, header or JSON body the document does not
+        describe fails the test. `openapi=False` is only for requests that
+        deliberately step outside HTTP's semantics, whose answer is not the
+        API's (e.g. libmicrohttpd's own HTML errors)."""
         h = {}
         if token is ADMIN:
             token = self.admin_token
@@ -270,9 +282,11 @@ class Daemon:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
             data = r.read()
-            return Response(method, path, r.status, r.headers, data)
         finally:
             conn.close()
+        if openapi:
+            openapi_check.check(method, path, r.status, r.headers, data)
+        return Response(method, path, r.status, r.headers, data)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

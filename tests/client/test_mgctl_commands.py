@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """mgctl's commands against a live daemon, in human and --json form: what
 the server offers, projects and configs, check and graph, the build
-records (pins too), help and bash completion.
+records (pins too), help and bash completion (all three shells:
+test_completion.py).
 
     test_mgctl_commands.py MGD MGCTL
 """
@@ -414,9 +415,9 @@ class HelpAndCompletion(mh.MgctlTest):
         self.assertEqual(self.complete("mgctl graph hello --format "), ["dot", "svg", "json"])
         self.assertEqual(self.complete("mgctl --json builds p --status f"), ["failed"])
         self.assertIn("--url", self.complete("mgctl --"))
-        self.assertEqual(self.complete("mgctl completion "), ["bash"])
-        r = self.mgctl("completion", "zsh", want=2)
-        self.assertIn("only bash", r.errtext)
+        self.assertEqual(self.complete("mgctl completion "), ["bash", "zsh", "fish"])
+        r = self.mgctl("completion", "tcsh", want=2)
+        self.assertIn("no script for 'tcsh'", r.errtext)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@
  *
  * Broken promises abort: no answer, a status outside 100-599, a 500 (the
  * store here never fails, so a 500 is a bug), an error without the JSON
- * body of docs/api.md, no answer within 10 s. An answer that is an event
+ * body of docs/api.md, no answer within 10 s (but for a head that fills
+ * the connection's memory: fills_connection_memory). An answer that is an event
  * stream (a queued build's log) is closed after its head, as a client
  * that goes away. With MGD_FUZZ_HTTP_SHOW set, each request line and its
  * answer's status line are printed on stderr.
@@ -187,8 +188,27 @@ static bool clean(const char *s, size_t n)
     return true;
 }
 
-static void check_answer(const char *method, const char *resp, size_t len)
+/* Whether a request head fills the connection's memory in libmicrohttpd
+ * 0.9.75 (32 KiB: the head's bytes in the read buffer, plus a 64-byte
+ * record per header field) so nearly that the answer's own head cannot be
+ * built there: the library then closes the connection without answering
+ * (connection.c, "failed to create response header"), and no handler can
+ * prevent it, since the whole head is read before any handler runs. Found
+ * by a 10M run: 416 fields in 5.8 KB. Beyond the limit the library answers
+ * 431 itself (below). docs/api.md, "A head too large". */
+static bool fills_connection_memory(const char *req, size_t len)
 {
+    const char *end = memmem(req, len, "\r\n\r\n", 4);
+    size_t head = end ? (size_t)(end - req) + 4 : len, fields = 0;
+    for (const char *p = req; p < req + head; p++)
+        if (*p == '\n') fields++;
+    return head + 64 * fields >= 32768 - 512;
+}
+
+static void check_answer(const char *method, const char *req, size_t req_len, const char *resp,
+                         size_t len)
+{
+    if (len == 0 && fills_connection_memory(req, req_len)) return;
     if (len < 12 || strncmp(resp, "HTTP/1.1 ", 9)) die("no answer", method);
     int status = atoi(resp + 9);
     if (status < 100 || status > 599) die("status", resp);
@@ -249,7 +269,7 @@ static void exchange(const char *req, size_t len, const char *method)
         fprintf(stderr, "%.*s -> %.*s\n", (int)(strchr(req, '\r') - req), req,
                 eol ? (int)(eol - resp) : 0, resp);
     }
-    check_answer(method, resp, n);
+    check_answer(method, req, len, resp, n);
     free(resp);
 }
 
