@@ -25,13 +25,11 @@ for page in "$src"/docs/man/*.[15]; do
     name=$(basename "$page")
     want+=("share/man/man${name##*.}/$name.gz")
 done
+declare -A completion=([bash]=share/bash-completion/completions/mgctl
+    [zsh]=share/zsh/vendor-completions/_mgctl [fish]=share/fish/vendor_completions.d/mgctl.fish)
 for shell in $shells; do
-    case $shell in
-    bash) want+=(share/bash-completion/completions/mgctl) ;;
-    zsh) want+=(share/zsh/vendor-completions/_mgctl) ;;
-    fish) want+=(share/fish/vendor_completions.d/mgctl.fish) ;;
-    *) fail "no install place known for the shell '$shell'" ;;
-    esac
+    [ -n "${completion[$shell]:-}" ] || fail "no install place known for the shell '$shell'"
+    want+=("${completion[$shell]}")
 done
 for f in "${want[@]}"; do
     [ -f "$root/$f" ] && [ ! -L "$root/$f" ] || fail "$prefix/$f is not installed as a file"
@@ -52,7 +50,7 @@ for f in "$root"/share/man/man*/*.gz; do
     gzip -t "$f" || fail "$f is not gzip"
 done
 for shell in $shells; do
-    f=$(printf '%s\n' "${want[@]}" | grep -E "(completions/mgctl|_mgctl|mgctl\.$shell)$" | head -1)
+    f=${completion[$shell]}
     cmp -s "$root/$f" <("$build/client/mgctl" completion "$shell") ||
         fail "$f differs from mgctl completion $shell"
 done
