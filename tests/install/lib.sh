@@ -46,6 +46,9 @@ stage() {
 serve() {
     local data=$1
     shift
+    # the log exists before the loop reads it (the background job opens
+    # it when it gets to run)
+    : >"$tmp/serve.log"
     "$@" "$root/bin/mgd" serve --data "$data" --listen 127.0.0.1:0 --workers 1 \
         >"$tmp/serve.log" 2>&1 &
     serve_pid=$!
