@@ -1591,15 +1591,18 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
+    build_log *rlog = rs && !rs->preparing ? rs->rlog : NULL;
+    pthread_mutex_unlock(&q->lock);
+    /* a pull worker's log ends with the cancel (a write publishes its size
+     * under q->lock); remote_log_lock keeps the slot and its log meanwhile */
+    if (rlog) log_line(rlog, "%s", MG_QUEUE_CANCELLED);
+    pthread_mutex_lock(&q->lock);
     /* a pull worker hears of it in its next heartbeat; its log ends here,
      * at the size recorded below (the threads' builds record theirs when
      * their worker lets go) */
     int64_t log_size = -1;
     if (rs && !rs->preparing) {
-        if (rs->rlog) {
-            log_line(rs->rlog, "%s", MG_QUEUE_CANCELLED);
-            log_size = (int64_t)rs->rlog->size;
-        }
+        if (rs->rlog) log_size = (int64_t)rs->rlog->size;
         release_remote(q, rs);
     }
     for (unsigned i = 0; i < q->n_slots; i++)
