@@ -189,8 +189,16 @@ void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_err
 /* The members of a Project (inside an object the caller opened). */
 void mg_view_project_fields(mg_jw *w, const mg_project *p);
 void mg_view_project(mg_jw *w, const mg_project *p);
-void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size_t n_same,
-                   const int64_t *differ, size_t n_differ);
+/* What a Build shows besides its row: reproducibility (ids), and while it
+ * is queued or running, its place in the queue (0: none) and what it does
+ * (NULL: nothing known, e.g. not running here). */
+typedef struct mg_build_extra {
+    const int64_t *same, *differ;
+    size_t n_same, n_differ;
+    int64_t queue_position;
+    const mg_queue_progress *progress;
+} mg_build_extra;
+void mg_view_build(mg_jw *w, const mg_stored_build *b, const mg_build_extra *x);
 void mg_view_token(mg_jw *w, const mg_token_row *t);
 void mg_view_config_version(mg_jw *w, const mg_config_version *c);
 void mg_view_targets(mg_jw *w, const mg_targets *t);
@@ -200,7 +208,9 @@ void mg_view_catalog(mg_jw *w, const mg_catalog *cat);
 void mg_view_worker(mg_jw *w, const mg_worker_info *k);
 
 /* A Build with its reproduced_by/differs_from (one store query for a
- * finished build); false when the store failed. */
+ * succeeded build), queue_position (one count on an index for a queued
+ * one) and progress (the queue's slots, no store, for a running one);
+ * false when the store failed. */
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b);
 /* Answers a page of builds matching `f` (newest first) with the list headers. */
 void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);

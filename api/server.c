@@ -287,14 +287,27 @@ bool mg_req_build_id(mg_req *r, int64_t *id)
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
 {
     int64_t *same = NULL, *differ = NULL;
-    size_t n_same = 0, n_differ = 0;
+    mg_build_extra x = {0};
+    mg_queue_progress progress;
+    mg_err e;
     if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
-        mg_err e;
-        if (mg_store_build_siblings(r->api->o.store, b, &same, &n_same, &differ, &n_differ, &e) !=
-            0) {
+        if (mg_store_build_siblings(r->api->o.store, b, &same, &x.n_same, &differ, &x.n_differ,
+                                    &e) != 0) {
             mg_reply_err(r, &e);
             return false;
         }
+        x.same = same;
+        x.differ = differ;
+    } else if (b->status == MG_STORED_QUEUED) {
+        if (mg_store_build_queue_position(r->api->o.store, b->id, &x.queue_position, &e) != 0) {
+            mg_reply_err(r, &e);
+            return false;
+        }
+        /* it left the queue since it was read: no place to show */
+        if (x.queue_position < 1) x.queue_position = 0;
+    } else if (b->status == MG_STORED_RUNNING &&
+               mg_queue_progress_get(r->api->o.queue, b->id, &progress)) {
+        x.progress = &progress;
     }
     /* the logs table has a size once the build ended; before that (and
      * for builds a crash interrupted) the file says how far it got */
@@ -305,7 +318,8 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
         if (path && stat(path, &st) == 0) shown.log_size = (int64_t)st.st_size;
         free(path);
     }
-    mg_view_build(w, &shown, same, n_same, differ, n_differ);
+    mg_view_build(w, &shown, &x);
+    if (x.progress) mg_queue_progress_free(&progress);
     free(same);
     free(differ);
     return true;

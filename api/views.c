@@ -147,8 +147,7 @@ static void id_list(mg_jw *w, const char *key, const int64_t *ids, size_t n)
     mg_jw_array_end(w);
 }
 
-void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size_t n_same,
-                   const int64_t *differ, size_t n_differ)
+void mg_view_build(mg_jw *w, const mg_stored_build *b, const mg_build_extra *x)
 {
     mg_jw_object(w);
     mg_jw_kint(w, "id", b->id);
@@ -205,8 +204,21 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const int64_t *same, size
     }
     mg_jw_kstring(w, "error", b->error);
     mg_jw_kstring(w, "worker", b->worker);
-    id_list(w, "reproduced_by", same, n_same);
-    id_list(w, "differs_from", differ, n_differ);
+    id_list(w, "reproduced_by", x->same, x->n_same);
+    id_list(w, "differs_from", x->differ, x->n_differ);
+    kid(w, "queue_position", x->queue_position);
+    mg_jw_key(w, "progress");
+    if (x->progress) {
+        mg_jw_object(w);
+        mg_jw_kstring(w, "phase", x->progress->phase);
+        mg_jw_key(w, "steps");
+        mg_jw_array(w);
+        for (size_t i = 0; i < x->progress->n_steps; i++) mg_jw_string(w, x->progress->steps[i]);
+        mg_jw_array_end(w);
+        mg_jw_object_end(w);
+    } else {
+        mg_jw_null(w);
+    }
     mg_jw_kint(w, "log_size", b->log_size);
     mg_jw_object_end(w);
 }

@@ -992,6 +992,7 @@ static bool run_steps(job *j, outcome *o)
         .log = job_log,
         .log_ctx = j,
         .log_untimed = true,
+        .log_no_error = true, /* the coordinator ends the log with it (worker NAME: error: ...) */
     };
     mg_build *b = mg_build_new(&bo);
     pthread_mutex_lock(&j->mu);
@@ -1084,8 +1085,8 @@ static void run_job(slot *s, cJSON *claim)
         }
     }
     if (go_on && !atomic_load(&j->cancel)) {
-        if (!o.ok) job_line(j, "error: %s", o.error);
-        /* the last lines go before the finish, which closes the log */
+        /* the last lines go before the finish, which closes the log (the
+         * coordinator's "worker NAME: error: ..." says the error, once) */
         end_companions(j);
         if (!atomic_load(&j->cancel)) finish(j, &o);
     }

@@ -67,6 +67,12 @@ typedef struct worker_slot {
      * uploading image after image fills no more than this one file */
     char upload_sha[MG_SHA256_HEX_SIZE];
     char target[64], arch[64];
+    /* what its build does now (mg_queue_progress_get), with q->lock: the
+     * phase (NULL: idle) and, in "build", the actions running, oldest
+     * first (the toolchain's on_start and on_action) */
+    const char *phase;
+    char **steps;
+    size_t n_steps, cap_steps;
 } worker_slot;
 
 /* A pull worker seen lately (GET /workers). */
@@ -270,12 +276,52 @@ static void histogram_add(uint64_t *buckets, double *sum, double seconds)
     *sum += seconds;
 }
 
+/* With q->lock held: the slot's phase, and no step running. */
+static void slot_phase(worker_slot *s, const char *phase)
+{
+    for (size_t i = 0; i < s->n_steps; i++) free(s->steps[i]);
+    s->n_steps = 0;
+    s->phase = phase;
+}
+
+static void set_phase(worker_slot *s, const char *phase)
+{
+    pthread_mutex_lock(&s->q->lock);
+    slot_phase(s, phase);
+    pthread_mutex_unlock(&s->q->lock);
+}
+
+static void on_start(void *ctx, const char *label)
+{
+    build_log *l = ctx;
+    worker_slot *s = l->slot;
+    pthread_mutex_lock(&s->q->lock);
+    bool known = false;
+    for (size_t i = 0; i < s->n_steps && !known; i++) known = !strcmp(s->steps[i], label);
+    if (!known) { /* (a compile distcc failed starts again here) */
+        if (s->n_steps == s->cap_steps) {
+            s->cap_steps = s->cap_steps ? 2 * s->cap_steps : 8;
+            s->steps = mg_xrealloc(s->steps, s->cap_steps * sizeof *s->steps);
+        }
+        s->steps[s->n_steps++] = mg_xstrdup(label);
+    }
+    pthread_mutex_unlock(&s->q->lock);
+}
+
 static void on_action(void *ctx, const char *label, uint64_t ms)
 {
     build_log *l = ctx;
-    mg_queue *q = l->slot->q;
+    worker_slot *s = l->slot;
+    mg_queue *q = s->q;
     pthread_mutex_lock(&q->lock);
     histogram_add(q->metrics.actions_bucket, &q->metrics.actions_sum, (double)ms / 1000);
+    for (size_t i = 0; i < s->n_steps; i++)
+        if (!strcmp(s->steps[i], label)) {
+            free(s->steps[i]);
+            memmove(s->steps + i, s->steps + i + 1, (s->n_steps - i - 1) * sizeof *s->steps);
+            s->n_steps--;
+            break;
+        }
     pthread_mutex_unlock(&q->lock);
 }
 
@@ -301,6 +347,7 @@ typedef struct job {
     mg_stored_build done;
     bool blobs_held; /* q->blobs_lock, from a reuse's lookup or the image's pin to the end */
     bool pinned;     /* done.image_sha256 was pinned by this build (pin_for) */
+    bool cancelled;  /* it ended because of a cancel (or a stop: end_job tells which) */
 } job;
 
 static void job_blobs_hold(job *j)
@@ -633,6 +680,8 @@ static mg_key_setting *parse_keys(const char *json, size_t *n, cJSON **holder)
     return mg_cli_keys_from_json(*holder, n);
 }
 
+/* Fails the build with `fmt`. The log says it once, as its last line,
+ * when the build ends (end_job). */
 static void fail_build(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail_build(job *j, const char *fmt, ...)
 {
@@ -640,10 +689,17 @@ static void fail_build(job *j, const char *fmt, ...)
     va_start(ap, fmt);
     char *msg = mg_xvasprintf(fmt, ap);
     va_end(ap);
-    log_line(&j->log, "error: %s", msg);
     j->done.status = MG_STORED_FAILED;
     free(j->done.error);
     j->done.error = msg;
+}
+
+/* The build stops because of a cancel (by a user or a project's delete)
+ * or the daemon's stop: end_job says which. */
+static void cancel_build(job *j)
+{
+    fail_build(j, "cancelled");
+    j->cancelled = true;
 }
 
 /* A tool that runs out of room does not always say so (ar: "unable to
@@ -687,7 +743,7 @@ static bool still_running(job *j)
     }
     bool running = b.status == MG_STORED_RUNNING;
     mg_stored_build_free(&b);
-    if (!running || cancelled(j)) fail_build(j, "cancelled");
+    if (!running || cancelled(j)) cancel_build(j);
     return running && !cancelled(j);
 }
 
@@ -697,6 +753,7 @@ static bool still_running(job *j)
 static int resolve_job(job *j)
 {
     mg_queue *q = j->q;
+    set_phase(j->slot, "resolve");
     j->keys = parse_keys(j->row.keys, &j->n_keys, &j->keys_json);
     mg_resolve_options ro = {
         .target = j->row.target,
@@ -786,6 +843,7 @@ static void build_it(job *j)
     mg_queue *q = j->q;
     mg_err e;
     /* 4. build (unless a cancel came while the worker was not listening) */
+    set_phase(j->slot, "build");
     if (!still_running(j)) return;
     char *image = mg_path_join(j->scratch, "image");
     mg_build_options bo = {
@@ -804,6 +862,8 @@ static void build_it(job *j)
         .log = log_text,
         .log_ctx = &j->log,
         .on_action = on_action,
+        .on_start = on_start,
+        .log_no_error = true, /* end_job says the error, once */
         .log_untimed = true,
     };
     mg_build *b = mg_build_new(&bo);
@@ -841,7 +901,7 @@ static void build_it(job *j)
         char hint[256];
         full_disk_hint(q, res.error.msg, hint, sizeof hint);
         if (res.cancelled || cancelled(j))
-            fail_build(j, "cancelled");
+            cancel_build(j);
         else
             fail_build(j, "%s%s", res.error.msg, hint);
         free(image);
@@ -878,6 +938,7 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
     j->q = q;
     j->slot = slot;
     j->done.id = id;
+    set_phase(slot, "sources");
     j->log = (build_log){.slot = slot, .fd = -1, .at_line_start = true, .file_nl = true};
     j->log.max = q->o.max_log_bytes ? q->o.max_log_bytes : DEFAULT_MAX_LOG;
     j->log.start_ms = mg_now_ms();
@@ -909,7 +970,7 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
     }
     if (j->row.status != MG_STORED_RUNNING) {
         /* cancelled between the claim and now */
-        fail_build(j, "cancelled");
+        cancel_build(j);
         return 1;
     }
     log_line(&j->log, "build %lld of %s: %s/%s, config version %lld%s", (long long)id,
@@ -919,13 +980,13 @@ static int prepare_job(job *j, worker_slot *slot, int64_t id, int64_t lease)
         char hint[256];
         full_disk_hint(q, j->err.msg, hint, sizeof hint);
         if (cancelled(j))
-            fail_build(j, "cancelled");
+            cancel_build(j);
         else
             fail_build(j, "sources: %s%s", j->err.msg, hint);
         return 1;
     }
     if (cancelled(j)) {
-        fail_build(j, "cancelled");
+        cancel_build(j);
         return 1;
     }
     return resolve_job(j);
@@ -1057,13 +1118,20 @@ static void end_job(job *j)
     pthread_mutex_lock(&q->lock);
     stopping = q->stopping;
     pthread_mutex_unlock(&q->lock);
+    /* the build's end, said once and truthfully: the toolchain and the
+     * steps before it leave the error to this line (fail_build, the
+     * build's log_no_error) */
     if (j->done.status != MG_STORED_SUCCEEDED && stopping) {
         j->done.status = MG_STORED_INTERRUPTED;
         free(j->done.error);
-        j->done.error = mg_xstrdup("interrupted: the daemon stopped while the build ran");
+        j->done.error = mg_xstrdup(MG_QUEUE_INTERRUPTED);
         log_line(&j->log, "%s", j->done.error);
     } else if (j->done.status == MG_STORED_SUCCEEDED) {
         log_line(&j->log, "succeeded");
+    } else if (j->cancelled) {
+        log_line(&j->log, "%s", MG_QUEUE_CANCELLED);
+    } else {
+        log_line(&j->log, "error: %s", j->done.error ? j->done.error : "failed");
     }
     if (j->log.lost) {
         log_note_lost(&j->log); /* its last chance to say so */
@@ -1190,6 +1258,7 @@ static void *worker_main(void *arg)
             run_job(slot, id, lease);
             pthread_mutex_lock(&q->lock);
             slot->build_id = 0;
+            slot_phase(slot, NULL);
             q->metrics.running--;
             pthread_cond_broadcast(&q->log_cond);
             pthread_mutex_unlock(&q->lock);
@@ -1461,7 +1530,7 @@ void mg_queue_stop(mg_queue *q)
         mg_stored_build done = {.id = s->build_id,
                                 .lease = s->lease,
                                 .status = MG_STORED_INTERRUPTED,
-                                .error = "interrupted: the daemon stopped while the build ran"};
+                                .error = MG_QUEUE_INTERRUPTED};
         if (s->rlog) {
             s->rlog->slot = NULL;
             log_line(s->rlog, "%s", done.error);
@@ -1494,6 +1563,10 @@ void mg_queue_stop(mg_queue *q)
     pthread_mutex_destroy(&q->gc_lock);
     pthread_mutex_destroy(&q->pin_lock);
     free(q->inflight);
+    for (unsigned i = 0; i < q->n_slots; i++) {
+        slot_phase(&q->slots[i], NULL);
+        free(q->slots[i].steps);
+    }
     free(q->slots);
     free(q->self_exe);
     free(q->logs_dir);
@@ -1518,6 +1591,12 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
     pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
+    build_log *rlog = rs && !rs->preparing ? rs->rlog : NULL;
+    pthread_mutex_unlock(&q->lock);
+    /* a pull worker's log ends with the cancel (a write publishes its size
+     * under q->lock); remote_log_lock keeps the slot and its log meanwhile */
+    if (rlog) log_line(rlog, "%s", MG_QUEUE_CANCELLED);
+    pthread_mutex_lock(&q->lock);
     /* a pull worker hears of it in its next heartbeat; its log ends here,
      * at the size recorded below (the threads' builds record theirs when
      * their worker lets go) */
@@ -1586,6 +1665,31 @@ int64_t mg_queue_log_wait(mg_queue *q, int64_t id, int64_t offset, int timeout_m
         free(path);
     }
     return size;
+}
+
+bool mg_queue_progress_get(mg_queue *q, int64_t id, mg_queue_progress *out)
+{
+    memset(out, 0, sizeof *out);
+    bool found = false;
+    pthread_mutex_lock(&q->lock);
+    for (unsigned i = 0; i < q->n_slots && !found; i++) {
+        const worker_slot *s = &q->slots[i];
+        if (s->build_id != id || !s->phase) continue;
+        found = true;
+        out->phase = s->phase;
+        out->n_steps = s->n_steps;
+        out->steps = s->n_steps ? mg_xmalloc(s->n_steps * sizeof *out->steps) : NULL;
+        for (size_t k = 0; k < s->n_steps; k++) out->steps[k] = mg_xstrdup(s->steps[k]);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return found;
+}
+
+void mg_queue_progress_free(mg_queue_progress *p)
+{
+    for (size_t i = 0; i < p->n_steps; i++) free(p->steps[i]);
+    free(p->steps);
+    memset(p, 0, sizeof *p);
 }
 
 bool mg_queue_running(mg_queue *q, int64_t id)
@@ -1843,6 +1947,7 @@ static void release_remote(mg_queue *q, worker_slot *s)
     s->preparing = false;
     s->claim_abort = NULL;
     s->end_logged = false;
+    slot_phase(s, NULL);
     pthread_cond_broadcast(&q->log_cond);
 }
 
@@ -1970,12 +2075,13 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
             s->preparing = false;
             s->claim_abort = NULL;
             s->last_seen_ms = mg_now_ms();
+            slot_phase(s, "build"); /* on the worker: its steps are in the log */
         }
         pthread_mutex_unlock(&q->lock);
         if (stopped) {
             pthread_mutex_unlock(&q->remote_log_lock);
             free(kept);
-            fail_build(&j, "cancelled");
+            cancel_build(&j);
             r = 1;
         } else {
             log_line(kept, "worker %s took the build (lease %lld)", s->worker, (long long)lease);

@@ -113,6 +113,27 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e);
  * asked for even when the project changes. 0, or -1 with a message. */
 int mg_queue_snapshot_sources(mg_queue *q, const mg_project *p, mg_err *e);
 
+/* What a running build does now (GET /builds/:id shows it): its phase,
+ * "sources" (fetching or unpacking them), "resolve" (the config, the input
+ * hash, the lookup of a build to reuse) or "build" (the toolchain, here or
+ * on a pull worker), and in "build" on this daemon's threads the labels of
+ * the actions running now ("compile slow.c"), oldest first, as the log's
+ * "LABEL: started" lines name them (a pull worker's are in the log only).
+ * The phase is static text; the steps are copies (mg_queue_progress_free). */
+typedef struct mg_queue_progress {
+    const char *phase;
+    char **steps;
+    size_t n_steps;
+} mg_queue_progress;
+/* false (and *out empty) when no worker of this daemon holds build `id`. */
+bool mg_queue_progress_get(mg_queue *q, int64_t id, mg_queue_progress *out);
+void mg_queue_progress_free(mg_queue_progress *p);
+
+/* How a build's log ends when it did not succeed nor fail: one line each
+ * (docs/daemon.md, "Build logs"), said once. */
+#define MG_QUEUE_CANCELLED "cancelled by a user"
+#define MG_QUEUE_INTERRUPTED "interrupted: the daemon stopped while the build ran"
+
 /* Whether a worker of this daemon holds build `id` (it may still write
  * to its log, even after a cancel marked it finished). */
 bool mg_queue_running(mg_queue *q, int64_t id);

@@ -156,6 +156,7 @@ enum {
     ST_CONFIG_LIST,
     ST_CONFIG_COUNT,
     ST_BUILD_QUEUED_COUNT,
+    ST_BUILD_QUEUE_POSITION,
     ST_BUILD_INSERT,
     ST_BUILD_GET,
     ST_BUILD_DESCRIBE,
@@ -249,6 +250,8 @@ static const char *const statement_sql[N_STATEMENTS] = {
                        " WHERE project_id = ?1 ORDER BY version DESC LIMIT ?3 OFFSET ?2",
     [ST_CONFIG_COUNT] = "SELECT count(*) FROM config_versions WHERE project_id = ?1",
     [ST_BUILD_QUEUED_COUNT] = "SELECT count(*) FROM builds WHERE status = 0",
+    /* builds_by_status(status, id): a range of the index, no table row */
+    [ST_BUILD_QUEUE_POSITION] = "SELECT count(*) FROM builds WHERE status = 0 AND id <= ?1",
     /* nothing is inserted for a project that is gone or being deleted */
     [ST_BUILD_INSERT] = "INSERT INTO builds (project_id, status, target, arch, keys,"
                         " config_version, ref, commit_sha, sources_sha256, force, rebuild_of,"
@@ -288,9 +291,13 @@ static const char *const statement_sql[N_STATEMENTS] = {
     [ST_BUILD_REUSABLE] = "SELECT b.id FROM builds b JOIN artifacts a ON a.build_id = b.id"
                           " WHERE b.input_hash = ?1 AND b.status = 2 AND b.reused_from IS NULL"
                           " AND b.id != ?2 ORDER BY b.id LIMIT 1",
+    /* a pair counts when neither reused an image and one of the two ran
+     * every action (?3: the build asked about did): the SQL twin of
+     * mg_stored_build_ran_actions */
     [ST_BUILD_SIBLINGS] = "SELECT b.id, a.sha256 FROM builds b JOIN artifacts a"
                           " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
-                          " AND b.status = 2 AND b.reused_from IS NULL ORDER BY b.id",
+                          " AND b.status = 2 AND b.reused_from IS NULL"
+                          " AND (?3 OR (b.actions > 0 AND b.hits = 0)) ORDER BY b.id",
     [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
     [ST_BLOB_ARTIFACT] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
     [ST_BLOB_SOURCES] = "SELECT 1 FROM builds WHERE sources_sha256 = ?1"
@@ -1498,16 +1505,23 @@ int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_
     return id;
 }
 
+bool mg_stored_build_ran_actions(const mg_stored_build *b)
+{
+    return !b->reused_from && b->actions > 0 && b->hits == 0;
+}
+
 int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
                             int64_t **differ, size_t *n_differ, mg_err *e)
 {
     *same = *differ = NULL;
     *n_same = *n_differ = 0;
-    if (!b->input_hash || b->status != MG_STORED_SUCCEEDED || !b->image_sha256) return 0;
+    if (!b->input_hash || b->status != MG_STORED_SUCCEEDED || !b->image_sha256 || b->reused_from)
+        return 0;
     sqlite3_stmt *st = stmt(s, ST_BUILD_SIBLINGS, e);
     if (!st) return -1;
     bind_text(st, 1, b->input_hash);
     sqlite3_bind_int64(st, 2, b->id);
+    sqlite3_bind_int(st, 3, mg_stored_build_ran_actions(b));
     size_t cap_same = 0, cap_differ = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1553,6 +1567,11 @@ int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *use
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_failed(s, e);
     *used = rc == SQLITE_ROW;
     return 0;
+}
+
+int mg_store_build_queue_position(mg_store *s, int64_t id, int64_t *position, mg_err *e)
+{
+    return count_of(s, ST_BUILD_QUEUE_POSITION, id, position, e);
 }
 
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e)

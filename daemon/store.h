@@ -225,8 +225,19 @@ int mg_store_build_cancel(mg_store *s, int64_t id, mg_stored_status *was, mg_err
 /* An earlier succeeded build with this input hash (the oldest), 0 if none. */
 int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_t not_id,
                                      mg_err *e);
-/* Other finished-successfully builds with the same input hash: those with
- * the same image sha256 and those with a different one. */
+/* Whether build `b` made its image by running every action of it: not a
+ * reuse of an earlier build's image, and no action served by the local or
+ * the remote cache (a forced build, a rebuild, a build on a cold cache).
+ * Only such a build can tell whether an image is reproducible: one that
+ * reused an image or cached outputs copied the bytes it is compared with. */
+bool mg_stored_build_ran_actions(const mg_stored_build *b);
+/* Reproducibility, as builder-web shows it: the other succeeded builds
+ * with the same input hash whose image has the same sha256 (`same`) or
+ * another (`differ`), ascending ids. A pair counts only when neither
+ * build reused an image (reused_from) and at least one of the two ran
+ * every action (mg_stored_build_ran_actions), so the relation is
+ * symmetric: if C is in B's list, B is in C's. A build that reused an
+ * image has empty lists. */
 int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
                             int64_t **differ, size_t *n_differ, mg_err *e);
 /* Records the size of a finished build's log (what GET .../log serves). */
@@ -235,6 +246,10 @@ int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
  * else a project's or a build's inline sources. *used false when none does
  * (the caller may drop the blob's pin). */
 int mg_store_blob_used(mg_store *s, const char *sha256, bool artifact, bool *used, mg_err *e);
+/* Where queued build `id` stands in the queue: 1 + the queued builds
+ * older than it (claims take the oldest first; a pull worker may take a
+ * younger one it can build before). Meaningless for a build not queued. */
+int mg_store_build_queue_position(mg_store *s, int64_t id, int64_t *position, mg_err *e);
 /* At start: running builds become interrupted; returns how many. */
 int mg_store_recover(mg_store *s, int64_t *interrupted, int64_t *requeued, mg_err *e);
 

@@ -147,7 +147,7 @@ static int fail(mg_build *b, mg_err_code code, const char *fmt, ...)
     va_start(ap, fmt);
     mg_err_vset(&b->res->error, code, fmt, ap);
     va_end(ap);
-    log_step(b, "error: %s", b->res->error.msg);
+    if (!b->o.log_no_error) log_step(b, "error: %s", b->res->error.msg);
     return -1;
 }
 
@@ -1482,6 +1482,13 @@ static void start(mg_build *b, action *a, int where)
                          .timeout_ms = l.action_wall_ms == UINT64_MAX ? 0 : l.action_wall_ms};
     a->exec_id = mg_executor_start(b->ex, &spec);
     a->state = ST_RUNNING;
+    /* the start of a step, so that a reader of a running build sees what
+     * takes the time (step 2 of a distributed compile goes on the same step) */
+    if (step == RUN_CC1)
+        log_step(b, "%s: started on %s", a->label, b->o.distcc->v[a->host].name);
+    else if (step == RUN_HERE)
+        log_step(b, "%s: started", a->label);
+    if (step != RUN_AS && b->o.on_start) b->o.on_start(b->o.log_ctx, a->label);
     free(dargv);
     mg_distcc_env_free(denv);
     mg_sandbox_argv_free(run);
@@ -1634,11 +1641,24 @@ static int ran(mg_build *b, action *a, const mg_exec_result *r)
     b->res->misses++;
     b->executed_ms += r->duration_ms;
     if (b->o.on_action) b->o.on_action(b->o.log_ctx, a->label, r->duration_ms);
+    /* the step's end: its time, where, and how it ended unless it
+     * succeeded (the build's error says why it matters) */
+    char how[64] = "";
+    if (stopped)
+        snprintf(how, sizeof how, ", stopped");
+    else if (r->spawn_error)
+        snprintf(how, sizeof how, ", could not start");
+    else if (r->timed_out)
+        snprintf(how, sizeof how, ", timed out");
+    else if (r->term_signal)
+        snprintf(how, sizeof how, ", killed by signal %d", r->term_signal);
+    else if (r->exit_status != 0)
+        snprintf(how, sizeof how, ", exit status %d", r->exit_status);
     if (a->host >= 0)
-        log_step(b, "%s: ran in %llu ms on %s", a->label, (unsigned long long)r->duration_ms,
-                 b->o.distcc->v[a->host].name);
+        log_step(b, "%s: ran in %llu ms on %s%s", a->label, (unsigned long long)r->duration_ms,
+                 b->o.distcc->v[a->host].name, how);
     else
-        log_step(b, "%s: ran in %llu ms", a->label, (unsigned long long)r->duration_ms);
+        log_step(b, "%s: ran in %llu ms%s", a->label, (unsigned long long)r->duration_ms, how);
     log_command(b, a);
     if (r->output_len && b->o.log) b->o.log(b->o.log_ctx, r->output, r->output_len);
     if (stopped) {
@@ -1859,6 +1879,17 @@ static int run_actions(mg_build *b)
     while (mg_executor_running(b->ex) > 0) {
         mg_exec_result r;
         if (mg_executor_wait(b->ex, &r) != 0) break;
+        /* every step the log says started ends there, those stopped here too */
+        for (size_t i = 0; i < b->n_acts; i++) {
+            const action *a = &b->acts[i];
+            if (a->state != ST_RUNNING || a->exec_id != r.id) continue;
+            if (a->host >= 0 && !a->assembling)
+                log_step(b, "%s: ran in %llu ms on %s, stopped", a->label,
+                         (unsigned long long)r.duration_ms, b->o.distcc->v[a->host].name);
+            else
+                log_step(b, "%s: ran in %llu ms, stopped", a->label,
+                         (unsigned long long)r.duration_ms);
+        }
         mg_exec_result_free(&r);
     }
     for (size_t i = 0; i < b->n_acts; i++)

@@ -71,6 +71,11 @@ typedef void (*mg_build_log_fn)(void *ctx, const char *text, size_t len);
 /* Told of every action that ran a process (not of cache hits): its label
  * ("compile core/loop.c") and how long it took. */
 typedef void (*mg_build_action_fn)(void *ctx, const char *label, uint64_t duration_ms);
+/* Told when an action's process starts (again after a distcc fallback):
+ * its label, as the log's "LABEL: started" line says it. The same action
+ * ends with on_action, or with the build's end when the build fails or is
+ * cancelled first. */
+typedef void (*mg_build_start_fn)(void *ctx, const char *label);
 
 typedef struct mg_build_options {
     const char *project_dir; /* the user's sources and embedded directories */
@@ -94,6 +99,10 @@ typedef struct mg_build_options {
     mg_build_log_fn log;           /* may be NULL */
     void *log_ctx;
     mg_build_action_fn on_action; /* may be NULL; called with log_ctx */
+    mg_build_start_fn on_start;   /* may be NULL; called with log_ctx */
+    bool log_no_error;            /* the log gets no "error: ..." line for the build's error
+                                     (res.error): the caller writes the build's end itself,
+                                     once (mgd serve) */
     bool log_untimed;             /* the log callback stamps every line with its own time:
                                      step lines come without the build's time offset */
 } mg_build_options;

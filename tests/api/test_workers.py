@@ -292,6 +292,10 @@ class WorkerTest(ApiTest):
         self.assertStatus(r, 200)
         self.assertEqual(r.json, {"cancel": True})
         self.assertEqual(self.d.build(job["build"])["status"], "cancelled")
+        # the log ends saying so, once, and not as an error
+        log = self.d.log(job["build"]).splitlines()
+        self.assertRegex(log[-1], r"^\[ *\d+\.\d{3}\] cancelled by a user$")
+        self.assertEqual(len([l for l in log if "cancelled" in l]), 1, log[-5:])
         # a finish after the cancel is refused: the build has ended
         r = self.w("POST", "/workers/builds/%d/finish" % job["build"],
                    {"lease": job["lease"], "status": "failed", "error": "x"})

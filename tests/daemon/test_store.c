@@ -1480,51 +1480,126 @@ Test(builds, find_reusable_takes_the_oldest_original_success)
     cr_assert_eq(mg_store_build_find_reusable(st, hexof("none"), 0, &err), 0);
 }
 
+/* A succeeded build of `hash` that ran 10 actions, `hits` of them answered
+ * by the cache (0: it ran every one), or that reused build `reused`. */
+static int64_t built(int64_t p, const char *hash, const char *image, int64_t hits, int64_t reused)
+{
+    int64_t id = new_build(p, "t");
+    cr_assert_eq(claim(), id, "another build was queued");
+    cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, &err), 0, "%s", err.msg);
+    mg_stored_build f = {.id = id,
+                         .status = MG_STORED_SUCCEEDED,
+                         .reused_from = reused,
+                         .actions = reused ? 0 : 10,
+                         .hits = reused ? 0 : hits,
+                         .misses = reused ? 0 : 10 - hits,
+                         .image_name = "app.img",
+                         .image_sha256 = (char *)hexof(image),
+                         .image_size = 4096};
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "finish: %s", err.msg);
+    return id;
+}
+
+/* The lists of build `id`: *same and *differ (to free). */
+static void siblings_of(int64_t id, int64_t **same, size_t *n_same, int64_t **differ,
+                        size_t *n_differ)
+{
+    mg_stored_build b;
+    cr_assert_eq(mg_store_build_get(st, id, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_store_build_siblings(st, &b, same, n_same, differ, n_differ, &err), 0, "%s",
+                 err.msg);
+    mg_stored_build_free(&b);
+}
+
 Test(builds, siblings_same_and_different_images)
 {
     int64_t p = new_project("p");
     char hash[65];
     strcpy(hash, hexof("H"));
-    int64_t me = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
-    int64_t same1 = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
-    int64_t differ1 = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "Y", 0);
-    int64_t same2 = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", 0);
+    int64_t me = built(p, hash, "X", 0, 0);       /* ran every action */
+    int64_t same1 = built(p, hash, "X", 0, 0);    /* so did this one */
+    int64_t differ1 = built(p, hash, "Y", 0, 0);  /* another image */
+    int64_t cached = built(p, hash, "X", 4, 0);   /* took 4 outputs from the cache */
+    int64_t cached2 = built(p, hash, "X", 10, 0); /* took all of them */
     int64_t failed = finished_build(p, "t", MG_STORED_FAILED, hash, NULL, 0);
-    int64_t reused = finished_build(p, "t", MG_STORED_SUCCEEDED, hash, "X", me);
-    int64_t other = finished_build(p, "t", MG_STORED_SUCCEEDED, hexof("H2"), "X", 0);
+    int64_t reused = built(p, hash, "X", 0, me);      /* copied me's image */
+    int64_t other = built(p, hexof("H2"), "X", 0, 0); /* other inputs */
 
-    mg_stored_build b;
-    cr_assert_eq(mg_store_build_get(st, me, false, &b, &err), 0);
     int64_t *same, *differ;
     size_t n_same, n_differ;
-    cr_assert_eq(mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, &err), 0, "%s",
-                 err.msg);
-    cr_assert_eq(n_same, 2);
-    cr_assert(contains(same, n_same, same1));
-    cr_assert(contains(same, n_same, same2));
+    siblings_of(me, &same, &n_same, &differ, &n_differ);
+    cr_assert_eq(n_same, 3);
+    cr_assert(contains(same, n_same, same1) && contains(same, n_same, cached) &&
+              contains(same, n_same, cached2));
     cr_assert_eq(n_differ, 1);
     cr_assert_eq(differ[0], differ1);
     cr_assert_not(contains(same, n_same, me) || contains(same, n_same, failed) ||
                   contains(same, n_same, reused) || contains(same, n_same, other));
     free(same);
     free(differ);
-    mg_stored_build_free(&b);
+
+    /* a build that took outputs from the cache is compared with those that
+     * ran every action only: not with another one that took some */
+    siblings_of(cached, &same, &n_same, &differ, &n_differ);
+    cr_assert_eq(n_same, 2);
+    cr_assert(contains(same, n_same, me) && contains(same, n_same, same1));
+    cr_assert_eq(n_differ, 1);
+    cr_assert_eq(differ[0], differ1);
+    free(same);
+    free(differ);
+
+    /* symmetric: whoever lists X is listed by X */
+    int64_t all[] = {me, same1, differ1, cached, cached2, failed, reused, other};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        int64_t *s1, *d1;
+        size_t ns1, nd1;
+        siblings_of(all[i], &s1, &ns1, &d1, &nd1);
+        for (size_t k = 0; k < ns1 + nd1; k++) {
+            int64_t peer = k < ns1 ? s1[k] : d1[k - ns1];
+            int64_t *s2, *d2;
+            size_t ns2, nd2;
+            siblings_of(peer, &s2, &ns2, &d2, &nd2);
+            cr_assert(contains(k < ns1 ? s2 : d2, k < ns1 ? ns2 : nd2, all[i]),
+                      "%lld lists %lld, not the other way round", (long long)all[i],
+                      (long long)peer);
+            free(s2);
+            free(d2);
+        }
+        free(s1);
+        free(d1);
+    }
+
+    /* a reuse copied the bytes: it reproduces nothing and differs from nothing */
+    siblings_of(reused, &same, &n_same, &differ, &n_differ);
+    cr_assert_eq(n_same + n_differ, 0);
+    free(same);
+    free(differ);
 
     /* a build that did not succeed has no siblings */
-    cr_assert_eq(mg_store_build_get(st, failed, false, &b, &err), 0);
-    cr_assert_eq(mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, &err), 0);
+    siblings_of(failed, &same, &n_same, &differ, &n_differ);
     cr_assert_eq(n_same + n_differ, 0);
     free(same);
     free(differ);
-    mg_stored_build_free(&b);
 
     /* nor one alone with its hash */
-    cr_assert_eq(mg_store_build_get(st, other, false, &b, &err), 0);
-    cr_assert_eq(mg_store_build_siblings(st, &b, &same, &n_same, &differ, &n_differ, &err), 0);
+    siblings_of(other, &same, &n_same, &differ, &n_differ);
     cr_assert_eq(n_same + n_differ, 0);
     free(same);
     free(differ);
-    mg_stored_build_free(&b);
+}
+
+Test(builds, queue_position_counts_the_older_queued_builds)
+{
+    int64_t p = new_project("p");
+    int64_t a = new_build(p, "t"), b = new_build(p, "t"), c = new_build(p, "t");
+    int64_t pos;
+    cr_assert_eq(mg_store_build_queue_position(st, c, &pos, &err), 0, "%s", err.msg);
+    cr_assert_eq(pos, 3);
+    cr_assert_eq(claim(), a);
+    cr_assert_eq(mg_store_build_queue_position(st, b, &pos, &err), 0);
+    cr_assert_eq(pos, 1, "the next");
+    cr_assert_eq(mg_store_build_queue_position(st, c, &pos, &err), 0);
+    cr_assert_eq(pos, 2);
 }
 
 Test(builds, log_size_is_set_and_replaced)
