@@ -189,12 +189,11 @@ void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_err
 /* The members of a Project (inside an object the caller opened). */
 void mg_view_project_fields(mg_jw *w, const mg_project *p);
 void mg_view_project(mg_jw *w, const mg_project *p);
-/* What a Build shows besides its row: reproducibility (ids), and while it
- * is queued or running, its place in the queue (0: none) and what it does
- * (NULL: nothing known, e.g. not running here). */
+/* What a Build shows besides its row: reproducibility (ids, NULL: all
+ * empty), and while it is queued or running, its place in the queue (0:
+ * none) and what it does (NULL: nothing known, e.g. not running here). */
 typedef struct mg_build_extra {
-    const int64_t *same, *differ;
-    size_t n_same, n_differ;
+    const mg_build_siblings *siblings;
     int64_t queue_position;
     const mg_queue_progress *progress;
 } mg_build_extra;
@@ -207,7 +206,7 @@ void mg_view_catalog(mg_jw *w, const mg_catalog *cat);
 /* A pull worker of GET /workers. */
 void mg_view_worker(mg_jw *w, const mg_worker_info *k);
 
-/* A Build with its reproduced_by/differs_from (one store query for a
+/* A Build with its reproduced_by/differs_from/reproduces (one store query for a
  * succeeded build), queue_position (one count on an index for a queued
  * one) and progress (the queue's slots, no store, for a running one);
  * false when the store failed. */

@@ -286,18 +286,16 @@ bool mg_req_build_id(mg_req *r, int64_t *id)
 
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
 {
-    int64_t *same = NULL, *differ = NULL;
+    mg_build_siblings sib = {0};
     mg_build_extra x = {0};
     mg_queue_progress progress;
     mg_err e;
     if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
-        if (mg_store_build_siblings(r->api->o.store, b, &same, &x.n_same, &differ, &x.n_differ,
-                                    &e) != 0) {
+        if (mg_store_build_siblings(r->api->o.store, b, &sib, &e) != 0) {
             mg_reply_err(r, &e);
             return false;
         }
-        x.same = same;
-        x.differ = differ;
+        x.siblings = &sib;
     } else if (b->status == MG_STORED_QUEUED) {
         if (mg_store_build_queue_position(r->api->o.store, b->id, &x.queue_position, &e) != 0) {
             mg_reply_err(r, &e);
@@ -320,8 +318,7 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
     }
     mg_view_build(w, &shown, &x);
     if (x.progress) mg_queue_progress_free(&progress);
-    free(same);
-    free(differ);
+    mg_build_siblings_free(&sib);
     return true;
 }
 

@@ -204,8 +204,10 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const mg_build_extra *x)
     }
     mg_jw_kstring(w, "error", b->error);
     mg_jw_kstring(w, "worker", b->worker);
-    id_list(w, "reproduced_by", x->same, x->n_same);
-    id_list(w, "differs_from", x->differ, x->n_differ);
+    const mg_build_siblings none = {0}, *sib = x->siblings ? x->siblings : &none;
+    id_list(w, "reproduced_by", sib->reproduced_by, sib->n_reproduced_by);
+    id_list(w, "differs_from", sib->differs_from, sib->n_differs_from);
+    id_list(w, "reproduces", sib->reproduces, sib->n_reproduces);
     kid(w, "queue_position", x->queue_position);
     mg_jw_key(w, "progress");
     if (x->progress) {

@@ -1587,15 +1587,26 @@ void mg_queue_notify(mg_queue *q)
 int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
 {
     mg_stored_status was;
-    if (mg_store_build_cancel(q->o.store, id, &was, e)) return -1;
-    pthread_mutex_lock(&q->remote_log_lock); /* release_remote frees pull workers' logs */
+    /* release_remote frees pull workers' logs; and a pull worker's finish
+     * holds this lock from its end line to the store's answer, so of the
+     * two, the one the store takes also writes the log's last line */
+    pthread_mutex_lock(&q->remote_log_lock);
+    if (mg_store_build_cancel(q->o.store, id, &was, e)) {
+        pthread_mutex_unlock(&q->remote_log_lock);
+        return -1;
+    }
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
-    build_log *rlog = rs && !rs->preparing ? rs->rlog : NULL;
+    /* (end_logged: a finish the store refused on an I/O error already
+     * said how the worker ended) */
+    build_log *rlog = rs && !rs->preparing && !rs->end_logged ? rs->rlog : NULL;
     pthread_mutex_unlock(&q->lock);
     /* a pull worker's log ends with the cancel (a write publishes its size
      * under q->lock); remote_log_lock keeps the slot and its log meanwhile */
-    if (rlog) log_line(rlog, "%s", MG_QUEUE_CANCELLED);
+    if (rlog) {
+        log_line(rlog, "%s", MG_QUEUE_CANCELLED);
+        rs->end_logged = true;
+    }
     pthread_mutex_lock(&q->lock);
     /* a pull worker hears of it in its next heartbeat; its log ends here,
      * at the size recorded below (the threads' builds record theirs when
@@ -2443,28 +2454,30 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bo
         }
     }
     bool pinned = done->status == MG_STORED_SUCCEEDED;
+    /* held from the end line to the store's answer: a cancel takes it
+     * around its own store update and line, so a build's log never ends
+     * twice (the loser finds the build ended, or its slot gone) */
     pthread_mutex_lock(&q->remote_log_lock);
     pthread_mutex_lock(&q->lock);
     s = remote_slot(q, done->id);
     build_log *l = holds(s, done->lease, token) ? s->rlog : NULL;
     pthread_mutex_unlock(&q->lock);
-    if (l) {
-        /* once, though the worker may send its finish again after a
-         * failure of the store */
-        if (!s->end_logged && done->status == MG_STORED_SUCCEEDED)
-            log_line(l, "worker %s: succeeded", s->worker);
-        else if (!s->end_logged)
-            log_line(l, "worker %s: error: %s", s->worker, done->error ? done->error : "failed");
-        s->end_logged = true;
-        done->log_size = (int64_t)l->size;
-    }
-    pthread_mutex_unlock(&q->remote_log_lock);
     if (!l) {
+        pthread_mutex_unlock(&q->remote_log_lock);
         if (held) pthread_rwlock_unlock(&q->blobs_lock);
         if (pinned) end_pin(q, done->image_sha256, false);
         return no_lease(q, done->id, done->lease, token, NULL, e);
     }
+    /* once, though the worker may send its finish again after a failure
+     * of the store */
+    if (!s->end_logged && done->status == MG_STORED_SUCCEEDED)
+        log_line(l, "worker %s: succeeded", s->worker);
+    else if (!s->end_logged)
+        log_line(l, "worker %s: error: %s", s->worker, done->error ? done->error : "failed");
+    s->end_logged = true;
+    done->log_size = (int64_t)l->size;
     int r = mg_store_build_finish(q->o.store, done, e);
+    pthread_mutex_unlock(&q->remote_log_lock);
     /* before end_pin: an unpin excludes the holders of blobs_lock */
     if (held) pthread_rwlock_unlock(&q->blobs_lock);
     if (pinned) end_pin(q, done->image_sha256, r == 0);

@@ -291,13 +291,15 @@ static const char *const statement_sql[N_STATEMENTS] = {
     [ST_BUILD_REUSABLE] = "SELECT b.id FROM builds b JOIN artifacts a ON a.build_id = b.id"
                           " WHERE b.input_hash = ?1 AND b.status = 2 AND b.reused_from IS NULL"
                           " AND b.id != ?2 ORDER BY b.id LIMIT 1",
-    /* a pair counts when neither reused an image and one of the two ran
-     * every action (?3: the build asked about did): the SQL twin of
-     * mg_stored_build_ran_actions */
-    [ST_BUILD_SIBLINGS] = "SELECT b.id, a.sha256 FROM builds b JOIN artifacts a"
+    /* the other non-reused succeeded builds of the hash, with whether each
+     * ran every action (the SQL twin of mg_stored_build_ran_actions); ?3:
+     * the build asked about did, so every one counts (its `reproduces`) */
+    [ST_BUILD_SIBLINGS] = "SELECT b.id, a.sha256,"
+                          " b.actions > 0 AND b.hits = 0 AND b.remote_hits = 0 AS ran"
+                          " FROM builds b JOIN artifacts a"
                           " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
-                          " AND b.status = 2 AND b.reused_from IS NULL"
-                          " AND (?3 OR (b.actions > 0 AND b.hits = 0)) ORDER BY b.id",
+                          " AND b.status = 2 AND b.reused_from IS NULL AND (?3 OR ran)"
+                          " ORDER BY b.id",
     [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
     [ST_BLOB_ARTIFACT] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
     [ST_BLOB_SOURCES] = "SELECT 1 FROM builds WHERE sources_sha256 = ?1"
@@ -1507,41 +1509,54 @@ int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_
 
 bool mg_stored_build_ran_actions(const mg_stored_build *b)
 {
-    return !b->reused_from && b->actions > 0 && b->hits == 0;
+    return !b->reused_from && b->actions > 0 && b->hits == 0 && b->remote_hits == 0;
 }
 
-int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
-                            int64_t **differ, size_t *n_differ, mg_err *e)
+static void push_id(int64_t **list, size_t *n, int64_t id)
 {
-    *same = *differ = NULL;
-    *n_same = *n_differ = 0;
+    /* a power of two past 4: grow when n reaches one */
+    if (*n >= 4 ? (*n & (*n - 1)) == 0 : *n == 0)
+        *list = mg_xrealloc(*list, (*n < 4 ? 4 : *n * 2) * sizeof **list);
+    (*list)[(*n)++] = id;
+}
+
+void mg_build_siblings_free(mg_build_siblings *sib)
+{
+    free(sib->reproduced_by);
+    free(sib->differs_from);
+    free(sib->reproduces);
+    *sib = (mg_build_siblings){0};
+}
+
+int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, mg_build_siblings *out,
+                            mg_err *e)
+{
+    *out = (mg_build_siblings){0};
     if (!b->input_hash || b->status != MG_STORED_SUCCEEDED || !b->image_sha256 || b->reused_from)
         return 0;
     sqlite3_stmt *st = stmt(s, ST_BUILD_SIBLINGS, e);
     if (!st) return -1;
+    bool me_ran = mg_stored_build_ran_actions(b);
     bind_text(st, 1, b->input_hash);
     sqlite3_bind_int64(st, 2, b->id);
-    sqlite3_bind_int(st, 3, mg_stored_build_ran_actions(b));
-    size_t cap_same = 0, cap_differ = 0;
+    sqlite3_bind_int(st, 3, me_ran);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = col_int(st, 0);
         const char *sha = (const char *)sqlite3_column_text(st, 1);
         bool eq = sha && !strcmp(sha, b->image_sha256);
-        int64_t **list = eq ? same : differ;
-        size_t *n = eq ? n_same : n_differ, *cap = eq ? &cap_same : &cap_differ;
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 4;
-            *list = mg_xrealloc(*list, *cap * sizeof **list);
+        if (sqlite3_column_int(st, 2)) {
+            if (eq)
+                push_id(&out->reproduced_by, &out->n_reproduced_by, id);
+            else
+                push_id(&out->differs_from, &out->n_differs_from, id);
         }
-        (*list)[(*n)++] = col_int(st, 0);
+        if (me_ran && eq) push_id(&out->reproduces, &out->n_reproduces, id);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         db_failed(s, e);
-        free(*same);
-        free(*differ);
-        *same = *differ = NULL;
-        *n_same = *n_differ = 0;
+        mg_build_siblings_free(out);
         return -1;
     }
     return 0;

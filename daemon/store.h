@@ -227,19 +227,28 @@ int64_t mg_store_build_find_reusable(mg_store *s, const char *input_hash, int64_
                                      mg_err *e);
 /* Whether build `b` made its image by running every action of it: not a
  * reuse of an earlier build's image, and no action served by the local or
- * the remote cache (a forced build, a rebuild, a build on a cold cache).
- * Only such a build can tell whether an image is reproducible: one that
- * reused an image or cached outputs copied the bytes it is compared with. */
+ * the remote cache (`hits` counts both; `remote_hits` is checked too, as a
+ * pull worker reports both): a forced build, a rebuild, a build on a cold
+ * cache. Only such a build tells whether an image is reproducible: one that
+ * reused an image or cached outputs copied bytes another build made. */
 bool mg_stored_build_ran_actions(const mg_stored_build *b);
-/* Reproducibility, as builder-web shows it: the other succeeded builds
- * with the same input hash whose image has the same sha256 (`same`) or
- * another (`differ`), ascending ids. A pair counts only when neither
- * build reused an image (reused_from) and at least one of the two ran
- * every action (mg_stored_build_ran_actions), so the relation is
- * symmetric: if C is in B's list, B is in C's. A build that reused an
- * image has empty lists. */
-int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, int64_t **same, size_t *n_same,
-                            int64_t **differ, size_t *n_differ, mg_err *e);
+/* Reproducibility of build X, as builder-web shows it (docs/daemon.md):
+ * the other succeeded builds Y with X's input hash, neither X nor Y a
+ * reuse (reused_from), ascending ids, split by who gives the evidence:
+ * - reproduced_by: Y ran every action (mg_stored_build_ran_actions) and
+ *   made X's sha256; differs_from: likewise, another sha256;
+ * - reproduces: X ran every action and made Y's sha256 (the builds X's own
+ *   run confirmed; Y may have taken cached outputs).
+ * So Y is in X's reproduced_by exactly when X is in Y's reproduces. Two
+ * builds that both took cached outputs are in none of each other's lists.
+ * The lists are malloc'd (NULL when empty): mg_build_siblings_free. */
+typedef struct mg_build_siblings {
+    int64_t *reproduced_by, *differs_from, *reproduces;
+    size_t n_reproduced_by, n_differs_from, n_reproduces;
+} mg_build_siblings;
+int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, mg_build_siblings *out,
+                            mg_err *e);
+void mg_build_siblings_free(mg_build_siblings *sib);
 /* Records the size of a finished build's log (what GET .../log serves). */
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
 /* Whether a row still names blob `sha256`: an artifact (`artifact`), or

@@ -655,6 +655,19 @@ def stop_shared():
         d.finish()  # stops it if it runs, removes its files
 
 
+def finish_daemons(daemons):
+    """tearDownModule of a file whose tests start daemons of their own (a
+    list filled as they start them): ends what each left running (its
+    compilers), then stops it (exit status, sanitizers) when it still runs,
+    and removes its files."""
+    for d in daemons:
+        kill_pids(processes_mentioning(d.data, d.pids()))
+        if d.proc is not None:
+            d.finish()
+        else:
+            d.cleanup()
+
+
 def project_module(state, project, prefix):
     """setUpModule and tearDownModule of a file whose cases share one
     daemon holding the hello project `project`, and a scratch directory

@@ -23,12 +23,7 @@ KEEP = []  # daemons to finish whatever happens
 
 
 def tearDownModule():
-    for d in KEEP:
-        harness.kill_pids(harness.processes_mentioning(d.data, d.pids()))
-        if d.proc is not None:
-            d.finish()
-        else:
-            d.cleanup()
+    harness.finish_daemons(KEEP)
 
 
 def quick_check(path):

@@ -2,11 +2,13 @@
 """Reproducibility as builder-web shows it, the build log's steps and its
 end, and the live fields of a build (issue 21).
 
-- `reproduced_by` / `differs_from`: a build that reused an earlier image
-  (`reused_from`) reproduces nothing and lists nothing; a forced build
-  (every action run) with the same bytes reproduces the builds of the same
-  input hash, in both directions; builds whose bytes differ (a source
-  using __TIMESTAMP__, the time the daemon unpacked it) list each other.
+- `reproduced_by` / `differs_from` / `reproduces`: a build that reused an
+  earlier image (`reused_from`) reproduces nothing and lists nothing; two
+  builds that took cached outputs do not list each other; a forced build
+  (every action run) with the same bytes reproduces them (its
+  `reproduces`, their `reproduced_by`), and two forced builds reproduce
+  each other; builds whose bytes differ (a source using __TIMESTAMP__, the
+  time the daemon unpacked it) list the full runs among them.
 - The log: every step has a "LABEL: started" line before its "LABEL: ran
   in N ms" line; the build's end is said once and truthfully: one
   "error: ..." line for a failed build, "cancelled by a user" (no error)
@@ -33,12 +35,7 @@ def setUpModule():
 
 def tearDownModule():
     try:
-        for d in KEEP:
-            harness.kill_pids(harness.processes_mentioning(d.data, d.pids()))
-            if d.proc is not None:
-                d.finish()
-            else:
-                d.cleanup()
+        harness.finish_daemons(KEEP)
     finally:
         harness.stop_shared()
 
@@ -70,6 +67,10 @@ def complete_log(d, build_id, timeout=10):
         time.sleep(0.05)
 
 
+def ran_every_action(b):
+    return b["reused_from"] is None and b["cache"]["actions"] > 0 and b["cache"]["hits"] == 0
+
+
 class Reproducibility(ApiTest):
     def test_reuse_is_not_reproduction(self):
         self.d.create_project(own_project("rep"))
@@ -78,22 +79,63 @@ class Reproducibility(ApiTest):
         self.assertEqual(b["reused_from"], a["id"])
         self.assertEqual(b["image"]["sha256"], a["image"]["sha256"])
         # a reuse copied the bytes: it tells nothing, either way
-        self.assertEqual(b["reproduced_by"], [])
-        self.assertEqual(b["differs_from"], [])
+        self.assertEqual((b["reproduced_by"], b["differs_from"], b["reproduces"]), ([], [], []))
         self.assertNotIn(b["id"], self.d.build(a["id"])["reproduced_by"])
 
         f = self.d.build_and_wait("rep", {"force": True})
         self.assertIsNone(f["reused_from"])
         self.assertEqual(f["cache"]["hits"], 0, f["cache"])
         self.assertEqual(f["image"]["sha256"], a["image"]["sha256"], "not reproducible")
-        self.assertEqual(f["reproduced_by"], [a["id"]])
+        self.assertEqual(f["reproduces"], [a["id"]])
+        # a's own run counts only when it ran every action too
+        self.assertEqual(f["reproduced_by"], [a["id"]] if ran_every_action(a) else [])
         self.assertEqual(f["differs_from"], [])
         self.assertEqual(self.d.build(a["id"])["reproduced_by"], [f["id"]])
         self.assertEqual(self.d.build(b["id"])["reproduced_by"], [])
         # the list views carry the same fields
         listed = {x["id"]: x for x in self.d.get("/builds?project=rep").json}
         self.assertEqual(listed[a["id"]]["reproduced_by"], [f["id"]])
+        self.assertEqual(listed[f["id"]]["reproduces"], [a["id"]])
         self.assertEqual(listed[b["id"]]["reproduced_by"], [])
+
+    def test_cached_builds_reproduced_by_a_forced_one(self):
+        # the runtime in the cache: each build below takes it from there
+        self.d.create_project(own_project("warm"))
+        self.d.build_and_wait("warm")
+        self.d.create_project(own_project("part"))
+        # both at once (2 workers): neither finished when the other looked
+        # for an image to reuse; they share the cache meanwhile
+        ids = [self.d.start_build("part")["id"] for _ in range(2)]
+        a, b = [self.d.wait_build(i) for i in ids]
+        for x in (a, b):
+            self.assertEqual(x["status"], "succeeded", self.d.log(x["id"])[-2000:])
+            self.assertIsNone(x["reused_from"], x)
+            self.assertGreater(x["cache"]["hits"], 0, x["cache"])
+        self.assertEqual(a["image"]["sha256"], b["image"]["sha256"], "not reproducible")
+        # cached outputs copied bytes: the two prove nothing to each other
+        for x in (a, b):
+            self.assertEqual((x["reproduced_by"], x["differs_from"], x["reproduces"]),
+                             ([], [], []), x)
+
+        f = self.d.build_and_wait("part", {"force": True})
+        self.assertEqual(f["cache"]["hits"], 0, f["cache"])
+        self.assertEqual(f["image"]["sha256"], a["image"]["sha256"], "not reproducible")
+        self.assertEqual(f["reproduces"], ids)
+        self.assertEqual(f["reproduced_by"], [])
+        self.assertEqual(f["differs_from"], [])
+        for i in ids:
+            x = self.d.build(i)
+            self.assertEqual((x["reproduced_by"], x["differs_from"], x["reproduces"]),
+                             ([f["id"]], [], []), x)
+
+        # a second full run: the two full runs reproduce each other
+        g = self.d.build_and_wait("part", {"force": True})
+        self.assertEqual(g["reproduced_by"], [f["id"]])
+        self.assertEqual(g["reproduces"], ids + [f["id"]])
+        f = self.d.build(f["id"])
+        self.assertEqual(f["reproduced_by"], [g["id"]])
+        self.assertEqual(f["reproduces"], ids + [g["id"]])
+        self.assertEqual(self.d.build(ids[0])["reproduced_by"], [f["id"], g["id"]])
 
     def test_differing_bytes_both_ways(self):
         # __TIMESTAMP__ is the source's mtime: when the daemon unpacked it
@@ -113,10 +155,16 @@ class Reproducibility(ApiTest):
         ids = [n0["id"], x["id"], y["id"]]
         shas = {self.d.build(i)["image"]["sha256"] for i in ids}
         self.assertEqual(len(shas), 3, "the builds were meant to differ")
+        # each lists the others that ran every action (x and y; n0 when it
+        # took nothing from the cache)
+        ran = [i for i in ids if ran_every_action(self.d.build(i))]
+        self.assertIn(x["id"], ran)
+        self.assertIn(y["id"], ran)
         for i in ids:
             b = self.d.build(i)
             self.assertEqual(b["reproduced_by"], [], b)
-            self.assertEqual(b["differs_from"], [j for j in ids if j != i], b)
+            self.assertEqual(b["reproduces"], [], b)
+            self.assertEqual(b["differs_from"], [j for j in ran if j != i], b)
         self.assertEqual(self.d.build(r["id"])["differs_from"], [])
 
 

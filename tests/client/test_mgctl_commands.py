@@ -346,7 +346,7 @@ class BuildRecords(mh.MgctlTest):
         self.assertEqual(j["rebuild_of"], b["id"])
         self.assertEqual(j["status"], "succeeded")
         self.assertEqual(j["image"]["sha256"], b["image"]["sha256"])  # reproducible
-        self.assertIn(b["id"], j["reproduced_by"])
+        self.assertIn(b["id"], j["reproduces"])  # the rebuild ran every action
         # without --wait: queued, the id on the line
         r = self.mgctl("rebuild", str(b["id"]))
         self.assertRegex(r.text, r"^build \d+ (queued|running|succeeded)")

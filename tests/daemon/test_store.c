@@ -152,13 +152,6 @@ static int64_t finished_build(int64_t project_id, const char *target, mg_stored_
     return id;
 }
 
-static bool contains(const int64_t *ids, size_t n, int64_t id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] == id) return true;
-    return false;
-}
-
 /* ---- open, schema, migrations ------------------------------------------- */
 
 TestSuite(open, .init = setup, .fini = teardown, .timeout = 60);
@@ -1500,92 +1493,83 @@ static int64_t built(int64_t p, const char *hash, const char *image, int64_t hit
     return id;
 }
 
-/* The lists of build `id`: *same and *differ (to free). */
-static void siblings_of(int64_t id, int64_t **same, size_t *n_same, int64_t **differ,
-                        size_t *n_differ)
+/* Whether list `ids` is exactly `want` (n_want ids, ascending). */
+static bool ids_are(const int64_t *ids, size_t n, const int64_t *want, size_t n_want)
+{
+    if (n != n_want) return false;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] != want[i]) return false;
+    return true;
+}
+
+#define IDS(...)                                                                                   \
+    ((const int64_t[]){__VA_ARGS__}), sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
+#define NO_IDS NULL, 0
+
+/* Asserts build `id`'s three lists. */
+static void lists_are(int64_t id, const int64_t *by, size_t n_by, const int64_t *differs,
+                      size_t n_differs, const int64_t *reproduces, size_t n_reproduces)
 {
     mg_stored_build b;
+    mg_build_siblings sib;
     cr_assert_eq(mg_store_build_get(st, id, false, &b, &err), 0, "%s", err.msg);
-    cr_assert_eq(mg_store_build_siblings(st, &b, same, n_same, differ, n_differ, &err), 0, "%s",
-                 err.msg);
+    cr_assert_eq(mg_store_build_siblings(st, &b, &sib, &err), 0, "%s", err.msg);
+    cr_assert(ids_are(sib.reproduced_by, sib.n_reproduced_by, by, n_by),
+              "build %lld: reproduced_by has %zu ids", (long long)id, sib.n_reproduced_by);
+    cr_assert(ids_are(sib.differs_from, sib.n_differs_from, differs, n_differs),
+              "build %lld: differs_from has %zu ids", (long long)id, sib.n_differs_from);
+    cr_assert(ids_are(sib.reproduces, sib.n_reproduces, reproduces, n_reproduces),
+              "build %lld: reproduces has %zu ids", (long long)id, sib.n_reproduces);
+    mg_build_siblings_free(&sib);
     mg_stored_build_free(&b);
 }
 
-Test(builds, siblings_same_and_different_images)
+Test(builds, siblings_only_a_full_run_reproduces)
 {
     int64_t p = new_project("p");
     char hash[65];
     strcpy(hash, hexof("H"));
     int64_t me = built(p, hash, "X", 0, 0);       /* ran every action */
     int64_t same1 = built(p, hash, "X", 0, 0);    /* so did this one */
-    int64_t differ1 = built(p, hash, "Y", 0, 0);  /* another image */
+    int64_t differ1 = built(p, hash, "Y", 0, 0);  /* another image, every action */
     int64_t cached = built(p, hash, "X", 4, 0);   /* took 4 outputs from the cache */
     int64_t cached2 = built(p, hash, "X", 10, 0); /* took all of them */
+    int64_t cachedy = built(p, hash, "Y", 3, 0);  /* took 3, made differ1's image */
     int64_t failed = finished_build(p, "t", MG_STORED_FAILED, hash, NULL, 0);
     int64_t reused = built(p, hash, "X", 0, me);      /* copied me's image */
     int64_t other = built(p, hexof("H2"), "X", 0, 0); /* other inputs */
 
-    int64_t *same, *differ;
-    size_t n_same, n_differ;
-    siblings_of(me, &same, &n_same, &differ, &n_differ);
-    cr_assert_eq(n_same, 3);
-    cr_assert(contains(same, n_same, same1) && contains(same, n_same, cached) &&
-              contains(same, n_same, cached2));
-    cr_assert_eq(n_differ, 1);
-    cr_assert_eq(differ[0], differ1);
-    cr_assert_not(contains(same, n_same, me) || contains(same, n_same, failed) ||
-                  contains(same, n_same, reused) || contains(same, n_same, other));
-    free(same);
-    free(differ);
+    /* reproduced_by / differs_from: the builds that ran every action;
+     * reproduces: when the build itself did, every build with its bytes */
+    lists_are(me, IDS(same1), IDS(differ1), IDS(same1, cached, cached2));
+    lists_are(same1, IDS(me), IDS(differ1), IDS(me, cached, cached2));
+    lists_are(differ1, NO_IDS, IDS(me, same1), IDS(cachedy));
+    /* builds that took cached outputs are compared with full runs only */
+    lists_are(cached, IDS(me, same1), IDS(differ1), NO_IDS);
+    lists_are(cached2, IDS(me, same1), IDS(differ1), NO_IDS);
+    lists_are(cachedy, IDS(differ1), IDS(me, same1), NO_IDS);
+    /* a reuse copied the bytes, a failed build has none, and a hash alone
+     * has nothing to compare with */
+    lists_are(reused, NO_IDS, NO_IDS, NO_IDS);
+    lists_are(failed, NO_IDS, NO_IDS, NO_IDS);
+    lists_are(other, NO_IDS, NO_IDS, NO_IDS);
+}
 
-    /* a build that took outputs from the cache is compared with those that
-     * ran every action only: not with another one that took some */
-    siblings_of(cached, &same, &n_same, &differ, &n_differ);
-    cr_assert_eq(n_same, 2);
-    cr_assert(contains(same, n_same, me) && contains(same, n_same, same1));
-    cr_assert_eq(n_differ, 1);
-    cr_assert_eq(differ[0], differ1);
-    free(same);
-    free(differ);
-
-    /* symmetric: whoever lists X is listed by X */
-    int64_t all[] = {me, same1, differ1, cached, cached2, failed, reused, other};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
-        int64_t *s1, *d1;
-        size_t ns1, nd1;
-        siblings_of(all[i], &s1, &ns1, &d1, &nd1);
-        for (size_t k = 0; k < ns1 + nd1; k++) {
-            int64_t peer = k < ns1 ? s1[k] : d1[k - ns1];
-            int64_t *s2, *d2;
-            size_t ns2, nd2;
-            siblings_of(peer, &s2, &ns2, &d2, &nd2);
-            cr_assert(contains(k < ns1 ? s2 : d2, k < ns1 ? ns2 : nd2, all[i]),
-                      "%lld lists %lld, not the other way round", (long long)all[i],
-                      (long long)peer);
-            free(s2);
-            free(d2);
-        }
-        free(s1);
-        free(d1);
-    }
-
-    /* a reuse copied the bytes: it reproduces nothing and differs from nothing */
-    siblings_of(reused, &same, &n_same, &differ, &n_differ);
-    cr_assert_eq(n_same + n_differ, 0);
-    free(same);
-    free(differ);
-
-    /* a build that did not succeed has no siblings */
-    siblings_of(failed, &same, &n_same, &differ, &n_differ);
-    cr_assert_eq(n_same + n_differ, 0);
-    free(same);
-    free(differ);
-
-    /* nor one alone with its hash */
-    siblings_of(other, &same, &n_same, &differ, &n_differ);
-    cr_assert_eq(n_same + n_differ, 0);
-    free(same);
-    free(differ);
+/* The review's case: two builds that took some of each other's cached
+ * outputs, then a forced rebuild with the same bytes. */
+Test(builds, siblings_forced_rebuild_of_cached_builds)
+{
+    int64_t p = new_project("p");
+    char hash[65];
+    strcpy(hash, hexof("H"));
+    int64_t a = built(p, hash, "X", 6, 0);
+    int64_t b = built(p, hash, "X", 4, 0);
+    lists_are(a, NO_IDS, NO_IDS, NO_IDS);
+    lists_are(b, NO_IDS, NO_IDS, NO_IDS);
+    int64_t forced = built(p, hash, "X", 0, 0);
+    lists_are(forced, NO_IDS, NO_IDS, IDS(a, b));
+    lists_are(a, IDS(forced), NO_IDS, NO_IDS);
+    lists_are(b, IDS(forced), NO_IDS, NO_IDS);
 }
 
 Test(builds, queue_position_counts_the_older_queued_builds)
