@@ -3,7 +3,8 @@
 worker in Python that speaks the protocol: claims (204 after wait_ms, a
 toolchain never handed a build it does not match), the snapshot (a tar
 python opens, with the project's files, also PUT to the remote cache), log
-posts by offset (idempotent, 416 past the end), heartbeats with cancel, the
+posts by offset (idempotent, 416 past the end), heartbeats with cancel, a
+finish and a cancel racing (the log ends once, with the winner's line), the
 lease (expired: queued again under the next lease, the log says so, the lost
 worker's late log, heartbeat and finish get 409), image uploads (a wrong hash
 or not an image refused), finish (412 without the image, then upload, then
@@ -22,6 +23,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -304,6 +306,40 @@ class WorkerTest(ApiTest):
                          "conflict")
         self.assertError(self.w("POST", "/workers/builds/999999/heartbeat?lease=1"), 404,
                          "not_found")
+
+    def test_a_cancel_racing_a_finish_ends_the_log_once(self):
+        # the finish and the cancel at the same moment, again and again:
+        # whichever the store takes writes the log's one end line
+        outcomes = {}
+        for _ in range(100):
+            job = self.take()
+            gate, res = threading.Barrier(2), {}
+
+            def finish():
+                gate.wait()
+                res["finish"] = self.w("POST", "/workers/builds/%d/finish" % job["build"],
+                                       {"lease": job["lease"], "status": "failed",
+                                        "error": "boom"}).status
+
+            def cancel():
+                gate.wait()
+                res["cancel"] = self.d.post("/builds/%d/cancel" % job["build"]).status
+
+            threads = [threading.Thread(target=f) for f in (finish, cancel)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            b = self.d.build(job["build"])
+            ends = [l.split("] ", 1)[-1] for l in self.d.log(job["build"]).splitlines()]
+            ends = [l for l in ends if l in ("worker w1: error: boom", "cancelled by a user")]
+            want = {"failed": "worker w1: error: boom", "cancelled": "cancelled by a user"}
+            self.assertIn(b["status"], want, b)
+            self.assertEqual(ends, [want[b["status"]]], (res, b["status"]))
+            # the loser hears that the build ended
+            self.assertEqual(sorted(res.values()), [200, 409], res)
+            outcomes[b["status"]] = outcomes.get(b["status"], 0) + 1
+        sys.stderr.write("finish/cancel races won: %s\n" % outcomes)
 
     def test_an_expired_lease_queues_the_build_again(self):
         job = self.take("lost")
