@@ -582,7 +582,8 @@ function buildFacts(b) {
     b.reused_from ? fact("reused_from", "reused from", h("a", { href: "#/builds/" + b.reused_from }, "#" + b.reused_from)) : null,
     b.rebuild_of ? fact("rebuild_of", "rebuild of", h("a", { href: "#/builds/" + b.rebuild_of }, "#" + b.rebuild_of)) : null,
     fact("reproduced_by", "reproduced by", ids(b.reproduced_by)),
-    fact("differs_from", "differs from", ids(b.differs_from)));
+    fact("differs_from", "differs from", ids(b.differs_from)),
+    fact("reproduces", "reproduces", ids(b.reproduces)));
 }
 
 async function downloadImage(b) {

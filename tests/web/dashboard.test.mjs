@@ -45,7 +45,7 @@ const UI_TIMEOUT_MS = 15_000;
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'interrupted'];
 const STATUSES = ['queued', 'running', ...TERMINAL];
 const FACTS = ['target', 'arch', 'keys', 'commit', 'config_version', 'input_hash', 'created_at',
-  'started_at', 'finished_at', 'duration', 'cache', 'reproduced_by', 'differs_from'];
+  'started_at', 'finished_at', 'duration', 'cache', 'reproduced_by', 'differs_from', 'reproduces'];
 // Said without the words themselves, so that this program's own output never
 // matches CTest's FAIL_REGULAR_EXPRESSION.
 const SANITIZER_RE = new RegExp(['runtime', 'error'].join(' ') + '|' + 'Sani' + 'tizer');
@@ -774,7 +774,7 @@ async function flowLogFallback() {
     config_version: 1, ref: null, commit: null, sources_sha256: '0'.repeat(64), input_hash: '1'.repeat(64),
     force: false, rebuild_of: null, reused_from: null, created_at: '2026-01-01T00:00:00Z',
     started_at: '2026-01-01T00:00:01Z', finished_at: '2026-01-01T00:00:02Z', duration_ms: 1000, cache: null,
-    image: null, error: null, reproduced_by: [], differs_from: [], log_size: logs[id].length,
+    image: null, error: null, reproduced_by: [], differs_from: [], reproduces: [], log_size: logs[id].length,
   });
   const notFound = { status: 404, json: { error: { code: 'not_found', message: 'not resolved', details: [] } } };
   await page.route((url) => url.origin === daemon.origin && /^\/builds\/90000[12](\/|$)/.test(url.pathname), async (route) => {
