@@ -526,7 +526,7 @@ int mg_cmd_status(mg_ctl *c)
                  mg_json_str(img, "sha256") ? mg_json_str(img, "sha256") : "?");
         mg_table_rowv(&t, "image", line[6]);
     }
-    char ids[3][256];
+    char ids[4][256];
     if (mg_json_has(b, "reused_from")) {
         snprintf(ids[0], sizeof ids[0], "build %lld", mg_json_int(b, "reused_from", 0));
         mg_table_rowv(&t, "reused from", ids[0]);
@@ -539,6 +539,10 @@ int mg_cmd_status(mg_ctl *c)
     mg_table_rowv(&t, "reproduced by", ids[1]);
     join_ids(cJSON_GetObjectItemCaseSensitive(b, "differs_from"), ids[2], sizeof ids[2]);
     mg_table_rowv(&t, "differs from", ids[2]);
+    /* the other direction: the builds this one, having run every action
+     * itself, reproduced (docs/daemon.md, "Reproducibility") */
+    join_ids(cJSON_GetObjectItemCaseSensitive(b, "reproduces"), ids[3], sizeof ids[3]);
+    mg_table_rowv(&t, "reproduces", ids[3]);
     if (mg_json_has(b, "error")) mg_table_rowv(&t, "error", mg_json_str(b, "error"));
     char logsz[32];
     mg_fmt_size(mg_json_int(b, "log_size", 0), logsz, sizeof logsz);

@@ -29,13 +29,14 @@ class WrongShapes(Fake):
             if h.path == "/builds/1":
                 send_json(h, {"id": 1, "status": "succeeded", "target": "unix",
                               "keys": ["a", 1, {"b": 2}], "reproduced_by": [1e300, 7],
-                              "log_size": -1e300})
+                              "reproduces": [8, "x", 9], "log_size": -1e300})
             else:
                 send(h, 404, NOT_FOUND)
         r = self.mgctl("status", "1", url=self.serve(answer))
         self.assertRegex(r.text, r"(?m)^status\s+succeeded$")
         self.assertRegex(r.text, r"(?m)^keys\s+-$")
         self.assertRegex(r.text, r"(?m)^reproduced by\s+7$")
+        self.assertRegex(r.text, r"(?m)^reproduces\s+8, 9$")
         self.assertRegex(r.text, r"(?m)^log\s+0 B$")
 
 
