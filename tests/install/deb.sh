@@ -4,7 +4,8 @@
 # has no docs/man/), its control fields (name, version, Debian 12
 # dependencies, maintainer scripts, md5sums) and file list (/usr, the unit
 # in /lib/systemd/system naming /usr/bin/mgd, the copyright and
-# changelog, stripped binaries, nothing of /usr/local), then the mgd
+# changelog, stripped binaries, nothing of /usr/local, the completions
+# where zsh and fish find them unconfigured), then the mgd
 # unpacked from it runs, finding its module in usr/lib/mgd
 # (docs/install.md).
 # usage: deb.sh BUILD_DIR SOURCE_DIR
@@ -50,7 +51,8 @@ done
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$tmp/files"
 for f in /usr/bin/mgd /usr/bin/mgctl /usr/lib/mgd/mgd-serve.so /lib/systemd/system/mgd.service \
     /usr/share/doc/mgd/copyright /usr/share/doc/mgd/changelog.Debian.gz \
-    /usr/share/bash-completion/completions/mgctl /usr/share/lintian/overrides/mgd; do
+    /usr/share/bash-completion/completions/mgctl /usr/share/zsh/vendor-completions/_mgctl \
+    /usr/share/fish/vendor_completions.d/mgctl.fish /usr/share/lintian/overrides/mgd; do
     grep -qx "$f" "$tmp/files" || fail "$f is not in the package"
 done
 if grep -E '^/usr/local|/tests?/|bench' "$tmp/files"; then fail "the package has files it must not"; fi
@@ -63,6 +65,10 @@ for f in usr/bin/mgd usr/bin/mgctl usr/lib/mgd/mgd-serve.so; do
     if readelf -S "$tmp/x/$f" | grep -q '\.symtab'; then fail "$f is not stripped"; fi
 done
 [ "$("$tmp/x/usr/bin/mgd" --version)" = "mgd $version" ] || fail "the packaged mgd: $("$tmp/x/usr/bin/mgd" --version 2>&1)"
+# zsh and fish find the completions with no configuration (XDG_DATA_DIRS unset)
+root=$tmp/x/usr
+zsh_finds /usr share/zsh/vendor-completions
+fish_finds /usr share/fish/vendor_completions.d
 # serve's help is the module's
 help=$("$tmp/x/usr/bin/mgd" serve --help 2>&1) || true
 [[ "$help" == "usage: mgd serve"* ]] || fail "the packaged mgd cannot run its daemon module: $help"
