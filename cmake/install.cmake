@@ -6,6 +6,17 @@ include(GNUInstallDirs)
 
 install(TARGETS mgd mgctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
+# The installed programs and module are linked with their relocations
+# read-only after start (relro) and every symbol bound at load time (now),
+# so that no writable table of function pointers is left to overwrite, as
+# Debian links its packages (lintian's hardening-no-bindnow). The images
+# mgd builds are linked by mgd's own toolchain, not here.
+foreach(target mgd mgctl mgd_serve mg-spt)
+  if(TARGET ${target})
+    target_link_options(${target} PRIVATE "LINKER:-z,relro,-z,now")
+  endif()
+endforeach()
+
 # mgd's private files (the daemon module and the spt tender) go where mgd
 # looks for them: ../lib/mgd from the folder of the mgd executable
 # (base/fsutil.h, mg_own_file), Debian's place for a program's helpers,

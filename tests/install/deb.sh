@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The .deb: cpack -G DEB from the build tree (into a temporary folder),
 # lintian with no error and no warning (but no-manual-page while the tree
-# has no docs/man/), its control fields (name, version, Debian 12
+# has no docs/man/), and, from an optimised tree without sanitizers, no
+# hardening remark either (-I: relro, bind now, fortified calls), its control fields (name, version, Debian 12
 # dependencies, maintainer scripts, md5sums) and file list (/usr, the unit
 # in /lib/systemd/system naming /usr/bin/mgd, the copyright and
 # changelog, stripped binaries, nothing of /usr/local, the completions
@@ -22,12 +23,22 @@ version=$(sed -n 's/^project(mgd VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.tx
 deb=$tmp/pkg/mgd_${version}-1_$(dpkg --print-architecture).deb
 [ -f "$deb" ] || fail "no $(basename "$deb"): $(ls "$tmp/pkg")"
 
-# lintian: errors and warnings fail
+# lintian: errors and warnings fail, and remarks of hardening where the
+# tree builds hardened (the top CMakeLists.txt: _FORTIFY_SOURCE in
+# optimised builds without sanitizers or the fuzzer; relro and bind now in
+# all, cmake/install.cmake)
 suppress=()
 [ -e "$src/docs/man/mgd.1" ] || suppress=(--suppress-tags no-manual-page)
-lintian --fail-on error,warning "${suppress[@]}" "$deb" >"$tmp/lintian.log" 2>&1 ||
+lintian -I --fail-on error,warning "${suppress[@]}" "$deb" >"$tmp/lintian.log" 2>&1 ||
     { cat "$tmp/lintian.log"; fail "lintian fails the package"; }
 if grep -E '^[EW]: ' "$tmp/lintian.log"; then fail "lintian has errors or warnings"; fi
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
+hardening='hardening-no-(bindnow|relro|pie)'
+if [[ "$(cache CMAKE_BUILD_TYPE)" =~ ^(Release|RelWithDebInfo|MinSizeRel)$ ]] &&
+    [[ ! "$(cache MGD_SANITIZE)$(cache MGD_FUZZ)" =~ ON ]]; then
+    hardening='hardening-no-(bindnow|relro|pie|fortify-functions)'
+fi
+if grep -E "^I: .*$hardening" "$tmp/lintian.log"; then fail "the binaries are not hardened"; fi
 
 # control
 field() { dpkg-deb -f "$deb" "$1"; }

@@ -43,9 +43,13 @@ printf '%s\n' "${want[@]}" | sort >"$tmp/want"
 extra=$(comm -23 "$tmp/files" "$tmp/want" | grep -Ev '^share/doc/mgd/docs/([a-z-]+|README)\.(md|svg)$' || true)
 [ -z "$extra" ] || fail "installed but not expected (a test, a benchmark?): $extra"
 [ -z "$(cd "$root" && find . -type l)" ] || fail "links installed: $(cd "$root" && find . -type l)"
-# the programs carry no search path into the build tree
-for f in bin/mgd bin/mgctl lib/mgd/mgd-serve.so; do
+# the programs carry no search path into the build tree, and are linked
+# with relro and bind now (cmake/install.cmake)
+for f in bin/mgd bin/mgctl lib/mgd/mgd-serve.so lib/mgd/mg-spt; do
+    [ -e "$root/$f" ] || continue
     if readelf -d "$root/$f" | grep -E 'R(UN)?PATH'; then fail "$f has an RPATH"; fi
+    readelf -lW "$root/$f" | grep -q GNU_RELRO || fail "$f is not linked with -z relro"
+    readelf -dW "$root/$f" | grep -qE 'FLAGS.*BIND_NOW' || fail "$f is not linked with -z now"
 done
 # the man pages are gzip, the completions what mgctl prints
 for f in "$root"/share/man/man*/*.gz; do
