@@ -50,18 +50,21 @@ done
 
 # ---- a refused start is not restarted --------------------------------------
 prevent=" $(sed -n 's/^RestartPreventExitStatus=//p' "$unit") "
-# refused WHY ARGS...: mgd serve ARGS exits, with a status in $prevent
+# refused WHY SAYS ARGS...: mgd serve ARGS exits saying SAYS (a grep
+# pattern: refused for that reason), with a status in $prevent
 refused() {
-    local why=$1 status=0
-    shift
+    local why=$1 says=$2 status=0
+    shift 2
     timeout 120 "$root/bin/mgd" serve "$@" >"$tmp/refused.log" 2>&1 || status=$?
     [ "$status" -ne 0 ] && [ "$status" -ne 124 ] ||
         fail "mgd serve did not refuse to start ($why): status $status: $(cat "$tmp/refused.log")"
+    grep -q -e "$says" "$tmp/refused.log" ||
+        fail "mgd serve refused to start, but not because $why: $(cat "$tmp/refused.log")"
     [[ "$prevent" == *" $status "* ]] ||
         fail "mgd serve exits $status when $why, which the unit restarts for ever (RestartPreventExitStatus=$prevent)"
     echo "unit_verify: $why: exit $status, not restarted"
 }
 serve "$tmp/data"
-refused "its port is taken" --data "$tmp/data2" --listen "${url#http://}" --workers 1
-refused "an option is bad" --data "$tmp/data3" --workers none
-echo "unit_verify: systemd-analyze verify of the installed unit: no warning"
+refused "its port is taken" "cannot listen on" --data "$tmp/data2" --listen "${url#http://}" --workers 1
+refused "an option is bad" "--workers takes a number" --data "$tmp/data3" --workers none
+echo "unit_verify: systemd-analyze verify of the installed unit: no warning; refused starts not restarted"
