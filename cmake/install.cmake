@@ -6,6 +6,17 @@ include(GNUInstallDirs)
 
 install(TARGETS mgd mgctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
+# The installed programs and module are linked with their relocations
+# read-only after start (relro) and every symbol bound at load time (now),
+# so that no writable table of function pointers is left to overwrite, as
+# Debian links its packages (lintian's hardening-no-bindnow). The images
+# mgd builds are linked by mgd's own toolchain, not here.
+foreach(target mgd mgctl mgd_serve mg-spt)
+  if(TARGET ${target})
+    target_link_options(${target} PRIVATE "LINKER:-z,relro,-z,now")
+  endif()
+endforeach()
+
 # mgd's private files (the daemon module and the spt tender) go where mgd
 # looks for them: ../lib/mgd from the folder of the mgd executable
 # (base/fsutil.h, mg_own_file), Debian's place for a program's helpers,
@@ -40,10 +51,19 @@ endforeach()
 add_custom_target(man_pages ALL DEPENDS ${man_outputs})
 
 # mgctl's completion scripts, printed by the mgctl just built: one per
-# shell of this list, in the folder each shell's packages use on Debian.
+# shell of this list, each in a folder its shell searches by default on
+# Debian 12 (docs/install.md): a folder, the file's name, and optionally
+# the folder for the prefix /usr. zsh's $fpath has
+# /usr/local/share/zsh/site-functions and /usr/share/zsh/vendor-completions
+# (Debian's packages' place) but neither of the others, so its folder
+# depends on the prefix, which is known only at install time (`cmake
+# --install --prefix`, cpack's /usr). fish reads
+# PREFIX/share/fish/vendor_completions.d for a prefix whose share/ is in
+# $XDG_DATA_DIRS, and /usr's always.
 set(MGCTL_COMPLETION_SHELLS bash zsh fish)
 set(MGD_COMPLETION_DEST_bash "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" mgctl)
-set(MGD_COMPLETION_DEST_zsh "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions" _mgctl)
+set(MGD_COMPLETION_DEST_zsh "${CMAKE_INSTALL_DATADIR}/zsh/site-functions" _mgctl
+                            "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions")
 set(MGD_COMPLETION_DEST_fish "${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d" mgctl.fish)
 set(completion_outputs)
 foreach(shell IN LISTS MGCTL_COMPLETION_SHELLS)
@@ -61,7 +81,25 @@ foreach(shell IN LISTS MGCTL_COMPLETION_SHELLS)
     COMMENT "Writing mgctl's ${shell} completion"
     VERBATIM)
   list(APPEND completion_outputs "${out}")
-  install(FILES "${out}" DESTINATION "${dir}")
+  list(LENGTH MGD_COMPLETION_DEST_${shell} n)
+  if(n EQUAL 2)
+    install(FILES "${out}" DESTINATION "${dir}")
+  else()
+    # chosen at install time; file(INSTALL) adds $DESTDIR and records the
+    # file in the install manifest, as install(FILES) does
+    list(GET MGD_COMPLETION_DEST_${shell} 2 usr_dir)
+    install(
+      CODE "if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+              set(dir \"${usr_dir}\")
+            else()
+              set(dir \"${dir}\")
+            endif()
+            if(NOT IS_ABSOLUTE \"\${dir}\")
+              set(dir \"\${CMAKE_INSTALL_PREFIX}/\${dir}\")
+            endif()
+            file(INSTALL DESTINATION \"\${dir}\" TYPE FILE PERMISSIONS OWNER_READ OWNER_WRITE
+                 GROUP_READ WORLD_READ FILES \"${out}\")")
+  endif()
 endforeach()
 add_custom_target(mgctl_completions ALL DEPENDS ${completion_outputs})
 

@@ -9,7 +9,12 @@ the same commands, and those must be the commands `mgctl --help` lists.
 bash: the completion function is called with COMP_WORDS set, as bash's
 programmable completion calls it. zsh: an interactive zsh on a
 pseudo-terminal gets the line and a TAB (zsh_complete.zsh). fish:
-`complete -C LINE`, fish's own query of its completions.
+`complete -C LINE`, fish's own query of its completions, which must print
+nothing on stderr (fish shows that on the terminal).
+
+The command may be typed as a path (~/bin/mgctl, $HOME/bin/mgctl: the
+scripts run that one, expanded) or as a word that names no program (the
+mgctl on PATH), and a path to complete may be quoted or have backslashes.
 
     python3 test_completion.py MGCTL [unittest args]
 
@@ -53,6 +58,7 @@ class Completion(unittest.TestCase):
         # files to complete
         cls.files = os.path.join(d, "files")
         os.makedirs(os.path.join(cls.files, "srcdir"))
+        os.makedirs(os.path.join(cls.files, "my dir"))
         with open(os.path.join(cls.files, "config.json"), "w") as f:
             f.write("{}\n")
 
@@ -60,10 +66,19 @@ class Completion(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def run_shell(self, argv):
-        r = subprocess.run(argv, capture_output=True, timeout=60, env=self.env, cwd=self.files)
+    def run_shell(self, argv, env=None, quiet=False):
+        """The shell's output; with `quiet`, it must write nothing on stderr."""
+        r = subprocess.run(argv, capture_output=True, timeout=60, env=env or self.env,
+                           cwd=self.files)
         self.assertEqual(r.returncode, 0, r)
+        if quiet:
+            self.assertEqual(r.stderr.decode(), "", argv)
         return r.stdout.decode()
+
+    def env_without_mgctl(self):
+        """The environment with no mgctl on PATH: only a command typed as a
+        path can run."""
+        return dict(self.env, PATH="/usr/bin:/bin")
 
     # Each of these takes command lines (the last word is the one being
     # completed) and gives, for each, the words the shell offers.
@@ -75,21 +90,21 @@ class Completion(unittest.TestCase):
                                            line.split(" ")).splitlines() if w]
                 for line in lines]
 
-    def zsh(self, lines):
+    def zsh(self, lines, env=None):
         out = self.run_shell(["zsh", "-f", os.path.join(HERE, "zsh_complete.zsh"),
-                              os.path.dirname(self.scripts["zsh"])] + lines)
+                              os.path.dirname(self.scripts["zsh"])] + lines, env=env)
         # one block per line, each ended by <<end>>; zsh may add a
         # directory twice
         blocks = [[w for w in b.split("\n") if w] for b in out.split("<<end>>\n")]
         self.assertEqual(len(blocks), len(lines) + 1, out)
         return [list(dict.fromkeys(b)) for b in blocks[:-1]]
 
-    def fish(self, lines, described=False):
+    def fish(self, lines, described=False, env=None):
         result = []
         for line in lines:
             out = self.run_shell(["fish", "--no-config", "-c",
                                   "source $argv[1]; complete -C $argv[2]",
-                                  self.scripts["fish"], line])
+                                  self.scripts["fish"], line], env=env, quiet=True)
             words = [w for w in out.splitlines() if w]
             result.append(words if described else [w.split("\t")[0] for w in words])
         return result
@@ -159,6 +174,33 @@ class Completion(unittest.TestCase):
                                     "mgctl graph p --output=con"]),
                          [["srcdir/"], ["--output=config.json"]])
         self.assertEqual(self.bash(["mgctl status con"]), [[]])
+
+    def test_quoted_paths(self):
+        # the word being completed, with a backslash before its space or in
+        # an open quote, is the path "my d" (fish hands the raw word to the
+        # script, which must unquote it; zsh shows "my dir", quoted as typed)
+        lines = ["mgctl project create x --config my\\ d",
+                 "mgctl project create x --config 'my d",
+                 'mgctl project create x --config "my d',
+                 "mgctl config push p 'my d"]
+        self.assertEqual(self.fish(lines), [["my dir/"]] * 4)
+        self.assertEqual([[w.replace("\\", "") for w in ws] for ws in self.zsh(lines)],
+                         [["my dir"]] * 4)
+
+    def test_command_paths(self):
+        # mgctl typed by its path, ~ or $HOME unexpanded on the line: the
+        # scripts expand them (no mgctl on PATH to fall back to)
+        lines = ["~/bin/mgctl bu", "$HOME/bin/mgctl bu", "~/bin/mgctl project create x --sources s"]
+        env = self.env_without_mgctl()
+        self.assertEqual(self.fish(lines, env=env), [["build", "builds"], ["build", "builds"],
+                                                     ["srcdir/"]])
+        self.assertEqual(self.zsh(lines, env=env), [["build", "builds"], ["build", "builds"],
+                                                    ["srcdir"]])
+        # a path that is no program: the mgctl on PATH, or nothing (and fish
+        # says nothing either: run_shell checks its stderr)
+        self.check([("/nowhere/mgctl bu", ["build", "builds"])], shells=("zsh", "fish"))
+        self.assertEqual(self.fish(["/nowhere/mgctl bu", "~/nowhere/mgctl bu"], env=env), [[], []])
+        self.assertEqual(self.zsh(["/nowhere/mgctl bu"], env=env), [[]])
 
     def test_descriptions(self):
         build, force, project = self.fish(["mgctl bui", "mgctl build p --forc", "mgctl pro"],

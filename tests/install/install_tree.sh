@@ -2,7 +2,10 @@
 # cmake --install into a staging root, then the installed programs run
 # from there: its file list (programs, mgd's private files in lib/mgd, the
 # man pages and completions the tree has sources for, docs, the unit; no
-# test, no benchmark, no link into the build tree), `mgd --version`, `mgd
+# test, no benchmark, no link into the build tree), zsh and fish finding
+# their completions where they are installed (as they are set up on Debian
+# 12; for fish, with /usr/local/share in XDG_DATA_DIRS, see
+# docs/install.md), `mgd --version`, `mgd
 # build` of examples/hello, and mgctl against the installed `mgd serve`,
 # which must have loaded its module from lib/mgd (its maps say so) and
 # finds the spt tender there, and builds a git project through its fetch
@@ -26,7 +29,7 @@ for page in "$src"/docs/man/*.[15]; do
     want+=("share/man/man${name##*.}/$name.gz")
 done
 declare -A completion=([bash]=share/bash-completion/completions/mgctl
-    [zsh]=share/zsh/vendor-completions/_mgctl [fish]=share/fish/vendor_completions.d/mgctl.fish)
+    [zsh]=share/zsh/site-functions/_mgctl [fish]=share/fish/vendor_completions.d/mgctl.fish)
 for shell in $shells; do
     [ -n "${completion[$shell]:-}" ] || fail "no install place known for the shell '$shell'"
     want+=("${completion[$shell]}")
@@ -40,9 +43,13 @@ printf '%s\n' "${want[@]}" | sort >"$tmp/want"
 extra=$(comm -23 "$tmp/files" "$tmp/want" | grep -Ev '^share/doc/mgd/docs/([a-z-]+|README)\.(md|svg)$' || true)
 [ -z "$extra" ] || fail "installed but not expected (a test, a benchmark?): $extra"
 [ -z "$(cd "$root" && find . -type l)" ] || fail "links installed: $(cd "$root" && find . -type l)"
-# the programs carry no search path into the build tree
-for f in bin/mgd bin/mgctl lib/mgd/mgd-serve.so; do
+# the programs carry no search path into the build tree, and are linked
+# with relro and bind now (cmake/install.cmake)
+for f in bin/mgd bin/mgctl lib/mgd/mgd-serve.so lib/mgd/mg-spt; do
+    [ -e "$root/$f" ] || continue
     if readelf -d "$root/$f" | grep -E 'R(UN)?PATH'; then fail "$f has an RPATH"; fi
+    readelf -lW "$root/$f" | grep -q GNU_RELRO || fail "$f is not linked with -z relro"
+    readelf -dW "$root/$f" | grep -qE 'FLAGS.*BIND_NOW' || fail "$f is not linked with -z now"
 done
 # the man pages are gzip, the completions what mgctl prints
 for f in "$root"/share/man/man*/*.gz; do
@@ -53,6 +60,13 @@ for shell in $shells; do
     f=${completion[$shell]}
     cmp -s "$root/$f" <("$build/client/mgctl" completion "$shell") ||
         fail "$f differs from mgctl completion $shell"
+done
+# the shells find them there
+for shell in $shells; do
+    case $shell in
+    zsh) zsh_finds "$prefix" "$(dirname "${completion[zsh]}")" ;;
+    fish) fish_finds "$prefix" "$(dirname "${completion[fish]}")" /usr/local/share:/usr/share ;;
+    esac
 done
 # the unit names the installed mgd
 grep -qx "ExecStart=$prefix/bin/mgd serve .*" "$root/lib/systemd/system/mgd.service" ||

@@ -84,3 +84,49 @@ hello_repo() {
     git -C "$repo" -c user.name=t -c user.email=t@t commit -qm hello
     echo "$repo"
 }
+
+# The environment of a shell run by the checks below: a home of its own,
+# with no user configuration, and the installed mgctl on PATH
+shell_env() {
+    mkdir -p "$tmp/home"
+    env -u XDG_DATA_DIRS -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$tmp/home" \
+        PATH="$root/bin:/usr/bin:/bin" "$@"
+}
+
+# zsh_finds PREFIX DIR: DIR (under the prefix) is in the $fpath of a zsh
+# with no startup files, and that zsh, DIR in $fpath replaced by the
+# staged one, autoloads the _mgctl installed there for mgctl
+zsh_finds() {
+    local prefix=$1 dir=$2 out
+    command -v zsh >/dev/null || fail "no zsh (scripts/deps.sh installs it)"
+    zsh -f -c 'print -rl -- $fpath' | grep -qx "$prefix/$dir" ||
+        fail "zsh's \$fpath lacks $prefix/$dir: $(zsh -f -c 'print -r -- $fpath')"
+    out=$(shell_env zsh -f -c '
+        local -a fp; local d
+        for d in $fpath; do [[ $d == "$1" ]] && d=$2; fp+=($d); done
+        fpath=($fp)
+        autoload -Uz compinit && compinit -u -D
+        print -r -- "mgctl: $_comps[mgctl]"
+        autoload +X _mgctl && whence -v _mgctl' zsh "$prefix/$dir" "$root/$dir" 2>&1) ||
+        fail "zsh cannot load the installed completion: $out"
+    [ "$out" = "mgctl: _mgctl
+_mgctl is a shell function from $root/$dir/_mgctl" ] ||
+        fail "zsh does not complete mgctl with $prefix/$dir/_mgctl: $out"
+}
+
+# fish_finds PREFIX DIR [XDG_DATA_DIRS]: DIR (under the prefix) is one of
+# fish's vendor completion folders (with XDG_DATA_DIRS unset, or as
+# given), and a fish reading the staged share/ first completes mgctl with
+# the mgctl.fish installed there
+fish_finds() {
+    local prefix=$1 dir=$2 xdg=${3:-} out
+    command -v fish >/dev/null || fail "no fish (scripts/deps.sh installs it)"
+    out=$(shell_env ${xdg:+XDG_DATA_DIRS=$xdg} fish -c 'printf "%s\n" $__fish_vendor_completionsdirs')
+    grep -qx "$prefix/$dir" <<<"$out" ||
+        fail "fish's vendor completion folders${xdg:+ (XDG_DATA_DIRS=$xdg)} lack $prefix/$dir: $out"
+    out=$(shell_env XDG_DATA_DIRS="$root/share:${xdg:-/usr/share}" fish -c '
+        complete -C "mgctl proj"; functions --details __mgctl_complete' 2>&1) ||
+        fail "fish cannot load the installed completion: $out"
+    [ "$out" = "project	subcommands: create list show delete
+$root/$dir/mgctl.fish" ] || fail "fish does not complete mgctl with $prefix/$dir/mgctl.fish: $out"
+}

@@ -5,7 +5,10 @@
 # dependencies every service has), so that its ExecStart= is checked
 # against the installed mgd, not one on the host. The man pages its
 # Documentation= names are checked to be installed instead of asking the
-# host's man, which does not look in the staging root.
+# host's man, which does not look in the staging root. A start that mgd
+# serve refuses (the port taken, a bad option) must end with a status the
+# unit does not restart (RestartPreventExitStatus=): the installed mgd is
+# made to refuse, and its status looked up there.
 # usage: unit_verify.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$(realpath "$1")
@@ -44,4 +47,24 @@ for page in $(sed -n 's/^Documentation=//p' "$unit"); do
         echo "unit_verify: no docs/man/ in this tree: $page not checked"
     fi
 done
-echo "unit_verify: systemd-analyze verify of the installed unit: no warning"
+
+# ---- a refused start is not restarted --------------------------------------
+prevent=" $(sed -n 's/^RestartPreventExitStatus=//p' "$unit") "
+# refused WHY SAYS ARGS...: mgd serve ARGS exits saying SAYS (a grep
+# pattern: refused for that reason), with a status in $prevent
+refused() {
+    local why=$1 says=$2 status=0
+    shift 2
+    timeout 120 "$root/bin/mgd" serve "$@" >"$tmp/refused.log" 2>&1 || status=$?
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ] ||
+        fail "mgd serve did not refuse to start ($why): status $status: $(cat "$tmp/refused.log")"
+    grep -q -e "$says" "$tmp/refused.log" ||
+        fail "mgd serve refused to start, but not because $why: $(cat "$tmp/refused.log")"
+    [[ "$prevent" == *" $status "* ]] ||
+        fail "mgd serve exits $status when $why, which the unit restarts for ever (RestartPreventExitStatus=$prevent)"
+    echo "unit_verify: $why: exit $status, not restarted"
+}
+serve "$tmp/data"
+refused "its port is taken" "cannot listen on" --data "$tmp/data2" --listen "${url#http://}" --workers 1
+refused "an option is bad" "--workers takes a number" --data "$tmp/data3" --workers none
+echo "unit_verify: systemd-analyze verify of the installed unit: no warning; refused starts not restarted"
