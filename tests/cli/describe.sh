@@ -139,7 +139,7 @@ run "$work/o" "$work/e" "$mgd" token create --data "$work/var"
     bad "token create without --scope" "exit $status" "$(cat "$work/e")"
 mkdir -p "$work/alone" && cp "$mgd" "$work/alone/mgd"
 run "$work/o" "$work/e" "$work/alone/mgd" serve --data "$work/var"
-[ "$status" = 1 ] && grep -q "daemon's half of mgd is missing" "$work/e" && ok "serve without mgd-serve.so" ||
+[ "$status" = 1 ] && grep -q "mgd-serve.so, is neither next to this program nor in ../lib/mgd" "$work/e" && ok "serve without mgd-serve.so" ||
     bad "serve without mgd-serve.so" "exit $status" "$(cat "$work/e")"
 run "$work/o" "$work/e" "$work/alone/mgd" describe "$examples/hello/config.json"
 [ "$status" = 0 ] && ok "describe needs no mgd-serve.so" || bad "describe alone" "exit $status"
