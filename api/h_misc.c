@@ -46,14 +46,20 @@ void mg_h_devices(mg_req *r)
     mg_reply_text(r, 200, "application/json", r->api->devices_json, r->api->devices_len);
 }
 
-void mg_h_schema(mg_req *r)
+void mg_reply_embedded(mg_req *r, const mg_embedded_file *files, size_t count, const char *ctype,
+                       const char *what)
 {
-    if (mg_config_schema_files_count < 1) {
-        mg_reply_error(r, 500, "this mgd was built without the config schema");
+    if (count < 1) {
+        mg_reply_error(r, 500, "this mgd was built without %s", what);
         return;
     }
-    const mg_embedded_file *f = &mg_config_schema_files[0];
-    mg_reply_text(r, 200, "application/schema+json", f->data, f->len);
+    mg_reply_text(r, 200, ctype, files[0].data, files[0].len);
+}
+
+void mg_h_schema(mg_req *r)
+{
+    mg_reply_embedded(r, mg_config_schema_files, mg_config_schema_files_count,
+                      "application/schema+json", "the config schema");
 }
 
 void mg_h_hash(mg_req *r)

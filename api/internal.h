@@ -28,6 +28,7 @@
 #include "api/params.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "graph/embedded.h"
 #include "base/buf.h"
 #include "base/num.h"
 #include "base/sha256.h"
@@ -220,6 +221,11 @@ void mg_h_root(mg_req *r);
 void mg_h_ui(mg_req *r);
 void mg_h_health(mg_req *r);
 void mg_h_openapi(mg_req *r);
+/* Answers 200 with the one file of an embedded table (cmake/embed.cmake):
+ * the config schema, the OpenAPI document; 500 naming `what` when the
+ * build embedded none. */
+void mg_reply_embedded(mg_req *r, const mg_embedded_file *files, size_t count, const char *ctype,
+                       const char *what);
 void mg_h_metrics(mg_req *r);
 void mg_h_targets(mg_req *r);
 void mg_h_devices(mg_req *r);

@@ -95,10 +95,6 @@ void mg_h_ui(mg_req *r)
 
 void mg_h_openapi(mg_req *r)
 {
-    if (mg_openapi_files_count < 1) {
-        mg_reply_error(r, 500, "this mgd was built without its OpenAPI document");
-        return;
-    }
-    const mg_embedded_file *f = &mg_openapi_files[0];
-    mg_reply_text(r, 200, "application/json", f->data, f->len);
+    mg_reply_embedded(r, mg_openapi_files, mg_openapi_files_count, "application/json",
+                      "its OpenAPI document");
 }
