@@ -39,7 +39,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE_DIR = path.resolve(HERE, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
-const TOTAL_TIMEOUT_MS = 270_000; // CTest's TIMEOUT is 300 s
+const TOTAL_TIMEOUT_MS = 540_000; // CTest's TIMEOUT is 600 s
 const BUILD_TIMEOUT_MS = 180_000;
 const UI_TIMEOUT_MS = 15_000;
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'interrupted'];
@@ -914,6 +914,29 @@ async function main() {
     ['l-arches-per-target', flowArchesPerTarget, false],
     ['f-read-token-403', flowReadToken, false],
   ];
+  // More flows from tests/web/suites/*.mjs, in file-name order: each module
+  // exports `flows`, a list of [name, async (t) => ...], where t is the
+  // harness below (the page, the API, checks and waits). They run after the
+  // flows above, on the same daemon and browser, so they find its projects
+  // and builds; a suite leaves the admin token entered when it ends.
+  const suiteDir = path.join(HERE, 'suites');
+  const t = {
+    get page() { return page; }, get context() { return context; }, get browser() { return browser; },
+    daemon, DATA, EXAMPLES, TMP, UI_TIMEOUT_MS, BUILD_TIMEOUT_MS, TERMINAL, STATUSES,
+    api, apiOk, apiWaitTerminal, check, note, until, shot, log, sleep, short, text, visible, hashOf,
+    storedToken, waitVisible, waitTextMatch, enterToken, nav, openProject, startBuildFromForm, followBuild,
+    consoleErrors, pageErrors,
+  };
+  flows.push(['z-admin-token-again', async () => {
+    await enterToken(daemon.token);
+    await until('the admin token to be stored', async () => (await storedToken()) === daemon.token);
+  }, true]);
+  if (fs.existsSync(suiteDir)) {
+    for (const f of fs.readdirSync(suiteDir).filter((x) => x.endsWith('.mjs')).sort()) {
+      const mod = await import(pathToFileURL(path.join(suiteDir, f)).href);
+      for (const [name, fn] of mod.flows) flows.push([`${f.replace(/\.mjs$/, '')}/${name}`, () => fn(t), false]);
+    }
+  }
   for (const [name, fn, vital] of flows) {
     currentFlow = name;
     const t0 = Date.now();

@@ -1,0 +1,206 @@
+// The dashboard's shared pieces: building elements (h), formatting, and
+// talking to the daemon (call, getJSON, getAll) with the user's token and
+// the current view's AbortSignal. Every page module imports from here; this
+// module imports nothing of the dashboard's own.
+
+export const TOKEN_KEY = "mgd.token";
+export const TERMINAL = ["succeeded", "failed", "cancelled", "interrupted"];
+export const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
+
+// ---- the page's state -------------------------------------------------------
+
+let token = localStorage.getItem(TOKEN_KEY) || "";
+export const getToken = () => token;
+export function setToken(t) {
+  token = t;
+  if (t) localStorage.setItem(TOKEN_KEY, t);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+// What the current view started (timers, log streams): stopped when the
+// user goes elsewhere (newView) or the token is refused.
+let viewAbort = new AbortController();
+export const viewSignal = () => viewAbort.signal;
+export function abortView() { viewAbort.abort(); }
+export function newView() {
+  viewAbort.abort();
+  viewAbort = new AbortController();
+  return viewAbort.signal;
+}
+
+// What call() does after a 401 besides its banner: app.js shows the token form.
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+
+export const $ = (sel) => document.querySelector(sel);
+
+// h("tag", {attr: value, onclick: fn}, child, "text", ...): an element.
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function statusSpan(status) {
+  return h("span", { class: "status status-" + status }, status);
+}
+
+export function ago(rfc3339) {
+  if (!rfc3339) return "-";
+  const s = Math.round((Date.now() - Date.parse(rfc3339)) / 1000);
+  if (s < 5) return "just now";
+  if (s < 90) return s + " s ago";
+  if (s < 5400) return Math.round(s / 60) + " min ago";
+  if (s < 129600) return Math.round(s / 3600) + " h ago";
+  return Math.round(s / 86400) + " days ago";
+}
+
+export function when(rfc3339) {
+  return rfc3339 ? h("span", { title: rfc3339 }, ago(rfc3339)) : "-";
+}
+
+export function duration(ms) {
+  if (ms === null || ms === undefined) return "-";
+  if (ms < 1000) return ms + " ms";
+  if (ms < 120000) return (ms / 1000).toFixed(1) + " s";
+  return Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s";
+}
+
+export function size(bytes) {
+  if (bytes < 1024) return bytes + " B";
+  const units = ["KiB", "MiB", "GiB"];
+  let v = bytes / 1024, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return v.toFixed(1) + " " + units[u];
+}
+
+export const enc = (s) => encodeURIComponent(s);
+export const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+
+// ---- talking to the daemon ----------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || [];
+  }
+}
+
+export function showBanner(id, text) {
+  const el = $(id);
+  el.textContent = text;
+  el.hidden = !text;
+}
+
+export function clearBanners() {
+  showBanner("#auth-error", "");
+  showBanner("#error", "");
+}
+
+// fetch() against the daemon with the token. Resolves to the Response of a
+// 2xx answer; otherwise shows what went wrong (401 and 403 in #auth-error)
+// and throws an ApiError.
+let unreachable = false;
+
+export async function call(method, path, { body, accept, signal } = {}) {
+  const headers = {};
+  if (token) headers["Authorization"] = "Bearer " + token;
+  if (accept) headers["Accept"] = accept;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, signal: signal || viewAbort.signal,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    showBanner("#error", "The daemon cannot be reached: " + e.message);
+    unreachable = true;
+    throw new ApiError(0, "unreachable", e.message);
+  }
+  if (unreachable) {
+    // it answers again: the banner about it is out of date
+    unreachable = false;
+    showBanner("#error", "");
+  }
+  if (res.ok) return res;
+  let code = "http_" + res.status, message = res.statusText, details = [];
+  try {
+    const e = (await res.json()).error;
+    code = e.code; message = e.message; details = e.details || [];
+  } catch (_) { /* not mgd's error object */ }
+  if (res.status === 401) {
+    showBanner("#auth-error", "401: the daemon refused this token (" + message +
+      "). Enter a token with at least the read scope.");
+    // the hidden page must not go on asking with a refused token
+    viewAbort.abort();
+    onUnauthorized();
+  } else if (res.status === 403) {
+    showBanner("#auth-error", "403: this token's scope is too small: " + message + ".");
+  }
+  throw new ApiError(res.status, code, message, details);
+}
+
+export async function getJSON(path, opts) {
+  return (await call("GET", path, opts)).json();
+}
+
+// Every item of a paginated list.
+export async function getAll(path) {
+  const items = [];
+  for (let page = 1; page < 1000; page++) {
+    const sep = path.includes("?") ? "&" : "?";
+    const res = await call("GET", path + sep + "per_page=100&page=" + page);
+    const got = await res.json();
+    items.push(...got);
+    const total = Number(res.headers.get("X-Total-Count"));
+    if (!got.length || !(items.length < total)) break;
+  }
+  return items;
+}
+
+// Shows an error in #error unless it was a 401/403 (shown already) or the
+// view went away.
+export function report(e) {
+  if (e.name === "AbortError") return;
+  if (e instanceof ApiError && (e.status === 401 || e.status === 403 || e.status === 0)) return;
+  let text = e instanceof ApiError ? e.code + ": " + e.message : String(e);
+  for (const d of (e.details || [])) text += "\n" + (d.path || "/") + ": " + d.message + " (" + d.code + ")";
+  showBanner("#error", text);
+}
+
+export function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new DOMException("", "AbortError"));
+    const onAbort = () => { clearTimeout(t); reject(new DOMException("", "AbortError")); };
+    // the listener goes with the timer, so long-lived pages do not pile them up
+    const t = setTimeout(() => { signal.removeEventListener("abort", onAbort); resolve(); }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// Runs fn() now and every `ms` while the view lasts (and the tab is seen).
+export function every(ms, fn) {
+  const signal = viewAbort.signal;
+  (async () => {
+    while (!signal.aborted) {
+      try { await sleep(ms, signal); } catch (_) { return; }
+      if (document.visibilityState === "visible") {
+        try { await fn(); } catch (e) { report(e); }
+      }
+    }
+  })();
+}
