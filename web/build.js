@@ -1,5 +1,5 @@
 // A build's page: its facts, image, live log and resolved device graph.
-import { TERMINAL, h, when, duration, size, enc, ApiError, call, getJSON, report, sleep, viewSignal } from "./lib.js";
+import { TERMINAL, sseReader, h, when, duration, size, enc, ApiError, call, getJSON, report, sleep, viewSignal } from "./lib.js";
 
 // ---- a build ---------------------------------------------------------------------
 
@@ -22,35 +22,16 @@ async function followLog(id, pre, signal) {
   try {
     const res = await call("GET", "/builds/" + id + "/log?offset=0", { accept: "text/event-stream", signal });
     if ((res.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
-      reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "", ended = false;
-      while (!ended) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += value;
-        let cut;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          let ev = "message", data = null, eid = null;
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) continue;
-            const c = line.indexOf(":");
-            const field = c < 0 ? line : line.slice(0, c);
-            let v = c < 0 ? "" : line.slice(c + 1);
-            if (v.startsWith(" ")) v = v.slice(1);
-            if (field === "event") ev = v;
-            else if (field === "id") eid = v;
-            else if (field === "data") data = data === null ? v : data + "\n" + v;
-          }
-          if (ev === "end") { ended = true; break; }
-          if (data === null || eid === null) continue;
-          const next = Number(eid);
-          const extra = next - offset - utf8.encode(data).length;
-          if (!(extra >= 0 && extra <= 2)) throw new Error("the stream's offsets do not fit");
-          append(data + (extra === 2 ? "\r\n" : extra === 1 ? "\n" : ""));
-          offset = next;
-        }
+      reader = sseReader(res);
+      let ended = false;
+      for (let ev; !ended && (ev = await reader.next());) {
+        if (ev.event === "end") { ended = true; break; }
+        if (ev.data === null || ev.id === null) continue;
+        const next = Number(ev.id);
+        const extra = next - offset - utf8.encode(ev.data).length;
+        if (!(extra >= 0 && extra <= 2)) throw new Error("the stream's offsets do not fit");
+        append(ev.data + (extra === 2 ? "\r\n" : extra === 1 ? "\n" : ""));
+        offset = next;
       }
       if (ended) return;
     }

@@ -204,3 +204,85 @@ export function every(ms, fn) {
     }
   })();
 }
+
+// Reads the server-sent events of a fetch() Response (EventSource cannot
+// send the token): next() resolves to {event, data, id} for each event,
+// `event` being "message" when the stream names none and `data`/`id` null
+// when absent, and to null at the stream's end; cancel() closes it.
+// Comments (keep-alives) and unknown fields are skipped.
+export function sseReader(res) {
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const pending = [];
+  return {
+    async next() {
+      while (!pending.length) {
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buf += value; // mgd ends SSE lines with LF only
+        let cut;
+        while ((cut = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          let event = "message", data = null, id = null;
+          for (const line of block.split("\n")) {
+            if (line.startsWith(":")) continue;
+            const c = line.indexOf(":");
+            const field = c < 0 ? line : line.slice(0, c);
+            let v = c < 0 ? "" : line.slice(c + 1);
+            if (v.startsWith(" ")) v = v.slice(1);
+            if (field === "event") event = v;
+            else if (field === "id") id = v;
+            else if (field === "data") data = data === null ? v : data + "\n" + v;
+          }
+          if (data !== null || event !== "message") pending.push({ event, data, id });
+        }
+      }
+      return pending.shift();
+    },
+    cancel() { return reader.cancel(); },
+  };
+}
+
+// ---- the token's scope ------------------------------------------------------
+
+// The token in use as the daemon sees it (GET /whoami: {id, name, scope}),
+// asked once per token.
+let whoamiCache = null;
+export function whoami() {
+  if (!whoamiCache || whoamiCache.token !== token) {
+    const t = token;
+    whoamiCache = { token: t, promise: getJSON("/whoami", { signal: new AbortController().signal }) };
+    whoamiCache.promise.catch(() => { if (whoamiCache && whoamiCache.token === t) whoamiCache = null; });
+  }
+  return whoamiCache.promise;
+}
+
+// Which scopes include which, as the daemon decides (admin includes every
+// other; read < write < admin; worker only itself).
+const SCOPE_RANK = { read: 1, write: 2, admin: 3 };
+export function scopeAllows(have, need) {
+  if (have === need || have === "admin") return true;
+  if (need === "worker" || have === "worker") return false;
+  return (SCOPE_RANK[have] || 0) >= (SCOPE_RANK[need] || 99);
+}
+
+// Why the token in use cannot do what needs `need` ("write", "admin"), or
+// null when it can (or when the daemon could not be asked: the action's own
+// answer will then say). Buttons are disabled with this as their reason.
+export async function lacksScope(need) {
+  let me;
+  try { me = await whoami(); } catch (_) { return null; }
+  return scopeAllows(me.scope, need) ? null
+    : "needs a token with the " + need + " scope; this one (" + me.name + ") has " + me.scope;
+}
+
+// Disables `el` (a button, or every control of a form) when the token in use
+// lacks `need`, showing why in its title and in an aria-describedby note.
+export async function requireScope(el, need) {
+  const why = await lacksScope(need);
+  if (!why) return null;
+  const controls = el.matches("form, fieldset") ? el.querySelectorAll("button, input, select, textarea") : [el];
+  for (const c of controls) { c.disabled = true; c.title = why; }
+  return why;
+}
