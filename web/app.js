@@ -5,7 +5,7 @@
 // user entered (kept in localStorage); text from the server is only ever
 // put into the page as text (textContent), never as HTML, and the device
 // graph's SVG is shown as an <img>, where it cannot run anything.
-import { $, h, getToken, setToken, newView, abortView, setUnauthorizedHandler, clearBanners, report } from "./lib.js";
+import { $, h, getToken, setToken, newView, abortView, setUnauthorizedHandler, clearBanners, report, hashParams } from "./lib.js";
 import { projectsPage, projectPage } from "./projects.js";
 import { buildPage } from "./build.js";
 import { queuePage } from "./builds.js";
@@ -41,12 +41,16 @@ $("#token-forget").addEventListener("click", () => {
 
 // ---- routing --------------------------------------------------------------------
 
+// [path pattern, page(view, match, params), nav entry]: the pattern is
+// matched against the hash's path (before any "?"); params are the hash's
+// query (URLSearchParams), where pages keep their filters (hashParams,
+// setHashParams in lib.js).
 const routes = [
-  [/^#?\/?$/, (v) => projectsPage(v), "projects"],
-  [/^#\/projects\/?$/, (v) => projectsPage(v), "projects"],
-  [/^#\/projects\/([^/]+)$/, (v, m) => projectPage(v, decodeURIComponent(m[1])), "projects"],
-  [/^#\/builds\/(\d+)$/, (v, m) => buildPage(v, m[1]), "queue"],
-  [/^#\/queue$/, (v) => queuePage(v), "queue"],
+  [/^#?\/?$/, (v, m, q) => projectsPage(v, q), "projects"],
+  [/^#\/projects\/?$/, (v, m, q) => projectsPage(v, q), "projects"],
+  [/^#\/projects\/([^/]+)$/, (v, m, q) => projectPage(v, decodeURIComponent(m[1]), q), "projects"],
+  [/^#\/builds\/(\d+)$/, (v, m, q) => buildPage(v, m[1], q), "queue"],
+  [/^#\/queue$/, (v, m, q) => queuePage(v, q), "queue"],
   [/^#\/targets$/, (v) => targetsPage(v), "targets"],
 ];
 
@@ -63,14 +67,15 @@ async function route() {
   view.hidden = false;
   view.replaceChildren();
   const hash = location.hash || "#/projects";
-  const r = routes.find(([re]) => re.test(hash));
+  const path = hash.split("?")[0];
+  const r = routes.find(([re]) => re.test(path));
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", !!r && a.dataset.route === r[2]);
   if (!r) {
     view.append(h("h1", {}, "Not found"), h("p", {}, "Nothing is at " + hash + ". ", h("a", { href: "#/projects" }, "Projects")));
     return;
   }
   try {
-    await r[1](view, hash.match(r[0]));
+    await r[1](view, path.match(r[0]), hashParams());
   } catch (e) {
     report(e);
   }

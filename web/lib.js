@@ -87,6 +87,33 @@ export function size(bytes) {
 export const enc = (s) => encodeURIComponent(s);
 export const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
 
+// ---- the URL ----------------------------------------------------------------
+
+// The query of the location's hash ("#/builds?status=failed&page=2"): where
+// a page keeps its filters, page number and choices, so that Back, reload
+// and a shared link show the same thing.
+export function hashParams() {
+  const hash = location.hash;
+  const q = hash.indexOf("?");
+  return new URLSearchParams(q < 0 ? "" : hash.slice(q + 1));
+}
+
+// Puts `params` (URLSearchParams or an object; empty values dropped) into
+// the hash's query. push: a new history entry (Back returns to the old
+// choice); otherwise the current entry is replaced. Neither re-runs the
+// router (history API changes fire no hashchange): the page updates itself.
+export function setHashParams(params, { push = false } = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of params instanceof URLSearchParams ? params : Object.entries(params)) {
+    if (v !== "" && v !== null && v !== undefined) q.set(k, String(v));
+  }
+  const path = (location.hash || "#/projects").split("?")[0];
+  const hash = path + (q.toString() ? "?" + q : "");
+  if (hash === location.hash) return;
+  if (push) history.pushState(null, "", hash);
+  else history.replaceState(null, "", hash);
+}
+
 // ---- talking to the daemon ----------------------------------------------------
 
 export class ApiError extends Error {
