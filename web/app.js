@@ -10,6 +10,9 @@ import { projectsPage, projectPage } from "./projects.js";
 import { buildPage } from "./build.js";
 import { queuePage } from "./builds.js";
 import { targetsPage } from "./targets.js";
+import { comparePage } from "./compare.js";
+import { sizePage } from "./treemap.js";
+import { trendsPage } from "./trends.js";
 
 // ---- the token ------------------------------------------------------------------
 
@@ -52,6 +55,9 @@ const routes = [
   [/^#\/builds\/(\d+)$/, (v, m, q) => buildPage(v, m[1], q), "queue"],
   [/^#\/queue$/, (v, m, q) => queuePage(v, q), "queue"],
   [/^#\/targets$/, (v) => targetsPage(v), "targets"],
+  [/^#\/compare\/(\d+)(?:\/(\d+))?\/?$/, (v, m) => comparePage(v, m[1], m[2]), "builds"],
+  [/^#\/builds\/(\d+)\/size\/?$/, (v, m) => sizePage(v, m[1]), "builds"],
+  [/^#\/projects\/([^/]+)\/trends\/?$/, (v, m, q) => trendsPage(v, decodeURIComponent(m[1]), q), "projects"],
 ];
 
 async function route() {
