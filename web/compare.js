@@ -251,6 +251,8 @@ function picker(A, B, recent) {
     recent.map((b) => h("option", { value: b.id }, "#" + b.id + " · " + b.status + " · config v" + b.config_version +
       " · " + (keysText(b)) + (b.image ? " · " + size(b.image.size) : ""))));
   list.addEventListener("change", () => { if (list.value) input.value = list.value; });
+  // its options are long: on a phone it must not widen the page
+  list.style.maxWidth = "calc(100vw - 4em)";
   const form = h("form", { id: "compare-pick", class: "row card" },
     h("div", { class: "field" }, h("label", { for: "compare-other" }, "compare #" + A.id + " with build"), input),
     h("div", { class: "field" }, h("label", { for: "compare-recent" }, "or pick one of the same target"), list),
@@ -266,17 +268,24 @@ function picker(A, B, recent) {
 export async function comparePage(view, a, b) {
   const A = await getJSON("/builds/" + enc(a));
   const recent = await earlier(A, 20, false);
-  let B = null;
-  if (b !== undefined) B = await getJSON("/builds/" + enc(b));
-  else {
+  let B = null, missing = null;
+  if (b !== undefined) {
+    try {
+      B = await getJSON("/builds/" + enc(b));
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+      missing = e.message;
+    }
+  } else {
     const prev = await earlier(A, 1, true);
     if (prev.length) B = await getJSON("/builds/" + prev[0].id);
   }
   view.append(h("h1", { id: "compare-title" }, B ? "Build " + A.id + " (A) and build " + B.id + " (B)" : "Compare build " + A.id),
     picker(A, B, recent));
   if (!B) {
-    view.append(h("p", { id: "compare-none", class: "empty", role: "status" }, "No earlier build of " + A.project.name +
-      " for " + A.target + "/" + A.arch + " has an image: choose a build to compare with."));
+    view.append(h("p", { id: "compare-none", class: "empty", role: "status" }, missing ? "No build " + b + " (" + missing +
+      "): choose a build to compare with." : "No earlier build of " + A.project.name + " for " + A.target + "/" + A.arch +
+      " has an image: choose a build to compare with."));
     return;
   }
   if (b === undefined) {

@@ -107,7 +107,7 @@ export function squarify(items, x, y, w, h) {
 
 // ---- the drawing ---------------------------------------------------------------
 
-const W = 960, H = 540, HEADER = 16;
+const HEADER = 16;
 
 // Text cut to what fits `width` pixels at about 6.5 px a character.
 function fit(text, width) {
@@ -116,10 +116,12 @@ function fit(text, width) {
   return text.length <= n ? text : text.slice(0, n - 1) + "…";
 }
 
-// The treemap of a sizes answer: an <svg id="size-treemap"> whose group
-// rects (rect.group, data-group, data-size) are focusable, and `info`, the
-// line that says what the pointer or the focus is on.
-export function treemap(sz, info) {
+// The treemap of a sizes answer, `W` by `H` pixels (drawn for the width it
+// gets, so that its labels stay readable on a phone): an <svg
+// id="size-treemap"> whose group rects (rect.group, data-group, data-size)
+// are focusable, and `info`, the line that says what the pointer or the
+// focus is on.
+export function treemap(sz, info, W, H) {
   const image = sz.image.size;
   const items = sz.groups.filter((g) => g.size > 0).map((g) => ({ value: g.size, group: g }));
   if (sz.unattributed > 0) items.push({ value: sz.unattributed, group: null });
@@ -242,7 +244,9 @@ export async function sizePage(view, id) {
     h("p", { id: "size-summary" }, h("span", { class: "mono" }, sz.image.name), ": " + size(sz.image.size) +
       " (" + sz.image.size + " bytes) · " + sz.groups.length + " groups, " + size(attributed) + " attributed, " +
       size(sz.unattributed) + " unattributed"),
-    legend(), treemap(sz, info), info,
+    legend());
+  const width = Math.round(Math.min(960, Math.max(300, view.clientWidth || 960)));
+  view.append(treemap(sz, info, width, Math.max(300, Math.round(width * 0.56))), info,
     h("h2", {}, "Groups"), scroller(groupsTable(sz)),
     h("h2", {}, "Sections"), scroller(sectionsTable(sz)));
 }
