@@ -136,7 +136,7 @@ export async function trendsPage(view, name, params) {
     .map((c) => h("option", { value: c, selected: c === n }, "last " + c + " builds")));
   const body = h("div", { id: "trends" }, h("p", { class: "empty" }, "Loading…"));
   view.append(h("h1", { id: "trends-title" }, "Trends of ", h("a", { href: "#/projects/" + enc(p.name) }, p.name)),
-    h("div", { class: "row" }, h("div", { class: "field" }, h("label", { for: "trends-n" }, "over the"), choose)), body);
+    h("div", { class: "row" }, h("div", { class: "field" }, h("label", { for: "trends-n" }, "builds looked at"), choose)), body);
   async function load() {
     const builds = await lastBuilds(p, n);
     if (signal.aborted) return;
