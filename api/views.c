@@ -50,12 +50,17 @@ const char *mg_error_code_for(unsigned status)
 
 void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_errors *details)
 {
+    mg_view_error_code(b, mg_error_code_for(status), message, details);
+}
+
+void mg_view_error_code(mg_buf *b, const char *code, const char *message, const mg_errors *details)
+{
     mg_jw w;
     mg_jw_init(&w, b);
     mg_jw_object(&w);
     mg_jw_key(&w, "error");
     mg_jw_object(&w);
-    mg_jw_kstring(&w, "code", mg_error_code_for(status));
+    mg_jw_kstring(&w, "code", code);
     mg_jw_kstring(&w, "message", message);
     mg_jw_key(&w, "details");
     mg_jw_array(&w);
