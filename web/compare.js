@@ -5,7 +5,7 @@
 // sizes per section and per group, and whether the images are the same
 // bytes. Everything from the API is put into the page as text.
 import { h, statusSpan, when, duration, size, enc, call, getJSON, report, ApiError } from "./lib.js";
-import { loadSizes, scroller, rowHead } from "./treemap.js";
+import { loadSizes, scroller, rowHead, allocated } from "./treemap.js";
 
 // ---- a line diff ---------------------------------------------------------------
 
@@ -133,8 +133,10 @@ function identical(A, B) {
   let text;
   if (!A.image || !B.image) text = "Not comparable: " + (!A.image && !B.image ? "neither build has" : "build #" + (A.image ? B.id : A.id) + " has no") + " image.";
   else if (A.image.sha256 === B.image.sha256) text = "Identical: both images are the same " + A.image.size + " bytes (sha256 " + A.image.sha256.slice(0, 16) + "…).";
-  else text = "The images differ: " + (B.image.size - A.image.size >= 0 ? "+" : "") + (B.image.size - A.image.size) +
-    " bytes from A to B, and other sha256s.";
+  else {
+    const d = B.image.size - A.image.size;
+    text = "The images differ (other sha256s): " + (d ? (d > 0 ? "+" : "") + d + " bytes from A to B." : "the same size, other bytes.");
+  }
   return h("p", { id: "compare-image", class: "card", dataset: {
     identical: A.image && B.image ? String(A.image.sha256 === B.image.sha256) : "unknown" } }, text);
 }
@@ -216,7 +218,7 @@ async function sizesDiff(A, B) {
       missing.map(([b, x]) => "#" + b.id + ": " + x.unavailable).join("; ")));
     return box;
   }
-  const total = (x) => [{ name: "the image file", size: x.image.size }];
+  const total = (x) => [{ name: "the image file", size: x.image.size }, { name: "in memory (allocated sections)", size: allocated(x) }];
   box.append(
     scroller(sizeTable("compare-size-total", "Image", total(sa), total(sb))),
     h("h3", {}, "Per section"), scroller(sizeTable("compare-sections", "Section", sa.sections, sb.sections)),

@@ -58,6 +58,11 @@ export function scroller(table) {
   return box;
 }
 
+// The bytes the image takes in memory: its allocated sections, .bss
+// included (memory but no file bytes). The groups and "unattributed" add up
+// to it, so shares are of this, not of the file's size.
+export const allocated = (sz) => sz.sections.reduce((t, x) => t + x.size, 0);
+
 export const percent = (part, whole) => whole > 0 ? (100 * part / whole).toFixed(1) + " %" : "-";
 
 // ---- the squarified layout (Bruls, Huizing, van Wijk 2000) -------------------
@@ -122,13 +127,13 @@ function fit(text, width) {
 // are focusable, and `info`, the line that says what the pointer or the
 // focus is on.
 export function treemap(sz, info, W, H) {
-  const image = sz.image.size;
+  const image = allocated(sz);
   const items = sz.groups.filter((g) => g.size > 0).map((g) => ({ value: g.size, group: g }));
   if (sz.unattributed > 0) items.push({ value: sz.unattributed, group: null });
   items.sort((a, b) => b.value - a.value);
   const total = items.reduce((t, i) => t + i.value, 0);
   const svg = s("svg", { id: "size-treemap", viewBox: `0 0 ${W} ${H}`, width: "100%", role: "group",
-    "aria-label": "Treemap of the image's " + size(total) + ", by group; the table below lists the same figures" });
+    "aria-label": "Treemap of the image's " + size(total) + " in memory, by group; the table below lists the same figures" });
   svg.style.maxWidth = W + "px";
   svg.style.display = "block";
   const say = (text) => { info.textContent = text; };
@@ -137,7 +142,7 @@ export function treemap(sz, info, W, H) {
     const name = g ? g.name : "unattributed";
     const kind = g ? g.kind : "unattributed";
     const label = name + (g ? " (" + kind + ")" : "") + ": " + size(r.item.value) + ", " +
-      r.item.value + " bytes, " + percent(r.item.value, image) + " of the image";
+      r.item.value + " bytes, " + percent(r.item.value, image) + " of the image in memory";
     const box = s("g", {});
     const rect = s("rect", { class: "group", x: r.x, y: r.y, width: r.w, height: r.h,
       fill: KIND_COLOURS[kind] || KIND_COLOURS.unattributed, stroke: "#ffffff", "stroke-width": 2,
@@ -178,13 +183,13 @@ export function treemap(sz, info, W, H) {
 // The table of the groups (every one, also those of 0 bytes), with each
 // group's largest symbols in a disclosure: the treemap's figures as text.
 function groupsTable(sz) {
-  const image = sz.image.size;
+  const image = allocated(sz);
   const groups = [...sz.groups].sort((a, b) => b.size - a.size);
   return h("table", { id: "size-groups" },
     h("caption", { class: "muted" }, "Groups of the image, largest first"),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Group"), h("th", { scope: "col" }, "Kind"),
       h("th", { scope: "col" }, "Devices"), h("th", { scope: "col" }, "Size"), h("th", { scope: "col" }, "Bytes"),
-      h("th", { scope: "col" }, "Share"), h("th", { scope: "col" }, "Largest symbols"))),
+      h("th", { scope: "col" }, "Share of memory"), h("th", { scope: "col" }, "Largest symbols"))),
     h("tbody", {}, groups.map((g) => h("tr", { dataset: { group: g.name } },
       rowHead(g.name, true), h("td", {}, g.kind),
       h("td", { class: "mono" }, (g.devices || []).join(", ") || "-"),
@@ -193,7 +198,7 @@ function groupsTable(sz) {
     sz.unattributed > 0 ? h("tr", { dataset: { group: "unattributed" } },
       rowHead("unattributed"), h("td", {}, "-"), h("td", {}, "-"), h("td", {}, size(sz.unattributed)),
       h("td", { class: "bytes" }, String(sz.unattributed)), h("td", {}, percent(sz.unattributed, image)),
-      h("td", { class: "muted" }, "bytes of the image no symbol covers (headers, padding, tables)")) : null));
+      h("td", { class: "muted" }, "bytes of the sections no module covers (alignment padding)")) : null));
 }
 
 function symbolsList(g) {
@@ -210,11 +215,11 @@ function symbolsList(g) {
 }
 
 export function sectionsTable(sz) {
-  const image = sz.image.size;
+  const image = allocated(sz);
   return h("table", { id: "size-sections" },
     h("caption", { class: "muted" }, "Allocated sections of the image"),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Section"), h("th", { scope: "col" }, "Size"),
-      h("th", { scope: "col" }, "Bytes"), h("th", { scope: "col" }, "Share of the file"))),
+      h("th", { scope: "col" }, "Bytes"), h("th", { scope: "col" }, "Share of memory"))),
     h("tbody", {}, sz.sections.map((x) => h("tr", { dataset: { section: x.name } },
       rowHead(x.name, true), h("td", {}, size(x.size)), h("td", { class: "bytes" }, String(x.size)),
       h("td", {}, percent(x.size, image))))));
@@ -241,8 +246,9 @@ export async function sizePage(view, id) {
   const info = h("p", { id: "size-info", class: "muted", "aria-live": "polite" },
     "Point at or focus (Tab) a group to see its size.");
   view.append(
-    h("p", { id: "size-summary" }, h("span", { class: "mono" }, sz.image.name), ": " + size(sz.image.size) +
-      " (" + sz.image.size + " bytes) · " + sz.groups.length + " groups, " + size(attributed) + " attributed, " +
+    h("p", { id: "size-summary" }, h("span", { class: "mono" }, sz.image.name), ": a file of " + size(sz.image.size) +
+      " (" + sz.image.size + " bytes), " + size(allocated(sz)) + " in memory (its allocated sections, .bss included) · " +
+      sz.groups.length + " groups, " + size(attributed) + " attributed, " +
       size(sz.unattributed) + " unattributed"),
     legend());
   const width = Math.round(Math.min(960, Math.max(300, view.clientWidth || 960)));
