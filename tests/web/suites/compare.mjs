@@ -7,13 +7,15 @@
 // version 1); config version 2 adds a configure key "flavour"; build 2 sets
 // it; build 3 rebuilds build 1 (every action again: the same bytes); build 4
 // asks for build 2's inputs again (reused); build 5 is of other sources (other
-// bytes); build 6 of sources that do not compile (failed); build 7 cancelled.
+// bytes, and a symbol named like markup); build 6 of sources that do not compile (failed); build 7
+// cancelled.
 // Every figure the page shows is checked against the API's.
 
 import fs from 'node:fs';
 import path from 'node:path';
 
 const P = 'cmp';
+const HOSTILE = '<img src=x onerror=alert(1)>';
 const B = {}; // the builds above by name, as the API answered them at the end
 
 async function setUp(t) {
@@ -29,7 +31,11 @@ async function setUp(t) {
   B.two = await done(await build({ keys: { flavour: 'spicy' } }));
   B.rebuild = await done((await t.apiOk('POST', `/builds/${B.one.id}/rebuild`, 202)).json());
   B.reused = await done(await build({ keys: { flavour: 'spicy' } }));
-  const other = source.replace('"%s\\n", g->message', '"%s (a longer line: other bytes)\\n", g->message');
+  // other bytes, and a symbol whose name is markup (the treemap must show it as text; its own
+  // section: -fdata-sections would put the name into the section's, which the assembler refuses)
+  const other = source.replace('"%s\\n", g->message', '"%s (a longer line: other bytes, %s)\\n", g->message, cmp_tag')
+    .replace('static void greet(void *arg)', `const char cmp_tag[64] __asm__("\\"${HOSTILE}\\"") __attribute__((section(".rodata.cmp_tag"))) = "tag";\n\n` +
+      'static void greet(void *arg)');
   t.check(other !== source, 'could not change the greeting of hello\'s unikernel.c');
   await t.apiOk('PATCH', `/projects/${P}`, 200, { body: { sources: { 'unikernel.c': other } } });
   B.other = await done(await build({}));
@@ -190,6 +196,16 @@ async function flowTreemap(t) {
   t.check(table.length === sz.groups.length + (sz.unattributed > 0 ? 1 : 0), `table#size-groups has ${table.length} rows`);
   const sections = await t.page.evaluate(() => [...document.querySelectorAll('table#size-sections tbody tr')].map((r) => r.dataset.section));
   t.check(JSON.stringify(sections) === JSON.stringify(sz.sections.map((x) => x.name)), `table#size-sections lists ${sections}`);
+  // the symbol named like markup: in the table and the drawing as text, never as an element
+  const app = sz.groups.flatMap((g) => g.symbols).find((x) => x.name === HOSTILE);
+  t.check(app, `the API lists no symbol ${HOSTILE} in build ${id}'s sizes`);
+  const asText = await t.page.evaluate((name) => ({
+    cells: [...document.querySelectorAll('table#size-groups td')].filter((c) => c.textContent === name).length,
+    titles: [...document.querySelectorAll('svg#size-treemap title')].filter((c) => c.textContent.startsWith(name)).length,
+    imgs: document.querySelectorAll('#view img').length,
+  }), HOSTILE);
+  t.check(asText.cells === 1 && asText.imgs === 0, `the symbol ${HOSTILE} is shown as ${JSON.stringify(asText)}, not as one cell of text`);
+  if (app) t.check(asText.titles === 1, `the treemap has ${asText.titles} rects titled ${HOSTILE}, not 1`);
   await t.shot('size-treemap');
 
   // a failed build has no image: a message, not the error banner
