@@ -4,7 +4,8 @@
 //
 // They make a project of their own, "cmp" (hello's config and sources), so
 // that the builds other flows make do not change its counts: build 1 (config
-// version 1); config version 2 adds a configure key "flavour"; build 2 sets
+// version 1); config version 2 adds a configure key "flavour" and a second job
+// (a device only in B); build 2 sets
 // it; build 3 rebuilds build 1 (every action again: the same bytes); build 4
 // asks for build 2's inputs again (reused); build 5 is of other sources (other
 // bytes, and a symbol named like markup); build 6 of sources that do not compile (failed); build 7
@@ -26,7 +27,9 @@ async function setUp(t) {
   const build = async (body) => (await t.apiOk('POST', `/projects/${P}/build`, 202, { body: { target: 'unix', ...body } })).json();
   const done = (b) => t.apiWaitTerminal(b.id, t.BUILD_TIMEOUT_MS);
   B.one = await done(await build({}));
-  const v2 = { ...config, keys: { ...config.keys, flavour: { stage: 'configure', type: 'string', default: 'plain', doc: 'a key to compare' } } };
+  // version 2: a configure key more, and hello's job applied twice (a device only in B)
+  const v2 = { ...config, keys: { ...config.keys, flavour: { stage: 'configure', type: 'string', default: 'plain', doc: 'a key to compare' } },
+    jobs: [...config.jobs, config.jobs[0]] };
   await t.apiOk('PUT', `/projects/${P}/config`, 201, { body: v2 });
   B.two = await done(await build({ keys: { flavour: 'spicy' } }));
   B.rebuild = await done((await t.apiOk('POST', `/builds/${B.one.id}/rebuild`, 202)).json());
@@ -97,10 +100,15 @@ async function flowConfigAndKeys(t) {
 
   // devices by id, as the two describe answers have them
   const [da, db] = await Promise.all([one, two].map(async (b) => (await t.apiOk('GET', `/builds/${b.id}/describe`, 200)).json()));
-  const ids = new Set([...da.devices, ...db.devices].map((d) => d.id));
+  const ma = new Map(da.devices.map((d) => [d.id, d])), mb = new Map(db.devices.map((d) => [d.id, d]));
+  const ids = new Set([...ma.keys(), ...mb.keys()]);
+  const state = (id) => !mb.has(id) ? 'only-in-A' : !ma.has(id) ? 'only-in-B'
+    : ma.get(id).impl !== mb.get(id).impl || ma.get(id).symbol !== mb.get(id).symbol ? 'different-implementation'
+      : ma.get(id).deps.join() !== mb.get(id).deps.join() ? 'different-dependencies' : 'same';
   const rows = await t.page.evaluate(() => [...document.querySelectorAll('table#compare-devices tbody tr')].map((r) => [r.dataset.device, r.dataset.state]));
   t.check(rows.length === ids.size && rows.every(([id]) => ids.has(id)), `table#compare-devices lists ${JSON.stringify(rows)}, the builds have ${[...ids]}`);
-  t.check(rows.every(([, s]) => s === 'same'), `devices of the same graph are marked ${JSON.stringify(rows)}`);
+  for (const [id, st] of rows) t.check(st === state(id), `device ${id} is marked ${st}, the describe answers make it ${state(id)}`);
+  t.check(rows.some(([, st]) => st === 'only-in-B'), `no device is only in B (config version 2 applies the job twice): ${JSON.stringify(rows)}`);
 
   // same bytes (the key changes nothing in the image): said, matching the API
   const same = one.image.sha256 === two.image.sha256;
