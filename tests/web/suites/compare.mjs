@@ -4,12 +4,12 @@
 //
 // They make a project of their own, "cmp" (hello's config and sources), so
 // that the builds other flows make do not change its counts: build 1 (config
-// version 1); config version 2 adds a configure key "flavour" and a second job
-// (a device only in B); build 2 sets
-// it; build 3 rebuilds build 1 (every action again: the same bytes); build 4
-// asks for build 2's inputs again (reused); build 5 is of other sources (other
-// bytes, and a symbol named like markup); build 6 of sources that do not compile (failed); build 7
-// cancelled.
+// version 1); config version 2 adds a configure key "flavour" and a second
+// job (a device only in B); build 2 sets the key; build 3 rebuilds build 1
+// (every action again: the same bytes); build 4 asks for build 2's inputs
+// again (reused); build 5 is of other sources (other bytes, and a symbol
+// named like markup); build 6 of sources that do not compile (failed); build
+// 7 cancelled.
 // Every figure the page shows is checked against the API's.
 
 import fs from 'node:fs';
