@@ -88,13 +88,20 @@ const toolchain = (b) => b.toolchain ? b.toolchain : "unknown";
 
 // A row of the inputs table: field, A, B, and whether they differ (said in
 // words, in its own column, and as data-changed for the tests).
+// Tints a row that differs; its header then in the text's own colour (the
+// muted one is below 4.5:1 on the tint).
+function mark(tr) {
+  tr.style.background = "color-mix(in srgb, var(--warn) 14%, transparent)";
+  tr.children[0].style.color = "var(--fg)";
+}
+
 function row(field, label, a, b, { compare = true, same } = {}) {
   const at = typeof a === "string" ? a : null, bt = typeof b === "string" ? b : null;
   const changed = compare && (same !== undefined ? !same : at !== bt);
   const tr = h("tr", { dataset: { field, changed: changed ? "true" : "false" } },
     rowHead(label), h("td", { class: "mono" }, a), h("td", { class: "mono" }, b),
     h("td", {}, changed ? h("strong", { class: "changed" }, "changed") : compare ? h("span", { class: "muted" }, "same") : ""));
-  if (changed) tr.style.background = "color-mix(in srgb, var(--warn) 14%, transparent)";
+  if (changed) mark(tr);
   for (const td of [tr.children[1], tr.children[2]]) td.style.overflowWrap = "anywhere";
   return tr;
 }
@@ -104,8 +111,8 @@ function inputsTable(A, B) {
   const kv = (b, k) => k in (b.keys || {}) ? String(b.keys[k]) : "(default)";
   const link = (b) => h("a", { href: "#/builds/" + b.id }, "#" + b.id);
   return h("table", { id: "compare-inputs" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, ""), h("th", { scope: "col" }, "A: ", link(A)),
-      h("th", { scope: "col" }, "B: ", link(B)), h("th", { scope: "col" }, ""))),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Input"), h("th", { scope: "col" }, "A: ", link(A)),
+      h("th", { scope: "col" }, "B: ", link(B)), h("th", { scope: "col" }, "A against B"))),
     h("tbody", {},
       row("project", "project", A.project.name, B.project.name),
       row("target", "target / arch", A.target + " / " + A.arch, B.target + " / " + B.arch),
@@ -178,14 +185,14 @@ async function devicesDiff(A, B) {
     const tr = h("tr", { dataset: { device: id, state: state.replace(/ /g, "-") } },
       rowHead(id, true), h("td", {}, implOf(a)), h("td", {}, implOf(b)),
       h("td", {}, state === "same" ? h("span", { class: "muted" }, state) : h("strong", {}, state)));
-    if (state !== "same") tr.style.background = "color-mix(in srgb, var(--warn) 14%, transparent)";
+    if (state !== "same") mark(tr);
     return tr;
   });
   const changed = rows.filter((r) => r.dataset.state !== "same").length;
   return h("div", {}, h("p", { class: "muted" }, ids.length + " devices, " + (changed ? changed + " not the same" : "all the same") + "."),
     scroller(h("table", { id: "compare-devices" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Device"), h("th", { scope: "col" }, "A"),
-        h("th", { scope: "col" }, "B"), h("th", { scope: "col" }, ""))),
+        h("th", { scope: "col" }, "B"), h("th", { scope: "col" }, "A against B"))),
       h("tbody", {}, rows))));
 }
 

@@ -55,6 +55,12 @@ async function setUp(t) {
   t.check(B.cancelled.status === 'cancelled', `build ${B.cancelled.id} is ${B.cancelled.status}, not cancelled`);
 }
 
+// The accessibility check of the shell's harness (t.axe: serious and
+// critical axe-core violations fail), where the harness has it.
+async function axe(t, name) {
+  if (t.axe) await t.axe(name);
+}
+
 async function go(t, hash) {
   await t.page.evaluate((h) => { location.hash = h; }, hash);
   await t.until(`the page to go to ${hash}`, async () => t.hashOf() === hash);
@@ -114,6 +120,7 @@ async function flowConfigAndKeys(t) {
   const same = one.image.sha256 === two.image.sha256;
   const img = await t.page.evaluate(() => { const p = document.querySelector('#compare-image'); return p && [p.dataset.identical, p.textContent]; });
   t.check(img && img[0] === String(same), `#compare-image says ${JSON.stringify(img)}, the API's sha256s are ${same ? '' : 'not '}the same`);
+  await axe(t, 'compare');
   await t.shot('compare-config');
 
   // #/compare/A: B is the previous build of the same target and arch with an image
@@ -214,6 +221,7 @@ async function flowTreemap(t) {
   }), HOSTILE);
   t.check(asText.cells === 1 && asText.imgs === 0, `the symbol ${HOSTILE} is shown as ${JSON.stringify(asText)}, not as one cell of text`);
   if (app) t.check(asText.titles === 1, `the treemap has ${asText.titles} rects titled ${HOSTILE}, not 1`);
+  await axe(t, 'size');
   await t.shot('size-treemap');
 
   // a failed build has no image: a message, not the error banner
@@ -252,6 +260,7 @@ async function flowTrends(t) {
   t.check(got.text.includes(`${pct} %`) && /reused/.test(got.text) && /cancelled/.test(got.text),
     `the success rate says ${t.short(got.text)}, not ${pct} % with reused and cancelled apart`);
   t.check(expect.reused >= 1 && expect.cancelled >= 1 && expect.failed >= 1, `cmp lacks a reused, cancelled or failed build: ${JSON.stringify(expect)}`);
+  await axe(t, 'trends');
   await t.shot('trends');
 
   // n in the URL: the last 3 builds only
