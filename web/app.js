@@ -55,9 +55,9 @@ const routes = [
   [/^#\/builds\/(\d+)$/, (v, m, q) => buildPage(v, m[1], q), "queue"],
   [/^#\/queue$/, (v, m, q) => queuePage(v, q), "queue"],
   [/^#\/targets$/, (v) => targetsPage(v), "targets"],
-  [/^#\/compare\/(\d+)(?:\/(\d+))?\/?$/, (v, m) => comparePage(v, m[1], m[2]), "builds"],
-  [/^#\/builds\/(\d+)\/size\/?$/, (v, m) => sizePage(v, m[1]), "builds"],
-  [/^#\/projects\/([^/]+)\/trends\/?$/, (v, m, q) => trendsPage(v, decodeURIComponent(m[1]), q), "projects"],
+  [/^#\/compare\/(\d+)(?:\/(\d+))?\/?$/, (v, m) => comparePage(v, m[1], m[2]), "builds", (m) => "Compare " + m[1] + (m[2] ? " and " + m[2] : "")],
+  [/^#\/builds\/(\d+)\/size\/?$/, (v, m) => sizePage(v, m[1]), "builds", (m) => "Image size of build " + m[1]],
+  [/^#\/projects\/([^/]+)\/trends\/?$/, (v, m, q) => trendsPage(v, decodeURIComponent(m[1]), q), "projects", (m) => "Trends of " + decodeURIComponent(m[1])],
 ];
 
 async function route() {

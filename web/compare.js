@@ -47,7 +47,8 @@ const pretty = (doc) => JSON.stringify(doc, null, 2).split("\n");
 // the difference does not rest on colour), unchanged runs longer than six
 // lines folded to their first and last three.
 function diffBlock(lines) {
-  const pre = h("pre", { id: "compare-config-diff", class: "doc" });
+  // focusable: it scrolls when long, and a keyboard must be able to scroll it
+  const pre = h("pre", { id: "compare-config-diff", class: "doc", tabindex: 0, "aria-label": "the configs' line diff" });
   const colour = { "+": "var(--ok)", "-": "var(--bad)" };
   const line = ([op, text]) => {
     const el = h("span", { class: "diff-line", dataset: { op: op === " " ? "same" : op === "+" ? "added" : "removed" } },

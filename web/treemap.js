@@ -51,10 +51,16 @@ export function rowHead(text, mono) {
   return th;
 }
 
-// A wide table in a box of its own that scrolls sideways on narrow screens.
+// A wide table in a box of its own that scrolls sideways on narrow screens;
+// while it does, the box is focusable (a keyboard scrolls it) and named by
+// the table's id.
 export function scroller(table) {
-  const box = h("div", {}, table);
+  const box = h("div", { role: "region", "aria-label": (table.id || "table").replace(/-/g, " ") }, table);
   box.style.overflowX = "auto";
+  new ResizeObserver(() => {
+    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
+    else box.removeAttribute("tabindex");
+  }).observe(box);
   return box;
 }
 
