@@ -158,26 +158,28 @@ static void reply_error_details(mg_req *r, unsigned status, const char *code, co
     mg_reply_json(r, status);
 }
 
-void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
+static void reply_error_v(mg_req *r, unsigned status, const char *code, const char *fmt, va_list ap)
 {
     if (r->replied) return;
     char msg[MG_ERR_SIZE]; /* an mg_err's message fits whole */
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_details(r, status, code, msg, NULL);
+}
+
+void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_v(r, status, NULL, fmt, ap);
     va_end(ap);
-    reply_error_details(r, status, NULL, msg, NULL);
 }
 
 void mg_reply_error_code(mg_req *r, unsigned status, const char *code, const char *fmt, ...)
 {
-    if (r->replied) return;
-    char msg[MG_ERR_SIZE];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_v(r, status, code, fmt, ap);
     va_end(ap);
-    reply_error_details(r, status, code, msg, NULL);
 }
 
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
