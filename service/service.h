@@ -24,6 +24,10 @@
  * Inputs are plain C values and parsed JSON documents (cJSON) whose
  * member types the caller has checked already (service/input.h); the
  * service checks what they mean.
+ *
+ * Flows that change a build or a project tell the queue's observer
+ * (mg_queue_changed, daemon/queue.h: what GET /events streams); a new
+ * build goes with its row, read before any worker is woken.
  */
 #ifndef MG_SERVICE_SERVICE_H
 #define MG_SERVICE_SERVICE_H
