@@ -250,6 +250,7 @@ void mg_h_hash(mg_req *r);
 void mg_h_tokens_create(mg_req *r);
 void mg_h_tokens_list(mg_req *r);
 void mg_h_tokens_delete(mg_req *r);
+void mg_h_whoami(mg_req *r);
 void mg_h_gc(mg_req *r);
 
 void mg_h_projects_create(mg_req *r);

@@ -57,6 +57,8 @@
 #define A_ MG_SCOPE_ADMIN
 /* pull workers' routes: worker or admin tokens (docs/workers.md) */
 #define K_ MG_SCOPE_WORKER
+/* any valid token, worker tokens included */
+#define T_ MG_SCOPE_ANY
 
 static const mg_route routes[] = {
     {MG_HTTP_GET, "/", 0, mg_h_root, 0},
@@ -95,6 +97,7 @@ static const mg_route routes[] = {
     {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create, 0},
     {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list, 0},
     {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete, 0},
+    {MG_HTTP_GET, "/whoami", T_, mg_h_whoami, 0},
     {MG_HTTP_POST, "/gc", A_, mg_h_gc, 0},
     {MG_HTTP_GET, "/workers", R_, mg_h_workers_list, 0},
     {MG_HTTP_POST, "/workers/claim", K_, mg_h_worker_claim, 0},
