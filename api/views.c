@@ -171,6 +171,7 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const mg_build_extra *x)
     mg_jw_kstring(w, "commit", b->commit);
     mg_jw_kstring(w, "sources_sha256", b->sources_sha256);
     mg_jw_kstring(w, "input_hash", b->input_hash);
+    mg_jw_kstring(w, "toolchain", b->toolchain);
     mg_jw_kbool(w, "force", b->force);
     mg_jw_kbool(w, "pinned", b->pinned_at > 0);
     kid(w, "rebuild_of", b->rebuild_of);

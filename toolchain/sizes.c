@@ -19,10 +19,11 @@
 /* Caps on what a file may make us hold (far above any real image: hello
  * has ~100 sections, ~1000 symbols, a map of ~3000 input sections). */
 #define MAX_SECTIONS 65536u
-#define MAX_SYMBOLS 4000000u
-#define MAX_INPUTS 4000000u
+#define MAX_SYMBOLS 1000000u
+#define MAX_INPUTS 1000000u
 #define MAX_GROUPS 1024u
-#define MAX_NAME 512u /* bytes of a symbol's or a section's name kept */
+#define MAX_NAME 512u  /* bytes of a symbol's, a section's or a group's name kept */
+#define MAX_FILE 4096u /* bytes of an object's name in the map looked at */
 
 /* n zeroed elements (n is bounded by the caps above). */
 static void *zalloc(size_t n, size_t size)
@@ -71,13 +72,26 @@ static bool rd_shdr(const elf_file *f, uint64_t shoff, uint64_t shentsize, uint6
 }
 
 /* The string at `idx` of a string table (file bytes [off, off+size)), at
- * most MAX_NAME bytes of it; "" when out of bounds. malloc'd. */
-static char *str_at(const elf_file *f, uint64_t off, uint64_t size, uint64_t idx)
+ * most MAX_NAME bytes of it, its length in *len; "" when out of bounds. */
+static const char *str_view(const elf_file *f, uint64_t off, uint64_t size, uint64_t idx,
+                            uint32_t *len)
 {
-    if (off > f->len || size > f->len - off || idx >= size) return mg_xstrdup("");
+    if (off > f->len || size > f->len - off || idx >= size) {
+        *len = 0;
+        return "";
+    }
     const char *s = (const char *)f->p + off + idx;
     size_t n = strnlen(s, (size_t)(size - idx));
-    return mg_xasprintf("%.*s", (int)(n < MAX_NAME ? n : MAX_NAME), s);
+    *len = (uint32_t)(n < MAX_NAME ? n : MAX_NAME);
+    return s;
+}
+
+/* The same, malloc'd. */
+static char *str_at(const elf_file *f, uint64_t off, uint64_t size, uint64_t idx)
+{
+    uint32_t n;
+    const char *s = str_view(f, off, size, idx, &n);
+    return mg_xasprintf("%.*s", (int)n, s);
 }
 
 /* --- the parse ------------------------------------------------------------ */
@@ -95,9 +109,10 @@ typedef struct {
 } input;
 
 typedef struct {
-    char *name;
+    const char *name; /* in the file (not copied: there may be a million) */
+    uint32_t name_len;
+    uint32_t sec;
     uint64_t addr, size;
-    uint32_t sec, group;
 } symbol;
 
 typedef struct {
@@ -120,8 +135,6 @@ typedef struct {
     char **obj_names;
     uint32_t *obj_groups;
     size_t obj_cap, n_objs;
-    const mg_sizes_owner *owners;
-    size_t n_owners;
 } parse;
 
 static int read_elf(parse *ps, mg_err *err)
@@ -204,11 +217,11 @@ static int read_elf(parse *ps, mg_err *err)
             value += tls_base;
         }
         symbol *sym = &ps->syms[ps->n_syms++];
-        sym->name = str_at(f, strtab.offset, strtab.type == SHT_NOBITS ? 0 : strtab.size, name);
+        sym->name = str_view(f, strtab.offset, strtab.type == SHT_NOBITS ? 0 : strtab.size, name,
+                             &sym->name_len);
         sym->addr = value;
         sym->size = size;
         sym->sec = (uint32_t)shndx;
-        sym->group = UINT32_MAX;
     }
     return 0;
 }
@@ -219,6 +232,7 @@ static int read_elf(parse *ps, mg_err *err)
 
 static uint32_t group_of(parse *ps, const char *name, size_t len, const char *kind)
 {
+    if (len > MAX_NAME) len = MAX_NAME;
     for (size_t i = 0; i < ps->n_groups; i++)
         if (strlen(ps->groups[i].g.name) == len && !memcmp(ps->groups[i].g.name, name, len))
             return (uint32_t)i;
@@ -253,11 +267,12 @@ static bool linker_made(const char *s, size_t n)
         ".dynbss",
         ".eh_frame_hdr",
         ".relr.dyn",
-        ".sframe",
         ".note.gnu.build-id",
         ".note.gnu.property",
     };
-    if (n >= 4 && !memcmp(s, ".rel", 4) && (n == 4 || s[4] == '.' || s[4] == 'a')) return true;
+    if ((n >= 5 && !memcmp(s, ".rel.", 5)) || (n >= 6 && !memcmp(s, ".rela.", 6)) ||
+        (n == 4 && !memcmp(s, ".rel", 4)) || (n == 5 && !memcmp(s, ".rela", 5)))
+        return true;
     if (n >= 12 && !memcmp(s, ".gnu.version", 12)) return true;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strlen(names[i]) == n && !memcmp(names[i], s, n)) return true;
@@ -418,6 +433,7 @@ static int add_input(parse *ps, uint32_t sec, const char *name, size_t name_len,
     input *in = &ps->ins[ps->n_ins++];
     in->sec = sec;
     in->group = linker_made(name, name_len) ? group_of(ps, "linker", 6, "compiler")
+                : file_len > MAX_FILE       ? NO_GROUP
                                             : object_group(ps, file, file_len);
     in->start = addr;
     in->end = size > UINT64_MAX - addr ? UINT64_MAX : addr + size;
@@ -501,7 +517,8 @@ static int cmp_sym(const void *a, const void *b)
 {
     const symbol *x = *(symbol *const *)a, *y = *(symbol *const *)b;
     if (x->size != y->size) return x->size > y->size ? -1 : 1;
-    return strcmp(x->name, y->name);
+    int c = memcmp(x->name, y->name, x->name_len < y->name_len ? x->name_len : y->name_len);
+    return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
 
 static int cmp_group(const void *a, const void *b)
@@ -517,7 +534,7 @@ static int cmp_group(const void *a, const void *b)
  * sorted, per section from first[sec] to first[sec + 1]. */
 static uint64_t attribute(parse *ps, size_t *first)
 {
-    qsort(ps->ins, ps->n_ins, sizeof *ps->ins, cmp_input);
+    if (ps->n_ins) qsort(ps->ins, ps->n_ins, sizeof *ps->ins, cmp_input);
     uint64_t placed = 0;
     size_t kept = 0, i = 0;
     for (size_t sec = 0; sec < ps->n_secs; sec++) {
@@ -591,7 +608,6 @@ static void parse_free(parse *ps)
     for (size_t i = 0; i < ps->n_secs; i++) free(ps->secs[i].name);
     free(ps->secs);
     free(ps->ins);
-    for (size_t i = 0; i < ps->n_syms; i++) free(ps->syms[i].name);
     free(ps->syms);
     for (size_t i = 0; i < ps->n_groups; i++) {
         mg_sizes_group *g = &ps->groups[i].g;
@@ -610,7 +626,7 @@ int mg_sizes_parse(const void *elf, size_t elf_len, const char *map, size_t map_
                    const mg_sizes_owner *owners, size_t n_owners, mg_sizes *out, mg_err *err)
 {
     memset(out, 0, sizeof *out);
-    parse ps = {.f = {.p = elf, .len = elf_len}, .owners = owners, .n_owners = n_owners};
+    parse ps = {.f = {.p = elf, .len = elf_len}};
     if (read_elf(&ps, err) != 0) {
         parse_free(&ps);
         return -1;
@@ -621,9 +637,10 @@ int mg_sizes_parse(const void *elf, size_t elf_len, const char *map, size_t map_
         if (!ps.secs[i].alloc) continue;
         /* so that the sums cannot overflow: no image has a 1 TiB section */
         if (ps.secs[i].size > ((uint64_t)1 << 40)) {
+            mg_err_set(err, MG_E_INVALID, "the ELF file's section %s claims %llu bytes",
+                       ps.secs[i].name, (unsigned long long)ps.secs[i].size);
             parse_free(&ps);
-            return mg_err_set(err, MG_E_INVALID, "the ELF file's section %s claims %llu bytes",
-                              ps.secs[i].name, (unsigned long long)ps.secs[i].size);
+            return -1;
         }
         total += ps.secs[i].size;
         n_alloc++;
@@ -669,14 +686,15 @@ int mg_sizes_parse(const void *elf, size_t elf_len, const char *map, size_t map_
         gr->g.name = NULL; /* moved, with the devices */
         gr->g.devices = NULL;
         gr->g.n_devices = 0;
-        qsort(gr->syms, gr->n_syms, sizeof *gr->syms, cmp_sym);
+        if (gr->n_syms) qsort(gr->syms, gr->n_syms, sizeof *gr->syms, cmp_sym);
         size_t top = gr->n_syms < MG_SIZES_TOP_SYMBOLS ? gr->n_syms : MG_SIZES_TOP_SYMBOLS;
         g->symbols = zalloc(top ? top : 1, sizeof *g->symbols);
         for (size_t k = 0; k < gr->n_syms; k++) {
             const symbol *sym = gr->syms[k];
             if (k < top) {
-                g->symbols[g->n_symbols++] = (mg_sizes_symbol){
-                    mg_xstrdup(sym->name), sym->size, out->sections[out_index[sym->sec]].name};
+                g->symbols[g->n_symbols++] =
+                    (mg_sizes_symbol){mg_xasprintf("%.*s", (int)sym->name_len, sym->name),
+                                      sym->size, out->sections[out_index[sym->sec]].name};
             } else {
                 g->other_count++;
                 g->other_size += sym->size;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/fsutil.h"
 #include "targets/builtin_catalog.h"
 #include "toolchain/sizes.h"
@@ -204,10 +205,10 @@ static void parse_any(const char *elf, size_t elf_len, const char *map, size_t m
     }
 }
 
-Test(sizes, truncated_and_corrupt_files)
+static void fuzz(const char *flags, int rounds)
 {
     linked l;
-    link_image(&l, "");
+    link_image(&l, flags);
     /* every prefix of the ELF (on the heap at its own length, so a read
      * past it is one past the allocation), and some of the map */
     for (size_t n = 0; n <= l.elf_len; n++) {
@@ -226,7 +227,7 @@ Test(sizes, truncated_and_corrupt_files)
      * denser in the headers where offsets and counts live */
     srand(21);
     char *elf = mg_xmalloc(l.elf_len), *map = mg_xmalloc(l.map_len);
-    for (int round = 0; round < 3000; round++) {
+    for (int round = 0; round < rounds; round++) {
         memcpy(elf, l.elf, l.elf_len);
         memcpy(map, l.map, l.map_len);
         int changes = 1 + rand() % 8;
@@ -242,6 +243,16 @@ Test(sizes, truncated_and_corrupt_files)
     free(elf);
     free(map);
     linked_free(&l);
+}
+
+Test(sizes, truncated_and_corrupt_files_64)
+{
+    fuzz("", 3000);
+}
+
+Test(sizes, truncated_and_corrupt_files_32)
+{
+    fuzz("-m32", 1500);
 }
 
 /* A map's word against the ELF: input sections that overlap, run past
@@ -356,4 +367,56 @@ Test(sizes, record_finds_the_link_outputs)
     char *cmd = mg_xasprintf("rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
     free(cmd);
+}
+
+/* The groups a map's file names make (as the link of a build names them). */
+Test(sizes, groups_of_object_names)
+{
+    linked l;
+    link_image(&l, "");
+    const char *t = strstr(l.map, "\n.text");
+    cr_assert_not_null(t);
+    unsigned long long addr, size;
+    cr_assert_eq(sscanf(t + 6, " 0x%llx 0x%llx", &addr, &size), 2);
+    cr_assert_geq(size, 8);
+    static const char *const files[][3] = {
+        {".text.a", "obj/src/app.c/app.o", "app app"},
+        {".text.b", "obj/gen/main.c/main.o", "generated generated"},
+        {".text.c", "lib/libmgrt.a(tcpip-lwip-core-tcp.o)", "lwip library"},
+        {".text.d", "lib/libmgrt.a(tcpip-direct-layers.o)", "tcpip device"},
+        {".text.e", "lib/libmgrt.a(random-random.o)", "random device"},
+        {".text.f", "/usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a(_udivdi3.o)", "libgcc compiler"},
+        {".text.g", "/usr/lib/x86_64-linux-gnu/Scrt1.o", "crt compiler"},
+        {".got", "/usr/lib/x86_64-linux-gnu/Scrt1.o", "linker compiler"},
+    };
+    size_t n = sizeof files / sizeof *files;
+    mg_buf map = {0};
+    mg_buf_printf(&map, "Linker script and memory map\n\n.text 0x%llx 0x%llx\n", addr, size);
+    for (size_t i = 0; i < n; i++)
+        mg_buf_printf(&map, " %s\n                0x%llx 0x1 %s\n", files[i][0], addr + i,
+                      files[i][1]);
+    /* the direct stack's entry lists sources of runtime/tcpip and
+     * runtime/random: both implement its device */
+    mg_sizes_owner owners[] = {{"runtime/tcpip/direct/layers.c", "ethif0"},
+                               {"runtime/random/random.c", "ethif0"},
+                               {"runtime/tcpip/lwip/core/tcp.c", "ethif0"}};
+    mg_sizes s;
+    mg_err err = {0};
+    cr_assert_eq(mg_sizes_parse(l.elf, l.elf_len, map.data, map.len, owners, 3, &s, &err), 0, "%s",
+                 err.msg);
+    check_adds_up(&s);
+    cr_assert_eq(s.n_groups, n); /* crt1.o's .got is the linker's */
+    for (size_t i = 0; i < n; i++) {
+        char name[32], kind[32];
+        cr_assert_eq(sscanf(files[i][2], "%31s %31s", name, kind), 2);
+        const mg_sizes_group *g = group(&s, name);
+        cr_assert_not_null(g, "%s", name);
+        cr_assert_str_eq(g->kind, kind, "%s", name);
+        cr_assert_eq(g->size, 1, "%s", name);
+    }
+    cr_assert_eq(group(&s, "lwip")->n_devices, 1);
+    cr_assert_str_eq(group(&s, "random")->devices[0], "ethif0");
+    mg_sizes_free(&s);
+    mg_buf_free(&map);
+    linked_free(&l);
 }
