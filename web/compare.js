@@ -244,7 +244,8 @@ async function sizesDiff(A, B) {
 // first `want` of them, looking at 5 pages at most.
 async function earlier(A, want, withImage) {
   const out = [];
-  const q = "/projects/" + A.project.id + "/builds?per_page=100&target=" + enc(A.target) + (withImage ? "&status=succeeded" : "");
+  const q = "/projects/" + A.project.id + "/builds?per_page=100&target=" + enc(A.target) + "&arch=" + enc(A.arch) +
+    (withImage ? "&status=succeeded" : "");
   for (let page = 1; page <= 5 && out.length < want; page++) {
     const res = await call("GET", q + "&page=" + page);
     const got = await res.json();

@@ -84,10 +84,12 @@ async function flowConfigAndKeys(t) {
     `the flavour key row is ${JSON.stringify(key)}, not "(default)" against "spicy", changed`);
   const target = await rowOf(t, 'target');
   t.check(target && target.changed === 'false', `the target row is ${JSON.stringify(target)}, changed though both are the same`);
+  // the toolchain identity: both builds ran with the daemon's one toolchain
   const tc = await rowOf(t, 'toolchain');
-  const tcWant = (b) => b.toolchain || 'unknown';
-  t.check(tc && tc.cells[1] === tcWant(one) && tc.cells[2] === tcWant(two),
-    `the toolchain row is ${JSON.stringify(tc)}, the API says ${tcWant(one)} and ${tcWant(two)}`);
+  t.check(/^[0-9a-f]{64}$/.test(one.toolchain ?? '') && one.toolchain === two.toolchain,
+    `the API's toolchain of builds ${one.id} and ${two.id}: ${one.toolchain} and ${two.toolchain}`);
+  t.check(tc && tc.cells[1] === one.toolchain && tc.cells[2] === two.toolchain && tc.changed === 'false',
+    `the toolchain row is ${JSON.stringify(tc)}, the API says ${one.toolchain} and ${two.toolchain}`);
   const ih = await rowOf(t, 'input_hash');
   t.check(ih && ih.cells[1] === one.input_hash && ih.cells[2] === two.input_hash && ih.changed === 'true',
     `the input hash row is ${JSON.stringify(ih)}`);
