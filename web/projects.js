@@ -8,6 +8,11 @@ import { ApiError, hashParams, setHashParams, requireScope } from "./lib.js";
 import { keyFieldOf, markInvalid, clearInvalid } from "./forms.js";
 import { diffView } from "./diff.js";
 
+// this page's styles, beside the shared style.css
+if (!document.querySelector('link[href="/ui/project.css"]')) {
+  document.head.append(h("link", { rel: "stylesheet", href: "/ui/project.css" }));
+}
+
 export async function projectsPage(view) {
   view.append(h("h1", {}, "Projects"));
   const holder = h("div", {}, h("p", { class: "empty" }, "Loading…"));
