@@ -195,7 +195,8 @@ export async function projectPage(view, name, params = new URLSearchParams()) {
     h("section", {}, h("h2", {}, "Config"),
       h("div", { class: "row" },
         h("div", { class: "field" }, h("label", { for: "config-version" }, "version"), versionSel),
-        h("div", { class: "field" }, h("label", { for: "config-diff-base" }, "diff"), diffSel)),
+        // a diff needs two versions
+        h("div", { class: "field", hidden: versions.length < 2 }, h("label", { for: "config-diff-base" }, "diff"), diffSel)),
       diffBox, doc),
     h("section", {}, h("h2", {}, "Device graph ", graphOf),
       h("div", { class: "row" }, h("div", { class: "field" }, h("label", { for: "graph-target" }, "target"), graphTarget),
