@@ -605,6 +605,9 @@ async function flowQueueTargets() {
   }
 }
 
+// A read token may look but not build: Start build is disabled with the reason (the scope it
+// needs), and a click forced past that (the button enabled again in the page) or the API
+// itself is refused by the daemon (403), no build created.
 async function flowReadToken() {
   const t = (await apiOk('POST', '/tokens', 201, { body: { scope: 'read', name: 'web-test' } })).json();
   assert.match(t.token, /^mgd_/);
@@ -615,20 +618,34 @@ async function flowReadToken() {
   await page.fill('#token-input', t.token);
   await page.click('#token-save');
   await until('the read token to be stored', async () => (await storedToken()) === t.token);
-  const before = Number((await apiOk('GET', '/projects/hello/builds', 200)).headers.get('x-total-count'));
+  const count = async () => Number((await apiOk('GET', '/projects/hello/builds', 200)).headers.get('x-total-count'));
+  const before = await count();
 
   await openProject('hello');
   await waitVisible('form#build-form');
   const target = 'form#build-form select[name=target]';
   await until('the unix option of the build form\'s target', () => page.locator(`${target} option[value="unix"]`).count());
-  await page.selectOption(target, 'unix');
-  check(!(await visible('#auth-error')), `#auth-error is visible before the build was asked for: ${short(await text('#auth-error'))}`);
+  try {
+    await until('button#build-start to be disabled', () => page.locator('#build-start').isDisabled());
+  } catch {
+    check(false, 'button#build-start is enabled for a read token');
+  }
+  const why = `${(await page.locator('#build-start').getAttribute('title')) ?? ''} | ${(await text('#build-start-why')) ?? ''}`;
+  check(/write scope/.test(why) && /\bread\b/.test(why), `the reason Start build is disabled does not name the write scope and the token's read: ${short(why)}`);
+  check(await visible('#build-start-why'), '#build-start-why (the reason, for who cannot hover) is not shown');
+  check(!(await visible('#auth-error')), `#auth-error is visible before any build was asked for: ${short(await text('#auth-error'))}`);
+  await shot('read-token-disabled');
+
+  // forced: the page asks anyway, the daemon refuses
+  await page.evaluate(() => { document.querySelector('#build-start').disabled = false; });
   await page.click('#build-start');
   const err = await until('#auth-error to be visible', async () => (await visible('#auth-error')) && (await text('#auth-error')));
-  check(/403|scope/i.test(err), `#auth-error after a build with a read token does not mention 403 or "scope": ${short(err)}`);
-  if (!(/403/.test(err) && /scope/i.test(err))) note(`the contract says the 403 message mentions "403" and "scope": ${short(err)}`);
+  check(/403/.test(err) && /scope/i.test(err), `#auth-error after a forced build with a read token does not mention 403 and "scope": ${short(err)}`);
   check(!/^#\/builds\//.test(hashOf()), `the page went to ${hashOf()} although the build was refused`);
-  const after = Number((await apiOk('GET', '/projects/hello/builds', 200)).headers.get('x-total-count'));
+  check(await page.locator('#build-start').isDisabled(), 'button#build-start is enabled again after the refused build');
+  const direct = await api('POST', '/projects/hello/build', { body: { target: 'unix' }, token: t.token });
+  check(direct.status === 403, `POST /projects/hello/build with a read token answers ${direct.status}, not 403`);
+  const after = await count();
   check(after === before, `a build was created with a read token (${before} -> ${after} builds)`);
   await shot('read-token-403');
 }
