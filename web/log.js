@@ -65,7 +65,8 @@ export class LogViewer {
     this.follow = true; // keep the end in view while lines come
     this.scheduled = false;
 
-    this.pre = h("pre", { id: "build-log", class: "log", tabindex: "0", "aria-label": "log of build " + id });
+    // focusable, so that a keyboard scrolls it; a region, so that its name is read
+    this.pre = h("pre", { id: "build-log", class: "log", tabindex: "0", role: "region", "aria-label": "Log of build " + id });
     this.pre.addEventListener("scroll", () => {
       this.follow = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 4;
     });
@@ -256,7 +257,8 @@ export class LogViewer {
       line.kind === "daemon" || line.kind === "other" ? " " + line.kind : "") +
       (line.terminal ? " " + this.terminalClass(n) : "") + (this.target === n + 1 ? " target" : "");
     const row = h("span", { class: cls, dataset: { line: n + 1 } },
-      h("a", { class: "ln", href: this.href(n + 1), "aria-label": "line " + (n + 1), dataset: { n: n + 1 } }));
+      h("a", { class: "ln", href: this.href(n + 1), "aria-label": "line " + (n + 1), dataset: { n: n + 1 },
+        tabindex: "-1" })); // not a Tab stop each: the search and the first-error button reach lines
     this.fill(row, n);
     this.rows[n] = row;
     return row;
@@ -293,9 +295,7 @@ export class LogViewer {
   // ---- lines in the URL -----------------------------------------------------
 
   href(n) {
-    const q = hashParams();
-    q.set("line", n);
-    return "#/builds/" + this.id + "?" + q;
+    return "#/builds/" + this.id + "?line=" + n;
   }
 
   onClick(ev) {
