@@ -206,17 +206,10 @@ function progressLine(b, viewer) {
 
 export async function buildPage(view, id, params) {
   const signal = viewSignal();
-  view.append(h("h1", { id: "build-title" }, "Build " + id));
-  // the record, tried again while the daemon cannot be reached
-  const first = new Backoff();
-  let b;
-  for (;;) {
-    try { b = await getJSON("/builds/" + id); break; } catch (e) {
-      if (!unreachableError(e)) throw e;
-      await sleep(first.failed(), signal);
-    }
-  }
-  first.ok();
+  // the record before anything is drawn: a page that fails headless (no such
+  // build, the daemon away) is the router's to explain
+  let b = await getJSON("/builds/" + id);
+  view.append(h("h1", { id: "build-title" }, "Build " + b.id));
 
   const viewer = new LogViewer(b.id);
   const line = Number((params || new URLSearchParams()).get("line"));
