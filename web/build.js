@@ -2,6 +2,7 @@
 // image, log (web/log.js) and resolved device graph, following the build
 // live until it ends.
 import { TERMINAL, sseReader, h, duration, size, enc, ApiError, call, getJSON, report, sleep, viewSignal, requireScope } from "./lib.js";
+import * as lib from "./lib.js";
 import { LogViewer } from "./log.js";
 
 // ---- the daemon away --------------------------------------------------------------
@@ -210,6 +211,8 @@ export async function buildPage(view, id, params) {
   // build, the daemon away) is the router's to explain
   let b = await getJSON("/builds/" + id);
   view.append(h("h1", { id: "build-title" }, "Build " + b.id));
+  // the tab's title, where lib.js can set it (the shell's setTitle)
+  if (typeof lib.setTitle === "function") lib.setTitle("Build " + b.id + " · " + b.project.name);
 
   const viewer = new LogViewer(b.id);
   const line = Number((params || new URLSearchParams()).get("line"));

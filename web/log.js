@@ -135,6 +135,7 @@ export class LogViewer {
       }
     }
     this.schedule();
+    this.markUnended();
   }
 
   terminalClass(n) {
@@ -240,8 +241,22 @@ export class LogViewer {
       else top.append(row);
     }
     this.pre.append(top);
+    this.markUnended();
     if (this.target !== null && this.target <= this.rendered && !this.targetShown) this.showTarget();
     else if (atEnd && this.target === null) this.pre.scrollTop = this.pre.scrollHeight;
+  }
+
+  // Once the whole log is shown: the steps the end of the build cut did not
+  // end, and do not run.
+  markUnended() {
+    if (!this.complete || this.rendered < this.lines.length) return;
+    for (const starts of this.started.values()) {
+      for (const s of starts) {
+        s.classList.replace("running", "unended");
+        s.title = "this step has no end line: the build ended first";
+      }
+    }
+    this.started.clear();
   }
 
   closeGroup() {

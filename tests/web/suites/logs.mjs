@@ -261,7 +261,7 @@ async function flowRunningQueuedCancelled(t) {
       (await t.visible('#error')) && /reach/i.test((await t.text('#error')) ?? ''), 10_000)
       .catch(async () => t.check(false, `#error is ${t.short(await t.text('#error'))} with the daemon away`));
     await t.sleep(Math.max(0, 10_000 - (Date.now() - t0)));
-    t.check(asked <= 10, `the page asked the absent daemon ${asked} times in 10 s`);
+    t.check(asked <= 8, `the page asked the absent daemon ${asked} times in 10 s`);
     t.check(await t.page.locator('#error').count() === 1 && (await t.text('#build-status')) === 'running',
       `with the daemon away the status is ${t.short(await t.text('#build-status'))}`);
     await t.page.unrouteAll({ behavior: 'wait' });
@@ -399,6 +399,42 @@ async function flowLongLog(t) {
   await t.page.goto(`${t.daemon.origin}/#/projects`);
 }
 
+// An interrupted build (the daemon's answers pretended: a crash is not made here): a
+// neutral notice quoting the log's last line, no red banner, the line marked as a neutral end.
+async function flowInterrupted(t) {
+  const id = 900200;
+  const last = '[mgd] interrupted: the daemon stopped while the build ran; the next start marked it';
+  const body = Buffer.from(`[   0.000] build ${id} of hello: unix/x86_64, config version 1\n` +
+    '[   0.100] compile unikernel.c: started\n' + `${last}\n`, 'utf8');
+  const record = {
+    id, project: { id: 1, name: 'hello' }, status: 'interrupted', target: 'unix', arch: 'x86_64', keys: {},
+    config_version: 1, ref: null, commit: null, sources_sha256: '0'.repeat(64), input_hash: '1'.repeat(64),
+    force: false, pinned: false, rebuild_of: null, reused_from: null, created_at: '2026-01-01T00:00:00Z',
+    started_at: '2026-01-01T00:00:01Z', finished_at: '2026-01-01T00:00:09Z', duration_ms: 8000, cache: null,
+    image: null, error: 'interrupted', reproduced_by: [], differs_from: [], reproduces: [], queue_position: null,
+    progress: null, log_size: body.length,
+  };
+  await t.page.route((url) => url.origin === t.daemon.origin && url.pathname.startsWith(`/builds/${id}`), async (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === `/builds/${id}`) return route.fulfill({ json: record });
+    if (url.pathname.endsWith('/describe')) return route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no', details: [] } } });
+    if ((route.request().headers().accept ?? '').includes('text/event-stream')) return route.abort('connectionreset');
+    return route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body,
+      headers: { 'X-Log-Size': String(body.length), 'X-More-Data': 'false' } });
+  });
+  try {
+    await goBuild(t, id);
+    await t.waitTextMatch('#build-notice', /the daemon stopped while the build ran; the next start marked it/, 10_000)
+      .catch(async () => t.check(false, `#build-notice of an interrupted build says ${t.short(await t.text('#build-notice'))}`));
+    t.check(!(await t.visible('#build-error')), '#build-error (red) shows on an interrupted build');
+    t.check(await t.page.locator('pre#build-log .line.terminal-neutral').count() === 1, 'the interruption is not marked as a neutral end');
+    t.check(await t.page.locator('pre#build-log .line.unended').count() === 1 &&
+      await t.page.locator('pre#build-log .line.running').count() === 0, 'the step the interruption cut is not marked as never ended');
+  } finally {
+    await t.page.unrouteAll({ behavior: 'wait' });
+  }
+}
+
 // A read token: Cancel, Rebuild and Pin are disabled with the reason (GET /whoami).
 async function flowReadTokenActions(t) {
   const who = await t.api('GET', '/whoami');
@@ -429,5 +465,6 @@ export const flows = [
   ['running-queued-cancelled', flowRunningQueuedCancelled],
   ['running-step', flowRunningStep],
   ['long-log', flowLongLog],
+  ['interrupted', flowInterrupted],
   ['read-token-actions', flowReadTokenActions],
 ];
