@@ -343,6 +343,28 @@ ${block(2)}
   t.check(await t.page.locator('a#build-compare').getAttribute('href') === `#/compare/${b.id}`, 'no "Compare…" link');
 }
 
+// A finished build the daemon does not have, answered here (its record, no graph, its log
+// by polling: the event stream is refused): for what a test cannot make the daemon do.
+async function pretendBuild(t, id, fields, body) {
+  const record = {
+    id, project: { id: 1, name: 'hello' }, status: 'succeeded', target: 'unix', arch: 'x86_64', keys: {},
+    config_version: 1, ref: null, commit: null, sources_sha256: '0'.repeat(64), input_hash: '1'.repeat(64),
+    force: false, pinned: false, rebuild_of: null, reused_from: null, created_at: '2026-01-01T00:00:00Z',
+    started_at: '2026-01-01T00:00:01Z', finished_at: '2026-01-01T00:00:09Z', duration_ms: 8000, cache: null,
+    image: null, error: null, reproduced_by: [], differs_from: [], reproduces: [], queue_position: null,
+    progress: null, log_size: body.length, ...fields,
+  };
+  await t.page.route((url) => url.origin === t.daemon.origin && url.pathname.startsWith(`/builds/${id}`), async (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === `/builds/${id}`) return route.fulfill({ json: record });
+    if (url.pathname.endsWith('/describe')) return route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no', details: [] } } });
+    if ((route.request().headers().accept ?? '').includes('text/event-stream')) return route.abort('connectionreset');
+    const offset = Number(url.searchParams.get('offset') ?? 0);
+    return route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: body.subarray(offset),
+      headers: { 'X-Log-Size': String(body.length), 'X-More-Data': 'false' } });
+  });
+}
+
 // A log of 20 000 lines (the daemon's answers pretended): the page stays responsive while
 // it renders (no task longer than a second), every line arrives, the text is the log.
 async function flowLongLog(t) {
@@ -355,23 +377,7 @@ async function flowLongLog(t) {
   parts.length = 20_000 - 1;
   parts.push('[   9.000] succeeded\n');
   const body = Buffer.from(parts.join(''), 'utf8');
-  const record = {
-    id, project: { id: 1, name: 'hello' }, status: 'succeeded', target: 'unix', arch: 'x86_64', keys: {},
-    config_version: 1, ref: null, commit: null, sources_sha256: '0'.repeat(64), input_hash: '1'.repeat(64),
-    force: false, pinned: false, rebuild_of: null, reused_from: null, created_at: '2026-01-01T00:00:00Z',
-    started_at: '2026-01-01T00:00:01Z', finished_at: '2026-01-01T00:00:09Z', duration_ms: 8000, cache: null,
-    image: null, error: null, reproduced_by: [], differs_from: [], reproduces: [], queue_position: null,
-    progress: null, log_size: body.length,
-  };
-  await t.page.route((url) => url.origin === t.daemon.origin && url.pathname.startsWith(`/builds/${id}`), async (route) => {
-    const url = new URL(route.request().url());
-    if (url.pathname === `/builds/${id}`) return route.fulfill({ json: record });
-    if (url.pathname.endsWith('/describe')) return route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no', details: [] } } });
-    if ((route.request().headers().accept ?? '').includes('text/event-stream')) return route.abort('connectionreset');
-    const offset = Number(url.searchParams.get('offset') ?? 0);
-    return route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: body.subarray(offset),
-      headers: { 'X-Log-Size': String(body.length), 'X-More-Data': 'false' } });
-  });
+  await pretendBuild(t, id, {}, body);
   try {
     await t.page.goto(`${t.daemon.origin}/#/projects`);
     await t.page.evaluate(() => {
@@ -406,22 +412,7 @@ async function flowInterrupted(t) {
   const last = '[mgd] interrupted: the daemon stopped while the build ran; the next start marked it';
   const body = Buffer.from(`[   0.000] build ${id} of hello: unix/x86_64, config version 1\n` +
     '[   0.100] compile unikernel.c: started\n' + `${last}\n`, 'utf8');
-  const record = {
-    id, project: { id: 1, name: 'hello' }, status: 'interrupted', target: 'unix', arch: 'x86_64', keys: {},
-    config_version: 1, ref: null, commit: null, sources_sha256: '0'.repeat(64), input_hash: '1'.repeat(64),
-    force: false, pinned: false, rebuild_of: null, reused_from: null, created_at: '2026-01-01T00:00:00Z',
-    started_at: '2026-01-01T00:00:01Z', finished_at: '2026-01-01T00:00:09Z', duration_ms: 8000, cache: null,
-    image: null, error: 'interrupted', reproduced_by: [], differs_from: [], reproduces: [], queue_position: null,
-    progress: null, log_size: body.length,
-  };
-  await t.page.route((url) => url.origin === t.daemon.origin && url.pathname.startsWith(`/builds/${id}`), async (route) => {
-    const url = new URL(route.request().url());
-    if (url.pathname === `/builds/${id}`) return route.fulfill({ json: record });
-    if (url.pathname.endsWith('/describe')) return route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no', details: [] } } });
-    if ((route.request().headers().accept ?? '').includes('text/event-stream')) return route.abort('connectionreset');
-    return route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body,
-      headers: { 'X-Log-Size': String(body.length), 'X-More-Data': 'false' } });
-  });
+  await pretendBuild(t, id, { status: 'interrupted', error: 'interrupted' }, body);
   try {
     await goBuild(t, id);
     await t.waitTextMatch('#build-notice', /the daemon stopped while the build ran; the next start marked it/, 10_000)
