@@ -383,10 +383,15 @@ async function apiWaitTerminal(id, timeout = 30_000) {
 // DevTools protocol, which the CSP does not govern.
 async function axe(pageName, { pending = [] } = {}) {
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    let how = 'page.addScriptTag';
     try {
       await page.addScriptTag({ content: AXE_SOURCE });
     } catch { /* refused by the CSP */ }
-    if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+    if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+      how = 'page.evaluate (the CSP refused the script tag)';
+      await page.evaluate(AXE_SOURCE);
+    }
+    if (!axe.how) log(`  axe-core ${await page.evaluate(() => window.axe.version)} injected by ${(axe.how = how)}`);
   }
   const result = await page.evaluate(async () => {
     const r = await window.axe.run(document, { resultTypes: ['violations'] });
