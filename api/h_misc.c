@@ -1,7 +1,8 @@
 /*
  * h_misc.c - the small endpoints: /health, /metrics,
  * /targets, /devices, /schema/config.json, /hash, the tokens (made
- * and revoked by the service, service/tokens.c) and POST /gc.
+ * and revoked by the service, service/tokens.c), /whoami, POST /gc and the stream
+ * of changes GET /events (sse.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,27 @@ void mg_h_tokens_list(mg_req *r)
     mg_reply_json(r, 200);
 }
 
+/* The token that asks, whatever its scope: a client shows who it is and
+ * which actions its scope allows. */
+void mg_h_whoami(mg_req *r)
+{
+    mg_token_row t;
+    mg_err e;
+    if (mg_store_token_get(r->api->o.store, r->token_id, &t, &e) != 0) {
+        /* revoked between the check of the request and now */
+        if (e.code == MG_E_NOT_FOUND)
+            mg_reply_error(r, 401, "the token is not valid (revoked)");
+        else
+            mg_reply_err(r, &e);
+        return;
+    }
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_view_token(&w, &t);
+    mg_token_row_free(&t);
+    mg_reply_json(r, 200);
+}
+
 void mg_h_tokens_delete(mg_req *r)
 {
     int64_t id;
@@ -177,4 +199,28 @@ void mg_h_gc(mg_req *r)
     if (mg_req_defer(r, gc_work, NULL, NULL)) return;
     mg_reply_header(r, "Retry-After", "1");
     mg_reply_error(r, 503, "the daemon's work pool is full; try again in a moment");
+}
+
+/* GET /events[?project=ID|NAME]: always a stream (whatever Accept says:
+ * the endpoint has no other form); Last-Event-ID is ignored, there is no
+ * replay (docs/api.md). */
+void mg_h_events(mg_req *r)
+{
+    int64_t project = 0;
+    const char *ref = mg_query_get(&r->query, "project");
+    if (ref && *ref) {
+        mg_project p;
+        if (!mg_req_project(r, ref, &p)) return;
+        project = p.id;
+        mg_project_free(&p);
+    }
+    struct MHD_Response *resp = mg_sse_events_response(r->api, r->conn, project);
+    if (!resp) {
+        mg_reply_error(r, 500, "out of memory");
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    mg_reply_custom(r, 200, resp);
 }

@@ -67,6 +67,13 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
 /* The streams open now (made and not yet freed): a follower that went away
  * leaves this count within 2 s (sse.c). */
 unsigned mg_sse_hub_open(mg_sse_hub *h);
+/* GET /events: a response streaming the changes of builds and projects
+ * (of project `project` only, when not 0) as server-sent events; NULL
+ * when out of memory. */
+struct MHD_Response *mg_sse_events_response(mg_api *a, struct MHD_Connection *conn,
+                                            int64_t project);
+/* The event streams open now (as mg_sse_hub_open). */
+unsigned mg_sse_hub_event_streams(mg_sse_hub *h);
 
 /* ---- the server --------------------------------------------------------- */
 
@@ -139,6 +146,10 @@ void mg_reply_custom(mg_req *r, unsigned status, struct MHD_Response *resp);
 /* The error body of docs/api.md; the code follows from the status. */
 void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a code of the endpoint's own instead of the status's
+ * (409 "no_image"), which docs/api.md lists with the endpoint. */
+void mg_reply_error_code(mg_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* 422 config_invalid with the resolver's errors as details. */
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs);
 /* Answers a failure (of the store, mostly) with the status of its code
@@ -187,6 +198,8 @@ bool mg_graphviz_available(void);
 const char *mg_error_code_for(unsigned status);
 /* {"error": {"code", "message", "details": [...]}} */
 void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_errors *details);
+/* The same with a code of the caller's (mg_reply_error_code). */
+void mg_view_error_code(mg_buf *b, const char *code, const char *message, const mg_errors *details);
 /* The members of a Project (inside an object the caller opened). */
 void mg_view_project_fields(mg_jw *w, const mg_project *p);
 void mg_view_project(mg_jw *w, const mg_project *p);
@@ -210,7 +223,10 @@ void mg_view_worker(mg_jw *w, const mg_worker_info *k);
 /* A Build with its reproduced_by/differs_from/reproduces (one store query for a
  * succeeded build), queue_position (one count on an index for a queued
  * one) and progress (the queue's slots, no store, for a running one);
- * false when the store failed. */
+ * false with `e` when the store failed. Takes the queue's lock for a
+ * running build. */
+bool mg_build_json(mg_api *a, mg_jw *w, const mg_stored_build *b, mg_err *e);
+/* mg_build_json for an answer: false after answering the store's failure. */
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b);
 /* Answers a page of builds matching `f` (newest first) with the list headers. */
 void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);
@@ -234,6 +250,7 @@ void mg_h_hash(mg_req *r);
 void mg_h_tokens_create(mg_req *r);
 void mg_h_tokens_list(mg_req *r);
 void mg_h_tokens_delete(mg_req *r);
+void mg_h_whoami(mg_req *r);
 void mg_h_gc(mg_req *r);
 
 void mg_h_projects_create(mg_req *r);
@@ -259,6 +276,8 @@ void mg_h_build_pin(mg_req *r);
 void mg_h_build_log(mg_req *r);
 void mg_h_build_image(mg_req *r);
 void mg_h_build_describe(mg_req *r);
+void mg_h_build_sizes(mg_req *r);
+void mg_h_events(mg_req *r);
 
 void mg_h_worker_claim(mg_req *r);
 void mg_h_worker_sources(mg_req *r);

@@ -57,6 +57,8 @@
 #define A_ MG_SCOPE_ADMIN
 /* pull workers' routes: worker or admin tokens (docs/workers.md) */
 #define K_ MG_SCOPE_WORKER
+/* any valid token, worker tokens included */
+#define T_ MG_SCOPE_ANY
 
 static const mg_route routes[] = {
     {MG_HTTP_GET, "/", 0, mg_h_root, 0},
@@ -85,14 +87,17 @@ static const mg_route routes[] = {
     {MG_HTTP_GET, "/builds/:id/log", R_, mg_h_build_log, 0},
     {MG_HTTP_GET, "/builds/:id/image", R_, mg_h_build_image, 0},
     {MG_HTTP_GET, "/builds/:id/describe", R_, mg_h_build_describe, 0},
+    {MG_HTTP_GET, "/builds/:id/sizes", R_, mg_h_build_sizes, 0},
     {MG_HTTP_POST, "/builds/:id/cancel", W_, mg_h_build_cancel, 0},
     {MG_HTTP_POST, "/builds/:id/rebuild", W_, mg_h_build_rebuild, 0},
     {MG_HTTP_POST, "/builds/:id/pin", W_, mg_h_build_pin, 0},
     {MG_HTTP_DELETE, "/builds/:id/pin", W_, mg_h_build_pin, 0},
+    {MG_HTTP_GET, "/events", R_, mg_h_events, 0},
     {MG_HTTP_GET, "/hash", R_, mg_h_hash, 0},
     {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create, 0},
     {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list, 0},
     {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete, 0},
+    {MG_HTTP_GET, "/whoami", T_, mg_h_whoami, 0},
     {MG_HTTP_POST, "/gc", A_, mg_h_gc, 0},
     {MG_HTTP_GET, "/workers", R_, mg_h_workers_list, 0},
     {MG_HTTP_POST, "/workers/claim", K_, mg_h_worker_claim, 0},
@@ -147,25 +152,38 @@ void mg_reply_custom(mg_req *r, unsigned status, struct MHD_Response *resp)
     mg_reply(r, status, NULL);
 }
 
-static void reply_error_details(mg_req *r, unsigned status, const char *msg,
+static void reply_error_details(mg_req *r, unsigned status, const char *code, const char *msg,
                                 const mg_errors *details)
 {
     if (r->replied) return;
     mg_buf_clear(&r->out);
-    mg_view_error(&r->out, status, msg, details);
+    mg_view_error_code(&r->out, code ? code : mg_error_code_for(status), msg, details);
     if (status == 401) mg_reply_header(r, "WWW-Authenticate", "Bearer realm=\"mgd\"");
     mg_reply_json(r, status);
 }
 
-void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
+static void reply_error_v(mg_req *r, unsigned status, const char *code, const char *fmt, va_list ap)
 {
     if (r->replied) return;
     char msg[MG_ERR_SIZE]; /* an mg_err's message fits whole */
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_details(r, status, code, msg, NULL);
+}
+
+void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_v(r, status, NULL, fmt, ap);
     va_end(ap);
-    reply_error_details(r, status, msg, NULL);
+}
+
+void mg_reply_error_code(mg_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(r, status, code, fmt, ap);
+    va_end(ap);
 }
 
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
@@ -179,7 +197,7 @@ void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
         snprintf(msg, sizeof msg, "the config has %zu errors; the first: %s: %s", errs->len,
                  errs->len && errs->items[0].path[0] ? errs->items[0].path : "(document)",
                  errs->len ? errs->items[0].message : "");
-    reply_error_details(r, 422, msg, errs);
+    reply_error_details(r, 422, NULL, msg, errs);
 }
 
 void mg_reply_err(mg_req *r, const mg_err *e)
@@ -284,34 +302,28 @@ bool mg_req_build_id(mg_req *r, int64_t *id)
     return false;
 }
 
-bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
+bool mg_build_json(mg_api *a, mg_jw *w, const mg_stored_build *b, mg_err *e)
 {
     mg_build_siblings sib = {0};
     mg_build_extra x = {0};
     mg_queue_progress progress;
-    mg_err e;
     if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
-        if (mg_store_build_siblings(r->api->o.store, b, &sib, &e) != 0) {
-            mg_reply_err(r, &e);
-            return false;
-        }
+        if (mg_store_build_siblings(a->o.store, b, &sib, e) != 0) return false;
         x.siblings = &sib;
     } else if (b->status == MG_STORED_QUEUED) {
-        if (mg_store_build_queue_position(r->api->o.store, b->id, &x.queue_position, &e) != 0) {
-            mg_reply_err(r, &e);
+        if (mg_store_build_queue_position(a->o.store, b->id, &x.queue_position, e) != 0)
             return false;
-        }
         /* it left the queue since it was read: no place to show */
         if (x.queue_position < 1) x.queue_position = 0;
     } else if (b->status == MG_STORED_RUNNING &&
-               mg_queue_progress_get(r->api->o.queue, b->id, &progress)) {
+               mg_queue_progress_get(a->o.queue, b->id, &progress)) {
         x.progress = &progress;
     }
     /* the logs table has a size once the build ended; before that (and
      * for builds a crash interrupted) the file says how far it got */
     mg_stored_build shown = *b;
     if (shown.log_size == 0 && shown.status != MG_STORED_QUEUED) {
-        char *path = mg_queue_log_path(r->api->o.queue, b->id);
+        char *path = mg_queue_log_path(a->o.queue, b->id);
         struct stat st;
         if (path && stat(path, &st) == 0) shown.log_size = (int64_t)st.st_size;
         free(path);
@@ -320,6 +332,14 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
     if (x.progress) mg_queue_progress_free(&progress);
     mg_build_siblings_free(&sib);
     return true;
+}
+
+bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
+{
+    mg_err e;
+    if (mg_build_json(r->api, w, b, &e)) return true;
+    mg_reply_err(r, &e);
+    return false;
 }
 
 /* ---- the server's own state --------------------------------------------- */

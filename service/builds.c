@@ -63,8 +63,12 @@ static int queue_build(mg_service *svc, const mg_stored_build *row, mg_stored_bu
     }
     if (id < 0) return -1;
     /* read before the workers are woken, so the answer usually shows the
-     * build queued (a worker polling on its own may already have it) */
+     * build queued (a worker polling on its own may already have it);
+     * the observer gets that row too, before a worker can change it */
     int rc = read_build(svc, id, out, e);
+    if (rc == 0)
+        mg_queue_changed(svc->o.queue,
+                         &(mg_change){.kind = MG_CHANGE_BUILD, .id = id, .build = out});
     mg_queue_notify(svc->o.queue);
     return rc;
 }
@@ -81,7 +85,7 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
     if (spec->ref && (!spec->ref[0] || strlen(spec->ref) > 1024))
         return mg_err_set(&e->err, MG_E_INVALID,
                           "field \"ref\" must be a branch, tag or commit (1 to 1024 bytes)");
-    if (mg_service_resolve(svc, p, spec->target, spec->arch, keys, &res, e)) goto out;
+    if (mg_service_resolve(svc, p, 0, spec->target, spec->arch, keys, &res, e)) goto out;
     const mg_target *target = mg_targets_find(svc->o.targets, res.target);
     const mg_target_arch *arch = mg_target_find_arch(target, res.arch);
     if (!arch) {
