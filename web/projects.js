@@ -47,16 +47,8 @@ export async function projectsPage(view) {
 
 export async function projectPage(view, name, params = new URLSearchParams()) {
   const signal = viewSignal();
-  let p;
-  try {
-    p = await getJSON("/projects/" + enc(name));
-  } catch (e) {
-    if (!(e instanceof ApiError && e.status === 404)) throw e;
-    view.append(h("h1", { id: "project-missing" }, "No project named " + name),
-      h("p", {}, "The daemon has no project of that name or id (it may have been deleted). ",
-        h("a", { id: "project-missing-back", href: "#/projects" }, "All projects")));
-    return;
-  }
+  // an unknown project: the router's Not found page, with the daemon's words
+  const p = await getJSON("/projects/" + enc(name));
   const targets = await availableTargets();
   const preferred = await defaultTarget();
   view.append(h("h1", { id: "project-name" }, p.name),

@@ -199,7 +199,8 @@ export const flows = [
 
   ['unknown-project', async (t) => {
     await go(t, '#/projects/nope');
-    await t.waitTextMatch('#view h1', /No project named nope/);
+    await t.waitTextMatch('#not-found h1', /Not found/);
+    await t.waitTextMatch('#not-found', /no project "nope"/);
     const back = t.page.locator('#view a[href="#/projects"]');
     t.check(await back.count() >= 1, 'the unknown project\'s page has no link back to #/projects');
     t.check(!(await t.visible('#error')), `a banner shows besides the page: ${t.short(await t.text('#error'))}`);
