@@ -176,7 +176,7 @@ export async function projectPage(view, name, params = new URLSearchParams()) {
       versionName(v.version) + " · " + ago(v.created_at))));
   const diffSel = h("select", { id: "config-diff-base" }, h("option", { value: "" }, "no diff"),
     versions.map((v) => h("option", { value: v.version, selected: v.version === wanted("diff") }, "changes since version " + v.version)));
-  const doc = h("pre", { id: "config-doc", class: "doc" });
+  const doc = h("pre", { id: "config-doc", class: "doc", tabindex: 0, "aria-label": "the config document" });
   const diffBox = h("div", { id: "config-diff-box" });
   const graphTarget = h("select", { id: "graph-target" }, targets.map((t) => h("option", { value: t.name, selected: t.name === preferred }, t.name)));
   const graphKeys = h("div", { id: "graph-keys", class: "row" });

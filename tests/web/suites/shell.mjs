@@ -14,14 +14,13 @@
 export const PAGES = [
   { name: 'projects', hash: '#/projects', ready: 'table#projects tr[data-project="hello"]' },
   { name: 'project', hash: '#/projects/hello', ready: '#graph img#graph-img',
-    // projects.js (helpers `lists` and `project`): the builds filters and the config version select
-    // and the config document's scrollable pre, which needs tabindex=0 (`project`)
-    pending: ['#filter-status', '#filter-target', '#config-version', '#config-doc'] },
-  // the log's scrollable pre needs tabindex=0 (build.js, log.js: helper `logs`)
-  { name: 'build-succeeded', hash: async (t) => `#/builds/${await buildOf(t, 'hello', 'succeeded')}`, ready: '#build-facts', terminal: true,
-    pending: ['#build-log'] },
-  { name: 'build-failed', hash: async (t) => `#/builds/${await buildOf(t, 'broken', 'failed')}`, ready: '#build-facts', terminal: true,
-    pending: ['#build-log'] },
+    // the builds filters of projects.js (helper `lists`)
+    pending: ['#filter-status', '#filter-target'] },
+  { name: 'build-succeeded', hash: async (t) => `#/builds/${await buildOf(t, 'hello', 'succeeded')}`, ready: '#build-facts', terminal: true },
+  { name: 'build-failed', hash: async (t) => `#/builds/${await buildOf(t, 'broken', 'failed')}`, ready: '#build-facts', terminal: true },
+  { name: 'compare', hash: async (t) => `#/compare/${await buildOf(t, 'hello', 'succeeded')}`, ready: '#compare-title' },
+  { name: 'size', hash: async (t) => `#/builds/${await buildOf(t, 'hello', 'succeeded')}/size`, ready: 'svg#size-treemap' },
+  { name: 'trends', hash: '#/projects/hello/trends', ready: '#trends-count' },
   { name: 'queue', hash: '#/queue', ready: 'table#queue' },
   { name: 'targets', hash: '#/targets', ready: 'table#targets' },
   { name: 'tokens', hash: '#/tokens', ready: 'table#tokens' },
