@@ -6,9 +6,10 @@
 // put into the page as text (textContent), never as HTML, and the device
 // graph's SVG is shown as an <img>, where it cannot run anything.
 import { $, h, getToken, setToken, newView, abortView, setUnauthorizedHandler, clearBanners, report, hashParams } from "./lib.js";
-import { projectsPage, projectPage } from "./projects.js";
+import { projectPage } from "./projects.js";
+import { projectsPage } from "./projectlist.js";
 import { buildPage } from "./build.js";
-import { queuePage } from "./builds.js";
+import { queuePage, allBuildsPage } from "./builds.js";
 import { targetsPage } from "./targets.js";
 
 // ---- the token ------------------------------------------------------------------
@@ -50,6 +51,7 @@ const routes = [
   [/^#\/projects\/?$/, (v, m, q) => projectsPage(v, q), "projects"],
   [/^#\/projects\/([^/]+)$/, (v, m, q) => projectPage(v, decodeURIComponent(m[1]), q), "projects"],
   [/^#\/builds\/(\d+)$/, (v, m, q) => buildPage(v, m[1], q), "queue"],
+  [/^#\/builds$/, (v, m, q) => allBuildsPage(v, q), "builds"],
   [/^#\/queue$/, (v, m, q) => queuePage(v, q), "queue"],
   [/^#\/targets$/, (v) => targetsPage(v), "targets"],
 ];
