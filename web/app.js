@@ -51,7 +51,7 @@ const routes = [
   [/^#\/projects\/?$/, (v, m, q) => projectsPage(v, q), "projects"],
   [/^#\/projects\/([^/]+)$/, (v, m, q) => projectPage(v, decodeURIComponent(m[1]), q), "projects"],
   [/^#\/builds\/(\d+)$/, (v, m, q) => buildPage(v, m[1], q), "queue"],
-  [/^#\/builds$/, (v, m, q) => allBuildsPage(v, q), "builds"],
+  [/^#\/builds$/, (v, m, q) => allBuildsPage(v, q), "builds", "Builds"],
   [/^#\/queue$/, (v, m, q) => queuePage(v, q), "queue"],
   [/^#\/targets$/, (v) => targetsPage(v), "targets"],
 ];
