@@ -62,7 +62,7 @@ function pageWindow(page, pages) {
 // when what it says changed, and gives the focus back to the link that
 // stands where the focused one stood.
 export function makePager(id, noun, { hrefFor, go }) {
-  const summary = h("span", { id: id + "-summary", class: "pager-summary", role: "status" });
+  const summary = h("span", { id: id + "-summary", class: "pager-summary" });
   const links = h("span", { class: "pager-pages" });
   const sel = h("select", { id: id + "-per-page" });
   const nav = h("nav", { id: id + "-pager", class: "pager", "aria-label": noun + " pages" },

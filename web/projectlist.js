@@ -114,9 +114,11 @@ export async function projectsPage(view, params = new URLSearchParams()) {
       if (there !== row.tr) tbody.insertBefore(row.tr, there);
       prev = row.tr;
     }
-    const content = total ? h("div", { class: "table-wrap" }, table)
-      : h("p", { class: "empty" }, "No projects yet: create one with mgctl project create or POST /projects.");
-    if (total ? !holder.contains(table) : holder.firstChild !== content) holder.replaceChildren(content);
+    if (!total) {
+      holder.replaceChildren(h("p", { class: "empty" }, "No projects yet: create one with mgctl project create or POST /projects."));
+    } else if (!holder.contains(table)) {
+      holder.replaceChildren(h("div", { class: "table-wrap" }, table));
+    }
     pager.update(page, perPage, rows.size, total);
   }
 

@@ -155,6 +155,42 @@ async function flowFocusSurvives(t) {
     `the selection ${t.short(kept.want)} became ${t.short(kept.selection)} after a live update`);
 }
 
+// The projects page too: a new build of hello updates its latest-build cell
+// in place.
+async function flowProjectsInPlace(t) {
+  await goto(t, '#/projects');
+  await t.waitVisible('table#projects tr[data-project="hello"] a.project-link');
+  await t.page.evaluate(() => {
+    const link = document.querySelector('table#projects tr[data-project="hello"] a.project-link');
+    link.focus();
+    window.__focused = link;
+    const td = document.querySelector('table#projects tr[data-project="broken"] td:nth-child(2)');
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    window.__selected = getSelection().toString();
+  });
+  const b = (await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix' } })).json();
+  await t.apiWaitTerminal(b.id, 60_000);
+  const cell = 'table#projects tr[data-project="hello"] td.latest[data-target="unix"]';
+  try {
+    await t.until(`${cell} to show build ${b.id}`, async () => ((await t.text(cell)) ?? '').includes(`#${b.id}`), 30_000);
+  } catch {
+    t.check(false, `${cell} says ${t.short(await t.text(cell))}, not build #${b.id}`);
+  }
+  const kept = await t.page.evaluate(() => ({
+    focus: document.activeElement === window.__focused && window.__focused.isConnected,
+    selection: getSelection().toString(),
+    want: window.__selected,
+  }));
+  t.check(kept.focus, 'the focused project link lost the focus when the projects page updated');
+  t.check(kept.want.length > 0 && kept.selection === kept.want, `the selection ${t.short(kept.want)} became ${t.short(kept.selection)} when the projects page updated`);
+  const total = Number((await t.apiOk('GET', '/projects', 200)).headers.get('x-total-count'));
+  t.check(((await t.text('#projects-summary')) ?? '').trim() === `projects 1–${total} of ${total}`,
+    `#projects-summary says ${t.short(await t.text('#projects-summary'))}, not "projects 1–${total} of ${total}"`);
+}
+
 // The queue: positions, Cancel (disabled with the reason for a read token).
 async function flowQueueCancel(t) {
   // two workers: six forced builds leave some queued for a while
@@ -258,6 +294,7 @@ async function flowLiveNoPolling(t) {
 export const flows = [
   ['pages-and-badges', flowPagesAndBadges],
   ['focus-survives', flowFocusSurvives],
+  ['projects-in-place', flowProjectsInPlace],
   ['queue-cancel', flowQueueCancel],
   ['live-no-polling', flowLiveNoPolling],
 ];
