@@ -1,7 +1,8 @@
 /*
  * h_misc.c - the small endpoints: /health, /metrics,
  * /targets, /devices, /schema/config.json, /hash, the tokens (made
- * and revoked by the service, service/tokens.c) and POST /gc.
+ * and revoked by the service, service/tokens.c), POST /gc and the stream
+ * of changes GET /events (sse.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,4 +178,28 @@ void mg_h_gc(mg_req *r)
     if (mg_req_defer(r, gc_work, NULL, NULL)) return;
     mg_reply_header(r, "Retry-After", "1");
     mg_reply_error(r, 503, "the daemon's work pool is full; try again in a moment");
+}
+
+/* GET /events[?project=ID|NAME]: always a stream (whatever Accept says:
+ * the endpoint has no other form); Last-Event-ID is ignored, there is no
+ * replay (docs/api.md). */
+void mg_h_events(mg_req *r)
+{
+    int64_t project = 0;
+    const char *ref = mg_query_get(&r->query, "project");
+    if (ref && *ref) {
+        mg_project p;
+        if (!mg_req_project(r, ref, &p)) return;
+        project = p.id;
+        mg_project_free(&p);
+    }
+    struct MHD_Response *resp = mg_sse_events_response(r->api, r->conn, project);
+    if (!resp) {
+        mg_reply_error(r, 500, "out of memory");
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    mg_reply_custom(r, 200, resp);
 }

@@ -67,6 +67,13 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
 /* The streams open now (made and not yet freed): a follower that went away
  * leaves this count within 2 s (sse.c). */
 unsigned mg_sse_hub_open(mg_sse_hub *h);
+/* GET /events: a response streaming the changes of builds and projects
+ * (of project `project` only, when not 0) as server-sent events; NULL
+ * when out of memory. */
+struct MHD_Response *mg_sse_events_response(mg_api *a, struct MHD_Connection *conn,
+                                            int64_t project);
+/* The event streams open now (as mg_sse_hub_open). */
+unsigned mg_sse_hub_event_streams(mg_sse_hub *h);
 
 /* ---- the server --------------------------------------------------------- */
 
@@ -210,7 +217,10 @@ void mg_view_worker(mg_jw *w, const mg_worker_info *k);
 /* A Build with its reproduced_by/differs_from/reproduces (one store query for a
  * succeeded build), queue_position (one count on an index for a queued
  * one) and progress (the queue's slots, no store, for a running one);
- * false when the store failed. */
+ * false with `e` when the store failed. Takes the queue's lock for a
+ * running build. */
+bool mg_build_json(mg_api *a, mg_jw *w, const mg_stored_build *b, mg_err *e);
+/* mg_build_json for an answer: false after answering the store's failure. */
 bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b);
 /* Answers a page of builds matching `f` (newest first) with the list headers. */
 void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f);
@@ -259,6 +269,7 @@ void mg_h_build_pin(mg_req *r);
 void mg_h_build_log(mg_req *r);
 void mg_h_build_image(mg_req *r);
 void mg_h_build_describe(mg_req *r);
+void mg_h_events(mg_req *r);
 
 void mg_h_worker_claim(mg_req *r);
 void mg_h_worker_sources(mg_req *r);

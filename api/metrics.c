@@ -138,8 +138,10 @@ void mg_metrics_render(mg_api *a, mg_buf *b)
 
     mg_buf_printf(b,
                   "# HELP mgd_log_streams Build logs being streamed as server-sent events.\n"
-                  "# TYPE mgd_log_streams gauge\nmgd_log_streams %u\n",
-                  mg_sse_hub_open(a->sse));
+                  "# TYPE mgd_log_streams gauge\nmgd_log_streams %u\n"
+                  "# HELP mgd_event_streams Streams of GET /events open.\n"
+                  "# TYPE mgd_event_streams gauge\nmgd_event_streams %u\n",
+                  mg_sse_hub_open(a->sse), mg_sse_hub_event_streams(a->sse));
 
     mg_api_metrics *m = &a->metrics;
     mg_buf_adds(b, "# HELP mgd_http_requests_total HTTP requests answered, by method and "

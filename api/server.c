@@ -89,6 +89,7 @@ static const mg_route routes[] = {
     {MG_HTTP_POST, "/builds/:id/rebuild", W_, mg_h_build_rebuild, 0},
     {MG_HTTP_POST, "/builds/:id/pin", W_, mg_h_build_pin, 0},
     {MG_HTTP_DELETE, "/builds/:id/pin", W_, mg_h_build_pin, 0},
+    {MG_HTTP_GET, "/events", R_, mg_h_events, 0},
     {MG_HTTP_GET, "/hash", R_, mg_h_hash, 0},
     {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create, 0},
     {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list, 0},
@@ -284,34 +285,28 @@ bool mg_req_build_id(mg_req *r, int64_t *id)
     return false;
 }
 
-bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
+bool mg_build_json(mg_api *a, mg_jw *w, const mg_stored_build *b, mg_err *e)
 {
     mg_build_siblings sib = {0};
     mg_build_extra x = {0};
     mg_queue_progress progress;
-    mg_err e;
     if (b->status == MG_STORED_SUCCEEDED && b->input_hash) {
-        if (mg_store_build_siblings(r->api->o.store, b, &sib, &e) != 0) {
-            mg_reply_err(r, &e);
-            return false;
-        }
+        if (mg_store_build_siblings(a->o.store, b, &sib, e) != 0) return false;
         x.siblings = &sib;
     } else if (b->status == MG_STORED_QUEUED) {
-        if (mg_store_build_queue_position(r->api->o.store, b->id, &x.queue_position, &e) != 0) {
-            mg_reply_err(r, &e);
+        if (mg_store_build_queue_position(a->o.store, b->id, &x.queue_position, e) != 0)
             return false;
-        }
         /* it left the queue since it was read: no place to show */
         if (x.queue_position < 1) x.queue_position = 0;
     } else if (b->status == MG_STORED_RUNNING &&
-               mg_queue_progress_get(r->api->o.queue, b->id, &progress)) {
+               mg_queue_progress_get(a->o.queue, b->id, &progress)) {
         x.progress = &progress;
     }
     /* the logs table has a size once the build ended; before that (and
      * for builds a crash interrupted) the file says how far it got */
     mg_stored_build shown = *b;
     if (shown.log_size == 0 && shown.status != MG_STORED_QUEUED) {
-        char *path = mg_queue_log_path(r->api->o.queue, b->id);
+        char *path = mg_queue_log_path(a->o.queue, b->id);
         struct stat st;
         if (path && stat(path, &st) == 0) shown.log_size = (int64_t)st.st_size;
         free(path);
@@ -320,6 +315,14 @@ bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
     if (x.progress) mg_queue_progress_free(&progress);
     mg_build_siblings_free(&sib);
     return true;
+}
+
+bool mg_write_build(mg_req *r, mg_jw *w, const mg_stored_build *b)
+{
+    mg_err e;
+    if (mg_build_json(r->api, w, b, &e)) return true;
+    mg_reply_err(r, &e);
+    return false;
 }
 
 /* ---- the server's own state --------------------------------------------- */

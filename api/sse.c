@@ -1,5 +1,6 @@
 /*
- * sse.c - build logs streamed as server-sent events.
+ * sse.c - server-sent events: build logs (GET /builds/:id/log), and the
+ * changes of builds and projects (GET /events).
  *
  * Each complete log line becomes `id: <byte offset after the line>` and
  * `data: <line>`; when the build has ended and everything is sent, an
@@ -39,6 +40,30 @@
  * the comment and keeps its stream. Either way a follower that closed is
  * let go within two ticks (measured by tests/api/test_sse.py: 50 dropped
  * followers are all gone from mgd_log_streams within 2 s).
+ *
+ * Event streams (GET /events) ride on the same suspended connections, the
+ * same watcher and the same socket checks. The queue tells the hub what
+ * changed (mg_queue_watch: a build's id, a project's id, a deleted
+ * project), on whatever thread changed it, often under the queue's lock:
+ * on_change only notes it in a list (a build noted twice is read once).
+ * Every tick the watcher reads what the list names from the store (the
+ * Build as GET /builds/:id shows it, the Project as GET /projects lists
+ * it), finds the queued builds whose place in the queue changed, and
+ * appends each event, formatted once, to every stream it concerns; the
+ * streams with something to send are resumed. So a build changing many
+ * times in a tick (the steps of a parallel compile) costs one read and one
+ * event per tick, and a build's states between two ticks may be skipped,
+ * never its last one. The exception is a new build: its queued state
+ * lasts a few milliseconds when a worker is idle, so the service hands
+ * its row with the change and on_change formats it at once (its place in
+ * the list is kept meanwhile, so events keep their order).
+ *
+ * A client that does not read: what a stream has not handed to
+ * libmicrohttpd is capped (EVENTS_CAP); past it the stream is closed, its
+ * socket shut down, so the daemon holds no more than the cap for it, and
+ * the kernel no more than the socket's send buffer (EVENTS_SNDBUF). The client reconnects and
+ * reloads its lists (there is no replay, docs/api.md). Too many changes noted at once (MAX_CHANGES,
+ * something is badly wrong) close every event stream alike.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +76,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include "api/internal.h"
 #include "base/deadline.h"
 
@@ -61,8 +88,33 @@
 /* libmicrohttpd allocates this per stream and uses it only without chunked
  * coding (an HTTP/1.0 follower): small, since each response costs it */
 #define BLOCK_SIZE (4 * 1024)
+/* What an event stream may hold unsent (docs/api.md, GET /events) */
+#define EVENTS_CAP (256 * 1024)
+/* Changes noted and not yet read: far more than a tick's worth */
+#define MAX_CHANGES 100000
+#define EVENTS_RETRY_MS 2000
+/* An event stream's socket send buffer (Linux doubles it): a client that
+ * does not read costs this much of the kernel's memory, not the several
+ * MiB that autotuning grows to on a fast link (measured: 750 KiB on
+ * loopback); events are a trickle, this is plenty for one that reads */
+#define EVENTS_SNDBUF (64 * 1024)
+/* Queue positions are pushed for the builds this near the queue's head:
+ * a build leaving it moves every build behind it, and one event per
+ * build of a long queue each time would be a burst past EVENTS_CAP
+ * (docs/api.md says so) */
+#define MAX_MOVES 100
 
 typedef struct mg_sse mg_sse;
+
+/* A change on_change noted, oldest first. */
+typedef struct ev_change {
+    mg_change_kind kind;
+    int64_t id;
+    int64_t project; /* the project of the event, once known */
+    char *data;      /* the event's JSON, once known (one line) */
+    bool rendering;  /* on_change formats it now: the watcher waits for it */
+    struct ev_change *next;
+} ev_change;
 
 struct mg_sse_hub {
     mg_api *api;
@@ -77,6 +129,18 @@ struct mg_sse_hub {
     mg_sse **polled;
     size_t poll_cap;
     atomic_uint open; /* streams alive: made and not yet freed (GET /metrics) */
+    /* event streams (GET /events) alive, under `lock` */
+    mg_sse *events;
+    atomic_uint open_events;
+    /* changes noted by on_change, under `lock` */
+    ev_change *changes, **changes_tail;
+    size_t n_changes;
+    bool changes_lost; /* MAX_CHANGES passed: every event stream is closed */
+    /* the watcher's own: the last event id, and the queue as last read
+     * (queued build ids, oldest first: a build's place is its index + 1) */
+    uint64_t seq;
+    int64_t *queued;
+    size_t n_queued;
 };
 
 struct mg_sse {
@@ -100,6 +164,12 @@ struct mg_sse {
     bool probed; /* a probe was sent: a half-closed client that still reads keeps its stream */
     bool gone;   /* the client's socket was reset or closed: end the stream */
     mg_sse *next;
+    /* an event stream: `out` and `out_pos` are under the hub's lock (the
+     * watcher appends, the reader takes) */
+    bool events;
+    int64_t project; /* only this project's events; 0: all */
+    bool overflow;   /* it passed EVENTS_CAP: closed */
+    mg_sse *ev_next; /* the hub's list of event streams */
 };
 
 static int64_t file_size(mg_sse *s)
@@ -193,6 +263,64 @@ static bool read_lines(mg_sse *s, bool final, size_t budget)
     return any;
 }
 
+/* Hands libmicrohttpd up to `max` bytes of what `out` holds unsent. */
+static ssize_t send_out(mg_sse *s, char *buf, size_t max)
+{
+    size_t n = s->out.len - s->out_pos;
+    if (n > max) n = max;
+    memcpy(buf, s->out.data + s->out_pos, n);
+    s->out_pos += n;
+    if (s->out_pos == s->out.len) {
+        mg_buf_clear(&s->out);
+        s->out_pos = 0;
+    }
+    s->last_send_ms = mg_now_ms();
+    return (ssize_t)n;
+}
+
+/* Under the hub's lock: suspends the stream (its reader returns 0) and
+ * puts it on the waiting list. */
+static void suspend(mg_sse_hub *h, mg_sse *s)
+{
+    MHD_suspend_connection(s->conn);
+    s->last_status_ms = mg_now_ms();
+    s->next = h->waiting;
+    h->waiting = s;
+}
+
+/* An event stream's reader: what the watcher appended, keep-alives, and
+ * the end when the stream passed its cap or the daemon stops. */
+static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    mg_sse *s = cls;
+    mg_sse_hub *h = s->hub;
+    (void)pos;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        if (s->gone || s->overflow || s->out.failed) break;
+        if (s->out_pos < s->out.len) {
+            ssize_t n = send_out(s, buf, max);
+            pthread_mutex_unlock(&h->lock);
+            return n;
+        }
+        if (s->probe || mg_now_ms() - s->last_send_ms >= KEEPALIVE_MS) {
+            s->probe = false;
+            mg_buf_adds(&s->out, ": keep-alive\n\n");
+            continue;
+        }
+        if (h->stopping) {
+            pthread_mutex_unlock(&h->lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        mg_buf_free(&s->out); /* a suspended stream keeps no buffer */
+        suspend(h, s);
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     mg_sse *s = cls;
@@ -201,18 +329,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     /* the follower went away: libmicrohttpd closes the connection */
     if (s->gone) return MHD_CONTENT_READER_END_WITH_ERROR;
     for (;;) {
-        if (s->out_pos < s->out.len) {
-            size_t n = s->out.len - s->out_pos;
-            if (n > max) n = max;
-            memcpy(buf, s->out.data + s->out_pos, n);
-            s->out_pos += n;
-            if (s->out_pos == s->out.len) {
-                mg_buf_clear(&s->out);
-                s->out_pos = 0;
-            }
-            s->last_send_ms = mg_now_ms();
-            return (ssize_t)n;
-        }
+        if (s->out_pos < s->out.len) return send_out(s, buf, max);
         if (s->out.failed) return MHD_CONTENT_READER_END_WITH_ERROR;
         if (s->ended) return MHD_CONTENT_READER_END_OF_STREAM;
         if (read_lines(s, s->draining, max)) continue;
@@ -240,10 +357,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
             pthread_mutex_unlock(&h->lock);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
-        MHD_suspend_connection(s->conn);
-        s->last_status_ms = mg_now_ms();
-        s->next = h->waiting;
-        h->waiting = s;
+        suspend(h, s);
         pthread_mutex_unlock(&h->lock);
         return 0;
     }
@@ -252,30 +366,53 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void free_stream(void *cls)
 {
     mg_sse *s = cls;
-    atomic_fetch_sub(&s->hub->open, 1);
+    mg_sse_hub *h = s->hub;
+    if (s->events) {
+        /* off the list before libmicrohttpd closes its socket (it frees
+         * the response first), so the watcher never shuts down a socket
+         * that is no longer this stream's */
+        pthread_mutex_lock(&h->lock);
+        for (mg_sse **pp = &h->events; *pp; pp = &(*pp)->ev_next)
+            if (*pp == s) {
+                *pp = s->ev_next;
+                break;
+            }
+        pthread_mutex_unlock(&h->lock);
+        atomic_fetch_sub(&h->open_events, 1);
+    } else {
+        atomic_fetch_sub(&h->open, 1);
+    }
     if (s->fd >= 0) close(s->fd);
     free(s->path);
     mg_buf_free(&s->out);
     free(s);
 }
 
-struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int64_t id,
-                                     int64_t offset)
+/* A stream of connection `conn`, nothing sent yet; NULL when out of memory. */
+static mg_sse *new_stream(mg_api *a, struct MHD_Connection *conn)
 {
     mg_sse *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->hub = a->sse;
     s->conn = conn;
-    s->id = id;
-    s->offset = offset;
-    s->seen = offset;
     s->fd = -1;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     s->sock = ci ? ci->connect_fd : -1;
+    s->last_send_ms = mg_now_ms();
+    return s;
+}
+
+struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int64_t id,
+                                     int64_t offset)
+{
+    mg_sse *s = new_stream(a, conn);
+    if (!s) return NULL;
+    s->id = id;
+    s->offset = offset;
+    s->seen = offset;
     atomic_fetch_add(&a->sse->open, 1);
     s->path = mg_queue_log_path(a->o.queue, id);
-    s->last_send_ms = mg_now_ms();
     /* a first comment gets the headers and the stream going at once */
     mg_buf_printf(&s->out, ": log of build %lld from byte %lld\n\n", (long long)id,
                   (long long)offset);
@@ -283,6 +420,252 @@ struct MHD_Response *mg_sse_response(mg_api *a, struct MHD_Connection *conn, int
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BLOCK_SIZE, reader, s, free_stream);
     if (!r) free_stream(s);
     return r;
+}
+
+struct MHD_Response *mg_sse_events_response(mg_api *a, struct MHD_Connection *conn, int64_t project)
+{
+    mg_sse_hub *h = a->sse;
+    mg_sse *s = new_stream(a, conn);
+    if (!s) return NULL;
+    s->events = true;
+    s->project = project;
+    int sndbuf = EVENTS_SNDBUF;
+    if (s->sock >= 0) (void)setsockopt(s->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    /* the client's reconnection delay; it also gets the headers going */
+    mg_buf_printf(&s->out, "retry: %d\n\n", EVENTS_RETRY_MS);
+    atomic_fetch_add(&h->open_events, 1);
+    pthread_mutex_lock(&h->lock);
+    s->ev_next = h->events;
+    h->events = s;
+    pthread_mutex_unlock(&h->lock);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BLOCK_SIZE,
+                                                               events_reader, s, free_stream);
+    if (!r) free_stream(s);
+    return r;
+}
+
+/* ---- changes into events ------------------------------------------------ */
+
+/* The JSON of a build as GET /builds/:id answers it, on one line (a raw
+ * newline in JSON is only ever white space), malloc'd; NULL when the
+ * store failed or memory ran out. */
+static char *build_data(mg_api *a, const mg_stored_build *b)
+{
+    mg_buf out = {0};
+    mg_jw w;
+    mg_jw_init(&w, &out);
+    mg_err e;
+    if (!mg_build_json(a, &w, b, &e)) {
+        mg_buf_free(&out);
+        return NULL;
+    }
+    char *data = mg_buf_take(&out, NULL);
+    for (char *p = data; p && *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    return data;
+}
+
+/* The queue's observer (mg_queue_watch): notes the change for the
+ * watcher. Called on any thread, maybe under the queue's lock: nothing
+ * but the hub's lock here, except for a change with its row, which is
+ * formatted now (see the top of the file). */
+static void on_change(void *ctx, const mg_change *c)
+{
+    mg_sse_hub *h = ctx;
+    /* nobody listens: a stream opened later loads its lists itself */
+    if (atomic_load(&h->open_events) == 0) return;
+    bool now = c->kind == MG_CHANGE_BUILD && c->build;
+    pthread_mutex_lock(&h->lock);
+    if (c->kind != MG_CHANGE_PROJECT_DELETED && !now)
+        for (ev_change *e = h->changes; e; e = e->next)
+            if (e->kind == c->kind && e->id == c->id && !e->data && !e->rendering) {
+                pthread_mutex_unlock(&h->lock); /* it is read once, later */
+                return;
+            }
+    ev_change *e = h->n_changes < MAX_CHANGES ? calloc(1, sizeof *e) : NULL;
+    if (!e) {
+        h->changes_lost = true;
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
+    e->kind = c->kind;
+    e->id = c->id;
+    e->rendering = now;
+    if (c->kind == MG_CHANGE_PROJECT_DELETED) {
+        mg_buf b = {0};
+        mg_jw w;
+        mg_jw_init(&w, &b);
+        mg_jw_object(&w);
+        mg_jw_kint(&w, "id", c->id);
+        mg_jw_kstring(&w, "name", c->name);
+        mg_jw_object_end(&w);
+        e->data = mg_buf_take(&b, NULL);
+        e->project = c->id;
+    }
+    *h->changes_tail = e;
+    h->changes_tail = &e->next;
+    h->n_changes++;
+    pthread_mutex_unlock(&h->lock);
+    if (!now) return;
+    char *data = build_data(h->api, c->build);
+    pthread_mutex_lock(&h->lock);
+    e->data = data;
+    e->project = c->build->project_id;
+    e->rendering = false;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Under the hub's lock: closes an event stream that passed its cap (or
+ * all of them, when changes were lost). Its socket is shut down, so
+ * libmicrohttpd closes the connection even while it waits to write to a
+ * client that does not read (as server.c's close_conn); a suspended
+ * stream is resumed by the watcher and ends. */
+static void close_events(mg_sse *s)
+{
+    s->overflow = true;
+    mg_buf_free(&s->out);
+    s->out_pos = 0;
+    if (s->sock >= 0) shutdown(s->sock, SHUT_RDWR);
+}
+
+/* Reads build `id` and formats its event: data and project set, or data
+ * NULL when it is gone (or the store failed: the next change of the build
+ * sends it). */
+static void read_build(mg_sse_hub *h, ev_change *e)
+{
+    mg_stored_build b;
+    if (mg_store_build_get(h->api->o.store, e->id, false, &b, NULL) != 0) return;
+    e->data = build_data(h->api, &b);
+    e->project = b.project_id;
+    mg_stored_build_free(&b);
+}
+
+static void read_project(mg_sse_hub *h, ev_change *e)
+{
+    mg_project p;
+    if (mg_store_project_get_id(h->api->o.store, e->id, &p, NULL) != 0) return;
+    mg_buf b = {0};
+    mg_jw w;
+    mg_jw_init(&w, &b);
+    mg_view_project(&w, &p);
+    e->data = mg_buf_take(&b, NULL);
+    e->project = p.id;
+    mg_project_free(&p);
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The queue's first MAX_MOVES builds whose place changed since the last
+ * look (a build before them left it), as changes appended at *tail;
+ * those `batch` sends anyway are left out. The look (ids only) is
+ * bounded by the queue's limit (--max-queue), so that a build's place
+ * before is known however far it moved. */
+static void queue_moves(mg_sse_hub *h, const ev_change *batch, ev_change ***tail)
+{
+    mg_api *a = h->api;
+    size_t limit =
+        a->o.service && a->o.service->o.max_queued > 0 ? (size_t)a->o.service->o.max_queued : 1000;
+    mg_queued_build *v = NULL;
+    size_t n = 0;
+    mg_err e;
+    if (mg_store_build_queued(a->o.store, limit, &v, &n, &e) != 0) return;
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!ids) {
+        free(v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = v[i].id;
+        if (i >= MAX_MOVES) continue;
+        int64_t *was = h->n_queued
+                           ? bsearch(&ids[i], h->queued, h->n_queued, sizeof *h->queued, cmp_i64)
+                           : NULL;
+        /* new in the queue: its own change tells of it */
+        if (!was || (size_t)(was - h->queued) == i) continue;
+        bool sent = false;
+        for (const ev_change *c = batch; c && !sent; c = c->next)
+            sent = c->kind == MG_CHANGE_BUILD && c->id == ids[i];
+        if (sent) continue;
+        ev_change *c = calloc(1, sizeof *c);
+        if (!c) break;
+        c->kind = MG_CHANGE_BUILD;
+        c->id = ids[i];
+        read_build(h, c);
+        **tail = c;
+        *tail = &c->next;
+    }
+    free(v);
+    free(h->queued);
+    h->queued = ids;
+    h->n_queued = n;
+}
+
+static const char *event_name(mg_change_kind k)
+{
+    return k == MG_CHANGE_BUILD ? "build" : k == MG_CHANGE_PROJECT ? "project" : "project-deleted";
+}
+
+/* Under the hub's lock (released while the store is read): the changes
+ * noted so far become events in every stream they concern. */
+static void publish(mg_sse_hub *h)
+{
+    if (h->changes_lost) {
+        for (mg_sse *s = h->events; s; s = s->ev_next) close_events(s);
+        h->changes_lost = false;
+    }
+    /* the changes up to the first one on_change still formats */
+    ev_change *batch = NULL, **tail = &batch;
+    while (h->changes && !h->changes->rendering) {
+        ev_change *e = h->changes;
+        h->changes = e->next;
+        e->next = NULL;
+        *tail = e;
+        tail = &e->next;
+        h->n_changes--;
+    }
+    if (!h->changes) h->changes_tail = &h->changes;
+    if (!batch) return;
+    pthread_mutex_unlock(&h->lock);
+    bool queue = false;
+    for (ev_change *e = batch; e; e = e->next) {
+        if (e->kind != MG_CHANGE_PROJECT) queue = true;
+        if (e->data) continue;
+        if (e->kind == MG_CHANGE_BUILD)
+            read_build(h, e);
+        else
+            read_project(h, e);
+    }
+    if (queue) queue_moves(h, batch, &tail);
+    mg_buf ev = {0};
+    pthread_mutex_lock(&h->lock);
+    for (ev_change *e = batch, *next; e; e = next) {
+        next = e->next;
+        if (e->data) {
+            mg_buf_clear(&ev);
+            mg_buf_printf(&ev, "event: %s\nid: %llu\ndata: %s\n\n", event_name(e->kind),
+                          (unsigned long long)++h->seq, e->data);
+            for (mg_sse *s = ev.failed ? NULL : h->events; s; s = s->ev_next) {
+                if (s->overflow || (s->project && s->project != e->project)) continue;
+                if (s->out.len - s->out_pos + ev.len > EVENTS_CAP) {
+                    close_events(s);
+                    continue;
+                }
+                if (s->out_pos) { /* what was sent goes */
+                    memmove(s->out.data, s->out.data + s->out_pos, s->out.len - s->out_pos);
+                    s->out.len -= s->out_pos;
+                    s->out_pos = 0;
+                }
+                mg_buf_add(&s->out, ev.data, ev.len);
+            }
+        }
+        free(e->data);
+        free(e);
+    }
+    mg_buf_free(&ev);
 }
 
 /* Under the hub's lock: takes the suspended streams whose follower has
@@ -337,6 +720,7 @@ static void *watch(void *arg)
     mg_api *a = h->api;
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
+        publish(h);
         check_sockets(h);
         uint64_t now = mg_now_ms();
         /* streams due for a status check leave the list while the
@@ -345,8 +729,10 @@ static void *watch(void *arg)
         mg_sse *check = NULL;
         for (mg_sse **pp = &h->waiting; *pp;) {
             mg_sse *s = *pp;
-            bool wake = file_size(s) > s->seen || now - s->last_send_ms >= KEEPALIVE_MS;
-            bool due = !wake && now - s->last_status_ms >= STATUS_EVERY_MS;
+            bool wake =
+                now - s->last_send_ms >= KEEPALIVE_MS ||
+                (s->events ? s->out_pos < s->out.len || s->overflow : file_size(s) > s->seen);
+            bool due = !wake && !s->events && now - s->last_status_ms >= STATUS_EVERY_MS;
             if (wake || due) {
                 *pp = s->next;
                 if (wake) {
@@ -402,6 +788,8 @@ mg_sse_hub *mg_sse_hub_start(mg_api *a, mg_err *err)
     }
     h->api = a;
     atomic_init(&h->open, 0);
+    atomic_init(&h->open_events, 0);
+    h->changes_tail = &h->changes;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->cond, NULL);
     int e = pthread_create(&h->thread, NULL, watch, h);
@@ -413,12 +801,15 @@ mg_sse_hub *mg_sse_hub_start(mg_api *a, mg_err *err)
         return NULL;
     }
     a->sse = h;
+    mg_queue_watch(a->o.queue, on_change, h);
     return h;
 }
 
 void mg_sse_hub_stop(mg_sse_hub *h)
 {
     if (!h) return;
+    /* no change is noted after this returns */
+    mg_queue_watch(h->api->o.queue, NULL, NULL);
     pthread_mutex_lock(&h->lock);
     h->stopping = true;
     pthread_cond_signal(&h->cond);
@@ -433,10 +824,21 @@ void mg_sse_hub_free(mg_sse_hub *h)
     pthread_cond_destroy(&h->cond);
     free(h->pfds);
     free(h->polled);
+    for (ev_change *e = h->changes, *next; e; e = next) {
+        next = e->next;
+        free(e->data);
+        free(e);
+    }
+    free(h->queued);
     free(h);
 }
 
 unsigned mg_sse_hub_open(mg_sse_hub *h)
 {
     return h ? atomic_load(&h->open) : 0;
+}
+
+unsigned mg_sse_hub_event_streams(mg_sse_hub *h)
+{
+    return h ? atomic_load(&h->open_events) : 0;
 }

@@ -149,11 +149,41 @@ struct mg_queue {
     pthread_mutex_t pin_lock;
     struct inflight_pin *inflight; /* guarded by `lock` */
     size_t n_inflight, cap_inflight;
+    /* the observer of changes (mg_queue_watch): read-held around each
+     * call, write-held to replace it. Readers first (glibc's default), so
+     * that a call made under `lock` never waits for a replacement that
+     * waits for another call. Taken after every other lock. */
+    pthread_rwlock_t watch_lock;
+    mg_change_fn *watch_fn;
+    void *watch_ctx;
 };
 
 static struct worker_slot *remote_slot(mg_queue *q, int64_t id);
 static void release_remote(mg_queue *q, struct worker_slot *s);
 static void *timer_main(void *arg);
+
+void mg_queue_watch(mg_queue *q, mg_change_fn *fn, void *ctx)
+{
+    if (!q) return;
+    pthread_rwlock_wrlock(&q->watch_lock);
+    q->watch_fn = fn;
+    q->watch_ctx = ctx;
+    pthread_rwlock_unlock(&q->watch_lock);
+}
+
+void mg_queue_changed(mg_queue *q, const mg_change *c)
+{
+    if (!q) return;
+    pthread_rwlock_rdlock(&q->watch_lock);
+    if (q->watch_fn) q->watch_fn(q->watch_ctx, c);
+    pthread_rwlock_unlock(&q->watch_lock);
+}
+
+/* Build `id` changed (its row or its progress): the observer is told. */
+static void build_changed(mg_queue *q, int64_t id)
+{
+    if (id > 0) mg_queue_changed(q, &(mg_change){.kind = MG_CHANGE_BUILD, .id = id});
+}
 
 /* ---- the build log ------------------------------------------------------ */
 
@@ -282,6 +312,7 @@ static void slot_phase(worker_slot *s, const char *phase)
     for (size_t i = 0; i < s->n_steps; i++) free(s->steps[i]);
     s->n_steps = 0;
     s->phase = phase;
+    if (phase) build_changed(s->q, s->build_id);
 }
 
 static void set_phase(worker_slot *s, const char *phase)
@@ -304,6 +335,7 @@ static void on_start(void *ctx, const char *label)
             s->steps = mg_xrealloc(s->steps, s->cap_steps * sizeof *s->steps);
         }
         s->steps[s->n_steps++] = mg_xstrdup(label);
+        build_changed(s->q, s->build_id);
     }
     pthread_mutex_unlock(&s->q->lock);
 }
@@ -320,6 +352,7 @@ static void on_action(void *ctx, const char *label, uint64_t ms)
             free(s->steps[i]);
             memmove(s->steps + i, s->steps + i + 1, (s->n_steps - i - 1) * sizeof *s->steps);
             s->n_steps--;
+            build_changed(q, s->build_id);
             break;
         }
     pthread_mutex_unlock(&q->lock);
@@ -518,6 +551,8 @@ static void record_inputs(job *j, const char *commit, const char *input_hash, co
     mg_err e;
     if (mg_store_build_set_inputs(j->q->o.store, j->row.id, commit, input_hash, describe, &e))
         log_line(&j->log, "warning: cannot record the build's inputs: %s", e.msg);
+    else
+        build_changed(j->q, j->row.id);
 }
 
 /* Writes the build's sources under j->src; 0, or -1 with j->err. */
@@ -1031,12 +1066,16 @@ static char *dup_or_null(const char *s)
  * failed and it must be tried again. */
 static int record_end(mg_queue *q, const mg_stored_build *done, mg_err *err)
 {
-    if (mg_store_build_finish(q->o.store, done, err) == 0) return 0;
+    if (mg_store_build_finish(q->o.store, done, err) == 0) {
+        build_changed(q, done->id);
+        return 0;
+    }
     if (err->code != MG_E_CONFLICT) return -1;
-    if (mg_store_set_log_size(q->o.store, done->id, done->log_size, err) == 0 ||
-        err->code == MG_E_NOT_FOUND)
+    if (mg_store_set_log_size(q->o.store, done->id, done->log_size, err) == 0) {
+        build_changed(q, done->id); /* its log_size */
         return 1;
-    return -1;
+    }
+    return err->code == MG_E_NOT_FOUND ? 1 : -1;
 }
 
 /* After a recorded end: the image pinned for the build is the row's now,
@@ -1214,6 +1253,7 @@ static int64_t claim_matching(mg_queue *q, const char *worker,
         }
     }
     free(v);
+    build_changed(q, id); /* running now */
     return id;
 }
 
@@ -1405,6 +1445,7 @@ int mg_queue_delete_project(mg_queue *q, int64_t project_id, mg_err *e)
         pthread_mutex_unlock(&q->remote_log_lock);
     }
     pthread_mutex_unlock(&q->claim_lock);
+    for (size_t i = 0; rc == 0 && i < n; i++) build_changed(q, ids[i]); /* cancelled */
     if (rc == 0) rc = wait_workers_of(q, ids, n, e);
     if (rc == 0) rc = remove_project(q, project_id, ids, n, e);
     pthread_mutex_unlock(&q->delete_lock);
@@ -1477,6 +1518,7 @@ mg_queue *mg_queue_start(const mg_queue_options *o, mg_err *e)
     pthread_rwlockattr_destroy(&rwa);
     pthread_mutex_init(&q->gc_lock, NULL);
     pthread_mutex_init(&q->pin_lock, NULL);
+    pthread_rwlock_init(&q->watch_lock, NULL);
     finish_deletes(q);
     /* the threads' slots, then those of pull workers' builds */
     q->n_slots = q->o.workers + MAX_REMOTE_BUILDS;
@@ -1562,6 +1604,7 @@ void mg_queue_stop(mg_queue *q)
     pthread_rwlock_destroy(&q->blobs_lock);
     pthread_mutex_destroy(&q->gc_lock);
     pthread_mutex_destroy(&q->pin_lock);
+    pthread_rwlock_destroy(&q->watch_lock);
     free(q->inflight);
     for (unsigned i = 0; i < q->n_slots; i++) {
         slot_phase(&q->slots[i], NULL);
@@ -1595,6 +1638,7 @@ int mg_queue_cancel(mg_queue *q, int64_t id, mg_err *e)
         pthread_mutex_unlock(&q->remote_log_lock);
         return -1;
     }
+    build_changed(q, id);
     pthread_mutex_lock(&q->lock);
     worker_slot *rs = remote_slot(q, id);
     /* (end_logged: a finish the store refused on an I/O error already
@@ -2109,9 +2153,13 @@ static int prepare_remote(mg_queue *q, worker_slot *s, int64_t id, int64_t lease
                          "queued again");
         if (j.log.fd >= 0) close(j.log.fd);
         j.log.fd = -1;
-        if (mg_store_build_requeue(q->o.store, id, lease, &e) < 0 && e.code != MG_E_CONFLICT)
-            fprintf(stderr, "mgd: queue: build %lld: cannot queue it again: %s\n", (long long)id,
-                    e.msg);
+        if (mg_store_build_requeue(q->o.store, id, lease, &e) < 0) {
+            if (e.code != MG_E_CONFLICT)
+                fprintf(stderr, "mgd: queue: build %lld: cannot queue it again: %s\n",
+                        (long long)id, e.msg);
+        } else {
+            build_changed(q, id);
+        }
         job_free(&j);
         mg_buf_free(&tar);
         free(path);
@@ -2478,6 +2526,7 @@ int mg_queue_worker_finish(mg_queue *q, mg_stored_build *done, int64_t token, bo
     done->log_size = (int64_t)l->size;
     int r = mg_store_build_finish(q->o.store, done, e);
     pthread_mutex_unlock(&q->remote_log_lock);
+    if (r == 0) build_changed(q, done->id);
     /* before end_pin: an unpin excludes the holders of blobs_lock */
     if (held) pthread_rwlock_unlock(&q->blobs_lock);
     if (pinned) end_pin(q, done->image_sha256, r == 0);
@@ -2586,6 +2635,7 @@ static void *timer_main(void *arg)
             if (r < 0 && e.code != MG_E_CONFLICT)
                 fprintf(stderr, "mgd: queue: build %lld: cannot queue it again: %s\n",
                         (long long)id, e.msg);
+            if (r > 0) build_changed(q, id);
             pthread_mutex_lock(&q->lock);
             if (r > 0) {
                 q->metrics.leases_expired++;

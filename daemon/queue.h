@@ -285,6 +285,37 @@ typedef struct mg_worker_info {
 void mg_queue_workers(mg_queue *q, mg_worker_info **out, size_t *n);
 void mg_worker_infos_free(mg_worker_info *v, size_t n);
 
+/* ---- what changed (GET /events, api/sse.c) ---------------------------------
+ *
+ * One observer may watch the builds and projects change: a build's row
+ * (queued, claimed, its inputs, its end, a cancel, a re-queue, a pin) or
+ * its progress (a phase, a step starting or ending), a project's row or
+ * config, a project deleted. The queue reports its own changes; the
+ * service (service/) reports those it makes through mg_queue_changed.
+ * The observer is called on the thread that made the change, some of
+ * them holding the queue's lock: it must only take note (a lock of its
+ * own, no I/O) and do the rest later, except for a change that carries
+ * its row (c->build), which only callers holding none of the queue's
+ * locks send (a new build, whose queued state may be gone by the time an
+ * observer would read it). */
+typedef enum mg_change_kind {
+    MG_CHANGE_BUILD,           /* build `id` */
+    MG_CHANGE_PROJECT,         /* project `id` was created or changed */
+    MG_CHANGE_PROJECT_DELETED, /* project `id`, named `name`, is gone */
+} mg_change_kind;
+typedef struct mg_change {
+    mg_change_kind kind;
+    int64_t id;
+    const char *name;             /* MG_CHANGE_PROJECT_DELETED */
+    const mg_stored_build *build; /* MG_CHANGE_BUILD: the row now, or NULL (read it later) */
+} mg_change;
+typedef void mg_change_fn(void *ctx, const mg_change *c);
+/* Sets the observer (NULL: none). Replacing one waits for its calls in
+ * progress to end, so its context may go once this returns. */
+void mg_queue_watch(mg_queue *q, mg_change_fn *fn, void *ctx);
+/* Tells the observer, if any (q NULL: nobody). */
+void mg_queue_changed(mg_queue *q, const mg_change *c);
+
 /* Figures for /metrics (since start). Histograms have the buckets below
  * (seconds) plus +Inf; counts are cumulative per bucket. */
 #define MG_QUEUE_N_BUCKETS 12

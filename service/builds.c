@@ -63,8 +63,12 @@ static int queue_build(mg_service *svc, const mg_stored_build *row, mg_stored_bu
     }
     if (id < 0) return -1;
     /* read before the workers are woken, so the answer usually shows the
-     * build queued (a worker polling on its own may already have it) */
+     * build queued (a worker polling on its own may already have it);
+     * the observer gets that row too, before a worker can change it */
     int rc = read_build(svc, id, out, e);
+    if (rc == 0)
+        mg_queue_changed(svc->o.queue,
+                         &(mg_change){.kind = MG_CHANGE_BUILD, .id = id, .build = out});
     mg_queue_notify(svc->o.queue);
     return rc;
 }

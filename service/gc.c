@@ -44,6 +44,7 @@ int mg_service_project_retention(mg_service *svc, const mg_project *p, int64_t k
             mg_err_set(&e->err, MG_E_NOT_FOUND, "no project \"%.100s\"", p->name);
         return -1;
     }
+    mg_queue_changed(svc->o.queue, &(mg_change){.kind = MG_CHANGE_PROJECT, .id = p->id});
     return mg_store_project_get_id(svc->o.store, p->id, out, &e->err);
 }
 
@@ -56,6 +57,7 @@ int mg_service_build_pin(mg_service *svc, int64_t id, bool pin, mg_stored_build 
             mg_err_set(&e->err, MG_E_NOT_FOUND, "no build %lld", (long long)id);
         return -1;
     }
+    mg_queue_changed(svc->o.queue, &(mg_change){.kind = MG_CHANGE_BUILD, .id = id});
     return mg_store_build_get(svc->o.store, id, false, out, &e->err);
 }
 

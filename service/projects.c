@@ -163,8 +163,16 @@ static int take_repo(const cJSON *repo, mg_project *p, bool patch, mg_service_er
     return 0;
 }
 
+/* Tells the queue's observer (GET /events) that project `id` changed. */
+static void project_changed(mg_service *svc, int64_t id)
+{
+    mg_queue_changed(svc->o.queue, &(mg_change){.kind = MG_CHANGE_PROJECT, .id = id});
+}
+
+/* After a change of project `id`: the observer is told, *out gets it. */
 static int read_back(mg_service *svc, int64_t id, mg_project *out, mg_service_err *e)
 {
+    project_changed(svc, id);
     return mg_store_project_get_id(svc->o.store, id, out, &e->err);
 }
 
@@ -244,7 +252,12 @@ out:
 
 int mg_service_project_delete(mg_service *svc, const mg_project *p, mg_service_err *e)
 {
-    if (mg_queue_delete_project(svc->o.queue, p->id, &e->err) == 0) return 0;
+    if (mg_queue_delete_project(svc->o.queue, p->id, &e->err) == 0) {
+        mg_queue_changed(
+            svc->o.queue,
+            &(mg_change){.kind = MG_CHANGE_PROJECT_DELETED, .id = p->id, .name = p->name});
+        return 0;
+    }
     if (e->err.code == MG_E_NOT_FOUND)
         return mg_err_set(&e->err, MG_E_NOT_FOUND, "no project \"%.100s\"", p->name);
     /* MG_E_IO (or MG_E_NOSPACE for a full disk), whatever kind of failure
@@ -287,6 +300,7 @@ int mg_service_config_put(mg_service *svc, const mg_project *p, const char *doc,
     if (mg_store_config_put(svc->o.store, p->id, canon, sha, &out->version, &out->created,
                             &e->err) != 0)
         goto out;
+    if (out->created) project_changed(svc, p->id); /* its config_version */
     rc = 0;
 out:
     mg_errors_free(&errs);

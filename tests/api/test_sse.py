@@ -70,10 +70,10 @@ def tearDownModule():
         R["stop_remote"]()
 
 
-def open_streams(d):
-    m = re.search(r"(?m)^mgd_log_streams (\d+)$", d.get("/metrics").text)
+def open_streams(d, gauge="mgd_log_streams"):
+    m = re.search(r"(?m)^%s (\d+)$" % gauge, d.get("/metrics").text)
     if not m:
-        raise AssertionError("no mgd_log_streams in GET /metrics")
+        raise AssertionError("no %s in GET /metrics" % gauge)
     return int(m.group(1))
 
 
@@ -94,16 +94,16 @@ def follow(d, build_id):
     return s, got
 
 
-def wait_streams(d, want, timeout):
-    """Seconds until mgd_log_streams is `want`; fails past `timeout`."""
+def wait_streams(d, want, timeout, gauge="mgd_log_streams"):
+    """Seconds until `gauge` is `want`; fails past `timeout`."""
     t0 = time.monotonic()
     while True:
-        n = open_streams(d)
+        n = open_streams(d, gauge)
         if n == want:
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:
-            raise AssertionError("mgd_log_streams is %d, not %d, %.1f s on"
-                                 % (n, want, time.monotonic() - t0))
+            raise AssertionError("%s is %d, not %d, %.1f s on"
+                                 % (gauge, n, want, time.monotonic() - t0))
         time.sleep(0.05)
 
 
