@@ -9,11 +9,10 @@ import {
   STATUSES, h, statusSpan, ago, duration, enc, call, getJSON, getAll, report, sleep,
   setHashParams, requireScope, viewSignal, clearBanners,
 } from "./lib.js";
-import { onEvents } from "./events.js";
+import { followList } from "./events.js";
 
 export const PER_PAGE_CHOICES = [10, 20, 50, 100];
 const DEFAULT_PER_PAGE = 50;
-const POLL_MS = 10000; // while the event stream is down
 // Filters GET /builds answers; the others are left out of requests (and
 // their controls out of the page) until the daemon knows them.
 const SERVER_FILTERS = new Set(["status", "target", "project"]);
@@ -243,7 +242,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
   const form = h("form", { class: "row filters", role: "search", "aria-label": "filter " + noun },
     Object.entries(controls).map(([k, c]) => field(c.id, labels[k], c)),
     controls.q && h("button", { type: "submit", class: "plain" }, "Search"));
-  const live = h("span", { id: id + "-live", class: "live muted", role: "status" });
+  const note = h("span", { id: id + "-live", class: "live muted", role: "status" });
   const pager = makePager(id, noun, {
     hrefFor: (p, pp) => hrefWith({ page: p, per_page: pp }),
     go: (p, pp) => { page = p; perPage = pp; saveUrl(true); load().catch(report); },
@@ -253,7 +252,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
   const cols = columns({ withProject, cancel: queue && cancelButton });
   const table = h("table", { id },
     h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c.head)))), tbody);
-  container.append(form, h("div", { class: "row list-head" }, pager.el, live), h("div", { class: "table-wrap" }, table));
+  container.append(form, h("div", { class: "row list-head" }, pager.el, note), h("div", { class: "table-wrap" }, table));
 
   function apiQuery() {
     const q = new URLSearchParams();
@@ -377,12 +376,6 @@ export async function mountBuildsList(container, { id = "builds", project = null
     render(list, askedAt);
   }
 
-  let reloadTimer = null;
-  function reloadSoon() {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => load().catch(report), 300);
-  }
-
   // Whether a build belongs in this list: true, false, or null when only
   // the daemon can tell (a search).
   function matches(b) {
@@ -409,7 +402,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
         showEmpty();
         redrawPager();
         // the next page's first build moves up into this one
-        if (total > (page - 1) * perPage + rows.size) reloadSoon();
+        if (total > (page - 1) * perPage + rows.size) live.reloadSoon();
       } else {
         drawRow(row, b);
       }
@@ -427,7 +420,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
       redrawPager();
       return;
     }
-    reloadSoon(); // somewhere else in the list: the daemon knows where
+    live.reloadSoon(); // somewhere else in the list: the daemon knows where
   }
 
   function cancelButton(b) {
@@ -448,28 +441,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
   }
 
   // -- live: events while the stream is up, polling while it is down
-  let pollGen = 0; // the polling loop that may run (while the stream is down)
-  let firstLoad = null;
-  const firstShown = new Promise((resolve) => { firstLoad = resolve; });
-  function loadNow() {
-    return load().catch(report).finally(() => firstLoad());
-  }
-  async function poll(gen) {
-    while (gen === pollGen && !signal.aborted) {
-      if (document.visibilityState === "visible") await loadNow();
-      try { await sleep(POLL_MS, signal); } catch (_) { return; }
-    }
-  }
-  onEvents(signal, {
-    build: onBuild,
-    reconnect: loadNow,
-    state(isUp) {
-      live.textContent = isUp ? "live" : "live updates unavailable: refreshing every 10 s";
-      live.classList.toggle("down", !isUp);
-      if (isUp) pollGen++;
-      else poll(++pollGen);
-    },
-  });
+  const live = followList(signal, { load, note, build: onBuild });
 
   // -- time that passes: elapsed times and "5 s ago"
   (async () => {
@@ -488,7 +460,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
     }
   })();
 
-  await firstShown;
+  await live.shown;
   return { reload: load };
 }
 

@@ -4,7 +4,7 @@
 // when it breaks. The daemon replays nothing (docs/api.md): a list loads
 // its current page each time the stream (re)opens, and falls back to
 // polling while it is down.
-import { call, sseReader, ApiError } from "./lib.js";
+import { call, sseReader, ApiError, report, sleep } from "./lib.js";
 
 const subs = new Set(); // {handlers, told: the last state it was told}
 let up = false; // the stream is open
@@ -141,4 +141,40 @@ export function onEvents(signal, handlers) {
       setTimeout(() => { if (subs.has(sub) && sub.told === null) tell(sub, false); }, 1000);
     }
   });
+}
+
+const POLL_MS = 10000; // a list's refresh while the stream is down
+
+// Keeps a list current until `signal` aborts: load() when the stream opens
+// and again after each reopening, `handlers` (as onEvents') for its events,
+// and load() every 10 s while it is down; `note`, an element, says which of
+// the two it is. Answers {shown: resolves after the first load (done or
+// failed), reloadSoon(): load() a moment later, once however often asked}.
+export function followList(signal, { load, note, ...handlers }) {
+  let firstDone = null;
+  const shown = new Promise((resolve) => { firstDone = resolve; });
+  const loadNow = () => load().catch(report).finally(() => firstDone());
+  let pollGen = 0; // the polling loop that may run
+  async function poll(gen) {
+    while (gen === pollGen && !signal.aborted) {
+      if (document.visibilityState === "visible") await loadNow();
+      try { await sleep(POLL_MS, signal); } catch (_) { return; }
+    }
+  }
+  onEvents(signal, {
+    ...handlers,
+    reconnect: loadNow,
+    state(isUp) {
+      note.textContent = isUp ? "live" : "live updates unavailable: refreshing every 10 s";
+      note.classList.toggle("down", !isUp);
+      if (isUp) pollGen++;
+      else poll(++pollGen);
+    },
+  });
+  let timer = null;
+  function reloadSoon() {
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (!signal.aborted) load().catch(report); }, 300);
+  }
+  return { shown, reloadSoon };
 }

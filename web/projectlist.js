@@ -2,12 +2,11 @@
 // latest build per target, a page at a time, kept up to date from GET
 // /events (events.js) in place: a row per project, a cell per target,
 // redrawn only when what it shows changed (focus and selection stay).
-import { h, statusSpan, duration, enc, plural, call, getJSON, report, sleep, setHashParams, viewSignal } from "./lib.js";
-import { onEvents } from "./events.js";
+import { h, statusSpan, duration, enc, plural, call, getJSON, report, setHashParams, viewSignal } from "./lib.js";
+import { followList } from "./events.js";
 import { defaultTarget } from "./forms.js";
 import { makePager, pageParams } from "./builds.js";
 
-const POLL_MS = 10000;
 
 function sourcesText(p) {
   return p.repo ? p.repo.url + (p.repo.ref ? " @ " + p.repo.ref : "")
@@ -32,7 +31,7 @@ export async function projectsPage(view, params = new URLSearchParams()) {
   view.append(h("h1", {}, "Projects"));
   const holder = h("div", {}, h("p", { class: "empty" }, "Loading…"));
   let { page, perPage } = pageParams(params);
-  const live = h("span", { id: "projects-live", class: "live muted", role: "status" });
+  const note = h("span", { id: "projects-live", class: "live muted", role: "status" });
   const pager = makePager("projects", "projects", {
     hrefFor: (p, pp) => "#/projects?" + new URLSearchParams({ page: p, per_page: pp }),
     go: (p, pp) => {
@@ -42,7 +41,7 @@ export async function projectsPage(view, params = new URLSearchParams()) {
       load().catch(report);
     },
   });
-  view.append(h("div", { class: "row list-head" }, pager.el, live), holder);
+  view.append(h("div", { class: "row list-head" }, pager.el, note), holder);
 
   let targets = []; // the columns
   let table = null;
@@ -122,50 +121,29 @@ export async function projectsPage(view, params = new URLSearchParams()) {
     pager.update(page, perPage, rows.size, total);
   }
 
-  let reloadTimer = null;
-  function reloadSoon() {
-    clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => load().catch(report), 300);
-  }
-
   function onBuild(b) {
     const row = rows.get(b.project.id);
     if (!row) return;
     const cell = row.latest[b.target];
     if (!cell) {
-      reloadSoon(); // a target without a column yet
+      live.reloadSoon(); // a target without a column yet
       return;
     }
     if (!cell.b || b.id >= cell.b.id) setLatest(row, b.target, b);
   }
 
-  let pollGen = 0; // the polling loop that may run (while the stream is down)
-  let firstLoad = null;
-  const firstShown = new Promise((resolve) => { firstLoad = resolve; });
-  const loadNow = () => load().catch(report).finally(() => firstLoad());
-  async function poll(gen) {
-    while (gen === pollGen && !signal.aborted) {
-      if (document.visibilityState === "visible") await loadNow();
-      try { await sleep(POLL_MS, signal); } catch (_) { return; }
-    }
-  }
-  onEvents(signal, {
+  const live = followList(signal, {
+    load,
+    note,
     build: onBuild,
     project(p) {
       const row = rows.get(p.id);
       if (row) drawRow(row, p);
-      else reloadSoon(); // a new project: the daemon knows which page it is on
+      else live.reloadSoon(); // a new project: the daemon knows which page it is on
     },
     projectDeleted(d) {
-      if (rows.has(d.id)) reloadSoon();
-    },
-    reconnect: loadNow,
-    state(isUp) {
-      live.textContent = isUp ? "live" : "live updates unavailable: refreshing every 10 s";
-      live.classList.toggle("down", !isUp);
-      if (isUp) pollGen++;
-      else poll(++pollGen);
+      if (rows.has(d.id)) live.reloadSoon();
     },
   });
-  await firstShown;
+  await live.shown;
 }

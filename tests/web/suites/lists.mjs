@@ -198,6 +198,29 @@ async function flowQueueCancel(t) {
   for (let i = 0; i < 6; i++) ids.push((await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix', force: true } })).json().id);
   const status = async (id) => (await t.apiOk('GET', `/builds/${id}`, 200)).json().status;
   try {
+    // a read token: Cancel disabled, saying why
+    const read = (await t.apiOk('POST', '/tokens', 201, { body: { scope: 'read', name: 'lists-read' } })).json();
+    await t.enterToken(read.token);
+    await goto(t, '#/queue');
+    const pending = [];
+    for (const id of ids) if (['queued', 'running'].includes(await status(id))) pending.push(id);
+    if (pending.length) {
+      const btn = `table#queue tr[data-build="${pending[pending.length - 1]}"] button[data-cancel]`;
+      try {
+        await t.waitVisible(btn);
+        await t.until(`${btn} to be disabled for a read token`, async () => t.page.locator(btn).isDisabled(), 5000);
+        const title = await t.page.locator(btn).getAttribute('title');
+        t.check(/write/.test(title || ''), `${btn} is disabled without saying why: title ${t.short(title)}`);
+      } catch (e) {
+        t.check(false, `${btn} is not disabled for a read token: ${e.message.split('\n')[0]}`);
+      }
+    } else {
+      t.note('every build had finished before the read token could be tried on the queue');
+    }
+    await t.shot('lists-queue-read-token');
+    await t.enterToken(t.daemon.token);
+    await t.until('the admin token to be stored', async () => (await t.storedToken()) === t.daemon.token);
+
     await goto(t, '#/queue');
     const last = ids[ids.length - 1];
     if ((await status(last)) === 'queued') {
@@ -230,26 +253,6 @@ async function flowQueueCancel(t) {
       }
     }
 
-    // a read token: Cancel disabled, saying why
-    const read = (await t.apiOk('POST', '/tokens', 201, { body: { scope: 'read', name: 'lists-read' } })).json();
-    await t.enterToken(read.token);
-    await goto(t, '#/queue');
-    const pending = [];
-    for (const id of ids) if (['queued', 'running'].includes(await status(id))) pending.push(id);
-    if (pending.length) {
-      const btn = `table#queue tr[data-build="${pending[pending.length - 1]}"] button[data-cancel]`;
-      try {
-        await t.waitVisible(btn);
-        await t.until(`${btn} to be disabled for a read token`, async () => t.page.locator(btn).isDisabled(), 5000);
-        const title = await t.page.locator(btn).getAttribute('title');
-        t.check(/write/.test(title || ''), `${btn} is disabled without saying why: title ${t.short(title)}`);
-      } catch (e) {
-        t.check(false, `${btn} is not disabled for a read token: ${e.message.split('\n')[0]}`);
-      }
-    } else {
-      t.note('every build had finished before the read token could be tried on the queue');
-    }
-    await t.shot('lists-queue-read-token');
   } finally {
     await t.enterToken(t.daemon.token);
     await t.until('the admin token to be stored', async () => (await t.storedToken()) === t.daemon.token);
