@@ -125,7 +125,7 @@ function elapsedText(since) {
 
 // Each column: sig(b) says what the cell shows; the cell is redrawn only
 // when that changes.
-function columns({ withProject, cancel }) {
+function columns({ withProject, cancel, configHref }) {
   const cols = [
     { head: "Build", cls: "build-id",
       sig: (b) => [b.id, b.reused_from, (b.reproduced_by || []).join(","), (b.differs_from || []).join(","), b.pinned].join("|"),
@@ -147,7 +147,9 @@ function columns({ withProject, cancel }) {
       draw: (b) => [statusSpan(b.status), progressText(b)] },
     { head: "Target", cls: "target", sig: (b) => b.target + "/" + b.arch, draw: (b) => b.target + "/" + b.arch },
     { head: "Config", cls: "config-version", sig: (b) => String(b.config_version),
-      draw: (b) => b.config_version ? h("span", { title: "config version " + b.config_version }, "v" + b.config_version) : "-" },
+      draw: (b) => !b.config_version ? "-" : configHref
+        ? h("a", { href: configHref(b), title: "the builds of config version " + b.config_version }, "v" + b.config_version)
+        : h("span", { title: "config version " + b.config_version }, "v" + b.config_version) },
     { head: "Keys", cls: "mono keys", sig: keysText, draw: keysText },
     { head: "Created", cls: "created", sig: (b) => b.created_at || "", draw: (b) => agoSpan(b.created_at) },
     { head: "Duration", cls: "duration", sig: (b) => [b.status, b.started_at, b.duration_ms].join("|"),
@@ -234,11 +236,16 @@ export async function mountBuildsList(container, { id = "builds", project = null
   if (SERVER_FILTERS.has("reused") && !queue) {
     controls.reused = select("filter-reused", [["", "reused or not"], ["false", "not reused"], ["true", "reused only"]], f.reused);
   }
+  if (SERVER_FILTERS.has("config_version") && project) {
+    controls.config_version = h("input", { id: "filter-config-version", type: "number", min: 1, value: f.config_version || "",
+      placeholder: "any", class: "narrow" });
+  }
   if (SERVER_FILTERS.has("q")) {
     controls.q = h("input", { id: "filter-q", type: "search", value: f.q || "", placeholder: "id, commit, ref, key=value",
       spellcheck: "false" });
   }
-  const labels = { status: "status", target: "target", arch: "arch", project: "project", reused: "reused", q: "search" };
+  const labels = { status: "status", target: "target", arch: "arch", project: "project", reused: "reused",
+    config_version: "config version", q: "search" };
   const form = h("form", { class: "row filters", role: "search", "aria-label": "filter " + noun },
     Object.entries(controls).map(([k, c]) => field(c.id, labels[k], c)),
     controls.q && h("button", { type: "submit", class: "plain" }, "Search"));
@@ -249,7 +256,8 @@ export async function mountBuildsList(container, { id = "builds", project = null
   });
   const empty = h("tr", { class: "empty-row" }, h("td", { class: "empty", colspan: 20 }));
   const tbody = h("tbody", {});
-  const cols = columns({ withProject, cancel: queue && cancelButton });
+  const cols = columns({ withProject, cancel: queue && cancelButton,
+    configHref: project && SERVER_FILTERS.has("config_version") && ((b) => hrefWith({ config_version: b.config_version, page: 1 })) });
   const table = h("table", { id },
     h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c.head)))), tbody);
   container.append(form, h("div", { class: "row list-head" }, pager.el, note), h("div", { class: "table-wrap" }, table));

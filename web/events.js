@@ -14,7 +14,7 @@ let current = null; // AbortController of the open request
 let closeTimer = null;
 
 const FIRST_RETRY_MS = 2000; // the daemon's `retry:`
-const MAX_RETRY_MS = 30000;
+const MAX_RETRY_MS = 15000;
 // A list left for another keeps the stream this long, so that going from
 // one list to the next does not reopen it.
 const LINGER_MS = 3000;
