@@ -208,7 +208,7 @@ async function flowQueueCancel(t) {
       const btn = `table#queue tr[data-build="${pending[pending.length - 1]}"] button[data-cancel]`;
       try {
         await t.waitVisible(btn);
-        await t.until(`${btn} to be disabled for a read token`, async () => t.page.locator(btn).isDisabled(), 5000);
+        await t.until(`${btn} to be disabled for a read token`, async () => t.page.locator(btn).isDisabled({ timeout: 1000 }), 5000);
         const title = await t.page.locator(btn).getAttribute('title');
         t.check(/write/.test(title || ''), `${btn} is disabled without saying why: title ${t.short(title)}`);
       } catch (e) {
@@ -232,6 +232,28 @@ async function flowQueueCancel(t) {
       }
     } else {
       t.note(`build ${last} was not queued any more: its cancel is tried while it runs`);
+    }
+    // a running build: its elapsed time and what it does now (GET /builds/ID's progress)
+    if ((await status(ids[0])) === 'running') {
+      const row = `table#queue tr[data-build="${ids[0]}"]`;
+      try {
+        await t.until(`${row} to show its elapsed time`, async () => /\bso far$/.test(((await t.text(`${row} td.duration`)) ?? '').trim()), 5000);
+      } catch {
+        t.check((await status(ids[0])) !== 'running', `${row} td.duration says ${t.short(await t.text(`${row} td.duration`))}, no elapsed time`);
+      }
+      // the steps change fast: the page shows one the API names, or the build ended
+      let seen = null;
+      try {
+        await t.until(`${row} to show a step the API names`, async () => {
+          const api = (await t.apiOk('GET', `/builds/${ids[0]}`, 200)).json();
+          if (api.status !== 'running') return 'ended';
+          const shown = ((await t.text(`${row} .progress`)) ?? '');
+          seen = { shown, steps: api.progress && api.progress.steps };
+          return seen.steps && seen.steps.some((st) => shown.includes(st));
+        }, 8000, 50);
+      } catch {
+        t.check(false, `${row} .progress says ${t.short(seen && seen.shown)} while the API says ${JSON.stringify(seen && seen.steps)}`);
+      }
     }
     await t.shot('lists-queue');
     // the last (queued, most likely) and the first (running)
