@@ -39,6 +39,45 @@ static bool status_mask(mg_req *r, const char *list, unsigned *mask)
     return true;
 }
 
+/* Longer searches are refused: no build has a longer id, commit, ref,
+ * project name or key=value worth finding by a part of it. */
+#define MG_BUILD_Q_MAX 200
+
+/* The filters GET /builds and GET /projects/:id/builds share (docs/api.md):
+ * status, target, arch, reused, config_version, q; false after answering
+ * 400. */
+static bool list_filters(mg_req *r, mg_stored_build_filter *f)
+{
+    const mg_query *q = &r->query;
+    const char *target = mg_query_get(q, "target"), *arch = mg_query_get(q, "arch");
+    const char *reused = mg_query_get(q, "reused"), *cv = mg_query_get(q, "config_version");
+    const char *text = mg_query_get(q, "q");
+    if (target && *target) f->target = target;
+    if (arch && *arch) f->arch = arch;
+    if (!status_mask(r, mg_query_get(q, "status"), &f->status_mask)) return false;
+    if (reused && *reused) {
+        if (!strcmp(reused, "true"))
+            f->reused = MG_REUSED_ONLY;
+        else if (!strcmp(reused, "false"))
+            f->reused = MG_REUSED_NOT;
+        else {
+            mg_reply_error(r, 400, "reused must be true or false, not \"%.40s\"", reused);
+            return false;
+        }
+    }
+    if (cv && *cv && mg_parse_i64(cv, 1, INT64_MAX, &f->config_version) != 0) {
+        mg_reply_error(r, 400, "config_version must be a positive integer, not \"%.40s\"", cv);
+        return false;
+    }
+    if (text && strlen(text) > MG_BUILD_Q_MAX) {
+        mg_reply_error(r, 400, "q is %zu bytes; a search is at most %d", strlen(text),
+                       MG_BUILD_Q_MAX);
+        return false;
+    }
+    if (text && *text) f->q = text;
+    return true;
+}
+
 void mg_reply_build_list(mg_req *r, const mg_stored_build_filter *f)
 {
     mg_page pg;
@@ -122,10 +161,7 @@ void mg_h_project_builds(mg_req *r)
     mg_project p;
     if (!mg_req_project(r, mg_req_param(r, 0), &p)) return;
     mg_stored_build_filter f = {.project_id = p.id};
-    const char *target = mg_query_get(&r->query, "target");
-    if (target && *target) f.target = target;
-    if (status_mask(r, mg_query_get(&r->query, "status"), &f.status_mask))
-        mg_reply_build_list(r, &f);
+    if (list_filters(r, &f)) mg_reply_build_list(r, &f);
     mg_project_free(&p);
 }
 
@@ -162,10 +198,8 @@ out:
 void mg_h_builds_list(mg_req *r)
 {
     mg_stored_build_filter f = {0};
-    const char *target = mg_query_get(&r->query, "target");
     const char *project = mg_query_get(&r->query, "project");
-    if (target && *target) f.target = target;
-    if (!status_mask(r, mg_query_get(&r->query, "status"), &f.status_mask)) return;
+    if (!list_filters(r, &f)) return;
     if (project && *project) {
         mg_project p;
         if (!mg_req_project(r, project, &p)) return;

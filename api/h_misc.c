@@ -1,7 +1,7 @@
 /*
  * h_misc.c - the small endpoints: /health, /metrics,
  * /targets, /devices, /schema/config.json, /hash, the tokens (made
- * and revoked by the service, service/tokens.c), POST /gc and the stream
+ * and revoked by the service, service/tokens.c), /whoami, POST /gc and the stream
  * of changes GET /events (sse.c).
  */
 #include <stdio.h>
@@ -133,6 +133,27 @@ void mg_h_tokens_list(mg_req *r)
     mg_jw_array_end(&w);
     mg_token_rows_free(rows, n);
     mg_reply_list_headers(r, &p, (int64_t)n);
+    mg_reply_json(r, 200);
+}
+
+/* The token that asks, whatever its scope: a client shows who it is and
+ * which actions its scope allows. */
+void mg_h_whoami(mg_req *r)
+{
+    mg_token_row t;
+    mg_err e;
+    if (mg_store_token_get(r->api->o.store, r->token_id, &t, &e) != 0) {
+        /* revoked between the check of the request and now */
+        if (e.code == MG_E_NOT_FOUND)
+            mg_reply_error(r, 401, "the token is not valid (revoked)");
+        else
+            mg_reply_err(r, &e);
+        return;
+    }
+    mg_jw w;
+    mg_jw_init(&w, &r->out);
+    mg_view_token(&w, &t);
+    mg_token_row_free(&t);
     mg_reply_json(r, 200);
 }
 

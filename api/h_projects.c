@@ -295,22 +295,22 @@ void mg_h_config_versions(mg_req *r)
 
 /* ---- resolution ---------------------------------------------------------- */
 
-/* Resolves through the service; false after answering its error. */
-static bool resolve(mg_req *r, const mg_project *p, const char *target, const char *arch,
-                    const mg_keys *keys, mg_resolved *out)
+/* Resolves config version `version` (0: the latest) through the service;
+ * false after answering its error. */
+static bool resolve(mg_req *r, const mg_project *p, int64_t version, const char *target,
+                    const char *arch, const mg_keys *keys, mg_resolved *out)
 {
     mg_service_err e = {0};
-    bool ok = mg_service_resolve(r->api->o.service, p, target, arch, keys, out, &e) == 0;
+    bool ok = mg_service_resolve(r->api->o.service, p, version, target, arch, keys, out, &e) == 0;
     if (!ok) mg_reply_service_err(r, &e);
     mg_service_err_free(&e);
     return ok;
 }
 
 static const mg_field check_fields[] = {
-    {"target", MG_JT_STRING, false},
-    {"arch", MG_JT_STRING, false},
-    {"keys", MG_JT_OBJECT, false},
-    {"ref", MG_JT_STRING, false},
+    {"target", MG_JT_STRING, false},   {"arch", MG_JT_STRING, false},
+    {"keys", MG_JT_OBJECT, false},     {"ref", MG_JT_STRING, false},
+    {"version", MG_JT_INTEGER, false},
 };
 
 void mg_h_check(mg_req *r)
@@ -321,15 +321,21 @@ void mg_h_check(mg_req *r)
     mg_keys keys = {0};
     mg_resolved res = {0};
     mg_err e;
-    if (!mg_req_json(r, check_fields, 4, false, &body)) goto out;
+    if (!mg_req_json(r, check_fields, 5, false, &body)) goto out;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(body, "target");
     const cJSON *ar = cJSON_GetObjectItemCaseSensitive(body, "arch");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(body, "keys");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "version");
+    if (v && v->valuedouble < 1) {
+        mg_reply_error(r, 400, "version must be a positive integer");
+        goto out;
+    }
     if (k && mg_keys_from_json(k, &keys, &e) != 0) {
         mg_reply_err(r, &e);
         goto out;
     }
-    if (!resolve(r, &p, t ? t->valuestring : NULL, ar ? ar->valuestring : NULL, &keys, &res))
+    if (!resolve(r, &p, v ? (int64_t)v->valuedouble : 0, t ? t->valuestring : NULL,
+                 ar ? ar->valuestring : NULL, &keys, &res))
         goto out;
     char *json = mg_describe_json(res.graph);
     if (json)
@@ -366,7 +372,13 @@ void mg_h_graph(mg_req *r)
         goto out;
     }
     const char *t = mg_query_get(&r->query, "target"), *ar = mg_query_get(&r->query, "arch");
-    if (!resolve(r, &p, t && *t ? t : NULL, ar && *ar ? ar : NULL, &keys, &res)) goto out;
+    const char *v = mg_query_get(&r->query, "version");
+    int64_t version = 0;
+    if (v && *v && mg_parse_i64(v, 1, INT64_MAX, &version) != 0) {
+        mg_reply_error(r, 400, "version must be a positive integer");
+        goto out;
+    }
+    if (!resolve(r, &p, version, t && *t ? t : NULL, ar && *ar ? ar : NULL, &keys, &res)) goto out;
     char *text;
     const char *ctype;
     if (!strcmp(format, "dot")) {

@@ -146,6 +146,10 @@ void mg_reply_custom(mg_req *r, unsigned status, struct MHD_Response *resp);
 /* The error body of docs/api.md; the code follows from the status. */
 void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a code of the endpoint's own instead of the status's
+ * (409 "no_image"), which docs/api.md lists with the endpoint. */
+void mg_reply_error_code(mg_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* 422 config_invalid with the resolver's errors as details. */
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs);
 /* Answers a failure (of the store, mostly) with the status of its code
@@ -194,6 +198,8 @@ bool mg_graphviz_available(void);
 const char *mg_error_code_for(unsigned status);
 /* {"error": {"code", "message", "details": [...]}} */
 void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_errors *details);
+/* The same with a code of the caller's (mg_reply_error_code). */
+void mg_view_error_code(mg_buf *b, const char *code, const char *message, const mg_errors *details);
 /* The members of a Project (inside an object the caller opened). */
 void mg_view_project_fields(mg_jw *w, const mg_project *p);
 void mg_view_project(mg_jw *w, const mg_project *p);
@@ -244,6 +250,7 @@ void mg_h_hash(mg_req *r);
 void mg_h_tokens_create(mg_req *r);
 void mg_h_tokens_list(mg_req *r);
 void mg_h_tokens_delete(mg_req *r);
+void mg_h_whoami(mg_req *r);
 void mg_h_gc(mg_req *r);
 
 void mg_h_projects_create(mg_req *r);
@@ -269,6 +276,7 @@ void mg_h_build_pin(mg_req *r);
 void mg_h_build_log(mg_req *r);
 void mg_h_build_image(mg_req *r);
 void mg_h_build_describe(mg_req *r);
+void mg_h_build_sizes(mg_req *r);
 void mg_h_events(mg_req *r);
 
 void mg_h_worker_claim(mg_req *r);

@@ -57,6 +57,8 @@
 #define A_ MG_SCOPE_ADMIN
 /* pull workers' routes: worker or admin tokens (docs/workers.md) */
 #define K_ MG_SCOPE_WORKER
+/* any valid token, worker tokens included */
+#define T_ MG_SCOPE_ANY
 
 static const mg_route routes[] = {
     {MG_HTTP_GET, "/", 0, mg_h_root, 0},
@@ -85,6 +87,7 @@ static const mg_route routes[] = {
     {MG_HTTP_GET, "/builds/:id/log", R_, mg_h_build_log, 0},
     {MG_HTTP_GET, "/builds/:id/image", R_, mg_h_build_image, 0},
     {MG_HTTP_GET, "/builds/:id/describe", R_, mg_h_build_describe, 0},
+    {MG_HTTP_GET, "/builds/:id/sizes", R_, mg_h_build_sizes, 0},
     {MG_HTTP_POST, "/builds/:id/cancel", W_, mg_h_build_cancel, 0},
     {MG_HTTP_POST, "/builds/:id/rebuild", W_, mg_h_build_rebuild, 0},
     {MG_HTTP_POST, "/builds/:id/pin", W_, mg_h_build_pin, 0},
@@ -94,6 +97,7 @@ static const mg_route routes[] = {
     {MG_HTTP_POST, "/tokens", A_, mg_h_tokens_create, 0},
     {MG_HTTP_GET, "/tokens", A_, mg_h_tokens_list, 0},
     {MG_HTTP_DELETE, "/tokens/:id", A_, mg_h_tokens_delete, 0},
+    {MG_HTTP_GET, "/whoami", T_, mg_h_whoami, 0},
     {MG_HTTP_POST, "/gc", A_, mg_h_gc, 0},
     {MG_HTTP_GET, "/workers", R_, mg_h_workers_list, 0},
     {MG_HTTP_POST, "/workers/claim", K_, mg_h_worker_claim, 0},
@@ -148,25 +152,38 @@ void mg_reply_custom(mg_req *r, unsigned status, struct MHD_Response *resp)
     mg_reply(r, status, NULL);
 }
 
-static void reply_error_details(mg_req *r, unsigned status, const char *msg,
+static void reply_error_details(mg_req *r, unsigned status, const char *code, const char *msg,
                                 const mg_errors *details)
 {
     if (r->replied) return;
     mg_buf_clear(&r->out);
-    mg_view_error(&r->out, status, msg, details);
+    mg_view_error_code(&r->out, code ? code : mg_error_code_for(status), msg, details);
     if (status == 401) mg_reply_header(r, "WWW-Authenticate", "Bearer realm=\"mgd\"");
     mg_reply_json(r, status);
 }
 
-void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
+static void reply_error_v(mg_req *r, unsigned status, const char *code, const char *fmt, va_list ap)
 {
     if (r->replied) return;
     char msg[MG_ERR_SIZE]; /* an mg_err's message fits whole */
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_details(r, status, code, msg, NULL);
+}
+
+void mg_reply_error(mg_req *r, unsigned status, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    reply_error_v(r, status, NULL, fmt, ap);
     va_end(ap);
-    reply_error_details(r, status, msg, NULL);
+}
+
+void mg_reply_error_code(mg_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(r, status, code, fmt, ap);
+    va_end(ap);
 }
 
 void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
@@ -180,7 +197,7 @@ void mg_reply_config_errors(mg_req *r, const mg_errors *errs)
         snprintf(msg, sizeof msg, "the config has %zu errors; the first: %s: %s", errs->len,
                  errs->len && errs->items[0].path[0] ? errs->items[0].path : "(document)",
                  errs->len ? errs->items[0].message : "");
-    reply_error_details(r, 422, msg, errs);
+    reply_error_details(r, 422, NULL, msg, errs);
 }
 
 void mg_reply_err(mg_req *r, const mg_err *e)

@@ -19,9 +19,10 @@
  * request are closed to make room, and request bodies are held in memory
  * up to max_body each and max_body_total all together.
  *
- * Long-lived responses never hold a pool thread: build logs streamed as
- * server-sent events suspend their connection while there is nothing to
- * send and are resumed by one watcher thread (sse.c); images and logs are
+ * Long-lived responses never hold a pool thread: build logs and the
+ * changes of GET /events streamed as server-sent events suspend their
+ * connection while there is nothing to send and are resumed by one
+ * watcher thread (sse.c); images and logs are
  * sent from file descriptors (sendfile); pull workers' claims, long polls
  * of up to 30 s, suspend their connection and wait on a pool of threads
  * of their own (workpool.h), 503 when it is full.

@@ -634,6 +634,16 @@ static void publish(mg_sse_hub *h)
     for (ev_change *e = batch; e; e = e->next) {
         if (e->kind != MG_CHANGE_PROJECT) queue = true;
         if (e->data) continue;
+        /* a worker claimed a new build before the service noted its row:
+         * the row (queued) goes first, the build as it is now after it */
+        for (ev_change *later = e->next; e->kind == MG_CHANGE_BUILD && later; later = later->next)
+            if (later->kind == MG_CHANGE_BUILD && later->id == e->id && later->data) {
+                e->data = later->data;
+                e->project = later->project;
+                later->data = NULL;
+                break;
+            }
+        if (e->data) continue;
         if (e->kind == MG_CHANGE_BUILD)
             read_build(h, e);
         else

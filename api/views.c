@@ -50,12 +50,17 @@ const char *mg_error_code_for(unsigned status)
 
 void mg_view_error(mg_buf *b, unsigned status, const char *message, const mg_errors *details)
 {
+    mg_view_error_code(b, mg_error_code_for(status), message, details);
+}
+
+void mg_view_error_code(mg_buf *b, const char *code, const char *message, const mg_errors *details)
+{
     mg_jw w;
     mg_jw_init(&w, b);
     mg_jw_object(&w);
     mg_jw_key(&w, "error");
     mg_jw_object(&w);
-    mg_jw_kstring(&w, "code", mg_error_code_for(status));
+    mg_jw_kstring(&w, "code", code);
     mg_jw_kstring(&w, "message", message);
     mg_jw_key(&w, "details");
     mg_jw_array(&w);
@@ -166,6 +171,7 @@ void mg_view_build(mg_jw *w, const mg_stored_build *b, const mg_build_extra *x)
     mg_jw_kstring(w, "commit", b->commit);
     mg_jw_kstring(w, "sources_sha256", b->sources_sha256);
     mg_jw_kstring(w, "input_hash", b->input_hash);
+    mg_jw_kstring(w, "toolchain", b->toolchain);
     mg_jw_kbool(w, "force", b->force);
     mg_jw_kbool(w, "pinned", b->pinned_at > 0);
     kid(w, "rebuild_of", b->rebuild_of);

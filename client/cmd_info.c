@@ -1,6 +1,6 @@
 /*
  * cmd_info.c - what the server offers: `mgctl targets`, `mgctl devices`,
- * `mgctl version`.
+ * `mgctl version`; and who the token is: `mgctl whoami`.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +62,20 @@ static void show_devices(const cJSON *doc)
 int mg_cmd_devices(mg_ctl *c)
 {
     return mg_ctl_show(c, "/devices", show_devices);
+}
+
+static void show_whoami(const cJSON *doc)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    const char *name = mg_json_str(doc, "name");
+    printf("token %lld%s%s, scope %s\n", cJSON_IsNumber(id) ? (long long)id->valuedouble : 0,
+           name && *name ? ", " : " (no name)", name && *name ? name : "",
+           mg_json_str(doc, "scope") ? mg_json_str(doc, "scope") : "?");
+}
+
+int mg_cmd_whoami(mg_ctl *c)
+{
+    return mg_ctl_show(c, "/whoami", show_whoami);
 }
 
 int mg_cmd_version(mg_ctl *c)

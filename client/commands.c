@@ -139,6 +139,8 @@ const mg_command mg_commands[] = {
     {"pin", "B", 1, 1, "keep a build whatever the retention says", no_options, mg_cmd_pin, false},
     {"unpin", "B", 1, 1, "let retention delete a build again", no_options, mg_cmd_unpin, false},
     {"version", "", 0, 0, "mgctl's version and the server's", no_options, mg_cmd_version, false},
+    {"whoami", "", 0, 0, "the token in use: its id, name and scope", no_options, mg_cmd_whoami,
+     false},
     {"completion", "SHELL", 1, 1, "print the completion script of SHELL: bash, zsh or fish",
      no_options, mg_cmd_completion, true},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, false},

@@ -25,6 +25,7 @@ extern const mg_option mg_global_options[];
 int mg_cmd_targets(mg_ctl *c);
 int mg_cmd_devices(mg_ctl *c);
 int mg_cmd_version(mg_ctl *c);
+int mg_cmd_whoami(mg_ctl *c);
 int mg_cmd_project_create(mg_ctl *c);
 int mg_cmd_project_list(mg_ctl *c);
 int mg_cmd_project_show(mg_ctl *c);

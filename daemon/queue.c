@@ -546,10 +546,12 @@ static char **fetch_argv(mg_queue *q, job *j, const char *project_git, const cha
 /* Records what the worker learned of the build; a store failure is
  * written to the build's log (the build goes on: its row only lacks the
  * detail). */
-static void record_inputs(job *j, const char *commit, const char *input_hash, const char *describe)
+static void record_inputs(job *j, const char *commit, const char *input_hash, const char *toolchain,
+                          const char *describe)
 {
     mg_err e;
-    if (mg_store_build_set_inputs(j->q->o.store, j->row.id, commit, input_hash, describe, &e))
+    if (mg_store_build_set_inputs(j->q->o.store, j->row.id, commit, input_hash, toolchain, describe,
+                                  &e))
         log_line(&j->log, "warning: cannot record the build's inputs: %s", e.msg);
     else
         build_changed(j->q, j->row.id);
@@ -685,7 +687,7 @@ static int take_sources(job *j)
     if (r == 0) {
         free(j->row.commit);
         j->row.commit = mg_xstrdup(commit);
-        record_inputs(j, commit, NULL, NULL);
+        record_inputs(j, commit, NULL, NULL, NULL);
     }
     mg_exec_result_free(&res);
     return r;
@@ -808,7 +810,7 @@ static int resolve_job(job *j)
     }
     j->g = g;
     char *describe = mg_describe_json(g);
-    record_inputs(j, NULL, NULL, describe);
+    record_inputs(j, NULL, NULL, NULL, describe);
     free(describe);
     log_line(&j->log, "resolved %s for %s/%s: %zu devices", g->name, g->target, g->arch,
              g->n_nodes);
@@ -833,8 +835,10 @@ static int resolve_job(job *j)
         return 1;
     }
     input_hash(j, identity, j->hash);
+    /* a pull worker's build too: its claim took it only because the
+     * worker's identity is this one (mg_queue_worker_claim) */
+    record_inputs(j, NULL, j->hash, identity, NULL);
     free(identity);
-    record_inputs(j, NULL, j->hash, NULL);
     log_line(&j->log, "input hash %s", j->hash);
     if (!j->row.force) {
         /* from the lookup to the build's end: gc must not delete the build
@@ -1099,7 +1103,7 @@ static void defer_end(mg_queue *q, const mg_stored_build *done, bool pinned)
     /* none of the other strings is read by record_end */
     p->done.project_name = p->done.target = p->done.arch = p->done.keys = NULL;
     p->done.ref = p->done.commit = p->done.sources_sha256 = p->done.input_hash = NULL;
-    p->done.describe = p->done.worker = NULL;
+    p->done.describe = p->done.worker = p->done.toolchain = NULL;
     p->pinned = pinned;
     pthread_mutex_lock(&q->lock);
     p->next = q->ends;

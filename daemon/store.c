@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/num.h"
 #include "daemon/tokens.h"
 
 /* 'mgd1' read as a big-endian integer: what `PRAGMA application_id` holds. */
@@ -112,6 +113,9 @@ static const char *const migrations[] = {
     "CREATE TABLE gc_pending (sha256 TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE INDEX builds_by_sources ON builds(sources_sha256) WHERE sources_sha256 IS NOT NULL;"
     "CREATE INDEX builds_by_platform ON builds(project_id, target, arch, id);",
+    /* 6: the toolchain identity a build's input hash covers (NULL for the
+     * builds before, and those that ended before it was known) */
+    "ALTER TABLE builds ADD COLUMN toolchain TEXT;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -121,13 +125,23 @@ static const char *const migrations[] = {
     " b.commit_sha, b.sources_sha256, b.input_hash, b.force, b.rebuild_of, b.reused_from,"         \
     " b.created_at, b.started_at, b.finished_at, b.duration_ms, b.actions, b.hits, b.misses,"      \
     " a.name, a.sha256, a.size, b.error, l.size, b.remote_hits, b.remote_misses,"                  \
-    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up, b.worker, b.lease, b.pinned_at"
+    " b.remote_errors, b.remote_bytes_down, b.remote_bytes_up, b.worker, b.lease, b.pinned_at,"    \
+    " b.toolchain"
 #define BUILD_FROM                                                                                 \
     " FROM builds b JOIN projects p ON p.id = b.project_id"                                        \
     " LEFT JOIN artifacts a ON a.build_id = b.id LEFT JOIN logs l ON l.build_id = b.id"
+/* ?7 arch, ?8 reused (NULL: either), ?9 config version; ?10 the search
+ * as a LIKE pattern's body (escaped with \\), ?11 the build id it names
+ * (0: none): see mg_stored_build_filter */
 #define BUILD_FILTER                                                                               \
     " WHERE (?1 = 0 OR b.project_id = ?1) AND (?2 = 0 OR ((1 << b.status) & ?2) != 0)"             \
-    " AND (?3 IS NULL OR b.target = ?3) AND (?4 IS NULL OR a.sha256 = ?4)"
+    " AND (?3 IS NULL OR b.target = ?3) AND (?4 IS NULL OR a.sha256 = ?4)"                         \
+    " AND (?7 IS NULL OR b.arch = ?7) AND (?8 IS NULL OR (b.reused_from IS NOT NULL) = ?8)"        \
+    " AND (?9 = 0 OR b.config_version = ?9)"                                                       \
+    " AND (?10 IS NULL OR b.id = ?11 OR b.commit_sha LIKE ?10 || '%' ESCAPE '\\'"                  \
+    "  OR b.ref LIKE '%' || ?10 || '%' ESCAPE '\\' OR p.name LIKE '%' || ?10 || '%' ESCAPE '\\'"   \
+    "  OR EXISTS (SELECT 1 FROM json_each(b.keys) k"                                               \
+    "   WHERE k.key || '=' || k.value LIKE '%' || ?10 || '%' ESCAPE '\\'))"
 #define PROJECT_COLUMNS_WITH(sources)                                                              \
     "p.id, p.name, p.repo_url, p.repo_ref, " sources ", p.sources_sha256, p.sources_files,"        \
     " p.sources_bytes, p.created_at, p.updated_at,"                                                \
@@ -273,13 +287,17 @@ static const char *const statement_sql[N_STATEMENTS] = {
                          " lease = lease + 1 WHERE id = ?1 AND status = 1 AND lease = ?2"
                          " RETURNING lease",
     [ST_BUILD_SET_COMMIT] = "UPDATE builds SET commit_sha = ?2 WHERE id = ?1",
-    [ST_BUILD_SET_INPUT] = "UPDATE builds SET input_hash = ?2 WHERE id = ?1",
+    [ST_BUILD_SET_INPUT] = "UPDATE builds SET input_hash = ?2, toolchain = ?3 WHERE id = ?1",
     [ST_BUILD_SET_DESCRIBE] = "UPDATE builds SET describe = ?2 WHERE id = ?1",
+    /* a reuse ran the toolchain of the build it reused (the same as its
+     * own: the input hash covers it; the own one when the other is from an
+     * mgd that did not record it) */
     [ST_BUILD_FINISH] =
         "UPDATE builds SET status = ?2, finished_at = ?3, duration_ms = ?3 - started_at,"
         " actions = ?4, hits = ?5, misses = ?6, error = ?7, reused_from = ?8,"
         " remote_hits = ?9, remote_misses = ?10, remote_errors = ?11, remote_bytes_down = ?12,"
-        " remote_bytes_up = ?13"
+        " remote_bytes_up = ?13, toolchain = CASE WHEN ?8 IS NULL THEN toolchain"
+        " ELSE coalesce((SELECT r.toolchain FROM builds r WHERE r.id = ?8), toolchain) END"
         " WHERE id = ?1 AND status = 1 AND (?14 = 0 OR lease = ?14)",
     [ST_ARTIFACT_INSERT] = "INSERT OR REPLACE INTO artifacts (build_id, name, sha256, size)"
                            " VALUES (?1, ?2, ?3, ?4)",
@@ -313,8 +331,9 @@ static const char *const statement_sql[N_STATEMENTS] = {
     [ST_TOKEN_BY_HASH] = "SELECT id, scope, hash, coalesce(last_used_at, 0) FROM tokens"
                          " WHERE hash = ?1 AND revoked_at IS NULL",
     [ST_TOKEN_TOUCH] = "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1",
+    /* ?1: one token's id, 0: all */
     [ST_TOKEN_LIST] = "SELECT id, name, scope, created_at, coalesce(last_used_at, 0) FROM tokens"
-                      " WHERE revoked_at IS NULL ORDER BY id",
+                      " WHERE revoked_at IS NULL AND (?1 = 0 OR id = ?1) ORDER BY id",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [ST_TOKEN_COUNT] = "SELECT count(*) FROM tokens",
     [ST_PROJECT_SET_KEEP] = "UPDATE projects SET keep_builds = ?2, updated_at = ?3 WHERE id = ?1",
@@ -1179,6 +1198,7 @@ void mg_stored_build_free(mg_stored_build *b)
     free(b->error);
     free(b->describe);
     free(b->worker);
+    free(b->toolchain);
     memset(b, 0, sizeof *b);
 }
 
@@ -1226,6 +1246,7 @@ static void build_read(sqlite3_stmt *st, mg_stored_build *b)
     b->worker = col_text(st, 32);
     b->lease = col_int(st, 33);
     b->pinned_at = col_int(st, 34);
+    b->toolchain = col_text(st, 35);
 }
 
 int64_t mg_store_build_create(mg_store *s, const mg_stored_build *b, int64_t max_queued, mg_err *e)
@@ -1303,12 +1324,38 @@ int mg_store_build_get(mg_store *s, int64_t id, bool with_describe, mg_stored_bu
     return 0;
 }
 
+/* The search text as the body of a LIKE pattern: %, _ and the escape
+ * character itself match only themselves. */
+static char *like_escape(const char *text)
+{
+    char *out = mg_xmalloc(2 * strlen(text) + 1), *o = out;
+    for (const char *p = text; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\') *o++ = '\\';
+        *o++ = *p;
+    }
+    *o = 0;
+    return out;
+}
+
 static void bind_filter(sqlite3_stmt *st, const mg_stored_build_filter *f)
 {
-    sqlite3_bind_int64(st, 1, f ? f->project_id : 0);
-    sqlite3_bind_int64(st, 2, f ? f->status_mask : 0);
-    bind_text(st, 3, f ? f->target : NULL);
-    bind_text(st, 4, f ? f->image_sha256 : NULL);
+    static const mg_stored_build_filter none = {0};
+    if (!f) f = &none;
+    sqlite3_bind_int64(st, 1, f->project_id);
+    sqlite3_bind_int64(st, 2, f->status_mask);
+    bind_text(st, 3, f->target);
+    bind_text(st, 4, f->image_sha256);
+    bind_text(st, 7, f->arch);
+    if (f->reused != MG_REUSED_ANY) sqlite3_bind_int(st, 8, f->reused == MG_REUSED_ONLY);
+    sqlite3_bind_int64(st, 9, f->config_version);
+    if (f->q && *f->q) {
+        char *pattern = like_escape(f->q);
+        sqlite3_bind_text(st, 10, pattern, -1, free);
+        /* "12" or "#12" names build 12 too */
+        int64_t id = 0;
+        mg_parse_i64(f->q + (f->q[0] == '#'), 1, INT64_MAX, &id);
+        sqlite3_bind_int64(st, 11, id);
+    }
 }
 
 int mg_store_build_list(mg_store *s, const mg_stored_build_filter *f, int64_t offset, int64_t limit,
@@ -1399,11 +1446,18 @@ static int set_text(mg_store *s, int which, int64_t id, const char *v, mg_err *e
 }
 
 int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
-                              const char *describe, mg_err *e)
+                              const char *toolchain, const char *describe, mg_err *e)
 {
     /* autocommit statements: each is its own short write transaction */
     if (commit && set_text(s, ST_BUILD_SET_COMMIT, id, commit, e)) return -1;
-    if (input_hash && set_text(s, ST_BUILD_SET_INPUT, id, input_hash, e)) return -1;
+    if (input_hash) {
+        sqlite3_stmt *st = stmt(s, ST_BUILD_SET_INPUT, e);
+        if (!st) return -1;
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, input_hash);
+        bind_text(st, 3, toolchain);
+        if (step_done(s, st, e)) return -1;
+    }
     if (describe && set_text(s, ST_BUILD_SET_DESCRIBE, id, describe, e)) return -1;
     return 0;
 }
@@ -1684,16 +1738,17 @@ int64_t mg_store_build_requeue(mg_store *s, int64_t id, int64_t lease, mg_err *e
 
 /* ---- tokens ------------------------------------------------------------- */
 
-static const char *const scope_names[] = {"none", "read", "write", "admin", "worker"};
+static const char *const scope_names[] = {"none", "read", "write", "admin", "worker", "any"};
 
 const char *mg_scope_name(mg_scope s)
 {
-    return (unsigned)s <= MG_SCOPE_WORKER ? scope_names[s] : "none";
+    return (unsigned)s <= MG_SCOPE_ANY ? scope_names[s] : "none";
 }
 
 bool mg_scope_allows(mg_scope have, mg_scope need)
 {
     if (need == MG_SCOPE_NONE) return true;
+    if (need == MG_SCOPE_ANY) return have != MG_SCOPE_NONE;
     if (need == MG_SCOPE_WORKER) return have == MG_SCOPE_WORKER || have == MG_SCOPE_ADMIN;
     return have != MG_SCOPE_WORKER && have >= need;
 }
@@ -1758,12 +1813,14 @@ mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id)
     return scope;
 }
 
-int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, mg_err *e)
+/* The tokens not revoked, or only token `id` (0: all). */
+static int token_rows(mg_store *s, int64_t id, mg_token_row **out, size_t *n, mg_err *e)
 {
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = stmt(s, ST_TOKEN_LIST, e);
     if (!st) return -1;
+    sqlite3_bind_int64(st, 1, id);
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1786,6 +1843,24 @@ int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, mg_err *e)
         *n = 0;
         return -1;
     }
+    return 0;
+}
+
+int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, mg_err *e)
+{
+    return token_rows(s, 0, out, n, e);
+}
+
+int mg_store_token_get(mg_store *s, int64_t id, mg_token_row *out, mg_err *e)
+{
+    mg_token_row *rows;
+    size_t n;
+    memset(out, 0, sizeof *out);
+    if (id <= 0) return mg_err_set(e, MG_E_NOT_FOUND, "no such token");
+    if (token_rows(s, id, &rows, &n, e)) return -1;
+    if (n == 0) return mg_err_set(e, MG_E_NOT_FOUND, "no such token (revoked meanwhile)");
+    *out = rows[0];
+    free(rows);
     return 0;
 }
 

@@ -163,6 +163,10 @@ typedef struct mg_stored_build {
     char *worker;      /* the pull worker running it (docs/workers.md), NULL: the daemon's own */
     int64_t lease;     /* lease generation: +1 at every claim and every re-queue */
     int64_t pinned_at; /* unix ms when a user pinned it (gc keeps it); 0: not pinned */
+    /* the toolchain identity (mg_toolchain_identity) its input hash
+     * covers, a reused build's the one of the build it reused; NULL until
+     * known, or never (builds of an older mgd) */
+    char *toolchain;
 } mg_stored_build;
 
 void mg_stored_build_free(mg_stored_build *b);
@@ -182,6 +186,14 @@ typedef struct mg_stored_build_filter {
     unsigned status_mask;     /* bit per mg_stored_status; 0: any */
     const char *target;       /* NULL: any */
     const char *image_sha256; /* NULL: any */
+    const char *arch;         /* NULL: any */
+    enum { MG_REUSED_ANY, MG_REUSED_ONLY, MG_REUSED_NOT } reused; /* reused_from set or not */
+    int64_t config_version;                                       /* 0: any */
+    /* NULL or "": any; else a search, each match enough: the build's id
+     * ("12" or "#12"), a prefix of its commit, a part of its ref, of its
+     * project's name or of one of its keys written "name=value"; ASCII
+     * letters match either case, %, _ and \ only themselves */
+    const char *q;
 } mg_stored_build_filter;
 
 /* Newest first. */
@@ -210,9 +222,10 @@ int64_t mg_store_build_claim_id(mg_store *s, int64_t id, const char *worker, mg_
  * Returns the new lease; -1 with MG_E_CONFLICT when the build is no
  * longer running under that lease. */
 int64_t mg_store_build_requeue(mg_store *s, int64_t id, int64_t lease, mg_err *e);
-/* Records what the worker learned (any NULL/negative field is left as is). */
+/* Records what the worker learned (any NULL field is left as is); the
+ * input hash comes with the toolchain identity it covers (NULL: unknown). */
 int mg_store_build_set_inputs(mg_store *s, int64_t id, const char *commit, const char *input_hash,
-                              const char *describe, mg_err *e);
+                              const char *toolchain, const char *describe, mg_err *e);
 /* Finishes a running build: status (succeeded, failed, cancelled), the
  * cache counts, image (when succeeded), error, reused_from. When b->lease
  * is not 0, only under that lease (a pull worker's finish).
@@ -306,13 +319,17 @@ typedef enum {
     MG_SCOPE_ADMIN = 3,
     /* pull workers (docs/workers.md): the /workers routes and nothing else;
      * outside the order of the others */
-    MG_SCOPE_WORKER = 4
+    MG_SCOPE_WORKER = 4,
+    /* what a route may need, never a token's: any valid token, worker
+     * tokens included (GET /whoami) */
+    MG_SCOPE_ANY = 5
 } mg_scope;
 
 const char *mg_scope_name(mg_scope s);
 /* Whether a token of scope `have` may call a route that needs `need`:
  * read < write < admin; `worker` routes take worker or admin tokens, and
- * a worker token takes nothing else. */
+ * a worker token takes nothing else but `any` routes, which take every
+ * token. */
 bool mg_scope_allows(mg_scope have, mg_scope need);
 mg_scope mg_scope_parse(const char *name); /* MG_SCOPE_NONE when unknown */
 
@@ -332,6 +349,8 @@ int64_t mg_store_token_create(mg_store *s, const char *name, mg_scope scope, con
  * revoked; updates last_used_at at most once a minute. */
 mg_scope mg_store_token_check(mg_store *s, const char *hash_hex, int64_t *id);
 int mg_store_token_list(mg_store *s, mg_token_row **out, size_t *n, mg_err *e);
+/* Token `id` as listed; MG_E_NOT_FOUND when unknown or revoked. */
+int mg_store_token_get(mg_store *s, int64_t id, mg_token_row *out, mg_err *e);
 int mg_store_token_revoke(mg_store *s, int64_t id, mg_err *e);
 /* How many tokens exist (revoked included): 0 on a fresh database. */
 int64_t mg_store_token_count(mg_store *s);

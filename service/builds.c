@@ -85,7 +85,7 @@ int mg_service_build_start(mg_service *svc, const mg_project *p, const mg_new_bu
     if (spec->ref && (!spec->ref[0] || strlen(spec->ref) > 1024))
         return mg_err_set(&e->err, MG_E_INVALID,
                           "field \"ref\" must be a branch, tag or commit (1 to 1024 bytes)");
-    if (mg_service_resolve(svc, p, spec->target, spec->arch, keys, &res, e)) goto out;
+    if (mg_service_resolve(svc, p, 0, spec->target, spec->arch, keys, &res, e)) goto out;
     const mg_target *target = mg_targets_find(svc->o.targets, res.target);
     const mg_target_arch *arch = mg_target_find_arch(target, res.arch);
     if (!arch) {

@@ -317,8 +317,8 @@ void mg_resolved_free(mg_resolved *x)
     memset(x, 0, sizeof *x);
 }
 
-int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target, const char *arch,
-                       const mg_keys *keys, mg_resolved *out, mg_service_err *e)
+int mg_service_resolve(mg_service *svc, const mg_project *p, int64_t version, const char *target,
+                       const char *arch, const mg_keys *keys, mg_resolved *out, mg_service_err *e)
 {
     memset(out, 0, sizeof *out);
     out->target = target ? target : mg_targets_default(svc->o.targets)->name;
@@ -335,8 +335,12 @@ int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target,
     }
     if (p->config_version <= 0)
         return mg_err_set(&e->err, MG_E_CONFLICT, "project %s has no config", p->name);
-    if (mg_store_config_get(svc->o.store, p->id, 0, &out->config, &e->err) != 0) {
-        if (e->err.code == MG_E_NOT_FOUND)
+    if (mg_store_config_get(svc->o.store, p->id, version, &out->config, &e->err) != 0) {
+        if (e->err.code == MG_E_NOT_FOUND && version)
+            mg_err_set(&e->err, MG_E_NOT_FOUND,
+                       "project %s has no config version %lld (its latest is %lld)", p->name,
+                       (long long)version, (long long)p->config_version);
+        else if (e->err.code == MG_E_NOT_FOUND)
             mg_err_set(&e->err, MG_E_CONFLICT, "project %s has no config", p->name);
         return -1;
     }

@@ -24,6 +24,10 @@
  * Inputs are plain C values and parsed JSON documents (cJSON) whose
  * member types the caller has checked already (service/input.h); the
  * service checks what they mean.
+ *
+ * Flows that change a build or a project tell the queue's observer
+ * (mg_queue_changed, daemon/queue.h: what GET /events streams); a new
+ * build goes with its row, read before any worker is woken.
  */
 #ifndef MG_SERVICE_SERVICE_H
 #define MG_SERVICE_SERVICE_H
@@ -123,20 +127,21 @@ typedef struct mg_config_put_result {
 int mg_service_config_put(mg_service *svc, const mg_project *p, const char *doc, size_t len,
                           mg_config_put_result *out, mg_service_err *e);
 
-/* A project's latest config resolved for a target, arch and keys. */
+/* A project's config resolved for a target, arch and keys. */
 typedef struct mg_resolved {
     mg_graph *graph;
     mg_config_version config;
     const char *target, *arch; /* as resolved (defaults filled in) */
 } mg_resolved;
 
-/* Resolves (the check of a config for one build): MG_E_INVALID for an
- * unknown target or the resolver's errors (in e->config), MG_E_CONFLICT
- * when the project has no config. Inline sources are checked for the
- * paths the config names. `target` and `arch` NULL: the registry's
- * default target and this host's arch. */
-int mg_service_resolve(mg_service *svc, const mg_project *p, const char *target, const char *arch,
-                       const mg_keys *keys, mg_resolved *out, mg_service_err *e);
+/* Resolves (the check of a config for one build) config version
+ * `version` of the project (0: the latest): MG_E_INVALID for an unknown
+ * target or the resolver's errors (in e->config), MG_E_CONFLICT when the
+ * project has no config, MG_E_NOT_FOUND when it has no such version.
+ * Inline sources are checked for the paths the config names. `target` and
+ * `arch` NULL: the registry's default target and this host's arch. */
+int mg_service_resolve(mg_service *svc, const mg_project *p, int64_t version, const char *target,
+                       const char *arch, const mg_keys *keys, mg_resolved *out, mg_service_err *e);
 void mg_resolved_free(mg_resolved *x);
 
 /* ---- builds (service/builds.c) ------------------------------------------ */

@@ -22,6 +22,7 @@
 #include "base/fsutil.h"
 #include "toolchain/image.h"
 #include "toolchain/runtime_src.h"
+#include "toolchain/sizes.h"
 
 /* Bumped when the meaning of a key or the format of entries changes. */
 #define KEY_DOMAIN "mgd action v1"
@@ -1141,11 +1142,9 @@ static int plan(mg_build *b)
     for (size_t i = 0; r == 0 && i < n_rt; i++) {
         char *src = mg_path_join(b->rt_root, rt[i]);
         /* ar keeps members by base name: make them unique (runtime/a/x.c and
-         * runtime/b/x.c would replace each other) */
-        char *flat = mg_xasprintf("%.*s", (int)(strlen(rt[i]) - strlen("runtime/") - 2),
-                                  rt[i] + strlen("runtime/"));
-        for (char *c = flat; *c; c++)
-            if (*c == '/') *c = '-';
+         * runtime/b/x.c would replace each other); a link map names them so */
+        char *flat = mg_runtime_member_name(rt[i]);
+        flat[strlen(flat) - 2] = 0; /* the stem: add_compile adds .o */
         char *label = mg_xasprintf("compile %s", rt[i]);
         rt_objs[i] = add_compile(b, src, flat, NULL, 0, label);
         if (!rt_objs[i]) r = -1;
@@ -1238,12 +1237,18 @@ static int plan(mg_build *b)
         /* the note is referenced by nothing: keep it through --gc-sections */
         act_arg(b, link, "-Wl,--undefined=mg__image_note");
         if (g->n_notices) act_arg(b, link, "-Wl,--undefined=mg__notices");
+        /* the map says which object each byte came from: the image's sizes
+         * by module (toolchain/sizes.h) */
+        act_arg(b, link, "-Wl,-Map=link/image.map");
         act_arg(b, link, "-o");
         act_arg(b, link, "link/image.elf");
         for (size_t i = 0; i < n_objs; i++) act_arg(b, link, ws_input(b, link, objs[i]));
         act_arg(b, link, ws_input(b, link, lib));
         act_args(b, link, b->target->libs, b->target->n_libs);
-        act_output(b, link, unstripped);
+        act_output(b, link, unstripped); /* first: the strip's input */
+        char *map = mg_path_join(b->scratch, "link/image.map");
+        act_output(b, link, map);
+        free(map);
         link->mode = 0755;
     }
     if (r == 0) {
@@ -1968,6 +1973,21 @@ static int copy_out(mg_build *b, const char *from, const char *to)
     return r;
 }
 
+/* Tells the cache which link made the image (toolchain/sizes.h), for its
+ * sizes. Best effort: a link served by the remote cache may have left its
+ * outputs there (the record needs its blobs here), and the image is fine
+ * without it. */
+static void record_sizes(mg_build *b)
+{
+    for (size_t i = 0; i < b->n_acts; i++) {
+        const action *a = &b->acts[i];
+        if (a->kind != ACT_LINK || a->n_outputs != 2) continue;
+        const bfile *elf = &b->files[a->outputs[0]], *map = &b->files[a->outputs[1]];
+        if (elf->known && map->known)
+            mg_sizes_record_put(b->o.cache, b->res->sha256, elf->sha, map->sha, NULL);
+    }
+}
+
 int mg_build_run(mg_build *b, mg_build_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -2123,6 +2143,7 @@ int mg_build_run(mg_build *b, mg_build_result *res)
         if (stat(img->path, &st) == 0) res->image_size = (uint64_t)st.st_size;
         if (b->o.output) r = copy_out(b, img->path, b->o.output);
     }
+    if (r == 0) record_sizes(b);
     if (r == 0)
         log_step(b, "image %s: %llu bytes, sha256 %s; %u actions, %u cached", res->image_name,
                  (unsigned long long)res->image_size, res->sha256, res->actions, res->hits);

@@ -8,7 +8,8 @@
  *             of every catalog entry claiming the target) and each generated
  *             and user source -> an object, with gcc -MD for the headers
  *   archive   the runtime's objects -> libmgrt.a (ar D: no dates or owners)
- *   link      objects + libmgrt.a -> the unstripped image
+ *   link      objects + libmgrt.a -> the unstripped image and its link map
+ *             (which object each byte came from: toolchain/sizes.h)
  *   strip     -> the image; then its sha256 (in mgd)
  * and runs them in dependency order, up to `jobs` processes at once (argv
  * arrays, never a shell), each under the limits and, unless no_sandbox, in
@@ -22,7 +23,7 @@
  *   runtime/   the runtime's sources                  read-only
  *   gen/       the generated sources (mgd writes)     read-only
  *   obj/SRC/   the object and dependency file of the compile of SRC
- *   lib/       libmgrt.a       link/  image.elf       out/  the image
+ *   lib/       libmgrt.a       link/  image.elf, .map  out/  the image
  * Each action may write only its own output folder (the last four), and
  * sees only what it declares: a compile the three source trees, the other
  * actions the files they take. So an action cannot change another's

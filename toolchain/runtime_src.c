@@ -202,6 +202,26 @@ bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why)
     return ok;
 }
 
+char *mg_runtime_entry_source(const mg_catalog_entry *e, size_t k)
+{
+    char *dir = mg_path_dirname(e->file);
+    char *p = mg_path_join(dir, e->sources[k]);
+    collapse_dotdot(p);
+    free(dir);
+    return p;
+}
+
+char *mg_runtime_member_name(const char *source)
+{
+    const char *rest = !strncmp(source, "runtime/", 8) ? source + 8 : source;
+    size_t n = strlen(rest);
+    if (n > 2 && (!strcmp(rest + n - 2, ".c") || !strcmp(rest + n - 2, ".S"))) n -= 2;
+    char *name = mg_xasprintf("%.*s.o", (int)n, rest);
+    for (char *c = name; *c; c++)
+        if (*c == '/') *c = '-';
+    return name;
+}
+
 /* Whether `p` is a source of the arch's subfolders of the binding
  * `binding` ("runtime/bindings/virtio/" + "x86_64/"), their top level. */
 static bool in_arch_bindings(const char *p, const char *binding, const mg_target_arch *arch)

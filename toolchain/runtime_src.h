@@ -49,4 +49,14 @@ bool mg_runtime_entry_available(const mg_catalog_entry *e, mg_err *why);
 const char **mg_runtime_sources(const mg_graph *g, const mg_target *t, const mg_target_arch *arch,
                                 size_t *n, mg_err *err);
 
+/* The runtime source `k` of entry `e` as a path of the tree
+ * ("runtime/random/random.c" for tcpip's "../random/random.c"); malloc'd. */
+char *mg_runtime_entry_source(const mg_catalog_entry *e, size_t k);
+
+/* The name of a runtime source's object inside libmgrt.a: its path below
+ * runtime/ with '/' as '-' and .o for .c or .S ("console-console.o" for
+ * runtime/console/console.c); ar keeps members by base name, so these must
+ * differ for every source. malloc'd. */
+char *mg_runtime_member_name(const char *source);
+
 #endif

@@ -519,6 +519,8 @@ class WorkerTest(ApiTest):
         self.assertEqual(b["image"], {"name": "hello.unix", "size": len(img), "sha256": sha})
         self.assertEqual(b["cache"]["actions"], 24)
         self.assertEqual(b["cache"]["remote"]["bytes_up"], 6)
+        # the toolchain the claim matched: the worker's, the coordinator's
+        self.assertEqual(b["toolchain"], F["toolchain"])
         got = self.d.get("/builds/%d/image" % job["build"])
         self.assertStatus(got, 200)
         self.assertEqual(got.body, img)

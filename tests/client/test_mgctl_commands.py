@@ -93,6 +93,15 @@ class ServerInfo(mh.MgctlTest):
         self.assertEqual(self.mgctl("--version").text.split()[0], "mgctl")
         self.assertEqual(self.mgctl("--json", "--version").text.split()[0], "mgctl")
 
+    def test_whoami(self):
+        me = self.d.get("/whoami").json
+        self.assertEqual(self.mgctl("whoami").text, "token %d, %s, scope admin\n" % (me["id"], me["name"]))
+        tid, text = self.d.create_token("worker")
+        self.assertEqual(self.mgctl("whoami", token=text).text,
+                         "token %d (no name), scope worker\n" % tid)
+        j = self.json_of(self.mgctl("whoami", "--json", token=text))
+        self.assertEqual((j["id"], j["name"], j["scope"]), (tid, "", "worker"))
+
 
 class Projects(mh.MgctlTest):
     def test_create_show_list_delete(self):
@@ -371,7 +380,7 @@ class HelpAndCompletion(mh.MgctlTest):
     COMMANDS = ["targets", "devices", "project create", "project list", "project show",
                 "project delete", "config push", "config show", "check", "graph", "build",
                 "builds", "status", "log", "image", "cancel", "rebuild", "pin", "unpin", "version",
-                "completion"]
+                "whoami", "completion"]
 
     def test_help_everywhere(self):
         top = self.mgctl("--help", url="http://127.0.0.1:1")

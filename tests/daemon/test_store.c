@@ -140,7 +140,8 @@ static int64_t finished_build(int64_t project_id, const char *target, mg_stored_
     int64_t id = new_build(project_id, target);
     cr_assert_eq(claim(), id, "another build was queued");
     if (hash)
-        cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, NULL, &err), 0, "%s",
+                     err.msg);
     mg_stored_build f = {.id = id, .status = status, .reused_from = reused};
     if (status == MG_STORED_SUCCEEDED && image) {
         f.image_name = "app.img";
@@ -327,7 +328,7 @@ Test(open, migrates_a_version_3_database)
     cr_assert_not_null(s, "open: %s", err.msg);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(pragma(db, "PRAGMA user_version"), 5);
+    cr_assert_eq(pragma(db, "PRAGMA user_version"), 6);
     sqlite3_close(db);
 
     /* the tokens kept their ids, scopes and revocation */
@@ -384,6 +385,20 @@ Test(open, migrates_a_version_3_database)
     cr_assert_eq(n_del, 0, "the succeeded one is the last, the other runs");
     cr_assert_eq(kept, 2);
     free(del);
+
+    /* migration 6: the toolchain of the builds before is unknown, a new
+     * input hash records it, and a reuse of a build that has none keeps
+     * the reusing build's own */
+    cr_assert_eq(mg_store_build_get(s, 11, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_null(b.toolchain);
+    mg_stored_build_free(&b);
+    cr_assert_eq(mg_store_build_set_inputs(s, 12, NULL, hexof("input"), hexof("tools"), NULL, &err),
+                 0, "%s", err.msg);
+    mg_stored_build fin = {.id = 12, .status = MG_STORED_SUCCEEDED, .reused_from = 11, .lease = 1};
+    cr_assert_eq(mg_store_build_finish(s, &fin, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_store_build_get(s, 12, false, &b, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(b.toolchain, hexof("tools"));
+    mg_stored_build_free(&b);
     mg_store_close(s);
 }
 
@@ -1223,14 +1238,16 @@ Test(builds, set_inputs_leaves_null_fields_alone)
 {
     int64_t pid = new_project("p");
     int64_t id = new_build(pid, "t");
-    cr_assert_eq(mg_store_build_set_inputs(st, id, "c0ffee", NULL, NULL, &err), 0);
-    cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hexof("in"), "{\"nodes\":[]}", &err), 0,
-                 "%s", err.msg);
+    cr_assert_eq(mg_store_build_set_inputs(st, id, "c0ffee", NULL, NULL, NULL, &err), 0);
+    cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hexof("in"), hexof("tools"),
+                                           "{\"nodes\":[]}", &err),
+                 0, "%s", err.msg);
     mg_stored_build g;
     cr_assert_eq(mg_store_build_get(st, id, true, &g, &err), 0);
     cr_assert_str_eq(g.commit, "c0ffee");
     cr_assert_str_eq(g.input_hash, hexof("in"));
     cr_assert_str_eq(g.describe, "{\"nodes\":[]}");
+    cr_assert_str_eq(g.toolchain, hexof("tools"), "the toolchain comes with the input hash");
     mg_stored_build_free(&g);
     cr_assert_eq(mg_store_build_get(st, id, false, &g, &err), 0);
     cr_assert_null(g.describe, "describe only when asked for");
@@ -1321,6 +1338,130 @@ Test(builds, reused_build_records_its_source)
     mg_stored_build_free(&g);
 }
 
+/* A reuse shows the toolchain of the build it reused; a build that ends
+ * otherwise keeps the one its input hash was computed with. */
+Test(builds, reused_build_shows_the_toolchain_of_the_build_it_reused)
+{
+    int64_t pid = new_project("p");
+    int64_t first = new_build(pid, "t");
+    cr_assert_eq(claim(), first);
+    cr_assert_eq(mg_store_build_set_inputs(st, first, NULL, hexof("h"), hexof("t1"), NULL, &err),
+                 0);
+    mg_stored_build f = {.id = first, .status = MG_STORED_FAILED, .error = "x"};
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "%s", err.msg);
+    int64_t second = new_build(pid, "t");
+    cr_assert_eq(claim(), second);
+    cr_assert_eq(mg_store_build_set_inputs(st, second, NULL, hexof("h"), hexof("t2"), NULL, &err),
+                 0);
+    f = (mg_stored_build){.id = second, .status = MG_STORED_SUCCEEDED, .reused_from = first};
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "%s", err.msg);
+    mg_stored_build g;
+    cr_assert_eq(mg_store_build_get(st, first, false, &g, &err), 0);
+    cr_assert_str_eq(g.toolchain, hexof("t1"), "a failed build keeps its own");
+    mg_stored_build_free(&g);
+    cr_assert_eq(mg_store_build_get(st, second, false, &g, &err), 0);
+    cr_assert_str_eq(g.toolchain, hexof("t1"), "the reused build's, not its own");
+    mg_stored_build_free(&g);
+}
+
+/* The list filter `f` gives is exactly `want` (newest first), on one page
+ * and in its total; `c` names the case. */
+static void assert_list(size_t c, const mg_stored_build_filter *f, const int64_t *want,
+                        size_t n_want)
+{
+    mg_stored_build *bs;
+    size_t n;
+    int64_t total;
+    cr_assert_eq(mg_store_build_list(st, f, 0, 100, &bs, &n, &total, &err), 0, "case %zu: %s", c,
+                 err.msg);
+    cr_assert_eq(total, (int64_t)n_want, "case %zu: total %lld", c, (long long)total);
+    cr_assert_eq(n, n_want, "case %zu: n %zu", c, n);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(bs[i].id, want[i], "case %zu row %zu", c, i);
+    mg_stored_builds_free(bs, n);
+}
+
+/* A queued build with these fields, taken through the queue to succeeded
+ * (reusing `reused` when not 0); commit set when not NULL. */
+static int64_t searchable_build(int64_t project_id, const char *arch, const char *keys,
+                                const char *ref, const char *commit, int64_t config_version,
+                                int64_t reused)
+{
+    mg_stored_build b = {.project_id = project_id,
+                         .target = "unix",
+                         .arch = (char *)arch,
+                         .keys = (char *)keys,
+                         .ref = (char *)ref,
+                         .config_version = config_version};
+    int64_t id = mg_store_build_create(st, &b, 0, &err);
+    cr_assert_gt(id, 0, "build_create: %s", err.msg);
+    cr_assert_eq(claim(), id);
+    cr_assert_eq(mg_store_build_set_inputs(st, id, commit, NULL, NULL, NULL, &err), 0);
+    mg_stored_build f = {.id = id, .status = MG_STORED_SUCCEEDED, .reused_from = reused};
+    cr_assert_eq(mg_store_build_finish(st, &f, &err), 0, "finish: %s", err.msg);
+    return id;
+}
+
+/* arch, reused, config_version and the search q; q's %, _ and \ are
+ * literal, letters match either case, and hostile text is only text. */
+Test(builds, list_filters_arch_reused_version_and_search)
+{
+    int64_t under = new_project("web_app"), x = new_project("webXapp"), other = new_project("o");
+    int64_t v2;
+    bool created;
+    cr_assert_eq(mg_store_config_put(st, other, "{\"name\":\"o\",\"v\":2}", hexof("o2"), &v2,
+                                     &created, &err),
+                 0, "%s", err.msg);
+    int64_t b1 = searchable_build(under, "x86_64", "{\"mode\":\"fast\"}", "refs/heads/main",
+                                  "abcdef0123456789abcdef0123456789abcdef01", 1, 0);
+    int64_t b2 = searchable_build(x, "aarch64", "{\"opt\":\"50%\"}", "feature_x", NULL, 1, 0);
+    int64_t b3 = searchable_build(other, "x86_64", "{}", "back\\slash", NULL, v2, b1);
+    struct {
+        mg_stored_build_filter f;
+        int64_t want[3];
+        size_t n;
+    } cases[] = {
+        {{.arch = "aarch64"}, {b2}, 1},
+        {{.arch = "x86_64"}, {b3, b1}, 2},
+        {{.reused = MG_REUSED_ONLY}, {b3}, 1},
+        {{.reused = MG_REUSED_NOT}, {b2, b1}, 2},
+        {{.config_version = v2}, {b3}, 1},
+        {{.config_version = 1, .arch = "x86_64"}, {b1}, 1},
+        {{.q = "web_"}, {b1}, 1},    /* not webXapp: _ is no wildcard */
+        {{.q = "WEB"}, {b2, b1}, 2}, /* the project name, either case */
+        {{.q = "50%"}, {b2}, 1},     /* a key's value */
+        {{.q = "%"}, {b2}, 1},
+        {{.q = "_"}, {b2, b1}, 2}, /* web_app, feature_x */
+        {{.q = "\\"}, {b3}, 1},
+        {{.q = "opt=50"}, {b2}, 1},
+        {{.q = "mode=fast"}, {b1}, 1},
+        {{.q = "ABCDEF01"}, {b1}, 1},  /* a commit prefix */
+        {{.q = "0123456789"}, {0}, 0}, /* not a prefix */
+        {{.q = "main"}, {b1}, 1},      /* the ref */
+        {{.q = "'; DROP TABLE builds; --"}, {0}, 0},
+        {{.q = "\xc3\xa9t\xc3\xa9 \""}, {0}, 0},
+        {{.q = "web", .reused = MG_REUSED_ONLY}, {0}, 0},
+    };
+    mg_stored_build *bs;
+    size_t n;
+    int64_t total;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        assert_list(c, &cases[c].f, cases[c].want, cases[c].n);
+    /* a build id, "#" or not: "#N" names nothing else */
+    char text[32];
+    snprintf(text, sizeof text, "#%lld", (long long)b2);
+    mg_stored_build_filter f = {.q = text};
+    cr_assert_eq(mg_store_build_list(st, &f, 0, 100, &bs, &n, &total, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(bs[0].id, b2);
+    mg_stored_builds_free(bs, n);
+    f.q = text + 1;
+    cr_assert_eq(mg_store_build_list(st, &f, 0, 100, &bs, &n, &total, &err), 0, "%s", err.msg);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) found |= bs[i].id == b2;
+    cr_assert(found, "build %s not found by its id", text + 1);
+    mg_stored_builds_free(bs, n);
+}
+
 Test(builds, cancel_queued_running_finished_missing)
 {
     int64_t pid = new_project("p");
@@ -1406,15 +1547,8 @@ Test(builds, list_filters_pages_and_counts)
         {{.target = "nothing"}, {0}, 0},
         {{.status_mask = 1u << MG_STORED_INTERRUPTED}, {0}, 0},
     };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        cr_assert_eq(mg_store_build_list(st, &cases[c].f, 0, 100, &bs, &n, &total, &err), 0,
-                     "case %zu: %s", c, err.msg);
-        cr_assert_eq(total, (int64_t)cases[c].n, "case %zu: total %lld", c, (long long)total);
-        cr_assert_eq(n, cases[c].n, "case %zu: n %zu", c, n);
-        for (size_t i = 0; i < n; i++)
-            cr_assert_eq(bs[i].id, cases[c].want[i], "case %zu row %zu", c, i);
-        mg_stored_builds_free(bs, n);
-    }
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        assert_list(c, &cases[c].f, cases[c].want, cases[c].n);
 
     /* paging: the total counts the filter, not the page */
     mg_stored_build_filter pf = {.project_id = p};
@@ -1464,7 +1598,7 @@ Test(builds, find_reusable_takes_the_oldest_original_success)
     finished_build(p, "t", MG_STORED_SUCCEEDED, hexof("other"), "Z", 0);
     int64_t running = new_build(p, "t");
     cr_assert_eq(claim(), running);
-    cr_assert_eq(mg_store_build_set_inputs(st, running, NULL, hash, NULL, &err), 0);
+    cr_assert_eq(mg_store_build_set_inputs(st, running, NULL, hash, NULL, NULL, &err), 0);
 
     cr_assert_eq(mg_store_build_find_reusable(st, hash, running, &err), orig);
     cr_assert_eq(mg_store_build_find_reusable(st, hash, orig, &err), later,
@@ -1479,7 +1613,7 @@ static int64_t built(int64_t p, const char *hash, const char *image, int64_t hit
 {
     int64_t id = new_build(p, "t");
     cr_assert_eq(claim(), id, "another build was queued");
-    cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_store_build_set_inputs(st, id, NULL, hash, NULL, NULL, &err), 0, "%s", err.msg);
     mg_stored_build f = {.id = id,
                          .status = MG_STORED_SUCCEEDED,
                          .reused_from = reused,

@@ -119,27 +119,33 @@ Test(scopes, names_round_trip)
 }
 
 /* Which scope passes which check, for every pair: a worker token has the
- * highest value of the enum yet passes only the worker routes, and admin
- * passes them all (mutants that compared a worker token by its value, or
- * let a write token claim builds, survived every test before this one). */
+ * highest value of the enum yet passes only the worker routes (and the
+ * routes any token may call), and admin passes them all (mutants that
+ * compared a worker token by its value, or let a write token claim builds,
+ * survived every test before this one). `any` is a route's need only. */
 Test(scopes, allows_exactly_what_each_scope_grants)
 {
-    enum { N = MG_SCOPE_WORKER + 1 };
+    enum { N_HAVE = MG_SCOPE_WORKER + 1, N_NEED = MG_SCOPE_ANY + 1 };
     /* [have][need] */
-    static const bool want[N][N] = {
+    static const bool want[N_HAVE][N_NEED] = {
         [MG_SCOPE_NONE] = {[MG_SCOPE_NONE] = true},
-        [MG_SCOPE_READ] = {[MG_SCOPE_NONE] = true, [MG_SCOPE_READ] = true},
-        [MG_SCOPE_WRITE] =
-            {[MG_SCOPE_NONE] = true, [MG_SCOPE_READ] = true, [MG_SCOPE_WRITE] = true},
-        [MG_SCOPE_ADMIN] = {true, true, true, true, true},
-        [MG_SCOPE_WORKER] = {[MG_SCOPE_NONE] = true, [MG_SCOPE_WORKER] = true},
+        [MG_SCOPE_READ] = {[MG_SCOPE_NONE] = true, [MG_SCOPE_READ] = true, [MG_SCOPE_ANY] = true},
+        [MG_SCOPE_WRITE] = {[MG_SCOPE_NONE] = true,
+                            [MG_SCOPE_READ] = true,
+                            [MG_SCOPE_WRITE] = true,
+                            [MG_SCOPE_ANY] = true},
+        [MG_SCOPE_ADMIN] = {true, true, true, true, true, true},
+        [MG_SCOPE_WORKER] =
+            {[MG_SCOPE_NONE] = true, [MG_SCOPE_WORKER] = true, [MG_SCOPE_ANY] = true},
     };
-    for (int have = 0; have < N; have++)
-        for (int need = 0; need < N; need++)
+    for (int have = 0; have < N_HAVE; have++)
+        for (int need = 0; need < N_NEED; need++)
             cr_assert_eq(mg_scope_allows((mg_scope)have, (mg_scope)need), want[have][need],
                          "a %s token %s a check for %s", mg_scope_name((mg_scope)have),
                          want[have][need] ? "must pass" : "must not pass",
                          mg_scope_name((mg_scope)need));
+    /* no token is made with it */
+    cr_assert_eq(mg_scope_parse("any"), MG_SCOPE_NONE);
 }
 
 /* ---- tokens in the store ------------------------------------------------ */

@@ -103,8 +103,9 @@ Test(service_builds, cancel_then_rebuild)
     /* a worker took it and fetched a commit */
     mg_err err = {0};
     cr_assert_eq(mg_store_build_claim(fx.store, &err), b.id, "%s", err.msg);
-    cr_assert_eq(mg_store_build_set_inputs(
-                     fx.store, b.id, "0123456789abcdef0123456789abcdef01234567", NULL, NULL, &err),
+    cr_assert_eq(mg_store_build_set_inputs(fx.store, b.id,
+                                           "0123456789abcdef0123456789abcdef01234567", NULL, NULL,
+                                           NULL, &err),
                  0, "%s", err.msg);
     cr_assert_eq(mg_service_build_cancel(&fx.svc, b.id, &cancelled, &e), 0, "%s", e.err.msg);
     cr_assert_eq(cancelled.status, MG_STORED_CANCELLED);

@@ -276,12 +276,13 @@ Test(service_projects, resolve_checks_the_target_and_finds_the_graph)
     mg_project p = make_project("web", NULL);
     mg_service_err e = {0};
     mg_resolved res;
-    cr_assert_eq(mg_service_resolve(&fx.svc, &p, NULL, NULL, NULL, &res, &e), 0, "%s", e.err.msg);
+    cr_assert_eq(mg_service_resolve(&fx.svc, &p, 0, NULL, NULL, NULL, &res, &e), 0, "%s",
+                 e.err.msg);
     cr_assert_not_null(res.graph);
     cr_assert_str_eq(res.target, "unix");
     cr_assert_eq(res.config.version, 1);
     mg_resolved_free(&res);
-    cr_assert_eq(mg_service_resolve(&fx.svc, &p, "no-such-target", NULL, NULL, &res, &e), -1);
+    cr_assert_eq(mg_service_resolve(&fx.svc, &p, 0, "no-such-target", NULL, NULL, &res, &e), -1);
     cr_assert_eq(e.err.code, MG_E_INVALID);
     cr_assert_not(e.config_invalid);
     cr_assert(strstr(e.err.msg, "unknown target"), "%s", e.err.msg);
