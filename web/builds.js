@@ -13,9 +13,7 @@ import { followList } from "./events.js";
 
 export const PER_PAGE_CHOICES = [10, 20, 50, 100];
 const DEFAULT_PER_PAGE = 50;
-// Filters GET /builds answers; the others are left out of requests (and
-// their controls out of the page) until the daemon knows them.
-const SERVER_FILTERS = new Set(["status", "target", "project"]);
+// The filters of GET /builds and GET /projects/:id/builds (docs/api.md).
 const FILTER_KEYS = ["status", "target", "arch", "project", "reused", "config_version", "q"];
 
 // The list styles (badges, pager, muted reused rows, live note) live in a
@@ -215,7 +213,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
   const withProject = !project;
   const noun = queue ? "queued or running builds" : "builds";
   const f = {};
-  for (const k of FILTER_KEYS) if (params.get(k) && SERVER_FILTERS.has(k)) f[k] = params.get(k);
+  for (const k of FILTER_KEYS) if (params.get(k)) f[k] = params.get(k);
   if (project) delete f.project;
   if (queue && !["queued", "running"].includes(f.status)) f.status = "queued,running";
   let { page, perPage } = pageParams(params);
@@ -228,27 +226,25 @@ export async function mountBuildsList(container, { id = "builds", project = null
     ? select("filter-status", [["queued,running", "queued or running"], ["queued", "queued"], ["running", "running"]], f.status)
     : select("filter-status", [["", "any status"], ...STATUSES.map((s) => [s, s])], f.status);
   controls.target = select("filter-target", [["", "any target"], ...targets.map((t) => [t.name, t.name])], f.target);
-  if (SERVER_FILTERS.has("arch")) controls.arch = select("filter-arch", [["", "any arch"], ...arches.map((a) => [a, a])], f.arch);
+  controls.arch = select("filter-arch", [["", "any arch"], ...arches.map((a) => [a, a])], f.arch);
   if (withProject) {
     const projects = await getAll("/projects");
     controls.project = select("filter-project", [["", "any project"], ...projects.map((p) => [p.name, p.name])], f.project);
   }
-  if (SERVER_FILTERS.has("reused") && !queue) {
+  if (!queue) {
     controls.reused = select("filter-reused", [["", "reused or not"], ["false", "not reused"], ["true", "reused only"]], f.reused);
   }
-  if (SERVER_FILTERS.has("config_version") && project) {
+  if (project) {
     controls.config_version = h("input", { id: "filter-config-version", type: "number", min: 1, value: f.config_version || "",
       placeholder: "any", class: "narrow" });
   }
-  if (SERVER_FILTERS.has("q")) {
-    controls.q = h("input", { id: "filter-q", type: "search", value: f.q || "", placeholder: "id, commit, ref, key=value",
-      spellcheck: "false" });
-  }
+  controls.q = h("input", { id: "filter-q", type: "search", value: f.q || "", placeholder: "id, commit, ref, key=value",
+    spellcheck: "false" });
   const labels = { status: "status", target: "target", arch: "arch", project: "project", reused: "reused",
     config_version: "config version", q: "search" };
   const form = h("form", { class: "row filters", role: "search", "aria-label": "filter " + noun },
     Object.entries(controls).map(([k, c]) => field(c.id, labels[k], c)),
-    controls.q && h("button", { type: "submit", class: "plain" }, "Search"));
+    h("button", { type: "submit", class: "plain" }, "Search"));
   const note = h("span", { id: id + "-live", class: "live muted", role: "status" });
   const pager = makePager(id, noun, {
     hrefFor: (p, pp) => hrefWith({ page: p, per_page: pp }),
@@ -257,14 +253,14 @@ export async function mountBuildsList(container, { id = "builds", project = null
   const empty = h("tr", { class: "empty-row" }, h("td", { class: "empty", colspan: 20 }));
   const tbody = h("tbody", {});
   const cols = columns({ withProject, cancel: queue && cancelButton,
-    configHref: project && SERVER_FILTERS.has("config_version") && ((b) => hrefWith({ config_version: b.config_version, page: 1 })) });
+    configHref: project && ((b) => hrefWith({ config_version: b.config_version, page: 1 })) });
   const table = h("table", { id },
     h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c.head)))), tbody);
   container.append(form, h("div", { class: "row list-head" }, pager.el, note), h("div", { class: "table-wrap" }, table));
 
   function apiQuery() {
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(f)) if (v && SERVER_FILTERS.has(k)) q.set(k, v);
+    for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
     q.set("page", page);
     q.set("per_page", perPage);
     return q;

@@ -108,6 +108,39 @@ async function flowPagesAndBadges(t) {
   await showsIds(t, 'builds', all2.ids, 'page 2 again after Back');
   t.check(await t.page.locator('#filter-status').inputValue() === '', 'select#filter-status still says a status after Back');
   await t.shot('lists-all-builds');
+  // axe-core on the list with its filters and pager (t.axe comes with the shell's harness)
+  if (typeof t.axe === 'function') await t.axe('all builds, filtered');
+
+  // reused only, then a search: the daemon's filtered lists, in the URL
+  await goto(t, '#/builds?per_page=5');
+  await t.waitVisible('table#builds tr[data-build]');
+  await t.page.selectOption('#filter-reused', 'true');
+  await t.until('reused=true in the URL', async () => /[?&]reused=true\b/.test(t.hashOf()));
+  const reusedOnly = await apiIds(t, '/builds?reused=true&per_page=5');
+  t.check(reusedOnly.ids.length > 0, 'GET /builds?reused=true is empty although reused builds were made');
+  if (await showsIds(t, 'builds', reusedOnly.ids, 'the reused builds')) {
+    t.check(await t.page.locator('table#builds tr[data-build]:not(.reused)').count() === 0, 'reused=true shows a row not marked .reused');
+  }
+  await t.page.selectOption('#filter-reused', '');
+  await t.page.fill('#filter-q', 'forcekey');
+  await t.page.press('#filter-q', 'Enter');
+  await t.until('q=forcekey in the URL', async () => /[?&]q=forcekey\b/.test(t.hashOf()));
+  const found = await apiIds(t, '/builds?q=forcekey&per_page=5');
+  t.check(found.ids.length > 0 && found.builds.every((b) => b.project.name === 'forcekey'), `GET /builds?q=forcekey: ${JSON.stringify(found.ids)}`);
+  await showsIds(t, 'builds', found.ids, 'the builds found by "forcekey"');
+  await t.page.reload();
+  await showsIds(t, 'builds', found.ids, 'the builds found by "forcekey" after a reload');
+  t.check(await t.page.locator('#filter-q').inputValue() === 'forcekey', 'input#filter-q lost "forcekey" on reload');
+
+  // a project's Config column: the builds of that config version
+  await goto(t, '#/projects/hello?per_page=5');
+  const cfg = 'table#builds tr[data-build] td.config-version a';
+  await t.waitVisible(cfg);
+  await t.page.locator(cfg).first().click();
+  await t.until('config_version=1 in the URL', async () => /[?&]config_version=1\b/.test(t.hashOf()));
+  const v1 = await apiIds(t, '/projects/hello/builds?config_version=1&per_page=5');
+  await showsIds(t, 'builds', v1.ids, 'the builds of config version 1');
+  t.check(await t.page.locator('#filter-config-version').inputValue() === '1', 'input#filter-config-version does not say 1');
 }
 
 // A live update (a new build at the top, its status changing) leaves the
@@ -256,6 +289,7 @@ async function flowQueueCancel(t) {
       }
     }
     await t.shot('lists-queue');
+    if (typeof t.axe === 'function') await t.axe('queue with builds');
     // the last (queued, most likely) and the first (running)
     for (const id of [last, ids[0]]) {
       const b = `table#queue tr[data-build="${id}"] button[data-cancel]`;
