@@ -7,7 +7,7 @@
 // hash survives an update; the table itself is never rebuilt.
 import {
   STATUSES, h, statusSpan, ago, duration, enc, call, getJSON, getAll, report, sleep,
-  setHashParams, requireScope, viewSignal, clearBanners,
+  hashParams, setHashParams, requireScope, viewSignal, clearBanners,
 } from "./lib.js";
 import { followList } from "./events.js";
 
@@ -90,11 +90,11 @@ export function makePager(id, noun, { hrefFor, go }) {
     const pages = Math.max(1, Math.ceil(total / perPage));
     const focused = links.contains(document.activeElement) ? document.activeElement.dataset : null;
     links.replaceChildren(
-      page > 1 ? link("‹ Prev", page - 1, "prev", "previous page") : h("span", { class: "muted" }, "‹ Prev"),
+      page > 1 ? link("‹ Prev", page - 1, "prev", null) : h("span", { class: "muted" }, "‹ Prev"),
       ...pageWindow(page, pages).map((p) => p === "…" ? h("span", { class: "muted" }, "…")
         : p === page ? h("span", { class: "current", "aria-current": "page" }, String(p))
           : link(String(p), p, null, "page " + p)),
-      page < pages ? link("Next ›", page + 1, "next", "next page") : h("span", { class: "muted" }, "Next ›"));
+      page < pages ? link("Next ›", page + 1, "next", null) : h("span", { class: "muted" }, "Next ›"));
     nav.hidden = total === 0;
     if (focused) {
       const again = links.querySelector(focused.rel ? `a[data-rel="${focused.rel}"]` : `a[data-page="${focused.page}"]`)
@@ -265,8 +265,12 @@ export async function mountBuildsList(container, { id = "builds", project = null
     q.set("per_page", perPage);
     return q;
   }
+  // The hash's query with this list's part replaced; the rest (the other
+  // parts of the page: a project's config version) is kept.
   function urlParams(over = {}) {
-    const q = { ...f };
+    const q = {};
+    for (const [k, v] of hashParams()) if (!FILTER_KEYS.includes(k) && k !== "page" && k !== "per_page") q[k] = v;
+    Object.assign(q, f);
     if (queue && q.status === "queued,running") delete q.status;
     q.page = page > 1 ? page : "";
     q.per_page = perPage !== DEFAULT_PER_PAGE ? perPage : "";

@@ -46,7 +46,8 @@ async function flowPagesAndBadges(t) {
   for (const id of made) await t.apiWaitTerminal(id, 60_000);
 
   // page 1 of 5 per page: the API's page, its total and the pager
-  await goto(t, '#/projects/hello?per_page=5');
+  // keep=me: a parameter of another part of the page, which the list keeps
+  await goto(t, '#/projects/hello?per_page=5&keep=me');
   const p1 = await apiIds(t, '/projects/hello/builds?per_page=5&page=1');
   t.check(p1.total > 5, `hello has ${p1.total} builds, the test wants more than 5`);
   await showsIds(t, 'builds', p1.ids, 'the API\'s page 1');
@@ -71,6 +72,7 @@ async function flowPagesAndBadges(t) {
   // next page: in place, in the URL
   await t.page.click('#builds-pager a[rel="next"]');
   await t.until('page=2 in the URL', async () => /[?&]page=2\b/.test(t.hashOf()));
+  t.check(/[?&]keep=me\b/.test(t.hashOf()), `the list dropped the page's other parameter (keep=me): ${t.hashOf()}`);
   const p2 = await apiIds(t, '/projects/hello/builds?per_page=5&page=2');
   await showsIds(t, 'builds', p2.ids, 'the API\'s page 2');
   t.check(((await t.text('#builds-summary')) ?? '').trim() === `builds 6–${5 + p2.ids.length} of ${p2.total}`,
