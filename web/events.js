@@ -4,13 +4,14 @@
 // when it breaks. The daemon replays nothing (docs/api.md): a list loads
 // its current page each time the stream (re)opens, and falls back to
 // polling while it is down.
-import { call, sseReader, ApiError, report, sleep } from "./lib.js";
+import { call, sseReader, ApiError, report, sleep, getToken } from "./lib.js";
 
 const subs = new Set(); // {handlers, told: the last state it was told}
 let up = false; // the stream is open
 let connecting = false; // a request for it is under way
 let running = null; // the connection loop, while any subscriber is left
 let current = null; // AbortController of the open request
+let streamToken = null; // the token the open request was made with
 let closeTimer = null;
 
 const FIRST_RETRY_MS = 2000; // the daemon's `retry:`
@@ -70,6 +71,7 @@ async function loop() {
       const timer = setTimeout(() => ctl.abort(), 10000);
       let res;
       connecting = true;
+      streamToken = getToken();
       try {
         res = await call("GET", "/events", { accept: "text/event-stream", signal: ctl.signal });
       } finally {
@@ -120,6 +122,8 @@ export function onEvents(signal, handlers) {
   const sub = { handlers, told: null };
   subs.add(sub);
   clearTimeout(closeTimer);
+  // another token (the user signed in again): a stream of its own
+  if (current && streamToken !== getToken()) current.abort();
   signal.addEventListener("abort", () => {
     subs.delete(sub);
     if (subs.size) return;
