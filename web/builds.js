@@ -349,6 +349,14 @@ export async function mountBuildsList(container, { id = "builds", project = null
       const seen = eventSeen.get(b.id);
       return seen && seen.at > askedAt ? seen.b : b;
     });
+    // builds created while the list was asked for: their events came first
+    if (page === 1) {
+      const newer = [...eventSeen.values()].filter((s) => s.at > askedAt && rows.has(s.b.id)
+        && s.b.id > (want.length ? want[0].id : 0) && matches(s.b) === true).map((s) => s.b);
+      want.unshift(...newer.sort((a, b) => b.id - a.id));
+      want.splice(perPage);
+      total += newer.length; // the answer's total did not count them either
+    }
     const ids = new Set(want.map((b) => b.id));
     for (const bid of [...rows.keys()]) if (!ids.has(bid)) dropRow(bid);
     let prev = null;
