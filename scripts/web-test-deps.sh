@@ -37,11 +37,24 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 
-# playwright-core from the lock file, when node_modules is missing or older
-# than package-lock.json. PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core
-# downloads nothing at install time anyway; the variable keeps it that way.
+# playwright-core and axe-core from the lock file, when node_modules is
+# missing, older than package-lock.json, or lacks a package of package.json
+# at its version (a node_modules copied from an older checkout).
+# PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing at
+# install time anyway; the variable keeps it that way.
+deps_match() {
+  node -e '
+    const fs = require("fs"), path = require("path");
+    const dir = process.argv[1];
+    const deps = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).dependencies || {};
+    for (const [name, version] of Object.entries(deps)) {
+      const p = path.join(dir, "node_modules", name, "package.json");
+      if (!fs.existsSync(p) || JSON.parse(fs.readFileSync(p, "utf8")).version !== version) process.exit(1);
+    }' "$webdir"
+}
 if [ ! -d "$webdir/node_modules" ] \
-   || [ "$webdir/package-lock.json" -nt "$webdir/node_modules" ]; then
+   || [ "$webdir/package-lock.json" -nt "$webdir/node_modules" ] \
+   || ! deps_match; then
   echo "installing the npm packages of tests/web (npm ci)" >&2
   (cd "$webdir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
      npm ci --no-audit --no-fund --loglevel=error >/dev/null)

@@ -1,23 +1,40 @@
-// A build's page: its facts, image, live log and resolved device graph.
-import { TERMINAL, sseReader, h, when, duration, size, enc, ApiError, call, getJSON, report, sleep, viewSignal } from "./lib.js";
+// A build's page: its status and progress, what it reproduces, its facts,
+// image, log (web/log.js) and resolved device graph, following the build
+// live until it ends.
+import { TERMINAL, sseReader, h, duration, size, enc, ApiError, call, getJSON, report, sleep, viewSignal, requireScope } from "./lib.js";
+import * as lib from "./lib.js";
+import { LogViewer } from "./log.js";
 
-// ---- a build ---------------------------------------------------------------------
+// ---- the daemon away --------------------------------------------------------------
+
+const unreachableError = (e) => e instanceof ApiError && e.status === 0;
+
+// How long a loop of the page waits after a request the daemon did not
+// answer: 1, 2, 4, then 8 s between tries, so that a daemon that is down
+// (or restarting) is not asked every second by every loop. What the user
+// sees of it is lib.js's one banner (call() shows it and clears it at the
+// next answer); the page keeps what it showed.
+class Backoff {
+  constructor() { this.ms = 0; }
+  failed() {
+    this.ms = Math.min(this.ms ? this.ms * 2 : 1000, 8000);
+    return this.ms;
+  }
+  ok() { this.ms = 0; }
+}
+
+// ---- the log ----------------------------------------------------------------------
 
 const utf8 = new TextEncoder();
 
-// Follows the log into `pre`: server-sent events read from a fetch()
+// Follows the log into `viewer`: server-sent events read from a fetch()
 // (EventSource cannot send the token), each line's event id being the byte
 // offset after it; if the stream drops, asks for the log from that offset
-// until the daemon says it is complete, again after a second while the
-// daemon cannot be reached (it restarts), as mgctl does. Resolves when the
-// log is complete.
-async function followLog(id, pre, signal) {
+// until the daemon says it is complete (every second while the build runs,
+// backing off while the daemon cannot be reached), as mgctl does. Resolves
+// when the log is complete.
+async function followLog(id, viewer, signal, backoff) {
   let offset = 0;
-  const append = (text) => {
-    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    pre.append(text);
-    if (atEnd) pre.scrollTop = pre.scrollHeight;
-  };
   let reader = null;
   try {
     const res = await call("GET", "/builds/" + id + "/log?offset=0", { accept: "text/event-stream", signal });
@@ -30,10 +47,10 @@ async function followLog(id, pre, signal) {
         const next = Number(ev.id);
         const extra = next - offset - utf8.encode(ev.data).length;
         if (!(extra >= 0 && extra <= 2)) throw new Error("the stream's offsets do not fit");
-        append(ev.data + (extra === 2 ? "\r\n" : extra === 1 ? "\n" : ""));
+        viewer.append(ev.data + (extra === 2 ? "\r\n" : extra === 1 ? "\n" : ""));
         offset = next;
       }
-      if (ended) return;
+      if (ended) { viewer.end(); return; }
     }
   } catch (e) {
     if (e.name === "AbortError" || (e instanceof ApiError && e.status >= 400 && e.status < 500)) throw e;
@@ -51,19 +68,31 @@ async function followLog(id, pre, signal) {
     } catch (e) {
       // the daemon away or the answer cut: ask again; an answer of the daemon's stands
       if (e.name === "AbortError" || (e instanceof ApiError && e.status !== 0)) throw e;
-      await sleep(1000, signal);
+      await sleep(backoff.failed(), signal);
       continue;
     }
-    const text = decoder.decode(bytes, { stream: true });
-    if (text) append(text);
+    backoff.ok();
+    viewer.append(decoder.decode(bytes, { stream: true }));
     offset += bytes.length;
     if (res.headers.get("X-More-Data") === "false" && offset >= Number(res.headers.get("X-Log-Size"))) {
-      const rest = decoder.decode();
-      if (rest) append(rest);
+      viewer.append(decoder.decode());
+      viewer.end();
       return;
     }
     await sleep(1000, signal);
   }
+}
+
+// ---- the build ----------------------------------------------------------------------
+
+const link = (id) => h("a", { href: "#/builds/" + id }, "#" + id);
+
+// "3 s", "2 min 05 s", "1 h 02 min": how long a running build has run.
+function elapsed(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
+  return Math.floor(s / 3600) + " h " + String(Math.floor(s / 60) % 60).padStart(2, "0") + " min";
 }
 
 function fact(field, label, value) {
@@ -72,7 +101,9 @@ function fact(field, label, value) {
 
 function buildFacts(b) {
   const keys = Object.entries(b.keys || {}).map(([k, v]) => k + "=" + v).join(" ");
-  const ids = (list) => list && list.length ? list.map((x, i) => [i ? ", " : "", h("a", { href: "#/builds/" + x }, "#" + x)]) : "-";
+  // each id a link (h() flattens one level: the pieces are flattened here)
+  const ids = (list) => list && list.length
+    ? h("span", { class: "repro-list" }, list.flatMap((x, i) => [i ? ", " : "", link(x)])) : "-";
   return h("dl", { id: "build-facts", class: "facts" },
     fact("project", "project", h("a", { href: "#/projects/" + enc(b.project.name) }, b.project.name)),
     fact("target", "target", b.target),
@@ -88,8 +119,9 @@ function buildFacts(b) {
     fact("duration", "duration", duration(b.duration_ms)),
     b.worker ? fact("worker", "worker", b.worker) : null,
     fact("cache", "cache", b.cache ? b.cache.hits + " hits, " + b.cache.misses + " misses of " + b.cache.actions + " actions" : "-"),
-    b.reused_from ? fact("reused_from", "reused from", h("a", { href: "#/builds/" + b.reused_from }, "#" + b.reused_from)) : null,
-    b.rebuild_of ? fact("rebuild_of", "rebuild of", h("a", { href: "#/builds/" + b.rebuild_of }, "#" + b.rebuild_of)) : null,
+    b.reused_from ? fact("reused_from", "reused from", [link(b.reused_from), " (its image; no action ran)"]) : null,
+    b.rebuild_of ? fact("rebuild_of", "rebuild of", link(b.rebuild_of)) : null,
+    fact("pinned", "pinned", b.pinned ? "yes: gc keeps it" : "no"),
     fact("reproduced_by", "reproduced by", ids(b.reproduced_by)),
     fact("differs_from", "differs from", ids(b.differs_from)),
     fact("reproduces", "reproduces", ids(b.reproduces)));
@@ -125,34 +157,114 @@ function devicesTable(d) {
       h("td", { class: "mono" }, (x.deps || []).join(", ") || "-"), h("td", { class: "mono" }, x.from || "")))));
 }
 
-export async function buildPage(view, id) {
+// What the page says about reproducibility above the facts: a reused build
+// ran nothing, so it reproduces nothing (docs/daemon.md, "Builds").
+function reproSummary(b) {
+  if (b.reused_from) {
+    return h("p", { id: "build-reused", class: "notice" }, "Reused the image of ", link(b.reused_from),
+      ", ran no action: it says nothing about whether the build is reproducible.");
+  }
+  if (b.status !== "succeeded") return null;
+  const parts = [];
+  if (b.reproduced_by.length) parts.push(["Reproduced by ", b.reproduced_by.flatMap((x, i) => [i ? ", " : "", link(x)]),
+    " (same image, every action run again)."]);
+  if (b.reproduces.length) parts.push(["Reproduces ", b.reproduces.flatMap((x, i) => [i ? ", " : "", link(x)]),
+    " (ran every action and made the same image)."]);
+  if (b.differs_from.length) parts.push(["Differs from ", b.differs_from.flatMap((x, i) => [i ? ", " : "", link(x)]),
+    " (same inputs, another image)."]);
+  if (!parts.length) return null;
+  return h("p", { id: "build-repro", class: "notice" }, parts.map((p, i) => [i ? " " : "", p]).flat(Infinity));
+}
+
+// The terminal reason, once: the red banner for a failed build only; a
+// cancelled or interrupted build gets a neutral notice (the log's last
+// line, when it says how the build ended).
+function ending(b, viewer) {
+  if (b.status === "cancelled") return "This build was cancelled by a user.";
+  if (b.status === "interrupted") {
+    const last = viewer.terminalLine();
+    return last && /interrupted/.test(last) ? "This build was " + last.replace(/^\[mgd\] /, "") + "."
+      : "This build was interrupted: the daemon stopped while it ran.";
+  }
+  return "";
+}
+
+// What the build does now: its place in the queue, or how long it has run,
+// its phase and the steps running (the daemon's progress; for a pull
+// worker's build, the steps its log started and has not ended).
+function progressLine(b, viewer) {
+  if (b.status === "queued") {
+    return b.queue_position ? ["Queued: ", h("span", { id: "build-queue-position" }, String(b.queue_position)),
+      b.queue_position === 1 ? " (next to run)" : " in the queue"] : "Queued.";
+  }
+  if (b.status !== "running") return null;
+  const phase = b.progress ? { sources: "taking the sources", resolve: "resolving the config", build: "building" }[b.progress.phase] || b.progress.phase : null;
+  const steps = b.progress && b.progress.steps.length ? b.progress.steps : (b.progress ? [] : viewer.running());
+  return ["Running for ", h("span", { id: "build-elapsed" }, elapsed(Date.now() - Date.parse(b.started_at))),
+    phase ? [" · ", h("span", { id: "build-phase" }, phase)] : null,
+    steps.length ? [": ", h("span", { id: "build-steps", class: "mono" }, steps.join(", "))] : null];
+}
+
+export async function buildPage(view, id, params) {
   const signal = viewSignal();
+  // the record before anything is drawn: a page that fails headless (no such
+  // build, the daemon away) is the router's to explain
   let b = await getJSON("/builds/" + id);
+  view.append(h("h1", { id: "build-title" }, "Build " + b.id));
+  // the tab's title, where lib.js can set it (the shell's setTitle)
+  if (typeof lib.setTitle === "function") lib.setTitle("Build " + b.id + " · " + b.project.name);
+
+  const viewer = new LogViewer(b.id);
+  const line = Number((params || new URLSearchParams()).get("line"));
+  if (line) viewer.setTarget(line);
   const status = h("span", { id: "build-status", class: "status status-" + b.status }, b.status);
-  const cancelBtn = h("button", { class: "plain", type: "button" }, "Cancel");
-  const rebuildBtn = h("button", { class: "plain", type: "button" }, "Rebuild");
+  const cancelBtn = h("button", { id: "build-cancel", class: "plain", type: "button" }, "Cancel");
+  const rebuildBtn = h("button", { id: "build-rebuild", class: "plain", type: "button" }, "Rebuild");
+  const pinBtn = h("button", { id: "build-pin", class: "plain", type: "button" }, "Pin");
+  const compare = h("a", { id: "build-compare", href: "#/compare/" + b.id }, "Compare…");
+  const sizeLink = h("a", { id: "build-size", href: "#/builds/" + b.id + "/size", hidden: true }, "Size breakdown");
+  const progress = h("p", { id: "build-progress", class: "build-progress", hidden: true });
+  const repro = h("div", {});
   const facts = h("div", {}, buildFacts(b));
   const image = h("div", {}, imageBox(b));
-  const error = h("p", { id: "build-error", class: "banner error", hidden: !b.error }, b.error || "");
-  const log = h("pre", { id: "build-log", class: "log" });
+  const error = h("p", { id: "build-error", class: "banner error", role: "alert", hidden: true });
+  const ended = h("p", { id: "build-notice", class: "notice", hidden: true });
   const devices = h("div", {}, h("p", { class: "empty" }, "Not resolved yet."));
-  view.append(h("h1", { id: "build-title" }, "Build " + b.id), h("p", {}, status, " ", cancelBtn, " ", rebuildBtn),
-    error, h("div", { class: "grid2" }, h("section", {}, h("h2", {}, "Facts"), facts),
+  view.append(h("div", { class: "build-actions" }, status, cancelBtn, rebuildBtn, pinBtn, compare, sizeLink),
+    progress, error, ended, repro,
+    h("div", { class: "grid2" }, h("section", {}, h("h2", {}, "Facts"), facts),
       h("section", {}, h("h2", {}, "Image"), image)),
-    h("h2", {}, "Log"), log, h("h2", {}, "Resolved device graph"), devices);
+    h("h2", {}, "Log"), viewer.el, h("h2", {}, "Resolved device graph"), devices);
 
+  function showProgress() {
+    const p = progressLine(b, viewer);
+    progress.replaceChildren(...(p ? [p].flat(Infinity).filter((x) => x !== null) : []));
+    progress.hidden = !p;
+  }
+  function showEnding() {
+    error.textContent = b.status === "failed" ? b.error || "The build failed." : "";
+    error.hidden = b.status !== "failed";
+    ended.textContent = ending(b, viewer);
+    ended.hidden = !ended.textContent;
+  }
   function show(nb) {
     b = nb;
     status.textContent = b.status;
     status.className = "status status-" + b.status;
     facts.replaceChildren(buildFacts(b));
     image.replaceChildren(imageBox(b));
-    error.textContent = b.error || "";
-    error.hidden = !b.error;
+    repro.replaceChildren(reproSummary(b) || "");
+    showEnding();
+    showProgress();
     cancelBtn.hidden = TERMINAL.includes(b.status);
     rebuildBtn.hidden = !TERMINAL.includes(b.status);
+    pinBtn.textContent = b.pinned ? "Unpin" : "Pin";
+    pinBtn.title = pinBtn.disabled ? pinBtn.title : b.pinned ? "let gc remove it again" : "keep it whatever the retention says";
+    sizeLink.hidden = !b.image;
   }
   show(b);
+  // a token without the write scope: the actions are disabled, with the reason
+  for (const btn of [cancelBtn, rebuildBtn, pinBtn]) requireScope(btn, "write").catch(() => {});
   cancelBtn.addEventListener("click", async () => {
     try { show(await (await call("POST", "/builds/" + b.id + "/cancel")).json()); } catch (e) { report(e); }
   });
@@ -160,27 +272,66 @@ export async function buildPage(view, id) {
     try { location.hash = "#/builds/" + (await (await call("POST", "/builds/" + b.id + "/rebuild")).json()).id; }
     catch (e) { report(e); }
   });
-  let describeShown = false;
+  pinBtn.addEventListener("click", async () => {
+    try { show(await (await call(b.pinned ? "DELETE" : "POST", "/builds/" + b.id + "/pin")).json()); }
+    catch (e) { report(e); }
+  });
+  // the elapsed time ticks between the records
+  const tick = setInterval(() => {
+    if (signal.aborted) { clearInterval(tick); return; }
+    const el = progress.querySelector("#build-elapsed");
+    if (el && b.status === "running") el.textContent = elapsed(Date.now() - Date.parse(b.started_at));
+  }, 1000);
+  signal.addEventListener("abort", () => clearInterval(tick), { once: true });
+
+  // The resolved graph: not asked for while the build is queued or before
+  // its config is resolved (it is not there yet); once shown, or once the
+  // build ended without one, not asked for again.
+  let describeDone = false;
   async function showDescribe() {
-    if (describeShown) return;
+    if (describeDone || b.status === "queued") return;
+    if (b.status === "running" && b.progress && b.progress.phase !== "build") return;
     try {
       devices.replaceChildren(devicesTable(await getJSON("/builds/" + b.id + "/describe")));
-      describeShown = true;
+      describeDone = true;
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404)) throw e;
+      if (TERMINAL.includes(b.status)) {
+        describeDone = true;
+        devices.replaceChildren(h("p", { class: "empty" }, "None: the build ended before its config was resolved."));
+      }
     }
   }
-  // the record while the build runs; the log until it is complete
+  // the record while the build runs (backing off while the daemon is away);
+  // the log until it is complete
+  const records = new Backoff();
   const polling = (async () => {
     while (!TERMINAL.includes(b.status)) {
-      await sleep(1000, signal);
-      show(await getJSON("/builds/" + b.id));
-      await showDescribe();
+      try {
+        await sleep(records.ms || 1000, signal);
+        show(await getJSON("/builds/" + b.id));
+        records.ok();
+        await showDescribe();
+      } catch (e) {
+        if (!unreachableError(e)) throw e;
+        records.failed();
+      }
     }
   })().catch((e) => report(e));
-  await showDescribe().catch(report);
-  await followLog(b.id, log, signal);
+  await showDescribe().catch((e) => { if (!unreachableError(e)) report(e); });
+  await followLog(b.id, viewer, signal, new Backoff());
   await polling;
-  show(await getJSON("/builds/" + b.id));
-  await showDescribe();
+  for (;;) {
+    try {
+      show(await getJSON("/builds/" + b.id));
+      await showDescribe();
+      break;
+    } catch (e) {
+      if (!unreachableError(e)) throw e;
+      await sleep(records.failed(), signal);
+    }
+  }
+  records.ok();
+  // the log's last line is known now: the notice of a cancel or an interruption may quote it
+  showEnding();
 }

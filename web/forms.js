@@ -4,10 +4,13 @@
 import { h, enc, ApiError, call, getJSON } from "./lib.js";
 
 // keys (but target and arch, which have fields of their own), with their
-// allowed values when the config or the catalog declares them.
-export async function configureKeys(project, config, target, arch) {
+// type and allowed values when the config or the catalog declares them.
+// `version`: resolve that config version instead of the latest (`config`
+// is then that version's document).
+export async function configureKeys(project, config, target, arch, version) {
   const body = { target };
   if (arch) body.arch = arch;
+  if (version) body.version = Number(version);
   let described;
   try {
     described = await (await call("POST", "/projects/" + enc(project) + "/check", { body })).json();
@@ -21,8 +24,8 @@ export async function configureKeys(project, config, target, arch) {
     .filter(([name]) => name !== "target" && name !== "arch")
     .map(([name, value]) => {
       const d = declared[name] || catalog[name] || {};
-      return { name, value: String(value), values: d.values || (d.type === "bool" ? ["true", "false"] : null),
-        doc: d.doc || "" };
+      return { name, value: String(value), type: d.type || "string",
+        values: d.values || (d.type === "bool" ? ["true", "false"] : null), doc: d.doc || "" };
     });
 }
 
@@ -59,7 +62,10 @@ function keyField(k, prefix) {
   const input = k.values
     ? h("select", { id, name: k.name, dataset: { key: k.name } },
       k.values.map((v) => h("option", { value: String(v), selected: String(v) === k.value }, String(v))))
-    : h("input", { id, name: k.name, value: k.value, dataset: { key: k.name } });
+    : k.type === "int"
+      // the daemon checks the range (a 64-bit integer) and answers 422
+      ? h("input", { id, name: k.name, value: k.value, type: "number", step: 1, inputmode: "numeric", dataset: { key: k.name } })
+      : h("input", { id, name: k.name, value: k.value, dataset: { key: k.name } });
   return h("div", { class: "field" }, h("label", { for: id, title: k.doc }, k.name), input);
 }
 
@@ -83,4 +89,34 @@ export function keysFrom(container, defaults) {
     if (!d || el.value !== d.value) keys[el.dataset.key] = el.value;
   }
   return keys;
+}
+
+// The field of `container` a 422's detail is about, or null: the details
+// of a build or check request name a key by its path ("/keys/NAME", or the
+// key's name alone, as the resolver says it).
+export function keyFieldOf(container, path) {
+  const name = String(path || "").replace(/^\//, "").replace(/^keys\//, "");
+  if (!name) return null;
+  return [...container.querySelectorAll("[data-key]")].find((el) => el.dataset.key === name) || null;
+}
+
+// Marks `el` as refused with `message` next to it (aria-invalid, the
+// message as its description) until the user changes it.
+export function markInvalid(el, message) {
+  clearInvalid(el);
+  const note = h("span", { id: el.id + "-error", class: "field-error" }, message);
+  el.setAttribute("aria-invalid", "true");
+  el.setAttribute("aria-describedby", note.id);
+  el.parentElement.append(note);
+  const clear = () => clearInvalid(el);
+  el.addEventListener("input", clear, { once: true });
+  el.addEventListener("change", clear, { once: true });
+}
+
+export function clearInvalid(el) {
+  if (!el.hasAttribute("aria-invalid")) return;
+  el.removeAttribute("aria-invalid");
+  el.removeAttribute("aria-describedby");
+  const note = document.getElementById(el.id + "-error");
+  if (note) note.remove();
 }

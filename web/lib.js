@@ -102,6 +102,8 @@ export function hashParams() {
 // the hash's query. push: a new history entry (Back returns to the old
 // choice); otherwise the current entry is replaced. Neither re-runs the
 // router (history API changes fire no hashchange): the page updates itself.
+// Each history entry keeps a key (historyKey) by which the router remembers
+// its scroll position.
 export function setHashParams(params, { push = false } = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of params instanceof URLSearchParams ? params : Object.entries(params)) {
@@ -110,9 +112,43 @@ export function setHashParams(params, { push = false } = {}) {
   const path = (location.hash || "#/projects").split("?")[0];
   const hash = path + (q.toString() ? "?" + q : "");
   if (hash === location.hash) return;
-  if (push) history.pushState(null, "", hash);
-  else history.replaceState(null, "", hash);
+  if (push) history.pushState({ key: newHistoryKey() }, "", hash);
+  else history.replaceState(history.state, "", hash);
 }
+
+let keySeq = 0;
+const newHistoryKey = () => Date.now().toString(36) + "." + (++keySeq);
+
+// The key of the current history entry, giving it one if it has none (an
+// entry a link or location.hash made): [key, whether it had one already,
+// i.e. the entry is visited again: Back, Forward, reload].
+export function historyKey() {
+  const st = history.state;
+  if (st && st.key) return [st.key, true];
+  const key = newHistoryKey();
+  history.replaceState(Object.assign({}, st, { key }), "");
+  return [key, false];
+}
+
+// ---- the tab's title ----------------------------------------------------------
+
+// document.title is "TEXT · mgd". The router sets a default per route before
+// the page runs (routeTitle); a page that knows more ("Build 12 · hello")
+// calls setTitle once it does.
+const APP_NAME = "mgd";
+let titledByPage = false;
+const fullTitle = (text) => text ? text + " · " + APP_NAME : APP_NAME;
+export function setTitle(text) {
+  titledByPage = true;
+  document.title = fullTitle(text);
+}
+// For the router: the default title of a new page.
+export function routeTitle(text) {
+  titledByPage = false;
+  document.title = fullTitle(text);
+}
+// Whether the page called setTitle since the router's routeTitle.
+export const titleSetByPage = () => titledByPage;
 
 // ---- talking to the daemon ----------------------------------------------------
 
@@ -136,12 +172,76 @@ export function clearBanners() {
   showBanner("#error", "");
 }
 
+// ---- whether the daemon answers ------------------------------------------------
+
+// A request that gets no answer at all (refused, reset: the daemon is down or
+// restarts) makes the page ask GET /health once; when that fails too the
+// page is offline: GETs fail at once without a request (so the pages' polls
+// and followers neither hammer a daemon that is away nor fill the console),
+// and /health alone is asked again after 5 s, then every 8 s, until it
+// answers. Other requests (what the user clicks) ask /health first.
+// Listeners (onConnectivity) hear each change.
+let offline = false;
+let probing = null;
+let probeTimer = null;
+let probeFailures = 0;
+const PROBE_DELAYS_MS = [5000, 8000];
+const connectivityListeners = new Set();
+const OFFLINE_TEXT = "The daemon cannot be reached; the page asks again every few seconds.";
+
+export const isOffline = () => offline;
+// fn(offline: boolean) after each change; answers a function that removes it.
+export function onConnectivity(fn) {
+  connectivityListeners.add(fn);
+  return () => connectivityListeners.delete(fn);
+}
+
+function setOffline(v) {
+  if (offline === v) return;
+  offline = v;
+  if (v) showBanner("#error", OFFLINE_TEXT);
+  else if ($("#error").textContent === OFFLINE_TEXT) showBanner("#error", "");
+  for (const fn of [...connectivityListeners]) {
+    try { fn(v); } catch (e) { console.error(e); }
+  }
+}
+
+// Asks GET /health (no token needed); resolves to whether the daemon
+// answered. Concurrent callers share one request.
+export function probe() {
+  if (!probing) {
+    clearTimeout(probeTimer);
+    probing = fetch("/health", { cache: "no-store", signal: AbortSignal.timeout(5000) })
+      .then(() => true, () => false)
+      .then((up) => {
+        probing = null;
+        if (up) probeFailures = 0;
+        else probeTimer = setTimeout(probe, PROBE_DELAYS_MS[Math.min(probeFailures++, PROBE_DELAYS_MS.length - 1)]);
+        setOffline(!up);
+        return up;
+      });
+  }
+  return probing;
+}
+
+// Resolves when the daemon answers (at once when it does already), for
+// pages that wait for it rather than poll.
+export function whenOnline(signal) {
+  if (!offline) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const off = onConnectivity((down) => { if (!down) { off(); resolve(); } });
+    signal?.addEventListener("abort", () => { off(); reject(new DOMException("", "AbortError")); }, { once: true });
+  });
+}
+
+const unreachableError = (why) =>
+  new ApiError(0, "unreachable", "the daemon cannot be reached" + (why ? " (" + why + ")" : ""));
+
 // fetch() against the daemon with the token. Resolves to the Response of a
 // 2xx answer; otherwise shows what went wrong (401 and 403 in #auth-error)
-// and throws an ApiError.
-let unreachable = false;
-
+// and throws an ApiError (status 0: no answer, the daemon is away).
 export async function call(method, path, { body, accept, signal } = {}) {
+  if (offline && (method === "GET" || !(await probe()))) throw unreachableError();
   const headers = {};
   if (token) headers["Authorization"] = "Bearer " + token;
   if (accept) headers["Accept"] = accept;
@@ -154,14 +254,8 @@ export async function call(method, path, { body, accept, signal } = {}) {
     });
   } catch (e) {
     if (e.name === "AbortError") throw e;
-    showBanner("#error", "The daemon cannot be reached: " + e.message);
-    unreachable = true;
-    throw new ApiError(0, "unreachable", e.message);
-  }
-  if (unreachable) {
-    // it answers again: the banner about it is out of date
-    unreachable = false;
-    showBanner("#error", "");
+    probe();
+    throw unreachableError(e.message);
   }
   if (res.ok) return res;
   let code = "http_" + res.status, message = res.statusText, details = [];
