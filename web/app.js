@@ -11,9 +11,10 @@ import {
   hashParams, historyKey, routeTitle, titleSetByPage, ApiError, whoami, scopeAllows, isOffline, probe,
   onConnectivity,
 } from "./lib.js";
-import { projectsPage, projectPage } from "./projects.js";
+import { projectPage } from "./projects.js";
+import { projectsPage } from "./projectlist.js";
 import { buildPage } from "./build.js";
-import { queuePage } from "./builds.js";
+import { queuePage, allBuildsPage } from "./builds.js";
 import { targetsPage } from "./targets.js";
 import { comparePage } from "./compare.js";
 import { sizePage } from "./treemap.js";
@@ -98,6 +99,7 @@ const routes = [
   [/^#\/projects$/, (v, m, q) => projectsPage(v, q), "projects", "Projects"],
   [/^#\/projects\/([^/]+)$/, (v, m, q) => projectPage(v, decodeURIComponent(m[1]), q), "projects", (m) => decodeURIComponent(m[1])],
   [/^#\/builds\/(\d+)$/, (v, m, q) => buildPage(v, m[1], q), "builds", (m) => "Build " + m[1]],
+  [/^#\/builds$/, (v, m, q) => allBuildsPage(v, q), "builds", "Builds"],
   [/^#\/queue$/, (v, m, q) => queuePage(v, q), "queue", "Queue"],
   [/^#\/targets$/, (v) => targetsPage(v), "targets", "Targets"],
   [/^#\/tokens$/, (v, m, q) => tokensPage(v, q), "tokens", "Tokens"],

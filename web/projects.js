@@ -1,9 +1,8 @@
-// The projects page and a project's page (build form, builds, config and
-// device graph).
-import { STATUSES, h, statusSpan, ago, when, duration, size, enc, plural, clearBanners, call, getJSON, getAll, report, every, viewSignal } from "./lib.js";
+// A project's page (build form, builds, config and device graph); the
+// projects page is in projectlist.js.
+import { h, ago, size, enc, plural, clearBanners, call, getJSON, getAll, report, viewSignal } from "./lib.js";
 import { configureKeys, defaultTarget, availableTargets, setKeyFields, keysFrom } from "./forms.js";
-import { buildsTable } from "./builds.js";
-// this page's own imports (kept apart from the list above, shared with the projects list)
+import { mountBuildsList } from "./builds.js";
 import { ApiError, hashParams, setHashParams, requireScope } from "./lib.js";
 import { keyFieldOf, markInvalid, clearInvalid } from "./forms.js";
 import { diffView } from "./diff.js";
@@ -12,38 +11,6 @@ import { diffView } from "./diff.js";
 if (!document.querySelector('link[href="/ui/project.css"]')) {
   document.head.append(h("link", { rel: "stylesheet", href: "/ui/project.css" }));
 }
-
-export async function projectsPage(view) {
-  view.append(h("h1", {}, "Projects"));
-  const holder = h("div", {}, h("p", { class: "empty" }, "Loading…"));
-  view.append(holder);
-  async function load() {
-    const projects = await getAll("/projects");
-    const full = await Promise.all(projects.map((p) => getJSON("/projects/" + p.id)));
-    const targets = [...new Set(full.flatMap((p) => Object.keys(p.latest_builds || {})))].sort();
-    if (!targets.length) targets.push(await defaultTarget());
-    const table = h("table", { id: "projects" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Sources"),
-        targets.map((t) => h("th", {}, "Latest " + t + " build")))),
-      h("tbody", {}, full.map((p) => h("tr", { dataset: { project: p.name } },
-        h("td", {}, h("a", { class: "project-link", href: "#/projects/" + enc(p.name) }, p.name)),
-        h("td", { class: "muted" }, p.repo ? p.repo.url + (p.repo.ref ? " @ " + p.repo.ref : "")
-          : p.sources ? "inline, " + plural(p.sources.files, "file") : "-"),
-        targets.map((t) => {
-          const b = (p.latest_builds || {})[t];
-          return h("td", { class: "latest" }, b ? [
-            h("a", { href: "#/builds/" + b.id }, statusSpan(b.status)), " ",
-            h("span", { class: "muted" }, "#" + b.id, " · ", when(b.finished_at || b.created_at),
-              b.duration_ms !== null ? " · " + duration(b.duration_ms) : ""),
-          ] : h("span", { class: "muted" }, "never built"));
-        })))));
-    holder.replaceChildren(full.length ? table
-      : h("p", { class: "empty" }, "No projects yet: create one with mgctl project create or POST /projects."));
-  }
-  await load();
-  every(5000, load);
-}
-
 
 export async function projectPage(view, name, params = new URLSearchParams()) {
   const signal = viewSignal();
@@ -143,23 +110,10 @@ export async function projectPage(view, name, params = new URLSearchParams()) {
     }
   });
 
-  // -- builds
-  const statusFilter = h("select", { id: "filter-status" }, h("option", { value: "" }, "any status"),
-    STATUSES.map((s) => h("option", { value: s }, s)));
-  const targetFilter = h("select", { id: "filter-target" }, h("option", { value: "" }, "any target"),
-    targets.map((t) => h("option", { value: t.name }, t.name)));
-  const buildsBox = h("div", {});
-  view.append(h("h2", {}, "Builds"), h("div", { class: "row" }, statusFilter, targetFilter), buildsBox);
-  async function loadBuilds() {
-    let q = "/projects/" + enc(p.name) + "/builds?per_page=50";
-    if (statusFilter.value) q += "&status=" + enc(statusFilter.value);
-    if (targetFilter.value) q += "&target=" + enc(targetFilter.value);
-    const builds = await getJSON(q);
-    buildsBox.replaceChildren(buildsTable("builds", builds, false,
-      statusFilter.value || targetFilter.value ? "No builds match." : "No builds yet."));
-  }
-  statusFilter.addEventListener("change", () => loadBuilds().catch(report));
-  targetFilter.addEventListener("change", () => loadBuilds().catch(report));
+  // -- builds (builds.js: filters and page in the URL, live updates)
+  view.append(h("h2", {}, "Builds"));
+  const buildsShown = mountBuildsList(view.appendChild(h("section", { id: "project-builds" })),
+    { id: "builds", project: p, params });
 
   // -- config and graph
   // The version shown (?version=N; the latest without it) is the one the
@@ -253,6 +207,5 @@ export async function projectPage(view, name, params = new URLSearchParams()) {
   graphBtn.addEventListener("click", () => drawGraph().catch(report));
 
   await showConfig();
-  await Promise.all([fillArches(), loadBuilds(), graphKeysFor().then(drawGraph)]);
-  every(5000, loadBuilds);
+  await Promise.all([fillArches(), buildsShown, graphKeysFor().then(drawGraph)]);
 }
