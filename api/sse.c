@@ -615,8 +615,8 @@ static void read_build(mg_sse_hub *h, ev_change *e, const ev_change *batch, ev_c
     int64_t *ids = NULL;
     size_t n = 0;
     if (tail && !e->sibling && b.status == MG_STORED_SUCCEEDED && b.image_sha256 &&
-        !b.reused_from && mg_store_build_same_inputs(h->api->o.store, &b, MAX_SIBLINGS, &ids, &n,
-                                                     NULL) == 0)
+        !b.reused_from &&
+        mg_store_build_same_inputs(h->api->o.store, &b, MAX_SIBLINGS, &ids, &n, NULL) == 0)
         for (size_t i = 0; i < n; i++)
             if (!in_batch(batch, ids[i]) && !append_build(tail, ids[i], true)) break;
     free(ids);
