@@ -103,11 +103,6 @@
  * build of a long queue each time would be a burst past EVENTS_CAP
  * (docs/api.md says so) */
 #define MAX_MOVES 100
-/* A build that ends with an image of its own changes the sibling lists
- * (reproduced_by, differs_from, reproduces) of the other builds of its
- * inputs: the newest this many of them get an event (docs/api.md) */
-#define MAX_SIBLINGS 100
-
 typedef struct mg_sse mg_sse;
 
 /* A change on_change noted, oldest first. */
@@ -605,7 +600,8 @@ static bool append_build(ev_change ***tail, int64_t id, bool sibling)
  * NULL when it is gone (or the store failed: the next change of the build
  * sends it). With `tail`, a build that succeeded with an image of its own
  * also queues the builds of its inputs (their sibling lists name it, as
- * GET /builds/:id computes them) at *tail, but those `batch` sends. */
+ * GET /builds/:id computes them; the newest MG_STORE_SAME_INPUTS_MAX) at
+ * *tail, but those `batch` sends. */
 static void read_build(mg_sse_hub *h, ev_change *e, const ev_change *batch, ev_change ***tail)
 {
     mg_stored_build b;
@@ -614,9 +610,8 @@ static void read_build(mg_sse_hub *h, ev_change *e, const ev_change *batch, ev_c
     e->project = b.project_id;
     int64_t *ids = NULL;
     size_t n = 0;
-    if (tail && !e->sibling && b.status == MG_STORED_SUCCEEDED && b.image_sha256 &&
-        !b.reused_from &&
-        mg_store_build_same_inputs(h->api->o.store, &b, MAX_SIBLINGS, &ids, &n, NULL) == 0)
+    if (tail && !e->sibling && b.status == MG_STORED_SUCCEEDED && b.image_sha256 && b.input_hash &&
+        !b.reused_from && mg_store_build_same_inputs(h->api->o.store, b.id, &ids, &n, NULL) == 0)
         for (size_t i = 0; i < n; i++)
             if (!in_batch(batch, ids[i]) && !append_build(tail, ids[i], true)) break;
     free(ids);

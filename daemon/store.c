@@ -319,8 +319,11 @@ static const char *const statement_sql[N_STATEMENTS] = {
                           " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
                           " AND b.status = 2 AND b.reused_from IS NULL AND (?3 OR ran)"
                           " ORDER BY b.id",
-    [ST_BUILD_SAME_INPUTS] = "SELECT id FROM builds WHERE input_hash = ?1 AND id != ?2"
-                             " AND status = 2 AND reused_from IS NULL ORDER BY id DESC LIMIT ?3",
+    /* the LIMIT is MG_STORE_SAME_INPUTS_MAX */
+    [ST_BUILD_SAME_INPUTS] = "SELECT o.id FROM builds o JOIN builds b ON b.id = ?1"
+                             " WHERE o.input_hash = b.input_hash AND o.id != b.id"
+                             " AND o.status = 2 AND o.reused_from IS NULL"
+                             " ORDER BY o.id DESC LIMIT 100",
     [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
     [ST_BLOB_ARTIFACT] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
     [ST_BLOB_SOURCES] = "SELECT 1 FROM builds WHERE sources_sha256 = ?1"
@@ -1619,28 +1622,9 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, mg_build_sibl
     return 0;
 }
 
-int mg_store_build_same_inputs(mg_store *s, const mg_stored_build *b, size_t limit, int64_t **ids,
-                               size_t *n, mg_err *e)
+int mg_store_build_same_inputs(mg_store *s, int64_t id, int64_t **ids, size_t *n, mg_err *e)
 {
-    *ids = NULL;
-    *n = 0;
-    if (!b->input_hash || limit == 0) return 0;
-    sqlite3_stmt *st = stmt(s, ST_BUILD_SAME_INPUTS, e);
-    if (!st) return -1;
-    bind_text(st, 1, b->input_hash);
-    sqlite3_bind_int64(st, 2, b->id);
-    sqlite3_bind_int64(st, 3, (int64_t)limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) push_id(ids, n, col_int(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        db_failed(s, e);
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-        return -1;
-    }
-    return 0;
+    return read_ids(s, ST_BUILD_SAME_INPUTS, id, ids, n, e);
 }
 
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e)

@@ -81,6 +81,14 @@ static void link_image(linked *l, const char *flags)
     link_app(l, flags, APP_C);
 }
 
+/* Where the real map puts .text. */
+static void text_section(const linked *l, unsigned long long *addr, unsigned long long *size)
+{
+    const char *t = strstr(l->map, "\n.text");
+    cr_assert_not_null(t);
+    cr_assert_eq(sscanf(t + 6, " 0x%llx 0x%llx", addr, size), 2);
+}
+
 static void linked_free(linked *l)
 {
     free(l->elf);
@@ -380,10 +388,8 @@ Test(sizes, groups_of_object_names)
 {
     linked l;
     link_image(&l, "");
-    const char *t = strstr(l.map, "\n.text");
-    cr_assert_not_null(t);
     unsigned long long addr, size;
-    cr_assert_eq(sscanf(t + 6, " 0x%llx 0x%llx", &addr, &size), 2);
+    text_section(&l, &addr, &size);
     cr_assert_geq(size, 8);
     static const char *const files[][3] = {
         {".text.a", "obj/src/app.c/app.o", "app app"},
@@ -468,10 +474,8 @@ Test(sizes, a_million_objects_cost_little, .timeout = 60)
 {
     linked l;
     link_image(&l, "");
-    const char *t = strstr(l.map, "\n.text");
-    cr_assert_not_null(t);
     unsigned long long addr, size;
-    cr_assert_eq(sscanf(t + 6, " 0x%llx 0x%llx", &addr, &size), 2);
+    text_section(&l, &addr, &size);
     mg_buf map = {0};
     mg_buf_printf(&map, "Linker script and memory map\n\n.text 0x%llx 0x%llx\n", addr, size);
     for (unsigned i = 0; i < 999000; i++)
