@@ -103,7 +103,6 @@
  * build of a long queue each time would be a burst past EVENTS_CAP
  * (docs/api.md says so) */
 #define MAX_MOVES 100
-
 typedef struct mg_sse mg_sse;
 
 /* A change on_change noted, oldest first. */
@@ -113,6 +112,8 @@ typedef struct ev_change {
     int64_t project; /* the project of the event, once known */
     char *data;      /* the event's JSON, once known (one line) */
     bool rendering;  /* on_change formats it now: the watcher waits for it */
+    bool from_row;   /* data is the row the service handed (a new build, queued) */
+    bool sibling;    /* sent because a build of the same inputs ended */
     struct ev_change *next;
 } ev_change;
 
@@ -136,9 +137,14 @@ struct mg_sse_hub {
     ev_change *changes, **changes_tail;
     size_t n_changes;
     bool changes_lost; /* MAX_CHANGES passed: every event stream is closed */
-    /* the watcher's own: the last event id, and the queue as last read
-     * (queued build ids, oldest first: a build's place is its index + 1) */
+    /* the watcher's own: the last event id */
     uint64_t seq;
+    /* the queue as last read (queued build ids, oldest first: a build's
+     * place is its index + 1), under `qlock`: the watcher keeps it while
+     * streams listen, the first stream to open after a change nobody
+     * heard (`queue_stale`, set under `lock`) reads it again */
+    pthread_mutex_t qlock;
+    atomic_bool queue_stale;
     int64_t *queued;
     size_t n_queued;
 };
@@ -363,6 +369,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     }
 }
 
+static int read_queue(mg_sse_hub *h, int64_t **ids, size_t *n);
+
 static void free_stream(void *cls)
 {
     mg_sse *s = cls;
@@ -433,11 +441,28 @@ struct MHD_Response *mg_sse_events_response(mg_api *a, struct MHD_Connection *co
     if (s->sock >= 0) (void)setsockopt(s->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     /* the client's reconnection delay; it also gets the headers going */
     mg_buf_printf(&s->out, "retry: %d\n\n", EVENTS_RETRY_MS);
-    atomic_fetch_add(&h->open_events, 1);
     pthread_mutex_lock(&h->lock);
+    atomic_fetch_add(&h->open_events, 1);
     s->ev_next = h->events;
     h->events = s;
     pthread_mutex_unlock(&h->lock);
+    /* the queue changed while nobody listened: its copy is read again
+     * before the answer goes, so that the client's lists (loaded after
+     * it) and the copy the next moves are found against agree; a second
+     * stream opening meanwhile waits for it on the lock */
+    pthread_mutex_lock(&h->qlock);
+    if (atomic_exchange(&h->queue_stale, false)) {
+        int64_t *ids;
+        size_t n;
+        if (read_queue(h, &ids, &n) == 0) {
+            free(h->queued);
+            h->queued = ids;
+            h->n_queued = n;
+        } else {
+            atomic_store(&h->queue_stale, true); /* the next opening tries again */
+        }
+    }
+    pthread_mutex_unlock(&h->qlock);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, BLOCK_SIZE,
                                                                events_reader, s, free_stream);
     if (!r) free_stream(s);
@@ -472,10 +497,17 @@ static char *build_data(mg_api *a, const mg_stored_build *b)
 static void on_change(void *ctx, const mg_change *c)
 {
     mg_sse_hub *h = ctx;
-    /* nobody listens: a stream opened later loads its lists itself */
-    if (atomic_load(&h->open_events) == 0) return;
     bool now = c->kind == MG_CHANGE_BUILD && c->build;
     pthread_mutex_lock(&h->lock);
+    /* nobody listens: a stream opened later loads its lists itself, and
+     * the queue's copy, which moves are found against, is read again
+     * then (the check and the mark are under the lock a stream's opening
+     * counts itself under, so no change falls between them) */
+    if (atomic_load(&h->open_events) == 0) {
+        if (c->kind != MG_CHANGE_PROJECT) atomic_store(&h->queue_stale, true);
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
     if (c->kind != MG_CHANGE_PROJECT_DELETED && !now)
         for (ev_change *e = h->changes; e; e = e->next)
             if (e->kind == c->kind && e->id == c->id && !e->data && !e->rendering) {
@@ -491,6 +523,7 @@ static void on_change(void *ctx, const mg_change *c)
     e->kind = c->kind;
     e->id = c->id;
     e->rendering = now;
+    e->from_row = now;
     if (c->kind == MG_CHANGE_PROJECT_DELETED) {
         mg_buf b = {0};
         mg_jw w;
@@ -505,6 +538,20 @@ static void on_change(void *ctx, const mg_change *c)
     *h->changes_tail = e;
     h->changes_tail = &e->next;
     h->n_changes++;
+    /* a worker claimed the new build after the service read its row and
+     * before it got here: that change (read later, so newer) goes after
+     * the row's */
+    for (ev_change **pp = &h->changes; now && *pp != e;) {
+        ev_change *x = *pp;
+        if (x->kind != MG_CHANGE_BUILD || x->id != c->id || x->data || x->rendering) {
+            pp = &x->next;
+            continue;
+        }
+        *pp = x->next;
+        x->next = NULL;
+        *h->changes_tail = x;
+        h->changes_tail = &x->next;
+    }
     pthread_mutex_unlock(&h->lock);
     if (!now) return;
     char *data = build_data(h->api, c->build);
@@ -528,15 +575,46 @@ static void close_events(mg_sse *s)
     if (s->sock >= 0) shutdown(s->sock, SHUT_RDWR);
 }
 
+/* Whether `batch` sends an event of build `id` already. */
+static bool in_batch(const ev_change *batch, int64_t id)
+{
+    for (const ev_change *c = batch; c; c = c->next)
+        if (c->kind == MG_CHANGE_BUILD && c->id == id) return true;
+    return false;
+}
+
+/* Appends a change of build `id` at *tail, to be read; false when out of memory. */
+static bool append_build(ev_change ***tail, int64_t id, bool sibling)
+{
+    ev_change *c = calloc(1, sizeof *c);
+    if (!c) return false;
+    c->kind = MG_CHANGE_BUILD;
+    c->id = id;
+    c->sibling = sibling;
+    **tail = c;
+    *tail = &c->next;
+    return true;
+}
+
 /* Reads build `id` and formats its event: data and project set, or data
  * NULL when it is gone (or the store failed: the next change of the build
- * sends it). */
-static void read_build(mg_sse_hub *h, ev_change *e)
+ * sends it). With `tail`, a build that succeeded with an image of its own
+ * also queues the builds of its inputs (their sibling lists name it, as
+ * GET /builds/:id computes them; the newest MG_STORE_SAME_INPUTS_MAX) at
+ * *tail, but those `batch` sends. */
+static void read_build(mg_sse_hub *h, ev_change *e, const ev_change *batch, ev_change ***tail)
 {
     mg_stored_build b;
     if (mg_store_build_get(h->api->o.store, e->id, false, &b, NULL) != 0) return;
     e->data = build_data(h->api, &b);
     e->project = b.project_id;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (tail && !e->sibling && b.status == MG_STORED_SUCCEEDED && b.image_sha256 && b.input_hash &&
+        !b.reused_from && mg_store_build_same_inputs(h->api->o.store, b.id, &ids, &n, NULL) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (!in_batch(batch, ids[i]) && !append_build(tail, ids[i], true)) break;
+    free(ids);
     mg_stored_build_free(&b);
 }
 
@@ -559,49 +637,51 @@ static int cmp_i64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* The queue's first MAX_MOVES builds whose place changed since the last
- * look (a build before them left it), as changes appended at *tail;
- * those `batch` sends anyway are left out. The look (ids only) is
- * bounded by the queue's limit (--max-queue), so that a build's place
- * before is known however far it moved. */
-static void queue_moves(mg_sse_hub *h, const ev_change *batch, ev_change ***tail)
+/* The queued builds' ids, oldest first (malloc'd, never NULL on
+ * success). The look (ids only) is bounded by the queue's limit
+ * (--max-queue), so that a build's place is known however far back. */
+static int read_queue(mg_sse_hub *h, int64_t **ids, size_t *n)
 {
     mg_api *a = h->api;
     size_t limit =
         a->o.service && a->o.service->o.max_queued > 0 ? (size_t)a->o.service->o.max_queued : 1000;
     mg_queued_build *v = NULL;
-    size_t n = 0;
     mg_err e;
-    if (mg_store_build_queued(a->o.store, limit, &v, &n, &e) != 0) return;
-    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    if (!ids) {
-        free(v);
+    if (mg_store_build_queued(a->o.store, limit, &v, n, &e) != 0) return -1;
+    *ids = malloc((*n ? *n : 1) * sizeof **ids);
+    if (*ids)
+        for (size_t i = 0; i < *n; i++) (*ids)[i] = v[i].id;
+    free(v);
+    return *ids ? 0 : -1;
+}
+
+/* The queue's first MAX_MOVES builds whose place changed since the last
+ * look (a build before them left it), as changes appended at *tail;
+ * those `batch` sends anyway are left out. */
+static void queue_moves(mg_sse_hub *h, const ev_change *batch, ev_change ***tail)
+{
+    int64_t *ids;
+    size_t n;
+    pthread_mutex_lock(&h->qlock);
+    if (read_queue(h, &ids, &n) != 0) {
+        pthread_mutex_unlock(&h->qlock);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        ids[i] = v[i].id;
-        if (i >= MAX_MOVES) continue;
+    for (size_t i = 0; i < n && i < MAX_MOVES; i++) {
         int64_t *was = h->n_queued
                            ? bsearch(&ids[i], h->queued, h->n_queued, sizeof *h->queued, cmp_i64)
                            : NULL;
         /* new in the queue: its own change tells of it */
         if (!was || (size_t)(was - h->queued) == i) continue;
-        bool sent = false;
-        for (const ev_change *c = batch; c && !sent; c = c->next)
-            sent = c->kind == MG_CHANGE_BUILD && c->id == ids[i];
-        if (sent) continue;
-        ev_change *c = calloc(1, sizeof *c);
-        if (!c) break;
-        c->kind = MG_CHANGE_BUILD;
-        c->id = ids[i];
-        read_build(h, c);
-        **tail = c;
-        *tail = &c->next;
+        if (in_batch(batch, ids[i])) continue;
+        ev_change **at = *tail;
+        if (!append_build(tail, ids[i], false)) break;
+        read_build(h, *at, NULL, NULL);
     }
-    free(v);
     free(h->queued);
     h->queued = ids;
     h->n_queued = n;
+    pthread_mutex_unlock(&h->qlock);
 }
 
 static const char *event_name(mg_change_kind k)
@@ -640,12 +720,28 @@ static void publish(mg_sse_hub *h)
             if (later->kind == MG_CHANGE_BUILD && later->id == e->id && later->data) {
                 e->data = later->data;
                 e->project = later->project;
+                e->from_row = later->from_row;
                 later->data = NULL;
+                later->from_row = false;
                 break;
             }
+        if (e->from_row) {
+            /* the row was read before the workers were woken, but a worker
+             * may have changed the build and had its change read before
+             * the row got here (on_change orders only changes still
+             * waiting): the build as it is now follows its row when it
+             * left the queue, so its last event is its latest state */
+            mg_stored_build b;
+            if (mg_store_build_get(h->api->o.store, e->id, false, &b, NULL) == 0) {
+                /* read in its turn, at the batch's end */
+                if (b.status != MG_STORED_QUEUED && !in_batch(e->next, e->id))
+                    (void)append_build(&tail, e->id, false);
+                mg_stored_build_free(&b);
+            }
+        }
         if (e->data) continue;
         if (e->kind == MG_CHANGE_BUILD)
-            read_build(h, e);
+            read_build(h, e, batch, &tail);
         else
             read_project(h, e);
     }
@@ -800,12 +896,15 @@ mg_sse_hub *mg_sse_hub_start(mg_api *a, mg_err *err)
     atomic_init(&h->open, 0);
     atomic_init(&h->open_events, 0);
     h->changes_tail = &h->changes;
+    atomic_init(&h->queue_stale, true);
     pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->qlock, NULL);
     pthread_cond_init(&h->cond, NULL);
     int e = pthread_create(&h->thread, NULL, watch, h);
     if (e) {
         mg_err_set(err, MG_E_IO, "cannot start the log stream thread: %s", strerror(e));
         pthread_mutex_destroy(&h->lock);
+        pthread_mutex_destroy(&h->qlock);
         pthread_cond_destroy(&h->cond);
         free(h);
         return NULL;
@@ -831,6 +930,7 @@ void mg_sse_hub_free(mg_sse_hub *h)
 {
     if (!h) return;
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->qlock);
     pthread_cond_destroy(&h->cond);
     free(h->pfds);
     free(h->polled);

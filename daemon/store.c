@@ -190,6 +190,7 @@ enum {
     ST_BUILD_CANCEL,
     ST_BUILD_REUSABLE,
     ST_BUILD_SIBLINGS,
+    ST_BUILD_SAME_INPUTS,
     ST_LOG_SIZE,
     ST_BLOB_ARTIFACT,
     ST_BLOB_SOURCES,
@@ -318,6 +319,11 @@ static const char *const statement_sql[N_STATEMENTS] = {
                           " ON a.build_id = b.id WHERE b.input_hash = ?1 AND b.id != ?2"
                           " AND b.status = 2 AND b.reused_from IS NULL AND (?3 OR ran)"
                           " ORDER BY b.id",
+    /* the LIMIT is MG_STORE_SAME_INPUTS_MAX */
+    [ST_BUILD_SAME_INPUTS] = "SELECT o.id FROM builds o JOIN builds b ON b.id = ?1"
+                             " WHERE o.input_hash = b.input_hash AND o.id != b.id"
+                             " AND o.status = 2 AND o.reused_from IS NULL"
+                             " ORDER BY o.id DESC LIMIT 100",
     [ST_LOG_SIZE] = "INSERT OR REPLACE INTO logs (build_id, size) VALUES (?1, ?2)",
     [ST_BLOB_ARTIFACT] = "SELECT 1 FROM artifacts WHERE sha256 = ?1 LIMIT 1",
     [ST_BLOB_SOURCES] = "SELECT 1 FROM builds WHERE sources_sha256 = ?1"
@@ -1614,6 +1620,11 @@ int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, mg_build_sibl
         return -1;
     }
     return 0;
+}
+
+int mg_store_build_same_inputs(mg_store *s, int64_t id, int64_t **ids, size_t *n, mg_err *e)
+{
+    return read_ids(s, ST_BUILD_SAME_INPUTS, id, ids, n, e);
 }
 
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e)

@@ -262,6 +262,13 @@ typedef struct mg_build_siblings {
 int mg_store_build_siblings(mg_store *s, const mg_stored_build *b, mg_build_siblings *out,
                             mg_err *e);
 void mg_build_siblings_free(mg_build_siblings *sib);
+/* The builds whose sibling lists (mg_store_build_siblings) may name
+ * build `id`: the other succeeded builds with its input hash that are not
+ * a reuse, the newest MG_STORE_SAME_INPUTS_MAX of them, newest first, in
+ * *ids (malloc'd, NULL when none). What GET /events sends when the build
+ * ends (api/sse.c, docs/api.md). */
+#define MG_STORE_SAME_INPUTS_MAX 100
+int mg_store_build_same_inputs(mg_store *s, int64_t id, int64_t **ids, size_t *n, mg_err *e);
 /* Records the size of a finished build's log (what GET .../log serves). */
 int mg_store_set_log_size(mg_store *s, int64_t id, int64_t size, mg_err *e);
 /* Whether a row still names blob `sha256`: an artifact (`artifact`), or

@@ -344,8 +344,13 @@ int mg_service_resolve(mg_service *svc, const mg_project *p, int64_t version, co
             mg_err_set(&e->err, MG_E_CONFLICT, "project %s has no config", p->name);
         return -1;
     }
+    /* Only the latest version is held to the sources as they are now: an
+     * older one was checked against the sources of its day, which may
+     * since have changed, and its graph (or check) does not depend on
+     * the files' contents (docs/api.md, POST /projects/:id/check) */
+    bool latest = version == 0 || version == p->config_version;
     cJSON *tree = NULL;
-    if (p->sources && !(tree = cJSON_Parse(p->sources))) {
+    if (latest && p->sources && !(tree = cJSON_Parse(p->sources))) {
         mg_resolved_free(out);
         return mg_err_set(&e->err, MG_E_INTERNAL, "the project's stored sources do not parse");
     }

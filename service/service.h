@@ -138,7 +138,9 @@ typedef struct mg_resolved {
  * `version` of the project (0: the latest): MG_E_INVALID for an unknown
  * target or the resolver's errors (in e->config), MG_E_CONFLICT when the
  * project has no config, MG_E_NOT_FOUND when it has no such version.
- * Inline sources are checked for the paths the config names. `target` and
+ * The latest version's paths are checked against the project's inline
+ * sources (an older version's are not: the sources changed since, and a
+ * graph does not depend on them). `target` and
  * `arch` NULL: the registry's default target and this host's arch. */
 int mg_service_resolve(mg_service *svc, const mg_project *p, int64_t version, const char *target,
                        const char *arch, const mg_keys *keys, mg_resolved *out, mg_service_err *e);

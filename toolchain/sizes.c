@@ -117,6 +117,7 @@ typedef struct {
 
 typedef struct {
     mg_sizes_group g;
+    size_t name_len;
     symbol **syms;
     size_t n_syms, cap_syms;
 } group;
@@ -131,6 +132,10 @@ typedef struct {
     size_t n_syms;
     group *groups;
     size_t n_groups;
+    /* group names -> 1 + their index (0: free), open-addressed, half full
+     * at most: a map naming a million objects of as many groups looks
+     * each up at once (a linear search took 6 s of CPU) */
+    uint32_t group_slots[2 * MAX_GROUPS];
     /* the map's object names -> group, an open-addressed table */
     char **obj_names;
     uint32_t *obj_groups;
@@ -216,6 +221,13 @@ static int read_elf(parse *ps, mg_err *err)
             if (tls_base == UINT64_MAX || value > UINT64_MAX - tls_base) continue;
             value += tls_base;
         }
+        /* a symbol's bytes are its section's: one outside it is none of
+         * them, one running past its end is cut there (so the sums of a
+         * group's symbols stay under the image's size, which cannot wrap) */
+        const section *in = &ps->secs[shndx];
+        uint64_t end = in->size > UINT64_MAX - in->addr ? UINT64_MAX : in->addr + in->size;
+        if (value < in->addr || value >= end) continue;
+        if (size > end - value) size = end - value;
         symbol *sym = &ps->syms[ps->n_syms++];
         sym->name = str_view(f, strtab.offset, strtab.type == SHT_NOBITS ? 0 : strtab.size, name,
                              &sym->name_len);
@@ -230,19 +242,42 @@ static int read_elf(parse *ps, mg_err *err)
 
 #define NO_GROUP UINT32_MAX
 
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+#define GROUP_SLOTS (2 * MAX_GROUPS)
+_Static_assert((GROUP_SLOTS & (GROUP_SLOTS - 1)) == 0, "a power of two: slots are hash & mask");
+
+/* The slot of group name[0..len) in ps->group_slots: its own, or the free
+ * one it would take. */
+static uint32_t *group_slot(parse *ps, const char *name, size_t len)
+{
+    size_t k = hash_bytes(name, len) & (GROUP_SLOTS - 1);
+    for (; ps->group_slots[k]; k = (k + 1) & (GROUP_SLOTS - 1)) {
+        const group *g = &ps->groups[ps->group_slots[k] - 1];
+        if (g->name_len == len && !memcmp(g->g.name, name, len)) break;
+    }
+    return &ps->group_slots[k];
+}
+
 static uint32_t group_of(parse *ps, const char *name, size_t len, const char *kind)
 {
     if (len > MAX_NAME) len = MAX_NAME;
-    for (size_t i = 0; i < ps->n_groups; i++)
-        if (strlen(ps->groups[i].g.name) == len && !memcmp(ps->groups[i].g.name, name, len))
-            return (uint32_t)i;
+    uint32_t *slot = group_slot(ps, name, len);
+    if (*slot) return *slot - 1;
     if (ps->n_groups >= MAX_GROUPS) return NO_GROUP;
     ps->groups = mg_xrealloc(ps->groups, (ps->n_groups + 1) * sizeof *ps->groups);
     group *g = &ps->groups[ps->n_groups];
     memset(g, 0, sizeof *g);
     g->g.name = mg_xasprintf("%.*s", (int)len, name);
+    g->name_len = len;
     g->g.kind = kind;
-    return (uint32_t)ps->n_groups++;
+    *slot = (uint32_t)++ps->n_groups;
+    return *slot - 1;
 }
 
 /* Input sections the linker makes itself (dynamic linking, GOT, PLT,
@@ -315,13 +350,6 @@ static uint32_t file_group(parse *ps, const char *f, size_t n)
     } else if (paren && len > 2 && !memcmp(base + len - 2, ".a", 2))
         len -= 2;
     return group_of(ps, base, len, "compiler");
-}
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
 }
 
 /* file_group through a table of the files seen: a map names each object
@@ -589,7 +617,10 @@ static uint32_t source_group(parse *ps, const char *source)
         free(m);
     }
     if (ps->n_groups > before) { /* made just now: none */
-        free(ps->groups[--ps->n_groups].g.name);
+        group *made = &ps->groups[--ps->n_groups];
+        /* the last one in: no other's probe passed its slot */
+        *group_slot(ps, made->g.name, made->name_len) = 0;
+        free(made->g.name);
         return NO_GROUP;
     }
     return g;
@@ -721,9 +752,12 @@ int mg_sizes_read(const char *elf_path, const char *map_path, const mg_sizes_own
         return mg_err_set(err, MG_E_IO, "cannot read the link map: %s", strerror(errno));
     }
     int r;
-    if (elf_len > MG_SIZES_MAX_ELF || map_len > MG_SIZES_MAX_MAP)
-        r = mg_err_set(err, MG_E_LIMIT, "the linked ELF or its map is larger than %u MiB",
+    if (elf_len > MG_SIZES_MAX_ELF)
+        r = mg_err_set(err, MG_E_LIMIT, "the linked ELF is larger than %u MiB",
                        MG_SIZES_MAX_ELF >> 20);
+    else if (map_len > MG_SIZES_MAX_MAP)
+        r = mg_err_set(err, MG_E_LIMIT, "the link map is larger than %u MiB",
+                       MG_SIZES_MAX_MAP >> 20);
     else
         r = mg_sizes_parse(elf, elf_len, map, map_len, owners, n_owners, out, err);
     free(elf);

@@ -7,7 +7,10 @@
   it), and a project's create is a `project` event with the Project of
   GET /projects;
 - a build leaving the queue moves the builds behind it: their events come
-  with the new queue_position although nothing else of them changed;
+  with the new queue_position although nothing else of them changed, also
+  for builds queued while no stream was open;
+- a build that ends with its own image sends the events of the builds of
+  the same inputs whose reproduced_by/differs_from/reproduces it changed;
 - `project=` limits a stream to one project; a deleted project is a
   `project-deleted` event;
 - a read token may listen, no token is 401, an unknown project 404;
@@ -232,6 +235,42 @@ class Events(ApiTest):
         finally:
             st.close()
             cancel_all(self.d, [x for x in (a, b, c) if x])
+
+    def test_queue_moves_of_builds_queued_unheard(self):
+        """B and C are queued while no stream is open; a stream opens (the
+        client loads C at 2), B is cancelled: C's move to 1 is sent, as if
+        the stream had seen them queued."""
+        wait_event_streams(self.d, 0, timeout=10)
+        a = stalled_build(self.d)
+        b = self.d.start_build("ev-hello")
+        c = self.d.start_build("ev-hello")
+        st = Stream(self.d)
+        try:
+            self.assertEqual(self.d.build(c["id"])["queue_position"], 2)
+            self.assertStatus(self.d.post("/builds/%d/cancel" % b["id"], {}), 200)
+            st.wait(lambda e, d: e == "build" and d["id"] == c["id"] and d["queue_position"] == 1,
+                    timeout=10, what="C moved to 1")
+        finally:
+            st.close()
+            cancel_all(self.d, [a, b, c])
+
+    def test_sibling_lists_change_with_an_event(self):
+        """X ran every action; a stream opens (the client loads X); Y, a
+        forced build of the same inputs, ends: X's reproduced_by names Y
+        now, and an event of X says so (its last event is its state)."""
+        self.d.create_project(harness.hello_project("ev-sib", config_name="ev-sib"))
+        x = self.d.build_and_wait("ev-sib", {"force": True})
+        st = Stream(self.d)
+        try:
+            self.assertEqual(self.d.build(x["id"])["reproduced_by"], [])
+            y = self.d.build_and_wait("ev-sib", {"force": True})
+            self.assertEqual(self.d.build(y["id"])["reproduces"], [x["id"]])
+            st.wait(lambda e, d: e == "build" and d["id"] == x["id"] and
+                    d["reproduced_by"] == [y["id"]], timeout=10, what="X reproduced by Y")
+            time.sleep(NOTICE_S)
+            self.assertEqual(st.builds(x["id"])[-1], self.d.build(x["id"]))
+        finally:
+            st.close()
 
     def test_project_filter_and_delete(self):
         for name in ("ev-one", "ev-two"):

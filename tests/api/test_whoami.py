@@ -254,6 +254,30 @@ class Versions(ApiTest):
         self.assertNotEqual(dot1.body, dot2.body)
         self.assertIn(b"time", dot1.body)
 
+    def test_an_older_version_after_the_sources_changed(self):
+        # version 1 names unikernel.c, version 2 u2.c; then unikernel.c
+        # leaves the inline sources: version 1's graph does not depend on
+        # the files, so it still answers; the latest is still checked
+        d = self.d
+        p = harness.hello_project("moved")
+        src = p["sources"]["unikernel.c"]
+        p["sources"]["u2.c"] = src
+        d.create_project(p)
+        v1 = d.get("/projects/moved/graph").json
+        v1_check = d.post("/projects/moved/check", {}).json
+        c2 = copy.deepcopy(harness.hello_config())
+        c2["devices"]["main"]["sources"] = ["u2.c"]
+        self.assertStatus(d.request("PUT", "/projects/moved/config", c2), 201)
+        self.assertStatus(d.request("PATCH", "/projects/moved", {"sources": {"u2.c": src}}), 200)
+        self.assertEqual(d.get("/projects/moved/graph?version=1").json, v1)
+        self.assertEqual(d.post("/projects/moved/check", {"version": 1}).json, v1_check)
+        self.assertStatus(d.get("/projects/moved/graph?version=1&format=dot"), 200)
+        self.assertStatus(d.get("/projects/moved/graph?version=2"), 200)
+        # the latest version is held to today's sources
+        self.assertStatus(
+            d.request("PATCH", "/projects/moved", {"sources": {"u3.c": src}}), 422
+        )
+
     def test_a_version_that_does_not_exist(self):
         e = self.assertError(
             self.d.get("/projects/versions/graph?version=99"), 404, "not_found"

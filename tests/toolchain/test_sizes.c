@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -45,13 +46,13 @@ static void write_file(const char *dir, const char *name, const char *text)
 }
 
 /* Compiles and links the three sources as a build lays them out, with
- * `flags` (-m32 or nothing). */
-static void link_image(linked *l, const char *flags)
+ * `flags` (-m32 or nothing), the user's code being `app`. */
+static void link_app(linked *l, const char *flags, const char *app)
 {
     strcpy(l->dir, "/tmp/mgd-test-sizes-XXXXXX");
     cr_assert_not_null(mkdtemp(l->dir));
     write_file(l->dir, "console.c", CONSOLE_C);
-    write_file(l->dir, "app.c", APP_C);
+    write_file(l->dir, "app.c", app);
     write_file(l->dir, "main.c", MAIN_C);
     char *cmd = mg_xasprintf(
         "cd %s && mkdir -p obj/src/app.c obj/gen/main.c obj/runtime lib link && "
@@ -73,6 +74,19 @@ static void link_image(linked *l, const char *flags)
     l->map = mg_file_read(p, 1 << 24, &l->map_len);
     free(p);
     cr_assert(l->elf && l->map);
+}
+
+static void link_image(linked *l, const char *flags)
+{
+    link_app(l, flags, APP_C);
+}
+
+/* Where the real map puts .text. */
+static void text_section(const linked *l, unsigned long long *addr, unsigned long long *size)
+{
+    const char *t = strstr(l->map, "\n.text");
+    cr_assert_not_null(t);
+    cr_assert_eq(sscanf(t + 6, " 0x%llx 0x%llx", addr, size), 2);
 }
 
 static void linked_free(linked *l)
@@ -374,10 +388,8 @@ Test(sizes, groups_of_object_names)
 {
     linked l;
     link_image(&l, "");
-    const char *t = strstr(l.map, "\n.text");
-    cr_assert_not_null(t);
     unsigned long long addr, size;
-    cr_assert_eq(sscanf(t + 6, " 0x%llx 0x%llx", &addr, &size), 2);
+    text_section(&l, &addr, &size);
     cr_assert_geq(size, 8);
     static const char *const files[][3] = {
         {".text.a", "obj/src/app.c/app.o", "app app"},
@@ -416,6 +428,68 @@ Test(sizes, groups_of_object_names)
     }
     cr_assert_eq(group(&s, "lwip")->n_devices, 1);
     cr_assert_str_eq(group(&s, "random")->devices[0], "ethif0");
+    mg_sizes_free(&s);
+    mg_buf_free(&map);
+    linked_free(&l);
+}
+
+/* A symbol whose size runs far past its section (the symbol table is the
+ * file's word too): it counts its section's bytes from it, no more, so
+ * no sum of symbols can wrap. */
+Test(sizes, symbol_sizes_stay_in_their_section)
+{
+    static const char app[] =
+        "__asm__(\".section .data.huge,\\\"aw\\\"\\n.globl huge\\n.type huge,@object\\n"
+        ".size huge,0x4000000000000000\\nhuge: .quad 1\\n.previous\");\n"
+        "extern char huge[];\n"
+        "int app_counter = 7;\n"
+        "void app_start(void) { app_counter += huge[0]; }\n";
+    linked l;
+    link_app(&l, "", app);
+    cr_assert_eq(nm_size(&l, "huge"), 0x4000000000000000ull, "the link keeps the claimed size");
+    mg_sizes s;
+    mg_err err = {0};
+    cr_assert_eq(mg_sizes_parse(l.elf, l.elf_len, l.map, l.map_len, NULL, 0, &s, &err), 0, "%s",
+                 err.msg);
+    check_adds_up(&s);
+    const mg_sizes_symbol *huge = symbol(group(&s, "app"), "huge");
+    cr_assert_not_null(huge);
+    uint64_t data = 0;
+    for (size_t i = 0; i < s.n_sections; i++)
+        if (!strcmp(s.sections[i].name, huge->section)) data = s.sections[i].size;
+    cr_assert_gt(huge->size, 0);
+    cr_assert_leq(huge->size, data, "%llu bytes in a section of %llu",
+                  (unsigned long long)huge->size, (unsigned long long)data);
+    for (size_t i = 0; i < s.n_groups; i++) cr_assert_leq(s.groups[i].other_size, sum_sections(&s));
+    mg_sizes_free(&s);
+    linked_free(&l);
+}
+
+/* A map naming a million objects of a thousand groups and more (a remote
+ * cache or a pull worker may write it): the groups are found by hash, so
+ * its parse costs well under a second of CPU (a linear search through the
+ * groups took 6 s on the machine that measured it), and the groups past
+ * the cap count as unattributed. */
+Test(sizes, a_million_objects_cost_little, .timeout = 60)
+{
+    linked l;
+    link_image(&l, "");
+    unsigned long long addr, size;
+    text_section(&l, &addr, &size);
+    mg_buf map = {0};
+    mg_buf_printf(&map, "Linker script and memory map\n\n.text 0x%llx 0x%llx\n", addr, size);
+    for (unsigned i = 0; i < 999000; i++)
+        mg_buf_printf(&map, " .text.f 0x%llx 0x1 /x/a%07u.o\n", addr + i % size, i);
+    cr_assert(!map.failed);
+    mg_sizes s;
+    mg_err err = {0};
+    clock_t start = clock();
+    cr_assert_eq(mg_sizes_parse(l.elf, l.elf_len, map.data, map.len, NULL, 0, &s, &err), 0, "%s",
+                 err.msg);
+    double cpu = (double)(clock() - start) / CLOCKS_PER_SEC;
+    check_adds_up(&s);
+    cr_assert_leq(s.n_groups, 1024);
+    cr_assert_lt(cpu, 2.5, "%.2f s of CPU for the map", cpu);
     mg_sizes_free(&s);
     mg_buf_free(&map);
     linked_free(&l);
