@@ -142,19 +142,22 @@ window.addEventListener("scroll", () => {
   });
 }, { passive: true });
 
-// Scrolls to y once the page is tall enough: now, or as it grows (the page
-// renders parts after its first answer) for up to 5 s, unless the user
-// scrolls or navigates meanwhile.
+// Scrolls to y and keeps it there while the page settles: parts render
+// after its first answer and images load, and the browser's scroll anchoring
+// would otherwise shift the position as content above it grows. Holds for up
+// to 5 s, until the user scrolls or navigates.
 function restoreScroll(y, signal) {
   window.scrollTo(0, y);
-  if (Math.abs(window.scrollY - y) < 2) return;
+  // a new visit starts at the top and is the page's own (it may scroll to
+  // a log line it was asked for): nothing to hold
+  if (y === 0) return;
   const stop = new AbortController();
-  const done = () => { obs.disconnect(); stop.abort(); };
-  const obs = new MutationObserver(() => {
-    window.scrollTo(0, y);
-    if (Math.abs(window.scrollY - y) < 2) done();
-  });
-  obs.observe($("#view"), { childList: true, subtree: true, characterData: true });
+  const hold = () => { if (Math.abs(window.scrollY - y) >= 2) window.scrollTo(0, y); };
+  const mutations = new MutationObserver(hold);
+  const resizes = new ResizeObserver(hold);
+  const done = () => { mutations.disconnect(); resizes.disconnect(); stop.abort(); };
+  mutations.observe($("#view"), { childList: true, subtree: true, characterData: true });
+  resizes.observe($("#view"));
   for (const ev of ["wheel", "touchstart", "keydown", "mousedown"]) window.addEventListener(ev, done, { once: true, signal: stop.signal });
   signal.addEventListener("abort", done, { once: true, signal: stop.signal });
   setTimeout(done, 5000);

@@ -16,6 +16,7 @@ let closeTimer = null;
 
 const FIRST_RETRY_MS = 2000; // the daemon's `retry:`
 const MAX_RETRY_MS = 15000;
+const SILENT_MS = 35000; // twice the daemon's keep-alive period, and some
 // A list left for another keeps the stream this long, so that going from
 // one list to the next does not reopen it.
 const LINGER_MS = 3000;
@@ -79,13 +80,21 @@ async function loop() {
         clearTimeout(timer);
       }
       const reader = sseReader(res);
-      setUp(true);
-      delay = FIRST_RETRY_MS;
-      each("reconnect");
-      for (;;) {
-        const ev = await reader.next();
-        if (!ev) break;
-        dispatch(ev);
+      // the daemon sends a keep-alive every 15 s: a stream silent for longer
+      // than twice that is dead (a daemon stopped hard, a network gone)
+      // though no close reached the browser: give it up and reconnect
+      const watchdog = setInterval(() => { if (Date.now() - reader.lastData > SILENT_MS) ctl.abort(); }, 5000);
+      try {
+        setUp(true);
+        delay = FIRST_RETRY_MS;
+        each("reconnect");
+        for (;;) {
+          const ev = await reader.next();
+          if (!ev) break;
+          dispatch(ev);
+        }
+      } finally {
+        clearInterval(watchdog);
       }
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {

@@ -330,16 +330,19 @@ export function every(ms, fn) {
 // send the token): next() resolves to {event, data, id} for each event,
 // `event` being "message" when the stream names none and `data`/`id` null
 // when absent, and to null at the stream's end; cancel() closes it.
+// lastData is when the last bytes came (keep-alive comments included).
 // Comments (keep-alives) and unknown fields are skipped.
 export function sseReader(res) {
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   const pending = [];
   return {
+    lastData: Date.now(),
     async next() {
       while (!pending.length) {
         const { value, done } = await reader.read();
         if (done) return null;
+        this.lastData = Date.now();
         buf += value; // mgd ends SSE lines with LF only
         let cut;
         while ((cut = buf.indexOf("\n\n")) >= 0) {
