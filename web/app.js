@@ -198,8 +198,10 @@ async function route() {
   let path = hash.split("?")[0];
   if (path.length > 2 && path.endsWith("/")) path = path.replace(/\/+$/, "");
   const r = routes.find(([re]) => re.test(path));
+  // a link still hidden (showWho shows the scoped ones once GET /whoami
+  // answers) is marked too: it shows current when it appears
   for (const a of document.querySelectorAll("nav#nav a[data-route]")) {
-    const on = !!r && a.dataset.route === r[2] && !a.hidden;
+    const on = !!r && a.dataset.route === r[2];
     a.classList.toggle("active", on);
     if (on) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");

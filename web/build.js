@@ -2,6 +2,7 @@
 // image, log (web/log.js) and resolved device graph, following the build
 // live until it ends.
 import { TERMINAL, sseReader, h, duration, size, enc, ApiError, call, getJSON, report, sleep, viewSignal, requireScope } from "./lib.js";
+import { scroller } from "./lib.js";
 import * as lib from "./lib.js";
 import { LogViewer } from "./log.js";
 
@@ -292,7 +293,7 @@ export async function buildPage(view, id, params) {
     if (describeDone || b.status === "queued") return;
     if (b.status === "running" && b.progress && b.progress.phase !== "build") return;
     try {
-      devices.replaceChildren(devicesTable(await getJSON("/builds/" + b.id + "/describe")));
+      devices.replaceChildren(scroller(devicesTable(await getJSON("/builds/" + b.id + "/describe"))));
       describeDone = true;
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 404)) throw e;

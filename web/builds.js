@@ -7,7 +7,7 @@
 // hash survives an update; the table itself is never rebuilt.
 import {
   STATUSES, h, statusSpan, ago, duration, enc, call, getJSON, getAll, report, sleep,
-  hashParams, setHashParams, requireScope, viewSignal, clearBanners,
+  hashParams, setHashParams, requireScope, viewSignal, clearBanners, scroller,
 } from "./lib.js";
 import { followList } from "./events.js";
 
@@ -256,7 +256,7 @@ export async function mountBuildsList(container, { id = "builds", project = null
     configHref: project && ((b) => hrefWith({ config_version: b.config_version, page: 1 })) });
   const table = h("table", { id },
     h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c.head)))), tbody);
-  container.append(form, h("div", { class: "row list-head" }, pager.el, note), h("div", { class: "table-wrap" }, table));
+  container.append(form, h("div", { class: "row list-head" }, pager.el, note), scroller(table));
 
   function apiQuery() {
     const q = new URLSearchParams();

@@ -402,11 +402,41 @@ export async function lacksScope(need) {
 }
 
 // Disables `el` (a button, or every control of a form) when the token in use
-// lacks `need`, showing why in its title and in an aria-describedby note.
+// lacks `need`, and says why next to it: a short visible note after each
+// disabled button (hidden with it: `[hidden] + .scope-why`), linked by
+// aria-describedby, the whole reason in its title. A disabled button is
+// not reached by Tab, so the note is what keyboard, screen reader and touch
+// users read. The note's id is the control's id + "-why" when it has one.
+let scopeNotes = 0;
 export async function requireScope(el, need) {
   const why = await lacksScope(need);
   if (!why) return null;
   const controls = el.matches("form, fieldset") ? el.querySelectorAll("button, input, select, textarea") : [el];
-  for (const c of controls) { c.disabled = true; c.title = why; }
+  for (const c of controls) {
+    c.disabled = true;
+    c.title = why;
+    if (c.tagName !== "BUTTON") continue;
+    const note = h("span", { id: (c.id || "scope-why-" + ++scopeNotes) + "-why", class: "scope-why muted" },
+      "needs the " + need + " scope");
+    c.after(note);
+    c.setAttribute("aria-describedby", [c.getAttribute("aria-describedby"), note.id].filter(Boolean).join(" "));
+  }
   return why;
+}
+
+// A wide table in a box of its own that scrolls sideways on narrow screens;
+// while it does, the box is focusable (a keyboard scrolls it) and named by
+// the table's id, as a region. The size watch ends with the view
+// (viewSignal).
+export function scroller(table) {
+  const box = h("div", { class: "scroller", role: "region", "aria-label": (table.id || "table").replace(/-/g, " ") }, table);
+  const watch = new ResizeObserver(() => {
+    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
+    else box.removeAttribute("tabindex");
+  });
+  const signal = viewSignal();
+  if (signal.aborted) return box; // drawn for a view already left
+  watch.observe(box);
+  signal.addEventListener("abort", () => watch.disconnect(), { once: true });
+  return box;
 }

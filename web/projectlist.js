@@ -2,7 +2,7 @@
 // latest build per target, a page at a time, kept up to date from GET
 // /events (events.js) in place: a row per project, a cell per target,
 // redrawn only when what it shows changed (focus and selection stay).
-import { h, statusSpan, duration, enc, plural, call, getJSON, report, setHashParams, viewSignal } from "./lib.js";
+import { h, statusSpan, duration, enc, plural, call, getJSON, report, setHashParams, viewSignal, scroller } from "./lib.js";
 import { followList } from "./events.js";
 import { defaultTarget } from "./forms.js";
 import { makePager, pageParams } from "./builds.js";
@@ -116,7 +116,7 @@ export async function projectsPage(view, params = new URLSearchParams()) {
     if (!total) {
       holder.replaceChildren(h("p", { class: "empty" }, "No projects yet: create one with mgctl project create or POST /projects."));
     } else if (!holder.contains(table)) {
-      holder.replaceChildren(h("div", { class: "table-wrap" }, table));
+      holder.replaceChildren(scroller(table));
     }
     pager.update(page, perPage, rows.size, total);
   }

@@ -31,7 +31,6 @@ export async function projectPage(view, name, params = new URLSearchParams()) {
   const archSel = h("select", { name: "arch", id: "build-arch" });
   const keysBox = h("div", { id: "build-keys", class: "row" });
   const startBtn = h("button", { id: "build-start", type: "submit" }, "Start build");
-  const startWhy = h("span", { id: "build-start-why", class: "muted", hidden: true });
   // kept by reference: form.elements.NAME would also find a configure key named ref or force
   const refInput = h("input", { id: "build-ref", name: "ref", placeholder: p.repo ? (p.repo.ref || "default branch") : "inline sources",
     disabled: !p.repo });
@@ -47,16 +46,11 @@ export async function projectPage(view, name, params = new URLSearchParams()) {
     h("p", { id: "build-force-hint", class: "muted" }, "force: run every action again, even when an identical " +
       "build succeeded before, instead of reusing its image and the cached outputs (a check that the build reproduces)."),
     keysBox, formError,
-    h("div", { class: "row" }, startBtn, startWhy));
+    h("div", { class: "row" }, startBtn));
   view.append(h("h2", {}, "Start a build"), form);
-  // a read token may look but not build: the button says so (the daemon
-  // would answer 403 anyway)
+  // a read token may look but not build: the button says so, in its note
+  // #build-start-why (the daemon would answer 403 anyway)
   const cannotBuild = await requireScope(startBtn, "write");
-  if (cannotBuild) {
-    startWhy.textContent = "Start build " + cannotBuild + ".";
-    startWhy.hidden = false;
-    startBtn.setAttribute("aria-describedby", startWhy.id);
-  }
   const config = await getJSON("/projects/" + enc(p.name) + "/config"); // the latest: what a build takes
   let formKeys = [];
   async function fillArches() {

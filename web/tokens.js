@@ -1,7 +1,7 @@
 // The tokens page (admin): the daemon's tokens a page at a time (GET /tokens,
 // X-Total-Count), a form to create one (POST /tokens: its secret is shown
 // once, here) and revoking (DELETE /tokens/:id) after a confirmation.
-import { h, when, call, report, clearBanners, lacksScope, whoami, setHashParams, plural } from "./lib.js";
+import { h, when, call, report, clearBanners, lacksScope, whoami, setHashParams, plural, scroller } from "./lib.js";
 
 const PER_PAGE = 20;
 const SCOPES = ["read", "write", "admin", "worker"];
@@ -90,11 +90,11 @@ export async function tokensPage(view, params) {
       setHashParams({ page: page > 1 ? page : "" });
       return load();
     }
-    listBox.replaceChildren(h("table", { id: "tokens" },
+    listBox.replaceChildren(scroller(h("table", { id: "tokens" },
       h("thead", {}, h("tr", {}, h("th", {}, "Id"), h("th", {}, "Name"), h("th", {}, "Scope"),
         h("th", {}, "Created"), h("th", {}, "Last used"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))),
       h("tbody", {}, tokens.map((t) => tokenRow(t)),
-        tokens.length ? null : h("tr", {}, h("td", { class: "empty", colspan: 6 }, "No tokens.")))));
+        tokens.length ? null : h("tr", {}, h("td", { class: "empty", colspan: 6 }, "No tokens."))))));
     const go = (p) => () => {
       page = p;
       setHashParams({ page: p > 1 ? p : "" }, { push: true });

@@ -6,7 +6,7 @@
 // image's sections. Symbol names come from the image: they are only ever
 // put into the page as text (textContent), never as markup. The compare page
 // (compare.js) reuses loadSizes and KIND_COLOURS.
-import { h, size, enc, ApiError, getJSON } from "./lib.js";
+import { h, size, enc, ApiError, getJSON, scroller } from "./lib.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -49,19 +49,6 @@ export function rowHead(text, mono) {
   th.style.textTransform = "none";
   th.style.letterSpacing = "normal";
   return th;
-}
-
-// A wide table in a box of its own that scrolls sideways on narrow screens;
-// while it does, the box is focusable (a keyboard scrolls it) and named by
-// the table's id.
-export function scroller(table) {
-  const box = h("div", { role: "region", "aria-label": (table.id || "table").replace(/-/g, " ") }, table);
-  box.style.overflowX = "auto";
-  new ResizeObserver(() => {
-    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
-    else box.removeAttribute("tabindex");
-  }).observe(box);
-  return box;
 }
 
 // The bytes the image takes in memory: its allocated sections, .bss

@@ -2,8 +2,8 @@
 // the URL, 200 unless chosen), per target and arch, the build duration and
 // the image size over time as small SVG line charts, and the success rate.
 // Each chart has a table of the same figures beside it.
-import { h, duration, size, enc, call, getJSON, report, setHashParams, viewSignal } from "./lib.js";
-import { s, scroller } from "./treemap.js";
+import { h, duration, size, enc, call, getJSON, report, setHashParams, viewSignal, scroller } from "./lib.js";
+import { s } from "./treemap.js";
 
 const CHOICES = [50, 100, 200, 500];
 

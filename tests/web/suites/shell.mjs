@@ -18,10 +18,14 @@ export const PAGES = [
   { name: 'build-succeeded', hash: async (t) => `#/builds/${await buildOf(t, 'hello', 'succeeded')}`, ready: '#build-facts', terminal: true },
   { name: 'build-failed', hash: async (t) => `#/builds/${await buildOf(t, 'broken', 'failed')}`, ready: '#build-facts', terminal: true },
   { name: 'compare', hash: async (t) => `#/compare/${await buildOf(t, 'hello', 'succeeded')}`, ready: '#compare-title' },
+  // statuses that differ: the row of the outcome marked (its status colours on the mark)
+  { name: 'compare-failed-succeeded', hash: async (t) => `#/compare/${await buildOf(t, 'broken', 'failed')}/${await buildOf(t, 'hello', 'succeeded')}`,
+    ready: 'table#compare-inputs tr[data-changed="true"] .status-succeeded' },
   { name: 'size', hash: async (t) => `#/builds/${await buildOf(t, 'hello', 'succeeded')}/size`, ready: 'svg#size-treemap' },
   { name: 'trends', hash: '#/projects/hello/trends', ready: '#trends-count' },
   { name: 'queue', hash: '#/queue', ready: 'table#queue' },
   { name: 'builds', hash: '#/builds', ready: 'table#builds' },
+  { name: 'builds-empty', hash: '#/builds?q=no-build-has-this', ready: 'table#builds tr.empty-row td.empty' },
   { name: 'targets', hash: '#/targets', ready: 'table#targets' },
   { name: 'tokens', hash: '#/tokens', ready: 'table#tokens' },
   { name: 'not-found', hash: '#/projects/no-such-project', ready: '#not-found' },
@@ -177,6 +181,15 @@ async function flowTitlesNav(t) {
     check(t, re.test(got), `the title of ${name} is ${t.short(got)}, not ${re}`);
     const a = await active();
     check(t, a.join(',') === nav.join(','), `on ${name} nav#nav highlights ${t.short(a.join(','))}, not ${t.short(nav.join(','))} (* = aria-current)`);
+  }
+  // loaded directly (a reload): the Tokens link shows once GET /whoami answers, highlighted
+  if (tokens) {
+    await go(t, '#/tokens');
+    await page.reload();
+    await t.waitVisible('table#tokens');
+    await t.until('the Tokens link to show', () => t.visible('nav#nav a[href="#/tokens"]'));
+    const a = await active();
+    check(t, a.join(',') === '#/tokens*', `#/tokens reloaded: nav#nav highlights ${t.short(a.join(','))}, not #/tokens* (* = aria-current)`);
   }
   await go(t, '#/projects/hello/');
   await t.waitTextMatch('#project-name', /^\s*hello\s*$/);
@@ -366,19 +379,26 @@ async function textContrast(t, pageName) {
   return items.length;
 }
 
-// axe-core and the contrast of every text on every page, in both colour schemes.
+// axe-core and the contrast of every text on every page, in both colour schemes, on a wide
+// screen and on a phone (390 x 844: wide tables scroll in boxes of their own there).
 async function flowAxe(t) {
   const { page } = t;
+  const size = page.viewportSize();
   try {
-    for (const scheme of ['light', 'dark']) {
-      await page.emulateMedia({ colorScheme: scheme });
-      for (const p of PAGES) {
-        await open(t, p);
-        await t.axe(`${p.name} (${scheme})`, { pending: p.pending || [] });
-        const n = await textContrast(t, `${p.name} (${scheme})`);
-        check(t, n > 5, `${p.name} (${scheme}): only ${n} texts checked for contrast`);
+    for (const [w, h] of [[size.width, size.height], [390, 844]]) {
+      await page.setViewportSize({ width: w, height: h });
+      for (const scheme of ['light', 'dark']) {
+        await page.emulateMedia({ colorScheme: scheme });
+        for (const p of PAGES) {
+          await open(t, p);
+          const at = `${p.name} (${scheme}, ${w} px)`;
+          await t.axe(at, { pending: p.pending || [] });
+          const n = await textContrast(t, at);
+          check(t, n > 5, `${at}: only ${n} texts checked for contrast`);
+        }
       }
     }
+    await page.setViewportSize(size);
     // the token form too
     await page.click('#token-forget');
     await t.waitVisible('#token-form');
@@ -388,6 +408,7 @@ async function flowAxe(t) {
       await textContrast(t, `token form (${scheme})`);
     }
   } finally {
+    await page.setViewportSize(size);
     await page.emulateMedia({ colorScheme: null });
     if (await t.visible('#token-form')) await t.enterToken(t.daemon.token);
     await t.until('the admin token to be stored', async () => (await t.storedToken()) === t.daemon.token);
@@ -417,10 +438,13 @@ async function flowPhone(t) {
     await open(t, PAGES.find((p) => p.name === 'queue'));
     await open(t, PAGES.find((p) => p.name === 'targets'));
     const box = await page.evaluate(() => {
-      const tb = document.querySelector('table#targets');
-      return { scroll: tb.scrollWidth, client: tb.clientWidth, right: tb.getBoundingClientRect().right, overflow: getComputedStyle(tb).overflowX };
+      const b = document.querySelector('table#targets').parentElement;
+      return { scroll: b.scrollWidth, client: b.clientWidth, right: b.getBoundingClientRect().right, overflow: getComputedStyle(b).overflowX,
+        role: b.getAttribute('role'), label: b.getAttribute('aria-label'), tabindex: b.getAttribute('tabindex') };
     });
-    check(t, box.right <= 390 && box.overflow === 'auto', `table#targets on a phone: ${JSON.stringify(box)}`);
+    // the box scrolls, and while it does a keyboard reaches it (a named region)
+    check(t, box.right <= 390 && box.overflow === 'auto' && box.role === 'region' && box.label === 'targets' &&
+      (box.scroll > box.client) === (box.tabindex === '0'), `table#targets' box on a phone: ${JSON.stringify(box)}`);
     const cdp = await t.context.newCDPSession(page);
     try {
       const { nodes } = await cdp.send('Accessibility.getFullAXTree');
@@ -495,6 +519,48 @@ async function flowDaemonDown(t) {
   }
 }
 
+// A read token: an action it may not take says why to those who cannot hover (keyboard, screen
+// reader, touch): the queue's Cancel and the build page's Rebuild (lib.js requireScope).
+async function flowScopeReasons(t) {
+  const { page } = t;
+  // the reason of `sel`, if a keyboard user gets it: null when not
+  const reason = (sel) => page.evaluate((s) => {
+    const el = document.querySelector(s);
+    if (!el) return null;
+    const notes = (el.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean)
+      .map((id) => document.getElementById(id)).filter(Boolean);
+    const text = notes.map((n) => n.textContent).join(' ');
+    const seen = notes.some((n) => n.getClientRects().length > 0 && n.parentElement === el.parentElement);
+    const focusable = !el.disabled && el.tabIndex >= 0;
+    return /write/.test(text) && (seen || focusable) ? text : null;
+  }, sel);
+  const read = (await t.apiOk('POST', '/tokens', 201, { body: { scope: 'read', name: 'shell-read' } })).json();
+  const ids = [];
+  try {
+    const done = await buildOf(t, 'hello', 'succeeded');
+    await t.enterToken(read.token);
+    await t.until('the read token to be stored', async () => (await t.storedToken()) === read.token);
+    await open(t, PAGES.find((p) => p.name === 'build-succeeded'));
+    await t.until(`#build-rebuild of build ${done} to say why it is disabled`, () => reason('#build-rebuild'), 5000)
+      .catch(() => check(t, false, `#build-rebuild does not tell a keyboard user why it is disabled (a visible note or aria-describedby)`));
+    await open(t, PAGES.find((p) => p.name === 'queue'));
+    for (let i = 0; i < 4; i++) ids.push((await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix', force: true } })).json().id);
+    const any = 'table#queue button[data-cancel]';
+    await t.until('a Cancel of the queue to say why it is disabled', async () => {
+      for (const id of ids) if (await reason(`table#queue tr[data-build="${id}"] button[data-cancel]`)) return true;
+      return false;
+    }, 10_000).catch(async () => check(t, false, `no Cancel in the queue tells a keyboard user why it is disabled ` +
+      `(${await page.locator(any).count()} Cancel buttons)`));
+    await t.shot('shell-read-reasons');
+  } finally {
+    await t.enterToken(t.daemon.token);
+    await t.until('the admin token to be stored', async () => (await t.storedToken()) === t.daemon.token);
+    for (const id of ids) await t.api('POST', `/builds/${id}/cancel`);
+    for (const id of ids) await t.apiWaitTerminal(id, t.BUILD_TIMEOUT_MS).catch(() => {});
+    await t.api('DELETE', `/tokens/${read.id}`);
+  }
+}
+
 function check(t, cond, msg) { return t.check(cond, msg); }
 
 export const flows = [
@@ -506,5 +572,6 @@ export const flows = [
   ['palette', flowPalette],
   ['phone', flowPhone],
   ['daemon-down', flowDaemonDown],
+  ['scope-reasons', flowScopeReasons],
   ['axe', flowAxe],
 ];
