@@ -5,6 +5,7 @@ import { TERMINAL, sseReader, h, duration, size, enc, ApiError, call, getJSON, r
 import { scroller } from "./lib.js";
 import * as lib from "./lib.js";
 import { LogViewer } from "./log.js";
+import { elapsed } from "./builds.js";
 
 // ---- the daemon away --------------------------------------------------------------
 
@@ -88,19 +89,39 @@ async function followLog(id, viewer, signal, backoff) {
 
 const link = (id) => h("a", { href: "#/builds/" + id }, "#" + id);
 
-// "3 s", "2 min 05 s", "1 h 02 min": how long a running build has run.
-function elapsed(ms) {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return s + " s";
-  if (s < 3600) return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
-  return Math.floor(s / 3600) + " h " + String(Math.floor(s / 60) % 60).padStart(2, "0") + " min";
-}
-
 function fact(field, label, value) {
   return [h("dt", {}, label), h("dd", { dataset: { field } }, value)];
 }
 
-function buildFacts(b) {
+// How an interrupted build ended, by its log's last line (docs/daemon.md,
+// "Logs"): "stop" (the daemon stopped it and recorded the end), "crash"
+// (the next start marked it: its finished_at is that start, and nothing
+// of what it ran was recorded), or null while the log does not say.
+function interruption(b, viewer) {
+  if (b.status !== "interrupted") return null;
+  const last = viewer.terminalLine();
+  return !last ? null : /^\[mgd\] interrupted: /.test(last) ? "crash" : "stop";
+}
+
+// The duration, finished and cache facts: what the daemon recorded, except
+// where an interruption keeps it from being true.
+function endFacts(b, viewer) {
+  const how = interruption(b, viewer);
+  const noCache = !b.cache || (!b.cache.actions && !b.cache.hits && !b.cache.misses);
+  let dur = duration(b.duration_ms), finished = b.finished_at || "-";
+  if (b.status === "interrupted" && how !== "stop") {
+    dur = "unknown (the daemon stopped without recording the end)";
+    if (how === "crash" && b.finished_at) finished = b.finished_at + " (when the next start marked it interrupted)";
+  } else if (how === "stop" && b.duration_ms !== null) {
+    dur += " (until the daemon stopped it)";
+  }
+  const cache = b.status !== "succeeded" && noCache ? (b.status === "interrupted" ? "not recorded (interrupted)" : "-")
+    : b.cache ? b.cache.hits + " hits, " + b.cache.misses + " misses of " + b.cache.actions + " actions" : "-";
+  return { dur, finished, cache };
+}
+
+function buildFacts(b, viewer) {
+  const end = endFacts(b, viewer);
   const keys = Object.entries(b.keys || {}).map(([k, v]) => k + "=" + v).join(" ");
   // each id a link (h() flattens one level: the pieces are flattened here)
   const ids = (list) => list && list.length
@@ -116,10 +137,10 @@ function buildFacts(b) {
     fact("input_hash", "input hash", h("span", { class: "mono" }, b.input_hash || "-")),
     fact("created_at", "created", b.created_at || "-"),
     fact("started_at", "started", b.started_at || "-"),
-    fact("finished_at", "finished", b.finished_at || "-"),
-    fact("duration", "duration", duration(b.duration_ms)),
+    fact("finished_at", "finished", end.finished),
+    fact("duration", "duration", end.dur),
     b.worker ? fact("worker", "worker", b.worker) : null,
-    fact("cache", "cache", b.cache ? b.cache.hits + " hits, " + b.cache.misses + " misses of " + b.cache.actions + " actions" : "-"),
+    fact("cache", "cache", end.cache),
     b.reused_from ? fact("reused_from", "reused from", [link(b.reused_from), " (its image; no action ran)"]) : null,
     b.rebuild_of ? fact("rebuild_of", "rebuild of", link(b.rebuild_of)) : null,
     fact("pinned", "pinned", b.pinned ? "yes: gc keeps it" : "no"),
@@ -226,7 +247,7 @@ export async function buildPage(view, id, params) {
   const sizeLink = h("a", { id: "build-size", href: "#/builds/" + b.id + "/size", hidden: true }, "Size breakdown");
   const progress = h("p", { id: "build-progress", class: "build-progress", hidden: true });
   const repro = h("div", {});
-  const facts = h("div", {}, buildFacts(b));
+  const facts = h("div", {}, buildFacts(b, viewer));
   const image = h("div", {}, imageBox(b));
   const error = h("p", { id: "build-error", class: "banner error", role: "alert", hidden: true });
   const ended = h("p", { id: "build-notice", class: "notice", hidden: true });
@@ -252,7 +273,7 @@ export async function buildPage(view, id, params) {
     b = nb;
     status.textContent = b.status;
     status.className = "status status-" + b.status;
-    facts.replaceChildren(buildFacts(b));
+    facts.replaceChildren(buildFacts(b, viewer));
     image.replaceChildren(imageBox(b));
     repro.replaceChildren(reproSummary(b) || "");
     showEnding();
@@ -333,6 +354,8 @@ export async function buildPage(view, id, params) {
     }
   }
   records.ok();
-  // the log's last line is known now: the notice of a cancel or an interruption may quote it
+  // the log's last line is known now: the notice of a cancel or an
+  // interruption may quote it, the facts of an interruption depend on it
   showEnding();
+  facts.replaceChildren(buildFacts(b, viewer));
 }

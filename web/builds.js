@@ -115,8 +115,17 @@ function agoSpan(at) {
   return at ? h("span", { class: "ago", title: at, dataset: { at } }, ago(at)) : "-";
 }
 
+// "3 s", "2 min 05 s", "1 h 02 min": how long a running build has run, in
+// whole seconds (started_at has no finer ones).
+export function elapsed(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
+  return Math.floor(s / 3600) + " h " + String(Math.floor(s / 60) % 60).padStart(2, "0") + " min";
+}
+
 function elapsedText(since) {
-  return duration(Math.max(0, Date.now() - Date.parse(since))) + " so far";
+  return elapsed(Date.now() - Date.parse(since)) + " so far";
 }
 
 // ---- the cells of a build's row ------------------------------------------
@@ -126,13 +135,18 @@ function elapsedText(since) {
 function columns({ withProject, cancel, configHref }) {
   const cols = [
     { head: "Build", cls: "build-id",
-      sig: (b) => [b.id, b.reused_from, (b.reproduced_by || []).join(","), (b.differs_from || []).join(","), b.pinned].join("|"),
+      sig: (b) => [b.id, b.reused_from, (b.reproduced_by || []).join(","), (b.reproduces || []).join(","),
+        (b.differs_from || []).join(","), b.pinned].join("|"),
       draw: (b) => [
         h("a", { href: "#/builds/" + b.id }, "#" + b.id),
         b.reused_from ? [" ", h("a", { class: "badge badge-reused", href: "#/builds/" + b.reused_from,
           title: "reused the image of build " + b.reused_from + ": nothing was built" }, "reused #" + b.reused_from)] : null,
         (b.reproduced_by || []).length ? [" ", h("span", { class: "badge badge-reproduced",
           title: "reproduced by build " + b.reproduced_by.map((x) => "#" + x).join(", ") + ": same image bytes" }, "reproduced")] : null,
+        // the newest build it reproduces links to it (its page names them all)
+        (b.reproduces || []).length ? [" ", h("a", { class: "badge badge-reproduces", href: "#/builds/" + b.reproduces[0],
+          title: "reproduces build " + b.reproduces.map((x) => "#" + x).join(", ") + ": ran every action and made the same image bytes" },
+        "reproduces #" + b.reproduces[0] + (b.reproduces.length > 1 ? " +" + (b.reproduces.length - 1) : ""))] : null,
         (b.differs_from || []).length ? [" ", h("span", { class: "badge badge-differs",
           title: "differs from build " + b.differs_from.map((x) => "#" + x).join(", ") + ": other image bytes from the same inputs" }, "differs")] : null,
         b.pinned ? [" ", h("span", { class: "badge", title: "pinned: gc keeps it" }, "pinned")] : null,
@@ -156,10 +170,21 @@ function columns({ withProject, cancel, configHref }) {
         : duration(b.duration_ms) },
     { head: "Image", cls: "mono image", sig: (b) => b.image ? b.image.sha256 : "",
       draw: (b) => b.image ? h("span", { title: b.image.sha256 }, b.image.sha256.slice(0, 12)) : "-" },
-    cancel && { head: "Action", cls: "action", sig: (b) => b.status,
+    // the same Cancel for queued and running: a build that starts keeps it (and its focus)
+    cancel && { head: "Action", cls: "action", sig: (b) => (b.status === "queued" || b.status === "running" ? "cancel" : "-"),
       draw: (b) => (b.status === "queued" || b.status === "running") ? cancel(b) : "-" },
   ];
   return cols.filter(Boolean);
+}
+
+// The focus of a redrawn cell, given to what stands where the focused
+// element stood: the link to the same place, the same button, else the
+// cell's first link or button (as makePager does).
+function refocus(td, was) {
+  const same = [...td.querySelectorAll("a, button")].find((el) => el.tagName === was.tagName &&
+    el.getAttribute("href") === was.getAttribute("href") && el.className === was.className);
+  const again = same || td.querySelector("a[href], button:not([disabled])");
+  if (again) again.focus();
 }
 
 function keysText(b) {
@@ -314,7 +339,9 @@ export async function mountBuildsList(container, { id = "builds", project = null
       const cell = row.cells[i];
       if (cell.sig === sig) return;
       cell.sig = sig;
+      const focused = cell.td.contains(document.activeElement) ? document.activeElement : null;
       cell.td.replaceChildren(...[c.draw(b)].flat(3).filter((x) => x !== null && x !== undefined && x !== false));
+      if (focused) refocus(cell.td, focused);
     });
   }
   function newRow(b) {

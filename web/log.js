@@ -61,6 +61,10 @@ export class LogViewer {
     this.warnings = 0;
     // hits: {n, at} in the log's order; lines: line -> the indexes of its hits
     this.search = { q: "", hits: [], cur: -1, lines: new Map() };
+    // rendered lines whose marks are to be redrawn after the search changed,
+    // a chunk per turn of the event loop (markLater)
+    this.remark = [];
+    this.remarking = false;
     this.target = null; // the line the URL names (?line=N), 1-based
     this.follow = true; // keep the end in view while lines come
     this.scheduled = false;
@@ -71,6 +75,11 @@ export class LogViewer {
       this.follow = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 4;
     });
     this.pre.addEventListener("click", (ev) => this.onClick(ev));
+    this.centring = null; // the target line to centre again as chunks come (centreLater)
+    this.centreQueued = false;
+    for (const ev of ["wheel", "touchstart", "keydown", "mousedown"]) {
+      this.pre.addEventListener(ev, () => { this.centring = null; }, { passive: true });
+    }
 
     this.firstError = h("button", { id: "log-first-error", class: "plain", type: "button", disabled: true,
       onclick: () => { if (this.errors.length) this.goTo(this.errors[0] + 1, { push: true }); } }, "Jump to first error");
@@ -78,8 +87,12 @@ export class LogViewer {
     this.searchInput = h("input", { id: "log-search", type: "search", placeholder: "Search the log",
       "aria-label": "Search the log", autocomplete: "off", spellcheck: "false" });
     this.searchCount = h("span", { id: "log-search-count", class: "muted", "aria-live": "polite" }, "");
-    const prev = h("button", { id: "log-search-prev", class: "plain", type: "button", onclick: () => this.step(-1) }, "Previous");
-    const next = h("button", { id: "log-search-next", class: "plain", type: "button", onclick: () => this.step(1) }, "Next");
+    // enabled while the search has matches to step through (showCount)
+    const prev = h("button", { id: "log-search-prev", class: "plain", type: "button", disabled: true,
+      onclick: () => this.step(-1) }, "Previous");
+    const next = h("button", { id: "log-search-next", class: "plain", type: "button", disabled: true,
+      onclick: () => this.step(1) }, "Next");
+    this.stepButtons = [prev, next];
     let timer = 0;
     this.searchInput.addEventListener("input", () => {
       clearTimeout(timer);
@@ -114,6 +127,7 @@ export class LogViewer {
       this.addLine(all.slice(from, end), all.slice(end, nl + 1));
     }
     this.partial = all.slice(from);
+    if (this.search.q) this.showCount();
     this.schedule();
   }
 
@@ -243,6 +257,7 @@ export class LogViewer {
     this.pre.append(top);
     this.markUnended();
     if (this.target !== null && this.target <= this.rendered && !this.targetShown) this.showTarget();
+    else if (this.centring !== null) this.centreLater();
     else if (atEnd && this.target === null) this.pre.scrollTop = this.pre.scrollHeight;
   }
 
@@ -368,9 +383,37 @@ export class LogViewer {
     if (!row) return;
     row.classList.add("target");
     this.reveal(row);
-    row.scrollIntoView({ block: "center" });
     this.targetShown = true;
     this.follow = false;
+    this.centring = this.target;
+    this.centreLater();
+  }
+
+  // The target centred once its chunk is laid out, and again after the next
+  // chunks while the box could not scroll far enough (the target among the
+  // last rows rendered), until the user scrolls the box.
+  centreLater() {
+    if (this.centreQueued) return;
+    this.centreQueued = true;
+    requestAnimationFrame(() => {
+      this.centreQueued = false;
+      const n = this.centring, row = n && this.rows[n - 1];
+      if (!row || n !== this.target) return;
+      this.centre(row);
+      const clamped = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 1;
+      if (!clamped || (this.complete && this.rendered >= this.lines.length)) this.centring = null;
+    });
+  }
+
+  // `row` in the middle of the log's box, then in the window. Not
+  // scrollIntoView: it centres the row in the part of the box the window
+  // shows before it scrolls the window, which leaves the row at the box's
+  // edge when the box starts low in the window.
+  centre(row) {
+    const box = this.pre.getBoundingClientRect(), r = row.getBoundingClientRect();
+    this.pre.scrollTop += r.top - box.top - this.pre.clientTop - (this.pre.clientHeight - r.height) / 2;
+    const after = row.getBoundingClientRect();
+    if (after.top < 0 || after.bottom > innerHeight) window.scrollBy(0, after.top - (innerHeight - after.height) / 2);
   }
 
   // A row inside a folded step or a folded command: unfolded.
@@ -383,16 +426,38 @@ export class LogViewer {
 
   // ---- search -----------------------------------------------------------------
 
+  // The matches are found at once (the count, Previous and Next), but the
+  // rows that show them are redrawn a chunk at a time, the lines around the
+  // current match first: "e" in a log of 20 000 lines marks tens of
+  // thousands of lines, which at once would block the page for seconds.
   setSearch(q) {
     const old = this.search.lines;
     this.search = { q, hits: [], cur: -1, lines: new Map() };
-    if (q) for (let n = 0; n < this.lines.length; n++) this.findIn(n);
-    for (const n of new Set([...old.keys(), ...this.search.lines.keys()])) if (this.rows[n]) this.fill(this.rows[n], n);
+    if (q) for (let n = 0; n < this.lines.length; n++) this.findIn(n, false);
+    const redraw = [...new Set([...old.keys(), ...this.search.lines.keys()])].filter((n) => this.rows[n]);
     if (this.search.hits.length) this.step(1);
     else this.showCount();
+    const at = this.search.cur >= 0 ? this.search.hits[this.search.cur].n : 0;
+    this.remark = redraw.sort((a, b) => Math.abs(b - at) - Math.abs(a - at)); // popped: the nearest last
+    this.markLater();
   }
 
-  findIn(n) {
+  markLater() {
+    if (this.remarking || !this.remark.length) return;
+    this.remarking = true;
+    setTimeout(() => {
+      this.remarking = false;
+      const until = performance.now() + 25;
+      while (this.remark.length && performance.now() < until) {
+        const n = this.remark.pop();
+        if (this.rows[n]) this.fill(this.rows[n], n);
+      }
+      this.markLater();
+    }, 0);
+  }
+
+  // The matches of the search in line n; `draw`: its row redrawn now.
+  findIn(n, draw = true) {
     const { q } = this.search;
     const line = this.lines[n].text.toLowerCase(), ql = q.toLowerCase();
     for (let at = line.indexOf(ql); at >= 0; at = line.indexOf(ql, at + ql.length)) {
@@ -400,8 +465,7 @@ export class LogViewer {
       this.search.lines.get(n).push(this.search.hits.length);
       this.search.hits.push({ n, at });
     }
-    if (this.rows[n] && this.search.lines.has(n)) this.fill(this.rows[n], n);
-    this.showCount();
+    if (draw && this.rows[n] && this.search.lines.has(n)) this.fill(this.rows[n], n);
   }
 
   step(dir) {
@@ -413,7 +477,7 @@ export class LogViewer {
     this.renderUpTo(n + 1);
     for (const m of new Set([before, n])) if (m >= 0 && this.rows[m]) this.fill(this.rows[m], m);
     this.reveal(this.rows[n]);
-    this.rows[n].scrollIntoView({ block: "center" });
+    this.centre(this.rows[n]);
     this.follow = false;
     this.showCount();
   }
@@ -422,6 +486,7 @@ export class LogViewer {
     const { q, hits, cur } = this.search;
     this.searchCount.textContent = !q ? "" : !hits.length ? "no match"
       : (cur >= 0 ? cur + 1 : 0) + " of " + hits.length;
+    for (const b of this.stepButtons) b.disabled = !hits.length;
   }
 
   // ---- the raw log ------------------------------------------------------------

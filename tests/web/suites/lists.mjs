@@ -38,8 +38,32 @@ async function flowPagesAndBadges(t) {
     const first = (await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix' } })).json();
     await t.apiWaitTerminal(first.id, t.BUILD_TIMEOUT_MS);
   }
+  // a build of hello's inputs that ran (the one a plain build reuses): the
+  // forced build's end changes its Build cell (reproduced_by or
+  // differs_from); its focused #id link keeps the focus through that redraw
+  const plain = (await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix' } })).json();
+  const plainDone = await t.apiWaitTerminal(plain.id, 60_000);
+  const ranBefore = { id: plainDone.reused_from || plain.id };
+  await goto(t, `#/projects/hello?q=${encodeURIComponent('#' + ranBefore.id)}`);
+  const ranLink = `table#builds tr[data-build="${ranBefore.id}"] td.build-id a[href="#/builds/${ranBefore.id}"]`;
+  await t.waitVisible(ranLink);
+  await t.page.focus(ranLink);
   const forced = (await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix', force: true } })).json();
-  await t.apiWaitTerminal(forced.id, t.BUILD_TIMEOUT_MS);
+  const forcedDone = await t.apiWaitTerminal(forced.id, t.BUILD_TIMEOUT_MS);
+  const forcedRecord = (await t.apiOk('GET', `/builds/${forced.id}`, 200)).json();
+  if (t.check(forcedDone.status === 'succeeded' && (forcedRecord.reproduces.includes(ranBefore.id) ||
+    forcedRecord.differs_from.includes(ranBefore.id)), `forced build ${forced.id} neither reproduces nor differs from build ${ranBefore.id}`)) {
+    const cell = `table#builds tr[data-build="${ranBefore.id}"] td.build-id`;
+    try {
+      await t.until(`${cell} to name build ${forced.id}`, async () =>
+        ((await t.page.locator(`${cell} .badge`).evaluateAll((bs) => bs.map((b) => b.title).join(' '))) ?? '').includes(`#${forced.id}`), 15_000);
+    } catch {
+      t.check(false, `${cell}'s badges do not name forced build ${forced.id}`);
+    }
+    const active = await t.page.evaluate(() => document.activeElement.outerHTML.slice(0, 100));
+    t.check(await t.page.evaluate((sel) => document.activeElement === document.querySelector(sel), ranLink),
+      `the focused link to build ${ranBefore.id} lost the focus to ${t.short(active)} when its badge changed`);
+  }
   for (let i = 0; i < 6; i++) {
     made.push((await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix' } })).json().id);
   }
@@ -90,6 +114,23 @@ async function flowPagesAndBadges(t) {
       `${sel}: the "reproduced" badge does not match reproduced_by ${JSON.stringify(judged.reproduced_by)}`);
     t.check(await t.page.locator(`${sel} .badge-differs`).count() === ((judged.differs_from || []).length ? 1 : 0),
       `${sel}: the "differs" badge does not match differs_from ${JSON.stringify(judged.differs_from)}`);
+  }
+  // the forced build reproduces the earlier builds: a "reproduces #N" badge, a link to the newest of them
+  if (forcedRecord.reproduces.length) {
+    const rs = forcedRecord.reproduces;
+    const page = Math.floor(all.findIndex((b) => b.id === forced.id) / 5) + 1;
+    await goto(t, `#/projects/hello?per_page=5&page=${page}`);
+    const badge = `table#builds tr[data-build="${forced.id}"] a.badge-reproduces`;
+    await t.waitVisible(`table#builds tr[data-build="${forced.id}"]`);
+    const want = `reproduces #${rs[0]}` + (rs.length > 1 ? ` +${rs.length - 1}` : '');
+    t.check(((await t.text(badge)) ?? '').trim() === want, `${badge} says ${t.short(await t.text(badge))}, not "${want}"`);
+    t.check(await t.page.locator(badge).getAttribute('href', { timeout: 1000 }).catch(() => null) === `#/builds/${rs[0]}`,
+      `${badge} does not link to build ${rs[0]}`);
+    const other = (await t.apiOk('GET', `/builds/${rs[0]}`, 200)).json();
+    t.check(other.reproduced_by.includes(forced.id), `build ${rs[0]} does not list ${forced.id} in reproduced_by`);
+  } else {
+    t.check(forcedRecord.differs_from.length > 0, `forced build ${forced.id} reproduces nothing and differs from nothing`);
+    t.note(`forced build ${forced.id} made another image: the "reproduces" badge is not judged`);
   }
   await t.shot('lists-pages');
 
@@ -234,6 +275,33 @@ async function flowQueueCancel(t) {
   for (let i = 0; i < 6; i++) ids.push((await t.apiOk('POST', '/projects/hello/build', 202, { body: { target: 'unix', force: true } })).json().id);
   const status = async (id) => (await t.apiOk('GET', `/builds/${id}`, 200)).json().status;
   try {
+    await goto(t, '#/queue');
+    // a queued build's focused Cancel keeps the focus when the build starts
+    const queuedNow = [];
+    for (const id of ids) if ((await status(id)) === 'queued') queuedNow.push(id);
+    if (t.check(queuedNow.length > 0, `none of builds ${JSON.stringify(ids)} is queued any more: the focus of Cancel is not judged`)) {
+      const qid = queuedNow[0];
+      const qbtn = `table#queue tr[data-build="${qid}"] button[data-cancel="${qid}"]`;
+      await t.waitVisible(qbtn);
+      await t.page.focus(qbtn);
+      const rowStatus = () => t.page.evaluate((id) => document.querySelector(`table#queue tr[data-build="${id}"]`)?.dataset.status ?? null, qid);
+      try {
+        await t.until(`build ${qid} to start`, async () => (await rowStatus()) !== 'queued', 60_000);
+        const st = await rowStatus();
+        t.check(st === 'running', `build ${qid} went from queued to ${st}, not running`);
+        const active = await t.page.evaluate(() => document.activeElement.outerHTML.slice(0, 100));
+        t.check(await t.page.evaluate((id) => document.activeElement.dataset?.cancel === String(id) && document.activeElement.isConnected, qid),
+          `the focused Cancel of build ${qid} lost the focus to ${t.short(active)} when the build started`);
+        // its elapsed time, in whole seconds (started_at has no finer ones)
+        const el = await t.page.evaluate((id) => {
+          const tr = document.querySelector(`table#queue tr[data-build="${id}"]`);
+          return tr && tr.dataset.status === 'running' ? tr.querySelector('td.duration').textContent.trim() : null;
+        }, qid);
+        if (el !== null) t.check(/^(\d+ s|\d+ min \d\d s|\d+ h \d\d min) so far$/.test(el), `running build ${qid}'s elapsed time says ${t.short(el)}`);
+      } catch (e) {
+        t.check(false, `build ${qid} did not start in table#queue: ${e.message.split('\n')[0]}`);
+      }
+    }
     // a read token: Cancel disabled, saying why
     const read = (await t.apiOk('POST', '/tokens', 201, { body: { scope: 'read', name: 'lists-read' } })).json();
     await t.enterToken(read.token);
@@ -269,11 +337,11 @@ async function flowQueueCancel(t) {
     } else {
       t.note(`build ${last} was not queued any more: its cancel is tried while it runs`);
     }
-    // a running build: its elapsed time and what it does now (GET /builds/ID's progress)
+    // a running build: its elapsed time in whole seconds and what it does now (GET /builds/ID's progress)
     if ((await status(ids[0])) === 'running') {
       const row = `table#queue tr[data-build="${ids[0]}"]`;
       try {
-        await t.until(`${row} to show its elapsed time`, async () => /\bso far$/.test(((await t.text(`${row} td.duration`)) ?? '').trim()), 5000);
+        await t.until(`${row} to show its elapsed time`, async () => /^(\d+ s|\d+ min \d\d s|\d+ h \d\d min) so far$/.test(((await t.text(`${row} td.duration`)) ?? '').trim()), 5000);
       } catch {
         t.check((await status(ids[0])) !== 'running', `${row} td.duration says ${t.short(await t.text(`${row} td.duration`))}, no elapsed time`);
       }

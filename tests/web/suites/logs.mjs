@@ -140,7 +140,9 @@ async function flowFoldAndSearch(t) {
   await t.page.press('#log-search', 'Enter');
   await t.waitTextMatch('#log-search-count', new RegExp(`^1 of ${n}$`), 5000)
     .catch(async () => t.check(false, `#log-search-count is ${t.short(await t.text('#log-search-count'))}, not "1 of ${n}"`));
-  t.check(await t.page.locator('pre#build-log mark').count() === n, `${await t.page.locator('pre#build-log mark').count()} marks, ${n} matches`);
+  // the count at once, the marks a chunk at a time
+  await t.until(`${n} marks`, async () => (await t.page.locator('pre#build-log mark').count()) === n, 5000)
+    .catch(async () => t.check(false, `${await t.page.locator('pre#build-log mark').count()} marks, ${n} matches`));
   await t.page.click('#log-search-next');
   t.check((await t.text('#log-search-count')) === `2 of ${n}`, `after Next: ${t.short(await t.text('#log-search-count'))}`);
   t.check(await inView(t, 'pre#build-log mark.current'), 'the current match is not in view');
@@ -150,7 +152,10 @@ async function flowFoldAndSearch(t) {
   await t.page.fill('#log-search', 'no such text in any log');
   await t.waitTextMatch('#log-search-count', /^no match$/, 5000)
     .catch(async () => t.check(false, `#log-search-count for no match is ${t.short(await t.text('#log-search-count'))}`));
-  t.check(await t.page.locator('pre#build-log mark').count() === 0, 'marks stay after the search changed');
+  await t.until('the marks to go', async () => (await t.page.locator('pre#build-log mark').count()) === 0, 5000)
+    .catch(() => t.check(false, 'marks stay after the search changed'));
+  t.check(await t.page.locator('#log-search-prev').isDisabled() && await t.page.locator('#log-search-next').isDisabled(),
+    'Previous and Next are enabled with no match');
   await t.shot('logs-search');
 }
 
@@ -394,11 +399,57 @@ async function flowLongLog(t) {
     t.check(lag < 1000, `the page did not answer for ${Math.round(lag)} ms while rendering 20000 lines`);
     t.check((await t.text('pre#build-log')) === body.toString('utf8'), 'the text of the 20000-line log differs from the log');
     t.check(await t.page.locator('pre#build-log script').count() === 0, 'log text became elements');
+    t.check(await t.page.locator('#log-search-prev').isDisabled() && await t.page.locator('#log-search-next').isDisabled(),
+      'Previous and Next are enabled with no search');
     await t.page.fill('#log-search', 'alert(1999)');
     await t.page.press('#log-search', 'Enter');
     await t.waitTextMatch('#log-search-count', /^1 of 1$/, 5000)
       .catch(async () => t.check(false, `search in the long log: ${t.short(await t.text('#log-search-count'))}`));
     t.check(await inView(t, 'pre#build-log mark.current'), 'the match in the long log is not in view');
+    t.check(!(await t.page.locator('#log-search-next').isDisabled()), 'Next is disabled with a match');
+
+    // a search that matches almost every line: counted at once, marked without
+    // blocking the page (no task of 500 ms or more while the marks are drawn)
+    const hits = body.toString('utf8').split('\n').reduce((n, l) => n + (l.toLowerCase().split('e').length - 1), 0);
+    t.check(await t.page.evaluate(() => PerformanceObserver.supportedEntryTypes.includes('longtask')), 'no longtask entries to measure with');
+    await t.page.evaluate(() => {
+      window.__longest = 0;
+      window.__obs = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+      });
+      window.__obs.observe({ type: 'longtask' });
+      window.__lag = 0;
+    });
+    await t.page.fill('#log-search', 'e');
+    await t.waitTextMatch('#log-search-count', new RegExp(`^1 of ${hits}$`), 10_000)
+      .catch(async () => t.check(false, `searching "e": ${t.short(await t.text('#log-search-count'))}, not "1 of ${hits}"`));
+    await t.until('every match of "e" to be marked', async () => (await t.page.locator('pre#build-log mark').count()) === hits, 30_000)
+      .catch(async () => t.check(false, `${await t.page.locator('pre#build-log mark').count()} marks for ${hits} matches of "e"`));
+    const blocked = await t.page.evaluate(() => { window.__obs.disconnect(); return { task: window.__longest, lag: window.__lag }; });
+    t.log(`  "e": ${hits} matches; the longest task ${Math.round(blocked.task)} ms, the longest gap between timers ${Math.round(blocked.lag)} ms`);
+    // the longest task, not the timers' gaps: on a loaded machine those also
+    // count the time the browser waited for a CPU
+    t.check(blocked.task < 500, `searching "e" blocked the page for a task of ${Math.round(blocked.task)} ms`);
+    await t.page.fill('#log-search', '');
+    await t.until('the marks of "e" to go', async () => (await t.page.locator('pre#build-log mark').count()) === 0, 30_000)
+      .catch(async () => t.check(false, `${await t.page.locator('pre#build-log mark').count()} marks stay after the search was emptied`));
+    t.check(await t.page.locator('#log-search-prev').isDisabled(), 'Previous is enabled after the search was emptied');
+
+    // ?line=N deep in the log, opened afresh: the line whole in the log's box, and stays there
+    await t.page.goto(`${t.daemon.origin}/#/projects`);
+    await t.page.evaluate((h) => { location.hash = h; }, `#/builds/${id}?line=15000`);
+    const target = 'pre#build-log .line.target[data-line="15000"]';
+    await t.waitVisible(target, 60_000);
+    await t.waitVisible('pre#build-log .line[data-line="20000"]', 60_000);
+    await t.until('line 15000 to be whole in the log\'s box', () => inView(t, target), 5000)
+      .catch(() => t.check(false, 'line 15000 of ?line=15000 is not (wholly) in view in the log\'s box'));
+    await t.page.waitForTimeout(500);
+    const where = await t.page.evaluate((sel) => {
+      const r = document.querySelector(sel).getBoundingClientRect(), b = document.querySelector('pre#build-log').getBoundingClientRect();
+      return { top: r.top - b.top, bottom: b.bottom - r.bottom };
+    }, target);
+    t.check(await inView(t, target) && Math.abs(where.top - where.bottom) < 60,
+      `line 15000 is not centred in the log's box once the log is shown: ${JSON.stringify(where)}`);
   } finally {
     await t.page.unrouteAll({ behavior: 'wait' });
   }
@@ -412,7 +463,9 @@ async function flowInterrupted(t) {
   const last = '[mgd] interrupted: the daemon stopped while the build ran; the next start marked it';
   const body = Buffer.from(`[   0.000] build ${id} of hello: unix/x86_64, config version 1\n` +
     '[   0.100] compile unikernel.c: started\n' + `${last}\n`, 'utf8');
-  await pretendBuild(t, id, { status: 'interrupted', error: 'interrupted' }, body);
+  const zero = { actions: 0, hits: 0, misses: 0, remote: { hits: 0, misses: 0, errors: 0, bytes_down: 0, bytes_up: 0 } };
+  // a crash: finished_at is the next start, nothing of the cache was recorded
+  await pretendBuild(t, id, { status: 'interrupted', error: 'interrupted', cache: zero }, body);
   try {
     await goBuild(t, id);
     await t.waitTextMatch('#build-notice', /the daemon stopped while the build ran; the next start marked it/, 10_000)
@@ -421,6 +474,26 @@ async function flowInterrupted(t) {
     t.check(await t.page.locator('pre#build-log .line.terminal-neutral').count() === 1, 'the interruption is not marked as a neutral end');
     t.check(await t.page.locator('pre#build-log .line.unended').count() === 1 &&
       await t.page.locator('pre#build-log .line.running').count() === 0, 'the step the interruption cut is not marked as never ended');
+    const fact = (f) => t.text(`#build-facts dd[data-field="${f}"]`).then((x) => (x ?? '').trim());
+    await t.until('the facts of a crash', async () => /^unknown\b/.test(await fact('duration')), 10_000)
+      .catch(async () => t.check(false, `the duration of a build a crash interrupted says ${t.short(await fact('duration'))}`));
+    t.check(await fact('cache') === 'not recorded (interrupted)', `its cache says ${t.short(await fact('cache'))}`);
+    t.check(/next start marked it/.test(await fact('finished_at')), `its finished says ${t.short(await fact('finished_at'))}`);
+  } finally {
+    await t.page.unrouteAll({ behavior: 'wait' });
+  }
+  // a stop: the daemon recorded the end and what the cache did
+  const stopped = id + 1;
+  const body2 = Buffer.from(`[   0.000] build ${stopped} of hello: unix/x86_64, config version 1\n` +
+    '[   0.100] compile unikernel.c: started\n[   8.000] interrupted: the daemon stopped while the build ran\n', 'utf8');
+  await pretendBuild(t, stopped, { status: 'interrupted', error: 'interrupted', cache: { ...zero, actions: 4, hits: 1, misses: 1 } }, body2);
+  try {
+    await goBuild(t, stopped);
+    const fact = (f) => t.text(`#build-facts dd[data-field="${f}"]`).then((x) => (x ?? '').trim());
+    await t.until('the facts of a stop', async () => /until the daemon stopped it/.test(await fact('duration')), 10_000)
+      .catch(async () => t.check(false, `the duration of a build a stop interrupted says ${t.short(await fact('duration'))}`));
+    t.check(/^8\.0 s\b/.test(await fact('duration')), `its duration says ${t.short(await fact('duration'))}, not 8.0 s`);
+    t.check(await fact('cache') === '1 hits, 1 misses of 4 actions', `its cache says ${t.short(await fact('cache'))}`);
   } finally {
     await t.page.unrouteAll({ behavior: 'wait' });
   }
