@@ -27,13 +27,6 @@ static void sizes_job_free(void *arg)
     free(j);
 }
 
-/* "key": an unsigned number (mg_jw_kint's twin: sizes are uint64_t). */
-static void kuint(mg_jw *w, const char *key, uint64_t v)
-{
-    mg_jw_key(w, key);
-    mg_jw_uint(w, v);
-}
-
 static void write_sizes(mg_jw *w, const sizes_job *j, const mg_sizes *s)
 {
     mg_jw_object(w);
@@ -49,7 +42,7 @@ static void write_sizes(mg_jw *w, const sizes_job *j, const mg_sizes *s)
     for (size_t i = 0; i < s->n_sections; i++) {
         mg_jw_object(w);
         mg_jw_kstring(w, "name", s->sections[i].name);
-        kuint(w, "size", s->sections[i].size);
+        mg_jw_kuint(w, "size", s->sections[i].size);
         mg_jw_object_end(w);
     }
     mg_jw_array_end(w);
@@ -64,26 +57,26 @@ static void write_sizes(mg_jw *w, const sizes_job *j, const mg_sizes *s)
         mg_jw_array(w);
         for (size_t k = 0; k < g->n_devices; k++) mg_jw_string(w, g->devices[k]);
         mg_jw_array_end(w);
-        kuint(w, "size", g->size);
+        mg_jw_kuint(w, "size", g->size);
         mg_jw_key(w, "symbols");
         mg_jw_array(w);
         for (size_t k = 0; k < g->n_symbols; k++) {
             mg_jw_object(w);
             mg_jw_kstring(w, "name", g->symbols[k].name);
-            kuint(w, "size", g->symbols[k].size);
+            mg_jw_kuint(w, "size", g->symbols[k].size);
             mg_jw_kstring(w, "section", g->symbols[k].section);
             mg_jw_object_end(w);
         }
         mg_jw_array_end(w);
         mg_jw_key(w, "other");
         mg_jw_object(w);
-        kuint(w, "count", g->other_count);
-        kuint(w, "size", g->other_size);
+        mg_jw_kuint(w, "count", g->other_count);
+        mg_jw_kuint(w, "size", g->other_size);
         mg_jw_object_end(w);
         mg_jw_object_end(w);
     }
     mg_jw_array_end(w);
-    kuint(w, "unattributed", s->unattributed);
+    mg_jw_kuint(w, "unattributed", s->unattributed);
     mg_jw_object_end(w);
 }
 

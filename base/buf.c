@@ -375,6 +375,12 @@ void mg_jw_kint(mg_jw *w, const char *key, int64_t v)
     mg_jw_int(w, v);
 }
 
+void mg_jw_kuint(mg_jw *w, const char *key, uint64_t v)
+{
+    mg_jw_key(w, key);
+    mg_jw_uint(w, v);
+}
+
 void mg_jw_kbool(mg_jw *w, const char *key, bool v)
 {
     mg_jw_key(w, key);

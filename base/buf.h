@@ -94,6 +94,7 @@ void mg_jw_raw(mg_jw *w, const char *json, const char *fallback);
 /* Shorthands for "key": value. */
 void mg_jw_kstring(mg_jw *w, const char *key, const char *s);
 void mg_jw_kint(mg_jw *w, const char *key, int64_t v);
+void mg_jw_kuint(mg_jw *w, const char *key, uint64_t v);
 void mg_jw_kbool(mg_jw *w, const char *key, bool v);
 
 #endif

@@ -6,42 +6,9 @@
 // bytes. Everything from the API is put into the page as text.
 import { h, statusSpan, when, duration, size, enc, call, getJSON, report, ApiError, scroller } from "./lib.js";
 import { loadSizes, rowHead, allocated } from "./treemap.js";
+import { lineDiff } from "./diff.js";
 
-// ---- a line diff ---------------------------------------------------------------
-
-// The lines of `a` and `b` as [op, line] with op " " (both), "-" (only in
-// a) or "+" (only in b): a longest common subsequence, after the common
-// head and tail are set aside (config documents differ in a few lines, so
-// the table stays small). Past 4 million cells the middle is shown as
-// removed then added rather than taking the tab's memory.
-export function diffLines(a, b) {
-  let head = 0;
-  while (head < a.length && head < b.length && a[head] === b[head]) head++;
-  let tail = 0;
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
-  const x = a.slice(head, a.length - tail), y = b.slice(head, b.length - tail);
-  const out = a.slice(0, head).map((l) => [" ", l]);
-  const n = x.length, m = y.length;
-  if (n * m > 4e6) {
-    out.push(...x.map((l) => ["-", l]), ...y.map((l) => ["+", l]));
-  } else {
-    // len[i][j]: the LCS of x[i..] and y[j..]
-    const len = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-    for (let i = n - 1; i >= 0; i--) {
-      for (let j = m - 1; j >= 0; j--) len[i][j] = x[i] === y[j] ? len[i + 1][j + 1] + 1 : Math.max(len[i + 1][j], len[i][j + 1]);
-    }
-    let i = 0, j = 0;
-    while (i < n || j < m) {
-      if (i < n && j < m && x[i] === y[j]) { out.push([" ", x[i]]); i++; j++; }
-      else if (j < m && (i === n || len[i][j + 1] >= len[i + 1][j])) { out.push(["+", y[j]]); j++; }
-      else { out.push(["-", x[i]]); i++; }
-    }
-  }
-  out.push(...a.slice(a.length - tail).map((l) => [" ", l]));
-  return out;
-}
-
-const pretty = (doc) => JSON.stringify(doc, null, 2).split("\n");
+const pretty = (doc) => JSON.stringify(doc, null, 2);
 
 // The diff as a <pre>: each line a span with data-op, its sign in front (so
 // the difference does not rest on colour), unchanged runs longer than six
@@ -161,7 +128,7 @@ async function configDiff(A, B) {
   const base = "/projects/" + A.project.id + "/config?version=";
   const [ca, cb] = await Promise.all([getJSON(base + A.config_version), getJSON(base + B.config_version)]);
   box.append(h("p", {}, "Config version " + A.config_version + " (A) against version " + B.config_version + " (B):"),
-    diffBlock(diffLines(pretty(ca), pretty(cb))));
+    diffBlock(lineDiff(pretty(ca), pretty(cb))));
   return box;
 }
 

@@ -5,7 +5,9 @@ import { h, plural } from "./lib.js";
 // The lines of `a` and `b` as [op, line] pairs in order, op being " " (in
 // both), "-" (only in a) or "+" (only in b): a longest common subsequence
 // of lines, after the common head and tail are set aside (two versions of
-// a config mostly differ in a few lines, so the table stays small).
+// a config mostly differ in a few lines, so the table stays small). Past 4
+// million cells the middle is given as removed then added rather than
+// taking the tab's memory.
 export function lineDiff(a, b) {
   const x = a.split("\n"), y = b.split("\n");
   let head = 0;
@@ -14,6 +16,12 @@ export function lineDiff(a, b) {
   while (tail < x.length - head && tail < y.length - head && x[x.length - 1 - tail] === y[y.length - 1 - tail]) tail++;
   const xs = x.slice(head, x.length - tail), ys = y.slice(head, y.length - tail);
   const n = xs.length, m = ys.length;
+  const out = x.slice(0, head).map((l) => [" ", l]);
+  if (n * m > 4e6) {
+    out.push(...xs.map((l) => ["-", l]), ...ys.map((l) => ["+", l]));
+    for (const l of x.slice(x.length - tail)) out.push([" ", l]);
+    return out;
+  }
   // lcs[i * (m + 1) + j]: the length of the LCS of xs[i..] and ys[j..]
   const lcs = new Uint32Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--) {
@@ -22,7 +30,6 @@ export function lineDiff(a, b) {
         : Math.max(lcs[(i + 1) * (m + 1) + j], lcs[i * (m + 1) + j + 1]);
     }
   }
-  const out = x.slice(0, head).map((l) => [" ", l]);
   let i = 0, j = 0;
   while (i < n && j < m) {
     if (xs[i] === ys[j]) { out.push([" ", xs[i]]); i++; j++; }

@@ -93,9 +93,7 @@ static void linked_free(linked *l)
 {
     free(l->elf);
     free(l->map);
-    char *cmd = mg_xasprintf("rm -rf %s", l->dir);
-    cr_assert_eq(system(cmd), 0);
-    free(cmd);
+    cr_assert_eq(mg_rm_rf(l->dir), 0);
 }
 
 static uint64_t sum_sections(const mg_sizes *s)
@@ -378,9 +376,7 @@ Test(sizes, record_finds_the_link_outputs)
     cr_assert_eq(err.code, MG_E_NOT_FOUND);
     cr_assert_null(ep);
     mg_cache_close(c);
-    char *cmd = mg_xasprintf("rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
-    free(cmd);
+    cr_assert_eq(mg_rm_rf(dir), 0);
 }
 
 /* The groups a map's file names make (as the link of a build names them). */
