@@ -16,14 +16,6 @@ const DEFAULT_PER_PAGE = 50;
 // The filters of GET /builds and GET /projects/:id/builds (docs/api.md).
 const FILTER_KEYS = ["status", "target", "arch", "project", "reused", "config_version", "q"];
 
-// The list styles (badges, pager, muted reused rows, live note) live in a
-// stylesheet of their own, linked once.
-let styled = false;
-function linkStyles() {
-  if (styled) return;
-  styled = true;
-  document.head.append(h("link", { rel: "stylesheet", href: "/ui/lists.css" }));
-}
 
 // ---- pieces shared with the projects list -----------------------------------
 
@@ -233,7 +225,6 @@ function select(id, options, value) {
 //   params     URLSearchParams of the hash (filters, page, per_page)
 //   queue      the queue: queued and running builds, with a Cancel button
 export async function mountBuildsList(container, { id = "builds", project = null, params = new URLSearchParams(), queue = false } = {}) {
-  linkStyles();
   const signal = viewSignal();
   const withProject = !project;
   const noun = queue ? "queued or running builds" : "builds";

@@ -13,11 +13,6 @@
 // ever put into the page as text.
 import { h, call, report, hashParams, setHashParams } from "./lib.js";
 
-// The viewer's styles live next to it; the stylesheet is linked once.
-function linkStyles() {
-  if (document.querySelector('link[data-mgd="log"]')) return;
-  document.head.append(h("link", { rel: "stylesheet", href: "/ui/log.css", dataset: { mgd: "log" } }));
-}
 
 const TS = /^\[\s*\d+\.\d+\] /;
 const STEP_END = /^(.+?): ran in (\d+) ms(?: on (\S+))?(?:, (.+))?$/;
@@ -47,7 +42,6 @@ function classify(body, afterEnd) {
 export class LogViewer {
   // id: the build's; pre: where the lines go (its text is the log).
   constructor(id) {
-    linkStyles();
     this.id = id;
     this.lines = []; // {text, eol, ts (length of the time prefix), kind, step (label)}
     this.partial = "";

@@ -7,11 +7,6 @@ import { ApiError, hashParams, setHashParams, requireScope } from "./lib.js";
 import { keyFieldOf, markInvalid, clearInvalid } from "./forms.js";
 import { diffView } from "./diff.js";
 
-// this page's styles, beside the shared style.css
-if (!document.querySelector('link[href="/ui/project.css"]')) {
-  document.head.append(h("link", { rel: "stylesheet", href: "/ui/project.css" }));
-}
-
 export async function projectPage(view, name, params = new URLSearchParams()) {
   const signal = viewSignal();
   // an unknown project: the router's Not found page, with the daemon's words
